@@ -1,0 +1,160 @@
+/*
+ * SAML 2.0 assertions: build, sign in the HSM, verify with hardened libxmlsec1.
+ * The attribute profile is described in docs/saml-profile.md.
+ */
+#ifndef IDSVC_SAML_H
+#define IDSVC_SAML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "p11.h"
+
+/* ---- Building and signing ---------------------------------------------------- */
+
+typedef struct saml_attribute {
+    char *name;    /* a name from the claims catalogue, such as "given_name" */
+    char **values; /* one or more values, as text */
+    size_t value_count;
+} saml_attribute;
+
+typedef struct saml_assertion_spec {
+    const char *issuer;         /* entity ID of the signing node */
+    const char *audience;       /* entity ID of the relying party */
+    const char *name_id;        /* the subject's identifier at the issuer */
+    const char *name_id_format; /* NULL selects persistent */
+    const char *assurance;      /* AuthnContextClassRef; NULL selects the profile's default */
+    time_t issue_instant;
+    long valid_seconds;         /* NotOnOrAfter = issue_instant + valid_seconds */
+    const saml_attribute *attributes;
+    size_t attribute_count;
+} saml_assertion_spec;
+
+/*
+ * Parses a claims document (see docs/saml-profile.md) into a spec. The strings in spec
+ * point into claims, which must outlive spec. Returns 0, or -1 with a sentence in error.
+ */
+int saml_spec_from_json(json_t *claims, saml_assertion_spec *spec,
+                        saml_attribute **attributes_out, char *error, size_t error_size);
+void saml_attributes_free(saml_attribute *attributes, size_t count);
+
+typedef struct saml_signer {
+    p11_key *key;
+    const char *key_name; /* written to KeyInfo/KeyName */
+    X509 *cert;           /* optional; written to KeyInfo/X509Data when set */
+} saml_signer;
+
+/*
+ * Builds the Assertion and signs it with an enveloped signature (exclusive c14n,
+ * SHA-256, rsa-sha256 or ecdsa-sha256 by C_Sign in the HSM). On success *xml_out is a
+ * NUL-terminated document the caller frees with free().
+ */
+int saml_build_signed(const saml_assertion_spec *spec, const saml_signer *signer,
+                      char **xml_out, size_t *xml_len, p11_error *err);
+
+/* ---- Verifying --------------------------------------------------------------- */
+
+/* The reason a document was rejected; saml_status_code() gives its stable name. */
+typedef enum saml_status {
+    SAML_OK = 0,
+    SAML_ERR_INPUT_TOO_LARGE,
+    SAML_ERR_XML_MALFORMED,
+    SAML_ERR_DOCTYPE_FORBIDDEN,
+    SAML_ERR_NOT_SAML,
+    SAML_ERR_ASSERTION_COUNT,
+    SAML_ERR_DUPLICATE_ID,
+    SAML_ERR_SIGNATURE_MISSING,
+    SAML_ERR_SIGNATURE_COUNT,
+    SAML_ERR_REFERENCE_INVALID,
+    SAML_ERR_TRANSFORM_FORBIDDEN,
+    SAML_ERR_ALGORITHM_FORBIDDEN,
+    SAML_ERR_SHA1_FORBIDDEN,
+    SAML_ERR_KEY_TOO_SMALL,
+    SAML_ERR_SIGNATURE_ENCODING,
+    SAML_ERR_ISSUER_MISSING,
+    SAML_ERR_ISSUER_UNTRUSTED,
+    SAML_ERR_DIGEST_MISMATCH,
+    SAML_ERR_SIGNATURE_INVALID,
+    SAML_ERR_SUBJECT_MISSING,
+    SAML_ERR_CONDITIONS_MISSING,
+    SAML_ERR_NOT_YET_VALID,
+    SAML_ERR_EXPIRED,
+    SAML_ERR_AUDIENCE_MISMATCH,
+    SAML_ERR_REPLAYED,
+    SAML_ERR_INTERNAL,
+} saml_status;
+
+/* Returns the stable code of a status, such as "duplicate_id". */
+const char *saml_status_code(saml_status status);
+
+/* Trust store: issuer entity IDs mapped to one or more public keys (for rollover). */
+typedef struct saml_trust_store saml_trust_store;
+
+#define SAML_TRUST_ALLOW_SHA1 0x1u /* this issuer may still sign with SHA-1 */
+
+saml_trust_store *saml_trust_store_new(void);
+void saml_trust_store_free(saml_trust_store **store);
+
+/* Adds a key for an issuer; issuer NULL trusts the key for any issuer. Takes a
+ * reference to key. */
+int saml_trust_store_add(saml_trust_store *store, const char *issuer, EVP_PKEY *key,
+                         unsigned flags);
+
+/* Loads a PEM file holding a certificate or a bare public key. */
+EVP_PKEY *saml_load_public_pem(const char *path, char *error, size_t error_size);
+
+/* Replay cache: remembers assertion IDs until their NotOnOrAfter. */
+typedef struct saml_replay_cache {
+    /* Returns 1 when id was first seen now and is recorded, 0 when already seen, -1 on
+     * a storage failure. */
+    int (*check_and_store)(void *ctx, const char *id, time_t not_on_or_after);
+    void *ctx;
+} saml_replay_cache;
+
+typedef struct saml_verify_options {
+    time_t (*clock)(void *ctx); /* NULL selects time(NULL) */
+    void *clock_ctx;
+    long clock_skew_seconds;        /* tolerance on NotBefore and NotOnOrAfter */
+    const char *audience;           /* NULL skips the audience check */
+    unsigned min_rsa_bits;          /* 0 selects 2048 */
+    size_t max_input_bytes;         /* 0 selects 256 KiB */
+    bool accept_signed_response;    /* a signed Response may stand for its Assertion */
+    const saml_replay_cache *replay; /* NULL skips the replay check */
+} saml_verify_options;
+
+/* What a verified assertion states, read only from the signed element. */
+typedef struct saml_assertion {
+    char *id;
+    char *issuer;
+    char *name_id;
+    char *name_id_format;
+    char *assurance;
+    time_t issue_instant;
+    time_t not_before;       /* 0 when absent */
+    time_t not_on_or_after;  /* 0 when absent */
+    char **audiences;
+    size_t audience_count;
+    saml_attribute *attributes;
+    size_t attribute_count;
+} saml_assertion;
+
+/*
+ * Verifies a standalone Assertion or a Response with exactly one Assertion. Fails
+ * closed: anything but SAML_OK leaves *out NULL. detail receives a sentence naming what
+ * failed.
+ */
+saml_status saml_verify(const saml_trust_store *store, const saml_verify_options *options,
+                        const char *xml, size_t len, saml_assertion **out, char *detail,
+                        size_t detail_size);
+
+void saml_assertion_free(saml_assertion **assertion);
+
+/* Encodes a verified assertion as the JSON that `idsvc-admin saml verify` prints. */
+json_t *saml_assertion_to_json(const saml_assertion *assertion);
+
+#endif

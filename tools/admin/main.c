@@ -1,0 +1,49 @@
+/* idsvc-admin: the operators' and regulators' command line tool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin.h"
+
+static void print_usage(FILE *out)
+{
+    fputs("usage: idsvc-admin COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  keys init-token|generate|certificate|request|list|import-cert ...\n"
+          "                   set up an HSM token and its keys (see docs/hsm.md)\n"
+          "  saml sign ...    build and sign a SAML 2.0 Assertion with an HSM key\n"
+          "  saml verify ...  verify a signed Assertion or Response\n"
+          "\n"
+          "Run 'idsvc-admin COMMAND --help' for a command's options.\n",
+          out);
+}
+
+static int run_saml(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+        return admin_saml_sign_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+        return admin_saml_verify_main(argc - 1, argv + 1);
+    fputs("usage: idsvc-admin saml sign|verify [OPTIONS]\n", stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "keys") == 0)
+        return admin_keys_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "saml") == 0)
+        return run_saml(argc - 1, argv + 1);
+
+    fprintf(stderr, "idsvc-admin: unknown command '%s'\n", argv[1]);
+    print_usage(stderr);
+    return 2;
+}
