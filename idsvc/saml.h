@@ -23,12 +23,33 @@ typedef struct saml_attribute {
     size_t value_count;
 } saml_attribute;
 
+/* The syntax of a claim's values; docs/saml-profile.md lists the catalogue. */
+typedef enum saml_claim_syntax {
+    SAML_CLAIM_TEXT,    /* any text, written as xs:string */
+    SAML_CLAIM_DATE,    /* YYYY-MM-DD, written as xs:date */
+    SAML_CLAIM_COUNTRY, /* an ISO 3166-1 alpha-2 code such as "MY", written as xs:string */
+} saml_claim_syntax;
+
+/* One entry of the claims catalogue. */
+typedef struct saml_claim {
+    const char *name;          /* the claims JSON key, such as "given_name" */
+    const char *uri;           /* the Attribute Name, such as "urn:oid:2.5.4.42" */
+    const char *friendly_name; /* the Attribute FriendlyName, such as "givenName" */
+    saml_claim_syntax syntax;
+    bool multi_valued;
+} saml_claim;
+
+/* Finds a catalogue entry by its JSON key or by its Attribute Name; NULL when absent. */
+const saml_claim *saml_claim_by_name(const char *name);
+const saml_claim *saml_claim_by_uri(const char *uri);
+
 typedef struct saml_assertion_spec {
     const char *issuer;         /* entity ID of the signing node */
     const char *audience;       /* entity ID of the relying party */
     const char *name_id;        /* the subject's identifier at the issuer */
     const char *name_id_format; /* NULL selects persistent */
     const char *assurance;      /* AuthnContextClassRef; NULL selects the profile's default */
+    const char *recipient;      /* SubjectConfirmationData Recipient; NULL omits it */
     time_t issue_instant;
     long valid_seconds;         /* NotOnOrAfter = issue_instant + valid_seconds */
     const saml_attribute *attributes;
@@ -36,8 +57,11 @@ typedef struct saml_assertion_spec {
 } saml_assertion_spec;
 
 /*
- * Parses a claims document (see docs/saml-profile.md) into a spec. The strings in spec
- * point into claims, which must outlive spec. Returns 0, or -1 with a sentence in error.
+ * Parses a claims document (see docs/saml-profile.md) and sets name_id, name_id_format,
+ * assurance, recipient and the attributes of spec; the other fields are left as they
+ * are. The strings set in spec point into claims, which must outlive spec; the caller
+ * frees *attributes_out with saml_attributes_free. Returns 0, or -1 with a sentence in
+ * error.
  */
 int saml_spec_from_json(json_t *claims, saml_assertion_spec *spec,
                         saml_attribute **attributes_out, char *error, size_t error_size);
@@ -45,14 +69,16 @@ void saml_attributes_free(saml_attribute *attributes, size_t count);
 
 typedef struct saml_signer {
     p11_key *key;
-    const char *key_name; /* written to KeyInfo/KeyName */
+    const char *key_name; /* written to KeyInfo/KeyName; NULL selects the key's label */
     X509 *cert;           /* optional; written to KeyInfo/X509Data when set */
 } saml_signer;
 
 /*
  * Builds the Assertion and signs it with an enveloped signature (exclusive c14n,
  * SHA-256, rsa-sha256 or ecdsa-sha256 by C_Sign in the HSM). On success *xml_out is a
- * NUL-terminated document the caller frees with free().
+ * NUL-terminated document the caller frees with free(). Every caller value is checked:
+ * invalid UTF-8 or a character that XML 1.0 forbids makes it fail with the field named
+ * in err.
  */
 int saml_build_signed(const saml_assertion_spec *spec, const saml_signer *signer,
                       char **xml_out, size_t *xml_len, p11_error *err);
