@@ -13,6 +13,8 @@ static void print_usage(FILE *out)
           "                   set up an HSM token and its keys (see docs/hsm.md)\n"
           "  saml sign ...    build and sign a SAML 2.0 Assertion with an HSM key\n"
           "  saml verify ...  verify a signed Assertion or Response\n"
+          "  webauthn register|authenticate ...\n"
+          "                   verify a WebAuthn registration or assertion response\n"
           "\n"
           "Run 'idsvc-admin COMMAND --help' for a command's options.\n",
           out);
@@ -42,6 +44,10 @@ int main(int argc, char **argv)
         return admin_keys_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "saml") == 0)
         return run_saml(argc - 1, argv + 1);
+#ifdef IDSVC_HAVE_WEBAUTHN
+    if (strcmp(argv[1], "webauthn") == 0)
+        return admin_webauthn_main(argc - 1, argv + 1);
+#endif
 
     fprintf(stderr, "idsvc-admin: unknown command '%s'\n", argv[1]);
     print_usage(stderr);
