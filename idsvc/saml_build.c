@@ -1,0 +1,297 @@
+/*
+ * Writes a SAML 2.0 Assertion directly in exclusive-c14n canonical form, without its
+ * Signature. The template fixes every element and attribute, so the writer can emit
+ * them in canonical order:
+ *
+ *   - namespace declarations appear only on the elements that use them: saml on the
+ *     Assertion, xs and xsi on each AttributeValue (xs through the InclusiveNamespaces
+ *     PrefixList "xs" of the reference, because xs occurs only inside xsi:type);
+ *   - attributes are sorted as c14n sorts them (unqualified ones by local name);
+ *   - empty elements are written as a start tag and an end tag;
+ *   - there is no whitespace between elements and no XML declaration;
+ *   - text and attribute values are escaped as c14n escapes them.
+ */
+#include "saml_build.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The Attribute names, syntax and type that one spec attribute is written with. */
+typedef struct resolved_attribute {
+    const saml_attribute *attribute;
+    const saml_claim *claim; /* NULL for a claim named by a URI outside the catalogue */
+    const char *uri;
+} resolved_attribute;
+
+/* The validated spec with defaults applied and times formatted. */
+typedef struct assertion_fields {
+    const saml_assertion_spec *spec;
+    const char *name_id_format;
+    const char *assurance;
+    char issue_instant[SAML_TIME_SIZE];
+    char not_on_or_after[SAML_TIME_SIZE];
+} assertion_fields;
+
+static int check_text_field(const char *field, const char *value, bool required,
+                            bool uri, p11_error *err)
+{
+    char why[128];
+
+    if (value == NULL || value[0] == '\0') {
+        if (!required)
+            return 0;
+        saml_set_error(err, "the %s is missing", field);
+        return -1;
+    }
+    if (saml_text_check(value, why, sizeof(why)) != 0) {
+        saml_set_error(err, "the %s %s", field, why);
+        return -1;
+    }
+    if (uri && !saml_text_is_uri(value)) {
+        saml_set_error(err, "the %s is not an absolute URI", field);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_spec_fields(const saml_assertion_spec *spec, p11_error *err)
+{
+    if (check_text_field("issuer", spec->issuer, true, false, err) != 0 ||
+        check_text_field("audience", spec->audience, true, false, err) != 0 ||
+        check_text_field("subject NameID", spec->name_id, true, false, err) != 0 ||
+        check_text_field("NameID format", spec->name_id_format, false, true, err) != 0 ||
+        check_text_field("assurance level", spec->assurance, false, true, err) != 0 ||
+        check_text_field("recipient", spec->recipient, false, true, err) != 0)
+        return -1;
+
+    if (spec->valid_seconds <= 0) {
+        saml_set_error(err, "the validity period must be positive, not %ld seconds",
+                       spec->valid_seconds);
+        return -1;
+    }
+    if (spec->attribute_count > 0 && spec->attributes == NULL) {
+        saml_set_error(err, "the spec counts attributes but has none");
+        return -1;
+    }
+    return 0;
+}
+
+static int resolve_attribute(const saml_attribute *attribute, resolved_attribute *out,
+                             p11_error *err)
+{
+    char why[128];
+
+    out->attribute = attribute;
+    out->claim = attribute->name != NULL ? saml_claim_by_name(attribute->name) : NULL;
+    if (out->claim != NULL) {
+        out->uri = out->claim->uri;
+    } else if (attribute->name != NULL && saml_text_is_uri(attribute->name) &&
+               saml_text_check(attribute->name, why, sizeof(why)) == 0) {
+        out->claim = saml_claim_by_uri(attribute->name); /* a catalogue claim by its URI */
+        out->uri = attribute->name;
+    } else {
+        saml_set_error(err, "attribute \"%.64s\" is neither a catalogue claim nor a URI",
+                       attribute->name != NULL ? attribute->name : "");
+        return -1;
+    }
+
+    if (attribute->value_count == 0 || attribute->values == NULL) {
+        saml_set_error(err, "attribute %.64s has no value", attribute->name);
+        return -1;
+    }
+    if (out->claim != NULL && !out->claim->multi_valued && attribute->value_count > 1) {
+        saml_set_error(err, "attribute %.64s takes one value, not %zu", attribute->name,
+                       attribute->value_count);
+        return -1;
+    }
+    for (size_t i = 0; i < attribute->value_count; i++) {
+        if (saml_claim_check_value(out->claim, attribute->values[i], why, sizeof(why)) != 0) {
+            saml_set_error(err, "attribute %.64s value %zu %s", attribute->name, i + 1, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Resolves every attribute and rejects two attributes with the same Name. */
+static int resolve_attributes(const saml_assertion_spec *spec, resolved_attribute *out,
+                              p11_error *err)
+{
+    for (size_t i = 0; i < spec->attribute_count; i++) {
+        if (resolve_attribute(&spec->attributes[i], &out[i], err) != 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(out[j].uri, out[i].uri) == 0) {
+                saml_set_error(err, "attribute %.64s appears twice", out[i].uri);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int prepare_fields(const saml_assertion_spec *spec, assertion_fields *fields,
+                          p11_error *err)
+{
+    fields->spec = spec;
+    fields->name_id_format =
+        spec->name_id_format != NULL && spec->name_id_format[0] != '\0'
+            ? spec->name_id_format
+            : SAML_NAMEID_PERSISTENT;
+    fields->assurance = spec->assurance != NULL && spec->assurance[0] != '\0'
+                            ? spec->assurance
+                            : SAML_AUTHN_UNSPECIFIED;
+
+    if (spec->issue_instant > LONG_MAX - spec->valid_seconds ||
+        saml_format_time(spec->issue_instant, fields->issue_instant) != 0 ||
+        saml_format_time(spec->issue_instant + spec->valid_seconds,
+                         fields->not_on_or_after) != 0) {
+        saml_set_error(err, "the issue instant or the end of validity is not a time "
+                            "between the years 0 and 9999");
+        return -1;
+    }
+    return 0;
+}
+
+static void write_subject(saml_buf *buf, const assertion_fields *fields)
+{
+    const saml_assertion_spec *spec = fields->spec;
+
+    saml_buf_puts(buf, "<saml:Subject><saml:NameID Format=\"");
+    saml_buf_put_attr(buf, fields->name_id_format);
+    saml_buf_puts(buf, "\">");
+    saml_buf_put_text(buf, spec->name_id);
+    saml_buf_puts(buf, "</saml:NameID>");
+
+    /* Bearer confirmation bounded by the same end of validity as the Conditions. */
+    saml_buf_puts(buf, "<saml:SubjectConfirmation Method=\"" SAML_CM_BEARER "\">"
+                       "<saml:SubjectConfirmationData NotOnOrAfter=\"");
+    saml_buf_puts(buf, fields->not_on_or_after);
+    if (spec->recipient != NULL && spec->recipient[0] != '\0') {
+        saml_buf_puts(buf, "\" Recipient=\"");
+        saml_buf_put_attr(buf, spec->recipient);
+    }
+    saml_buf_puts(buf, "\"></saml:SubjectConfirmationData></saml:SubjectConfirmation>"
+                       "</saml:Subject>");
+}
+
+static void write_conditions(saml_buf *buf, const assertion_fields *fields)
+{
+    saml_buf_puts(buf, "<saml:Conditions NotBefore=\"");
+    saml_buf_puts(buf, fields->issue_instant);
+    saml_buf_puts(buf, "\" NotOnOrAfter=\"");
+    saml_buf_puts(buf, fields->not_on_or_after);
+    saml_buf_puts(buf, "\"><saml:AudienceRestriction><saml:Audience>");
+    saml_buf_put_text(buf, fields->spec->audience);
+    saml_buf_puts(buf, "</saml:Audience></saml:AudienceRestriction></saml:Conditions>");
+}
+
+static void write_authn_statement(saml_buf *buf, const assertion_fields *fields)
+{
+    saml_buf_puts(buf, "<saml:AuthnStatement AuthnInstant=\"");
+    saml_buf_puts(buf, fields->issue_instant);
+    saml_buf_puts(buf, "\"><saml:AuthnContext><saml:AuthnContextClassRef>");
+    saml_buf_put_text(buf, fields->assurance);
+    saml_buf_puts(buf, "</saml:AuthnContextClassRef></saml:AuthnContext>"
+                       "</saml:AuthnStatement>");
+}
+
+static void write_attribute(saml_buf *buf, const resolved_attribute *resolved)
+{
+    const char *type = resolved->claim != NULL && resolved->claim->syntax == SAML_CLAIM_DATE
+                           ? "xs:date"
+                           : "xs:string";
+
+    /* c14n order: FriendlyName, Name, NameFormat. */
+    saml_buf_puts(buf, "<saml:Attribute ");
+    if (resolved->claim != NULL) {
+        saml_buf_puts(buf, "FriendlyName=\"");
+        saml_buf_put_attr(buf, resolved->claim->friendly_name);
+        saml_buf_puts(buf, "\" ");
+    }
+    saml_buf_puts(buf, "Name=\"");
+    saml_buf_put_attr(buf, resolved->uri);
+    saml_buf_puts(buf, "\" NameFormat=\"" SAML_NAME_FORMAT_URI "\">");
+
+    for (size_t i = 0; i < resolved->attribute->value_count; i++) {
+        saml_buf_puts(buf, "<saml:AttributeValue xmlns:xs=\"" SAML_NS_XS
+                           "\" xmlns:xsi=\"" SAML_NS_XSI "\" xsi:type=\"");
+        saml_buf_puts(buf, type);
+        saml_buf_puts(buf, "\">");
+        saml_buf_put_text(buf, resolved->attribute->values[i]);
+        saml_buf_puts(buf, "</saml:AttributeValue>");
+    }
+    saml_buf_puts(buf, "</saml:Attribute>");
+}
+
+static void write_attribute_statement(saml_buf *buf, const resolved_attribute *resolved,
+                                      size_t count)
+{
+    /* The schema requires at least one Attribute in an AttributeStatement. */
+    if (count == 0)
+        return;
+
+    saml_buf_puts(buf, "<saml:AttributeStatement>");
+    for (size_t i = 0; i < count; i++)
+        write_attribute(buf, &resolved[i]);
+    saml_buf_puts(buf, "</saml:AttributeStatement>");
+}
+
+static void write_assertion(saml_buf *buf, const assertion_fields *fields, const char *id,
+                            const resolved_attribute *resolved, size_t *signature_offset)
+{
+    saml_buf_puts(buf, "<saml:Assertion xmlns:saml=\"" SAML_NS_ASSERTION "\" ID=\"");
+    saml_buf_puts(buf, id);
+    saml_buf_puts(buf, "\" IssueInstant=\"");
+    saml_buf_puts(buf, fields->issue_instant);
+    saml_buf_puts(buf, "\" Version=\"2.0\"><saml:Issuer>");
+    saml_buf_put_text(buf, fields->spec->issuer);
+    saml_buf_puts(buf, "</saml:Issuer>");
+
+    /* The schema places the Signature right after the Issuer. */
+    *signature_offset = buf->len;
+
+    write_subject(buf, fields);
+    write_conditions(buf, fields);
+    write_authn_statement(buf, fields);
+    write_attribute_statement(buf, resolved, fields->spec->attribute_count);
+    saml_buf_puts(buf, "</saml:Assertion>");
+}
+
+int saml_build_canonical(const saml_assertion_spec *spec, saml_signed_parts *parts,
+                         p11_error *err)
+{
+    assertion_fields fields;
+    resolved_attribute *resolved = NULL;
+    int result = -1;
+
+    if (check_spec_fields(spec, err) != 0 || prepare_fields(spec, &fields, err) != 0)
+        goto out;
+
+    resolved = calloc(spec->attribute_count + 1, sizeof(*resolved));
+    if (resolved == NULL) {
+        saml_set_error(err, "out of memory");
+        goto out;
+    }
+    if (resolve_attributes(spec, resolved, err) != 0)
+        goto out;
+
+    if (saml_new_id(parts->id) != 0) {
+        saml_set_error(err, "the random generator failed to make an assertion ID");
+        goto out;
+    }
+
+    write_assertion(&parts->assertion, &fields, parts->id, resolved,
+                    &parts->signature_offset);
+    if (parts->assertion.failed) {
+        saml_set_error(err, "out of memory while writing the assertion");
+        goto out;
+    }
+    result = 0;
+
+out:
+    free(resolved);
+    return result;
+}

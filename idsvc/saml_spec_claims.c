@@ -1,0 +1,124 @@
+/*
+ * The claims catalogue: each claim's JSON key, SAML Attribute Name and FriendlyName,
+ * and the syntax its values must have. docs/saml-profile.md describes the same table.
+ *
+ * Claims with a standard attribute use its OID: X.500 (2.5.4.x), the RFC 3739 personal
+ * data attributes (1.3.6.1.5.5.7.9.x) and the COSINE mail attribute. The others are
+ * this profile's own URNs under urn:idsvc:claim:.
+ */
+#include "saml_build.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define IDSVC_CLAIM(key) "urn:idsvc:claim:" key
+
+static const saml_claim CATALOGUE[] = {
+    {"given_name", "urn:oid:2.5.4.42", "givenName", SAML_CLAIM_TEXT, false},
+    {"family_name", "urn:oid:2.5.4.4", "sn", SAML_CLAIM_TEXT, false},
+    {"full_name", "urn:oid:2.5.4.3", "cn", SAML_CLAIM_TEXT, false},
+    {"date_of_birth", "urn:oid:1.3.6.1.5.5.7.9.1", "dateOfBirth", SAML_CLAIM_DATE, false},
+    {"place_of_birth", "urn:oid:1.3.6.1.5.5.7.9.2", "placeOfBirth", SAML_CLAIM_TEXT, false},
+    {"nationality", "urn:oid:1.3.6.1.5.5.7.9.4", "countryOfCitizenship", SAML_CLAIM_COUNTRY,
+     true},
+    {"residence_country", "urn:oid:1.3.6.1.5.5.7.9.5", "countryOfResidence",
+     SAML_CLAIM_COUNTRY, false},
+    {"email", "urn:oid:0.9.2342.19200300.100.1.3", "mail", SAML_CLAIM_TEXT, false},
+    {"phone_number", "urn:oid:2.5.4.20", "telephoneNumber", SAML_CLAIM_TEXT, false},
+    {"residential_address", IDSVC_CLAIM("residential_address"), "residentialAddress",
+     SAML_CLAIM_TEXT, false},
+    {"document_type", IDSVC_CLAIM("document_type"), "documentType", SAML_CLAIM_TEXT, false},
+    {"document_number", IDSVC_CLAIM("document_number"), "documentNumber", SAML_CLAIM_TEXT,
+     false},
+    {"document_country", IDSVC_CLAIM("document_country"), "documentCountry",
+     SAML_CLAIM_COUNTRY, false},
+    {"document_expiry", IDSVC_CLAIM("document_expiry"), "documentExpiry", SAML_CLAIM_DATE,
+     false},
+    {"kyc_level", IDSVC_CLAIM("kyc_level"), "kycLevel", SAML_CLAIM_TEXT, false},
+    {"kyc_method", IDSVC_CLAIM("kyc_method"), "kycMethod", SAML_CLAIM_TEXT, true},
+    {"kyc_date", IDSVC_CLAIM("kyc_date"), "kycDate", SAML_CLAIM_DATE, false},
+};
+
+#define CATALOGUE_SIZE (sizeof(CATALOGUE) / sizeof(CATALOGUE[0]))
+
+const saml_claim *saml_claim_by_name(const char *name)
+{
+    for (size_t i = 0; i < CATALOGUE_SIZE; i++) {
+        if (strcmp(CATALOGUE[i].name, name) == 0)
+            return &CATALOGUE[i];
+    }
+    return NULL;
+}
+
+const saml_claim *saml_claim_by_uri(const char *uri)
+{
+    for (size_t i = 0; i < CATALOGUE_SIZE; i++) {
+        if (strcmp(CATALOGUE[i].uri, uri) == 0)
+            return &CATALOGUE[i];
+    }
+    return NULL;
+}
+
+static bool is_leap_year(int year)
+{
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+/* Accepts YYYY-MM-DD with a real calendar day; xs:date time zones are not used. */
+static bool is_date(const char *value)
+{
+    static const int days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year;
+    int month;
+    int day;
+    int max_day;
+
+    if (strlen(value) != 10 || value[4] != '-' || value[7] != '-')
+        return false;
+    for (size_t i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && (value[i] < '0' || value[i] > '9'))
+            return false;
+    }
+
+    year = (value[0] - '0') * 1000 + (value[1] - '0') * 100 + (value[2] - '0') * 10 +
+           (value[3] - '0');
+    month = (value[5] - '0') * 10 + (value[6] - '0');
+    day = (value[8] - '0') * 10 + (value[9] - '0');
+    if (year < 1 || month < 1 || month > 12 || day < 1)
+        return false;
+
+    max_day = days_in_month[month - 1];
+    if (month == 2 && is_leap_year(year))
+        max_day = 29;
+    return day <= max_day;
+}
+
+static bool is_country_code(const char *value)
+{
+    return strlen(value) == 2 && value[0] >= 'A' && value[0] <= 'Z' && value[1] >= 'A' &&
+           value[1] <= 'Z';
+}
+
+int saml_claim_check_value(const saml_claim *claim, const char *value, char *why,
+                           size_t why_size)
+{
+    if (saml_text_check(value, why, why_size) != 0)
+        return -1;
+    if (value[0] == '\0') {
+        snprintf(why, why_size, "is empty");
+        return -1;
+    }
+    if (claim == NULL)
+        return 0;
+
+    if (claim->syntax == SAML_CLAIM_DATE && !is_date(value)) {
+        snprintf(why, why_size, "is not a date in the form YYYY-MM-DD");
+        return -1;
+    }
+    if (claim->syntax == SAML_CLAIM_COUNTRY && !is_country_code(value)) {
+        snprintf(why, why_size,
+                 "is not an ISO 3166-1 alpha-2 country code (two capital letters)");
+        return -1;
+    }
+    return 0;
+}
