@@ -1,3 +1,6 @@
+/* nftw() is an X/Open function. */
+#define _XOPEN_SOURCE 700
+
 #include "test_token.h"
 
 #include <errno.h>
@@ -52,14 +55,18 @@ int test_token_create(test_token *token)
     if (mkdir(tokens_dir, 0700) != 0)
         return -1;
 
-    snprintf(token->conf_path, sizeof(token->conf_path), "%s/softhsm2.conf", token->dir);
+    if (snprintf(token->conf_path, sizeof(token->conf_path), "%s/softhsm2.conf",
+                 token->dir) >= (int)sizeof(token->conf_path))
+        return -1;
     snprintf(conf, sizeof(conf),
              "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
              tokens_dir);
     if (write_text(token->conf_path, conf, 0600) != 0)
         return -1;
 
-    snprintf(token->pin_path, sizeof(token->pin_path), "%s/pin", token->dir);
+    if (snprintf(token->pin_path, sizeof(token->pin_path), "%s/pin", token->dir) >=
+        (int)sizeof(token->pin_path))
+        return -1;
     if (write_text(token->pin_path, TEST_TOKEN_PIN "\n", 0600) != 0)
         return -1;
 

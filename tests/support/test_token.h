@@ -7,6 +7,7 @@
 #define IDSVC_TEST_TOKEN_H
 
 #include <limits.h>
+#include <stddef.h>
 
 #define TEST_TOKEN_LABEL "idsvc-test"
 #define TEST_TOKEN_PIN "1234-test-pin"
