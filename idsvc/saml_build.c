@@ -295,3 +295,10 @@ out:
     free(resolved);
     return result;
 }
+
+void saml_signed_parts_free(saml_signed_parts *parts)
+{
+    saml_buf_free(&parts->assertion);
+    saml_buf_free(&parts->signed_info);
+    saml_buf_free(&parts->signature);
+}

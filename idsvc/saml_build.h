@@ -110,6 +110,10 @@ int saml_build_canonical(const saml_assertion_spec *spec, saml_signed_parts *par
 int saml_sign_parts(const saml_assertion_spec *spec, const saml_signer *signer,
                     saml_signed_parts *parts, p11_error *err);
 
+/* Joins signed parts into the document: the Assertion up to the end of the Issuer, the
+ * Signature, then the rest. Returns a NUL-terminated copy, or NULL when out of memory. */
+char *saml_signed_parts_join(const saml_signed_parts *parts, size_t *len);
+
 void saml_signed_parts_free(saml_signed_parts *parts);
 
 /* Fills err with a failure that did not come from the module. */

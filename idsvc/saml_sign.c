@@ -163,15 +163,7 @@ int saml_sign_parts(const saml_assertion_spec *spec, const saml_signer *signer,
     return 0;
 }
 
-void saml_signed_parts_free(saml_signed_parts *parts)
-{
-    saml_buf_free(&parts->assertion);
-    saml_buf_free(&parts->signed_info);
-    saml_buf_free(&parts->signature);
-}
-
-/* Joins the parts: the Assertion up to the Issuer, the Signature, then the rest. */
-static char *join_parts(const saml_signed_parts *parts, size_t *len)
+char *saml_signed_parts_join(const saml_signed_parts *parts, size_t *len)
 {
     size_t head = parts->signature_offset;
     size_t tail = parts->assertion.len - head;
@@ -200,7 +192,7 @@ int saml_build_signed(const saml_assertion_spec *spec, const saml_signer *signer
     if (saml_sign_parts(spec, signer, &parts, err) != 0)
         goto out;
 
-    *xml_out = join_parts(&parts, &len);
+    *xml_out = saml_signed_parts_join(&parts, &len);
     if (*xml_out == NULL) {
         saml_set_error(err, "out of memory while joining the signed assertion");
         goto out;
