@@ -142,6 +142,18 @@ typedef struct saml_replay_cache {
     void *ctx;
 } saml_replay_cache;
 
+/* An in-memory replay cache for tests and the command line; a server process shares a
+ * database-backed one. Thread-safe. */
+typedef struct saml_replay_memory saml_replay_memory;
+
+/* clock may be NULL to use time(NULL); entries whose NotOnOrAfter has passed by it are
+ * dropped. */
+saml_replay_memory *saml_replay_memory_new(time_t (*clock)(void *ctx), void *clock_ctx);
+void saml_replay_memory_free(saml_replay_memory **cache);
+
+/* Returns the cache interface for options->replay; valid while cache lives. */
+saml_replay_cache saml_replay_memory_interface(saml_replay_memory *cache);
+
 typedef struct saml_verify_options {
     time_t (*clock)(void *ctx); /* NULL selects time(NULL) */
     void *clock_ctx;
@@ -182,5 +194,9 @@ void saml_assertion_free(saml_assertion **assertion);
 
 /* Encodes a verified assertion as the JSON that `idsvc-admin saml verify` prints. */
 json_t *saml_assertion_to_json(const saml_assertion *assertion);
+
+/* Parses an xs:dateTime such as "2024-05-01T10:00:00Z" or "...T12:00:00.5+02:00" into
+ * seconds since the epoch; a time without a zone is taken as UTC. Returns 0 or -1. */
+int saml_time_parse(const char *text, time_t *out);
 
 #endif

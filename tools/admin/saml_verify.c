@@ -1,12 +1,275 @@
-/* Placeholder until the subcommand lands; replaced by its implementation. */
+/*
+ * idsvc-admin saml verify: verifies a signed SAML 2.0 Assertion, or a Response with one
+ * Assertion, against the public keys given with --trust, and prints what it states.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "admin.h"
+#include "saml.h"
+
+#define PROGRAM "idsvc-admin saml verify"
+#define MAX_TRUST_FILES 16
+/* Larger inputs are read only up to here; verification then rejects them by size. */
+#define READ_LIMIT (16u * 1024u * 1024u)
+
+enum {
+    OPTION_TRUST = 0x100,
+    OPTION_AT,
+    OPTION_AUDIENCE,
+    OPTION_ALLOW_SHA1,
+    OPTION_MIN_RSA_BITS,
+    OPTION_ACCEPT_SIGNED_RESPONSE,
+    OPTION_HELP,
+};
+
+typedef struct verify_args {
+    const char *trust[MAX_TRUST_FILES];
+    size_t trust_count;
+    bool pinned_time;
+    time_t at;
+    const char *audience;
+    bool allow_sha1;
+    unsigned min_rsa_bits;
+    bool accept_signed_response;
+    const char *path;
+} verify_args;
+
+static void print_help(FILE *out)
+{
+    fputs("usage: idsvc-admin saml verify --trust PEM [--trust PEM ...] [OPTIONS] FILE\n"
+          "\n"
+          "Verifies a signed SAML 2.0 Assertion, or a Response with one Assertion. Prints\n"
+          "the verified claims as JSON and exits 0, or prints 'rejected: CODE: reason' on\n"
+          "standard error and exits 1.\n"
+          "\n"
+          "  --trust PEM               a certificate or public key trusted for any issuer;\n"
+          "                            may be given up to 16 times\n"
+          "  --at TIME                 judge the validity window at this RFC 3339 time\n"
+          "                            instead of now, such as 2012-07-03T11:35:00Z\n"
+          "  --audience ID             require this entity ID in every AudienceRestriction\n"
+          "  --allow-sha1              accept SHA-1 digests and signature methods\n"
+          "  --min-rsa-bits N          reject RSA keys shorter than N bits (default 2048)\n"
+          "  --accept-signed-response  accept an unsigned Assertion inside a signed Response\n",
+          out);
+}
+
+static int parse_min_bits(const char *text, unsigned *out)
+{
+    char *end;
+    long value;
+
+    errno = 0;
+    value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < 512 || value > 16384) {
+        fprintf(stderr, PROGRAM ": --min-rsa-bits must be a number from 512 to 16384, "
+                "not \"%s\"\n", text);
+        return -1;
+    }
+    *out = (unsigned)value;
+    return 0;
+}
+
+static int parse_option(int option, verify_args *args)
+{
+    switch (option) {
+    case OPTION_TRUST:
+        if (args->trust_count == MAX_TRUST_FILES) {
+            fprintf(stderr, PROGRAM ": at most %d --trust files are accepted\n",
+                    MAX_TRUST_FILES);
+            return -1;
+        }
+        args->trust[args->trust_count++] = optarg;
+        return 0;
+    case OPTION_AT:
+        if (saml_time_parse(optarg, &args->at) != 0) {
+            fprintf(stderr, PROGRAM ": --at needs an RFC 3339 time such as "
+                    "2012-07-03T11:35:00Z, not \"%s\"\n", optarg);
+            return -1;
+        }
+        args->pinned_time = true;
+        return 0;
+    case OPTION_AUDIENCE:
+        args->audience = optarg;
+        return 0;
+    case OPTION_ALLOW_SHA1:
+        args->allow_sha1 = true;
+        return 0;
+    case OPTION_MIN_RSA_BITS:
+        return parse_min_bits(optarg, &args->min_rsa_bits);
+    case OPTION_ACCEPT_SIGNED_RESPONSE:
+        args->accept_signed_response = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Returns 0 to go on, 1 after --help, or -1 on a usage error. */
+static int parse_args(int argc, char **argv, verify_args *args)
+{
+    static const struct option options[] = {
+        { "trust", required_argument, NULL, OPTION_TRUST },
+        { "at", required_argument, NULL, OPTION_AT },
+        { "audience", required_argument, NULL, OPTION_AUDIENCE },
+        { "allow-sha1", no_argument, NULL, OPTION_ALLOW_SHA1 },
+        { "min-rsa-bits", required_argument, NULL, OPTION_MIN_RSA_BITS },
+        { "accept-signed-response", no_argument, NULL, OPTION_ACCEPT_SIGNED_RESPONSE },
+        { "help", no_argument, NULL, OPTION_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    int option;
+
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == OPTION_HELP) {
+            print_help(stdout);
+            return 1;
+        }
+        if (parse_option(option, args) != 0)
+            return -1;
+    }
+
+    if (args->trust_count == 0) {
+        fputs(PROGRAM ": at least one --trust PEM is required\n", stderr);
+        return -1;
+    }
+    if (optind != argc - 1) {
+        fputs(PROGRAM ": exactly one FILE to verify is required\n", stderr);
+        return -1;
+    }
+    args->path = argv[optind];
+    return 0;
+}
+
+static saml_trust_store *load_trust(const verify_args *args)
+{
+    saml_trust_store *store = saml_trust_store_new();
+    unsigned flags = args->allow_sha1 ? SAML_TRUST_ALLOW_SHA1 : 0;
+    char error[256];
+
+    if (store == NULL) {
+        fputs(PROGRAM ": out of memory\n", stderr);
+        return NULL;
+    }
+    for (size_t i = 0; i < args->trust_count; i++) {
+        EVP_PKEY *key = saml_load_public_pem(args->trust[i], error, sizeof(error));
+        int rc;
+
+        if (key == NULL) {
+            fprintf(stderr, PROGRAM ": %s\n", error);
+            saml_trust_store_free(&store);
+            return NULL;
+        }
+        rc = saml_trust_store_add(store, NULL, key, flags);
+        EVP_PKEY_free(key);
+        if (rc != 0) {
+            fprintf(stderr, PROGRAM ": %s holds neither an RSA nor an EC public key\n",
+                    args->trust[i]);
+            saml_trust_store_free(&store);
+            return NULL;
+        }
+    }
+    return store;
+}
+
+static char *read_input(const char *path, size_t *len)
+{
+    FILE *file = fopen(path, "rb");
+    char *data = NULL;
+
+    if (file == NULL) {
+        fprintf(stderr, PROGRAM ": cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    data = malloc(READ_LIMIT + 1);
+    if (data == NULL) {
+        fputs(PROGRAM ": out of memory\n", stderr);
+        fclose(file);
+        return NULL;
+    }
+    *len = fread(data, 1, READ_LIMIT + 1, file);
+    if (ferror(file)) {
+        fprintf(stderr, PROGRAM ": cannot read %s\n", path);
+        free(data);
+        data = NULL;
+    }
+    fclose(file);
+    return data;
+}
+
+static time_t pinned_clock(void *ctx)
+{
+    return *(const time_t *)ctx;
+}
+
+/* Verifies the file and prints the result. Returns the exit status. */
+static int verify_file(const verify_args *args, const saml_trust_store *store)
+{
+    saml_replay_memory *replay_memory = saml_replay_memory_new(NULL, NULL);
+    saml_replay_cache replay = saml_replay_memory_interface(replay_memory);
+    saml_verify_options options = {
+        .clock = args->pinned_time ? pinned_clock : NULL,
+        .clock_ctx = (void *)&args->at,
+        .audience = args->audience,
+        .min_rsa_bits = args->min_rsa_bits,
+        .accept_signed_response = args->accept_signed_response,
+        .replay = replay_memory != NULL ? &replay : NULL,
+    };
+    saml_assertion *assertion = NULL;
+    json_t *json = NULL;
+    char detail[512];
+    size_t len = 0;
+    char *xml = read_input(args->path, &len);
+    saml_status status;
+    int exit_code = 1;
+
+    if (xml == NULL)
+        goto out;
+
+    status = saml_verify(store, &options, xml, len, &assertion, detail, sizeof(detail));
+    if (status != SAML_OK) {
+        fprintf(stderr, "rejected: %s: %s\n", saml_status_code(status), detail);
+        goto out;
+    }
+
+    json = saml_assertion_to_json(assertion);
+    if (json == NULL || json_dumpf(json, stdout, JSON_INDENT(2)) != 0) {
+        fputs(PROGRAM ": cannot print the result\n", stderr);
+        goto out;
+    }
+    fputc('\n', stdout);
+    exit_code = 0;
+
+out:
+    json_decref(json);
+    saml_assertion_free(&assertion);
+    saml_replay_memory_free(&replay_memory);
+    free(xml);
+    return exit_code;
+}
 
 int admin_saml_verify_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("idsvc-admin: this command is not built yet\n", stderr);
-    return 2;
+    verify_args args = { 0 };
+    saml_trust_store *store = NULL;
+    int parsed = parse_args(argc, argv, &args);
+    int exit_code;
+
+    if (parsed != 0) {
+        if (parsed < 0)
+            fputs("Run '" PROGRAM " --help' for the options.\n", stderr);
+        return parsed < 0 ? 2 : 0;
+    }
+
+    store = load_trust(&args);
+    if (store == NULL)
+        return 2;
+
+    exit_code = verify_file(&args, store);
+    saml_trust_store_free(&store);
+    return exit_code;
 }

@@ -1,0 +1,407 @@
+/*
+ * Reading a verified Assertion element into saml_assertion. Every value is read from
+ * the element that was verified, as text content with comments ignored; an element
+ * where text is expected rejects the document rather than yield part of a value.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "saml_verify_internal.h"
+#include "xml_safe.h"
+
+int saml_time_parse(const char *text, time_t *out)
+{
+    struct tm tm = { 0 };
+    int year, month, day, hour, minute, second, used = 0;
+    long offset = 0;
+    const char *rest;
+    time_t value;
+
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
+               &second, &used) != 6 || used != 19)
+        return -1;
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+        second > 60 || year < 1970)
+        return -1;
+
+    rest = text + used;
+    if (*rest == '.') {
+        rest++;
+        if (!isdigit((unsigned char)*rest))
+            return -1;
+        while (isdigit((unsigned char)*rest))
+            rest++;
+    }
+    if (*rest == 'Z') {
+        rest++;
+    } else if (*rest == '+' || *rest == '-') {
+        int zone_hour, zone_minute, zone_used = 0;
+
+        if (sscanf(rest + 1, "%2d:%2d%n", &zone_hour, &zone_minute, &zone_used) != 2 ||
+            zone_used != 5 || zone_hour > 14 || zone_minute > 59)
+            return -1;
+        offset = (zone_hour * 60L + zone_minute) * 60L * (*rest == '+' ? 1 : -1);
+        rest += 6;
+    }
+    if (*rest != '\0')
+        return -1;
+
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    value = timegm(&tm);
+    if (value == (time_t)-1)
+        return -1;
+    *out = value - offset;
+    return 0;
+}
+
+/* Returns the only child element with this name in the assertion namespace; *count says
+ * how many there were. */
+static xmlNodePtr saml_child(xmlNodePtr parent, const char *name, size_t *count)
+{
+    xmlNodePtr found = NULL;
+
+    *count = 0;
+    for (xmlNodePtr child = parent->children; child != NULL; child = child->next) {
+        if (!xml_safe_is_element(child, SAML_NS_ASSERTION, name))
+            continue;
+        if (found == NULL)
+            found = child;
+        (*count)++;
+    }
+    return found;
+}
+
+static char *saml_attr_dup(xmlNodePtr node, const char *name)
+{
+    xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
+    char *copy = value != NULL ? strdup((const char *)value) : NULL;
+
+    xmlFree(value);
+    return copy;
+}
+
+static saml_status saml_read_time(xmlNodePtr node, const char *name, bool required,
+                                  time_t *out, char *detail, size_t detail_size)
+{
+    xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
+    saml_status status = SAML_OK;
+
+    *out = 0;
+    if (value == NULL) {
+        if (required)
+            status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                               "<%.40s> has no %s attribute", node->name, name);
+    } else if (saml_time_parse((const char *)value, out) != 0) {
+        status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                           "the %s \"%.60s\" of <%.40s> is not a valid xs:dateTime", name,
+                           (const char *)value, node->name);
+    }
+    xmlFree(value);
+    return status;
+}
+
+static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, char *detail,
+                                    size_t detail_size)
+{
+    xmlChar *version = xmlGetNoNsProp(assertion, (const xmlChar *)"Version");
+    bool version_ok = version != NULL && strcmp((const char *)version, "2.0") == 0;
+    xmlNodePtr issuer;
+    size_t count;
+
+    xmlFree(version);
+    if (!version_ok)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the Assertion's Version is not \"2.0\"");
+
+    a->id = saml_attr_dup(assertion, "ID");
+    if (a->id == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "the Assertion has no ID");
+
+    issuer = saml_child(assertion, "Issuer", &count);
+    a->issuer = count == 1 ? xml_safe_text(issuer) : NULL;
+    if (a->issuer == NULL || a->issuer[0] == '\0')
+        return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+                         "the Assertion needs exactly one Issuer holding only text");
+
+    return saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, detail,
+                          detail_size);
+}
+
+static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, char *detail,
+                                     size_t detail_size)
+{
+    size_t count;
+    xmlNodePtr subject = saml_child(assertion, "Subject", &count);
+    xmlNodePtr name_id;
+
+    if (count != 1)
+        return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
+                         "the Assertion has %zu Subject elements; exactly one is required",
+                         count);
+
+    name_id = saml_child(subject, "NameID", &count);
+    if (count != 1)
+        return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
+                         "the Subject has %zu NameID elements; exactly one is required", count);
+
+    /* The whole text, so a comment inside NameID cannot cut the value short. */
+    a->name_id = xml_safe_text(name_id);
+    if (a->name_id == NULL || a->name_id[0] == '\0')
+        return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
+                         "the NameID is empty or contains an element");
+    a->name_id_format = saml_attr_dup(name_id, "Format");
+    return SAML_OK;
+}
+
+static int saml_push_string(char ***list, size_t *count, char *value)
+{
+    char **grown = realloc(*list, (*count + 1) * sizeof(**list));
+
+    if (grown == NULL) {
+        free(value);
+        return -1;
+    }
+    grown[(*count)++] = value;
+    *list = grown;
+    return 0;
+}
+
+static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a, char *detail,
+                                        size_t detail_size)
+{
+    size_t count;
+    xmlNodePtr conditions = saml_child(assertion, "Conditions", &count);
+    saml_status status;
+
+    if (count != 1)
+        return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
+                         "the Assertion has %zu Conditions elements; exactly one is required",
+                         count);
+
+    status = saml_read_time(conditions, "NotBefore", false, &a->not_before, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    if (xmlHasProp(conditions, (const xmlChar *)"NotOnOrAfter") == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
+                         "the Conditions have no NotOnOrAfter, so the assertion never expires");
+    status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, detail,
+                            detail_size);
+    if (status != SAML_OK)
+        return status;
+
+    for (xmlNodePtr r = conditions->children; r != NULL; r = r->next) {
+        if (!xml_safe_is_element(r, SAML_NS_ASSERTION, "AudienceRestriction"))
+            continue;
+        for (xmlNodePtr aud = r->children; aud != NULL; aud = aud->next) {
+            char *value;
+
+            if (!xml_safe_is_element(aud, SAML_NS_ASSERTION, "Audience"))
+                continue;
+            value = xml_safe_text(aud);
+            if (value == NULL)
+                return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                                 "an Audience contains an element");
+            if (saml_push_string(&a->audiences, &a->audience_count, value) != 0)
+                return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+        }
+    }
+    return SAML_OK;
+}
+
+static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, char *detail,
+                                       size_t detail_size)
+{
+    size_t count;
+    xmlNodePtr statement = saml_child(assertion, "AuthnStatement", &count);
+    xmlNodePtr context;
+    xmlNodePtr class_ref;
+
+    if (count == 0)
+        return SAML_OK;
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the Assertion has %zu AuthnStatement elements; at most one is "
+                         "accepted",
+                         count);
+
+    context = saml_child(statement, "AuthnContext", &count);
+    class_ref = count == 1 ? saml_child(context, "AuthnContextClassRef", &count) : NULL;
+    if (class_ref == NULL || count != 1)
+        return SAML_OK;
+    a->assurance = xml_safe_text(class_ref);
+    if (a->assurance == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the AuthnContextClassRef contains an element");
+    return SAML_OK;
+}
+
+static saml_status saml_read_attribute(xmlNodePtr node, saml_attribute *attribute,
+                                       char *detail, size_t detail_size)
+{
+    attribute->name = saml_attr_dup(node, "Name");
+    if (attribute->name == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "an Attribute has no Name");
+
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        char *value;
+
+        if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "AttributeValue"))
+            continue;
+        value = xml_safe_text(child);
+        if (value == NULL)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "a value of the Attribute \"%.60s\" contains an element",
+                             attribute->name);
+        if (saml_push_string(&attribute->values, &attribute->value_count, value) != 0)
+            return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+    }
+    return SAML_OK;
+}
+
+static saml_status saml_read_attributes(xmlNodePtr assertion, saml_assertion *a, char *detail,
+                                        size_t detail_size)
+{
+    for (xmlNodePtr st = assertion->children; st != NULL; st = st->next) {
+        if (!xml_safe_is_element(st, SAML_NS_ASSERTION, "AttributeStatement"))
+            continue;
+        for (xmlNodePtr node = st->children; node != NULL; node = node->next) {
+            saml_attribute *grown;
+            saml_status status;
+
+            if (!xml_safe_is_element(node, SAML_NS_ASSERTION, "Attribute"))
+                continue;
+            grown = realloc(a->attributes, (a->attribute_count + 1) * sizeof(*grown));
+            if (grown == NULL)
+                return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+            a->attributes = grown;
+            memset(&grown[a->attribute_count], 0, sizeof(*grown));
+            a->attribute_count++;
+
+            status = saml_read_attribute(node, &grown[a->attribute_count - 1], detail,
+                                         detail_size);
+            if (status != SAML_OK)
+                return status;
+        }
+    }
+    return SAML_OK;
+}
+
+saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
+                                size_t detail_size)
+{
+    saml_assertion *a = calloc(1, sizeof(*a));
+    saml_status status;
+
+    *out = NULL;
+    if (a == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+
+    status = saml_read_header(assertion, a, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_read_subject(assertion, a, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_read_conditions(assertion, a, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_read_assurance(assertion, a, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_read_attributes(assertion, a, detail, detail_size);
+
+    if (status != SAML_OK) {
+        saml_assertion_free(&a);
+        return status;
+    }
+    *out = a;
+    return SAML_OK;
+}
+
+static void saml_free_strings(char **list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(list[i]);
+    free(list);
+}
+
+void saml_assertion_free(saml_assertion **assertion)
+{
+    saml_assertion *a;
+
+    if (assertion == NULL || *assertion == NULL)
+        return;
+    a = *assertion;
+
+    free(a->id);
+    free(a->issuer);
+    free(a->name_id);
+    free(a->name_id_format);
+    free(a->assurance);
+    saml_free_strings(a->audiences, a->audience_count);
+    for (size_t i = 0; i < a->attribute_count; i++) {
+        free(a->attributes[i].name);
+        saml_free_strings(a->attributes[i].values, a->attributes[i].value_count);
+    }
+    free(a->attributes);
+    free(a);
+    *assertion = NULL;
+}
+
+static json_t *saml_time_json(time_t value)
+{
+    struct tm tm;
+    char text[32];
+
+    if (value == 0 || gmtime_r(&value, &tm) == NULL)
+        return json_null();
+    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(text);
+}
+
+static json_t *saml_string_json(const char *value)
+{
+    return value != NULL ? json_string(value) : json_null();
+}
+
+static json_t *saml_attributes_json(const saml_assertion *a)
+{
+    json_t *attributes = json_object();
+
+    for (size_t i = 0; attributes != NULL && i < a->attribute_count; i++) {
+        const saml_attribute *attribute = &a->attributes[i];
+        json_t *values = json_object_get(attributes, attribute->name);
+
+        /* Attributes that share a Name are merged into one list of values. */
+        if (values == NULL) {
+            values = json_array();
+            json_object_set_new(attributes, attribute->name, values);
+        }
+        for (size_t j = 0; j < attribute->value_count; j++)
+            json_array_append_new(values, json_string(attribute->values[j]));
+    }
+    return attributes;
+}
+
+json_t *saml_assertion_to_json(const saml_assertion *assertion)
+{
+    json_t *audiences = json_array();
+
+    for (size_t i = 0; audiences != NULL && i < assertion->audience_count; i++)
+        json_array_append_new(audiences, json_string(assertion->audiences[i]));
+
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "issuer", saml_string_json(assertion->issuer),
+                     "assertion_id", saml_string_json(assertion->id),
+                     "name_id", saml_string_json(assertion->name_id),
+                     "name_id_format", saml_string_json(assertion->name_id_format),
+                     "issue_instant", saml_time_json(assertion->issue_instant),
+                     "not_before", saml_time_json(assertion->not_before),
+                     "not_on_or_after", saml_time_json(assertion->not_on_or_after),
+                     "audiences", audiences,
+                     "assurance", saml_string_json(assertion->assurance),
+                     "attributes", saml_attributes_json(assertion));
+}

@@ -1,0 +1,367 @@
+/*
+ * Verification of a standalone Assertion, or of a Response with exactly one Assertion.
+ *
+ * The steps run in this order, and the first failure decides the reason: safe parse, a
+ * SAML root, unique IDs, exactly one Assertion, the choice of the signed element, the
+ * SignedInfo checks, the issuer's trusted keys, the signature, and then the claims, the
+ * validity window, the audience and the replay cache, all read from the signed element.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "saml_verify_internal.h"
+#include "xml_safe.h"
+
+#define SAML_DEFAULT_MAX_INPUT (256u * 1024u)
+
+/* The nodes that verification works on; all point into one document. */
+typedef struct saml_located {
+    xmlNodePtr root;
+    xmlNodePtr assertion;
+    xmlNodePtr signed_node; /* the Assertion, or the Response that contains it */
+    xmlNodePtr signature;   /* a direct child of signed_node */
+} saml_located;
+
+static saml_status saml_from_xml_safe(xml_safe_status status)
+{
+    switch (status) {
+    case XML_SAFE_OK: return SAML_OK;
+    case XML_SAFE_TOO_LARGE: return SAML_ERR_INPUT_TOO_LARGE;
+    case XML_SAFE_DOCTYPE: return SAML_ERR_DOCTYPE_FORBIDDEN;
+    case XML_SAFE_MALFORMED: return SAML_ERR_XML_MALFORMED;
+    case XML_SAFE_DUPLICATE_ID: return SAML_ERR_DUPLICATE_ID;
+    case XML_SAFE_NO_MEMORY: return SAML_ERR_INTERNAL;
+    }
+    return SAML_ERR_INTERNAL;
+}
+
+static saml_status saml_check_root(xmlDocPtr doc, saml_located *loc, char *detail,
+                                   size_t detail_size)
+{
+    loc->root = xmlDocGetRootElement(doc);
+
+    if (xml_safe_is_element(loc->root, SAML_NS_ASSERTION, "Assertion") ||
+        xml_safe_is_element(loc->root, SAML_NS_PROTOCOL, "Response"))
+        return SAML_OK;
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the root element <%.60s> is neither a SAML 2.0 Assertion nor a Response",
+                     loc->root->name);
+}
+
+/* Counts every Assertion in the document, also those hidden inside unknown elements. */
+static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t detail_size)
+{
+    size_t count = 0;
+    size_t encrypted = 0;
+
+    for (xmlNodePtr node = loc->root; node != NULL;
+         node = xml_safe_next_element(node, loc->root)) {
+        if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Assertion")) {
+            loc->assertion = node;
+            count++;
+        } else if (xml_safe_is_element(node, SAML_NS_ASSERTION, "EncryptedAssertion")) {
+            encrypted++;
+        }
+    }
+
+    if (encrypted > 0)
+        return saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
+                         "the document holds an EncryptedAssertion, which is not supported");
+    if (count != 1)
+        return saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
+                         "the document holds %zu Assertion elements; exactly one is required",
+                         count);
+    if (loc->assertion != loc->root && loc->assertion->parent != loc->root)
+        return saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
+                         "the Assertion is not a direct child of the Response");
+    return SAML_OK;
+}
+
+static xmlNodePtr saml_signature_child(xmlNodePtr node, size_t *count)
+{
+    xmlNodePtr found = NULL;
+
+    *count = 0;
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        if (xml_safe_is_element(child, SAML_NS_DSIG, "Signature")) {
+            found = child;
+            (*count)++;
+        }
+    }
+    return found;
+}
+
+static saml_status saml_choose_signed(saml_located *loc, const saml_verify_options *options,
+                                      char *detail, size_t detail_size)
+{
+    size_t count;
+    bool is_response = loc->root != loc->assertion;
+    xmlNodePtr signature = saml_signature_child(loc->assertion, &count);
+
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_COUNT,
+                         "the Assertion has %zu Signature children; exactly one is allowed",
+                         count);
+    if (count == 1) {
+        loc->signed_node = loc->assertion;
+        loc->signature = signature;
+        return SAML_OK;
+    }
+    if (!is_response || !options->accept_signed_response)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MISSING,
+                         "the Assertion carries no Signature of its own");
+
+    signature = saml_signature_child(loc->root, &count);
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_COUNT,
+                         "the Response has %zu Signature children; exactly one is allowed",
+                         count);
+    if (count == 0)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MISSING,
+                         "neither the Assertion nor the Response carries a Signature");
+    loc->signed_node = loc->root;
+    loc->signature = signature;
+    return SAML_OK;
+}
+
+/* Reads the text of the only saml:Issuer child of node into *issuer (NULL when absent). */
+static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
+                                  size_t detail_size)
+{
+    xmlNodePtr found = NULL;
+    size_t count = 0;
+
+    *issuer = NULL;
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        if (xml_safe_is_element(child, SAML_NS_ASSERTION, "Issuer")) {
+            found = child;
+            count++;
+        }
+    }
+    if (count == 0)
+        return SAML_OK;
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+                         "<%.40s> has %zu Issuer elements; at most one is allowed", node->name,
+                         count);
+
+    *issuer = xml_safe_text(found);
+    if (*issuer == NULL || (*issuer)[0] == '\0') {
+        free(*issuer);
+        *issuer = NULL;
+        return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+                         "the Issuer of <%.40s> is empty or contains an element", node->name);
+    }
+    return SAML_OK;
+}
+
+/*
+ * Finds the keys trusted for the Assertion's Issuer. When the Response is the signed
+ * element, its Issuer (if any) must name the same entity, so that one issuer cannot
+ * vouch for another's assertion.
+ */
+static saml_status saml_find_keys(const saml_trust_store *store, const saml_located *loc,
+                                  const saml_trust_key **keys, size_t *key_count, char *detail,
+                                  size_t detail_size)
+{
+    char *issuer = NULL;
+    char *response_issuer = NULL;
+    saml_status status = saml_issuer_of(loc->assertion, &issuer, detail, detail_size);
+
+    if (status != SAML_OK)
+        goto out;
+    if (issuer == NULL) {
+        status = saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+                           "the Assertion has no Issuer");
+        goto out;
+    }
+
+    if (loc->signed_node != loc->assertion) {
+        status = saml_issuer_of(loc->signed_node, &response_issuer, detail, detail_size);
+        if (status != SAML_OK)
+            goto out;
+        if (response_issuer != NULL && strcmp(response_issuer, issuer) != 0) {
+            status = saml_fail(detail, detail_size, SAML_ERR_ISSUER_UNTRUSTED,
+                               "the signed Response's Issuer \"%.100s\" differs from the "
+                               "Assertion's Issuer \"%.100s\"",
+                               response_issuer, issuer);
+            goto out;
+        }
+    }
+
+    *key_count = saml_trust_candidates(store, issuer, keys, SAML_TRUST_MAX_CANDIDATES);
+    if (*key_count == 0)
+        status = saml_fail(detail, detail_size, SAML_ERR_ISSUER_UNTRUSTED,
+                           "no key is trusted for the issuer \"%.120s\"", issuer);
+
+out:
+    free(issuer);
+    free(response_issuer);
+    return status;
+}
+
+/*
+ * Checks the audience: each AudienceRestriction must name the expected audience, as
+ * SAML 2.0 core (section 2.5.1.4) requires when there are several.
+ */
+static saml_status saml_check_audience(xmlNodePtr assertion, const char *audience,
+                                       char *detail, size_t detail_size)
+{
+    xmlNodePtr conditions = NULL;
+
+    for (xmlNodePtr child = assertion->children; child != NULL; child = child->next) {
+        if (xml_safe_is_element(child, SAML_NS_ASSERTION, "Conditions"))
+            conditions = child;
+    }
+    for (xmlNodePtr r = conditions != NULL ? conditions->children : NULL; r != NULL;
+         r = r->next) {
+        bool matched = false;
+
+        if (!xml_safe_is_element(r, SAML_NS_ASSERTION, "AudienceRestriction"))
+            continue;
+        for (xmlNodePtr aud = r->children; aud != NULL && !matched; aud = aud->next) {
+            char *value;
+
+            if (!xml_safe_is_element(aud, SAML_NS_ASSERTION, "Audience"))
+                continue;
+            value = xml_safe_text(aud);
+            matched = value != NULL && strcmp(value, audience) == 0;
+            free(value);
+        }
+        if (!matched)
+            return saml_fail(detail, detail_size, SAML_ERR_AUDIENCE_MISMATCH,
+                             "an AudienceRestriction does not name the audience \"%.120s\"",
+                             audience);
+    }
+    return SAML_OK;
+}
+
+static saml_status saml_check_window(const saml_assertion *a,
+                                     const saml_verify_options *options, char *detail,
+                                     size_t detail_size)
+{
+    time_t now = options->clock != NULL ? options->clock(options->clock_ctx) : time(NULL);
+    long skew = options->clock_skew_seconds > 0 ? options->clock_skew_seconds : 0;
+
+    if (a->not_before != 0 && now + skew < a->not_before)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
+                         "the assertion is not valid before NotBefore, %lld seconds from now",
+                         (long long)(a->not_before - now));
+    if (now - skew >= a->not_on_or_after)
+        return saml_fail(detail, detail_size, SAML_ERR_EXPIRED,
+                         "the assertion expired at NotOnOrAfter, %lld seconds ago",
+                         (long long)(now - a->not_on_or_after));
+    return SAML_OK;
+}
+
+static saml_status saml_check_claims(const saml_located *loc, const saml_assertion *a,
+                                     const saml_verify_options *options, char *detail,
+                                     size_t detail_size)
+{
+    saml_status status = saml_check_window(a, options, detail, detail_size);
+
+    if (status != SAML_OK)
+        return status;
+    if (options->audience != NULL) {
+        status = saml_check_audience(loc->assertion, options->audience, detail, detail_size);
+        if (status != SAML_OK)
+            return status;
+    }
+
+    /* Last, so that only an assertion that passed every other check is remembered. */
+    if (options->replay != NULL) {
+        /* Kept as long as the skew lets the assertion pass the window check. */
+        time_t keep_until = a->not_on_or_after + (options->clock_skew_seconds > 0
+                                                      ? options->clock_skew_seconds
+                                                      : 0);
+        int seen = options->replay->check_and_store(options->replay->ctx, a->id, keep_until);
+
+        if (seen < 0)
+            return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
+                             "the replay cache failed to record the assertion ID");
+        if (seen == 0)
+            return saml_fail(detail, detail_size, SAML_ERR_REPLAYED,
+                             "the assertion ID \"%.100s\" was already used", a->id);
+    }
+    return SAML_OK;
+}
+
+static saml_status saml_verify_doc(const saml_trust_store *store,
+                                   const saml_verify_options *options, xmlDocPtr doc,
+                                   saml_assertion **out, char *detail, size_t detail_size)
+{
+    const saml_trust_key *keys[SAML_TRUST_MAX_CANDIDATES];
+    saml_located loc = { 0 };
+    saml_dsig_info info;
+    size_t key_count = 0;
+    saml_assertion *a = NULL;
+    saml_status status;
+
+    status = saml_check_root(doc, &loc, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+
+    /* Before counting, so a forged copy of the signed Assertion is named for its ID. */
+    status = saml_from_xml_safe(xml_safe_register_ids(doc, "ID", detail, detail_size));
+    if (status != SAML_OK)
+        return status;
+
+    status = saml_find_assertion(&loc, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_choose_signed(&loc, options, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_dsig_check(loc.signature, loc.signed_node, &info, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_find_keys(store, &loc, keys, &key_count, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_dsig_verify(loc.signature, &info, keys, key_count, options, detail,
+                                  detail_size);
+    if (status != SAML_OK)
+        return status;
+
+    /* Only the verified element is read from here on: the Assertion is the signed node
+     * or the one Assertion directly inside the signed Response. */
+    status = saml_assertion_read(loc.assertion, &a, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_claims(&loc, a, options, detail, detail_size);
+    if (status != SAML_OK) {
+        saml_assertion_free(&a);
+        return status;
+    }
+    *out = a;
+    return SAML_OK;
+}
+
+saml_status saml_verify(const saml_trust_store *store, const saml_verify_options *options,
+                        const char *xml, size_t len, saml_assertion **out, char *detail,
+                        size_t detail_size)
+{
+    static const saml_verify_options defaults = { 0 };
+    char scratch[256];
+    xmlDocPtr doc = NULL;
+    saml_status status = SAML_ERR_INTERNAL;
+
+    *out = NULL;
+    if (detail == NULL || detail_size == 0) {
+        detail = scratch;
+        detail_size = sizeof(scratch);
+    }
+    detail[0] = '\0';
+    if (options == NULL)
+        options = &defaults;
+
+    if (saml_xmlsec_init() != 0)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
+                         "libxmlsec1 could not be initialised");
+
+    status = saml_from_xml_safe(xml_safe_parse(
+        xml, len, options->max_input_bytes != 0 ? options->max_input_bytes : SAML_DEFAULT_MAX_INPUT,
+        &doc, detail, detail_size));
+    if (status != SAML_OK)
+        return status;
+
+    status = saml_verify_doc(store, options, doc, out, detail, detail_size);
+    xmlFreeDoc(doc);
+    return status;
+}

@@ -1,0 +1,505 @@
+/*
+ * XML-DSig checks and verification with libxmlsec1 1.2.37 (OpenSSL backend).
+ *
+ * The SignedInfo is checked here first, so that each rejection gets its own reason code;
+ * the xmlsec context is then hardened as well, so that xmlsec enforces the same limits
+ * on its own. Keys come only from the trust store: each one is set directly as
+ * dsigCtx->signKey, so xmlsec never reads KeyInfo and never copies a key.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xmlsec/xmlsec.h>
+
+#include <libxml/tree.h>
+#include <libxml/valid.h>
+#include <openssl/evp.h>
+#include <xmlsec/errors.h>
+#include <xmlsec/keyinfo.h>
+#include <xmlsec/keysdata.h>
+#include <xmlsec/openssl/app.h>
+#include <xmlsec/openssl/crypto.h>
+#include <xmlsec/transforms.h>
+#include <xmlsec/xmldsig.h>
+
+#include "saml_verify_internal.h"
+#include "xml_safe.h"
+
+#define URI_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
+#define URI_ENVELOPED "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+#define URI_MORE "http://www.w3.org/2001/04/xmldsig-more#"
+
+typedef struct saml_algorithm {
+    const char *uri;
+    const char *name;
+    int key_type; /* 0 for a digest */
+    bool sha1;
+} saml_algorithm;
+
+static const saml_algorithm saml_signature_methods[] = {
+    { URI_MORE "rsa-sha256", "rsa-sha256", EVP_PKEY_RSA, false },
+    { URI_MORE "rsa-sha384", "rsa-sha384", EVP_PKEY_RSA, false },
+    { URI_MORE "rsa-sha512", "rsa-sha512", EVP_PKEY_RSA, false },
+    { URI_MORE "ecdsa-sha256", "ecdsa-sha256", EVP_PKEY_EC, false },
+    { URI_MORE "ecdsa-sha384", "ecdsa-sha384", EVP_PKEY_EC, false },
+    { URI_MORE "ecdsa-sha512", "ecdsa-sha512", EVP_PKEY_EC, false },
+    { "http://www.w3.org/2000/09/xmldsig#rsa-sha1", "rsa-sha1", EVP_PKEY_RSA, true },
+    { URI_MORE "ecdsa-sha1", "ecdsa-sha1", EVP_PKEY_EC, true },
+};
+
+static const saml_algorithm saml_digest_methods[] = {
+    { "http://www.w3.org/2001/04/xmlenc#sha256", "sha256", 0, false },
+    { URI_MORE "sha384", "sha384", 0, false },
+    { "http://www.w3.org/2001/04/xmlenc#sha512", "sha512", 0, false },
+    { "http://www.w3.org/2000/09/xmldsig#sha1", "sha1", 0, true },
+};
+
+/* ---- Initialisation and xmlsec errors ------------------------------------------ */
+
+static pthread_once_t saml_xmlsec_once = PTHREAD_ONCE_INIT;
+static int saml_xmlsec_init_result = -1;
+
+/* The first xmlsec error of the current verification, for the detail sentence. */
+static _Thread_local int saml_xmlsec_error_reason;
+static _Thread_local char saml_xmlsec_error_message[160];
+
+static void saml_xmlsec_on_error(const char *file, int line, const char *func,
+                                 const char *error_object, const char *error_subject,
+                                 int reason, const char *message)
+{
+    (void)file;
+    (void)line;
+    (void)error_object;
+
+    if (saml_xmlsec_error_reason != 0)
+        return;
+    saml_xmlsec_error_reason = reason;
+    snprintf(saml_xmlsec_error_message, sizeof(saml_xmlsec_error_message), "%s: %s%s%s",
+             func != NULL ? func : "xmlsec", error_subject != NULL ? error_subject : "",
+             error_subject != NULL ? ": " : "", message != NULL ? message : "");
+}
+
+static void saml_xmlsec_init_once(void)
+{
+    xml_safe_init();
+    if (xmlSecInit() < 0)
+        return;
+    if (xmlSecCheckVersion() != 1)
+        return;
+    if (xmlSecOpenSSLAppInit(NULL) < 0)
+        return;
+    if (xmlSecOpenSSLInit() < 0)
+        return;
+
+    /* Errors go to the verification's detail, not to stderr. */
+    xmlSecErrorsSetCallback(saml_xmlsec_on_error);
+    saml_xmlsec_init_result = 0;
+}
+
+int saml_xmlsec_init(void)
+{
+    pthread_once(&saml_xmlsec_once, saml_xmlsec_init_once);
+    return saml_xmlsec_init_result;
+}
+
+saml_status saml_fail(char *detail, size_t detail_size, saml_status status, const char *format,
+                      ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(detail, detail_size, format, args);
+    va_end(args);
+    return status;
+}
+
+/* ---- Checks of the Signature element ------------------------------------------- */
+
+static const char *saml_dsig_algorithm(const xmlNode *node)
+{
+    const xmlAttr *attr = xmlHasProp((xmlNodePtr)node, (const xmlChar *)"Algorithm");
+
+    if (attr == NULL || attr->children == NULL || attr->children->content == NULL)
+        return "";
+    return (const char *)attr->children->content;
+}
+
+static const saml_algorithm *saml_dsig_find_algorithm(const saml_algorithm *table, size_t count,
+                                                      const char *uri)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(table[i].uri, uri) == 0)
+            return &table[i];
+    }
+    return NULL;
+}
+
+/* Returns the only child element with this name, or NULL when there is none or more. */
+static xmlNodePtr saml_dsig_only_child(xmlNodePtr parent, const char *name, size_t *count)
+{
+    xmlNodePtr found = NULL;
+
+    *count = 0;
+    for (xmlNodePtr child = parent->children; child != NULL; child = child->next) {
+        if (!xml_safe_is_element(child, SAML_NS_DSIG, name))
+            continue;
+        (*count)++;
+        found = child;
+    }
+    return *count == 1 ? found : NULL;
+}
+
+static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail,
+                                              size_t detail_size)
+{
+    size_t count;
+    xmlNodePtr transforms = saml_dsig_only_child(reference, "Transforms", &count);
+
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                         "the Reference has %zu Transforms elements", count);
+    if (transforms == NULL)
+        return SAML_OK;
+
+    for (xmlNodePtr child = transforms->children; child != NULL; child = child->next) {
+        const char *uri;
+
+        if (child->type != XML_ELEMENT_NODE)
+            continue;
+        if (!xml_safe_is_element(child, SAML_NS_DSIG, "Transform"))
+            return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                             "Transforms contains an unexpected element <%.40s>", child->name);
+        uri = saml_dsig_algorithm(child);
+        if (strcmp(uri, URI_ENVELOPED) != 0 && strcmp(uri, URI_EXC_C14N) != 0)
+            return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                             "the reference transform \"%.120s\" is not allowed; only "
+                             "enveloped-signature and exclusive c14n are",
+                             uri);
+    }
+    return SAML_OK;
+}
+
+static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr signed_node,
+                                             saml_dsig_info *info, char *detail,
+                                             size_t detail_size)
+{
+    xmlChar *id = xmlGetNoNsProp(signed_node, (const xmlChar *)"ID");
+    xmlChar *uri = xmlGetNoNsProp(reference, (const xmlChar *)"URI");
+    saml_status status = SAML_OK;
+    const saml_algorithm *digest;
+    xmlAttrPtr registered;
+    xmlNodePtr digest_method;
+    size_t count;
+
+    if (id == NULL || id[0] == '\0') {
+        status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                           "the signed <%.40s> has no ID attribute", signed_node->name);
+        goto out;
+    }
+    if (uri == NULL || uri[0] != '#' || strcmp((const char *)uri + 1, (const char *)id) != 0) {
+        status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                           "the Reference URI \"%.80s\" does not point at the enclosing "
+                           "<%.40s> with ID \"%.80s\"",
+                           uri != NULL ? (const char *)uri : "", signed_node->name, id);
+        goto out;
+    }
+    registered = xmlGetID(signed_node->doc, id);
+    if (registered == NULL || registered->parent != signed_node) {
+        status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                           "the ID \"%.80s\" does not resolve to the enclosing <%.40s>", id,
+                           signed_node->name);
+        goto out;
+    }
+
+    status = saml_dsig_check_transforms(reference, detail, detail_size);
+    if (status != SAML_OK)
+        goto out;
+
+    digest_method = saml_dsig_only_child(reference, "DigestMethod", &count);
+    digest = digest_method != NULL
+                 ? saml_dsig_find_algorithm(saml_digest_methods,
+                                            sizeof(saml_digest_methods) /
+                                                sizeof(saml_digest_methods[0]),
+                                            saml_dsig_algorithm(digest_method))
+                 : NULL;
+    if (digest == NULL) {
+        status = saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
+                           "the DigestMethod \"%.120s\" is missing or not allowed",
+                           digest_method != NULL ? saml_dsig_algorithm(digest_method) : "");
+        goto out;
+    }
+    info->uses_sha1 = info->uses_sha1 || digest->sha1;
+
+out:
+    xmlFree(id);
+    xmlFree(uri);
+    return status;
+}
+
+static saml_status saml_dsig_decode_value(xmlNodePtr signature, saml_dsig_info *info,
+                                          char *detail, size_t detail_size)
+{
+    size_t count;
+    xmlNodePtr value_node = saml_dsig_only_child(signature, "SignatureValue", &count);
+    char *text = value_node != NULL ? xml_safe_text(value_node) : NULL;
+    saml_status status = SAML_OK;
+    EVP_ENCODE_CTX *decoder = EVP_ENCODE_CTX_new();
+    unsigned char *decoded = NULL;
+    size_t text_len;
+    int len = 0;
+    int tail = 0;
+
+    if (text == NULL || decoder == NULL) {
+        status = saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
+                           "the Signature needs exactly one SignatureValue holding only text");
+        goto out;
+    }
+
+    text_len = strlen(text);
+    decoded = malloc(text_len + 1);
+    if (decoded == NULL || text_len > INT32_MAX) {
+        status = saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    EVP_DecodeInit(decoder);
+    if (EVP_DecodeUpdate(decoder, decoded, &len, (unsigned char *)text, (int)text_len) < 0 ||
+        EVP_DecodeFinal(decoder, decoded + len, &tail) != 1 || len + tail == 0) {
+        status = saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
+                           "the SignatureValue is not valid base64");
+        goto out;
+    }
+    info->signature_len = (size_t)(len + tail);
+
+out:
+    EVP_ENCODE_CTX_free(decoder);
+    free(decoded);
+    free(text);
+    return status;
+}
+
+saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_dsig_info *info,
+                            char *detail, size_t detail_size)
+{
+    const saml_algorithm *method;
+    xmlNodePtr signed_info;
+    xmlNodePtr node;
+    size_t count;
+    saml_status status;
+
+    memset(info, 0, sizeof(*info));
+
+    signed_info = saml_dsig_only_child(signature, "SignedInfo", &count);
+    if (signed_info == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_INVALID,
+                         "the Signature has %zu SignedInfo elements; exactly one is required",
+                         count);
+
+    node = saml_dsig_only_child(signed_info, "CanonicalizationMethod", &count);
+    if (node == NULL || strcmp(saml_dsig_algorithm(node), URI_EXC_C14N) != 0)
+        return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
+                         "the CanonicalizationMethod \"%.120s\" is not exclusive c14n "
+                         "without comments",
+                         node != NULL ? saml_dsig_algorithm(node) : "");
+
+    node = saml_dsig_only_child(signed_info, "SignatureMethod", &count);
+    method = node != NULL ? saml_dsig_find_algorithm(saml_signature_methods,
+                                                     sizeof(saml_signature_methods) /
+                                                         sizeof(saml_signature_methods[0]),
+                                                     saml_dsig_algorithm(node))
+                          : NULL;
+    if (method == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
+                         "the SignatureMethod \"%.120s\" is missing or not allowed",
+                         node != NULL ? saml_dsig_algorithm(node) : "");
+    info->key_type = method->key_type;
+    info->uses_sha1 = method->sha1;
+    info->method = method->name;
+
+    node = saml_dsig_only_child(signed_info, "Reference", &count);
+    if (node == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                         "the SignedInfo has %zu references; exactly one is required", count);
+    status = saml_dsig_check_reference(node, signed_node, info, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+
+    return saml_dsig_decode_value(signature, info, detail, detail_size);
+}
+
+/* ---- Verification with xmlsec ------------------------------------------------- */
+
+static int saml_dsig_harden(xmlSecDSigCtxPtr ctx, bool allow_sha1)
+{
+    const xmlSecTransformId reference_transforms[] = {
+        xmlSecTransformEnvelopedId,   xmlSecTransformExclC14NId,
+        xmlSecOpenSSLTransformSha256Id, xmlSecOpenSSLTransformSha384Id,
+        xmlSecOpenSSLTransformSha512Id,
+    };
+    const xmlSecTransformId signature_transforms[] = {
+        xmlSecTransformExclC14NId,           xmlSecOpenSSLTransformRsaSha256Id,
+        xmlSecOpenSSLTransformRsaSha384Id,   xmlSecOpenSSLTransformRsaSha512Id,
+        xmlSecOpenSSLTransformEcdsaSha256Id, xmlSecOpenSSLTransformEcdsaSha384Id,
+        xmlSecOpenSSLTransformEcdsaSha512Id,
+    };
+    size_t i;
+
+    ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
+    ctx->keyInfoReadCtx.maxRetrievalMethodLevel = 0;
+
+    /* An empty list would enable every kind of key data. */
+    if (xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData, (void *)xmlSecKeyDataNameId) < 0)
+        return -1;
+
+    for (i = 0; i < sizeof(reference_transforms) / sizeof(reference_transforms[0]); i++) {
+        if (xmlSecDSigCtxEnableReferenceTransform(ctx, reference_transforms[i]) < 0)
+            return -1;
+    }
+    for (i = 0; i < sizeof(signature_transforms) / sizeof(signature_transforms[0]); i++) {
+        if (xmlSecDSigCtxEnableSignatureTransform(ctx, signature_transforms[i]) < 0)
+            return -1;
+    }
+    if (allow_sha1) {
+        if (xmlSecDSigCtxEnableReferenceTransform(ctx, xmlSecOpenSSLTransformSha1Id) < 0 ||
+            xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecOpenSSLTransformRsaSha1Id) < 0 ||
+            xmlSecDSigCtxEnableSignatureTransform(ctx, xmlSecOpenSSLTransformEcdsaSha1Id) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Maps the outcome of one xmlSecDSigCtxVerify call to a status. */
+static saml_status saml_dsig_outcome(xmlSecDSigCtxPtr ctx, int rc, char *detail,
+                                     size_t detail_size)
+{
+    xmlSecDSigReferenceCtxPtr reference;
+
+    if (rc < 0) {
+        saml_status status = saml_xmlsec_error_reason == XMLSEC_ERRORS_R_TRANSFORM_DISABLED
+                                 ? SAML_ERR_TRANSFORM_FORBIDDEN
+                                 : SAML_ERR_SIGNATURE_INVALID;
+
+        return saml_fail(detail, detail_size, status, "xmlsec rejected the signature (%s)",
+                         saml_xmlsec_error_message[0] != '\0' ? saml_xmlsec_error_message
+                                                              : "no reason given");
+    }
+
+    if (xmlSecPtrListGetSize(&ctx->signedInfoReferences) != 1)
+        return saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                         "xmlsec processed %u references; exactly one is required",
+                         (unsigned)xmlSecPtrListGetSize(&ctx->signedInfoReferences));
+    reference = xmlSecPtrListGetItem(&ctx->signedInfoReferences, 0);
+    if (reference == NULL || reference->status != xmlSecDSigStatusSucceeded)
+        return saml_fail(detail, detail_size, SAML_ERR_DIGEST_MISMATCH,
+                         "the digest of the signed element does not match its DigestValue");
+
+    if (ctx->status != xmlSecDSigStatusSucceeded)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_INVALID,
+                         "the SignatureValue does not verify with the trusted key");
+    return SAML_OK;
+}
+
+static saml_status saml_dsig_try_key(xmlNodePtr signature, const saml_trust_key *key,
+                                     bool allow_sha1, char *detail, size_t detail_size)
+{
+    xmlSecDSigCtxPtr ctx = xmlSecDSigCtxCreate(NULL);
+    saml_status status = SAML_ERR_INTERNAL;
+    int rc;
+
+    if (ctx == NULL || saml_dsig_harden(ctx, allow_sha1) != 0) {
+        status = saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
+                           "cannot set up the xmlsec signature context");
+        goto out;
+    }
+
+    saml_xmlsec_error_reason = 0;
+    saml_xmlsec_error_message[0] = '\0';
+
+    /* Borrowed from the trust store, which outlives this call; xmlsec only reads the
+     * key and takes its own reference to the EVP_PKEY. Detached before destroy. */
+    ctx->signKey = key->xmlsec_key;
+    rc = xmlSecDSigCtxVerify(ctx, signature);
+    ctx->signKey = NULL;
+
+    status = saml_dsig_outcome(ctx, rc, detail, detail_size);
+
+out:
+    if (ctx != NULL)
+        xmlSecDSigCtxDestroy(ctx);
+    return status;
+}
+
+/* Returns SAML_OK when key may be tried for this signature, or the reason it may not. */
+static saml_status saml_dsig_key_fits(const saml_trust_key *key, const saml_dsig_info *info,
+                                      unsigned min_rsa_bits)
+{
+    if (key->key_type != info->key_type)
+        return SAML_ERR_SIGNATURE_INVALID;
+    if (info->uses_sha1 && !(key->flags & SAML_TRUST_ALLOW_SHA1))
+        return SAML_ERR_SHA1_FORBIDDEN;
+    if (key->key_type == EVP_PKEY_RSA && (unsigned)key->bits < min_rsa_bits)
+        return SAML_ERR_KEY_TOO_SMALL;
+    if (key->key_type == EVP_PKEY_EC &&
+        info->signature_len != 2 * (((size_t)key->bits + 7) / 8))
+        return SAML_ERR_SIGNATURE_ENCODING;
+    return SAML_OK;
+}
+
+static saml_status saml_dsig_unfit(saml_status reason, const saml_dsig_info *info,
+                                   unsigned min_rsa_bits, char *detail, size_t detail_size)
+{
+    switch (reason) {
+    case SAML_ERR_SHA1_FORBIDDEN:
+        return saml_fail(detail, detail_size, reason,
+                         "the signature uses SHA-1 (%s or its digest), which this issuer may "
+                         "not use",
+                         info->method);
+    case SAML_ERR_KEY_TOO_SMALL:
+        return saml_fail(detail, detail_size, reason,
+                         "the issuer's trusted RSA keys are shorter than %u bits", min_rsa_bits);
+    case SAML_ERR_SIGNATURE_ENCODING:
+        return saml_fail(detail, detail_size, reason,
+                         "the ECDSA SignatureValue has %zu bytes, not the raw r||s of twice "
+                         "the field size",
+                         info->signature_len);
+    default:
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_INVALID,
+                         "no trusted key of the issuer fits the SignatureMethod %s",
+                         info->method);
+    }
+}
+
+saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
+                             const saml_trust_key *const *keys, size_t key_count,
+                             const saml_verify_options *options, char *detail,
+                             size_t detail_size)
+{
+    unsigned min_rsa_bits = options->min_rsa_bits != 0 ? options->min_rsa_bits : 2048;
+    saml_status unfit = SAML_ERR_SIGNATURE_INVALID;
+    saml_status status = SAML_ERR_SIGNATURE_INVALID;
+    bool tried = false;
+
+    /* Several keys for one issuer allow a key rollover: any of them may have signed. */
+    for (size_t i = 0; i < key_count; i++) {
+        saml_status fits = saml_dsig_key_fits(keys[i], info, min_rsa_bits);
+
+        if (fits != SAML_OK) {
+            /* Report the most specific reason: SHA-1, then size, then encoding. */
+            if (unfit == SAML_ERR_SIGNATURE_INVALID || fits < unfit)
+                unfit = fits;
+            continue;
+        }
+
+        tried = true;
+        status = saml_dsig_try_key(signature, keys[i], info->uses_sha1, detail, detail_size);
+        if (status != SAML_ERR_SIGNATURE_INVALID)
+            return status; /* success, or a failure no other key can change */
+    }
+
+    if (!tried)
+        return saml_dsig_unfit(unfit, info, min_rsa_bits, detail, detail_size);
+    return status;
+}

@@ -1,0 +1,72 @@
+/* Shared between the files of SAML verification; not part of the public API. */
+#ifndef IDSVC_SAML_VERIFY_INTERNAL_H
+#define IDSVC_SAML_VERIFY_INTERNAL_H
+
+#include <stdbool.h>
+
+#include <libxml/tree.h>
+#include <openssl/evp.h>
+#include <xmlsec/xmlsec.h>
+#include <xmlsec/keys.h>
+
+#include "saml.h"
+
+#define SAML_NS_ASSERTION "urn:oasis:names:tc:SAML:2.0:assertion"
+#define SAML_NS_PROTOCOL "urn:oasis:names:tc:SAML:2.0:protocol"
+#define SAML_NS_DSIG "http://www.w3.org/2000/09/xmldsig#"
+
+/* One trusted public key, kept both as an EVP_PKEY and as a ready xmlsec key, so that a
+ * verification never copies it. */
+typedef struct saml_trust_key {
+    char *issuer; /* NULL: trusted for any issuer */
+    EVP_PKEY *pkey;
+    xmlSecKeyPtr xmlsec_key;
+    unsigned flags; /* SAML_TRUST_* */
+    int key_type;   /* EVP_PKEY_RSA or EVP_PKEY_EC */
+    int bits;
+} saml_trust_key;
+
+/* The most keys tried for one issuer; more are ignored. */
+#define SAML_TRUST_MAX_CANDIDATES 16
+
+/* Fills keys with the issuer's own keys, then the keys trusted for any issuer, and
+ * returns their number. */
+size_t saml_trust_candidates(const saml_trust_store *store, const char *issuer,
+                             const saml_trust_key **keys, size_t max);
+
+/* Runs xmlSecInit, xmlSecCryptoAppInit and xmlSecCryptoInit once per process.
+ * Returns 0, or -1 when any of them failed. */
+int saml_xmlsec_init(void);
+
+/* Writes a sentence into detail and returns status. */
+saml_status saml_fail(char *detail, size_t detail_size, saml_status status, const char *format,
+                      ...) __attribute__((format(printf, 4, 5)));
+
+/* What the checks of SignedInfo found out about the signature. */
+typedef struct saml_dsig_info {
+    bool uses_sha1;         /* the digest or the signature method is SHA-1 */
+    int key_type;           /* EVP_PKEY_RSA or EVP_PKEY_EC, from the SignatureMethod */
+    const char *method;     /* the SignatureMethod URI, for messages */
+    size_t signature_len;   /* the decoded SignatureValue length in bytes */
+} saml_dsig_info;
+
+/*
+ * Checks the Signature that is a direct child of signed: one SignedInfo with exclusive
+ * c14n, an allowed SignatureMethod and exactly one Reference to signed's own ID, with
+ * only enveloped-signature and exclusive c14n transforms and a SHA-2 digest (or SHA-1,
+ * which the caller then checks against the issuer's flags).
+ */
+saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_dsig_info *info,
+                            char *detail, size_t detail_size);
+
+/* Verifies the signature with each candidate key in turn until one verifies. */
+saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
+                             const saml_trust_key *const *keys, size_t key_count,
+                             const saml_verify_options *options, char *detail,
+                             size_t detail_size);
+
+/* Reads the claims of an Assertion element that has been verified. */
+saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
+                                size_t detail_size);
+
+#endif

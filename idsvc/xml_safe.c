@@ -1,0 +1,231 @@
+#include "xml_safe.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/valid.h>
+
+static pthread_once_t xml_safe_once = PTHREAD_ONCE_INIT;
+
+/* Per-parse state, reached from SAX callbacks through the parser context's _private. */
+typedef struct xml_safe_parse_state {
+    bool doctype_seen;
+} xml_safe_parse_state;
+
+static xmlParserInputPtr xml_safe_deny_entity(const char *url, const char *id,
+                                              xmlParserCtxtPtr ctxt)
+{
+    (void)url;
+    (void)id;
+    (void)ctxt;
+    return NULL;
+}
+
+static void xml_safe_init_once(void)
+{
+    xmlInitParser();
+    xmlSetExternalEntityLoader(xml_safe_deny_entity);
+}
+
+void xml_safe_init(void)
+{
+    pthread_once(&xml_safe_once, xml_safe_init_once);
+}
+
+/* libxml2 reports "<!DOCTYPE name ...>" here, before it reads the internal subset, so
+ * stopping now means no entity or element declaration is ever parsed. */
+static void xml_safe_on_doctype(void *user, const xmlChar *name, const xmlChar *external_id,
+                                const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = user;
+    xml_safe_parse_state *state = ctxt->_private;
+
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    state->doctype_seen = true;
+    xmlStopParser(ctxt);
+}
+
+/* Finds "<!DOCTYPE" in the raw bytes; the SAX hook above catches other encodings. */
+static bool xml_safe_has_doctype_bytes(const char *xml, size_t len)
+{
+    static const char marker[] = "<!DOCTYPE";
+    const size_t marker_len = sizeof(marker) - 1;
+
+    for (size_t i = 0; i + marker_len <= len; i++) {
+        if (xml[i] == '<' && memcmp(xml + i, marker, marker_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
+                               xmlDocPtr *doc_out, char *detail, size_t detail_size)
+{
+    const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+    xml_safe_parse_state state = { .doctype_seen = false };
+    xml_safe_status status = XML_SAFE_MALFORMED;
+    xmlParserCtxtPtr ctxt = NULL;
+    xmlDocPtr doc = NULL;
+
+    *doc_out = NULL;
+    xml_safe_init();
+
+    if (len > max_bytes || len > INT_MAX) {
+        snprintf(detail, detail_size, "the document has %zu bytes, more than the limit of %zu",
+                 len, max_bytes);
+        return XML_SAFE_TOO_LARGE;
+    }
+    if (xml_safe_has_doctype_bytes(xml, len)) {
+        snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
+        return XML_SAFE_DOCTYPE;
+    }
+
+    ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL) {
+        snprintf(detail, detail_size, "out of memory creating the XML parser");
+        return XML_SAFE_NO_MEMORY;
+    }
+    ctxt->_private = &state;
+    ctxt->sax->internalSubset = xml_safe_on_doctype;
+
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, options);
+
+    /* Checked first: a stopped parse also looks malformed. */
+    if (state.doctype_seen || (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL))) {
+        snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
+        status = XML_SAFE_DOCTYPE;
+        goto out;
+    }
+    if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {
+        const xmlError *error = xmlCtxtGetLastError(ctxt);
+
+        snprintf(detail, detail_size, "the document is not well-formed XML (line %d: %s)",
+                 error != NULL ? error->line : 0,
+                 error != NULL && error->message != NULL ? error->message : "no message\n");
+        /* libxml2 messages end with a newline. */
+        detail[strcspn(detail, "\n")] = '\0';
+        status = XML_SAFE_MALFORMED;
+        goto out;
+    }
+
+    *doc_out = doc; /* ownership passes to the caller */
+    doc = NULL;
+    status = XML_SAFE_OK;
+
+out:
+    xmlFreeDoc(doc);
+    ctxt->_private = NULL;
+    xmlFreeParserCtxt(ctxt);
+    return status;
+}
+
+xmlNodePtr xml_safe_next_element(xmlNodePtr node, xmlNodePtr root)
+{
+    xmlNodePtr next = node->children;
+
+    while (next != NULL && next->type != XML_ELEMENT_NODE)
+        next = next->next;
+    if (next != NULL)
+        return next;
+
+    while (node != NULL && node != root) {
+        for (next = node->next; next != NULL; next = next->next) {
+            if (next->type == XML_ELEMENT_NODE)
+                return next;
+        }
+        node = node->parent;
+    }
+    return NULL;
+}
+
+int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *name)
+{
+    if (node == NULL || node->type != XML_ELEMENT_NODE || node->ns == NULL)
+        return 0;
+    return strcmp((const char *)node->name, name) == 0 &&
+           strcmp((const char *)node->ns->href, ns_href) == 0;
+}
+
+static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, char *detail,
+                                              size_t detail_size)
+{
+    xml_safe_status status = XML_SAFE_OK;
+    xmlChar *value = xmlNodeListGetString(doc, attr->children, 1);
+
+    if (value == NULL)
+        value = xmlStrdup((const xmlChar *)"");
+    if (value == NULL)
+        return XML_SAFE_NO_MEMORY;
+
+    /* xmlAddID would print an error for a duplicate, so look first. */
+    if (xmlGetID(doc, value) != NULL) {
+        snprintf(detail, detail_size, "the ID \"%.80s\" appears on more than one element",
+                 (const char *)value);
+        status = XML_SAFE_DUPLICATE_ID;
+    } else if (xmlAddID(NULL, doc, value, attr) == NULL) {
+        snprintf(detail, detail_size, "out of memory registering the ID \"%.80s\"",
+                 (const char *)value);
+        status = XML_SAFE_NO_MEMORY;
+    }
+    xmlFree(value);
+    return status;
+}
+
+xml_safe_status xml_safe_register_ids(xmlDocPtr doc, const char *attr_name, char *detail,
+                                      size_t detail_size)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+
+    for (xmlNodePtr node = root; node != NULL; node = xml_safe_next_element(node, root)) {
+        for (xmlAttrPtr attr = node->properties; attr != NULL; attr = attr->next) {
+            xml_safe_status status;
+
+            if (attr->ns != NULL || strcmp((const char *)attr->name, attr_name) != 0)
+                continue;
+            status = xml_safe_register_attr(doc, attr, detail, detail_size);
+            if (status != XML_SAFE_OK)
+                return status;
+        }
+    }
+    return XML_SAFE_OK;
+}
+
+char *xml_safe_text(const xmlNode *element)
+{
+    size_t len = 0;
+    char *text = NULL;
+
+    for (const xmlNode *child = element->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE || child->type == XML_ENTITY_REF_NODE)
+            return NULL;
+        if (child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
+            len += child->content != NULL ? strlen((const char *)child->content) : 0;
+    }
+
+    text = malloc(len + 1);
+    if (text == NULL)
+        return NULL;
+    text[0] = '\0';
+
+    len = 0;
+    for (const xmlNode *child = element->children; child != NULL; child = child->next) {
+        size_t part;
+
+        if (child->type != XML_TEXT_NODE && child->type != XML_CDATA_SECTION_NODE)
+            continue;
+        if (child->content == NULL)
+            continue;
+        part = strlen((const char *)child->content);
+        memcpy(text + len, child->content, part + 1);
+        len += part;
+    }
+    return text;
+}

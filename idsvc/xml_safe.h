@@ -1,0 +1,63 @@
+/*
+ * Safe parsing of XML that comes from outside the node.
+ *
+ * Every reader of untrusted XML in idsvc goes through xml_safe_parse: the input size is
+ * capped, any DOCTYPE is rejected before the parser reaches an entity declaration,
+ * external entities and network access are off, and the parser options never include
+ * NOENT, DTDLOAD, DTDATTR, HUGE or XINCLUDE.
+ */
+#ifndef IDSVC_XML_SAFE_H
+#define IDSVC_XML_SAFE_H
+
+#include <stddef.h>
+
+#include <libxml/tree.h>
+
+typedef enum xml_safe_status {
+    XML_SAFE_OK = 0,
+    XML_SAFE_TOO_LARGE,
+    XML_SAFE_DOCTYPE,
+    XML_SAFE_MALFORMED,
+    XML_SAFE_DUPLICATE_ID,
+    XML_SAFE_NO_MEMORY,
+} xml_safe_status;
+
+/*
+ * Initialises libxml2 and installs an external-entity loader that rejects every
+ * request. Safe to call from any thread and any number of times.
+ */
+void xml_safe_init(void);
+
+/*
+ * Parses len bytes into *doc_out, which the caller frees with xmlFreeDoc. Inputs over
+ * max_bytes are rejected without parsing. On failure *doc_out is NULL and detail holds
+ * a sentence naming what failed.
+ */
+xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
+                               xmlDocPtr *doc_out, char *detail, size_t detail_size);
+
+/*
+ * Registers every attribute named attr_name (without a namespace) as an XML ID, on any
+ * element of the document. A value that is already registered, by this call or by
+ * libxml2 for an xml:id attribute, is rejected as XML_SAFE_DUPLICATE_ID, unlike
+ * xmlSecAddIDs, which keeps the first silently.
+ */
+xml_safe_status xml_safe_register_ids(xmlDocPtr doc, const char *attr_name, char *detail,
+                                      size_t detail_size);
+
+/* Returns the next element after node in document order, or NULL at the end of root's
+ * subtree. */
+xmlNodePtr xml_safe_next_element(xmlNodePtr node, xmlNodePtr root);
+
+/* Returns true when node is an element with this local name and namespace URI. */
+int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *name);
+
+/*
+ * Returns the text of an element as one malloc'd string: every text and CDATA child
+ * concatenated, comments and processing instructions skipped. Returns NULL when the
+ * element has a child element or on allocation failure, so that a value can never be
+ * read from only part of its content.
+ */
+char *xml_safe_text(const xmlNode *element);
+
+#endif
