@@ -46,6 +46,21 @@ void p11_token_close(p11_token **token);
 /* Reads a PIN from a file that only its owner may read; strips one trailing newline. */
 int p11_pin_read_file(const char *path, char *pin, size_t pin_size, p11_error *err);
 
+/* Reads a PIN from the environment variable name. */
+int p11_pin_read_env(const char *name, char *pin, size_t pin_size, p11_error *err);
+
+/* The chosen token's label and serial number, without their space padding. */
+const char *p11_token_get_label(const p11_token *token);
+const char *p11_token_get_serial(const p11_token *token);
+
+/*
+ * Initialises a new token for development: C_InitToken on the first free slot of the
+ * module (NULL selects SoftHSM2), then sets the user PIN with C_InitPIN. Refuses a label
+ * that a token already has. The new token's serial is written to serial when not NULL.
+ */
+int p11_token_init(const char *module_path, const char *label, const char *so_pin,
+                   const char *user_pin, char *serial, size_t serial_size, p11_error *err);
+
 typedef enum p11_key_type {
     P11_KEY_RSA_2048,
     P11_KEY_RSA_3072,
@@ -58,6 +73,10 @@ typedef enum p11_sign_alg {
     P11_SIGN_ECDSA_SHA256,     /* SHA-256 in OpenSSL, then CKM_ECDSA: raw r||s */
     P11_SIGN_ECDSA_SHA384,     /* SHA-384 in OpenSSL, then CKM_ECDSA: raw r||s */
 } p11_sign_alg;
+
+/* "rsa2048", "rsa3072", "p256" or "p384"; p11_key_type_parse reads them back. */
+const char *p11_key_type_name(p11_key_type type);
+int p11_key_type_parse(const char *name, p11_key_type *out);
 
 /* A private key in the token, with its public half. */
 typedef struct p11_key p11_key;
@@ -77,6 +96,8 @@ void p11_key_free(p11_key **key);
 
 p11_key_type p11_key_get_type(const p11_key *key);
 const char *p11_key_get_label(const p11_key *key);
+/* The key's CKA_ID (may be empty); owned by the key. */
+const unsigned char *p11_key_get_id(const p11_key *key, size_t *len);
 
 /* Formats the key's pkcs11: URI (token, object and type=private); caller frees. */
 char *p11_key_get_uri(const p11_key *key);
@@ -106,7 +127,9 @@ typedef struct p11_key_info {
     char *label;
     char *id_hex;
     char *uri;
-    p11_key_type type;
+    p11_key_type type;  /* meaningful only when supported */
+    bool supported;     /* a type this layer signs with */
+    const char *type_name; /* p11_key_type_name, or "unsupported" */
     bool sensitive;
     bool always_sensitive;
     bool extractable;

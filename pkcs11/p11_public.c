@@ -1,0 +1,271 @@
+/* The public half of a token key as an OpenSSL 3 EVP_PKEY. Only public attributes are
+ * read: CKA_MODULUS and CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS and CKA_EC_POINT. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+
+#include "p11_internal.h"
+
+int p11_public_key_type(const EVP_PKEY *pkey)
+{
+    char group[64];
+
+    if (EVP_PKEY_is_a(pkey, "RSA")) {
+        switch (EVP_PKEY_get_bits(pkey)) {
+        case 2048:
+            return P11_KEY_RSA_2048;
+        case 3072:
+            return P11_KEY_RSA_3072;
+        default:
+            return -1;
+        }
+    }
+    if (EVP_PKEY_is_a(pkey, "EC") &&
+        EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                       sizeof(group), NULL) == 1) {
+        if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+            return P11_KEY_EC_P256;
+        if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+            return P11_KEY_EC_P384;
+    }
+    return -1;
+}
+
+static EVP_PKEY *from_params(const char *type, OSSL_PARAM *params, const char *label,
+                             p11_error *err)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    EVP_PKEY *pkey = NULL;
+
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        p11_fail(err, CKR_OK, "the token's public %s key '%s' is not valid for OpenSSL", type,
+                 label != NULL ? label : "");
+        pkey = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return pkey;
+}
+
+static EVP_PKEY *rsa_public(const unsigned char *modulus, size_t modulus_len,
+                            const unsigned char *exponent, size_t exponent_len,
+                            const char *label, p11_error *err)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    BIGNUM *n = BN_bin2bn(modulus, (int)modulus_len, NULL);
+    BIGNUM *e = BN_bin2bn(exponent, (int)exponent_len, NULL);
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *pkey = NULL;
+
+    if (bld == NULL || n == NULL || e == NULL ||
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
+        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+        p11_fail(err, CKR_HOST_MEMORY, "out of memory building an RSA key");
+    else
+        pkey = from_params("RSA", params, label, err);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    return pkey;
+}
+
+/* CKA_EC_POINT is a DER OCTET STRING around the point by the standard, but some modules
+ * return the bare point; both start with 0x04, so the length decides. */
+static int unwrap_point(const unsigned char *der, size_t len, size_t field,
+                        const unsigned char **point, size_t *point_len)
+{
+    const unsigned char *p = der;
+    ASN1_OCTET_STRING *octets;
+
+    if (len == 1 + 2 * field && der[0] == 0x04) {
+        *point = der;
+        *point_len = len;
+        return 0;
+    }
+    octets = d2i_ASN1_OCTET_STRING(NULL, &p, (long)len);
+    if (octets == NULL || p != der + len ||
+        (size_t)ASN1_STRING_length(octets) != 1 + 2 * field) {
+        ASN1_OCTET_STRING_free(octets);
+        return -1;
+    }
+    /* The content lies inside der, after the tag and length. */
+    *point_len = (size_t)ASN1_STRING_length(octets);
+    *point = der + len - *point_len;
+    ASN1_OCTET_STRING_free(octets);
+    return 0;
+}
+
+static EVP_PKEY *ec_public(const unsigned char *ec_params, size_t params_len,
+                           const unsigned char *ec_point, size_t point_len, const char *label,
+                           p11_error *err)
+{
+    const unsigned char *p = ec_params;
+    ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)params_len);
+    const unsigned char *point;
+    const char *group;
+    size_t field;
+    size_t len;
+    OSSL_PARAM params[3];
+    EVP_PKEY *pkey;
+    int nid = oid != NULL ? OBJ_obj2nid(oid) : NID_undef;
+
+    ASN1_OBJECT_free(oid);
+    if (nid == NID_X9_62_prime256v1) {
+        group = "P-256";
+        field = 32;
+    } else if (nid == NID_secp384r1) {
+        group = "P-384";
+        field = 48;
+    } else {
+        p11_fail(err, CKR_CURVE_NOT_SUPPORTED,
+                 "key '%s' is on a curve this layer does not support (only P-256, P-384 by "
+                 "named-curve OID)",
+                 label != NULL ? label : "");
+        return NULL;
+    }
+    if (unwrap_point(ec_point, point_len, field, &point, &len) != 0) {
+        p11_fail(err, CKR_OK, "CKA_EC_POINT of key '%s' is not an uncompressed %s point",
+                 label != NULL ? label : "", group);
+        return NULL;
+    }
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, len);
+    params[2] = OSSL_PARAM_construct_end();
+    pkey = from_params("EC", params, label, err);
+    return pkey;
+}
+
+/* Finds the public key object (or else the certificate) stored with the same id. */
+static CK_OBJECT_HANDLE find_companion(p11_token *token, CK_OBJECT_CLASS cls,
+                                       const unsigned char *id, size_t id_len,
+                                       const char *label, p11_error *err)
+{
+    CK_ATTRIBUTE tmpl[2];
+    CK_OBJECT_HANDLE found[1];
+    CK_ULONG count = 0;
+
+    tmpl[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+    if (id_len > 0)
+        tmpl[1] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+    else if (label != NULL)
+        tmpl[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    else
+        return CK_INVALID_HANDLE;
+    if (p11_object_find(token, tmpl, 2, found, 1, &count, err) != 0 || count == 0)
+        return CK_INVALID_HANDLE;
+    return found[0];
+}
+
+static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id, size_t id_len,
+                                  const char *label, p11_error *err)
+{
+    CK_OBJECT_HANDLE cert = find_companion(token, CKO_CERTIFICATE, id, id_len, label, err);
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    size_t len = 0;
+    X509 *x509;
+    EVP_PKEY *pkey = NULL;
+
+    if (cert == CK_INVALID_HANDLE ||
+        p11_object_get(token, cert, CKA_VALUE, &der, &len, false, err) != 0)
+        return NULL;
+    p = der;
+    x509 = d2i_X509(NULL, &p, (long)len);
+    if (x509 != NULL) {
+        pkey = X509_get_pubkey(x509);
+        X509_free(x509);
+    }
+    free(der);
+    return pkey;
+}
+
+EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
+                                 const unsigned char *id, size_t id_len, const char *label,
+                                 p11_error *err)
+{
+    CK_KEY_TYPE key_type = 0;
+    CK_ATTRIBUTE type_attr = {CKA_KEY_TYPE, &key_type, sizeof(key_type)};
+    unsigned char *a = NULL;
+    unsigned char *b = NULL;
+    size_t a_len = 0;
+    size_t b_len = 0;
+    CK_OBJECT_HANDLE public_key;
+    EVP_PKEY *pkey = NULL;
+    const char *name = label != NULL ? label : "";
+
+    p11_error_clear(err);
+    if (p11_object_get_fixed(token, private_key, &type_attr, 1, err) != 0)
+        return NULL;
+
+    if (key_type == CKK_RSA) {
+        /* The modulus and public exponent are public attributes of the private key too;
+         * when a module hides them, the public key object has them. */
+        if (p11_object_get(token, private_key, CKA_MODULUS, &a, &a_len, true, err) == 0 &&
+            a != NULL &&
+            p11_object_get(token, private_key, CKA_PUBLIC_EXPONENT, &b, &b_len, true,
+                           err) == 0 &&
+            b != NULL) {
+            pkey = rsa_public(a, a_len, b, b_len, name, err);
+            goto out;
+        }
+        free(a);
+        free(b);
+        a = b = NULL;
+        public_key = find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, err);
+        if (public_key != CK_INVALID_HANDLE &&
+            p11_object_get(token, public_key, CKA_MODULUS, &a, &a_len, false, err) == 0 &&
+            p11_object_get(token, public_key, CKA_PUBLIC_EXPONENT, &b, &b_len, false,
+                           err) == 0)
+            pkey = rsa_public(a, a_len, b, b_len, name, err);
+    } else if (key_type == CKK_EC) {
+        public_key = find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, err);
+        if (public_key != CK_INVALID_HANDLE &&
+            p11_object_get(token, public_key, CKA_EC_PARAMS, &a, &a_len, false, err) == 0 &&
+            p11_object_get(token, public_key, CKA_EC_POINT, &b, &b_len, false, err) == 0)
+            pkey = ec_public(a, a_len, b, b_len, name, err);
+    } else {
+        p11_fail(err, CKR_KEY_TYPE_INCONSISTENT,
+                 "key '%s' has key type 0x%lx; this layer signs with RSA and EC keys only",
+                 name, (unsigned long)key_type);
+        return NULL;
+    }
+
+out:
+    free(a);
+    free(b);
+    if (pkey == NULL) {
+        /* No public key object: the certificate beside the key still names it. */
+        p11_error cert_err;
+
+        p11_error_clear(&cert_err);
+        pkey = from_certificate(token, id, id_len, label, &cert_err);
+        if (pkey == NULL && err != NULL && err->message[0] == '\0')
+            p11_fail(err, CKR_OK,
+                     "key '%s' has no public key object or certificate with the same "
+                     "CKA_ID, so its public half is unknown",
+                     name);
+    }
+    if (pkey != NULL)
+        p11_error_clear(err);
+    return pkey;
+}
+
+EVP_PKEY *p11_key_get_public(const p11_key *key, p11_error *err)
+{
+    if (key == NULL || key->public == NULL) {
+        p11_fail(err, CKR_OK, "no key");
+        return NULL;
+    }
+    if (EVP_PKEY_up_ref(key->public) != 1) {
+        p11_fail(err, CKR_HOST_MEMORY, "cannot take a reference to the public key");
+        return NULL;
+    }
+    return key->public;
+}
