@@ -2,3 +2,9 @@
 # libxml2, and interop with the xmlsec1 command line in both directions.
 idsvc_add_unit_test(saml_claims_test ${CMAKE_CURRENT_LIST_DIR}/saml_claims_test.c
                     idsvc_saml)
+
+add_library(idsvc_interop_keys STATIC ${CMAKE_CURRENT_LIST_DIR}/interop_keys.c)
+target_link_libraries(idsvc_interop_keys PUBLIC idsvc_test_support idsvc_p11)
+
+idsvc_add_unit_test(saml_c14n_test ${CMAKE_CURRENT_LIST_DIR}/saml_c14n_test.c
+                    idsvc_interop_keys idsvc_saml)
