@@ -37,3 +37,4 @@ function(p11_add_test name)
 endfunction()
 
 p11_add_test(test_p11_keys)
+p11_add_test(test_p11_session)

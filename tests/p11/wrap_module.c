@@ -20,12 +20,14 @@ static CK_FUNCTION_LIST wrapped;
 static atomic_uint login_count;
 static atomic_uint open_count;
 static atomic_ulong forced_rv; /* CKR_OK: pass everything through */
+static atomic_ulong forced_login_rv;
 static atomic_ulong last_slot;
 
 EXPORT unsigned p11_wrap_login_count(void);
 EXPORT unsigned p11_wrap_open_count(void);
 EXPORT void p11_wrap_reset_counts(void);
 EXPORT void p11_wrap_force(CK_RV rv);
+EXPORT void p11_wrap_force_login(CK_RV rv);
 EXPORT CK_RV p11_wrap_close_all_sessions(void);
 EXPORT CK_FUNCTION_LIST_PTR p11_wrap_real(void);
 EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
@@ -51,6 +53,12 @@ void p11_wrap_force(CK_RV rv)
     atomic_store(&forced_rv, rv);
 }
 
+/* Makes C_Login alone fail, as with a PIN changed behind the layer's back. */
+void p11_wrap_force_login(CK_RV rv)
+{
+    atomic_store(&forced_login_rv, rv);
+}
+
 /* Closes every session of the token behind the layer's back. */
 CK_RV p11_wrap_close_all_sessions(void)
 {
@@ -68,6 +76,8 @@ static CK_RV wrap_login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHA
     CK_RV forced = atomic_load(&forced_rv);
 
     atomic_fetch_add(&login_count, 1);
+    if (forced == CKR_OK)
+        forced = atomic_load(&forced_login_rv);
     if (forced != CKR_OK)
         return forced;
     return real->C_Login(session, user, pin, len);
