@@ -8,3 +8,10 @@ target_link_libraries(idsvc_interop_keys PUBLIC idsvc_test_support idsvc_p11)
 
 idsvc_add_unit_test(saml_c14n_test ${CMAKE_CURRENT_LIST_DIR}/saml_c14n_test.c
                     idsvc_interop_keys idsvc_saml)
+
+add_library(idsvc_interop_files STATIC ${CMAKE_CURRENT_LIST_DIR}/interop_files.c)
+target_link_libraries(idsvc_interop_files PUBLIC idsvc_test_support PkgConfig::OPENSSL)
+
+idsvc_add_unit_test(saml_xmlsec_verify_test
+                    ${CMAKE_CURRENT_LIST_DIR}/saml_xmlsec_verify_test.c
+                    idsvc_interop_keys idsvc_interop_files idsvc_saml)
