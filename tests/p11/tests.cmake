@@ -38,3 +38,4 @@ endfunction()
 
 p11_add_test(test_p11_keys)
 p11_add_test(test_p11_session)
+p11_add_test(test_p11_objects)
