@@ -125,7 +125,7 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "the Assertion has no ID");
 
     issuer = saml_child(assertion, "Issuer", &count);
-    a->issuer = count == 1 ? xml_safe_text(issuer) : NULL;
+    a->issuer = count == 1 ? xml_safe_text_trimmed(issuer) : NULL;
     if (a->issuer == NULL || a->issuer[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
                          "the Assertion needs exactly one Issuer holding only text");
@@ -152,7 +152,7 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
                          "the Subject has %zu NameID elements; exactly one is required", count);
 
     /* The whole text, so a comment inside NameID cannot cut the value short. */
-    a->name_id = xml_safe_text(name_id);
+    a->name_id = xml_safe_text_trimmed(name_id);
     if (a->name_id == NULL || a->name_id[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the NameID is empty or contains an element");
@@ -204,7 +204,7 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
 
             if (!xml_safe_is_element(aud, SAML_NS_ASSERTION, "Audience"))
                 continue;
-            value = xml_safe_text(aud);
+            value = xml_safe_text_trimmed(aud);
             if (value == NULL)
                 return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                                  "an Audience contains an element");
@@ -235,7 +235,7 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     class_ref = count == 1 ? saml_child(context, "AuthnContextClassRef", &count) : NULL;
     if (class_ref == NULL || count != 1)
         return SAML_OK;
-    a->assurance = xml_safe_text(class_ref);
+    a->assurance = xml_safe_text_trimmed(class_ref);
     if (a->assurance == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the AuthnContextClassRef contains an element");
@@ -254,7 +254,7 @@ static saml_status saml_read_attribute(xmlNodePtr node, saml_attribute *attribut
 
         if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "AttributeValue"))
             continue;
-        value = xml_safe_text(child);
+        value = xml_safe_text_trimmed(child);
         if (value == NULL)
             return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                              "a value of the Attribute \"%.60s\" contains an element",

@@ -146,7 +146,7 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
                          "<%.40s> has %zu Issuer elements; at most one is allowed", node->name,
                          count);
 
-    *issuer = xml_safe_text(found);
+    *issuer = xml_safe_text_trimmed(found);
     if (*issuer == NULL || (*issuer)[0] == '\0') {
         free(*issuer);
         *issuer = NULL;
@@ -225,7 +225,7 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
 
             if (!xml_safe_is_element(aud, SAML_NS_ASSERTION, "Audience"))
                 continue;
-            value = xml_safe_text(aud);
+            value = xml_safe_text_trimmed(aud);
             matched = value != NULL && strcmp(value, audience) == 0;
             free(value);
         }
@@ -330,6 +330,7 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
         return status;
     }
     *out = a;
+    detail[0] = '\0'; /* a key tried before the one that verified may have left a reason */
     return SAML_OK;
 }
 

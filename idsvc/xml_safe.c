@@ -229,3 +229,26 @@ char *xml_safe_text(const xmlNode *element)
     }
     return text;
 }
+
+static bool xml_safe_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+char *xml_safe_text_trimmed(const xmlNode *element)
+{
+    char *text = xml_safe_text(element);
+    size_t start = 0;
+    size_t end;
+
+    if (text == NULL)
+        return NULL;
+    end = strlen(text);
+    while (start < end && xml_safe_is_space(text[start]))
+        start++;
+    while (end > start && xml_safe_is_space(text[end - 1]))
+        end--;
+    memmove(text, text + start, end - start);
+    text[end - start] = '\0';
+    return text;
+}

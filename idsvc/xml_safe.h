@@ -60,4 +60,8 @@ int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *na
  */
 char *xml_safe_text(const xmlNode *element);
 
+/* Like xml_safe_text, with leading and trailing XML white space removed, as documents
+ * that were indented carry it around values. */
+char *xml_safe_text_trimmed(const xmlNode *element);
+
 #endif

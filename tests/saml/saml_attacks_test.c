@@ -1,0 +1,597 @@
+/*
+ * The attack battery. Genuine assertions come from idsvc's own signer with keys in a
+ * fresh SoftHSM2 token; where an attack needs a valid signature over a changed document,
+ * the xmlsec1 command line signs it with a file key that the issuer trusts. Each attack
+ * asserts the reason of its rejection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+
+#include "saml_test_util.h"
+
+#define RESPONSE_OPEN                                                                     \
+    "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_resp1\" " \
+    "Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
+#define RESPONSE_CLOSE "</samlp:Response>"
+#define DS_SIG_OPEN "<ds:Signature"
+#define DS_SIG_CLOSE "</ds:Signature>"
+
+static saml_fixture fixture;
+static char *genuine;    /* signed by the HSM RSA key for alice@idsvc.test */
+static char *genuine_ec; /* signed by the HSM P-256 key */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (st_fixture_create(&fixture) != 0)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(genuine);
+    free(genuine_ec);
+    st_fixture_destroy(&fixture);
+    return 0;
+}
+
+static const char *signed_doc(void)
+{
+    if (genuine == NULL)
+        genuine = st_build(&fixture, fixture.rsa, "alice@idsvc.test");
+    return genuine;
+}
+
+/* A forged, unsigned copy of the genuine assertion for mallory, with a new ID. */
+static char *forged_doc(const char *id)
+{
+    char *no_sig = st_cut(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *renamed = st_replace(no_sig, "alice@idsvc.test", "mallory@idsvc.test");
+    char *start = strstr(renamed, " ID=\"_");
+    char *forged;
+    char old_id[64];
+
+    assert_non_null(start);
+    snprintf(old_id, sizeof(old_id), "%.38s", start); /* ` ID="_` and 32 hex digits */
+    {
+        char new_id[64];
+
+        snprintf(new_id, sizeof(new_id), " ID=\"%s", id);
+        forged = st_replace(renamed, old_id, new_id);
+    }
+    free(no_sig);
+    free(renamed);
+    return forged;
+}
+
+static char *join3(const char *a, const char *b, const char *c)
+{
+    size_t len = strlen(a) + strlen(b) + strlen(c) + 1;
+    char *text = malloc(len);
+
+    assert_non_null(text);
+    snprintf(text, len, "%s%s%s", a, b, c);
+    return text;
+}
+
+static void genuine_assertions_verify(void **state)
+{
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, signed_doc(), &a), SAML_OK);
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    assert_string_equal(a->issuer, ST_ISSUER);
+    saml_assertion_free(&a);
+
+    genuine_ec = st_build(&fixture, fixture.ec, "alice@idsvc.test");
+    assert_int_equal(st_verify(&fixture, NULL, genuine_ec, NULL), SAML_OK);
+}
+
+static void wrap_forged_before_signed(void **state)
+{
+    char *forged = forged_doc("_forged1");
+    char *inner = join3(forged, signed_doc(), "");
+    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
+    free(forged);
+    free(inner);
+    free(doc);
+}
+
+static void wrap_forged_after_signed(void **state)
+{
+    char *forged = forged_doc("_forged2");
+    char *inner = join3(signed_doc(), forged, "");
+    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
+    free(forged);
+    free(inner);
+    free(doc);
+}
+
+static void wrap_signed_inside_forged(void **state)
+{
+    char *forged = forged_doc("_forged3");
+    char *advice = join3("<saml:Advice>", signed_doc(), "</saml:Advice></saml:Assertion>");
+    char *doc = st_replace(forged, "</saml:Assertion>", advice);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
+    free(forged);
+    free(advice);
+    free(doc);
+}
+
+/* The genuine Signature moves into the forged assertion and the signed one hides in
+ * a container, so that its ID still resolves. */
+static void wrap_signed_hidden_in(const char *open, const char *close)
+{
+    char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *forged = forged_doc("_forged4");
+    char *issuer_end = join3("</saml:Issuer>", signature, "");
+    char *forged_signed = st_replace(forged, "</saml:Issuer>", issuer_end);
+    char *hidden = join3(open, signed_doc(), close);
+    char *inner = join3(hidden, forged_signed, "");
+    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
+    free(signature);
+    free(forged);
+    free(issuer_end);
+    free(forged_signed);
+    free(hidden);
+    free(inner);
+    free(doc);
+}
+
+static void wrap_signed_in_extensions(void **state)
+{
+    (void)state;
+    wrap_signed_hidden_in("<samlp:Extensions>", "</samlp:Extensions>");
+}
+
+static void wrap_signed_in_unknown_element(void **state)
+{
+    (void)state;
+    wrap_signed_hidden_in("<x:wrap xmlns:x=\"urn:example:wrap\">", "</x:wrap>");
+}
+
+static void wrap_signed_in_signature_object(void **state)
+{
+    char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *object = join3("<ds:Object>", signed_doc(), "</ds:Object></ds:Signature>");
+    char *signature_with_object = st_replace(signature, DS_SIG_CLOSE, object);
+    char *forged = forged_doc("_forged5");
+    char *issuer_end = join3("</saml:Issuer>", signature_with_object, "");
+    char *doc = st_replace(forged, "</saml:Issuer>", issuer_end);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
+    free(signature);
+    free(object);
+    free(signature_with_object);
+    free(forged);
+    free(issuer_end);
+    free(doc);
+}
+
+static void wrap_only_assertion_in_extensions(void **state)
+{
+    char *hidden = join3("<samlp:Extensions>", signed_doc(), "</samlp:Extensions>");
+    char *doc = join3(RESPONSE_OPEN, hidden, RESPONSE_CLOSE);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
+    free(hidden);
+    free(doc);
+}
+
+static void wrap_forged_with_same_id(void **state)
+{
+    const char *start = strstr(signed_doc(), " ID=\"_");
+    char id[40];
+    char *forged;
+    char *doc;
+    char *inner;
+
+    (void)state;
+    assert_non_null(start);
+    snprintf(id, sizeof(id), "%.33s", start + 5);
+    forged = forged_doc(id);
+    inner = join3(forged, signed_doc(), "");
+    doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_DUPLICATE_ID);
+    free(forged);
+    free(inner);
+    free(doc);
+}
+
+static void xml_id_duplicating_assertion_id(void **state)
+{
+    const char *start = strstr(signed_doc(), " ID=\"_");
+    char attr[64];
+    char *doc;
+
+    (void)state;
+    assert_non_null(start);
+    /* xml:id is registered by libxml2 itself; it must not shadow the Assertion's ID. */
+    snprintf(attr, sizeof(attr), "<samlp:Status xml:id=\"%.33s\"/>", start + 5);
+    {
+        char *inner = join3(attr, signed_doc(), "");
+
+        doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+        free(inner);
+    }
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_DUPLICATE_ID);
+    free(doc);
+}
+
+static void signature_moved_to_response(void **state)
+{
+    saml_verify_options options = st_options(&fixture);
+    char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *unsigned_assertion = st_cut(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *inner = join3(signature, unsigned_assertion, "");
+    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_MISSING);
+    options.accept_signed_response = true;
+    assert_int_equal(st_verify(&fixture, &options, doc, NULL), SAML_ERR_REFERENCE_INVALID);
+    free(signature);
+    free(unsigned_assertion);
+    free(inner);
+    free(doc);
+}
+
+static void signature_moved_into_subject(void **state)
+{
+    char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *unsigned_assertion = st_cut(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *moved = join3("<saml:Subject>", signature, "");
+    char *doc = st_replace(unsigned_assertion, "<saml:Subject>", moved);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_MISSING);
+    free(signature);
+    free(unsigned_assertion);
+    free(moved);
+    free(doc);
+}
+
+static void two_signatures_rejected(void **state)
+{
+    char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *twice = join3(signature, signature, "");
+    char *doc = st_replace(signed_doc(), signature, twice);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_COUNT);
+    free(signature);
+    free(twice);
+    free(doc);
+}
+
+/* A valid signature over the Response, placed in the Assertion: it does not sign the
+ * element that encloses it. */
+static void reference_to_other_id(void **state)
+{
+    const st_template spec = { .id = "_ref1", .reference_uri = "#_resp1" };
+    char *assertion = st_template_xml(&fixture, &spec);
+    char *unsigned_doc = join3(RESPONSE_OPEN, assertion, RESPONSE_CLOSE);
+    char *doc = st_xmlsec_sign(&fixture, unsigned_doc, fixture.file_rsa);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_REFERENCE_INVALID);
+    free(assertion);
+    free(unsigned_doc);
+    free(doc);
+}
+
+static void reference_to_external_uri(void **state)
+{
+    const char *start = strstr(signed_doc(), "<ds:Reference URI=\"#");
+    char old_uri[80];
+    char *doc;
+
+    (void)state;
+    assert_non_null(start);
+    snprintf(old_uri, sizeof(old_uri), "%.53s", start);
+    doc = st_replace(signed_doc(), old_uri, "<ds:Reference URI=\"http://127.0.0.1:9/assertion");
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_REFERENCE_INVALID);
+    free(doc);
+}
+
+static void comment_inside_name_id_after_signing(void **state)
+{
+    saml_assertion *a = NULL;
+    char *doc = st_replace(signed_doc(), "alice@idsvc.test", "alice@idsvc<!-- x -->.test");
+
+    (void)state;
+    /* Exclusive c14n drops comments, so the signature still verifies; the whole value
+     * must be read, not the text before the comment. */
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    saml_assertion_free(&a);
+    free(doc);
+}
+
+static void comment_inside_name_id_when_signed(void **state)
+{
+    const st_template spec = { .id = "_cmt1", .name_id = "admin@idsvc.test<!---->.evil.test" };
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_string_equal(a->name_id, "admin@idsvc.test.evil.test");
+    saml_assertion_free(&a);
+    free(tmpl);
+    free(doc);
+}
+
+static void attacker_key_in_key_info(void **state)
+{
+    const st_template spec = {
+        .id = "_atk1",
+        .name_id = "mallory@idsvc.test",
+        .key_info = "<ds:KeyInfo><ds:KeyValue/></ds:KeyInfo>",
+    };
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_attacker);
+
+    (void)state;
+    assert_non_null(strstr(doc, "<ds:Modulus>")); /* xmlsec1 wrote the attacker's key */
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_INVALID);
+    free(tmpl);
+    free(doc);
+}
+
+static void xpath_transform_rejected(void **state)
+{
+    const st_template spec = {
+        .id = "_xp1",
+        .extra_transform = "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-"
+                           "19991116\"><ds:XPath>not(ancestor-or-self::saml:NameID)</ds:XPath>"
+                           "</ds:Transform>",
+    };
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_TRANSFORM_FORBIDDEN);
+    free(tmpl);
+    free(doc);
+}
+
+static void inclusive_c14n_rejected(void **state)
+{
+    const st_template spec = {
+        .id = "_c14n1",
+        .c14n_method = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    };
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ALGORITHM_FORBIDDEN);
+    free(tmpl);
+    free(doc);
+}
+
+static void sha1_rejected_unless_allowed(void **state)
+{
+    const st_template digest = { .id = "_sha1d", .digest_method =
+                                                     "http://www.w3.org/2000/09/xmldsig#sha1" };
+    const st_template method = { .id = "_sha1s", .signature_method =
+                                                     "http://www.w3.org/2000/09/xmldsig#rsa-sha1" };
+    char *tmpl_digest = st_template_xml(&fixture, &digest);
+    char *doc_digest = st_xmlsec_sign(&fixture, tmpl_digest, fixture.file_rsa);
+    char *tmpl_method = st_template_xml(&fixture, &method);
+    char *doc_method = st_xmlsec_sign(&fixture, tmpl_method, fixture.file_rsa);
+    saml_trust_store *sha1_store = saml_trust_store_new();
+    char pub[PATH_MAX + 8];
+    char error[256];
+    char detail[256];
+    EVP_PKEY *key;
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc_digest, NULL), SAML_ERR_SHA1_FORBIDDEN);
+    assert_int_equal(st_verify(&fixture, NULL, doc_method, NULL), SAML_ERR_SHA1_FORBIDDEN);
+
+    /* The same documents verify for an issuer whose key is marked for SHA-1. */
+    snprintf(pub, sizeof(pub), "%s.pub", fixture.file_rsa);
+    key = saml_load_public_pem(pub, error, sizeof(error));
+    assert_non_null(key);
+    assert_int_equal(saml_trust_store_add(sha1_store, ST_ISSUER, key, SAML_TRUST_ALLOW_SHA1), 0);
+    EVP_PKEY_free(key);
+    assert_int_equal(saml_verify(sha1_store, &options, doc_digest, strlen(doc_digest), &a,
+                                 detail, sizeof(detail)),
+                     SAML_OK);
+    saml_assertion_free(&a);
+    assert_int_equal(saml_verify(sha1_store, &options, doc_method, strlen(doc_method), &a,
+                                 detail, sizeof(detail)),
+                     SAML_OK);
+    saml_assertion_free(&a);
+
+    saml_trust_store_free(&sha1_store);
+    free(tmpl_digest);
+    free(doc_digest);
+    free(tmpl_method);
+    free(doc_method);
+}
+
+static void small_rsa_key_rejected(void **state)
+{
+    const st_template spec = { .id = "_small1" };
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa1024);
+    saml_trust_store *store = saml_trust_store_new();
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char pub[PATH_MAX + 8];
+    char error[256];
+    char detail[256];
+    EVP_PKEY *key;
+
+    (void)state;
+    snprintf(pub, sizeof(pub), "%s.pub", fixture.file_rsa1024);
+    key = saml_load_public_pem(pub, error, sizeof(error));
+    assert_non_null(key);
+    assert_int_equal(saml_trust_store_add(store, ST_ISSUER, key, 0), 0);
+    EVP_PKEY_free(key);
+
+    assert_int_equal(saml_verify(store, &options, doc, strlen(doc), &a, detail, sizeof(detail)),
+                     SAML_ERR_KEY_TOO_SMALL);
+    options.min_rsa_bits = 1024;
+    assert_int_equal(saml_verify(store, &options, doc, strlen(doc), &a, detail, sizeof(detail)),
+                     SAML_OK);
+    saml_assertion_free(&a);
+    saml_trust_store_free(&store);
+    free(tmpl);
+    free(doc);
+}
+
+/* Re-encodes a raw r||s ECDSA SignatureValue as DER. */
+static char *ecdsa_to_der(const char *doc)
+{
+    char *value = st_slice(doc, "<ds:SignatureValue>", "</ds:SignatureValue>");
+    size_t prefix = strlen("<ds:SignatureValue>");
+    unsigned char raw[256];
+    unsigned char *der = NULL;
+    unsigned char b64[512];
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    int raw_len;
+    int der_len;
+    char *replacement;
+    char *result;
+
+    value[strlen(value) - strlen("</ds:SignatureValue>")] = '\0';
+    raw_len = EVP_DecodeBlock(raw, (unsigned char *)value + prefix,
+                              (int)strlen(value + prefix));
+    /* EVP_DecodeBlock counts the padding; P-256 gives two 32-byte integers. */
+    assert_int_equal(raw_len - (value[strlen(value) - 1] == '=') -
+                         (value[strlen(value) - 2] == '='),
+                     64);
+    assert_int_equal(ECDSA_SIG_set0(sig, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)),
+                     1);
+    der_len = i2d_ECDSA_SIG(sig, &der);
+    assert_true(der_len > 0);
+    EVP_EncodeBlock(b64, der, der_len);
+
+    replacement = join3("<ds:SignatureValue>", (char *)b64, "");
+    {
+        char *old = join3("<ds:SignatureValue>", value + prefix, "");
+
+        result = st_replace(doc, old, replacement);
+        free(old);
+    }
+    free(replacement);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+    free(value);
+    return result;
+}
+
+static void ecdsa_der_value_rejected(void **state)
+{
+    char *doc;
+
+    (void)state;
+    if (genuine_ec == NULL)
+        genuine_ec = st_build(&fixture, fixture.ec, "alice@idsvc.test");
+    doc = ecdsa_to_der(genuine_ec);
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_ENCODING);
+    free(doc);
+}
+
+static void claim_changed_after_signing(void **state)
+{
+    char *name = st_replace(signed_doc(), "alice@idsvc.test", "mallory@idsvc.test");
+    char *audience = st_replace(signed_doc(), ST_AUDIENCE "<", "https://other.test<");
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, name, NULL), SAML_ERR_DIGEST_MISMATCH);
+    assert_int_equal(st_verify(&fixture, NULL, audience, NULL), SAML_ERR_DIGEST_MISMATCH);
+    free(name);
+    free(audience);
+}
+
+static void signature_value_changed(void **state)
+{
+    const char *value = strstr(signed_doc(), "<ds:SignatureValue>");
+    char old[32];
+    char new[32];
+    char *doc;
+
+    (void)state;
+    assert_non_null(value);
+    snprintf(old, sizeof(old), "%.24s", value);
+    snprintf(new, sizeof(new), "%.23s%c", value, old[23] == 'A' ? 'B' : 'A');
+    doc = st_replace(signed_doc(), old, new);
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_INVALID);
+    free(doc);
+}
+
+static void doctype_before_signed_assertion(void **state)
+{
+    char *doc = join3("<!DOCTYPE a [<!ENTITY e \"x\">]>", signed_doc(), "");
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_DOCTYPE_FORBIDDEN);
+    free(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(genuine_assertions_verify),
+        cmocka_unit_test(wrap_forged_before_signed),
+        cmocka_unit_test(wrap_forged_after_signed),
+        cmocka_unit_test(wrap_signed_inside_forged),
+        cmocka_unit_test(wrap_signed_in_extensions),
+        cmocka_unit_test(wrap_signed_in_unknown_element),
+        cmocka_unit_test(wrap_signed_in_signature_object),
+        cmocka_unit_test(wrap_only_assertion_in_extensions),
+        cmocka_unit_test(wrap_forged_with_same_id),
+        cmocka_unit_test(xml_id_duplicating_assertion_id),
+        cmocka_unit_test(signature_moved_to_response),
+        cmocka_unit_test(signature_moved_into_subject),
+        cmocka_unit_test(two_signatures_rejected),
+        cmocka_unit_test(reference_to_other_id),
+        cmocka_unit_test(reference_to_external_uri),
+        cmocka_unit_test(comment_inside_name_id_after_signing),
+        cmocka_unit_test(comment_inside_name_id_when_signed),
+        cmocka_unit_test(attacker_key_in_key_info),
+        cmocka_unit_test(xpath_transform_rejected),
+        cmocka_unit_test(inclusive_c14n_rejected),
+        cmocka_unit_test(sha1_rejected_unless_allowed),
+        cmocka_unit_test(small_rsa_key_rejected),
+        cmocka_unit_test(ecdsa_der_value_rejected),
+        cmocka_unit_test(claim_changed_after_signing),
+        cmocka_unit_test(signature_value_changed),
+        cmocka_unit_test(doctype_before_signed_assertion),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,285 @@
+/*
+ * The checks after the signature: validity window and clock skew, audience, replay,
+ * unknown issuers, key rollover, input limits, and verification from two threads.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "saml_test_util.h"
+
+static saml_fixture fixture;
+static char *genuine; /* valid from ST_NOW - 60 to ST_NOW + 240 */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (st_fixture_create(&fixture) != 0)
+        return -1;
+    genuine = st_build(&fixture, fixture.rsa, "alice@idsvc.test");
+    return genuine != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(genuine);
+    st_fixture_destroy(&fixture);
+    return 0;
+}
+
+static time_t offset_clock(void *ctx)
+{
+    return ST_NOW + *(const long *)ctx;
+}
+
+static saml_status verify_at(long offset, long skew)
+{
+    saml_verify_options options = st_options(&fixture);
+
+    options.clock = offset_clock;
+    options.clock_ctx = &offset;
+    options.clock_skew_seconds = skew;
+    return st_verify(&fixture, &options, genuine, NULL);
+}
+
+static void claims_read_from_signed_assertion(void **state)
+{
+    saml_assertion *a = NULL;
+    json_t *json;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, genuine, &a), SAML_OK);
+    assert_string_equal(a->issuer, ST_ISSUER);
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    assert_int_equal(a->audience_count, 1);
+    assert_string_equal(a->audiences[0], ST_AUDIENCE);
+    assert_int_equal(a->not_before, ST_NOW - 60);
+    assert_int_equal(a->not_on_or_after, ST_NOW + 240);
+    assert_int_equal(a->attribute_count, 1);
+    assert_string_equal(a->attributes[0].name, "urn:oid:2.5.4.42");
+    assert_string_equal(a->attributes[0].values[0], "Alice");
+
+    json = saml_assertion_to_json(a);
+    assert_non_null(json);
+    assert_string_equal(json_string_value(json_object_get(json, "name_id")), "alice@idsvc.test");
+    assert_string_equal(json_string_value(json_object_get(json, "not_on_or_after")),
+                        "2026-01-01T00:04:00Z");
+    json_decref(json);
+    saml_assertion_free(&a);
+    assert_null(a);
+}
+
+static void window_not_yet_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(verify_at(-61, 0), SAML_ERR_NOT_YET_VALID);
+    assert_int_equal(verify_at(-60, 0), SAML_OK);
+}
+
+static void window_expired(void **state)
+{
+    (void)state;
+    assert_int_equal(verify_at(240, 0), SAML_ERR_EXPIRED);
+    assert_int_equal(verify_at(239, 0), SAML_OK);
+}
+
+static void window_skew_honoured(void **state)
+{
+    (void)state;
+    assert_int_equal(verify_at(-120, 60), SAML_OK);
+    assert_int_equal(verify_at(-121, 60), SAML_ERR_NOT_YET_VALID);
+    assert_int_equal(verify_at(299, 60), SAML_OK);
+    assert_int_equal(verify_at(300, 60), SAML_ERR_EXPIRED);
+}
+
+static void audience_checked(void **state)
+{
+    saml_verify_options options = st_options(&fixture);
+
+    (void)state;
+    options.audience = ST_AUDIENCE;
+    assert_int_equal(st_verify(&fixture, &options, genuine, NULL), SAML_OK);
+    options.audience = "https://other-rp.idsvc.test";
+    assert_int_equal(st_verify(&fixture, &options, genuine, NULL), SAML_ERR_AUDIENCE_MISMATCH);
+}
+
+static time_t fixed_clock(void *ctx)
+{
+    return *(const time_t *)ctx;
+}
+
+static void replay_rejected(void **state)
+{
+    /* The cache keeps an entry until NotOnOrAfter by its own clock, the tests' one. */
+    saml_replay_memory *memory = saml_replay_memory_new(fixed_clock, &fixture.now);
+    saml_replay_cache replay = saml_replay_memory_interface(memory);
+    saml_verify_options options = st_options(&fixture);
+    char *other = st_build(&fixture, fixture.rsa, "bob@idsvc.test");
+
+    (void)state;
+    assert_non_null(memory);
+    options.replay = &replay;
+    assert_int_equal(st_verify(&fixture, &options, genuine, NULL), SAML_OK);
+    assert_int_equal(st_verify(&fixture, &options, genuine, NULL), SAML_ERR_REPLAYED);
+    /* Another assertion has its own ID. */
+    assert_int_equal(st_verify(&fixture, &options, other, NULL), SAML_OK);
+    free(other);
+    saml_replay_memory_free(&memory);
+    assert_null(memory);
+}
+
+static void replay_entries_expire(void **state)
+{
+    time_t now = 1000;
+    saml_replay_memory *memory = saml_replay_memory_new(fixed_clock, &now);
+    saml_replay_cache replay = saml_replay_memory_interface(memory);
+
+    (void)state;
+    assert_int_equal(replay.check_and_store(replay.ctx, "_a", 2000), 1);
+    assert_int_equal(replay.check_and_store(replay.ctx, "_a", 2000), 0);
+    now = 2000;
+    assert_int_equal(replay.check_and_store(replay.ctx, "_a", 3000), 1);
+    saml_replay_memory_free(&memory);
+}
+
+static void unknown_issuer_rejected(void **state)
+{
+    saml_trust_store *other = saml_trust_store_new();
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    p11_error err;
+    EVP_PKEY *key = p11_key_get_public(fixture.rsa, &err);
+    char detail[256];
+
+    (void)state;
+    assert_non_null(key);
+    assert_int_equal(saml_trust_store_add(other, "https://someone-else.test", key, 0), 0);
+    assert_int_equal(saml_verify(other, &options, genuine, strlen(genuine), &a, detail,
+                                 sizeof(detail)),
+                     SAML_ERR_ISSUER_UNTRUSTED);
+
+    /* A key added for any issuer applies to this one as well. */
+    assert_int_equal(saml_trust_store_add(other, NULL, key, 0), 0);
+    assert_int_equal(saml_verify(other, &options, genuine, strlen(genuine), &a, detail,
+                                 sizeof(detail)),
+                     SAML_OK);
+    saml_assertion_free(&a);
+    EVP_PKEY_free(key);
+    saml_trust_store_free(&other);
+    assert_null(other);
+}
+
+static void rollover_either_key_verifies(void **state)
+{
+    saml_trust_store *store = saml_trust_store_new();
+    saml_verify_options options = st_options(&fixture);
+    char *old_signed = st_build(&fixture, fixture.rsa, "alice@idsvc.test");
+    char *new_signed = st_build(&fixture, fixture.rsa_next, "alice@idsvc.test");
+    saml_assertion *a = NULL;
+    char detail[256];
+    p11_error err;
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        EVP_PKEY *key = p11_key_get_public(i == 0 ? fixture.rsa : fixture.rsa_next, &err);
+
+        assert_non_null(key);
+        assert_int_equal(saml_trust_store_add(store, ST_ISSUER, key, 0), 0);
+        EVP_PKEY_free(key);
+    }
+    assert_int_equal(saml_verify(store, &options, old_signed, strlen(old_signed), &a, detail,
+                                 sizeof(detail)),
+                     SAML_OK);
+    saml_assertion_free(&a);
+    assert_int_equal(saml_verify(store, &options, new_signed, strlen(new_signed), &a, detail,
+                                 sizeof(detail)),
+                     SAML_OK);
+    saml_assertion_free(&a);
+
+    /* The fixture's store does not hold the next key. */
+    assert_int_equal(st_verify(&fixture, NULL, new_signed, NULL), SAML_ERR_SIGNATURE_INVALID);
+
+    saml_trust_store_free(&store);
+    free(old_signed);
+    free(new_signed);
+}
+
+static void input_limits(void **state)
+{
+    saml_verify_options options = st_options(&fixture);
+
+    (void)state;
+    options.max_input_bytes = strlen(genuine) - 1;
+    assert_int_equal(st_verify(&fixture, &options, genuine, NULL), SAML_ERR_INPUT_TOO_LARGE);
+    assert_int_equal(st_verify(&fixture, NULL, "<saml:Assertion", NULL), SAML_ERR_XML_MALFORMED);
+    assert_int_equal(st_verify(&fixture, NULL, "<a xmlns=\"urn:example\"/>", NULL),
+                     SAML_ERR_NOT_SAML);
+}
+
+static void missing_issuer_rejected(void **state)
+{
+    char *doc = st_cut(genuine, "<saml:Issuer>", "</saml:Issuer>");
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ISSUER_MISSING);
+    free(doc);
+}
+
+static void *verify_many(void *arg)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[256];
+    intptr_t failures = 0;
+
+    (void)arg;
+    for (int i = 0; i < 50; i++) {
+        if (saml_verify(fixture.store, &options, genuine, strlen(genuine), &a, detail,
+                        sizeof(detail)) != SAML_OK)
+            failures++;
+        saml_assertion_free(&a);
+    }
+    return (void *)failures;
+}
+
+static void two_threads_verify(void **state)
+{
+    pthread_t threads[2];
+    void *failures;
+
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, verify_many, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(threads[i], &failures), 0);
+        assert_int_equal((intptr_t)failures, 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(claims_read_from_signed_assertion),
+        cmocka_unit_test(window_not_yet_valid),
+        cmocka_unit_test(window_expired),
+        cmocka_unit_test(window_skew_honoured),
+        cmocka_unit_test(audience_checked),
+        cmocka_unit_test(replay_rejected),
+        cmocka_unit_test(replay_entries_expire),
+        cmocka_unit_test(unknown_issuer_rejected),
+        cmocka_unit_test(rollover_either_key_verifies),
+        cmocka_unit_test(input_limits),
+        cmocka_unit_test(missing_issuer_rejected),
+        cmocka_unit_test(two_threads_verify),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
