@@ -558,14 +558,14 @@ verify_trivial_consistency(const audit_merkle_tree_head *first,
     if (path_len != 0)
         return AUDIT_MERKLE_ERR_PROOF_TOO_LONG;
 
-    if (first->size == 0)
-        return hash_equal(&first->root, &empty_root)
-                   ? AUDIT_MERKLE_OK
-                   : AUDIT_MERKLE_ERR_FIRST_ROOT_MISMATCH;
+    if (first->size == 0 && !hash_equal(&first->root, &empty_root))
+        return AUDIT_MERKLE_ERR_FIRST_ROOT_MISMATCH;
 
-    return hash_equal(&first->root, &second->root)
-               ? AUDIT_MERKLE_OK
-               : AUDIT_MERKLE_ERR_SECOND_ROOT_MISMATCH;
+    /* Two empty trees are also two trees of one size, so their roots must match too. */
+    if (first->size == second->size && !hash_equal(&first->root, &second->root))
+        return AUDIT_MERKLE_ERR_SECOND_ROOT_MISMATCH;
+
+    return AUDIT_MERKLE_OK;
 }
 
 /*

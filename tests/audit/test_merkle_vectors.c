@@ -583,6 +583,8 @@ static void test_consistency_trivial_cases(void **state)
                   AUDIT_MERKLE_ERR_FIRST_ROOT_MISMATCH);
     assert_status(audit_merkle_verify_consistency(&eight, &wrong_eight, NULL, 0),
                   AUDIT_MERKLE_ERR_SECOND_ROOT_MISMATCH);
+    assert_status(audit_merkle_verify_consistency(&empty, &wrong_empty, NULL, 0),
+                  AUDIT_MERKLE_ERR_SECOND_ROOT_MISMATCH);
     assert_status(audit_merkle_verify_consistency(&empty, &eight, &extra, 1),
                   AUDIT_MERKLE_ERR_PROOF_TOO_LONG);
     assert_status(audit_merkle_verify_consistency(&eight, &eight, &extra, 1),
