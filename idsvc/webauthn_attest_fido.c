@@ -1,0 +1,441 @@
+/*
+ * Attestation formats that libfido2 1.12 verifies: packed, fido-u2f and tpm, plus none,
+ * which has nothing to verify. libfido2 checks the statement signature and, for tpm,
+ * certInfo and pubArea; the certificate requirements, the AAGUID extension and the
+ * chain are checked here and in webauthn_register.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <fido.h>
+#include <openssl/x509v3.h>
+
+#include "webauthn_internal.h"
+
+#define OID_TCG_KP_AIK_CERTIFICATE "2.23.133.8.3"
+
+/* Sets the libfido2 extensions that the authenticator data reports, because
+ * fido_cred_verify rejects any difference between requested and reported ones. */
+static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_data *ad,
+                                       webauthn_error *err)
+{
+    cbor_item_t *map = NULL;
+    const cbor_item_t *value;
+    int mask = 0;
+    webauthn_code code;
+
+    if (ad->extensions == NULL)
+        return WEBAUTHN_OK;
+    code = webauthn_cbor_load(ad->extensions, ad->extensions_len, &map, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = webauthn_cbor_map_text(map, "credBlob", &value, err);
+    if (code == WEBAUTHN_OK && value != NULL) {
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "libfido2 1.12 cannot verify a registration whose authenticator "
+                             "data reports the credBlob extension.");
+        goto out;
+    }
+
+    code = webauthn_cbor_map_text(map, "hmac-secret", &value, err);
+    if (code == WEBAUTHN_OK && value != NULL && cbor_is_bool(value) && cbor_get_bool(value))
+        mask |= FIDO_EXT_HMAC_SECRET;
+
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_text(map, "credProtect", &value, err);
+    if (code == WEBAUTHN_OK && value != NULL && cbor_isa_uint(value)) {
+        mask |= FIDO_EXT_CRED_PROTECT;
+        if (fido_cred_set_prot(cred, (int)cbor_get_int(value)) != FIDO_OK)
+            code = webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                 "The credProtect extension value is not 1, 2 or 3.");
+    }
+
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_text(map, "minPinLength", &value, err);
+    if (code == WEBAUTHN_OK && value != NULL && cbor_isa_uint(value)) {
+        mask |= FIDO_EXT_MINPINLEN;
+        if (fido_cred_set_pin_minlen(cred, (size_t)cbor_get_int(value)) != FIDO_OK)
+            code = webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                 "The minPinLength extension value is not valid.");
+    }
+
+    if (code == WEBAUTHN_OK && fido_cred_set_extensions(cred, mask) != FIDO_OK)
+        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "libfido2 rejected the extension mask 0x%x.", mask);
+
+out:
+    cbor_decref(&map);
+    return code;
+}
+
+/* Loads everything libfido2 needs into a new fido_cred_t. fido_cred_set_type must come
+ * before the authenticator data, which libfido2 decodes for that key type. */
+static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t **out,
+                               webauthn_error *err)
+{
+    fido_cred_t *cred = fido_cred_new();
+    unsigned char *att_stmt = NULL;
+    size_t att_stmt_size = 0;
+    size_t att_stmt_len;
+    const webauthn_verifier *verifier = in->verifier;
+    webauthn_code code = WEBAUTHN_OK;
+
+    *out = NULL;
+    if (cred == NULL)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
+
+    if (fido_cred_set_type(cred, in->credential_key->alg) != FIDO_OK ||
+        fido_cred_set_rp(cred, verifier->rp_id, NULL) != FIDO_OK ||
+        fido_cred_set_clientdata_hash(cred, in->client_data_hash, 32) != FIDO_OK ||
+        fido_cred_set_uv(cred, verifier->require_uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) !=
+            FIDO_OK) {
+        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "libfido2 rejected the credential parameters.");
+        goto out;
+    }
+
+    code = mirror_extensions(cred, in->auth_data, err);
+    if (code != WEBAUTHN_OK)
+        goto out;
+
+    if (fido_cred_set_authdata_raw(cred, in->auth_data->raw, in->auth_data->raw_len) !=
+        FIDO_OK) {
+        code = webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "libfido2 could not decode the authenticator data for a %s key.",
+                             webauthn_cose_alg_name(in->credential_key->alg));
+        goto out;
+    }
+
+    /* The attStmt map passed webauthn_cbor_check inside the attestation object, so
+     * libfido2's own cbor_load of this re-encoding is bounded too. */
+    att_stmt_len = cbor_serialize_alloc(in->att_stmt, &att_stmt, &att_stmt_size);
+    if (att_stmt_len == 0) {
+        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
+        goto out;
+    }
+    if (fido_cred_set_fmt(cred, in->fmt) != FIDO_OK ||
+        fido_cred_set_attstmt(cred, att_stmt, att_stmt_len) != FIDO_OK) {
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "libfido2 could not decode the %s attestation statement.",
+                             in->fmt);
+        goto out;
+    }
+
+    *out = cred;
+    cred = NULL;
+
+out:
+    free(att_stmt);
+    fido_cred_free(&cred);
+    return code;
+}
+
+static webauthn_code fido_result(int result, const char *fmt, webauthn_error *err)
+{
+    if (result == FIDO_OK)
+        return WEBAUTHN_OK;
+    if (result == FIDO_ERR_INVALID_SIG)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The %s attestation signature does not verify.", fmt);
+    return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                         "libfido2 rejected the %s attestation statement: %s.", fmt,
+                         fido_strerr(result));
+}
+
+static webauthn_code stmt_int(const cbor_item_t *att_stmt, const char *key, int64_t *out,
+                              webauthn_error *err)
+{
+    const cbor_item_t *value;
+    webauthn_code code = webauthn_cbor_map_text(att_stmt, key, &value, err);
+
+    if (code != WEBAUTHN_OK)
+        return code;
+    if (value == NULL || webauthn_cbor_int(value, out) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The attestation statement %s is missing or not an integer.",
+                             key);
+    return WEBAUTHN_OK;
+}
+
+/* Finds a member that must be present; what it holds is checked by its user. */
+static webauthn_code stmt_member(const cbor_item_t *att_stmt, const char *key,
+                                 const cbor_item_t **value, webauthn_error *err)
+{
+    webauthn_code code = webauthn_cbor_map_text(att_stmt, key, value, err);
+
+    if (code == WEBAUTHN_OK && *value == NULL)
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The attestation statement has no %s.", key);
+    return code;
+}
+
+webauthn_code webauthn_attest_none(const webauthn_attestation_input *in,
+                                   webauthn_attestation_output *out, webauthn_error *err)
+{
+    if (cbor_map_size(in->att_stmt) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The none attestation statement is not an empty map.");
+    out->type = WEBAUTHN_ATTESTED_NONE;
+    return WEBAUTHN_OK;
+}
+
+/* Checks whether the subject has an entry of the given NID, or the exact text when
+ * text is not NULL. */
+static bool subject_has(const X509 *cert, int nid, const char *text)
+{
+    const X509_NAME *subject = X509_get_subject_name(cert);
+    int index = X509_NAME_get_index_by_NID(subject, nid, -1);
+    const ASN1_STRING *value;
+
+    if (index < 0)
+        return false;
+    if (text == NULL)
+        return true;
+    value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    return (size_t)ASN1_STRING_length(value) == strlen(text) &&
+           memcmp(ASN1_STRING_get0_data(value), text, strlen(text)) == 0;
+}
+
+/* Packed attestation certificate requirements (WebAuthn Level 3, section 8.2.1). */
+static webauthn_code check_packed_cert(const X509 *leaf, webauthn_error *err)
+{
+    if (X509_get_version(leaf) != X509_VERSION_3)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The packed attestation certificate is not X.509 version 3.");
+    if (!subject_has(leaf, NID_countryName, NULL) ||
+        !subject_has(leaf, NID_organizationName, NULL) ||
+        !subject_has(leaf, NID_organizationalUnitName, "Authenticator Attestation") ||
+        !subject_has(leaf, NID_commonName, NULL))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The packed attestation certificate subject lacks C, O, CN or "
+                             "OU=Authenticator Attestation.");
+    /* X509_check_ca returns 0 only for a certificate that cannot be a CA. */
+    if (X509_check_ca((X509 *)leaf) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The packed attestation certificate is a CA certificate.");
+    return WEBAUTHN_OK;
+}
+
+static webauthn_code packed_full(const webauthn_attestation_input *in, int64_t alg,
+                                 const cbor_item_t *x5c, webauthn_attestation_output *out,
+                                 webauthn_error *err)
+{
+    fido_cred_t *cred = NULL;
+    X509 *leaf;
+    webauthn_code code;
+
+    if (alg != WEBAUTHN_COSE_ES256 && alg != WEBAUTHN_COSE_RS256 && alg != WEBAUTHN_COSE_EDDSA)
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                             "The packed attestation uses COSE algorithm %lld; supported are "
+                             "ES256, RS256 and EdDSA.",
+                             (long long)alg);
+
+    code = webauthn_x5c_parse(x5c, &out->x5c, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    leaf = sk_X509_value(out->x5c, 0);
+
+    code = load_cred(in, &cred, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = fido_result(fido_cred_verify(cred), in->fmt, err);
+    fido_cred_free(&cred);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = check_packed_cert(leaf, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = webauthn_x509_check_aaguid(leaf, in->auth_data->aaguid, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    out->type = WEBAUTHN_ATTESTED_BASIC;
+    return WEBAUTHN_OK;
+}
+
+static webauthn_code packed_self(const webauthn_attestation_input *in, int64_t alg,
+                                 webauthn_attestation_output *out, webauthn_error *err)
+{
+    fido_cred_t *cred = NULL;
+    webauthn_code code;
+
+    if (alg != in->credential_key->alg)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The self attestation names algorithm %lld, but the credential "
+                             "key is %s.",
+                             (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
+
+    code = load_cred(in, &cred, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = fido_result(fido_cred_verify_self(cred), in->fmt, err);
+    fido_cred_free(&cred);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    out->type = WEBAUTHN_ATTESTED_SELF;
+    return WEBAUTHN_OK;
+}
+
+webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
+                                     webauthn_attestation_output *out, webauthn_error *err)
+{
+    const cbor_item_t *x5c;
+    const cbor_item_t *ecdaa;
+    int64_t alg;
+    webauthn_code code;
+
+    code = stmt_int(in->att_stmt, "alg", &alg, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_text(in->att_stmt, "ecdaaKeyId", &ecdaa, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_text(in->att_stmt, "x5c", &x5c, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    if (ecdaa != NULL)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "ECDAA attestation was removed from WebAuthn and is not "
+                             "supported.");
+    if (x5c != NULL)
+        return packed_full(in, alg, x5c, out, err);
+    return packed_self(in, alg, out, err);
+}
+
+webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
+                                       webauthn_attestation_output *out, webauthn_error *err)
+{
+    const cbor_item_t *x5c;
+    fido_cred_t *cred = NULL;
+    EVP_PKEY *leaf_key;
+    webauthn_code code;
+
+    code = stmt_member(in->att_stmt, "x5c", &x5c, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = webauthn_x5c_parse(x5c, &out->x5c, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    if (sk_X509_num(out->x5c) != 1)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The fido-u2f x5c holds %d certificates instead of one.",
+                             sk_X509_num(out->x5c));
+    leaf_key = X509_get0_pubkey(sk_X509_value(out->x5c, 0));
+    if (leaf_key == NULL || !EVP_PKEY_is_a(leaf_key, "EC") ||
+        EVP_PKEY_get_bits(leaf_key) != 256)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The fido-u2f attestation key is not an EC P-256 key.");
+    if (in->credential_key->alg != WEBAUTHN_COSE_ES256)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "A fido-u2f credential key must be ES256.");
+
+    code = load_cred(in, &cred, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = fido_result(fido_cred_verify(cred), in->fmt, err);
+    fido_cred_free(&cred);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    out->type = WEBAUTHN_ATTESTED_BASIC;
+    return WEBAUTHN_OK;
+}
+
+static bool has_extended_key_usage(X509 *cert, const char *oid)
+{
+    EXTENDED_KEY_USAGE *usages = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+    ASN1_OBJECT *wanted = OBJ_txt2obj(oid, 1);
+    bool found = false;
+
+    for (int i = 0; usages != NULL && wanted != NULL && i < sk_ASN1_OBJECT_num(usages); i++) {
+        if (OBJ_cmp(sk_ASN1_OBJECT_value(usages, i), wanted) == 0)
+            found = true;
+    }
+    ASN1_OBJECT_free(wanted);
+    EXTENDED_KEY_USAGE_free(usages);
+    return found;
+}
+
+/* TPM attestation certificate requirements (WebAuthn Level 3, section 8.3.1).
+ * NOTE: the TPM manufacturer, model and version in the subject alternative name are
+ * required to be present but are not checked against a list of known vendors. */
+static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
+{
+    int critical;
+
+    if (X509_get_version(leaf) != X509_VERSION_3)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate is not X.509 version 3.");
+    if (X509_NAME_entry_count(X509_get_subject_name(leaf)) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate subject is not empty.");
+    if (webauthn_x509_extension(leaf, "2.5.29.17", &critical) == NULL)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate has no subject alternative "
+                             "name.");
+    if (!has_extended_key_usage(leaf, OID_TCG_KP_AIK_CERTIFICATE))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate lacks the extended key usage "
+                             "tcg-kp-AIKCertificate (2.23.133.8.3).");
+    if (X509_check_ca(leaf) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate is a CA certificate.");
+    return WEBAUTHN_OK;
+}
+
+webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
+                                  webauthn_attestation_output *out, webauthn_error *err)
+{
+    const cbor_item_t *ver, *x5c, *unused;
+    fido_cred_t *cred = NULL;
+    int64_t alg;
+    webauthn_code code;
+
+    code = stmt_member(in->att_stmt, "ver", &ver, err);
+    if (code == WEBAUTHN_OK)
+        code = stmt_int(in->att_stmt, "alg", &alg, err);
+    if (code == WEBAUTHN_OK)
+        code = stmt_member(in->att_stmt, "x5c", &x5c, err);
+    if (code == WEBAUTHN_OK)
+        code = stmt_member(in->att_stmt, "certInfo", &unused, err);
+    if (code == WEBAUTHN_OK)
+        code = stmt_member(in->att_stmt, "pubArea", &unused, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    if (!cbor_isa_string(ver) || !cbor_string_is_definite(ver) ||
+        cbor_string_length(ver) != 3 || memcmp(cbor_string_handle(ver), "2.0", 3) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm attestation version is not \"2.0\".");
+    /* RS1 stays allowed here: Windows Hello signs certInfo with it. */
+    if (alg != WEBAUTHN_COSE_RS1 || in->credential_key->alg != WEBAUTHN_COSE_RS256)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "libfido2 1.12 verifies tpm attestation only with RS1 and an "
+                             "RS256 credential key; this one has %lld and %s.",
+                             (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
+
+    code = webauthn_x5c_parse(x5c, &out->x5c, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = load_cred(in, &cred, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = fido_result(fido_cred_verify(cred), in->fmt, err);
+    fido_cred_free(&cred);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = check_aik_cert(sk_X509_value(out->x5c, 0), err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = webauthn_x509_check_aaguid(sk_X509_value(out->x5c, 0), in->auth_data->aaguid, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    out->type = WEBAUTHN_ATTESTED_BASIC;
+    return WEBAUTHN_OK;
+}

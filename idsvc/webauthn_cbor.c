@@ -1,0 +1,219 @@
+/*
+ * CBOR input checks before libcbor. libcbor 0.8 (Debian 12) allocates storage for a
+ * declared array or map length before it reads any element, so the five bytes
+ * 9a ff ff ff ff ask it for about 34 GB. Debian builds it without CBOR_CUSTOM_ALLOC, so
+ * cbor_set_allocs does not exist to cap that. Instead every length is checked against
+ * the bytes that remain before cbor_load runs: an array element takes at least one
+ * byte and a map entry at least two, so a declared count can never exceed the input.
+ */
+#include <string.h>
+
+#include "webauthn_internal.h"
+
+typedef struct cbor_reader {
+    const unsigned char *buf;
+    size_t len;
+    size_t pos;
+} cbor_reader;
+
+/* Reads the initial byte and argument of an item header. Returns 0 or -1. */
+static int read_header(cbor_reader *reader, unsigned *major, uint64_t *argument)
+{
+    unsigned info;
+    size_t width;
+
+    if (reader->pos >= reader->len)
+        return -1;
+    *major = reader->buf[reader->pos] >> 5;
+    info = reader->buf[reader->pos] & 0x1f;
+    reader->pos++;
+
+    if (info < 24) {
+        *argument = info;
+        return 0;
+    }
+    /* 28 to 30 are reserved; 31 is an indefinite length, which WebAuthn never uses. */
+    if (info > 27)
+        return -1;
+
+    width = (size_t)1 << (info - 24);
+    if (reader->len - reader->pos < width)
+        return -1;
+    *argument = 0;
+    for (size_t i = 0; i < width; i++)
+        *argument = (*argument << 8) | reader->buf[reader->pos++];
+    return 0;
+}
+
+static int check_item(cbor_reader *reader, unsigned depth)
+{
+    unsigned major;
+    uint64_t argument;
+    size_t remaining;
+
+    if (depth > WEBAUTHN_MAX_CBOR_DEPTH)
+        return -1;
+    if (read_header(reader, &major, &argument) != 0)
+        return -1;
+    remaining = reader->len - reader->pos;
+
+    switch (major) {
+    case 0: /* unsigned integer */
+    case 1: /* negative integer */
+    case 7: /* simple value or float; the argument was the whole payload */
+        return 0;
+
+    case 2: /* byte string */
+    case 3: /* text string */
+        if (argument > remaining)
+            return -1;
+        reader->pos += (size_t)argument;
+        return 0;
+
+    case 4: /* array */
+        if (argument > remaining)
+            return -1;
+        for (uint64_t i = 0; i < argument; i++) {
+            if (check_item(reader, depth + 1) != 0)
+                return -1;
+        }
+        return 0;
+
+    case 5: /* map */
+        if (argument > remaining / 2)
+            return -1;
+        for (uint64_t i = 0; i < argument * 2; i++) {
+            if (check_item(reader, depth + 1) != 0)
+                return -1;
+        }
+        return 0;
+
+    default: /* 6, tags: WebAuthn and COSE keys use none */
+        return -1;
+    }
+}
+
+webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *item_len,
+                                  webauthn_error *err)
+{
+    cbor_reader reader = {.buf = buf, .len = len, .pos = 0};
+
+    *item_len = 0;
+    if (buf == NULL || len == 0)
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED, "The CBOR input is empty.");
+    if (len > WEBAUTHN_MAX_CBOR)
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
+                             "The CBOR input is %zu bytes, more than the maximum %d.", len,
+                             WEBAUTHN_MAX_CBOR);
+
+    if (check_item(&reader, 0) != 0)
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
+                             "The CBOR input is not well formed near byte %zu: a length "
+                             "runs past the end, a tag or indefinite length appears, or "
+                             "nesting is deeper than %d.",
+                             reader.pos, WEBAUTHN_MAX_CBOR_DEPTH);
+
+    *item_len = reader.pos;
+    return WEBAUTHN_OK;
+}
+
+webauthn_code webauthn_cbor_load(const unsigned char *buf, size_t len, cbor_item_t **out,
+                                 webauthn_error *err)
+{
+    struct cbor_load_result result;
+    size_t item_len;
+    webauthn_code code;
+
+    *out = NULL;
+    code = webauthn_cbor_check(buf, len, &item_len, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    if (item_len != len)
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
+                             "The CBOR input has %zu bytes after its single item.",
+                             len - item_len);
+
+    *out = cbor_load(buf, len, &result);
+    if (*out == NULL || result.error.code != CBOR_ERR_NONE || result.read != len) {
+        if (*out != NULL)
+            cbor_decref(out);
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
+                             "libcbor could not decode the CBOR input (error %d at byte "
+                             "%zu).",
+                             (int)result.error.code, result.error.position);
+    }
+    return WEBAUTHN_OK;
+}
+
+int webauthn_cbor_int(const cbor_item_t *item, int64_t *out)
+{
+    uint64_t value;
+
+    if (!cbor_isa_uint(item) && !cbor_isa_negint(item))
+        return -1;
+    value = cbor_get_int(item);
+    if (value > INT64_MAX)
+        return -1;
+    /* A negative integer n is stored as -1 - n. */
+    *out = cbor_isa_uint(item) ? (int64_t)value : -1 - (int64_t)value;
+    return 0;
+}
+
+static bool key_is_text(const cbor_item_t *key, const char *text)
+{
+    size_t len = strlen(text);
+
+    return cbor_isa_string(key) && cbor_string_is_definite(key) &&
+           cbor_string_length(key) == len &&
+           memcmp(cbor_string_handle(key), text, len) == 0;
+}
+
+static bool key_is_int(const cbor_item_t *key, int64_t wanted)
+{
+    int64_t value;
+
+    return webauthn_cbor_int(key, &value) == 0 && value == wanted;
+}
+
+static webauthn_code map_find(const cbor_item_t *map, bool by_text, const char *text,
+                              int64_t number, const cbor_item_t **value, webauthn_error *err)
+{
+    struct cbor_pair *pairs;
+    size_t count;
+
+    *value = NULL;
+    if (!cbor_isa_map(map) || !cbor_map_is_definite(map))
+        return webauthn_fail(err, WEBAUTHN_MALFORMED, "A CBOR map was expected.");
+
+    pairs = cbor_map_handle(map);
+    count = cbor_map_size(map);
+    for (size_t i = 0; i < count; i++) {
+        bool match = by_text ? key_is_text(pairs[i].key, text)
+                             : key_is_int(pairs[i].key, number);
+
+        if (!match)
+            continue;
+        if (*value != NULL) {
+            *value = NULL;
+            if (by_text)
+                return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                     "The CBOR map has the key \"%s\" twice.", text);
+            return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                 "The CBOR map has the key %lld twice.", (long long)number);
+        }
+        *value = pairs[i].value;
+    }
+    return WEBAUTHN_OK;
+}
+
+webauthn_code webauthn_cbor_map_text(const cbor_item_t *map, const char *key,
+                                     const cbor_item_t **value, webauthn_error *err)
+{
+    return map_find(map, true, key, 0, value, err);
+}
+
+webauthn_code webauthn_cbor_map_int(const cbor_item_t *map, int64_t key,
+                                    const cbor_item_t **value, webauthn_error *err)
+{
+    return map_find(map, false, NULL, key, value, err);
+}

@@ -1,0 +1,203 @@
+/* Declarations shared by the webauthn_*.c files; not part of the public interface. */
+#ifndef IDSVC_WEBAUTHN_INTERNAL_H
+#define IDSVC_WEBAUTHN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cbor.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "webauthn.h"
+
+/* Limits on input sizes. NOTE: these are estimates with wide margins: real attestation
+ * objects seen so far (TPM and Android chains included) stay below 8 KiB. */
+#define WEBAUTHN_MAX_RESPONSE_JSON (256 * 1024)
+#define WEBAUTHN_MAX_CBOR (64 * 1024)
+#define WEBAUTHN_MAX_CBOR_DEPTH 16
+#define WEBAUTHN_MAX_CREDENTIAL_ID 1023 /* WebAuthn Level 3 caps credential ids here */
+
+/* Authenticator data flags. */
+#define WEBAUTHN_FLAG_UP 0x01
+#define WEBAUTHN_FLAG_UV 0x04
+#define WEBAUTHN_FLAG_BE 0x08
+#define WEBAUTHN_FLAG_BS 0x10
+#define WEBAUTHN_FLAG_AT 0x40
+#define WEBAUTHN_FLAG_ED 0x80
+
+/* COSE algorithm identifiers (IANA COSE Algorithms registry). */
+#define WEBAUTHN_COSE_ES256 (-7)
+#define WEBAUTHN_COSE_EDDSA (-8)
+#define WEBAUTHN_COSE_RS256 (-257)
+#define WEBAUTHN_COSE_RS1 (-65535)
+
+struct webauthn_verifier {
+    char *rp_id;
+    char **origins;
+    size_t origin_count;
+    X509_STORE *roots;
+    size_t root_count;
+    webauthn_attestation_policy policy;
+    bool require_uv;
+    bool allow_cross_origin;
+    time_t at; /* 0: the current time */
+};
+
+/* Fills err with code and a formatted sentence, and returns code. */
+webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- JSON responses --------------------------------------------------------------- */
+
+/* Parses response JSON with duplicate keys rejected and a size cap. */
+webauthn_code webauthn_json_load(const char *text, size_t len, json_t **out,
+                                 webauthn_error *err);
+
+/* Decodes the base64url string member key of object; what names it in messages. */
+webauthn_code webauthn_json_bytes(const json_t *object, const char *key, const char *what,
+                                  unsigned char **out, size_t *out_len, webauthn_error *err);
+
+/* Reads id, rawId and type of a PublicKeyCredential JSON and checks that id and rawId
+ * name the same bytes; *raw_id is the decoded rawId for the caller to free. */
+webauthn_code webauthn_json_credential(const json_t *root, unsigned char **raw_id,
+                                       size_t *raw_id_len, const json_t **response,
+                                       webauthn_error *err);
+
+/* ---- clientDataJSON --------------------------------------------------------------- */
+
+/* Checks type, challenge, origin and crossOrigin, and computes its SHA-256. */
+webauthn_code webauthn_client_data_verify(const webauthn_verifier *verifier,
+                                          const char *expected_type,
+                                          const unsigned char *challenge,
+                                          size_t challenge_len, const unsigned char *json,
+                                          size_t len, unsigned char hash[32],
+                                          webauthn_error *err);
+
+/* ---- CBOR ------------------------------------------------------------------------- */
+
+/* Checks that buf starts with one well-formed CBOR item with definite lengths, no tags,
+ * nesting at most WEBAUTHN_MAX_CBOR_DEPTH, and every declared length within the input;
+ * *item_len is its length in bytes. This runs before libcbor sees the bytes, because
+ * libcbor 0.8 allocates from a declared length before reading the elements. */
+webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *item_len,
+                                  webauthn_error *err);
+
+/* Checks the whole buffer as exactly one item, then loads it with libcbor. */
+webauthn_code webauthn_cbor_load(const unsigned char *buf, size_t len, cbor_item_t **out,
+                                 webauthn_error *err);
+
+/* Finds the value of a text key in a definite map; NULL when absent. Two equal keys
+ * make it fail with WEBAUTHN_MALFORMED. */
+webauthn_code webauthn_cbor_map_text(const cbor_item_t *map, const char *key,
+                                     const cbor_item_t **value, webauthn_error *err);
+
+/* Finds the value of an integer key in a definite map, with the same rules. */
+webauthn_code webauthn_cbor_map_int(const cbor_item_t *map, int64_t key,
+                                    const cbor_item_t **value, webauthn_error *err);
+
+/* Reads an unsigned or negative integer as int64_t; -1 when it is not one or too big. */
+int webauthn_cbor_int(const cbor_item_t *item, int64_t *out);
+
+/* ---- Authenticator data ----------------------------------------------------------- */
+
+typedef struct webauthn_auth_data {
+    const unsigned char *raw; /* the whole authenticator data, borrowed */
+    size_t raw_len;
+    const unsigned char *rp_id_hash; /* 32 bytes inside raw */
+    uint8_t flags;
+    uint32_t sign_count;
+    unsigned char aaguid[16];
+    const unsigned char *credential_id; /* inside raw; NULL without attested data */
+    size_t credential_id_len;
+    const unsigned char *public_key; /* COSE_Key inside raw */
+    size_t public_key_len;
+    const unsigned char *extensions; /* extensions map inside raw; NULL when absent */
+    size_t extensions_len;
+} webauthn_auth_data;
+
+/* Splits authenticator data into its fields; attested credential data must be present
+ * when with_credential is set. Trailing bytes are rejected. */
+webauthn_code webauthn_auth_data_parse(const unsigned char *raw, size_t len,
+                                       bool with_credential, webauthn_auth_data *out,
+                                       webauthn_error *err);
+
+/* Checks rpIdHash, user presence, user verification when required, and BE/BS. */
+webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
+                                        const webauthn_auth_data *auth_data,
+                                        webauthn_error *err);
+
+/* ---- COSE keys -------------------------------------------------------------------- */
+
+typedef struct webauthn_cose_key {
+    int alg; /* WEBAUTHN_COSE_ES256, _RS256 or _EDDSA */
+    EVP_PKEY *pkey;
+} webauthn_cose_key;
+
+/* Parses an ES256 (P-256), RS256 or EdDSA (Ed25519) COSE_Key. */
+webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
+                                      webauthn_cose_key *out, webauthn_error *err);
+void webauthn_cose_key_clear(webauthn_cose_key *key);
+const char *webauthn_cose_alg_name(int alg);
+
+/* ---- Attestation ------------------------------------------------------------------ */
+
+typedef struct webauthn_attestation_input {
+    const webauthn_verifier *verifier;
+    const char *fmt;
+    const cbor_item_t *att_stmt; /* a definite map */
+    const webauthn_auth_data *auth_data;
+    const webauthn_cose_key *credential_key;
+    const unsigned char *client_data_hash; /* 32 bytes */
+} webauthn_attestation_input;
+
+typedef struct webauthn_attestation_output {
+    webauthn_attestation_type type;
+    STACK_OF(X509) *x5c; /* leaf first; owned, NULL for none and self */
+} webauthn_attestation_output;
+
+webauthn_code webauthn_attest_none(const webauthn_attestation_input *in,
+                                   webauthn_attestation_output *out, webauthn_error *err);
+webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
+                                     webauthn_attestation_output *out, webauthn_error *err);
+webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
+                                       webauthn_attestation_output *out, webauthn_error *err);
+webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
+                                  webauthn_attestation_output *out, webauthn_error *err);
+webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
+                                          webauthn_attestation_output *out,
+                                          webauthn_error *err);
+webauthn_code webauthn_attest_apple(const webauthn_attestation_input *in,
+                                    webauthn_attestation_output *out, webauthn_error *err);
+
+/* ---- X.509 ------------------------------------------------------------------------ */
+
+/* Decodes an x5c array of DER certificates, leaf first. */
+webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) **out,
+                                 webauthn_error *err);
+
+/* Verifies x5c (leaf first) up to a configured root at the verifier's time. */
+webauthn_code webauthn_x5c_verify_chain(const webauthn_verifier *verifier,
+                                        STACK_OF(X509) *x5c, webauthn_error *err);
+
+/* Finds an extension by dotted OID; *critical is set when found. NULL when absent. */
+const ASN1_OCTET_STRING *webauthn_x509_extension(const X509 *cert, const char *oid,
+                                                 int *critical);
+
+/* Checks id-fido-gen-ce-aaguid, when present: not critical and equal to aaguid. */
+webauthn_code webauthn_x509_check_aaguid(const X509 *cert, const unsigned char aaguid[16],
+                                         webauthn_error *err);
+
+/* Reads one DER TLV from *p (at most *remaining bytes) and advances past it. The
+ * content is returned through content and content_len. Returns 0 or -1. */
+int webauthn_der_next(const unsigned char **p, long *remaining, int *tag, int *tag_class,
+                      bool *constructed, const unsigned char **content, long *content_len);
+
+/* Verifies signature over data with key under a COSE algorithm (ES256, RS256, EdDSA). */
+webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned char *data,
+                                        size_t data_len, const unsigned char *signature,
+                                        size_t signature_len, webauthn_error *err);
+
+#endif

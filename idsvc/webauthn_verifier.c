@@ -1,0 +1,133 @@
+/* The relying party's verification settings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "webauthn_internal.h"
+
+webauthn_verifier *webauthn_verifier_new(const char *rp_id)
+{
+    webauthn_verifier *verifier;
+
+    if (rp_id == NULL || rp_id[0] == '\0')
+        return NULL;
+    verifier = calloc(1, sizeof(*verifier));
+    if (verifier == NULL)
+        return NULL;
+
+    verifier->rp_id = strdup(rp_id);
+    verifier->roots = X509_STORE_new();
+    if (verifier->rp_id == NULL || verifier->roots == NULL) {
+        webauthn_verifier_free(&verifier);
+        return NULL;
+    }
+    verifier->policy = WEBAUTHN_ATTESTATION_ANY;
+    return verifier;
+}
+
+void webauthn_verifier_free(webauthn_verifier **verifier_p)
+{
+    webauthn_verifier *verifier;
+
+    if (verifier_p == NULL || (verifier = *verifier_p) == NULL)
+        return;
+
+    for (size_t i = 0; i < verifier->origin_count; i++)
+        free(verifier->origins[i]);
+    free(verifier->origins);
+    X509_STORE_free(verifier->roots);
+    free(verifier->rp_id);
+    free(verifier);
+    *verifier_p = NULL;
+}
+
+int webauthn_verifier_add_origin(webauthn_verifier *verifier, const char *origin)
+{
+    char **origins;
+    char *copy = strdup(origin);
+
+    if (copy == NULL)
+        return -1;
+    origins = realloc(verifier->origins, (verifier->origin_count + 1) * sizeof(*origins));
+    if (origins == NULL) {
+        free(copy);
+        return -1;
+    }
+    origins[verifier->origin_count++] = copy;
+    verifier->origins = origins;
+    return 0;
+}
+
+int webauthn_verifier_add_root(webauthn_verifier *verifier, X509 *root)
+{
+    /* X509_STORE_add_cert takes its own reference. */
+    if (X509_STORE_add_cert(verifier->roots, root) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
+    verifier->root_count++;
+    return 0;
+}
+
+int webauthn_verifier_add_roots_file(webauthn_verifier *verifier, const char *path,
+                                     webauthn_error *err)
+{
+    FILE *file = fopen(path, "r");
+    X509 *cert;
+    size_t count = 0;
+    int result = -1;
+
+    if (file == NULL) {
+        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Cannot open the root file %s.", path);
+        return -1;
+    }
+
+    while ((cert = PEM_read_X509(file, NULL, NULL, NULL)) != NULL) {
+        int added = webauthn_verifier_add_root(verifier, cert);
+
+        X509_free(cert);
+        if (added != 0) {
+            webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                          "Cannot add certificate %zu of %s to the trust store.", count + 1,
+                          path);
+            goto out;
+        }
+        count++;
+    }
+    ERR_clear_error();
+
+    if (count == 0) {
+        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                      "The root file %s holds no PEM certificate.", path);
+        goto out;
+    }
+    result = 0;
+
+out:
+    fclose(file);
+    return result;
+}
+
+void webauthn_verifier_set_policy(webauthn_verifier *verifier,
+                                  webauthn_attestation_policy policy)
+{
+    verifier->policy = policy;
+}
+
+void webauthn_verifier_set_require_uv(webauthn_verifier *verifier, bool require_uv)
+{
+    verifier->require_uv = require_uv;
+}
+
+void webauthn_verifier_set_allow_cross_origin(webauthn_verifier *verifier, bool allow)
+{
+    verifier->allow_cross_origin = allow;
+}
+
+void webauthn_verifier_set_time(webauthn_verifier *verifier, time_t at)
+{
+    verifier->at = at;
+}
