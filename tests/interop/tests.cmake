@@ -15,3 +15,14 @@ target_link_libraries(idsvc_interop_files PUBLIC idsvc_test_support PkgConfig::O
 idsvc_add_unit_test(saml_xmlsec_verify_test
                     ${CMAKE_CURRENT_LIST_DIR}/saml_xmlsec_verify_test.c
                     idsvc_interop_keys idsvc_interop_files idsvc_saml)
+
+idsvc_add_unit_test(saml_sign_cli_test ${CMAKE_CURRENT_LIST_DIR}/saml_sign_cli_test.c
+                    idsvc_interop_keys idsvc_interop_files)
+add_dependencies(saml_sign_cli_test idsvc-admin)
+
+# xmlsec1 signs, idsvc verifies: needs the verifier, which lives beside the signer.
+if(EXISTS ${CMAKE_SOURCE_DIR}/idsvc/saml_verify.c)
+  idsvc_add_unit_test(saml_xmlsec_sign_test
+                      ${CMAKE_CURRENT_LIST_DIR}/saml_xmlsec_sign_test.c
+                      idsvc_interop_files idsvc_saml)
+endif()
