@@ -1,10 +1,10 @@
 /*
  * Verification of a standalone Assertion, or of a Response with exactly one Assertion.
  *
- * The steps run in this order, and the first failure decides the reason: safe parse, a
+ * The steps run in this order, and the first failure decides the reason. Safe parse, a
  * SAML root, unique IDs, exactly one Assertion, the choice of the signed element, the
- * SignedInfo checks, the issuer's trusted keys, the signature, and then the claims, the
- * validity window, the audience and the replay cache, all read from the signed element.
+ * SignedInfo checks, the issuer's trusted keys and the signature come first. The claims,
+ * validity window, audience and replay check follow, all read from the signed element.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,10 +201,8 @@ out:
     return status;
 }
 
-/*
- * Checks the audience: each AudienceRestriction must name the expected audience, as
- * SAML 2.0 core (section 2.5.1.4) requires when there are several.
- */
+/* Checks the audience. When there are several AudienceRestriction elements, SAML 2.0
+ * requires each of them to name the expected audience. */
 static saml_status saml_check_audience(xmlNodePtr assertion, const char *audience,
                                        char *detail, size_t detail_size)
 {

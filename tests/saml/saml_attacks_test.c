@@ -1,6 +1,6 @@
 /*
  * The attack battery. Genuine assertions come from idsvc's own signer with keys in a
- * fresh SoftHSM2 token; where an attack needs a valid signature over a changed document,
+ * fresh SoftHSM2 token. Where an attack needs a valid signature over a changed document,
  * the xmlsec1 command line signs it with a file key that the issuer trusts. Each attack
  * asserts the reason of its rejection.
  */
