@@ -37,7 +37,7 @@ typedef struct assertion_fields {
 static int check_text_field(const char *field, const char *value, bool required,
                             bool uri, p11_error *err)
 {
-    char why[128];
+    char reason[128];
 
     if (value == NULL || value[0] == '\0') {
         if (!required)
@@ -45,8 +45,8 @@ static int check_text_field(const char *field, const char *value, bool required,
         saml_set_error(err, "the %s is missing", field);
         return -1;
     }
-    if (saml_text_check(value, why, sizeof(why)) != 0) {
-        saml_set_error(err, "the %s %s", field, why);
+    if (saml_text_check(value, reason, sizeof(reason)) != 0) {
+        saml_set_error(err, "the %s %s", field, reason);
         return -1;
     }
     if (uri && !saml_text_is_uri(value)) {
@@ -81,14 +81,14 @@ static int check_spec_fields(const saml_assertion_spec *spec, p11_error *err)
 static int resolve_attribute(const saml_attribute *attribute, resolved_attribute *out,
                              p11_error *err)
 {
-    char why[128];
+    char reason[128];
 
     out->attribute = attribute;
     out->claim = attribute->name != NULL ? saml_claim_by_name(attribute->name) : NULL;
     if (out->claim != NULL) {
         out->uri = out->claim->uri;
     } else if (attribute->name != NULL && saml_text_is_uri(attribute->name) &&
-               saml_text_check(attribute->name, why, sizeof(why)) == 0) {
+               saml_text_check(attribute->name, reason, sizeof(reason)) == 0) {
         out->claim = saml_claim_by_uri(attribute->name); /* a catalogue claim by its URI */
         out->uri = attribute->name;
     } else {
@@ -107,8 +107,8 @@ static int resolve_attribute(const saml_attribute *attribute, resolved_attribute
         return -1;
     }
     for (size_t i = 0; i < attribute->value_count; i++) {
-        if (saml_claim_check_value(out->claim, attribute->values[i], why, sizeof(why)) != 0) {
-            saml_set_error(err, "attribute %.64s value %zu %s", attribute->name, i + 1, why);
+        if (saml_claim_check_value(out->claim, attribute->values[i], reason, sizeof(reason)) != 0) {
+            saml_set_error(err, "attribute %.64s value %zu %s", attribute->name, i + 1, reason);
             return -1;
         }
     }

@@ -1,8 +1,8 @@
 /*
  * Internals of the fixed-template SAML signer, shared by its source files and its tests.
  *
- * The signer writes the Assertion directly in exclusive-c14n canonical form, so that the
- * bytes it writes are the bytes it hashes; nothing is parsed or canonicalised at runtime.
+ * The signer writes the Assertion directly in exclusive-c14n canonical form, so the bytes
+ * it writes are the bytes it hashes. Nothing is parsed or canonicalised at runtime.
  */
 #ifndef IDSVC_SAML_BUILD_H
 #define IDSVC_SAML_BUILD_H
@@ -29,7 +29,7 @@
 #define SAML_AUTHN_UNSPECIFIED "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 #define SAML_CM_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
-/* The longest text, in bytes, that the signer accepts for any one caller value. */
+/* The maximum length, in bytes, of any one caller value. */
 #define SAML_VALUE_MAX 1024
 
 /* "_" followed by 32 hexadecimal digits, and the terminating NUL. */
@@ -64,9 +64,9 @@ void saml_buf_put_base64(saml_buf *buf, const unsigned char *bytes, size_t len);
 
 /*
  * Checks that text is valid UTF-8, at most SAML_VALUE_MAX bytes, and holds only
- * characters that XML 1.0 allows. Returns 0, or -1 with the reason in why.
+ * characters that XML 1.0 allows. Returns 0, or -1 with a sentence fragment in reason.
  */
-int saml_text_check(const char *text, char *why, size_t why_size);
+int saml_text_check(const char *text, char *reason, size_t reason_size);
 
 /* Checks that text is an absolute URI: a scheme, a colon and no space or control. */
 bool saml_text_is_uri(const char *text);
@@ -82,10 +82,10 @@ int saml_format_time(time_t t, char out[SAML_TIME_SIZE]);
 /*
  * Checks that one value suits a claim's syntax (a date is YYYY-MM-DD, a country is two
  * capital letters). claim NULL stands for a claim named by a URI outside the catalogue,
- * which takes any text. Returns 0, or -1 with the reason in why.
+ * which takes any text. Returns 0, or -1 with a sentence fragment in reason.
  */
-int saml_claim_check_value(const saml_claim *claim, const char *value, char *why,
-                           size_t why_size);
+int saml_claim_check_value(const saml_claim *claim, const char *value, char *reason,
+                           size_t reason_size);
 
 /* Everything the signer produced, kept apart so that tests can compare each part. */
 typedef struct saml_signed_parts {

@@ -204,13 +204,13 @@ static bool xml_char_allowed(uint32_t code)
     return code != 0xFFFE && code != 0xFFFF;
 }
 
-int saml_text_check(const char *text, char *why, size_t why_size)
+int saml_text_check(const char *text, char *reason, size_t reason_size)
 {
     const unsigned char *p = (const unsigned char *)text;
     size_t len = strlen(text);
 
     if (len > SAML_VALUE_MAX) {
-        snprintf(why, why_size, "is %zu bytes long, but at most %d are allowed", len,
+        snprintf(reason, reason_size, "is %zu bytes long, but at most %d are allowed", len,
                  SAML_VALUE_MAX);
         return -1;
     }
@@ -220,12 +220,12 @@ int saml_text_check(const char *text, char *why, size_t why_size)
         size_t step = utf8_decode(p, &code);
 
         if (step == 0) {
-            snprintf(why, why_size, "is not valid UTF-8 (byte %zu)",
+            snprintf(reason, reason_size, "is not valid UTF-8 (byte %zu)",
                      (size_t)(p - (const unsigned char *)text) + 1);
             return -1;
         }
         if (!xml_char_allowed(code)) {
-            snprintf(why, why_size, "contains U+%04X, which XML 1.0 does not allow",
+            snprintf(reason, reason_size, "contains U+%04X, which XML 1.0 does not allow",
                      (unsigned)code);
             return -1;
         }

@@ -82,7 +82,7 @@ static int write_certificate(saml_buf *buf, X509 *cert, p11_error *err)
 static int write_key_info(saml_buf *buf, const saml_signer *signer, p11_error *err)
 {
     const char *key_name = signer->key_name;
-    char why[128];
+    char reason[128];
 
     if (key_name == NULL)
         key_name = p11_key_get_label(signer->key);
@@ -91,8 +91,8 @@ static int write_key_info(saml_buf *buf, const saml_signer *signer, p11_error *e
 
     saml_buf_puts(buf, "<ds:KeyInfo>");
     if (key_name != NULL && key_name[0] != '\0') {
-        if (saml_text_check(key_name, why, sizeof(why)) != 0) {
-            saml_set_error(err, "the key name %s", why);
+        if (saml_text_check(key_name, reason, sizeof(reason)) != 0) {
+            saml_set_error(err, "the key name %s", reason);
             return -1;
         }
         saml_buf_puts(buf, "<ds:KeyName>");

@@ -65,7 +65,7 @@ static int read_text(json_t *claims, const char *key, bool required, bool uri,
 {
     json_t *value = json_object_get(claims, key);
     const char *text;
-    char why[128];
+    char reason[128];
 
     *out = NULL;
     if (value == NULL) {
@@ -82,8 +82,8 @@ static int read_text(json_t *claims, const char *key, bool required, bool uri,
         return reject(error, error_size, "\"%s\" contains a NUL character", key);
     if (text[0] == '\0')
         return reject(error, error_size, "\"%s\" is empty", key);
-    if (saml_text_check(text, why, sizeof(why)) != 0)
-        return reject(error, error_size, "\"%s\" %s", key, why);
+    if (saml_text_check(text, reason, sizeof(reason)) != 0)
+        return reject(error, error_size, "\"%s\" %s", key, reason);
     if (uri && !saml_text_is_uri(text))
         return reject(error, error_size, "\"%s\" must be an absolute URI such as "
                       "urn:example:value, not \"%.64s\"", key, text);
@@ -139,7 +139,7 @@ static int read_claim_value(const char *key, const saml_claim *claim, json_t *va
                             size_t index, char **out, char *error, size_t error_size)
 {
     const char *text;
-    char why[128];
+    char reason[128];
 
     if (!json_is_string(value))
         return reject(error, error_size, "claim \"%.64s\" value %zu is %s, but claim "
@@ -149,9 +149,9 @@ static int read_claim_value(const char *key, const saml_claim *claim, json_t *va
     if (strlen(text) != json_string_length(value))
         return reject(error, error_size, "claim \"%.64s\" value %zu contains a NUL "
                       "character", key, index + 1);
-    if (saml_claim_check_value(claim, text, why, sizeof(why)) != 0)
+    if (saml_claim_check_value(claim, text, reason, sizeof(reason)) != 0)
         return reject(error, error_size, "claim \"%.64s\" value %zu %s", key, index + 1,
-                      why);
+                      reason);
 
     *out = strdup(text);
     if (*out == NULL)
@@ -199,12 +199,12 @@ static int read_claim_values(const char *key, const saml_claim *claim, json_t *j
 static int resolve_claim_key(const char *key, const saml_claim **claim, const char **name,
                              char *error, size_t error_size)
 {
-    char why[128];
+    char reason[128];
 
     *claim = saml_claim_by_name(key);
     if (*claim == NULL && saml_text_is_uri(key)) {
-        if (saml_text_check(key, why, sizeof(why)) != 0)
-            return reject(error, error_size, "claim name \"%.64s\" %s", key, why);
+        if (saml_text_check(key, reason, sizeof(reason)) != 0)
+            return reject(error, error_size, "claim name \"%.64s\" %s", key, reason);
         *claim = saml_claim_by_uri(key);
         *name = *claim != NULL ? (*claim)->name : key;
         return 0;
@@ -249,7 +249,7 @@ static int read_attributes(json_t *claims, saml_attribute **out, size_t *count_o
         return reject(error, error_size, "\"attributes\" has %zu claims, but at most %d "
                       "are allowed", json_object_size(object), CLAIMS_MAX_ATTRIBUTES);
 
-    /* One extra slot keeps calloc's answer non-NULL for an empty object. */
+    /* One extra slot keeps calloc's result non-NULL for an empty object. */
     attributes = calloc(json_object_size(object) + 1, sizeof(*attributes));
     if (attributes == NULL)
         return reject(error, error_size, "out of memory");

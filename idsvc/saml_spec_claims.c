@@ -99,24 +99,24 @@ static bool is_country_code(const char *value)
            value[1] <= 'Z';
 }
 
-int saml_claim_check_value(const saml_claim *claim, const char *value, char *why,
-                           size_t why_size)
+int saml_claim_check_value(const saml_claim *claim, const char *value, char *reason,
+                           size_t reason_size)
 {
-    if (saml_text_check(value, why, why_size) != 0)
+    if (saml_text_check(value, reason, reason_size) != 0)
         return -1;
     if (value[0] == '\0') {
-        snprintf(why, why_size, "is empty");
+        snprintf(reason, reason_size, "is empty");
         return -1;
     }
     if (claim == NULL)
         return 0;
 
     if (claim->syntax == SAML_CLAIM_DATE && !is_date(value)) {
-        snprintf(why, why_size, "is not a date in the form YYYY-MM-DD");
+        snprintf(reason, reason_size, "is not a date in the form YYYY-MM-DD");
         return -1;
     }
     if (claim->syntax == SAML_CLAIM_COUNTRY && !is_country_code(value)) {
-        snprintf(why, why_size,
+        snprintf(reason, reason_size,
                  "is not an ISO 3166-1 alpha-2 country code (two capital letters)");
         return -1;
     }

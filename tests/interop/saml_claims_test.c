@@ -264,8 +264,8 @@ static void text_check_cases(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char why[128] = "";
-        int result = saml_text_check(cases[i].text, why, sizeof(why));
+        char reason[128] = "";
+        int result = saml_text_check(cases[i].text, reason, sizeof(reason));
 
         print_message("case %zu\n", i);
         if (cases[i].reason == NULL) {
@@ -273,8 +273,8 @@ static void text_check_cases(void **state)
             continue;
         }
         assert_int_equal(result, -1);
-        if (strstr(why, cases[i].reason) == NULL)
-            fail_msg("case %zu: expected \"%s\" in \"%s\"", i, cases[i].reason, why);
+        if (strstr(reason, cases[i].reason) == NULL)
+            fail_msg("case %zu: expected \"%s\" in \"%s\"", i, cases[i].reason, reason);
     }
 }
 

@@ -1,8 +1,8 @@
 /*
- * Interop, the xmlsec1 command line signs and idsvc verifies: assertions signed by
- * `xmlsec1 --sign` with RSA-2048 and P-256 file keys (made by the openssl command line in
- * a temporary folder) verify in saml_verify with only the public key trusted, and a
- * changed byte is rejected as a digest mismatch. The template is indented and declares
+ * Interop, the xmlsec1 command line signs and idsvc verifies. The openssl command line
+ * makes RSA-2048 and P-256 file keys in a temporary folder, `xmlsec1 --sign` signs with
+ * them, and saml_verify accepts the result with only the public key trusted. A changed
+ * byte is rejected as a digest mismatch. The template is indented and declares
  * xs and xsi on the Assertion, a layout that the idsvc signer never writes.
  */
 #include <setjmp.h>

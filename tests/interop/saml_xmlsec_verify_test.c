@@ -1,7 +1,7 @@
 /*
- * Interop, idsvc signs and the xmlsec1 command line verifies: assertions signed in a
+ * Interop, idsvc signs and the xmlsec1 command line verifies. Assertions signed in a
  * SoftHSM2 token with RSA-2048 and P-256 verify in xmlsec1 given only the certificate,
- * only the public key, or only the CA that issued the certificate in KeyInfo; a changed
+ * only the public key, or only the CA that issued the certificate in KeyInfo. A changed
  * byte makes xmlsec1 fail for the expected reason. The same holds for the output of
  * `idsvc-admin saml sign`, whose input errors are checked too.
  */

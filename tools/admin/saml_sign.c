@@ -18,7 +18,7 @@
 #define PROGRAM "idsvc-admin saml sign"
 
 /* The default validity is short because a relying party checks a presented assertion
- * at once; the maximum keeps a typing mistake from issuing a credential for decades. */
+ * at once. The maximum keeps a typing mistake from issuing a credential for decades. */
 #define VALID_DEFAULT_SECONDS 300
 #define VALID_MAX_SECONDS (366L * 24 * 3600)
 
@@ -195,7 +195,7 @@ static json_t *load_claims(const char *path)
     return claims;
 }
 
-/* Reads a PEM certificate and checks that it holds the public half of key. */
+/* Reads a PEM certificate and checks that it contains the public half of key. */
 static X509 *load_matching_cert(const char *path, const p11_key *key)
 {
     FILE *file = fopen(path, "r");
@@ -211,7 +211,7 @@ static X509 *load_matching_cert(const char *path, const p11_key *key)
     cert = PEM_read_X509(file, NULL, NULL, NULL);
     fclose(file);
     if (cert == NULL) {
-        fprintf(stderr, PROGRAM ": %s holds no PEM certificate\n", path);
+        fprintf(stderr, PROGRAM ": %s contains no PEM certificate\n", path);
         return NULL;
     }
 
