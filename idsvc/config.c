@@ -1,0 +1,725 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+/* Longest accepted line; inih's compile-time default of 200 is too short for URIs. */
+#define CONFIG_MAX_LINE 4096
+
+typedef struct parse_state {
+    config *cfg;
+    char *dir; /* the configuration file's folder, for relative paths */
+    char error[512];
+} parse_state;
+
+const char *config_role_name(unsigned role)
+{
+    switch (role) {
+    case ROLE_ISSUER:
+        return "issuer";
+    case ROLE_RP:
+        return "rp";
+    case ROLE_REGULATOR:
+        return "regulator";
+    case ROLE_NODE:
+        return "node";
+    default:
+        return "none";
+    }
+}
+
+static int fail(parse_state *state, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(state->error, sizeof(state->error), format, args);
+    va_end(args);
+    return 0;
+}
+
+static int set_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* Resolves a path relative to the configuration file's folder. */
+static int set_path(parse_state *state, char **slot, const char *value)
+{
+    char joined[PATH_MAX];
+
+    if (value[0] == '/' || state->dir == NULL)
+        return set_string(slot, value);
+    if ((size_t)snprintf(joined, sizeof(joined), "%s/%s", state->dir, value) >=
+        sizeof(joined))
+        return -1;
+    return set_string(slot, joined);
+}
+
+static int append_string(char ***list, size_t *count, const char *value)
+{
+    char **grown = realloc(*list, (*count + 1) * sizeof(**list));
+
+    if (grown == NULL)
+        return -1;
+    *list = grown;
+    grown[*count] = strdup(value);
+    if (grown[*count] == NULL)
+        return -1;
+    (*count)++;
+    return 0;
+}
+
+static int append_path(parse_state *state, char ***list, size_t *count, const char *value)
+{
+    char *resolved = NULL;
+    int rc;
+
+    if (set_path(state, &resolved, value) != 0)
+        return -1;
+    rc = append_string(list, count, resolved);
+    free(resolved);
+    return rc;
+}
+
+static int parse_unsigned(const char *value, unsigned long min, unsigned long max,
+                          unsigned long *out)
+{
+    char *end = NULL;
+    unsigned long number;
+
+    if (value[0] == '\0' || value[0] == '-')
+        return -1;
+    errno = 0;
+    number = strtoul(value, &end, 10);
+    if (errno != 0 || *end != '\0' || number < min || number > max)
+        return -1;
+    *out = number;
+    return 0;
+}
+
+/* Accepts 64 hex digits, optionally separated by colons. */
+static int parse_fingerprint(const char *value, unsigned char out[32])
+{
+    size_t n = 0;
+
+    for (const char *p = value; *p != '\0';) {
+        if (*p == ':') {
+            p++;
+            continue;
+        }
+        if (n == 32 || !isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+            return -1;
+        char byte[3] = {p[0], p[1], '\0'};
+        out[n++] = (unsigned char)strtoul(byte, NULL, 16);
+        p += 2;
+    }
+    return n == 32 ? 0 : -1;
+}
+
+static int handle_number(parse_state *state, const char *section, const char *name,
+                         const char *value, unsigned long min, unsigned long max,
+                         unsigned long *out)
+{
+    if (parse_unsigned(value, min, max, out) != 0)
+        return fail(state, "[%s] %s: \"%s\" is not a number from %lu to %lu", section,
+                    name, value, min, max);
+    return 1;
+}
+
+static int handle_server(parse_state *state, const char *name, const char *value)
+{
+    config *cfg = state->cfg;
+    unsigned long number;
+
+    if (strcmp(name, "listen") == 0)
+        return set_string(&cfg->listen_address, value) == 0;
+    if (strcmp(name, "port") == 0) {
+        if (!handle_number(state, "server", name, value, 1, 65535, &number))
+            return 0;
+        cfg->port = (unsigned)number;
+        return 1;
+    }
+    if (strcmp(name, "entity_id") == 0)
+        return set_string(&cfg->entity_id, value) == 0;
+    if (strcmp(name, "public_url") == 0)
+        return set_string(&cfg->public_url, value) == 0;
+    if (strcmp(name, "jurisdiction") == 0)
+        return set_string(&cfg->jurisdiction, value) == 0;
+    return fail(state, "[server]: unknown key \"%s\"", name);
+}
+
+static int handle_hsm(parse_state *state, const char *name, const char *value)
+{
+    config *cfg = state->cfg;
+    unsigned long number;
+
+    if (strcmp(name, "module") == 0)
+        return set_path(state, &cfg->module_path, value) == 0;
+    if (strcmp(name, "token_label") == 0)
+        return set_string(&cfg->token_label, value) == 0;
+    if (strcmp(name, "pin_file") == 0)
+        return set_path(state, &cfg->pin_file, value) == 0;
+    if (strcmp(name, "pin_env") == 0)
+        return set_string(&cfg->pin_env, value) == 0;
+    if (strcmp(name, "tls_key") == 0)
+        return set_string(&cfg->tls_key_uri, value) == 0;
+    if (strcmp(name, "saml_key") == 0)
+        return set_string(&cfg->saml_key_uri, value) == 0;
+    if (strcmp(name, "retry_after") == 0) {
+        if (!handle_number(state, "hsm", name, value, 1, 3600, &number))
+            return 0;
+        cfg->retry_after_seconds = (unsigned)number;
+        return 1;
+    }
+    return fail(state, "[hsm]: unknown key \"%s\"", name);
+}
+
+static int handle_tls(parse_state *state, const char *name, const char *value)
+{
+    config *cfg = state->cfg;
+
+    if (strcmp(name, "certificate") == 0)
+        return set_path(state, &cfg->certificate_file, value) == 0;
+    if (strcmp(name, "client_ca") == 0)
+        return append_path(state, &cfg->client_ca_files, &cfg->client_ca_count, value) == 0;
+    return fail(state, "[tls]: unknown key \"%s\"", name);
+}
+
+static int handle_saml(parse_state *state, const char *name, const char *value)
+{
+    config *cfg = state->cfg;
+    unsigned long number;
+
+    if (strcmp(name, "certificate") == 0)
+        return set_path(state, &cfg->saml_certificate_file, value) == 0;
+    if (strcmp(name, "result_validity") == 0) {
+        if (!handle_number(state, "saml", name, value, 10, 86400, &number))
+            return 0;
+        cfg->result_validity_seconds = (long)number;
+        return 1;
+    }
+    if (strcmp(name, "clock_skew") == 0) {
+        if (!handle_number(state, "saml", name, value, 0, 600, &number))
+            return 0;
+        cfg->clock_skew_seconds = (long)number;
+        return 1;
+    }
+    return fail(state, "[saml]: unknown key \"%s\"", name);
+}
+
+static int handle_limits(parse_state *state, const char *name, const char *value)
+{
+    config_limits *limits = &state->cfg->limits;
+    unsigned long number;
+
+    if (strcmp(name, "max_body_bytes") == 0) {
+        if (!handle_number(state, "limits", name, value, 1024, 16ul << 20, &number))
+            return 0;
+        limits->max_body_bytes = number;
+    } else if (strcmp(name, "max_json_depth") == 0) {
+        if (!handle_number(state, "limits", name, value, 2, 64, &number))
+            return 0;
+        limits->max_json_depth = (unsigned)number;
+    } else if (strcmp(name, "max_string_bytes") == 0) {
+        if (!handle_number(state, "limits", name, value, 16, 1ul << 20, &number))
+            return 0;
+        limits->max_string_bytes = number;
+    } else if (strcmp(name, "threads") == 0) {
+        if (!handle_number(state, "limits", name, value, 1, 256, &number))
+            return 0;
+        limits->threads = (unsigned)number;
+    } else if (strcmp(name, "connection_timeout") == 0) {
+        if (!handle_number(state, "limits", name, value, 1, 3600, &number))
+            return 0;
+        limits->connection_timeout_seconds = (unsigned)number;
+    } else if (strcmp(name, "max_connections") == 0) {
+        if (!handle_number(state, "limits", name, value, 1, 100000, &number))
+            return 0;
+        limits->max_connections = (unsigned)number;
+    } else {
+        return fail(state, "[limits]: unknown key \"%s\"", name);
+    }
+    return 1;
+}
+
+static config_issuer *find_or_add_issuer(config *cfg, const char *id)
+{
+    config_issuer *grown;
+
+    for (size_t i = 0; i < cfg->issuer_count; i++)
+        if (strcmp(cfg->issuers[i].id, id) == 0)
+            return &cfg->issuers[i];
+
+    grown = realloc(cfg->issuers, (cfg->issuer_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    cfg->issuers = grown;
+    memset(&grown[cfg->issuer_count], 0, sizeof(*grown));
+    grown[cfg->issuer_count].id = strdup(id);
+    if (grown[cfg->issuer_count].id == NULL)
+        return NULL;
+    return &grown[cfg->issuer_count++];
+}
+
+static config_rp *find_or_add_rp(config *cfg, const char *id)
+{
+    config_rp *grown;
+
+    for (size_t i = 0; i < cfg->rp_count; i++)
+        if (strcmp(cfg->rps[i].id, id) == 0)
+            return &cfg->rps[i];
+
+    grown = realloc(cfg->rps, (cfg->rp_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    cfg->rps = grown;
+    memset(&grown[cfg->rp_count], 0, sizeof(*grown));
+    grown[cfg->rp_count].id = strdup(id);
+    if (grown[cfg->rp_count].id == NULL)
+        return NULL;
+    return &grown[cfg->rp_count++];
+}
+
+static config_client *find_or_add_client(config *cfg, const char *name)
+{
+    config_client *grown;
+
+    for (size_t i = 0; i < cfg->client_count; i++)
+        if (strcmp(cfg->clients[i].name, name) == 0)
+            return &cfg->clients[i];
+
+    grown = realloc(cfg->clients, (cfg->client_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    cfg->clients = grown;
+    memset(&grown[cfg->client_count], 0, sizeof(*grown));
+    grown[cfg->client_count].name = strdup(name);
+    if (grown[cfg->client_count].name == NULL)
+        return NULL;
+    return &grown[cfg->client_count++];
+}
+
+static int handle_issuer(parse_state *state, const char *id, const char *name,
+                         const char *value)
+{
+    config_issuer *issuer = find_or_add_issuer(state->cfg, id);
+
+    if (issuer == NULL)
+        return 0;
+    if (strcmp(name, "entity_id") == 0)
+        return set_string(&issuer->entity_id, value) == 0;
+    if (strcmp(name, "certificate") == 0)
+        return append_path(state, &issuer->pem_files, &issuer->pem_count, value) == 0;
+    return fail(state, "[issuer %s]: unknown key \"%s\"", id, name);
+}
+
+static int set_claims(config_rp *rp, const char *value)
+{
+    char *copy = strdup(value);
+    char *saveptr = NULL;
+    int rc = 0;
+
+    if (copy == NULL)
+        return -1;
+    for (char *claim = strtok_r(copy, " \t,", &saveptr); claim != NULL;
+         claim = strtok_r(NULL, " \t,", &saveptr)) {
+        if (append_string(&rp->allowed_claims, &rp->allowed_count, claim) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static int set_match(parse_state *state, const char *section, const char *id,
+                     config_client *client, const char *name, const char *value)
+{
+    if (strcmp(name, "subject_cn") == 0)
+        return set_string(&client->subject_cn, value) == 0;
+
+    if (parse_fingerprint(value, client->fingerprint) != 0)
+        return fail(state, "[%s %s] fingerprint: expected 64 hex digits of a SHA-256 "
+                    "digest, got \"%s\"", section, id, value);
+    client->has_fingerprint = true;
+    return 1;
+}
+
+static int handle_rp(parse_state *state, const char *id, const char *name,
+                     const char *value)
+{
+    config_rp *rp = find_or_add_rp(state->cfg, id);
+    config_client *client;
+
+    if (rp == NULL)
+        return 0;
+    if (strcmp(name, "entity_id") == 0)
+        return set_string(&rp->entity_id, value) == 0;
+    if (strcmp(name, "jurisdiction") == 0)
+        return set_string(&rp->jurisdiction, value) == 0;
+    if (strcmp(name, "allowed_claims") == 0)
+        return set_claims(rp, value) == 0;
+    if (strcmp(name, "subject_cn") != 0 && strcmp(name, "fingerprint") != 0)
+        return fail(state, "[rp %s]: unknown key \"%s\"", id, name);
+
+    /* A relying party's certificate match becomes a role mapping named "rp ID". */
+    char client_name[256];
+    snprintf(client_name, sizeof(client_name), "rp %s", id);
+    client = find_or_add_client(state->cfg, client_name);
+    if (client == NULL)
+        return 0;
+    client->role = ROLE_RP;
+    if (set_string(&client->identity, id) != 0)
+        return 0;
+    return set_match(state, "rp", id, client, name, value);
+}
+
+static unsigned parse_role(const char *value)
+{
+    static const unsigned roles[] = {ROLE_ISSUER, ROLE_RP, ROLE_REGULATOR, ROLE_NODE};
+
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strcmp(value, config_role_name(roles[i])) == 0)
+            return roles[i];
+    return ROLE_NONE;
+}
+
+static int handle_client(parse_state *state, const char *name_in_section, const char *name,
+                         const char *value)
+{
+    config_client *client = find_or_add_client(state->cfg, name_in_section);
+
+    if (client == NULL)
+        return 0;
+    if (strcmp(name, "role") == 0) {
+        client->role = parse_role(value);
+        if (client->role == ROLE_NONE)
+            return fail(state, "[client %s] role: \"%s\" is not one of issuer, rp, "
+                        "regulator, node", name_in_section, value);
+        return 1;
+    }
+    if (strcmp(name, "identity") == 0)
+        return set_string(&client->identity, value) == 0;
+    if (strcmp(name, "subject_cn") == 0 || strcmp(name, "fingerprint") == 0)
+        return set_match(state, "client", name_in_section, client, name, value);
+    return fail(state, "[client %s]: unknown key \"%s\"", name_in_section, name);
+}
+
+/* Splits "kind NAME" section headers; returns NULL when section is not of that kind. */
+static const char *section_argument(const char *section, const char *kind)
+{
+    size_t len = strlen(kind);
+
+    if (strncmp(section, kind, len) != 0 || section[len] != ' ')
+        return NULL;
+    section += len;
+    while (*section == ' ')
+        section++;
+    return *section != '\0' ? section : NULL;
+}
+
+static int handle_entry(void *user, const char *section, const char *name,
+                        const char *value)
+{
+    parse_state *state = user;
+    const char *argument;
+
+    if (strcmp(section, "server") == 0)
+        return handle_server(state, name, value);
+    if (strcmp(section, "hsm") == 0)
+        return handle_hsm(state, name, value);
+    if (strcmp(section, "tls") == 0)
+        return handle_tls(state, name, value);
+    if (strcmp(section, "saml") == 0)
+        return handle_saml(state, name, value);
+    if (strcmp(section, "limits") == 0)
+        return handle_limits(state, name, value);
+    if (strcmp(section, "database") == 0) {
+        if (strcmp(name, "path") == 0)
+            return set_path(state, &state->cfg->database_path, value) == 0;
+        return fail(state, "[database]: unknown key \"%s\"", name);
+    }
+    if ((argument = section_argument(section, "issuer")) != NULL)
+        return handle_issuer(state, argument, name, value);
+    if ((argument = section_argument(section, "rp")) != NULL)
+        return handle_rp(state, argument, name, value);
+    if ((argument = section_argument(section, "client")) != NULL)
+        return handle_client(state, argument, name, value);
+    return fail(state, "unknown section [%s]", section);
+}
+
+static void set_defaults(config *cfg)
+{
+    cfg->port = 8443;
+    cfg->retry_after_seconds = 30;
+    cfg->result_validity_seconds = 300;
+    cfg->clock_skew_seconds = 60;
+    cfg->limits.max_body_bytes = 256 * 1024;
+    cfg->limits.max_json_depth = 8;
+    cfg->limits.max_string_bytes = 128 * 1024;
+    cfg->limits.threads = 4;
+    cfg->limits.connection_timeout_seconds = 30;
+    cfg->limits.max_connections = 1024;
+}
+
+static int check_required(parse_state *state)
+{
+    const config *cfg = state->cfg;
+    const struct {
+        const char *value;
+        const char *name;
+    } required[] = {
+        {cfg->listen_address, "[server] listen"},
+        {cfg->entity_id, "[server] entity_id"},
+        {cfg->jurisdiction, "[server] jurisdiction"},
+        {cfg->token_label, "[hsm] token_label"},
+        {cfg->tls_key_uri, "[hsm] tls_key"},
+        {cfg->saml_key_uri, "[hsm] saml_key"},
+        {cfg->certificate_file, "[tls] certificate"},
+        {cfg->database_path, "[database] path"},
+    };
+
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+        if (required[i].value == NULL)
+            return fail(state, "%s is missing", required[i].name);
+    if ((cfg->pin_file == NULL) == (cfg->pin_env == NULL))
+        return fail(state, "[hsm] needs exactly one of pin_file and pin_env");
+    if (cfg->client_ca_count == 0)
+        return fail(state, "[tls] client_ca is missing: mutual TLS needs at least one CA");
+    if (strncmp(cfg->tls_key_uri, "pkcs11:", 7) != 0 ||
+        strncmp(cfg->saml_key_uri, "pkcs11:", 7) != 0)
+        return fail(state, "[hsm] tls_key and saml_key must be pkcs11: URIs");
+    return 1;
+}
+
+static int check_sections(parse_state *state)
+{
+    const config *cfg = state->cfg;
+
+    for (size_t i = 0; i < cfg->issuer_count; i++)
+        if (cfg->issuers[i].entity_id == NULL || cfg->issuers[i].pem_count == 0)
+            return fail(state, "[issuer %s] needs entity_id and at least one certificate",
+                        cfg->issuers[i].id);
+
+    for (size_t i = 0; i < cfg->rp_count; i++)
+        if (cfg->rps[i].entity_id == NULL || cfg->rps[i].jurisdiction == NULL)
+            return fail(state, "[rp %s] needs entity_id and jurisdiction", cfg->rps[i].id);
+
+    for (size_t i = 0; i < cfg->client_count; i++) {
+        const config_client *client = &cfg->clients[i];
+
+        if (client->role == ROLE_NONE)
+            return fail(state, "[client %s] role is missing", client->name);
+        if (client->subject_cn == NULL && !client->has_fingerprint)
+            return fail(state, "[%s] needs subject_cn or fingerprint", client->name);
+        if (client->role == ROLE_RP &&
+            (client->identity == NULL || config_find_rp(cfg, client->identity) == NULL))
+            return fail(state, "[client %s] has role rp, so identity must name an "
+                        "[rp ID] section", client->name);
+    }
+    return 1;
+}
+
+/* Rejects two mappings for one certificate, which would make the role ambiguous. */
+static int check_unique_clients(parse_state *state)
+{
+    const config *cfg = state->cfg;
+
+    for (size_t i = 0; i < cfg->client_count; i++) {
+        for (size_t j = i + 1; j < cfg->client_count; j++) {
+            const config_client *a = &cfg->clients[i];
+            const config_client *b = &cfg->clients[j];
+
+            if (a->has_fingerprint && b->has_fingerprint &&
+                memcmp(a->fingerprint, b->fingerprint, 32) == 0)
+                return fail(state, "[%s] and [%s] map the same fingerprint", a->name,
+                            b->name);
+            if (a->subject_cn != NULL && b->subject_cn != NULL &&
+                strcmp(a->subject_cn, b->subject_cn) == 0)
+                return fail(state, "[%s] and [%s] map the same subject_cn", a->name,
+                            b->name);
+        }
+    }
+    return 1;
+}
+
+static int fill_identities(config *cfg)
+{
+    for (size_t i = 0; i < cfg->client_count; i++)
+        if (cfg->clients[i].identity == NULL &&
+            set_string(&cfg->clients[i].identity, cfg->clients[i].name) != 0)
+            return -1;
+    return 0;
+}
+
+static char *folder_of(const char *path)
+{
+    char *copy = strdup(path);
+    char *slash;
+
+    if (copy == NULL)
+        return NULL;
+    slash = strrchr(copy, '/');
+    if (slash == NULL) {
+        free(copy);
+        return NULL;
+    }
+    if (slash == copy)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return copy;
+}
+
+int config_load(const char *path, config **out, char *error, size_t error_size)
+{
+    parse_state state = {0};
+    int line;
+    int rc = -1;
+
+    *out = NULL;
+    state.cfg = calloc(1, sizeof(*state.cfg));
+    if (state.cfg == NULL || (state.cfg->path = strdup(path)) == NULL) {
+        snprintf(error, error_size, "out of memory");
+        goto out;
+    }
+    set_defaults(state.cfg);
+    state.dir = folder_of(path);
+
+    /* These are process-wide settings of libinih; only configuration loading uses it. */
+    ini_use_stack = false;
+    ini_max_line = CONFIG_MAX_LINE;
+    ini_allow_multiline = false;
+    ini_stop_on_first_error = true;
+
+    line = ini_parse(path, handle_entry, &state);
+    if (line == -1) {
+        snprintf(error, error_size, "%s: cannot open the file", path);
+        goto out;
+    }
+    if (line != 0) {
+        snprintf(error, error_size, "%s:%d: %s", path, line,
+                 state.error[0] != '\0' ? state.error : "invalid line or out of memory");
+        goto out;
+    }
+
+    if (!check_required(&state) || !check_sections(&state) ||
+        !check_unique_clients(&state) || fill_identities(state.cfg) != 0) {
+        snprintf(error, error_size, "%s: %s", path,
+                 state.error[0] != '\0' ? state.error : "out of memory");
+        goto out;
+    }
+
+    *out = state.cfg; /* ownership passes to the caller */
+    state.cfg = NULL;
+    rc = 0;
+out:
+    config_free(&state.cfg);
+    free(state.dir);
+    return rc;
+}
+
+static void free_list(char **list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(list[i]);
+    free(list);
+}
+
+void config_free(config **cfg_ptr)
+{
+    config *cfg;
+
+    if (cfg_ptr == NULL || *cfg_ptr == NULL)
+        return;
+    cfg = *cfg_ptr;
+
+    free(cfg->path);
+    free(cfg->listen_address);
+    free(cfg->entity_id);
+    free(cfg->public_url);
+    free(cfg->jurisdiction);
+    free(cfg->module_path);
+    free(cfg->token_label);
+    free(cfg->pin_file);
+    free(cfg->pin_env);
+    free(cfg->tls_key_uri);
+    free(cfg->saml_key_uri);
+    free(cfg->certificate_file);
+    free_list(cfg->client_ca_files, cfg->client_ca_count);
+    free(cfg->saml_certificate_file);
+    free(cfg->database_path);
+
+    for (size_t i = 0; i < cfg->issuer_count; i++) {
+        free(cfg->issuers[i].id);
+        free(cfg->issuers[i].entity_id);
+        free_list(cfg->issuers[i].pem_files, cfg->issuers[i].pem_count);
+    }
+    free(cfg->issuers);
+
+    for (size_t i = 0; i < cfg->rp_count; i++) {
+        free(cfg->rps[i].id);
+        free(cfg->rps[i].entity_id);
+        free(cfg->rps[i].jurisdiction);
+        free_list(cfg->rps[i].allowed_claims, cfg->rps[i].allowed_count);
+    }
+    free(cfg->rps);
+
+    for (size_t i = 0; i < cfg->client_count; i++) {
+        free(cfg->clients[i].name);
+        free(cfg->clients[i].identity);
+        free(cfg->clients[i].subject_cn);
+    }
+    free(cfg->clients);
+
+    free(cfg);
+    *cfg_ptr = NULL;
+}
+
+const config_rp *config_find_rp(const config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->rp_count; i++)
+        if (strcmp(cfg->rps[i].id, id) == 0)
+            return &cfg->rps[i];
+    return NULL;
+}
+
+const config_client *config_match_client(const config *cfg, const char *subject_cn,
+                                         const unsigned char fingerprint[32])
+{
+    for (size_t i = 0; i < cfg->client_count; i++)
+        if (cfg->clients[i].has_fingerprint &&
+            memcmp(cfg->clients[i].fingerprint, fingerprint, 32) == 0)
+            return &cfg->clients[i];
+
+    if (subject_cn == NULL)
+        return NULL;
+    /* A mapping that names a fingerprint never matches by CN alone. */
+    for (size_t i = 0; i < cfg->client_count; i++)
+        if (!cfg->clients[i].has_fingerprint && cfg->clients[i].subject_cn != NULL &&
+            strcmp(cfg->clients[i].subject_cn, subject_cn) == 0)
+            return &cfg->clients[i];
+    return NULL;
+}
+
+bool config_rp_allows(const config_rp *rp, const char *claim)
+{
+    for (size_t i = 0; i < rp->allowed_count; i++)
+        if (strcmp(rp->allowed_claims[i], claim) == 0)
+            return true;
+    return false;
+}

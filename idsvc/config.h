@@ -1,0 +1,118 @@
+/*
+ * The daemon's configuration: an INI file read with libinih. etc/idsvc.conf.sample
+ * describes every key; docs/configuration.md explains the sections.
+ */
+#ifndef IDSVC_CONFIG_H
+#define IDSVC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The roles a client certificate can map to; a bit each, so routes can allow several. */
+typedef enum config_role {
+    ROLE_NONE = 0,
+    ROLE_ISSUER = 1u << 0,
+    ROLE_RP = 1u << 1,
+    ROLE_REGULATOR = 1u << 2,
+    ROLE_NODE = 1u << 3,
+} config_role;
+
+#define ROLE_ANY (ROLE_ISSUER | ROLE_RP | ROLE_REGULATOR | ROLE_NODE)
+
+/* Returns "issuer", "rp", "regulator", "node" or "none". */
+const char *config_role_name(unsigned role);
+
+/* A SAML issuer the node trusts, with one or more PEM files (several during rollover). */
+typedef struct config_issuer {
+    char *id;        /* the section name */
+    char *entity_id;
+    char **pem_files;
+    size_t pem_count;
+} config_issuer;
+
+/* A relying party: its SAML entity ID, jurisdiction and the claims it may receive. */
+typedef struct config_rp {
+    char *id;
+    char *entity_id;
+    char *jurisdiction;
+    char **allowed_claims;
+    size_t allowed_count;
+} config_rp;
+
+/* Maps a client certificate, by subject CN or SHA-256 fingerprint, to a role. */
+typedef struct config_client {
+    char *name;           /* the section name */
+    unsigned role;        /* one ROLE_* bit */
+    char *identity;       /* the caller's name in logs and records; an rp id for ROLE_RP */
+    char *subject_cn;     /* NULL when matched by fingerprint only */
+    unsigned char fingerprint[32];
+    bool has_fingerprint;
+} config_client;
+
+typedef struct config_limits {
+    size_t max_body_bytes;
+    unsigned max_json_depth;
+    size_t max_string_bytes;
+    unsigned threads;
+    unsigned connection_timeout_seconds;
+    unsigned max_connections;
+} config_limits;
+
+typedef struct config {
+    char *path; /* the file this was read from, for reloads */
+
+    /* [server] */
+    char *listen_address;
+    unsigned port;
+    char *entity_id;          /* the node's SAML entity ID */
+    char *public_url;         /* the base URL clients use; NULL derives it from listen */
+    char *jurisdiction;
+
+    /* [hsm] */
+    char *module_path;
+    char *token_label;
+    char *pin_file;
+    char *pin_env;
+    char *tls_key_uri;
+    char *saml_key_uri;
+    unsigned retry_after_seconds; /* sent with 503 when the HSM fails */
+
+    /* [tls] */
+    char *certificate_file;   /* the node's TLS certificate chain, PEM */
+    char **client_ca_files;
+    size_t client_ca_count;
+
+    /* [saml] */
+    char *saml_certificate_file; /* optional: published in the metadata */
+    long result_validity_seconds;
+    long clock_skew_seconds;
+
+    /* [database] */
+    char *database_path;
+
+    config_limits limits;
+
+    config_issuer *issuers;
+    size_t issuer_count;
+    config_rp *rps;
+    size_t rp_count;
+    config_client *clients;
+    size_t client_count;
+} config;
+
+/*
+ * Reads and checks a configuration file. Returns 0, or -1 with a sentence in error that
+ * names the line for unknown sections, unknown keys and invalid values.
+ */
+int config_load(const char *path, config **out, char *error, size_t error_size);
+void config_free(config **cfg);
+
+const config_rp *config_find_rp(const config *cfg, const char *id);
+
+/* Finds the mapping for a client certificate; a fingerprint match wins over a CN match. */
+const config_client *config_match_client(const config *cfg, const char *subject_cn,
+                                         const unsigned char fingerprint[32]);
+
+bool config_rp_allows(const config_rp *rp, const char *claim);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * idsvc: the node's daemon. Reads the configuration, opens the HSM and the database,
+ * serves HTTPS until SIGTERM or SIGINT, and reloads the trust store, the relying-party
+ * registry and the role mapping on SIGHUP without dropping connections.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <openssl/pem.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+
+#define PIN_MAX 256
+
+static void usage(FILE *out)
+{
+    fputs("usage: idsvc --config FILE [--check] [--debug]\n"
+          "  --config FILE  the INI configuration (see etc/idsvc.conf.sample)\n"
+          "  --check        read and check the configuration, then exit\n"
+          "  --debug        also log debug lines\n", out);
+}
+
+static int read_pin(const config *cfg, char *pin, size_t size)
+{
+    p11_error err = {0};
+    const char *value;
+
+    if (cfg->pin_file != NULL) {
+        if (p11_pin_read_file(cfg->pin_file, pin, size, &err) != 0) {
+            log_message(LOG_ERROR, "start_failed", "%s", err.message);
+            return -1;
+        }
+        return 0;
+    }
+    value = getenv(cfg->pin_env);
+    if (value == NULL || strlen(value) >= size) {
+        log_message(LOG_ERROR, "start_failed",
+                    "the environment variable %s named by [hsm] pin_env is unset or too "
+                    "long", cfg->pin_env);
+        return -1;
+    }
+    memcpy(pin, value, strlen(value) + 1);
+    return 0;
+}
+
+static void observe_key_import(void *ctx, bool ok)
+{
+    metrics_record_hsm(ctx, METRICS_HSM_TLS_KEY_IMPORT, ok);
+}
+
+static const char *const *route_patterns(void)
+{
+    static const char *patterns[16];
+    size_t count;
+    const http_route *routes = http_routes(&count);
+
+    for (size_t i = 0; i < count && i < 16; i++)
+        patterns[i] = routes[i].pattern;
+    return patterns;
+}
+
+static X509 *load_certificate(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    X509 *cert;
+
+    if (file == NULL)
+        return NULL;
+    cert = PEM_read_X509(file, NULL, NULL, NULL);
+    fclose(file);
+    return cert;
+}
+
+/* Opens the HSM for SAML signing; the TLS layer has initialised the module already. */
+static int open_hsm(node *n, const config *cfg)
+{
+    p11_config p11 = {
+        .module_path = cfg->module_path,
+        .token_label = cfg->token_label,
+        .pin_file = cfg->pin_file,
+        .pin_env = cfg->pin_env,
+    };
+    p11_error err = {0};
+
+    if (p11_token_open(&p11, &n->token, &err) != 0 ||
+        p11_key_find(n->token, cfg->saml_key_uri, &n->saml_key, &err) != 0) {
+        log_message(LOG_ERROR, "start_failed", "HSM: %s", err.message);
+        return -1;
+    }
+    if (cfg->saml_certificate_file != NULL) {
+        n->saml_cert = load_certificate(cfg->saml_certificate_file);
+        if (n->saml_cert == NULL) {
+            log_message(LOG_ERROR, "start_failed", "%s: cannot read the SAML certificate",
+                        cfg->saml_certificate_file);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int start_node(node *n, config *cfg)
+{
+    char error[512];
+    char pin[PIN_MAX];
+    size_t route_count;
+    tls_hsm_observer observer;
+    int rc;
+
+    http_routes(&route_count);
+    n->metrics = metrics_new(route_patterns(), route_count);
+    if (n->metrics == NULL)
+        return -1;
+    observer.key_import = observe_key_import;
+    observer.ctx = n->metrics;
+
+    if (read_pin(cfg, pin, sizeof(pin)) != 0)
+        return -1;
+    rc = tls_context_new(cfg, pin, &observer, &n->tls, error, sizeof(error));
+    explicit_bzero(pin, sizeof(pin));
+    if (rc != 0) {
+        log_message(LOG_ERROR, "start_failed", "TLS: %s", error);
+        return -1;
+    }
+    if (open_hsm(n, cfg) != 0)
+        return -1;
+
+    n->store = store_sqlite_open(cfg->database_path, error, sizeof(error));
+    if (n->store == NULL) {
+        log_message(LOG_ERROR, "start_failed", "%s", error);
+        return -1;
+    }
+    return 0;
+}
+
+static int install_first_config(node *n, config *cfg)
+{
+    char error[512];
+
+    if (node_install_config(n, cfg, error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, "start_failed", "%s", error);
+        return -1;
+    }
+    n->boot_snapshot = node_acquire(n);
+    n->boot = n->boot_snapshot->cfg;
+    n->metadata_xml = route_metadata_build(n);
+    if (n->metadata_xml == NULL) {
+        log_message(LOG_ERROR, "start_failed", "cannot build the SAML metadata");
+        return -1;
+    }
+    return 0;
+}
+
+static void reload(node *n)
+{
+    char error[512];
+    config *cfg = NULL;
+
+    if (config_load(n->boot->path, &cfg, error, sizeof(error)) != 0 ||
+        node_install_config(n, cfg, error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, "reload_failed", "kept the previous configuration: %s",
+                    error);
+        return;
+    }
+    log_message(LOG_INFO, "reloaded", "trust store, relying parties and roles reloaded");
+}
+
+static void stop_node(node *n)
+{
+    free(n->metadata_xml);
+    node_release(&n->boot_snapshot);
+    node_release(&n->snapshot);
+    store_close(&n->store);
+    X509_free(n->saml_cert);
+    p11_key_free(&n->saml_key);
+    p11_token_close(&n->token);
+    tls_context_free(&n->tls);
+    metrics_free(&n->metrics);
+    pthread_mutex_destroy(&n->snapshot_lock);
+}
+
+/* Waits for signals on the main thread; workers inherit the blocked mask. */
+static void serve(node *n, const sigset_t *signals)
+{
+    int signal_number = 0;
+
+    for (;;) {
+        if (sigwait(signals, &signal_number) != 0)
+            continue;
+        if (signal_number == SIGHUP) {
+            reload(n);
+            continue;
+        }
+        log_message(LOG_INFO, "stopping", "received %s; draining requests",
+                    signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+}
+
+static int parse_arguments(int argc, char **argv, const char **path, bool *check)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"debug", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int option;
+
+    while ((option = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+        switch (option) {
+        case 'c':
+            *path = optarg;
+            break;
+        case 'k':
+            *check = true;
+            break;
+        case 'd':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (*path == NULL || optind != argc) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    node n = {.snapshot_lock = PTHREAD_MUTEX_INITIALIZER};
+    http_server *server = NULL;
+    const char *path = NULL;
+    bool check = false;
+    config *cfg = NULL;
+    sigset_t signals;
+    char error[512];
+    int status = 1;
+    int rc;
+
+    if (parse_arguments(argc, argv, &path, &check) != 0)
+        return 2;
+    if (config_load(path, &cfg, error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, "start_failed", "%s", error);
+        return 1;
+    }
+    if (check) {
+        printf("%s: the configuration is valid\n", path);
+        config_free(&cfg);
+        return 0;
+    }
+
+    /* Block the signals before any thread starts, so only sigwait sees them. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (start_node(&n, cfg) != 0)
+        goto out;
+    rc = install_first_config(&n, cfg);
+    cfg = NULL; /* the node owns the configuration from here on */
+    if (rc != 0)
+        goto out;
+    if (http_server_start(&n, &server, error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, "start_failed", "%s", error);
+        goto out;
+    }
+
+    log_field fields[] = {
+        {"listen", n.boot->listen_address},
+        {"entity_id", n.boot->entity_id},
+        {"version", "0.1.0"},
+    };
+    log_event(LOG_INFO, "started", fields, sizeof(fields) / sizeof(fields[0]));
+    serve(&n, &signals);
+    http_server_stop(&server);
+    status = 0;
+    log_message(LOG_INFO, "stopped", "the node stopped cleanly");
+out:
+    config_free(&cfg);
+    stop_node(&n);
+    return status;
+}

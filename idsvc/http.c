@@ -1,0 +1,578 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "problem.h"
+
+#define DRAIN_TIMEOUT_MS 10000
+#define PARAM_MAX_LEN 64
+
+static const http_route routes[] = {
+    {"POST", "/v1/credentials", ROLE_ISSUER, route_credentials_issue},
+    {"GET", "/v1/credentials/{id}", ROLE_ISSUER, route_credentials_get},
+    {"POST", "/v1/credentials/{id}/revocation", ROLE_ISSUER, route_credentials_revoke},
+    {"POST", "/v1/verifications", ROLE_RP, route_verifications_create},
+    {"GET", "/v1/issuers", ROLE_ANY, route_issuers_list},
+    {"GET", "/saml/metadata", 0, route_metadata_get},
+    {"GET", "/healthz", 0, route_health_get},
+    {"GET", "/metrics", ROLE_REGULATOR | ROLE_NODE, route_metrics_get},
+};
+
+#define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    node *node;
+    atomic_uint in_flight;
+};
+
+/* Per-connection state: TLS bookkeeping and the client certificate, read once. */
+typedef struct connection_state {
+    tls_connection tls;
+    bool peer_read;
+    tls_peer peer;
+} connection_state;
+
+typedef struct request_state {
+    http_request request;
+    http_reply reply;
+    size_t route_index; /* ROUTE_COUNT when no route matched */
+    char *body;
+    size_t body_len;
+    bool body_too_large;
+    bool dispatched;
+    char allow[64]; /* the Allow header of a 405 */
+    struct timespec started;
+    connection_state *connection;
+} request_state;
+
+const http_route *http_routes(size_t *count)
+{
+    *count = ROUTE_COUNT;
+    return routes;
+}
+
+static bool param_valid(const char *segment, size_t len)
+{
+    if (len == 0 || len > PARAM_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = segment[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static void free_params(http_request *request)
+{
+    for (size_t i = 0; i < request->param_count; i++) {
+        free(request->params[i]);
+        request->params[i] = NULL;
+    }
+    request->param_count = 0;
+}
+
+/* Matches path against a pattern segment by segment, copying {id} segments to params.
+ * On a mismatch the params already copied are freed. */
+static bool match_pattern(const char *pattern, const char *path, http_request *request)
+{
+    while (*pattern != '\0' && *path != '\0') {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            size_t len = strcspn(path, "/");
+
+            if (!param_valid(path, len) || request->param_count == HTTP_MAX_PARAMS)
+                goto mismatch;
+            request->params[request->param_count] = strndup(path, len);
+            if (request->params[request->param_count] == NULL)
+                goto mismatch;
+            request->param_count++;
+            pattern += 4;
+            path += len;
+            continue;
+        }
+        if (*pattern != *path)
+            goto mismatch;
+        pattern++;
+        path++;
+    }
+    if (*pattern == '\0' && *path == '\0')
+        return true;
+mismatch:
+    free_params(request);
+    return false;
+}
+
+/* Finds the route for the method and path. When only the method differs, allow
+ * receives the methods the path accepts, for the 405 response. */
+static size_t find_route(http_request *request, char *allow, size_t allow_size)
+{
+    allow[0] = '\0';
+    for (size_t i = 0; i < ROUTE_COUNT; i++)
+        if (strcmp(routes[i].method, request->method) == 0 &&
+            match_pattern(routes[i].pattern, request->path, request))
+            return i;
+
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        if (!match_pattern(routes[i].pattern, request->path, request))
+            continue;
+        free_params(request);
+        snprintf(allow + strlen(allow), allow_size - strlen(allow), "%s%s",
+                 allow[0] != '\0' ? ", " : "", routes[i].method);
+    }
+    return ROUTE_COUNT;
+}
+
+static void read_caller(request_state *state, struct MHD_Connection *connection)
+{
+    connection_state *conn = state->connection;
+    http_caller *caller = &state->request.caller;
+    const config_client *client;
+
+    if (conn != NULL && !conn->peer_read) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+        if (info != NULL && info->tls_session != NULL &&
+            tls_read_peer(info->tls_session, &conn->peer) != 0)
+            log_message(LOG_WARN, "tls_peer_unreadable",
+                        "the client certificate could not be read");
+        conn->peer_read = true;
+    }
+    if (conn == NULL || !conn->peer.has_certificate)
+        return;
+
+    caller->has_certificate = true;
+    memcpy(caller->fingerprint_hex, conn->peer.fingerprint_hex, sizeof(caller->fingerprint_hex));
+    memcpy(caller->subject_cn, conn->peer.subject_cn, sizeof(caller->subject_cn));
+    client = config_match_client(state->request.snapshot->cfg, conn->peer.subject_cn,
+                                 conn->peer.fingerprint);
+    if (client != NULL) {
+        caller->role = client->role;
+        caller->identity = client->identity;
+    }
+}
+
+/* Returns true when the caller may use the route; otherwise fills a problem. */
+static bool authorize(const http_route *route, const http_caller *caller, http_reply *reply)
+{
+    if (route->roles == 0)
+        return true;
+    if (!caller->has_certificate) {
+        problem_set(reply, 401, "client_certificate_required", NULL,
+                    "This route requires a client certificate issued by a CA the node "
+                    "trusts.");
+        return false;
+    }
+    if (caller->role == ROLE_NONE) {
+        problem_set(reply, 403, "client_not_registered", NULL,
+                    "The client certificate (SHA-256 %s) maps to no role on this node.",
+                    caller->fingerprint_hex);
+        return false;
+    }
+    if ((caller->role & route->roles) == 0) {
+        problem_set(reply, 403, "role_not_allowed", NULL,
+                    "The role %s may not use %s %s.", config_role_name(caller->role),
+                    route->method, route->pattern);
+        return false;
+    }
+    return true;
+}
+
+static bool content_type_is_json(const char *value)
+{
+    size_t len = strlen("application/json");
+
+    if (value == NULL || strncasecmp(value, "application/json", len) != 0)
+        return false;
+    return value[len] == '\0' || value[len] == ';' || value[len] == ' ';
+}
+
+static void dispatch(request_state *state, struct MHD_Connection *connection)
+{
+    http_request *request = &state->request;
+    http_reply *reply = &state->reply;
+    const http_route *route;
+
+    request->body = state->body;
+    request->body_len = state->body_len;
+    state->route_index = find_route(request, state->allow, sizeof(state->allow));
+    read_caller(state, connection);
+
+    if (state->route_index == ROUTE_COUNT) {
+        if (state->allow[0] == '\0') {
+            problem_set(reply, 404, "route_not_found", NULL, "No route matches this path.");
+        } else {
+            problem_set(reply, 405, "method_not_allowed", NULL,
+                        "This path accepts only %s.", state->allow);
+            reply->allow = state->allow;
+        }
+        return;
+    }
+    route = &routes[state->route_index];
+    if (!authorize(route, &request->caller, reply))
+        return;
+
+    if (state->body_too_large) {
+        problem_set(reply, 413, "body_too_large", NULL,
+                    "The request body is larger than %zu bytes.",
+                    request->node->boot->limits.max_body_bytes);
+        return;
+    }
+    if (strcmp(route->method, "POST") == 0 && !content_type_is_json(request->content_type)) {
+        problem_set(reply, 415, "unsupported_media_type", NULL,
+                    "Send the request body as application/json.");
+        return;
+    }
+
+    route->handler(request, reply);
+    if (reply->status == 0) {
+        log_message(LOG_ERROR, "handler_error", "the handler for %s %s set no response",
+                    route->method, route->pattern);
+        problem_internal(reply);
+    }
+}
+
+static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *connection)
+{
+    http_reply *reply = &state->reply;
+    struct MHD_Response *response;
+    enum MHD_Result result;
+    char retry[16];
+
+    response = MHD_create_response_from_buffer(reply->body_len, reply->body,
+                                               MHD_RESPMEM_MUST_COPY);
+    if (response == NULL)
+        return MHD_NO;
+    if (reply->content_type != NULL)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
+    MHD_add_response_header(response, "X-Request-Id", state->request.request_id);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (reply->retry_after > 0) {
+        snprintf(retry, sizeof(retry), "%u", reply->retry_after);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    }
+    if (reply->allow != NULL)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, reply->allow);
+
+    result = MHD_queue_response(connection, reply->status, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+static void make_request_id(char out[33])
+{
+    unsigned char bytes[16];
+
+    if (gnutls_rnd(GNUTLS_RND_NONCE, bytes, sizeof(bytes)) != 0)
+        memset(bytes, 0, sizeof(bytes));
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+static request_state *request_begin(http_server *server, struct MHD_Connection *connection,
+                                    const char *url, const char *method)
+{
+    request_state *state = calloc(1, sizeof(*state));
+    const union MHD_ConnectionInfo *info;
+    const char *length;
+
+    if (state == NULL)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &state->started);
+    atomic_fetch_add(&server->in_flight, 1);
+
+    info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    state->connection = info != NULL ? info->socket_context : NULL;
+    state->route_index = ROUTE_COUNT;
+    state->request.node = server->node;
+    state->request.snapshot = node_acquire(server->node);
+    state->request.method = method;
+    state->request.path = url;
+    state->request.content_type =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    make_request_id(state->request.request_id);
+
+    /* A declared length over the limit is rejected before any of the body is read. */
+    length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length != NULL &&
+        strtoull(length, NULL, 10) > server->node->boot->limits.max_body_bytes)
+        state->body_too_large = true;
+    return state;
+}
+
+static void append_body(request_state *state, size_t limit, const char *data, size_t len)
+{
+    char *grown;
+
+    if (state->body_too_large || len > limit - state->body_len) {
+        state->body_too_large = true;
+        return;
+    }
+    grown = realloc(state->body, state->body_len + len + 1);
+    if (grown == NULL) {
+        state->body_too_large = true;
+        return;
+    }
+    state->body = grown;
+    memcpy(grown + state->body_len, data, len);
+    state->body_len += len;
+    grown[state->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
+                                  const char *url, const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    http_server *server = cls;
+    request_state *state = *req_cls;
+
+    (void)version;
+    if (state == NULL) {
+        state = request_begin(server, connection, url, method);
+        if (state == NULL)
+            return MHD_NO;
+        *req_cls = state;
+        /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
+         * connection; the response goes out on the next call. */
+        return MHD_YES;
+    }
+
+    if (*upload_data_size > 0) {
+        append_body(state, server->node->boot->limits.max_body_bytes, upload_data,
+                    *upload_data_size);
+        *upload_data_size = 0;
+        if (!state->body_too_large)
+            return MHD_YES;
+    }
+
+    if (!state->dispatched) {
+        dispatch(state, connection);
+        state->dispatched = true;
+        return queue_reply(state, connection);
+    }
+    return MHD_YES;
+}
+
+static double elapsed_seconds(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static void log_request(const request_state *state, double seconds)
+{
+    const http_request *request = &state->request;
+    const http_caller *caller = &request->caller;
+    char status[8];
+    char latency[24];
+    const char *who = caller->identity != NULL     ? caller->identity
+                      : caller->subject_cn[0] != 0 ? caller->subject_cn
+                                                   : NULL;
+
+    snprintf(status, sizeof(status), "%u", state->reply.status);
+    snprintf(latency, sizeof(latency), "%.3f", seconds * 1000.0);
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"role", config_role_name(caller->role)},
+        {"caller", who},
+        {"certificate_sha256", caller->has_certificate ? caller->fingerprint_hex : NULL},
+        {"method", request->method},
+        {"route", state->route_index < ROUTE_COUNT ? routes[state->route_index].pattern
+                                                   : "unmatched"},
+        {"status", status},
+        {"code", state->reply.code},
+        {"latency_ms", latency},
+    };
+    log_event(state->reply.status >= 500 ? LOG_WARN : LOG_INFO, "request", fields,
+              sizeof(fields) / sizeof(fields[0]));
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server *server = cls;
+    request_state *state = *req_cls;
+    double seconds;
+
+    (void)connection;
+    (void)toe;
+    if (state == NULL)
+        return;
+
+    seconds = elapsed_seconds(&state->started);
+    if (state->dispatched) {
+        log_request(state, seconds);
+        metrics_record_request(server->node->metrics, state->route_index,
+                               state->reply.status, seconds);
+    }
+
+    for (size_t i = 0; i < state->request.param_count; i++)
+        free(state->request.params[i]);
+    node_release(&state->request.snapshot);
+    http_reply_clear(&state->reply);
+    free(state->body);
+    free(state);
+    *req_cls = NULL;
+    atomic_fetch_sub(&server->in_flight, 1);
+}
+
+static void format_address(const struct sockaddr *address, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (address == NULL)
+        return;
+    if (address->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)address)->sin_addr,
+                  out, (socklen_t)size);
+    else if (address->sa_family == AF_INET6)
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *)(const void *)address)->sin6_addr, out,
+                  (socklen_t)size);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *server = cls;
+    connection_state *conn = *socket_context;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = info != NULL ? info->tls_session : NULL;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn = calloc(1, sizeof(*conn));
+        *socket_context = conn;
+        if (conn == NULL || session == NULL)
+            return;
+        info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        format_address(info != NULL ? info->client_addr : NULL, conn->tls.address,
+                       sizeof(conn->tls.address));
+        tls_connection_start(session, &conn->tls);
+        return;
+    }
+
+    if (conn == NULL)
+        return;
+    if (session != NULL && tls_connection_closed(session, &conn->tls))
+        metrics_record_handshake_failure(server->node->metrics);
+    free(conn);
+    *socket_context = NULL;
+}
+
+static void mhd_logger(void *cls, const char *format, va_list args)
+{
+    char message[LOG_VALUE_MAX + 1];
+
+    (void)cls;
+    vsnprintf(message, sizeof(message), format, args);
+    message[strcspn(message, "\n")] = '\0';
+    log_event(LOG_DEBUG, "libmicrohttpd", &(log_field){"message", message}, 1);
+}
+
+static int listen_address(const config *cfg, struct sockaddr_storage *address,
+                          unsigned *flags)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)address;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
+
+    memset(address, 0, sizeof(*address));
+    if (inet_pton(AF_INET, cfg->listen_address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, cfg->listen_address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        *flags |= MHD_USE_IPv6;
+        return 0;
+    }
+    return -1;
+}
+
+int http_server_start(node *n, http_server **out, char *error, size_t error_size)
+{
+    const config *cfg = n->boot;
+    struct sockaddr_storage address;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC;
+    http_server *server;
+
+    *out = NULL;
+    if (listen_address(cfg, &address, &flags) != 0) {
+        snprintf(error, error_size, "[server] listen: \"%s\" is not an IPv4 or IPv6 address",
+                 cfg->listen_address);
+        return -1;
+    }
+    server = calloc(1, sizeof(*server));
+    if (server == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    server->node = n;
+
+    server->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, server,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->limits.threads,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        MHD_OPTION_HTTPS_MEM_TRUST, tls_client_ca_pem(n->tls),
+        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_certificate_callback,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->limits.connection_timeout_seconds,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(error, error_size, "cannot start the HTTPS server on %s port %u (address "
+                 "in use, or invalid TLS settings)", cfg->listen_address, cfg->port);
+        free(server);
+        return -1;
+    }
+    *out = server;
+    return 0;
+}
+
+void http_server_stop(http_server **server_ptr)
+{
+    http_server *server;
+    int waited_ms = 0;
+
+    if (server_ptr == NULL || *server_ptr == NULL)
+        return;
+    server = *server_ptr;
+
+    /* Stop accepting, then give requests in flight time to finish. Idle keep-alive
+     * connections are closed by MHD_stop_daemon. */
+    MHD_quiesce_daemon(server->daemon);
+    while (atomic_load(&server->in_flight) > 0 && waited_ms < DRAIN_TIMEOUT_MS) {
+        usleep(10 * 1000);
+        waited_ms += 10;
+    }
+    if (atomic_load(&server->in_flight) > 0)
+        log_message(LOG_WARN, "drain_timeout", "%u requests were still running after %d ms",
+                    atomic_load(&server->in_flight), DRAIN_TIMEOUT_MS);
+    MHD_stop_daemon(server->daemon);
+    free(server);
+    *server_ptr = NULL;
+}

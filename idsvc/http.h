@@ -1,0 +1,145 @@
+/*
+ * The HTTPS front of the daemon: libmicrohttpd in thread-pool mode with epoll, a route
+ * table with the roles each route admits, and the node state that handlers share.
+ */
+#ifndef IDSVC_HTTP_H
+#define IDSVC_HTTP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "p11.h"
+#include "saml.h"
+#include "store.h"
+#include "tls.h"
+
+/* What SIGHUP replaces: the configuration and what is derived from it. Handlers hold a
+ * reference for the whole request, so a reload never frees state in use. */
+typedef struct node_snapshot {
+    atomic_uint refs;
+    config *cfg;
+    saml_trust_store *trust;
+    json_t *issuers; /* the document GET /v1/issuers returns */
+} node_snapshot;
+
+/* The running node. Fields other than the snapshot are set at start and not changed. */
+typedef struct node {
+    pthread_mutex_t snapshot_lock;
+    node_snapshot *snapshot;
+
+    node_snapshot *boot_snapshot; /* held for the whole run, so boot stays valid */
+    const config *boot;  /* the settings read at start: listen, HSM, database, limits */
+    store *store;
+    p11_token *token;
+    p11_key *saml_key;
+    X509 *saml_cert;     /* optional, published in the metadata */
+    char *metadata_xml;
+    metrics *metrics;
+    tls_context *tls;
+} node;
+
+node_snapshot *node_acquire(node *n);
+void node_release(node_snapshot **snapshot);
+
+/* Builds a snapshot from cfg (taking ownership of it) and publishes the registry to the
+ * store. Returns 0, or -1 with a sentence in error and cfg freed. */
+int node_install_config(node *n, config *cfg, char *error, size_t error_size);
+
+/* The caller as the client certificate shows it. */
+typedef struct http_caller {
+    bool has_certificate;
+    unsigned role;          /* ROLE_NONE when the certificate maps to no role */
+    const char *identity;   /* points into the snapshot's configuration */
+    char fingerprint_hex[65];
+    char subject_cn[128];
+} http_caller;
+
+#define HTTP_MAX_PARAMS 2
+
+typedef struct http_request {
+    node *node;
+    node_snapshot *snapshot;
+    const char *method;
+    const char *path;
+    char *params[HTTP_MAX_PARAMS]; /* the {id} segments of the route pattern */
+    size_t param_count;
+    const char *content_type;
+    const char *body;
+    size_t body_len;
+    http_caller caller;
+    char request_id[33];
+} http_request;
+
+/* A response under construction; body is owned and freed by the HTTP layer. */
+typedef struct http_reply {
+    unsigned status;
+    char *body;
+    size_t body_len;
+    const char *content_type;
+    const char *code;        /* the problem code, for the request log line */
+    unsigned retry_after;    /* seconds; 0 sends no Retry-After */
+    const char *allow;       /* methods for a 405 */
+} http_reply;
+
+void http_reply_clear(http_reply *reply);
+
+/* Sets a JSON body (taking the reference to doc) with the given status. */
+void http_reply_json(http_reply *reply, unsigned status, json_t *doc);
+
+/* Sets a body of another type; text is copied. */
+void http_reply_text(http_reply *reply, unsigned status, const char *content_type,
+                     const char *text, size_t len);
+
+typedef void (*http_handler)(http_request *request, http_reply *reply);
+
+typedef struct http_route {
+    const char *method;
+    const char *pattern; /* "{id}" matches one path segment */
+    unsigned roles;      /* ROLE_* bits; 0 for a public route */
+    http_handler handler;
+} http_route;
+
+/* The route table, which the OpenAPI document mirrors. */
+const http_route *http_routes(size_t *count);
+
+/* Route handlers, one file per endpoint group. */
+void route_credentials_issue(http_request *request, http_reply *reply);
+void route_credentials_get(http_request *request, http_reply *reply);
+void route_credentials_revoke(http_request *request, http_reply *reply);
+void route_verifications_create(http_request *request, http_reply *reply);
+void route_issuers_list(http_request *request, http_reply *reply);
+void route_metadata_get(http_request *request, http_reply *reply);
+void route_health_get(http_request *request, http_reply *reply);
+void route_metrics_get(http_request *request, http_reply *reply);
+
+/* Builds the node's SAML metadata document; the caller frees it. NULL on failure. */
+char *route_metadata_build(const node *n);
+
+/*
+ * Parses the body as a JSON object within the configured depth and string limits.
+ * Returns NULL with a problem in reply when the body is not acceptable.
+ */
+json_t *http_parse_json_body(const http_request *request, http_reply *reply);
+
+/* Reads a string member. Returns NULL with a problem in reply when it is missing and
+ * required, not a string, empty or longer than max_len bytes; returns NULL and leaves
+ * reply unset when an optional member is absent. */
+const char *http_json_string(const json_t *object, const char *name, bool required,
+                             size_t max_len, http_reply *reply);
+
+/* Runs the server until http_server_stop; 0 or -1 with a sentence in error. */
+typedef struct http_server http_server;
+
+int http_server_start(node *n, http_server **out, char *error, size_t error_size);
+
+/* Stops accepting, lets requests in flight finish, and frees the server. */
+void http_server_stop(http_server **server);
+
+#endif

@@ -1,0 +1,199 @@
+/* JSON in and out of the HTTP layer, within the configured limits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "problem.h"
+
+#define FIELD_PATH_MAX 128
+
+void http_reply_clear(http_reply *reply)
+{
+    free(reply->body);
+    memset(reply, 0, sizeof(*reply));
+}
+
+void http_reply_json(http_reply *reply, unsigned status, json_t *doc)
+{
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    if (text == NULL) {
+        problem_internal(reply);
+        return;
+    }
+    http_reply_clear(reply);
+    reply->status = status;
+    reply->content_type = "application/json";
+    reply->body = text;
+    reply->body_len = strlen(text);
+}
+
+void http_reply_text(http_reply *reply, unsigned status, const char *content_type,
+                     const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+
+    if (copy == NULL) {
+        problem_internal(reply);
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    http_reply_clear(reply);
+    reply->status = status;
+    reply->content_type = content_type;
+    reply->body = copy;
+    reply->body_len = len;
+}
+
+typedef struct json_limits {
+    unsigned max_depth;
+    size_t max_string;
+} json_limits;
+
+static void append_path(char *path, const char *parent, const char *key)
+{
+    if (parent[0] == '\0')
+        snprintf(path, FIELD_PATH_MAX, "%s", key);
+    else
+        snprintf(path, FIELD_PATH_MAX, "%s.%s", parent, key);
+}
+
+/* Walks the document; on the first value over a limit fills reply, naming its path. */
+static bool check_limits(const json_t *value, const json_limits *limits, unsigned depth,
+                         const char *path, http_reply *reply)
+{
+    char child[FIELD_PATH_MAX];
+    const char *key;
+    json_t *member;
+    size_t index;
+
+    if (json_is_string(value) && json_string_length(value) > limits->max_string) {
+        problem_set(reply, 400, "string_too_long", path[0] != '\0' ? path : NULL,
+                    "A string is longer than %zu bytes.", limits->max_string);
+        return false;
+    }
+    if (!json_is_object(value) && !json_is_array(value))
+        return true;
+    if (depth > limits->max_depth) {
+        problem_set(reply, 400, "json_too_deep", path[0] != '\0' ? path : NULL,
+                    "The document nests deeper than %u levels.", limits->max_depth);
+        return false;
+    }
+
+    if (json_is_object(value)) {
+        json_object_foreach((json_t *)value, key, member) {
+            append_path(child, path, key);
+            if (strlen(key) > limits->max_string) {
+                problem_set(reply, 400, "string_too_long", NULL,
+                            "A member name is longer than %zu bytes.", limits->max_string);
+                return false;
+            }
+            if (!check_limits(member, limits, depth + 1, child, reply))
+                return false;
+        }
+        return true;
+    }
+    json_array_foreach(value, index, member) {
+        snprintf(child, sizeof(child), "%s[%zu]", path, index);
+        if (!check_limits(member, limits, depth + 1, child, reply))
+            return false;
+    }
+    return true;
+}
+
+/* Counts nesting on the raw text, so a deep document is rejected before jansson
+ * recurses into it. Brackets inside strings do not count. */
+static bool raw_depth_ok(const char *text, size_t len, unsigned max_depth)
+{
+    unsigned depth = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth)
+                return false;
+        } else if (c == '}' || c == ']') {
+            if (depth > 0)
+                depth--;
+        }
+    }
+    return true;
+}
+
+json_t *http_parse_json_body(const http_request *request, http_reply *reply)
+{
+    const config_limits *configured = &request->node->boot->limits;
+    json_limits limits = {configured->max_json_depth, configured->max_string_bytes};
+    json_error_t error;
+    json_t *doc;
+
+    if (request->body == NULL || request->body_len == 0) {
+        problem_set(reply, 400, "body_missing", NULL, "The request needs a JSON body.");
+        return NULL;
+    }
+    if (!raw_depth_ok(request->body, request->body_len, limits.max_depth)) {
+        problem_set(reply, 400, "json_too_deep", NULL,
+                    "The document nests deeper than %u levels.", limits.max_depth);
+        return NULL;
+    }
+
+    doc = json_loadb(request->body, request->body_len,
+                     JSON_REJECT_DUPLICATES, &error);
+    if (doc == NULL) {
+        problem_set(reply, 400, "json_invalid", NULL,
+                    "The body is not valid JSON: %s at line %d, column %d.", error.text,
+                    error.line, error.column);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        problem_set(reply, 400, "json_not_object", NULL, "The body must be a JSON object.");
+        json_decref(doc);
+        return NULL;
+    }
+    if (!check_limits(doc, &limits, 1, "", reply)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+const char *http_json_string(const json_t *object, const char *name, bool required,
+                             size_t max_len, http_reply *reply)
+{
+    const json_t *value = json_object_get(object, name);
+
+    if (value == NULL || json_is_null(value)) {
+        if (required)
+            problem_set(reply, 400, "field_missing", name, "The field %s is required.",
+                        name);
+        return NULL;
+    }
+    if (!json_is_string(value)) {
+        problem_set(reply, 400, "field_invalid", name, "The field %s must be a string.",
+                    name);
+        return NULL;
+    }
+    if (json_string_length(value) == 0 || json_string_length(value) > max_len) {
+        problem_set(reply, 400, "field_invalid", name,
+                    "The field %s must hold 1 to %zu bytes.", name, max_len);
+        return NULL;
+    }
+    if (strlen(json_string_value(value)) != json_string_length(value)) {
+        problem_set(reply, 400, "field_invalid", name,
+                    "The field %s must not contain a NUL character.", name);
+        return NULL;
+    }
+    return json_string_value(value);
+}

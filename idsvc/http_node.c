@@ -1,0 +1,215 @@
+/* The node's reloadable state: configuration, trust store and the issuer list. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "http.h"
+#include "log.h"
+
+node_snapshot *node_acquire(node *n)
+{
+    node_snapshot *snapshot;
+
+    pthread_mutex_lock(&n->snapshot_lock);
+    snapshot = n->snapshot;
+    atomic_fetch_add(&snapshot->refs, 1);
+    pthread_mutex_unlock(&n->snapshot_lock);
+    return snapshot;
+}
+
+void node_release(node_snapshot **snapshot_ptr)
+{
+    node_snapshot *snapshot;
+
+    if (snapshot_ptr == NULL || *snapshot_ptr == NULL)
+        return;
+    snapshot = *snapshot_ptr;
+    *snapshot_ptr = NULL;
+    if (atomic_fetch_sub(&snapshot->refs, 1) != 1)
+        return;
+    config_free(&snapshot->cfg);
+    saml_trust_store_free(&snapshot->trust);
+    json_decref(snapshot->issuers);
+    free(snapshot);
+}
+
+/* Formats the SHA-256 digest of a public key's SubjectPublicKeyInfo as hex. */
+static json_t *key_fingerprint(EVP_PKEY *key)
+{
+    unsigned char *der = NULL;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    int der_len = i2d_PUBKEY(key, &der);
+    json_t *value = NULL;
+
+    if (der_len > 0 && EVP_Digest(der, (size_t)der_len, digest, &digest_len, EVP_sha256(),
+                                  NULL) == 1) {
+        for (unsigned i = 0; i < digest_len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+        value = json_string(hex);
+    }
+    OPENSSL_free(der);
+    return value;
+}
+
+static int add_trusted_key(node_snapshot *snapshot, json_t *keys, const char *entity_id,
+                           EVP_PKEY *key)
+{
+    json_t *fingerprint = key_fingerprint(key);
+    int rc = -1;
+
+    if (fingerprint != NULL &&
+        saml_trust_store_add(snapshot->trust, entity_id, key, 0) == 0 &&
+        json_array_append_new(keys, json_pack("{s:o}", "sha256", fingerprint)) == 0) {
+        fingerprint = NULL;
+        rc = 0;
+    }
+    json_decref(fingerprint);
+    return rc;
+}
+
+static int add_issuer(node_snapshot *snapshot, const config_issuer *issuer, char *error,
+                      size_t error_size)
+{
+    json_t *keys = json_array();
+    int rc = -1;
+
+    for (size_t i = 0; i < issuer->pem_count; i++) {
+        char detail[256] = "";
+        EVP_PKEY *key = saml_load_public_pem(issuer->pem_files[i], detail, sizeof(detail));
+
+        if (key == NULL) {
+            snprintf(error, error_size, "[issuer %s] %s: %s", issuer->id,
+                     issuer->pem_files[i], detail);
+            goto out;
+        }
+        rc = add_trusted_key(snapshot, keys, issuer->entity_id, key);
+        EVP_PKEY_free(key);
+        if (rc != 0) {
+            snprintf(error, error_size, "[issuer %s]: cannot add its key", issuer->id);
+            goto out;
+        }
+        rc = -1;
+    }
+    if (json_array_append_new(snapshot->issuers,
+                              json_pack("{s:s, s:s, s:O}", "id", issuer->id, "entity_id",
+                                        issuer->entity_id, "keys", keys)) == 0)
+        rc = 0;
+out:
+    json_decref(keys);
+    return rc;
+}
+
+/* The node trusts its own signing key, so it verifies the credentials it issued. */
+static int add_self(node *n, node_snapshot *snapshot, char *error, size_t error_size)
+{
+    p11_error err = {0};
+    EVP_PKEY *key = p11_key_get_public(n->saml_key, &err);
+    json_t *keys = json_array();
+    int rc = -1;
+
+    if (key == NULL) {
+        snprintf(error, error_size, "cannot read the SAML signing key's public half: %s",
+                 err.message);
+        goto out;
+    }
+    if (add_trusted_key(snapshot, keys, snapshot->cfg->entity_id, key) != 0) {
+        snprintf(error, error_size, "cannot trust the node's own key");
+        goto out;
+    }
+    if (json_array_append_new(snapshot->issuers,
+                              json_pack("{s:s, s:s, s:O}", "id", "self", "entity_id",
+                                        snapshot->cfg->entity_id, "keys", keys)) == 0)
+        rc = 0;
+out:
+    EVP_PKEY_free(key);
+    json_decref(keys);
+    return rc;
+}
+
+static char *join_claims(const config_rp *rp)
+{
+    size_t len = 1;
+    char *text;
+
+    for (size_t i = 0; i < rp->allowed_count; i++)
+        len += strlen(rp->allowed_claims[i]) + 1;
+    text = calloc(1, len);
+    if (text == NULL)
+        return NULL;
+    for (size_t i = 0; i < rp->allowed_count; i++) {
+        if (i > 0)
+            strcat(text, " ");
+        strcat(text, rp->allowed_claims[i]);
+    }
+    return text;
+}
+
+/* Publishes the registry of relying parties to the store, replacing what was there. */
+static int publish_registry(node *n, const config *cfg)
+{
+    store_rp *rps = calloc(cfg->rp_count + 1, sizeof(*rps));
+    store_status status = STORE_FAILED;
+    size_t done = 0;
+
+    if (rps == NULL)
+        return -1;
+    for (; done < cfg->rp_count; done++) {
+        rps[done].id = cfg->rps[done].id;
+        rps[done].entity_id = cfg->rps[done].entity_id;
+        rps[done].jurisdiction = cfg->rps[done].jurisdiction;
+        rps[done].allowed_claims = join_claims(&cfg->rps[done]);
+        if (rps[done].allowed_claims == NULL)
+            goto out;
+    }
+    status = n->store->ops->replace_rps(n->store, rps, cfg->rp_count);
+out:
+    for (size_t i = 0; i < done; i++)
+        free(rps[i].allowed_claims);
+    free(rps);
+    return status == STORE_OK ? 0 : -1;
+}
+
+int node_install_config(node *n, config *cfg, char *error, size_t error_size)
+{
+    node_snapshot *snapshot = calloc(1, sizeof(*snapshot));
+    node_snapshot *old;
+
+    if (snapshot == NULL) {
+        config_free(&cfg);
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    atomic_init(&snapshot->refs, 1);
+    snapshot->cfg = cfg; /* owned by the snapshot from here on */
+    snapshot->trust = saml_trust_store_new();
+    snapshot->issuers = json_array();
+    if (snapshot->trust == NULL || snapshot->issuers == NULL) {
+        snprintf(error, error_size, "out of memory");
+        goto fail;
+    }
+
+    if (add_self(n, snapshot, error, error_size) != 0)
+        goto fail;
+    for (size_t i = 0; i < cfg->issuer_count; i++)
+        if (add_issuer(snapshot, &cfg->issuers[i], error, error_size) != 0)
+            goto fail;
+    if (publish_registry(n, cfg) != 0) {
+        snprintf(error, error_size, "cannot store the relying-party registry");
+        goto fail;
+    }
+
+    pthread_mutex_lock(&n->snapshot_lock);
+    old = n->snapshot;
+    n->snapshot = snapshot;
+    pthread_mutex_unlock(&n->snapshot_lock);
+    node_release(&old);
+    return 0;
+fail:
+    node_release(&snapshot);
+    return -1;
+}

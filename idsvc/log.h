@@ -1,0 +1,35 @@
+/*
+ * Structured logs: one JSON object per line on standard error. Values that came from a
+ * peer are escaped and capped by the writer, so a caller can pass them unchanged. Never
+ * pass a PIN, a key or a claim value.
+ */
+#ifndef IDSVC_LOG_H
+#define IDSVC_LOG_H
+
+#include <stddef.h>
+
+typedef enum log_level {
+    LOG_DEBUG,
+    LOG_INFO,
+    LOG_WARN,
+    LOG_ERROR,
+} log_level;
+
+/* Longest value written; longer values end in "..." */
+#define LOG_VALUE_MAX 256
+
+typedef struct log_field {
+    const char *key;
+    const char *value; /* NULL writes JSON null */
+} log_field;
+
+void log_set_level(log_level min_level);
+
+/* Writes one line with the event name and the fields in order. */
+void log_event(log_level level, const char *event, const log_field *fields, size_t count);
+
+/* Writes one line with a free-text "message" formatted by the caller. */
+void log_message(log_level level, const char *event, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

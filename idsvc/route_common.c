@@ -1,0 +1,76 @@
+#include "route_common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "log.h"
+#include "problem.h"
+
+void route_format_time(time_t t, char out[32])
+{
+    struct tm utc;
+
+    gmtime_r(&t, &utc);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &utc);
+}
+
+int route_random_hex(char *out, size_t bytes)
+{
+    unsigned char buffer[64];
+
+    if (bytes > sizeof(buffer) || gnutls_rnd(GNUTLS_RND_RANDOM, buffer, bytes) != 0)
+        return -1;
+    for (size_t i = 0; i < bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", buffer[i]);
+    return 0;
+}
+
+int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
+                         char **xml_out, http_reply *reply)
+{
+    node *n = request->node;
+    saml_signer signer = {n->saml_key, NULL, n->saml_cert};
+    p11_error err = {0};
+    size_t len = 0;
+    int rc;
+
+    rc = saml_build_signed(spec, &signer, xml_out, &len, &err);
+    metrics_record_hsm(n->metrics, METRICS_HSM_SAML_SIGN, rc == 0);
+    if (rc == 0)
+        return 0;
+
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"ckr", err.rv != CKR_OK ? p11_rv_name(err.rv) : NULL},
+        {"message", err.message},
+    };
+    log_event(LOG_ERROR, "saml_sign_failed", fields, sizeof(fields) / sizeof(fields[0]));
+
+    /* A failure the module reported means the HSM is unwell, not that the request was. */
+    if (err.rv != CKR_OK)
+        problem_hsm_unavailable(reply, n->boot->retry_after_seconds);
+    else
+        problem_internal(reply);
+    return -1;
+}
+
+int route_assertion_id(const char *xml, char *out, size_t out_size)
+{
+    /* The signer writes the Assertion as the root element with ID as its first
+     * attribute after the namespace declaration, so the first ID attribute is the
+     * root's. The input is this node's own output, never a peer's. */
+    const char *start = strstr(xml, " ID=\"");
+    size_t len;
+
+    if (start == NULL)
+        return -1;
+    start += 5;
+    len = strcspn(start, "\"");
+    if (start[len] != '"' || len == 0 || len >= out_size)
+        return -1;
+    memcpy(out, start, len);
+    out[len] = '\0';
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* Helpers shared by the route files. */
+#ifndef IDSVC_ROUTE_COMMON_H
+#define IDSVC_ROUTE_COMMON_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "http.h"
+
+/* Formats t as an RFC 3339 time in UTC, such as "2026-01-31T12:00:00Z". */
+void route_format_time(time_t t, char out[32]);
+
+/* Fills out with 2 * bytes hex digits from the random generator; 0 or -1. */
+int route_random_hex(char *out, size_t bytes);
+
+/*
+ * Signs an assertion in the HSM with the node's SAML key and counts the operation. On
+ * failure fills reply: 503 with Retry-After when the HSM failed, 500 otherwise.
+ */
+int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
+                         char **xml_out, http_reply *reply);
+
+/* Copies the root Assertion's ID from XML that route_sign_assertion produced. */
+int route_assertion_id(const char *xml, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,313 @@
+/*
+ * Credentials, for issuers: POST /v1/credentials issues one, GET /v1/credentials/{id}
+ * shows its status, POST /v1/credentials/{id}/revocation revokes it. An issuer sees only
+ * the credentials it issued; another issuer's credential answers 404, as a missing one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "problem.h"
+#include "route_common.h"
+
+#define SUBJECT_MAX 256
+#define AUDIENCE_MAX 1024
+#define REASON_MAX 512
+#define MIN_VALIDITY_SECONDS 60
+#define MAX_VALIDITY_SECONDS (366L * 24 * 3600)
+
+/* The eIDAS levels of assurance, accepted by name. */
+static const struct {
+    const char *name;
+    const char *uri;
+} assurance_levels[] = {
+    {"low", "http://eidas.europa.eu/LoA/low"},
+    {"substantial", "http://eidas.europa.eu/LoA/substantial"},
+    {"high", "http://eidas.europa.eu/LoA/high"},
+};
+
+/* Base32 without I, L, O and U, so a person can read the code aloud and type it. */
+static const char code_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/* Makes a one-time enrollment code such as "7Q2M-K9XD-..." with 100 random bits. */
+static int make_enrollment_code(char out[25])
+{
+    unsigned char bytes[20];
+    size_t pos = 0;
+
+    if (gnutls_rnd(GNUTLS_RND_KEY, bytes, sizeof(bytes)) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        if (i > 0 && i % 4 == 0)
+            out[pos++] = '-';
+        out[pos++] = code_alphabet[bytes[i] & 31];
+    }
+    out[pos] = '\0';
+    explicit_bzero(bytes, sizeof(bytes));
+    return 0;
+}
+
+static const char *resolve_assurance(const char *value)
+{
+    for (size_t i = 0; i < sizeof(assurance_levels) / sizeof(assurance_levels[0]); i++)
+        if (strcmp(value, assurance_levels[i].name) == 0)
+            return assurance_levels[i].uri;
+    return strchr(value, ':') != NULL ? value : NULL;
+}
+
+static bool read_validity(const json_t *body, long *out, http_reply *reply)
+{
+    const json_t *value = json_object_get(body, "validity_seconds");
+
+    if (value == NULL) {
+        problem_set(reply, 400, "field_missing", "validity_seconds",
+                    "The field validity_seconds is required.");
+        return false;
+    }
+    if (!json_is_integer(value) || json_integer_value(value) < MIN_VALIDITY_SECONDS ||
+        json_integer_value(value) > MAX_VALIDITY_SECONDS) {
+        problem_set(reply, 400, "field_invalid", "validity_seconds",
+                    "validity_seconds must be an integer from %d to %ld.",
+                    MIN_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS);
+        return false;
+    }
+    *out = (long)json_integer_value(value);
+    return true;
+}
+
+/* The parts of an issuance request after their checks. */
+typedef struct issue_input {
+    const char *subject;
+    const char *assurance;
+    const char *audience;
+    long validity;
+    json_t *attributes;
+} issue_input;
+
+static bool read_issue_input(const json_t *body, issue_input *in, http_reply *reply)
+{
+    const char *level;
+
+    in->subject = http_json_string(body, "subject", true, SUBJECT_MAX, reply);
+    if (in->subject == NULL)
+        return false;
+    in->audience = http_json_string(body, "audience", true, AUDIENCE_MAX, reply);
+    if (in->audience == NULL)
+        return false;
+    level = http_json_string(body, "assurance_level", true, AUDIENCE_MAX, reply);
+    if (level == NULL)
+        return false;
+    in->assurance = resolve_assurance(level);
+    if (in->assurance == NULL) {
+        problem_set(reply, 400, "field_invalid", "assurance_level",
+                    "assurance_level must be low, substantial, high or a URI.");
+        return false;
+    }
+    if (!read_validity(body, &in->validity, reply))
+        return false;
+    in->attributes = json_object_get(body, "attributes");
+    if (!json_is_object(in->attributes) || json_object_size(in->attributes) == 0) {
+        problem_set(reply, 400, "field_invalid", "attributes",
+                    "attributes must be an object with at least one claim.");
+        return false;
+    }
+    return true;
+}
+
+/* Builds the spec through the claims reader, which checks every claim against the
+ * catalogue. claims_doc must outlive spec. */
+static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
+                       json_t *claims_doc, saml_assertion_spec *spec,
+                       saml_attribute **attributes, http_reply *reply)
+{
+    char error[256];
+
+    memset(spec, 0, sizeof(*spec));
+    json_object_set_new(claims_doc, "subject", json_string(in->subject));
+    json_object_set_new(claims_doc, "assurance", json_string(in->assurance));
+    json_object_set(claims_doc, "attributes", in->attributes);
+
+    if (saml_spec_from_json(claims_doc, spec, attributes, error, sizeof(error)) != 0) {
+        problem_set(reply, 422, "claims_invalid", "attributes", "%s", error);
+        return false;
+    }
+    spec->issuer = snapshot->cfg->entity_id;
+    spec->audience = in->audience;
+    spec->issue_instant = time(NULL);
+    spec->valid_seconds = in->validity;
+    return true;
+}
+
+static void reply_issued(http_reply *reply, const store_issue *issue, const char *xml,
+                         const char *code)
+{
+    char expires[32];
+
+    route_format_time(issue->not_on_or_after, expires);
+    http_reply_json(reply, 201,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "credential_id",
+                              issue->credential_id, "status", "active", "assertion_id",
+                              issue->assertion_id, "not_on_or_after", expires,
+                              "enrollment_code", code, "assertion", xml));
+}
+
+static void store_and_reply(http_request *request, const issue_input *in,
+                            const saml_assertion_spec *spec, const char *xml,
+                            http_reply *reply)
+{
+    char credential_id[33];
+    char assertion_id[80];
+    char code[25];
+    char *claims_text = json_dumps(in->attributes, JSON_COMPACT | JSON_SORT_KEYS);
+    store_issue issue = {0};
+    store_status status;
+
+    if (claims_text == NULL || route_random_hex(credential_id, 16) != 0 ||
+        make_enrollment_code(code) != 0 ||
+        route_assertion_id(xml, assertion_id, sizeof(assertion_id)) != 0) {
+        problem_internal(reply);
+        goto out;
+    }
+
+    issue.credential_id = credential_id;
+    issue.issuer = request->caller.identity;
+    issue.subject_name_id = in->subject;
+    issue.subject_claims_json = claims_text;
+    issue.assertion_id = assertion_id;
+    issue.assurance = in->assurance;
+    issue.issued_at = spec->issue_instant;
+    issue.not_on_or_after = spec->issue_instant + spec->valid_seconds;
+    /* Only a digest of the code is stored; the code itself goes to the issuer once. */
+    SHA256((const unsigned char *)code, strlen(code), issue.enrollment_code_hash);
+
+    status = request->node->store->ops->issue_credential(request->node->store, &issue);
+    if (status != STORE_OK) {
+        problem_internal(reply);
+        goto out;
+    }
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"issuer", request->caller.identity},
+        {"credential_id", credential_id},
+        {"assertion_id", assertion_id},
+    };
+    log_event(LOG_INFO, "credential_issued", fields, sizeof(fields) / sizeof(fields[0]));
+    reply_issued(reply, &issue, xml, code);
+out:
+    explicit_bzero(code, sizeof(code));
+    free(claims_text);
+}
+
+void route_credentials_issue(http_request *request, http_reply *reply)
+{
+    json_t *body = http_parse_json_body(request, reply);
+    json_t *claims_doc = json_object();
+    saml_attribute *attributes = NULL;
+    saml_assertion_spec spec = {0};
+    issue_input in = {0};
+    char *xml = NULL;
+
+    if (body == NULL || claims_doc == NULL)
+        goto out;
+    if (!read_issue_input(body, &in, reply))
+        goto out;
+    if (!build_spec(request->snapshot, &in, claims_doc, &spec, &attributes, reply))
+        goto out;
+    if (route_sign_assertion(request, &spec, &xml, reply) != 0)
+        goto out;
+
+    store_and_reply(request, &in, &spec, xml, reply);
+out:
+    free(xml);
+    saml_attributes_free(attributes, attributes != NULL ? spec.attribute_count : 0);
+    json_decref(claims_doc);
+    json_decref(body);
+}
+
+static void reply_credential(http_reply *reply, unsigned status,
+                             const store_credential *credential)
+{
+    char issued[32];
+    char expires[32];
+    char revoked[32];
+    json_t *doc;
+
+    route_format_time(credential->issued_at, issued);
+    route_format_time(credential->not_on_or_after, expires);
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "credential_id", credential->id,
+                    "status",
+                    credential->state == STORE_CREDENTIAL_REVOKED ? "revoked" : "active",
+                    "assertion_id", credential->assertion_id, "assurance",
+                    credential->assurance, "issued_at", issued, "not_on_or_after", expires);
+    if (doc != NULL && credential->state == STORE_CREDENTIAL_REVOKED) {
+        route_format_time(credential->revoked_at, revoked);
+        json_object_set_new(doc, "revocation",
+                            json_pack("{s:s?, s:s}", "reason", credential->revocation_reason,
+                                      "revoked_at", revoked));
+    }
+    http_reply_json(reply, status, doc);
+}
+
+static void problem_not_found(http_reply *reply)
+{
+    problem_set(reply, 404, "credential_not_found", "id",
+                "No credential with this id was issued by the caller.");
+}
+
+void route_credentials_get(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    store_credential credential;
+    store_status status = s->ops->get_credential(s, request->params[0], &credential);
+
+    if (status == STORE_NOT_FOUND ||
+        (status == STORE_OK && strcmp(credential.issuer, request->caller.identity) != 0))
+        problem_not_found(reply);
+    else if (status != STORE_OK)
+        problem_internal(reply);
+    else
+        reply_credential(reply, 200, &credential);
+    store_credential_clear(&credential);
+}
+
+void route_credentials_revoke(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    json_t *body = http_parse_json_body(request, reply);
+    store_credential credential = {0};
+    const char *reason;
+    store_status status;
+
+    if (body == NULL)
+        return;
+    reason = http_json_string(body, "reason", true, REASON_MAX, reply);
+    if (reason == NULL)
+        goto out;
+
+    status = s->ops->revoke_credential(s, request->params[0], request->caller.identity,
+                                       reason, time(NULL));
+    if (status == STORE_NOT_FOUND) {
+        problem_not_found(reply);
+    } else if (status == STORE_CONFLICT) {
+        problem_set(reply, 409, "credential_already_revoked", "id",
+                    "The credential was revoked before.");
+    } else if (status != STORE_OK ||
+               s->ops->get_credential(s, request->params[0], &credential) != STORE_OK) {
+        problem_internal(reply);
+    } else {
+        log_field fields[] = {
+            {"request_id", request->request_id},
+            {"issuer", request->caller.identity},
+            {"credential_id", credential.id},
+        };
+        log_event(LOG_INFO, "credential_revoked", fields, sizeof(fields) / sizeof(fields[0]));
+        reply_credential(reply, 200, &credential);
+    }
+out:
+    store_credential_clear(&credential);
+    json_decref(body);
+}

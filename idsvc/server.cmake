@@ -1,0 +1,22 @@
+# The daemon: configuration, storage, TLS, HTTP routes, logs and metrics. Every file of
+# these groups belongs to idsvc_server; daemon.c holds main().
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)
+
+if(TARGET idsvc_saml)
+  file(GLOB SERVER_SOURCES CONFIGURE_DEPENDS
+    ${CMAKE_CURRENT_SOURCE_DIR}/config*.c ${CMAKE_CURRENT_SOURCE_DIR}/tls*.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/http*.c ${CMAKE_CURRENT_SOURCE_DIR}/route_*.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/problem*.c ${CMAKE_CURRENT_SOURCE_DIR}/store*.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/log*.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics*.c)
+  add_library(idsvc_server STATIC ${SERVER_SOURCES})
+  target_include_directories(idsvc_server PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(idsvc_server PUBLIC idsvc_saml idsvc_p11 PkgConfig::MHD
+                        PkgConfig::GNUTLS PkgConfig::SQLITE PkgConfig::INIH
+                        PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2 pthread)
+
+  add_executable(idsvc ${CMAKE_CURRENT_SOURCE_DIR}/daemon.c)
+  target_link_libraries(idsvc PRIVATE idsvc_server)
+endif()

@@ -1,0 +1,106 @@
+/*
+ * Storage behind a table of function pointers, so that another backend (PostgreSQL for
+ * nodes that share state) can implement the same operations. SQLite is the embedded
+ * default (store_sqlite.c).
+ *
+ * Every operation returns a store_status. An acknowledged write is durable: the SQLite
+ * backend runs in WAL mode with synchronous=FULL.
+ */
+#ifndef IDSVC_STORE_H
+#define IDSVC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "saml.h"
+
+typedef enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,
+    STORE_CONFLICT, /* a unique key exists already, or the state forbids the change */
+    STORE_FAILED,   /* the database failed; the caller answers 500 */
+} store_status;
+
+const char *store_status_name(store_status status);
+
+typedef enum store_credential_state {
+    STORE_CREDENTIAL_ACTIVE,
+    STORE_CREDENTIAL_REVOKED,
+} store_credential_state;
+
+/* A new credential with its subject; strings are borrowed for the call. */
+typedef struct store_issue {
+    const char *credential_id;
+    const char *issuer;        /* the identity of the issuing client */
+    const char *subject_name_id;
+    const char *subject_claims_json;
+    const char *assertion_id;
+    const char *assurance;
+    time_t issued_at;
+    time_t not_on_or_after;
+    unsigned char enrollment_code_hash[32]; /* SHA-256 of the one-time code */
+} store_issue;
+
+/* A stored credential; store_credential_clear releases its strings. */
+typedef struct store_credential {
+    char *id;
+    char *issuer;
+    char *subject_name_id;
+    char *assertion_id;
+    char *assurance;
+    time_t issued_at;
+    time_t not_on_or_after;
+    store_credential_state state;
+    char *revocation_reason; /* NULL while active */
+    time_t revoked_at;
+} store_credential;
+
+void store_credential_clear(store_credential *credential);
+
+/* A relying party's registry entry; allowed_claims is space-separated. */
+typedef struct store_rp {
+    char *id;
+    char *entity_id;
+    char *jurisdiction;
+    char *allowed_claims;
+} store_rp;
+
+void store_rp_clear(store_rp *rp);
+
+typedef struct store store;
+
+typedef struct store_ops {
+    store_status (*issue_credential)(store *s, const store_issue *issue);
+    store_status (*get_credential)(store *s, const char *id, store_credential *out);
+    store_status (*find_by_assertion)(store *s, const char *assertion_id,
+                                      store_credential *out);
+    /* Revokes an active credential of issuer; STORE_CONFLICT when already revoked. */
+    store_status (*revoke_credential)(store *s, const char *id, const char *issuer,
+                                      const char *reason, time_t at);
+    /* Records an assertion ID; STORE_CONFLICT when it was recorded before. */
+    store_status (*record_assertion)(store *s, const char *assertion_id,
+                                     time_t not_on_or_after);
+    store_status (*purge_replay)(store *s, time_t now);
+    /* Replaces the registry with the given entries. */
+    store_status (*replace_rps)(store *s, const store_rp *rps, size_t count);
+    store_status (*get_rp)(store *s, const char *id, store_rp *out);
+    store_status (*schema_version)(store *s, int *version);
+    void (*close)(store *s);
+} store_ops;
+
+/* Every backend starts its own struct with this header. */
+struct store {
+    const store_ops *ops;
+};
+
+/* Opens or creates the SQLite database and runs its migrations. Returns NULL and a
+ * sentence in error on failure. */
+store *store_sqlite_open(const char *path, char *error, size_t error_size);
+
+void store_close(store **s);
+
+/* The replay cache interface of saml.h on top of record_assertion. */
+saml_replay_cache store_replay_cache(store *s);
+
+#endif

@@ -1,0 +1,628 @@
+/*
+ * The SQLite backend. Each thread uses its own connection, because one connection
+ * serialises every statement; WAL lets readers run beside the one writer.
+ */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define PURGE_EVERY 256 /* replay inserts between purges of expired rows */
+
+typedef struct sqlite_store {
+    store base;
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t lock;
+    sqlite3 **connections; /* every connection opened, closed with the store */
+    size_t connection_count;
+    atomic_uint inserts;
+} sqlite_store;
+
+/* Each entry moves the schema one version forward, inside one transaction. */
+static const char *const migrations[] = {
+    /* 1: subjects, credentials, replay cache and relying parties. */
+    "CREATE TABLE subjects ("
+    "  id INTEGER PRIMARY KEY,"
+    "  issuer TEXT NOT NULL,"
+    "  name_id TEXT NOT NULL,"
+    "  claims TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (issuer, name_id));"
+    "CREATE TABLE credentials ("
+    "  id TEXT PRIMARY KEY,"
+    "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+    "  issuer TEXT NOT NULL,"
+    "  assertion_id TEXT NOT NULL UNIQUE,"
+    "  assurance TEXT NOT NULL,"
+    "  issued_at INTEGER NOT NULL,"
+    "  not_on_or_after INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('active', 'revoked')),"
+    "  revocation_reason TEXT,"
+    "  revoked_at INTEGER,"
+    "  enrollment_code_hash BLOB NOT NULL);"
+    "CREATE TABLE replay_cache ("
+    "  assertion_id TEXT PRIMARY KEY,"
+    "  not_on_or_after INTEGER NOT NULL);"
+    "CREATE INDEX replay_cache_expiry ON replay_cache (not_on_or_after);"
+    "CREATE TABLE relying_parties ("
+    "  id TEXT PRIMARY KEY,"
+    "  entity_id TEXT NOT NULL,"
+    "  jurisdiction TEXT NOT NULL,"
+    "  allowed_claims TEXT NOT NULL);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+const char *store_status_name(store_status status)
+{
+    switch (status) {
+    case STORE_OK:
+        return "ok";
+    case STORE_NOT_FOUND:
+        return "not_found";
+    case STORE_CONFLICT:
+        return "conflict";
+    default:
+        return "failed";
+    }
+}
+
+static void log_sqlite(sqlite3 *db, const char *what)
+{
+    log_message(LOG_ERROR, "store_error", "%s failed: %s", what,
+                db != NULL ? sqlite3_errmsg(db) : "no connection");
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *message = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        log_message(LOG_ERROR, "store_error", "statement failed: %s",
+                    message != NULL ? message : "unknown error");
+        sqlite3_free(message);
+        return -1;
+    }
+    return 0;
+}
+
+static sqlite3 *open_connection(const char *path)
+{
+    sqlite3 *db = NULL;
+
+    if (sqlite3_open_v2(path, &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        log_sqlite(db, "opening the database");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+
+    /* synchronous is a per-connection setting: FULL syncs the WAL on every commit, so
+     * an acknowledged write survives a crash or power loss. */
+    if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "PRAGMA foreign_keys=ON;") != 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static sqlite3 *thread_connection(sqlite_store *s)
+{
+    sqlite3 *db = pthread_getspecific(s->key);
+    sqlite3 **grown;
+
+    if (db != NULL)
+        return db;
+    db = open_connection(s->path);
+    if (db == NULL)
+        return NULL;
+
+    pthread_mutex_lock(&s->lock);
+    grown = realloc(s->connections, (s->connection_count + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        s->connections = grown;
+        grown[s->connection_count++] = db;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (grown == NULL) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    pthread_setspecific(s->key, db);
+    return db;
+}
+
+static int read_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_versions",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(stmt) != SQLITE_ROW)
+        goto out;
+    *version = sqlite3_column_int(stmt, 0);
+    rc = 0;
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int migrate(sqlite3 *db)
+{
+    int version = 0;
+    char record[160];
+
+    if (exec(db, "CREATE TABLE IF NOT EXISTS schema_versions ("
+                 " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)") != 0)
+        return -1;
+    if (read_version(db, &version) != 0)
+        return -1;
+    if (version > SCHEMA_VERSION) {
+        log_message(LOG_ERROR, "store_error",
+                    "the database has schema version %d; this build knows up to %d",
+                    version, SCHEMA_VERSION);
+        return -1;
+    }
+
+    for (int next = version + 1; next <= SCHEMA_VERSION; next++) {
+        snprintf(record, sizeof(record),
+                 "INSERT INTO schema_versions VALUES (%d, strftime('%%s', 'now'));", next);
+        if (exec(db, "BEGIN IMMEDIATE") != 0)
+            return -1;
+        if (exec(db, migrations[next - 1]) != 0 || exec(db, record) != 0) {
+            exec(db, "ROLLBACK");
+            return -1;
+        }
+        if (exec(db, "COMMIT") != 0)
+            return -1;
+        log_message(LOG_INFO, "store_migrated", "schema version %d applied", next);
+    }
+    return 0;
+}
+
+static void bind_text(sqlite3_stmt *stmt, int index, const char *value)
+{
+    if (value == NULL)
+        sqlite3_bind_null(stmt, index);
+    else
+        sqlite3_bind_text(stmt, index, value, -1, SQLITE_TRANSIENT);
+}
+
+static char *column_text(sqlite3_stmt *stmt, int index)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, index);
+
+    return text != NULL ? strdup((const char *)text) : NULL;
+}
+
+/* Prepares a statement on this thread's connection; NULL after logging on failure. */
+static sqlite3_stmt *prepare(sqlite_store *s, const char *sql, sqlite3 **db_out)
+{
+    sqlite3 *db = thread_connection(s);
+    sqlite3_stmt *stmt = NULL;
+
+    if (db == NULL)
+        return NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing a statement");
+        return NULL;
+    }
+    if (db_out != NULL)
+        *db_out = db;
+    return stmt;
+}
+
+static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_DONE)
+        return STORE_OK;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return STORE_CONFLICT;
+    log_sqlite(db, what);
+    return STORE_FAILED;
+}
+
+static store_status upsert_subject(sqlite3 *db, const store_issue *issue,
+                                   sqlite3_int64 *subject_id)
+{
+    static const char sql[] =
+        "INSERT INTO subjects (issuer, name_id, claims, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (issuer, name_id) DO UPDATE SET claims = excluded.claims,"
+        " updated_at = excluded.updated_at RETURNING id";
+    sqlite3_stmt *stmt = NULL;
+    store_status status = STORE_FAILED;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing the subject upsert");
+        return STORE_FAILED;
+    }
+    bind_text(stmt, 1, issue->issuer);
+    bind_text(stmt, 2, issue->subject_name_id);
+    bind_text(stmt, 3, issue->subject_claims_json);
+    sqlite3_bind_int64(stmt, 4, issue->issued_at);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *subject_id = sqlite3_column_int64(stmt, 0);
+        status = STORE_OK;
+    } else {
+        log_sqlite(db, "storing the subject");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status insert_credential(sqlite3 *db, const store_issue *issue,
+                                      sqlite3_int64 subject_id)
+{
+    static const char sql[] =
+        "INSERT INTO credentials (id, subject_id, issuer, assertion_id, assurance,"
+        " issued_at, not_on_or_after, state, enrollment_code_hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)";
+    sqlite3_stmt *stmt = NULL;
+    store_status status;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing the credential insert");
+        return STORE_FAILED;
+    }
+    bind_text(stmt, 1, issue->credential_id);
+    sqlite3_bind_int64(stmt, 2, subject_id);
+    bind_text(stmt, 3, issue->issuer);
+    bind_text(stmt, 4, issue->assertion_id);
+    bind_text(stmt, 5, issue->assurance);
+    sqlite3_bind_int64(stmt, 6, issue->issued_at);
+    sqlite3_bind_int64(stmt, 7, issue->not_on_or_after);
+    sqlite3_bind_blob(stmt, 8, issue->enrollment_code_hash,
+                      sizeof(issue->enrollment_code_hash), SQLITE_TRANSIENT);
+    status = step_done(db, stmt, "storing the credential");
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status sqlite_issue_credential(store *base, const store_issue *issue)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3 *db = thread_connection(s);
+    sqlite3_int64 subject_id = 0;
+    store_status status;
+
+    if (db == NULL || exec(db, "BEGIN IMMEDIATE") != 0)
+        return STORE_FAILED;
+
+    status = upsert_subject(db, issue, &subject_id);
+    if (status == STORE_OK)
+        status = insert_credential(db, issue, subject_id);
+
+    if (status != STORE_OK) {
+        exec(db, "ROLLBACK");
+        return status;
+    }
+    return exec(db, "COMMIT") == 0 ? STORE_OK : STORE_FAILED;
+}
+
+#define CREDENTIAL_COLUMNS                                                                 \
+    "SELECT c.id, c.issuer, s.name_id, c.assertion_id, c.assurance, c.issued_at,"          \
+    " c.not_on_or_after, c.state, c.revocation_reason, c.revoked_at"                       \
+    " FROM credentials c JOIN subjects s ON s.id = c.subject_id "
+
+static store_status read_credential(sqlite_store *s, const char *sql, const char *key,
+                                    store_credential *out)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = prepare(s, sql, &db);
+    store_status status = STORE_FAILED;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (stmt == NULL)
+        return STORE_FAILED;
+    bind_text(stmt, 1, key);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW) {
+        out->id = column_text(stmt, 0);
+        out->issuer = column_text(stmt, 1);
+        out->subject_name_id = column_text(stmt, 2);
+        out->assertion_id = column_text(stmt, 3);
+        out->assurance = column_text(stmt, 4);
+        out->issued_at = (time_t)sqlite3_column_int64(stmt, 5);
+        out->not_on_or_after = (time_t)sqlite3_column_int64(stmt, 6);
+        out->state = strcmp((const char *)sqlite3_column_text(stmt, 7), "revoked") == 0
+                         ? STORE_CREDENTIAL_REVOKED
+                         : STORE_CREDENTIAL_ACTIVE;
+        out->revocation_reason = column_text(stmt, 8);
+        out->revoked_at = (time_t)sqlite3_column_int64(stmt, 9);
+        status = out->id != NULL && out->issuer != NULL ? STORE_OK : STORE_FAILED;
+    } else {
+        log_sqlite(db, "reading a credential");
+    }
+    sqlite3_finalize(stmt);
+    if (status == STORE_FAILED)
+        store_credential_clear(out);
+    return status;
+}
+
+static store_status sqlite_get_credential(store *base, const char *id,
+                                          store_credential *out)
+{
+    return read_credential((sqlite_store *)base, CREDENTIAL_COLUMNS "WHERE c.id = ?", id,
+                           out);
+}
+
+static store_status sqlite_find_by_assertion(store *base, const char *assertion_id,
+                                             store_credential *out)
+{
+    return read_credential((sqlite_store *)base,
+                           CREDENTIAL_COLUMNS "WHERE c.assertion_id = ?", assertion_id,
+                           out);
+}
+
+static store_status sqlite_revoke_credential(store *base, const char *id,
+                                             const char *issuer, const char *reason,
+                                             time_t at)
+{
+    static const char sql[] =
+        "UPDATE credentials SET state = 'revoked', revocation_reason = ?, revoked_at = ?"
+        " WHERE id = ? AND issuer = ? AND state = 'active'";
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = prepare(s, sql, &db);
+    store_credential existing;
+    store_status status;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    bind_text(stmt, 1, reason);
+    sqlite3_bind_int64(stmt, 2, at);
+    bind_text(stmt, 3, id);
+    bind_text(stmt, 4, issuer);
+    status = step_done(db, stmt, "revoking a credential");
+    sqlite3_finalize(stmt);
+    if (status != STORE_OK || sqlite3_changes(db) == 1)
+        return status;
+
+    /* No row changed: tell a missing or foreign credential from a revoked one. */
+    status = sqlite_get_credential(base, id, &existing);
+    if (status == STORE_OK)
+        status = strcmp(existing.issuer, issuer) == 0 ? STORE_CONFLICT : STORE_NOT_FOUND;
+    store_credential_clear(&existing);
+    return status;
+}
+
+static store_status sqlite_purge_replay(store *base, time_t now)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt =
+        prepare((sqlite_store *)base, "DELETE FROM replay_cache WHERE not_on_or_after < ?",
+                &db);
+    store_status status;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, now);
+    status = step_done(db, stmt, "purging the replay cache");
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status sqlite_record_assertion(store *base, const char *assertion_id,
+                                            time_t not_on_or_after)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = prepare(
+        s, "INSERT INTO replay_cache (assertion_id, not_on_or_after) VALUES (?, ?)", &db);
+    store_status status;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    bind_text(stmt, 1, assertion_id);
+    sqlite3_bind_int64(stmt, 2, not_on_or_after);
+    status = step_done(db, stmt, "recording an assertion ID");
+    sqlite3_finalize(stmt);
+
+    if (status == STORE_OK && atomic_fetch_add(&s->inserts, 1) % PURGE_EVERY == 0)
+        sqlite_purge_replay(base, time(NULL));
+    return status;
+}
+
+static store_status insert_rp(sqlite3 *db, const store_rp *rp)
+{
+    sqlite3_stmt *stmt = NULL;
+    store_status status;
+
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO relying_parties (id, entity_id, jurisdiction,"
+                           " allowed_claims) VALUES (?, ?, ?, ?)",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing the registry insert");
+        return STORE_FAILED;
+    }
+    bind_text(stmt, 1, rp->id);
+    bind_text(stmt, 2, rp->entity_id);
+    bind_text(stmt, 3, rp->jurisdiction);
+    bind_text(stmt, 4, rp->allowed_claims);
+    status = step_done(db, stmt, "storing a relying party");
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status sqlite_replace_rps(store *base, const store_rp *rps, size_t count)
+{
+    sqlite3 *db = thread_connection((sqlite_store *)base);
+    store_status status = STORE_OK;
+
+    if (db == NULL || exec(db, "BEGIN IMMEDIATE") != 0)
+        return STORE_FAILED;
+    if (exec(db, "DELETE FROM relying_parties") != 0)
+        status = STORE_FAILED;
+    for (size_t i = 0; status == STORE_OK && i < count; i++)
+        status = insert_rp(db, &rps[i]);
+    if (status != STORE_OK) {
+        exec(db, "ROLLBACK");
+        return status;
+    }
+    return exec(db, "COMMIT") == 0 ? STORE_OK : STORE_FAILED;
+}
+
+static store_status sqlite_get_rp(store *base, const char *id, store_rp *out)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = prepare((sqlite_store *)base,
+                                 "SELECT id, entity_id, jurisdiction, allowed_claims"
+                                 " FROM relying_parties WHERE id = ?",
+                                 &db);
+    store_status status = STORE_FAILED;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (stmt == NULL)
+        return STORE_FAILED;
+    bind_text(stmt, 1, id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW) {
+        out->id = column_text(stmt, 0);
+        out->entity_id = column_text(stmt, 1);
+        out->jurisdiction = column_text(stmt, 2);
+        out->allowed_claims = column_text(stmt, 3);
+        status = out->allowed_claims != NULL ? STORE_OK : STORE_FAILED;
+    } else {
+        log_sqlite(db, "reading a relying party");
+    }
+    sqlite3_finalize(stmt);
+    if (status == STORE_FAILED)
+        store_rp_clear(out);
+    return status;
+}
+
+static store_status sqlite_schema_version(store *base, int *version)
+{
+    sqlite3 *db = thread_connection((sqlite_store *)base);
+
+    if (db == NULL || read_version(db, version) != 0)
+        return STORE_FAILED;
+    return STORE_OK;
+}
+
+static void sqlite_close(store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+
+    for (size_t i = 0; i < s->connection_count; i++)
+        sqlite3_close(s->connections[i]);
+    free(s->connections);
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static const store_ops sqlite_ops = {
+    .issue_credential = sqlite_issue_credential,
+    .get_credential = sqlite_get_credential,
+    .find_by_assertion = sqlite_find_by_assertion,
+    .revoke_credential = sqlite_revoke_credential,
+    .record_assertion = sqlite_record_assertion,
+    .purge_replay = sqlite_purge_replay,
+    .replace_rps = sqlite_replace_rps,
+    .get_rp = sqlite_get_rp,
+    .schema_version = sqlite_schema_version,
+    .close = sqlite_close,
+};
+
+store *store_sqlite_open(const char *path, char *error, size_t error_size)
+{
+    sqlite_store *s = calloc(1, sizeof(*s));
+    sqlite3 *db;
+
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->lock, NULL);
+    if (pthread_key_create(&s->key, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        free(s->path);
+        free(s);
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+
+    db = thread_connection(s);
+    if (db == NULL || migrate(db) != 0) {
+        snprintf(error, error_size, "%s: cannot open or migrate the database (see the "
+                 "store_error line above)", path);
+        sqlite_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
+
+void store_close(store **s)
+{
+    if (s == NULL || *s == NULL)
+        return;
+    (*s)->ops->close(*s);
+    *s = NULL;
+}
+
+void store_credential_clear(store_credential *credential)
+{
+    free(credential->id);
+    free(credential->issuer);
+    free(credential->subject_name_id);
+    free(credential->assertion_id);
+    free(credential->assurance);
+    free(credential->revocation_reason);
+    memset(credential, 0, sizeof(*credential));
+}
+
+void store_rp_clear(store_rp *rp)
+{
+    free(rp->id);
+    free(rp->entity_id);
+    free(rp->jurisdiction);
+    free(rp->allowed_claims);
+    memset(rp, 0, sizeof(*rp));
+}
+
+static int replay_check_and_store(void *ctx, const char *id, time_t not_on_or_after)
+{
+    store *s = ctx;
+
+    switch (s->ops->record_assertion(s, id, not_on_or_after)) {
+    case STORE_OK:
+        return 1;
+    case STORE_CONFLICT:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+saml_replay_cache store_replay_cache(store *s)
+{
+    saml_replay_cache cache = {replay_check_and_store, s};
+
+    return cache;
+}

@@ -1,0 +1,409 @@
+#include "tls.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/pkcs11.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+
+#include "log.h"
+
+#define TLS_MAX_CHAIN 8
+
+struct tls_context {
+    char *key_uri;
+    char *pin;
+    gnutls_pcert_st chain[TLS_MAX_CHAIN];
+    unsigned chain_length;
+    char *client_ca_pem;
+    tls_hsm_observer observer;
+
+    /* Every key imported by a worker thread, released when the context is freed. */
+    pthread_mutex_t keys_lock;
+    gnutls_privkey_t *keys;
+    size_t key_count;
+};
+
+/* The certificate callback of GnuTLS takes no user pointer, so it reads this. */
+static tls_context *active_context;
+
+/* A gnutls_privkey_t is locked while it signs, so each worker thread imports its own. */
+static _Thread_local gnutls_privkey_t thread_key;
+
+/* Hands the PIN to GnuTLS once; a second attempt means the PIN was wrong, and trying
+ * again would count towards locking the token. */
+static int pin_callback(void *userdata, int attempt, const char *token_url,
+                        const char *token_label, unsigned int flags, char *pin,
+                        size_t pin_max)
+{
+    const tls_context *ctx = userdata;
+    size_t len = strlen(ctx->pin);
+
+    (void)token_url;
+    (void)flags;
+    if (attempt > 0) {
+        log_message(LOG_ERROR, "tls_pin_rejected",
+                    "the token '%s' rejected the PIN; not retrying", token_label);
+        return -1;
+    }
+    if (len + 1 > pin_max)
+        return -1;
+    memcpy(pin, ctx->pin, len + 1);
+    return 0;
+}
+
+static int import_key(const tls_context *ctx, gnutls_privkey_t *out)
+{
+    gnutls_privkey_t key = NULL;
+    int rc;
+
+    rc = gnutls_privkey_init(&key);
+    if (rc == GNUTLS_E_SUCCESS)
+        rc = gnutls_privkey_import_url(key, ctx->key_uri, 0);
+    if (ctx->observer.key_import != NULL)
+        ctx->observer.key_import(ctx->observer.ctx, rc == GNUTLS_E_SUCCESS);
+    if (rc != GNUTLS_E_SUCCESS) {
+        log_message(LOG_ERROR, "tls_key_import_failed",
+                    "importing the TLS key from the token failed: %s", gnutls_strerror(rc));
+        gnutls_privkey_deinit(key);
+        return -1;
+    }
+    *out = key;
+    return 0;
+}
+
+static int remember_key(tls_context *ctx, gnutls_privkey_t key)
+{
+    gnutls_privkey_t *grown;
+    int rc = -1;
+
+    pthread_mutex_lock(&ctx->keys_lock);
+    grown = realloc(ctx->keys, (ctx->key_count + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        ctx->keys = grown;
+        grown[ctx->key_count++] = key;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ctx->keys_lock);
+    return rc;
+}
+
+static gnutls_privkey_t thread_private_key(tls_context *ctx)
+{
+    gnutls_privkey_t key = NULL;
+
+    if (thread_key != NULL)
+        return thread_key;
+    if (import_key(ctx, &key) != 0)
+        return NULL;
+    if (remember_key(ctx, key) != 0) {
+        gnutls_privkey_deinit(key);
+        return NULL;
+    }
+    thread_key = key;
+    return key;
+}
+
+int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+                             int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+                             int pk_algos_length, gnutls_pcert_st **pcert,
+                             unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+    tls_context *ctx = active_context;
+    gnutls_privkey_t key;
+
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    if (ctx == NULL)
+        return -1;
+
+    /* Request a certificate, and let GnuTLS verify any that is offered against the
+     * client CAs during the handshake. Routes other than the public ones reject a
+     * connection without one. */
+    gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+    gnutls_session_set_verify_cert(session, NULL, 0);
+
+    key = thread_private_key(ctx);
+    if (key == NULL)
+        return -1;
+    *pcert = ctx->chain;
+    *pcert_length = ctx->chain_length;
+    *pkey = key;
+    return 0;
+}
+
+static int load_chain(tls_context *ctx, const char *path, char *error, size_t error_size)
+{
+    int rc;
+
+    ctx->chain_length = TLS_MAX_CHAIN;
+    rc = gnutls_pcert_list_import_x509_file(ctx->chain, &ctx->chain_length, path,
+                                            GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
+    if (rc < 0) {
+        ctx->chain_length = 0;
+        snprintf(error, error_size, "%s: cannot load the TLS certificate chain: %s", path,
+                 gnutls_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int append_file(char **text, size_t *len, const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    char buffer[4096];
+    size_t n;
+    int rc = 0;
+
+    if (file == NULL)
+        return -1;
+    while ((n = fread(buffer, 1, sizeof(buffer), file)) > 0) {
+        char *grown = realloc(*text, *len + n + 2);
+
+        if (grown == NULL) {
+            rc = -1;
+            break;
+        }
+        *text = grown;
+        memcpy(grown + *len, buffer, n);
+        *len += n;
+    }
+    if (rc == 0 && ferror(file))
+        rc = -1;
+    fclose(file);
+    if (rc == 0 && *text != NULL) {
+        (*text)[(*len)++] = '\n';
+        (*text)[*len] = '\0';
+    }
+    return rc;
+}
+
+static int load_client_cas(tls_context *ctx, const config *cfg, char *error,
+                           size_t error_size)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < cfg->client_ca_count; i++) {
+        if (append_file(&ctx->client_ca_pem, &len, cfg->client_ca_files[i]) != 0) {
+            snprintf(error, error_size, "%s: cannot read the client CA file",
+                     cfg->client_ca_files[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int init_pkcs11(tls_context *ctx, const config *cfg, char *error, size_t error_size)
+{
+    const char *module = cfg->module_path != NULL ? cfg->module_path
+                                                  : "/usr/lib/softhsm/libsofthsm2.so";
+    int rc;
+
+    /* MANUAL: without it p11-kit would load every module configured on the system. */
+    rc = gnutls_pkcs11_init(GNUTLS_PKCS11_FLAG_MANUAL, NULL);
+    if (rc == GNUTLS_E_SUCCESS)
+        rc = gnutls_pkcs11_add_provider(module, NULL);
+    if (rc != GNUTLS_E_SUCCESS) {
+        snprintf(error, error_size, "%s: cannot load the PKCS#11 module into GnuTLS: %s",
+                 module, gnutls_strerror(rc));
+        return -1;
+    }
+    gnutls_pkcs11_set_pin_function(pin_callback, ctx);
+    return 0;
+}
+
+int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *observer,
+                    tls_context **out, char *error, size_t error_size)
+{
+    tls_context *ctx = NULL;
+    gnutls_privkey_t probe = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    if (active_context != NULL) {
+        snprintf(error, error_size, "a TLS context exists already");
+        return -1;
+    }
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&ctx->keys_lock, NULL);
+    if (observer != NULL)
+        ctx->observer = *observer;
+    ctx->key_uri = strdup(cfg->tls_key_uri);
+    ctx->pin = strdup(pin);
+    if (ctx->key_uri == NULL || ctx->pin == NULL) {
+        snprintf(error, error_size, "out of memory");
+        goto out;
+    }
+
+    if (load_chain(ctx, cfg->certificate_file, error, error_size) != 0 ||
+        load_client_cas(ctx, cfg, error, error_size) != 0 ||
+        init_pkcs11(ctx, cfg, error, error_size) != 0)
+        goto out;
+
+    /* Import once now, so a wrong URI or PIN stops the start instead of every handshake. */
+    if (import_key(ctx, &probe) != 0) {
+        snprintf(error, error_size, "cannot import the TLS key %s from the token",
+                 cfg->tls_key_uri);
+        goto out;
+    }
+    gnutls_privkey_deinit(probe);
+
+    active_context = ctx;
+    *out = ctx; /* ownership passes to the caller */
+    ctx = NULL;
+    rc = 0;
+out:
+    tls_context_free(&ctx);
+    return rc;
+}
+
+void tls_context_free(tls_context **ctx_ptr)
+{
+    tls_context *ctx;
+
+    if (ctx_ptr == NULL || *ctx_ptr == NULL)
+        return;
+    ctx = *ctx_ptr;
+
+    for (size_t i = 0; i < ctx->key_count; i++)
+        gnutls_privkey_deinit(ctx->keys[i]);
+    free(ctx->keys);
+    thread_key = NULL;
+    for (unsigned i = 0; i < ctx->chain_length; i++)
+        gnutls_pcert_deinit(&ctx->chain[i]);
+    free(ctx->client_ca_pem);
+    free(ctx->key_uri);
+    if (ctx->pin != NULL) {
+        explicit_bzero(ctx->pin, strlen(ctx->pin));
+        free(ctx->pin);
+    }
+    pthread_mutex_destroy(&ctx->keys_lock);
+    if (active_context == ctx) {
+        active_context = NULL;
+        gnutls_pkcs11_deinit();
+    }
+    free(ctx);
+    *ctx_ptr = NULL;
+}
+
+const char *tls_client_ca_pem(const tls_context *ctx)
+{
+    return ctx->client_ca_pem;
+}
+
+/* libmicrohttpd 0.9.75 stores its connection as the session pointer; the connection
+ * carries our per-connection state as its socket context. */
+static tls_connection *connection_of(gnutls_session_t session)
+{
+    struct MHD_Connection *connection = gnutls_session_get_ptr(session);
+    const union MHD_ConnectionInfo *info;
+
+    if (connection == NULL)
+        return NULL;
+    info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+static int handshake_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+                          unsigned int incoming, const gnutls_datum_t *msg)
+{
+    tls_connection *conn = connection_of(session);
+
+    (void)when;
+    if (conn == NULL)
+        return 0;
+    if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && incoming && msg->size >= 2)
+        memcpy(conn->client_version, msg->data, 2);
+    if (htype == GNUTLS_HANDSHAKE_FINISHED && incoming)
+        conn->handshake_done = true;
+    return 0;
+}
+
+void tls_connection_start(gnutls_session_t session, tls_connection *conn)
+{
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_PRE,
+                                       handshake_hook);
+    (void)conn;
+}
+
+bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn)
+{
+    unsigned status = gnutls_session_get_verify_cert_status(session);
+    gnutls_datum_t text = {NULL, 0};
+    char version[16] = "";
+    const char *reason = "the handshake did not complete";
+
+    if (conn->handshake_done)
+        return false;
+
+    if (conn->client_version[0] != 0)
+        snprintf(version, sizeof(version), "%u.%u", conn->client_version[0],
+                 conn->client_version[1]);
+    if (status != 0 &&
+        gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0)
+        reason = (const char *)text.data;
+    else if (conn->client_version[0] != 0 &&
+             (conn->client_version[0] < 3 ||
+              (conn->client_version[0] == 3 && conn->client_version[1] < 3)))
+        reason = "the client offered only a protocol version older than TLS 1.2";
+
+    log_field fields[] = {
+        {"peer", conn->address},
+        {"client_hello_version", version[0] != '\0' ? version : NULL},
+        {"reason", reason},
+    };
+    log_event(LOG_WARN, "tls_handshake_failed", fields, sizeof(fields) / sizeof(fields[0]));
+    gnutls_free(text.data);
+    return true;
+}
+
+int tls_read_peer(gnutls_session_t session, tls_peer *peer)
+{
+    const gnutls_datum_t *certs;
+    unsigned int count = 0;
+    unsigned int status = 0;
+    gnutls_x509_crt_t crt = NULL;
+    size_t size;
+    int rc = -1;
+
+    memset(peer, 0, sizeof(*peer));
+    certs = gnutls_certificate_get_peers(session, &count);
+    if (certs == NULL || count == 0)
+        return 0;
+
+    /* The handshake verified the chain already; checking again costs little and keeps
+     * a certificate that failed out of every route, whatever the handshake settings. */
+    if (gnutls_certificate_verify_peers2(session, &status) != 0 || status != 0)
+        return 0;
+
+    size = sizeof(peer->fingerprint);
+    if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], peer->fingerprint, &size) != 0 ||
+        size != 32)
+        goto out;
+    for (size_t i = 0; i < 32; i++)
+        snprintf(peer->fingerprint_hex + 2 * i, 3, "%02x", peer->fingerprint[i]);
+
+    if (gnutls_x509_crt_init(&crt) != 0 ||
+        gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) != 0)
+        goto out;
+    size = sizeof(peer->subject_cn);
+    if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
+                                      peer->subject_cn, &size) != 0)
+        peer->subject_cn[0] = '\0';
+
+    peer->has_certificate = true;
+    rc = 0;
+out:
+    gnutls_x509_crt_deinit(crt);
+    return rc;
+}

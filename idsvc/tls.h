@@ -1,0 +1,75 @@
+/*
+ * TLS for the daemon: GnuTLS with the node's private key in a PKCS#11 token, TLS 1.2
+ * and 1.3 only, and client certificates checked against the configured CAs.
+ *
+ * The server requests a client certificate on every connection and GnuTLS verifies any
+ * certificate offered during the handshake, which fails when the certificate does not
+ * chain to a configured CA. A client without a certificate completes the handshake, so
+ * it can reach the public routes; every other route rejects it (see http.c).
+ */
+#ifndef IDSVC_TLS_H
+#define IDSVC_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+#include "config.h"
+
+/* TLS 1.2 and 1.3 with the SECURE128 suites; everything older is refused. */
+#define TLS_PRIORITIES "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+typedef struct tls_context tls_context;
+
+/* What the client certificate of a connection shows; empty when none was offered. */
+typedef struct tls_peer {
+    bool has_certificate; /* offered and verified against the client CAs */
+    unsigned char fingerprint[32];
+    char fingerprint_hex[65];
+    char subject_cn[128];
+} tls_peer;
+
+/* Hooks for HSM metrics, called from worker threads. */
+typedef struct tls_hsm_observer {
+    void (*key_import)(void *ctx, bool ok);
+    void *ctx;
+} tls_hsm_observer;
+
+/*
+ * Loads the certificate chain and the client CAs, initialises GnuTLS PKCS#11 with only
+ * the configured module, and imports the key once to fail early. The context becomes
+ * the one the certificate callback uses; only one may exist at a time.
+ */
+int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *observer,
+                    tls_context **out, char *error, size_t error_size);
+void tls_context_free(tls_context **ctx);
+
+/* The client CAs as one PEM text, for MHD_OPTION_HTTPS_MEM_TRUST. */
+const char *tls_client_ca_pem(const tls_context *ctx);
+
+/* The certificate callback for MHD_OPTION_HTTPS_CERT_CALLBACK. */
+int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+                             int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+                             int pk_algos_length, gnutls_pcert_st **pcert,
+                             unsigned int *pcert_length, gnutls_privkey_t *pkey);
+
+/* Per-connection TLS state: set up when a connection starts, logged when it closes. */
+typedef struct tls_connection {
+    bool handshake_done;
+    unsigned char client_version[2]; /* the ClientHello's legacy_version */
+    char address[64];
+} tls_connection;
+
+void tls_connection_start(gnutls_session_t session, tls_connection *conn);
+
+/* Logs a failed handshake with the reason GnuTLS recorded; returns true when the
+ * handshake had failed. */
+bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn);
+
+/* Reads the verified client certificate of a session. Returns 0 (peer may show no
+ * certificate) or -1 when a certificate is present but could not be read. */
+int tls_read_peer(gnutls_session_t session, tls_peer *peer);
+
+#endif
