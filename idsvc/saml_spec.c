@@ -255,8 +255,8 @@ static int read_attributes(json_t *claims, saml_attribute **out, size_t *count_o
         return reject(error, error_size, "out of memory");
 
     json_object_foreach(object, key, values) {
-        const saml_claim *claim;
-        const char *name;
+        const saml_claim *claim = NULL;
+        const char *name = NULL;
 
         if (resolve_claim_key(key, &claim, &name, error, error_size) != 0 ||
             check_not_repeated(attributes, count, key, name, error, error_size) != 0)
