@@ -42,7 +42,7 @@ typedef enum webauthn_code {
     WEBAUTHN_AAGUID_MISMATCH,                /* aaguid_mismatch */
     WEBAUTHN_SIGNATURE_INVALID,              /* signature_invalid */
     WEBAUTHN_COUNTER_REGRESSION,             /* counter_regression */
-    WEBAUTHN_INTERNAL_ERROR,                 /* internal_error: our failure, not the input's */
+    WEBAUTHN_INTERNAL_ERROR, /* internal_error: our failure, not the input's */
 } webauthn_code;
 
 /* Returns the stable text form of a code, such as "challenge_mismatch". */
@@ -56,16 +56,18 @@ typedef struct webauthn_error {
 
 /* The attestation a deployment demands at registration. */
 typedef enum webauthn_attestation_policy {
-    WEBAUTHN_ATTESTATION_ANY,   /* "none": every format, `none` included, is accepted */
-    WEBAUTHN_ATTESTATION_SELF,  /* "self": a verified statement, self attestation or better */
+    WEBAUTHN_ATTESTATION_ANY,  /* "none": every format, `none` included, is accepted */
+    WEBAUTHN_ATTESTATION_SELF, /* "self": a verified statement, self attestation or better
+                                */
     WEBAUTHN_ATTESTATION_CHAIN, /* "chain": an x5c chain to a configured root */
 } webauthn_attestation_policy;
 
 /* The attestation a registration carried, after verification. */
 typedef enum webauthn_attestation_type {
-    WEBAUTHN_ATTESTED_NONE,    /* format none */
-    WEBAUTHN_ATTESTED_SELF,    /* packed without x5c, signed by the credential key */
-    WEBAUTHN_ATTESTED_BASIC,   /* signed by an x5c certificate whose chain was not evaluated */
+    WEBAUTHN_ATTESTED_NONE,  /* format none */
+    WEBAUTHN_ATTESTED_SELF,  /* packed without x5c, signed by the credential key */
+    WEBAUTHN_ATTESTED_BASIC, /* signed by an x5c certificate whose chain was not evaluated
+                              */
     WEBAUTHN_ATTESTED_TRUSTED, /* signed by an x5c certificate that chains to a root */
 } webauthn_attestation_type;
 
@@ -103,8 +105,8 @@ void webauthn_verifier_set_time(webauthn_verifier *verifier, time_t at);
  * verify anything. The caller frees *challenge with free().
  */
 webauthn_code webauthn_response_challenge(const char *response_json, size_t response_len,
-                                          unsigned char **challenge, size_t *challenge_len,
-                                          webauthn_error *err);
+                                          unsigned char **challenge,
+                                          size_t *challenge_len, webauthn_error *err);
 
 /* Compares two challenges in constant time for equal lengths; true when equal. */
 bool webauthn_challenge_equal(const unsigned char *a, size_t a_len,
@@ -112,15 +114,15 @@ bool webauthn_challenge_equal(const unsigned char *a, size_t a_len,
 
 /* A verified registration, ready to be stored with the user account. */
 typedef struct webauthn_registration {
-    char fmt[24];                       /* attestation statement format, such as "packed" */
+    char fmt[24]; /* attestation statement format, such as "packed" */
     webauthn_attestation_type attestation;
     unsigned char aaguid[16];
     unsigned char *credential_id;
     size_t credential_id_len;
-    unsigned char *public_key;          /* the COSE_Key exactly as in authenticator data */
+    unsigned char *public_key; /* the COSE_Key exactly as in authenticator data */
     size_t public_key_len;
-    int algorithm;                      /* COSE algorithm: -7 ES256, -257 RS256, -8 EdDSA */
-    uint8_t flags;                      /* authenticator data flags (UP 0x01, UV 0x04, ...) */
+    int algorithm; /* COSE algorithm: -7 ES256, -257 RS256, -8 EdDSA */
+    uint8_t flags; /* authenticator data flags (UP 0x01, UV 0x04, ...) */
     uint32_t sign_count;
 } webauthn_registration;
 
@@ -131,8 +133,9 @@ typedef struct webauthn_registration {
  */
 webauthn_code webauthn_verify_registration(const webauthn_verifier *verifier,
                                            const unsigned char *challenge,
-                                           size_t challenge_len, const char *response_json,
-                                           size_t response_len, webauthn_registration **out,
+                                           size_t challenge_len,
+                                           const char *response_json, size_t response_len,
+                                           webauthn_registration **out,
                                            webauthn_error *err);
 void webauthn_registration_free(webauthn_registration **registration);
 
@@ -158,7 +161,8 @@ typedef struct webauthn_assertion {
  * is filled then too, so that the caller can mark the authenticator as possibly cloned.
  */
 webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
-                                        const unsigned char *challenge, size_t challenge_len,
+                                        const unsigned char *challenge,
+                                        size_t challenge_len,
                                         const webauthn_credential *credential,
                                         const char *response_json, size_t response_len,
                                         webauthn_assertion *out, webauthn_error *err);

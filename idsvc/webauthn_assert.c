@@ -36,10 +36,10 @@ static void assertion_clear(assertion *as)
     memset(as, 0, sizeof(*as));
 }
 
-static webauthn_code decode_and_check(const webauthn_verifier *verifier,
-                                      const unsigned char *challenge, size_t challenge_len,
-                                      const webauthn_credential *credential, const char *json,
-                                      size_t json_len, assertion *as, webauthn_error *err)
+static webauthn_code
+decode_and_check(const webauthn_verifier *verifier, const unsigned char *challenge,
+                 size_t challenge_len, const webauthn_credential *credential,
+                 const char *json, size_t json_len, assertion *as, webauthn_error *err)
 {
     const json_t *response;
     webauthn_code code;
@@ -47,7 +47,8 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
     code = webauthn_json_load(json, json_len, &as->root, err);
     if (code != WEBAUTHN_OK)
         return code;
-    code = webauthn_json_credential(as->root, &as->raw_id, &as->raw_id_len, &response, err);
+    code =
+        webauthn_json_credential(as->root, &as->raw_id, &as->raw_id_len, &response, err);
     if (code != WEBAUTHN_OK)
         return code;
     if (credential->id != NULL &&
@@ -56,8 +57,8 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
         return webauthn_fail(err, WEBAUTHN_CREDENTIAL_ID_MISMATCH,
                              "The response's rawId is not the stored credential's id.");
 
-    code = webauthn_json_bytes(response, "clientDataJSON", "clientDataJSON", &as->client_data,
-                               &as->client_data_len, err);
+    code = webauthn_json_bytes(response, "clientDataJSON", "clientDataJSON",
+                               &as->client_data, &as->client_data_len, err);
     if (code != WEBAUTHN_OK)
         return code;
     code = webauthn_client_data_verify(verifier, "webauthn.get", challenge, challenge_len,
@@ -146,11 +147,13 @@ static webauthn_code verify_with_fido(const webauthn_verifier *verifier,
         goto out;
 
     if (fido_assert_set_rp(fido_assert, verifier->rp_id) != FIDO_OK ||
-        fido_assert_set_clientdata_hash(fido_assert, as->client_data_hash, 32) != FIDO_OK ||
+        fido_assert_set_clientdata_hash(fido_assert, as->client_data_hash, 32) !=
+            FIDO_OK ||
         fido_assert_set_count(fido_assert, 1) != FIDO_OK ||
         fido_assert_set_up(fido_assert, FIDO_OPT_TRUE) != FIDO_OK ||
         fido_assert_set_uv(fido_assert,
-                           verifier->require_uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) != FIDO_OK) {
+                           verifier->require_uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) !=
+            FIDO_OK) {
         code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "libfido2 rejected the assertion parameters.");
         goto out;
@@ -159,9 +162,11 @@ static webauthn_code verify_with_fido(const webauthn_verifier *verifier,
      * libfido2's cbor_load of them is bounded. */
     if (fido_assert_set_authdata_raw(fido_assert, 0, as->auth_data_raw,
                                      as->auth_data_raw_len) != FIDO_OK ||
-        fido_assert_set_sig(fido_assert, 0, as->signature, as->signature_len) != FIDO_OK) {
-        code = webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "libfido2 could not decode the authenticator data or signature.");
+        fido_assert_set_sig(fido_assert, 0, as->signature, as->signature_len) !=
+            FIDO_OK) {
+        code = webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "libfido2 could not decode the authenticator data or signature.");
         goto out;
     }
 
@@ -183,20 +188,23 @@ out:
 
 /* A counter must grow; both zero means the authenticator keeps no counter. A counter
  * may jump by more than one, because one authenticator may serve several sites. */
-static webauthn_code check_counter(uint32_t stored, uint32_t received, webauthn_error *err)
+static webauthn_code check_counter(uint32_t stored, uint32_t received,
+                                   webauthn_error *err)
 {
     if (stored == 0 && received == 0)
         return WEBAUTHN_OK;
     if (received > stored)
         return WEBAUTHN_OK;
-    return webauthn_fail(err, WEBAUTHN_COUNTER_REGRESSION,
-                         "The signature counter %u is not greater than the stored %u; the "
-                         "authenticator may be cloned.",
-                         received, stored);
+    return webauthn_fail(
+        err, WEBAUTHN_COUNTER_REGRESSION,
+        "The signature counter %u is not greater than the stored %u; the "
+        "authenticator may be cloned.",
+        received, stored);
 }
 
 webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
-                                        const unsigned char *challenge, size_t challenge_len,
+                                        const unsigned char *challenge,
+                                        size_t challenge_len,
                                         const webauthn_credential *credential,
                                         const char *response_json, size_t response_len,
                                         webauthn_assertion *out, webauthn_error *err)

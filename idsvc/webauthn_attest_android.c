@@ -38,8 +38,8 @@ typedef struct der_item {
 
 static int der_read(const unsigned char **p, long *remaining, der_item *item)
 {
-    return webauthn_der_next(p, remaining, &item->tag, &item->tag_class, &item->constructed,
-                             &item->content, &item->len);
+    return webauthn_der_next(p, remaining, &item->tag, &item->tag_class,
+                             &item->constructed, &item->content, &item->len);
 }
 
 static bool der_is(const der_item *item, int tag_class, int tag)
@@ -71,7 +71,8 @@ static int parse_purpose(const der_item *field, authorization_list *out)
     long remaining = field->len;
     der_item set, value;
 
-    if (der_read(&p, &remaining, &set) != 0 || !der_is(&set, V_ASN1_UNIVERSAL, V_ASN1_SET))
+    if (der_read(&p, &remaining, &set) != 0 ||
+        !der_is(&set, V_ASN1_UNIVERSAL, V_ASN1_SET))
         return -1;
     p = set.content;
     remaining = set.len;
@@ -138,9 +139,9 @@ static int parse_key_description(const ASN1_OCTET_STRING *value, key_description
     const unsigned char *p = ASN1_STRING_get0_data(value);
     long remaining = ASN1_STRING_length(value);
     der_item sequence, field;
-    static const int leading_tags[] = {V_ASN1_INTEGER, V_ASN1_ENUMERATED, V_ASN1_INTEGER,
-                                       V_ASN1_ENUMERATED, V_ASN1_OCTET_STRING,
-                                       V_ASN1_OCTET_STRING};
+    static const int leading_tags[] = {V_ASN1_INTEGER,      V_ASN1_ENUMERATED,
+                                       V_ASN1_INTEGER,      V_ASN1_ENUMERATED,
+                                       V_ASN1_OCTET_STRING, V_ASN1_OCTET_STRING};
 
     if (der_read(&p, &remaining, &sequence) != 0 ||
         !der_is(&sequence, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE) || remaining != 0)
@@ -177,10 +178,11 @@ static webauthn_code check_key_description(const X509 *leaf,
     key_description description;
 
     if (value == NULL)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The android-key certificate has no key attestation extension "
-                             "(%s).",
-                             OID_ANDROID_KEY_DESCRIPTION);
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The android-key certificate has no key attestation extension "
+            "(%s).",
+            OID_ANDROID_KEY_DESCRIPTION);
     if (parse_key_description(value, &description) != 0)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The android-key attestation extension is not a valid "
@@ -267,8 +269,9 @@ webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
         return code;
 
     if (EVP_PKEY_eq(X509_get0_pubkey(leaf), in->credential_key->pkey) != 1)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The android-key certificate key is not the credential key.");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The android-key certificate key is not the credential key.");
 
     code = check_key_description(leaf, in->client_data_hash, err);
     if (code != WEBAUTHN_OK)

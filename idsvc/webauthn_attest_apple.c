@@ -59,7 +59,8 @@ static webauthn_code compute_nonce(const webauthn_attestation_input *in,
          EVP_DigestFinal_ex(ctx, nonce, &len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok || len != 32)
-        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "OpenSSL could not hash the nonce.");
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "OpenSSL could not hash the nonce.");
     return WEBAUTHN_OK;
 }
 

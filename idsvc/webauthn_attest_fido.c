@@ -32,14 +32,16 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
 
     code = webauthn_cbor_map_text(map, "credBlob", &value, err);
     if (code == WEBAUTHN_OK && value != NULL) {
-        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-                             "libfido2 1.12 cannot verify a registration whose authenticator "
-                             "data reports the credBlob extension.");
+        code = webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+            "libfido2 1.12 cannot verify a registration whose authenticator "
+            "data reports the credBlob extension.");
         goto out;
     }
 
     code = webauthn_cbor_map_text(map, "hmac-secret", &value, err);
-    if (code == WEBAUTHN_OK && value != NULL && cbor_is_bool(value) && cbor_get_bool(value))
+    if (code == WEBAUTHN_OK && value != NULL && cbor_is_bool(value) &&
+        cbor_get_bool(value))
         mask |= FIDO_EXT_HMAC_SECRET;
 
     if (code == WEBAUTHN_OK)
@@ -101,9 +103,10 @@ static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t
 
     if (fido_cred_set_authdata_raw(cred, in->auth_data->raw, in->auth_data->raw_len) !=
         FIDO_OK) {
-        code = webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "libfido2 could not decode the authenticator data for a %s key.",
-                             webauthn_cose_alg_name(in->credential_key->alg));
+        code = webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "libfido2 could not decode the authenticator data for a %s key.",
+            webauthn_cose_alg_name(in->credential_key->alg));
         goto out;
     }
 
@@ -201,15 +204,17 @@ static bool subject_has(const X509 *cert, int nid, const char *text)
 static webauthn_code check_packed_cert(const X509 *leaf, webauthn_error *err)
 {
     if (X509_get_version(leaf) != X509_VERSION_3)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The packed attestation certificate is not X.509 version 3.");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The packed attestation certificate is not X.509 version 3.");
     if (!subject_has(leaf, NID_countryName, NULL) ||
         !subject_has(leaf, NID_organizationName, NULL) ||
         !subject_has(leaf, NID_organizationalUnitName, "Authenticator Attestation") ||
         !subject_has(leaf, NID_commonName, NULL))
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The packed attestation certificate subject lacks C, O, CN or "
-                             "OU=Authenticator Attestation.");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The packed attestation certificate subject lacks C, O, CN or "
+            "OU=Authenticator Attestation.");
     /* X509_check_ca returns 0 only for a certificate that cannot be a CA. */
     if (X509_check_ca((X509 *)leaf) != 0)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
@@ -225,11 +230,13 @@ static webauthn_code packed_full(const webauthn_attestation_input *in, int64_t a
     X509 *leaf;
     webauthn_code code;
 
-    if (alg != WEBAUTHN_COSE_ES256 && alg != WEBAUTHN_COSE_RS256 && alg != WEBAUTHN_COSE_EDDSA)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The packed attestation uses COSE algorithm %lld; supported are "
-                             "ES256, RS256 and EdDSA.",
-                             (long long)alg);
+    if (alg != WEBAUTHN_COSE_ES256 && alg != WEBAUTHN_COSE_RS256 &&
+        alg != WEBAUTHN_COSE_EDDSA)
+        return webauthn_fail(
+            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+            "The packed attestation uses COSE algorithm %lld; supported are "
+            "ES256, RS256 and EdDSA.",
+            (long long)alg);
 
     code = webauthn_x5c_parse(x5c, &out->x5c, err);
     if (code != WEBAUTHN_OK)
@@ -262,10 +269,11 @@ static webauthn_code packed_self(const webauthn_attestation_input *in, int64_t a
     webauthn_code code;
 
     if (alg != in->credential_key->alg)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The self attestation names algorithm %lld, but the credential "
-                             "key is %s.",
-                             (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The self attestation names algorithm %lld, but the credential "
+            "key is %s.",
+            (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
 
     code = load_cred(in, &cred, err);
     if (code != WEBAUTHN_OK)
@@ -280,7 +288,8 @@ static webauthn_code packed_self(const webauthn_attestation_input *in, int64_t a
 }
 
 webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
-                                     webauthn_attestation_output *out, webauthn_error *err)
+                                     webauthn_attestation_output *out,
+                                     webauthn_error *err)
 {
     const cbor_item_t *x5c;
     const cbor_item_t *ecdaa;
@@ -305,7 +314,8 @@ webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
 }
 
 webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
-                                       webauthn_attestation_output *out, webauthn_error *err)
+                                       webauthn_attestation_output *out,
+                                       webauthn_error *err)
 {
     const cbor_item_t *x5c;
     fido_cred_t *cred = NULL;
@@ -350,7 +360,8 @@ static bool has_extended_key_usage(X509 *cert, const char *oid)
     ASN1_OBJECT *wanted = OBJ_txt2obj(oid, 1);
     bool found = false;
 
-    for (int i = 0; usages != NULL && wanted != NULL && i < sk_ASN1_OBJECT_num(usages); i++) {
+    for (int i = 0; usages != NULL && wanted != NULL && i < sk_ASN1_OBJECT_num(usages);
+         i++) {
         if (OBJ_cmp(sk_ASN1_OBJECT_value(usages, i), wanted) == 0)
             found = true;
     }
@@ -377,9 +388,10 @@ static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
                              "The TPM attestation certificate has no subject alternative "
                              "name.");
     if (!has_extended_key_usage(leaf, OID_TCG_KP_AIK_CERTIFICATE))
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate lacks the extended key usage "
-                             "tcg-kp-AIKCertificate (2.23.133.8.3).");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The TPM attestation certificate lacks the extended key usage "
+            "tcg-kp-AIKCertificate (2.23.133.8.3).");
     if (X509_check_ca(leaf) != 0)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The TPM attestation certificate is a CA certificate.");
@@ -412,10 +424,11 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                              "The tpm attestation version is not \"2.0\".");
     /* RS1 stays allowed here: Windows Hello signs certInfo with it. */
     if (alg != WEBAUTHN_COSE_RS1 || in->credential_key->alg != WEBAUTHN_COSE_RS256)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-                             "libfido2 1.12 verifies tpm attestation only with RS1 and an "
-                             "RS256 credential key; this one has %lld and %s.",
-                             (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+            "libfido2 1.12 verifies tpm attestation only with RS1 and an "
+            "RS256 credential key; this one has %lld and %s.",
+            (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
 
     code = webauthn_x5c_parse(x5c, &out->x5c, err);
     if (code != WEBAUTHN_OK)
@@ -432,7 +445,8 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
     code = check_aik_cert(sk_X509_value(out->x5c, 0), err);
     if (code != WEBAUTHN_OK)
         return code;
-    code = webauthn_x509_check_aaguid(sk_X509_value(out->x5c, 0), in->auth_data->aaguid, err);
+    code = webauthn_x509_check_aaguid(sk_X509_value(out->x5c, 0), in->auth_data->aaguid,
+                                      err);
     if (code != WEBAUTHN_OK)
         return code;
 

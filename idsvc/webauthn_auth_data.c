@@ -104,23 +104,27 @@ webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
 
     SHA256((const unsigned char *)verifier->rp_id, strlen(verifier->rp_id), expected);
     if (CRYPTO_memcmp(expected, auth_data->rp_id_hash, sizeof(expected)) != 0)
-        return webauthn_fail(err, WEBAUTHN_RP_ID_MISMATCH,
-                             "The authenticator data rpIdHash is not SHA-256 of the RP ID "
-                             "\"%.100s\".",
-                             verifier->rp_id);
+        return webauthn_fail(
+            err, WEBAUTHN_RP_ID_MISMATCH,
+            "The authenticator data rpIdHash is not SHA-256 of the RP ID "
+            "\"%.100s\".",
+            verifier->rp_id);
 
     if (!(auth_data->flags & WEBAUTHN_FLAG_UP))
-        return webauthn_fail(err, WEBAUTHN_USER_PRESENCE_MISSING,
-                             "The authenticator did not test user presence (UP flag clear).");
+        return webauthn_fail(
+            err, WEBAUTHN_USER_PRESENCE_MISSING,
+            "The authenticator did not test user presence (UP flag clear).");
 
     if (verifier->require_uv && !(auth_data->flags & WEBAUTHN_FLAG_UV))
-        return webauthn_fail(err, WEBAUTHN_USER_VERIFICATION_MISSING,
-                             "User verification is required, but the authenticator did not "
-                             "verify the user (UV flag clear).");
+        return webauthn_fail(
+            err, WEBAUTHN_USER_VERIFICATION_MISSING,
+            "User verification is required, but the authenticator did not "
+            "verify the user (UV flag clear).");
 
     if ((auth_data->flags & WEBAUTHN_FLAG_BS) && !(auth_data->flags & WEBAUTHN_FLAG_BE))
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The authenticator data sets backup state (BS) without backup "
-                             "eligibility (BE).");
+        return webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "The authenticator data sets backup state (BS) without backup "
+            "eligibility (BE).");
     return WEBAUTHN_OK;
 }

@@ -80,7 +80,8 @@ int webauthn_base64url_encode(const unsigned char *data, size_t len, char **out)
         return -1;
 
     for (i = 0; i + 2 < len; i += 3) {
-        uint32_t group = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+        uint32_t group =
+            (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
 
         text[pos++] = base64url_alphabet[(group >> 18) & 63];
         text[pos++] = base64url_alphabet[(group >> 12) & 63];

@@ -103,8 +103,8 @@ webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED, "The CBOR input is empty.");
     if (len > WEBAUTHN_MAX_CBOR)
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
-                             "The CBOR input is %zu bytes, more than the maximum %d.", len,
-                             WEBAUTHN_MAX_CBOR);
+                             "The CBOR input is %zu bytes, more than the maximum %d.",
+                             len, WEBAUTHN_MAX_CBOR);
 
     if (check_item(&reader, 0) != 0)
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
@@ -176,7 +176,8 @@ static bool key_is_int(const cbor_item_t *key, int64_t wanted)
 }
 
 static webauthn_code map_find(const cbor_item_t *map, bool by_text, const char *text,
-                              int64_t number, const cbor_item_t **value, webauthn_error *err)
+                              int64_t number, const cbor_item_t **value,
+                              webauthn_error *err)
 {
     struct cbor_pair *pairs;
     size_t count;
@@ -188,8 +189,8 @@ static webauthn_code map_find(const cbor_item_t *map, bool by_text, const char *
     pairs = cbor_map_handle(map);
     count = cbor_map_size(map);
     for (size_t i = 0; i < count; i++) {
-        bool match = by_text ? key_is_text(pairs[i].key, text)
-                             : key_is_int(pairs[i].key, number);
+        bool match =
+            by_text ? key_is_text(pairs[i].key, text) : key_is_int(pairs[i].key, number);
 
         if (!match)
             continue;
@@ -199,7 +200,8 @@ static webauthn_code map_find(const cbor_item_t *map, bool by_text, const char *
                 return webauthn_fail(err, WEBAUTHN_MALFORMED,
                                      "The CBOR map has the key \"%s\" twice.", text);
             return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                                 "The CBOR map has the key %lld twice.", (long long)number);
+                                 "The CBOR map has the key %lld twice.",
+                                 (long long)number);
         }
         *value = pairs[i].value;
     }

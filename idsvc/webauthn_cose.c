@@ -42,19 +42,21 @@ const char *webauthn_cose_alg_name(int alg)
 /* Finds a byte string parameter of the key; fails when absent or of the wrong size
  * (want_len 0 accepts any non-empty length). */
 static webauthn_code key_bytes(const cbor_item_t *map, int64_t label, size_t want_len,
-                               const unsigned char **out, size_t *out_len, webauthn_error *err)
+                               const unsigned char **out, size_t *out_len,
+                               webauthn_error *err)
 {
     const cbor_item_t *value;
     webauthn_code code = webauthn_cbor_map_int(map, label, &value, err);
 
     if (code != WEBAUTHN_OK)
         return code;
-    if (value == NULL || !cbor_isa_bytestring(value) || !cbor_bytestring_is_definite(value) ||
-        cbor_bytestring_length(value) == 0 ||
+    if (value == NULL || !cbor_isa_bytestring(value) ||
+        !cbor_bytestring_is_definite(value) || cbor_bytestring_length(value) == 0 ||
         (want_len != 0 && cbor_bytestring_length(value) != want_len))
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The COSE key parameter %lld is missing or has the wrong size.",
-                             (long long)label);
+        return webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "The COSE key parameter %lld is missing or has the wrong size.",
+            (long long)label);
     *out = cbor_bytestring_handle(value);
     *out_len = cbor_bytestring_length(value);
     return WEBAUTHN_OK;
@@ -114,9 +116,10 @@ static webauthn_code parse_ec2(const cbor_item_t *map, webauthn_cose_key *out,
     if (code != WEBAUTHN_OK)
         return code;
     if (crv != COSE_CRV_P256)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The ES256 key is on curve %lld; only P-256 (1) is supported.",
-                             (long long)crv);
+        return webauthn_fail(
+            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+            "The ES256 key is on curve %lld; only P-256 (1) is supported.",
+            (long long)crv);
     code = key_bytes(map, COSE_EC_X, 32, &x, &x_len, err);
     if (code == WEBAUTHN_OK)
         code = key_bytes(map, COSE_EC_Y, 32, &y, &y_len, err);
@@ -163,10 +166,11 @@ static webauthn_code parse_rsa(const cbor_item_t *map, webauthn_cose_key *out,
     /* libfido2 1.12 verifies RS256 only with a 2048-bit modulus and a 3-byte exponent,
      * so a larger key accepted here could never pass an assertion. */
     if (n_len != 256 || e_len > 3)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The RS256 key has a %zu-bit modulus and a %zu-byte exponent; "
-                             "supported is RSA-2048 with an exponent of at most 3 bytes.",
-                             n_len * 8, e_len);
+        return webauthn_fail(
+            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+            "The RS256 key has a %zu-bit modulus and a %zu-byte exponent; "
+            "supported is RSA-2048 with an exponent of at most 3 bytes.",
+            n_len * 8, e_len);
 
     n_bn = BN_bin2bn(n, (int)n_len, NULL);
     e_bn = BN_bin2bn(e, (int)e_len, NULL);
@@ -179,7 +183,8 @@ static webauthn_code parse_rsa(const cbor_item_t *map, webauthn_cose_key *out,
     }
     out->pkey = pkey_from_params("RSA", builder);
     if (out->pkey == NULL)
-        code = webauthn_fail(err, WEBAUTHN_MALFORMED, "The RS256 key is not a valid RSA key.");
+        code = webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The RS256 key is not a valid RSA key.");
 
 out:
     OSSL_PARAM_BLD_free(builder);
@@ -200,9 +205,10 @@ static webauthn_code parse_okp(const cbor_item_t *map, webauthn_cose_key *out,
     if (code != WEBAUTHN_OK)
         return code;
     if (crv != COSE_CRV_ED25519)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The EdDSA key is on curve %lld; only Ed25519 (6) is supported.",
-                             (long long)crv);
+        return webauthn_fail(
+            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+            "The EdDSA key is on curve %lld; only Ed25519 (6) is supported.",
+            (long long)crv);
     code = key_bytes(map, COSE_EC_X, 32, &x, &x_len, err);
     if (code != WEBAUTHN_OK)
         return code;
@@ -238,10 +244,11 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
     else if (alg == WEBAUTHN_COSE_EDDSA && kty == COSE_KTY_OKP)
         code = parse_okp(map, out, err);
     else
-        code = webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The credential key has COSE algorithm %lld and key type %lld; "
-                             "supported are ES256, RS256 and EdDSA.",
-                             (long long)alg, (long long)kty);
+        code =
+            webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                          "The credential key has COSE algorithm %lld and key type %lld; "
+                          "supported are ES256, RS256 and EdDSA.",
+                          (long long)alg, (long long)kty);
     if (code == WEBAUTHN_OK)
         out->alg = (int)alg;
 
@@ -274,10 +281,11 @@ webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned c
     else if (alg == WEBAUTHN_COSE_RS256 && key_type == EVP_PKEY_RSA)
         md = EVP_sha256();
     else if (!(alg == WEBAUTHN_COSE_EDDSA && key_type == EVP_PKEY_ED25519))
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The signature algorithm %d (%s) does not match the key or is "
-                             "not supported.",
-                             alg, webauthn_cose_alg_name(alg));
+        return webauthn_fail(
+            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+            "The signature algorithm %d (%s) does not match the key or is "
+            "not supported.",
+            alg, webauthn_cose_alg_name(alg));
 
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pkey_ctx, md, NULL, key) != 1) {

@@ -51,7 +51,8 @@ const char *webauthn_code_name(webauthn_code code)
     return "internal_error";
 }
 
-webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format, ...)
+webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format,
+                            ...)
 {
     va_list args;
 

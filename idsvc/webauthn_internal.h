@@ -47,8 +47,8 @@ struct webauthn_verifier {
 };
 
 /* Fills err with code and a formatted sentence, and returns code. */
-webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format,
+                            ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- JSON responses --------------------------------------------------------------- */
 
@@ -58,7 +58,8 @@ webauthn_code webauthn_json_load(const char *text, size_t len, json_t **out,
 
 /* Decodes the base64url string member key of object; what names it in messages. */
 webauthn_code webauthn_json_bytes(const json_t *object, const char *key, const char *what,
-                                  unsigned char **out, size_t *out_len, webauthn_error *err);
+                                  unsigned char **out, size_t *out_len,
+                                  webauthn_error *err);
 
 /* Reads id, rawId and type of a PublicKeyCredential JSON and checks that id and rawId
  * name the same bytes; *raw_id is the decoded rawId for the caller to free. */
@@ -155,32 +156,35 @@ typedef struct webauthn_attestation_input {
 
 typedef struct webauthn_attestation_output {
     webauthn_attestation_type type;
-    STACK_OF(X509) *x5c; /* leaf first; owned, NULL for none and self */
+    STACK_OF(X509) * x5c; /* leaf first; owned, NULL for none and self */
 } webauthn_attestation_output;
 
 webauthn_code webauthn_attest_none(const webauthn_attestation_input *in,
                                    webauthn_attestation_output *out, webauthn_error *err);
 webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
-                                     webauthn_attestation_output *out, webauthn_error *err);
+                                     webauthn_attestation_output *out,
+                                     webauthn_error *err);
 webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
-                                       webauthn_attestation_output *out, webauthn_error *err);
+                                       webauthn_attestation_output *out,
+                                       webauthn_error *err);
 webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err);
 webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
                                           webauthn_attestation_output *out,
                                           webauthn_error *err);
 webauthn_code webauthn_attest_apple(const webauthn_attestation_input *in,
-                                    webauthn_attestation_output *out, webauthn_error *err);
+                                    webauthn_attestation_output *out,
+                                    webauthn_error *err);
 
 /* ---- X.509 ------------------------------------------------------------------------ */
 
 /* Decodes an x5c array of DER certificates, leaf first. */
-webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) **out,
+webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) * *out,
                                  webauthn_error *err);
 
 /* Verifies x5c (leaf first) up to a configured root at the verifier's time. */
 webauthn_code webauthn_x5c_verify_chain(const webauthn_verifier *verifier,
-                                        STACK_OF(X509) *x5c, webauthn_error *err);
+                                        STACK_OF(X509) * x5c, webauthn_error *err);
 
 /* Finds an extension by dotted OID; *critical is set when found. NULL when absent. */
 const ASN1_OCTET_STRING *webauthn_x509_extension(const X509 *cert, const char *oid,
@@ -193,7 +197,8 @@ webauthn_code webauthn_x509_check_aaguid(const X509 *cert, const unsigned char a
 /* Reads one DER TLV from *p (at most *remaining bytes) and advances past it. The
  * content is returned through content and content_len. Returns 0 or -1. */
 int webauthn_der_next(const unsigned char **p, long *remaining, int *tag, int *tag_class,
-                      bool *constructed, const unsigned char **content, long *content_len);
+                      bool *constructed, const unsigned char **content,
+                      long *content_len);
 
 /* Verifies signature over data with key under a COSE algorithm (ES256, RS256, EdDSA). */
 webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned char *data,

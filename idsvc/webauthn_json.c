@@ -27,7 +27,8 @@ webauthn_code webauthn_json_load(const char *text, size_t len, json_t **out,
                              json_error.text, json_error.line);
     if (!json_is_object(root)) {
         json_decref(root);
-        return webauthn_fail(err, WEBAUTHN_MALFORMED, "The response JSON is not an object.");
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The response JSON is not an object.");
     }
 
     *out = root;
@@ -35,7 +36,8 @@ webauthn_code webauthn_json_load(const char *text, size_t len, json_t **out,
 }
 
 webauthn_code webauthn_json_bytes(const json_t *object, const char *key, const char *what,
-                                  unsigned char **out, size_t *out_len, webauthn_error *err)
+                                  unsigned char **out, size_t *out_len,
+                                  webauthn_error *err)
 {
     const json_t *value = json_object_get(object, key);
 
@@ -46,8 +48,8 @@ webauthn_code webauthn_json_bytes(const json_t *object, const char *key, const c
     if (!json_is_string(value))
         return webauthn_fail(err, WEBAUTHN_MALFORMED, "The %s is not a string.", what);
 
-    if (webauthn_base64url_decode(json_string_value(value), json_string_length(value), out,
-                                  out_len) != 0)
+    if (webauthn_base64url_decode(json_string_value(value), json_string_length(value),
+                                  out, out_len) != 0)
         return webauthn_fail(err, WEBAUTHN_MALFORMED,
                              "The %s is not valid unpadded base64url.", what);
     if (*out_len == 0) {
@@ -80,7 +82,8 @@ webauthn_code webauthn_json_credential(const json_t *root, unsigned char **raw_i
         return webauthn_fail(err, WEBAUTHN_MALFORMED,
                              "The credential has no \"response\" object.");
 
-    code = webauthn_json_bytes(root, "rawId", "credential rawId", raw_id, raw_id_len, err);
+    code =
+        webauthn_json_bytes(root, "rawId", "credential rawId", raw_id, raw_id_len, err);
     if (code != WEBAUTHN_OK)
         return code;
     code = webauthn_json_bytes(root, "id", "credential id", &id, &id_len, err);
@@ -106,8 +109,8 @@ out:
 }
 
 webauthn_code webauthn_response_challenge(const char *response_json, size_t response_len,
-                                          unsigned char **challenge, size_t *challenge_len,
-                                          webauthn_error *err)
+                                          unsigned char **challenge,
+                                          size_t *challenge_len, webauthn_error *err)
 {
     json_t *root = NULL;
     json_t *client_data = NULL;
@@ -122,13 +125,14 @@ webauthn_code webauthn_response_challenge(const char *response_json, size_t resp
     if (code != WEBAUTHN_OK)
         goto out;
 
-    code = webauthn_json_bytes(json_object_get(root, "response"), "clientDataJSON",
-                               "clientDataJSON", &client_data_bytes, &client_data_len, err);
+    code =
+        webauthn_json_bytes(json_object_get(root, "response"), "clientDataJSON",
+                            "clientDataJSON", &client_data_bytes, &client_data_len, err);
     if (code != WEBAUTHN_OK)
         goto out;
 
-    code = webauthn_json_load((const char *)client_data_bytes, client_data_len, &client_data,
-                              err);
+    code = webauthn_json_load((const char *)client_data_bytes, client_data_len,
+                              &client_data, err);
     if (code != WEBAUTHN_OK)
         goto out;
 
@@ -142,8 +146,8 @@ out:
     return code;
 }
 
-bool webauthn_challenge_equal(const unsigned char *a, size_t a_len, const unsigned char *b,
-                              size_t b_len)
+bool webauthn_challenge_equal(const unsigned char *a, size_t a_len,
+                              const unsigned char *b, size_t b_len)
 {
     if (a == NULL || b == NULL || a_len != b_len || a_len == 0)
         return false;

@@ -12,12 +12,9 @@ static const struct {
     const char *name;
     attestation_verify_fn verify;
 } attestation_formats[] = {
-    {"packed", webauthn_attest_packed},
-    {"fido-u2f", webauthn_attest_fido_u2f},
-    {"tpm", webauthn_attest_tpm},
-    {"android-key", webauthn_attest_android_key},
-    {"apple", webauthn_attest_apple},
-    {"none", webauthn_attest_none},
+    {"packed", webauthn_attest_packed}, {"fido-u2f", webauthn_attest_fido_u2f},
+    {"tpm", webauthn_attest_tpm},       {"android-key", webauthn_attest_android_key},
+    {"apple", webauthn_attest_apple},   {"none", webauthn_attest_none},
 };
 
 /* The decoded parts of one registration response; every pointer is owned or points
@@ -58,8 +55,9 @@ static webauthn_code read_fmt(const cbor_item_t *item, char *fmt, size_t size,
     size_t len;
 
     if (item == NULL || !cbor_isa_string(item) || !cbor_string_is_definite(item))
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The attestation object fmt is missing or not a text string.");
+        return webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "The attestation object fmt is missing or not a text string.");
     len = cbor_string_length(item);
     if (len == 0 || len >= size || memchr(cbor_string_handle(item), '\0', len) != NULL)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
@@ -82,7 +80,8 @@ static webauthn_code decode_attestation_object(registration *reg, webauthn_error
 
     code = webauthn_cbor_map_text(reg->attestation_item, "fmt", &fmt, err);
     if (code == WEBAUTHN_OK)
-        code = webauthn_cbor_map_text(reg->attestation_item, "attStmt", &reg->att_stmt, err);
+        code =
+            webauthn_cbor_map_text(reg->attestation_item, "attStmt", &reg->att_stmt, err);
     if (code == WEBAUTHN_OK)
         code = webauthn_cbor_map_text(reg->attestation_item, "authData", &auth_data, err);
     if (code != WEBAUTHN_OK)
@@ -102,15 +101,16 @@ static webauthn_code decode_attestation_object(registration *reg, webauthn_error
                              "string.");
 
     return webauthn_auth_data_parse(cbor_bytestring_handle(auth_data),
-                                    cbor_bytestring_length(auth_data), true, &reg->auth_data,
-                                    err);
+                                    cbor_bytestring_length(auth_data), true,
+                                    &reg->auth_data, err);
 }
 
 /* Steps up to the attestation statement: JSON, clientDataJSON, authenticator data, the
  * credential id and the credential key. */
 static webauthn_code decode_and_check(const webauthn_verifier *verifier,
-                                      const unsigned char *challenge, size_t challenge_len,
-                                      const char *json, size_t json_len, registration *reg,
+                                      const unsigned char *challenge,
+                                      size_t challenge_len, const char *json,
+                                      size_t json_len, registration *reg,
                                       webauthn_error *err)
 {
     const json_t *response;
@@ -119,22 +119,24 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
     code = webauthn_json_load(json, json_len, &reg->root, err);
     if (code != WEBAUTHN_OK)
         return code;
-    code = webauthn_json_credential(reg->root, &reg->raw_id, &reg->raw_id_len, &response, err);
+    code = webauthn_json_credential(reg->root, &reg->raw_id, &reg->raw_id_len, &response,
+                                    err);
     if (code != WEBAUTHN_OK)
         return code;
 
-    code = webauthn_json_bytes(response, "clientDataJSON", "clientDataJSON", &reg->client_data,
-                               &reg->client_data_len, err);
+    code = webauthn_json_bytes(response, "clientDataJSON", "clientDataJSON",
+                               &reg->client_data, &reg->client_data_len, err);
     if (code != WEBAUTHN_OK)
         return code;
-    code = webauthn_client_data_verify(verifier, "webauthn.create", challenge, challenge_len,
-                                       reg->client_data, reg->client_data_len,
-                                       reg->client_data_hash, err);
+    code = webauthn_client_data_verify(verifier, "webauthn.create", challenge,
+                                       challenge_len, reg->client_data,
+                                       reg->client_data_len, reg->client_data_hash, err);
     if (code != WEBAUTHN_OK)
         return code;
 
-    code = webauthn_json_bytes(response, "attestationObject", "attestationObject",
-                               &reg->attestation_object, &reg->attestation_object_len, err);
+    code =
+        webauthn_json_bytes(response, "attestationObject", "attestationObject",
+                            &reg->attestation_object, &reg->attestation_object_len, err);
     if (code != WEBAUTHN_OK)
         return code;
     code = decode_attestation_object(reg, err);
@@ -147,16 +149,17 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
 
     if (reg->auth_data.credential_id_len != reg->raw_id_len ||
         memcmp(reg->auth_data.credential_id, reg->raw_id, reg->raw_id_len) != 0)
-        return webauthn_fail(err, WEBAUTHN_CREDENTIAL_ID_MISMATCH,
-                             "The credential id in the authenticator data differs from the "
-                             "response's rawId.");
+        return webauthn_fail(
+            err, WEBAUTHN_CREDENTIAL_ID_MISMATCH,
+            "The credential id in the authenticator data differs from the "
+            "response's rawId.");
 
-    return webauthn_cose_key_parse(reg->auth_data.public_key, reg->auth_data.public_key_len,
-                                   &reg->key, err);
+    return webauthn_cose_key_parse(reg->auth_data.public_key,
+                                   reg->auth_data.public_key_len, &reg->key, err);
 }
 
-static webauthn_code verify_statement(const webauthn_verifier *verifier, registration *reg,
-                                      webauthn_error *err)
+static webauthn_code verify_statement(const webauthn_verifier *verifier,
+                                      registration *reg, webauthn_error *err)
 {
     webauthn_attestation_input in = {
         .verifier = verifier,
@@ -167,7 +170,8 @@ static webauthn_code verify_statement(const webauthn_verifier *verifier, registr
         .client_data_hash = reg->client_data_hash,
     };
 
-    for (size_t i = 0; i < sizeof(attestation_formats) / sizeof(attestation_formats[0]); i++) {
+    for (size_t i = 0; i < sizeof(attestation_formats) / sizeof(attestation_formats[0]);
+         i++) {
         if (strcmp(attestation_formats[i].name, reg->fmt) == 0)
             return attestation_formats[i].verify(&in, &reg->attestation, err);
     }
@@ -186,18 +190,19 @@ static webauthn_code apply_policy(const webauthn_verifier *verifier, registratio
         return WEBAUTHN_OK;
 
     if (attestation->type == WEBAUTHN_ATTESTED_NONE)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_REQUIRED,
-                             "The registration has no attestation (format none), but this "
-                             "relying party requires %s attestation.",
-                             verifier->policy == WEBAUTHN_ATTESTATION_SELF ? "self or better"
-                                                                           : "chained");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_REQUIRED,
+            "The registration has no attestation (format none), but this "
+            "relying party requires %s attestation.",
+            verifier->policy == WEBAUTHN_ATTESTATION_SELF ? "self or better" : "chained");
     if (verifier->policy == WEBAUTHN_ATTESTATION_SELF)
         return WEBAUTHN_OK;
 
     if (attestation->type == WEBAUTHN_ATTESTED_SELF)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_REQUIRED,
-                             "The registration has only self attestation, but this relying "
-                             "party requires a chain to a configured root.");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_REQUIRED,
+            "The registration has only self attestation, but this relying "
+            "party requires a chain to a configured root.");
     code = webauthn_x5c_verify_chain(verifier, attestation->x5c, err);
     if (code != WEBAUTHN_OK)
         return code;
@@ -237,8 +242,9 @@ static webauthn_code build_output(const registration *reg, webauthn_registration
 
 webauthn_code webauthn_verify_registration(const webauthn_verifier *verifier,
                                            const unsigned char *challenge,
-                                           size_t challenge_len, const char *response_json,
-                                           size_t response_len, webauthn_registration **out,
+                                           size_t challenge_len,
+                                           const char *response_json, size_t response_len,
+                                           webauthn_registration **out,
                                            webauthn_error *err)
 {
     registration reg;
@@ -249,8 +255,8 @@ webauthn_code webauthn_verify_registration(const webauthn_verifier *verifier,
     /* Fail closed: the result reads "rejected" until every step has passed. */
     webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "The verification did not finish.");
 
-    code = decode_and_check(verifier, challenge, challenge_len, response_json, response_len,
-                            &reg, err);
+    code = decode_and_check(verifier, challenge, challenge_len, response_json,
+                            response_len, &reg, err);
     if (code != WEBAUTHN_OK)
         goto out;
 

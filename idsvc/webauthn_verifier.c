@@ -81,7 +81,8 @@ int webauthn_verifier_add_roots_file(webauthn_verifier *verifier, const char *pa
     int result = -1;
 
     if (file == NULL) {
-        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Cannot open the root file %s.", path);
+        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Cannot open the root file %s.",
+                      path);
         return -1;
     }
 
@@ -91,8 +92,8 @@ int webauthn_verifier_add_roots_file(webauthn_verifier *verifier, const char *pa
         X509_free(cert);
         if (added != 0) {
             webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                          "Cannot add certificate %zu of %s to the trust store.", count + 1,
-                          path);
+                          "Cannot add certificate %zu of %s to the trust store.",
+                          count + 1, path);
             goto out;
         }
         count++;

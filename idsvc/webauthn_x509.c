@@ -12,7 +12,7 @@
 #define OID_FIDO_GEN_CE_AAGUID "1.3.6.1.4.1.45724.1.1.4"
 #define MAX_X5C_CERTS 8
 
-webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) **out,
+webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) * *out,
                                  webauthn_error *err)
 {
     STACK_OF(X509) *certs = NULL;
@@ -26,10 +26,11 @@ webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) **out,
                              "The attestation statement x5c is not a non-empty array.");
     count = cbor_array_size(array);
     if (count > MAX_X5C_CERTS)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The attestation statement x5c has %zu certificates, more than "
-                             "%d.",
-                             count, MAX_X5C_CERTS);
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The attestation statement x5c has %zu certificates, more than "
+            "%d.",
+            count, MAX_X5C_CERTS);
 
     certs = sk_X509_new_null();
     if (certs == NULL)
@@ -47,7 +48,8 @@ webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) **out,
         }
         der = cbor_bytestring_handle(item);
         cert = d2i_X509(NULL, &der, (long)cbor_bytestring_length(item));
-        if (cert == NULL || der != cbor_bytestring_handle(item) + cbor_bytestring_length(item)) {
+        if (cert == NULL ||
+            der != cbor_bytestring_handle(item) + cbor_bytestring_length(item)) {
             X509_free(cert);
             code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                                  "x5c element %zu is not one DER certificate.", i);
@@ -79,7 +81,7 @@ static void format_time(time_t at, char *buffer, size_t size)
 }
 
 webauthn_code webauthn_x5c_verify_chain(const webauthn_verifier *verifier,
-                                        STACK_OF(X509) *x5c, webauthn_error *err)
+                                        STACK_OF(X509) * x5c, webauthn_error *err)
 {
     X509_STORE_CTX *ctx = NULL;
     STACK_OF(X509) *untrusted = NULL;
@@ -102,7 +104,8 @@ webauthn_code webauthn_x5c_verify_chain(const webauthn_verifier *verifier,
     }
     (void)sk_X509_shift(untrusted);
 
-    if (X509_STORE_CTX_init(ctx, verifier->roots, sk_X509_value(x5c, 0), untrusted) != 1) {
+    if (X509_STORE_CTX_init(ctx, verifier->roots, sk_X509_value(x5c, 0), untrusted) !=
+        1) {
         code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "OpenSSL could not set up chain verification.");
         goto out;
@@ -113,11 +116,12 @@ webauthn_code webauthn_x5c_verify_chain(const webauthn_verifier *verifier,
     if (X509_verify_cert(ctx) != 1) {
         int error = X509_STORE_CTX_get_error(ctx);
 
-        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_CHAIN_INVALID,
-                             "The attestation certificate chain does not verify at %s: %s "
-                             "(certificate %d of x5c counted from the leaf at 0).",
-                             when, X509_verify_cert_error_string(error),
-                             X509_STORE_CTX_get_error_depth(ctx));
+        code =
+            webauthn_fail(err, WEBAUTHN_ATTESTATION_CHAIN_INVALID,
+                          "The attestation certificate chain does not verify at %s: %s "
+                          "(certificate %d of x5c counted from the leaf at 0).",
+                          when, X509_verify_cert_error_string(error),
+                          X509_STORE_CTX_get_error_depth(ctx));
     }
 
 out:
@@ -197,8 +201,9 @@ webauthn_code webauthn_x509_check_aaguid(const X509 *cert, const unsigned char a
                              "STRING.");
 
     if (memcmp(content, aaguid, 16) != 0)
-        return webauthn_fail(err, WEBAUTHN_AAGUID_MISMATCH,
-                             "The attestation certificate's AAGUID extension differs from "
-                             "the AAGUID in the authenticator data.");
+        return webauthn_fail(
+            err, WEBAUTHN_AAGUID_MISMATCH,
+            "The attestation certificate's AAGUID extension differs from "
+            "the AAGUID in the authenticator data.");
     return WEBAUTHN_OK;
 }
