@@ -1,0 +1,239 @@
+/* 'idsvc-admin keys' end to end through the shell, on a token it initialises itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "p11_test_util.h"
+
+static test_token token_dir; /* only its folder is used: the tool makes its own token */
+static char e2e[PATH_MAX + 16];
+static const char *admin;
+
+static void write_text(const char *name, const char *text, mode_t mode)
+{
+    char path[PATH_MAX + 64];
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/%s", e2e, name);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(text, file);
+    fclose(file);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **state)
+{
+    char path[PATH_MAX + 64];
+    char conf[PATH_MAX * 2];
+    FILE *file;
+
+    (void)state;
+    admin = getenv("IDSVC_ADMIN");
+    if (admin == NULL || test_token_create(&token_dir) != 0)
+        return -1;
+
+    /* A fresh token folder of its own, as an operator would make it. */
+    snprintf(e2e, sizeof(e2e), "%s/e2e", token_dir.dir);
+    snprintf(path, sizeof(path), "%s/tokens", e2e);
+    if (mkdir(e2e, 0700) != 0 || mkdir(path, 0700) != 0)
+        return -1;
+    snprintf(conf, sizeof(conf),
+             "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
+             path);
+    snprintf(path, sizeof(path), "%s/softhsm2.conf", e2e);
+    file = fopen(path, "w");
+    if (file == NULL)
+        return -1;
+    fputs(conf, file);
+    fclose(file);
+    return setenv("SOFTHSM2_CONF", path, 1);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_token_destroy(&token_dir);
+    return 0;
+}
+
+/* Runs the command in the e2e folder with stdout and stderr in files; returns the exit
+ * status. */
+static int run(const char *format, ...)
+{
+    char args[2048];
+    char command[4096 + PATH_MAX * 2];
+    va_list list;
+
+    va_start(list, format);
+    vsnprintf(args, sizeof(args), format, list);
+    va_end(list);
+    snprintf(command, sizeof(command), "cd '%s' && %s >out.txt 2>err.txt", e2e, args);
+    return test_run(command);
+}
+
+static char *output(const char *name)
+{
+    char path[PATH_MAX + 64];
+    char *text;
+
+    snprintf(path, sizeof(path), "%s/%s", e2e, name);
+    text = test_read_file(path, NULL);
+    assert_non_null(text);
+    return text;
+}
+
+static void expect_in(const char *name, const char *needle)
+{
+    char *text = output(name);
+
+    if (strstr(text, needle) == NULL)
+        fail_msg("%s lacks '%s':\n%s", name, needle, text);
+    free(text);
+}
+
+#define TOKEN_ARGS "--token e2e --pin-file pin"
+
+static void test_init_token(void **state)
+{
+    (void)state;
+    write_text("so-pin", "e2e-so-pin\n", 0600);
+    write_text("pin", "e2e-user-pin\n", 0600);
+
+    assert_int_equal(run("%s keys init-token --label e2e --so-pin-file so-pin --pin-file pin",
+                         admin),
+                     0);
+    expect_in("out.txt", "initialised token 'e2e'");
+
+    /* The label is taken now. */
+    assert_int_equal(run("%s keys init-token --label e2e --so-pin-file so-pin --pin-file pin",
+                         admin),
+                     1);
+    expect_in("err.txt", "exists already");
+}
+
+static void test_pin_never_on_command_line(void **state)
+{
+    (void)state;
+    assert_int_equal(run("%s keys generate --type p256 --label x --token e2e --pin 1234",
+                         admin),
+                     2);
+    expect_in("err.txt", "never taken on the command line");
+
+    write_text("open-pin", "e2e-user-pin\n", 0644);
+    assert_int_equal(run("%s keys list --token e2e --pin-file open-pin", admin), 1);
+    expect_in("err.txt", "mode 0644");
+
+    write_text("wrong-pin", "nope\n", 0600);
+    assert_int_equal(run("%s keys list --token e2e --pin-file wrong-pin", admin), 1);
+    expect_in("err.txt", "CKR_PIN_INCORRECT");
+}
+
+static void test_generate(void **state)
+{
+    (void)state;
+    assert_int_equal(run("%s keys generate --type p256 --label saml " TOKEN_ARGS, admin), 0);
+    expect_in("out.txt", "pkcs11:");
+    expect_in("out.txt", "object=saml");
+    expect_in("out.txt", "type=private");
+
+    assert_int_equal(
+        run("%s keys generate --type rsa2048 --label rsa --id 0a0b " TOKEN_ARGS, admin), 0);
+    expect_in("out.txt", "id=%0A%0B");
+
+    assert_int_equal(run("%s keys generate --type p521 --label bad " TOKEN_ARGS, admin), 2);
+    expect_in("err.txt", "p521");
+}
+
+static void test_certificates(void **state)
+{
+    (void)state;
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:object=saml' --subject "
+                         "'/CN=idsvc e2e/O=Example' --out ec.pem --store " TOKEN_ARGS,
+                         admin),
+                     0);
+    assert_int_equal(run("openssl verify -check_ss_sig -partial_chain -CAfile ec.pem ec.pem"),
+                     0);
+    assert_int_equal(run("openssl x509 -in ec.pem -noout -text"), 0);
+    expect_in("out.txt", "ecdsa-with-SHA256");
+    expect_in("out.txt", "CN = idsvc e2e, O = Example");
+
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:id=%%0A%%0B' --subject "
+                         "'/CN=rsa e2e' --days 30 " TOKEN_ARGS,
+                         admin),
+                     0);
+    assert_int_equal(run("cp out.txt rsa.pem && openssl verify -check_ss_sig -partial_chain "
+                         "-CAfile rsa.pem rsa.pem"),
+                     0);
+
+    assert_int_equal(run("%s keys request --key 'pkcs11:object=saml' --subject '/CN=req' "
+                         "--out req.pem " TOKEN_ARGS,
+                         admin),
+                     0);
+    assert_int_equal(run("openssl req -in req.pem -verify -noout"), 0);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    assert_int_equal(run("%s keys list " TOKEN_ARGS, admin), 0);
+    expect_in("out.txt", "saml");
+    expect_in("out.txt", "sensitive=true");
+    expect_in("out.txt", "extractable=false");
+    expect_in("out.txt", "never_extractable=true");
+    expect_in("out.txt", "decrypt=false");
+    expect_in("out.txt", "certificate: stored");
+
+    assert_int_equal(run("%s keys list --json " TOKEN_ARGS, admin), 0);
+    expect_in("out.txt", "\"sensitive\": true");
+    expect_in("out.txt", "\"extractable\": false");
+    expect_in("out.txt", "\"type\": \"rsa2048\"");
+}
+
+static void test_import_cert(void **state)
+{
+    (void)state;
+    /* The certificate of the EC key does not belong to the RSA key. */
+    assert_int_equal(run("%s keys import-cert --key 'pkcs11:object=rsa' --cert ec.pem "
+                         TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "not the public key of 'rsa'");
+    expect_in("err.txt", "ec.pem");
+
+    assert_int_equal(run("%s keys import-cert --key 'pkcs11:object=rsa' --cert rsa.pem "
+                         TOKEN_ARGS,
+                         admin),
+                     0);
+    assert_int_equal(run("%s keys list --json " TOKEN_ARGS, admin), 0);
+    {
+        char *text = output("out.txt");
+        char *first = strstr(text, "\"certificate\": true");
+
+        /* Both keys have a certificate now. */
+        assert_non_null(first);
+        assert_non_null(strstr(first + 1, "\"certificate\": true"));
+        free(text);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_token),
+        cmocka_unit_test(test_pin_never_on_command_line),
+        cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_certificates),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_import_cert),
+    };
+
+    return cmocka_run_group_tests_name("p11_admin", tests, setup, teardown);
+}
