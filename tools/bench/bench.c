@@ -1,0 +1,439 @@
+/*
+ * idsvc-bench: measures four rates in one run and on the same token: raw C_Sign, idsvc's
+ * SAML signing, a bare hardened xmlsec verification loop and idsvc's verification. Each
+ * runs on one and on two threads, and idsvc's rates are reported as ratios to the raw ones.
+ *
+ * tools/idsvc-bench makes the token and keys and then runs this program.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "bench.h"
+#include "p11.h"
+#include "saml.h"
+
+#define RUNS 3
+
+typedef struct options {
+    const char *module_path;
+    const char *token_label;
+    const char *pin_file;
+    const char *rsa_label;
+    const char *ec_label;
+    double seconds;
+    int json;
+} options;
+
+/* The rates of one key type at one thread count, each the median of RUNS runs. */
+typedef struct result {
+    const char *algorithm;
+    int threads;
+    double raw_sign;
+    double saml_sign;
+    double xmlsec_verify;
+    double idsvc_verify;
+} result;
+
+typedef struct key_setup {
+    const char *algorithm;
+    const char *label;
+    int ecdsa;
+    p11_key *key;
+    char *xml;
+    size_t xml_len;
+    char *pubkey_pem;
+    size_t pubkey_pem_len;
+    saml_trust_store *trust;
+} key_setup;
+
+static p11_token *token;
+static char pin[256];
+
+static const char *const given_names[] = {"Siti Nurhaliza"};
+static const char *const birth_dates[] = {"1990-04-17"};
+static const char *const nationalities[] = {"MY"};
+static const char *const document_types[] = {"national_id"};
+static const char *const document_numbers[] = {"900417-14-5566"};
+static const char *const kyc_levels[] = {"3"};
+
+static saml_attribute bench_attributes[] = {
+    {"full_name", (char **)given_names, 1},
+    {"date_of_birth", (char **)birth_dates, 1},
+    {"nationality", (char **)nationalities, 1},
+    {"document_type", (char **)document_types, 1},
+    {"document_number", (char **)document_numbers, 1},
+    {"kyc_level", (char **)kyc_levels, 1},
+};
+
+static saml_assertion_spec bench_spec(void)
+{
+    saml_assertion_spec spec = {
+        .issuer = "https://id.example.my/saml",
+        .audience = "https://bank.example.th/saml",
+        .name_id = "b6c1f0a2-5d4e-4f7a-9c3b-1e2d3f4a5b6c",
+        .issue_instant = time(NULL),
+        .valid_seconds = 3600,
+        .attributes = bench_attributes,
+        .attribute_count = sizeof(bench_attributes) / sizeof(bench_attributes[0]),
+    };
+    return spec;
+}
+
+/* ---- idsvc's signing and verification as bench operations ------------------- */
+
+static void *shared_setup(void *shared)
+{
+    return shared;
+}
+
+static void shared_teardown(void *state)
+{
+    (void)state;
+}
+
+static int saml_sign_run(void *state)
+{
+    key_setup *setup = state;
+    saml_assertion_spec spec = bench_spec();
+    saml_signer signer = {.key = setup->key, .key_name = setup->label};
+    char *xml = NULL;
+    size_t len = 0;
+    int rc = saml_build_signed(&spec, &signer, &xml, &len, NULL);
+
+    free(xml);
+    return rc;
+}
+
+static time_t bench_clock(void *ctx)
+{
+    (void)ctx;
+    return time(NULL);
+}
+
+static int idsvc_verify_run(void *state)
+{
+    key_setup *setup = state;
+    saml_verify_options verify = {
+        .clock = bench_clock,
+        .audience = "https://bank.example.th/saml",
+    };
+    saml_assertion *assertion = NULL;
+    char detail[256];
+    saml_status status;
+
+    status = saml_verify(setup->trust, &verify, setup->xml, setup->xml_len, &assertion,
+                         detail, sizeof(detail));
+    saml_assertion_free(&assertion);
+    return status == SAML_OK ? 0 : -1;
+}
+
+/* ---- set-up ------------------------------------------------------------------ */
+
+static char *public_key_pem(EVP_PKEY *key, size_t *len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *copy = NULL;
+    long size;
+
+    if (bio == NULL || PEM_write_bio_PUBKEY(bio, key) != 1)
+        goto out;
+    size = BIO_get_mem_data(bio, &data);
+    copy = malloc((size_t)size + 1);
+    if (copy == NULL)
+        goto out;
+    memcpy(copy, data, (size_t)size);
+    copy[size] = '\0';
+    *len = (size_t)size;
+out:
+    BIO_free(bio);
+    return copy;
+}
+
+static int prepare_key(key_setup *setup)
+{
+    char uri[512];
+    saml_assertion_spec spec = bench_spec();
+    saml_signer signer;
+    p11_error err = {0};
+    EVP_PKEY *public = NULL;
+    int rc = -1;
+
+    snprintf(uri, sizeof(uri), "pkcs11:object=%s;type=private", setup->label);
+    if (p11_key_find(token, uri, &setup->key, &err) != 0) {
+        fprintf(stderr, "idsvc-bench: key %s: %s\n", uri, err.message);
+        return -1;
+    }
+    signer = (saml_signer){.key = setup->key, .key_name = setup->label};
+    if (saml_build_signed(&spec, &signer, &setup->xml, &setup->xml_len, &err) != 0) {
+        fprintf(stderr, "idsvc-bench: signing with %s failed: %s\n", uri, err.message);
+        return -1;
+    }
+
+    public = p11_key_get_public(setup->key, &err);
+    if (public == NULL)
+        goto out;
+    setup->pubkey_pem = public_key_pem(public, &setup->pubkey_pem_len);
+    setup->trust = saml_trust_store_new();
+    if (setup->pubkey_pem == NULL || setup->trust == NULL ||
+        saml_trust_store_add(setup->trust, spec.issuer, public, 0) != 0)
+        goto out;
+    rc = 0;
+out:
+    EVP_PKEY_free(public);
+    return rc;
+}
+
+static void release_key(key_setup *setup)
+{
+    p11_key_free(&setup->key);
+    free(setup->xml);
+    free(setup->pubkey_pem);
+    saml_trust_store_free(&setup->trust);
+}
+
+/* ---- measuring ----------------------------------------------------------------- */
+
+static double median3(double a, double b, double c)
+{
+    if ((a <= b && b <= c) || (c <= b && b <= a))
+        return b;
+    if ((b <= a && a <= c) || (c <= a && a <= b))
+        return a;
+    return c;
+}
+
+static double measure_median(const bench_op *op, int threads, double seconds)
+{
+    double runs[RUNS];
+
+    for (int i = 0; i < RUNS; i++)
+        runs[i] = bench_measure(op, threads, seconds);
+    return median3(runs[0], runs[1], runs[2]);
+}
+
+static int measure_raw(const options *opts, key_setup *setup, result *one, result *two)
+{
+    bench_raw_sign raw = {
+        .module_path = opts->module_path,
+        .token_label = opts->token_label,
+        .pin = pin,
+        .key_label = setup->label,
+        .ecdsa = setup->ecdsa,
+        /* About the size of the canonical SignedInfo that the SAML signer signs. */
+        .data_len = 800,
+    };
+    bench_op op = bench_raw_sign_op;
+    int rc = -1;
+
+    if (bench_raw_open(&raw) != 0) {
+        fprintf(stderr, "idsvc-bench: the raw PKCS#11 set-up for %s failed\n",
+                setup->label);
+        goto out;
+    }
+    one->raw_sign = measure_median(&op, 1, opts->seconds);
+    two->raw_sign = measure_median(&op, 2, opts->seconds);
+    rc = 0;
+out:
+    bench_raw_close();
+    return rc;
+}
+
+static void measure_idsvc(const options *opts, key_setup *setup, result *r)
+{
+    bench_op sign = {"saml_sign", shared_setup, saml_sign_run, shared_teardown, setup};
+    bench_op verify = {"idsvc_verify", shared_setup, idsvc_verify_run, shared_teardown,
+                       setup};
+    bench_xmlsec bare_input = {setup->xml, setup->xml_len, setup->pubkey_pem,
+                               setup->pubkey_pem_len};
+    bench_op bare = bench_xmlsec_verify_op;
+
+    bare.shared = &bare_input;
+    r->saml_sign = measure_median(&sign, r->threads, opts->seconds);
+    r->xmlsec_verify = measure_median(&bare, r->threads, opts->seconds);
+    r->idsvc_verify = measure_median(&verify, r->threads, opts->seconds);
+}
+
+/* ---- output -------------------------------------------------------------------- */
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0.0;
+}
+
+static void print_json(const result *results, size_t count)
+{
+    printf("{\n  \"results\": [\n");
+    for (size_t i = 0; i < count; i++) {
+        const result *r = &results[i];
+
+        printf("    {\"algorithm\": \"%s\", \"threads\": %d, \"raw_sign\": %.0f, "
+               "\"saml_sign\": %.0f, \"xmlsec_verify\": %.0f, \"idsvc_verify\": %.0f, "
+               "\"sign_vs_raw\": %.3f, \"verify_vs_xmlsec\": %.3f}%s\n",
+               r->algorithm, r->threads, r->raw_sign, r->saml_sign, r->xmlsec_verify,
+               r->idsvc_verify, ratio(r->saml_sign, r->raw_sign),
+               ratio(r->idsvc_verify, r->xmlsec_verify), i + 1 < count ? "," : "");
+    }
+    printf("  ],\n  \"two_threads_vs_one\": [\n");
+    for (size_t i = 0; i + 1 < count; i += 2) {
+        const result *one = &results[i], *two = &results[i + 1];
+
+        printf("    {\"algorithm\": \"%s\", \"raw_sign\": %.2f, \"saml_sign\": %.2f, "
+               "\"xmlsec_verify\": %.2f, \"idsvc_verify\": %.2f}%s\n",
+               one->algorithm, ratio(two->raw_sign, one->raw_sign),
+               ratio(two->saml_sign, one->saml_sign),
+               ratio(two->xmlsec_verify, one->xmlsec_verify),
+               ratio(two->idsvc_verify, one->idsvc_verify), i + 2 < count ? "," : "");
+    }
+    printf("  ]\n}\n");
+}
+
+static void print_table(const result *results, size_t count)
+{
+    printf("%-8s %7s %10s %10s %10s %10s %11s %16s\n", "key", "threads", "raw_sign",
+           "saml_sign", "xmlsec", "idsvc", "sign/raw", "verify/xmlsec");
+    for (size_t i = 0; i < count; i++) {
+        const result *r = &results[i];
+
+        printf("%-8s %7d %10.0f %10.0f %10.0f %10.0f %11.3f %16.3f\n", r->algorithm,
+               r->threads, r->raw_sign, r->saml_sign, r->xmlsec_verify, r->idsvc_verify,
+               ratio(r->saml_sign, r->raw_sign), ratio(r->idsvc_verify, r->xmlsec_verify));
+    }
+    printf("rates are operations per second for the whole process, medians of %d runs\n",
+           RUNS);
+}
+
+/* Reports a failed operation, which bench_measure marks with a negative rate. */
+static int all_measured(const result *results, size_t count)
+{
+    int ok = 1;
+
+    for (size_t i = 0; i < count; i++) {
+        const result *r = &results[i];
+
+        if (r->raw_sign < 0 || r->saml_sign < 0 || r->xmlsec_verify < 0 ||
+            r->idsvc_verify < 0) {
+            fprintf(stderr, "idsvc-bench: an operation failed for %s on %d threads\n",
+                    r->algorithm, r->threads);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* ---- main ---------------------------------------------------------------------- */
+
+static void print_usage(FILE *out)
+{
+    fputs("usage: idsvc-bench --module PATH --token LABEL --pin-file FILE\n"
+          "                   --rsa-key LABEL --ec-key LABEL [--seconds S] [--json]\n"
+          "Measures raw C_Sign, SAML signing, bare xmlsec verification and idsvc\n"
+          "verification on one and two threads. --seconds sets each run's length\n"
+          "(default 1); every rate is the median of three runs.\n",
+          out);
+}
+
+static int parse_options(int argc, char **argv, options *opts)
+{
+    static const struct option long_options[] = {
+        {"module", required_argument, NULL, 'm'}, {"token", required_argument, NULL, 't'},
+        {"pin-file", required_argument, NULL, 'p'}, {"rsa-key", required_argument, NULL, 'r'},
+        {"ec-key", required_argument, NULL, 'e'}, {"seconds", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    *opts = (options){.seconds = 1.0};
+    while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'm': opts->module_path = optarg; break;
+        case 't': opts->token_label = optarg; break;
+        case 'p': opts->pin_file = optarg; break;
+        case 'r': opts->rsa_label = optarg; break;
+        case 'e': opts->ec_label = optarg; break;
+        case 's': opts->seconds = atof(optarg); break;
+        case 'j': opts->json = 1; break;
+        case 'h': print_usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    if (opts->module_path == NULL || opts->token_label == NULL || opts->pin_file == NULL ||
+        opts->rsa_label == NULL || opts->ec_label == NULL || opts->seconds <= 0)
+        return -1;
+    return 0;
+}
+
+static int open_token(const options *opts)
+{
+    p11_config config = {
+        .module_path = opts->module_path,
+        .token_label = opts->token_label,
+        .pin_file = opts->pin_file,
+    };
+    p11_error err = {0};
+
+    if (p11_token_open(&config, &token, &err) != 0) {
+        fprintf(stderr, "idsvc-bench: opening token %s failed: %s\n", opts->token_label,
+                err.message);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options opts;
+    key_setup keys[2] = {
+        {.algorithm = "rsa2048", .ecdsa = 0},
+        {.algorithm = "p256", .ecdsa = 1},
+    };
+    result results[4];
+    p11_error err = {0};
+    int rc = 1;
+
+    if (parse_options(argc, argv, &opts) != 0) {
+        print_usage(stderr);
+        return 2;
+    }
+    keys[0].label = opts.rsa_label;
+    keys[1].label = opts.ec_label;
+    if (p11_pin_read_file(opts.pin_file, pin, sizeof(pin), &err) != 0) {
+        fprintf(stderr, "idsvc-bench: %s\n", err.message);
+        return 1;
+    }
+
+    /* The raw loops initialise and finalise the module themselves, so they run before
+     * idsvc's layer opens the same module in this process. */
+    for (int k = 0; k < 2; k++) {
+        results[2 * k] = (result){.algorithm = keys[k].algorithm, .threads = 1};
+        results[2 * k + 1] = (result){.algorithm = keys[k].algorithm, .threads = 2};
+        if (measure_raw(&opts, &keys[k], &results[2 * k], &results[2 * k + 1]) != 0)
+            goto out;
+    }
+
+    if (open_token(&opts) != 0)
+        goto out;
+    for (int k = 0; k < 2; k++) {
+        if (prepare_key(&keys[k]) != 0)
+            goto out;
+        measure_idsvc(&opts, &keys[k], &results[2 * k]);
+        measure_idsvc(&opts, &keys[k], &results[2 * k + 1]);
+    }
+
+    if (opts.json)
+        print_json(results, 4);
+    else
+        print_table(results, 4);
+    rc = all_measured(results, 4) ? 0 : 1;
+out:
+    for (int k = 0; k < 2; k++)
+        release_key(&keys[k]);
+    p11_token_close(&token);
+    OPENSSL_cleanse(pin, sizeof(pin));
+    return rc;
+}
