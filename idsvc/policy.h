@@ -1,0 +1,286 @@
+/*
+ * The policy engine: signed policy bundles in, one deterministic decision per claim out.
+ *
+ * A policy set is one base bundle (claims catalogue, jurisdictions, purposes, harmonised
+ * rules) plus at most one residency bundle per jurisdiction, compiled at load time into
+ * per-claim, per-jurisdiction rule lists, so that an evaluation never searches all rules.
+ * docs/policy-language.md defines the language and the conflict resolution.
+ *
+ * Functions that can fail return 0 on success and -1 on failure, and fill the
+ * policy_error they were given (which may be NULL).
+ */
+#ifndef IDSVC_POLICY_H
+#define IDSVC_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+/* Stable codes of failures; policy_error_name gives their wire names. */
+typedef enum policy_error_code {
+    POLICY_E_NONE = 0,
+    POLICY_E_IO,             /* "io_error": a file could not be read or written */
+    POLICY_E_MALFORMED,      /* "malformed_xml": not well-formed, DOCTYPE, too large */
+    POLICY_E_SCHEMA,         /* "schema_invalid": rejected by schemas/policy.xsd */
+    POLICY_E_SEMANTIC,       /* "bundle_invalid": an undeclared name, a missing legal basis */
+    POLICY_E_UNSIGNED,       /* "signature_missing" */
+    POLICY_E_SIGNATURE,      /* "signature_invalid": bad form, digest or value */
+    POLICY_E_UNTRUSTED,      /* "key_untrusted": no key of the trust list verifies it */
+    POLICY_E_NOT_YET,        /* "bundle_not_yet_effective" */
+    POLICY_E_EXPIRED,        /* "bundle_expired" */
+    POLICY_E_SET,            /* "policy_set_invalid": no base, two residency bundles */
+    POLICY_E_REQUEST,        /* "request_invalid": a request field is missing or unknown */
+    POLICY_E_HSM,            /* "hsm_error": the HSM refused to sign */
+    POLICY_E_NO_MEMORY,      /* "no_memory" */
+} policy_error_code;
+
+typedef struct policy_error {
+    policy_error_code code;
+    int line;          /* the line in the bundle at fault, or 0 */
+    char field[64];    /* the request field at fault, or empty */
+    char message[512]; /* a sentence for people */
+} policy_error;
+
+const char *policy_error_name(policy_error_code code);
+
+/* ---- Bundles ----------------------------------------------------------------- */
+
+typedef struct policy_bundle policy_bundle;
+
+/*
+ * Parses a bundle document and validates it against the schema and the checks that a
+ * single bundle allows. The signature, when present, is kept but not verified here.
+ * path names the bundle in messages and may be NULL.
+ */
+int policy_bundle_parse(const char *xml, size_t len, const char *path, policy_bundle **out,
+                        policy_error *err);
+int policy_bundle_load_file(const char *path, policy_bundle **out, policy_error *err);
+void policy_bundle_free(policy_bundle **bundle);
+
+const char *policy_bundle_id(const policy_bundle *bundle);
+long policy_bundle_version(const policy_bundle *bundle);
+/* The SHA-256 of the exclusive canonical form of the bundle without its signature,
+ * as 64 lower-case hex digits: the digest a signature over the bundle covers. */
+const char *policy_bundle_digest(const policy_bundle *bundle);
+bool policy_bundle_is_signed(const policy_bundle *bundle);
+
+/* The largest bundle document accepted. */
+#define POLICY_BUNDLE_MAX_BYTES (4u * 1024 * 1024)
+
+/* ---- Trust list and signature verification ------------------------------------- */
+
+typedef struct policy_trust policy_trust;
+
+/* Loads the regulator trust list: a PEM file of public keys or certificates. Only the
+ * public keys are used; the certificates' other fields are ignored. */
+int policy_trust_load(const char *pem_path, policy_trust **out, policy_error *err);
+void policy_trust_free(policy_trust **trust);
+size_t policy_trust_count(const policy_trust *trust);
+
+/*
+ * Verifies the enveloped signature of a bundle document with the keys of the trust
+ * list, never with a key from KeyInfo. Fails closed. On success *key_index is the index
+ * of the trusted key that verified it.
+ */
+int policy_verify_document(const char *xml, size_t len, const policy_trust *trust,
+                           size_t *key_index, policy_error *err);
+
+/* ---- Policy sets --------------------------------------------------------------- */
+
+typedef struct policy_set policy_set;
+
+/*
+ * Compiles bundles into a policy set. The set takes no ownership of the bundles and
+ * does not point into them. Fails with POLICY_E_SET or POLICY_E_SEMANTIC when the
+ * bundles do not form one set (no base, a residency bundle for another base, two
+ * residency bundles for one jurisdiction, a duplicate rule id, an undeclared name).
+ */
+int policy_set_compile(policy_bundle *const *bundles, size_t count, policy_set **out,
+                       policy_error *err);
+
+/* Takes another reference; the set is freed when the last reference is released. */
+policy_set *policy_set_ref(policy_set *set);
+void policy_set_release(policy_set **set);
+
+/* The bundles of a set, for audit records: id, version and digest. */
+size_t policy_set_bundle_count(const policy_set *set);
+const char *policy_set_bundle_id(const policy_set *set, size_t i);
+long policy_set_bundle_version(const policy_set *set, size_t i);
+const char *policy_set_bundle_digest(const policy_set *set, size_t i);
+
+/* The earliest effectiveUntil of the set's bundles, or 0 when none expires. */
+time_t policy_set_expires(const policy_set *set);
+
+/* ---- The node's loader --------------------------------------------------------- */
+
+/*
+ * The bundles a node serves. policy_store_load reads, verifies against the trust list,
+ * checks the effective dates and compiles a new set, then swaps it in atomically.
+ * Evaluations that hold the old set finish with it. When anything fails the store
+ * keeps the set it had. There is no way to load an unsigned bundle into a store.
+ */
+typedef struct policy_store policy_store;
+
+int policy_store_create(policy_trust *trust, policy_store **out, policy_error *err);
+void policy_store_free(policy_store **store);
+int policy_store_load(policy_store *store, const char *const *paths, size_t count,
+                      time_t now, policy_error *err);
+/* Returns a new reference to the current set, or NULL when none was loaded. */
+policy_set *policy_store_acquire(policy_store *store);
+
+/* ---- Requests and decisions ---------------------------------------------------- */
+
+typedef enum policy_effect {
+    POLICY_DISCLOSE = 0,
+    POLICY_DISCLOSE_DERIVED = 1,
+    POLICY_WITHHOLD = 2,
+} policy_effect;
+
+typedef enum policy_consent {
+    POLICY_CONSENT_NONE = 0,
+    POLICY_CONSENT_EXPLICIT = 1,
+    POLICY_CONSENT_SEPARATE_CROSS_BORDER = 2,
+} policy_consent;
+
+typedef enum policy_assurance {
+    POLICY_ASSURANCE_LOW = 0,
+    POLICY_ASSURANCE_SUBSTANTIAL = 1,
+    POLICY_ASSURANCE_HIGH = 2,
+} policy_assurance;
+
+/* Transfer mechanisms a relying party can have on record, as bits. */
+enum {
+    POLICY_MECH_ADEQUACY = 1u << 0,
+    POLICY_MECH_STANDARD_CONTRACT = 1u << 1,
+    POLICY_MECH_CERTIFICATION = 1u << 2,
+    POLICY_MECH_BCR = 1u << 3,
+    POLICY_MECH_SECURITY_ASSESSMENT = 1u << 4,
+    POLICY_MECH_ASEAN_MCC = 1u << 5,
+};
+#define POLICY_MECH_COUNT 6
+
+#define POLICY_REQUEST_MAX_CLAIMS 64
+
+/* One request, with the names already resolved against a set (policy_request_resolve).
+ * Resolving once lets a caller evaluate many times without any string lookup. */
+typedef struct policy_request {
+    const policy_set *set;
+    int subject;       /* jurisdiction index */
+    int relying_party; /* jurisdiction index; outside the federation is its own index */
+    char rp_country[3];
+    const char *rp_id;
+    unsigned mechanisms;
+    int purpose;
+    long retention_days; /* -1 when the relying party declared none */
+    policy_assurance assurance;
+    policy_consent consent; /* the strongest consent on record for this request */
+    size_t claim_count;
+    int claims[POLICY_REQUEST_MAX_CLAIMS];           /* catalogue index, -1 when unknown */
+    const char *claim_names[POLICY_REQUEST_MAX_CLAIMS]; /* as requested */
+    const json_t *values; /* object: claim name -> value from the verified credential */
+    time_t time;          /* the decision time */
+} policy_request;
+
+/*
+ * Reads a request document (docs/policy-language.md, "Requests") and resolves it
+ * against the set. The request borrows strings and values from doc, which must outlive
+ * it. An unknown requested claim is not an error: it is withheld as unknown_claim.
+ */
+int policy_request_from_json(const policy_set *set, const json_t *doc, policy_request *req,
+                             policy_error *err);
+
+/* Why a claim was decided as it was; policy_reason_name gives the stable wire names. */
+typedef enum policy_reason {
+    POLICY_REASON_RULE = 0,           /* "rule": the winning rule's effect applied */
+    POLICY_REASON_NO_RULE,            /* "no_rule": no rule matched, so withheld */
+    POLICY_REASON_UNKNOWN_CLAIM,      /* "unknown_claim" */
+    POLICY_REASON_CONSENT_REQUIRED,   /* "consent_required": disclosable after consent */
+    POLICY_REASON_MECHANISM_MISSING,  /* "transfer_mechanism_missing" */
+    POLICY_REASON_ASSURANCE_TOO_LOW,  /* "assurance_too_low" */
+    POLICY_REASON_RETENTION_TOO_LONG, /* "retention_too_long" */
+    POLICY_REASON_VALUE_MISSING,      /* "value_missing": the credential lacks the claim */
+    POLICY_REASON_DERIVATION_FAILED,  /* "derivation_failed" */
+} policy_reason;
+
+typedef enum policy_outcome_kind {
+    POLICY_DISCLOSED = 0,
+    POLICY_DERIVED = 1,
+    POLICY_WITHHELD = 2,
+} policy_outcome_kind;
+
+#define POLICY_MAX_DERIVED 8
+
+typedef struct policy_rule policy_rule;
+
+/* One derived value computed at decision time. */
+typedef struct policy_derived_value {
+    const char *name;  /* the derived claim's catalogue name */
+    const char *value; /* points into text, a static string or the catalogue */
+    char text[8];
+} policy_derived_value;
+
+typedef struct policy_claim_decision {
+    const char *claim; /* the requested name */
+    policy_outcome_kind outcome;
+    policy_reason reason;
+    const policy_rule *rule; /* the winning rule, NULL for no_rule and unknown_claim */
+    policy_consent consent_needed; /* for consent_required */
+    unsigned mechanisms_needed;    /* for transfer_mechanism_missing: any one of these */
+    policy_assurance assurance_needed;
+    long retention_max;            /* for retention_too_long */
+    const json_t *value;           /* disclosed only; NULL otherwise */
+    size_t derived_count;
+    policy_derived_value derived[POLICY_MAX_DERIVED];
+} policy_claim_decision;
+
+typedef enum policy_overall {
+    POLICY_PERMIT = 0,           /* "permit": every claim disclosed or derived */
+    POLICY_PARTIAL,              /* "partial": some withheld, none waits for consent */
+    POLICY_CONSENT_PENDING,      /* "consent_required": some wait for the subject's consent */
+    POLICY_DENY,                 /* "deny": every claim withheld */
+} policy_overall;
+
+typedef struct policy_decision {
+    const policy_set *set;
+    policy_overall overall;
+    policy_consent consent_required; /* the consent still needed, or NONE */
+    size_t claim_count;
+    policy_claim_decision claims[POLICY_REQUEST_MAX_CLAIMS];
+} policy_decision;
+
+/*
+ * Evaluates a resolved request. Deterministic: the result depends only on the set and
+ * the request, never on the order of rules in a file or on the clock. Fails with
+ * POLICY_E_EXPIRED or POLICY_E_NOT_YET when the decision time is outside a bundle's
+ * effective dates.
+ */
+int policy_evaluate(const policy_request *req, policy_decision *out, policy_error *err);
+
+/* Writes a sentence a person can read about one claim's decision. */
+void policy_claim_sentence(const policy_claim_decision *claim, const policy_request *req,
+                           char *buf, size_t size);
+
+/* Builds the decision document (docs/policy-language.md, "Decisions"). Withheld claims
+ * carry no value. Returns NULL on allocation failure. */
+json_t *policy_decision_to_json(const policy_decision *decision, const policy_request *req);
+
+/* Rule accessors, for decisions and traces. */
+const char *policy_rule_id(const policy_rule *rule);
+const char *policy_rule_bundle(const policy_rule *rule);
+const char *policy_rule_summary(const policy_rule *rule);
+/* "Instrument, provision; Instrument, provision" */
+const char *policy_rule_legal_basis(const policy_rule *rule);
+int policy_rule_line(const policy_rule *rule);
+
+/* Wire names. */
+const char *policy_reason_name(policy_reason reason);
+const char *policy_outcome_name(policy_outcome_kind outcome);
+const char *policy_overall_name(policy_overall overall);
+const char *policy_consent_name(policy_consent consent);
+const char *policy_assurance_name(policy_assurance assurance);
+const char *policy_effect_name(policy_effect effect);
+const char *policy_mechanism_name(unsigned bit);
+
+#endif

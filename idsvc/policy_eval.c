@@ -1,0 +1,446 @@
+/*
+ * Evaluating one request against a compiled policy set.
+ *
+ * Per claim, each applicable bundle gives a verdict: the base always, the residency
+ * bundle of the subject's home (export rules) and of the relying party's jurisdiction
+ * (import rules). Inside a bundle the most specific matching rule wins, and among equally
+ * specific ones withhold beats disclose-derived beats disclose; equal effects combine
+ * their conditions. A residency verdict replaces the base verdict; between two
+ * residency verdicts the stronger effect wins and equal effects combine conditions.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "policy_internal.h"
+
+#define MAX_MECHANISM_SETS 8
+
+/* One bundle's verdict on one claim, with the conditions of every combined rule. */
+typedef struct verdict {
+    const policy_rule *rule; /* NULL when no rule of the bundle matched */
+    policy_effect effect;
+    uint64_t derive_mask;
+    policy_consent consent;
+    policy_assurance min_assurance;
+    long max_retention;
+    const policy_rule *consent_rule; /* the rule whose condition is reported */
+    const policy_rule *assurance_rule;
+    const policy_rule *retention_rule;
+    unsigned mechanism_sets[MAX_MECHANISM_SETS]; /* the relying party needs one of each */
+    const policy_rule *mechanism_rules[MAX_MECHANISM_SETS];
+    size_t mechanism_set_count;
+} verdict;
+
+typedef struct trace_sink {
+    policy_trace_fn fn;
+    void *ctx;
+    size_t claim_index;
+} trace_sink;
+
+static void trace_emit(const trace_sink *sink, const policy_rule *rule, policy_trace_status status)
+{
+    if (sink != NULL && sink->fn != NULL)
+        sink->fn(sink->ctx, sink->claim_index, rule, status);
+}
+
+static void verdict_merge(verdict *v, const policy_rule *rule)
+{
+    if (rule->consent > v->consent) {
+        v->consent = rule->consent;
+        v->consent_rule = rule;
+    }
+    if (rule->min_assurance > v->min_assurance) {
+        v->min_assurance = rule->min_assurance;
+        v->assurance_rule = rule;
+    }
+    if (rule->max_retention >= 0 && (v->max_retention < 0 || rule->max_retention < v->max_retention)) {
+        v->max_retention = rule->max_retention;
+        v->retention_rule = rule;
+    }
+    if (rule->mechanisms != 0 && v->mechanism_set_count < MAX_MECHANISM_SETS) {
+        v->mechanism_sets[v->mechanism_set_count] = rule->mechanisms;
+        v->mechanism_rules[v->mechanism_set_count] = rule;
+        v->mechanism_set_count++;
+    }
+    /* Combined disclose-derived rules release only the stand-ins that all of them allow. */
+    v->derive_mask &= rule->derive_mask;
+}
+
+static void verdict_start(verdict *v, const policy_rule *rule)
+{
+    memset(v, 0, sizeof(*v));
+    v->max_retention = -1;
+    v->rule = rule;
+    v->effect = rule->effect;
+    v->derive_mask = rule->derive_mask;
+    verdict_merge(v, rule);
+}
+
+static policy_trace_status rule_mismatch(const policy_rule *rule, const policy_request *req,
+                                         bool *matched)
+{
+    bool cross_border = req->subject != req->relying_party;
+
+    *matched = false;
+    if (!(rule->rp_mask & (1u << req->relying_party)))
+        return POLICY_TRACE_NO_RELYING_PARTY;
+    if ((rule->scope == POLICY_SCOPE_DOMESTIC && cross_border) ||
+        (rule->scope == POLICY_SCOPE_CROSS_BORDER && !cross_border))
+        return POLICY_TRACE_NO_SCOPE;
+    if (!(rule->purpose_mask & (UINT64_C(1) << req->purpose)))
+        return POLICY_TRACE_NO_PURPOSE;
+    *matched = true;
+    return POLICY_TRACE_WON;
+}
+
+/* Finds one bundle's verdict; returns false when none of its rules matched. */
+static bool bundle_verdict(const policy_request *req, int bundle, int claim, verdict *v,
+                           const trace_sink *sink)
+{
+    const policy_rule_list *list = policy_set_candidates(req->set, bundle, claim, req->subject);
+    int best = -1;
+
+    v->rule = NULL;
+    for (size_t i = 0; i < list->count; i++) {
+        const policy_rule *rule = list->rules[i];
+        bool matched;
+        policy_trace_status status = rule_mismatch(rule, req, &matched);
+
+        if (!matched) {
+            trace_emit(sink, rule, status);
+            continue;
+        }
+        if (v->rule == NULL) {
+            verdict_start(v, rule);
+            best = rule->specificity;
+            trace_emit(sink, rule, POLICY_TRACE_WON);
+        } else if (rule->specificity == best && rule->effect == v->effect) {
+            verdict_merge(v, rule);
+            trace_emit(sink, rule, POLICY_TRACE_COMBINED);
+        } else if (rule->specificity == best) {
+            trace_emit(sink, rule, POLICY_TRACE_OVERRIDDEN_EFFECT);
+        } else {
+            /* The list is in precedence order, so nothing after this can win. */
+            if (sink == NULL || sink->fn == NULL)
+                break;
+            trace_emit(sink, rule, POLICY_TRACE_LESS_SPECIFIC);
+        }
+    }
+    return v->rule != NULL;
+}
+
+static void verdict_combine(verdict *into, const verdict *other)
+{
+    if (other->effect > into->effect) {
+        *into = *other;
+        return;
+    }
+    if (other->effect < into->effect)
+        return;
+    for (size_t i = 0; i < other->mechanism_set_count; i++) {
+        if (into->mechanism_set_count < MAX_MECHANISM_SETS) {
+            into->mechanism_sets[into->mechanism_set_count] = other->mechanism_sets[i];
+            into->mechanism_rules[into->mechanism_set_count] = other->mechanism_rules[i];
+            into->mechanism_set_count++;
+        }
+    }
+    if (other->consent > into->consent) {
+        into->consent = other->consent;
+        into->consent_rule = other->consent_rule;
+    }
+    if (other->min_assurance > into->min_assurance) {
+        into->min_assurance = other->min_assurance;
+        into->assurance_rule = other->assurance_rule;
+    }
+    if (other->max_retention >= 0 &&
+        (into->max_retention < 0 || other->max_retention < into->max_retention)) {
+        into->max_retention = other->max_retention;
+        into->retention_rule = other->retention_rule;
+    }
+    into->derive_mask &= other->derive_mask;
+}
+
+/* Combines the base verdict with the residency verdicts; returns false when no rule of
+ * any applicable bundle matched. */
+static bool claim_verdict(const policy_request *req, int claim, verdict *out,
+                          const trace_sink *sink)
+{
+    const policy_set *set = req->set;
+    int home = set->residency_of[req->subject];
+    int destination = req->relying_party < POLICY_MAX_JURISDICTIONS
+                          ? set->residency_of[req->relying_party]
+                          : -1;
+    verdict base, home_verdict, destination_verdict;
+    bool has_base = false, has_home = false, has_destination = false;
+
+    for (size_t b = 0; b < set->bundle_count; b++) {
+        if (set->bundles[b].kind == POLICY_BUNDLE_BASE)
+            has_base = bundle_verdict(req, (int)b, claim, &base, sink);
+    }
+    if (home >= 0)
+        has_home = bundle_verdict(req, home, claim, &home_verdict, sink);
+    if (destination >= 0 && destination != home)
+        has_destination = bundle_verdict(req, destination, claim, &destination_verdict, sink);
+
+    if (has_home && has_destination) {
+        const verdict *loser =
+            destination_verdict.effect > home_verdict.effect ? &home_verdict : &destination_verdict;
+
+        if (home_verdict.effect != destination_verdict.effect)
+            trace_emit(sink, loser->rule, POLICY_TRACE_REGIME_OVERRIDDEN);
+        verdict_combine(&home_verdict, &destination_verdict);
+        *out = home_verdict;
+    } else if (has_home) {
+        *out = home_verdict;
+    } else if (has_destination) {
+        *out = destination_verdict;
+    } else if (has_base) {
+        *out = base;
+        return true;
+    } else {
+        return false;
+    }
+    if (has_base)
+        trace_emit(sink, base.rule, POLICY_TRACE_BUNDLE_REPLACED);
+    return true;
+}
+
+/* ---- Derived values ---------------------------------------------------------------- */
+
+static bool derive_age_over(const char *date, int years, time_t now, policy_derived_value *out)
+{
+    int year, month, day, consumed = 0;
+    struct tm today;
+    int age;
+
+    if (sscanf(date, "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3 || consumed != 10 ||
+        date[10] != '\0' || month < 1 || month > 12 || day < 1 || day > 31)
+        return false;
+    gmtime_r(&now, &today);
+
+    /* A birthday on 29 February counts from 1 March in years without that day. */
+    age = today.tm_year + 1900 - year;
+    if (today.tm_mon + 1 < month || (today.tm_mon + 1 == month && today.tm_mday < day))
+        age--;
+    if (age < 0)
+        return false;
+    out->value = age >= years ? "true" : "false";
+    return true;
+}
+
+static bool derive_country(const json_t *address, policy_derived_value *out)
+{
+    const char *country = json_string_value(json_object_get(address, "country"));
+
+    if (country == NULL || strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' ||
+        country[1] < 'A' || country[1] > 'Z')
+        return false;
+    memcpy(out->text, country, 3);
+    out->value = out->text;
+    return true;
+}
+
+static bool derive_value(const policy_request *req, int derived, policy_derived_value *out)
+{
+    const policy_claim_def *def = &req->set->claims[derived];
+    const char *source_name = req->set->claims[def->source].name;
+    const json_t *source = json_object_get(req->values, source_name);
+
+    out->name = def->name;
+    switch (def->derivation) {
+    case POLICY_DERIVE_AGE_OVER:
+        return json_is_string(source) &&
+               derive_age_over(json_string_value(source), def->years, req->time, out);
+    case POLICY_DERIVE_COUNTRY_OF:
+        return json_is_object(source) && derive_country(source, out);
+    case POLICY_DERIVE_PRESENT:
+        out->value = source != NULL && !json_is_null(source) ? "true" : "false";
+        return true;
+    case POLICY_DERIVE_ASSURANCE:
+        out->value = policy_assurance_name(req->assurance);
+        return true;
+    case POLICY_DERIVE_NONE:
+        break;
+    }
+    return false;
+}
+
+/* ---- One claim --------------------------------------------------------------------- */
+
+static void withhold(policy_claim_decision *d, policy_reason reason)
+{
+    d->outcome = POLICY_WITHHELD;
+    d->reason = reason;
+    d->value = NULL;
+    d->derived_count = 0;
+    memset(d->derived, 0, sizeof(d->derived));
+}
+
+static bool check_conditions(const policy_request *req, const verdict *v,
+                             policy_claim_decision *d)
+{
+    if (req->assurance < v->min_assurance) {
+        d->rule = v->assurance_rule;
+        d->assurance_needed = v->min_assurance;
+        withhold(d, POLICY_REASON_ASSURANCE_TOO_LOW);
+        return false;
+    }
+    for (size_t i = 0; i < v->mechanism_set_count; i++) {
+        if ((req->mechanisms & v->mechanism_sets[i]) == 0) {
+            d->rule = v->mechanism_rules[i];
+            d->mechanisms_needed = v->mechanism_sets[i];
+            withhold(d, POLICY_REASON_MECHANISM_MISSING);
+            return false;
+        }
+    }
+    if (v->max_retention >= 0 && (req->retention_days < 0 || req->retention_days > v->max_retention)) {
+        d->rule = v->retention_rule;
+        d->retention_max = v->max_retention;
+        withhold(d, POLICY_REASON_RETENTION_TOO_LONG);
+        return false;
+    }
+    return true;
+}
+
+/* Fills the disclosed value or the derived values; false when they are not available. */
+static bool release_values(const policy_request *req, int claim, const verdict *v,
+                           policy_claim_decision *d)
+{
+    const policy_claim_def *def = &req->set->claims[claim];
+    uint64_t standins;
+
+    if (def->source >= 0) {
+        d->outcome = POLICY_DERIVED;
+        d->derived_count = 1;
+        if (!derive_value(req, claim, &d->derived[0])) {
+            withhold(d, POLICY_REASON_DERIVATION_FAILED);
+            return false;
+        }
+        return true;
+    }
+
+    if (v->effect == POLICY_DISCLOSE) {
+        d->outcome = POLICY_DISCLOSED;
+        d->value = json_object_get(req->values, def->name);
+        if (d->value == NULL || json_is_null(d->value)) {
+            withhold(d, POLICY_REASON_VALUE_MISSING);
+            return false;
+        }
+        return true;
+    }
+
+    d->outcome = POLICY_DERIVED;
+    standins = def->standins & v->derive_mask;
+    for (int i = 0; i < (int)req->set->claim_count && standins != 0; i++) {
+        if (!(standins & (UINT64_C(1) << i)))
+            continue;
+        if (d->derived_count == POLICY_MAX_DERIVED ||
+            !derive_value(req, i, &d->derived[d->derived_count])) {
+            withhold(d, POLICY_REASON_DERIVATION_FAILED);
+            return false;
+        }
+        d->derived_count++;
+    }
+    if (d->derived_count == 0) {
+        withhold(d, POLICY_REASON_DERIVATION_FAILED);
+        return false;
+    }
+    return true;
+}
+
+static void decide_claim(const policy_request *req, size_t index, policy_claim_decision *d,
+                         const trace_sink *sink)
+{
+    int claim = req->claims[index];
+    verdict v;
+
+    memset(d, 0, sizeof(*d));
+    d->claim = req->claim_names[index];
+    d->outcome = POLICY_WITHHELD;
+    if (claim < 0) {
+        d->reason = POLICY_REASON_UNKNOWN_CLAIM;
+        return;
+    }
+    if (!claim_verdict(req, claim, &v, sink)) {
+        d->reason = POLICY_REASON_NO_RULE;
+        return;
+    }
+
+    d->rule = v.rule;
+    d->reason = POLICY_REASON_RULE;
+    if (v.effect == POLICY_WITHHOLD)
+        return;
+    if (!check_conditions(req, &v, d))
+        return;
+    if (!release_values(req, claim, &v, d))
+        return;
+
+    /* Consent comes last: the subject is asked only for what could then be released,
+     * and nothing computed above leaves the engine before that. */
+    if (req->consent < v.consent) {
+        d->rule = v.consent_rule;
+        d->consent_needed = v.consent;
+        withhold(d, POLICY_REASON_CONSENT_REQUIRED);
+    }
+}
+
+static void decide_overall(policy_decision *out)
+{
+    size_t released = 0, pending = 0;
+
+    out->consent_required = POLICY_CONSENT_NONE;
+    for (size_t i = 0; i < out->claim_count; i++) {
+        const policy_claim_decision *d = &out->claims[i];
+
+        if (d->outcome != POLICY_WITHHELD)
+            released++;
+        if (d->reason == POLICY_REASON_CONSENT_REQUIRED) {
+            pending++;
+            if (d->consent_needed > out->consent_required)
+                out->consent_required = d->consent_needed;
+        }
+    }
+    if (pending > 0)
+        out->overall = POLICY_CONSENT_PENDING;
+    else if (released == out->claim_count)
+        out->overall = POLICY_PERMIT;
+    else if (released == 0)
+        out->overall = POLICY_DENY;
+    else
+        out->overall = POLICY_PARTIAL;
+}
+
+int policy_evaluate_traced(const policy_request *req, policy_decision *out,
+                           policy_trace_fn trace, void *ctx, policy_error *err)
+{
+    const policy_set *set = req->set;
+    trace_sink sink = { trace, ctx, 0 };
+
+    out->set = set;
+    out->claim_count = 0;
+    out->overall = POLICY_DENY;
+    out->consent_required = POLICY_CONSENT_NONE;
+
+    if (req->time < set->effective_from)
+        return policy_fail(err, POLICY_E_NOT_YET, 0,
+                           "the decision time is before a bundle of the policy set takes effect");
+    if (set->effective_until != 0 && req->time >= set->effective_until)
+        return policy_fail(err, POLICY_E_EXPIRED, 0,
+                           "a bundle of the policy set expired before the decision time");
+    if (req->claim_count == 0 || req->claim_count > POLICY_REQUEST_MAX_CLAIMS)
+        return policy_fail(err, POLICY_E_REQUEST, 0, "a request names 1 to %d claims",
+                           POLICY_REQUEST_MAX_CLAIMS);
+
+    for (size_t i = 0; i < req->claim_count; i++) {
+        sink.claim_index = i;
+        decide_claim(req, i, &out->claims[i], trace != NULL ? &sink : NULL);
+    }
+    out->claim_count = req->claim_count;
+    decide_overall(out);
+    return 0;
+}
+
+int policy_evaluate(const policy_request *req, policy_decision *out, policy_error *err)
+{
+    return policy_evaluate_traced(req, out, NULL, NULL, err);
+}

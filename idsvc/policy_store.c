@@ -1,0 +1,144 @@
+/*
+ * The node's bundle loader. A load verifies every bundle against the regulator trust
+ * list and its effective dates and compiles a new set before it touches the current
+ * one; the swap is one pointer exchange under a mutex, and sets are reference-counted,
+ * so evaluations in flight finish with the set they started with.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_internal.h"
+
+struct policy_store {
+    policy_trust *trust;
+    pthread_mutex_t lock;
+    policy_set *current;
+};
+
+int policy_store_create(policy_trust *trust, policy_store **out, policy_error *err)
+{
+    policy_store *store;
+
+    *out = NULL;
+    if (trust == NULL || policy_trust_count(trust) == 0)
+        return policy_fail(err, POLICY_E_UNTRUSTED, 0,
+                           "a policy store needs a trust list with at least one regulator key");
+    store = calloc(1, sizeof(*store));
+    if (store == NULL)
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory creating the store");
+    if (pthread_mutex_init(&store->lock, NULL) != 0) {
+        free(store);
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "cannot create the store's mutex");
+    }
+    store->trust = trust; /* ownership passes to the store */
+    *out = store;
+    return 0;
+}
+
+void policy_store_free(policy_store **store)
+{
+    if (store == NULL || *store == NULL)
+        return;
+    policy_set_release(&(*store)->current);
+    policy_trust_free(&(*store)->trust);
+    pthread_mutex_destroy(&(*store)->lock);
+    free(*store);
+    *store = NULL;
+}
+
+static int check_dates(const policy_bundle *bundle, const char *path, time_t now,
+                       policy_error *err)
+{
+    char when[32];
+
+    if (now < bundle->effective_from) {
+        policy_format_utc(bundle->effective_from, when, sizeof(when));
+        return policy_fail(err, POLICY_E_NOT_YET, 0, "%s: bundle %s version %ld takes effect "
+                           "only at %s", path, bundle->id, bundle->version, when);
+    }
+    if (bundle->effective_until != 0 && now >= bundle->effective_until) {
+        policy_format_utc(bundle->effective_until, when, sizeof(when));
+        return policy_fail(err, POLICY_E_EXPIRED, 0, "%s: bundle %s version %ld expired at %s",
+                           path, bundle->id, bundle->version, when);
+    }
+    return 0;
+}
+
+/* Reads, verifies and parses one bundle; the signature covers the very bytes parsed. */
+static int load_one(const policy_store *store, const char *path, time_t now,
+                    policy_bundle **out, policy_error *err)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    size_t key_index = 0;
+    int rc = -1;
+
+    if (policy_read_file(path, &xml, &len, err) != 0)
+        return -1;
+    if (policy_verify_document(xml, len, store->trust, &key_index, err) != 0) {
+        char message[sizeof(err->message) + PATH_MAX];
+
+        if (err != NULL) {
+            snprintf(message, sizeof(message), "%s: %s", path, err->message);
+            snprintf(err->message, sizeof(err->message), "%.*s", (int)sizeof(err->message) - 1,
+                     message);
+        }
+        goto out;
+    }
+    if (policy_bundle_parse(xml, len, path, out, err) != 0)
+        goto out;
+    if (check_dates(*out, path, now, err) != 0) {
+        policy_bundle_free(out);
+        goto out;
+    }
+    rc = 0;
+
+out:
+    free(xml);
+    return rc;
+}
+
+int policy_store_load(policy_store *store, const char *const *paths, size_t count, time_t now,
+                      policy_error *err)
+{
+    policy_bundle **bundles = calloc(count + 1, sizeof(*bundles));
+    policy_set *set = NULL, *old;
+    int rc = -1;
+
+    if (bundles == NULL)
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory loading bundles");
+
+    for (size_t i = 0; i < count; i++) {
+        if (load_one(store, paths[i], now, &bundles[i], err) != 0)
+            goto out;
+    }
+    if (policy_set_compile(bundles, count, &set, err) != 0)
+        goto out;
+
+    pthread_mutex_lock(&store->lock);
+    old = store->current;
+    store->current = set; /* the store now holds the compiled set's first reference */
+    pthread_mutex_unlock(&store->lock);
+    set = NULL;
+    policy_set_release(&old);
+    rc = 0;
+
+out:
+    for (size_t i = 0; i < count; i++)
+        policy_bundle_free(&bundles[i]);
+    free(bundles);
+    return rc;
+}
+
+policy_set *policy_store_acquire(policy_store *store)
+{
+    policy_set *set;
+
+    pthread_mutex_lock(&store->lock);
+    set = policy_set_ref(store->current);
+    pthread_mutex_unlock(&store->lock);
+    return set;
+}
