@@ -34,8 +34,8 @@ typedef struct assertion_fields {
     char not_on_or_after[SAML_TIME_SIZE];
 } assertion_fields;
 
-static int check_text_field(const char *field, const char *value, bool required,
-                            bool uri, p11_error *err)
+static int check_text_field(const char *field, const char *value, bool required, bool uri,
+                            p11_error *err)
 {
     char reason[128];
 
@@ -89,7 +89,8 @@ static int resolve_attribute(const saml_attribute *attribute, resolved_attribute
         out->uri = out->claim->uri;
     } else if (attribute->name != NULL && saml_text_is_uri(attribute->name) &&
                saml_text_check(attribute->name, reason, sizeof(reason)) == 0) {
-        out->claim = saml_claim_by_uri(attribute->name); /* a catalogue claim by its URI */
+        out->claim =
+            saml_claim_by_uri(attribute->name); /* a catalogue claim by its URI */
         out->uri = attribute->name;
     } else {
         saml_set_error(err, "attribute \"%.64s\" is neither a catalogue claim nor a URI",
@@ -107,8 +108,10 @@ static int resolve_attribute(const saml_attribute *attribute, resolved_attribute
         return -1;
     }
     for (size_t i = 0; i < attribute->value_count; i++) {
-        if (saml_claim_check_value(out->claim, attribute->values[i], reason, sizeof(reason)) != 0) {
-            saml_set_error(err, "attribute %.64s value %zu %s", attribute->name, i + 1, reason);
+        if (saml_claim_check_value(out->claim, attribute->values[i], reason,
+                                   sizeof(reason)) != 0) {
+            saml_set_error(err, "attribute %.64s value %zu %s", attribute->name, i + 1,
+                           reason);
             return -1;
         }
     }
@@ -200,9 +203,10 @@ static void write_authn_statement(saml_buf *buf, const assertion_fields *fields)
 
 static void write_attribute(saml_buf *buf, const resolved_attribute *resolved)
 {
-    const char *type = resolved->claim != NULL && resolved->claim->syntax == SAML_CLAIM_DATE
-                           ? "xs:date"
-                           : "xs:string";
+    const char *type =
+        resolved->claim != NULL && resolved->claim->syntax == SAML_CLAIM_DATE
+            ? "xs:date"
+            : "xs:string";
 
     /* c14n order: FriendlyName, Name, NameFormat. */
     saml_buf_puts(buf, "<saml:Attribute ");

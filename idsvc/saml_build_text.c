@@ -116,7 +116,8 @@ static const char *attr_escape(unsigned char c)
 }
 
 /* Copies runs of plain bytes in one call and replaces each escaped byte. */
-static void put_escaped(saml_buf *buf, const char *text, const char *(*escape)(unsigned char))
+static void put_escaped(saml_buf *buf, const char *text,
+                        const char *(*escape)(unsigned char))
 {
     const char *run = text;
     const char *p;
@@ -210,8 +211,8 @@ int saml_text_check(const char *text, char *reason, size_t reason_size)
     size_t len = strlen(text);
 
     if (len > SAML_VALUE_MAX) {
-        snprintf(reason, reason_size, "is %zu bytes long, but at most %d are allowed", len,
-                 SAML_VALUE_MAX);
+        snprintf(reason, reason_size, "is %zu bytes long, but at most %d are allowed",
+                 len, SAML_VALUE_MAX);
         return -1;
     }
 
@@ -243,7 +244,8 @@ bool saml_text_is_uri(const char *text)
         return false;
     while (*p != ':') {
         bool scheme_char = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.';
+                           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+                           *p == '.';
 
         if (!scheme_char)
             return false;

@@ -50,14 +50,15 @@ static void write_signed_info(saml_buf *buf, const char *algorithm_uri, const ch
     saml_buf_puts(buf, algorithm_uri);
     saml_buf_puts(buf, "\"></ds:SignatureMethod><ds:Reference URI=\"#");
     saml_buf_puts(buf, id);
-    saml_buf_puts(buf, "\"><ds:Transforms>"
-                       "<ds:Transform Algorithm=\"" SAML_ALG_ENVELOPED "\"></ds:Transform>"
-                       "<ds:Transform Algorithm=\"" SAML_ALG_EXC_C14N "\">"
-                       "<ec:InclusiveNamespaces xmlns:ec=\"" SAML_ALG_EXC_C14N
-                       "\" PrefixList=\"xs\"></ec:InclusiveNamespaces></ds:Transform>"
-                       "</ds:Transforms>"
-                       "<ds:DigestMethod Algorithm=\"" SAML_ALG_SHA256 "\"></ds:DigestMethod>"
-                       "<ds:DigestValue>");
+    saml_buf_puts(buf,
+                  "\"><ds:Transforms>"
+                  "<ds:Transform Algorithm=\"" SAML_ALG_ENVELOPED "\"></ds:Transform>"
+                  "<ds:Transform Algorithm=\"" SAML_ALG_EXC_C14N "\">"
+                  "<ec:InclusiveNamespaces xmlns:ec=\"" SAML_ALG_EXC_C14N
+                  "\" PrefixList=\"xs\"></ec:InclusiveNamespaces></ds:Transform>"
+                  "</ds:Transforms>"
+                  "<ds:DigestMethod Algorithm=\"" SAML_ALG_SHA256 "\"></ds:DigestMethod>"
+                  "<ds:DigestValue>");
     saml_buf_put_base64(buf, digest, SHA256_DIGEST_LENGTH);
     saml_buf_puts(buf, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
 }
@@ -112,7 +113,8 @@ static int write_signature(saml_signed_parts *parts, const saml_signer *signer,
     saml_buf *buf = &parts->signature;
     size_t canonical_open = strlen(SIGNED_INFO_CANONICAL);
 
-    saml_buf_puts(buf, "<ds:Signature xmlns:ds=\"" SAML_NS_DSIG "\">" SIGNED_INFO_IN_DOCUMENT);
+    saml_buf_puts(buf,
+                  "<ds:Signature xmlns:ds=\"" SAML_NS_DSIG "\">" SIGNED_INFO_IN_DOCUMENT);
     saml_buf_put(buf, parts->signed_info.data + canonical_open,
                  parts->signed_info.len - canonical_open);
     saml_buf_puts(buf, "<ds:SignatureValue>");

@@ -85,8 +85,10 @@ static int read_text(json_t *claims, const char *key, bool required, bool uri,
     if (saml_text_check(text, reason, sizeof(reason)) != 0)
         return reject(error, error_size, "\"%s\" %s", key, reason);
     if (uri && !saml_text_is_uri(text))
-        return reject(error, error_size, "\"%s\" must be an absolute URI such as "
-                      "urn:example:value, not \"%.64s\"", key, text);
+        return reject(error, error_size,
+                      "\"%s\" must be an absolute URI such as "
+                      "urn:example:value, not \"%.64s\"",
+                      key, text);
     *out = text;
     return 0;
 }
@@ -109,8 +111,10 @@ static int read_name_id_format(json_t *claims, const char **out, char *error,
         }
     }
     if (!saml_text_is_uri(text))
-        return reject(error, error_size, "\"name_id_format\" must be persistent, "
-                      "transient, unspecified, email or a URI, not \"%.64s\"", text);
+        return reject(error, error_size,
+                      "\"name_id_format\" must be persistent, "
+                      "transient, unspecified, email or a URI, not \"%.64s\"",
+                      text);
     return 0;
 }
 
@@ -127,9 +131,11 @@ static int check_top_level_keys(json_t *claims, char *error, size_t error_size)
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             found = found || strcmp(key, known[i]) == 0;
         if (!found)
-            return reject(error, error_size, "unknown key \"%.64s\" in the claims "
+            return reject(error, error_size,
+                          "unknown key \"%.64s\" in the claims "
                           "document; the keys are subject, name_id_format, assurance, "
-                          "recipient and attributes", key);
+                          "recipient and attributes",
+                          key);
     }
     return 0;
 }
@@ -142,13 +148,17 @@ static int read_claim_value(const char *key, const saml_claim *claim, json_t *va
     char reason[128];
 
     if (!json_is_string(value))
-        return reject(error, error_size, "claim \"%.64s\" value %zu is %s, but claim "
-                      "values must be strings", key, index + 1, json_type_name(value));
+        return reject(error, error_size,
+                      "claim \"%.64s\" value %zu is %s, but claim "
+                      "values must be strings",
+                      key, index + 1, json_type_name(value));
 
     text = json_string_value(value);
     if (strlen(text) != json_string_length(value))
-        return reject(error, error_size, "claim \"%.64s\" value %zu contains a NUL "
-                      "character", key, index + 1);
+        return reject(error, error_size,
+                      "claim \"%.64s\" value %zu contains a NUL "
+                      "character",
+                      key, index + 1);
     if (saml_claim_check_value(claim, text, reason, sizeof(reason)) != 0)
         return reject(error, error_size, "claim \"%.64s\" value %zu %s", key, index + 1,
                       reason);
@@ -166,14 +176,18 @@ static int read_claim_values(const char *key, const saml_claim *claim, json_t *j
     size_t count = json_is_array(json) ? json_array_size(json) : 1;
 
     if (!json_is_array(json) && !json_is_string(json))
-        return reject(error, error_size, "claim \"%.64s\" is %s, but claim values must "
-                      "be a string or an array of strings", key, json_type_name(json));
+        return reject(error, error_size,
+                      "claim \"%.64s\" is %s, but claim values must "
+                      "be a string or an array of strings",
+                      key, json_type_name(json));
     if (count == 0)
         return reject(error, error_size, "claim \"%.64s\" has an empty array of values",
                       key);
     if (count > CLAIMS_MAX_VALUES)
-        return reject(error, error_size, "claim \"%.64s\" has %zu values, but at most "
-                      "%d are allowed", key, count, CLAIMS_MAX_VALUES);
+        return reject(error, error_size,
+                      "claim \"%.64s\" has %zu values, but at most "
+                      "%d are allowed",
+                      key, count, CLAIMS_MAX_VALUES);
     if (claim != NULL && !claim->multi_valued && count > 1)
         return reject(error, error_size, "claim \"%.64s\" takes one value, not %zu", key,
                       count);
@@ -210,8 +224,10 @@ static int resolve_claim_key(const char *key, const saml_claim **claim, const ch
         return 0;
     }
     if (*claim == NULL)
-        return reject(error, error_size, "unknown claim \"%.64s\": use a name from the "
-                      "claims catalogue in docs/saml-profile.md or a URI", key);
+        return reject(error, error_size,
+                      "unknown claim \"%.64s\": use a name from the "
+                      "claims catalogue in docs/saml-profile.md or a URI",
+                      key);
     *name = (*claim)->name;
     return 0;
 }
@@ -223,8 +239,10 @@ static int check_not_repeated(const saml_attribute *attributes, size_t count,
 {
     for (size_t i = 0; i < count; i++) {
         if (strcmp(attributes[i].name, name) == 0)
-            return reject(error, error_size, "claim \"%.64s\" repeats the claim "
-                          "\"%.64s\"", key, name);
+            return reject(error, error_size,
+                          "claim \"%.64s\" repeats the claim "
+                          "\"%.64s\"",
+                          key, name);
     }
     return 0;
 }
@@ -246,8 +264,10 @@ static int read_attributes(json_t *claims, saml_attribute **out, size_t *count_o
         return reject(error, error_size, "\"attributes\" must be an object, not %s",
                       json_type_name(object));
     if (json_object_size(object) > CLAIMS_MAX_ATTRIBUTES)
-        return reject(error, error_size, "\"attributes\" has %zu claims, but at most %d "
-                      "are allowed", json_object_size(object), CLAIMS_MAX_ATTRIBUTES);
+        return reject(error, error_size,
+                      "\"attributes\" has %zu claims, but at most %d "
+                      "are allowed",
+                      json_object_size(object), CLAIMS_MAX_ATTRIBUTES);
 
     /* One extra slot keeps calloc's result non-NULL for an empty object. */
     attributes = calloc(json_object_size(object) + 1, sizeof(*attributes));
@@ -293,8 +313,10 @@ int saml_spec_from_json(json_t *claims, saml_assertion_spec *spec,
 
     *attributes_out = NULL;
     if (claims == NULL || !json_is_object(claims))
-        return reject(error, error_size, "the claims document must be a JSON object, "
-                      "not %s", claims != NULL ? json_type_name(claims) : "empty");
+        return reject(error, error_size,
+                      "the claims document must be a JSON object, "
+                      "not %s",
+                      claims != NULL ? json_type_name(claims) : "empty");
 
     if (check_top_level_keys(claims, error, error_size) != 0 ||
         read_text(claims, "subject", true, false, &name_id, error, error_size) != 0 ||

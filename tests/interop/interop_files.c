@@ -52,7 +52,8 @@ int interop_ca_create(interop_ca *ca)
     ca->cert = new_cert(ca->key, "idsvc interop test CA", 1);
     if (ca->cert == NULL ||
         X509_set_issuer_name(ca->cert, X509_get_subject_name(ca->cert)) != 1 ||
-        add_extension(ca->cert, ca->cert, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
+        add_extension(ca->cert, ca->cert, NID_basic_constraints, "critical,CA:TRUE") !=
+            0 ||
         add_extension(ca->cert, ca->cert, NID_key_usage, "critical,keyCertSign") != 0 ||
         X509_sign(ca->cert, ca->key, EVP_sha256()) == 0) {
         interop_ca_destroy(ca);

@@ -53,8 +53,8 @@ static void assert_same_bytes(const char *what, const char *expected, size_t exp
     /* Show 60 bytes on each side of the first difference. */
     size_t from = i > 60 ? i - 60 : 0;
     int expected_shown = (int)((expected_len - from) < 120 ? expected_len - from : 120);
-    int actual_shown = (int)(((size_t)actual_len - from) < 120 ? (size_t)actual_len - from
-                                                                 : 120);
+    int actual_shown =
+        (int)(((size_t)actual_len - from) < 120 ? (size_t)actual_len - from : 120);
 
     fail_msg("%s differs at byte %zu\nsigner:  ...%.*s\nlibxml2: ...%.*s", what, i,
              expected_shown, expected + from, actual_shown, (const char *)actual + from);
@@ -62,8 +62,7 @@ static void assert_same_bytes(const char *what, const char *expected, size_t exp
 
 static xmlDocPtr parse(const char *xml, size_t len)
 {
-    xmlDocPtr doc = xmlReadMemory(xml, (int)len, "signed.xml", NULL,
-                                  XML_PARSE_NONET);
+    xmlDocPtr doc = xmlReadMemory(xml, (int)len, "signed.xml", NULL, XML_PARSE_NONET);
 
     assert_non_null(doc);
     return doc;
@@ -87,7 +86,8 @@ static xmlNodePtr find_signature(xmlDocPtr doc)
 
 /* What the reference's transforms produce: enveloped signature, then exc-c14n with the
  * InclusiveNamespaces PrefixList "xs". */
-static void check_assertion_bytes(const char *xml, size_t len, const saml_signed_parts *parts)
+static void check_assertion_bytes(const char *xml, size_t len,
+                                  const saml_signed_parts *parts)
 {
     xmlChar *prefixes[] = {BAD_CAST "xs", NULL};
     xmlDocPtr doc = parse(xml, len);
@@ -97,8 +97,8 @@ static void check_assertion_bytes(const char *xml, size_t len, const saml_signed
 
     xmlUnlinkNode(signature);
     xmlFreeNode(signature);
-    canonical_len = xmlC14NDocDumpMemory(doc, NULL, XML_C14N_EXCLUSIVE_1_0, prefixes, 0,
-                                         &canonical);
+    canonical_len =
+        xmlC14NDocDumpMemory(doc, NULL, XML_C14N_EXCLUSIVE_1_0, prefixes, 0, &canonical);
     assert_same_bytes("the canonical Assertion", parts->assertion.data,
                       parts->assertion.len, canonical, canonical_len);
     xmlFree(canonical);
@@ -116,9 +116,11 @@ static void check_signed_info_bytes(const char *xml, size_t len,
     int canonical_len;
 
     assert_non_null(context);
-    assert_int_equal(xmlXPathRegisterNs(context, BAD_CAST "ds", BAD_CAST SAML_NS_DSIG), 0);
+    assert_int_equal(xmlXPathRegisterNs(context, BAD_CAST "ds", BAD_CAST SAML_NS_DSIG),
+                     0);
     result = xmlXPathEvalExpression(
-        BAD_CAST "(//. | //@* | //namespace::*)[ancestor-or-self::ds:SignedInfo]", context);
+        BAD_CAST "(//. | //@* | //namespace::*)[ancestor-or-self::ds:SignedInfo]",
+        context);
     assert_non_null(result);
     assert_non_null(result->nodesetval);
 
@@ -133,7 +135,8 @@ static void check_signed_info_bytes(const char *xml, size_t len,
     xmlFreeDoc(doc);
 }
 
-static void check_spec(const saml_assertion_spec *spec, p11_key *key, const char *key_name)
+static void check_spec(const saml_assertion_spec *spec, p11_key *key,
+                       const char *key_name)
 {
     saml_signer signer = {.key = key, .key_name = key_name};
     saml_signed_parts parts = {0};
@@ -196,9 +199,12 @@ static void c14n_non_ascii_names(void **state)
     char *nationality[] = {"TH", "VN"};
     char *birth[] = {"1990-02-28"};
     saml_attribute attributes[] = {
-        {"given_name", thai, 1},          {"family_name", chinese, 1},
-        {"full_name", vietnamese, 1},     {"place_of_birth", place, 1},
-        {"residential_address", address, 1}, {"nationality", nationality, 2},
+        {"given_name", thai, 1},
+        {"family_name", chinese, 1},
+        {"full_name", vietnamese, 1},
+        {"place_of_birth", place, 1},
+        {"residential_address", address, 1},
+        {"nationality", nationality, 2},
         {"date_of_birth", birth, 1},
     };
     saml_assertion_spec spec = BASE;

@@ -37,7 +37,8 @@ static void claims_full_document(void **state)
         " \"assurance\": \"urn:example:loa:substantial\","
         " \"recipient\": \"https://rp.example/acs\","
         " \"attributes\": {\"given_name\": \"Siti\", \"nationality\": [\"MY\", \"SG\"],"
-        " \"urn:oid:2.5.4.4\": \"Aminah\", \"https://rp.example/claims/tier\": \"gold\"}}";
+        " \"urn:oid:2.5.4.4\": \"Aminah\", \"https://rp.example/claims/tier\": "
+        "\"gold\"}}";
     json_error_t json_error;
     json_t *claims = json_loads(text, 0, &json_error);
     saml_assertion_spec spec = {0};
@@ -46,8 +47,8 @@ static void claims_full_document(void **state)
 
     (void)state;
     assert_non_null(claims);
-    assert_int_equal(saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)),
-                     0);
+    assert_int_equal(
+        saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)), 0);
     assert_string_equal(spec.name_id, "MY-0001");
     assert_string_equal(spec.name_id_format,
                         "urn:oasis:names:tc:SAML:2.0:nameid-format:transient");
@@ -102,7 +103,8 @@ static const rejection REJECTIONS[] = {
     {"{\"subject\": 5}", "\"subject\" must be a string, not a number"},
     {"{\"subject\": \"\"}", "\"subject\" is empty"},
     {"{\"subject\": \"a\\u0000b\"}", "\"subject\" contains a NUL character"},
-    {"{\"subject\": \"a\", \"extra\": 1}", "unknown key \"extra\" in the claims document"},
+    {"{\"subject\": \"a\", \"extra\": 1}",
+     "unknown key \"extra\" in the claims document"},
     {"{\"subject\": \"a\", \"assurance\": \"high\"}",
      "\"assurance\" must be an absolute URI"},
     {"{\"subject\": \"a\", \"recipient\": \"rp.example/acs\"}",
@@ -187,14 +189,16 @@ static void claims_rejects_built_values(void **state)
     memset(long_value, 'x', sizeof(long_value) - 1);
     long_value[sizeof(long_value) - 1] = '\0';
     json_object_set_new(attributes_json, "given_name", json_string(long_value));
-    assert_int_equal(saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)),
-                     -1);
+    assert_int_equal(
+        saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)), -1);
     assert_non_null(strstr(error, "value 1 is 1025 bytes long, but at most 1024"));
 
-    json_object_set_new(attributes_json, "given_name", json_stringn_nocheck("a\xC0\xAF", 3));
-    assert_int_equal(saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)),
-                     -1);
-    assert_non_null(strstr(error, "claim \"given_name\" value 1 is not valid UTF-8 (byte 2)"));
+    json_object_set_new(attributes_json, "given_name",
+                        json_stringn_nocheck("a\xC0\xAF", 3));
+    assert_int_equal(
+        saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)), -1);
+    assert_non_null(
+        strstr(error, "claim \"given_name\" value 1 is not valid UTF-8 (byte 2)"));
 
     json_object_clear(attributes_json);
     for (int i = 0; i < 65; i++) {
@@ -203,8 +207,8 @@ static void claims_rejects_built_values(void **state)
         snprintf(name, sizeof(name), "urn:example:claim:%d", i);
         json_object_set_new(attributes_json, name, json_string("v"));
     }
-    assert_int_equal(saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)),
-                     -1);
+    assert_int_equal(
+        saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)), -1);
     assert_non_null(strstr(error, "\"attributes\" has 65 claims, but at most 64"));
     json_decref(claims);
 }
@@ -246,15 +250,15 @@ static void text_check_cases(void **state)
         {"Siti Aminah", NULL},
         {"สมชาย ใจดี", NULL},
         {"Nguyễn Thị Minh Khai", NULL},
-        {"\xF0\x9F\x98\x80", NULL},            /* U+1F600, four bytes */
+        {"\xF0\x9F\x98\x80", NULL}, /* U+1F600, four bytes */
         {"tab\tline\ncr\r", NULL},
-        {"\xEF\xBF\xBD", NULL},                /* U+FFFD, the last allowed BMP char */
-        {"\xC0\xAF", "is not valid UTF-8 (byte 1)"},       /* overlong '/' */
-        {"\xE0\x80\xAF", "is not valid UTF-8 (byte 1)"},   /* overlong, three bytes */
-        {"\xED\xA0\x80", "is not valid UTF-8 (byte 1)"},   /* surrogate U+D800 */
+        {"\xEF\xBF\xBD", NULL}, /* U+FFFD, the last allowed BMP char */
+        {"\xC0\xAF", "is not valid UTF-8 (byte 1)"},         /* overlong '/' */
+        {"\xE0\x80\xAF", "is not valid UTF-8 (byte 1)"},     /* overlong, three bytes */
+        {"\xED\xA0\x80", "is not valid UTF-8 (byte 1)"},     /* surrogate U+D800 */
         {"\xF4\x90\x80\x80", "is not valid UTF-8 (byte 1)"}, /* above U+10FFFF */
-        {"ab\xE0\xB8", "is not valid UTF-8 (byte 3)"},     /* truncated Thai letter */
-        {"\x80", "is not valid UTF-8 (byte 1)"},           /* lone continuation byte */
+        {"ab\xE0\xB8", "is not valid UTF-8 (byte 3)"},       /* truncated Thai letter */
+        {"\x80", "is not valid UTF-8 (byte 1)"},             /* lone continuation byte */
         {"\xF8\x88\x80\x80\x80", "is not valid UTF-8 (byte 1)"},
         {"\x01", "contains U+0001, which XML 1.0 does not allow"},
         {"a\x1F", "contains U+001F"},
@@ -300,7 +304,7 @@ static int compare_ids(const void *a, const void *b)
 static void ids_unique_and_well_formed(void **state)
 {
     enum { COUNT = 20000 };
-    char (*ids)[SAML_ID_SIZE] = calloc(COUNT, SAML_ID_SIZE);
+    char(*ids)[SAML_ID_SIZE] = calloc(COUNT, SAML_ID_SIZE);
 
     (void)state;
     assert_non_null(ids);

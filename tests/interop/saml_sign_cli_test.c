@@ -105,10 +105,12 @@ static int setup(void **state)
         return -1;
 
     if (write_text_file("claims.json", VALID_CLAIMS) != 0 ||
-        write_text_file("unknown-claim.json",
-                        "{\"subject\": \"x\", \"attributes\": {\"shoe_size\": \"42\"}}") != 0 ||
+        write_text_file(
+            "unknown-claim.json",
+            "{\"subject\": \"x\", \"attributes\": {\"shoe_size\": \"42\"}}") != 0 ||
         write_text_file("number-claim.json",
-                        "{\"subject\": \"x\", \"attributes\": {\"kyc_level\": 2}}") != 0 ||
+                        "{\"subject\": \"x\", \"attributes\": {\"kyc_level\": 2}}") !=
+            0 ||
         write_text_file("not-json.json", "subject: x\n") != 0)
         return -1;
     return 0;
@@ -135,12 +137,12 @@ static admin_result run_sign(const char *args)
 
     path_in_dir(out_path, sizeof(out_path), "admin.out");
     path_in_dir(err_path, sizeof(err_path), "admin.err");
-    written = snprintf(command, sizeof(command),
-                       "cd '%s' && '%s' saml sign --module '%s' --token %s --pin-file '%s' "
-                       "%s >'%s' 2>'%s'",
-                       dir, getenv("IDSVC_ADMIN"), keys.token_files.module_path,
-                       TEST_TOKEN_LABEL, keys.token_files.pin_path, args, out_path,
-                       err_path);
+    written =
+        snprintf(command, sizeof(command),
+                 "cd '%s' && '%s' saml sign --module '%s' --token %s --pin-file '%s' "
+                 "%s >'%s' 2>'%s'",
+                 dir, getenv("IDSVC_ADMIN"), keys.token_files.module_path,
+                 TEST_TOKEN_LABEL, keys.token_files.pin_path, args, out_path, err_path);
     assert_true(written > 0 && (size_t)written < sizeof(command));
     result.status = test_run(command);
     result.out = test_read_file(out_path, NULL);
@@ -168,13 +170,15 @@ static void expect_xmlsec_accepts(const admin_result *result)
     path_in_dir(xml_path, sizeof(xml_path), "admin-signed.xml");
     path_in_dir(output_path, sizeof(output_path), "xmlsec1.out");
     assert_int_equal(interop_write_file(xml_path, result->out, strlen(result->out)), 0);
-    snprintf(command, sizeof(command),
-             "xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
-             "--trusted-pem '%s/ca.pem' '%s'",
-             dir, xml_path);
+    snprintf(
+        command, sizeof(command),
+        "xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
+        "--trusted-pem '%s/ca.pem' '%s'",
+        dir, xml_path);
     status = interop_run_captured(command, output_path, &output);
     if (status != 0 || strncmp(output, "OK", 2) != 0)
-        fail_msg("xmlsec1 rejected the command's output (status %d):\n%s", status, output);
+        fail_msg("xmlsec1 rejected the command's output (status %d):\n%s", status,
+                 output);
     free(output);
 }
 
@@ -192,10 +196,11 @@ static void cli_signs_with_rsa(void **state)
     admin_result result;
 
     (void)state;
-    snprintf(args, sizeof(args),
-             "--key '%s' --issuer https://idp.example.th --audience https://bank.example.sg "
-             "--claims claims.json --cert rsa-cert.pem --valid 120",
-             rsa_uri);
+    snprintf(
+        args, sizeof(args),
+        "--key '%s' --issuer https://idp.example.th --audience https://bank.example.sg "
+        "--claims claims.json --cert rsa-cert.pem --valid 120",
+        rsa_uri);
     result = run_sign(args);
     if (result.status != 0)
         fail_msg("status %d: %s", result.status, result.err);
@@ -216,10 +221,11 @@ static void cli_signs_with_ecdsa(void **state)
     admin_result result;
 
     (void)state;
-    snprintf(args, sizeof(args),
-             "--key '%s' --issuer https://idp.example.th --audience https://bank.example.sg "
-             "--claims claims.json --key-name node-th-2026",
-             ec_uri);
+    snprintf(
+        args, sizeof(args),
+        "--key '%s' --issuer https://idp.example.th --audience https://bank.example.sg "
+        "--claims claims.json --key-name node-th-2026",
+        ec_uri);
     result = run_sign(args);
     if (result.status != 0)
         fail_msg("status %d: %s", result.status, result.err);
@@ -235,10 +241,11 @@ static void cli_adds_stored_certificate(void **state)
     admin_result result;
 
     (void)state;
-    snprintf(args, sizeof(args),
-             "--key '%s' --issuer https://idp.example.th --audience https://bank.example.sg "
-             "--claims claims.json --stored-cert",
-             ec_uri);
+    snprintf(
+        args, sizeof(args),
+        "--key '%s' --issuer https://idp.example.th --audience https://bank.example.sg "
+        "--claims claims.json --stored-cert",
+        ec_uri);
     result = run_sign(args);
     if (result.status != 0)
         fail_msg("status %d: %s", result.status, result.err);
@@ -326,7 +333,8 @@ static void cli_usage_errors(void **state)
          "--valid must be a number of seconds"},
         {"--key k --issuer a --audience b --claims c --cert x --stored-cert",
          "give either --cert or --stored-cert, not both"},
-        {"--key k --issuer a --audience b --claims c extra", "unexpected argument \"extra\""},
+        {"--key k --issuer a --audience b --claims c extra",
+         "unexpected argument \"extra\""},
     };
 
     (void)state;

@@ -34,7 +34,8 @@ static const char TEMPLATE[] =
     "  <saml:Issuer>" ISSUER "</saml:Issuer>\n"
     "  <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\n"
     "    <ds:SignedInfo>\n"
-    "      <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
+    "      <ds:CanonicalizationMethod "
+    "Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
     "      <ds:SignatureMethod Algorithm=\"%s\"/>\n"
     "      <ds:Reference URI=\"#%s\">\n"
     "        <ds:Transforms>\n"
@@ -66,13 +67,16 @@ static const char TEMPLATE[] =
     "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>\n"
     "  <saml:AttributeStatement>\n"
     "    <saml:Attribute Name=\"urn:oid:2.5.4.42\""
-    " NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\" FriendlyName=\"givenName\">"
-    "<saml:AttributeValue xsi:type=\"xs:string\">陈伟玲 &amp; Wei Ling</saml:AttributeValue>"
+    " NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\" "
+    "FriendlyName=\"givenName\">"
+    "<saml:AttributeValue xsi:type=\"xs:string\">陈伟玲 &amp; Wei "
+    "Ling</saml:AttributeValue>"
     "</saml:Attribute>\n"
     "    <saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.4\""
     " NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\">"
     "<saml:AttributeValue xsi:type=\"xs:string\">SG</saml:AttributeValue>"
-    "<saml:AttributeValue xsi:type=\"xs:string\">MY</saml:AttributeValue></saml:Attribute>\n"
+    "<saml:AttributeValue "
+    "xsi:type=\"xs:string\">MY</saml:AttributeValue></saml:Attribute>\n"
     "  </saml:AttributeStatement>\n"
     "</saml:Assertion>\n";
 
@@ -84,12 +88,13 @@ static int setup(void **state)
     snprintf(dir, sizeof(dir), "/tmp/idsvc-xmlsec-sign-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
-    snprintf(command, sizeof(command),
-             "cd '%s' && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
-             "-out rsa.key 2>/dev/null && openssl pkey -in rsa.key -pubout -out rsa.pub && "
-             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.key "
-             "&& openssl pkey -in ec.key -pubout -out ec.pub",
-             dir);
+    snprintf(
+        command, sizeof(command),
+        "cd '%s' && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+        "-out rsa.key 2>/dev/null && openssl pkey -in rsa.key -pubout -out rsa.pub && "
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.key "
+        "&& openssl pkey -in ec.key -pubout -out ec.pub",
+        dir);
     return test_run(command) == 0 ? 0 : -1;
 }
 
@@ -123,18 +128,19 @@ static char *xmlsec_sign(const char *key_name, const char *algorithm, size_t *le
     assert_int_equal(saml_format_time(t, now), 0);
     assert_int_equal(saml_format_time(t - 60, before), 0);
     assert_int_equal(saml_format_time(t + 300, after), 0);
-    written = snprintf(document, sizeof(document), TEMPLATE, id, now, algorithm, id, after,
-                       before, after, now);
+    written = snprintf(document, sizeof(document), TEMPLATE, id, now, algorithm, id,
+                       after, before, after, now);
     assert_true(written > 0 && (size_t)written < sizeof(document));
 
     snprintf(template_path, sizeof(template_path), "%s/template.xml", dir);
     snprintf(signed_path, sizeof(signed_path), "%s/signed.xml", dir);
     snprintf(output_path, sizeof(output_path), "%s/xmlsec1.out", dir);
     assert_int_equal(interop_write_file(template_path, document, (size_t)written), 0);
-    snprintf(command, sizeof(command),
-             "xmlsec1 --sign --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
-             "--privkey-pem '%s/%s.key' --output '%s' '%s'",
-             dir, key_name, signed_path, template_path);
+    snprintf(
+        command, sizeof(command),
+        "xmlsec1 --sign --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
+        "--privkey-pem '%s/%s.key' --output '%s' '%s'",
+        dir, key_name, signed_path, template_path);
     if (interop_run_captured(command, output_path, &output) != 0)
         fail_msg("xmlsec1 --sign failed:\n%s", output);
     free(output);
@@ -188,8 +194,8 @@ static void check_verified(const char *key_name, const char *algorithm)
     char detail[256] = "";
     size_t len = 0;
     char *xml = xmlsec_sign(key_name, algorithm, &len);
-    saml_status status = saml_verify(store, &options, xml, len, &assertion, detail,
-                                     sizeof(detail));
+    saml_status status =
+        saml_verify(store, &options, xml, len, &assertion, detail, sizeof(detail));
 
     if (status != SAML_OK)
         fail_msg("saml_verify rejected xmlsec1's %s signature: %s: %s", key_name,
@@ -211,7 +217,8 @@ static void check_verified(const char *key_name, const char *algorithm)
     status = saml_verify(store, &options, xml, len, &assertion, detail, sizeof(detail));
     assert_null(assertion);
     if (status != SAML_ERR_DIGEST_MISMATCH)
-        fail_msg("expected digest_mismatch, got %s: %s", saml_status_code(status), detail);
+        fail_msg("expected digest_mismatch, got %s: %s", saml_status_code(status),
+                 detail);
 
     free(xml);
     saml_trust_store_free(&store);

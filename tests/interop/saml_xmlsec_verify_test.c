@@ -20,7 +20,7 @@
 #include "interop_keys.h"
 #include "saml_build.h"
 
-#define XMLSEC_VERIFY                                                                     \
+#define XMLSEC_VERIFY                                                                    \
     "xmlsec1 --verify --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
 
 static interop_keys keys;
@@ -30,6 +30,9 @@ static char dir[PATH_MAX];
 /* Certificates of the HSM keys, issued by the test CA. */
 static X509 *rsa_cert;
 static X509 *ec_cert;
+
+/* A P-384 key, which signs with ecdsa-sha256 like every EC key. */
+static p11_key *p384;
 
 static void path_in_dir(char *out, size_t size, const char *name)
 {
@@ -73,12 +76,18 @@ static int setup(void **state)
     if (write_key_files("rsa", keys.rsa, &rsa_cert) != 0 ||
         write_key_files("ec", keys.ec, &ec_cert) != 0)
         return -1;
-    return 0;
+
+    if (p11_key_generate(keys.token, P11_KEY_EC_P384, "saml-p384",
+                         (const unsigned char *)"\3", 1, &p384, NULL) != 0)
+        return -1;
+    path_in_dir(path, sizeof(path), "p384-pub.pem");
+    return interop_write_public_pem(p384, path);
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    p11_key_free(&p384);
     X509_free(rsa_cert);
     X509_free(ec_cert);
     interop_ca_destroy(&ca);
@@ -193,6 +202,18 @@ static void ecdsa_verifies_in_xmlsec1(void **state)
     verifies_with_key(keys.ec, "ec");
 }
 
+static void ecdsa_p384_verifies_in_xmlsec1(void **state)
+{
+    size_t len = 0;
+    char *xml;
+
+    (void)state;
+    xml = sign(p384, NULL, &len);
+    assert_non_null(strstr(xml, SAML_ALG_ECDSA_SHA256));
+    expect_verified(xml, len, key_option("--pubkey-pem", "p384-pub.pem"));
+    free(xml);
+}
+
 /* With the certificate in KeyInfo, xmlsec1 needs only the CA that issued it. */
 static void keyinfo_certificate_chains_to_ca(void **state)
 {
@@ -262,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rsa_verifies_in_xmlsec1),
         cmocka_unit_test(ecdsa_verifies_in_xmlsec1),
+        cmocka_unit_test(ecdsa_p384_verifies_in_xmlsec1),
         cmocka_unit_test(keyinfo_certificate_chains_to_ca),
         cmocka_unit_test(rsa_changed_byte_fails),
         cmocka_unit_test(ecdsa_changed_byte_fails),

@@ -75,8 +75,10 @@ static int parse_valid(const char *text, long *out)
     value = strtol(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || value <= 0 ||
         value > VALID_MAX_SECONDS) {
-        fprintf(stderr, PROGRAM ": --valid must be a number of seconds from 1 to %ld, "
-                "not \"%s\"\n", VALID_MAX_SECONDS, text);
+        fprintf(stderr,
+                PROGRAM ": --valid must be a number of seconds from 1 to %ld, "
+                        "not \"%s\"\n",
+                VALID_MAX_SECONDS, text);
         return -1;
     }
     *out = value;
@@ -217,8 +219,8 @@ static X509 *load_matching_cert(const char *path, const p11_key *key)
 
     public_key = p11_key_get_public(key, &err);
     if (public_key == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), public_key) != 1) {
-        fprintf(stderr, PROGRAM ": the certificate %s is not for the key given by --key\n",
-                path);
+        fprintf(stderr,
+                PROGRAM ": the certificate %s is not for the key given by --key\n", path);
         X509_free(cert);
         cert = NULL;
     }
@@ -235,7 +237,8 @@ static X509 *load_stored_cert(p11_token *token, const p11_key *key)
         return cert;
     if (err.rv == CKR_OK && err.message[0] == '\0')
         fputs(PROGRAM ": --stored-cert was given, but no certificate is stored beside "
-              "the key\n", stderr);
+                      "the key\n",
+              stderr);
     else
         print_p11_error("cannot load the stored certificate", &err);
     return NULL;

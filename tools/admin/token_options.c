@@ -31,7 +31,8 @@ int token_options_check(const p11_config *config, const char *program)
         return -1;
     }
     if (config->pin_file == NULL && config->pin_env == NULL) {
-        fprintf(stderr, "%s: no PIN source given; use --pin-file FILE or --pin-env NAME\n",
+        fprintf(stderr,
+                "%s: no PIN source given; use --pin-file FILE or --pin-env NAME\n",
                 program);
         return -1;
     }
@@ -44,12 +45,13 @@ int token_options_check(const p11_config *config, const char *program)
 
 void token_options_print_help(FILE *out)
 {
-    fputs("token options:\n"
-          "  --module PATH      PKCS#11 module (default: the SoftHSM2 module)\n"
-          "  --token LABEL      token label\n"
-          "  --serial SERIAL    token serial number (with or instead of --token)\n"
-          "  --pin-file FILE    file holding the user PIN; must not be readable by group\n"
-          "                     or others\n"
-          "  --pin-env NAME     environment variable holding the user PIN\n",
-          out);
+    fputs(
+        "token options:\n"
+        "  --module PATH      PKCS#11 module (default: the SoftHSM2 module)\n"
+        "  --token LABEL      token label\n"
+        "  --serial SERIAL    token serial number (with or instead of --token)\n"
+        "  --pin-file FILE    file holding the user PIN; must not be readable by group\n"
+        "                     or others\n"
+        "  --pin-env NAME     environment variable holding the user PIN\n",
+        out);
 }

@@ -20,12 +20,14 @@ enum {
 };
 
 /* The entries to place in a subcommand's struct option table. */
-#define TOKEN_OPTION_ENTRIES                                                              \
-    {"module", required_argument, NULL, TOKEN_OPTION_MODULE},                             \
-        {"token", required_argument, NULL, TOKEN_OPTION_TOKEN},                           \
-        {"serial", required_argument, NULL, TOKEN_OPTION_SERIAL},                         \
-        {"pin-file", required_argument, NULL, TOKEN_OPTION_PIN_FILE},                     \
-        {"pin-env", required_argument, NULL, TOKEN_OPTION_PIN_ENV}
+#define TOKEN_OPTION_ENTRIES                                                             \
+    {"module", required_argument, NULL, TOKEN_OPTION_MODULE},                            \
+        {"token", required_argument, NULL, TOKEN_OPTION_TOKEN},                          \
+        {"serial", required_argument, NULL, TOKEN_OPTION_SERIAL},                        \
+        {"pin-file", required_argument, NULL, TOKEN_OPTION_PIN_FILE},                    \
+    {                                                                                    \
+        "pin-env", required_argument, NULL, TOKEN_OPTION_PIN_ENV                         \
+    }
 
 /* Stores one parsed token option in config. Returns 1 when option was a token option,
  * 0 otherwise. The strings stay owned by argv. */
