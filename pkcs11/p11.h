@@ -34,13 +34,16 @@ typedef struct p11_config {
     const char *token_label;  /* the token is chosen by label, serial or both */
     const char *token_serial;
     const char *pin_file;     /* rejected when readable by group or others */
-    const char *pin_env;      /* name of an environment variable holding the PIN */
+    const char *pin_env;      /* name of an environment variable holding the PIN;
+                                 with neither, the layer does not log in */
     unsigned max_reconnects;  /* 0 selects the default of 3 */
 } p11_config;
 
 typedef struct p11_token p11_token;
 
 int p11_token_open(const p11_config *config, p11_token **out, p11_error *err);
+/* Closes every session, wipes the PIN and sets *token to NULL. Call it only once the
+ * threads that used the token have stopped using it. */
 void p11_token_close(p11_token **token);
 
 /* Reads a PIN from a file that only its owner may read; strips one trailing newline. */

@@ -83,8 +83,9 @@ int p11_token_find_slot(p11_token *token, p11_error *err)
     }
     if (matches > 1) {
         p11_fail(err, CKR_OK,
-                 "%lu tokens with %s in PKCS#11 module '%s'; choose one by serial",
-                 (unsigned long)matches, wanted, token->module->path);
+                 "%lu tokens with %s in PKCS#11 module '%s'; choose one by %s",
+                 (unsigned long)matches, wanted, token->module->path,
+                 token->want_label != NULL ? "serial" : "label or serial");
         goto out;
     }
     ret = 0;
