@@ -1,0 +1,473 @@
+/* The software authenticator for the WebAuthn tests; see soft_authenticator.h. */
+#include "soft_authenticator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cbor.h>
+#include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+
+#include "webauthn.h"
+
+char *soft_base64url(const unsigned char *data, size_t len)
+{
+    char *text = NULL;
+
+    if (webauthn_base64url_encode(data, len, &text) != 0)
+        return NULL;
+    return text;
+}
+
+int soft_authenticator_init(soft_authenticator *auth, int alg)
+{
+    memset(auth, 0, sizeof(*auth));
+    auth->alg = alg;
+    if (alg == -7)
+        auth->key = EVP_EC_gen("P-256");
+    else if (alg == -257)
+        auth->key = EVP_RSA_gen(2048);
+    else if (alg == -8)
+        auth->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (auth->key == NULL)
+        return -1;
+
+    for (size_t i = 0; i < sizeof(auth->credential_id); i++)
+        auth->credential_id[i] = (unsigned char)(0xa0 + i);
+    for (size_t i = 0; i < sizeof(auth->aaguid); i++)
+        auth->aaguid[i] = (unsigned char)(0x10 + i);
+    return 0;
+}
+
+void soft_authenticator_clear(soft_authenticator *auth)
+{
+    EVP_PKEY_free(auth->key);
+    memset(auth, 0, sizeof(*auth));
+}
+
+void soft_ceremony_defaults(soft_ceremony *ceremony)
+{
+    memset(ceremony, 0, sizeof(*ceremony));
+    ceremony->origin = SOFT_ORIGIN;
+    ceremony->rp_id = SOFT_RP_ID;
+    ceremony->cross_origin = "false";
+    for (size_t i = 0; i < sizeof(ceremony->challenge); i++)
+        ceremony->challenge[i] = (unsigned char)(i * 7 + 1);
+    ceremony->flags = 0x05; /* UP and UV */
+    ceremony->format = SOFT_FORMAT_PACKED_SELF;
+}
+
+/* ---- Keys and signatures ---------------------------------------------------------- */
+
+static void map_add(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
+{
+    cbor_map_add(map, (struct cbor_pair){.key = cbor_move(key), .value = cbor_move(value)});
+}
+
+static cbor_item_t *cose_key_item(const soft_authenticator *auth)
+{
+    cbor_item_t *map = cbor_new_definite_map(5);
+
+    if (auth->alg == -7) {
+        unsigned char point[65];
+        size_t len = 0;
+
+        EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
+                                        sizeof(point), &len);
+        map_add(map, cbor_build_uint8(1), cbor_build_uint8(2));
+        map_add(map, cbor_build_uint8(3), cbor_build_negint8(6));
+        map_add(map, cbor_build_negint8(0), cbor_build_uint8(1));
+        map_add(map, cbor_build_negint8(1), cbor_build_bytestring(point + 1, 32));
+        map_add(map, cbor_build_negint8(2), cbor_build_bytestring(point + 33, 32));
+    } else if (auth->alg == -257) {
+        BIGNUM *n = NULL, *e = NULL;
+        unsigned char n_bytes[512], e_bytes[8];
+        int n_len, e_len;
+
+        EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n);
+        EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_E, &e);
+        n_len = BN_bn2bin(n, n_bytes);
+        e_len = BN_bn2bin(e, e_bytes);
+        map_add(map, cbor_build_uint8(1), cbor_build_uint8(3));
+        map_add(map, cbor_build_uint8(3), cbor_build_negint16(256));
+        map_add(map, cbor_build_negint8(0), cbor_build_bytestring(n_bytes, (size_t)n_len));
+        map_add(map, cbor_build_negint8(1), cbor_build_bytestring(e_bytes, (size_t)e_len));
+        BN_free(n);
+        BN_free(e);
+    } else {
+        unsigned char x[32];
+        size_t len = sizeof(x);
+
+        EVP_PKEY_get_raw_public_key(auth->key, x, &len);
+        map_add(map, cbor_build_uint8(1), cbor_build_uint8(1));
+        map_add(map, cbor_build_uint8(3), cbor_build_negint8(7));
+        map_add(map, cbor_build_negint8(0), cbor_build_uint8(6));
+        map_add(map, cbor_build_negint8(1), cbor_build_bytestring(x, len));
+    }
+    return map;
+}
+
+static unsigned char *serialize(cbor_item_t *item, size_t *len)
+{
+    unsigned char *buffer = NULL;
+    size_t size = 0;
+
+    *len = cbor_serialize_alloc(item, &buffer, &size);
+    cbor_decref(&item);
+    return buffer;
+}
+
+unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len)
+{
+    return serialize(cose_key_item(auth), len);
+}
+
+/* Signs data with the key under a COSE algorithm; the caller frees the signature. */
+static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, size_t len,
+                           size_t *sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pkey_ctx = NULL;
+    unsigned char *sig = NULL;
+
+    if (EVP_DigestSignInit(ctx, &pkey_ctx, alg == -8 ? NULL : EVP_sha256(), NULL, key) != 1)
+        goto out;
+    if (alg == -257)
+        EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PADDING);
+    if (EVP_DigestSign(ctx, NULL, sig_len, data, len) != 1)
+        goto out;
+    sig = malloc(*sig_len);
+    if (EVP_DigestSign(ctx, sig, sig_len, data, len) != 1) {
+        free(sig);
+        sig = NULL;
+    }
+out:
+    EVP_MD_CTX_free(ctx);
+    return sig;
+}
+
+/* ---- Certificates ----------------------------------------------------------------- */
+
+static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+}
+
+static void add_aaguid_ext(X509 *cert, const unsigned char *aaguid)
+{
+    ASN1_OCTET_STRING *inner = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1);
+    unsigned char *der = NULL;
+    int der_len;
+    X509_EXTENSION *ext;
+
+    ASN1_OCTET_STRING_set(inner, aaguid, 16);
+    der_len = i2d_ASN1_OCTET_STRING(inner, &der);
+    ASN1_OCTET_STRING_set(value, der, der_len);
+    ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
+    X509_add_ext(cert, ext, -1);
+
+    X509_EXTENSION_free(ext);
+    OPENSSL_free(der);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OCTET_STRING_free(inner);
+}
+
+static X509 *new_cert(EVP_PKEY *key, const char *subject_text, long serial)
+{
+    X509 *cert = X509_new();
+    X509_NAME *subject = X509_NAME_new();
+    char copy[256];
+
+    X509_set_version(cert, X509_VERSION_3);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -86400);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 86400);
+    X509_set_pubkey(cert, key);
+
+    /* subject_text is "C=MY/O=.../CN=..." */
+    snprintf(copy, sizeof(copy), "%s", subject_text);
+    for (char *part = strtok(copy, "/"); part != NULL; part = strtok(NULL, "/")) {
+        char *equals = strchr(part, '=');
+
+        *equals = '\0';
+        X509_NAME_add_entry_by_txt(subject, part, MBSTRING_UTF8,
+                                   (const unsigned char *)equals + 1, -1, -1, 0);
+    }
+    X509_set_subject_name(cert, subject);
+    X509_NAME_free(subject);
+    return cert;
+}
+
+int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid)
+{
+    memset(ca, 0, sizeof(*ca));
+    ca->ca_key = EVP_EC_gen("P-256");
+    ca->attestation_key = EVP_EC_gen("P-256");
+    if (ca->ca_key == NULL || ca->attestation_key == NULL)
+        return -1;
+
+    ca->ca_cert = new_cert(ca->ca_key, "C=MY/O=idsvc tests/CN=Soft Attestation Root", 1);
+    X509_set_issuer_name(ca->ca_cert, X509_get_subject_name(ca->ca_cert));
+    add_ext(ca->ca_cert, ca->ca_cert, NID_basic_constraints, "critical,CA:TRUE");
+    add_ext(ca->ca_cert, ca->ca_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+    add_ext(ca->ca_cert, ca->ca_cert, NID_subject_key_identifier, "hash");
+    X509_sign(ca->ca_cert, ca->ca_key, EVP_sha256());
+
+    ca->attestation_cert = new_cert(ca->attestation_key,
+                                    "C=MY/O=idsvc tests/OU=Authenticator Attestation/"
+                                    "CN=Soft Authenticator",
+                                    2);
+    X509_set_issuer_name(ca->attestation_cert, X509_get_subject_name(ca->ca_cert));
+    add_ext(ca->attestation_cert, ca->ca_cert, NID_basic_constraints, "critical,CA:FALSE");
+    add_ext(ca->attestation_cert, ca->ca_cert, NID_authority_key_identifier, "keyid");
+    if (cert_aaguid != NULL)
+        add_aaguid_ext(ca->attestation_cert, cert_aaguid);
+    X509_sign(ca->attestation_cert, ca->ca_key, EVP_sha256());
+    return 0;
+}
+
+void soft_ca_clear(soft_ca *ca)
+{
+    X509_free(ca->attestation_cert);
+    X509_free(ca->ca_cert);
+    EVP_PKEY_free(ca->attestation_key);
+    EVP_PKEY_free(ca->ca_key);
+    memset(ca, 0, sizeof(*ca));
+}
+
+/* ---- Authenticator data and attestation ------------------------------------------- */
+
+static unsigned char *auth_data(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                                bool with_credential, size_t *len)
+{
+    unsigned char *cose = NULL, *extensions = NULL;
+    size_t cose_len = 0, extensions_len = 0;
+    unsigned char *out;
+    size_t pos = 0;
+    uint8_t flags = ceremony->flags;
+
+    if (with_credential) {
+        cose = soft_cose_key(auth, &cose_len);
+        flags |= 0x40;
+    }
+    if (ceremony->credential_protect != NULL) {
+        cbor_item_t *map = cbor_new_definite_map(1);
+
+        map_add(map, cbor_build_string("credProtect"),
+                cbor_build_uint8((uint8_t)atoi(ceremony->credential_protect)));
+        extensions = serialize(map, &extensions_len);
+        flags |= 0x80;
+    }
+
+    out = malloc(37 + 18 + sizeof(auth->credential_id) + cose_len + extensions_len);
+    SHA256((const unsigned char *)ceremony->rp_id, strlen(ceremony->rp_id), out);
+    pos = 32;
+    out[pos++] = flags;
+    out[pos++] = (unsigned char)(ceremony->sign_count >> 24);
+    out[pos++] = (unsigned char)(ceremony->sign_count >> 16);
+    out[pos++] = (unsigned char)(ceremony->sign_count >> 8);
+    out[pos++] = (unsigned char)ceremony->sign_count;
+    if (with_credential) {
+        memcpy(out + pos, auth->aaguid, 16);
+        pos += 16;
+        out[pos++] = 0;
+        out[pos++] = sizeof(auth->credential_id);
+        memcpy(out + pos, auth->credential_id, sizeof(auth->credential_id));
+        pos += sizeof(auth->credential_id);
+        memcpy(out + pos, cose, cose_len);
+        pos += cose_len;
+    }
+    if (extensions != NULL) {
+        memcpy(out + pos, extensions, extensions_len);
+        pos += extensions_len;
+    }
+
+    free(cose);
+    free(extensions);
+    *len = pos;
+    return out;
+}
+
+/* Returns authData || clientDataHash, the bytes every signature here covers. */
+static unsigned char *signed_bytes(const unsigned char *ad, size_t ad_len,
+                                   const unsigned char *client_data_hash)
+{
+    unsigned char *data = malloc(ad_len + 32);
+
+    memcpy(data, ad, ad_len);
+    memcpy(data + ad_len, client_data_hash, 32);
+    return data;
+}
+
+static cbor_item_t *att_stmt(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                             const unsigned char *ad, size_t ad_len,
+                             const unsigned char *client_data_hash)
+{
+    cbor_item_t *map;
+    unsigned char *data, *sig;
+    size_t sig_len = 0;
+    bool x5c = ceremony->format == SOFT_FORMAT_PACKED_X5C;
+    int alg = x5c ? -7 : auth->alg;
+
+    if (ceremony->format == SOFT_FORMAT_NONE)
+        return cbor_new_definite_map(0);
+
+    data = signed_bytes(ad, ad_len, client_data_hash);
+    sig = sign(x5c ? ceremony->ca->attestation_key : auth->key, alg, data, ad_len + 32,
+               &sig_len);
+    if (ceremony->tamper_signature)
+        sig[sig_len / 2] ^= 0x01;
+
+    map = cbor_new_definite_map(3);
+    map_add(map, cbor_build_string("alg"),
+            alg == -257 ? cbor_build_negint16(256) : cbor_build_negint8((uint8_t)(-1 - alg)));
+    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    if (x5c) {
+        cbor_item_t *array = cbor_new_definite_array(1);
+        unsigned char *der = NULL;
+        int der_len = i2d_X509(ceremony->ca->attestation_cert, &der);
+
+        cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
+        map_add(map, cbor_build_string("x5c"), array);
+        OPENSSL_free(der);
+    }
+    free(sig);
+    free(data);
+    return map;
+}
+
+unsigned char *soft_attestation_object(const soft_authenticator *auth,
+                                       const soft_ceremony *ceremony,
+                                       const unsigned char *client_data_hash, size_t *len)
+{
+    size_t ad_len = 0;
+    unsigned char *ad = auth_data(auth, ceremony, true, &ad_len);
+    cbor_item_t *map = cbor_new_definite_map(3);
+    const char *fmt = ceremony->format == SOFT_FORMAT_NONE ? "none" : "packed";
+
+    if (ceremony->format_name != NULL)
+        fmt = ceremony->format_name;
+
+    map_add(map, cbor_build_string("fmt"), cbor_build_string(fmt));
+    map_add(map, cbor_build_string("attStmt"),
+            att_stmt(auth, ceremony, ad, ad_len, client_data_hash));
+    map_add(map, cbor_build_string("authData"), cbor_build_bytestring(ad, ad_len));
+    free(ad);
+    return serialize(map, len);
+}
+
+/* ---- Client data and JSON --------------------------------------------------------- */
+
+static char *client_data(const soft_ceremony *ceremony, const char *default_type)
+{
+    char *challenge = soft_base64url(ceremony->challenge, sizeof(ceremony->challenge));
+    char *json = malloc(1024);
+
+    snprintf(json, 1024, "{\"type\":\"%s\",\"challenge\":\"%s\",\"origin\":\"%s\"%s%s}",
+             ceremony->type != NULL ? ceremony->type : default_type, challenge,
+             ceremony->origin, ceremony->cross_origin != NULL ? ",\"crossOrigin\":" : "",
+             ceremony->cross_origin != NULL ? ceremony->cross_origin : "");
+    free(challenge);
+    return json;
+}
+
+static void set_b64(json_t *object, const char *key, const unsigned char *data, size_t len)
+{
+    char *text = soft_base64url(data, len);
+
+    json_object_set_new(object, key, json_string(text));
+    free(text);
+}
+
+/* Adds id, rawId and type; the ids may be made to differ from authData. */
+static void set_ids(json_t *root, const soft_authenticator *auth, const soft_ceremony *ceremony)
+{
+    unsigned char id[sizeof(auth->credential_id)];
+
+    memcpy(id, auth->credential_id, sizeof(id));
+    if (ceremony->other_raw_id)
+        id[0] ^= 0xff;
+    set_b64(root, "rawId", id, sizeof(id));
+    if (ceremony->other_id_only)
+        id[1] ^= 0xff;
+    set_b64(root, "id", id, sizeof(id));
+    json_object_set_new(root, "type", json_string("public-key"));
+    json_object_set_new(root, "clientExtensionResults", json_object());
+}
+
+static char *dump(json_t *root)
+{
+    char *text = json_dumps(root, JSON_COMPACT);
+
+    json_decref(root);
+    return text;
+}
+
+char *soft_register(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                    const unsigned char *attestation_object, size_t attestation_object_len)
+{
+    char *cd = client_data(ceremony, "webauthn.create");
+    unsigned char hash[32];
+    unsigned char *built = NULL;
+    size_t built_len = 0;
+    json_t *root = json_object();
+    json_t *response = json_object();
+
+    SHA256((const unsigned char *)cd, strlen(cd), hash);
+    if (attestation_object == NULL) {
+        built = soft_attestation_object(auth, ceremony, hash, &built_len);
+        attestation_object = built;
+        attestation_object_len = built_len;
+    }
+
+    set_ids(root, auth, ceremony);
+    set_b64(response, "clientDataJSON", (const unsigned char *)cd, strlen(cd));
+    set_b64(response, "attestationObject", attestation_object, attestation_object_len);
+    json_object_set_new(root, "response", response);
+
+    free(built);
+    free(cd);
+    return dump(root);
+}
+
+char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *ceremony)
+{
+    char *cd = client_data(ceremony, "webauthn.get");
+    unsigned char hash[32];
+    size_t ad_len = 0, sig_len = 0;
+    unsigned char *ad = auth_data(auth, ceremony, false, &ad_len);
+    unsigned char *data, *sig;
+    json_t *root = json_object();
+    json_t *response = json_object();
+
+    SHA256((const unsigned char *)cd, strlen(cd), hash);
+    data = signed_bytes(ad, ad_len, hash);
+    sig = sign(auth->key, auth->alg, data, ad_len + 32, &sig_len);
+    if (ceremony->tamper_signature)
+        sig[sig_len / 2] ^= 0x01;
+
+    set_ids(root, auth, ceremony);
+    set_b64(response, "clientDataJSON", (const unsigned char *)cd, strlen(cd));
+    set_b64(response, "authenticatorData", ad, ad_len);
+    set_b64(response, "signature", sig, sig_len);
+    json_object_set_new(root, "response", response);
+
+    free(sig);
+    free(data);
+    free(ad);
+    free(cd);
+    return dump(root);
+}

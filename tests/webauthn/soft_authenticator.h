@@ -1,0 +1,89 @@
+/*
+ * A software WebAuthn authenticator and client for tests: OpenSSL keys (ES256, RS256,
+ * Ed25519), authenticator data and attestation objects built with libcbor, and the
+ * RegistrationResponseJSON and AuthenticationResponseJSON a browser would send. Every
+ * field can be set wrong on purpose, so that each rejection has a case.
+ */
+#ifndef IDSVC_SOFT_AUTHENTICATOR_H
+#define IDSVC_SOFT_AUTHENTICATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#define SOFT_RP_ID "id.example.org"
+#define SOFT_ORIGIN "https://id.example.org"
+
+typedef enum soft_format {
+    SOFT_FORMAT_NONE,
+    SOFT_FORMAT_PACKED_SELF,
+    SOFT_FORMAT_PACKED_X5C, /* signed by an attestation certificate from a test CA */
+} soft_format;
+
+/* A test certificate authority and the packed attestation certificate it issued. */
+typedef struct soft_ca {
+    EVP_PKEY *ca_key;
+    X509 *ca_cert;
+    EVP_PKEY *attestation_key;
+    X509 *attestation_cert;
+} soft_ca;
+
+typedef struct soft_authenticator {
+    EVP_PKEY *key;
+    int alg; /* COSE: -7, -257 or -8 */
+    unsigned char credential_id[32];
+    unsigned char aaguid[16];
+} soft_authenticator;
+
+/* What one ceremony sends; soft_ceremony_defaults gives a valid registration. */
+typedef struct soft_ceremony {
+    const char *type;          /* clientDataJSON type; NULL selects the right one */
+    const char *origin;        /* clientDataJSON origin */
+    const char *rp_id;         /* hashed into rpIdHash */
+    const char *cross_origin;  /* literal JSON value, or NULL to omit crossOrigin */
+    unsigned char challenge[32];
+    uint8_t flags;             /* UP, UV, BE, BS; AT is added for registrations */
+    uint32_t sign_count;
+    soft_format format;
+    const soft_ca *ca;         /* for SOFT_FORMAT_PACKED_X5C */
+    bool other_raw_id;         /* id and rawId name another credential than authData */
+    bool other_id_only;        /* only id differs from rawId */
+    bool tamper_signature;     /* flip a bit of the signature */
+    const char *credential_protect; /* extension value in authData, or NULL */
+    const char *format_name;   /* replaces the fmt text when set */
+} soft_ceremony;
+
+/* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */
+int soft_authenticator_init(soft_authenticator *auth, int alg);
+void soft_authenticator_clear(soft_authenticator *auth);
+
+/* Creates a CA and an attestation certificate for packed. cert_aaguid, when not NULL,
+ * goes into the id-fido-gen-ce-aaguid extension. */
+int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid);
+void soft_ca_clear(soft_ca *ca);
+
+void soft_ceremony_defaults(soft_ceremony *ceremony);
+
+/* Returns the COSE_Key of the credential; the caller frees it. */
+unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len);
+
+/* Builds the attestation object alone; the caller frees it. */
+unsigned char *soft_attestation_object(const soft_authenticator *auth,
+                                       const soft_ceremony *ceremony,
+                                       const unsigned char *client_data_hash, size_t *len);
+
+/* Returns RegistrationResponseJSON with attestationObject replaced by the given bytes
+ * when attestation_object is not NULL; the caller frees the text. */
+char *soft_register(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                    const unsigned char *attestation_object, size_t attestation_object_len);
+
+/* Returns AuthenticationResponseJSON; the caller frees the text. */
+char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *ceremony);
+
+/* Returns base64url text of data; the caller frees it. */
+char *soft_base64url(const unsigned char *data, size_t len);
+
+#endif

@@ -1,0 +1,580 @@
+/* Registration checks against the software authenticator: every rejection asserts its
+ * code, and the accepted cases assert the decoded values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "soft_authenticator.h"
+#include "webauthn.h"
+
+typedef struct fixture {
+    soft_authenticator auth;
+    soft_ca ca;
+    soft_ceremony ceremony;
+    webauthn_verifier *verifier;
+    webauthn_registration *reg;
+    webauthn_error err;
+} fixture;
+
+static int setup_alg(void **state, int alg)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || soft_authenticator_init(&f->auth, alg) != 0)
+        return -1;
+    if (soft_ca_init(&f->ca, f->auth.aaguid) != 0)
+        return -1;
+    soft_ceremony_defaults(&f->ceremony);
+    f->ceremony.ca = &f->ca;
+    f->verifier = webauthn_verifier_new(SOFT_RP_ID);
+    if (f->verifier == NULL || webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int setup_es256(void **state)
+{
+    return setup_alg(state, -7);
+}
+
+static int setup_rs256(void **state)
+{
+    return setup_alg(state, -257);
+}
+
+static int setup_eddsa(void **state)
+{
+    return setup_alg(state, -8);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    webauthn_registration_free(&f->reg);
+    webauthn_verifier_free(&f->verifier);
+    soft_ca_clear(&f->ca);
+    soft_authenticator_clear(&f->auth);
+    free(f);
+    return 0;
+}
+
+/* Builds the response from f->ceremony (or from attestation_object when set) and
+ * verifies it with the expected challenge of the defaults. */
+static webauthn_code run_with_object(fixture *f, const unsigned char *attestation_object,
+                                     size_t attestation_object_len)
+{
+    soft_ceremony defaults;
+    char *json = soft_register(&f->auth, &f->ceremony, attestation_object,
+                               attestation_object_len);
+    webauthn_code code;
+
+    assert_non_null(json);
+    soft_ceremony_defaults(&defaults);
+    webauthn_registration_free(&f->reg);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), json, strlen(json),
+                                        &f->reg, &f->err);
+    free(json);
+    if (code != WEBAUTHN_OK)
+        assert_null(f->reg);
+    return code;
+}
+
+static webauthn_code run(fixture *f)
+{
+    return run_with_object(f, NULL, 0);
+}
+
+/* Asserts a rejection by code, and that the error carries the same code. */
+static void assert_rejected(fixture *f, webauthn_code expected)
+{
+    webauthn_code code = run(f);
+
+    if (code != expected)
+        fail_msg("expected %s, got %s: %s", webauthn_code_name(expected),
+                 webauthn_code_name(code), f->err.message);
+    assert_int_equal(f->err.code, expected);
+    assert_true(strlen(f->err.message) > 0);
+}
+
+static void assert_accepted(fixture *f)
+{
+    webauthn_code code = run(f);
+
+    if (code != WEBAUTHN_OK)
+        fail_msg("expected ok, got %s: %s", webauthn_code_name(code), f->err.message);
+    assert_non_null(f->reg);
+}
+
+/* ---- Accepted registrations ------------------------------------------------------- */
+
+static void assert_decoded(fixture *f, const char *fmt, webauthn_attestation_type type)
+{
+    size_t cose_len = 0;
+    unsigned char *cose = soft_cose_key(&f->auth, &cose_len);
+
+    assert_string_equal(f->reg->fmt, fmt);
+    assert_int_equal(f->reg->attestation, type);
+    assert_int_equal(f->reg->algorithm, f->auth.alg);
+    assert_memory_equal(f->reg->aaguid, f->auth.aaguid, 16);
+    assert_int_equal(f->reg->credential_id_len, sizeof(f->auth.credential_id));
+    assert_memory_equal(f->reg->credential_id, f->auth.credential_id,
+                        sizeof(f->auth.credential_id));
+    assert_int_equal(f->reg->public_key_len, cose_len);
+    assert_memory_equal(f->reg->public_key, cose, cose_len);
+    assert_int_equal(f->reg->flags, 0x45);
+    assert_int_equal(f->reg->sign_count, f->ceremony.sign_count);
+    free(cose);
+}
+
+static void packed_self_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.sign_count = 7;
+    assert_accepted(f);
+    assert_decoded(f, "packed", WEBAUTHN_ATTESTED_SELF);
+}
+
+static void packed_self_accepted_under_self(void **state)
+{
+    fixture *f = *state;
+
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_SELF);
+    assert_accepted(f);
+    assert_decoded(f, "packed", WEBAUTHN_ATTESTED_SELF);
+}
+
+static void none_accepted_by_default(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    assert_accepted(f);
+    assert_decoded(f, "none", WEBAUTHN_ATTESTED_NONE);
+}
+
+static void packed_x5c_trusted_under_chain(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    assert_accepted(f);
+    assert_decoded(f, "packed", WEBAUTHN_ATTESTED_TRUSTED);
+}
+
+static void packed_x5c_basic_under_any(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    assert_accepted(f);
+    assert_decoded(f, "packed", WEBAUTHN_ATTESTED_BASIC);
+}
+
+static void cross_origin_allowed_when_set(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.cross_origin = "true";
+    webauthn_verifier_set_allow_cross_origin(f->verifier, true);
+    assert_accepted(f);
+}
+
+static void cross_origin_omitted_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.cross_origin = NULL;
+    assert_accepted(f);
+}
+
+static void uv_cleared_accepted_without_require(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x01;
+    assert_accepted(f);
+    assert_int_equal(f->reg->flags, 0x41);
+}
+
+static void cred_protect_extension_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.credential_protect = "2";
+    assert_accepted(f);
+    assert_int_equal(f->reg->flags, 0xc5);
+}
+
+/* ---- Rejections from clientDataJSON ----------------------------------------------- */
+
+static void wrong_origin_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.origin = "https://evil.example.net";
+    assert_rejected(f, WEBAUTHN_ORIGIN_NOT_ALLOWED);
+}
+
+static void wrong_type_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.type = "webauthn.get";
+    assert_rejected(f, WEBAUTHN_CLIENT_DATA_TYPE);
+}
+
+static void challenge_mismatch_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.challenge[0] ^= 0x01;
+    assert_rejected(f, WEBAUTHN_CHALLENGE_MISMATCH);
+}
+
+static void cross_origin_true_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.cross_origin = "true";
+    assert_rejected(f, WEBAUTHN_CROSS_ORIGIN);
+}
+
+static void cross_origin_not_boolean_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.cross_origin = "\"true\"";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+}
+
+/* ---- Rejections from authenticator data ------------------------------------------- */
+
+static void rp_id_mismatch_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.rp_id = "other.example.org";
+    assert_rejected(f, WEBAUTHN_RP_ID_MISMATCH);
+}
+
+static void up_cleared_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x04;
+    assert_rejected(f, WEBAUTHN_USER_PRESENCE_MISSING);
+}
+
+static void uv_cleared_rejected_when_required(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x01;
+    webauthn_verifier_set_require_uv(f->verifier, true);
+    assert_rejected(f, WEBAUTHN_USER_VERIFICATION_MISSING);
+}
+
+static void backup_state_without_eligibility_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x15;
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+}
+
+static void raw_id_differs_from_auth_data(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.other_raw_id = true;
+    assert_rejected(f, WEBAUTHN_CREDENTIAL_ID_MISMATCH);
+}
+
+static void id_differs_from_raw_id(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.other_id_only = true;
+    assert_rejected(f, WEBAUTHN_CREDENTIAL_ID_MISMATCH);
+}
+
+/* ---- Rejections from the attestation statement ------------------------------------ */
+
+static void tampered_self_signature_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.tamper_signature = true;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+}
+
+static void tampered_x5c_signature_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    f->ceremony.tamper_signature = true;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+}
+
+static void aaguid_extension_mismatch_rejected(void **state)
+{
+    fixture *f = *state;
+    unsigned char other[16];
+
+    memset(other, 0x77, sizeof(other));
+    soft_ca_clear(&f->ca);
+    assert_int_equal(soft_ca_init(&f->ca, other), 0);
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    assert_rejected(f, WEBAUTHN_AAGUID_MISMATCH);
+}
+
+static void untrusted_root_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_ca other;
+
+    assert_int_equal(soft_ca_init(&other, NULL), 0);
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, other.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_CHAIN_INVALID);
+    soft_ca_clear(&other);
+}
+
+static void chain_checked_at_pinned_time(void **state)
+{
+    fixture *f = *state;
+
+    /* The test certificates start one day before now, so ten days ago is too early. */
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    webauthn_verifier_set_time(f->verifier, time(NULL) - 10 * 86400);
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_CHAIN_INVALID);
+    assert_non_null(strstr(f->err.message, "not yet valid"));
+}
+
+static void none_rejected_under_self(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_SELF);
+    assert_rejected(f, WEBAUTHN_ATTESTATION_REQUIRED);
+}
+
+static void none_rejected_under_chain(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_rejected(f, WEBAUTHN_ATTESTATION_REQUIRED);
+}
+
+static void self_rejected_under_chain(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_rejected(f, WEBAUTHN_ATTESTATION_REQUIRED);
+}
+
+/* ---- Malformed input -------------------------------------------------------------- */
+
+static void assert_object_rejected(fixture *f, const unsigned char *bytes, size_t len,
+                                   webauthn_code expected)
+{
+    webauthn_code code = run_with_object(f, bytes, len);
+
+    if (code != expected)
+        fail_msg("expected %s, got %s: %s", webauthn_code_name(expected),
+                 webauthn_code_name(code), f->err.message);
+}
+
+static void trailing_bytes_rejected(void **state)
+{
+    fixture *f = *state;
+    unsigned char hash[32] = {0};
+    size_t len = 0;
+    unsigned char *object = soft_attestation_object(&f->auth, &f->ceremony, hash, &len);
+    unsigned char *longer = malloc(len + 1);
+
+    memcpy(longer, object, len);
+    longer[len] = 0x00;
+    assert_object_rejected(f, longer, len + 1, WEBAUTHN_CBOR_MALFORMED);
+    free(longer);
+    free(object);
+}
+
+static void truncated_object_rejected(void **state)
+{
+    fixture *f = *state;
+    unsigned char hash[32] = {0};
+    size_t len = 0;
+    unsigned char *object = soft_attestation_object(&f->auth, &f->ceremony, hash, &len);
+
+    assert_object_rejected(f, object, len - 1, WEBAUTHN_CBOR_MALFORMED);
+    free(object);
+}
+
+static void huge_lengths_rejected_fast(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        unsigned char bytes[9];
+        size_t len;
+    } cases[] = {
+        {{0x9a, 0xff, 0xff, 0xff, 0xff}, 5},                         /* array, 2^32-1 */
+        {{0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9}, /* array, 2^64-1 */
+        {{0xba, 0xff, 0xff, 0xff, 0xff}, 5},                         /* map, 2^32-1 */
+        {{0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9}, /* map, 2^64-1 */
+        {{0x5a, 0xff, 0xff, 0xff, 0xff}, 5},                         /* bytes, 2^32-1 */
+        {{0x7b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9}, /* text, 2^64-1 */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        clock_t start = clock();
+
+        /* Under AddressSanitizer a multi-gigabyte allocation attempt aborts the test,
+         * so passing also shows that no such allocation happened. */
+        assert_object_rejected(f, cases[i].bytes, cases[i].len, WEBAUTHN_CBOR_MALFORMED);
+        assert_true((double)(clock() - start) / CLOCKS_PER_SEC < 0.5);
+    }
+}
+
+static void indefinite_length_rejected(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char bytes[] = {0xbf, 0x63, 'f', 'm', 't', 0x64,
+                                          'n',  'o',  'n', 'e', 0xff};
+
+    assert_object_rejected(f, bytes, sizeof(bytes), WEBAUTHN_CBOR_MALFORMED);
+}
+
+static void deep_nesting_rejected(void **state)
+{
+    fixture *f = *state;
+    unsigned char bytes[64];
+
+    memset(bytes, 0x81, sizeof(bytes) - 1); /* arrays of one element, nested */
+    bytes[sizeof(bytes) - 1] = 0x00;
+    assert_object_rejected(f, bytes, sizeof(bytes), WEBAUTHN_CBOR_MALFORMED);
+}
+
+static void object_not_a_map_rejected(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char bytes[] = {0x83, 0x01, 0x02, 0x03};
+
+    assert_object_rejected(f, bytes, sizeof(bytes), WEBAUTHN_MALFORMED);
+}
+
+static void unknown_format_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format_name = "x-test";
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+}
+
+static void padded_base64url_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_ceremony defaults;
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    char *padded = malloc(strlen(json) + 3);
+    char *id_end;
+    webauthn_code code;
+
+    /* Put "==" at the end of the id value: "id":"....==" */
+    id_end = strstr(json, "\"id\":\"");
+    assert_non_null(id_end);
+    id_end = strchr(id_end + 6, '"');
+    memcpy(padded, json, (size_t)(id_end - json));
+    strcpy(padded + (id_end - json), "==");
+    strcat(padded, id_end);
+
+    soft_ceremony_defaults(&defaults);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), padded, strlen(padded),
+                                        &f->reg, &f->err);
+    assert_int_equal(code, WEBAUTHN_MALFORMED);
+    free(padded);
+    free(json);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(packed_self_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(packed_self_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(packed_self_accepted, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(packed_self_accepted_under_self, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(none_accepted_by_default, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_basic_under_any, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_allowed_when_set, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_omitted_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_accepted_without_require, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cred_protect_extension_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_not_boolean_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(backup_state_without_eligibility_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(raw_id_differs_from_auth_data, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(id_differs_from_raw_id, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_self_signature_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_self_signature_rejected, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_self_signature_rejected, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_x5c_signature_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(untrusted_root_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(chain_checked_at_pinned_time, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(none_rejected_under_self, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(none_rejected_under_chain, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(self_rejected_under_chain, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(trailing_bytes_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(truncated_object_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(indefinite_length_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(deep_nesting_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(object_not_a_map_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(unknown_format_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(padded_base64url_rejected, setup_es256, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
