@@ -30,13 +30,13 @@ typedef struct p11_error {
 const char *p11_rv_name(CK_RV rv);
 
 typedef struct p11_config {
-    const char *module_path;  /* NULL selects the SoftHSM2 module */
-    const char *token_label;  /* the token is chosen by label, serial or both */
+    const char *module_path; /* NULL selects the SoftHSM2 module */
+    const char *token_label; /* the token is chosen by label, serial or both */
     const char *token_serial;
-    const char *pin_file;     /* rejected when readable by group or others */
-    const char *pin_env;      /* name of an environment variable holding the PIN;
-                                 with neither, the layer does not log in */
-    unsigned max_reconnects;  /* 0 selects the default of 3 */
+    const char *pin_file;    /* rejected when readable by group or others */
+    const char *pin_env;     /* name of an environment variable holding the PIN;
+                                with neither, the layer does not log in */
+    unsigned max_reconnects; /* 0 selects the default of 3 */
 } p11_config;
 
 typedef struct p11_token p11_token;
@@ -62,7 +62,8 @@ const char *p11_token_get_serial(const p11_token *token);
  * that a token already has. The new token's serial is written to serial when not NULL.
  */
 int p11_token_init(const char *module_path, const char *label, const char *so_pin,
-                   const char *user_pin, char *serial, size_t serial_size, p11_error *err);
+                   const char *user_pin, char *serial, size_t serial_size,
+                   p11_error *err);
 
 typedef enum p11_key_type {
     P11_KEY_RSA_2048,
@@ -112,7 +113,7 @@ EVP_PKEY *p11_key_get_public(const p11_key *key, p11_error *err);
 size_t p11_key_signature_size(const p11_key *key);
 
 /*
- * Signs data with the key. sig_len holds the buffer size on entry and the signature
+ * Signs data with the key. sig_len contains the buffer size on entry and the signature
  * size on return. ECDSA signatures are raw r||s, as XML-DSig wants them.
  */
 int p11_sign(p11_key *key, p11_sign_alg alg, const unsigned char *data, size_t len,
@@ -130,8 +131,8 @@ typedef struct p11_key_info {
     char *label;
     char *id_hex;
     char *uri;
-    p11_key_type type;  /* meaningful only when supported */
-    bool supported;     /* a type this layer signs with */
+    p11_key_type type;     /* meaningful only when supported */
+    bool supported;        /* a type this layer signs with */
     const char *type_name; /* p11_key_type_name, or "unsupported" */
     bool sensitive;
     bool always_sensitive;

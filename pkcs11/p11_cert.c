@@ -5,7 +5,8 @@
 #include "p11_internal.h"
 
 /* Template that finds the certificates that belong to the key. */
-static CK_ULONG cert_template(const p11_key *key, CK_OBJECT_CLASS *cls, CK_ATTRIBUTE *tmpl)
+static CK_ULONG cert_template(const p11_key *key, CK_OBJECT_CLASS *cls,
+                              CK_ATTRIBUTE *tmpl)
 {
     CK_ULONG n = 0;
 
@@ -75,8 +76,8 @@ int p11_cert_store(p11_token *token, const p11_key *key, X509 *cert, p11_error *
             {CKA_VALUE, value, (CK_ULONG)value_len},
         };
 
-        if (p11_object_create(token, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &created, err) !=
-            0)
+        if (p11_object_create(token, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &created,
+                              err) != 0)
             goto out;
     }
     for (CK_ULONG i = 0; i < old_count; i++) {

@@ -107,7 +107,8 @@ static const rv_name rv_names[] = {
     {0x1B7, "CKR_LIBRARY_LOAD_FAILED"},
     {0x1B8, "CKR_PIN_TOO_WEAK"},
     {0x1B9, "CKR_PUBLIC_KEY_INVALID"},
-    /* The same five as numbered by p11-kit's header, which some modules are built with. */
+    /* The same five as numbered by p11-kit's header, which some modules are built with.
+     */
     {0x1C0, "CKR_EXCEEDED_MAX_ITERATIONS"},
     {0x1C1, "CKR_FIPS_SELF_TEST_FAILED"},
     {0x1C2, "CKR_LIBRARY_LOAD_FAILED"},

@@ -30,9 +30,9 @@ static CK_RV generate_step(p11_token *token, CK_SESSION_HANDLE session, void *ar
     generate_call *call = arg;
 
     *function = "C_GenerateKeyPair";
-    return token->f->C_GenerateKeyPair(session, &call->mechanism, call->public_tmpl,
-                                       call->public_n, call->private_tmpl, call->private_n,
-                                       &call->public_key, &call->private_key);
+    return token->f->C_GenerateKeyPair(
+        session, &call->mechanism, call->public_tmpl, call->public_n, call->private_tmpl,
+        call->private_n, &call->public_key, &call->private_key);
 }
 
 /* Refuses a label or id that a private key already has: URIs must stay unambiguous. */
@@ -81,17 +81,19 @@ static int check_attributes(p11_token *token, CK_OBJECT_HANDLE key, const char *
         return -1;
     if (!sensitive || !always_sensitive || extractable || !never_extractable || !sign ||
         decrypt || !private_)
-        return p11_fail(err, CKR_TEMPLATE_INCONSISTENT,
-                        "token '%s' made key '%s' with sensitive=%d always_sensitive=%d "
-                        "extractable=%d never_extractable=%d sign=%d decrypt=%d private=%d; "
-                        "the key was destroyed",
-                        token->label, label, sensitive, always_sensitive, extractable,
-                        never_extractable, sign, decrypt, private_);
+        return p11_fail(
+            err, CKR_TEMPLATE_INCONSISTENT,
+            "token '%s' made key '%s' with sensitive=%d always_sensitive=%d "
+            "extractable=%d never_extractable=%d sign=%d decrypt=%d private=%d; "
+            "the key was destroyed",
+            token->label, label, sensitive, always_sensitive, extractable,
+            never_extractable, sign, decrypt, private_);
     return 0;
 }
 
 int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
-                     const unsigned char *id, size_t id_len, p11_key **out, p11_error *err)
+                     const unsigned char *id, size_t id_len, p11_key **out,
+                     p11_error *err)
 {
     static CK_BBOOL yes = CK_TRUE;
     static CK_BBOOL no = CK_FALSE;
@@ -111,7 +113,8 @@ int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
     p11_error_clear(err);
     *out = NULL;
     if (label == NULL || label[0] == '\0' || strlen(label) > 128)
-        return p11_fail(err, CKR_ARGUMENTS_BAD, "a new key needs a label of 1 to 128 bytes");
+        return p11_fail(err, CKR_ARGUMENTS_BAD,
+                        "a new key needs a label of 1 to 128 bytes");
     if (id == NULL || id_len == 0) {
         if (RAND_bytes(random_id, sizeof(random_id)) != 1)
             return p11_fail(err, CKR_GENERAL_ERROR, "OpenSSL could not make a random id");
@@ -139,9 +142,11 @@ int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
         key_type = CKK_EC;
         call.mechanism.mechanism = CKM_EC_KEY_PAIR_GEN;
         if (type == P11_KEY_EC_P256)
-            public_tmpl[np++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256)};
+            public_tmpl[np++] =
+                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256)};
         else
-            public_tmpl[np++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p384, sizeof(oid_p384)};
+            public_tmpl[np++] =
+                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p384, sizeof(oid_p384)};
         public_tmpl[np++] = (CK_ATTRIBUTE){CKA_DERIVE, &no, sizeof(no)};
         break;
     default:

@@ -31,8 +31,9 @@ static int find_slot(CK_FUNCTION_LIST_PTR f, const char *label, bool want_free,
         if (f->C_GetTokenInfo(slots[i], &info) != CKR_OK)
             continue;
         p11_trim_field(text, info.label, sizeof(info.label));
-        if (want_free ? !(info.flags & CKF_TOKEN_INITIALIZED)
-                      : (info.flags & CKF_TOKEN_INITIALIZED) && strcmp(text, label) == 0) {
+        if (want_free
+                ? !(info.flags & CKF_TOKEN_INITIALIZED)
+                : (info.flags & CKF_TOKEN_INITIALIZED) && strcmp(text, label) == 0) {
             *out = slots[i];
             *info_out = info;
             found = true;
@@ -58,7 +59,8 @@ int p11_token_init(const char *module_path, const char *label, const char *so_pi
     if (label == NULL || label[0] == '\0' || strlen(label) > sizeof(padded))
         return p11_fail(err, CKR_ARGUMENTS_BAD, "a token label has 1 to 32 bytes");
     if (so_pin == NULL || so_pin[0] == '\0' || user_pin == NULL || user_pin[0] == '\0')
-        return p11_fail(err, CKR_ARGUMENTS_BAD, "a new token needs an SO PIN and a user PIN");
+        return p11_fail(err, CKR_ARGUMENTS_BAD,
+                        "a new token needs an SO PIN and a user PIN");
     if (p11_module_acquire(module_path, &module, err) != 0)
         return -1;
     f = module->f;
@@ -90,15 +92,17 @@ int p11_token_init(const char *module_path, const char *label, const char *so_pi
                  label);
         goto out;
     }
-    rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
+    rv =
+        f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session);
     if (rv != CKR_OK) {
-        p11_fail_rv(err, rv, "C_OpenSession", "cannot open a session on token '%s'", label);
+        p11_fail_rv(err, rv, "C_OpenSession", "cannot open a session on token '%s'",
+                    label);
         goto out;
     }
     rv = f->C_Login(session, CKU_SO, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin));
     if (rv != CKR_OK) {
-        p11_fail_rv(err, rv, "C_Login", "the security officer cannot log in to token '%s'",
-                    label);
+        p11_fail_rv(err, rv, "C_Login",
+                    "the security officer cannot log in to token '%s'", label);
         goto out;
     }
     rv = f->C_InitPIN(session, (CK_UTF8CHAR_PTR)user_pin, strlen(user_pin));

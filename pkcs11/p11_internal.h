@@ -40,8 +40,8 @@ typedef struct p11_module {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
     unsigned refs;
-    bool initialized;        /* by this layer, so it finalises it too */
-    pid_t pid;               /* the process that initialised it */
+    bool initialized; /* by this layer, so it finalises it too */
+    pid_t pid;        /* the process that initialised it */
     struct p11_module *next;
 } p11_module;
 
@@ -94,8 +94,8 @@ typedef CK_RV (*p11_session_fn)(p11_token *token, CK_SESSION_HANDLE session, voi
                                 const char **function);
 
 /* Runs fn on this thread's session. When the session or device is lost, reopens it, logs
- * in again and runs fn again, at most token->max_reconnects times. On failure err says
- * "what name: function returned CKR_...". */
+ * in again and runs fn again, at most token->max_reconnects times. On failure err
+ * contains "what name: function returned CKR_...". */
 int p11_session_call(p11_token *token, p11_session_fn fn, void *arg, const char *what,
                      const char *name, p11_error *err);
 
@@ -106,9 +106,10 @@ void p11_session_close_all(p11_token *token);
 
 /* ---- objects (p11_object.c) ---- */
 
-/* Finds up to max objects matching the template; *count may be max when there are more. */
-int p11_object_find(p11_token *token, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
-                    CK_ULONG max, CK_ULONG *count, p11_error *err);
+/* Finds up to max objects matching the template; *count may be max when there are more.
+ */
+int p11_object_find(p11_token *token, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                    CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count, p11_error *err);
 /* Finds every matching object; the caller frees *out. */
 int p11_object_find_all(p11_token *token, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                         CK_OBJECT_HANDLE **out, CK_ULONG *count, p11_error *err);
@@ -129,8 +130,8 @@ int p11_object_create(p11_token *token, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 struct p11_key {
     p11_token *token;
     p11_key_type type;
-    atomic_ulong handle;        /* the private key object */
-    atomic_uint handle_epoch;   /* token->handle_epoch when handle was found */
+    atomic_ulong handle;      /* the private key object */
+    atomic_uint handle_epoch; /* token->handle_epoch when handle was found */
     pthread_mutex_t refresh_lock;
     char *label;
     unsigned char *id;
@@ -149,8 +150,8 @@ int p11_key_refresh(p11_key *key, p11_error *err);
 
 /* Reads the public half of a private key object (p11_public.c). */
 EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
-                                 const unsigned char *id, size_t id_len, const char *label,
-                                 p11_error *err);
+                                 const unsigned char *id, size_t id_len,
+                                 const char *label, p11_error *err);
 /* The key type of a public key, or -1 when this layer does not support it. */
 int p11_public_key_type(const EVP_PKEY *pkey);
 

@@ -1,4 +1,5 @@
-/* Private keys in the token: found by RFC 7512 URI with p11-kit's parser, or generated. */
+/* Private keys in the token: found by RFC 7512 URI with p11-kit's parser, or generated.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,16 +107,18 @@ int p11_key_from_handle(p11_token *token, CK_OBJECT_HANDLE handle, p11_key **out
     free(label);
     label = NULL;
 
-    key->public = p11_public_from_object(token, handle, key->id, key->id_len, key->label, err);
+    key->public =
+        p11_public_from_object(token, handle, key->id, key->id_len, key->label, err);
     if (key->public == NULL)
         goto fail;
     type = p11_public_key_type(key->public);
     if (type < 0) {
-        p11_fail(err, CKR_KEY_SIZE_RANGE,
-                 "key '%s' is %s of %d bits; this layer signs with RSA-2048, RSA-3072, P-256 "
-                 "and P-384 keys",
-                 key->label, EVP_PKEY_get0_type_name(key->public),
-                 EVP_PKEY_get_bits(key->public));
+        p11_fail(
+            err, CKR_KEY_SIZE_RANGE,
+            "key '%s' is %s of %d bits; this layer signs with RSA-2048, RSA-3072, P-256 "
+            "and P-384 keys",
+            key->label, EVP_PKEY_get0_type_name(key->public),
+            EVP_PKEY_get_bits(key->public));
         goto fail;
     }
     key->type = (p11_key_type)type;
@@ -170,7 +173,8 @@ int p11_key_refresh(p11_key *key, p11_error *err)
     if (count != 1) {
         p11_fail(err, count == 0 ? CKR_KEY_HANDLE_INVALID : CKR_OK,
                  "private key '%s' %s on token '%s' any more", key->label,
-                 count == 0 ? "is not" : "is no longer the only one with its label and id",
+                 count == 0 ? "is not"
+                            : "is no longer the only one with its label and id",
                  key->token->label);
         goto out;
     }
@@ -215,16 +219,16 @@ static int check_uri(p11_token *token, P11KitUri *uri, const char *text, p11_err
         return p11_fail(err, CKR_OK, "URI '%s' has an attribute this layer does not know",
                         text);
     if (p11_kit_uri_get_pin_value(uri) != NULL || p11_kit_uri_get_pin_source(uri) != NULL)
-        return p11_fail(err, CKR_OK,
-                        "URI '%s' carries a PIN; give the PIN by a file or the environment",
-                        text);
+        return p11_fail(
+            err, CKR_OK,
+            "URI '%s' carries a PIN; give the PIN by a file or the environment", text);
     if (p11_kit_uri_match_token_info(uri, &token->info) != 1)
         return p11_fail(err, CKR_OK, "URI '%s' names another token than '%s' (serial %s)",
                         text, token->label, token->serial);
     if (cls != NULL && (cls->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
                         *(CK_OBJECT_CLASS *)cls->pValue != CKO_PRIVATE_KEY))
-        return p11_fail(err, CKR_OK, "URI '%s' does not name a private key (type=private)",
-                        text);
+        return p11_fail(err, CKR_OK,
+                        "URI '%s' does not name a private key (type=private)", text);
     return 0;
 }
 
@@ -282,9 +286,10 @@ int p11_key_find(p11_token *token, const char *text, p11_key **out, p11_error *e
         goto out;
     }
     if (matches > 1) {
-        p11_fail(err, CKR_OK,
-                 "%s%u private keys on token '%s' match '%s'; name one by object= and id=",
-                 count == 16 ? "at least " : "", matches, token->label, text);
+        p11_fail(
+            err, CKR_OK,
+            "%s%u private keys on token '%s' match '%s'; name one by object= and id=",
+            count == 16 ? "at least " : "", matches, token->label, text);
         goto out;
     }
     ret = p11_key_from_handle(token, match, out, err);

@@ -31,13 +31,14 @@ static int read_flags(p11_token *token, CK_OBJECT_HANDLE object, p11_key_info *i
         {CKA_DECRYPT, &decrypt, sizeof(CK_BBOOL)},
     };
 
-    if (p11_object_get_fixed(token, object, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), err) != 0)
+    if (p11_object_get_fixed(token, object, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), err) !=
+        0)
         return -1;
     info->sensitive = sensitive == CK_TRUE;
     info->always_sensitive = always_sensitive == CK_TRUE;
     /* An attribute the module does not report is shown as the unsafe value. */
-    info->extractable = extractable == CK_TRUE ||
-                        tmpl[2].ulValueLen == CK_UNAVAILABLE_INFORMATION;
+    info->extractable =
+        extractable == CK_TRUE || tmpl[2].ulValueLen == CK_UNAVAILABLE_INFORMATION;
     info->never_extractable = never_extractable == CK_TRUE;
     info->can_sign = sign == CK_TRUE;
     info->can_decrypt = decrypt == CK_TRUE;
@@ -58,7 +59,8 @@ static int describe(p11_token *token, CK_OBJECT_HANDLE object, p11_key_info *inf
         size_t label_len = 0;
         size_t id_len = 0;
 
-        if (p11_object_get(token, object, CKA_LABEL, &label, &label_len, true, err) != 0 ||
+        if (p11_object_get(token, object, CKA_LABEL, &label, &label_len, true, err) !=
+                0 ||
             p11_object_get(token, object, CKA_ID, &id, &id_len, true, err) != 0) {
             free(label);
             return -1;

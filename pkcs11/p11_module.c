@@ -61,8 +61,8 @@ static int module_init(p11_module *module, p11_error *err)
          * it too. */
         module->initialized = false;
     } else if (rv != CKR_OK) {
-        return p11_fail_rv(err, rv, "C_Initialize", "cannot initialise PKCS#11 module '%s'",
-                           module->path);
+        return p11_fail_rv(err, rv, "C_Initialize",
+                           "cannot initialise PKCS#11 module '%s'", module->path);
     } else {
         module->initialized = true;
     }
@@ -155,8 +155,8 @@ void p11_module_release(p11_module *module)
         if (module->initialized && module->pid == getpid())
             module->f->C_Finalize(NULL);
         module->initialized = false;
-        /* NOTE: the module stays mapped and listed: unloading SoftHSM2 and loading it again
-         * in one process is not reliable, and leak reports lose its symbols. */
+        /* NOTE: the module stays mapped and listed: unloading SoftHSM2 and loading it
+         * again in one process is not reliable, and leak reports lose its symbols. */
     }
     p11_unlock();
 }
@@ -167,8 +167,8 @@ int p11_module_after_fork(p11_module *module, p11_error *err)
 
     if (module->pid == pid)
         return 0;
-    /* The child inherits the parent's module state, which is not valid here: PKCS#11
-     * asks the child to initialise again. */
+    /* The child inherits the parent's module state, which is not valid in the child, so
+     * PKCS#11 requires the child to initialise the module again. */
     module->f->C_Finalize(NULL);
     return module_init(module, err);
 }

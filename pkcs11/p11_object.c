@@ -34,8 +34,8 @@ static CK_RV find_step(p11_token *token, CK_SESSION_HANDLE session, void *arg,
     return rv;
 }
 
-int p11_object_find(p11_token *token, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out,
-                    CK_ULONG max, CK_ULONG *count, p11_error *err)
+int p11_object_find(p11_token *token, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                    CK_OBJECT_HANDLE *out, CK_ULONG max, CK_ULONG *count, p11_error *err)
 {
     find_call call = {tmpl, n, out, max, 0};
 

@@ -20,12 +20,14 @@ int p11_pin_read_file(const char *path, char *pin, size_t pin_size, p11_error *e
     int fd;
 
     if (pin == NULL || pin_size < 2)
-        return p11_fail(err, CKR_ARGUMENTS_BAD, "no room for the PIN read from '%s'", path);
+        return p11_fail(err, CKR_ARGUMENTS_BAD, "no room for the PIN read from '%s'",
+                        path);
     pin[0] = '\0';
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return p11_fail(err, CKR_OK, "cannot open PIN file '%s': %s", path, strerror(errno));
+        return p11_fail(err, CKR_OK, "cannot open PIN file '%s': %s", path,
+                        strerror(errno));
 
     /* The checks look at the file that was opened, not at the name. */
     if (fstat(fd, &st) != 0) {
@@ -73,7 +75,8 @@ int p11_pin_read_file(const char *path, char *pin, size_t pin_size, p11_error *e
         goto out;
     }
     if (memchr(buffer, '\0', len) != NULL || memchr(buffer, '\n', len) != NULL) {
-        p11_fail(err, CKR_OK, "PIN file '%s' holds more than one line or a NUL byte", path);
+        p11_fail(err, CKR_OK, "PIN file '%s' holds more than one line or a NUL byte",
+                 path);
         goto out;
     }
     memcpy(pin, buffer, len);
@@ -94,15 +97,15 @@ int p11_pin_read_env(const char *name, char *pin, size_t pin_size, p11_error *er
         return p11_fail(err, CKR_ARGUMENTS_BAD, "no room for the PIN in $%s", name);
     pin[0] = '\0';
     if (value == NULL)
-        return p11_fail(err, CKR_OK, "environment variable %s, named for the PIN, is not set",
-                        name);
+        return p11_fail(err, CKR_OK,
+                        "environment variable %s, named for the PIN, is not set", name);
     len = strlen(value);
     if (len == 0)
-        return p11_fail(err, CKR_OK, "environment variable %s, named for the PIN, is empty",
-                        name);
+        return p11_fail(err, CKR_OK,
+                        "environment variable %s, named for the PIN, is empty", name);
     if (len >= pin_size || len > P11_PIN_MAX)
-        return p11_fail(err, CKR_OK, "environment variable %s holds a PIN that is too long",
-                        name);
+        return p11_fail(err, CKR_OK,
+                        "environment variable %s holds a PIN that is too long", name);
     memcpy(pin, value, len + 1);
     return 0;
 }

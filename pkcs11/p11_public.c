@@ -44,8 +44,8 @@ static EVP_PKEY *from_params(const char *type, OSSL_PARAM *params, const char *l
 
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        p11_fail(err, CKR_OK, "the token's public %s key '%s' is not valid for OpenSSL", type,
-                 label != NULL ? label : "");
+        p11_fail(err, CKR_OK, "the token's public %s key '%s' is not valid for OpenSSL",
+                 type, label != NULL ? label : "");
         pkey = NULL;
     }
     EVP_PKEY_CTX_free(ctx);
@@ -76,8 +76,8 @@ static EVP_PKEY *rsa_public(const unsigned char *modulus, size_t modulus_len,
     return pkey;
 }
 
-/* CKA_EC_POINT is a DER OCTET STRING around the point by the standard, but some modules
- * return the bare point; both start with 0x04, so the length decides. */
+/* The standard makes CKA_EC_POINT a DER OCTET STRING around the point, but some modules
+ * return the bare point. Both start with 0x04, so the length decides. */
 static int unwrap_point(const unsigned char *der, size_t len, size_t field,
                         const unsigned char **point, size_t *point_len)
 {
@@ -103,8 +103,8 @@ static int unwrap_point(const unsigned char *der, size_t len, size_t field,
 }
 
 static EVP_PKEY *ec_public(const unsigned char *ec_params, size_t params_len,
-                           const unsigned char *ec_point, size_t point_len, const char *label,
-                           p11_error *err)
+                           const unsigned char *ec_point, size_t point_len,
+                           const char *label, p11_error *err)
 {
     const unsigned char *p = ec_params;
     ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)params_len);
@@ -124,10 +124,11 @@ static EVP_PKEY *ec_public(const unsigned char *ec_params, size_t params_len,
         group = "P-384";
         field = 48;
     } else {
-        p11_fail(err, CKR_CURVE_NOT_SUPPORTED,
-                 "key '%s' is on a curve this layer does not support (only P-256, P-384 by "
-                 "named-curve OID)",
-                 label != NULL ? label : "");
+        p11_fail(
+            err, CKR_CURVE_NOT_SUPPORTED,
+            "key '%s' is on a curve this layer does not support (only P-256, P-384 by "
+            "named-curve OID)",
+            label != NULL ? label : "");
         return NULL;
     }
     if (unwrap_point(ec_point, point_len, field, &point, &len) != 0) {
@@ -135,8 +136,10 @@ static EVP_PKEY *ec_public(const unsigned char *ec_params, size_t params_len,
                  label != NULL ? label : "", group);
         return NULL;
     }
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, len);
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+    params[1] =
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, len);
     params[2] = OSSL_PARAM_construct_end();
     pkey = from_params("EC", params, label, err);
     return pkey;
@@ -163,10 +166,11 @@ static CK_OBJECT_HANDLE find_companion(p11_token *token, CK_OBJECT_CLASS cls,
     return found[0];
 }
 
-static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id, size_t id_len,
-                                  const char *label, p11_error *err)
+static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id,
+                                  size_t id_len, const char *label, p11_error *err)
 {
-    CK_OBJECT_HANDLE cert = find_companion(token, CKO_CERTIFICATE, id, id_len, label, err);
+    CK_OBJECT_HANDLE cert =
+        find_companion(token, CKO_CERTIFICATE, id, id_len, label, err);
     unsigned char *der = NULL;
     const unsigned char *p;
     size_t len = 0;
@@ -187,8 +191,8 @@ static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id, siz
 }
 
 EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
-                                 const unsigned char *id, size_t id_len, const char *label,
-                                 p11_error *err)
+                                 const unsigned char *id, size_t id_len,
+                                 const char *label, p11_error *err)
 {
     CK_KEY_TYPE key_type = 0;
     CK_ATTRIBUTE type_attr = {CKA_KEY_TYPE, &key_type, sizeof(key_type)};
@@ -227,13 +231,15 @@ EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
     } else if (key_type == CKK_EC) {
         public_key = find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, err);
         if (public_key != CK_INVALID_HANDLE &&
-            p11_object_get(token, public_key, CKA_EC_PARAMS, &a, &a_len, false, err) == 0 &&
+            p11_object_get(token, public_key, CKA_EC_PARAMS, &a, &a_len, false, err) ==
+                0 &&
             p11_object_get(token, public_key, CKA_EC_POINT, &b, &b_len, false, err) == 0)
             pkey = ec_public(a, a_len, b, b_len, name, err);
     } else {
-        p11_fail(err, CKR_KEY_TYPE_INCONSISTENT,
-                 "key '%s' has key type 0x%lx; this layer signs with RSA and EC keys only",
-                 name, (unsigned long)key_type);
+        p11_fail(
+            err, CKR_KEY_TYPE_INCONSISTENT,
+            "key '%s' has key type 0x%lx; this layer signs with RSA and EC keys only",
+            name, (unsigned long)key_type);
         return NULL;
     }
 

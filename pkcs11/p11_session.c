@@ -53,17 +53,20 @@ static int login(p11_token *token, CK_SESSION_HANDLE session, p11_error *err)
 
     if (token->pin == NULL) {
         if (token->pin_failure != CKR_OK)
-            return p11_fail(err, token->pin_failure,
-                            "login to token '%s' is not tried again: the PIN failed before "
-                            "with %s",
-                            token->label, p11_rv_name(token->pin_failure));
+            return p11_fail(
+                err, token->pin_failure,
+                "login to token '%s' is not tried again: the PIN failed before "
+                "with %s",
+                token->label, p11_rv_name(token->pin_failure));
         return 0; /* opened without a PIN */
     }
 
     rv = token->f->C_GetSessionInfo(session, &info);
     if (rv != CKR_OK)
-        return p11_fail_rv(err, rv, "C_GetSessionInfo", "cannot read the session state of "
-                           "token '%s'", token->label);
+        return p11_fail_rv(err, rv, "C_GetSessionInfo",
+                           "cannot read the session state of "
+                           "token '%s'",
+                           token->label);
     if (info.state == CKS_RO_USER_FUNCTIONS || info.state == CKS_RW_USER_FUNCTIONS)
         return 0;
 
@@ -142,8 +145,8 @@ static int open_locked(p11_token *token, CK_SESSION_HANDLE *out, p11_error *err)
     rv = token->f->C_OpenSession(token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
                                  NULL, &session);
     if (rv != CKR_OK)
-        return p11_fail_rv(err, rv, "C_OpenSession", "cannot open a session on token '%s'",
-                           token->label);
+        return p11_fail_rv(err, rv, "C_OpenSession",
+                           "cannot open a session on token '%s'", token->label);
     if (login(token, session, err) != 0) {
         token->f->C_CloseSession(session);
         return -1;
@@ -181,7 +184,7 @@ int p11_session_first(p11_token *token, p11_error *err)
     return session_get(token, &session, err);
 }
 
-/* Forgets this thread's session after rv said it is gone, so the next call opens one. */
+/* Forgets this thread's session after rv reported it lost, so the next call opens one. */
 static void drop_session(p11_token *token, CK_RV rv)
 {
     p11_thread_session *ts;

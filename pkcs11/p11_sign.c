@@ -110,10 +110,11 @@ int p11_sign(p11_key *key, p11_sign_alg alg, const unsigned char *data, size_t l
         refreshed = true;
     }
     if (call.sig_len != key->signature_size)
-        return p11_fail(err, CKR_GENERAL_ERROR,
-                        "token '%s' returned a %lu-byte signature for key '%s'; %zu expected",
-                        key->token->label, (unsigned long)call.sig_len, key->label,
-                        key->signature_size);
+        return p11_fail(
+            err, CKR_GENERAL_ERROR,
+            "token '%s' returned a %lu-byte signature for key '%s'; %zu expected",
+            key->token->label, (unsigned long)call.sig_len, key->label,
+            key->signature_size);
     *sig_len = call.sig_len;
     return 0;
 }

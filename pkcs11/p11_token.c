@@ -109,8 +109,9 @@ static int read_pin(const p11_config *config, p11_token *token, p11_error *err)
     int ret;
 
     if (config->pin_file != NULL && config->pin_env != NULL)
-        return p11_fail(err, CKR_OK, "give the PIN by a file or by an environment variable, "
-                                     "not both");
+        return p11_fail(err, CKR_OK,
+                        "give the PIN by a file or by an environment variable, "
+                        "not both");
     if (config->pin_file != NULL)
         ret = p11_pin_read_file(config->pin_file, pin, sizeof(pin), err);
     else if (config->pin_env != NULL)

@@ -29,8 +29,8 @@ p11_sign_alg p11_test_default_alg(p11_key_type type)
     }
 }
 
-bool p11_test_verify(EVP_PKEY *pkey, p11_sign_alg alg, const unsigned char *data, size_t len,
-                     const unsigned char *sig, size_t sig_len)
+bool p11_test_verify(EVP_PKEY *pkey, p11_sign_alg alg, const unsigned char *data,
+                     size_t len, const unsigned char *sig, size_t sig_len)
 {
     const EVP_MD *md = alg == P11_SIGN_ECDSA_SHA384 ? EVP_sha384() : EVP_sha256();
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

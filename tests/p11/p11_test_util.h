@@ -14,11 +14,11 @@ p11_config p11_test_config(const test_token *token, const char *module_path);
 p11_sign_alg p11_test_default_alg(p11_key_type type);
 
 /* Verifies a signature from p11_sign with OpenSSL; ECDSA raw r||s is turned into DER. */
-bool p11_test_verify(EVP_PKEY *pkey, p11_sign_alg alg, const unsigned char *data, size_t len,
-                     const unsigned char *sig, size_t sig_len);
+bool p11_test_verify(EVP_PKEY *pkey, p11_sign_alg alg, const unsigned char *data,
+                     size_t len, const unsigned char *sig, size_t sig_len);
 
-/* The function list of a module this process has loaded already, and the slot of the
- * token with this label; for checks made beside the layer. */
+/* Return the function list of a module this process has loaded already, and the slot of
+ * the token with this label. Tests use them to check the token beside the layer. */
 CK_FUNCTION_LIST_PTR p11_test_functions(const char *module_path);
 CK_SLOT_ID p11_test_slot(CK_FUNCTION_LIST_PTR f, const char *label);
 

@@ -107,24 +107,23 @@ static void test_init_token(void **state)
     write_text("so-pin", "e2e-so-pin\n", 0600);
     write_text("pin", "e2e-user-pin\n", 0600);
 
-    assert_int_equal(run("%s keys init-token --label e2e --so-pin-file so-pin --pin-file pin",
-                         admin),
-                     0);
+    assert_int_equal(
+        run("%s keys init-token --label e2e --so-pin-file so-pin --pin-file pin", admin),
+        0);
     expect_in("out.txt", "initialised token 'e2e'");
 
     /* The label is taken now. */
-    assert_int_equal(run("%s keys init-token --label e2e --so-pin-file so-pin --pin-file pin",
-                         admin),
-                     1);
+    assert_int_equal(
+        run("%s keys init-token --label e2e --so-pin-file so-pin --pin-file pin", admin),
+        1);
     expect_in("err.txt", "exists already");
 }
 
 static void test_pin_never_on_command_line(void **state)
 {
     (void)state;
-    assert_int_equal(run("%s keys generate --type p256 --label x --token e2e --pin 1234",
-                         admin),
-                     2);
+    assert_int_equal(
+        run("%s keys generate --type p256 --label x --token e2e --pin 1234", admin), 2);
     expect_in("err.txt", "never taken on the command line");
 
     write_text("open-pin", "e2e-user-pin\n", 0644);
@@ -139,16 +138,19 @@ static void test_pin_never_on_command_line(void **state)
 static void test_generate(void **state)
 {
     (void)state;
-    assert_int_equal(run("%s keys generate --type p256 --label saml " TOKEN_ARGS, admin), 0);
+    assert_int_equal(run("%s keys generate --type p256 --label saml " TOKEN_ARGS, admin),
+                     0);
     expect_in("out.txt", "pkcs11:");
     expect_in("out.txt", "object=saml");
     expect_in("out.txt", "type=private");
 
     assert_int_equal(
-        run("%s keys generate --type rsa2048 --label rsa --id 0a0b " TOKEN_ARGS, admin), 0);
+        run("%s keys generate --type rsa2048 --label rsa --id 0a0b " TOKEN_ARGS, admin),
+        0);
     expect_in("out.txt", "id=%0A%0B");
 
-    assert_int_equal(run("%s keys generate --type p521 --label bad " TOKEN_ARGS, admin), 2);
+    assert_int_equal(run("%s keys generate --type p521 --label bad " TOKEN_ARGS, admin),
+                     2);
     expect_in("err.txt", "p521");
 }
 
@@ -159,8 +161,8 @@ static void test_certificates(void **state)
                          "'/CN=idsvc e2e/O=Example' --out ec.pem --store " TOKEN_ARGS,
                          admin),
                      0);
-    assert_int_equal(run("openssl verify -check_ss_sig -partial_chain -CAfile ec.pem ec.pem"),
-                     0);
+    assert_int_equal(
+        run("openssl verify -check_ss_sig -partial_chain -CAfile ec.pem ec.pem"), 0);
     assert_int_equal(run("openssl x509 -in ec.pem -noout -text"), 0);
     expect_in("out.txt", "ecdsa-with-SHA256");
     expect_in("out.txt", "CN = idsvc e2e, O = Example");
@@ -169,9 +171,10 @@ static void test_certificates(void **state)
                          "'/CN=rsa e2e' --days 30 " TOKEN_ARGS,
                          admin),
                      0);
-    assert_int_equal(run("cp out.txt rsa.pem && openssl verify -check_ss_sig -partial_chain "
-                         "-CAfile rsa.pem rsa.pem"),
-                     0);
+    assert_int_equal(
+        run("cp out.txt rsa.pem && openssl verify -check_ss_sig -partial_chain "
+            "-CAfile rsa.pem rsa.pem"),
+        0);
 
     assert_int_equal(run("%s keys request --key 'pkcs11:object=saml' --subject '/CN=req' "
                          "--out req.pem " TOKEN_ARGS,
@@ -201,17 +204,17 @@ static void test_import_cert(void **state)
 {
     (void)state;
     /* The certificate of the EC key does not belong to the RSA key. */
-    assert_int_equal(run("%s keys import-cert --key 'pkcs11:object=rsa' --cert ec.pem "
-                         TOKEN_ARGS,
-                         admin),
-                     1);
+    assert_int_equal(
+        run("%s keys import-cert --key 'pkcs11:object=rsa' --cert ec.pem " TOKEN_ARGS,
+            admin),
+        1);
     expect_in("err.txt", "not the public key of 'rsa'");
     expect_in("err.txt", "ec.pem");
 
-    assert_int_equal(run("%s keys import-cert --key 'pkcs11:object=rsa' --cert rsa.pem "
-                         TOKEN_ARGS,
-                         admin),
-                     0);
+    assert_int_equal(
+        run("%s keys import-cert --key 'pkcs11:object=rsa' --cert rsa.pem " TOKEN_ARGS,
+            admin),
+        0);
     assert_int_equal(run("%s keys list --json " TOKEN_ARGS, admin), 0);
     {
         char *text = output("out.txt");

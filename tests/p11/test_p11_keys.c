@@ -72,8 +72,8 @@ static CK_RV read_private_attribute(const char *label, CK_ATTRIBUTE_TYPE type)
     CK_RV rv;
 
     assert_non_null(f);
-    assert_int_equal(f->C_OpenSession(p11_test_slot(f, TEST_TOKEN_LABEL), CKF_SERIAL_SESSION,
-                                      NULL, NULL, &session),
+    assert_int_equal(f->C_OpenSession(p11_test_slot(f, TEST_TOKEN_LABEL),
+                                      CKF_SERIAL_SESSION, NULL, NULL, &session),
                      CKR_OK);
     assert_int_equal(f->C_FindObjectsInit(session, find, 2), CKR_OK);
     assert_int_equal(f->C_FindObjects(session, &object, 1, &count), CKR_OK);
@@ -100,10 +100,12 @@ static void generate_one(p11_key_type type, const char *label, size_t sig_len)
     if (type == P11_KEY_RSA_2048 || type == P11_KEY_RSA_3072) {
         assert_int_equal(read_private_attribute(label, CKA_PRIVATE_EXPONENT),
                          CKR_ATTRIBUTE_SENSITIVE);
-        assert_int_equal(read_private_attribute(label, CKA_PRIME_1), CKR_ATTRIBUTE_SENSITIVE);
+        assert_int_equal(read_private_attribute(label, CKA_PRIME_1),
+                         CKR_ATTRIBUTE_SENSITIVE);
         assert_int_not_equal(read_private_attribute(label, CKA_VALUE), CKR_OK);
     } else {
-        assert_int_equal(read_private_attribute(label, CKA_VALUE), CKR_ATTRIBUTE_SENSITIVE);
+        assert_int_equal(read_private_attribute(label, CKA_VALUE),
+                         CKR_ATTRIBUTE_SENSITIVE);
     }
     p11_key_free(&key);
     assert_null(key);
@@ -136,7 +138,8 @@ static void test_p384(void **state)
     generate_one(P11_KEY_EC_P384, "p384", 96);
 
     /* P-384 with a SHA-256 digest is allowed too. */
-    assert_int_equal(p11_key_find(token, "pkcs11:object=p384;type=private", &key, &err), 0);
+    assert_int_equal(p11_key_find(token, "pkcs11:object=p384;type=private", &key, &err),
+                     0);
     sign_and_verify(key, P11_SIGN_ECDSA_SHA256, 96);
     p11_key_free(&key);
 }
@@ -148,8 +151,8 @@ static void test_found_key_signs(void **state)
     char *uri;
 
     (void)state;
-    assert_int_equal(p11_key_generate(token, P11_KEY_EC_P256, "found", NULL, 0, &key, &err),
-                     0);
+    assert_int_equal(
+        p11_key_generate(token, P11_KEY_EC_P256, "found", NULL, 0, &key, &err), 0);
     uri = p11_key_get_uri(key);
     assert_non_null(uri);
     assert_non_null(strstr(uri, "object=found"));
@@ -175,22 +178,23 @@ static void test_wrong_algorithm(void **state)
     assert_int_equal(p11_key_find(token, "pkcs11:object=found", &key, &err), 0);
 
     /* RSA padding with an EC key, and a buffer that is too small, fail before C_Sign. */
-    assert_int_equal(p11_sign(key, P11_SIGN_RSA_PKCS1_SHA256, sig, 4, sig, &sig_len, &err),
-                     -1);
+    assert_int_equal(
+        p11_sign(key, P11_SIGN_RSA_PKCS1_SHA256, sig, 4, sig, &sig_len, &err), -1);
     assert_int_equal(err.rv, CKR_KEY_TYPE_INCONSISTENT);
-    assert_int_equal(p11_sign(key, P11_SIGN_ECDSA_SHA256, sig, 4, sig, &sig_len, &err), -1);
+    assert_int_equal(p11_sign(key, P11_SIGN_ECDSA_SHA256, sig, 4, sig, &sig_len, &err),
+                     -1);
     assert_int_equal(err.rv, CKR_BUFFER_TOO_SMALL);
     p11_key_free(&key);
 }
 
-static void test_duplicate_label_refused(void **state)
+static void test_duplicate_label_rejected(void **state)
 {
     p11_key *key = NULL;
     p11_error err;
 
     (void)state;
-    assert_int_equal(p11_key_generate(token, P11_KEY_EC_P256, "found", NULL, 0, &key, &err),
-                     -1);
+    assert_int_equal(
+        p11_key_generate(token, P11_KEY_EC_P256, "found", NULL, 0, &key, &err), -1);
     assert_null(key);
     assert_non_null(strstr(err.message, "already has a private key labelled 'found'"));
 }
@@ -220,7 +224,7 @@ int main(void)
         cmocka_unit_test(test_p384),
         cmocka_unit_test(test_found_key_signs),
         cmocka_unit_test(test_wrong_algorithm),
-        cmocka_unit_test(test_duplicate_label_refused),
+        cmocka_unit_test(test_duplicate_label_rejected),
     };
 
     return cmocka_run_group_tests_name("p11_keys", tests, setup, teardown);

@@ -31,8 +31,8 @@ static int setup(void **state)
         print_error("p11_token_open: %s\n", err.message);
         return -1;
     }
-    if (p11_key_generate(token, P11_KEY_EC_P256, "signing key", id_one, sizeof(id_one), &key,
-                         &err) != 0) {
+    if (p11_key_generate(token, P11_KEY_EC_P256, "signing key", id_one, sizeof(id_one),
+                         &key, &err) != 0) {
         print_error("generate: %s\n", err.message);
         return -1;
     }
@@ -152,8 +152,8 @@ static X509 *make_cert(EVP_PKEY *subject_key, const char *cn)
     X509_NAME *name = X509_NAME_new();
 
     assert_non_null(issuer_key);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-                               0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
+                               -1, 0);
     X509_set_version(cert, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
     X509_set_subject_name(cert, name);

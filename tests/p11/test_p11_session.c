@@ -1,6 +1,6 @@
 /*
  * Login, sessions per thread, fork() and reconnects, through a module that wraps SoftHSM2
- * (wrap_module.c): it counts C_Login and C_OpenSession calls and can answer
+ * (wrap_module.c): it counts C_Login and C_OpenSession calls and can return
  * CKR_DEVICE_REMOVED as if the HSM were gone, while every other call reaches the real
  * token.
  */
@@ -117,7 +117,7 @@ static void write_file(const char *path, const char *text, mode_t mode)
     assert_int_equal(chmod(path, mode), 0);
 }
 
-static void test_pin_file_mode_refused(void **state)
+static void test_pin_file_mode_rejected(void **state)
 {
     char path[PATH_MAX + 16];
     char pin[64];
@@ -175,7 +175,8 @@ static void test_wrong_pin_one_login(void **state)
     p11_error err;
 
     (void)state;
-    /* Load the wrapper once to reach its counters, then close so nobody is logged in. */
+    /* Load the wrapper once to reach its counters, then close it so that no session stays
+     * logged in. */
     good = open_wrapped(0);
     p11_token_close(&good);
     wrap.reset_counts();
@@ -227,8 +228,8 @@ static void test_threads_sign_on_own_sessions(void **state)
         assert_int_equal(pthread_join(threads[i], NULL), 0);
     for (int i = 0; i < 2; i++) {
         if (signers[i].good != signers[i].rounds)
-            fail_msg("thread %d: %d of %d good: %s", i, signers[i].good, signers[i].rounds,
-                     signers[i].message);
+            fail_msg("thread %d: %d of %d good: %s", i, signers[i].good,
+                     signers[i].rounds, signers[i].message);
     }
 
     /* Each thread opened one session and needed no second login. */
@@ -348,7 +349,7 @@ static void test_no_pin_retry_after_reconnect(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pin_file_mode_refused),
+        cmocka_unit_test(test_pin_file_mode_rejected),
         cmocka_unit_test(test_pin_from_environment),
         cmocka_unit_test(test_wrong_pin_one_login),
         cmocka_unit_test(test_threads_sign_on_own_sessions),

@@ -1,7 +1,7 @@
 /*
  * A PKCS#11 module for tests: every call goes to the real SoftHSM2 module, except that it
- * counts C_Login calls and, when told, answers CKR_DEVICE_REMOVED as if the HSM were
- * unplugged. The test reaches the controls below with dlsym on this module.
+ * counts C_Login calls and, when set to, returns CKR_DEVICE_REMOVED as if the HSM
+ * were unplugged. The test reaches the controls below with dlsym on this module.
  */
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -115,7 +115,8 @@ static CK_RV wrap_sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len
     return real->C_Sign(session, data, len, sig, sig_len);
 }
 
-static CK_RV wrap_get_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots, CK_ULONG_PTR count)
+static CK_RV wrap_get_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots,
+                                CK_ULONG_PTR count)
 {
     CK_RV forced = atomic_load(&forced_rv);
 
@@ -131,7 +132,8 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
     if (real == NULL) {
         const char *path = getenv("P11_WRAP_REAL_MODULE");
-        void *dl = dlopen(path != NULL ? path : P11_WRAP_REAL_MODULE, RTLD_NOW | RTLD_LOCAL);
+        void *dl =
+            dlopen(path != NULL ? path : P11_WRAP_REAL_MODULE, RTLD_NOW | RTLD_LOCAL);
         CK_C_GetFunctionList get;
 
         if (dl == NULL)

@@ -20,31 +20,35 @@
 
 void keys_print_help(FILE *out)
 {
-    fputs("usage: idsvc-admin keys COMMAND [OPTIONS] TOKEN-OPTIONS\n"
-          "\n"
-          "commands:\n"
-          "  init-token --label L (--so-pin-file F | --so-pin-env V)\n"
-          "             (--pin-file F | --pin-env V) [--module PATH]\n"
-          "        initialise a free slot as a new token (SoftHSM2, for development)\n"
-          "  generate --type rsa2048|rsa3072|p256|p384 --label L [--id HEX]\n"
-          "        generate a sign-only, non-extractable key pair; prints its pkcs11: URI\n"
-          "  certificate --key URI --subject /CN=.../O=... [--days N] [--out FILE] [--store]\n"
-          "        a self-signed X.509 certificate for the key, signed in the token\n"
-          "  request --key URI --subject /CN=.../O=... [--out FILE]\n"
-          "        a PKCS#10 certificate request for the key, signed in the token\n"
-          "  list [--json]\n"
-          "        the private keys, with the attributes that keep them in the token\n"
-          "  import-cert --key URI --cert FILE.pem\n"
-          "        store a certificate beside the key, once its public key matches\n"
-          "\n",
-          out);
+    fputs(
+        "usage: idsvc-admin keys COMMAND [OPTIONS] TOKEN-OPTIONS\n"
+        "\n"
+        "commands:\n"
+        "  init-token --label L (--so-pin-file F | --so-pin-env V)\n"
+        "             (--pin-file F | --pin-env V) [--module PATH]\n"
+        "        initialise a free slot as a new token (SoftHSM2, for development)\n"
+        "  generate --type rsa2048|rsa3072|p256|p384 --label L [--id HEX]\n"
+        "        generate a sign-only, non-extractable key pair; prints its pkcs11: URI\n"
+        "  certificate --key URI --subject /CN=.../O=... [--days N] [--out FILE] "
+        "[--store]\n"
+        "        a self-signed X.509 certificate for the key, signed in the token\n"
+        "  request --key URI --subject /CN=.../O=... [--out FILE]\n"
+        "        a PKCS#10 certificate request for the key, signed in the token\n"
+        "  list [--json]\n"
+        "        the private keys, with the attributes that keep them in the token\n"
+        "  import-cert --key URI --cert FILE.pem\n"
+        "        store a certificate beside the key, once its public key matches\n"
+        "\n",
+        out);
     token_options_print_help(out);
-    fputs("\n"
-          "PINs are never taken on the command line. SoftHSM2 reads its configuration from\n"
-          "the file named by SOFTHSM2_CONF; without it, it uses the system token folder.\n"
-          "See docs/hsm.md.\n"
-          "Exit status: 0 done, 1 the operation failed, 2 usage error.\n",
-          out);
+    fputs(
+        "\n"
+        "PINs are never taken on the command line. SoftHSM2 reads its configuration "
+        "from\n"
+        "the file named by SOFTHSM2_CONF; without it, it uses the system token folder.\n"
+        "See docs/hsm.md.\n"
+        "Exit status: 0 done, 1 the operation failed, 2 usage error.\n",
+        out);
 }
 
 void keys_error(const char *command, const char *format, ...)
@@ -59,7 +63,7 @@ void keys_error(const char *command, const char *format, ...)
 }
 
 int keys_common_option(const char *command, int option, p11_config *config, char **argv,
-                         int *exit_code)
+                       int *exit_code)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
 
@@ -68,18 +72,20 @@ int keys_common_option(const char *command, int option, p11_config *config, char
         keys_print_help(stdout);
         *exit_code = KEYS_EXIT_OK;
         return -1;
-    case OPTION_PIN_REFUSED:
-        keys_error(command, "a PIN is never taken on the command line; use --pin-file FILE "
-                            "(mode 0600) or --pin-env NAME");
+    case OPTION_PIN_REJECTED:
+        keys_error(command,
+                   "a PIN is never taken on the command line; use --pin-file FILE "
+                   "(mode 0600) or --pin-env NAME");
         *exit_code = KEYS_EXIT_USAGE;
         return -1;
     default:
         if (config != NULL && token_option_apply(config, option, optarg))
             return 0;
-        if (option == '?' && optopt != 0)
+        if (option == '?' && optopt >= 0x100)
             keys_error(command, "option '%s' needs a value", arg);
         else
-            keys_error(command, "unknown option '%s' (see 'idsvc-admin keys --help')", arg);
+            keys_error(command, "unknown option '%s' (see 'idsvc-admin keys --help')",
+                       arg);
         *exit_code = KEYS_EXIT_USAGE;
         return -1;
     }
@@ -134,8 +140,8 @@ static int parse_hex(const char *text, unsigned char **out, size_t *len)
 }
 
 /* Reads a PIN from a file or a variable for init-token. */
-static int read_pin(const char *command, const char *file, const char *env, const char *what,
-                    char *pin, size_t size)
+static int read_pin(const char *command, const char *file, const char *env,
+                    const char *what, char *pin, size_t size)
 {
     p11_error err;
     int ret;
@@ -163,7 +169,7 @@ static int init_token_main(int argc, char **argv)
         {"so-pin-env", required_argument, NULL, OPTION_SO_PIN_ENV},
         {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        REFUSED_PIN_ENTRIES,
+        REJECTED_PIN_ENTRIES,
         {NULL, 0, NULL, 0},
     };
     const char *command = "init-token";
@@ -190,13 +196,15 @@ static int init_token_main(int argc, char **argv)
             return code;
     }
     if (optind != argc || label == NULL) {
-        keys_error(command, optind != argc ? "unexpected argument '%s'" : "--label is required%s",
+        keys_error(command,
+                   optind != argc ? "unexpected argument '%s'" : "--label is required%s",
                    optind != argc ? argv[optind] : "");
         return KEYS_EXIT_USAGE;
     }
     if (config.token_label != NULL || config.token_serial != NULL) {
-        keys_error(command, "the new token is named by --label; --token and --serial do not "
-                            "apply");
+        keys_error(command,
+                   "the new token is named by --label; --token and --serial do not "
+                   "apply");
         return KEYS_EXIT_USAGE;
     }
     if ((config.module_path == NULL || strstr(config.module_path, "softhsm") != NULL) &&
@@ -208,9 +216,8 @@ static int init_token_main(int argc, char **argv)
     if (code == KEYS_EXIT_OK)
         code = read_pin(command, config.pin_file, config.pin_env, "user PIN", pin,
                         sizeof(pin));
-    if (code == KEYS_EXIT_OK &&
-        p11_token_init(config.module_path, label, so_pin, pin, serial, sizeof(serial),
-                       &err) != 0) {
+    if (code == KEYS_EXIT_OK && p11_token_init(config.module_path, label, so_pin, pin,
+                                               serial, sizeof(serial), &err) != 0) {
         keys_error(command, "token '%s': %s", label, err.message);
         code = KEYS_EXIT_FAILED;
     }
@@ -229,7 +236,7 @@ static int generate_main(int argc, char **argv)
         {"id", required_argument, NULL, OPTION_ID},
         {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        REFUSED_PIN_ENTRIES,
+        REJECTED_PIN_ENTRIES,
         {NULL, 0, NULL, 0},
     };
     const char *command = "generate";
@@ -313,10 +320,10 @@ static int print_json(const p11_key_info *infos, size_t count)
         const p11_key_info *k = &infos[i];
         json_t *item = json_pack(
             "{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b}", "label", k->label,
-            "id", k->id_hex, "uri", k->uri, "type", k->type_name, "sensitive", k->sensitive,
-            "always_sensitive", k->always_sensitive, "extractable", k->extractable,
-            "never_extractable", k->never_extractable, "sign", k->can_sign, "decrypt",
-            k->can_decrypt, "certificate", k->has_certificate);
+            "id", k->id_hex, "uri", k->uri, "type", k->type_name, "sensitive",
+            k->sensitive, "always_sensitive", k->always_sensitive, "extractable",
+            k->extractable, "never_extractable", k->never_extractable, "sign",
+            k->can_sign, "decrypt", k->can_decrypt, "certificate", k->has_certificate);
 
         if (item == NULL || json_array_append_new(array, item) != 0) {
             json_decref(array);
@@ -355,7 +362,7 @@ static int list_main(int argc, char **argv)
         {"json", no_argument, NULL, OPTION_JSON},
         {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        REFUSED_PIN_ENTRIES,
+        REJECTED_PIN_ENTRIES,
         {NULL, 0, NULL, 0},
     };
     const char *command = "list";
@@ -421,7 +428,7 @@ static int import_cert_main(int argc, char **argv)
         {"cert", required_argument, NULL, OPTION_CERT},
         {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        REFUSED_PIN_ENTRIES,
+        REJECTED_PIN_ENTRIES,
         {NULL, 0, NULL, 0},
     };
     const char *command = "import-cert";
@@ -472,9 +479,12 @@ int admin_keys_main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } commands[] = {
-        {"init-token", init_token_main},   {"generate", generate_main},
-        {"certificate", keys_certificate_main}, {"request", keys_request_main},
-        {"list", list_main},               {"import-cert", import_cert_main},
+        {"init-token", init_token_main},
+        {"generate", generate_main},
+        {"certificate", keys_certificate_main},
+        {"request", keys_request_main},
+        {"list", list_main},
+        {"import-cert", import_cert_main},
     };
 
     if (argc < 2) {

@@ -1,4 +1,5 @@
-/* Shared parts of 'idsvc-admin keys': option handling and certificates built in the HSM. */
+/* Shared parts of 'idsvc-admin keys': option handling and certificates built in the HSM.
+ */
 #ifndef IDSVC_ADMIN_KEYS_INTERNAL_H
 #define IDSVC_ADMIN_KEYS_INTERNAL_H
 
@@ -23,21 +24,24 @@ enum {
     OPTION_JSON,
     OPTION_KEY,
     OPTION_CERT,
-    OPTION_PIN_REFUSED,
+    OPTION_PIN_REJECTED,
     OPTION_SUBJECT,
     OPTION_DAYS,
     OPTION_OUT,
     OPTION_STORE,
 };
 
-/* Present in every table so that "--pin 1234" is refused by name, not as ambiguous. */
-#define REFUSED_PIN_ENTRIES                                                               \
-    {"pin", required_argument, NULL, OPTION_PIN_REFUSED},                                 \
-        {"so-pin", required_argument, NULL, OPTION_PIN_REFUSED}
+/* Present in every table so that "--pin 1234" is rejected by name instead of as an
+ * ambiguous prefix. */
+#define REJECTED_PIN_ENTRIES                                                             \
+    {"pin", required_argument, NULL, OPTION_PIN_REJECTED},                               \
+    {                                                                                    \
+        "so-pin", required_argument, NULL, OPTION_PIN_REJECTED                           \
+    }
 
 void keys_print_help(FILE *out);
 
-/* Handles --help, a refused PIN option, the token options and getopt's errors. Returns 0
+/* Handles --help, a rejected PIN option, the token options and getopt's errors. Returns 0
  * when the option was a token option, or -1 when the caller must exit with *exit_code. */
 int keys_common_option(const char *command, int option, p11_config *config, char **argv,
                        int *exit_code);
@@ -56,7 +60,8 @@ X509 *keys_self_signed_cert(p11_key *key, X509_NAME *subject, int days, p11_erro
 /* A PKCS#10 certificate request for the key, signed inside the token. */
 X509_REQ *keys_cert_request(p11_key *key, X509_NAME *subject, p11_error *err);
 
-/* Writes PEM to path (mode 0644, the content is public) or to stdout when path is NULL. */
+/* Writes PEM to path (mode 0644, the content is public) or to stdout when path is NULL.
+ */
 int keys_write_pem(const char *command, const char *path, X509 *cert, X509_REQ *req);
 
 int keys_certificate_main(int argc, char **argv);

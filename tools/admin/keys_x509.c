@@ -77,7 +77,8 @@ X509_NAME *keys_parse_subject(const char *command, const char *text)
             }
             *eq = '\0';
             if (X509_NAME_add_entry_by_txt(name, copy, MBSTRING_UTF8,
-                                           (const unsigned char *)eq + 1, -1, -1, 0) != 1) {
+                                           (const unsigned char *)eq + 1, -1, -1,
+                                           0) != 1) {
                 keys_error(command, "--subject has an unknown attribute type '%s'", copy);
                 goto fail;
             }
@@ -125,7 +126,8 @@ static int set_algorithm(X509_ALGOR *alg, int nid)
 }
 
 /* XML-DSig wants raw r||s, X.509 wants the DER ECDSA-Sig-Value. */
-static int raw_to_der(const unsigned char *raw, size_t len, unsigned char **der, size_t *der_len)
+static int raw_to_der(const unsigned char *raw, size_t len, unsigned char **der,
+                      size_t *der_len)
 {
     ECDSA_SIG *sig = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(raw, (int)(len / 2), NULL);
@@ -171,7 +173,8 @@ static size_t der_header(unsigned char *buf, unsigned char tag, size_t len)
  * BIT STRING signature }, the outer form of certificates and requests alike.
  */
 static unsigned char *sign_outer(p11_key *key, const unsigned char *tbs, size_t tbs_len,
-                                 int nid, p11_sign_alg alg, size_t *out_len, p11_error *err)
+                                 int nid, p11_sign_alg alg, size_t *out_len,
+                                 p11_error *err)
 {
     unsigned char raw[512];
     size_t raw_len = sizeof(raw);
@@ -277,7 +280,8 @@ X509 *keys_self_signed_cert(p11_key *key, X509_NAME *subject, int days, p11_erro
     if (pkey == NULL || cert == NULL)
         goto out;
     if (X509_set_version(cert, X509_VERSION_3) != 1 || random_serial(cert) != 0 ||
-        X509_set_subject_name(cert, subject) != 1 || X509_set_issuer_name(cert, subject) != 1 ||
+        X509_set_subject_name(cert, subject) != 1 ||
+        X509_set_issuer_name(cert, subject) != 1 ||
         X509_gmtime_adj(X509_getm_notBefore(cert), 0) == NULL ||
         X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL) == NULL ||
         X509_set_pubkey(cert, pkey) != 1) {
@@ -339,7 +343,8 @@ X509_REQ *keys_cert_request(p11_key *key, X509_NAME *subject, p11_error *err)
     if (pkey == NULL || req == NULL)
         goto out;
     if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
-        X509_REQ_set_subject_name(req, subject) != 1 || X509_REQ_set_pubkey(req, pkey) != 1 ||
+        X509_REQ_set_subject_name(req, subject) != 1 ||
+        X509_REQ_set_pubkey(req, pkey) != 1 ||
         (tbs_len = i2d_re_X509_REQ_tbs(req, &tbs)) <= 0) {
         fail(err, "cannot encode the request to be signed");
         goto out;
@@ -349,7 +354,8 @@ X509_REQ *keys_cert_request(p11_key *key, X509_NAME *subject, p11_error *err)
         goto out;
     p = der;
     signed_req = d2i_X509_REQ(NULL, &p, (long)der_len);
-    if (signed_req == NULL || p != der + der_len || X509_REQ_verify(signed_req, pkey) != 1) {
+    if (signed_req == NULL || p != der + der_len ||
+        X509_REQ_verify(signed_req, pkey) != 1) {
         fail(err, "the token's signature on the request does not verify");
         X509_REQ_free(signed_req);
         signed_req = NULL;
@@ -410,7 +416,7 @@ static int parse_options(const char *command, bool certificate, int argc, char *
         {"store", no_argument, NULL, OPTION_STORE},
         {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        REFUSED_PIN_ENTRIES,
+        REJECTED_PIN_ENTRIES,
         {NULL, 0, NULL, 0},
     };
     static const struct option request_options[] = {
@@ -419,15 +425,16 @@ static int parse_options(const char *command, bool certificate, int argc, char *
         {"out", required_argument, NULL, OPTION_OUT},
         {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        REFUSED_PIN_ENTRIES,
+        REJECTED_PIN_ENTRIES,
         {NULL, 0, NULL, 0},
     };
     int option;
 
     memset(o, 0, sizeof(*o));
     o->days = DAYS_DEFAULT;
-    while ((option = getopt_long(argc, argv, "", certificate ? cert_options : request_options,
-                                 NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "",
+                                 certificate ? cert_options : request_options, NULL)) !=
+           -1) {
         if (option == OPTION_KEY) {
             o->uri = optarg;
         } else if (option == OPTION_SUBJECT) {
@@ -442,7 +449,8 @@ static int parse_options(const char *command, bool certificate, int argc, char *
 
             errno = 0;
             days = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || days < 1 || days > DAYS_MAX) {
+            if (errno != 0 || end == optarg || *end != '\0' || days < 1 ||
+                days > DAYS_MAX) {
                 keys_error(command, "--days must be a number from 1 to %d, not '%s'",
                            DAYS_MAX, optarg);
                 *code = KEYS_EXIT_USAGE;
