@@ -350,8 +350,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
             return MHD_NO;
         *req_cls = state;
         /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
-         * connection; the response goes out on the next call. */
-        return MHD_YES;
+         * connection, so the response goes out on the next call. A body declared too
+         * large is the exception: answering now, before "100 Continue", spares the
+         * upload, and that connection should close anyway. */
+        if (!state->body_too_large)
+            return MHD_YES;
     }
 
     if (*upload_data_size > 0) {

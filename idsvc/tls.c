@@ -108,6 +108,39 @@ static gnutls_privkey_t thread_private_key(tls_context *ctx)
     return key;
 }
 
+static tls_connection *connection_of(gnutls_session_t session);
+
+/* Accepts a handshake without a client certificate; a certificate that is offered must
+ * chain to a client CA and allow TLS client authentication. */
+static int verify_client_certificate(gnutls_session_t session)
+{
+    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
+                                     (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+    tls_connection *conn = connection_of(session);
+    gnutls_datum_t text = {NULL, 0};
+    unsigned int count = 0;
+    unsigned int status = 0;
+    int rc;
+
+    if (gnutls_certificate_get_peers(session, &count) == NULL || count == 0)
+        return 0;
+    rc = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
+    if (rc == GNUTLS_E_SUCCESS && status == 0)
+        return 0;
+
+    if (conn != NULL) {
+        if (rc != GNUTLS_E_SUCCESS)
+            snprintf(conn->failure, sizeof(conn->failure), "client certificate: %s",
+                     gnutls_strerror(rc));
+        else if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+                                                              &text, 0) == 0)
+            snprintf(conn->failure, sizeof(conn->failure), "client certificate: %s",
+                     (const char *)text.data);
+        gnutls_free(text.data);
+    }
+    return -1;
+}
+
 int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
                              int nreqs, const gnutls_pk_algorithm_t *pk_algos,
                              int pk_algos_length, gnutls_pcert_st **pcert,
@@ -123,11 +156,11 @@ int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req
     if (ctx == NULL)
         return -1;
 
-    /* Request a certificate, and let GnuTLS verify any that is offered against the
-     * client CAs during the handshake. Routes other than the public ones reject a
-     * connection without one. */
+    /* Request a certificate and verify any that is offered during the handshake.
+     * GNUTLS_CERT_REQUIRE with gnutls_session_set_verify_cert would also refuse clients
+     * without one, which the public routes must admit; the API routes reject those. */
     gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
-    gnutls_session_set_verify_cert(session, NULL, 0);
+    gnutls_session_set_verify_function(session, verify_client_certificate);
 
     key = thread_private_key(ctx);
     if (key == NULL)
@@ -338,20 +371,18 @@ void tls_connection_start(gnutls_session_t session, tls_connection *conn)
 
 bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn)
 {
-    unsigned status = gnutls_session_get_verify_cert_status(session);
-    gnutls_datum_t text = {NULL, 0};
     char version[16] = "";
     const char *reason = "the handshake did not complete";
 
+    (void)session;
     if (conn->handshake_done)
         return false;
 
     if (conn->client_version[0] != 0)
         snprintf(version, sizeof(version), "%u.%u", conn->client_version[0],
                  conn->client_version[1]);
-    if (status != 0 &&
-        gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0)
-        reason = (const char *)text.data;
+    if (conn->failure[0] != '\0')
+        reason = conn->failure;
     else if (conn->client_version[0] != 0 &&
              (conn->client_version[0] < 3 ||
               (conn->client_version[0] == 3 && conn->client_version[1] < 3)))
@@ -363,7 +394,6 @@ bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn)
         {"reason", reason},
     };
     log_event(LOG_WARN, "tls_handshake_failed", fields, sizeof(fields) / sizeof(fields[0]));
-    gnutls_free(text.data);
     return true;
 }
 
@@ -383,7 +413,9 @@ int tls_read_peer(gnutls_session_t session, tls_peer *peer)
 
     /* The handshake verified the chain already; checking again costs little and keeps
      * a certificate that failed out of every route, whatever the handshake settings. */
-    if (gnutls_certificate_verify_peers2(session, &status) != 0 || status != 0)
+    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
+                                     (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+    if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) != 0 || status != 0)
         return 0;
 
     size = sizeof(peer->fingerprint);

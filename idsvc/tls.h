@@ -2,10 +2,11 @@
  * TLS for the daemon: GnuTLS with the node's private key in a PKCS#11 token, TLS 1.2
  * and 1.3 only, and client certificates checked against the configured CAs.
  *
- * The server requests a client certificate on every connection and GnuTLS verifies any
+ * The server requests a client certificate on every connection and verifies any
  * certificate offered during the handshake, which fails when the certificate does not
- * chain to a configured CA. A client without a certificate completes the handshake, so
- * it can reach the public routes; every other route rejects it (see http.c).
+ * chain to a configured CA or does not allow client authentication. A client without a
+ * certificate completes the handshake, so it can reach the public routes; every other
+ * route rejects it with 401 (see http.c).
  */
 #ifndef IDSVC_TLS_H
 #define IDSVC_TLS_H
@@ -60,6 +61,7 @@ typedef struct tls_connection {
     bool handshake_done;
     unsigned char client_version[2]; /* the ClientHello's legacy_version */
     char address[64];
+    char failure[192]; /* why the client certificate was rejected, when it was */
 } tls_connection;
 
 void tls_connection_start(gnutls_session_t session, tls_connection *conn);

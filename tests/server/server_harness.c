@@ -1,0 +1,519 @@
+#include "server_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+
+#define START_TIMEOUT_MS 20000
+
+static int write_file(const char *path, const char *text, const char *mode)
+{
+    FILE *file = fopen(path, mode);
+
+    if (file == NULL)
+        return -1;
+    fputs(text, file);
+    return fclose(file);
+}
+
+static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+static int run(const char *format, ...)
+{
+    char command[8192];
+    va_list args;
+    int status;
+
+    va_start(args, format);
+    vsnprintf(command, sizeof(command), format, args);
+    va_end(args);
+    status = test_run(command);
+    if (status != 0)
+        fprintf(stderr, "harness: command failed (%d): %s\n", status, command);
+    return status == 0 ? 0 : -1;
+}
+
+static unsigned free_port(void)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t len = sizeof(address);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    unsigned port = 0;
+
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&address, &len) == 0)
+        port = ntohs(address.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int make_keys(harness *h)
+{
+    const char *dir = h->token.dir;
+
+    setenv("GNUTLS_PIN", TEST_TOKEN_PIN, 1);
+    if (run("p11tool --provider %s --login --generate-privkey=ecdsa --curve=secp256r1 "
+            "--label idsvc-tls --id 01 'pkcs11:token=%s' --outfile %s/tls.pub "
+            ">/dev/null 2>&1",
+            h->token.module_path, TEST_TOKEN_LABEL, dir) != 0)
+        return -1;
+    return run("p11tool --provider %s --login --generate-privkey=rsa --bits 2048 "
+               "--label idsvc-saml --id 02 'pkcs11:token=%s' --outfile %s/saml.pub "
+               ">/dev/null 2>&1",
+               h->token.module_path, TEST_TOKEN_LABEL, dir);
+}
+
+static int make_ca(const char *dir, const char *name)
+{
+    return run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+               "-keyout %s/%s.key -out %s/%s.pem -days 2 -subj '/CN=idsvc test %s' "
+               ">/dev/null 2>&1",
+               dir, name, dir, name, name);
+}
+
+static int make_client(const char *dir, const char *name, const char *ca)
+{
+    if (run("printf 'extendedKeyUsage=clientAuth\\nbasicConstraints=CA:FALSE\\n' "
+            "> %s/client.ext", dir) != 0)
+        return -1;
+    return run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+               "-keyout %s/%s.key -subj '/CN=%s' -out %s/%s.csr >/dev/null 2>&1 && "
+               "openssl x509 -req -in %s/%s.csr -CA %s/%s.pem -CAkey %s/%s.key "
+               "-CAcreateserial -days 2 -extfile %s/client.ext -out %s/%s.pem "
+               ">/dev/null 2>&1",
+               dir, name, name, dir, name, dir, name, dir, ca, dir, ca, dir, dir, name);
+}
+
+static int make_tls_certificate(harness *h)
+{
+    const char *dir = h->token.dir;
+    char path[PATH_MAX + 16];
+
+    snprintf(path, sizeof(path), "%s/tls.tmpl", dir);
+    if (write_file(path,
+                   "cn = \"localhost\"\ndns_name = \"localhost\"\nip_address = "
+                   "\"127.0.0.1\"\nexpiration_days = 2\ntls_www_server\nsigning_key\n",
+                   "w") != 0)
+        return -1;
+    return run("certtool --generate-certificate --load-pubkey %s/tls.pub "
+               "--load-ca-certificate %s/ca.pem --load-ca-privkey %s/ca.key "
+               "--template %s/tls.tmpl --outfile %s/tls.pem >/dev/null 2>&1",
+               dir, dir, dir, dir, dir);
+}
+
+/* Reads the SHA-256 fingerprint of a certificate as hex with colons. */
+static int fingerprint(const char *dir, const char *name, char *out, size_t size)
+{
+    char command[PATH_MAX + 128];
+    FILE *pipe;
+    char line[256] = "";
+    char *equals;
+
+    snprintf(command, sizeof(command),
+             "openssl x509 -in %s/%s.pem -noout -fingerprint -sha256", dir, name);
+    pipe = popen(command, "r");
+    if (pipe == NULL)
+        return -1;
+    if (fgets(line, sizeof(line), pipe) == NULL)
+        line[0] = '\0';
+    pclose(pipe);
+    equals = strchr(line, '=');
+    if (equals == NULL)
+        return -1;
+    snprintf(out, size, "%s", equals + 1);
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+static int write_config(harness *h)
+{
+    const char *dir = h->token.dir;
+    char regulator[128];
+    char text[3 * PATH_MAX + 4096];
+
+    if (fingerprint(dir, CLIENT_REGULATOR, regulator, sizeof(regulator)) != 0)
+        return -1;
+    snprintf(text, sizeof(text),
+             "; written by the server test harness\n"
+             "[server]\nlisten = 127.0.0.1\nport = %u\nentity_id = " NODE_ENTITY_ID "\n"
+             "jurisdiction = SG\n\n"
+             "[hsm]\nmodule = %s\ntoken_label = " TEST_TOKEN_LABEL "\npin_file = %s\n"
+             "tls_key = pkcs11:token=" TEST_TOKEN_LABEL ";object=idsvc-tls;type=private\n"
+             "saml_key = pkcs11:token=" TEST_TOKEN_LABEL ";object=idsvc-saml;type=private\n"
+             "retry_after = 7\n\n"
+             "[tls]\ncertificate = tls.pem\nclient_ca = ca.pem\n\n"
+             "[database]\npath = idsvc.db\n\n"
+             "[limits]\nmax_body_bytes = 65536\nmax_json_depth = 8\n"
+             "max_string_bytes = 32768\nthreads = 2\n\n"
+             "[rp " CLIENT_RP "]\nentity_id = " RP_ENTITY_ID "\njurisdiction = SG\n"
+             "allowed_claims = given_name family_name nationality\n"
+             "subject_cn = " CLIENT_RP "\n\n"
+             "[client " CLIENT_ISSUER "]\nrole = issuer\nsubject_cn = " CLIENT_ISSUER "\n\n"
+             "[client " CLIENT_ISSUER_TWO "]\nrole = issuer\nsubject_cn = "
+             CLIENT_ISSUER_TWO "\n\n"
+             "[client " CLIENT_REGULATOR "]\nrole = regulator\nfingerprint = %s\n",
+             h->port, h->token.module_path, h->token.pin_path, regulator);
+    return write_file(h->config_path, text, "w");
+}
+
+int harness_setup(harness *h)
+{
+    const char *dir;
+
+    memset(h, 0, sizeof(*h));
+    h->pid = -1;
+    if (test_token_create(&h->token) != 0)
+        return -1;
+    dir = h->token.dir;
+    snprintf(h->config_path, sizeof(h->config_path), "%s/idsvc.conf", dir);
+    snprintf(h->db_path, sizeof(h->db_path), "%s/idsvc.db", dir);
+    snprintf(h->log_path, sizeof(h->log_path), "%s/idsvc.log", dir);
+    snprintf(h->tokens_dir, sizeof(h->tokens_dir), "%s/tokens", dir);
+    h->port = free_port();
+    if (h->port == 0)
+        return -1;
+
+    if (make_keys(h) != 0 || make_ca(dir, "ca") != 0 || make_ca(dir, "rogue-ca") != 0 ||
+        make_tls_certificate(h) != 0)
+        return -1;
+    if (make_client(dir, CLIENT_ISSUER, "ca") != 0 ||
+        make_client(dir, CLIENT_ISSUER_TWO, "ca") != 0 ||
+        make_client(dir, CLIENT_RP, "ca") != 0 ||
+        make_client(dir, CLIENT_REGULATOR, "ca") != 0 ||
+        make_client(dir, CLIENT_STRANGER, "ca") != 0 ||
+        make_client(dir, CLIENT_ROGUE, "rogue-ca") != 0)
+        return -1;
+    return write_config(h);
+}
+
+int harness_append_config(harness *h, const char *text)
+{
+    return write_file(h->config_path, text, "a");
+}
+
+static bool port_open(unsigned port)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool open;
+
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons((uint16_t)port);
+    open = fd >= 0 && connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return open;
+}
+
+int harness_start(harness *h)
+{
+    const char *daemon = getenv("IDSVC_DAEMON");
+    int waited = 0;
+    int status;
+
+    if (daemon == NULL) {
+        fprintf(stderr, "harness: IDSVC_DAEMON is not set\n");
+        return -1;
+    }
+    h->pid = fork();
+    if (h->pid < 0)
+        return -1;
+    if (h->pid == 0) {
+        int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execl(daemon, "idsvc", "--config", h->config_path, (char *)NULL);
+        _exit(127);
+    }
+
+    while (waited < START_TIMEOUT_MS) {
+        if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+            fprintf(stderr, "harness: the daemon exited during start\n");
+            harness_dump_log(h);
+            h->pid = -1;
+            return -1;
+        }
+        if (port_open(h->port))
+            return 0;
+        usleep(20 * 1000);
+        waited += 20;
+    }
+    harness_dump_log(h);
+    return -1;
+}
+
+int harness_stop(harness *h, int sig)
+{
+    int status = 0;
+
+    if (h->pid <= 0)
+        return -1;
+    kill(h->pid, sig);
+    if (waitpid(h->pid, &status, 0) != h->pid)
+        return -1;
+    h->pid = -1;
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+void harness_teardown(harness *h)
+{
+    if (h->pid > 0)
+        harness_stop(h, SIGKILL);
+    test_token_destroy(&h->token);
+}
+
+void harness_dump_log(const harness *h)
+{
+    char *text = test_read_file(h->log_path, NULL);
+
+    fprintf(stderr, "---- idsvc log ----\n%s---- end of log ----\n", text ? text : "");
+    free(text);
+}
+
+void http_result_clear(http_result *result)
+{
+    free(result->headers);
+    free(result->body);
+    json_decref(result->json);
+    memset(result, 0, sizeof(*result));
+}
+
+const char *http_result_code(const http_result *result)
+{
+    const char *code = json_string_value(json_object_get(result->json, "code"));
+
+    return code != NULL ? code : "";
+}
+
+const char *http_result_field(const http_result *result)
+{
+    const char *field = json_string_value(json_object_get(result->json, "field"));
+
+    return field != NULL ? field : "";
+}
+
+static void parse_body(http_result *out)
+{
+    if (out->body != NULL)
+        out->json = json_loads(out->body, 0, NULL);
+}
+
+int harness_curl(harness *h, const char *client, const char *method, const char *path,
+                 const char *content_type, const char *body, http_result *out)
+{
+    const char *dir = h->token.dir;
+    char body_path[PATH_MAX + 32];
+    char out_path[PATH_MAX + 32];
+    char header_path[PATH_MAX + 32];
+    char cert[2 * PATH_MAX + 64] = "";
+    char data[PATH_MAX + 128] = "";
+    char command[12 * PATH_MAX];
+    char code[16] = "";
+    FILE *pipe;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(body_path, sizeof(body_path), "%s/request.body", dir);
+    snprintf(out_path, sizeof(out_path), "%s/response.body", dir);
+    snprintf(header_path, sizeof(header_path), "%s/response.headers", dir);
+    unlink(out_path);
+    unlink(header_path);
+
+    if (client != NULL)
+        snprintf(cert, sizeof(cert), "--cert %s/%s.pem --key %s/%s.key", dir, client, dir,
+                 client);
+    if (body != NULL) {
+        if (write_file(body_path, body, "w") != 0)
+            return -1;
+        snprintf(data, sizeof(data), "--data-binary @%s -H 'Content-Type: %s'", body_path,
+                 content_type != NULL ? content_type : "application/json");
+    }
+    snprintf(command, sizeof(command),
+             "curl -s --max-time 30 --cacert %s/ca.pem %s %s -X %s -o %s -D %s "
+             "-w '%%{http_code}' https://127.0.0.1:%u%s",
+             dir, cert, data, method, out_path, header_path, h->port, path);
+
+    pipe = popen(command, "r");
+    if (pipe == NULL)
+        return -1;
+    if (fgets(code, sizeof(code), pipe) == NULL)
+        code[0] = '\0';
+    out->transport_exit = WEXITSTATUS(pclose(pipe));
+    out->status = strtol(code, NULL, 10);
+    out->body = test_read_file(out_path, NULL);
+    out->headers = test_read_file(header_path, NULL);
+    parse_body(out);
+    return 0;
+}
+
+struct raw_client {
+    int fd;
+    gnutls_session_t session;
+    gnutls_certificate_credentials_t credentials;
+};
+
+static int tcp_connect(unsigned port)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons((uint16_t)port);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int raw_connect(harness *h, const char *priority, const char *client, raw_client **out)
+{
+    raw_client *c = calloc(1, sizeof(*c));
+    char ca[PATH_MAX + 16];
+    char cert[PATH_MAX + 32];
+    char key[PATH_MAX + 32];
+    int rc;
+
+    *out = NULL;
+    if (c == NULL)
+        return 1;
+    c->fd = tcp_connect(h->port);
+    if (c->fd < 0) {
+        free(c);
+        return 1;
+    }
+    snprintf(ca, sizeof(ca), "%s/ca.pem", h->token.dir);
+    gnutls_certificate_allocate_credentials(&c->credentials);
+    gnutls_certificate_set_x509_trust_file(c->credentials, ca, GNUTLS_X509_FMT_PEM);
+    if (client != NULL) {
+        snprintf(cert, sizeof(cert), "%s/%s.pem", h->token.dir, client);
+        snprintf(key, sizeof(key), "%s/%s.key", h->token.dir, client);
+        gnutls_certificate_set_x509_key_file(c->credentials, cert, key,
+                                             GNUTLS_X509_FMT_PEM);
+    }
+    gnutls_init(&c->session, GNUTLS_CLIENT);
+    gnutls_priority_set_direct(c->session, priority, NULL);
+    gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, c->credentials);
+    gnutls_session_set_verify_cert(c->session, "localhost", 0);
+    gnutls_transport_set_int(c->session, c->fd);
+    gnutls_handshake_set_timeout(c->session, 10000);
+
+    do {
+        rc = gnutls_handshake(c->session);
+    } while (rc < 0 && gnutls_error_is_fatal(rc) == 0);
+    *out = c;
+    return rc < 0 ? rc : 0;
+}
+
+static int send_all(raw_client *c, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t sent = gnutls_record_send(c->session, data, len);
+
+        if (sent == GNUTLS_E_AGAIN || sent == GNUTLS_E_INTERRUPTED)
+            continue;
+        if (sent < 0)
+            return -1;
+        data += sent;
+        len -= (size_t)sent;
+    }
+    return 0;
+}
+
+/* Reads until the headers and Content-Length bytes of body have arrived. */
+static int read_response(raw_client *c, http_result *out)
+{
+    char *buffer = NULL;
+    size_t len = 0;
+    char *end = NULL;
+    size_t want = 0;
+
+    for (;;) {
+        char chunk[4096];
+        ssize_t got = gnutls_record_recv(c->session, chunk, sizeof(chunk));
+        char *grown;
+
+        if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
+            continue;
+        if (got <= 0)
+            break;
+        grown = realloc(buffer, len + (size_t)got + 1);
+        if (grown == NULL)
+            break;
+        buffer = grown;
+        memcpy(buffer + len, chunk, (size_t)got);
+        len += (size_t)got;
+        buffer[len] = '\0';
+        end = strstr(buffer, "\r\n\r\n");
+        if (end != NULL) {
+            const char *length = strstr(buffer, "\r\nContent-Length:");
+
+            want = (size_t)(end + 4 - buffer) +
+                   (length != NULL ? strtoul(length + 17, NULL, 10) : 0);
+            if (len >= want)
+                break;
+        }
+    }
+    if (buffer == NULL || end == NULL) {
+        free(buffer);
+        return -1;
+    }
+    out->status = strtol(buffer + 9, NULL, 10);
+    out->body = strdup(end + 4);
+    *end = '\0';
+    out->headers = buffer;
+    parse_body(out);
+    return 0;
+}
+
+int raw_request(raw_client *c, const char *method, const char *path, const char *body,
+                http_result *out)
+{
+    char head[1024];
+
+    memset(out, 0, sizeof(*out));
+    snprintf(head, sizeof(head),
+             "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             method, path, body != NULL ? strlen(body) : 0);
+    if (send_all(c, head, strlen(head)) != 0 ||
+        (body != NULL && send_all(c, body, strlen(body)) != 0))
+        return -1;
+    return read_response(c, out);
+}
+
+const char *raw_protocol(const raw_client *c)
+{
+    return gnutls_protocol_get_name(gnutls_protocol_get_version(c->session));
+}
+
+void raw_close(raw_client **c)
+{
+    if (c == NULL || *c == NULL)
+        return;
+    gnutls_bye((*c)->session, GNUTLS_SHUT_WR);
+    gnutls_deinit((*c)->session);
+    gnutls_certificate_free_credentials((*c)->credentials);
+    close((*c)->fd);
+    free(*c);
+    *c = NULL;
+}

@@ -1,0 +1,92 @@
+/*
+ * Runs the real idsvc daemon for integration tests: a fresh SoftHSM2 token with the
+ * node's TLS and SAML keys, a demo CA with client certificates, a fresh SQLite file and
+ * a free loopback port, all in one temporary folder. Callers are curl (with client
+ * certificates) and a raw GnuTLS client for what curl cannot show.
+ */
+#ifndef IDSVC_SERVER_HARNESS_H
+#define IDSVC_SERVER_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "test_token.h"
+
+/* Client certificates the harness makes; all but "rogue" come from the trusted CA. */
+#define CLIENT_ISSUER "issuer-agency"
+#define CLIENT_ISSUER_TWO "issuer-two"
+#define CLIENT_RP "bank-one"
+#define CLIENT_REGULATOR "regulator-one"
+#define CLIENT_STRANGER "stranger"  /* trusted CA, but mapped to no role */
+#define CLIENT_ROGUE "rogue"        /* signed by a CA the node does not trust */
+
+#define RP_ENTITY_ID "https://bank.example/sp"
+#define NODE_ENTITY_ID "https://node.example/idsvc"
+
+typedef struct harness {
+    test_token token;
+    char config_path[PATH_MAX + 32];
+    char db_path[PATH_MAX + 32];
+    char log_path[PATH_MAX + 32];
+    char tokens_dir[PATH_MAX + 32];
+    unsigned port;
+    pid_t pid;
+} harness;
+
+/* Makes the token, keys, certificates and configuration. Returns 0 or -1. */
+int harness_setup(harness *h);
+
+/* Appends text to the configuration file, for tests that need other settings. */
+int harness_append_config(harness *h, const char *text);
+
+/* Starts the daemon and waits until it accepts connections. Returns 0 or -1. */
+int harness_start(harness *h);
+
+/* Sends sig and waits for the daemon; returns its exit status, 128 + signal when a
+ * signal ended it, or -1. */
+int harness_stop(harness *h, int sig);
+
+void harness_teardown(harness *h);
+
+/* Prints the daemon's log to standard error, for a failing test. */
+void harness_dump_log(const harness *h);
+
+typedef struct http_result {
+    long status;       /* 0 when no HTTP response arrived */
+    char *headers;
+    char *body;
+    json_t *json;      /* the body parsed, when it is JSON */
+    int transport_exit; /* curl's exit status */
+} http_result;
+
+void http_result_clear(http_result *result);
+
+/* The "code" member of a problem document, or "" when there is none. */
+const char *http_result_code(const http_result *result);
+const char *http_result_field(const http_result *result);
+
+/* Calls the daemon with curl. client names a certificate above or is NULL for none;
+ * body may be NULL. content_type NULL sends application/json with a body. */
+int harness_curl(harness *h, const char *client, const char *method, const char *path,
+                 const char *content_type, const char *body, http_result *out);
+
+/* A raw GnuTLS connection with a chosen priority string, for protocol-level tests. */
+typedef struct raw_client raw_client;
+
+/* Connects and runs the handshake. Returns 0, or the GnuTLS error of the handshake (a
+ * negative number), or 1 when the TCP connection failed. */
+int raw_connect(harness *h, const char *priority, const char *client, raw_client **out);
+
+/* Sends one request on the connection and reads one response (Content-Length framed). */
+int raw_request(raw_client *c, const char *method, const char *path, const char *body,
+                http_result *out);
+void raw_close(raw_client **c);
+
+/* The negotiated protocol, such as "TLS1.3". */
+const char *raw_protocol(const raw_client *c);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * The daemon end to end: mutual TLS and roles, input limits with their problem codes,
+ * the issue -> verify -> revoke flow, replay, protocol versions and keep-alive. One
+ * daemon serves every test in this file.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+static harness server;
+
+static const char issue_body[] =
+    "{\"subject\":\"SG-S1234567D\",\"audience\":\"" RP_ENTITY_ID "\","
+    "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+    "\"attributes\":{\"given_name\":\"Mei\",\"family_name\":\"Tan\","
+    "\"nationality\":[\"SG\"],\"date_of_birth\":\"1990-02-03\"}}";
+
+static int start_server(void **state)
+{
+    (void)state;
+    if (harness_setup(&server) != 0 || harness_start(&server) != 0) {
+        harness_teardown(&server);
+        return -1;
+    }
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    int status;
+
+    (void)state;
+    status = harness_stop(&server, SIGTERM);
+    if (status != 0) {
+        fprintf(stderr, "the daemon exited with status %d after SIGTERM\n", status);
+        harness_dump_log(&server);
+    }
+    harness_teardown(&server);
+    return status == 0 ? 0 : -1;
+}
+
+static void expect_problem(const http_result *result, long status, const char *code)
+{
+    if (result->status != status || strcmp(http_result_code(result), code) != 0)
+        fprintf(stderr, "got %ld %s\n", result->status, result->body ? result->body : "");
+    assert_int_equal(result->status, status);
+    assert_string_equal(http_result_code(result), code);
+    assert_non_null(strstr(result->headers, "application/problem+json"));
+}
+
+/* Issues a credential as the issuer; returns the response for the caller to read. */
+static void issue(http_result *result)
+{
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  issue_body, result),
+                     0);
+    if (result->status != 201)
+        fprintf(stderr, "issue: %ld %s\n", result->status, result->body);
+    assert_int_equal(result->status, 201);
+}
+
+/* Builds a verification request for an assertion. */
+static char *verification_body(const char *assertion, const char *claims)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:o}", "assertion", assertion, "purpose",
+                            "account opening", "claims", json_loads(claims, 0, NULL));
+    char *text = json_dumps(doc, JSON_COMPACT);
+
+    json_decref(doc);
+    return text;
+}
+
+static void test_health_without_certificate(void **state)
+{
+    http_result result;
+
+    (void)state;
+    assert_int_equal(harness_curl(&server, NULL, "GET", "/healthz", NULL, NULL, &result), 0);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "status")), "ok");
+    http_result_clear(&result);
+}
+
+static void test_metadata_is_public(void **state)
+{
+    http_result result;
+
+    (void)state;
+    assert_int_equal(harness_curl(&server, NULL, "GET", "/saml/metadata", NULL, NULL, &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    assert_non_null(strstr(result.body, "entityID=\"" NODE_ENTITY_ID "\""));
+    assert_non_null(strstr(result.body, "DEREncodedKeyValue"));
+    http_result_clear(&result);
+}
+
+static void test_api_needs_client_certificate(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, NULL, "GET", "/v1/issuers", NULL, NULL, &result);
+    expect_problem(&result, 401, "client_certificate_required");
+    http_result_clear(&result);
+
+    harness_curl(&server, NULL, "POST", "/v1/credentials", NULL, issue_body, &result);
+    expect_problem(&result, 401, "client_certificate_required");
+    http_result_clear(&result);
+}
+
+static void test_untrusted_ca_fails_handshake(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_ROGUE, "GET", "/healthz", NULL, NULL, &result);
+    assert_int_equal(result.status, 0);
+    assert_int_not_equal(result.transport_exit, 0);
+    http_result_clear(&result);
+}
+
+static void test_unmapped_certificate_forbidden(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_STRANGER, "GET", "/v1/issuers", NULL, NULL, &result);
+    expect_problem(&result, 403, "client_not_registered");
+    http_result_clear(&result);
+}
+
+static void test_wrong_role_forbidden(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/credentials", NULL, issue_body, &result);
+    expect_problem(&result, 403, "role_not_allowed");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/verifications", NULL, "{}", &result);
+    expect_problem(&result, 403, "role_not_allowed");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "GET", "/metrics", NULL, NULL, &result);
+    expect_problem(&result, 403, "role_not_allowed");
+    http_result_clear(&result);
+}
+
+static void test_fingerprint_mapping_and_metrics(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_REGULATOR, "GET", "/metrics", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_non_null(strstr(result.body, "idsvc_http_requests_total{route=\"/healthz\""));
+    assert_non_null(strstr(result.body, "idsvc_hsm_operations_total{operation=\"saml_sign\"}"));
+    assert_non_null(strstr(result.body, "idsvc_http_request_duration_seconds_bucket"));
+    http_result_clear(&result);
+}
+
+static void test_issuers_for_any_role(void **state)
+{
+    http_result result;
+    json_t *first;
+
+    (void)state;
+    harness_curl(&server, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    first = json_array_get(json_object_get(result.json, "issuers"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "entity_id")),
+                        NODE_ENTITY_ID);
+    http_result_clear(&result);
+}
+
+static void test_route_and_method_errors(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_ISSUER, "GET", "/v1/nothing", NULL, NULL, &result);
+    expect_problem(&result, 404, "route_not_found");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "DELETE", "/v1/credentials", NULL, NULL, &result);
+    expect_problem(&result, 405, "method_not_allowed");
+    assert_non_null(strstr(result.headers, "Allow: POST"));
+    http_result_clear(&result);
+}
+
+static void test_bad_json_rejected(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, "{\"subject\":",
+                 &result);
+    expect_problem(&result, 400, "json_invalid");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, "[1,2]", &result);
+    expect_problem(&result, 400, "json_not_object");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", "text/plain",
+                 issue_body, &result);
+    expect_problem(&result, 415, "unsupported_media_type");
+    http_result_clear(&result);
+}
+
+static void test_json_too_deep_rejected(void **state)
+{
+    http_result result;
+    char body[256] = "{\"subject\":";
+
+    (void)state;
+    for (int i = 0; i < 12; i++)
+        strcat(body, "[");
+    for (int i = 0; i < 12; i++)
+        strcat(body, "]");
+    strcat(body, "}");
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    expect_problem(&result, 400, "json_too_deep");
+    http_result_clear(&result);
+}
+
+static void test_string_too_long_names_field(void **state)
+{
+    http_result result;
+    size_t len = 40000;
+    char *body = malloc(len + 64);
+
+    (void)state;
+    strcpy(body, "{\"subject\":\"");
+    memset(body + strlen(body), 'a', len);
+    strcpy(body + 12 + len, "\"}");
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    expect_problem(&result, 400, "string_too_long");
+    assert_string_equal(http_result_field(&result), "subject");
+    http_result_clear(&result);
+    free(body);
+}
+
+static void test_oversized_body_rejected(void **state)
+{
+    http_result result;
+    size_t len = 70000;
+    char *body = malloc(len + 1);
+
+    (void)state;
+    memset(body, ' ', len);
+    body[0] = '{';
+    body[len - 1] = '}';
+    body[len] = '\0';
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    expect_problem(&result, 413, "body_too_large");
+    http_result_clear(&result);
+    free(body);
+}
+
+static void test_missing_and_invalid_fields(void **state)
+{
+    http_result result;
+
+    (void)state;
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"audience\":\"" RP_ENTITY_ID "\"}", &result);
+    expect_problem(&result, 400, "field_missing");
+    assert_string_equal(http_result_field(&result), "subject");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"x\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":5,"
+                 "\"attributes\":{\"given_name\":\"Mei\"}}",
+                 &result);
+    expect_problem(&result, 400, "field_invalid");
+    assert_string_equal(http_result_field(&result), "validity_seconds");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"x\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"shoe_size\":\"44\"}}",
+                 &result);
+    expect_problem(&result, 422, "claims_invalid");
+    assert_string_equal(http_result_field(&result), "attributes");
+    http_result_clear(&result);
+}
+
+static void test_issue_verify_revoke(void **state)
+{
+    http_result issued;
+    http_result result;
+    char path[128];
+    char *body;
+    const char *id;
+
+    (void)state;
+    issue(&issued);
+    id = json_string_value(json_object_get(issued.json, "credential_id"));
+    assert_non_null(id);
+    assert_non_null(json_string_value(json_object_get(issued.json, "enrollment_code")));
+
+    body = verification_body(json_string_value(json_object_get(issued.json, "assertion")),
+                             "[\"given_name\",\"nationality\",\"date_of_birth\",\"email\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "decision")),
+                        "accepted");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(result.json, "claims"), "given_name")),
+        "Mei");
+    assert_non_null(json_object_get(json_object_get(result.json, "claims"), "nationality"));
+    assert_null(json_object_get(json_object_get(result.json, "claims"), "date_of_birth"));
+    assert_int_equal(json_array_size(json_object_get(result.json, "withheld")), 2);
+    assert_non_null(strstr(json_string_value(json_object_get(result.json, "attestation")),
+                           "<saml:Audience>" RP_ENTITY_ID "</saml:Audience>"));
+    http_result_clear(&result);
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", id);
+    harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"document lost\"}",
+                 &result);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "status")), "revoked");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"again\"}", &result);
+    expect_problem(&result, 409, "credential_already_revoked");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    expect_problem(&result, 422, "credential_revoked");
+    assert_string_equal(http_result_field(&result), "assertion");
+    http_result_clear(&result);
+
+    free(body);
+    http_result_clear(&issued);
+}
+
+static void test_replay_rejected(void **state)
+{
+    http_result issued;
+    http_result result;
+    char *body;
+
+    (void)state;
+    issue(&issued);
+    body = verification_body(json_string_value(json_object_get(issued.json, "assertion")),
+                             "[\"given_name\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    expect_problem(&result, 422, "replayed");
+    http_result_clear(&result);
+    free(body);
+    http_result_clear(&issued);
+}
+
+static void test_tampered_assertion_rejected(void **state)
+{
+    http_result issued;
+    http_result result;
+    char *assertion;
+    char *body;
+    char *name;
+
+    (void)state;
+    issue(&issued);
+    assertion = strdup(json_string_value(json_object_get(issued.json, "assertion")));
+    name = strstr(assertion, ">Mei<");
+    assert_non_null(name);
+    name[1] = 'L';
+    body = verification_body(assertion, "[\"given_name\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    expect_problem(&result, 422, "digest_mismatch");
+    http_result_clear(&result);
+    free(body);
+    free(assertion);
+    http_result_clear(&issued);
+}
+
+static void test_other_issuer_sees_not_found(void **state)
+{
+    http_result issued;
+    http_result result;
+    char path[128];
+
+    (void)state;
+    issue(&issued);
+    snprintf(path, sizeof(path), "/v1/credentials/%s",
+             json_string_value(json_object_get(issued.json, "credential_id")));
+
+    harness_curl(&server, CLIENT_ISSUER, "GET", path, NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "status")), "active");
+    http_result_clear(&result);
+
+    harness_curl(&server, CLIENT_ISSUER_TWO, "GET", path, NULL, NULL, &result);
+    expect_problem(&result, 404, "credential_not_found");
+    http_result_clear(&result);
+    http_result_clear(&issued);
+}
+
+static void test_old_tls_versions_refused(void **state)
+{
+    static const char *const old[] = {"NORMAL:-VERS-ALL:+VERS-TLS1.0",
+                                      "NORMAL:-VERS-ALL:+VERS-TLS1.1"};
+    raw_client *client = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        int rc = raw_connect(&server, old[i], CLIENT_ISSUER, &client);
+
+        assert_true(rc < 0);
+        raw_close(&client);
+    }
+}
+
+static void test_tls12_and_tls13_accepted(void **state)
+{
+    raw_client *client = NULL;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL:-VERS-ALL:+VERS-TLS1.2", CLIENT_ISSUER,
+                                 &client),
+                     0);
+    assert_string_equal(raw_protocol(client), "TLS1.2");
+    raw_close(&client);
+
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_string_equal(raw_protocol(client), "TLS1.3");
+    raw_close(&client);
+}
+
+static void test_keep_alive_holds(void **state)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &client), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(raw_request(client, "GET", "/v1/issuers", NULL, &result), 0);
+        assert_int_equal(result.status, 200);
+        assert_null(strstr(result.headers, "Connection: close"));
+        http_result_clear(&result);
+    }
+    raw_close(&client);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_without_certificate),
+        cmocka_unit_test(test_metadata_is_public),
+        cmocka_unit_test(test_api_needs_client_certificate),
+        cmocka_unit_test(test_untrusted_ca_fails_handshake),
+        cmocka_unit_test(test_unmapped_certificate_forbidden),
+        cmocka_unit_test(test_wrong_role_forbidden),
+        cmocka_unit_test(test_issuers_for_any_role),
+        cmocka_unit_test(test_route_and_method_errors),
+        cmocka_unit_test(test_bad_json_rejected),
+        cmocka_unit_test(test_json_too_deep_rejected),
+        cmocka_unit_test(test_string_too_long_names_field),
+        cmocka_unit_test(test_oversized_body_rejected),
+        cmocka_unit_test(test_missing_and_invalid_fields),
+        cmocka_unit_test(test_issue_verify_revoke),
+        cmocka_unit_test(test_replay_rejected),
+        cmocka_unit_test(test_tampered_assertion_rejected),
+        cmocka_unit_test(test_other_issuer_sees_not_found),
+        cmocka_unit_test(test_old_tls_versions_refused),
+        cmocka_unit_test(test_tls12_and_tls13_accepted),
+        cmocka_unit_test(test_keep_alive_holds),
+        cmocka_unit_test(test_fingerprint_mapping_and_metrics),
+    };
+
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}

@@ -1,0 +1,21 @@
+# Integration tests of the idsvc daemon: the real daemon on a free loopback port with a
+# fresh SoftHSM2 token, a fresh SQLite file and demo certificates, called through curl
+# and a raw GnuTLS client. Unit tests of the configuration reader and of the route table
+# against schemas/openapi.json run without a daemon.
+if(TARGET idsvc)
+  set(SERVER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+  add_library(idsvc_server_harness STATIC ${SERVER_TEST_DIR}/server_harness.c)
+  target_include_directories(idsvc_server_harness PUBLIC ${SERVER_TEST_DIR})
+  # idsvc_server brings GnuTLS and jansson, whose imported targets live in idsvc/.
+  target_link_libraries(idsvc_server_harness PUBLIC idsvc_test_support idsvc_server)
+
+  function(server_add_test name)
+    idsvc_add_unit_test(${name} ${SERVER_TEST_DIR}/${name}.c ${ARGN})
+    add_dependencies(${name} idsvc)
+    set_tests_properties(${name} PROPERTIES
+      ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
+  endfunction()
+
+  server_add_test(test_server_api idsvc_server_harness)
+endif()
