@@ -1,0 +1,319 @@
+/* Assertion checks against the software authenticator: signature, flags, counter rule
+ * and clientDataJSON, each rejection asserting its code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "soft_authenticator.h"
+#include "webauthn.h"
+
+typedef struct fixture {
+    soft_authenticator auth;
+    soft_ceremony ceremony;
+    webauthn_verifier *verifier;
+    unsigned char *public_key;
+    size_t public_key_len;
+    webauthn_credential stored;
+    webauthn_assertion result;
+    webauthn_error err;
+} fixture;
+
+static int setup_alg(void **state, int alg)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || soft_authenticator_init(&f->auth, alg) != 0)
+        return -1;
+    soft_ceremony_defaults(&f->ceremony);
+    f->ceremony.sign_count = 11;
+    f->verifier = webauthn_verifier_new(SOFT_RP_ID);
+    if (f->verifier == NULL || webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
+        return -1;
+
+    f->public_key = soft_cose_key(&f->auth, &f->public_key_len);
+    f->stored.id = f->auth.credential_id;
+    f->stored.id_len = sizeof(f->auth.credential_id);
+    f->stored.public_key = f->public_key;
+    f->stored.public_key_len = f->public_key_len;
+    f->stored.sign_count = 10;
+    *state = f;
+    return 0;
+}
+
+static int setup_es256(void **state)
+{
+    return setup_alg(state, -7);
+}
+
+static int setup_rs256(void **state)
+{
+    return setup_alg(state, -257);
+}
+
+static int setup_eddsa(void **state)
+{
+    return setup_alg(state, -8);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    free(f->public_key);
+    webauthn_verifier_free(&f->verifier);
+    soft_authenticator_clear(&f->auth);
+    free(f);
+    return 0;
+}
+
+static webauthn_code run(fixture *f)
+{
+    soft_ceremony defaults;
+    char *json = soft_authenticate(&f->auth, &f->ceremony);
+    webauthn_code code;
+
+    assert_non_null(json);
+    soft_ceremony_defaults(&defaults);
+    code = webauthn_verify_assertion(f->verifier, defaults.challenge,
+                                     sizeof(defaults.challenge), &f->stored, json,
+                                     strlen(json), &f->result, &f->err);
+    free(json);
+    return code;
+}
+
+static void assert_rejected(fixture *f, webauthn_code expected)
+{
+    webauthn_code code = run(f);
+
+    if (code != expected)
+        fail_msg("expected %s, got %s: %s", webauthn_code_name(expected),
+                 webauthn_code_name(code), f->err.message);
+    assert_int_equal(f->err.code, expected);
+}
+
+static void assert_accepted(fixture *f)
+{
+    webauthn_code code = run(f);
+
+    if (code != WEBAUTHN_OK)
+        fail_msg("expected ok, got %s: %s", webauthn_code_name(code), f->err.message);
+}
+
+static void assertion_accepted(void **state)
+{
+    fixture *f = *state;
+
+    assert_accepted(f);
+    assert_int_equal(f->result.sign_count, 11);
+    assert_int_equal(f->result.flags, 0x05);
+}
+
+static void counter_jump_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.sign_count = 5000;
+    assert_accepted(f);
+    assert_int_equal(f->result.sign_count, 5000);
+}
+
+static void both_zero_counters_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->stored.sign_count = 0;
+    f->ceremony.sign_count = 0;
+    assert_accepted(f);
+    assert_int_equal(f->result.sign_count, 0);
+}
+
+static void counter_regression_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.sign_count = 5;
+    assert_rejected(f, WEBAUTHN_COUNTER_REGRESSION);
+    /* The signature verified, so the caller learns the reported counter. */
+    assert_int_equal(f->result.sign_count, 5);
+}
+
+static void equal_counter_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.sign_count = 10;
+    assert_rejected(f, WEBAUTHN_COUNTER_REGRESSION);
+}
+
+static void zero_after_nonzero_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.sign_count = 0;
+    assert_rejected(f, WEBAUTHN_COUNTER_REGRESSION);
+}
+
+static void tampered_signature_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.tamper_signature = true;
+    assert_rejected(f, WEBAUTHN_SIGNATURE_INVALID);
+}
+
+static void tampered_regression_is_signature_invalid(void **state)
+{
+    fixture *f = *state;
+
+    /* A forged response must not be reported as a clone. */
+    f->ceremony.sign_count = 1;
+    f->ceremony.tamper_signature = true;
+    assert_rejected(f, WEBAUTHN_SIGNATURE_INVALID);
+}
+
+static void other_key_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_authenticator other;
+    size_t len = 0;
+    unsigned char *other_key;
+
+    assert_int_equal(soft_authenticator_init(&other, f->auth.alg), 0);
+    other_key = soft_cose_key(&other, &len);
+    f->stored.public_key = other_key;
+    f->stored.public_key_len = len;
+    assert_rejected(f, WEBAUTHN_SIGNATURE_INVALID);
+    free(other_key);
+    soft_authenticator_clear(&other);
+}
+
+static void up_cleared_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x04;
+    assert_rejected(f, WEBAUTHN_USER_PRESENCE_MISSING);
+}
+
+static void uv_cleared_rejected_when_required(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x01;
+    webauthn_verifier_set_require_uv(f->verifier, true);
+    assert_rejected(f, WEBAUTHN_USER_VERIFICATION_MISSING);
+}
+
+static void uv_cleared_accepted_by_default(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x01;
+    assert_accepted(f);
+    assert_int_equal(f->result.flags, 0x01);
+}
+
+static void wrong_type_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.type = "webauthn.create";
+    assert_rejected(f, WEBAUTHN_CLIENT_DATA_TYPE);
+}
+
+static void wrong_origin_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.origin = "https://id.example.org.evil.example";
+    assert_rejected(f, WEBAUTHN_ORIGIN_NOT_ALLOWED);
+}
+
+static void challenge_mismatch_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.challenge[31] ^= 0x80;
+    assert_rejected(f, WEBAUTHN_CHALLENGE_MISMATCH);
+}
+
+static void cross_origin_true_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.cross_origin = "true";
+    assert_rejected(f, WEBAUTHN_CROSS_ORIGIN);
+}
+
+static void rp_id_mismatch_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.rp_id = "example.org";
+    assert_rejected(f, WEBAUTHN_RP_ID_MISMATCH);
+}
+
+static void other_credential_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.other_raw_id = true;
+    assert_rejected(f, WEBAUTHN_CREDENTIAL_ID_MISMATCH);
+}
+
+static void challenge_extracted_for_store(void **state)
+{
+    fixture *f = *state;
+    char *json = soft_authenticate(&f->auth, &f->ceremony);
+    unsigned char *challenge = NULL;
+    size_t len = 0;
+
+    assert_int_equal(
+        webauthn_response_challenge(json, strlen(json), &challenge, &len, &f->err),
+        WEBAUTHN_OK);
+    assert_int_equal(len, sizeof(f->ceremony.challenge));
+    assert_memory_equal(challenge, f->ceremony.challenge, len);
+    assert_true(webauthn_challenge_equal(challenge, len, f->ceremony.challenge, len));
+    assert_false(webauthn_challenge_equal(challenge, len - 1, f->ceremony.challenge, len));
+    free(challenge);
+    free(json);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(assertion_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(counter_jump_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(both_zero_counters_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(counter_regression_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(equal_counter_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(zero_after_nonzero_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(tampered_regression_is_signature_invalid, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(other_key_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(other_key_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
