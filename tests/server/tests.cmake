@@ -18,4 +18,5 @@ if(TARGET idsvc)
   endfunction()
 
   server_add_test(test_server_api idsvc_server_harness)
+  server_add_test(test_server_state idsvc_server_harness)
 endif()

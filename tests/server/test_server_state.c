@@ -1,0 +1,192 @@
+/*
+ * The daemon's state across failures: acknowledged writes survive kill -9, an HSM that
+ * disappears turns signing requests into 503 with Retry-After, and SIGHUP reloads the
+ * role mapping while a connection stays open. Each test runs its own daemon.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+static const char issue_body[] =
+    "{\"subject\":\"MY-880101-14-5566\",\"audience\":\"" RP_ENTITY_ID "\","
+    "\"assurance_level\":\"substantial\",\"validity_seconds\":600,"
+    "\"attributes\":{\"given_name\":\"Aisyah\"}}";
+
+static int setup(void **state)
+{
+    harness *h = calloc(1, sizeof(*h));
+
+    if (h == NULL || harness_setup(h) != 0 || harness_start(h) != 0) {
+        if (h != NULL)
+            harness_teardown(h);
+        free(h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    harness *h = *state;
+
+    harness_teardown(h);
+    free(h);
+    return 0;
+}
+
+static char *issue_credential(harness *h)
+{
+    http_result result;
+    char *id;
+
+    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  issue_body, &result),
+                     0);
+    if (result.status != 201)
+        harness_dump_log(h);
+    assert_int_equal(result.status, 201);
+    id = strdup(json_string_value(json_object_get(result.json, "credential_id")));
+    http_result_clear(&result);
+    return id;
+}
+
+static const char *credential_status(harness *h, const char *id, http_result *result)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s", id);
+    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "GET", path, NULL, NULL, result), 0);
+    assert_int_equal(result->status, 200);
+    return json_string_value(json_object_get(result->json, "status"));
+}
+
+static void test_writes_survive_kill9(void **state)
+{
+    harness *h = *state;
+    char *revoked = issue_credential(h);
+    char *active = issue_credential(h);
+    http_result result;
+    char path[128];
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", revoked);
+    harness_curl(h, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"fraud\"}", &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+
+    /* No clean shutdown: whatever was acknowledged must be on disk already. */
+    assert_int_equal(harness_stop(h, SIGKILL), 128 + SIGKILL);
+    assert_int_equal(harness_start(h), 0);
+
+    assert_string_equal(credential_status(h, active, &result), "active");
+    http_result_clear(&result);
+    assert_string_equal(credential_status(h, revoked, &result), "revoked");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(result.json, "revocation"), "reason")),
+                        "fraud");
+    http_result_clear(&result);
+    free(revoked);
+    free(active);
+}
+
+static void test_lost_hsm_gives_503(void **state)
+{
+    harness *h = *state;
+    char away[PATH_MAX + 64];
+    raw_client *client = NULL;
+    http_result result;
+
+    /* Open the connection first: the TLS handshake needs the HSM too. */
+    assert_int_equal(raw_connect(h, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_request(client, "GET", "/healthz", NULL, &result), 0);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+
+    snprintf(away, sizeof(away), "%s.away", h->tokens_dir);
+    assert_int_equal(rename(h->tokens_dir, away), 0);
+
+    assert_int_equal(raw_request(client, "POST", "/v1/credentials", issue_body, &result), 0);
+    if (result.status != 503)
+        harness_dump_log(h);
+    assert_int_equal(result.status, 503);
+    assert_string_equal(http_result_code(&result), "hsm_unavailable");
+    assert_non_null(strstr(result.headers, "Retry-After: 7"));
+    http_result_clear(&result);
+    raw_close(&client);
+
+    assert_int_equal(rename(away, h->tokens_dir), 0);
+}
+
+static void test_sighup_reloads_roles(void **state)
+{
+    harness *h = *state;
+    raw_client *client = NULL;
+    http_result result;
+
+    assert_int_equal(raw_connect(h, "NORMAL", CLIENT_STRANGER, &client), 0);
+    assert_int_equal(raw_request(client, "GET", "/v1/issuers", NULL, &result), 0);
+    assert_int_equal(result.status, 403);
+    assert_string_equal(http_result_code(&result), "client_not_registered");
+    http_result_clear(&result);
+
+    assert_int_equal(harness_append_config(h, "\n[client " CLIENT_STRANGER "]\n"
+                                              "role = regulator\nsubject_cn = "
+                                              CLIENT_STRANGER "\n"),
+                     0);
+    assert_int_equal(kill(h->pid, SIGHUP), 0);
+
+    /* The reload runs on the daemon's main thread; poll on the open connection. */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(raw_request(client, "GET", "/v1/issuers", NULL, &result), 0);
+        if (result.status == 200)
+            break;
+        http_result_clear(&result);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+    raw_close(&client);
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
+static void test_bad_reload_keeps_config(void **state)
+{
+    harness *h = *state;
+    http_result result;
+
+    assert_int_equal(harness_append_config(h, "\n[server]\nno_such_key = 1\n"), 0);
+    assert_int_equal(kill(h->pid, SIGHUP), 0);
+    usleep(300 * 1000);
+
+    harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    char *log = test_read_file(h->log_path, NULL);
+    assert_non_null(strstr(log, "\"event\":\"reload_failed\""));
+    assert_non_null(strstr(log, "unknown key"));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_writes_survive_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_hsm_gives_503, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_reloads_roles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_reload_keeps_config, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
