@@ -19,4 +19,5 @@ if(TARGET idsvc)
 
   server_add_test(test_server_api idsvc_server_harness)
   server_add_test(test_server_state idsvc_server_harness)
+  server_add_test(test_server_config idsvc_server)
 endif()

@@ -1,0 +1,210 @@
+/* The configuration reader: a complete file, and each kind of rejection with its line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char base[] =
+    "[server]\n"                                         /* 1 */
+    "listen = 127.0.0.1\n"                               /* 2 */
+    "port = 9443\n"                                      /* 3 */
+    "entity_id = https://node.example/idsvc\n"           /* 4 */
+    "jurisdiction = SG\n"                                /* 5 */
+    "[hsm]\n"                                            /* 6 */
+    "token_label = node\n"                               /* 7 */
+    "pin_env = IDSVC_PIN\n"                              /* 8 */
+    "tls_key = pkcs11:token=node;object=tls;type=private\n"
+    "saml_key = pkcs11:token=node;object=saml;type=private\n"
+    "[tls]\n"
+    "certificate = tls.pem\n"
+    "client_ca = ca-one.pem\n"
+    "client_ca = /etc/ca-two.pem\n"
+    "[database]\n"
+    "path = idsvc.db\n";
+
+static char folder[] = "/tmp/idsvc-config-XXXXXX";
+
+static int make_folder(void **state)
+{
+    (void)state;
+    return mkdtemp(folder) != NULL ? 0 : -1;
+}
+
+static int remove_folder(void **state)
+{
+    char command[64];
+
+    (void)state;
+    snprintf(command, sizeof(command), "rm -rf %s", folder);
+    return system(command) == 0 ? 0 : -1;
+}
+
+/* Writes base followed by extra and loads it. */
+static int load(const char *extra, config **cfg, char *error, size_t size)
+{
+    char path[128];
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/idsvc.conf", folder);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(base, file);
+    fputs(extra, file);
+    fclose(file);
+    error[0] = '\0';
+    return config_load(path, cfg, error, size);
+}
+
+static void test_complete_file_loads(void **state)
+{
+    config *cfg = NULL;
+    char error[512];
+    char expected[160];
+    unsigned char fingerprint[32];
+
+    (void)state;
+    assert_int_equal(load("[rp bank]\nentity_id = https://bank.example/sp\n"
+                          "jurisdiction = SG\nallowed_claims = given_name, family_name\n"
+                          "fingerprint = " "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+                          "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n"
+                          "[client agency]\nrole = issuer\nsubject_cn = Agency\n"
+                          "[issuer other]\nentity_id = https://other.example\n"
+                          "certificate = a.pem\ncertificate = b.pem\n"
+                          "[limits]\nthreads = 8\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    assert_int_equal(cfg->port, 9443);
+    assert_int_equal(cfg->limits.threads, 8);
+    assert_int_equal(cfg->limits.max_json_depth, 8);
+    assert_int_equal(cfg->client_ca_count, 2);
+    snprintf(expected, sizeof(expected), "%s/ca-one.pem", folder);
+    assert_string_equal(cfg->client_ca_files[0], expected);
+    assert_string_equal(cfg->client_ca_files[1], "/etc/ca-two.pem");
+    assert_int_equal(cfg->issuers[0].pem_count, 2);
+    assert_int_equal(cfg->rps[0].allowed_count, 2);
+    assert_true(config_rp_allows(&cfg->rps[0], "family_name"));
+    assert_false(config_rp_allows(&cfg->rps[0], "email"));
+
+    const config_client *agency = config_match_client(cfg, "Agency", fingerprint);
+    assert_non_null(agency);
+    assert_int_equal(agency->role, ROLE_ISSUER);
+    assert_string_equal(agency->identity, "agency");
+
+    for (size_t i = 0; i < 32; i++)
+        fingerprint[i] = (unsigned char)((i % 16) * 0x11);
+    const config_client *bank = config_match_client(cfg, "anything", fingerprint);
+    assert_non_null(bank);
+    assert_int_equal(bank->role, ROLE_RP);
+    assert_string_equal(bank->identity, "bank");
+    config_free(&cfg);
+    assert_null(cfg);
+}
+
+static void test_unknown_key_names_line(void **state)
+{
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    assert_int_equal(load("[limits]\nthreads = 2\nthread = 4\n", &cfg, error, sizeof(error)),
+                     -1);
+    assert_null(cfg);
+    assert_non_null(strstr(error, "idsvc.conf:19:"));
+    assert_non_null(strstr(error, "unknown key \"thread\""));
+}
+
+static void test_unknown_section_names_line(void **state)
+{
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    assert_int_equal(load("[listener]\nport = 1\n", &cfg, error, sizeof(error)), -1);
+    assert_non_null(strstr(error, "idsvc.conf:18:"));
+    assert_non_null(strstr(error, "unknown section [listener]"));
+}
+
+static void test_invalid_values_rejected(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[server]\nport = 70000\n", "port"},
+        {"[limits]\nmax_json_depth = many\n", "max_json_depth"},
+        {"[client x]\nrole = admin\nsubject_cn = x\n", "is not one of issuer"},
+        {"[client x]\nrole = issuer\nfingerprint = abc\n", "64 hex digits"},
+        {"[client x]\nrole = issuer\n", "needs subject_cn or fingerprint"},
+        {"[client x]\nrole = rp\nsubject_cn = x\nidentity = nobody\n", "[rp ID]"},
+        {"[client a]\nrole = issuer\nsubject_cn = same\n"
+         "[client b]\nrole = node\nsubject_cn = same\n", "map the same subject_cn"},
+        {"[issuer y]\nentity_id = https://y.example\n", "at least one certificate"},
+        {"[hsm]\npin_file = pin\n", "exactly one of pin_file and pin_env"},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
+        if (strstr(error, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, error);
+        assert_non_null(strstr(error, cases[i].message));
+        assert_null(cfg);
+    }
+}
+
+static void test_missing_required_key(void **state)
+{
+    config *cfg = NULL;
+    char error[512];
+    char path[128];
+    FILE *file;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/short.conf", folder);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs("[server]\nlisten = 127.0.0.1\n", file);
+    fclose(file);
+    assert_int_equal(config_load(path, &cfg, error, sizeof(error)), -1);
+    assert_non_null(strstr(error, "[server] entity_id is missing"));
+}
+
+static void test_sample_file_loads(void **state)
+{
+    const char *root = getenv("IDSVC_SOURCE_DIR");
+    char path[4096];
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    assert_non_null(root);
+    snprintf(path, sizeof(path), "%s/etc/idsvc.conf.sample", root);
+    if (config_load(path, &cfg, error, sizeof(error)) != 0)
+        fprintf(stderr, "%s\n", error);
+    assert_non_null(cfg);
+    assert_true(cfg->rp_count > 0);
+    config_free(&cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_complete_file_loads),
+        cmocka_unit_test(test_unknown_key_names_line),
+        cmocka_unit_test(test_unknown_section_names_line),
+        cmocka_unit_test(test_invalid_values_rejected),
+        cmocka_unit_test(test_missing_required_key),
+        cmocka_unit_test(test_sample_file_loads),
+    };
+
+    return cmocka_run_group_tests(tests, make_folder, remove_folder);
+}
