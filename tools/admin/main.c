@@ -15,6 +15,8 @@ static void print_usage(FILE *out)
           "  saml verify ...  verify a signed Assertion or Response\n"
           "  webauthn register|authenticate ...\n"
           "                   verify a WebAuthn registration or assertion response\n"
+          "  policy validate|sign|verify|diff|explain|simulate|test ...\n"
+          "                   write, sign and check policy bundles (see docs/policy-language.md)\n"
           "\n"
           "Run 'idsvc-admin COMMAND --help' for a command's options.\n",
           out);
@@ -44,6 +46,10 @@ int main(int argc, char **argv)
         return admin_keys_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "saml") == 0)
         return run_saml(argc - 1, argv + 1);
+#ifdef IDSVC_HAVE_POLICY
+    if (strcmp(argv[1], "policy") == 0)
+        return admin_policy_main(argc - 1, argv + 1);
+#endif
 #ifdef IDSVC_HAVE_WEBAUTHN
     if (strcmp(argv[1], "webauthn") == 0)
         return admin_webauthn_main(argc - 1, argv + 1);

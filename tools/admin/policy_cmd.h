@@ -1,0 +1,54 @@
+/* Shared by the files of `idsvc-admin policy`. */
+#ifndef IDSVC_ADMIN_POLICY_CMD_H
+#define IDSVC_ADMIN_POLICY_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "policy_internal.h"
+
+#define POLICY_PROGRAM "idsvc-admin policy"
+
+/* Exit statuses, as for every idsvc-admin subcommand. */
+#define EXIT_REJECTED 1
+#define EXIT_USAGE 2
+
+/* Bundles read from files and folders (every *.xml in a folder, in name order). */
+typedef struct policy_cmd_bundles {
+    policy_bundle **items;
+    size_t count;
+} policy_cmd_bundles;
+
+/* Reads the bundles named by paths; prints each failure with its file and line. */
+int policy_cmd_load(char *const *paths, size_t path_count, policy_cmd_bundles *out);
+void policy_cmd_bundles_free(policy_cmd_bundles *bundles);
+
+/* Reads the bundles and compiles them into one set. */
+int policy_cmd_compile(char *const *paths, size_t path_count, policy_set **set);
+
+/* Returns folder/name in a new string, or NULL when out of memory. */
+char *policy_cmd_join_path(const char *folder, const char *name);
+
+/* Reads a JSON file; prints the failure. */
+json_t *policy_cmd_read_json(const char *path);
+
+/* Prints a JSON value on standard output with a final newline. */
+void policy_cmd_print_json(const json_t *value);
+
+/* True when argv holds --help; the subcommands print their help and exit 0 then. */
+bool policy_cmd_wants_help(int argc, char **argv);
+
+/* Names the request's jurisdictions, purpose and conditions in one line. */
+void policy_cmd_describe_request(const policy_request *req, char *buf, size_t size);
+
+int policy_cmd_validate(int argc, char **argv);
+int policy_cmd_sign(int argc, char **argv);
+int policy_cmd_verify(int argc, char **argv);
+int policy_cmd_diff(int argc, char **argv);
+int policy_cmd_explain(int argc, char **argv);
+int policy_cmd_simulate(int argc, char **argv);
+int policy_cmd_test(int argc, char **argv);
+
+#endif
