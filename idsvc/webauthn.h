@@ -84,7 +84,7 @@ void webauthn_verifier_free(webauthn_verifier **verifier);
 int webauthn_verifier_add_origin(webauthn_verifier *verifier, const char *origin);
 
 /* Adds every certificate of a PEM file as an attestation trust anchor. Returns 0, or
- * -1 with a sentence in err when the file cannot be read or holds no certificate. */
+ * -1 with a sentence in err when the file cannot be read or contains no certificate. */
 int webauthn_verifier_add_roots_file(webauthn_verifier *verifier, const char *path,
                                      webauthn_error *err);
 

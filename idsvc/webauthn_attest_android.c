@@ -1,7 +1,7 @@
 /*
  * android-key attestation (WebAuthn Level 3, section 8.4), verified with OpenSSL because
  * libfido2 1.12 does not know the format. The Android Keystore attestation extension
- * (OID 1.3.6.1.4.1.11129.2.1.17) holds a KeyDescription:
+ * (OID 1.3.6.1.4.1.11129.2.1.17) contains a KeyDescription:
  *
  *   KeyDescription ::= SEQUENCE {
  *     attestationVersion INTEGER, attestationSecurityLevel ENUMERATED,

@@ -1,8 +1,8 @@
 /*
  * Attestation formats that libfido2 1.12 verifies: packed, fido-u2f and tpm, plus none,
- * which has nothing to verify. libfido2 checks the statement signature and, for tpm,
- * certInfo and pubArea; the certificate requirements, the AAGUID extension and the
- * chain are checked here and in webauthn_register.c.
+ * which has nothing to verify. libfido2 checks the statement signature, and for tpm
+ * also certInfo and pubArea. The certificate requirements and the AAGUID extension are
+ * checked here, and the chain in webauthn_register.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +161,7 @@ static webauthn_code stmt_int(const cbor_item_t *att_stmt, const char *key, int6
     return WEBAUTHN_OK;
 }
 
-/* Finds a member that must be present; what it holds is checked by its user. */
+/* Finds a member that must be present. The caller checks its type. */
 static webauthn_code stmt_member(const cbor_item_t *att_stmt, const char *key,
                                  const cbor_item_t **value, webauthn_error *err)
 {
@@ -317,6 +317,7 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
                                        webauthn_attestation_output *out,
                                        webauthn_error *err)
 {
+    static const unsigned char zero_aaguid[16] = {0};
     const cbor_item_t *x5c;
     fido_cred_t *cred = NULL;
     EVP_PKEY *leaf_key;
@@ -341,6 +342,10 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
     if (in->credential_key->alg != WEBAUTHN_COSE_ES256)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "A fido-u2f credential key must be ES256.");
+    /* The U2F signature does not cover the AAGUID, which the client sets to zero. */
+    if (memcmp(in->auth_data->aaguid, zero_aaguid, sizeof(zero_aaguid)) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "A fido-u2f registration must carry the all-zero AAGUID.");
 
     code = load_cred(in, &cred, err);
     if (code != WEBAUTHN_OK)
@@ -357,15 +362,15 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
 static bool has_extended_key_usage(X509 *cert, const char *oid)
 {
     EXTENDED_KEY_USAGE *usages = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
-    ASN1_OBJECT *wanted = OBJ_txt2obj(oid, 1);
+    ASN1_OBJECT *expected = OBJ_txt2obj(oid, 1);
     bool found = false;
 
-    for (int i = 0; usages != NULL && wanted != NULL && i < sk_ASN1_OBJECT_num(usages);
+    for (int i = 0; usages != NULL && expected != NULL && i < sk_ASN1_OBJECT_num(usages);
          i++) {
-        if (OBJ_cmp(sk_ASN1_OBJECT_value(usages, i), wanted) == 0)
+        if (OBJ_cmp(sk_ASN1_OBJECT_value(usages, i), expected) == 0)
             found = true;
     }
-    ASN1_OBJECT_free(wanted);
+    ASN1_OBJECT_free(expected);
     EXTENDED_KEY_USAGE_free(usages);
     return found;
 }

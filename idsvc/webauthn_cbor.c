@@ -168,11 +168,11 @@ static bool key_is_text(const cbor_item_t *key, const char *text)
            memcmp(cbor_string_handle(key), text, len) == 0;
 }
 
-static bool key_is_int(const cbor_item_t *key, int64_t wanted)
+static bool key_is_int(const cbor_item_t *key, int64_t expected)
 {
     int64_t value;
 
-    return webauthn_cbor_int(key, &value) == 0 && value == wanted;
+    return webauthn_cbor_int(key, &value) == 0 && value == expected;
 }
 
 static webauthn_code map_find(const cbor_item_t *map, bool by_text, const char *text,

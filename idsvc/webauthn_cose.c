@@ -273,7 +273,7 @@ webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned c
     EVP_MD_CTX *ctx = NULL;
     EVP_PKEY_CTX *pkey_ctx = NULL;
     const EVP_MD *md = NULL;
-    int key_type = EVP_PKEY_get_base_id(key);
+    int key_type = key != NULL ? EVP_PKEY_get_base_id(key) : EVP_PKEY_NONE;
     webauthn_code code = WEBAUTHN_OK;
 
     if (alg == WEBAUTHN_COSE_ES256 && key_type == EVP_PKEY_EC)

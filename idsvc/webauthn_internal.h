@@ -80,8 +80,8 @@ webauthn_code webauthn_client_data_verify(const webauthn_verifier *verifier,
 /* ---- CBOR ------------------------------------------------------------------------- */
 
 /* Checks that buf starts with one well-formed CBOR item with definite lengths, no tags,
- * nesting at most WEBAUTHN_MAX_CBOR_DEPTH, and every declared length within the input;
- * *item_len is its length in bytes. This runs before libcbor sees the bytes, because
+ * nesting at most WEBAUTHN_MAX_CBOR_DEPTH, and every declared length within the input.
+ * *item_len is its length in bytes. It must run before cbor_load, because
  * libcbor 0.8 allocates from a declared length before reading the elements. */
 webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *item_len,
                                   webauthn_error *err);

@@ -55,6 +55,15 @@ webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) * *out
                                  "x5c element %zu is not one DER certificate.", i);
             goto out;
         }
+        /* Later steps read the key without checking, so a certificate whose key
+         * OpenSSL cannot decode stops here. */
+        if (X509_get0_pubkey(cert) == NULL) {
+            X509_free(cert);
+            code = webauthn_fail(
+                err, WEBAUTHN_ATTESTATION_INVALID,
+                "x5c element %zu has a public key that cannot be decoded.", i);
+            goto out;
+        }
         if (sk_X509_push(certs, cert) == 0) {
             X509_free(cert);
             code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");

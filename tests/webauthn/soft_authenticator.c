@@ -65,7 +65,8 @@ void soft_ceremony_defaults(soft_ceremony *ceremony)
 
 static void map_add(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
 {
-    cbor_map_add(map, (struct cbor_pair){.key = cbor_move(key), .value = cbor_move(value)});
+    cbor_map_add(map,
+                 (struct cbor_pair){.key = cbor_move(key), .value = cbor_move(value)});
 }
 
 static cbor_item_t *cose_key_item(const soft_authenticator *auth)
@@ -94,8 +95,10 @@ static cbor_item_t *cose_key_item(const soft_authenticator *auth)
         e_len = BN_bn2bin(e, e_bytes);
         map_add(map, cbor_build_uint8(1), cbor_build_uint8(3));
         map_add(map, cbor_build_uint8(3), cbor_build_negint16(256));
-        map_add(map, cbor_build_negint8(0), cbor_build_bytestring(n_bytes, (size_t)n_len));
-        map_add(map, cbor_build_negint8(1), cbor_build_bytestring(e_bytes, (size_t)e_len));
+        map_add(map, cbor_build_negint8(0),
+                cbor_build_bytestring(n_bytes, (size_t)n_len));
+        map_add(map, cbor_build_negint8(1),
+                cbor_build_bytestring(e_bytes, (size_t)e_len));
         BN_free(n);
         BN_free(e);
     } else {
@@ -134,7 +137,8 @@ static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, si
     EVP_PKEY_CTX *pkey_ctx = NULL;
     unsigned char *sig = NULL;
 
-    if (EVP_DigestSignInit(ctx, &pkey_ctx, alg == -8 ? NULL : EVP_sha256(), NULL, key) != 1)
+    if (EVP_DigestSignInit(ctx, &pkey_ctx, alg == -8 ? NULL : EVP_sha256(), NULL, key) !=
+        1)
         goto out;
     if (alg == -257)
         EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PADDING);
@@ -231,7 +235,8 @@ int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid)
                                     "CN=Soft Authenticator",
                                     2);
     X509_set_issuer_name(ca->attestation_cert, X509_get_subject_name(ca->ca_cert));
-    add_ext(ca->attestation_cert, ca->ca_cert, NID_basic_constraints, "critical,CA:FALSE");
+    add_ext(ca->attestation_cert, ca->ca_cert, NID_basic_constraints,
+            "critical,CA:FALSE");
     add_ext(ca->attestation_cert, ca->ca_cert, NID_authority_key_identifier, "keyid");
     if (cert_aaguid != NULL)
         add_aaguid_ext(ca->attestation_cert, cert_aaguid);
@@ -250,8 +255,9 @@ void soft_ca_clear(soft_ca *ca)
 
 /* ---- Authenticator data and attestation ------------------------------------------- */
 
-static unsigned char *auth_data(const soft_authenticator *auth, const soft_ceremony *ceremony,
-                                bool with_credential, size_t *len)
+static unsigned char *auth_data(const soft_authenticator *auth,
+                                const soft_ceremony *ceremony, bool with_credential,
+                                size_t *len)
 {
     unsigned char *cose = NULL, *extensions = NULL;
     size_t cose_len = 0, extensions_len = 0;
@@ -312,9 +318,9 @@ static unsigned char *signed_bytes(const unsigned char *ad, size_t ad_len,
     return data;
 }
 
-static cbor_item_t *att_stmt(const soft_authenticator *auth, const soft_ceremony *ceremony,
-                             const unsigned char *ad, size_t ad_len,
-                             const unsigned char *client_data_hash)
+static cbor_item_t *att_stmt(const soft_authenticator *auth,
+                             const soft_ceremony *ceremony, const unsigned char *ad,
+                             size_t ad_len, const unsigned char *client_data_hash)
 {
     cbor_item_t *map;
     unsigned char *data, *sig;
@@ -333,7 +339,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth, const soft_ceremony
 
     map = cbor_new_definite_map(3);
     map_add(map, cbor_build_string("alg"),
-            alg == -257 ? cbor_build_negint16(256) : cbor_build_negint8((uint8_t)(-1 - alg)));
+            alg == -257 ? cbor_build_negint16(256)
+                        : cbor_build_negint8((uint8_t)(-1 - alg)));
     map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     if (x5c) {
         cbor_item_t *array = cbor_new_definite_array(1);
@@ -384,7 +391,8 @@ static char *client_data(const soft_ceremony *ceremony, const char *default_type
     return json;
 }
 
-static void set_b64(json_t *object, const char *key, const unsigned char *data, size_t len)
+static void set_b64(json_t *object, const char *key, const unsigned char *data,
+                    size_t len)
 {
     char *text = soft_base64url(data, len);
 
@@ -393,7 +401,8 @@ static void set_b64(json_t *object, const char *key, const unsigned char *data, 
 }
 
 /* Adds id, rawId and type; the ids may be made to differ from authData. */
-static void set_ids(json_t *root, const soft_authenticator *auth, const soft_ceremony *ceremony)
+static void set_ids(json_t *root, const soft_authenticator *auth,
+                    const soft_ceremony *ceremony)
 {
     unsigned char id[sizeof(auth->credential_id)];
 
@@ -417,7 +426,8 @@ static char *dump(json_t *root)
 }
 
 char *soft_register(const soft_authenticator *auth, const soft_ceremony *ceremony,
-                    const unsigned char *attestation_object, size_t attestation_object_len)
+                    const unsigned char *attestation_object,
+                    size_t attestation_object_len)
 {
     char *cd = client_data(ceremony, "webauthn.create");
     unsigned char hash[32];

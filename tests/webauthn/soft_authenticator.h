@@ -40,20 +40,20 @@ typedef struct soft_authenticator {
 
 /* What one ceremony sends; soft_ceremony_defaults gives a valid registration. */
 typedef struct soft_ceremony {
-    const char *type;          /* clientDataJSON type; NULL selects the right one */
-    const char *origin;        /* clientDataJSON origin */
-    const char *rp_id;         /* hashed into rpIdHash */
-    const char *cross_origin;  /* literal JSON value, or NULL to omit crossOrigin */
+    const char *type;         /* clientDataJSON type; NULL selects the right one */
+    const char *origin;       /* clientDataJSON origin */
+    const char *rp_id;        /* hashed into rpIdHash */
+    const char *cross_origin; /* literal JSON value, or NULL to omit crossOrigin */
     unsigned char challenge[32];
-    uint8_t flags;             /* UP, UV, BE, BS; AT is added for registrations */
+    uint8_t flags; /* UP, UV, BE, BS; AT is added for registrations */
     uint32_t sign_count;
     soft_format format;
-    const soft_ca *ca;         /* for SOFT_FORMAT_PACKED_X5C */
-    bool other_raw_id;         /* id and rawId name another credential than authData */
-    bool other_id_only;        /* only id differs from rawId */
-    bool tamper_signature;     /* flip a bit of the signature */
+    const soft_ca *ca;     /* for SOFT_FORMAT_PACKED_X5C */
+    bool other_raw_id;     /* id and rawId name another credential than authData */
+    bool other_id_only;    /* only id differs from rawId */
+    bool tamper_signature; /* flip a bit of the signature */
     const char *credential_protect; /* extension value in authData, or NULL */
-    const char *format_name;   /* replaces the fmt text when set */
+    const char *format_name;        /* replaces the fmt text when set */
 } soft_ceremony;
 
 /* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */
@@ -73,12 +73,14 @@ unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len);
 /* Builds the attestation object alone; the caller frees it. */
 unsigned char *soft_attestation_object(const soft_authenticator *auth,
                                        const soft_ceremony *ceremony,
-                                       const unsigned char *client_data_hash, size_t *len);
+                                       const unsigned char *client_data_hash,
+                                       size_t *len);
 
 /* Returns RegistrationResponseJSON with attestationObject replaced by the given bytes
  * when attestation_object is not NULL; the caller frees the text. */
 char *soft_register(const soft_authenticator *auth, const soft_ceremony *ceremony,
-                    const unsigned char *attestation_object, size_t attestation_object_len);
+                    const unsigned char *attestation_object,
+                    size_t attestation_object_len);
 
 /* Returns AuthenticationResponseJSON; the caller frees the text. */
 char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *ceremony);

@@ -32,7 +32,8 @@ static int setup_alg(void **state, int alg)
     soft_ceremony_defaults(&f->ceremony);
     f->ceremony.sign_count = 11;
     f->verifier = webauthn_verifier_new(SOFT_RP_ID);
-    if (f->verifier == NULL || webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
+    if (f->verifier == NULL ||
+        webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
         return -1;
 
     f->public_key = soft_cose_key(&f->auth, &f->public_key_len);
@@ -279,7 +280,8 @@ static void challenge_extracted_for_store(void **state)
     assert_int_equal(len, sizeof(f->ceremony.challenge));
     assert_memory_equal(challenge, f->ceremony.challenge, len);
     assert_true(webauthn_challenge_equal(challenge, len, f->ceremony.challenge, len));
-    assert_false(webauthn_challenge_equal(challenge, len - 1, f->ceremony.challenge, len));
+    assert_false(
+        webauthn_challenge_equal(challenge, len - 1, f->ceremony.challenge, len));
     free(challenge);
     free(json);
 }
@@ -291,28 +293,38 @@ int main(void)
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa, teardown),
         cmocka_unit_test_setup_teardown(counter_jump_accepted, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(both_zero_counters_accepted, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(counter_regression_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(equal_counter_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(zero_after_nonzero_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_rs256, teardown),
-        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_eddsa, teardown),
-        cmocka_unit_test_setup_teardown(tampered_regression_is_signature_invalid, setup_es256,
+        cmocka_unit_test_setup_teardown(both_zero_counters_accepted, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(counter_regression_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(equal_counter_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(zero_after_nonzero_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tampered_regression_is_signature_invalid,
+                                        setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_eddsa, teardown),
         cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,7 +135,8 @@ static void register_none_prints_json(void **state)
     assert_string_equal(text(output, "fmt"), "none");
     assert_string_equal(text(output, "attestation"), "none");
     assert_string_equal(text(output, "aaguid"), "00000000-0000-0000-0000-000000000000");
-    assert_string_equal(text(output, "credential_id"), text(expected, "credential_id_b64url"));
+    assert_string_equal(text(output, "credential_id"),
+                        text(expected, "credential_id_b64url"));
     assert_string_equal(text(output, "public_key"),
                         text(expected, "credential_public_key_cose_b64url"));
     assert_int_equal(json_integer_value(json_object_get(output, "algorithm")), -7);
@@ -157,9 +158,10 @@ static void register_wrong_origin_rejected(void **state)
     cli *c = *state;
 
     write_response(c, "webauthn/none/registration.json", "credential");
-    run(c, "register --rp-id localhost --origin https://localhost:5000 --challenge "
-           "TwN7n4WTyGKLc4ZY-qGsFqKnHM4nglqsyV0ICJlN2TO9XiRyFtrkaDwUvsql-gkLJXP6fnF1MlrZ53Mm"
-           "4R7Cvw");
+    run(c,
+        "register --rp-id localhost --origin https://localhost:5000 --challenge "
+        "TwN7n4WTyGKLc4ZY-qGsFqKnHM4nglqsyV0ICJlN2TO9XiRyFtrkaDwUvsql-gkLJXP6fnF1MlrZ53Mm"
+        "4R7Cvw");
     assert_rejected_line(c, "origin_not_allowed");
 }
 
@@ -169,14 +171,15 @@ static void register_android(cli *c, const char *at)
     char arguments[8192];
 
     write_response(c, "webauthn/android-key-pixel/registration.json", "credential");
-    snprintf(arguments, sizeof(arguments),
-             "register --rp-id '%s' --origin '%s' --challenge '%s' %s "
-             "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_1.pem' "
-             "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_2.pem' "
-             "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_3.pem' "
-             "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_4.pem'",
-             text(c->vector, "expected_rp_id"), text(c->vector, "expected_origin"),
-             text(c->vector, "expected_challenge_b64url"), at, dir, dir, dir, dir);
+    snprintf(
+        arguments, sizeof(arguments),
+        "register --rp-id '%s' --origin '%s' --challenge '%s' %s "
+        "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_1.pem' "
+        "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_2.pem' "
+        "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_3.pem' "
+        "--root '%s/webauthn/android-key-pixel/google_hardware_attestation_root_4.pem'",
+        text(c->vector, "expected_rp_id"), text(c->vector, "expected_origin"),
+        text(c->vector, "expected_challenge_b64url"), at, dir, dir, dir, dir);
     run(c, arguments);
 }
 
@@ -190,8 +193,9 @@ static void register_android_trusted_at_2025(void **state)
     assert_string_equal(text(output, "fmt"), "android-key");
     assert_string_equal(text(output, "attestation"), "trusted");
     assert_string_equal(text(output, "aaguid"), "b93fd961-f2e6-462f-b122-82002247de78");
-    assert_string_equal(text(output, "credential_id"),
-                        text(json_object_get(c->vector, "expected"), "credential_id_b64url"));
+    assert_string_equal(
+        text(output, "credential_id"),
+        text(json_object_get(c->vector, "expected"), "credential_id_b64url"));
     json_decref(output);
 }
 
@@ -212,11 +216,12 @@ static void authenticate_uv(cli *c, const char *extra)
     char arguments[4096];
 
     write_response(c, "webauthn/uv-required/assertion.json", "credential");
-    snprintf(arguments, sizeof(arguments),
-             "authenticate --rp-id '%s' --origin '%s' --challenge '%s' --public-key '%s' %s",
-             text(c->vector, "expected_rp_id"), text(c->vector, "expected_origin"),
-             text(c->vector, "expected_challenge_b64url"),
-             text(c->vector, "credential_public_key_cose_b64url"), extra);
+    snprintf(
+        arguments, sizeof(arguments),
+        "authenticate --rp-id '%s' --origin '%s' --challenge '%s' --public-key '%s' %s",
+        text(c->vector, "expected_rp_id"), text(c->vector, "expected_origin"),
+        text(c->vector, "expected_challenge_b64url"),
+        text(c->vector, "credential_public_key_cose_b64url"), extra);
     run(c, arguments);
 }
 
@@ -270,14 +275,19 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(register_none_prints_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(register_none_rejected_under_self, setup, teardown),
+        cmocka_unit_test_setup_teardown(register_none_rejected_under_self, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(register_wrong_origin_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(register_android_trusted_at_2025, setup, teardown),
+        cmocka_unit_test_setup_teardown(register_android_trusted_at_2025, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(register_android_rejected_today, setup, teardown),
         cmocka_unit_test_setup_teardown(authenticate_prints_counter, setup, teardown),
-        cmocka_unit_test_setup_teardown(authenticate_require_uv_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(authenticate_equal_counter_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_challenge_is_usage_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(authenticate_require_uv_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(authenticate_equal_counter_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(missing_challenge_is_usage_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(invalid_time_is_usage_error, setup, teardown),
     };
 

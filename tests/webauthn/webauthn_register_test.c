@@ -33,7 +33,8 @@ static int setup_alg(void **state, int alg)
     soft_ceremony_defaults(&f->ceremony);
     f->ceremony.ca = &f->ca;
     f->verifier = webauthn_verifier_new(SOFT_RP_ID);
-    if (f->verifier == NULL || webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
+    if (f->verifier == NULL ||
+        webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
         return -1;
     *state = f;
     return 0;
@@ -72,8 +73,8 @@ static webauthn_code run_with_object(fixture *f, const unsigned char *attestatio
                                      size_t attestation_object_len)
 {
     soft_ceremony defaults;
-    char *json = soft_register(&f->auth, &f->ceremony, attestation_object,
-                               attestation_object_len);
+    char *json =
+        soft_register(&f->auth, &f->ceremony, attestation_object, attestation_object_len);
     webauthn_code code;
 
     assert_non_null(json);
@@ -512,8 +513,8 @@ static void padded_base64url_rejected(void **state)
 
     soft_ceremony_defaults(&defaults);
     code = webauthn_verify_registration(f->verifier, defaults.challenge,
-                                        sizeof(defaults.challenge), padded, strlen(padded),
-                                        &f->reg, &f->err);
+                                        sizeof(defaults.challenge), padded,
+                                        strlen(padded), &f->reg, &f->err);
     assert_int_equal(code, WEBAUTHN_MALFORMED);
     free(padded);
     free(json);
@@ -528,19 +529,26 @@ int main(void)
         cmocka_unit_test_setup_teardown(packed_self_accepted_under_self, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(none_accepted_by_default, setup_eddsa, teardown),
-        cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_rs256, teardown),
-        cmocka_unit_test_setup_teardown(packed_x5c_basic_under_any, setup_eddsa, teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_allowed_when_set, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_omitted_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_basic_under_any, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_allowed_when_set, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_omitted_accepted, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_accepted_without_require, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_protect_extension_accepted, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(cross_origin_not_boolean_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
@@ -549,7 +557,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(backup_state_without_eligibility_rejected,
                                         setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(raw_id_differs_from_auth_data, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(raw_id_differs_from_auth_data, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(id_differs_from_raw_id, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tampered_self_signature_rejected, setup_es256,
                                         teardown),
@@ -562,14 +571,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(untrusted_root_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(chain_checked_at_pinned_time, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(chain_checked_at_pinned_time, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(none_rejected_under_self, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(none_rejected_under_chain, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(self_rejected_under_chain, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(trailing_bytes_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(truncated_object_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(indefinite_length_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(indefinite_length_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(deep_nesting_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(object_not_a_map_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(unknown_format_rejected, setup_es256, teardown),

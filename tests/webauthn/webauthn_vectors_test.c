@@ -86,8 +86,8 @@ static webauthn_code verify(const webauthn_verifier *verifier, const char *chall
     char *json = json_dumps(credential, JSON_COMPACT);
     webauthn_code code;
 
-    code = webauthn_verify_registration(verifier, challenge, challenge_len, json, strlen(json),
-                                        reg, err);
+    code = webauthn_verify_registration(verifier, challenge, challenge_len, json,
+                                        strlen(json), reg, err);
     free(json);
     free(challenge);
     return code;
@@ -118,8 +118,8 @@ static void assert_expected(const webauthn_registration *reg, const json_t *expe
                      json_integer_value(json_object_get(expected, "credential_id_len")));
     assert_b64_equal(reg->public_key, reg->public_key_len,
                      get_text(expected, "credential_public_key_cose_b64url"));
-    assert_int_equal(reg->algorithm,
-                     json_integer_value(json_object_get(expected, "credential_cose_alg")));
+    assert_int_equal(reg->algorithm, json_integer_value(json_object_get(
+                                         expected, "credential_cose_alg")));
     assert_string_equal(aaguid, get_text(expected, "aaguid_hex"));
     assert_int_equal(reg->sign_count,
                      json_integer_value(json_object_get(expected, "sign_count")));
@@ -131,8 +131,8 @@ static void accept_registration(const char *relative, const char *const *roots, 
 {
     json_t *vector = load_vector(relative);
     webauthn_verifier *verifier =
-        new_verifier(get_text(vector, "expected_rp_id"), get_text(vector, "expected_origin"),
-                     roots, at);
+        new_verifier(get_text(vector, "expected_rp_id"),
+                     get_text(vector, "expected_origin"), roots, at);
     webauthn_registration *reg = NULL;
     webauthn_error err;
     webauthn_code code;
@@ -186,8 +186,8 @@ static webauthn_error reject_registration(const char *relative, const char *cons
 {
     json_t *vector = load_vector(relative);
     webauthn_verifier *verifier =
-        new_verifier(get_text(vector, "expected_rp_id"), get_text(vector, "expected_origin"),
-                     roots, at);
+        new_verifier(get_text(vector, "expected_rp_id"),
+                     get_text(vector, "expected_origin"), roots, at);
     webauthn_registration *reg = NULL;
     webauthn_error err;
     webauthn_code code;
@@ -209,14 +209,15 @@ static void android_key_pixel_rejected_today(void **state)
 
     (void)state;
     /* The TEE intermediate expired on 2025-02-02 and Droid CA3 on 2025-02-17. */
-    err = reject_registration("webauthn/android-key-pixel/registration.json", android_roots,
-                              0, WEBAUTHN_ATTESTATION_CHAIN_INVALID);
+    err = reject_registration("webauthn/android-key-pixel/registration.json",
+                              android_roots, 0, WEBAUTHN_ATTESTATION_CHAIN_INVALID);
     assert_non_null(strstr(err.message, "certificate has expired"));
 }
 
 static void android_key_pixel_rejected_with_other_root(void **state)
 {
-    static const char *const roots[] = {"webauthn/apple/apple_webauthn_root_ca.pem", NULL};
+    static const char *const roots[] = {"webauthn/apple/apple_webauthn_root_ca.pem",
+                                        NULL};
     webauthn_error err;
 
     (void)state;
@@ -228,7 +229,8 @@ static void android_key_pixel_rejected_with_other_root(void **state)
 
 static void apple_accepted_at_2021(void **state)
 {
-    static const char *const roots[] = {"webauthn/apple/apple_webauthn_root_ca.pem", NULL};
+    static const char *const roots[] = {"webauthn/apple/apple_webauthn_root_ca.pem",
+                                        NULL};
 
     (void)state;
     accept_registration("webauthn/apple/registration.json", roots, TIME_2021_09_01);
@@ -236,7 +238,8 @@ static void apple_accepted_at_2021(void **state)
 
 static void apple_rejected_today(void **state)
 {
-    static const char *const roots[] = {"webauthn/apple/apple_webauthn_root_ca.pem", NULL};
+    static const char *const roots[] = {"webauthn/apple/apple_webauthn_root_ca.pem",
+                                        NULL};
     webauthn_error err;
 
     (void)state;
@@ -255,9 +258,9 @@ static void apple_wrong_challenge_rejected(void **state)
     webauthn_error err;
 
     (void)state;
-    assert_int_equal(verify(verifier, "AAAA", json_object_get(vector, "credential"), &reg,
-                            &err),
-                     WEBAUTHN_CHALLENGE_MISMATCH);
+    assert_int_equal(
+        verify(verifier, "AAAA", json_object_get(vector, "credential"), &reg, &err),
+        WEBAUTHN_CHALLENGE_MISMATCH);
     webauthn_verifier_free(&verifier);
     json_decref(vector);
 }
@@ -276,7 +279,8 @@ static json_t *tpm_credential(const json_t *vector)
                      get_text(registration, "attestationObject_b64url"));
 }
 
-static webauthn_code verify_tpm(time_t at, webauthn_registration **reg, webauthn_error *err)
+static webauthn_code verify_tpm(time_t at, webauthn_registration **reg,
+                                webauthn_error *err)
 {
     static const char *const roots[] = {
         "webauthn/tpm-windows-hello/microsoft-tpm-root-ca-2014.pem", NULL};
@@ -284,12 +288,13 @@ static webauthn_code verify_tpm(time_t at, webauthn_registration **reg, webauthn
     const json_t *expected =
         json_object_get(json_object_get(vector, "expected"), "registration");
     json_t *credential = tpm_credential(vector);
-    webauthn_verifier *verifier = new_verifier(get_text(expected, "expected_rp_id"),
-                                               get_text(expected, "expected_origin"), roots, at);
+    webauthn_verifier *verifier =
+        new_verifier(get_text(expected, "expected_rp_id"),
+                     get_text(expected, "expected_origin"), roots, at);
     webauthn_code code;
 
-    code = verify(verifier, get_text(expected, "expected_challenge_b64url"), credential, reg,
-                  err);
+    code = verify(verifier, get_text(expected, "expected_challenge_b64url"), credential,
+                  reg, err);
     if (code == WEBAUTHN_OK)
         assert_expected(*reg, expected);
 
@@ -350,7 +355,8 @@ static void none_up_uv_cleared_rejected(void **state)
     json_decref(vector);
 }
 
-/* ---- The assertion vector ----------------------------------------------------------- */
+/* ---- The assertion vector -----------------------------------------------------------
+ */
 
 static webauthn_code verify_uv_assertion(bool require_uv, webauthn_assertion *result,
                                          webauthn_error *err)
@@ -359,16 +365,16 @@ static webauthn_code verify_uv_assertion(bool require_uv, webauthn_assertion *re
     webauthn_verifier *verifier = new_verifier(
         get_text(vector, "expected_rp_id"), get_text(vector, "expected_origin"), NULL, 0);
     size_t challenge_len = 0, key_len = 0;
-    unsigned char *challenge = decode(get_text(vector, "expected_challenge_b64url"),
-                                      &challenge_len);
-    unsigned char *key = decode(get_text(vector, "credential_public_key_cose_b64url"),
-                                &key_len);
+    unsigned char *challenge =
+        decode(get_text(vector, "expected_challenge_b64url"), &challenge_len);
+    unsigned char *key =
+        decode(get_text(vector, "credential_public_key_cose_b64url"), &key_len);
     char *json = json_dumps(json_object_get(vector, "credential"), JSON_COMPACT);
     webauthn_credential stored = {
         .public_key = key,
         .public_key_len = key_len,
-        .sign_count = (uint32_t)json_integer_value(json_object_get(vector,
-                                                                   "stored_sign_count")),
+        .sign_count =
+            (uint32_t)json_integer_value(json_object_get(vector, "stored_sign_count")),
     };
     webauthn_code code;
 
@@ -408,7 +414,8 @@ static void uv_optional_assertion_accepted(void **state)
     assert_int_equal(result.flags, 0x01);
 }
 
-/* ---- The CBOR vector ---------------------------------------------------------------- */
+/* ---- The CBOR vector ----------------------------------------------------------------
+ */
 
 /* Puts attestation object bytes into the none vector's response, which is valid in
  * every other respect, and verifies it. */
@@ -426,8 +433,8 @@ static webauthn_code verify_with_object(const unsigned char *object, size_t len,
     assert_int_equal(webauthn_base64url_encode(object, len, &text), 0);
     json_object_set_new(json_object_get(credential, "response"), "attestationObject",
                         json_string(text));
-    code = verify(verifier, get_text(vector, "expected_challenge_b64url"), credential, &reg,
-                  err);
+    code = verify(verifier, get_text(vector, "expected_challenge_b64url"), credential,
+                  &reg, err);
     assert_null(reg);
 
     free(text);
@@ -474,7 +481,8 @@ static void cbor_huge_variants_rejected(void **state)
     (void)state;
     assert_int_equal(verify_with_object(array64, sizeof(array64), &err),
                      WEBAUTHN_CBOR_MALFORMED);
-    assert_int_equal(verify_with_object(map32, sizeof(map32), &err), WEBAUTHN_CBOR_MALFORMED);
+    assert_int_equal(verify_with_object(map32, sizeof(map32), &err),
+                     WEBAUTHN_CBOR_MALFORMED);
 }
 
 int main(void)

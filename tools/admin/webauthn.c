@@ -67,7 +67,7 @@ static void print_usage(FILE *out)
           "  --credential-id B64URL  the stored credential id the rawId must equal\n"
           "\n"
           "Exit status: 0 valid, 1 rejected (\"rejected: CODE: sentence\" on stderr), 2 "
-          "usage.\n",
+          "usage error or internal_error.\n",
           out);
 }
 
@@ -83,12 +83,13 @@ static int add_repeated(const char **list, size_t *count, const char *value,
                         const char *name)
 {
     if (*count >= 16)
-        return usage_error("too many values for", name);
+        return usage_error("at most 16 values are allowed for", name);
     list[(*count)++] = value;
     return 0;
 }
 
-/* Parses the options after the subcommand. Returns 0, or the exit status 2. */
+/* Parses the options after the subcommand. Returns 0, -1 after printing the help, or
+ * the exit status 2. */
 static int parse_options(int argc, char **argv, webauthn_options *opts)
 {
     static const struct option long_options[] = {
@@ -148,7 +149,7 @@ static int parse_options(int argc, char **argv, webauthn_options *opts)
             break;
         case 'h':
             print_usage(stdout);
-            return 1;
+            return -1;
         default:
             return usage_error("invalid option", NULL);
         }
@@ -157,7 +158,7 @@ static int parse_options(int argc, char **argv, webauthn_options *opts)
     }
 
     if (optind + 1 != argc)
-        return usage_error("expected exactly one RESPONSE.json", NULL);
+        return usage_error("exactly one RESPONSE.json file is required", NULL);
     opts->response_path = argv[optind];
     if (opts->rp_id == NULL || opts->origin_count == 0 || opts->challenge == NULL)
         return usage_error("--rp-id, --origin and --challenge are required", NULL);
@@ -502,7 +503,7 @@ int admin_webauthn_main(int argc, char **argv)
 
     status = parse_options(argc - 1, argv + 1, &opts);
     if (status != 0)
-        return status == 1 ? 0 : status;
+        return status == -1 ? 0 : status;
 
     status = decode_option("--challenge", opts.challenge, &challenge, &challenge_len);
     if (status == 0)
@@ -512,7 +513,7 @@ int admin_webauthn_main(int argc, char **argv)
 
     response = read_response(opts.response_path, &response_len);
     if (response == NULL) {
-        status = usage_error("cannot read the response file (or it exceeds 1 MiB)",
+        status = usage_error("cannot read the response file, or it is larger than 1 MiB",
                              opts.response_path);
         goto out;
     }
