@@ -318,6 +318,23 @@ static unsigned char *signed_bytes(const unsigned char *ad, size_t ad_len,
     return data;
 }
 
+/* Turns the uncompressed point 04 || x || y of key inside der into an invalid
+ * encoding, which d2i_X509 still accepts but whose key OpenSSL cannot decode. */
+static void corrupt_ec_point(EVP_PKEY *key, unsigned char *der, size_t der_len)
+{
+    unsigned char point[65];
+    size_t len = 0;
+
+    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point),
+                                    &len);
+    for (size_t i = 0; i + len <= der_len; i++) {
+        if (memcmp(der + i, point, len) == 0) {
+            der[i] = 0x05;
+            return;
+        }
+    }
+}
+
 static cbor_item_t *att_stmt(const soft_authenticator *auth,
                              const soft_ceremony *ceremony, const unsigned char *ad,
                              size_t ad_len, const unsigned char *client_data_hash)
@@ -346,6 +363,9 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         cbor_item_t *array = cbor_new_definite_array(1);
         unsigned char *der = NULL;
         int der_len = i2d_X509(ceremony->ca->attestation_cert, &der);
+
+        if (ceremony->corrupt_cert_key)
+            corrupt_ec_point(ceremony->ca->attestation_key, der, (size_t)der_len);
 
         cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
         map_add(map, cbor_build_string("x5c"), array);

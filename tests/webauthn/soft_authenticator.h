@@ -54,6 +54,7 @@ typedef struct soft_ceremony {
     bool tamper_signature; /* flip a bit of the signature */
     const char *credential_protect; /* extension value in authData, or NULL */
     const char *format_name;        /* replaces the fmt text when set */
+    bool corrupt_cert_key;          /* make the x5c certificate key undecodable */
 } soft_ceremony;
 
 /* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */

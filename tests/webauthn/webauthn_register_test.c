@@ -330,6 +330,16 @@ static void tampered_x5c_signature_rejected(void **state)
     assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
 }
 
+static void undecodable_cert_key_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    f->ceremony.corrupt_cert_key = true;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "cannot be decoded"));
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -567,6 +577,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(tampered_self_signature_rejected, setup_eddsa,
                                         teardown),
         cmocka_unit_test_setup_teardown(tampered_x5c_signature_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(undecodable_cert_key_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
                                         teardown),
