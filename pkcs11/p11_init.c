@@ -56,8 +56,10 @@ int p11_token_init(const char *module_path, const char *label, const char *so_pi
     int ret = -1;
 
     p11_error_clear(err);
-    if (label == NULL || label[0] == '\0' || strlen(label) > sizeof(padded))
-        return p11_fail(err, CKR_ARGUMENTS_BAD, "a token label has 1 to 32 bytes");
+    if (label == NULL)
+        return p11_fail(err, CKR_ARGUMENTS_BAD, "no token label given");
+    if (p11_check_field(label, sizeof(padded), "label", err) != 0)
+        return -1;
     if (so_pin == NULL || so_pin[0] == '\0' || user_pin == NULL || user_pin[0] == '\0')
         return p11_fail(err, CKR_ARGUMENTS_BAD,
                         "a new token needs an SO PIN and a user PIN");

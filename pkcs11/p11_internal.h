@@ -89,6 +89,11 @@ int p11_token_find_slot(p11_token *token, p11_error *err);
 /* Trims the space padding of a PKCS#11 text field into a C string. */
 void p11_trim_field(char *out, const CK_UTF8CHAR *field, size_t size);
 
+/* Checks a token label or serial number given by the caller against its padded field of
+ * field_size bytes: 1 to field_size bytes, and no trailing space, because the padding
+ * makes "a " and "a" the same token. what names the value in the message. */
+int p11_check_field(const char *value, size_t field_size, const char *what, p11_error *err);
+
 /* A step run on the thread's session; sets *function to the call that failed. */
 typedef CK_RV (*p11_session_fn)(p11_token *token, CK_SESSION_HANDLE session, void *arg,
                                 const char **function);

@@ -18,6 +18,23 @@ void p11_trim_field(char *out, const CK_UTF8CHAR *field, size_t size)
     out[len] = '\0';
 }
 
+int p11_check_field(const char *value, size_t field_size, const char *what, p11_error *err)
+{
+    size_t len = strlen(value);
+
+    if (len == 0 || len > field_size)
+        return p11_fail(err, CKR_ARGUMENTS_BAD, "a token %s has 1 to %zu bytes, not %zu",
+                        what, field_size, len);
+    /* PKCS#11 pads the field with spaces, so a trailing space cannot be stored or told
+     * apart from the padding. */
+    if (value[len - 1] == ' ')
+        return p11_fail(err, CKR_ARGUMENTS_BAD,
+                        "the token %s '%s' ends with a space, which PKCS#11 padding "
+                        "cannot keep; remove the trailing spaces",
+                        what, value);
+    return 0;
+}
+
 static void describe_wanted(const p11_token *token, char *out, size_t size)
 {
     if (token->want_label != NULL && token->want_serial != NULL)
@@ -148,6 +165,13 @@ int p11_token_open(const p11_config *config, p11_token **out, p11_error *err)
     atomic_init(&token->handle_epoch, 1);
     atomic_init(&token->pid, (int)getpid());
 
+    if ((config->token_label != NULL && config->token_label[0] != '\0' &&
+         p11_check_field(config->token_label, sizeof(token->info.label), "label", err) !=
+             0) ||
+        (config->token_serial != NULL && config->token_serial[0] != '\0' &&
+         p11_check_field(config->token_serial, sizeof(token->info.serialNumber), "serial",
+                         err) != 0))
+        goto fail;
     if (copy_option(config->token_label, &token->want_label, err) != 0 ||
         copy_option(config->token_serial, &token->want_serial, err) != 0 ||
         read_pin(config, token, err) != 0)

@@ -243,6 +243,43 @@ static void test_list(void **state)
     p11_key_info_free(infos, count);
 }
 
+/* A label with a trailing space fills the same padded field as the label without it.
+ * Initialising it would make a second token with the label in use, so both init and open
+ * reject it with the reason. */
+static void test_label_trailing_space_rejected(void **state)
+{
+    static const char *const spaced[] = {TEST_TOKEN_LABEL " ", TEST_TOKEN_LABEL "   "};
+    p11_config config = p11_test_config(&token_dir, NULL);
+    p11_token *again = NULL;
+    p11_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(spaced) / sizeof(spaced[0]); i++) {
+        assert_int_equal(p11_token_init(token_dir.module_path, spaced[i], TEST_TOKEN_SO_PIN,
+                                        TEST_TOKEN_PIN, NULL, 0, &err),
+                         -1);
+        assert_int_equal(err.rv, CKR_ARGUMENTS_BAD);
+        assert_non_null(strstr(err.message, "ends with a space"));
+
+        config.token_label = spaced[i];
+        assert_int_equal(p11_token_open(&config, &again, &err), -1);
+        assert_null(again);
+        assert_int_equal(err.rv, CKR_ARGUMENTS_BAD);
+        assert_non_null(strstr(err.message, "ends with a space"));
+    }
+
+    config.token_label = NULL;
+    config.token_serial = "0123456789abcdef0";
+    assert_int_equal(p11_token_open(&config, &again, &err), -1);
+    assert_int_equal(err.rv, CKR_ARGUMENTS_BAD);
+    assert_non_null(strstr(err.message, "serial has 1 to 16 bytes"));
+
+    /* The real label still names exactly one token. */
+    config = p11_test_config(&token_dir, NULL);
+    assert_int_equal(p11_token_open(&config, &again, &err), 0);
+    p11_token_close(&again);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_bad_uris_rejected),
         cmocka_unit_test(test_certificate_store_and_load),
         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_label_trailing_space_rejected),
     };
 
     return cmocka_run_group_tests_name("p11_objects", tests, setup, teardown);
