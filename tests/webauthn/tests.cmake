@@ -13,7 +13,9 @@ if(TARGET idsvc_webauthn)
                       webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_vectors_test
                       ${CMAKE_CURRENT_LIST_DIR}/webauthn_vectors_test.c idsvc_webauthn)
-  idsvc_add_unit_test(webauthn_cli_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_cli_test.c
-                      PkgConfig::JANSSON)
-  add_dependencies(webauthn_cli_test idsvc-admin)
+  if(TARGET idsvc-admin)
+    idsvc_add_unit_test(webauthn_cli_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_cli_test.c
+                        PkgConfig::JANSSON)
+    add_dependencies(webauthn_cli_test idsvc-admin)
+  endif()
 endif()
