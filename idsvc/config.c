@@ -99,7 +99,7 @@ static int parse_unsigned(const char *value, unsigned long min, unsigned long ma
                           unsigned long *out)
 {
     char *end = NULL;
-    unsigned long number;
+    unsigned long number = 0;
 
     if (value[0] == '\0' || value[0] == '-')
         return -1;
@@ -143,7 +143,7 @@ static int handle_number(parse_state *state, const char *section, const char *na
 static int handle_server(parse_state *state, const char *name, const char *value)
 {
     config *cfg = state->cfg;
-    unsigned long number;
+    unsigned long number = 0;
 
     if (strcmp(name, "listen") == 0)
         return set_string(&cfg->listen_address, value) == 0;
@@ -165,7 +165,7 @@ static int handle_server(parse_state *state, const char *name, const char *value
 static int handle_hsm(parse_state *state, const char *name, const char *value)
 {
     config *cfg = state->cfg;
-    unsigned long number;
+    unsigned long number = 0;
 
     if (strcmp(name, "module") == 0)
         return set_path(state, &cfg->module_path, value) == 0;
@@ -202,7 +202,7 @@ static int handle_tls(parse_state *state, const char *name, const char *value)
 static int handle_saml(parse_state *state, const char *name, const char *value)
 {
     config *cfg = state->cfg;
-    unsigned long number;
+    unsigned long number = 0;
 
     if (strcmp(name, "certificate") == 0)
         return set_path(state, &cfg->saml_certificate_file, value) == 0;
@@ -224,7 +224,7 @@ static int handle_saml(parse_state *state, const char *name, const char *value)
 static int handle_limits(parse_state *state, const char *name, const char *value)
 {
     config_limits *limits = &state->cfg->limits;
-    unsigned long number;
+    unsigned long number = 0;
 
     if (strcmp(name, "max_body_bytes") == 0) {
         if (!handle_number(state, "limits", name, value, 1024, 16ul << 20, &number))
@@ -600,7 +600,7 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
     set_defaults(state.cfg);
     state.dir = folder_of(path);
 
-    /* These are process-wide settings of libinih; only configuration loading uses it. */
+    /* These settings of libinih are process-wide, and only configuration loading uses it. */
     ini_use_stack = false;
     ini_max_line = CONFIG_MAX_LINE;
     ini_allow_multiline = false;

@@ -265,7 +265,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    /* Block the signals before any thread starts, so only sigwait sees them. */
+    /* Block the signals before any thread starts, so that only sigwait receives them. */
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);

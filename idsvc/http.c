@@ -351,7 +351,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         *req_cls = state;
         /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
          * connection, so the response goes out on the next call. A body declared too
-         * large is the exception: answering now, before "100 Continue", spares the
+         * large is the exception. Sending the 413 now, before "100 Continue", spares the
          * upload, and that connection should close anyway. */
         if (!state->body_too_large)
             return MHD_YES;
@@ -387,7 +387,7 @@ static void log_request(const request_state *state, double seconds)
     const http_caller *caller = &request->caller;
     char status[8];
     char latency[24];
-    const char *who = caller->identity != NULL     ? caller->identity
+    const char *caller_name = caller->identity != NULL     ? caller->identity
                       : caller->subject_cn[0] != 0 ? caller->subject_cn
                                                    : NULL;
 
@@ -396,7 +396,7 @@ static void log_request(const request_state *state, double seconds)
     log_field fields[] = {
         {"request_id", request->request_id},
         {"role", config_role_name(caller->role)},
-        {"caller", who},
+        {"caller", caller_name},
         {"certificate_sha256", caller->has_certificate ? caller->fingerprint_hex : NULL},
         {"method", request->method},
         {"route", state->route_index < ROUTE_COUNT ? routes[state->route_index].pattern

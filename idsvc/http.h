@@ -128,9 +128,9 @@ char *route_metadata_build(const node *n);
  */
 json_t *http_parse_json_body(const http_request *request, http_reply *reply);
 
-/* Reads a string member. Returns NULL with a problem in reply when it is missing and
- * required, not a string, empty or longer than max_len bytes; returns NULL and leaves
- * reply unset when an optional member is absent. */
+/* Reads a string member. Returns NULL with a problem in reply when the member is
+ * missing and required, not a string, empty or longer than max_len bytes. Returns NULL
+ * and leaves reply unset when an optional member is absent. */
 const char *http_json_string(const json_t *object, const char *name, bool required,
                              size_t max_len, http_reply *reply);
 

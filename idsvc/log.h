@@ -15,7 +15,7 @@ typedef enum log_level {
     LOG_ERROR,
 } log_level;
 
-/* Longest value written; longer values end in "..." */
+/* Maximum length of a value in bytes; a longer value is cut and ends in "..." */
 #define LOG_VALUE_MAX 256
 
 typedef struct log_field {

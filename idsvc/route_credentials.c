@@ -1,7 +1,7 @@
 /*
  * Credentials, for issuers: POST /v1/credentials issues one, GET /v1/credentials/{id}
- * shows its status, POST /v1/credentials/{id}/revocation revokes it. An issuer sees only
- * the credentials it issued; another issuer's credential answers 404, as a missing one.
+ * shows its status, POST /v1/credentials/{id}/revocation revokes it. An issuer reads only
+ * the credentials it issued. Another issuer's credential gets 404, like a missing one.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
- * POST /v1/verifications, for relying parties: verifies a SAML assertion and answers
- * with the claims disclosed, the reason each other requested claim was withheld, and a
+ * POST /v1/verifications, for relying parties: verifies a SAML assertion and returns
+ * the claims disclosed, the reason each other requested claim was withheld, and a
  * result attestation that the node signs in the HSM for that relying party.
  *
  * The checks run in this order: signature against the trust list, validity window and
@@ -171,7 +171,7 @@ static json_t *values_json(const saml_claim *claim, const saml_attribute *attrib
 
 /* The disclosure decision for each requested claim.
  * NOTE: until the policy engine decides, a claim is disclosed when the credential
- * carries it and the relying party's registry entry allows it; no consent is asked. */
+ * carries it and the relying party's registry entry allows it. No consent is asked. */
 typedef struct disclosure {
     json_t *disclosed;        /* claim name -> value(s) */
     json_t *withheld;         /* [{claim, reason}] */

@@ -19,7 +19,7 @@ typedef enum store_status {
     STORE_OK = 0,
     STORE_NOT_FOUND,
     STORE_CONFLICT, /* a unique key exists already, or the state forbids the change */
-    STORE_FAILED,   /* the database failed; the caller answers 500 */
+    STORE_FAILED,   /* the database failed, so the caller returns 500 */
 } store_status;
 
 const char *store_status_name(store_status status);

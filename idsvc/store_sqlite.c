@@ -1,6 +1,6 @@
 /*
  * The SQLite backend. Each thread uses its own connection, because one connection
- * serialises every statement; WAL lets readers run beside the one writer.
+ * serialises every statement, and WAL lets readers run beside the one writer.
  */
 #include "store.h"
 
@@ -76,9 +76,9 @@ const char *store_status_name(store_status status)
     }
 }
 
-static void log_sqlite(sqlite3 *db, const char *what)
+static void log_sqlite(sqlite3 *db, const char *operation)
 {
-    log_message(LOG_ERROR, "store_error", "%s failed: %s", what,
+    log_message(LOG_ERROR, "store_error", "%s failed: %s", operation,
                 db != NULL ? sqlite3_errmsg(db) : "no connection");
 }
 
@@ -108,8 +108,9 @@ static sqlite3 *open_connection(const char *path)
     }
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 
-    /* synchronous is a per-connection setting: FULL syncs the WAL on every commit, so
-     * an acknowledged write survives a crash or power loss. */
+    /* synchronous is a per-connection setting. FULL syncs the WAL on every commit, so an
+     * acknowledged write survives a process crash, and a power loss when the disk
+     * honours fsync. */
     if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                  "PRAGMA foreign_keys=ON;") != 0) {
         sqlite3_close(db);
@@ -209,7 +210,8 @@ static char *column_text(sqlite3_stmt *stmt, int index)
     return text != NULL ? strdup((const char *)text) : NULL;
 }
 
-/* Prepares a statement on this thread's connection; NULL after logging on failure. */
+/* Prepares a statement on this thread's connection. Returns NULL after logging a
+ * failure. */
 static sqlite3_stmt *prepare(sqlite_store *s, const char *sql, sqlite3 **db_out)
 {
     sqlite3 *db = thread_connection(s);
@@ -226,7 +228,7 @@ static sqlite3_stmt *prepare(sqlite_store *s, const char *sql, sqlite3 **db_out)
     return stmt;
 }
 
-static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
+static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *operation)
 {
     int rc = sqlite3_step(stmt);
 
@@ -234,7 +236,7 @@ static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *what)
         return STORE_OK;
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return STORE_CONFLICT;
-    log_sqlite(db, what);
+    log_sqlite(db, operation);
     return STORE_FAILED;
 }
 

@@ -413,7 +413,7 @@ static void test_other_issuer_sees_not_found(void **state)
     http_result_clear(&issued);
 }
 
-static void test_old_tls_versions_refused(void **state)
+static void test_old_tls_versions_rejected(void **state)
 {
     static const char *const old[] = {"NORMAL:-VERS-ALL:+VERS-TLS1.0",
                                       "NORMAL:-VERS-ALL:+VERS-TLS1.1"};
@@ -480,7 +480,7 @@ int main(void)
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
-        cmocka_unit_test(test_old_tls_versions_refused),
+        cmocka_unit_test(test_old_tls_versions_rejected),
         cmocka_unit_test(test_tls12_and_tls13_accepted),
         cmocka_unit_test(test_keep_alive_holds),
         cmocka_unit_test(test_fingerprint_mapping_and_metrics),
