@@ -5,8 +5,9 @@
  * bundle of the subject's home (export rules) and of the relying party's jurisdiction
  * (import rules). Inside a bundle the most specific matching rule wins, and among equally
  * specific ones withhold beats disclose-derived beats disclose; equal effects combine
- * their conditions. A residency verdict replaces the base verdict; between two
- * residency verdicts the stronger effect wins and equal effects combine conditions.
+ * their conditions. Across bundles the strongest effect wins and every bundle that
+ * allows the claim adds its conditions, so a claim is released only in the form, and
+ * on the conditions, that every applicable bundle allows.
  */
 #include <stdio.h>
 #include <string.h>
@@ -129,14 +130,9 @@ static bool bundle_verdict(const policy_request *req, int bundle, int claim, ver
     return v->rule != NULL;
 }
 
+/* Adds the conditions of another bundle's verdict. */
 static void verdict_combine(verdict *into, const verdict *other)
 {
-    if (other->effect > into->effect) {
-        *into = *other;
-        return;
-    }
-    if (other->effect < into->effect)
-        return;
     for (size_t i = 0; i < other->mechanism_set_count; i++) {
         if (into->mechanism_set_count < MAX_MECHANISM_SETS) {
             into->mechanism_sets[into->mechanism_set_count] = other->mechanism_sets[i];
@@ -160,8 +156,9 @@ static void verdict_combine(verdict *into, const verdict *other)
     into->derive_mask &= other->derive_mask;
 }
 
-/* Combines the base verdict with the residency verdicts; returns false when no rule of
- * any applicable bundle matched. */
+/* Combines the verdicts of the applicable bundles; returns false when no rule of any of
+ * them matched. The strongest effect wins and the conditions add up, so a residency
+ * bundle can add restrictions to the base but never lift one. */
 static bool claim_verdict(const policy_request *req, int claim, verdict *out,
                           const trace_sink *sink)
 {
@@ -170,38 +167,43 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
     int destination = req->relying_party < POLICY_MAX_JURISDICTIONS
                           ? set->residency_of[req->relying_party]
                           : -1;
-    verdict base, home_verdict, destination_verdict;
-    bool has_base = false, has_home = false, has_destination = false;
+    int applicable[3];
+    verdict verdicts[3];
+    size_t count = 0, found = 0;
+    policy_effect strongest = POLICY_DISCLOSE;
 
-    for (size_t b = 0; b < set->bundle_count; b++) {
+    for (size_t b = 0; b < set->bundle_count && count == 0; b++) {
         if (set->bundles[b].kind == POLICY_BUNDLE_BASE)
-            has_base = bundle_verdict(req, (int)b, claim, &base, sink);
+            applicable[count++] = (int)b;
     }
     if (home >= 0)
-        has_home = bundle_verdict(req, home, claim, &home_verdict, sink);
+        applicable[count++] = home;
     if (destination >= 0 && destination != home)
-        has_destination = bundle_verdict(req, destination, claim, &destination_verdict, sink);
+        applicable[count++] = destination;
 
-    if (has_home && has_destination) {
-        const verdict *loser =
-            destination_verdict.effect > home_verdict.effect ? &home_verdict : &destination_verdict;
-
-        if (home_verdict.effect != destination_verdict.effect)
-            trace_emit(sink, loser->rule, POLICY_TRACE_REGIME_OVERRIDDEN);
-        verdict_combine(&home_verdict, &destination_verdict);
-        *out = home_verdict;
-    } else if (has_home) {
-        *out = home_verdict;
-    } else if (has_destination) {
-        *out = destination_verdict;
-    } else if (has_base) {
-        *out = base;
-        return true;
-    } else {
-        return false;
+    for (size_t i = 0; i < count; i++) {
+        if (!bundle_verdict(req, applicable[i], claim, &verdicts[found], sink))
+            continue;
+        if (verdicts[found].effect > strongest)
+            strongest = verdicts[found].effect;
+        found++;
     }
-    if (has_base)
-        trace_emit(sink, base.rule, POLICY_TRACE_BUNDLE_REPLACED);
+    if (found == 0)
+        return false;
+
+    out->rule = NULL;
+    for (size_t i = 0; i < found && out->rule == NULL; i++) {
+        if (verdicts[i].effect == strongest)
+            *out = verdicts[i];
+    }
+
+    /* Every bundle that allows the claim adds its conditions, whatever form it allows. */
+    for (size_t i = 0; i < found; i++) {
+        if (verdicts[i].effect != strongest)
+            trace_emit(sink, verdicts[i].rule, POLICY_TRACE_OVERRIDDEN_BY_BUNDLE);
+        if (verdicts[i].rule != out->rule && strongest != POLICY_WITHHOLD)
+            verdict_combine(out, &verdicts[i]);
+    }
     return true;
 }
 

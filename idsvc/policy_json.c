@@ -157,7 +157,7 @@ static int read_scalars(const policy_set *set, const json_t *doc, policy_request
                             "not %s", time_text != NULL ? time_text : "missing");
 
     req->retention_days = -1;
-    if (retention != NULL) {
+    if (retention != NULL && !json_is_null(retention)) {
         if (!json_is_integer(retention) || json_integer_value(retention) < 0 ||
             json_integer_value(retention) > 36500)
             return request_fail(err, "retention_days",

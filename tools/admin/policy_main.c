@@ -68,11 +68,14 @@ bool policy_cmd_wants_help(int argc, char **argv)
 
 char *policy_cmd_join_path(const char *folder, const char *name)
 {
-    size_t len = strlen(folder) + strlen(name) + 2;
+    size_t folder_len = strlen(folder);
+    size_t len = folder_len + strlen(name) + 2;
     char *path = malloc(len);
 
+    while (folder_len > 1 && folder[folder_len - 1] == '/')
+        folder_len--;
     if (path != NULL)
-        snprintf(path, len, "%s/%s", folder, name);
+        snprintf(path, len, "%.*s/%s", (int)folder_len, folder, name);
     return path;
 }
 

@@ -65,7 +65,7 @@ static json_t *expand_short_form(const char *text)
     rule = reason != NULL ? strchr(reason, ':') : NULL;
     if (rule != NULL)
         *rule++ = '\0';
-    return json_pack("{s:s, s:s?, s:s?}", "decision", copy, "reason", reason, "rule", rule);
+    return json_pack("{s:s, s:s*, s:s*}", "decision", copy, "reason", reason, "rule", rule);
 }
 
 static void check_derived(json_t *failures, const char *claim, const json_t *expected,
