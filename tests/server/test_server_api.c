@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -125,6 +126,20 @@ static void test_untrusted_ca_fails_handshake(void **state)
     assert_int_equal(result.status, 0);
     assert_int_not_equal(result.transport_exit, 0);
     http_result_clear(&result);
+
+    /* The daemon logs GnuTLS's reason when the connection closes. */
+    char *log = NULL;
+    for (int i = 0; i < 50; i++) {
+        free(log);
+        log = test_read_file(server.log_path, NULL);
+        if (log != NULL && strstr(log, "\"event\":\"tls_handshake_failed\"") != NULL)
+            break;
+        usleep(20 * 1000);
+    }
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"tls_handshake_failed\""));
+    assert_non_null(strstr(log, "client certificate: The certificate is NOT trusted"));
+    free(log);
 }
 
 static void test_unmapped_certificate_forbidden(void **state)

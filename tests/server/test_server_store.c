@@ -1,0 +1,159 @@
+/* The SQLite store on a real file: migrations, issuance, revocation and the replay cache
+ * with its purge of expired rows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+static char folder[] = "/tmp/idsvc-store-XXXXXX";
+static char path[128];
+
+static int open_store(void **state)
+{
+    char error[256];
+
+    if (mkdtemp(folder) == NULL)
+        return -1;
+    snprintf(path, sizeof(path), "%s/test.db", folder);
+    *state = store_sqlite_open(path, error, sizeof(error));
+    if (*state == NULL)
+        fprintf(stderr, "%s\n", error);
+    return *state != NULL ? 0 : -1;
+}
+
+static int close_store(void **state)
+{
+    char command[64];
+    store *s = *state;
+
+    store_close(&s);
+    snprintf(command, sizeof(command), "rm -rf %s", folder);
+    return system(command) == 0 ? 0 : -1;
+}
+
+static store_issue sample_issue(const char *id, const char *assertion_id)
+{
+    store_issue issue = {
+        .credential_id = id,
+        .issuer = "agency",
+        .subject_name_id = "SG-1",
+        .subject_claims_json = "{\"given_name\":\"Mei\"}",
+        .assertion_id = assertion_id,
+        .assurance = "http://eidas.europa.eu/LoA/high",
+        .issued_at = 1000,
+        .not_on_or_after = 2000,
+    };
+
+    return issue;
+}
+
+static void test_schema_version_recorded(void **state)
+{
+    store *s = *state;
+    int version = 0;
+
+    assert_int_equal(s->ops->schema_version(s, &version), STORE_OK);
+    assert_int_equal(version, 1);
+}
+
+static void test_reopen_keeps_schema(void **state)
+{
+    store *again;
+    char error[256];
+    int version = 0;
+
+    (void)state;
+    again = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(again);
+    assert_int_equal(again->ops->schema_version(again, &version), STORE_OK);
+    assert_int_equal(version, 1);
+    store_close(&again);
+    assert_null(again);
+}
+
+static void test_issue_and_revoke(void **state)
+{
+    store *s = *state;
+    store_issue issue = sample_issue("c1", "_a1");
+    store_credential credential;
+
+    assert_int_equal(s->ops->issue_credential(s, &issue), STORE_OK);
+    assert_int_equal(s->ops->issue_credential(s, &issue), STORE_CONFLICT);
+
+    assert_int_equal(s->ops->find_by_assertion(s, "_a1", &credential), STORE_OK);
+    assert_string_equal(credential.id, "c1");
+    assert_string_equal(credential.subject_name_id, "SG-1");
+    assert_int_equal(credential.state, STORE_CREDENTIAL_ACTIVE);
+    store_credential_clear(&credential);
+
+    assert_int_equal(s->ops->revoke_credential(s, "c1", "other", "x", 1500), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->revoke_credential(s, "c1", "agency", "lost", 1500), STORE_OK);
+    assert_int_equal(s->ops->revoke_credential(s, "c1", "agency", "lost", 1600),
+                     STORE_CONFLICT);
+    assert_int_equal(s->ops->revoke_credential(s, "c9", "agency", "x", 1500),
+                     STORE_NOT_FOUND);
+
+    assert_int_equal(s->ops->get_credential(s, "c1", &credential), STORE_OK);
+    assert_int_equal(credential.state, STORE_CREDENTIAL_REVOKED);
+    assert_string_equal(credential.revocation_reason, "lost");
+    assert_int_equal(credential.revoked_at, 1500);
+    store_credential_clear(&credential);
+
+    assert_int_equal(s->ops->get_credential(s, "nothing", &credential), STORE_NOT_FOUND);
+}
+
+static void test_replay_cache_and_purge(void **state)
+{
+    store *s = *state;
+    saml_replay_cache cache = store_replay_cache(s);
+    time_t now = time(NULL);
+
+    assert_int_equal(cache.check_and_store(cache.ctx, "_r1", now + 600), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, "_r1", now + 600), 0);
+    assert_int_equal(cache.check_and_store(cache.ctx, "_old", now - 10), 1);
+
+    assert_int_equal(s->ops->purge_replay(s, now), STORE_OK);
+    assert_int_equal(cache.check_and_store(cache.ctx, "_old", now + 600), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, "_r1", now + 600), 0);
+}
+
+static void test_registry_replaced(void **state)
+{
+    store *s = *state;
+    store_rp first[] = {{"bank", "https://bank.example/sp", "SG", "given_name"},
+                        {"wallet", "https://wallet.example", "MY", "family_name"}};
+    store_rp second[] = {{"bank", "https://bank.example/sp2", "SG", "given_name email"}};
+    store_rp rp;
+
+    assert_int_equal(s->ops->replace_rps(s, first, 2), STORE_OK);
+    assert_int_equal(s->ops->get_rp(s, "wallet", &rp), STORE_OK);
+    assert_string_equal(rp.jurisdiction, "MY");
+    store_rp_clear(&rp);
+
+    assert_int_equal(s->ops->replace_rps(s, second, 1), STORE_OK);
+    assert_int_equal(s->ops->get_rp(s, "wallet", &rp), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->get_rp(s, "bank", &rp), STORE_OK);
+    assert_string_equal(rp.entity_id, "https://bank.example/sp2");
+    assert_string_equal(rp.allowed_claims, "given_name email");
+    store_rp_clear(&rp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema_version_recorded),
+        cmocka_unit_test(test_reopen_keeps_schema),
+        cmocka_unit_test(test_issue_and_revoke),
+        cmocka_unit_test(test_replay_cache_and_purge),
+        cmocka_unit_test(test_registry_replaced),
+    };
+
+    return cmocka_run_group_tests(tests, open_store, close_store);
+}
