@@ -202,11 +202,14 @@ out:
 }
 
 /* Checks the audience. When there are several AudienceRestriction elements, SAML 2.0
- * requires each of them to name the expected audience. */
+ * requires each of them to name the expected audience. An assertion without any is
+ * rejected too: it is not bound to any relying party, and the SAML 2.0 Web Browser SSO
+ * profile requires one in every bearer assertion. */
 static saml_status saml_check_audience(xmlNodePtr assertion, const char *audience,
                                        char *detail, size_t detail_size)
 {
     xmlNodePtr conditions = NULL;
+    size_t restrictions = 0;
 
     for (xmlNodePtr child = assertion->children; child != NULL; child = child->next) {
         if (xml_safe_is_element(child, SAML_NS_ASSERTION, "Conditions"))
@@ -218,6 +221,7 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
 
         if (!xml_safe_is_element(r, SAML_NS_ASSERTION, "AudienceRestriction"))
             continue;
+        restrictions++;
         for (xmlNodePtr aud = r->children; aud != NULL && !matched; aud = aud->next) {
             char *value;
 
@@ -232,6 +236,11 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
                              "an AudienceRestriction does not name the audience \"%.120s\"",
                              audience);
     }
+    if (restrictions == 0)
+        return saml_fail(detail, detail_size, SAML_ERR_AUDIENCE_MISMATCH,
+                         "the assertion has no AudienceRestriction, so it is not bound to "
+                         "the audience \"%.120s\"",
+                         audience);
     return SAML_OK;
 }
 

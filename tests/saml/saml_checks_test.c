@@ -224,6 +224,42 @@ static void input_limits(void **state)
                      SAML_ERR_NOT_SAML);
 }
 
+/* A template assertion changed by from -> to, then signed by xmlsec1 with a file key
+ * that the issuer trusts. */
+static char *signed_variant(const char *from, const char *to)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *changed = st_replace(template, from, to);
+    char *signed_xml = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+
+    free(template);
+    free(changed);
+    return signed_xml;
+}
+
+static void audience_restriction_required(void **state)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[256];
+    char *unbound = signed_variant("<saml:AudienceRestriction><saml:Audience>" ST_AUDIENCE
+                                   "</saml:Audience></saml:AudienceRestriction>",
+                                   "");
+
+    (void)state;
+    /* Without an expected audience the assertion passes: the check is the caller's. */
+    assert_int_equal(st_verify(&fixture, &options, unbound, NULL), SAML_OK);
+
+    options.audience = ST_AUDIENCE;
+    assert_int_equal(saml_verify(fixture.store, &options, unbound, strlen(unbound), &a, detail,
+                                 sizeof(detail)),
+                     SAML_ERR_AUDIENCE_MISMATCH);
+    assert_null(a);
+    assert_non_null(strstr(detail, "no AudienceRestriction"));
+    free(unbound);
+}
+
 static void missing_issuer_rejected(void **state)
 {
     char *doc = st_cut(genuine, "<saml:Issuer>", "</saml:Issuer>");
@@ -278,6 +314,7 @@ int main(void)
         cmocka_unit_test(rollover_either_key_verifies),
         cmocka_unit_test(input_limits),
         cmocka_unit_test(missing_issuer_rejected),
+        cmocka_unit_test(audience_restriction_required),
         cmocka_unit_test(two_threads_verify),
     };
 

@@ -50,7 +50,8 @@ static void print_help(FILE *out)
           "                            may be given up to 16 times\n"
           "  --at TIME                 judge the validity window at this RFC 3339 time\n"
           "                            instead of now, such as 2012-07-03T11:35:00Z\n"
-          "  --audience ID             require this entity ID in every AudienceRestriction\n"
+          "  --audience ID             require this entity ID in every AudienceRestriction,\n"
+          "                            and at least one AudienceRestriction\n"
           "  --allow-sha1              accept SHA-1 digests and signature methods\n"
           "  --min-rsa-bits N          reject RSA keys shorter than N bits (default 2048)\n"
           "  --accept-signed-response  accept an unsigned Assertion inside a signed Response\n",
