@@ -51,20 +51,21 @@ static int stop_server(void **state)
 static void expect_problem(const http_result *result, long status, const char *code)
 {
     if (result->status != status || strcmp(http_result_code(result), code) != 0)
-        fprintf(stderr, "got %ld %s\n", result->status, result->body ? result->body : "");
+        fprintf(stderr, "expected %ld %s, got %ld %s\n", status, code, result->status,
+                result->body ? result->body : "");
     assert_int_equal(result->status, status);
     assert_string_equal(http_result_code(result), code);
     assert_non_null(strstr(result->headers, "application/problem+json"));
 }
 
-/* Issues a credential as the issuer; returns the response for the caller to read. */
+/* Issues a credential as the issuer and leaves the response in result. */
 static void issue(http_result *result)
 {
     assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                                   issue_body, result),
                      0);
     if (result->status != 201)
-        fprintf(stderr, "issue: %ld %s\n", result->status, result->body);
+        fprintf(stderr, "issuing failed: %ld %s\n", result->status, result->body);
     assert_int_equal(result->status, 201);
 }
 
