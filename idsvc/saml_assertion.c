@@ -3,7 +3,7 @@
  * the element that was verified, as text content with comments ignored; an element
  * where text is expected rejects the document rather than yield part of a value.
  */
-#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,41 +11,109 @@
 #include "saml_verify_internal.h"
 #include "xml_safe.h"
 
+/* Reads exactly count decimal digits at *text and advances past them. Unlike sscanf's %d
+ * it takes no sign and no space. Returns -1 when a character is not a digit. */
+static int saml_time_digits(const char **text, int count)
+{
+    int value = 0;
+
+    for (int i = 0; i < count; i++) {
+        char c = (*text)[i];
+
+        if (c < '0' || c > '9')
+            return -1;
+        value = value * 10 + (c - '0');
+    }
+    *text += count;
+    return value;
+}
+
+/* Reads the separator c at *text and advances past it. */
+static bool saml_time_expect(const char **text, char c)
+{
+    if (**text != c)
+        return false;
+    (*text)++;
+    return true;
+}
+
+static int saml_days_in_month(int year, int month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* Reads an optional zone ("Z", "+hh:mm" or "-hh:mm") and sets *offset in seconds east of
+ * UTC. A time without a zone is taken as UTC. */
+static int saml_time_zone(const char **rest, long *offset)
+{
+    char sign = **rest;
+    int zone_hour;
+    int zone_minute;
+
+    *offset = 0;
+    if (sign == 'Z') {
+        (*rest)++;
+        return 0;
+    }
+    if (sign != '+' && sign != '-')
+        return 0;
+    (*rest)++;
+    zone_hour = saml_time_digits(rest, 2);
+    if (zone_hour < 0 || !saml_time_expect(rest, ':'))
+        return -1;
+    zone_minute = saml_time_digits(rest, 2);
+    if (zone_minute < 0 || zone_hour > 14 || zone_minute > 59)
+        return -1;
+    *offset = (zone_hour * 60L + zone_minute) * 60L * (sign == '+' ? 1 : -1);
+    return 0;
+}
+
 int saml_time_parse(const char *text, time_t *out)
 {
-    struct tm tm = { 0 };
-    int year, month, day, hour, minute, second, used = 0;
+    struct tm tm = {0};
+    const char *rest = text;
+    int year, month, day, hour, minute, second;
     long offset = 0;
-    const char *rest;
     time_t value;
 
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
-               &second, &used) != 6 || used != 19)
+    /* Fixed widths, digits only: YYYY-MM-DDThh:mm:ss. */
+    year = saml_time_digits(&rest, 4);
+    if (year < 0 || !saml_time_expect(&rest, '-'))
         return -1;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-        second > 60 || year < 1970)
+    month = saml_time_digits(&rest, 2);
+    if (month < 0 || !saml_time_expect(&rest, '-'))
+        return -1;
+    day = saml_time_digits(&rest, 2);
+    if (day < 0 || !saml_time_expect(&rest, 'T'))
+        return -1;
+    hour = saml_time_digits(&rest, 2);
+    if (hour < 0 || !saml_time_expect(&rest, ':'))
+        return -1;
+    minute = saml_time_digits(&rest, 2);
+    if (minute < 0 || !saml_time_expect(&rest, ':'))
+        return -1;
+    second = saml_time_digits(&rest, 2);
+    if (second < 0)
         return -1;
 
-    rest = text + used;
+    /* A day that the month does not have is invalid, not the first days of the next
+     * month as timegm would make it. */
+    if (year < 1970 || month < 1 || month > 12 || day < 1 ||
+        day > saml_days_in_month(year, month) || hour > 23 || minute > 59 || second > 60)
+        return -1;
+
+    /* Fractions of a second are dropped. */
     if (*rest == '.') {
         rest++;
-        if (!isdigit((unsigned char)*rest))
+        if (*rest < '0' || *rest > '9')
             return -1;
-        while (isdigit((unsigned char)*rest))
+        while (*rest >= '0' && *rest <= '9')
             rest++;
     }
-    if (*rest == 'Z') {
-        rest++;
-    } else if (*rest == '+' || *rest == '-') {
-        int zone_hour, zone_minute, zone_used = 0;
-
-        if (sscanf(rest + 1, "%2d:%2d%n", &zone_hour, &zone_minute, &zone_used) != 2 ||
-            zone_used != 5 || zone_hour > 14 || zone_minute > 59)
-            return -1;
-        offset = (zone_hour * 60L + zone_minute) * 60L * (*rest == '+' ? 1 : -1);
-        rest += 6;
-    }
-    if (*rest != '\0')
+    if (saml_time_zone(&rest, &offset) != 0 || *rest != '\0')
         return -1;
 
     tm.tm_year = year - 1900;

@@ -260,6 +260,53 @@ static void audience_restriction_required(void **state)
     free(unbound);
 }
 
+static void times_parsed_strictly(void **state)
+{
+    static const char *const invalid[] = {
+        "2026-02-31T00:00:00Z", /* no such day */
+        "2023-02-29T00:00:00Z", /* not a leap year */
+        "2026-04-31T00:00:00Z",
+        "2026-+2-01T00:00:00Z", /* a sign where a digit belongs */
+        "2026-02-01T 1:00:00Z",
+        "2026-02-01T01:00:-1Z",
+        "2026-02-01T01:00:00+1:00",
+        "2026-02-01T01:00:00+01:0",
+        "2026-02-01T24:00:00Z",
+        "2026-02-01T01:00:00.Z",
+        "2026-02-01T01:00:00Zjunk",
+        "2026-2-01T01:00:00Z",
+        "",
+    };
+    static const struct {
+        const char *text;
+        time_t value;
+    } valid[] = {
+        {"2024-02-29T23:59:59Z", 1709251199},
+        {"2026-01-01T00:00:00Z", 1767225600},
+        {"2026-01-01T02:00:00.250+02:00", 1767225600},
+        {"2025-12-31T19:00:00-05:00", 1767225600},
+        {"2026-01-01T00:00:00", 1767225600},
+    };
+    char *bad_date;
+    time_t value;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        if (saml_time_parse(invalid[i], &value) != -1)
+            fail_msg("\"%s\" was accepted as a time", invalid[i]);
+    }
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        assert_int_equal(saml_time_parse(valid[i].text, &value), 0);
+        assert_int_equal(value, valid[i].value);
+    }
+
+    /* A signed NotOnOrAfter on 31 February must not roll over into March. */
+    bad_date = signed_variant("NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+                              "NotOnOrAfter=\"2026-02-31T00:00:00Z\"");
+    assert_int_equal(st_verify(&fixture, NULL, bad_date, NULL), SAML_ERR_NOT_SAML);
+    free(bad_date);
+}
+
 static void missing_issuer_rejected(void **state)
 {
     char *doc = st_cut(genuine, "<saml:Issuer>", "</saml:Issuer>");
@@ -315,6 +362,7 @@ int main(void)
         cmocka_unit_test(input_limits),
         cmocka_unit_test(missing_issuer_rejected),
         cmocka_unit_test(audience_restriction_required),
+        cmocka_unit_test(times_parsed_strictly),
         cmocka_unit_test(two_threads_verify),
     };
 
