@@ -341,6 +341,61 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
     return SAML_OK;
 }
 
+/* Returns the length of the valid UTF-8 sequence at text (1 to 4 bytes), or 0 when the
+ * bytes there are invalid, overlong, a surrogate, above U+10FFFF or cut short. */
+static size_t saml_utf8_length(const unsigned char *text)
+{
+    unsigned char c = text[0];
+    size_t len;
+    unsigned long code;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        code = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        code = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        code = c & 0x07u;
+    } else {
+        return 0;
+    }
+
+    for (size_t i = 1; i < len; i++) {
+        if ((text[i] & 0xc0u) != 0x80u) /* also stops at the terminating NUL */
+            return 0;
+        code = (code << 6) | (text[i] & 0x3fu);
+    }
+    if ((len == 3 && code < 0x800) || (len == 4 && code < 0x10000) || code > 0x10ffff ||
+        (code >= 0xd800 && code <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/*
+ * Makes the detail sentence safe to print on one line and to put in JSON. It quotes
+ * strings from the document, such as an issuer or an ID, and a %.Ns or the end of the
+ * buffer may cut a multi-byte character. Control characters and bytes that are not
+ * valid UTF-8 become '?'.
+ */
+static void saml_detail_sanitise(char *detail)
+{
+    unsigned char *p = (unsigned char *)detail;
+
+    while (*p != '\0') {
+        size_t len = saml_utf8_length(p);
+
+        if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
+            *p = '?';
+            len = 1;
+        }
+        p += len;
+    }
+}
+
 saml_status saml_verify(const saml_trust_store *store, const saml_verify_options *options,
                         const char *xml, size_t len, saml_assertion **out, char *detail,
                         size_t detail_size)
@@ -366,10 +421,13 @@ saml_status saml_verify(const saml_trust_store *store, const saml_verify_options
     status = saml_from_xml_safe(xml_safe_parse(
         xml, len, options->max_input_bytes != 0 ? options->max_input_bytes : SAML_DEFAULT_MAX_INPUT,
         &doc, detail, detail_size));
-    if (status != SAML_OK)
+    if (status != SAML_OK) {
+        saml_detail_sanitise(detail);
         return status;
+    }
 
     status = saml_verify_doc(store, options, doc, out, detail, detail_size);
     xmlFreeDoc(doc);
+    saml_detail_sanitise(detail);
     return status;
 }

@@ -307,6 +307,78 @@ static void times_parsed_strictly(void **state)
     free(bad_date);
 }
 
+/* The detail goes on one line of standard error and into problem+json, where jansson
+ * rejects invalid UTF-8: no control characters, and no character cut in half. */
+static void assert_detail_printable(const char *detail)
+{
+    json_t *json = json_string(detail);
+
+    for (const unsigned char *p = (const unsigned char *)detail; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fail_msg("detail has control character 0x%02x: %s", *p, detail);
+    }
+    if (json == NULL)
+        fail_msg("detail is not valid UTF-8: %s", detail);
+    json_decref(json);
+}
+
+static saml_status verify_with_issuer(const char *issuer, char *detail, size_t detail_size)
+{
+    saml_verify_options options = st_options(&fixture);
+    char element[512];
+    saml_assertion *a = NULL;
+    char *doc;
+    saml_status status;
+
+    snprintf(element, sizeof(element), "<saml:Issuer>%s</saml:Issuer>", issuer);
+    doc = st_replace(genuine, "<saml:Issuer>" ST_ISSUER "</saml:Issuer>", element);
+    status = saml_verify(fixture.store, &options, doc, strlen(doc), &a, detail, detail_size);
+    assert_null(a);
+    free(doc);
+    return status;
+}
+
+static void detail_printable_on_one_line(void **state)
+{
+    static const char duplicate_id[] =
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" "
+        "ID=\"_a&#10;rejected: none&#9;\"><saml:Subject ID=\"_a&#10;rejected: none&#9;\">"
+        "</saml:Subject></saml:Assertion>";
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char long_issuer[160];
+    char detail[256];
+
+    (void)state;
+    /* The issuer is read before any signature check, so anyone can choose it. */
+    assert_int_equal(verify_with_issuer("https://evil.test&#10;rejected: none:&#13;forged",
+                                        detail, sizeof(detail)),
+                     SAML_ERR_ISSUER_UNTRUSTED);
+    assert_non_null(strstr(detail, "https://evil.test?rejected: none:?forged"));
+    assert_detail_printable(detail);
+
+    /* %.120s cuts the issuer inside the two bytes of U+00E9. */
+    memset(long_issuer, 'a', 119);
+    snprintf(long_issuer + 119, sizeof(long_issuer) - 119, "\xc3\xa9\xc3\xa9");
+    assert_int_equal(verify_with_issuer(long_issuer, detail, sizeof(detail)),
+                     SAML_ERR_ISSUER_UNTRUSTED);
+    assert_detail_printable(detail);
+
+    /* So does a small detail buffer, as a server passes one. */
+    for (size_t size = 30; size < 48; size++) {
+        assert_int_equal(verify_with_issuer("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+                                            detail, size),
+                         SAML_ERR_ISSUER_UNTRUSTED);
+        assert_detail_printable(detail);
+    }
+
+    /* IDs reach the detail from the parser's own checks, before the SAML ones. */
+    assert_int_equal(saml_verify(fixture.store, &options, duplicate_id, strlen(duplicate_id),
+                                 &a, detail, sizeof(detail)),
+                     SAML_ERR_DUPLICATE_ID);
+    assert_detail_printable(detail);
+}
+
 static void missing_issuer_rejected(void **state)
 {
     char *doc = st_cut(genuine, "<saml:Issuer>", "</saml:Issuer>");
@@ -363,6 +435,7 @@ int main(void)
         cmocka_unit_test(missing_issuer_rejected),
         cmocka_unit_test(audience_restriction_required),
         cmocka_unit_test(times_parsed_strictly),
+        cmocka_unit_test(detail_printable_on_one_line),
         cmocka_unit_test(two_threads_verify),
     };
 
