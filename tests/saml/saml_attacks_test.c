@@ -397,6 +397,33 @@ static void inclusive_c14n_rejected(void **state)
     free(doc);
 }
 
+/* Only rsa-sha256 and ecdsa-sha256 sign in this profile; stronger hashes in the
+ * SignatureMethod are outside it too, and are rejected before any key is tried. */
+static void signature_method_outside_profile(void **state)
+{
+    static const struct {
+        const char *method;
+        int ec;
+    } cases[] = {
+        {"http://www.w3.org/2001/04/xmldsig-more#rsa-sha384", 0},
+        {"http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", 0},
+        {"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384", 1},
+        {"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512", 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const st_template spec = {.id = "_method1", .signature_method = cases[i].method};
+        char *tmpl = st_template_xml(&fixture, &spec);
+        char *doc =
+            st_xmlsec_sign(&fixture, tmpl, cases[i].ec ? fixture.file_ec : fixture.file_rsa);
+
+        assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ALGORITHM_FORBIDDEN);
+        free(tmpl);
+        free(doc);
+    }
+}
+
 static void sha1_rejected_unless_allowed(void **state)
 {
     const st_template digest = { .id = "_sha1d", .digest_method =
@@ -585,6 +612,7 @@ int main(void)
         cmocka_unit_test(attacker_key_in_key_info),
         cmocka_unit_test(xpath_transform_rejected),
         cmocka_unit_test(inclusive_c14n_rejected),
+        cmocka_unit_test(signature_method_outside_profile),
         cmocka_unit_test(sha1_rejected_unless_allowed),
         cmocka_unit_test(small_rsa_key_rejected),
         cmocka_unit_test(ecdsa_der_value_rejected),
