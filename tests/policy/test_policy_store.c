@@ -1,0 +1,551 @@
+/*
+ * Signed bundles and the node's loader, with regulator keys in a fresh SoftHSM2 token:
+ * a signed set loads and its decisions name every bundle's id, version and digest; an
+ * unsigned, tampered, expired, not yet effective, wrongly signed or DER-encoded bundle
+ * is refused with its code while the store keeps the set it had; sets swap atomically
+ * while other threads evaluate.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "p11.h"
+#include "policy_internal.h"
+#include "test_token.h"
+
+static const char *const bundle_names[] = {
+    "asean-cn-base",  "residency-bn", "residency-cn", "residency-id",
+    "residency-kh",   "residency-la", "residency-mm", "residency-my",
+    "residency-ph",   "residency-sg", "residency-th", "residency-vn",
+};
+#define BUNDLE_COUNT (sizeof(bundle_names) / sizeof(bundle_names[0]))
+
+typedef struct fixture {
+    test_token token;
+    p11_token *p11;
+    p11_key *ec_key;    /* trusted */
+    p11_key *rsa_key;   /* trusted */
+    p11_key *rogue_key; /* not in the trust list */
+    char trust_path[PATH_MAX + 32];
+    char signed_dir[PATH_MAX + 32];
+    char paths[BUNDLE_COUNT][PATH_MAX + 64];
+    const char *path_list[BUNDLE_COUNT];
+    time_t now;
+} fixture;
+
+static char *source_bundle(const char *name, size_t *len)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/policies/%s.xml", getenv("IDSVC_SOURCE_DIR"), name);
+    return test_read_file(path, len);
+}
+
+static char *sign_text(const char *xml, p11_key *key)
+{
+    policy_error err = { 0 };
+    char *out = NULL;
+    size_t out_len = 0;
+
+    if (policy_sign_document(xml, strlen(xml), key, "regulator", &out, &out_len, &err) != 0)
+        fail_msg("signing failed: %s: %s", policy_error_name(err.code), err.message);
+    return out;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "wb");
+
+    assert_non_null(file);
+    assert_int_equal(fwrite(text, 1, strlen(text), file), strlen(text));
+    assert_int_equal(fclose(file), 0);
+}
+
+/* Returns text with the first occurrence of from replaced by to; the caller frees it. */
+static char *replace_once(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    size_t len = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out;
+
+    assert_non_null(at);
+    out = malloc(len);
+    snprintf(out, len, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
+static p11_key *generate(p11_token *token, p11_key_type type, const char *label, unsigned char id)
+{
+    p11_error err = { 0 };
+    p11_key *key = NULL;
+
+    if (p11_key_generate(token, type, label, &id, 1, &key, &err) != 0)
+        fail_msg("generating %s: %s", label, err.message);
+    return key;
+}
+
+static void write_trust(fixture *f)
+{
+    FILE *file = fopen(f->trust_path, "w");
+    p11_key *trusted[] = { f->ec_key, f->rsa_key };
+
+    assert_non_null(file);
+    for (size_t i = 0; i < 2; i++) {
+        EVP_PKEY *pkey = p11_key_get_public(trusted[i], NULL);
+
+        assert_non_null(pkey);
+        assert_int_equal(PEM_write_PUBKEY(file, pkey), 1);
+        EVP_PKEY_free(pkey);
+    }
+    assert_int_equal(fclose(file), 0);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    p11_config config = { 0 };
+    p11_error err = { 0 };
+
+    if (f == NULL || test_token_create(&f->token) != 0)
+        return -1;
+    config.module_path = f->token.module_path;
+    config.token_label = TEST_TOKEN_LABEL;
+    config.pin_file = f->token.pin_path;
+    if (p11_token_open(&config, &f->p11, &err) != 0) {
+        print_error("token: %s\n", err.message);
+        return -1;
+    }
+    f->ec_key = generate(f->p11, P11_KEY_EC_P256, "regulator-ec", 1);
+    f->rsa_key = generate(f->p11, P11_KEY_RSA_2048, "regulator-rsa", 2);
+    f->rogue_key = generate(f->p11, P11_KEY_EC_P256, "rogue", 3);
+
+    snprintf(f->trust_path, sizeof(f->trust_path), "%s/trust.pem", f->token.dir);
+    write_trust(f);
+    snprintf(f->signed_dir, sizeof(f->signed_dir), "%s/signed", f->token.dir);
+    mkdir(f->signed_dir, 0700);
+
+    /* The base is signed with the RSA key and the residency bundles with the EC key. */
+    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
+        size_t len = 0;
+        char *xml = source_bundle(bundle_names[i], &len);
+        char *signed_xml = sign_text(xml, i == 0 ? f->rsa_key : f->ec_key);
+
+        snprintf(f->paths[i], sizeof(f->paths[i]), "%s/%s.xml", f->signed_dir, bundle_names[i]);
+        write_text(f->paths[i], signed_xml);
+        f->path_list[i] = f->paths[i];
+        free(xml);
+        free(signed_xml);
+    }
+    policy_parse_utc("2026-06-01T00:00:00Z", &f->now);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    p11_key_free(&f->ec_key);
+    p11_key_free(&f->rsa_key);
+    p11_key_free(&f->rogue_key);
+    p11_token_close(&f->p11);
+    test_token_destroy(&f->token);
+    free(f);
+    return 0;
+}
+
+static policy_store *new_store(const fixture *f)
+{
+    policy_trust *trust = NULL;
+    policy_store *store = NULL;
+    policy_error err = { 0 };
+
+    if (policy_trust_load(f->trust_path, &trust, &err) != 0)
+        fail_msg("trust list: %s", err.message);
+    assert_int_equal(policy_trust_count(trust), 2);
+    assert_int_equal(policy_store_create(trust, &store, &err), 0);
+    return store;
+}
+
+static policy_store *loaded_store(const fixture *f)
+{
+    policy_store *store = new_store(f);
+    policy_error err = { 0 };
+
+    if (policy_store_load(store, f->path_list, BUNDLE_COUNT, f->now, &err) != 0)
+        fail_msg("load: %s: %s", policy_error_name(err.code), err.message);
+    return store;
+}
+
+/* Writes a variant of a signed or unsigned bundle and tries to load it in place of the
+ * base; asserts the code and that the store still serves the set it had. */
+static void assert_refused(const fixture *f, policy_store *store, const char *text, time_t now,
+                           policy_error_code expected, const char *message_part)
+{
+    char path[PATH_MAX + 64];
+    const char *paths[BUNDLE_COUNT];
+    policy_set *before = policy_store_acquire(store), *after;
+    policy_error err = { 0 };
+
+    snprintf(path, sizeof(path), "%s/variant.xml", f->token.dir);
+    write_text(path, text);
+    memcpy(paths, f->path_list, sizeof(paths));
+    paths[0] = path;
+
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, now, &err), -1);
+    if (err.code != expected || (message_part != NULL && strstr(err.message, message_part) == NULL))
+        fail_msg("expected %s (\"%s\"), got %s: %s", policy_error_name(expected),
+                 message_part != NULL ? message_part : "", policy_error_name(err.code), err.message);
+
+    after = policy_store_acquire(store);
+    assert_ptr_equal(before, after); /* the store kept its set */
+    policy_set_release(&before);
+    policy_set_release(&after);
+}
+
+static char *signed_base(p11_key *key)
+{
+    size_t len = 0;
+    char *xml = source_bundle("asean-cn-base", &len);
+    char *out = sign_text(xml, key);
+
+    free(xml);
+    return out;
+}
+
+/* ---- Tests ----------------------------------------------------------------------------------- */
+
+static void test_signed_set_loads_and_is_recorded(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    policy_set *set = policy_store_acquire(store);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:[s]}, s:s, s:s, s:[s], s:{s:s}, s:s}",
+                            "subject_jurisdiction", "SG", "relying_party", "jurisdiction", "TH",
+                            "transfer_mechanisms", "asean-mcc", "purpose", "payment", "assurance",
+                            "substantial", "claims", "given_name", "values", "given_name", "Mei",
+                            "time", "2026-06-01T00:00:00Z");
+    policy_decision decision;
+    policy_request req;
+    policy_error err = { 0 };
+    json_t *out;
+
+    assert_non_null(set);
+    assert_int_equal(policy_set_bundle_count(set), BUNDLE_COUNT);
+
+    /* The digest a decision records is the digest of the unsigned source. */
+    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
+        policy_bundle *source = NULL;
+        size_t len = 0;
+        char *xml = source_bundle(bundle_names[i], &len);
+
+        assert_int_equal(policy_bundle_parse(xml, len, bundle_names[i], &source, &err), 0);
+        assert_string_equal(policy_set_bundle_id(set, i), bundle_names[i]);
+        assert_int_equal(policy_set_bundle_version(set, i), 1);
+        assert_string_equal(policy_set_bundle_digest(set, i), policy_bundle_digest(source));
+        policy_bundle_free(&source);
+        free(xml);
+    }
+
+    json_object_set_new(doc, "retention_days", json_integer(30));
+    json_object_set_new(doc, "consent", json_pack("[s]", "explicit"));
+    assert_int_equal(policy_request_from_json(set, doc, &req, &err), 0);
+    assert_int_equal(policy_evaluate(&req, &decision, &err), 0);
+    assert_int_equal(decision.overall, POLICY_PERMIT);
+    out = policy_decision_to_json(&decision, &req);
+    assert_int_equal(json_array_size(json_object_get(out, "policy")), BUNDLE_COUNT);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(out, "policy"), 0), "digest")),
+                        policy_set_bundle_digest(set, 0));
+
+    json_decref(out);
+    json_decref(doc);
+    policy_set_release(&set);
+    policy_store_free(&store);
+}
+
+static void test_unsigned_bundle_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    size_t len = 0;
+    char *xml = source_bundle("asean-cn-base", &len);
+
+    assert_refused(f, store, xml, f->now, POLICY_E_UNSIGNED, "not signed");
+    free(xml);
+    policy_store_free(&store);
+}
+
+static void test_tampered_bundle_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    char *signed_xml = signed_base(f->ec_key);
+    char *longer = replace_once(signed_xml, "effectiveUntil=\"2028-01-01T00:00:00Z\"",
+                                "effectiveUntil=\"2038-01-01T00:00:00Z\"");
+    char *weaker = replace_once(signed_xml, "<Effect>withhold</Effect>",
+                                "<Effect>disclose</Effect>");
+
+    assert_refused(f, store, longer, f->now, POLICY_E_SIGNATURE, "digest");
+    assert_refused(f, store, weaker, f->now, POLICY_E_SIGNATURE, "digest");
+    free(signed_xml);
+    free(longer);
+    free(weaker);
+    policy_store_free(&store);
+}
+
+static void test_expired_and_early_bundles_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    size_t len = 0;
+    char *xml = source_bundle("asean-cn-base", &len);
+    char *short_lived = replace_once(xml, "effectiveUntil=\"2028-01-01T00:00:00Z\"",
+                                     "effectiveUntil=\"2026-03-01T00:00:00Z\"");
+    char *signed_short = sign_text(short_lived, f->ec_key);
+    char *signed_xml = signed_base(f->ec_key);
+    time_t early;
+
+    assert_refused(f, store, signed_short, f->now, POLICY_E_EXPIRED, "expired");
+    policy_parse_utc("2025-12-31T23:59:59Z", &early);
+    assert_refused(f, store, signed_xml, early, POLICY_E_NOT_YET, "takes effect");
+
+    free(xml);
+    free(short_lived);
+    free(signed_short);
+    free(signed_xml);
+    policy_store_free(&store);
+}
+
+static void test_wrongly_signed_bundle_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    char *rogue = signed_base(f->rogue_key);
+
+    assert_refused(f, store, rogue, f->now, POLICY_E_UNTRUSTED, "trust list");
+    free(rogue);
+    policy_store_free(&store);
+}
+
+/* Re-encodes an ECDSA SignatureValue from raw r||s to DER, which XML-DSig forbids. */
+static char *der_encoded(const char *signed_xml)
+{
+    const char *start = strstr(signed_xml, "<ds:SignatureValue>");
+    const char *end = strstr(signed_xml, "</ds:SignatureValue>");
+    unsigned char raw[128], *der = NULL;
+    char value[512], encoded[512], *out;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    int raw_len, der_len;
+
+    assert_non_null(start);
+    assert_non_null(end);
+    start += strlen("<ds:SignatureValue>");
+    snprintf(value, sizeof(value), "%.*s", (int)(end - start), start);
+    raw_len = EVP_DecodeBlock(raw, (unsigned char *)value, (int)strlen(value));
+    assert_true(raw_len >= 64);
+    assert_int_equal(ECDSA_SIG_set0(sig, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)), 1);
+    der_len = i2d_ECDSA_SIG(sig, &der);
+    assert_true(der_len > 64);
+    EVP_EncodeBlock((unsigned char *)encoded, der, der_len);
+    out = replace_once(signed_xml, value, encoded);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+    return out;
+}
+
+static void test_der_ecdsa_signature_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    char *signed_xml = signed_base(f->ec_key);
+    char *der = der_encoded(signed_xml);
+
+    assert_refused(f, store, der, f->now, POLICY_E_SIGNATURE, "r||s");
+    free(signed_xml);
+    free(der);
+    policy_store_free(&store);
+}
+
+static void test_misplaced_signature_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    char *signed_xml = signed_base(f->ec_key);
+    const char *sig_start = strstr(signed_xml, "<ds:Signature");
+    const char *sig_end = strstr(signed_xml, "</ds:Signature>") + strlen("</ds:Signature>");
+    char signature[8192], *without, *moved, *twice;
+
+    snprintf(signature, sizeof(signature), "%.*s", (int)(sig_end - sig_start), sig_start);
+    without = replace_once(signed_xml, signature, "");
+
+    /* Inside the Title instead of after Rules. */
+    {
+        char title[9000];
+
+        snprintf(title, sizeof(title), "<Title>%s", signature);
+        moved = replace_once(without, "<Title>", title);
+    }
+    twice = replace_once(signed_xml, "</PolicyBundle>", "");
+    {
+        size_t len = strlen(twice) + strlen(signature) + 32;
+        char *grown = malloc(len);
+
+        snprintf(grown, len, "%s%s</PolicyBundle>\n", twice, signature);
+        free(twice);
+        twice = grown;
+    }
+
+    assert_refused(f, store, moved, f->now, POLICY_E_SIGNATURE, "last child");
+    assert_refused(f, store, twice, f->now, POLICY_E_SIGNATURE, "exactly one");
+    free(signed_xml);
+    free(without);
+    free(moved);
+    free(twice);
+    policy_store_free(&store);
+}
+
+static void test_residency_for_another_base_refused(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    size_t len = 0;
+    char *xml = source_bundle("residency-sg", &len);
+    char *other = replace_once(xml, "base=\"asean-cn-base\"", "base=\"eu-base\"");
+    char *signed_other = sign_text(other, f->ec_key);
+    char path[PATH_MAX + 64];
+    const char *paths[BUNDLE_COUNT];
+    policy_error err = { 0 };
+
+    snprintf(path, sizeof(path), "%s/other-base.xml", f->token.dir);
+    write_text(path, signed_other);
+    memcpy(paths, f->path_list, sizeof(paths));
+    paths[9] = path; /* residency-sg */
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), -1);
+    assert_int_equal(err.code, POLICY_E_SET);
+    assert_non_null(strstr(err.message, "eu-base"));
+
+    free(xml);
+    free(other);
+    free(signed_other);
+    policy_store_free(&store);
+}
+
+/* ---- Swapping while serving -------------------------------------------------------------- */
+
+typedef struct worker {
+    policy_store *store;
+    atomic_bool stop;
+    long decisions;
+    long failures;
+} worker;
+
+static void *evaluate_loop(void *arg)
+{
+    worker *w = arg;
+    json_t *doc = json_pack("{s:s, s:{s:s, s:[s]}, s:s, s:s, s:[s], s:[s, s], s:{s:s, s:s}, s:s}",
+                            "subject_jurisdiction", "MY", "relying_party", "jurisdiction", "SG",
+                            "transfer_mechanisms", "standard-contract", "purpose", "remittance",
+                            "assurance", "high", "consent", "explicit", "claims", "given_name",
+                            "passport_number", "values", "given_name", "A", "passport_number",
+                            "P", "time", "2026-06-01T00:00:00Z");
+
+    json_object_set_new(doc, "retention_days", json_integer(30));
+    while (!atomic_load(&w->stop)) {
+        policy_set *set = policy_store_acquire(w->store);
+        policy_decision decision;
+        policy_request req;
+        policy_error err = { 0 };
+
+        if (set == NULL || policy_request_from_json(set, doc, &req, &err) != 0 ||
+            policy_evaluate(&req, &decision, &err) != 0 || decision.overall != POLICY_PERMIT)
+            w->failures++;
+        w->decisions++;
+        policy_set_release(&set);
+    }
+    json_decref(doc);
+    return NULL;
+}
+
+static void test_swap_while_serving(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    size_t len = 0;
+    char *xml = source_bundle("asean-cn-base", &len);
+    char *v2 = replace_once(xml, "version=\"1\"", "version=\"2\"");
+    char *signed_v2 = sign_text(v2, f->ec_key);
+    char v2_path[PATH_MAX + 64];
+    const char *paths[BUNDLE_COUNT];
+    policy_set *held = policy_store_acquire(store), *current;
+    worker w = { .store = store };
+    pthread_t threads[2];
+    policy_error err = { 0 };
+
+    snprintf(v2_path, sizeof(v2_path), "%s/base-v2.xml", f->token.dir);
+    write_text(v2_path, signed_v2);
+    memcpy(paths, f->path_list, sizeof(paths));
+    paths[0] = v2_path;
+    atomic_init(&w.stop, false);
+
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, evaluate_loop, &w), 0);
+    for (int round = 0; round < 10; round++) {
+        const char *const *list = round % 2 == 0 ? paths : f->path_list;
+
+        assert_int_equal(policy_store_load(store, list, BUNDLE_COUNT, f->now, &err), 0);
+    }
+    atomic_store(&w.stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(threads[i], NULL);
+    assert_true(w.decisions > 0);
+    assert_int_equal(w.failures, 0);
+
+    /* The last load was version 1 again; the held set is the very first one and still
+     * evaluates after ten swaps. */
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
+    current = policy_store_acquire(store);
+    assert_int_equal(policy_set_bundle_version(current, 0), 2);
+    assert_int_equal(policy_set_bundle_version(held, 0), 1);
+    assert_ptr_not_equal(current, held);
+
+    policy_set_release(&current);
+    policy_set_release(&held);
+    free(xml);
+    free(v2);
+    free(signed_v2);
+    policy_store_free(&store);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signed_set_loads_and_is_recorded),
+        cmocka_unit_test(test_unsigned_bundle_refused),
+        cmocka_unit_test(test_tampered_bundle_refused),
+        cmocka_unit_test(test_expired_and_early_bundles_refused),
+        cmocka_unit_test(test_wrongly_signed_bundle_refused),
+        cmocka_unit_test(test_der_ecdsa_signature_refused),
+        cmocka_unit_test(test_misplaced_signature_refused),
+        cmocka_unit_test(test_residency_for_another_base_refused),
+        cmocka_unit_test(test_swap_while_serving),
+    };
+
+    if (getenv("IDSVC_SOURCE_DIR") == NULL) {
+        fputs("IDSVC_SOURCE_DIR is not set; run this test through ctest\n", stderr);
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
