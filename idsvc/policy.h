@@ -120,6 +120,7 @@ time_t policy_set_expires(const policy_set *set);
  * checks the effective dates and compiles a new set, then swaps it in atomically.
  * Evaluations that hold the old set finish with it. When anything fails the store
  * keeps the set it had. There is no way to load an unsigned bundle into a store.
+ * policy_store_create takes ownership of trust.
  */
 typedef struct policy_store policy_store;
 

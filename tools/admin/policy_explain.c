@@ -165,7 +165,7 @@ static void print_simulate_help(FILE *out)
           out);
 }
 
-/* Counts keyed by a text key, kept in insertion order and sorted before printing. */
+/* Counts keyed by a text key, kept in the order the keys were first seen. */
 typedef struct tally {
     json_t *rows; /* key -> {fields..., counts} */
 } tally;
@@ -237,7 +237,7 @@ static void print_tallies(const tally *claims, const tally *outcomes, size_t req
     printf("\n%zu request(s), %zu rejected as invalid\n", requests, errors);
 }
 
-static json_t *sorted_rows(const tally *t)
+static json_t *rows_in_order(const tally *t)
 {
     json_t *list = json_array();
     const char *key;
@@ -280,8 +280,8 @@ static int simulate_file(policy_set *set, FILE *file, const char *path, bool as_
     free(line);
 
     if (as_json) {
-        json_t *out = json_pack("{s:o, s:o, s:I, s:I}", "claims", sorted_rows(&claims), "outcomes",
-                                sorted_rows(&outcomes), "requests", (json_int_t)requests,
+        json_t *out = json_pack("{s:o, s:o, s:I, s:I}", "claims", rows_in_order(&claims), "outcomes",
+                                rows_in_order(&outcomes), "requests", (json_int_t)requests,
                                 "invalid", (json_int_t)errors);
 
         policy_cmd_print_json(out);

@@ -1,0 +1,515 @@
+/*
+ * idsvc-admin policy, run as a program on the real bundles: help on every subcommand,
+ * validate with lines, sign with a key in a fresh SoftHSM2 token and verify (also with
+ * the xmlsec1 command line as an independent verifier), diff, explain, simulate and test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <openssl/pem.h>
+
+#include "p11.h"
+#include "policy_internal.h"
+#include "test_token.h"
+
+typedef struct fixture {
+    test_token token;
+    char key_uri[1024];
+    char trust_path[PATH_MAX + 32];
+    char other_trust_path[PATH_MAX + 32];
+} fixture;
+
+static const char *admin(void)
+{
+    return getenv("IDSVC_ADMIN");
+}
+
+static const char *source_dir(void)
+{
+    return getenv("IDSVC_SOURCE_DIR");
+}
+
+/* Runs a shell command, returns its standard output and error, and sets *status. */
+static char *run(int *status, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+static char *run(int *status, const char *format, ...)
+{
+    char command[8192];
+    size_t len = 0, capacity = 4096;
+    char *out = malloc(capacity);
+    va_list args;
+    FILE *pipe;
+    int raw;
+
+    va_start(args, format);
+    vsnprintf(command, sizeof(command), format, args);
+    va_end(args);
+    strncat(command, " 2>&1", sizeof(command) - strlen(command) - 1);
+
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    for (;;) {
+        size_t n;
+
+        if (len + 1024 > capacity) {
+            capacity *= 2;
+            out = realloc(out, capacity);
+        }
+        n = fread(out + len, 1, capacity - len - 1, pipe);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    out[len] = '\0';
+    raw = pclose(pipe);
+    *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    return out;
+}
+
+static void assert_contains(const char *output, const char *part)
+{
+    if (strstr(output, part) == NULL)
+        fail_msg("expected \"%s\" in the output:\n%s", part, output);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(file);
+    fputs(text, file);
+    assert_int_equal(fclose(file), 0);
+}
+
+static void write_public(p11_key *key, const char *path)
+{
+    EVP_PKEY *pkey = p11_key_get_public(key, NULL);
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(pkey);
+    assert_non_null(file);
+    assert_int_equal(PEM_write_PUBKEY(file, pkey), 1);
+    fclose(file);
+    EVP_PKEY_free(pkey);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    p11_config config = { 0 };
+    p11_error err = { 0 };
+    p11_token *token = NULL;
+    p11_key *key = NULL, *other = NULL;
+    unsigned char id = 7, other_id = 8;
+    char *uri;
+
+    if (f == NULL || test_token_create(&f->token) != 0)
+        return -1;
+    config.module_path = f->token.module_path;
+    config.token_label = TEST_TOKEN_LABEL;
+    config.pin_file = f->token.pin_path;
+    if (p11_token_open(&config, &token, &err) != 0 ||
+        p11_key_generate(token, P11_KEY_EC_P256, "regulator", &id, 1, &key, &err) != 0 ||
+        p11_key_generate(token, P11_KEY_RSA_2048, "other", &other_id, 1, &other, &err) != 0) {
+        print_error("token: %s\n", err.message);
+        return -1;
+    }
+    uri = p11_key_get_uri(key);
+    snprintf(f->key_uri, sizeof(f->key_uri), "%s", uri);
+    free(uri);
+    snprintf(f->trust_path, sizeof(f->trust_path), "%s/trust.pem", f->token.dir);
+    snprintf(f->other_trust_path, sizeof(f->other_trust_path), "%s/other.pem", f->token.dir);
+    write_public(key, f->trust_path);
+    write_public(other, f->other_trust_path);
+
+    p11_key_free(&key);
+    p11_key_free(&other);
+    p11_token_close(&token);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    test_token_destroy(&f->token);
+    free(f);
+    return 0;
+}
+
+/* ---- Tests ------------------------------------------------------------------------------------ */
+
+static void test_help_on_every_subcommand(void **state)
+{
+    static const char *const subcommands[] = {
+        "validate", "sign", "verify", "diff", "explain", "simulate", "test",
+    };
+    int status;
+    char *out;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+        char expected[64];
+
+        out = run(&status, "%s policy %s --help", admin(), subcommands[i]);
+        assert_int_equal(status, 0);
+        snprintf(expected, sizeof(expected), "usage: idsvc-admin policy %s", subcommands[i]);
+        assert_contains(out, expected);
+        free(out);
+    }
+    out = run(&status, "%s policy frobnicate", admin());
+    assert_int_equal(status, 2);
+    assert_contains(out, "unknown subcommand 'frobnicate'");
+    free(out);
+}
+
+static void test_validate_reports_lines(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    out = run(&status, "%s policy validate %s/policies", admin(), source_dir());
+    assert_int_equal(status, 0);
+    assert_contains(out, "12 bundle(s), 0 finding(s): valid");
+    free(out);
+
+    snprintf(path, sizeof(path), "%s/bad.xml", f->token.dir);
+    write_text(path, "<PolicyBundle xmlns='urn:idsvc:policy:1' ID='b' version='1' kind='base'\n"
+                     " regulator='r' effectiveFrom='2026-01-01T00:00:00Z'>\n"
+                     "<Title>t</Title>\n<Rules>\n<Rule id='x'>\n<Match/>\n"
+                     "<Effect>share</Effect>\n<Summary>s</Summary></Rule></Rules>"
+                     "</PolicyBundle>\n");
+    out = run(&status, "%s policy validate %s", admin(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "bad.xml:7: error: schema_invalid");
+    free(out);
+
+    out = run(&status, "%s policy validate %s/policies/residency-sg.xml", admin(), source_dir());
+    assert_int_equal(status, 1);
+    assert_contains(out, "no_base_bundle");
+    free(out);
+}
+
+static void test_validate_warnings_and_strict(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    char *base, *changed;
+    size_t len;
+    int status;
+    char *out;
+
+    /* A copy of the base with a rule that a broader withholding rule always beats. */
+    snprintf(path, sizeof(path), "%s/policies/asean-cn-base.xml", source_dir());
+    base = test_read_file(path, &len);
+    assert_non_null(base);
+    changed = malloc(len + 1024);
+    {
+        const char *at = strstr(base, "  </Rules>");
+
+        assert_non_null(at);
+        sprintf(changed, "%.*s    <Rule id=\"base.sensitive.never-wins\"><Match>"
+                         "<ClaimClass>sensitive</ClaimClass></Match><Effect>disclose</Effect>"
+                         "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary>"
+                         "</Rule>\n%s", (int)(at - base), base, at);
+    }
+    snprintf(path, sizeof(path), "%s/shadowed.xml", f->token.dir);
+    write_text(path, changed);
+
+    out = run(&status, "%s policy validate %s", admin(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "warning: shadowed: rule base.sensitive.never-wins never wins: rule "
+                         "base.sensitive.withhold");
+    free(out);
+    out = run(&status, "%s policy validate --strict --json %s", admin(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "\"code\": \"shadowed\"");
+    free(out);
+    free(base);
+    free(changed);
+}
+
+static void test_sign_and_verify(void **state)
+{
+    fixture *f = *state;
+    char signed_path[PATH_MAX + 64], tampered_path[PATH_MAX + 64];
+    char *text, *at;
+    size_t len;
+    int status;
+    char *out;
+
+    snprintf(signed_path, sizeof(signed_path), "%s/base.signed.xml", f->token.dir);
+    out = run(&status,
+              "%s policy sign %s/policies/asean-cn-base.xml --key '%s' --module %s --token %s "
+              "--pin-file %s --output %s",
+              admin(), source_dir(), f->key_uri, f->token.module_path, TEST_TOKEN_LABEL,
+              f->token.pin_path, signed_path);
+    if (status != 0)
+        fail_msg("sign failed: %s", out);
+    free(out);
+
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z", admin(),
+              signed_path, f->trust_path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "verified: bundle asean-cn-base version 1");
+    free(out);
+
+    /* An independent verifier: the xmlsec1 command line with the same public key. */
+    out = run(&status, "xmlsec1 --verify --pubkey-pem %s --id-attr:ID urn:idsvc:policy:1:PolicyBundle %s",
+              f->trust_path, signed_path);
+    if (status != 0)
+        fail_msg("xmlsec1 did not verify the signed bundle: %s", out);
+    free(out);
+
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z", admin(),
+              signed_path, f->other_trust_path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "key_untrusted");
+    free(out);
+
+    out = run(&status, "%s policy verify %s --trust %s --at 2028-06-01T00:00:00Z --json", admin(),
+              signed_path, f->trust_path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "\"error\": \"bundle_expired\"");
+    free(out);
+
+    out = run(&status, "%s policy verify %s/policies/asean-cn-base.xml --trust %s", admin(),
+              source_dir(), f->trust_path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "signature_missing");
+    free(out);
+
+    text = test_read_file(signed_path, &len);
+    at = strstr(text, "<MaxRetentionDays>1825</MaxRetentionDays>");
+    assert_non_null(at);
+    memcpy(at, "<MaxRetentionDays>9825", strlen("<MaxRetentionDays>9825"));
+    snprintf(tampered_path, sizeof(tampered_path), "%s/base.tampered.xml", f->token.dir);
+    write_text(tampered_path, text);
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z", admin(),
+              tampered_path, f->trust_path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "signature_invalid");
+    free(out);
+    free(text);
+
+    out = run(&status, "%s policy sign %s --key '%s' --module %s --token %s --pin-file %s", admin(),
+              signed_path, f->key_uri, f->token.module_path, TEST_TOKEN_LABEL, f->token.pin_path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "already signed");
+    free(out);
+
+    out = run(&status, "%s policy sign %s/policies/asean-cn-base.xml --key '%s'", admin(),
+              source_dir(), f->key_uri);
+    assert_int_equal(status, 2);
+    assert_contains(out, "no token given");
+    free(out);
+}
+
+/* Copies policies/ into a folder and changes the Singapore export rule to withhold. */
+static void make_changed_copy(const fixture *f, char *folder, size_t size)
+{
+    char path[PATH_MAX + 64];
+    char *text, *at;
+    size_t len;
+    int status;
+    char *out;
+
+    snprintf(folder, size, "%s/changed", f->token.dir);
+    out = run(&status, "mkdir -p %s && cp %s/policies/*.xml %s/", folder, source_dir(), folder);
+    assert_int_equal(status, 0);
+    free(out);
+
+    snprintf(path, sizeof(path), "%s/residency-sg.xml", folder);
+    text = test_read_file(path, &len);
+    at = strstr(text, "<Effect>disclose</Effect>");
+    assert_non_null(at);
+    memcpy(at, "<Effect>withhold</Effect>", strlen("<Effect>withhold</Effect>"));
+    write_text(path, text);
+    free(text);
+}
+
+static void test_diff_on_real_bundles(void **state)
+{
+    fixture *f = *state;
+    char folder[PATH_MAX + 64];
+    json_error_t error;
+    json_t *doc;
+    int status;
+    char *out;
+
+    out = run(&status, "%s policy diff %s/policies %s/policies", admin(), source_dir(), source_dir());
+    assert_int_equal(status, 0);
+    assert_contains(out, "Rules changed: 0");
+    assert_contains(out, "Requests whose decision changes: 0");
+    free(out);
+
+    make_changed_copy(f, folder, sizeof(folder));
+    out = run(&status, "%s policy diff %s/policies %s", admin(), source_dir(), folder);
+    assert_int_equal(status, 1);
+    assert_contains(out, "changed  sg.export.general (residency-sg)");
+    assert_contains(out, "effect: disclose -> withhold");
+    assert_contains(out, "SG       CN   account_opening        given_name");
+    assert_contains(out, "withheld/rule/sg.export.general");
+    free(out);
+
+    out = run(&status, "%s policy diff --json %s/policies %s", admin(), source_dir(), folder);
+    assert_int_equal(status, 1);
+    doc = json_loads(out, 0, &error);
+    assert_non_null(doc);
+    {
+        size_t i;
+        json_t *item;
+        size_t sg = 0;
+
+        json_array_foreach(json_object_get(doc, "requests"), i, item) {
+            /* Only Singapore residents leaving Singapore change. */
+            assert_string_equal(json_string_value(json_object_get(item, "subject")), "SG");
+            assert_string_not_equal(json_string_value(json_object_get(item, "relying_party")), "SG");
+            sg++;
+        }
+        assert_true(sg > 100);
+    }
+    json_decref(doc);
+    free(out);
+}
+
+static void test_explain_shows_trace(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/request.json", f->token.dir);
+    write_text(path, "{\"subject_jurisdiction\": \"CN\", \"relying_party\": {\"id\": \"bank-sg\","
+                     " \"jurisdiction\": \"SG\", \"transfer_mechanisms\": [\"standard-contract\"]},"
+                     " \"purpose\": \"account_opening\", \"retention_days\": 365,"
+                     " \"assurance\": \"substantial\", \"consent\": [\"explicit\"],"
+                     " \"claims\": [\"given_name\", \"face_image\"],"
+                     " \"values\": {\"given_name\": \"Li\", \"face_image\": \"secret-face\"},"
+                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "Outcome:  consent_required (separate-cross-border consent still required)");
+    assert_contains(out, "given_name             withheld   consent_required             cn.export.general");
+    assert_contains(out, "won                                    base.basic.cross-border");
+    assert_contains(out, "scope_not_matched                      base.basic.domestic");
+    assert_contains(out, "Withheld until the subject gives separate consent for the cross-border "
+                         "transfer, which rule cn.export.general");
+    free(out);
+
+    out = run(&status, "%s policy explain --json %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "\"trace\"");
+    assert_contains(out, "\"status\": \"won\"");
+    assert_true(strstr(out, "secret-face") == NULL);
+    free(out);
+}
+
+static void test_simulate_tabulates(void **state)
+{
+    fixture *f = *state;
+    static const char *const codes[] = { "CN", "SG", "TH", "VN", "PH" };
+    char path[PATH_MAX + 64];
+    FILE *file;
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/requests.jsonl", f->token.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    for (size_t s = 0; s < 5; s++) {
+        for (size_t r = 0; r < 5; r++) {
+            fprintf(file,
+                    "{\"subject_jurisdiction\": \"%s\", \"relying_party\": {\"jurisdiction\": \"%s\","
+                    " \"transfer_mechanisms\": [\"asean-mcc\"]}, \"purpose\": \"payment\","
+                    " \"retention_days\": 90, \"assurance\": \"substantial\", \"consent\": "
+                    "[\"explicit\"], \"claims\": [\"given_name\", \"bank_account\"], \"values\": "
+                    "{\"given_name\": \"A\", \"bank_account\": \"B\"}, \"time\": "
+                    "\"2026-06-01T00:00:00Z\"}\n\n",
+                    codes[s], codes[r]);
+        }
+    }
+    fclose(file);
+
+    out = run(&status, "%s policy simulate %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "SUBJECT  RP       PURPOSE");
+    assert_contains(out, "SG       TH       payment                base.basic.cross-border");
+    assert_contains(out, "CN       SG       payment                cn.export.general");
+    assert_contains(out, "25 request(s), 0 rejected as invalid");
+    free(out);
+
+    file = fopen(path, "a");
+    fputs("{\"subject_jurisdiction\": \"XX\"}\n", file);
+    fclose(file);
+    out = run(&status, "%s policy simulate --json %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "requests.jsonl:51: error: subject_jurisdiction XX");
+    assert_contains(out, "\"invalid\": 1");
+    free(out);
+}
+
+static void test_table_driven_cases(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    out = run(&status, "%s policy test %s/policies %s/policies/tests", admin(), source_dir(),
+              source_dir());
+    assert_int_equal(status, 0);
+    assert_contains(out, "0 failed");
+    free(out);
+
+    /* The same cases against the base alone must fail where residency rules decide. */
+    out = run(&status, "%s policy test %s/policies/asean-cn-base.xml %s/policies/tests", admin(),
+              source_dir(), source_dir());
+    assert_int_equal(status, 1);
+    assert_contains(out, "FAIL");
+    assert_contains(out, "expected transfer_mechanism_missing, got rule");
+    free(out);
+
+    snprintf(path, sizeof(path), "%s/wrong.json", f->token.dir);
+    write_text(path, "{\"defaults\": {\"time\": \"2026-06-01T00:00:00Z\", \"assurance\": \"high\"},"
+                     " \"cases\": [{\"name\": \"wrong expectation\", \"request\": {"
+                     "\"subject_jurisdiction\": \"SG\", \"relying_party\": {\"jurisdiction\": \"SG\"},"
+                     " \"purpose\": \"payment\", \"claims\": [\"religion\"]},"
+                     " \"expect\": {\"claims\": {\"religion\": \"disclosed\"}}}]}");
+    out = run(&status, "%s policy test %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "FAIL");
+    assert_contains(out, "religion.decision: expected disclosed, got withheld");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_on_every_subcommand),
+        cmocka_unit_test(test_validate_reports_lines),
+        cmocka_unit_test(test_validate_warnings_and_strict),
+        cmocka_unit_test(test_sign_and_verify),
+        cmocka_unit_test(test_diff_on_real_bundles),
+        cmocka_unit_test(test_explain_shows_trace),
+        cmocka_unit_test(test_simulate_tabulates),
+        cmocka_unit_test(test_table_driven_cases),
+    };
+
+    if (admin() == NULL || source_dir() == NULL) {
+        fputs("IDSVC_ADMIN and IDSVC_SOURCE_DIR must be set; run this test through ctest\n", stderr);
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
