@@ -354,7 +354,7 @@ static void decide_claim(const policy_request *req, size_t index, policy_claim_d
                          const trace_sink *sink)
 {
     int claim = req->claims[index];
-    verdict v;
+    verdict v = { 0 };
 
     memset(d, 0, sizeof(*d));
     d->claim = req->claim_names[index];
