@@ -21,19 +21,19 @@
 /* Stable codes of failures; policy_error_name gives their wire names. */
 typedef enum policy_error_code {
     POLICY_E_NONE = 0,
-    POLICY_E_IO,             /* "io_error": a file could not be read or written */
-    POLICY_E_MALFORMED,      /* "malformed_xml": not well-formed, DOCTYPE, too large */
-    POLICY_E_SCHEMA,         /* "schema_invalid": rejected by schemas/policy.xsd */
-    POLICY_E_SEMANTIC,       /* "bundle_invalid": an undeclared name, a missing legal basis */
-    POLICY_E_UNSIGNED,       /* "signature_missing" */
-    POLICY_E_SIGNATURE,      /* "signature_invalid": bad form, digest or value */
-    POLICY_E_UNTRUSTED,      /* "key_untrusted": no key of the trust list verifies it */
-    POLICY_E_NOT_YET,        /* "bundle_not_yet_effective" */
-    POLICY_E_EXPIRED,        /* "bundle_expired" */
-    POLICY_E_SET,            /* "policy_set_invalid": no base, two residency bundles */
-    POLICY_E_REQUEST,        /* "request_invalid": a request field is missing or unknown */
-    POLICY_E_HSM,            /* "hsm_error": the HSM refused to sign */
-    POLICY_E_NO_MEMORY,      /* "no_memory" */
+    POLICY_E_IO,        /* "io_error": a file could not be read or written */
+    POLICY_E_MALFORMED, /* "malformed_xml": not well-formed, DOCTYPE, too large */
+    POLICY_E_SCHEMA,    /* "schema_invalid": rejected by schemas/policy.xsd */
+    POLICY_E_SEMANTIC,  /* "bundle_invalid": an undeclared name, a missing legal basis */
+    POLICY_E_UNSIGNED,  /* "signature_missing" */
+    POLICY_E_SIGNATURE, /* "signature_invalid": bad form, digest or value */
+    POLICY_E_UNTRUSTED, /* "key_untrusted": no key of the trust list verifies it */
+    POLICY_E_NOT_YET,   /* "bundle_not_yet_effective" */
+    POLICY_E_EXPIRED,   /* "bundle_expired" */
+    POLICY_E_SET,       /* "policy_set_invalid": no base, two residency bundles */
+    POLICY_E_REQUEST,   /* "request_invalid": a request field is missing or unknown */
+    POLICY_E_HSM,       /* "hsm_error": the HSM refused to sign */
+    POLICY_E_NO_MEMORY, /* "no_memory" */
 } policy_error_code;
 
 typedef struct policy_error {
@@ -54,8 +54,8 @@ typedef struct policy_bundle policy_bundle;
  * single bundle allows. The signature, when present, is kept but not verified here.
  * path names the bundle in messages and may be NULL.
  */
-int policy_bundle_parse(const char *xml, size_t len, const char *path, policy_bundle **out,
-                        policy_error *err);
+int policy_bundle_parse(const char *xml, size_t len, const char *path,
+                        policy_bundle **out, policy_error *err);
 int policy_bundle_load_file(const char *path, policy_bundle **out, policy_error *err);
 void policy_bundle_free(policy_bundle **bundle);
 
@@ -178,7 +178,7 @@ typedef struct policy_request {
     policy_assurance assurance;
     policy_consent consent; /* the strongest consent on record for this request */
     size_t claim_count;
-    int claims[POLICY_REQUEST_MAX_CLAIMS];           /* catalogue index, -1 when unknown */
+    int claims[POLICY_REQUEST_MAX_CLAIMS]; /* catalogue index, -1 when unknown */
     const char *claim_names[POLICY_REQUEST_MAX_CLAIMS]; /* as requested */
     const json_t *values; /* object: claim name -> value from the verified credential */
     time_t time;          /* the decision time */
@@ -189,8 +189,8 @@ typedef struct policy_request {
  * against the set. The request borrows strings and values from doc, which must outlive
  * it. An unknown requested claim is not an error: it is withheld as unknown_claim.
  */
-int policy_request_from_json(const policy_set *set, const json_t *doc, policy_request *req,
-                             policy_error *err);
+int policy_request_from_json(const policy_set *set, const json_t *doc,
+                             policy_request *req, policy_error *err);
 
 /* Why a claim was decided as it was; policy_reason_name gives the stable wire names. */
 typedef enum policy_reason {
@@ -201,8 +201,8 @@ typedef enum policy_reason {
     POLICY_REASON_MECHANISM_MISSING,  /* "transfer_mechanism_missing" */
     POLICY_REASON_ASSURANCE_TOO_LOW,  /* "assurance_too_low" */
     POLICY_REASON_RETENTION_TOO_LONG, /* "retention_too_long" */
-    POLICY_REASON_VALUE_MISSING,      /* "value_missing": the credential lacks the claim */
-    POLICY_REASON_DERIVATION_FAILED,  /* "derivation_failed" */
+    POLICY_REASON_VALUE_MISSING,     /* "value_missing": the credential lacks the claim */
+    POLICY_REASON_DERIVATION_FAILED, /* "derivation_failed" */
 } policy_reason;
 
 typedef enum policy_outcome_kind {
@@ -230,17 +230,17 @@ typedef struct policy_claim_decision {
     policy_consent consent_needed; /* for consent_required */
     unsigned mechanisms_needed;    /* for transfer_mechanism_missing: any one of these */
     policy_assurance assurance_needed;
-    long retention_max;            /* for retention_too_long */
-    const json_t *value;           /* disclosed only; NULL otherwise */
+    long retention_max;  /* for retention_too_long */
+    const json_t *value; /* disclosed only; NULL otherwise */
     size_t derived_count;
     policy_derived_value derived[POLICY_MAX_DERIVED];
 } policy_claim_decision;
 
 typedef enum policy_overall {
-    POLICY_PERMIT = 0,           /* "permit": every claim disclosed or derived */
-    POLICY_PARTIAL,              /* "partial": some withheld, none waits for consent */
-    POLICY_CONSENT_PENDING,      /* "consent_required": some wait for the subject's consent */
-    POLICY_DENY,                 /* "deny": every claim withheld */
+    POLICY_PERMIT = 0,      /* "permit": every claim disclosed or derived */
+    POLICY_PARTIAL,         /* "partial": some withheld, none waits for consent */
+    POLICY_CONSENT_PENDING, /* "consent_required": some wait for the subject's consent */
+    POLICY_DENY,            /* "deny": every claim withheld */
 } policy_overall;
 
 typedef struct policy_decision {
@@ -265,7 +265,8 @@ void policy_claim_sentence(const policy_claim_decision *claim, const policy_requ
 
 /* Builds the decision document (docs/policy-language.md, "Decisions"). Withheld claims
  * carry no value. Returns NULL on allocation failure. */
-json_t *policy_decision_to_json(const policy_decision *decision, const policy_request *req);
+json_t *policy_decision_to_json(const policy_decision *decision,
+                                const policy_request *req);
 
 /* Rule accessors, for decisions and traces. */
 const char *policy_rule_id(const policy_rule *rule);

@@ -9,8 +9,8 @@
 
 #include "policy_internal.h"
 
-void policy_findings_add(policy_findings *findings, bool error, const char *path, int line,
-                         const char *code, const char *format, ...)
+void policy_findings_add(policy_findings *findings, bool error, const char *path,
+                         int line, const char *code, const char *format, ...)
 {
     policy_finding *finding;
     va_list args;
@@ -40,7 +40,8 @@ void policy_findings_clear(policy_findings *findings)
     memset(findings, 0, sizeof(*findings));
 }
 
-/* ---- Names ----------------------------------------------------------------------------- */
+/* ---- Names
+ * ----------------------------------------------------------------------------- */
 
 static const policy_src_claim *find_claim(const policy_bundle *base, const char *name)
 {
@@ -65,7 +66,8 @@ static void check_jurisdictions(const policy_bundle *base, const policy_bundle *
 {
     for (size_t i = 0; i < names->count; i++) {
         if (!has_named(base->jurisdictions, base->jurisdiction_count, names->items[i]))
-            policy_findings_add(out, true, bundle->path, names->lines[i], "unknown_jurisdiction",
+            policy_findings_add(out, true, bundle->path, names->lines[i],
+                                "unknown_jurisdiction",
                                 "jurisdiction %s is not declared in base bundle %s",
                                 names->items[i], base->id);
     }
@@ -75,7 +77,8 @@ static void check_jurisdictions(const policy_bundle *base, const policy_bundle *
 static bool has_standins(const policy_bundle *base, const char *claim)
 {
     for (size_t i = 0; i < base->claim_count; i++) {
-        if (base->claims[i].derived_from != NULL && strcmp(base->claims[i].derived_from, claim) == 0)
+        if (base->claims[i].derived_from != NULL &&
+            strcmp(base->claims[i].derived_from, claim) == 0)
             return true;
     }
     return false;
@@ -89,13 +92,16 @@ static void check_derive(const policy_bundle *base, const policy_bundle *bundle,
     for (size_t i = 0; i < rule->claims.count; i++) {
         const policy_src_claim *claim = find_claim(base, rule->claims.items[i]);
 
-        if (claim != NULL && (claim->derived_from != NULL || has_standins(base, claim->name)))
+        if (claim != NULL &&
+            (claim->derived_from != NULL || has_standins(base, claim->name)))
             any_source = true;
     }
     if (!any_source)
-        policy_findings_add(out, true, bundle->path, rule->line, "no_derived_claims",
-                            "rule %s is disclose-derived, but none of its claims has a derived "
-                            "claim that can stand in for it", rule->id);
+        policy_findings_add(
+            out, true, bundle->path, rule->line, "no_derived_claims",
+            "rule %s is disclose-derived, but none of its claims has a derived "
+            "claim that can stand in for it",
+            rule->id);
 
     for (size_t i = 0; i < rule->derive.count; i++) {
         const policy_src_claim *claim = find_claim(base, rule->derive.items[i]);
@@ -104,7 +110,8 @@ static void check_derive(const policy_bundle *base, const policy_bundle *bundle,
             policy_findings_add(out, true, bundle->path, rule->derive.lines[i],
                                 "unknown_derived_claim",
                                 "rule %s derives %s, which is not a derived claim of the "
-                                "catalogue", rule->id, rule->derive.items[i]);
+                                "catalogue",
+                                rule->id, rule->derive.items[i]);
     }
 }
 
@@ -112,21 +119,25 @@ static void check_rule_names(const policy_bundle *base, const policy_bundle *bun
                              const policy_src_rule *rule, policy_findings *out)
 {
     if (rule->basis_count == 0)
-        policy_findings_add(out, true, bundle->path, rule->line, "missing_legal_basis",
-                            "rule %s has no LegalBasis; cite the instrument and provision, and "
-                            "say in a Note what is uncertain", rule->id);
+        policy_findings_add(
+            out, true, bundle->path, rule->line, "missing_legal_basis",
+            "rule %s has no LegalBasis; cite the instrument and provision, and "
+            "say in a Note what is uncertain",
+            rule->id);
 
     check_jurisdictions(base, bundle, &rule->subjects, out);
     check_jurisdictions(base, bundle, &rule->relying_parties, out);
     for (size_t i = 0; i < rule->purposes.count; i++) {
         if (!has_named(base->purposes, base->purpose_count, rule->purposes.items[i]))
             policy_findings_add(out, true, bundle->path, rule->purposes.lines[i],
-                                "unknown_purpose", "purpose %s is not declared in base bundle %s",
+                                "unknown_purpose",
+                                "purpose %s is not declared in base bundle %s",
                                 rule->purposes.items[i], base->id);
     }
     for (size_t i = 0; i < rule->claims.count; i++) {
         if (find_claim(base, rule->claims.items[i]) == NULL)
-            policy_findings_add(out, true, bundle->path, rule->claims.lines[i], "unknown_claim",
+            policy_findings_add(out, true, bundle->path, rule->claims.lines[i],
+                                "unknown_claim",
                                 "claim %s is not in the claims catalogue of %s",
                                 rule->claims.items[i], base->id);
     }
@@ -149,17 +160,18 @@ static void check_ids(policy_bundle *const *bundles, size_t count, policy_findin
 
                 for (size_t r2 = 0; r2 < end; r2++) {
                     if (strcmp(bundles[b2]->rules[r2].id, rule->id) == 0)
-                        policy_findings_add(out, true, bundles[b]->path, rule->line,
-                                            "duplicate_rule_id",
-                                            "rule id %s is already used at %s:%d", rule->id,
-                                            bundles[b2]->path, bundles[b2]->rules[r2].line);
+                        policy_findings_add(
+                            out, true, bundles[b]->path, rule->line, "duplicate_rule_id",
+                            "rule id %s is already used at %s:%d", rule->id,
+                            bundles[b2]->path, bundles[b2]->rules[r2].line);
                 }
             }
         }
     }
 }
 
-/* ---- Rules that can never match or never win ----------------------------------------- */
+/* ---- Rules that can never match or never win -----------------------------------------
+ */
 
 static bool is_subset32(uint32_t a, uint32_t b)
 {
@@ -190,7 +202,8 @@ static bool scope_covers(policy_scope outer, policy_scope inner)
 }
 
 /* True when every request that inner matches, outer matches too. */
-static bool rule_covers(const policy_set *set, const policy_rule *outer, const policy_rule *inner)
+static bool rule_covers(const policy_set *set, const policy_rule *outer,
+                        const policy_rule *inner)
 {
     return is_subset32(inner->subject_mask, outer->subject_mask) &&
            is_subset32(inner->rp_mask, outer->rp_mask) &&
@@ -199,28 +212,34 @@ static bool rule_covers(const policy_set *set, const policy_rule *outer, const p
            is_subset64(rule_claims(set, inner), rule_claims(set, outer));
 }
 
-static bool never_matches(const policy_set *set, const policy_rule *rule, const char **why)
+static bool never_matches(const policy_set *set, const policy_rule *rule,
+                          const char **reason)
 {
     uint32_t subjects = rule->subject_mask;
     uint32_t rps = rule->rp_mask & ((1u << POLICY_MAX_JURISDICTIONS) - 1);
     int residency = set->bundles[rule->bundle].jurisdiction;
 
     if (rule_claims(set, rule) == 0) {
-        *why = "no claim of the catalogue is in its claim classes";
+        *reason = "no claim of the catalogue is in its claim classes";
         return true;
     }
     if (rule->scope == POLICY_SCOPE_DOMESTIC && (subjects & rule->rp_mask) == 0) {
-        *why = "it is domestic, but no jurisdiction is both a subject and a relying party one";
+        *reason = "it is domestic, but no jurisdiction is both a subject and a relying "
+                  "party one";
         return true;
     }
     if (rule->scope == POLICY_SCOPE_CROSS_BORDER && subjects == rps &&
-        (subjects & (subjects - 1)) == 0 && !(rule->rp_mask & (1u << POLICY_OTHER_JURISDICTION))) {
-        *why = "it is cross-border, but its subject and relying party are the same jurisdiction";
+        (subjects & (subjects - 1)) == 0 &&
+        !(rule->rp_mask & (1u << POLICY_OTHER_JURISDICTION))) {
+        *reason = "it is cross-border, but its subject and relying party are the same "
+                  "jurisdiction";
         return true;
     }
-    if (residency >= 0 && !(subjects & (1u << residency)) && !(rule->rp_mask & (1u << residency))) {
-        *why = "its residency bundle applies only when the subject or the relying party is in "
-               "its jurisdiction, which the rule excludes";
+    if (residency >= 0 && !(subjects & (1u << residency)) &&
+        !(rule->rp_mask & (1u << residency))) {
+        *reason = "its residency bundle applies only when the subject or the relying "
+                  "party is in "
+                  "its jurisdiction, which the rule excludes";
         return true;
     }
     return false;
@@ -232,11 +251,11 @@ static void check_rule_reach(const policy_set *set, policy_bundle *const *bundle
     for (size_t i = 0; i < set->rule_count; i++) {
         const policy_rule *rule = &set->rules[i];
         const char *path = bundles[rule->bundle]->path;
-        const char *why = NULL;
+        const char *reason = NULL;
 
-        if (never_matches(set, rule, &why)) {
+        if (never_matches(set, rule, &reason)) {
             policy_findings_add(out, false, path, rule->line, "never_matches",
-                                "rule %s can never match: %s", rule->id, why);
+                                "rule %s can never match: %s", rule->id, reason);
             continue;
         }
         for (size_t k = 0; k < set->rule_count; k++) {
@@ -245,32 +264,36 @@ static void check_rule_reach(const policy_set *set, policy_bundle *const *bundle
             if (k == i || other->bundle != rule->bundle || !rule_covers(set, other, rule))
                 continue;
             if (other->specificity > rule->specificity ||
-                (other->specificity == rule->specificity && other->effect > rule->effect)) {
-                policy_findings_add(out, false, path, rule->line, "shadowed",
-                                    "rule %s never wins: rule %s (line %d) matches every request "
-                                    "it matches and takes precedence", rule->id, other->id,
-                                    other->line);
+                (other->specificity == rule->specificity &&
+                 other->effect > rule->effect)) {
+                policy_findings_add(
+                    out, false, path, rule->line, "shadowed",
+                    "rule %s never wins: rule %s (line %d) matches every request "
+                    "it matches and takes precedence",
+                    rule->id, other->id, other->line);
                 break;
             }
         }
     }
 }
 
-int policy_check_bundles(policy_bundle *const *bundles, size_t count, policy_findings *out)
+int policy_check_bundles(policy_bundle *const *bundles, size_t count,
+                         policy_findings *out)
 {
     const policy_bundle *base = NULL;
     size_t errors_before = out->count;
     policy_set *set = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     for (size_t i = 0; i < count; i++) {
         if (bundles[i]->kind == POLICY_BUNDLE_BASE)
             base = base == NULL ? bundles[i] : base;
     }
     if (base == NULL) {
-        policy_findings_add(out, true, count > 0 ? bundles[0]->path : "", 0, "no_base_bundle",
-                            "no base bundle given; pass the base bundle too so that names can "
-                            "be checked");
+        policy_findings_add(
+            out, true, count > 0 ? bundles[0]->path : "", 0, "no_base_bundle",
+            "no base bundle given; pass the base bundle too so that names can "
+            "be checked");
         return -1;
     }
 

@@ -20,14 +20,16 @@ static const policy_bundle *find_base(policy_bundle *const *bundles, size_t coun
         if (bundles[i]->kind != POLICY_BUNDLE_BASE)
             continue;
         if (base != NULL) {
-            policy_fail(err, POLICY_E_SET, 0, "%s and %s are both base bundles; a set has one",
-                        base->path, bundles[i]->path);
+            policy_fail(err, POLICY_E_SET, 0,
+                        "%s and %s are both base bundles; a set has one", base->path,
+                        bundles[i]->path);
             return NULL;
         }
         base = bundles[i];
     }
     if (base == NULL)
-        policy_fail(err, POLICY_E_SET, 0, "no base bundle among the %zu bundles given", count);
+        policy_fail(err, POLICY_E_SET, 0, "no base bundle among the %zu bundles given",
+                    count);
     return base;
 }
 
@@ -58,14 +60,15 @@ int policy_set_find_claim(const policy_set *set, const char *name)
     return -1;
 }
 
-static int compile_catalogue(policy_set *set, const policy_bundle *base, policy_error *err)
+static int compile_catalogue(policy_set *set, const policy_bundle *base,
+                             policy_error *err)
 {
     if (base->jurisdiction_count > POLICY_MAX_JURISDICTIONS)
         return policy_fail(err, POLICY_E_SEMANTIC, 0, "%s: more than %d jurisdictions",
                            base->path, POLICY_MAX_JURISDICTIONS);
     if (base->claim_count > POLICY_MAX_CLAIMS)
-        return policy_fail(err, POLICY_E_SEMANTIC, 0, "%s: more than %d claims", base->path,
-                           POLICY_MAX_CLAIMS);
+        return policy_fail(err, POLICY_E_SEMANTIC, 0, "%s: more than %d claims",
+                           base->path, POLICY_MAX_CLAIMS);
 
     for (size_t i = 0; i < base->jurisdiction_count; i++) {
         if (policy_set_find_jurisdiction(set, base->jurisdictions[i].id) >= 0)
@@ -78,7 +81,8 @@ static int compile_catalogue(policy_set *set, const policy_bundle *base, policy_
 
     set->purposes = calloc(base->purpose_count, sizeof(*set->purposes));
     if (set->purposes == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory compiling purposes");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory compiling purposes");
     for (size_t i = 0; i < base->purpose_count; i++) {
         if (policy_set_find_purpose(set, base->purposes[i].id) >= 0)
             return policy_fail(err, POLICY_E_SEMANTIC, base->purposes[i].line,
@@ -86,7 +90,8 @@ static int compile_catalogue(policy_set *set, const policy_bundle *base, policy_
                                base->purposes[i].line, base->purposes[i].id);
         set->purposes[i] = strdup(base->purposes[i].id);
         if (set->purposes[i] == NULL)
-            return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory compiling purposes");
+            return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                               "out of memory compiling purposes");
         set->purpose_count++;
     }
 
@@ -102,7 +107,8 @@ static int compile_catalogue(policy_set *set, const policy_bundle *base, policy_
                                src->name);
         set->claims[i].name = strdup(src->name);
         if (set->claims[i].name == NULL)
-            return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory compiling claims");
+            return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                               "out of memory compiling claims");
         set->claims[i].klass = src->klass;
         set->claims[i].derivation = src->derivation;
         set->claims[i].years = src->years;
@@ -113,7 +119,8 @@ static int compile_catalogue(policy_set *set, const policy_bundle *base, policy_
 }
 
 /* Links each derived claim to its source claim, once every claim has an index. */
-static int compile_derivations(policy_set *set, const policy_bundle *base, policy_error *err)
+static int compile_derivations(policy_set *set, const policy_bundle *base,
+                               policy_error *err)
 {
     for (size_t i = 0; i < base->claim_count; i++) {
         const policy_src_claim *src = &base->claims[i];
@@ -121,23 +128,30 @@ static int compile_derivations(policy_set *set, const policy_bundle *base, polic
         int source;
 
         if (src->derived_from == NULL) {
-            if (src->derivation != POLICY_DERIVE_NONE || src->klass == POLICY_CLASS_DERIVED)
-                return policy_fail(err, POLICY_E_SEMANTIC, src->line,
-                                   "%s:%d: claim %s has a derivation or the class derived but "
-                                   "no derivedFrom", base->path, src->line, src->name);
+            if (src->derivation != POLICY_DERIVE_NONE ||
+                src->klass == POLICY_CLASS_DERIVED)
+                return policy_fail(
+                    err, POLICY_E_SEMANTIC, src->line,
+                    "%s:%d: claim %s has a derivation or the class derived but "
+                    "no derivedFrom",
+                    base->path, src->line, src->name);
             continue;
         }
         source = policy_set_find_claim(set, src->derived_from);
-        if (source < 0 || set->claims[source].source >= 0 || base->claims[source].derived_from)
-            return policy_fail(err, POLICY_E_SEMANTIC, src->line,
-                               "%s:%d: claim %s derives from %s, which is not a claim the "
-                               "credential carries", base->path, src->line, src->name,
-                               src->derived_from);
+        if (source < 0 || set->claims[source].source >= 0 ||
+            base->claims[source].derived_from)
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, src->line,
+                "%s:%d: claim %s derives from %s, which is not a claim the "
+                "credential carries",
+                base->path, src->line, src->name, src->derived_from);
         if (src->derivation == POLICY_DERIVE_NONE ||
             (src->derivation == POLICY_DERIVE_AGE_OVER && src->years <= 0))
-            return policy_fail(err, POLICY_E_SEMANTIC, src->line,
-                               "%s:%d: derived claim %s needs a derivation (and years for "
-                               "age-over)", base->path, src->line, src->name);
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, src->line,
+                "%s:%d: derived claim %s needs a derivation (and years for "
+                "age-over)",
+                base->path, src->line, src->name);
         claim->source = source;
         set->claims[source].standins |= UINT64_C(1) << i;
     }
@@ -145,16 +159,18 @@ static int compile_derivations(policy_set *set, const policy_bundle *base, polic
 }
 
 static int mask_jurisdictions(const policy_set *set, const policy_bundle *bundle,
-                              const policy_names *names, uint32_t *mask, policy_error *err)
+                              const policy_names *names, uint32_t *mask,
+                              policy_error *err)
 {
     *mask = names->count == 0 ? ALL_JURISDICTIONS : 0;
     for (size_t i = 0; i < names->count; i++) {
         int j = policy_set_find_jurisdiction(set, names->items[i]);
 
         if (j < 0)
-            return policy_fail(err, POLICY_E_SEMANTIC, names->lines[i],
-                               "%s:%d: jurisdiction %s is not declared in the base bundle",
-                               bundle->path, names->lines[i], names->items[i]);
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, names->lines[i],
+                "%s:%d: jurisdiction %s is not declared in the base bundle", bundle->path,
+                names->lines[i], names->items[i]);
         *mask |= 1u << j;
     }
     return 0;
@@ -169,8 +185,8 @@ static int mask_claims(const policy_set *set, const policy_bundle *bundle,
 
         if (c < 0)
             return policy_fail(err, POLICY_E_SEMANTIC, names->lines[i],
-                               "%s:%d: claim %s is not in the claims catalogue", bundle->path,
-                               names->lines[i], names->items[i]);
+                               "%s:%d: claim %s is not in the claims catalogue",
+                               bundle->path, names->lines[i], names->items[i]);
         *mask |= UINT64_C(1) << c;
     }
     return 0;
@@ -220,7 +236,8 @@ static int compile_masks(const policy_set *set, const policy_bundle *bundle,
     uint32_t subjects;
 
     if (mask_jurisdictions(set, bundle, &src->subjects, &subjects, err) != 0 ||
-        mask_jurisdictions(set, bundle, &src->relying_parties, &rule->rp_mask, err) != 0 ||
+        mask_jurisdictions(set, bundle, &src->relying_parties, &rule->rp_mask, err) !=
+            0 ||
         mask_claims(set, bundle, &src->claims, &rule->claim_mask, err) != 0 ||
         mask_claims(set, bundle, &src->derive, &rule->derive_mask, err) != 0)
         return -1;
@@ -235,7 +252,8 @@ static int compile_masks(const policy_set *set, const policy_bundle *bundle,
         if (p < 0)
             return policy_fail(err, POLICY_E_SEMANTIC, src->purposes.lines[i],
                                "%s:%d: purpose %s is not declared in the base bundle",
-                               bundle->path, src->purposes.lines[i], src->purposes.items[i]);
+                               bundle->path, src->purposes.lines[i],
+                               src->purposes.items[i]);
         rule->purpose_mask |= UINT64_C(1) << p;
     }
     rule->claim_any = src->claims.count == 0 && src->class_mask == 0;
@@ -253,13 +271,15 @@ static int compile_rule(policy_set *set, int bundle_index, const policy_bundle *
     rule->effect = src->effect;
     rule->consent = src->consent;
     rule->mechanisms = src->mechanisms;
-    rule->min_assurance = src->has_min_assurance ? src->min_assurance : POLICY_ASSURANCE_LOW;
+    rule->min_assurance =
+        src->has_min_assurance ? src->min_assurance : POLICY_ASSURANCE_LOW;
     rule->max_retention = src->max_retention;
     rule->specificity = rule_specificity(src);
 
     if (src->basis_count == 0)
         return policy_fail(err, POLICY_E_SEMANTIC, src->line,
-                           "%s:%d: rule %s has no LegalBasis", bundle->path, src->line, src->id);
+                           "%s:%d: rule %s has no LegalBasis", bundle->path, src->line,
+                           src->id);
     if (compile_masks(set, bundle, src, rule, err) != 0)
         return -1;
 
@@ -302,13 +322,14 @@ static int build_index(policy_set *set, policy_error *err)
 
     set->index = calloc(slots, sizeof(*set->index));
     if (set->index == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory building the rule index");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory building the rule index");
 
     for (size_t b = 0; b < set->bundle_count; b++) {
         for (size_t c = 0; c < set->claim_count; c++) {
             for (size_t s = 0; s < set->jurisdiction_count; s++) {
-                policy_rule_list *list =
-                    (policy_rule_list *)policy_set_candidates(set, (int)b, (int)c, (int)s);
+                policy_rule_list *list = (policy_rule_list *)policy_set_candidates(
+                    set, (int)b, (int)c, (int)s);
 
                 for (size_t r = 0; r < set->rule_count; r++) {
                     const policy_rule *rule = &set->rules[r];
@@ -325,15 +346,16 @@ static int build_index(policy_set *set, policy_error *err)
                     list->rules[list->count++] = rule;
                 }
                 if (list->count > 1)
-                    qsort(list->rules, list->count, sizeof(*list->rules), compare_precedence);
+                    qsort(list->rules, list->count, sizeof(*list->rules),
+                          compare_precedence);
             }
         }
     }
     return 0;
 }
 
-static int add_bundle(policy_set *set, const policy_bundle *bundle, const policy_bundle *base,
-                      policy_error *err)
+static int add_bundle(policy_set *set, const policy_bundle *bundle,
+                      const policy_bundle *base, policy_error *err)
 {
     policy_set_bundle *entry = &set->bundles[set->bundle_count];
 
@@ -352,12 +374,14 @@ static int add_bundle(policy_set *set, const policy_bundle *bundle, const policy
         int j = policy_set_find_jurisdiction(set, bundle->jurisdiction);
 
         if (strcmp(bundle->base_id, base->id) != 0)
-            return policy_fail(err, POLICY_E_SET, 0, "%s extends base %s, but the base is %s",
-                               bundle->path, bundle->base_id, base->id);
-        if (j < 0)
             return policy_fail(err, POLICY_E_SET, 0,
-                               "%s governs jurisdiction %s, which the base does not declare",
-                               bundle->path, bundle->jurisdiction);
+                               "%s extends base %s, but the base is %s", bundle->path,
+                               bundle->base_id, base->id);
+        if (j < 0)
+            return policy_fail(
+                err, POLICY_E_SET, 0,
+                "%s governs jurisdiction %s, which the base does not declare",
+                bundle->path, bundle->jurisdiction);
         if (set->residency_of[j] >= 0)
             return policy_fail(err, POLICY_E_SET, 0,
                                "%s is a second residency bundle for %s; a set has one",
@@ -396,8 +420,8 @@ static int compile_rules(policy_set *set, policy_bundle *const *bundles, size_t 
                                        bundles[b]->path, src->line, src->id);
             }
             set->rule_count++;
-            if (compile_rule(set, (int)b, bundles[b], src, &set->rules[set->rule_count - 1],
-                             err) != 0)
+            if (compile_rule(set, (int)b, bundles[b], src,
+                             &set->rules[set->rule_count - 1], err) != 0)
                 return -1;
         }
     }
@@ -428,7 +452,8 @@ int policy_set_compile(policy_bundle *const *bundles, size_t count, policy_set *
         goto out;
     }
 
-    if (compile_catalogue(set, base, err) != 0 || compile_derivations(set, base, err) != 0)
+    if (compile_catalogue(set, base, err) != 0 ||
+        compile_derivations(set, base, err) != 0)
         goto out;
     for (size_t i = 0; i < count; i++) {
         if (add_bundle(set, bundles[i], base, err) != 0)

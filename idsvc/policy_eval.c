@@ -2,12 +2,12 @@
  * Evaluating one request against a compiled policy set.
  *
  * Per claim, each applicable bundle gives a verdict: the base always, the residency
- * bundle of the subject's home (export rules) and of the relying party's jurisdiction
- * (import rules). Inside a bundle the most specific matching rule wins, and among equally
- * specific ones withhold beats disclose-derived beats disclose; equal effects combine
- * their conditions. Across bundles the strongest effect wins and every bundle that
- * allows the claim adds its conditions, so a claim is released only in the form, and
- * on the conditions, that every applicable bundle allows.
+ * bundle of the subject's home (export rules) and that of the relying party's
+ * jurisdiction (import rules). Inside a bundle the most specific matching rule wins.
+ * Among equally specific rules, withhold beats disclose-derived, which beats disclose,
+ * and equal effects combine their conditions. Across bundles the strongest effect wins
+ * and every bundle that allows the claim adds its conditions. So a claim is released
+ * only in the form, and on the conditions, that every applicable bundle allows.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +38,8 @@ typedef struct trace_sink {
     size_t claim_index;
 } trace_sink;
 
-static void trace_emit(const trace_sink *sink, const policy_rule *rule, policy_trace_status status)
+static void trace_emit(const trace_sink *sink, const policy_rule *rule,
+                       policy_trace_status status)
 {
     if (sink != NULL && sink->fn != NULL)
         sink->fn(sink->ctx, sink->claim_index, rule, status);
@@ -54,7 +55,8 @@ static void verdict_merge(verdict *v, const policy_rule *rule)
         v->min_assurance = rule->min_assurance;
         v->assurance_rule = rule;
     }
-    if (rule->max_retention >= 0 && (v->max_retention < 0 || rule->max_retention < v->max_retention)) {
+    if (rule->max_retention >= 0 &&
+        (v->max_retention < 0 || rule->max_retention < v->max_retention)) {
         v->max_retention = rule->max_retention;
         v->retention_rule = rule;
     }
@@ -63,7 +65,8 @@ static void verdict_merge(verdict *v, const policy_rule *rule)
         v->mechanism_rules[v->mechanism_set_count] = rule;
         v->mechanism_set_count++;
     }
-    /* Combined disclose-derived rules release only the stand-ins that all of them allow. */
+    /* Combined disclose-derived rules release only the stand-ins that all of them allow.
+     */
     v->derive_mask &= rule->derive_mask;
 }
 
@@ -77,8 +80,8 @@ static void verdict_start(verdict *v, const policy_rule *rule)
     verdict_merge(v, rule);
 }
 
-static policy_trace_status rule_mismatch(const policy_rule *rule, const policy_request *req,
-                                         bool *matched)
+static policy_trace_status rule_mismatch(const policy_rule *rule,
+                                         const policy_request *req, bool *matched)
 {
     bool cross_border = req->subject != req->relying_party;
 
@@ -98,7 +101,8 @@ static policy_trace_status rule_mismatch(const policy_rule *rule, const policy_r
 static bool bundle_verdict(const policy_request *req, int bundle, int claim, verdict *v,
                            const trace_sink *sink)
 {
-    const policy_rule_list *list = policy_set_candidates(req->set, bundle, claim, req->subject);
+    const policy_rule_list *list =
+        policy_set_candidates(req->set, bundle, claim, req->subject);
     int best = -1;
 
     v->rule = NULL;
@@ -209,14 +213,16 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
 
 /* ---- Derived values ---------------------------------------------------------------- */
 
-static bool derive_age_over(const char *date, int years, time_t now, policy_derived_value *out)
+static bool derive_age_over(const char *date, int years, time_t now,
+                            policy_derived_value *out)
 {
     int year, month, day, consumed = 0;
     struct tm today;
     int age;
 
-    if (sscanf(date, "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3 || consumed != 10 ||
-        date[10] != '\0' || month < 1 || month > 12 || day < 1 || day > 31)
+    if (sscanf(date, "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3 ||
+        consumed != 10 || date[10] != '\0' || month < 1 || month > 12 || day < 1 ||
+        day > 31)
         return false;
     gmtime_r(&now, &today);
 
@@ -242,7 +248,8 @@ static bool derive_country(const json_t *address, policy_derived_value *out)
     return true;
 }
 
-static bool derive_value(const policy_request *req, int derived, policy_derived_value *out)
+static bool derive_value(const policy_request *req, int derived,
+                         policy_derived_value *out)
 {
     const policy_claim_def *def = &req->set->claims[derived];
     const char *source_name = req->set->claims[def->source].name;
@@ -295,7 +302,8 @@ static bool check_conditions(const policy_request *req, const verdict *v,
             return false;
         }
     }
-    if (v->max_retention >= 0 && (req->retention_days < 0 || req->retention_days > v->max_retention)) {
+    if (v->max_retention >= 0 &&
+        (req->retention_days < 0 || req->retention_days > v->max_retention)) {
         d->rule = v->retention_rule;
         d->retention_max = v->max_retention;
         withhold(d, POLICY_REASON_RETENTION_TOO_LONG);
@@ -350,11 +358,11 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     return true;
 }
 
-static void decide_claim(const policy_request *req, size_t index, policy_claim_decision *d,
-                         const trace_sink *sink)
+static void decide_claim(const policy_request *req, size_t index,
+                         policy_claim_decision *d, const trace_sink *sink)
 {
     int claim = req->claims[index];
-    verdict v = { 0 };
+    verdict v = {0};
 
     memset(d, 0, sizeof(*d));
     d->claim = req->claim_names[index];
@@ -416,7 +424,7 @@ int policy_evaluate_traced(const policy_request *req, policy_decision *out,
                            policy_trace_fn trace, void *ctx, policy_error *err)
 {
     const policy_set *set = req->set;
-    trace_sink sink = { trace, ctx, 0 };
+    trace_sink sink = {trace, ctx, 0};
 
     out->set = set;
     out->claim_count = 0;
@@ -424,8 +432,9 @@ int policy_evaluate_traced(const policy_request *req, policy_decision *out,
     out->consent_required = POLICY_CONSENT_NONE;
 
     if (req->time < set->effective_from)
-        return policy_fail(err, POLICY_E_NOT_YET, 0,
-                           "the decision time is before a bundle of the policy set takes effect");
+        return policy_fail(
+            err, POLICY_E_NOT_YET, 0,
+            "the decision time is before a bundle of the policy set takes effect");
     if (set->effective_until != 0 && req->time >= set->effective_until)
         return policy_fail(err, POLICY_E_EXPIRED, 0,
                            "a bundle of the policy set expired before the decision time");

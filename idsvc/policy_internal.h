@@ -1,4 +1,5 @@
-/* Shared between the files of the policy engine and idsvc-admin policy; not a stable API. */
+/* Shared between the files of the policy engine and idsvc-admin policy; not a stable API.
+ */
 #ifndef IDSVC_POLICY_INTERNAL_H
 #define IDSVC_POLICY_INTERNAL_H
 
@@ -172,7 +173,7 @@ typedef struct policy_set_bundle {
     time_t effective_until;
 } policy_set_bundle;
 
-/* The most claims a catalogue may hold, so that stand-ins fit a 64-bit mask. */
+/* The maximum number of claims in a catalogue, so that stand-ins fit a 64-bit mask. */
 #define POLICY_MAX_CLAIMS 64
 
 struct policy_set {
@@ -190,24 +191,26 @@ struct policy_set {
     size_t rule_count;
     /* index[bundle][claim][subject]: the bundle's rules that can match, best first */
     policy_rule_list *index;
-    time_t effective_from; /* the latest effectiveFrom of the bundles */
+    time_t effective_from;  /* the latest effectiveFrom of the bundles */
     time_t effective_until; /* the earliest effectiveUntil, or 0 */
 };
 
-static inline const policy_rule_list *policy_set_candidates(const policy_set *set, int bundle,
-                                                            int claim, int subject)
+static inline const policy_rule_list *
+policy_set_candidates(const policy_set *set, int bundle, int claim, int subject)
 {
-    size_t slot = ((size_t)bundle * set->claim_count + (size_t)claim) * POLICY_MAX_JURISDICTIONS +
-                  (size_t)subject;
+    size_t slot =
+        ((size_t)bundle * set->claim_count + (size_t)claim) * POLICY_MAX_JURISDICTIONS +
+        (size_t)subject;
 
     return &set->index[slot];
 }
 
-/* ---- Helpers shared by the files ---------------------------------------------------- */
+/* ---- Helpers shared by the files ----------------------------------------------------
+ */
 
 /* Fills err (when not NULL) and returns -1. */
-int policy_fail(policy_error *err, policy_error_code code, int line, const char *format, ...)
-    __attribute__((format(printf, 4, 5)));
+int policy_fail(policy_error *err, policy_error_code code, int line, const char *format,
+                ...) __attribute__((format(printf, 4, 5)));
 
 /* Name tables; each returns -1 for an unknown name. */
 int policy_class_from_name(const char *name);
@@ -236,20 +239,22 @@ int policy_digest_document(xmlDocPtr doc, unsigned char digest[32], policy_error
 int policy_read_file(const char *path, char **out, size_t *out_len, policy_error *err);
 
 /* Parses and schema-validates a bundle document; the caller frees *doc_out. */
-int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out, policy_error *err);
+int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out,
+                          policy_error *err);
 
-/* ---- Tracing, for idsvc-admin policy explain ---------------------------------------- */
+/* ---- Tracing, for idsvc-admin policy explain ----------------------------------------
+ */
 
 typedef enum policy_trace_status {
-    POLICY_TRACE_WON,                /* the winning rule */
-    POLICY_TRACE_COMBINED,           /* equally specific, same effect: conditions merged */
-    POLICY_TRACE_OVERRIDDEN_EFFECT,  /* equally specific, weaker effect */
-    POLICY_TRACE_LESS_SPECIFIC,      /* matched, but a more specific rule won */
-    POLICY_TRACE_BUNDLE_REPLACED,    /* matched in the base, a residency verdict replaced it */
-    POLICY_TRACE_REGIME_OVERRIDDEN,  /* won in its residency bundle, the other one's won */
-    POLICY_TRACE_NO_RELYING_PARTY,   /* did not match: relying party jurisdiction */
-    POLICY_TRACE_NO_SCOPE,           /* did not match: domestic or cross-border */
-    POLICY_TRACE_NO_PURPOSE,         /* did not match: purpose */
+    POLICY_TRACE_WON,               /* the winning rule */
+    POLICY_TRACE_COMBINED,          /* equally specific, same effect: conditions merged */
+    POLICY_TRACE_OVERRIDDEN_EFFECT, /* equally specific, weaker effect */
+    POLICY_TRACE_LESS_SPECIFIC,     /* matched, but a more specific rule won */
+    POLICY_TRACE_OVERRIDDEN_BY_BUNDLE, /* won in its bundle, another bundle's stronger
+                                          effect won */
+    POLICY_TRACE_NO_RELYING_PARTY,     /* did not match: relying party jurisdiction */
+    POLICY_TRACE_NO_SCOPE,             /* did not match: domestic or cross-border */
+    POLICY_TRACE_NO_PURPOSE,           /* did not match: purpose */
 } policy_trace_status;
 
 typedef void (*policy_trace_fn)(void *ctx, size_t claim_index, const policy_rule *rule,
@@ -260,7 +265,8 @@ int policy_evaluate_traced(const policy_request *req, policy_decision *out,
                            policy_trace_fn trace, void *ctx, policy_error *err);
 const char *policy_trace_status_name(policy_trace_status status);
 
-/* ---- Meaning checks, for idsvc-admin policy validate -------------------------------- */
+/* ---- Meaning checks, for idsvc-admin policy validate --------------------------------
+ */
 
 typedef struct policy_finding {
     bool error; /* false for a warning */
@@ -278,13 +284,15 @@ typedef struct policy_findings {
 
 /* Checks the bundles as one set: declared names, legal bases, rules that can never
  * match, rules shadowed by another rule of the same bundle. */
-int policy_check_bundles(policy_bundle *const *bundles, size_t count, policy_findings *out);
+int policy_check_bundles(policy_bundle *const *bundles, size_t count,
+                         policy_findings *out);
 void policy_findings_clear(policy_findings *findings);
-void policy_findings_add(policy_findings *findings, bool error, const char *path, int line,
-                         const char *code, const char *format, ...)
+void policy_findings_add(policy_findings *findings, bool error, const char *path,
+                         int line, const char *code, const char *format, ...)
     __attribute__((format(printf, 6, 7)));
 
-/* ---- Signing -------------------------------------------------------------------------- */
+/* ---- Signing --------------------------------------------------------------------------
+ */
 
 struct p11_key;
 

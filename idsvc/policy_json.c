@@ -23,29 +23,30 @@ static int request_fail(policy_error *err, const char *field, const char *format
     return -1;
 }
 
-static int read_jurisdictions(const policy_set *set, const json_t *doc, policy_request *req,
-                              policy_error *err)
+static int read_jurisdictions(const policy_set *set, const json_t *doc,
+                              policy_request *req, policy_error *err)
 {
     const json_t *rp = json_object_get(doc, "relying_party");
     const char *subject = json_string_value(json_object_get(doc, "subject_jurisdiction"));
     const char *country = json_string_value(json_object_get(rp, "jurisdiction"));
 
     if (subject == NULL)
-        return request_fail(err, "subject_jurisdiction", "subject_jurisdiction is missing%s", "");
+        return request_fail(err, "subject_jurisdiction",
+                            "subject_jurisdiction is missing%s", "");
     req->subject = policy_set_find_jurisdiction(set, subject);
     if (req->subject < 0)
-        return request_fail(err, "subject_jurisdiction",
-                            "subject_jurisdiction %s is not a jurisdiction of the policy set",
-                            subject);
+        return request_fail(
+            err, "subject_jurisdiction",
+            "subject_jurisdiction %s is not a jurisdiction of the policy set", subject);
 
     if (!json_is_object(rp) || country == NULL)
         return request_fail(err, "relying_party.jurisdiction",
                             "relying_party.jurisdiction is missing%s", "");
-    if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
-        country[1] > 'Z')
-        return request_fail(err, "relying_party.jurisdiction",
-                            "relying_party.jurisdiction %s is not an ISO 3166-1 alpha-2 code",
-                            country);
+    if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' ||
+        country[1] < 'A' || country[1] > 'Z')
+        return request_fail(
+            err, "relying_party.jurisdiction",
+            "relying_party.jurisdiction %s is not an ISO 3166-1 alpha-2 code", country);
     memcpy(req->rp_country, country, 3);
     req->relying_party = policy_set_find_jurisdiction(set, country);
     if (req->relying_party < 0)
@@ -56,7 +57,8 @@ static int read_jurisdictions(const policy_set *set, const json_t *doc, policy_r
 
 static int read_mechanisms(const json_t *doc, policy_request *req, policy_error *err)
 {
-    const json_t *list = json_object_get(json_object_get(doc, "relying_party"), "transfer_mechanisms");
+    const json_t *list =
+        json_object_get(json_object_get(doc, "relying_party"), "transfer_mechanisms");
     size_t i;
     const json_t *item;
 
@@ -66,13 +68,15 @@ static int read_mechanisms(const json_t *doc, policy_request *req, policy_error 
     if (!json_is_array(list))
         return request_fail(err, "relying_party.transfer_mechanisms",
                             "relying_party.transfer_mechanisms is not an array%s", "");
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         const char *name = json_string_value(item);
         int bit = name != NULL ? policy_mechanism_from_name(name) : -1;
 
         if (bit < 0)
             return request_fail(err, "relying_party.transfer_mechanisms",
-                                "unknown transfer mechanism %s", name != NULL ? name : "(not a string)");
+                                "unknown transfer mechanism %s",
+                                name != NULL ? name : "(not a string)");
         req->mechanisms |= (unsigned)bit;
     }
     return 0;
@@ -89,7 +93,8 @@ static int read_consent(const json_t *doc, policy_request *req, policy_error *er
         return 0;
     if (!json_is_array(list))
         return request_fail(err, "consent", "consent is not an array%s", "");
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         const char *name = json_string_value(item);
         int consent = name != NULL ? policy_consent_from_name(name) : -1;
 
@@ -110,12 +115,14 @@ static int read_claims(const policy_set *set, const json_t *doc, policy_request 
     const json_t *item;
 
     if (!json_is_array(list) || json_array_size(list) == 0)
-        return request_fail(err, "claims", "claims must be a non-empty array of names%s", "");
+        return request_fail(err, "claims", "claims must be a non-empty array of names%s",
+                            "");
     if (json_array_size(list) > POLICY_REQUEST_MAX_CLAIMS)
         return request_fail(err, "claims", "claims names more than %s claims", "64");
 
     req->claim_count = 0;
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         const char *name = json_string_value(item);
 
         if (name == NULL)
@@ -144,24 +151,29 @@ static int read_scalars(const policy_set *set, const json_t *doc, policy_request
         return request_fail(err, "purpose", "purpose is missing%s", "");
     req->purpose = policy_set_find_purpose(set, purpose);
     if (req->purpose < 0)
-        return request_fail(err, "purpose", "purpose %s is not declared in the policy set", purpose);
+        return request_fail(err, "purpose",
+                            "purpose %s is not declared in the policy set", purpose);
 
     level = assurance != NULL ? policy_assurance_from_name(assurance) : -1;
     if (level < 0)
-        return request_fail(err, "assurance", "assurance must be low, substantial or high, not %s",
+        return request_fail(err, "assurance",
+                            "assurance must be low, substantial or high, not %s",
                             assurance != NULL ? assurance : "missing");
     req->assurance = (policy_assurance)level;
 
     if (time_text == NULL || policy_parse_utc(time_text, &req->time) != 0)
-        return request_fail(err, "time", "time must be a UTC time such as 2026-01-31T12:00:00Z, "
-                            "not %s", time_text != NULL ? time_text : "missing");
+        return request_fail(err, "time",
+                            "time must be a UTC time such as 2026-01-31T12:00:00Z, "
+                            "not %s",
+                            time_text != NULL ? time_text : "missing");
 
     req->retention_days = -1;
     if (retention != NULL && !json_is_null(retention)) {
         if (!json_is_integer(retention) || json_integer_value(retention) < 0 ||
             json_integer_value(retention) > 36500)
             return request_fail(err, "retention_days",
-                                "retention_days must be an integer from 0 to 36500%s", "");
+                                "retention_days must be an integer from 0 to 36500%s",
+                                "");
         req->retention_days = (long)json_integer_value(retention);
     }
 
@@ -171,21 +183,22 @@ static int read_scalars(const policy_set *set, const json_t *doc, policy_request
     return 0;
 }
 
-int policy_request_from_json(const policy_set *set, const json_t *doc, policy_request *req,
-                             policy_error *err)
+int policy_request_from_json(const policy_set *set, const json_t *doc,
+                             policy_request *req, policy_error *err)
 {
     memset(req, 0, sizeof(*req));
     req->set = set;
     if (!json_is_object(doc))
         return request_fail(err, "", "the request is not a JSON object%s", "");
-    if (read_jurisdictions(set, doc, req, err) != 0 || read_mechanisms(doc, req, err) != 0 ||
-        read_consent(doc, req, err) != 0 || read_claims(set, doc, req, err) != 0 ||
-        read_scalars(set, doc, req, err) != 0)
+    if (read_jurisdictions(set, doc, req, err) != 0 ||
+        read_mechanisms(doc, req, err) != 0 || read_consent(doc, req, err) != 0 ||
+        read_claims(set, doc, req, err) != 0 || read_scalars(set, doc, req, err) != 0)
         return -1;
     return 0;
 }
 
-/* ---- Sentences ------------------------------------------------------------------------ */
+/* ---- Sentences ------------------------------------------------------------------------
+ */
 
 static void mechanism_list(unsigned mechanisms, char *buf, size_t size)
 {
@@ -229,65 +242,84 @@ void policy_claim_sentence(const policy_claim_decision *claim, const policy_requ
     switch (claim->reason) {
     case POLICY_REASON_RULE:
         if (claim->outcome == POLICY_DISCLOSED) {
-            snprintf(buf, size, "Disclosed under rule %s (%s): %s", id, basis, rule->summary);
+            snprintf(buf, size, "Disclosed under rule %s (%s): %s", id, basis,
+                     rule->summary);
         } else if (claim->outcome == POLICY_DERIVED) {
             derived_list(claim, list, sizeof(list));
-            snprintf(buf, size, "Only derived values are disclosed (%s) under rule %s (%s): %s",
+            snprintf(buf, size,
+                     "Only derived values are disclosed (%s) under rule %s (%s): %s",
                      list, id, basis, rule->summary);
         } else {
-            snprintf(buf, size, "Withheld under rule %s (%s): %s", id, basis, rule->summary);
+            snprintf(buf, size, "Withheld under rule %s (%s): %s", id, basis,
+                     rule->summary);
         }
         break;
     case POLICY_REASON_NO_RULE:
-        snprintf(buf, size,
-                 "Withheld because no rule allows disclosing %s to a relying party in %s for "
-                 "the purpose %s.", claim->claim, req->rp_country, req->set->purposes[req->purpose]);
+        snprintf(
+            buf, size,
+            "Withheld because no rule allows disclosing %s to a relying party in %s for "
+            "the purpose %s.",
+            claim->claim, req->rp_country, req->set->purposes[req->purpose]);
         break;
     case POLICY_REASON_UNKNOWN_CLAIM:
-        snprintf(buf, size, "Withheld because %s is not in the claims catalogue.", claim->claim);
+        snprintf(buf, size, "Withheld because %s is not in the claims catalogue.",
+                 claim->claim);
         break;
     case POLICY_REASON_CONSENT_REQUIRED:
-        snprintf(buf, size, "Withheld until the subject gives %s, which rule %s (%s) requires.",
+        snprintf(buf, size,
+                 "Withheld until the subject gives %s, which rule %s (%s) requires.",
                  consent_phrase(claim->consent_needed), id, basis);
         break;
     case POLICY_REASON_MECHANISM_MISSING:
         mechanism_list(claim->mechanisms_needed, list, sizeof(list));
-        snprintf(buf, size,
-                 "Withheld because the relying party has none of the transfer mechanisms that "
-                 "rule %s (%s) requires on record: %s.", id, basis, list);
+        snprintf(
+            buf, size,
+            "Withheld because the relying party has none of the transfer mechanisms that "
+            "rule %s (%s) requires on record: %s.",
+            id, basis, list);
         break;
     case POLICY_REASON_ASSURANCE_TOO_LOW:
-        snprintf(buf, size,
-                 "Withheld because the credential's assurance level %s is below the level %s "
-                 "that rule %s (%s) requires.", policy_assurance_name(req->assurance),
-                 policy_assurance_name(claim->assurance_needed), id, basis);
+        snprintf(
+            buf, size,
+            "Withheld because the credential's assurance level %s is below the level %s "
+            "that rule %s (%s) requires.",
+            policy_assurance_name(req->assurance),
+            policy_assurance_name(claim->assurance_needed), id, basis);
         break;
     case POLICY_REASON_RETENTION_TOO_LONG:
         if (req->retention_days < 0)
             snprintf(buf, size,
-                     "Withheld because the relying party declared no retention period and rule "
-                     "%s (%s) allows at most %ld days.", id, basis, claim->retention_max);
+                     "Withheld because the relying party declared no retention period "
+                     "and rule "
+                     "%s (%s) allows at most %ld days.",
+                     id, basis, claim->retention_max);
         else
-            snprintf(buf, size,
-                     "Withheld because the relying party declared a retention of %ld days and "
-                     "rule %s (%s) allows at most %ld days.", req->retention_days, id, basis,
-                     claim->retention_max);
+            snprintf(
+                buf, size,
+                "Withheld because the relying party declared a retention of %ld days and "
+                "rule %s (%s) allows at most %ld days.",
+                req->retention_days, id, basis, claim->retention_max);
         break;
     case POLICY_REASON_VALUE_MISSING:
-        snprintf(buf, size, "Withheld because the verified credential carries no value for %s.",
+        snprintf(buf, size,
+                 "Withheld because the verified credential carries no value for %s.",
                  claim->claim);
         break;
     case POLICY_REASON_DERIVATION_FAILED:
-        snprintf(buf, size,
-                 "Withheld because the derived value of %s could not be computed from the "
-                 "verified credential.", claim->claim);
+        snprintf(
+            buf, size,
+            "Withheld because the derived value of %s could not be computed from the "
+            "verified credential.",
+            claim->claim);
         break;
     }
 }
 
-/* ---- Decision documents ----------------------------------------------------------------- */
+/* ---- Decision documents
+ * ----------------------------------------------------------------- */
 
-static json_t *claim_to_json(const policy_claim_decision *claim, const policy_request *req)
+static json_t *claim_to_json(const policy_claim_decision *claim,
+                             const policy_request *req)
 {
     json_t *out = json_object();
     char sentence[1024];
@@ -296,13 +328,17 @@ static json_t *claim_to_json(const policy_claim_decision *claim, const policy_re
         return NULL;
     policy_claim_sentence(claim, req, sentence, sizeof(sentence));
     json_object_set_new(out, "claim", json_string(claim->claim));
-    json_object_set_new(out, "decision", json_string(policy_outcome_name(claim->outcome)));
+    json_object_set_new(out, "decision",
+                        json_string(policy_outcome_name(claim->outcome)));
     json_object_set_new(out, "reason", json_string(policy_reason_name(claim->reason)));
-    json_object_set_new(out, "rule", claim->rule != NULL ? json_string(claim->rule->id) : json_null());
+    json_object_set_new(out, "rule",
+                        claim->rule != NULL ? json_string(claim->rule->id) : json_null());
     json_object_set_new(out, "bundle",
-                        claim->rule != NULL ? json_string(claim->rule->bundle_id) : json_null());
+                        claim->rule != NULL ? json_string(claim->rule->bundle_id)
+                                            : json_null());
     json_object_set_new(out, "legal_basis",
-                        claim->rule != NULL ? json_string(claim->rule->legal_basis) : json_null());
+                        claim->rule != NULL ? json_string(claim->rule->legal_basis)
+                                            : json_null());
     json_object_set_new(out, "explanation", json_string(sentence));
 
     if (claim->reason == POLICY_REASON_CONSENT_REQUIRED)
@@ -323,7 +359,8 @@ static json_t *claim_to_json(const policy_claim_decision *claim, const policy_re
     return out;
 }
 
-json_t *policy_decision_to_json(const policy_decision *decision, const policy_request *req)
+json_t *policy_decision_to_json(const policy_decision *decision,
+                                const policy_request *req)
 {
     json_t *out = json_object();
     json_t *bundles = json_array();
@@ -340,18 +377,21 @@ json_t *policy_decision_to_json(const policy_decision *decision, const policy_re
     for (size_t i = 0; i < decision->set->bundle_count; i++) {
         const policy_set_bundle *b = &decision->set->bundles[i];
 
-        json_array_append_new(bundles, json_pack("{s:s, s:I, s:s}", "id", b->id, "version",
-                                                 (json_int_t)b->version, "digest", b->digest));
+        json_array_append_new(bundles,
+                              json_pack("{s:s, s:I, s:s}", "id", b->id, "version",
+                                        (json_int_t)b->version, "digest", b->digest));
     }
     for (size_t i = 0; i < decision->claim_count; i++)
         json_array_append_new(claims, claim_to_json(&decision->claims[i], req));
 
     policy_format_utc(req->time, when, sizeof(when));
-    json_object_set_new(out, "outcome", json_string(policy_overall_name(decision->overall)));
-    json_object_set_new(out, "consent_required",
-                        decision->consent_required == POLICY_CONSENT_NONE
-                            ? json_null()
-                            : json_string(policy_consent_name(decision->consent_required)));
+    json_object_set_new(out, "outcome",
+                        json_string(policy_overall_name(decision->overall)));
+    json_object_set_new(
+        out, "consent_required",
+        decision->consent_required == POLICY_CONSENT_NONE
+            ? json_null()
+            : json_string(policy_consent_name(decision->consent_required)));
     json_object_set_new(out, "time", json_string(when));
     json_object_set_new(out, "policy", bundles);
     json_object_set_new(out, "claims", claims);

@@ -43,14 +43,18 @@ const char *policy_error_name(policy_error_code code)
 static const char *const class_names[] = {
     "basic", "contact", "identifier", "financial", "biometric", "sensitive", "derived",
 };
-static const char *const effect_names[] = { "disclose", "disclose-derived", "withhold" };
-static const char *const consent_names[] = { "none", "explicit", "separate-cross-border" };
-static const char *const assurance_names[] = { "low", "substantial", "high" };
+static const char *const effect_names[] = {"disclose", "disclose-derived", "withhold"};
+static const char *const consent_names[] = {"none", "explicit", "separate-cross-border"};
+static const char *const assurance_names[] = {"low", "substantial", "high"};
 static const char *const mechanism_names[] = {
-    "adequacy",          "standard-contract", "certification", "binding-corporate-rules",
-    "security-assessment", "asean-mcc",
+    "adequacy",
+    "standard-contract",
+    "certification",
+    "binding-corporate-rules",
+    "security-assessment",
+    "asean-mcc",
 };
-static const char *const scope_names[] = { "any", "domestic", "cross-border" };
+static const char *const scope_names[] = {"any", "domestic", "cross-border"};
 static const char *const derivation_names[] = {
     NULL, "age-over", "country-of", "present", "assurance-level",
 };
@@ -65,15 +69,15 @@ static const char *const reason_names[] = {
     "value_missing",
     "derivation_failed",
 };
-static const char *const outcome_names[] = { "disclosed", "derived", "withheld" };
-static const char *const overall_names[] = { "permit", "partial", "consent_required", "deny" };
+static const char *const outcome_names[] = {"disclosed", "derived", "withheld"};
+static const char *const overall_names[] = {"permit", "partial", "consent_required",
+                                            "deny"};
 static const char *const trace_names[] = {
     "won",
     "combined",
     "overridden_by_stronger_effect",
     "overridden_by_more_specific",
-    "replaced_by_residency_bundle",
-    "overridden_by_other_residency_bundle",
+    "overridden_by_other_bundle",
     "relying_party_not_matched",
     "scope_not_matched",
     "purpose_not_matched",
@@ -116,7 +120,8 @@ int policy_assurance_from_name(const char *name)
 
 const char *policy_assurance_name(policy_assurance assurance)
 {
-    return (size_t)assurance < COUNT(assurance_names) ? assurance_names[assurance] : "unknown";
+    return (size_t)assurance < COUNT(assurance_names) ? assurance_names[assurance]
+                                                      : "unknown";
 }
 
 int policy_mechanism_from_name(const char *name)
@@ -170,7 +175,8 @@ const char *policy_trace_status_name(policy_trace_status status)
     return (size_t)status < COUNT(trace_names) ? trace_names[status] : "unknown";
 }
 
-int policy_fail(policy_error *err, policy_error_code code, int line, const char *format, ...)
+int policy_fail(policy_error *err, policy_error_code code, int line, const char *format,
+                ...)
 {
     va_list args;
 

@@ -51,9 +51,10 @@ static void schema_on_error(void *ctx, xmlErrorPtr error)
     errors->message[strcspn(errors->message, "\n")] = '\0';
 }
 
-int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out, policy_error *err)
+int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out,
+                          policy_error *err)
 {
-    schema_errors errors = { 0, 0, "" };
+    schema_errors errors = {0, 0, ""};
     xmlSchemaValidCtxtPtr valid = NULL;
     xmlDocPtr doc = NULL;
     char detail[300];
@@ -64,24 +65,28 @@ int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out, polic
         XML_SAFE_OK) {
         int line = 0;
 
-        sscanf(strstr(detail, "(line ") != NULL ? strstr(detail, "(line ") : "", "(line %d", &line);
+        sscanf(strstr(detail, "(line ") != NULL ? strstr(detail, "(line ") : "",
+               "(line %d", &line);
         return policy_fail(err, POLICY_E_MALFORMED, line, "%s", detail);
     }
 
     pthread_once(&schema_once, schema_load);
     if (schema == NULL) {
-        policy_fail(err, POLICY_E_NO_MEMORY, 0, "the built-in policy schema failed to load");
+        policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                    "the built-in policy schema failed to load");
         goto out;
     }
     valid = xmlSchemaNewValidCtxt(schema);
     if (valid == NULL) {
-        policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory creating the schema validator");
+        policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                    "out of memory creating the schema validator");
         goto out;
     }
     xmlSchemaSetValidStructuredErrors(valid, schema_on_error, &errors);
     if (xmlSchemaValidateDoc(valid, doc) != 0) {
         policy_fail(err, POLICY_E_SCHEMA, errors.line, "line %d: %s", errors.line,
-                    errors.count > 0 ? errors.message : "the document does not match the schema");
+                    errors.count > 0 ? errors.message
+                                     : "the document does not match the schema");
         goto out;
     }
 
@@ -105,7 +110,8 @@ int policy_digest_document(xmlDocPtr doc, unsigned char digest[32], policy_error
 
     copy = xmlNewDoc((const xmlChar *)"1.0");
     if (copy == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory copying the bundle");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory copying the bundle");
     root = xmlDocCopyNode(xmlDocGetRootElement(doc), copy, 1);
     if (root == NULL) {
         policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory copying the bundle");
@@ -124,7 +130,8 @@ int policy_digest_document(xmlDocPtr doc, unsigned char digest[32], policy_error
 
     c14n_len = xmlC14NDocDumpMemory(copy, NULL, XML_C14N_EXCLUSIVE_1_0, NULL, 0, &c14n);
     if (c14n_len < 0) {
-        policy_fail(err, POLICY_E_NO_MEMORY, 0, "exclusive canonicalisation of the bundle failed");
+        policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                    "exclusive canonicalisation of the bundle failed");
         goto out;
     }
     if (EVP_Digest(c14n, (size_t)c14n_len, digest, NULL, EVP_sha256(), NULL) != 1) {
@@ -153,7 +160,8 @@ static char *attr_dup(xmlNodePtr node, const char *name)
     return copy;
 }
 
-/* Returns the element's text with surrounding white space removed; the caller frees it. */
+/* Returns the element's text with surrounding white space removed; the caller frees it.
+ */
 static char *text_dup(xmlNodePtr node)
 {
     char *text = xml_safe_text(node);
@@ -162,7 +170,8 @@ static char *text_dup(xmlNodePtr node)
 
     if (text == NULL)
         return NULL;
-    while (text[start] == ' ' || text[start] == '\t' || text[start] == '\n' || text[start] == '\r')
+    while (text[start] == ' ' || text[start] == '\t' || text[start] == '\n' ||
+           text[start] == '\r')
         start++;
     end = strlen(text);
     while (end > start && strchr(" \t\r\n", text[end - 1]) != NULL)
@@ -271,7 +280,8 @@ static int read_match(xmlNodePtr match, policy_src_rule *rule)
         free(scope);
     }
 
-    for (xmlNodePtr node = first_element(match); node != NULL && rc == 0; node = next_element(node)) {
+    for (xmlNodePtr node = first_element(match); node != NULL && rc == 0;
+         node = next_element(node)) {
         if (is_policy(node, "Subject")) {
             rc = read_text_element(node, &rule->subjects);
         } else if (is_policy(node, "RelyingParty")) {
@@ -294,7 +304,8 @@ static int read_match(xmlNodePtr match, policy_src_rule *rule)
 
 static int read_conditions(xmlNodePtr conditions, policy_src_rule *rule)
 {
-    for (xmlNodePtr node = first_element(conditions); node != NULL; node = next_element(node)) {
+    for (xmlNodePtr node = first_element(conditions); node != NULL;
+         node = next_element(node)) {
         char *text = NULL;
 
         if (is_policy(node, "TransferMechanisms")) {
@@ -321,7 +332,8 @@ static int read_conditions(xmlNodePtr conditions, policy_src_rule *rule)
             int level = policy_assurance_from_name(text);
 
             rule->has_min_assurance = level >= 0;
-            rule->min_assurance = level < 0 ? POLICY_ASSURANCE_LOW : (policy_assurance)level;
+            rule->min_assurance =
+                level < 0 ? POLICY_ASSURANCE_LOW : (policy_assurance)level;
         } else if (is_policy(node, "MaxRetentionDays")) {
             rule->max_retention = strtol(text, NULL, 10);
         }
@@ -332,7 +344,8 @@ static int read_conditions(xmlNodePtr conditions, policy_src_rule *rule)
 
 static int read_legal_basis(xmlNodePtr node, policy_src_rule *rule)
 {
-    policy_legal_basis *bases = realloc(rule->bases, (rule->basis_count + 1) * sizeof(*bases));
+    policy_legal_basis *bases =
+        realloc(rule->bases, (rule->basis_count + 1) * sizeof(*bases));
 
     if (bases == NULL)
         return -1;
@@ -418,7 +431,8 @@ static int read_claims(xmlNodePtr parent, policy_bundle *bundle)
     if (bundle->claims == NULL)
         return -1;
 
-    for (xmlNodePtr node = first_element(parent); node != NULL; node = next_element(node)) {
+    for (xmlNodePtr node = first_element(parent); node != NULL;
+         node = next_element(node)) {
         policy_src_claim *claim = &bundle->claims[bundle->claim_count++];
         char *klass = attr_dup(node, "class");
         char *derivation = attr_dup(node, "derivation");
@@ -430,9 +444,10 @@ static int read_claims(xmlNodePtr parent, policy_bundle *bundle)
         claim->klass = klass != NULL && policy_class_from_name(klass) >= 0
                            ? (policy_class)policy_class_from_name(klass)
                            : POLICY_CLASS_BASIC;
-        claim->derivation = derivation != NULL && policy_derivation_from_name(derivation) > 0
-                                ? (policy_derivation)policy_derivation_from_name(derivation)
-                                : POLICY_DERIVE_NONE;
+        claim->derivation =
+            derivation != NULL && policy_derivation_from_name(derivation) > 0
+                ? (policy_derivation)policy_derivation_from_name(derivation)
+                : POLICY_DERIVE_NONE;
         claim->years = years != NULL ? atoi(years) : 0;
         free(klass);
         free(derivation);
@@ -443,13 +458,15 @@ static int read_claims(xmlNodePtr parent, policy_bundle *bundle)
     return 0;
 }
 
-static int read_named(xmlNodePtr parent, const char *key, policy_src_named **out, size_t *count)
+static int read_named(xmlNodePtr parent, const char *key, policy_src_named **out,
+                      size_t *count)
 {
     *out = calloc(count_children(parent) + 1, sizeof(**out));
     if (*out == NULL)
         return -1;
 
-    for (xmlNodePtr node = first_element(parent); node != NULL; node = next_element(node)) {
+    for (xmlNodePtr node = first_element(parent); node != NULL;
+         node = next_element(node)) {
         policy_src_named *item = &(*out)[(*count)++];
 
         item->line = line_of(node);
@@ -467,7 +484,8 @@ static int read_rules(xmlNodePtr parent, policy_bundle *bundle)
     if (bundle->rules == NULL)
         return -1;
 
-    for (xmlNodePtr node = first_element(parent); node != NULL; node = next_element(node)) {
+    for (xmlNodePtr node = first_element(parent); node != NULL;
+         node = next_element(node)) {
         if (read_rule(node, &bundle->rules[bundle->rule_count++]) != 0)
             return -1;
     }
@@ -483,15 +501,17 @@ static int read_header(xmlNodePtr root, policy_bundle *bundle, policy_error *err
     bundle->regulator = attr_dup(root, "regulator");
     bundle->base_id = attr_dup(root, "base");
     if (bundle->id == NULL || bundle->regulator == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory reading the bundle");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory reading the bundle");
 
     text = attr_dup(root, "version");
     bundle->version = text != NULL ? strtol(text, NULL, 10) : 0;
     free(text);
 
     text = attr_dup(root, "kind");
-    bundle->kind = text != NULL && strcmp(text, "residency") == 0 ? POLICY_BUNDLE_RESIDENCY
-                                                                  : POLICY_BUNDLE_BASE;
+    bundle->kind = text != NULL && strcmp(text, "residency") == 0
+                       ? POLICY_BUNDLE_RESIDENCY
+                       : POLICY_BUNDLE_BASE;
     free(text);
 
     text = attr_dup(root, "jurisdiction");
@@ -501,43 +521,53 @@ static int read_header(xmlNodePtr root, policy_bundle *bundle, policy_error *err
 
     text = attr_dup(root, "effectiveFrom");
     if (text == NULL || policy_parse_utc(text, &bundle->effective_from) != 0)
-        rc = policy_fail(err, POLICY_E_SCHEMA, line_of(root), "effectiveFrom is not a UTC time");
+        rc = policy_fail(err, POLICY_E_SCHEMA, line_of(root),
+                         "effectiveFrom is not a UTC time");
     free(text);
 
     text = attr_dup(root, "effectiveUntil");
     if (text != NULL && policy_parse_utc(text, &bundle->effective_until) != 0)
-        rc = policy_fail(err, POLICY_E_SCHEMA, line_of(root), "effectiveUntil is not a UTC time");
+        rc = policy_fail(err, POLICY_E_SCHEMA, line_of(root),
+                         "effectiveUntil is not a UTC time");
     free(text);
     return rc;
 }
 
 /* Checks what one bundle can check alone: its kind's required parts and its dates. */
-static int check_bundle_shape(const policy_bundle *bundle, int root_line, policy_error *err)
+static int check_bundle_shape(const policy_bundle *bundle, int root_line,
+                              policy_error *err)
 {
     if (bundle->kind == POLICY_BUNDLE_BASE) {
         if (bundle->claim_count == 0 || bundle->jurisdiction_count == 0 ||
             bundle->purpose_count == 0)
-            return policy_fail(err, POLICY_E_SEMANTIC, root_line,
-                               "line %d: a base bundle needs Claims, Jurisdictions and Purposes",
-                               root_line);
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, root_line,
+                "line %d: a base bundle needs Claims, Jurisdictions and Purposes",
+                root_line);
         if (bundle->jurisdiction[0] != '\0' || bundle->base_id != NULL)
-            return policy_fail(err, POLICY_E_SEMANTIC, root_line,
-                               "line %d: a base bundle takes no jurisdiction or base attribute",
-                               root_line);
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, root_line,
+                "line %d: a base bundle takes no jurisdiction or base attribute",
+                root_line);
     } else {
         if (bundle->jurisdiction[0] == '\0' || bundle->base_id == NULL)
-            return policy_fail(err, POLICY_E_SEMANTIC, root_line,
-                               "line %d: a residency bundle needs the jurisdiction and base "
-                               "attributes", root_line);
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, root_line,
+                "line %d: a residency bundle needs the jurisdiction and base "
+                "attributes",
+                root_line);
         if (bundle->claim_count != 0 || bundle->jurisdiction_count != 0 ||
             bundle->purpose_count != 0)
-            return policy_fail(err, POLICY_E_SEMANTIC, root_line,
-                               "line %d: a residency bundle takes its Claims, Jurisdictions and "
-                               "Purposes from its base; remove them", root_line);
+            return policy_fail(
+                err, POLICY_E_SEMANTIC, root_line,
+                "line %d: a residency bundle takes its Claims, Jurisdictions and "
+                "Purposes from its base; remove them",
+                root_line);
     }
     if (bundle->effective_until != 0 && bundle->effective_until <= bundle->effective_from)
         return policy_fail(err, POLICY_E_SEMANTIC, root_line,
-                           "line %d: effectiveUntil is not after effectiveFrom", root_line);
+                           "line %d: effectiveUntil is not after effectiveFrom",
+                           root_line);
     return 0;
 }
 
@@ -545,14 +575,16 @@ static int read_body(xmlNodePtr root, policy_bundle *bundle)
 {
     int rc = 0;
 
-    for (xmlNodePtr node = first_element(root); node != NULL && rc == 0; node = next_element(node)) {
+    for (xmlNodePtr node = first_element(root); node != NULL && rc == 0;
+         node = next_element(node)) {
         if (is_policy(node, "Title")) {
             bundle->title = text_dup(node);
             rc = bundle->title == NULL ? -1 : 0;
         } else if (is_policy(node, "Claims")) {
             rc = read_claims(node, bundle);
         } else if (is_policy(node, "Jurisdictions")) {
-            rc = read_named(node, "code", &bundle->jurisdictions, &bundle->jurisdiction_count);
+            rc = read_named(node, "code", &bundle->jurisdictions,
+                            &bundle->jurisdiction_count);
         } else if (is_policy(node, "Purposes")) {
             rc = read_named(node, "id", &bundle->purposes, &bundle->purpose_count);
         } else if (is_policy(node, "Rules")) {
@@ -564,8 +596,8 @@ static int read_body(xmlNodePtr root, policy_bundle *bundle)
     return rc;
 }
 
-int policy_bundle_parse(const char *xml, size_t len, const char *path, policy_bundle **out,
-                        policy_error *err)
+int policy_bundle_parse(const char *xml, size_t len, const char *path,
+                        policy_bundle **out, policy_error *err)
 {
     policy_bundle *bundle = NULL;
     unsigned char digest[32];
@@ -617,7 +649,8 @@ int policy_read_file(const char *path, char **out, size_t *out_len, policy_error
 
     *out = NULL;
     if (file == NULL)
-        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open: %s", path, strerror(errno));
+        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open: %s", path,
+                           strerror(errno));
 
     data = malloc(POLICY_BUNDLE_MAX_BYTES + 1);
     if (data == NULL) {
@@ -630,8 +663,8 @@ int policy_read_file(const char *path, char **out, size_t *out_len, policy_error
         goto out;
     }
     if (len > POLICY_BUNDLE_MAX_BYTES) {
-        policy_fail(err, POLICY_E_MALFORMED, 0, "%s: larger than the limit of %u bytes", path,
-                    POLICY_BUNDLE_MAX_BYTES);
+        policy_fail(err, POLICY_E_MALFORMED, 0, "%s: larger than the limit of %u bytes",
+                    path, POLICY_BUNDLE_MAX_BYTES);
         goto out;
     }
     data[len] = '\0';

@@ -29,19 +29,23 @@ static char *base64(const unsigned char *data, size_t len)
     return text;
 }
 
-static xmlNodePtr add_child(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *algorithm)
+static xmlNodePtr add_child(xmlNodePtr parent, xmlNsPtr ns, const char *name,
+                            const char *algorithm)
 {
     xmlNodePtr node = xmlNewChild(parent, ns, (const xmlChar *)name, NULL);
 
     if (node != NULL && algorithm != NULL &&
-        xmlNewProp(node, (const xmlChar *)"Algorithm", (const xmlChar *)algorithm) == NULL)
+        xmlNewProp(node, (const xmlChar *)"Algorithm", (const xmlChar *)algorithm) ==
+            NULL)
         return NULL;
     return node;
 }
 
 /* Builds SignedInfo as the root of its own document, so that its exclusive canonical
- * form can be taken alone; exclusive c14n does not depend on where xmlns:ds is declared. */
-static xmlDocPtr build_signed_info(const char *id, const char *method, const char *digest_b64)
+ * form can be taken alone. Exclusive c14n does not depend on where xmlns:ds is declared,
+ * so the form is the same once SignedInfo moves into the Signature. */
+static xmlDocPtr build_signed_info(const char *id, const char *method,
+                                   const char *digest_b64)
 {
     xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
     xmlNodePtr signed_info, reference, transforms;
@@ -68,7 +72,8 @@ static xmlDocPtr build_signed_info(const char *id, const char *method, const cha
         xmlNewProp(reference, (const xmlChar *)"URI", (const xmlChar *)uri) == NULL)
         goto fail;
     transforms = add_child(reference, ns, "Transforms", NULL);
-    if (transforms == NULL || add_child(transforms, ns, "Transform", URI_ENVELOPED) == NULL ||
+    if (transforms == NULL ||
+        add_child(transforms, ns, "Transform", URI_ENVELOPED) == NULL ||
         add_child(transforms, ns, "Transform", URI_EXC_C14N) == NULL ||
         add_child(reference, ns, "DigestMethod", URI_SHA256) == NULL ||
         xmlNewTextChild(reference, ns, (const xmlChar *)"DigestValue",
@@ -84,21 +89,23 @@ fail:
 static int sign_signed_info(xmlDocPtr signed_info, p11_key *key, char **value_b64,
                             policy_error *err)
 {
-    p11_sign_alg alg = p11_key_get_type(key) == P11_KEY_EC_P256 ? P11_SIGN_ECDSA_SHA256
-                                                                : P11_SIGN_RSA_PKCS1_SHA256;
+    p11_sign_alg alg = p11_key_get_type(key) == P11_KEY_EC_P256
+                           ? P11_SIGN_ECDSA_SHA256
+                           : P11_SIGN_RSA_PKCS1_SHA256;
     unsigned char signature[1024];
     size_t signature_len = sizeof(signature);
     xmlChar *c14n = NULL;
-    p11_error p11_err = { 0 };
+    p11_error p11_err = {0};
     int len;
     int rc = -1;
 
     len = xmlC14NDocDumpMemory(signed_info, NULL, XML_C14N_EXCLUSIVE_1_0, NULL, 0, &c14n);
     if (len < 0)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "exclusive c14n of SignedInfo failed");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "exclusive c14n of SignedInfo failed");
     if (p11_sign(key, alg, c14n, (size_t)len, signature, &signature_len, &p11_err) != 0) {
-        policy_fail(err, POLICY_E_HSM, 0, "the HSM did not sign: %s (%s)", p11_err.message,
-                    p11_rv_name(p11_err.rv));
+        policy_fail(err, POLICY_E_HSM, 0, "the HSM did not sign: %s (%s)",
+                    p11_err.message, p11_rv_name(p11_err.rv));
         goto out;
     }
     *value_b64 = base64(signature, signature_len);
@@ -117,30 +124,34 @@ out:
 static int attach_signature(xmlNodePtr root, xmlDocPtr signed_info, const char *value_b64,
                             const char *key_name, policy_error *err)
 {
-    xmlNodePtr signature = xmlNewDocNode(root->doc, NULL, (const xmlChar *)"Signature", NULL);
+    xmlNodePtr signature =
+        xmlNewDocNode(root->doc, NULL, (const xmlChar *)"Signature", NULL);
     xmlNodePtr copy, key_info;
     xmlNsPtr ns;
 
     if (signature == NULL || xmlAddChild(root, signature) == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory building the Signature");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory building the Signature");
     ns = xmlNewNs(signature, (const xmlChar *)POLICY_DSIG_NS, (const xmlChar *)"ds");
     if (ns == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory building the Signature");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory building the Signature");
     xmlSetNs(signature, ns);
 
     copy = xmlDocCopyNode(xmlDocGetRootElement(signed_info), root->doc, 1);
     if (copy == NULL || xmlAddChild(signature, copy) == NULL ||
         xmlNewTextChild(signature, ns, (const xmlChar *)"SignatureValue",
                         (const xmlChar *)value_b64) == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory building the Signature");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory building the Signature");
 
     /* KeyName is a hint for people; verifiers use only their trust list. */
     if (key_name != NULL) {
         key_info = xmlNewChild(signature, ns, (const xmlChar *)"KeyInfo", NULL);
-        if (key_info == NULL ||
-            xmlNewTextChild(key_info, ns, (const xmlChar *)"KeyName", (const xmlChar *)key_name) ==
-                NULL)
-            return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory building KeyInfo");
+        if (key_info == NULL || xmlNewTextChild(key_info, ns, (const xmlChar *)"KeyName",
+                                                (const xmlChar *)key_name) == NULL)
+            return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                               "out of memory building KeyInfo");
     }
     return 0;
 }
@@ -149,15 +160,18 @@ static int check_signable(xmlNodePtr root, policy_error *err)
 {
     for (xmlNodePtr node = root; node != NULL; node = xml_safe_next_element(node, root)) {
         if (xml_safe_is_element(node, POLICY_DSIG_NS, "Signature"))
-            return policy_fail(err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(node),
-                               "line %ld: the bundle is already signed; sign the unsigned "
-                               "source instead", xmlGetLineNo(node));
+            return policy_fail(
+                err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(node),
+                "line %ld: the bundle is already signed; sign the unsigned "
+                "source instead",
+                xmlGetLineNo(node));
     }
     return 0;
 }
 
-int policy_sign_document(const char *xml, size_t len, struct p11_key *key, const char *key_name,
-                         char **out, size_t *out_len, policy_error *err)
+int policy_sign_document(const char *xml, size_t len, struct p11_key *key,
+                         const char *key_name, char **out, size_t *out_len,
+                         policy_error *err)
 {
     p11_key_type type = p11_key_get_type(key);
     unsigned char digest[32];
@@ -170,8 +184,9 @@ int policy_sign_document(const char *xml, size_t len, struct p11_key *key, const
 
     *out = NULL;
     if (type != P11_KEY_EC_P256 && type != P11_KEY_RSA_2048 && type != P11_KEY_RSA_3072)
-        return policy_fail(err, POLICY_E_HSM, 0,
-                           "bundles are signed with RSA (2048 or 3072 bits) or ECDSA P-256 keys");
+        return policy_fail(
+            err, POLICY_E_HSM, 0,
+            "bundles are signed with RSA (2048 or 3072 bits) or ECDSA P-256 keys");
 
     /* The schema check first: only a valid bundle gets a regulator's signature. */
     if (policy_parse_document(xml, len, &doc, err) != 0)
@@ -185,8 +200,9 @@ int policy_sign_document(const char *xml, size_t len, struct p11_key *key, const
         goto out;
     digest_b64 = base64(digest, sizeof(digest));
     signed_info = digest_b64 != NULL
-                      ? build_signed_info(id, type == P11_KEY_EC_P256 ? URI_ECDSA_SHA256
-                                                                      : URI_RSA_SHA256,
+                      ? build_signed_info(id,
+                                          type == P11_KEY_EC_P256 ? URI_ECDSA_SHA256
+                                                                  : URI_RSA_SHA256,
                                           digest_b64)
                       : NULL;
     if (signed_info == NULL) {
@@ -199,7 +215,8 @@ int policy_sign_document(const char *xml, size_t len, struct p11_key *key, const
 
     xmlDocDumpMemoryEnc(doc, &text, &text_len, "UTF-8");
     if (text == NULL || (*out = malloc((size_t)text_len + 1)) == NULL) {
-        policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory writing the signed bundle");
+        policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                    "out of memory writing the signed bundle");
         goto out;
     }
     memcpy(*out, text, (size_t)text_len);

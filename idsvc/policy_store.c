@@ -1,8 +1,8 @@
 /*
  * The node's bundle loader. A load verifies every bundle against the regulator trust
- * list and its effective dates and compiles a new set before it touches the current
- * one; the swap is one pointer exchange under a mutex, and sets are reference-counted,
- * so evaluations in flight finish with the set they started with.
+ * list and its effective dates, and compiles a new set before it touches the current
+ * one. The swap is one pointer exchange under a mutex. Sets are reference-counted, so
+ * evaluations in flight finish with the set they started with.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -24,11 +24,13 @@ int policy_store_create(policy_trust *trust, policy_store **out, policy_error *e
 
     *out = NULL;
     if (trust == NULL || policy_trust_count(trust) == 0)
-        return policy_fail(err, POLICY_E_UNTRUSTED, 0,
-                           "a policy store needs a trust list with at least one regulator key");
+        return policy_fail(
+            err, POLICY_E_UNTRUSTED, 0,
+            "a policy store needs a trust list with at least one regulator key");
     store = calloc(1, sizeof(*store));
     if (store == NULL)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory creating the store");
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "out of memory creating the store");
     if (pthread_mutex_init(&store->lock, NULL) != 0) {
         free(store);
         return policy_fail(err, POLICY_E_NO_MEMORY, 0, "cannot create the store's mutex");
@@ -56,13 +58,16 @@ static int check_dates(const policy_bundle *bundle, const char *path, time_t now
 
     if (now < bundle->effective_from) {
         policy_format_utc(bundle->effective_from, when, sizeof(when));
-        return policy_fail(err, POLICY_E_NOT_YET, 0, "%s: bundle %s version %ld takes effect "
-                           "only at %s", path, bundle->id, bundle->version, when);
+        return policy_fail(err, POLICY_E_NOT_YET, 0,
+                           "%s: bundle %s version %ld takes effect "
+                           "only at %s",
+                           path, bundle->id, bundle->version, when);
     }
     if (bundle->effective_until != 0 && now >= bundle->effective_until) {
         policy_format_utc(bundle->effective_until, when, sizeof(when));
-        return policy_fail(err, POLICY_E_EXPIRED, 0, "%s: bundle %s version %ld expired at %s",
-                           path, bundle->id, bundle->version, when);
+        return policy_fail(err, POLICY_E_EXPIRED, 0,
+                           "%s: bundle %s version %ld expired at %s", path, bundle->id,
+                           bundle->version, when);
     }
     return 0;
 }
@@ -83,8 +88,8 @@ static int load_one(const policy_store *store, const char *path, time_t now,
 
         if (err != NULL) {
             snprintf(message, sizeof(message), "%s: %s", path, err->message);
-            snprintf(err->message, sizeof(err->message), "%.*s", (int)sizeof(err->message) - 1,
-                     message);
+            snprintf(err->message, sizeof(err->message), "%.*s",
+                     (int)sizeof(err->message) - 1, message);
         }
         goto out;
     }
@@ -101,8 +106,8 @@ out:
     return rc;
 }
 
-int policy_store_load(policy_store *store, const char *const *paths, size_t count, time_t now,
-                      policy_error *err)
+int policy_store_load(policy_store *store, const char *const *paths, size_t count,
+                      time_t now, policy_error *err)
 {
     policy_bundle **bundles = calloc(count + 1, sizeof(*bundles));
     policy_set *set = NULL, *old;

@@ -24,7 +24,8 @@ struct policy_trust {
     size_t count;
 };
 
-static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path, policy_error *err)
+static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path,
+                     policy_error *err)
 {
     int type = EVP_PKEY_get_base_id(key);
 
@@ -34,14 +35,16 @@ static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path, polic
                            "%s: key %zu is neither RSA of 2048 bits or more nor EC", path,
                            trust->count + 1);
     if (saml_trust_store_add(trust->store, NULL, key, 0) != 0)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "%s: cannot add key %zu to the trust list",
-                           path, trust->count + 1);
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
+                           "%s: cannot add key %zu to the trust list", path,
+                           trust->count + 1);
     trust->count++;
     return 0;
 }
 
 /* Reads every PUBLIC KEY and CERTIFICATE block of a PEM file. */
-static int trust_read_pem(policy_trust *trust, FILE *file, const char *path, policy_error *err)
+static int trust_read_pem(policy_trust *trust, FILE *file, const char *path,
+                          policy_error *err)
 {
     char *name = NULL, *header = NULL;
     unsigned char *data = NULL;
@@ -61,8 +64,8 @@ static int trust_read_pem(policy_trust *trust, FILE *file, const char *path, pol
             X509_free(cert);
         }
         if (key == NULL)
-            rc = policy_fail(err, POLICY_E_IO, 0, "%s: the %s block is not a readable key", path,
-                             name);
+            rc = policy_fail(err, POLICY_E_IO, 0,
+                             "%s: the %s block is not a readable key", path, name);
         else
             rc = trust_add(trust, key, path, err);
         EVP_PKEY_free(key);
@@ -87,7 +90,8 @@ int policy_trust_load(const char *pem_path, policy_trust **out, policy_error *er
         return policy_fail(err, POLICY_E_NO_MEMORY, 0, "xmlsec failed to initialise");
     file = fopen(pem_path, "r");
     if (file == NULL)
-        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open the trust list", pem_path);
+        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open the trust list",
+                           pem_path);
 
     trust = calloc(1, sizeof(*trust));
     if (trust == NULL || (trust->store = saml_trust_store_new()) == NULL) {
@@ -97,7 +101,8 @@ int policy_trust_load(const char *pem_path, policy_trust **out, policy_error *er
     if (trust_read_pem(trust, file, pem_path, err) != 0)
         goto out;
     if (trust->count == 0) {
-        policy_fail(err, POLICY_E_IO, 0, "%s: no public key or certificate found", pem_path);
+        policy_fail(err, POLICY_E_IO, 0, "%s: no public key or certificate found",
+                    pem_path);
         goto out;
     }
 
@@ -125,7 +130,8 @@ size_t policy_trust_count(const policy_trust *trust)
     return trust->count;
 }
 
-/* Finds the one Signature of the document, which must be the root's last element child. */
+/* Finds the one Signature of the document, which must be the root's last element child.
+ */
 static int find_signature(xmlNodePtr root, xmlNodePtr *out, policy_error *err)
 {
     xmlNodePtr signature = NULL, last = NULL;
@@ -143,17 +149,19 @@ static int find_signature(xmlNodePtr root, xmlNodePtr *out, policy_error *err)
     }
 
     if (count == 0)
-        return policy_fail(err, POLICY_E_UNSIGNED, 0,
-                           "the bundle is not signed; a node loads only bundles signed by a "
-                           "regulator key of its trust list");
+        return policy_fail(
+            err, POLICY_E_UNSIGNED, 0,
+            "the bundle is not signed; a node loads only bundles signed by a "
+            "regulator key of its trust list");
     if (count > 1)
-        return policy_fail(err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(signature),
-                           "the bundle holds %zu Signature elements; exactly one is allowed",
-                           count);
+        return policy_fail(
+            err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(signature),
+            "the bundle contains %zu Signature elements; exactly one is allowed", count);
     if (signature != last)
-        return policy_fail(err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(signature),
-                           "line %ld: the Signature must be the last child of PolicyBundle",
-                           xmlGetLineNo(signature));
+        return policy_fail(
+            err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(signature),
+            "line %ld: the Signature must be the last child of PolicyBundle",
+            xmlGetLineNo(signature));
     *out = signature;
     return 0;
 }
@@ -172,16 +180,19 @@ static policy_error_code map_status(saml_status status)
 
 /* Tries each trusted key alone, so that the caller learns which one verified. */
 static int verify_with_trust(xmlNodePtr signature, const saml_dsig_info *info,
-                             const policy_trust *trust, size_t *key_index, policy_error *err)
+                             const policy_trust *trust, size_t *key_index,
+                             policy_error *err)
 {
     const saml_trust_key *keys[SAML_TRUST_MAX_CANDIDATES];
-    size_t count = saml_trust_candidates(trust->store, "", keys, SAML_TRUST_MAX_CANDIDATES);
-    saml_verify_options options = { .min_rsa_bits = 2048 };
+    size_t count =
+        saml_trust_candidates(trust->store, "", keys, SAML_TRUST_MAX_CANDIDATES);
+    saml_verify_options options = {.min_rsa_bits = 2048};
     saml_status status = SAML_ERR_SIGNATURE_INVALID;
     char detail[300] = "no key of the trust list fits the signature";
 
     for (size_t i = 0; i < count; i++) {
-        status = saml_dsig_verify(signature, info, &keys[i], 1, &options, detail, sizeof(detail));
+        status = saml_dsig_verify(signature, info, &keys[i], 1, &options, detail,
+                                  sizeof(detail));
         if (status == SAML_OK) {
             *key_index = i;
             return 0;
@@ -190,10 +201,11 @@ static int verify_with_trust(xmlNodePtr signature, const saml_dsig_info *info,
             break; /* a digest or form failure, which no other key can change */
     }
     if (status == SAML_ERR_SIGNATURE_INVALID)
-        return policy_fail(err, POLICY_E_UNTRUSTED, 0,
-                           "no regulator key of the trust list verifies the signature (%s)",
-                           detail);
-    return policy_fail(err, map_status(status), 0, "the signature is invalid: %s", detail);
+        return policy_fail(
+            err, POLICY_E_UNTRUSTED, 0,
+            "no regulator key of the trust list verifies the signature (%s)", detail);
+    return policy_fail(err, map_status(status), 0, "the signature is invalid: %s",
+                       detail);
 }
 
 int policy_verify_document(const char *xml, size_t len, const policy_trust *trust,
@@ -226,8 +238,9 @@ int policy_verify_document(const char *xml, size_t len, const policy_trust *trus
 
     status = saml_dsig_check(signature, root, &info, detail, sizeof(detail));
     if (status != SAML_OK) {
-        policy_fail(err, map_status(status) == POLICY_E_UNTRUSTED ? POLICY_E_SIGNATURE
-                                                                  : map_status(status),
+        policy_fail(err,
+                    map_status(status) == POLICY_E_UNTRUSTED ? POLICY_E_SIGNATURE
+                                                             : map_status(status),
                     (int)xmlGetLineNo(signature), "the signature is invalid: %s", detail);
         goto out;
     }

@@ -1,7 +1,8 @@
 /*
- * idsvc-admin policy, run as a program on the real bundles: help on every subcommand,
- * validate with lines, sign with a key in a fresh SoftHSM2 token and verify (also with
- * the xmlsec1 command line as an independent verifier), diff, explain, simulate and test.
+ * idsvc-admin policy, run as a program on the real bundles. The tests cover help on every
+ * subcommand, validate with lines, signing with a key in a fresh SoftHSM2 token, and
+ * verification, also by the xmlsec1 command line as an independent verifier. They run
+ * diff, explain, simulate and test too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,7 +38,8 @@ static const char *source_dir(void)
 }
 
 /* Runs a shell command, returns its standard output and error, and sets *status. */
-static char *run(int *status, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static char *run(int *status, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static char *run(int *status, const char *format, ...)
 {
@@ -103,8 +105,8 @@ static void write_public(p11_key *key, const char *path)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    p11_config config = { 0 };
-    p11_error err = { 0 };
+    p11_config config = {0};
+    p11_error err = {0};
     p11_token *token = NULL;
     p11_key *key = NULL, *other = NULL;
     unsigned char id = 7, other_id = 8;
@@ -117,7 +119,8 @@ static int setup(void **state)
     config.pin_file = f->token.pin_path;
     if (p11_token_open(&config, &token, &err) != 0 ||
         p11_key_generate(token, P11_KEY_EC_P256, "regulator", &id, 1, &key, &err) != 0 ||
-        p11_key_generate(token, P11_KEY_RSA_2048, "other", &other_id, 1, &other, &err) != 0) {
+        p11_key_generate(token, P11_KEY_RSA_2048, "other", &other_id, 1, &other, &err) !=
+            0) {
         print_error("token: %s\n", err.message);
         return -1;
     }
@@ -125,7 +128,8 @@ static int setup(void **state)
     snprintf(f->key_uri, sizeof(f->key_uri), "%s", uri);
     free(uri);
     snprintf(f->trust_path, sizeof(f->trust_path), "%s/trust.pem", f->token.dir);
-    snprintf(f->other_trust_path, sizeof(f->other_trust_path), "%s/other.pem", f->token.dir);
+    snprintf(f->other_trust_path, sizeof(f->other_trust_path), "%s/other.pem",
+             f->token.dir);
     write_public(key, f->trust_path);
     write_public(other, f->other_trust_path);
 
@@ -145,7 +149,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- Tests ------------------------------------------------------------------------------------ */
+/* ---- Tests
+ * ------------------------------------------------------------------------------------ */
 
 static void test_help_on_every_subcommand(void **state)
 {
@@ -161,7 +166,8 @@ static void test_help_on_every_subcommand(void **state)
 
         out = run(&status, "%s policy %s --help", admin(), subcommands[i]);
         assert_int_equal(status, 0);
-        snprintf(expected, sizeof(expected), "usage: idsvc-admin policy %s", subcommands[i]);
+        snprintf(expected, sizeof(expected), "usage: idsvc-admin policy %s",
+                 subcommands[i]);
         assert_contains(out, expected);
         free(out);
     }
@@ -184,17 +190,19 @@ static void test_validate_reports_lines(void **state)
     free(out);
 
     snprintf(path, sizeof(path), "%s/bad.xml", f->token.dir);
-    write_text(path, "<PolicyBundle xmlns='urn:idsvc:policy:1' ID='b' version='1' kind='base'\n"
-                     " regulator='r' effectiveFrom='2026-01-01T00:00:00Z'>\n"
-                     "<Title>t</Title>\n<Rules>\n<Rule id='x'>\n<Match/>\n"
-                     "<Effect>share</Effect>\n<Summary>s</Summary></Rule></Rules>"
-                     "</PolicyBundle>\n");
+    write_text(path,
+               "<PolicyBundle xmlns='urn:idsvc:policy:1' ID='b' version='1' kind='base'\n"
+               " regulator='r' effectiveFrom='2026-01-01T00:00:00Z'>\n"
+               "<Title>t</Title>\n<Rules>\n<Rule id='x'>\n<Match/>\n"
+               "<Effect>share</Effect>\n<Summary>s</Summary></Rule></Rules>"
+               "</PolicyBundle>\n");
     out = run(&status, "%s policy validate %s", admin(), path);
     assert_int_equal(status, 1);
     assert_contains(out, "bad.xml:7: error: schema_invalid");
     free(out);
 
-    out = run(&status, "%s policy validate %s/policies/residency-sg.xml", admin(), source_dir());
+    out = run(&status, "%s policy validate %s/policies/residency-sg.xml", admin(),
+              source_dir());
     assert_int_equal(status, 1);
     assert_contains(out, "no_base_bundle");
     free(out);
@@ -218,18 +226,21 @@ static void test_validate_warnings_and_strict(void **state)
         const char *at = strstr(base, "  </Rules>");
 
         assert_non_null(at);
-        sprintf(changed, "%.*s    <Rule id=\"base.sensitive.never-wins\"><Match>"
-                         "<ClaimClass>sensitive</ClaimClass></Match><Effect>disclose</Effect>"
-                         "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary>"
-                         "</Rule>\n%s", (int)(at - base), base, at);
+        sprintf(changed,
+                "%.*s    <Rule id=\"base.sensitive.never-wins\"><Match>"
+                "<ClaimClass>sensitive</ClaimClass></Match><Effect>disclose</Effect>"
+                "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary>"
+                "</Rule>\n%s",
+                (int)(at - base), base, at);
     }
     snprintf(path, sizeof(path), "%s/shadowed.xml", f->token.dir);
     write_text(path, changed);
 
     out = run(&status, "%s policy validate %s", admin(), path);
     assert_int_equal(status, 0);
-    assert_contains(out, "warning: shadowed: rule base.sensitive.never-wins never wins: rule "
-                         "base.sensitive.withhold");
+    assert_contains(out,
+                    "warning: shadowed: rule base.sensitive.never-wins never wins: rule "
+                    "base.sensitive.withhold");
     free(out);
     out = run(&status, "%s policy validate --strict --json %s", admin(), path);
     assert_int_equal(status, 1);
@@ -249,42 +260,45 @@ static void test_sign_and_verify(void **state)
     char *out;
 
     snprintf(signed_path, sizeof(signed_path), "%s/base.signed.xml", f->token.dir);
-    out = run(&status,
-              "%s policy sign %s/policies/asean-cn-base.xml --key '%s' --module %s --token %s "
-              "--pin-file %s --output %s",
-              admin(), source_dir(), f->key_uri, f->token.module_path, TEST_TOKEN_LABEL,
-              f->token.pin_path, signed_path);
+    out = run(
+        &status,
+        "%s policy sign %s/policies/asean-cn-base.xml --key '%s' --module %s --token %s "
+        "--pin-file %s --output %s",
+        admin(), source_dir(), f->key_uri, f->token.module_path, TEST_TOKEN_LABEL,
+        f->token.pin_path, signed_path);
     if (status != 0)
         fail_msg("sign failed: %s", out);
     free(out);
 
-    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z", admin(),
-              signed_path, f->trust_path);
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z",
+              admin(), signed_path, f->trust_path);
     assert_int_equal(status, 0);
     assert_contains(out, "verified: bundle asean-cn-base version 1");
     free(out);
 
     /* An independent verifier: the xmlsec1 command line with the same public key. */
-    out = run(&status, "xmlsec1 --verify --pubkey-pem %s --id-attr:ID urn:idsvc:policy:1:PolicyBundle %s",
+    out = run(&status,
+              "xmlsec1 --verify --pubkey-pem %s --id-attr:ID "
+              "urn:idsvc:policy:1:PolicyBundle %s",
               f->trust_path, signed_path);
     if (status != 0)
         fail_msg("xmlsec1 did not verify the signed bundle: %s", out);
     free(out);
 
-    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z", admin(),
-              signed_path, f->other_trust_path);
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z",
+              admin(), signed_path, f->other_trust_path);
     assert_int_equal(status, 1);
     assert_contains(out, "key_untrusted");
     free(out);
 
-    out = run(&status, "%s policy verify %s --trust %s --at 2028-06-01T00:00:00Z --json", admin(),
-              signed_path, f->trust_path);
+    out = run(&status, "%s policy verify %s --trust %s --at 2028-06-01T00:00:00Z --json",
+              admin(), signed_path, f->trust_path);
     assert_int_equal(status, 1);
     assert_contains(out, "\"error\": \"bundle_expired\"");
     free(out);
 
-    out = run(&status, "%s policy verify %s/policies/asean-cn-base.xml --trust %s", admin(),
-              source_dir(), f->trust_path);
+    out = run(&status, "%s policy verify %s/policies/asean-cn-base.xml --trust %s",
+              admin(), source_dir(), f->trust_path);
     assert_int_equal(status, 1);
     assert_contains(out, "signature_missing");
     free(out);
@@ -295,15 +309,17 @@ static void test_sign_and_verify(void **state)
     memcpy(at, "<MaxRetentionDays>9825", strlen("<MaxRetentionDays>9825"));
     snprintf(tampered_path, sizeof(tampered_path), "%s/base.tampered.xml", f->token.dir);
     write_text(tampered_path, text);
-    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z", admin(),
-              tampered_path, f->trust_path);
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z",
+              admin(), tampered_path, f->trust_path);
     assert_int_equal(status, 1);
     assert_contains(out, "signature_invalid");
     free(out);
     free(text);
 
-    out = run(&status, "%s policy sign %s --key '%s' --module %s --token %s --pin-file %s", admin(),
-              signed_path, f->key_uri, f->token.module_path, TEST_TOKEN_LABEL, f->token.pin_path);
+    out =
+        run(&status, "%s policy sign %s --key '%s' --module %s --token %s --pin-file %s",
+            admin(), signed_path, f->key_uri, f->token.module_path, TEST_TOKEN_LABEL,
+            f->token.pin_path);
     assert_int_equal(status, 1);
     assert_contains(out, "already signed");
     free(out);
@@ -325,7 +341,8 @@ static void make_changed_copy(const fixture *f, char *folder, size_t size)
     char *out;
 
     snprintf(folder, size, "%s/changed", f->token.dir);
-    out = run(&status, "mkdir -p %s && cp %s/policies/*.xml %s/", folder, source_dir(), folder);
+    out = run(&status, "mkdir -p %s && cp %s/policies/*.xml %s/", folder, source_dir(),
+              folder);
     assert_int_equal(status, 0);
     free(out);
 
@@ -347,7 +364,8 @@ static void test_diff_on_real_bundles(void **state)
     int status;
     char *out;
 
-    out = run(&status, "%s policy diff %s/policies %s/policies", admin(), source_dir(), source_dir());
+    out = run(&status, "%s policy diff %s/policies %s/policies", admin(), source_dir(),
+              source_dir());
     assert_int_equal(status, 0);
     assert_contains(out, "Rules changed: 0");
     assert_contains(out, "Requests whose decision changes: 0");
@@ -362,7 +380,8 @@ static void test_diff_on_real_bundles(void **state)
     assert_contains(out, "withheld/rule/sg.export.general");
     free(out);
 
-    out = run(&status, "%s policy diff --json %s/policies %s", admin(), source_dir(), folder);
+    out = run(&status, "%s policy diff --json %s/policies %s", admin(), source_dir(),
+              folder);
     assert_int_equal(status, 1);
     doc = json_loads(out, 0, &error);
     assert_non_null(doc);
@@ -371,10 +390,13 @@ static void test_diff_on_real_bundles(void **state)
         json_t *item;
         size_t sg = 0;
 
-        json_array_foreach(json_object_get(doc, "requests"), i, item) {
+        json_array_foreach(json_object_get(doc, "requests"), i, item)
+        {
             /* Only Singapore residents leaving Singapore change. */
-            assert_string_equal(json_string_value(json_object_get(item, "subject")), "SG");
-            assert_string_not_equal(json_string_value(json_object_get(item, "relying_party")), "SG");
+            assert_string_equal(json_string_value(json_object_get(item, "subject")),
+                                "SG");
+            assert_string_not_equal(
+                json_string_value(json_object_get(item, "relying_party")), "SG");
             sg++;
         }
         assert_true(sg > 100);
@@ -391,24 +413,31 @@ static void test_explain_shows_trace(void **state)
     char *out;
 
     snprintf(path, sizeof(path), "%s/request.json", f->token.dir);
-    write_text(path, "{\"subject_jurisdiction\": \"CN\", \"relying_party\": {\"id\": \"bank-sg\","
-                     " \"jurisdiction\": \"SG\", \"transfer_mechanisms\": [\"standard-contract\"]},"
-                     " \"purpose\": \"account_opening\", \"retention_days\": 365,"
-                     " \"assurance\": \"substantial\", \"consent\": [\"explicit\"],"
-                     " \"claims\": [\"given_name\", \"face_image\"],"
-                     " \"values\": {\"given_name\": \"Li\", \"face_image\": \"secret-face\"},"
-                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    write_text(
+        path,
+        "{\"subject_jurisdiction\": \"CN\", \"relying_party\": {\"id\": \"bank-sg\","
+        " \"jurisdiction\": \"SG\", \"transfer_mechanisms\": [\"standard-contract\"]},"
+        " \"purpose\": \"account_opening\", \"retention_days\": 365,"
+        " \"assurance\": \"substantial\", \"consent\": [\"explicit\"],"
+        " \"claims\": [\"given_name\", \"face_image\"],"
+        " \"values\": {\"given_name\": \"Li\", \"face_image\": \"secret-face\"},"
+        " \"time\": \"2026-06-01T00:00:00Z\"}");
     out = run(&status, "%s policy explain %s/policies %s", admin(), source_dir(), path);
     assert_int_equal(status, 0);
-    assert_contains(out, "Outcome:  consent_required (separate-cross-border consent still required)");
-    assert_contains(out, "given_name             withheld   consent_required             cn.export.general");
-    assert_contains(out, "won                                    base.basic.cross-border");
+    assert_contains(
+        out, "Outcome:  consent_required (separate-cross-border consent still required)");
+    assert_contains(out, "given_name             withheld   consent_required             "
+                         "cn.export.general");
+    assert_contains(out,
+                    "won                                    base.basic.cross-border");
     assert_contains(out, "scope_not_matched                      base.basic.domestic");
-    assert_contains(out, "Withheld until the subject gives separate consent for the cross-border "
-                         "transfer, which rule cn.export.general");
+    assert_contains(
+        out, "Withheld until the subject gives separate consent for the cross-border "
+             "transfer, which rule cn.export.general");
     free(out);
 
-    out = run(&status, "%s policy explain --json %s/policies %s", admin(), source_dir(), path);
+    out = run(&status, "%s policy explain --json %s/policies %s", admin(), source_dir(),
+              path);
     assert_int_equal(status, 0);
     assert_contains(out, "\"trace\"");
     assert_contains(out, "\"status\": \"won\"");
@@ -419,7 +448,7 @@ static void test_explain_shows_trace(void **state)
 static void test_simulate_tabulates(void **state)
 {
     fixture *f = *state;
-    static const char *const codes[] = { "CN", "SG", "TH", "VN", "PH" };
+    static const char *const codes[] = {"CN", "SG", "TH", "VN", "PH"};
     char path[PATH_MAX + 64];
     FILE *file;
     int status;
@@ -430,14 +459,17 @@ static void test_simulate_tabulates(void **state)
     assert_non_null(file);
     for (size_t s = 0; s < 5; s++) {
         for (size_t r = 0; r < 5; r++) {
-            fprintf(file,
-                    "{\"subject_jurisdiction\": \"%s\", \"relying_party\": {\"jurisdiction\": \"%s\","
-                    " \"transfer_mechanisms\": [\"asean-mcc\"]}, \"purpose\": \"payment\","
-                    " \"retention_days\": 90, \"assurance\": \"substantial\", \"consent\": "
-                    "[\"explicit\"], \"claims\": [\"given_name\", \"bank_account\"], \"values\": "
-                    "{\"given_name\": \"A\", \"bank_account\": \"B\"}, \"time\": "
-                    "\"2026-06-01T00:00:00Z\"}\n\n",
-                    codes[s], codes[r]);
+            fprintf(
+                file,
+                "{\"subject_jurisdiction\": \"%s\", \"relying_party\": "
+                "{\"jurisdiction\": \"%s\","
+                " \"transfer_mechanisms\": [\"asean-mcc\"]}, \"purpose\": \"payment\","
+                " \"retention_days\": 90, \"assurance\": \"substantial\", \"consent\": "
+                "[\"explicit\"], \"claims\": [\"given_name\", \"bank_account\"], "
+                "\"values\": "
+                "{\"given_name\": \"A\", \"bank_account\": \"B\"}, \"time\": "
+                "\"2026-06-01T00:00:00Z\"}\n\n",
+                codes[s], codes[r]);
         }
     }
     fclose(file);
@@ -445,7 +477,8 @@ static void test_simulate_tabulates(void **state)
     out = run(&status, "%s policy simulate %s/policies %s", admin(), source_dir(), path);
     assert_int_equal(status, 0);
     assert_contains(out, "SUBJECT  RP       PURPOSE");
-    assert_contains(out, "SG       TH       payment                base.basic.cross-border");
+    assert_contains(out,
+                    "SG       TH       payment                base.basic.cross-border");
     assert_contains(out, "CN       SG       payment                cn.export.general");
     assert_contains(out, "25 request(s), 0 rejected as invalid");
     free(out);
@@ -453,7 +486,8 @@ static void test_simulate_tabulates(void **state)
     file = fopen(path, "a");
     fputs("{\"subject_jurisdiction\": \"XX\"}\n", file);
     fclose(file);
-    out = run(&status, "%s policy simulate --json %s/policies %s", admin(), source_dir(), path);
+    out = run(&status, "%s policy simulate --json %s/policies %s", admin(), source_dir(),
+              path);
     assert_int_equal(status, 1);
     assert_contains(out, "requests.jsonl:51: error: subject_jurisdiction XX");
     assert_contains(out, "\"invalid\": 1");
@@ -467,26 +501,28 @@ static void test_table_driven_cases(void **state)
     int status;
     char *out;
 
-    out = run(&status, "%s policy test %s/policies %s/policies/tests", admin(), source_dir(),
-              source_dir());
+    out = run(&status, "%s policy test %s/policies %s/policies/tests", admin(),
+              source_dir(), source_dir());
     assert_int_equal(status, 0);
     assert_contains(out, "0 failed");
     free(out);
 
     /* The same cases against the base alone must fail where residency rules decide. */
-    out = run(&status, "%s policy test %s/policies/asean-cn-base.xml %s/policies/tests", admin(),
-              source_dir(), source_dir());
+    out = run(&status, "%s policy test %s/policies/asean-cn-base.xml %s/policies/tests",
+              admin(), source_dir(), source_dir());
     assert_int_equal(status, 1);
     assert_contains(out, "FAIL");
     assert_contains(out, "expected transfer_mechanism_missing, got rule");
     free(out);
 
     snprintf(path, sizeof(path), "%s/wrong.json", f->token.dir);
-    write_text(path, "{\"defaults\": {\"time\": \"2026-06-01T00:00:00Z\", \"assurance\": \"high\"},"
-                     " \"cases\": [{\"name\": \"wrong expectation\", \"request\": {"
-                     "\"subject_jurisdiction\": \"SG\", \"relying_party\": {\"jurisdiction\": \"SG\"},"
-                     " \"purpose\": \"payment\", \"claims\": [\"religion\"]},"
-                     " \"expect\": {\"claims\": {\"religion\": \"disclosed\"}}}]}");
+    write_text(
+        path,
+        "{\"defaults\": {\"time\": \"2026-06-01T00:00:00Z\", \"assurance\": \"high\"},"
+        " \"cases\": [{\"name\": \"wrong expectation\", \"request\": {"
+        "\"subject_jurisdiction\": \"SG\", \"relying_party\": {\"jurisdiction\": \"SG\"},"
+        " \"purpose\": \"payment\", \"claims\": [\"religion\"]},"
+        " \"expect\": {\"claims\": {\"religion\": \"disclosed\"}}}]}");
     out = run(&status, "%s policy test %s/policies %s", admin(), source_dir(), path);
     assert_int_equal(status, 1);
     assert_contains(out, "FAIL");
@@ -508,7 +544,9 @@ int main(void)
     };
 
     if (admin() == NULL || source_dir() == NULL) {
-        fputs("IDSVC_ADMIN and IDSVC_SOURCE_DIR must be set; run this test through ctest\n", stderr);
+        fputs(
+            "IDSVC_ADMIN and IDSVC_SOURCE_DIR must be set; run this test through ctest\n",
+            stderr);
         return 1;
     }
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,8 +1,9 @@
 /*
  * The policy engine against the real rule set in policies/ and against small bundles
- * written here: schema rejections with their line, meaning checks, and properties over
- * generated requests (withhold overrides disclose, a withheld value never appears in any
- * output, a decision never depends on the order of rules or bundles).
+ * written here. The tests cover schema rejections with their line, meaning checks, and
+ * properties over generated requests: withhold overrides disclose, a withheld value
+ * never appears in any output, and a decision never depends on the order of rules or
+ * bundles.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,9 +21,9 @@
 #include "test_token.h"
 
 static const char *const bundle_names[] = {
-    "asean-cn-base",  "residency-bn", "residency-cn", "residency-id",
-    "residency-kh",   "residency-la", "residency-mm", "residency-my",
-    "residency-ph",   "residency-sg", "residency-th", "residency-vn",
+    "asean-cn-base", "residency-bn", "residency-cn", "residency-id",
+    "residency-kh",  "residency-la", "residency-mm", "residency-my",
+    "residency-ph",  "residency-sg", "residency-th", "residency-vn",
 };
 #define BUNDLE_COUNT (sizeof(bundle_names) / sizeof(bundle_names[0]))
 
@@ -53,7 +54,7 @@ static char *read_bundle_text(const char *name, size_t *len)
 static policy_bundle *parse_text(const char *xml, const char *name)
 {
     policy_bundle *bundle = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     if (policy_bundle_parse(xml, strlen(xml), name, &bundle, &err) != 0)
         fail_msg("%s: %s (line %d)", name, err.message, err.line);
@@ -66,7 +67,7 @@ static policy_set *load_rule_set(bool shuffle)
 {
     policy_bundle *bundles[BUNDLE_COUNT];
     policy_set *set = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     for (size_t i = 0; i < BUNDLE_COUNT; i++) {
         size_t len = 0;
@@ -80,8 +81,10 @@ static policy_set *load_rule_set(bool shuffle)
             xmlChar *out = NULL;
             int out_len = 0;
 
-            for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
-                if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, "Rules") == 0)
+            for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n != NULL;
+                 n = n->next) {
+                if (n->type == XML_ELEMENT_NODE &&
+                    strcmp((const char *)n->name, "Rules") == 0)
                     rules = n;
             }
             assert_non_null(rules);
@@ -125,14 +128,19 @@ static policy_set *load_rule_set(bool shuffle)
     return set;
 }
 
-/* ---- Generated requests ------------------------------------------------------------------ */
+/* ---- Generated requests
+ * ------------------------------------------------------------------ */
 
 static const char *const mechanism_names[] = {
-    "adequacy", "standard-contract", "certification", "binding-corporate-rules",
-    "security-assessment", "asean-mcc",
+    "adequacy",
+    "standard-contract",
+    "certification",
+    "binding-corporate-rules",
+    "security-assessment",
+    "asean-mcc",
 };
-static const char *const consent_names[] = { "explicit", "separate-cross-border" };
-static const char *const assurance_names[] = { "low", "substantial", "high" };
+static const char *const consent_names[] = {"explicit", "separate-cross-border"};
+static const char *const assurance_names[] = {"low", "substantial", "high"};
 
 /* Values unique to each claim and run, so that finding one in an output proves a leak. */
 static json_t *unique_values(const policy_set *set, unsigned serial)
@@ -145,13 +153,13 @@ static json_t *unique_values(const policy_set *set, unsigned serial)
         if (set->claims[c].source >= 0)
             continue;
         if (strcmp(set->claims[c].name, "date_of_birth") == 0)
-            snprintf(text, sizeof(text), "19%02u-0%u-1%u", 50 + serial % 50, 1 + serial % 9,
-                     serial % 10);
+            snprintf(text, sizeof(text), "19%02u-0%u-1%u", 50 + serial % 50,
+                     1 + serial % 9, serial % 10);
         else
             snprintf(text, sizeof(text), "secret-%s-%u", set->claims[c].name, serial);
         if (strcmp(set->claims[c].name, "address") == 0)
-            json_object_set_new(values, "address", json_pack("{s:s, s:s}", "street", text,
-                                                             "country", "SG"));
+            json_object_set_new(values, "address",
+                                json_pack("{s:s, s:s}", "street", text, "country", "SG"));
         else
             json_object_set_new(values, set->claims[c].name, json_string(text));
     }
@@ -162,7 +170,9 @@ static json_t *random_request(const policy_set *set, unsigned serial)
 {
     json_t *claims = json_array(), *mechanisms = json_array(), *consent = json_array();
     size_t claim_count = 1 + rng_below(10);
-    const char *rp = rng_below(12) == 0 ? "US" : set->jurisdictions[rng_below(set->jurisdiction_count)];
+    const char *rp = rng_below(12) == 0
+                         ? "US"
+                         : set->jurisdictions[rng_below(set->jurisdiction_count)];
 
     for (size_t i = 0; i < claim_count; i++) {
         const char *name = set->claims[rng_below(set->claim_count)].name;
@@ -170,8 +180,8 @@ static json_t *random_request(const policy_set *set, unsigned serial)
         size_t k;
         json_t *item;
 
-        json_array_foreach(claims, k, item)
-            seen = seen || strcmp(json_string_value(item), name) == 0;
+        json_array_foreach(claims, k, item) seen =
+            seen || strcmp(json_string_value(item), name) == 0;
         if (!seen)
             json_array_append_new(claims, json_string(name));
     }
@@ -182,20 +192,21 @@ static json_t *random_request(const policy_set *set, unsigned serial)
     if (rng_below(4) != 0)
         json_array_append_new(consent, json_string(consent_names[rng_below(2)]));
 
-    return json_pack("{s:s, s:{s:s, s:s, s:o}, s:s, s:i, s:s, s:o, s:o, s:o, s:s}",
-                     "subject_jurisdiction", set->jurisdictions[rng_below(set->jurisdiction_count)],
-                     "relying_party", "id", "rp-generated", "jurisdiction", rp,
-                     "transfer_mechanisms", mechanisms, "purpose",
-                     set->purposes[rng_below(set->purpose_count)], "retention_days",
-                     (int)(rng_below(4) == 0 ? 4000 : 30 + rng_below(1500)), "assurance",
-                     assurance_names[rng_below(3)], "consent", consent, "claims", claims,
-                     "values", unique_values(set, serial), "time", "2026-06-01T00:00:00Z");
+    return json_pack(
+        "{s:s, s:{s:s, s:s, s:o}, s:s, s:i, s:s, s:o, s:o, s:o, s:s}",
+        "subject_jurisdiction", set->jurisdictions[rng_below(set->jurisdiction_count)],
+        "relying_party", "id", "rp-generated", "jurisdiction", rp, "transfer_mechanisms",
+        mechanisms, "purpose", set->purposes[rng_below(set->purpose_count)],
+        "retention_days", (int)(rng_below(4) == 0 ? 4000 : 30 + rng_below(1500)),
+        "assurance", assurance_names[rng_below(3)], "consent", consent, "claims", claims,
+        "values", unique_values(set, serial), "time", "2026-06-01T00:00:00Z");
 }
 
-static char *decide_to_text(const policy_set *set, const json_t *doc, policy_decision *decision)
+static char *decide_to_text(const policy_set *set, const json_t *doc,
+                            policy_decision *decision)
 {
     policy_request req;
-    policy_error err = { 0 };
+    policy_error err = {0};
     json_t *out;
     char *text;
 
@@ -211,7 +222,8 @@ static char *decide_to_text(const policy_set *set, const json_t *doc, policy_dec
     return text;
 }
 
-/* ---- Properties ---------------------------------------------------------------------------- */
+/* ---- Properties
+ * ---------------------------------------------------------------------------- */
 
 static void test_rule_order_never_matters(void **state)
 {
@@ -228,8 +240,9 @@ static void test_rule_order_never_matters(void **state)
             char *text_b = decide_to_text(shuffled, doc, &b);
 
             if (strcmp(text_a, text_b) != 0)
-                fail_msg("round %d request %u decides differently after shuffling:\n%s\n%s", round,
-                         i, text_a, text_b);
+                fail_msg(
+                    "round %d request %u decides differently after shuffling:\n%s\n%s",
+                    round, i, text_a, text_b);
             free(text_a);
             free(text_b);
             json_decref(doc);
@@ -242,7 +255,8 @@ static void test_rule_order_never_matters(void **state)
 static void assert_not_in(const char *haystack, const char *needle, const char *claim)
 {
     if (needle != NULL && strstr(haystack, needle) != NULL)
-        fail_msg("the value of withheld claim %s appears in the output: %s", claim, haystack);
+        fail_msg("the value of withheld claim %s appears in the output: %s", claim,
+                 haystack);
 }
 
 static void test_withheld_value_never_leaves(void **state)
@@ -256,7 +270,7 @@ static void test_withheld_value_never_leaves(void **state)
         const json_t *values = json_object_get(doc, "values");
         policy_decision decision;
         policy_request req;
-        policy_error err = { 0 };
+        policy_error err = {0};
         char *text = decide_to_text(set, doc, &decision);
         char sentence[1024];
 
@@ -293,9 +307,11 @@ static const char bundle_head[] =
     "<PolicyBundle xmlns='urn:idsvc:policy:1' ID='t-base' version='1' kind='base'"
     " regulator='test' effectiveFrom='2026-01-01T00:00:00Z'>\n"
     "<Title>test</Title>\n"
-    "<Claims><Claim name='given_name' class='basic'/><Claim name='national_id' class='identifier'/>"
+    "<Claims><Claim name='given_name' class='basic'/><Claim name='national_id' "
+    "class='identifier'/>"
     "<Claim name='date_of_birth' class='basic'/>"
-    "<Claim name='age_over_18' class='derived' derivedFrom='date_of_birth' derivation='age-over'"
+    "<Claim name='age_over_18' class='derived' derivedFrom='date_of_birth' "
+    "derivation='age-over'"
     " years='18'/></Claims>\n"
     "<Jurisdictions><Jurisdiction code='SG' name='Singapore'/><Jurisdiction code='TH'"
     " name='Thailand'/></Jurisdictions>\n"
@@ -339,23 +355,25 @@ static void test_withhold_overrides_disclose(void **state)
             const char *b = order == 0 ? "withhold" : "disclose";
             policy_bundle *bundle;
             policy_set *set = NULL;
-            policy_error err = { 0 };
+            policy_error err = {0};
             char *xml;
 
             snprintf(rules, sizeof(rules),
-                     "<Rule id='r.a'>%s<Effect>%s</Effect>%s<Rule id='r.b'>%s<Effect>%s</Effect>%s",
+                     "<Rule id='r.a'>%s<Effect>%s</Effect>%s<Rule "
+                     "id='r.b'>%s<Effect>%s</Effect>%s",
                      match_variants[m], a, rule_tail, match_variants[m], b, rule_tail);
             xml = make_bundle(rules);
             bundle = parse_text(xml, "withhold-test");
             assert_int_equal(policy_set_compile(&bundle, 1, &set, &err), 0);
 
             for (unsigned i = 0; i < 200; i++) {
-                json_t *doc = json_pack("{s:s, s:{s:s}, s:s, s:[s], s:s, s:s, s:{s:s}}",
-                                        "subject_jurisdiction", rng_below(2) ? "SG" : "TH",
-                                        "relying_party", "jurisdiction", rng_below(2) ? "SG" : "TH",
-                                        "purpose", rng_below(2) ? "payment" : "travel", "claims",
-                                        "given_name", "assurance", "high", "time",
-                                        "2026-06-01T00:00:00Z", "values", "given_name", "Mei");
+                json_t *doc =
+                    json_pack("{s:s, s:{s:s}, s:s, s:[s], s:s, s:s, s:{s:s}}",
+                              "subject_jurisdiction", rng_below(2) ? "SG" : "TH",
+                              "relying_party", "jurisdiction", rng_below(2) ? "SG" : "TH",
+                              "purpose", rng_below(2) ? "payment" : "travel", "claims",
+                              "given_name", "assurance", "high", "time",
+                              "2026-06-01T00:00:00Z", "values", "given_name", "Mei");
                 policy_decision decision;
                 policy_request req;
 
@@ -379,19 +397,20 @@ static void test_withhold_overrides_disclose(void **state)
 
 static void test_more_specific_rule_wins(void **state)
 {
-    char *xml = make_bundle("<Rule id='general'><Match/><Effect>withhold</Effect>"
-                            "<LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>"
-                            "<Rule id='specific'><Match><Claim>given_name</Claim></Match>"
-                            "<Effect>disclose</Effect><LegalBasis instrument='t' provision='2'/>"
-                            "<Summary>s</Summary></Rule>");
+    char *xml = make_bundle(
+        "<Rule id='general'><Match/><Effect>withhold</Effect>"
+        "<LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>"
+        "<Rule id='specific'><Match><Claim>given_name</Claim></Match>"
+        "<Effect>disclose</Effect><LegalBasis instrument='t' provision='2'/>"
+        "<Summary>s</Summary></Rule>");
     policy_bundle *bundle = parse_text(xml, "specific-test");
     policy_set *set = NULL;
-    policy_error err = { 0 };
-    json_t *doc = json_pack("{s:s, s:{s:s}, s:s, s:[s, s], s:s, s:s, s:{s:s, s:s}}",
-                            "subject_jurisdiction", "SG", "relying_party", "jurisdiction", "TH",
-                            "purpose", "payment", "claims", "given_name", "national_id",
-                            "assurance", "low", "time", "2026-06-01T00:00:00Z", "values",
-                            "given_name", "Mei", "national_id", "N1");
+    policy_error err = {0};
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s}, s:s, s:[s, s], s:s, s:s, s:{s:s, s:s}}", "subject_jurisdiction",
+        "SG", "relying_party", "jurisdiction", "TH", "purpose", "payment", "claims",
+        "given_name", "national_id", "assurance", "low", "time", "2026-06-01T00:00:00Z",
+        "values", "given_name", "Mei", "national_id", "N1");
     policy_decision decision;
     policy_request req;
 
@@ -411,47 +430,63 @@ static void test_more_specific_rule_wins(void **state)
     free(xml);
 }
 
-/* ---- Rejections with their line --------------------------------------------------------------- */
+/* ---- Rejections with their line
+ * --------------------------------------------------------------- */
 
 typedef struct malformed_case {
     const char *name;
-    const char *rules;     /* placed inside Rules */
+    const char *rules; /* placed inside Rules */
     policy_error_code code;
-    int line;              /* 0: any line */
+    int line; /* 0: any line */
 } malformed_case;
 
 static void test_malformed_bundles_rejected(void **state)
 {
     /* bundle_head ends on line 6, so the first rule starts on line 7. */
     static const malformed_case cases[] = {
-        { "unknown effect", "<Rule id='x'>\n<Match/>\n<Effect>publish</Effect>\n"
-          "<Summary>s</Summary></Rule>", POLICY_E_SCHEMA, 9 },
-        { "unknown element", "<Rule id='x'>\n<Match/>\n<Effect>disclose</Effect>\n<Colour/>\n"
-          "<Summary>s</Summary></Rule>", POLICY_E_SCHEMA, 10 },
-        { "rule id with capitals", "\n<Rule id='Bad Id'><Match/><Effect>disclose</Effect>"
-          "<Summary>s</Summary></Rule>", POLICY_E_SCHEMA, 8 },
-        { "lower-case country", "<Rule id='x'><Match>\n<Subject>sg</Subject></Match>"
-          "<Effect>disclose</Effect><Summary>s</Summary></Rule>", POLICY_E_SCHEMA, 8 },
-        { "retention out of range", "<Rule id='x'><Match/><Effect>disclose</Effect>\n"
-          "<Conditions><MaxRetentionDays>99999</MaxRetentionDays></Conditions>"
-          "<Summary>s</Summary></Rule>", POLICY_E_SCHEMA, 8 },
-        { "missing summary", "<Rule id='x'><Match/>\n<Effect>disclose</Effect></Rule>",
-          POLICY_E_SCHEMA, 7 },
-        { "claim and class together", "<Rule id='x'><Match><Claim>given_name</Claim>\n"
-          "<ClaimClass>basic</ClaimClass></Match><Effect>disclose</Effect><Summary>s</Summary>"
-          "</Rule>", POLICY_E_SCHEMA, 8 },
-        { "not well-formed", "<Rule id='x'>\n<Match>\n</Rule>", POLICY_E_MALFORMED, 0 },
+        {"unknown effect",
+         "<Rule id='x'>\n<Match/>\n<Effect>publish</Effect>\n"
+         "<Summary>s</Summary></Rule>",
+         POLICY_E_SCHEMA, 9},
+        {"unknown element",
+         "<Rule id='x'>\n<Match/>\n<Effect>disclose</Effect>\n<Colour/>\n"
+         "<Summary>s</Summary></Rule>",
+         POLICY_E_SCHEMA, 10},
+        {"rule id with capitals",
+         "\n<Rule id='Bad Id'><Match/><Effect>disclose</Effect>"
+         "<Summary>s</Summary></Rule>",
+         POLICY_E_SCHEMA, 8},
+        {"lower-case country",
+         "<Rule id='x'><Match>\n<Subject>sg</Subject></Match>"
+         "<Effect>disclose</Effect><Summary>s</Summary></Rule>",
+         POLICY_E_SCHEMA, 8},
+        {"retention out of range",
+         "<Rule id='x'><Match/><Effect>disclose</Effect>\n"
+         "<Conditions><MaxRetentionDays>99999</MaxRetentionDays></Conditions>"
+         "<Summary>s</Summary></Rule>",
+         POLICY_E_SCHEMA, 8},
+        {"missing summary", "<Rule id='x'><Match/>\n<Effect>disclose</Effect></Rule>",
+         POLICY_E_SCHEMA, 7},
+        {"claim and class together",
+         "<Rule id='x'><Match><Claim>given_name</Claim>\n"
+         "<ClaimClass>basic</ClaimClass></Match><Effect>disclose</Effect><Summary>s</"
+         "Summary>"
+         "</Rule>",
+         POLICY_E_SCHEMA, 8},
+        {"not well-formed", "<Rule id='x'>\n<Match>\n</Rule>", POLICY_E_MALFORMED, 0},
     };
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *xml = make_bundle(cases[i].rules);
         policy_bundle *bundle = NULL;
-        policy_error err = { 0 };
+        policy_error err = {0};
 
-        assert_int_equal(policy_bundle_parse(xml, strlen(xml), "bad.xml", &bundle, &err), -1);
+        assert_int_equal(policy_bundle_parse(xml, strlen(xml), "bad.xml", &bundle, &err),
+                         -1);
         assert_null(bundle);
-        if (err.code != cases[i].code || (cases[i].line != 0 && err.line != cases[i].line))
+        if (err.code != cases[i].code ||
+            (cases[i].line != 0 && err.line != cases[i].line))
             fail_msg("%s: got %s at line %d (%s), expected %s at line %d", cases[i].name,
                      policy_error_name(err.code), err.line, err.message,
                      policy_error_name(cases[i].code), cases[i].line);
@@ -464,10 +499,11 @@ static void test_doctype_rejected(void **state)
     const char *xml = "<?xml version='1.0'?>\n<!DOCTYPE x [<!ENTITY e 'boom'>]>\n"
                       "<PolicyBundle xmlns='urn:idsvc:policy:1'/>";
     policy_bundle *bundle = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     (void)state;
-    assert_int_equal(policy_bundle_parse(xml, strlen(xml), "doctype.xml", &bundle, &err), -1);
+    assert_int_equal(policy_bundle_parse(xml, strlen(xml), "doctype.xml", &bundle, &err),
+                     -1);
     assert_int_equal(err.code, POLICY_E_MALFORMED);
     assert_non_null(strstr(err.message, "DOCTYPE"));
 }
@@ -476,23 +512,30 @@ static void test_meaning_findings_have_lines(void **state)
 {
     char *xml = make_bundle(
         "<Rule id='unknown-claim'><Match>\n<Claim>shoe_size</Claim></Match>"
-        "<Effect>disclose</Effect><LegalBasis instrument='t' provision='1'/><Summary>s</Summary>"
+        "<Effect>disclose</Effect><LegalBasis instrument='t' "
+        "provision='1'/><Summary>s</Summary>"
         "</Rule>\n"
-        "<Rule id='no-basis'><Match><Claim>given_name</Claim></Match><Effect>disclose</Effect>"
+        "<Rule "
+        "id='no-basis'><Match><Claim>given_name</Claim></Match><Effect>disclose</Effect>"
         "<Summary>s</Summary></Rule>\n"
-        "<Rule id='unknown-country'><Match>\n<Subject>US</Subject></Match><Effect>disclose"
-        "</Effect><LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>\n");
+        "<Rule "
+        "id='unknown-country'><Match>\n<Subject>US</Subject></Match><Effect>disclose"
+        "</Effect><LegalBasis instrument='t' "
+        "provision='1'/><Summary>s</Summary></Rule>\n");
     char *clean = make_bundle(
         "<Rule id='never'><Match scope='domestic'><Subject>SG</Subject><RelyingParty>TH"
         "</RelyingParty></Match><Effect>disclose</Effect><LegalBasis instrument='t'"
         " provision='1'/><Summary>s</Summary></Rule>\n"
-        "<Rule id='broad'><Match><ClaimClass>basic</ClaimClass></Match><Effect>withhold</Effect>"
+        "<Rule "
+        "id='broad'><Match><ClaimClass>basic</ClaimClass></Match><Effect>withhold</"
+        "Effect>"
         "<LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>\n"
         "<Rule id='hidden'><Match><ClaimClass>basic</ClaimClass></Match><Effect>disclose"
-        "</Effect><LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>\n");
+        "</Effect><LegalBasis instrument='t' "
+        "provision='1'/><Summary>s</Summary></Rule>\n");
     policy_bundle *bundle = parse_text(xml, "meaning.xml");
     policy_bundle *bundle2 = parse_text(clean, "reach.xml");
-    policy_findings findings = { 0 };
+    policy_findings findings = {0};
     int found = 0;
 
     (void)state;
@@ -518,7 +561,8 @@ static void test_meaning_findings_have_lines(void **state)
 
         if (strcmp(f->code, "never_matches") == 0 && f->line == 7)
             found |= 1;
-        if (strcmp(f->code, "shadowed") == 0 && f->line == 9 && strstr(f->message, "broad"))
+        if (strcmp(f->code, "shadowed") == 0 && f->line == 9 &&
+            strstr(f->message, "broad"))
             found |= 2;
         assert_false(f->error);
     }
@@ -534,7 +578,7 @@ static void test_meaning_findings_have_lines(void **state)
 static void test_rule_set_is_clean(void **state)
 {
     policy_bundle *bundles[BUNDLE_COUNT];
-    policy_findings findings = { 0 };
+    policy_findings findings = {0};
 
     (void)state;
     for (size_t i = 0; i < BUNDLE_COUNT; i++) {
@@ -558,7 +602,7 @@ static void test_set_rejects_two_residency_bundles(void **state)
 {
     policy_set *set = NULL;
     policy_bundle *bundles[3];
-    policy_error err = { 0 };
+    policy_error err = {0};
     size_t len;
     char *xml;
 

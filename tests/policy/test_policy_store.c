@@ -1,8 +1,8 @@
 /*
- * Signed bundles and the node's loader, with regulator keys in a fresh SoftHSM2 token:
- * a signed set loads and its decisions name every bundle's id, version and digest; an
+ * Signed bundles and the node's loader, with regulator keys in a fresh SoftHSM2 token.
+ * A signed set loads, and its decisions name every bundle's id, version and digest. An
  * unsigned, tampered, expired, not yet effective, wrongly signed or DER-encoded bundle
- * is refused with its code while the store keeps the set it had; sets swap atomically
+ * is rejected with its code, and the store keeps the set it had. Sets swap atomically
  * while other threads evaluate.
  */
 #include <pthread.h>
@@ -26,9 +26,9 @@
 #include "test_token.h"
 
 static const char *const bundle_names[] = {
-    "asean-cn-base",  "residency-bn", "residency-cn", "residency-id",
-    "residency-kh",   "residency-la", "residency-mm", "residency-my",
-    "residency-ph",   "residency-sg", "residency-th", "residency-vn",
+    "asean-cn-base", "residency-bn", "residency-cn", "residency-id",
+    "residency-kh",  "residency-la", "residency-mm", "residency-my",
+    "residency-ph",  "residency-sg", "residency-th", "residency-vn",
 };
 #define BUNDLE_COUNT (sizeof(bundle_names) / sizeof(bundle_names[0]))
 
@@ -55,11 +55,12 @@ static char *source_bundle(const char *name, size_t *len)
 
 static char *sign_text(const char *xml, p11_key *key)
 {
-    policy_error err = { 0 };
+    policy_error err = {0};
     char *out = NULL;
     size_t out_len = 0;
 
-    if (policy_sign_document(xml, strlen(xml), key, "regulator", &out, &out_len, &err) != 0)
+    if (policy_sign_document(xml, strlen(xml), key, "regulator", &out, &out_len, &err) !=
+        0)
         fail_msg("signing failed: %s: %s", policy_error_name(err.code), err.message);
     return out;
 }
@@ -86,9 +87,10 @@ static char *replace_once(const char *text, const char *from, const char *to)
     return out;
 }
 
-static p11_key *generate(p11_token *token, p11_key_type type, const char *label, unsigned char id)
+static p11_key *generate(p11_token *token, p11_key_type type, const char *label,
+                         unsigned char id)
 {
-    p11_error err = { 0 };
+    p11_error err = {0};
     p11_key *key = NULL;
 
     if (p11_key_generate(token, type, label, &id, 1, &key, &err) != 0)
@@ -99,7 +101,7 @@ static p11_key *generate(p11_token *token, p11_key_type type, const char *label,
 static void write_trust(fixture *f)
 {
     FILE *file = fopen(f->trust_path, "w");
-    p11_key *trusted[] = { f->ec_key, f->rsa_key };
+    p11_key *trusted[] = {f->ec_key, f->rsa_key};
 
     assert_non_null(file);
     for (size_t i = 0; i < 2; i++) {
@@ -115,8 +117,8 @@ static void write_trust(fixture *f)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    p11_config config = { 0 };
-    p11_error err = { 0 };
+    p11_config config = {0};
+    p11_error err = {0};
 
     if (f == NULL || test_token_create(&f->token) != 0)
         return -1;
@@ -142,7 +144,8 @@ static int setup(void **state)
         char *xml = source_bundle(bundle_names[i], &len);
         char *signed_xml = sign_text(xml, i == 0 ? f->rsa_key : f->ec_key);
 
-        snprintf(f->paths[i], sizeof(f->paths[i]), "%s/%s.xml", f->signed_dir, bundle_names[i]);
+        snprintf(f->paths[i], sizeof(f->paths[i]), "%s/%s.xml", f->signed_dir,
+                 bundle_names[i]);
         write_text(f->paths[i], signed_xml);
         f->path_list[i] = f->paths[i];
         free(xml);
@@ -170,7 +173,7 @@ static policy_store *new_store(const fixture *f)
 {
     policy_trust *trust = NULL;
     policy_store *store = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     if (policy_trust_load(f->trust_path, &trust, &err) != 0)
         fail_msg("trust list: %s", err.message);
@@ -182,22 +185,23 @@ static policy_store *new_store(const fixture *f)
 static policy_store *loaded_store(const fixture *f)
 {
     policy_store *store = new_store(f);
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     if (policy_store_load(store, f->path_list, BUNDLE_COUNT, f->now, &err) != 0)
         fail_msg("load: %s: %s", policy_error_name(err.code), err.message);
     return store;
 }
 
-/* Writes a variant of a signed or unsigned bundle and tries to load it in place of the
- * base; asserts the code and that the store still serves the set it had. */
-static void assert_refused(const fixture *f, policy_store *store, const char *text, time_t now,
-                           policy_error_code expected, const char *message_part)
+/* Loads a variant of the base bundle in place of the base, then asserts the error code
+ * and that the store still serves the set it had. */
+static void assert_refused(const fixture *f, policy_store *store, const char *text,
+                           time_t now, policy_error_code expected,
+                           const char *message_part)
 {
     char path[PATH_MAX + 64];
     const char *paths[BUNDLE_COUNT];
     policy_set *before = policy_store_acquire(store), *after;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     snprintf(path, sizeof(path), "%s/variant.xml", f->token.dir);
     write_text(path, text);
@@ -205,9 +209,11 @@ static void assert_refused(const fixture *f, policy_store *store, const char *te
     paths[0] = path;
 
     assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, now, &err), -1);
-    if (err.code != expected || (message_part != NULL && strstr(err.message, message_part) == NULL))
+    if (err.code != expected ||
+        (message_part != NULL && strstr(err.message, message_part) == NULL))
         fail_msg("expected %s (\"%s\"), got %s: %s", policy_error_name(expected),
-                 message_part != NULL ? message_part : "", policy_error_name(err.code), err.message);
+                 message_part != NULL ? message_part : "", policy_error_name(err.code),
+                 err.message);
 
     after = policy_store_acquire(store);
     assert_ptr_equal(before, after); /* the store kept its set */
@@ -225,21 +231,22 @@ static char *signed_base(p11_key *key)
     return out;
 }
 
-/* ---- Tests ----------------------------------------------------------------------------------- */
+/* ---- Tests
+ * ----------------------------------------------------------------------------------- */
 
 static void test_signed_set_loads_and_is_recorded(void **state)
 {
     fixture *f = *state;
     policy_store *store = loaded_store(f);
     policy_set *set = policy_store_acquire(store);
-    json_t *doc = json_pack("{s:s, s:{s:s, s:[s]}, s:s, s:s, s:[s], s:{s:s}, s:s}",
-                            "subject_jurisdiction", "SG", "relying_party", "jurisdiction", "TH",
-                            "transfer_mechanisms", "asean-mcc", "purpose", "payment", "assurance",
-                            "substantial", "claims", "given_name", "values", "given_name", "Mei",
-                            "time", "2026-06-01T00:00:00Z");
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:[s]}, s:s, s:s, s:[s], s:{s:s}, s:s}", "subject_jurisdiction",
+        "SG", "relying_party", "jurisdiction", "TH", "transfer_mechanisms", "asean-mcc",
+        "purpose", "payment", "assurance", "substantial", "claims", "given_name",
+        "values", "given_name", "Mei", "time", "2026-06-01T00:00:00Z");
     policy_decision decision;
     policy_request req;
-    policy_error err = { 0 };
+    policy_error err = {0};
     json_t *out;
 
     assert_non_null(set);
@@ -251,10 +258,12 @@ static void test_signed_set_loads_and_is_recorded(void **state)
         size_t len = 0;
         char *xml = source_bundle(bundle_names[i], &len);
 
-        assert_int_equal(policy_bundle_parse(xml, len, bundle_names[i], &source, &err), 0);
+        assert_int_equal(policy_bundle_parse(xml, len, bundle_names[i], &source, &err),
+                         0);
         assert_string_equal(policy_set_bundle_id(set, i), bundle_names[i]);
         assert_int_equal(policy_set_bundle_version(set, i), 1);
-        assert_string_equal(policy_set_bundle_digest(set, i), policy_bundle_digest(source));
+        assert_string_equal(policy_set_bundle_digest(set, i),
+                            policy_bundle_digest(source));
         policy_bundle_free(&source);
         free(xml);
     }
@@ -356,7 +365,8 @@ static char *der_encoded(const char *signed_xml)
     snprintf(value, sizeof(value), "%.*s", (int)(end - start), start);
     raw_len = EVP_DecodeBlock(raw, (unsigned char *)value, (int)strlen(value));
     assert_true(raw_len >= 64);
-    assert_int_equal(ECDSA_SIG_set0(sig, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)), 1);
+    assert_int_equal(
+        ECDSA_SIG_set0(sig, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)), 1);
     der_len = i2d_ECDSA_SIG(sig, &der);
     assert_true(der_len > 64);
     EVP_EncodeBlock((unsigned char *)encoded, der, der_len);
@@ -385,7 +395,8 @@ static void test_misplaced_signature_refused(void **state)
     policy_store *store = loaded_store(f);
     char *signed_xml = signed_base(f->ec_key);
     const char *sig_start = strstr(signed_xml, "<ds:Signature");
-    const char *sig_end = strstr(signed_xml, "</ds:Signature>") + strlen("</ds:Signature>");
+    const char *sig_end =
+        strstr(signed_xml, "</ds:Signature>") + strlen("</ds:Signature>");
     char signature[8192], *without, *moved, *twice;
 
     snprintf(signature, sizeof(signature), "%.*s", (int)(sig_end - sig_start), sig_start);
@@ -427,7 +438,7 @@ static void test_residency_for_another_base_refused(void **state)
     char *signed_other = sign_text(other, f->ec_key);
     char path[PATH_MAX + 64];
     const char *paths[BUNDLE_COUNT];
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     snprintf(path, sizeof(path), "%s/other-base.xml", f->token.dir);
     write_text(path, signed_other);
@@ -443,7 +454,8 @@ static void test_residency_for_another_base_refused(void **state)
     policy_store_free(&store);
 }
 
-/* ---- Swapping while serving -------------------------------------------------------------- */
+/* ---- Swapping while serving
+ * -------------------------------------------------------------- */
 
 typedef struct worker {
     policy_store *store;
@@ -455,22 +467,24 @@ typedef struct worker {
 static void *evaluate_loop(void *arg)
 {
     worker *w = arg;
-    json_t *doc = json_pack("{s:s, s:{s:s, s:[s]}, s:s, s:s, s:[s], s:[s, s], s:{s:s, s:s}, s:s}",
-                            "subject_jurisdiction", "MY", "relying_party", "jurisdiction", "SG",
-                            "transfer_mechanisms", "standard-contract", "purpose", "remittance",
-                            "assurance", "high", "consent", "explicit", "claims", "given_name",
-                            "passport_number", "values", "given_name", "A", "passport_number",
-                            "P", "time", "2026-06-01T00:00:00Z");
+    json_t *doc =
+        json_pack("{s:s, s:{s:s, s:[s]}, s:s, s:s, s:[s], s:[s, s], s:{s:s, s:s}, s:s}",
+                  "subject_jurisdiction", "MY", "relying_party", "jurisdiction", "SG",
+                  "transfer_mechanisms", "standard-contract", "purpose", "remittance",
+                  "assurance", "high", "consent", "explicit", "claims", "given_name",
+                  "passport_number", "values", "given_name", "A", "passport_number", "P",
+                  "time", "2026-06-01T00:00:00Z");
 
     json_object_set_new(doc, "retention_days", json_integer(30));
     while (!atomic_load(&w->stop)) {
         policy_set *set = policy_store_acquire(w->store);
         policy_decision decision;
         policy_request req;
-        policy_error err = { 0 };
+        policy_error err = {0};
 
         if (set == NULL || policy_request_from_json(set, doc, &req, &err) != 0 ||
-            policy_evaluate(&req, &decision, &err) != 0 || decision.overall != POLICY_PERMIT)
+            policy_evaluate(&req, &decision, &err) != 0 ||
+            decision.overall != POLICY_PERMIT)
             w->failures++;
         w->decisions++;
         policy_set_release(&set);
@@ -489,10 +503,10 @@ static void test_swap_while_serving(void **state)
     char *signed_v2 = sign_text(v2, f->ec_key);
     char v2_path[PATH_MAX + 64];
     const char *paths[BUNDLE_COUNT];
-    policy_set *held = policy_store_acquire(store), *current;
-    worker w = { .store = store };
+    policy_set *first_set = policy_store_acquire(store), *current;
+    worker w = {.store = store};
     pthread_t threads[2];
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     snprintf(v2_path, sizeof(v2_path), "%s/base-v2.xml", f->token.dir);
     write_text(v2_path, signed_v2);
@@ -513,16 +527,16 @@ static void test_swap_while_serving(void **state)
     assert_true(w.decisions > 0);
     assert_int_equal(w.failures, 0);
 
-    /* The last load was version 1 again; the held set is the very first one and still
+    /* The last load was version 1 again; the first set is the very first one and still
      * evaluates after ten swaps. */
     assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
     current = policy_store_acquire(store);
     assert_int_equal(policy_set_bundle_version(current, 0), 2);
-    assert_int_equal(policy_set_bundle_version(held, 0), 1);
-    assert_ptr_not_equal(current, held);
+    assert_int_equal(policy_set_bundle_version(first_set, 0), 1);
+    assert_ptr_not_equal(current, first_set);
 
     policy_set_release(&current);
-    policy_set_release(&held);
+    policy_set_release(&first_set);
     free(xml);
     free(v2);
     free(signed_v2);

@@ -37,7 +37,7 @@ json_t *policy_cmd_read_json(const char *path);
 /* Prints a JSON value on standard output with a final newline. */
 void policy_cmd_print_json(const json_t *value);
 
-/* True when argv holds --help; the subcommands print their help and exit 0 then. */
+/* Returns true when argv contains --help. */
 bool policy_cmd_wants_help(int argc, char **argv);
 
 /* Names the request's jurisdictions, purpose and conditions in one line. */

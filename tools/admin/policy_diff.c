@@ -1,4 +1,5 @@
-/* idsvc-admin policy diff: what changed, rule by rule, and which requests change outcome. */
+/* idsvc-admin policy diff: what changed, rule by rule, and which requests change outcome.
+ */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +11,25 @@ static void print_help(FILE *out)
     fputs("usage: idsvc-admin policy diff [--json] [--at TIME] [--limit N] OLD NEW\n"
           "\n"
           "OLD and NEW are each a bundle or a folder of bundles. Lists the rules added,\n"
-          "removed and changed (field by field), then decides a grid of requests under both\n"
-          "(every subject and relying party jurisdiction, purpose and claim, once with all\n"
-          "conditions met and once with none) and lists the kinds of request whose decision\n"
+          "removed and changed (field by field), then decides a grid of requests under "
+          "both\n"
+          "(every subject and relying party jurisdiction, purpose and claim, once with "
+          "all\n"
+          "conditions met and once with none) and lists the kinds of request whose "
+          "decision\n"
           "changes.\n"
           "\n"
           "  --json      print the result as JSON\n"
           "  --at TIME   decision time of the grid (default: the later effectiveFrom)\n"
           "  --limit N   print at most N changed requests in the table (default 200)\n"
           "\n"
-          "Exit status: 0 when nothing changed, 1 when something did, 2 for a usage error.\n",
+          "Exit status: 0 when nothing changed, 1 when something did, 2 for a usage "
+          "error.\n",
           out);
 }
 
-/* ---- Rule by rule ---------------------------------------------------------------------- */
+/* ---- Rule by rule
+ * ---------------------------------------------------------------------- */
 
 static void join_names(const policy_names *names, char *buf, size_t size)
 {
@@ -60,7 +66,8 @@ static void describe_field(const policy_src_rule *rule, int field, char *buf, si
         for (int c = 0; c < POLICY_CLASS_COUNT && rule->claims.count == 0; c++) {
             if (rule->class_mask & (1u << c))
                 used += (size_t)snprintf(buf + used, size - used, "%sclass:%s",
-                                         used > 0 ? " " : "", policy_class_name((policy_class)c));
+                                         used > 0 ? " " : "",
+                                         policy_class_name((policy_class)c));
         }
         break;
     case 5: {
@@ -68,7 +75,8 @@ static void describe_field(const policy_src_rule *rule, int field, char *buf, si
 
         join_names(&rule->derive, derive, sizeof(derive));
         snprintf(buf, size, "%s%s%s", policy_effect_name(rule->effect),
-                 rule->derive.count > 0 ? " of " : "", rule->derive.count > 0 ? derive : "");
+                 rule->derive.count > 0 ? " of " : "",
+                 rule->derive.count > 0 ? derive : "");
         break;
     }
     case 6:
@@ -78,15 +86,17 @@ static void describe_field(const policy_src_rule *rule, int field, char *buf, si
         buf[0] = '\0';
         for (unsigned i = 0; i < POLICY_MECH_COUNT; i++) {
             if (rule->mechanisms & (1u << i))
-                used += (size_t)snprintf(buf + used, size - used, "%s%s", used > 0 ? " " : "",
-                                         policy_mechanism_name(1u << i));
+                used +=
+                    (size_t)snprintf(buf + used, size - used, "%s%s", used > 0 ? " " : "",
+                                     policy_mechanism_name(1u << i));
         }
         if (used == 0)
             snprintf(buf, size, "none");
         break;
     case 8:
-        snprintf(buf, size, "%s", rule->has_min_assurance ? policy_assurance_name(rule->min_assurance)
-                                                          : "none");
+        snprintf(buf, size, "%s",
+                 rule->has_min_assurance ? policy_assurance_name(rule->min_assurance)
+                                         : "none");
         break;
     case 9:
         if (rule->max_retention < 0)
@@ -97,9 +107,9 @@ static void describe_field(const policy_src_rule *rule, int field, char *buf, si
     case 10:
         buf[0] = '\0';
         for (size_t i = 0; i < rule->basis_count; i++)
-            used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s, %s",
-                                     i > 0 ? "; " : "", rule->bases[i].instrument,
-                                     rule->bases[i].provision);
+            used += (size_t)snprintf(buf + used, used < size ? size - used : 0,
+                                     "%s%s, %s", i > 0 ? "; " : "",
+                                     rule->bases[i].instrument, rule->bases[i].provision);
         break;
     default:
         snprintf(buf, size, "%s", rule->summary != NULL ? rule->summary : "");
@@ -108,8 +118,17 @@ static void describe_field(const policy_src_rule *rule, int field, char *buf, si
 }
 
 static const char *const field_names[] = {
-    "subjects", "relying parties", "scope", "purposes", "claims", "effect",
-    "consent", "transfer mechanisms", "minimum assurance", "maximum retention", "legal basis",
+    "subjects",
+    "relying parties",
+    "scope",
+    "purposes",
+    "claims",
+    "effect",
+    "consent",
+    "transfer mechanisms",
+    "minimum assurance",
+    "maximum retention",
+    "legal basis",
     "summary",
 };
 #define FIELD_COUNT 12
@@ -146,14 +165,16 @@ static size_t diff_rules(const policy_cmd_bundles *old, const policy_cmd_bundles
                 describe_field(before, f, a, sizeof(a));
                 describe_field(rule, f, c, sizeof(c));
                 if (strcmp(a, c) != 0)
-                    json_array_append_new(fields, json_pack("{s:s, s:s, s:s}", "field",
-                                                            field_names[f], "old", a, "new", c));
+                    json_array_append_new(fields,
+                                          json_pack("{s:s, s:s, s:s}", "field",
+                                                    field_names[f], "old", a, "new", c));
             }
             if (before == NULL || json_array_size(fields) > 0) {
-                json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:o}", "rule", rule->id,
-                                                         "bundle", new_->items[b]->id, "change",
-                                                         before == NULL ? "added" : "changed",
-                                                         "fields", fields));
+                json_array_append_new(changes,
+                                      json_pack("{s:s, s:s, s:s, s:o}", "rule", rule->id,
+                                                "bundle", new_->items[b]->id, "change",
+                                                before == NULL ? "added" : "changed",
+                                                "fields", fields));
                 count++;
             } else {
                 json_decref(fields);
@@ -165,9 +186,10 @@ static size_t diff_rules(const policy_cmd_bundles *old, const policy_cmd_bundles
             const policy_src_rule *rule = &old->items[b]->rules[r];
 
             if (find_rule(new_, rule->id, &bundle_id) == NULL) {
-                json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:[]}", "rule", rule->id,
-                                                         "bundle", old->items[b]->id, "change",
-                                                         "removed", "fields"));
+                json_array_append_new(changes,
+                                      json_pack("{s:s, s:s, s:s, s:[]}", "rule", rule->id,
+                                                "bundle", old->items[b]->id, "change",
+                                                "removed", "fields"));
                 count++;
             }
         }
@@ -175,22 +197,23 @@ static size_t diff_rules(const policy_cmd_bundles *old, const policy_cmd_bundles
     return count;
 }
 
-/* ---- Requests whose decision changes ------------------------------------------------------ */
+/* ---- Requests whose decision changes
+ * ------------------------------------------------------ */
 
 /* Values for every claim the grid may request, so that a decision never turns on a
  * missing value. */
 static json_t *grid_values(void)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
-                     "s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                     "given_name", "Mei", "family_name", "Tan", "full_name", "Tan Mei",
-                     "date_of_birth", "1990-04-01", "nationality", "SG", "address", "street",
-                     "1 Example Road", "country", "SG", "email", "mei@example.org", "phone",
-                     "+6500000000", "national_id", "ID-0001", "passport_number", "P-0001",
-                     "tax_id", "T-0001", "bank_account", "ACC-0001", "income_band", "B3",
-                     "credit_score", "700", "face_image", "IMG", "fingerprint_template", "FP",
-                     "religion", "R", "ethnicity", "E", "health_status", "H", "criminal_record",
-                     "none");
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, "
+        "s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+        "given_name", "Mei", "family_name", "Tan", "full_name", "Tan Mei",
+        "date_of_birth", "1990-04-01", "nationality", "SG", "address", "street",
+        "1 Example Road", "country", "SG", "email", "mei@example.org", "phone",
+        "+6500000000", "national_id", "ID-0001", "passport_number", "P-0001", "tax_id",
+        "T-0001", "bank_account", "ACC-0001", "income_band", "B3", "credit_score", "700",
+        "face_image", "IMG", "fingerprint_template", "FP", "religion", "R", "ethnicity",
+        "E", "health_status", "H", "criminal_record", "none");
 }
 
 typedef struct grid_point {
@@ -216,17 +239,18 @@ static bool grid_request(const policy_set *set, const grid_point *p, const json_
     req->time = at;
     req->mechanisms = p->all_conditions ? (1u << POLICY_MECH_COUNT) - 1 : 0;
     req->assurance = p->all_conditions ? POLICY_ASSURANCE_HIGH : POLICY_ASSURANCE_LOW;
-    req->consent = p->all_conditions ? POLICY_CONSENT_SEPARATE_CROSS_BORDER : POLICY_CONSENT_NONE;
+    req->consent =
+        p->all_conditions ? POLICY_CONSENT_SEPARATE_CROSS_BORDER : POLICY_CONSENT_NONE;
     req->retention_days = p->all_conditions ? 30 : -1;
     return true;
 }
 
-static void decision_text(const policy_set *set, const grid_point *p, const json_t *values,
-                          time_t at, char *buf, size_t size)
+static void decision_text(const policy_set *set, const grid_point *p,
+                          const json_t *values, time_t at, char *buf, size_t size)
 {
     policy_decision decision;
     policy_request req;
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     if (!grid_request(set, p, values, at, &req)) {
         snprintf(buf, size, "not in the set");
@@ -252,8 +276,9 @@ static size_t diff_outcomes(const policy_set *old, const policy_set *new_, time_
             for (size_t p = 0; p < new_->purpose_count; p++) {
                 for (size_t c = 0; c < new_->claim_count; c++) {
                     for (int all = 1; all >= 0; all--) {
-                        grid_point point = { new_->jurisdictions[s], new_->jurisdictions[r],
-                                             new_->purposes[p], new_->claims[c].name, all == 1 };
+                        grid_point point = {new_->jurisdictions[s],
+                                            new_->jurisdictions[r], new_->purposes[p],
+                                            new_->claims[c].name, all == 1};
                         char a[200], b[200];
 
                         decision_text(old, &point, values, at, a, sizeof(a));
@@ -261,10 +286,11 @@ static size_t diff_outcomes(const policy_set *old, const policy_set *new_, time_
                         if (strcmp(a, b) == 0)
                             continue;
                         json_array_append_new(
-                            changes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "subject",
-                                               point.subject, "relying_party", point.rp, "purpose",
-                                               point.purpose, "claim", point.claim, "conditions",
-                                               all ? "all met" : "none met", "old", a, "new", b));
+                            changes,
+                            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "subject",
+                                      point.subject, "relying_party", point.rp, "purpose",
+                                      point.purpose, "claim", point.claim, "conditions",
+                                      all ? "all met" : "none met", "old", a, "new", b));
                         count++;
                     }
                 }
@@ -281,12 +307,15 @@ static void print_text(const json_t *rules, const json_t *requests, size_t limit
     const json_t *item, *field;
 
     printf("Rules changed: %zu\n", json_array_size(rules));
-    json_array_foreach(rules, i, item) {
+    json_array_foreach(rules, i, item)
+    {
         printf("  %-8s %s (%s)\n", json_string_value(json_object_get(item, "change")),
                json_string_value(json_object_get(item, "rule")),
                json_string_value(json_object_get(item, "bundle")));
-        json_array_foreach(json_object_get(item, "fields"), k, field) {
-            printf("           %s: %s -> %s\n", json_string_value(json_object_get(field, "field")),
+        json_array_foreach(json_object_get(item, "fields"), k, field)
+        {
+            printf("           %s: %s -> %s\n",
+                   json_string_value(json_object_get(field, "field")),
                    json_string_value(json_object_get(field, "old")),
                    json_string_value(json_object_get(field, "new")));
         }
@@ -297,9 +326,11 @@ static void print_text(const json_t *rules, const json_t *requests, size_t limit
         return;
     printf("%-8s %-4s %-22s %-22s %-9s %-50s %s\n", "SUBJECT", "RP", "PURPOSE", "CLAIM",
            "CONDS", "OLD", "NEW");
-    json_array_foreach(requests, i, item) {
+    json_array_foreach(requests, i, item)
+    {
         if (i == limit) {
-            printf("... %zu more; use --json for all\n", json_array_size(requests) - limit);
+            printf("... %zu more; use --json for all\n",
+                   json_array_size(requests) - limit);
             break;
         }
         printf("%-8s %-4s %-22s %-22s %-9s %-50s %s\n",
@@ -313,21 +344,23 @@ static void print_text(const json_t *rules, const json_t *requests, size_t limit
     }
 }
 
-static int run_diff(char *old_path, char *new_path, time_t at, bool at_given, bool as_json,
-                    size_t limit)
+static int run_diff(char *old_path, char *new_path, time_t at, bool at_given,
+                    bool as_json, size_t limit)
 {
-    policy_cmd_bundles old = { 0 }, new_ = { 0 };
+    policy_cmd_bundles old = {0}, new_ = {0};
     policy_set *old_set = NULL, *new_set = NULL;
     json_t *rules = json_array(), *requests = json_array();
-    policy_error err = { 0 };
+    policy_error err = {0};
     size_t changed;
     int rc = EXIT_REJECTED;
 
-    if (policy_cmd_load(&old_path, 1, &old) != 0 || policy_cmd_load(&new_path, 1, &new_) != 0)
+    if (policy_cmd_load(&old_path, 1, &old) != 0 ||
+        policy_cmd_load(&new_path, 1, &new_) != 0)
         goto out;
     if (policy_set_compile(old.items, old.count, &old_set, &err) != 0 ||
         policy_set_compile(new_.items, new_.count, &new_set, &err) != 0) {
-        fprintf(stderr, POLICY_PROGRAM " diff: %s: %s\n", policy_error_name(err.code), err.message);
+        fprintf(stderr, POLICY_PROGRAM " diff: %s: %s\n", policy_error_name(err.code),
+                err.message);
         rc = EXIT_USAGE;
         goto out;
     }
@@ -335,7 +368,8 @@ static int run_diff(char *old_path, char *new_path, time_t at, bool at_given, bo
         at = old_set->effective_from > new_set->effective_from ? old_set->effective_from
                                                                : new_set->effective_from;
 
-    changed = diff_rules(&old, &new_, rules) + diff_outcomes(old_set, new_set, at, requests);
+    changed =
+        diff_rules(&old, &new_, rules) + diff_outcomes(old_set, new_set, at, requests);
     if (as_json) {
         json_t *out = json_pack("{s:O, s:O}", "rules", rules, "requests", requests);
 
@@ -359,11 +393,11 @@ out:
 int policy_cmd_diff(int argc, char **argv)
 {
     static const struct option table[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "at", required_argument, NULL, 'a' },
-        { "limit", required_argument, NULL, 'l' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"json", no_argument, NULL, 'j'},
+        {"at", required_argument, NULL, 'a'},
+        {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     bool as_json = false, at_given = false;
     size_t limit = 200;

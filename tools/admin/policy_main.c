@@ -9,23 +9,27 @@
 
 static void print_usage(FILE *out)
 {
-    fputs("usage: idsvc-admin policy SUBCOMMAND [OPTIONS] ARGS\n"
-          "\n"
-          "subcommands:\n"
-          "  validate BUNDLE...             check the schema and the meaning of bundles\n"
-          "  sign BUNDLE --key URI ...      sign a bundle with a regulator key in the HSM\n"
-          "  verify BUNDLE --trust PEM      verify a bundle's signature and dates\n"
-          "  diff OLD NEW                   compare two bundles or folders rule by rule\n"
-          "  explain BUNDLE... REQUEST.json decide one request and show every rule considered\n"
-          "  simulate BUNDLE... REQUESTS.jsonl\n"
-          "                                 tabulate outcomes by jurisdiction pair, purpose\n"
-          "                                 and rule\n"
-          "  test BUNDLE... TESTS           run table-driven expectations\n"
-          "\n"
-          "A BUNDLE argument is a bundle file or a folder whose *.xml files are read in name\n"
-          "order. Run 'idsvc-admin policy SUBCOMMAND --help' for a subcommand's options;\n"
-          "the language is described in docs/policy-language.md.\n",
-          out);
+    fputs(
+        "usage: idsvc-admin policy SUBCOMMAND [OPTIONS] ARGS\n"
+        "\n"
+        "subcommands:\n"
+        "  validate BUNDLE...             check the schema and the meaning of bundles\n"
+        "  sign BUNDLE --key URI ...      sign a bundle with a regulator key in the HSM\n"
+        "  verify BUNDLE --trust PEM      verify a bundle's signature and dates\n"
+        "  diff OLD NEW                   compare two bundles or folders rule by rule\n"
+        "  explain BUNDLE... REQUEST.json decide one request and show every rule "
+        "considered\n"
+        "  simulate BUNDLE... REQUESTS.jsonl\n"
+        "                                 tabulate outcomes by jurisdiction pair, "
+        "purpose\n"
+        "                                 and rule\n"
+        "  test BUNDLE... TESTS           run table-driven expectations\n"
+        "\n"
+        "A BUNDLE argument is a bundle file or a folder whose *.xml files are read in "
+        "name\n"
+        "order. Run 'idsvc-admin policy SUBCOMMAND --help' for a subcommand's options;\n"
+        "the language is described in docs/policy-language.md.\n",
+        out);
 }
 
 int admin_policy_main(int argc, char **argv)
@@ -34,10 +38,10 @@ int admin_policy_main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } commands[] = {
-        { "validate", policy_cmd_validate }, { "sign", policy_cmd_sign },
-        { "verify", policy_cmd_verify },     { "diff", policy_cmd_diff },
-        { "explain", policy_cmd_explain },   { "simulate", policy_cmd_simulate },
-        { "test", policy_cmd_test },
+        {"validate", policy_cmd_validate}, {"sign", policy_cmd_sign},
+        {"verify", policy_cmd_verify},     {"diff", policy_cmd_diff},
+        {"explain", policy_cmd_explain},   {"simulate", policy_cmd_simulate},
+        {"test", policy_cmd_test},
     };
 
     if (argc < 2) {
@@ -87,14 +91,14 @@ static int compare_names(const void *a, const void *b)
 static int add_bundle(policy_cmd_bundles *out, const char *path)
 {
     policy_bundle **items = realloc(out->items, (out->count + 1) * sizeof(*items));
-    policy_error err = { 0 };
+    policy_error err = {0};
 
     if (items == NULL)
         return -1;
     out->items = items;
     if (policy_bundle_load_file(path, &out->items[out->count], &err) != 0) {
-        fprintf(stderr, "%s:%d: error: %s: %s\n", path, err.line, policy_error_name(err.code),
-                err.message);
+        fprintf(stderr, "%s:%d: error: %s: %s\n", path, err.line,
+                policy_error_name(err.code), err.message);
         return -1;
     }
     out->count++;
@@ -140,7 +144,10 @@ static int add_folder(policy_cmd_bundles *out, const char *folder)
     }
     free(names);
     if (rc == 0 && count == 0) {
-        fprintf(stderr, POLICY_PROGRAM ": folder %s holds no *.xml bundle\n", folder);
+        fprintf(stderr,
+                POLICY_PROGRAM ": folder %s contains no *.xml bundle; pass a bundle file "
+                               "or a folder of them\n",
+                folder);
         rc = -1;
     }
     return rc;
@@ -175,14 +182,14 @@ void policy_cmd_bundles_free(policy_cmd_bundles *bundles)
 int policy_cmd_compile(char *const *paths, size_t path_count, policy_set **set)
 {
     policy_cmd_bundles bundles;
-    policy_error err = { 0 };
+    policy_error err = {0};
     int rc = -1;
 
     if (policy_cmd_load(paths, path_count, &bundles) == 0) {
         rc = policy_set_compile(bundles.items, bundles.count, set, &err);
         if (rc != 0)
-            fprintf(stderr, POLICY_PROGRAM ": error: %s: %s\n", policy_error_name(err.code),
-                    err.message);
+            fprintf(stderr, POLICY_PROGRAM ": error: %s: %s\n",
+                    policy_error_name(err.code), err.message);
     }
     policy_cmd_bundles_free(&bundles);
     return rc;
@@ -212,16 +219,18 @@ void policy_cmd_describe_request(const policy_request *req, char *buf, size_t si
 
     for (unsigned i = 0; i < POLICY_MECH_COUNT; i++) {
         if (req->mechanisms & (1u << i))
-            used += (size_t)snprintf(mechanisms + used, used < sizeof(mechanisms)
-                                                            ? sizeof(mechanisms) - used : 0,
-                                     "%s%s", used > 0 ? "," : "", policy_mechanism_name(1u << i));
+            used += (size_t)snprintf(
+                mechanisms + used,
+                used < sizeof(mechanisms) ? sizeof(mechanisms) - used : 0, "%s%s",
+                used > 0 ? "," : "", policy_mechanism_name(1u << i));
     }
-    snprintf(buf, size,
-             "subject %s -> relying party %s%s%s%s, purpose %s, assurance %s, consent %s, "
-             "mechanisms %s, retention %ld days",
-             set->jurisdictions[req->subject], req->rp_country, req->rp_id != NULL ? " (" : "",
-             req->rp_id != NULL ? req->rp_id : "", req->rp_id != NULL ? ")" : "",
-             set->purposes[req->purpose], policy_assurance_name(req->assurance),
-             policy_consent_name(req->consent), used > 0 ? mechanisms : "none",
-             req->retention_days);
+    snprintf(
+        buf, size,
+        "subject %s -> relying party %s%s%s%s, purpose %s, assurance %s, consent %s, "
+        "mechanisms %s, retention %ld days",
+        set->jurisdictions[req->subject], req->rp_country, req->rp_id != NULL ? " (" : "",
+        req->rp_id != NULL ? req->rp_id : "", req->rp_id != NULL ? ")" : "",
+        set->purposes[req->purpose], policy_assurance_name(req->assurance),
+        policy_consent_name(req->consent), used > 0 ? mechanisms : "none",
+        req->retention_days);
 }

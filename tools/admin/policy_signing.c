@@ -20,17 +20,20 @@ enum {
 
 static void print_sign_help(FILE *out)
 {
-    fputs("usage: idsvc-admin policy sign BUNDLE --key URI [--output FILE]\n"
-          "                               [--key-name NAME] TOKEN-OPTIONS\n"
-          "\n"
-          "Checks the bundle against the schema, then signs it with an enveloped XML\n"
-          "signature (exclusive c14n, SHA-256, rsa-sha256 or ecdsa-sha256) made by the HSM.\n"
-          "\n"
-          "  --key URI        pkcs11: URI of the regulator's signing key (RSA or EC P-256)\n"
-          "  --output FILE    where to write the signed bundle (default: standard output)\n"
-          "  --key-name NAME  KeyInfo KeyName, a hint for people (default: the key label)\n"
-          "\n",
-          out);
+    fputs(
+        "usage: idsvc-admin policy sign BUNDLE --key URI [--output FILE]\n"
+        "                               [--key-name NAME] TOKEN-OPTIONS\n"
+        "\n"
+        "Checks the bundle against the schema, then signs it with an enveloped XML\n"
+        "signature (exclusive c14n, SHA-256, rsa-sha256 or ecdsa-sha256) made by the "
+        "HSM.\n"
+        "\n"
+        "  --key URI        pkcs11: URI of the regulator's signing key (RSA or EC "
+        "P-256)\n"
+        "  --output FILE    where to write the signed bundle (default: standard output)\n"
+        "  --key-name NAME  KeyInfo KeyName, a hint for people (default: the key label)\n"
+        "\n",
+        out);
     token_options_print_help(out);
 }
 
@@ -48,30 +51,35 @@ static int write_output(const char *path, const char *data, size_t len)
     if (path != NULL && fclose(file) != 0)
         rc = -1;
     if (rc != 0)
-        fprintf(stderr, POLICY_PROGRAM " sign: writing %s failed\n", path != NULL ? path : "stdout");
+        fprintf(stderr, POLICY_PROGRAM " sign: writing %s failed\n",
+                path != NULL ? path : "stdout");
     return rc;
 }
 
-static int sign_with_token(const p11_config *config, const char *key_uri, const char *key_name,
-                           const char *xml, size_t len, char **signed_xml, size_t *signed_len)
+static int sign_with_token(const p11_config *config, const char *key_uri,
+                           const char *key_name, const char *xml, size_t len,
+                           char **signed_xml, size_t *signed_len)
 {
-    p11_error p11_err = { 0 };
-    policy_error err = { 0 };
+    p11_error p11_err = {0};
+    policy_error err = {0};
     p11_token *token = NULL;
     p11_key *key = NULL;
     int rc = EXIT_REJECTED;
 
     if (p11_token_open(config, &token, &p11_err) != 0) {
-        fprintf(stderr, POLICY_PROGRAM " sign: cannot open the token: %s\n", p11_err.message);
+        fprintf(stderr, POLICY_PROGRAM " sign: cannot open the token: %s\n",
+                p11_err.message);
         return EXIT_REJECTED;
     }
     if (p11_key_find(token, key_uri, &key, &p11_err) != 0) {
         fprintf(stderr, POLICY_PROGRAM " sign: key %s: %s\n", key_uri, p11_err.message);
         goto out;
     }
-    if (policy_sign_document(xml, len, key, key_name != NULL ? key_name : p11_key_get_label(key),
+    if (policy_sign_document(xml, len, key,
+                             key_name != NULL ? key_name : p11_key_get_label(key),
                              signed_xml, signed_len, &err) != 0) {
-        fprintf(stderr, POLICY_PROGRAM " sign: %s: %s\n", policy_error_name(err.code), err.message);
+        fprintf(stderr, POLICY_PROGRAM " sign: %s: %s\n", policy_error_name(err.code),
+                err.message);
         goto out;
     }
     rc = 0;
@@ -85,18 +93,18 @@ out:
 int policy_cmd_sign(int argc, char **argv)
 {
     static const struct option table[] = {
-        { "key", required_argument, NULL, OPTION_KEY },
-        { "key-name", required_argument, NULL, OPTION_KEY_NAME },
-        { "output", required_argument, NULL, OPTION_OUTPUT },
-        { "help", no_argument, NULL, OPTION_HELP },
+        {"key", required_argument, NULL, OPTION_KEY},
+        {"key-name", required_argument, NULL, OPTION_KEY_NAME},
+        {"output", required_argument, NULL, OPTION_OUTPUT},
+        {"help", no_argument, NULL, OPTION_HELP},
         TOKEN_OPTION_ENTRIES,
-        { NULL, 0, NULL, 0 },
+        {NULL, 0, NULL, 0},
     };
-    p11_config config = { 0 };
+    p11_config config = {0};
     const char *key_uri = NULL, *key_name = NULL, *output = NULL;
     char *xml = NULL, *signed_xml = NULL;
     size_t len = 0, signed_len = 0;
-    policy_error err = { 0 };
+    policy_error err = {0};
     int option, rc;
 
     while ((option = getopt_long(argc, argv, "", table, NULL)) != -1) {
@@ -136,7 +144,8 @@ static void print_verify_help(FILE *out)
 {
     fputs("usage: idsvc-admin policy verify BUNDLE --trust PEM [--at TIME] [--json]\n"
           "\n"
-          "Verifies the bundle's signature with the regulator keys of the trust list (never\n"
+          "Verifies the bundle's signature with the regulator keys of the trust list "
+          "(never\n"
           "with a key from KeyInfo), its schema, and that it is in effect.\n"
           "\n"
           "  --trust PEM   the regulator trust list: PEM public keys or certificates\n"
@@ -144,14 +153,16 @@ static void print_verify_help(FILE *out)
           "                2026-01-31T00:00:00Z (default: now)\n"
           "  --json        print the result as JSON\n"
           "\n"
-          "Exit status: 0 when the bundle verifies, 1 when it does not, 2 for a usage error.\n",
+          "Exit status: 0 when the bundle verifies, 1 when it does not, 2 for a usage "
+          "error.\n",
           out);
 }
 
-static int verify_bundle(const char *path, const policy_trust *trust, time_t at, json_t *result)
+static int verify_bundle(const char *path, const policy_trust *trust, time_t at,
+                         json_t *result)
 {
     policy_bundle *bundle = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
     size_t key_index = 0;
     char *xml = NULL;
     size_t len = 0;
@@ -189,15 +200,15 @@ out:
 int policy_cmd_verify(int argc, char **argv)
 {
     static const struct option table[] = {
-        { "trust", required_argument, NULL, OPTION_TRUST },
-        { "at", required_argument, NULL, OPTION_AT },
-        { "json", no_argument, NULL, OPTION_JSON },
-        { "help", no_argument, NULL, OPTION_HELP },
-        { NULL, 0, NULL, 0 },
+        {"trust", required_argument, NULL, OPTION_TRUST},
+        {"at", required_argument, NULL, OPTION_AT},
+        {"json", no_argument, NULL, OPTION_JSON},
+        {"help", no_argument, NULL, OPTION_HELP},
+        {NULL, 0, NULL, 0},
     };
     const char *trust_path = NULL;
     policy_trust *trust = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
     time_t at = time(NULL);
     bool as_json = false;
     json_t *result;
@@ -212,8 +223,10 @@ int policy_cmd_verify(int argc, char **argv)
             trust_path = optarg;
         } else if (option == OPTION_AT) {
             if (policy_parse_utc(optarg, &at) != 0) {
-                fprintf(stderr, POLICY_PROGRAM " verify: --at %s is not a UTC time such as "
-                        "2026-01-31T00:00:00Z\n", optarg);
+                fprintf(stderr,
+                        POLICY_PROGRAM " verify: --at %s is not a UTC time such as "
+                                       "2026-01-31T00:00:00Z\n",
+                        optarg);
                 return EXIT_USAGE;
             }
         } else if (option == OPTION_JSON) {
@@ -223,7 +236,8 @@ int policy_cmd_verify(int argc, char **argv)
         }
     }
     if (optind != argc - 1 || trust_path == NULL) {
-        fputs(POLICY_PROGRAM " verify: give one BUNDLE and --trust; see --help\n", stderr);
+        fputs(POLICY_PROGRAM " verify: give one BUNDLE and --trust; see --help\n",
+              stderr);
         return EXIT_USAGE;
     }
     if (policy_trust_load(trust_path, &trust, &err) != 0) {
@@ -236,8 +250,8 @@ int policy_cmd_verify(int argc, char **argv)
     if (as_json)
         policy_cmd_print_json(result);
     else if (rc == 0)
-        printf("%s: verified: bundle %s version %lld, digest %s, trusted key %lld\n", argv[optind],
-               json_string_value(json_object_get(result, "id")),
+        printf("%s: verified: bundle %s version %lld, digest %s, trusted key %lld\n",
+               argv[optind], json_string_value(json_object_get(result, "id")),
                (long long)json_integer_value(json_object_get(result, "version")),
                json_string_value(json_object_get(result, "digest")),
                (long long)json_integer_value(json_object_get(result, "trusted_key")));

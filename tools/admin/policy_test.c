@@ -9,20 +9,22 @@
 
 static void print_help(FILE *out)
 {
-    fputs("usage: idsvc-admin policy test [--json] [--verbose] BUNDLE... TESTS\n"
-          "\n"
-          "TESTS is a test file or a folder of *.json test files. A test file holds\n"
-          "\"defaults\" (request members shared by its cases) and \"cases\", each with a\n"
-          "\"name\", a \"request\" merged over the defaults and an \"expect\" object:\n"
-          "\"outcome\", \"consent_required\" and per-claim expectations such as\n"
-          "\"withheld:consent_required\" or {\"decision\": ..., \"reason\": ..., \"rule\": ...,\n"
-          "\"derived\": {...}}. The format is in docs/policy-language.md, \"Tests\".\n"
-          "\n"
-          "  --json      print every case's result as JSON\n"
-          "  --verbose   print passing cases too\n"
-          "\n"
-          "Exit status: 0 when every case passes, 1 otherwise, 2 for a usage error.\n",
-          out);
+    fputs(
+        "usage: idsvc-admin policy test [--json] [--verbose] BUNDLE... TESTS\n"
+        "\n"
+        "TESTS is a test file or a folder of *.json test files. A test file contains\n"
+        "\"defaults\" (request members shared by its cases) and \"cases\", each with a\n"
+        "\"name\", a \"request\" merged over the defaults and an \"expect\" object:\n"
+        "\"outcome\", \"consent_required\" and per-claim expectations such as\n"
+        "\"withheld:consent_required\" or {\"decision\": ..., \"reason\": ..., \"rule\": "
+        "...,\n"
+        "\"derived\": {...}}. The format is in docs/policy-language.md, \"Tests\".\n"
+        "\n"
+        "  --json      print every case's result as JSON\n"
+        "  --verbose   print passing cases too\n"
+        "\n"
+        "Exit status: 0 when every case passes, 1 otherwise, 2 for a usage error.\n",
+        out);
 }
 
 typedef struct test_run {
@@ -32,24 +34,26 @@ typedef struct test_run {
 } test_run;
 
 /* Appends one mismatch to the case's list of failures. */
-static void mismatch(json_t *failures, const char *what, const char *expected, const char *actual)
+static void mismatch(json_t *failures, const char *check_name, const char *expected,
+                     const char *actual)
 {
-    json_array_append_new(failures, json_pack("{s:s, s:s, s:s}", "check", what, "expected",
-                                              expected, "actual", actual != NULL ? actual : "null"));
+    json_array_append_new(failures, json_pack("{s:s, s:s, s:s}", "check", check_name,
+                                              "expected", expected, "actual",
+                                              actual != NULL ? actual : "null"));
 }
 
-static void check_string(json_t *failures, const char *what, const json_t *expected,
+static void check_string(json_t *failures, const char *check_name, const json_t *expected,
                          const char *actual)
 {
     if (expected == NULL)
         return;
     if (json_is_null(expected)) {
         if (actual != NULL)
-            mismatch(failures, what, "null", actual);
+            mismatch(failures, check_name, "null", actual);
         return;
     }
     if (actual == NULL || strcmp(json_string_value(expected), actual) != 0)
-        mismatch(failures, what, json_string_value(expected), actual);
+        mismatch(failures, check_name, json_string_value(expected), actual);
 }
 
 /* An expectation written as "decision", "decision:reason" or "decision:reason:rule". */
@@ -65,7 +69,8 @@ static json_t *expand_short_form(const char *text)
     rule = reason != NULL ? strchr(reason, ':') : NULL;
     if (rule != NULL)
         *rule++ = '\0';
-    return json_pack("{s:s, s:s*, s:s*}", "decision", copy, "reason", reason, "rule", rule);
+    return json_pack("{s:s, s:s*, s:s*}", "decision", copy, "reason", reason, "rule",
+                     rule);
 }
 
 static void check_derived(json_t *failures, const char *claim, const json_t *expected,
@@ -73,17 +78,18 @@ static void check_derived(json_t *failures, const char *claim, const json_t *exp
 {
     const char *name;
     const json_t *value;
-    char what[160];
+    char check_name[160];
 
-    json_object_foreach((json_t *)expected, name, value) {
+    json_object_foreach((json_t *)expected, name, value)
+    {
         const char *actual = NULL;
 
         for (size_t i = 0; i < d->derived_count; i++) {
             if (strcmp(d->derived[i].name, name) == 0)
                 actual = d->derived[i].value;
         }
-        snprintf(what, sizeof(what), "%s.derived.%s", claim, name);
-        check_string(failures, what, value, actual);
+        snprintf(check_name, sizeof(check_name), "%s.derived.%s", claim, name);
+        check_string(failures, check_name, value, actual);
     }
 }
 
@@ -94,7 +100,7 @@ static void check_claim(json_t *failures, const char *claim, const json_t *expec
     json_t *expected = json_is_string(expectation)
                            ? expand_short_form(json_string_value(expectation))
                            : json_incref((json_t *)expectation);
-    char what[160];
+    char check_name[160];
 
     for (size_t i = 0; i < decision->claim_count; i++) {
         if (strcmp(decision->claims[i].claim, claim) == 0)
@@ -105,26 +111,30 @@ static void check_claim(json_t *failures, const char *claim, const json_t *expec
         json_decref(expected);
         return;
     }
-    snprintf(what, sizeof(what), "%s.decision", claim);
-    check_string(failures, what, json_object_get(expected, "decision"), policy_outcome_name(d->outcome));
-    snprintf(what, sizeof(what), "%s.reason", claim);
-    check_string(failures, what, json_object_get(expected, "reason"), policy_reason_name(d->reason));
-    snprintf(what, sizeof(what), "%s.rule", claim);
-    check_string(failures, what, json_object_get(expected, "rule"),
+    snprintf(check_name, sizeof(check_name), "%s.decision", claim);
+    check_string(failures, check_name, json_object_get(expected, "decision"),
+                 policy_outcome_name(d->outcome));
+    snprintf(check_name, sizeof(check_name), "%s.reason", claim);
+    check_string(failures, check_name, json_object_get(expected, "reason"),
+                 policy_reason_name(d->reason));
+    snprintf(check_name, sizeof(check_name), "%s.rule", claim);
+    check_string(failures, check_name, json_object_get(expected, "rule"),
                  d->rule != NULL ? d->rule->id : NULL);
     if (json_object_get(expected, "derived") != NULL)
         check_derived(failures, claim, json_object_get(expected, "derived"), d);
     json_decref(expected);
 }
 
-static void check_decision(json_t *failures, const json_t *expect, const policy_decision *decision)
+static void check_decision(json_t *failures, const json_t *expect,
+                           const policy_decision *decision)
 {
     const char *claim;
     const json_t *expectation;
 
     check_string(failures, "outcome", json_object_get(expect, "outcome"),
                  policy_overall_name(decision->overall));
-    check_string(failures, "consent_required", json_object_get(expect, "consent_required"),
+    check_string(failures, "consent_required",
+                 json_object_get(expect, "consent_required"),
                  decision->consent_required == POLICY_CONSENT_NONE
                      ? NULL
                      : policy_consent_name(decision->consent_required));
@@ -132,8 +142,8 @@ static void check_decision(json_t *failures, const json_t *expect, const policy_
         check_claim(failures, claim, expectation, decision);
 }
 
-static void report_case(test_run *run, const char *file, const char *name, json_t *failures,
-                        const char *error)
+static void report_case(test_run *run, const char *file, const char *name,
+                        json_t *failures, const char *error)
 {
     bool passed = error == NULL && json_array_size(failures) == 0;
     size_t i;
@@ -142,9 +152,10 @@ static void report_case(test_run *run, const char *file, const char *name, json_
     run->cases++;
     run->failed += passed ? 0 : 1;
     if (run->as_json) {
-        json_array_append_new(run->results, json_pack("{s:s, s:s, s:b, s:O, s:s?}", "file", file,
-                                                      "case", name, "passed", passed, "failures",
-                                                      failures, "error", error));
+        json_array_append_new(run->results,
+                              json_pack("{s:s, s:s, s:b, s:O, s:s?}", "file", file,
+                                        "case", name, "passed", passed, "failures",
+                                        failures, "error", error));
         return;
     }
     if (passed) {
@@ -155,34 +166,38 @@ static void report_case(test_run *run, const char *file, const char *name, json_
     printf("FAIL %s: %s\n", file, name);
     if (error != NULL)
         printf("     %s\n", error);
-    json_array_foreach(failures, i, f) {
-        printf("     %s: expected %s, got %s\n", json_string_value(json_object_get(f, "check")),
+    json_array_foreach(failures, i, f)
+    {
+        printf("     %s: expected %s, got %s\n",
+               json_string_value(json_object_get(f, "check")),
                json_string_value(json_object_get(f, "expected")),
                json_string_value(json_object_get(f, "actual")));
     }
 }
 
-static void run_case(test_run *run, const policy_set *set, const char *file, const json_t *defaults,
-                     const json_t *test)
+static void run_case(test_run *run, const policy_set *set, const char *file,
+                     const json_t *defaults, const json_t *test)
 {
     const char *name = json_string_value(json_object_get(test, "name"));
     json_t *doc = json_deep_copy(defaults != NULL ? defaults : json_object());
     json_t *failures = json_array();
     policy_decision decision;
     policy_request req;
-    policy_error err = { 0 };
+    policy_error err = {0};
     char error[700];
     const char *error_text = NULL;
-    const json_t *expected_error = json_object_get(json_object_get(test, "expect"), "error");
+    const json_t *expected_error =
+        json_object_get(json_object_get(test, "expect"), "error");
 
     if (doc == NULL)
         doc = json_object();
     json_object_update_recursive(doc, json_object_get(test, "request"));
     if (policy_request_from_json(set, doc, &req, &err) != 0 ||
         policy_evaluate(&req, &decision, &err) != 0) {
-        if (expected_error == NULL || strcmp(json_string_value(expected_error),
-                                             policy_error_name(err.code)) != 0) {
-            snprintf(error, sizeof(error), "%s: %s", policy_error_name(err.code), err.message);
+        if (expected_error == NULL ||
+            strcmp(json_string_value(expected_error), policy_error_name(err.code)) != 0) {
+            snprintf(error, sizeof(error), "%s: %s", policy_error_name(err.code),
+                     err.message);
             error_text = error;
         }
     } else if (expected_error != NULL) {
@@ -261,12 +276,12 @@ static int run_folder(test_run *run, const policy_set *set, const char *folder)
 int policy_cmd_test(int argc, char **argv)
 {
     static const struct option table[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"json", no_argument, NULL, 'j'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    test_run run = { 0 };
+    test_run run = {0};
     policy_set *set = NULL;
     const char *tests;
     struct stat st;

@@ -16,8 +16,8 @@
 #include "policy_internal.h"
 
 static const char *const bench_claims[] = {
-    "given_name",  "family_name", "date_of_birth", "address",     "national_id",
-    "email",       "phone",       "nationality",   "age_over_18", "residency_country",
+    "given_name", "family_name", "date_of_birth", "address",     "national_id",
+    "email",      "phone",       "nationality",   "age_over_18", "residency_country",
 };
 #define BENCH_CLAIM_COUNT (sizeof(bench_claims) / sizeof(bench_claims[0]))
 
@@ -41,7 +41,7 @@ static policy_set *load_set(const char *folder)
     char *names[64];
     size_t count = 0;
     policy_set *set = NULL;
-    policy_error err = { 0 };
+    policy_error err = {0};
     DIR *dir = opendir(folder);
     struct dirent *entry;
 
@@ -76,8 +76,8 @@ static policy_set *load_set(const char *folder)
     return set;
 }
 
-static void build_request(const policy_set *set, size_t s, size_t r, size_t p, const json_t *values,
-                          policy_request *req)
+static void build_request(const policy_set *set, size_t s, size_t r, size_t p,
+                          const json_t *values, policy_request *req)
 {
     memset(req, 0, sizeof(*req));
     req->set = set;
@@ -102,10 +102,11 @@ int main(int argc, char **argv)
 {
     const char *folder = argc > 1 ? argv[1] : "policies";
     double seconds = argc > 2 ? atof(argv[2]) : 3.0;
-    json_t *values = json_pack("{s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:s, s:s}", "given_name", "Mei",
-                               "family_name", "Tan", "date_of_birth", "1990-04-01", "address",
-                               "country", "SG", "national_id", "ID-1", "email", "m@example.org",
-                               "phone", "+6500000000", "nationality", "SG");
+    json_t *values =
+        json_pack("{s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:s, s:s}", "given_name", "Mei",
+                  "family_name", "Tan", "date_of_birth", "1990-04-01", "address",
+                  "country", "SG", "national_id", "ID-1", "email", "m@example.org",
+                  "phone", "+6500000000", "nationality", "SG");
     policy_set *set = load_set(folder);
     policy_request *requests;
     size_t request_count, done = 0, released = 0;
@@ -114,7 +115,8 @@ int main(int argc, char **argv)
 
     if (set == NULL || seconds <= 0)
         return 1;
-    request_count = set->jurisdiction_count * set->jurisdiction_count * set->purpose_count;
+    request_count =
+        set->jurisdiction_count * set->jurisdiction_count * set->purpose_count;
     requests = calloc(request_count, sizeof(*requests));
     for (size_t s = 0, i = 0; s < set->jurisdiction_count; s++) {
         for (size_t r = 0; r < set->jurisdiction_count; r++) {
@@ -135,8 +137,10 @@ int main(int argc, char **argv)
 
     printf("bundles: %zu, rules: %zu, distinct requests: %zu, claims per request: %zu\n",
            set->bundle_count, set->rule_count, request_count, BENCH_CLAIM_COUNT);
-    printf("decisions: %zu in %.2f s on one thread: %.0f decisions/s, %.0f claim decisions/s\n",
-           done, elapsed, (double)done / elapsed, (double)done * BENCH_CLAIM_COUNT / elapsed);
+    printf("decisions: %zu in %.2f s on one thread: %.0f decisions/s, %.0f claim "
+           "decisions/s\n",
+           done, elapsed, (double)done / elapsed,
+           (double)done * BENCH_CLAIM_COUNT / elapsed);
     printf("(first claim released in %zu of them)\n", released);
 
     free(requests);
