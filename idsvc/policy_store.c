@@ -72,7 +72,9 @@ static int check_dates(const policy_bundle *bundle, const char *path, time_t now
     return 0;
 }
 
-/* Reads, verifies and parses one bundle; the signature covers the very bytes parsed. */
+/* Reads, verifies and parses one bundle; the signature covers the very bytes parsed.
+ * NOTE: any key of the trust list may sign any bundle; a key is not yet bound to the
+ * regulator or the jurisdiction that the bundle names. */
 static int load_one(const policy_store *store, const char *path, time_t now,
                     policy_bundle **out, policy_error *err)
 {

@@ -1,10 +1,11 @@
 /*
  * Verifying a bundle's signature with the regulator trust list.
  *
- * The XML-DSig checks are the hardened ones of SAML verification (saml_dsig_check and
- * saml_dsig_verify): same-document references only, exactly one Reference, to the root's
- * own ID, enveloped-signature and exclusive c14n only, SHA-2 only, rsa-sha256 or
- * ecdsa-sha256 with raw r||s, and keys only from the trust list, never from KeyInfo.
+ * The XML-DSig checks are the hardened ones of SAML verification, saml_dsig_check and
+ * saml_dsig_verify. They allow same-document references only and exactly one Reference,
+ * to the root's own ID. They allow only the enveloped-signature and exclusive c14n
+ * transforms, SHA-2 digests, and rsa-sha256 or ecdsa-sha256 with raw r||s. Keys come
+ * only from the trust list, never from KeyInfo.
  * This file adds what is particular to bundles: the Signature is the last child of the
  * PolicyBundle root and the only one in the document.
  */

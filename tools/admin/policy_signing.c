@@ -43,7 +43,7 @@ static int write_output(const char *path, const char *data, size_t len)
     int rc = 0;
 
     if (file == NULL) {
-        fprintf(stderr, POLICY_PROGRAM " sign: cannot write %s\n", path);
+        fprintf(stderr, POLICY_PROGRAM " sign: cannot open %s for writing\n", path);
         return -1;
     }
     if (fwrite(data, 1, len, file) != len)
