@@ -395,6 +395,73 @@ static void test_withhold_overrides_disclose(void **state)
     }
 }
 
+/* A withholding rule added to Singapore's bundle, as specific as its export rule, wins
+ * over every disclosing rule of the base for Singapore residents leaving Singapore. */
+static void test_residency_withhold_overrides_base(void **state)
+{
+    static const char extra[] =
+        "    <Rule id=\"sg.test.withhold\"><Match "
+        "scope=\"cross-border\"><Subject>SG</Subject>"
+        "<ClaimClass>basic</ClaimClass><ClaimClass>contact</ClaimClass>"
+        "<ClaimClass>identifier</ClaimClass><ClaimClass>financial</ClaimClass>"
+        "<ClaimClass>derived</ClaimClass></Match><Effect>withhold</Effect>"
+        "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary></Rule>\n";
+    policy_bundle *bundles[BUNDLE_COUNT];
+    policy_set *set = NULL;
+    policy_error err = {0};
+    size_t checked = 0;
+
+    (void)state;
+    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
+        size_t len = 0;
+        char *xml = read_bundle_text(bundle_names[i], &len);
+
+        if (strcmp(bundle_names[i], "residency-sg") == 0) {
+            const char *at = strstr(xml, "  </Rules>");
+            char *changed = malloc(len + sizeof(extra));
+
+            assert_non_null(at);
+            sprintf(changed, "%.*s%s%s", (int)(at - xml), xml, extra, at);
+            free(xml);
+            xml = changed;
+        }
+        bundles[i] = parse_text(xml, bundle_names[i]);
+        free(xml);
+    }
+    assert_int_equal(policy_set_compile(bundles, BUNDLE_COUNT, &set, &err), 0);
+
+    for (unsigned i = 0; i < 2000; i++) {
+        json_t *doc = random_request(set, i);
+        policy_decision decision;
+        char *text;
+
+        json_object_set_new(doc, "subject_jurisdiction", json_string("SG"));
+        if (strcmp(json_string_value(json_object_get(
+                       json_object_get(doc, "relying_party"), "jurisdiction")),
+                   "SG") == 0) {
+            json_decref(doc);
+            continue;
+        }
+        text = decide_to_text(set, doc, &decision);
+        for (size_t c = 0; c < decision.claim_count; c++) {
+            const policy_claim_decision *d = &decision.claims[c];
+
+            if (d->reason == POLICY_REASON_UNKNOWN_CLAIM)
+                continue;
+            assert_int_equal(d->outcome, POLICY_WITHHELD);
+            assert_int_equal(d->reason, POLICY_REASON_RULE);
+            checked++;
+        }
+        free(text);
+        json_decref(doc);
+    }
+    assert_true(checked > 1000);
+
+    policy_set_release(&set);
+    for (size_t i = 0; i < BUNDLE_COUNT; i++)
+        policy_bundle_free(&bundles[i]);
+}
+
 static void test_more_specific_rule_wins(void **state)
 {
     char *xml = make_bundle(
@@ -631,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_rule_order_never_matters),
         cmocka_unit_test(test_withheld_value_never_leaves),
         cmocka_unit_test(test_withhold_overrides_disclose),
+        cmocka_unit_test(test_residency_withhold_overrides_base),
         cmocka_unit_test(test_more_specific_rule_wins),
         cmocka_unit_test(test_malformed_bundles_rejected),
         cmocka_unit_test(test_doctype_rejected),
