@@ -168,7 +168,10 @@ int p11_module_after_fork(p11_module *module, p11_error *err)
     if (module->pid == pid)
         return 0;
     /* The child inherits the parent's module state, which is not valid in the child, so
-     * PKCS#11 requires the child to initialise the module again. */
+     * PKCS#11 requires the child to initialise the module again.
+     * NOTE: when another thread of the parent was inside the module at fork(), here in
+     * C_Sign, SoftHSM2 2.6's C_Finalize waits forever in the child for a mutex that thread
+     * held. Nothing yet keeps module calls out of the fork window. */
     module->f->C_Finalize(NULL);
     return module_init(module, err);
 }
