@@ -134,6 +134,11 @@ json_t *http_parse_json_body(const http_request *request, http_reply *reply);
 const char *http_json_string(const json_t *object, const char *name, bool required,
                              size_t max_len, http_reply *reply);
 
+/* Rejects a member of object whose name is not in known (a NULL-terminated list) with
+ * 400 field_unknown naming it. Returns true when every member is known. */
+bool http_json_known_members(const json_t *object, const char *const *known,
+                             http_reply *reply);
+
 /* Runs the server until http_server_stop; 0 or -1 with a sentence in error. */
 typedef struct http_server http_server;
 

@@ -197,3 +197,23 @@ const char *http_json_string(const json_t *object, const char *name, bool requir
     }
     return json_string_value(value);
 }
+
+bool http_json_known_members(const json_t *object, const char *const *known,
+                             http_reply *reply)
+{
+    const char *name;
+    json_t *value;
+
+    json_object_foreach((json_t *)object, name, value) {
+        size_t i = 0;
+
+        while (known[i] != NULL && strcmp(known[i], name) != 0)
+            i++;
+        if (known[i] == NULL) {
+            problem_set(reply, 400, "field_unknown", name,
+                        "The field %s is not part of this request; remove it.", name);
+            return false;
+        }
+    }
+    return true;
+}

@@ -90,8 +90,12 @@ typedef struct issue_input {
 
 static bool read_issue_input(const json_t *body, issue_input *in, http_reply *reply)
 {
+    static const char *const members[] = {"subject", "audience", "assurance_level",
+                                          "validity_seconds", "attributes", NULL};
     const char *level;
 
+    if (!http_json_known_members(body, members, reply))
+        return false;
     in->subject = http_json_string(body, "subject", true, SUBJECT_MAX, reply);
     if (in->subject == NULL)
         return false;
@@ -274,6 +278,8 @@ void route_credentials_get(http_request *request, http_reply *reply)
     store_credential_clear(&credential);
 }
 
+static const char *const revocation_members[] = {"reason", NULL};
+
 void route_credentials_revoke(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
@@ -284,6 +290,8 @@ void route_credentials_revoke(http_request *request, http_reply *reply)
 
     if (body == NULL)
         return;
+    if (!http_json_known_members(body, revocation_members, reply))
+        goto out;
     reason = http_json_string(body, "reason", true, REASON_MAX, reply);
     if (reason == NULL)
         goto out;

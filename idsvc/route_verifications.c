@@ -78,11 +78,14 @@ static bool read_claim_list(const json_t *claims, http_reply *reply)
 static bool read_verify_input(const http_request *request, const json_t *body,
                               verify_input *in, http_reply *reply)
 {
-    const char *assertion = http_json_string(body, "assertion", true,
-                                             request->node->boot->limits.max_body_bytes,
-                                             reply);
+    static const char *const members[] = {"assertion", "claims", "purpose", NULL};
+    const char *assertion;
     size_t skip;
 
+    if (!http_json_known_members(body, members, reply))
+        return false;
+    assertion = http_json_string(body, "assertion", true,
+                                 request->node->boot->limits.max_body_bytes, reply);
     if (assertion == NULL)
         return false;
     in->purpose = http_json_string(body, "purpose", true, PURPOSE_MAX, reply);
