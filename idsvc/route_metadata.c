@@ -1,17 +1,30 @@
-/* Builds the node's SAML metadata once at start: its entity ID and signing key. */
+/*
+ * Builds the node's SAML metadata once at start: its entity ID and signing key, with an
+ * enveloped signature that the node's SAML key makes in the HSM. The document is written
+ * as text, its exclusive canonical form comes from libxml2, and the Signature is spliced
+ * in as the first child of the EntityDescriptor, where the metadata schema puts it.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/c14n.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "log.h"
 #include "route_common.h"
+#include "xml_safe.h"
 
 #define MD_NS "urn:oasis:names:tc:SAML:2.0:metadata"
 #define DS_NS "http://www.w3.org/2000/09/xmldsig#"
 #define DS11_NS "http://www.w3.org/2009/xmldsig11#"
+#define ALG_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
+#define ALG_ENVELOPED "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+#define ALG_SHA256 "http://www.w3.org/2001/04/xmlenc#sha256"
+#define ALG_RSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+#define ALG_ECDSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
 #define SAML_PROTOCOL "urn:oasis:names:tc:SAML:2.0:protocol"
 
 /* The binding of this node's verification API, which is JSON over HTTPS, not SOAP. */
@@ -83,35 +96,197 @@ static int put_key_info(FILE *out, const node *n)
     return 0;
 }
 
-/* NOTE: the metadata is not signed yet; clients should fetch it over TLS only. */
-char *route_metadata_build(const node *n)
+/* The unsigned document and where its Signature goes. */
+typedef struct metadata_text {
+    char *xml;
+    size_t len;
+    char id[40];             /* the EntityDescriptor's ID, which the Reference names */
+    size_t signature_offset; /* right after the EntityDescriptor start tag */
+} metadata_text;
+
+static int write_unsigned(const node *n, metadata_text *out)
 {
     const config *cfg = n->boot;
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream(&text, &size);
+    FILE *stream = open_memstream(&out->xml, &out->len);
+    char hex[33];
     int rc;
 
-    if (out == NULL)
-        return NULL;
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor xmlns:md=\"" MD_NS
-          "\" xmlns:ds=\"" DS_NS "\" xmlns:dsig11=\"" DS11_NS "\" entityID=\"", out);
-    put_escaped(out, cfg->entity_id);
-    fputs("\"><md:AttributeAuthorityDescriptor protocolSupportEnumeration=\"" SAML_PROTOCOL
-          "\"><md:KeyDescriptor use=\"signing\">", out);
-    rc = put_key_info(out, n);
-    fputs("</md:KeyDescriptor><md:AttributeService Binding=\"" REST_BINDING
-          "\" Location=\"", out);
-    if (cfg->public_url != NULL)
-        put_escaped(out, cfg->public_url);
-    else
-        fprintf(out, "https://%s:%u", cfg->listen_address, cfg->port);
-    fputs("/v1/verifications\"/></md:AttributeAuthorityDescriptor></md:EntityDescriptor>\n",
-          out);
+    if (stream == NULL || route_random_hex(hex, 16) != 0) {
+        if (stream != NULL)
+            fclose(stream);
+        free(out->xml);
+        out->xml = NULL;
+        return -1;
+    }
+    snprintf(out->id, sizeof(out->id), "_%s", hex);
 
-    if (fclose(out) != 0 || rc != 0) {
-        free(text);
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor xmlns:md=\"" MD_NS
+          "\" xmlns:ds=\"" DS_NS "\" xmlns:dsig11=\"" DS11_NS "\" ID=\"", stream);
+    fputs(out->id, stream);
+    fputs("\" entityID=\"", stream);
+    put_escaped(stream, cfg->entity_id);
+    fputs("\">", stream);
+    fflush(stream);
+    out->signature_offset = out->len;
+
+    fputs("<md:AttributeAuthorityDescriptor protocolSupportEnumeration=\"" SAML_PROTOCOL
+          "\"><md:KeyDescriptor use=\"signing\">", stream);
+    rc = put_key_info(stream, n);
+    fputs("</md:KeyDescriptor><md:AttributeService Binding=\"" REST_BINDING
+          "\" Location=\"", stream);
+    if (cfg->public_url != NULL)
+        put_escaped(stream, cfg->public_url);
+    else
+        fprintf(stream, "https://%s:%u", cfg->listen_address, cfg->port);
+    fputs("/v1/verifications\"/></md:AttributeAuthorityDescriptor></md:EntityDescriptor>\n",
+          stream);
+
+    if (fclose(stream) != 0 || rc != 0) {
+        free(out->xml);
+        out->xml = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The SHA-256 of the exclusive canonical form of the document, which is what the
+ * enveloped-signature and exc-c14n transforms give once the Signature is in place. */
+static int digest_document(const metadata_text *text, unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+    xmlDocPtr doc = NULL;
+    xmlChar *canonical = NULL;
+    char detail[128];
+    int len;
+    int rc = -1;
+
+    if (xml_safe_parse(text->xml, text->len, text->len + 1, &doc, detail, sizeof(detail)) !=
+        XML_SAFE_OK) {
+        log_message(LOG_ERROR, "metadata_failed", "the metadata does not parse: %s", detail);
+        goto out;
+    }
+    len = xmlC14NDocDumpMemory(doc, NULL, XML_C14N_EXCLUSIVE_1_0, NULL, 0, &canonical);
+    if (len < 0)
+        goto out;
+    SHA256(canonical, (size_t)len, digest);
+    rc = 0;
+
+out:
+    xmlFree(canonical);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+#define SIGNED_INFO_FORMAT                                                                 \
+    "<ds:SignedInfo%s><ds:CanonicalizationMethod Algorithm=\"" ALG_EXC_C14N                   \
+    "\"></ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"%s\">"                     \
+    "</ds:SignatureMethod><ds:Reference URI=\"#%s\"><ds:Transforms>"                          \
+    "<ds:Transform Algorithm=\"" ALG_ENVELOPED "\"></ds:Transform>"                           \
+    "<ds:Transform Algorithm=\"" ALG_EXC_C14N "\"></ds:Transform>"                            \
+    "</ds:Transforms><ds:DigestMethod Algorithm=\"" ALG_SHA256 "\">"                          \
+    "</ds:DigestMethod><ds:DigestValue>%s</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+
+/* Writes SignedInfo. Alone, with the ds namespace declared on it, this text is already
+ * the exclusive canonical form; inside the document the declaration on the root
+ * applies, and exclusive c14n of SignedInfo there gives the same bytes. */
+static char *write_signed_info(const char *method, const char *id,
+                               const unsigned char digest[SHA256_DIGEST_LENGTH],
+                               int with_namespace)
+{
+    char digest_b64[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
+    const char *ns = with_namespace ? " xmlns:ds=\"" DS_NS "\"" : "";
+    char *text;
+    int len;
+
+    EVP_EncodeBlock((unsigned char *)digest_b64, digest, SHA256_DIGEST_LENGTH);
+    len = snprintf(NULL, 0, SIGNED_INFO_FORMAT, ns, method, id, digest_b64);
+    text = len > 0 ? malloc((size_t)len + 1) : NULL;
+    if (text != NULL)
+        snprintf(text, (size_t)len + 1, SIGNED_INFO_FORMAT, ns, method, id, digest_b64);
+    return text;
+}
+
+/* Signs the canonical SignedInfo in the HSM and returns the SignatureValue in base64. */
+static char *sign_in_hsm(const node *n, const char *signed_info)
+{
+    p11_key_type type = p11_key_get_type(n->saml_key);
+    p11_sign_alg alg = type == P11_KEY_EC_P256 || type == P11_KEY_EC_P384
+                           ? P11_SIGN_ECDSA_SHA256
+                           : P11_SIGN_RSA_PKCS1_SHA256;
+    unsigned char signature[1024];
+    size_t signature_len = sizeof(signature);
+    p11_error err = {0};
+    char *value;
+
+    if (p11_sign(n->saml_key, alg, (const unsigned char *)signed_info, strlen(signed_info),
+                 signature, &signature_len, &err) != 0) {
+        log_message(LOG_ERROR, "metadata_failed", "the HSM did not sign the metadata: %s",
+                    err.message);
         return NULL;
     }
-    return text;
+    value = malloc(4 * ((signature_len + 2) / 3) + 1);
+    if (value != NULL)
+        EVP_EncodeBlock((unsigned char *)value, signature, (int)signature_len);
+    return value;
+}
+
+/* Joins the unsigned text and the Signature element into the signed document. */
+static char *splice_signature(const node *n, const metadata_text *text,
+                              const char *signed_info, const char *value)
+{
+    FILE *stream;
+    char *xml = NULL;
+    size_t size = 0;
+
+    stream = open_memstream(&xml, &size);
+    if (stream == NULL)
+        return NULL;
+    fwrite(text->xml, 1, text->signature_offset, stream);
+    fputs("<ds:Signature>", stream);
+    fputs(signed_info, stream);
+    fputs("<ds:SignatureValue>", stream);
+    fputs(value, stream);
+    fputs("</ds:SignatureValue><ds:KeyInfo><ds:KeyName>", stream);
+    put_escaped(stream, p11_key_get_label(n->saml_key));
+    fputs("</ds:KeyName></ds:KeyInfo></ds:Signature>", stream);
+    fputs(text->xml + text->signature_offset, stream);
+    if (fclose(stream) != 0) {
+        free(xml);
+        return NULL;
+    }
+    return xml;
+}
+
+/* NOTE: the metadata carries no validUntil, because the node builds it once at start
+ * and serves it until it stops; relying parties decide how long to cache it. */
+char *route_metadata_build(const node *n)
+{
+    p11_key_type type = p11_key_get_type(n->saml_key);
+    const char *method = type == P11_KEY_EC_P256 || type == P11_KEY_EC_P384
+                             ? ALG_ECDSA_SHA256
+                             : ALG_RSA_SHA256;
+    metadata_text text = {0};
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char *canonical_signed_info = NULL;
+    char *signed_info = NULL;
+    char *value = NULL;
+    char *xml = NULL;
+
+    if (write_unsigned(n, &text) != 0 || digest_document(&text, digest) != 0)
+        goto out;
+
+    canonical_signed_info = write_signed_info(method, text.id, digest, 1);
+    signed_info = write_signed_info(method, text.id, digest, 0);
+    if (canonical_signed_info == NULL || signed_info == NULL)
+        goto out;
+    value = sign_in_hsm(n, canonical_signed_info);
+    if (value == NULL)
+        goto out;
+    xml = splice_signature(n, &text, signed_info, value);
+
+out:
+    free(value);
+    free(signed_info);
+    free(canonical_signed_info);
+    free(text.xml);
+    return xml;
 }
