@@ -19,6 +19,8 @@ if(TARGET idsvc)
 
   server_add_test(test_server_api idsvc_server_harness)
   server_add_test(test_server_state idsvc_server_harness)
+  server_add_test(test_server_saml idsvc_server_harness)
+  server_add_test(test_server_crash idsvc_server_harness)
   server_add_test(test_server_config idsvc_server)
   server_add_test(test_server_openapi idsvc_server)
   server_add_test(test_server_store idsvc_server)
