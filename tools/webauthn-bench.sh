@@ -126,3 +126,9 @@ busy=$(echo "$sample_start $sample_end" | awk '{
     echo
     node "$node_dir/summarize.mjs" "$results" "$cases"
 } | tee "$out/summary.md"
+
+# A rejected case was not timed, so the run is incomplete.
+if grep -q '"rejected"' "$results"; then
+    echo "webauthn-bench.sh: some cases were rejected; see the list above" >&2
+    exit 1
+fi

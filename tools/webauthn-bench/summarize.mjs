@@ -74,6 +74,7 @@ const rows = [
 ];
 for (const testCase of cases) {
   const name = testCase.name;
+  if (!rates[name]) continue;
   const ratios = roundRatios(name);
   const compared = testCase.compare !== false;
   rows.push(
