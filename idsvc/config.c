@@ -10,6 +10,8 @@
 
 #include <ini.h>
 
+#include "webauthn.h"
+
 /* Longest accepted line; inih's compile-time default of 200 is too short for URIs. */
 #define CONFIG_MAX_LINE 4096
 
@@ -373,6 +375,16 @@ static int handle_rp(parse_state *state, const char *id, const char *name,
         return set_string(&rp->jurisdiction, value) == 0;
     if (strcmp(name, "allowed_claims") == 0)
         return set_claims(rp, value) == 0;
+    if (strcmp(name, "name") == 0)
+        return set_string(&rp->name, value) == 0;
+    if (strcmp(name, "consent") == 0) {
+        /* NOTE: this registry setting stands in for the policy engine's
+         * consent_required until the engine decides verifications. */
+        if (strcmp(value, "always") != 0 && strcmp(value, "never") != 0)
+            return fail(state, "[rp %s] consent: \"%s\" is not always or never", id, value);
+        rp->consent_always = strcmp(value, "always") == 0;
+        return 1;
+    }
     if (strcmp(name, "subject_cn") != 0 && strcmp(name, "fingerprint") != 0)
         return fail(state, "[rp %s]: unknown key \"%s\"", id, name);
 
@@ -419,6 +431,107 @@ static int handle_client(parse_state *state, const char *name_in_section, const 
     return fail(state, "[client %s]: unknown key \"%s\"", name_in_section, name);
 }
 
+static int handle_webauthn(parse_state *state, const char *name, const char *value)
+{
+    config_web *web = &state->cfg->web;
+    unsigned long number = 0;
+
+    if (strcmp(name, "rp_id") == 0)
+        return set_string(&web->rp_id, value) == 0;
+    if (strcmp(name, "origin") == 0)
+        return append_string(&web->origins, &web->origin_count, value) == 0;
+    if (strcmp(name, "attestation_root") == 0)
+        return append_path(state, &web->root_files, &web->root_count, value) == 0;
+    if (strcmp(name, "challenge_timeout") == 0) {
+        if (!handle_number(state, "webauthn", name, value, 10, 600, &number))
+            return 0;
+        web->challenge_seconds = (unsigned)number;
+        return 1;
+    }
+    if (strcmp(name, "attestation") != 0)
+        return fail(state, "[webauthn]: unknown key \"%s\"", name);
+    if (strcmp(value, "none") == 0)
+        web->attestation = WEBAUTHN_ATTESTATION_ANY;
+    else if (strcmp(value, "self") == 0)
+        web->attestation = WEBAUTHN_ATTESTATION_SELF;
+    else if (strcmp(value, "chain") == 0)
+        web->attestation = WEBAUTHN_ATTESTATION_CHAIN;
+    else
+        return fail(state, "[webauthn] attestation: \"%s\" is not none, self or chain",
+                    value);
+    return 1;
+}
+
+static int handle_pages(parse_state *state, const char *name, const char *value)
+{
+    config_web *web = &state->cfg->web;
+    unsigned long number = 0;
+
+    if (strcmp(name, "assets") == 0)
+        return set_path(state, &web->assets_dir, value) == 0;
+    if (strcmp(name, "session_timeout") == 0) {
+        if (!handle_number(state, "pages", name, value, 60, 3600, &number))
+            return 0;
+        web->session_seconds = (unsigned)number;
+        return 1;
+    }
+    if (strcmp(name, "consent_timeout") == 0) {
+        if (!handle_number(state, "pages", name, value, 60, 7 * 86400, &number))
+            return 0;
+        web->consent_seconds = (unsigned)number;
+        return 1;
+    }
+    return fail(state, "[pages]: unknown key \"%s\"", name);
+}
+
+/* Reads "retention_days" (the default rule) or "retention_days.XX" (jurisdiction XX). */
+static int handle_audit_retention(parse_state *state, const char *name, const char *value)
+{
+    config_audit *audit = &state->cfg->audit;
+    const char *jurisdiction = name[strlen("retention_days")] == '.'
+                                   ? name + strlen("retention_days") + 1
+                                   : NULL;
+    config_retention *grown;
+    unsigned long number = 0;
+
+    if (audit->retention_count == 0)
+        return 0; /* set_defaults ran out of memory */
+    if (!handle_number(state, "audit", name, value, 0, 100 * 366, &number))
+        return 0;
+    if (jurisdiction == NULL) {
+        audit->retention[0].days = (unsigned)number;
+        return 1;
+    }
+    if (jurisdiction[0] == '\0')
+        return fail(state, "[audit] %s: name a jurisdiction after the dot", name);
+    grown = realloc(audit->retention, (audit->retention_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return 0;
+    audit->retention = grown;
+    grown[audit->retention_count].days = (unsigned)number;
+    grown[audit->retention_count].jurisdiction = strdup(jurisdiction);
+    if (grown[audit->retention_count].jurisdiction == NULL)
+        return 0;
+    audit->retention_count++;
+    return 1;
+}
+
+static int handle_audit(parse_state *state, const char *name, const char *value)
+{
+    unsigned long number = 0;
+
+    if (strcmp(name, "checkpoint_interval") == 0) {
+        if (!handle_number(state, "audit", name, value, 0, 86400, &number))
+            return 0;
+        state->cfg->audit.checkpoint_interval_seconds = (unsigned)number;
+        return 1;
+    }
+    if (strcmp(name, "retention_days") == 0 ||
+        strncmp(name, "retention_days.", strlen("retention_days.")) == 0)
+        return handle_audit_retention(state, name, value);
+    return fail(state, "[audit]: unknown key \"%s\"", name);
+}
+
 /* Splits "kind NAME" section headers; returns NULL when section is not of that kind. */
 static const char *section_argument(const char *section, const char *kind)
 {
@@ -448,6 +561,10 @@ static int handle_entry(void *user, const char *section, const char *name,
         return handle_saml(state, name, value);
     if (strcmp(section, "limits") == 0)
         return handle_limits(state, name, value);
+    if (strcmp(section, "webauthn") == 0)
+        return handle_webauthn(state, name, value);
+    if (strcmp(section, "pages") == 0)
+        return handle_pages(state, name, value);
     if (strcmp(section, "database") == 0) {
         if (strcmp(name, "path") == 0)
             return set_path(state, &state->cfg->database_path, value) == 0;
@@ -474,6 +591,10 @@ static void set_defaults(config *cfg)
     cfg->limits.threads = 4;
     cfg->limits.connection_timeout_seconds = 30;
     cfg->limits.max_connections = 1024;
+    cfg->web.attestation = WEBAUTHN_ATTESTATION_SELF;
+    cfg->web.challenge_seconds = 120;
+    cfg->web.session_seconds = 600;
+    cfg->web.consent_seconds = 900;
 }
 
 static int check_required(parse_state *state)
@@ -500,6 +621,10 @@ static int check_required(parse_state *state)
         return fail(state, "[hsm] needs exactly one of pin_file and pin_env");
     if (cfg->client_ca_count == 0)
         return fail(state, "[tls] client_ca is missing: mutual TLS needs at least one CA");
+    if (cfg->web.rp_id != NULL && cfg->web.origin_count == 0)
+        return fail(state, "[webauthn] rp_id needs at least one origin");
+    if (cfg->web.attestation == WEBAUTHN_ATTESTATION_CHAIN && cfg->web.root_count == 0)
+        return fail(state, "[webauthn] attestation = chain needs an attestation_root");
     if (strncmp(cfg->tls_key_uri, "pkcs11:", 7) != 0 ||
         strncmp(cfg->saml_key_uri, "pkcs11:", 7) != 0)
         return fail(state, "[hsm] tls_key and saml_key must be pkcs11: URIs");
@@ -663,6 +788,10 @@ void config_free(config **cfg_ptr)
     free_list(cfg->client_ca_files, cfg->client_ca_count);
     free(cfg->saml_certificate_file);
     free(cfg->database_path);
+    free(cfg->web.rp_id);
+    free_list(cfg->web.origins, cfg->web.origin_count);
+    free_list(cfg->web.root_files, cfg->web.root_count);
+    free(cfg->web.assets_dir);
 
     for (size_t i = 0; i < cfg->issuer_count; i++) {
         free(cfg->issuers[i].id);
@@ -675,6 +804,7 @@ void config_free(config **cfg_ptr)
         free(cfg->rps[i].id);
         free(cfg->rps[i].entity_id);
         free(cfg->rps[i].jurisdiction);
+        free(cfg->rps[i].name);
         free_list(cfg->rps[i].allowed_claims, cfg->rps[i].allowed_count);
     }
     free(cfg->rps);

@@ -37,6 +37,8 @@ typedef struct config_rp {
     char *jurisdiction;
     char **allowed_claims;
     size_t allowed_count;
+    char *name;          /* shown to subjects on the consent page; NULL shows id */
+    bool consent_always; /* consent = always: every verification waits for consent */
 } config_rp;
 
 /* Maps a client certificate, by subject CN or SHA-256 fingerprint, to a role. */
@@ -57,6 +59,20 @@ typedef struct config_limits {
     unsigned connection_timeout_seconds;
     unsigned max_connections;
 } config_limits;
+
+/* [webauthn] and [pages]: the citizen pages. rp_id NULL turns the pages off. */
+typedef struct config_web {
+    char *rp_id;
+    char **origins;           /* compared byte for byte with clientDataJSON and Origin */
+    size_t origin_count;
+    int attestation;          /* a webauthn_attestation_policy value */
+    char **root_files;        /* attestation trust anchors, PEM */
+    size_t root_count;
+    unsigned challenge_seconds;
+    unsigned session_seconds;
+    unsigned consent_seconds;
+    char *assets_dir;         /* web/: scripts, styles and message catalogues */
+} config_web;
 
 typedef struct config {
     char *path; /* the file this was read from, for reloads */
@@ -91,6 +107,7 @@ typedef struct config {
     char *database_path;
 
     config_limits limits;
+    config_web web;
 
     config_issuer *issuers;
     size_t issuer_count;

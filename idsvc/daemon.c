@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "http_policy.h"
 #include "log.h"
 
 #define PIN_MAX 256
@@ -137,6 +138,8 @@ static int start_node(node *n, config *cfg)
         log_message(LOG_ERROR, "start_failed", "%s", error);
         return -1;
     }
+    if (http_policy_start(n, cfg) != 0)
+        return -1;
     return 0;
 }
 
@@ -172,11 +175,22 @@ static void reload(node *n)
     log_message(LOG_INFO, "reloaded", "trust store, relying parties and roles reloaded");
 }
 
+/* Reloads the policy bundles that the configuration in force names, even when the
+ * configuration itself failed to reload. */
+static void reload_policy(node *n)
+{
+    node_snapshot *snapshot = node_acquire(n);
+
+    http_policy_reload(n, snapshot->cfg);
+    node_release(&snapshot);
+}
+
 static void stop_node(node *n)
 {
     free(n->metadata_xml);
     node_release(&n->boot_snapshot);
     node_release(&n->snapshot);
+    http_policy_stop(n);
     store_close(&n->store);
     X509_free(n->saml_cert);
     p11_key_free(&n->saml_key);
@@ -196,6 +210,7 @@ static void serve(node *n, const sigset_t *signals)
             continue;
         if (signal_number == SIGHUP) {
             reload(n);
+            reload_policy(n);
             continue;
         }
         log_message(LOG_INFO, "stopping", "received %s; draining requests",

@@ -28,6 +28,22 @@ static const http_route routes[] = {
     {"GET", "/saml/metadata", 0, route_metadata_get},
     {"GET", "/healthz", 0, route_health_get},
     {"GET", "/metrics", ROLE_REGULATOR | ROLE_NODE, route_metrics_get},
+    {"GET", "/v1/verifications/{id}", ROLE_RP, route_verifications_get},
+    {"GET", "/enroll", 0, route_enroll_page},
+    {"POST", "/enroll/code", 0, route_enroll_code},
+    {"POST", "/account/registration/options", 0, route_enroll_options},
+    {"POST", "/account/registration", 0, route_enroll_finish},
+    {"POST", "/account/authenticators/{id}/removal", 0, route_enroll_remove},
+    {"GET", "/account", 0, route_subject_page},
+    {"POST", "/account/signin/options", 0, route_subject_signin_options},
+    {"POST", "/account/signin", 0, route_subject_signin},
+    {"POST", "/account/signout", 0, route_subject_signout},
+    {"GET", "/consent/{id}", 0, route_consent_page},
+    {"POST", "/consent/{id}/options", 0, route_consent_options},
+    {"POST", "/consent/{id}/approval", 0, route_consent_approve},
+    {"POST", "/consent/{id}/refusal", 0, route_consent_refuse},
+    {"GET", "/static/pages.js", 0, route_static_script},
+    {"GET", "/static/pages.css", 0, route_static_style},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -57,6 +73,20 @@ typedef struct request_state {
     struct timespec started;
     connection_state *connection;
 } request_state;
+
+const char *http_request_header(const http_request *request, const char *name)
+{
+    if (request->connection == NULL)
+        return NULL;
+    return MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_query(const http_request *request, const char *name)
+{
+    if (request->connection == NULL)
+        return NULL;
+    return MHD_lookup_connection_value(request->connection, MHD_GET_ARGUMENT_KIND, name);
+}
 
 const http_route *http_routes(size_t *count)
 {
@@ -268,6 +298,8 @@ static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *
     }
     if (reply->allow != NULL)
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, reply->allow);
+    for (size_t i = 0; i < reply->header_count; i++)
+        MHD_add_response_header(response, reply->header_names[i], reply->header_values[i]);
 
     result = MHD_queue_response(connection, reply->status, response);
     MHD_destroy_response(response);
@@ -303,6 +335,7 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     state->request.snapshot = node_acquire(server->node);
     state->request.method = method;
     state->request.path = url;
+    state->request.connection = connection;
     state->request.content_type =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     make_request_id(state->request.request_id);

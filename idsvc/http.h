@@ -75,7 +75,16 @@ typedef struct http_request {
     size_t body_len;
     http_caller caller;
     char request_id[33];
+    void *connection; /* the libmicrohttpd connection, for http_request_header */
 } http_request;
+
+/* Returns a request header, or NULL when it is absent. */
+const char *http_request_header(const http_request *request, const char *name);
+
+/* Returns a query-string argument, or NULL when it is absent. */
+const char *http_request_query(const http_request *request, const char *name);
+
+#define HTTP_MAX_HEADERS 8
 
 /* A response under construction; body is owned and freed by the HTTP layer. */
 typedef struct http_reply {
@@ -86,9 +95,18 @@ typedef struct http_reply {
     const char *code;        /* the problem code, for the request log line */
     unsigned retry_after;    /* seconds; 0 sends no Retry-After */
     const char *allow;       /* methods for a 405 */
+    size_t header_count;     /* extra headers, such as Set-Cookie; owned */
+    char *header_names[HTTP_MAX_HEADERS];
+    char *header_values[HTTP_MAX_HEADERS];
 } http_reply;
 
+/* Clears the body and the extra headers. */
 void http_reply_clear(http_reply *reply);
+
+/* Adds a response header; both strings are copied. Setting a body clears the headers,
+ * so add them after the body. Returns 0, or -1 when out of memory or when
+ * HTTP_MAX_HEADERS are set already. */
+int http_reply_header(http_reply *reply, const char *name, const char *value);
 
 /* Sets a JSON body (taking the reference to doc) with the given status. */
 void http_reply_json(http_reply *reply, unsigned status, json_t *doc);
@@ -118,6 +136,25 @@ void route_issuers_list(http_request *request, http_reply *reply);
 void route_metadata_get(http_request *request, http_reply *reply);
 void route_health_get(http_request *request, http_reply *reply);
 void route_metrics_get(http_request *request, http_reply *reply);
+
+/* The citizen pages and the consent results (route_enroll*.c, route_subject*.c,
+ * route_consent*.c, web_static.c). */
+void route_verifications_get(http_request *request, http_reply *reply);
+void route_enroll_page(http_request *request, http_reply *reply);
+void route_enroll_code(http_request *request, http_reply *reply);
+void route_enroll_options(http_request *request, http_reply *reply);
+void route_enroll_finish(http_request *request, http_reply *reply);
+void route_enroll_remove(http_request *request, http_reply *reply);
+void route_subject_page(http_request *request, http_reply *reply);
+void route_subject_signin_options(http_request *request, http_reply *reply);
+void route_subject_signin(http_request *request, http_reply *reply);
+void route_subject_signout(http_request *request, http_reply *reply);
+void route_consent_page(http_request *request, http_reply *reply);
+void route_consent_options(http_request *request, http_reply *reply);
+void route_consent_approve(http_request *request, http_reply *reply);
+void route_consent_refuse(http_request *request, http_reply *reply);
+void route_static_script(http_request *request, http_reply *reply);
+void route_static_style(http_request *request, http_reply *reply);
 
 /* Builds the node's SAML metadata document; the caller frees it. NULL on failure. */
 char *route_metadata_build(const node *n);

@@ -11,7 +11,31 @@
 void http_reply_clear(http_reply *reply)
 {
     free(reply->body);
+    for (size_t i = 0; i < reply->header_count; i++) {
+        free(reply->header_names[i]);
+        free(reply->header_values[i]);
+    }
     memset(reply, 0, sizeof(*reply));
+}
+
+int http_reply_header(http_reply *reply, const char *name, const char *value)
+{
+    char *name_copy;
+    char *value_copy;
+
+    if (reply->header_count == HTTP_MAX_HEADERS)
+        return -1;
+    name_copy = strdup(name);
+    value_copy = strdup(value);
+    if (name_copy == NULL || value_copy == NULL) {
+        free(name_copy);
+        free(value_copy);
+        return -1;
+    }
+    reply->header_names[reply->header_count] = name_copy;
+    reply->header_values[reply->header_count] = value_copy;
+    reply->header_count++;
+    return 0;
 }
 
 void http_reply_json(http_reply *reply, unsigned status, json_t *doc)

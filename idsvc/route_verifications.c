@@ -16,6 +16,7 @@
 #include "log.h"
 #include "problem.h"
 #include "route_common.h"
+#include "web_consent.h"
 
 #define PURPOSE_MAX 256
 #define CLAIMS_MAX 64
@@ -333,11 +334,22 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
         goto out;
     }
 
+    /* The consent hook: a verification that needs the subject's consent is stored and
+     * answered 202 with the consent link, and nothing is disclosed yet. */
+    if (consent_required(request, config_find_rp(request->snapshot->cfg, rp->id))) {
+        if (check_replay(request, assertion, reply))
+            consent_defer_verification(request, in->purpose, assertion, d.disclosed,
+                                       d.withheld, reply);
+        goto out;
+    }
+
     /* Sign before recording the ID, so an HSM failure leaves the assertion usable for
      * a retry; a concurrent second presentation still loses at the record. */
     if (sign_attestation(request, rp, assertion, &d, &attestation, reply) != 0)
         goto out;
     if (!check_replay(request, assertion, reply))
+        goto out;
+    if (!consent_record_disclosure(request, in->purpose, assertion, d.disclosed, reply))
         goto out;
     reply_accepted(request, in, assertion, &d, attestation, reply);
 out:

@@ -10,12 +10,17 @@ if(TARGET idsvc_saml)
     ${CMAKE_CURRENT_SOURCE_DIR}/config*.c ${CMAKE_CURRENT_SOURCE_DIR}/tls*.c
     ${CMAKE_CURRENT_SOURCE_DIR}/http*.c ${CMAKE_CURRENT_SOURCE_DIR}/route_*.c
     ${CMAKE_CURRENT_SOURCE_DIR}/problem*.c ${CMAKE_CURRENT_SOURCE_DIR}/store*.c
-    ${CMAKE_CURRENT_SOURCE_DIR}/log*.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics*.c)
+    ${CMAKE_CURRENT_SOURCE_DIR}/log*.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics*.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/web_*.c)
   add_library(idsvc_server STATIC ${SERVER_SOURCES})
   target_include_directories(idsvc_server PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(idsvc_server PUBLIC idsvc_saml idsvc_p11 PkgConfig::MHD
                         PkgConfig::GNUTLS PkgConfig::SQLITE PkgConfig::INIH
                         PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2 pthread)
+  # The citizen pages verify registrations and assertions with idsvc_webauthn, and
+  # read their scripts, styles and catalogues from web/ unless [pages] assets is set.
+  target_link_libraries(idsvc_server PUBLIC idsvc_webauthn)
+  target_compile_definitions(idsvc_server PRIVATE IDSVC_WEB_DIR="${CMAKE_SOURCE_DIR}/web")
 
   add_executable(idsvc ${CMAKE_CURRENT_SOURCE_DIR}/daemon.c)
   target_link_libraries(idsvc PRIVATE idsvc_server)

@@ -69,6 +69,7 @@ typedef struct store_rp {
 void store_rp_clear(store_rp *rp);
 
 typedef struct store store;
+struct web_store_ops;
 
 typedef struct store_ops {
     store_status (*issue_credential)(store *s, const store_issue *issue);
@@ -87,6 +88,7 @@ typedef struct store_ops {
     store_status (*get_rp)(store *s, const char *id, store_rp *out);
     store_status (*schema_version)(store *s, int *version);
     void (*close)(store *s);
+    const struct web_store_ops *web; /* the citizen pages' storage, web_store.h */
 } store_ops;
 
 /* Every backend starts its own struct with this header. */

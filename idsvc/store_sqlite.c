@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "web_store.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define PURGE_EVERY 256 /* replay inserts between purges of expired rows */
@@ -58,6 +59,99 @@ static const char *const migrations[] = {
     "  entity_id TEXT NOT NULL,"
     "  jurisdiction TEXT NOT NULL,"
     "  allowed_claims TEXT NOT NULL);",
+    /* 2: the citizen pages: enrollment, authenticators, sessions, consent, disclosures. */
+    "CREATE TABLE enrollment_redemptions ("
+    "  credential_id TEXT PRIMARY KEY REFERENCES credentials(id),"
+    "  redeemed_at INTEGER NOT NULL);"
+    "CREATE TABLE webauthn_user_handles ("
+    "  subject_id INTEGER PRIMARY KEY REFERENCES subjects(id),"
+    "  handle BLOB NOT NULL UNIQUE);"
+    "CREATE TABLE authenticators ("
+    "  id TEXT PRIMARY KEY,"
+    "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+    "  credential_id BLOB NOT NULL UNIQUE,"
+    "  public_key BLOB NOT NULL,"
+    "  algorithm INTEGER NOT NULL,"
+    "  sign_count INTEGER NOT NULL,"
+    "  aaguid BLOB NOT NULL,"
+    "  format TEXT NOT NULL,"
+    "  attestation TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_used_at INTEGER,"
+    "  possibly_cloned INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX authenticators_subject ON authenticators (subject_id);"
+    "CREATE TABLE webauthn_challenges ("
+    "  challenge BLOB PRIMARY KEY,"
+    "  ceremony INTEGER NOT NULL,"
+    "  subject_id INTEGER,"
+    "  consent_id TEXT,"
+    "  nonce BLOB,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER);"
+    "CREATE INDEX webauthn_challenges_expiry ON webauthn_challenges (expires_at);"
+    "CREATE TABLE web_sessions ("
+    "  token_hash BLOB PRIMARY KEY,"
+    "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE TABLE consent_requests ("
+    "  id TEXT PRIMARY KEY,"
+    "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+    "  rp_id TEXT NOT NULL,"
+    "  details TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'refused')),"
+    "  decided_at INTEGER,"
+    "  authenticator_id TEXT);"
+    "CREATE TABLE pending_verifications ("
+    "  id TEXT PRIMARY KEY,"
+    "  rp_id TEXT NOT NULL,"
+    "  consent_id TEXT REFERENCES consent_requests(id),"
+    "  result TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE disclosures ("
+    "  id INTEGER PRIMARY KEY,"
+    "  subject_id INTEGER NOT NULL REFERENCES subjects(id),"
+    "  rp_id TEXT NOT NULL,"
+    "  rp_name TEXT NOT NULL,"
+    "  rp_country TEXT NOT NULL,"
+    "  purpose TEXT NOT NULL,"
+    "  claims TEXT NOT NULL,"
+    "  rule TEXT NOT NULL,"
+    "  consent_id TEXT,"
+    "  disclosed_at INTEGER NOT NULL);"
+    "CREATE INDEX disclosures_subject ON disclosures (subject_id, disclosed_at);",
+    /* 3: the audit log (audit_store.c): entries with their leaf hashes, the hashes of
+     * complete subtrees above the leaves, signed checkpoints, the pseudonym secret. */
+    "CREATE TABLE audit_entries ("
+    "  idx INTEGER PRIMARY KEY,"
+    "  recorded_at INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  actor TEXT,"
+    "  relying_party TEXT,"
+    "  jurisdiction TEXT NOT NULL,"
+    "  leaf_hash BLOB NOT NULL,"
+    "  entry TEXT,"
+    "  purged_at INTEGER);"
+    "CREATE INDEX audit_entries_time ON audit_entries (recorded_at);"
+    "CREATE TABLE audit_nodes ("
+    "  level INTEGER NOT NULL,"
+    "  idx INTEGER NOT NULL,"
+    "  hash BLOB NOT NULL,"
+    "  PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE audit_checkpoints ("
+    "  id INTEGER PRIMARY KEY,"
+    "  tree_size INTEGER NOT NULL,"
+    "  root BLOB NOT NULL,"
+    "  signed_at INTEGER NOT NULL,"
+    "  node_id TEXT NOT NULL,"
+    "  key_id TEXT NOT NULL,"
+    "  algorithm TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  signature BLOB NOT NULL);"
+    "CREATE TABLE audit_secret ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  secret BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -117,6 +211,13 @@ static sqlite3 *open_connection(const char *path)
         return NULL;
     }
     return db;
+}
+
+static sqlite3 *thread_connection(sqlite_store *s);
+
+sqlite3 *store_sqlite_connection(store *s)
+{
+    return thread_connection((sqlite_store *)s);
 }
 
 static sqlite3 *thread_connection(sqlite_store *s)
@@ -548,6 +649,7 @@ static const store_ops sqlite_ops = {
     .get_rp = sqlite_get_rp,
     .schema_version = sqlite_schema_version,
     .close = sqlite_close,
+    .web = &web_store_sqlite_ops,
 };
 
 store *store_sqlite_open(const char *path, char *error, size_t error_size)

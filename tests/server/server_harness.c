@@ -321,12 +321,26 @@ static void parse_body(http_result *out)
 int harness_curl(harness *h, const char *client, const char *method, const char *path,
                  const char *content_type, const char *body, http_result *out)
 {
+    char header[256];
+    const char *headers[] = {header, NULL};
+
+    snprintf(header, sizeof(header), "Content-Type: %s",
+             content_type != NULL ? content_type : "application/json");
+    return harness_curl_headers(h, client, method, path, body != NULL ? headers : NULL,
+                                body, out);
+}
+
+int harness_curl_headers(harness *h, const char *client, const char *method,
+                         const char *path, const char *const *headers, const char *body,
+                         http_result *out)
+{
     const char *dir = h->token.dir;
     char body_path[PATH_MAX + 32];
     char out_path[PATH_MAX + 32];
     char header_path[PATH_MAX + 32];
     char cert[2 * PATH_MAX + 64] = "";
     char data[PATH_MAX + 128] = "";
+    char extra[2048] = "";
     char command[12 * PATH_MAX];
     char code[16] = "";
     FILE *pipe;
@@ -344,13 +358,17 @@ int harness_curl(harness *h, const char *client, const char *method, const char 
     if (body != NULL) {
         if (write_file(body_path, body, "w") != 0)
             return -1;
-        snprintf(data, sizeof(data), "--data-binary @%s -H 'Content-Type: %s'", body_path,
-                 content_type != NULL ? content_type : "application/json");
+        snprintf(data, sizeof(data), "--data-binary @%s", body_path);
+    }
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+        size_t used = strlen(extra);
+
+        snprintf(extra + used, sizeof(extra) - used, " -H '%s'", headers[i]);
     }
     snprintf(command, sizeof(command),
-             "curl -s --max-time 30 --cacert %s/ca.pem %s %s -X %s -o %s -D %s "
+             "curl -s --max-time 30 --cacert %s/ca.pem %s %s%s -X %s -o %s -D %s "
              "-w '%%{http_code}' https://127.0.0.1:%u%s",
-             dir, cert, data, method, out_path, header_path, h->port, path);
+             dir, cert, data, extra, method, out_path, header_path, h->port, path);
 
     pipe = popen(command, "r");
     if (pipe == NULL)

@@ -74,6 +74,12 @@ const char *http_result_field(const http_result *result);
 int harness_curl(harness *h, const char *client, const char *method, const char *path,
                  const char *content_type, const char *body, http_result *out);
 
+/* Like harness_curl, and sends the extra request headers of a NULL-terminated list of
+ * "Name: value" lines, which must not contain single quotes. */
+int harness_curl_headers(harness *h, const char *client, const char *method,
+                         const char *path, const char *const *headers, const char *body,
+                         http_result *out);
+
 /* A raw GnuTLS connection with a chosen priority string, for protocol-level tests. */
 typedef struct raw_client raw_client;
 

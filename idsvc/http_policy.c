@@ -1,0 +1,116 @@
+/*
+ * Loads the policy bundles that [policy] names into the node's policy store, at start
+ * and on SIGHUP. The store verifies every bundle against the regulator trust list and
+ * its effective dates before it swaps the compiled set in, so a failed reload leaves the
+ * node serving with the set it had.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_policy.h"
+#include "log.h"
+
+/* Writes the current set's bundles as "id vVERSION DIGEST, ..." for log lines. */
+static void describe_set(policy_store *bundles, char *buf, size_t size)
+{
+    policy_set *set = policy_store_acquire(bundles);
+    size_t used = 0;
+
+    buf[0] = '\0';
+    if (set == NULL) {
+        snprintf(buf, size, "none");
+        return;
+    }
+    for (size_t i = 0; i < policy_set_bundle_count(set); i++)
+        used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s v%ld %s",
+                                 i > 0 ? ", " : "", policy_set_bundle_id(set, i),
+                                 policy_set_bundle_version(set, i),
+                                 policy_set_bundle_digest(set, i));
+    policy_set_release(&set);
+}
+
+static int load_bundles(node *n, const config *cfg, policy_error *err)
+{
+    return policy_store_load(n->policy, (const char *const *)cfg->policy.bundle_files,
+                             cfg->policy.bundle_count, time(NULL), err);
+}
+
+static void log_loaded(node *n, const char *event)
+{
+    char bundles[1024];
+
+    describe_set(n->policy, bundles, sizeof(bundles));
+    log_field fields[] = {{"bundles", bundles}};
+    log_event(LOG_INFO, event, fields, 1);
+}
+
+int http_policy_start(node *n, const config *cfg)
+{
+    policy_trust *trust = NULL;
+    policy_error err = {0};
+
+    n->policy = NULL;
+    if (cfg->policy.bundle_count == 0) {
+        log_message(LOG_WARN, "policy_engine_off",
+                    "[policy] names no bundle, so disclosures follow only each relying "
+                    "party's allowed_claims");
+        return 0;
+    }
+
+    if (policy_trust_load(cfg->policy.trust_file, &trust, &err) != 0 ||
+        policy_store_create(trust, &n->policy, &err) != 0) {
+        policy_trust_free(&trust);
+        log_message(LOG_ERROR, "start_failed", "[policy] trust_list %s: %s (%s)",
+                    cfg->policy.trust_file, err.message, policy_error_name(err.code));
+        return -1;
+    }
+    /* The store owns the trust list from here on. */
+    if (load_bundles(n, cfg, &err) != 0) {
+        log_message(LOG_ERROR, "start_failed", "[policy] bundle: %s (%s)", err.message,
+                    policy_error_name(err.code));
+        return -1;
+    }
+    log_loaded(n, "policy_loaded");
+    return 0;
+}
+
+void http_policy_reload(node *n, const config *cfg)
+{
+    policy_error err = {0};
+    char kept[1024];
+
+    /* NOTE: the trust list is read only at start, and so is whether the engine runs;
+     * a reload changes only which bundles are loaded. */
+    if (n->policy == NULL) {
+        if (cfg->policy.bundle_count > 0)
+            log_message(LOG_ERROR, "policy_reload_failed",
+                        "[policy] names bundles, but the node started without the policy "
+                        "engine; restart it to turn the engine on");
+        return;
+    }
+    if (cfg->policy.bundle_count == 0) {
+        describe_set(n->policy, kept, sizeof(kept));
+        log_message(LOG_ERROR, "policy_reload_failed",
+                    "[policy] names no bundle; the engine cannot be turned off without a "
+                    "restart, so the node keeps %s", kept);
+        return;
+    }
+
+    if (load_bundles(n, cfg, &err) != 0) {
+        describe_set(n->policy, kept, sizeof(kept));
+        log_field fields[] = {
+            {"code", policy_error_name(err.code)},
+            {"error", err.message},
+            {"kept", kept},
+        };
+        log_event(LOG_ERROR, "policy_reload_failed", fields, 3);
+        return;
+    }
+    log_loaded(n, "policy_reloaded");
+}
+
+void http_policy_stop(node *n)
+{
+    policy_store_free(&n->policy);
+}

@@ -1,0 +1,536 @@
+/*
+ * The policy engine's part of POST /v1/verifications: it maps the verified credential's
+ * attributes to the names of the policy catalogue, asks the engine about each requested
+ * claim, and turns the decision into the response members and the attestation's
+ * attributes. A withheld claim's value stays inside this file: only values that the
+ * engine returns as disclosed or derived reach the response or the attestation.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_policy.h"
+#include "log.h"
+#include "problem.h"
+
+#define IDSVC_CLAIM_PREFIX "urn:idsvc:claim:"
+
+/*
+ * Policy catalogue names whose value comes from a SAML catalogue claim of another name.
+ * "address" is an object, so that the engine's country-of derivation can read its
+ * country member. Every other name is the same in both catalogues, or is written as
+ * the attribute urn:idsvc:claim:NAME.
+ */
+static const struct claim_source {
+    const char *policy_name;
+    const char *saml_name;
+    const char *member; /* the member of an object value, or NULL for the whole value */
+} SOURCES[] = {
+    {"phone", "phone_number", NULL},
+    {"address", "residential_address", "text"},
+    {"address", "residence_country", "country"},
+};
+
+#define SOURCE_COUNT (sizeof(SOURCES) / sizeof(SOURCES[0]))
+
+bool verification_read_retention(const json_t *body, long *days, http_reply *reply)
+{
+    const json_t *value = json_object_get(body, "retention_days");
+
+    *days = -1;
+    if (value == NULL || json_is_null(value))
+        return true;
+    if (!json_is_integer(value)) {
+        problem_set(reply, 400, "field_invalid", "retention_days",
+                    "retention_days must be a whole number of days.");
+        return false;
+    }
+    if (json_integer_value(value) < 0 ||
+        json_integer_value(value) > VERIFICATION_RETENTION_MAX) {
+        problem_set(reply, 400, "retention_invalid", "retention_days",
+                    "retention_days must be from 0 to %d days, not %lld.",
+                    VERIFICATION_RETENTION_MAX, (long long)json_integer_value(value));
+        return false;
+    }
+    *days = (long)json_integer_value(value);
+    return true;
+}
+
+void disclosure_clear(disclosure *d)
+{
+    json_decref(d->disclosed);
+    json_decref(d->withheld);
+    json_decref(d->decisions);
+    json_decref(d->policy);
+    if (d->owns_attributes)
+        saml_attributes_free(d->attributes, d->attribute_count);
+    else
+        free(d->attributes); /* the names and values are borrowed from the assertion */
+    memset(d, 0, sizeof(*d));
+}
+
+void verification_policy_members(json_t *doc, const disclosure *d, long retention_days)
+{
+    json_object_set_new(doc, "outcome", json_string(d->outcome));
+    json_object_set_new(doc, "consent_required",
+                        d->consent != NULL ? json_string(d->consent) : json_null());
+    json_object_set_new(doc, "retention_days",
+                        retention_days >= 0 ? json_integer(retention_days) : json_null());
+    json_object_set(doc, "decisions", d->decisions);
+    json_object_set(doc, "policy", d->policy);
+}
+
+/* ---- The credential's values by policy name --------------------------------------- */
+
+static json_t *attribute_value(const saml_claim *claim, const saml_attribute *attribute)
+{
+    json_t *values;
+
+    if ((claim == NULL || !claim->multi_valued) && attribute->value_count == 1)
+        return json_string(attribute->values[0]);
+    values = json_array();
+    for (size_t i = 0; i < attribute->value_count; i++)
+        json_array_append_new(values, json_string(attribute->values[i]));
+    return values;
+}
+
+static int add_value(json_t *values, const saml_claim *claim,
+                     const saml_attribute *attribute)
+{
+    const char *name = claim != NULL ? claim->name : NULL;
+    const char *member = NULL;
+    json_t *object;
+
+    if (claim == NULL && strncmp(attribute->name, IDSVC_CLAIM_PREFIX,
+                                 strlen(IDSVC_CLAIM_PREFIX)) == 0)
+        name = attribute->name + strlen(IDSVC_CLAIM_PREFIX);
+    if (name == NULL || name[0] == '\0')
+        return 0; /* an attribute that no policy claim reads */
+    for (size_t i = 0; claim != NULL && i < SOURCE_COUNT; i++) {
+        if (strcmp(SOURCES[i].saml_name, claim->name) == 0) {
+            name = SOURCES[i].policy_name;
+            member = SOURCES[i].member;
+        }
+    }
+
+    if (member == NULL)
+        return json_object_set_new(values, name, attribute_value(claim, attribute));
+    object = json_object_get(values, name);
+    if (!json_is_object(object)) {
+        object = json_object();
+        if (json_object_set_new(values, name, object) != 0)
+            return -1;
+    }
+    return json_object_set_new(object, member, attribute_value(claim, attribute));
+}
+
+/* Builds {policy name: value} from every attribute of the credential. */
+static json_t *credential_values(const saml_assertion *assertion)
+{
+    json_t *values = json_object();
+
+    for (size_t i = 0; values != NULL && i < assertion->attribute_count; i++) {
+        const saml_attribute *attribute = &assertion->attributes[i];
+        const saml_claim *claim = saml_claim_by_uri(attribute->name);
+
+        if (claim == NULL)
+            claim = saml_claim_by_name(attribute->name);
+        if (add_value(values, claim, attribute) != 0) {
+            json_decref(values);
+            values = NULL;
+        }
+    }
+    return values;
+}
+
+/* Maps AuthnContextClassRef to a level. NOTE: only the eIDAS level URIs are known;
+ * any other class, "unspecified" included, counts as low. */
+static const char *assurance_name(const char *class_ref)
+{
+    static const char *const levels[] = {"low", "substantial", "high"};
+    static const char prefix[] = "http://eidas.europa.eu/LoA/";
+
+    if (class_ref != NULL && strncmp(class_ref, prefix, sizeof(prefix) - 1) == 0) {
+        for (size_t i = 0; i < 3; i++)
+            if (strcmp(class_ref + sizeof(prefix) - 1, levels[i]) == 0)
+                return levels[i];
+    }
+    return "low";
+}
+
+/* ---- The attestation's attributes -------------------------------------------------- */
+
+static int add_attribute(disclosure *d, const char *name, const json_t *value)
+{
+    saml_attribute *attribute;
+    size_t count = json_is_array(value) ? json_array_size(value) : 1;
+    char uri[128];
+
+    if (saml_claim_by_name(name) == NULL) {
+        snprintf(uri, sizeof(uri), IDSVC_CLAIM_PREFIX "%s", name);
+        name = uri;
+    }
+    for (size_t i = 0; i < d->attribute_count; i++)
+        if (strcmp(d->attributes[i].name, name) == 0)
+            return 0; /* two requested claims can derive the same value */
+
+    attribute = &d->attributes[d->attribute_count];
+    attribute->name = strdup(name);
+    attribute->values = calloc(count, sizeof(*attribute->values));
+    if (attribute->name == NULL || attribute->values == NULL) {
+        free(attribute->name);
+        free(attribute->values);
+        return -1;
+    }
+    d->attribute_count++;
+    for (size_t i = 0; i < count; i++) {
+        const json_t *item = json_is_array(value) ? json_array_get(value, i) : value;
+
+        attribute->values[i] = strdup(json_string_value(item) != NULL
+                                          ? json_string_value(item)
+                                          : "");
+        if (attribute->values[i] == NULL)
+            return -1;
+        attribute->value_count++;
+    }
+    return 0;
+}
+
+/* Adds the SAML attributes that a disclosed claim's value came from. */
+static int add_disclosed(disclosure *d, const char *claim, const json_t *value)
+{
+    if (!json_is_object(value)) {
+        for (size_t i = 0; i < SOURCE_COUNT; i++)
+            if (SOURCES[i].member == NULL && strcmp(SOURCES[i].policy_name, claim) == 0)
+                claim = SOURCES[i].saml_name;
+        return add_attribute(d, claim, value);
+    }
+    for (size_t i = 0; i < SOURCE_COUNT; i++) {
+        const json_t *part = json_object_get(value, SOURCES[i].member != NULL
+                                                        ? SOURCES[i].member
+                                                        : "");
+
+        if (strcmp(SOURCES[i].policy_name, claim) == 0 && part != NULL &&
+            add_attribute(d, SOURCES[i].saml_name, part) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- The decision ------------------------------------------------------------------ */
+
+/* The engine's working state for one request; large, so it lives on the heap. */
+typedef struct decision_state {
+    policy_set *set;
+    json_t *doc; /* the request document, which req borrows from */
+    policy_request req;
+    policy_decision decision;
+    const char *refused[POLICY_REQUEST_MAX_CLAIMS]; /* not in allowed_claims */
+    size_t refused_count;
+} decision_state;
+
+static bool list_contains(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+
+    while (*list != '\0') {
+        size_t token = strcspn(list, " ");
+
+        if (token == len && strncmp(list, name, len) == 0)
+            return true;
+        list += token;
+        list += strspn(list, " ");
+    }
+    return false;
+}
+
+static const char *subject_jurisdiction(const http_request *request,
+                                        const saml_assertion *assertion)
+{
+    const config *cfg = request->snapshot->cfg;
+
+    /* TODO: a credential from another issuer needs that issuer's jurisdiction, which
+     * the [issuer] sections do not record yet. */
+    if (strcmp(assertion->issuer, cfg->entity_id) == 0)
+        return cfg->jurisdiction;
+    return NULL;
+}
+
+static json_t *mechanism_names(unsigned bits)
+{
+    json_t *names = json_array();
+
+    for (unsigned i = 0; names != NULL && i < POLICY_MECH_COUNT; i++)
+        if (bits & (1u << i))
+            json_array_append_new(names, json_string(policy_mechanism_name(1u << i)));
+    return names;
+}
+
+static json_t *request_document(const http_request *request, const store_rp *rp,
+                                const saml_assertion *assertion,
+                                const verification_terms *terms, const char *home)
+{
+    const config_rp *registered = config_find_rp(request->snapshot->cfg, rp->id);
+    json_t *values = credential_values(assertion);
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (values == NULL)
+        return NULL;
+    return json_pack("{s:s, s:{s:s, s:s, s:o}, s:s, s:o, s:s, s:[], s:O, s:o, s:s}",
+                     "subject_jurisdiction", home, "relying_party", "id", rp->id,
+                     "jurisdiction", rp->jurisdiction, "transfer_mechanisms",
+                     mechanism_names(registered != NULL ? registered->transfer_mechanisms
+                                                        : 0),
+                     "purpose", terms->purpose, "retention_days",
+                     terms->retention_days >= 0 ? json_integer(terms->retention_days)
+                                                : json_null(),
+                     "assurance", assurance_name(assertion->assurance), "consent",
+                     "claims", terms->claims, "values", values, "time", when);
+}
+
+/* Turns a request error into a problem: a bad purpose or claim list is the client's,
+ * anything else comes from the node's own configuration. */
+static void reject_request(const policy_error *err, http_reply *reply)
+{
+    if (strcmp(err->field, "purpose") == 0) {
+        problem_set(reply, 400, "purpose_unknown", "purpose",
+                    "The purpose is not one the policy bundles declare, such as "
+                    "account_opening or age_check.");
+        return;
+    }
+    if (strcmp(err->field, "claims") == 0) {
+        problem_set(reply, 400, "field_invalid", "claims", "%s.", err->message);
+        return;
+    }
+    log_message(LOG_ERROR, "policy_request_invalid", "%s: %s", err->field, err->message);
+    problem_internal(reply);
+}
+
+/* Resolves the request and sets aside the claims the registry entry does not allow. */
+static int resolve(http_request *request, const store_rp *rp,
+                   const saml_assertion *assertion, const verification_terms *terms,
+                   decision_state *st, http_reply *reply)
+{
+    const char *home = subject_jurisdiction(request, assertion);
+    policy_error err = {0};
+    size_t kept = 0;
+
+    if (home == NULL) {
+        problem_set(reply, 422, "subject_jurisdiction_unknown", "assertion",
+                    "The policy engine needs the subject's home jurisdiction, which this "
+                    "node knows only for credentials it issued.");
+        return -1;
+    }
+    st->doc = request_document(request, rp, assertion, terms, home);
+    if (st->doc == NULL) {
+        problem_internal(reply);
+        return -1;
+    }
+    if (policy_request_from_json(st->set, st->doc, &st->req, &err) != 0) {
+        reject_request(&err, reply);
+        return -1;
+    }
+
+    for (size_t i = 0; i < st->req.claim_count; i++) {
+        if (st->req.claims[i] < 0) {
+            char field[32];
+
+            snprintf(field, sizeof(field), "claims[%zu]", i);
+            problem_set(reply, 400, "claim_unknown", field,
+                        "Each claim must be a name from the policy bundles' claims "
+                        "catalogue.");
+            return -1;
+        }
+        if (!list_contains(rp->allowed_claims, st->req.claim_names[i])) {
+            st->refused[st->refused_count++] = st->req.claim_names[i];
+            continue;
+        }
+        st->req.claims[kept] = st->req.claims[i];
+        st->req.claim_names[kept] = st->req.claim_names[i];
+        kept++;
+    }
+    st->req.claim_count = kept;
+    return 0;
+}
+
+static int evaluate(decision_state *st, unsigned retry_after, http_reply *reply)
+{
+    policy_error err = {0};
+
+    if (st->req.claim_count == 0) {
+        st->decision.set = st->set;
+        st->decision.overall = POLICY_DENY;
+        return 0;
+    }
+    if (policy_evaluate(&st->req, &st->decision, &err) == 0)
+        return 0;
+    log_message(LOG_ERROR, "policy_unavailable", "%s (%s)", err.message,
+                policy_error_name(err.code));
+    problem_set(reply, 503, "policy_unavailable", NULL,
+                "The node's policy bundles do not cover the decision time; the "
+                "operator must load current bundles.");
+    reply->retry_after = retry_after;
+    return -1;
+}
+
+static void count_outcome(const decision_state *st, disclosure *out)
+{
+    size_t released = 0;
+    size_t total = st->decision.claim_count + st->refused_count;
+
+    for (size_t i = 0; i < st->decision.claim_count; i++)
+        if (st->decision.claims[i].outcome != POLICY_WITHHELD)
+            released++;
+    out->consent_required = st->decision.overall == POLICY_CONSENT_PENDING;
+    if (out->consent_required) {
+        out->outcome = policy_overall_name(POLICY_CONSENT_PENDING);
+        out->consent = policy_consent_name(st->decision.consent_required);
+    } else if (released == total) {
+        out->outcome = policy_overall_name(POLICY_PERMIT);
+    } else if (released == 0) {
+        out->outcome = policy_overall_name(POLICY_DENY);
+    } else {
+        out->outcome = policy_overall_name(POLICY_PARTIAL);
+    }
+}
+
+static json_t *refused_decision(const char *claim)
+{
+    return json_pack("{s:s, s:s, s:s, s:s}", "claim", claim, "decision", "withheld",
+                     "reason", "not_allowed_for_relying_party", "explanation",
+                     "Withheld because the relying party's registry entry does not list "
+                     "this claim in allowed_claims.");
+}
+
+/* Releases the values of one claim: into the response, and into the attestation. */
+static int release(disclosure *out, const policy_claim_decision *claim)
+{
+    if (claim->outcome == POLICY_DISCLOSED) {
+        if (json_object_set(out->disclosed, claim->claim, (json_t *)claim->value) != 0)
+            return -1;
+        return add_disclosed(out, claim->claim, claim->value);
+    }
+    for (size_t k = 0; k < claim->derived_count; k++) {
+        json_t *value = json_string(claim->derived[k].value);
+        int rc = value != NULL &&
+                         json_object_set(out->disclosed, claim->derived[k].name, value) == 0
+                     ? add_attribute(out, claim->derived[k].name, value)
+                     : -1;
+
+        json_decref(value);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Fills the response members from the decision. While consent is pending, no value
+ * and no derived value leaves: the decisions name the claims and the rules only. */
+static int fill_disclosure(decision_state *st, disclosure *out)
+{
+    json_t *doc = NULL;
+    json_t *claims;
+    size_t used = 0;
+    int rc = -1;
+
+    out->owns_attributes = true;
+    out->disclosed = json_object();
+    out->withheld = json_array();
+    out->decisions = json_array();
+    out->attributes = calloc(POLICY_REQUEST_MAX_CLAIMS * (POLICY_MAX_DERIVED + 2),
+                             sizeof(*out->attributes));
+    if (out->disclosed == NULL || out->withheld == NULL || out->decisions == NULL ||
+        out->attributes == NULL)
+        return -1;
+    count_outcome(st, out);
+
+    if (st->decision.claim_count > 0) {
+        doc = policy_decision_to_json(&st->decision, &st->req);
+        if (doc == NULL)
+            return -1;
+    }
+    claims = json_object_get(doc, "claims");
+    for (size_t i = 0; i < st->decision.claim_count; i++) {
+        const policy_claim_decision *claim = &st->decision.claims[i];
+        json_t *entry = json_array_get(claims, i);
+
+        json_object_del(entry, "value");
+        if (out->consent_required)
+            json_object_del(entry, "derived");
+        if (json_array_append(out->decisions, entry) != 0)
+            goto out;
+        if (claim->outcome == POLICY_WITHHELD) {
+            json_array_append_new(out->withheld,
+                                  json_pack("{s:s, s:s}", "claim", claim->claim, "reason",
+                                            policy_reason_name(claim->reason)));
+            continue;
+        }
+        if (!out->consent_required && release(out, claim) != 0)
+            goto out;
+    }
+    for (size_t i = 0; i < st->refused_count; i++) {
+        json_array_append_new(out->decisions, refused_decision(st->refused[i]));
+        json_array_append_new(out->withheld,
+                              json_pack("{s:s, s:s}", "claim", st->refused[i], "reason",
+                                        "not_allowed_for_relying_party"));
+    }
+
+    out->policy = json_array();
+    for (size_t i = 0; out->policy != NULL && i < policy_set_bundle_count(st->set); i++) {
+        json_array_append_new(out->policy,
+                              json_pack("{s:s, s:I, s:s}", "id",
+                                        policy_set_bundle_id(st->set, i), "version",
+                                        (json_int_t)policy_set_bundle_version(st->set, i),
+                                        "digest", policy_set_bundle_digest(st->set, i)));
+        used += (size_t)snprintf(out->policy_log + used,
+                                 used < sizeof(out->policy_log)
+                                     ? sizeof(out->policy_log) - used
+                                     : 0,
+                                 "%s%s v%ld %s", i > 0 ? ", " : "",
+                                 policy_set_bundle_id(st->set, i),
+                                 policy_set_bundle_version(st->set, i),
+                                 policy_set_bundle_digest(st->set, i));
+    }
+    rc = out->policy != NULL ? 0 : -1;
+out:
+    json_decref(doc);
+    return rc;
+}
+
+int verification_policy_decide(http_request *request, const store_rp *rp,
+                               const saml_assertion *assertion,
+                               const verification_terms *terms, disclosure *out,
+                               http_reply *reply)
+{
+    decision_state *st = calloc(1, sizeof(*st));
+    int rc = -1;
+
+    if (st == NULL) {
+        problem_internal(reply);
+        return -1;
+    }
+    st->set = policy_store_acquire(request->node->policy);
+    if (st->set == NULL) {
+        problem_internal(reply); /* the daemon does not start without a set */
+        goto out;
+    }
+    if (resolve(request, rp, assertion, terms, st, reply) != 0 ||
+        evaluate(st, request->snapshot->cfg->retry_after_seconds, reply) != 0)
+        goto out;
+    if (fill_disclosure(st, out) != 0) {
+        problem_internal(reply);
+        goto out;
+    }
+    rc = 0;
+out:
+    /* The values of withheld claims are freed here with the request document. */
+    json_decref(st->doc);
+    policy_set_release(&st->set);
+    free(st);
+    return rc;
+}

@@ -1,0 +1,472 @@
+/*
+ * The policy engine inside the daemon: POST /v1/verifications decided by the shipped
+ * rule set (asean-cn-base and residency-sg), signed in this test by a regulator key in
+ * the test token with `idsvc-admin policy sign`, and reloaded on SIGHUP. The node is in
+ * SG; relying party bank-one is in SG and the "stranger" certificate is a bank in TH.
+ * One daemon serves every test in this file; the reload test runs last.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+#define TH_ENTITY_ID "https://bank.example.th/sp"
+#define REGULATOR_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=regulator;type=private"
+#define ROGUE_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=rogue-regulator;type=private"
+
+/* Values that only withheld claims carry; none may appear in a response. */
+#define SECRET_BIRTH_DATE "1990-02-03"
+#define SECRET_NATIONAL_ID "S7654321Z"
+#define SECRET_EMAIL "mei.tan@example.sg"
+
+static harness server;
+
+static const char POLICY_CONFIG[] =
+    "\n[policy]\ntrust_list = regulators.pem\nbundle = base.xml\nbundle = residency-sg.xml\n"
+    "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID "\njurisdiction = TH\n"
+    "allowed_claims = given_name family_name date_of_birth age_over_18 national_id\n"
+    "subject_cn = " CLIENT_STRANGER "\n";
+
+static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+static int run(const char *format, ...)
+{
+    char command[8192];
+    va_list args;
+    int status;
+
+    va_start(args, format);
+    vsnprintf(command, sizeof(command), format, args);
+    va_end(args);
+    status = test_run(command);
+    if (status != 0)
+        fprintf(stderr, "command failed (%d): %s\n", status, command);
+    return status;
+}
+
+/* Signs source (relative to the folder of the test token) into target with key. */
+static int sign_bundle(const char *source, const char *target, const char *key)
+{
+    const harness *h = &server;
+
+    return run("cd '%s' && '%s' policy sign '%s' --key '%s' --module '%s' --token "
+               TEST_TOKEN_LABEL " --pin-file '%s' --output '%s' >/dev/null",
+               h->token.dir, getenv("IDSVC_ADMIN"), source, key, h->token.module_path,
+               h->token.pin_path, target);
+}
+
+static int make_regulator_keys(const harness *h)
+{
+    return run("GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider '%s' --login "
+               "--generate-privkey=ecdsa --curve=secp256r1 --label regulator --id 11 "
+               "'pkcs11:token=" TEST_TOKEN_LABEL "' --outfile '%s/regulators.pem' "
+               ">/dev/null 2>&1 && GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider "
+               "'%s' --login --generate-privkey=ecdsa --curve=secp256r1 --label "
+               "rogue-regulator --id 12 'pkcs11:token=" TEST_TOKEN_LABEL "' "
+               "--outfile '%s/rogue.pem' >/dev/null 2>&1",
+               h->token.module_path, h->token.dir, h->token.module_path, h->token.dir);
+}
+
+/* Lets bank-one ask for the claims the tests use; the harness allows only three. */
+static int widen_allowed_claims(const harness *h)
+{
+    return run("sed -i 's/^allowed_claims = given_name family_name nationality$/"
+               "allowed_claims = given_name family_name nationality date_of_birth "
+               "age_over_18 national_id phone address residency_country/' '%s'",
+               h->config_path);
+}
+
+static int start_server(void **state)
+{
+    const char *source = getenv("IDSVC_SOURCE_DIR");
+    char path[PATH_MAX + 64];
+
+    (void)state;
+    if (source == NULL || getenv("IDSVC_ADMIN") == NULL) {
+        fprintf(stderr, "IDSVC_SOURCE_DIR and IDSVC_ADMIN must be set\n");
+        return -1;
+    }
+    if (harness_setup(&server) != 0 || make_regulator_keys(&server) != 0)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/policies/asean-cn-base.xml", source);
+    if (sign_bundle(path, "base.xml", REGULATOR_KEY) != 0)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/policies/residency-sg.xml", source);
+    if (sign_bundle(path, "residency-sg.xml", REGULATOR_KEY) != 0 ||
+        run("cp '%s/policies/asean-cn-base.xml' '%s/base-source.xml'", source,
+            server.token.dir) != 0)
+        goto fail;
+    if (widen_allowed_claims(&server) != 0 ||
+        harness_append_config(&server, POLICY_CONFIG) != 0 || harness_start(&server) != 0)
+        goto fail;
+    return 0;
+fail:
+    harness_dump_log(&server);
+    harness_teardown(&server);
+    return -1;
+}
+
+static int stop_server(void **state)
+{
+    int status;
+
+    (void)state;
+    status = harness_stop(&server, SIGTERM);
+    if (status != 0)
+        harness_dump_log(&server);
+    harness_teardown(&server);
+    return status == 0 ? 0 : -1;
+}
+
+/* Issues a credential for audience with claims that the tests withhold, and returns
+ * the assertion; the caller frees it. */
+static char *issue(const char *audience)
+{
+    http_result result;
+    char body[1024];
+    char *assertion;
+
+    snprintf(body, sizeof(body),
+             "{\"subject\":\"SG-SUBJECT-0042\",\"audience\":\"%s\","
+             "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+             "\"attributes\":{\"given_name\":\"Mei\",\"family_name\":\"Tan\","
+             "\"date_of_birth\":\"" SECRET_BIRTH_DATE "\",\"email\":\"" SECRET_EMAIL "\","
+             "\"residence_country\":\"SG\","
+             "\"urn:idsvc:claim:national_id\":\"" SECRET_NATIONAL_ID "\"}}",
+             audience);
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  body, &result),
+                     0);
+    if (result.status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 201);
+    assertion = strdup(json_string_value(json_object_get(result.json, "assertion")));
+    http_result_clear(&result);
+    assert_non_null(assertion);
+    return assertion;
+}
+
+/* Posts a verification; extra is appended to the JSON object, such as
+ * ",\"retention_days\":30". */
+static void verify(const char *client, const char *assertion, const char *purpose,
+                   const char *claims, const char *extra, http_result *result)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:o}", "assertion", assertion, "purpose", purpose,
+                            "claims", json_loads(claims, 0, NULL));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    char body[16384];
+
+    assert_non_null(text);
+    snprintf(body, sizeof(body), "%.*s%s}", (int)strlen(text) - 1, text, extra);
+    assert_int_equal(
+        harness_curl(&server, client, "POST", "/v1/verifications", NULL, body, result), 0);
+    free(text);
+    json_decref(doc);
+}
+
+static void expect_status(const http_result *result, long status, const char *code)
+{
+    if (result->status != status || strcmp(http_result_code(result), code) != 0)
+        fprintf(stderr, "expected %ld %s, got %ld %s\n", status, code, result->status,
+                result->body != NULL ? result->body : "");
+    assert_int_equal(result->status, status);
+    assert_string_equal(http_result_code(result), code);
+}
+
+/* Finds the decision about claim in the response's decisions. */
+static const json_t *decision_of(const http_result *result, const char *claim)
+{
+    size_t i;
+    const json_t *item;
+
+    json_array_foreach(json_object_get(result->json, "decisions"), i, item)
+    {
+        if (strcmp(json_string_value(json_object_get(item, "claim")), claim) == 0)
+            return item;
+    }
+    fail_msg("no decision about %s in %s", claim, result->body);
+    return NULL;
+}
+
+static void expect_decision(const http_result *result, const char *claim,
+                            const char *decision, const char *reason, const char *rule)
+{
+    const json_t *item = decision_of(result, claim);
+
+    assert_string_equal(json_string_value(json_object_get(item, "decision")), decision);
+    assert_string_equal(json_string_value(json_object_get(item, "reason")), reason);
+    if (rule != NULL) {
+        assert_string_equal(json_string_value(json_object_get(item, "rule")), rule);
+        assert_non_null(json_string_value(json_object_get(item, "legal_basis")));
+    }
+    assert_non_null(json_string_value(json_object_get(item, "explanation")));
+}
+
+/* No withheld value may appear anywhere in the body, attestation included (the body
+ * carries the attestation as a JSON string, which escapes no character of these). */
+static void expect_no_secret(const http_result *result)
+{
+    assert_null(strstr(result->body, SECRET_BIRTH_DATE));
+    assert_null(strstr(result->body, SECRET_NATIONAL_ID));
+    assert_null(strstr(result->body, SECRET_EMAIL));
+    assert_null(strstr(result->headers, SECRET_BIRTH_DATE));
+}
+
+static long policy_version(const http_result *result, const char *bundle)
+{
+    size_t i;
+    const json_t *item;
+
+    json_array_foreach(json_object_get(result->json, "policy"), i, item)
+    {
+        if (strcmp(json_string_value(json_object_get(item, "id")), bundle) == 0) {
+            assert_int_equal(strlen(json_string_value(json_object_get(item, "digest"))), 64);
+            return (long)json_integer_value(json_object_get(item, "version"));
+        }
+    }
+    fail_msg("bundle %s is not in the decision's policy: %s", bundle, result->body);
+    return -1;
+}
+
+static void test_age_check_releases_derived(void **state)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    const char *attestation;
+    const json_t *claims;
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "age_check",
+           "[\"date_of_birth\",\"age_over_18\",\"national_id\"]", ",\"retention_days\":30",
+           &result);
+    expect_status(&result, 200, "");
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                        "partial");
+    assert_true(json_is_null(json_object_get(result.json, "consent_required")));
+    assert_int_equal(json_integer_value(json_object_get(result.json, "retention_days")), 30);
+
+    expect_decision(&result, "date_of_birth", "derived", "rule",
+                    "base.age-check.date-of-birth");
+    expect_decision(&result, "age_over_18", "derived", "rule", "base.age-check.derived");
+    expect_decision(&result, "national_id", "withheld", "rule",
+                    "base.identifier.other-purposes");
+
+    claims = json_object_get(result.json, "claims");
+    assert_string_equal(json_string_value(json_object_get(claims, "age_over_18")), "true");
+    assert_string_equal(json_string_value(json_object_get(claims, "age_over_21")), "true");
+    assert_null(json_object_get(claims, "date_of_birth"));
+    assert_null(json_object_get(claims, "national_id"));
+    assert_int_equal(policy_version(&result, "asean-cn-base"), 1);
+    assert_int_equal(policy_version(&result, "residency-sg"), 1);
+
+    attestation = json_string_value(json_object_get(result.json, "attestation"));
+    assert_non_null(attestation);
+    assert_non_null(strstr(attestation, "Name=\"urn:idsvc:claim:age_over_18\""));
+    assert_non_null(strstr(attestation, "Name=\"urn:idsvc:claim:age_over_21\""));
+    assert_null(strstr(attestation, "urn:idsvc:claim:national_id"));
+    assert_null(strstr(attestation, "dateOfBirth"));
+    expect_no_secret(&result);
+    http_result_clear(&result);
+    free(assertion);
+}
+
+static void test_consent_required_releases_nothing(void **state)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "account_opening",
+           "[\"given_name\",\"family_name\",\"national_id\"]", ",\"retention_days\":365",
+           &result);
+    expect_status(&result, 200, "");
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                        "consent_required");
+    assert_string_equal(
+        json_string_value(json_object_get(result.json, "consent_required")), "explicit");
+    expect_decision(&result, "given_name", "withheld", "consent_required",
+                    "base.basic.domestic");
+    expect_decision(&result, "national_id", "withheld", "consent_required",
+                    "base.identifier.domestic");
+    assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 0);
+    assert_null(json_object_get(result.json, "attestation"));
+    assert_null(strstr(result.body, "\"Mei\""));
+    assert_null(strstr(result.body, "\"Tan\""));
+    expect_no_secret(&result);
+    http_result_clear(&result);
+
+    /* The presentation was recorded, so the assertion cannot be replayed. */
+    verify(CLIENT_RP, assertion, "account_opening", "[\"given_name\"]", "", &result);
+    expect_status(&result, 422, "replayed");
+    http_result_clear(&result);
+    free(assertion);
+}
+
+static void test_cross_border_needs_mechanism(void **state)
+{
+    char *assertion = issue(TH_ENTITY_ID);
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_STRANGER, assertion, "account_opening",
+           "[\"given_name\",\"national_id\",\"age_over_18\"]", ",\"retention_days\":365",
+           &result);
+    expect_status(&result, 200, "");
+    expect_decision(&result, "given_name", "withheld", "transfer_mechanism_missing",
+                    NULL);
+    expect_decision(&result, "national_id", "withheld", "transfer_mechanism_missing",
+                    NULL);
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")), "deny");
+    expect_no_secret(&result);
+    http_result_clear(&result);
+    free(assertion);
+}
+
+static void test_registry_limits_claims(void **state)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"email\"]",
+           ",\"retention_days\":30", &result);
+    expect_status(&result, 200, "");
+    expect_decision(&result, "email", "withheld", "not_allowed_for_relying_party", NULL);
+    expect_decision(&result, "age_over_18", "derived", "rule", "base.age-check.derived");
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                        "partial");
+    expect_no_secret(&result);
+    http_result_clear(&result);
+    free(assertion);
+}
+
+static void test_bad_request_values(void **state)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "shopping", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 400, "purpose_unknown");
+    assert_string_equal(http_result_field(&result), "purpose");
+    http_result_clear(&result);
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", ",\"retention_days\":-1",
+           &result);
+    expect_status(&result, 400, "retention_invalid");
+    assert_string_equal(http_result_field(&result), "retention_days");
+    http_result_clear(&result);
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]",
+           ",\"retention_days\":\"30\"", &result);
+    expect_status(&result, 400, "field_invalid");
+    assert_string_equal(http_result_field(&result), "retention_days");
+    http_result_clear(&result);
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
+           &result);
+    expect_status(&result, 400, "claim_unknown");
+    assert_string_equal(http_result_field(&result), "claims[1]");
+    http_result_clear(&result);
+
+    /* None of the rejections above recorded the assertion. */
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 200, "");
+    http_result_clear(&result);
+    free(assertion);
+}
+
+/* Counts the lines of the daemon's log that contain text. */
+static int count_log_lines(const char *text)
+{
+    char *log = test_read_file(server.log_path, NULL);
+    int count = 0;
+
+    for (const char *at = log; at != NULL && (at = strstr(at, text)) != NULL; at++)
+        count++;
+    free(log);
+    return count;
+}
+
+/* Sends SIGHUP and waits until the log holds one more line with event. */
+static void reload_and_wait(const char *event)
+{
+    int before = count_log_lines(event);
+
+    assert_int_equal(kill(server.pid, SIGHUP), 0);
+    for (int i = 0; i < 100 && count_log_lines(event) == before; i++)
+        usleep(100 * 1000);
+    if (count_log_lines(event) == before)
+        harness_dump_log(&server);
+    assert_int_equal(count_log_lines(event), before + 1);
+}
+
+static void expect_serving_version(long version)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 200, "");
+    assert_int_equal(policy_version(&result, "asean-cn-base"), version);
+    http_result_clear(&result);
+    free(assertion);
+}
+
+static void test_reload_keeps_set_on_bad_bundle(void **state)
+{
+    const char *dir = server.token.dir;
+
+    (void)state;
+    expect_serving_version(1);
+
+    /* Signed by a key that is not in the trust list. */
+    assert_int_equal(sign_bundle("base-source.xml", "base.xml", ROGUE_KEY), 0);
+    reload_and_wait("\"policy_reload_failed\"");
+    assert_int_equal(count_log_lines("\"key_untrusted\""), 1);
+    expect_serving_version(1);
+
+    /* Signed by the regulator, but not in effect until 2030. */
+    assert_int_equal(run("sed 's/version=\"1\"/version=\"2\"/; "
+                         "s/effectiveFrom=\"[^\"]*\"/effectiveFrom=\"2030-01-01T00:00:00Z\"/; "
+                         "s/effectiveUntil=\"[^\"]*\"/effectiveUntil=\"2032-01-01T00:00:00Z\"/' "
+                         "'%s/base-source.xml' > '%s/base-future.xml'",
+                         dir, dir),
+                     0);
+    assert_int_equal(sign_bundle("base-future.xml", "base.xml", REGULATOR_KEY), 0);
+    reload_and_wait("\"policy_reload_failed\"");
+    assert_int_equal(count_log_lines("\"bundle_not_yet_effective\""), 1);
+    expect_serving_version(1);
+
+    /* A valid version 2 replaces version 1 while the node keeps serving. */
+    assert_int_equal(run("sed 's/version=\"1\"/version=\"2\"/' '%s/base-source.xml' > "
+                         "'%s/base-v2.xml'",
+                         dir, dir),
+                     0);
+    assert_int_equal(sign_bundle("base-v2.xml", "base.xml", REGULATOR_KEY), 0);
+    reload_and_wait("\"policy_reloaded\"");
+    expect_serving_version(2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_age_check_releases_derived),
+        cmocka_unit_test(test_consent_required_releases_nothing),
+        cmocka_unit_test(test_cross_border_needs_mechanism),
+        cmocka_unit_test(test_registry_limits_claims),
+        cmocka_unit_test(test_bad_request_values),
+        cmocka_unit_test(test_reload_keeps_set_on_bad_bundle),
+    };
+
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
