@@ -10,6 +10,8 @@
 
 #include <ini.h>
 
+#include "policy.h"
+
 #include "webauthn.h"
 
 /* Longest accepted line; inih's compile-time default of 200 is too short for URIs. */
@@ -361,6 +363,47 @@ static int set_match(parse_state *state, const char *section, const char *id,
     return 1;
 }
 
+/* Reads a list of transfer mechanism names, separated by spaces or commas. */
+static int set_mechanisms(parse_state *state, const char *id, config_rp *rp,
+                          const char *value)
+{
+    char *copy = strdup(value);
+    char *saveptr = NULL;
+    int rc = 1;
+
+    if (copy == NULL)
+        return 0;
+    rp->transfer_mechanisms = 0;
+    for (char *name = strtok_r(copy, " \t,", &saveptr); name != NULL && rc == 1;
+         name = strtok_r(NULL, " \t,", &saveptr)) {
+        unsigned bit = 0;
+
+        for (unsigned i = 0; i < POLICY_MECH_COUNT; i++)
+            if (strcmp(policy_mechanism_name(1u << i), name) == 0)
+                bit = 1u << i;
+        if (bit == 0)
+            rc = fail(state,
+                      "[rp %s] transfer_mechanisms: \"%s\" is not adequacy, "
+                      "standard-contract, certification, binding-corporate-rules, "
+                      "security-assessment or asean-mcc",
+                      id, name);
+        rp->transfer_mechanisms |= bit;
+    }
+    free(copy);
+    return rc;
+}
+
+static int handle_policy(parse_state *state, const char *name, const char *value)
+{
+    config_policy *policy = &state->cfg->policy;
+
+    if (strcmp(name, "trust_list") == 0)
+        return set_path(state, &policy->trust_file, value) == 0;
+    if (strcmp(name, "bundle") == 0)
+        return append_path(state, &policy->bundle_files, &policy->bundle_count, value) == 0;
+    return fail(state, "[policy]: unknown key \"%s\"", name);
+}
+
 static int handle_rp(parse_state *state, const char *id, const char *name,
                      const char *value)
 {
@@ -375,6 +418,8 @@ static int handle_rp(parse_state *state, const char *id, const char *name,
         return set_string(&rp->jurisdiction, value) == 0;
     if (strcmp(name, "allowed_claims") == 0)
         return set_claims(rp, value) == 0;
+    if (strcmp(name, "transfer_mechanisms") == 0)
+        return set_mechanisms(state, id, rp, value);
     if (strcmp(name, "name") == 0)
         return set_string(&rp->name, value) == 0;
     if (strcmp(name, "consent") == 0) {
@@ -561,6 +606,8 @@ static int handle_entry(void *user, const char *section, const char *name,
         return handle_saml(state, name, value);
     if (strcmp(section, "limits") == 0)
         return handle_limits(state, name, value);
+    if (strcmp(section, "policy") == 0)
+        return handle_policy(state, name, value);
     if (strcmp(section, "webauthn") == 0)
         return handle_webauthn(state, name, value);
     if (strcmp(section, "pages") == 0)
@@ -621,6 +668,8 @@ static int check_required(parse_state *state)
         return fail(state, "[hsm] needs exactly one of pin_file and pin_env");
     if (cfg->client_ca_count == 0)
         return fail(state, "[tls] client_ca is missing: mutual TLS needs at least one CA");
+    if ((cfg->policy.trust_file == NULL) != (cfg->policy.bundle_count == 0))
+        return fail(state, "[policy] needs both trust_list and at least one bundle");
     if (cfg->web.rp_id != NULL && cfg->web.origin_count == 0)
         return fail(state, "[webauthn] rp_id needs at least one origin");
     if (cfg->web.attestation == WEBAUTHN_ATTESTATION_CHAIN && cfg->web.root_count == 0)
@@ -778,6 +827,8 @@ void config_free(config **cfg_ptr)
     free(cfg->entity_id);
     free(cfg->public_url);
     free(cfg->jurisdiction);
+    free(cfg->policy.trust_file);
+    free_list(cfg->policy.bundle_files, cfg->policy.bundle_count);
     free(cfg->module_path);
     free(cfg->token_label);
     free(cfg->pin_file);

@@ -39,6 +39,7 @@ typedef struct config_rp {
     size_t allowed_count;
     char *name;          /* shown to subjects on the consent page; NULL shows id */
     bool consent_always; /* consent = always: every verification waits for consent */
+    unsigned transfer_mechanisms; /* POLICY_MECH_* bits on record, for the policy engine */
 } config_rp;
 
 /* Maps a client certificate, by subject CN or SHA-256 fingerprint, to a role. */
@@ -74,6 +75,14 @@ typedef struct config_web {
     char *assets_dir;         /* web/: scripts, styles and message catalogues */
 } config_web;
 
+/* [policy]: the signed policy bundles the engine decides with. bundle_count 0 leaves the
+ * engine off, and disclosures then follow only allowed_claims. */
+typedef struct config_policy {
+    char *trust_file;    /* the regulator trust list, PEM */
+    char **bundle_files; /* the base bundle and residency bundles, in any order */
+    size_t bundle_count;
+} config_policy;
+
 typedef struct config {
     char *path; /* the file this was read from, for reloads */
 
@@ -107,6 +116,7 @@ typedef struct config {
     char *database_path;
 
     config_limits limits;
+    config_policy policy;
     config_web web;
 
     config_issuer *issuers;

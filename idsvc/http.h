@@ -43,6 +43,7 @@ typedef struct node {
     char *metadata_xml;
     metrics *metrics;
     tls_context *tls;
+    struct policy_store *policy; /* policy.h; NULL without [policy]; SIGHUP swaps its set */
 } node;
 
 node_snapshot *node_acquire(node *n);

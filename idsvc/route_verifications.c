@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "http_policy.h"
 #include "log.h"
 #include "problem.h"
 #include "route_common.h"
@@ -27,6 +28,7 @@ typedef struct verify_input {
     size_t xml_len;
     const char *purpose;
     const json_t *claims;
+    long retention_days; /* -1 when the relying party declared none */
 } verify_input;
 
 /* Decodes standard base64; returns NULL for invalid input. */
@@ -53,7 +55,9 @@ fail:
     return NULL;
 }
 
-static bool read_claim_list(const json_t *claims, http_reply *reply)
+/* Checks the claim list; names_known is false when the policy engine checks the names
+ * against its own catalogue. */
+static bool read_claim_list(const json_t *claims, bool names_known, http_reply *reply)
 {
     size_t index;
     const json_t *item;
@@ -67,7 +71,8 @@ static bool read_claim_list(const json_t *claims, http_reply *reply)
     }
     json_array_foreach(claims, index, item) {
         snprintf(field, sizeof(field), "claims[%zu]", index);
-        if (!json_is_string(item) || saml_claim_by_name(json_string_value(item)) == NULL) {
+        if (!json_is_string(item) ||
+            (names_known && saml_claim_by_name(json_string_value(item)) == NULL)) {
             problem_set(reply, 400, "claim_unknown", field,
                         "Each claim must be a name from the claims catalogue.");
             return false;
@@ -79,7 +84,8 @@ static bool read_claim_list(const json_t *claims, http_reply *reply)
 static bool read_verify_input(const http_request *request, const json_t *body,
                               verify_input *in, http_reply *reply)
 {
-    static const char *const members[] = {"assertion", "claims", "purpose", NULL};
+    static const char *const members[] = {"assertion", "claims", "purpose",
+                                          "retention_days", NULL};
     const char *assertion;
     size_t skip;
 
@@ -92,8 +98,10 @@ static bool read_verify_input(const http_request *request, const json_t *body,
     in->purpose = http_json_string(body, "purpose", true, PURPOSE_MAX, reply);
     if (in->purpose == NULL)
         return false;
+    if (!verification_read_retention(body, &in->retention_days, reply))
+        return false;
     in->claims = json_object_get(body, "claims");
-    if (!read_claim_list(in->claims, reply))
+    if (!read_claim_list(in->claims, request->node->policy == NULL, reply))
         return false;
 
     skip = strspn(assertion, " \t\r\n");
@@ -173,16 +181,6 @@ static json_t *values_json(const saml_claim *claim, const saml_attribute *attrib
     return values;
 }
 
-/* The disclosure decision for each requested claim.
- * NOTE: until the policy engine decides, a claim is disclosed when the credential
- * carries it and the relying party's registry entry allows it. No consent is asked. */
-typedef struct disclosure {
-    json_t *disclosed;        /* claim name -> value(s) */
-    json_t *withheld;         /* [{claim, reason}] */
-    saml_attribute *attributes; /* the disclosed claims, for the attestation */
-    size_t attribute_count;
-} disclosure;
-
 /* Looks for name in a space-separated list. */
 static bool list_contains(const char *list, const char *name)
 {
@@ -199,6 +197,9 @@ static bool list_contains(const char *list, const char *name)
     return false;
 }
 
+/* The decision without the policy engine ([policy] names no bundle): a claim is
+ * disclosed when the credential carries it and the relying party's registry entry
+ * allows it. No consent is asked. */
 static int decide_claims(const verify_input *in, const store_rp *rp,
                          const saml_assertion *assertion, disclosure *out)
 {
@@ -236,14 +237,6 @@ static int decide_claims(const verify_input *in, const store_rp *rp,
         out->attribute_count++;
     }
     return 0;
-}
-
-static void disclosure_clear(disclosure *d)
-{
-    json_decref(d->disclosed);
-    json_decref(d->withheld);
-    free(d->attributes); /* the names and values are borrowed */
-    memset(d, 0, sizeof(*d));
 }
 
 static int sign_attestation(http_request *request, const store_rp *rp,
@@ -288,11 +281,16 @@ static void reply_accepted(http_request *request, const verify_input *in,
                            const saml_assertion *assertion, disclosure *d,
                            const char *attestation, http_reply *reply)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s}", "decision", "accepted",
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "decision", "accepted",
                             "issuer", assertion->issuer, "assertion_id", assertion->id,
                             "purpose", in->purpose, "claims", d->disclosed, "withheld",
-                            d->withheld, "attestation", attestation);
+                            d->withheld);
     char disclosed[16];
+
+    if (attestation != NULL)
+        json_object_set_new(doc, "attestation", json_string(attestation));
+    if (d->outcome != NULL)
+        verification_policy_members(doc, d, in->retention_days);
 
     snprintf(disclosed, sizeof(disclosed), "%zu", d->attribute_count);
     log_field fields[] = {
@@ -301,6 +299,8 @@ static void reply_accepted(http_request *request, const verify_input *in,
         {"issuer", assertion->issuer},
         {"assertion_id", assertion->id},
         {"claims_disclosed", disclosed},
+        {"policy_outcome", d->outcome},
+        {"policy", d->outcome != NULL ? d->policy_log : NULL},
     };
     log_event(LOG_INFO, "verification_accepted", fields, sizeof(fields) / sizeof(fields[0]));
     http_reply_json(reply, 200, doc);
@@ -329,7 +329,12 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
     }
     if (!check_revocation(request, assertion, reply))
         goto out;
-    if (decide_claims(in, rp, assertion, &d) != 0) {
+    if (request->node->policy != NULL) {
+        verification_terms terms = {in->purpose, in->retention_days, in->claims};
+
+        if (verification_policy_decide(request, rp, assertion, &terms, &d, reply) != 0)
+            goto out;
+    } else if (decide_claims(in, rp, assertion, &d) != 0) {
         problem_internal(reply);
         goto out;
     }
@@ -340,6 +345,14 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
         if (check_replay(request, assertion, reply))
             consent_defer_verification(request, in->purpose, assertion, d.disclosed,
                                        d.withheld, reply);
+        goto out;
+    }
+
+    /* The policy engine's consent: until the consent flow reads d.consent_required,
+     * such a verification answers 200 with what needs consent and releases nothing. */
+    if (d.consent_required) {
+        if (check_replay(request, assertion, reply))
+            reply_accepted(request, in, assertion, &d, NULL, reply);
         goto out;
     }
 

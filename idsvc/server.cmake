@@ -17,6 +17,9 @@ if(TARGET idsvc_saml)
   target_link_libraries(idsvc_server PUBLIC idsvc_saml idsvc_p11 PkgConfig::MHD
                         PkgConfig::GNUTLS PkgConfig::SQLITE PkgConfig::INIH
                         PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2 pthread)
+
+  # The policy engine decides every disclosure of POST /v1/verifications.
+  target_link_libraries(idsvc_server PUBLIC idsvc_policy)
   # The citizen pages verify registrations and assertions with idsvc_webauthn, and
   # read their scripts, styles and catalogues from web/ unless [pages] assets is set.
   target_link_libraries(idsvc_server PUBLIC idsvc_webauthn)
