@@ -1,0 +1,88 @@
+/*
+ * Checkpoints: a tree head with the time and the node's ID, as text, signed by the
+ * node's key in the HSM. The signed bytes are the body exactly as stored:
+ *
+ *   idsvc-audit-checkpoint/v1
+ *   node https://node.example/idsvc
+ *   size 1234
+ *   root 5f1c...e2 (64 lowercase hex digits)
+ *   time 2026-01-31T12:00:00Z
+ *   key 9a0b...77 (hex SHA-256 of the signing key's DER SubjectPublicKeyInfo)
+ *
+ * Each line ends with "\n". The signature is RSASSA-PKCS1-v1_5 with SHA-256 for an RSA
+ * key, or ECDSA with SHA-256 as raw r||s for an EC key.
+ */
+#ifndef IDSVC_AUDIT_CHECKPOINT_H
+#define IDSVC_AUDIT_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "audit_merkle.h"
+
+#define AUDIT_CHECKPOINT_HEADER "idsvc-audit-checkpoint/v1"
+#define AUDIT_SIGNATURE_MAX 512
+
+/* A stored checkpoint; audit_checkpoint_clear frees its strings. */
+typedef struct audit_checkpoint {
+    uint64_t id;           /* the row number, rising with size */
+    audit_merkle_tree_head head;
+    time_t signed_at;
+    char *node_id;
+    char *key_id;
+    char *algorithm;       /* "rsa-pkcs1-sha256" or "ecdsa-sha256" */
+    char *body;            /* the signed text */
+    unsigned char signature[AUDIT_SIGNATURE_MAX];
+    size_t signature_len;
+} audit_checkpoint;
+
+void audit_checkpoint_clear(audit_checkpoint *checkpoint);
+
+/* Signs bytes with the node's key. Returns 0 and sets *sig_len, or -1. */
+typedef struct audit_signer {
+    int (*sign)(void *ctx, const unsigned char *data, size_t len, unsigned char *sig,
+                size_t *sig_len);
+    void *ctx;
+    char algorithm[24];
+    char key_id[65];
+} audit_signer;
+
+/* The p11 key behind audit_signer_from_p11 (p11.h). */
+struct p11_key;
+
+/* Makes a signer that signs in the HSM with p11_sign. Returns 0, or -1 for a key type
+ * that checkpoints do not support. */
+int audit_signer_from_p11(struct p11_key *key, audit_signer *out);
+
+/* Writes the hex SHA-256 of a public key's DER SubjectPublicKeyInfo. 0 or -1. */
+int audit_key_id(EVP_PKEY *key, char out[65]);
+
+/* Formats the body of a checkpoint; the caller frees it. NULL when out of memory. */
+char *audit_checkpoint_format(const char *node_id, const audit_merkle_tree_head *head,
+                              time_t signed_at, const char *key_id);
+
+/*
+ * Parses a body into checkpoint's head, signed_at, node_id and key_id. Returns 0, or -1
+ * for a body that is not exactly the format above.
+ */
+int audit_checkpoint_parse(const char *body, audit_checkpoint *checkpoint);
+
+/*
+ * Verifies a checkpoint's signature over its body with key. Returns 0 when it holds,
+ * or -1. An ECDSA signature must be raw r||s of the key's size.
+ */
+int audit_checkpoint_verify(const audit_checkpoint *checkpoint, EVP_PKEY *key);
+
+/* Loads a public key from a PEM file with a PUBLIC KEY or a CERTIFICATE. */
+EVP_PKEY *audit_load_public_pem(const char *path, char *error, size_t error_size);
+
+/* Writes hash as 64 lowercase hex digits and a terminating zero. */
+void audit_hash_hex(const audit_merkle_hash *hash, char out[65]);
+
+/* Reads 64 hex digits. Returns 0, or -1 for anything else. */
+int audit_hash_from_hex(const char *hex, audit_merkle_hash *out);
+
+#endif

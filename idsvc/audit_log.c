@@ -1,0 +1,565 @@
+/*
+ * The audit log's writer. Requests serialise and hash their entry in their own thread,
+ * queue it, and sleep. The writer thread takes everything queued, appends it in one
+ * SQLite transaction (audit_store_append), and wakes the requests of that batch. While
+ * it commits, new entries queue up for the next batch, so the number of fsyncs per
+ * second stays about constant as the request rate grows.
+ */
+#include "audit_log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "audit_store.h"
+#include "log.h"
+
+/* An entry waiting for the writer; it lives on the requesting thread's stack. */
+typedef struct pending {
+    struct pending *next;
+    audit_store_entry entry;
+    audit_status status;
+    bool done;
+} pending;
+
+struct audit_log {
+    audit_store *store;
+    char *node_id;
+    char *jurisdiction;
+    audit_signer signer;
+    bool has_signer;
+    unsigned checkpoint_interval;
+    audit_retention *retention;
+    size_t retention_count;
+    unsigned char secret[32];
+
+    pthread_mutex_t lock;
+    pthread_cond_t queued;    /* signalled when an entry is queued or on close */
+    pthread_cond_t committed; /* broadcast after each batch */
+    pending *queue_head;
+    pending *queue_tail;
+    bool closing;
+    audit_merkle_frontier frontier; /* owned by the writer thread */
+    audit_merkle_tree_head head;    /* the committed tree, under lock */
+    uint64_t commits;
+    uint64_t entries;
+
+    pthread_t writer;
+    bool writer_started;
+    pthread_t checkpointer;
+    bool checkpointer_started;
+    pthread_cond_t checkpoint_wake;
+    pthread_mutex_t checkpoint_lock; /* orders checkpoints, so their sizes rise */
+};
+
+static const char *const event_kinds[] = {
+    "credential_issued",      "credential_revoked",   "verification_decided",
+    "consent_given",          "consent_refused",      "authenticator_enrolled",
+    "authenticator_removed",  "policy_loaded",        "key_generated",
+    "checkpoint_key_loaded",  "admin_action",
+};
+
+const char *audit_status_code(audit_status status)
+{
+    switch (status) {
+    case AUDIT_OK:
+        return "ok";
+    case AUDIT_ERR_INVALID_ARGUMENT:
+        return "invalid_argument";
+    case AUDIT_ERR_NOT_FOUND:
+        return "not_found";
+    case AUDIT_ERR_STORE_FAILED:
+        return "store_failed";
+    case AUDIT_ERR_SIGN_FAILED:
+        return "sign_failed";
+    case AUDIT_ERR_MERKLE_FAILED:
+        return "merkle_failed";
+    case AUDIT_ERR_CLOSED:
+        return "closed";
+    case AUDIT_ERR_NO_MEMORY:
+        return "no_memory";
+    }
+    return "unknown";
+}
+
+bool audit_event_kind_known(const char *kind)
+{
+    for (size_t i = 0; kind != NULL && i < sizeof(event_kinds) / sizeof(event_kinds[0]); i++)
+        if (strcmp(kind, event_kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- The writer thread ---------------------------------------------------------- */
+
+static size_t take_batch(pending *head, pending ***array, size_t *capacity)
+{
+    size_t count = 0;
+
+    for (pending *p = head; p != NULL; p = p->next) {
+        if (count == *capacity) {
+            size_t grown_capacity = *capacity * 2 + 64;
+            pending **grown = realloc(*array, grown_capacity * sizeof(*grown));
+
+            if (grown == NULL)
+                return count; /* the rest waits for the next batch */
+            *array = grown;
+            *capacity = grown_capacity;
+        }
+        (*array)[count++] = p;
+    }
+    return count;
+}
+
+static void commit_batch(audit_log *log, pending **batch, size_t count)
+{
+    audit_store_entry **entries = malloc(count * sizeof(*entries));
+    audit_merkle_tree_head head = {0};
+    audit_status status = AUDIT_ERR_NO_MEMORY;
+
+    if (entries != NULL) {
+        for (size_t i = 0; i < count; i++)
+            entries[i] = &batch[i]->entry;
+        status = audit_store_append(log->store, entries, count, &log->frontier);
+    }
+    if (status == AUDIT_OK && audit_merkle_frontier_head(&log->frontier, &head) != AUDIT_MERKLE_OK)
+        status = AUDIT_ERR_MERKLE_FAILED;
+    if (status != AUDIT_OK)
+        log_message(LOG_ERROR, "audit_commit_failed", "%zu entries were not recorded: %s",
+                    count, audit_status_code(status));
+    free(entries);
+
+    pthread_mutex_lock(&log->lock);
+    for (size_t i = 0; i < count; i++) {
+        batch[i]->status = status;
+        batch[i]->done = true;
+    }
+    if (status == AUDIT_OK) {
+        log->head = head;
+        log->commits++;
+        log->entries += count;
+    }
+    pthread_cond_broadcast(&log->committed);
+    pthread_mutex_unlock(&log->lock);
+}
+
+static void *writer_main(void *arg)
+{
+    audit_log *log = arg;
+    pending **batch = NULL;
+    size_t capacity = 0;
+
+    pthread_mutex_lock(&log->lock);
+    for (;;) {
+        pending *head;
+        size_t count;
+
+        while (log->queue_head == NULL && !log->closing)
+            pthread_cond_wait(&log->queued, &log->lock);
+        if (log->queue_head == NULL)
+            break; /* closing, and nothing is left to commit */
+
+        head = log->queue_head;
+        count = take_batch(head, &batch, &capacity);
+        log->queue_head = count > 0 ? batch[count - 1]->next : head;
+        if (log->queue_head == NULL)
+            log->queue_tail = NULL;
+        pthread_mutex_unlock(&log->lock);
+
+        commit_batch(log, batch, count);
+        pthread_mutex_lock(&log->lock);
+    }
+    pthread_mutex_unlock(&log->lock);
+    free(batch);
+    return NULL;
+}
+
+/* ---- Recording ------------------------------------------------------------------ */
+
+static char *format_entry(const audit_log *log, const audit_event *event, time_t now)
+{
+    json_t *payload;
+    json_t *doc;
+    char when[32];
+    struct tm tm;
+    char *text;
+
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* "o" takes the reference, so the caller's payload gets one of its own. */
+    payload = event->payload != NULL ? json_incref((json_t *)event->payload) : json_object();
+    doc = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:o}", "node", log->node_id,
+                    "time", when, "kind", event->kind, "actor", event->actor,
+                    "relying_party", event->relying_party, "request_id", event->request_id,
+                    "jurisdiction",
+                    event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction,
+                    "payload", payload);
+    if (doc == NULL)
+        return NULL;
+
+    /* Sorted keys and no spaces, so that every entry of one event reads the same. The
+     * leaf hash covers these exact bytes, which the store keeps. */
+    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    return text;
+}
+
+static audit_status enqueue_and_wait(audit_log *log, pending *p)
+{
+    pthread_mutex_lock(&log->lock);
+    if (log->closing) {
+        pthread_mutex_unlock(&log->lock);
+        return AUDIT_ERR_CLOSED;
+    }
+    if (log->queue_tail != NULL)
+        log->queue_tail->next = p;
+    else
+        log->queue_head = p;
+    log->queue_tail = p;
+    pthread_cond_signal(&log->queued);
+
+    while (!p->done)
+        pthread_cond_wait(&log->committed, &log->lock);
+    pthread_mutex_unlock(&log->lock);
+    return p->status;
+}
+
+audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index)
+{
+    time_t now = time(NULL);
+    pending p = {0};
+    char *text;
+    audit_status status;
+
+    if (log == NULL || event == NULL || !audit_event_kind_known(event->kind) ||
+        (event->payload != NULL && !json_is_object(event->payload)))
+        return AUDIT_ERR_INVALID_ARGUMENT;
+
+    text = format_entry(log, event, now);
+    if (text == NULL)
+        return AUDIT_ERR_NO_MEMORY;
+    p.entry.recorded_at = now;
+    p.entry.kind = event->kind;
+    p.entry.actor = event->actor;
+    p.entry.relying_party = event->relying_party;
+    p.entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction;
+    p.entry.text = text;
+    p.entry.text_len = strlen(text);
+    if (audit_merkle_hash_leaf(text, p.entry.text_len, &p.entry.leaf_hash) != AUDIT_MERKLE_OK) {
+        free(text);
+        return AUDIT_ERR_MERKLE_FAILED;
+    }
+
+    status = enqueue_and_wait(log, &p);
+    if (status == AUDIT_OK && index != NULL)
+        *index = p.entry.index;
+    free(text);
+    return status;
+}
+
+audit_status audit_subject_pseudonym(const audit_log *log, const char *issuer,
+                                     const char *name_id, char out[65])
+{
+    audit_merkle_hash mac;
+    unsigned mac_len = 0;
+    size_t issuer_len;
+    size_t name_len;
+    unsigned char *message;
+
+    if (log == NULL || issuer == NULL || name_id == NULL)
+        return AUDIT_ERR_INVALID_ARGUMENT;
+    issuer_len = strlen(issuer);
+    name_len = strlen(name_id);
+    message = malloc(issuer_len + 1 + name_len);
+    if (message == NULL)
+        return AUDIT_ERR_NO_MEMORY;
+    memcpy(message, issuer, issuer_len);
+    message[issuer_len] = 0;
+    memcpy(message + issuer_len + 1, name_id, name_len);
+
+    if (HMAC(EVP_sha256(), log->secret, sizeof(log->secret), message,
+             issuer_len + 1 + name_len, mac.bytes, &mac_len) == NULL) {
+        free(message);
+        return AUDIT_ERR_MERKLE_FAILED;
+    }
+    free(message);
+    audit_hash_hex(&mac, out);
+    return AUDIT_OK;
+}
+
+/* ---- Checkpoints and retention -------------------------------------------------- */
+
+audit_merkle_tree_head audit_log_head(audit_log *log)
+{
+    audit_merkle_tree_head head;
+
+    pthread_mutex_lock(&log->lock);
+    head = log->head;
+    pthread_mutex_unlock(&log->lock);
+    return head;
+}
+
+static audit_status sign_checkpoint(audit_log *log, const audit_merkle_tree_head *head,
+                                    audit_checkpoint *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->head = *head;
+    out->signed_at = time(NULL);
+    out->node_id = strdup(log->node_id);
+    out->key_id = strdup(log->signer.key_id);
+    out->algorithm = strdup(log->signer.algorithm);
+    out->body = audit_checkpoint_format(log->node_id, head, out->signed_at,
+                                        log->signer.key_id);
+    if (out->node_id == NULL || out->key_id == NULL || out->algorithm == NULL ||
+        out->body == NULL)
+        return AUDIT_ERR_NO_MEMORY;
+
+    out->signature_len = sizeof(out->signature);
+    if (log->signer.sign(log->signer.ctx, (const unsigned char *)out->body,
+                         strlen(out->body), out->signature, &out->signature_len) != 0) {
+        log_message(LOG_ERROR, "audit_checkpoint_failed",
+                    "the HSM did not sign the checkpoint of size %llu",
+                    (unsigned long long)head->size);
+        return AUDIT_ERR_SIGN_FAILED;
+    }
+    return audit_store_add_checkpoint(log->store, out);
+}
+
+audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
+{
+    audit_merkle_tree_head head = audit_log_head(log);
+    audit_checkpoint latest;
+    audit_checkpoint fresh;
+    audit_status status;
+
+    if (!log->has_signer)
+        return AUDIT_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&log->checkpoint_lock);
+    status = audit_store_latest_checkpoint(log->store, &latest);
+    if (status == AUDIT_OK && latest.head.size == head.size)
+        goto out;
+    if (status != AUDIT_OK && status != AUDIT_ERR_NOT_FOUND)
+        goto out;
+
+    audit_checkpoint_clear(&latest);
+    status = sign_checkpoint(log, &head, &fresh);
+    latest = fresh; /* latest owns the strings from here on */
+    if (status == AUDIT_OK) {
+        char root[65];
+
+        audit_hash_hex(&head.root, root);
+        log_message(LOG_INFO, "audit_checkpoint_signed", "tree size %llu, root %s",
+                    (unsigned long long)head.size, root);
+    }
+out:
+    pthread_mutex_unlock(&log->checkpoint_lock);
+    if (status == AUDIT_OK && out != NULL)
+        *out = latest;
+    else
+        audit_checkpoint_clear(&latest);
+    return status;
+}
+
+audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count)
+{
+    const char **named = calloc(log->retention_count + 1, sizeof(*named));
+    size_t named_count = 0;
+    audit_status status = AUDIT_OK;
+    uint64_t total = 0;
+
+    if (named == NULL)
+        return AUDIT_ERR_NO_MEMORY;
+    for (size_t i = 0; i < log->retention_count; i++)
+        if (log->retention[i].jurisdiction != NULL)
+            named[named_count++] = log->retention[i].jurisdiction;
+
+    for (size_t i = 0; status == AUDIT_OK && i < log->retention_count; i++) {
+        const audit_retention *rule = &log->retention[i];
+        int64_t before = (int64_t)now - (int64_t)rule->days * 86400;
+        uint64_t purged = 0;
+
+        if (rule->days == 0)
+            continue;
+        status = audit_store_purge(log->store, rule->jurisdiction, named, named_count,
+                                   before, now, &purged);
+        total += purged;
+    }
+    free(named);
+    if (total > 0)
+        log_message(LOG_INFO, "audit_payloads_purged",
+                    "%llu payloads passed their retention period; leaf hashes kept",
+                    (unsigned long long)total);
+    if (count != NULL)
+        *count = total;
+    return status;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    audit_log *log = arg;
+    struct timespec deadline;
+
+    pthread_mutex_lock(&log->lock);
+    while (!log->closing) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += log->checkpoint_interval;
+        while (!log->closing &&
+               pthread_cond_timedwait(&log->checkpoint_wake, &log->lock, &deadline) != ETIMEDOUT)
+            ;
+        if (log->closing)
+            break;
+        pthread_mutex_unlock(&log->lock);
+        audit_log_checkpoint(log, NULL);
+        audit_log_purge(log, time(NULL), NULL);
+        pthread_mutex_lock(&log->lock);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return NULL;
+}
+
+/* ---- Opening and closing -------------------------------------------------------- */
+
+static int copy_options(audit_log *log, const audit_log_options *options)
+{
+    log->node_id = strdup(options->node_id);
+    log->jurisdiction = strdup(options->jurisdiction);
+    if (log->node_id == NULL || log->jurisdiction == NULL)
+        return -1;
+    if (options->signer != NULL) {
+        log->signer = *options->signer;
+        log->has_signer = true;
+    }
+    log->checkpoint_interval = options->checkpoint_interval;
+
+    log->retention = calloc(options->retention_count + 1, sizeof(*log->retention));
+    if (log->retention == NULL)
+        return -1;
+    for (size_t i = 0; i < options->retention_count; i++) {
+        const char *name = options->retention[i].jurisdiction;
+
+        log->retention[i].days = options->retention[i].days;
+        if (name != NULL && (log->retention[i].jurisdiction = strdup(name)) == NULL)
+            return -1;
+        log->retention_count++;
+    }
+    return 0;
+}
+
+/* Rebuilds the frontier from the stored tree: popcount(size) lookups. */
+static int load_tree(audit_log *log, char *error, size_t error_size)
+{
+    audit_merkle_source source = audit_store_source(log->store);
+    uint64_t size = 0;
+
+    if (audit_store_size(log->store, &size) != AUDIT_OK) {
+        snprintf(error, error_size, "cannot read the size of the audit log");
+        return -1;
+    }
+    if (audit_merkle_frontier_load(&log->frontier, &source, size) != AUDIT_MERKLE_OK ||
+        audit_merkle_frontier_head(&log->frontier, &log->head) != AUDIT_MERKLE_OK) {
+        snprintf(error, error_size, "the audit log's subtree hashes are incomplete for %llu "
+                 "entries; run 'idsvc-admin audit verify'", (unsigned long long)size);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_threads(audit_log *log)
+{
+    if (pthread_create(&log->writer, NULL, writer_main, log) != 0)
+        return -1;
+    log->writer_started = true;
+    if (log->has_signer && log->checkpoint_interval > 0) {
+        if (pthread_create(&log->checkpointer, NULL, checkpointer_main, log) != 0)
+            return -1;
+        log->checkpointer_started = true;
+    }
+    return 0;
+}
+
+audit_log *audit_log_open(const audit_log_options *options, char *error, size_t error_size)
+{
+    audit_log *log = calloc(1, sizeof(*log));
+
+    if (log == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&log->lock, NULL);
+    pthread_mutex_init(&log->checkpoint_lock, NULL);
+    pthread_cond_init(&log->queued, NULL);
+    pthread_cond_init(&log->committed, NULL);
+    pthread_cond_init(&log->checkpoint_wake, NULL);
+    if (copy_options(log, options) != 0) {
+        snprintf(error, error_size, "out of memory");
+        goto fail;
+    }
+
+    log->store = audit_store_open(options->database_path, false, error, error_size);
+    if (log->store == NULL || load_tree(log, error, error_size) != 0)
+        goto fail;
+    if (audit_store_secret(log->store, log->secret) != AUDIT_OK) {
+        snprintf(error, error_size, "cannot read or create the audit pseudonym secret");
+        goto fail;
+    }
+    if (start_threads(log) != 0) {
+        snprintf(error, error_size, "cannot start the audit log's threads");
+        goto fail;
+    }
+    return log;
+fail:
+    audit_log_close(&log);
+    return NULL;
+}
+
+void audit_log_close(audit_log **log_ptr)
+{
+    audit_log *log;
+
+    if (log_ptr == NULL || *log_ptr == NULL)
+        return;
+    log = *log_ptr;
+
+    pthread_mutex_lock(&log->lock);
+    log->closing = true;
+    pthread_cond_broadcast(&log->queued);
+    pthread_cond_broadcast(&log->checkpoint_wake);
+    pthread_mutex_unlock(&log->lock);
+    if (log->writer_started)
+        pthread_join(log->writer, NULL);
+    if (log->checkpointer_started)
+        pthread_join(log->checkpointer, NULL);
+
+    audit_store_close(&log->store);
+    for (size_t i = 0; i < log->retention_count; i++)
+        free((char *)log->retention[i].jurisdiction);
+    free(log->retention);
+    free(log->node_id);
+    free(log->jurisdiction);
+    OPENSSL_cleanse(log->secret, sizeof(log->secret));
+    pthread_cond_destroy(&log->queued);
+    pthread_cond_destroy(&log->committed);
+    pthread_cond_destroy(&log->checkpoint_wake);
+    pthread_mutex_destroy(&log->checkpoint_lock);
+    pthread_mutex_destroy(&log->lock);
+    free(log);
+    *log_ptr = NULL;
+}
+
+void audit_log_stats(audit_log *log, uint64_t *commits, uint64_t *entries)
+{
+    pthread_mutex_lock(&log->lock);
+    *commits = log->commits;
+    *entries = log->entries;
+    pthread_mutex_unlock(&log->lock);
+}
+
+audit_store *audit_log_store(audit_log *log)
+{
+    return log->store;
+}

@@ -1,0 +1,114 @@
+/*
+ * The audit log: every event the node must be able to prove becomes one entry, a leaf of
+ * the RFC 9162 Merkle tree in audit_merkle.h. Entries, leaf hashes and the hashes of
+ * complete subtrees live in the node's SQLite database (audit_store.h), and the node
+ * signs checkpoints of the tree in the HSM (audit_checkpoint.h).
+ *
+ * audit_record() returns only after the entry is durable. One writer thread commits the
+ * entries that requests queued while its previous commit ran, all in one transaction
+ * (group commit), so concurrent requests share one fsync. docs/audit-log.md lists the
+ * event kinds and their payload fields.
+ */
+#ifndef IDSVC_AUDIT_LOG_H
+#define IDSVC_AUDIT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "audit_checkpoint.h"
+#include "audit_merkle.h"
+
+/* The outcome of an audit operation; audit_status_code() gives its stable name. */
+typedef enum audit_status {
+    AUDIT_OK = 0,
+    AUDIT_ERR_INVALID_ARGUMENT, /* an unknown event kind, a NULL pointer, a bad range */
+    AUDIT_ERR_NOT_FOUND,        /* no such entry or checkpoint */
+    AUDIT_ERR_STORE_FAILED,     /* SQLite failed; the log line names the statement */
+    AUDIT_ERR_SIGN_FAILED,      /* the HSM did not sign a checkpoint */
+    AUDIT_ERR_MERKLE_FAILED,    /* the Merkle tree code failed */
+    AUDIT_ERR_CLOSED,           /* the log is shutting down */
+    AUDIT_ERR_NO_MEMORY,
+} audit_status;
+
+const char *audit_status_code(audit_status status);
+
+/* A retention rule: payloads of entries of this jurisdiction are purged after days. */
+typedef struct audit_retention {
+    const char *jurisdiction; /* NULL for the default rule */
+    unsigned days;            /* 0 keeps payloads forever */
+} audit_retention;
+
+typedef struct audit_log_options {
+    const char *database_path;     /* the node's SQLite file, already migrated */
+    const char *node_id;           /* the node's entity ID, written into every entry */
+    const char *jurisdiction;      /* the node's own jurisdiction */
+    const audit_signer *signer;    /* NULL disables checkpoints */
+    unsigned checkpoint_interval;  /* seconds; 0 signs only on demand */
+    const audit_retention *retention;
+    size_t retention_count;
+} audit_log_options;
+
+typedef struct audit_log audit_log;
+
+/*
+ * Opens the log, loads the tree's frontier and starts the writer thread, and the
+ * checkpoint thread when a signer and an interval are set. Returns NULL with a sentence
+ * in error on failure. Options are copied.
+ */
+audit_log *audit_log_open(const audit_log_options *options, char *error, size_t error_size);
+
+/* Commits what is queued, stops the threads and frees the log. */
+void audit_log_close(audit_log **log);
+
+/* One event, as audit_record receives it. Strings are borrowed for the call. */
+typedef struct audit_event {
+    const char *kind;          /* one of the kinds audit_event_kind_known() accepts */
+    const char *actor;         /* the caller's configured identity, or NULL */
+    const char *relying_party; /* the relying party concerned, or NULL */
+    const char *jurisdiction;  /* whose retention applies; NULL means the node's own */
+    const char *request_id;    /* the HTTP request, or NULL */
+    const json_t *payload;     /* an object without personal data; NULL for {} */
+} audit_event;
+
+/* Returns true for the event kinds that docs/audit-log.md defines. */
+bool audit_event_kind_known(const char *kind);
+
+/*
+ * Appends one entry and waits until its transaction is committed with synchronous=FULL.
+ * index, when not NULL, receives the entry's leaf index.
+ */
+audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index);
+
+/*
+ * Writes the pseudonym of a subject: the hex HMAC-SHA256, under a random secret kept in
+ * the database, of the issuer's entity ID, a zero byte and the subject's NameID. The
+ * same subject gets the same pseudonym on this node, and nobody without the secret can
+ * link it to the NameID.
+ */
+audit_status audit_subject_pseudonym(const audit_log *log, const char *issuer,
+                                     const char *name_id, char out[65]);
+
+/* The tree head of everything committed so far. */
+audit_merkle_tree_head audit_log_head(audit_log *log);
+
+/*
+ * Signs a checkpoint of the committed tree when it grew since the latest checkpoint,
+ * and stores it. out, when not NULL, receives the latest checkpoint either way; the
+ * caller frees it with audit_checkpoint_clear.
+ */
+audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out);
+
+/* Purges the payloads that the retention rules expire at now; count may be NULL. */
+audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count);
+
+/* The number of commits and of entries committed, for the benchmark and metrics. */
+void audit_log_stats(audit_log *log, uint64_t *commits, uint64_t *entries);
+
+/* The open store behind the log, for reading entries and proofs (audit_store.h). */
+struct audit_store *audit_log_store(audit_log *log);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * The audit log's tables in the node's SQLite database (the migration in store_sqlite.c
+ * creates them): audit_entries holds each entry with its leaf hash, audit_nodes the
+ * hash of every complete perfect subtree above the leaves, and audit_checkpoints the
+ * signed checkpoints. Proofs read O(log n) rows through audit_store_source().
+ *
+ * Each thread gets its own connection, as in store_sqlite.c. Functions return
+ * AUDIT_OK or another audit_status and log SQLite's message on failure.
+ */
+#ifndef IDSVC_AUDIT_STORE_H
+#define IDSVC_AUDIT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit_checkpoint.h"
+#include "audit_log.h"
+#include "audit_merkle.h"
+
+typedef struct audit_store audit_store;
+
+/* Opens the database; read_only opens it with SQLITE_OPEN_READONLY. */
+audit_store *audit_store_open(const char *path, bool read_only, char *error,
+                              size_t error_size);
+void audit_store_close(audit_store **store);
+
+/* An entry to append. The strings are borrowed; index is set by audit_store_append. */
+typedef struct audit_store_entry {
+    uint64_t index;
+    int64_t recorded_at;
+    const char *kind;
+    const char *actor;
+    const char *relying_party;
+    const char *jurisdiction;
+    const char *text; /* the bytes the leaf hash covers */
+    size_t text_len;
+    audit_merkle_hash leaf_hash;
+} audit_store_entry;
+
+/*
+ * Appends entries in one transaction: each entry's row, and every subtree the append
+ * completes. frontier must describe the stored tree; on failure it is restored and the
+ * transaction rolled back, so either all entries are stored or none.
+ */
+audit_status audit_store_append(audit_store *store, audit_store_entry *const *entries,
+                                size_t count, audit_merkle_frontier *frontier);
+
+/* Starts and ends a read transaction, so that several reads see one snapshot. */
+audit_status audit_store_read_begin(audit_store *store);
+void audit_store_read_end(audit_store *store);
+
+/* The number of entries, which is the tree size. */
+audit_status audit_store_size(audit_store *store, uint64_t *size);
+
+/* A source that reads subtree hashes from this thread's connection. */
+audit_merkle_source audit_store_source(audit_store *store);
+
+/* Calls each for every stored subtree hash above the leaves, by level, then index. */
+audit_status audit_store_each_node(audit_store *store,
+                                   int (*each)(void *ctx, unsigned level, uint64_t index,
+                                               const audit_merkle_hash *hash),
+                                   void *ctx);
+
+/* An entry as read back. Strings point into the statement and live for the callback. */
+typedef struct audit_row {
+    uint64_t index;
+    int64_t recorded_at;
+    const char *kind;
+    const char *actor;
+    const char *relying_party;
+    const char *jurisdiction;
+    const char *text;  /* NULL once the payload was purged */
+    int64_t purged_at; /* 0 while the payload is kept */
+    audit_merkle_hash leaf_hash;
+} audit_row;
+
+/* Which entries to read: indexes [from, to), times [since, until), and optional kind
+ * and relying party. limit 0 reads all that match. */
+typedef struct audit_filter {
+    uint64_t from;
+    uint64_t to;
+    int64_t since;
+    int64_t until;
+    const char *kind;
+    const char *relying_party;
+    size_t limit;
+} audit_filter;
+
+/* Sets a filter that matches every entry. */
+void audit_filter_all(audit_filter *filter);
+
+/* Calls each for every matching entry in index order; a nonzero return stops the walk
+ * and is returned as AUDIT_ERR_INVALID_ARGUMENT. */
+audit_status audit_store_each_entry(audit_store *store, const audit_filter *filter,
+                                    int (*each)(void *ctx, const audit_row *row),
+                                    void *ctx);
+
+/* Stores a checkpoint and sets its id. */
+audit_status audit_store_add_checkpoint(audit_store *store, audit_checkpoint *checkpoint);
+
+/* Reads the checkpoint of the largest tree; AUDIT_ERR_NOT_FOUND when there is none. */
+audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint *out);
+
+/* Calls each for every checkpoint, oldest first. */
+audit_status audit_store_each_checkpoint(audit_store *store,
+                                         int (*each)(void *ctx,
+                                                     const audit_checkpoint *checkpoint),
+                                         void *ctx);
+
+/*
+ * Purges the payloads of entries recorded before before. jurisdiction NULL selects the
+ * entries of every jurisdiction not in except (except_count names). count receives the
+ * number of payloads purged.
+ */
+audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
+                               const char *const *except, size_t except_count,
+                               int64_t before, int64_t now, uint64_t *count);
+
+/* Reads the pseudonym secret, creating it with the random generator on first use. */
+audit_status audit_store_secret(audit_store *store, unsigned char out[32]);
+
+#endif
