@@ -606,12 +606,14 @@ static int handle_entry(void *user, const char *section, const char *name,
         return handle_saml(state, name, value);
     if (strcmp(section, "limits") == 0)
         return handle_limits(state, name, value);
-    if (strcmp(section, "policy") == 0)
-        return handle_policy(state, name, value);
     if (strcmp(section, "webauthn") == 0)
         return handle_webauthn(state, name, value);
     if (strcmp(section, "pages") == 0)
         return handle_pages(state, name, value);
+    if (strcmp(section, "audit") == 0)
+        return handle_audit(state, name, value);
+    if (strcmp(section, "policy") == 0)
+        return handle_policy(state, name, value);
     if (strcmp(section, "database") == 0) {
         if (strcmp(name, "path") == 0)
             return set_path(state, &state->cfg->database_path, value) == 0;
@@ -628,6 +630,10 @@ static int handle_entry(void *user, const char *section, const char *name,
 
 static void set_defaults(config *cfg)
 {
+    /* The default retention rule always exists, so that [audit] can overwrite it. */
+    cfg->audit.retention = calloc(1, sizeof(*cfg->audit.retention));
+    cfg->audit.retention_count = cfg->audit.retention != NULL ? 1 : 0;
+    cfg->audit.checkpoint_interval_seconds = 300;
     cfg->port = 8443;
     cfg->retry_after_seconds = 30;
     cfg->result_validity_seconds = 300;
@@ -839,6 +845,9 @@ void config_free(config **cfg_ptr)
     free_list(cfg->client_ca_files, cfg->client_ca_count);
     free(cfg->saml_certificate_file);
     free(cfg->database_path);
+    for (size_t i = 0; i < cfg->audit.retention_count; i++)
+        free(cfg->audit.retention[i].jurisdiction);
+    free(cfg->audit.retention);
     free(cfg->web.rp_id);
     free_list(cfg->web.origins, cfg->web.origin_count);
     free_list(cfg->web.root_files, cfg->web.root_count);

@@ -75,6 +75,20 @@ typedef struct config_web {
     char *assets_dir;         /* web/: scripts, styles and message catalogues */
 } config_web;
 
+/* A retention rule of [audit]: payloads of a jurisdiction's entries are purged after
+ * days. */
+typedef struct config_retention {
+    char *jurisdiction; /* NULL for the default rule, retention_days */
+    unsigned days;      /* 0 keeps payloads forever */
+} config_retention;
+
+/* [audit]: checkpoints and retention of the audit log (docs/audit-log.md). */
+typedef struct config_audit {
+    unsigned checkpoint_interval_seconds; /* 0 signs checkpoints only on demand */
+    config_retention *retention;          /* the default rule first */
+    size_t retention_count;
+} config_audit;
+
 /* [policy]: the signed policy bundles the engine decides with. bundle_count 0 leaves the
  * engine off, and disclosures then follow only allowed_claims. */
 typedef struct config_policy {
@@ -116,6 +130,7 @@ typedef struct config {
     char *database_path;
 
     config_limits limits;
+    config_audit audit;
     config_policy policy;
     config_web web;
 

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "http_policy.h"
 #include "log.h"
+#include "route_audit.h"
 
 #define PIN_MAX 256
 
@@ -59,11 +60,11 @@ static void observe_key_import(void *ctx, bool ok)
 
 static const char *const *route_patterns(void)
 {
-    static const char *patterns[16];
+    static const char *patterns[64];
     size_t count;
     const http_route *routes = http_routes(&count);
 
-    for (size_t i = 0; i < count && i < 16; i++)
+    for (size_t i = 0; i < count && i < 64; i++)
         patterns[i] = routes[i].pattern;
     return patterns;
 }
@@ -138,6 +139,8 @@ static int start_node(node *n, config *cfg)
         log_message(LOG_ERROR, "start_failed", "%s", error);
         return -1;
     }
+    if (route_audit_open(n, cfg) != 0)
+        return -1;
     if (http_policy_start(n, cfg) != 0)
         return -1;
     return 0;
@@ -190,6 +193,7 @@ static void stop_node(node *n)
     free(n->metadata_xml);
     node_release(&n->boot_snapshot);
     node_release(&n->snapshot);
+    route_audit_close(n);
     http_policy_stop(n);
     store_close(&n->store);
     X509_free(n->saml_cert);

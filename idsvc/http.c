@@ -44,6 +44,10 @@ static const http_route routes[] = {
     {"POST", "/consent/{id}/refusal", 0, route_consent_refuse},
     {"GET", "/static/pages.js", 0, route_static_script},
     {"GET", "/static/pages.css", 0, route_static_style},
+    {"GET", "/v1/audit/checkpoint", ROLE_REGULATOR, route_audit_checkpoint_get},
+    {"GET", "/v1/audit/entries", ROLE_REGULATOR, route_audit_entries_list},
+    {"GET", "/v1/audit/proof/inclusion", ROLE_REGULATOR, route_audit_inclusion_get},
+    {"GET", "/v1/audit/proof/consistency", ROLE_REGULATOR, route_audit_consistency_get},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))

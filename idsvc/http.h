@@ -43,6 +43,7 @@ typedef struct node {
     char *metadata_xml;
     metrics *metrics;
     tls_context *tls;
+    struct audit_log *audit; /* the audit log (audit_log.h) */
     struct policy_store *policy; /* policy.h; NULL without [policy]; SIGHUP swaps its set */
 } node;
 
@@ -156,6 +157,10 @@ void route_consent_approve(http_request *request, http_reply *reply);
 void route_consent_refuse(http_request *request, http_reply *reply);
 void route_static_script(http_request *request, http_reply *reply);
 void route_static_style(http_request *request, http_reply *reply);
+void route_audit_checkpoint_get(http_request *request, http_reply *reply);
+void route_audit_entries_list(http_request *request, http_reply *reply);
+void route_audit_inclusion_get(http_request *request, http_reply *reply);
+void route_audit_consistency_get(http_request *request, http_reply *reply);
 
 /* Builds the node's SAML metadata document; the caller frees it. NULL on failure. */
 char *route_metadata_build(const node *n);

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "problem.h"
+#include "route_audit.h"
 #include "route_common.h"
 
 #define SUBJECT_MAX 256
@@ -193,6 +194,8 @@ static void store_and_reply(http_request *request, const issue_input *in,
         problem_internal(reply);
         goto out;
     }
+    if (!route_audit_issued(request, &issue, in->attributes, reply))
+        goto out;
     log_field fields[] = {
         {"request_id", request->request_id},
         {"issuer", request->caller.identity},
@@ -313,7 +316,8 @@ void route_credentials_revoke(http_request *request, http_reply *reply)
             {"credential_id", credential.id},
         };
         log_event(LOG_INFO, "credential_revoked", fields, sizeof(fields) / sizeof(fields[0]));
-        reply_credential(reply, 200, &credential);
+        if (route_audit_revoked(request, &credential, reply))
+            reply_credential(reply, 200, &credential);
     }
 out:
     store_credential_clear(&credential);

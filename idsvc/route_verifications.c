@@ -16,6 +16,7 @@
 #include "http_policy.h"
 #include "log.h"
 #include "problem.h"
+#include "route_audit.h"
 #include "route_common.h"
 #include "web_consent.h"
 
@@ -364,6 +365,9 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
         goto out;
     if (!consent_record_disclosure(request, in->purpose, assertion, d.disclosed, reply))
         goto out;
+    if (!route_audit_verification(request, in->purpose, rp, assertion, d.disclosed,
+                                  d.withheld, reply))
+        goto out;
     reply_accepted(request, in, assertion, &d, attestation, reply);
 out:
     free(attestation);
@@ -395,6 +399,7 @@ void route_verifications_create(http_request *request, http_reply *reply)
         goto out;
     }
     verify_and_disclose(request, &in, &rp, reply);
+    route_audit_rejection(request, in.purpose, &rp, reply);
 out:
     store_rp_clear(&rp);
     free(in.xml);

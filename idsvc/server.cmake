@@ -17,13 +17,17 @@ if(TARGET idsvc_saml)
   target_link_libraries(idsvc_server PUBLIC idsvc_saml idsvc_p11 PkgConfig::MHD
                         PkgConfig::GNUTLS PkgConfig::SQLITE PkgConfig::INIH
                         PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2 pthread)
-
-  # The policy engine decides every disclosure of POST /v1/verifications.
-  target_link_libraries(idsvc_server PUBLIC idsvc_policy)
   # The citizen pages verify registrations and assertions with idsvc_webauthn, and
   # read their scripts, styles and catalogues from web/ unless [pages] assets is set.
   target_link_libraries(idsvc_server PUBLIC idsvc_webauthn)
   target_compile_definitions(idsvc_server PRIVATE IDSVC_WEB_DIR="${CMAKE_SOURCE_DIR}/web")
+
+  if(TARGET idsvc_audit)
+    target_link_libraries(idsvc_server PUBLIC idsvc_audit)
+  endif()
+
+  # The policy engine decides every disclosure of POST /v1/verifications.
+  target_link_libraries(idsvc_server PUBLIC idsvc_policy)
 
   add_executable(idsvc ${CMAKE_CURRENT_SOURCE_DIR}/daemon.c)
   target_link_libraries(idsvc PRIVATE idsvc_server)

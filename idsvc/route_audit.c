@@ -1,0 +1,470 @@
+/*
+ * The audit log, for regulators: GET /v1/audit/checkpoint, /v1/audit/entries,
+ * /v1/audit/proof/inclusion and /v1/audit/proof/consistency. Every number comes from
+ * the query string; a missing, malformed or out-of-range one is a 400 problem naming
+ * the parameter. Also the functions that handlers call to record events.
+ */
+#include "route_audit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "audit_store.h"
+#include "log.h"
+#include "problem.h"
+#include "route_common.h"
+
+/* Entries returned by one GET /v1/audit/entries; the reply links the next page. */
+#define ENTRIES_PAGE_MAX 1000
+
+/* ---- Opening ------------------------------------------------------------------- */
+
+static int record_key_loaded(node *n, const audit_signer *signer, const config *cfg)
+{
+    json_t *payload = json_pack("{s:s, s:s, s:s}", "key_id", signer->key_id, "algorithm",
+                                signer->algorithm, "key_uri", cfg->saml_key_uri);
+    audit_event event = {.kind = "checkpoint_key_loaded", .payload = payload};
+    audit_status status = payload != NULL ? audit_record(n->audit, &event, NULL)
+                                          : AUDIT_ERR_NO_MEMORY;
+
+    json_decref(payload);
+    if (status != AUDIT_OK) {
+        log_message(LOG_ERROR, "start_failed", "audit log: recording the checkpoint key "
+                    "failed: %s", audit_status_code(status));
+        return -1;
+    }
+    return 0;
+}
+
+int route_audit_open(node *n, const config *cfg)
+{
+    audit_retention *rules = calloc(cfg->audit.retention_count + 1, sizeof(*rules));
+    audit_signer signer;
+    audit_log_options options = {
+        .database_path = cfg->database_path,
+        .node_id = cfg->entity_id,
+        .jurisdiction = cfg->jurisdiction != NULL ? cfg->jurisdiction : "",
+        .signer = &signer,
+        .checkpoint_interval = cfg->audit.checkpoint_interval_seconds,
+        .retention = rules,
+        .retention_count = cfg->audit.retention_count,
+    };
+    char error[512];
+    int rc = -1;
+
+    if (rules == NULL)
+        goto out;
+    for (size_t i = 0; i < cfg->audit.retention_count; i++) {
+        rules[i].jurisdiction = cfg->audit.retention[i].jurisdiction;
+        rules[i].days = cfg->audit.retention[i].days;
+    }
+    if (audit_signer_from_p11(n->saml_key, &signer) != 0) {
+        log_message(LOG_ERROR, "start_failed", "audit log: the SAML key cannot sign "
+                    "checkpoints (RSA or EC P-256 keys only)");
+        goto out;
+    }
+    n->audit = audit_log_open(&options, error, sizeof(error));
+    if (n->audit == NULL) {
+        log_message(LOG_ERROR, "start_failed", "audit log: %s", error);
+        goto out;
+    }
+    rc = record_key_loaded(n, &signer, cfg);
+out:
+    free(rules);
+    return rc;
+}
+
+void route_audit_close(node *n)
+{
+    audit_log_close(&n->audit);
+}
+
+/* ---- Recording ------------------------------------------------------------------ */
+
+bool route_audit_record(http_request *request, audit_event *event, http_reply *reply)
+{
+    audit_status status;
+
+    event->actor = request->caller.identity;
+    event->request_id = request->request_id;
+    status = audit_record(request->node->audit, event, NULL);
+    if (status == AUDIT_OK)
+        return true;
+
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"kind", event->kind},
+        {"status", audit_status_code(status)},
+    };
+    log_event(LOG_ERROR, "audit_record_failed", fields, sizeof(fields) / sizeof(fields[0]));
+    problem_set(reply, 503, "audit_unavailable", NULL,
+                "The audit log could not record this request, so it was not completed. "
+                "Retry later.");
+    reply->retry_after = request->node->boot->retry_after_seconds;
+    return false;
+}
+
+/* Adds the subject's pseudonym; a failure leaves it out rather than failing the event. */
+static void add_subject(const http_request *request, json_t *payload, const char *issuer,
+                        const char *name_id)
+{
+    char pseudonym[65];
+
+    if (issuer != NULL && name_id != NULL &&
+        audit_subject_pseudonym(request->node->audit, issuer, name_id, pseudonym) == AUDIT_OK)
+        json_object_set_new(payload, "subject", json_string(pseudonym));
+}
+
+bool route_audit_issued(http_request *request, const store_issue *issue,
+                        const json_t *attributes, http_reply *reply)
+{
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:[]}", "credential_id",
+                                issue->credential_id, "assertion_id", issue->assertion_id,
+                                "assurance", issue->assurance, "claims");
+    json_t *claims = json_object_get(payload, "claims");
+    audit_event event = {.kind = "credential_issued", .payload = payload};
+    const char *name;
+    json_t *value;
+    bool ok;
+
+    if (payload == NULL) {
+        problem_internal(reply);
+        return false;
+    }
+    json_object_foreach((json_t *)attributes, name, value)
+        json_array_append_new(claims, json_string(name));
+    add_subject(request, payload, request->snapshot->cfg->entity_id, issue->subject_name_id);
+
+    ok = route_audit_record(request, &event, reply);
+    json_decref(payload);
+    return ok;
+}
+
+bool route_audit_revoked(http_request *request, const store_credential *credential,
+                         http_reply *reply)
+{
+    json_t *payload = json_pack("{s:s, s:s?}", "credential_id", credential->id, "reason",
+                                credential->revocation_reason);
+    audit_event event = {.kind = "credential_revoked", .payload = payload};
+    bool ok;
+
+    if (payload == NULL) {
+        problem_internal(reply);
+        return false;
+    }
+    add_subject(request, payload, request->snapshot->cfg->entity_id,
+                credential->subject_name_id);
+    ok = route_audit_record(request, &event, reply);
+    json_decref(payload);
+    return ok;
+}
+
+/* The decisions per claim: {"claim": name, "decision": "disclosed" or "withheld"}. */
+static json_t *claim_decisions(const json_t *disclosed, const json_t *withheld)
+{
+    json_t *list = json_array();
+    const char *name;
+    const json_t *value;
+    size_t index;
+
+    json_object_foreach((json_t *)disclosed, name, value)
+        json_array_append_new(list, json_pack("{s:s, s:s}", "claim", name, "decision",
+                                              "disclosed"));
+    json_array_foreach(withheld, index, value)
+        json_array_append_new(list,
+                              json_pack("{s:O, s:s, s:O}", "claim",
+                                        json_object_get(value, "claim"), "decision",
+                                        "withheld", "reason",
+                                        json_object_get(value, "reason")));
+    return list;
+}
+
+bool route_audit_verification(http_request *request, const char *purpose,
+                              const store_rp *rp, const saml_assertion *assertion,
+                              const json_t *disclosed, const json_t *withheld,
+                              http_reply *reply)
+{
+    /* NOTE: until the policy engine decides disclosures, the rule is the relying
+     * party's allowed_claims in the registry, and no bundle digest exists to record. */
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "decision", "accepted",
+                                "issuer", assertion->issuer, "assertion_id", assertion->id,
+                                "purpose", purpose, "rule", "registry_allowed_claims",
+                                "claims", claim_decisions(disclosed, withheld));
+    audit_event event = {
+        .kind = "verification_decided",
+        .relying_party = rp->id,
+        .jurisdiction = rp->jurisdiction,
+        .payload = payload,
+    };
+    bool ok;
+
+    if (payload == NULL) {
+        problem_internal(reply);
+        return false;
+    }
+    add_subject(request, payload, assertion->issuer, assertion->name_id);
+    ok = route_audit_record(request, &event, reply);
+    json_decref(payload);
+    return ok;
+}
+
+bool route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,
+                           http_reply *reply)
+{
+    json_t *payload;
+    audit_event event = {.kind = "verification_decided", .relying_party = rp->id,
+                         .jurisdiction = rp->jurisdiction};
+    bool ok;
+
+    if (reply->status != 422 || reply->code == NULL)
+        return true;
+    payload = json_pack("{s:s, s:s, s:s?}", "decision", "rejected", "reason", reply->code,
+                        "purpose", purpose);
+    if (payload == NULL) {
+        problem_internal(reply);
+        return false;
+    }
+    event.payload = payload;
+    ok = route_audit_record(request, &event, reply);
+    json_decref(payload);
+    return ok;
+}
+
+/* ---- Query parameters ------------------------------------------------------------- */
+
+/*
+ * Reads a decimal query parameter. Returns 1 with *out set, 0 when it is absent and
+ * optional, or -1 with a 400 problem in reply.
+ */
+static int query_number(const http_request *request, const char *name, bool required,
+                        uint64_t *out, http_reply *reply)
+{
+    const char *text = http_request_query(request, name);
+    char *end = NULL;
+
+    if (text == NULL) {
+        if (!required)
+            return 0;
+        problem_set(reply, 400, "parameter_missing", name,
+                    "The query parameter %s is required.", name);
+        return -1;
+    }
+    errno = 0;
+    if (text[0] >= '0' && text[0] <= '9' && strlen(text) <= 20)
+        *out = strtoull(text, &end, 10);
+    if (end == NULL || *end != '\0' || errno != 0 || *out > INT64_MAX) {
+        problem_set(reply, 400, "parameter_invalid", name,
+                    "The query parameter %s must be a decimal integer from 0 to 2^63 - 1.",
+                    name);
+        return -1;
+    }
+    return 1;
+}
+
+static bool check_size(uint64_t size, const char *name, uint64_t tree_size,
+                       http_reply *reply)
+{
+    if (size <= tree_size)
+        return true;
+    problem_set(reply, 400, "size_beyond_log", name,
+                "%s is larger than the log, which has %llu entries.", name,
+                (unsigned long long)tree_size);
+    return false;
+}
+
+/* ---- Replies ---------------------------------------------------------------------- */
+
+static json_t *hash_json(const audit_merkle_hash *hash)
+{
+    char hex[65];
+
+    audit_hash_hex(hash, hex);
+    return json_string(hex);
+}
+
+static json_t *proof_json(const audit_merkle_proof *proof)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < proof->count; i++)
+        json_array_append_new(list, hash_json(&proof->hashes[i]));
+    return list;
+}
+
+static json_t *signature_json(const unsigned char *bytes, size_t len)
+{
+    char text[4 * AUDIT_SIGNATURE_MAX / 3 + 8];
+
+    EVP_EncodeBlock((unsigned char *)text, bytes, (int)len);
+    return json_string(text);
+}
+
+static void reply_merkle_failure(http_reply *reply, audit_merkle_status status)
+{
+    log_message(LOG_ERROR, "audit_proof_failed", "proof generation failed: %s",
+                audit_merkle_status_message(status));
+    problem_internal(reply);
+}
+
+/* ---- Handlers --------------------------------------------------------------------- */
+
+void route_audit_checkpoint_get(http_request *request, http_reply *reply)
+{
+    audit_checkpoint checkpoint = {0};
+    audit_status status = audit_log_checkpoint(request->node->audit, &checkpoint);
+    char when[32];
+
+    if (status == AUDIT_ERR_SIGN_FAILED) {
+        problem_hsm_unavailable(reply, request->node->boot->retry_after_seconds);
+        return;
+    }
+    if (status != AUDIT_OK) {
+        problem_internal(reply);
+        return;
+    }
+    route_format_time(checkpoint.signed_at, when);
+    http_reply_json(reply, 200,
+                    json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:o}", "tree_size",
+                              (json_int_t)checkpoint.head.size, "root_hash",
+                              hash_json(&checkpoint.head.root), "time", when, "node",
+                              checkpoint.node_id, "key_id", checkpoint.key_id, "algorithm",
+                              checkpoint.algorithm, "body", checkpoint.body, "signature",
+                              signature_json(checkpoint.signature,
+                                             checkpoint.signature_len)));
+    audit_checkpoint_clear(&checkpoint);
+}
+
+static int append_entry(void *ctx, const audit_row *row)
+{
+    json_t *item = json_pack("{s:I, s:o, s:s?}", "index", (json_int_t)row->index,
+                             "leaf_hash", hash_json(&row->leaf_hash), "entry", row->text);
+
+    if (item != NULL && row->text == NULL) {
+        char when[32];
+
+        route_format_time((time_t)row->purged_at, when);
+        json_object_set_new(item, "entry", json_null());
+        json_object_set_new(item, "purged_at", json_string(when));
+    }
+    return json_array_append_new(ctx, item);
+}
+
+void route_audit_entries_list(http_request *request, http_reply *reply)
+{
+    uint64_t tree_size = audit_log_head(request->node->audit).size;
+    uint64_t from = 0;
+    uint64_t to = tree_size;
+    uint64_t end;
+    audit_filter filter;
+    json_t *entries;
+    json_t *doc;
+
+    if (query_number(request, "from", true, &from, reply) < 0 ||
+        query_number(request, "to", false, &to, reply) < 0 ||
+        !check_size(to, "to", tree_size, reply))
+        return;
+    if (from > to) {
+        problem_set(reply, 400, "range_invalid", "from", "from must not be larger than to.");
+        return;
+    }
+
+    end = to - from > ENTRIES_PAGE_MAX ? from + ENTRIES_PAGE_MAX : to;
+    audit_filter_all(&filter);
+    filter.from = from;
+    filter.to = end;
+    entries = json_array();
+    if (entries == NULL || audit_store_each_entry(audit_log_store(request->node->audit),
+                                                  &filter, append_entry, entries) != AUDIT_OK) {
+        json_decref(entries);
+        problem_internal(reply);
+        return;
+    }
+    doc = json_pack("{s:I, s:I, s:I, s:o}", "tree_size", (json_int_t)tree_size, "from",
+                    (json_int_t)from, "to", (json_int_t)end, "entries", entries);
+    if (doc != NULL && end < to) {
+        char next[96];
+
+        snprintf(next, sizeof(next), "/v1/audit/entries?from=%llu&to=%llu",
+                 (unsigned long long)end, (unsigned long long)to);
+        json_object_set_new(doc, "next", json_string(next));
+    }
+    http_reply_json(reply, 200, doc);
+}
+
+void route_audit_inclusion_get(http_request *request, http_reply *reply)
+{
+    audit_merkle_source source = audit_store_source(audit_log_store(request->node->audit));
+    uint64_t tree_size = audit_log_head(request->node->audit).size;
+    uint64_t index = 0;
+    uint64_t size = 0;
+    audit_merkle_tree_head head;
+    audit_merkle_proof proof;
+    audit_merkle_hash leaf;
+    audit_merkle_status status;
+
+    if (query_number(request, "index", true, &index, reply) < 0 ||
+        query_number(request, "size", true, &size, reply) < 0 ||
+        !check_size(size, "size", tree_size, reply))
+        return;
+    if (index >= size) {
+        problem_set(reply, 400, "index_out_of_range", "index",
+                    "index must be smaller than size.");
+        return;
+    }
+
+    status = audit_merkle_inclusion_proof(&source, index, size, &proof);
+    if (status == AUDIT_MERKLE_OK)
+        status = audit_merkle_tree_head_compute(&source, size, &head);
+    if (status == AUDIT_MERKLE_OK && source.subtree_hash(source.ctx, 0, index, &leaf) != 0)
+        status = AUDIT_MERKLE_ERR_STORE_FAILED;
+    if (status != AUDIT_MERKLE_OK) {
+        reply_merkle_failure(reply, status);
+        return;
+    }
+    http_reply_json(reply, 200,
+                    json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index,
+                              "tree_size", (json_int_t)size, "leaf_hash", hash_json(&leaf),
+                              "root_hash", hash_json(&head.root), "proof",
+                              proof_json(&proof)));
+}
+
+void route_audit_consistency_get(http_request *request, http_reply *reply)
+{
+    audit_merkle_source source = audit_store_source(audit_log_store(request->node->audit));
+    uint64_t tree_size = audit_log_head(request->node->audit).size;
+    uint64_t from = 0;
+    uint64_t to = 0;
+    audit_merkle_tree_head first;
+    audit_merkle_tree_head second;
+    audit_merkle_proof proof;
+    audit_merkle_status status;
+
+    if (query_number(request, "from", true, &from, reply) < 0 ||
+        query_number(request, "to", true, &to, reply) < 0 ||
+        !check_size(to, "to", tree_size, reply))
+        return;
+    if (from == 0 || from > to) {
+        problem_set(reply, 400, "range_invalid", "from",
+                    "from must be at least 1 and not larger than to.");
+        return;
+    }
+
+    status = audit_merkle_consistency_proof(&source, from, to, &proof);
+    if (status == AUDIT_MERKLE_OK)
+        status = audit_merkle_tree_head_compute(&source, from, &first);
+    if (status == AUDIT_MERKLE_OK)
+        status = audit_merkle_tree_head_compute(&source, to, &second);
+    if (status != AUDIT_MERKLE_OK) {
+        reply_merkle_failure(reply, status);
+        return;
+    }
+    http_reply_json(reply, 200,
+                    json_pack("{s:I, s:I, s:o, s:o, s:o}", "first_size", (json_int_t)from,
+                              "second_size", (json_int_t)to, "first_root",
+                              hash_json(&first.root), "second_root",
+                              hash_json(&second.root), "proof", proof_json(&proof)));
+}
