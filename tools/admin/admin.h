@@ -8,5 +8,6 @@ int admin_saml_sign_main(int argc, char **argv);
 int admin_saml_verify_main(int argc, char **argv);
 int admin_webauthn_main(int argc, char **argv);
 int admin_policy_main(int argc, char **argv);
+int admin_audit_main(int argc, char **argv);
 
 #endif

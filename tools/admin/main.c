@@ -17,6 +17,8 @@ static void print_usage(FILE *out)
           "                   verify a WebAuthn registration or assertion response\n"
           "  policy validate|sign|verify|diff|explain|simulate|test ...\n"
           "                   write, sign and check policy bundles (see docs/policy-language.md)\n"
+          "  audit export|verify|prove|show ...\n"
+          "                   read the audit log and check it offline (see docs/audit-log.md)\n"
           "\n"
           "Run 'idsvc-admin COMMAND --help' for a command's options.\n",
           out);
@@ -49,6 +51,10 @@ int main(int argc, char **argv)
 #ifdef IDSVC_HAVE_POLICY
     if (strcmp(argv[1], "policy") == 0)
         return admin_policy_main(argc - 1, argv + 1);
+#endif
+#ifdef IDSVC_HAVE_AUDIT
+    if (strcmp(argv[1], "audit") == 0)
+        return admin_audit_main(argc - 1, argv + 1);
 #endif
 #ifdef IDSVC_HAVE_WEBAUTHN
     if (strcmp(argv[1], "webauthn") == 0)
