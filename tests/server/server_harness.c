@@ -367,7 +367,7 @@ int harness_curl_headers(harness *h, const char *client, const char *method,
     }
     snprintf(command, sizeof(command),
              "curl -s --max-time 30 --cacert %s/ca.pem %s %s%s -X %s -o %s -D %s "
-             "-w '%%{http_code}' https://127.0.0.1:%u%s",
+             "-w '%%{http_code}' 'https://127.0.0.1:%u%s'",
              dir, cert, data, extra, method, out_path, header_path, h->port, path);
 
     pipe = popen(command, "r");

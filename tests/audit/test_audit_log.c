@@ -1,0 +1,410 @@
+/*
+ * The audit log in process: group commit from many threads, the tree it stores checked
+ * against the independent reference of merkle_store.c, reopening, checkpoints signed in
+ * a real SoftHSM2 token, retention, and pseudonyms. Each test uses a fresh SQLite file
+ * migrated by store_sqlite_open.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "audit_log.h"
+#include "audit_store.h"
+#include "merkle_store.h"
+#include "p11.h"
+#include "store.h"
+#include "test_token.h"
+
+#define THREADS 32
+#define RECORDS_PER_THREAD 20
+
+typedef struct fixture {
+    test_token token;
+    char db_path[PATH_MAX + 16];
+    p11_token *hsm;
+    p11_key *key;
+    audit_signer signer;
+} fixture;
+
+static audit_log *open_log(fixture *f, const audit_retention *rules, size_t rule_count)
+{
+    audit_log_options options = {
+        .database_path = f->db_path,
+        .node_id = "https://node.example/idsvc",
+        .jurisdiction = "SG",
+        .signer = &f->signer,
+        .retention = rules,
+        .retention_count = rule_count,
+    };
+    char error[512] = "";
+    audit_log *log = audit_log_open(&options, error, sizeof(error));
+
+    if (log == NULL)
+        fprintf(stderr, "audit_log_open: %s\n", error);
+    assert_non_null(log);
+    return log;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    p11_config config = {.token_label = TEST_TOKEN_LABEL};
+    p11_error err = {0};
+    char error[512];
+    store *node_store;
+
+    if (f == NULL || test_token_create(&f->token) != 0)
+        return -1;
+    snprintf(f->db_path, sizeof(f->db_path), "%s/idsvc.db", f->token.dir);
+    node_store = store_sqlite_open(f->db_path, error, sizeof(error));
+    if (node_store == NULL) {
+        fprintf(stderr, "%s\n", error);
+        return -1;
+    }
+    store_close(&node_store);
+
+    config.module_path = f->token.module_path;
+    config.pin_file = f->token.pin_path;
+    if (p11_token_open(&config, &f->hsm, &err) != 0 ||
+        p11_key_generate(f->hsm, P11_KEY_EC_P256, "audit", (const unsigned char *)"\x07", 1,
+                         &f->key, &err) != 0 ||
+        audit_signer_from_p11(f->key, &f->signer) != 0) {
+        fprintf(stderr, "HSM: %s\n", err.message);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    p11_key_free(&f->key);
+    p11_token_close(&f->hsm);
+    test_token_destroy(&f->token);
+    free(f);
+    return 0;
+}
+
+/* ---- Reading back, with the reference implementation -------------------------------- */
+
+typedef struct collected {
+    audit_merkle_hash *leaves;
+    char **texts;
+    size_t count;
+} collected;
+
+static int collect(void *ctx, const audit_row *row)
+{
+    collected *c = ctx;
+
+    assert_int_equal(row->index, c->count);
+    c->leaves = realloc(c->leaves, (c->count + 1) * sizeof(*c->leaves));
+    c->texts = realloc(c->texts, (c->count + 1) * sizeof(*c->texts));
+    assert_non_null(c->leaves);
+    assert_non_null(c->texts);
+    c->leaves[c->count] = row->leaf_hash;
+    c->texts[c->count] = row->text != NULL ? strdup(row->text) : NULL;
+    c->count++;
+    return 0;
+}
+
+static void collected_free(collected *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        free(c->texts[i]);
+    free(c->texts);
+    free(c->leaves);
+    memset(c, 0, sizeof(*c));
+}
+
+static void read_all(audit_log *log, collected *out)
+{
+    audit_filter all;
+
+    memset(out, 0, sizeof(*out));
+    audit_filter_all(&all);
+    assert_int_equal(audit_store_each_entry(audit_log_store(log), &all, collect, out), AUDIT_OK);
+}
+
+/* Checks the stored tree against the reference: every leaf hash against its bytes, the
+ * root, and every inclusion proof. */
+static void check_tree(audit_log *log, size_t expected)
+{
+    audit_merkle_source source = audit_store_source(audit_log_store(log));
+    audit_merkle_tree_head head = audit_log_head(log);
+    audit_merkle_hash reference;
+    audit_merkle_proof proof;
+    collected c;
+
+    read_all(log, &c);
+    assert_int_equal(c.count, expected);
+    assert_int_equal(head.size, expected);
+    for (size_t i = 0; i < c.count; i++) {
+        if (c.texts[i] != NULL) {
+            merkle_reference_leaf(c.texts[i], strlen(c.texts[i]), &reference);
+            assert_memory_equal(reference.bytes, c.leaves[i].bytes, AUDIT_MERKLE_HASH_SIZE);
+        }
+    }
+    merkle_reference_root(c.leaves, c.count, &reference);
+    assert_memory_equal(reference.bytes, head.root.bytes, AUDIT_MERKLE_HASH_SIZE);
+
+    for (size_t i = 0; i < c.count; i++) {
+        assert_int_equal(audit_merkle_inclusion_proof(&source, i, head.size, &proof),
+                         AUDIT_MERKLE_OK);
+        assert_int_equal(audit_merkle_verify_inclusion(&c.leaves[i], i, &head, proof.hashes,
+                                                       proof.count),
+                         AUDIT_MERKLE_OK);
+    }
+    collected_free(&c);
+}
+
+/* ---- Tests ------------------------------------------------------------------------- */
+
+typedef struct worker {
+    audit_log *log;
+    unsigned number;
+    unsigned failures;
+} worker;
+
+static void *record_many(void *arg)
+{
+    worker *w = arg;
+
+    for (unsigned i = 0; i < RECORDS_PER_THREAD; i++) {
+        json_t *payload = json_pack("{s:i, s:i}", "thread", (int)w->number, "n", (int)i);
+        audit_event event = {.kind = "admin_action", .actor = "operator", .payload = payload};
+
+        if (audit_record(w->log, &event, NULL) != AUDIT_OK)
+            w->failures++;
+        json_decref(payload);
+    }
+    return NULL;
+}
+
+static void test_group_commit_threads(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    pthread_t threads[THREADS];
+    worker workers[THREADS];
+    uint64_t commits = 0;
+    uint64_t entries = 0;
+
+    for (unsigned i = 0; i < THREADS; i++) {
+        workers[i] = (worker){.log = log, .number = i};
+        assert_int_equal(pthread_create(&threads[i], NULL, record_many, &workers[i]), 0);
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(workers[i].failures, 0);
+    }
+
+    audit_log_stats(log, &commits, &entries);
+    assert_int_equal(entries, THREADS * RECORDS_PER_THREAD);
+    /* Concurrent requests share commits: fewer transactions than entries. */
+    assert_true(commits < entries);
+    check_tree(log, THREADS * RECORDS_PER_THREAD);
+    audit_log_close(&log);
+
+    /* Reopening loads the frontier from the stored subtrees and keeps appending. */
+    log = open_log(f, NULL, 0);
+    assert_int_equal(audit_log_head(log).size, THREADS * RECORDS_PER_THREAD);
+    workers[0] = (worker){.log = log};
+    record_many(&workers[0]);
+    check_tree(log, (THREADS + 1) * RECORDS_PER_THREAD);
+    audit_log_close(&log);
+}
+
+static void test_record_returns_index(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    audit_event event = {.kind = "policy_loaded"};
+    uint64_t first = 0;
+    uint64_t second = 0;
+
+    assert_int_equal(audit_record(log, &event, &first), AUDIT_OK);
+    assert_int_equal(audit_record(log, &event, &second), AUDIT_OK);
+    assert_int_equal(second, first + 1);
+    audit_log_close(&log);
+}
+
+static void test_unknown_kind_rejected(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    json_t *not_object = json_string("x");
+    audit_event unknown = {.kind = "claim_value_dump"};
+    audit_event bad_payload = {.kind = "admin_action", .payload = not_object};
+    uint64_t size = audit_log_head(log).size;
+
+    assert_int_equal(audit_record(log, &unknown, NULL), AUDIT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(audit_record(log, &bad_payload, NULL), AUDIT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(audit_log_head(log).size, size);
+    json_decref(not_object);
+    audit_log_close(&log);
+}
+
+static void test_checkpoint_signed_in_hsm(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    audit_event event = {.kind = "key_generated"};
+    audit_checkpoint first = {0};
+    audit_checkpoint again = {0};
+    EVP_PKEY *public_key = p11_key_get_public(f->key, NULL);
+
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_log_checkpoint(log, &first), AUDIT_OK);
+    assert_int_equal(first.head.size, audit_log_head(log).size);
+    assert_memory_equal(first.head.root.bytes, audit_log_head(log).root.bytes,
+                        AUDIT_MERKLE_HASH_SIZE);
+    assert_string_equal(first.algorithm, "ecdsa-sha256");
+    assert_int_equal(first.signature_len, 64);
+    assert_int_equal(audit_checkpoint_verify(&first, public_key), 0);
+
+    /* No new entry: the latest checkpoint is returned, not signed again. */
+    assert_int_equal(audit_log_checkpoint(log, &again), AUDIT_OK);
+    assert_int_equal(again.id, first.id);
+
+    /* One changed byte of the body breaks the signature. */
+    again.body[strlen(again.body) - 2] ^= 1;
+    assert_int_not_equal(audit_checkpoint_verify(&again, public_key), 0);
+
+    EVP_PKEY_free(public_key);
+    audit_checkpoint_clear(&first);
+    audit_checkpoint_clear(&again);
+    audit_log_close(&log);
+}
+
+static void test_checkpoint_format_parse(void **state)
+{
+    audit_merkle_tree_head head = {.size = 1234};
+    audit_checkpoint parsed = {0};
+    char *body;
+
+    (void)state;
+    memset(head.root.bytes, 0xab, sizeof(head.root.bytes));
+    body = audit_checkpoint_format("https://node.example/idsvc", &head, 1769860800, "00ff");
+    assert_non_null(body);
+    assert_string_equal(body, "idsvc-audit-checkpoint/v1\n"
+                              "node https://node.example/idsvc\n"
+                              "size 1234\n"
+                              "root abababababababababababababababababababababababababababababababab\n"
+                              "time 2026-01-31T12:00:00Z\n"
+                              "key 00ff\n");
+    assert_int_equal(audit_checkpoint_parse(body, &parsed), 0);
+    assert_int_equal(parsed.head.size, 1234);
+    assert_int_equal(parsed.signed_at, 1769860800);
+    audit_checkpoint_clear(&parsed);
+
+    /* An extra line, a leading zero and an impossible date are rejected. */
+    assert_int_not_equal(audit_checkpoint_parse("idsvc-audit-checkpoint/v1\nnode n\nsize 01\n"
+                                                "root ab\ntime 2026-01-31T12:00:00Z\nkey k\n",
+                                                &parsed), 0);
+    audit_checkpoint_clear(&parsed);
+    body[strlen(body) - 1] = 'x';
+    assert_int_not_equal(audit_checkpoint_parse(body, &parsed), 0);
+    audit_checkpoint_clear(&parsed);
+    free(body);
+}
+
+static int count_purged(void *ctx, const audit_row *row)
+{
+    unsigned *counts = ctx;
+
+    if (row->text == NULL) {
+        assert_true(row->purged_at > 0);
+        counts[strcmp(row->jurisdiction, "TH") == 0 ? 1 : 0]++;
+    }
+    return 0;
+}
+
+static void test_purge_keeps_proofs(void **state)
+{
+    fixture *f = *state;
+    /* SG: one day; TH: kept forever. */
+    audit_retention rules[] = {{NULL, 1}, {"TH", 0}};
+    audit_log *log = open_log(f, rules, 2);
+    audit_event sg = {.kind = "verification_decided", .jurisdiction = "SG"};
+    audit_event th = {.kind = "verification_decided", .jurisdiction = "TH"};
+    uint64_t size_before = audit_log_head(log).size;
+    audit_merkle_tree_head head_before;
+    unsigned purged[2] = {0, 0};
+    uint64_t count = 0;
+    audit_filter all;
+
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(audit_record(log, &sg, NULL), AUDIT_OK);
+        assert_int_equal(audit_record(log, &th, NULL), AUDIT_OK);
+    }
+    head_before = audit_log_head(log);
+    assert_int_equal(head_before.size, size_before + 10);
+
+    /* Nothing has expired yet. */
+    assert_int_equal(audit_log_purge(log, time(NULL), &count), AUDIT_OK);
+    assert_int_equal(count, 0);
+
+    /* Two days later the SG payloads are gone; TH keeps its own. */
+    assert_int_equal(audit_log_purge(log, time(NULL) + 2 * 86400, &count), AUDIT_OK);
+    assert_true(count >= 5);
+    audit_filter_all(&all);
+    assert_int_equal(audit_store_each_entry(audit_log_store(log), &all, count_purged, purged),
+                     AUDIT_OK);
+    assert_true(purged[0] >= 5);
+    assert_int_equal(purged[1], 0);
+
+    /* The leaf hashes stayed, so the root and every proof are unchanged. */
+    assert_memory_equal(audit_log_head(log).root.bytes, head_before.root.bytes,
+                        AUDIT_MERKLE_HASH_SIZE);
+    check_tree(log, head_before.size);
+    audit_log_close(&log);
+}
+
+static void test_pseudonym_stable(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    char first[65];
+    char again[65];
+    char other[65];
+
+    assert_int_equal(audit_subject_pseudonym(log, "https://a.example", "S1", first), AUDIT_OK);
+    assert_int_equal(audit_subject_pseudonym(log, "https://a.example", "S1", again), AUDIT_OK);
+    assert_int_equal(audit_subject_pseudonym(log, "https://a.example", "S2", other), AUDIT_OK);
+    assert_string_equal(first, again);
+    assert_string_not_equal(first, other);
+    assert_int_equal(strlen(first), 64);
+
+    /* The secret survives a reopen, so pseudonyms stay stable across restarts. */
+    audit_log_close(&log);
+    log = open_log(f, NULL, 0);
+    assert_int_equal(audit_subject_pseudonym(log, "https://a.example", "S1", again), AUDIT_OK);
+    assert_string_equal(first, again);
+    audit_log_close(&log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_group_commit_threads),
+        cmocka_unit_test(test_record_returns_index),
+        cmocka_unit_test(test_unknown_kind_rejected),
+        cmocka_unit_test(test_checkpoint_signed_in_hsm),
+        cmocka_unit_test(test_checkpoint_format_parse),
+        cmocka_unit_test(test_purge_keeps_proofs),
+        cmocka_unit_test(test_pseudonym_stable),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
