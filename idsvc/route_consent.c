@@ -1,0 +1,345 @@
+/*
+ * Consent requests and their decisions. A verification that needs consent stores a
+ * request whose details (relying party, country, purpose, retention, claims and their
+ * form) are kept as canonical JSON: members sorted by key, no whitespace, non-ASCII
+ * written as \u escapes (jansson's JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII).
+ *
+ * Approval is a WebAuthn assertion with user verification whose challenge is
+ * SHA-256(nonce || details), with a fresh 32-byte nonce per attempt, so the signature
+ * commits to exactly the details the page showed. Refusal needs no assertion.
+ *
+ * POST /consent/{id}/options   assertion options for the approval
+ * POST /consent/{id}/approval  {"response": AuthenticationResponseJSON}
+ * POST /consent/{id}/refusal   {}
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "problem.h"
+#include "route_common.h"
+#include "web.h"
+#include "web_consent.h"
+
+bool consent_required(const http_request *request, const config_rp *rp)
+{
+    (void)request;
+    return rp != NULL && rp->consent_always;
+}
+
+static json_t *build_details(const http_request *request, const consent_input *in,
+                             const char *consent_id, time_t expires_at)
+{
+    const config *cfg = request->snapshot->cfg;
+    char expires[32];
+
+    route_format_time(expires_at, expires);
+    return json_pack("{s:O, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:s}",
+                     "claims", in->claims, "consent_id", consent_id, "expires_at", expires,
+                     "node", cfg->entity_id, "purpose", in->purpose, "relying_party",
+                     "country", in->rp->jurisdiction, "entity_id", in->rp->entity_id, "id",
+                     in->rp->id, "name", in->rp->name != NULL ? in->rp->name : in->rp->id,
+                     "retention_days",
+                     in->retention_days >= 0 ? json_integer(in->retention_days)
+                                             : json_null(),
+                     "rule", in->rule);
+}
+
+static char *canonical(const json_t *doc)
+{
+    return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+}
+
+static void reply_deferred(http_reply *reply, const char *verification_id,
+                           const char *consent_id, const char *origin, time_t expires_at)
+{
+    char url[512];
+    char expires[32];
+
+    snprintf(url, sizeof(url), "%s/consent/%s", origin, consent_id);
+    route_format_time(expires_at, expires);
+    http_reply_json(reply, 202,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "verification_id",
+                              verification_id, "status", "consent_pending", "consent_id",
+                              consent_id, "consent_url", url, "expires_at", expires));
+}
+
+static store_status store_request(http_request *request, const consent_input *in,
+                                  const web_consent *consent, const char *verification_id)
+{
+    store *s = request->node->store;
+    web_verification verification = {0};
+    store_status status;
+
+    status = s->ops->web->consent_put(s, consent);
+    if (status != STORE_OK)
+        return status;
+
+    /* NOTE: the two rows are written one after the other; a failure between them
+     * leaves a consent request that no verification reads, which expires unused. */
+    snprintf(verification.id, sizeof(verification.id), "%s", verification_id);
+    snprintf(verification.consent_id, sizeof(verification.consent_id), "%s", consent->id);
+    verification.rp_id = (char *)in->rp->id;
+    verification.created_at = consent->created_at;
+    verification.result = canonical(in->result);
+    if (verification.result == NULL)
+        return STORE_FAILED;
+    status = s->ops->web->verification_put(s, &verification);
+    free(verification.result);
+    return status;
+}
+
+void consent_defer(http_request *request, const consent_input *in, http_reply *reply)
+{
+    const config_web *web = &request->snapshot->cfg->web;
+    web_consent consent = {0};
+    char verification_id[WEB_ID_LEN + 1];
+    json_t *details = NULL;
+
+    if (web->rp_id == NULL) {
+        problem_set(reply, 409, "consent_unavailable", NULL,
+                    "This verification needs the subject's consent, but the node serves no "
+                    "consent pages.");
+        return;
+    }
+    consent.subject_id = in->subject_id;
+    consent.created_at = time(NULL);
+    consent.expires_at = consent.created_at + web->consent_seconds;
+    consent.rp_id = (char *)in->rp->id;
+    if (route_random_hex(consent.id, WEB_ID_LEN / 2) != 0 ||
+        route_random_hex(verification_id, WEB_ID_LEN / 2) != 0)
+        goto fail;
+    details = build_details(request, in, consent.id, consent.expires_at);
+    consent.details = details != NULL ? canonical(details) : NULL;
+    if (consent.details == NULL || store_request(request, in, &consent, verification_id) !=
+                                       STORE_OK)
+        goto fail;
+
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"relying_party", in->rp->id},
+        {"consent_id", consent.id},
+        {"verification_id", verification_id},
+    };
+    log_event(LOG_INFO, "consent_requested", fields, sizeof(fields) / sizeof(fields[0]));
+    reply_deferred(reply, verification_id, consent.id, web->origins[0], consent.expires_at);
+    goto out;
+fail:
+    problem_internal(reply);
+out:
+    free(consent.details);
+    json_decref(details);
+}
+
+/* ---- The page's calls --------------------------------------------------------------- */
+
+/* Loads a consent request that can still be decided; otherwise fills a problem. */
+static bool load_pending(http_request *request, web_consent *consent, http_reply *reply)
+{
+    store *s = request->node->store;
+    store_status status = s->ops->web->consent_get(s, request->params[0], consent);
+
+    if (status == STORE_NOT_FOUND) {
+        problem_set(reply, 404, "consent_not_found", NULL, "No consent request has this id.");
+        return false;
+    }
+    if (status != STORE_OK) {
+        problem_internal(reply);
+        return false;
+    }
+    if (consent->state != WEB_CONSENT_PENDING) {
+        problem_set(reply, 409, "consent_already_decided", NULL,
+                    "This consent request was %s before.",
+                    consent->state == WEB_CONSENT_APPROVED ? "approved" : "refused");
+        return false;
+    }
+    if (consent->expires_at <= time(NULL)) {
+        problem_set(reply, 410, "consent_expired", NULL,
+                    "This consent request expired; the relying party must ask again.");
+        return false;
+    }
+    return true;
+}
+
+/* Opens a page call: pages configured, Origin allowed, JSON body read. */
+static json_t *begin_call(http_request *request, http_reply *reply)
+{
+    if (!web_enabled(request, reply) || !web_origin_allowed(request, reply))
+        return NULL;
+    return http_parse_json_body(request, reply);
+}
+
+static json_t *assertion_options(const http_request *request, const web_challenge *challenge,
+                                 json_t *allow)
+{
+    const config_web *web = &request->snapshot->cfg->web;
+    char *text = web_base64url(challenge->bytes, WEB_CHALLENGE_LEN);
+    json_t *doc = NULL;
+
+    if (text != NULL && allow != NULL)
+        doc = json_pack("{s:s, s:s, s:I, s:s, s:O}", "challenge", text, "rpId", web->rp_id,
+                        "timeout", (json_int_t)web->challenge_seconds * 1000,
+                        "userVerification", "required", "allowCredentials", allow);
+    free(text);
+    return doc;
+}
+
+void route_consent_options(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    json_t *body = begin_call(request, reply);
+    web_consent consent = {0};
+    web_authenticator *list = NULL;
+    size_t count = 0;
+    web_challenge challenge;
+    json_t *allow = NULL;
+
+    if (body == NULL || !load_pending(request, &consent, reply))
+        goto out;
+    if (s->ops->web->authenticator_list(s, consent.subject_id, &list, &count) != STORE_OK) {
+        problem_internal(reply);
+        goto out;
+    }
+    allow = web_allow_credentials(list, count);
+    if (allow != NULL && json_array_size(allow) == 0) {
+        problem_set(reply, 409, "authenticator_missing", NULL,
+                    "The subject has no usable security key; enroll one first.");
+        goto out;
+    }
+    if (web_challenge_issue(request, WEB_CEREMONY_CONSENT, consent.subject_id, consent.id,
+                            consent.details, &challenge, reply) != 0)
+        goto out;
+    http_reply_json(reply, 200, assertion_options(request, &challenge, allow));
+out:
+    json_decref(allow);
+    web_authenticators_free(&list, count);
+    web_consent_clear(&consent);
+    json_decref(body);
+}
+
+/* Checks that the challenge belongs to this request and commits to its details. */
+static bool challenge_matches(const web_challenge *challenge, const web_consent *consent,
+                              http_reply *reply)
+{
+    unsigned char expected[WEB_CHALLENGE_LEN];
+
+    web_consent_digest(challenge->nonce, consent->details, expected);
+    if (strcmp(challenge->consent_id, consent->id) == 0 &&
+        webauthn_challenge_equal(expected, sizeof(expected), challenge->bytes,
+                                 WEB_CHALLENGE_LEN))
+        return true;
+    problem_set(reply, 422, "challenge_consent_mismatch", "response",
+                "The challenge was issued for another consent request.");
+    return false;
+}
+
+/* Adds the approved disclosure to the subject's history. */
+static store_status record_disclosure(http_request *request, const web_consent *consent)
+{
+    store *s = request->node->store;
+    json_t *details = json_loads(consent->details, 0, NULL);
+    json_t *rp = json_object_get(details, "relying_party");
+    json_t *names = json_array();
+    json_t *claim;
+    size_t index;
+    web_disclosure d = {0};
+    store_status status = STORE_FAILED;
+
+    if (details == NULL || names == NULL)
+        goto out;
+    json_array_foreach(json_object_get(details, "claims"), index, claim)
+        json_array_append(names, json_object_get(claim, "claim"));
+
+    d.subject_id = consent->subject_id;
+    d.rp_id = (char *)json_string_value(json_object_get(rp, "id"));
+    d.rp_name = (char *)json_string_value(json_object_get(rp, "name"));
+    d.rp_country = (char *)json_string_value(json_object_get(rp, "country"));
+    d.purpose = (char *)json_string_value(json_object_get(details, "purpose"));
+    d.rule = (char *)json_string_value(json_object_get(details, "rule"));
+    d.consent_id = (char *)consent->id;
+    d.disclosed_at = time(NULL);
+    d.claims = json_dumps(names, JSON_COMPACT);
+    if (d.rp_id != NULL && d.rp_name != NULL && d.rp_country != NULL && d.purpose != NULL &&
+        d.rule != NULL && d.claims != NULL)
+        status = s->ops->web->disclosure_add(s, &d);
+    free(d.claims);
+out:
+    json_decref(names);
+    json_decref(details);
+    return status;
+}
+
+static void log_decision(const http_request *request, const web_consent *consent,
+                         const char *event, const char *authenticator)
+{
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"consent_id", consent->id},
+        {"relying_party", consent->rp_id},
+        {"authenticator", authenticator},
+    };
+    log_event(LOG_INFO, event, fields, sizeof(fields) / sizeof(fields[0]));
+}
+
+static void decide(http_request *request, const web_consent *consent,
+                   web_consent_state state, const char *authenticator, http_reply *reply)
+{
+    store *s = request->node->store;
+    store_status status = s->ops->web->consent_decide(s, consent->id, state, authenticator,
+                                                      time(NULL));
+
+    if (status == STORE_CONFLICT) {
+        problem_set(reply, 409, "consent_already_decided", NULL,
+                    "This consent request was decided before.");
+        return;
+    }
+    if (status != STORE_OK ||
+        (state == WEB_CONSENT_APPROVED && record_disclosure(request, consent) != STORE_OK)) {
+        problem_internal(reply);
+        return;
+    }
+    log_decision(request, consent, state == WEB_CONSENT_APPROVED ? "consent_approved"
+                                                                 : "consent_refused",
+                 authenticator);
+    http_reply_json(reply, 200,
+                    json_pack("{s:s, s:s}", "consent_id", consent->id, "state",
+                              state == WEB_CONSENT_APPROVED ? "approved" : "refused"));
+}
+
+void route_consent_approve(http_request *request, http_reply *reply)
+{
+    json_t *body = begin_call(request, reply);
+    web_consent consent = {0};
+    web_challenge challenge;
+    web_authenticator authenticator = {0};
+    char *response = NULL;
+
+    if (body == NULL || !load_pending(request, &consent, reply))
+        goto out;
+    response = web_response_text(body, reply);
+    if (response == NULL ||
+        !web_challenge_take(request, response, WEB_CEREMONY_CONSENT, &challenge, reply) ||
+        !challenge_matches(&challenge, &consent, reply))
+        goto out;
+    if (!web_verify_assertion(request, &challenge, response, consent.subject_id,
+                              &authenticator, reply))
+        goto out;
+    decide(request, &consent, WEB_CONSENT_APPROVED, authenticator.id, reply);
+out:
+    web_authenticator_clear(&authenticator);
+    free(response);
+    web_consent_clear(&consent);
+    json_decref(body);
+}
+
+void route_consent_refuse(http_request *request, http_reply *reply)
+{
+    json_t *body = begin_call(request, reply);
+    web_consent consent = {0};
+
+    if (body != NULL && load_pending(request, &consent, reply))
+        decide(request, &consent, WEB_CONSENT_REFUSED, NULL, reply);
+    web_consent_clear(&consent);
+    json_decref(body);
+}

@@ -1,0 +1,174 @@
+/*
+ * GET /v1/verifications/{id}, for relying parties: the result of a verification that
+ * waited for consent. A relying party sees only its own verifications. While consent
+ * is pending it answers 202 with the consent link; after approval 200 with the claims,
+ * a freshly signed result attestation and the consent reference; after a refusal or
+ * expiry 200 with decision "refused" or "expired" and no claims.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "problem.h"
+#include "route_common.h"
+#include "web.h"
+
+/* The disclosed claims as attributes for the attestation; names and values point
+ * into claims, which must outlive them. */
+static saml_attribute *claims_to_attributes(const json_t *claims, size_t *count)
+{
+    saml_attribute *attributes = calloc(json_object_size(claims) + 1, sizeof(*attributes));
+    const char *name;
+    json_t *value;
+    size_t n = 0;
+
+    if (attributes == NULL)
+        return NULL;
+    json_object_foreach((json_t *)claims, name, value) {
+        size_t values = json_is_array(value) ? json_array_size(value) : 1;
+        char **list = calloc(values + 1, sizeof(*list));
+
+        if (list == NULL)
+            break;
+        for (size_t i = 0; i < values; i++)
+            list[i] = (char *)json_string_value(json_is_array(value)
+                                                    ? json_array_get(value, i)
+                                                    : value);
+        attributes[n].name = (char *)name;
+        attributes[n].values = list;
+        attributes[n].value_count = values;
+        n++;
+    }
+    *count = n;
+    return attributes;
+}
+
+static void free_attributes(saml_attribute *attributes, size_t count)
+{
+    for (size_t i = 0; attributes != NULL && i < count; i++)
+        free(attributes[i].values);
+    free(attributes);
+}
+
+static const char *member(const json_t *doc, const char *name)
+{
+    return json_string_value(json_object_get(doc, name));
+}
+
+static int sign_result(http_request *request, const json_t *result, char **xml,
+                       http_reply *reply)
+{
+    const config_rp *rp = config_find_rp(request->snapshot->cfg, request->caller.identity);
+    size_t count = 0;
+    saml_attribute *attributes =
+        claims_to_attributes(json_object_get(result, "claims"), &count);
+    saml_assertion_spec spec = {
+        .issuer = request->snapshot->cfg->entity_id,
+        .audience = rp != NULL ? rp->entity_id : NULL,
+        .name_id = member(result, "name_id"),
+        .name_id_format = member(result, "name_id_format"),
+        .assurance = member(result, "assurance"),
+        .issue_instant = time(NULL),
+        .valid_seconds = request->snapshot->cfg->result_validity_seconds,
+        .attributes = attributes,
+        .attribute_count = count,
+    };
+    int rc = -1;
+
+    if (attributes == NULL || spec.audience == NULL || spec.name_id == NULL)
+        problem_internal(reply);
+    else
+        rc = route_sign_assertion(request, &spec, xml, reply);
+    free_attributes(attributes, count);
+    return rc;
+}
+
+static json_t *consent_reference(const web_consent *consent, const char *state)
+{
+    char decided[32];
+
+    route_format_time(consent->decided_at, decided);
+    return json_pack("{s:s, s:s, s:s*}", "id", consent->id, "state", state, "decided_at",
+                     consent->decided_at != 0 ? decided : NULL);
+}
+
+static void reply_approved(http_request *request, const web_verification *v,
+                           const web_consent *consent, http_reply *reply)
+{
+    json_t *result = json_loads(v->result, 0, NULL);
+    char *attestation = NULL;
+
+    if (result == NULL) {
+        problem_internal(reply);
+        return;
+    }
+    if (sign_result(request, result, &attestation, reply) == 0)
+        http_reply_json(
+            reply, 200,
+            json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:O?, s:O?, s:s, s:o}",
+                      "verification_id", v->id, "decision", "accepted", "issuer",
+                      member(result, "issuer"), "assertion_id",
+                      member(result, "assertion_id"), "purpose", member(result, "purpose"),
+                      "claims", json_object_get(result, "claims"), "withheld",
+                      json_object_get(result, "withheld"), "attestation", attestation,
+                      "consent", consent_reference(consent, "approved")));
+    free(attestation);
+    json_decref(result);
+}
+
+static void reply_pending(const http_request *request, const web_verification *v,
+                          const web_consent *consent, http_reply *reply)
+{
+    char url[512];
+    char expires[32];
+
+    snprintf(url, sizeof(url), "%s/consent/%s", request->snapshot->cfg->web.origins[0],
+             consent->id);
+    route_format_time(consent->expires_at, expires);
+    http_reply_json(reply, 202,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "verification_id", v->id,
+                              "status", "consent_pending", "consent_id", consent->id,
+                              "consent_url", url, "expires_at", expires));
+}
+
+static void reply_closed(const web_verification *v, const web_consent *consent,
+                         const char *decision, http_reply *reply)
+{
+    http_reply_json(reply, 200,
+                    json_pack("{s:s, s:s, s:o}", "verification_id", v->id, "decision",
+                              decision, "consent", consent_reference(consent, decision)));
+}
+
+void route_verifications_get(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    web_verification v = {0};
+    web_consent consent = {0};
+    store_status status;
+
+    status = s->ops->web->verification_get(s, request->params[0], request->caller.identity,
+                                           &v);
+    if (status == STORE_NOT_FOUND) {
+        problem_set(reply, 404, "verification_not_found", NULL,
+                    "No verification of this relying party has this id.");
+        goto out;
+    }
+    if (status != STORE_OK ||
+        s->ops->web->consent_get(s, v.consent_id, &consent) != STORE_OK ||
+        request->snapshot->cfg->web.origin_count == 0) {
+        problem_internal(reply);
+        goto out;
+    }
+
+    if (consent.state == WEB_CONSENT_APPROVED)
+        reply_approved(request, &v, &consent, reply);
+    else if (consent.state == WEB_CONSENT_REFUSED)
+        reply_closed(&v, &consent, "refused", reply);
+    else if (consent.expires_at <= time(NULL))
+        reply_closed(&v, &consent, "expired", reply);
+    else
+        reply_pending(request, &v, &consent, reply);
+out:
+    web_consent_clear(&consent);
+    web_verification_clear(&v);
+}

@@ -1,0 +1,317 @@
+/*
+ * Enrollment of FIDO2 authenticators.
+ *
+ * GET  /enroll                                  the page that takes the enrollment code
+ * POST /enroll/code                             {"code"}: redeems the one-time code from
+ *                                               issuance and starts a page session
+ * POST /account/registration/options            creation options for the session's subject
+ * POST /account/registration                    {"response": RegistrationResponseJSON}
+ * POST /account/authenticators/{id}/removal     removes one of the subject's authenticators
+ *
+ * Every POST carries an Origin from [webauthn] origin; the last three need the session.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "problem.h"
+#include "route_common.h"
+#include "web.h"
+
+#define CODE_MAX 64
+
+static const int algorithms[] = {-7, -257, -8}; /* ES256, RS256, EdDSA */
+
+static const char *const attestation_names[] = {"none", "self", "basic", "trusted"};
+
+void route_enroll_page(http_request *request, http_reply *reply)
+{
+    const web_lang *lang;
+    web_html page = {0};
+
+    if (!web_enabled(request, reply))
+        return;
+    lang = web_lang_choose(request);
+    web_page_begin(&page, request, lang, "enroll", "enroll.title");
+    web_html_raw(&page, "<p>");
+    web_html_text(&page, web_text(lang, "enroll.intro"));
+    web_html_raw(&page, "</p>\n<form id=\"enroll-form\" novalidate>\n"
+                        "<label for=\"code\">");
+    web_html_text(&page, web_text(lang, "enroll.code_label"));
+    web_html_raw(&page, "</label>\n<input id=\"code\" name=\"code\" type=\"text\" "
+                        "autocomplete=\"one-time-code\" autocapitalize=\"characters\" "
+                        "spellcheck=\"false\" required aria-describedby=\"code-hint\">\n"
+                        "<p id=\"code-hint\" class=\"hint\">");
+    web_html_text(&page, web_text(lang, "enroll.code_hint"));
+    web_html_raw(&page, "</p>\n<button type=\"submit\">");
+    web_html_text(&page, web_text(lang, "enroll.continue"));
+    web_html_raw(&page, "</button>\n</form>\n<p><a href=\"/account\">");
+    web_html_text(&page, web_text(lang, "enroll.have_key"));
+    web_html_raw(&page, "</a></p>\n");
+    web_page_end(&page, lang);
+    web_page_send(&page, request, reply, 200);
+}
+
+/* Upper-cases the code and drops spaces, as people type it; false when unusable. */
+static bool normalise_code(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (const char *p = in; *p != '\0'; p++) {
+        if (*p == ' ' || *p == '\t')
+            continue;
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
+        if (n + 1 >= size)
+            return false;
+        out[n++] = (char)toupper((unsigned char)*p);
+    }
+    out[n] = '\0';
+    return n > 0;
+}
+
+static json_t *begin_call(http_request *request, http_reply *reply)
+{
+    if (!web_enabled(request, reply) || !web_origin_allowed(request, reply))
+        return NULL;
+    return http_parse_json_body(request, reply);
+}
+
+void route_enroll_code(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    json_t *body = begin_call(request, reply);
+    const char *text = body != NULL ? http_json_string(body, "code", true, CODE_MAX, reply)
+                                    : NULL;
+    char code[CODE_MAX + 1];
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    int64_t subject_id = 0;
+    store_status status;
+
+    if (text == NULL)
+        goto out;
+    if (!normalise_code(text, code, sizeof(code))) {
+        problem_set(reply, 400, "field_invalid", "code",
+                    "The enrollment code contains characters other than letters, digits "
+                    "and hyphens.");
+        goto out;
+    }
+    SHA256((const unsigned char *)code, strlen(code), hash);
+    status = s->ops->web->redeem_enrollment(s, hash, time(NULL), &subject_id);
+    if (status == STORE_NOT_FOUND) {
+        problem_set(reply, 422, "enrollment_code_invalid", "code",
+                    "No active credential has this enrollment code.");
+        goto out;
+    }
+    if (status == STORE_CONFLICT) {
+        problem_set(reply, 409, "enrollment_code_used", "code",
+                    "This enrollment code was used before; ask the issuer for a new one.");
+        goto out;
+    }
+    if (status != STORE_OK) {
+        problem_internal(reply);
+        goto out;
+    }
+    log_message(LOG_INFO, "enrollment_code_redeemed", "request %s", request->request_id);
+    http_reply_json(reply, 200, json_pack("{s:b}", "signed_in", 1));
+    web_session_start(request, reply, subject_id);
+out:
+    explicit_bzero(code, sizeof(code));
+    json_decref(body);
+}
+
+/* Requires the page session; fills 401 session_required without one. */
+static bool session_subject(http_request *request, int64_t *subject_id, http_reply *reply)
+{
+    int rc = web_session_subject(request, subject_id);
+
+    if (rc < 0)
+        problem_internal(reply);
+    else if (rc == 0)
+        problem_set(reply, 401, "session_required", NULL,
+                    "Sign in first, with an enrollment code or a security key.");
+    return rc == 1;
+}
+
+static json_t *creation_options(const http_request *request, const web_challenge *challenge,
+                                const unsigned char handle[32], json_t *exclude)
+{
+    const config_web *web = &request->snapshot->cfg->web;
+    char *challenge_text = web_base64url(challenge->bytes, WEB_CHALLENGE_LEN);
+    char *handle_text = web_base64url(handle, 32);
+    json_t *params = json_array();
+    json_t *doc = NULL;
+    char user_name[32];
+
+    /* The user name is derived from the random handle, so it carries no personal data. */
+    snprintf(user_name, sizeof(user_name), "idsvc-%.8s", handle_text ? handle_text : "");
+    for (size_t i = 0; params != NULL && i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
+        json_array_append_new(params, json_pack("{s:s, s:i}", "type", "public-key", "alg",
+                                                algorithms[i]));
+    if (challenge_text != NULL && handle_text != NULL && params != NULL && exclude != NULL)
+        doc = json_pack(
+            "{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:O, s:I, s:s, s:{s:s, s:b, s:s}, s:O}",
+            "challenge", challenge_text, "rp", "id", web->rp_id, "name", "idsvc", "user",
+            "id", handle_text, "name", user_name, "displayName", user_name,
+            "pubKeyCredParams", params, "timeout",
+            (json_int_t)web->challenge_seconds * 1000, "attestation",
+            web->attestation == WEBAUTHN_ATTESTATION_ANY ? "none" : "direct",
+            "authenticatorSelection", "residentKey", "preferred", "requireResidentKey", 0,
+            "userVerification", "required", "excludeCredentials", exclude);
+    free(challenge_text);
+    free(handle_text);
+    json_decref(params);
+    return doc;
+}
+
+void route_enroll_options(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    json_t *body = begin_call(request, reply);
+    int64_t subject_id = 0;
+    unsigned char handle[32];
+    web_authenticator *list = NULL;
+    size_t count = 0;
+    web_challenge challenge;
+    json_t *exclude = NULL;
+
+    if (body == NULL || !session_subject(request, &subject_id, reply))
+        goto out;
+    if (s->ops->web->user_handle(s, subject_id, handle) != STORE_OK ||
+        s->ops->web->authenticator_list(s, subject_id, &list, &count) != STORE_OK) {
+        problem_internal(reply);
+        goto out;
+    }
+    exclude = web_allow_credentials(list, count);
+    if (web_challenge_issue(request, WEB_CEREMONY_REGISTER, subject_id, NULL, NULL,
+                            &challenge, reply) != 0)
+        goto out;
+    http_reply_json(reply, 200, creation_options(request, &challenge, handle, exclude));
+out:
+    json_decref(exclude);
+    web_authenticators_free(&list, count);
+    json_decref(body);
+}
+
+static store_status store_registration(http_request *request, int64_t subject_id,
+                                       const webauthn_registration *r, char id[WEB_ID_LEN + 1])
+{
+    store *s = request->node->store;
+    web_authenticator a = {0};
+
+    if (route_random_hex(id, WEB_ID_LEN / 2) != 0)
+        return STORE_FAILED;
+    memcpy(a.id, id, WEB_ID_LEN + 1);
+    a.subject_id = subject_id;
+    a.credential_id = r->credential_id;
+    a.credential_id_len = r->credential_id_len;
+    a.public_key = r->public_key;
+    a.public_key_len = r->public_key_len;
+    a.algorithm = r->algorithm;
+    a.sign_count = r->sign_count;
+    memcpy(a.aaguid, r->aaguid, sizeof(a.aaguid));
+    snprintf(a.format, sizeof(a.format), "%s", r->fmt);
+    snprintf(a.attestation, sizeof(a.attestation), "%s", attestation_names[r->attestation]);
+    a.created_at = time(NULL);
+    return s->ops->web->authenticator_add(s, &a); /* the buffers stay r's */
+}
+
+static void log_enrolled(const http_request *request, const char *id,
+                         const webauthn_registration *r)
+{
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"authenticator", id},
+        {"format", r->fmt},
+        {"attestation", attestation_names[r->attestation]},
+    };
+    log_event(LOG_INFO, "authenticator_enrolled", fields, sizeof(fields) / sizeof(fields[0]));
+}
+
+static void register_verified(http_request *request, int64_t subject_id,
+                              const webauthn_registration *r, http_reply *reply)
+{
+    char id[WEB_ID_LEN + 1];
+    store_status status = store_registration(request, subject_id, r, id);
+
+    if (status == STORE_CONFLICT) {
+        problem_set(reply, 409, "authenticator_exists", "response",
+                    "This authenticator is enrolled already.");
+        return;
+    }
+    if (status != STORE_OK) {
+        problem_internal(reply);
+        return;
+    }
+    log_enrolled(request, id, r);
+    http_reply_json(reply, 201,
+                    json_pack("{s:s, s:s, s:s}", "id", id, "format", r->fmt, "attestation",
+                              attestation_names[r->attestation]));
+}
+
+void route_enroll_finish(http_request *request, http_reply *reply)
+{
+    json_t *body = begin_call(request, reply);
+    int64_t subject_id = 0;
+    char *response = NULL;
+    web_challenge challenge;
+    webauthn_verifier *verifier = NULL;
+    webauthn_registration *registration = NULL;
+    webauthn_error err = {0};
+
+    if (body == NULL || !session_subject(request, &subject_id, reply))
+        goto out;
+    response = web_response_text(body, reply);
+    if (response == NULL ||
+        !web_challenge_take(request, response, WEB_CEREMONY_REGISTER, &challenge, reply))
+        goto out;
+    if (challenge.subject_id != subject_id) {
+        problem_set(reply, 422, "challenge_unknown", "response",
+                    "The challenge was issued to another session.");
+        goto out;
+    }
+    verifier = web_verifier_new(request, reply);
+    if (verifier == NULL)
+        goto out;
+    if (webauthn_verify_registration(verifier, challenge.bytes, WEB_CHALLENGE_LEN, response,
+                                     strlen(response), &registration, &err) != WEBAUTHN_OK) {
+        web_reject(reply, &err);
+        goto out;
+    }
+    register_verified(request, subject_id, registration, reply);
+out:
+    webauthn_registration_free(&registration);
+    webauthn_verifier_free(&verifier);
+    free(response);
+    json_decref(body);
+}
+
+void route_enroll_remove(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    json_t *body = begin_call(request, reply);
+    int64_t subject_id = 0;
+    store_status status;
+
+    if (body == NULL || !session_subject(request, &subject_id, reply))
+        goto out;
+    status = s->ops->web->authenticator_remove(s, subject_id, request->params[0]);
+    if (status == STORE_NOT_FOUND) {
+        problem_set(reply, 404, "authenticator_not_found", NULL,
+                    "The subject has no authenticator with this id.");
+        goto out;
+    }
+    if (status != STORE_OK) {
+        problem_internal(reply);
+        goto out;
+    }
+    log_message(LOG_INFO, "authenticator_removed", "authenticator %s, request %s",
+                request->params[0], request->request_id);
+    http_reply_json(reply, 200, json_pack("{s:s}", "removed", request->params[0]));
+out:
+    json_decref(body);
+}

@@ -1,0 +1,330 @@
+/*
+ * The WebAuthn ceremonies of the pages on top of idsvc/webauthn.h: verifiers from the
+ * configuration, challenges stored server-side for single use with a short expiry,
+ * and assertions checked against stored authenticators with the counter rule.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "problem.h"
+#include "web.h"
+
+#define RESPONSE_MAX_BYTES (256 * 1024)
+
+char *web_base64url(const unsigned char *data, size_t len)
+{
+    char *text = NULL;
+
+    if (webauthn_base64url_encode(data, len, &text) != 0)
+        return NULL;
+    return text;
+}
+
+webauthn_verifier *web_verifier_new(const http_request *request, http_reply *reply)
+{
+    const config_web *web = &request->snapshot->cfg->web;
+    webauthn_verifier *verifier = webauthn_verifier_new(web->rp_id);
+    webauthn_error err = {0};
+
+    if (verifier == NULL)
+        goto fail;
+    for (size_t i = 0; i < web->origin_count; i++)
+        if (webauthn_verifier_add_origin(verifier, web->origins[i]) != 0)
+            goto fail;
+    for (size_t i = 0; i < web->root_count; i++) {
+        if (webauthn_verifier_add_roots_file(verifier, web->root_files[i], &err) != 0) {
+            log_message(LOG_ERROR, "attestation_roots_invalid", "%s", err.message);
+            goto fail;
+        }
+    }
+    webauthn_verifier_set_policy(verifier, (webauthn_attestation_policy)web->attestation);
+    webauthn_verifier_set_require_uv(verifier, true);
+    return verifier;
+fail:
+    webauthn_verifier_free(&verifier);
+    problem_internal(reply);
+    return NULL;
+}
+
+void web_consent_digest(const unsigned char nonce[32], const char *details,
+                        unsigned char out[WEB_CHALLENGE_LEN])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int len = 0;
+
+    memset(out, 0, WEB_CHALLENGE_LEN);
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(ctx, nonce, 32) != 1 ||
+        EVP_DigestUpdate(ctx, details, strlen(details)) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, &len) != 1) {
+        /* NOTE: an all-zero challenge never matches a stored consent challenge, so a
+         * failed digest fails the approval closed. */
+        memset(out, 0, WEB_CHALLENGE_LEN);
+    }
+    EVP_MD_CTX_free(ctx);
+}
+
+int web_challenge_issue(http_request *request, web_ceremony ceremony, int64_t subject_id,
+                        const char *consent_id, const char *consent_details,
+                        web_challenge *out, http_reply *reply)
+{
+    store *s = request->node->store;
+
+    memset(out, 0, sizeof(*out));
+    out->ceremony = ceremony;
+    out->subject_id = subject_id;
+    out->expires_at = time(NULL) + request->snapshot->cfg->web.challenge_seconds;
+    if (consent_id != NULL)
+        snprintf(out->consent_id, sizeof(out->consent_id), "%s", consent_id);
+
+    if (consent_details != NULL) {
+        if (gnutls_rnd(GNUTLS_RND_NONCE, out->nonce, sizeof(out->nonce)) != 0)
+            goto fail;
+        web_consent_digest(out->nonce, consent_details, out->bytes);
+    } else if (gnutls_rnd(GNUTLS_RND_NONCE, out->bytes, WEB_CHALLENGE_LEN) != 0) {
+        goto fail;
+    }
+    if (s->ops->web->challenge_put(s, out) != STORE_OK)
+        goto fail;
+    return 0;
+fail:
+    problem_internal(reply);
+    return -1;
+}
+
+char *web_response_text(const json_t *body, http_reply *reply)
+{
+    const json_t *response = json_object_get(body, "response");
+    char *text;
+
+    if (!json_is_object(response)) {
+        problem_set(reply, 400, "field_missing", "response",
+                    "The field response must be the credential's JSON object.");
+        return NULL;
+    }
+    text = json_dumps(response, JSON_COMPACT);
+    if (text == NULL)
+        problem_internal(reply);
+    return text;
+}
+
+void web_reject(http_reply *reply, const webauthn_error *err)
+{
+    if (err->code == WEBAUTHN_INTERNAL_ERROR) {
+        log_message(LOG_ERROR, "webauthn_internal_error", "%s", err->message);
+        problem_internal(reply);
+        return;
+    }
+    problem_set(reply, 422, webauthn_code_name(err->code), "response", "%s", err->message);
+}
+
+static void reject_challenge(http_reply *reply, store_status status)
+{
+    if (status == STORE_CONFLICT)
+        problem_set(reply, 422, "challenge_replayed", "response",
+                    "The challenge of this response was used before.");
+    else if (status == STORE_NOT_FOUND)
+        problem_set(reply, 422, "challenge_unknown", "response",
+                    "The challenge of this response was not issued by this node.");
+    else
+        problem_internal(reply);
+}
+
+bool web_challenge_take(http_request *request, const char *response, web_ceremony ceremony,
+                        web_challenge *out, http_reply *reply)
+{
+    store *s = request->node->store;
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    webauthn_error err = {0};
+    store_status status;
+    bool ok = false;
+
+    if (webauthn_response_challenge(response, strlen(response), &bytes, &len, &err) !=
+        WEBAUTHN_OK) {
+        web_reject(reply, &err);
+        return false;
+    }
+    status = s->ops->web->challenge_take(s, bytes, len, time(NULL), out);
+    if (status != STORE_OK) {
+        reject_challenge(reply, status);
+        goto out;
+    }
+    if (out->ceremony != ceremony) {
+        problem_set(reply, 422, "challenge_ceremony_mismatch", "response",
+                    "The challenge was issued for another ceremony.");
+        goto out;
+    }
+    if (out->expires_at <= time(NULL)) {
+        problem_set(reply, 422, "challenge_expired", "response",
+                    "The challenge expired; start again.");
+        goto out;
+    }
+    ok = true;
+out:
+    free(bytes);
+    return ok;
+}
+
+/* Reads the credential id that the response names in rawId. */
+static int response_raw_id(const char *response, unsigned char **id, size_t *len)
+{
+    json_t *doc = json_loads(response, 0, NULL);
+    const char *raw_id = json_string_value(json_object_get(doc, "rawId"));
+    int rc = -1;
+
+    if (raw_id != NULL)
+        rc = webauthn_base64url_decode(raw_id, strlen(raw_id), id, len);
+    json_decref(doc);
+    return rc;
+}
+
+static bool find_authenticator(http_request *request, const char *response,
+                               int64_t subject_id, web_authenticator *out,
+                               http_reply *reply)
+{
+    store *s = request->node->store;
+    unsigned char *id = NULL;
+    size_t len = 0;
+    store_status status;
+
+    if (response_raw_id(response, &id, &len) != 0) {
+        problem_set(reply, 422, webauthn_code_name(WEBAUTHN_MALFORMED), "response",
+                    "The response has no valid rawId.");
+        return false;
+    }
+    status = s->ops->web->authenticator_find(s, id, len, out);
+    free(id);
+    if (status == STORE_OK && (subject_id == 0 || out->subject_id == subject_id))
+        return true;
+    if (status == STORE_FAILED) {
+        problem_internal(reply);
+        return false;
+    }
+    web_authenticator_clear(out);
+    problem_set(reply, 422, "authenticator_unknown", "response",
+                "No authenticator of this subject has the credential id of the response.");
+    return false;
+}
+
+static void log_cloned(const http_request *request, const web_authenticator *a,
+                       uint32_t reported)
+{
+    char stored_text[16];
+    char reported_text[16];
+
+    snprintf(stored_text, sizeof(stored_text), "%u", a->sign_count);
+    snprintf(reported_text, sizeof(reported_text), "%u", reported);
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"authenticator", a->id},
+        {"stored_counter", stored_text},
+        {"reported_counter", reported_text},
+    };
+    log_event(LOG_WARN, "authenticator_possibly_cloned", fields,
+              sizeof(fields) / sizeof(fields[0]));
+}
+
+/* Handles a counter that did not grow: the signature verified, so the authenticator
+ * (or a copy of its key) was really used. It is marked and the assertion rejected. */
+static void reject_regression(http_request *request, const web_authenticator *a,
+                              const webauthn_assertion *result, const webauthn_error *err,
+                              http_reply *reply)
+{
+    store *s = request->node->store;
+
+    log_cloned(request, a, result->sign_count);
+    if (s->ops->web->authenticator_mark_cloned(s, a->id) != STORE_OK) {
+        problem_internal(reply);
+        return;
+    }
+    web_reject(reply, err);
+}
+
+bool web_verify_assertion(http_request *request, const web_challenge *challenge,
+                          const char *response, int64_t subject_id,
+                          web_authenticator *out, http_reply *reply)
+{
+    store *s = request->node->store;
+    webauthn_verifier *verifier = NULL;
+    webauthn_assertion result = {0};
+    webauthn_error err = {0};
+    webauthn_credential credential;
+    webauthn_code code;
+    bool ok = false;
+
+    if (!find_authenticator(request, response, subject_id, out, reply))
+        return false;
+    if (out->possibly_cloned) {
+        problem_set(reply, 422, "authenticator_possibly_cloned", "response",
+                    "This authenticator was marked as possibly cloned and cannot be used.");
+        goto out;
+    }
+    verifier = web_verifier_new(request, reply);
+    if (verifier == NULL)
+        goto out;
+
+    credential = (webauthn_credential){
+        .id = out->credential_id,
+        .id_len = out->credential_id_len,
+        .public_key = out->public_key,
+        .public_key_len = out->public_key_len,
+        .sign_count = out->sign_count,
+    };
+    code = webauthn_verify_assertion(verifier, challenge->bytes, WEB_CHALLENGE_LEN,
+                                     &credential, response, strlen(response), &result, &err);
+    if (code == WEBAUTHN_COUNTER_REGRESSION) {
+        reject_regression(request, out, &result, &err, reply);
+        goto out;
+    }
+    if (code != WEBAUTHN_OK) {
+        web_reject(reply, &err);
+        goto out;
+    }
+
+    /* The update succeeds only from the counter just checked, so of two assertions with
+     * one counter value only the first passes. */
+    switch (s->ops->web->authenticator_use(s, out->id, out->sign_count, result.sign_count,
+                                           time(NULL))) {
+    case STORE_OK:
+        out->sign_count = result.sign_count;
+        ok = true;
+        break;
+    case STORE_CONFLICT:
+        problem_set(reply, 422, webauthn_code_name(WEBAUTHN_COUNTER_REGRESSION), "response",
+                    "The signature counter changed during this assertion; try again.");
+        break;
+    default:
+        problem_internal(reply);
+    }
+out:
+    webauthn_verifier_free(&verifier);
+    if (!ok)
+        web_authenticator_clear(out);
+    return ok;
+}
+
+json_t *web_allow_credentials(const web_authenticator *list, size_t count)
+{
+    json_t *allow = json_array();
+
+    for (size_t i = 0; allow != NULL && i < count; i++) {
+        char *id;
+
+        if (list[i].possibly_cloned)
+            continue;
+        id = web_base64url(list[i].credential_id, list[i].credential_id_len);
+        if (id == NULL) {
+            json_decref(allow);
+            return NULL;
+        }
+        json_array_append_new(allow, json_pack("{s:s, s:s}", "type", "public-key", "id", id));
+        free(id);
+    }
+    return allow;
+}

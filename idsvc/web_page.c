@@ -1,0 +1,225 @@
+/*
+ * Server-rendered HTML for the citizen pages. Every text that comes from a catalogue or
+ * from stored data goes through web_html_text, which escapes it. Pages load one script
+ * and one style sheet from /static, so the Content-Security-Policy can forbid inline
+ * script and style.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "problem.h"
+#include "web.h"
+
+#define LANG_COOKIE_SECONDS (365L * 86400)
+
+static void reserve(web_html *page, size_t extra)
+{
+    size_t size;
+    char *grown;
+
+    if (page->failed || page->len + extra + 1 <= page->size)
+        return;
+    size = page->size > 0 ? page->size : 4096;
+    while (size < page->len + extra + 1)
+        size *= 2;
+    grown = realloc(page->text, size);
+    if (grown == NULL) {
+        page->failed = true;
+        return;
+    }
+    page->text = grown;
+    page->size = size;
+}
+
+void web_html_raw(web_html *page, const char *text)
+{
+    size_t len = strlen(text);
+
+    reserve(page, len);
+    if (page->failed)
+        return;
+    memcpy(page->text + page->len, text, len + 1);
+    page->len += len;
+}
+
+void web_html_text(web_html *page, const char *text)
+{
+    char one[2] = {0, 0};
+
+    for (const char *p = text; *p != '\0'; p++) {
+        switch (*p) {
+        case '<':
+            web_html_raw(page, "&lt;");
+            break;
+        case '>':
+            web_html_raw(page, "&gt;");
+            break;
+        case '&':
+            web_html_raw(page, "&amp;");
+            break;
+        case '"':
+            web_html_raw(page, "&quot;");
+            break;
+        case '\'':
+            web_html_raw(page, "&#39;");
+            break;
+        default:
+            one[0] = *p;
+            web_html_raw(page, one);
+        }
+    }
+}
+
+void web_html_format(web_html *page, const char *format, ...)
+{
+    va_list args;
+    int len;
+
+    va_start(args, format);
+    len = vsnprintf(NULL, 0, format, args);
+    va_end(args);
+    if (len < 0) {
+        page->failed = true;
+        return;
+    }
+    reserve(page, (size_t)len);
+    if (page->failed)
+        return;
+    va_start(args, format);
+    vsnprintf(page->text + page->len, (size_t)len + 1, format, args);
+    va_end(args);
+    page->len += (size_t)len;
+}
+
+/* The switch: a link per language to the same path, in that language's own name. */
+static void write_language_switch(web_html *page, const http_request *request,
+                                  const web_lang *current)
+{
+    web_html_raw(page, "<nav class=\"languages\" aria-label=\"");
+    web_html_text(page, web_text(current, "nav.languages"));
+    web_html_raw(page, "\"><ul>");
+    for (size_t i = 0; i < web_lang_count(); i++) {
+        const web_lang *lang = web_lang_at(i);
+
+        web_html_raw(page, "<li><a href=\"");
+        web_html_text(page, request->path);
+        web_html_format(page, "?lang=%s\" hreflang=\"%s\" lang=\"%s\"%s>", lang->tag,
+                        lang->tag, lang->tag,
+                        lang == current ? " aria-current=\"true\"" : "");
+        web_html_text(page, web_text(lang, "language.name"));
+        web_html_raw(page, "</a></li>");
+    }
+    web_html_raw(page, "</ul></nav>");
+}
+
+void web_page_begin(web_html *page, const http_request *request, const web_lang *lang,
+                    const char *page_name, const char *title_key)
+{
+    web_html_format(page, "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n"
+                          "<meta charset=\"utf-8\">\n"
+                          "<meta name=\"viewport\" content=\"width=device-width, "
+                          "initial-scale=1\">\n<title>", lang->tag);
+    web_html_text(page, web_text(lang, title_key));
+    web_html_raw(page, " | ");
+    web_html_text(page, web_text(lang, "site.name"));
+    web_html_raw(page, "</title>\n<link rel=\"stylesheet\" href=\"/static/pages.css\">\n"
+                       "<script src=\"/static/pages.js\" defer></script>\n</head>\n");
+    web_html_format(page, "<body data-page=\"%s\" data-lang=\"%s\">\n", page_name,
+                    lang->tag);
+    web_html_raw(page, "<a class=\"skip\" href=\"#main\">");
+    web_html_text(page, web_text(lang, "nav.skip"));
+    web_html_raw(page, "</a>\n<header><p class=\"site\">");
+    web_html_text(page, web_text(lang, "site.name"));
+    web_html_raw(page, "</p>");
+    write_language_switch(page, request, lang);
+    web_html_raw(page, "</header>\n<main id=\"main\" tabindex=\"-1\">\n<h1>");
+    web_html_text(page, web_text(lang, title_key));
+    web_html_raw(page, "</h1>\n");
+}
+
+/* The sentences the script shows, as data attributes, so no script is inline. */
+static const char *const script_messages[] = {
+    "status.working", "status.failed", "status.unsupported", "status.cancelled",
+    "status.enrolled", "status.removed", "status.approved", "status.refused",
+    "status.signed_in",
+};
+
+void web_page_end(web_html *page, const web_lang *lang)
+{
+    web_html_raw(page, "<p id=\"status\" class=\"status\" role=\"status\" "
+                       "aria-live=\"polite\"></p>\n</main>\n<footer><p>");
+    web_html_text(page, web_text(lang, "site.footer"));
+    web_html_raw(page, "</p></footer>\n<div id=\"messages\" hidden");
+    for (size_t i = 0; i < sizeof(script_messages) / sizeof(script_messages[0]); i++) {
+        char attribute[64];
+
+        snprintf(attribute, sizeof(attribute), " data-%s=\"", script_messages[i]);
+        for (char *p = attribute; *p != '\0'; p++)
+            if (*p == '.' || *p == '_')
+                *p = '-';
+        web_html_raw(page, attribute);
+        web_html_text(page, web_text(lang, script_messages[i]));
+        web_html_raw(page, "\"");
+    }
+    web_html_raw(page, "></div>\n</body>\n</html>\n");
+}
+
+void web_security_headers(http_reply *reply)
+{
+    /* No inline script or style, nothing from other origins, no framing. */
+    http_reply_header(reply, "Content-Security-Policy",
+                      "default-src 'none'; script-src 'self'; style-src 'self'; "
+                      "img-src 'self'; connect-src 'self'; form-action 'self'; "
+                      "base-uri 'none'; frame-ancestors 'none'");
+    http_reply_header(reply, "X-Content-Type-Options", "nosniff");
+    http_reply_header(reply, "Referrer-Policy", "no-referrer");
+    http_reply_header(reply, "Strict-Transport-Security", "max-age=31536000");
+}
+
+void web_page_send(web_html *page, http_request *request, http_reply *reply,
+                   unsigned status)
+{
+    const char *query = http_request_query(request, "lang");
+    const web_lang *lang = web_lang_choose(request);
+    char cookie[128];
+
+    if (page->failed || page->text == NULL) {
+        free(page->text);
+        memset(page, 0, sizeof(*page));
+        problem_internal(reply);
+        return;
+    }
+    http_reply_clear(reply);
+    reply->status = status;
+    reply->content_type = "text/html; charset=utf-8";
+    reply->body = page->text; /* ownership passes to the reply */
+    reply->body_len = page->len;
+    memset(page, 0, sizeof(*page));
+    web_security_headers(reply);
+
+    /* A choice made with the switch sticks for the next pages. */
+    if (query != NULL && strcmp(query, lang->tag) == 0) {
+        snprintf(cookie, sizeof(cookie),
+                 "__Host-idsvc_lang=%s; Path=/; Secure; SameSite=Strict; Max-Age=%ld",
+                 lang->tag, LANG_COOKIE_SECONDS);
+        http_reply_header(reply, "Set-Cookie", cookie);
+    }
+}
+
+void web_format_time(time_t t, char out[32])
+{
+    struct tm tm;
+
+    if (t == 0 || gmtime_r(&t, &tm) == NULL) {
+        snprintf(out, 32, "-");
+        return;
+    }
+    strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+void web_claim_key(const char *claim, char *out, size_t size)
+{
+    snprintf(out, size, "claim.%s", claim);
+}

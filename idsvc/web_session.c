@@ -1,0 +1,154 @@
+/*
+ * Page sessions and the checks on requests that pages send. A session is a random
+ * 32-byte token in a __Host- cookie (HttpOnly, Secure, SameSite=Strict); the node
+ * stores only its SHA-256 digest, so a database reader cannot sign in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "problem.h"
+#include "web.h"
+
+#define SESSION_COOKIE "__Host-idsvc_session"
+#define TOKEN_BYTES 32
+
+#ifndef IDSVC_WEB_DIR
+#define IDSVC_WEB_DIR "web"
+#endif
+
+const char *web_assets_dir(const http_request *request)
+{
+    const char *dir = request->snapshot->cfg->web.assets_dir;
+
+    return dir != NULL ? dir : IDSVC_WEB_DIR;
+}
+
+bool web_enabled(const http_request *request, http_reply *reply)
+{
+    if (request->snapshot->cfg->web.rp_id == NULL) {
+        problem_set(reply, 404, "pages_not_configured", NULL,
+                    "This node serves no citizen pages: [webauthn] rp_id is not set.");
+        return false;
+    }
+    if (web_i18n_load(web_assets_dir(request)) != 0) {
+        log_message(LOG_ERROR, "pages_unavailable", "the message catalogues in %s/i18n "
+                    "could not be loaded", web_assets_dir(request));
+        problem_internal(reply);
+        return false;
+    }
+    return true;
+}
+
+bool web_origin_allowed(const http_request *request, http_reply *reply)
+{
+    const config_web *web = &request->snapshot->cfg->web;
+    const char *origin = http_request_header(request, "Origin");
+
+    if (origin == NULL) {
+        problem_set(reply, 403, "origin_missing", NULL,
+                    "Requests from the pages must carry an Origin header.");
+        return false;
+    }
+    for (size_t i = 0; i < web->origin_count; i++)
+        if (strcmp(origin, web->origins[i]) == 0)
+            return true;
+
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"origin", origin},
+        {"path", request->path},
+    };
+    log_event(LOG_WARN, "origin_rejected", fields, sizeof(fields) / sizeof(fields[0]));
+    problem_set(reply, 403, "origin_not_allowed", NULL,
+                "The Origin of this request is not one of the node's page origins.");
+    return false;
+}
+
+/* Decodes the session cookie and hashes it. Returns 0, or -1 when there is none. */
+static int cookie_token_hash(const http_request *request, unsigned char hash[32])
+{
+    const char *cookies = http_request_header(request, "Cookie");
+    const char *start = cookies != NULL ? strstr(cookies, SESSION_COOKIE "=") : NULL;
+    unsigned char *token = NULL;
+    size_t token_len = 0;
+    size_t len;
+
+    if (start == NULL)
+        return -1;
+    start += strlen(SESSION_COOKIE "=");
+    len = strcspn(start, "; ");
+    if (webauthn_base64url_decode(start, len, &token, &token_len) != 0)
+        return -1;
+    if (token_len != TOKEN_BYTES) {
+        free(token);
+        return -1;
+    }
+    SHA256(token, token_len, hash);
+    explicit_bzero(token, token_len);
+    free(token);
+    return 0;
+}
+
+int web_session_subject(const http_request *request, int64_t *subject_id)
+{
+    store *s = request->node->store;
+    unsigned char hash[32];
+    store_status status;
+
+    if (cookie_token_hash(request, hash) != 0)
+        return 0;
+    status = s->ops->web->session_get(s, hash, time(NULL), subject_id);
+    if (status == STORE_OK)
+        return 1;
+    return status == STORE_NOT_FOUND ? 0 : -1;
+}
+
+int web_session_start(http_request *request, http_reply *reply, int64_t subject_id)
+{
+    store *s = request->node->store;
+    unsigned seconds = request->snapshot->cfg->web.session_seconds;
+    unsigned char token[TOKEN_BYTES];
+    unsigned char hash[32];
+    char *text = NULL;
+    char cookie[160];
+    int rc = -1;
+
+    if (gnutls_rnd(GNUTLS_RND_KEY, token, sizeof(token)) != 0 ||
+        webauthn_base64url_encode(token, sizeof(token), &text) != 0)
+        goto out;
+    SHA256(token, sizeof(token), hash);
+    if (s->ops->web->session_put(s, hash, subject_id, time(NULL) + seconds) != STORE_OK)
+        goto out;
+
+    snprintf(cookie, sizeof(cookie),
+             SESSION_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=%u",
+             text, seconds);
+    if (http_reply_header(reply, "Set-Cookie", cookie) != 0)
+        goto out;
+    rc = 0;
+out:
+    explicit_bzero(token, sizeof(token));
+    if (text != NULL)
+        explicit_bzero(text, strlen(text));
+    free(text);
+    if (rc != 0)
+        problem_internal(reply);
+    return rc;
+}
+
+void web_session_end(http_request *request, http_reply *reply)
+{
+    store *s = request->node->store;
+    unsigned char hash[32];
+
+    if (cookie_token_hash(request, hash) == 0)
+        s->ops->web->session_delete(s, hash);
+    http_reply_header(reply, "Set-Cookie",
+                      SESSION_COOKIE "=; Path=/; Secure; HttpOnly; SameSite=Strict; "
+                      "Max-Age=0");
+}

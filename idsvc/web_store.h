@@ -1,0 +1,168 @@
+/*
+ * Storage for the citizen pages: enrollment code redemption, WebAuthn user handles,
+ * challenges, authenticators, page sessions, consent requests, verifications that wait
+ * for consent, and the disclosure history each subject can read.
+ *
+ * These operations hang off store_ops.web, so another backend can implement them like
+ * the rest of store.h. Every operation returns a store_status.
+ */
+#ifndef IDSVC_WEB_STORE_H
+#define IDSVC_WEB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store.h"
+
+#define WEB_ID_LEN 32 /* random ids are 32 hex digits */
+#define WEB_CHALLENGE_LEN 32
+
+/* A stored authenticator; web_authenticator_clear releases the buffers. */
+typedef struct web_authenticator {
+    char id[WEB_ID_LEN + 1]; /* the handle in URLs; not the credential id */
+    int64_t subject_id;
+    unsigned char *credential_id;
+    size_t credential_id_len;
+    unsigned char *public_key; /* COSE_Key */
+    size_t public_key_len;
+    int algorithm;
+    uint32_t sign_count;
+    unsigned char aaguid[16];
+    char format[24];
+    char attestation[16];
+    time_t created_at;
+    time_t last_used_at; /* 0 when never used for an assertion */
+    bool possibly_cloned;
+} web_authenticator;
+
+void web_authenticator_clear(web_authenticator *authenticator);
+void web_authenticators_free(web_authenticator **list, size_t count);
+
+/* What a challenge was issued for. */
+typedef enum web_ceremony {
+    WEB_CEREMONY_REGISTER = 1,
+    WEB_CEREMONY_SIGN_IN = 2,
+    WEB_CEREMONY_CONSENT = 3,
+} web_ceremony;
+
+typedef struct web_challenge {
+    unsigned char bytes[WEB_CHALLENGE_LEN];
+    web_ceremony ceremony;
+    int64_t subject_id;                  /* 0 for sign-in, which names no subject */
+    char consent_id[WEB_ID_LEN + 1];     /* empty unless the ceremony is consent */
+    unsigned char nonce[32]; /* consent: bytes = SHA-256(nonce || consent details) */
+    time_t expires_at;
+} web_challenge;
+
+typedef enum web_consent_state {
+    WEB_CONSENT_PENDING = 0,
+    WEB_CONSENT_APPROVED,
+    WEB_CONSENT_REFUSED,
+} web_consent_state;
+
+/* A consent request; details is the canonical JSON the challenge commits to. */
+typedef struct web_consent {
+    char id[WEB_ID_LEN + 1];
+    int64_t subject_id;
+    char *rp_id;
+    char *details;
+    time_t created_at;
+    time_t expires_at;
+    web_consent_state state;
+    time_t decided_at;
+    char authenticator_id[WEB_ID_LEN + 1]; /* the approving authenticator, or empty */
+} web_consent;
+
+void web_consent_clear(web_consent *consent);
+
+/* A verification of a relying party kept for GET /v1/verifications/{id}. result is
+ * the JSON the node needs to answer once consent is given. */
+typedef struct web_verification {
+    char id[WEB_ID_LEN + 1];
+    char *rp_id;
+    char consent_id[WEB_ID_LEN + 1];
+    char *result;
+    time_t created_at;
+} web_verification;
+
+void web_verification_clear(web_verification *verification);
+
+/* One disclosure about a subject: who received which claims, when and why. */
+typedef struct web_disclosure {
+    int64_t subject_id;
+    char *rp_id;
+    char *rp_name;
+    char *rp_country;
+    char *purpose;
+    char *claims; /* JSON array of claim names */
+    char *rule;   /* the rule that allowed it, such as "consent" */
+    char *consent_id; /* NULL when no consent was asked */
+    time_t disclosed_at;
+} web_disclosure;
+
+void web_disclosures_free(web_disclosure **list, size_t count);
+
+typedef struct web_store_ops {
+    /* Consumes the enrollment code with this SHA-256 digest once, for an active
+     * credential. STORE_NOT_FOUND for an unknown code, STORE_CONFLICT for a used one. */
+    store_status (*redeem_enrollment)(store *s, const unsigned char code_hash[32],
+                                      time_t now, int64_t *subject_id);
+    /* Finds the subject of a credential of this node by its assertion ID. */
+    store_status (*subject_of_assertion)(store *s, const char *assertion_id,
+                                         int64_t *subject_id);
+    /* Returns the subject's random WebAuthn user handle, creating it on first use. */
+    store_status (*user_handle)(store *s, int64_t subject_id, unsigned char out[32]);
+
+    store_status (*challenge_put)(store *s, const web_challenge *challenge);
+    /* Marks a challenge used and returns it. STORE_NOT_FOUND when it was never issued,
+     * STORE_CONFLICT when it was used before. Expiry is the caller's check. */
+    store_status (*challenge_take)(store *s, const unsigned char *bytes, size_t len,
+                                   time_t now, web_challenge *out);
+
+    store_status (*session_put)(store *s, const unsigned char token_hash[32],
+                                int64_t subject_id, time_t expires_at);
+    /* STORE_NOT_FOUND for an unknown or expired session. */
+    store_status (*session_get)(store *s, const unsigned char token_hash[32], time_t now,
+                                int64_t *subject_id);
+    store_status (*session_delete)(store *s, const unsigned char token_hash[32]);
+
+    /* STORE_CONFLICT when the credential id is registered already. */
+    store_status (*authenticator_add)(store *s, const web_authenticator *authenticator);
+    store_status (*authenticator_find)(store *s, const unsigned char *credential_id,
+                                       size_t len, web_authenticator *out);
+    store_status (*authenticator_list)(store *s, int64_t subject_id,
+                                       web_authenticator **out, size_t *count);
+    /* STORE_NOT_FOUND when the subject has no authenticator with this id. */
+    store_status (*authenticator_remove)(store *s, int64_t subject_id, const char *id);
+    /* Stores a new counter if the stored one is still old_count, so two assertions
+     * cannot both pass with one value; STORE_CONFLICT otherwise. */
+    store_status (*authenticator_use)(store *s, const char *id, uint32_t old_count,
+                                      uint32_t new_count, time_t now);
+    store_status (*authenticator_mark_cloned)(store *s, const char *id);
+
+    store_status (*consent_put)(store *s, const web_consent *consent);
+    store_status (*consent_get)(store *s, const char *id, web_consent *out);
+    /* Records a decision on a pending request; STORE_CONFLICT when decided before. */
+    store_status (*consent_decide)(store *s, const char *id, web_consent_state state,
+                                   const char *authenticator_id, time_t now);
+
+    store_status (*verification_put)(store *s, const web_verification *verification);
+    /* Finds a verification of one relying party; another's answers STORE_NOT_FOUND. */
+    store_status (*verification_get)(store *s, const char *id, const char *rp_id,
+                                     web_verification *out);
+
+    store_status (*disclosure_add)(store *s, const web_disclosure *disclosure);
+    /* Lists a subject's disclosures, newest first, at most max of them. */
+    store_status (*disclosure_list)(store *s, int64_t subject_id, size_t max,
+                                    web_disclosure **out, size_t *count);
+} web_store_ops;
+
+/* The SQLite implementation (web_store_sqlite.c and web_store_consent.c). */
+extern const web_store_ops web_store_sqlite_ops;
+
+/* This thread's connection of a SQLite store, for the web_store_* files. */
+struct sqlite3 *store_sqlite_connection(store *s);
+
+#endif

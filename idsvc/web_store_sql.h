@@ -1,0 +1,43 @@
+/* Statement helpers shared by the SQLite files of web_store.h. */
+#ifndef IDSVC_WEB_STORE_SQL_H
+#define IDSVC_WEB_STORE_SQL_H
+
+#include <sqlite3.h>
+
+#include "web_store.h"
+
+/* Prepares sql on this thread's connection; NULL after logging a failure. */
+sqlite3_stmt *web_sql_prepare(store *s, const char *sql);
+
+/* Steps a statement that returns no row: STORE_OK, STORE_CONFLICT for a constraint,
+ * or STORE_FAILED after logging. Finalizes stmt. */
+store_status web_sql_run(sqlite3_stmt *stmt, const char *operation);
+
+/* Binds text, or NULL for a NULL value. */
+void web_sql_bind_text(sqlite3_stmt *stmt, int index, const char *value);
+
+/* Copies a text column; NULL for SQL NULL or when out of memory. */
+char *web_sql_column_text(sqlite3_stmt *stmt, int index);
+
+/* Copies a text column into a fixed buffer, empty for SQL NULL. */
+void web_sql_column_copy(sqlite3_stmt *stmt, int index, char *out, size_t size);
+
+/* Logs a failed step or read. */
+void web_sql_log(sqlite3_stmt *stmt, const char *operation);
+
+/* Rows changed by the last statement on this thread's connection. */
+int web_sql_changes(store *s);
+
+/* The operations of web_store_consent.c, for the table in web_store_sqlite.c. */
+store_status web_sqlite_consent_put(store *s, const web_consent *consent);
+store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out);
+store_status web_sqlite_consent_decide(store *s, const char *id, web_consent_state state,
+                                       const char *authenticator_id, time_t now);
+store_status web_sqlite_verification_put(store *s, const web_verification *verification);
+store_status web_sqlite_verification_get(store *s, const char *id, const char *rp_id,
+                                         web_verification *out);
+store_status web_sqlite_disclosure_add(store *s, const web_disclosure *disclosure);
+store_status web_sqlite_disclosure_list(store *s, int64_t subject_id, size_t max,
+                                        web_disclosure **out, size_t *count);
+
+#endif

@@ -1,0 +1,550 @@
+/*
+ * SQLite storage of the citizen pages, part one: enrollment codes, user handles,
+ * challenges, sessions and authenticators. Consent, verifications and disclosures are
+ * in web_store_consent.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "log.h"
+#include "web_store_sql.h"
+
+#define PURGE_AFTER_SECONDS 86400 /* used challenges stay this long, to name replays */
+
+sqlite3_stmt *web_sql_prepare(store *s, const char *sql)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+    sqlite3_stmt *stmt = NULL;
+
+    if (db == NULL)
+        return NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
+                    sqlite3_errmsg(db));
+        return NULL;
+    }
+    return stmt;
+}
+
+void web_sql_log(sqlite3_stmt *stmt, const char *operation)
+{
+    log_message(LOG_ERROR, "store_error", "%s failed: %s", operation,
+                sqlite3_errmsg(sqlite3_db_handle(stmt)));
+}
+
+store_status web_sql_run(sqlite3_stmt *stmt, const char *operation)
+{
+    store_status status = STORE_OK;
+    int rc = sqlite3_step(stmt);
+
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        status = STORE_CONFLICT;
+    } else if (rc != SQLITE_DONE) {
+        web_sql_log(stmt, operation);
+        status = STORE_FAILED;
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+void web_sql_bind_text(sqlite3_stmt *stmt, int index, const char *value)
+{
+    if (value == NULL)
+        sqlite3_bind_null(stmt, index);
+    else
+        sqlite3_bind_text(stmt, index, value, -1, SQLITE_TRANSIENT);
+}
+
+char *web_sql_column_text(sqlite3_stmt *stmt, int index)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, index);
+
+    return text != NULL ? strdup((const char *)text) : NULL;
+}
+
+void web_sql_column_copy(sqlite3_stmt *stmt, int index, char *out, size_t size)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, index);
+
+    out[0] = '\0';
+    if (text != NULL && size > 0) {
+        strncpy(out, (const char *)text, size - 1);
+        out[size - 1] = '\0';
+    }
+}
+
+int web_sql_changes(store *s)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+
+    return db != NULL ? sqlite3_changes(db) : 0;
+}
+
+/* Copies a blob column into a new buffer. Returns -1 when out of memory. */
+static int column_blob(sqlite3_stmt *stmt, int index, unsigned char **out, size_t *len)
+{
+    const void *data = sqlite3_column_blob(stmt, index);
+    int size = sqlite3_column_bytes(stmt, index);
+
+    *out = malloc(size > 0 ? (size_t)size : 1);
+    if (*out == NULL)
+        return -1;
+    if (size > 0)
+        memcpy(*out, data, (size_t)size);
+    *len = (size_t)size;
+    return 0;
+}
+
+/* ---- Enrollment codes and user handles -------------------------------------------- */
+
+static store_status find_code(store *s, const unsigned char code_hash[32],
+                              char credential_id[WEB_ID_LEN + 1], int64_t *subject_id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "SELECT id, subject_id FROM credentials"
+           " WHERE enrollment_code_hash = ? AND state = 'active'");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, code_hash, 32, SQLITE_TRANSIENT);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW) {
+        web_sql_column_copy(stmt, 0, credential_id, WEB_ID_LEN + 1);
+        *subject_id = sqlite3_column_int64(stmt, 1);
+        status = STORE_OK;
+    } else {
+        web_sql_log(stmt, "reading an enrollment code");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status sqlite_redeem_enrollment(store *s, const unsigned char code_hash[32],
+                                             time_t now, int64_t *subject_id)
+{
+    char credential_id[WEB_ID_LEN + 1];
+    sqlite3_stmt *stmt;
+    store_status status = find_code(s, code_hash, credential_id, subject_id);
+
+    if (status != STORE_OK)
+        return status;
+
+    /* The primary key makes the second redemption of a code a constraint conflict. */
+    stmt = web_sql_prepare(s, "INSERT INTO enrollment_redemptions (credential_id,"
+                              " redeemed_at) VALUES (?, ?)");
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, credential_id);
+    sqlite3_bind_int64(stmt, 2, now);
+    return web_sql_run(stmt, "redeeming an enrollment code");
+}
+
+static store_status sqlite_subject_of_assertion(store *s, const char *assertion_id,
+                                                int64_t *subject_id)
+{
+    sqlite3_stmt *stmt =
+        web_sql_prepare(s, "SELECT subject_id FROM credentials WHERE assertion_id = ?");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, assertion_id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW) {
+        *subject_id = sqlite3_column_int64(stmt, 0);
+        status = STORE_OK;
+    } else {
+        web_sql_log(stmt, "reading a credential's subject");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status read_user_handle(store *s, int64_t subject_id, unsigned char out[32])
+{
+    sqlite3_stmt *stmt =
+        web_sql_prepare(s, "SELECT handle FROM webauthn_user_handles WHERE subject_id = ?");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, subject_id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+        memcpy(out, sqlite3_column_blob(stmt, 0), 32);
+        status = STORE_OK;
+    } else {
+        web_sql_log(stmt, "reading a user handle");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status sqlite_user_handle(store *s, int64_t subject_id, unsigned char out[32])
+{
+    store_status status = read_user_handle(s, subject_id, out);
+    sqlite3_stmt *stmt;
+
+    if (status != STORE_NOT_FOUND)
+        return status;
+    if (gnutls_rnd(GNUTLS_RND_NONCE, out, 32) != 0)
+        return STORE_FAILED;
+
+    /* A concurrent first use may insert first; then the stored handle wins. */
+    stmt = web_sql_prepare(s, "INSERT OR IGNORE INTO webauthn_user_handles (subject_id,"
+                              " handle) VALUES (?, ?)");
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, subject_id);
+    sqlite3_bind_blob(stmt, 2, out, 32, SQLITE_TRANSIENT);
+    status = web_sql_run(stmt, "storing a user handle");
+    if (status != STORE_OK)
+        return status;
+    return read_user_handle(s, subject_id, out);
+}
+
+/* ---- Challenges -------------------------------------------------------------------- */
+
+static store_status sqlite_challenge_put(store *s, const web_challenge *challenge)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "INSERT INTO webauthn_challenges (challenge, ceremony, subject_id, consent_id,"
+           " nonce, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *purge;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, challenge->bytes, WEB_CHALLENGE_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 2, (int)challenge->ceremony);
+    sqlite3_bind_int64(stmt, 3, challenge->subject_id);
+    web_sql_bind_text(stmt, 4, challenge->consent_id[0] != '\0' ? challenge->consent_id
+                                                                 : NULL);
+    sqlite3_bind_blob(stmt, 5, challenge->nonce, sizeof(challenge->nonce),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 6, challenge->expires_at);
+
+    /* Old rows go while new ones come, so the table stays small. */
+    purge = web_sql_prepare(s, "DELETE FROM webauthn_challenges WHERE expires_at < ?");
+    if (purge != NULL) {
+        sqlite3_bind_int64(purge, 1, challenge->expires_at - PURGE_AFTER_SECONDS);
+        web_sql_run(purge, "purging old challenges");
+    }
+    return web_sql_run(stmt, "storing a challenge");
+}
+
+static store_status sqlite_challenge_take(store *s, const unsigned char *bytes, size_t len,
+                                          time_t now, web_challenge *out)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "UPDATE webauthn_challenges SET used_at = ? WHERE challenge = ?"
+           " AND used_at IS NULL RETURNING ceremony, subject_id, consent_id, nonce, expires_at");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (stmt == NULL || len != WEB_CHALLENGE_LEN) {
+        sqlite3_finalize(stmt);
+        return stmt == NULL ? STORE_FAILED : STORE_NOT_FOUND;
+    }
+    sqlite3_bind_int64(stmt, 1, now);
+    sqlite3_bind_blob(stmt, 2, bytes, (int)len, SQLITE_TRANSIENT);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        memcpy(out->bytes, bytes, len);
+        out->ceremony = (web_ceremony)sqlite3_column_int(stmt, 0);
+        out->subject_id = sqlite3_column_int64(stmt, 1);
+        web_sql_column_copy(stmt, 2, out->consent_id, sizeof(out->consent_id));
+        if (sqlite3_column_bytes(stmt, 3) == (int)sizeof(out->nonce))
+            memcpy(out->nonce, sqlite3_column_blob(stmt, 3), sizeof(out->nonce));
+        out->expires_at = (time_t)sqlite3_column_int64(stmt, 4);
+        status = STORE_OK;
+        rc = sqlite3_step(stmt);
+    } else if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    }
+    if (rc != SQLITE_DONE) {
+        web_sql_log(stmt, "consuming a challenge");
+        status = STORE_FAILED;
+    }
+    sqlite3_finalize(stmt);
+    if (status != STORE_NOT_FOUND)
+        return status;
+
+    /* Tell a challenge used before (a replay) from one never issued. */
+    stmt = web_sql_prepare(s, "SELECT 1 FROM webauthn_challenges WHERE challenge = ?");
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, bytes, (int)len, SQLITE_TRANSIENT);
+    status = sqlite3_step(stmt) == SQLITE_ROW ? STORE_CONFLICT : STORE_NOT_FOUND;
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+/* ---- Sessions ---------------------------------------------------------------------- */
+
+static store_status sqlite_session_put(store *s, const unsigned char token_hash[32],
+                                       int64_t subject_id, time_t expires_at)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "INSERT INTO web_sessions (token_hash, subject_id, expires_at) VALUES (?, ?, ?)");
+    sqlite3_stmt *purge;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, token_hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, subject_id);
+    sqlite3_bind_int64(stmt, 3, expires_at);
+    purge = web_sql_prepare(s, "DELETE FROM web_sessions WHERE expires_at < ?");
+    if (purge != NULL) {
+        sqlite3_bind_int64(purge, 1, expires_at - PURGE_AFTER_SECONDS);
+        web_sql_run(purge, "purging old sessions");
+    }
+    return web_sql_run(stmt, "storing a session");
+}
+
+static store_status sqlite_session_get(store *s, const unsigned char token_hash[32],
+                                       time_t now, int64_t *subject_id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "SELECT subject_id FROM web_sessions WHERE token_hash = ? AND expires_at > ?");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, token_hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, now);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW) {
+        *subject_id = sqlite3_column_int64(stmt, 0);
+        status = STORE_OK;
+    } else {
+        web_sql_log(stmt, "reading a session");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+static store_status sqlite_session_delete(store *s, const unsigned char token_hash[32])
+{
+    sqlite3_stmt *stmt = web_sql_prepare(s, "DELETE FROM web_sessions WHERE token_hash = ?");
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, token_hash, 32, SQLITE_TRANSIENT);
+    return web_sql_run(stmt, "deleting a session");
+}
+
+/* ---- Authenticators ---------------------------------------------------------------- */
+
+#define AUTHENTICATOR_COLUMNS                                                              \
+    "SELECT id, subject_id, credential_id, public_key, algorithm, sign_count, aaguid,"     \
+    " format, attestation, created_at, last_used_at, possibly_cloned FROM authenticators "
+
+static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
+{
+    memset(out, 0, sizeof(*out));
+    web_sql_column_copy(stmt, 0, out->id, sizeof(out->id));
+    out->subject_id = sqlite3_column_int64(stmt, 1);
+    if (column_blob(stmt, 2, &out->credential_id, &out->credential_id_len) != 0 ||
+        column_blob(stmt, 3, &out->public_key, &out->public_key_len) != 0)
+        return -1;
+    out->algorithm = sqlite3_column_int(stmt, 4);
+    out->sign_count = (uint32_t)sqlite3_column_int64(stmt, 5);
+    if (sqlite3_column_bytes(stmt, 6) == 16)
+        memcpy(out->aaguid, sqlite3_column_blob(stmt, 6), 16);
+    web_sql_column_copy(stmt, 7, out->format, sizeof(out->format));
+    web_sql_column_copy(stmt, 8, out->attestation, sizeof(out->attestation));
+    out->created_at = (time_t)sqlite3_column_int64(stmt, 9);
+    out->last_used_at = (time_t)sqlite3_column_int64(stmt, 10);
+    out->possibly_cloned = sqlite3_column_int(stmt, 11) != 0;
+    return 0;
+}
+
+static store_status sqlite_authenticator_add(store *s, const web_authenticator *a)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "INSERT INTO authenticators (id, subject_id, credential_id, public_key,"
+           " algorithm, sign_count, aaguid, format, attestation, created_at)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, a->id);
+    sqlite3_bind_int64(stmt, 2, a->subject_id);
+    sqlite3_bind_blob(stmt, 3, a->credential_id, (int)a->credential_id_len,
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 4, a->public_key, (int)a->public_key_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int(stmt, 5, a->algorithm);
+    sqlite3_bind_int64(stmt, 6, a->sign_count);
+    sqlite3_bind_blob(stmt, 7, a->aaguid, 16, SQLITE_TRANSIENT);
+    web_sql_bind_text(stmt, 8, a->format);
+    web_sql_bind_text(stmt, 9, a->attestation);
+    sqlite3_bind_int64(stmt, 10, a->created_at);
+    return web_sql_run(stmt, "storing an authenticator");
+}
+
+static store_status sqlite_authenticator_find(store *s, const unsigned char *credential_id,
+                                              size_t len, web_authenticator *out)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(s, AUTHENTICATOR_COLUMNS "WHERE credential_id = ?");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_blob(stmt, 1, credential_id, (int)len, SQLITE_TRANSIENT);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+        status = STORE_NOT_FOUND;
+    else if (rc == SQLITE_ROW)
+        status = read_authenticator(stmt, out) == 0 ? STORE_OK : STORE_FAILED;
+    else
+        web_sql_log(stmt, "reading an authenticator");
+    sqlite3_finalize(stmt);
+    if (status != STORE_OK)
+        web_authenticator_clear(out);
+    return status;
+}
+
+static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
+                                              web_authenticator **out, size_t *count)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, AUTHENTICATOR_COLUMNS "WHERE subject_id = ? ORDER BY created_at, id");
+    web_authenticator *list = NULL;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, subject_id);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        web_authenticator *grown = realloc(list, (n + 1) * sizeof(*grown));
+
+        if (grown == NULL)
+            break;
+        list = grown;
+        if (read_authenticator(stmt, &list[n]) != 0) {
+            web_authenticator_clear(&list[n]);
+            break;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        web_sql_log(stmt, "listing authenticators");
+        sqlite3_finalize(stmt);
+        web_authenticators_free(&list, n);
+        return STORE_FAILED;
+    }
+    sqlite3_finalize(stmt);
+    *out = list;
+    *count = n;
+    return STORE_OK;
+}
+
+static store_status sqlite_authenticator_remove(store *s, int64_t subject_id,
+                                                const char *id)
+{
+    sqlite3_stmt *stmt =
+        web_sql_prepare(s, "DELETE FROM authenticators WHERE id = ? AND subject_id = ?");
+    store_status status;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, subject_id);
+    status = web_sql_run(stmt, "removing an authenticator");
+    if (status == STORE_OK && web_sql_changes(s) == 0)
+        status = STORE_NOT_FOUND;
+    return status;
+}
+
+static store_status sqlite_authenticator_use(store *s, const char *id, uint32_t old_count,
+                                             uint32_t new_count, time_t now)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "UPDATE authenticators SET sign_count = ?, last_used_at = ?"
+           " WHERE id = ? AND sign_count = ? AND possibly_cloned = 0");
+    store_status status;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, new_count);
+    sqlite3_bind_int64(stmt, 2, now);
+    web_sql_bind_text(stmt, 3, id);
+    sqlite3_bind_int64(stmt, 4, old_count);
+    status = web_sql_run(stmt, "updating a signature counter");
+    if (status == STORE_OK && web_sql_changes(s) == 0)
+        status = STORE_CONFLICT;
+    return status;
+}
+
+static store_status sqlite_authenticator_mark_cloned(store *s, const char *id)
+{
+    sqlite3_stmt *stmt =
+        web_sql_prepare(s, "UPDATE authenticators SET possibly_cloned = 1 WHERE id = ?");
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, id);
+    return web_sql_run(stmt, "marking an authenticator");
+}
+
+void web_authenticator_clear(web_authenticator *authenticator)
+{
+    free(authenticator->credential_id);
+    free(authenticator->public_key);
+    memset(authenticator, 0, sizeof(*authenticator));
+}
+
+void web_authenticators_free(web_authenticator **list, size_t count)
+{
+    if (list == NULL || *list == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        web_authenticator_clear(&(*list)[i]);
+    free(*list);
+    *list = NULL;
+}
+
+const web_store_ops web_store_sqlite_ops = {
+    .redeem_enrollment = sqlite_redeem_enrollment,
+    .subject_of_assertion = sqlite_subject_of_assertion,
+    .user_handle = sqlite_user_handle,
+    .challenge_put = sqlite_challenge_put,
+    .challenge_take = sqlite_challenge_take,
+    .session_put = sqlite_session_put,
+    .session_get = sqlite_session_get,
+    .session_delete = sqlite_session_delete,
+    .authenticator_add = sqlite_authenticator_add,
+    .authenticator_find = sqlite_authenticator_find,
+    .authenticator_list = sqlite_authenticator_list,
+    .authenticator_remove = sqlite_authenticator_remove,
+    .authenticator_use = sqlite_authenticator_use,
+    .authenticator_mark_cloned = sqlite_authenticator_mark_cloned,
+    .consent_put = web_sqlite_consent_put,
+    .consent_get = web_sqlite_consent_get,
+    .consent_decide = web_sqlite_consent_decide,
+    .verification_put = web_sqlite_verification_put,
+    .verification_get = web_sqlite_verification_get,
+    .disclosure_add = web_sqlite_disclosure_add,
+    .disclosure_list = web_sqlite_disclosure_list,
+};

@@ -1,0 +1,846 @@
+/*
+ * The enrollment, sign-in and consent routes against the real daemon: a SoftHSM2 token,
+ * a SQLite file, TLS on loopback and the software authenticator of tests/webauthn.
+ * Every rejection asserts its stable problem code.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/pem.h>
+
+#include "server_harness.h"
+#include "soft_authenticator.h"
+#include "test_token.h"
+#include "webauthn.h"
+
+#define ORIGIN_HEADER "Origin: " SOFT_ORIGIN
+#define CHALLENGE_SECONDS 10
+
+typedef struct fixture {
+    harness h;
+    soft_ca ca; /* the attestation root the chain daemon trusts */
+} fixture;
+
+/* A subject with a page session and an enrolled software authenticator. */
+typedef struct subject {
+    char cookie[256];
+    char assertion_xml[16384];
+    soft_authenticator auth;
+    uint32_t counter;
+} subject;
+
+static const char pages_config[] =
+    "\n[webauthn]\nrp_id = " SOFT_RP_ID "\norigin = " SOFT_ORIGIN "\n"
+    "attestation = self\nchallenge_timeout = 10\n"
+    "[pages]\nconsent_timeout = 600\n"
+    "[rp " CLIENT_RP "]\nconsent = always\nname = Bank One\n";
+
+/* ---- HTTP helpers ----------------------------------------------------------------- */
+
+/* Finds needle in text without regard to ASCII case; NULL when absent. */
+static const char *find_nocase(const char *text, const char *needle)
+{
+    size_t len = strlen(needle);
+
+    for (; text != NULL && *text != '\0'; text++)
+        if (strncasecmp(text, needle, len) == 0)
+            return text;
+    return NULL;
+}
+
+static void page_post(harness *h, const subject *s, const char *path, const char *body,
+                      http_result *out)
+{
+    char cookie[320];
+    const char *headers[] = {"Content-Type: application/json", ORIGIN_HEADER, cookie, NULL};
+
+    snprintf(cookie, sizeof(cookie), "Cookie: %s", s != NULL ? s->cookie : "");
+    assert_int_equal(harness_curl_headers(h, NULL, "POST", path, headers,
+                                          body != NULL ? body : "{}", out),
+                     0);
+}
+
+static void expect_status(http_result *r, long status)
+{
+    if (r->status != status)
+        fprintf(stderr, "expected HTTP %ld, got %ld: %s\n", status, r->status,
+                r->body != NULL ? r->body : "");
+    assert_int_equal(r->status, status);
+}
+
+static void expect_problem(http_result *r, long status, const char *code)
+{
+    expect_status(r, status);
+    assert_string_equal(http_result_code(r), code);
+}
+
+/* Copies "__Host-idsvc_session=..." from the Set-Cookie header of a response. */
+static void read_cookie(const http_result *r, char *out, size_t size)
+{
+    const char *found = find_nocase(r->headers, "set-cookie: __Host-idsvc_session=");
+
+    assert_non_null(found);
+    found += strlen("set-cookie: ");
+    snprintf(out, size, "%.*s", (int)strcspn(found, ";\r\n"), found);
+}
+
+static void decode_challenge(const http_result *r, unsigned char out[32])
+{
+    const char *text = json_string_value(json_object_get(r->json, "challenge"));
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+
+    assert_non_null(text);
+    assert_int_equal(webauthn_base64url_decode(text, strlen(text), &bytes, &len), 0);
+    assert_int_equal(len, 32);
+    memcpy(out, bytes, 32);
+    free(bytes);
+}
+
+static char *wrap_response(char *response_json)
+{
+    size_t len = strlen(response_json) + 32;
+    char *body = malloc(len);
+
+    assert_non_null(body);
+    snprintf(body, len, "{\"response\":%s}", response_json);
+    free(response_json);
+    return body;
+}
+
+/* ---- Issuance, enrollment and ceremonies ------------------------------------------ */
+
+static void issue(harness *h, const char *name, char *code, size_t code_size, char *xml,
+                  size_t xml_size)
+{
+    char body[512];
+    http_result r;
+
+    snprintf(body, sizeof(body),
+             "{\"subject\":\"%s\",\"audience\":\"" RP_ENTITY_ID "\","
+             "\"assurance_level\":\"substantial\",\"validity_seconds\":3600,"
+             "\"attributes\":{\"given_name\":\"Mei Ling\",\"family_name\":\"Tan\","
+             "\"nationality\":[\"SG\"]}}",
+             name);
+    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &r),
+                     0);
+    expect_status(&r, 201);
+    snprintf(code, code_size, "%s",
+             json_string_value(json_object_get(r.json, "enrollment_code")));
+    if (xml != NULL)
+        snprintf(xml, xml_size, "%s", json_string_value(json_object_get(r.json, "assertion")));
+    http_result_clear(&r);
+}
+
+static void redeem(harness *h, subject *s, const char *code)
+{
+    char body[128];
+    http_result r;
+
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 200);
+    read_cookie(&r, s->cookie, sizeof(s->cookie));
+    http_result_clear(&r);
+}
+
+/* Fetches creation options and returns a ceremony that answers them. */
+static void registration_ceremony(harness *h, const subject *s, soft_ceremony *c)
+{
+    http_result r;
+
+    soft_ceremony_defaults(c);
+    page_post(h, s, "/account/registration/options", NULL, &r);
+    expect_status(&r, 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "rp"), "id")),
+                        SOFT_RP_ID);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r.json, "authenticatorSelection"),
+                            "userVerification")),
+                        "required");
+    decode_challenge(&r, c->challenge);
+    http_result_clear(&r);
+}
+
+static void post_registration(harness *h, const subject *s, const soft_ceremony *c,
+                              const unsigned char *attestation_object, size_t len,
+                              http_result *out)
+{
+    char *body = wrap_response(soft_register(&s->auth, c, attestation_object, len));
+
+    page_post(h, s, "/account/registration", body, out);
+    free(body);
+}
+
+/* Makes a subject: issues a credential, redeems its code and enrolls a key. */
+static void make_subject(harness *h, subject *s, const char *name, unsigned char id_byte)
+{
+    char code[64];
+    soft_ceremony c;
+    http_result r;
+
+    memset(s, 0, sizeof(*s));
+    issue(h, name, code, sizeof(code), s->assertion_xml, sizeof(s->assertion_xml));
+    redeem(h, s, code);
+    assert_int_equal(soft_authenticator_init(&s->auth, -7), 0);
+    s->auth.credential_id[0] = id_byte;
+
+    registration_ceremony(h, s, &c);
+    post_registration(h, s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    assert_string_equal(json_string_value(json_object_get(r.json, "attestation")), "self");
+    http_result_clear(&r);
+}
+
+static void sign_in_ceremony(harness *h, soft_ceremony *c, const subject *s)
+{
+    http_result r;
+
+    soft_ceremony_defaults(c);
+    page_post(h, NULL, "/account/signin/options", NULL, &r);
+    expect_status(&r, 200);
+    decode_challenge(&r, c->challenge);
+    c->sign_count = ++((subject *)s)->counter;
+    http_result_clear(&r);
+}
+
+static void post_assertion(harness *h, const subject *s, const char *path,
+                           const soft_ceremony *c, http_result *out)
+{
+    char *body = wrap_response(soft_authenticate(&s->auth, c));
+
+    page_post(h, s, path, body, out);
+    free(body);
+}
+
+/* Runs a sign-in whose ceremony the caller changed after the options. */
+static void sign_in_with(harness *h, subject *s, void (*change)(soft_ceremony *),
+                         http_result *out)
+{
+    soft_ceremony c;
+
+    sign_in_ceremony(h, &c, s);
+    if (change != NULL)
+        change(&c);
+    post_assertion(h, s, "/account/signin", &c, out);
+}
+
+/* Asks for a verification of the subject's credential; bank-one needs consent. */
+static void start_verification(harness *h, const subject *s, char *verification_id,
+                               char *consent_id)
+{
+    json_t *request = json_pack("{s:s, s:s, s:[s, s], s:i}", "assertion", s->assertion_xml,
+                                "purpose", "Open a savings account", "claims", "given_name",
+                                "nationality", "retention_days", 30);
+    char *body = json_dumps(request, JSON_COMPACT);
+    http_result r;
+
+    assert_int_equal(harness_curl(h, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &r),
+                     0);
+    expect_status(&r, 202);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")),
+                        "consent_pending");
+    snprintf(verification_id, 64, "%s",
+             json_string_value(json_object_get(r.json, "verification_id")));
+    snprintf(consent_id, 64, "%s", json_string_value(json_object_get(r.json, "consent_id")));
+    assert_non_null(strstr(json_string_value(json_object_get(r.json, "consent_url")),
+                           SOFT_ORIGIN "/consent/"));
+    http_result_clear(&r);
+    free(body);
+    json_decref(request);
+}
+
+static void consent_ceremony(harness *h, subject *s, const char *consent_id,
+                             soft_ceremony *c)
+{
+    char path[128];
+    http_result r;
+
+    soft_ceremony_defaults(c);
+    snprintf(path, sizeof(path), "/consent/%s/options", consent_id);
+    page_post(h, s, path, NULL, &r);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "allowCredentials")), 1);
+    decode_challenge(&r, c->challenge);
+    c->sign_count = ++s->counter;
+    http_result_clear(&r);
+}
+
+/* ---- Fixture ------------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || harness_setup(&f->h) != 0 ||
+        harness_append_config(&f->h, pages_config) != 0 || harness_start(&f->h) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    if (f != NULL) {
+        harness_teardown(&f->h);
+        free(f);
+    }
+    return 0;
+}
+
+/* ---- Enrollment ------------------------------------------------------------------- */
+
+static void test_enroll_and_sign_in(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-ENROLL-1", 0x01);
+    sign_in_with(&f->h, &s, NULL, &r);
+    expect_status(&r, 200);
+    assert_non_null(find_nocase(r.headers, "HttpOnly"));
+    assert_non_null(find_nocase(r.headers, "SameSite=Strict"));
+    assert_non_null(find_nocase(r.headers, "Secure"));
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_enroll_code_single_use(void **state)
+{
+    fixture *f = *state;
+    char code[64];
+    char body[128];
+    http_result r;
+
+    issue(&f->h, "SG-ONCE", code, sizeof(code), NULL, 0);
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+    page_post(&f->h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    page_post(&f->h, NULL, "/enroll/code", body, &r);
+    expect_problem(&r, 409, "enrollment_code_used");
+    http_result_clear(&r);
+    page_post(&f->h, NULL, "/enroll/code", "{\"code\":\"AAAA-BBBB\"}", &r);
+    expect_problem(&r, 422, "enrollment_code_invalid");
+    http_result_clear(&r);
+}
+
+static void test_enroll_needs_session(void **state)
+{
+    fixture *f = *state;
+    http_result r;
+
+    page_post(&f->h, NULL, "/account/registration/options", NULL, &r);
+    expect_problem(&r, 401, "session_required");
+    http_result_clear(&r);
+}
+
+static void test_post_origin_checked(void **state)
+{
+    fixture *f = *state;
+    const char *evil[] = {"Content-Type: application/json", "Origin: https://evil.example",
+                          NULL};
+    const char *none[] = {"Content-Type: application/json", NULL};
+    http_result r;
+
+    assert_int_equal(harness_curl_headers(&f->h, NULL, "POST", "/account/signin/options",
+                                          evil, "{}", &r),
+                     0);
+    expect_problem(&r, 403, "origin_not_allowed");
+    http_result_clear(&r);
+    assert_int_equal(harness_curl_headers(&f->h, NULL, "POST", "/account/signin/options",
+                                          none, "{}", &r),
+                     0);
+    expect_problem(&r, 403, "origin_missing");
+    http_result_clear(&r);
+}
+
+static void set_none_format(soft_ceremony *c)
+{
+    c->format = SOFT_FORMAT_NONE;
+}
+
+/* Registers a second key of a subject with one change to the ceremony. */
+static void register_with(fixture *f, subject *s, void (*change)(soft_ceremony *),
+                          http_result *out)
+{
+    soft_ceremony c;
+
+    registration_ceremony(&f->h, s, &c);
+    s->auth.credential_id[1] ^= 0x5a;
+    change(&c);
+    post_registration(&f->h, s, &c, NULL, 0, out);
+    s->auth.credential_id[1] ^= 0x5a;
+}
+
+static void test_register_none_rejected(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-NONE", 0x02);
+    register_with(f, &s, set_none_format, &r);
+    expect_problem(&r, 422, "attestation_required");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_register_bad_cbor(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char huge_array[] = {0x9a, 0xff, 0xff, 0xff, 0xff};
+    subject s;
+    soft_ceremony c;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-CBOR", 0x03);
+    registration_ceremony(&f->h, &s, &c);
+    post_registration(&f->h, &s, &c, huge_array, sizeof(huge_array), &r);
+    expect_problem(&r, 422, "cbor_malformed");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_register_wrong_rp_id(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-RPID", 0x04);
+    registration_ceremony(&f->h, &s, &c);
+    c.rp_id = "other.example";
+    s.auth.credential_id[1] ^= 0x33;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_problem(&r, 422, "rp_id_mismatch");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_remove_authenticator(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    char path[128];
+    const char *id;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-REMOVE", 0x05);
+    registration_ceremony(&f->h, &s, &c);
+    s.auth.credential_id[2] ^= 0x77;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    id = json_string_value(json_object_get(r.json, "id"));
+    snprintf(path, sizeof(path), "/account/authenticators/%s/removal", id);
+    http_result_clear(&r);
+
+    page_post(&f->h, &s, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    page_post(&f->h, &s, path, NULL, &r);
+    expect_problem(&r, 404, "authenticator_not_found");
+    http_result_clear(&r);
+
+    /* The removed key no longer signs in; the first one still does. */
+    sign_in_with(&f->h, &s, NULL, &r);
+    expect_status(&r, 422);
+    assert_string_equal(http_result_code(&r), "authenticator_unknown");
+    http_result_clear(&r);
+    s.auth.credential_id[2] ^= 0x77;
+    sign_in_with(&f->h, &s, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+/* ---- Assertions ------------------------------------------------------------------- */
+
+static void set_wrong_origin(soft_ceremony *c)
+{
+    c->origin = "https://evil.example";
+}
+
+static void set_wrong_rp_id(soft_ceremony *c)
+{
+    c->rp_id = "evil.example";
+}
+
+static void set_unknown_challenge(soft_ceremony *c)
+{
+    c->challenge[0] ^= 0xff;
+}
+
+static void clear_up(soft_ceremony *c)
+{
+    c->flags = 0x04;
+}
+
+static void clear_uv(soft_ceremony *c)
+{
+    c->flags = 0x01;
+}
+
+static void set_other_id(soft_ceremony *c)
+{
+    c->other_id_only = true;
+}
+
+static void set_other_raw_id(soft_ceremony *c)
+{
+    c->other_raw_id = true;
+}
+
+static void test_assertion_rejections(void **state)
+{
+    static const struct {
+        void (*change)(soft_ceremony *);
+        const char *code;
+    } cases[] = {
+        {set_wrong_origin, "origin_not_allowed"},
+        {set_wrong_rp_id, "rp_id_mismatch"},
+        {set_unknown_challenge, "challenge_unknown"},
+        {clear_up, "user_presence_missing"},
+        {clear_uv, "user_verification_missing"},
+        {set_other_id, "credential_id_mismatch"},
+        {set_other_raw_id, "authenticator_unknown"},
+    };
+    fixture *f = *state;
+    subject s;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-ASSERT", 0x06);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sign_in_with(&f->h, &s, cases[i].change, &r);
+        if (strcmp(http_result_code(&r), cases[i].code) != 0)
+            fprintf(stderr, "case %zu: expected %s, got %s\n", i, cases[i].code, r.body);
+        expect_problem(&r, 422, cases[i].code);
+        http_result_clear(&r);
+    }
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_challenge_replayed(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-REPLAY", 0x07);
+    sign_in_ceremony(&f->h, &c, &s);
+    post_assertion(&f->h, &s, "/account/signin", &c, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    c.sign_count = ++s.counter;
+    post_assertion(&f->h, &s, "/account/signin", &c, &r);
+    expect_problem(&r, 422, "challenge_replayed");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_challenge_expired(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-EXPIRED", 0x08);
+    sign_in_ceremony(&f->h, &c, &s);
+    sleep(CHALLENGE_SECONDS + 1);
+    post_assertion(&f->h, &s, "/account/signin", &c, &r);
+    expect_problem(&r, 422, "challenge_expired");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_counter_regression(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    http_result r;
+    char *log;
+
+    make_subject(&f->h, &s, "SG-CLONE", 0x09);
+    s.counter = 40;
+    sign_in_with(&f->h, &s, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    /* The same counter again: a copy of the key may be in use. */
+    sign_in_ceremony(&f->h, &c, &s);
+    c.sign_count = 41;
+    post_assertion(&f->h, &s, "/account/signin", &c, &r);
+    expect_problem(&r, 422, "counter_regression");
+    http_result_clear(&r);
+
+    /* The authenticator is marked: even a growing counter is refused now. */
+    sign_in_with(&f->h, &s, NULL, &r);
+    expect_problem(&r, 422, "authenticator_possibly_cloned");
+    http_result_clear(&r);
+
+    log = test_read_file(f->h.log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"authenticator_possibly_cloned\""));
+    free(log);
+    soft_authenticator_clear(&s.auth);
+}
+
+/* ---- Consent ---------------------------------------------------------------------- */
+
+static void fetch_result(harness *h, const char *verification_id, http_result *r)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/v1/verifications/%s", verification_id);
+    assert_int_equal(harness_curl(h, CLIENT_RP, "GET", path, NULL, NULL, r), 0);
+}
+
+static void test_consent_approved(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    char verification_id[64];
+    char consent_id[64];
+    char path[128];
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-CONSENT-YES", 0x0a);
+    start_verification(&f->h, &s, verification_id, consent_id);
+    fetch_result(&f->h, verification_id, &r);
+    expect_status(&r, 202);
+    http_result_clear(&r);
+
+    consent_ceremony(&f->h, &s, consent_id, &c);
+    snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
+    post_assertion(&f->h, &s, path, &c, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    fetch_result(&f->h, verification_id, &r);
+    expect_status(&r, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "decision")), "accepted");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r.json, "claims"), "given_name")),
+                        "Mei Ling");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r.json, "consent"), "id")),
+                        consent_id);
+    assert_non_null(json_string_value(json_object_get(r.json, "attestation")));
+    http_result_clear(&r);
+
+    /* A refusal after the approval is rejected. */
+    snprintf(path, sizeof(path), "/consent/%s/refusal", consent_id);
+    page_post(&f->h, NULL, path, NULL, &r);
+    expect_problem(&r, 409, "consent_already_decided");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+static void test_consent_refused(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    char verification_id[64];
+    char consent_id[64];
+    char path[128];
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-CONSENT-NO", 0x0b);
+    start_verification(&f->h, &s, verification_id, consent_id);
+    snprintf(path, sizeof(path), "/consent/%s/refusal", consent_id);
+    page_post(&f->h, NULL, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    fetch_result(&f->h, verification_id, &r);
+    expect_status(&r, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "decision")), "refused");
+    assert_null(json_object_get(r.json, "claims"));
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+/* An approval must be signed over this request's challenge by the subject's own key. */
+static void test_consent_wrong_subject(void **state)
+{
+    fixture *f = *state;
+    subject owner;
+    subject other;
+    soft_ceremony c;
+    char verification_id[64];
+    char consent_id[64];
+    char path[128];
+    http_result r;
+
+    make_subject(&f->h, &owner, "SG-OWNER", 0x0c);
+    make_subject(&f->h, &other, "SG-OTHER", 0x0d);
+    start_verification(&f->h, &owner, verification_id, consent_id);
+    consent_ceremony(&f->h, &owner, consent_id, &c);
+    snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
+    post_assertion(&f->h, &other, path, &c, &r);
+    expect_problem(&r, 422, "authenticator_unknown");
+    http_result_clear(&r);
+
+    /* A sign-in challenge cannot approve a consent request. */
+    sign_in_ceremony(&f->h, &c, &owner);
+    post_assertion(&f->h, &owner, path, &c, &r);
+    expect_problem(&r, 422, "challenge_ceremony_mismatch");
+    http_result_clear(&r);
+    soft_authenticator_clear(&owner.auth);
+    soft_authenticator_clear(&other.auth);
+}
+
+static void test_consent_page_served(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    char verification_id[64];
+    char consent_id[64];
+    char path[128];
+    const char *headers[] = {"Accept-Language: th-TH,th;q=0.9,en;q=0.5", NULL};
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-PAGE", 0x0e);
+    start_verification(&f->h, &s, verification_id, consent_id);
+    snprintf(path, sizeof(path), "/consent/%s", consent_id);
+    assert_int_equal(harness_curl_headers(&f->h, NULL, "GET", path, headers, NULL, &r), 0);
+    expect_status(&r, 200);
+    assert_non_null(strstr(r.body, "<html lang=\"th\">"));
+    assert_non_null(strstr(r.body, "Bank One"));
+    assert_non_null(strstr(r.body, "Open a savings account"));
+    assert_non_null(find_nocase(r.headers, "content-security-policy: default-src 'none'"));
+    assert_null(strstr(r.body, "Mei Ling"));
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+/* ---- Attestation chains: a second daemon with attestation = chain ----------------- */
+
+static int write_root(const soft_ca *ca, const char *path)
+{
+    FILE *file = fopen(path, "w");
+    int rc;
+
+    if (file == NULL)
+        return -1;
+    rc = PEM_write_X509(file, ca->ca_cert) == 1 ? 0 : -1;
+    fclose(file);
+    return rc;
+}
+
+static int setup_chain(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char root[PATH_MAX + 32];
+    char text[PATH_MAX + 512];
+
+    if (f == NULL || harness_setup(&f->h) != 0 || soft_ca_init(&f->ca, NULL) != 0)
+        return -1;
+    snprintf(root, sizeof(root), "%s/attestation-root.pem", f->h.token.dir);
+    snprintf(text, sizeof(text),
+             "\n[webauthn]\nrp_id = " SOFT_RP_ID "\norigin = " SOFT_ORIGIN "\n"
+             "attestation = chain\nattestation_root = %s\n",
+             root);
+    if (write_root(&f->ca, root) != 0 || harness_append_config(&f->h, text) != 0 ||
+        harness_start(&f->h) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown_chain(void **state)
+{
+    fixture *f = *state;
+
+    if (f != NULL)
+        soft_ca_clear(&f->ca);
+    return teardown(state);
+}
+
+static void test_chain_roots(void **state)
+{
+    fixture *f = *state;
+    soft_ca unknown;
+    subject s;
+    soft_ceremony c;
+    char code[64];
+    http_result r;
+
+    memset(&s, 0, sizeof(s));
+    issue(&f->h, "SG-CHAIN", code, sizeof(code), NULL, 0);
+    redeem(&f->h, &s, code);
+    assert_int_equal(soft_authenticator_init(&s.auth, -7), 0);
+    assert_int_equal(soft_ca_init(&unknown, NULL), 0);
+
+    /* A chain to a root that is not configured. */
+    registration_ceremony(&f->h, &s, &c);
+    c.format = SOFT_FORMAT_PACKED_X5C;
+    c.ca = &unknown;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_problem(&r, 422, "attestation_chain_invalid");
+    http_result_clear(&r);
+
+    /* Self attestation is not enough under chain. */
+    registration_ceremony(&f->h, &s, &c);
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_problem(&r, 422, "attestation_required");
+    http_result_clear(&r);
+
+    /* The configured root is accepted. */
+    registration_ceremony(&f->h, &s, &c);
+    c.format = SOFT_FORMAT_PACKED_X5C;
+    c.ca = &f->ca;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    assert_string_equal(json_string_value(json_object_get(r.json, "attestation")), "trusted");
+    http_result_clear(&r);
+
+    soft_ca_clear(&unknown);
+    soft_authenticator_clear(&s.auth);
+}
+
+int main(void)
+{
+    const struct CMUnitTest pages[] = {
+        cmocka_unit_test(test_enroll_and_sign_in),
+        cmocka_unit_test(test_enroll_code_single_use),
+        cmocka_unit_test(test_enroll_needs_session),
+        cmocka_unit_test(test_post_origin_checked),
+        cmocka_unit_test(test_register_none_rejected),
+        cmocka_unit_test(test_register_bad_cbor),
+        cmocka_unit_test(test_register_wrong_rp_id),
+        cmocka_unit_test(test_remove_authenticator),
+        cmocka_unit_test(test_assertion_rejections),
+        cmocka_unit_test(test_challenge_replayed),
+        cmocka_unit_test(test_challenge_expired),
+        cmocka_unit_test(test_counter_regression),
+        cmocka_unit_test(test_consent_approved),
+        cmocka_unit_test(test_consent_refused),
+        cmocka_unit_test(test_consent_wrong_subject),
+        cmocka_unit_test(test_consent_page_served),
+    };
+    const struct CMUnitTest chain[] = {
+        cmocka_unit_test(test_chain_roots),
+    };
+    int failed = cmocka_run_group_tests_name("enroll_pages", pages, setup, teardown);
+
+    failed += cmocka_run_group_tests_name("enroll_chain", chain, setup_chain, teardown_chain);
+    return failed;
+}
