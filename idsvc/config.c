@@ -530,6 +530,53 @@ static int handle_pages(parse_state *state, const char *name, const char *value)
 }
 
 /* Reads "retention_days" (the default rule) or "retention_days.XX" (jurisdiction XX). */
+static int handle_audit_retention(parse_state *state, const char *name, const char *value)
+{
+    config_audit *audit = &state->cfg->audit;
+    const char *jurisdiction = name[strlen("retention_days")] == '.'
+                                   ? name + strlen("retention_days") + 1
+                                   : NULL;
+    config_retention *grown;
+    unsigned long number = 0;
+
+    if (audit->retention_count == 0)
+        return 0; /* set_defaults ran out of memory */
+    if (!handle_number(state, "audit", name, value, 0, 100 * 366, &number))
+        return 0;
+    if (jurisdiction == NULL) {
+        audit->retention[0].days = (unsigned)number;
+        return 1;
+    }
+    if (jurisdiction[0] == '\0')
+        return fail(state, "[audit] %s: name a jurisdiction after the dot", name);
+    grown = realloc(audit->retention, (audit->retention_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return 0;
+    audit->retention = grown;
+    grown[audit->retention_count].days = (unsigned)number;
+    grown[audit->retention_count].jurisdiction = strdup(jurisdiction);
+    if (grown[audit->retention_count].jurisdiction == NULL)
+        return 0;
+    audit->retention_count++;
+    return 1;
+}
+
+static int handle_audit(parse_state *state, const char *name, const char *value)
+{
+    unsigned long number = 0;
+
+    if (strcmp(name, "checkpoint_interval") == 0) {
+        if (!handle_number(state, "audit", name, value, 0, 86400, &number))
+            return 0;
+        state->cfg->audit.checkpoint_interval_seconds = (unsigned)number;
+        return 1;
+    }
+    if (strcmp(name, "retention_days") == 0 ||
+        strncmp(name, "retention_days.", strlen("retention_days.")) == 0)
+        return handle_audit_retention(state, name, value);
+    return fail(state, "[audit]: unknown key \"%s\"", name);
+}
+
 /* Splits "kind NAME" section headers; returns NULL when section is not of that kind. */
 static const char *section_argument(const char *section, const char *kind)
 {
@@ -559,12 +606,14 @@ static int handle_entry(void *user, const char *section, const char *name,
         return handle_saml(state, name, value);
     if (strcmp(section, "limits") == 0)
         return handle_limits(state, name, value);
-    if (strcmp(section, "policy") == 0)
-        return handle_policy(state, name, value);
     if (strcmp(section, "webauthn") == 0)
         return handle_webauthn(state, name, value);
     if (strcmp(section, "pages") == 0)
         return handle_pages(state, name, value);
+    if (strcmp(section, "audit") == 0)
+        return handle_audit(state, name, value);
+    if (strcmp(section, "policy") == 0)
+        return handle_policy(state, name, value);
     if (strcmp(section, "database") == 0) {
         if (strcmp(name, "path") == 0)
             return set_path(state, &state->cfg->database_path, value) == 0;
@@ -581,6 +630,10 @@ static int handle_entry(void *user, const char *section, const char *name,
 
 static void set_defaults(config *cfg)
 {
+    /* The default retention rule always exists, so that [audit] can overwrite it. */
+    cfg->audit.retention = calloc(1, sizeof(*cfg->audit.retention));
+    cfg->audit.retention_count = cfg->audit.retention != NULL ? 1 : 0;
+    cfg->audit.checkpoint_interval_seconds = 300;
     cfg->port = 8443;
     cfg->retry_after_seconds = 30;
     cfg->result_validity_seconds = 300;
@@ -792,6 +845,9 @@ void config_free(config **cfg_ptr)
     free_list(cfg->client_ca_files, cfg->client_ca_count);
     free(cfg->saml_certificate_file);
     free(cfg->database_path);
+    for (size_t i = 0; i < cfg->audit.retention_count; i++)
+        free(cfg->audit.retention[i].jurisdiction);
+    free(cfg->audit.retention);
     free(cfg->web.rp_id);
     free_list(cfg->web.origins, cfg->web.origin_count);
     free_list(cfg->web.root_files, cfg->web.root_count);
