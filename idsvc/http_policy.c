@@ -45,6 +45,32 @@ static void log_loaded(node *n, const char *event)
     log_event(LOG_INFO, event, fields, 1);
 }
 
+/* Checks that the loaded set declares the node's jurisdiction, which is the subject's
+ * home for every credential this node issued; otherwise every decision would fail. */
+static int check_home(node *n, const config *cfg)
+{
+    policy_set *set = policy_store_acquire(n->policy);
+    json_t *doc = json_pack("{s:s}", "subject_jurisdiction", cfg->jurisdiction);
+    policy_request req;
+    policy_error err = {0};
+    int rc = 0;
+
+    /* The reader checks subject_jurisdiction first, so a later field is at fault
+     * whenever the jurisdiction is known. */
+    if (set == NULL || doc == NULL ||
+        (policy_request_from_json(set, doc, &req, &err) != 0 &&
+         strcmp(err.field, "subject_jurisdiction") == 0)) {
+        log_message(LOG_ERROR, "start_failed",
+                    "[server] jurisdiction %s is not a jurisdiction of the [policy] "
+                    "bundles",
+                    cfg->jurisdiction);
+        rc = -1;
+    }
+    json_decref(doc);
+    policy_set_release(&set);
+    return rc;
+}
+
 int http_policy_start(node *n, const config *cfg)
 {
     policy_trust *trust = NULL;
@@ -71,6 +97,8 @@ int http_policy_start(node *n, const config *cfg)
                     policy_error_name(err.code));
         return -1;
     }
+    if (check_home(n, cfg) != 0)
+        return -1;
     log_loaded(n, "policy_loaded");
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * The policy engine's part of POST /v1/verifications: it maps the verified credential's
- * attributes to the names of the policy catalogue, asks the engine about each requested
- * claim, and turns the decision into the response members and the attestation's
+ * attributes to the names of the policy catalogue, evaluates each requested claim with
+ * the engine, and turns the decision into the response members and the attestation's
  * attributes. A withheld claim's value stays inside this file: only values that the
  * engine returns as disclosed or derived reach the response or the attestation.
  */
@@ -226,8 +226,8 @@ typedef struct decision_state {
     json_t *doc; /* the request document, which req borrows from */
     policy_request req;
     policy_decision decision;
-    const char *refused[POLICY_REQUEST_MAX_CLAIMS]; /* not in allowed_claims */
-    size_t refused_count;
+    const char *disallowed[POLICY_REQUEST_MAX_CLAIMS]; /* not in allowed_claims */
+    size_t disallowed_count;
 } decision_state;
 
 static bool list_contains(const char *list, const char *name)
@@ -347,7 +347,7 @@ static int resolve(http_request *request, const store_rp *rp,
             return -1;
         }
         if (!list_contains(rp->allowed_claims, st->req.claim_names[i])) {
-            st->refused[st->refused_count++] = st->req.claim_names[i];
+            st->disallowed[st->disallowed_count++] = st->req.claim_names[i];
             continue;
         }
         st->req.claims[kept] = st->req.claims[i];
@@ -381,7 +381,7 @@ static int evaluate(decision_state *st, unsigned retry_after, http_reply *reply)
 static void count_outcome(const decision_state *st, disclosure *out)
 {
     size_t released = 0;
-    size_t total = st->decision.claim_count + st->refused_count;
+    size_t total = st->decision.claim_count + st->disallowed_count;
 
     for (size_t i = 0; i < st->decision.claim_count; i++)
         if (st->decision.claims[i].outcome != POLICY_WITHHELD)
@@ -399,7 +399,7 @@ static void count_outcome(const decision_state *st, disclosure *out)
     }
 }
 
-static json_t *refused_decision(const char *claim)
+static json_t *disallowed_decision(const char *claim)
 {
     return json_pack("{s:s, s:s, s:s, s:s}", "claim", claim, "decision", "withheld",
                      "reason", "not_allowed_for_relying_party", "explanation",
@@ -473,10 +473,10 @@ static int fill_disclosure(decision_state *st, disclosure *out)
         if (!out->consent_required && release(out, claim) != 0)
             goto out;
     }
-    for (size_t i = 0; i < st->refused_count; i++) {
-        json_array_append_new(out->decisions, refused_decision(st->refused[i]));
+    for (size_t i = 0; i < st->disallowed_count; i++) {
+        json_array_append_new(out->decisions, disallowed_decision(st->disallowed[i]));
         json_array_append_new(out->withheld,
-                              json_pack("{s:s, s:s}", "claim", st->refused[i], "reason",
+                              json_pack("{s:s, s:s}", "claim", st->disallowed[i], "reason",
                                         "not_allowed_for_relying_party"));
     }
 

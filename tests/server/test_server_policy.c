@@ -397,7 +397,7 @@ static int count_log_lines(const char *text)
     return count;
 }
 
-/* Sends SIGHUP and waits until the log holds one more line with event. */
+/* Sends SIGHUP and waits until the log contains one more line with event. */
 static void reload_and_wait(const char *event)
 {
     int before = count_log_lines(event);
