@@ -3,8 +3,9 @@
  *
  * Locking: one process-wide mutex (p11_lock) guards the slow paths: loading modules,
  * opening a thread's session, logging in, recovering after fork() or a lost device.
- * The signing path takes no lock: it reads the thread's session with
- * pthread_getspecific and compares two counters.
+ * The signing path takes only a shared read lock (p11_call_begin), which fork() takes for
+ * writing: it reads the thread's session with pthread_getspecific and compares two
+ * counters.
  */
 #ifndef IDSVC_P11_INTERNAL_H
 #define IDSVC_P11_INTERNAL_H
@@ -32,6 +33,10 @@ int p11_fail_rv(p11_error *err, CK_RV rv, const char *function, const char *form
 
 void p11_lock(void);
 void p11_unlock(void);
+
+/* Bracket every call into a module made outside p11_lock, so fork() can wait for it. */
+void p11_call_begin(void);
+void p11_call_end(void);
 
 /* ---- modules (p11_module.c) ---- */
 

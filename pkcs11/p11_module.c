@@ -1,4 +1,5 @@
-/* Loading PKCS#11 modules by path, and the process-wide lock of the layer. */
+/* Loading PKCS#11 modules by path, and the process-wide locks of the layer. */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,30 +12,68 @@
 #endif
 
 static pthread_mutex_t p11_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t p11_call_lock; /* read-held during every call into a module */
 static pthread_once_t p11_atfork_once = PTHREAD_ONCE_INIT;
 static p11_module *p11_modules; /* every module loaded, guarded by p11_mutex */
 
-/* fork() waits until no thread is inside a slow path, so the child never inherits the
- * lock held by a thread that does not exist there. */
+/*
+ * fork() waits until no thread is inside a slow path or inside a module call, so the
+ * child inherits neither our lock nor a module's internal lock held by a thread that does
+ * not exist there. SoftHSM2 2.6's C_Finalize would otherwise wait forever in the child
+ * for a mutex that a parent thread held in C_Sign.
+ */
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&p11_mutex);
+    pthread_rwlock_wrlock(&p11_call_lock);
 }
 
-static void atfork_release(void)
+static void init_call_lock(void)
 {
+    pthread_rwlockattr_t attr;
+
+    /* Writer preference, so a steady stream of signing threads cannot starve fork(). */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&p11_call_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
+static void atfork_parent(void)
+{
+    pthread_rwlock_unlock(&p11_call_lock);
+    pthread_mutex_unlock(&p11_mutex);
+}
+
+/* glibc's rwlock records the writer's thread id, and the child's thread has a new one,
+ * so the child makes the lock anew instead of unlocking it. */
+static void atfork_child(void)
+{
+    init_call_lock();
     pthread_mutex_unlock(&p11_mutex);
 }
 
 static void register_atfork(void)
 {
-    pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+    init_call_lock();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 void p11_lock(void)
 {
     pthread_once(&p11_atfork_once, register_atfork);
     pthread_mutex_lock(&p11_mutex);
+}
+
+void p11_call_begin(void)
+{
+    pthread_once(&p11_atfork_once, register_atfork);
+    pthread_rwlock_rdlock(&p11_call_lock);
+}
+
+void p11_call_end(void)
+{
+    pthread_rwlock_unlock(&p11_call_lock);
 }
 
 void p11_unlock(void)
@@ -168,10 +207,8 @@ int p11_module_after_fork(p11_module *module, p11_error *err)
     if (module->pid == pid)
         return 0;
     /* The child inherits the parent's module state, which is not valid in the child, so
-     * PKCS#11 requires the child to initialise the module again.
-     * NOTE: when another thread of the parent was inside the module at fork(), here in
-     * C_Sign, SoftHSM2 2.6's C_Finalize waits forever in the child for a mutex that thread
-     * held. Nothing yet keeps module calls out of the fork window. */
+     * PKCS#11 requires the child to initialise the module again. No parent thread was
+     * inside the module at fork(), because fork() waited for p11_call_lock. */
     module->f->C_Finalize(NULL);
     return module_init(module, err);
 }

@@ -237,7 +237,9 @@ int p11_session_call(p11_token *token, p11_session_fn fn, void *arg, const char 
             if (!is_lost(rv))
                 return -1;
         } else {
+            p11_call_begin();
             rv = fn(token, session, arg, &function);
+            p11_call_end();
             if (rv == CKR_OK)
                 return 0;
             if (!is_lost(rv))
