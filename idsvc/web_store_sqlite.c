@@ -426,7 +426,7 @@ static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
                                               web_authenticator **out, size_t *count)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
-        s, AUTHENTICATOR_COLUMNS "WHERE subject_id = ? ORDER BY created_at, id");
+        s, AUTHENTICATOR_COLUMNS "WHERE subject_id = ? ORDER BY created_at, rowid");
     web_authenticator *list = NULL;
     size_t n = 0;
     int rc;
