@@ -346,7 +346,8 @@ static void make_changed_copy(const fixture *f, char *folder, size_t size)
     assert_int_equal(status, 0);
     free(out);
 
-    snprintf(path, sizeof(path), "%s/residency-sg.xml", folder);
+    assert_true(snprintf(path, sizeof(path), "%s/residency-sg.xml", folder) <
+                (int)sizeof(path));
     text = test_read_file(path, &len);
     at = strstr(text, "<Effect>disclose</Effect>");
     assert_non_null(at);

@@ -78,9 +78,10 @@ static const char *text(const json_t *object, const char *key)
 static void run(cli *c, const char *arguments)
 {
     char command[8192];
+    int len = snprintf(command, sizeof(command), "'%s' webauthn %s '%s' >'%s' 2>'%s'",
+                       getenv("IDSVC_ADMIN"), arguments, c->response, c->out, c->err);
 
-    snprintf(command, sizeof(command), "'%s' webauthn %s '%s' >'%s' 2>'%s'",
-             getenv("IDSVC_ADMIN"), arguments, c->response, c->out, c->err);
+    assert_true(len > 0 && len < (int)sizeof(command));
     c->status = test_run(command);
 }
 
