@@ -100,6 +100,9 @@ struct store {
  * sentence in error on failure. */
 store *store_sqlite_open(const char *path, char *error, size_t error_size);
 
+/* Returns the schema version that store_sqlite_open migrates a database to. */
+int store_sqlite_schema_latest(void);
+
 void store_close(store **s);
 
 /* The replay cache interface of saml.h on top of record_assertion. */

@@ -156,6 +156,11 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+int store_sqlite_schema_latest(void)
+{
+    return SCHEMA_VERSION;
+}
+
 const char *store_status_name(store_status status)
 {
     switch (status) {
