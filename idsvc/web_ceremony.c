@@ -14,8 +14,6 @@
 #include "problem.h"
 #include "web.h"
 
-#define RESPONSE_MAX_BYTES (256 * 1024)
-
 char *web_base64url(const unsigned char *data, size_t len)
 {
     char *text = NULL;

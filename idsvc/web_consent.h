@@ -23,13 +23,13 @@ typedef struct consent_input {
      * not listed, because nothing about them is disclosed. */
     const json_t *claims;
     const char *rule; /* why consent is asked, shown in the disclosure history */
-    /* What to answer after approval: "claims" (name -> value), "withheld", "issuer",
+    /* What GET /v1/verifications/{id} returns after approval: "claims" (name -> value), "withheld", "issuer",
      * "assertion_id", "name_id", "name_id_format", "assurance" and "purpose". */
     const json_t *result;
 } consent_input;
 
 /*
- * Stores a consent request and the verification that waits for it, and answers 202
+ * Stores a consent request and the verification that waits for it, and replies 202
  * with verification_id, status "consent_pending" and consent_url. Fills a problem on
  * failure.
  */
@@ -38,13 +38,14 @@ void consent_defer(http_request *request, const consent_input *input, http_reply
 /*
  * The hook of POST /v1/verifications: returns true when this verification needs the
  * subject's consent.
- * NOTE: until the policy engine decides verifications, this is the relying party's
- * registry setting "consent = always|never"; the engine's consent_required replaces it.
+ * NOTE: this is the relying party's registry setting "consent = always|never". The
+ * policy engine's consent_required does not reach it yet, because the engine's branch
+ * withholds the values that a deferred verification would need to store.
  */
 bool consent_required(const http_request *request, const config_rp *rp);
 
 /* Defers a verified, not yet disclosed verification of the calling relying party until
- * the subject decides: disclosed and withheld are the claim decisions. Answers 202, or
+ * the subject decides. disclosed and withheld are the claim decisions. Replies 202, or
  * fills a problem. */
 void consent_defer_verification(http_request *request, const char *purpose,
                                 const saml_assertion *assertion, const json_t *disclosed,

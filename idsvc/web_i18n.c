@@ -13,7 +13,6 @@
 #include "log.h"
 #include "web.h"
 
-#define CATALOGUE_MAX_BYTES (256 * 1024)
 #define LANG_COOKIE "__Host-idsvc_lang="
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;

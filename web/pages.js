@@ -36,7 +36,7 @@
     return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
-  // Posts JSON and returns the answer; a problem document becomes an Error with its code.
+  // Posts JSON and returns the parsed reply. A problem document becomes an Error with its code.
   async function post(path, payload) {
     const answer = await fetch(path, {
       method: 'POST',

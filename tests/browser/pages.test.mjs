@@ -6,8 +6,8 @@
 //
 // The node runs on 127.0.0.1 with RP ID "localhost", because a WebAuthn RP ID must be a
 // host name. Its TLS certificate comes from the test CA, so the browser context accepts
-// it with ignoreHTTPSErrors; the relying-party and issuer calls below verify it
-// against that CA.
+// it with ignoreHTTPSErrors. The relying-party and issuer calls below verify it against
+// that CA.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -152,7 +152,7 @@ async function openBrowser(lang) {
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   const problems = [];
   page.on('console', (message) => {
-    // The browser asks for /favicon.ico on its own; the pages have no icon.
+    // The browser requests /favicon.ico on its own, and the pages have no icon.
     if (message.type() === 'error' && !message.location().url.endsWith('/favicon.ico')) {
       problems.push(message.text());
     }

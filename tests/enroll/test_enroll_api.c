@@ -152,7 +152,7 @@ static void redeem(harness *h, subject *s, const char *code)
     http_result_clear(&r);
 }
 
-/* Fetches creation options and returns a ceremony that answers them. */
+/* Fetches creation options and fills a ceremony that matches them. */
 static void registration_ceremony(harness *h, const subject *s, soft_ceremony *c)
 {
     http_result r;
