@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "server_harness.h"
 
 #define TH_ENTITY_ID "https://bank.example.th/sp"
@@ -457,6 +458,47 @@ static void test_reload_keeps_set_on_bad_bundle(void **state)
     expect_serving_version(2);
 }
 
+/* Loads the daemon's configuration with extra appended to a copy of it, and returns
+ * config_load's status with its message in error. */
+static int load_config_with(const char *extra, char *error, size_t size)
+{
+    char *text = test_read_file(server.config_path, NULL);
+    char path[PATH_MAX + 32];
+    config *cfg = NULL;
+    FILE *file;
+    int rc;
+
+    assert_non_null(text);
+    snprintf(path, sizeof(path), "%s/check.conf", server.token.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fprintf(file, "%s%s", text, extra);
+    assert_int_equal(fclose(file), 0);
+    free(text);
+    rc = config_load(path, &cfg, error, size);
+    config_free(&cfg);
+    return rc;
+}
+
+static void test_config_policy_keys(void **state)
+{
+    char error[512] = "";
+
+    (void)state;
+    assert_int_equal(load_config_with("", error, sizeof(error)), 0);
+
+    assert_int_equal(load_config_with("\n[rp bank-xx]\ntransfer_mechanisms = asean-mcc "
+                                      "telepathy\n",
+                                      error, sizeof(error)),
+                     -1);
+    assert_non_null(strstr(error, "\"telepathy\" is not adequacy"));
+
+    assert_int_equal(load_config_with("\n[policy]\nbundle_path = x.xml\n", error,
+                                      sizeof(error)),
+                     -1);
+    assert_non_null(strstr(error, "[policy]: unknown key \"bundle_path\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_cross_border_needs_mechanism),
         cmocka_unit_test(test_registry_limits_claims),
         cmocka_unit_test(test_bad_request_values),
+        cmocka_unit_test(test_config_policy_keys),
         cmocka_unit_test(test_reload_keeps_set_on_bad_bundle),
     };
 
