@@ -3,7 +3,9 @@
  * their own keep-alive connections, the daemon is killed with SIGKILL in the middle of
  * the burst, and after a restart every credential whose 201 arrived must be found.
  * Each thread records a credential id as soon as its 201 has been read in full, so the
- * list holds exactly the acknowledged issuances.
+ * list contains exactly the acknowledged issuances. SIGKILL ends the process, not the
+ * machine, so this shows that a 201 is sent only after the commit; power loss is not
+ * simulated.
  */
 #include <setjmp.h>
 #include <pthread.h>
@@ -35,7 +37,7 @@ typedef struct issuer_thread {
     atomic_bool *stop;
     char (*ids)[65];
     size_t acknowledged;
-    size_t failed_before_kill; /* non-201 answers, which must not occur */
+    size_t failed_before_kill; /* complete responses other than 201, which must not occur */
     long first_bad_status;
 } issuer_thread;
 
@@ -56,8 +58,8 @@ static int stop_server(void **state)
     return 0;
 }
 
-/* Issues credentials until the connection breaks or stop is set; a connection that
- * breaks is opened again until stop is set, so the burst continues up to the kill. */
+/* Issues credentials until stop is set. A connection that breaks is opened again, so
+ * the burst continues up to the kill. */
 static void *issue_loop(void *arg)
 {
     issuer_thread *t = arg;
@@ -81,7 +83,7 @@ static void *issue_loop(void *arg)
                 snprintf(t->ids[t->acknowledged], sizeof(t->ids[0]), "%s", id);
                 t->acknowledged++;
             } else if (result.json != NULL) {
-                /* A complete answer that is not 201; a response cut short by the kill
+                /* A complete response that is not 201. A response cut short by the kill
                  * has no complete JSON body and is not counted. */
                 if (t->failed_before_kill++ == 0)
                     t->first_bad_status = result.status;
