@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "bench.h"
+#include "bench_https.h"
 #include "p11.h"
 #include "saml.h"
 
@@ -27,6 +28,7 @@ typedef struct options {
     const char *ec_label;
     double seconds;
     int json;
+    bench_https_options https; /* the HTTPS scenario runs when https.port is set */
 } options;
 
 /* The rates of one key type at one thread count, each the median of RUNS runs. */
@@ -265,9 +267,43 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0.0;
 }
 
+static void print_https_json(const bench_https_options *opts, const bench_https_result *h,
+                             double limit)
+{
+    printf("  \"https\": {\"algorithm\": \"p256\", \"client_threads\": %d, "
+           "\"worker_threads\": %d, \"limit_per_thread\": %.0f, \"requests_per_second\": "
+           "%.0f, \"per_thread_vs_limit\": %.3f, \"p50_ms\": %.2f, \"p99_ms\": %.2f,\n"
+           "    \"daemon_cpu_ms_per_request\": %.3f, \"limit_cpu_ms_per_request\": %.3f,\n"
+           "    \"half_rate_target\": %.0f, \"half_rate\": %.0f, \"half_rate_p50_ms\": %.2f, "
+           "\"half_rate_p99_ms\": %.2f, \"idle_connections\": %ld, \"rss_idle_kib\": %ld, "
+           "\"peak_rss_kib\": %ld, \"errors\": %ld},\n",
+           opts->client_threads, opts->worker_threads, limit, h->max_rate,
+           ratio(h->max_rate / opts->worker_threads, limit), h->max_p50_ms, h->max_p99_ms,
+           h->max_daemon_cpu_ms, 1000.0 / limit, h->half_rate_target, h->half_rate, h->half_p50_ms, h->half_p99_ms, h->idle_open,
+           h->rss_idle_kib, h->peak_rss_kib, h->errors);
+}
+
+static void print_https_table(const bench_https_options *opts, const bench_https_result *h,
+                              double limit)
+{
+    printf("\nHTTPS POST /v1/verifications, p256, %d client connections, %d daemon workers\n",
+           opts->client_threads, opts->worker_threads);
+    printf("  limit per worker thread 1/(1/verify + 1/sign): %.0f/s\n", limit);
+    printf("  maximum rate: %.0f requests/s (%.3f of the limit per worker), p50 %.2f ms, "
+           "p99 %.2f ms\n",
+           h->max_rate, ratio(h->max_rate / opts->worker_threads, limit), h->max_p50_ms,
+           h->max_p99_ms);
+    printf("  daemon CPU time per request: %.3f ms (the limit's verify + sign: %.3f ms)\n",
+           h->max_daemon_cpu_ms, 1000.0 / limit);
+    printf("  half rate: %.0f of %.0f requests/s asked, p50 %.2f ms, p99 %.2f ms\n",
+           h->half_rate, h->half_rate_target, h->half_p50_ms, h->half_p99_ms);
+    printf("  %ld idle connections: daemon VmRSS %ld KiB, VmHWM (peak) %ld KiB\n",
+           h->idle_open, h->rss_idle_kib, h->peak_rss_kib);
+}
+
 static void print_json(const result *results, size_t count)
 {
-    printf("{\n  \"results\": [\n");
+    printf("  \"results\": [\n");
     for (size_t i = 0; i < count; i++) {
         const result *r = &results[i];
 
@@ -325,16 +361,69 @@ static int all_measured(const result *results, size_t count)
     return ok;
 }
 
+/* ---- the HTTPS scenario ---------------------------------------------------------- */
+
+static bench_https_result https_result;
+static double https_limit;
+static int https_done;
+
+/*
+ * Runs the HTTPS scenario with the P-256 key. Each request costs one verification and
+ * one HSM signature, so one worker thread can serve at most 1 / (1/verify + 1/sign)
+ * requests per second, with both rates measured above on one thread.
+ */
+static int run_https(options *opts, key_setup *ec, const result *ec_one_thread)
+{
+    if (ec_one_thread->idsvc_verify <= 0 || ec_one_thread->saml_sign <= 0)
+        return -1;
+    https_limit = 1.0 / (1.0 / ec_one_thread->idsvc_verify + 1.0 / ec_one_thread->saml_sign);
+    opts->https.issuer_key = ec->key;
+    opts->https.issuer_key_name = ec->label;
+    if (bench_https_run(&opts->https, https_limit * opts->https.worker_threads,
+                        &https_result) != 0)
+        return -1;
+    https_done = 1;
+    return 0;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static void print_usage(FILE *out)
 {
     fputs("usage: idsvc-bench --module PATH --token LABEL --pin-file FILE\n"
           "                   --rsa-key LABEL --ec-key LABEL [--seconds S] [--json]\n"
+          "                   [--https-port PORT --https-dir DIR --daemon-pid PID\n"
+          "                    --https-workers N [--https-clients N] [--idle-connections N]]\n"
           "Measures raw C_Sign, SAML signing, bare xmlsec verification and idsvc\n"
           "verification on one and two threads. --seconds sets each run's length\n"
-          "(default 1); every rate is the median of three runs.\n",
+          "(default 1); every rate is the median of three runs.\n"
+          "With --https-port, also sends POST /v1/verifications to the daemon on\n"
+          "127.0.0.1:PORT over keep-alive mutual TLS: DIR holds ca.pem, rp.pem and rp.key;\n"
+          "--https-workers is the daemon's [limits] threads, --https-clients the number\n"
+          "of client connections (default 4), --idle-connections how many idle\n"
+          "connections to open for the memory figure (default 256). Each HTTPS run lasts\n"
+          "three times --seconds. The daemon must sign with a P-256 key and trust\n"
+          "--ec-key as issuer https://id.example.my/saml.\n",
           out);
+}
+
+/* Fills the HTTPS scenario's file names from its folder and checks its options. */
+static int https_paths(options *opts, const char *dir)
+{
+    static char ca[4096], cert[4096], key[4096];
+
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/rp.pem", dir);
+    snprintf(key, sizeof(key), "%s/rp.key", dir);
+    opts->https.ca_file = ca;
+    opts->https.cert_file = cert;
+    opts->https.key_file = key;
+    opts->https.seconds = 3 * opts->seconds;
+    if (opts->https.port == 0 || opts->https.daemon_pid <= 0 ||
+        opts->https.worker_threads < 1 || opts->https.client_threads < 1 ||
+        opts->https.idle_connections < 0)
+        return -1;
+    return 0;
 }
 
 static int parse_options(int argc, char **argv, options *opts)
@@ -344,11 +433,20 @@ static int parse_options(int argc, char **argv, options *opts)
         {"pin-file", required_argument, NULL, 'p'}, {"rsa-key", required_argument, NULL, 'r'},
         {"ec-key", required_argument, NULL, 'e'}, {"seconds", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {"https-port", required_argument, NULL, 'P'},
+        {"https-dir", required_argument, NULL, 'D'},
+        {"daemon-pid", required_argument, NULL, 'I'},
+        {"https-workers", required_argument, NULL, 'W'},
+        {"https-clients", required_argument, NULL, 'C'},
+        {"idle-connections", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
+    const char *https_dir = NULL;
     int c;
 
     *opts = (options){.seconds = 1.0};
+    opts->https.client_threads = 4;
+    opts->https.idle_connections = 256;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (c) {
         case 'm': opts->module_path = optarg; break;
@@ -358,6 +456,12 @@ static int parse_options(int argc, char **argv, options *opts)
         case 'e': opts->ec_label = optarg; break;
         case 's': opts->seconds = atof(optarg); break;
         case 'j': opts->json = 1; break;
+        case 'P': opts->https.port = (unsigned)atoi(optarg); break;
+        case 'D': https_dir = optarg; break;
+        case 'I': opts->https.daemon_pid = (pid_t)atol(optarg); break;
+        case 'W': opts->https.worker_threads = atoi(optarg); break;
+        case 'C': opts->https.client_threads = atoi(optarg); break;
+        case 'N': opts->https.idle_connections = atoi(optarg); break;
         case 'h': print_usage(stdout); exit(0);
         default: return -1;
         }
@@ -365,7 +469,7 @@ static int parse_options(int argc, char **argv, options *opts)
     if (opts->module_path == NULL || opts->token_label == NULL || opts->pin_file == NULL ||
         opts->rsa_label == NULL || opts->ec_label == NULL || opts->seconds <= 0)
         return -1;
-    return 0;
+    return https_dir != NULL ? https_paths(opts, https_dir) : 0;
 }
 
 static int open_token(const options *opts)
@@ -425,11 +529,19 @@ int main(int argc, char **argv)
         measure_idsvc(&opts, &keys[k], &results[2 * k + 1]);
     }
 
-    if (opts.json)
-        print_json(results, 4);
-    else
-        print_table(results, 4);
     rc = all_measured(results, 4) ? 0 : 1;
+    if (rc == 0 && opts.https.port != 0 && run_https(&opts, &keys[1], &results[2]) != 0)
+        rc = 1;
+    if (opts.json) {
+        printf("{\n");
+        if (https_done)
+            print_https_json(&opts.https, &https_result, https_limit);
+        print_json(results, 4);
+    } else {
+        print_table(results, 4);
+        if (https_done)
+            print_https_table(&opts.https, &https_result, https_limit);
+    }
 out:
     for (int k = 0; k < 2; k++)
         release_key(&keys[k]);

@@ -1,0 +1,51 @@
+/*
+ * The HTTPS scenario of idsvc-bench: POST /v1/verifications to a running daemon over
+ * keep-alive mutual TLS, from a pool of client threads that each hold one connection.
+ */
+#ifndef IDSVC_BENCH_HTTPS_H
+#define IDSVC_BENCH_HTTPS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "p11.h"
+
+typedef struct bench_https_options {
+    unsigned port;         /* the daemon listens on 127.0.0.1:port */
+    const char *ca_file;   /* the CA of the daemon's TLS certificate */
+    const char *cert_file; /* the relying party's client certificate and key */
+    const char *key_file;
+    pid_t daemon_pid;      /* for VmHWM and VmRSS in /proc/PID/status */
+    int client_threads;    /* connections that send requests */
+    int worker_threads;    /* the daemon's [limits] threads, for the per-thread ratio */
+    int idle_connections;  /* opened and left idle for the memory figure */
+    double seconds;        /* length of each timed run */
+    p11_key *issuer_key;   /* signs the assertions that the requests carry */
+    const char *issuer_key_name;
+} bench_https_options;
+
+typedef struct bench_https_result {
+    double max_rate;          /* requests/s, unlimited */
+    double max_p50_ms;
+    double max_p99_ms;
+    double max_daemon_cpu_ms; /* the daemon's CPU time per request at the maximum rate */
+    double half_rate_target;  /* requests/s asked of the rate-limited run */
+    double half_rate;         /* requests/s it reached */
+    double half_p50_ms;
+    double half_p99_ms;
+    long idle_open;           /* idle connections that completed a request */
+    long rss_idle_kib;        /* VmRSS with the idle connections open */
+    long peak_rss_kib;        /* VmHWM at the end */
+    long errors;              /* answers other than 200, or broken connections */
+} bench_https_result;
+
+/*
+ * Runs the scenario: signs a pool of fresh assertions (each can be verified only once,
+ * because the daemon rejects a replay), a run at the maximum rate, a run limited to half
+ * of it, then opens the idle connections and reads the daemon's memory. expected_rate
+ * sizes the pool. Returns 0, or -1 with a sentence on standard error.
+ */
+int bench_https_run(const bench_https_options *opts, double expected_rate,
+                    bench_https_result *out);
+
+#endif
