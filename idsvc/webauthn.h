@@ -167,6 +167,40 @@ webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
                                         const char *response_json, size_t response_len,
                                         webauthn_assertion *out, webauthn_error *err);
 
+/*
+ * A stored credential public key, decoded and checked once so that assertions need not
+ * decode it again. The route layer can keep one per authenticator. It is read-only once
+ * made, so threads may share one.
+ */
+typedef struct webauthn_public_key webauthn_public_key;
+
+/*
+ * Decodes and checks a COSE_Key as stored from webauthn_registration.public_key, with
+ * the same rules as an assertion applies to credential->public_key. On WEBAUTHN_OK,
+ * *out is set and the caller frees it with webauthn_public_key_free.
+ */
+webauthn_code webauthn_public_key_parse(const unsigned char *cose_key, size_t len,
+                                        webauthn_public_key **out, webauthn_error *err);
+void webauthn_public_key_free(webauthn_public_key **key);
+
+/* Returns the COSE algorithm of a parsed key: -7 ES256, -257 RS256 or -8 EdDSA. */
+int webauthn_public_key_algorithm(const webauthn_public_key *key);
+
+/*
+ * Verifies an assertion as webauthn_verify_assertion does, with the stored key already
+ * parsed. credential->id and credential->sign_count are used as there. When
+ * credential->public_key is set, it must be the COSE_Key that key was parsed from, or
+ * the call fails with WEBAUTHN_INTERNAL_ERROR; it may be NULL.
+ */
+webauthn_code webauthn_verify_assertion_key(const webauthn_verifier *verifier,
+                                            const unsigned char *challenge,
+                                            size_t challenge_len,
+                                            const webauthn_credential *credential,
+                                            const webauthn_public_key *key,
+                                            const char *response_json,
+                                            size_t response_len, webauthn_assertion *out,
+                                            webauthn_error *err);
+
 /* Strict unpadded base64url, as WebAuthn JSON uses it. Decoding rejects padding,
  * whitespace and non-zero unused bits; both return 0 or -1, and the caller frees. */
 int webauthn_base64url_decode(const char *text, size_t text_len, unsigned char **out,

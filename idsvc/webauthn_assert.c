@@ -1,11 +1,13 @@
-/* Authentication ceremony verification (WebAuthn Level 3, section 7.2) with libfido2. */
+/*
+ * Authentication ceremony verification (WebAuthn Level 3, section 7.2). The signature is
+ * verified with OpenSSL on the parsed stored key. Every check that libfido2 1.12's
+ * fido_assert_verify made when it verified assertions here is still made: the UP flag,
+ * the UV flag when required and rpIdHash in webauthn_auth_data_verify, the extension
+ * outputs in check_extensions, and the signature over authenticatorData ||
+ * SHA-256(clientDataJSON) in verify_signature.
+ */
 #include <stdlib.h>
 #include <string.h>
-
-#include <fido.h>
-#include <fido/eddsa.h>
-#include <fido/es256.h>
-#include <fido/rs256.h>
 
 #include "webauthn_internal.h"
 
@@ -22,12 +24,10 @@ typedef struct assertion {
     unsigned char *signature;
     size_t signature_len;
     webauthn_auth_data auth_data;
-    webauthn_cose_key key;
 } assertion;
 
 static void assertion_clear(assertion *as)
 {
-    webauthn_cose_key_clear(&as->key);
     free(as->signature);
     free(as->auth_data_raw);
     free(as->client_data);
@@ -79,110 +79,97 @@ decode_and_check(const webauthn_verifier *verifier, const unsigned char *challen
                                     &as->auth_data, err);
     if (code != WEBAUTHN_OK)
         return code;
-    code = webauthn_auth_data_verify(verifier, &as->auth_data, err);
+    return webauthn_auth_data_verify(verifier, &as->auth_data, err);
+}
+
+/* Returns true when a CBOR map key names the extension. Like libfido2, which copies
+ * the key with cbor_string_copy and compares it with strcmp, the name ends at the first
+ * NUL byte. */
+static bool key_names(const cbor_item_t *key, const char *name)
+{
+    size_t len;
+    const unsigned char *text;
+    const unsigned char *nul;
+
+    if (!cbor_isa_string(key) || !cbor_string_is_definite(key))
+        return false;
+    text = cbor_string_handle(key);
+    len = cbor_string_length(key);
+    nul = len == 0 ? NULL : memchr(text, '\0', len);
+    if (nul != NULL)
+        len = (size_t)(nul - text);
+    return len == strlen(name) && (len == 0 || memcmp(text, name, len) == 0);
+}
+
+/*
+ * Rejects the extension outputs that libfido2 1.12 decodes in assertion authenticator
+ * data, hmac-secret and credBlob. fido_assert_verify requires the outputs reported to
+ * equal the extensions requested, and this server requests none; a value that is not a
+ * byte string already failed libfido2's decoding. Other extensions pass, as there.
+ */
+static webauthn_code check_extensions(const webauthn_auth_data *auth_data,
+                                      webauthn_error *err)
+{
+    static const char *const decoded[] = {"hmac-secret", "credBlob"};
+    cbor_item_t *map = NULL;
+    struct cbor_pair *pairs;
+    webauthn_code code;
+
+    if (auth_data->extensions == NULL)
+        return WEBAUTHN_OK;
+    code = webauthn_cbor_load(auth_data->extensions, auth_data->extensions_len, &map,
+                              err);
     if (code != WEBAUTHN_OK)
         return code;
 
-    return webauthn_cose_key_parse(credential->public_key, credential->public_key_len,
-                                   &as->key, err);
-}
-
-/* Converts the stored key to libfido2's form; *out is freed with free_fido_key. */
-static webauthn_code fido_key_new(const webauthn_cose_key *key, void **out,
-                                  webauthn_error *err)
-{
-    int result = FIDO_ERR_INTERNAL;
-
-    *out = NULL;
-    if (key->alg == WEBAUTHN_COSE_ES256) {
-        es256_pk_t *pk = es256_pk_new();
-
-        result = pk == NULL ? FIDO_ERR_INTERNAL : es256_pk_from_EVP_PKEY(pk, key->pkey);
-        *out = pk;
-    } else if (key->alg == WEBAUTHN_COSE_RS256) {
-        rs256_pk_t *pk = rs256_pk_new();
-
-        result = pk == NULL ? FIDO_ERR_INTERNAL : rs256_pk_from_EVP_PKEY(pk, key->pkey);
-        *out = pk;
-    } else if (key->alg == WEBAUTHN_COSE_EDDSA) {
-        eddsa_pk_t *pk = eddsa_pk_new();
-
-        result = pk == NULL ? FIDO_ERR_INTERNAL : eddsa_pk_from_EVP_PKEY(pk, key->pkey);
-        *out = pk;
+    pairs = cbor_map_handle(map);
+    for (size_t i = 0; i < cbor_map_size(map) && code == WEBAUTHN_OK; i++) {
+        for (size_t j = 0; j < sizeof(decoded) / sizeof(decoded[0]); j++) {
+            if (!key_names(pairs[i].key, decoded[j]))
+                continue;
+            if (!cbor_isa_bytestring(pairs[i].value) ||
+                !cbor_bytestring_is_definite(pairs[i].value))
+                code = webauthn_fail(
+                    err, WEBAUTHN_MALFORMED,
+                    "The authenticator data extension %s is not a byte string.",
+                    decoded[j]);
+            else
+                code = webauthn_fail(
+                    err, WEBAUTHN_SIGNATURE_INVALID,
+                    "The authenticator data reports the %s extension, which this "
+                    "server did not request.",
+                    decoded[j]);
+            break;
+        }
     }
 
-    if (result != FIDO_OK)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "libfido2 cannot use the stored %s key: %s.",
-                             webauthn_cose_alg_name(key->alg), fido_strerr(result));
-    return WEBAUTHN_OK;
+    cbor_decref(&map);
+    return code;
 }
 
-static void fido_key_free(int alg, void **key)
+/* Verifies the signature over authenticatorData || SHA-256(clientDataJSON) with the
+ * stored key. The algorithm is the key's own, so a signature of another algorithm
+ * cannot be chosen by the response. */
+static webauthn_code verify_signature(const assertion *as, const webauthn_cose_key *key,
+                                      webauthn_error *err)
 {
-    if (alg == WEBAUTHN_COSE_ES256)
-        es256_pk_free((es256_pk_t **)key);
-    else if (alg == WEBAUTHN_COSE_RS256)
-        rs256_pk_free((rs256_pk_t **)key);
-    else if (alg == WEBAUTHN_COSE_EDDSA)
-        eddsa_pk_free((eddsa_pk_t **)key);
-    *key = NULL;
-}
-
-/* Verifies the signature over authenticatorData || SHA-256(clientDataJSON). The
- * presence and verification flags are set explicitly, because by default libfido2
- * passes an assertion whose UP flag is clear. */
-static webauthn_code verify_with_fido(const webauthn_verifier *verifier,
-                                      const assertion *as, webauthn_error *err)
-{
-    fido_assert_t *fido_assert = fido_assert_new();
-    void *pk = NULL;
-    int result;
+    size_t signed_len = as->auth_data_raw_len + sizeof(as->client_data_hash);
+    unsigned char *signed_data = malloc(signed_len);
     webauthn_code code;
 
-    if (fido_assert == NULL)
+    if (signed_data == NULL)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
-    code = fido_key_new(&as->key, &pk, err);
-    if (code != WEBAUTHN_OK)
-        goto out;
+    memcpy(signed_data, as->auth_data_raw, as->auth_data_raw_len);
+    memcpy(signed_data + as->auth_data_raw_len, as->client_data_hash,
+           sizeof(as->client_data_hash));
 
-    if (fido_assert_set_rp(fido_assert, verifier->rp_id) != FIDO_OK ||
-        fido_assert_set_clientdata_hash(fido_assert, as->client_data_hash, 32) !=
-            FIDO_OK ||
-        fido_assert_set_count(fido_assert, 1) != FIDO_OK ||
-        fido_assert_set_up(fido_assert, FIDO_OPT_TRUE) != FIDO_OK ||
-        fido_assert_set_uv(fido_assert,
-                           verifier->require_uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) !=
-            FIDO_OK) {
-        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                             "libfido2 rejected the assertion parameters.");
-        goto out;
-    }
-    /* The authenticator data passed webauthn_auth_data_parse, extensions included, so
-     * libfido2's cbor_load of them is bounded. */
-    if (fido_assert_set_authdata_raw(fido_assert, 0, as->auth_data_raw,
-                                     as->auth_data_raw_len) != FIDO_OK ||
-        fido_assert_set_sig(fido_assert, 0, as->signature, as->signature_len) !=
-            FIDO_OK) {
-        code = webauthn_fail(
-            err, WEBAUTHN_MALFORMED,
-            "libfido2 could not decode the authenticator data or signature.");
-        goto out;
-    }
-
-    result = fido_assert_verify(fido_assert, 0, as->key.alg, pk);
-    if (result == FIDO_ERR_INVALID_SIG)
-        code = webauthn_fail(err, WEBAUTHN_SIGNATURE_INVALID,
-                             "The assertion signature does not verify with the stored %s "
-                             "key.",
-                             webauthn_cose_alg_name(as->key.alg));
-    else if (result != FIDO_OK)
-        code = webauthn_fail(err, WEBAUTHN_SIGNATURE_INVALID,
-                             "libfido2 rejected the assertion: %s.", fido_strerr(result));
-
-out:
-    fido_key_free(as->key.alg, &pk);
-    fido_assert_free(&fido_assert);
+    code = webauthn_verify_signature(key->pkey, key->alg, signed_data, signed_len,
+                                     as->signature, as->signature_len, err);
+    if (code == WEBAUTHN_SIGNATURE_INVALID)
+        webauthn_fail(err, WEBAUTHN_SIGNATURE_INVALID,
+                      "The assertion signature does not verify with the stored %s key.",
+                      webauthn_cose_alg_name(key->alg));
+    free(signed_data);
     return code;
 }
 
@@ -202,6 +189,31 @@ static webauthn_code check_counter(uint32_t stored, uint32_t received,
         received, stored);
 }
 
+/* Runs every step after the response was decoded and checked against the verifier and
+ * the stored credential id: the extensions, the signature and the counter. */
+static webauthn_code finish(const webauthn_credential *credential,
+                            const webauthn_cose_key *key, const assertion *as,
+                            webauthn_assertion *out, webauthn_error *err)
+{
+    webauthn_code code;
+
+    code = check_extensions(&as->auth_data, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = verify_signature(as, key, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    /* The signature is genuine from here on, so a regression points at a clone. */
+    out->flags = as->auth_data.flags;
+    out->sign_count = as->auth_data.sign_count;
+    code = check_counter(credential->sign_count, as->auth_data.sign_count, err);
+    if (code == WEBAUTHN_OK)
+        webauthn_fail(err, WEBAUTHN_OK, "The assertion is valid.");
+    return code;
+}
+
 webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
                                         const unsigned char *challenge,
                                         size_t challenge_len,
@@ -210,9 +222,11 @@ webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
                                         webauthn_assertion *out, webauthn_error *err)
 {
     assertion as;
+    webauthn_cose_key key;
     webauthn_code code;
 
     memset(&as, 0, sizeof(as));
+    memset(&key, 0, sizeof(key));
     memset(out, 0, sizeof(*out));
     /* Fail closed: the result reads "rejected" until every step has passed. */
     webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "The verification did not finish.");
@@ -222,18 +236,51 @@ webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
     if (code != WEBAUTHN_OK)
         goto out;
 
-    code = verify_with_fido(verifier, &as, err);
+    code = webauthn_cose_key_parse(credential->public_key, credential->public_key_len,
+                                   &key, err);
     if (code != WEBAUTHN_OK)
         goto out;
 
-    /* The signature is genuine from here on, so a regression points at a clone. */
-    out->flags = as.auth_data.flags;
-    out->sign_count = as.auth_data.sign_count;
-    code = check_counter(credential->sign_count, as.auth_data.sign_count, err);
-    if (code == WEBAUTHN_OK)
-        webauthn_fail(err, WEBAUTHN_OK, "The assertion is valid.");
+    code = finish(credential, &key, &as, out, err);
 
 out:
+    webauthn_cose_key_clear(&key);
+    assertion_clear(&as);
+    return code;
+}
+
+webauthn_code webauthn_verify_assertion_key(const webauthn_verifier *verifier,
+                                            const unsigned char *challenge,
+                                            size_t challenge_len,
+                                            const webauthn_credential *credential,
+                                            const webauthn_public_key *key,
+                                            const char *response_json,
+                                            size_t response_len, webauthn_assertion *out,
+                                            webauthn_error *err)
+{
+    const webauthn_cose_key *parsed;
+    assertion as;
+    webauthn_code code;
+
+    memset(&as, 0, sizeof(as));
+    memset(out, 0, sizeof(*out));
+    /* Fail closed: the result reads "rejected" until every step has passed. */
+    webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "The verification did not finish.");
+
+    /* A key parsed from other bytes than the credential's is the caller's bug. */
+    parsed = key == NULL ? NULL
+                         : webauthn_public_key_cose(key, credential->public_key,
+                                                    credential->public_key_len);
+    if (parsed == NULL)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "The parsed public key is missing or was not parsed from "
+                             "the credential's public_key.");
+
+    code = decode_and_check(verifier, challenge, challenge_len, credential, response_json,
+                            response_len, &as, err);
+    if (code == WEBAUTHN_OK)
+        code = finish(credential, parsed, &as, out, err);
+
     assertion_clear(&as);
     return code;
 }

@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "webauthn_internal.h"
 
@@ -100,10 +99,8 @@ webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
                                         const webauthn_auth_data *auth_data,
                                         webauthn_error *err)
 {
-    unsigned char expected[SHA256_DIGEST_LENGTH];
-
-    SHA256((const unsigned char *)verifier->rp_id, strlen(verifier->rp_id), expected);
-    if (CRYPTO_memcmp(expected, auth_data->rp_id_hash, sizeof(expected)) != 0)
+    if (CRYPTO_memcmp(verifier->rp_id_hash, auth_data->rp_id_hash,
+                      sizeof(verifier->rp_id_hash)) != 0)
         return webauthn_fail(
             err, WEBAUTHN_RP_ID_MISMATCH,
             "The authenticator data rpIdHash is not SHA-256 of the RP ID "

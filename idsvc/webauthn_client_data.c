@@ -2,8 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "webauthn_internal.h"
 
 static webauthn_code check_type(const json_t *client_data, const char *expected_type,
@@ -114,7 +112,9 @@ webauthn_code webauthn_client_data_verify(const webauthn_verifier *verifier,
         goto out;
 
     /* The hash covers the bytes as received, never a re-serialisation. */
-    SHA256(json, len, hash);
+    if (webauthn_sha256(json, len, hash) != 0)
+        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "OpenSSL could not compute SHA-256.");
 
 out:
     json_decref(client_data);

@@ -36,6 +36,7 @@
 
 struct webauthn_verifier {
     char *rp_id;
+    unsigned char rp_id_hash[32]; /* SHA-256 of rp_id, which authenticator data holds */
     char **origins;
     size_t origin_count;
     X509_STORE *roots;
@@ -45,6 +46,12 @@ struct webauthn_verifier {
     bool allow_cross_origin;
     time_t at; /* 0: the current time */
 };
+
+/* Returns SHA-256 fetched once per process, or NULL when OpenSSL cannot provide it. */
+const EVP_MD *webauthn_sha256_md(void);
+
+/* Computes SHA-256 of data into hash. Returns 0, or -1 when OpenSSL fails. */
+int webauthn_sha256(const unsigned char *data, size_t len, unsigned char hash[32]);
 
 /* Fills err with code and a formatted sentence, and returns code. */
 webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format,
@@ -142,6 +149,12 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       webauthn_cose_key *out, webauthn_error *err);
 void webauthn_cose_key_clear(webauthn_cose_key *key);
 const char *webauthn_cose_alg_name(int alg);
+
+/* Returns the parsed key of a webauthn_public_key, or NULL when cose_key is not NULL
+ * and differs from the bytes the key was parsed from. */
+const webauthn_cose_key *webauthn_public_key_cose(const webauthn_public_key *key,
+                                                  const unsigned char *cose_key,
+                                                  size_t len);
 
 /* ---- Attestation ------------------------------------------------------------------ */
 

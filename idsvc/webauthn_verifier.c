@@ -20,7 +20,9 @@ webauthn_verifier *webauthn_verifier_new(const char *rp_id)
 
     verifier->rp_id = strdup(rp_id);
     verifier->roots = X509_STORE_new();
-    if (verifier->rp_id == NULL || verifier->roots == NULL) {
+    if (verifier->rp_id == NULL || verifier->roots == NULL ||
+        webauthn_sha256((const unsigned char *)rp_id, strlen(rp_id),
+                        verifier->rp_id_hash) != 0) {
         webauthn_verifier_free(&verifier);
         return NULL;
     }

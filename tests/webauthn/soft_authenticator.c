@@ -269,11 +269,19 @@ static unsigned char *auth_data(const soft_authenticator *auth,
         cose = soft_cose_key(auth, &cose_len);
         flags |= 0x40;
     }
-    if (ceremony->credential_protect != NULL) {
-        cbor_item_t *map = cbor_new_definite_map(1);
+    if (ceremony->credential_protect != NULL || ceremony->extension_name != NULL) {
+        static const unsigned char zeros[32] = {0};
+        cbor_item_t *map = cbor_new_definite_map(2);
 
-        map_add(map, cbor_build_string("credProtect"),
-                cbor_build_uint8((uint8_t)atoi(ceremony->credential_protect)));
+        if (ceremony->credential_protect != NULL)
+            map_add(map, cbor_build_string("credProtect"),
+                    cbor_build_uint8((uint8_t)atoi(ceremony->credential_protect)));
+        if (ceremony->extension_name != NULL)
+            map_add(map,
+                    cbor_build_stringn(ceremony->extension_name,
+                                       ceremony->extension_name_len),
+                    ceremony->extension_text ? cbor_build_string("x")
+                                             : cbor_build_bytestring(zeros, sizeof(zeros)));
         extensions = serialize(map, &extensions_len);
         flags |= 0x80;
     }

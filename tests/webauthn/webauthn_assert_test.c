@@ -1,5 +1,7 @@
-/* Assertion checks against the software authenticator: signature, flags, counter rule
- * and clientDataJSON, each rejection asserting its code. */
+/* Assertion checks against the software authenticator: signature, flags, counter rule,
+ * extension outputs and clientDataJSON, each rejection asserting its code. Every case
+ * runs through webauthn_verify_assertion, and with the "parsed" setups through
+ * webauthn_public_key_parse and webauthn_verify_assertion_key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,11 +21,12 @@ typedef struct fixture {
     unsigned char *public_key;
     size_t public_key_len;
     webauthn_credential stored;
+    bool parsed_key; /* verify with a webauthn_public_key */
     webauthn_assertion result;
     webauthn_error err;
 } fixture;
 
-static int setup_alg(void **state, int alg)
+static int setup_alg(void **state, int alg, bool parsed_key)
 {
     fixture *f = calloc(1, sizeof(*f));
 
@@ -42,23 +45,39 @@ static int setup_alg(void **state, int alg)
     f->stored.public_key = f->public_key;
     f->stored.public_key_len = f->public_key_len;
     f->stored.sign_count = 10;
+    f->parsed_key = parsed_key;
     *state = f;
     return 0;
 }
 
 static int setup_es256(void **state)
 {
-    return setup_alg(state, -7);
+    return setup_alg(state, -7, false);
 }
 
 static int setup_rs256(void **state)
 {
-    return setup_alg(state, -257);
+    return setup_alg(state, -257, false);
 }
 
 static int setup_eddsa(void **state)
 {
-    return setup_alg(state, -8);
+    return setup_alg(state, -8, false);
+}
+
+static int setup_es256_parsed(void **state)
+{
+    return setup_alg(state, -7, true);
+}
+
+static int setup_rs256_parsed(void **state)
+{
+    return setup_alg(state, -257, true);
+}
+
+static int setup_eddsa_parsed(void **state)
+{
+    return setup_alg(state, -8, true);
 }
 
 static int teardown(void **state)
@@ -80,9 +99,24 @@ static webauthn_code run(fixture *f)
 
     assert_non_null(json);
     soft_ceremony_defaults(&defaults);
-    code = webauthn_verify_assertion(f->verifier, defaults.challenge,
-                                     sizeof(defaults.challenge), &f->stored, json,
-                                     strlen(json), &f->result, &f->err);
+    if (f->parsed_key) {
+        webauthn_public_key *key = NULL;
+
+        code = webauthn_public_key_parse(f->stored.public_key, f->stored.public_key_len,
+                                         &key, &f->err);
+        if (code != WEBAUTHN_OK)
+            fail_msg("parsing the stored key failed: %s", f->err.message);
+        assert_int_equal(webauthn_public_key_algorithm(key), f->auth.alg);
+        code = webauthn_verify_assertion_key(f->verifier, defaults.challenge,
+                                             sizeof(defaults.challenge), &f->stored, key,
+                                             json, strlen(json), &f->result, &f->err);
+        webauthn_public_key_free(&key);
+        assert_null(key);
+    } else {
+        code = webauthn_verify_assertion(f->verifier, defaults.challenge,
+                                         sizeof(defaults.challenge), &f->stored, json,
+                                         strlen(json), &f->result, &f->err);
+    }
     free(json);
     return code;
 }
@@ -286,6 +320,175 @@ static void challenge_extracted_for_store(void **state)
     free(json);
 }
 
+static void hmac_secret_output_rejected(void **state)
+{
+    fixture *f = *state;
+
+    /* libfido2 rejected outputs of extensions that were not requested. */
+    f->ceremony.extension_name = "hmac-secret";
+    f->ceremony.extension_name_len = strlen("hmac-secret");
+    assert_rejected(f, WEBAUTHN_SIGNATURE_INVALID);
+    assert_non_null(strstr(f->err.message, "hmac-secret extension"));
+}
+
+static void cred_blob_output_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.extension_name = "credBlob";
+    f->ceremony.extension_name_len = strlen("credBlob");
+    assert_rejected(f, WEBAUTHN_SIGNATURE_INVALID);
+    assert_non_null(strstr(f->err.message, "credBlob extension"));
+}
+
+static void extension_name_with_nul_rejected(void **state)
+{
+    fixture *f = *state;
+
+    /* libfido2 compared the name as a C string, so it ended at the NUL byte. */
+    f->ceremony.extension_name = "hmac-secret\0x";
+    f->ceremony.extension_name_len = sizeof("hmac-secret\0x") - 1;
+    assert_rejected(f, WEBAUTHN_SIGNATURE_INVALID);
+    assert_non_null(strstr(f->err.message, "hmac-secret extension"));
+}
+
+static void extension_text_output_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.extension_name = "hmac-secret";
+    f->ceremony.extension_name_len = strlen("hmac-secret");
+    f->ceremony.extension_text = true;
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "hmac-secret is not a byte string"));
+}
+
+static void other_extension_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.extension_name = "example";
+    f->ceremony.extension_name_len = strlen("example");
+    f->ceremony.credential_protect = "2";
+    assert_accepted(f);
+    assert_int_equal(f->result.flags, 0x85);
+}
+
+static void parsed_key_other_bytes_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_authenticator other;
+    webauthn_public_key *key = NULL;
+    size_t len = 0;
+    unsigned char *other_key;
+    char *json = soft_authenticate(&f->auth, &f->ceremony);
+
+    /* A handle parsed from another key is the caller's bug, not a bad signature. */
+    assert_int_equal(soft_authenticator_init(&other, f->auth.alg), 0);
+    other_key = soft_cose_key(&other, &len);
+    assert_int_equal(webauthn_public_key_parse(other_key, len, &key, &f->err),
+                     WEBAUTHN_OK);
+    assert_int_equal(webauthn_verify_assertion_key(
+                         f->verifier, f->ceremony.challenge, sizeof(f->ceremony.challenge),
+                         &f->stored, key, json, strlen(json), &f->result, &f->err),
+                     WEBAUTHN_INTERNAL_ERROR);
+    assert_int_equal(f->err.code, WEBAUTHN_INTERNAL_ERROR);
+    assert_int_equal(webauthn_verify_assertion_key(
+                         f->verifier, f->ceremony.challenge, sizeof(f->ceremony.challenge),
+                         &f->stored, NULL, json, strlen(json), &f->result, &f->err),
+                     WEBAUTHN_INTERNAL_ERROR);
+
+    webauthn_public_key_free(&key);
+    free(other_key);
+    soft_authenticator_clear(&other);
+    free(json);
+}
+
+static void parsed_key_without_bytes_accepted(void **state)
+{
+    fixture *f = *state;
+    webauthn_public_key *key = NULL;
+    char *json = soft_authenticate(&f->auth, &f->ceremony);
+
+    assert_int_equal(webauthn_public_key_parse(f->stored.public_key,
+                                               f->stored.public_key_len, &key, &f->err),
+                     WEBAUTHN_OK);
+    f->stored.public_key = NULL;
+    f->stored.public_key_len = 0;
+    assert_int_equal(webauthn_verify_assertion_key(
+                         f->verifier, f->ceremony.challenge, sizeof(f->ceremony.challenge),
+                         &f->stored, key, json, strlen(json), &f->result, &f->err),
+                     WEBAUTHN_OK);
+    assert_int_equal(f->result.sign_count, 11);
+    webauthn_public_key_free(&key);
+    free(json);
+}
+
+/* Returns the offset of the content of the byte string that follows label and the
+ * string's CBOR header in the COSE key, or 0 when absent. */
+static size_t cose_bytes_offset(const unsigned char *cose, size_t len, unsigned char label,
+                                unsigned char header, size_t header_len)
+{
+    for (size_t i = 0; i + 1 + header_len < len; i++) {
+        if (cose[i] == label && cose[i + 1] == header)
+            return i + 1 + header_len;
+    }
+    return 0;
+}
+
+static void parse_off_curve_point_rejected(void **state)
+{
+    fixture *f = *state;
+    webauthn_public_key *key = NULL;
+    unsigned char *cose = malloc(f->public_key_len);
+    size_t y;
+
+    /* Label -3 (0x22), then a 32-byte string (0x58 0x20): the y coordinate. */
+    memcpy(cose, f->public_key, f->public_key_len);
+    y = cose_bytes_offset(cose, f->public_key_len, 0x22, 0x58, 2);
+    assert_true(y != 0);
+    cose[y + 31] ^= 0x01;
+    assert_int_equal(webauthn_public_key_parse(cose, f->public_key_len, &key, &f->err),
+                     WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "not a valid point on P-256"));
+    assert_null(key);
+    free(cose);
+}
+
+static void parse_short_modulus_rejected(void **state)
+{
+    fixture *f = *state;
+    webauthn_public_key *key = NULL;
+    unsigned char *cose = malloc(f->public_key_len);
+    size_t n;
+
+    /* Label -1 (0x20), then a 256-byte string (0x59 0x01 0x00): the modulus. */
+    memcpy(cose, f->public_key, f->public_key_len);
+    n = cose_bytes_offset(cose, f->public_key_len, 0x20, 0x59, 3);
+    assert_true(n != 0);
+    cose[n] = 0x7f;
+    assert_int_equal(webauthn_public_key_parse(cose, f->public_key_len, &key, &f->err),
+                     WEBAUTHN_ALGORITHM_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "shorter than 2048 bits"));
+    assert_null(key);
+    free(cose);
+}
+
+static void parse_garbage_rejected(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char garbage[] = {0x9a, 0xff, 0xff, 0xff, 0xff};
+    webauthn_public_key *key = NULL;
+
+    assert_int_equal(webauthn_public_key_parse(garbage, sizeof(garbage), &key, &f->err),
+                     WEBAUTHN_CBOR_MALFORMED);
+    assert_null(key);
+    assert_int_equal(webauthn_public_key_parse(NULL, 0, &key, &f->err),
+                     WEBAUTHN_MALFORMED);
+    webauthn_public_key_free(&key);
+    webauthn_public_key_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,38 +496,68 @@ int main(void)
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa, teardown),
         cmocka_unit_test_setup_teardown(counter_jump_accepted, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(both_zero_counters_accepted, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(counter_regression_rejected, setup_es256,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(both_zero_counters_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(counter_regression_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(equal_counter_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(zero_after_nonzero_rejected, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_rs256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_eddsa,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(tampered_regression_is_signature_invalid,
-                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(zero_after_nonzero_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(tampered_regression_is_signature_invalid, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_eddsa, teardown),
         cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(hmac_secret_output_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cred_blob_output_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(extension_name_with_nul_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(extension_text_output_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(other_extension_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(assertion_accepted, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa_parsed, teardown),
+        cmocka_unit_test_setup_teardown(counter_jump_accepted, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(both_zero_counters_accepted, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(counter_regression_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(equal_counter_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(zero_after_nonzero_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_rs256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(tampered_signature_rejected, setup_eddsa_parsed, teardown),
+        cmocka_unit_test_setup_teardown(tampered_regression_is_signature_invalid, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(other_key_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(other_key_rejected, setup_eddsa_parsed, teardown),
+        cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(hmac_secret_output_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(cred_blob_output_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(extension_name_with_nul_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(extension_text_output_rejected, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(other_extension_accepted, setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(other_key_rejected, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(other_key_rejected, setup_rs256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_other_bytes_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_other_bytes_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_without_bytes_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_without_bytes_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(parse_off_curve_point_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(parse_short_modulus_rejected, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(parse_garbage_rejected, setup_es256, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
