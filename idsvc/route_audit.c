@@ -17,6 +17,7 @@
 #include "log.h"
 #include "problem.h"
 #include "route_common.h"
+#include "web_store.h"
 
 /* Entries returned by one GET /v1/audit/entries; the reply links the next page. */
 #define ENTRIES_PAGE_MAX 1000
@@ -183,6 +184,26 @@ static json_t *claim_decisions(const json_t *disclosed, const json_t *withheld)
     return list;
 }
 
+/* Records a verification_decided entry whose payload already contains the decision. */
+static bool record_verification(http_request *request, json_t *payload, const char *rp_id,
+                                const char *jurisdiction, const saml_assertion *assertion,
+                                http_reply *reply)
+{
+    audit_event event = {
+        .kind = "verification_decided",
+        .relying_party = rp_id,
+        .jurisdiction = jurisdiction,
+        .payload = payload,
+    };
+
+    if (payload == NULL) {
+        problem_internal(reply);
+        return false;
+    }
+    add_subject(request, payload, assertion->issuer, assertion->name_id);
+    return route_audit_record(request, &event, reply);
+}
+
 bool route_audit_verification(http_request *request, const char *purpose,
                               const store_rp *rp, const saml_assertion *assertion,
                               const json_t *disclosed, const json_t *withheld,
@@ -194,22 +215,66 @@ bool route_audit_verification(http_request *request, const char *purpose,
                                 "issuer", assertion->issuer, "assertion_id", assertion->id,
                                 "purpose", purpose, "rule", "registry_allowed_claims",
                                 "claims", claim_decisions(disclosed, withheld));
+    bool ok = record_verification(request, payload, rp->id, rp->jurisdiction, assertion,
+                                  reply);
+
+    json_decref(payload);
+    return ok;
+}
+
+bool route_audit_verification_deferred(http_request *request, const char *purpose,
+                                       const config_rp *rp, const saml_assertion *assertion,
+                                       const json_t *disclosed, const json_t *withheld,
+                                       const char *consent_id, http_reply *reply)
+{
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "decision",
+                                "consent_pending", "issuer", assertion->issuer,
+                                "assertion_id", assertion->id, "purpose", purpose, "rule",
+                                "consent", "consent_id", consent_id, "claims",
+                                claim_decisions(disclosed, withheld));
+    bool ok = record_verification(request, payload, rp->id, rp->jurisdiction, assertion,
+                                  reply);
+
+    json_decref(payload);
+    return ok;
+}
+
+bool route_audit_subject_event(http_request *request, const char *kind, int64_t subject_id,
+                               const char *relying_party, const char *jurisdiction,
+                               json_t *payload, http_reply *reply)
+{
+    store *s = request->node->store;
     audit_event event = {
-        .kind = "verification_decided",
-        .relying_party = rp->id,
-        .jurisdiction = rp->jurisdiction,
+        .kind = kind,
+        .relying_party = relying_party,
+        .jurisdiction = jurisdiction,
         .payload = payload,
     };
-    bool ok;
+    char *name_id = NULL;
+    char pseudonym[65];
+    audit_status status = AUDIT_ERR_NOT_FOUND;
 
     if (payload == NULL) {
         problem_internal(reply);
         return false;
     }
-    add_subject(request, payload, assertion->issuer, assertion->name_id);
-    ok = route_audit_record(request, &event, reply);
-    json_decref(payload);
-    return ok;
+    /* Every subject of the pages has credentials of this node, whose SAML issuer is the
+     * node itself, so this is the pseudonym of its credential_issued entries. Without it
+     * the event could not be tied to the subject, so the request fails instead. */
+    if (s->ops->web->subject_name_id(s, subject_id, &name_id) == STORE_OK)
+        status = audit_subject_pseudonym(request->node->audit,
+                                         request->snapshot->cfg->entity_id, name_id,
+                                         pseudonym);
+    free(name_id);
+    if (status != AUDIT_OK) {
+        log_message(LOG_ERROR, "audit_subject_unknown", "%s: the pseudonym of subject %lld "
+                    "could not be computed: %s", kind, (long long)subject_id,
+                    audit_status_code(status));
+        problem_internal(reply);
+        return false;
+    }
+    json_object_set_new(payload, "subject", json_string(pseudonym));
+    return route_audit_record(request, &event, reply);
 }
 
 bool route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,

@@ -8,6 +8,7 @@
 #define IDSVC_ROUTE_AUDIT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -44,6 +45,21 @@ bool route_audit_verification(http_request *request, const char *purpose,
                               const store_rp *rp, const saml_assertion *assertion,
                               const json_t *disclosed, const json_t *withheld,
                               http_reply *reply);
+
+/* verification_decided, consent_pending: a verification that waits for the subject's
+ * consent request consent_id; the claim decisions as for an accepted one. */
+bool route_audit_verification_deferred(http_request *request, const char *purpose,
+                                       const config_rp *rp, const saml_assertion *assertion,
+                                       const json_t *disclosed, const json_t *withheld,
+                                       const char *consent_id, http_reply *reply);
+
+/* An event of the citizen pages (consent_given, consent_refused, authenticator_enrolled,
+ * authenticator_removed) about the subject subject_id: adds the subject's pseudonym to
+ * payload, which the caller keeps. relying_party and jurisdiction may be NULL. Fails
+ * with 500 when the subject cannot be read. */
+bool route_audit_subject_event(http_request *request, const char *kind, int64_t subject_id,
+                               const char *relying_party, const char *jurisdiction,
+                               json_t *payload, http_reply *reply);
 
 /* verification_decided, rejected: records the problem code when reply holds a 4xx
  * rejection of the credential; leaves other replies alone. */

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "problem.h"
+#include "route_audit.h"
 #include "route_common.h"
 #include "web.h"
 #include "web_consent.h"
@@ -90,7 +91,7 @@ static store_status store_request(http_request *request, const consent_input *in
     return status;
 }
 
-void consent_defer(http_request *request, const consent_input *in, http_reply *reply)
+void consent_defer(http_request *request, consent_input *in, http_reply *reply)
 {
     const config_web *web = &request->snapshot->cfg->web;
     web_consent consent = {0};
@@ -116,6 +117,7 @@ void consent_defer(http_request *request, const consent_input *in, http_reply *r
                                        STORE_OK)
         goto fail;
 
+    memcpy(in->consent_id, consent.id, sizeof(in->consent_id));
     log_field fields[] = {
         {"request_id", request->request_id},
         {"relying_party", in->rp->id},
@@ -282,6 +284,37 @@ static void log_decision(const http_request *request, const web_consent *consent
     log_event(LOG_INFO, event, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
+/* Records consent_given or consent_refused: what the subject decided on, by claim name
+ * only, and the approving authenticator. */
+static bool audit_decision(http_request *request, const web_consent *consent,
+                           web_consent_state state, const char *authenticator,
+                           http_reply *reply)
+{
+    json_t *details = json_loads(consent->details, 0, NULL);
+    json_t *rp = json_object_get(details, "relying_party");
+    json_t *names = json_array();
+    json_t *payload = NULL;
+    json_t *claim;
+    size_t index;
+    bool ok;
+
+    json_array_foreach(json_object_get(details, "claims"), index, claim)
+        json_array_append(names, json_object_get(claim, "claim"));
+    if (details != NULL && names != NULL)
+        payload = json_pack("{s:s, s:s?, s:O?, s:O, s:s*}", "consent_id", consent->id,
+                            "purpose", json_string_value(json_object_get(details, "purpose")),
+                            "retention_days", json_object_get(details, "retention_days"),
+                            "claims", names, "authenticator_id", authenticator);
+    ok = route_audit_subject_event(
+        request, state == WEB_CONSENT_APPROVED ? "consent_given" : "consent_refused",
+        consent->subject_id, consent->rp_id,
+        json_string_value(json_object_get(rp, "country")), payload, reply);
+    json_decref(payload);
+    json_decref(names);
+    json_decref(details);
+    return ok;
+}
+
 static void decide(http_request *request, const web_consent *consent,
                    web_consent_state state, const char *authenticator, http_reply *reply)
 {
@@ -299,6 +332,10 @@ static void decide(http_request *request, const web_consent *consent,
         problem_internal(reply);
         return;
     }
+    /* NOTE: the decision is stored before its entry, as an issuance is; if the entry
+     * fails, the subject gets 503 although the decision stands. */
+    if (!audit_decision(request, consent, state, authenticator, reply))
+        return;
     log_decision(request, consent, state == WEB_CONSENT_APPROVED ? "consent_approved"
                                                                  : "consent_refused",
                  authenticator);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "problem.h"
+#include "route_audit.h"
 #include "web.h"
 #include "web_consent.h"
 
@@ -106,6 +107,12 @@ void consent_defer_verification(http_request *request, const char *purpose,
     in.claims = claims;
     in.result = result;
     consent_defer(request, &in, reply);
+
+    /* The decision to wait for consent is a verification decision of its own; the 202
+     * goes out only once it is in the audit log. */
+    if (reply->status == 202)
+        route_audit_verification_deferred(request, purpose, rp, assertion, disclosed,
+                                          withheld, in.consent_id, reply);
 out:
     json_decref(claims);
     json_decref(result);

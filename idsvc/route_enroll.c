@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "problem.h"
+#include "route_audit.h"
 #include "route_common.h"
 #include "web.h"
 
@@ -232,6 +233,29 @@ static void log_enrolled(const http_request *request, const char *id,
     log_event(LOG_INFO, "authenticator_enrolled", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
+/* Records authenticator_enrolled: the node's handle of the key, its attestation format
+ * and type, and its AAGUID (the authenticator model, not the person). */
+static bool audit_enrolled(http_request *request, int64_t subject_id, const char *id,
+                           const webauthn_registration *r, http_reply *reply)
+{
+    static const char digits[] = "0123456789abcdef";
+    char aaguid[2 * sizeof(r->aaguid) + 1];
+    json_t *payload;
+    bool ok;
+
+    for (size_t i = 0; i < sizeof(r->aaguid); i++) {
+        aaguid[2 * i] = digits[r->aaguid[i] >> 4];
+        aaguid[2 * i + 1] = digits[r->aaguid[i] & 15];
+    }
+    aaguid[sizeof(aaguid) - 1] = '\0';
+    payload = json_pack("{s:s, s:s, s:s, s:s}", "authenticator_id", id, "format", r->fmt,
+                        "attestation", attestation_names[r->attestation], "aaguid", aaguid);
+    ok = route_audit_subject_event(request, "authenticator_enrolled", subject_id, NULL, NULL,
+                                   payload, reply);
+    json_decref(payload);
+    return ok;
+}
+
 static void register_verified(http_request *request, int64_t subject_id,
                               const webauthn_registration *r, http_reply *reply)
 {
@@ -247,6 +271,8 @@ static void register_verified(http_request *request, int64_t subject_id,
         problem_internal(reply);
         return;
     }
+    if (!audit_enrolled(request, subject_id, id, r, reply))
+        return;
     log_enrolled(request, id, r);
     http_reply_json(reply, 201,
                     json_pack("{s:s, s:s, s:s}", "id", id, "format", r->fmt, "attestation",
@@ -296,6 +322,8 @@ void route_enroll_remove(http_request *request, http_reply *reply)
     json_t *body = begin_call(request, reply);
     int64_t subject_id = 0;
     store_status status;
+    json_t *payload;
+    bool recorded;
 
     if (body == NULL || !session_subject(request, &subject_id, reply))
         goto out;
@@ -309,6 +337,12 @@ void route_enroll_remove(http_request *request, http_reply *reply)
         problem_internal(reply);
         goto out;
     }
+    payload = json_pack("{s:s}", "authenticator_id", request->params[0]);
+    recorded = route_audit_subject_event(request, "authenticator_removed", subject_id, NULL,
+                                         NULL, payload, reply);
+    json_decref(payload);
+    if (!recorded)
+        goto out;
     log_message(LOG_INFO, "authenticator_removed", "authenticator %s, request %s",
                 request->params[0], request->request_id);
     http_reply_json(reply, 200, json_pack("{s:s}", "removed", request->params[0]));

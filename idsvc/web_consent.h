@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "saml.h"
+#include "web_store.h"
 
 /* A verification waiting for consent. Strings and JSON are borrowed for the call. */
 typedef struct consent_input {
@@ -26,6 +27,7 @@ typedef struct consent_input {
     /* What GET /v1/verifications/{id} returns after approval: "claims" (name -> value), "withheld", "issuer",
      * "assertion_id", "name_id", "name_id_format", "assurance" and "purpose". */
     const json_t *result;
+    char consent_id[WEB_ID_LEN + 1]; /* set by consent_defer: the stored request's id */
 } consent_input;
 
 /*
@@ -33,7 +35,7 @@ typedef struct consent_input {
  * with verification_id, status "consent_pending" and consent_url. Fills a problem on
  * failure.
  */
-void consent_defer(http_request *request, const consent_input *input, http_reply *reply);
+void consent_defer(http_request *request, consent_input *input, http_reply *reply);
 
 /*
  * The hook of POST /v1/verifications: returns true when this verification needs the

@@ -112,6 +112,9 @@ typedef struct web_store_ops {
     /* Finds the subject of a credential of this node by its assertion ID. */
     store_status (*subject_of_assertion)(store *s, const char *assertion_id,
                                          int64_t *subject_id);
+    /* Copies the NameID of a subject, for its audit pseudonym; the caller frees it.
+     * STORE_NOT_FOUND when no subject has this id. */
+    store_status (*subject_name_id)(store *s, int64_t subject_id, char **name_id);
     /* Returns the subject's random WebAuthn user handle, creating it on first use. */
     store_status (*user_handle)(store *s, int64_t subject_id, unsigned char out[32]);
 

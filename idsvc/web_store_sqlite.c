@@ -169,6 +169,29 @@ static store_status sqlite_subject_of_assertion(store *s, const char *assertion_
     return status;
 }
 
+static store_status sqlite_subject_name_id(store *s, int64_t subject_id, char **name_id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(s, "SELECT name_id FROM subjects WHERE id = ?");
+    store_status status = STORE_FAILED;
+    int rc;
+
+    *name_id = NULL;
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, subject_id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW) {
+        *name_id = web_sql_column_text(stmt, 0);
+        status = *name_id != NULL ? STORE_OK : STORE_FAILED;
+    } else {
+        web_sql_log(stmt, "reading a subject's NameID");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
 static store_status read_user_handle(store *s, int64_t subject_id, unsigned char out[32])
 {
     sqlite3_stmt *stmt =
@@ -528,6 +551,7 @@ void web_authenticators_free(web_authenticator **list, size_t count)
 const web_store_ops web_store_sqlite_ops = {
     .redeem_enrollment = sqlite_redeem_enrollment,
     .subject_of_assertion = sqlite_subject_of_assertion,
+    .subject_name_id = sqlite_subject_name_id,
     .user_handle = sqlite_user_handle,
     .challenge_put = sqlite_challenge_put,
     .challenge_take = sqlite_challenge_take,

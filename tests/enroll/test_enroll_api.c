@@ -731,6 +731,164 @@ static void test_consent_page_served(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* ---- Audit entries of the pages --------------------------------------------------- */
+
+/* Reads every audit entry as the regulator, page by page, as parsed JSON objects. */
+static json_t *read_audit_entries(harness *h)
+{
+    json_t *entries = json_array();
+    char path[160] = "/v1/audit/entries?from=0";
+
+    for (;;) {
+        http_result r;
+        const json_t *item;
+        size_t i;
+
+        assert_int_equal(harness_curl(h, CLIENT_REGULATOR, "GET", path, NULL, NULL, &r), 0);
+        expect_status(&r, 200);
+        json_array_foreach(json_object_get(r.json, "entries"), i, item) {
+            const char *text = json_string_value(json_object_get(item, "entry"));
+
+            assert_non_null(text);
+            json_array_append_new(entries, json_loads(text, 0, NULL));
+        }
+        if (json_object_get(r.json, "next") == NULL) {
+            http_result_clear(&r);
+            return entries;
+        }
+        snprintf(path, sizeof(path), "%s",
+                 json_string_value(json_object_get(r.json, "next")));
+        http_result_clear(&r);
+    }
+}
+
+/* Counts the entries of kind whose payload member has value (any value when NULL). */
+static size_t count_entries(const json_t *entries, const char *kind, const char *member,
+                            const char *value)
+{
+    const json_t *entry;
+    size_t index;
+    size_t count = 0;
+
+    json_array_foreach(entries, index, entry) {
+        const json_t *payload = json_object_get(entry, "payload");
+        const char *found = json_string_value(json_object_get(payload, member));
+
+        if (strcmp(json_string_value(json_object_get(entry, "kind")), kind) != 0)
+            continue;
+        if (value == NULL || (found != NULL && strcmp(found, value) == 0))
+            count++;
+    }
+    return count;
+}
+
+/* Returns the payload of the first entry of kind whose member has value. */
+static const json_t *find_payload(const json_t *entries, const char *kind,
+                                  const char *member, const char *value)
+{
+    const json_t *entry;
+    size_t index;
+
+    json_array_foreach(entries, index, entry) {
+        const json_t *payload = json_object_get(entry, "payload");
+        const char *found = json_string_value(json_object_get(payload, member));
+
+        if (strcmp(json_string_value(json_object_get(entry, "kind")), kind) == 0 &&
+            found != NULL && strcmp(found, value) == 0)
+            return payload;
+    }
+    return NULL;
+}
+
+/* Enrollment, removal, a deferred verification, approval and refusal each become an
+ * entry that names the subject by the pseudonym of its issuance, never by value. */
+static void test_page_events_audited(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    char removed_id[64];
+    char code[64];
+    char verification_id[64];
+    char approved_id[64];
+    char refused_id[64];
+    char path[128];
+    const json_t *payload;
+    const char *pseudonym;
+    json_t *entries;
+    const json_t *entry;
+    size_t index;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-AUDIT-PAGES", 0x10);
+    registration_ceremony(&f->h, &s, &c);
+    s.auth.credential_id[3] ^= 0x55;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    snprintf(removed_id, sizeof(removed_id), "%s",
+             json_string_value(json_object_get(r.json, "id")));
+    http_result_clear(&r);
+    s.auth.credential_id[3] ^= 0x55;
+    snprintf(path, sizeof(path), "/account/authenticators/%s/removal", removed_id);
+    page_post(&f->h, &s, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    start_verification(&f->h, &s, verification_id, approved_id);
+    consent_ceremony(&f->h, &s, approved_id, &c);
+    snprintf(path, sizeof(path), "/consent/%s/approval", approved_id);
+    post_assertion(&f->h, &s, path, &c, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    /* A second credential of the same subject, because an assertion verifies once. */
+    issue(&f->h, "SG-AUDIT-PAGES", code, sizeof(code), s.assertion_xml,
+          sizeof(s.assertion_xml));
+    start_verification(&f->h, &s, verification_id, refused_id);
+    snprintf(path, sizeof(path), "/consent/%s/refusal", refused_id);
+    page_post(&f->h, NULL, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    entries = read_audit_entries(&f->h);
+    payload = find_payload(entries, "consent_given", "consent_id", approved_id);
+    assert_non_null(payload);
+    assert_int_equal(strlen(json_string_value(json_object_get(payload, "authenticator_id"))),
+                     32);
+    assert_int_equal(json_array_size(json_object_get(payload, "claims")), 2);
+    pseudonym = json_string_value(json_object_get(payload, "subject"));
+    assert_non_null(pseudonym);
+    assert_int_equal(strlen(pseudonym), 64);
+
+    /* Every page event of this subject carries the pseudonym of its issuance. */
+    assert_int_equal(count_entries(entries, "credential_issued", "subject", pseudonym), 2);
+    assert_int_equal(count_entries(entries, "authenticator_enrolled", "subject", pseudonym), 2);
+    payload = find_payload(entries, "authenticator_removed", "authenticator_id", removed_id);
+    assert_non_null(payload);
+    assert_string_equal(json_string_value(json_object_get(payload, "subject")), pseudonym);
+    payload = find_payload(entries, "verification_decided", "consent_id", approved_id);
+    assert_non_null(payload);
+    assert_string_equal(json_string_value(json_object_get(payload, "decision")),
+                        "consent_pending");
+    assert_string_equal(json_string_value(json_object_get(payload, "subject")), pseudonym);
+    assert_non_null(find_payload(entries, "verification_decided", "consent_id", refused_id));
+    payload = find_payload(entries, "consent_refused", "consent_id", refused_id);
+    assert_non_null(payload);
+    assert_string_equal(json_string_value(json_object_get(payload, "subject")), pseudonym);
+    assert_null(json_object_get(payload, "authenticator_id"));
+
+    /* No claim value and no NameID reaches any entry. */
+    json_array_foreach(entries, index, entry) {
+        char *text = json_dumps(entry, JSON_COMPACT);
+
+        assert_null(strstr(text, "Mei Ling"));
+        assert_null(strstr(text, "\"Tan\""));
+        assert_null(strstr(text, "SG-AUDIT-PAGES"));
+        free(text);
+    }
+    json_decref(entries);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* ---- Attestation chains: a second daemon with attestation = chain ----------------- */
 
 static int write_root(const soft_ca *ca, const char *path)
@@ -835,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_consent_refused),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
+        cmocka_unit_test(test_page_events_audited),
     };
     const struct CMUnitTest chain[] = {
         cmocka_unit_test(test_chain_roots),
