@@ -237,7 +237,7 @@ webauthn_code webauthn_verify_assertion(const webauthn_verifier *verifier,
         goto out;
 
     code = webauthn_cose_key_parse(credential->public_key, credential->public_key_len,
-                                   &key, err);
+                                   true, &key, err);
     if (code != WEBAUTHN_OK)
         goto out;
 

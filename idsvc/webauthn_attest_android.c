@@ -268,6 +268,9 @@ webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
     if (code != WEBAUTHN_OK)
         return code;
 
+    if (in->credential_key->pkey == NULL)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "The credential key was parsed without an EVP_PKEY.");
     if (EVP_PKEY_eq(X509_get0_pubkey(leaf), in->credential_key->pkey) != 1)
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_INVALID,

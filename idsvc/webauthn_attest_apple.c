@@ -100,6 +100,9 @@ webauthn_code webauthn_attest_apple(const webauthn_attestation_input *in,
                              "The apple nonce is not SHA-256(authenticatorData || "
                              "clientDataHash).");
 
+    if (in->credential_key->pkey == NULL)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "The credential key was parsed without an EVP_PKEY.");
     if (EVP_PKEY_eq(X509_get0_pubkey(leaf), in->credential_key->pkey) != 1)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The apple certificate key is not the credential key.");

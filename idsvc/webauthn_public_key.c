@@ -27,7 +27,7 @@ webauthn_code webauthn_public_key_parse(const unsigned char *cose_key, size_t le
     memcpy(key->cose, cose_key, len);
     key->cose_len = len;
 
-    code = webauthn_cose_key_parse(cose_key, len, &key->key, err);
+    code = webauthn_cose_key_parse(cose_key, len, true, &key->key, err);
     if (code != WEBAUTHN_OK) {
         webauthn_public_key_free(&key);
         return code;

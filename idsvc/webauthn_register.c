@@ -8,14 +8,30 @@ typedef webauthn_code (*attestation_verify_fn)(const webauthn_attestation_input 
                                                webauthn_attestation_output *out,
                                                webauthn_error *err);
 
+/* needs_pkey marks the formats that compare the credential key with a certificate key
+ * and so need an EVP_PKEY for an ES256 key too. */
 static const struct {
     const char *name;
     attestation_verify_fn verify;
+    bool needs_pkey;
 } attestation_formats[] = {
-    {"packed", webauthn_attest_packed}, {"fido-u2f", webauthn_attest_fido_u2f},
-    {"tpm", webauthn_attest_tpm},       {"android-key", webauthn_attest_android_key},
-    {"apple", webauthn_attest_apple},   {"none", webauthn_attest_none},
+    {"packed", webauthn_attest_packed, false},
+    {"fido-u2f", webauthn_attest_fido_u2f, false},
+    {"tpm", webauthn_attest_tpm, false},
+    {"android-key", webauthn_attest_android_key, true},
+    {"apple", webauthn_attest_apple, true},
+    {"none", webauthn_attest_none, false},
 };
+
+static bool format_needs_pkey(const char *fmt)
+{
+    for (size_t i = 0; i < sizeof(attestation_formats) / sizeof(attestation_formats[0]);
+         i++) {
+        if (strcmp(attestation_formats[i].name, fmt) == 0)
+            return attestation_formats[i].needs_pkey;
+    }
+    return false;
+}
 
 /* The decoded parts of one registration response; every pointer is owned or points
  * into an owned buffer. */
@@ -155,7 +171,8 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
             "response's rawId.");
 
     return webauthn_cose_key_parse(reg->auth_data.public_key,
-                                   reg->auth_data.public_key_len, &reg->key, err);
+                                   reg->auth_data.public_key_len,
+                                   format_needs_pkey(reg->fmt), &reg->key, err);
 }
 
 static webauthn_code verify_statement(const webauthn_verifier *verifier,

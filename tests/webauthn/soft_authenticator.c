@@ -268,6 +268,9 @@ static unsigned char *auth_data(const soft_authenticator *auth,
     if (with_credential) {
         cose = soft_cose_key(auth, &cose_len);
         flags |= 0x40;
+        /* The last byte belongs to the last parameter: y for ES256, e for RS256. */
+        if (ceremony->corrupt_credential_key)
+            cose[cose_len - 1] ^= 0x01;
     }
     if (ceremony->credential_protect != NULL || ceremony->extension_name != NULL) {
         static const unsigned char zeros[32] = {0};

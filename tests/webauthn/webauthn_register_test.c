@@ -378,6 +378,17 @@ static void chain_checked_at_pinned_time(void **state)
     assert_non_null(strstr(f->err.message, "not yet valid"));
 }
 
+static void off_curve_key_rejected(void **state)
+{
+    fixture *f = *state;
+
+    /* Format none verifies no signature, so only the point check can catch this. */
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    f->ceremony.corrupt_credential_key = true;
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "not a valid point on P-256"));
+}
+
 static void none_rejected_under_self(void **state)
 {
     fixture *f = *state;
@@ -539,6 +550,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(packed_self_accepted_under_self, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(none_accepted_by_default, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(off_curve_key_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(packed_x5c_trusted_under_chain, setup_rs256,
