@@ -84,6 +84,10 @@ bool web_enabled(const http_request *request, http_reply *reply);
  * another site cannot post for the subject. Fills a 403 problem when it fails. */
 bool web_origin_allowed(const http_request *request, http_reply *reply);
 
+/* Finds the value of the cookie named exactly name in the request's Cookie header (RFC
+ * 6265, section 5.4). Returns a pointer into the header with *len set, or NULL. */
+const char *web_cookie_value(const http_request *request, const char *name, size_t *len);
+
 /* Finds the subject of the session cookie. Returns 1 with subject_id set, 0 when there
  * is no valid session, or -1 on a store failure. */
 int web_session_subject(const http_request *request, int64_t *subject_id);

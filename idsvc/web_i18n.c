@@ -13,7 +13,7 @@
 #include "log.h"
 #include "web.h"
 
-#define LANG_COOKIE "__Host-idsvc_lang="
+#define LANG_COOKIE "__Host-idsvc_lang"
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool loaded;
@@ -210,14 +210,12 @@ static const web_lang *from_accept_language(const char *header)
     return best;
 }
 
-static const web_lang *from_cookie(const char *cookies)
+static const web_lang *from_cookie(const http_request *request)
 {
-    const char *start = cookies != NULL ? strstr(cookies, LANG_COOKIE) : NULL;
+    size_t len = 0;
+    const char *value = web_cookie_value(request, LANG_COOKIE, &len);
 
-    if (start == NULL)
-        return NULL;
-    start += strlen(LANG_COOKIE);
-    return match_range(start, strcspn(start, "; "));
+    return value != NULL ? match_range(value, len) : NULL;
 }
 
 const web_lang *web_lang_choose(const http_request *request)
@@ -228,7 +226,7 @@ const web_lang *web_lang_choose(const http_request *request)
     if (query != NULL)
         lang = match_range(query, strlen(query));
     if (lang == NULL)
-        lang = from_cookie(http_request_header(request, "Cookie"));
+        lang = from_cookie(request);
     if (lang == NULL)
         lang = from_accept_language(http_request_header(request, "Accept-Language"));
     return lang != NULL ? lang : web_lang_at(0);

@@ -69,19 +69,42 @@ bool web_origin_allowed(const http_request *request, http_reply *reply)
     return false;
 }
 
+const char *web_cookie_value(const http_request *request, const char *name, size_t *len)
+{
+    const char *pair = http_request_header(request, "Cookie");
+    size_t name_len = strlen(name);
+
+    /* Compares whole names: a cookie such as "x__Host-idsvc_session", which a sibling
+     * host may set without the __Host- rules, must not pass for the session cookie. */
+    while (pair != NULL && *pair != '\0') {
+        size_t pair_len;
+
+        pair += strspn(pair, " \t");
+        pair_len = strcspn(pair, ";");
+        if (pair_len > name_len && strncmp(pair, name, name_len) == 0 &&
+            pair[name_len] == '=') {
+            const char *value = pair + name_len + 1;
+
+            *len = strcspn(value, "; \t");
+            return value;
+        }
+        pair += pair_len;
+        if (*pair == ';')
+            pair++;
+    }
+    return NULL;
+}
+
 /* Decodes the session cookie and hashes it. Returns 0, or -1 when there is none. */
 static int cookie_token_hash(const http_request *request, unsigned char hash[32])
 {
-    const char *cookies = http_request_header(request, "Cookie");
-    const char *start = cookies != NULL ? strstr(cookies, SESSION_COOKIE "=") : NULL;
+    size_t len = 0;
+    const char *start = web_cookie_value(request, SESSION_COOKIE, &len);
     unsigned char *token = NULL;
     size_t token_len = 0;
-    size_t len;
 
     if (start == NULL)
         return -1;
-    start += strlen(SESSION_COOKIE "=");
-    len = strcspn(start, "; ");
     if (webauthn_base64url_decode(start, len, &token, &token_len) != 0)
         return -1;
     if (token_len != TOKEN_BYTES) {

@@ -467,6 +467,64 @@ static void test_remove_authenticator(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* Returns the user handle of the registration options fetched with cookie. */
+static void options_user_id(harness *h, const char *cookie, char *out, size_t size)
+{
+    subject caller;
+    http_result r;
+
+    memset(&caller, 0, sizeof(caller));
+    snprintf(caller.cookie, sizeof(caller.cookie), "%s", cookie);
+    page_post(h, &caller, "/account/registration/options", NULL, &r);
+    expect_status(&r, 200);
+    snprintf(out, size, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "user"), "id")));
+    http_result_clear(&r);
+}
+
+/* A cookie whose name only ends in a page cookie's name, as a sibling host could set
+ * it, is neither the session nor the language choice. */
+static void test_cookie_names_exact(void **state)
+{
+    fixture *f = *state;
+    subject attacker;
+    subject victim;
+    subject caller;
+    char cookie[600];
+    char expected[128];
+    char found[128];
+    const char *headers[] = {cookie, NULL};
+    http_result r;
+
+    make_subject(&f->h, &attacker, "SG-COOKIE-A", 0x11);
+    make_subject(&f->h, &victim, "SG-COOKIE-B", 0x12);
+    options_user_id(&f->h, victim.cookie, expected, sizeof(expected));
+
+    snprintf(cookie, sizeof(cookie), "x%s; %s", attacker.cookie, victim.cookie);
+    options_user_id(&f->h, cookie, found, sizeof(found));
+    assert_string_equal(found, expected);
+
+    memset(&caller, 0, sizeof(caller));
+    caller.cookie[0] = 'x';
+    memcpy(caller.cookie + 1, attacker.cookie, sizeof(caller.cookie) - 2);
+    page_post(&f->h, &caller, "/account/registration/options", NULL, &r);
+    expect_problem(&r, 401, "session_required");
+    http_result_clear(&r);
+
+    snprintf(cookie, sizeof(cookie), "Cookie: x__Host-idsvc_lang=th");
+    assert_int_equal(harness_curl_headers(&f->h, NULL, "GET", "/enroll", headers, NULL, &r), 0);
+    expect_status(&r, 200);
+    assert_non_null(strstr(r.body, "<html lang=\"en\">"));
+    http_result_clear(&r);
+    snprintf(cookie, sizeof(cookie), "Cookie: x__Host-idsvc_lang=th; __Host-idsvc_lang=vi");
+    assert_int_equal(harness_curl_headers(&f->h, NULL, "GET", "/enroll", headers, NULL, &r), 0);
+    expect_status(&r, 200);
+    assert_non_null(strstr(r.body, "<html lang=\"vi\">"));
+    http_result_clear(&r);
+    soft_authenticator_clear(&attacker.auth);
+    soft_authenticator_clear(&victim.auth);
+}
+
 /* ---- Assertions ------------------------------------------------------------------- */
 
 static void set_wrong_origin(soft_ceremony *c)
@@ -985,6 +1043,7 @@ int main(void)
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),
         cmocka_unit_test(test_remove_authenticator),
+        cmocka_unit_test(test_cookie_names_exact),
         cmocka_unit_test(test_assertion_rejections),
         cmocka_unit_test(test_challenge_replayed),
         cmocka_unit_test(test_challenge_expired),
