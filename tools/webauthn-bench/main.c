@@ -11,14 +11,16 @@ static void usage(void)
             "usage: idsvc-webauthn-bench prepare --vectors DIR --out CASES.json\n"
             "       idsvc-webauthn-bench list --cases CASES.json\n"
             "       idsvc-webauthn-bench run --cases CASES.json --case NAME\n"
-            "                            [--seconds S] [--warmup S]\n"
+            "                            [--seconds S] [--warmup S] [--parsed-key]\n"
             "\n"
             "prepare  writes the case file from DIR (the folder holding webauthn/) and\n"
             "         from keys made at start-up\n"
             "list     prints each case name\n"
             "run      verifies the case once, then times it on this thread for S\n"
             "         seconds (default 2) after a warm-up (default 0.3) and prints a\n"
-            "         JSON line; exit 1 when the case is rejected\n");
+            "         JSON line; exit 1 when the case is rejected. --parsed-key\n"
+            "         makes assertions reuse one webauthn_public_key, as a server that\n"
+            "         caches the parsed key per authenticator would\n");
 }
 
 /* Returns the value after a flag, or NULL when the flag is absent or has none. */
@@ -73,6 +75,11 @@ static int run_case(int argc, char **argv)
     if (name == NULL) {
         usage();
         return 2;
+    }
+    options.parsed_key = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--parsed-key") == 0)
+            options.parsed_key = 1;
     }
     if (parse_seconds(flag_value(argc, argv, "--seconds"), 2.0, &options.seconds) != 0 ||
         parse_seconds(flag_value(argc, argv, "--warmup"), 0.3, &options.warmup) != 0)

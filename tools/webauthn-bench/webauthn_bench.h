@@ -20,6 +20,7 @@ int wabench_prepare(const char *vectors_dir, const char *out_path);
 typedef struct wabench_options {
     double seconds; /* timed part */
     double warmup;  /* untimed part before it */
+    int parsed_key; /* assertions: parse the stored key once, as a route cache would */
 } wabench_options;
 
 /*
