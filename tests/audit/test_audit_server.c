@@ -406,6 +406,108 @@ static void expect_verify_failure(const char *name, const char *sql, const char 
     assert_non_null(strstr(output, expected));
 }
 
+/* Copies the export at clean, changes it with edit, and expects audit verify to exit 1
+ * with expected in its output. edit gets the export's lines and appends to out. */
+static void expect_export_rejected(const char *clean, const char *name,
+                                   void (*edit)(FILE *in, FILE *out), const char *expected)
+{
+    char path[PATH_MAX + 256];
+    char arguments[4 * PATH_MAX];
+    char output[8192];
+    FILE *in = fopen(clean, "r");
+    FILE *out;
+    int status;
+
+    snprintf(path, sizeof(path), "%s.%s.jsonl", clean, name);
+    out = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    edit(in, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+
+    snprintf(arguments, sizeof(arguments), "verify '%s' --trust '%s/saml.pub'", path,
+             server.token.dir);
+    status = run_admin(arguments, output, sizeof(output));
+    if (status != 1 || strstr(output, expected) == NULL)
+        fprintf(stderr, "%s: expected \"%s\", got status %d: %s\n", name, expected, status,
+                output);
+    assert_int_equal(status, 1);
+    assert_non_null(strstr(output, expected));
+}
+
+/* Copies every line, but gives the checkpoint lines the signature in edit_signature. */
+static const char *edit_signature;
+
+static void replace_signatures(FILE *in, FILE *out)
+{
+    char line[16384];
+
+    while (fgets(line, sizeof(line), in) != NULL) {
+        json_t *doc = json_loads(line, 0, NULL);
+        char *text;
+
+        assert_non_null(doc);
+        if (strcmp(json_string_value(json_object_get(doc, "type")), "checkpoint") == 0)
+            json_object_set_new(doc, "signature", json_string(edit_signature));
+        text = json_dumps(doc, JSON_COMPACT);
+        fprintf(out, "%s\n", text);
+        free(text);
+        json_decref(doc);
+    }
+}
+
+/* Copies every line, but makes the last entry's "entry" a number. */
+static void number_entry(FILE *in, FILE *out)
+{
+    char line[16384];
+    char last[16384] = "";
+
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (strstr(line, "\"type\":\"entry\"") != NULL) {
+            json_t *doc = json_loads(line, 0, NULL);
+            char *text;
+
+            json_object_set_new(doc, "entry", json_integer(5));
+            text = json_dumps(doc, JSON_COMPACT);
+            snprintf(last, sizeof(last), "%s\n", text);
+            free(text);
+            json_decref(doc);
+            fputs(last, out);
+            continue;
+        }
+        fputs(line, out);
+    }
+    assert_true(last[0] != '\0');
+}
+
+/* Copies every line and adds a node without a level. */
+static void add_node_without_level(FILE *in, FILE *out)
+{
+    char line[16384];
+
+    while (fgets(line, sizeof(line), in) != NULL)
+        fputs(line, out);
+    fputs("{\"type\":\"node\",\"index\":0,\"hash\":\"00\"}\n", out);
+}
+
+/* Malformed lines of an export are named, never crash the verifier or pass. */
+static void check_malformed_exports(const char *clean_database)
+{
+    static const char *const bad_signatures[] = {"====", "A===", "AAAA====", "AA=A", "AAA", ""};
+    char clean[PATH_MAX + 128];
+
+    snprintf(clean, sizeof(clean), "%s.jsonl", clean_database);
+    for (size_t i = 0; i < sizeof(bad_signatures) / sizeof(bad_signatures[0]); i++) {
+        edit_signature = bad_signatures[i];
+        expect_export_rejected(clean, "signature-text", replace_signatures,
+                               "checkpoint_invalid");
+    }
+    expect_export_rejected(clean, "entry-number", number_entry, "export_invalid");
+    expect_export_rejected(clean, "node-level", add_node_without_level,
+                           "export_invalid");
+}
+
 static void test_tampering_detected(void **state)
 {
     char path[PATH_MAX + 64];
@@ -427,6 +529,7 @@ static void test_tampering_detected(void **state)
         fprintf(stderr, "%s\n", output);
     assert_int_equal(export_and_verify(path, output, sizeof(output)), 0);
     assert_non_null(strstr(output, "OK "));
+    check_malformed_exports(path);
     snprintf(arguments, sizeof(arguments), "prove 2 --database '%s' --trust '%s/saml.pub'",
              path, server.token.dir);
     assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);

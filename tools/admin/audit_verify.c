@@ -60,6 +60,10 @@ static int read_entry(verifier *v, const json_t *line)
     if (audit_hash_from_hex(json_string_value(json_object_get(line, "leaf_hash")), &stored) != 0)
         return fail("entry", expected, "leaf_hash_invalid", "leaf_hash is not 64 hex digits");
 
+    if (text == NULL && !json_is_null(json_object_get(line, "entry")))
+        return fail("entry", expected, "export_invalid",
+                    "entry must be the entry's JSON text, or null once purged");
+
     /* A purged entry has no bytes left; its stored leaf hash stands for it. */
     if (text != NULL) {
         audit_merkle_hash_leaf(text, strlen(text), &computed);
@@ -70,6 +74,30 @@ static int read_entry(verifier *v, const json_t *line)
     if (audit_memory_tree_append(&v->tree, &stored) != AUDIT_MERKLE_OK)
         return fail("entry", expected, "internal_error", "out of memory");
     return 0;
+}
+
+/*
+ * Decodes padded base64 as EVP_EncodeBlock writes it: a multiple of four characters, at
+ * most two '=' and only at the end. Returns the decoded length, or -1 for anything else.
+ */
+static int decode_signature(const char *text, unsigned char out[AUDIT_SIGNATURE_MAX + 4])
+{
+    size_t len = text != NULL ? strlen(text) : 0;
+    size_t padding = 0;
+    int decoded;
+
+    if (len == 0 || len % 4 != 0 || len > 4 * AUDIT_SIGNATURE_MAX / 3)
+        return -1;
+    while (padding < len && text[len - 1 - padding] == '=')
+        padding++;
+    if (padding > 2 || memchr(text, '=', len - padding) != NULL)
+        return -1;
+
+    /* EVP_DecodeBlock counts the padding as zero bytes; drop them. */
+    decoded = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len);
+    if (decoded < 0 || (size_t)decoded < padding)
+        return -1;
+    return decoded - (int)padding;
 }
 
 static int read_checkpoint(verifier *v, const json_t *line)
@@ -90,21 +118,30 @@ static int read_checkpoint(verifier *v, const json_t *line)
     memset(checkpoint, 0, sizeof(*checkpoint));
     checkpoint->id = (uint64_t)json_integer_value(json_object_get(line, "id"));
 
-    if (signature != NULL && strlen(signature) <= 4 * AUDIT_SIGNATURE_MAX / 3)
-        len = EVP_DecodeBlock(decoded, (const unsigned char *)signature, (int)strlen(signature));
-    if (len < 0 || body == NULL || algorithm == NULL ||
+    len = decode_signature(signature, decoded);
+    if (len <= 0 || len > AUDIT_SIGNATURE_MAX || body == NULL || algorithm == NULL ||
         audit_checkpoint_parse(body, checkpoint) != 0)
         return fail("checkpoint", checkpoint->id, "checkpoint_invalid",
                     "the body, algorithm or signature is missing or malformed");
-
-    /* EVP_DecodeBlock counts the padding as zero bytes; drop them. */
-    for (size_t i = strlen(signature); i > 0 && signature[i - 1] == '='; i--)
-        len--;
     memcpy(checkpoint->signature, decoded, (size_t)len);
     checkpoint->signature_len = (size_t)len;
     checkpoint->body = strdup(body);
     checkpoint->algorithm = strdup(algorithm);
     if (checkpoint->body == NULL || checkpoint->algorithm == NULL)
+        return fail("line", v->line, "internal_error", "out of memory");
+    return 0;
+}
+
+static int read_node(verifier *v, const json_t *line)
+{
+    json_t *level = json_object_get(line, "level");
+    json_t *index = json_object_get(line, "index");
+    json_t *hash = json_object_get(line, "hash");
+
+    if (!json_is_integer(level) || !json_is_integer(index) || !json_is_string(hash))
+        return fail("line", v->line, "export_invalid",
+                    "a node needs an integer level and index and a hash string");
+    if (json_array_append_new(v->nodes, json_pack("[O, O, O]", level, index, hash)) != 0)
         return fail("line", v->line, "internal_error", "out of memory");
     return 0;
 }
@@ -123,10 +160,7 @@ static int read_line(verifier *v, const char *text)
     else if (strcmp(type, "checkpoint") == 0)
         rc = read_checkpoint(v, line);
     else if (strcmp(type, "node") == 0)
-        rc = json_array_append_new(v->nodes,
-                                   json_pack("[O, O, O]", json_object_get(line, "level"),
-                                             json_object_get(line, "index"),
-                                             json_object_get(line, "hash")));
+        rc = read_node(v, line);
     else
         rc = fail("line", v->line, "export_invalid", "unknown type");
     json_decref(line);
