@@ -215,8 +215,8 @@ static webauthn_code parse_ec2(const cbor_item_t *map, bool with_pkey,
     return WEBAUTHN_OK;
 }
 
-static webauthn_code parse_rsa(const cbor_item_t *map, webauthn_cose_key *out,
-                               webauthn_error *err)
+static webauthn_code parse_rsa(const cbor_item_t *map, bool with_pkey,
+                               webauthn_cose_key *out, webauthn_error *err)
 {
     const unsigned char *n, *e;
     size_t n_len, e_len;
@@ -229,8 +229,9 @@ static webauthn_code parse_rsa(const cbor_item_t *map, webauthn_cose_key *out,
         code = key_bytes(map, COSE_RSA_E, 0, &e, &e_len, err);
     if (code != WEBAUTHN_OK)
         return code;
-    /* libfido2 1.12 verifies RS256 only with a 2048-bit modulus and a 3-byte exponent,
-     * so a larger key accepted here could never pass an assertion. */
+    /* libfido2 1.12 verifies RS256 statements only with a 2048-bit modulus and an
+     * exponent of at most 3 bytes. Assertions keep the same limits, so that every
+     * stored key could also have passed a packed self attestation. */
     if (n_len != 256 || e_len > 3)
         return webauthn_fail(
             err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
@@ -244,6 +245,11 @@ static webauthn_code parse_rsa(const cbor_item_t *map, webauthn_cose_key *out,
         return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
                              "The RS256 modulus is shorter than 2048 bits; supported is "
                              "RSA-2048.");
+    /* OpenSSL 3.0's import of a public RSA key (ossl_rsa_fromdata in
+     * crypto/rsa/rsa_backend.c) checks only that n and e are present, which key_bytes
+     * already did, so a registration that needs no EVP_PKEY skips building one. */
+    if (!with_pkey)
+        return WEBAUTHN_OK;
 
     n_bn = BN_bin2bn(n, (int)n_len, NULL);
     e_bn = BN_bin2bn(e, (int)e_len, NULL);
@@ -314,7 +320,7 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
     if (alg == WEBAUTHN_COSE_ES256 && kty == COSE_KTY_EC2)
         code = parse_ec2(map, with_pkey, out, err);
     else if (alg == WEBAUTHN_COSE_RS256 && kty == COSE_KTY_RSA)
-        code = parse_rsa(map, out, err);
+        code = parse_rsa(map, with_pkey, out, err);
     else if (alg == WEBAUTHN_COSE_EDDSA && kty == COSE_KTY_OKP)
         code = parse_okp(map, out, err);
     else

@@ -141,12 +141,12 @@ webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
 
 typedef struct webauthn_cose_key {
     int alg; /* WEBAUTHN_COSE_ES256, _RS256 or _EDDSA */
-    EVP_PKEY *pkey; /* NULL for an ES256 key parsed without with_pkey */
+    EVP_PKEY *pkey; /* NULL for an ES256 or RS256 key parsed without with_pkey */
 } webauthn_cose_key;
 
-/* Parses and checks an ES256 (P-256), RS256 or EdDSA (Ed25519) COSE_Key. An ES256 key
- * gets an EVP_PKEY only when with_pkey is set, because building one costs more than
- * checking the point and a registration seldom needs it. */
+/* Parses and checks an ES256 (P-256), RS256 or EdDSA (Ed25519) COSE_Key. An ES256 or
+ * RS256 key gets an EVP_PKEY only when with_pkey is set, because building one costs
+ * more than the checks and a registration seldom needs it. */
 webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       bool with_pkey, webauthn_cose_key *out,
                                       webauthn_error *err);
