@@ -328,6 +328,8 @@ static int handle_issuer(parse_state *state, const char *id, const char *name,
         return set_string(&issuer->entity_id, value) == 0;
     if (strcmp(name, "certificate") == 0)
         return append_path(state, &issuer->pem_files, &issuer->pem_count, value) == 0;
+    if (strcmp(name, "jurisdiction") == 0)
+        return set_string(&issuer->jurisdiction, value) == 0;
     return fail(state, "[issuer %s]: unknown key \"%s\"", id, name);
 }
 
@@ -856,6 +858,7 @@ void config_free(config **cfg_ptr)
     for (size_t i = 0; i < cfg->issuer_count; i++) {
         free(cfg->issuers[i].id);
         free(cfg->issuers[i].entity_id);
+        free(cfg->issuers[i].jurisdiction);
         free_list(cfg->issuers[i].pem_files, cfg->issuers[i].pem_count);
     }
     free(cfg->issuers);

@@ -28,6 +28,7 @@ typedef struct config_issuer {
     char *entity_id;
     char **pem_files;
     size_t pem_count;
+    char *jurisdiction; /* its subjects' home for the policy engine; NULL when unknown */
 } config_issuer;
 
 /* A relying party: its SAML entity ID, jurisdiction and the claims it may receive. */

@@ -245,15 +245,18 @@ static bool list_contains(const char *list, const char *name)
     return false;
 }
 
+/* Returns the subject's home: the node's own jurisdiction for its credentials, the
+ * [issuer] section's for another issuer's, or NULL when that section names none. */
 static const char *subject_jurisdiction(const http_request *request,
                                         const saml_assertion *assertion)
 {
     const config *cfg = request->snapshot->cfg;
 
-    /* TODO: a credential from another issuer needs that issuer's jurisdiction, which
-     * the [issuer] sections do not record yet. */
     if (strcmp(assertion->issuer, cfg->entity_id) == 0)
         return cfg->jurisdiction;
+    for (size_t i = 0; i < cfg->issuer_count; i++)
+        if (strcmp(assertion->issuer, cfg->issuers[i].entity_id) == 0)
+            return cfg->issuers[i].jurisdiction;
     return NULL;
 }
 
@@ -322,8 +325,8 @@ static int resolve(http_request *request, const store_rp *rp,
 
     if (home == NULL) {
         problem_set(reply, 422, "subject_jurisdiction_unknown", "assertion",
-                    "The policy engine needs the subject's home jurisdiction, which this "
-                    "node knows only for credentials it issued.");
+                    "The policy engine needs the subject's home jurisdiction, but the "
+                    "[issuer] section of this assertion's issuer names no jurisdiction.");
         return -1;
     }
     st->doc = request_document(request, rp, assertion, terms, home);

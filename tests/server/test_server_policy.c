@@ -3,6 +3,7 @@
  * rule set (asean-cn-base and residency-sg), signed in this test by a regulator key in
  * the test token with `idsvc-admin policy sign`, and reloaded on SIGHUP. The node is in
  * SG; relying party bank-one is in SG and the "stranger" certificate is a bank in TH.
+ * Issuer my-id plays an identity node in MY and signs with a key of the same token.
  * One daemon serves every test in this file; the reload test runs last.
  */
 #include <setjmp.h>
@@ -21,6 +22,8 @@
 #include "server_harness.h"
 
 #define TH_ENTITY_ID "https://bank.example.th/sp"
+#define MY_ISSUER "https://id.example.my/saml"
+#define UNPLACED_ISSUER "https://id.example.org/saml"
 #define REGULATOR_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=regulator;type=private"
 #define ROGUE_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=rogue-regulator;type=private"
 
@@ -35,7 +38,9 @@ static const char POLICY_CONFIG[] =
     "\n[policy]\ntrust_list = regulators.pem\nbundle = base.xml\nbundle = residency-sg.xml\n"
     "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID "\njurisdiction = TH\n"
     "allowed_claims = given_name family_name date_of_birth age_over_18 national_id\n"
-    "subject_cn = " CLIENT_STRANGER "\n";
+    "subject_cn = " CLIENT_STRANGER "\n"
+    "\n[issuer my-id]\nentity_id = " MY_ISSUER "\ncertificate = peer.pem\njurisdiction = MY\n"
+    "\n[issuer unplaced]\nentity_id = " UNPLACED_ISSUER "\ncertificate = peer.pem\n";
 
 static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
@@ -73,8 +78,12 @@ static int make_regulator_keys(const harness *h)
                ">/dev/null 2>&1 && GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider "
                "'%s' --login --generate-privkey=ecdsa --curve=secp256r1 --label "
                "rogue-regulator --id 12 'pkcs11:token=" TEST_TOKEN_LABEL "' "
-               "--outfile '%s/rogue.pem' >/dev/null 2>&1",
-               h->token.module_path, h->token.dir, h->token.module_path, h->token.dir);
+               "--outfile '%s/rogue.pem' >/dev/null 2>&1 && GNUTLS_PIN='" TEST_TOKEN_PIN
+               "' p11tool --provider '%s' --login --generate-privkey=ecdsa "
+               "--curve=secp256r1 --label peer-issuer --id 13 'pkcs11:token="
+               TEST_TOKEN_LABEL "' --outfile '%s/peer.pem' >/dev/null 2>&1",
+               h->token.module_path, h->token.dir, h->token.module_path, h->token.dir,
+               h->token.module_path, h->token.dir);
 }
 
 /* Lets bank-one ask for the claims the tests use; the harness allows only three. */
@@ -386,6 +395,64 @@ static void test_bad_request_values(void **state)
     free(assertion);
 }
 
+/* Signs an assertion for bank-one as another node's issuer, with `idsvc-admin saml
+ * sign` and the peer-issuer key; the caller frees it. */
+static char *issue_foreign(const char *issuer)
+{
+    const harness *h = &server;
+    char path[PATH_MAX + 32];
+    char *xml;
+
+    snprintf(path, sizeof(path), "%.4000s/foreign.json", h->token.dir);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fputs("{\"subject\":\"MY-SUBJECT-7\",\"assurance\":\"http://eidas.europa.eu/LoA/"
+          "substantial\",\"attributes\":{\"given_name\":\"Siti\",\"date_of_birth\":\""
+          SECRET_BIRTH_DATE "\"}}",
+          file);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(run("cd '%s' && '%s' saml sign --key 'pkcs11:token=" TEST_TOKEN_LABEL
+                         ";object=peer-issuer;type=private' --issuer '%s' --audience '"
+                         RP_ENTITY_ID "' --claims foreign.json --module '%s' --token "
+                         TEST_TOKEN_LABEL " --pin-file '%s' > foreign.xml",
+                         h->token.dir, getenv("IDSVC_ADMIN"), issuer, h->token.module_path,
+                         h->token.pin_path),
+                     0);
+    snprintf(path, sizeof(path), "%.4000s/foreign.xml", h->token.dir);
+    xml = test_read_file(path, NULL);
+    assert_non_null(xml);
+    return xml;
+}
+
+static void test_foreign_issuer_jurisdiction(void **state)
+{
+    char *assertion = issue_foreign(MY_ISSUER);
+    const json_t *claims;
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"date_of_birth\"]",
+           ",\"retention_days\":30", &result);
+    expect_status(&result, 200, "");
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                        "permit");
+    expect_decision(&result, "date_of_birth", "derived", "rule",
+                    "base.age-check.date-of-birth");
+    claims = json_object_get(result.json, "claims");
+    assert_string_equal(json_string_value(json_object_get(claims, "age_over_18")), "true");
+    expect_no_secret(&result);
+    http_result_clear(&result);
+    free(assertion);
+
+    /* An issuer whose section names no jurisdiction cannot be decided. */
+    assertion = issue_foreign(UNPLACED_ISSUER);
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 422, "subject_jurisdiction_unknown");
+    assert_string_equal(http_result_field(&result), "assertion");
+    http_result_clear(&result);
+    free(assertion);
+}
+
 /* Counts the lines of the daemon's log that contain text. */
 static int count_log_lines(const char *text)
 {
@@ -507,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_cross_border_needs_mechanism),
         cmocka_unit_test(test_registry_limits_claims),
         cmocka_unit_test(test_bad_request_values),
+        cmocka_unit_test(test_foreign_issuer_jurisdiction),
         cmocka_unit_test(test_config_policy_keys),
         cmocka_unit_test(test_reload_keeps_set_on_bad_bundle),
     };
