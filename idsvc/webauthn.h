@@ -192,14 +192,11 @@ int webauthn_public_key_algorithm(const webauthn_public_key *key);
  * credential->public_key is set, it must be the COSE_Key that key was parsed from, or
  * the call fails with WEBAUTHN_INTERNAL_ERROR; it may be NULL.
  */
-webauthn_code webauthn_verify_assertion_key(const webauthn_verifier *verifier,
-                                            const unsigned char *challenge,
-                                            size_t challenge_len,
-                                            const webauthn_credential *credential,
-                                            const webauthn_public_key *key,
-                                            const char *response_json,
-                                            size_t response_len, webauthn_assertion *out,
-                                            webauthn_error *err);
+webauthn_code webauthn_verify_assertion_key(
+    const webauthn_verifier *verifier, const unsigned char *challenge,
+    size_t challenge_len, const webauthn_credential *credential,
+    const webauthn_public_key *key, const char *response_json, size_t response_len,
+    webauthn_assertion *out, webauthn_error *err);
 
 /* Strict unpadded base64url, as WebAuthn JSON uses it. Decoding rejects padding,
  * whitespace and non-zero unused bits; both return 0 or -1, and the caller frees. */

@@ -117,8 +117,8 @@ static webauthn_code check_extensions(const webauthn_auth_data *auth_data,
 
     if (auth_data->extensions == NULL)
         return WEBAUTHN_OK;
-    code = webauthn_cbor_load(auth_data->extensions, auth_data->extensions_len, &map,
-                              err);
+    code =
+        webauthn_cbor_load(auth_data->extensions, auth_data->extensions_len, &map, err);
     if (code != WEBAUTHN_OK)
         return code;
 
@@ -249,14 +249,11 @@ out:
     return code;
 }
 
-webauthn_code webauthn_verify_assertion_key(const webauthn_verifier *verifier,
-                                            const unsigned char *challenge,
-                                            size_t challenge_len,
-                                            const webauthn_credential *credential,
-                                            const webauthn_public_key *key,
-                                            const char *response_json,
-                                            size_t response_len, webauthn_assertion *out,
-                                            webauthn_error *err)
+webauthn_code webauthn_verify_assertion_key(
+    const webauthn_verifier *verifier, const unsigned char *challenge,
+    size_t challenge_len, const webauthn_credential *credential,
+    const webauthn_public_key *key, const char *response_json, size_t response_len,
+    webauthn_assertion *out, webauthn_error *err)
 {
     const webauthn_cose_key *parsed;
     assertion as;

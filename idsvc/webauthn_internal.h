@@ -140,7 +140,7 @@ webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
 /* ---- COSE keys -------------------------------------------------------------------- */
 
 typedef struct webauthn_cose_key {
-    int alg; /* WEBAUTHN_COSE_ES256, _RS256 or _EDDSA */
+    int alg;        /* WEBAUTHN_COSE_ES256, _RS256 or _EDDSA */
     EVP_PKEY *pkey; /* NULL for an ES256 or RS256 key parsed without with_pkey */
 } webauthn_cose_key;
 

@@ -1,4 +1,4 @@
-/* Stored credential public keys, parsed once and shared by the assertions that use them. */
+/* Stored credential public keys, parsed once and shared by later assertions. */
 #include <stdlib.h>
 #include <string.h>
 

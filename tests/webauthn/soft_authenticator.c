@@ -283,8 +283,9 @@ static unsigned char *auth_data(const soft_authenticator *auth,
             map_add(map,
                     cbor_build_stringn(ceremony->extension_name,
                                        ceremony->extension_name_len),
-                    ceremony->extension_text ? cbor_build_string("x")
-                                             : cbor_build_bytestring(zeros, sizeof(zeros)));
+                    ceremony->extension_text
+                        ? cbor_build_string("x")
+                        : cbor_build_bytestring(zeros, sizeof(zeros)));
         extensions = serialize(map, &extensions_len);
         flags |= 0x80;
     }

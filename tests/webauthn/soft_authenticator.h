@@ -59,9 +59,9 @@ typedef struct soft_ceremony {
     const char *extension_name;
     size_t extension_name_len;
     bool extension_text;
-    const char *format_name;        /* replaces the fmt text when set */
-    bool corrupt_cert_key;          /* make the x5c certificate key undecodable */
-    bool corrupt_credential_key;    /* flip the last bit of the COSE key in authData */
+    const char *format_name;     /* replaces the fmt text when set */
+    bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
+    bool corrupt_credential_key; /* flip the last bit of the COSE key in authData */
 } soft_ceremony;
 
 /* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */
