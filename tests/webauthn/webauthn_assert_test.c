@@ -2,6 +2,7 @@
  * extension outputs and clientDataJSON, each rejection asserting its code. Every case
  * runs through webauthn_verify_assertion, and with the "parsed" setups through
  * webauthn_public_key_parse and webauthn_verify_assertion_key. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -493,6 +494,61 @@ static void parse_garbage_rejected(void **state)
     webauthn_public_key_free(NULL);
 }
 
+/* The input shared by the threads of parsed_key_shared_by_threads. */
+typedef struct shared_input {
+    const fixture *f;
+    const webauthn_public_key *key;
+    const char *json;
+    int failures; /* counted by the one thread that receives this struct */
+} shared_input;
+
+static void *verify_repeatedly(void *arg)
+{
+    shared_input *in = arg;
+    webauthn_assertion result;
+    webauthn_error err;
+
+    for (int i = 0; i < 20; i++) {
+        if (webauthn_verify_assertion_key(in->f->verifier, in->f->ceremony.challenge,
+                                          sizeof(in->f->ceremony.challenge),
+                                          &in->f->stored, in->key, in->json,
+                                          strlen(in->json), &result, &err) != WEBAUTHN_OK)
+            in->failures++;
+        if (webauthn_verify_assertion(in->f->verifier, in->f->ceremony.challenge,
+                                      sizeof(in->f->ceremony.challenge), &in->f->stored,
+                                      in->json, strlen(in->json), &result,
+                                      &err) != WEBAUTHN_OK)
+            in->failures++;
+    }
+    return NULL;
+}
+
+static void parsed_key_shared_by_threads(void **state)
+{
+    fixture *f = *state;
+    webauthn_public_key *key = NULL;
+    char *json = soft_authenticate(&f->auth, &f->ceremony);
+    pthread_t threads[4];
+    shared_input inputs[4];
+
+    /* One parsed key and one verifier serve concurrent requests, as in the server. */
+    assert_int_equal(webauthn_public_key_parse(f->stored.public_key,
+                                               f->stored.public_key_len, &key, &f->err),
+                     WEBAUTHN_OK);
+    for (int i = 0; i < 4; i++) {
+        inputs[i] = (shared_input){.f = f, .key = key, .json = json, .failures = 0};
+        assert_int_equal(pthread_create(&threads[i], NULL, verify_repeatedly, &inputs[i]),
+                         0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(inputs[i].failures, 0);
+    }
+
+    webauthn_public_key_free(&key);
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +662,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(parse_short_modulus_rejected, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(parse_garbage_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_shared_by_threads, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_shared_by_threads, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(parsed_key_shared_by_threads, setup_eddsa,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
