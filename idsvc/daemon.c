@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -19,8 +20,13 @@
 #include "http_policy.h"
 #include "log.h"
 #include "route_audit.h"
+#include "web_consent.h"
 
 #define PIN_MAX 256
+
+/* How often the main thread removes the claim values held for refused or expired
+ * consent requests. */
+#define HELD_VALUES_PURGE_SECONDS 60
 
 static void usage(FILE *out)
 {
@@ -173,9 +179,15 @@ static void reload(node *n)
         node_install_config(n, cfg, error, sizeof(error)) != 0) {
         log_message(LOG_ERROR, "reload_failed", "kept the previous configuration: %s",
                     error);
+        route_audit_node_event(n, "admin_action",
+                               json_pack("{s:s, s:s, s:s}", "action", "reload_configuration",
+                                         "outcome", "failed", "error", error));
         return;
     }
     log_message(LOG_INFO, "reloaded", "trust store, relying parties and roles reloaded");
+    route_audit_node_event(n, "admin_action",
+                           json_pack("{s:s, s:s}", "action", "reload_configuration",
+                                     "outcome", "applied"));
 }
 
 /* Reloads the policy bundles that the configuration in force names, even when the
@@ -204,14 +216,29 @@ static void stop_node(node *n)
     pthread_mutex_destroy(&n->snapshot_lock);
 }
 
-/* Waits for signals on the main thread; workers inherit the blocked mask. */
+/* Removes the claim values that verifications held for consent requests that were
+ * refused or expired. The approval routes refuse expired requests themselves, so this
+ * only bounds how long the values stay on disk. */
+static void purge_held_values(node *n)
+{
+    consent_purge_held_values(n->store, time(NULL));
+}
+
+/* Waits for signals on the main thread; workers inherit the blocked mask. Between
+ * signals, it removes held claim values every HELD_VALUES_PURGE_SECONDS. */
 static void serve(node *n, const sigset_t *signals)
 {
+    const struct timespec period = {.tv_sec = HELD_VALUES_PURGE_SECONDS};
     int signal_number = 0;
 
+    purge_held_values(n);
     for (;;) {
-        if (sigwait(signals, &signal_number) != 0)
+        signal_number = sigtimedwait(signals, NULL, &period);
+        if (signal_number < 0) {
+            if (errno == EAGAIN)
+                purge_held_values(n);
             continue;
+        }
         if (signal_number == SIGHUP) {
             reload(n);
             reload_policy(n);

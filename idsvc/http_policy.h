@@ -50,6 +50,11 @@ typedef struct disclosure {
     bool consent_required; /* the subject must consent before any claim is released */
     const char *consent;  /* the consent needed: explicit or separate-cross-border */
     char policy_log[640]; /* the bundles as "id vVERSION DIGEST", for the log line */
+
+    /* While consent is pending: the same request decided with the consent evidence the
+     * engine asked for, whose values the node keeps until the subject decides. NULL
+     * otherwise. */
+    struct disclosure *after_consent;
 } disclosure;
 
 void disclosure_clear(disclosure *d);
@@ -68,12 +73,19 @@ typedef struct verification_terms {
 /*
  * Decides each requested claim with the policy engine, using the verified assertion,
  * the relying party's registry entry and the node's jurisdiction. When consent is
- * required, nothing is released: disclosed stays empty and no attribute is set.
- * Returns 0, or -1 with a problem in reply.
+ * required, nothing is released: disclosed stays empty and no attribute is set, and
+ * after_consent holds the decision that the subject's consent would give, evaluated
+ * with that consent as evidence. Returns 0, or -1 with a problem in reply.
  */
 int verification_policy_decide(http_request *request, const store_rp *rp,
                                const saml_assertion *assertion,
                                const verification_terms *terms, disclosure *out,
                                http_reply *reply);
+
+/* Returns the audit form of a decisions array: per claim its name, decision
+ * (disclosed, derived, withheld, or consent_pending for a claim withheld until the
+ * subject consents), reason, rule, bundle and the names of derived claims, never a
+ * value or an explanation. NULL on allocation failure. */
+json_t *verification_audit_claims(const json_t *decisions);
 
 #endif

@@ -86,6 +86,23 @@ void route_audit_close(node *n)
 
 /* ---- Recording ------------------------------------------------------------------ */
 
+int route_audit_node_event(node *n, const char *kind, json_t *payload)
+{
+    audit_event event = {.kind = kind, .payload = payload};
+    audit_status status = payload != NULL ? audit_record(n->audit, &event, NULL)
+                                          : AUDIT_ERR_NO_MEMORY;
+
+    json_decref(payload);
+    if (status == AUDIT_OK)
+        return 0;
+    log_field fields[] = {
+        {"kind", kind},
+        {"status", audit_status_code(status)},
+    };
+    log_event(LOG_ERROR, "audit_record_failed", fields, sizeof(fields) / sizeof(fields[0]));
+    return -1;
+}
+
 bool route_audit_record(http_request *request, audit_event *event, http_reply *reply)
 {
     audit_status status;
@@ -164,8 +181,7 @@ bool route_audit_revoked(http_request *request, const store_credential *credenti
     return ok;
 }
 
-/* The decisions per claim: {"claim": name, "decision": "disclosed" or "withheld"}. */
-static json_t *claim_decisions(const json_t *disclosed, const json_t *withheld)
+json_t *route_audit_claim_decisions(const json_t *disclosed, const json_t *withheld)
 {
     json_t *list = json_array();
     const char *name;
@@ -184,57 +200,57 @@ static json_t *claim_decisions(const json_t *disclosed, const json_t *withheld)
     return list;
 }
 
-/* Records a verification_decided entry whose payload already contains the decision. */
-static bool record_verification(http_request *request, json_t *payload, const char *rp_id,
-                                const char *jurisdiction, const saml_assertion *assertion,
-                                http_reply *reply)
+json_t *route_audit_refused_claims(const json_t *claims)
 {
+    json_t *list = json_array();
+    const json_t *item;
+    size_t index;
+
+    json_array_foreach(claims, index, item) {
+        json_t *copy = json_deep_copy(item);
+        const char *decision = json_string_value(json_object_get(item, "decision"));
+
+        if (copy == NULL || json_array_append_new(list, copy) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+        if (decision != NULL && strcmp(decision, "withheld") == 0)
+            continue;
+        json_object_set_new(copy, "decision", json_string("withheld"));
+        json_object_set_new(copy, "reason", json_string("consent_refused"));
+        json_object_del(copy, "derived");
+    }
+    return list;
+}
+
+json_t *route_audit_verification_payload(const audit_verification *v)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O*, s:s*, s:s*}", "decision",
+                     v->decision, "issuer", v->issuer, "assertion_id", v->assertion_id,
+                     "purpose", v->purpose, "rule", v->rule, "claims", v->claims, "policy",
+                     v->policy, "consent_id", v->consent_id, "consent_required",
+                     v->consent_required);
+}
+
+bool route_audit_verification(http_request *request, const audit_verification *v,
+                              const char *rp_id, const char *jurisdiction,
+                              const saml_assertion *assertion, http_reply *reply)
+{
+    json_t *payload = v->claims != NULL ? route_audit_verification_payload(v) : NULL;
     audit_event event = {
         .kind = "verification_decided",
         .relying_party = rp_id,
         .jurisdiction = jurisdiction,
         .payload = payload,
     };
+    bool ok;
 
     if (payload == NULL) {
         problem_internal(reply);
         return false;
     }
     add_subject(request, payload, assertion->issuer, assertion->name_id);
-    return route_audit_record(request, &event, reply);
-}
-
-bool route_audit_verification(http_request *request, const char *purpose,
-                              const store_rp *rp, const saml_assertion *assertion,
-                              const json_t *disclosed, const json_t *withheld,
-                              http_reply *reply)
-{
-    /* NOTE: until the policy engine decides disclosures, the rule is the relying
-     * party's allowed_claims in the registry, and no bundle digest exists to record. */
-    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "decision", "accepted",
-                                "issuer", assertion->issuer, "assertion_id", assertion->id,
-                                "purpose", purpose, "rule", "registry_allowed_claims",
-                                "claims", claim_decisions(disclosed, withheld));
-    bool ok = record_verification(request, payload, rp->id, rp->jurisdiction, assertion,
-                                  reply);
-
-    json_decref(payload);
-    return ok;
-}
-
-bool route_audit_verification_deferred(http_request *request, const char *purpose,
-                                       const config_rp *rp, const saml_assertion *assertion,
-                                       const json_t *disclosed, const json_t *withheld,
-                                       const char *consent_id, http_reply *reply)
-{
-    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "decision",
-                                "consent_pending", "issuer", assertion->issuer,
-                                "assertion_id", assertion->id, "purpose", purpose, "rule",
-                                "consent", "consent_id", consent_id, "claims",
-                                claim_decisions(disclosed, withheld));
-    bool ok = record_verification(request, payload, rp->id, rp->jurisdiction, assertion,
-                                  reply);
-
+    ok = route_audit_record(request, &event, reply);
     json_decref(payload);
     return ok;
 }

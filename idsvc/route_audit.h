@@ -27,6 +27,11 @@ int route_audit_open(node *n, const config *cfg);
 /* Commits what is queued and closes the log; call it after the HTTP server stopped. */
 void route_audit_close(node *n);
 
+/* Records an event of the node itself, outside any request, such as policy_loaded or
+ * an operator's SIGHUP. Takes ownership of payload (NULL counts as a failure). Logs
+ * audit_record_failed and returns -1 when the entry could not be made durable. */
+int route_audit_node_event(node *n, const char *kind, json_t *payload);
+
 /* Records event with the caller as actor and the request ID filled in. */
 bool route_audit_record(http_request *request, audit_event *event, http_reply *reply);
 
@@ -39,22 +44,38 @@ bool route_audit_issued(http_request *request, const store_issue *issue,
 bool route_audit_revoked(http_request *request, const store_credential *credential,
                          http_reply *reply);
 
-/* verification_decided, accepted: the claim names disclosed (the keys of disclosed)
- * and withheld ({claim, reason} items of withheld). */
-bool route_audit_verification(http_request *request, const char *purpose,
-                              const store_rp *rp, const saml_assertion *assertion,
-                              const json_t *disclosed, const json_t *withheld,
-                              http_reply *reply);
+/* The decision of one verification, for its verification_decided entry. */
+typedef struct audit_verification {
+    const char *decision;         /* accepted, consent_pending or refused */
+    const char *purpose;
+    const char *issuer;
+    const char *assertion_id;
+    const char *rule;             /* policy, registry_allowed_claims or consent */
+    const json_t *claims;         /* per claim: claim, decision, reason, rule; no value */
+    const json_t *policy;         /* [{id, version, digest}], or NULL without the engine */
+    const char *consent_id;       /* NULL when no consent was asked */
+    const char *consent_required; /* the consent the engine asked for, or NULL */
+} audit_verification;
 
-/* verification_decided, consent_pending: a verification that waits for the subject's
- * consent request consent_id; the claim decisions as for an accepted one. */
-bool route_audit_verification_deferred(http_request *request, const char *purpose,
-                                       const config_rp *rp, const saml_assertion *assertion,
-                                       const json_t *disclosed, const json_t *withheld,
-                                       const char *consent_id, http_reply *reply);
+/* Returns the per-claim list of a decision without the engine: each key of disclosed
+ * as "disclosed", each {claim, reason} of withheld as "withheld". NULL on failure. */
+json_t *route_audit_claim_decisions(const json_t *disclosed, const json_t *withheld);
+
+/* Returns a copy of a per-claim list in which every claim that was not withheld is
+ * withheld with the reason consent_refused: what a refusal releases. */
+json_t *route_audit_refused_claims(const json_t *claims);
+
+/* Builds the verification_decided payload of v; the caller adds the subject. */
+json_t *route_audit_verification_payload(const audit_verification *v);
+
+/* verification_decided for a verification of relying party rp_id, whose retention
+ * period is that of jurisdiction: v plus the subject's pseudonym. */
+bool route_audit_verification(http_request *request, const audit_verification *v,
+                              const char *rp_id, const char *jurisdiction,
+                              const saml_assertion *assertion, http_reply *reply);
 
 /* An event of the citizen pages (consent_given, consent_refused, authenticator_enrolled,
- * authenticator_removed) about the subject subject_id: adds the subject's pseudonym to
+ * authenticator_removed, and the verification_decided that a consent decision ends) about the subject subject_id: adds the subject's pseudonym to
  * payload, which the caller keeps. relying_party and jurisdiction may be NULL. Fails
  * with 500 when the subject cannot be read. */
 bool route_audit_subject_event(http_request *request, const char *kind, int64_t subject_id,

@@ -36,7 +36,8 @@ static json_t *build_details(const http_request *request, const consent_input *i
     char expires[32];
 
     route_format_time(expires_at, expires);
-    return json_pack("{s:O, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:s}",
+    return json_pack("{s:O, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:s, s:s*,"
+                     " s:O*}",
                      "claims", in->claims, "consent_id", consent_id, "expires_at", expires,
                      "node", cfg->entity_id, "purpose", in->purpose, "relying_party",
                      "country", in->rp->jurisdiction, "entity_id", in->rp->entity_id, "id",
@@ -44,7 +45,8 @@ static json_t *build_details(const http_request *request, const consent_input *i
                      "retention_days",
                      in->retention_days >= 0 ? json_integer(in->retention_days)
                                              : json_null(),
-                     "rule", in->rule);
+                     "rule", in->rule, "consent_required", in->consent_level, "policy",
+                     in->policy);
 }
 
 static char *canonical(const json_t *doc)
@@ -52,18 +54,29 @@ static char *canonical(const json_t *doc)
     return json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 }
 
-static void reply_deferred(http_reply *reply, const char *verification_id,
-                           const char *consent_id, const char *origin, time_t expires_at)
+static void reply_deferred(http_reply *reply, const consent_input *in,
+                           const char *verification_id, const char *consent_id,
+                           const char *origin, time_t expires_at)
 {
     char url[512];
     char expires[32];
+    json_t *doc;
 
     snprintf(url, sizeof(url), "%s/consent/%s", origin, consent_id);
     route_format_time(expires_at, expires);
-    http_reply_json(reply, 202,
-                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "verification_id",
-                              verification_id, "status", "consent_pending", "consent_id",
-                              consent_id, "consent_url", url, "expires_at", expires));
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "verification_id", verification_id,
+                    "status", "consent_pending", "consent_id", consent_id, "consent_url",
+                    url, "expires_at", expires);
+    if (doc != NULL && in->reply_members != NULL &&
+        json_object_update_missing(doc, in->reply_members) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    if (doc == NULL) {
+        problem_internal(reply);
+        return;
+    }
+    http_reply_json(reply, 202, doc);
 }
 
 static store_status store_request(http_request *request, const consent_input *in,
@@ -125,7 +138,8 @@ void consent_defer(http_request *request, consent_input *in, http_reply *reply)
         {"verification_id", verification_id},
     };
     log_event(LOG_INFO, "consent_requested", fields, sizeof(fields) / sizeof(fields[0]));
-    reply_deferred(reply, verification_id, consent.id, web->origins[0], consent.expires_at);
+    reply_deferred(reply, in, verification_id, consent.id, web->origins[0],
+                   consent.expires_at);
     goto out;
 fail:
     problem_internal(reply);
@@ -236,22 +250,46 @@ static bool challenge_matches(const web_challenge *challenge, const web_consent 
     return false;
 }
 
+/* Returns the names of the claims that an approval shares: a derived claim's own name
+ * for a derived value, each name once, and nothing that is not shared. */
+static json_t *shared_claim_names(const json_t *details)
+{
+    json_t *names = json_array();
+    const json_t *claim;
+    size_t index;
+
+    json_array_foreach(json_object_get(details, "claims"), index, claim) {
+        const char *form = json_string_value(json_object_get(claim, "form"));
+        json_t *name = json_object_get(claim, strcmp(form != NULL ? form : "", "derived") == 0
+                                                  ? "derived"
+                                                  : "claim");
+        const json_t *seen;
+        size_t i;
+        bool listed = false;
+
+        if (names == NULL || form == NULL || strcmp(form, "withheld") == 0 ||
+            !json_is_string(name))
+            continue;
+        json_array_foreach(names, i, seen)
+            listed = listed || json_equal(seen, name);
+        if (!listed)
+            json_array_append(names, name);
+    }
+    return names;
+}
+
 /* Adds the approved disclosure to the subject's history. */
 static store_status record_disclosure(http_request *request, const web_consent *consent)
 {
     store *s = request->node->store;
     json_t *details = json_loads(consent->details, 0, NULL);
     json_t *rp = json_object_get(details, "relying_party");
-    json_t *names = json_array();
-    json_t *claim;
-    size_t index;
+    json_t *names = shared_claim_names(details);
     web_disclosure d = {0};
     store_status status = STORE_FAILED;
 
     if (details == NULL || names == NULL)
         goto out;
-    json_array_foreach(json_object_get(details, "claims"), index, claim)
-        json_array_append(names, json_object_get(claim, "claim"));
 
     d.subject_id = consent->subject_id;
     d.rp_id = (char *)json_string_value(json_object_get(rp, "id"));
@@ -292,14 +330,10 @@ static bool audit_decision(http_request *request, const web_consent *consent,
 {
     json_t *details = json_loads(consent->details, 0, NULL);
     json_t *rp = json_object_get(details, "relying_party");
-    json_t *names = json_array();
+    json_t *names = shared_claim_names(details);
     json_t *payload = NULL;
-    json_t *claim;
-    size_t index;
     bool ok;
 
-    json_array_foreach(json_object_get(details, "claims"), index, claim)
-        json_array_append(names, json_object_get(claim, "claim"));
     if (details != NULL && names != NULL)
         payload = json_pack("{s:s, s:s?, s:O?, s:O, s:s*}", "consent_id", consent->id,
                             "purpose", json_string_value(json_object_get(details, "purpose")),
@@ -332,10 +366,14 @@ static void decide(http_request *request, const web_consent *consent,
         problem_internal(reply);
         return;
     }
-    /* NOTE: the decision is stored before its entry, as an issuance is; if the entry
+    /* NOTE: the decision is stored before its entries, as an issuance is; if an entry
      * fails, the subject gets 503 although the decision stands. */
-    if (!audit_decision(request, consent, state, authenticator, reply))
+    if (!audit_decision(request, consent, state, authenticator, reply) ||
+        !consent_audit_outcome(request, consent, state, reply))
         return;
+    /* A refusal releases nothing, so the held values go at once. */
+    if (state == WEB_CONSENT_REFUSED)
+        consent_purge_held_values(s, time(NULL));
     log_decision(request, consent, state == WEB_CONSENT_APPROVED ? "consent_approved"
                                                                  : "consent_refused",
                  authenticator);

@@ -1,7 +1,8 @@
 /*
  * GET /consent/{id}: the consent page. It states in plain words who asks, from which
- * country, for what, which claims go in full, which only as a derived value, and how
- * long they may be kept, then offers approval (with a security key) and refusal. The
+ * country, for what, which claims go in full, which only as a derived value, which are
+ * not shared, and how long they may be kept, then offers approval (with a security
+ * key) and refusal. The
  * claim values themselves are never shown, because the link alone opens the page.
  */
 #include <stdio.h>
@@ -98,6 +99,9 @@ static void write_details(web_html *page, const web_lang *lang, const json_t *de
     write_row(page, lang, "consent.derived");
     write_claims(page, lang, claims, "derived");
     web_html_raw(page, "</dd>");
+    write_row(page, lang, "consent.withheld");
+    write_claims(page, lang, claims, "withheld");
+    web_html_raw(page, "</dd>");
     write_row(page, lang, "consent.retention");
     write_retention(page, lang, json_object_get(details, "retention_days"));
     web_html_raw(page, "</dd>");
@@ -105,6 +109,19 @@ static void write_details(web_html *page, const web_lang *lang, const json_t *de
     web_format_time(consent->expires_at, expires);
     web_html_text(page, expires);
     web_html_raw(page, "</dd></dl>\n");
+}
+
+/* Says so when the policy asks for separate consent to a transfer abroad, so that the
+ * subject knows this approval is that consent. */
+static void write_consent_kind(web_html *page, const web_lang *lang, const json_t *details)
+{
+    const char *level = json_string_value(json_object_get(details, "consent_required"));
+
+    if (level == NULL || strcmp(level, "separate-cross-border") != 0)
+        return;
+    web_html_raw(page, "<p class=\"cross-border\" id=\"cross-border\">");
+    web_html_text(page, web_text(lang, "consent.cross_border"));
+    web_html_raw(page, "</p>\n");
 }
 
 static void write_actions(web_html *page, const web_lang *lang, const web_consent *consent)
@@ -172,6 +189,7 @@ void route_consent_page(http_request *request, http_reply *reply)
     web_html_raw(&page, "<p>");
     web_html_text(&page, web_text(lang, "consent.intro"));
     web_html_raw(&page, "</p>\n");
+    write_consent_kind(&page, lang, details);
     write_details(&page, lang, details, &consent);
     write_actions(&page, lang, &consent);
     web_page_end(&page, lang);

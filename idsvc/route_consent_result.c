@@ -2,8 +2,9 @@
  * GET /v1/verifications/{id}, for relying parties: the result of a verification that
  * waited for consent. A relying party sees only its own verifications. While consent
  * is pending it answers 202 with the consent link; after approval 200 with the claims,
- * a freshly signed result attestation and the consent reference; after a refusal or
- * expiry 200 with decision "refused" or "expired" and no claims.
+ * a freshly signed result attestation and the consent reference, until the consent
+ * request's expiry removes the held values (then 410 result_expired); after a refusal
+ * or expiry 200 with decision "refused" or "expired" and no claims.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,17 +56,21 @@ static const char *member(const json_t *doc, const char *name)
     return json_string_value(json_object_get(doc, name));
 }
 
+/* Signs the result attestation from the held values: the engine's attributes, or the
+ * registry's disclosed claims by catalogue name. */
 static int sign_result(http_request *request, const json_t *result, char **xml,
                        http_reply *reply)
 {
     const config_rp *rp = config_find_rp(request->snapshot->cfg, request->caller.identity);
+    const json_t *held = json_object_get(result, "held");
+    const json_t *attributes_doc = json_object_get(held, "attributes");
     size_t count = 0;
-    saml_attribute *attributes =
-        claims_to_attributes(json_object_get(result, "claims"), &count);
+    saml_attribute *attributes = claims_to_attributes(
+        attributes_doc != NULL ? attributes_doc : json_object_get(held, "claims"), &count);
     saml_assertion_spec spec = {
         .issuer = request->snapshot->cfg->entity_id,
         .audience = rp != NULL ? rp->entity_id : NULL,
-        .name_id = member(result, "name_id"),
+        .name_id = member(held, "name_id"),
         .name_id_format = member(result, "name_id_format"),
         .assurance = member(result, "assurance"),
         .issue_instant = time(NULL),
@@ -92,26 +97,55 @@ static json_t *consent_reference(const web_consent *consent, const char *state)
                      consent->decided_at != 0 ? decided : NULL);
 }
 
+/* Adds the policy engine's members of the decision after consent. */
+static void add_engine_members(json_t *doc, const json_t *result)
+{
+    const json_t *engine = json_object_get(result, "engine");
+
+    if (engine == NULL)
+        return;
+    json_object_set(doc, "outcome", json_object_get(engine, "outcome"));
+    json_object_set_new(doc, "consent_required", json_null());
+    json_object_set(doc, "retention_days", json_object_get(engine, "retention_days"));
+    json_object_set(doc, "decisions",
+                    json_object_get(json_object_get(result, "held"), "decisions"));
+    json_object_set(doc, "policy", json_object_get(engine, "policy"));
+}
+
 static void reply_approved(http_request *request, const web_verification *v,
                            const web_consent *consent, http_reply *reply)
 {
     json_t *result = json_loads(v->result, 0, NULL);
     char *attestation = NULL;
+    json_t *doc;
 
     if (result == NULL) {
         problem_internal(reply);
         return;
     }
-    if (sign_result(request, result, &attestation, reply) == 0)
-        http_reply_json(
-            reply, 200,
-            json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:O?, s:O?, s:s, s:o}",
-                      "verification_id", v->id, "decision", "accepted", "issuer",
-                      member(result, "issuer"), "assertion_id",
-                      member(result, "assertion_id"), "purpose", member(result, "purpose"),
-                      "claims", json_object_get(result, "claims"), "withheld",
-                      json_object_get(result, "withheld"), "attestation", attestation,
-                      "consent", consent_reference(consent, "approved")));
+    /* The values are held only while the consent request lives. */
+    if (json_object_get(result, "held") == NULL || consent->expires_at <= time(NULL)) {
+        problem_set(reply, 410, "result_expired", NULL,
+                    "The approved claims were kept only until the consent request expired; "
+                    "the relying party must ask again.");
+        goto out;
+    }
+    if (sign_result(request, result, &attestation, reply) != 0)
+        goto out;
+    doc = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:O?, s:O?, s:s, s:o}", "verification_id",
+                    v->id, "decision", "accepted", "issuer", member(result, "issuer"),
+                    "assertion_id", member(result, "assertion_id"), "purpose",
+                    member(result, "purpose"), "claims",
+                    json_object_get(json_object_get(result, "held"), "claims"), "withheld",
+                    json_object_get(result, "withheld"), "attestation", attestation,
+                    "consent", consent_reference(consent, "approved"));
+    if (doc == NULL) {
+        problem_internal(reply);
+        goto out;
+    }
+    add_engine_members(doc, result);
+    http_reply_json(reply, 200, doc);
+out:
     free(attestation);
     json_decref(result);
 }

@@ -307,6 +307,34 @@ static void reply_accepted(http_request *request, const verify_input *in,
     http_reply_json(reply, 200, doc);
 }
 
+/* Records the verification_decided entry of a verification answered at once. */
+static bool audit_accepted(http_request *request, const char *purpose, const store_rp *rp,
+                           const saml_assertion *assertion, const disclosure *d,
+                           http_reply *reply)
+{
+    audit_verification v = {
+        .decision = "accepted",
+        .purpose = purpose,
+        .issuer = assertion->issuer,
+        .assertion_id = assertion->id,
+    };
+    json_t *claims;
+    bool ok;
+
+    if (d->outcome != NULL) {
+        claims = verification_audit_claims(d->decisions);
+        v.rule = "policy";
+        v.policy = d->policy;
+    } else {
+        claims = route_audit_claim_decisions(d->disclosed, d->withheld);
+        v.rule = "registry_allowed_claims";
+    }
+    v.claims = claims;
+    ok = route_audit_verification(request, &v, rp->id, rp->jurisdiction, assertion, reply);
+    json_decref(claims);
+    return ok;
+}
+
 static void verify_and_disclose(http_request *request, const verify_input *in,
                                 const store_rp *rp, http_reply *reply)
 {
@@ -340,20 +368,15 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
         goto out;
     }
 
-    /* The consent hook: a verification that needs the subject's consent is stored and
-     * answered 202 with the consent link, and nothing is disclosed yet. */
-    if (consent_required(request, config_find_rp(request->snapshot->cfg, rp->id))) {
-        if (check_replay(request, assertion, reply))
-            consent_defer_verification(request, in->purpose, assertion, d.disclosed,
-                                       d.withheld, reply);
-        goto out;
-    }
-
-    /* The policy engine's consent: until the consent flow reads d.consent_required,
-     * such a verification answers 200 with what needs consent and releases nothing. */
-    if (d.consent_required) {
-        if (check_replay(request, assertion, reply))
-            reply_accepted(request, in, assertion, &d, NULL, reply);
+    /* A verification that needs the subject's consent is stored and answered 202 with
+     * the consent link, and nothing is disclosed yet. With the policy engine the
+     * engine's decision says when; without it, the registry's consent setting. */
+    if (request->node->policy != NULL
+            ? d.consent_required
+            : consent_required(request, config_find_rp(request->snapshot->cfg, rp->id))) {
+        if (consent_available(request, reply) && check_replay(request, assertion, reply))
+            consent_defer_verification(request, in->purpose, in->retention_days, assertion,
+                                       &d, reply);
         goto out;
     }
 
@@ -365,8 +388,7 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
         goto out;
     if (!consent_record_disclosure(request, in->purpose, assertion, d.disclosed, reply))
         goto out;
-    if (!route_audit_verification(request, in->purpose, rp, assertion, d.disclosed,
-                                  d.withheld, reply))
+    if (!audit_accepted(request, in->purpose, rp, assertion, &d, reply))
         goto out;
     reply_accepted(request, in, assertion, &d, attestation, reply);
 out:

@@ -67,6 +67,10 @@ void disclosure_clear(disclosure *d)
         saml_attributes_free(d->attributes, d->attribute_count);
     else
         free(d->attributes); /* the names and values are borrowed from the assertion */
+    if (d->after_consent != NULL) {
+        disclosure_clear(d->after_consent);
+        free(d->after_consent);
+    }
     memset(d, 0, sizeof(*d));
 }
 
@@ -226,6 +230,7 @@ typedef struct decision_state {
     json_t *doc; /* the request document, which req borrows from */
     policy_request req;
     policy_decision decision;
+    policy_decision given; /* with the consent that decision asked for, when it did */
     const char *disallowed[POLICY_REQUEST_MAX_CLAIMS]; /* not in allowed_claims */
     size_t disallowed_count;
 } decision_state;
@@ -361,16 +366,17 @@ static int resolve(http_request *request, const store_rp *rp,
     return 0;
 }
 
-static int evaluate(decision_state *st, unsigned retry_after, http_reply *reply)
+static int evaluate(decision_state *st, policy_decision *decision, unsigned retry_after,
+                    http_reply *reply)
 {
     policy_error err = {0};
 
     if (st->req.claim_count == 0) {
-        st->decision.set = st->set;
-        st->decision.overall = POLICY_DENY;
+        decision->set = st->set;
+        decision->overall = POLICY_DENY;
         return 0;
     }
-    if (policy_evaluate(&st->req, &st->decision, &err) == 0)
+    if (policy_evaluate(&st->req, decision, &err) == 0)
         return 0;
     log_message(LOG_ERROR, "policy_unavailable", "%s (%s)", err.message,
                 policy_error_name(err.code));
@@ -381,18 +387,19 @@ static int evaluate(decision_state *st, unsigned retry_after, http_reply *reply)
     return -1;
 }
 
-static void count_outcome(const decision_state *st, disclosure *out)
+static void count_outcome(const decision_state *st, const policy_decision *decision,
+                          disclosure *out)
 {
     size_t released = 0;
-    size_t total = st->decision.claim_count + st->disallowed_count;
+    size_t total = decision->claim_count + st->disallowed_count;
 
-    for (size_t i = 0; i < st->decision.claim_count; i++)
-        if (st->decision.claims[i].outcome != POLICY_WITHHELD)
+    for (size_t i = 0; i < decision->claim_count; i++)
+        if (decision->claims[i].outcome != POLICY_WITHHELD)
             released++;
-    out->consent_required = st->decision.overall == POLICY_CONSENT_PENDING;
+    out->consent_required = decision->overall == POLICY_CONSENT_PENDING;
     if (out->consent_required) {
         out->outcome = policy_overall_name(POLICY_CONSENT_PENDING);
-        out->consent = policy_consent_name(st->decision.consent_required);
+        out->consent = policy_consent_name(decision->consent_required);
     } else if (released == total) {
         out->outcome = policy_overall_name(POLICY_PERMIT);
     } else if (released == 0) {
@@ -432,9 +439,25 @@ static int release(disclosure *out, const policy_claim_decision *claim)
     return 0;
 }
 
-/* Fills the response members from the decision. While consent is pending, no value
+/* Replaces the sentence of a derived claim while consent is pending, because the
+ * engine's sentence quotes the derived values, which leave only after the decision. */
+static void hide_derived_values(json_t *entry, const policy_claim_decision *claim)
+{
+    char sentence[256];
+
+    if (claim->outcome != POLICY_DERIVED)
+        return;
+    snprintf(sentence, sizeof(sentence),
+             "Only derived values are disclosed under rule %s, and only after the "
+             "subject's decision on the consent request.",
+             claim->rule != NULL ? policy_rule_id(claim->rule) : "(none)");
+    json_object_set_new(entry, "explanation", json_string(sentence));
+}
+
+/* Fills the response members from a decision. While consent is pending, no value
  * and no derived value leaves: the decisions name the claims and the rules only. */
-static int fill_disclosure(decision_state *st, disclosure *out)
+static int fill_disclosure(decision_state *st, const policy_decision *decision,
+                           disclosure *out)
 {
     json_t *doc = NULL;
     json_t *claims;
@@ -450,21 +473,23 @@ static int fill_disclosure(decision_state *st, disclosure *out)
     if (out->disclosed == NULL || out->withheld == NULL || out->decisions == NULL ||
         out->attributes == NULL)
         return -1;
-    count_outcome(st, out);
+    count_outcome(st, decision, out);
 
-    if (st->decision.claim_count > 0) {
-        doc = policy_decision_to_json(&st->decision, &st->req);
+    if (decision->claim_count > 0) {
+        doc = policy_decision_to_json(decision, &st->req);
         if (doc == NULL)
             return -1;
     }
     claims = json_object_get(doc, "claims");
-    for (size_t i = 0; i < st->decision.claim_count; i++) {
-        const policy_claim_decision *claim = &st->decision.claims[i];
+    for (size_t i = 0; i < decision->claim_count; i++) {
+        const policy_claim_decision *claim = &decision->claims[i];
         json_t *entry = json_array_get(claims, i);
 
         json_object_del(entry, "value");
-        if (out->consent_required)
+        if (out->consent_required) {
             json_object_del(entry, "derived");
+            hide_derived_values(entry, claim);
+        }
         if (json_array_append(out->decisions, entry) != 0)
             goto out;
         if (claim->outcome == POLICY_WITHHELD) {
@@ -505,6 +530,82 @@ out:
     return rc;
 }
 
+/*
+ * Evaluates the request again with the consent that the first decision asked for as
+ * evidence: "explicit", or "separate-cross-border", which counts as explicit too. The
+ * result is what the subject's approval releases, so the consent page can show it and
+ * the node can keep its values until the subject decides.
+ */
+static int decide_after_consent(http_request *request, decision_state *st,
+                                disclosure *out, http_reply *reply)
+{
+    out->after_consent = calloc(1, sizeof(*out->after_consent));
+    if (out->after_consent == NULL) {
+        problem_internal(reply);
+        return -1;
+    }
+    st->req.consent = st->decision.consent_required;
+    if (evaluate(st, &st->given, request->snapshot->cfg->retry_after_seconds, reply) != 0)
+        return -1;
+    if (st->given.overall == POLICY_CONSENT_PENDING) {
+        /* The engine orders consent levels, so the level it asked for satisfies it. */
+        log_message(LOG_ERROR, "policy_consent_unsatisfied",
+                    "the decision with consent %s as evidence still waits for consent",
+                    policy_consent_name(st->req.consent));
+        problem_internal(reply);
+        return -1;
+    }
+    if (fill_disclosure(st, &st->given, out->after_consent) != 0) {
+        problem_internal(reply);
+        return -1;
+    }
+    return 0;
+}
+
+/* The audit form of one claim's decision; see verification_audit_claims. */
+static json_t *audit_claim(const json_t *entry)
+{
+    const char *decision = json_string_value(json_object_get(entry, "decision"));
+    const char *reason = json_string_value(json_object_get(entry, "reason"));
+    json_t *item;
+    json_t *names;
+    const char *name;
+    json_t *value;
+
+    if (decision != NULL && reason != NULL && strcmp(decision, "withheld") == 0 &&
+        strcmp(reason, "consent_required") == 0)
+        decision = "consent_pending";
+    item = json_pack("{s:O, s:s*, s:s*, s:O*, s:O*, s:O*}", "claim",
+                     json_object_get(entry, "claim"), "decision", decision, "reason", reason,
+                     "rule", json_object_get(entry, "rule"), "bundle",
+                     json_object_get(entry, "bundle"), "consent_required",
+                     json_object_get(entry, "consent_required"));
+    if (item == NULL || !json_is_object(json_object_get(entry, "derived")))
+        return item;
+    names = json_array();
+    json_object_foreach(json_object_get(entry, "derived"), name, value)
+        json_array_append_new(names, json_string(name));
+    json_object_set_new(item, "derived", names);
+    return item;
+}
+
+json_t *verification_audit_claims(const json_t *decisions)
+{
+    json_t *claims = json_array();
+    const json_t *entry;
+    size_t index;
+
+    json_array_foreach(decisions, index, entry) {
+        json_t *item = audit_claim(entry);
+
+        if (item == NULL || json_array_append_new(claims, item) != 0) {
+            json_decref(claims);
+            return NULL;
+        }
+    }
+    return claims;
+}
+
 int verification_policy_decide(http_request *request, const store_rp *rp,
                                const saml_assertion *assertion,
                                const verification_terms *terms, disclosure *out,
@@ -523,12 +624,14 @@ int verification_policy_decide(http_request *request, const store_rp *rp,
         goto out;
     }
     if (resolve(request, rp, assertion, terms, st, reply) != 0 ||
-        evaluate(st, request->snapshot->cfg->retry_after_seconds, reply) != 0)
+        evaluate(st, &st->decision, request->snapshot->cfg->retry_after_seconds, reply) != 0)
         goto out;
-    if (fill_disclosure(st, out) != 0) {
+    if (fill_disclosure(st, &st->decision, out) != 0) {
         problem_internal(reply);
         goto out;
     }
+    if (out->consent_required && decide_after_consent(request, st, out, reply) != 0)
+        goto out;
     rc = 0;
 out:
     /* The values of withheld claims are freed here with the request document. */

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "http_policy.h"
 #include "saml.h"
 #include "web_store.h"
 
@@ -19,14 +20,18 @@ typedef struct consent_input {
     const config_rp *rp;
     const char *purpose;
     long retention_days; /* how long the relying party may keep the claims; -1 unknown */
-    /* The claim decisions, in request order: [{"claim": NAME, "form": "full"}, or
-     * {"claim": NAME, "form": "derived", "derived": DERIVED-NAME}]. Withheld claims are
-     * not listed, because nothing about them is disclosed. */
+    /* The claim decisions, in request order: {"claim": NAME, "form": "full"},
+     * {"claim": NAME, "form": "derived", "derived": DERIVED-NAME} (one item per derived
+     * claim), or {"claim": NAME, "form": "withheld", "reason": REASON} for a claim that
+     * is not shared either way. Items may add the deciding "rule". */
     const json_t *claims;
     const char *rule; /* why consent is asked, shown in the disclosure history */
-    /* What GET /v1/verifications/{id} returns after approval: "claims" (name -> value), "withheld", "issuer",
-     * "assertion_id", "name_id", "name_id_format", "assurance" and "purpose". */
+    const char *consent_level; /* the engine's explicit or separate-cross-border, or NULL */
+    const json_t *policy;      /* the engine's [{id, version, digest}], or NULL */
+    /* The stored result that GET /v1/verifications/{id} reads after approval, with the
+     * claim values under "held"; route_consent_hook.c describes the members. */
     const json_t *result;
+    json_t *reply_members; /* members added to the 202 response when not NULL */
     char consent_id[WEB_ID_LEN + 1]; /* set by consent_defer: the stored request's id */
 } consent_input;
 
@@ -38,20 +43,33 @@ typedef struct consent_input {
 void consent_defer(http_request *request, consent_input *input, http_reply *reply);
 
 /*
- * The hook of POST /v1/verifications: returns true when this verification needs the
- * subject's consent.
- * NOTE: this is the relying party's registry setting "consent = always|never". The
- * policy engine's consent_required does not reach it yet, because the engine's branch
- * withholds the values that a deferred verification would need to store.
+ * Reads the registry's consent setting, which applies to nodes without the policy
+ * engine: returns true when the relying party's section sets "consent = always". With
+ * the engine, the engine's decision alone decides whether a verification waits.
  */
 bool consent_required(const http_request *request, const config_rp *rp);
 
+/* Returns true when the node serves the consent pages; otherwise fills 409
+ * consent_unavailable. */
+bool consent_available(const http_request *request, http_reply *reply);
+
 /* Defers a verified, not yet disclosed verification of the calling relying party until
- * the subject decides. disclosed and withheld are the claim decisions. Replies 202, or
+ * the subject decides. d is the decision: the engine's, whose after_consent holds what
+ * an approval releases, or the registry's, whose disclosed claims wait. Replies 202, or
  * fills a problem. */
 void consent_defer_verification(http_request *request, const char *purpose,
-                                const saml_assertion *assertion, const json_t *disclosed,
-                                const json_t *withheld, http_reply *reply);
+                                long retention_days, const saml_assertion *assertion,
+                                const disclosure *d, http_reply *reply);
+
+/* Records the verification_decided entry that a consent decision ends: "accepted"
+ * after an approval, "refused" after a refusal, naming the consent and the bundles of
+ * the decision the subject saw. Returns false with a problem in reply. */
+bool consent_audit_outcome(http_request *request, const web_consent *consent,
+                           web_consent_state state, http_reply *reply);
+
+/* Removes the held claim values of verifications whose consent request was refused or
+ * has expired. Returns the number of verifications purged, or -1 on a store failure. */
+int consent_purge_held_values(store *s, time_t now);
 
 /* Adds a disclosure that needed no consent to the subject's history when the assertion
  * is a credential of this node. Returns false with a 500 problem when it cannot be

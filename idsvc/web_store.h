@@ -155,6 +155,13 @@ typedef struct web_store_ops {
     /* Finds a verification of one relying party; another's answers STORE_NOT_FOUND. */
     store_status (*verification_get)(store *s, const char *id, const char *rp_id,
                                      web_verification *out);
+    /* Finds the verification that waits for a consent request. */
+    store_status (*verification_of_consent)(store *s, const char *consent_id,
+                                            web_verification *out);
+    /* Removes the member "held" (the claim values and the NameID) from the result of
+     * every verification whose consent request was refused or expired at now, and
+     * stores "held_removed_at" instead. *count is the number of results changed. */
+    store_status (*verification_purge_held)(store *s, time_t now, size_t *count);
 
     store_status (*disclosure_add)(store *s, const web_disclosure *disclosure);
     /* Lists a subject's disclosures, newest first, at most max of them. */

@@ -103,21 +103,12 @@ store_status web_sqlite_verification_put(store *s, const web_verification *v)
     return web_sql_run(stmt, "storing a verification");
 }
 
-store_status web_sqlite_verification_get(store *s, const char *id, const char *rp_id,
-                                         web_verification *out)
+/* Reads the one row that stmt selects, with the columns of verification_get. */
+static store_status read_verification(sqlite3_stmt *stmt, web_verification *out)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "SELECT id, rp_id, consent_id, result, created_at FROM pending_verifications"
-           " WHERE id = ? AND rp_id = ?");
     store_status status = STORE_FAILED;
-    int rc;
+    int rc = sqlite3_step(stmt);
 
-    memset(out, 0, sizeof(*out));
-    if (stmt == NULL)
-        return STORE_FAILED;
-    web_sql_bind_text(stmt, 1, id);
-    web_sql_bind_text(stmt, 2, rp_id);
-    rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) {
         status = STORE_NOT_FOUND;
     } else if (rc == SQLITE_ROW) {
@@ -133,6 +124,54 @@ store_status web_sqlite_verification_get(store *s, const char *id, const char *r
     sqlite3_finalize(stmt);
     if (status != STORE_OK)
         web_verification_clear(out);
+    return status;
+}
+
+store_status web_sqlite_verification_get(store *s, const char *id, const char *rp_id,
+                                         web_verification *out)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "SELECT id, rp_id, consent_id, result, created_at FROM pending_verifications"
+           " WHERE id = ? AND rp_id = ?");
+
+    memset(out, 0, sizeof(*out));
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, id);
+    web_sql_bind_text(stmt, 2, rp_id);
+    return read_verification(stmt, out);
+}
+
+store_status web_sqlite_verification_of_consent(store *s, const char *consent_id,
+                                                web_verification *out)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "SELECT id, rp_id, consent_id, result, created_at FROM pending_verifications"
+           " WHERE consent_id = ?");
+
+    memset(out, 0, sizeof(*out));
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, consent_id);
+    return read_verification(stmt, out);
+}
+
+store_status web_sqlite_verification_purge_held(store *s, time_t now, size_t *count)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "UPDATE pending_verifications"
+           " SET result = json_set(json_remove(result, '$.held'), '$.held_removed_at', ?1)"
+           " WHERE json_type(result, '$.held') IS NOT NULL AND consent_id IN"
+           " (SELECT id FROM consent_requests WHERE state = 'refused' OR expires_at <= ?1)");
+    store_status status;
+
+    *count = 0;
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, now);
+    status = web_sql_run(stmt, "removing held claim values");
+    if (status == STORE_OK)
+        *count = (size_t)web_sql_changes(s);
     return status;
 }
 

@@ -36,6 +36,9 @@ store_status web_sqlite_consent_decide(store *s, const char *id, web_consent_sta
 store_status web_sqlite_verification_put(store *s, const web_verification *verification);
 store_status web_sqlite_verification_get(store *s, const char *id, const char *rp_id,
                                          web_verification *out);
+store_status web_sqlite_verification_of_consent(store *s, const char *consent_id,
+                                                web_verification *out);
+store_status web_sqlite_verification_purge_held(store *s, time_t now, size_t *count);
 store_status web_sqlite_disclosure_add(store *s, const web_disclosure *disclosure);
 store_status web_sqlite_disclosure_list(store *s, int64_t subject_id, size_t max,
                                         web_disclosure **out, size_t *count);

@@ -569,6 +569,8 @@ const web_store_ops web_store_sqlite_ops = {
     .consent_decide = web_sqlite_consent_decide,
     .verification_put = web_sqlite_verification_put,
     .verification_get = web_sqlite_verification_get,
+    .verification_of_consent = web_sqlite_verification_of_consent,
+    .verification_purge_held = web_sqlite_verification_purge_held,
     .disclosure_add = web_sqlite_disclosure_add,
     .disclosure_list = web_sqlite_disclosure_list,
 };

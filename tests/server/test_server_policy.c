@@ -289,7 +289,8 @@ static void test_age_check_releases_derived(void **state)
     free(assertion);
 }
 
-static void test_consent_required_releases_nothing(void **state)
+/* The engine asks for consent, but this node serves no consent pages. */
+static void test_consent_without_pages(void **state)
 {
     char *assertion = issue(RP_ENTITY_ID);
     http_result result;
@@ -298,25 +299,18 @@ static void test_consent_required_releases_nothing(void **state)
     verify(CLIENT_RP, assertion, "account_opening",
            "[\"given_name\",\"family_name\",\"national_id\"]", ",\"retention_days\":365",
            &result);
-    expect_status(&result, 200, "");
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                        "consent_required");
-    assert_string_equal(
-        json_string_value(json_object_get(result.json, "consent_required")), "explicit");
-    expect_decision(&result, "given_name", "withheld", "consent_required",
-                    "base.basic.domestic");
-    expect_decision(&result, "national_id", "withheld", "consent_required",
-                    "base.identifier.domestic");
-    assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 0);
+    expect_status(&result, 409, "consent_unavailable");
+    assert_null(json_object_get(result.json, "claims"));
     assert_null(json_object_get(result.json, "attestation"));
     assert_null(strstr(result.body, "\"Mei\""));
     assert_null(strstr(result.body, "\"Tan\""));
     expect_no_secret(&result);
     http_result_clear(&result);
 
-    /* The presentation was recorded, so the assertion cannot be replayed. */
-    verify(CLIENT_RP, assertion, "account_opening", "[\"given_name\"]", "", &result);
-    expect_status(&result, 422, "replayed");
+    /* The assertion was not recorded, so a request that needs no consent can use it. */
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", ",\"retention_days\":30",
+           &result);
+    expect_status(&result, 200, "");
     http_result_clear(&result);
     free(assertion);
 }
@@ -570,7 +564,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_age_check_releases_derived),
-        cmocka_unit_test(test_consent_required_releases_nothing),
+        cmocka_unit_test(test_consent_without_pages),
         cmocka_unit_test(test_cross_border_needs_mechanism),
         cmocka_unit_test(test_registry_limits_claims),
         cmocka_unit_test(test_bad_request_values),
