@@ -61,7 +61,7 @@ static const char *const event_kinds[] = {
     "credential_issued",      "credential_revoked",   "verification_decided",
     "consent_given",          "consent_refused",      "authenticator_enrolled",
     "authenticator_removed",  "policy_loaded",        "key_generated",
-    "checkpoint_key_loaded",  "admin_action",
+    "checkpoint_key_loaded",  "admin_action",         "policy_reload_failed",
 };
 
 const char *audit_status_code(audit_status status)

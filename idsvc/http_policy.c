@@ -10,6 +10,7 @@
 
 #include "http_policy.h"
 #include "log.h"
+#include "route_audit.h"
 
 /* Writes the current set's bundles as "id vVERSION DIGEST, ..." for log lines. */
 static void describe_set(policy_store *bundles, char *buf, size_t size)
@@ -28,6 +29,50 @@ static void describe_set(policy_store *bundles, char *buf, size_t size)
                                  policy_set_bundle_version(set, i),
                                  policy_set_bundle_digest(set, i));
     policy_set_release(&set);
+}
+
+/* Returns the current set's bundles as [{id, version, digest}] for audit entries. */
+static json_t *bundle_list(policy_store *bundles)
+{
+    policy_set *set = policy_store_acquire(bundles);
+    json_t *list = json_array();
+
+    for (size_t i = 0; set != NULL && list != NULL && i < policy_set_bundle_count(set); i++)
+        json_array_append_new(list,
+                              json_pack("{s:s, s:I, s:s}", "id", policy_set_bundle_id(set, i),
+                                        "version",
+                                        (json_int_t)policy_set_bundle_version(set, i),
+                                        "digest", policy_set_bundle_digest(set, i)));
+    policy_set_release(&set);
+    return list;
+}
+
+/* Records policy_loaded with the bundles now in force; reason is start or reload. */
+static int audit_loaded(node *n, const char *reason)
+{
+    return route_audit_node_event(n, "policy_loaded",
+                                  json_pack("{s:s, s:o}", "reason", reason, "bundles",
+                                            bundle_list(n->policy)));
+}
+
+/* Records policy_reload_failed with the stable code and the bundles kept. */
+static void audit_reload_failed(node *n, const char *code, const char *error)
+{
+    route_audit_node_event(n, "policy_reload_failed",
+                           json_pack("{s:s, s:s, s:o}", "code", code, "error", error, "kept",
+                                     n->policy != NULL ? bundle_list(n->policy)
+                                                       : json_array()));
+}
+
+/* Warns about relying parties whose registry consent setting the engine replaces. */
+static void warn_registry_consent(const config *cfg)
+{
+    for (size_t i = 0; i < cfg->rp_count; i++)
+        if (cfg->rps[i].consent_always)
+            log_message(LOG_WARN, "registry_consent_ignored",
+                        "[rp %s] consent = always has no effect with [policy]: the policy "
+                        "engine decides which verifications wait for consent",
+                        cfg->rps[i].id);
 }
 
 static int load_bundles(node *n, const config *cfg, policy_error *err)
@@ -100,7 +145,8 @@ int http_policy_start(node *n, const config *cfg)
     if (check_home(n, cfg) != 0)
         return -1;
     log_loaded(n, "policy_loaded");
-    return 0;
+    warn_registry_consent(cfg);
+    return audit_loaded(n, "start");
 }
 
 void http_policy_reload(node *n, const config *cfg)
@@ -111,10 +157,14 @@ void http_policy_reload(node *n, const config *cfg)
     /* NOTE: the trust list is read only at start, and so is whether the engine runs;
      * a reload changes only which bundles are loaded. */
     if (n->policy == NULL) {
-        if (cfg->policy.bundle_count > 0)
+        if (cfg->policy.bundle_count > 0) {
             log_message(LOG_ERROR, "policy_reload_failed",
                         "[policy] names bundles, but the node started without the policy "
                         "engine; restart it to turn the engine on");
+            audit_reload_failed(n, "restart_required",
+                                "[policy] names bundles, but the node started without the "
+                                "policy engine");
+        }
         return;
     }
     if (cfg->policy.bundle_count == 0) {
@@ -122,6 +172,7 @@ void http_policy_reload(node *n, const config *cfg)
         log_message(LOG_ERROR, "policy_reload_failed",
                     "[policy] names no bundle; the engine cannot be turned off without a "
                     "restart, so the node keeps %s", kept);
+        audit_reload_failed(n, "restart_required", "[policy] names no bundle");
         return;
     }
 
@@ -133,9 +184,13 @@ void http_policy_reload(node *n, const config *cfg)
             {"kept", kept},
         };
         log_event(LOG_ERROR, "policy_reload_failed", fields, 3);
+        audit_reload_failed(n, policy_error_name(err.code), err.message);
         return;
     }
     log_loaded(n, "policy_reloaded");
+    /* NOTE: the new set is in force before its entry is durable; if the log fails, the
+     * node serves it anyway and logs audit_record_failed. */
+    audit_loaded(n, "reload");
 }
 
 void http_policy_stop(node *n)
