@@ -1,5 +1,5 @@
 # The enrollment, sign-in and consent routes against the real daemon, with the software
-# authenticator of tests/webauthn. This fragment is included before server/ and
+# authenticator of tests/webauthn, without and with the policy engine. This fragment is included before server/ and
 # webauthn/, so it declares its test once the whole tests/ folder has been read.
 function(enroll_add_tests)
   if(NOT TARGET idsvc OR NOT TARGET idsvc_server_harness OR
@@ -10,6 +10,13 @@ function(enroll_add_tests)
                       idsvc_server_harness webauthn_soft_authenticator)
   add_dependencies(test_enroll_api idsvc)
   set_tests_properties(test_enroll_api PROPERTIES
+    ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
+
+  # Consent that the policy engine asks for, with signed bundles and the pages.
+  idsvc_add_unit_test(test_policy_consent ${CMAKE_SOURCE_DIR}/tests/enroll/test_policy_consent.c
+                      idsvc_server_harness webauthn_soft_authenticator)
+  add_dependencies(test_policy_consent idsvc idsvc-admin)
+  set_tests_properties(test_policy_consent PROPERTIES
     ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
 endfunction()
 cmake_language(DEFER CALL enroll_add_tests)
