@@ -8,8 +8,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -274,77 +272,6 @@ static void test_fork_child_signs(void **state)
     p11_token_close(&token);
 }
 
-typedef struct busy_signer {
-    p11_key *key;
-    atomic_bool *stop;
-    int failures;
-} busy_signer;
-
-static void *sign_until_stopped(void *arg)
-{
-    busy_signer *busy = arg;
-    p11_error err;
-
-    while (!atomic_load(busy->stop)) {
-        if (!sign_ok(busy->key, &err))
-            busy->failures++;
-    }
-    return NULL;
-}
-
-/* Waits for a child for at most timeout_seconds; kills it and returns -1 when it hangs. */
-static int wait_child(pid_t child, int timeout_seconds)
-{
-    int status;
-
-    for (int i = 0; i < timeout_seconds * 100; i++) {
-        pid_t done = waitpid(child, &status, WNOHANG);
-
-        if (done == child)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        usleep(10000);
-    }
-    kill(child, SIGKILL);
-    waitpid(child, &status, 0);
-    return -1;
-}
-
-/* A fork while other threads sign must not inherit a lock held inside the module. */
-static void test_fork_while_threads_sign(void **state)
-{
-    p11_token *token = open_wrapped(0);
-    p11_key *key = test_key(token);
-    atomic_bool stop = false;
-    busy_signer signers[4];
-    pthread_t threads[4];
-    p11_error err;
-
-    (void)state;
-    for (int i = 0; i < 4; i++) {
-        signers[i] = (busy_signer){.key = key, .stop = &stop};
-        assert_int_equal(pthread_create(&threads[i], NULL, sign_until_stopped, &signers[i]),
-                         0);
-    }
-
-    for (int round = 0; round < 20; round++) {
-        pid_t child = fork();
-
-        assert_true(child >= 0);
-        if (child == 0)
-            _exit(sign_ok(key, &err) ? 0 : 1);
-        if (wait_child(child, 10) != 0)
-            fail_msg("fork round %d: the child hung or failed to sign", round);
-    }
-
-    atomic_store(&stop, true);
-    for (int i = 0; i < 4; i++) {
-        assert_int_equal(pthread_join(threads[i], NULL), 0);
-        assert_int_equal(signers[i].failures, 0);
-    }
-    p11_key_free(&key);
-    p11_token_close(&token);
-}
-
 static void test_lost_sessions_reopened(void **state)
 {
     p11_token *token = open_wrapped(0);
@@ -427,7 +354,6 @@ int main(void)
         cmocka_unit_test(test_wrong_pin_one_login),
         cmocka_unit_test(test_threads_sign_on_own_sessions),
         cmocka_unit_test(test_fork_child_signs),
-        cmocka_unit_test(test_fork_while_threads_sign),
         cmocka_unit_test(test_lost_sessions_reopened),
         cmocka_unit_test(test_device_gone_bounded),
         cmocka_unit_test(test_no_pin_retry_after_reconnect),
