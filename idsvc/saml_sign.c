@@ -5,14 +5,38 @@
  */
 #include "saml_build.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
 /* Large enough for RSA-4096 and for raw r||s of P-521. */
 #define SIGNATURE_MAX 1024
+
+/* SHA-256 fetched once, because OpenSSL 3.0's SHA256() looks the digest up in the
+ * provider store, under its locks, on every call. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int digest_sha256(const char *data, size_t len,
+                         unsigned char digest[SHA256_DIGEST_LENGTH], p11_error *err)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    if (sha256_md == NULL ||
+        EVP_Digest(data, len, digest, NULL, sha256_md, NULL) != 1) {
+        saml_set_error(err, "OpenSSL could not compute SHA-256 of the assertion");
+        return -1;
+    }
+    return 0;
+}
 
 /*
  * The SignedInfo start tag as exclusive c14n writes it when SignedInfo is canonicalised
@@ -144,7 +168,8 @@ int saml_sign_parts(const saml_assertion_spec *spec, const saml_signer *signer,
     if (saml_build_canonical(spec, parts, err) != 0)
         return -1;
 
-    SHA256((const unsigned char *)parts->assertion.data, parts->assertion.len, digest);
+    if (digest_sha256(parts->assertion.data, parts->assertion.len, digest, err) != 0)
+        return -1;
     write_signed_info(&parts->signed_info, algorithm_uri, parts->id, digest);
     if (parts->signed_info.failed) {
         saml_set_error(err, "out of memory while writing SignedInfo");

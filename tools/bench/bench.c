@@ -18,7 +18,9 @@
 #include "p11.h"
 #include "saml.h"
 
-#define RUNS 3
+/* Each round measures every operation once on one and then on two threads, so the
+ * raw and idsvc rates of a round are taken within seconds of each other. */
+#define ROUNDS 5
 
 typedef struct options {
     const char *module_path;
@@ -31,7 +33,19 @@ typedef struct options {
     bench_https_options https; /* the HTTPS scenario runs when https.port is set */
 } options;
 
-/* The rates of one key type at one thread count, each the median of RUNS runs. */
+/* One rate per round for each operation, at one key type and thread count. */
+typedef struct samples {
+    double raw_sign[ROUNDS];
+    double saml_sign[ROUNDS];
+    double xmlsec_verify[ROUNDS];
+    double idsvc_verify[ROUNDS];
+} samples;
+
+/*
+ * The rates of one key type at one thread count, each the median over the rounds. The
+ * ratios are medians of the ratios within each round, so that a slow moment of the
+ * machine lowers both sides of a ratio rather than one.
+ */
 typedef struct result {
     const char *algorithm;
     int threads;
@@ -39,6 +53,9 @@ typedef struct result {
     double saml_sign;
     double xmlsec_verify;
     double idsvc_verify;
+    double sign_vs_raw;
+    double verify_vs_xmlsec;
+    samples runs;
 } result;
 
 typedef struct key_setup {
@@ -200,25 +217,78 @@ static void release_key(key_setup *setup)
 
 /* ---- measuring ----------------------------------------------------------------- */
 
-static double median3(double a, double b, double c)
+static int compare_doubles(const void *a, const void *b)
 {
-    if ((a <= b && b <= c) || (c <= b && b <= a))
-        return b;
-    if ((b <= a && a <= c) || (c <= a && a <= b))
-        return a;
-    return c;
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
 }
 
-static double measure_median(const bench_op *op, int threads, double seconds)
+/* Returns the median of ROUNDS values, or -1 when any is negative (a failed run). */
+static double median(const double *values)
 {
-    double runs[RUNS];
+    double sorted[ROUNDS];
 
-    for (int i = 0; i < RUNS; i++)
-        runs[i] = bench_measure(op, threads, seconds);
-    return median3(runs[0], runs[1], runs[2]);
+    for (int i = 0; i < ROUNDS; i++) {
+        if (values[i] < 0)
+            return -1.0;
+        sorted[i] = values[i];
+    }
+    qsort(sorted, ROUNDS, sizeof(sorted[0]), compare_doubles);
+    return sorted[ROUNDS / 2];
 }
 
-static int measure_raw(const options *opts, key_setup *setup, result *one, result *two)
+/* Returns the median over the rounds of top[i] / bottom[i]. */
+static double median_ratio(const double *top, const double *bottom)
+{
+    double ratios[ROUNDS];
+
+    for (int i = 0; i < ROUNDS; i++)
+        ratios[i] = bottom[i] > 0 && top[i] >= 0 ? top[i] / bottom[i] : -1.0;
+    return median(ratios);
+}
+
+/* The four operations of one key, ready for bench_measure. */
+typedef struct key_ops {
+    bench_op raw;
+    bench_op sign;
+    bench_op bare;
+    bench_op verify;
+    bench_xmlsec bare_input;
+} key_ops;
+
+static void make_ops(key_setup *setup, key_ops *ops)
+{
+    ops->raw = bench_raw_sign_op;
+    ops->sign = (bench_op){"saml_sign", shared_setup, saml_sign_run, shared_teardown, setup};
+    ops->verify = (bench_op){"idsvc_verify", shared_setup, idsvc_verify_run,
+                             shared_teardown, setup};
+    ops->bare_input = (bench_xmlsec){setup->xml, setup->xml_len, setup->pubkey_pem,
+                                     setup->pubkey_pem_len};
+    ops->bare = bench_xmlsec_verify_op;
+    ops->bare.shared = &ops->bare_input;
+}
+
+static void measure_round(const key_ops *ops, double seconds, int round, result *r)
+{
+    r->runs.raw_sign[round] = bench_measure(&ops->raw, r->threads, seconds);
+    r->runs.saml_sign[round] = bench_measure(&ops->sign, r->threads, seconds);
+    r->runs.xmlsec_verify[round] = bench_measure(&ops->bare, r->threads, seconds);
+    r->runs.idsvc_verify[round] = bench_measure(&ops->verify, r->threads, seconds);
+}
+
+static void summarise(result *r)
+{
+    r->raw_sign = median(r->runs.raw_sign);
+    r->saml_sign = median(r->runs.saml_sign);
+    r->xmlsec_verify = median(r->runs.xmlsec_verify);
+    r->idsvc_verify = median(r->runs.idsvc_verify);
+    r->sign_vs_raw = median_ratio(r->runs.saml_sign, r->runs.raw_sign);
+    r->verify_vs_xmlsec = median_ratio(r->runs.idsvc_verify, r->runs.xmlsec_verify);
+}
+
+/* Measures one key in ROUNDS rounds, on one and on two threads in each round. */
+static int measure_key(const options *opts, key_setup *setup, result *one, result *two)
 {
     bench_raw_sign raw = {
         .module_path = opts->module_path,
@@ -229,35 +299,23 @@ static int measure_raw(const options *opts, key_setup *setup, result *one, resul
         /* About the size of the canonical SignedInfo that the SAML signer signs. */
         .data_len = 800,
     };
-    bench_op op = bench_raw_sign_op;
-    int rc = -1;
+    key_ops ops;
 
     if (bench_raw_open(&raw) != 0) {
         fprintf(stderr, "idsvc-bench: the raw PKCS#11 set-up for %s failed\n",
                 setup->label);
-        goto out;
+        bench_raw_close();
+        return -1;
     }
-    one->raw_sign = measure_median(&op, 1, opts->seconds);
-    two->raw_sign = measure_median(&op, 2, opts->seconds);
-    rc = 0;
-out:
+    make_ops(setup, &ops);
+    for (int round = 0; round < ROUNDS; round++) {
+        measure_round(&ops, opts->seconds, round, one);
+        measure_round(&ops, opts->seconds, round, two);
+    }
     bench_raw_close();
-    return rc;
-}
-
-static void measure_idsvc(const options *opts, key_setup *setup, result *r)
-{
-    bench_op sign = {"saml_sign", shared_setup, saml_sign_run, shared_teardown, setup};
-    bench_op verify = {"idsvc_verify", shared_setup, idsvc_verify_run, shared_teardown,
-                       setup};
-    bench_xmlsec bare_input = {setup->xml, setup->xml_len, setup->pubkey_pem,
-                               setup->pubkey_pem_len};
-    bench_op bare = bench_xmlsec_verify_op;
-
-    bare.shared = &bare_input;
-    r->saml_sign = measure_median(&sign, r->threads, opts->seconds);
-    r->xmlsec_verify = measure_median(&bare, r->threads, opts->seconds);
-    r->idsvc_verify = measure_median(&verify, r->threads, opts->seconds);
+    summarise(one);
+    summarise(two);
+    return 0;
 }
 
 /* ---- output -------------------------------------------------------------------- */
@@ -311,8 +369,8 @@ static void print_json(const result *results, size_t count)
                "\"saml_sign\": %.0f, \"xmlsec_verify\": %.0f, \"idsvc_verify\": %.0f, "
                "\"sign_vs_raw\": %.3f, \"verify_vs_xmlsec\": %.3f}%s\n",
                r->algorithm, r->threads, r->raw_sign, r->saml_sign, r->xmlsec_verify,
-               r->idsvc_verify, ratio(r->saml_sign, r->raw_sign),
-               ratio(r->idsvc_verify, r->xmlsec_verify), i + 1 < count ? "," : "");
+               r->idsvc_verify, r->sign_vs_raw, r->verify_vs_xmlsec,
+               i + 1 < count ? "," : "");
     }
     printf("  ],\n  \"two_threads_vs_one\": [\n");
     for (size_t i = 0; i + 1 < count; i += 2) {
@@ -320,10 +378,11 @@ static void print_json(const result *results, size_t count)
 
         printf("    {\"algorithm\": \"%s\", \"raw_sign\": %.2f, \"saml_sign\": %.2f, "
                "\"xmlsec_verify\": %.2f, \"idsvc_verify\": %.2f}%s\n",
-               one->algorithm, ratio(two->raw_sign, one->raw_sign),
-               ratio(two->saml_sign, one->saml_sign),
-               ratio(two->xmlsec_verify, one->xmlsec_verify),
-               ratio(two->idsvc_verify, one->idsvc_verify), i + 2 < count ? "," : "");
+               one->algorithm, median_ratio(two->runs.raw_sign, one->runs.raw_sign),
+               median_ratio(two->runs.saml_sign, one->runs.saml_sign),
+               median_ratio(two->runs.xmlsec_verify, one->runs.xmlsec_verify),
+               median_ratio(two->runs.idsvc_verify, one->runs.idsvc_verify),
+               i + 2 < count ? "," : "");
     }
     printf("  ]\n}\n");
 }
@@ -337,10 +396,11 @@ static void print_table(const result *results, size_t count)
 
         printf("%-8s %7d %10.0f %10.0f %10.0f %10.0f %11.3f %16.3f\n", r->algorithm,
                r->threads, r->raw_sign, r->saml_sign, r->xmlsec_verify, r->idsvc_verify,
-               ratio(r->saml_sign, r->raw_sign), ratio(r->idsvc_verify, r->xmlsec_verify));
+               r->sign_vs_raw, r->verify_vs_xmlsec);
     }
-    printf("rates are operations per second for the whole process, medians of %d runs\n",
-           RUNS);
+    printf("rates are operations per second for the whole process, medians of %d rounds;\n"
+           "ratios are medians of the ratios within each round\n",
+           ROUNDS);
 }
 
 /* Reports a failed operation, which bench_measure marks with a negative rate. */
@@ -352,7 +412,7 @@ static int all_measured(const result *results, size_t count)
         const result *r = &results[i];
 
         if (r->raw_sign < 0 || r->saml_sign < 0 || r->xmlsec_verify < 0 ||
-            r->idsvc_verify < 0) {
+            r->idsvc_verify < 0 || r->sign_vs_raw < 0 || r->verify_vs_xmlsec < 0) {
             fprintf(stderr, "idsvc-bench: an operation failed for %s on %d threads\n",
                     r->algorithm, r->threads);
             ok = 0;
@@ -511,22 +571,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* The raw loops initialise and finalise the module themselves, so they run before
-     * idsvc's layer opens the same module in this process. */
-    for (int k = 0; k < 2; k++) {
-        results[2 * k] = (result){.algorithm = keys[k].algorithm, .threads = 1};
-        results[2 * k + 1] = (result){.algorithm = keys[k].algorithm, .threads = 2};
-        if (measure_raw(&opts, &keys[k], &results[2 * k], &results[2 * k + 1]) != 0)
-            goto out;
-    }
-
     if (open_token(&opts) != 0)
         goto out;
     for (int k = 0; k < 2; k++) {
-        if (prepare_key(&keys[k]) != 0)
+        results[2 * k] = (result){.algorithm = keys[k].algorithm, .threads = 1};
+        results[2 * k + 1] = (result){.algorithm = keys[k].algorithm, .threads = 2};
+        if (prepare_key(&keys[k]) != 0 ||
+            measure_key(&opts, &keys[k], &results[2 * k], &results[2 * k + 1]) != 0)
             goto out;
-        measure_idsvc(&opts, &keys[k], &results[2 * k]);
-        measure_idsvc(&opts, &keys[k], &results[2 * k + 1]);
     }
 
     rc = all_measured(results, 4) ? 0 : 1;

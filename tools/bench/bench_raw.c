@@ -10,6 +10,8 @@
 
 static void *module_handle;
 static CK_FUNCTION_LIST_PTR functions;
+static int initialised_here; /* 1 when this file called C_Initialize and must finalise */
+static CK_SESSION_HANDLE login_session;
 static CK_SLOT_ID slot;
 static CK_OBJECT_HANDLE key_handle;
 static const bench_raw_sign *config;
@@ -62,11 +64,16 @@ static int find_key(CK_SESSION_HANDLE session, const char *label)
     return rv == CKR_OK && found == 1 ? 0 : -1;
 }
 
+/*
+ * Opens the module on its own PKCS#11 API. When idsvc's layer has initialised and logged
+ * in to the same module in this process already, the module is shared: both calls then
+ * answer "already" and the raw loop uses sessions of its own beside the layer's.
+ */
 int bench_raw_open(bench_raw_sign *raw)
 {
     CK_C_GetFunctionList get_function_list;
     CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
-    CK_SESSION_HANDLE session;
+    CK_RV rv;
 
     config = raw;
     module_handle = dlopen(raw->module_path, RTLD_NOW | RTLD_LOCAL);
@@ -75,27 +82,34 @@ int bench_raw_open(bench_raw_sign *raw)
     get_function_list = (CK_C_GetFunctionList)dlsym(module_handle, "C_GetFunctionList");
     if (get_function_list == NULL || get_function_list(&functions) != CKR_OK)
         return -1;
-    if (functions->C_Initialize(&args) != CKR_OK)
+    rv = functions->C_Initialize(&args);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
         return -1;
+    initialised_here = rv == CKR_OK;
     if (find_slot(raw->token_label) != 0)
         return -1;
 
     if (functions->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                                 &session) != CKR_OK)
+                                 &login_session) != CKR_OK)
         return -1;
     /* The login holds for every session of this application until C_Finalize. */
-    if (functions->C_Login(session, CKU_USER, (CK_UTF8CHAR_PTR)raw->pin,
-                           strlen(raw->pin)) != CKR_OK)
+    rv = functions->C_Login(login_session, CKU_USER, (CK_UTF8CHAR_PTR)raw->pin,
+                            strlen(raw->pin));
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
         return -1;
-    return find_key(session, raw->key_label);
+    return find_key(login_session, raw->key_label);
 }
 
 void bench_raw_close(void)
 {
-    if (functions != NULL)
-        functions->C_Finalize(NULL);
+    if (functions != NULL) {
+        functions->C_CloseSession(login_session);
+        if (initialised_here)
+            functions->C_Finalize(NULL);
+    }
     functions = NULL;
-    /* The module stays loaded: idsvc's own layer opens it again right after. */
+    initialised_here = 0;
+    /* The module stays loaded: idsvc's layer may be using it. */
 }
 
 static void *raw_setup(void *shared)
