@@ -552,9 +552,14 @@ static int open_token(const options *opts)
 int main(int argc, char **argv)
 {
     options opts;
+    /*
+     * P-256 is measured first. NOTE: after the RSA rounds, SoftHSM2 2.6 signed with
+     * P-256 on two threads no faster than on one in this process, for the raw loop and
+     * for idsvc alike, while a fresh process scales by about 1.8. The cause is not found.
+     */
     key_setup keys[2] = {
-        {.algorithm = "rsa2048", .ecdsa = 0},
         {.algorithm = "p256", .ecdsa = 1},
+        {.algorithm = "rsa2048", .ecdsa = 0},
     };
     result results[4];
     p11_error err = {0};
@@ -564,8 +569,8 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return 2;
     }
-    keys[0].label = opts.rsa_label;
-    keys[1].label = opts.ec_label;
+    keys[0].label = opts.ec_label;
+    keys[1].label = opts.rsa_label;
     if (p11_pin_read_file(opts.pin_file, pin, sizeof(pin), &err) != 0) {
         fprintf(stderr, "idsvc-bench: %s\n", err.message);
         return 1;
@@ -582,7 +587,7 @@ int main(int argc, char **argv)
     }
 
     rc = all_measured(results, 4) ? 0 : 1;
-    if (rc == 0 && opts.https.port != 0 && run_https(&opts, &keys[1], &results[2]) != 0)
+    if (rc == 0 && opts.https.port != 0 && run_https(&opts, &keys[0], &results[0]) != 0)
         rc = 1;
     if (opts.json) {
         printf("{\n");
