@@ -38,6 +38,13 @@ static void print_usage(FILE *out)
 
 int admin_audit_main(int argc, char **argv)
 {
+    /* Every subcommand shares this usage text, so --help anywhere prints it. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            print_usage(stdout);
+            return AUDIT_EXIT_OK;
+        }
+    }
     if (argc >= 2 && strcmp(argv[1], "export") == 0)
         return admin_audit_export_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)

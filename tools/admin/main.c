@@ -30,6 +30,15 @@ static int run_saml(int argc, char **argv)
         return admin_saml_sign_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return admin_saml_verify_main(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        fputs("usage: idsvc-admin saml sign|verify [OPTIONS]\n"
+              "  sign    build and sign a SAML 2.0 Assertion with an HSM key\n"
+              "  verify  verify a signed Assertion or Response\n"
+              "Run 'idsvc-admin saml sign --help' or 'idsvc-admin saml verify --help' for\n"
+              "their options.\n",
+              stdout);
+        return 0;
+    }
     fputs("usage: idsvc-admin saml sign|verify [OPTIONS]\n", stderr);
     return 2;
 }
