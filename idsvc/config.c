@@ -425,8 +425,8 @@ static int handle_rp(parse_state *state, const char *id, const char *name,
     if (strcmp(name, "name") == 0)
         return set_string(&rp->name, value) == 0;
     if (strcmp(name, "consent") == 0) {
-        /* NOTE: this registry setting stands in for the policy engine's
-         * consent_required until the engine decides verifications. */
+        /* Used only on a node without [policy]; with bundles loaded, the engine's
+         * consent_required decides and this setting is ignored. */
         if (strcmp(value, "always") != 0 && strcmp(value, "never") != 0)
             return fail(state, "[rp %s] consent: \"%s\" is not always or never", id, value);
         rp->consent_always = strcmp(value, "always") == 0;

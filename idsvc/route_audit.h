@@ -82,7 +82,7 @@ bool route_audit_subject_event(http_request *request, const char *kind, int64_t 
                                const char *relying_party, const char *jurisdiction,
                                json_t *payload, http_reply *reply);
 
-/* verification_decided, rejected: records the problem code when reply holds a 4xx
+/* verification_decided, rejected: records the problem code when reply contains a 4xx
  * rejection of the credential; leaves other replies alone. */
 bool route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,
                            http_reply *reply);

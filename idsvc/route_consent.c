@@ -367,7 +367,7 @@ static void decide(http_request *request, const web_consent *consent,
         return;
     }
     /* NOTE: the decision is stored before its entries, as an issuance is; if an entry
-     * fails, the subject gets 503 although the decision stands. */
+     * fails, the subject gets 503 although the decision is stored. */
     if (!audit_decision(request, consent, state, authenticator, reply) ||
         !consent_audit_outcome(request, consent, state, reply))
         return;

@@ -307,7 +307,7 @@ static void reply_accepted(http_request *request, const verify_input *in,
     http_reply_json(reply, 200, doc);
 }
 
-/* Records the verification_decided entry of a verification answered at once. */
+/* Records the verification_decided entry of a verification decided at once. */
 static bool audit_accepted(http_request *request, const char *purpose, const store_rp *rp,
                            const saml_assertion *assertion, const disclosure *d,
                            http_reply *reply)

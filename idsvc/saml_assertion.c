@@ -129,8 +129,8 @@ int saml_time_parse(const char *text, time_t *out)
     return 0;
 }
 
-/* Returns the only child element with this name in the assertion namespace; *count says
- * how many there were. */
+/* Returns the only child element with this name in the assertion namespace, and sets
+ * *count to how many there were. */
 static xmlNodePtr saml_child(xmlNodePtr parent, const char *name, size_t *count)
 {
     xmlNodePtr found = NULL;

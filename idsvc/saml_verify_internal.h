@@ -26,7 +26,7 @@ typedef struct saml_trust_key {
     int bits;
 } saml_trust_key;
 
-/* The most keys tried for one issuer; more are ignored. */
+/* The maximum number of keys tried for one issuer; more are ignored. */
 #define SAML_TRUST_MAX_CANDIDATES 16
 
 /* Fills keys with the issuer's own keys, then the keys trusted for any issuer, and

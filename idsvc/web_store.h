@@ -78,7 +78,7 @@ typedef struct web_consent {
 void web_consent_clear(web_consent *consent);
 
 /* A verification of a relying party kept for GET /v1/verifications/{id}. result is
- * the JSON the node needs to answer once consent is given. */
+ * the JSON the node needs for its reply once consent is given. */
 typedef struct web_verification {
     char id[WEB_ID_LEN + 1];
     char *rp_id;
@@ -152,7 +152,7 @@ typedef struct web_store_ops {
                                    const char *authenticator_id, time_t now);
 
     store_status (*verification_put)(store *s, const web_verification *verification);
-    /* Finds a verification of one relying party; another's answers STORE_NOT_FOUND. */
+    /* Finds a verification of one relying party; another's returns STORE_NOT_FOUND. */
     store_status (*verification_get)(store *s, const char *id, const char *rp_id,
                                      web_verification *out);
     /* Finds the verification that waits for a consent request. */

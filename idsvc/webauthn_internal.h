@@ -36,7 +36,7 @@
 
 struct webauthn_verifier {
     char *rp_id;
-    unsigned char rp_id_hash[32]; /* SHA-256 of rp_id, which authenticator data holds */
+    unsigned char rp_id_hash[32]; /* SHA-256 of rp_id, as authenticator data contains it */
     char **origins;
     size_t origin_count;
     X509_STORE *roots;

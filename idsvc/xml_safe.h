@@ -30,7 +30,7 @@ void xml_safe_init(void);
 
 /*
  * Parses len bytes into *doc_out, which the caller frees with xmlFreeDoc. Inputs over
- * max_bytes are rejected without parsing. On failure *doc_out is NULL and detail holds
+ * max_bytes are rejected without parsing. On failure *doc_out is NULL and detail contains
  * a sentence naming what failed.
  */
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,

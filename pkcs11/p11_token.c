@@ -25,8 +25,8 @@ int p11_check_field(const char *value, size_t field_size, const char *what, p11_
     if (len == 0 || len > field_size)
         return p11_fail(err, CKR_ARGUMENTS_BAD, "a token %s has 1 to %zu bytes, not %zu",
                         what, field_size, len);
-    /* PKCS#11 pads the field with spaces, so a trailing space cannot be stored or told
-     * apart from the padding. */
+    /* PKCS#11 pads the field with spaces, so a trailing space cannot be stored or
+     * distinguished from the padding. */
     if (value[len - 1] == ' ')
         return p11_fail(err, CKR_ARGUMENTS_BAD,
                         "the token %s '%s' ends with a space, which PKCS#11 padding "
