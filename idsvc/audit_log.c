@@ -1,9 +1,11 @@
 /*
- * The audit log's writer. Requests serialise and hash their entry in their own thread,
- * queue it, and sleep. The writer thread takes everything queued, appends it in one
- * SQLite transaction (audit_store_append), and wakes the requests of that batch. While
- * it commits, new entries queue up for the next batch, so the number of fsyncs per
- * second stays about constant as the request rate grows.
+ * The audit log's group commit. Requests serialise and hash their entry in their own
+ * thread and queue it. A request that finds no commit running becomes the committer: it
+ * takes everything queued, appends it in one SQLite transaction (audit_store_append) on
+ * its own connection, and wakes the requests of that batch. Requests that queue while a
+ * commit runs sleep; when it ends, one of them commits the next batch. So the number of
+ * fsyncs per second stays about constant as the request rate grows, and a request that
+ * runs alone commits without waking another thread.
  */
 #include "audit_log.h"
 
@@ -19,7 +21,7 @@
 #include "audit_store.h"
 #include "log.h"
 
-/* An entry waiting for the writer; it lives on the requesting thread's stack. */
+/* An entry waiting for its commit; it lives on the requesting thread's stack. */
 typedef struct pending {
     struct pending *next;
     audit_store_entry entry;
@@ -39,18 +41,18 @@ struct audit_log {
     unsigned char secret[32];
 
     pthread_mutex_t lock;
-    pthread_cond_t queued;    /* signalled when an entry is queued or on close */
     pthread_cond_t committed; /* broadcast after each batch */
     pending *queue_head;
     pending *queue_tail;
     bool closing;
-    audit_merkle_frontier frontier; /* owned by the writer thread */
+    bool committing;                /* a thread is committing a batch */
+    audit_merkle_frontier frontier; /* owned by the committing thread */
+    pending **batch;                /* the committing thread's batch array */
+    size_t batch_capacity;
     audit_merkle_tree_head head;    /* the committed tree, under lock */
     uint64_t commits;
     uint64_t entries;
 
-    pthread_t writer;
-    bool writer_started;
     pthread_t checkpointer;
     bool checkpointer_started;
     pthread_cond_t checkpoint_wake;
@@ -83,6 +85,8 @@ const char *audit_status_code(audit_status status)
         return "closed";
     case AUDIT_ERR_NO_MEMORY:
         return "no_memory";
+    case AUDIT_ERR_REPLAYED:
+        return "replayed";
     }
     return "unknown";
 }
@@ -95,7 +99,7 @@ bool audit_event_kind_known(const char *kind)
     return false;
 }
 
-/* ---- The writer thread ---------------------------------------------------------- */
+/* ---- Group commit --------------------------------------------------------------- */
 
 static size_t take_batch(pending *head, pending ***array, size_t *capacity)
 {
@@ -116,10 +120,11 @@ static size_t take_batch(pending *head, pending ***array, size_t *capacity)
     return count;
 }
 
-static void commit_batch(audit_log *log, pending **batch, size_t count)
+/* Appends a batch without holding the lock; returns the status of the transaction. */
+static audit_status store_batch(audit_log *log, pending **batch, size_t count,
+                                audit_merkle_tree_head *head)
 {
     audit_store_entry **entries = malloc(count * sizeof(*entries));
-    audit_merkle_tree_head head = {0};
     audit_status status = AUDIT_ERR_NO_MEMORY;
 
     if (entries != NULL) {
@@ -127,56 +132,73 @@ static void commit_batch(audit_log *log, pending **batch, size_t count)
             entries[i] = &batch[i]->entry;
         status = audit_store_append(log->store, entries, count, &log->frontier);
     }
-    if (status == AUDIT_OK && audit_merkle_frontier_head(&log->frontier, &head) != AUDIT_MERKLE_OK)
+    if (status == AUDIT_OK && audit_merkle_frontier_head(&log->frontier, head) != AUDIT_MERKLE_OK)
         status = AUDIT_ERR_MERKLE_FAILED;
     if (status != AUDIT_OK)
         log_message(LOG_ERROR, "audit_commit_failed", "%zu entries were not recorded: %s",
                     count, audit_status_code(status));
     free(entries);
+    return status;
+}
+
+/* Called with the lock held and committing set; returns with both as they were. */
+static void commit_queue(audit_log *log)
+{
+    audit_merkle_tree_head head = {0};
+    audit_status status;
+    size_t appended = 0;
+    size_t count = take_batch(log->queue_head, &log->batch, &log->batch_capacity);
+
+    if (count == 0)
+        return;
+    log->queue_head = log->batch[count - 1]->next;
+    if (log->queue_head == NULL)
+        log->queue_tail = NULL;
+    pthread_mutex_unlock(&log->lock);
+
+    status = store_batch(log, log->batch, count, &head);
 
     pthread_mutex_lock(&log->lock);
     for (size_t i = 0; i < count; i++) {
-        batch[i]->status = status;
-        batch[i]->done = true;
+        pending *p = log->batch[i];
+
+        p->status = status == AUDIT_OK && p->entry.replayed ? AUDIT_ERR_REPLAYED : status;
+        appended += p->status == AUDIT_OK;
+        p->done = true;
     }
     if (status == AUDIT_OK) {
         log->head = head;
         log->commits++;
-        log->entries += count;
+        log->entries += appended;
     }
-    pthread_cond_broadcast(&log->committed);
-    pthread_mutex_unlock(&log->lock);
 }
 
-static void *writer_main(void *arg)
+/* Queues p and returns once a commit, this thread's or another's, has decided it. */
+static audit_status enqueue_and_wait(audit_log *log, pending *p)
 {
-    audit_log *log = arg;
-    pending **batch = NULL;
-    size_t capacity = 0;
-
     pthread_mutex_lock(&log->lock);
-    for (;;) {
-        pending *head;
-        size_t count;
-
-        while (log->queue_head == NULL && !log->closing)
-            pthread_cond_wait(&log->queued, &log->lock);
-        if (log->queue_head == NULL)
-            break; /* closing, and nothing is left to commit */
-
-        head = log->queue_head;
-        count = take_batch(head, &batch, &capacity);
-        log->queue_head = count > 0 ? batch[count - 1]->next : head;
-        if (log->queue_head == NULL)
-            log->queue_tail = NULL;
+    if (log->closing) {
         pthread_mutex_unlock(&log->lock);
+        return AUDIT_ERR_CLOSED;
+    }
+    if (log->queue_tail != NULL)
+        log->queue_tail->next = p;
+    else
+        log->queue_head = p;
+    log->queue_tail = p;
 
-        commit_batch(log, batch, count);
-        pthread_mutex_lock(&log->lock);
+    while (!p->done) {
+        if (log->committing) {
+            pthread_cond_wait(&log->committed, &log->lock);
+            continue;
+        }
+        log->committing = true;
+        commit_queue(log);
+        log->committing = false;
+        pthread_cond_broadcast(&log->committed);
     }
     pthread_mutex_unlock(&log->lock);
-    free(batch);
-    return NULL;
+    return p->status;
 }
 
 /* ---- Recording ------------------------------------------------------------------ */
@@ -209,26 +231,6 @@ static char *format_entry(const audit_log *log, const audit_event *event, time_t
     return text;
 }
 
-static audit_status enqueue_and_wait(audit_log *log, pending *p)
-{
-    pthread_mutex_lock(&log->lock);
-    if (log->closing) {
-        pthread_mutex_unlock(&log->lock);
-        return AUDIT_ERR_CLOSED;
-    }
-    if (log->queue_tail != NULL)
-        log->queue_tail->next = p;
-    else
-        log->queue_head = p;
-    log->queue_tail = p;
-    pthread_cond_signal(&log->queued);
-
-    while (!p->done)
-        pthread_cond_wait(&log->committed, &log->lock);
-    pthread_mutex_unlock(&log->lock);
-    return p->status;
-}
-
 audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index)
 {
     time_t now = time(NULL);
@@ -250,6 +252,8 @@ audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *in
     p.entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction;
     p.entry.text = text;
     p.entry.text_len = strlen(text);
+    p.entry.replay_id = event->replay_id;
+    p.entry.replay_until = event->replay_until;
     if (audit_merkle_hash_leaf(text, p.entry.text_len, &p.entry.leaf_hash) != AUDIT_MERKLE_OK) {
         free(text);
         return AUDIT_ERR_MERKLE_FAILED;
@@ -471,9 +475,6 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
 
 static int start_threads(audit_log *log)
 {
-    if (pthread_create(&log->writer, NULL, writer_main, log) != 0)
-        return -1;
-    log->writer_started = true;
     if (log->has_signer && log->checkpoint_interval > 0) {
         if (pthread_create(&log->checkpointer, NULL, checkpointer_main, log) != 0)
             return -1;
@@ -492,7 +493,6 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
     }
     pthread_mutex_init(&log->lock, NULL);
     pthread_mutex_init(&log->checkpoint_lock, NULL);
-    pthread_cond_init(&log->queued, NULL);
     pthread_cond_init(&log->committed, NULL);
     pthread_cond_init(&log->checkpoint_wake, NULL);
     if (copy_options(log, options) != 0) {
@@ -507,6 +507,13 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         snprintf(error, error_size, "cannot read or create the audit pseudonym secret");
         goto fail;
     }
+    /* Room for one entry at least, so that a commit always makes progress. */
+    log->batch = malloc(64 * sizeof(*log->batch));
+    if (log->batch == NULL) {
+        snprintf(error, error_size, "out of memory");
+        goto fail;
+    }
+    log->batch_capacity = 64;
     if (start_threads(log) != 0) {
         snprintf(error, error_size, "cannot start the audit log's threads");
         goto fail;
@@ -525,13 +532,14 @@ void audit_log_close(audit_log **log_ptr)
         return;
     log = *log_ptr;
 
+    /* Every queued entry has a caller waiting in enqueue_and_wait, which commits it or
+     * waits for the commit that does; closing only stops new entries. */
     pthread_mutex_lock(&log->lock);
     log->closing = true;
-    pthread_cond_broadcast(&log->queued);
     pthread_cond_broadcast(&log->checkpoint_wake);
+    while (log->committing || log->queue_head != NULL)
+        pthread_cond_wait(&log->committed, &log->lock);
     pthread_mutex_unlock(&log->lock);
-    if (log->writer_started)
-        pthread_join(log->writer, NULL);
     if (log->checkpointer_started)
         pthread_join(log->checkpointer, NULL);
 
@@ -539,10 +547,10 @@ void audit_log_close(audit_log **log_ptr)
     for (size_t i = 0; i < log->retention_count; i++)
         free((char *)log->retention[i].jurisdiction);
     free(log->retention);
+    free(log->batch);
     free(log->node_id);
     free(log->jurisdiction);
     OPENSSL_cleanse(log->secret, sizeof(log->secret));
-    pthread_cond_destroy(&log->queued);
     pthread_cond_destroy(&log->committed);
     pthread_cond_destroy(&log->checkpoint_wake);
     pthread_mutex_destroy(&log->checkpoint_lock);

@@ -4,10 +4,12 @@
  * complete subtrees live in the node's SQLite database (audit_store.h), and the node
  * signs checkpoints of the tree in the HSM (audit_checkpoint.h).
  *
- * audit_record() returns only after the entry is durable. One writer thread commits the
- * entries that requests queued while its previous commit ran, all in one transaction
- * (group commit), so concurrent requests share one fsync. docs/audit-log.md lists the
- * event kinds and their payload fields.
+ * audit_record() returns only after the entry is durable. The first caller that finds no
+ * commit running commits the queue in its own thread; callers that arrive meanwhile
+ * queue their entries and wait, and the next of them commits them all in one transaction
+ * (group commit), so concurrent requests share one fsync and a lone request pays no
+ * hand-off to another thread. docs/audit-log.md lists the event kinds and their payload
+ * fields.
  */
 #ifndef IDSVC_AUDIT_LOG_H
 #define IDSVC_AUDIT_LOG_H
@@ -32,6 +34,7 @@ typedef enum audit_status {
     AUDIT_ERR_MERKLE_FAILED,    /* the Merkle tree code failed */
     AUDIT_ERR_CLOSED,           /* the log is shutting down */
     AUDIT_ERR_NO_MEMORY,
+    AUDIT_ERR_REPLAYED,         /* the event's replay_id was recorded before */
 } audit_status;
 
 const char *audit_status_code(audit_status status);
@@ -72,6 +75,11 @@ typedef struct audit_event {
     const char *jurisdiction;  /* whose retention applies; NULL means the node's own */
     const char *request_id;    /* the HTTP request, or NULL */
     const json_t *payload;     /* an object without personal data; NULL for {} */
+    /* A SAML assertion ID to record in the replay cache in the entry's transaction, or
+     * NULL. When the ID was recorded before, the entry is not appended and
+     * audit_record returns AUDIT_ERR_REPLAYED. replay_until is when the row may go. */
+    const char *replay_id;
+    time_t replay_until;
 } audit_event;
 
 /* Returns true for the event kinds that docs/audit-log.md defines. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 #include <sqlite3.h>
@@ -12,12 +13,17 @@
 #include "log.h"
 
 #define BUSY_TIMEOUT_MS 5000
+#define REPLAY_PURGE_EVERY 256 /* replay rows recorded between purges of expired ones */
 
-/* A thread's connection with the statements that proofs run many times. */
+/* A thread's connection with the statements that proofs and appends run many times.
+ * The append statements are prepared on the first append. */
 typedef struct audit_connection {
     sqlite3 *db;
     sqlite3_stmt *node_lookup;
     sqlite3_stmt *leaf_lookup;
+    sqlite3_stmt *entry_insert;
+    sqlite3_stmt *node_insert;
+    sqlite3_stmt *replay_insert;
 } audit_connection;
 
 struct audit_store {
@@ -27,6 +33,7 @@ struct audit_store {
     pthread_mutex_t lock;
     audit_connection **connections; /* every connection opened, closed with the store */
     size_t connection_count;
+    uint64_t replay_rows; /* recorded through appends; written by the committing thread */
 };
 
 static void log_sqlite(sqlite3 *db, const char *operation)
@@ -54,6 +61,9 @@ static void connection_free(audit_connection *c)
         return;
     sqlite3_finalize(c->node_lookup);
     sqlite3_finalize(c->leaf_lookup);
+    sqlite3_finalize(c->entry_insert);
+    sqlite3_finalize(c->node_insert);
+    sqlite3_finalize(c->replay_insert);
     sqlite3_close(c->db);
     free(c);
 }
@@ -231,40 +241,111 @@ static int insert_entry(sqlite3 *db, sqlite3_stmt *stmt, const audit_store_entry
     return 0;
 }
 
-static int append_all(sqlite3 *db, audit_store_entry *const *entries, size_t count,
+static sqlite3_stmt *prepare_once(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
+{
+    if (*slot == NULL &&
+        sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing an audit statement");
+        *slot = NULL;
+    }
+    return *slot;
+}
+
+static int prepare_append(audit_connection *c)
+{
+    return prepare_once(c->db, &c->node_insert,
+                        "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)") != NULL &&
+                   prepare_once(c->db, &c->entry_insert,
+                                "INSERT INTO audit_entries (idx, recorded_at, kind, actor,"
+                                " relying_party, jurisdiction, leaf_hash, entry)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)") != NULL &&
+                   prepare_once(c->db, &c->replay_insert,
+                                "INSERT OR IGNORE INTO replay_cache (assertion_id,"
+                                " not_on_or_after) VALUES (?, ?)") != NULL
+               ? 0
+               : -1;
+}
+
+/* Records the entry's assertion ID; sets replayed when the table already held it. */
+static int record_replay(audit_connection *c, audit_store_entry *entry)
+{
+    int rc;
+
+    entry->replayed = false;
+    if (entry->replay_id == NULL)
+        return 0;
+    bind_text(c->replay_insert, 1, entry->replay_id);
+    sqlite3_bind_int64(c->replay_insert, 2, entry->replay_until);
+    rc = sqlite3_step(c->replay_insert);
+    sqlite3_reset(c->replay_insert);
+    if (rc != SQLITE_DONE) {
+        log_sqlite(c->db, "recording an assertion ID");
+        return -1;
+    }
+    entry->replayed = sqlite3_changes(c->db) == 0;
+    return 0;
+}
+
+/* Deletes expired replay rows now and then, inside the running transaction. */
+static int purge_replay(audit_store *s, audit_connection *c, size_t recorded)
+{
+    uint64_t before = s->replay_rows;
+    sqlite3_stmt *stmt;
+    int rc;
+
+    s->replay_rows += recorded;
+    if (recorded == 0 || before / REPLAY_PURGE_EVERY == s->replay_rows / REPLAY_PURGE_EVERY)
+        return 0;
+    stmt = prepare(c->db, "DELETE FROM replay_cache WHERE not_on_or_after < ?");
+    if (stmt == NULL)
+        return -1;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)time(NULL));
+    rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) {
+        log_sqlite(c->db, "purging the replay cache");
+        return -1;
+    }
+    return 0;
+}
+
+static int append_one(audit_connection *c, audit_store_entry *entry,
                       audit_merkle_frontier *frontier)
 {
-    node_writer writer = {db, NULL};
+    node_writer writer = {c->db, c->node_insert};
     audit_merkle_sink sink = {store_node, &writer};
-    sqlite3_stmt *entry_insert = NULL;
-    int rc = -1;
+    audit_merkle_status status;
 
-    writer.insert = prepare(db, "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)");
-    entry_insert = prepare(db, "INSERT INTO audit_entries (idx, recorded_at, kind, actor,"
-                               " relying_party, jurisdiction, leaf_hash, entry)"
-                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    if (writer.insert == NULL || entry_insert == NULL)
-        goto out;
-
-    for (size_t i = 0; i < count; i++) {
-        audit_merkle_status status;
-
-        entries[i]->index = frontier->size;
-        if (insert_entry(db, entry_insert, entries[i]) != 0)
-            goto out;
-        status = audit_merkle_frontier_append(frontier, &entries[i]->leaf_hash, &sink);
-        if (status != AUDIT_MERKLE_OK) {
-            log_message(LOG_ERROR, "audit_store_error", "appending leaf %llu failed: %s",
-                        (unsigned long long)entries[i]->index,
-                        audit_merkle_status_message(status));
-            goto out;
-        }
+    entry->index = frontier->size;
+    if (insert_entry(c->db, c->entry_insert, entry) != 0)
+        return -1;
+    status = audit_merkle_frontier_append(frontier, &entry->leaf_hash, &sink);
+    if (status != AUDIT_MERKLE_OK) {
+        log_message(LOG_ERROR, "audit_store_error", "appending leaf %llu failed: %s",
+                    (unsigned long long)entry->index, audit_merkle_status_message(status));
+        return -1;
     }
-    rc = 0;
-out:
-    sqlite3_finalize(writer.insert);
-    sqlite3_finalize(entry_insert);
-    return rc;
+    return 0;
+}
+
+static int append_all(audit_store *s, audit_connection *c, audit_store_entry *const *entries,
+                      size_t count, audit_merkle_frontier *frontier)
+{
+    size_t recorded = 0;
+
+    if (prepare_append(c) != 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (record_replay(c, entries[i]) != 0)
+            return -1;
+        if (entries[i]->replayed)
+            continue;
+        if (entries[i]->replay_id != NULL)
+            recorded++;
+        if (append_one(c, entries[i], frontier) != 0)
+            return -1;
+    }
+    return purge_replay(s, c, recorded);
 }
 
 audit_status audit_store_append(audit_store *store, audit_store_entry *const *entries,
@@ -272,6 +353,7 @@ audit_status audit_store_append(audit_store *store, audit_store_entry *const *en
 {
     audit_connection *c = thread_connection(store);
     audit_merkle_frontier saved;
+    uint64_t replay_rows = store->replay_rows;
 
     if (c == NULL)
         return AUDIT_ERR_STORE_FAILED;
@@ -281,9 +363,10 @@ audit_status audit_store_append(audit_store *store, audit_store_entry *const *en
 
     if (exec(c->db, "BEGIN IMMEDIATE") != 0)
         return AUDIT_ERR_STORE_FAILED;
-    if (append_all(c->db, entries, count, frontier) != 0 || exec(c->db, "COMMIT") != 0) {
+    if (append_all(store, c, entries, count, frontier) != 0 || exec(c->db, "COMMIT") != 0) {
         exec(c->db, "ROLLBACK");
         *frontier = saved;
+        store->replay_rows = replay_rows;
         return AUDIT_ERR_STORE_FAILED;
     }
     return AUDIT_OK;

@@ -36,12 +36,21 @@ typedef struct audit_store_entry {
     const char *text; /* the bytes the leaf hash covers */
     size_t text_len;
     audit_merkle_hash leaf_hash;
+    /* A SAML assertion ID to record in replay_cache in the same transaction, or NULL;
+     * replay_until is the time after which the row may be purged. */
+    const char *replay_id;
+    int64_t replay_until;
+    bool replayed; /* set by audit_store_append: the ID was recorded before */
 } audit_store_entry;
 
 /*
  * Appends entries in one transaction: each entry's row, and every subtree the append
  * completes. frontier must describe the stored tree; on failure it is restored and the
  * transaction rolled back, so either all entries are stored or none.
+ *
+ * An entry with a replay_id whose ID replay_cache already holds, from an earlier
+ * transaction or from an entry before it in this batch, is not appended: its replayed
+ * flag is set and its index left alone. The other entries of the batch are appended.
  */
 audit_status audit_store_append(audit_store *store, audit_store_entry *const *entries,
                                 size_t count, audit_merkle_frontier *frontier);

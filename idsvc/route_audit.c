@@ -112,6 +112,11 @@ bool route_audit_record(http_request *request, audit_event *event, http_reply *r
     status = audit_record(request->node->audit, event, NULL);
     if (status == AUDIT_OK)
         return true;
+    if (status == AUDIT_ERR_REPLAYED) {
+        problem_set(reply, 422, saml_status_code(SAML_ERR_REPLAYED), "assertion",
+                    "This assertion was presented before.");
+        return false;
+    }
 
     log_field fields[] = {
         {"request_id", request->request_id},
@@ -242,6 +247,8 @@ bool route_audit_verification(http_request *request, const audit_verification *v
         .relying_party = rp_id,
         .jurisdiction = jurisdiction,
         .payload = payload,
+        .replay_id = v->replay_id,
+        .replay_until = v->replay_until,
     };
     bool ok;
 

@@ -55,6 +55,10 @@ typedef struct audit_verification {
     const json_t *policy;         /* [{id, version, digest}], or NULL without the engine */
     const char *consent_id;       /* NULL when no consent was asked */
     const char *consent_required; /* the consent the engine asked for, or NULL */
+    /* The assertion ID to record in the replay cache with the entry, or NULL; see
+     * audit_event. A replay then fails the request with 422 assertion_replayed. */
+    const char *replay_id;
+    time_t replay_until;
 } audit_verification;
 
 /* Returns the per-claim list of a decision without the engine: each key of disclosed

@@ -6,6 +6,10 @@
  * The checks run in this order: signature against the trust list, validity window and
  * audience (saml_verify), revocation of credentials this node issued, then replay. A
  * revoked credential therefore reports "credential_revoked" even when presented twice.
+ *
+ * An accepted verification records its assertion ID in the replay cache in the same
+ * transaction as its audit entry: one commit, one fsync, and never one without the
+ * other.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,14 +263,21 @@ static int sign_attestation(http_request *request, const store_rp *rp,
     return route_sign_assertion(request, &spec, xml, reply);
 }
 
+/* How long the replay cache keeps an assertion's ID: until saml_verify would reject the
+ * assertion as expired, which is NotOnOrAfter plus the allowed clock skew. */
+static time_t replay_until(const http_request *request, const saml_assertion *assertion)
+{
+    if (assertion->not_on_or_after == 0)
+        return time(NULL) + REPLAY_FALLBACK_SECONDS;
+    return assertion->not_on_or_after + request->snapshot->cfg->clock_skew_seconds;
+}
+
 /* Records the assertion ID; a second presentation of one assertion is a replay. */
 static bool check_replay(http_request *request, const saml_assertion *assertion,
                          http_reply *reply)
 {
     saml_replay_cache cache = store_replay_cache(request->node->store);
-    time_t until = assertion->not_on_or_after != 0 ? assertion->not_on_or_after
-                                                   : time(NULL) + REPLAY_FALLBACK_SECONDS;
-    int rc = cache.check_and_store(cache.ctx, assertion->id, until);
+    int rc = cache.check_and_store(cache.ctx, assertion->id, replay_until(request, assertion));
 
     if (rc == 1)
         return true;
@@ -307,7 +318,8 @@ static void reply_accepted(http_request *request, const verify_input *in,
     http_reply_json(reply, 200, doc);
 }
 
-/* Records the verification_decided entry of a verification decided at once. */
+/* Records the verification_decided entry of a verification decided at once, with the
+ * assertion ID in the replay cache; a replay fails with 422 assertion_replayed. */
 static bool audit_accepted(http_request *request, const char *purpose, const store_rp *rp,
                            const saml_assertion *assertion, const disclosure *d,
                            http_reply *reply)
@@ -317,6 +329,8 @@ static bool audit_accepted(http_request *request, const char *purpose, const sto
         .purpose = purpose,
         .issuer = assertion->issuer,
         .assertion_id = assertion->id,
+        .replay_id = assertion->id,
+        .replay_until = replay_until(request, assertion),
     };
     json_t *claims;
     bool ok;
@@ -381,14 +395,13 @@ static void verify_and_disclose(http_request *request, const verify_input *in,
     }
 
     /* Sign before recording the ID, so an HSM failure leaves the assertion usable for
-     * a retry; a concurrent second presentation still loses at the record. */
+     * a retry; a concurrent second presentation still loses at the record. The
+     * subject's disclosure history gets the entry only once the replay check passed. */
     if (sign_attestation(request, rp, assertion, &d, &attestation, reply) != 0)
         goto out;
-    if (!check_replay(request, assertion, reply))
+    if (!audit_accepted(request, in->purpose, rp, assertion, &d, reply))
         goto out;
     if (!consent_record_disclosure(request, in->purpose, assertion, d.disclosed, reply))
-        goto out;
-    if (!audit_accepted(request, in->purpose, rp, assertion, &d, reply))
         goto out;
     reply_accepted(request, in, assertion, &d, attestation, reply);
 out:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -394,6 +395,184 @@ static void test_pseudonym_stable(void **state)
     audit_log_close(&log);
 }
 
+/* ---- The replay cache row written with an entry ---------------------------------- */
+
+static long long replay_rows(const fixture *f, const char *id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long long count = -1;
+
+    assert_int_equal(sqlite3_open_v2(f->db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        id != NULL ? "SELECT count(*) FROM replay_cache "
+                                                     "WHERE assertion_id = ?"
+                                                   : "SELECT count(*) FROM replay_cache",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    if (id != NULL)
+        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+static void test_replay_id_recorded_with_entry(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    audit_event event = {
+        .kind = "verification_decided",
+        .replay_id = "_replay-one",
+        .replay_until = time(NULL) + 3600,
+    };
+    uint64_t size = audit_log_head(log).size;
+    uint64_t index = 0;
+
+    assert_int_equal(audit_record(log, &event, &index), AUDIT_OK);
+    assert_int_equal(index, size);
+    assert_int_equal(replay_rows(f, "_replay-one"), 1);
+
+    /* The second entry with the same ID is refused and leaves the tree alone. */
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_REPLAYED);
+    assert_string_equal(audit_status_code(AUDIT_ERR_REPLAYED), "replayed");
+    assert_int_equal(audit_log_head(log).size, size + 1);
+
+    /* The row is durable: a reopened log refuses the ID as well. */
+    audit_log_close(&log);
+    log = open_log(f, NULL, 0);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_REPLAYED);
+    event.replay_id = "_replay-two";
+    assert_int_equal(audit_record(log, &event, &index), AUDIT_OK);
+    assert_int_equal(index, size + 1);
+    check_tree(log, size + 2);
+    audit_log_close(&log);
+}
+
+typedef struct racer {
+    audit_log *log;
+    audit_status status;
+} racer;
+
+static void *record_same_id(void *arg)
+{
+    racer *r = arg;
+    audit_event event = {
+        .kind = "verification_decided",
+        .replay_id = "_replay-race",
+        .replay_until = time(NULL) + 3600,
+    };
+
+    r->status = audit_record(r->log, &event, NULL);
+    return NULL;
+}
+
+/* Many requests present one assertion at once: exactly one entry is appended. */
+static void test_replay_race_one_winner(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    pthread_t threads[THREADS];
+    racer racers[THREADS];
+    unsigned accepted = 0;
+    unsigned replayed = 0;
+
+    for (unsigned i = 0; i < THREADS; i++) {
+        racers[i] = (racer){.log = log, .status = AUDIT_ERR_INVALID_ARGUMENT};
+        assert_int_equal(pthread_create(&threads[i], NULL, record_same_id, &racers[i]), 0);
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        accepted += racers[i].status == AUDIT_OK;
+        replayed += racers[i].status == AUDIT_ERR_REPLAYED;
+    }
+    assert_int_equal(accepted, 1);
+    assert_int_equal(replayed, THREADS - 1);
+    check_tree(log, size + 1);
+    audit_log_close(&log);
+}
+
+static void fill_store_entry(audit_store_entry *entry, const char *text, const char *replay_id,
+                             int64_t replay_until)
+{
+    memset(entry, 0, sizeof(*entry));
+    entry->recorded_at = time(NULL);
+    entry->kind = "verification_decided";
+    entry->jurisdiction = "SG";
+    entry->text = text;
+    entry->text_len = strlen(text);
+    entry->replay_id = replay_id;
+    entry->replay_until = replay_until;
+    assert_int_equal(audit_merkle_hash_leaf(text, entry->text_len, &entry->leaf_hash),
+                     AUDIT_MERKLE_OK);
+}
+
+/* Two entries of one batch with the same ID: the first is appended, the second is
+ * marked and skipped, and the entries around them keep consecutive indexes. */
+static void test_replay_within_one_batch(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    audit_merkle_frontier frontier;
+    audit_merkle_source source;
+    audit_store *tree_store;
+    audit_store_entry entries[4];
+    audit_store_entry *batch[4] = {&entries[0], &entries[1], &entries[2], &entries[3]};
+    int64_t later = time(NULL) + 3600;
+    char error[256];
+
+    audit_log_close(&log);
+    tree_store = audit_store_open(f->db_path, false, error, sizeof(error));
+    assert_non_null(tree_store);
+    source = audit_store_source(tree_store);
+    assert_int_equal(audit_merkle_frontier_load(&frontier, &source, size), AUDIT_MERKLE_OK);
+
+    fill_store_entry(&entries[0], "{\"n\":1}", "_replay-batch", later);
+    fill_store_entry(&entries[1], "{\"n\":2}", NULL, 0);
+    fill_store_entry(&entries[2], "{\"n\":3}", "_replay-batch", later);
+    fill_store_entry(&entries[3], "{\"n\":4}", "_replay-batch-other", later);
+    assert_int_equal(audit_store_append(tree_store, batch, 4, &frontier), AUDIT_OK);
+    assert_false(entries[0].replayed);
+    assert_false(entries[1].replayed);
+    assert_true(entries[2].replayed);
+    assert_false(entries[3].replayed);
+    assert_int_equal(entries[0].index, size);
+    assert_int_equal(entries[1].index, size + 1);
+    assert_int_equal(entries[3].index, size + 2);
+    assert_int_equal(frontier.size, size + 3);
+    audit_store_close(&tree_store);
+
+    log = open_log(f, NULL, 0);
+    check_tree(log, size + 3);
+    audit_log_close(&log);
+}
+
+/* Rows past their time are deleted once enough new ones were recorded. */
+static void test_replay_rows_purged(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    audit_event event = {.kind = "verification_decided", .replay_until = 1};
+    char id[32];
+
+    for (unsigned i = 0; i < 300; i++) {
+        snprintf(id, sizeof(id), "_replay-old-%u", i);
+        event.replay_id = id;
+        assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    }
+    /* Every one of these expired in 1970, and at least 256 rows were recorded since the
+     * log opened, so a purge ran and left fewer than 300 of them. */
+    assert_true(replay_rows(f, "_replay-old-0") == 0);
+    assert_true(replay_rows(f, NULL) < 300);
+    assert_int_equal(audit_log_head(log).size, size + 300);
+    audit_log_close(&log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +583,10 @@ int main(void)
         cmocka_unit_test(test_checkpoint_format_parse),
         cmocka_unit_test(test_purge_keeps_proofs),
         cmocka_unit_test(test_pseudonym_stable),
+        cmocka_unit_test(test_replay_id_recorded_with_entry),
+        cmocka_unit_test(test_replay_race_one_winner),
+        cmocka_unit_test(test_replay_within_one_batch),
+        cmocka_unit_test(test_replay_rows_purged),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
