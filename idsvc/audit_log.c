@@ -21,12 +21,16 @@
 #include "audit_store.h"
 #include "log.h"
 
-/* An entry waiting for its commit; it lives on the requesting thread's stack. */
+/* An entry waiting for its commit. A caller of audit_record keeps it on its stack and
+ * waits for done; one of audit_record_async is on the heap, and the committing thread
+ * calls on_done and frees it. */
 typedef struct pending {
     struct pending *next;
     audit_store_entry entry;
     audit_status status;
     bool done;
+    audit_done_fn on_done; /* NULL for audit_record */
+    void *on_done_ctx;
 } pending;
 
 struct audit_log {
@@ -42,8 +46,10 @@ struct audit_log {
 
     pthread_mutex_t lock;
     pthread_cond_t committed; /* broadcast after each batch */
+    pthread_cond_t queued;    /* wakes the committer thread for entries of audit_record_async */
     pending *queue_head;
     pending *queue_tail;
+    size_t async_queued;            /* entries of audit_record_async in the queue */
     bool closing;
     bool committing;                /* a thread is committing a batch */
     audit_merkle_frontier frontier; /* owned by the committing thread */
@@ -53,6 +59,8 @@ struct audit_log {
     uint64_t commits;
     uint64_t entries;
 
+    pthread_t committer;
+    bool committer_started;
     pthread_t checkpointer;
     bool checkpointer_started;
     pthread_cond_t checkpoint_wake;
@@ -141,16 +149,21 @@ static audit_status store_batch(audit_log *log, pending **batch, size_t count,
     return status;
 }
 
-/* Called with the lock held and committing set; returns with both as they were. */
-static void commit_queue(audit_log *log)
+/*
+ * Called with the lock held and committing set; returns with both as they were. Marks
+ * the entries of audit_record done and returns those of audit_record_async, linked by
+ * next, for the caller to finish once it released the lock.
+ */
+static pending *commit_queue(audit_log *log)
 {
     audit_merkle_tree_head head = {0};
     audit_status status;
     size_t appended = 0;
+    pending *finished = NULL;
     size_t count = take_batch(log->queue_head, &log->batch, &log->batch_capacity);
 
     if (count == 0)
-        return;
+        return NULL;
     log->queue_head = log->batch[count - 1]->next;
     if (log->queue_head == NULL)
         log->queue_tail = NULL;
@@ -159,18 +172,60 @@ static void commit_queue(audit_log *log)
     status = store_batch(log, log->batch, count, &head);
 
     pthread_mutex_lock(&log->lock);
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = count; i-- > 0;) {
         pending *p = log->batch[i];
 
         p->status = status == AUDIT_OK && p->entry.replayed ? AUDIT_ERR_REPLAYED : status;
         appended += p->status == AUDIT_OK;
-        p->done = true;
+        if (p->on_done != NULL) {
+            p->next = finished;
+            finished = p;
+            log->async_queued--;
+        } else {
+            p->done = true; /* its caller may return as soon as the lock is free */
+        }
     }
     if (status == AUDIT_OK) {
         log->head = head;
         log->commits++;
         log->entries += appended;
     }
+    return finished;
+}
+
+/* Commits the queue in the calling thread. Called with the lock held and no commit
+ * running; returns with the lock held. */
+static void lead_commit(audit_log *log)
+{
+    pending *finished;
+
+    log->committing = true;
+    finished = commit_queue(log);
+    if (finished != NULL) {
+        pthread_mutex_unlock(&log->lock);
+        while (finished != NULL) {
+            pending *p = finished;
+
+            finished = p->next;
+            p->on_done(p->on_done_ctx, p->status);
+            free((char *)p->entry.text);
+            free(p);
+        }
+        pthread_mutex_lock(&log->lock);
+    }
+    log->committing = false;
+    pthread_cond_broadcast(&log->committed);
+    if (log->async_queued > 0)
+        pthread_cond_signal(&log->queued);
+}
+
+static void enqueue(audit_log *log, pending *p)
+{
+    if (log->queue_tail != NULL)
+        log->queue_tail->next = p;
+    else
+        log->queue_head = p;
+    log->queue_tail = p;
 }
 
 /* Queues p and returns once a commit, this thread's or another's, has decided it. */
@@ -181,24 +236,34 @@ static audit_status enqueue_and_wait(audit_log *log, pending *p)
         pthread_mutex_unlock(&log->lock);
         return AUDIT_ERR_CLOSED;
     }
-    if (log->queue_tail != NULL)
-        log->queue_tail->next = p;
-    else
-        log->queue_head = p;
-    log->queue_tail = p;
-
+    enqueue(log, p);
     while (!p->done) {
-        if (log->committing) {
+        if (log->committing)
             pthread_cond_wait(&log->committed, &log->lock);
-            continue;
-        }
-        log->committing = true;
-        commit_queue(log);
-        log->committing = false;
-        pthread_cond_broadcast(&log->committed);
+        else
+            lead_commit(log);
     }
     pthread_mutex_unlock(&log->lock);
     return p->status;
+}
+
+/* Commits the entries of audit_record_async, whose callers do not wait in a thread of
+ * their own. Runs until the log closes and no such entry is left. */
+static void *committer_main(void *arg)
+{
+    audit_log *log = arg;
+
+    pthread_mutex_lock(&log->lock);
+    for (;;) {
+        while ((log->async_queued == 0 || log->committing) &&
+               !(log->closing && log->async_queued == 0))
+            pthread_cond_wait(&log->queued, &log->lock);
+        if (log->async_queued == 0)
+            break; /* closing, and nothing of ours is queued */
+        lead_commit(log);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return NULL;
 }
 
 /* ---- Recording ------------------------------------------------------------------ */
@@ -231,39 +296,127 @@ static char *format_entry(const audit_log *log, const audit_event *event, time_t
     return text;
 }
 
-audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index)
+static bool event_valid(const audit_log *log, const audit_event *event)
+{
+    return log != NULL && event != NULL && audit_event_kind_known(event->kind) &&
+           (event->payload == NULL || json_is_object(event->payload));
+}
+
+/* Serialises and hashes the event into p->entry; the entry's text is p's to free. */
+static audit_status fill_pending(const audit_log *log, const audit_event *event, pending *p)
 {
     time_t now = time(NULL);
-    pending p = {0};
-    char *text;
-    audit_status status;
+    char *text = format_entry(log, event, now);
 
-    if (log == NULL || event == NULL || !audit_event_kind_known(event->kind) ||
-        (event->payload != NULL && !json_is_object(event->payload)))
-        return AUDIT_ERR_INVALID_ARGUMENT;
-
-    text = format_entry(log, event, now);
     if (text == NULL)
         return AUDIT_ERR_NO_MEMORY;
-    p.entry.recorded_at = now;
-    p.entry.kind = event->kind;
-    p.entry.actor = event->actor;
-    p.entry.relying_party = event->relying_party;
-    p.entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction;
-    p.entry.text = text;
-    p.entry.text_len = strlen(text);
-    p.entry.replay_id = event->replay_id;
-    p.entry.replay_until = event->replay_until;
-    if (audit_merkle_hash_leaf(text, p.entry.text_len, &p.entry.leaf_hash) != AUDIT_MERKLE_OK) {
+    p->entry.recorded_at = now;
+    p->entry.kind = event->kind;
+    p->entry.actor = event->actor;
+    p->entry.relying_party = event->relying_party;
+    p->entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction;
+    p->entry.text = text;
+    p->entry.text_len = strlen(text);
+    p->entry.replay_id = event->replay_id;
+    p->entry.replay_until = event->replay_until;
+    if (audit_merkle_hash_leaf(text, p->entry.text_len, &p->entry.leaf_hash) != AUDIT_MERKLE_OK) {
         free(text);
         return AUDIT_ERR_MERKLE_FAILED;
     }
+    return AUDIT_OK;
+}
 
+audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index)
+{
+    pending p = {0};
+    audit_status status;
+
+    if (!event_valid(log, event))
+        return AUDIT_ERR_INVALID_ARGUMENT;
+    status = fill_pending(log, event, &p);
+    if (status != AUDIT_OK)
+        return status;
     status = enqueue_and_wait(log, &p);
     if (status == AUDIT_OK && index != NULL)
         *index = p.entry.index;
-    free(text);
+    free((char *)p.entry.text);
     return status;
+}
+
+/* A pending entry of audit_record_async with its own copies of the event's strings,
+ * which audit_store_append binds after the caller returned. */
+typedef struct async_pending {
+    pending p; /* first, so that the committing thread frees the whole block */
+    char strings[];
+} async_pending;
+
+static const char *copy_into(char **cursor, const char *text)
+{
+    const char *copy = *cursor;
+
+    if (text == NULL)
+        return NULL;
+    strcpy(*cursor, text);
+    *cursor += strlen(text) + 1;
+    return copy;
+}
+
+static async_pending *async_copy(const pending *from)
+{
+    const audit_store_entry *e = &from->entry;
+    const char *texts[] = {e->kind, e->actor, e->relying_party, e->jurisdiction, e->replay_id};
+    size_t size = 0;
+    async_pending *a;
+    char *cursor;
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        size += texts[i] != NULL ? strlen(texts[i]) + 1 : 0;
+    a = calloc(1, sizeof(*a) + size);
+    if (a == NULL)
+        return NULL;
+    a->p = *from;
+    cursor = a->strings;
+    a->p.entry.kind = copy_into(&cursor, e->kind);
+    a->p.entry.actor = copy_into(&cursor, e->actor);
+    a->p.entry.relying_party = copy_into(&cursor, e->relying_party);
+    a->p.entry.jurisdiction = copy_into(&cursor, e->jurisdiction);
+    a->p.entry.replay_id = copy_into(&cursor, e->replay_id);
+    return a;
+}
+
+audit_status audit_record_async(audit_log *log, const audit_event *event, audit_done_fn on_done,
+                                void *ctx)
+{
+    pending p = {0};
+    async_pending *a;
+    audit_status status;
+
+    if (!event_valid(log, event) || on_done == NULL)
+        return AUDIT_ERR_INVALID_ARGUMENT;
+    status = fill_pending(log, event, &p);
+    if (status != AUDIT_OK)
+        return status;
+    p.on_done = on_done;
+    p.on_done_ctx = ctx;
+    a = async_copy(&p);
+    if (a == NULL) {
+        free((char *)p.entry.text);
+        return AUDIT_ERR_NO_MEMORY;
+    }
+
+    pthread_mutex_lock(&log->lock);
+    if (log->closing) {
+        pthread_mutex_unlock(&log->lock);
+        free((char *)a->p.entry.text);
+        free(a);
+        return AUDIT_ERR_CLOSED;
+    }
+    enqueue(log, &a->p);
+    log->async_queued++;
+    if (!log->committing)
+        pthread_cond_signal(&log->queued);
+    pthread_mutex_unlock(&log->lock);
+    return AUDIT_OK;
 }
 
 audit_status audit_subject_pseudonym(const audit_log *log, const char *issuer,
@@ -475,6 +628,9 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
 
 static int start_threads(audit_log *log)
 {
+    if (pthread_create(&log->committer, NULL, committer_main, log) != 0)
+        return -1;
+    log->committer_started = true;
     if (log->has_signer && log->checkpoint_interval > 0) {
         if (pthread_create(&log->checkpointer, NULL, checkpointer_main, log) != 0)
             return -1;
@@ -494,6 +650,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
     pthread_mutex_init(&log->lock, NULL);
     pthread_mutex_init(&log->checkpoint_lock, NULL);
     pthread_cond_init(&log->committed, NULL);
+    pthread_cond_init(&log->queued, NULL);
     pthread_cond_init(&log->checkpoint_wake, NULL);
     if (copy_options(log, options) != 0) {
         snprintf(error, error_size, "out of memory");
@@ -532,11 +689,17 @@ void audit_log_close(audit_log **log_ptr)
         return;
     log = *log_ptr;
 
-    /* Every queued entry has a caller waiting in enqueue_and_wait, which commits it or
-     * waits for the commit that does; closing only stops new entries. */
+    /* An entry of audit_record has its caller waiting in enqueue_and_wait, which
+     * commits it or waits for the commit that does; the committer thread commits what
+     * audit_record_async queued before it stops. Closing only refuses new entries. */
     pthread_mutex_lock(&log->lock);
     log->closing = true;
     pthread_cond_broadcast(&log->checkpoint_wake);
+    pthread_cond_signal(&log->queued);
+    pthread_mutex_unlock(&log->lock);
+    if (log->committer_started)
+        pthread_join(log->committer, NULL);
+    pthread_mutex_lock(&log->lock);
     while (log->committing || log->queue_head != NULL)
         pthread_cond_wait(&log->committed, &log->lock);
     pthread_mutex_unlock(&log->lock);
@@ -552,6 +715,7 @@ void audit_log_close(audit_log **log_ptr)
     free(log->jurisdiction);
     OPENSSL_cleanse(log->secret, sizeof(log->secret));
     pthread_cond_destroy(&log->committed);
+    pthread_cond_destroy(&log->queued);
     pthread_cond_destroy(&log->checkpoint_wake);
     pthread_mutex_destroy(&log->checkpoint_lock);
     pthread_mutex_destroy(&log->lock);

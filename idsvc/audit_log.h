@@ -8,7 +8,8 @@
  * commit running commits the queue in its own thread; callers that arrive meanwhile
  * queue their entries and wait, and the next of them commits them all in one transaction
  * (group commit), so concurrent requests share one fsync and a lone request pays no
- * hand-off to another thread. docs/audit-log.md lists the event kinds and their payload
+ * hand-off to another thread. audit_record_async() queues an entry without waiting, for
+ * a caller that has other work to do meanwhile; a committer thread commits those. docs/audit-log.md lists the event kinds and their payload
  * fields.
  */
 #ifndef IDSVC_AUDIT_LOG_H
@@ -90,6 +91,20 @@ bool audit_event_kind_known(const char *kind);
  * index, when not NULL, receives the entry's leaf index.
  */
 audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index);
+
+/* Called once the transaction of an entry of audit_record_async is decided, with
+ * AUDIT_OK, AUDIT_ERR_REPLAYED or the failure. It runs on the thread that committed,
+ * which another commit waits for, so it must be short and must not record entries. */
+typedef void (*audit_done_fn)(void *ctx, audit_status status);
+
+/*
+ * Queues one entry and returns at once; the log's committer thread, or a caller of
+ * audit_record that commits first, commits it in the next batch and then calls on_done.
+ * The event is copied. Returns AUDIT_OK when queued; on any other status on_done is not
+ * called. audit_log_close commits what is queued before it returns.
+ */
+audit_status audit_record_async(audit_log *log, const audit_event *event, audit_done_fn on_done,
+                                void *ctx);
 
 /*
  * Writes the pseudonym of a subject: the hex HMAC-SHA256, under a random secret kept in

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ struct http_server {
     struct MHD_Daemon *daemon;
     node *node;
     atomic_uint in_flight;
+    atomic_uint deferred;     /* deferred requests whose work is not done yet */
+    pthread_mutex_t defer_lock; /* orders suspending against resuming */
 };
 
 /* Per-connection state: TLS bookkeeping and the client certificate, read once. */
@@ -78,7 +81,17 @@ typedef struct request_state {
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
+    http_server *server;
+    struct MHD_Connection *mhd_connection;
+    /* A deferred reply (http_request_defer); the flags are under server->defer_lock. */
+    http_continuation next;
+    void *next_ctx;
+    bool work_done; /* http_request_resume was called */
+    bool suspended; /* the connection waits in MHD_suspend_connection */
 } request_state;
+
+#define STATE_OF(request_ptr) \
+    ((request_state *)(void *)((char *)(request_ptr) - offsetof(request_state, request)))
 
 const char *http_request_header(const http_request *request, const char *name)
 {
@@ -276,7 +289,7 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     }
 
     route->handler(request, reply);
-    if (reply->status == 0) {
+    if (reply->status == 0 && state->next == NULL) {
         log_message(LOG_ERROR, "handler_error", "the handler for %s %s set no response",
                     route->method, route->pattern);
         problem_internal(reply);
@@ -344,6 +357,8 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     state->connection = info != NULL ? info->socket_context : NULL;
     state->route_index = ROUTE_COUNT;
+    state->server = server;
+    state->mhd_connection = connection;
     state->request.node = server->node;
     state->request.snapshot = node_acquire(server->node);
     state->request.method = method;
@@ -399,6 +414,66 @@ static void append_body(request_state *state, size_t limit, const char *data, si
     state->body[state->body_len] = '\0';
 }
 
+void http_request_defer(http_request *request, http_continuation next, void *ctx)
+{
+    request_state *state = STATE_OF(request);
+
+    atomic_fetch_add(&state->server->deferred, 1);
+    pthread_mutex_lock(&state->server->defer_lock);
+    state->next = next;
+    state->next_ctx = ctx;
+    pthread_mutex_unlock(&state->server->defer_lock);
+}
+
+void http_request_resume(http_request *request)
+{
+    request_state *state = STATE_OF(request);
+    http_server *server = state->server;
+
+    pthread_mutex_lock(&server->defer_lock);
+    state->work_done = true;
+    if (state->suspended)
+        MHD_resume_connection(state->mhd_connection);
+    pthread_mutex_unlock(&server->defer_lock);
+    atomic_fetch_sub(&server->deferred, 1);
+}
+
+/* After a handler deferred: suspends the connection unless the work is done already.
+ * Returns true when it suspended. */
+static bool suspend_deferred(request_state *state, struct MHD_Connection *connection)
+{
+    bool suspend;
+
+    pthread_mutex_lock(&state->server->defer_lock);
+    suspend = !state->work_done;
+    if (suspend) {
+        MHD_suspend_connection(connection);
+        state->suspended = true;
+    }
+    pthread_mutex_unlock(&state->server->defer_lock);
+    return suspend;
+}
+
+/* Runs the continuation of a deferred request whose work is done. */
+static void finish_deferred(request_state *state)
+{
+    http_continuation next;
+    void *ctx;
+
+    pthread_mutex_lock(&state->server->defer_lock);
+    next = state->next;
+    ctx = state->next_ctx;
+    state->next = NULL;
+    state->suspended = false;
+    pthread_mutex_unlock(&state->server->defer_lock);
+
+    next(&state->request, &state->reply, ctx);
+    if (state->reply.status == 0) {
+        log_message(LOG_ERROR, "handler_error", "a deferred handler set no response");
+        problem_internal(&state->reply);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -432,6 +507,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     if (!state->dispatched) {
         dispatch(state, connection);
         state->dispatched = true;
+        if (state->next == NULL)
+            return queue_reply(state, connection);
+        if (suspend_deferred(state, connection))
+            return MHD_YES;
+    }
+    if (state->next != NULL) {
+        /* The deferred work is done: resumed, or finished before the suspension. */
+        finish_deferred(state);
         return queue_reply(state, connection);
     }
     return MHD_YES;
@@ -581,7 +664,7 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
     const config *cfg = n->boot;
     struct sockaddr_storage address;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC;
+                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     http_server *server;
 
     *out = NULL;
@@ -596,6 +679,7 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
         return -1;
     }
     server->node = n;
+    pthread_mutex_init(&server->defer_lock, NULL);
 
     server->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, server,
@@ -613,6 +697,7 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
     if (server->daemon == NULL) {
         snprintf(error, error_size, "cannot start the HTTPS server on %s port %u (address "
                  "in use, or invalid TLS settings)", cfg->listen_address, cfg->port);
+        pthread_mutex_destroy(&server->defer_lock);
         free(server);
         return -1;
     }
@@ -639,7 +724,13 @@ void http_server_stop(http_server **server_ptr)
     if (atomic_load(&server->in_flight) > 0)
         log_message(LOG_WARN, "drain_timeout", "%u requests were still running after %d ms",
                     atomic_load(&server->in_flight), DRAIN_TIMEOUT_MS);
+    /* A deferred request's work ends in bounded time (an audit commit succeeds or
+     * fails), and its completion touches the request, so wait for it whatever the
+     * drain timeout said. */
+    while (atomic_load(&server->deferred) > 0)
+        usleep(10 * 1000);
     MHD_stop_daemon(server->daemon);
+    pthread_mutex_destroy(&server->defer_lock);
     free(server);
     *server_ptr = NULL;
 }

@@ -162,6 +162,22 @@ void route_audit_entries_list(http_request *request, http_reply *reply);
 void route_audit_inclusion_get(http_request *request, http_reply *reply);
 void route_audit_consistency_get(http_request *request, http_reply *reply);
 
+/*
+ * Deferred replies. A handler whose reply waits on work that another thread finishes,
+ * such as the commit of an audit entry, calls http_request_defer before it returns,
+ * with the function that completes the reply, and hands the work on. The worker thread
+ * then serves other connections; this one is suspended. The other thread calls
+ * http_request_resume once the work is done, whichever comes first, and next(request,
+ * reply, ctx) runs on the connection's worker thread and must set the reply. The
+ * handler must not set the reply itself after deferring.
+ */
+typedef void (*http_continuation)(http_request *request, http_reply *reply, void *ctx);
+
+void http_request_defer(http_request *request, http_continuation next, void *ctx);
+
+/* Safe from any thread, once per deferred request. */
+void http_request_resume(http_request *request);
+
 /* Builds the node's SAML metadata document; the caller frees it. NULL on failure. */
 char *route_metadata_build(const node *n);
 

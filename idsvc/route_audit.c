@@ -103,6 +103,26 @@ int route_audit_node_event(node *n, const char *kind, json_t *payload)
     return -1;
 }
 
+void route_audit_failed(http_request *request, const char *kind, audit_status status,
+                        http_reply *reply)
+{
+    if (status == AUDIT_ERR_REPLAYED) {
+        problem_set(reply, 422, saml_status_code(SAML_ERR_REPLAYED), "assertion",
+                    "This assertion was presented before.");
+        return;
+    }
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"kind", kind},
+        {"status", audit_status_code(status)},
+    };
+    log_event(LOG_ERROR, "audit_record_failed", fields, sizeof(fields) / sizeof(fields[0]));
+    problem_set(reply, 503, "audit_unavailable", NULL,
+                "The audit log could not record this request, so it was not completed. "
+                "Retry later.");
+    reply->retry_after = request->node->boot->retry_after_seconds;
+}
+
 bool route_audit_record(http_request *request, audit_event *event, http_reply *reply)
 {
     audit_status status;
@@ -112,22 +132,7 @@ bool route_audit_record(http_request *request, audit_event *event, http_reply *r
     status = audit_record(request->node->audit, event, NULL);
     if (status == AUDIT_OK)
         return true;
-    if (status == AUDIT_ERR_REPLAYED) {
-        problem_set(reply, 422, saml_status_code(SAML_ERR_REPLAYED), "assertion",
-                    "This assertion was presented before.");
-        return false;
-    }
-
-    log_field fields[] = {
-        {"request_id", request->request_id},
-        {"kind", event->kind},
-        {"status", audit_status_code(status)},
-    };
-    log_event(LOG_ERROR, "audit_record_failed", fields, sizeof(fields) / sizeof(fields[0]));
-    problem_set(reply, 503, "audit_unavailable", NULL,
-                "The audit log could not record this request, so it was not completed. "
-                "Retry later.");
-    reply->retry_after = request->node->boot->retry_after_seconds;
+    route_audit_failed(request, event->kind, status, reply);
     return false;
 }
 
@@ -237,29 +242,62 @@ json_t *route_audit_verification_payload(const audit_verification *v)
                      v->consent_required);
 }
 
+/* The verification_decided event of v, with the payload in *payload for the caller to
+ * release. Returns false when the payload cannot be built. */
+static bool verification_event(const http_request *request, const audit_verification *v,
+                               const char *rp_id, const char *jurisdiction,
+                               const saml_assertion *assertion, audit_event *event,
+                               json_t **payload)
+{
+    *payload = v->claims != NULL ? route_audit_verification_payload(v) : NULL;
+    if (*payload == NULL)
+        return false;
+    add_subject(request, *payload, assertion->issuer, assertion->name_id);
+    *event = (audit_event){
+        .kind = "verification_decided",
+        .actor = request->caller.identity,
+        .relying_party = rp_id,
+        .jurisdiction = jurisdiction,
+        .request_id = request->request_id,
+        .payload = *payload,
+        .replay_id = v->replay_id,
+        .replay_until = v->replay_until,
+    };
+    return true;
+}
+
 bool route_audit_verification(http_request *request, const audit_verification *v,
                               const char *rp_id, const char *jurisdiction,
                               const saml_assertion *assertion, http_reply *reply)
 {
-    json_t *payload = v->claims != NULL ? route_audit_verification_payload(v) : NULL;
-    audit_event event = {
-        .kind = "verification_decided",
-        .relying_party = rp_id,
-        .jurisdiction = jurisdiction,
-        .payload = payload,
-        .replay_id = v->replay_id,
-        .replay_until = v->replay_until,
-    };
+    audit_event event;
+    json_t *payload;
     bool ok;
 
-    if (payload == NULL) {
+    if (!verification_event(request, v, rp_id, jurisdiction, assertion, &event, &payload)) {
         problem_internal(reply);
         return false;
     }
-    add_subject(request, payload, assertion->issuer, assertion->name_id);
     ok = route_audit_record(request, &event, reply);
     json_decref(payload);
     return ok;
+}
+
+audit_status route_audit_verification_async(http_request *request,
+                                            const audit_verification *v, const char *rp_id,
+                                            const char *jurisdiction,
+                                            const saml_assertion *assertion,
+                                            audit_done_fn on_done, void *ctx)
+{
+    audit_event event;
+    json_t *payload;
+    audit_status status;
+
+    if (!verification_event(request, v, rp_id, jurisdiction, assertion, &event, &payload))
+        return AUDIT_ERR_NO_MEMORY;
+    status = audit_record_async(request->node->audit, &event, on_done, ctx);
+    json_decref(payload);
+    return status;
 }
 
 bool route_audit_subject_event(http_request *request, const char *kind, int64_t subject_id,

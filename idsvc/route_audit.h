@@ -78,6 +78,19 @@ bool route_audit_verification(http_request *request, const audit_verification *v
                               const char *rp_id, const char *jurisdiction,
                               const saml_assertion *assertion, http_reply *reply);
 
+/* The same entry through audit_record_async: returns AUDIT_OK once it is queued, and
+ * on_done(ctx, status) runs after its commit. On another status nothing was queued. */
+audit_status route_audit_verification_async(http_request *request,
+                                            const audit_verification *v, const char *rp_id,
+                                            const char *jurisdiction,
+                                            const saml_assertion *assertion,
+                                            audit_done_fn on_done, void *ctx);
+
+/* Sets the reply for an entry of kind that was not recorded: 422 replayed for
+ * AUDIT_ERR_REPLAYED, otherwise a logged 503 audit_unavailable with Retry-After. */
+void route_audit_failed(http_request *request, const char *kind, audit_status status,
+                        http_reply *reply);
+
 /* An event of the citizen pages (consent_given, consent_refused, authenticator_enrolled,
  * authenticator_removed, and the verification_decided that a consent decision ends) about the subject subject_id: adds the subject's pseudonym to
  * payload, which the caller keeps. relying_party and jurisdiction may be NULL. Fails

@@ -318,22 +318,76 @@ static void reply_accepted(http_request *request, const verify_input *in,
     http_reply_json(reply, 200, doc);
 }
 
-/* Records the verification_decided entry of a verification decided at once, with the
- * assertion ID in the replay cache; a replay fails with 422 assertion_replayed. */
-static bool audit_accepted(http_request *request, const char *purpose, const store_rp *rp,
-                           const saml_assertion *assertion, const disclosure *d,
-                           http_reply *reply)
+/*
+ * A verification between its decision and its reply. An accepted one waits for the
+ * commit of its audit entry (with its assertion ID, see audit_accepted) without holding
+ * the worker thread: the handler defers the reply, and finish_accepted sends it once the
+ * entry is durable.
+ */
+typedef struct verification_job {
+    http_request *request;
+    json_t *body; /* in.purpose and in.claims point into it */
+    verify_input in;
+    store_rp rp;
+    saml_assertion *assertion;
+    disclosure d;
+    char *attestation;
+    audit_status recorded; /* the audit entry's outcome, set by the committing thread */
+} verification_job;
+
+static void job_free(verification_job *job)
 {
+    free(job->attestation);
+    disclosure_clear(&job->d);
+    saml_assertion_free(&job->assertion);
+    store_rp_clear(&job->rp);
+    free(job->in.xml);
+    json_decref(job->body);
+    free(job);
+}
+
+/* Runs on the thread that committed the entry: keeps the outcome and wakes the
+ * connection. */
+static void accepted_recorded(void *ctx, audit_status status)
+{
+    verification_job *job = ctx;
+
+    job->recorded = status;
+    http_request_resume(job->request);
+}
+
+/* Runs on the worker thread once the audit entry is decided. The subject's disclosure
+ * history gets its entry only after the replay check passed. */
+static void finish_accepted(http_request *request, http_reply *reply, void *ctx)
+{
+    verification_job *job = ctx;
+
+    if (job->recorded != AUDIT_OK)
+        route_audit_failed(request, "verification_decided", job->recorded, reply);
+    else if (consent_record_disclosure(request, job->in.purpose, job->assertion,
+                                       job->d.disclosed, reply))
+        reply_accepted(request, &job->in, job->assertion, &job->d, job->attestation, reply);
+    route_audit_rejection(request, job->in.purpose, &job->rp, reply);
+    job_free(job);
+}
+
+/* Queues the verification_decided entry of a verification decided at once, with the
+ * assertion ID for the replay cache, and defers the reply to finish_accepted, which
+ * owns the job from here on. */
+static void audit_accepted(verification_job *job)
+{
+    http_request *request = job->request;
+    const disclosure *d = &job->d;
     audit_verification v = {
         .decision = "accepted",
-        .purpose = purpose,
-        .issuer = assertion->issuer,
-        .assertion_id = assertion->id,
-        .replay_id = assertion->id,
-        .replay_until = replay_until(request, assertion),
+        .purpose = job->in.purpose,
+        .issuer = job->assertion->issuer,
+        .assertion_id = job->assertion->id,
+        .replay_id = job->assertion->id,
+        .replay_until = replay_until(request, job->assertion),
     };
     json_t *claims;
-    bool ok;
+    audit_status status;
 
     if (d->outcome != NULL) {
         claims = verification_audit_claims(d->decisions);
@@ -344,86 +398,87 @@ static bool audit_accepted(http_request *request, const char *purpose, const sto
         v.rule = "registry_allowed_claims";
     }
     v.claims = claims;
-    ok = route_audit_verification(request, &v, rp->id, rp->jurisdiction, assertion, reply);
+    http_request_defer(request, finish_accepted, job);
+    status = route_audit_verification_async(request, &v, job->rp.id, job->rp.jurisdiction,
+                                            job->assertion, accepted_recorded, job);
     json_decref(claims);
-    return ok;
+    if (status != AUDIT_OK) {
+        /* Nothing was queued: finish_accepted reports the failure. */
+        job->recorded = status;
+        http_request_resume(request);
+    }
 }
 
-static void verify_and_disclose(http_request *request, const verify_input *in,
-                                const store_rp *rp, http_reply *reply)
+/* Decides the claims. Returns true when the reply is deferred to finish_accepted, which
+ * then owns the job; false when reply holds the answer already. */
+static bool verify_and_disclose(verification_job *job, http_reply *reply)
 {
+    http_request *request = job->request;
     const config *cfg = request->snapshot->cfg;
+    const verify_input *in = &job->in;
+    const store_rp *rp = &job->rp;
     saml_verify_options options = {
         .clock_skew_seconds = cfg->clock_skew_seconds,
         .audience = rp->entity_id,
         .max_input_bytes = request->node->boot->limits.max_body_bytes,
     };
-    saml_assertion *assertion = NULL;
-    disclosure d = {0};
     char detail[256] = "";
-    char *attestation = NULL;
     saml_status status;
 
     status = saml_verify(request->snapshot->trust, &options, in->xml, in->xml_len,
-                         &assertion, detail, sizeof(detail));
+                         &job->assertion, detail, sizeof(detail));
     if (status != SAML_OK) {
         reject_assertion(reply, status, detail);
-        goto out;
+        return false;
     }
-    if (!check_revocation(request, assertion, reply))
-        goto out;
+    if (!check_revocation(request, job->assertion, reply))
+        return false;
     if (request->node->policy != NULL) {
         verification_terms terms = {in->purpose, in->retention_days, in->claims};
 
-        if (verification_policy_decide(request, rp, assertion, &terms, &d, reply) != 0)
-            goto out;
-    } else if (decide_claims(in, rp, assertion, &d) != 0) {
+        if (verification_policy_decide(request, rp, job->assertion, &terms, &job->d, reply) != 0)
+            return false;
+    } else if (decide_claims(in, rp, job->assertion, &job->d) != 0) {
         problem_internal(reply);
-        goto out;
+        return false;
     }
 
     /* A verification that needs the subject's consent is stored and answered 202 with
      * the consent link, and nothing is disclosed yet. With the policy engine the
      * engine's decision says when; without it, the registry's consent setting. */
     if (request->node->policy != NULL
-            ? d.consent_required
+            ? job->d.consent_required
             : consent_required(request, config_find_rp(request->snapshot->cfg, rp->id))) {
-        if (consent_available(request, reply) && check_replay(request, assertion, reply))
-            consent_defer_verification(request, in->purpose, in->retention_days, assertion,
-                                       &d, reply);
-        goto out;
+        if (consent_available(request, reply) && check_replay(request, job->assertion, reply))
+            consent_defer_verification(request, in->purpose, in->retention_days,
+                                       job->assertion, &job->d, reply);
+        return false;
     }
 
     /* Sign before recording the ID, so an HSM failure leaves the assertion usable for
-     * a retry; a concurrent second presentation still loses at the record. The
-     * subject's disclosure history gets the entry only once the replay check passed. */
-    if (sign_attestation(request, rp, assertion, &d, &attestation, reply) != 0)
-        goto out;
-    if (!audit_accepted(request, in->purpose, rp, assertion, &d, reply))
-        goto out;
-    if (!consent_record_disclosure(request, in->purpose, assertion, d.disclosed, reply))
-        goto out;
-    reply_accepted(request, in, assertion, &d, attestation, reply);
-out:
-    free(attestation);
-    disclosure_clear(&d);
-    saml_assertion_free(&assertion);
+     * a retry; a concurrent second presentation still loses at the record. */
+    if (sign_attestation(request, rp, job->assertion, &job->d, &job->attestation, reply) != 0)
+        return false;
+    audit_accepted(job);
+    return true;
 }
 
 void route_verifications_create(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
-    json_t *body = http_parse_json_body(request, reply);
-    verify_input in = {0};
-    store_rp rp = {0};
+    verification_job *job = calloc(1, sizeof(*job));
     store_status status;
 
-    if (body == NULL)
+    if (job == NULL) {
+        problem_internal(reply);
         return;
-    if (!read_verify_input(request, body, &in, reply))
+    }
+    job->request = request;
+    job->body = http_parse_json_body(request, reply);
+    if (job->body == NULL || !read_verify_input(request, job->body, &job->in, reply))
         goto out;
 
-    status = s->ops->get_rp(s, request->caller.identity, &rp);
+    status = s->ops->get_rp(s, request->caller.identity, &job->rp);
     if (status == STORE_NOT_FOUND) {
         problem_set(reply, 403, "relying_party_not_registered", NULL,
                     "The caller's relying-party entry is missing from the registry.");
@@ -433,10 +488,9 @@ void route_verifications_create(http_request *request, http_reply *reply)
         problem_internal(reply);
         goto out;
     }
-    verify_and_disclose(request, &in, &rp, reply);
-    route_audit_rejection(request, in.purpose, &rp, reply);
+    if (verify_and_disclose(job, reply))
+        return; /* finish_accepted answers and frees the job */
+    route_audit_rejection(request, job->in.purpose, &job->rp, reply);
 out:
-    store_rp_clear(&rp);
-    free(in.xml);
-    json_decref(body);
+    job_free(job);
 }
