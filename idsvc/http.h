@@ -54,6 +54,11 @@ void node_release(node_snapshot **snapshot);
  * store. Returns 0, or -1 with a sentence in error and cfg freed. */
 int node_install_config(node *n, config *cfg, char *error, size_t error_size);
 
+/* Copies the registry entry of relying party id from the snapshot's configuration,
+ * which is what the store's registry holds too: STORE_OK, STORE_NOT_FOUND or
+ * STORE_FAILED when out of memory. The caller clears out with store_rp_clear. */
+store_status node_find_rp(const node_snapshot *snapshot, const char *id, store_rp *out);
+
 /* The caller as the client certificate shows it. */
 typedef struct http_caller {
     bool has_certificate;

@@ -149,6 +149,25 @@ static char *join_claims(const config_rp *rp)
     return text;
 }
 
+store_status node_find_rp(const node_snapshot *snapshot, const char *id, store_rp *out)
+{
+    const config_rp *rp = id != NULL ? config_find_rp(snapshot->cfg, id) : NULL;
+
+    memset(out, 0, sizeof(*out));
+    if (rp == NULL)
+        return STORE_NOT_FOUND;
+    out->id = strdup(rp->id);
+    out->entity_id = strdup(rp->entity_id);
+    out->jurisdiction = strdup(rp->jurisdiction);
+    out->allowed_claims = join_claims(rp);
+    if (out->id == NULL || out->entity_id == NULL || out->jurisdiction == NULL ||
+        out->allowed_claims == NULL) {
+        store_rp_clear(out);
+        return STORE_FAILED;
+    }
+    return STORE_OK;
+}
+
 /* Publishes the registry of relying parties to the store, replacing what was there. */
 static int publish_registry(node *n, const config *cfg)
 {

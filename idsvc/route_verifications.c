@@ -465,7 +465,6 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
 
 void route_verifications_create(http_request *request, http_reply *reply)
 {
-    store *s = request->node->store;
     verification_job *job = calloc(1, sizeof(*job));
     store_status status;
 
@@ -478,7 +477,9 @@ void route_verifications_create(http_request *request, http_reply *reply)
     if (job->body == NULL || !read_verify_input(request, job->body, &job->in, reply))
         goto out;
 
-    status = s->ops->get_rp(s, request->caller.identity, &job->rp);
+    /* The snapshot's registry: the one the store holds too, read without a query, and
+     * from the same configuration as the trust list this request verifies against. */
+    status = node_find_rp(request->snapshot, request->caller.identity, &job->rp);
     if (status == STORE_NOT_FOUND) {
         problem_set(reply, 403, "relying_party_not_registered", NULL,
                     "The caller's relying-party entry is missing from the registry.");
