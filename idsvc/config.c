@@ -157,6 +157,12 @@ static int handle_server(parse_state *state, const char *name, const char *value
         cfg->port = (unsigned)number;
         return 1;
     }
+    if (strcmp(name, "public_port") == 0) {
+        if (!handle_number(state, "server", name, value, 1, 65535, &number))
+            return 0;
+        cfg->public_port = (unsigned)number;
+        return 1;
+    }
     if (strcmp(name, "entity_id") == 0)
         return set_string(&cfg->entity_id, value) == 0;
     if (strcmp(name, "public_url") == 0)
@@ -676,6 +682,8 @@ static int check_required(parse_state *state)
         return fail(state, "[hsm] needs exactly one of pin_file and pin_env");
     if (cfg->client_ca_count == 0)
         return fail(state, "[tls] client_ca is missing: mutual TLS needs at least one CA");
+    if (cfg->public_port == cfg->port)
+        return fail(state, "[server] public_port must differ from port");
     if ((cfg->policy.trust_file == NULL) != (cfg->policy.bundle_count == 0))
         return fail(state, "[policy] needs both trust_list and at least one bundle");
     if (cfg->web.rp_id != NULL && cfg->web.origin_count == 0)

@@ -104,6 +104,7 @@ typedef struct config {
     /* [server] */
     char *listen_address;
     unsigned port;
+    unsigned public_port;     /* 0: one listener; else the public routes' own listener */
     char *entity_id;          /* the node's SAML entity ID */
     char *public_url;         /* the base URL clients use; NULL derives it from listen */
     char *jurisdiction;

@@ -53,8 +53,17 @@ static const http_route routes[] = {
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
 
+/* What libmicrohttpd hands each callback of one listener. */
+typedef struct http_listener {
+    struct http_server *server;
+    bool is_public; /* [server] public_port: only the public routes */
+} http_listener;
+
 struct http_server {
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *public_daemon; /* [server] public_port's listener, or NULL */
+    http_listener api;
+    http_listener public_listener;
     node *node;
     atomic_uint in_flight;
     atomic_uint deferred;     /* deferred requests whose work is not done yet */
@@ -78,6 +87,7 @@ typedef struct request_state {
     size_t body_declared; /* Content-Length when the client sent one within the limit */
     bool body_too_large;
     bool dispatched;
+    bool public_listener; /* arrived on public_port, which serves only public routes */
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
@@ -273,6 +283,13 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
         return;
     }
     route = &routes[state->route_index];
+    if (state->public_listener && route->roles != 0) {
+        problem_set(reply, 421, "api_listener_required", NULL,
+                    "This port serves only the public routes. Call the API on port %u "
+                    "with a client certificate.",
+                    request->node->boot->port);
+        return;
+    }
     if (!authorize(route, &request->caller, reply))
         return;
 
@@ -479,7 +496,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
 {
-    http_server *server = cls;
+    const http_listener *listener = cls;
+    http_server *server = listener->server;
     request_state *state = *req_cls;
 
     (void)version;
@@ -487,6 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         state = request_begin(server, connection, url, method);
         if (state == NULL)
             return MHD_NO;
+        state->public_listener = listener->is_public;
         *req_cls = state;
         /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
          * connection, so the response goes out on the next call. A body declared too
@@ -559,7 +578,7 @@ static void log_request(const request_state *state, double seconds)
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    http_server *server = cls;
+    http_server *server = ((const http_listener *)cls)->server;
     request_state *state = *req_cls;
     double seconds;
 
@@ -602,7 +621,7 @@ static void format_address(const struct sockaddr *address, char *out, size_t siz
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    http_server *server = cls;
+    http_server *server = ((const http_listener *)cls)->server;
     connection_state *conn = *socket_context;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -638,7 +657,7 @@ static void mhd_logger(void *cls, const char *format, va_list args)
     log_event(LOG_DEBUG, "libmicrohttpd", &(log_field){"message", message}, 1);
 }
 
-static int listen_address(const config *cfg, struct sockaddr_storage *address,
+static int listen_address(const config *cfg, unsigned port, struct sockaddr_storage *address,
                           unsigned *flags)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)address;
@@ -647,62 +666,90 @@ static int listen_address(const config *cfg, struct sockaddr_storage *address,
     memset(address, 0, sizeof(*address));
     if (inet_pton(AF_INET, cfg->listen_address, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)cfg->port);
+        v4->sin_port = htons((uint16_t)port);
         return 0;
     }
     if (inet_pton(AF_INET6, cfg->listen_address, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)cfg->port);
+        v6->sin6_port = htons((uint16_t)port);
         *flags |= MHD_USE_IPv6;
         return 0;
     }
     return -1;
 }
 
-int http_server_start(node *n, http_server **out, char *error, size_t error_size)
+/*
+ * Starts one listener. The API listener asks for client certificates and trusts the
+ * client CAs; the public one (is_public) asks for none, and dispatch refuses the API
+ * routes on it.
+ */
+static struct MHD_Daemon *start_listener(http_server *server, unsigned port, bool is_public,
+                                         char *error, size_t error_size)
 {
-    const config *cfg = n->boot;
+    const config *cfg = server->node->boot;
     struct sockaddr_storage address;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
                      MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
-    http_server *server;
+    struct MHD_Daemon *daemon;
+    http_listener *listener = is_public ? &server->public_listener : &server->api;
 
-    *out = NULL;
-    if (listen_address(cfg, &address, &flags) != 0) {
+    *listener = (http_listener){server, is_public};
+    if (listen_address(cfg, port, &address, &flags) != 0) {
         snprintf(error, error_size, "[server] listen: \"%s\" is not an IPv4 or IPv6 address",
                  cfg->listen_address);
-        return -1;
+        return NULL;
     }
-    server = calloc(1, sizeof(*server));
+    daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, listener,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->limits.threads,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+        MHD_OPTION_HTTPS_MEM_TRUST, is_public ? NULL : tls_client_ca_pem(server->node->tls),
+        MHD_OPTION_HTTPS_CERT_CALLBACK,
+        is_public ? tls_public_certificate_callback : tls_certificate_callback,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, listener,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, listener,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->limits.connection_timeout_seconds,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_END);
+    if (daemon == NULL)
+        snprintf(error, error_size, "cannot start the HTTPS server on %s port %u (address "
+                 "in use, or invalid TLS settings)", cfg->listen_address, port);
+    return daemon;
+}
+
+int http_server_start(node *n, http_server **out, char *error, size_t error_size)
+{
+    const config *cfg = n->boot;
+    http_server *server = calloc(1, sizeof(*server));
+
+    *out = NULL;
     if (server == NULL) {
         snprintf(error, error_size, "out of memory");
         return -1;
     }
     server->node = n;
     pthread_mutex_init(&server->defer_lock, NULL);
+    tls_require_client_certificate(n->tls, cfg->public_port != 0);
 
-    server->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, server,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->limits.threads,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-        MHD_OPTION_HTTPS_MEM_TRUST, tls_client_ca_pem(n->tls),
-        MHD_OPTION_HTTPS_CERT_CALLBACK, tls_certificate_callback,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->limits.connection_timeout_seconds,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_END);
-    if (server->daemon == NULL) {
-        snprintf(error, error_size, "cannot start the HTTPS server on %s port %u (address "
-                 "in use, or invalid TLS settings)", cfg->listen_address, cfg->port);
-        pthread_mutex_destroy(&server->defer_lock);
-        free(server);
-        return -1;
+    if (cfg->public_port != 0) {
+        server->public_daemon = start_listener(server, cfg->public_port, true, error,
+                                               error_size);
+        if (server->public_daemon == NULL)
+            goto fail;
     }
+    server->daemon = start_listener(server, cfg->port, false, error, error_size);
+    if (server->daemon == NULL)
+        goto fail;
     *out = server;
     return 0;
+fail:
+    if (server->public_daemon != NULL)
+        MHD_stop_daemon(server->public_daemon);
+    pthread_mutex_destroy(&server->defer_lock);
+    free(server);
+    return -1;
 }
 
 void http_server_stop(http_server **server_ptr)
@@ -717,6 +764,8 @@ void http_server_stop(http_server **server_ptr)
     /* Stop accepting, then give requests in flight time to finish. Idle keep-alive
      * connections are closed by MHD_stop_daemon. */
     MHD_quiesce_daemon(server->daemon);
+    if (server->public_daemon != NULL)
+        MHD_quiesce_daemon(server->public_daemon);
     while (atomic_load(&server->in_flight) > 0 && waited_ms < DRAIN_TIMEOUT_MS) {
         usleep(10 * 1000);
         waited_ms += 10;
@@ -730,6 +779,8 @@ void http_server_stop(http_server **server_ptr)
     while (atomic_load(&server->deferred) > 0)
         usleep(10 * 1000);
     MHD_stop_daemon(server->daemon);
+    if (server->public_daemon != NULL)
+        MHD_stop_daemon(server->public_daemon);
     pthread_mutex_destroy(&server->defer_lock);
     free(server);
     *server_ptr = NULL;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const unsigned tracked_statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
-                                            409, 411, 413, 415, 422, 429, 500, 503};
+                                            409, 411, 413, 415, 421, 422, 429, 500, 503};
 #define STATUS_SLOTS (sizeof(tracked_statuses) / sizeof(tracked_statuses[0]) + 1)
 
 static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

@@ -20,6 +20,7 @@ struct tls_context {
     gnutls_pcert_st chain[TLS_MAX_CHAIN];
     unsigned chain_length;
     char *client_ca_pem;
+    bool require_client_certificate;
     tls_hsm_observer observer;
 
     /* Every key imported by a worker thread, released when the context is freed. */
@@ -110,8 +111,10 @@ static gnutls_privkey_t thread_private_key(tls_context *ctx)
 
 static tls_connection *connection_of(gnutls_session_t session);
 
-/* Accepts a handshake without a client certificate; a certificate that is offered must
- * chain to a client CA and allow TLS client authentication. */
+/* A certificate that is offered must chain to a client CA and allow TLS client
+ * authentication. A handshake without one passes, unless the API listener requires
+ * certificates; the failure names the reason for the log line of the closed
+ * connection. */
 static int verify_client_certificate(gnutls_session_t session)
 {
     gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
@@ -122,8 +125,14 @@ static int verify_client_certificate(gnutls_session_t session)
     unsigned int status = 0;
     int rc;
 
-    if (gnutls_certificate_get_peers(session, &count) == NULL || count == 0)
-        return 0;
+    if (gnutls_certificate_get_peers(session, &count) == NULL || count == 0) {
+        if (active_context == NULL || !active_context->require_client_certificate)
+            return 0;
+        if (conn != NULL)
+            snprintf(conn->failure, sizeof(conn->failure),
+                     "client certificate: none was offered, and the API port requires one");
+        return -1;
+    }
     rc = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
     if (rc == GNUTLS_E_SUCCESS && status == 0)
         return 0;
@@ -141,13 +150,31 @@ static int verify_client_certificate(gnutls_session_t session)
     return -1;
 }
 
+void tls_require_client_certificate(tls_context *ctx, bool required)
+{
+    ctx->require_client_certificate = required;
+}
+
+/* Hands GnuTLS the node's chain and this thread's key. */
+static int serve_certificate(tls_context *ctx, gnutls_pcert_st **pcert,
+                             unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+    gnutls_privkey_t key = thread_private_key(ctx);
+
+    if (key == NULL)
+        return -1;
+    *pcert = ctx->chain;
+    *pcert_length = ctx->chain_length;
+    *pkey = key;
+    return 0;
+}
+
 int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
                              int nreqs, const gnutls_pk_algorithm_t *pk_algos,
                              int pk_algos_length, gnutls_pcert_st **pcert,
                              unsigned int *pcert_length, gnutls_privkey_t *pkey)
 {
     tls_context *ctx = active_context;
-    gnutls_privkey_t key;
 
     (void)req_ca_dn;
     (void)nreqs;
@@ -156,19 +183,31 @@ int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req
     if (ctx == NULL)
         return -1;
 
-    /* Request a certificate and verify any that is offered during the handshake.
-     * GNUTLS_CERT_REQUIRE with gnutls_session_set_verify_cert would also refuse clients
-     * without one, which the public routes must admit; the API routes reject those. */
+    /* Ask for a certificate and verify any that is offered during the handshake. On a
+     * port shared with the public routes a client without one must get through, and
+     * the API routes answer it 401; an API port of its own refuses it in
+     * verify_client_certificate, which gives the log line its reason. That is the
+     * effect of GNUTLS_CERT_REQUIRE, whose failure would carry no reason. */
     gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
     gnutls_session_set_verify_function(session, verify_client_certificate);
+    return serve_certificate(ctx, pcert, pcert_length, pkey);
+}
 
-    key = thread_private_key(ctx);
-    if (key == NULL)
+int tls_public_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
+                                    int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+                                    int pk_algos_length, gnutls_pcert_st **pcert,
+                                    unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+    tls_context *ctx = active_context;
+
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)pk_algos;
+    (void)pk_algos_length;
+    if (ctx == NULL)
         return -1;
-    *pcert = ctx->chain;
-    *pcert_length = ctx->chain_length;
-    *pkey = key;
-    return 0;
+    gnutls_certificate_server_set_request(session, GNUTLS_CERT_IGNORE);
+    return serve_certificate(ctx, pcert, pcert_length, pkey);
 }
 
 static int load_chain(tls_context *ctx, const char *path, char *error, size_t error_size)

@@ -46,7 +46,7 @@ static int run(const char *format, ...)
     return status == 0 ? 0 : -1;
 }
 
-static unsigned free_port(void)
+unsigned harness_free_port(void)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     socklen_t len = sizeof(address);
@@ -184,7 +184,7 @@ int harness_setup(harness *h)
     snprintf(h->db_path, sizeof(h->db_path), "%s/idsvc.db", dir);
     snprintf(h->log_path, sizeof(h->log_path), "%s/idsvc.log", dir);
     snprintf(h->tokens_dir, sizeof(h->tokens_dir), "%s/tokens", dir);
-    h->port = free_port();
+    h->port = harness_free_port();
     if (h->port == 0)
         return -1;
 
@@ -405,6 +405,23 @@ static int tcp_connect(unsigned port)
 
 int raw_connect(harness *h, const char *priority, const char *client, raw_client **out)
 {
+    return raw_connect_port(h, h->port, priority, client, out);
+}
+
+int raw_read_end(raw_client *c)
+{
+    char buffer[256];
+    ssize_t rc;
+
+    do {
+        rc = gnutls_record_recv(c->session, buffer, sizeof(buffer));
+    } while (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED);
+    return rc > 0 ? 0 : 1;
+}
+
+int raw_connect_port(harness *h, unsigned port, const char *priority, const char *client,
+                     raw_client **out)
+{
     raw_client *c = calloc(1, sizeof(*c));
     char ca[PATH_MAX + 16];
     char cert[PATH_MAX + 32];
@@ -414,7 +431,7 @@ int raw_connect(harness *h, const char *priority, const char *client, raw_client
     *out = NULL;
     if (c == NULL)
         return 1;
-    c->fd = tcp_connect(h->port);
+    c->fd = tcp_connect(port);
     if (c->fd < 0) {
         free(c);
         return 1;

@@ -87,6 +87,17 @@ typedef struct raw_client raw_client;
  * negative number), or 1 when the TCP connection failed. */
 int raw_connect(harness *h, const char *priority, const char *client, raw_client **out);
 
+/* The same on another port of the daemon, such as [server] public_port. */
+int raw_connect_port(harness *h, unsigned port, const char *priority, const char *client,
+                     raw_client **out);
+
+/* Reads once without sending: 1 when the server ended the connection, whether by a
+ * close or an alert, and 0 when it sent data. */
+int raw_read_end(raw_client *c);
+
+/* A free TCP port on 127.0.0.1, or 0. */
+unsigned harness_free_port(void);
+
 /* Sends one request on the connection and reads one response (Content-Length framed). */
 int raw_request(raw_client *c, const char *method, const char *path, const char *body,
                 http_result *out);
