@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,6 +574,309 @@ static void test_replay_rows_purged(void **state)
     audit_log_close(&log);
 }
 
+/* ---- audit_record_async ------------------------------------------------------------ */
+
+#define ASYNC_THREADS 8
+#define ASYNC_PER_THREAD 50
+#define ASYNC_SHARE_EVERY 5 /* every fifth entry of a thread shares its ID with the others */
+#define ASYNC_SHARED_IDS (ASYNC_PER_THREAD / ASYNC_SHARE_EVERY)
+#define ASYNC_WAIT_SECONDS 60
+
+/* The outcome of one queued entry, written by on_done on the committing thread. */
+typedef struct async_slot {
+    atomic_int calls;
+    _Atomic audit_status status;
+} async_slot;
+
+static atomic_uint async_done_total;
+
+static void async_done(void *ctx, audit_status status)
+{
+    async_slot *slot = ctx;
+
+    atomic_store(&slot->status, status);
+    atomic_fetch_add(&slot->calls, 1);
+    atomic_fetch_add(&async_done_total, 1);
+}
+
+/* Waits until async_done_total reaches expected. Returns false after
+ * ASYNC_WAIT_SECONDS. */
+static bool wait_async_done(unsigned expected)
+{
+    for (int i = 0; i < ASYNC_WAIT_SECONDS * 100; i++) {
+        if (atomic_load(&async_done_total) >= expected)
+            return true;
+        usleep(10 * 1000);
+    }
+    return false;
+}
+
+static void async_replay_id(unsigned thread, unsigned i, char *out, size_t size)
+{
+    if (i % ASYNC_SHARE_EVERY == 0)
+        snprintf(out, size, "_async-shared-%u", i / ASYNC_SHARE_EVERY);
+    else
+        snprintf(out, size, "_async-%u-%u", thread, i);
+}
+
+typedef struct async_worker {
+    audit_log *log;
+    unsigned number;
+    async_slot slots[ASYNC_PER_THREAD];
+    async_slot rejected_slot; /* ctx of the invalid calls, which on_done must never get */
+    unsigned queue_failures;  /* valid entries that audit_record_async did not queue */
+    unsigned wrong_rejections; /* invalid calls that did not return AUDIT_ERR_INVALID_ARGUMENT */
+} async_worker;
+
+static void *record_async_many(void *arg)
+{
+    async_worker *w = arg;
+    json_t *not_object = json_string("x");
+    audit_event unknown = {.kind = "claim_value_dump", .replay_id = "_async-unknown-kind"};
+    audit_event bad_payload = {.kind = "verification_decided", .payload = not_object};
+
+    for (unsigned i = 0; i < ASYNC_PER_THREAD; i++) {
+        char id[64];
+        json_t *payload = json_pack("{s:i, s:i}", "thread", (int)w->number, "n", (int)i);
+        audit_event event = {
+            .kind = "verification_decided",
+            .actor = "bank-one",
+            .payload = payload,
+            .replay_id = id,
+            .replay_until = time(NULL) + 3600,
+        };
+
+        async_replay_id(w->number, i, id, sizeof(id));
+        if (audit_record_async(w->log, &event, async_done, &w->slots[i]) != AUDIT_OK)
+            w->queue_failures++;
+        /* The event is copied: overwriting the caller's ID must not change the entry. */
+        memset(id, 'x', sizeof(id) - 1);
+        id[sizeof(id) - 1] = '\0';
+
+        if (i % 10 == 0) {
+            w->wrong_rejections += audit_record_async(w->log, &unknown, async_done,
+                                                      &w->rejected_slot) !=
+                                   AUDIT_ERR_INVALID_ARGUMENT;
+            w->wrong_rejections += audit_record_async(w->log, &bad_payload, async_done,
+                                                      &w->rejected_slot) !=
+                                   AUDIT_ERR_INVALID_ARGUMENT;
+            w->wrong_rejections +=
+                audit_record_async(w->log, &event, NULL, NULL) != AUDIT_ERR_INVALID_ARGUMENT;
+        }
+        json_decref(payload);
+    }
+    json_decref(not_object);
+    return NULL;
+}
+
+/* Eight threads queue entries without waiting, and one ID of every five is shared by
+ * all threads. Each on_done runs once, and each shared ID is accepted exactly once. */
+static void test_async_threads_replay_once(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    pthread_t threads[ASYNC_THREADS];
+    async_worker *workers = calloc(ASYNC_THREADS, sizeof(*workers));
+    unsigned shared_ok[ASYNC_SHARED_IDS] = {0};
+    unsigned shared_replayed[ASYNC_SHARED_IDS] = {0};
+    const unsigned total = ASYNC_THREADS * ASYNC_PER_THREAD;
+    unsigned expected_ok = total - ASYNC_SHARED_IDS * (ASYNC_THREADS - 1);
+
+    assert_non_null(workers);
+    atomic_store(&async_done_total, 0);
+    for (unsigned t = 0; t < ASYNC_THREADS; t++) {
+        workers[t].log = log;
+        workers[t].number = t;
+        assert_int_equal(pthread_create(&threads[t], NULL, record_async_many, &workers[t]), 0);
+    }
+    for (unsigned t = 0; t < ASYNC_THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(workers[t].queue_failures, 0);
+        assert_int_equal(workers[t].wrong_rejections, 0);
+    }
+
+    /* The committer thread finishes the queue on its own, without a close. */
+    if (!wait_async_done(total))
+        fail_msg("on_done ran %u times within %d s, expected %u",
+                 atomic_load(&async_done_total), ASYNC_WAIT_SECONDS, total);
+
+    for (unsigned t = 0; t < ASYNC_THREADS; t++) {
+        assert_int_equal(atomic_load(&workers[t].rejected_slot.calls), 0);
+        for (unsigned i = 0; i < ASYNC_PER_THREAD; i++) {
+            async_slot *slot = &workers[t].slots[i];
+            audit_status status = atomic_load(&slot->status);
+
+            if (atomic_load(&slot->calls) != 1)
+                fail_msg("on_done of thread %u entry %u ran %d times", t, i,
+                         atomic_load(&slot->calls));
+            if (i % ASYNC_SHARE_EVERY != 0) {
+                if (status != AUDIT_OK)
+                    fail_msg("thread %u entry %u with its own ID: %s", t, i,
+                             audit_status_code(status));
+                continue;
+            }
+            if (status == AUDIT_OK)
+                shared_ok[i / ASYNC_SHARE_EVERY]++;
+            else if (status == AUDIT_ERR_REPLAYED)
+                shared_replayed[i / ASYNC_SHARE_EVERY]++;
+            else
+                fail_msg("thread %u entry %u with a shared ID: %s", t, i,
+                         audit_status_code(status));
+        }
+    }
+    for (unsigned k = 0; k < ASYNC_SHARED_IDS; k++) {
+        char id[64];
+
+        snprintf(id, sizeof(id), "_async-shared-%u", k);
+        if (shared_ok[k] != 1)
+            fail_msg("%s was accepted %u times, expected once", id, shared_ok[k]);
+        assert_int_equal(shared_replayed[k], ASYNC_THREADS - 1);
+        assert_int_equal(replay_rows(f, id), 1);
+    }
+    /* The IDs are the queued ones, not the caller's buffer as overwritten afterwards. */
+    assert_int_equal(replay_rows(f, "_async-7-49"), 1);
+    assert_int_equal(replay_rows(f, "_async-unknown-kind"), 0);
+    check_tree(log, size + expected_ok);
+
+    /* Closing calls no on_done a second time. */
+    audit_log_close(&log);
+    assert_int_equal(atomic_load(&async_done_total), total);
+    free(workers);
+}
+
+typedef struct mixed_worker {
+    audit_log *log;
+    unsigned number;
+    bool async;
+    async_slot slots[RECORDS_PER_THREAD];
+    unsigned failures; /* audit_record or audit_record_async calls that did not succeed */
+} mixed_worker;
+
+/* Entry 0 of every thread, sync or async, carries one shared ID. */
+static void *record_mixed(void *arg)
+{
+    mixed_worker *w = arg;
+
+    for (unsigned i = 0; i < RECORDS_PER_THREAD; i++) {
+        char id[64];
+        json_t *payload = json_pack("{s:i, s:i}", "thread", (int)w->number, "n", (int)i);
+        audit_event event = {
+            .kind = "verification_decided",
+            .payload = payload,
+            .replay_id = id,
+            .replay_until = time(NULL) + 3600,
+        };
+        audit_status status;
+
+        if (i == 0)
+            snprintf(id, sizeof(id), "_mixed-shared");
+        else
+            snprintf(id, sizeof(id), "_mixed-%u-%u", w->number, i);
+        if (w->async) {
+            status = audit_record_async(w->log, &event, async_done, &w->slots[i]);
+            w->failures += status != AUDIT_OK;
+        } else {
+            status = audit_record(w->log, &event, NULL);
+            atomic_store(&w->slots[i].status, status);
+            atomic_fetch_add(&w->slots[i].calls, 1);
+        }
+        json_decref(payload);
+    }
+    return NULL;
+}
+
+/* Callers of audit_record and of audit_record_async at the same time: both finish, and
+ * an ID shared between the two kinds of caller is accepted once. */
+static void test_async_mixed_with_sync(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    pthread_t threads[ASYNC_THREADS];
+    mixed_worker *workers = calloc(ASYNC_THREADS, sizeof(*workers));
+    unsigned async_count = 0;
+    unsigned shared_ok = 0;
+
+    assert_non_null(workers);
+    atomic_store(&async_done_total, 0);
+    for (unsigned t = 0; t < ASYNC_THREADS; t++) {
+        workers[t].log = log;
+        workers[t].number = t;
+        workers[t].async = t % 2 == 0;
+        async_count += workers[t].async ? RECORDS_PER_THREAD : 0;
+        assert_int_equal(pthread_create(&threads[t], NULL, record_mixed, &workers[t]), 0);
+    }
+    for (unsigned t = 0; t < ASYNC_THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(workers[t].failures, 0);
+    }
+    if (!wait_async_done(async_count))
+        fail_msg("on_done ran %u times within %d s, expected %u",
+                 atomic_load(&async_done_total), ASYNC_WAIT_SECONDS, async_count);
+
+    for (unsigned t = 0; t < ASYNC_THREADS; t++) {
+        for (unsigned i = 0; i < RECORDS_PER_THREAD; i++) {
+            audit_status status = atomic_load(&workers[t].slots[i].status);
+
+            assert_int_equal(atomic_load(&workers[t].slots[i].calls), 1);
+            if (i == 0) {
+                shared_ok += status == AUDIT_OK;
+                if (status != AUDIT_OK && status != AUDIT_ERR_REPLAYED)
+                    fail_msg("thread %u, shared ID: %s", t, audit_status_code(status));
+            } else if (status != AUDIT_OK) {
+                fail_msg("thread %u (%s) entry %u: %s", t, workers[t].async ? "async" : "sync",
+                         i, audit_status_code(status));
+            }
+        }
+    }
+    assert_int_equal(shared_ok, 1);
+    check_tree(log, size + ASYNC_THREADS * (RECORDS_PER_THREAD - 1) + 1);
+    audit_log_close(&log);
+    free(workers);
+}
+
+/* audit_log_close right after queuing: every queued entry is committed and its on_done
+ * has run when close returns, and a reopened log contains the entries. */
+static void test_async_close_commits_queue(void **state)
+{
+    enum { QUEUED = 200 };
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    async_slot *slots = calloc(QUEUED, sizeof(*slots));
+    audit_event event = {.kind = "verification_decided", .replay_until = time(NULL) + 3600};
+    char id[64];
+
+    assert_non_null(slots);
+    atomic_store(&async_done_total, 0);
+    for (unsigned i = 0; i < QUEUED; i++) {
+        snprintf(id, sizeof(id), "_close-%u", i);
+        event.replay_id = id;
+        assert_int_equal(audit_record_async(log, &event, async_done, &slots[i]), AUDIT_OK);
+    }
+    audit_log_close(&log);
+    assert_null(log);
+
+    assert_int_equal(atomic_load(&async_done_total), QUEUED);
+    for (unsigned i = 0; i < QUEUED; i++) {
+        assert_int_equal(atomic_load(&slots[i].calls), 1);
+        if (atomic_load(&slots[i].status) != AUDIT_OK)
+            fail_msg("entry %u: %s", i, audit_status_code(atomic_load(&slots[i].status)));
+    }
+
+    log = open_log(f, NULL, 0);
+    assert_int_equal(audit_log_head(log).size, size + QUEUED);
+    check_tree(log, size + QUEUED);
+    /* The replay rows were committed with the entries. */
+    assert_int_equal(replay_rows(f, "_close-0"), 1);
+    assert_int_equal(replay_rows(f, "_close-199"), 1);
+    event.replay_id = "_close-199";
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_REPLAYED);
+    audit_log_close(&log);
+    free(slots);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +891,9 @@ int main(void)
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
         cmocka_unit_test(test_replay_rows_purged),
+        cmocka_unit_test(test_async_threads_replay_once),
+        cmocka_unit_test(test_async_mixed_with_sync),
+        cmocka_unit_test(test_async_close_commits_queue),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

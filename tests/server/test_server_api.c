@@ -3,6 +3,7 @@
  * the issue -> verify -> revoke flow, replay, protocol versions and keep-alive. One
  * daemon serves every test in this file.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -480,6 +481,105 @@ static void test_keep_alive_holds(void **state)
     raw_close(&client);
 }
 
+#define RACE_CONNECTIONS 8
+
+typedef struct presenter {
+    pthread_t thread;
+    pthread_barrier_t *start;
+    raw_client *client;
+    const char *body;
+    int request_rc; /* raw_request's return */
+    long status;
+    char code[64];
+    char field[64];
+    char assertion_id[128]; /* from a 200 response */
+} presenter;
+
+static void *present_once(void *arg)
+{
+    presenter *p = arg;
+    http_result result;
+
+    pthread_barrier_wait(p->start);
+    p->request_rc = raw_request(p->client, "POST", "/v1/verifications", p->body, &result);
+    if (p->request_rc != 0)
+        return NULL;
+    p->status = result.status;
+    snprintf(p->code, sizeof(p->code), "%s", http_result_code(&result));
+    snprintf(p->field, sizeof(p->field), "%s", http_result_field(&result));
+    snprintf(p->assertion_id, sizeof(p->assertion_id), "%s",
+             json_string_value(json_object_get(result.json, "assertion_id")) != NULL
+                 ? json_string_value(json_object_get(result.json, "assertion_id"))
+                 : "");
+    http_result_clear(&result);
+    return NULL;
+}
+
+/* One assertion posted at the same moment on eight mutual-TLS connections: the replay
+ * cache row written with the audit entry lets exactly one of them through. */
+static void test_parallel_replay_one_accepted(void **state)
+{
+    presenter presenters[RACE_CONNECTIONS];
+    pthread_barrier_t start;
+    http_result issued;
+    http_result result;
+    const char *assertion_id;
+    unsigned accepted = 0;
+    unsigned replayed = 0;
+    char *body;
+
+    (void)state;
+    issue(&issued);
+    assertion_id = json_string_value(json_object_get(issued.json, "assertion_id"));
+    assert_non_null(assertion_id);
+    body = verification_body(json_string_value(json_object_get(issued.json, "assertion")),
+                             "[\"given_name\"]");
+
+    /* Every handshake is done before the barrier, so the requests arrive together. */
+    memset(presenters, 0, sizeof(presenters));
+    assert_int_equal(pthread_barrier_init(&start, NULL, RACE_CONNECTIONS), 0);
+    for (int i = 0; i < RACE_CONNECTIONS; i++) {
+        presenters[i].start = &start;
+        presenters[i].body = body;
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &presenters[i].client), 0);
+    }
+    for (int i = 0; i < RACE_CONNECTIONS; i++)
+        assert_int_equal(
+            pthread_create(&presenters[i].thread, NULL, present_once, &presenters[i]), 0);
+    for (int i = 0; i < RACE_CONNECTIONS; i++) {
+        pthread_join(presenters[i].thread, NULL);
+        raw_close(&presenters[i].client);
+    }
+    pthread_barrier_destroy(&start);
+
+    for (int i = 0; i < RACE_CONNECTIONS; i++) {
+        presenter *p = &presenters[i];
+
+        if (p->request_rc != 0)
+            fail_msg("connection %d got no response", i);
+        if (p->status == 200) {
+            accepted++;
+            assert_string_equal(p->assertion_id, assertion_id);
+            continue;
+        }
+        if (p->status != 422 || strcmp(p->code, "replayed") != 0)
+            fail_msg("connection %d: expected 200 or 422 replayed, got %ld %s", i, p->status,
+                     p->code);
+        assert_string_equal(p->field, "assertion");
+        replayed++;
+    }
+    assert_int_equal(accepted, 1);
+    assert_int_equal(replayed, RACE_CONNECTIONS - 1);
+
+    /* The ID stays recorded: a later presentation is a replay as well. */
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    expect_problem(&result, 422, "replayed");
+    http_result_clear(&result);
+
+    free(body);
+    http_result_clear(&issued);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_missing_and_invalid_fields),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
+        cmocka_unit_test(test_parallel_replay_one_accepted),
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
         cmocka_unit_test(test_old_tls_versions_rejected),
