@@ -22,8 +22,8 @@
 #include "log.h"
 
 /* An entry waiting for its commit. A caller of audit_record keeps it on its stack and
- * waits for done; one of audit_record_async is on the heap, and the committing thread
- * calls on_done and frees it. */
+ * waits for done. An entry of audit_record_async is on the heap, so the committing
+ * thread calls on_done and frees it. */
 typedef struct pending {
     struct pending *next;
     audit_store_entry entry;
@@ -95,6 +95,8 @@ const char *audit_status_code(audit_status status)
         return "no_memory";
     case AUDIT_ERR_REPLAYED:
         return "replayed";
+    case AUDIT_ERR_REVOKED:
+        return "revoked";
     }
     return "unknown";
 }
@@ -175,7 +177,10 @@ static pending *commit_queue(audit_log *log)
     for (size_t i = count; i-- > 0;) {
         pending *p = log->batch[i];
 
-        p->status = status == AUDIT_OK && p->entry.replayed ? AUDIT_ERR_REPLAYED : status;
+        p->status = status != AUDIT_OK     ? status
+                    : p->entry.revoked  ? AUDIT_ERR_REVOKED
+                    : p->entry.replayed ? AUDIT_ERR_REPLAYED
+                                        : AUDIT_OK;
         appended += p->status == AUDIT_OK;
         if (p->on_done != NULL) {
             p->next = finished;
@@ -319,6 +324,7 @@ static audit_status fill_pending(const audit_log *log, const audit_event *event,
     p->entry.text_len = strlen(text);
     p->entry.replay_id = event->replay_id;
     p->entry.replay_until = event->replay_until;
+    p->entry.replay_credential = event->replay_credential;
     if (audit_merkle_hash_leaf(text, p->entry.text_len, &p->entry.leaf_hash) != AUDIT_MERKLE_OK) {
         free(text);
         return AUDIT_ERR_MERKLE_FAILED;
@@ -689,9 +695,9 @@ void audit_log_close(audit_log **log_ptr)
         return;
     log = *log_ptr;
 
-    /* An entry of audit_record has its caller waiting in enqueue_and_wait, which
-     * commits it or waits for the commit that does; the committer thread commits what
-     * audit_record_async queued before it stops. Closing only refuses new entries. */
+    /* The caller of each audit_record entry waits in enqueue_and_wait until a commit
+     * takes it. The committer thread commits what audit_record_async queued before it
+     * stops. So closing only rejects new entries. */
     pthread_mutex_lock(&log->lock);
     log->closing = true;
     pthread_cond_broadcast(&log->checkpoint_wake);

@@ -9,8 +9,8 @@
  * queue their entries and wait, and the next of them commits them all in one transaction
  * (group commit), so concurrent requests share one fsync and a lone request pays no
  * hand-off to another thread. audit_record_async() queues an entry without waiting, for
- * a caller that has other work to do meanwhile; a committer thread commits those. docs/audit-log.md lists the event kinds and their payload
- * fields.
+ * a caller that has other work to do meanwhile; a committer thread commits those.
+ * docs/audit-log.md lists the event kinds and their payload fields.
  */
 #ifndef IDSVC_AUDIT_LOG_H
 #define IDSVC_AUDIT_LOG_H
@@ -36,6 +36,7 @@ typedef enum audit_status {
     AUDIT_ERR_CLOSED,           /* the log is shutting down */
     AUDIT_ERR_NO_MEMORY,
     AUDIT_ERR_REPLAYED,         /* the event's replay_id was recorded before */
+    AUDIT_ERR_REVOKED,          /* the event's credential was revoked before the commit */
 } audit_status;
 
 const char *audit_status_code(audit_status status);
@@ -81,6 +82,10 @@ typedef struct audit_event {
      * audit_record returns AUDIT_ERR_REPLAYED. replay_until is when the row may go. */
     const char *replay_id;
     time_t replay_until;
+    /* replay_id is the assertion of a credential of this node: the entry is not
+     * appended, and audit_record returns AUDIT_ERR_REVOKED, when the credential is
+     * revoked at the commit. */
+    bool replay_credential;
 } audit_event;
 
 /* Returns true for the event kinds that docs/audit-log.md defines. */

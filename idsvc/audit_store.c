@@ -24,6 +24,7 @@ typedef struct audit_connection {
     sqlite3_stmt *entry_insert;
     sqlite3_stmt *node_insert;
     sqlite3_stmt *replay_insert;
+    sqlite3_stmt *credential_state;
 } audit_connection;
 
 struct audit_store {
@@ -64,6 +65,7 @@ static void connection_free(audit_connection *c)
     sqlite3_finalize(c->entry_insert);
     sqlite3_finalize(c->node_insert);
     sqlite3_finalize(c->replay_insert);
+    sqlite3_finalize(c->credential_state);
     sqlite3_close(c->db);
     free(c);
 }
@@ -261,9 +263,34 @@ static int prepare_append(audit_connection *c)
                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)") != NULL &&
                    prepare_once(c->db, &c->replay_insert,
                                 "INSERT OR IGNORE INTO replay_cache (assertion_id,"
-                                " not_on_or_after) VALUES (?, ?)") != NULL
+                                " not_on_or_after) VALUES (?, ?)") != NULL &&
+                   prepare_once(c->db, &c->credential_state,
+                                "SELECT state = 'revoked' FROM credentials"
+                                " WHERE assertion_id = ?") != NULL
                ? 0
                : -1;
+}
+
+/* Reads, inside the transaction, whether the entry's credential is revoked now. A
+ * revocation committed before this transaction is seen here, so a verification cannot
+ * be acknowledged after the revocation of its credential was. */
+static int check_credential(audit_connection *c, audit_store_entry *entry)
+{
+    int rc;
+
+    entry->revoked = false;
+    if (!entry->replay_credential)
+        return 0;
+    bind_text(c->credential_state, 1, entry->replay_id);
+    rc = sqlite3_step(c->credential_state);
+    if (rc == SQLITE_ROW)
+        entry->revoked = sqlite3_column_int(c->credential_state, 0) != 0;
+    sqlite3_reset(c->credential_state);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_sqlite(c->db, "reading the state of a credential");
+        return -1;
+    }
+    return 0;
 }
 
 /* Records the entry's assertion ID; sets replayed when the table already held it. */
@@ -272,7 +299,7 @@ static int record_replay(audit_connection *c, audit_store_entry *entry)
     int rc;
 
     entry->replayed = false;
-    if (entry->replay_id == NULL)
+    if (entry->replay_id == NULL || entry->revoked)
         return 0;
     bind_text(c->replay_insert, 1, entry->replay_id);
     sqlite3_bind_int64(c->replay_insert, 2, entry->replay_until);
@@ -336,9 +363,9 @@ static int append_all(audit_store *s, audit_connection *c, audit_store_entry *co
     if (prepare_append(c) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
-        if (record_replay(c, entries[i]) != 0)
+        if (check_credential(c, entries[i]) != 0 || record_replay(c, entries[i]) != 0)
             return -1;
-        if (entries[i]->replayed)
+        if (entries[i]->replayed || entries[i]->revoked)
             continue;
         if (entries[i]->replay_id != NULL)
             recorded++;

@@ -40,7 +40,11 @@ typedef struct audit_store_entry {
      * replay_until is the time after which the row may be purged. */
     const char *replay_id;
     int64_t replay_until;
+    /* replay_id is the assertion of a credential of this node; the entry is not
+     * appended while the credential is revoked. */
+    bool replay_credential;
     bool replayed; /* set by audit_store_append: the ID was recorded before */
+    bool revoked;  /* set by audit_store_append: the credential is revoked */
 } audit_store_entry;
 
 /*
@@ -50,7 +54,8 @@ typedef struct audit_store_entry {
  *
  * An entry with a replay_id whose ID replay_cache already holds, from an earlier
  * transaction or from an entry before it in this batch, is not appended: its replayed
- * flag is set and its index left alone. The other entries of the batch are appended.
+ * flag is set and its index left alone. The same goes for revoked, when the entry names
+ * a credential that is revoked at the commit. The other entries are appended.
  */
 audit_status audit_store_append(audit_store *store, audit_store_entry *const *entries,
                                 size_t count, audit_merkle_frontier *frontier);

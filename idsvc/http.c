@@ -66,6 +66,7 @@ struct http_server {
     http_listener public_listener;
     node *node;
     atomic_uint in_flight;
+    atomic_bool draining;     /* SIGTERM: finish what runs, take no new requests */
     atomic_uint deferred;     /* deferred requests whose work is not done yet */
     pthread_mutex_t defer_lock; /* orders suspending against resuming */
 };
@@ -88,6 +89,7 @@ typedef struct request_state {
     bool body_too_large;
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
+    bool after_stop;      /* arrived after the node began to stop */
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
@@ -176,13 +178,21 @@ mismatch:
     return false;
 }
 
+/* Returns true when a request with method may use a route of route_method. HEAD is a
+ * GET whose body libmicrohttpd leaves out (RFC 9110, section 9.3.2). */
+static bool method_matches(const char *route_method, const char *method)
+{
+    return strcmp(route_method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
+
 /* Finds the route for the method and path. When only the method differs, allow
  * receives the methods the path accepts, for the 405 response. */
 static size_t find_route(http_request *request, char *allow, size_t allow_size)
 {
     allow[0] = '\0';
     for (size_t i = 0; i < ROUTE_COUNT; i++)
-        if (strcmp(routes[i].method, request->method) == 0 &&
+        if (method_matches(routes[i].method, request->method) &&
             match_pattern(routes[i].pattern, request->path, request))
             return i;
 
@@ -272,6 +282,13 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     state->route_index = find_route(request, state->allow, sizeof(state->allow));
     read_caller(state, connection);
 
+    if (state->after_stop) {
+        problem_set(reply, 503, "node_stopping", NULL,
+                    "The node is stopping; send the request again, to this node after "
+                    "its restart or to another one.");
+        reply->retry_after = request->node->boot->retry_after_seconds;
+        return;
+    }
     if (state->route_index == ROUTE_COUNT) {
         if (state->allow[0] == '\0') {
             problem_set(reply, 404, "route_not_found", NULL, "No route matches this path.");
@@ -339,6 +356,9 @@ static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, reply->allow);
     for (size_t i = 0; i < reply->header_count; i++)
         MHD_add_response_header(response, reply->header_names[i], reply->header_values[i]);
+    /* While the node stops, keep-alive connections end after their reply. */
+    if (atomic_load(&state->server->draining))
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 
     result = MHD_queue_response(connection, reply->status, response);
     MHD_destroy_response(response);
@@ -506,6 +526,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         if (state == NULL)
             return MHD_NO;
         state->public_listener = listener->is_public;
+        state->after_stop = atomic_load(&server->draining);
         *req_cls = state;
         /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
          * connection, so the response goes out on the next call. A body declared too
@@ -587,6 +608,11 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     if (state == NULL)
         return;
 
+    /* A deferred request that libmicrohttpd ends before its continuation ran, as
+     * MHD_stop_daemon may after the drain timeout: run it, so that it frees its work.
+     * Its reply is never sent. http_server_stop waits for the work itself to end. */
+    if (state->next != NULL)
+        finish_deferred(state);
     seconds = elapsed_seconds(&state->started);
     if (state->dispatched) {
         log_request(state, seconds);
@@ -679,8 +705,8 @@ static int listen_address(const config *cfg, unsigned port, struct sockaddr_stor
 }
 
 /*
- * Starts one listener. The API listener asks for client certificates and trusts the
- * client CAs; the public one (is_public) asks for none, and dispatch refuses the API
+ * Starts one listener. The API listener requests client certificates and trusts the
+ * client CAs. The public one (is_public) requests none, and dispatch rejects the API
  * routes on it.
  */
 static struct MHD_Daemon *start_listener(http_server *server, unsigned port, bool is_public,
@@ -761,8 +787,11 @@ void http_server_stop(http_server **server_ptr)
         return;
     server = *server_ptr;
 
-    /* Stop accepting, then give requests in flight time to finish. Idle keep-alive
-     * connections are closed by MHD_stop_daemon. */
+    /* Stop accepting, then give requests in flight time to finish. A request that
+     * arrives on an open connection from here on gets 503 node_stopping, and every
+     * reply closes its connection. Idle keep-alive connections are closed by
+     * MHD_stop_daemon. */
+    atomic_store(&server->draining, true);
     MHD_quiesce_daemon(server->daemon);
     if (server->public_daemon != NULL)
         MHD_quiesce_daemon(server->public_daemon);
@@ -773,9 +802,9 @@ void http_server_stop(http_server **server_ptr)
     if (atomic_load(&server->in_flight) > 0)
         log_message(LOG_WARN, "drain_timeout", "%u requests were still running after %d ms",
                     atomic_load(&server->in_flight), DRAIN_TIMEOUT_MS);
-    /* A deferred request's work ends in bounded time (an audit commit succeeds or
-     * fails), and its completion touches the request, so wait for it whatever the
-     * drain timeout said. */
+    /* A deferred request's work ends in bounded time, because an audit commit succeeds
+     * or fails. Its completion touches the request, so wait for it even after the
+     * drain timeout. */
     while (atomic_load(&server->deferred) > 0)
         usleep(10 * 1000);
     MHD_stop_daemon(server->daemon);

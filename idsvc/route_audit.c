@@ -111,6 +111,11 @@ void route_audit_failed(http_request *request, const char *kind, audit_status st
                     "This assertion was presented before.");
         return;
     }
+    if (status == AUDIT_ERR_REVOKED) {
+        problem_set(reply, 422, "credential_revoked", "assertion",
+                    "The credential was revoked by its issuer.");
+        return;
+    }
     log_field fields[] = {
         {"request_id", request->request_id},
         {"kind", kind},
@@ -262,6 +267,7 @@ static bool verification_event(const http_request *request, const audit_verifica
         .payload = *payload,
         .replay_id = v->replay_id,
         .replay_until = v->replay_until,
+        .replay_credential = v->replay_credential,
     };
     return true;
 }

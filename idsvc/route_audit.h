@@ -59,6 +59,7 @@ typedef struct audit_verification {
      * audit_event. A replay then fails the request with 422 assertion_replayed. */
     const char *replay_id;
     time_t replay_until;
+    bool replay_credential; /* replay_id is a credential of this node; see audit_event */
 } audit_verification;
 
 /* Returns the per-claim list of a decision without the engine: each key of disclosed
@@ -87,7 +88,8 @@ audit_status route_audit_verification_async(http_request *request,
                                             audit_done_fn on_done, void *ctx);
 
 /* Sets the reply for an entry of kind that was not recorded: 422 replayed for
- * AUDIT_ERR_REPLAYED, otherwise a logged 503 audit_unavailable with Retry-After. */
+ * AUDIT_ERR_REPLAYED, 422 credential_revoked for AUDIT_ERR_REVOKED, otherwise a logged
+ * 503 audit_unavailable with Retry-After. */
 void route_audit_failed(http_request *request, const char *kind, audit_status status,
                         http_reply *reply);
 

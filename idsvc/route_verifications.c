@@ -385,6 +385,10 @@ static void audit_accepted(verification_job *job)
         .assertion_id = job->assertion->id,
         .replay_id = job->assertion->id,
         .replay_until = replay_until(request, job->assertion),
+        /* check_revocation ran before the decision; the commit checks again, so a
+         * revocation acknowledged meanwhile is not overtaken. */
+        .replay_credential =
+            strcmp(job->assertion->issuer, request->snapshot->cfg->entity_id) == 0,
     };
     json_t *claims;
     audit_status status;

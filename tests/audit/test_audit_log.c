@@ -877,6 +877,61 @@ static void test_async_close_commits_queue(void **state)
     free(slots);
 }
 
+/* Writes a credential of assertion_id with state straight into the node's tables. */
+static void put_credential(const fixture *f, const char *assertion_id, const char *state)
+{
+    sqlite3 *db = NULL;
+    char sql[1024];
+
+    snprintf(sql, sizeof(sql),
+             "INSERT OR IGNORE INTO subjects (issuer, name_id, claims, updated_at)"
+             " VALUES ('https://node.example/idsvc', 'SG-1', '{}', 0);"
+             "INSERT INTO credentials (id, subject_id, issuer, assertion_id, assurance,"
+             " issued_at, not_on_or_after, state, enrollment_code_hash)"
+             " SELECT '%s', id, 'issuer-agency', '%s', 'high', 0, 4102444800, '%s', x'00'"
+             " FROM subjects WHERE name_id = 'SG-1';",
+             assertion_id, assertion_id, state);
+    assert_int_equal(sqlite3_open(f->db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A credential revoked before the commit fails the entry, although the request checked
+ * the credential earlier; one still active passes. */
+static void test_revoked_at_commit_refused(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    audit_event event = {
+        .kind = "verification_decided",
+        .replay_until = time(NULL) + 3600,
+        .replay_credential = true,
+    };
+
+    put_credential(f, "_revoked-credential", "revoked");
+    put_credential(f, "_active-credential", "active");
+
+    event.replay_id = "_revoked-credential";
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_REVOKED);
+    assert_string_equal(audit_status_code(AUDIT_ERR_REVOKED), "revoked");
+    assert_int_equal(replay_rows(f, "_revoked-credential"), 0);
+    assert_int_equal(audit_log_head(log).size, size);
+
+    event.replay_id = "_active-credential";
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(replay_rows(f, "_active-credential"), 1);
+
+    /* Without replay_credential the state is not read: an assertion of another issuer
+     * may carry any ID. */
+    event.replay_id = "_revoked-credential";
+    event.replay_credential = false;
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    check_tree(log, size + 2);
+    audit_log_close(&log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -894,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_async_threads_replay_once),
         cmocka_unit_test(test_async_mixed_with_sync),
         cmocka_unit_test(test_async_close_commits_queue),
+        cmocka_unit_test(test_revoked_at_commit_refused),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -474,8 +474,9 @@ static int send_all(raw_client *c, const char *data, size_t len)
     return 0;
 }
 
-/* Reads until the headers and Content-Length bytes of body have arrived. */
-static int read_response(raw_client *c, http_result *out)
+/* Reads until the headers and Content-Length bytes of body have arrived; the reply to
+ * HEAD (head_only) has no body, whatever its Content-Length says. */
+static int read_response(raw_client *c, bool head_only, http_result *out)
 {
     char *buffer = NULL;
     size_t len = 0;
@@ -503,7 +504,7 @@ static int read_response(raw_client *c, http_result *out)
             const char *length = strstr(buffer, "\r\nContent-Length:");
 
             want = (size_t)(end + 4 - buffer) +
-                   (length != NULL ? strtoul(length + 17, NULL, 10) : 0);
+                   (length != NULL && !head_only ? strtoul(length + 17, NULL, 10) : 0);
             if (len >= want)
                 break;
         }
@@ -533,7 +534,7 @@ int raw_request(raw_client *c, const char *method, const char *path, const char 
     if (send_all(c, head, strlen(head)) != 0 ||
         (body != NULL && send_all(c, body, strlen(body)) != 0))
         return -1;
-    return read_response(c, out);
+    return read_response(c, strcmp(method, "HEAD") == 0, out);
 }
 
 const char *raw_protocol(const raw_client *c)

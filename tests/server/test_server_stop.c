@@ -1,0 +1,193 @@
+/*
+ * HTTP behaviour around the routes: HEAD on GET routes, and a stop with SIGTERM while
+ * keep-alive clients keep sending. Before the node refused requests that arrive after
+ * SIGTERM, such clients kept the drain busy until its 10 second timeout.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+#include "test_token.h"
+
+#define CLIENT_THREADS 4
+#define STOP_SECONDS_MAX 5.0 /* half the drain timeout of http_server_stop */
+
+static harness server;
+static char *verification; /* a POST /v1/verifications body, accepted once */
+
+static const char issue_body[] =
+    "{\"subject\":\"SG-S7654321A\",\"audience\":\"" RP_ENTITY_ID "\","
+    "\"assurance_level\":\"substantial\",\"validity_seconds\":3600,"
+    "\"attributes\":{\"given_name\":\"Wei Ling\"}}";
+
+static int start_server(void **state)
+{
+    (void)state;
+    if (harness_setup(&server) != 0 || harness_start(&server) != 0) {
+        harness_teardown(&server);
+        return -1;
+    }
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    harness_teardown(&server);
+    return 0;
+}
+
+static void test_head_like_get_without_body(void **state)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &client), 0);
+    assert_int_equal(raw_request(client, "HEAD", "/v1/issuers", NULL, &result), 0);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(result.body, "");
+    assert_non_null(strstr(result.headers, "Content-Type: application/json"));
+    http_result_clear(&result);
+
+    /* The connection stays framed: a GET on it gets the body the HEAD left out. */
+    assert_int_equal(raw_request(client, "GET", "/v1/issuers", NULL, &result), 0);
+    assert_int_equal(result.status, 200);
+    assert_non_null(result.json);
+    http_result_clear(&result);
+    raw_close(&client);
+}
+
+/* Issues a credential and builds the verification body that presents it. */
+static void prepare_verification(void)
+{
+    http_result issued;
+    json_t *doc;
+
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  issue_body, &issued),
+                     0);
+    assert_int_equal(issued.status, 201);
+    doc = json_pack("{s:s, s:s, s:[s]}", "assertion",
+                    json_string_value(json_object_get(issued.json, "assertion")), "purpose",
+                    "account opening", "claims", "given_name");
+    assert_non_null(doc);
+    verification = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    http_result_clear(&issued);
+}
+
+typedef struct sender {
+    pthread_t thread;
+    size_t ok;       /* 200, or 422 replayed */
+    size_t stopping; /* 503 node_stopping */
+    size_t other;    /* any other complete response, which must not occur */
+    long other_status;
+} sender;
+
+/*
+ * Sends one assertion again and again on one keep-alive connection until the node
+ * closes it. The first presentation is accepted and every later one rejected as
+ * replayed, each after a full verification and signature, so requests stay in flight
+ * for milliseconds, as real ones do.
+ */
+static void *send_until_closed(void *arg)
+{
+    sender *s = arg;
+    raw_client *client = NULL;
+    http_result result;
+
+    if (raw_connect(&server, "NORMAL", CLIENT_RP, &client) != 0) {
+        raw_close(&client);
+        return NULL;
+    }
+    while (raw_request(client, "POST", "/v1/verifications", verification, &result) == 0) {
+        const char *code = http_result_code(&result);
+
+        if (result.status == 200 ||
+            (result.status == 422 && code != NULL && strcmp(code, "replayed") == 0)) {
+            s->ok++;
+        } else if (result.status == 503 && code != NULL && strcmp(code, "node_stopping") == 0) {
+            s->stopping++;
+        } else {
+            s->other++;
+            s->other_status = result.status;
+        }
+        http_result_clear(&result);
+    }
+    raw_close(&client);
+    return NULL;
+}
+
+static double now_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+static void test_sigterm_under_keepalive_load(void **state)
+{
+    sender senders[CLIENT_THREADS];
+    size_t ok = 0;
+    size_t stopping = 0;
+    double started;
+    double stopped;
+    char *log;
+
+    (void)state;
+    prepare_verification();
+    memset(senders, 0, sizeof(senders));
+    for (int i = 0; i < CLIENT_THREADS; i++)
+        assert_int_equal(pthread_create(&senders[i].thread, NULL, send_until_closed,
+                                        &senders[i]),
+                         0);
+    sleep(1);
+    started = now_seconds();
+    assert_int_equal(harness_stop(&server, SIGTERM), 0);
+    stopped = now_seconds();
+    for (int i = 0; i < CLIENT_THREADS; i++) {
+        pthread_join(senders[i].thread, NULL);
+        ok += senders[i].ok;
+        stopping += senders[i].stopping;
+        if (senders[i].other > 0)
+            fail_msg("client %d got status %ld while the node stopped", i,
+                     senders[i].other_status);
+    }
+    print_message("    %zu requests answered, %zu refused as node_stopping, stop took %.2f s\n",
+                  ok, stopping, stopped - started);
+
+    assert_true(ok > 0);
+    assert_true(stopped - started < STOP_SECONDS_MAX);
+    log = test_read_file(server.log_path, NULL);
+    assert_non_null(log);
+    assert_null(strstr(log, "\"event\":\"drain_timeout\""));
+    assert_non_null(strstr(log, "\"event\":\"stopped\""));
+    free(log);
+    free(verification);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_head_like_get_without_body),
+        cmocka_unit_test(test_sigterm_under_keepalive_load),
+    };
+
+    /* Writes to a connection that the stopping node closed must fail, not end the
+     * test. */
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
