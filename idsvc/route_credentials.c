@@ -137,7 +137,12 @@ static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
     json_object_set(claims_doc, "attributes", in->attributes);
 
     if (saml_spec_from_json(claims_doc, spec, attributes, error, sizeof(error)) != 0) {
-        problem_set(reply, 422, "claims_invalid", "attributes", "%s", error);
+        /* The reader names the member it rejects first, such as "subject". */
+        problem_set(reply, 422, "claims_invalid",
+                    strncmp(error, "\"subject\"", 9) == 0     ? "subject"
+                    : strncmp(error, "\"assurance\"", 11) == 0 ? "assurance_level"
+                                                                 : "attributes",
+                    "%s", error);
         return false;
     }
     spec->issuer = snapshot->cfg->entity_id;

@@ -93,6 +93,22 @@ static int read_text(json_t *claims, const char *key, bool required, bool uri,
     return 0;
 }
 
+/* The verifier reads the NameID with its surrounding white space trimmed (XML white
+ * space: space, tab, CR, LF). A subject with such white space would come back as another
+ * value, or as none, so it is rejected here. */
+static int check_name_id(const char *name_id, char *error, size_t error_size)
+{
+    static const char xml_space[] = " \t\r\n";
+    size_t len = strlen(name_id);
+
+    if (strspn(name_id, xml_space) == len)
+        return reject(error, error_size, "\"subject\" contains only white space");
+    if (strchr(xml_space, name_id[0]) != NULL || strchr(xml_space, name_id[len - 1]) != NULL)
+        return reject(error, error_size,
+                      "\"subject\" starts or ends with white space, which a NameID loses");
+    return 0;
+}
+
 static int read_name_id_format(json_t *claims, const char **out, char *error,
                                size_t error_size)
 {
@@ -320,6 +336,7 @@ int saml_spec_from_json(json_t *claims, saml_assertion_spec *spec,
 
     if (check_top_level_keys(claims, error, error_size) != 0 ||
         read_text(claims, "subject", true, false, &name_id, error, error_size) != 0 ||
+        check_name_id(name_id, error, error_size) != 0 ||
         read_name_id_format(claims, &name_id_format, error, error_size) != 0 ||
         read_text(claims, "assurance", false, true, &assurance, error, error_size) != 0 ||
         read_text(claims, "recipient", false, true, &recipient, error, error_size) != 0 ||

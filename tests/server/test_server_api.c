@@ -318,6 +318,31 @@ static void test_missing_and_invalid_fields(void **state)
     http_result_clear(&result);
 }
 
+/* A subject that the verifier would read back as another NameID, or as none, is
+ * rejected at issuance, and the problem names the subject. */
+static void test_subject_verifier_cannot_read(void **state)
+{
+    static const char *const subjects[] = {"   ", " SG-1", "SG-1\\t", "SG\\u0001-1"};
+    static const char *const reasons[] = {"only white space", "white space",
+                                          "white space", "\"subject\""};
+    http_result result;
+    char body[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"subject\":\"%s\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"given_name\":\"Mei\"}}",
+                 subjects[i]);
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+        expect_problem(&result, 422, "claims_invalid");
+        assert_string_equal(http_result_field(&result), "subject");
+        assert_non_null(strstr(result.body, reasons[i]));
+        http_result_clear(&result);
+    }
+}
+
 static void test_issue_verify_revoke(void **state)
 {
     http_result issued;
@@ -596,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_string_too_long_names_field),
         cmocka_unit_test(test_oversized_body_rejected),
         cmocka_unit_test(test_missing_and_invalid_fields),
+        cmocka_unit_test(test_subject_verifier_cannot_read),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),
