@@ -322,6 +322,7 @@ static audit_status fill_pending(const audit_log *log, const audit_event *event,
     p->entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction;
     p->entry.text = text;
     p->entry.text_len = strlen(text);
+    p->entry.replay_issuer = event->replay_issuer;
     p->entry.replay_id = event->replay_id;
     p->entry.replay_until = event->replay_until;
     p->entry.replay_credential = event->replay_credential;
@@ -370,7 +371,8 @@ static const char *copy_into(char **cursor, const char *text)
 static async_pending *async_copy(const pending *from)
 {
     const audit_store_entry *e = &from->entry;
-    const char *texts[] = {e->kind, e->actor, e->relying_party, e->jurisdiction, e->replay_id};
+    const char *texts[] = {e->kind,         e->actor,         e->relying_party,
+                           e->jurisdiction, e->replay_issuer, e->replay_id};
     size_t size = 0;
     async_pending *a;
     char *cursor;
@@ -386,6 +388,7 @@ static async_pending *async_copy(const pending *from)
     a->p.entry.actor = copy_into(&cursor, e->actor);
     a->p.entry.relying_party = copy_into(&cursor, e->relying_party);
     a->p.entry.jurisdiction = copy_into(&cursor, e->jurisdiction);
+    a->p.entry.replay_issuer = copy_into(&cursor, e->replay_issuer);
     a->p.entry.replay_id = copy_into(&cursor, e->replay_id);
     return a;
 }

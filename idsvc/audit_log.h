@@ -77,9 +77,10 @@ typedef struct audit_event {
     const char *jurisdiction;  /* whose retention applies; NULL means the node's own */
     const char *request_id;    /* the HTTP request, or NULL */
     const json_t *payload;     /* an object without personal data; NULL for {} */
-    /* A SAML assertion ID to record in the replay cache in the entry's transaction, or
-     * NULL. When the ID was recorded before, the entry is not appended and
+    /* A SAML assertion ID of replay_issuer to record in the replay cache in the entry's
+     * transaction, or NULL. When the ID was recorded before, the entry is not appended and
      * audit_record returns AUDIT_ERR_REPLAYED. replay_until is when the row may go. */
+    const char *replay_issuer;
     const char *replay_id;
     time_t replay_until;
     /* replay_id is the assertion of a credential of this node: the entry is not

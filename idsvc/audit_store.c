@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "store_sql.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define REPLAY_PURGE_EVERY 256 /* replay rows recorded between purges of expired ones */
@@ -261,9 +262,8 @@ static int prepare_append(audit_connection *c)
                                 "INSERT INTO audit_entries (idx, recorded_at, kind, actor,"
                                 " relying_party, jurisdiction, leaf_hash, entry)"
                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)") != NULL &&
-                   prepare_once(c->db, &c->replay_insert,
-                                "INSERT OR IGNORE INTO replay_cache (assertion_id,"
-                                " not_on_or_after) VALUES (?, ?)") != NULL &&
+                   prepare_once(c->db, &c->replay_insert, STORE_SQL_RECORD_ASSERTION) !=
+                       NULL &&
                    prepare_once(c->db, &c->credential_state,
                                 "SELECT state = 'revoked' FROM credentials"
                                 " WHERE assertion_id = ?") != NULL
@@ -301,8 +301,9 @@ static int record_replay(audit_connection *c, audit_store_entry *entry)
     entry->replayed = false;
     if (entry->replay_id == NULL || entry->revoked)
         return 0;
-    bind_text(c->replay_insert, 1, entry->replay_id);
-    sqlite3_bind_int64(c->replay_insert, 2, entry->replay_until);
+    bind_text(c->replay_insert, 1, entry->replay_issuer != NULL ? entry->replay_issuer : "");
+    bind_text(c->replay_insert, 2, entry->replay_id);
+    sqlite3_bind_int64(c->replay_insert, 3, entry->replay_until);
     rc = sqlite3_step(c->replay_insert);
     sqlite3_reset(c->replay_insert);
     if (rc != SQLITE_DONE) {

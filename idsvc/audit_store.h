@@ -37,7 +37,9 @@ typedef struct audit_store_entry {
     size_t text_len;
     audit_merkle_hash leaf_hash;
     /* A SAML assertion ID to record in replay_cache in the same transaction, or NULL;
-     * replay_until is the time after which the row may be purged. */
+     * replay_issuer is its issuer (NULL stands for '', which matches every issuer), and
+     * replay_until the time after which the row may be purged. */
+    const char *replay_issuer;
     const char *replay_id;
     int64_t replay_until;
     /* replay_id is the assertion of a credential of this node; the entry is not

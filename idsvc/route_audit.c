@@ -265,6 +265,7 @@ static bool verification_event(const http_request *request, const audit_verifica
         .jurisdiction = jurisdiction,
         .request_id = request->request_id,
         .payload = *payload,
+        .replay_issuer = v->replay_issuer,
         .replay_id = v->replay_id,
         .replay_until = v->replay_until,
         .replay_credential = v->replay_credential,

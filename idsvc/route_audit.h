@@ -57,6 +57,7 @@ typedef struct audit_verification {
     const char *consent_required; /* the consent the engine asked for, or NULL */
     /* The assertion ID to record in the replay cache with the entry, or NULL; see
      * audit_event. A replay then fails the request with 422 assertion_replayed. */
+    const char *replay_issuer;
     const char *replay_id;
     time_t replay_until;
     bool replay_credential; /* replay_id is a credential of this node; see audit_event */

@@ -277,7 +277,8 @@ static bool check_replay(http_request *request, const saml_assertion *assertion,
                          http_reply *reply)
 {
     saml_replay_cache cache = store_replay_cache(request->node->store);
-    int rc = cache.check_and_store(cache.ctx, assertion->id, replay_until(request, assertion));
+    int rc = cache.check_and_store(cache.ctx, assertion->issuer, assertion->id,
+                                   replay_until(request, assertion));
 
     if (rc == 1)
         return true;
@@ -383,6 +384,7 @@ static void audit_accepted(verification_job *job)
         .purpose = job->in.purpose,
         .issuer = job->assertion->issuer,
         .assertion_id = job->assertion->id,
+        .replay_issuer = job->assertion->issuer,
         .replay_id = job->assertion->id,
         .replay_until = replay_until(request, job->assertion),
         /* check_revocation ran before the decision; the commit checks again, so a

@@ -134,11 +134,14 @@ int saml_trust_store_add(saml_trust_store *store, const char *issuer, EVP_PKEY *
 /* Loads a PEM file holding a certificate or a bare public key. */
 EVP_PKEY *saml_load_public_pem(const char *path, char *error, size_t error_size);
 
-/* Replay cache: remembers assertion IDs until their NotOnOrAfter. */
+/* Replay cache: remembers assertion IDs until their NotOnOrAfter. An ID counts per
+ * issuer, because each issuer makes its own IDs: one issuer reusing another's ID must
+ * not block the other's assertion. */
 typedef struct saml_replay_cache {
-    /* Returns 1 when id was first seen now and is recorded, 0 when already seen, -1 on
-     * a storage failure. */
-    int (*check_and_store)(void *ctx, const char *id, time_t not_on_or_after);
+    /* Returns 1 when issuer's id was first seen now and is recorded, 0 when already
+     * seen, -1 on a storage failure. */
+    int (*check_and_store)(void *ctx, const char *issuer, const char *id,
+                           time_t not_on_or_after);
     void *ctx;
 } saml_replay_cache;
 

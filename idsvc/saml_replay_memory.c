@@ -89,15 +89,38 @@ static bool saml_replay_seen(saml_replay_entry **bucket, const char *id, time_t 
     return false;
 }
 
-static int saml_replay_check_and_store(void *ctx, const char *id, time_t not_on_or_after)
+/* The key of an assertion: its issuer, a line feed, and its ID. Neither an entity ID
+ * (a URI) nor an xs:ID contains a line feed, so two assertions share a key only when
+ * both parts are equal. Returns NULL when out of memory. */
+static char *saml_replay_key(const char *issuer, const char *id)
+{
+    size_t issuer_len = strlen(issuer);
+    size_t id_len = strlen(id);
+    char *key = malloc(issuer_len + id_len + 2);
+
+    if (key == NULL)
+        return NULL;
+    memcpy(key, issuer, issuer_len);
+    key[issuer_len] = '\n';
+    memcpy(key + issuer_len + 1, id, id_len + 1);
+    return key;
+}
+
+static int saml_replay_check_and_store(void *ctx, const char *issuer, const char *id_only,
+                                       time_t not_on_or_after)
 {
     saml_replay_memory *cache = ctx;
     time_t now = cache->clock != NULL ? cache->clock(cache->clock_ctx) : time(NULL);
-    size_t bucket = saml_replay_bucket(id);
-    size_t id_len = strlen(id);
+    char *id = saml_replay_key(issuer, id_only);
+    size_t bucket;
+    size_t id_len;
     saml_replay_entry *entry;
     int result = -1;
 
+    if (id == NULL)
+        return -1;
+    bucket = saml_replay_bucket(id);
+    id_len = strlen(id);
     pthread_mutex_lock(&cache->lock);
 
     if (saml_replay_seen(&cache->buckets[bucket], id, now)) {
@@ -116,6 +139,7 @@ static int saml_replay_check_and_store(void *ctx, const char *id, time_t not_on_
 
 out:
     pthread_mutex_unlock(&cache->lock);
+    free(id);
     return result;
 }
 

@@ -282,7 +282,8 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
         time_t keep_until = a->not_on_or_after + (options->clock_skew_seconds > 0
                                                       ? options->clock_skew_seconds
                                                       : 0);
-        int seen = options->replay->check_and_store(options->replay->ctx, a->id, keep_until);
+        int seen = options->replay->check_and_store(options->replay->ctx, a->issuer, a->id,
+                                                    keep_until);
 
         if (seen < 0)
             return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,

@@ -79,8 +79,8 @@ typedef struct store_ops {
     /* Revokes an active credential of issuer; STORE_CONFLICT when already revoked. */
     store_status (*revoke_credential)(store *s, const char *id, const char *issuer,
                                       const char *reason, time_t at);
-    /* Records an assertion ID; STORE_CONFLICT when it was recorded before. */
-    store_status (*record_assertion)(store *s, const char *assertion_id,
+    /* Records issuer's assertion ID; STORE_CONFLICT when it was recorded before. */
+    store_status (*record_assertion)(store *s, const char *issuer, const char *assertion_id,
                                      time_t not_on_or_after);
     store_status (*purge_replay)(store *s, time_t now);
     /* Replaces the registry with the given entries. */

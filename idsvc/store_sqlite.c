@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "store_sql.h"
 #include "web_store.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -34,8 +35,7 @@ typedef enum cached_statement {
     " FROM credentials c JOIN subjects s ON s.id = c.subject_id "
 
 static const char *const cached_sql[STMT_COUNT] = {
-    [STMT_RECORD_ASSERTION] =
-        "INSERT INTO replay_cache (assertion_id, not_on_or_after) VALUES (?, ?)",
+    [STMT_RECORD_ASSERTION] = STORE_SQL_RECORD_ASSERTION,
     [STMT_GET_RP] =
         "SELECT id, entity_id, jurisdiction, allowed_claims FROM relying_parties WHERE id = ?",
     [STMT_GET_CREDENTIAL] = CREDENTIAL_COLUMNS "WHERE c.id = ?",
@@ -182,6 +182,19 @@ static const char *const migrations[] = {
     "CREATE TABLE audit_secret ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  secret BLOB NOT NULL);",
+    /* 4: the replay cache keyed by issuer and assertion ID. The rows of version 1 have
+     * no issuer; they keep the issuer '', which STORE_SQL_RECORD_ASSERTION matches for
+     * every issuer, until they expire. */
+    "CREATE TABLE replay_cache_by_issuer ("
+    "  issuer TEXT NOT NULL,"
+    "  assertion_id TEXT NOT NULL,"
+    "  not_on_or_after INTEGER NOT NULL,"
+    "  PRIMARY KEY (issuer, assertion_id)) WITHOUT ROWID;"
+    "INSERT INTO replay_cache_by_issuer (issuer, assertion_id, not_on_or_after)"
+    "  SELECT '', assertion_id, not_on_or_after FROM replay_cache;"
+    "DROP TABLE replay_cache;"
+    "ALTER TABLE replay_cache_by_issuer RENAME TO replay_cache;"
+    "CREATE INDEX replay_cache_expiry ON replay_cache (not_on_or_after);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -588,8 +601,8 @@ static store_status sqlite_purge_replay(store *base, time_t now)
     return status;
 }
 
-static store_status sqlite_record_assertion(store *base, const char *assertion_id,
-                                            time_t not_on_or_after)
+static store_status sqlite_record_assertion(store *base, const char *issuer,
+                                            const char *assertion_id, time_t not_on_or_after)
 {
     sqlite_store *s = (sqlite_store *)base;
     sqlite3 *db = NULL;
@@ -598,9 +611,12 @@ static store_status sqlite_record_assertion(store *base, const char *assertion_i
 
     if (stmt == NULL)
         return STORE_FAILED;
-    bind_text(stmt, 1, assertion_id);
-    sqlite3_bind_int64(stmt, 2, not_on_or_after);
+    bind_text(stmt, 1, issuer);
+    bind_text(stmt, 2, assertion_id);
+    sqlite3_bind_int64(stmt, 3, not_on_or_after);
     status = step_done(db, stmt, "recording an assertion ID");
+    if (status == STORE_OK && sqlite3_changes(db) == 0)
+        status = STORE_CONFLICT;
     release_cached(stmt);
 
     if (status == STORE_OK && atomic_fetch_add(&s->inserts, 1) % PURGE_EVERY == 0)
@@ -776,11 +792,12 @@ void store_rp_clear(store_rp *rp)
     memset(rp, 0, sizeof(*rp));
 }
 
-static int replay_check_and_store(void *ctx, const char *id, time_t not_on_or_after)
+static int replay_check_and_store(void *ctx, const char *issuer, const char *id,
+                                  time_t not_on_or_after)
 {
     store *s = ctx;
 
-    switch (s->ops->record_assertion(s, id, not_on_or_after)) {
+    switch (s->ops->record_assertion(s, issuer, id, not_on_or_after)) {
     case STORE_OK:
         return 1;
     case STORE_CONFLICT:

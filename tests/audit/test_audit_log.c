@@ -932,6 +932,28 @@ static void test_revoked_at_commit_refused(void **state)
     audit_log_close(&log);
 }
 
+/* The replay row counts per issuer: another issuer may use the same ID. */
+static void test_replay_id_per_issuer(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    uint64_t size = audit_log_head(log).size;
+    audit_event event = {
+        .kind = "verification_decided",
+        .replay_issuer = "https://a.example",
+        .replay_id = "_per-issuer",
+        .replay_until = time(NULL) + 3600,
+    };
+
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    event.replay_issuer = "https://b.example";
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_REPLAYED);
+    assert_int_equal(replay_rows(f, "_per-issuer"), 2);
+    check_tree(log, size + 2);
+    audit_log_close(&log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -950,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_async_mixed_with_sync),
         cmocka_unit_test(test_async_close_commits_queue),
         cmocka_unit_test(test_revoked_at_commit_refused),
+        cmocka_unit_test(test_replay_id_per_issuer),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

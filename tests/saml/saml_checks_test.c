@@ -143,10 +143,12 @@ static void replay_entries_expire(void **state)
     saml_replay_cache replay = saml_replay_memory_interface(memory);
 
     (void)state;
-    assert_int_equal(replay.check_and_store(replay.ctx, "_a", 2000), 1);
-    assert_int_equal(replay.check_and_store(replay.ctx, "_a", 2000), 0);
+    assert_int_equal(replay.check_and_store(replay.ctx, "https://a.example", "_a", 2000), 1);
+    assert_int_equal(replay.check_and_store(replay.ctx, "https://a.example", "_a", 2000), 0);
+    /* Another issuer's assertion with the same ID is a different assertion. */
+    assert_int_equal(replay.check_and_store(replay.ctx, "https://b.example", "_a", 2000), 1);
     now = 2000;
-    assert_int_equal(replay.check_and_store(replay.ctx, "_a", 3000), 1);
+    assert_int_equal(replay.check_and_store(replay.ctx, "https://a.example", "_a", 3000), 1);
     saml_replay_memory_free(&memory);
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store.h"
 
@@ -115,14 +116,64 @@ static void test_replay_cache_and_purge(void **state)
     store *s = *state;
     saml_replay_cache cache = store_replay_cache(s);
     time_t now = time(NULL);
+    const char *agency = "https://agency.example/saml";
 
-    assert_int_equal(cache.check_and_store(cache.ctx, "_r1", now + 600), 1);
-    assert_int_equal(cache.check_and_store(cache.ctx, "_r1", now + 600), 0);
-    assert_int_equal(cache.check_and_store(cache.ctx, "_old", now - 10), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, agency, "_r1", now + 600), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, agency, "_r1", now + 600), 0);
+    assert_int_equal(cache.check_and_store(cache.ctx, agency, "_old", now - 10), 1);
 
     assert_int_equal(s->ops->purge_replay(s, now), STORE_OK);
-    assert_int_equal(cache.check_and_store(cache.ctx, "_old", now + 600), 1);
-    assert_int_equal(cache.check_and_store(cache.ctx, "_r1", now + 600), 0);
+    assert_int_equal(cache.check_and_store(cache.ctx, agency, "_old", now + 600), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, agency, "_r1", now + 600), 0);
+}
+
+/* Each issuer makes its own IDs, so one issuer's ID does not block another's. */
+static void test_replay_id_counts_per_issuer(void **state)
+{
+    store *s = *state;
+    saml_replay_cache cache = store_replay_cache(s);
+    time_t later = time(NULL) + 600;
+
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://a.example", "_same", later), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://b.example", "_same", later), 1);
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://a.example", "_same", later), 0);
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://b.example", "_same", later), 0);
+}
+
+/* A database of schema version 3 has replay rows without an issuer. Version 4 keeps
+ * them, and each still blocks its ID for every issuer until it expires. */
+static void test_replay_rows_survive_migration(void **state)
+{
+    char old_path[sizeof(path) + 8];
+    char error[256];
+    sqlite3 *db = NULL;
+    store *migrated;
+    saml_replay_cache cache;
+    time_t later = time(NULL) + 600;
+    char sql[512];
+
+    (void)state;
+    snprintf(old_path, sizeof(old_path), "%s.v3", path);
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE schema_versions (version INTEGER PRIMARY KEY,"
+             " applied_at INTEGER NOT NULL);"
+             "INSERT INTO schema_versions VALUES (1, 0), (2, 0), (3, 0);"
+             "CREATE TABLE replay_cache (assertion_id TEXT PRIMARY KEY,"
+             " not_on_or_after INTEGER NOT NULL);"
+             "INSERT INTO replay_cache VALUES ('_legacy', %lld);",
+             (long long)later);
+    assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    migrated = store_sqlite_open(old_path, error, sizeof(error));
+    assert_non_null(migrated);
+    cache = store_replay_cache(migrated);
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://a.example", "_legacy", later), 0);
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://b.example", "_legacy", later), 0);
+    assert_int_equal(cache.check_and_store(cache.ctx, "https://a.example", "_fresh", later), 1);
+    store_close(&migrated);
+    unlink(old_path);
 }
 
 static void test_registry_replaced(void **state)
@@ -153,6 +204,8 @@ int main(void)
         cmocka_unit_test(test_reopen_keeps_schema),
         cmocka_unit_test(test_issue_and_revoke),
         cmocka_unit_test(test_replay_cache_and_purge),
+        cmocka_unit_test(test_replay_id_counts_per_issuer),
+        cmocka_unit_test(test_replay_rows_survive_migration),
         cmocka_unit_test(test_registry_replaced),
     };
 
