@@ -87,6 +87,7 @@ typedef struct request_state {
     size_t body_capacity;
     size_t body_declared; /* Content-Length when the client sent one within the limit */
     bool body_too_large;
+    size_t body_discarded; /* bytes of a chunked body read past the limit and dropped */
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
     bool after_stop;      /* arrived after the node began to stop */
@@ -537,10 +538,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     }
 
     if (*upload_data_size > 0) {
-        append_body(state, server->node->boot->limits.max_body_bytes, upload_data,
-                    *upload_data_size);
+        size_t limit = server->node->boot->limits.max_body_bytes;
+
+        append_body(state, limit, upload_data, *upload_data_size);
+        if (state->body_too_large)
+            state->body_discarded += *upload_data_size;
         *upload_data_size = 0;
-        if (!state->body_too_large)
+        /* A chunked body over the limit is read to its end and dropped, and the 413
+         * goes out after it: a reply sent while the client still uploads is lost when
+         * the close resets the connection. A client that sends more than four times
+         * the limit gets the reply at once, and the close. */
+        if (!state->body_too_large || state->body_discarded <= 4 * limit)
             return MHD_YES;
     }
 

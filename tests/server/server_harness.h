@@ -103,6 +103,10 @@ int raw_request(raw_client *c, const char *method, const char *path, const char 
                 http_result *out);
 void raw_close(raw_client **c);
 
+/* The same with the body sent in chunks of chunk_size bytes and no Content-Length. */
+int raw_request_chunked(raw_client *c, const char *method, const char *path,
+                        const char *body, size_t chunk_size, http_result *out);
+
 /* The negotiated protocol, such as "TLS1.3". */
 const char *raw_protocol(const raw_client *c);
 

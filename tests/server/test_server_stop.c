@@ -1,6 +1,6 @@
 /*
- * HTTP behaviour around the routes: HEAD on GET routes, and a stop with SIGTERM while
- * keep-alive clients keep sending. Before the node refused requests that arrive after
+ * HTTP behaviour around the routes: HEAD on GET routes, a chunked body over the limit,
+ * and a stop with SIGTERM while keep-alive clients keep sending. Before the node refused requests that arrive after
  * SIGTERM, such clients kept the drain busy until its 10 second timeout.
  */
 #include <pthread.h>
@@ -86,6 +86,39 @@ static void prepare_verification(void)
     verification = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     http_result_clear(&issued);
+}
+
+/* The harness sets [limits] max_body_bytes = 65536. */
+static void test_chunked_body_too_large(void **state)
+{
+    raw_client *client = NULL;
+    http_result result;
+    size_t len = 3 * 65536;
+    char *body = malloc(len + 1);
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, ' ', len);
+    body[0] = '{';
+    body[len - 1] = '}';
+    body[len] = '\0';
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_request_chunked(client, "POST", "/v1/credentials", body, 4096,
+                                         &result),
+                     0);
+    assert_int_equal(result.status, 413);
+    assert_string_equal(http_result_code(&result), "body_too_large");
+    http_result_clear(&result);
+
+    /* A body within the limit, chunked, reaches the handler on the same connection. */
+    assert_int_equal(raw_request_chunked(client, "POST", "/v1/credentials", "{}", 1,
+                                         &result),
+                     0);
+    assert_int_equal(result.status, 400);
+    assert_string_equal(http_result_code(&result), "field_missing");
+    http_result_clear(&result);
+    raw_close(&client);
+    free(body);
 }
 
 typedef struct sender {
@@ -183,6 +216,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_like_get_without_body),
+        cmocka_unit_test(test_chunked_body_too_large),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
     };
 
