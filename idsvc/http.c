@@ -91,6 +91,7 @@ typedef struct request_state {
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
     bool after_stop;      /* arrived after the node began to stop */
+    bool length_conflict; /* Content-Length headers with different values */
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
@@ -283,6 +284,12 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     state->route_index = find_route(request, state->allow, sizeof(state->allow));
     read_caller(state, connection);
 
+    if (state->length_conflict) {
+        problem_set(reply, 400, "content_length_invalid", NULL,
+                    "The request has Content-Length headers with different values "
+                    "(RFC 9112, section 6.3). Send one.");
+        return;
+    }
     if (state->after_stop) {
         problem_set(reply, 503, "node_stopping", NULL,
                     "The node is stopping; send the request again, to this node after "
@@ -357,8 +364,10 @@ static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, reply->allow);
     for (size_t i = 0; i < reply->header_count; i++)
         MHD_add_response_header(response, reply->header_names[i], reply->header_values[i]);
-    /* While the node stops, keep-alive connections end after their reply. */
-    if (atomic_load(&state->server->draining))
+    /* While the node stops, keep-alive connections end after their reply. So does a
+     * connection whose request framing is in doubt: its next bytes may be the rest of
+     * a body that a different Content-Length would have included. */
+    if (atomic_load(&state->server->draining) || state->length_conflict)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 
     result = MHD_queue_response(connection, reply->status, response);
@@ -378,6 +387,24 @@ static void make_request_id(char out[33])
         out[2 * i + 1] = hex[bytes[i] & 0x0f];
     }
     out[32] = '\0';
+}
+
+/* Marks a request whose Content-Length headers disagree; libmicrohttpd 0.9.75 frames
+ * the body by the first one. */
+static enum MHD_Result note_content_length(void *cls, enum MHD_ValueKind kind,
+                                           const char *key, const char *value)
+{
+    request_state *state = cls;
+    const char *first;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    first = MHD_lookup_connection_value(state->request.connection, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (first != NULL && strcmp(first, value) != 0)
+        state->length_conflict = true;
+    return MHD_YES;
 }
 
 static request_state *request_begin(http_server *server, struct MHD_Connection *connection,
@@ -405,6 +432,8 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     state->request.content_type =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     make_request_id(state->request.request_id);
+
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, note_content_length, state);
 
     /* A declared length over the limit is rejected before any of the body is read. */
     length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,

@@ -537,6 +537,14 @@ int raw_request(raw_client *c, const char *method, const char *path, const char 
     return read_response(c, strcmp(method, "HEAD") == 0, out);
 }
 
+int raw_exchange(raw_client *c, const char *text, http_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (send_all(c, text, strlen(text)) != 0)
+        return -1;
+    return read_response(c, false, out);
+}
+
 int raw_request_chunked(raw_client *c, const char *method, const char *path,
                         const char *body, size_t chunk_size, http_result *out)
 {

@@ -103,6 +103,9 @@ int raw_request(raw_client *c, const char *method, const char *path, const char 
                 http_result *out);
 void raw_close(raw_client **c);
 
+/* Sends text as it is, a whole request with its head, and reads one response. */
+int raw_exchange(raw_client *c, const char *text, http_result *out);
+
 /* The same with the body sent in chunks of chunk_size bytes and no Content-Length. */
 int raw_request_chunked(raw_client *c, const char *method, const char *path,
                         const char *body, size_t chunk_size, http_result *out);

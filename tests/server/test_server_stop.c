@@ -121,6 +121,31 @@ static void test_chunked_body_too_large(void **state)
     free(body);
 }
 
+/* Two Content-Length values leave the body's end in doubt (RFC 9112, section 6.3): the
+ * request is rejected and the connection closed, so the bytes after the first length
+ * cannot pass as a second request. */
+static void test_conflicting_lengths_rejected(void **state)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_exchange(client,
+                                  "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Content-Length: 2\r\nContent-Length: 40\r\n\r\n"
+                                  "{}GET /v1/issuers HTTP/1.1\r\nHost: x\r\n\r\n",
+                                  &result),
+                     0);
+    assert_int_equal(result.status, 400);
+    assert_string_equal(http_result_code(&result), "content_length_invalid");
+    assert_non_null(strstr(result.headers, "Connection: close"));
+    http_result_clear(&result);
+    assert_int_equal(raw_read_end(client), 1);
+    raw_close(&client);
+}
+
 typedef struct sender {
     pthread_t thread;
     size_t ok;       /* 200, or 422 replayed */
@@ -217,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_like_get_without_body),
         cmocka_unit_test(test_chunked_body_too_large),
+        cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
     };
 
