@@ -416,7 +416,7 @@ static void audit_accepted(verification_job *job)
 }
 
 /* Decides the claims. Returns true when the reply is deferred to finish_accepted, which
- * then owns the job; false when reply holds the answer already. */
+ * then owns the job, and false when reply is set already. */
 static bool verify_and_disclose(verification_job *job, http_reply *reply)
 {
     http_request *request = job->request;
@@ -483,8 +483,8 @@ void route_verifications_create(http_request *request, http_reply *reply)
     if (job->body == NULL || !read_verify_input(request, job->body, &job->in, reply))
         goto out;
 
-    /* The snapshot's registry: the one the store holds too, read without a query, and
-     * from the same configuration as the trust list this request verifies against. */
+    /* The snapshot's registry, which the store also contains: read without a query,
+     * and from the same configuration as the trust list of this request. */
     status = node_find_rp(request->snapshot, request->caller.identity, &job->rp);
     if (status == STORE_NOT_FOUND) {
         problem_set(reply, 403, "relying_party_not_registered", NULL,
@@ -496,7 +496,7 @@ void route_verifications_create(http_request *request, http_reply *reply)
         goto out;
     }
     if (verify_and_disclose(job, reply))
-        return; /* finish_accepted answers and frees the job */
+        return; /* finish_accepted sets the reply and frees the job */
     route_audit_rejection(request, job->in.purpose, &job->rp, reply);
 out:
     job_free(job);

@@ -185,7 +185,7 @@ int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req
 
     /* Ask for a certificate and verify any that is offered during the handshake. On a
      * port shared with the public routes a client without one must get through, and
-     * the API routes answer it 401; an API port of its own refuses it in
+     * the API routes reply 401. An API port of its own rejects it in
      * verify_client_certificate, which gives the log line its reason. That is the
      * effect of GNUTLS_CERT_REQUIRE, whose failure would carry no reason. */
     gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
