@@ -272,8 +272,8 @@ static int prepare_append(audit_connection *c)
 }
 
 /* Reads, inside the transaction, whether the entry's credential is revoked now. A
- * revocation committed before this transaction is seen here, so a verification cannot
- * be acknowledged after the revocation of its credential was. */
+ * revocation committed before this transaction is seen here, so no verification is
+ * accepted after the revocation of its credential in commit order. */
 static int check_credential(audit_connection *c, audit_store_entry *entry)
 {
     int rc;

@@ -4,11 +4,13 @@
  * registry and the role mapping on SIGHUP without dropping connections.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,6 +116,40 @@ static int open_hsm(node *n, const config *cfg)
     return 0;
 }
 
+/* The lock file that keeps a second daemon off this node's database; held for life. */
+static int database_lock_fd = -1;
+
+/*
+ * Takes an exclusive lock on DATABASE.lock before anything is written. The audit log
+ * keeps its tree's frontier in memory, so a second daemon on the same file, even one
+ * that then fails to start, would append behind the first one's back and break its log.
+ */
+static int lock_database(const config *cfg)
+{
+    char path[4096];
+
+    if (snprintf(path, sizeof(path), "%s.lock", cfg->database_path) >= (int)sizeof(path)) {
+        log_message(LOG_ERROR, "start_failed", "[database] path is too long");
+        return -1;
+    }
+    database_lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (database_lock_fd < 0) {
+        log_message(LOG_ERROR, "start_failed", "cannot open the lock file %s: %s", path,
+                    strerror(errno));
+        return -1;
+    }
+    if (flock(database_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        log_message(LOG_ERROR, "start_failed",
+                    "another idsvc process uses the database %s (it holds %s); stop it "
+                    "first, or give this node a database of its own",
+                    cfg->database_path, path);
+        close(database_lock_fd);
+        database_lock_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
 static int start_node(node *n, config *cfg)
 {
     char error[512];
@@ -137,7 +173,7 @@ static int start_node(node *n, config *cfg)
         log_message(LOG_ERROR, "start_failed", "TLS: %s", error);
         return -1;
     }
-    if (open_hsm(n, cfg) != 0)
+    if (open_hsm(n, cfg) != 0 || lock_database(cfg) != 0)
         return -1;
 
     n->store = store_sqlite_open(cfg->database_path, error, sizeof(error));
@@ -214,6 +250,9 @@ static void stop_node(node *n)
     tls_context_free(&n->tls);
     metrics_free(&n->metrics);
     pthread_mutex_destroy(&n->snapshot_lock);
+    if (database_lock_fd >= 0)
+        close(database_lock_fd);
+    database_lock_fd = -1;
 }
 
 /* Removes the claim values that verifications held for consent requests that were

@@ -91,7 +91,8 @@ typedef struct request_state {
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
     bool after_stop;      /* arrived after the node began to stop */
-    bool length_conflict; /* Content-Length headers with different values */
+    /* The framing of the body is in doubt: NULL, or the sentence of the 400 reply. */
+    const char *framing_doubt;
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
@@ -284,10 +285,8 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     state->route_index = find_route(request, state->allow, sizeof(state->allow));
     read_caller(state, connection);
 
-    if (state->length_conflict) {
-        problem_set(reply, 400, "content_length_invalid", NULL,
-                    "The request has Content-Length headers with different values "
-                    "(RFC 9112, section 6.3). Send one.");
+    if (state->framing_doubt != NULL) {
+        problem_set(reply, 400, "content_length_invalid", NULL, "%s", state->framing_doubt);
         return;
     }
     if (state->after_stop) {
@@ -367,7 +366,7 @@ static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *
     /* While the node stops, keep-alive connections end after their reply. So does a
      * connection whose request framing is in doubt: its next bytes may be the rest of
      * a body that a different Content-Length would have included. */
-    if (atomic_load(&state->server->draining) || state->length_conflict)
+    if (atomic_load(&state->server->draining) || state->framing_doubt != NULL)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 
     result = MHD_queue_response(connection, reply->status, response);
@@ -403,7 +402,8 @@ static enum MHD_Result note_content_length(void *cls, enum MHD_ValueKind kind,
     first = MHD_lookup_connection_value(state->request.connection, MHD_HEADER_KIND,
                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (first != NULL && strcmp(first, value) != 0)
-        state->length_conflict = true;
+        state->framing_doubt = "The request has Content-Length headers with different "
+                               "values (RFC 9112, section 6.3). Send one.";
     return MHD_YES;
 }
 
@@ -434,10 +434,18 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     make_request_id(state->request.request_id);
 
     MHD_get_connection_values(connection, MHD_HEADER_KIND, note_content_length, state);
-
-    /* A declared length over the limit is rejected before any of the body is read. */
     length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+    /* RFC 9112, section 6.1: with both, the body ends where Transfer-Encoding says, and
+     * the connection must close after the reply. Such a request is rejected. */
+    if (length != NULL && MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+        state->framing_doubt = "The request has both Transfer-Encoding and Content-Length "
+                               "(RFC 9112, section 6.1). Send one of them.";
+        length = NULL;
+    }
+
+    /* A declared length over the limit is rejected before any of the body is read. */
     if (length != NULL) {
         unsigned long long declared = strtoull(length, NULL, 10);
 
@@ -575,8 +583,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         *upload_data_size = 0;
         /* A chunked body over the limit is read to its end and dropped, and the 413
          * goes out after it: a reply sent while the client still uploads is lost when
-         * the close resets the connection. A client that sends more than four times
-         * the limit gets the reply at once, and the close. */
+         * the close resets the connection. Past four times the limit the node stops
+         * reading, so the client of such a body sees the connection end without a
+         * reply. */
         if (!state->body_too_large || state->body_discarded <= 4 * limit)
             return MHD_YES;
     }
@@ -815,6 +824,14 @@ fail:
     return -1;
 }
 
+/* Closes the listening socket that MHD_quiesce_daemon hands back, so that new
+ * connections are refused at once instead of waiting in the backlog. */
+static void close_listener(MHD_socket socket)
+{
+    if (socket != MHD_INVALID_SOCKET)
+        close(socket);
+}
+
 void http_server_stop(http_server **server_ptr)
 {
     http_server *server;
@@ -829,9 +846,9 @@ void http_server_stop(http_server **server_ptr)
      * reply closes its connection. Idle keep-alive connections are closed by
      * MHD_stop_daemon. */
     atomic_store(&server->draining, true);
-    MHD_quiesce_daemon(server->daemon);
+    close_listener(MHD_quiesce_daemon(server->daemon));
     if (server->public_daemon != NULL)
-        MHD_quiesce_daemon(server->public_daemon);
+        close_listener(MHD_quiesce_daemon(server->public_daemon));
     while (atomic_load(&server->in_flight) > 0 && waited_ms < DRAIN_TIMEOUT_MS) {
         usleep(10 * 1000);
         waited_ms += 10;

@@ -388,7 +388,7 @@ static void audit_accepted(verification_job *job)
         .replay_id = job->assertion->id,
         .replay_until = replay_until(request, job->assertion),
         /* check_revocation ran before the decision; the commit checks again, so a
-         * revocation acknowledged meanwhile is not overtaken. */
+         * revocation committed meanwhile is not overtaken. */
         .replay_credential =
             strcmp(job->assertion->issuer, request->snapshot->cfg->entity_id) == 0,
     };

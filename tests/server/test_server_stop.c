@@ -1,7 +1,7 @@
 /*
- * HTTP behaviour around the routes: HEAD on GET routes, a chunked body over the limit,
- * and a stop with SIGTERM while keep-alive clients keep sending. Before the node refused requests that arrive after
- * SIGTERM, such clients kept the drain busy until its 10 second timeout.
+ * HTTP behaviour around the routes: HEAD on GET routes, bodies whose framing or size is
+ * wrong, a second daemon on the same database, and stops with SIGTERM while requests
+ * wait for a commit or keep-alive clients keep sending.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -14,6 +14,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -146,6 +154,145 @@ static void test_conflicting_lengths_rejected(void **state)
     raw_close(&client);
 }
 
+/* Both Transfer-Encoding and Content-Length (RFC 9112, section 6.1): rejected, and the
+ * connection closes, so a request hidden in the body is never served. */
+static void test_chunked_with_length_rejected(void **state)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_exchange(client,
+                                  "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Transfer-Encoding: chunked\r\nContent-Length: 99999999\r\n"
+                                  "\r\n2\r\n{}\r\n0\r\n\r\n"
+                                  "GET /v1/issuers HTTP/1.1\r\nHost: x\r\n\r\n",
+                                  &result),
+                     0);
+    assert_int_equal(result.status, 400);
+    assert_string_equal(http_result_code(&result), "content_length_invalid");
+    assert_non_null(strstr(result.body, "Transfer-Encoding"));
+    assert_non_null(strstr(result.headers, "Connection: close"));
+    http_result_clear(&result);
+    assert_int_equal(raw_read_end(client), 1);
+    raw_close(&client);
+}
+
+/* Runs the daemon a second time on the same configuration and returns its exit status. */
+static int run_second_daemon(const char *log_path)
+{
+    const char *daemon = getenv("IDSVC_DAEMON");
+    pid_t pid;
+    int status = 0;
+
+    assert_non_null(daemon);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+        dup2(fd, STDERR_FILENO);
+        execl(daemon, "idsvc", "--config", server.config_path, (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A second daemon on the node's database stops before it writes anything, so the
+ * running node's audit log, whose frontier is in memory, stays whole. */
+static void test_second_daemon_locked_out(void **state)
+{
+    char log_path[sizeof(server.log_path) + 8];
+    http_result result;
+    char *log;
+
+    (void)state;
+    snprintf(log_path, sizeof(log_path), "%s.2", server.log_path);
+    assert_int_not_equal(run_second_daemon(log_path), 0);
+    log = test_read_file(log_path, NULL);
+    assert_non_null(log);
+    if (strstr(log, "another idsvc process uses the database") == NULL)
+        fail_msg("the second daemon did not report the lock:\n%s", log);
+    free(log);
+
+    /* The running node still records audit entries: an issuance is one. */
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  issue_body, &result),
+                     0);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+}
+
+typedef struct waiting_request {
+    pthread_t thread;
+    const char *body;
+    long status;
+} waiting_request;
+
+static void *send_one_verification(void *arg)
+{
+    waiting_request *w = arg;
+    raw_client *client = NULL;
+    http_result result;
+
+    if (raw_connect(&server, "NORMAL", CLIENT_RP, &client) == 0 &&
+        raw_request(client, "POST", "/v1/verifications", w->body, &result) == 0) {
+        w->status = result.status;
+        http_result_clear(&result);
+    }
+    raw_close(&client);
+    return NULL;
+}
+
+/* Returns errno of a TCP connection to the API port, or 0 when it was accepted. */
+static int connect_errno(void)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rc;
+
+    address.sin_port = htons((uint16_t)server.port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+/* While a verification waits for its commit, SIGTERM closes the listening socket at
+ * once: new clients are refused instead of waiting in the backlog until the stop. */
+static void test_stop_refuses_new_connections(void **state)
+{
+    static waiting_request waiting; /* static: the thread may outlive a failed check */
+    sqlite3 *db = NULL;
+
+    (void)state;
+    prepare_verification();
+    waiting = (waiting_request){.body = verification};
+
+    /* Another writer holds the database, so the verification's commit waits. */
+    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(pthread_create(&waiting.thread, NULL, send_one_verification, &waiting),
+                     0);
+    usleep(500 * 1000);
+    assert_int_equal(kill(server.pid, SIGTERM), 0);
+    usleep(300 * 1000);
+    assert_int_equal(connect_errno(), ECONNREFUSED);
+
+    /* The waiting verification still completes once the database is free. */
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    pthread_join(waiting.thread, NULL);
+    assert_int_equal(waiting.status, 200);
+    assert_int_equal(harness_stop(&server, SIGTERM), 0);
+    free(verification);
+    verification = NULL;
+    assert_int_equal(harness_start(&server), 0);
+}
+
 typedef struct sender {
     pthread_t thread;
     size_t ok;       /* 200, or 422 replayed */
@@ -242,7 +389,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_like_get_without_body),
         cmocka_unit_test(test_chunked_body_too_large),
+        cmocka_unit_test(test_chunked_with_length_rejected),
+        cmocka_unit_test(test_second_daemon_locked_out),
         cmocka_unit_test(test_conflicting_lengths_rejected),
+        cmocka_unit_test(test_stop_refuses_new_connections),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
     };
 
