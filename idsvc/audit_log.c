@@ -50,6 +50,7 @@ struct audit_log {
     pending *queue_head;
     pending *queue_tail;
     size_t async_queued;            /* entries of audit_record_async in the queue */
+    size_t waiting;                 /* callers inside enqueue_and_wait */
     bool closing;
     bool committing;                /* a thread is committing a batch */
     audit_merkle_frontier frontier; /* owned by the committing thread */
@@ -242,12 +243,16 @@ static audit_status enqueue_and_wait(audit_log *log, pending *p)
         return AUDIT_ERR_CLOSED;
     }
     enqueue(log, p);
+    log->waiting++;
     while (!p->done) {
         if (log->committing)
             pthread_cond_wait(&log->committed, &log->lock);
         else
             lead_commit(log);
     }
+    /* audit_log_close waits for this, so it never frees the lock under a caller. */
+    if (--log->waiting == 0 && log->closing)
+        pthread_cond_broadcast(&log->committed);
     pthread_mutex_unlock(&log->lock);
     return p->status;
 }
@@ -709,7 +714,7 @@ void audit_log_close(audit_log **log_ptr)
     if (log->committer_started)
         pthread_join(log->committer, NULL);
     pthread_mutex_lock(&log->lock);
-    while (log->committing || log->queue_head != NULL)
+    while (log->committing || log->queue_head != NULL || log->waiting > 0)
         pthread_cond_wait(&log->committed, &log->lock);
     pthread_mutex_unlock(&log->lock);
     if (log->checkpointer_started)

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -67,8 +68,14 @@ struct http_server {
     node *node;
     atomic_uint in_flight;
     atomic_bool draining;     /* SIGTERM: finish what runs, take no new requests */
-    atomic_uint deferred;     /* deferred requests whose work is not done yet */
-    pthread_mutex_t defer_lock; /* orders suspending against resuming */
+    MHD_socket quiesced[2];   /* the listening sockets, shut down at SIGTERM */
+
+    /* Deferred replies (http_request_defer). The lock orders suspending against
+     * resuming; work_done is broadcast by every resume. */
+    pthread_mutex_t defer_lock;
+    pthread_cond_t work_done;
+    unsigned deferred; /* deferred requests whose work is not done yet */
+    bool no_suspend;   /* the server stops: a deferred request waits on its worker */
 };
 
 /* Per-connection state: TLS bookkeeping and the client certificate, read once. */
@@ -493,8 +500,8 @@ void http_request_defer(http_request *request, http_continuation next, void *ctx
 {
     request_state *state = STATE_OF(request);
 
-    atomic_fetch_add(&state->server->deferred, 1);
     pthread_mutex_lock(&state->server->defer_lock);
+    state->server->deferred++;
     state->next = next;
     state->next_ctx = ctx;
     pthread_mutex_unlock(&state->server->defer_lock);
@@ -509,23 +516,28 @@ void http_request_resume(http_request *request)
     state->work_done = true;
     if (state->suspended)
         MHD_resume_connection(state->mhd_connection);
+    server->deferred--;
+    pthread_cond_broadcast(&server->work_done);
     pthread_mutex_unlock(&server->defer_lock);
-    atomic_fetch_sub(&server->deferred, 1);
 }
 
 /* After a handler deferred: suspends the connection unless the work is done already.
- * Returns true when it suspended. */
+ * Returns true when it suspended. Once the server stops, libmicrohttpd must not be left
+ * with a suspended connection, so the worker waits for the work instead. */
 static bool suspend_deferred(request_state *state, struct MHD_Connection *connection)
 {
+    http_server *server = state->server;
     bool suspend;
 
-    pthread_mutex_lock(&state->server->defer_lock);
+    pthread_mutex_lock(&server->defer_lock);
+    while (server->no_suspend && !state->work_done)
+        pthread_cond_wait(&server->work_done, &server->defer_lock);
     suspend = !state->work_done;
     if (suspend) {
         MHD_suspend_connection(connection);
         state->suspended = true;
     }
-    pthread_mutex_unlock(&state->server->defer_lock);
+    pthread_mutex_unlock(&server->defer_lock);
     return suspend;
 }
 
@@ -642,6 +654,16 @@ static void log_request(const request_state *state, double seconds)
               sizeof(fields) / sizeof(fields[0]));
 }
 
+static bool deferred_work_done(request_state *state)
+{
+    bool done;
+
+    pthread_mutex_lock(&state->server->defer_lock);
+    done = state->work_done;
+    pthread_mutex_unlock(&state->server->defer_lock);
+    return done;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -654,9 +676,16 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     if (state == NULL)
         return;
 
-    /* A deferred request that libmicrohttpd ends before its continuation ran, as
-     * MHD_stop_daemon may after the drain timeout: run it, so that it frees its work.
-     * Its reply is never sent. http_server_stop waits for the work itself to end. */
+    /* A deferred request that libmicrohttpd ends after its work was done but before
+     * its continuation ran, as MHD_stop_daemon may: run it, so that it frees its work.
+     * Its reply is never sent. */
+    if (state->next != NULL && !deferred_work_done(state)) {
+        /* http_server_stop prevents this; the work still points at the request, so
+         * the request is left allocated rather than freed under it. */
+        log_message(LOG_ERROR, "deferred_request_orphaned",
+                    "request %s ended while its work was running", state->request.request_id);
+        return;
+    }
     if (state->next != NULL)
         finish_deferred(state);
     seconds = elapsed_seconds(&state->started);
@@ -803,6 +832,8 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
     }
     server->node = n;
     pthread_mutex_init(&server->defer_lock, NULL);
+    pthread_cond_init(&server->work_done, NULL);
+    server->quiesced[0] = server->quiesced[1] = MHD_INVALID_SOCKET;
     tls_require_client_certificate(n->tls, cfg->public_port != 0);
 
     if (cfg->public_port != 0) {
@@ -819,17 +850,31 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
 fail:
     if (server->public_daemon != NULL)
         MHD_stop_daemon(server->public_daemon);
+    pthread_cond_destroy(&server->work_done);
     pthread_mutex_destroy(&server->defer_lock);
     free(server);
     return -1;
 }
 
-/* Closes the listening socket that MHD_quiesce_daemon hands back, so that new
- * connections are refused at once instead of waiting in the backlog. */
-static void close_listener(MHD_socket socket)
+/* Stops the listening socket that MHD_quiesce_daemon hands back from listening, so that
+ * new connections are refused at once instead of waiting in the backlog. The socket is
+ * closed only after MHD_stop_daemon, because a worker may still poll it until then. */
+static MHD_socket stop_listening(struct MHD_Daemon *daemon)
 {
+    MHD_socket socket = daemon != NULL ? MHD_quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
+
     if (socket != MHD_INVALID_SOCKET)
-        close(socket);
+        shutdown(socket, SHUT_RDWR);
+    return socket;
+}
+
+/* Waits until no deferred request has work running. */
+static void wait_deferred(http_server *server)
+{
+    pthread_mutex_lock(&server->defer_lock);
+    while (server->deferred > 0)
+        pthread_cond_wait(&server->work_done, &server->defer_lock);
+    pthread_mutex_unlock(&server->defer_lock);
 }
 
 void http_server_stop(http_server **server_ptr)
@@ -846,9 +891,8 @@ void http_server_stop(http_server **server_ptr)
      * reply closes its connection. Idle keep-alive connections are closed by
      * MHD_stop_daemon. */
     atomic_store(&server->draining, true);
-    close_listener(MHD_quiesce_daemon(server->daemon));
-    if (server->public_daemon != NULL)
-        close_listener(MHD_quiesce_daemon(server->public_daemon));
+    server->quiesced[0] = stop_listening(server->daemon);
+    server->quiesced[1] = stop_listening(server->public_daemon);
     while (atomic_load(&server->in_flight) > 0 && waited_ms < DRAIN_TIMEOUT_MS) {
         usleep(10 * 1000);
         waited_ms += 10;
@@ -858,12 +902,20 @@ void http_server_stop(http_server **server_ptr)
                     atomic_load(&server->in_flight), DRAIN_TIMEOUT_MS);
     /* A deferred request's work ends in bounded time, because an audit commit succeeds
      * or fails. Its completion touches the request, so wait for it even after the
-     * drain timeout. */
-    while (atomic_load(&server->deferred) > 0)
-        usleep(10 * 1000);
+     * drain timeout. From here on a request that defers waits on its worker thread,
+     * which MHD_stop_daemon joins, so none is suspended when the daemon stops. */
+    pthread_mutex_lock(&server->defer_lock);
+    server->no_suspend = true;
+    pthread_mutex_unlock(&server->defer_lock);
+    wait_deferred(server);
     MHD_stop_daemon(server->daemon);
     if (server->public_daemon != NULL)
         MHD_stop_daemon(server->public_daemon);
+    wait_deferred(server);
+    for (size_t i = 0; i < 2; i++)
+        if (server->quiesced[i] != MHD_INVALID_SOCKET)
+            close(server->quiesced[i]);
+    pthread_cond_destroy(&server->work_done);
     pthread_mutex_destroy(&server->defer_lock);
     free(server);
     *server_ptr = NULL;
