@@ -5,11 +5,11 @@
  * signs checkpoints of the tree in the HSM (audit_checkpoint.h).
  *
  * audit_record() returns only after the entry is durable. The first caller that finds no
- * commit running commits the queue in its own thread; callers that arrive meanwhile
+ * commit running commits the queue in its own thread. Callers that arrive meanwhile
  * queue their entries and wait, and the next of them commits them all in one transaction
- * (group commit), so concurrent requests share one fsync and a lone request pays no
+ * (group commit). So concurrent requests share one fsync, and a lone request pays no
  * hand-off to another thread. audit_record_async() queues an entry without waiting, for
- * a caller that has other work to do meanwhile; a committer thread commits those.
+ * a caller that has other work to do meanwhile, and a committer thread commits those.
  * docs/audit-log.md lists the event kinds and their payload fields.
  */
 #ifndef IDSVC_AUDIT_LOG_H
@@ -104,10 +104,10 @@ audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *in
 typedef void (*audit_done_fn)(void *ctx, audit_status status);
 
 /*
- * Queues one entry and returns at once; the log's committer thread, or a caller of
+ * Queues one entry and returns at once. The log's committer thread, or a caller of
  * audit_record that commits first, commits it in the next batch and then calls on_done.
- * The event is copied. Returns AUDIT_OK when queued; on any other status on_done is not
- * called. audit_log_close commits what is queued before it returns.
+ * The event is copied. Returns AUDIT_OK when queued, and on any other status on_done is
+ * not called. audit_log_close commits what is queued before it returns.
  */
 audit_status audit_record_async(audit_log *log, const audit_event *event, audit_done_fn on_done,
                                 void *ctx);

@@ -324,7 +324,7 @@ static int purge_replay(audit_store *s, audit_connection *c, size_t recorded)
     s->replay_rows += recorded;
     if (recorded == 0 || before / REPLAY_PURGE_EVERY == s->replay_rows / REPLAY_PURGE_EVERY)
         return 0;
-    stmt = prepare(c->db, "DELETE FROM replay_cache WHERE not_on_or_after < ?");
+    stmt = prepare(c->db, STORE_SQL_PURGE_REPLAY);
     if (stmt == NULL)
         return -1;
     sqlite3_bind_int64(stmt, 1, (sqlite3_int64)time(NULL));

@@ -443,8 +443,8 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     MHD_get_connection_values(connection, MHD_HEADER_KIND, note_content_length, state);
     length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-    /* RFC 9112, section 6.1: with both, the body ends where Transfer-Encoding says, and
-     * the connection must close after the reply. Such a request is rejected. */
+    /* RFC 9112, section 6.1: with both, Transfer-Encoding frames the body, and the
+     * connection must close after the reply. Such a request is rejected. */
     if (length != NULL && MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
         state->framing_doubt = "The request has both Transfer-Encoding and Content-Length "
@@ -596,8 +596,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         /* A chunked body over the limit is read to its end and dropped, and the 413
          * goes out after it: a reply sent while the client still uploads is lost when
          * the close resets the connection. Past four times the limit the node stops
-         * reading, so the client of such a body sees the connection end without a
-         * reply. */
+         * reading, so the connection ends without a reply. */
         if (!state->body_too_large || state->body_discarded <= 4 * limit)
             return MHD_YES;
     }
@@ -676,18 +675,19 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     if (state == NULL)
         return;
 
-    /* A deferred request that libmicrohttpd ends after its work was done but before
-     * its continuation ran, as MHD_stop_daemon may: run it, so that it frees its work.
-     * Its reply is never sent. */
-    if (state->next != NULL && !deferred_work_done(state)) {
-        /* http_server_stop prevents this; the work still points at the request, so
-         * the request is left allocated rather than freed under it. */
-        log_message(LOG_ERROR, "deferred_request_orphaned",
-                    "request %s ended while its work was running", state->request.request_id);
-        return;
-    }
-    if (state->next != NULL)
+    /* MHD_stop_daemon may end a deferred request whose continuation has not run. Once
+     * its work is done, the continuation runs here to free the work, and no reply goes
+     * out. While the work runs it still points at the request, so the request stays
+     * allocated (http_server_stop waits for the work, so this is not expected). */
+    if (state->next != NULL) {
+        if (!deferred_work_done(state)) {
+            log_message(LOG_ERROR, "deferred_request_orphaned",
+                        "request %s ended while its work was running",
+                        state->request.request_id);
+            return;
+        }
         finish_deferred(state);
+    }
     seconds = elapsed_seconds(&state->started);
     if (state->dispatched) {
         log_request(state, seconds);

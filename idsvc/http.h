@@ -55,7 +55,7 @@ void node_release(node_snapshot **snapshot);
 int node_install_config(node *n, config *cfg, char *error, size_t error_size);
 
 /* Copies the registry entry of relying party id from the snapshot's configuration,
- * which is what the store's registry holds too: STORE_OK, STORE_NOT_FOUND or
+ * from which the store's registry is also written. Returns STORE_OK, STORE_NOT_FOUND or
  * STORE_FAILED when out of memory. The caller clears out with store_rp_clear. */
 store_status node_find_rp(const node_snapshot *snapshot, const char *id, store_rp *out);
 

@@ -17,4 +17,7 @@
     " SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM replay_cache"                      \
     " WHERE issuer = '' AND assertion_id = ?2)"
 
+/* Deletes the replay rows whose time ?1 has passed. */
+#define STORE_SQL_PURGE_REPLAY "DELETE FROM replay_cache WHERE not_on_or_after < ?"
+
 #endif

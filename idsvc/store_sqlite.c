@@ -589,8 +589,7 @@ static store_status sqlite_purge_replay(store *base, time_t now)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt =
-        prepare((sqlite_store *)base, "DELETE FROM replay_cache WHERE not_on_or_after < ?",
-                &db);
+        prepare((sqlite_store *)base, STORE_SQL_PURGE_REPLAY, &db);
     store_status status;
 
     if (stmt == NULL)

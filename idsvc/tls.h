@@ -51,10 +51,11 @@ void tls_context_free(tls_context **ctx);
 const char *tls_client_ca_pem(const tls_context *ctx);
 
 /*
- * Whether the API listener's handshake requires a client certificate. Without a public
- * listener the public routes share the API port, so a certificate is only requested
- * and the API routes answer 401 without one; with one (public_port), the API port
- * refuses a handshake that offers none. Set before the listeners start.
+ * Sets whether the API listener's handshake requires a client certificate. Without a
+ * public listener the public routes share the API port, so a certificate is only
+ * requested, and the API routes reply 401 to a client without one. With one
+ * (public_port), the API port rejects a handshake that offers none. Call it before the
+ * listeners start.
  */
 void tls_require_client_certificate(tls_context *ctx, bool required);
 
@@ -64,7 +65,8 @@ int tls_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req
                              int pk_algos_length, gnutls_pcert_st **pcert,
                              unsigned int *pcert_length, gnutls_privkey_t *pkey);
 
-/* The certificate callback of the public listener: asks for no client certificate. */
+/* The certificate callback of the public listener, which requests no client
+ * certificate. */
 int tls_public_certificate_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn,
                                     int nreqs, const gnutls_pk_algorithm_t *pk_algos,
                                     int pk_algos_length, gnutls_pcert_st **pcert,

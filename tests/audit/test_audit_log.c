@@ -899,7 +899,7 @@ static void put_credential(const fixture *f, const char *assertion_id, const cha
 
 /* A credential revoked before the commit fails the entry, although the request checked
  * the credential earlier; one still active passes. */
-static void test_revoked_at_commit_refused(void **state)
+static void test_revoked_credential_at_commit(void **state)
 {
     fixture *f = *state;
     audit_log *log = open_log(f, NULL, 0);
@@ -971,7 +971,7 @@ int main(void)
         cmocka_unit_test(test_async_threads_replay_once),
         cmocka_unit_test(test_async_mixed_with_sync),
         cmocka_unit_test(test_async_close_commits_queue),
-        cmocka_unit_test(test_revoked_at_commit_refused),
+        cmocka_unit_test(test_revoked_credential_at_commit),
         cmocka_unit_test(test_replay_id_per_issuer),
     };
 

@@ -282,6 +282,20 @@ void harness_teardown(harness *h)
     test_token_destroy(&h->token);
 }
 
+char *harness_wait_for_log(const harness *h, const char *text)
+{
+    char *log = NULL;
+
+    for (int i = 0; i < 100; i++) {
+        free(log);
+        log = test_read_file(h->log_path, NULL);
+        if (log != NULL && strstr(log, text) != NULL)
+            break;
+        usleep(20 * 1000);
+    }
+    return log;
+}
+
 void harness_dump_log(const harness *h)
 {
     char *text = test_read_file(h->log_path, NULL);
@@ -474,8 +488,8 @@ static int send_all(raw_client *c, const char *data, size_t len)
     return 0;
 }
 
-/* Reads until the headers and Content-Length bytes of body have arrived; the reply to
- * HEAD (head_only) has no body, whatever its Content-Length says. */
+/* Reads until the headers and Content-Length bytes of body have arrived. The reply to
+ * HEAD (head_only) has no body, whatever its Content-Length header. */
 static int read_response(raw_client *c, bool head_only, http_result *out)
 {
     char *buffer = NULL;

@@ -52,6 +52,10 @@ int harness_stop(harness *h, int sig);
 
 void harness_teardown(harness *h);
 
+/* Reads the daemon's log until it contains text, for up to 2 seconds, and returns it,
+ * or NULL when it cannot be read. The caller checks for text and frees the log. */
+char *harness_wait_for_log(const harness *h, const char *text);
+
 /* Prints the daemon's log to standard error, for a failing test. */
 void harness_dump_log(const harness *h);
 

@@ -133,14 +133,8 @@ static void test_untrusted_ca_fails_handshake(void **state)
      * such as the harness's readiness probe, log handshake failures of their own, so
      * wait for this one's reason rather than for the first failure. */
     const char *reason = "client certificate: The certificate is NOT trusted";
-    char *log = NULL;
-    for (int i = 0; i < 100; i++) {
-        free(log);
-        log = test_read_file(server.log_path, NULL);
-        if (log != NULL && strstr(log, reason) != NULL)
-            break;
-        usleep(20 * 1000);
-    }
+    char *log = harness_wait_for_log(&server, reason);
+
     assert_non_null(log);
     assert_non_null(strstr(log, "\"event\":\"tls_handshake_failed\""));
     if (strstr(log, reason) == NULL)

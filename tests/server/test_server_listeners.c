@@ -1,7 +1,7 @@
 /*
  * The two listeners of [server] public_port. The API port rejects a TLS handshake
  * without a client certificate, and the daemon log gives the reason. The public port
- * serves the public routes to clients without one and answers the API routes with 421.
+ * serves the public routes to clients without one and replies 421 to the API routes.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -66,11 +66,12 @@ static void expect_status(raw_client *client, const char *method, const char *pa
  * client finishes its side of the handshake before the server has checked its
  * certificate, so it reads the end of the connection instead of a response.
  */
-static void expect_handshake_rejected(const char *priority, const char *client_name, const char *reason)
+static void expect_handshake_rejected(const char *priority, const char *client_name,
+                                      const char *reason)
 {
     raw_client *client = NULL;
     int rc = raw_connect_port(&server, server.port, priority, client_name, &client);
-    char *log = NULL;
+    char *log;
 
     if (rc == 0)
         assert_int_equal(raw_read_end(client), 1);
@@ -78,14 +79,7 @@ static void expect_handshake_rejected(const char *priority, const char *client_n
         assert_true(rc < 0);
     raw_close(&client);
 
-    /* Other connections log handshake failures of their own, so wait for this one. */
-    for (int i = 0; i < 100; i++) {
-        free(log);
-        log = test_read_file(server.log_path, NULL);
-        if (log != NULL && strstr(log, reason) != NULL)
-            break;
-        usleep(20 * 1000);
-    }
+    log = harness_wait_for_log(&server, reason);
     if (log == NULL || strstr(log, reason) == NULL)
         fail_msg("no \"%s\" in the daemon log:\n%s", reason, log != NULL ? log : "");
     assert_non_null(strstr(log, "\"event\":\"tls_handshake_failed\""));

@@ -272,7 +272,8 @@ static void test_stop_refuses_new_connections(void **state)
     prepare_verification();
     waiting = (waiting_request){.body = verification};
 
-    /* Another writer holds the database, so the verification's commit waits. */
+    /* Another connection keeps a write transaction open, so the verification's commit
+     * waits. */
     assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(pthread_create(&waiting.thread, NULL, send_one_verification, &waiting),
