@@ -504,6 +504,7 @@ void http_request_defer(http_request *request, http_continuation next, void *ctx
     state->server->deferred++;
     state->next = next;
     state->next_ctx = ctx;
+    state->work_done = false; /* a continuation may defer again */
     pthread_mutex_unlock(&state->server->defer_lock);
 }
 
@@ -604,17 +605,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     if (!state->dispatched) {
         dispatch(state, connection);
         state->dispatched = true;
-        if (state->next == NULL)
-            return queue_reply(state, connection);
+    } else if (state->next == NULL) {
+        return MHD_YES; /* the reply is queued already */
+    }
+    /* A continuation runs once its work is done, resumed or finished before the
+     * suspension, and may itself defer again. */
+    while (state->next != NULL) {
         if (suspend_deferred(state, connection))
             return MHD_YES;
-    }
-    if (state->next != NULL) {
-        /* The deferred work is done: resumed, or finished before the suspension. */
         finish_deferred(state);
-        return queue_reply(state, connection);
     }
-    return MHD_YES;
+    return queue_reply(state, connection);
 }
 
 static double elapsed_seconds(const struct timespec *since)
@@ -663,6 +664,14 @@ static bool deferred_work_done(request_state *state)
     return done;
 }
 
+static void wait_work_done(request_state *state)
+{
+    pthread_mutex_lock(&state->server->defer_lock);
+    while (!state->work_done)
+        pthread_cond_wait(&state->server->work_done, &state->server->defer_lock);
+    pthread_mutex_unlock(&state->server->defer_lock);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -678,14 +687,16 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     /* MHD_stop_daemon may end a deferred request whose continuation has not run. Once
      * its work is done, the continuation runs here to free the work, and no reply goes
      * out. While the work runs it still points at the request, so the request stays
-     * allocated (http_server_stop waits for the work, so this is not expected). */
-    if (state->next != NULL) {
-        if (!deferred_work_done(state)) {
-            log_message(LOG_ERROR, "deferred_request_orphaned",
-                        "request %s ended while its work was running",
-                        state->request.request_id);
-            return;
-        }
+     * allocated (http_server_stop waits for the work, so this is not expected). A
+     * continuation that defers again started its work here, so the wait for it is
+     * bounded. */
+    if (state->next != NULL && !deferred_work_done(state)) {
+        log_message(LOG_ERROR, "deferred_request_orphaned",
+                    "request %s ended while its work was running", state->request.request_id);
+        return;
+    }
+    while (state->next != NULL) {
+        wait_work_done(state);
         finish_deferred(state);
     }
     seconds = elapsed_seconds(&state->started);

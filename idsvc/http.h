@@ -173,8 +173,9 @@ void route_audit_consistency_get(http_request *request, http_reply *reply);
  * with the function that completes the reply, and hands the work on. The worker thread
  * then serves other connections; this one is suspended. The other thread calls
  * http_request_resume once the work is done, whichever comes first, and next(request,
- * reply, ctx) runs on the connection's worker thread and must set the reply. The
- * handler must not set the reply itself after deferring.
+ * reply, ctx) runs on the connection's worker thread. It must leave a reply set: its
+ * own, or one the handler set before deferring. It may also defer again, with new work.
+ * The handler must not change the reply after deferring.
  */
 typedef void (*http_continuation)(http_request *request, http_reply *reply, void *ctx);
 

@@ -345,26 +345,62 @@ bool route_audit_subject_event(http_request *request, const char *kind, int64_t 
     return route_audit_record(request, &event, reply);
 }
 
-bool route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,
+/* A rejection whose audit entry is being committed. */
+typedef struct rejection_job {
+    http_request *request;
+    audit_status recorded;
+} rejection_job;
+
+static void rejection_recorded(void *ctx, audit_status status)
+{
+    rejection_job *job = ctx;
+
+    job->recorded = status;
+    http_request_resume(job->request);
+}
+
+static void finish_rejection(http_request *request, http_reply *reply, void *ctx)
+{
+    rejection_job *job = ctx;
+
+    if (job->recorded != AUDIT_OK)
+        route_audit_failed(request, "verification_decided", job->recorded, reply);
+    free(job);
+}
+
+void route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,
                            http_reply *reply)
 {
+    audit_event event = {.kind = "verification_decided",
+                         .actor = request->caller.identity,
+                         .relying_party = rp->id,
+                         .jurisdiction = rp->jurisdiction,
+                         .request_id = request->request_id};
+    rejection_job *job;
     json_t *payload;
-    audit_event event = {.kind = "verification_decided", .relying_party = rp->id,
-                         .jurisdiction = rp->jurisdiction};
-    bool ok;
+    audit_status status;
 
     if (reply->status != 422 || reply->code == NULL)
-        return true;
+        return;
+    job = calloc(1, sizeof(*job));
     payload = json_pack("{s:s, s:s, s:s?}", "decision", "rejected", "reason", reply->code,
                         "purpose", purpose);
-    if (payload == NULL) {
+    if (job == NULL || payload == NULL) {
+        free(job);
+        json_decref(payload);
         problem_internal(reply);
-        return false;
+        return;
     }
     event.payload = payload;
-    ok = route_audit_record(request, &event, reply);
+    job->request = request;
+    http_request_defer(request, finish_rejection, job);
+    status = audit_record_async(request->node->audit, &event, rejection_recorded, job);
     json_decref(payload);
-    return ok;
+    if (status != AUDIT_OK) {
+        /* Nothing was queued: finish_rejection reports the failure. */
+        job->recorded = status;
+        http_request_resume(request);
+    }
 }
 
 /* ---- Query parameters ------------------------------------------------------------- */

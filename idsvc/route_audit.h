@@ -102,9 +102,14 @@ bool route_audit_subject_event(http_request *request, const char *kind, int64_t 
                                const char *relying_party, const char *jurisdiction,
                                json_t *payload, http_reply *reply);
 
-/* verification_decided, rejected: records the problem code when reply contains a 4xx
- * rejection of the credential; leaves other replies alone. */
-bool route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,
+/*
+ * verification_decided, rejected: when reply holds a 422 rejection of the credential,
+ * queues an entry with its problem code and defers the reply (http_request_defer) until
+ * the entry is committed, so the worker thread does not wait for the fsync. The reply
+ * goes out as it is, or as 503 audit_unavailable when the entry cannot be recorded.
+ * Other replies are left alone. Call it last: the handler must not touch reply after.
+ */
+void route_audit_rejection(http_request *request, const char *purpose, const store_rp *rp,
                            http_reply *reply);
 
 #endif

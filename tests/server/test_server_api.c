@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "server_harness.h"
 
@@ -534,6 +535,31 @@ static void *present_once(void *arg)
     return NULL;
 }
 
+/* Counts the verification_decided entries in the database that reject for reason. */
+static int rejections_recorded(const char *reason)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    char pattern[96];
+    int count = -1;
+
+    snprintf(pattern, sizeof(pattern), "%%\"decision\":\"rejected\",%%\"reason\":\"%s\"%%",
+             reason);
+    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM audit_entries WHERE kind = "
+                                        "'verification_decided' AND entry LIKE ?1",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, pattern, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
 /* One assertion posted at the same moment on eight mutual-TLS connections: the replay
  * cache row written with the audit entry lets exactly one of them through. */
 static void test_parallel_replay_one_accepted(void **state)
@@ -545,9 +571,11 @@ static void test_parallel_replay_one_accepted(void **state)
     const char *assertion_id;
     unsigned accepted = 0;
     unsigned replayed = 0;
+    int replays_before;
     char *body;
 
     (void)state;
+    replays_before = rejections_recorded("replayed");
     issue(&issued);
     assertion_id = json_string_value(json_object_get(issued.json, "assertion_id"));
     assert_non_null(assertion_id);
@@ -594,6 +622,8 @@ static void test_parallel_replay_one_accepted(void **state)
     harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
     expect_problem(&result, 422, "replayed");
     http_result_clear(&result);
+    /* Each rejection went out only after its audit entry was committed. */
+    assert_int_equal(rejections_recorded("replayed") - replays_before, RACE_CONNECTIONS);
 
     free(body);
     http_result_clear(&issued);

@@ -230,6 +230,7 @@ typedef struct waiting_request {
     pthread_t thread;
     const char *body;
     long status;
+    char code[64]; /* the problem code, or "" */
 } waiting_request;
 
 static void *send_one_verification(void *arg)
@@ -241,6 +242,7 @@ static void *send_one_verification(void *arg)
     if (raw_connect(&server, "NORMAL", CLIENT_RP, &client) == 0 &&
         raw_request(client, "POST", "/v1/verifications", w->body, &result) == 0) {
         w->status = result.status;
+        snprintf(w->code, sizeof(w->code), "%s", http_result_code(&result));
         http_result_clear(&result);
     }
     raw_close(&client);
@@ -294,6 +296,70 @@ static void test_stop_refuses_new_connections(void **state)
     assert_int_equal(harness_start(&server), 0);
 }
 
+static double now_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* Restarts the node with the given number of worker threads. */
+static void restart_with_threads(int threads)
+{
+    char text[64];
+
+    snprintf(text, sizeof(text), "\n[limits]\nthreads = %d\n", threads);
+    assert_int_equal(harness_stop(&server, SIGTERM), 0);
+    assert_int_equal(harness_append_config(&server, text), 0);
+    assert_int_equal(harness_start(&server), 0);
+}
+
+/*
+ * With one worker thread, a rejected verification whose audit entry waits for a locked
+ * database does not hold the worker: another connection is served meanwhile, and the
+ * rejection's 422 goes out with its own code once the database is free.
+ */
+static void test_rejection_leaves_worker_free(void **state)
+{
+    static waiting_request waiting; /* static: the thread may outlive a failed check */
+    char *name = NULL;
+    sqlite3 *db = NULL;
+    http_result health;
+    double started;
+
+    (void)state;
+    restart_with_threads(1);
+    prepare_verification();
+    /* A changed claim value breaks the digest: 422 digest_mismatch. */
+    name = strstr(verification, ">Wei Ling<");
+    assert_non_null(name);
+    name[1] = 'V';
+    waiting = (waiting_request){.body = verification};
+
+    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(pthread_create(&waiting.thread, NULL, send_one_verification, &waiting),
+                     0);
+    usleep(500 * 1000);
+    started = now_seconds();
+    assert_int_equal(harness_curl(&server, NULL, "GET", "/healthz", NULL, NULL, &health), 0);
+    assert_int_equal(health.status, 200);
+    assert_true(now_seconds() - started < 1.0);
+    http_result_clear(&health);
+    /* Still waiting: the reply goes out only once the entry is committed. */
+    assert_int_equal(waiting.status, 0);
+
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    pthread_join(waiting.thread, NULL);
+    assert_int_equal(waiting.status, 422);
+    assert_string_equal(waiting.code, "digest_mismatch");
+    free(verification);
+    verification = NULL;
+    restart_with_threads(2);
+}
+
 typedef struct sender {
     pthread_t thread;
     size_t ok;       /* 200, or 422 replayed */
@@ -334,14 +400,6 @@ static void *send_until_closed(void *arg)
     }
     raw_close(&client);
     return NULL;
-}
-
-static double now_seconds(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + now.tv_nsec / 1e9;
 }
 
 static void test_sigterm_under_keepalive_load(void **state)
@@ -394,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_second_daemon_locked_out),
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
+        cmocka_unit_test(test_rejection_leaves_worker_free),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
     };
 
