@@ -356,15 +356,19 @@ static int run_admin(const char *arguments, char *output, size_t size)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Copies the daemon's database (stopped, so the WAL is checkpointed) and applies sql. */
+/* Copies the daemon's database (stopped, so the WAL is checkpointed) and applies sql.
+ * Fails the test when the copy's path or the cp command does not fit its buffer. */
 static void tampered_copy(const char *name, const char *sql, char *path, size_t size)
 {
     char command[2 * PATH_MAX + 64];
     sqlite3 *db = NULL;
     char *message = NULL;
+    int length;
 
-    snprintf(path, size, "%s/%s.db", server.token.dir, name);
-    snprintf(command, sizeof(command), "cp '%s' '%s'", server.db_path, path);
+    length = snprintf(path, size, "%s/%s.db", server.token.dir, name);
+    assert_in_range(length, 0, size - 1);
+    length = snprintf(command, sizeof(command), "cp '%s' '%s'", server.db_path, path);
+    assert_in_range(length, 0, sizeof(command) - 1);
     assert_int_equal(test_run(command), 0);
     if (sql == NULL)
         return;
@@ -376,15 +380,19 @@ static void tampered_copy(const char *name, const char *sql, char *path, size_t 
     sqlite3_close(db);
 }
 
-/* Exports path and verifies the export; returns the exit status and leaves the output. */
+/* Exports path, verifies the export and returns the verifier's exit status, leaving its
+ * output in output. Fails the test when the export's path or arguments do not fit. */
 static int export_and_verify(const char *path, char *output, size_t size)
 {
     char arguments[4 * PATH_MAX];
     char export_path[PATH_MAX + 32];
+    int length;
 
-    snprintf(export_path, sizeof(export_path), "%s.jsonl", path);
-    snprintf(arguments, sizeof(arguments), "export --database '%s' --out '%s'", path,
-             export_path);
+    length = snprintf(export_path, sizeof(export_path), "%s.jsonl", path);
+    assert_in_range(length, 0, sizeof(export_path) - 1);
+    length = snprintf(arguments, sizeof(arguments), "export --database '%s' --out '%s'", path,
+                      export_path);
+    assert_in_range(length, 0, sizeof(arguments) - 1);
     assert_int_equal(run_admin(arguments, output, size), 0);
     snprintf(arguments, sizeof(arguments), "verify '%s' --trust '%s/saml.pub'", export_path,
              server.token.dir);
