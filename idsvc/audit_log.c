@@ -331,6 +331,8 @@ static audit_status fill_pending(const audit_log *log, const audit_event *event,
     p->entry.replay_id = event->replay_id;
     p->entry.replay_until = event->replay_until;
     p->entry.replay_credential = event->replay_credential;
+    p->entry.write_rows = event->write_rows;
+    p->entry.write_rows_ctx = event->write_rows_ctx;
     if (audit_merkle_hash_leaf(text, p->entry.text_len, &p->entry.leaf_hash) != AUDIT_MERKLE_OK) {
         free(text);
         return AUDIT_ERR_MERKLE_FAILED;
@@ -405,7 +407,7 @@ audit_status audit_record_async(audit_log *log, const audit_event *event, audit_
     async_pending *a;
     audit_status status;
 
-    if (!event_valid(log, event) || on_done == NULL)
+    if (!event_valid(log, event) || on_done == NULL || event->write_rows != NULL)
         return AUDIT_ERR_INVALID_ARGUMENT;
     status = fill_pending(log, event, &p);
     if (status != AUDIT_OK)

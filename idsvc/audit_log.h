@@ -70,6 +70,9 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
 void audit_log_close(audit_log **log);
 
 /* One event, as audit_record receives it. Strings are borrowed for the call. */
+struct sqlite3;
+typedef int (*audit_rows_fn)(struct sqlite3 *db, void *ctx);
+
 typedef struct audit_event {
     const char *kind;          /* one of the kinds audit_event_kind_known() accepts */
     const char *actor;         /* the caller's configured identity, or NULL */
@@ -87,6 +90,12 @@ typedef struct audit_event {
      * appended, and audit_record returns AUDIT_ERR_REVOKED, when the credential is
      * revoked at the commit. */
     bool replay_credential;
+    /* Rows that belong with the entry, written in its transaction once the replay
+     * check passed, or NULL; only audit_record takes them. write_rows gets the log's
+     * SQLite connection and returns 0, or -1 after logging, which fails the whole
+     * transaction with AUDIT_ERR_STORE_FAILED. */
+    audit_rows_fn write_rows;
+    void *write_rows_ctx;
 } audit_event;
 
 /* Returns true for the event kinds that docs/audit-log.md defines. */
@@ -106,8 +115,9 @@ typedef void (*audit_done_fn)(void *ctx, audit_status status);
 /*
  * Queues one entry and returns at once. The log's committer thread, or a caller of
  * audit_record that commits first, commits it in the next batch and then calls on_done.
- * The event is copied. Returns AUDIT_OK when queued, and on any other status on_done is
- * not called. audit_log_close commits what is queued before it returns.
+ * The event is copied, and must not carry write_rows. Returns AUDIT_OK when queued, and
+ * on any other status on_done is not called. audit_log_close commits what is queued
+ * before it returns.
  */
 audit_status audit_record_async(audit_log *log, const audit_event *event, audit_done_fn on_done,
                                 void *ctx);

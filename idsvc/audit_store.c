@@ -370,6 +370,9 @@ static int append_all(audit_store *s, audit_connection *c, audit_store_entry *co
             continue;
         if (entries[i]->replay_id != NULL)
             recorded++;
+        if (entries[i]->write_rows != NULL &&
+            entries[i]->write_rows(c->db, entries[i]->write_rows_ctx) != 0)
+            return -1;
         if (append_one(c, entries[i], frontier) != 0)
             return -1;
     }

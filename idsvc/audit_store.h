@@ -45,6 +45,8 @@ typedef struct audit_store_entry {
     /* replay_id is the assertion of a credential of this node; the entry is not
      * appended while the credential is revoked. */
     bool replay_credential;
+    audit_rows_fn write_rows; /* see audit_event */
+    void *write_rows_ctx;
     bool replayed; /* set by audit_store_append: the ID was recorded before */
     bool revoked;  /* set by audit_store_append: the credential is revoked */
 } audit_store_entry;

@@ -269,6 +269,8 @@ static bool verification_event(const http_request *request, const audit_verifica
         .replay_id = v->replay_id,
         .replay_until = v->replay_until,
         .replay_credential = v->replay_credential,
+        .write_rows = v->write_rows,
+        .write_rows_ctx = v->write_rows_ctx,
     };
     return true;
 }

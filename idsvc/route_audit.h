@@ -61,6 +61,8 @@ typedef struct audit_verification {
     const char *replay_id;
     time_t replay_until;
     bool replay_credential; /* replay_id is a credential of this node; see audit_event */
+    audit_rows_fn write_rows; /* rows committed with the entry, or NULL; see audit_event */
+    void *write_rows_ctx;
 } audit_verification;
 
 /* Returns the per-claim list of a decision without the engine: each key of disclosed

@@ -22,6 +22,7 @@
 #include "route_common.h"
 #include "web.h"
 #include "web_consent.h"
+#include "web_store_sql.h"
 
 bool consent_required(const http_request *request, const config_rp *rp)
 {
@@ -79,32 +80,52 @@ static void reply_deferred(http_reply *reply, const consent_input *in,
     http_reply_json(reply, 202, doc);
 }
 
-static store_status store_request(http_request *request, const consent_input *in,
-                                  const web_consent *consent, const char *verification_id)
+/* The rows of one consent request, for write_request_rows. */
+typedef struct request_rows {
+    const web_consent *consent;
+    const web_verification *verification;
+} request_rows;
+
+static int write_request_rows(struct sqlite3 *db, void *ctx)
 {
-    store *s = request->node->store;
+    const request_rows *rows = ctx;
+
+    return web_sqlite_write_consent_request(db, rows->consent, rows->verification);
+}
+
+/*
+ * Commits the consent request, the verification that waits for it and the
+ * consent_pending audit entry with the assertion's replay record, in one transaction.
+ * Returns false with a problem in reply: 422 replayed, 422 credential_revoked or 503.
+ */
+static bool record_request(http_request *request, const consent_input *in,
+                           const web_consent *consent, const char *verification_id,
+                           http_reply *reply)
+{
     web_verification verification = {0};
-    store_status status;
+    request_rows rows = {consent, &verification};
+    audit_verification entry = *in->audit;
+    bool ok;
 
-    status = s->ops->web->consent_put(s, consent);
-    if (status != STORE_OK)
-        return status;
-
-    /* NOTE: the two rows are written one after the other; a failure between them
-     * leaves a consent request that no verification reads, which expires unused. */
     snprintf(verification.id, sizeof(verification.id), "%s", verification_id);
     snprintf(verification.consent_id, sizeof(verification.consent_id), "%s", consent->id);
     verification.rp_id = (char *)in->rp->id;
     verification.created_at = consent->created_at;
     verification.result = canonical(in->result);
-    if (verification.result == NULL)
-        return STORE_FAILED;
-    status = s->ops->web->verification_put(s, &verification);
+    if (verification.result == NULL) {
+        problem_internal(reply);
+        return false;
+    }
+    entry.consent_id = consent->id;
+    entry.write_rows = write_request_rows;
+    entry.write_rows_ctx = &rows;
+    ok = route_audit_verification(request, &entry, in->rp->id, in->rp->jurisdiction,
+                                  in->assertion, reply);
     free(verification.result);
-    return status;
+    return ok;
 }
 
-void consent_defer(http_request *request, consent_input *in, http_reply *reply)
+void consent_defer(http_request *request, const consent_input *in, http_reply *reply)
 {
     const config_web *web = &request->snapshot->cfg->web;
     web_consent consent = {0};
@@ -126,11 +147,11 @@ void consent_defer(http_request *request, consent_input *in, http_reply *reply)
         goto fail;
     details = build_details(request, in, consent.id, consent.expires_at);
     consent.details = details != NULL ? canonical(details) : NULL;
-    if (consent.details == NULL || store_request(request, in, &consent, verification_id) !=
-                                       STORE_OK)
+    if (consent.details == NULL)
         goto fail;
+    if (!record_request(request, in, &consent, verification_id, reply))
+        goto out;
 
-    memcpy(in->consent_id, consent.id, sizeof(in->consent_id));
     log_field fields[] = {
         {"request_id", request->request_id},
         {"relying_party", in->rp->id},

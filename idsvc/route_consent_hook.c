@@ -189,35 +189,48 @@ static json_t *result_document(const saml_assertion *assertion, const char *purp
     return doc;
 }
 
-/* Records verification_decided "consent_pending" for the deferred verification. */
-static bool audit_deferred(http_request *request, const char *purpose,
-                           const config_rp *rp, const saml_assertion *assertion,
-                           const disclosure *d, const json_t *approved,
-                           const char *consent_id, http_reply *reply)
+/*
+ * Stores the consent request (consent_defer) with its verification_decided
+ * "consent_pending" entry: the decision to wait for consent is a verification decision
+ * of its own, so the 202 goes out only once it is in the audit log. The entry records
+ * the assertion's ID in the replay cache.
+ */
+static void defer_with_entry(http_request *request, consent_input *in,
+                             const saml_assertion *assertion, const disclosure *d,
+                             const json_t *approved, time_t replay_until, http_reply *reply)
 {
     json_t *claims = d->outcome != NULL ? verification_audit_claims(d->decisions)
                                         : registry_pending(approved);
     audit_verification v = {
         .decision = "consent_pending",
-        .purpose = purpose,
+        .purpose = in->purpose,
         .issuer = assertion->issuer,
         .assertion_id = assertion->id,
         .rule = d->outcome != NULL ? "policy" : "consent",
         .claims = claims,
         .policy = d->policy,
-        .consent_id = consent_id,
         .consent_required = d->consent,
+        .replay_issuer = assertion->issuer,
+        .replay_id = assertion->id,
+        .replay_until = replay_until,
+        .replay_credential =
+            strcmp(assertion->issuer, request->snapshot->cfg->entity_id) == 0,
     };
-    bool ok = route_audit_verification(request, &v, rp->id, rp->jurisdiction, assertion,
-                                       reply);
 
+    if (claims == NULL) {
+        problem_internal(reply);
+        return;
+    }
+    in->audit = &v;
+    in->assertion = assertion;
+    consent_defer(request, in, reply);
+    in->audit = NULL;
     json_decref(claims);
-    return ok;
 }
 
 void consent_defer_verification(http_request *request, const char *purpose,
                                 long retention_days, const saml_assertion *assertion,
-                                const disclosure *d, http_reply *reply)
+                                const disclosure *d, time_t replay_until, http_reply *reply)
 {
     const config_rp *rp = config_find_rp(request->snapshot->cfg, request->caller.identity);
     consent_input in = {.rp = rp, .purpose = purpose, .rule = "consent",
@@ -263,12 +276,7 @@ void consent_defer_verification(http_request *request, const char *purpose,
         }
         verification_policy_members(in.reply_members, d, retention_days);
     }
-    consent_defer(request, &in, reply);
-
-    /* The decision to wait for consent is a verification decision of its own; the 202
-     * goes out only once it is in the audit log. */
-    if (reply->status == 202)
-        audit_deferred(request, purpose, rp, assertion, d, approved, in.consent_id, reply);
+    defer_with_entry(request, &in, assertion, d, approved, replay_until, reply);
 out:
     json_decref(in.reply_members);
     json_decref(claims);

@@ -272,24 +272,6 @@ static time_t replay_until(const http_request *request, const saml_assertion *as
     return assertion->not_on_or_after + request->snapshot->cfg->clock_skew_seconds;
 }
 
-/* Records the assertion ID; a second presentation of one assertion is a replay. */
-static bool check_replay(http_request *request, const saml_assertion *assertion,
-                         http_reply *reply)
-{
-    saml_replay_cache cache = store_replay_cache(request->node->store);
-    int rc = cache.check_and_store(cache.ctx, assertion->issuer, assertion->id,
-                                   replay_until(request, assertion));
-
-    if (rc == 1)
-        return true;
-    if (rc == 0)
-        problem_set(reply, 422, saml_status_code(SAML_ERR_REPLAYED), "assertion",
-                    "This assertion was presented before.");
-    else
-        problem_internal(reply);
-    return false;
-}
-
 static void reply_accepted(http_request *request, const verify_input *in,
                            const saml_assertion *assertion, disclosure *d,
                            const char *attestation, http_reply *reply)
@@ -455,9 +437,10 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
     if (request->node->policy != NULL
             ? job->d.consent_required
             : consent_required(request, config_find_rp(request->snapshot->cfg, rp->id))) {
-        if (consent_available(request, reply) && check_replay(request, job->assertion, reply))
+        if (consent_available(request, reply))
             consent_defer_verification(request, in->purpose, in->retention_days,
-                                       job->assertion, &job->d, reply);
+                                       job->assertion, &job->d,
+                                       replay_until(request, job->assertion), reply);
         return false;
     }
 

@@ -11,6 +11,7 @@
 
 #include "http.h"
 #include "http_policy.h"
+#include "route_audit.h"
 #include "saml.h"
 #include "web_store.h"
 
@@ -32,15 +33,19 @@ typedef struct consent_input {
      * claim values under "held"; route_consent_hook.c describes the members. */
     const json_t *result;
     json_t *reply_members; /* members added to the 202 response when not NULL */
-    char consent_id[WEB_ID_LEN + 1]; /* set by consent_defer: the stored request's id */
+    /* The verification's consent_pending audit entry, without consent_id, and the
+     * assertion it concerns. */
+    const audit_verification *audit;
+    const saml_assertion *assertion;
 } consent_input;
 
 /*
  * Stores a consent request and the verification that waits for it, and replies 202
- * with verification_id, status "consent_pending" and consent_url. Fills a problem on
- * failure.
+ * with verification_id, status "consent_pending" and consent_url. Both rows, the
+ * audit entry and its replay record commit in one transaction, so a replayed assertion
+ * gets 422 replayed and leaves no consent request. Fills a problem on failure.
  */
-void consent_defer(http_request *request, consent_input *input, http_reply *reply);
+void consent_defer(http_request *request, const consent_input *input, http_reply *reply);
 
 /*
  * Reads the registry's consent setting, which applies to nodes without the policy
@@ -55,11 +60,13 @@ bool consent_available(const http_request *request, http_reply *reply);
 
 /* Defers a verified, not yet disclosed verification of the calling relying party until
  * the subject decides. d is the decision: the engine's, whose after_consent holds what
- * an approval releases, or the registry's, whose disclosed claims wait. Replies 202, or
- * fills a problem. */
+ * an approval releases, or the registry's, whose disclosed claims wait. The assertion's
+ * ID is recorded in the replay cache until replay_until, with the deferral. Replies 202,
+ * or fills a problem. */
 void consent_defer_verification(http_request *request, const char *purpose,
                                 long retention_days, const saml_assertion *assertion,
-                                const disclosure *d, http_reply *reply);
+                                const disclosure *d, time_t replay_until,
+                                http_reply *reply);
 
 /* Records the verification_decided entry that a consent decision ends: "accepted"
  * after an approval, "refused" after a refusal, naming the consent and the bundles of

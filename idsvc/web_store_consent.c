@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "web_store_sql.h"
 
 static const char *const consent_states[] = {"pending", "approved", "refused"};
@@ -13,23 +14,6 @@ static web_consent_state parse_state(const char *text)
         if (text != NULL && strcmp(text, consent_states[i]) == 0)
             return (web_consent_state)i;
     return WEB_CONSENT_REFUSED; /* an unreadable state never counts as approval */
-}
-
-store_status web_sqlite_consent_put(store *s, const web_consent *c)
-{
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "INSERT INTO consent_requests (id, subject_id, rp_id, details, created_at,"
-           " expires_at, state) VALUES (?, ?, ?, ?, ?, ?, 'pending')");
-
-    if (stmt == NULL)
-        return STORE_FAILED;
-    web_sql_bind_text(stmt, 1, c->id);
-    sqlite3_bind_int64(stmt, 2, c->subject_id);
-    web_sql_bind_text(stmt, 3, c->rp_id);
-    web_sql_bind_text(stmt, 4, c->details);
-    sqlite3_bind_int64(stmt, 5, c->created_at);
-    sqlite3_bind_int64(stmt, 6, c->expires_at);
-    return web_sql_run(stmt, "storing a consent request");
 }
 
 store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
@@ -85,22 +69,6 @@ store_status web_sqlite_consent_decide(store *s, const char *id, web_consent_sta
     if (status == STORE_OK && web_sql_changes(s) == 0)
         status = STORE_CONFLICT;
     return status;
-}
-
-store_status web_sqlite_verification_put(store *s, const web_verification *v)
-{
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "INSERT INTO pending_verifications (id, rp_id, consent_id, result, created_at)"
-           " VALUES (?, ?, ?, ?, ?)");
-
-    if (stmt == NULL)
-        return STORE_FAILED;
-    web_sql_bind_text(stmt, 1, v->id);
-    web_sql_bind_text(stmt, 2, v->rp_id);
-    web_sql_bind_text(stmt, 3, v->consent_id[0] != '\0' ? v->consent_id : NULL);
-    web_sql_bind_text(stmt, 4, v->result);
-    sqlite3_bind_int64(stmt, 5, v->created_at);
-    return web_sql_run(stmt, "storing a verification");
 }
 
 /* Reads the one row that stmt selects, with the columns of verification_get. */
@@ -288,4 +256,63 @@ void web_verification_clear(web_verification *verification)
     free(verification->rp_id);
     free(verification->result);
     memset(verification, 0, sizeof(*verification));
+}
+
+/* ---- A consent request with its verification, in the audit entry's transaction --- */
+
+static sqlite3_stmt *prepare_on(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
+                    sqlite3_errmsg(db));
+        return NULL;
+    }
+    return stmt;
+}
+
+static store_status insert_consent(sqlite3 *db, const web_consent *c)
+{
+    sqlite3_stmt *stmt = prepare_on(
+        db, "INSERT INTO consent_requests (id, subject_id, rp_id, details, created_at,"
+            " expires_at, state) VALUES (?, ?, ?, ?, ?, ?, 'pending')");
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, c->id);
+    sqlite3_bind_int64(stmt, 2, c->subject_id);
+    web_sql_bind_text(stmt, 3, c->rp_id);
+    web_sql_bind_text(stmt, 4, c->details);
+    sqlite3_bind_int64(stmt, 5, c->created_at);
+    sqlite3_bind_int64(stmt, 6, c->expires_at);
+    return web_sql_run(stmt, "storing a consent request");
+}
+
+static store_status insert_verification(sqlite3 *db, const web_verification *v)
+{
+    sqlite3_stmt *stmt = prepare_on(
+        db, "INSERT INTO pending_verifications (id, rp_id, consent_id, result, created_at)"
+            " VALUES (?, ?, ?, ?, ?)");
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    web_sql_bind_text(stmt, 1, v->id);
+    web_sql_bind_text(stmt, 2, v->rp_id);
+    web_sql_bind_text(stmt, 3, v->consent_id[0] != '\0' ? v->consent_id : NULL);
+    web_sql_bind_text(stmt, 4, v->result);
+    sqlite3_bind_int64(stmt, 5, v->created_at);
+    return web_sql_run(stmt, "storing a verification");
+}
+
+int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
+                                     const web_verification *verification)
+{
+    if (insert_consent(db, consent) != STORE_OK ||
+        insert_verification(db, verification) != STORE_OK) {
+        log_message(LOG_ERROR, "store_error", "the consent request %s was not stored",
+                    consent->id);
+        return -1;
+    }
+    return 0;
 }

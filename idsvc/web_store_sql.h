@@ -29,11 +29,9 @@ void web_sql_log(sqlite3_stmt *stmt, const char *operation);
 int web_sql_changes(store *s);
 
 /* The operations of web_store_consent.c, for the table in web_store_sqlite.c. */
-store_status web_sqlite_consent_put(store *s, const web_consent *consent);
 store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out);
 store_status web_sqlite_consent_decide(store *s, const char *id, web_consent_state state,
                                        const char *authenticator_id, time_t now);
-store_status web_sqlite_verification_put(store *s, const web_verification *verification);
 store_status web_sqlite_verification_get(store *s, const char *id, const char *rp_id,
                                          web_verification *out);
 store_status web_sqlite_verification_of_consent(store *s, const char *consent_id,
@@ -42,5 +40,13 @@ store_status web_sqlite_verification_purge_held(store *s, time_t now, size_t *co
 store_status web_sqlite_disclosure_add(store *s, const web_disclosure *disclosure);
 store_status web_sqlite_disclosure_list(store *s, int64_t subject_id, size_t max,
                                         web_disclosure **out, size_t *count);
+
+/*
+ * Writes a consent request and the verification that waits for it, on db, inside a
+ * transaction the caller holds: the audit log's, as the audit_event write_rows of the
+ * verification's consent_pending entry. Returns 0, or -1 after logging.
+ */
+int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
+                                     const web_verification *verification);
 
 #endif

@@ -452,6 +452,91 @@ static void test_replay_id_recorded_with_entry(void **state)
     audit_log_close(&log);
 }
 
+/* ---- Rows written in an entry's transaction ------------------------------------- */
+
+static void async_refused(void *ctx, audit_status status)
+{
+    (void)ctx;
+    (void)status;
+    fail_msg("an entry with write_rows was queued");
+}
+
+typedef struct row_writer {
+    unsigned calls;
+    bool fail;
+} row_writer;
+
+/* Inserts a row in the caller's transaction, as a consent request is stored. */
+static int write_test_row(struct sqlite3 *db, void *ctx)
+{
+    row_writer *w = ctx;
+
+    w->calls++;
+    if (sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS test_rows (n INTEGER);"
+                         "INSERT INTO test_rows VALUES (1)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    return w->fail ? -1 : 0;
+}
+
+static long long test_rows(const fixture *f)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long long count = 0;
+
+    assert_int_equal(sqlite3_open_v2(f->db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM test_rows", -1, &stmt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/* Rows of write_rows commit with the entry and its replay record, or not at all. */
+static void test_rows_written_with_entry(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    row_writer writer = {0};
+    audit_event event = {
+        .kind = "verification_decided",
+        .replay_id = "_rows-one",
+        .replay_until = time(NULL) + 3600,
+        .write_rows = write_test_row,
+        .write_rows_ctx = &writer,
+    };
+    uint64_t size = audit_log_head(log).size;
+
+    /* A failing writer rolls back its row, the replay record and the entry. */
+    writer.fail = true;
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_STORE_FAILED);
+    assert_int_equal(writer.calls, 1);
+    assert_int_equal(test_rows(f), 0);
+    assert_int_equal(replay_rows(f, "_rows-one"), 0);
+    assert_int_equal(audit_log_head(log).size, size);
+
+    writer.fail = false;
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(writer.calls, 2);
+    assert_int_equal(test_rows(f), 1);
+    assert_int_equal(replay_rows(f, "_rows-one"), 1);
+
+    /* A replayed entry writes nothing. */
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_REPLAYED);
+    assert_int_equal(writer.calls, 2);
+    assert_int_equal(test_rows(f), 1);
+    check_tree(log, size + 1);
+
+    /* The queue of audit_record_async outlives the caller's rows, so it refuses them. */
+    event.replay_id = "_rows-async";
+    assert_int_equal(audit_record_async(log, &event, async_refused, NULL),
+                     AUDIT_ERR_INVALID_ARGUMENT);
+    audit_log_close(&log);
+}
+
 typedef struct racer {
     audit_log *log;
     audit_status status;
@@ -965,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_purge_keeps_proofs),
         cmocka_unit_test(test_pseudonym_stable),
         cmocka_unit_test(test_replay_id_recorded_with_entry),
+        cmocka_unit_test(test_rows_written_with_entry),
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
         cmocka_unit_test(test_replay_rows_purged),

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <openssl/pem.h>
+#include <sqlite3.h>
 
 #include "server_harness.h"
 #include "soft_authenticator.h"
@@ -233,18 +234,27 @@ static void sign_in_with(harness *h, subject *s, void (*change)(soft_ceremony *)
     post_assertion(h, s, "/account/signin", &c, out);
 }
 
-/* Asks for a verification of the subject's credential; bank-one needs consent. */
-static void start_verification(harness *h, const subject *s, char *verification_id,
-                               char *consent_id)
+/* Posts a verification of the subject's credential; bank-one needs consent. */
+static void post_verification(harness *h, const subject *s, http_result *out)
 {
     json_t *request = json_pack("{s:s, s:s, s:[s, s], s:i}", "assertion", s->assertion_xml,
                                 "purpose", "Open a savings account", "claims", "given_name",
                                 "nationality", "retention_days", 30);
     char *body = json_dumps(request, JSON_COMPACT);
+
+    assert_int_equal(harness_curl(h, CLIENT_RP, "POST", "/v1/verifications", NULL, body, out),
+                     0);
+    free(body);
+    json_decref(request);
+}
+
+/* Starts a verification that waits for the subject's consent. */
+static void start_verification(harness *h, const subject *s, char *verification_id,
+                               char *consent_id)
+{
     http_result r;
 
-    assert_int_equal(harness_curl(h, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &r),
-                     0);
+    post_verification(h, s, &r);
     expect_status(&r, 202);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")),
                         "consent_pending");
@@ -254,8 +264,6 @@ static void start_verification(harness *h, const subject *s, char *verification_
     assert_non_null(strstr(json_string_value(json_object_get(r.json, "consent_url")),
                            SOFT_ORIGIN "/consent/"));
     http_result_clear(&r);
-    free(body);
-    json_decref(request);
 }
 
 static void consent_ceremony(harness *h, subject *s, const char *consent_id,
@@ -735,6 +743,74 @@ static void test_consent_refused(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* Runs one statement on the node's database from the test's own connection. */
+static void run_sql(const harness *h, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+
+    assert_int_equal(sqlite3_open(h->db_path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fail_msg("%s: %s", sql, message);
+    sqlite3_close(db);
+}
+
+static int count_rows(const harness *h, const char *table)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    char sql[128];
+    int count = -1;
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    assert_int_equal(sqlite3_open_v2(h->db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/*
+ * The consent request, its verification, the replay record and the consent_pending
+ * audit entry commit together. When the entry cannot be written, nothing is left
+ * behind: no consent request, and the assertion is not burnt as replayed.
+ */
+static void test_consent_deferral_atomic(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    char verification_id[64];
+    char consent_id[64];
+    int consents;
+    int verifications;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-CONSENT-ATOMIC", 0x13);
+    consents = count_rows(&f->h, "consent_requests");
+    verifications = count_rows(&f->h, "pending_verifications");
+    run_sql(&f->h, "CREATE TRIGGER test_no_pending BEFORE INSERT ON audit_entries "
+                   "WHEN NEW.entry LIKE '%consent_pending%' "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    post_verification(&f->h, &s, &r);
+    run_sql(&f->h, "DROP TRIGGER test_no_pending");
+    expect_problem(&r, 503, "audit_unavailable");
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "consent_requests"), consents);
+    assert_int_equal(count_rows(&f->h, "pending_verifications"), verifications);
+
+    /* The same assertion still works, once; a replay leaves no consent request. */
+    start_verification(&f->h, &s, verification_id, consent_id);
+    assert_int_equal(count_rows(&f->h, "consent_requests"), consents + 1);
+    post_verification(&f->h, &s, &r);
+    expect_problem(&r, 422, "replayed");
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "consent_requests"), consents + 1);
+    assert_int_equal(count_rows(&f->h, "pending_verifications"), verifications + 1);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* An approval must be signed over this request's challenge by the subject's own key. */
 static void test_consent_wrong_subject(void **state)
 {
@@ -1050,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_counter_regression),
         cmocka_unit_test(test_consent_approved),
         cmocka_unit_test(test_consent_refused),
+        cmocka_unit_test(test_consent_deferral_atomic),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
         cmocka_unit_test(test_page_events_audited),
