@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,29 +256,75 @@ static void stop_node(node *n)
     database_lock_fd = -1;
 }
 
-/* Removes the claim values that verifications held for consent requests that were
- * refused or expired. The approval routes refuse expired requests themselves, so this
- * only bounds how long the values stay on disk. */
-static void purge_held_values(node *n)
+/*
+ * A thread that removes, every HELD_VALUES_PURGE_SECONDS, the claim values that
+ * verifications held for consent requests that were refused or expired. The approval
+ * routes refuse expired requests themselves, so this only bounds how long the values
+ * stay on disk. It runs apart from the main thread, so a purge that waits for a locked
+ * database cannot delay a signal.
+ */
+typedef struct housekeeper {
+    node *node;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    bool started;
+} housekeeper;
+
+static void *housekeeping_main(void *arg)
 {
-    consent_purge_held_values(n->store, time(NULL));
+    housekeeper *h = arg;
+    struct timespec next;
+
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        pthread_mutex_unlock(&h->lock);
+        consent_purge_held_values(h->node->store, time(NULL));
+        clock_gettime(CLOCK_REALTIME, &next);
+        next.tv_sec += HELD_VALUES_PURGE_SECONDS;
+        pthread_mutex_lock(&h->lock);
+        while (!h->stop && pthread_cond_timedwait(&h->wake, &h->lock, &next) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
 }
 
-/* Waits for signals on the main thread; workers inherit the blocked mask. Between
- * signals, it removes held claim values every HELD_VALUES_PURGE_SECONDS. */
+static void housekeeping_start(housekeeper *h, node *n)
+{
+    *h = (housekeeper){.node = n};
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    h->started = pthread_create(&h->thread, NULL, housekeeping_main, h) == 0;
+    if (!h->started)
+        log_message(LOG_WARN, "housekeeping_failed",
+                    "the purge thread did not start; held claim values are removed only "
+                    "when a consent request is decided");
+}
+
+/* Stops the purge thread. A purge in progress is waited for, which a locked database
+ * can hold for up to the busy timeout. */
+static void housekeeping_stop(housekeeper *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    if (h->started)
+        pthread_join(h->thread, NULL);
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
+}
+
+/* Waits for signals on the main thread; workers inherit the blocked mask. */
 static void serve(node *n, const sigset_t *signals)
 {
-    const struct timespec period = {.tv_sec = HELD_VALUES_PURGE_SECONDS};
     int signal_number = 0;
 
-    purge_held_values(n);
     for (;;) {
-        signal_number = sigtimedwait(signals, NULL, &period);
-        if (signal_number < 0) {
-            if (errno == EAGAIN)
-                purge_held_values(n);
+        if (sigwait(signals, &signal_number) != 0)
             continue;
-        }
         if (signal_number == SIGHUP) {
             reload(n);
             reload_policy(n);
@@ -330,6 +377,7 @@ int main(int argc, char **argv)
 {
     node n = {.snapshot_lock = PTHREAD_MUTEX_INITIALIZER};
     http_server *server = NULL;
+    housekeeper keeper;
     const char *path = NULL;
     bool check = false;
     config *cfg = NULL;
@@ -375,8 +423,10 @@ int main(int argc, char **argv)
         {"version", "0.1.0"},
     };
     log_event(LOG_INFO, "started", fields, sizeof(fields) / sizeof(fields[0]));
+    housekeeping_start(&keeper, &n);
     serve(&n, &signals);
     http_server_stop(&server);
+    housekeeping_stop(&keeper);
     status = 0;
     log_message(LOG_INFO, "stopped", "the node stopped cleanly");
 out:

@@ -175,6 +175,14 @@ json_t *http_parse_json_body(const http_request *request, http_reply *reply)
 
     doc = json_loadb(request->body, request->body_len,
                      JSON_REJECT_DUPLICATES, &error);
+    if (doc == NULL && json_error_code(&error) == json_error_numeric_overflow) {
+        /* Valid JSON, but beyond what jansson holds: a 64-bit integer or a double. */
+        problem_set(reply, 400, "number_out_of_range", NULL,
+                    "The number at line %d, column %d is outside the range of a 64-bit "
+                    "integer.",
+                    error.line, error.column);
+        return NULL;
+    }
     if (doc == NULL) {
         problem_set(reply, 400, "json_invalid", NULL,
                     "The body is not valid JSON: %s at line %d, column %d.", error.text,

@@ -227,6 +227,26 @@ static void test_bad_json_rejected(void **state)
     expect_problem(&result, 400, "json_not_object");
     http_result_clear(&result);
 
+    /* Valid JSON that jansson cannot hold: one past INT64_MAX, and a double overflow. */
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"validity_seconds\": 9223372036854775808}", &result);
+    expect_problem(&result, 400, "number_out_of_range");
+    assert_non_null(strstr(json_string_value(json_object_get(result.json, "detail")),
+                           "line 1, column"));
+    http_result_clear(&result);
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"validity_seconds\": 1e999}", &result);
+    expect_problem(&result, 400, "number_out_of_range");
+    http_result_clear(&result);
+
+    /* INT64_MAX itself parses, and the member's own check rejects it. */
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"validity_seconds\": 9223372036854775807}", &result);
+    assert_int_equal(result.status, 400);
+    assert_string_not_equal(http_result_code(&result), "number_out_of_range");
+    assert_string_not_equal(http_result_code(&result), "json_invalid");
+    http_result_clear(&result);
+
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", "text/plain",
                  issue_body, &result);
     expect_problem(&result, 415, "unsupported_media_type");
