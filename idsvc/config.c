@@ -412,6 +412,83 @@ static int handle_policy(parse_state *state, const char *name, const char *value
     return fail(state, "[policy]: unknown key \"%s\"", name);
 }
 
+static config_regulator *find_or_add_regulator(config *cfg, const char *name)
+{
+    config_policy *policy = &cfg->policy;
+    config_regulator *grown;
+
+    for (size_t i = 0; i < policy->regulator_count; i++)
+        if (strcmp(policy->regulators[i].name, name) == 0)
+            return &policy->regulators[i];
+
+    grown = realloc(policy->regulators, (policy->regulator_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    policy->regulators = grown;
+    memset(&grown[policy->regulator_count], 0, sizeof(*grown));
+    grown[policy->regulator_count].name = strdup(name);
+    if (grown[policy->regulator_count].name == NULL)
+        return NULL;
+    return &grown[policy->regulator_count++];
+}
+
+static bool is_alpha2(const char *code)
+{
+    return strlen(code) == 2 && isupper((unsigned char)code[0]) &&
+           isupper((unsigned char)code[1]);
+}
+
+/* Reads "base" and ISO 3166-1 alpha-2 codes, separated by spaces or commas. */
+static int set_signs(parse_state *state, const char *name, config_regulator *regulator,
+                     const char *value)
+{
+    char *copy;
+    char *saveptr = NULL;
+    int rc = 1;
+
+    if (regulator->has_signs)
+        return fail(state,
+                    "[regulator %s] signs is given twice, but one signs line must list "
+                    "everything the regulator may sign",
+                    name);
+    copy = strdup(value);
+    if (copy == NULL)
+        return 0;
+    regulator->has_signs = true;
+    for (char *item = strtok_r(copy, " \t,", &saveptr); item != NULL && rc == 1;
+         item = strtok_r(NULL, " \t,", &saveptr)) {
+        if (strcmp(item, "base") == 0)
+            regulator->signs_base = true;
+        else if (!is_alpha2(item))
+            rc = fail(state,
+                      "[regulator %s] signs: \"%s\" is neither base nor an ISO 3166-1 "
+                      "alpha-2 code in capitals, such as SG",
+                      name, item);
+        else if (append_string(&regulator->jurisdictions, &regulator->jurisdiction_count,
+                               item) != 0)
+            rc = 0;
+    }
+    free(copy);
+    return rc;
+}
+
+static int handle_regulator(parse_state *state, const char *name, const char *key,
+                            const char *value)
+{
+    config_regulator *regulator = find_or_add_regulator(state->cfg, name);
+
+    if (regulator == NULL)
+        return 0;
+    if (strcmp(key, "key") == 0) {
+        int rc = append_path(state, &regulator->key_files, &regulator->key_count, value);
+
+        return rc == 0;
+    }
+    if (strcmp(key, "signs") == 0)
+        return set_signs(state, name, regulator, value);
+    return fail(state, "[regulator %s]: unknown key \"%s\"", name, key);
+}
+
 static int handle_rp(parse_state *state, const char *id, const char *name,
                      const char *value)
 {
@@ -633,6 +710,8 @@ static int handle_entry(void *user, const char *section, const char *name,
         return handle_rp(state, argument, name, value);
     if ((argument = section_argument(section, "client")) != NULL)
         return handle_client(state, argument, name, value);
+    if ((argument = section_argument(section, "regulator")) != NULL)
+        return handle_regulator(state, argument, name, value);
     return fail(state, "unknown section [%s]", section);
 }
 
@@ -684,8 +763,14 @@ static int check_required(parse_state *state)
         return fail(state, "[tls] client_ca is missing: mutual TLS needs at least one CA");
     if (cfg->public_port == cfg->port)
         return fail(state, "[server] public_port must differ from port");
-    if ((cfg->policy.trust_file == NULL) != (cfg->policy.bundle_count == 0))
-        return fail(state, "[policy] needs both trust_list and at least one bundle");
+    if (cfg->policy.bundle_count > 0 && cfg->policy.trust_file == NULL &&
+        cfg->policy.regulator_count == 0)
+        return fail(state, "[policy] bundle needs regulator keys: add a [regulator NAME] "
+                           "section with key and signs");
+    if (cfg->policy.bundle_count == 0 &&
+        (cfg->policy.trust_file != NULL || cfg->policy.regulator_count > 0))
+        return fail(state, "[policy] trust_list and [regulator] sections need at least "
+                           "one [policy] bundle");
     if (cfg->web.rp_id != NULL && cfg->web.origin_count == 0)
         return fail(state, "[webauthn] rp_id needs at least one origin");
     if (cfg->web.attestation == WEBAUTHN_ATTESTATION_CHAIN && cfg->web.root_count == 0)
@@ -708,6 +793,18 @@ static int check_sections(parse_state *state)
     for (size_t i = 0; i < cfg->rp_count; i++)
         if (cfg->rps[i].entity_id == NULL || cfg->rps[i].jurisdiction == NULL)
             return fail(state, "[rp %s] needs entity_id and jurisdiction", cfg->rps[i].id);
+
+    for (size_t i = 0; i < cfg->policy.regulator_count; i++) {
+        const config_regulator *regulator = &cfg->policy.regulators[i];
+
+        if (regulator->key_count == 0)
+            return fail(state, "[regulator %s] needs at least one key", regulator->name);
+        if (!regulator->signs_base && regulator->jurisdiction_count == 0)
+            return fail(state,
+                        "[regulator %s] signs is missing: list base, jurisdiction "
+                        "codes or both",
+                        regulator->name);
+    }
 
     for (size_t i = 0; i < cfg->client_count; i++) {
         const config_client *client = &cfg->clients[i];
@@ -845,6 +942,14 @@ void config_free(config **cfg_ptr)
     free(cfg->jurisdiction);
     free(cfg->policy.trust_file);
     free_list(cfg->policy.bundle_files, cfg->policy.bundle_count);
+    for (size_t i = 0; i < cfg->policy.regulator_count; i++) {
+        free(cfg->policy.regulators[i].name);
+        free_list(cfg->policy.regulators[i].key_files,
+                  cfg->policy.regulators[i].key_count);
+        free_list(cfg->policy.regulators[i].jurisdictions,
+                  cfg->policy.regulators[i].jurisdiction_count);
+    }
+    free(cfg->policy.regulators);
     free(cfg->module_path);
     free(cfg->token_label);
     free(cfg->pin_file);

@@ -90,12 +90,27 @@ typedef struct config_audit {
     size_t retention_count;
 } config_audit;
 
+/* A [regulator NAME] section: one regulator's public keys and the bundles they may
+ * sign. */
+typedef struct config_regulator {
+    char *name;       /* the section name */
+    char **key_files; /* PEM public keys or certificates, several during a rollover */
+    size_t key_count;
+    bool has_signs;  /* set by the first signs line, so a second one is rejected */
+    bool signs_base; /* may sign the base bundle */
+    /* ISO 3166-1 alpha-2 codes of the jurisdictions whose residency bundles it signs */
+    char **jurisdictions;
+    size_t jurisdiction_count;
+} config_regulator;
+
 /* [policy]: the signed policy bundles the engine decides with. bundle_count 0 leaves the
  * engine off, and disclosures then follow only allowed_claims. */
 typedef struct config_policy {
-    char *trust_file;    /* the regulator trust list, PEM */
+    char *trust_file;    /* keys bound to no regulator, PEM; NULL when not given */
     char **bundle_files; /* the base bundle and residency bundles, in any order */
     size_t bundle_count;
+    config_regulator *regulators;
+    size_t regulator_count;
 } config_policy;
 
 typedef struct config {

@@ -1,8 +1,9 @@
 /*
  * Loads the policy bundles that [policy] names into the node's policy store, at start
- * and on SIGHUP. The store verifies every bundle against the regulator trust list and
- * its effective dates before it swaps the compiled set in, so a failed reload leaves the
- * node serving with the set it had.
+ * and on SIGHUP. The store verifies every bundle against the regulator keys. It checks
+ * that the verifying key is bound to the bundle's kind and jurisdiction and that the
+ * bundle's effective dates contain the load time. Only then does it swap the compiled
+ * set in, so a failed reload leaves the node serving with the set it had.
  */
 #include <stdio.h>
 #include <string.h>
@@ -116,6 +117,63 @@ static int check_home(node *n, const config *cfg)
     return rc;
 }
 
+/* Adds the keys of each [regulator] section, bound to what it signs, then the keys of
+ * trust_list that no section binds. */
+static int add_regulators(policy_trust *trust, const config *cfg, policy_error *err)
+{
+    for (size_t i = 0; i < cfg->policy.regulator_count; i++) {
+        const config_regulator *regulator = &cfg->policy.regulators[i];
+        policy_signer signer = {
+            .regulator = regulator->name,
+            .base = regulator->signs_base,
+            .jurisdictions = (const char *const *)regulator->jurisdictions,
+            .jurisdiction_count = regulator->jurisdiction_count,
+        };
+
+        for (size_t k = 0; k < regulator->key_count; k++) {
+            if (policy_trust_add_pem(trust, regulator->key_files[k], &signer, err) != 0)
+                return -1;
+        }
+    }
+    if (cfg->policy.trust_file != NULL &&
+        policy_trust_add_pem(trust, cfg->policy.trust_file, NULL, err) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * Reads the regulator keys. Without [regulator] sections, every key of trust_list may
+ * sign every bundle, as before bindings existed. With them, a key of trust_list that no
+ * section binds signs nothing. Either way each unbound key is logged by name.
+ */
+static int load_trust(const config *cfg, policy_trust **out, policy_error *err)
+{
+    bool bound = cfg->policy.regulator_count > 0;
+    policy_trust *trust = NULL;
+
+    if (!bound) {
+        if (policy_trust_load(cfg->policy.trust_file, &trust, err) != 0)
+            return -1;
+    } else if (policy_trust_create(&trust, err) != 0 ||
+               add_regulators(trust, cfg, err) != 0) {
+        policy_trust_free(&trust);
+        return -1;
+    }
+
+    for (size_t i = 0; i < policy_trust_count(trust); i++) {
+        if (policy_trust_key_regulator(trust, i) != NULL)
+            continue;
+        log_field fields[] = {
+            {"key", policy_trust_key_source(trust, i)},
+            {"trusted_for", bound ? "no bundle" : "every bundle"},
+            {"fix", "bind the key to what it may sign in a [regulator NAME] section"},
+        };
+        log_event(LOG_WARN, "policy_key_unbound", fields, 3);
+    }
+    *out = trust; /* ownership passes to the caller */
+    return 0;
+}
+
 int http_policy_start(node *n, const config *cfg)
 {
     policy_trust *trust = NULL;
@@ -129,11 +187,11 @@ int http_policy_start(node *n, const config *cfg)
         return 0;
     }
 
-    if (policy_trust_load(cfg->policy.trust_file, &trust, &err) != 0 ||
+    if (load_trust(cfg, &trust, &err) != 0 ||
         policy_store_create(trust, &n->policy, &err) != 0) {
         policy_trust_free(&trust);
-        log_message(LOG_ERROR, "start_failed", "[policy] trust_list %s: %s (%s)",
-                    cfg->policy.trust_file, err.message, policy_error_name(err.code));
+        log_message(LOG_ERROR, "start_failed", "[policy] regulator keys: %s (%s)",
+                    err.message, policy_error_name(err.code));
         return -1;
     }
     /* The store owns the trust list from here on. */
@@ -154,8 +212,9 @@ void http_policy_reload(node *n, const config *cfg)
     policy_error err = {0};
     char kept[1024];
 
-    /* NOTE: the trust list is read only at start, and so is whether the engine runs;
-     * a reload changes only which bundles are loaded. */
+    /* NOTE: the regulator keys and their bindings ([regulator] sections and
+     * trust_list) are read only at start, and so is whether the engine runs. A reload
+     * changes only which bundles are loaded. */
     if (n->policy == NULL) {
         if (cfg->policy.bundle_count > 0) {
             log_message(LOG_ERROR, "policy_reload_failed",

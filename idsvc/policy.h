@@ -28,6 +28,9 @@ typedef enum policy_error_code {
     POLICY_E_UNSIGNED,  /* "signature_missing" */
     POLICY_E_SIGNATURE, /* "signature_invalid": bad form, digest or value */
     POLICY_E_UNTRUSTED, /* "key_untrusted": no key of the trust list verifies it */
+    /* "key_not_authorised": the key that verifies it is not bound to the bundle's kind
+     * or jurisdiction */
+    POLICY_E_NOT_AUTHORISED,
     POLICY_E_NOT_YET,   /* "bundle_not_yet_effective" */
     POLICY_E_EXPIRED,   /* "bundle_expired" */
     POLICY_E_SET,       /* "policy_set_invalid": no base, two residency bundles */
@@ -74,10 +77,42 @@ bool policy_bundle_is_signed(const policy_bundle *bundle);
 typedef struct policy_trust policy_trust;
 
 /* Loads the regulator trust list: a PEM file of public keys or certificates. Only the
- * public keys are used; the certificates' other fields are ignored. */
+ * public keys are used; the certificates' other fields are ignored. Each key may sign
+ * every bundle, so this suits checking a signature, not binding keys to regulators. */
 int policy_trust_load(const char *pem_path, policy_trust **out, policy_error *err);
+
+/* Creates an empty trust list for policy_trust_add_pem. */
+int policy_trust_create(policy_trust **out, policy_error *err);
+
+/* The bundles that the keys of one regulator may sign. */
+typedef struct policy_signer {
+    const char *regulator;            /* the regulator's name in messages */
+    bool base;                        /* the base bundle */
+    const char *const *jurisdictions; /* residency bundles of these ISO 3166-1 alpha-2
+                                       * codes */
+    size_t jurisdiction_count;
+} policy_signer;
+
+/*
+ * Adds every public key of a PEM file to the list, bound to signer. A key with signer
+ * NULL is unbound: it may sign no bundle, and a load that finds a bundle signed with it
+ * names the key. A key that is already in the list is not added twice: an unbound copy
+ * takes the binding, and a key bound to one regulator cannot be bound to another
+ * (POLICY_E_IO).
+ */
+int policy_trust_add_pem(policy_trust *trust, const char *pem_path,
+                         const policy_signer *signer, policy_error *err);
+
 void policy_trust_free(policy_trust **trust);
 size_t policy_trust_count(const policy_trust *trust);
+
+/* Returns the regulator that key i is bound to, or NULL for an unbound key or a key of
+ * policy_trust_load. */
+const char *policy_trust_key_regulator(const policy_trust *trust, size_t i);
+
+/* Returns "FILE key N (SHA-256 HEX)" for key i: its PEM file, its place in the file and
+ * the SHA-256 of its SubjectPublicKeyInfo. */
+const char *policy_trust_key_source(const policy_trust *trust, size_t i);
 
 /*
  * Verifies the enveloped signature of a bundle document with the keys of the trust
@@ -117,7 +152,9 @@ time_t policy_set_expires(const policy_set *set);
 
 /*
  * The bundles a node serves. policy_store_load reads, verifies against the trust list,
- * checks the effective dates and compiles a new set, then swaps it in atomically.
+ * checks that the verifying key may sign each bundle's kind and jurisdiction
+ * (POLICY_E_NOT_AUTHORISED otherwise), checks the effective dates and compiles a new
+ * set, then swaps it in atomically.
  * Evaluations that hold the old set finish with it. When anything fails the store
  * keeps the set it had. There is no way to load an unsigned bundle into a store.
  * policy_store_create takes ownership of trust.

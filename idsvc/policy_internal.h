@@ -235,6 +235,16 @@ int policy_set_find_claim(const policy_set *set, const char *name);
 /* Computes the canonical digest of a bundle document without its Signature. */
 int policy_digest_document(xmlDocPtr doc, unsigned char digest[32], policy_error *err);
 
+/* The trust list's keys as SAML verification stores them, in the order of the list, so
+ * that policy_verify_document's key index is the index of the list. */
+struct saml_trust_store *policy_trust_store(const policy_trust *trust);
+
+/* Checks that key key_index may sign bundle, which was read from path. Fails with
+ * POLICY_E_NOT_AUTHORISED naming the bundle, its jurisdiction and the key's regulator. */
+int policy_trust_authorise(const policy_trust *trust, size_t key_index,
+                           const policy_bundle *bundle, const char *path,
+                           policy_error *err);
+
 /* Reads a whole file of at most POLICY_BUNDLE_MAX_BYTES; the caller frees *out. */
 int policy_read_file(const char *path, char **out, size_t *out_len, policy_error *err);
 

@@ -1,8 +1,9 @@
 /*
  * The node's bundle loader. A load verifies every bundle against the regulator trust
- * list and its effective dates, and compiles a new set before it touches the current
- * one. The swap is one pointer exchange under a mutex. Sets are reference-counted, so
- * evaluations in flight finish with the set they started with.
+ * list, checks that the verifying key may sign it and that its effective dates contain
+ * the load time, and compiles a new set before it touches the current one. The swap is
+ * one pointer exchange under a mutex. Sets are reference-counted, so evaluations in
+ * flight finish with the set they started with.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -73,8 +74,8 @@ static int check_dates(const policy_bundle *bundle, const char *path, time_t now
 }
 
 /* Reads, verifies and parses one bundle; the signature covers the very bytes parsed.
- * NOTE: any key of the trust list may sign any bundle; a key is not yet bound to the
- * regulator or the jurisdiction that the bundle names. */
+ * The kind and jurisdiction that the key must be bound to are read only after the
+ * signature verified, so they are the signed ones. */
 static int load_one(const policy_store *store, const char *path, time_t now,
                     policy_bundle **out, policy_error *err)
 {
@@ -97,7 +98,8 @@ static int load_one(const policy_store *store, const char *path, time_t now,
     }
     if (policy_bundle_parse(xml, len, path, out, err) != 0)
         goto out;
-    if (check_dates(*out, path, now, err) != 0) {
+    if (policy_trust_authorise(store->trust, key_index, *out, path, err) != 0 ||
+        check_dates(*out, path, now, err) != 0) {
         policy_bundle_free(out);
         goto out;
     }

@@ -13,123 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include "policy_internal.h"
 #include "saml_verify_internal.h"
 #include "xml_safe.h"
-
-struct policy_trust {
-    saml_trust_store *store;
-    size_t count;
-};
-
-static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path,
-                     policy_error *err)
-{
-    int type = EVP_PKEY_get_base_id(key);
-
-    if ((type == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) < 2048) ||
-        (type != EVP_PKEY_RSA && type != EVP_PKEY_EC))
-        return policy_fail(err, POLICY_E_IO, 0,
-                           "%s: key %zu is neither RSA of 2048 bits or more nor EC", path,
-                           trust->count + 1);
-    if (saml_trust_store_add(trust->store, NULL, key, 0) != 0)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0,
-                           "%s: cannot add key %zu to the trust list", path,
-                           trust->count + 1);
-    trust->count++;
-    return 0;
-}
-
-/* Reads every PUBLIC KEY and CERTIFICATE block of a PEM file. */
-static int trust_read_pem(policy_trust *trust, FILE *file, const char *path,
-                          policy_error *err)
-{
-    char *name = NULL, *header = NULL;
-    unsigned char *data = NULL;
-    long len = 0;
-    int rc = 0;
-
-    while (rc == 0 && PEM_read(file, &name, &header, &data, &len) == 1) {
-        const unsigned char *p = data;
-        EVP_PKEY *key = NULL;
-
-        if (strcmp(name, "PUBLIC KEY") == 0) {
-            key = d2i_PUBKEY(NULL, &p, len);
-        } else if (strcmp(name, "CERTIFICATE") == 0) {
-            X509 *cert = d2i_X509(NULL, &p, len);
-
-            key = cert != NULL ? X509_get_pubkey(cert) : NULL;
-            X509_free(cert);
-        }
-        if (key == NULL)
-            rc = policy_fail(err, POLICY_E_IO, 0,
-                             "%s: the %s block is not a readable key", path, name);
-        else
-            rc = trust_add(trust, key, path, err);
-        EVP_PKEY_free(key);
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_free(data);
-        name = header = NULL;
-        data = NULL;
-    }
-    ERR_clear_error(); /* the end of the file also leaves an error on the queue */
-    return rc;
-}
-
-int policy_trust_load(const char *pem_path, policy_trust **out, policy_error *err)
-{
-    policy_trust *trust = NULL;
-    FILE *file = NULL;
-    int rc = -1;
-
-    *out = NULL;
-    if (saml_xmlsec_init() != 0)
-        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "xmlsec failed to initialise");
-    file = fopen(pem_path, "r");
-    if (file == NULL)
-        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open the trust list",
-                           pem_path);
-
-    trust = calloc(1, sizeof(*trust));
-    if (trust == NULL || (trust->store = saml_trust_store_new()) == NULL) {
-        policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory loading the trust list");
-        goto out;
-    }
-    if (trust_read_pem(trust, file, pem_path, err) != 0)
-        goto out;
-    if (trust->count == 0) {
-        policy_fail(err, POLICY_E_IO, 0, "%s: no public key or certificate found",
-                    pem_path);
-        goto out;
-    }
-
-    *out = trust; /* ownership passes to the caller */
-    trust = NULL;
-    rc = 0;
-
-out:
-    policy_trust_free(&trust);
-    fclose(file);
-    return rc;
-}
-
-void policy_trust_free(policy_trust **trust)
-{
-    if (trust == NULL || *trust == NULL)
-        return;
-    saml_trust_store_free(&(*trust)->store);
-    free(*trust);
-    *trust = NULL;
-}
-
-size_t policy_trust_count(const policy_trust *trust)
-{
-    return trust->count;
-}
 
 /* Finds the one Signature of the document, which must be the root's last element child.
  */
@@ -184,23 +70,30 @@ static int verify_with_trust(xmlNodePtr signature, const saml_dsig_info *info,
                              const policy_trust *trust, size_t *key_index,
                              policy_error *err)
 {
-    const saml_trust_key *keys[SAML_TRUST_MAX_CANDIDATES];
-    size_t count =
-        saml_trust_candidates(trust->store, "", keys, SAML_TRUST_MAX_CANDIDATES);
+    size_t max = policy_trust_count(trust);
+    const saml_trust_key **keys = calloc(max + 1, sizeof(*keys));
+    size_t count;
     saml_verify_options options = {.min_rsa_bits = 2048};
     saml_status status = SAML_ERR_SIGNATURE_INVALID;
     char detail[300] = "no key of the trust list fits the signature";
 
+    if (keys == NULL)
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory verifying");
+    /* Every key was added for any issuer, so the candidates come in the list's order
+     * and an index here is the trust list's index of the key. */
+    count = saml_trust_candidates(policy_trust_store(trust), "", keys, max);
     for (size_t i = 0; i < count; i++) {
         status = saml_dsig_verify(signature, info, &keys[i], 1, &options, detail,
                                   sizeof(detail));
         if (status == SAML_OK) {
             *key_index = i;
+            free(keys);
             return 0;
         }
         if (status != SAML_ERR_SIGNATURE_INVALID)
             break; /* a digest or form failure, which no other key can change */
     }
+    free(keys);
     if (status == SAML_ERR_SIGNATURE_INVALID)
         return policy_fail(
             err, POLICY_E_UNTRUSTED, 0,

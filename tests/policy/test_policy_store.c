@@ -2,8 +2,9 @@
  * Signed bundles and the node's loader, with regulator keys in a fresh SoftHSM2 token.
  * A signed set loads, and its decisions name every bundle's id, version and digest. An
  * unsigned, tampered, expired, not yet effective, wrongly signed or DER-encoded bundle
- * is rejected with its code, and the store keeps the set it had. Sets swap atomically
- * while other threads evaluate.
+ * is rejected with its code, and the store keeps the set it had. With keys bound to
+ * regulators, a bundle signed by a key bound to another kind or jurisdiction is
+ * rejected as key_not_authorised. Sets swap atomically while other threads evaluate.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -38,7 +39,10 @@ typedef struct fixture {
     p11_key *ec_key;    /* trusted */
     p11_key *rsa_key;   /* trusted */
     p11_key *rogue_key; /* not in the trust list */
+    p11_key *sg_key;    /* bound to SG in bound_store */
+    p11_key *th_key;    /* bound to TH in bound_store */
     char trust_path[PATH_MAX + 32];
+    char sg_signed_path[PATH_MAX + 64]; /* residency-sg signed with sg_key */
     char signed_dir[PATH_MAX + 32];
     char paths[BUNDLE_COUNT][PATH_MAX + 64];
     const char *path_list[BUNDLE_COUNT];
@@ -134,6 +138,8 @@ static int setup(void **state)
     f->ec_key = generate(f->p11, P11_KEY_EC_P256, "regulator-ec", 1);
     f->rsa_key = generate(f->p11, P11_KEY_RSA_2048, "regulator-rsa", 2);
     f->rogue_key = generate(f->p11, P11_KEY_EC_P256, "rogue", 3);
+    f->sg_key = generate(f->p11, P11_KEY_EC_P256, "regulator-sg", 4);
+    f->th_key = generate(f->p11, P11_KEY_EC_P256, "regulator-th", 5);
 
     snprintf(f->trust_path, sizeof(f->trust_path), "%s/trust.pem", f->token.dir);
     write_trust(f);
@@ -153,6 +159,17 @@ static int setup(void **state)
         free(xml);
         free(signed_xml);
     }
+    {
+        size_t len = 0;
+        char *xml = source_bundle("residency-sg", &len);
+        char *signed_xml = sign_text(xml, f->sg_key);
+
+        snprintf(f->sg_signed_path, sizeof(f->sg_signed_path),
+                 "%s/residency-sg-by-sg.xml", f->signed_dir);
+        write_text(f->sg_signed_path, signed_xml);
+        free(xml);
+        free(signed_xml);
+    }
     policy_parse_utc("2026-06-01T00:00:00Z", &f->now);
     *state = f;
     return 0;
@@ -165,6 +182,8 @@ static int teardown(void **state)
     p11_key_free(&f->ec_key);
     p11_key_free(&f->rsa_key);
     p11_key_free(&f->rogue_key);
+    p11_key_free(&f->sg_key);
+    p11_key_free(&f->th_key);
     p11_token_close(&f->p11);
     test_token_destroy(&f->token);
     free(f);
@@ -456,6 +475,230 @@ static void test_residency_for_another_base_refused(void **state)
     policy_store_free(&store);
 }
 
+/* ---- Keys bound to regulators
+ * ------------------------------------------------------------ */
+
+#define RESIDENCY_SG 9 /* the index of residency-sg in bundle_names */
+
+/* Writes the public key of key alone to FOLDER/name and returns the path in path. */
+static void write_key_file(const fixture *f, p11_key *key, const char *name, char *path,
+                           size_t size)
+{
+    EVP_PKEY *pkey = p11_key_get_public(key, NULL);
+    FILE *file;
+
+    snprintf(path, size, "%s/%s", f->token.dir, name);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    assert_non_null(pkey);
+    assert_int_equal(PEM_write_PUBKEY(file, pkey), 1);
+    EVP_PKEY_free(pkey);
+    assert_int_equal(fclose(file), 0);
+}
+
+static void add_key(const fixture *f, policy_trust *trust, p11_key *key, const char *name,
+                    const policy_signer *signer)
+{
+    char path[PATH_MAX + 64];
+    policy_error err = {0};
+
+    write_key_file(f, key, name, path, sizeof(path));
+    if (policy_trust_add_pem(trust, path, signer, &err) != 0)
+        fail_msg("adding %s: %s: %s", name, policy_error_name(err.code), err.message);
+}
+
+/*
+ * A store whose keys are bound as a node with [regulator] sections binds them: the RSA
+ * key signs the base, the EC key the residency bundles of every jurisdiction but SG,
+ * sg_key those of SG and th_key those of TH. The rogue key is in the list but unbound.
+ */
+static policy_store *bound_store(const fixture *f)
+{
+    static const char *const others[] = {"BN", "CN", "ID", "KH", "LA",
+                                         "MM", "MY", "PH", "TH", "VN"};
+    static const char *const sg[] = {"SG"};
+    static const char *const th[] = {"TH"};
+    const policy_signer base_signer = {.regulator = "asean", .base = true};
+    const policy_signer others_signer = {
+        .regulator = "others", .jurisdictions = others, .jurisdiction_count = 10};
+    const policy_signer sg_signer = {
+        .regulator = "pdpc-sg", .jurisdictions = sg, .jurisdiction_count = 1};
+    const policy_signer th_signer = {
+        .regulator = "pdpc-th", .jurisdictions = th, .jurisdiction_count = 1};
+    policy_trust *trust = NULL;
+    policy_store *store = NULL;
+    policy_error err = {0};
+
+    assert_int_equal(policy_trust_create(&trust, &err), 0);
+    add_key(f, trust, f->rsa_key, "base.pem", &base_signer);
+    add_key(f, trust, f->ec_key, "others.pem", &others_signer);
+    add_key(f, trust, f->sg_key, "sg.pem", &sg_signer);
+    add_key(f, trust, f->th_key, "th.pem", &th_signer);
+    add_key(f, trust, f->rogue_key, "rogue.pem", NULL);
+    assert_int_equal(policy_trust_count(trust), 5);
+    assert_int_equal(policy_store_create(trust, &store, &err), 0);
+    return store;
+}
+
+/* The fixture's bundles, with residency-sg signed by sg_key. */
+static void bound_paths(const fixture *f, const char **paths)
+{
+    memcpy(paths, f->path_list, BUNDLE_COUNT * sizeof(*paths));
+    paths[RESIDENCY_SG] = f->sg_signed_path;
+}
+
+/* Loads paths with paths[index] replaced by a file of text, and asserts the error code,
+ * each of the NULL-terminated message parts, and that the store kept its set. */
+static void assert_rejected_as(const fixture *f, policy_store *store, size_t index,
+                               const char *text, policy_error_code expected,
+                               const char *const *parts)
+{
+    char path[PATH_MAX + 64];
+    const char *paths[BUNDLE_COUNT];
+    policy_set *before = policy_store_acquire(store), *after;
+    policy_error err = {0};
+
+    snprintf(path, sizeof(path), "%s/variant-%zu.xml", f->token.dir, index);
+    write_text(path, text);
+    bound_paths(f, paths);
+    paths[index] = path;
+
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), -1);
+    if (err.code != expected)
+        fail_msg("expected %s, got %s: %s", policy_error_name(expected),
+                 policy_error_name(err.code), err.message);
+    for (size_t i = 0; parts[i] != NULL; i++) {
+        if (strstr(err.message, parts[i]) == NULL)
+            fail_msg("expected \"%s\" in: %s", parts[i], err.message);
+    }
+
+    after = policy_store_acquire(store);
+    assert_ptr_equal(before, after);
+    policy_set_release(&before);
+    policy_set_release(&after);
+}
+
+static char *signed_source(const char *name, p11_key *key)
+{
+    size_t len = 0;
+    char *xml = source_bundle(name, &len);
+    char *out = sign_text(xml, key);
+
+    free(xml);
+    return out;
+}
+
+static void test_residency_by_bound_key_loads(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = bound_store(f);
+    const char *paths[BUNDLE_COUNT];
+    policy_error err = {0};
+    policy_set *set;
+
+    bound_paths(f, paths);
+    if (policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err) != 0)
+        fail_msg("load: %s: %s", policy_error_name(err.code), err.message);
+    set = policy_store_acquire(store);
+    assert_non_null(set);
+    assert_int_equal(policy_set_bundle_count(set), BUNDLE_COUNT);
+    assert_string_equal(policy_set_bundle_id(set, RESIDENCY_SG), "residency-sg");
+    policy_set_release(&set);
+    policy_store_free(&store);
+}
+
+static void test_residency_by_other_regulator_rejected(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = bound_store(f);
+    const char *paths[BUNDLE_COUNT];
+    char *by_th = signed_source("residency-sg", f->th_key);
+    const char *const parts[] = {"residency bundle residency-sg version 1",
+                                 "for jurisdiction SG", "regulator pdpc-th",
+                                 "may sign only residency bundles of TH", NULL};
+    policy_error err = {0};
+
+    bound_paths(f, paths);
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
+    assert_rejected_as(f, store, RESIDENCY_SG, by_th, POLICY_E_NOT_AUTHORISED, parts);
+    assert_string_equal(policy_error_name(POLICY_E_NOT_AUTHORISED), "key_not_authorised");
+    free(by_th);
+    policy_store_free(&store);
+}
+
+static void test_base_by_residency_key_rejected(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = bound_store(f);
+    const char *paths[BUNDLE_COUNT];
+    char *by_sg = signed_source("asean-cn-base", f->sg_key);
+    char *by_others = signed_source("asean-cn-base", f->ec_key);
+    const char *const sg_parts[] = {"base bundle asean-cn-base version 1",
+                                    "regulator pdpc-sg",
+                                    "may sign only residency bundles of SG", NULL};
+    const char *const others_parts[] = {"base bundle asean-cn-base", "regulator others",
+                                        "residency bundles of BN CN ID", NULL};
+    policy_error err = {0};
+
+    bound_paths(f, paths);
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
+    assert_rejected_as(f, store, 0, by_sg, POLICY_E_NOT_AUTHORISED, sg_parts);
+    assert_rejected_as(f, store, 0, by_others, POLICY_E_NOT_AUTHORISED, others_parts);
+    free(by_sg);
+    free(by_others);
+    policy_store_free(&store);
+}
+
+static void test_unbound_key_rejected(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = bound_store(f);
+    const char *paths[BUNDLE_COUNT];
+    char *by_rogue = signed_source("asean-cn-base", f->rogue_key);
+    const char *const parts[] = {"base bundle asean-cn-base", "rogue.pem key 1 (SHA-256 ",
+                                 "bound to no regulator", NULL};
+    policy_error err = {0};
+
+    bound_paths(f, paths);
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
+    assert_rejected_as(f, store, 0, by_rogue, POLICY_E_NOT_AUTHORISED, parts);
+    free(by_rogue);
+    policy_store_free(&store);
+}
+
+static void test_key_of_two_regulators_rejected(void **state)
+{
+    fixture *f = *state;
+    static const char *const sg[] = {"SG"};
+    static const char *const th[] = {"TH"};
+    const policy_signer sg_signer = {
+        .regulator = "pdpc-sg", .jurisdictions = sg, .jurisdiction_count = 1};
+    const policy_signer th_signer = {
+        .regulator = "pdpc-th", .jurisdictions = th, .jurisdiction_count = 1};
+    char path[PATH_MAX + 64];
+    policy_trust *trust = NULL;
+    policy_error err = {0};
+
+    assert_int_equal(policy_trust_create(&trust, &err), 0);
+    write_key_file(f, f->sg_key, "shared.pem", path, sizeof(path));
+
+    /* Unbound first, then bound: the binding wins, and the key is listed once. */
+    assert_int_equal(policy_trust_add_pem(trust, path, NULL, &err), 0);
+    assert_null(policy_trust_key_regulator(trust, 0));
+    assert_int_equal(policy_trust_add_pem(trust, path, &sg_signer, &err), 0);
+    assert_int_equal(policy_trust_add_pem(trust, path, &sg_signer, &err), 0);
+    assert_int_equal(policy_trust_add_pem(trust, path, NULL, &err), 0);
+    assert_int_equal(policy_trust_count(trust), 1);
+    assert_string_equal(policy_trust_key_regulator(trust, 0), "pdpc-sg");
+
+    assert_int_equal(policy_trust_add_pem(trust, path, &th_signer, &err), -1);
+    assert_int_equal(err.code, POLICY_E_IO);
+    assert_non_null(strstr(err.message, "already a key of regulator pdpc-sg"));
+    assert_non_null(strstr(err.message, "regulator pdpc-th"));
+    assert_int_equal(policy_trust_count(trust), 1);
+    policy_trust_free(&trust);
+}
+
 /* ---- Swapping while serving
  * -------------------------------------------------------------- */
 
@@ -556,6 +799,11 @@ int main(void)
         cmocka_unit_test(test_der_ecdsa_signature_refused),
         cmocka_unit_test(test_misplaced_signature_refused),
         cmocka_unit_test(test_residency_for_another_base_refused),
+        cmocka_unit_test(test_residency_by_bound_key_loads),
+        cmocka_unit_test(test_residency_by_other_regulator_rejected),
+        cmocka_unit_test(test_base_by_residency_key_rejected),
+        cmocka_unit_test(test_unbound_key_rejected),
+        cmocka_unit_test(test_key_of_two_regulators_rejected),
         cmocka_unit_test(test_swap_while_serving),
     };
 

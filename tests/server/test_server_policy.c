@@ -1,9 +1,11 @@
 /*
  * The policy engine inside the daemon: POST /v1/verifications decided by the shipped
- * rule set (asean-cn-base and residency-sg), signed in this test by a regulator key in
- * the test token with `idsvc-admin policy sign`, and reloaded on SIGHUP. The node is in
- * SG; relying party bank-one is in SG and the "stranger" certificate is a bank in TH.
- * Issuer my-id plays an identity node in MY and signs with a key of the same token.
+ * rule set (asean-cn-base and residency-sg), signed in this test by regulator keys in
+ * the test token with `idsvc-admin policy sign`, and reloaded on SIGHUP. [regulator]
+ * sections bind the key "regulator" to the base, "sg-regulator" to SG and
+ * "th-regulator" to TH; trust_list contains one more key that no section binds. The node
+ * is in SG; relying party bank-one is in SG and the "stranger" certificate is a bank in
+ * TH. Issuer my-id plays an identity node in MY and signs with a key of the same token.
  * One daemon serves every test in this file; the reload test runs last.
  */
 #include <setjmp.h>
@@ -26,6 +28,8 @@
 #define UNPLACED_ISSUER "https://id.example.org/saml"
 #define REGULATOR_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=regulator;type=private"
 #define ROGUE_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=rogue-regulator;type=private"
+#define SG_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=sg-regulator;type=private"
+#define TH_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=th-regulator;type=private"
 
 /* Values that only withheld claims carry; none may appear in a response. */
 #define SECRET_BIRTH_DATE "1990-02-03"
@@ -35,11 +39,15 @@
 static harness server;
 
 static const char POLICY_CONFIG[] =
-    "\n[policy]\ntrust_list = regulators.pem\nbundle = base.xml\nbundle = residency-sg.xml\n"
+    "\n[policy]\ntrust_list = unbound.pem\nbundle = base.xml\nbundle = residency-sg.xml\n"
+    "\n[regulator asean]\nkey = regulators.pem\nsigns = base\n"
+    "\n[regulator pdpc-sg]\nkey = sg.pem\nsigns = SG\n"
+    "\n[regulator pdpc-th]\nkey = th.pem\nsigns = TH\n"
     "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID "\njurisdiction = TH\n"
     "allowed_claims = given_name family_name date_of_birth age_over_18 national_id\n"
     "subject_cn = " CLIENT_STRANGER "\n"
-    "\n[issuer my-id]\nentity_id = " MY_ISSUER "\ncertificate = peer.pem\njurisdiction = MY\n"
+    "\n[issuer my-id]\nentity_id = " MY_ISSUER
+    "\ncertificate = peer.pem\njurisdiction = MY\n"
     "\n[issuer unplaced]\nentity_id = " UNPLACED_ISSUER "\ncertificate = peer.pem\n";
 
 static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -70,20 +78,25 @@ static int sign_bundle(const char *source, const char *target, const char *key)
                h->token.pin_path, target);
 }
 
-static int make_regulator_keys(const harness *h)
+/* Generates a P-256 key in the test token and writes its public key to file. */
+static int make_key(const harness *h, const char *label, const char *id, const char *file)
 {
     return run("GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider '%s' --login "
-               "--generate-privkey=ecdsa --curve=secp256r1 --label regulator --id 11 "
-               "'pkcs11:token=" TEST_TOKEN_LABEL "' --outfile '%s/regulators.pem' "
-               ">/dev/null 2>&1 && GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider "
-               "'%s' --login --generate-privkey=ecdsa --curve=secp256r1 --label "
-               "rogue-regulator --id 12 'pkcs11:token=" TEST_TOKEN_LABEL "' "
-               "--outfile '%s/rogue.pem' >/dev/null 2>&1 && GNUTLS_PIN='" TEST_TOKEN_PIN
-               "' p11tool --provider '%s' --login --generate-privkey=ecdsa "
-               "--curve=secp256r1 --label peer-issuer --id 13 'pkcs11:token="
-               TEST_TOKEN_LABEL "' --outfile '%s/peer.pem' >/dev/null 2>&1",
-               h->token.module_path, h->token.dir, h->token.module_path, h->token.dir,
-               h->token.module_path, h->token.dir);
+               "--generate-privkey=ecdsa --curve=secp256r1 --label %s --id %s "
+               "'pkcs11:token=" TEST_TOKEN_LABEL "' --outfile '%s/%s' >/dev/null 2>&1",
+               h->token.module_path, label, id, h->token.dir, file);
+}
+
+static int make_regulator_keys(const harness *h)
+{
+    if (make_key(h, "regulator", "11", "regulators.pem") != 0 ||
+        make_key(h, "rogue-regulator", "12", "rogue.pem") != 0 ||
+        make_key(h, "peer-issuer", "13", "peer.pem") != 0 ||
+        make_key(h, "sg-regulator", "14", "sg.pem") != 0 ||
+        make_key(h, "th-regulator", "15", "th.pem") != 0 ||
+        make_key(h, "unbound-regulator", "16", "unbound.pem") != 0)
+        return -1;
+    return 0;
 }
 
 /* Lets bank-one ask for the claims the tests use; the harness allows only three. */
@@ -111,8 +124,10 @@ static int start_server(void **state)
     if (sign_bundle(path, "base.xml", REGULATOR_KEY) != 0)
         goto fail;
     snprintf(path, sizeof(path), "%s/policies/residency-sg.xml", source);
-    if (sign_bundle(path, "residency-sg.xml", REGULATOR_KEY) != 0 ||
+    if (sign_bundle(path, "residency-sg.xml", SG_KEY) != 0 ||
         run("cp '%s/policies/asean-cn-base.xml' '%s/base-source.xml'", source,
+            server.token.dir) != 0 ||
+        run("cp '%s/policies/residency-sg.xml' '%s/residency-sg-source.xml'", source,
             server.token.dir) != 0)
         goto fail;
     if (widen_allowed_claims(&server) != 0 ||
@@ -484,6 +499,110 @@ static void expect_serving_version(long version)
     free(assertion);
 }
 
+/* Expects a verification to be decided with this version of bundle. */
+static void expect_serving_bundle(const char *bundle, long version)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 200, "");
+    assert_int_equal(policy_version(&result, bundle), version);
+    http_result_clear(&result);
+    free(assertion);
+}
+
+static void test_start_warns_about_unbound_key(void **state)
+{
+    (void)state;
+    assert_int_equal(count_log_lines("\"policy_key_unbound\""), 1);
+    assert_int_equal(count_log_lines("unbound.pem key 1 (SHA-256 "), 1);
+    assert_int_equal(count_log_lines("\"trusted_for\":\"no bundle\""), 1);
+    assert_int_equal(count_log_lines("regulators.pem key 1"), 0);
+}
+
+/* A second node whose SG rules are signed by the TH regulator does not start. It has
+ * its own database, so the first daemon's lock does not stop it first. */
+static void test_start_rejects_other_regulator_key(void **state)
+{
+    const char *dir = server.token.dir;
+    char command[3 * PATH_MAX + 128];
+    char path[PATH_MAX + 32];
+    char *log;
+
+    (void)state;
+    assert_int_equal(
+        sign_bundle("residency-sg-source.xml", "residency-sg-by-th.xml", TH_KEY), 0);
+    assert_int_equal(
+        run("sed 's/^bundle = residency-sg.xml$/bundle = residency-sg-by-th.xml/;"
+            " s/^path = idsvc.db$/path = rejected.db/' '%s' > '%s/rejected.conf'",
+            server.config_path, dir),
+        0);
+    snprintf(command, sizeof(command),
+             "timeout 60 '%s' --config '%s/rejected.conf' > '%s/rejected.log' 2>&1",
+             getenv("IDSVC_DAEMON"), dir, dir);
+    assert_int_equal(test_run(command), 1);
+
+    snprintf(path, sizeof(path), "%s/rejected.log", dir);
+    log = test_read_file(path, NULL);
+    assert_non_null(log);
+    if (strstr(log, "key_not_authorised") == NULL)
+        fprintf(stderr, "the rejected node logged:\n%s\n", log);
+    assert_non_null(strstr(log, "\"start_failed\""));
+    assert_non_null(strstr(log, "(key_not_authorised)"));
+    assert_non_null(
+        strstr(log, "residency bundle residency-sg version 1 for jurisdiction SG"));
+    assert_non_null(strstr(log,
+                           "regulator pdpc-th, which may sign only residency bundles "
+                           "of TH"));
+    assert_null(strstr(log, "\"started\""));
+    free(log);
+}
+
+/* Bundles signed by a key bound to another scope are rejected on reload, and the node
+ * keeps serving the set it had. */
+static void test_reload_rejects_other_regulator_key(void **state)
+{
+    const char *dir = server.token.dir;
+    int rejected = count_log_lines("\"key_not_authorised\"");
+
+    (void)state;
+    expect_serving_bundle("residency-sg", 1);
+
+    /* Version 2 of the SG rules, signed by the TH regulator. */
+    assert_int_equal(run("sed 's/version=\"1\"/version=\"2\"/' "
+                         "'%s/residency-sg-source.xml' > '%s/residency-sg-v2.xml'",
+                         dir, dir),
+                     0);
+    assert_int_equal(sign_bundle("residency-sg-v2.xml", "residency-sg.xml", TH_KEY), 0);
+    reload_and_wait("\"policy_reload_failed\"");
+    assert_int_equal(count_log_lines("\"key_not_authorised\""), rejected + 1);
+    assert_int_equal(
+        count_log_lines("residency bundle residency-sg version 2 for jurisdiction SG is "
+                        "signed by a key of regulator pdpc-th, which may sign only "
+                        "residency bundles of TH"),
+        1);
+    expect_serving_bundle("residency-sg", 1);
+
+    /* The base, signed by the SG regulator, which may sign no base bundle. */
+    assert_int_equal(sign_bundle("residency-sg-source.xml", "residency-sg.xml", SG_KEY),
+                     0);
+    assert_int_equal(sign_bundle("base-source.xml", "base.xml", SG_KEY), 0);
+    reload_and_wait("\"policy_reload_failed\"");
+    assert_int_equal(count_log_lines("\"key_not_authorised\""), rejected + 2);
+    assert_int_equal(
+        count_log_lines("base bundle asean-cn-base version 1 is signed by a key "
+                        "of regulator pdpc-sg, which may sign only residency "
+                        "bundles of SG"),
+        1);
+    expect_serving_version(1);
+
+    /* Signed as configured again, the same set reloads. */
+    assert_int_equal(sign_bundle("base-source.xml", "base.xml", REGULATOR_KEY), 0);
+    reload_and_wait("\"policy_reloaded\"");
+    expect_serving_bundle("residency-sg", 1);
+}
+
 static void test_reload_keeps_set_on_bad_bundle(void **state)
 {
     const char *dir = server.token.dir;
@@ -560,6 +679,43 @@ static void test_config_policy_keys(void **state)
     assert_non_null(strstr(error, "[policy]: unknown key \"bundle_path\""));
 }
 
+static void test_config_regulator_sections(void **state)
+{
+    char error[512] = "";
+
+    (void)state;
+    assert_int_equal(load_config_with("\n[regulator pdpc-my]\nkey = sg.pem\n"
+                                      "signs = base, MY\n",
+                                      error, sizeof(error)),
+                     0);
+
+    assert_int_equal(load_config_with("\n[regulator x]\nkey = sg.pem\nsigns = base sg\n",
+                                      error, sizeof(error)),
+                     -1);
+    assert_non_null(strstr(error,
+                           "[regulator x] signs: \"sg\" is neither base nor an ISO "
+                           "3166-1 alpha-2 code"));
+
+    assert_int_equal(
+        load_config_with("\n[regulator x]\nsigns = SG\n", error, sizeof(error)), -1);
+    assert_non_null(strstr(error, "[regulator x] needs at least one key"));
+
+    assert_int_equal(
+        load_config_with("\n[regulator x]\nkey = sg.pem\n", error, sizeof(error)), -1);
+    assert_non_null(strstr(error, "[regulator x] signs is missing"));
+
+    assert_int_equal(load_config_with("\n[regulator x]\nkey = sg.pem\nsigns = SG\n"
+                                      "signs = TH\n",
+                                      error, sizeof(error)),
+                     -1);
+    assert_non_null(strstr(error, "[regulator x] signs is given twice"));
+
+    assert_int_equal(load_config_with("\n[regulator x]\nkey = sg.pem\nfiles = SG\n",
+                                      error, sizeof(error)),
+                     -1);
+    assert_non_null(strstr(error, "[regulator x]: unknown key \"files\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +726,10 @@ int main(void)
         cmocka_unit_test(test_bad_request_values),
         cmocka_unit_test(test_foreign_issuer_jurisdiction),
         cmocka_unit_test(test_config_policy_keys),
+        cmocka_unit_test(test_config_regulator_sections),
+        cmocka_unit_test(test_start_warns_about_unbound_key),
+        cmocka_unit_test(test_start_rejects_other_regulator_key),
+        cmocka_unit_test(test_reload_rejects_other_regulator_key),
         cmocka_unit_test(test_reload_keeps_set_on_bad_bundle),
     };
 
