@@ -98,6 +98,8 @@ const char *audit_status_code(audit_status status)
         return "replayed";
     case AUDIT_ERR_REVOKED:
         return "revoked";
+    case AUDIT_ERR_CONFLICT:
+        return "conflict";
     }
     return "unknown";
 }
@@ -121,8 +123,15 @@ static size_t take_batch(pending *head, pending ***array, size_t *capacity)
             size_t grown_capacity = *capacity * 2 + 64;
             pending **grown = realloc(*array, grown_capacity * sizeof(*grown));
 
-            if (grown == NULL)
-                return count; /* the rest waits for the next batch */
+            if (grown == NULL) {
+                /* The rest waits for the next batch, and a group stays whole. */
+                if (p->entry.follows_group) {
+                    while (count > 0 && (*array)[count - 1]->entry.follows_group)
+                        count--;
+                    count -= count > 0; /* the group's first entry */
+                }
+                return count;
+            }
             *array = grown;
             *capacity = grown_capacity;
         }
@@ -181,6 +190,7 @@ static pending *commit_queue(audit_log *log)
         p->status = status != AUDIT_OK     ? status
                     : p->entry.revoked  ? AUDIT_ERR_REVOKED
                     : p->entry.replayed ? AUDIT_ERR_REPLAYED
+                    : p->entry.conflict ? AUDIT_ERR_CONFLICT
                                         : AUDIT_OK;
         appended += p->status == AUDIT_OK;
         if (p->on_done != NULL) {
@@ -234,17 +244,19 @@ static void enqueue(audit_log *log, pending *p)
     log->queue_tail = p;
 }
 
-/* Queues p and returns once a commit, this thread's or another's, has decided it. */
-static audit_status enqueue_and_wait(audit_log *log, pending *p)
+/* Queues the count entries of p together, so that one batch takes them all, and returns
+ * once a commit, this thread's or another's, has decided them. */
+static audit_status enqueue_and_wait(audit_log *log, pending *p, size_t count)
 {
     pthread_mutex_lock(&log->lock);
     if (log->closing) {
         pthread_mutex_unlock(&log->lock);
         return AUDIT_ERR_CLOSED;
     }
-    enqueue(log, p);
+    for (size_t i = 0; i < count; i++)
+        enqueue(log, &p[i]);
     log->waiting++;
-    while (!p->done) {
+    while (!p[count - 1].done) {
         if (log->committing)
             pthread_cond_wait(&log->committed, &log->lock);
         else
@@ -350,10 +362,48 @@ audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *in
     status = fill_pending(log, event, &p);
     if (status != AUDIT_OK)
         return status;
-    status = enqueue_and_wait(log, &p);
+    status = enqueue_and_wait(log, &p, 1);
     if (status == AUDIT_OK && index != NULL)
         *index = p.entry.index;
     free((char *)p.entry.text);
+    return status;
+}
+
+/* Only the first event of a group may carry checks that turn it down. */
+static bool group_valid(const audit_log *log, const audit_event *events, size_t count)
+{
+    if (count == 0 || count > AUDIT_GROUP_MAX)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        if (!event_valid(log, &events[i]))
+            return false;
+        if (i > 0 && (events[i].replay_id != NULL || events[i].replay_credential ||
+                      events[i].write_rows != NULL))
+            return false;
+    }
+    return true;
+}
+
+audit_status audit_record_group(audit_log *log, const audit_event *events, size_t count)
+{
+    pending group[AUDIT_GROUP_MAX] = {0};
+    audit_status status = AUDIT_OK;
+    size_t filled = 0;
+
+    if (!group_valid(log, events, count))
+        return AUDIT_ERR_INVALID_ARGUMENT;
+    while (filled < count && status == AUDIT_OK) {
+        status = fill_pending(log, &events[filled], &group[filled]);
+        filled += status == AUDIT_OK;
+    }
+    if (status == AUDIT_OK) {
+        group[0].entry.group_size = count;
+        for (size_t i = 1; i < count; i++)
+            group[i].entry.follows_group = true;
+        status = enqueue_and_wait(log, group, count);
+    }
+    for (size_t i = 0; i < filled; i++)
+        free((char *)group[i].entry.text);
     return status;
 }
 

@@ -37,6 +37,7 @@ typedef enum audit_status {
     AUDIT_ERR_NO_MEMORY,
     AUDIT_ERR_REPLAYED,         /* the event's replay_id was recorded before */
     AUDIT_ERR_REVOKED,          /* the event's credential was revoked before the commit */
+    AUDIT_ERR_CONFLICT,         /* the event's write_rows found its precondition false */
 } audit_status;
 
 const char *audit_status_code(audit_status status);
@@ -91,9 +92,12 @@ typedef struct audit_event {
      * revoked at the commit. */
     bool replay_credential;
     /* Rows that belong with the entry, written in its transaction once the replay
-     * check passed, or NULL; only audit_record takes them. write_rows gets the log's
-     * SQLite connection and returns 0, or -1 after logging, which fails the whole
-     * transaction with AUDIT_ERR_STORE_FAILED. */
+     * check passed, or NULL; audit_record and audit_record_group take them. write_rows
+     * gets the log's SQLite connection and returns 0 when it wrote the rows. It returns
+     * 1 when a precondition of the rows is false. That undoes the rows and the replay
+     * record, and the entry and its group fail with AUDIT_ERR_CONFLICT. It returns -1
+     * after logging a failure, and the whole transaction fails with
+     * AUDIT_ERR_STORE_FAILED. */
     audit_rows_fn write_rows;
     void *write_rows_ctx;
 } audit_event;
@@ -106,6 +110,15 @@ bool audit_event_kind_known(const char *kind);
  * index, when not NULL, receives the entry's leaf index.
  */
 audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *index);
+
+/*
+ * Appends count entries that belong together in one transaction: all of them or none.
+ * Only the first event may carry replay_id, replay_credential or write_rows, and when its
+ * checks or rows turn it down, no entry of the group is appended. Returns the group's
+ * status; AUDIT_ERR_INVALID_ARGUMENT when count is 0 or more than AUDIT_GROUP_MAX.
+ */
+#define AUDIT_GROUP_MAX 8
+audit_status audit_record_group(audit_log *log, const audit_event *events, size_t count);
 
 /* Called once the transaction of an entry of audit_record_async is decided, with
  * AUDIT_OK, AUDIT_ERR_REPLAYED or the failure. It runs on the thread that committed,

@@ -356,25 +356,75 @@ static int append_one(audit_connection *c, audit_store_entry *entry,
     return 0;
 }
 
+/* Writes the entry's own rows inside a savepoint that also covers its replay record, so
+ * that a false precondition (write_rows returns 1) undoes both and sets conflict. */
+static int write_rows(audit_connection *c, audit_store_entry *entry)
+{
+    int rc = entry->write_rows(c->db, entry->write_rows_ctx);
+
+    if (rc < 0)
+        return -1;
+    if (rc > 0) {
+        entry->conflict = true;
+        return exec(c->db, "ROLLBACK TO entry_rows; RELEASE entry_rows");
+    }
+    return exec(c->db, "RELEASE entry_rows");
+}
+
+/* Runs the checks of a group's first entry. Returns 1 when the group is appended, 0
+ * when a check turned it down, -1 on failure. */
+static int check_first(audit_connection *c, audit_store_entry *entry)
+{
+    entry->conflict = false;
+    if (entry->write_rows != NULL && exec(c->db, "SAVEPOINT entry_rows") != 0)
+        return -1;
+    if (check_credential(c, entry) != 0 || record_replay(c, entry) != 0)
+        return -1;
+    if (entry->replayed || entry->revoked) {
+        /* record_replay wrote nothing, so the savepoint has nothing to undo. */
+        if (entry->write_rows != NULL && exec(c->db, "RELEASE entry_rows") != 0)
+            return -1;
+        return 0;
+    }
+    if (entry->write_rows != NULL && write_rows(c, entry) != 0)
+        return -1;
+    return entry->conflict ? 0 : 1;
+}
+
+static size_t group_length(audit_store_entry *const *entries, size_t i, size_t count)
+{
+    size_t size = entries[i]->group_size > 0 ? entries[i]->group_size : 1;
+
+    return size < count - i ? size : count - i;
+}
+
 static int append_all(audit_store *s, audit_connection *c, audit_store_entry *const *entries,
                       size_t count, audit_merkle_frontier *frontier)
 {
     size_t recorded = 0;
+    size_t length;
 
     if (prepare_append(c) != 0)
         return -1;
-    for (size_t i = 0; i < count; i++) {
-        if (check_credential(c, entries[i]) != 0 || record_replay(c, entries[i]) != 0)
+    for (size_t i = 0; i < count; i += length) {
+        audit_store_entry *first = entries[i];
+        int rc = check_first(c, first);
+
+        length = group_length(entries, i, count);
+        if (rc < 0)
             return -1;
-        if (entries[i]->replayed || entries[i]->revoked)
+        for (size_t j = 1; j < length; j++) {
+            entries[i + j]->replayed = first->replayed;
+            entries[i + j]->revoked = first->revoked;
+            entries[i + j]->conflict = first->conflict;
+        }
+        if (rc == 0)
             continue;
-        if (entries[i]->replay_id != NULL)
+        if (first->replay_id != NULL)
             recorded++;
-        if (entries[i]->write_rows != NULL &&
-            entries[i]->write_rows(c->db, entries[i]->write_rows_ctx) != 0)
-            return -1;
-        if (append_one(c, entries[i], frontier) != 0)
-            return -1;
+        for (size_t j = 0; j < length; j++)
+            if (append_one(c, entries[i + j], frontier) != 0)
+                return -1;
     }
     return purge_replay(s, c, recorded);
 }

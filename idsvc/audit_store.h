@@ -47,6 +47,12 @@ typedef struct audit_store_entry {
     bool replay_credential;
     audit_rows_fn write_rows; /* see audit_event */
     void *write_rows_ctx;
+    /* On the first entry of a group (audit_record_group): the number of entries that
+     * are appended together or not at all, this one included; 0 stands for 1. The
+     * others follow it in the batch and carry follows_group. */
+    size_t group_size;
+    bool follows_group;
+    bool conflict; /* set by audit_store_append: write_rows returned 1 */
     bool replayed; /* set by audit_store_append: the ID was recorded before */
     bool revoked;  /* set by audit_store_append: the credential is revoked */
 } audit_store_entry;

@@ -177,23 +177,31 @@ bool route_audit_issued(http_request *request, const store_issue *issue,
     return ok;
 }
 
-bool route_audit_revoked(http_request *request, const store_credential *credential,
-                         http_reply *reply)
+audit_status route_audit_revoked(http_request *request, const store_credential *credential,
+                                 const char *reason, audit_rows_fn write_rows, void *ctx,
+                                 http_reply *reply)
 {
     json_t *payload = json_pack("{s:s, s:s?}", "credential_id", credential->id, "reason",
-                                credential->revocation_reason);
-    audit_event event = {.kind = "credential_revoked", .payload = payload};
-    bool ok;
+                                reason);
+    audit_event event = {.kind = "credential_revoked",
+                         .actor = request->caller.identity,
+                         .request_id = request->request_id,
+                         .payload = payload,
+                         .write_rows = write_rows,
+                         .write_rows_ctx = ctx};
+    audit_status status;
 
     if (payload == NULL) {
         problem_internal(reply);
-        return false;
+        return AUDIT_ERR_NO_MEMORY;
     }
     add_subject(request, payload, request->snapshot->cfg->entity_id,
                 credential->subject_name_id);
-    ok = route_audit_record(request, &event, reply);
+    status = audit_record(request->node->audit, &event, NULL);
+    if (status != AUDIT_OK && status != AUDIT_ERR_CONFLICT)
+        route_audit_failed(request, event.kind, status, reply);
     json_decref(payload);
-    return ok;
+    return status;
 }
 
 json_t *route_audit_claim_decisions(const json_t *disclosed, const json_t *withheld)
@@ -313,13 +321,18 @@ bool route_audit_subject_event(http_request *request, const char *kind, int64_t 
                                const char *relying_party, const char *jurisdiction,
                                json_t *payload, http_reply *reply)
 {
+    audit_event event;
+
+    return route_audit_subject_prepare(request, kind, subject_id, relying_party,
+                                       jurisdiction, payload, &event, reply) &&
+           route_audit_record(request, &event, reply);
+}
+
+bool route_audit_subject_prepare(http_request *request, const char *kind, int64_t subject_id,
+                                 const char *relying_party, const char *jurisdiction,
+                                 json_t *payload, audit_event *event, http_reply *reply)
+{
     store *s = request->node->store;
-    audit_event event = {
-        .kind = kind,
-        .relying_party = relying_party,
-        .jurisdiction = jurisdiction,
-        .payload = payload,
-    };
     char *name_id = NULL;
     char pseudonym[65];
     audit_status status = AUDIT_ERR_NOT_FOUND;
@@ -344,7 +357,15 @@ bool route_audit_subject_event(http_request *request, const char *kind, int64_t 
         return false;
     }
     json_object_set_new(payload, "subject", json_string(pseudonym));
-    return route_audit_record(request, &event, reply);
+    *event = (audit_event){
+        .kind = kind,
+        .actor = request->caller.identity,
+        .relying_party = relying_party,
+        .jurisdiction = jurisdiction,
+        .request_id = request->request_id,
+        .payload = payload,
+    };
+    return true;
 }
 
 /* A rejection whose audit entry is being committed. */

@@ -40,9 +40,14 @@ bool route_audit_record(http_request *request, audit_event *event, http_reply *r
 bool route_audit_issued(http_request *request, const store_issue *issue,
                         const json_t *attributes, http_reply *reply);
 
-/* credential_revoked: the credential ID and the issuer's reason. */
-bool route_audit_revoked(http_request *request, const store_credential *credential,
-                         http_reply *reply);
+/*
+ * credential_revoked: the credential ID and the issuer's reason. write_rows revokes the
+ * credential in the entry's transaction. Returns the status; a failure other than
+ * AUDIT_ERR_CONFLICT (no active credential left to revoke) sets a problem in reply.
+ */
+audit_status route_audit_revoked(http_request *request, const store_credential *credential,
+                                 const char *reason, audit_rows_fn write_rows, void *ctx,
+                                 http_reply *reply);
 
 /* The decision of one verification, for its verification_decided entry. */
 typedef struct audit_verification {
@@ -104,8 +109,14 @@ bool route_audit_subject_event(http_request *request, const char *kind, int64_t 
                                const char *relying_party, const char *jurisdiction,
                                json_t *payload, http_reply *reply);
 
+/* Fills *event as route_audit_subject_event would record it, for audit_record_group.
+ * The event points into payload and the arguments. */
+bool route_audit_subject_prepare(http_request *request, const char *kind, int64_t subject_id,
+                                 const char *relying_party, const char *jurisdiction,
+                                 json_t *payload, audit_event *event, http_reply *reply);
+
 /*
- * verification_decided, rejected: when reply holds a 422 rejection of the credential,
+ * verification_decided, rejected: when reply contains a 422 rejection of the credential,
  * queues an entry with its problem code and defers the reply (http_request_defer) until
  * the entry is committed, so the worker thread does not wait for the fsync. The reply
  * goes out as it is, or as 503 audit_unavailable when the entry cannot be recorded.

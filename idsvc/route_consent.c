@@ -299,36 +299,46 @@ static json_t *shared_claim_names(const json_t *details)
     return names;
 }
 
-/* Adds the approved disclosure to the subject's history. */
-static store_status record_disclosure(http_request *request, const web_consent *consent)
+/* What a consent decision writes in the transaction of its audit entries. */
+typedef struct decision_rows {
+    const char *consent_id;
+    web_consent_state state;
+    const char *authenticator;
+    time_t now;
+    const web_disclosure *disclosure; /* the history row of an approval, or NULL */
+} decision_rows;
+
+static int write_decision_rows(struct sqlite3 *db, void *ctx)
 {
-    store *s = request->node->store;
-    json_t *details = json_loads(consent->details, 0, NULL);
-    json_t *rp = json_object_get(details, "relying_party");
+    const decision_rows *rows = ctx;
+
+    return web_sqlite_write_consent_decision(db, rows->consent_id, rows->state,
+                                             rows->authenticator, rows->now, rows->disclosure);
+}
+
+/* Fills the subject's disclosure history row of an approval from the consent's details,
+ * which must outlive it; the caller frees d->claims. Returns false when a member is
+ * missing. */
+static bool fill_disclosure(const web_consent *consent, const json_t *details, time_t now,
+                            web_disclosure *d)
+{
+    const json_t *rp = json_object_get(details, "relying_party");
     json_t *names = shared_claim_names(details);
-    web_disclosure d = {0};
-    store_status status = STORE_FAILED;
 
-    if (details == NULL || names == NULL)
-        goto out;
-
-    d.subject_id = consent->subject_id;
-    d.rp_id = (char *)json_string_value(json_object_get(rp, "id"));
-    d.rp_name = (char *)json_string_value(json_object_get(rp, "name"));
-    d.rp_country = (char *)json_string_value(json_object_get(rp, "country"));
-    d.purpose = (char *)json_string_value(json_object_get(details, "purpose"));
-    d.rule = (char *)json_string_value(json_object_get(details, "rule"));
-    d.consent_id = (char *)consent->id;
-    d.disclosed_at = time(NULL);
-    d.claims = json_dumps(names, JSON_COMPACT);
-    if (d.rp_id != NULL && d.rp_name != NULL && d.rp_country != NULL && d.purpose != NULL &&
-        d.rule != NULL && d.claims != NULL)
-        status = s->ops->web->disclosure_add(s, &d);
-    free(d.claims);
-out:
+    *d = (web_disclosure){
+        .subject_id = consent->subject_id,
+        .rp_id = (char *)json_string_value(json_object_get(rp, "id")),
+        .rp_name = (char *)json_string_value(json_object_get(rp, "name")),
+        .rp_country = (char *)json_string_value(json_object_get(rp, "country")),
+        .purpose = (char *)json_string_value(json_object_get(details, "purpose")),
+        .rule = (char *)json_string_value(json_object_get(details, "rule")),
+        .consent_id = (char *)consent->id,
+        .disclosed_at = now,
+        .claims = names != NULL ? json_dumps(names, JSON_COMPACT) : NULL,
+    };
     json_decref(names);
-    json_decref(details);
-    return status;
+    return d->rp_id != NULL && d->rp_name != NULL && d->rp_country != NULL &&
+           d->purpose != NULL && d->rule != NULL && d->claims != NULL;
 }
 
 static void log_decision(const http_request *request, const web_consent *consent,
@@ -343,58 +353,94 @@ static void log_decision(const http_request *request, const web_consent *consent
     log_event(LOG_INFO, event, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
-/* Records consent_given or consent_refused: what the subject decided on, by claim name
- * only, and the approving authenticator. */
-static bool audit_decision(http_request *request, const web_consent *consent,
-                           web_consent_state state, const char *authenticator,
+/* Prepares consent_given or consent_refused: what the subject decided on, by claim name
+ * only, and the approving authenticator. *event points into *payload and details. */
+static bool decision_event(http_request *request, const web_consent *consent,
+                           const json_t *details, web_consent_state state,
+                           const char *authenticator, audit_event *event, json_t **payload,
                            http_reply *reply)
 {
-    json_t *details = json_loads(consent->details, 0, NULL);
-    json_t *rp = json_object_get(details, "relying_party");
+    const json_t *rp = json_object_get(details, "relying_party");
     json_t *names = shared_claim_names(details);
-    json_t *payload = NULL;
-    bool ok;
 
-    if (details != NULL && names != NULL)
-        payload = json_pack("{s:s, s:s?, s:O?, s:O, s:s*}", "consent_id", consent->id,
-                            "purpose", json_string_value(json_object_get(details, "purpose")),
-                            "retention_days", json_object_get(details, "retention_days"),
-                            "claims", names, "authenticator_id", authenticator);
-    ok = route_audit_subject_event(
-        request, state == WEB_CONSENT_APPROVED ? "consent_given" : "consent_refused",
-        consent->subject_id, consent->rp_id,
-        json_string_value(json_object_get(rp, "country")), payload, reply);
-    json_decref(payload);
+    *payload = names == NULL ? NULL
+                             : json_pack("{s:s, s:s?, s:O?, s:O, s:s*}", "consent_id",
+                                         consent->id, "purpose",
+                                         json_string_value(json_object_get(details, "purpose")),
+                                         "retention_days",
+                                         json_object_get(details, "retention_days"), "claims",
+                                         names, "authenticator_id", authenticator);
     json_decref(names);
-    json_decref(details);
+    return route_audit_subject_prepare(
+        request, state == WEB_CONSENT_APPROVED ? "consent_given" : "consent_refused",
+        consent->subject_id, consent->rp_id, json_string_value(json_object_get(rp, "country")),
+        *payload, event, reply);
+}
+
+/*
+ * Records the decision, the approval's disclosure history row and both audit entries
+ * (consent_given or consent_refused, then the verification_decided it ends) in one
+ * transaction. So the relying party can fetch approved claims only when the log shows
+ * the approval, and a failure leaves the request pending for the subject to decide again.
+ */
+static bool commit_decision(http_request *request, const web_consent *consent,
+                            const json_t *details, web_consent_state state,
+                            const char *authenticator, http_reply *reply)
+{
+    const char *jurisdiction =
+        json_string_value(json_object_get(json_object_get(details, "relying_party"), "country"));
+    decision_rows rows = {consent->id, state, authenticator, time(NULL), NULL};
+    web_disclosure history = {0};
+    json_t *payloads[2] = {NULL, NULL};
+    audit_event events[2];
+    audit_status status = AUDIT_ERR_INVALID_ARGUMENT;
+    bool ok = false;
+
+    if (!decision_event(request, consent, details, state, authenticator, &events[0],
+                        &payloads[0], reply) ||
+        !consent_outcome_event(request, consent, state, jurisdiction, &events[1],
+                               &payloads[1], reply))
+        goto out;
+    if (state == WEB_CONSENT_APPROVED) {
+        if (!fill_disclosure(consent, details, rows.now, &history)) {
+            problem_internal(reply);
+            goto out;
+        }
+        rows.disclosure = &history;
+    }
+    events[0].write_rows = write_decision_rows;
+    events[0].write_rows_ctx = &rows;
+    status = audit_record_group(request->node->audit, events, 2);
+    if (status == AUDIT_ERR_CONFLICT)
+        problem_set(reply, 409, "consent_already_decided", NULL,
+                    "This consent request was decided before.");
+    else if (status != AUDIT_OK)
+        route_audit_failed(request, events[0].kind, status, reply);
+    ok = status == AUDIT_OK;
+out:
+    free(history.claims);
+    json_decref(payloads[0]);
+    json_decref(payloads[1]);
     return ok;
 }
 
 static void decide(http_request *request, const web_consent *consent,
                    web_consent_state state, const char *authenticator, http_reply *reply)
 {
-    store *s = request->node->store;
-    store_status status = s->ops->web->consent_decide(s, consent->id, state, authenticator,
-                                                      time(NULL));
+    json_t *details = json_loads(consent->details, 0, NULL);
 
-    if (status == STORE_CONFLICT) {
-        problem_set(reply, 409, "consent_already_decided", NULL,
-                    "This consent request was decided before.");
-        return;
-    }
-    if (status != STORE_OK ||
-        (state == WEB_CONSENT_APPROVED && record_disclosure(request, consent) != STORE_OK)) {
+    if (details == NULL) {
         problem_internal(reply);
         return;
     }
-    /* NOTE: the decision is stored before its entries, as an issuance is; if an entry
-     * fails, the subject gets 503 although the decision is stored. */
-    if (!audit_decision(request, consent, state, authenticator, reply) ||
-        !consent_audit_outcome(request, consent, state, reply))
+    if (!commit_decision(request, consent, details, state, authenticator, reply)) {
+        json_decref(details);
         return;
+    }
+    json_decref(details);
     /* A refusal releases nothing, so the held values go at once. */
     if (state == WEB_CONSENT_REFUSED)
-        consent_purge_held_values(s, time(NULL));
+        consent_purge_held_values(request->node->store, time(NULL));
     log_decision(request, consent, state == WEB_CONSENT_APPROVED ? "consent_approved"
                                                                  : "consent_refused",
                  authenticator);

@@ -322,20 +322,19 @@ static const char *member_text(const json_t *doc, const char *name)
     return json_string_value(json_object_get(doc, name));
 }
 
-bool consent_audit_outcome(http_request *request, const web_consent *consent,
-                           web_consent_state state, http_reply *reply)
+bool consent_outcome_event(http_request *request, const web_consent *consent,
+                           web_consent_state state, const char *jurisdiction,
+                           audit_event *event, json_t **payload, http_reply *reply)
 {
     store *s = request->node->store;
     web_verification verification = {0};
     json_t *result = NULL;
-    json_t *details = json_loads(consent->details, 0, NULL);
-    json_t *payload = NULL;
     const json_t *audit;
     bool approved = state == WEB_CONSENT_APPROVED;
     bool ok = false;
 
-    if (details == NULL ||
-        s->ops->web->verification_of_consent(s, consent->id, &verification) != STORE_OK ||
+    *payload = NULL;
+    if (s->ops->web->verification_of_consent(s, consent->id, &verification) != STORE_OK ||
         (result = json_loads(verification.result, 0, NULL)) == NULL) {
         problem_internal(reply);
         goto out;
@@ -354,17 +353,14 @@ bool consent_audit_outcome(http_request *request, const web_consent *consent,
     };
     if (v.purpose != NULL && v.issuer != NULL && v.assertion_id != NULL && v.rule != NULL &&
         json_is_array(v.claims))
-        payload = route_audit_verification_payload(&v);
+        *payload = route_audit_verification_payload(&v);
 
     /* Only this node's credentials wait for consent, so the subject's pseudonym is the
      * one of its credential_issued entries. */
-    ok = route_audit_subject_event(
-        request, "verification_decided", consent->subject_id, consent->rp_id,
-        member_text(json_object_get(details, "relying_party"), "country"), payload, reply);
+    ok = route_audit_subject_prepare(request, "verification_decided", consent->subject_id,
+                                     consent->rp_id, jurisdiction, *payload, event, reply);
 out:
-    json_decref(payload);
     json_decref(result);
-    json_decref(details);
     web_verification_clear(&verification);
     return ok;
 }

@@ -288,42 +288,95 @@ void route_credentials_get(http_request *request, http_reply *reply)
 
 static const char *const revocation_members[] = {"reason", NULL};
 
-void route_credentials_revoke(http_request *request, http_reply *reply)
+/* A revocation, written in the transaction of its audit entry. */
+typedef struct revocation {
+    const char *id;
+    const char *issuer;
+    const char *reason;
+    time_t at;
+} revocation;
+
+static int write_revocation(struct sqlite3 *db, void *ctx)
+{
+    const revocation *r = ctx;
+
+    return store_sqlite_write_revocation(db, r->id, r->issuer, r->reason, r->at);
+}
+
+/* Reads the caller's credential. Another issuer's reads as missing. Returns false with a
+ * problem in reply. */
+static bool load_own_credential(http_request *request, store_credential *credential,
+                                http_reply *reply)
 {
     store *s = request->node->store;
+    store_status status = s->ops->get_credential(s, request->params[0], credential);
+
+    if (status == STORE_OK && strcmp(credential->issuer, request->caller.identity) != 0)
+        status = STORE_NOT_FOUND;
+    if (status == STORE_NOT_FOUND)
+        problem_not_found(reply);
+    else if (status != STORE_OK)
+        problem_internal(reply);
+    return status == STORE_OK;
+}
+
+static void reply_already_revoked(http_reply *reply)
+{
+    problem_set(reply, 409, "credential_already_revoked", "id",
+                "The credential was revoked before.");
+}
+
+/*
+ * Revokes the credential and records credential_revoked in one transaction. A crash
+ * between two transactions could leave a revocation in force that the log lacks, and
+ * the issuer's retry would then get 409 and never write the entry.
+ */
+static void revoke(http_request *request, store_credential *credential, const char *reason,
+                   http_reply *reply)
+{
+    store *s = request->node->store;
+    revocation r = {credential->id, request->caller.identity, reason, time(NULL)};
+    audit_status status = route_audit_revoked(request, credential, reason, write_revocation,
+                                              &r, reply);
+
+    if (status == AUDIT_ERR_CONFLICT) {
+        reply_already_revoked(reply); /* a concurrent revocation committed first */
+        return;
+    }
+    if (status != AUDIT_OK)
+        return;
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"issuer", request->caller.identity},
+        {"credential_id", credential->id},
+    };
+    log_event(LOG_INFO, "credential_revoked", fields, sizeof(fields) / sizeof(fields[0]));
+    /* r.id points into the credential, so read the revoked one by the path's id. */
+    store_credential_clear(credential);
+    if (s->ops->get_credential(s, request->params[0], credential) != STORE_OK) {
+        problem_internal(reply);
+        return;
+    }
+    reply_credential(reply, 200, credential);
+}
+
+void route_credentials_revoke(http_request *request, http_reply *reply)
+{
     json_t *body = http_parse_json_body(request, reply);
     store_credential credential = {0};
     const char *reason;
-    store_status status;
 
     if (body == NULL)
         return;
     if (!http_json_known_members(body, revocation_members, reply))
         goto out;
     reason = http_json_string(body, "reason", true, REASON_MAX, reply);
-    if (reason == NULL)
+    if (reason == NULL || !load_own_credential(request, &credential, reply))
         goto out;
-
-    status = s->ops->revoke_credential(s, request->params[0], request->caller.identity,
-                                       reason, time(NULL));
-    if (status == STORE_NOT_FOUND) {
-        problem_not_found(reply);
-    } else if (status == STORE_CONFLICT) {
-        problem_set(reply, 409, "credential_already_revoked", "id",
-                    "The credential was revoked before.");
-    } else if (status != STORE_OK ||
-               s->ops->get_credential(s, request->params[0], &credential) != STORE_OK) {
-        problem_internal(reply);
-    } else {
-        log_field fields[] = {
-            {"request_id", request->request_id},
-            {"issuer", request->caller.identity},
-            {"credential_id", credential.id},
-        };
-        log_event(LOG_INFO, "credential_revoked", fields, sizeof(fields) / sizeof(fields[0]));
-        if (route_audit_revoked(request, &credential, reply))
-            reply_credential(reply, 200, &credential);
-    }
+    if (credential.state == STORE_CREDENTIAL_REVOKED)
+        reply_already_revoked(reply);
+    else
+        revoke(request, &credential, reason, reply);
 out:
     store_credential_clear(&credential);
     json_decref(body);

@@ -103,6 +103,16 @@ store *store_sqlite_open(const char *path, char *error, size_t error_size);
 /* Returns the schema version that store_sqlite_open migrates a database to. */
 int store_sqlite_schema_latest(void);
 
+/*
+ * Revokes the active credential id of issuer on db, inside a transaction the caller
+ * holds: the audit log's, as the write_rows of the credential_revoked entry, so that the
+ * revocation and its entry commit together. Returns 0, 1 when no active credential of
+ * issuer has that id (nothing written), or -1 after logging.
+ */
+struct sqlite3;
+int store_sqlite_write_revocation(struct sqlite3 *db, const char *id, const char *issuer,
+                                  const char *reason, time_t at);
+
 void store_close(store **s);
 
 /* The replay cache interface of saml.h on top of record_assertion. */

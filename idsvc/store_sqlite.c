@@ -553,28 +553,53 @@ static store_status sqlite_find_by_assertion(store *base, const char *assertion_
     return read_credential((sqlite_store *)base, STMT_FIND_BY_ASSERTION, assertion_id, out);
 }
 
-static store_status sqlite_revoke_credential(store *base, const char *id,
-                                             const char *issuer, const char *reason,
-                                             time_t at)
+/* Revokes on db; STORE_OK with *changed false when no active credential matched. */
+static store_status revoke_on(sqlite3 *db, const char *id, const char *issuer,
+                              const char *reason, time_t at, bool *changed)
 {
     static const char sql[] =
         "UPDATE credentials SET state = 'revoked', revocation_reason = ?, revoked_at = ?"
         " WHERE id = ? AND issuer = ? AND state = 'active'";
-    sqlite_store *s = (sqlite_store *)base;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = prepare(s, sql, &db);
-    store_credential existing;
+    sqlite3_stmt *stmt = NULL;
     store_status status;
 
-    if (stmt == NULL)
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing a revocation");
         return STORE_FAILED;
+    }
     bind_text(stmt, 1, reason);
     sqlite3_bind_int64(stmt, 2, at);
     bind_text(stmt, 3, id);
     bind_text(stmt, 4, issuer);
     status = step_done(db, stmt, "revoking a credential");
     sqlite3_finalize(stmt);
-    if (status != STORE_OK || sqlite3_changes(db) == 1)
+    *changed = sqlite3_changes(db) == 1;
+    return status;
+}
+
+int store_sqlite_write_revocation(sqlite3 *db, const char *id, const char *issuer,
+                                  const char *reason, time_t at)
+{
+    bool changed = false;
+
+    if (revoke_on(db, id, issuer, reason, at, &changed) != STORE_OK)
+        return -1;
+    return changed ? 0 : 1;
+}
+
+static store_status sqlite_revoke_credential(store *base, const char *id,
+                                             const char *issuer, const char *reason,
+                                             time_t at)
+{
+    sqlite3 *db = thread_connection((sqlite_store *)base);
+    store_credential existing;
+    store_status status;
+    bool changed = false;
+
+    if (db == NULL)
+        return STORE_FAILED;
+    status = revoke_on(db, id, issuer, reason, at, &changed);
+    if (status != STORE_OK || changed)
         return status;
 
     /* No row changed: tell a missing or foreign credential from a revoked one. */

@@ -68,11 +68,14 @@ void consent_defer_verification(http_request *request, const char *purpose,
                                 const disclosure *d, time_t replay_until,
                                 http_reply *reply);
 
-/* Records the verification_decided entry that a consent decision ends: "accepted"
+/* Prepares the verification_decided entry that a consent decision ends: "accepted"
  * after an approval, "refused" after a refusal, naming the consent and the bundles of
- * the decision the subject saw. Returns false with a problem in reply. */
-bool consent_audit_outcome(http_request *request, const web_consent *consent,
-                           web_consent_state state, http_reply *reply);
+ * the decision the subject saw, with the relying party's jurisdiction. *event points
+ * into *payload, which the caller releases, and into jurisdiction. Returns false with a
+ * problem in reply. */
+bool consent_outcome_event(http_request *request, const web_consent *consent,
+                           web_consent_state state, const char *jurisdiction,
+                           audit_event *event, json_t **payload, http_reply *reply);
 
 /* Removes the held claim values of verifications whose consent request was refused or
  * has expired. Returns the number of verifications purged, or -1 on a store failure. */

@@ -145,13 +145,11 @@ typedef struct web_store_ops {
                                       uint32_t new_count, time_t now);
     store_status (*authenticator_mark_cloned)(store *s, const char *id);
 
-    /* A consent request and its verification are written in the transaction of the
-     * verification's audit entry (web_sqlite_write_consent_request), not through this
-     * table, so the replay record, both rows and the entry commit together. */
+    /* A consent request with its verification, and a decision on it, are written in
+     * the transaction of their audit entries (web_sqlite_write_consent_request and
+     * web_sqlite_write_consent_decision), not through this table, so that the rows and
+     * the entries commit together. */
     store_status (*consent_get)(store *s, const char *id, web_consent *out);
-    /* Records a decision on a pending request; STORE_CONFLICT when decided before. */
-    store_status (*consent_decide)(store *s, const char *id, web_consent_state state,
-                                   const char *authenticator_id, time_t now);
 
     /* Finds a verification of one relying party; another's returns STORE_NOT_FOUND. */
     store_status (*verification_get)(store *s, const char *id, const char *rp_id,

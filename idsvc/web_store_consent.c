@@ -16,6 +16,18 @@ static web_consent_state parse_state(const char *text)
     return WEB_CONSENT_REFUSED; /* an unreadable state never counts as approval */
 }
 
+static sqlite3_stmt *prepare_on(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
+                    sqlite3_errmsg(db));
+        return NULL;
+    }
+    return stmt;
+}
+
 store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
@@ -51,24 +63,23 @@ store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
     return status;
 }
 
-store_status web_sqlite_consent_decide(store *s, const char *id, web_consent_state state,
-                                       const char *authenticator_id, time_t now)
+/* Records a decision on a pending request: 1 when it was decided before, 0, or -1. */
+static int decide_on(sqlite3 *db, const char *id, web_consent_state state,
+                     const char *authenticator_id, time_t now)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "UPDATE consent_requests SET state = ?, decided_at = ?, authenticator_id = ?"
-           " WHERE id = ? AND state = 'pending'");
-    store_status status;
+    sqlite3_stmt *stmt = prepare_on(
+        db, "UPDATE consent_requests SET state = ?, decided_at = ?, authenticator_id = ?"
+            " WHERE id = ? AND state = 'pending'");
 
     if (stmt == NULL)
-        return STORE_FAILED;
+        return -1;
     web_sql_bind_text(stmt, 1, consent_states[state]);
     sqlite3_bind_int64(stmt, 2, now);
     web_sql_bind_text(stmt, 3, authenticator_id);
     web_sql_bind_text(stmt, 4, id);
-    status = web_sql_run(stmt, "recording a consent decision");
-    if (status == STORE_OK && web_sql_changes(s) == 0)
-        status = STORE_CONFLICT;
-    return status;
+    if (web_sql_run(stmt, "recording a consent decision") != STORE_OK)
+        return -1;
+    return sqlite3_changes(db) == 0 ? 1 : 0;
 }
 
 /* Reads the one row that stmt selects, with the columns of verification_get. */
@@ -143,11 +154,11 @@ store_status web_sqlite_verification_purge_held(store *s, time_t now, size_t *co
     return status;
 }
 
-store_status web_sqlite_disclosure_add(store *s, const web_disclosure *d)
+static store_status insert_disclosure(sqlite3 *db, const web_disclosure *d)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "INSERT INTO disclosures (subject_id, rp_id, rp_name, rp_country, purpose,"
-           " claims, rule, consent_id, disclosed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *stmt = prepare_on(
+        db, "INSERT INTO disclosures (subject_id, rp_id, rp_name, rp_country, purpose,"
+            " claims, rule, consent_id, disclosed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
     if (stmt == NULL)
         return STORE_FAILED;
@@ -161,6 +172,13 @@ store_status web_sqlite_disclosure_add(store *s, const web_disclosure *d)
     web_sql_bind_text(stmt, 8, d->consent_id);
     sqlite3_bind_int64(stmt, 9, d->disclosed_at);
     return web_sql_run(stmt, "recording a disclosure");
+}
+
+store_status web_sqlite_disclosure_add(store *s, const web_disclosure *d)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+
+    return db != NULL ? insert_disclosure(db, d) : STORE_FAILED;
 }
 
 static int read_disclosure(sqlite3_stmt *stmt, web_disclosure *d)
@@ -260,18 +278,6 @@ void web_verification_clear(web_verification *verification)
 
 /* ---- A consent request with its verification, in the audit entry's transaction --- */
 
-static sqlite3_stmt *prepare_on(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
-                    sqlite3_errmsg(db));
-        return NULL;
-    }
-    return stmt;
-}
-
 static store_status insert_consent(sqlite3 *db, const web_consent *c)
 {
     sqlite3_stmt *stmt = prepare_on(
@@ -314,5 +320,18 @@ int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
                     consent->id);
         return -1;
     }
+    return 0;
+}
+
+int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_state state,
+                                      const char *authenticator_id, time_t now,
+                                      const web_disclosure *disclosure)
+{
+    int rc = decide_on(db, id, state, authenticator_id, now);
+
+    if (rc != 0)
+        return rc;
+    if (disclosure != NULL && insert_disclosure(db, disclosure) != STORE_OK)
+        return -1;
     return 0;
 }

@@ -30,8 +30,6 @@ int web_sql_changes(store *s);
 
 /* The operations of web_store_consent.c, for the table in web_store_sqlite.c. */
 store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out);
-store_status web_sqlite_consent_decide(store *s, const char *id, web_consent_state state,
-                                       const char *authenticator_id, time_t now);
 store_status web_sqlite_verification_get(store *s, const char *id, const char *rp_id,
                                          web_verification *out);
 store_status web_sqlite_verification_of_consent(store *s, const char *consent_id,
@@ -48,5 +46,15 @@ store_status web_sqlite_disclosure_list(store *s, int64_t subject_id, size_t max
  */
 int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
                                      const web_verification *verification);
+
+/*
+ * Records the decision on a pending consent request and, for an approval, the subject's
+ * disclosure history row, on db inside a transaction the caller holds: the audit log's,
+ * as the write_rows of the decision's entries. Returns 0, 1 when the request was decided
+ * before (nothing written), or -1 after logging.
+ */
+int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_state state,
+                                      const char *authenticator_id, time_t now,
+                                      const web_disclosure *disclosure);
 
 #endif

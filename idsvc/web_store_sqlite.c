@@ -565,7 +565,6 @@ const web_store_ops web_store_sqlite_ops = {
     .authenticator_use = sqlite_authenticator_use,
     .authenticator_mark_cloned = sqlite_authenticator_mark_cloned,
     .consent_get = web_sqlite_consent_get,
-    .consent_decide = web_sqlite_consent_decide,
     .verification_get = web_sqlite_verification_get,
     .verification_of_consent = web_sqlite_verification_of_consent,
     .verification_purge_held = web_sqlite_verification_purge_held,

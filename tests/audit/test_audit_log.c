@@ -464,6 +464,7 @@ static void async_refused(void *ctx, audit_status status)
 typedef struct row_writer {
     unsigned calls;
     bool fail;
+    bool conflict; /* return 1: the rows' precondition is false */
 } row_writer;
 
 /* Inserts a row in the caller's transaction, as a consent request is stored. */
@@ -476,6 +477,8 @@ static int write_test_row(struct sqlite3 *db, void *ctx)
                          "INSERT INTO test_rows VALUES (1)",
                      NULL, NULL, NULL) != SQLITE_OK)
         return -1;
+    if (w->conflict)
+        return 1;
     return w->fail ? -1 : 0;
 }
 
@@ -534,6 +537,54 @@ static void test_rows_written_with_entry(void **state)
     event.replay_id = "_rows-async";
     assert_int_equal(audit_record_async(log, &event, async_refused, NULL),
                      AUDIT_ERR_INVALID_ARGUMENT);
+    audit_log_close(&log);
+}
+
+/* A group's entries are appended together, or none of them. */
+static void test_group_all_or_none(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    row_writer writer = {.conflict = true};
+    audit_event group[3] = {
+        {.kind = "consent_given",
+         .replay_id = "_group-one",
+         .replay_until = time(NULL) + 3600,
+         .write_rows = write_test_row,
+         .write_rows_ctx = &writer},
+        {.kind = "verification_decided"},
+        {.kind = "verification_decided"},
+    };
+    uint64_t size = audit_log_head(log).size;
+    long long rows_before = test_rows(f);
+
+    /* A false precondition undoes the rows and the replay record, and appends nothing. */
+    assert_int_equal(audit_record_group(log, group, 3), AUDIT_ERR_CONFLICT);
+    assert_string_equal(audit_status_code(AUDIT_ERR_CONFLICT), "conflict");
+    assert_int_equal(writer.calls, 1);
+    assert_int_equal(test_rows(f), rows_before);
+    assert_int_equal(replay_rows(f, "_group-one"), 0);
+    assert_int_equal(audit_log_head(log).size, size);
+
+    writer.conflict = false;
+    assert_int_equal(audit_record_group(log, group, 3), AUDIT_OK);
+    assert_int_equal(test_rows(f), rows_before + 1);
+    assert_int_equal(audit_log_head(log).size, size + 3);
+
+    /* A replayed first entry turns the whole group down. */
+    assert_int_equal(audit_record_group(log, group, 3), AUDIT_ERR_REPLAYED);
+    assert_int_equal(audit_log_head(log).size, size + 3);
+    check_tree(log, size + 3);
+
+    /* Only the first event may carry checks; and a group has 1 to AUDIT_GROUP_MAX. */
+    group[0].replay_id = NULL;
+    group[0].write_rows = NULL;
+    group[2].replay_id = "_group-two";
+    assert_int_equal(audit_record_group(log, group, 3), AUDIT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(audit_record_group(log, group, 0), AUDIT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(audit_record_group(log, group, AUDIT_GROUP_MAX + 1),
+                     AUDIT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(audit_log_head(log).size, size + 3);
     audit_log_close(&log);
 }
 
@@ -1051,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_pseudonym_stable),
         cmocka_unit_test(test_replay_id_recorded_with_entry),
         cmocka_unit_test(test_rows_written_with_entry),
+        cmocka_unit_test(test_group_all_or_none),
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
         cmocka_unit_test(test_replay_rows_purged),

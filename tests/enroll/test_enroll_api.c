@@ -811,6 +811,84 @@ static void test_consent_deferral_atomic(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+static int count_where(const harness *h, const char *sql, const char *value)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int count = -1;
+
+    assert_int_equal(sqlite3_open_v2(h->db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, value, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/*
+ * An approval commits the decision, the disclosure history row and both audit entries
+ * together. When the second entry cannot be written, the request stays pending, the
+ * relying party still waits, and the subject can approve again.
+ */
+static void test_consent_approval_atomic(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    char verification_id[64];
+    char consent_id[64];
+    char path[128];
+    int disclosures;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-APPROVAL-ATOMIC", 0x14);
+    start_verification(&f->h, &s, verification_id, consent_id);
+    disclosures = count_rows(&f->h, "disclosures");
+    run_sql(&f->h, "CREATE TRIGGER test_no_outcome BEFORE INSERT ON audit_entries "
+                   "WHEN NEW.kind = 'verification_decided' "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    consent_ceremony(&f->h, &s, consent_id, &c);
+    snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
+    post_assertion(&f->h, &s, path, &c, &r);
+    run_sql(&f->h, "DROP TRIGGER test_no_outcome");
+    expect_problem(&r, 503, "audit_unavailable");
+    http_result_clear(&r);
+
+    assert_int_equal(count_where(&f->h,
+                                 "SELECT count(*) FROM consent_requests "
+                                 "WHERE id = ?1 AND state = 'pending'",
+                                 consent_id),
+                     1);
+    assert_int_equal(count_rows(&f->h, "disclosures"), disclosures);
+    assert_int_equal(count_where(&f->h,
+                                 "SELECT count(*) FROM audit_entries WHERE kind = "
+                                 "'consent_given' AND entry LIKE '%' || ?1 || '%'",
+                                 consent_id),
+                     0);
+    fetch_result(&f->h, verification_id, &r);
+    expect_status(&r, 202);
+    http_result_clear(&r);
+
+    /* The subject approves again, and everything lands together. */
+    consent_ceremony(&f->h, &s, consent_id, &c);
+    post_assertion(&f->h, &s, path, &c, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "disclosures"), disclosures + 1);
+    assert_int_equal(count_where(&f->h,
+                                 "SELECT count(*) FROM audit_entries WHERE entry LIKE "
+                                 "'%' || ?1 || '%' AND (kind = 'consent_given' OR "
+                                 "entry LIKE '%\"decision\":\"accepted\"%')",
+                                 consent_id),
+                     2);
+    fetch_result(&f->h, verification_id, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* An approval must be signed over this request's challenge by the subject's own key. */
 static void test_consent_wrong_subject(void **state)
 {
@@ -1127,6 +1205,7 @@ int main(void)
         cmocka_unit_test(test_consent_approved),
         cmocka_unit_test(test_consent_refused),
         cmocka_unit_test(test_consent_deferral_atomic),
+        cmocka_unit_test(test_consent_approval_atomic),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
         cmocka_unit_test(test_page_events_audited),

@@ -358,6 +358,89 @@ static void test_subject_verifier_cannot_read(void **state)
     }
 }
 
+/* Runs one statement on the node's database from the test's own connection. */
+static void run_sql(const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+
+    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fail_msg("%s: %s", sql, message);
+    sqlite3_close(db);
+}
+
+/* Counts the audit entries of kind whose text contains text. */
+static int entries_of(const char *kind, const char *text)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int count = -1;
+
+    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM audit_entries WHERE kind = ?1 "
+                                        "AND entry LIKE '%' || ?2 || '%'",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/*
+ * A revocation and its credential_revoked entry commit together. When the entry cannot
+ * be written, the credential stays active, so the issuer's retry revokes it and records
+ * the entry; it used to find the credential revoked and answer 409 with no entry ever.
+ */
+static void test_revocation_atomic(void **state)
+{
+    http_result issued;
+    http_result result;
+    char path[128];
+    const char *id;
+
+    (void)state;
+    issue(&issued);
+    id = json_string_value(json_object_get(issued.json, "credential_id"));
+    assert_non_null(id);
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", id);
+
+    run_sql("CREATE TRIGGER test_no_revoked BEFORE INSERT ON audit_entries "
+            "WHEN NEW.kind = 'credential_revoked' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"stolen\"}",
+                 &result);
+    run_sql("DROP TRIGGER test_no_revoked");
+    expect_problem(&result, 503, "audit_unavailable");
+    http_result_clear(&result);
+    assert_int_equal(entries_of("credential_revoked", id), 0);
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s", id);
+    harness_curl(&server, CLIENT_ISSUER, "GET", path, NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "status")), "active");
+    http_result_clear(&result);
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", id);
+    harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"stolen\"}",
+                 &result);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "status")), "revoked");
+    http_result_clear(&result);
+    harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"stolen\"}",
+                 &result);
+    expect_problem(&result, 409, "credential_already_revoked");
+    http_result_clear(&result);
+    assert_int_equal(entries_of("credential_revoked", id), 1);
+    http_result_clear(&issued);
+}
+
 static void test_issue_verify_revoke(void **state)
 {
     http_result issued;
@@ -669,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),
+        cmocka_unit_test(test_revocation_atomic),
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
         cmocka_unit_test(test_old_tls_versions_rejected),
