@@ -568,6 +568,15 @@ audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
         goto out;
     if (status != AUDIT_OK && status != AUDIT_ERR_NOT_FOUND)
         goto out;
+    if (status == AUDIT_OK && head.size < latest.head.size) {
+        /* The log start refuses such a tree, so this is not expected: never sign a
+         * head that the signed one cannot extend. */
+        log_message(LOG_ERROR, "audit_checkpoint_failed",
+                    "the tree has %llu entries, fewer than checkpoint %llu signed",
+                    (unsigned long long)head.size, (unsigned long long)latest.head.size);
+        status = AUDIT_ERR_MERKLE_FAILED;
+        goto out;
+    }
 
     audit_checkpoint_clear(&latest);
     status = sign_checkpoint(log, &head, &fresh);
@@ -692,6 +701,44 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
     return 0;
 }
 
+/*
+ * Compares the loaded tree with the latest signed checkpoint. A log shorter than the
+ * checkpoint, or whose first leaves do not hash to its root, was rolled back, truncated
+ * or edited. Extending it would make the HSM key sign a tree head that is not
+ * consistent with one it signed before, so the log does not open.
+ */
+static int check_checkpoint(audit_log *log, char *error, size_t error_size)
+{
+    audit_merkle_source source = audit_store_source(log->store);
+    audit_checkpoint latest = {0};
+    audit_merkle_tree_head head;
+    audit_status status = audit_store_latest_checkpoint(log->store, &latest);
+    int rc = -1;
+
+    if (status == AUDIT_ERR_NOT_FOUND)
+        return 0;
+    if (status != AUDIT_OK)
+        snprintf(error, error_size, "cannot read the latest audit checkpoint");
+    else if (latest.head.size > log->head.size)
+        snprintf(error, error_size,
+                 "the audit log has %llu entries, but checkpoint %llu signed %llu; the "
+                 "database was truncated or restored from an older copy. Run 'idsvc-admin "
+                 "audit verify' and restore the latest copy",
+                 (unsigned long long)log->head.size, (unsigned long long)latest.id,
+                 (unsigned long long)latest.head.size);
+    else if (audit_merkle_tree_head_compute(&source, latest.head.size, &head) !=
+                 AUDIT_MERKLE_OK ||
+             memcmp(head.root.bytes, latest.head.root.bytes, sizeof(head.root.bytes)) != 0)
+        snprintf(error, error_size,
+                 "the first %llu audit entries do not hash to the root that checkpoint %llu "
+                 "signed; the database was edited. Run 'idsvc-admin audit verify'",
+                 (unsigned long long)latest.head.size, (unsigned long long)latest.id);
+    else
+        rc = 0;
+    audit_checkpoint_clear(&latest);
+    return rc;
+}
+
 static int start_threads(audit_log *log)
 {
     if (pthread_create(&log->committer, NULL, committer_main, log) != 0)
@@ -724,7 +771,8 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
     }
 
     log->store = audit_store_open(options->database_path, false, error, error_size);
-    if (log->store == NULL || load_tree(log, error, error_size) != 0)
+    if (log->store == NULL || load_tree(log, error, error_size) != 0 ||
+        check_checkpoint(log, error, error_size) != 0)
         goto fail;
     if (audit_store_secret(log->store, log->secret) != AUDIT_OK) {
         snprintf(error, error_size, "cannot read or create the audit pseudonym secret");

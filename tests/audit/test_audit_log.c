@@ -588,6 +588,85 @@ static void test_group_all_or_none(void **state)
     audit_log_close(&log);
 }
 
+/* ---- The tree against the latest signed checkpoint at open -------------------------- */
+
+/* Makes a database of its own with 10 entries and a checkpoint of all 10, so that the
+ * tampering leaves the shared database alone. */
+static void make_signed_log(fixture *f, const char *name, char *path, size_t size)
+{
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer};
+    audit_event event = {.kind = "credential_issued"};
+    char error[512] = "";
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, size, "%s/%s", f->token.dir, name);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    assert_non_null(log);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
+    audit_log_close(&log);
+}
+
+static void tamper(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Returns the error of an open that must fail; the caller frees it. */
+static char *open_error(fixture *f, const char *path)
+{
+    audit_log_options options = {.database_path = path,
+                                 .node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer};
+    char error[512] = "";
+    audit_log *log = audit_log_open(&options, error, sizeof(error));
+
+    if (log != NULL) {
+        audit_log_close(&log);
+        fail_msg("the tampered log opened: %s", path);
+    }
+    return strdup(error);
+}
+
+/* A log shorter than its latest checkpoint, or whose leaves no longer hash to the
+ * checkpoint's root, does not open, so the HSM never signs a forked tree. */
+static void test_open_checks_checkpoint(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 32];
+    char *error;
+
+    make_signed_log(f, "truncated.db", path, sizeof(path));
+    tamper(path, "DELETE FROM audit_entries WHERE idx >= 7;"
+                 "DELETE FROM audit_nodes WHERE (idx + 1) << level > 7");
+    error = open_error(f, path);
+    assert_non_null(strstr(error, "the audit log has 7 entries, but checkpoint 1 signed 10"));
+    free(error);
+
+    make_signed_log(f, "edited.db", path, sizeof(path));
+    tamper(path, "UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 3 AND idx = 0");
+    error = open_error(f, path);
+    assert_non_null(strstr(error, "the first 10 audit entries do not hash to the root"));
+    free(error);
+
+    /* The untouched log opens and keeps growing. */
+    make_signed_log(f, "intact.db", path, sizeof(path));
+    make_signed_log(f, "intact.db", path, sizeof(path));
+}
+
 typedef struct racer {
     audit_log *log;
     audit_status status;
@@ -1103,6 +1182,7 @@ int main(void)
         cmocka_unit_test(test_replay_id_recorded_with_entry),
         cmocka_unit_test(test_rows_written_with_entry),
         cmocka_unit_test(test_group_all_or_none),
+        cmocka_unit_test(test_open_checks_checkpoint),
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
         cmocka_unit_test(test_replay_rows_purged),
