@@ -254,10 +254,15 @@ bool web_verify_assertion(http_request *request, const web_challenge *challenge,
     webauthn_error err = {0};
     webauthn_credential credential;
     webauthn_code code;
+    unsigned char user_handle[32];
     bool ok = false;
 
     if (!find_authenticator(request, response, subject_id, out, reply))
         return false;
+    if (s->ops->web->user_handle(s, out->subject_id, user_handle) != STORE_OK) {
+        problem_internal(reply);
+        goto out;
+    }
     if (out->possibly_cloned) {
         problem_set(reply, 422, "authenticator_possibly_cloned", "response",
                     "This authenticator was marked as possibly cloned and cannot be used.");
@@ -273,6 +278,8 @@ bool web_verify_assertion(http_request *request, const web_challenge *challenge,
         .public_key = out->public_key,
         .public_key_len = out->public_key_len,
         .sign_count = out->sign_count,
+        .user_handle = user_handle,
+        .user_handle_len = sizeof(user_handle),
     };
     code = webauthn_verify_assertion(verifier, challenge->bytes, WEB_CHALLENGE_LEN,
                                      &credential, response, strlen(response), &result, &err);

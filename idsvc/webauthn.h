@@ -42,6 +42,7 @@ typedef enum webauthn_code {
     WEBAUTHN_AAGUID_MISMATCH,                /* aaguid_mismatch */
     WEBAUTHN_SIGNATURE_INVALID,              /* signature_invalid */
     WEBAUTHN_COUNTER_REGRESSION,             /* counter_regression */
+    WEBAUTHN_USER_HANDLE_MISMATCH,           /* user_handle_mismatch */
     WEBAUTHN_INTERNAL_ERROR, /* internal_error: our failure, not the input's */
 } webauthn_code;
 
@@ -146,6 +147,10 @@ typedef struct webauthn_credential {
     const unsigned char *public_key; /* COSE_Key */
     size_t public_key_len;
     uint32_t sign_count;
+    /* The owner's user handle. When set, a response that carries a non-empty
+     * userHandle must carry this one (WebAuthn Level 2, section 7.2, step 6). */
+    const unsigned char *user_handle;
+    size_t user_handle_len;
 } webauthn_credential;
 
 /* The outcome of an assertion whose signature verified. */

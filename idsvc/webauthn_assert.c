@@ -36,6 +36,29 @@ static void assertion_clear(assertion *as)
     memset(as, 0, sizeof(*as));
 }
 
+/* A response's userHandle identifies the account that the authenticator keeps the key for;
+ * it must be the credential owner's. An absent, null or empty one names nobody. */
+static webauthn_code check_user_handle(const webauthn_credential *credential,
+                                       const json_t *response, webauthn_error *err)
+{
+    const json_t *value = json_object_get(response, "userHandle");
+    unsigned char *handle = NULL;
+    size_t len = 0;
+    webauthn_code code;
+
+    if (credential->user_handle == NULL || value == NULL || json_is_null(value) ||
+        (json_is_string(value) && json_string_length(value) == 0))
+        return WEBAUTHN_OK;
+    code = webauthn_json_bytes(response, "userHandle", "userHandle", &handle, &len, err);
+    if (code == WEBAUTHN_OK &&
+        (len != credential->user_handle_len ||
+         memcmp(handle, credential->user_handle, len) != 0))
+        code = webauthn_fail(err, WEBAUTHN_USER_HANDLE_MISMATCH,
+                             "The response's userHandle is not the credential owner's.");
+    free(handle);
+    return code;
+}
+
 static webauthn_code
 decode_and_check(const webauthn_verifier *verifier, const unsigned char *challenge,
                  size_t challenge_len, const webauthn_credential *credential,
@@ -56,6 +79,9 @@ decode_and_check(const webauthn_verifier *verifier, const unsigned char *challen
          memcmp(credential->id, as->raw_id, as->raw_id_len) != 0))
         return webauthn_fail(err, WEBAUTHN_CREDENTIAL_ID_MISMATCH,
                              "The response's rawId is not the stored credential's id.");
+    code = check_user_handle(credential, response, err);
+    if (code != WEBAUTHN_OK)
+        return code;
 
     code = webauthn_json_bytes(response, "clientDataJSON", "clientDataJSON",
                                &as->client_data, &as->client_data_len, err);

@@ -889,6 +889,36 @@ static void test_consent_approval_atomic(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* An approval whose userHandle names another account is rejected, and the request stays
+ * pending. */
+static void test_consent_user_handle_checked(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char stranger[70] = {0x5a, 0x5a};
+    subject s;
+    soft_ceremony c;
+    char verification_id[64];
+    char consent_id[64];
+    char path[128];
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-USER-HANDLE", 0x15);
+    start_verification(&f->h, &s, verification_id, consent_id);
+    consent_ceremony(&f->h, &s, consent_id, &c);
+    c.user_handle = stranger;
+    c.user_handle_len = sizeof(stranger);
+    snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
+    post_assertion(&f->h, &s, path, &c, &r);
+    expect_problem(&r, 422, "user_handle_mismatch");
+    http_result_clear(&r);
+    assert_int_equal(count_where(&f->h,
+                                 "SELECT count(*) FROM consent_requests "
+                                 "WHERE id = ?1 AND state = 'pending'",
+                                 consent_id),
+                     1);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* An approval must be signed over this request's challenge by the subject's own key. */
 static void test_consent_wrong_subject(void **state)
 {
@@ -1206,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_consent_refused),
         cmocka_unit_test(test_consent_deferral_atomic),
         cmocka_unit_test(test_consent_approval_atomic),
+        cmocka_unit_test(test_consent_user_handle_checked),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
         cmocka_unit_test(test_page_events_audited),

@@ -505,6 +505,11 @@ char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *cer
     set_b64(response, "clientDataJSON", (const unsigned char *)cd, strlen(cd));
     set_b64(response, "authenticatorData", ad, ad_len);
     set_b64(response, "signature", sig, sig_len);
+    if (ceremony->user_handle != NULL)
+        set_b64(response, "userHandle", ceremony->user_handle, ceremony->user_handle_len);
+    if (ceremony->user_handle_json != NULL)
+        json_object_set_new(response, "userHandle",
+                            json_loads(ceremony->user_handle_json, JSON_DECODE_ANY, NULL));
     json_object_set_new(root, "response", response);
 
     free(sig);

@@ -62,6 +62,11 @@ typedef struct soft_ceremony {
     const char *format_name;     /* replaces the fmt text when set */
     bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
     bool corrupt_credential_key; /* flip the last bit of the COSE key in authData */
+    /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
+     * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
+    const unsigned char *user_handle;
+    size_t user_handle_len;
+    const char *user_handle_json;
 } soft_ceremony;
 
 /* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */

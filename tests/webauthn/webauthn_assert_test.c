@@ -302,6 +302,43 @@ static void other_credential_rejected(void **state)
     assert_rejected(f, WEBAUTHN_CREDENTIAL_ID_MISMATCH);
 }
 
+/* A userHandle, when the response has one, must be the owner's (WebAuthn Level 2,
+ * section 7.2, step 6). */
+static void user_handle_checked(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char owner[32] = {1, 2, 3};
+    static const unsigned char other[32] = {9, 9, 9};
+
+    f->stored.user_handle = owner;
+    f->stored.user_handle_len = sizeof(owner);
+    f->ceremony.user_handle = owner;
+    f->ceremony.user_handle_len = sizeof(owner);
+    assert_accepted(f);
+
+    f->ceremony.sign_count++;
+    f->ceremony.user_handle = other;
+    assert_rejected(f, WEBAUTHN_USER_HANDLE_MISMATCH);
+    assert_string_equal(webauthn_code_name(WEBAUTHN_USER_HANDLE_MISMATCH),
+                        "user_handle_mismatch");
+    f->ceremony.user_handle_len = 31; /* a prefix of another length */
+    f->ceremony.user_handle = owner;
+    assert_rejected(f, WEBAUTHN_USER_HANDLE_MISMATCH);
+
+    /* Absent, null and empty name nobody, and the key alone decides. */
+    f->ceremony.user_handle = NULL;
+    assert_accepted(f);
+    f->ceremony.sign_count++;
+    f->ceremony.user_handle_json = "null";
+    assert_accepted(f);
+    f->ceremony.sign_count++;
+    f->ceremony.user_handle_json = "\"\"";
+    assert_accepted(f);
+    f->ceremony.sign_count++;
+    f->ceremony.user_handle_json = "\"not base64url!\"";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+}
+
 static void challenge_extracted_for_store(void **state)
 {
     fixture *f = *state;
@@ -586,6 +623,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(user_handle_checked, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(hmac_secret_output_rejected, setup_es256,
