@@ -8,6 +8,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "pem_file.h"
 
 node_snapshot *node_acquire(node *n)
 {
@@ -78,22 +79,27 @@ static int add_issuer(node_snapshot *snapshot, const config_issuer *issuer, char
     json_t *keys = json_array();
     int rc = -1;
 
+    /* Every key of every file is trusted, and one bad block rejects the section. */
     for (size_t i = 0; i < issuer->pem_count; i++) {
-        char detail[256] = "";
-        EVP_PKEY *key = saml_load_public_pem(issuer->pem_files[i], detail, sizeof(detail));
+        char detail[384] = "";
+        EVP_PKEY **file_keys = NULL;
+        size_t file_key_count = 0;
+        int added = 0;
 
-        if (key == NULL) {
-            snprintf(error, error_size, "[issuer %s] %s: %s", issuer->id,
-                     issuer->pem_files[i], detail);
+        if (pem_read_public_keys(issuer->pem_files[i], &file_keys, &file_key_count, detail,
+                                 sizeof(detail)) != 0) {
+            snprintf(error, error_size, "[issuer %s] certificate %s", issuer->id, detail);
             goto out;
         }
-        rc = add_trusted_key(snapshot, keys, issuer->entity_id, key);
-        EVP_PKEY_free(key);
-        if (rc != 0) {
-            snprintf(error, error_size, "[issuer %s]: cannot add its key", issuer->id);
-            goto out;
+        for (size_t k = 0; k < file_key_count && added == 0; k++) {
+            added = add_trusted_key(snapshot, keys, issuer->entity_id, file_keys[k]);
+            if (added != 0)
+                snprintf(error, error_size, "[issuer %s]: cannot add key %zu of %s",
+                         issuer->id, k + 1, issuer->pem_files[i]);
         }
-        rc = -1;
+        pem_keys_free(&file_keys, file_key_count);
+        if (added != 0)
+            goto out;
     }
     if (json_array_append_new(snapshot->issuers,
                               json_pack("{s:s, s:s, s:O}", "id", issuer->id, "entity_id",
@@ -102,6 +108,28 @@ static int add_issuer(node_snapshot *snapshot, const config_issuer *issuer, char
 out:
     json_decref(keys);
     return rc;
+}
+
+/*
+ * Reads each [webauthn] attestation_root file, so that a bad file stops the start or the
+ * reload. NOTE: the ceremonies read these files again for each registration, so a file
+ * changed without a SIGHUP takes effect, or fails, at the next registration.
+ */
+static int check_attestation_roots(const config *cfg, char *error, size_t error_size)
+{
+    for (size_t i = 0; i < cfg->web.root_count; i++) {
+        char detail[384] = "";
+        X509 **certs = NULL;
+        size_t count = 0;
+
+        if (pem_read_certificates(cfg->web.root_files[i], &certs, &count, detail,
+                                  sizeof(detail)) != 0) {
+            snprintf(error, error_size, "[webauthn] attestation_root %s", detail);
+            return -1;
+        }
+        pem_certificates_free(&certs, count);
+    }
+    return 0;
 }
 
 /* The node trusts its own signing key, so it verifies the credentials it issued. */
@@ -217,6 +245,8 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
     for (size_t i = 0; i < cfg->issuer_count; i++)
         if (add_issuer(snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto fail;
+    if (check_attestation_roots(cfg, error, error_size) != 0)
+        goto fail;
     if (publish_registry(n, cfg) != 0) {
         snprintf(error, error_size, "cannot store the relying-party registry");
         goto fail;

@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "pem_file.h"
 #include "policy_internal.h"
 #include "saml_verify_internal.h"
 
@@ -218,59 +219,21 @@ static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path, size_
     return 0;
 }
 
-/* Reads every PUBLIC KEY and CERTIFICATE block of a PEM file. */
-static int trust_read_pem(policy_trust *trust, FILE *file, const char *path,
-                          key_scope scope, const policy_signer *signer, policy_error *err)
-{
-    char *name = NULL, *header = NULL;
-    unsigned char *data = NULL;
-    long len = 0;
-    size_t number = 0;
-    int rc = 0;
-
-    while (rc == 0 && PEM_read(file, &name, &header, &data, &len) == 1) {
-        const unsigned char *p = data;
-        EVP_PKEY *key = NULL;
-
-        if (strcmp(name, "PUBLIC KEY") == 0) {
-            key = d2i_PUBKEY(NULL, &p, len);
-        } else if (strcmp(name, "CERTIFICATE") == 0) {
-            X509 *cert = d2i_X509(NULL, &p, len);
-
-            key = cert != NULL ? X509_get_pubkey(cert) : NULL;
-            X509_free(cert);
-        }
-        number++;
-        if (key == NULL)
-            rc = policy_fail(err, POLICY_E_IO, 0,
-                             "%s: the %s block is not a readable key", path, name);
-        else
-            rc = trust_add(trust, key, path, number, scope, signer, err);
-        EVP_PKEY_free(key);
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_free(data);
-        name = header = NULL;
-        data = NULL;
-    }
-    ERR_clear_error(); /* the end of the file also leaves an error on the queue */
-    if (rc == 0 && number == 0)
-        rc = policy_fail(err, POLICY_E_IO, 0, "%s: no public key or certificate found",
-                         path);
-    return rc;
-}
-
+/* Adds every key of a PEM file of PUBLIC KEY and CERTIFICATE blocks. A bad block, or
+ * text outside the blocks, rejects the whole file. */
 static int add_file(policy_trust *trust, const char *pem_path, key_scope scope,
                     const policy_signer *signer, policy_error *err)
 {
-    FILE *file = fopen(pem_path, "r");
-    int rc;
+    char detail[384] = "";
+    EVP_PKEY **keys = NULL;
+    size_t count = 0;
+    int rc = 0;
 
-    if (file == NULL)
-        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open the regulator key file",
-                           pem_path);
-    rc = trust_read_pem(trust, file, pem_path, scope, signer, err);
-    fclose(file);
+    if (pem_read_public_keys(pem_path, &keys, &count, detail, sizeof(detail)) != 0)
+        return policy_fail(err, POLICY_E_IO, 0, "regulator key file %s", detail);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = trust_add(trust, keys[i], pem_path, i + 1, scope, signer, err);
+    pem_keys_free(&keys, count);
     return rc;
 }
 

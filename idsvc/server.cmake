@@ -14,7 +14,7 @@ if(TARGET idsvc_saml)
     ${CMAKE_CURRENT_SOURCE_DIR}/web_*.c)
   add_library(idsvc_server STATIC ${SERVER_SOURCES})
   target_include_directories(idsvc_server PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-  target_link_libraries(idsvc_server PUBLIC idsvc_saml idsvc_p11 PkgConfig::MHD
+  target_link_libraries(idsvc_server PUBLIC idsvc_saml idsvc_pem idsvc_p11 PkgConfig::MHD
                         PkgConfig::GNUTLS PkgConfig::SQLITE PkgConfig::INIH
                         PkgConfig::JANSSON PkgConfig::OPENSSL PkgConfig::LIBXML2 pthread)
   # The citizen pages verify registrations and assertions with idsvc_webauthn, and

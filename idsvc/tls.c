@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "pem_file.h"
 
 #define TLS_MAX_CHAIN 8
 
@@ -262,6 +263,17 @@ static int load_client_cas(tls_context *ctx, const config *cfg, char *error,
     size_t len = 0;
 
     for (size_t i = 0; i < cfg->client_ca_count; i++) {
+        char detail[384] = "";
+        X509 **certs = NULL;
+        size_t count = 0;
+
+        /* Checked here, so that a bad block stops the start and names the file. */
+        if (pem_read_certificates(cfg->client_ca_files[i], &certs, &count, detail,
+                                  sizeof(detail)) != 0) {
+            snprintf(error, error_size, "[tls] client_ca %s", detail);
+            return -1;
+        }
+        pem_certificates_free(&certs, count);
         if (append_file(&ctx->client_ca_pem, &len, cfg->client_ca_files[i]) != 0) {
             snprintf(error, error_size, "%s: cannot read the client CA file",
                      cfg->client_ca_files[i]);

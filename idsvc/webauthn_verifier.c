@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "pem_file.h"
 #include "webauthn_internal.h"
 
 webauthn_verifier *webauthn_verifier_new(const char *rp_id)
@@ -77,40 +78,25 @@ int webauthn_verifier_add_root(webauthn_verifier *verifier, X509 *root)
 int webauthn_verifier_add_roots_file(webauthn_verifier *verifier, const char *path,
                                      webauthn_error *err)
 {
-    FILE *file = fopen(path, "r");
-    X509 *cert;
+    char detail[384] = "";
+    X509 **certs = NULL;
     size_t count = 0;
-    int result = -1;
+    int result = 0;
 
-    if (file == NULL) {
-        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Cannot open the root file %s.",
-                      path);
+    /* Every certificate of the file is a root, and one bad block rejects the file. */
+    if (pem_read_certificates(path, &certs, &count, detail, sizeof(detail)) != 0) {
+        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Cannot read the root file %s.",
+                      detail);
         return -1;
     }
-
-    while ((cert = PEM_read_X509(file, NULL, NULL, NULL)) != NULL) {
-        int added = webauthn_verifier_add_root(verifier, cert);
-
-        X509_free(cert);
-        if (added != 0) {
+    for (size_t i = 0; i < count && result == 0; i++) {
+        result = webauthn_verifier_add_root(verifier, certs[i]);
+        if (result != 0)
             webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                          "Cannot add certificate %zu of %s to the trust store.",
-                          count + 1, path);
-            goto out;
-        }
-        count++;
+                          "Cannot add certificate %zu of %s to the trust store.", i + 1,
+                          path);
     }
-    ERR_clear_error();
-
-    if (count == 0) {
-        webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                      "The root file %s holds no PEM certificate.", path);
-        goto out;
-    }
-    result = 0;
-
-out:
-    fclose(file);
+    pem_certificates_free(&certs, count);
     return result;
 }
 

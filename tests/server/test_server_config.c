@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "pem_file.h"
 
 static const char base[] =
     "[server]\n"                                         /* 1 */
@@ -195,6 +196,125 @@ static void test_sample_file_loads(void **state)
     config_free(&cfg);
 }
 
+/* Writes text to NAME in the test folder and returns its path in path. */
+static void write_test_file(const char *name, const char *text, char *path, size_t size)
+{
+    FILE *file;
+
+    snprintf(path, size, "%s/%s", folder, name);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(text, file);
+    assert_int_equal(fclose(file), 0);
+}
+
+static char *read_test_file(const char *name)
+{
+    char path[128];
+    char *text;
+    long size;
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/%s", folder, name);
+    file = fopen(path, "r");
+    assert_non_null(file);
+    assert_int_equal(fseek(file, 0, SEEK_END), 0);
+    size = ftell(file);
+    rewind(file);
+    text = calloc(1, (size_t)size + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
+    fclose(file);
+    return text;
+}
+
+/* Every block of a trust file is loaded, and anything else in it is an error that names
+ * the file and the line. */
+static void test_trust_file_blocks(void **state)
+{
+    char command[512];
+    char *cert_a, *cert_b, *pub_b, *key_b;
+    char half[256];
+    char text[16384];
+    char path[160];
+    char error[512];
+    EVP_PKEY **keys = NULL;
+    X509 **certs = NULL;
+    size_t count = 0;
+
+    (void)state;
+    snprintf(command, sizeof(command),
+             "cd %s && for n in a b; do openssl req -x509 -newkey ec -pkeyopt "
+             "ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.pem -subj /CN=$n "
+             "-days 2 2>/dev/null || exit 1; done && openssl pkey -in b.key -pubout "
+             "-out b.pub",
+             folder);
+    assert_int_equal(system(command), 0);
+    cert_a = read_test_file("a.pem");
+    cert_b = read_test_file("b.pem");
+    pub_b = read_test_file("b.pub");
+    key_b = read_test_file("b.key");
+
+    /* Two certificates, and a certificate with a bare key: every key is returned. */
+    snprintf(text, sizeof(text), "%s\n%s", cert_a, cert_b);
+    write_test_file("two.pem", text, path, sizeof(path));
+    assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)), 0);
+    assert_int_equal(count, 2);
+    pem_keys_free(&keys, count);
+    assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)), 0);
+    assert_int_equal(count, 2);
+    pem_certificates_free(&certs, count);
+    snprintf(text, sizeof(text), "%s%s", cert_a, pub_b);
+    write_test_file("mixed.pem", text, path, sizeof(path));
+    assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)), 0);
+    assert_int_equal(count, 2);
+    pem_keys_free(&keys, count);
+    assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)), -1);
+    assert_non_null(strstr(error, "mixed.pem: line "));
+    assert_non_null(strstr(error, "block 2 is a PUBLIC KEY block"));
+
+    /* The first three lines of b.pem: a block cut off in the middle. */
+    snprintf(half, sizeof(half), "%.*s", (int)(strchr(strchr(strchr(cert_b, '\n') + 1,
+                                                              '\n') + 1, '\n') - cert_b + 1),
+             cert_b);
+    const struct {
+        const char *name;
+        const char *first;
+        const char *second;
+        const char *message;
+    } cases[] = {
+        {"truncated.pem", cert_a, half, "the CERTIFICATE block has no END line; the file is "
+                                        "truncated"},
+        {"garbage.pem", cert_a, "left over from an editor\n", "text outside a PEM block"},
+        {"leading.pem", "subject=CN = a\n", cert_a, "line 1: text outside a PEM block"},
+        {"private.pem", cert_a, key_b, "is a PRIVATE KEY block"},
+        {"base64.pem", cert_a,
+         "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+         "base64 body cannot be decoded"},
+        {"nested.pem", half, cert_a, "no END line before the next BEGIN line"},
+        {"empty.pem", "", "\n\n", "no PEM block found"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char expected[200];
+
+        snprintf(text, sizeof(text), "%s%s", cases[i].first, cases[i].second);
+        write_test_file(cases[i].name, text, path, sizeof(path));
+        error[0] = '\0';
+        assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)),
+                         -1);
+        assert_null(keys);
+        snprintf(expected, sizeof(expected), "%s: ", path);
+        if (strstr(error, cases[i].message) == NULL || strstr(error, expected) != error)
+            fprintf(stderr, "case %s: %s\n", cases[i].name, error);
+        assert_ptr_equal(strstr(error, expected), error);
+        assert_non_null(strstr(error, cases[i].message));
+    }
+    free(cert_a);
+    free(cert_b);
+    free(pub_b);
+    free(key_b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_invalid_values_rejected),
         cmocka_unit_test(test_missing_required_key),
         cmocka_unit_test(test_sample_file_loads),
+        cmocka_unit_test(test_trust_file_blocks),
     };
 
     return cmocka_run_group_tests(tests, make_folder, remove_folder);

@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -179,6 +180,112 @@ static void test_bad_reload_keeps_config(void **state)
     free(log);
 }
 
+/* Sends SIGHUP and waits for the log line of event after the ones already there. */
+static char *reload_and_wait(harness *h, const char *event)
+{
+    char *log = test_read_file(h->log_path, NULL);
+    size_t before = log != NULL ? strlen(log) : 0;
+
+    free(log);
+    assert_int_equal(kill(h->pid, SIGHUP), 0);
+    for (int i = 0; i < 100; i++) {
+        log = test_read_file(h->log_path, NULL);
+        if (log != NULL && strlen(log) > before && strstr(log + before, event) != NULL)
+            return log;
+        free(log);
+        usleep(50 * 1000);
+    }
+    harness_dump_log(h);
+    fail_msg("no %s after SIGHUP", event);
+    return NULL;
+}
+
+/* Writes to target two files of the harness folder and then tail. With cut, only the
+ * first three lines of the second file are written, which cuts its PEM block. */
+static void join_files(harness *h, const char *first, const char *second, bool cut,
+                       const char *tail, const char *target)
+{
+    char command[4 * PATH_MAX];
+
+    snprintf(command, sizeof(command),
+             "cd '%s' && { cat %s; %s %s; printf '%%s' '%s'; } > %s", h->token.dir, first,
+             cut ? "head -n 3" : "cat", second, tail, target);
+    assert_int_equal(system(command), 0);
+}
+
+static const json_t *find_issuer(const http_result *result, const char *id)
+{
+    size_t index;
+    const json_t *issuer;
+
+    json_array_foreach(json_object_get(result->json, "issuers"), index, issuer) {
+        if (strcmp(json_string_value(json_object_get(issuer, "id")), id) == 0)
+            return issuer;
+    }
+    return NULL;
+}
+
+/* An issuer file with a bad block after a good one fails the reload and names the
+ * file; one with two certificates trusts both keys. */
+static void test_reload_checks_trust_file(void **state)
+{
+    harness *h = *state;
+    http_result result;
+    char *log;
+
+    join_files(h, "ca.pem", CLIENT_RP ".pem", true, "", "half.pem");
+    assert_int_equal(harness_append_config(h, "\n[issuer half]\nentity_id = "
+                                              "https://half.example\ncertificate = "
+                                              "half.pem\n"),
+                     0);
+    log = reload_and_wait(h, "\"event\":\"reload_failed\"");
+    assert_non_null(strstr(log, "[issuer half] certificate "));
+    assert_non_null(strstr(log, "half.pem: line "));
+    assert_non_null(strstr(log, "the CERTIFICATE block has no END line; the file is "
+                                "truncated"));
+    assert_null(strstr(log, "\"event\":\"reloaded\""));
+    free(log);
+    harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_null(find_issuer(&result, "half"));
+    http_result_clear(&result);
+
+    join_files(h, "ca.pem", CLIENT_RP ".pem", false, "trailing text\n", "half.pem");
+    log = reload_and_wait(h, "text outside a PEM block");
+    assert_non_null(strstr(log, "\"event\":\"reload_failed\""));
+    free(log);
+
+    join_files(h, "ca.pem", CLIENT_RP ".pem", false, "", "half.pem");
+    free(reload_and_wait(h, "\"event\":\"reloaded\""));
+    harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_non_null(find_issuer(&result, "half"));
+    assert_int_equal(json_array_size(json_object_get(find_issuer(&result, "half"), "keys")),
+                     2);
+    http_result_clear(&result);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
+/* A client CA file with text after its certificate stops the start. */
+static void test_start_rejects_bad_client_ca(void **state)
+{
+    harness *h = *state;
+    char *log;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    join_files(h, "ca.pem", "/dev/null", false, "-----BEGIN CERTIFICATE-----\nMIIB\n",
+               "ca-cut.pem");
+    assert_int_equal(harness_append_config(h, "\n[tls]\nclient_ca = ca-cut.pem\n"), 0);
+    assert_int_equal(harness_start(h), -1);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    assert_non_null(strstr(log, "[tls] client_ca "));
+    assert_non_null(strstr(log, "ca-cut.pem: line "));
+    assert_non_null(strstr(log, "has no END line; the file is truncated"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +293,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_hsm_gives_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reloads_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_reload_keeps_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_checks_trust_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_rejects_bad_client_ca, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

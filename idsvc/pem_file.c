@@ -1,0 +1,369 @@
+/* Strict reading of PEM trust files. pem_file.h states what a file may contain. */
+#include "pem_file.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#define BEGIN_PREFIX "-----BEGIN "
+#define END_PREFIX "-----END "
+#define DASHES "-----"
+
+/* One decoded block, handed to the caller's visitor. */
+typedef struct pem_block {
+    const char *label; /* such as CERTIFICATE */
+    const unsigned char *der;
+    long der_len;
+    size_t number; /* counts from 1 in file order */
+    size_t line;   /* the line of its BEGIN line */
+} pem_block;
+
+typedef int (*block_visitor)(void *ctx, const char *path, const pem_block *block,
+                             char *error, size_t error_size);
+
+/* Reads the whole file, up to PEM_FILE_MAX_BYTES, as a NUL-terminated string. */
+static char *read_text(const char *path, size_t *len, char *error, size_t error_size)
+{
+    FILE *file = fopen(path, "rb");
+    char *text;
+    size_t used;
+
+    if (file == NULL) {
+        snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
+        return NULL;
+    }
+    text = malloc(PEM_FILE_MAX_BYTES + 2);
+    if (text == NULL) {
+        fclose(file);
+        snprintf(error, error_size, "%s: out of memory", path);
+        return NULL;
+    }
+    used = fread(text, 1, PEM_FILE_MAX_BYTES + 1, file);
+    if (ferror(file) || used > PEM_FILE_MAX_BYTES) {
+        snprintf(error, error_size,
+                 ferror(file) ? "%s: cannot read the file" : "%s: larger than %u bytes",
+                 path, PEM_FILE_MAX_BYTES);
+        fclose(file);
+        free(text);
+        return NULL;
+    }
+    fclose(file);
+    text[used] = '\0';
+    *len = used;
+    return text;
+}
+
+/* Returns the label of a "-----BEGIN X-----" or "-----END X-----" line in label, or
+ * false when line, of len bytes without its line break, is no such line. */
+static bool boundary_label(const char *line, size_t len, const char *prefix, char *label,
+                           size_t label_size)
+{
+    size_t prefix_len = strlen(prefix);
+    size_t dashes_len = strlen(DASHES);
+    size_t label_len;
+
+    if (len < prefix_len + dashes_len || strncmp(line, prefix, prefix_len) != 0 ||
+        strncmp(line + len - dashes_len, DASHES, dashes_len) != 0)
+        return false;
+    label_len = len - prefix_len - dashes_len;
+    if (label_len == 0 || label_len >= label_size)
+        return false;
+    memcpy(label, line + prefix_len, label_len);
+    label[label_len] = '\0';
+    return true;
+}
+
+/* Decodes the block text from its BEGIN line to its END line with OpenSSL's PEM reader,
+ * which checks the base64. */
+static int decode_block(const char *path, const char *start, size_t len, pem_block *block,
+                        block_visitor visit, void *ctx, char *error, size_t error_size)
+{
+    char *copy = malloc(len + 2);
+    BIO *bio = NULL;
+    char *name = NULL;
+    char *header = NULL;
+    unsigned char *data = NULL;
+    long data_len = 0;
+    int rc = -1;
+
+    if (copy == NULL) {
+        snprintf(error, error_size, "%s: out of memory", path);
+        return -1;
+    }
+    /* A final END line may lack its line break, which the PEM reader needs. */
+    memcpy(copy, start, len);
+    copy[len] = '\n';
+    copy[len + 1] = '\0';
+    bio = BIO_new_mem_buf(copy, (int)(len + 1));
+    if (bio == NULL || PEM_read_bio(bio, &name, &header, &data, &data_len) != 1) {
+        snprintf(error, error_size,
+                 "%s: line %zu: the %s block's base64 body cannot be decoded", path,
+                 block->line, block->label);
+        goto out;
+    }
+    if (header[0] != '\0') {
+        snprintf(error, error_size,
+                 "%s: line %zu: the %s block has headers, such as those of an encrypted "
+                 "block; a trust file holds only plain certificates and public keys",
+                 path, block->line, block->label);
+        goto out;
+    }
+    block->der = data;
+    block->der_len = data_len;
+    rc = visit(ctx, path, block, error, error_size);
+out:
+    ERR_clear_error();
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+    BIO_free(bio);
+    free(copy);
+    return rc;
+}
+
+/*
+ * Calls visit on each block of path in file order. Fails on the first text outside a
+ * block, on a block without its END line, and on a file with no block.
+ */
+static int read_blocks(const char *path, block_visitor visit, void *ctx, char *error,
+                       size_t error_size)
+{
+    size_t text_len = 0;
+    char *text = read_text(path, &text_len, error, error_size);
+    const char *block_start = NULL;
+    char open_label[64] = "";
+    pem_block block = {0};
+    size_t line_number = 0;
+    size_t count = 0;
+    int rc = 0;
+
+    if (text == NULL)
+        return -1;
+    for (const char *line = text; rc == 0 && line < text + text_len;) {
+        const char *next = memchr(line, '\n', (size_t)(text + text_len - line));
+        const char *line_end = next != NULL ? next : text + text_len;
+        const char *content = line;
+        size_t len = (size_t)(line_end - line);
+        char label[64];
+
+        line_number++;
+        while (len > 0 && (*content == ' ' || *content == '\t')) {
+            content++;
+            len--;
+        }
+        while (len > 0 && (content[len - 1] == '\r' || content[len - 1] == ' ' ||
+                           content[len - 1] == '\t'))
+            len--;
+
+        if (block_start == NULL) {
+            if (boundary_label(content, len, BEGIN_PREFIX, open_label, sizeof(open_label))) {
+                block_start = line;
+                block = (pem_block){.label = open_label, .line = line_number};
+            } else if (len > 0) {
+                snprintf(error, error_size,
+                         "%s: line %zu: text outside a PEM block; a trust file may hold "
+                         "only PEM blocks and blank lines",
+                         path, line_number);
+                rc = -1;
+            }
+        } else if (boundary_label(content, len, BEGIN_PREFIX, label, sizeof(label))) {
+            snprintf(error, error_size,
+                     "%s: line %zu: the %s block has no END line before the next BEGIN "
+                     "line; the block is truncated",
+                     path, block.line, open_label);
+            rc = -1;
+        } else if (boundary_label(content, len, END_PREFIX, label, sizeof(label))) {
+            if (strcmp(label, open_label) != 0) {
+                snprintf(error, error_size,
+                         "%s: line %zu: the %s block ends with END %s", path, block.line,
+                         open_label, label);
+                rc = -1;
+            } else {
+                block.number = ++count;
+                rc = decode_block(path, block_start, (size_t)(line_end - block_start),
+                                  &block, visit, ctx, error, error_size);
+                block_start = NULL;
+            }
+        }
+        line = next != NULL ? next + 1 : text + text_len;
+    }
+
+    if (rc == 0 && block_start != NULL) {
+        snprintf(error, error_size,
+                 "%s: line %zu: the %s block has no END line; the file is truncated", path,
+                 block.line, open_label);
+        rc = -1;
+    }
+    if (rc == 0 && count == 0) {
+        snprintf(error, error_size, "%s: no PEM block found", path);
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+/* Parses a CERTIFICATE block's DER, which must hold exactly one certificate. */
+static X509 *block_certificate(const pem_block *block)
+{
+    const unsigned char *p = block->der;
+    X509 *cert = d2i_X509(NULL, &p, block->der_len);
+
+    if (cert != NULL && p != block->der + block->der_len) {
+        X509_free(cert);
+        cert = NULL;
+    }
+    return cert;
+}
+
+static EVP_PKEY *block_public_key(const pem_block *block)
+{
+    const unsigned char *p = block->der;
+    EVP_PKEY *key = NULL;
+    X509 *cert;
+
+    if (strcmp(block->label, "PUBLIC KEY") == 0) {
+        key = d2i_PUBKEY(NULL, &p, block->der_len);
+        if (key != NULL && p != block->der + block->der_len) {
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+        return key;
+    }
+    cert = block_certificate(block);
+    if (cert != NULL)
+        key = X509_get_pubkey(cert);
+    X509_free(cert);
+    return key;
+}
+
+typedef struct key_list {
+    EVP_PKEY **keys;
+    size_t count;
+} key_list;
+
+static int add_key(void *ctx, const char *path, const pem_block *block, char *error,
+                   size_t error_size)
+{
+    key_list *list = ctx;
+    EVP_PKEY **grown;
+    EVP_PKEY *key;
+
+    if (strcmp(block->label, "CERTIFICATE") != 0 && strcmp(block->label, "PUBLIC KEY") != 0) {
+        snprintf(error, error_size,
+                 "%s: line %zu: block %zu is a %s block, but a trust file holds only "
+                 "CERTIFICATE and PUBLIC KEY blocks",
+                 path, block->line, block->number, block->label);
+        return -1;
+    }
+    key = block_public_key(block);
+    if (key == NULL) {
+        ERR_clear_error();
+        snprintf(error, error_size, "%s: line %zu: the %s block (block %zu) is not valid",
+                 path, block->line, block->label, block->number);
+        return -1;
+    }
+    grown = realloc(list->keys, (list->count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        EVP_PKEY_free(key);
+        snprintf(error, error_size, "%s: out of memory", path);
+        return -1;
+    }
+    list->keys = grown;
+    list->keys[list->count++] = key;
+    return 0;
+}
+
+int pem_read_public_keys(const char *path, EVP_PKEY ***keys, size_t *count, char *error,
+                         size_t error_size)
+{
+    key_list list = {0};
+
+    *keys = NULL;
+    *count = 0;
+    if (read_blocks(path, add_key, &list, error, error_size) != 0) {
+        pem_keys_free(&list.keys, list.count);
+        return -1;
+    }
+    *keys = list.keys; /* ownership passes to the caller */
+    *count = list.count;
+    return 0;
+}
+
+void pem_keys_free(EVP_PKEY ***keys, size_t count)
+{
+    if (keys == NULL || *keys == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        EVP_PKEY_free((*keys)[i]);
+    free(*keys);
+    *keys = NULL;
+}
+
+typedef struct certificate_list {
+    X509 **certs;
+    size_t count;
+} certificate_list;
+
+static int add_certificate(void *ctx, const char *path, const pem_block *block,
+                           char *error, size_t error_size)
+{
+    certificate_list *list = ctx;
+    X509 **grown;
+    X509 *cert;
+
+    if (strcmp(block->label, "CERTIFICATE") != 0) {
+        snprintf(error, error_size,
+                 "%s: line %zu: block %zu is a %s block, but this file holds only "
+                 "CERTIFICATE blocks",
+                 path, block->line, block->number, block->label);
+        return -1;
+    }
+    cert = block_certificate(block);
+    if (cert == NULL) {
+        ERR_clear_error();
+        snprintf(error, error_size,
+                 "%s: line %zu: the CERTIFICATE block (block %zu) is not valid", path,
+                 block->line, block->number);
+        return -1;
+    }
+    grown = realloc(list->certs, (list->count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        X509_free(cert);
+        snprintf(error, error_size, "%s: out of memory", path);
+        return -1;
+    }
+    list->certs = grown;
+    list->certs[list->count++] = cert;
+    return 0;
+}
+
+int pem_read_certificates(const char *path, X509 ***certs, size_t *count, char *error,
+                          size_t error_size)
+{
+    certificate_list list = {0};
+
+    *certs = NULL;
+    *count = 0;
+    if (read_blocks(path, add_certificate, &list, error, error_size) != 0) {
+        pem_certificates_free(&list.certs, list.count);
+        return -1;
+    }
+    *certs = list.certs; /* ownership passes to the caller */
+    *count = list.count;
+    return 0;
+}
+
+void pem_certificates_free(X509 ***certs, size_t count)
+{
+    if (certs == NULL || *certs == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        X509_free((*certs)[i]);
+    free(*certs);
+    *certs = NULL;
+}

@@ -1,0 +1,42 @@
+/*
+ * Strict reading of the PEM files that the node trusts: issuer keys, client CAs,
+ * attestation roots and regulator keys. Every block of a file is loaded, and a file
+ * with anything else in it is rejected, so that a half-written or corrupted file never
+ * loads with only its first key.
+ *
+ * A file must consist of one or more blocks (RFC 7468) separated only by blank lines.
+ * The error names the file and the line. A file is rejected for text outside a block,
+ * a block without its END line, a block with headers (an encrypted block) or invalid
+ * base64, a DER body that does not parse or has bytes after it, and a block of a type
+ * the caller does not accept.
+ */
+#ifndef IDSVC_PEM_FILE_H
+#define IDSVC_PEM_FILE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* The largest trust file read, in bytes. Debian 12's whole system bundle,
+ * /etc/ssl/certs/ca-certificates.crt, is about 215 KiB. */
+#define PEM_FILE_MAX_BYTES (4u * 1024u * 1024u)
+
+/*
+ * Reads every block of path, each a CERTIFICATE or a PUBLIC KEY, and returns their
+ * public keys in file order in *keys (an array of *count keys, freed with
+ * pem_keys_free). Returns 0, or -1 with a sentence in error.
+ */
+int pem_read_public_keys(const char *path, EVP_PKEY ***keys, size_t *count, char *error,
+                         size_t error_size);
+void pem_keys_free(EVP_PKEY ***keys, size_t count);
+
+/*
+ * Reads every block of path, each a CERTIFICATE, and returns them in file order in
+ * *certs (freed with pem_certificates_free). Returns 0, or -1 with a sentence in error.
+ */
+int pem_read_certificates(const char *path, X509 ***certs, size_t *count, char *error,
+                          size_t error_size);
+void pem_certificates_free(X509 ***certs, size_t count);
+
+#endif
