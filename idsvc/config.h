@@ -166,6 +166,17 @@ typedef struct config {
 int config_load(const char *path, config **out, char *error, size_t error_size);
 void config_free(config **cfg);
 
+/* Receives one start-only key, such as section "server" and key "port". */
+typedef void (*config_change_fn)(void *ctx, const char *section, const char *key);
+
+/*
+ * Calls report once for each key that the daemon reads only at start and whose value
+ * in loaded differs from the one in running, such as [server] port or a [regulator]
+ * section's key list. Lists are compared as sets. Returns the number of such keys.
+ */
+size_t config_compare_start_only(const config *running, const config *loaded,
+                                 config_change_fn report, void *ctx);
+
 const config_rp *config_find_rp(const config *cfg, const char *id);
 
 /* Finds the mapping for a client certificate; a fingerprint match wins over a CN match. */

@@ -207,24 +207,57 @@ static int install_first_config(node *n, config *cfg)
     return 0;
 }
 
+static void collect_start_only_key(void *ctx, const char *section, const char *key)
+{
+    json_array_append_new(ctx, json_pack("{s:s, s:s}", "section", section, "key", key));
+}
+
+/* Logs one restart_required warning for each start-only key in changes. */
+static void warn_start_only_keys(const json_t *changes)
+{
+    size_t index;
+    const json_t *change;
+
+    json_array_foreach(changes, index, change) {
+        const char *section = json_string_value(json_object_get(change, "section"));
+        const char *key = json_string_value(json_object_get(change, "key"));
+        char message[256];
+
+        snprintf(message, sizeof(message),
+                 "[%s] %s changed, but it is read only at start: the node keeps the value "
+                 "it started with until a restart",
+                 section, key);
+        log_field fields[] = {
+            {"section", section},
+            {"key", key},
+            {"message", message},
+        };
+        log_event(LOG_WARN, "restart_required", fields, sizeof(fields) / sizeof(fields[0]));
+    }
+}
+
 static void reload(node *n)
 {
     char error[512];
     config *cfg = NULL;
+    json_t *start_only = json_array();
 
-    if (config_load(n->boot->path, &cfg, error, sizeof(error)) != 0 ||
-        node_install_config(n, cfg, error, sizeof(error)) != 0) {
+    if (config_load(n->boot->path, &cfg, error, sizeof(error)) == 0)
+        config_compare_start_only(n->boot, cfg, collect_start_only_key, start_only);
+    if (cfg == NULL || node_install_config(n, cfg, error, sizeof(error)) != 0) {
         log_message(LOG_ERROR, "reload_failed", "kept the previous configuration: %s",
                     error);
         route_audit_node_event(n, "admin_action",
                                json_pack("{s:s, s:s, s:s}", "action", "reload_configuration",
                                          "outcome", "failed", "error", error));
+        json_decref(start_only);
         return;
     }
+    warn_start_only_keys(start_only);
     log_message(LOG_INFO, "reloaded", "trust store, relying parties and roles reloaded");
     route_audit_node_event(n, "admin_action",
-                           json_pack("{s:s, s:s}", "action", "reload_configuration",
-                                     "outcome", "applied"));
+                           json_pack("{s:s, s:s, s:o}", "action", "reload_configuration",
+                                     "outcome", "applied", "restart_required", start_only));
 }
 
 /* Reloads the policy bundles that the configuration in force names, even when the

@@ -196,6 +196,58 @@ static void test_sample_file_loads(void **state)
     config_free(&cfg);
 }
 
+/* Records the start-only keys that config_compare_start_only reports, as "[section] key"
+ * lines. */
+static void record_key(void *ctx, const char *section, const char *key)
+{
+    char *list = ctx;
+    size_t used = strlen(list);
+
+    snprintf(list + used, 512 - used, "[%s] %s\n", section, key);
+}
+
+static void test_start_only_keys_compared(void **state)
+{
+    static const char policy[] = "[policy]\nbundle = base.xml\n"
+                                 "[regulator asean]\nkey = asean.pem\nsigns = base\n";
+    config *running = NULL;
+    config *loaded = NULL;
+    char error[512];
+    char changes[512] = "";
+
+    (void)state;
+    assert_int_equal(load(policy, &running, error, sizeof(error)), 0);
+
+    /* The same file again, with reloadable sections added: nothing to report. */
+    assert_int_equal(load("[client x]\nrole = issuer\nsubject_cn = x\n"
+                          "[policy]\nbundle = base.xml\nbundle = residency-sg.xml\n"
+                          "[regulator asean]\nkey = asean.pem\nsigns = base\n",
+                          &loaded, error, sizeof(error)),
+                     0);
+    assert_int_equal(config_compare_start_only(running, loaded, record_key, changes), 0);
+    assert_string_equal(changes, "");
+    config_free(&loaded);
+
+    /* The second [server] section overrides port; each changed key is named once. */
+    assert_int_equal(load("[server]\nport = 9444\n[limits]\nthreads = 16\n"
+                          "[audit]\nretention_days.MY = 30\n"
+                          "[policy]\nbundle = base.xml\n"
+                          "[regulator asean]\nkey = asean.pem\nkey = asean-2027.pem\n"
+                          "signs = base\n"
+                          "[regulator pdpc-sg]\nkey = sg.pem\nsigns = SG\n",
+                          &loaded, error, sizeof(error)),
+                     0);
+    assert_int_equal(config_compare_start_only(running, loaded, record_key, changes), 6);
+    assert_string_equal(changes, "[server] port\n"
+                                 "[limits] threads\n"
+                                 "[audit] retention_days.MY\n"
+                                 "[regulator asean] key\n"
+                                 "[regulator pdpc-sg] key\n"
+                                 "[regulator pdpc-sg] signs\n");
+    config_free(&loaded);
+    config_free(&running);
+}
+
 /* Writes text to NAME in the test folder and returns its path in path. */
 static void write_test_file(const char *name, const char *text, char *path, size_t size)
 {
@@ -324,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_invalid_values_rejected),
         cmocka_unit_test(test_missing_required_key),
         cmocka_unit_test(test_sample_file_loads),
+        cmocka_unit_test(test_start_only_keys_compared),
         cmocka_unit_test(test_trust_file_blocks),
     };
 

@@ -200,6 +200,44 @@ static char *reload_and_wait(harness *h, const char *event)
     return NULL;
 }
 
+static size_t count_text(const char *text, const char *needle)
+{
+    size_t count = 0;
+
+    for (const char *at = text; (at = strstr(at, needle)) != NULL; at++)
+        count++;
+    return count;
+}
+
+/* Changing a key that is read only at start warns once for that key. */
+static void test_sighup_warns_start_only_key(void **state)
+{
+    harness *h = *state;
+    char command[PATH_MAX + 128];
+    char *log;
+
+    snprintf(command, sizeof(command), "sed -i 's/^threads = 2$/threads = 3/' '%s'",
+             h->config_path);
+    assert_int_equal(system(command), 0);
+    assert_int_equal(harness_append_config(h, "\n[server]\nport = 1\n"), 0);
+    log = reload_and_wait(h, "\"event\":\"reloaded\"");
+    assert_int_equal(count_text(log, "\"event\":\"restart_required\""), 2);
+    assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"server\","
+                                "\"key\":\"port\""));
+    assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"limits\","
+                                "\"key\":\"threads\""));
+    assert_non_null(strstr(log, "[server] port changed, but it is read only at start"));
+    free(log);
+
+    /* The node still listens on the port it started with. */
+    http_result result;
+
+    harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 /* Writes to target two files of the harness folder and then tail. With cut, only the
  * first three lines of the second file are written, which cuts its PEM block. */
 static void join_files(harness *h, const char *first, const char *second, bool cut,
@@ -293,6 +331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_hsm_gives_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reloads_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_reload_keeps_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_warns_start_only_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_checks_trust_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_bad_client_ca, setup, teardown),
     };
