@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -218,6 +219,9 @@ typedef struct policy_request {
     int claims[POLICY_REQUEST_MAX_CLAIMS]; /* catalogue index, -1 when unknown */
     const char *claim_names[POLICY_REQUEST_MAX_CLAIMS]; /* as requested */
     const json_t *values; /* object: claim name -> value from the verified credential */
+    /* Bit i: catalogue claim i has conflicting values in the credential, so neither it
+     * nor a value derived from it is released (source_ambiguous). */
+    uint64_t ambiguous;
     time_t time;          /* the decision time */
 } policy_request;
 
@@ -240,6 +244,7 @@ typedef enum policy_reason {
     POLICY_REASON_RETENTION_TOO_LONG, /* "retention_too_long" */
     POLICY_REASON_VALUE_MISSING,     /* "value_missing": the credential lacks the claim */
     POLICY_REASON_DERIVATION_FAILED, /* "derivation_failed" */
+    POLICY_REASON_SOURCE_AMBIGUOUS,  /* "source_ambiguous": conflicting values */
 } policy_reason;
 
 typedef enum policy_outcome_kind {

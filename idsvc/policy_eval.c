@@ -312,6 +312,23 @@ static bool check_conditions(const policy_request *req, const verdict *v,
     return true;
 }
 
+static bool is_ambiguous(const policy_request *req, int claim)
+{
+    return (req->ambiguous & (UINT64_C(1) << claim)) != 0;
+}
+
+/* Tells whether a derived claim is computed from a source value in conflict. Only
+ * age-over and country-of read the value, and present and assurance-level do not. */
+static bool reads_ambiguous_value(const policy_request *req, int derived)
+{
+    const policy_claim_def *def = &req->set->claims[derived];
+
+    if (def->derivation != POLICY_DERIVE_AGE_OVER &&
+        def->derivation != POLICY_DERIVE_COUNTRY_OF)
+        return false;
+    return is_ambiguous(req, def->source);
+}
+
 /* Fills the disclosed value or the derived values; false when they are not available. */
 static bool release_values(const policy_request *req, int claim, const verdict *v,
                            policy_claim_decision *d)
@@ -322,6 +339,10 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     if (def->source >= 0) {
         d->outcome = POLICY_DERIVED;
         d->derived_count = 1;
+        if (reads_ambiguous_value(req, claim)) {
+            withhold(d, POLICY_REASON_SOURCE_AMBIGUOUS);
+            return false;
+        }
         if (!derive_value(req, claim, &d->derived[0])) {
             withhold(d, POLICY_REASON_DERIVATION_FAILED);
             return false;
@@ -332,6 +353,10 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     if (v->effect == POLICY_DISCLOSE) {
         d->outcome = POLICY_DISCLOSED;
         d->value = json_object_get(req->values, def->name);
+        if (is_ambiguous(req, claim)) {
+            withhold(d, POLICY_REASON_SOURCE_AMBIGUOUS);
+            return false;
+        }
         if (d->value == NULL || json_is_null(d->value)) {
             withhold(d, POLICY_REASON_VALUE_MISSING);
             return false;
@@ -344,6 +369,10 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     for (int i = 0; i < (int)req->set->claim_count && standins != 0; i++) {
         if (!(standins & (UINT64_C(1) << i)))
             continue;
+        if (reads_ambiguous_value(req, i)) {
+            withhold(d, POLICY_REASON_SOURCE_AMBIGUOUS);
+            return false;
+        }
         if (d->derived_count == POLICY_MAX_DERIVED ||
             !derive_value(req, i, &d->derived[d->derived_count])) {
             withhold(d, POLICY_REASON_DERIVATION_FAILED);

@@ -183,6 +183,34 @@ static int read_scalars(const policy_set *set, const json_t *doc, policy_request
     return 0;
 }
 
+/* Reads "ambiguous": the claims whose value in the credential is in conflict. Names
+ * outside the catalogue are ignored, as they are in values. */
+static int read_ambiguous(const policy_set *set, const json_t *doc, policy_request *req,
+                          policy_error *err)
+{
+    const json_t *list = json_object_get(doc, "ambiguous");
+    size_t i;
+    const json_t *item;
+
+    req->ambiguous = 0;
+    if (list == NULL)
+        return 0;
+    if (!json_is_array(list))
+        return request_fail(err, "ambiguous", "ambiguous is not an array of names%s", "");
+    json_array_foreach(list, i, item)
+    {
+        const char *name = json_string_value(item);
+        int claim = name != NULL ? policy_set_find_claim(set, name) : -1;
+
+        if (name == NULL)
+            return request_fail(err, "ambiguous", "ambiguous must contain only strings%s",
+                                "");
+        if (claim >= 0)
+            req->ambiguous |= UINT64_C(1) << claim;
+    }
+    return 0;
+}
+
 int policy_request_from_json(const policy_set *set, const json_t *doc,
                              policy_request *req, policy_error *err)
 {
@@ -192,7 +220,8 @@ int policy_request_from_json(const policy_set *set, const json_t *doc,
         return request_fail(err, "", "the request is not a JSON object%s", "");
     if (read_jurisdictions(set, doc, req, err) != 0 ||
         read_mechanisms(doc, req, err) != 0 || read_consent(doc, req, err) != 0 ||
-        read_claims(set, doc, req, err) != 0 || read_scalars(set, doc, req, err) != 0)
+        read_claims(set, doc, req, err) != 0 || read_scalars(set, doc, req, err) != 0 ||
+        read_ambiguous(set, doc, req, err) != 0)
         return -1;
     return 0;
 }
@@ -229,6 +258,17 @@ static const char *consent_phrase(policy_consent consent)
     return consent == POLICY_CONSENT_SEPARATE_CROSS_BORDER
                ? "separate consent for the cross-border transfer"
                : "explicit consent";
+}
+
+/* Returns the claim whose value a requested claim reads: its source for a derived
+ * claim, else the claim itself. */
+static const char *source_name(const policy_request *req, const char *claim)
+{
+    int index = policy_set_find_claim(req->set, claim);
+
+    if (index < 0 || req->set->claims[index].source < 0)
+        return claim;
+    return req->set->claims[req->set->claims[index].source].name;
 }
 
 void policy_claim_sentence(const policy_claim_decision *claim, const policy_request *req,
@@ -311,6 +351,12 @@ void policy_claim_sentence(const policy_claim_decision *claim, const policy_requ
             "Withheld because the derived value of %s could not be computed from the "
             "verified credential.",
             claim->claim);
+        break;
+    case POLICY_REASON_SOURCE_AMBIGUOUS:
+        snprintf(buf, size,
+                 "Withheld because the verified credential carries conflicting values for "
+                 "%s, so no single value can be released or derived.",
+                 source_name(req, claim->claim));
         break;
     }
 }

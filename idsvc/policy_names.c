@@ -69,6 +69,7 @@ static const char *const reason_names[] = {
     "retention_too_long",
     "value_missing",
     "derivation_failed",
+    "source_ambiguous",
 };
 static const char *const outcome_names[] = {"disclosed", "derived", "withheld"};
 static const char *const overall_names[] = {"permit", "partial", "consent_required",

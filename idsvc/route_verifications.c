@@ -164,26 +164,55 @@ static bool check_revocation(http_request *request, const saml_assertion *assert
     return status == STORE_OK && reply->status == 0;
 }
 
-static const saml_attribute *find_attribute(const saml_assertion *assertion,
-                                            const saml_claim *claim)
+/* Collects the distinct values of every Attribute element that carries claim, by its
+ * URI or its name, in document order. Returns NULL only when out of memory. */
+static json_t *claim_values(const saml_assertion *assertion, const saml_claim *claim)
 {
-    for (size_t i = 0; i < assertion->attribute_count; i++)
-        if (strcmp(assertion->attributes[i].name, claim->uri) == 0 ||
-            strcmp(assertion->attributes[i].name, claim->name) == 0)
-            return &assertion->attributes[i];
-    return NULL;
+    json_t *list = json_array();
+
+    for (size_t i = 0; list != NULL && i < assertion->attribute_count; i++) {
+        const saml_attribute *attribute = &assertion->attributes[i];
+
+        if (strcmp(attribute->name, claim->uri) != 0 &&
+            strcmp(attribute->name, claim->name) != 0)
+            continue;
+        for (size_t k = 0; k < attribute->value_count; k++) {
+            bool seen = false;
+
+            for (size_t j = 0; j < json_array_size(list) && !seen; j++)
+                seen = strcmp(json_string_value(json_array_get(list, j)),
+                              attribute->values[k]) == 0;
+            if (!seen && json_array_append_new(list, json_string(attribute->values[k])) != 0) {
+                json_decref(list);
+                return NULL;
+            }
+        }
+    }
+    return list;
 }
 
-static json_t *values_json(const saml_claim *claim, const saml_attribute *attribute)
+/* Adds a disclosed claim's values to the attestation, copied from the JSON list. */
+static int add_attestation_attribute(disclosure *out, const saml_claim *claim,
+                                     const json_t *list)
 {
-    json_t *values;
+    saml_attribute *attribute = &out->attributes[out->attribute_count];
+    size_t count = json_array_size(list);
 
-    if (!claim->multi_valued && attribute->value_count == 1)
-        return json_string(attribute->values[0]);
-    values = json_array();
-    for (size_t i = 0; i < attribute->value_count; i++)
-        json_array_append_new(values, json_string(attribute->values[i]));
-    return values;
+    attribute->name = strdup(claim->name);
+    attribute->values = calloc(count, sizeof(*attribute->values));
+    if (attribute->name == NULL || attribute->values == NULL) {
+        free(attribute->name);
+        free(attribute->values);
+        return -1;
+    }
+    out->attribute_count++;
+    for (size_t i = 0; i < count; i++) {
+        attribute->values[i] = strdup(json_string_value(json_array_get(list, i)));
+        if (attribute->values[i] == NULL)
+            return -1;
+        attribute->value_count++;
+    }
+    return 0;
 }
 
 /* Looks for name in a space-separated list. */
@@ -204,13 +233,16 @@ static bool list_contains(const char *list, const char *name)
 
 /* The decision without the policy engine ([policy] names no bundle): a claim is
  * disclosed when the credential carries it and the relying party's registry entry
- * allows it. No consent is asked. */
+ * allows it. The values of all Attribute elements of a claim are merged, and a
+ * single-valued claim with different values is withheld as source_ambiguous, so that
+ * the order of the elements never decides. No consent is asked. */
 static int decide_claims(const verify_input *in, const store_rp *rp,
                          const saml_assertion *assertion, disclosure *out)
 {
     size_t index;
     const json_t *item;
 
+    out->owns_attributes = true;
     out->disclosed = json_object();
     out->withheld = json_array();
     out->attributes = calloc(json_array_size(in->claims) + 1, sizeof(*out->attributes));
@@ -219,27 +251,37 @@ static int decide_claims(const verify_input *in, const store_rp *rp,
 
     json_array_foreach(in->claims, index, item) {
         const saml_claim *claim = saml_claim_by_name(json_string_value(item));
-        const saml_attribute *attribute = find_attribute(assertion, claim);
+        json_t *values = NULL;
         const char *reason = NULL;
+        int rc = 0;
 
-        if (!list_contains(rp->allowed_claims, claim->name))
+        if (json_object_get(out->disclosed, claim->name) != NULL)
+            continue;
+        if (!list_contains(rp->allowed_claims, claim->name)) {
             reason = "not_allowed_for_relying_party";
-        else if (attribute == NULL)
-            reason = "not_in_credential";
-        else if (json_object_get(out->disclosed, claim->name) != NULL)
-            continue;
-
-        if (reason != NULL) {
-            json_array_append_new(out->withheld,
-                                  json_pack("{s:s, s:s}", "claim", claim->name, "reason",
-                                            reason));
-            continue;
+        } else {
+            values = claim_values(assertion, claim);
+            if (values == NULL)
+                return -1;
+            if (json_array_size(values) == 0)
+                reason = "not_in_credential";
+            else if (!claim->multi_valued && json_array_size(values) > 1)
+                reason = "source_ambiguous";
         }
-        json_object_set_new(out->disclosed, claim->name, values_json(claim, attribute));
-        out->attributes[out->attribute_count].name = (char *)claim->name;
-        out->attributes[out->attribute_count].values = attribute->values;
-        out->attributes[out->attribute_count].value_count = attribute->value_count;
-        out->attribute_count++;
+
+        if (reason != NULL)
+            rc = json_array_append_new(out->withheld,
+                                       json_pack("{s:s, s:s}", "claim", claim->name,
+                                                 "reason", reason));
+        else if (json_object_set_new(out->disclosed, claim->name,
+                                     claim->multi_valued
+                                         ? json_incref(values)
+                                         : json_incref(json_array_get(values, 0))) != 0 ||
+                 add_attestation_attribute(out, claim, values) != 0)
+            rc = -1;
+        json_decref(values);
+        if (rc != 0)
+            return -1;
     }
     return 0;
 }

@@ -87,60 +87,147 @@ void verification_policy_members(json_t *doc, const disclosure *d, long retentio
 
 /* ---- The credential's values by policy name --------------------------------------- */
 
-static json_t *attribute_value(const saml_claim *claim, const saml_attribute *attribute)
+/* Where an attribute's values go in the engine's values: values[name], or
+ * values[name][member] for a part of an object value. */
+typedef struct value_target {
+    const char *name;
+    const char *member;
+    bool multi_valued; /* the SAML catalogue allows several values */
+} value_target;
+
+/* Finds the target of an attribute, or returns false for an attribute that no policy
+ * claim reads. An attribute outside the SAML catalogue counts as single-valued. */
+static bool attribute_target(const saml_attribute *attribute, value_target *out)
 {
-    json_t *values;
+    const saml_claim *claim = saml_claim_by_uri(attribute->name);
 
-    if ((claim == NULL || !claim->multi_valued) && attribute->value_count == 1)
-        return json_string(attribute->values[0]);
-    values = json_array();
-    for (size_t i = 0; i < attribute->value_count; i++)
-        json_array_append_new(values, json_string(attribute->values[i]));
-    return values;
-}
-
-static int add_value(json_t *values, const saml_claim *claim,
-                     const saml_attribute *attribute)
-{
-    const char *name = claim != NULL ? claim->name : NULL;
-    const char *member = NULL;
-    json_t *object;
-
+    if (claim == NULL)
+        claim = saml_claim_by_name(attribute->name);
+    out->name = claim != NULL ? claim->name : NULL;
+    out->member = NULL;
+    out->multi_valued = claim != NULL && claim->multi_valued;
     if (claim == NULL && strncmp(attribute->name, IDSVC_CLAIM_PREFIX,
                                  strlen(IDSVC_CLAIM_PREFIX)) == 0)
-        name = attribute->name + strlen(IDSVC_CLAIM_PREFIX);
-    if (name == NULL || name[0] == '\0')
-        return 0; /* an attribute that no policy claim reads */
+        out->name = attribute->name + strlen(IDSVC_CLAIM_PREFIX);
+    if (out->name == NULL || out->name[0] == '\0')
+        return false;
     for (size_t i = 0; claim != NULL && i < SOURCE_COUNT; i++) {
         if (strcmp(SOURCES[i].saml_name, claim->name) == 0) {
-            name = SOURCES[i].policy_name;
-            member = SOURCES[i].member;
+            out->name = SOURCES[i].policy_name;
+            out->member = SOURCES[i].member;
         }
     }
-
-    if (member == NULL)
-        return json_object_set_new(values, name, attribute_value(claim, attribute));
-    object = json_object_get(values, name);
-    if (!json_is_object(object)) {
-        object = json_object();
-        if (json_object_set_new(values, name, object) != 0)
-            return -1;
-    }
-    return json_object_set_new(object, member, attribute_value(claim, attribute));
+    return true;
 }
 
-/* Builds {policy name: value} from every attribute of the credential. */
-static json_t *credential_values(const saml_assertion *assertion)
+static bool same_target(const value_target *a, const value_target *b)
+{
+    if (strcmp(a->name, b->name) != 0)
+        return false;
+    if (a->member == NULL || b->member == NULL)
+        return a->member == b->member;
+    return strcmp(a->member, b->member) == 0;
+}
+
+/* Collects the distinct values of every attribute from first on with this target. */
+static json_t *target_values(const saml_assertion *assertion, size_t first,
+                             const value_target *target)
+{
+    json_t *list = json_array();
+
+    for (size_t i = first; list != NULL && i < assertion->attribute_count; i++) {
+        const saml_attribute *attribute = &assertion->attributes[i];
+        value_target other;
+
+        if (!attribute_target(attribute, &other) || !same_target(target, &other))
+            continue;
+        for (size_t k = 0; k < attribute->value_count; k++) {
+            bool seen = false;
+
+            for (size_t j = 0; j < json_array_size(list) && !seen; j++)
+                seen = strcmp(json_string_value(json_array_get(list, j)),
+                              attribute->values[k]) == 0;
+            if (!seen && json_array_append_new(list, json_string(attribute->values[k])) != 0) {
+                json_decref(list);
+                return NULL;
+            }
+        }
+    }
+    return list;
+}
+
+static bool seen_before(const saml_assertion *assertion, size_t index,
+                        const value_target *target)
+{
+    for (size_t i = 0; i < index; i++) {
+        value_target earlier;
+
+        if (attribute_target(&assertion->attributes[i], &earlier) &&
+            same_target(target, &earlier))
+            return true;
+    }
+    return false;
+}
+
+static bool name_listed(const json_t *names, const char *name)
+{
+    size_t index;
+    const json_t *item;
+
+    json_array_foreach(names, index, item) {
+        if (strcmp(json_string_value(item), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int set_target(json_t *values, const value_target *target, json_t *value)
+{
+    json_t *object;
+
+    if (target->member == NULL)
+        return json_object_set_new(values, target->name, value);
+    object = json_object_get(values, target->name);
+    if (!json_is_object(object)) {
+        object = json_object();
+        if (json_object_set_new(values, target->name, object) != 0) {
+            json_decref(value);
+            return -1;
+        }
+    }
+    return json_object_set_new(object, target->member, value);
+}
+
+/*
+ * Builds {policy name: value} from every attribute of the credential. The values of
+ * all Attribute elements of one claim are merged, so that their order never decides.
+ * A single-valued claim with two or more different values keeps them all as an array,
+ * and its policy name is added to ambiguous, so the engine releases nothing from it.
+ */
+static json_t *credential_values(const saml_assertion *assertion, json_t *ambiguous)
 {
     json_t *values = json_object();
 
     for (size_t i = 0; values != NULL && i < assertion->attribute_count; i++) {
-        const saml_attribute *attribute = &assertion->attributes[i];
-        const saml_claim *claim = saml_claim_by_uri(attribute->name);
+        value_target target;
+        json_t *list;
+        json_t *value;
 
-        if (claim == NULL)
-            claim = saml_claim_by_name(attribute->name);
-        if (add_value(values, claim, attribute) != 0) {
+        if (!attribute_target(&assertion->attributes[i], &target) ||
+            seen_before(assertion, i, &target))
+            continue;
+        list = target_values(assertion, i, &target);
+        value = list;
+        if (list != NULL && !target.multi_valued && json_array_size(list) == 1) {
+            value = json_incref(json_array_get(list, 0));
+            json_decref(list);
+        } else if (list != NULL && !target.multi_valued && json_array_size(list) > 1 &&
+                   !name_listed(ambiguous, target.name) &&
+                   json_array_append_new(ambiguous, json_string(target.name)) != 0) {
+            json_decref(list);
+            value = NULL;
+        }
+        if (value == NULL || set_target(values, &target, value) != 0) {
             json_decref(values);
             values = NULL;
         }
@@ -280,16 +367,19 @@ static json_t *request_document(const http_request *request, const store_rp *rp,
                                 const verification_terms *terms, const char *home)
 {
     const config_rp *registered = config_find_rp(request->snapshot->cfg, rp->id);
-    json_t *values = credential_values(assertion);
+    json_t *ambiguous = json_array();
+    json_t *values = ambiguous != NULL ? credential_values(assertion, ambiguous) : NULL;
     char when[32];
     time_t now = time(NULL);
     struct tm tm;
 
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (values == NULL)
+    if (values == NULL) {
+        json_decref(ambiguous);
         return NULL;
-    return json_pack("{s:s, s:{s:s, s:s, s:o}, s:s, s:o, s:s, s:[], s:O, s:o, s:s}",
+    }
+    return json_pack("{s:s, s:{s:s, s:s, s:o}, s:s, s:o, s:s, s:[], s:O, s:o, s:o, s:s}",
                      "subject_jurisdiction", home, "relying_party", "id", rp->id,
                      "jurisdiction", rp->jurisdiction, "transfer_mechanisms",
                      mechanism_names(registered != NULL ? registered->transfer_mechanisms
@@ -298,7 +388,8 @@ static json_t *request_document(const http_request *request, const store_rp *rp,
                      terms->retention_days >= 0 ? json_integer(terms->retention_days)
                                                 : json_null(),
                      "assurance", assurance_name(assertion->assurance), "consent",
-                     "claims", terms->claims, "values", values, "time", when);
+                     "claims", terms->claims, "values", values, "ambiguous", ambiguous,
+                     "time", when);
 }
 
 /* Turns a request error into a problem: a bad purpose or claim list is the client's,

@@ -692,6 +692,102 @@ static void test_set_rejects_two_residency_bundles(void **state)
         policy_bundle_free(&bundles[i]);
 }
 
+/* Decides doc with the real rule set and returns the decision of claim. */
+static const policy_claim_decision *decide_claim_in(const policy_set *set, const json_t *doc,
+                                                   policy_decision *decision,
+                                                   const char *claim)
+{
+    policy_request req;
+    policy_error err = {0};
+
+    if (policy_request_from_json(set, doc, &req, &err) != 0 ||
+        policy_evaluate(&req, decision, &err) != 0)
+        fail_msg("evaluation failed: %s", err.message);
+    for (size_t i = 0; i < decision->claim_count; i++)
+        if (strcmp(decision->claims[i].claim, claim) == 0)
+            return &decision->claims[i];
+    fail_msg("no decision for %s", claim);
+    return NULL;
+}
+
+static void expect_reason(const policy_claim_decision *d, policy_outcome_kind outcome,
+                          const char *reason)
+{
+    if (d->outcome != outcome || strcmp(policy_reason_name(d->reason), reason) != 0)
+        fail_msg("%s: expected %s/%s, got %s/%s", d->claim, policy_outcome_name(outcome),
+                 reason, policy_outcome_name(d->outcome), policy_reason_name(d->reason));
+}
+
+/* A claim whose credential value is in conflict releases nothing that reads the value,
+ * whichever value comes first; derivations that read no value are unaffected. */
+static void test_ambiguous_source_withheld(void **state)
+{
+    policy_set *set = load_rule_set(false);
+    const char *const orders[][2] = {{"2015-01-01", "1990-01-01"},
+                                     {"1990-01-01", "2015-01-01"}};
+    policy_decision decision;
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *doc = json_pack(
+            "{s:s, s:{s:s, s:s, s:[s]}, s:s, s:i, s:s, s:[s], s:[s,s,s,s,s,s], "
+            "s:{s:[s,s], s:{s:[s,s]}, s:[s,s], s:s}, s:[s,s,s,s], s:s}",
+            "subject_jurisdiction", "SG", "relying_party", "id", "bank", "jurisdiction",
+            "SG", "transfer_mechanisms", "adequacy", "purpose", "account_opening",
+            "retention_days", 30, "assurance", "substantial", "consent", "explicit",
+            "claims", "date_of_birth", "age_over_18", "residency_country", "address",
+            "id_verified", "given_name", "values", "date_of_birth", orders[i][0],
+            orders[i][1], "address", "country", "SG", "MY", "national_id", "S1", "S2",
+            "given_name", "Mei", "ambiguous", "date_of_birth", "address", "national_id",
+            "not_in_catalogue", "time", "2026-06-01T00:00:00Z");
+
+        expect_reason(decide_claim_in(set, doc, &decision, "date_of_birth"),
+                      POLICY_WITHHELD, "source_ambiguous");
+        expect_reason(decide_claim_in(set, doc, &decision, "age_over_18"), POLICY_WITHHELD,
+                      "source_ambiguous");
+        expect_reason(decide_claim_in(set, doc, &decision, "residency_country"),
+                      POLICY_WITHHELD, "source_ambiguous");
+        expect_reason(decide_claim_in(set, doc, &decision, "address"), POLICY_WITHHELD,
+                      "source_ambiguous");
+        /* present reads no value: the credential does carry national_id. */
+        expect_reason(decide_claim_in(set, doc, &decision, "id_verified"), POLICY_DERIVED,
+                      "rule");
+        assert_string_equal(
+            decide_claim_in(set, doc, &decision, "id_verified")->derived[0].value, "true");
+        expect_reason(decide_claim_in(set, doc, &decision, "given_name"), POLICY_DISCLOSED,
+                      "rule");
+
+        /* An age check derives from the date of birth in place of disclosing it. */
+        json_object_set_new(doc, "purpose", json_string("age_check"));
+        expect_reason(decide_claim_in(set, doc, &decision, "date_of_birth"),
+                      POLICY_WITHHELD, "source_ambiguous");
+        expect_reason(decide_claim_in(set, doc, &decision, "age_over_18"), POLICY_WITHHELD,
+                      "source_ambiguous");
+        json_decref(doc);
+    }
+    policy_set_release(&set);
+}
+
+static void test_ambiguous_must_be_names(void **state)
+{
+    policy_set *set = load_rule_set(false);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:[s], s:{s:s}, s:s, s:s}",
+                            "subject_jurisdiction", "SG", "relying_party", "id", "bank",
+                            "jurisdiction", "SG", "purpose", "age_check", "assurance",
+                            "substantial", "claims", "age_over_18", "values",
+                            "date_of_birth", "1990-01-01", "ambiguous", "date_of_birth",
+                            "time", "2026-06-01T00:00:00Z");
+    policy_request req;
+    policy_error err = {0};
+
+    (void)state;
+    assert_int_equal(policy_request_from_json(set, doc, &req, &err), -1);
+    assert_int_equal(err.code, POLICY_E_REQUEST);
+    assert_string_equal(err.field, "ambiguous");
+    json_decref(doc);
+    policy_set_release(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +801,8 @@ int main(void)
         cmocka_unit_test(test_meaning_findings_have_lines),
         cmocka_unit_test(test_rule_set_is_clean),
         cmocka_unit_test(test_set_rejects_two_residency_bundles),
+        cmocka_unit_test(test_ambiguous_source_withheld),
+        cmocka_unit_test(test_ambiguous_must_be_names),
     };
 
     if (getenv("IDSVC_SOURCE_DIR") == NULL) {

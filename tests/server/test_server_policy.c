@@ -26,6 +26,7 @@
 #define TH_ENTITY_ID "https://bank.example.th/sp"
 #define MY_ISSUER "https://id.example.my/saml"
 #define UNPLACED_ISSUER "https://id.example.org/saml"
+#define FILE_ISSUER "https://files.example.my/saml"
 #define REGULATOR_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=regulator;type=private"
 #define ROGUE_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=rogue-regulator;type=private"
 #define SG_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=sg-regulator;type=private"
@@ -48,7 +49,9 @@ static const char POLICY_CONFIG[] =
     "subject_cn = " CLIENT_STRANGER "\n"
     "\n[issuer my-id]\nentity_id = " MY_ISSUER
     "\ncertificate = peer.pem\njurisdiction = MY\n"
-    "\n[issuer unplaced]\nentity_id = " UNPLACED_ISSUER "\ncertificate = peer.pem\n";
+    "\n[issuer unplaced]\nentity_id = " UNPLACED_ISSUER "\ncertificate = peer.pem\n"
+    "\n[issuer my-files]\nentity_id = " FILE_ISSUER "\ncertificate = file-issuer.pub\n"
+    "jurisdiction = MY\n";
 
 static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
@@ -89,6 +92,12 @@ static int make_key(const harness *h, const char *label, const char *id, const c
 
 static int make_regulator_keys(const harness *h)
 {
+    /* An issuer whose key is a file, for assertions that `xmlsec1 --sign` writes. */
+    if (run("cd '%s' && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+            "-out file-issuer.key 2>/dev/null && openssl pkey -in file-issuer.key -pubout "
+            "-out file-issuer.pub",
+            h->token.dir) != 0)
+        return -1;
     if (make_key(h, "regulator", "11", "regulators.pem") != 0 ||
         make_key(h, "rogue-regulator", "12", "rogue.pem") != 0 ||
         make_key(h, "peer-issuer", "13", "peer.pem") != 0 ||
@@ -462,6 +471,120 @@ static void test_foreign_issuer_jurisdiction(void **state)
     free(assertion);
 }
 
+/* An assertion of FILE_ISSUER with two date_of_birth Attribute elements, with an
+ * empty signature for `xmlsec1 --sign`. The arguments are the ID, the issue instant,
+ * the ID again, NotOnOrAfter, NotBefore, NotOnOrAfter again, the AuthnInstant and the
+ * two dates. */
+static const char TWO_BIRTH_DATES[] =
+    "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
+    "IssueInstant=\"%s\" Version=\"2.0\"><saml:Issuer>" FILE_ISSUER "</saml:Issuer>"
+    "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>"
+    "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
+    "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>"
+    "<ds:Reference URI=\"#%s\"><ds:Transforms><ds:Transform "
+    "Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/><ds:Transform "
+    "Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>"
+    "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"
+    "<ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"
+    "<saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:"
+    "persistent\">MY-000777</saml:NameID><saml:SubjectConfirmation "
+    "Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:SubjectConfirmationData "
+    "NotOnOrAfter=\"%s\"/></saml:SubjectConfirmation></saml:Subject>"
+    "<saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\"><saml:AudienceRestriction>"
+    "<saml:Audience>" RP_ENTITY_ID "</saml:Audience></saml:AudienceRestriction>"
+    "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"%s\"><saml:AuthnContext>"
+    "<saml:AuthnContextClassRef>http://eidas.europa.eu/LoA/substantial"
+    "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+    "<saml:AttributeStatement>"
+    "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.1\"><saml:AttributeValue>%s"
+    "</saml:AttributeValue></saml:Attribute>"
+    "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.1\"><saml:AttributeValue>%s"
+    "</saml:AttributeValue></saml:Attribute>"
+    "</saml:AttributeStatement></saml:Assertion>\n";
+
+static void format_utc(time_t t, char out[32])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Signs TWO_BIRTH_DATES with the file issuer's key; the caller frees the XML. */
+static char *sign_two_birth_dates(const char *first, const char *second)
+{
+    const harness *h = &server;
+    static unsigned counter;
+    char id[64], now[32], before[32], after[32];
+    char document[sizeof(TWO_BIRTH_DATES) + 512];
+    char path[PATH_MAX + 32];
+    time_t issued = time(NULL);
+    FILE *file;
+    char *xml;
+
+    snprintf(id, sizeof(id), "_dob%08x%08lx", ++counter, (unsigned long)issued);
+    format_utc(issued, now);
+    format_utc(issued - 60, before);
+    format_utc(issued + 300, after);
+    snprintf(document, sizeof(document), TWO_BIRTH_DATES, id, now, id, after, before, after,
+             now, first, second);
+    snprintf(path, sizeof(path), "%.4000s/two-dates.xml", h->token.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(document, file);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(run("cd '%s' && xmlsec1 --sign --id-attr:ID "
+                         "urn:oasis:names:tc:SAML:2.0:assertion:Assertion --privkey-pem "
+                         "file-issuer.key --output two-dates.signed.xml two-dates.xml "
+                         ">/dev/null 2>&1",
+                         h->token.dir),
+                     0);
+    snprintf(path, sizeof(path), "%.4000s/two-dates.signed.xml", h->token.dir);
+    xml = test_read_file(path, NULL);
+    assert_non_null(xml);
+    return xml;
+}
+
+/* Two different dates of birth decide nothing, in either order: the age is not derived
+ * from whichever Attribute element comes first or last. */
+static void test_conflicting_birth_dates(void **state)
+{
+    const char *const orders[][2] = {{"2015-01-01", "1990-01-01"},
+                                     {"1990-01-01", "2015-01-01"}};
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        char *assertion = sign_two_birth_dates(orders[i][0], orders[i][1]);
+        http_result result;
+
+        verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"date_of_birth\"]",
+               ",\"retention_days\":30", &result);
+        expect_status(&result, 200, "");
+        assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                            "deny");
+        expect_decision(&result, "age_over_18", "withheld", "source_ambiguous", NULL);
+        expect_decision(&result, "date_of_birth", "withheld", "source_ambiguous", NULL);
+        assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 0);
+        assert_null(strstr(result.body, "2015-01-01"));
+        assert_null(strstr(result.body, "1990-01-01"));
+        http_result_clear(&result);
+        free(assertion);
+    }
+
+    /* The same date twice is one value, and decides. */
+    char *assertion = sign_two_birth_dates("1990-01-01", "1990-01-01");
+    http_result result;
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 200, "");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(result.json, "claims"),
+                                          "age_over_18")),
+        "true");
+    http_result_clear(&result);
+    free(assertion);
+}
+
 /* Counts the lines of the daemon's log that contain text. */
 static int count_log_lines(const char *text)
 {
@@ -725,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_registry_limits_claims),
         cmocka_unit_test(test_bad_request_values),
         cmocka_unit_test(test_foreign_issuer_jurisdiction),
+        cmocka_unit_test(test_conflicting_birth_dates),
         cmocka_unit_test(test_config_policy_keys),
         cmocka_unit_test(test_config_regulator_sections),
         cmocka_unit_test(test_start_warns_about_unbound_key),
