@@ -56,6 +56,43 @@ int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
     return -1;
 }
 
+int route_check_result_values(http_request *request, const saml_assertion_spec *spec,
+                              http_reply *reply)
+{
+    static const struct {
+        saml_spec_field field;
+        const char *code;
+    } codes[] = {
+        {SAML_SPEC_NAME_ID, "name_id_invalid"},
+        {SAML_SPEC_NAME_ID_FORMAT, "name_id_format_invalid"},
+        {SAML_SPEC_ASSURANCE, "assurance_invalid"},
+        {SAML_SPEC_ATTRIBUTES, "attribute_value_invalid"},
+    };
+    char error[256];
+    saml_spec_field field = saml_spec_check(spec, error, sizeof(error));
+
+    if (field == SAML_SPEC_OK)
+        return 0;
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        if (codes[i].field == field) {
+            problem_set(reply, 422, codes[i].code, "assertion",
+                        "The node cannot copy this value of the assertion into its result "
+                        "attestation: %s.",
+                        error);
+            return -1;
+        }
+    }
+
+    /* The issuer, audience and validity come from the configuration, not the request. */
+    log_field fields[] = {
+        {"request_id", request->request_id},
+        {"message", error},
+    };
+    log_event(LOG_ERROR, "result_values_invalid", fields, sizeof(fields) / sizeof(fields[0]));
+    problem_internal(reply);
+    return -1;
+}
+
 int route_assertion_id(const char *xml, char *out, size_t out_size)
 {
     /* The signer writes the Assertion as the root element with ID as its first

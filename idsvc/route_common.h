@@ -20,6 +20,16 @@ int route_random_hex(char *out, size_t bytes);
 int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
                          char **xml_out, http_reply *reply);
 
+/*
+ * Checks the values that a result attestation copies from a verified assertion (the
+ * NameID, its format, the assurance level and the disclosed attributes) against the
+ * signer's rules. An assertion whose values the signer would reject gets 422 with a
+ * code of its own, so that it never reaches the HSM and fails there as a fault of the
+ * node. Returns 0, or -1 with the problem in reply.
+ */
+int route_check_result_values(http_request *request, const saml_assertion_spec *spec,
+                              http_reply *reply);
+
 /* Copies the root Assertion's ID from XML that route_sign_assertion produced. */
 int route_assertion_id(const char *xml, char *out, size_t out_size);
 

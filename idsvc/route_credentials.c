@@ -123,6 +123,40 @@ static bool read_issue_input(const json_t *body, issue_input *in, http_reply *re
     return true;
 }
 
+/*
+ * Applies the signer's own rules to the whole spec, so that no request value reaches
+ * the HSM and fails there as a fault of the node. The claims reader has checked the
+ * subject, the assurance level and the attributes with the same rules, so of the
+ * request's members only audience, which the reader does not see, can fail here.
+ */
+static bool check_spec(const saml_assertion_spec *spec, http_reply *reply)
+{
+    char error[256];
+
+    switch (saml_spec_check(spec, error, sizeof(error))) {
+    case SAML_SPEC_OK:
+        return true;
+    case SAML_SPEC_AUDIENCE:
+        problem_set(reply, 400, "field_invalid", "audience",
+                    "The field audience is invalid: %s.", error);
+        return false;
+    case SAML_SPEC_NAME_ID:
+        problem_set(reply, 422, "claims_invalid", "subject", "%s", error);
+        return false;
+    case SAML_SPEC_ASSURANCE:
+        problem_set(reply, 422, "claims_invalid", "assurance_level", "%s", error);
+        return false;
+    case SAML_SPEC_ATTRIBUTES:
+        problem_set(reply, 422, "claims_invalid", "attributes", "%s", error);
+        return false;
+    default:
+        /* The issuer comes from the configuration; validity_seconds was range-checked. */
+        log_message(LOG_ERROR, "issue_spec_invalid", "%s", error);
+        problem_internal(reply);
+        return false;
+    }
+}
+
 /* Builds the spec through the claims reader, which checks every claim against the
  * catalogue. claims_doc must outlive spec. */
 static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
@@ -149,7 +183,7 @@ static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
     spec->audience = in->audience;
     spec->issue_instant = time(NULL);
     spec->valid_seconds = in->validity;
-    return true;
+    return check_spec(spec, reply);
 }
 
 static void reply_issued(http_reply *reply, const store_issue *issue, const char *xml,

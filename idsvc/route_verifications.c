@@ -286,9 +286,11 @@ static int decide_claims(const verify_input *in, const store_rp *rp,
     return 0;
 }
 
-static int sign_attestation(http_request *request, const store_rp *rp,
-                            const saml_assertion *assertion, const disclosure *d,
-                            char **xml, http_reply *reply)
+/* The result attestation of a verification: the verified subject, with the disclosed
+ * claims of d, for the relying party. */
+static saml_assertion_spec attestation_spec(const http_request *request, const store_rp *rp,
+                                            const saml_assertion *assertion,
+                                            const disclosure *d)
 {
     saml_assertion_spec spec = {
         .issuer = request->snapshot->cfg->entity_id,
@@ -302,7 +304,33 @@ static int sign_attestation(http_request *request, const store_rp *rp,
         .attribute_count = d->attribute_count,
     };
 
+    return spec;
+}
+
+static int sign_attestation(http_request *request, const store_rp *rp,
+                            const saml_assertion *assertion, const disclosure *d,
+                            char **xml, http_reply *reply)
+{
+    saml_assertion_spec spec = attestation_spec(request, rp, assertion, d);
+
     return route_sign_assertion(request, &spec, xml, reply);
+}
+
+/* Rejects, before anything is stored, an assertion whose values the node could not
+ * sign into the attestation now or, after consent, into the one released then. */
+static bool check_attestation_values(http_request *request, const store_rp *rp,
+                                     const saml_assertion *assertion, const disclosure *d,
+                                     http_reply *reply)
+{
+    saml_assertion_spec now = attestation_spec(request, rp, assertion, d);
+    saml_assertion_spec later;
+
+    if (route_check_result_values(request, &now, reply) != 0)
+        return false;
+    if (d->after_consent == NULL)
+        return true;
+    later = attestation_spec(request, rp, assertion, d->after_consent);
+    return route_check_result_values(request, &later, reply) == 0;
 }
 
 /* How long the replay cache keeps an assertion's ID: until saml_verify would reject the
@@ -472,6 +500,9 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
         problem_internal(reply);
         return false;
     }
+
+    if (!check_attestation_values(request, rp, job->assertion, &job->d, reply))
+        return false;
 
     /* A verification that needs the subject's consent is stored and answered 202 with
      * the consent link, and nothing is disclosed yet. With the policy engine the

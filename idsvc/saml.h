@@ -67,6 +67,28 @@ int saml_spec_from_json(json_t *claims, saml_assertion_spec *spec,
                         saml_attribute **attributes_out, char *error, size_t error_size);
 void saml_attributes_free(saml_attribute *attributes, size_t count);
 
+/* The member of a spec that saml_spec_check rejects. */
+typedef enum saml_spec_field {
+    SAML_SPEC_OK = 0,
+    SAML_SPEC_ISSUER,
+    SAML_SPEC_AUDIENCE,
+    SAML_SPEC_NAME_ID,
+    SAML_SPEC_NAME_ID_FORMAT,
+    SAML_SPEC_ASSURANCE,
+    SAML_SPEC_RECIPIENT,
+    SAML_SPEC_VALIDITY, /* valid_seconds, or a time beyond the year 9999 */
+    SAML_SPEC_ATTRIBUTES,
+    SAML_SPEC_NO_MEMORY,
+} saml_spec_field;
+
+/*
+ * Applies every check that saml_build_signed makes on spec, without signing, so that a
+ * caller can reject a value before it reaches the HSM. Returns SAML_SPEC_OK, or the
+ * member at fault with a sentence in error.
+ */
+saml_spec_field saml_spec_check(const saml_assertion_spec *spec, char *error,
+                                size_t error_size);
+
 typedef struct saml_signer {
     p11_key *key;
     const char *key_name; /* written to KeyInfo/KeyName; NULL selects the key's label */

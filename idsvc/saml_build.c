@@ -56,26 +56,32 @@ static int check_text_field(const char *field, const char *value, bool required,
     return 0;
 }
 
-static int check_spec_fields(const saml_assertion_spec *spec, p11_error *err)
+/* Returns the member of spec that breaks the signer's rules, or SAML_SPEC_OK. */
+static saml_spec_field check_spec_fields(const saml_assertion_spec *spec, p11_error *err)
 {
-    if (check_text_field("issuer", spec->issuer, true, false, err) != 0 ||
-        check_text_field("audience", spec->audience, true, false, err) != 0 ||
-        check_text_field("subject NameID", spec->name_id, true, false, err) != 0 ||
-        check_text_field("NameID format", spec->name_id_format, false, true, err) != 0 ||
-        check_text_field("assurance level", spec->assurance, false, true, err) != 0 ||
-        check_text_field("recipient", spec->recipient, false, true, err) != 0)
-        return -1;
+    if (check_text_field("issuer", spec->issuer, true, false, err) != 0)
+        return SAML_SPEC_ISSUER;
+    if (check_text_field("audience", spec->audience, true, false, err) != 0)
+        return SAML_SPEC_AUDIENCE;
+    if (check_text_field("subject NameID", spec->name_id, true, false, err) != 0)
+        return SAML_SPEC_NAME_ID;
+    if (check_text_field("NameID format", spec->name_id_format, false, true, err) != 0)
+        return SAML_SPEC_NAME_ID_FORMAT;
+    if (check_text_field("assurance level", spec->assurance, false, true, err) != 0)
+        return SAML_SPEC_ASSURANCE;
+    if (check_text_field("recipient", spec->recipient, false, true, err) != 0)
+        return SAML_SPEC_RECIPIENT;
 
     if (spec->valid_seconds <= 0) {
         saml_set_error(err, "the validity period must be positive, not %ld seconds",
                        spec->valid_seconds);
-        return -1;
+        return SAML_SPEC_VALIDITY;
     }
     if (spec->attribute_count > 0 && spec->attributes == NULL) {
         saml_set_error(err, "the spec counts attributes but has none");
-        return -1;
+        return SAML_SPEC_ATTRIBUTES;
     }
-    return 0;
+    return SAML_SPEC_OK;
 }
 
 static int resolve_attribute(const saml_attribute *attribute, resolved_attribute *out,
@@ -271,7 +277,7 @@ int saml_build_canonical(const saml_assertion_spec *spec, saml_signed_parts *par
     resolved_attribute *resolved = NULL;
     int result = -1;
 
-    if (check_spec_fields(spec, err) != 0 || prepare_fields(spec, &fields, err) != 0)
+    if (check_spec_fields(spec, err) != SAML_SPEC_OK || prepare_fields(spec, &fields, err) != 0)
         goto out;
 
     resolved = calloc(spec->attribute_count + 1, sizeof(*resolved));
@@ -298,6 +304,30 @@ int saml_build_canonical(const saml_assertion_spec *spec, saml_signed_parts *par
 out:
     free(resolved);
     return result;
+}
+
+saml_spec_field saml_spec_check(const saml_assertion_spec *spec, char *error,
+                                size_t error_size)
+{
+    p11_error err = {0};
+    assertion_fields fields;
+    resolved_attribute *resolved;
+    saml_spec_field field = check_spec_fields(spec, &err);
+
+    if (field == SAML_SPEC_OK && prepare_fields(spec, &fields, &err) != 0)
+        field = SAML_SPEC_VALIDITY;
+    if (field == SAML_SPEC_OK) {
+        resolved = calloc(spec->attribute_count + 1, sizeof(*resolved));
+        if (resolved == NULL) {
+            saml_set_error(&err, "out of memory");
+            field = SAML_SPEC_NO_MEMORY;
+        } else if (resolve_attributes(spec, resolved, &err) != 0) {
+            field = SAML_SPEC_ATTRIBUTES;
+        }
+        free(resolved);
+    }
+    snprintf(error, error_size, "%s", field != SAML_SPEC_OK ? err.message : "");
+    return field;
 }
 
 void saml_signed_parts_free(saml_signed_parts *parts)

@@ -5,6 +5,7 @@
  * from a configured issuer, and `xmlsec1 --verify` checks GET /saml/metadata with only
  * the node's certificate. One daemon serves every test in this file.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -180,29 +181,35 @@ static void format_time(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Signs the template with `xmlsec1 --sign` and a file key of the test folder. The
- * validity window runs from issued - 60 s to issued + lifetime. */
-static char *xmlsec_sign(const char *key_file, const char *issuer, time_t issued,
-                         long lifetime)
+/* Fills the template for issuer; the validity window runs from issued - 60 s to
+ * issued + lifetime. */
+static char *format_assertion(const char *issuer, time_t issued, long lifetime)
 {
-    const char *dir = server.token.dir;
     static unsigned counter;
     char id[64];
     char now[32];
     char before[32];
     char after[32];
-    char document[sizeof(TEMPLATE) + 1024];
-    char path[PATH_MAX + 32];
-    char command[4 * PATH_MAX];
-    FILE *file;
-    char *xml;
+    char *document = NULL;
 
     snprintf(id, sizeof(id), "_xmlsec%08x%08lx", ++counter, (unsigned long)time(NULL));
     format_time(issued, now);
     format_time(issued - 60, before);
     format_time(issued + lifetime, after);
-    snprintf(document, sizeof(document), TEMPLATE, id, now, issuer, id, after, before, after,
-             RP_ENTITY_ID, now);
+    assert_int_not_equal(asprintf(&document, TEMPLATE, id, now, issuer, id, after, before,
+                                  after, RP_ENTITY_ID, now),
+                         -1);
+    return document;
+}
+
+/* Signs document with `xmlsec1 --sign` and a file key of the test folder. */
+static char *sign_document(const char *key_file, const char *document)
+{
+    const char *dir = server.token.dir;
+    char path[PATH_MAX + 32];
+    char command[4 * PATH_MAX];
+    FILE *file;
+    char *xml;
 
     snprintf(path, sizeof(path), "%s/template.xml", dir);
     file = fopen(path, "w");
@@ -218,6 +225,46 @@ static char *xmlsec_sign(const char *key_file, const char *issuer, time_t issued
     snprintf(path, sizeof(path), "%s/signed.xml", dir);
     xml = test_read_file(path, NULL);
     assert_non_null(xml);
+    return xml;
+}
+
+static char *xmlsec_sign(const char *key_file, const char *issuer, time_t issued,
+                         long lifetime)
+{
+    char *document = format_assertion(issuer, issued, lifetime);
+    char *xml = sign_document(key_file, document);
+
+    free(document);
+    return xml;
+}
+
+/* Returns a copy of text with the part from the first start to the end of the first
+ * following end replaced by to. */
+static char *replace_between(const char *text, const char *start, const char *end,
+                             const char *to)
+{
+    const char *from = strstr(text, start);
+    const char *stop = from != NULL ? strstr(from, end) : NULL;
+    char *out = NULL;
+
+    if (stop == NULL)
+        fail_msg("\"%s\" ... \"%s\" is not in the document", start, end);
+    assert_int_not_equal(asprintf(&out, "%.*s%s%s", (int)(from - text), text, to,
+                                  stop + strlen(end)),
+                         -1);
+    return out;
+}
+
+/* An assertion of the peer issuer, valid now for 300 s, with one part replaced before
+ * it is signed: the part from the first start to the end of the following end. */
+static char *peer_variant(const char *start, const char *end, const char *to)
+{
+    char *document = format_assertion(PEER_ENTITY_ID, time(NULL), 300);
+    char *changed = replace_between(document, start, end, to);
+    char *xml = sign_document("peer.key", changed);
+
+    free(changed);
+    free(document);
     return xml;
 }
 
@@ -505,6 +552,79 @@ static void test_issue_unknown_member_rejected(void **state)
     http_result_clear(&result);
 }
 
+/* ---- values the result attestation cannot carry --------------------------------------- */
+
+typedef struct variant_case {
+    const char *start; /* the part of the template that is replaced, from start ... */
+    const char *end;   /* ... to the end of end */
+    const char *to;
+    const char *code;
+} variant_case;
+
+static void expect_variant_rejected(const variant_case *c)
+{
+    char *xml = peer_variant(c->start, c->end, c->to);
+    http_result result;
+
+    post_assertion(xml, &result);
+    print_message("    %s -> %ld %s\n", c->code, result.status, http_result_code(&result));
+    expect_problem(&result, 422, c->code, "assertion");
+    http_result_clear(&result);
+
+    /* Nothing was recorded: the same assertion is rejected again for the same reason,
+     * not as a replay. */
+    post_assertion(xml, &result);
+    expect_problem(&result, 422, c->code, "assertion");
+    http_result_clear(&result);
+    free(xml);
+}
+
+static void test_result_values_rejected(void **state)
+{
+    char long_name_id[2 + 2000 + 1];
+    const variant_case cases[] = {
+        {"Format=\"", "persistent\"", "Format=\"persistent\"", "name_id_format_invalid"},
+        {"<saml:AuthnContextClassRef>", "</saml:AuthnContextClassRef>",
+         "<saml:AuthnContextClassRef>loa2</saml:AuthnContextClassRef>", "assurance_invalid"},
+        {">MY-", "123<", long_name_id, "name_id_invalid"},
+        /* given_name is disclosed; the signer takes no empty value. */
+        {">Siti", "<", "><", "attribute_value_invalid"},
+    };
+
+    (void)state;
+    long_name_id[0] = '>';
+    memset(long_name_id + 1, 'N', 2000);
+    long_name_id[2001] = '<';
+    long_name_id[2002] = '\0';
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_variant_rejected(&cases[i]);
+}
+
+static void test_issue_audience_checked_as_text(void **state)
+{
+    static const char *const audiences[] = {"https://bank.example/sp\\u0001",
+                                            "https://bank.example/sp\\u001f",
+                                            "https://bank.example/sp\\ufffe",
+                                            "https://bank.example/sp\\uffff"};
+    http_result result;
+    char body[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(audiences) / sizeof(audiences[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"subject\":\"MY-1\",\"audience\":\"%s\",\"assurance_level\":\"high\","
+                 "\"validity_seconds\":600,\"attributes\":{\"given_name\":\"Mei\"}}",
+                 audiences[i]);
+        assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                      body, &result),
+                         0);
+        print_message("    %s -> %ld %s\n", audiences[i], result.status,
+                      http_result_code(&result));
+        expect_problem(&result, 400, "field_invalid", "audience");
+        http_result_clear(&result);
+    }
+}
+
 /* ---- the signed metadata ------------------------------------------------------------- */
 
 /* Runs `xmlsec1 --verify` on xml with only the node's certificate; returns its status. */
@@ -565,6 +685,8 @@ int main(void)
         cmocka_unit_test(test_wrong_key_rejected),
         cmocka_unit_test(test_request_errors_have_codes),
         cmocka_unit_test(test_issue_unknown_member_rejected),
+        cmocka_unit_test(test_result_values_rejected),
+        cmocka_unit_test(test_issue_audience_checked_as_text),
         cmocka_unit_test(test_metadata_signed_in_hsm),
     };
 
