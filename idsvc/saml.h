@@ -134,6 +134,12 @@ typedef enum saml_status {
     SAML_ERR_EXPIRED,
     SAML_ERR_AUDIENCE_MISMATCH,
     SAML_ERR_REPLAYED,
+    SAML_ERR_NAMESPACE_INVALID,      /* a namespace name is relative or not a URI */
+    SAML_ERR_STATUS_NOT_SUCCESS,     /* the Response's top-level StatusCode */
+    SAML_ERR_CONDITIONS_INVALID,     /* NotBefore is not earlier than NotOnOrAfter */
+    SAML_ERR_BEARER_MISSING,         /* no SubjectConfirmation with the bearer method */
+    SAML_ERR_CONFIRMATION_INVALID,   /* a bearer SubjectConfirmationData breaks the profile */
+    SAML_ERR_CONFIRMATION_EXPIRED,   /* the bearer confirmation's NotOnOrAfter has passed */
     SAML_ERR_INTERNAL,
 } saml_status;
 

@@ -28,6 +28,12 @@ const char *saml_status_code(saml_status status)
     case SAML_ERR_EXPIRED: return "expired";
     case SAML_ERR_AUDIENCE_MISMATCH: return "audience_mismatch";
     case SAML_ERR_REPLAYED: return "replayed";
+    case SAML_ERR_NAMESPACE_INVALID: return "namespace_invalid";
+    case SAML_ERR_STATUS_NOT_SUCCESS: return "status_not_success";
+    case SAML_ERR_CONDITIONS_INVALID: return "conditions_invalid";
+    case SAML_ERR_BEARER_MISSING: return "bearer_confirmation_missing";
+    case SAML_ERR_CONFIRMATION_INVALID: return "subject_confirmation_invalid";
+    case SAML_ERR_CONFIRMATION_EXPIRED: return "subject_confirmation_expired";
     case SAML_ERR_INTERNAL: return "internal";
     }
     return "unknown";

@@ -2,9 +2,11 @@
  * Verification of a standalone Assertion, or of a Response with exactly one Assertion.
  *
  * The steps run in this order, and the first failure decides the reason. Safe parse, a
- * SAML root, unique IDs, exactly one Assertion, the choice of the signed element, the
- * SignedInfo checks, the issuer's trusted keys and the signature come first. The claims,
- * validity window, audience and replay check follow, all read from the signed element.
+ * SAML root, absolute namespace names, unique IDs, exactly one Assertion, the choice of
+ * the signed element, the SignedInfo checks, the issuer's trusted keys and the signature
+ * come first. The claims, the Response status, the order of the Conditions times, the
+ * validity window, the bearer confirmation, audience and replay check follow, all read
+ * from the signed element except the Response status, which can only reject.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,13 +246,9 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
     return SAML_OK;
 }
 
-static saml_status saml_check_window(const saml_assertion *a,
-                                     const saml_verify_options *options, char *detail,
-                                     size_t detail_size)
+static saml_status saml_check_window(const saml_assertion *a, time_t now, long skew,
+                                     char *detail, size_t detail_size)
 {
-    time_t now = options->clock != NULL ? options->clock(options->clock_ctx) : time(NULL);
-    long skew = options->clock_skew_seconds > 0 ? options->clock_skew_seconds : 0;
-
     if (a->not_before != 0 && now + skew < a->not_before)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
                          "the assertion is not valid before NotBefore, %lld seconds from now",
@@ -266,8 +264,16 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
                                      const saml_verify_options *options, char *detail,
                                      size_t detail_size)
 {
-    saml_status status = saml_check_window(a, options, detail, detail_size);
+    time_t now = options->clock != NULL ? options->clock(options->clock_ctx) : time(NULL);
+    long skew = options->clock_skew_seconds > 0 ? options->clock_skew_seconds : 0;
+    saml_status status = saml_check_response_status(loc->root, detail, detail_size);
 
+    if (status == SAML_OK)
+        status = saml_check_conditions_order(a, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_window(a, now, skew, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_bearer(loc->assertion, now, skew, detail, detail_size);
     if (status != SAML_OK)
         return status;
     if (options->audience != NULL) {
@@ -307,6 +313,8 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
     saml_status status;
 
     status = saml_check_root(doc, &loc, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_namespaces(doc, detail, detail_size);
     if (status != SAML_OK)
         return status;
 

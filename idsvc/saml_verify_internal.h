@@ -65,6 +65,23 @@ saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
                              const saml_verify_options *options, char *detail,
                              size_t detail_size);
 
+/* Rejects a namespace declaration whose name is not an absolute URI. libxml2's c14n
+ * fails on such a document, so its signature could never be checked. */
+saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_size);
+
+/* Rejects a Response whose top-level StatusCode is not Success; root is the document's
+ * root element, which is the Assertion itself when no Response wraps it. */
+saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t detail_size);
+
+/* Rejects Conditions whose NotBefore is not earlier than their NotOnOrAfter. */
+saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
+                                        size_t detail_size);
+
+/* Requires a bearer SubjectConfirmation whose data the SAML 2.0 Web Browser SSO profile
+ * accepts at now, with skew seconds of tolerance. */
+saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char *detail,
+                              size_t detail_size);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

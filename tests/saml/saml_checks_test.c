@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 /*
  * The checks after the signature: validity window and clock skew, audience, replay,
  * unknown issuers, key rollover, input limits, and verification from two threads.
@@ -262,6 +263,121 @@ static void audience_restriction_required(void **state)
     free(unbound);
 }
 
+static saml_status verify_xml_at(const char *xml, long offset, long skew)
+{
+    saml_verify_options options = st_options(&fixture);
+
+    options.clock = offset_clock;
+    options.clock_ctx = &offset;
+    options.clock_skew_seconds = skew;
+    return st_verify(&fixture, &options, xml, NULL);
+}
+
+static void bearer_confirmation_required(void **state)
+{
+    char *holder_of_key = signed_variant("cm:bearer", "cm:holder-of-key");
+    char *without = signed_variant(
+        "<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">"
+        "<saml:SubjectConfirmationData NotOnOrAfter=\"2026-01-01T00:04:00Z\">"
+        "</saml:SubjectConfirmationData></saml:SubjectConfirmation>",
+        "");
+    char *with_not_before = signed_variant("<saml:SubjectConfirmationData ",
+                                           "<saml:SubjectConfirmationData "
+                                           "NotBefore=\"2025-12-31T23:59:00Z\" ");
+    char *without_end = signed_variant("<saml:SubjectConfirmationData NotOnOrAfter=",
+                                       "<saml:SubjectConfirmationData Ends=");
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, holder_of_key, NULL), SAML_ERR_BEARER_MISSING);
+    assert_int_equal(st_verify(&fixture, NULL, without, NULL), SAML_ERR_BEARER_MISSING);
+    assert_int_equal(st_verify(&fixture, NULL, with_not_before, NULL),
+                     SAML_ERR_CONFIRMATION_INVALID);
+    assert_int_equal(st_verify(&fixture, NULL, without_end, NULL),
+                     SAML_ERR_CONFIRMATION_INVALID);
+    free(holder_of_key);
+    free(without);
+    free(with_not_before);
+    free(without_end);
+}
+
+static void bearer_window_with_skew(void **state)
+{
+    /* The confirmation ends at 00:01:00, three minutes before the Conditions do. */
+    char *xml = signed_variant("Data NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+                               "Data NotOnOrAfter=\"2026-01-01T00:01:00Z\"");
+
+    (void)state;
+    assert_int_equal(verify_xml_at(xml, 59, 0), SAML_OK);
+    assert_int_equal(verify_xml_at(xml, 60, 0), SAML_ERR_CONFIRMATION_EXPIRED);
+    assert_int_equal(verify_xml_at(xml, 119, 60), SAML_OK);
+    assert_int_equal(verify_xml_at(xml, 120, 60), SAML_ERR_CONFIRMATION_EXPIRED);
+    /* Past the Conditions too: the assertion's own expiry is named first. */
+    assert_int_equal(verify_xml_at(xml, 240, 0), SAML_ERR_EXPIRED);
+    free(xml);
+}
+
+static void conditions_order_checked(void **state)
+{
+    char *reversed = signed_variant("NotBefore=\"2025-12-31T23:59:00Z\"",
+                                    "NotBefore=\"2026-01-01T00:04:30Z\"");
+    char *equal = signed_variant("NotBefore=\"2025-12-31T23:59:00Z\"",
+                                 "NotBefore=\"2026-01-01T00:04:00Z\"");
+
+    (void)state;
+    /* A skew wide enough for both times still rejects an empty window. */
+    assert_int_equal(verify_xml_at(reversed, 0, 600), SAML_ERR_CONDITIONS_INVALID);
+    assert_int_equal(verify_xml_at(equal, 0, 600), SAML_ERR_CONDITIONS_INVALID);
+    free(reversed);
+    free(equal);
+}
+
+/* Wraps the genuine Assertion in an unsigned Response, after the given content. */
+static char *in_response(const char *before_assertion)
+{
+    char *xml = NULL;
+
+    assert_int_not_equal(
+        asprintf(&xml,
+                 "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+                 "ID=\"_r1\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">%s"
+                 "%s</samlp:Response>",
+                 before_assertion, genuine),
+        -1);
+    return xml;
+}
+
+static void response_status_and_namespaces(void **state)
+{
+    static const struct {
+        const char *before_assertion;
+        saml_status expected;
+    } cases[] = {
+        {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Success\"/></samlp:Status>",
+         SAML_OK},
+        {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Requester\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "RequestDenied\"/></samlp:StatusCode></samlp:Status>",
+         SAML_ERR_STATUS_NOT_SUCCESS},
+        {"<samlp:Status><samlp:StatusCode/></samlp:Status>", SAML_ERR_STATUS_NOT_SUCCESS},
+        {"", SAML_ERR_NOT_SAML},
+        {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Success\"/></samlp:Status><y xmlns=\"rel\"/>",
+         SAML_ERR_NAMESPACE_INVALID},
+        {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Success\"/></samlp:Status><y xmlns:p=\"#frag\" xmlns=\"\"/>",
+         SAML_ERR_NAMESPACE_INVALID},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = in_response(cases[i].before_assertion);
+
+        assert_int_equal(st_verify(&fixture, NULL, xml, NULL), cases[i].expected);
+        free(xml);
+    }
+}
+
 static void times_parsed_strictly(void **state)
 {
     static const char *const invalid[] = {
@@ -303,8 +419,8 @@ static void times_parsed_strictly(void **state)
     }
 
     /* A signed NotOnOrAfter on 31 February must not roll over into March. */
-    bad_date = signed_variant("NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
-                              "NotOnOrAfter=\"2026-02-31T00:00:00Z\"");
+    bad_date = signed_variant("59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+                              "59:00Z\" NotOnOrAfter=\"2026-02-31T00:00:00Z\"");
     assert_int_equal(st_verify(&fixture, NULL, bad_date, NULL), SAML_ERR_NOT_SAML);
     free(bad_date);
 }
@@ -437,6 +553,10 @@ int main(void)
         cmocka_unit_test(missing_issuer_rejected),
         cmocka_unit_test(audience_restriction_required),
         cmocka_unit_test(times_parsed_strictly),
+        cmocka_unit_test(bearer_confirmation_required),
+        cmocka_unit_test(bearer_window_with_skew),
+        cmocka_unit_test(conditions_order_checked),
+        cmocka_unit_test(response_status_and_namespaces),
         cmocka_unit_test(detail_printable_on_one_line),
         cmocka_unit_test(two_threads_verify),
     };

@@ -223,7 +223,10 @@ char *st_template_xml(const saml_fixture *fixture, const st_template *spec)
         "</ds:Transforms><ds:DigestMethod Algorithm=\"%s\"/><ds:DigestValue></ds:DigestValue>"
         "</ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue>%s"
         "</ds:Signature><saml:Subject><saml:NameID Format=\"" ST_NAMEID_FORMAT "\">%s"
-        "</saml:NameID></saml:Subject><saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">"
+        "</saml:NameID><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">"
+        "<saml:SubjectConfirmationData NotOnOrAfter=\"%s\"></saml:SubjectConfirmationData>"
+        "</saml:SubjectConfirmation></saml:Subject>"
+        "<saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">"
         "<saml:AudienceRestriction><saml:Audience>" ST_AUDIENCE "</saml:Audience>"
         "</saml:AudienceRestriction></saml:Conditions></saml:Assertion>",
         id, not_before,
@@ -235,7 +238,8 @@ char *st_template_xml(const saml_fixture *fixture, const st_template *spec)
         spec->digest_method != NULL ? spec->digest_method
                                     : "http://www.w3.org/2001/04/xmlenc#sha256",
         spec->key_info != NULL ? spec->key_info : "",
-        spec->name_id != NULL ? spec->name_id : "alice@idsvc.test", not_before, not_after);
+        spec->name_id != NULL ? spec->name_id : "alice@idsvc.test", not_after, not_before,
+        not_after);
 }
 
 char *st_replace(const char *text, const char *from, const char *to)

@@ -75,10 +75,13 @@ static saml_status verify_vector(const vector_case *c, const char *file, char **
 }
 
 #define ADFS "saml/adfs-rsa-sha256/"
+/* Inside both windows of the fixture: its Conditions run from 12:49:30 to 13:49:30, and
+ * its bearer SubjectConfirmationData ends at 12:54:30. */
+#define ADFS_AT "2011-06-22T12:52:00Z"
 
 static void adfs_verifies_with_pinned_key(void **state)
 {
-    const vector_case c = { ADFS "idp-pubkey.pem", "2011-06-22T13:00:00Z", 0, 1024, false };
+    const vector_case c = { ADFS "idp-pubkey.pem", ADFS_AT, 0, 1024, false };
     char *name_id = NULL;
 
     (void)state;
@@ -91,7 +94,7 @@ static void adfs_verifies_with_pinned_key(void **state)
 
 static void adfs_pinned_certificate_verifies(void **state)
 {
-    const vector_case c = { ADFS "idp-cert.pem", "2011-06-22T13:00:00Z", 0, 1024, false };
+    const vector_case c = { ADFS "idp-cert.pem", ADFS_AT, 0, 1024, false };
 
     (void)state;
     assert_int_equal(verify_vector(&c, ADFS "adfs_response_sha256.xml", NULL), SAML_OK);
@@ -99,7 +102,7 @@ static void adfs_pinned_certificate_verifies(void **state)
 
 static void adfs_rejected_as_small_key(void **state)
 {
-    const vector_case c = { ADFS "idp-pubkey.pem", "2011-06-22T13:00:00Z", 0, 0, false };
+    const vector_case c = { ADFS "idp-pubkey.pem", ADFS_AT, 0, 0, false };
 
     (void)state;
     assert_int_equal(verify_vector(&c, ADFS "adfs_response_sha256.xml", NULL),
@@ -112,6 +115,16 @@ static void adfs_rejected_when_expired(void **state)
 
     (void)state;
     assert_int_equal(verify_vector(&c, ADFS "adfs_response_sha256.xml", NULL), SAML_ERR_EXPIRED);
+}
+
+static void adfs_rejected_after_bearer_window(void **state)
+{
+    const vector_case c = { ADFS "idp-pubkey.pem", "2011-06-22T13:00:00Z", 0, 1024, false };
+
+    (void)state;
+    /* The Conditions still hold at 13:00, but the bearer confirmation ended at 12:54:30. */
+    assert_int_equal(verify_vector(&c, ADFS "adfs_response_sha256.xml", NULL),
+                     SAML_ERR_CONFIRMATION_EXPIRED);
 }
 
 #define RSAU "saml/response-signed-assertion-unsigned/"
@@ -251,7 +264,7 @@ static void cli_reports_reasons(void **state)
     assert_non_null(getenv("IDSVC_ADMIN"));
 
     snprintf(args, sizeof(args), "%s saml verify --trust %s/" ADFS "idp-pubkey.pem "
-             "--at 2011-06-22T13:00:00Z --min-rsa-bits 1024 %s/" ADFS
+             "--at " ADFS_AT " --min-rsa-bits 1024 %s/" ADFS
              "adfs_response_sha256.xml >/dev/null 2>&1",
              getenv("IDSVC_ADMIN"), vectors, vectors);
     assert_int_equal(test_run(args), 0);
@@ -262,7 +275,7 @@ static void cli_reports_reasons(void **state)
         const char *file;
         const char *prefix;
     } cases[] = {
-        { ADFS "idp-pubkey.pem", "--at 2011-06-22T13:00:00Z", ADFS "adfs_response_sha256.xml",
+        { ADFS "idp-pubkey.pem", "--at " ADFS_AT, ADFS "adfs_response_sha256.xml",
           "rejected: key_too_small: " },
         { ADFS "idp-pubkey.pem", "", "saml/entity-attacks/ruby-saml_attackxee_billion_laughs.xml",
           "rejected: doctype_forbidden: " },
@@ -303,6 +316,7 @@ int main(void)
         cmocka_unit_test(adfs_pinned_certificate_verifies),
         cmocka_unit_test(adfs_rejected_as_small_key),
         cmocka_unit_test(adfs_rejected_when_expired),
+        cmocka_unit_test(adfs_rejected_after_bearer_window),
         cmocka_unit_test(signed_response_accepted_when_allowed),
         cmocka_unit_test(signed_response_rejected_by_default),
         cmocka_unit_test(signed_response_rejected_for_sha1),

@@ -625,6 +625,100 @@ static void test_issue_audience_checked_as_text(void **state)
     }
 }
 
+/* ---- SAML 2.0 Core and Web Browser SSO profile checks ------------------------------- */
+
+static void test_profile_checks_have_codes(void **state)
+{
+    char scd_expired[128];
+    char conditions_reversed[160];
+    char before[32];
+    char after[32];
+    time_t now = time(NULL);
+
+    (void)state;
+    snprintf(scd_expired, sizeof(scd_expired), "<saml:SubjectConfirmationData "
+             "NotOnOrAfter=\"%s\"/>", (format_time(now - 3600, after), after));
+    /* Both times within the node's clock skew of now, but NotBefore is the later one. */
+    format_time(now + 50, before);
+    format_time(now, after);
+    snprintf(conditions_reversed, sizeof(conditions_reversed),
+             "<saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">", before, after);
+
+    const variant_case cases[] = {
+        {"<saml:SubjectConfirmationData", "/>", scd_expired, "subject_confirmation_expired"},
+        {"Method=\"", "bearer\"", "Method=\"urn:oasis:names:tc:SAML:2.0:cm:holder-of-key\"",
+         "bearer_confirmation_missing"},
+        {"<saml:SubjectConfirmation ", "</saml:SubjectConfirmation>", "",
+         "bearer_confirmation_missing"},
+        {"<saml:SubjectConfirmationData", "/>",
+         "<saml:SubjectConfirmationData NotBefore=\"2020-01-01T00:00:00Z\" "
+         "NotOnOrAfter=\"2999-01-01T00:00:00Z\"/>",
+         "subject_confirmation_invalid"},
+        {"<saml:SubjectConfirmationData", "/>", "<saml:SubjectConfirmationData/>",
+         "subject_confirmation_invalid"},
+        {"<saml:Conditions ", ">", conditions_reversed, "conditions_invalid"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_variant_rejected(&cases[i]);
+}
+
+/* Wraps a signed Assertion in an unsigned Response with this StatusCode and extra
+ * content before the Assertion. */
+static char *wrap_in_response(const char *assertion, const char *status_code,
+                              const char *extra)
+{
+    const char *body = strstr(assertion, "<saml:Assertion");
+    char *xml = NULL;
+
+    assert_non_null(body);
+    assert_int_not_equal(
+        asprintf(&xml,
+                 "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+                 "ID=\"_response1\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
+                 "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:"
+                 "status:%s\"/></samlp:Status>%s%s</samlp:Response>",
+                 status_code, extra, body),
+        -1);
+    return xml;
+}
+
+static void test_response_wrapper_checked(void **state)
+{
+    static const struct {
+        const char *status_code;
+        const char *extra;
+        long status;
+        const char *code;
+    } cases[] = {
+        {"Requester", "", 422, "status_not_success"},
+        {"Responder", "", 422, "status_not_success"},
+        /* A relative namespace name outside the signed Assertion: libxml2 cannot
+         * canonicalise such a document, whatever the signature. */
+        {"Success", "<y xmlns=\"rel\"/>", 422, "namespace_invalid"},
+        {"Success", "<y xmlns:r=\"../r\"/>", 422, "namespace_invalid"},
+        {"Success", "", 200, NULL},
+    };
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
+        char *xml = wrap_in_response(signed_xml, cases[i].status_code, cases[i].extra);
+
+        post_assertion(xml, &result);
+        print_message("    %s %s -> %ld %s\n", cases[i].status_code, cases[i].extra,
+                      result.status, http_result_code(&result));
+        if (cases[i].code != NULL)
+            expect_problem(&result, cases[i].status, cases[i].code, "assertion");
+        else
+            assert_int_equal(result.status, cases[i].status);
+        http_result_clear(&result);
+        free(xml);
+        free(signed_xml);
+    }
+}
+
 /* ---- the signed metadata ------------------------------------------------------------- */
 
 /* Runs `xmlsec1 --verify` on xml with only the node's certificate; returns its status. */
@@ -687,6 +781,8 @@ int main(void)
         cmocka_unit_test(test_issue_unknown_member_rejected),
         cmocka_unit_test(test_result_values_rejected),
         cmocka_unit_test(test_issue_audience_checked_as_text),
+        cmocka_unit_test(test_profile_checks_have_codes),
+        cmocka_unit_test(test_response_wrapper_checked),
         cmocka_unit_test(test_metadata_signed_in_hsm),
     };
 

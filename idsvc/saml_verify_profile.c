@@ -1,0 +1,184 @@
+/*
+ * The checks that SAML 2.0 Core and the Web Browser SSO profile add to a signature that
+ * verified: the Response status, the order of the Conditions times and the bearer
+ * subject confirmation. Sources: saml-core-2.0-os section 2.5.1 (Conditions), and
+ * saml-profiles-2.0-os sections 4.1.4.2 and 4.1.4.3 (bearer assertions and their
+ * processing rules).
+ *
+ * The node's API has no assertion consumer service URL and sends no AuthnRequest, so
+ * the profile's Recipient and InResponseTo checks do not apply to it, and Address,
+ * which the profile leaves optional, is not compared. The AudienceRestriction that the
+ * profile requires is checked in saml_verify.c.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libxml/uri.h>
+
+#include "saml_verify_internal.h"
+#include "xml_safe.h"
+
+#define SAML_STATUS_SUCCESS "urn:oasis:names:tc:SAML:2.0:status:Success"
+#define SAML_METHOD_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+
+saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_size)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+
+    for (xmlNodePtr node = root; node != NULL; node = xml_safe_next_element(node, root)) {
+        for (xmlNsPtr ns = node->nsDef; ns != NULL; ns = ns->next) {
+            xmlURIPtr uri;
+            bool absolute;
+
+            /* xmlns="" undeclares the default namespace and names none. */
+            if (ns->href == NULL || ns->href[0] == '\0')
+                continue;
+            uri = xmlParseURI((const char *)ns->href);
+            absolute = uri != NULL && uri->scheme != NULL && uri->scheme[0] != '\0';
+            xmlFreeURI(uri);
+            if (!absolute)
+                return saml_fail(detail, detail_size, SAML_ERR_NAMESPACE_INVALID,
+                                 "the namespace name \"%.80s\" declared on <%.40s> is not an "
+                                 "absolute URI, so the document cannot be canonicalised",
+                                 (const char *)ns->href, node->name);
+        }
+    }
+    return SAML_OK;
+}
+
+/* Returns the only child of parent with this name in namespace ns, or NULL when there
+ * is none or more than one. */
+static xmlNodePtr saml_only_child(xmlNodePtr parent, const char *ns, const char *name)
+{
+    xmlNodePtr found = NULL;
+
+    for (xmlNodePtr child = parent->children; child != NULL; child = child->next) {
+        if (!xml_safe_is_element(child, ns, name))
+            continue;
+        if (found != NULL)
+            return NULL;
+        found = child;
+    }
+    return found;
+}
+
+saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t detail_size)
+{
+    xmlNodePtr status;
+    xmlNodePtr code;
+    xmlChar *value;
+    saml_status result = SAML_OK;
+
+    if (!xml_safe_is_element(root, SAML_NS_PROTOCOL, "Response"))
+        return SAML_OK;
+
+    status = saml_only_child(root, SAML_NS_PROTOCOL, "Status");
+    code = status != NULL ? saml_only_child(status, SAML_NS_PROTOCOL, "StatusCode") : NULL;
+    if (code == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the Response needs exactly one Status with exactly one StatusCode");
+
+    /* Only the top-level code tells whether the request succeeded, and a second-level
+     * code inside it only refines that. */
+    value = xmlGetNoNsProp(code, (const xmlChar *)"Value");
+    if (value == NULL || strcmp((const char *)value, SAML_STATUS_SUCCESS) != 0)
+        result = saml_fail(detail, detail_size, SAML_ERR_STATUS_NOT_SUCCESS,
+                           "the Response's StatusCode is \"%.100s\", not Success, so its "
+                           "Assertion does not answer a successful request",
+                           value != NULL ? (const char *)value : "");
+    xmlFree(value);
+    return result;
+}
+
+saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
+                                        size_t detail_size)
+{
+    if (a->not_before != 0 && a->not_before >= a->not_on_or_after)
+        return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
+                         "the Conditions' NotBefore is not earlier than their NotOnOrAfter, "
+                         "so the assertion is valid at no time");
+    return SAML_OK;
+}
+
+/*
+ * Checks one bearer SubjectConfirmation. The profile requires SubjectConfirmationData
+ * with NotOnOrAfter and forbids NotBefore on it.
+ */
+static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, long skew,
+                                          char *detail, size_t detail_size)
+{
+    xmlNodePtr data = saml_only_child(confirmation, SAML_NS_ASSERTION,
+                                      "SubjectConfirmationData");
+    xmlChar *text;
+    time_t not_on_or_after = 0;
+    int parsed;
+
+    if (data == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the bearer SubjectConfirmation needs exactly one "
+                         "SubjectConfirmationData");
+    if (xmlHasProp(data, (const xmlChar *)"NotBefore") != NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the bearer SubjectConfirmationData has a NotBefore, which the "
+                         "Web Browser SSO profile forbids");
+
+    text = xmlGetNoNsProp(data, (const xmlChar *)"NotOnOrAfter");
+    if (text == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the bearer SubjectConfirmationData has no NotOnOrAfter, so it "
+                         "does not limit when the assertion can be presented");
+    parsed = saml_time_parse((const char *)text, &not_on_or_after);
+    xmlFree(text);
+    if (parsed != 0)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the NotOnOrAfter of the bearer SubjectConfirmationData is not a "
+                         "valid xs:dateTime");
+
+    if (now - skew >= not_on_or_after)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,
+                         "the bearer SubjectConfirmationData expired at its NotOnOrAfter, "
+                         "%lld seconds ago",
+                         (long long)(now - not_on_or_after));
+    return SAML_OK;
+}
+
+saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char *detail,
+                              size_t detail_size)
+{
+    xmlNodePtr subject = saml_only_child(assertion, SAML_NS_ASSERTION, "Subject");
+    saml_status first_failure = SAML_OK;
+    char first_detail[256] = "";
+    size_t bearers = 0;
+
+    for (xmlNodePtr c = subject != NULL ? subject->children : NULL; c != NULL; c = c->next) {
+        xmlChar *method;
+        bool bearer;
+        saml_status status;
+
+        if (!xml_safe_is_element(c, SAML_NS_ASSERTION, "SubjectConfirmation"))
+            continue;
+        method = xmlGetNoNsProp(c, (const xmlChar *)"Method");
+        bearer = method != NULL && strcmp((const char *)method, SAML_METHOD_BEARER) == 0;
+        xmlFree(method);
+        if (!bearer)
+            continue;
+
+        /* SAML 2.0 Core: one confirmation that is met confirms the subject. */
+        bearers++;
+        status = saml_check_bearer_data(c, now, skew, detail, detail_size);
+        if (status == SAML_OK)
+            return SAML_OK;
+        if (first_failure == SAML_OK) {
+            first_failure = status;
+            snprintf(first_detail, sizeof(first_detail), "%s", detail);
+        }
+    }
+
+    if (bearers == 0)
+        return saml_fail(detail, detail_size, SAML_ERR_BEARER_MISSING,
+                         "the Subject has no SubjectConfirmation with the bearer method; "
+                         "the node takes no key or other proof from the presenter, so it "
+                         "cannot confirm the subject any other way");
+    return saml_fail(detail, detail_size, first_failure, "%s", first_detail);
+}
