@@ -115,6 +115,11 @@ static bool read_issue_input(const json_t *body, issue_input *in, http_reply *re
     if (!read_validity(body, &in->validity, reply))
         return false;
     in->attributes = json_object_get(body, "attributes");
+    if (in->attributes == NULL || json_is_null(in->attributes)) {
+        problem_set(reply, 400, "field_missing", "attributes",
+                    "The field attributes is required.");
+        return false;
+    }
     if (!json_is_object(in->attributes) || json_object_size(in->attributes) == 0) {
         problem_set(reply, 400, "field_invalid", "attributes",
                     "attributes must be an object with at least one claim.");

@@ -68,6 +68,10 @@ static bool read_claim_list(const json_t *claims, bool names_known, http_reply *
     const json_t *item;
     char field[32];
 
+    if (claims == NULL || json_is_null(claims)) {
+        problem_set(reply, 400, "field_missing", "claims", "The field claims is required.");
+        return false;
+    }
     if (!json_is_array(claims) || json_array_size(claims) == 0 ||
         json_array_size(claims) > CLAIMS_MAX) {
         problem_set(reply, 400, "field_invalid", "claims",
@@ -86,13 +90,23 @@ static bool read_claim_list(const json_t *claims, bool names_known, http_reply *
     return true;
 }
 
+/* Tells raw XML from base64: XML starts with "<", after an optional UTF-8 byte order
+ * mark and XML white space. Neither the mark nor white space is a base64 character. */
+static bool assertion_is_xml(const char *assertion)
+{
+    static const char utf8_bom[] = "\xEF\xBB\xBF";
+
+    if (strncmp(assertion, utf8_bom, sizeof(utf8_bom) - 1) == 0)
+        assertion += sizeof(utf8_bom) - 1;
+    return assertion[strspn(assertion, " \t\r\n")] == '<';
+}
+
 static bool read_verify_input(const http_request *request, const json_t *body,
                               verify_input *in, http_reply *reply)
 {
     static const char *const members[] = {"assertion", "claims", "purpose",
                                           "retention_days", NULL};
     const char *assertion;
-    size_t skip;
 
     if (!http_json_known_members(body, members, reply))
         return false;
@@ -109,13 +123,13 @@ static bool read_verify_input(const http_request *request, const json_t *body,
     if (!read_claim_list(in->claims, request->node->policy == NULL, reply))
         return false;
 
-    skip = strspn(assertion, " \t\r\n");
-    if (assertion[skip] == '<') {
+    if (assertion_is_xml(assertion)) {
         in->xml_len = strlen(assertion);
         in->xml = strdup(assertion);
     } else {
         in->xml = decode_base64(assertion, strlen(assertion), &in->xml_len);
-        if (in->xml == NULL) {
+        /* Only white space decodes to no bytes at all. */
+        if (in->xml == NULL || in->xml_len == 0) {
             problem_set(reply, 400, "assertion_encoding_invalid", "assertion",
                         "assertion must be SAML XML or its base64 encoding.");
             return false;

@@ -623,6 +623,14 @@ static void test_issue_audience_checked_as_text(void **state)
         expect_problem(&result, 400, "field_invalid", "audience");
         http_result_clear(&result);
     }
+
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  "{\"subject\":\"MY-1\",\"audience\":\"" RP_ENTITY_ID "\","
+                                  "\"assurance_level\":\"high\",\"validity_seconds\":600}",
+                                  &result),
+                     0);
+    expect_problem(&result, 400, "field_missing", "attributes");
+    http_result_clear(&result);
 }
 
 /* ---- SAML 2.0 Core and Web Browser SSO profile checks ------------------------------- */
@@ -719,6 +727,36 @@ static void test_response_wrapper_checked(void **state)
     }
 }
 
+static void test_assertion_encoding_edges(void **state)
+{
+    char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
+    char *with_bom = NULL;
+    http_result result;
+
+    (void)state;
+    /* Raw XML after a UTF-8 byte order mark is XML, not base64. */
+    assert_int_not_equal(asprintf(&with_bom, "\xEF\xBB\xBF%s", signed_xml), -1);
+    post_assertion(with_bom, &result);
+    if (result.status != 200)
+        fprintf(stderr, "rejected: %s\n", result.body ? result.body : "");
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+
+    /* White space only contains no assertion in either encoding. */
+    post_assertion(" \n\t ", &result);
+    expect_problem(&result, 400, "assertion_encoding_invalid", "assertion");
+    http_result_clear(&result);
+
+    post_body("{\"assertion\":\"<a/>\",\"purpose\":\"kyc\"}", &result);
+    expect_problem(&result, 400, "field_missing", "claims");
+    http_result_clear(&result);
+    post_body("{\"assertion\":\"<a/>\",\"claims\":null,\"purpose\":\"kyc\"}", &result);
+    expect_problem(&result, 400, "field_missing", "claims");
+    http_result_clear(&result);
+    free(with_bom);
+    free(signed_xml);
+}
+
 /* ---- the signed metadata ------------------------------------------------------------- */
 
 /* Runs `xmlsec1 --verify` on xml with only the node's certificate; returns its status. */
@@ -783,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_issue_audience_checked_as_text),
         cmocka_unit_test(test_profile_checks_have_codes),
         cmocka_unit_test(test_response_wrapper_checked),
+        cmocka_unit_test(test_assertion_encoding_edges),
         cmocka_unit_test(test_metadata_signed_in_hsm),
     };
 
