@@ -29,3 +29,11 @@ function(audit_add_server_test)
 endfunction()
 set(AUDIT_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 cmake_language(DEFER CALL audit_add_server_test)
+
+# idsvc-admin audit on a log written in process and edited in SQL, and the strict
+# reading of every idsvc-admin number argument.
+if(TARGET idsvc_audit AND TARGET idsvc_server AND TARGET idsvc-admin)
+  idsvc_add_unit_test(test_audit_admin ${CMAKE_CURRENT_LIST_DIR}/test_audit_admin.c
+                      idsvc_server)
+  add_dependencies(test_audit_admin idsvc-admin)
+endif()

@@ -1,13 +1,14 @@
 /*
- * idsvc-admin audit export|show|prove: read the audit log straight from the node's
- * SQLite file, opened read-only. 'audit verify' (audit_verify.c) checks an export.
+ * idsvc-admin audit: the dispatcher, the helpers its subcommands share, and 'audit
+ * prove', which reads proofs from the node's SQLite file, opened read-only. 'export'
+ * and 'show' are in audit_export.c and audit_show.c, and 'verify', which checks an
+ * export, in audit_verify.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 #include "admin.h"
 #include "audit_cmd.h"
 #include "audit_store.h"
+#include "number_arg.h"
 
 static void print_usage(FILE *out)
 {
@@ -22,15 +24,18 @@ static void print_usage(FILE *out)
           "\n"
           "  export --database DB [--out FILE]\n"
           "        write every entry, subtree hash and checkpoint as JSON lines\n"
-          "  verify EXPORT --trust PEM\n"
-          "        rebuild the tree from an export and check every checkpoint\n"
+          "  verify EXPORT --trust PEM [--retention-days [XX=]DAYS]...\n"
+          "        rebuild the tree from an export, check every checkpoint, and check\n"
+          "        each entry's unhashed columns against its text; --retention-days\n"
+          "        states the retention period in days (0 keeps payloads forever), for\n"
+          "        jurisdiction XX or as the default, and fails earlier purges\n"
           "  prove INDEX --database DB [--size N] [--trust PEM]\n"
           "        print the inclusion proof of entry INDEX and check it against the\n"
-          "        latest checkpoint, or against the tree of N entries\n"
+          "        latest checkpoint, or against the tree of N entries (N >= 1)\n"
           "  show --database DB [--since TIME] [--until TIME] [--rp ID] [--kind KIND]\n"
           "       [--limit N]\n"
-          "        print matching entries; TIME is RFC 3339 UTC (2026-01-31T12:00:00Z)\n"
-          "        or seconds since 1970\n"
+          "        print matching entries, read from their hashed text; TIME is RFC 3339\n"
+          "        UTC (2026-01-31T12:00:00Z) or seconds since 1970; N >= 1\n"
           "\n"
           "See docs/audit-log.md for the formats and the exit codes.\n",
           out);
@@ -63,6 +68,36 @@ int admin_audit_main(int argc, char **argv)
 
 /* ---- Shared helpers --------------------------------------------------------------- */
 
+json_t *audit_hex_json(const unsigned char *bytes, size_t len)
+{
+    char *hex = malloc(2 * len + 1);
+    json_t *doc;
+
+    if (hex == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+    hex[2 * len] = '\0';
+    doc = json_string(hex);
+    free(hex);
+    return doc;
+}
+
+int audit_print_line(FILE *out, json_t *doc)
+{
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    int rc = text != NULL && fprintf(out, "%s\n", text) > 0 ? 0 : -1;
+
+    free(text);
+    json_decref(doc);
+    return rc;
+}
+
+static json_t *hash_json(const audit_merkle_hash *hash)
+{
+    return audit_hex_json(hash->bytes, sizeof(hash->bytes));
+}
+
 static audit_store *open_database(const char *path)
 {
     char error[512];
@@ -78,216 +113,18 @@ static audit_store *open_database(const char *path)
     return store_handle;
 }
 
-static void format_time(int64_t seconds, char out[32])
-{
-    time_t t = (time_t)seconds;
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static json_t *hash_json(const audit_merkle_hash *hash)
-{
-    char hex[65];
-
-    audit_hash_hex(hash, hex);
-    return json_string(hex);
-}
-
-static int print_line(FILE *out, json_t *doc)
-{
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    int rc = text != NULL && fprintf(out, "%s\n", text) > 0 ? 0 : -1;
-
-    free(text);
-    json_decref(doc);
-    return rc;
-}
-
-static json_t *entry_json(const audit_row *row)
-{
-    json_t *doc = json_pack("{s:s, s:I, s:o, s:s?}", "type", "entry", "index",
-                            (json_int_t)row->index, "leaf_hash", hash_json(&row->leaf_hash),
-                            "entry", row->text);
-    char when[32];
-
-    if (doc != NULL && row->text == NULL) {
-        format_time(row->purged_at, when);
-        json_object_set_new(doc, "entry", json_null());
-        json_object_set_new(doc, "purged_at", json_string(when));
-    }
-    return doc;
-}
-
-/* ---- export ----------------------------------------------------------------------- */
-
-static int export_entry(void *ctx, const audit_row *row)
-{
-    return print_line(ctx, entry_json(row));
-}
-
-static int export_node(void *ctx, unsigned level, uint64_t index, const audit_merkle_hash *hash)
-{
-    return print_line(ctx, json_pack("{s:s, s:i, s:I, s:o}", "type", "node", "level",
-                                     (int)level, "index", (json_int_t)index, "hash",
-                                     hash_json(hash)));
-}
-
-static int export_checkpoint(void *ctx, const audit_checkpoint *checkpoint)
-{
-    char signature[4 * AUDIT_SIGNATURE_MAX / 3 + 8];
-
-    EVP_EncodeBlock((unsigned char *)signature, checkpoint->signature,
-                    (int)checkpoint->signature_len);
-    return print_line(ctx, json_pack("{s:s, s:I, s:s?, s:s?, s:s}", "type", "checkpoint",
-                                     "id", (json_int_t)checkpoint->id, "algorithm",
-                                     checkpoint->algorithm, "body", checkpoint->body,
-                                     "signature", signature));
-}
-
-int admin_audit_export_main(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"database", required_argument, NULL, 'd'},
-        {"out", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *database = NULL;
-    const char *out_path = NULL;
-    audit_store *source = NULL;
-    audit_filter all;
-    FILE *out = stdout;
-    int status = AUDIT_EXIT_FAILED;
-    int option;
-
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option == 'd')
-            database = optarg;
-        else if (option == 'o')
-            out_path = optarg;
-        else
-            return AUDIT_EXIT_USAGE;
-    }
-    if (optind != argc || (source = open_database(database)) == NULL)
-        return AUDIT_EXIT_USAGE;
-    if (out_path != NULL && (out = fopen(out_path, "w")) == NULL) {
-        fprintf(stderr, "idsvc-admin audit export: %s: cannot create the file\n", out_path);
-        goto out;
-    }
-
-    /* One read transaction, so that entries, nodes and checkpoints are one snapshot. */
-    audit_filter_all(&all);
-    if (audit_store_read_begin(source) != AUDIT_OK ||
-        audit_store_each_entry(source, &all, export_entry, out) != AUDIT_OK ||
-        audit_store_each_node(source, export_node, out) != AUDIT_OK ||
-        audit_store_each_checkpoint(source, export_checkpoint, out) != AUDIT_OK) {
-        fputs("idsvc-admin audit export: reading the database or writing failed\n", stderr);
-        goto out;
-    }
-    status = AUDIT_EXIT_OK;
-out:
-    audit_store_read_end(source);
-    if (out != NULL && out != stdout && fclose(out) != 0)
-        status = AUDIT_EXIT_FAILED;
-    audit_store_close(&source);
-    return status;
-}
-
-/* ---- show ------------------------------------------------------------------------- */
-
-/* Reads RFC 3339 UTC with seconds ("2026-01-31T12:00:00Z") or seconds since 1970. */
-static int parse_time(const char *text, int64_t *out)
-{
-    struct tm tm = {0};
-    char *end = NULL;
-
-    if (strchr(text, 'T') == NULL) {
-        *out = strtoll(text, &end, 10);
-        return end != text && *end == '\0' ? 0 : -1;
-    }
-    if (strlen(text) != 20 ||
-        sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm);
-    return 0;
-}
-
-static int show_entry(void *ctx, const audit_row *row)
-{
-    json_t *doc = entry_json(row);
-    char when[32];
-
-    (void)ctx;
-    format_time(row->recorded_at, when);
-    json_object_del(doc, "type");
-    json_object_set_new(doc, "time", json_string(when));
-    json_object_set_new(doc, "kind", json_string(row->kind));
-    if (row->actor != NULL)
-        json_object_set_new(doc, "actor", json_string(row->actor));
-    if (row->relying_party != NULL)
-        json_object_set_new(doc, "relying_party", json_string(row->relying_party));
-    return print_line(stdout, doc);
-}
-
-int admin_audit_show_main(int argc, char **argv)
-{
-    static const struct option options[] = {
-        {"database", required_argument, NULL, 'd'}, {"since", required_argument, NULL, 's'},
-        {"until", required_argument, NULL, 'u'},    {"rp", required_argument, NULL, 'r'},
-        {"kind", required_argument, NULL, 'k'},     {"limit", required_argument, NULL, 'l'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *database = NULL;
-    audit_store *source;
-    audit_filter filter;
-    audit_status status;
-    int option;
-
-    audit_filter_all(&filter);
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option == 'd') {
-            database = optarg;
-        } else if (option == 's' || option == 'u') {
-            if (parse_time(optarg, option == 's' ? &filter.since : &filter.until) != 0) {
-                fprintf(stderr, "idsvc-admin audit show: \"%s\" is not a time such as "
-                        "2026-01-31T12:00:00Z or seconds since 1970\n", optarg);
-                return AUDIT_EXIT_USAGE;
-            }
-        } else if (option == 'r') {
-            filter.relying_party = optarg;
-        } else if (option == 'k') {
-            if (!audit_event_kind_known(optarg)) {
-                fprintf(stderr, "idsvc-admin audit show: unknown event kind \"%s\" (see "
-                        "docs/audit-log.md)\n", optarg);
-                return AUDIT_EXIT_USAGE;
-            }
-            filter.kind = optarg;
-        } else if (option == 'l') {
-            filter.limit = (size_t)strtoull(optarg, NULL, 10);
-        } else {
-            return AUDIT_EXIT_USAGE;
-        }
-    }
-    if (optind != argc || (source = open_database(database)) == NULL)
-        return AUDIT_EXIT_USAGE;
-    status = audit_store_each_entry(source, &filter, show_entry, NULL);
-    audit_store_close(&source);
-    return status == AUDIT_OK ? AUDIT_EXIT_OK : AUDIT_EXIT_FAILED;
-}
-
 /* ---- prove ------------------------------------------------------------------------ */
 
 typedef struct prove_args {
     const char *database;
     const char *trust;
     uint64_t index;
-    uint64_t size; /* 0 selects the latest checkpoint */
+    uint64_t size; /* 0 when --size is absent: the latest checkpoint's tree */
 } prove_args;
 
+#define PROVE_PROGRAM "idsvc-admin audit prove"
+
+/* Returns 0, or AUDIT_EXIT_USAGE after printing what is wrong. */
 static int parse_prove_args(int argc, char **argv, prove_args *args)
 {
     static const struct option options[] = {
@@ -296,24 +133,49 @@ static int parse_prove_args(int argc, char **argv, prove_args *args)
         {"trust", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
-    char *end = NULL;
     int option;
 
     memset(args, 0, sizeof(*args));
+    opterr = 0;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option == 'd')
+        if (option == '?' && optopt >= '0' && optopt <= '9') {
+            /* getopt takes a negative INDEX such as -1 for an option. */
+            fprintf(stderr, PROVE_PROGRAM ": INDEX must be a whole number from 0 to %" PRIu64
+                    ", not a negative number\n", AUDIT_NUMBER_MAX - 1);
+            return AUDIT_EXIT_USAGE;
+        } else if (option == '?') {
+            fprintf(stderr, PROVE_PROGRAM ": unknown option, or an option without its "
+                    "value: %s\n", argv[optind - 1]);
+            goto usage;
+        } else if (option == 'd') {
             args->database = optarg;
-        else if (option == 't')
+        } else if (option == 't') {
             args->trust = optarg;
-        else if (option == 's')
-            args->size = strtoull(optarg, &end, 10);
-        else
-            return -1;
+        } else if (option == 's') {
+            /* A tree of 0 entries has no inclusion proof. */
+            if (admin_parse_number(PROVE_PROGRAM, "--size", optarg, 1, AUDIT_NUMBER_MAX,
+                                   &args->size) != 0)
+                return AUDIT_EXIT_USAGE;
+        } else {
+            goto usage;
+        }
     }
     if (optind + 1 != argc)
-        return -1;
-    args->index = strtoull(argv[optind], &end, 10);
-    return *end == '\0' ? 0 : -1;
+        goto usage;
+    if (admin_parse_number(PROVE_PROGRAM, "INDEX", argv[optind], 0, AUDIT_NUMBER_MAX - 1,
+                           &args->index) != 0)
+        return AUDIT_EXIT_USAGE;
+    if (args->size != 0 && args->index >= args->size) {
+        fprintf(stderr, PROVE_PROGRAM ": INDEX %" PRIu64 " is not in a tree of --size %" PRIu64
+                " entries; INDEX must be from 0 to %" PRIu64 "\n",
+                args->index, args->size, args->size - 1);
+        return AUDIT_EXIT_USAGE;
+    }
+    return 0;
+usage:
+    fputs("usage: idsvc-admin audit prove INDEX --database DB [--size N] [--trust PEM]\n",
+          stderr);
+    return AUDIT_EXIT_USAGE;
 }
 
 /* Checks the checkpoint's signature when --trust was given. */
@@ -378,7 +240,7 @@ static int prove(audit_store *source_store, const prove_args *args)
 
     for (size_t i = 0; i < proof.count; i++)
         json_array_append_new(hashes, hash_json(&proof.hashes[i]));
-    print_line(stdout, json_pack("{s:I, s:I, s:o, s:o, s:O, s:b}", "index",
+    audit_print_line(stdout, json_pack("{s:I, s:I, s:o, s:o, s:O, s:b}", "index",
                                  (json_int_t)args->index, "tree_size", (json_int_t)head.size,
                                  "leaf_hash", hash_json(&leaf), "root_hash",
                                  hash_json(&head.root), "proof", hashes, "verified", 1));
@@ -395,11 +257,8 @@ int admin_audit_prove_main(int argc, char **argv)
     audit_store *source;
     int rc;
 
-    if (parse_prove_args(argc, argv, &args) != 0) {
-        fputs("usage: idsvc-admin audit prove INDEX --database DB [--size N] "
-              "[--trust PEM]\n", stderr);
+    if (parse_prove_args(argc, argv, &args) != 0)
         return AUDIT_EXIT_USAGE;
-    }
     if ((source = open_database(args.database)) == NULL)
         return AUDIT_EXIT_USAGE;
     rc = prove(source, &args);

@@ -10,7 +10,15 @@
  *      (checkpoint_signature_invalid), cover no more than the export
  *      (checkpoint_beyond_export), sign the rebuilt root (checkpoint_root_mismatch), and
  *      extend the previous checkpoint by an RFC 9162 consistency proof
- *      (checkpoint_inconsistent).
+ *      (checkpoint_inconsistent);
+ *   4. each entry's unhashed columns must repeat the facts of its text
+ *      (column_invalid, column_mismatch), and a purged entry needs a purge time no
+ *      earlier than its recorded time (purge_invalid) and, with --retention-days, no
+ *      earlier than the stated retention period allows (purged_early).
+ *
+ * The column checks run while the entries are read, but their first failure is printed
+ * only after steps 2 and 3 passed, because a changed hash or checkpoint is the stronger
+ * finding and locates a rewritten entry by the tree.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,8 +32,30 @@
 #include "audit_checkpoint.h"
 #include "audit_cmd.h"
 #include "audit_memory.h"
+#include "audit_rows.h"
+#include "number_arg.h"
 
 #define LINE_MAX_BYTES (1024 * 1024)
+#define VERIFY_PROGRAM "idsvc-admin audit verify"
+
+/* The largest period the node's [audit] retention_days accepts. */
+#define RETENTION_DAYS_MAX (100 * 366)
+#define RETENTION_RULES_MAX 64
+
+/* A retention period stated with --retention-days, as [audit] retention_days (the
+ * default, jurisdiction NULL) or retention_days.XX sets it on the node. */
+typedef struct retention_rule {
+    const char *jurisdiction;
+    uint64_t days; /* 0 keeps payloads forever */
+} retention_rule;
+
+/* The purged entries seen so far. */
+typedef struct purge_summary {
+    uint64_t count;
+    uint64_t first;
+    uint64_t last;
+    uint64_t unchecked; /* no --retention-days rule applied */
+} purge_summary;
 
 typedef struct verifier {
     audit_memory_tree tree;
@@ -35,12 +65,100 @@ typedef struct verifier {
     size_t checkpoint_count;
     json_t *nodes;      /* [level, index, hash] of the exported subtrees */
     unsigned long line; /* the export line being read, for messages */
+    const retention_rule *rules;
+    size_t rule_count;
+    purge_summary purged;
+    char column_failure[512]; /* the first FAILED line of step 4, or "" */
 } verifier;
 
 static int fail(const char *what, uint64_t number, const char *code, const char *detail)
 {
     printf("FAILED %s %" PRIu64 ": %s: %s\n", what, number, code, detail);
     return AUDIT_EXIT_FAILED;
+}
+
+/* ---- Columns and purges ---------------------------------------------------------- */
+
+/* Returns the rule for jurisdiction: its own, else the default, else NULL. */
+static const retention_rule *find_rule(const verifier *v, const char *jurisdiction)
+{
+    const retention_rule *fallback = NULL;
+
+    for (size_t i = 0; i < v->rule_count; i++) {
+        if (v->rules[i].jurisdiction == NULL)
+            fallback = &v->rules[i];
+        else if (jurisdiction != NULL && strcmp(v->rules[i].jurisdiction, jurisdiction) == 0)
+            return &v->rules[i];
+    }
+    return fallback;
+}
+
+/*
+ * Counts a purged entry and checks it against the stated retention period. The node
+ * purges an entry once more than its period has passed since recorded_at, so an entry
+ * purged sooner was not purged by retention. audit_rows_check_types has checked that
+ * both times are integers.
+ */
+/* Keeps the first column failure for verify() to print; returns 0. */
+static int defer_failure(verifier *v, uint64_t index, const char *code, const char *detail)
+{
+    if (v->column_failure[0] == '\0')
+        snprintf(v->column_failure, sizeof(v->column_failure),
+                 "FAILED entry %" PRIu64 ": %s: %s\n", index, code, detail);
+    return 0;
+}
+
+static int check_purge(verifier *v, uint64_t index, const json_t *columns)
+{
+    const char *jurisdiction = json_string_value(json_object_get(columns, "jurisdiction"));
+    json_int_t recorded_at = json_integer_value(json_object_get(columns, "recorded_at"));
+    json_int_t purged_at = json_integer_value(json_object_get(columns, "purged_at"));
+    const retention_rule *rule = find_rule(v, jurisdiction);
+    uint64_t kept_seconds = (uint64_t)purged_at - (uint64_t)recorded_at;
+    char detail[256];
+
+    if (v->purged.count == 0)
+        v->purged.first = index;
+    v->purged.last = index;
+    v->purged.count++;
+    if (rule == NULL) {
+        v->purged.unchecked++;
+        return 0;
+    }
+    if (rule->days == 0) {
+        snprintf(detail, sizeof(detail),
+                 "the entry text was purged, but the stated policy keeps the payloads of "
+                 "jurisdiction %s forever", jurisdiction != NULL ? jurisdiction : "(none)");
+        return defer_failure(v, index, "purged_early", detail);
+    }
+    if (kept_seconds < rule->days * 86400) {
+        snprintf(detail, sizeof(detail),
+                 "the entry text was purged %" PRIu64 " days and %" PRIu64 " seconds after "
+                 "it was recorded, before the %" PRIu64 " days stated for jurisdiction %s",
+                 kept_seconds / 86400, kept_seconds % 86400, rule->days,
+                 jurisdiction != NULL ? jurisdiction : "(none)");
+        return defer_failure(v, index, "purged_early", detail);
+    }
+    return 0;
+}
+
+/* Checks the columns of an entry line against its text, or its purge. */
+static int check_columns(verifier *v, uint64_t index, const json_t *line, const char *text)
+{
+    const json_t *columns = json_object_get(line, "columns");
+    const char *code;
+    char detail[256];
+
+    if (!json_is_object(columns))
+        return fail("entry", index, "export_invalid",
+                    "the entry has no columns object; export the database again with this "
+                    "version of idsvc-admin");
+    code = audit_rows_check_types(columns, text, detail, sizeof(detail));
+    if (code == NULL && text != NULL)
+        code = audit_rows_check_entry(columns, text, detail, sizeof(detail));
+    if (code != NULL)
+        return defer_failure(v, index, code, detail);
+    return text == NULL ? check_purge(v, index, columns) : 0;
 }
 
 /* ---- Reading the export ----------------------------------------------------------- */
@@ -71,6 +189,8 @@ static int read_entry(verifier *v, const json_t *line)
             return fail("entry", expected, "entry_hash_mismatch",
                         "the entry's bytes do not hash to its stored leaf hash");
     }
+    if (check_columns(v, expected, line, text) != 0)
+        return AUDIT_EXIT_FAILED;
     if (audit_memory_tree_append(&v->tree, &stored) != AUDIT_MERKLE_OK)
         return fail("entry", expected, "internal_error", "out of memory");
     return 0;
@@ -305,24 +425,79 @@ static int verify(verifier *v, const char *path)
     if (v->checkpoint_count == 0)
         return fail("checkpoint", 0, "checkpoint_missing",
                     "the export has no checkpoint, so nothing is signed");
+    if (v->column_failure[0] != '\0') {
+        fputs(v->column_failure, stdout);
+        return AUDIT_EXIT_FAILED;
+    }
 
     audit_merkle_frontier_head(&v->tree.frontier, &head);
     audit_hash_hex(&v->checkpoints[v->checkpoint_count - 1].head.root, root);
     printf("OK %" PRIu64 " entries, %zu checkpoints; the latest signs %" PRIu64
-           " entries with root %s\n", head.size, v->checkpoint_count,
+           " entries with root %s; ", head.size, v->checkpoint_count,
            v->checkpoints[v->checkpoint_count - 1].head.size, root);
+    if (v->purged.count == 0)
+        printf("0 purged\n");
+    else
+        printf("%" PRIu64 " purged, indexes %" PRIu64 " to %" PRIu64 "\n", v->purged.count,
+               v->purged.first, v->purged.last);
+    if (v->purged.count > 0)
+        printf("NOTE the recorded_at, kind, actor, relying_party and jurisdiction columns of "
+               "the %" PRIu64 " purged entries are not covered by any hash\n",
+               v->purged.count);
+    if (v->purged.unchecked > 0)
+        printf("NOTE no retention period was stated for %" PRIu64 " purged entries; pass "
+               "--retention-days to check when they were purged\n", v->purged.unchecked);
     if (head.size > v->checkpoints[v->checkpoint_count - 1].head.size)
         printf("NOTE %" PRIu64 " entries after the latest checkpoint are not signed yet\n",
                head.size - v->checkpoints[v->checkpoint_count - 1].head.size);
     return AUDIT_EXIT_OK;
 }
 
+/* Reads --retention-days [XX=]DAYS into rules; returns 0 or -1 after a message. */
+static int parse_retention(char *value, retention_rule *rules, size_t *count)
+{
+    char *equals = strchr(value, '=');
+    const char *days = equals != NULL ? equals + 1 : value;
+    const char *jurisdiction = NULL;
+
+    if (equals != NULL) {
+        *equals = '\0';
+        jurisdiction = value;
+        if (jurisdiction[0] == '\0') {
+            fputs(VERIFY_PROGRAM ": --retention-days XX=DAYS needs a jurisdiction before "
+                  "the '='\n", stderr);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < *count; i++) {
+        if ((jurisdiction == NULL) == (rules[i].jurisdiction == NULL) &&
+            (jurisdiction == NULL || strcmp(jurisdiction, rules[i].jurisdiction) == 0)) {
+            fprintf(stderr, VERIFY_PROGRAM ": --retention-days is given twice for %s\n",
+                    jurisdiction != NULL ? jurisdiction : "the default");
+            return -1;
+        }
+    }
+    if (*count == RETENTION_RULES_MAX) {
+        fprintf(stderr, VERIFY_PROGRAM ": at most %d --retention-days options are accepted\n",
+                RETENTION_RULES_MAX);
+        return -1;
+    }
+    if (admin_parse_number(VERIFY_PROGRAM, "--retention-days", days, 0, RETENTION_DAYS_MAX,
+                           &rules[*count].days) != 0)
+        return -1;
+    rules[*count].jurisdiction = jurisdiction;
+    (*count)++;
+    return 0;
+}
+
 int admin_audit_verify_main(int argc, char **argv)
 {
     static const struct option options[] = {
         {"trust", required_argument, NULL, 't'},
+        {"retention-days", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
+    retention_rule rules[RETENTION_RULES_MAX];
     const char *trust = NULL;
     verifier v = {0};
     char error[512];
@@ -330,14 +505,21 @@ int admin_audit_verify_main(int argc, char **argv)
     int option;
 
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option != 't')
+        if (option == 't') {
+            trust = optarg;
+        } else if (option == 'r') {
+            if (parse_retention(optarg, rules, &v.rule_count) != 0)
+                return AUDIT_EXIT_USAGE;
+        } else {
             return AUDIT_EXIT_USAGE;
-        trust = optarg;
+        }
     }
     if (optind + 1 != argc || trust == NULL) {
-        fputs("usage: idsvc-admin audit verify EXPORT --trust PEM\n", stderr);
+        fputs("usage: idsvc-admin audit verify EXPORT --trust PEM "
+              "[--retention-days [XX=]DAYS]...\n", stderr);
         return AUDIT_EXIT_USAGE;
     }
+    v.rules = rules;
     v.trust = audit_load_public_pem(trust, error, sizeof(error));
     if (v.trust == NULL || audit_key_id(v.trust, v.trust_key_id) != 0) {
         fprintf(stderr, "idsvc-admin audit verify: %s\n", error);

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "keys_internal.h"
+#include "number_arg.h"
 #include "token_options.h"
 
 #define DAYS_DEFAULT 365
@@ -448,15 +449,11 @@ static int parse_options(const char *command, bool certificate, int argc, char *
         } else if (option == OPTION_STORE) {
             o->store = true;
         } else if (option == OPTION_DAYS) {
-            char *end;
-            long days;
+            char program[64];
+            uint64_t days;
 
-            errno = 0;
-            days = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || days < 1 ||
-                days > DAYS_MAX) {
-                keys_error(command, "--days must be a number from 1 to %d, not '%s'",
-                           DAYS_MAX, optarg);
+            snprintf(program, sizeof(program), "idsvc-admin keys %s", command);
+            if (admin_parse_number(program, "--days", optarg, 1, DAYS_MAX, &days) != 0) {
                 *code = KEYS_EXIT_USAGE;
                 return -1;
             }

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "number_arg.h"
 #include "policy_cmd.h"
+
+/* The largest --limit: a count that size_t holds on every platform. */
+#define DIFF_LIMIT_MAX UINT32_MAX
 
 static void print_help(FILE *out)
 {
@@ -412,8 +416,13 @@ int policy_cmd_diff(int argc, char **argv)
             as_json = true;
         } else if (option == 'a' && policy_parse_utc(optarg, &at) == 0) {
             at_given = true;
-        } else if (option == 'l' && atol(optarg) > 0) {
-            limit = (size_t)atol(optarg);
+        } else if (option == 'l') {
+            uint64_t value;
+
+            if (admin_parse_number(POLICY_PROGRAM " diff", "--limit", optarg, 1,
+                                   DIFF_LIMIT_MAX, &value) != 0)
+                return EXIT_USAGE;
+            limit = (size_t)value;
         } else {
             fputs(POLICY_PROGRAM " diff: invalid option; see --help\n", stderr);
             return EXIT_USAGE;

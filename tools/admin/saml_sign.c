@@ -13,6 +13,7 @@
 
 #include "admin.h"
 #include "saml.h"
+#include "number_arg.h"
 #include "token_options.h"
 
 #define PROGRAM "idsvc-admin saml sign"
@@ -68,20 +69,14 @@ static void print_help(FILE *out)
 
 static int parse_valid(const char *text, long *out)
 {
-    char *end;
-    long value;
+    uint64_t value;
 
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value <= 0 ||
-        value > VALID_MAX_SECONDS) {
-        fprintf(stderr,
-                PROGRAM ": --valid must be a number of seconds from 1 to %ld, "
-                        "not \"%s\"\n",
-                VALID_MAX_SECONDS, text);
+    if (admin_read_number(text, 1, VALID_MAX_SECONDS, &value) != 0) {
+        fprintf(stderr, PROGRAM ": --valid must be a number of seconds from 1 to %ld, "
+                "not \"%s\"\n", VALID_MAX_SECONDS, text);
         return -1;
     }
-    *out = value;
+    *out = (long)value;
     return 0;
 }
 

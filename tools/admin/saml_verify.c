@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "number_arg.h"
 #include "saml.h"
 
 #define PROGRAM "idsvc-admin saml verify"
@@ -60,16 +61,10 @@ static void print_help(FILE *out)
 
 static int parse_min_bits(const char *text, unsigned *out)
 {
-    char *end;
-    long value;
+    uint64_t value;
 
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 512 || value > 16384) {
-        fprintf(stderr, PROGRAM ": --min-rsa-bits must be a number from 512 to 16384, "
-                "not \"%s\"\n", text);
+    if (admin_parse_number(PROGRAM, "--min-rsa-bits", text, 512, 16384, &value) != 0)
         return -1;
-    }
     *out = (unsigned)value;
     return 0;
 }

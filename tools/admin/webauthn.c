@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "number_arg.h"
 #include "webauthn.h"
 
 #define MAX_RESPONSE_FILE (1024 * 1024)
@@ -141,9 +142,16 @@ static int parse_options(int argc, char **argv, webauthn_options *opts)
         case 'k':
             opts->public_key = optarg;
             break;
-        case 'n':
+        case 'n': {
+            uint64_t stored;
+
+            /* Checked here, so that a bad number is named before any file is read. */
+            if (admin_parse_number("idsvc-admin webauthn", "--stored-count", optarg, 0,
+                                   UINT32_MAX, &stored) != 0)
+                return 2;
             opts->stored_count = optarg;
             break;
+        }
         case 'i':
             opts->credential_id = optarg;
             break;
@@ -434,19 +442,15 @@ static int run_authenticate(const webauthn_options *opts,
     webauthn_error err;
     unsigned char *public_key = NULL, *credential_id = NULL;
     size_t public_key_len = 0, credential_id_len = 0;
-    unsigned long long stored;
-    char *end;
+    uint64_t stored;
     json_t *object;
     int status;
 
     if (opts->public_key == NULL || opts->stored_count == NULL)
         return usage_error("authenticate needs --public-key and --stored-count", NULL);
-    errno = 0;
-    stored = strtoull(opts->stored_count, &end, 10);
-    if (errno != 0 || *end != '\0' || !isdigit((unsigned char)opts->stored_count[0]) ||
-        stored > UINT32_MAX)
-        return usage_error("--stored-count is not a number from 0 to 4294967295",
-                           opts->stored_count);
+    if (admin_parse_number("idsvc-admin webauthn", "--stored-count", opts->stored_count, 0,
+                           UINT32_MAX, &stored) != 0)
+        return 2;
 
     status =
         decode_option("--public-key", opts->public_key, &public_key, &public_key_len);

@@ -1,0 +1,463 @@
+/*
+ * idsvc-admin audit on a database that the real audit log wrote (audit_log_open, with a
+ * checkpoint signed in a SoftHSM2 token), and on copies edited in SQL. Columns that the
+ * leaf hash does not cover must fail 'audit verify' and must not steer 'audit show'.
+ * Purged entries are counted and checked against a stated retention period. Every
+ * number argument of every idsvc-admin subcommand is read strictly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <openssl/pem.h>
+#include <sqlite3.h>
+
+#include "audit_log.h"
+#include "p11.h"
+#include "store.h"
+#include "test_token.h"
+
+typedef struct fixture {
+    test_token token;
+    char db_path[PATH_MAX + 16];
+    char trust_path[PATH_MAX + 16];
+} fixture;
+
+static fixture *shared;
+
+/* Entry 1, the one the tests edit: a verification for bank1 under TH rules. */
+#define EDITED_KIND "verification_decided"
+#define EDITED_RP "bank1"
+
+/* Records four entries and a checkpoint, then closes the log so that the file is
+ * complete, and writes the signing key's public half for --trust. */
+static int write_log(fixture *f)
+{
+    p11_config config = {.token_label = TEST_TOKEN_LABEL};
+    p11_error err = {0};
+    p11_token *hsm = NULL;
+    p11_key *key = NULL;
+    audit_signer signer;
+    audit_log_options options = {
+        .node_id = "https://node.example/idsvc",
+        .jurisdiction = "SG",
+        .signer = &signer,
+    };
+    const audit_event events[] = {
+        {.kind = "key_generated"},
+        {.kind = EDITED_KIND, .actor = EDITED_RP, .relying_party = EDITED_RP,
+         .jurisdiction = "TH"},
+        {.kind = "credential_issued", .actor = "demo-issuer"},
+        {.kind = "credential_revoked", .actor = "demo-issuer"},
+    };
+    char error[512] = "";
+    audit_log *log;
+    store *node_store;
+    EVP_PKEY *public_key;
+    FILE *pem;
+    int rc = -1;
+
+    node_store = store_sqlite_open(f->db_path, error, sizeof(error));
+    if (node_store == NULL) {
+        fprintf(stderr, "%s\n", error);
+        return -1;
+    }
+    store_close(&node_store);
+
+    config.module_path = f->token.module_path;
+    config.pin_file = f->token.pin_path;
+    if (p11_token_open(&config, &hsm, &err) != 0 ||
+        p11_key_generate(hsm, P11_KEY_EC_P256, "audit", (const unsigned char *)"\x07", 1, &key,
+                         &err) != 0 ||
+        audit_signer_from_p11(key, &signer) != 0) {
+        fprintf(stderr, "HSM: %s\n", err.message);
+        goto out;
+    }
+    options.database_path = f->db_path;
+    log = audit_log_open(&options, error, sizeof(error));
+    if (log == NULL) {
+        fprintf(stderr, "audit_log_open: %s\n", error);
+        goto out;
+    }
+    rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof(events) / sizeof(events[0]); i++)
+        rc = audit_record(log, &events[i], NULL) == AUDIT_OK ? 0 : -1;
+    if (rc == 0)
+        rc = audit_log_checkpoint(log, NULL) == AUDIT_OK ? 0 : -1;
+    audit_log_close(&log);
+
+    public_key = p11_key_get_public(key, NULL);
+    pem = fopen(f->trust_path, "w");
+    if (public_key == NULL || pem == NULL || PEM_write_PUBKEY(pem, public_key) != 1)
+        rc = -1;
+    if (pem != NULL && fclose(pem) != 0)
+        rc = -1;
+    EVP_PKEY_free(public_key);
+out:
+    p11_key_free(&key);
+    p11_token_close(&hsm);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || test_token_create(&f->token) != 0)
+        return -1;
+    snprintf(f->db_path, sizeof(f->db_path), "%s/idsvc.db", f->token.dir);
+    snprintf(f->trust_path, sizeof(f->trust_path), "%s/audit.pub", f->token.dir);
+    if (write_log(f) != 0)
+        return -1;
+    shared = f;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    test_token_destroy(&f->token);
+    free(f);
+    return 0;
+}
+
+/* ---- Running idsvc-admin ---------------------------------------------------------- */
+
+/* Runs idsvc-admin with arguments and returns its exit status, with stdout and stderr
+ * in output. */
+static int run_admin(const char *arguments, char *output, size_t size)
+{
+    const char *admin = getenv("IDSVC_ADMIN");
+    char command[8192];
+    FILE *pipe;
+    size_t len;
+    int status;
+
+    assert_non_null(admin);
+    assert_in_range(snprintf(command, sizeof(command), "%s %s 2>&1", admin, arguments), 0,
+                    sizeof(command) - 1);
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    len = fread(output, 1, size - 1, pipe);
+    output[len] = '\0';
+    status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Checks that arguments exit with expected_status and print expected. */
+static void expect_admin(const char *arguments, int expected_status, const char *expected)
+{
+    char output[16384];
+    int status = run_admin(arguments, output, sizeof(output));
+
+    if (status != expected_status || strstr(output, expected) == NULL)
+        fprintf(stderr, "idsvc-admin %s: expected status %d and \"%s\", got %d: %s\n",
+                arguments, expected_status, expected, status, output);
+    assert_int_equal(status, expected_status);
+    assert_non_null(strstr(output, expected));
+}
+
+/* Copies the log's database to NAME.db in the token folder and runs sql on the copy. */
+static void edited_copy(const char *name, const char *sql, char *path, size_t size)
+{
+    sqlite3 *source = NULL;
+    sqlite3 *copy = NULL;
+    sqlite3_backup *backup;
+    char *message = NULL;
+
+    assert_in_range(snprintf(path, size, "%s/%s.db", shared->token.dir, name), 0, size - 1);
+    remove(path);
+    assert_int_equal(sqlite3_open(shared->db_path, &source), SQLITE_OK);
+    assert_int_equal(sqlite3_open(path, &copy), SQLITE_OK);
+    backup = sqlite3_backup_init(copy, "main", source, "main");
+    assert_non_null(backup);
+    assert_int_equal(sqlite3_backup_step(backup, -1), SQLITE_DONE);
+    assert_int_equal(sqlite3_backup_finish(backup), SQLITE_OK);
+    sqlite3_close(source);
+    if (sql != NULL) {
+        if (sqlite3_exec(copy, sql, NULL, NULL, &message) != SQLITE_OK)
+            fprintf(stderr, "%s: %s\n", sql, message);
+        assert_null(message);
+        assert_true(sqlite3_changes(copy) >= 1);
+    }
+    sqlite3_close(copy);
+}
+
+/* Exports a copy edited by sql; expects the export's exit status and, when not NULL,
+ * export_message in its output. Leaves the export's path in export_path. */
+static void export_copy(const char *name, const char *sql, int export_status,
+                        const char *export_message, char *export_path, size_t size)
+{
+    char path[PATH_MAX + 64];
+    char arguments[3 * PATH_MAX];
+
+    edited_copy(name, sql, path, sizeof(path));
+    assert_in_range(snprintf(export_path, size, "%s.jsonl", path), 0, size - 1);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             export_path);
+    expect_admin(arguments, export_status, export_message != NULL ? export_message : "");
+}
+
+/* Exports a copy edited by sql, expecting export_status, and expects 'audit verify' with
+ * options to exit with status and print expected. */
+static void expect_export_and_verify(const char *name, const char *sql, int export_status,
+                                     const char *options, int status, const char *expected)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    export_copy(name, sql, export_status, NULL, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' %s", export_path,
+             shared->trust_path, options);
+    expect_admin(arguments, status, expected);
+}
+
+static void expect_verify(const char *name, const char *sql, const char *options, int status,
+                          const char *expected)
+{
+    expect_export_and_verify(name, sql, 0, options, status, expected);
+}
+
+/* ---- Tests ------------------------------------------------------------------------ */
+
+static void test_verify_clean_copy(void **state)
+{
+    (void)state;
+    expect_verify("clean", NULL, "", 0, "OK 4 entries, 1 checkpoints");
+    expect_verify("clean", NULL, "", 0, "; 0 purged\n");
+    expect_verify("clean", NULL, "--retention-days 0", 0, "; 0 purged\n");
+}
+
+static void test_verify_names_edited_column(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *sql;
+        int export_status; /* export reports a column of the wrong type with 1 */
+        const char *expected;
+    } cases[] = {
+        {"kind", "UPDATE audit_entries SET kind = 'credential_revoked' WHERE idx = 1", 0,
+         "FAILED entry 1: column_mismatch: the kind column is \"credential_revoked\", but "
+         "the entry's kind is \"" EDITED_KIND "\""},
+        {"actor", "UPDATE audit_entries SET actor = 'someone-else' WHERE idx = 1", 0,
+         "FAILED entry 1: column_mismatch: the actor column is \"someone-else\""},
+        {"actor-null", "UPDATE audit_entries SET actor = NULL WHERE idx = 1", 0,
+         "FAILED entry 1: column_mismatch: the actor column is null"},
+        {"actor-added", "UPDATE audit_entries SET actor = 'bank2' WHERE idx = 0", 0,
+         "FAILED entry 0: column_mismatch: the actor column is \"bank2\", but the entry's "
+         "actor is null"},
+        {"rp", "UPDATE audit_entries SET relying_party = 'bank2' WHERE idx = 1", 0,
+         "FAILED entry 1: column_mismatch: the relying_party column is \"bank2\""},
+        {"jurisdiction", "UPDATE audit_entries SET jurisdiction = 'SG' WHERE idx = 1", 0,
+         "FAILED entry 1: column_mismatch: the jurisdiction column is \"SG\", but the "
+         "entry's jurisdiction is \"TH\""},
+        {"time", "UPDATE audit_entries SET recorded_at = 1577836800 WHERE idx = 1", 0,
+         "FAILED entry 1: column_mismatch: the recorded_at column is 1577836800 "
+         "(2020-01-01T00:00:00Z)"},
+        {"time-real",
+         "UPDATE audit_entries SET recorded_at = recorded_at + 0.5 WHERE idx = 1", 1,
+         "FAILED entry 1: column_invalid: the recorded_at column is"},
+        {"purged-at-kept", "UPDATE audit_entries SET purged_at = recorded_at WHERE idx = 2", 1,
+         "FAILED entry 2: purge_invalid: the purged_at column is"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_export_and_verify(cases[i].name, cases[i].sql, cases[i].export_status, "", 1,
+                                 cases[i].expected);
+}
+
+static void test_text_time_not_dropped(void **state)
+{
+    static const char sql[] =
+        "UPDATE audit_entries SET recorded_at = '2020-01-01T00:00:00Z' WHERE idx = 1";
+    static const char message[] =
+        "entry 1: column_invalid: the recorded_at column is \"2020-01-01T00:00:00Z\", not "
+        "an integer";
+    char export_path[PATH_MAX + 128];
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+
+    (void)state;
+    /* export names the row and still writes it, so that verify names it too. */
+    export_copy("text-time", sql, 1, message, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, "FAILED entry 1: column_invalid");
+
+    /* show names the row and still prints it, from its text. */
+    edited_copy("text-time", sql, path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s'", path);
+    expect_admin(arguments, 1, message);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_non_null(strstr(output, "{\"index\":1,"));
+}
+
+static void test_show_reads_entry_text(void **state)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+
+    (void)state;
+    edited_copy("show-columns",
+                "UPDATE audit_entries SET kind = 'credential_revoked', actor = 'someone-else',"
+                " relying_party = 'bank2', recorded_at = 1577836800 WHERE idx = 1",
+                path, sizeof(path));
+
+    /* The edited columns neither select the entry nor appear in its line. */
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_revoked",
+             path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_null(strstr(output, "{\"index\":1,"));
+    assert_non_null(strstr(output, "{\"index\":3,"));
+    assert_non_null(strstr(output, "entry 1: column_mismatch"));
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --rp bank2", path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_null(strstr(output, "{\"index\""));
+    snprintf(arguments, sizeof(arguments),
+             "audit show --database '%s' --until 2021-01-01T00:00:00Z", path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_null(strstr(output, "{\"index\""));
+
+    /* The hashed facts select it and are printed. */
+    snprintf(arguments, sizeof(arguments),
+             "audit show --database '%s' --kind " EDITED_KIND " --rp " EDITED_RP
+             " --since 2021-01-01T00:00:00Z",
+             path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_non_null(strstr(output, "{\"index\":1,"));
+    assert_non_null(strstr(output, "\"kind\":\"" EDITED_KIND "\",\"actor\":\"" EDITED_RP
+                                   "\",\"relying_party\":\"" EDITED_RP "\","
+                                   "\"jurisdiction\":\"TH\"}"));
+    assert_null(strstr(output, "\"actor\":\"someone-else\""));
+    assert_null(strstr(output, "\"time\":\"2020-01-01"));
+}
+
+static void test_show_marks_purged_columns(void **state)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+
+    (void)state;
+    edited_copy("show-purged",
+                "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 86400"
+                " WHERE idx = 2",
+                path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_issued",
+             path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    assert_non_null(strstr(output, "{\"index\":2,"));
+    assert_non_null(strstr(output, "\"entry\":null"));
+    assert_non_null(strstr(output, "\"columns_unprotected\":true"));
+    assert_non_null(strstr(output, "NOTE 1 purged entries shown"));
+}
+
+static void test_verify_counts_and_checks_purges(void **state)
+{
+    /* Entries 1 (TH) and 2 (SG) purged two days after they were recorded. */
+    static const char purged_two_days[] =
+        "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 2 * 86400"
+        " WHERE idx IN (1, 2)";
+
+    (void)state;
+    expect_verify("purged", purged_two_days, "", 0, "; 2 purged, indexes 1 to 2\n");
+    expect_verify("purged", purged_two_days, "", 0,
+                  "NOTE no retention period was stated for 2 purged entries");
+    expect_verify("purged", purged_two_days, "--retention-days 2", 0,
+                  "; 2 purged, indexes 1 to 2\n");
+    expect_verify("purged", purged_two_days, "--retention-days 3", 1,
+                  "FAILED entry 1: purged_early: the entry text was purged 2 days and 0 "
+                  "seconds after it was recorded, before the 3 days stated for jurisdiction "
+                  "TH");
+    /* A jurisdiction's own period wins over the default, as on the node. */
+    expect_verify("purged", purged_two_days, "--retention-days 1 --retention-days TH=0", 1,
+                  "FAILED entry 1: purged_early: the entry text was purged, but the stated "
+                  "policy keeps the payloads of jurisdiction TH forever");
+    expect_verify("purged", purged_two_days, "--retention-days 3 --retention-days TH=1", 1,
+                  "FAILED entry 2: purged_early");
+    expect_verify("purged", purged_two_days, "--retention-days SG=1", 0,
+                  "NOTE no retention period was stated for 1 purged entries");
+
+    /* export reports these rows too, and exits 1. */
+    expect_export_and_verify("purged-no-time",
+                             "UPDATE audit_entries SET entry = NULL WHERE idx = 3", 1, "", 1,
+                             "FAILED entry 3: purge_invalid: the entry text is gone, but the "
+                             "purged_at column is null");
+    expect_export_and_verify("purged-before",
+                             "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at - 1"
+                             " WHERE idx = 3",
+                             1, "", 1, "FAILED entry 3: purge_invalid: the purged_at column");
+}
+
+static void test_number_arguments_strict(void **state)
+{
+    static const struct {
+        const char *arguments;
+        const char *expected;
+    } cases[] = {
+        {"audit prove 1 --database x.db --size 0",
+         "--size must be a whole number from 1 to 9223372036854775807, not \"0\""},
+        {"audit prove 1 --database x.db --size 1x", "--size must be a whole number"},
+        {"audit prove 1 --database x.db --size -1", "--size must be a whole number"},
+        {"audit prove 1 --database x.db --size 18446744073709551616",
+         "--size must be a whole number"},
+        {"audit prove 1 --database x.db --size 9223372036854775808",
+         "--size must be a whole number"},
+        {"audit prove 99999999999999999999 --database x.db",
+         "INDEX must be a whole number from 0 to 9223372036854775806"},
+        {"audit prove -1 --database x.db", "INDEX must be a whole number from 0 to"},
+        {"audit prove 1x --database x.db", "INDEX must be a whole number"},
+        {"audit prove ' 1' --database x.db", "INDEX must be a whole number"},
+        {"audit prove 3 --database x.db --size 3",
+         "INDEX 3 is not in a tree of --size 3 entries; INDEX must be from 0 to 2"},
+        {"audit show --database x.db --limit 0",
+         "--limit must be a whole number from 1 to 9223372036854775807, not \"0\""},
+        {"audit show --database x.db --limit +5", "--limit must be a whole number"},
+        {"audit show --database x.db --since -5",
+         "--since must be an RFC 3339 UTC time such as 2026-01-31T12:00:00Z, or a whole "
+         "number of seconds since 1970 from 0 to 9223372036854775807, not \"-5\""},
+        {"audit show --database x.db --until 2026-02-30T00:00:00Z",
+         "--until must be an RFC 3339 UTC time"},
+        {"audit verify x.jsonl --trust x.pem --retention-days 36601",
+         "--retention-days must be a whole number from 0 to 36600, not \"36601\""},
+        {"audit verify x.jsonl --trust x.pem --retention-days SG=2d",
+         "--retention-days must be a whole number from 0 to 36600, not \"2d\""},
+        {"policy diff --limit 1x a.xml b.xml",
+         "--limit must be a whole number from 1 to 4294967295, not \"1x\""},
+        {"saml sign --valid ' 5'", "--valid must be a number of seconds from 1 to 31622400"},
+        {"saml verify --min-rsa-bits 2048x", "--min-rsa-bits must be a whole number from 512 "
+                                             "to 16384"},
+        {"keys certificate --days 0x10", "--days must be a whole number from 1 to 3650"},
+        {"webauthn authenticate --stored-count 4294967296",
+         "--stored-count must be a whole number from 0 to 4294967295"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_admin(cases[i].arguments, 2, cases[i].expected);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_clean_copy),
+        cmocka_unit_test(test_verify_names_edited_column),
+        cmocka_unit_test(test_text_time_not_dropped),
+        cmocka_unit_test(test_show_reads_entry_text),
+        cmocka_unit_test(test_show_marks_purged_columns),
+        cmocka_unit_test(test_verify_counts_and_checks_purges),
+        cmocka_unit_test(test_number_arguments_strict),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
