@@ -124,9 +124,18 @@ const char *http_request_header(const http_request *request, const char *name)
 
 const char *http_request_query(const http_request *request, const char *name)
 {
-    if (request->connection == NULL)
+    const char *value = NULL;
+    size_t len = 0;
+
+    if (request->connection == NULL ||
+        MHD_lookup_connection_value_n(request->connection, MHD_GET_ARGUMENT_KIND, name,
+                                      strlen(name), &value, &len) != MHD_YES)
         return NULL;
-    return MHD_lookup_connection_value(request->connection, MHD_GET_ARGUMENT_KIND, name);
+    /* %00 decodes to a NUL byte, and C would read the value only up to it: "1%00x"
+     * would pass as "1". Such a value comes back empty, which no parameter accepts. */
+    if (value == NULL || memchr(value, '\0', len) != NULL)
+        return "";
+    return value;
 }
 
 const http_route *http_routes(size_t *count)

@@ -88,7 +88,8 @@ typedef struct http_request {
 /* Returns a request header, or NULL when it is absent. */
 const char *http_request_header(const http_request *request, const char *name);
 
-/* Returns a query-string argument, or NULL when it is absent. */
+/* Returns a query-string argument, or NULL when it is absent. An argument without a
+ * value, or with a NUL byte in it, returns the empty string. */
 const char *http_request_query(const http_request *request, const char *name);
 
 #define HTTP_MAX_HEADERS 8
