@@ -200,12 +200,6 @@ static bool load_pending(http_request *request, web_consent *consent, http_reply
 }
 
 /* Opens a page call: pages configured, Origin allowed, JSON body read. */
-static json_t *begin_call(http_request *request, http_reply *reply)
-{
-    if (!web_enabled(request, reply) || !web_origin_allowed(request, reply))
-        return NULL;
-    return http_parse_json_body(request, reply);
-}
 
 static json_t *assertion_options(const http_request *request, const web_challenge *challenge,
                                  json_t *allow)
@@ -225,7 +219,7 @@ static json_t *assertion_options(const http_request *request, const web_challeng
 void route_consent_options(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_none, reply);
     web_consent consent = {0};
     web_authenticator *list = NULL;
     size_t count = 0;
@@ -451,7 +445,7 @@ static void decide(http_request *request, const web_consent *consent,
 
 void route_consent_approve(http_request *request, http_reply *reply)
 {
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_response, reply);
     web_consent consent = {0};
     web_challenge challenge;
     web_authenticator authenticator = {0};
@@ -477,7 +471,7 @@ out:
 
 void route_consent_refuse(http_request *request, http_reply *reply)
 {
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_none, reply);
     web_consent consent = {0};
 
     if (body != NULL && load_pending(request, &consent, reply))

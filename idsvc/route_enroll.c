@@ -75,17 +75,11 @@ static bool normalise_code(const char *in, char *out, size_t size)
     return n > 0;
 }
 
-static json_t *begin_call(http_request *request, http_reply *reply)
-{
-    if (!web_enabled(request, reply) || !web_origin_allowed(request, reply))
-        return NULL;
-    return http_parse_json_body(request, reply);
-}
 
 void route_enroll_code(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_code, reply);
     const char *text = body != NULL ? http_json_string(body, "code", true, CODE_MAX, reply)
                                     : NULL;
     char code[CODE_MAX + 1];
@@ -172,7 +166,7 @@ static json_t *creation_options(const http_request *request, const web_challenge
 void route_enroll_options(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_none, reply);
     int64_t subject_id = 0;
     unsigned char handle[32];
     web_authenticator *list = NULL;
@@ -281,7 +275,7 @@ static void register_verified(http_request *request, int64_t subject_id,
 
 void route_enroll_finish(http_request *request, http_reply *reply)
 {
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_response, reply);
     int64_t subject_id = 0;
     char *response = NULL;
     web_challenge challenge;
@@ -319,7 +313,7 @@ out:
 void route_enroll_remove(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_none, reply);
     int64_t subject_id = 0;
     store_status status;
     json_t *payload;

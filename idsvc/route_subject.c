@@ -14,17 +14,11 @@
 #include "problem.h"
 #include "web.h"
 
-static json_t *begin_call(http_request *request, http_reply *reply)
-{
-    if (!web_enabled(request, reply) || !web_origin_allowed(request, reply))
-        return NULL;
-    return http_parse_json_body(request, reply);
-}
 
 void route_subject_signin_options(http_request *request, http_reply *reply)
 {
     const config_web *web = &request->snapshot->cfg->web;
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_none, reply);
     web_challenge challenge;
     char *text = NULL;
 
@@ -49,7 +43,7 @@ out:
 
 void route_subject_signin(http_request *request, http_reply *reply)
 {
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_response, reply);
     char *response = NULL;
     web_challenge challenge;
     web_authenticator authenticator = {0};
@@ -74,7 +68,7 @@ out:
 
 void route_subject_signout(http_request *request, http_reply *reply)
 {
-    json_t *body = begin_call(request, reply);
+    json_t *body = web_begin_call(request, web_members_none, reply);
 
     if (body == NULL)
         return;

@@ -84,6 +84,19 @@ bool web_enabled(const http_request *request, http_reply *reply);
  * another site cannot post for the subject. Fills a 403 problem when it fails. */
 bool web_origin_allowed(const http_request *request, http_reply *reply);
 
+/* The members of the pages' POST bodies: none, a WebAuthn response, an enrollment code. */
+extern const char *const web_members_none[];
+extern const char *const web_members_response[];
+extern const char *const web_members_code[];
+
+/*
+ * Begins a POST from a page: the pages must be on, the Origin allowed, and the body a
+ * JSON object whose members are all in members. Returns the body, or NULL with a problem
+ * in reply.
+ */
+json_t *web_begin_call(const http_request *request, const char *const *members,
+                       http_reply *reply);
+
 /* Finds the value of the cookie named exactly name in the request's Cookie header (RFC
  * 6265, section 5.4). Returns a pointer into the header with *len set, or NULL. */
 const char *web_cookie_value(const http_request *request, const char *name, size_t *len);

@@ -69,6 +69,25 @@ bool web_origin_allowed(const http_request *request, http_reply *reply)
     return false;
 }
 
+const char *const web_members_none[] = {NULL};
+const char *const web_members_response[] = {"response", NULL};
+const char *const web_members_code[] = {"code", NULL};
+
+json_t *web_begin_call(const http_request *request, const char *const *members,
+                       http_reply *reply)
+{
+    json_t *body;
+
+    if (!web_enabled(request, reply) || !web_origin_allowed(request, reply))
+        return NULL;
+    body = http_parse_json_body(request, reply);
+    if (body != NULL && !http_json_known_members(body, members, reply)) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 const char *web_cookie_value(const http_request *request, const char *name, size_t *len)
 {
     const char *pair = http_request_header(request, "Cookie");

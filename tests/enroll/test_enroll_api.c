@@ -374,6 +374,37 @@ static void test_post_origin_checked(void **state)
     http_result_clear(&r);
 }
 
+/* Every page POST rejects a member it does not define, before anything else is read. */
+static void test_post_unknown_member_rejected(void **state)
+{
+    static const struct {
+        const char *path;
+        const char *body;
+    } cases[] = {
+        {"/enroll/code", "{\"code\":\"x\",\"extra\":1}"},
+        {"/account/registration/options", "{\"extra\":1}"},
+        {"/account/registration", "{\"response\":{},\"extra\":1}"},
+        {"/account/signin/options", "{\"extra\":1}"},
+        {"/account/signin", "{\"response\":{},\"extra\":1}"},
+        {"/account/signout", "{\"extra\":1}"},
+        {"/account/authenticators/abc/removal", "{\"extra\":1}"},
+        {"/consent/abc/options", "{\"extra\":1}"},
+        {"/consent/abc/approval", "{\"response\":{},\"extra\":1}"},
+        {"/consent/abc/refusal", "{\"extra\":1}"},
+    };
+    fixture *f = *state;
+    http_result r;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        page_post(&f->h, NULL, cases[i].path, cases[i].body, &r);
+        if (r.status != 400)
+            fprintf(stderr, "%s\n", cases[i].path);
+        expect_problem(&r, 400, "field_unknown");
+        assert_string_equal(http_result_field(&r), "extra");
+        http_result_clear(&r);
+    }
+}
+
 static void set_none_format(soft_ceremony *c)
 {
     c->format = SOFT_FORMAT_NONE;
@@ -1223,6 +1254,7 @@ int main(void)
         cmocka_unit_test(test_enroll_code_single_use),
         cmocka_unit_test(test_enroll_needs_session),
         cmocka_unit_test(test_post_origin_checked),
+        cmocka_unit_test(test_post_unknown_member_rejected),
         cmocka_unit_test(test_register_none_rejected),
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),
