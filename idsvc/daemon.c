@@ -236,14 +236,47 @@ static void warn_start_only_keys(const json_t *changes)
     }
 }
 
+/* Replaces *value with a copy of running when they differ. Returns -1 when out of
+ * memory. */
+static int keep_value(char **value, const char *running)
+{
+    char *kept;
+
+    if ((*value == NULL && running == NULL) ||
+        (*value != NULL && running != NULL && strcmp(*value, running) == 0))
+        return 0;
+    kept = running != NULL ? strdup(running) : NULL;
+    if (running != NULL && kept == NULL)
+        return -1;
+    free(*value);
+    *value = kept;
+    return 0;
+}
+
+/* [server] entity_id and jurisdiction are read only at start, but requests read them
+ * from the configuration in force: the issuer of the node's assertions, its own
+ * trust-store entry, and its subjects' home for the policy engine, which the start
+ * checked against the bundles. The reloaded configuration keeps the running values, so
+ * a changed file cannot half-apply them. Returns -1 when out of memory. */
+static int keep_server_identity(const node *n, config *cfg)
+{
+    if (keep_value(&cfg->entity_id, n->boot->entity_id) != 0 ||
+        keep_value(&cfg->jurisdiction, n->boot->jurisdiction) != 0)
+        return -1;
+    return 0;
+}
+
 static void reload(node *n)
 {
-    char error[512];
+    char error[512] = "out of memory";
     config *cfg = NULL;
     json_t *start_only = json_array();
 
-    if (config_load(n->boot->path, &cfg, error, sizeof(error)) == 0)
+    if (config_load(n->boot->path, &cfg, error, sizeof(error)) == 0) {
         config_compare_start_only(n->boot, cfg, collect_start_only_key, start_only);
+        if (keep_server_identity(n, cfg) != 0)
+            config_free(&cfg);
+    }
     if (cfg == NULL || node_install_config(n, cfg, error, sizeof(error)) != 0) {
         log_message(LOG_ERROR, "reload_failed", "kept the previous configuration: %s",
                     error);

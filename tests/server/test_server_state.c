@@ -219,9 +219,13 @@ static void test_sighup_warns_start_only_key(void **state)
     snprintf(command, sizeof(command), "sed -i 's/^threads = 2$/threads = 3/' '%s'",
              h->config_path);
     assert_int_equal(system(command), 0);
-    assert_int_equal(harness_append_config(h, "\n[server]\nport = 1\n"), 0);
+    assert_int_equal(harness_append_config(
+                         h, "\n[server]\nport = 1\nentity_id = https://other.example/idsvc\n"),
+                     0);
     log = reload_and_wait(h, "\"event\":\"reloaded\"");
-    assert_int_equal(count_text(log, "\"event\":\"restart_required\""), 2);
+    assert_int_equal(count_text(log, "\"event\":\"restart_required\""), 3);
+    assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"server\","
+                                "\"key\":\"entity_id\""));
     assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"server\","
                                 "\"key\":\"port\""));
     assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"limits\","
@@ -229,11 +233,19 @@ static void test_sighup_warns_start_only_key(void **state)
     assert_non_null(strstr(log, "[server] port changed, but it is read only at start"));
     free(log);
 
-    /* The node still listens on the port it started with. */
+    /* The node still listens on the port it started with, and still issues as the
+     * entity it started as. */
     http_result result;
 
     harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
     assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  issue_body, &result),
+                     0);
+    assert_int_equal(result.status, 201);
+    assert_non_null(strstr(json_string_value(json_object_get(result.json, "assertion")),
+                           ">" NODE_ENTITY_ID "</saml:Issuer>"));
     http_result_clear(&result);
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 }
