@@ -254,10 +254,10 @@ static int keep_value(char **value, const char *running)
 }
 
 /* [server] entity_id and jurisdiction are read only at start, but requests read them
- * from the configuration in force: the issuer of the node's assertions, its own
- * trust-store entry, and its subjects' home for the policy engine, which the start
- * checked against the bundles. The reloaded configuration keeps the running values, so
- * a changed file cannot half-apply them. Returns -1 when out of memory. */
+ * from the configuration in force. They are the issuer of the node's assertions, its own
+ * trust-store entry, and its subjects' home, which the start checked against the policy
+ * bundles. The reloaded configuration keeps the running values, so a changed file
+ * cannot half-apply them. Returns -1 when out of memory. */
 static int keep_server_identity(const node *n, config *cfg)
 {
     if (keep_value(&cfg->entity_id, n->boot->entity_id) != 0 ||

@@ -153,13 +153,17 @@ static void add_subject(const http_request *request, json_t *payload, const char
 }
 
 bool route_audit_issued(http_request *request, const store_issue *issue,
-                        const json_t *attributes, http_reply *reply)
+                        const json_t *attributes, audit_rows_fn write_rows, void *ctx,
+                        http_reply *reply)
 {
     json_t *payload = json_pack("{s:s, s:s, s:s, s:[]}", "credential_id",
                                 issue->credential_id, "assertion_id", issue->assertion_id,
                                 "assurance", issue->assurance, "claims");
     json_t *claims = json_object_get(payload, "claims");
-    audit_event event = {.kind = "credential_issued", .payload = payload};
+    audit_event event = {.kind = "credential_issued",
+                         .payload = payload,
+                         .write_rows = write_rows,
+                         .write_rows_ctx = ctx};
     const char *name;
     json_t *value;
     bool ok;

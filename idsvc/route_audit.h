@@ -36,9 +36,11 @@ int route_audit_node_event(node *n, const char *kind, json_t *payload);
 bool route_audit_record(http_request *request, audit_event *event, http_reply *reply);
 
 /* credential_issued: the IDs, the assurance, the subject's pseudonym and the claim
- * names of attributes (never their values). */
+ * names of attributes (never their values). write_rows stores the subject and the
+ * credential in the entry's transaction. */
 bool route_audit_issued(http_request *request, const store_issue *issue,
-                        const json_t *attributes, http_reply *reply);
+                        const json_t *attributes, audit_rows_fn write_rows, void *ctx,
+                        http_reply *reply);
 
 /*
  * credential_revoked: the credential ID and the issuer's reason. write_rows revokes the

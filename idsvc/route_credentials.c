@@ -204,6 +204,11 @@ static void reply_issued(http_reply *reply, const store_issue *issue, const char
                               "enrollment_code", code, "assertion", xml));
 }
 
+static int write_issue(struct sqlite3 *db, void *ctx)
+{
+    return store_sqlite_write_issue(db, ctx);
+}
+
 static void store_and_reply(http_request *request, const issue_input *in,
                             const saml_assertion_spec *spec, const char *xml,
                             http_reply *reply)
@@ -213,7 +218,6 @@ static void store_and_reply(http_request *request, const issue_input *in,
     char code[25];
     char *claims_text = json_dumps(in->attributes, JSON_COMPACT | JSON_SORT_KEYS);
     store_issue issue = {0};
-    store_status status;
 
     if (claims_text == NULL || route_random_hex(credential_id, 16) != 0 ||
         make_enrollment_code(code) != 0 ||
@@ -233,12 +237,9 @@ static void store_and_reply(http_request *request, const issue_input *in,
     /* Only a digest of the code is stored; the code itself goes to the issuer once. */
     SHA256((const unsigned char *)code, strlen(code), issue.enrollment_code_hash);
 
-    status = request->node->store->ops->issue_credential(request->node->store, &issue);
-    if (status != STORE_OK) {
-        problem_internal(reply);
-        goto out;
-    }
-    if (!route_audit_issued(request, &issue, in->attributes, reply))
+    /* The credential and its entry commit together: a crash cannot leave an active
+     * credential that the log lacks. */
+    if (!route_audit_issued(request, &issue, in->attributes, write_issue, &issue, reply))
         goto out;
     log_field fields[] = {
         {"request_id", request->request_id},

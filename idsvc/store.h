@@ -110,6 +110,12 @@ int store_sqlite_schema_latest(void);
  * issuer has that id (nothing written), or -1 after logging.
  */
 struct sqlite3;
+
+/* Stores the subject and the credential of an issuance on db, inside a transaction the
+ * caller holds: the audit log's, as the write_rows of the credential_issued entry.
+ * Returns 0, or -1 after logging. */
+int store_sqlite_write_issue(struct sqlite3 *db, const store_issue *issue);
+
 int store_sqlite_write_revocation(struct sqlite3 *db, const char *id, const char *issuer,
                                   const char *reason, time_t at);
 

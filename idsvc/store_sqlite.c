@@ -482,6 +482,16 @@ static store_status insert_credential(sqlite3 *db, const store_issue *issue,
     return status;
 }
 
+int store_sqlite_write_issue(sqlite3 *db, const store_issue *issue)
+{
+    sqlite3_int64 subject_id = 0;
+
+    if (upsert_subject(db, issue, &subject_id) != STORE_OK ||
+        insert_credential(db, issue, subject_id) != STORE_OK)
+        return -1;
+    return 0;
+}
+
 static store_status sqlite_issue_credential(store *base, const store_issue *issue)
 {
     sqlite_store *s = (sqlite_store *)base;

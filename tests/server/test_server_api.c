@@ -441,6 +441,51 @@ static void test_revocation_atomic(void **state)
     http_result_clear(&issued);
 }
 
+static int credential_rows(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int count = -1;
+
+    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM credentials", -1, &stmt,
+                                        NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/* An issuance stores its credential in the transaction of its credential_issued entry,
+ * so a failed entry leaves no active credential that the log lacks. */
+static void test_issuance_atomic(void **state)
+{
+    http_result result;
+    int before = credential_rows();
+
+    (void)state;
+    run_sql("CREATE TRIGGER test_no_issued BEFORE INSERT ON audit_entries "
+            "WHEN NEW.kind = 'credential_issued' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, issue_body,
+                 &result);
+    run_sql("DROP TRIGGER test_no_issued");
+    expect_problem(&result, 503, "audit_unavailable");
+    http_result_clear(&result);
+    assert_int_equal(credential_rows(), before);
+
+    issue(&result);
+    assert_int_equal(credential_rows(), before + 1);
+    assert_int_equal(
+        entries_of("credential_issued",
+                   json_string_value(json_object_get(result.json, "credential_id"))),
+        1);
+    http_result_clear(&result);
+}
+
 static void test_issue_verify_revoke(void **state)
 {
     http_result issued;
@@ -753,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),
         cmocka_unit_test(test_revocation_atomic),
+        cmocka_unit_test(test_issuance_atomic),
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
         cmocka_unit_test(test_old_tls_versions_rejected),
