@@ -22,6 +22,7 @@
 #include "route_audit.h"
 #include "route_common.h"
 #include "web.h"
+#include "web_store_sql.h"
 
 #define CODE_MAX 64
 
@@ -192,27 +193,64 @@ out:
     json_decref(body);
 }
 
-static store_status store_registration(http_request *request, int64_t subject_id,
-                                       const webauthn_registration *r, char id[WEB_ID_LEN + 1])
+/* Fills the authenticator row of a verified registration under a fresh id; the buffers
+ * stay r's. Returns false when no id could be drawn. */
+static bool fill_authenticator(int64_t subject_id, const webauthn_registration *r,
+                               web_authenticator *a)
 {
-    store *s = request->node->store;
-    web_authenticator a = {0};
+    memset(a, 0, sizeof(*a));
+    if (route_random_hex(a->id, WEB_ID_LEN / 2) != 0)
+        return false;
+    a->subject_id = subject_id;
+    a->credential_id = r->credential_id;
+    a->credential_id_len = r->credential_id_len;
+    a->public_key = r->public_key;
+    a->public_key_len = r->public_key_len;
+    a->algorithm = r->algorithm;
+    a->sign_count = r->sign_count;
+    memcpy(a->aaguid, r->aaguid, sizeof(a->aaguid));
+    snprintf(a->format, sizeof(a->format), "%s", r->fmt);
+    snprintf(a->attestation, sizeof(a->attestation), "%s", attestation_names[r->attestation]);
+    a->created_at = time(NULL);
+    return true;
+}
 
-    if (route_random_hex(id, WEB_ID_LEN / 2) != 0)
-        return STORE_FAILED;
-    memcpy(a.id, id, WEB_ID_LEN + 1);
-    a.subject_id = subject_id;
-    a.credential_id = r->credential_id;
-    a.credential_id_len = r->credential_id_len;
-    a.public_key = r->public_key;
-    a.public_key_len = r->public_key_len;
-    a.algorithm = r->algorithm;
-    a.sign_count = r->sign_count;
-    memcpy(a.aaguid, r->aaguid, sizeof(a.aaguid));
-    snprintf(a.format, sizeof(a.format), "%s", r->fmt);
-    snprintf(a.attestation, sizeof(a.attestation), "%s", attestation_names[r->attestation]);
-    a.created_at = time(NULL);
-    return s->ops->web->authenticator_add(s, &a); /* the buffers stay r's */
+static int write_authenticator(struct sqlite3 *db, void *ctx)
+{
+    return web_sqlite_write_authenticator(db, ctx);
+}
+
+/* The removal of one of a subject's authenticators, written with its audit entry. */
+typedef struct removal {
+    int64_t subject_id;
+    const char *id;
+} removal;
+
+static int write_removal(struct sqlite3 *db, void *ctx)
+{
+    const removal *r = ctx;
+
+    return web_sqlite_write_authenticator_removal(db, r->subject_id, r->id);
+}
+
+/* Records a subject event whose rows write_rows writes in the entry's transaction.
+ * Returns the status; a failure other than AUDIT_ERR_CONFLICT sets a problem in reply. */
+static audit_status record_with_rows(http_request *request, const char *kind,
+                                     int64_t subject_id, json_t *payload,
+                                     audit_rows_fn write_rows, void *ctx, http_reply *reply)
+{
+    audit_event event;
+    audit_status status;
+
+    if (!route_audit_subject_prepare(request, kind, subject_id, NULL, NULL, payload, &event,
+                                     reply))
+        return AUDIT_ERR_INVALID_ARGUMENT;
+    event.write_rows = write_rows;
+    event.write_rows_ctx = ctx;
+    status = audit_record(request->node->audit, &event, NULL);
+    if (status != AUDIT_OK && status != AUDIT_ERR_CONFLICT)
+        route_audit_failed(request, kind, status, reply);
+    return status;
 }
 
 static void log_enrolled(const http_request *request, const char *id,
@@ -227,49 +265,49 @@ static void log_enrolled(const http_request *request, const char *id,
     log_event(LOG_INFO, "authenticator_enrolled", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
-/* Records authenticator_enrolled: the node's handle of the key, its attestation format
- * and type, and its AAGUID (the authenticator model, not the person). */
-static bool audit_enrolled(http_request *request, int64_t subject_id, const char *id,
-                           const webauthn_registration *r, http_reply *reply)
+/* Stores the authenticator a with its authenticator_enrolled entry: the node's handle
+ * of the key, its attestation format and type, and its AAGUID (the authenticator model,
+ * not the person). */
+static audit_status audit_enrolled(http_request *request, web_authenticator *a,
+                                   const webauthn_registration *r, http_reply *reply)
 {
     static const char digits[] = "0123456789abcdef";
     char aaguid[2 * sizeof(r->aaguid) + 1];
     json_t *payload;
-    bool ok;
+    audit_status status;
 
     for (size_t i = 0; i < sizeof(r->aaguid); i++) {
         aaguid[2 * i] = digits[r->aaguid[i] >> 4];
         aaguid[2 * i + 1] = digits[r->aaguid[i] & 15];
     }
     aaguid[sizeof(aaguid) - 1] = '\0';
-    payload = json_pack("{s:s, s:s, s:s, s:s}", "authenticator_id", id, "format", r->fmt,
+    payload = json_pack("{s:s, s:s, s:s, s:s}", "authenticator_id", a->id, "format", r->fmt,
                         "attestation", attestation_names[r->attestation], "aaguid", aaguid);
-    ok = route_audit_subject_event(request, "authenticator_enrolled", subject_id, NULL, NULL,
-                                   payload, reply);
+    status = record_with_rows(request, "authenticator_enrolled", a->subject_id, payload,
+                              write_authenticator, a, reply);
     json_decref(payload);
-    return ok;
+    return status;
 }
 
 static void register_verified(http_request *request, int64_t subject_id,
                               const webauthn_registration *r, http_reply *reply)
 {
-    char id[WEB_ID_LEN + 1];
-    store_status status = store_registration(request, subject_id, r, id);
+    web_authenticator a;
+    audit_status status;
 
-    if (status == STORE_CONFLICT) {
-        problem_set(reply, 409, "authenticator_exists", "response",
-                    "This authenticator is enrolled already.");
-        return;
-    }
-    if (status != STORE_OK) {
+    if (!fill_authenticator(subject_id, r, &a)) {
         problem_internal(reply);
         return;
     }
-    if (!audit_enrolled(request, subject_id, id, r, reply))
+    status = audit_enrolled(request, &a, r, reply);
+    if (status == AUDIT_ERR_CONFLICT)
+        problem_set(reply, 409, "authenticator_exists", "response",
+                    "This authenticator is enrolled already.");
+    if (status != AUDIT_OK)
         return;
-    log_enrolled(request, id, r);
+    log_enrolled(request, a.id, r);
     http_reply_json(reply, 201,
-                    json_pack("{s:s, s:s, s:s}", "id", id, "format", r->fmt, "attestation",
+                    json_pack("{s:s, s:s, s:s}", "id", a.id, "format", r->fmt, "attestation",
                               attestation_names[r->attestation]));
 }
 
@@ -312,30 +350,22 @@ out:
 
 void route_enroll_remove(http_request *request, http_reply *reply)
 {
-    store *s = request->node->store;
     json_t *body = web_begin_call(request, web_members_none, reply);
-    int64_t subject_id = 0;
-    store_status status;
+    removal r = {0, request->params[0]};
     json_t *payload;
-    bool recorded;
+    audit_status status;
 
-    if (body == NULL || !session_subject(request, &subject_id, reply))
+    if (body == NULL || !session_subject(request, &r.subject_id, reply))
         goto out;
-    status = s->ops->web->authenticator_remove(s, subject_id, request->params[0]);
-    if (status == STORE_NOT_FOUND) {
+    /* The removal and its entry commit together. */
+    payload = json_pack("{s:s}", "authenticator_id", request->params[0]);
+    status = record_with_rows(request, "authenticator_removed", r.subject_id, payload,
+                              write_removal, &r, reply);
+    json_decref(payload);
+    if (status == AUDIT_ERR_CONFLICT)
         problem_set(reply, 404, "authenticator_not_found", NULL,
                     "The subject has no authenticator with this id.");
-        goto out;
-    }
-    if (status != STORE_OK) {
-        problem_internal(reply);
-        goto out;
-    }
-    payload = json_pack("{s:s}", "authenticator_id", request->params[0]);
-    recorded = route_audit_subject_event(request, "authenticator_removed", subject_id, NULL,
-                                         NULL, payload, reply);
-    json_decref(payload);
-    if (!recorded)
+    if (status != AUDIT_OK)
         goto out;
     log_message(LOG_INFO, "authenticator_removed", "authenticator %s, request %s",
                 request->params[0], request->request_id);

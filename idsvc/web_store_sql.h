@@ -57,4 +57,14 @@ int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_s
                                       const char *authenticator_id, time_t now,
                                       const web_disclosure *disclosure);
 
+/*
+ * Writes an enrollment's authenticator, or removes one of a subject's, on db inside a
+ * transaction the caller holds: the audit log's, as the write_rows of
+ * authenticator_enrolled or authenticator_removed. Each returns 0 when written, and 1,
+ * with nothing written, when the credential is enrolled already or the subject has no
+ * authenticator with that id. Each returns -1 after logging a failure.
+ */
+int web_sqlite_write_authenticator(sqlite3 *db, const web_authenticator *authenticator);
+int web_sqlite_write_authenticator_removal(sqlite3 *db, int64_t subject_id, const char *id);
+
 #endif

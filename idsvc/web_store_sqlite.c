@@ -398,15 +398,19 @@ static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
     return 0;
 }
 
-static store_status sqlite_authenticator_add(store *s, const web_authenticator *a)
+static store_status insert_authenticator(sqlite3 *db, const web_authenticator *a)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "INSERT INTO authenticators (id, subject_id, credential_id, public_key,"
-           " algorithm, sign_count, aaguid, format, attestation, created_at)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *stmt = NULL;
 
-    if (stmt == NULL)
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO authenticators (id, subject_id, credential_id,"
+                           " public_key, algorithm, sign_count, aaguid, format, attestation,"
+                           " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
+                    sqlite3_errmsg(db));
         return STORE_FAILED;
+    }
     web_sql_bind_text(stmt, 1, a->id);
     sqlite3_bind_int64(stmt, 2, a->subject_id);
     sqlite3_bind_blob(stmt, 3, a->credential_id, (int)a->credential_id_len,
@@ -419,6 +423,20 @@ static store_status sqlite_authenticator_add(store *s, const web_authenticator *
     web_sql_bind_text(stmt, 9, a->attestation);
     sqlite3_bind_int64(stmt, 10, a->created_at);
     return web_sql_run(stmt, "storing an authenticator");
+}
+
+static store_status sqlite_authenticator_add(store *s, const web_authenticator *a)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+
+    return db != NULL ? insert_authenticator(db, a) : STORE_FAILED;
+}
+
+int web_sqlite_write_authenticator(sqlite3 *db, const web_authenticator *a)
+{
+    store_status status = insert_authenticator(db, a);
+
+    return status == STORE_OK ? 0 : status == STORE_CONFLICT ? 1 : -1;
 }
 
 static store_status sqlite_authenticator_find(store *s, const unsigned char *credential_id,
@@ -483,21 +501,38 @@ static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
     return STORE_OK;
 }
 
-static store_status sqlite_authenticator_remove(store *s, int64_t subject_id,
-                                                const char *id)
+static store_status delete_authenticator(sqlite3 *db, int64_t subject_id, const char *id)
 {
-    sqlite3_stmt *stmt =
-        web_sql_prepare(s, "DELETE FROM authenticators WHERE id = ? AND subject_id = ?");
+    sqlite3_stmt *stmt = NULL;
     store_status status;
 
-    if (stmt == NULL)
+    if (sqlite3_prepare_v2(db, "DELETE FROM authenticators WHERE id = ? AND subject_id = ?",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
+                    sqlite3_errmsg(db));
         return STORE_FAILED;
+    }
     web_sql_bind_text(stmt, 1, id);
     sqlite3_bind_int64(stmt, 2, subject_id);
     status = web_sql_run(stmt, "removing an authenticator");
-    if (status == STORE_OK && web_sql_changes(s) == 0)
+    if (status == STORE_OK && sqlite3_changes(db) == 0)
         status = STORE_NOT_FOUND;
     return status;
+}
+
+static store_status sqlite_authenticator_remove(store *s, int64_t subject_id,
+                                                const char *id)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+
+    return db != NULL ? delete_authenticator(db, subject_id, id) : STORE_FAILED;
+}
+
+int web_sqlite_write_authenticator_removal(sqlite3 *db, int64_t subject_id, const char *id)
+{
+    store_status status = delete_authenticator(db, subject_id, id);
+
+    return status == STORE_OK ? 0 : status == STORE_NOT_FOUND ? 1 : -1;
 }
 
 static store_status sqlite_authenticator_use(store *s, const char *id, uint32_t old_count,

@@ -920,6 +920,53 @@ static void test_consent_approval_atomic(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* An enrollment and a removal commit with their audit entries: when the entry cannot be
+ * written, the authenticator is neither added nor removed, and a retry works. */
+static void test_authenticator_changes_atomic(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    char path[128];
+    int before;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-ENROLL-ATOMIC", 0x16);
+    before = count_rows(&f->h, "authenticators");
+    s.auth.credential_id[3] ^= 0x33;
+    run_sql(&f->h, "CREATE TRIGGER test_no_enrolled BEFORE INSERT ON audit_entries "
+                   "WHEN NEW.kind = 'authenticator_enrolled' "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    registration_ceremony(&f->h, &s, &c);
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    run_sql(&f->h, "DROP TRIGGER test_no_enrolled");
+    expect_problem(&r, 503, "audit_unavailable");
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "authenticators"), before);
+
+    registration_ceremony(&f->h, &s, &c);
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    snprintf(path, sizeof(path), "/account/authenticators/%s/removal",
+             json_string_value(json_object_get(r.json, "id")));
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "authenticators"), before + 1);
+
+    run_sql(&f->h, "CREATE TRIGGER test_no_removed BEFORE INSERT ON audit_entries "
+                   "WHEN NEW.kind = 'authenticator_removed' "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    page_post(&f->h, &s, path, NULL, &r);
+    run_sql(&f->h, "DROP TRIGGER test_no_removed");
+    expect_problem(&r, 503, "audit_unavailable");
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "authenticators"), before + 1);
+    page_post(&f->h, &s, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    assert_int_equal(count_rows(&f->h, "authenticators"), before);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* An approval whose userHandle names another account is rejected, and the request stays
  * pending. */
 static void test_consent_user_handle_checked(void **state)
@@ -1269,6 +1316,7 @@ int main(void)
         cmocka_unit_test(test_consent_deferral_atomic),
         cmocka_unit_test(test_consent_approval_atomic),
         cmocka_unit_test(test_consent_user_handle_checked),
+        cmocka_unit_test(test_authenticator_changes_atomic),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
         cmocka_unit_test(test_page_events_audited),
