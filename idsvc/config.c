@@ -438,38 +438,52 @@ static bool is_alpha2(const char *code)
            isupper((unsigned char)code[1]);
 }
 
-/* Reads "base" and ISO 3166-1 alpha-2 codes, separated by spaces or commas. */
+int config_regulator_add_signs(config_regulator *regulator, const char *value,
+                               char *error, size_t error_size)
+{
+    char *copy = strdup(value);
+    char *saveptr = NULL;
+    int rc = 0;
+
+    if (copy == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    for (char *item = strtok_r(copy, " \t,", &saveptr); item != NULL && rc == 0;
+         item = strtok_r(NULL, " \t,", &saveptr)) {
+        if (strcmp(item, "base") == 0) {
+            regulator->signs_base = true;
+        } else if (!is_alpha2(item)) {
+            snprintf(error, error_size,
+                     "\"%s\" is neither base nor an ISO 3166-1 alpha-2 code in capitals, "
+                     "such as SG",
+                     item);
+            rc = -1;
+        } else if (append_string(&regulator->jurisdictions,
+                                 &regulator->jurisdiction_count, item) != 0) {
+            snprintf(error, error_size, "out of memory");
+            rc = -1;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* Reads the one signs line of a [regulator] section. */
 static int set_signs(parse_state *state, const char *name, config_regulator *regulator,
                      const char *value)
 {
-    char *copy;
-    char *saveptr = NULL;
-    int rc = 1;
+    char error[256];
 
     if (regulator->has_signs)
         return fail(state,
                     "[regulator %s] signs is given twice, but one signs line must list "
                     "everything the regulator may sign",
                     name);
-    copy = strdup(value);
-    if (copy == NULL)
-        return 0;
     regulator->has_signs = true;
-    for (char *item = strtok_r(copy, " \t,", &saveptr); item != NULL && rc == 1;
-         item = strtok_r(NULL, " \t,", &saveptr)) {
-        if (strcmp(item, "base") == 0)
-            regulator->signs_base = true;
-        else if (!is_alpha2(item))
-            rc = fail(state,
-                      "[regulator %s] signs: \"%s\" is neither base nor an ISO 3166-1 "
-                      "alpha-2 code in capitals, such as SG",
-                      name, item);
-        else if (append_string(&regulator->jurisdictions, &regulator->jurisdiction_count,
-                               item) != 0)
-            rc = 0;
-    }
-    free(copy);
-    return rc;
+    if (config_regulator_add_signs(regulator, value, error, sizeof(error)) != 0)
+        return fail(state, "[regulator %s] signs: %s", name, error);
+    return 1;
 }
 
 static int handle_regulator(parse_state *state, const char *name, const char *key,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config_trust.h"
 #include "http_policy.h"
 #include "log.h"
 #include "route_audit.h"
@@ -117,30 +118,6 @@ static int check_home(node *n, const config *cfg)
     return rc;
 }
 
-/* Adds the keys of each [regulator] section, bound to what it signs, then the keys of
- * trust_list that no section binds. */
-static int add_regulators(policy_trust *trust, const config *cfg, policy_error *err)
-{
-    for (size_t i = 0; i < cfg->policy.regulator_count; i++) {
-        const config_regulator *regulator = &cfg->policy.regulators[i];
-        policy_signer signer = {
-            .regulator = regulator->name,
-            .base = regulator->signs_base,
-            .jurisdictions = (const char *const *)regulator->jurisdictions,
-            .jurisdiction_count = regulator->jurisdiction_count,
-        };
-
-        for (size_t k = 0; k < regulator->key_count; k++) {
-            if (policy_trust_add_pem(trust, regulator->key_files[k], &signer, err) != 0)
-                return -1;
-        }
-    }
-    if (cfg->policy.trust_file != NULL &&
-        policy_trust_add_pem(trust, cfg->policy.trust_file, NULL, err) != 0)
-        return -1;
-    return 0;
-}
-
 /*
  * Reads the regulator keys. Without [regulator] sections, every key of trust_list may
  * sign every bundle, as before bindings existed. With them, a key of trust_list that no
@@ -151,14 +128,8 @@ static int load_trust(const config *cfg, policy_trust **out, policy_error *err)
     bool bound = cfg->policy.regulator_count > 0;
     policy_trust *trust = NULL;
 
-    if (!bound) {
-        if (policy_trust_load(cfg->policy.trust_file, &trust, err) != 0)
-            return -1;
-    } else if (policy_trust_create(&trust, err) != 0 ||
-               add_regulators(trust, cfg, err) != 0) {
-        policy_trust_free(&trust);
+    if (config_load_policy_trust(&cfg->policy, &trust, err) != 0)
         return -1;
-    }
 
     for (size_t i = 0; i < policy_trust_count(trust); i++) {
         if (policy_trust_key_regulator(trust, i) != NULL)

@@ -23,6 +23,7 @@
 typedef struct fixture {
     test_token token;
     char key_uri[1024];
+    char other_key_uri[1024];
     char trust_path[PATH_MAX + 32];
     char other_trust_path[PATH_MAX + 32];
 } fixture;
@@ -126,6 +127,9 @@ static int setup(void **state)
     }
     uri = p11_key_get_uri(key);
     snprintf(f->key_uri, sizeof(f->key_uri), "%s", uri);
+    free(uri);
+    uri = p11_key_get_uri(other);
+    snprintf(f->other_key_uri, sizeof(f->other_key_uri), "%s", uri);
     free(uri);
     snprintf(f->trust_path, sizeof(f->trust_path), "%s/trust.pem", f->token.dir);
     snprintf(f->other_trust_path, sizeof(f->other_trust_path), "%s/other.pem",
@@ -328,6 +332,146 @@ static void test_sign_and_verify(void **state)
               source_dir(), f->key_uri);
     assert_int_equal(status, 2);
     assert_contains(out, "no token given");
+    free(out);
+}
+
+/* Signs policies/residency-sg.xml with the key at key_uri into the token's folder. */
+static void sign_residency_sg(const fixture *f, const char *key_uri, const char *name,
+                              char *signed_path, size_t size)
+{
+    int status;
+    char *out;
+
+    snprintf(signed_path, size, "%s/%s", f->token.dir, name);
+    out = run(&status,
+              "%s policy sign %s/policies/residency-sg.xml --key '%s' --module %s "
+              "--token %s --pin-file %s --output %s",
+              admin(), source_dir(), key_uri, f->token.module_path, TEST_TOKEN_LABEL,
+              f->token.pin_path, signed_path);
+    if (status != 0)
+        fail_msg("sign failed: %s", out);
+    free(out);
+}
+
+/* The message of policy_trust_authorise, which the node logs for the same bundle. */
+#define TH_KEY_MESSAGE                                                                   \
+    "residency bundle residency-sg version 1 for jurisdiction SG is signed by a key of " \
+    "regulator pdpc-th, which may sign only residency bundles of TH"
+
+/* A node configuration whose key paths are relative to its folder, as a node reads
+ * them: the EC key (trust.pem) bound to TH and the RSA key (other.pem) to SG. */
+static void write_node_config(const fixture *f, char *path, size_t size)
+{
+    char text[PATH_MAX + 2048];
+
+    snprintf(path, size, "%s/node.conf", f->token.dir);
+    snprintf(text, sizeof(text),
+             "[server]\nlisten = 127.0.0.1\nport = 8443\n"
+             "entity_id = https://id.node.example/idsvc\njurisdiction = SG\n"
+             "[hsm]\ntoken_label = %s\npin_file = %s\n"
+             "tls_key = pkcs11:token=%s;object=tls;type=private\n"
+             "saml_key = pkcs11:token=%s;object=saml;type=private\n"
+             "[tls]\ncertificate = tls.pem\nclient_ca = client-ca.pem\n"
+             "[database]\npath = idsvc.db\n"
+             "[policy]\nbundle = residency-sg.signed.xml\n"
+             "[regulator pdpc-th]\nkey = trust.pem\nsigns = TH\n"
+             "[regulator pdpc-sg]\nkey = other.pem\nsigns = SG\n",
+             TEST_TOKEN_LABEL, f->token.pin_path, TEST_TOKEN_LABEL, TEST_TOKEN_LABEL);
+    write_text(path, text);
+}
+
+static void test_verify_config_binding(void **state)
+{
+    fixture *f = *state;
+    char th_signed[PATH_MAX + 64], sg_signed[PATH_MAX + 64], config[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    sign_residency_sg(f, f->key_uri, "sg-by-th-key.xml", th_signed, sizeof(th_signed));
+    sign_residency_sg(f, f->other_key_uri, "sg-by-sg-key.xml", sg_signed,
+                      sizeof(sg_signed));
+    write_node_config(f, config, sizeof(config));
+
+    out = run(&status, "%s policy verify %s --config %s --at 2026-06-01T00:00:00Z",
+              admin(), th_signed, config);
+    assert_int_equal(status, 1);
+    assert_contains(out, "not verified: key_not_authorised");
+    assert_contains(out, TH_KEY_MESSAGE);
+    free(out);
+
+    out = run(&status, "%s policy verify %s --config %s --at 2026-06-01T00:00:00Z",
+              admin(), sg_signed, config);
+    assert_int_equal(status, 0);
+    assert_contains(out, "verified: bundle residency-sg version 1");
+    assert_contains(out, "of regulator pdpc-sg");
+    assert_null(strstr(out, "NOTE"));
+    free(out);
+
+    out = run(&status, "%s policy verify %s --config %s/missing.conf", admin(), sg_signed,
+              f->token.dir);
+    assert_int_equal(status, 1);
+    assert_contains(out, "missing.conf: cannot open the file");
+    free(out);
+}
+
+static void test_verify_regulator_binding(void **state)
+{
+    fixture *f = *state;
+    char th_signed[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    sign_residency_sg(f, f->key_uri, "sg-by-th-key.xml", th_signed, sizeof(th_signed));
+
+    out = run(&status,
+              "%s policy verify %s --regulator pdpc-th=TH:%s --at 2026-06-01T00:00:00Z",
+              admin(), th_signed, f->trust_path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "not verified: key_not_authorised");
+    assert_contains(out, TH_KEY_MESSAGE);
+    free(out);
+
+    out = run(&status,
+              "%s policy verify %s --regulator pdpc-sg=base,SG:%s "
+              "--regulator pdpc-th=TH:%s --at 2026-06-01T00:00:00Z --json",
+              admin(), th_signed, f->trust_path, f->other_trust_path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "\"verified\": true");
+    assert_contains(out, "\"regulator\": \"pdpc-sg\"");
+    free(out);
+
+    out = run(&status, "%s policy verify %s --regulator pdpc-sg=sg:%s", admin(),
+              th_signed, f->trust_path);
+    assert_int_equal(status, 2);
+    assert_contains(out, "\"sg\" is neither base nor an ISO 3166-1 alpha-2 code");
+    free(out);
+
+    out = run(&status, "%s policy verify %s --regulator pdpc-sg:%s", admin(), th_signed,
+              f->trust_path);
+    assert_int_equal(status, 2);
+    assert_contains(out, "is not NAME=SIGNS:FILE");
+    free(out);
+
+    out = run(&status, "%s policy verify %s --regulator pdpc-sg=SG:%s --trust %s",
+              admin(), th_signed, f->trust_path, f->trust_path);
+    assert_int_equal(status, 2);
+    assert_contains(out, "exactly one of --config, --regulator and --trust");
+    free(out);
+}
+
+static void test_verify_trust_prints_note(void **state)
+{
+    fixture *f = *state;
+    char th_signed[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    sign_residency_sg(f, f->key_uri, "sg-by-th-key.xml", th_signed, sizeof(th_signed));
+    out = run(&status, "%s policy verify %s --trust %s --at 2026-06-01T00:00:00Z",
+              admin(), th_signed, f->trust_path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "verified: bundle residency-sg version 1");
+    assert_contains(out, "NOTE: --trust does not check which bundles a key may sign");
     free(out);
 }
 
@@ -538,6 +682,9 @@ int main(void)
         cmocka_unit_test(test_validate_reports_lines),
         cmocka_unit_test(test_validate_warnings_and_strict),
         cmocka_unit_test(test_sign_and_verify),
+        cmocka_unit_test(test_verify_config_binding),
+        cmocka_unit_test(test_verify_regulator_binding),
+        cmocka_unit_test(test_verify_trust_prints_note),
         cmocka_unit_test(test_diff_on_real_bundles),
         cmocka_unit_test(test_explain_shows_trace),
         cmocka_unit_test(test_simulate_tabulates),

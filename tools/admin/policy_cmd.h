@@ -43,6 +43,24 @@ bool policy_cmd_wants_help(int argc, char **argv);
 /* Names the request's jurisdictions, purpose and conditions in one line. */
 void policy_cmd_describe_request(const policy_request *req, char *buf, size_t size);
 
+/* The regulators of --regulator options, as [regulator] sections of a configuration.
+ * config.h defines the struct. */
+struct config_policy;
+
+/* Adds the binding of one --regulator NAME=SIGNS:FILE to *bindings, which starts as
+ * NULL. Returns 0, or -1 after printing why spec is invalid. */
+int policy_cmd_add_regulator(struct config_policy **bindings, const char *spec);
+void policy_cmd_free_regulators(struct config_policy **bindings);
+
+/* Builds the trust list of the --regulator bindings. Returns 0, or -1 after printing
+ * why a key file cannot be read or bound. */
+int policy_cmd_load_bindings(const struct config_policy *bindings, policy_trust **out);
+
+/* Builds the trust list of a node's configuration file, as the node does at start,
+ * and prints a note for each key that no [regulator] section binds. Returns 0, or -1
+ * after printing why the file or a key cannot be read. */
+int policy_cmd_load_config_trust(const char *path, policy_trust **out);
+
 int policy_cmd_validate(int argc, char **argv);
 int policy_cmd_sign(int argc, char **argv);
 int policy_cmd_verify(int argc, char **argv);

@@ -15,7 +15,7 @@ static void print_usage(FILE *out)
         "subcommands:\n"
         "  validate BUNDLE...             check the schema and the meaning of bundles\n"
         "  sign BUNDLE --key URI ...      sign a bundle with a regulator key in the HSM\n"
-        "  verify BUNDLE --trust PEM      verify a bundle's signature and dates\n"
+        "  verify BUNDLE --config FILE    verify a bundle's signature, signer and dates\n"
         "  diff OLD NEW                   compare two bundles or folders rule by rule\n"
         "  explain BUNDLE... REQUEST.json decide one request and show every rule "
         "considered\n"

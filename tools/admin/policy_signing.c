@@ -13,6 +13,8 @@ enum {
     OPTION_KEY_NAME,
     OPTION_OUTPUT,
     OPTION_TRUST,
+    OPTION_CONFIG,
+    OPTION_REGULATOR,
     OPTION_AT,
     OPTION_JSON,
     OPTION_HELP,
@@ -142,20 +144,32 @@ int policy_cmd_sign(int argc, char **argv)
 
 static void print_verify_help(FILE *out)
 {
-    fputs("usage: idsvc-admin policy verify BUNDLE --trust PEM [--at TIME] [--json]\n"
-          "\n"
-          "Verifies the bundle's signature with the regulator keys of the trust list "
-          "(never\n"
-          "with a key from KeyInfo), its schema, and that it is in effect.\n"
-          "\n"
-          "  --trust PEM   the regulator trust list: PEM public keys or certificates\n"
-          "  --at TIME     the time to check the effective dates at, as\n"
-          "                2026-01-31T00:00:00Z (default: now)\n"
-          "  --json        print the result as JSON\n"
-          "\n"
-          "Exit status: 0 when the bundle verifies, 1 when it does not, 2 for a usage "
-          "error.\n",
-          out);
+    fputs(
+        "usage: idsvc-admin policy verify BUNDLE --config FILE [--at TIME] [--json]\n"
+        "       idsvc-admin policy verify BUNDLE --regulator NAME=SIGNS:FILE...\n"
+        "                                 [--at TIME] [--json]\n"
+        "       idsvc-admin policy verify BUNDLE --trust PEM [--at TIME] [--json]\n"
+        "\n"
+        "Verifies the bundle's signature with the regulator keys (never with a key from\n"
+        "KeyInfo), that the verifying key may sign the bundle, its schema, and that it\n"
+        "is in effect. Give exactly one of --config, --regulator and --trust.\n"
+        "\n"
+        "  --config FILE    a node's configuration file: its [regulator NAME] sections\n"
+        "                   and [policy] trust_list, read as the node reads them\n"
+        "  --regulator NAME=SIGNS:FILE\n"
+        "                   one binding, as a [regulator NAME] section with\n"
+        "                   key = FILE and signs = SIGNS. SIGNS lists base and ISO\n"
+        "                   3166-1 alpha-2 codes separated by commas, such as base,SG.\n"
+        "                   Repeat it for more keys or regulators\n"
+        "  --trust PEM      PEM public keys or certificates, each trusted for every\n"
+        "                   bundle without a check of what a key may sign\n"
+        "  --at TIME        the time to check the effective dates at, as\n"
+        "                   2026-01-31T00:00:00Z (default: now)\n"
+        "  --json           print the result as JSON\n"
+        "\n"
+        "Exit status: 0 when the bundle verifies, 1 when it does not or a key or the\n"
+        "configuration cannot be read, 2 for a usage error.\n",
+        out);
 }
 
 static int verify_bundle(const char *path, const policy_trust *trust, time_t at,
@@ -172,6 +186,9 @@ static int verify_bundle(const char *path, const policy_trust *trust, time_t at,
         policy_verify_document(xml, len, trust, &key_index, &err) != 0 ||
         policy_bundle_parse(xml, len, path, &bundle, &err) != 0)
         goto out;
+    /* The node's check, with its message: a key of --trust passes for every bundle. */
+    if (policy_trust_authorise(trust, key_index, bundle, path, &err) != 0)
+        goto out;
     if (at < bundle->effective_from) {
         policy_fail(&err, POLICY_E_NOT_YET, 0, "the bundle is not yet in effect");
         goto out;
@@ -184,6 +201,9 @@ static int verify_bundle(const char *path, const policy_trust *trust, time_t at,
     json_object_set_new(result, "version", json_integer(bundle->version));
     json_object_set_new(result, "digest", json_string(bundle->digest));
     json_object_set_new(result, "trusted_key", json_integer((json_int_t)key_index + 1));
+    if (policy_trust_key_regulator(trust, key_index) != NULL)
+        json_object_set_new(result, "regulator",
+                            json_string(policy_trust_key_regulator(trust, key_index)));
     rc = 0;
 
 out:
@@ -197,69 +217,118 @@ out:
     return rc;
 }
 
+/* Reads the regulator keys that the options name. Returns 0, or an exit status after
+ * printing the problem. */
+static int load_verify_trust(const char *config_path,
+                             const struct config_policy *bindings, const char *trust_path,
+                             policy_trust **trust)
+{
+    policy_error err = {0};
+
+    if (config_path != NULL)
+        return policy_cmd_load_config_trust(config_path, trust) == 0 ? 0 : EXIT_REJECTED;
+    if (bindings != NULL)
+        return policy_cmd_load_bindings(bindings, trust) == 0 ? 0 : EXIT_REJECTED;
+
+    fputs(POLICY_PROGRAM
+          " verify: NOTE: --trust does not check which bundles a key may "
+          "sign, so each of its keys passes for every bundle. A node with "
+          "[regulator] sections rejects a bundle whose key is not bound to "
+          "it. To apply the node's check, use --config or --regulator.\n",
+          stderr);
+    if (policy_trust_load(trust_path, trust, &err) != 0) {
+        fprintf(stderr, POLICY_PROGRAM " verify: %s\n", err.message);
+        return EXIT_REJECTED;
+    }
+    return 0;
+}
+
+static void print_verify_result(const char *path, const json_t *result, int rc)
+{
+    const char *regulator = json_string_value(json_object_get(result, "regulator"));
+
+    if (rc == 0)
+        printf("%s: verified: bundle %s version %lld, digest %s, trusted key %lld%s%s\n",
+               path, json_string_value(json_object_get(result, "id")),
+               (long long)json_integer_value(json_object_get(result, "version")),
+               json_string_value(json_object_get(result, "digest")),
+               (long long)json_integer_value(json_object_get(result, "trusted_key")),
+               regulator != NULL ? " of regulator " : "",
+               regulator != NULL ? regulator : "");
+    else
+        fprintf(stderr, "%s: not verified: %s: %s\n", path,
+                json_string_value(json_object_get(result, "error")),
+                json_string_value(json_object_get(result, "message")));
+}
+
 int policy_cmd_verify(int argc, char **argv)
 {
     static const struct option table[] = {
+        {"config", required_argument, NULL, OPTION_CONFIG},
+        {"regulator", required_argument, NULL, OPTION_REGULATOR},
         {"trust", required_argument, NULL, OPTION_TRUST},
         {"at", required_argument, NULL, OPTION_AT},
         {"json", no_argument, NULL, OPTION_JSON},
         {"help", no_argument, NULL, OPTION_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *trust_path = NULL;
+    const char *trust_path = NULL, *config_path = NULL;
+    struct config_policy *bindings = NULL;
     policy_trust *trust = NULL;
-    policy_error err = {0};
     time_t at = time(NULL);
     bool as_json = false;
+    int sources, option;
     json_t *result;
-    int option, rc;
+    int rc = EXIT_USAGE;
 
     while ((option = getopt_long(argc, argv, "", table, NULL)) != -1) {
         if (option == OPTION_HELP) {
             print_verify_help(stdout);
-            return 0;
+            rc = 0;
+            goto out;
         }
         if (option == OPTION_TRUST) {
             trust_path = optarg;
+        } else if (option == OPTION_CONFIG) {
+            config_path = optarg;
+        } else if (option == OPTION_REGULATOR) {
+            if (policy_cmd_add_regulator(&bindings, optarg) != 0)
+                goto out;
         } else if (option == OPTION_AT) {
             if (policy_parse_utc(optarg, &at) != 0) {
                 fprintf(stderr,
                         POLICY_PROGRAM " verify: --at %s is not a UTC time such as "
                                        "2026-01-31T00:00:00Z\n",
                         optarg);
-                return EXIT_USAGE;
+                goto out;
             }
         } else if (option == OPTION_JSON) {
             as_json = true;
         } else {
-            return EXIT_USAGE;
+            goto out;
         }
     }
-    if (optind != argc - 1 || trust_path == NULL) {
-        fputs(POLICY_PROGRAM " verify: give one BUNDLE and --trust; see --help\n",
+    sources = (config_path != NULL) + (bindings != NULL) + (trust_path != NULL);
+    if (optind != argc - 1 || sources != 1) {
+        fputs(POLICY_PROGRAM " verify: give one BUNDLE and exactly one of --config, "
+                             "--regulator and --trust; see --help\n",
               stderr);
-        return EXIT_USAGE;
+        goto out;
     }
-    if (policy_trust_load(trust_path, &trust, &err) != 0) {
-        fprintf(stderr, POLICY_PROGRAM " verify: %s\n", err.message);
-        return EXIT_REJECTED;
-    }
+    rc = load_verify_trust(config_path, bindings, trust_path, &trust);
+    if (rc != 0)
+        goto out;
 
     result = json_object();
     rc = verify_bundle(argv[optind], trust, at, result) == 0 ? 0 : EXIT_REJECTED;
     if (as_json)
         policy_cmd_print_json(result);
-    else if (rc == 0)
-        printf("%s: verified: bundle %s version %lld, digest %s, trusted key %lld\n",
-               argv[optind], json_string_value(json_object_get(result, "id")),
-               (long long)json_integer_value(json_object_get(result, "version")),
-               json_string_value(json_object_get(result, "digest")),
-               (long long)json_integer_value(json_object_get(result, "trusted_key")));
     else
-        fprintf(stderr, "%s: not verified: %s: %s\n", argv[optind],
-                json_string_value(json_object_get(result, "error")),
-                json_string_value(json_object_get(result, "message")));
+        print_verify_result(argv[optind], result, rc);
     json_decref(result);
+
+out:
     policy_trust_free(&trust);
+    policy_cmd_free_regulators(&bindings);
     return rc;
 }
