@@ -121,6 +121,16 @@ int store_sqlite_write_revocation(struct sqlite3 *db, const char *id, const char
 
 void store_close(store **s);
 
+/*
+ * Database contention seen on this thread. The SQLite code calls store_note_error with
+ * each failed call's result code; a busy or locked database (past the busy timeout)
+ * marks the thread. The HTTP layer clears the mark before a handler runs and turns the
+ * handler's 500 into 503 store_unavailable when the mark is set, because a retry can
+ * succeed. store_take_busy returns the mark and clears it.
+ */
+void store_note_error(int sqlite_result);
+bool store_take_busy(void);
+
 /* The replay cache interface of saml.h on top of record_assertion. */
 saml_replay_cache store_replay_cache(store *s);
 

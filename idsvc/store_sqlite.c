@@ -218,8 +218,28 @@ const char *store_status_name(store_status status)
     }
 }
 
+static _Thread_local bool busy_seen;
+
+void store_note_error(int sqlite_result)
+{
+    int primary = sqlite_result & 0xff;
+
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+        busy_seen = true;
+}
+
+bool store_take_busy(void)
+{
+    bool seen = busy_seen;
+
+    busy_seen = false;
+    return seen;
+}
+
 static void log_sqlite(sqlite3 *db, const char *operation)
 {
+    if (db != NULL)
+        store_note_error(sqlite3_extended_errcode(db));
     log_message(LOG_ERROR, "store_error", "%s failed: %s", operation,
                 db != NULL ? sqlite3_errmsg(db) : "no connection");
 }

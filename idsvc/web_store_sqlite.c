@@ -30,6 +30,7 @@ sqlite3_stmt *web_sql_prepare(store *s, const char *sql)
 
 void web_sql_log(sqlite3_stmt *stmt, const char *operation)
 {
+    store_note_error(sqlite3_extended_errcode(sqlite3_db_handle(stmt)));
     log_message(LOG_ERROR, "store_error", "%s failed: %s", operation,
                 sqlite3_errmsg(sqlite3_db_handle(stmt)));
 }

@@ -967,6 +967,30 @@ static void test_authenticator_changes_atomic(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* A page call that cannot write because another connection holds the database past the
+ * busy timeout gets 503 store_unavailable with Retry-After, which a client retries, not
+ * 500. */
+static void test_busy_database_is_503(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = NULL;
+    http_result r;
+
+    assert_int_equal(sqlite3_open(f->h.db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    page_post(&f->h, NULL, "/account/signin/options", NULL, &r);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    expect_problem(&r, 503, "store_unavailable");
+    assert_non_null(find_nocase(r.headers, "Retry-After: "));
+    http_result_clear(&r);
+
+    /* Once the database is free, the same call works. */
+    page_post(&f->h, NULL, "/account/signin/options", NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+}
+
 /* An approval whose userHandle names another account is rejected, and the request stays
  * pending. */
 static void test_consent_user_handle_checked(void **state)
@@ -1317,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_consent_approval_atomic),
         cmocka_unit_test(test_consent_user_handle_checked),
         cmocka_unit_test(test_authenticator_changes_atomic),
+        cmocka_unit_test(test_busy_database_is_503),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
         cmocka_unit_test(test_page_events_audited),
