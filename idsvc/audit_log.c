@@ -687,9 +687,19 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
 {
     audit_merkle_source source = audit_store_source(log->store);
     uint64_t size = 0;
+    uint64_t beyond = 0;
 
-    if (audit_store_size(log->store, &size) != AUDIT_OK) {
+    if (audit_store_size(log->store, &size) != AUDIT_OK ||
+        audit_store_nodes_beyond(log->store, size, &beyond) != AUDIT_OK) {
         snprintf(error, error_size, "cannot read the size of the audit log");
+        return -1;
+    }
+    if (beyond > 0) {
+        snprintf(error, error_size,
+                 "the audit log has %llu entries, but %llu stored subtree hashes cover "
+                 "later ones; entries were deleted. Run 'idsvc-admin audit verify' and "
+                 "restore the latest copy",
+                 (unsigned long long)size, (unsigned long long)beyond);
         return -1;
     }
     if (audit_merkle_frontier_load(&log->frontier, &source, size) != AUDIT_MERKLE_OK ||

@@ -455,6 +455,31 @@ audit_status audit_store_append(audit_store *store, audit_store_entry *const *en
 
 /* ---- Reading the tree ----------------------------------------------------------- */
 
+audit_status audit_store_nodes_beyond(audit_store *store, uint64_t size, uint64_t *count)
+{
+    audit_connection *c = thread_connection(store);
+    sqlite3_stmt *stmt;
+    audit_status status = AUDIT_ERR_STORE_FAILED;
+
+    if (c == NULL)
+        return AUDIT_ERR_STORE_FAILED;
+    /* A subtree covers leaves idx * 2^level to (idx + 1) * 2^level - 1; levels stay
+     * below 63, so the shift cannot overflow a 64-bit integer. */
+    stmt = prepare(c->db, "SELECT count(*) FROM audit_nodes WHERE level < 63 AND "
+                          "(idx + 1) << level > ?1");
+    if (stmt == NULL)
+        return AUDIT_ERR_STORE_FAILED;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)size);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *count = (uint64_t)sqlite3_column_int64(stmt, 0);
+        status = AUDIT_OK;
+    } else {
+        log_sqlite(c->db, "counting audit subtrees");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
 audit_status audit_store_read_begin(audit_store *store)
 {
     audit_connection *c = thread_connection(store);

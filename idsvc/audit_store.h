@@ -77,6 +77,10 @@ void audit_store_read_end(audit_store *store);
 /* The number of entries, which is the tree size. */
 audit_status audit_store_size(audit_store *store, uint64_t *size);
 
+/* Counts the stored subtrees that reach past the first size leaves, which only deleted
+ * entries leave behind. */
+audit_status audit_store_nodes_beyond(audit_store *store, uint64_t size, uint64_t *count);
+
 /* A source that reads subtree hashes from this thread's connection. */
 audit_merkle_source audit_store_source(audit_store *store);
 

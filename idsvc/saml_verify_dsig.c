@@ -451,8 +451,7 @@ static saml_status saml_dsig_unfit(saml_status reason, const saml_dsig_info *inf
     switch (reason) {
     case SAML_ERR_SHA1_FORBIDDEN:
         return saml_fail(detail, detail_size, reason,
-                         "the signature uses SHA-1 (%s or its digest), which this issuer may "
-                         "not use",
+                         "the signature uses SHA-1 (%s or its digest), which the node refuses",
                          info->method);
     case SAML_ERR_KEY_TOO_SMALL:
         return saml_fail(detail, detail_size, reason,

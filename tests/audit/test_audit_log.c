@@ -662,6 +662,15 @@ static void test_open_checks_checkpoint(void **state)
     assert_non_null(strstr(error, "the first 10 audit entries do not hash to the root"));
     free(error);
 
+    /* Entries deleted past the checkpoint leave subtree hashes that cover them. */
+    make_signed_log(f, "tail.db", path, sizeof(path));
+    make_signed_log(f, "tail.db", path, sizeof(path)); /* 20 entries, checkpoint of 20 */
+    tamper(path, "DELETE FROM audit_checkpoints; DELETE FROM audit_entries WHERE idx >= 18");
+    error = open_error(f, path);
+    assert_non_null(strstr(error, "the audit log has 18 entries, but 2 stored subtree hashes "
+                                  "cover later ones"));
+    free(error);
+
     /* The untouched log opens and keeps growing. */
     make_signed_log(f, "intact.db", path, sizeof(path));
     make_signed_log(f, "intact.db", path, sizeof(path));
