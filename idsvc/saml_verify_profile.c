@@ -131,7 +131,7 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
     parsed = saml_time_parse((const char *)text, &not_on_or_after);
     xmlFree(text);
     if (parsed != 0)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
                          "the NotOnOrAfter of the bearer SubjectConfirmationData is not a "
                          "valid xs:dateTime");
 

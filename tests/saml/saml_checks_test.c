@@ -286,6 +286,8 @@ static void bearer_confirmation_required(void **state)
                                            "NotBefore=\"2025-12-31T23:59:00Z\" ");
     char *without_end = signed_variant("<saml:SubjectConfirmationData NotOnOrAfter=",
                                        "<saml:SubjectConfirmationData Ends=");
+    char *bad_end = signed_variant("NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
+                                   "NotOnOrAfter=\"2026-01-01 00:04\">");
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, holder_of_key, NULL), SAML_ERR_BEARER_MISSING);
@@ -294,6 +296,8 @@ static void bearer_confirmation_required(void **state)
                      SAML_ERR_CONFIRMATION_INVALID);
     assert_int_equal(st_verify(&fixture, NULL, without_end, NULL),
                      SAML_ERR_CONFIRMATION_INVALID);
+    assert_int_equal(st_verify(&fixture, NULL, bad_end, NULL), SAML_ERR_CONFIRMATION_INVALID);
+    free(bad_end);
     free(holder_of_key);
     free(without);
     free(with_not_before);
