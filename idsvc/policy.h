@@ -32,6 +32,10 @@ typedef enum policy_error_code {
     /* "key_not_authorised": the key that verifies it is not bound to the bundle's kind
      * or jurisdiction */
     POLICY_E_NOT_AUTHORISED,
+    /* "trust_invalid": a regulator key or binding that cannot be used: no regulator name,
+     * a code that is not two capital letters, one key bound to two regulators, or a key
+     * type or size the loader refuses */
+    POLICY_E_TRUST,
     POLICY_E_NOT_YET,   /* "bundle_not_yet_effective" */
     POLICY_E_EXPIRED,   /* "bundle_expired" */
     POLICY_E_SET,       /* "policy_set_invalid": no base, two residency bundles */

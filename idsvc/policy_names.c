@@ -26,6 +26,7 @@ static const char *const error_names[] = {
     [POLICY_E_SIGNATURE] = "signature_invalid",
     [POLICY_E_UNTRUSTED] = "key_untrusted",
     [POLICY_E_NOT_AUTHORISED] = "key_not_authorised",
+    [POLICY_E_TRUST] = "trust_invalid",
     [POLICY_E_NOT_YET] = "bundle_not_yet_effective",
     [POLICY_E_EXPIRED] = "bundle_expired",
     [POLICY_E_SET] = "policy_set_invalid",

@@ -106,7 +106,7 @@ static int bind_key(trust_key *key, const policy_signer *signer, const char *pat
                     policy_error *err)
 {
     if (signer->regulator == NULL || signer->regulator[0] == '\0')
-        return policy_fail(err, POLICY_E_IO, 0, "%s: the regulator has no name", path);
+        return policy_fail(err, POLICY_E_TRUST, 0, "%s: the regulator has no name", path);
     key->regulator = strdup(signer->regulator);
     key->jurisdictions =
         calloc(signer->jurisdiction_count + 1, sizeof(*key->jurisdictions));
@@ -120,7 +120,7 @@ static int bind_key(trust_key *key, const policy_signer *signer, const char *pat
         if (strlen(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' ||
             code[1] > 'Z') {
             clear_binding(key);
-            return policy_fail(err, POLICY_E_IO, 0,
+            return policy_fail(err, POLICY_E_TRUST, 0,
                                "regulator %s: \"%s\" is not an ISO 3166-1 alpha-2 code",
                                signer->regulator, code);
         }
@@ -167,7 +167,7 @@ static int merge_key(trust_key *existing, key_scope scope, const policy_signer *
     if (existing->scope == KEY_REGULATOR) {
         if (strcmp(existing->regulator, signer->regulator) == 0)
             return 0;
-        return policy_fail(err, POLICY_E_IO, 0,
+        return policy_fail(err, POLICY_E_TRUST, 0,
                            "%s: key %zu is already a key of regulator %s, so it cannot "
                            "be bound to regulator %s too",
                            path, number, existing->regulator, signer->regulator);
@@ -183,7 +183,7 @@ static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path, size_
 
     if ((type == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) < 2048) ||
         (type != EVP_PKEY_RSA && type != EVP_PKEY_EC))
-        return policy_fail(err, POLICY_E_IO, 0,
+        return policy_fail(err, POLICY_E_TRUST, 0,
                            "%s: key %zu is neither RSA of 2048 bits or more nor EC", path,
                            number);
     for (size_t i = 0; i < trust->count; i++) {

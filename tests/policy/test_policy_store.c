@@ -692,7 +692,8 @@ static void test_key_of_two_regulators_rejected(void **state)
     assert_string_equal(policy_trust_key_regulator(trust, 0), "pdpc-sg");
 
     assert_int_equal(policy_trust_add_pem(trust, path, &th_signer, &err), -1);
-    assert_int_equal(err.code, POLICY_E_IO);
+    assert_int_equal(err.code, POLICY_E_TRUST);
+    assert_string_equal(policy_error_name(err.code), "trust_invalid");
     assert_non_null(strstr(err.message, "already a key of regulator pdpc-sg"));
     assert_non_null(strstr(err.message, "regulator pdpc-th"));
     assert_int_equal(policy_trust_count(trust), 1);
