@@ -122,13 +122,39 @@ const char *http_request_header(const http_request *request, const char *name)
     return MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, name);
 }
 
+/* Counts the query arguments named as ctx->name. */
+typedef struct argument_count {
+    const char *name;
+    unsigned count;
+} argument_count;
+
+static enum MHD_Result count_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    argument_count *c = cls;
+
+    (void)kind;
+    (void)value;
+    if (key != NULL && strcmp(key, c->name) == 0)
+        c->count++;
+    return MHD_YES;
+}
+
 const char *http_request_query(const http_request *request, const char *name)
 {
+    argument_count repeated = {name, 0};
     const char *value = NULL;
     size_t len = 0;
 
-    if (request->connection == NULL ||
-        MHD_lookup_connection_value_n(request->connection, MHD_GET_ARGUMENT_KIND, name,
+    if (request->connection == NULL)
+        return NULL;
+    /* "size=10&size=11" has no single meaning, so it counts as invalid, not as its first
+     * value. */
+    MHD_get_connection_values(request->connection, MHD_GET_ARGUMENT_KIND, count_argument,
+                              &repeated);
+    if (repeated.count > 1)
+        return "";
+    if (MHD_lookup_connection_value_n(request->connection, MHD_GET_ARGUMENT_KIND, name,
                                       strlen(name), &value, &len) != MHD_YES)
         return NULL;
     /* %00 decodes to a NUL byte, and C would read the value only up to it: "1%00x"

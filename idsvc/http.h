@@ -89,7 +89,8 @@ typedef struct http_request {
 const char *http_request_header(const http_request *request, const char *name);
 
 /* Returns a query-string argument, or NULL when it is absent. An argument without a
- * value, or with a NUL byte in it, returns the empty string. */
+ * value, with a NUL byte in it, or given more than once, returns the empty string,
+ * which no parameter accepts. */
 const char *http_request_query(const http_request *request, const char *name);
 
 #define HTTP_MAX_HEADERS 8

@@ -311,6 +311,7 @@ static void test_bad_parameters(void **state)
         /* A NUL byte must not cut the value short: "0%00x" is not "0". */
         {"/v1/audit/proof/inclusion?index=0%00x&size=1", "parameter_invalid", "index"},
         {"/v1/audit/proof/inclusion?index&size=1", "parameter_invalid", "index"},
+        {"/v1/audit/proof/inclusion?index=0&index=1&size=1", "parameter_invalid", "index"},
         {"/v1/audit/proof/inclusion?index=1&size=1", "index_out_of_range", "index"},
         {"/v1/audit/proof/inclusion?index=0&size=999999", "size_beyond_log", "size"},
         {"/v1/audit/proof/consistency?from=0&to=1", "range_invalid", "from"},
