@@ -851,7 +851,12 @@ static struct MHD_Daemon *start_listener(http_server *server, unsigned port, boo
 {
     const config *cfg = server->node->boot;
     struct sockaddr_storage address;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+    /* poll(), not epoll: in libmicrohttpd 0.9.75, MHD_quiesce_daemon on an epoll
+     * thread pool races the workers to remove the listening socket from their epoll
+     * sets, and the loser aborts the process ("Failed to remove listen FD from epoll
+     * set"), about one SIGTERM in eight under load. With poll() the workers drop the
+     * socket themselves when the quiesce signal arrives. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
                      MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     struct MHD_Daemon *daemon;
     http_listener *listener = is_public ? &server->public_listener : &server->api;

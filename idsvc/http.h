@@ -1,5 +1,5 @@
 /*
- * The HTTPS front of the daemon: libmicrohttpd in thread-pool mode with epoll, a route
+ * The HTTPS front of the daemon: libmicrohttpd in thread-pool mode with poll(), a route
  * table with the roles each route admits, and the node state that handlers share.
  */
 #ifndef IDSVC_HTTP_H
