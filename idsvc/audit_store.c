@@ -85,8 +85,11 @@ static audit_connection *connection_open(const audit_store *s)
     }
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
 
-    /* FULL syncs the WAL on every commit, so a committed entry survives a crash. */
-    if (!s->read_only && exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL") != 0)
+    /* FULL syncs the WAL on every commit, so a committed entry survives a crash. The
+     * rows that entries write with write_rows keep the store's foreign keys, as on the
+     * store's own connections. */
+    if (!s->read_only && exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                     " PRAGMA foreign_keys=ON") != 0)
         goto fail;
     if (sqlite3_prepare_v3(c->db, "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?",
                            -1, SQLITE_PREPARE_PERSISTENT, &c->node_lookup, NULL) != SQLITE_OK ||

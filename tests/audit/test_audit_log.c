@@ -540,6 +540,33 @@ static void test_rows_written_with_entry(void **state)
     audit_log_close(&log);
 }
 
+/* Inserts a row whose parent does not exist. */
+static int write_orphan_row(struct sqlite3 *db, void *ctx)
+{
+    (void)ctx;
+    return sqlite3_exec(db,
+                        "CREATE TABLE IF NOT EXISTS test_parent (id INTEGER PRIMARY KEY);"
+                        "CREATE TABLE IF NOT EXISTS test_child (parent INTEGER REFERENCES "
+                        "test_parent (id));"
+                        "INSERT INTO test_child VALUES (42)",
+                        NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -1;
+}
+
+/* Rows of write_rows keep foreign keys, as the store's own writes do. */
+static void test_rows_keep_foreign_keys(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    audit_event event = {.kind = "credential_issued", .write_rows = write_orphan_row};
+    uint64_t size = audit_log_head(log).size;
+
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_ERR_STORE_FAILED);
+    assert_int_equal(audit_log_head(log).size, size);
+    audit_log_close(&log);
+}
+
 /* A group's entries are appended together, or none of them. */
 static void test_group_all_or_none(void **state)
 {
@@ -1191,6 +1218,7 @@ int main(void)
         cmocka_unit_test(test_replay_id_recorded_with_entry),
         cmocka_unit_test(test_rows_written_with_entry),
         cmocka_unit_test(test_group_all_or_none),
+        cmocka_unit_test(test_rows_keep_foreign_keys),
         cmocka_unit_test(test_open_checks_checkpoint),
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
