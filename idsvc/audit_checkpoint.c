@@ -90,6 +90,15 @@ static int sign_with_p11(void *ctx, const unsigned char *data, size_t len,
     return p11_sign(key, alg, data, len, sig, sig_len, &err);
 }
 
+static int verify_with_p11(void *ctx, const audit_checkpoint *checkpoint)
+{
+    EVP_PKEY *public_key = p11_key_get_public(ctx, NULL);
+    int rc = public_key != NULL ? audit_checkpoint_verify(checkpoint, public_key) : -1;
+
+    EVP_PKEY_free(public_key);
+    return rc;
+}
+
 int audit_signer_from_p11(struct p11_key *key, audit_signer *out)
 {
     p11_key_type type = p11_key_get_type(key);
@@ -111,6 +120,7 @@ int audit_signer_from_p11(struct p11_key *key, audit_signer *out)
     else
         goto out;
     out->sign = sign_with_p11;
+    out->verify = verify_with_p11;
     out->ctx = key;
     rc = 0;
 out:

@@ -45,6 +45,9 @@ void audit_checkpoint_clear(audit_checkpoint *checkpoint);
 typedef struct audit_signer {
     int (*sign)(void *ctx, const unsigned char *data, size_t len, unsigned char *sig,
                 size_t *sig_len);
+    /* Verifies a checkpoint signed with the same key: 0 when the signature holds. May be
+     * NULL, and then the log cannot check its own checkpoints at open. */
+    int (*verify)(void *ctx, const audit_checkpoint *checkpoint);
     void *ctx;
     char algorithm[24];
     char key_id[65];

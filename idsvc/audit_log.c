@@ -711,6 +711,16 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
     return 0;
 }
 
+/* Verifies a checkpoint that the node's current key signed. NOTE: one signed by an
+ * earlier key, before a key rollover, is taken as stored; only its root is compared. */
+static bool checkpoint_signature_holds(const audit_log *log, const audit_checkpoint *checkpoint)
+{
+    if (!log->has_signer || log->signer.verify == NULL || checkpoint->key_id == NULL ||
+        strcmp(checkpoint->key_id, log->signer.key_id) != 0)
+        return true;
+    return log->signer.verify(log->signer.ctx, checkpoint) == 0;
+}
+
 /*
  * Compares the loaded tree with the latest signed checkpoint. A log shorter than the
  * checkpoint, or whose first leaves do not hash to its root, was rolled back, truncated
@@ -729,6 +739,11 @@ static int check_checkpoint(audit_log *log, char *error, size_t error_size)
         return 0;
     if (status != AUDIT_OK)
         snprintf(error, error_size, "cannot read the latest audit checkpoint");
+    else if (!checkpoint_signature_holds(log, &latest))
+        snprintf(error, error_size,
+                 "the signature of audit checkpoint %llu does not verify with the node's key "
+                 "%s; the checkpoint was edited. Run 'idsvc-admin audit verify'",
+                 (unsigned long long)latest.id, log->signer.key_id);
     else if (latest.head.size > log->head.size)
         snprintf(error, error_size,
                  "the audit log has %llu entries, but checkpoint %llu signed %llu; the "

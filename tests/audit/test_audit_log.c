@@ -689,6 +689,14 @@ static void test_open_checks_checkpoint(void **state)
     assert_non_null(strstr(error, "the first 10 audit entries do not hash to the root"));
     free(error);
 
+    /* A checkpoint whose signature no longer holds, as after a rewrite of the tree and
+     * of the checkpoint's root together. */
+    make_signed_log(f, "resigned.db", path, sizeof(path));
+    tamper(path, "UPDATE audit_checkpoints SET signature = zeroblob(length(signature))");
+    error = open_error(f, path);
+    assert_non_null(strstr(error, "the signature of audit checkpoint 1 does not verify"));
+    free(error);
+
     /* Entries deleted past the checkpoint leave subtree hashes that cover them. */
     make_signed_log(f, "tail.db", path, sizeof(path));
     make_signed_log(f, "tail.db", path, sizeof(path)); /* 20 entries, checkpoint of 20 */
