@@ -19,6 +19,11 @@
 #include "problem.h"
 
 #define DRAIN_TIMEOUT_MS 10000
+/* How long nothing may run before the stop closes the connections. A request whose bytes
+ * arrived but that no handler has reached yet is not counted in flight, so one check of
+ * the count would drop it with its connection; a quiet period lets the workers read it
+ * and answer 503 node_stopping. */
+#define DRAIN_QUIET_MS 100
 #define PARAM_MAX_LEN 64
 
 static const http_route routes[] = {
@@ -948,6 +953,7 @@ void http_server_stop(http_server **server_ptr)
 {
     http_server *server;
     int waited_ms = 0;
+    int quiet_ms = 0;
 
     if (server_ptr == NULL || *server_ptr == NULL)
         return;
@@ -956,13 +962,14 @@ void http_server_stop(http_server **server_ptr)
     /* Stop accepting, then give requests in flight time to finish. A request that
      * arrives on an open connection from here on gets 503 node_stopping, and every
      * reply closes its connection. Idle keep-alive connections are closed by
-     * MHD_stop_daemon. */
+     * MHD_stop_daemon once nothing has run for DRAIN_QUIET_MS. */
     atomic_store(&server->draining, true);
     server->quiesced[0] = stop_listening(server->daemon);
     server->quiesced[1] = stop_listening(server->public_daemon);
-    while (atomic_load(&server->in_flight) > 0 && waited_ms < DRAIN_TIMEOUT_MS) {
+    while (quiet_ms < DRAIN_QUIET_MS && waited_ms < DRAIN_TIMEOUT_MS) {
         usleep(10 * 1000);
         waited_ms += 10;
+        quiet_ms = atomic_load(&server->in_flight) == 0 ? quiet_ms + 10 : 0;
     }
     if (atomic_load(&server->in_flight) > 0)
         log_message(LOG_WARN, "drain_timeout", "%u requests were still running after %d ms",

@@ -443,6 +443,64 @@ static void test_sigterm_under_keepalive_load(void **state)
     free(verification);
 }
 
+#define LATE_CLIENTS 24
+
+typedef struct late_sender {
+    pthread_t thread;
+    raw_client *client;
+    pthread_barrier_t *start;
+    long status; /* 0 when no reply came */
+} late_sender;
+
+static void *send_after_barrier(void *arg)
+{
+    late_sender *s = arg;
+    http_result result;
+
+    pthread_barrier_wait(s->start);
+    if (raw_request(s->client, "POST", "/v1/verifications", verification, &result) == 0) {
+        s->status = result.status;
+        http_result_clear(&result);
+    }
+    return NULL;
+}
+
+/*
+ * Requests sent a moment before SIGTERM get a reply each: their own, or 503
+ * node_stopping. Requests that no handler had reached yet used to be dropped with their
+ * connections when the stop found nothing running.
+ */
+static void test_sigterm_answers_late_requests(void **state)
+{
+    static late_sender senders[LATE_CLIENTS]; /* static: threads may outlive a failure */
+    pthread_barrier_t start;
+    int unanswered = 0;
+
+    (void)state;
+    prepare_verification();
+    assert_int_equal(pthread_barrier_init(&start, NULL, LATE_CLIENTS + 1), 0);
+    for (int i = 0; i < LATE_CLIENTS; i++) {
+        senders[i] = (late_sender){.start = &start};
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &senders[i].client), 0);
+        assert_int_equal(
+            pthread_create(&senders[i].thread, NULL, send_after_barrier, &senders[i]), 0);
+    }
+    pthread_barrier_wait(&start);
+    usleep(3 * 1000);
+    assert_int_equal(harness_stop(&server, SIGTERM), 0);
+    for (int i = 0; i < LATE_CLIENTS; i++) {
+        pthread_join(senders[i].thread, NULL);
+        raw_close(&senders[i].client);
+        unanswered += senders[i].status == 0;
+    }
+    pthread_barrier_destroy(&start);
+    print_message("    %d of %d late requests got no reply\n", unanswered, LATE_CLIENTS);
+    assert_int_equal(unanswered, 0);
+    free(verification);
+    verification = NULL;
+    assert_int_equal(harness_start(&server), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
         cmocka_unit_test(test_rejection_leaves_worker_free),
+        cmocka_unit_test(test_sigterm_answers_late_requests),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
     };
 
