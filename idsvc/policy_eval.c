@@ -14,7 +14,7 @@
 
 #include "policy_internal.h"
 
-#define MAX_MECHANISM_SETS 8
+#define MAX_MECHANISM_SETS 32
 
 /* One bundle's verdict on one claim, with the conditions of every combined rule. */
 typedef struct verdict {
@@ -30,7 +30,41 @@ typedef struct verdict {
     unsigned mechanism_sets[MAX_MECHANISM_SETS]; /* the relying party needs one of each */
     const policy_rule *mechanism_rules[MAX_MECHANISM_SETS];
     size_t mechanism_set_count;
+    /* The first rule whose mechanism set did not fit: the claim is then withheld, since
+     * a condition the verdict cannot hold must not be dropped. */
+    const policy_rule *mechanism_overflow;
 } verdict;
+
+/*
+ * Adds a set of transfer mechanisms the relying party needs one of. Meeting a smaller set
+ * meets every set that contains it, so a set that contains one already kept adds
+ * nothing, and the sets it is contained in give way to it. A set beyond
+ * MAX_MECHANISM_SETS sets mechanism_overflow.
+ */
+static void add_mechanism_set(verdict *v, unsigned set, const policy_rule *rule)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < v->mechanism_set_count; i++)
+        if ((v->mechanism_sets[i] & set) == v->mechanism_sets[i])
+            return;
+    for (size_t i = 0; i < v->mechanism_set_count; i++) {
+        if ((set & v->mechanism_sets[i]) == set)
+            continue;
+        v->mechanism_sets[kept] = v->mechanism_sets[i];
+        v->mechanism_rules[kept] = v->mechanism_rules[i];
+        kept++;
+    }
+    v->mechanism_set_count = kept;
+    if (kept == MAX_MECHANISM_SETS) {
+        if (v->mechanism_overflow == NULL)
+            v->mechanism_overflow = rule;
+        return;
+    }
+    v->mechanism_sets[kept] = set;
+    v->mechanism_rules[kept] = rule;
+    v->mechanism_set_count++;
+}
 
 typedef struct trace_sink {
     policy_trace_fn fn;
@@ -60,11 +94,8 @@ static void verdict_merge(verdict *v, const policy_rule *rule)
         v->max_retention = rule->max_retention;
         v->retention_rule = rule;
     }
-    if (rule->mechanisms != 0 && v->mechanism_set_count < MAX_MECHANISM_SETS) {
-        v->mechanism_sets[v->mechanism_set_count] = rule->mechanisms;
-        v->mechanism_rules[v->mechanism_set_count] = rule;
-        v->mechanism_set_count++;
-    }
+    if (rule->mechanisms != 0)
+        add_mechanism_set(v, rule->mechanisms, rule);
     /* Combined disclose-derived rules release only the stand-ins that all of them allow.
      */
     v->derive_mask &= rule->derive_mask;
@@ -137,13 +168,10 @@ static bool bundle_verdict(const policy_request *req, int bundle, int claim, ver
 /* Adds the conditions of another bundle's verdict. */
 static void verdict_combine(verdict *into, const verdict *other)
 {
-    for (size_t i = 0; i < other->mechanism_set_count; i++) {
-        if (into->mechanism_set_count < MAX_MECHANISM_SETS) {
-            into->mechanism_sets[into->mechanism_set_count] = other->mechanism_sets[i];
-            into->mechanism_rules[into->mechanism_set_count] = other->mechanism_rules[i];
-            into->mechanism_set_count++;
-        }
-    }
+    for (size_t i = 0; i < other->mechanism_set_count; i++)
+        add_mechanism_set(into, other->mechanism_sets[i], other->mechanism_rules[i]);
+    if (into->mechanism_overflow == NULL)
+        into->mechanism_overflow = other->mechanism_overflow;
     if (other->consent > into->consent) {
         into->consent = other->consent;
         into->consent_rule = other->consent_rule;
@@ -292,6 +320,14 @@ static bool check_conditions(const policy_request *req, const verdict *v,
         d->rule = v->assurance_rule;
         d->assurance_needed = v->min_assurance;
         withhold(d, POLICY_REASON_ASSURANCE_TOO_LOW);
+        return false;
+    }
+    if (v->mechanism_overflow != NULL) {
+        /* NOTE: more than MAX_MECHANISM_SETS incomparable sets; the overflowing rule is
+         * named, even when the relying party meets its own set. */
+        d->rule = v->mechanism_overflow;
+        d->mechanisms_needed = v->mechanism_overflow->mechanisms;
+        withhold(d, POLICY_REASON_MECHANISM_MISSING);
         return false;
     }
     for (size_t i = 0; i < v->mechanism_set_count; i++) {

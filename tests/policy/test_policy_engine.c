@@ -718,6 +718,69 @@ static void expect_reason(const policy_claim_decision *d, policy_outcome_kind ou
                  reason, policy_outcome_name(d->outcome), policy_reason_name(d->reason));
 }
 
+/*
+ * Equally specific rules combine their transfer-mechanism lists, and every list counts,
+ * however many rules there are: twelve rules ask for asean-mcc and the last one, which
+ * sorts after them, for a security assessment that the relying party lacks. The engine
+ * used to keep eight lists and drop the rest, and released the claim.
+ */
+static void test_every_mechanism_list_counts(void **state)
+{
+    char rules[8192] = "";
+    policy_bundle *bundles[BUNDLE_COUNT];
+    policy_set *set = NULL;
+    policy_error err = {0};
+    policy_decision decision;
+    const policy_claim_decision *d;
+    json_t *doc;
+
+    (void)state;
+    for (int i = 1; i <= 13; i++) {
+        size_t used = strlen(rules);
+
+        snprintf(rules + used, sizeof(rules) - used,
+                 "<Rule id=\"sg.many.%02d\"><Match scope=\"cross-border\"><Subject>SG</Subject>"
+                 "<ClaimClass>basic</ClaimClass></Match><Effect>disclose</Effect><Conditions>"
+                 "<TransferMechanisms><Mechanism>%s</Mechanism></TransferMechanisms>"
+                 "</Conditions><LegalBasis instrument=\"t\" provision=\"1\"/>"
+                 "<Summary>s</Summary></Rule>\n",
+                 i, i == 13 ? "security-assessment" : "asean-mcc");
+    }
+    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
+        size_t len = 0;
+        char *xml = read_bundle_text(bundle_names[i], &len);
+
+        if (strcmp(bundle_names[i], "residency-sg") == 0) {
+            const char *at = strstr(xml, "  </Rules>");
+            char *changed = malloc(len + strlen(rules) + 1);
+
+            assert_non_null(at);
+            sprintf(changed, "%.*s%s%s", (int)(at - xml), xml, rules, at);
+            free(xml);
+            xml = changed;
+        }
+        bundles[i] = parse_text(xml, bundle_names[i]);
+        free(xml);
+    }
+    assert_int_equal(policy_set_compile(bundles, BUNDLE_COUNT, &set, &err), 0);
+
+    doc = json_pack("{s:s, s:{s:s, s:s, s:[s]}, s:s, s:[s], s:i, s:s, s:[s], s:{s:s}, s:s}",
+                    "subject_jurisdiction", "SG", "relying_party", "id", "rp",
+                    "jurisdiction", "TH", "transfer_mechanisms", "asean-mcc", "purpose",
+                    "account_opening", "claims", "given_name", "retention_days", 30,
+                    "assurance", "high", "consent", "explicit", "values", "given_name",
+                    "Mei", "time", "2026-06-01T00:00:00Z");
+    d = decide_claim_in(set, doc, &decision, "given_name");
+    expect_reason(d, POLICY_WITHHELD, "transfer_mechanism_missing");
+    assert_non_null(d->rule);
+    assert_string_equal(d->rule->id, "sg.many.13");
+    json_decref(doc);
+
+    policy_set_release(&set);
+    for (size_t i = 0; i < BUNDLE_COUNT; i++)
+        policy_bundle_free(&bundles[i]);
+}
+
 /* A claim whose credential value is in conflict releases nothing that reads the value,
  * whichever value comes first; derivations that read no value are unaffected. */
 static void test_ambiguous_source_withheld(void **state)
@@ -796,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_withhold_overrides_disclose),
         cmocka_unit_test(test_residency_withhold_overrides_base),
         cmocka_unit_test(test_more_specific_rule_wins),
+        cmocka_unit_test(test_every_mechanism_list_counts),
         cmocka_unit_test(test_malformed_bundles_rejected),
         cmocka_unit_test(test_doctype_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
