@@ -241,16 +241,36 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
 
 /* ---- Derived values ---------------------------------------------------------------- */
 
+/* Reads a calendar date YYYY-MM-DD: ten characters, digits where digits belong, and a
+ * day that the month has (29 February only in leap years). */
+static bool parse_calendar_date(const char *date, int *year, int *month, int *day)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap;
+
+    if (strlen(date) != 10 || date[4] != '-' || date[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (date[i] < '0' || date[i] > '9'))
+            return false;
+    *year = (date[0] - '0') * 1000 + (date[1] - '0') * 100 + (date[2] - '0') * 10 +
+            (date[3] - '0');
+    *month = (date[5] - '0') * 10 + (date[6] - '0');
+    *day = (date[8] - '0') * 10 + (date[9] - '0');
+    if (*month < 1 || *month > 12 || *day < 1)
+        return false;
+    leap = (*year % 4 == 0 && *year % 100 != 0) || *year % 400 == 0;
+    return *day <= days[*month - 1] + (*month == 2 && leap ? 1 : 0);
+}
+
 static bool derive_age_over(const char *date, int years, time_t now,
                             policy_derived_value *out)
 {
-    int year, month, day, consumed = 0;
+    int year, month, day;
     struct tm today;
     int age;
 
-    if (sscanf(date, "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3 ||
-        consumed != 10 || date[10] != '\0' || month < 1 || month > 12 || day < 1 ||
-        day > 31)
+    if (!parse_calendar_date(date, &year, &month, &day))
         return false;
     gmtime_r(&now, &today);
 

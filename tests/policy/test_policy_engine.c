@@ -781,6 +781,39 @@ static void test_every_mechanism_list_counts(void **state)
         policy_bundle_free(&bundles[i]);
 }
 
+/* age-over reads only real calendar dates: anything else fails the derivation, and the
+ * claim is withheld rather than decided from a misread date. */
+static void test_age_over_needs_calendar_date(void **state)
+{
+    static const char *const bad[] = {"1990-02-31", "1990-04-31", "2007-02-29", "+990-01-01",
+                                      " 990-01-01", "1990-1-01",  "1990-01-011", "1990/01/01",
+                                      "1990-00-10", "1990-13-01", "1990-01-00"};
+    static const char *const good[] = {"2004-02-29", "1990-12-31", "2000-02-29"};
+    policy_set *set = load_rule_set(false);
+    policy_decision decision;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + sizeof(good) / sizeof(good[0]);
+         i++) {
+        bool is_bad = i < sizeof(bad) / sizeof(bad[0]);
+        const char *date = is_bad ? bad[i] : good[i - sizeof(bad) / sizeof(bad[0])];
+        json_t *doc = json_pack(
+            "{s:s, s:{s:s, s:s, s:[]}, s:s, s:[s], s:i, s:s, s:[], s:{s:s}, s:s}",
+            "subject_jurisdiction", "PH", "relying_party", "id", "rp", "jurisdiction", "PH",
+            "transfer_mechanisms", "purpose", "age_check", "claims", "age_over_18",
+            "retention_days", 30, "assurance", "high", "consent", "values",
+            "date_of_birth", date, "time", "2026-06-01T00:00:00Z");
+        const policy_claim_decision *d = decide_claim_in(set, doc, &decision, "age_over_18");
+
+        if (is_bad)
+            expect_reason(d, POLICY_WITHHELD, "derivation_failed");
+        else
+            assert_int_equal(d->outcome, POLICY_DERIVED);
+        json_decref(doc);
+    }
+    policy_set_release(&set);
+}
+
 /* A claim whose credential value is in conflict releases nothing that reads the value,
  * whichever value comes first; derivations that read no value are unaffected. */
 static void test_ambiguous_source_withheld(void **state)
@@ -860,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_residency_withhold_overrides_base),
         cmocka_unit_test(test_more_specific_rule_wins),
         cmocka_unit_test(test_every_mechanism_list_counts),
+        cmocka_unit_test(test_age_over_needs_calendar_date),
         cmocka_unit_test(test_malformed_bundles_rejected),
         cmocka_unit_test(test_doctype_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
