@@ -84,6 +84,17 @@ static bool has_standins(const policy_bundle *base, const char *claim)
     return false;
 }
 
+/* True when the rule's Match names the claim, by name or by class, or names no claim. */
+static bool rule_names_claim(const policy_src_rule *rule, const policy_src_claim *claim)
+{
+    if (rule->claims.count == 0 && rule->class_mask == 0)
+        return true;
+    for (size_t i = 0; i < rule->claims.count; i++)
+        if (strcmp(rule->claims.items[i], claim->name) == 0)
+            return true;
+    return (rule->class_mask & (1u << claim->klass)) != 0;
+}
+
 static void check_derive(const policy_bundle *base, const policy_bundle *bundle,
                          const policy_src_rule *rule, policy_findings *out)
 {
@@ -106,12 +117,26 @@ static void check_derive(const policy_bundle *base, const policy_bundle *bundle,
     for (size_t i = 0; i < rule->derive.count; i++) {
         const policy_src_claim *claim = find_claim(base, rule->derive.items[i]);
 
-        if (claim == NULL || claim->derived_from == NULL)
+        const policy_src_claim *source;
+
+        if (claim == NULL || claim->derived_from == NULL) {
             policy_findings_add(out, true, bundle->path, rule->derive.lines[i],
                                 "unknown_derived_claim",
                                 "rule %s derives %s, which is not a derived claim of the "
                                 "catalogue",
                                 rule->id, rule->derive.items[i]);
+            continue;
+        }
+        /* The rule releases a derived claim only where it applies: to the claim itself
+         * or to the claim it is derived from. */
+        source = find_claim(base, claim->derived_from);
+        if (!rule_names_claim(rule, claim) &&
+            (source == NULL || !rule_names_claim(rule, source)))
+            policy_findings_add(out, true, bundle->path, rule->derive.lines[i],
+                                "derive_unreachable",
+                                "rule %s derives %s, but it applies neither to %s nor to "
+                                "%s, the claim it is derived from, so it can never release it",
+                                rule->id, claim->name, claim->name, claim->derived_from);
     }
 }
 

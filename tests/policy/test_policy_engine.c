@@ -575,6 +575,39 @@ static void test_doctype_rejected(void **state)
     assert_non_null(strstr(err.message, "DOCTYPE"));
 }
 
+/* A disclose-derived rule that applies neither to a derived claim nor to its source can
+ * never release it, and the check says so at the derive list's line. */
+static void test_derive_unreachable_found(void **state)
+{
+    char *xml = make_bundle(
+        "<Rule id='wrong-source'><Match><ClaimClass>identifier</ClaimClass></Match>\n"
+        "<Effect derive='age_over_18'>disclose-derived</Effect><LegalBasis instrument='t' "
+        "provision='1'/><Summary>s</Summary></Rule>\n"
+        "<Rule id='right-source'><Match><Claim>date_of_birth</Claim></Match>\n"
+        "<Effect derive='age_over_18'>disclose-derived</Effect><LegalBasis instrument='t' "
+        "provision='1'/><Summary>s</Summary></Rule>\n");
+    policy_bundle *bundle = parse_text(xml, "derive.xml");
+    policy_findings findings = {0};
+    int unreachable = 0;
+
+    (void)state;
+    assert_int_equal(policy_check_bundles(&bundle, 1, &findings), -1);
+    for (size_t i = 0; i < findings.count; i++) {
+        const policy_finding *f = &findings.items[i];
+
+        if (strcmp(f->code, "derive_unreachable") != 0)
+            continue;
+        unreachable++;
+        assert_true(f->error);
+        assert_non_null(strstr(f->message, "rule wrong-source derives age_over_18"));
+        assert_non_null(strstr(f->message, "date_of_birth"));
+    }
+    assert_int_equal(unreachable, 1);
+    policy_findings_clear(&findings);
+    policy_bundle_free(&bundle);
+    free(xml);
+}
+
 static void test_meaning_findings_have_lines(void **state)
 {
     char *xml = make_bundle(
@@ -897,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_malformed_bundles_rejected),
         cmocka_unit_test(test_doctype_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
+        cmocka_unit_test(test_derive_unreachable_found),
         cmocka_unit_test(test_rule_set_is_clean),
         cmocka_unit_test(test_set_rejects_two_residency_bundles),
         cmocka_unit_test(test_ambiguous_source_withheld),
