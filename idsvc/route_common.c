@@ -111,3 +111,17 @@ int route_assertion_id(const char *xml, char *out, size_t out_size)
     out[len] = '\0';
     return 0;
 }
+
+int route_append_new_values(json_t *list, const saml_attribute *attribute)
+{
+    for (size_t k = 0; k < attribute->value_count; k++) {
+        bool seen = false;
+
+        for (size_t j = 0; j < json_array_size(list) && !seen; j++)
+            seen = strcmp(json_string_value(json_array_get(list, j)), attribute->values[k]) ==
+                   0;
+        if (!seen && json_array_append_new(list, json_string(attribute->values[k])) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -30,6 +30,10 @@ int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
 int route_check_result_values(http_request *request, const saml_assertion_spec *spec,
                               http_reply *reply);
 
+/* Appends to the JSON array list each value of attribute that list does not contain yet.
+ * Returns 0, or -1 when out of memory. */
+int route_append_new_values(json_t *list, const saml_attribute *attribute);
+
 /* Copies the root Assertion's ID from XML that route_sign_assertion produced. */
 int route_assertion_id(const char *xml, char *out, size_t out_size);
 

@@ -190,16 +190,9 @@ static json_t *claim_values(const saml_assertion *assertion, const saml_claim *c
         if (strcmp(attribute->name, claim->uri) != 0 &&
             strcmp(attribute->name, claim->name) != 0)
             continue;
-        for (size_t k = 0; k < attribute->value_count; k++) {
-            bool seen = false;
-
-            for (size_t j = 0; j < json_array_size(list) && !seen; j++)
-                seen = strcmp(json_string_value(json_array_get(list, j)),
-                              attribute->values[k]) == 0;
-            if (!seen && json_array_append_new(list, json_string(attribute->values[k])) != 0) {
-                json_decref(list);
-                return NULL;
-            }
+        if (route_append_new_values(list, attribute) != 0) {
+            json_decref(list);
+            return NULL;
         }
     }
     return list;

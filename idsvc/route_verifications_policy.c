@@ -13,6 +13,7 @@
 #include "http_policy.h"
 #include "log.h"
 #include "problem.h"
+#include "route_common.h"
 
 #define IDSVC_CLAIM_PREFIX "urn:idsvc:claim:"
 
@@ -141,16 +142,9 @@ static json_t *target_values(const saml_assertion *assertion, size_t first,
 
         if (!attribute_target(attribute, &other) || !same_target(target, &other))
             continue;
-        for (size_t k = 0; k < attribute->value_count; k++) {
-            bool seen = false;
-
-            for (size_t j = 0; j < json_array_size(list) && !seen; j++)
-                seen = strcmp(json_string_value(json_array_get(list, j)),
-                              attribute->values[k]) == 0;
-            if (!seen && json_array_append_new(list, json_string(attribute->values[k])) != 0) {
-                json_decref(list);
-                return NULL;
-            }
+        if (route_append_new_values(list, attribute) != 0) {
+            json_decref(list);
+            return NULL;
         }
     }
     return list;

@@ -16,18 +16,6 @@ static web_consent_state parse_state(const char *text)
     return WEB_CONSENT_REFUSED; /* an unreadable state never counts as approval */
 }
 
-static sqlite3_stmt *prepare_on(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
-                    sqlite3_errmsg(db));
-        return NULL;
-    }
-    return stmt;
-}
-
 store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
@@ -67,7 +55,7 @@ store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
 static int decide_on(sqlite3 *db, const char *id, web_consent_state state,
                      const char *authenticator_id, time_t now)
 {
-    sqlite3_stmt *stmt = prepare_on(
+    sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "UPDATE consent_requests SET state = ?, decided_at = ?, authenticator_id = ?"
             " WHERE id = ? AND state = 'pending'");
 
@@ -156,7 +144,7 @@ store_status web_sqlite_verification_purge_held(store *s, time_t now, size_t *co
 
 static store_status insert_disclosure(sqlite3 *db, const web_disclosure *d)
 {
-    sqlite3_stmt *stmt = prepare_on(
+    sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "INSERT INTO disclosures (subject_id, rp_id, rp_name, rp_country, purpose,"
             " claims, rule, consent_id, disclosed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
@@ -280,7 +268,7 @@ void web_verification_clear(web_verification *verification)
 
 static store_status insert_consent(sqlite3 *db, const web_consent *c)
 {
-    sqlite3_stmt *stmt = prepare_on(
+    sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "INSERT INTO consent_requests (id, subject_id, rp_id, details, created_at,"
             " expires_at, state) VALUES (?, ?, ?, ?, ?, ?, 'pending')");
 
@@ -297,7 +285,7 @@ static store_status insert_consent(sqlite3 *db, const web_consent *c)
 
 static store_status insert_verification(sqlite3 *db, const web_verification *v)
 {
-    sqlite3_stmt *stmt = prepare_on(
+    sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "INSERT INTO pending_verifications (id, rp_id, consent_id, result, created_at)"
             " VALUES (?, ?, ?, ?, ?)");
 

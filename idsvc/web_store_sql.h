@@ -6,8 +6,9 @@
 
 #include "web_store.h"
 
-/* Prepares sql on this thread's connection; NULL after logging a failure. */
+/* Prepares sql on this thread's connection, or on db; NULL after logging a failure. */
 sqlite3_stmt *web_sql_prepare(store *s, const char *sql);
+sqlite3_stmt *web_sql_prepare_on(sqlite3 *db, const char *sql);
 
 /* Steps a statement that returns no row: STORE_OK, STORE_CONFLICT for a constraint,
  * or STORE_FAILED after logging. Finalizes stmt. */

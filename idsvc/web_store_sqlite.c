@@ -13,19 +13,23 @@
 
 #define PURGE_AFTER_SECONDS 86400 /* used challenges stay this long, to name replays */
 
-sqlite3_stmt *web_sql_prepare(store *s, const char *sql)
+sqlite3_stmt *web_sql_prepare_on(sqlite3 *db, const char *sql)
 {
-    sqlite3 *db = store_sqlite_connection(s);
     sqlite3_stmt *stmt = NULL;
 
-    if (db == NULL)
-        return NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
                     sqlite3_errmsg(db));
         return NULL;
     }
     return stmt;
+}
+
+sqlite3_stmt *web_sql_prepare(store *s, const char *sql)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+
+    return db != NULL ? web_sql_prepare_on(db, sql) : NULL;
 }
 
 void web_sql_log(sqlite3_stmt *stmt, const char *operation)
@@ -401,17 +405,13 @@ static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
 
 static store_status insert_authenticator(sqlite3 *db, const web_authenticator *a)
 {
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "INSERT INTO authenticators (id, subject_id, credential_id, public_key,"
+            " algorithm, sign_count, aaguid, format, attestation, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO authenticators (id, subject_id, credential_id,"
-                           " public_key, algorithm, sign_count, aaguid, format, attestation,"
-                           " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &stmt, NULL) != SQLITE_OK) {
-        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
-                    sqlite3_errmsg(db));
+    if (stmt == NULL)
         return STORE_FAILED;
-    }
     web_sql_bind_text(stmt, 1, a->id);
     sqlite3_bind_int64(stmt, 2, a->subject_id);
     sqlite3_bind_blob(stmt, 3, a->credential_id, (int)a->credential_id_len,
@@ -437,7 +437,9 @@ int web_sqlite_write_authenticator(sqlite3 *db, const web_authenticator *a)
 {
     store_status status = insert_authenticator(db, a);
 
-    return status == STORE_OK ? 0 : status == STORE_CONFLICT ? 1 : -1;
+    if (status == STORE_CONFLICT)
+        return 1;
+    return status == STORE_OK ? 0 : -1;
 }
 
 static store_status sqlite_authenticator_find(store *s, const unsigned char *credential_id,
@@ -504,15 +506,12 @@ static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
 
 static store_status delete_authenticator(sqlite3 *db, int64_t subject_id, const char *id)
 {
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt =
+        web_sql_prepare_on(db, "DELETE FROM authenticators WHERE id = ? AND subject_id = ?");
     store_status status;
 
-    if (sqlite3_prepare_v2(db, "DELETE FROM authenticators WHERE id = ? AND subject_id = ?",
-                           -1, &stmt, NULL) != SQLITE_OK) {
-        log_message(LOG_ERROR, "store_error", "preparing a statement failed: %s",
-                    sqlite3_errmsg(db));
+    if (stmt == NULL)
         return STORE_FAILED;
-    }
     web_sql_bind_text(stmt, 1, id);
     sqlite3_bind_int64(stmt, 2, subject_id);
     status = web_sql_run(stmt, "removing an authenticator");
@@ -533,7 +532,9 @@ int web_sqlite_write_authenticator_removal(sqlite3 *db, int64_t subject_id, cons
 {
     store_status status = delete_authenticator(db, subject_id, id);
 
-    return status == STORE_OK ? 0 : status == STORE_NOT_FOUND ? 1 : -1;
+    if (status == STORE_NOT_FOUND)
+        return 1;
+    return status == STORE_OK ? 0 : -1;
 }
 
 static store_status sqlite_authenticator_use(store *s, const char *id, uint32_t old_count,
