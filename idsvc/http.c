@@ -21,8 +21,8 @@
 #define DRAIN_TIMEOUT_MS 10000
 /* How long nothing may run before the stop closes the connections. A request whose bytes
  * arrived but that no handler has reached yet is not counted in flight, so one check of
- * the count would drop it with its connection; a quiet period lets the workers read it
- * and answer 503 node_stopping. */
+ * the count would drop it with its connection. A quiet period lets the workers read it
+ * and send 503 node_stopping. */
 #define DRAIN_QUIET_MS 100
 #define PARAM_MAX_LEN 64
 

@@ -5,10 +5,10 @@
  * loads with only its first key.
  *
  * A file must consist of one or more blocks (RFC 7468) separated only by blank lines.
- * The error names the file and the line. A file is rejected for text outside a block,
- * a block without its END line, a block with headers (an encrypted block) or invalid
- * base64, a DER body that does not parse or has bytes after it, and a block of a type
- * the caller does not accept.
+ * The error names the file and the line. These reject a file: text outside a block, a
+ * block without its END line, a block with headers (an encrypted block) or invalid
+ * base64, a DER body that does not parse or has bytes after it. So does a block of a
+ * type the caller does not accept.
  */
 #ifndef IDSVC_PEM_FILE_H
 #define IDSVC_PEM_FILE_H

@@ -79,7 +79,7 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the Response needs exactly one Status with exactly one StatusCode");
 
-    /* Only the top-level code tells whether the request succeeded, and a second-level
+    /* Only the top-level code states whether the request succeeded, and a second-level
      * code inside it only refines that. */
     value = xmlGetNoNsProp(code, (const xmlChar *)"Value");
     if (value == NULL || strcmp((const char *)value, SAML_STATUS_SUCCESS) != 0)

@@ -36,8 +36,9 @@ static void assertion_clear(assertion *as)
     memset(as, 0, sizeof(*as));
 }
 
-/* A response's userHandle identifies the account that the authenticator keeps the key for;
- * it must be the credential owner's. An absent, null or empty one names nobody. */
+/* A response's userHandle identifies the account that the authenticator keeps the key
+ * for, so it must be the credential owner's. An absent, null or empty one identifies no
+ * account. */
 static webauthn_code check_user_handle(const webauthn_credential *credential,
                                        const json_t *response, webauthn_error *err)
 {

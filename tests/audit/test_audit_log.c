@@ -454,7 +454,7 @@ static void test_replay_id_recorded_with_entry(void **state)
 
 /* ---- Rows written in an entry's transaction ------------------------------------- */
 
-static void async_refused(void *ctx, audit_status status)
+static void fail_if_queued(void *ctx, audit_status status)
 {
     (void)ctx;
     (void)status;
@@ -535,7 +535,7 @@ static void test_rows_written_with_entry(void **state)
 
     /* The queue of audit_record_async outlives the caller's rows, so it refuses them. */
     event.replay_id = "_rows-async";
-    assert_int_equal(audit_record_async(log, &event, async_refused, NULL),
+    assert_int_equal(audit_record_async(log, &event, fail_if_queued, NULL),
                      AUDIT_ERR_INVALID_ARGUMENT);
     audit_log_close(&log);
 }

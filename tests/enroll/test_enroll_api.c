@@ -967,9 +967,9 @@ static void test_authenticator_changes_atomic(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
-/* A page call that cannot write because another connection holds the database past the
- * busy timeout gets 503 store_unavailable with Retry-After, which a client retries, not
- * 500. */
+/* A page call that cannot write, because another connection keeps the database locked
+ * past the busy timeout, gets 503 store_unavailable with Retry-After, not 500, so the
+ * client retries. */
 static void test_busy_database_is_503(void **state)
 {
     fixture *f = *state;

@@ -576,7 +576,7 @@ static void test_doctype_rejected(void **state)
 }
 
 /* A disclose-derived rule that applies neither to a derived claim nor to its source can
- * never release it, and the check says so at the derive list's line. */
+ * never release it, and the check reports derive_unreachable. */
 static void test_derive_unreachable_found(void **state)
 {
     char *xml = make_bundle(

@@ -396,7 +396,8 @@ static int entries_of(const char *kind, const char *text)
 /*
  * A revocation and its credential_revoked entry commit together. When the entry cannot
  * be written, the credential stays active, so the issuer's retry revokes it and records
- * the entry; it used to find the credential revoked and answer 409 with no entry ever.
+ * the entry. The retry used to find the credential revoked, get 409, and leave the log
+ * without the entry for good.
  */
 static void test_revocation_atomic(void **state)
 {

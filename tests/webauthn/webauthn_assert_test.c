@@ -325,7 +325,7 @@ static void user_handle_checked(void **state)
     f->ceremony.user_handle = owner;
     assert_rejected(f, WEBAUTHN_USER_HANDLE_MISMATCH);
 
-    /* Absent, null and empty name nobody, and the key alone decides. */
+    /* Absent, null and empty identify no account, and the key alone decides. */
     f->ceremony.user_handle = NULL;
     assert_accepted(f);
     f->ceremony.sign_count++;
