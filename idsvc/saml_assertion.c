@@ -45,8 +45,10 @@ static int saml_days_in_month(int year, int month)
     return month == 2 && leap ? 29 : days[month - 1];
 }
 
-/* Reads an optional zone ("Z", "+hh:mm" or "-hh:mm") and sets *offset in seconds east of
- * UTC. A time without a zone is taken as UTC. */
+/* Reads the zone ("Z", "+hh:mm" or "-hh:mm") and sets *offset in seconds east of UTC.
+ * A time with no zone is invalid, because its writer's zone is unknown. An offset names
+ * one instant, so it is converted: some signers write "+00:00" where SAML 2.0 Core
+ * (section 1.3.3) asks for UTC. */
 static int saml_time_zone(const char **rest, long *offset)
 {
     char sign = **rest;
@@ -59,7 +61,7 @@ static int saml_time_zone(const char **rest, long *offset)
         return 0;
     }
     if (sign != '+' && sign != '-')
-        return 0;
+        return -1;
     (*rest)++;
     zone_hour = saml_time_digits(rest, 2);
     if (zone_hour < 0 || !saml_time_expect(rest, ':'))
@@ -168,7 +170,8 @@ static saml_status saml_read_time(xmlNodePtr node, const char *name, bool requir
                                "<%.40s> has no %s attribute", node->name, name);
     } else if (saml_time_parse((const char *)value, out) != 0) {
         status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                           "the %s \"%.60s\" of <%.40s> is not a valid xs:dateTime", name,
+                           "the %s \"%.60s\" of <%.40s> is not a valid xs:dateTime "
+                           "with a time zone", name,
                            (const char *)value, node->name);
     }
     xmlFree(value);

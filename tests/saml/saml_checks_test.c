@@ -397,6 +397,8 @@ static void times_parsed_strictly(void **state)
         "2026-02-01T01:00:00.Z",
         "2026-02-01T01:00:00Zjunk",
         "2026-2-01T01:00:00Z",
+        "2026-01-01T00:00:00",
+        "2026-01-01T00:00:00.5",
         "",
     };
     static const struct {
@@ -407,8 +409,10 @@ static void times_parsed_strictly(void **state)
         {"2026-01-01T00:00:00Z", 1767225600},
         {"2026-01-01T02:00:00.250+02:00", 1767225600},
         {"2025-12-31T19:00:00-05:00", 1767225600},
-        {"2026-01-01T00:00:00", 1767225600},
     };
+    saml_verify_options options;
+    saml_assertion *assertion = NULL;
+    char detail[512];
     char *bad_date;
     time_t value;
 
@@ -426,6 +430,18 @@ static void times_parsed_strictly(void **state)
     bad_date = signed_variant("59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
                               "59:00Z\" NotOnOrAfter=\"2026-02-31T00:00:00Z\"");
     assert_int_equal(st_verify(&fixture, NULL, bad_date, NULL), SAML_ERR_NOT_SAML);
+    free(bad_date);
+
+    /* A signed NotOnOrAfter without a zone names no instant. */
+    bad_date = signed_variant("59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+                              "59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00\"");
+    options = st_options(&fixture);
+    assert_int_equal(saml_verify(fixture.store, &options, bad_date, strlen(bad_date),
+                                 &assertion, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_null(assertion);
+    assert_non_null(strstr(detail, "\"2026-01-01T00:04:00\" of <Conditions> is not a "
+                                   "valid xs:dateTime with a time zone"));
     free(bad_date);
 }
 
