@@ -227,7 +227,14 @@ void saml_assertion_free(saml_assertion **assertion);
 json_t *saml_assertion_to_json(const saml_assertion *assertion);
 
 /* Parses an xs:dateTime such as "2024-05-01T10:00:00Z" or "...T12:00:00.5+02:00" into
- * seconds since the epoch; a time without a zone is taken as UTC. Returns 0 or -1. */
+ * seconds since the epoch. A time without a zone is invalid. Returns 0 or -1. */
 int saml_time_parse(const char *text, time_t *out);
+
+/* Decodes standard base64 (RFC 4648, section 4) with its padding, as xs:base64Binary
+ * and the SAML HTTP-POST binding carry it: space, tab, CR and LF may appear anywhere
+ * and are skipped. Any other character, a missing or misplaced '=' and empty input are
+ * invalid. Returns a NUL-terminated buffer to free() and sets *out_len, or returns NULL
+ * for invalid input or when memory runs out. */
+unsigned char *saml_base64_decode(const char *text, size_t len, size_t *out_len);
 
 #endif

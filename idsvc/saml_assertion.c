@@ -170,8 +170,8 @@ static saml_status saml_read_time(xmlNodePtr node, const char *name, bool requir
                                "<%.40s> has no %s attribute", node->name, name);
     } else if (saml_time_parse((const char *)value, out) != 0) {
         status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                           "the %s \"%.60s\" of <%.40s> is not a valid xs:dateTime "
-                           "with a time zone", name,
+                           "the %s \"%.60s\" of <%.40s> is not a valid xs:dateTime: "
+                           "a real date and time, ending in Z or an offset", name,
                            (const char *)value, node->name);
     }
     xmlFree(value);

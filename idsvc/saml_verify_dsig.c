@@ -244,39 +244,19 @@ static saml_status saml_dsig_decode_value(xmlNodePtr signature, saml_dsig_info *
     size_t count;
     xmlNodePtr value_node = saml_dsig_only_child(signature, "SignatureValue", &count);
     char *text = value_node != NULL ? xml_safe_text(value_node) : NULL;
-    saml_status status = SAML_OK;
-    EVP_ENCODE_CTX *decoder = EVP_ENCODE_CTX_new();
-    unsigned char *decoded = NULL;
-    size_t text_len;
-    int len = 0;
-    int tail = 0;
+    unsigned char *decoded;
 
-    if (text == NULL || decoder == NULL) {
-        status = saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
-                           "the Signature needs exactly one SignatureValue holding only text");
-        goto out;
-    }
+    if (text == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
+                         "the Signature needs exactly one SignatureValue holding only text");
 
-    text_len = strlen(text);
-    decoded = malloc(text_len + 1);
-    if (decoded == NULL || text_len > INT32_MAX) {
-        status = saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    EVP_DecodeInit(decoder);
-    if (EVP_DecodeUpdate(decoder, decoded, &len, (unsigned char *)text, (int)text_len) < 0 ||
-        EVP_DecodeFinal(decoder, decoded + len, &tail) != 1 || len + tail == 0) {
-        status = saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
-                           "the SignatureValue is not valid base64");
-        goto out;
-    }
-    info->signature_len = (size_t)(len + tail);
-
-out:
-    EVP_ENCODE_CTX_free(decoder);
-    free(decoded);
+    decoded = saml_base64_decode(text, strlen(text), &info->signature_len);
     free(text);
-    return status;
+    if (decoded == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
+                         "the SignatureValue is not valid base64");
+    free(decoded);
+    return SAML_OK;
 }
 
 saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_dsig_info *info,

@@ -133,7 +133,8 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
     if (parsed != 0)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
                          "the NotOnOrAfter of the bearer SubjectConfirmationData is not a "
-                         "valid xs:dateTime with a time zone");
+                         "valid xs:dateTime: a real date and time, ending in Z or an "
+                         "offset");
 
     if (now - skew >= not_on_or_after)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,

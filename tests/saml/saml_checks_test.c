@@ -441,12 +441,52 @@ static void times_parsed_strictly(void **state)
                      SAML_ERR_NOT_SAML);
     assert_null(assertion);
     assert_non_null(strstr(detail, "\"2026-01-01T00:04:00\" of <Conditions> is not a "
-                                   "valid xs:dateTime with a time zone"));
+                                   "valid xs:dateTime: a real date and time, ending in Z "
+                                   "or an offset"));
     free(bad_date);
 }
 
 /* The detail goes on one line of standard error and into problem+json, where jansson
  * rejects invalid UTF-8: no control characters, and no character cut in half. */
+static void base64_decoded_strictly(void **state)
+{
+    static const char *const invalid[] = {
+        "QUJD-xyz", "QUJDREVG==", "QUJDRA", "QUJDRA=", "QU=JD", "QUJD====",
+        "QUJD\x01", "QUJD_A==", "", " \r\n",
+    };
+    static const struct {
+        const char *text;
+        const char *decoded;
+    } valid[] = {
+        {"QUJD", "ABC"},
+        {"QUJD\r\nREVG", "ABCDEF"},
+        {" QUJ\tDRA== ", "ABCD"},
+        {"QUJDREU=", "ABCDE"},
+    };
+    unsigned char *out;
+    char *forged;
+    size_t len;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        out = saml_base64_decode(invalid[i], strlen(invalid[i]), &len);
+        if (out != NULL)
+            fail_msg("\"%s\" was decoded as base64", invalid[i]);
+    }
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        out = saml_base64_decode(valid[i].text, strlen(valid[i].text), &len);
+        assert_non_null(out);
+        assert_int_equal(len, strlen(valid[i].decoded));
+        assert_string_equal((char *)out, valid[i].decoded);
+        free(out);
+    }
+
+    /* OpenSSL's decoder would stop at the '-' and ignore what follows. */
+    forged = st_replace(genuine, "</ds:SignatureValue>", "-AAAA</ds:SignatureValue>");
+    assert_int_equal(st_verify(&fixture, NULL, forged, NULL), SAML_ERR_SIGNATURE_ENCODING);
+    free(forged);
+}
+
 static void assert_detail_printable(const char *detail)
 {
     json_t *json = json_string(detail);
@@ -573,6 +613,7 @@ int main(void)
         cmocka_unit_test(missing_issuer_rejected),
         cmocka_unit_test(audience_restriction_required),
         cmocka_unit_test(times_parsed_strictly),
+        cmocka_unit_test(base64_decoded_strictly),
         cmocka_unit_test(bearer_confirmation_required),
         cmocka_unit_test(bearer_window_with_skew),
         cmocka_unit_test(conditions_order_checked),
