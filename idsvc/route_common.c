@@ -34,9 +34,11 @@ int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
     saml_signer signer = {n->saml_key, NULL, n->saml_cert};
     p11_error err = {0};
     size_t len = 0;
+    uint64_t cpu_started_ns = metrics_thread_cpu_ns();
     int rc;
 
     rc = saml_build_signed(spec, &signer, xml_out, &len, &err);
+    metrics_record_operation(n->metrics, METRICS_OPERATION_SAML_SIGN, cpu_started_ns);
     metrics_record_hsm(n->metrics, METRICS_HSM_SAML_SIGN, rc == 0);
     if (rc == 0)
         return 0;

@@ -488,10 +488,13 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
         .max_input_bytes = request->node->boot->limits.max_body_bytes,
     };
     char detail[256] = "";
+    uint64_t cpu_started_ns = metrics_thread_cpu_ns();
     saml_status status;
 
     status = saml_verify(request->snapshot->trust, &options, in->xml, in->xml_len,
                          &job->assertion, detail, sizeof(detail));
+    metrics_record_operation(request->node->metrics, METRICS_OPERATION_SAML_VERIFY,
+                             cpu_started_ns);
     if (status != SAML_OK) {
         reject_assertion(reply, status, detail);
         return false;

@@ -184,6 +184,92 @@ static void test_fingerprint_mapping_and_metrics(void **state)
     http_result_clear(&result);
 }
 
+/* Operation figures of GET /metrics, read as the regulator. */
+typedef struct operation_samples {
+    long verify_count;
+    double verify_cpu_seconds;
+    long sign_count;
+    double sign_cpu_seconds;
+} operation_samples;
+
+/* Returns the value of the sample named name (with its labels) in Prometheus text, and
+ * fails the test when no line carries that sample. */
+static double sample_value(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+
+        if (strncmp(line, name, len) == 0 && line[len] == ' ')
+            return strtod(line + len + 1, NULL);
+        line = end != NULL ? end + 1 : NULL;
+    }
+    fail_msg("GET /metrics has no sample %s; it returned:\n%s", name, text);
+    return -1.0;
+}
+
+static void read_operation_samples(operation_samples *out)
+{
+    http_result result;
+
+    harness_curl(&server, CLIENT_REGULATOR, "GET", "/metrics", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    out->verify_count = (long)sample_value(
+        result.body, "idsvc_operation_cpu_seconds_count{operation=\"saml_verify\"}");
+    out->verify_cpu_seconds = sample_value(
+        result.body, "idsvc_operation_cpu_seconds_sum{operation=\"saml_verify\"}");
+    out->sign_count = (long)sample_value(
+        result.body, "idsvc_operation_cpu_seconds_count{operation=\"saml_sign\"}");
+    out->sign_cpu_seconds = sample_value(
+        result.body, "idsvc_operation_cpu_seconds_sum{operation=\"saml_sign\"}");
+    http_result_clear(&result);
+}
+
+static void expect_cpu_growth(const char *operation, double before, double after)
+{
+    if (!(after > before))
+        fail_msg("%s CPU seconds did not grow: %.9f before, %.9f after", operation, before,
+                 after);
+}
+
+/* Earlier tests of this file used the same daemon, so the checks compare the samples
+ * before and after each request rather than with zero. */
+static void test_operation_cpu_metrics(void **state)
+{
+    operation_samples start, issued_samples, verified;
+    http_result issued;
+    http_result result;
+    char *body;
+
+    (void)state;
+    read_operation_samples(&start);
+
+    issue(&issued);
+    read_operation_samples(&issued_samples);
+    assert_int_equal(issued_samples.sign_count, start.sign_count + 1);
+    expect_cpu_growth("saml_sign", start.sign_cpu_seconds, issued_samples.sign_cpu_seconds);
+    assert_int_equal(issued_samples.verify_count, start.verify_count);
+
+    body = verification_body(json_string_value(json_object_get(issued.json, "assertion")),
+                             "[\"given_name\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+    read_operation_samples(&verified);
+
+    /* One saml_verify of the assertion, and one signature for the result attestation. */
+    assert_int_equal(verified.verify_count, issued_samples.verify_count + 1);
+    expect_cpu_growth("saml_verify", issued_samples.verify_cpu_seconds,
+                      verified.verify_cpu_seconds);
+    assert_int_equal(verified.sign_count, issued_samples.sign_count + 1);
+    expect_cpu_growth("saml_sign", issued_samples.sign_cpu_seconds,
+                      verified.sign_cpu_seconds);
+
+    free(body);
+    http_result_clear(&issued);
+}
+
 static void test_issuers_for_any_role(void **state)
 {
     http_result result;
@@ -806,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_tls12_and_tls13_accepted),
         cmocka_unit_test(test_keep_alive_holds),
         cmocka_unit_test(test_fingerprint_mapping_and_metrics),
+        cmocka_unit_test(test_operation_cpu_metrics),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
