@@ -179,8 +179,8 @@ typedef void (*config_change_fn)(void *ctx, const char *section, const char *key
 
 /*
  * Calls report once for each key that the daemon reads only at start and whose value
- * in loaded differs from the one in running, such as [server] port or a [regulator]
- * section's key list. Lists are compared as sets. Returns the number of such keys.
+ * in loaded differs from the one in running, such as [server] port or [tls]
+ * client_ca. Lists are compared as sets. Returns the number of such keys.
  */
 size_t config_compare_start_only(const config *running, const config *loaded,
                                  config_change_fn report, void *ctx);

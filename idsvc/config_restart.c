@@ -50,7 +50,6 @@ static const start_only_field FIELDS[] = {
     {"limits", "connection_timeout", FIELD_UNSIGNED,
      offsetof(config, limits.connection_timeout_seconds)},
     {"limits", "max_connections", FIELD_UNSIGNED, offsetof(config, limits.max_connections)},
-    {"policy", "trust_list", FIELD_TEXT, offsetof(config, policy.trust_file)},
 };
 
 static bool text_differs(const char *a, const char *b)
@@ -143,61 +142,6 @@ static size_t compare_retention(const config *a, const config *b,
     return changed;
 }
 
-static const config_regulator *find_regulator(const config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->policy.regulator_count; i++)
-        if (strcmp(cfg->policy.regulators[i].name, name) == 0)
-            return &cfg->policy.regulators[i];
-    return NULL;
-}
-
-/* Compares one [regulator NAME] section. A section missing on one side counts as one
- * with no key and no signs line. */
-static size_t compare_regulator(const config_regulator *a, const config_regulator *b,
-                                const char *name, config_change_fn report, void *ctx)
-{
-    static const config_regulator empty = {0};
-    char section[160];
-    size_t changed = 0;
-
-    if (a == NULL)
-        a = &empty;
-    if (b == NULL)
-        b = &empty;
-    snprintf(section, sizeof(section), "regulator %s", name);
-    if (list_differs(a->key_files, a->key_count, b->key_files, b->key_count)) {
-        report(ctx, section, "key");
-        changed++;
-    }
-    if (a->has_signs != b->has_signs || a->signs_base != b->signs_base ||
-        list_differs(a->jurisdictions, a->jurisdiction_count, b->jurisdictions,
-                     b->jurisdiction_count)) {
-        report(ctx, section, "signs");
-        changed++;
-    }
-    return changed;
-}
-
-static size_t compare_regulators(const config *a, const config *b,
-                                 config_change_fn report, void *ctx)
-{
-    size_t changed = 0;
-
-    for (size_t i = 0; i < a->policy.regulator_count; i++) {
-        const config_regulator *old = &a->policy.regulators[i];
-
-        changed += compare_regulator(old, find_regulator(b, old->name), old->name, report,
-                                     ctx);
-    }
-    for (size_t i = 0; i < b->policy.regulator_count; i++) {
-        const config_regulator *added = &b->policy.regulators[i];
-
-        if (find_regulator(a, added->name) == NULL)
-            changed += compare_regulator(NULL, added, added->name, report, ctx);
-    }
-    return changed;
-}
-
 size_t config_compare_start_only(const config *running, const config *loaded,
                                  config_change_fn report, void *ctx)
 {
@@ -215,6 +159,5 @@ size_t config_compare_start_only(const config *running, const config *loaded,
         changed++;
     }
     changed += compare_retention(running, loaded, report, ctx);
-    changed += compare_regulators(running, loaded, report, ctx);
     return changed;
 }

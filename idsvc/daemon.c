@@ -1,7 +1,8 @@
 /*
  * idsvc: the node's daemon. Reads the configuration, opens the HSM and the database,
  * serves HTTPS until SIGTERM or SIGINT, and reloads the trust store, the relying-party
- * registry and the role mapping on SIGHUP without dropping connections.
+ * registry, the role mapping, the regulator keys and the policy bundles on SIGHUP
+ * without dropping connections.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -293,8 +294,8 @@ static void reload(node *n)
                                      "outcome", "applied", "restart_required", start_only));
 }
 
-/* Reloads the policy bundles that the configuration in force names, even when the
- * configuration itself failed to reload. */
+/* Reloads the regulator keys and the policy bundles that the configuration in force
+ * names, even when the configuration itself failed to reload. */
 static void reload_policy(node *n)
 {
     node_snapshot *snapshot = node_acquire(n);

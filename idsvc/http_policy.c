@@ -1,9 +1,11 @@
 /*
- * Loads the policy bundles that [policy] names into the node's policy store, at start
- * and on SIGHUP. The store verifies every bundle against the regulator keys. It checks
- * that the verifying key is bound to the bundle's kind and jurisdiction and that the
- * bundle's effective dates contain the load time. Only then does it swap the compiled
- * set in, so a failed reload leaves the node serving with the set it had.
+ * Loads the regulator keys of the [regulator] sections and [policy] trust_list, and the
+ * policy bundles that [policy] names, into the node's policy store, at start and on
+ * SIGHUP. The store verifies every bundle against those keys. It checks that the
+ * verifying key is bound to the bundle's kind and jurisdiction and that the bundle's
+ * effective dates contain the load time. Only then does it swap the keys and the
+ * compiled set in together, so a failed reload leaves the node serving with the keys
+ * and the set it had.
  */
 #include <stdio.h>
 #include <string.h>
@@ -77,12 +79,6 @@ static void warn_registry_consent(const config *cfg)
                         cfg->rps[i].id);
 }
 
-static int load_bundles(node *n, const config *cfg, policy_error *err)
-{
-    return policy_store_load(n->policy, (const char *const *)cfg->policy.bundle_files,
-                             cfg->policy.bundle_count, time(NULL), err);
-}
-
 static void log_loaded(node *n, const char *event)
 {
     char bundles[1024];
@@ -119,17 +115,13 @@ static int check_home(node *n, const config *cfg)
 }
 
 /*
- * Reads the regulator keys. Without [regulator] sections, every key of trust_list may
- * sign every bundle, as before bindings existed. With them, a key of trust_list that no
- * section binds signs nothing. Either way each unbound key is logged by name.
+ * Logs each key of trust that no [regulator] section binds. Without [regulator]
+ * sections, every key of trust_list may sign every bundle, as before bindings existed.
+ * With them, a key of trust_list that no section binds signs nothing.
  */
-static int load_trust(const config *cfg, policy_trust **out, policy_error *err)
+static void warn_unbound_keys(const config *cfg, const policy_trust *trust)
 {
     bool bound = cfg->policy.regulator_count > 0;
-    policy_trust *trust = NULL;
-
-    if (config_load_policy_trust(&cfg->policy, &trust, err) != 0)
-        return -1;
 
     for (size_t i = 0; i < policy_trust_count(trust); i++) {
         if (policy_trust_key_regulator(trust, i) != NULL)
@@ -141,13 +133,42 @@ static int load_trust(const config *cfg, policy_trust **out, policy_error *err)
         };
         log_event(LOG_WARN, "policy_key_unbound", fields, 3);
     }
-    *out = trust; /* ownership passes to the caller */
+}
+
+/* Returns the load of the bundles that cfg names, with the store's keys. */
+static policy_load_input bundle_input(const config *cfg)
+{
+    return (policy_load_input){
+        .paths = (const char *const *)cfg->policy.bundle_files,
+        .count = cfg->policy.bundle_count,
+        .now = time(NULL),
+    };
+}
+
+/*
+ * Reads cfg's regulator keys and loads its bundles with them. The store puts the keys
+ * and the set in force together, or keeps the ones it had when anything fails.
+ */
+static int load_keys_and_bundles(node *n, const config *cfg, policy_error *err)
+{
+    policy_load_input input = bundle_input(cfg);
+
+    if (config_load_policy_trust(&cfg->policy, &input.trust, err) != 0)
+        return -1;
+    if (policy_store_load_from(n->policy, &input, err) != 0) {
+        policy_trust_free(&input.trust);
+        return -1;
+    }
+    /* The store owns the list now. Only this thread loads, so it stays valid until
+     * the next load. */
+    warn_unbound_keys(cfg, input.trust);
     return 0;
 }
 
 int http_policy_start(node *n, const config *cfg)
 {
     policy_trust *trust = NULL;
+    policy_load_input input;
     policy_error err = {0};
 
     n->policy = NULL;
@@ -158,7 +179,7 @@ int http_policy_start(node *n, const config *cfg)
         return 0;
     }
 
-    if (load_trust(cfg, &trust, &err) != 0 ||
+    if (config_load_policy_trust(&cfg->policy, &trust, &err) != 0 ||
         policy_store_create(trust, &n->policy, &err) != 0) {
         policy_trust_free(&trust);
         log_message(LOG_ERROR, "start_failed", "[policy] regulator keys: %s (%s)",
@@ -166,7 +187,9 @@ int http_policy_start(node *n, const config *cfg)
         return -1;
     }
     /* The store owns the trust list from here on. */
-    if (load_bundles(n, cfg, &err) != 0) {
+    warn_unbound_keys(cfg, trust);
+    input = bundle_input(cfg);
+    if (policy_store_load_from(n->policy, &input, &err) != 0) {
         log_message(LOG_ERROR, "start_failed", "[policy] bundle: %s (%s)", err.message,
                     policy_error_name(err.code));
         return -1;
@@ -183,9 +206,7 @@ void http_policy_reload(node *n, const config *cfg)
     policy_error err = {0};
     char kept[1024];
 
-    /* NOTE: the regulator keys and their bindings ([regulator] sections and
-     * trust_list) are read only at start, and so is whether the engine runs. A reload
-     * changes only which bundles are loaded. */
+    /* Whether the engine runs is decided only at start. */
     if (n->policy == NULL) {
         if (cfg->policy.bundle_count > 0) {
             log_message(LOG_ERROR, "policy_reload_failed",
@@ -206,7 +227,7 @@ void http_policy_reload(node *n, const config *cfg)
         return;
     }
 
-    if (load_bundles(n, cfg, &err) != 0) {
+    if (load_keys_and_bundles(n, cfg, &err) != 0) {
         describe_set(n->policy, kept, sizeof(kept));
         log_field fields[] = {
             {"code", policy_error_name(err.code)},

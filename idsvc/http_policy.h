@@ -22,8 +22,9 @@
  */
 int http_policy_start(node *n, const config *cfg);
 
-/* Reloads the bundles that cfg names. On any failure, logs the stable code and the
- * bundle at fault, and keeps serving with the set that was loaded before. */
+/* Reloads the regulator keys, their bindings and the bundles that cfg names, and puts
+ * them in force together. On any failure, logs the stable code and the file at fault,
+ * and keeps serving with the keys and the set that were loaded before. */
 void http_policy_reload(node *n, const config *cfg);
 
 void http_policy_stop(node *n);

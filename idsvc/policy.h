@@ -170,6 +170,26 @@ int policy_store_create(policy_trust *trust, policy_store **out, policy_error *e
 void policy_store_free(policy_store **store);
 int policy_store_load(policy_store *store, const char *const *paths, size_t count,
                       time_t now, policy_error *err);
+
+/* The input of policy_store_load_from. */
+typedef struct policy_load_input {
+    const char *const *paths; /* the bundle files */
+    size_t count;
+    time_t now; /* the load time, which each bundle's effective dates must contain */
+    /* The regulator keys and bindings to verify the bundles with, or NULL to use the
+     * store's. The store takes ownership of a new list when the load succeeds; after a
+     * failure the caller still owns it. */
+    policy_trust *trust;
+} policy_load_input;
+
+/*
+ * Loads bundles as policy_store_load does, optionally with a new trust list. The new
+ * keys, their bindings and the compiled set replace the old ones together, under one
+ * lock, and only when every bundle verifies and the set compiles. Otherwise the store
+ * keeps its keys and its set. Loads into one store run one at a time.
+ */
+int policy_store_load_from(policy_store *store, const policy_load_input *input,
+                           policy_error *err);
 /* Returns a new reference to the current set, or NULL when none was loaded. */
 policy_set *policy_store_acquire(policy_store *store);
 

@@ -1,9 +1,10 @@
 /*
  * The node's bundle loader. A load verifies every bundle against the regulator trust
  * list, checks that the verifying key may sign it and that its effective dates contain
- * the load time, and compiles a new set before it touches the current one. The swap is
- * one pointer exchange under a mutex. Sets are reference-counted, so evaluations in
- * flight finish with the set they started with.
+ * the load time, and compiles a new set before it touches the current one. The swap
+ * exchanges the set, and the trust list when the load brings a new one, under a mutex.
+ * Sets are reference-counted, so evaluations in flight finish with the set they started
+ * with. Only loads read the trust list, and they run one at a time.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -15,7 +16,8 @@
 
 struct policy_store {
     policy_trust *trust;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;      /* guards current and trust */
+    pthread_mutex_t load_lock; /* held for a whole load */
     policy_set *current;
 };
 
@@ -36,6 +38,11 @@ int policy_store_create(policy_trust *trust, policy_store **out, policy_error *e
         free(store);
         return policy_fail(err, POLICY_E_NO_MEMORY, 0, "cannot create the store's mutex");
     }
+    if (pthread_mutex_init(&store->load_lock, NULL) != 0) {
+        pthread_mutex_destroy(&store->lock);
+        free(store);
+        return policy_fail(err, POLICY_E_NO_MEMORY, 0, "cannot create the store's mutex");
+    }
     store->trust = trust; /* ownership passes to the store */
     *out = store;
     return 0;
@@ -48,6 +55,7 @@ void policy_store_free(policy_store **store)
     policy_set_release(&(*store)->current);
     policy_trust_free(&(*store)->trust);
     pthread_mutex_destroy(&(*store)->lock);
+    pthread_mutex_destroy(&(*store)->load_lock);
     free(*store);
     *store = NULL;
 }
@@ -76,7 +84,7 @@ static int check_dates(const policy_bundle *bundle, const char *path, time_t now
 /* Reads, verifies and parses one bundle; the signature covers the very bytes parsed.
  * The kind and jurisdiction that the key must be bound to are read only after the
  * signature verified, so they are the signed ones. */
-static int load_one(const policy_store *store, const char *path, time_t now,
+static int load_one(const policy_trust *trust, const char *path, time_t now,
                     policy_bundle **out, policy_error *err)
 {
     char *xml = NULL;
@@ -86,7 +94,7 @@ static int load_one(const policy_store *store, const char *path, time_t now,
 
     if (policy_read_file(path, &xml, &len, err) != 0)
         return -1;
-    if (policy_verify_document(xml, len, store->trust, &key_index, err) != 0) {
+    if (policy_verify_document(xml, len, trust, &key_index, err) != 0) {
         char message[sizeof(err->message) + PATH_MAX];
 
         if (err != NULL) {
@@ -98,7 +106,7 @@ static int load_one(const policy_store *store, const char *path, time_t now,
     }
     if (policy_bundle_parse(xml, len, path, out, err) != 0)
         goto out;
-    if (policy_trust_authorise(store->trust, key_index, *out, path, err) != 0 ||
+    if (policy_trust_authorise(trust, key_index, *out, path, err) != 0 ||
         check_dates(*out, path, now, err) != 0) {
         policy_bundle_free(out);
         goto out;
@@ -110,36 +118,73 @@ out:
     return rc;
 }
 
-int policy_store_load(policy_store *store, const char *const *paths, size_t count,
-                      time_t now, policy_error *err)
+/* Reads, verifies and compiles every bundle of input with trust into *out. */
+static int compile_bundles(const policy_trust *trust, const policy_load_input *input,
+                           policy_set **out, policy_error *err)
 {
-    policy_bundle **bundles = calloc(count + 1, sizeof(*bundles));
-    policy_set *set = NULL, *old;
+    policy_bundle **bundles = calloc(input->count + 1, sizeof(*bundles));
     int rc = -1;
 
     if (bundles == NULL)
         return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory loading bundles");
 
-    for (size_t i = 0; i < count; i++) {
-        if (load_one(store, paths[i], now, &bundles[i], err) != 0)
+    for (size_t i = 0; i < input->count; i++) {
+        if (load_one(trust, input->paths[i], input->now, &bundles[i], err) != 0)
             goto out;
     }
-    if (policy_set_compile(bundles, count, &set, err) != 0)
-        goto out;
-
-    pthread_mutex_lock(&store->lock);
-    old = store->current;
-    store->current = set; /* the store now holds the compiled set's first reference */
-    pthread_mutex_unlock(&store->lock);
-    set = NULL;
-    policy_set_release(&old);
-    rc = 0;
+    rc = policy_set_compile(bundles, input->count, out, err);
 
 out:
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < input->count; i++)
         policy_bundle_free(&bundles[i]);
     free(bundles);
     return rc;
+}
+
+/* Puts set, and trust when it is not NULL, in force, and frees what they replace. */
+static void swap_in(policy_store *store, policy_set *set, policy_trust *trust)
+{
+    policy_trust *old_trust = NULL;
+    policy_set *old_set;
+
+    pthread_mutex_lock(&store->lock);
+    old_set = store->current;
+    store->current = set; /* the store now holds the compiled set's first reference */
+    if (trust != NULL) {
+        old_trust = store->trust;
+        store->trust = trust;
+    }
+    pthread_mutex_unlock(&store->lock);
+    policy_set_release(&old_set);
+    policy_trust_free(&old_trust);
+}
+
+int policy_store_load_from(policy_store *store, const policy_load_input *input,
+                           policy_error *err)
+{
+    policy_set *set = NULL;
+    int rc = -1;
+
+    if (input->trust != NULL && policy_trust_count(input->trust) == 0)
+        return policy_fail(err, POLICY_E_UNTRUSTED, 0,
+                           "the new trust list has no regulator key");
+
+    pthread_mutex_lock(&store->load_lock);
+    if (compile_bundles(input->trust != NULL ? input->trust : store->trust, input, &set,
+                        err) == 0) {
+        swap_in(store, set, input->trust);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&store->load_lock);
+    return rc;
+}
+
+int policy_store_load(policy_store *store, const char *const *paths, size_t count,
+                      time_t now, policy_error *err)
+{
+    const policy_load_input input = {.paths = paths, .count = count, .now = now};
+
+    return policy_store_load_from(store, &input, err);
 }
 
 policy_set *policy_store_acquire(policy_store *store)

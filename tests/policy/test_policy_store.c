@@ -700,6 +700,100 @@ static void test_key_of_two_regulators_rejected(void **state)
     policy_trust_free(&trust);
 }
 
+/* A trust list as bound_store's, but with key, in place of sg_key, bound to SG. */
+static policy_trust *trust_with_sg_key(const fixture *f, p11_key *key)
+{
+    static const char *const others[] = {"BN", "CN", "ID", "KH", "LA",
+                                         "MM", "MY", "PH", "TH", "VN"};
+    static const char *const sg[] = {"SG"};
+    const policy_signer base_signer = {.regulator = "asean", .base = true};
+    const policy_signer others_signer = {
+        .regulator = "others", .jurisdictions = others, .jurisdiction_count = 10};
+    const policy_signer sg_signer = {
+        .regulator = "pdpc-sg", .jurisdictions = sg, .jurisdiction_count = 1};
+    policy_trust *trust = NULL;
+    policy_error err = {0};
+
+    assert_int_equal(policy_trust_create(&trust, &err), 0);
+    add_key(f, trust, f->rsa_key, "base.pem", &base_signer);
+    add_key(f, trust, f->ec_key, "others.pem", &others_signer);
+    add_key(f, trust, key, "sg-new.pem", &sg_signer);
+    return trust;
+}
+
+/* Evaluates one request with set and returns the overall outcome. */
+static policy_overall evaluate_with(const policy_set *set)
+{
+    json_t *doc = json_pack("{s:s, s:{s:s}, s:s, s:s, s:[s], s:{s:s}, s:s}",
+                            "subject_jurisdiction", "SG", "relying_party", "jurisdiction",
+                            "SG", "purpose", "age_check", "assurance", "substantial",
+                            "claims", "age_over_18", "values", "date_of_birth",
+                            "1990-04-01", "time", "2026-06-01T00:00:00Z");
+    policy_decision decision;
+    policy_request req;
+    policy_error err = {0};
+
+    json_object_set_new(doc, "retention_days", json_integer(30));
+    assert_int_equal(policy_request_from_json(set, doc, &req, &err), 0);
+    if (policy_evaluate(&req, &decision, &err) != 0)
+        fail_msg("evaluate: %s: %s", policy_error_name(err.code), err.message);
+    json_decref(doc);
+    return decision.overall;
+}
+
+/* A load with a new trust list that fails keeps the old keys and the old set. One that
+ * succeeds replaces both, and a set acquired before it still evaluates. */
+static void test_new_trust_swaps_with_set(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = bound_store(f);
+    const char *paths[BUNDLE_COUNT];
+    char *by_th = signed_source("residency-sg", f->th_key);
+    char by_th_path[PATH_MAX + 64];
+    policy_load_input input = {.paths = paths, .count = BUNDLE_COUNT, .now = f->now};
+    policy_set *before, *after;
+    policy_error err = {0};
+
+    bound_paths(f, paths);
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
+
+    /* residency-sg is signed by sg_key, which the new list lacks. */
+    before = policy_store_acquire(store);
+    input.trust = trust_with_sg_key(f, f->th_key);
+    assert_int_equal(policy_store_load_from(store, &input, &err), -1);
+    assert_string_equal(policy_error_name(err.code), "key_untrusted");
+    after = policy_store_acquire(store);
+    assert_ptr_equal(before, after);
+    policy_set_release(&after);
+    policy_trust_free(&input.trust);
+    /* The store's keys still include sg_key. */
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), 0);
+    policy_set_release(&before);
+
+    /* The same list with residency-sg signed by th_key applies. */
+    before = policy_store_acquire(store);
+    snprintf(by_th_path, sizeof(by_th_path), "%s/residency-sg-by-th.xml", f->token.dir);
+    write_text(by_th_path, by_th);
+    paths[RESIDENCY_SG] = by_th_path;
+    input.trust = trust_with_sg_key(f, f->th_key);
+    if (policy_store_load_from(store, &input, &err) != 0)
+        fail_msg("load: %s: %s", policy_error_name(err.code), err.message);
+    after = policy_store_acquire(store);
+    assert_ptr_not_equal(before, after);
+    assert_int_equal(evaluate_with(before), POLICY_PERMIT);
+    assert_int_equal(evaluate_with(after), POLICY_PERMIT);
+
+    /* sg_key left with the old list, so residency-sg signed by it no longer loads. */
+    bound_paths(f, paths);
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), -1);
+    assert_string_equal(policy_error_name(err.code), "key_untrusted");
+
+    policy_set_release(&before);
+    policy_set_release(&after);
+    free(by_th);
+    policy_store_free(&store);
+}
+
 /* ---- Swapping while serving
  * -------------------------------------------------------------- */
 
@@ -805,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_base_by_residency_key_rejected),
         cmocka_unit_test(test_unbound_key_rejected),
         cmocka_unit_test(test_key_of_two_regulators_rejected),
+        cmocka_unit_test(test_new_trust_swaps_with_set),
         cmocka_unit_test(test_swap_while_serving),
     };
 

@@ -19,6 +19,7 @@ if(TARGET idsvc)
 
   server_add_test(test_server_api idsvc_server_harness)
   server_add_test(test_server_policy idsvc_server_harness)
+  server_add_test(test_server_policy_reload idsvc_server_harness)
   server_add_test(test_server_state idsvc_server_harness)
   server_add_test(test_server_saml idsvc_server_harness)
   server_add_test(test_server_crash idsvc_server_harness)
