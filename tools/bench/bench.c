@@ -325,25 +325,44 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0.0;
 }
 
+/* The limit of the HTTPS scenario and the in-process times it comes from. */
+typedef struct https_limit {
+    double rate;      /* requests/s per worker thread: 1 / (1/verify + 1/sign) */
+    double verify_ms; /* one idsvc verification on one thread, in process */
+    double sign_ms;   /* one SAML signing on one thread, in process */
+} https_limit;
+
 static void print_https_json(const bench_https_options *opts, const bench_https_result *h,
-                             double limit)
+                             const https_limit *limits)
 {
+    double limit = limits->rate;
+    double in_daemon_ms = h->max_verify_cpu_ms + h->max_sign_cpu_ms;
+
     printf("  \"https\": {\"algorithm\": \"p256\", \"client_threads\": %d, "
            "\"worker_threads\": %d, \"limit_per_thread\": %.0f, \"requests_per_second\": "
            "%.0f, \"per_thread_vs_limit\": %.3f, \"p50_ms\": %.2f, \"p99_ms\": %.2f,\n"
            "    \"daemon_cpu_ms_per_request\": %.3f, \"limit_cpu_ms_per_request\": %.3f,\n"
+           "    \"daemon_verify_cpu_ms\": %.3f, \"daemon_sign_cpu_ms\": %.3f, "
+           "\"daemon_verify_sign_cpu_ms\": %.3f, \"limit_verify_ms\": %.3f, "
+           "\"limit_sign_ms\": %.3f, \"daemon_rest_cpu_ms_per_request\": %.3f,\n"
            "    \"half_rate_target\": %.0f, \"half_rate\": %.0f, \"half_rate_p50_ms\": %.2f, "
            "\"half_rate_p99_ms\": %.2f, \"idle_connections\": %ld, \"rss_idle_kib\": %ld, "
            "\"peak_rss_kib\": %ld, \"errors\": %ld},\n",
            opts->client_threads, opts->worker_threads, limit, h->max_rate,
            ratio(h->max_rate / opts->worker_threads, limit), h->max_p50_ms, h->max_p99_ms,
-           h->max_daemon_cpu_ms, 1000.0 / limit, h->half_rate_target, h->half_rate, h->half_p50_ms, h->half_p99_ms, h->idle_open,
-           h->rss_idle_kib, h->peak_rss_kib, h->errors);
+           h->max_daemon_cpu_ms, 1000.0 / limit, h->max_verify_cpu_ms, h->max_sign_cpu_ms,
+           in_daemon_ms, limits->verify_ms, limits->sign_ms,
+           h->max_daemon_cpu_ms - in_daemon_ms, h->half_rate_target, h->half_rate,
+           h->half_p50_ms, h->half_p99_ms, h->idle_open, h->rss_idle_kib, h->peak_rss_kib,
+           h->errors);
 }
 
 static void print_https_table(const bench_https_options *opts, const bench_https_result *h,
-                              double limit)
+                              const https_limit *limits)
 {
+    double limit = limits->rate;
+    double in_daemon_ms = h->max_verify_cpu_ms + h->max_sign_cpu_ms;
+
     printf("\nHTTPS POST /v1/verifications, p256, %d client connections, %d daemon workers\n",
            opts->client_threads, opts->worker_threads);
     printf("  limit per worker thread 1/(1/verify + 1/sign): %.0f/s\n", limit);
@@ -353,6 +372,12 @@ static void print_https_table(const bench_https_options *opts, const bench_https
            h->max_p99_ms);
     printf("  daemon CPU time per request: %.3f ms (the limit's verify + sign: %.3f ms)\n",
            h->max_daemon_cpu_ms, 1000.0 / limit);
+    printf("  in the daemon, thread CPU time per request: verify %.3f ms + sign %.3f ms = "
+           "%.3f ms (in process: %.3f + %.3f = %.3f ms)\n",
+           h->max_verify_cpu_ms, h->max_sign_cpu_ms, in_daemon_ms, limits->verify_ms,
+           limits->sign_ms, 1000.0 / limit);
+    printf("  daemon CPU time per request besides verify and sign: %.3f ms\n",
+           h->max_daemon_cpu_ms - in_daemon_ms);
     printf("  half rate: %.0f of %.0f requests/s asked, p50 %.2f ms, p99 %.2f ms\n",
            h->half_rate, h->half_rate_target, h->half_p50_ms, h->half_p99_ms);
     printf("  %ld idle connections: daemon VmRSS %ld KiB, VmHWM (peak) %ld KiB\n",
@@ -424,7 +449,7 @@ static int all_measured(const result *results, size_t count)
 /* ---- the HTTPS scenario ---------------------------------------------------------- */
 
 static bench_https_result https_result;
-static double https_limit;
+static https_limit https_limits;
 static int https_done;
 
 /*
@@ -436,10 +461,12 @@ static int run_https(options *opts, key_setup *ec, const result *ec_one_thread)
 {
     if (ec_one_thread->idsvc_verify <= 0 || ec_one_thread->saml_sign <= 0)
         return -1;
-    https_limit = 1.0 / (1.0 / ec_one_thread->idsvc_verify + 1.0 / ec_one_thread->saml_sign);
+    https_limits.verify_ms = 1000.0 / ec_one_thread->idsvc_verify;
+    https_limits.sign_ms = 1000.0 / ec_one_thread->saml_sign;
+    https_limits.rate = 1000.0 / (https_limits.verify_ms + https_limits.sign_ms);
     opts->https.issuer_key = ec->key;
     opts->https.issuer_key_name = ec->label;
-    if (bench_https_run(&opts->https, https_limit * opts->https.worker_threads,
+    if (bench_https_run(&opts->https, https_limits.rate * opts->https.worker_threads,
                         &https_result) != 0)
         return -1;
     https_done = 1;
@@ -456,9 +483,11 @@ static void print_usage(FILE *out)
           "                    --https-workers N [--https-clients N] [--idle-connections N]]\n"
           "Measures raw C_Sign, SAML signing, bare xmlsec verification and idsvc\n"
           "verification on one and two threads. --seconds sets each run's length\n"
-          "(default 1); every rate is the median of three runs.\n"
+          "(default 1); every rate is the median of five rounds.\n"
           "With --https-port, also sends POST /v1/verifications to the daemon on\n"
-          "127.0.0.1:PORT over keep-alive mutual TLS: DIR holds ca.pem, rp.pem and rp.key;\n"
+          "127.0.0.1:PORT over keep-alive mutual TLS: DIR holds ca.pem, rp.pem and rp.key,\n"
+          "and regulator.pem and regulator.key for GET /metrics before and after the\n"
+          "maximum-rate run;\n"
           "--https-workers is the daemon's [limits] threads, --https-clients the number\n"
           "of client connections (default 4), --idle-connections how many idle\n"
           "connections to open for the memory figure (default 256). Each HTTPS run lasts\n"
@@ -470,14 +499,18 @@ static void print_usage(FILE *out)
 /* Fills the HTTPS scenario's file names from its folder and checks its options. */
 static int https_paths(options *opts, const char *dir)
 {
-    static char ca[4096], cert[4096], key[4096];
+    static char ca[4096], cert[4096], key[4096], metrics_cert[4096], metrics_key[4096];
 
     snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
     snprintf(cert, sizeof(cert), "%s/rp.pem", dir);
     snprintf(key, sizeof(key), "%s/rp.key", dir);
+    snprintf(metrics_cert, sizeof(metrics_cert), "%s/regulator.pem", dir);
+    snprintf(metrics_key, sizeof(metrics_key), "%s/regulator.key", dir);
     opts->https.ca_file = ca;
     opts->https.cert_file = cert;
     opts->https.key_file = key;
+    opts->https.metrics_cert_file = metrics_cert;
+    opts->https.metrics_key_file = metrics_key;
     opts->https.seconds = 3 * opts->seconds;
     if (opts->https.port == 0 || opts->https.daemon_pid <= 0 ||
         opts->https.worker_threads < 1 || opts->https.client_threads < 1 ||
@@ -592,12 +625,12 @@ int main(int argc, char **argv)
     if (opts.json) {
         printf("{\n");
         if (https_done)
-            print_https_json(&opts.https, &https_result, https_limit);
+            print_https_json(&opts.https, &https_result, &https_limits);
         print_json(results, 4);
     } else {
         print_table(results, 4);
         if (https_done)
-            print_https_table(&opts.https, &https_result, https_limit);
+            print_https_table(&opts.https, &https_result, &https_limits);
     }
 out:
     for (int k = 0; k < 2; k++)

@@ -3,7 +3,8 @@
  * connection (GnuTLS), send POST /v1/verifications to a running daemon. Every request
  * carries a fresh assertion, signed in advance so that the client spends its CPU time on
  * TLS and HTTP only. The daemon verifies it, signs a result attestation in the HSM and
- * records the assertion ID.
+ * records the assertion ID. GET /metrics, with a regulator's certificate, reads the
+ * daemon's own CPU time in verification and signing around the maximum-rate run.
  */
 #include "bench_https.h"
 
@@ -36,7 +37,8 @@ typedef struct connection {
     gnutls_session_t session;
 } connection;
 
-static gnutls_certificate_credentials_t credentials;
+static gnutls_certificate_credentials_t credentials;         /* the relying party's */
+static gnutls_certificate_credentials_t metrics_credentials; /* the regulator's */
 
 static double now_seconds(void)
 {
@@ -58,7 +60,8 @@ static void connection_close(connection *c)
     c->fd = -1;
 }
 
-static int connection_open(const bench_https_options *opts, connection *c)
+static int connection_open(const bench_https_options *opts,
+                           gnutls_certificate_credentials_t client, connection *c)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     int one = 1;
@@ -78,7 +81,7 @@ static int connection_open(const bench_https_options *opts, connection *c)
 
     gnutls_init(&c->session, GNUTLS_CLIENT);
     gnutls_set_default_priority(c->session);
-    gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, credentials);
+    gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, client);
     gnutls_session_set_verify_cert(c->session, "localhost", 0);
     gnutls_transport_set_int(c->session, c->fd);
     gnutls_handshake_set_timeout(c->session, 10000);
@@ -259,7 +262,7 @@ static void *client_main(void *arg)
     client_thread *t = arg;
     char *buffer = malloc(RESPONSE_MAX);
     connection c = {.fd = -1};
-    int opened = buffer != NULL ? connection_open(t->opts, &c) : -1;
+    int opened = buffer != NULL ? connection_open(t->opts, credentials, &c) : -1;
     double deadline;
 
     /* Connections are open before the clock starts, so handshakes are not timed. */
@@ -321,6 +324,7 @@ static double percentile(const double *sorted, size_t count, double p)
 }
 
 typedef struct run_result {
+    size_t requests; /* requests that returned status 200 */
     double rate;
     double p50_ms;
     double p99_ms;
@@ -388,6 +392,7 @@ static int timed_run(const bench_https_options *opts, body_pool *pool, double ra
         out->p50_ms = percentile(all, total, 0.50);
         out->p99_ms = percentile(all, total, 0.99);
     }
+    out->requests = total;
     out->rate = (double)total / elapsed;
     if (total > 0 && cpu_before >= 0 && cpu_after >= 0)
         out->daemon_cpu_ms = (cpu_after - cpu_before) * 1000.0 / (double)total;
@@ -460,7 +465,7 @@ static void measure_idle(const bench_https_options *opts, bench_https_result *ou
         goto out;
     for (int i = 0; i < opts->idle_connections; i++) {
         idle[i].fd = -1;
-        if (connection_open(opts, &idle[i]) == 0 &&
+        if (connection_open(opts, credentials, &idle[i]) == 0 &&
             request(&idle[i], "GET", "/v1/issuers", NULL, 0, buffer, RESPONSE_MAX) == 200)
             out->idle_open++;
     }
@@ -474,25 +479,114 @@ out:
     free(buffer);
 }
 
+/* ---- the daemon's own CPU time in verification and signing ------------------------- */
+
+/* The idsvc_operation_cpu_seconds samples of GET /metrics at one moment. */
+typedef struct operation_totals {
+    double verify_seconds;
+    double verify_count;
+    double sign_seconds;
+    double sign_count;
+} operation_totals;
+
+/* Reads the value of the sample named name, labels included, from Prometheus text. */
+static int sample_value(const char *text, const char *name, double *out)
+{
+    size_t len = strlen(name);
+
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, name, len) == 0 && line[len] == ' ') {
+            *out = strtod(line + len + 1, NULL);
+            return 0;
+        }
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    fprintf(stderr, "idsvc-bench: GET /metrics has no sample %s\n", name);
+    return -1;
+}
+
+/* Fetches GET /metrics on a connection of its own, so that no timed connection carries
+ * it, and reads the operation samples. */
+static int read_operation_totals(const bench_https_options *opts, operation_totals *out)
+{
+    connection c = {.fd = -1};
+    char *buffer = malloc(RESPONSE_MAX);
+    const char *body = NULL;
+    int status = -1;
+    int rc = -1;
+
+    if (buffer == NULL)
+        return -1;
+    if (connection_open(opts, metrics_credentials, &c) == 0)
+        status = request(&c, "GET", "/metrics", NULL, 0, buffer, RESPONSE_MAX);
+    connection_close(&c);
+    if (status == 200)
+        body = strstr(buffer, "\r\n\r\n");
+    if (body == NULL) {
+        fprintf(stderr, "idsvc-bench: GET /metrics returned status %d: %.300s\n", status,
+                status > 0 ? buffer : "(no response)");
+        goto out;
+    }
+    if (sample_value(body, "idsvc_operation_cpu_seconds_sum{operation=\"saml_verify\"}",
+                     &out->verify_seconds) != 0 ||
+        sample_value(body, "idsvc_operation_cpu_seconds_count{operation=\"saml_verify\"}",
+                     &out->verify_count) != 0 ||
+        sample_value(body, "idsvc_operation_cpu_seconds_sum{operation=\"saml_sign\"}",
+                     &out->sign_seconds) != 0 ||
+        sample_value(body, "idsvc_operation_cpu_seconds_count{operation=\"saml_sign\"}",
+                     &out->sign_count) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(buffer);
+    return rc;
+}
+
+/* Sets the mean CPU time of one verification and one signature between two readings.
+ * Every request of the run costs one of each, which the counts check. */
+static int operation_means(const operation_totals *before, const operation_totals *after,
+                           size_t requests, bench_https_result *out)
+{
+    double verifications = after->verify_count - before->verify_count;
+    double signatures = after->sign_count - before->sign_count;
+
+    if (verifications <= 0 || signatures <= 0) {
+        fprintf(stderr, "idsvc-bench: GET /metrics counted %.0f verifications and %.0f "
+                "signatures during the maximum-rate run\n", verifications, signatures);
+        return -1;
+    }
+    if (verifications != (double)requests || signatures != (double)requests)
+        fprintf(stderr, "idsvc-bench: the daemon counted %.0f verifications and %.0f "
+                "signatures for %zu requests that returned 200\n", verifications,
+                signatures, requests);
+    out->max_verify_cpu_ms =
+        (after->verify_seconds - before->verify_seconds) * 1000.0 / verifications;
+    out->max_sign_cpu_ms =
+        (after->sign_seconds - before->sign_seconds) * 1000.0 / signatures;
+    return 0;
+}
+
 /* ---- the scenario ------------------------------------------------------------------ */
 
-static int load_credentials(const bench_https_options *opts)
+static int load_credentials(const bench_https_options *opts, const char *cert_file,
+                            const char *key_file, gnutls_certificate_credentials_t *out)
 {
     int rc;
 
-    if (gnutls_certificate_allocate_credentials(&credentials) != 0)
+    if (gnutls_certificate_allocate_credentials(out) != 0)
         return -1;
-    rc = gnutls_certificate_set_x509_trust_file(credentials, opts->ca_file,
-                                                GNUTLS_X509_FMT_PEM);
+    rc = gnutls_certificate_set_x509_trust_file(*out, opts->ca_file, GNUTLS_X509_FMT_PEM);
     if (rc <= 0) {
         fprintf(stderr, "idsvc-bench: cannot read the CA %s\n", opts->ca_file);
         return -1;
     }
-    rc = gnutls_certificate_set_x509_key_file(credentials, opts->cert_file, opts->key_file,
+    rc = gnutls_certificate_set_x509_key_file(*out, cert_file, key_file,
                                               GNUTLS_X509_FMT_PEM);
     if (rc < 0) {
         fprintf(stderr, "idsvc-bench: cannot read the client certificate %s: %s\n",
-                opts->cert_file, gnutls_strerror(rc));
+                cert_file, gnutls_strerror(rc));
         return -1;
     }
     return 0;
@@ -510,15 +604,21 @@ int bench_https_run(const bench_https_options *opts, double expected_rate,
 {
     body_pool pool = {0};
     run_result max_run, half_run;
+    operation_totals before, after;
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
     if (opts->client_threads < 1 || opts->client_threads > MAX_CLIENT_THREADS ||
-        load_credentials(opts) != 0)
+        load_credentials(opts, opts->cert_file, opts->key_file, &credentials) != 0 ||
+        load_credentials(opts, opts->metrics_cert_file, opts->metrics_key_file,
+                         &metrics_credentials) != 0)
         goto out;
 
     if (pool_fill(opts, pool_size(expected_rate, opts->seconds), &pool) != 0 ||
-        timed_run(opts, &pool, 0.0, &max_run) != 0)
+        read_operation_totals(opts, &before) != 0 ||
+        timed_run(opts, &pool, 0.0, &max_run) != 0 ||
+        read_operation_totals(opts, &after) != 0 ||
+        operation_means(&before, &after, max_run.requests, out) != 0)
         goto out;
     pool_free(&pool);
 
@@ -545,6 +645,9 @@ out:
     pool_free(&pool);
     if (credentials != NULL)
         gnutls_certificate_free_credentials(credentials);
+    if (metrics_credentials != NULL)
+        gnutls_certificate_free_credentials(metrics_credentials);
     credentials = NULL;
+    metrics_credentials = NULL;
     return rc;
 }

@@ -15,6 +15,8 @@ typedef struct bench_https_options {
     const char *ca_file;   /* the CA of the daemon's TLS certificate */
     const char *cert_file; /* the relying party's client certificate and key */
     const char *key_file;
+    const char *metrics_cert_file; /* a regulator's certificate and key, for /metrics */
+    const char *metrics_key_file;
     pid_t daemon_pid;      /* for VmHWM and VmRSS in /proc/PID/status */
     int client_threads;    /* connections that send requests */
     int worker_threads;    /* the daemon's [limits] threads, for the per-thread ratio */
@@ -29,6 +31,10 @@ typedef struct bench_https_result {
     double max_p50_ms;
     double max_p99_ms;
     double max_daemon_cpu_ms; /* the daemon's CPU time per request at the maximum rate */
+    /* Mean thread CPU time of one saml_verify and one signed SAML build in the daemon
+     * during the maximum-rate run, from idsvc_operation_cpu_seconds of GET /metrics. */
+    double max_verify_cpu_ms;
+    double max_sign_cpu_ms;
     double half_rate_target;  /* requests/s asked of the rate-limited run */
     double half_rate;         /* requests/s it reached */
     double half_p50_ms;
@@ -41,9 +47,10 @@ typedef struct bench_https_result {
 
 /*
  * Runs the scenario: signs a pool of fresh assertions (each can be verified only once,
- * because the daemon rejects a replay), a run at the maximum rate, a run limited to half
- * of it, then opens the idle connections and reads the daemon's memory. expected_rate
- * sizes the pool. Returns 0, or -1 with a sentence on standard error.
+ * because the daemon rejects a replay), a run at the maximum rate with GET /metrics
+ * before and after it, a run limited to half of it, then opens the idle connections and
+ * reads the daemon's memory. expected_rate sizes the pool. Returns 0, or -1 with a
+ * sentence on standard error.
  */
 int bench_https_run(const bench_https_options *opts, double expected_rate,
                     bench_https_result *out);
