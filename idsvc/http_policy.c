@@ -135,6 +135,24 @@ static void warn_unbound_keys(const config *cfg, const policy_trust *trust)
     }
 }
 
+/* Logs one warning of the loader's meaning checks, such as a rule that never matches,
+ * with the code and line that `idsvc-admin policy validate` reports for it. */
+static void log_check_warning(void *ctx, const char *code, const char *path, int line,
+                              const char *message)
+{
+    char line_text[16];
+
+    (void)ctx;
+    snprintf(line_text, sizeof(line_text), "%d", line);
+    log_field fields[] = {
+        {"code", code},
+        {"file", path},
+        {"line", line_text},
+        {"message", message},
+    };
+    log_event(LOG_WARN, "policy_check_warning", fields, 4);
+}
+
 /* Returns the load of the bundles that cfg names, with the store's keys. */
 static policy_load_input bundle_input(const config *cfg)
 {
@@ -142,6 +160,7 @@ static policy_load_input bundle_input(const config *cfg)
         .paths = (const char *const *)cfg->policy.bundle_files,
         .count = cfg->policy.bundle_count,
         .now = time(NULL),
+        .warn = log_check_warning,
     };
 }
 
@@ -191,7 +210,7 @@ int http_policy_start(node *n, const config *cfg)
     input = bundle_input(cfg);
     if (policy_store_load_from(n->policy, &input, &err) != 0) {
         log_message(LOG_ERROR, "start_failed", "[policy] bundle: %s (%s)", err.message,
-                    policy_error_name(err.code));
+                    policy_error_code_of(&err));
         return -1;
     }
     if (check_home(n, cfg) != 0)
@@ -230,12 +249,12 @@ void http_policy_reload(node *n, const config *cfg)
     if (load_keys_and_bundles(n, cfg, &err) != 0) {
         describe_set(n->policy, kept, sizeof(kept));
         log_field fields[] = {
-            {"code", policy_error_name(err.code)},
+            {"code", policy_error_code_of(&err)},
             {"error", err.message},
             {"kept", kept},
         };
         log_event(LOG_ERROR, "policy_reload_failed", fields, 3);
-        audit_reload_failed(n, policy_error_name(err.code), err.message);
+        audit_reload_failed(n, policy_error_code_of(&err), err.message);
         return;
     }
     log_loaded(n, "policy_reloaded");

@@ -49,9 +49,16 @@ typedef struct policy_error {
     int line;          /* the line in the bundle at fault, or 0 */
     char field[64];    /* the request field at fault, or empty */
     char message[512]; /* a sentence for people */
+    /* the code of the meaning check that rejected a set, such as unknown_claim, as
+     * `idsvc-admin policy validate` reports it, or empty for other failures */
+    char check[40];
 } policy_error;
 
 const char *policy_error_name(policy_error_code code);
+
+/* Returns the stable code of a failure: err->check when a meaning check failed, and
+ * otherwise the name of err->code. */
+const char *policy_error_code_of(const policy_error *err);
 
 /* ---- Bundles ----------------------------------------------------------------- */
 
@@ -158,8 +165,10 @@ time_t policy_set_expires(const policy_set *set);
 /*
  * The bundles a node serves. policy_store_load reads, verifies against the trust list,
  * checks that the verifying key may sign each bundle's kind and jurisdiction
- * (POLICY_E_NOT_AUTHORISED otherwise), checks the effective dates and compiles a new
- * set, then swaps it in atomically.
+ * (POLICY_E_NOT_AUTHORISED otherwise), checks the effective dates, runs the meaning
+ * checks of `idsvc-admin policy validate` and compiles a new set, then swaps it in
+ * atomically. An error finding of those checks fails the load with its code in
+ * policy_error.check (code POLICY_E_SEMANTIC, or POLICY_E_SET for no_base_bundle).
  * Evaluations that hold the old set finish with it. When anything fails the store
  * keeps the set it had. There is no way to load an unsigned bundle into a store.
  * policy_store_create takes ownership of trust.
@@ -171,6 +180,11 @@ void policy_store_free(policy_store **store);
 int policy_store_load(policy_store *store, const char *const *paths, size_t count,
                       time_t now, policy_error *err);
 
+/* Receives one warning finding of the loader's meaning checks: its code (such as
+ * shadowed), the bundle file and line, and a sentence. */
+typedef void (*policy_warning_fn)(void *ctx, const char *code, const char *path, int line,
+                                  const char *message);
+
 /* The input of policy_store_load_from. */
 typedef struct policy_load_input {
     const char *const *paths; /* the bundle files */
@@ -180,6 +194,10 @@ typedef struct policy_load_input {
      * store's. The store takes ownership of a new list when the load succeeds; after a
      * failure the caller still owns it. */
     policy_trust *trust;
+    /* Called for each warning finding of a load that succeeds, before the new set is
+     * in force; NULL drops them. */
+    policy_warning_fn warn;
+    void *warn_ctx;
 } policy_load_input;
 
 /*

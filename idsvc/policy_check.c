@@ -1,7 +1,7 @@
 /*
- * Meaning checks for `idsvc-admin policy validate`: names that must be declared, legal
- * bases, rules that can never match and rules that another rule always beats. Each
- * finding carries the bundle path and line.
+ * Meaning checks for `idsvc-admin policy validate` and the node's loader: names that
+ * must be declared, legal bases, rules that can never match and rules that another rule
+ * always beats. Each finding carries the bundle path and line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,8 +270,8 @@ static bool never_matches(const policy_set *set, const policy_rule *rule,
     return false;
 }
 
-static void check_rule_reach(const policy_set *set, policy_bundle *const *bundles,
-                             policy_findings *out)
+void policy_check_reach(const policy_set *set, policy_bundle *const *bundles,
+                        policy_findings *out)
 {
     for (size_t i = 0; i < set->rule_count; i++) {
         const policy_rule *rule = &set->rules[i];
@@ -302,13 +302,10 @@ static void check_rule_reach(const policy_set *set, policy_bundle *const *bundle
     }
 }
 
-int policy_check_bundles(policy_bundle *const *bundles, size_t count,
-                         policy_findings *out)
+int policy_check_names(policy_bundle *const *bundles, size_t count, policy_findings *out)
 {
     const policy_bundle *base = NULL;
     size_t errors_before = out->count;
-    policy_set *set = NULL;
-    policy_error err = {0};
 
     for (size_t i = 0; i < count; i++) {
         if (bundles[i]->kind == POLICY_BUNDLE_BASE)
@@ -329,15 +326,26 @@ int policy_check_bundles(policy_bundle *const *bundles, size_t count,
     }
     for (size_t i = errors_before; i < out->count; i++) {
         if (out->items[i].error)
-            return -1; /* the set cannot compile, so the reach checks cannot run */
+            return -1;
     }
+    return 0;
+}
+
+int policy_check_bundles(policy_bundle *const *bundles, size_t count,
+                         policy_findings *out)
+{
+    policy_set *set = NULL;
+    policy_error err = {0};
+
+    if (policy_check_names(bundles, count, out) != 0)
+        return -1; /* the set cannot compile, so the reach checks cannot run */
 
     if (policy_set_compile(bundles, count, &set, &err) != 0) {
         policy_findings_add(out, true, "", err.line, policy_error_name(err.code), "%s",
                             err.message);
         return -1;
     }
-    check_rule_reach(set, bundles, out);
+    policy_check_reach(set, bundles, out);
     policy_set_release(&set);
     return 0;
 }

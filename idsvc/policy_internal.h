@@ -275,7 +275,7 @@ int policy_evaluate_traced(const policy_request *req, policy_decision *out,
                            policy_trace_fn trace, void *ctx, policy_error *err);
 const char *policy_trace_status_name(policy_trace_status status);
 
-/* ---- Meaning checks, for idsvc-admin policy validate --------------------------------
+/* ---- Meaning checks, for idsvc-admin policy validate and the node's loader ----------
  */
 
 typedef struct policy_finding {
@@ -296,6 +296,15 @@ typedef struct policy_findings {
  * match, rules shadowed by another rule of the same bundle. */
 int policy_check_bundles(policy_bundle *const *bundles, size_t count,
                          policy_findings *out);
+
+/* The two halves of policy_check_bundles. policy_check_names checks what must hold
+ * before the bundles can compile: a base bundle, unique rule ids, declared names, legal
+ * bases and derive lists. It returns -1 when it adds an error finding. */
+int policy_check_names(policy_bundle *const *bundles, size_t count, policy_findings *out);
+/* Adds a warning for each rule of the set compiled from bundles that can never match or
+ * never win. bundles must be in the order they were compiled in. */
+void policy_check_reach(const policy_set *set, policy_bundle *const *bundles,
+                        policy_findings *out);
 void policy_findings_clear(policy_findings *findings);
 void policy_findings_add(policy_findings *findings, bool error, const char *path,
                          int line, const char *code, const char *format, ...)

@@ -42,6 +42,11 @@ const char *policy_error_name(policy_error_code code)
     return error_names[code];
 }
 
+const char *policy_error_code_of(const policy_error *err)
+{
+    return err->check[0] != '\0' ? err->check : policy_error_name(err->code);
+}
+
 static const char *const class_names[] = {
     "basic", "contact", "identifier", "financial", "biometric", "sensitive", "derived",
 };
@@ -188,6 +193,7 @@ int policy_fail(policy_error *err, policy_error_code code, int line, const char 
     err->code = code;
     err->line = line;
     err->field[0] = '\0';
+    err->check[0] = '\0';
     va_start(args, format);
     vsnprintf(err->message, sizeof(err->message), format, args);
     va_end(args);

@@ -1,7 +1,8 @@
 /*
  * The node's bundle loader. A load verifies every bundle against the regulator trust
  * list, checks that the verifying key may sign it and that its effective dates contain
- * the load time, and compiles a new set before it touches the current one. The swap
+ * the load time, runs the meaning checks of `idsvc-admin policy validate`, and compiles
+ * a new set before it touches the current one. The swap
  * exchanges the set, and the trust list when the load brings a new one, under a mutex.
  * Sets are reference-counted, so evaluations in flight finish with the set they started
  * with. Only loads read the trust list, and they run one at a time.
@@ -118,7 +119,61 @@ out:
     return rc;
 }
 
-/* Reads, verifies and compiles every bundle of input with trust into *out. */
+/* Fails the load with the first error finding: its code, file and line. */
+static int fail_with_finding(const policy_findings *findings, policy_error *err)
+{
+    for (size_t i = 0; i < findings->count; i++) {
+        const policy_finding *finding = &findings->items[i];
+
+        policy_error_code code = strcmp(finding->code, "no_base_bundle") == 0
+                                     ? POLICY_E_SET
+                                     : POLICY_E_SEMANTIC;
+
+        if (!finding->error)
+            continue;
+        if (finding->line > 0)
+            policy_fail(err, code, finding->line, "%s:%d: %s", finding->path,
+                        finding->line, finding->message);
+        else
+            policy_fail(err, code, 0, "%s: %s", finding->path, finding->message);
+        if (err != NULL)
+            snprintf(err->check, sizeof(err->check), "%s", finding->code);
+        return -1;
+    }
+    /* policy_findings_add drops a finding only when it runs out of memory. */
+    return policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory checking the bundles");
+}
+
+/* Runs the meaning checks and compiles the set. An error finding fails the load, and
+ * each warning goes to input->warn once the set compiled. */
+static int check_and_compile(policy_bundle *const *bundles,
+                             const policy_load_input *input, policy_set **out,
+                             policy_error *err)
+{
+    policy_findings findings = {0};
+    int rc = -1;
+
+    if (policy_check_names(bundles, input->count, &findings) != 0) {
+        fail_with_finding(&findings, err);
+        goto out;
+    }
+    if (policy_set_compile(bundles, input->count, out, err) != 0)
+        goto out;
+    policy_check_reach(*out, bundles, &findings);
+    for (size_t i = 0; input->warn != NULL && i < findings.count; i++) {
+        const policy_finding *finding = &findings.items[i];
+
+        input->warn(input->warn_ctx, finding->code, finding->path, finding->line,
+                    finding->message);
+    }
+    rc = 0;
+
+out:
+    policy_findings_clear(&findings);
+    return rc;
+}
+
+/* Reads, verifies, checks and compiles every bundle of input with trust into *out. */
 static int compile_bundles(const policy_trust *trust, const policy_load_input *input,
                            policy_set **out, policy_error *err)
 {
@@ -132,7 +187,7 @@ static int compile_bundles(const policy_trust *trust, const policy_load_input *i
         if (load_one(trust, input->paths[i], input->now, &bundles[i], err) != 0)
             goto out;
     }
-    rc = policy_set_compile(bundles, input->count, out, err);
+    rc = check_and_compile(bundles, input, out, err);
 
 out:
     for (size_t i = 0; i < input->count; i++)

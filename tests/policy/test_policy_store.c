@@ -475,6 +475,143 @@ static void test_residency_for_another_base_refused(void **state)
     policy_store_free(&store);
 }
 
+/* ---- The checks of policy validate
+ * ---------------------------------------------------------- */
+
+/* Returns the base bundle with one more rule: a withhold rule with a derive list, which
+ * validate warns about (derive_ignored). legal_basis is its LegalBasis element or "". */
+static char *base_with_rule(const char *legal_basis)
+{
+    size_t len = 0;
+    char *xml = source_bundle("asean-cn-base", &len);
+    char rule[1024];
+    char *out;
+
+    snprintf(rule, sizeof(rule),
+             "    <Rule id=\"base.test.derive-ignored\">\n"
+             "      <Match scope=\"domestic\"><Claim>national_id</Claim></Match>\n"
+             "      <Effect derive=\"age_over_18\">withhold</Effect>\n"
+             "      %s\n"
+             "      <Summary>A rule of the loader tests.</Summary>\n"
+             "    </Rule>\n  </Rules>",
+             legal_basis);
+    out = replace_once(xml, "  </Rules>", rule);
+    free(xml);
+    return out;
+}
+
+/* The first line of text that contains needle, counted from 1. */
+static int line_in(const char *text, const char *needle)
+{
+    const char *at = strstr(text, needle);
+    int line = 1;
+
+    assert_non_null(at);
+    for (const char *c = text; c < at; c++)
+        line += *c == '\n';
+    return line;
+}
+
+typedef struct warnings_seen {
+    char codes[8][40];
+    int lines[8];
+    size_t count;
+} warnings_seen;
+
+static void record_warning(void *ctx, const char *code, const char *path, int line,
+                           const char *message)
+{
+    warnings_seen *seen = ctx;
+
+    assert_non_null(strstr(path, "checked-base.xml"));
+    assert_non_null(message);
+    if (seen->count < 8) {
+        snprintf(seen->codes[seen->count], sizeof(seen->codes[0]), "%s", code);
+        seen->lines[seen->count++] = line;
+    }
+}
+
+/* Loads the fixture's bundles with text, signed, in place of the base. Sets *rule_line
+ * to the line of rule base.test.derive-ignored in the signed document, whose lines
+ * differ from text's because the signer writes the document anew. */
+static int load_checked_base(const fixture *f, policy_store *store, const char *text,
+                             warnings_seen *seen, int *rule_line, policy_error *err)
+{
+    char path[PATH_MAX + 64];
+    const char *paths[BUNDLE_COUNT];
+    char *signed_xml = sign_text(text, f->ec_key);
+    policy_load_input input = {.paths = paths,
+                               .count = BUNDLE_COUNT,
+                               .now = f->now,
+                               .warn = record_warning,
+                               .warn_ctx = seen};
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/checked-base.xml", f->token.dir);
+    write_text(path, signed_xml);
+    memcpy(paths, f->path_list, sizeof(paths));
+    paths[0] = path;
+    rc = policy_store_load_from(store, &input, err);
+    *rule_line = line_in(signed_xml, "<Rule id=\"base.test.derive-ignored\"");
+    free(signed_xml);
+    return rc;
+}
+
+/* A warning of validate's checks goes to the callback and the set loads. */
+static void test_check_warning_reported(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = new_store(f);
+    char *text =
+        base_with_rule("<LegalBasis instrument=\"Test instrument\" provision=\"s 1\"/>");
+    warnings_seen seen = {0};
+    policy_error err = {0};
+    size_t found = 0;
+    int rule_line = 0;
+
+    if (load_checked_base(f, store, text, &seen, &rule_line, &err) != 0)
+        fail_msg("load: %s: %s", policy_error_code_of(&err), err.message);
+    free(text);
+    for (size_t i = 0; i < seen.count; i++) {
+        if (strcmp(seen.codes[i], "derive_ignored") != 0)
+            continue;
+        found++;
+        assert_int_equal(seen.lines[i], rule_line);
+    }
+    assert_int_equal(found, 1);
+    policy_store_free(&store);
+}
+
+/* An error of validate's checks fails the load with the finding's code and line, and
+ * the store keeps its set. */
+static void test_check_error_rejected(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    policy_set *before = policy_store_acquire(store), *after;
+    char *text = base_with_rule("");
+    warnings_seen seen = {0};
+    policy_error err = {0};
+    int rule_line = 0;
+    char where[64];
+
+    assert_int_equal(load_checked_base(f, store, text, &seen, &rule_line, &err), -1);
+    free(text);
+    assert_string_equal(policy_error_code_of(&err), "missing_legal_basis");
+    assert_string_equal(err.check, "missing_legal_basis");
+    assert_int_equal(err.code, POLICY_E_SEMANTIC);
+    assert_int_equal(err.line, rule_line);
+    snprintf(where, sizeof(where), "checked-base.xml:%d: rule base.test", err.line);
+    assert_non_null(strstr(err.message, where));
+    assert_int_equal(seen.count, 0);
+
+    after = policy_store_acquire(store);
+    assert_ptr_equal(before, after);
+    policy_set_release(&before);
+    policy_set_release(&after);
+    policy_store_free(&store);
+}
+
 /* ---- Keys bound to regulators
  * ------------------------------------------------------------ */
 
@@ -894,6 +1031,8 @@ int main(void)
         cmocka_unit_test(test_der_ecdsa_signature_refused),
         cmocka_unit_test(test_misplaced_signature_refused),
         cmocka_unit_test(test_residency_for_another_base_refused),
+        cmocka_unit_test(test_check_warning_reported),
+        cmocka_unit_test(test_check_error_rejected),
         cmocka_unit_test(test_residency_by_bound_key_loads),
         cmocka_unit_test(test_residency_by_other_regulator_rejected),
         cmocka_unit_test(test_base_by_residency_key_rejected),

@@ -5,8 +5,10 @@
  * "my-regulator", bound to MY). The tests then add a TH regulator with a residency-th
  * bundle of their own, whose import rule withholds age_over_18 from relying parties in
  * TH, so that a verification by bank-th shows which set decided. A reload that fails
- * must keep both the old keys and the old bundles. The tests run in order, each from
- * the state the previous one left.
+ * must keep both the old keys and the old bundles. The loader also runs the checks of
+ * `idsvc-admin policy validate`: warnings are logged and errors reject the load, at
+ * SIGHUP and at start. The tests run in order, each from the state the previous one
+ * left.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -25,27 +27,68 @@
 #define KEY_URI(label) "pkcs11:token=" TEST_TOKEN_LABEL ";object=" label ";type=private"
 #define TH_RULE "th.import.age-withheld"
 
-/* A residency bundle for TH whose one rule withholds age_over_18 from relying parties
- * in TH, so that its presence changes the decision for bank-th. */
-static const char TH_BUNDLE[] =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"residency-th\" version=\"1\"\n"
-    "    kind=\"residency\" jurisdiction=\"TH\" base=\"asean-cn-base\"\n"
-    "    regulator=\"Test regulator for TH\"\n"
-    "    effectiveFrom=\"2026-01-01T00:00:00Z\" effectiveUntil=\"2028-01-01T00:00:00Z\">\n"
-    "  <Title>Import rules of a test regulator for TH</Title>\n"
+/* A residency bundle for TH whose rule TH_RULE withholds age_over_18 from relying
+ * parties in TH, so that its presence changes the decision for bank-th. The variants
+ * add rules that `idsvc-admin policy validate` warns about or rejects. */
+#define TH_BUNDLE_HEAD(version)                                                          \
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"                                       \
+    "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"residency-th\" version=\"" version  \
+    "\"\n"                                                                               \
+    "    kind=\"residency\" jurisdiction=\"TH\" base=\"asean-cn-base\"\n"                \
+    "    regulator=\"Test regulator for TH\"\n"                                          \
+    "    effectiveFrom=\"2026-01-01T00:00:00Z\" "                                        \
+    "effectiveUntil=\"2028-01-01T00:00:00Z\">\n"                                         \
+    "  <Title>Import rules of a test regulator for TH</Title>\n"                         \
     "  <Rules>\n"
-    "    <Rule id=\"" TH_RULE "\">\n"
-    "      <Match scope=\"cross-border\">\n"
-    "        <RelyingParty>TH</RelyingParty>\n"
-    "        <Claim>age_over_18</Claim>\n"
-    "      </Match>\n"
-    "      <Effect>withhold</Effect>\n"
-    "      <LegalBasis instrument=\"Test instrument\" provision=\"s 1\"/>\n"
-    "      <Summary>Relying parties in TH receive no age check from abroad.</Summary>\n"
+#define TH_BUNDLE_TAIL "  </Rules>\n</PolicyBundle>\n"
+#define TH_RULE_TEXT(id, match, effect)                                                  \
+    "    <Rule id=\"" id "\">\n"                                                         \
+    "      <Match" match "      </Match>\n"                                              \
+    "      " effect "\n"                                                                 \
+    "      <LegalBasis instrument=\"Test instrument\" provision=\"s 1\"/>\n"             \
+    "      <Summary>A rule of the reload tests.</Summary>\n"                             \
     "    </Rule>\n"
-    "  </Rules>\n"
-    "</PolicyBundle>\n";
+#define TH_IMPORT(claim)                                                                 \
+    " scope=\"cross-border\">\n        <RelyingParty>TH</RelyingParty>\n"                \
+    "        <Claim>" claim "</Claim>\n"
+#define TH_AGE_RULE                                                                      \
+    TH_RULE_TEXT(TH_RULE, TH_IMPORT("age_over_18"), "<Effect>withhold</Effect>")
+
+static const char TH_BUNDLE[] = TH_BUNDLE_HEAD("1") TH_AGE_RULE TH_BUNDLE_TAIL;
+
+/* Warnings only: a derive list on a withhold rule (derive_ignored), and a rule for SG
+ * subjects and relying parties that a TH bundle never applies to (never_matches). */
+#define TH_DERIVE_IGNORED_RULE                                                           \
+    TH_RULE_TEXT("th.import.given-name", TH_IMPORT("given_name"),                        \
+                 "<Effect derive=\"age_over_18\">withhold</Effect>")
+#define TH_NEVER_MATCHES_RULE                                                            \
+    TH_RULE_TEXT("th.sg-only",                                                           \
+                 ">\n        <Subject>SG</Subject>\n"                                    \
+                 "        <RelyingParty>SG</RelyingParty>\n",                            \
+                 "<Effect>withhold</Effect>")
+
+static const char TH_BUNDLE_WARNINGS[] = TH_BUNDLE_HEAD("1")
+    TH_AGE_RULE TH_DERIVE_IGNORED_RULE TH_NEVER_MATCHES_RULE TH_BUNDLE_TAIL;
+
+/* An error, in version 2: a purpose that the base bundle does not declare
+ * (unknown_purpose). */
+#define TH_UNKNOWN_PURPOSE_RULE                                                          \
+    TH_RULE_TEXT("th.import.gambling",                                                   \
+                 " scope=\"cross-border\">\n        <RelyingParty>TH</RelyingParty>\n"   \
+                 "        <Purpose>gambling</Purpose>\n",                                \
+                 "<Effect>withhold</Effect>")
+
+static const char TH_BUNDLE_UNKNOWN_PURPOSE[] =
+    TH_BUNDLE_HEAD("2") TH_AGE_RULE TH_UNKNOWN_PURPOSE_RULE TH_BUNDLE_TAIL;
+
+/* An error that the set compiles with: the rule applies to address, so it can never
+ * release age_over_18, which is derived from date_of_birth (derive_unreachable). */
+#define TH_UNREACHABLE_RULE                                                              \
+    TH_RULE_TEXT("th.import.address", TH_IMPORT("address"),                              \
+                 "<Effect derive=\"age_over_18\">disclose-derived</Effect>")
+
+static const char TH_BUNDLE_UNREACHABLE[] =
+    TH_BUNDLE_HEAD("2") TH_AGE_RULE TH_UNREACHABLE_RULE TH_BUNDLE_TAIL;
 
 /* The relying party in TH that the verifications use. */
 static const char RP_TH[] = "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID
@@ -55,8 +98,8 @@ static const char RP_TH[] = "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID
 #define BUNDLES "bundle = base.xml\nbundle = residency-sg.xml\n"
 #define MY_BUNDLE "bundle = residency-my.xml\n"
 #define TH_BUNDLE_LINE "bundle = residency-th.xml\n"
-#define REGULATORS                                                                     \
-    "\n[regulator asean]\nkey = asean.pem\nsigns = base\n"                             \
+#define REGULATORS                                                                       \
+    "\n[regulator asean]\nkey = asean.pem\nsigns = base\n"                               \
     "\n[regulator pdpc-sg]\nkey = sg.pem\nsigns = SG\n"
 #define MY_REGULATOR "\n[regulator pdpc-my]\nkey = my.pem\nsigns = MY\n"
 #define TH_REGULATOR(signs) "\n[regulator pdpc-th]\nkey = th.pem\nsigns = " signs "\n"
@@ -86,8 +129,8 @@ static int sign_bundle(const char *source, const char *target, const char *key)
 {
     const harness *h = &server;
 
-    return run("cd '%s' && '%s' policy sign '%s' --key '%s' --module '%s' --token "
-               TEST_TOKEN_LABEL " --pin-file '%s' --output '%s' >/dev/null",
+    return run("cd '%s' && '%s' policy sign '%s' --key '%s' --module '%s' "
+               "--token " TEST_TOKEN_LABEL " --pin-file '%s' --output '%s' >/dev/null",
                h->token.dir, getenv("IDSVC_ADMIN"), source, key, h->token.module_path,
                h->token.pin_path, target);
 }
@@ -116,6 +159,14 @@ static int write_text(const char *name, const char *text)
     return fclose(file);
 }
 
+/* The TH bundles, each signed from NAME-source.xml into NAME.xml. */
+static const char *const TH_VARIANTS[] = {
+    "residency-th",
+    "th-warnings",
+    "th-unknown-purpose",
+    "th-unreachable",
+};
+
 /* Makes the regulator keys and signs the bundles: the base twice, as version 1 and 2. */
 static int make_bundles(void)
 {
@@ -131,7 +182,10 @@ static int make_bundles(void)
     if (run("sed 's/version=\"1\"/version=\"2\"/' '%s/policies/asean-cn-base.xml' > "
             "'%s/base-v2-source.xml'",
             source, dir) != 0 ||
-        write_text("residency-th-source.xml", TH_BUNDLE) != 0)
+        write_text("residency-th-source.xml", TH_BUNDLE) != 0 ||
+        write_text("th-warnings-source.xml", TH_BUNDLE_WARNINGS) != 0 ||
+        write_text("th-unknown-purpose-source.xml", TH_BUNDLE_UNKNOWN_PURPOSE) != 0 ||
+        write_text("th-unreachable-source.xml", TH_BUNDLE_UNREACHABLE) != 0)
         return -1;
 
     snprintf(path, sizeof(path), "%s/policies/asean-cn-base.xml", source);
@@ -143,22 +197,35 @@ static int make_bundles(void)
     snprintf(path, sizeof(path), "%s/policies/residency-my.xml", source);
     if (sign_bundle(path, "residency-my.xml", KEY_URI("my-regulator")) != 0)
         return -1;
-    if (sign_bundle("base-v2-source.xml", "base-v2.xml", KEY_URI("regulator")) != 0 ||
-        sign_bundle("residency-th-source.xml", "residency-th.xml", KEY_URI("th-regulator")) !=
-            0)
+    if (sign_bundle("base-v2-source.xml", "base-v2.xml", KEY_URI("regulator")) != 0)
         return -1;
+    for (size_t i = 0; i < sizeof(TH_VARIANTS) / sizeof(TH_VARIANTS[0]); i++) {
+        char source_name[64];
+
+        snprintf(source_name, sizeof(source_name), "%.40s-source.xml", TH_VARIANTS[i]);
+        snprintf(path, sizeof(path), "%.40s.xml", TH_VARIANTS[i]);
+        if (sign_bundle(source_name, path, KEY_URI("th-regulator")) != 0)
+            return -1;
+    }
     return 0;
 }
 
-/* Writes the daemon's configuration: the harness's sections, bank-th, then a [policy]
+/* Writes a configuration file: the harness's sections, bank-th, then a [policy]
  * section with bundles and the [regulator] sections. */
-static void write_policy(const char *bundles, const char *regulators)
+static void write_config_file(const char *path, const char *bundles,
+                              const char *regulators)
 {
-    FILE *file = fopen(server.config_path, "w");
+    FILE *file = fopen(path, "w");
 
     assert_non_null(file);
     fprintf(file, "%s%s\n[policy]\n%s%s", base_config, RP_TH, bundles, regulators);
     assert_int_equal(fclose(file), 0);
+}
+
+/* Writes the daemon's configuration file. */
+static void write_policy(const char *bundles, const char *regulators)
+{
+    write_config_file(server.config_path, bundles, regulators);
 }
 
 static int start_server(void **state)
@@ -239,6 +306,26 @@ static char *last_log_line(const char *text)
     end = strchr(found, '\n');
     line = strndup(found, end != NULL ? (size_t)(end - found) : strlen(found));
     free(log);
+    return line;
+}
+
+/* Returns the number of the first line of NAME, in the folder of the test token, that
+ * contains text. */
+static int line_of(const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    char *content;
+    const char *at;
+    int line = 1;
+
+    snprintf(path, sizeof(path), "%s/%s", server.token.dir, name);
+    content = test_read_file(path, NULL);
+    assert_non_null(content);
+    at = strstr(content, text);
+    assert_non_null(at);
+    for (const char *c = content; c < at; c++)
+        line += *c == '\n';
+    free(content);
     return line;
 }
 
@@ -369,8 +456,8 @@ static json_t *last_audit_payload(const char *kind)
         assert_int_equal(r.status, 200);
         json_array_foreach(json_object_get(r.json, "entries"), i, item)
         {
-            json_t *entry = json_loads(
-                json_string_value(json_object_get(item, "entry")), 0, NULL);
+            json_t *entry =
+                json_loads(json_string_value(json_object_get(item, "entry")), 0, NULL);
 
             if (entry != NULL &&
                 strcmp(json_string_value(json_object_get(entry, "kind")), kind) == 0) {
@@ -414,7 +501,8 @@ static void test_reload_adds_regulator_key(void **state)
     (void)state;
     expect_th_rules(false, 1);
 
-    write_policy(BUNDLES MY_BUNDLE TH_BUNDLE_LINE, REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
+    write_policy(BUNDLES MY_BUNDLE TH_BUNDLE_LINE,
+                 REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
     reload_and_wait("\"policy_reloaded\"");
     expect_th_rules(true, 1);
     assert_int_equal(count_log_lines("\"restart_required\""), 0);
@@ -428,8 +516,9 @@ static void test_reload_keeps_key_of_listed_bundle(void **state)
     json_t *payload;
 
     (void)state;
-    write_policy("bundle = base-v2.xml\nbundle = residency-sg.xml\n" MY_BUNDLE TH_BUNDLE_LINE,
-                 REGULATORS MY_REGULATOR);
+    write_policy(
+        "bundle = base-v2.xml\nbundle = residency-sg.xml\n" MY_BUNDLE TH_BUNDLE_LINE,
+        REGULATORS MY_REGULATOR);
     reload_and_wait("\"policy_reload_failed\"");
     expect_reload_failure("key_untrusted", "residency-th.xml");
     expect_th_rules(true, 1);
@@ -468,8 +557,9 @@ static void test_reload_rebinds_key(void **state)
     (void)state;
     write_policy(BUNDLES TH_BUNDLE_LINE, REGULATORS TH_REGULATOR("VN"));
     reload_and_wait("\"policy_reload_failed\"");
-    expect_reload_failure("key_not_authorised",
-                          "regulator pdpc-th, which may sign only residency bundles of VN");
+    expect_reload_failure(
+        "key_not_authorised",
+        "regulator pdpc-th, which may sign only residency bundles of VN");
     expect_th_rules(true, 1);
 
     write_policy(BUNDLES, REGULATORS TH_REGULATOR("VN"));
@@ -478,9 +568,103 @@ static void test_reload_rebinds_key(void **state)
 
     write_policy(BUNDLES TH_BUNDLE_LINE, REGULATORS TH_REGULATOR("VN"));
     reload_and_wait("\"policy_reload_failed\"");
-    expect_reload_failure("key_not_authorised",
-                          "regulator pdpc-th, which may sign only residency bundles of VN");
+    expect_reload_failure(
+        "key_not_authorised",
+        "regulator pdpc-th, which may sign only residency bundles of VN");
     expect_th_rules(false, 1);
+}
+
+/* Expects exactly one policy_check_warning line with code, naming file and line. */
+static void expect_warning(const char *code, const char *file, int line)
+{
+    char code_field[64], file_field[64], line_field[32];
+    char *text;
+
+    snprintf(code_field, sizeof(code_field), "\"code\":\"%s\"", code);
+    snprintf(file_field, sizeof(file_field), "/%s\"", file);
+    snprintf(line_field, sizeof(line_field), "\"line\":\"%d\"", line);
+    assert_int_equal(count_log_lines(code_field), 1);
+    text = last_log_line(code_field);
+    if (strstr(text, file_field) == NULL || strstr(text, line_field) == NULL)
+        fprintf(stderr, "warning line: %s\n", text);
+    assert_non_null(strstr(text, "\"event\":\"policy_check_warning\""));
+    assert_non_null(strstr(text, "\"level\":\"warn"));
+    assert_non_null(strstr(text, file_field));
+    assert_non_null(strstr(text, line_field));
+    free(text);
+}
+
+/* A bundle that validate only warns about loads, and each warning is logged once with
+ * its code, file and line. */
+static void test_reload_logs_check_warnings(void **state)
+{
+    (void)state;
+    write_policy(BUNDLES "bundle = th-warnings.xml\n", REGULATORS TH_REGULATOR("TH"));
+    reload_and_wait("\"policy_reloaded\"");
+    expect_th_rules(true, 1);
+
+    assert_int_equal(count_log_lines("\"event\":\"policy_check_warning\""), 2);
+    expect_warning("derive_ignored", "th-warnings.xml",
+                   line_of("th-warnings.xml", "<Rule id=\"th.import.given-name\""));
+    expect_warning("never_matches", "th-warnings.xml",
+                   line_of("th-warnings.xml", "<Rule id=\"th.sg-only\""));
+}
+
+/* A bundle that validate rejects fails the reload with the finding's code, file and
+ * line, and version 1 of residency-th stays in force. */
+static void test_reload_rejects_validate_error(void **state)
+{
+    char where[96];
+    json_t *payload;
+
+    (void)state;
+    write_policy(BUNDLES "bundle = th-unknown-purpose.xml\n",
+                 REGULATORS TH_REGULATOR("TH"));
+    reload_and_wait("\"policy_reload_failed\"");
+    snprintf(where, sizeof(where), "th-unknown-purpose.xml:%d: purpose gambling",
+             line_of("th-unknown-purpose.xml", "<Purpose>gambling"));
+    expect_reload_failure("unknown_purpose", where);
+    expect_th_rules(true, 1);
+
+    payload = last_audit_payload("policy_reload_failed");
+    assert_string_equal(json_string_value(json_object_get(payload, "code")),
+                        "unknown_purpose");
+    json_decref(payload);
+}
+
+/* A node whose bundles validate rejects, although they compile, does not start, and
+ * its log names the file, the line and the code. It has a database of its own, so the
+ * running daemon's lock does not stop it first. */
+static void test_start_rejects_validate_error(void **state)
+{
+    const char *dir = server.token.dir;
+    char config_path[PATH_MAX + 64], log_path[PATH_MAX + 64];
+    char command[3 * PATH_MAX + 256];
+    char where[96];
+    char *log;
+
+    (void)state;
+    snprintf(config_path, sizeof(config_path), "%s/rejected.conf", dir);
+    snprintf(log_path, sizeof(log_path), "%s/rejected.log", dir);
+    write_config_file(config_path, BUNDLES "bundle = th-unreachable.xml\n",
+                      REGULATORS TH_REGULATOR("TH"));
+    assert_int_equal(
+        run("sed -i 's/^path = idsvc.db$/path = rejected.db/' '%s'", config_path), 0);
+    snprintf(command, sizeof(command), "timeout 30 '%s' --config '%s' > '%s' 2>&1",
+             getenv("IDSVC_DAEMON"), config_path, log_path);
+    assert_int_equal(test_run(command), 1);
+
+    log = test_read_file(log_path, NULL);
+    assert_non_null(log);
+    snprintf(where, sizeof(where), "th-unreachable.xml:%d: rule th.import.address",
+             line_of("th-unreachable.xml", "derive=\"age_over_18\">disclose-derived"));
+    if (strstr(log, where) == NULL || strstr(log, "(derive_unreachable)") == NULL)
+        fprintf(stderr, "the rejected node logged:\n%s\n", log);
+    assert_non_null(strstr(log, "\"start_failed\""));
+    assert_non_null(strstr(log, where));
+    assert_non_null(strstr(log, "(derive_unreachable)"));
+    assert_null(strstr(log, "\"started\""));
+    free(log);
 }
 
 int main(void)
@@ -490,6 +674,9 @@ int main(void)
         cmocka_unit_test(test_reload_keeps_key_of_listed_bundle),
         cmocka_unit_test(test_reload_removes_key_with_bundle),
         cmocka_unit_test(test_reload_rebinds_key),
+        cmocka_unit_test(test_reload_logs_check_warnings),
+        cmocka_unit_test(test_reload_rejects_validate_error),
+        cmocka_unit_test(test_start_rejects_validate_error),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
