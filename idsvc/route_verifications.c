@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "http_policy.h"
 #include "log.h"
@@ -35,30 +34,6 @@ typedef struct verify_input {
     const json_t *claims;
     long retention_days; /* -1 when the relying party declared none */
 } verify_input;
-
-/* Decodes standard base64; returns NULL for invalid input. */
-static char *decode_base64(const char *text, size_t len, size_t *out_len)
-{
-    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-    unsigned char *out = malloc(len / 4 * 3 + 4);
-    int written = 0;
-    int final = 0;
-
-    if (ctx == NULL || out == NULL || len > INT32_MAX)
-        goto fail;
-    EVP_DecodeInit(ctx);
-    if (EVP_DecodeUpdate(ctx, out, &written, (const unsigned char *)text, (int)len) < 0 ||
-        EVP_DecodeFinal(ctx, out + written, &final) != 1)
-        goto fail;
-    EVP_ENCODE_CTX_free(ctx);
-    *out_len = (size_t)(written + final);
-    out[*out_len] = '\0';
-    return (char *)out;
-fail:
-    EVP_ENCODE_CTX_free(ctx);
-    free(out);
-    return NULL;
-}
 
 /* Checks the claim list; names_known is false when the policy engine checks the names
  * against its own catalogue. */
@@ -127,9 +102,8 @@ static bool read_verify_input(const http_request *request, const json_t *body,
         in->xml_len = strlen(assertion);
         in->xml = strdup(assertion);
     } else {
-        in->xml = decode_base64(assertion, strlen(assertion), &in->xml_len);
-        /* Only white space decodes to no bytes at all. */
-        if (in->xml == NULL || in->xml_len == 0) {
+        in->xml = (char *)saml_base64_decode(assertion, strlen(assertion), &in->xml_len);
+        if (in->xml == NULL) {
             problem_set(reply, 400, "assertion_encoding_invalid", "assertion",
                         "assertion must be SAML XML or its base64 encoding.");
             return false;

@@ -516,6 +516,13 @@ static void test_request_errors_have_codes(void **state)
         /* Not XML, and not base64 either. */
         {"{\"assertion\":\"%not base64!\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}",
          400, "assertion_encoding_invalid", "assertion"},
+        /* OpenSSL's decoder alone would stop at the '-' and ignore the rest. */
+        {"{\"assertion\":\"aGVsbG8gd29ybGQ=-junk\",\"claims\":[\"given_name\"],"
+         "\"purpose\":\"kyc\"}",
+         400, "assertion_encoding_invalid", "assertion"},
+        /* base64url is not the standard alphabet. */
+        {"{\"assertion\":\"PD94_bWw-\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}",
+         400, "assertion_encoding_invalid", "assertion"},
         /* Valid base64 of "hello world", which is not XML. */
         {"{\"assertion\":\"aGVsbG8gd29ybGQ=\",\"claims\":[\"given_name\"],"
          "\"purpose\":\"kyc\"}",
