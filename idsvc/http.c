@@ -15,6 +15,7 @@
 #include <gnutls/crypto.h>
 #include <microhttpd.h>
 
+#include "http_headers.h"
 #include "log.h"
 #include "problem.h"
 
@@ -105,6 +106,8 @@ typedef struct request_state {
     bool after_stop;      /* arrived after the node began to stop */
     /* The framing of the body is in doubt: NULL, or the sentence of the 400 reply. */
     const char *framing_doubt;
+    unsigned content_type_count;
+    bool path_encoded; /* the raw path had a percent-encoded byte */
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
@@ -278,7 +281,11 @@ static void read_caller(request_state *state, struct MHD_Connection *connection)
     caller->has_certificate = true;
     memcpy(caller->fingerprint_hex, conn->peer.fingerprint_hex, sizeof(caller->fingerprint_hex));
     memcpy(caller->subject_cn, conn->peer.subject_cn, sizeof(caller->subject_cn));
-    client = config_match_client(state->request.snapshot->cfg, conn->peer.subject_cn,
+    /* Several CNs could name several clients, so such a certificate gets no role, not
+     * even by its fingerprint; tls_read_peer logged why. */
+    if (conn->peer.cn_status == TLS_CN_SEVERAL)
+        return;
+    client = config_match_client(state->request.snapshot->cfg, tls_peer_cn(&conn->peer),
                                  conn->peer.fingerprint);
     if (client != NULL) {
         caller->role = client->role;
@@ -312,15 +319,6 @@ static bool authorize(const http_route *route, const http_caller *caller, http_r
     return true;
 }
 
-static bool content_type_is_json(const char *value)
-{
-    size_t len = strlen("application/json");
-
-    if (value == NULL || strncasecmp(value, "application/json", len) != 0)
-        return false;
-    return value[len] == '\0' || value[len] == ';' || value[len] == ' ';
-}
-
 static void dispatch(request_state *state, struct MHD_Connection *connection)
 {
     http_request *request = &state->request;
@@ -335,6 +333,18 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
 
     if (state->framing_doubt != NULL) {
         problem_set(reply, 400, "content_length_invalid", NULL, "%s", state->framing_doubt);
+        return;
+    }
+    if (state->path_encoded) {
+        problem_set(reply, 400, "path_invalid", NULL,
+                    "The path contains a percent-encoded byte. No path of this node needs "
+                    "one, so send the path unencoded.");
+        return;
+    }
+    if (state->content_type_count > 1) {
+        problem_set(reply, 400, "content_type_invalid", NULL,
+                    "The request has %u Content-Type headers. Send one.",
+                    state->content_type_count);
         return;
     }
     if (state->after_stop) {
@@ -371,9 +381,10 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
                     request->node->boot->limits.max_body_bytes);
         return;
     }
-    if (strcmp(route->method, "POST") == 0 && !content_type_is_json(request->content_type)) {
+    if (strcmp(route->method, "POST") == 0 && !http_media_type_is_json(request->content_type)) {
         problem_set(reply, 415, "unsupported_media_type", NULL,
-                    "Send the request body as application/json.");
+                    "Send the request body as application/json, with no parameter other "
+                    "than charset=utf-8.");
         return;
     }
 
@@ -450,15 +461,17 @@ static void make_request_id(char out[33])
     out[32] = '\0';
 }
 
-/* Marks a request whose Content-Length headers disagree; libmicrohttpd 0.9.75 frames
- * the body by the first one. */
-static enum MHD_Result note_content_length(void *cls, enum MHD_ValueKind kind,
+/* Counts the Content-Type headers, and marks a request whose Content-Length headers
+ * disagree. libmicrohttpd 0.9.75 reads the first of each. */
+static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
                                            const char *key, const char *value)
 {
     request_state *state = cls;
     const char *first;
 
     (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+        state->content_type_count++;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
         return MHD_YES;
     first = MHD_lookup_connection_value(state->request.connection, MHD_HEADER_KIND,
@@ -495,7 +508,7 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     make_request_id(state->request.request_id);
 
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, note_content_length, state);
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, note_framing_header, state);
     length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
     /* RFC 9112, section 6.1: with both, Transfer-Encoding frames the body, and the
@@ -618,6 +631,19 @@ static void finish_deferred(request_state *state)
     }
 }
 
+/* The request context that on_uri returns for a path with a percent-encoded byte. A
+ * static address needs no freeing, whether or not the request reaches on_request. */
+static char path_encoded_mark;
+
+/* Sees the raw request-target before libmicrohttpd decodes it, and marks an encoded
+ * path. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    (void)connection;
+    return http_target_path_is_encoded(uri) ? &path_encoded_mark : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -625,13 +651,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 {
     const http_listener *listener = cls;
     http_server *server = listener->server;
-    request_state *state = *req_cls;
+    bool path_encoded = *req_cls == &path_encoded_mark;
+    request_state *state = path_encoded ? NULL : *req_cls;
 
     (void)version;
     if (state == NULL) {
         state = request_begin(server, connection, url, method);
         if (state == NULL)
             return MHD_NO;
+        state->path_encoded = path_encoded;
         state->public_listener = listener->is_public;
         state->after_stop = atomic_load(&server->draining);
         *req_cls = state;
@@ -737,7 +765,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 
     (void)connection;
     (void)toe;
-    if (state == NULL)
+    if (state == NULL || *req_cls == &path_encoded_mark)
         return;
 
     /* MHD_stop_daemon may end a deferred request whose continuation has not run. Once
@@ -881,6 +909,7 @@ static struct MHD_Daemon *start_listener(http_server *server, unsigned port, boo
         MHD_OPTION_HTTPS_CERT_CALLBACK,
         is_public ? tls_public_certificate_callback : tls_certificate_callback,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, listener,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, listener,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->limits.connection_timeout_seconds,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,

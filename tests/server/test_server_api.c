@@ -339,6 +339,61 @@ static void test_bad_json_rejected(void **state)
     http_result_clear(&result);
 }
 
+/* libmicrohttpd decodes the path before the node sees it, so "%00" would cut it and
+ * "%2f" would add a segment. Content-Type must be one header naming JSON in UTF-8. */
+static void test_path_and_media_type_checked(void **state)
+{
+    static const char *const encoded_paths[] = {"/v1/issuers%00x", "/v1%2fissuers",
+                                                "/v1/issuer%73"};
+    static const char *const rejected_types[] = {
+        "application/json; charset=latin1", "application/json; foo=bar",
+        "application/jsonx", "application/json; charset=\"utf-8",
+    };
+    static const char *const accepted_types[] = {
+        "application/json;charset=UTF-8", "Application/JSON ; charset=\"utf-8\"",
+    };
+    raw_client *client = NULL;
+    http_result result;
+    char request[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(encoded_paths) / sizeof(encoded_paths[0]); i++) {
+        snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                 encoded_paths[i]);
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+        assert_int_equal(raw_exchange(client, request, &result), 0);
+        expect_problem(&result, 400, "path_invalid");
+        http_result_clear(&result);
+        raw_close(&client);
+    }
+
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_exchange(client,
+                                  "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "Content-Length: 2\r\n\r\n{}",
+                                  &result),
+                     0);
+    expect_problem(&result, 400, "content_type_invalid");
+    http_result_clear(&result);
+    raw_close(&client);
+
+    for (size_t i = 0; i < sizeof(rejected_types) / sizeof(rejected_types[0]); i++) {
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", rejected_types[i],
+                     "{}", &result);
+        expect_problem(&result, 415, "unsupported_media_type");
+        http_result_clear(&result);
+    }
+    /* The body {} lacks every member, so an accepted media type reaches the handler. */
+    for (size_t i = 0; i < sizeof(accepted_types) / sizeof(accepted_types[0]); i++) {
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", accepted_types[i],
+                     "{}", &result);
+        expect_problem(&result, 400, "field_missing");
+        http_result_clear(&result);
+    }
+}
+
 static void test_json_too_deep_rejected(void **state)
 {
     http_result result;
@@ -876,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_issuers_for_any_role),
         cmocka_unit_test(test_route_and_method_errors),
         cmocka_unit_test(test_bad_json_rejected),
+        cmocka_unit_test(test_path_and_media_type_checked),
         cmocka_unit_test(test_json_too_deep_rejected),
         cmocka_unit_test(test_string_too_long_names_field),
         cmocka_unit_test(test_oversized_body_rejected),
