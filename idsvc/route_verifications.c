@@ -55,8 +55,11 @@ static bool read_claim_list(const json_t *claims, bool names_known, http_reply *
     }
     json_array_foreach(claims, index, item) {
         snprintf(field, sizeof(field), "claims[%zu]", index);
-        if (!json_is_string(item) ||
-            (names_known && saml_claim_by_name(json_string_value(item)) == NULL)) {
+        if (!json_is_string(item)) {
+            problem_set(reply, 400, "field_invalid", field, "Each claim must be a string.");
+            return false;
+        }
+        if (names_known && saml_claim_by_name(json_string_value(item)) == NULL) {
             problem_set(reply, 400, "claim_unknown", field,
                         "Each claim must be a name from the claims catalogue.");
             return false;

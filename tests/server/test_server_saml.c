@@ -506,7 +506,7 @@ static void test_request_errors_have_codes(void **state)
         {"{\"assertion\":\"<a/>\",\"claims\":[],\"purpose\":\"kyc\"}", 400, "field_invalid",
          "claims"},
         {"{\"assertion\":\"<a/>\",\"claims\":[\"given_name\",7],\"purpose\":\"kyc\"}", 400,
-         "claim_unknown", "claims[1]"},
+         "field_invalid", "claims[1]"},
         {"{\"assertion\":\"<a/>\",\"claims\":[\"shoe_size\"],\"purpose\":\"kyc\"}", 400,
          "claim_unknown", "claims[0]"},
         {"{\"assertion\":\"<a/>\",\"claims\":[\"given_name\"],\"purpose\":[\"kyc\"]}", 400,
