@@ -459,6 +459,12 @@ int config_regulator_add_signs(config_regulator *regulator, const char *value,
                      "such as SG",
                      item);
             rc = -1;
+        } else if (!policy_country_is_assigned(item)) {
+            snprintf(error, error_size,
+                     "\"%s\" is not an officially assigned ISO 3166-1 alpha-2 code. Use "
+                     "the code that ISO assigns, such as GB for the United Kingdom",
+                     item);
+            rc = -1;
         } else if (append_string(&regulator->jurisdictions,
                                  &regulator->jurisdiction_count, item) != 0) {
             snprintf(error, error_size, "out of memory");

@@ -160,9 +160,9 @@ typedef struct config {
 } config;
 
 /*
- * Adds what a signs line lists to regulator: "base" and ISO 3166-1 alpha-2 codes in
- * capitals, separated by spaces or commas. Returns 0, or -1 with a sentence in error
- * that names the first invalid item.
+ * Adds what a signs line lists to regulator: "base" and officially assigned ISO 3166-1
+ * alpha-2 codes in capitals, separated by spaces or commas. Returns 0, or -1 with a
+ * sentence in error that names the first invalid item.
  */
 int config_regulator_add_signs(config_regulator *regulator, const char *value,
                                char *error, size_t error_size);

@@ -33,8 +33,8 @@ typedef enum policy_error_code {
      * or jurisdiction */
     POLICY_E_NOT_AUTHORISED,
     /* "trust_invalid": a regulator key or binding that cannot be used: no regulator name,
-     * a code that is not two capital letters, one key bound to two regulators, or a key
-     * type or size the loader refuses */
+     * a code that is not an officially assigned ISO 3166-1 alpha-2 code, one key bound to
+     * two regulators, or a key type or size the loader refuses */
     POLICY_E_TRUST,
     POLICY_E_NOT_YET,   /* "bundle_not_yet_effective" */
     POLICY_E_EXPIRED,   /* "bundle_expired" */
@@ -61,6 +61,11 @@ const char *policy_error_name(policy_error_code code);
 const char *policy_error_code_of(const policy_error *err);
 
 /* ---- Bundles ----------------------------------------------------------------- */
+
+/* Returns true when code is an officially assigned ISO 3166-1 alpha-2 code, such as GB,
+ * and false for others, such as UK (exceptionally reserved) or XX (user-assigned).
+ * Bundles and regulator bindings accept only assigned codes as jurisdictions. */
+bool policy_country_is_assigned(const char *code);
 
 typedef struct policy_bundle policy_bundle;
 

@@ -245,6 +245,12 @@ int policy_trust_authorise(const policy_trust *trust, size_t key_index,
                            const policy_bundle *bundle, const char *path,
                            policy_error *err);
 
+/* Checks that every jurisdiction code of a parsed bundle is an officially assigned
+ * ISO 3166-1 alpha-2 code. Fails with POLICY_E_SCHEMA and the line of the first other
+ * code. root_line is the line of the PolicyBundle element. */
+int policy_bundle_check_countries(const policy_bundle *bundle, int root_line,
+                                  policy_error *err);
+
 /* Reads a whole file of at most POLICY_BUNDLE_MAX_BYTES; the caller frees *out. */
 int policy_read_file(const char *path, char **out, size_t *out_len, policy_error *err);
 

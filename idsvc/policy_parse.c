@@ -622,7 +622,8 @@ int policy_bundle_parse(const char *xml, size_t len, const char *path,
         policy_fail(err, POLICY_E_NO_MEMORY, 0, "out of memory reading the bundle");
         goto out;
     }
-    if (check_bundle_shape(bundle, line_of(root), err) != 0)
+    if (check_bundle_shape(bundle, line_of(root), err) != 0 ||
+        policy_bundle_check_countries(bundle, line_of(root), err) != 0)
         goto out;
 
     if (policy_digest_document(doc, digest, err) != 0)

@@ -101,7 +101,8 @@ const char *policy_trust_key_source(const policy_trust *trust, size_t i)
     return i < trust->count ? trust->keys[i].source : NULL;
 }
 
-/* Copies signer into key, checking that each jurisdiction is two capital letters. */
+/* Copies signer into key, checking that each jurisdiction is an officially assigned
+ * ISO 3166-1 alpha-2 code. */
 static int bind_key(trust_key *key, const policy_signer *signer, const char *path,
                     policy_error *err)
 {
@@ -117,11 +118,11 @@ static int bind_key(trust_key *key, const policy_signer *signer, const char *pat
     for (size_t i = 0; i < signer->jurisdiction_count; i++) {
         const char *code = signer->jurisdictions[i];
 
-        if (strlen(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' ||
-            code[1] > 'Z') {
+        if (!policy_country_is_assigned(code)) {
             clear_binding(key);
             return policy_fail(err, POLICY_E_TRUST, 0,
-                               "regulator %s: \"%s\" is not an ISO 3166-1 alpha-2 code",
+                               "regulator %s: \"%s\" is not an officially assigned ISO "
+                               "3166-1 alpha-2 code",
                                signer->regulator, code);
         }
         memcpy(key->jurisdictions[i], code, 3);

@@ -561,6 +561,107 @@ static void test_malformed_bundles_rejected(void **state)
     }
 }
 
+/* Returns text with the first occurrence of from replaced by to; the caller frees it. */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+    const char *at = strstr(text, from);
+    size_t len = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out;
+
+    assert_non_null(at);
+    out = malloc(len);
+    assert_non_null(out);
+    snprintf(out, len, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
+/* Returns a residency bundle of t-base for jurisdiction code, with one rule whose
+ * Subject is code too; the caller frees it. */
+static char *make_residency(const char *code)
+{
+    static const char format[] =
+        "<PolicyBundle xmlns='urn:idsvc:policy:1' ID='t-res' version='1'"
+        " kind='residency' jurisdiction='%s' base='t-base' regulator='test'"
+        " effectiveFrom='2026-01-01T00:00:00Z'>\n<Title>test</Title>\n<Rules>\n"
+        "<Rule id='r'><Match><Subject>%s</Subject></Match><Effect>withhold</Effect>"
+        "<LegalBasis instrument='test' provision='1'/><Summary>s</Summary></Rule>\n"
+        "</Rules></PolicyBundle>\n";
+    size_t len = sizeof(format) + 8;
+    char *xml = malloc(len);
+
+    assert_non_null(xml);
+    snprintf(xml, len, format, code, code);
+    return xml;
+}
+
+/* Jurisdiction codes must be officially assigned ISO 3166-1 alpha-2 codes: XX is
+ * user-assigned and UK exceptionally reserved, so both are schema_invalid wherever a
+ * bundle names a jurisdiction, and GB loads. */
+static void test_unassigned_country_rejected(void **state)
+{
+    static const char subject_xx[] =
+        "<Rule id='x'><Match>\n<Subject>XX</Subject></Match>"
+        "<Effect>disclose</Effect><Summary>s</Summary></Rule>";
+    static const char relying_party_uk[] =
+        "<Rule id='x'><Match>\n<RelyingParty>UK</RelyingParty></Match>"
+        "<Effect>disclose</Effect><Summary>s</Summary></Rule>";
+    char *base = make_bundle("<Rule id='ok'><Match><Subject>SG</Subject></Match>"
+                             "<Effect>withhold</Effect><Summary>s</Summary></Rule>");
+    struct {
+        const char *name;
+        char *xml;
+        const char *code;
+        int line;
+    } cases[] = {
+        {"declared jurisdiction UK", replaced(base, "code='TH'", "code='UK'"), "UK", 4},
+        {"rule subject XX", make_bundle(subject_xx), "XX", 8},
+        {"rule relying party UK", make_bundle(relying_party_uk), "UK", 8},
+        {"residency jurisdiction XX", make_residency("XX"), "XX", 1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        policy_bundle *bundle = NULL;
+        policy_error err = {0};
+        char expected[96];
+
+        snprintf(expected, sizeof(expected),
+                 "%s is not an officially assigned ISO 3166-1 alpha-2 code",
+                 cases[i].code);
+        assert_int_equal(policy_bundle_parse(cases[i].xml, strlen(cases[i].xml),
+                                             "bad.xml", &bundle, &err),
+                         -1);
+        assert_null(bundle);
+        if (err.code != POLICY_E_SCHEMA || err.line != cases[i].line ||
+            strstr(err.message, expected) == NULL)
+            fail_msg("%s: got %s at line %d (%s)", cases[i].name,
+                     policy_error_name(err.code), err.line, err.message);
+        assert_string_equal(policy_error_name(err.code), "schema_invalid");
+        free(cases[i].xml);
+    }
+
+    /* GB, the United Kingdom's assigned code, is accepted in the same places. */
+    {
+        char *gb_base = replaced(base, "code='TH'", "code='GB'");
+        char *gb_residency = make_residency("GB");
+        const char *valid[] = {gb_base, gb_residency};
+
+        for (size_t i = 0; i < 2; i++) {
+            policy_bundle *bundle = NULL;
+            policy_error err = {0};
+
+            if (policy_bundle_parse(valid[i], strlen(valid[i]), "gb.xml", &bundle,
+                                    &err) != 0)
+                fail_msg("GB case %zu: %s: %s", i, policy_error_name(err.code),
+                         err.message);
+            policy_bundle_free(&bundle);
+        }
+        free(gb_base);
+        free(gb_residency);
+    }
+    free(base);
+}
+
 static void test_doctype_rejected(void **state)
 {
     const char *xml = "<?xml version='1.0'?>\n<!DOCTYPE x [<!ENTITY e 'boom'>]>\n"
@@ -929,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_age_over_needs_calendar_date),
         cmocka_unit_test(test_malformed_bundles_rejected),
         cmocka_unit_test(test_doctype_rejected),
+        cmocka_unit_test(test_unassigned_country_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
         cmocka_unit_test(test_derive_unreachable_found),
         cmocka_unit_test(test_rule_set_is_clean),

@@ -931,6 +931,41 @@ static void test_new_trust_swaps_with_set(void **state)
     policy_store_free(&store);
 }
 
+/* A binding names only officially assigned ISO 3166-1 alpha-2 codes: XX and UK are
+ * rejected as trust_invalid, and GB is bound. */
+static void test_signer_codes_must_be_assigned(void **state)
+{
+    fixture *f = *state;
+    static const char *const codes[] = {"XX", "UK", "GB"};
+    char path[PATH_MAX + 64];
+
+    write_key_file(f, f->sg_key, "signer-codes.pem", path, sizeof(path));
+    for (size_t i = 0; i < 3; i++) {
+        const policy_signer signer = {
+            .regulator = "test", .jurisdictions = &codes[i], .jurisdiction_count = 1};
+        policy_trust *trust = NULL;
+        policy_error err = {0};
+        char expected[96];
+        int rc;
+
+        assert_int_equal(policy_trust_create(&trust, &err), 0);
+        rc = policy_trust_add_pem(trust, path, &signer, &err);
+        if (strcmp(codes[i], "GB") == 0) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(policy_trust_key_regulator(trust, 0), "test");
+        } else {
+            snprintf(expected, sizeof(expected),
+                     "\"%s\" is not an officially assigned ISO 3166-1 alpha-2 code",
+                     codes[i]);
+            assert_int_equal(rc, -1);
+            assert_string_equal(policy_error_name(err.code), "trust_invalid");
+            assert_non_null(strstr(err.message, expected));
+            assert_int_equal(policy_trust_count(trust), 0);
+        }
+        policy_trust_free(&trust);
+    }
+}
+
 /* ---- Swapping while serving
  * -------------------------------------------------------------- */
 
@@ -1039,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_unbound_key_rejected),
         cmocka_unit_test(test_key_of_two_regulators_rejected),
         cmocka_unit_test(test_new_trust_swaps_with_set),
+        cmocka_unit_test(test_signer_codes_must_be_assigned),
         cmocka_unit_test(test_swap_while_serving),
     };
 
