@@ -88,29 +88,32 @@ static void log_loaded(node *n, const char *event)
     log_event(LOG_INFO, event, fields, 1);
 }
 
-/* Checks that the loaded set declares the node's jurisdiction, which is the subject's
- * home for every credential this node issued; otherwise every decision would fail. */
-static int check_home(node *n, const config *cfg)
+/* Accepts a compiled set only when it declares the node's jurisdiction (ctx), which is
+ * the subject's home for every credential this node issued; otherwise every decision
+ * on them would fail. Runs at start and at each reload. */
+static int accept_home(void *ctx, const policy_set *set, policy_error *err)
 {
-    policy_set *set = policy_store_acquire(n->policy);
-    json_t *doc = json_pack("{s:s}", "subject_jurisdiction", cfg->jurisdiction);
+    const char *jurisdiction = ctx;
+    json_t *doc = json_pack("{s:s}", "subject_jurisdiction", jurisdiction);
     policy_request req;
-    policy_error err = {0};
+    policy_error request_err = {0};
     int rc = 0;
 
     /* The reader checks subject_jurisdiction first, so a later field is at fault
      * whenever the jurisdiction is known. */
-    if (set == NULL || doc == NULL ||
-        (policy_request_from_json(set, doc, &req, &err) != 0 &&
-         strcmp(err.field, "subject_jurisdiction") == 0)) {
-        log_message(LOG_ERROR, "start_failed",
-                    "[server] jurisdiction %s is not a jurisdiction of the [policy] "
-                    "bundles",
-                    cfg->jurisdiction);
+    if (doc == NULL ||
+        (policy_request_from_json(set, doc, &req, &request_err) != 0 &&
+         strcmp(request_err.field, "subject_jurisdiction") == 0)) {
+        err->code = POLICY_E_SET;
+        err->line = 0;
+        snprintf(err->check, sizeof(err->check), "home_jurisdiction_unknown");
+        snprintf(err->message, sizeof(err->message),
+                 "[server] jurisdiction %s is not a jurisdiction of the bundles, so no "
+                 "decision could be made for this node's own credentials",
+                 jurisdiction);
         rc = -1;
     }
     json_decref(doc);
-    policy_set_release(&set);
     return rc;
 }
 
@@ -161,6 +164,8 @@ static policy_load_input bundle_input(const config *cfg)
         .count = cfg->policy.bundle_count,
         .now = time(NULL),
         .warn = log_check_warning,
+        .accept = accept_home,
+        .accept_ctx = cfg->jurisdiction,
     };
 }
 
@@ -213,8 +218,6 @@ int http_policy_start(node *n, const config *cfg)
                     policy_error_code_of(&err));
         return -1;
     }
-    if (check_home(n, cfg) != 0)
-        return -1;
     log_loaded(n, "policy_loaded");
     warn_registry_consent(cfg);
     return audit_loaded(n, "start");

@@ -203,6 +203,10 @@ typedef struct policy_load_input {
      * in force; NULL drops them. */
     policy_warning_fn warn;
     void *warn_ctx;
+    /* Called with the compiled set before it is put in force. A non-zero return rejects
+     * the load, and the function fills err in. NULL accepts every set that compiles. */
+    int (*accept)(void *ctx, const policy_set *set, policy_error *err);
+    void *accept_ctx;
 } policy_load_input;
 
 /*

@@ -227,8 +227,12 @@ int policy_store_load_from(policy_store *store, const policy_load_input *input,
     pthread_mutex_lock(&store->load_lock);
     if (compile_bundles(input->trust != NULL ? input->trust : store->trust, input, &set,
                         err) == 0) {
-        swap_in(store, set, input->trust);
-        rc = 0;
+        if (input->accept != NULL && input->accept(input->accept_ctx, set, err) != 0) {
+            policy_set_release(&set);
+        } else {
+            swap_in(store, set, input->trust);
+            rc = 0;
+        }
     }
     pthread_mutex_unlock(&store->load_lock);
     return rc;

@@ -182,6 +182,9 @@ static int make_bundles(void)
     if (run("sed 's/version=\"1\"/version=\"2\"/' '%s/policies/asean-cn-base.xml' > "
             "'%s/base-v2-source.xml'",
             source, dir) != 0 ||
+        run("sed -e '/code=\"SG\"/d' -e 's/version=\"1\"/version=\"3\"/' "
+            "'%s/policies/asean-cn-base.xml' > '%s/base-no-sg-source.xml'",
+            source, dir) != 0 ||
         write_text("residency-th-source.xml", TH_BUNDLE) != 0 ||
         write_text("th-warnings-source.xml", TH_BUNDLE_WARNINGS) != 0 ||
         write_text("th-unknown-purpose-source.xml", TH_BUNDLE_UNKNOWN_PURPOSE) != 0 ||
@@ -197,7 +200,8 @@ static int make_bundles(void)
     snprintf(path, sizeof(path), "%s/policies/residency-my.xml", source);
     if (sign_bundle(path, "residency-my.xml", KEY_URI("my-regulator")) != 0)
         return -1;
-    if (sign_bundle("base-v2-source.xml", "base-v2.xml", KEY_URI("regulator")) != 0)
+    if (sign_bundle("base-v2-source.xml", "base-v2.xml", KEY_URI("regulator")) != 0 ||
+        sign_bundle("base-no-sg-source.xml", "base-no-sg.xml", KEY_URI("regulator")) != 0)
         return -1;
     for (size_t i = 0; i < sizeof(TH_VARIANTS) / sizeof(TH_VARIANTS[0]); i++) {
         char source_name[64];
@@ -632,6 +636,25 @@ static void test_reload_rejects_validate_error(void **state)
     json_decref(payload);
 }
 
+/* A base that no longer declares the node's own jurisdiction (SG) would leave every
+ * credential of the node without a home, so the reload fails and the set stays. */
+static void test_reload_rejects_set_without_home(void **state)
+{
+    json_t *payload;
+
+    (void)state;
+    write_policy("bundle = base-no-sg.xml\n" MY_BUNDLE, REGULATORS MY_REGULATOR);
+    reload_and_wait("\"policy_reload_failed\"");
+    expect_reload_failure("home_jurisdiction_unknown",
+                          "[server] jurisdiction SG is not a jurisdiction of the bundles");
+    expect_th_rules(true, 1);
+
+    payload = last_audit_payload("policy_reload_failed");
+    assert_string_equal(json_string_value(json_object_get(payload, "code")),
+                        "home_jurisdiction_unknown");
+    json_decref(payload);
+}
+
 /* A node whose bundles validate rejects, although they compile, does not start, and
  * its log names the file, the line and the code. It has a database of its own, so the
  * running daemon's lock does not stop it first. */
@@ -676,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_reload_rebinds_key),
         cmocka_unit_test(test_reload_logs_check_warnings),
         cmocka_unit_test(test_reload_rejects_validate_error),
+        cmocka_unit_test(test_reload_rejects_set_without_home),
         cmocka_unit_test(test_start_rejects_validate_error),
     };
 
