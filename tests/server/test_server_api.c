@@ -297,6 +297,12 @@ static void test_route_and_method_errors(void **state)
     expect_problem(&result, 405, "method_not_allowed");
     assert_non_null(strstr(result.headers, "Allow: POST"));
     http_result_clear(&result);
+
+    /* A GET route answers HEAD too, so Allow lists it. */
+    harness_curl(&server, CLIENT_ISSUER, "DELETE", "/v1/issuers", NULL, NULL, &result);
+    expect_problem(&result, 405, "method_not_allowed");
+    assert_non_null(strstr(result.headers, "Allow: GET, HEAD\r\n"));
+    http_result_clear(&result);
 }
 
 static void test_bad_json_rejected(void **state)
