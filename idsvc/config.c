@@ -358,11 +358,32 @@ static int set_claims(config_rp *rp, const char *value)
     return rc;
 }
 
+/* Accepts a CN that a certificate can carry, so that the mapping can match: 1 to
+ * CONFIG_CN_MAX_CHARS characters of UTF-8. An empty one would match every certificate
+ * whose CN cannot be read. */
+static int set_subject_cn(parse_state *state, const char *section, const char *id,
+                          config_client *client, const char *value)
+{
+    long characters = config_utf8_characters(value);
+
+    if (value[0] == '\0')
+        return fail(state, "[%s %s] subject_cn: the value is empty; give the CN of the "
+                    "client certificate, or use fingerprint", section, id);
+    if (characters < 0)
+        return fail(state, "[%s %s] subject_cn: \"%s\" is not valid UTF-8", section, id,
+                    value);
+    if (characters > CONFIG_CN_MAX_CHARS)
+        return fail(state, "[%s %s] subject_cn: %ld characters, but a certificate's CN has "
+                    "at most %d (RFC 5280 ub-common-name), so no certificate can match it",
+                    section, id, characters, CONFIG_CN_MAX_CHARS);
+    return set_string(&client->subject_cn, value) == 0;
+}
+
 static int set_match(parse_state *state, const char *section, const char *id,
                      config_client *client, const char *name, const char *value)
 {
     if (strcmp(name, "subject_cn") == 0)
-        return set_string(&client->subject_cn, value) == 0;
+        return set_subject_cn(state, section, id, client, value);
 
     if (parse_fingerprint(value, client->fingerprint) != 0)
         return fail(state, "[%s %s] fingerprint: expected 64 hex digits of a SHA-256 "
@@ -930,6 +951,10 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
                  state.error[0] != '\0' ? state.error : "out of memory");
         goto out;
     }
+    if (config_check_entity_ids(state.cfg, state.error, sizeof(state.error)) != 0) {
+        snprintf(error, error_size, "%s: %s", path, state.error);
+        goto out;
+    }
 
     *out = state.cfg; /* ownership passes to the caller */
     state.cfg = NULL;
@@ -1032,7 +1057,7 @@ const config_client *config_match_client(const config *cfg, const char *subject_
             memcmp(cfg->clients[i].fingerprint, fingerprint, 32) == 0)
             return &cfg->clients[i];
 
-    if (subject_cn == NULL)
+    if (subject_cn == NULL || subject_cn[0] == '\0')
         return NULL;
     /* A mapping that names a fingerprint never matches by CN alone. */
     for (size_t i = 0; i < cfg->client_count; i++)

@@ -43,6 +43,11 @@ typedef struct config_rp {
     unsigned transfer_mechanisms; /* POLICY_MECH_* bits on record, for the policy engine */
 } config_rp;
 
+/* The longest CN a certificate may carry, in characters (RFC 5280 ub-common-name), and
+ * the bytes it can take in UTF-8. A subject_cn is 1 to CONFIG_CN_MAX_CHARS characters. */
+#define CONFIG_CN_MAX_CHARS 64
+#define CONFIG_CN_MAX_BYTES (4 * CONFIG_CN_MAX_CHARS)
+
 /* Maps a client certificate, by subject CN or SHA-256 fingerprint, to a role. */
 typedef struct config_client {
     char *name;           /* the section name */
@@ -187,9 +192,21 @@ size_t config_compare_start_only(const config *running, const config *loaded,
 
 const config_rp *config_find_rp(const config *cfg, const char *id);
 
-/* Finds the mapping for a client certificate; a fingerprint match wins over a CN match. */
+/* Finds the mapping for a client certificate; a fingerprint match wins over a CN match.
+ * subject_cn is the certificate's one CN in UTF-8, or NULL when it has no usable CN. */
 const config_client *config_match_client(const config *cfg, const char *subject_cn,
                                          const unsigned char fingerprint[32]);
+
+/* Returns the number of characters of a UTF-8 text, or -1 when it is not valid UTF-8
+ * (an overlong form, a surrogate, a code point above U+10FFFF or a cut sequence). */
+long config_utf8_characters(const char *text);
+
+/*
+ * Checks that no [issuer] uses the node's own entity_id, whose key would then sign in the
+ * node's name, and that no two [issuer] or two [rp] sections share an entity_id. Returns
+ * 0, or -1 with a sentence in error that names the sections.
+ */
+int config_check_entity_ids(const config *cfg, char *error, size_t error_size);
 
 bool config_rp_allows(const config_rp *rp, const char *claim);
 

@@ -283,7 +283,11 @@ static void read_caller(request_state *state, struct MHD_Connection *connection)
     caller->has_certificate = true;
     memcpy(caller->fingerprint_hex, conn->peer.fingerprint_hex, sizeof(caller->fingerprint_hex));
     memcpy(caller->subject_cn, conn->peer.subject_cn, sizeof(caller->subject_cn));
-    client = config_match_client(state->request.snapshot->cfg, conn->peer.subject_cn,
+    /* Several CNs could name several clients, so such a certificate gets no role, not
+     * even by its fingerprint; tls_read_peer logged why. */
+    if (conn->peer.cn_status == TLS_CN_SEVERAL)
+        return;
+    client = config_match_client(state->request.snapshot->cfg, tls_peer_cn(&conn->peer),
                                  conn->peer.fingerprint);
     if (client != NULL) {
         caller->role = client->role;

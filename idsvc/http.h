@@ -65,7 +65,7 @@ typedef struct http_caller {
     unsigned role;          /* ROLE_NONE when the certificate maps to no role */
     const char *identity;   /* points into the snapshot's configuration */
     char fingerprint_hex[65];
-    char subject_cn[128];
+    char subject_cn[CONFIG_CN_MAX_BYTES + 1]; /* empty when the certificate has no usable CN */
 } http_caller;
 
 #define HTTP_MAX_PARAMS 2

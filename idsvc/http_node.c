@@ -223,9 +223,16 @@ out:
 
 int node_install_config(node *n, config *cfg, char *error, size_t error_size)
 {
-    node_snapshot *snapshot = calloc(1, sizeof(*snapshot));
+    node_snapshot *snapshot = NULL;
     node_snapshot *old;
 
+    /* config_load checked the file's own [server] entity_id. A reload keeps the one the
+     * node started with, so the issuers are checked again against that one. */
+    if (config_check_entity_ids(cfg, error, error_size) != 0) {
+        config_free(&cfg);
+        return -1;
+    }
+    snapshot = calloc(1, sizeof(*snapshot));
     if (snapshot == NULL) {
         config_free(&cfg);
         snprintf(error, error_size, "out of memory");

@@ -448,14 +448,34 @@ bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn)
     return true;
 }
 
+/* Logs why the role mapping cannot use the subject CN of a client certificate. */
+static void log_unusable_cn(const tls_peer *peer)
+{
+    char reason[160];
+
+    if (peer->cn_status == TLS_CN_SEVERAL)
+        snprintf(reason, sizeof(reason),
+                 "the subject has more than one CN, so the certificate maps to no role");
+    else
+        snprintf(reason, sizeof(reason),
+                 "the subject CN is not valid text, contains U+0000 or is longer than %d "
+                 "characters, so no subject_cn matches it",
+                 CONFIG_CN_MAX_CHARS);
+    log_field fields[] = {
+        {"certificate_sha256", peer->fingerprint_hex},
+        {"reason", reason},
+    };
+
+    log_event(LOG_WARN, "client_certificate_cn_unusable", fields,
+              sizeof(fields) / sizeof(fields[0]));
+}
+
 int tls_read_peer(gnutls_session_t session, tls_peer *peer)
 {
     const gnutls_datum_t *certs;
     unsigned int count = 0;
     unsigned int status = 0;
-    gnutls_x509_crt_t crt = NULL;
     size_t size;
-    int rc = -1;
 
     memset(peer, 0, sizeof(*peer));
     certs = gnutls_certificate_get_peers(session, &count);
@@ -472,21 +492,16 @@ int tls_read_peer(gnutls_session_t session, tls_peer *peer)
     size = sizeof(peer->fingerprint);
     if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], peer->fingerprint, &size) != 0 ||
         size != 32)
-        goto out;
+        return -1;
     for (size_t i = 0; i < 32; i++)
         snprintf(peer->fingerprint_hex + 2 * i, 3, "%02x", peer->fingerprint[i]);
 
-    if (gnutls_x509_crt_init(&crt) != 0 ||
-        gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) != 0)
-        goto out;
-    size = sizeof(peer->subject_cn);
-    if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
-                                      peer->subject_cn, &size) != 0)
-        peer->subject_cn[0] = '\0';
+    if (tls_subject_cn(&certs[0], peer->subject_cn, sizeof(peer->subject_cn),
+                       &peer->cn_status) != 0)
+        return -1;
+    if (peer->cn_status == TLS_CN_SEVERAL || peer->cn_status == TLS_CN_INVALID)
+        log_unusable_cn(peer);
 
     peer->has_certificate = true;
-    rc = 0;
-out:
-    gnutls_x509_crt_deinit(crt);
-    return rc;
+    return 0;
 }

@@ -24,12 +24,22 @@
 
 typedef struct tls_context tls_context;
 
+/* How the subject CN of a client certificate reads, for the role mapping. */
+typedef enum tls_cn_status {
+    TLS_CN_ABSENT,  /* the subject has no CN, or no certificate was offered */
+    TLS_CN_OK,      /* exactly one CN, whose value subject_cn contains in UTF-8 */
+    TLS_CN_SEVERAL, /* more than one CN, so the certificate maps to no role at all */
+    TLS_CN_INVALID, /* one CN that no subject_cn can match: not text, with U+0000, or
+                     * longer than CONFIG_CN_MAX_CHARS characters */
+} tls_cn_status;
+
 /* What the client certificate of a connection shows; empty when none was offered. */
 typedef struct tls_peer {
     bool has_certificate; /* offered and verified against the client CAs */
     unsigned char fingerprint[32];
     char fingerprint_hex[65];
-    char subject_cn[128];
+    tls_cn_status cn_status;
+    char subject_cn[CONFIG_CN_MAX_BYTES + 1]; /* empty unless cn_status is TLS_CN_OK */
 } tls_peer;
 
 /* Hooks for HSM metrics, called from worker threads. */
@@ -87,7 +97,20 @@ void tls_connection_start(gnutls_session_t session, tls_connection *conn);
 bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn);
 
 /* Reads the verified client certificate of a session. Returns 0 (peer may show no
- * certificate) or -1 when a certificate is present but could not be read. */
+ * certificate) or -1 when a certificate is present but could not be read. Logs
+ * client_certificate_cn_unusable when the subject's CN cannot be used for the mapping. */
 int tls_read_peer(gnutls_session_t session, tls_peer *peer);
+
+/*
+ * Reads the subject CN of a DER certificate as the value the certificate carries,
+ * converted to UTF-8 from its ASN.1 string type, without the RFC 4514 escaping of a DN
+ * string. out receives it only with TLS_CN_OK and is empty otherwise. Returns -1 when
+ * the certificate cannot be parsed or memory runs out.
+ */
+int tls_subject_cn(const gnutls_datum_t *der, char *out, size_t out_size,
+                   tls_cn_status *status);
+
+/* Returns the CN that the role mapping may compare, or NULL when there is none. */
+const char *tls_peer_cn(const tls_peer *peer);
 
 #endif

@@ -198,6 +198,92 @@ static void test_signs_needs_assigned_code(void **state)
     config_free(&cfg);
 }
 
+/* A subject_cn must be a CN that a certificate can carry: 1 to 64 characters of UTF-8.
+ * The error names the line, the section and the key. */
+static void test_subject_cn_checked(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[client x]\nrole = issuer\nsubject_cn =\n",
+         "idsvc.conf:19: [client x] subject_cn: the value is empty"},
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+         "subject_cn =\n",
+         "idsvc.conf:20: [rp bank] subject_cn: the value is empty"},
+        {"[client x]\nrole = issuer\nsubject_cn = "
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+         "[client x] subject_cn: 65 characters, but a certificate's CN has at most 64"},
+        {"[client x]\nrole = issuer\nsubject_cn = caf\xc3\n",
+         "[client x] subject_cn: \"caf\xc3\" is not valid UTF-8"},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
+        if (strstr(error, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, error);
+        assert_non_null(strstr(error, cases[i].message));
+        assert_null(cfg);
+    }
+
+    /* 64 characters, of which 63 take two bytes each in UTF-8, and a CN with a comma. */
+    char extra[512] = "[client long]\nrole = issuer\nsubject_cn = a";
+    for (int i = 0; i < 63; i++)
+        strcat(extra, "\xc3\xa9");
+    strcat(extra, "\n[client acme]\nrole = node\nsubject_cn = Acme, Inc.\n");
+    assert_int_equal(load(extra, &cfg, error, sizeof(error)), 0);
+    assert_int_equal(config_utf8_characters(cfg->clients[0].subject_cn), 64);
+
+    const unsigned char none[32] = {0};
+    const config_client *acme = config_match_client(cfg, "Acme, Inc.", none);
+    assert_non_null(acme);
+    assert_string_equal(acme->name, "acme");
+    assert_null(config_match_client(cfg, "Acme\\, Inc.", none));
+    assert_null(config_match_client(cfg, "", none));
+    config_free(&cfg);
+}
+
+/* No [issuer] may use the node's entity_id, and no two [issuer] or [rp] sections may share
+ * one. */
+static void test_entity_ids_unique(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[issuer self]\nentity_id = https://node.example/idsvc\ncertificate = a.pem\n",
+         "[issuer self] entity_id \"https://node.example/idsvc\" is the node's own "
+         "[server] entity_id"},
+        {"[issuer a]\nentity_id = https://agency.example\ncertificate = a.pem\n"
+         "[issuer b]\nentity_id = https://agency.example\ncertificate = b.pem\n",
+         "[issuer a] and [issuer b] have the same entity_id \"https://agency.example\""},
+        {"[rp a]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+         "[rp b]\nentity_id = https://bank.example/sp\njurisdiction = MY\n",
+         "[rp a] and [rp b] have the same entity_id \"https://bank.example/sp\""},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
+        if (strstr(error, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, error);
+        assert_non_null(strstr(error, cases[i].message));
+        assert_null(cfg);
+    }
+
+    /* An issuer and a relying party may share an entity_id; each list is checked alone. */
+    assert_int_equal(load("[issuer a]\nentity_id = https://a.example\ncertificate = a.pem\n"
+                          "[rp a]\nentity_id = https://a.example\njurisdiction = SG\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+}
+
 static void test_missing_required_key(void **state)
 {
     config *cfg = NULL;
@@ -410,6 +496,8 @@ int main(void)
         cmocka_unit_test(test_unknown_section_names_line),
         cmocka_unit_test(test_invalid_values_rejected),
         cmocka_unit_test(test_signs_needs_assigned_code),
+        cmocka_unit_test(test_subject_cn_checked),
+        cmocka_unit_test(test_entity_ids_unique),
         cmocka_unit_test(test_missing_required_key),
         cmocka_unit_test(test_sample_file_loads),
         cmocka_unit_test(test_start_only_keys_compared),

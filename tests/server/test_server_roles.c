@@ -1,0 +1,329 @@
+/*
+ * Role mapping from client certificates and the configuration checks behind it, against
+ * the real daemon. The CN value is compared as the certificate carries it, and a subject
+ * with several CNs maps to no role. A subject_cn or entity_id that the checks reject
+ * stops --check, the start and a SIGHUP reload alike.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+/* 64 characters of two bytes each in UTF-8 ("é"), the longest CN a certificate may
+ * carry, and 65 ASCII characters, one more. */
+#define E64 "éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé"
+#define X65 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+static harness server;
+static char *original_config; /* the configuration the daemon started with */
+
+/* Runs a shell command in the harness folder and fails the test when it fails. */
+static void run_in_folder(const char *command)
+{
+    char line[4 * PATH_MAX];
+
+    snprintf(line, sizeof(line), "cd '%s' && %s", server.token.dir, command);
+    if (system(line) != 0)
+        fail_msg("command failed: %s", line);
+}
+
+/* Makes NAME.pem and NAME.key: a client certificate of the harness CA with the subject
+ * of openssl's -subj form, which can write a multi-valued RDN. */
+static void make_openssl_client(const char *name, const char *subject)
+{
+    char command[2048];
+
+    snprintf(command, sizeof(command),
+             "printf 'extendedKeyUsage=clientAuth\\nbasicConstraints=CA:FALSE\\n' "
+             "> roles.ext && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+             "-nodes -utf8 -keyout %s.key -subj '%s' -out %s.csr 2>/dev/null && "
+             "openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-days 2 -extfile roles.ext -out %s.pem 2>/dev/null",
+             name, subject, name, name, name);
+    run_in_folder(command);
+}
+
+/* The same with certtool and a template line such as cn = "...", because openssl
+ * refuses a CN longer than 64 characters. */
+static void make_certtool_client(const char *name, const char *template_line)
+{
+    char command[2048];
+
+    snprintf(command, sizeof(command),
+             "certtool --generate-privkey --key-type ecdsa --outfile %s.key 2>/dev/null && "
+             "printf '%%s\\nexpiration_days = 2\\ntls_www_client\\n' '%s' "
+             "> roles.tmpl && certtool --generate-certificate --load-privkey %s.key "
+             "--load-ca-certificate ca.pem --load-ca-privkey ca.key --template roles.tmpl "
+             "--outfile %s.pem >/dev/null 2>&1",
+             name, template_line, name, name);
+    run_in_folder(command);
+}
+
+/* Reads the SHA-256 fingerprint of NAME.pem as hex with colons. */
+static void read_fingerprint(const char *name, char *out, size_t size)
+{
+    char command[PATH_MAX + 128];
+    char line[256] = "";
+    FILE *pipe;
+
+    snprintf(command, sizeof(command),
+             "openssl x509 -in '%s/%s.pem' -noout -fingerprint -sha256", server.token.dir,
+             name);
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    assert_non_null(fgets(line, sizeof(line), pipe));
+    pclose(pipe);
+    assert_non_null(strchr(line, '='));
+    snprintf(out, size, "%s", strchr(line, '=') + 1);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static int setup(void **state)
+{
+    char pinned[128];
+    char text[1024];
+
+    (void)state;
+    if (harness_setup(&server) != 0)
+        return -1;
+    make_openssl_client("acme", "/CN=Acme, Inc.");
+    make_openssl_client("two-cn", "/CN=" CLIENT_ISSUER "/CN=" CLIENT_RP);
+    make_openssl_client("two-cn-reversed", "/CN=" CLIENT_RP "/CN=" CLIENT_ISSUER);
+    make_openssl_client("multi-valued", "/CN=" CLIENT_ISSUER "+CN=" CLIENT_RP);
+    make_openssl_client("two-cn-pinned", "/CN=pinned-a/CN=pinned-b");
+    make_openssl_client("e64", "/CN=" E64);
+    make_certtool_client("x65", "cn = \"" X65 "\"");
+    read_fingerprint("two-cn-pinned", pinned, sizeof(pinned));
+    snprintf(text, sizeof(text),
+             "\n[client acme]\nrole = node\nsubject_cn = Acme, Inc.\n"
+             "[client e64]\nrole = node\nsubject_cn = " E64 "\n"
+             "[client pinned]\nrole = regulator\nfingerprint = %s\n",
+             pinned);
+    if (harness_append_config(&server, text) != 0)
+        return -1;
+    original_config = test_read_file(server.config_path, NULL);
+    return original_config != NULL && harness_start(&server) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_teardown(&server);
+    free(original_config);
+    return 0;
+}
+
+/* Calls GET /v1/issuers, which every role may use, and expects status and code. */
+static void expect_issuers(const char *client, long status, const char *code)
+{
+    http_result result;
+
+    assert_int_equal(harness_curl(&server, client, "GET", "/v1/issuers", NULL, NULL, &result),
+                     0);
+    if (result.status != status)
+        fprintf(stderr, "%s: HTTP %ld %s\n", client, result.status,
+                result.body != NULL ? result.body : "");
+    assert_int_equal(result.status, status);
+    assert_string_equal(http_result_code(&result), code);
+    http_result_clear(&result);
+}
+
+/* A CN with a comma matches as written; GnuTLS's DN string would read "Acme\, Inc.". */
+static void test_cn_with_comma_maps(void **state)
+{
+    char *log;
+
+    (void)state;
+    expect_issuers("acme", 200, "");
+    log = harness_wait_for_log(&server, "\"caller\":\"acme\"");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"role\":\"node\",\"caller\":\"acme\""));
+    free(log);
+}
+
+/* 64 characters that take 128 bytes in UTF-8 still match. */
+static void test_utf8_cn_of_64_characters_maps(void **state)
+{
+    (void)state;
+    expect_issuers("e64", 200, "");
+}
+
+/* A subject with two CNs, in either order or in one RDN, maps to no role, even for a
+ * fingerprint mapping, and the log gives the reason. */
+static void test_two_cns_map_no_role(void **state)
+{
+    static const char *const clients[] = {"two-cn", "two-cn-reversed", "multi-valued",
+                                          "two-cn-pinned"};
+    char *log;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++)
+        expect_issuers(clients[i], 403, "client_not_registered");
+    log = harness_wait_for_log(&server, "\"event\":\"client_certificate_cn_unusable\"");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "the subject has more than one CN, so the certificate "
+                                "maps to no role"));
+    free(log);
+}
+
+/* A CN longer than 64 characters matches no subject_cn, and the log gives the reason. */
+static void test_overlong_cn_logged(void **state)
+{
+    char *log;
+
+    (void)state;
+    expect_issuers("x65", 403, "client_not_registered");
+    log = harness_wait_for_log(&server, "is longer than 64 characters, so no subject_cn "
+                                        "matches it");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "is longer than 64 characters, so no subject_cn matches it"));
+    free(log);
+}
+
+/* Writes the original configuration followed by extra to path. */
+static void write_config(const char *path, const char *extra)
+{
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(file);
+    fputs(original_config, file);
+    fputs(extra, file);
+    assert_int_equal(fclose(file), 0);
+}
+
+/* Runs the daemon on the configuration at path, with --check or without, and returns
+ * its exit status; output receives what it printed. */
+static int run_daemon(const char *path, bool check, char *output, size_t size)
+{
+    char command[2 * PATH_MAX + 64];
+    size_t used = 0;
+    FILE *pipe;
+    int status;
+
+    snprintf(command, sizeof(command), "'%s' --config '%s'%s 2>&1", getenv("IDSVC_DAEMON"),
+             path, check ? " --check" : "");
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    used = fread(output, 1, size - 1, pipe);
+    output[used] = '\0';
+    status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Sends SIGHUP and waits for the reload_failed line after the ones already there;
+ * returns the new part of the log. */
+static char *reload_and_fail(void)
+{
+    char *log = test_read_file(server.log_path, NULL);
+    size_t before = log != NULL ? strlen(log) : 0;
+
+    free(log);
+    assert_int_equal(kill(server.pid, SIGHUP), 0);
+    for (int i = 0; i < 100; i++) {
+        log = test_read_file(server.log_path, NULL);
+        if (log != NULL && strlen(log) > before &&
+            strstr(log + before, "\"event\":\"reload_failed\"") != NULL) {
+            memmove(log, log + before, strlen(log + before) + 1);
+            return log;
+        }
+        free(log);
+        usleep(50 * 1000);
+    }
+    harness_dump_log(&server);
+    fail_msg("no reload_failed after SIGHUP");
+    return NULL;
+}
+
+/* Each rejected file stops --check and a start with its message, and a SIGHUP keeps
+ * the running configuration. */
+static void test_configuration_rejections(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[client empty]\nrole = regulator\nsubject_cn =\n",
+         "[client empty] subject_cn: the value is empty"},
+        {"[rp long]\nentity_id = https://long.example/sp\njurisdiction = SG\n"
+         "subject_cn = " X65 "\n",
+         "[rp long] subject_cn: 65 characters, but a certificate's CN has at most 64"},
+        {"[issuer self]\nentity_id = " NODE_ENTITY_ID "\ncertificate = ca.pem\n",
+         "[issuer self] entity_id"},
+        {"[issuer a]\nentity_id = https://agency.example\ncertificate = ca.pem\n"
+         "[issuer b]\nentity_id = https://agency.example\ncertificate = ca.pem\n",
+         "[issuer a] and [issuer b] have the same entity_id"},
+        {"[rp bank-two]\nentity_id = " RP_ENTITY_ID "\njurisdiction = MY\n",
+         "[rp " CLIENT_RP "] and [rp bank-two] have the same entity_id"},
+    };
+    char path[PATH_MAX + 32];
+    char output[4096];
+    char *log;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_config(path, cases[i].extra);
+        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, output);
+        assert_non_null(strstr(output, cases[i].message));
+        assert_int_equal(run_daemon(path, false, output, sizeof(output)), 1);
+        assert_non_null(strstr(output, "\"event\":\"start_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+
+        write_config(server.config_path, cases[i].extra);
+        log = reload_and_fail();
+        assert_non_null(strstr(log, cases[i].message));
+        free(log);
+        expect_issuers("acme", 200, "");
+    }
+    write_config(server.config_path, "");
+}
+
+/* A reload keeps the entity_id the node started with, so an [issuer] with that
+ * entity_id fails the reload even when the file names another [server] entity_id. */
+static void test_reload_checks_running_entity_id(void **state)
+{
+    static const char extra[] = "[server]\nentity_id = https://renamed.example/idsvc\n"
+                                "[issuer old-self]\nentity_id = " NODE_ENTITY_ID "\n"
+                                "certificate = ca.pem\n";
+    char path[PATH_MAX + 32];
+    char output[4096];
+    char *log;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/renamed.conf", server.token.dir);
+    write_config(path, extra);
+    assert_int_equal(run_daemon(path, true, output, sizeof(output)), 0);
+
+    write_config(server.config_path, extra);
+    log = reload_and_fail();
+    assert_non_null(strstr(log, "[issuer old-self] entity_id"));
+    assert_non_null(strstr(log, "is the node's own [server] entity_id"));
+    free(log);
+    write_config(server.config_path, "");
+    expect_issuers("acme", 200, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cn_with_comma_maps),
+        cmocka_unit_test(test_utf8_cn_of_64_characters_maps),
+        cmocka_unit_test(test_two_cns_map_no_role),
+        cmocka_unit_test(test_overlong_cn_logged),
+        cmocka_unit_test(test_configuration_rejections),
+        cmocka_unit_test(test_reload_checks_running_entity_id),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
