@@ -619,6 +619,12 @@ static int handle_webauthn(parse_state *state, const char *name, const char *val
         web->challenge_seconds = (unsigned)number;
         return 1;
     }
+    if (strcmp(name, "max_signin_challenges") == 0) {
+        if (!handle_number(state, "webauthn", name, value, 1, 100000, &number))
+            return 0;
+        web->max_signin_challenges = (unsigned)number;
+        return 1;
+    }
     if (strcmp(name, "attestation") != 0)
         return fail(state, "[webauthn]: unknown key \"%s\"", name);
     if (strcmp(value, "none") == 0)
@@ -774,6 +780,7 @@ static void set_defaults(config *cfg)
     cfg->limits.max_connections = 1024;
     cfg->web.attestation = WEBAUTHN_ATTESTATION_SELF;
     cfg->web.challenge_seconds = 120;
+    cfg->web.max_signin_challenges = 1000;
     cfg->web.session_seconds = 600;
     cfg->web.consent_seconds = 900;
 }

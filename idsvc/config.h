@@ -76,6 +76,7 @@ typedef struct config_web {
     char **root_files;        /* attestation trust anchors, PEM */
     size_t root_count;
     unsigned challenge_seconds;
+    unsigned max_signin_challenges; /* maximum live sign-in challenges, used or not */
     unsigned session_seconds;
     unsigned consent_seconds;
     char *assets_dir;         /* web/: scripts, styles and message catalogues */

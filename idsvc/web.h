@@ -124,7 +124,8 @@ webauthn_verifier *web_verifier_new(const http_request *request, http_reply *rep
 /* Stores a challenge for a ceremony. For consent (consent_details not NULL) the
  * challenge is SHA-256(nonce || consent_details) with a fresh random 32-byte nonce,
  * so the signature commits to the details; otherwise it is 32 random bytes. Returns 0,
- * or -1 with a problem. */
+ * or -1 with a problem: 503 challenge_capacity with Retry-After when [webauthn]
+ * max_signin_challenges sign-in challenges are live. */
 int web_challenge_issue(http_request *request, web_ceremony ceremony, int64_t subject_id,
                         const char *consent_id, const char *consent_details,
                         web_challenge *out, http_reply *reply);

@@ -67,32 +67,69 @@ void web_consent_digest(const unsigned char nonce[32], const char *details,
     EVP_MD_CTX_free(ctx);
 }
 
+/* Fills the challenge bytes: for consent SHA-256(nonce || details) with a new nonce,
+ * otherwise 32 random bytes. */
+static int make_challenge_bytes(web_challenge *out, const char *consent_details)
+{
+    if (consent_details == NULL)
+        return gnutls_rnd(GNUTLS_RND_NONCE, out->bytes, WEB_CHALLENGE_LEN) == 0 ? 0 : -1;
+    if (gnutls_rnd(GNUTLS_RND_NONCE, out->nonce, sizeof(out->nonce)) != 0)
+        return -1;
+    web_consent_digest(out->nonce, consent_details, out->bytes);
+    return 0;
+}
+
+/* Rejects a sign-in challenge while max_signin_challenges are live. */
+static void reject_capacity(http_reply *reply, time_t now, time_t retry_at)
+{
+    unsigned seconds = retry_at > now ? (unsigned)(retry_at - now) : 1;
+
+    problem_set(reply, 503, "challenge_capacity", NULL,
+                "Too many sign-ins are in progress on this node; retry after %u seconds.",
+                seconds);
+    reply->retry_after = seconds;
+}
+
 int web_challenge_issue(http_request *request, web_ceremony ceremony, int64_t subject_id,
                         const char *consent_id, const char *consent_details,
                         web_challenge *out, http_reply *reply)
 {
     store *s = request->node->store;
+    const config_web *web = &request->snapshot->cfg->web;
+    time_t now = time(NULL);
+    time_t retry_at = 0;
+    store_status status;
+
+    /* Only sign-in is capped, because only its options need neither a session nor a
+     * consent link. An expired challenge is kept for challenge_seconds more, so that a
+     * late response still gets challenge_expired or challenge_replayed. */
+    web_challenge_bounds bounds = {
+        .now = now,
+        .purge_before = now - (time_t)web->challenge_seconds,
+        .max_live = ceremony == WEB_CEREMONY_SIGN_IN ? web->max_signin_challenges : 0,
+    };
 
     memset(out, 0, sizeof(*out));
     out->ceremony = ceremony;
     out->subject_id = subject_id;
-    out->expires_at = time(NULL) + request->snapshot->cfg->web.challenge_seconds;
+    out->expires_at = now + web->challenge_seconds;
     if (consent_id != NULL)
         snprintf(out->consent_id, sizeof(out->consent_id), "%s", consent_id);
-
-    if (consent_details != NULL) {
-        if (gnutls_rnd(GNUTLS_RND_NONCE, out->nonce, sizeof(out->nonce)) != 0)
-            goto fail;
-        web_consent_digest(out->nonce, consent_details, out->bytes);
-    } else if (gnutls_rnd(GNUTLS_RND_NONCE, out->bytes, WEB_CHALLENGE_LEN) != 0) {
-        goto fail;
+    if (make_challenge_bytes(out, consent_details) != 0) {
+        problem_internal(reply);
+        return -1;
     }
-    if (s->ops->web->challenge_put(s, out) != STORE_OK)
-        goto fail;
+
+    status = s->ops->web->challenge_put(s, out, &bounds, &retry_at);
+    if (status == STORE_CONFLICT && bounds.max_live > 0) {
+        reject_capacity(reply, now, retry_at);
+        return -1;
+    }
+    if (status != STORE_OK) {
+        problem_internal(reply);
+        return -1;
+    }
     return 0;
-fail:
-    problem_internal(reply);
-    return -1;
 }
 
 char *web_response_text(const json_t *body, http_reply *reply)

@@ -56,6 +56,13 @@ typedef struct web_challenge {
     time_t expires_at;
 } web_challenge;
 
+/* How web_store_ops.challenge_put keeps the challenge table small. */
+typedef struct web_challenge_bounds {
+    time_t now;
+    time_t purge_before; /* challenges that expired before this time are removed */
+    size_t max_live;     /* maximum live challenges of the ceremony; 0 for no limit */
+} web_challenge_bounds;
+
 typedef enum web_consent_state {
     WEB_CONSENT_PENDING = 0,
     WEB_CONSENT_APPROVED,
@@ -118,7 +125,13 @@ typedef struct web_store_ops {
     /* Returns the subject's random WebAuthn user handle, creating it on first use. */
     store_status (*user_handle)(store *s, int64_t subject_id, unsigned char out[32]);
 
-    store_status (*challenge_put)(store *s, const web_challenge *challenge);
+    /* Stores a challenge and removes those that expired before bounds->purge_before,
+     * used or not. A challenge is live until it expires, used or not. When
+     * bounds->max_live challenges of the same ceremony are live at bounds->now, it stores
+     * nothing, sets *retry_at to the earliest of their expiries and returns
+     * STORE_CONFLICT. */
+    store_status (*challenge_put)(store *s, const web_challenge *challenge,
+                                  const web_challenge_bounds *bounds, time_t *retry_at);
     /* Marks a challenge used and returns it. STORE_NOT_FOUND when it was never issued,
      * STORE_CONFLICT when it was used before. Expiry is the caller's check. */
     store_status (*challenge_take)(store *s, const unsigned char *bytes, size_t len,

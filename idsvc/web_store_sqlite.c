@@ -11,7 +11,7 @@
 #include "log.h"
 #include "web_store_sql.h"
 
-#define PURGE_AFTER_SECONDS 86400 /* used challenges stay this long, to name replays */
+#define PURGE_AFTER_SECONDS 86400 /* expired sessions stay this long */
 
 sqlite3_stmt *web_sql_prepare_on(sqlite3 *db, const char *sql)
 {
@@ -245,12 +245,43 @@ static store_status sqlite_user_handle(store *s, int64_t subject_id, unsigned ch
 
 /* ---- Challenges -------------------------------------------------------------------- */
 
-static store_status sqlite_challenge_put(store *s, const web_challenge *challenge)
+/* Counts the live challenges of a ceremony at now and finds the earliest of their
+ * expiries. */
+static store_status count_live_challenges(store *s, web_ceremony ceremony, time_t now,
+                                          size_t *count, time_t *earliest)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, "SELECT count(*), min(expires_at) FROM webauthn_challenges"
+           " WHERE ceremony = ? AND expires_at > ?");
+    store_status status = STORE_FAILED;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    sqlite3_bind_int(stmt, 1, (int)ceremony);
+    sqlite3_bind_int64(stmt, 2, now);
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *count = (size_t)sqlite3_column_int64(stmt, 0);
+        *earliest = (time_t)sqlite3_column_int64(stmt, 1);
+        status = STORE_OK;
+    } else {
+        web_sql_log(stmt, "counting live challenges");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+/* Inserts the challenge only while fewer than max_live challenges of its ceremony are
+ * live, in one statement, so that two threads cannot both take the last place.
+ * STORE_CONFLICT when there was no place. */
+static store_status insert_challenge(store *s, const web_challenge *challenge,
+                                     const web_challenge_bounds *bounds)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
         s, "INSERT INTO webauthn_challenges (challenge, ceremony, subject_id, consent_id,"
-           " nonce, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
-    sqlite3_stmt *purge;
+           " nonce, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6"
+           " WHERE ?8 = 0 OR (SELECT count(*) FROM webauthn_challenges"
+           " WHERE ceremony = ?2 AND expires_at > ?7) < ?8");
+    store_status status;
 
     if (stmt == NULL)
         return STORE_FAILED;
@@ -262,14 +293,44 @@ static store_status sqlite_challenge_put(store *s, const web_challenge *challeng
     sqlite3_bind_blob(stmt, 5, challenge->nonce, sizeof(challenge->nonce),
                       SQLITE_TRANSIENT);
     sqlite3_bind_int64(stmt, 6, challenge->expires_at);
+    sqlite3_bind_int64(stmt, 7, bounds->now);
+    sqlite3_bind_int64(stmt, 8, (sqlite3_int64)bounds->max_live);
+    status = web_sql_run(stmt, "storing a challenge");
+    if (status == STORE_OK && web_sql_changes(s) == 0)
+        status = STORE_CONFLICT;
+    return status;
+}
 
-    /* Old rows go while new ones come, so the table stays small. */
+static store_status sqlite_challenge_put(store *s, const web_challenge *challenge,
+                                         const web_challenge_bounds *bounds,
+                                         time_t *retry_at)
+{
+    sqlite3_stmt *purge;
+    size_t live = 0;
+    store_status status;
+
+    *retry_at = 0;
+    if (bounds->max_live > 0) {
+        /* A read first, so that requests past the limit take no write lock. */
+        status = count_live_challenges(s, challenge->ceremony, bounds->now, &live,
+                                       retry_at);
+        if (status != STORE_OK || live >= bounds->max_live)
+            return status != STORE_OK ? status : STORE_CONFLICT;
+    }
+
+    /* Expired rows go while new ones come, so the table stays small. */
     purge = web_sql_prepare(s, "DELETE FROM webauthn_challenges WHERE expires_at < ?");
     if (purge != NULL) {
-        sqlite3_bind_int64(purge, 1, challenge->expires_at - PURGE_AFTER_SECONDS);
-        web_sql_run(purge, "purging old challenges");
+        sqlite3_bind_int64(purge, 1, bounds->purge_before);
+        web_sql_run(purge, "purging expired challenges");
     }
-    return web_sql_run(stmt, "storing a challenge");
+
+    status = insert_challenge(s, challenge, bounds);
+    if (status == STORE_CONFLICT &&
+        count_live_challenges(s, challenge->ceremony, bounds->now, &live, retry_at) !=
+            STORE_OK)
+        status = STORE_FAILED;
+    return status;
 }
 
 static store_status sqlite_challenge_take(store *s, const unsigned char *bytes, size_t len,

@@ -1318,6 +1318,95 @@ static void test_chain_roots(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* ---- Sign-in challenge limits: a third daemon with max_signin_challenges = 3 -------- */
+
+#define SIGNIN_LIMIT 3
+
+static int setup_limits(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || harness_setup(&f->h) != 0 ||
+        harness_append_config(&f->h, pages_config) != 0 ||
+        harness_append_config(&f->h, "[webauthn]\nmax_signin_challenges = 3\n") != 0 ||
+        harness_start(&f->h) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+/* Counts the stored sign-in challenges (ceremony 2, WEB_CEREMONY_SIGN_IN), live or not. */
+static int count_signin_challenges(const harness *h)
+{
+    return count_where(h, "SELECT count(*) FROM webauthn_challenges WHERE ceremony = ?",
+                       "2");
+}
+
+/* Expects 503 challenge_capacity with a Retry-After of 1 to CHALLENGE_SECONDS. */
+static void expect_capacity(harness *h)
+{
+    const char *retry;
+    http_result r;
+
+    page_post(h, NULL, "/account/signin/options", NULL, &r);
+    expect_problem(&r, 503, "challenge_capacity");
+    retry = find_nocase(r.headers, "Retry-After: ");
+    assert_non_null(retry);
+    assert_in_range(atoi(retry + strlen("Retry-After: ")), 1, CHALLENGE_SECONDS);
+    http_result_clear(&r);
+}
+
+/*
+ * Live sign-in challenges are capped, used or not, and the table does not grow past
+ * the cap. Other ceremonies are not counted. An expired challenge cannot sign in, and
+ * challenge_timeout after its expiry its row is gone.
+ */
+static void test_signin_challenge_cap(void **state)
+{
+    fixture *f = *state;
+    soft_ceremony first[SIGNIN_LIMIT];
+    soft_ceremony c;
+    subject s;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-LIMITS", 0x21);
+    for (size_t i = 0; i < SIGNIN_LIMIT; i++)
+        sign_in_ceremony(&f->h, &first[i], &s);
+    expect_capacity(&f->h);
+    assert_int_equal(count_signin_challenges(&f->h), SIGNIN_LIMIT);
+
+    /* A registration challenge is not a sign-in challenge. */
+    registration_ceremony(&f->h, &s, &c);
+
+    /* A response, even a rejected one, does not free a place before the expiry. */
+    first[0].rp_id = "other.example";
+    post_assertion(&f->h, &s, "/account/signin", &first[0], &r);
+    expect_problem(&r, 422, "rp_id_mismatch");
+    http_result_clear(&r);
+    expect_capacity(&f->h);
+    assert_int_equal(count_signin_challenges(&f->h), SIGNIN_LIMIT);
+
+    /* Once they expire there is room again, and an expired one cannot sign in. */
+    sleep(CHALLENGE_SECONDS + 1);
+    sign_in_ceremony(&f->h, &c, &s);
+    post_assertion(&f->h, &s, "/account/signin", &first[1], &r);
+    expect_problem(&r, 422, "challenge_expired");
+    http_result_clear(&r);
+
+    /* challenge_timeout after their expiry, the next challenge removes their rows. */
+    sleep(CHALLENGE_SECONDS);
+    sign_in_ceremony(&f->h, &c, &s);
+    assert_int_equal(count_signin_challenges(&f->h), 2);
+    first[2].sign_count = ++s.counter;
+    post_assertion(&f->h, &s, "/account/signin", &first[2], &r);
+    expect_problem(&r, 422, "challenge_unknown");
+    http_result_clear(&r);
+    post_assertion(&f->h, &s, "/account/signin", &c, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
 int main(void)
 {
     const struct CMUnitTest pages[] = {
@@ -1349,8 +1438,12 @@ int main(void)
     const struct CMUnitTest chain[] = {
         cmocka_unit_test(test_chain_roots),
     };
+    const struct CMUnitTest limits[] = {
+        cmocka_unit_test(test_signin_challenge_cap),
+    };
     int failed = cmocka_run_group_tests_name("enroll_pages", pages, setup, teardown);
 
     failed += cmocka_run_group_tests_name("enroll_chain", chain, setup_chain, teardown_chain);
+    failed += cmocka_run_group_tests_name("enroll_limits", limits, setup_limits, teardown);
     return failed;
 }
