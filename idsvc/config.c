@@ -869,6 +869,43 @@ static int check_sections(parse_state *state)
     return 1;
 }
 
+/* Fails unless a jurisdiction set in the file (NULL when absent) is an assigned ISO
+ * 3166-1 alpha-2 code, as the policy bundles and the [regulator] sections require. */
+static int check_jurisdiction(parse_state *state, const char *code, const char *where)
+{
+    if (code == NULL || (is_alpha2(code) && policy_country_is_assigned(code)))
+        return 1;
+    return fail(state,
+                "%s: \"%s\" is not an assigned ISO 3166-1 alpha-2 code in capitals. Use "
+                "the code that ISO assigns, such as SG, or GB for the United Kingdom",
+                where, code);
+}
+
+static int check_jurisdictions(parse_state *state)
+{
+    const config *cfg = state->cfg;
+    char where[160];
+
+    if (!check_jurisdiction(state, cfg->jurisdiction, "[server] jurisdiction"))
+        return 0;
+    for (size_t i = 0; i < cfg->issuer_count; i++) {
+        snprintf(where, sizeof(where), "[issuer %.100s] jurisdiction", cfg->issuers[i].id);
+        if (!check_jurisdiction(state, cfg->issuers[i].jurisdiction, where))
+            return 0;
+    }
+    for (size_t i = 0; i < cfg->rp_count; i++) {
+        snprintf(where, sizeof(where), "[rp %.100s] jurisdiction", cfg->rps[i].id);
+        if (!check_jurisdiction(state, cfg->rps[i].jurisdiction, where))
+            return 0;
+    }
+    for (size_t i = 0; i < cfg->audit.retention_count; i++) {
+        if (!check_jurisdiction(state, cfg->audit.retention[i].jurisdiction,
+                                "[audit] retention_days.XX"))
+            return 0;
+    }
+    return 1;
+}
+
 /* Rejects two mappings for one certificate, which would make the role ambiguous. */
 static int check_unique_clients(parse_state *state)
 {
@@ -953,7 +990,7 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
     }
 
     if (!check_required(&state) || !check_sections(&state) ||
-        !check_unique_clients(&state) || fill_identities(state.cfg) != 0) {
+        !check_jurisdictions(&state) || !check_unique_clients(&state) || fill_identities(state.cfg) != 0) {
         snprintf(error, error_size, "%s: %s", path,
                  state.error[0] != '\0' ? state.error : "out of memory");
         goto out;

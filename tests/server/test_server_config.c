@@ -198,6 +198,41 @@ static void test_signs_needs_assigned_code(void **state)
     config_free(&cfg);
 }
 
+/* The jurisdictions of [issuer], [rp] and [audit] retention_days.XX are assigned ISO
+ * 3166-1 alpha-2 codes, as the bundles and [regulator] signs require. */
+static void test_jurisdictions_need_assigned_code(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = UK\n",
+         "[rp bank] jurisdiction: \"UK\" is not an assigned ISO 3166-1 alpha-2 code"},
+        {"[issuer id]\nentity_id = https://id.example/saml\ncertificate = id.pem\n"
+         "jurisdiction = sg\n",
+         "[issuer id] jurisdiction: \"sg\" is not an assigned ISO 3166-1 alpha-2 code"},
+        {"[audit]\nretention_days.XX = 30\n",
+         "[audit] retention_days.XX: \"XX\" is not an assigned ISO 3166-1 alpha-2 code"},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
+        if (strstr(error, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, error);
+        assert_non_null(strstr(error, cases[i].message));
+        assert_null(cfg);
+    }
+
+    assert_int_equal(load("[rp bank]\nentity_id = https://bank.example/sp\n"
+                          "jurisdiction = GB\n[audit]\nretention_days.GB = 30\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+}
+
 /* A subject_cn must be a CN that a certificate can carry: 1 to 64 characters of UTF-8.
  * The error names the line, the section and the key. */
 static void test_subject_cn_checked(void **state)
@@ -496,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_unknown_section_names_line),
         cmocka_unit_test(test_invalid_values_rejected),
         cmocka_unit_test(test_signs_needs_assigned_code),
+        cmocka_unit_test(test_jurisdictions_need_assigned_code),
         cmocka_unit_test(test_subject_cn_checked),
         cmocka_unit_test(test_entity_ids_unique),
         cmocka_unit_test(test_missing_required_key),
