@@ -372,7 +372,7 @@ audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *in
 /* Only the first event of a group may carry checks that turn it down. */
 static bool group_valid(const audit_log *log, const audit_event *events, size_t count)
 {
-    if (count == 0 || count > AUDIT_GROUP_MAX)
+    if (events == NULL || count == 0)
         return false;
     for (size_t i = 0; i < count; i++) {
         if (!event_valid(log, &events[i]))
@@ -386,12 +386,15 @@ static bool group_valid(const audit_log *log, const audit_event *events, size_t 
 
 audit_status audit_record_group(audit_log *log, const audit_event *events, size_t count)
 {
-    pending group[AUDIT_GROUP_MAX] = {0};
+    pending *group;
     audit_status status = AUDIT_OK;
     size_t filled = 0;
 
     if (!group_valid(log, events, count))
         return AUDIT_ERR_INVALID_ARGUMENT;
+    group = calloc(count, sizeof(*group));
+    if (group == NULL)
+        return AUDIT_ERR_NO_MEMORY;
     while (filled < count && status == AUDIT_OK) {
         status = fill_pending(log, &events[filled], &group[filled]);
         filled += status == AUDIT_OK;
@@ -404,6 +407,7 @@ audit_status audit_record_group(audit_log *log, const audit_event *events, size_
     }
     for (size_t i = 0; i < filled; i++)
         free((char *)group[i].entry.text);
+    free(group);
     return status;
 }
 

@@ -114,10 +114,10 @@ audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *in
 /*
  * Appends count entries that belong together in one transaction: all of them or none.
  * Only the first event may carry replay_id, replay_credential or write_rows, and when its
- * checks or rows turn it down, no entry of the group is appended. Returns the group's
- * status; AUDIT_ERR_INVALID_ARGUMENT when count is 0 or more than AUDIT_GROUP_MAX.
+ * checks or rows turn it down, no entry of the group is appended. A group has no fixed
+ * maximum, because a revocation records one entry per key it removes. Returns the
+ * group's status; AUDIT_ERR_INVALID_ARGUMENT when count is 0.
  */
-#define AUDIT_GROUP_MAX 8
 audit_status audit_record_group(audit_log *log, const audit_event *events, size_t count);
 
 /* Called once the transaction of an entry of audit_record_async is decided, with

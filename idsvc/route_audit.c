@@ -152,9 +152,9 @@ static void add_subject(const http_request *request, json_t *payload, const char
         json_object_set_new(payload, "subject", json_string(pseudonym));
 }
 
-bool route_audit_issued(http_request *request, const store_issue *issue,
-                        const json_t *attributes, audit_rows_fn write_rows, void *ctx,
-                        http_reply *reply)
+audit_status route_audit_issued(http_request *request, const store_issue *issue,
+                                const json_t *attributes, audit_rows_fn write_rows,
+                                void *ctx, http_reply *reply)
 {
     json_t *payload = json_pack("{s:s, s:s, s:s, s:[]}", "credential_id",
                                 issue->credential_id, "assertion_id", issue->assertion_id,
@@ -166,41 +166,18 @@ bool route_audit_issued(http_request *request, const store_issue *issue,
                          .write_rows_ctx = ctx};
     const char *name;
     json_t *value;
-    bool ok;
-
-    if (payload == NULL) {
-        problem_internal(reply);
-        return false;
-    }
-    json_object_foreach((json_t *)attributes, name, value)
-        json_array_append_new(claims, json_string(name));
-    add_subject(request, payload, request->snapshot->cfg->entity_id, issue->subject_name_id);
-
-    ok = route_audit_record(request, &event, reply);
-    json_decref(payload);
-    return ok;
-}
-
-audit_status route_audit_revoked(http_request *request, const store_credential *credential,
-                                 const char *reason, audit_rows_fn write_rows, void *ctx,
-                                 http_reply *reply)
-{
-    json_t *payload = json_pack("{s:s, s:s?}", "credential_id", credential->id, "reason",
-                                reason);
-    audit_event event = {.kind = "credential_revoked",
-                         .actor = request->caller.identity,
-                         .request_id = request->request_id,
-                         .payload = payload,
-                         .write_rows = write_rows,
-                         .write_rows_ctx = ctx};
     audit_status status;
 
     if (payload == NULL) {
         problem_internal(reply);
         return AUDIT_ERR_NO_MEMORY;
     }
-    add_subject(request, payload, request->snapshot->cfg->entity_id,
-                credential->subject_name_id);
+    json_object_foreach((json_t *)attributes, name, value)
+        json_array_append_new(claims, json_string(name));
+    add_subject(request, payload, request->snapshot->cfg->entity_id, issue->subject_name_id);
+
+    event.actor = request->caller.identity;
+    event.request_id = request->request_id;
     status = audit_record(request->node->audit, &event, NULL);
     if (status != AUDIT_OK && status != AUDIT_ERR_CONFLICT)
         route_audit_failed(request, event.kind, status, reply);

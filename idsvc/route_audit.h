@@ -37,19 +37,23 @@ bool route_audit_record(http_request *request, audit_event *event, http_reply *r
 
 /* credential_issued: the IDs, the assurance, the subject's pseudonym and the claim
  * names of attributes (never their values). write_rows stores the subject and the
- * credential in the entry's transaction. */
-bool route_audit_issued(http_request *request, const store_issue *issue,
-                        const json_t *attributes, audit_rows_fn write_rows, void *ctx,
-                        http_reply *reply);
+ * credential in the entry's transaction. Returns the status; a failure other than
+ * AUDIT_ERR_CONFLICT (write_rows found the NameID taken) sets a problem in reply. */
+audit_status route_audit_issued(http_request *request, const store_issue *issue,
+                                const json_t *attributes, audit_rows_fn write_rows,
+                                void *ctx, http_reply *reply);
 
 /*
- * credential_revoked: the credential ID and the issuer's reason. write_rows revokes the
- * credential in the entry's transaction. Returns the status; a failure other than
- * AUDIT_ERR_CONFLICT (no active credential left to revoke) sets a problem in reply.
+ * Revokes the credential at time at and removes what its enrollment code created: the
+ * sessions that descend from it and the keys enrolled in them (route_revocation.c). One
+ * transaction contains these rows, the credential_revoked entry (the credential ID, the
+ * issuer's reason) and an authenticator_removed entry per removed key. Returns the
+ * status; a failure other than AUDIT_ERR_CONFLICT (no active credential left to revoke)
+ * sets a problem in reply.
  */
-audit_status route_audit_revoked(http_request *request, const store_credential *credential,
-                                 const char *reason, audit_rows_fn write_rows, void *ctx,
-                                 http_reply *reply);
+audit_status route_revocation_commit(http_request *request,
+                                     const store_credential *credential, const char *reason,
+                                     time_t at, http_reply *reply);
 
 /* The decision of one verification, for its verification_decided entry. */
 typedef struct audit_verification {

@@ -185,6 +185,10 @@ static bool load_pending(http_request *request, web_consent *consent, http_reply
         problem_internal(reply);
         return false;
     }
+    if (consent->rejection[0] != '\0') {
+        consent_problem_rejected(reply, consent->rejection);
+        return false;
+    }
     if (consent->state != WEB_CONSENT_PENDING) {
         problem_set(reply, 409, "consent_already_decided", NULL,
                     "This consent request was %s before.",
@@ -300,14 +304,18 @@ typedef struct decision_rows {
     const char *authenticator;
     time_t now;
     const web_disclosure *disclosure; /* the history row of an approval, or NULL */
+    bool authenticator_removed; /* set when the approving key was removed meanwhile */
 } decision_rows;
 
 static int write_decision_rows(struct sqlite3 *db, void *ctx)
 {
-    const decision_rows *rows = ctx;
+    decision_rows *rows = ctx;
+    int rc = web_sqlite_write_consent_decision(db, rows->consent_id, rows->state,
+                                               rows->authenticator, rows->now,
+                                               rows->disclosure);
 
-    return web_sqlite_write_consent_decision(db, rows->consent_id, rows->state,
-                                             rows->authenticator, rows->now, rows->disclosure);
+    rows->authenticator_removed = rc == 2;
+    return rc == 2 ? 1 : rc;
 }
 
 /* Fills the subject's disclosure history row of an approval from the consent's details,
@@ -383,7 +391,7 @@ static bool commit_decision(http_request *request, const web_consent *consent,
 {
     const char *jurisdiction =
         json_string_value(json_object_get(json_object_get(details, "relying_party"), "country"));
-    decision_rows rows = {consent->id, state, authenticator, time(NULL), NULL};
+    decision_rows rows = {consent->id, state, authenticator, time(NULL), NULL, false};
     web_disclosure history = {0};
     json_t *payloads[2] = {NULL, NULL};
     audit_event events[2];
@@ -405,7 +413,11 @@ static bool commit_decision(http_request *request, const web_consent *consent,
     events[0].write_rows = write_decision_rows;
     events[0].write_rows_ctx = &rows;
     status = audit_record_group(request->node->audit, events, 2);
-    if (status == AUDIT_ERR_CONFLICT)
+    if (status == AUDIT_ERR_CONFLICT && rows.authenticator_removed)
+        problem_set(reply, 422, "authenticator_unknown", "response",
+                    "The authenticator of this response was removed or blocked during the "
+                    "approval.");
+    else if (status == AUDIT_ERR_CONFLICT)
         problem_set(reply, 409, "consent_already_decided", NULL,
                     "This consent request was decided before.");
     else if (status != AUDIT_OK)
@@ -443,6 +455,22 @@ static void decide(http_request *request, const web_consent *consent,
                               state == WEB_CONSENT_APPROVED ? "approved" : "refused"));
 }
 
+/* Checks the verification's credential again before an approval releases anything. */
+static bool recheck_credential(http_request *request, const web_consent *consent,
+                               http_reply *reply)
+{
+    store *s = request->node->store;
+    web_verification verification = {0};
+    bool valid = false;
+
+    if (s->ops->web->verification_of_consent(s, consent->id, &verification) != STORE_OK)
+        problem_internal(reply);
+    else
+        valid = consent_recheck_credential(request, consent, &verification, reply);
+    web_verification_clear(&verification);
+    return valid;
+}
+
 void route_consent_approve(http_request *request, http_reply *reply)
 {
     json_t *body = web_begin_call(request, web_members_response, reply);
@@ -459,7 +487,8 @@ void route_consent_approve(http_request *request, http_reply *reply)
         !challenge_matches(&challenge, &consent, reply))
         goto out;
     if (!web_verify_assertion(request, &challenge, response, consent.subject_id,
-                              &authenticator, reply))
+                              &authenticator, reply) ||
+        !recheck_credential(request, &consent, reply))
         goto out;
     decide(request, &consent, WEB_CONSENT_APPROVED, authenticator.id, reply);
 out:

@@ -128,7 +128,9 @@ static void write_actions(web_html *page, const web_lang *lang, const web_consen
 {
     const char *state_key = NULL;
 
-    if (consent->state == WEB_CONSENT_APPROVED)
+    if (consent->rejection[0] != '\0')
+        state_key = "consent.state_rejected";
+    else if (consent->state == WEB_CONSENT_APPROVED)
         state_key = "consent.state_approved";
     else if (consent->state == WEB_CONSENT_REFUSED)
         state_key = "consent.state_refused";

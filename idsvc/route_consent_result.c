@@ -4,7 +4,10 @@
  * is pending it answers 202 with the consent link; after approval 200 with the claims,
  * a freshly signed result attestation and the consent reference, until the consent
  * request's expiry removes the held values (then 410 result_expired); after a refusal
- * or expiry 200 with decision "refused" or "expired" and no claims.
+ * or expiry 200 with decision "refused" or "expired" and no claims. While the
+ * verification is pending or its approved result is held, each fetch checks the
+ * credential again: a revoked or expired one ends the verification with 422
+ * credential_revoked or expired (route_consent_recheck.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include "problem.h"
 #include "route_common.h"
 #include "web.h"
+#include "web_consent.h"
 
 /* The disclosed claims as attributes for the attestation; names and values point
  * into claims, which must outlive them. */
@@ -112,6 +116,13 @@ static void add_engine_members(json_t *doc, const json_t *result)
     json_object_set(doc, "policy", json_object_get(engine, "policy"));
 }
 
+static void problem_result_expired(http_reply *reply)
+{
+    problem_set(reply, 410, "result_expired", NULL,
+                "The approved claims were kept only until the consent request expired; "
+                "the relying party must ask again.");
+}
+
 static void reply_approved(http_request *request, const web_verification *v,
                            const web_consent *consent, http_reply *reply)
 {
@@ -125,9 +136,7 @@ static void reply_approved(http_request *request, const web_verification *v,
     }
     /* The values are held only while the consent request lives. */
     if (json_object_get(result, "held") == NULL || consent->expires_at <= time(NULL)) {
-        problem_set(reply, 410, "result_expired", NULL,
-                    "The approved claims were kept only until the consent request expired; "
-                    "the relying party must ask again.");
+        problem_result_expired(reply);
         goto out;
     }
     if (sign_result(request, result, &attestation, reply) != 0)
@@ -173,6 +182,29 @@ static void reply_closed(const web_verification *v, const web_consent *consent,
                               decision, "consent", consent_reference(consent, decision)));
 }
 
+/* Replies by the consent request's state. Only a verification that can still release
+ * claims has its credential checked again. */
+static void reply_by_state(http_request *request, const web_verification *v,
+                           const web_consent *consent, http_reply *reply)
+{
+    bool approved = consent->state == WEB_CONSENT_APPROVED;
+
+    if (consent->rejection[0] != '\0')
+        consent_problem_rejected(reply, consent->rejection);
+    else if (consent->state == WEB_CONSENT_REFUSED)
+        reply_closed(v, consent, "refused", reply);
+    else if (consent->expires_at <= time(NULL) && approved)
+        problem_result_expired(reply);
+    else if (consent->expires_at <= time(NULL))
+        reply_closed(v, consent, "expired", reply);
+    else if (!consent_recheck_credential(request, consent, v, reply))
+        return;
+    else if (approved)
+        reply_approved(request, v, consent, reply);
+    else
+        reply_pending(request, v, consent, reply);
+}
+
 void route_verifications_get(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
@@ -193,15 +225,7 @@ void route_verifications_get(http_request *request, http_reply *reply)
         problem_internal(reply);
         goto out;
     }
-
-    if (consent.state == WEB_CONSENT_APPROVED)
-        reply_approved(request, &v, &consent, reply);
-    else if (consent.state == WEB_CONSENT_REFUSED)
-        reply_closed(&v, &consent, "refused", reply);
-    else if (consent.expires_at <= time(NULL))
-        reply_closed(&v, &consent, "expired", reply);
-    else
-        reply_pending(request, &v, &consent, reply);
+    reply_by_state(request, &v, &consent, reply);
 out:
     web_consent_clear(&consent);
     web_verification_clear(&v);

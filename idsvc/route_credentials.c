@@ -209,6 +209,18 @@ static int write_issue(struct sqlite3 *db, void *ctx)
     return store_sqlite_write_issue(db, ctx);
 }
 
+/*
+ * The node signs every credential and result attestation with its own key and Issuer,
+ * so a relying party cannot tell which issuing client vouched for a NameID. One NameID
+ * therefore names one subject on this node, whatever client issued it first.
+ */
+static void problem_subject_conflict(http_reply *reply)
+{
+    problem_set(reply, 409, "subject_conflict", "subject",
+                "This NameID belongs to a subject of another issuer on this node; issue "
+                "the credential under another identifier.");
+}
+
 static void store_and_reply(http_request *request, const issue_input *in,
                             const saml_assertion_spec *spec, const char *xml,
                             http_reply *reply)
@@ -218,6 +230,7 @@ static void store_and_reply(http_request *request, const issue_input *in,
     char code[25];
     char *claims_text = json_dumps(in->attributes, JSON_COMPACT | JSON_SORT_KEYS);
     store_issue issue = {0};
+    audit_status status;
 
     if (claims_text == NULL || route_random_hex(credential_id, 16) != 0 ||
         make_enrollment_code(code) != 0 ||
@@ -239,7 +252,10 @@ static void store_and_reply(http_request *request, const issue_input *in,
 
     /* The credential and its entry commit together: a crash cannot leave an active
      * credential that the log lacks. */
-    if (!route_audit_issued(request, &issue, in->attributes, write_issue, &issue, reply))
+    status = route_audit_issued(request, &issue, in->attributes, write_issue, &issue, reply);
+    if (status == AUDIT_ERR_CONFLICT)
+        problem_subject_conflict(reply);
+    if (status != AUDIT_OK)
         goto out;
     log_field fields[] = {
         {"request_id", request->request_id},
@@ -328,21 +344,6 @@ void route_credentials_get(http_request *request, http_reply *reply)
 
 static const char *const revocation_members[] = {"reason", NULL};
 
-/* A revocation, written in the transaction of its audit entry. */
-typedef struct revocation {
-    const char *id;
-    const char *issuer;
-    const char *reason;
-    time_t at;
-} revocation;
-
-static int write_revocation(struct sqlite3 *db, void *ctx)
-{
-    const revocation *r = ctx;
-
-    return store_sqlite_write_revocation(db, r->id, r->issuer, r->reason, r->at);
-}
-
 /* Reads the caller's credential. Another issuer's reads as missing. Returns false with a
  * problem in reply. */
 static bool load_own_credential(http_request *request, store_credential *credential,
@@ -367,17 +368,17 @@ static void reply_already_revoked(http_reply *reply)
 }
 
 /*
- * Revokes the credential and records credential_revoked in one transaction. A crash
- * between two transactions could leave a revocation in force that the log lacks, and
- * the issuer's retry would then get 409 and never write the entry.
+ * Revokes the credential, with the sessions and keys its enrollment code created, and
+ * records the entries in one transaction. A crash between two transactions could leave
+ * a revocation in force that the log lacks, and the issuer's retry would then get 409
+ * and never write the entry.
  */
 static void revoke(http_request *request, store_credential *credential, const char *reason,
                    http_reply *reply)
 {
     store *s = request->node->store;
-    revocation r = {credential->id, request->caller.identity, reason, time(NULL)};
-    audit_status status = route_audit_revoked(request, credential, reason, write_revocation,
-                                              &r, reply);
+    audit_status status = route_revocation_commit(request, credential, reason, time(NULL),
+                                                  reply);
 
     if (status == AUDIT_ERR_CONFLICT) {
         reply_already_revoked(reply); /* a concurrent revocation committed first */
@@ -391,7 +392,7 @@ static void revoke(http_request *request, store_credential *credential, const ch
         {"credential_id", credential->id},
     };
     log_event(LOG_INFO, "credential_revoked", fields, sizeof(fields) / sizeof(fields[0]));
-    /* r.id points into the credential, so read the revoked one by the path's id. */
+    /* The revoked state is read again, by the path's id. */
     store_credential_clear(credential);
     if (s->ops->get_credential(s, request->params[0], credential) != STORE_OK) {
         problem_internal(reply);

@@ -85,7 +85,7 @@ void route_enroll_code(http_request *request, http_reply *reply)
                                     : NULL;
     char code[CODE_MAX + 1];
     unsigned char hash[SHA256_DIGEST_LENGTH];
-    int64_t subject_id = 0;
+    web_redemption redemption = {0};
     store_status status;
 
     if (text == NULL)
@@ -97,7 +97,13 @@ void route_enroll_code(http_request *request, http_reply *reply)
         goto out;
     }
     SHA256((const unsigned char *)code, strlen(code), hash);
-    status = s->ops->web->redeem_enrollment(s, hash, time(NULL), &subject_id);
+    status = s->ops->web->redeem_enrollment(s, hash, time(NULL), &redemption);
+    if (status == STORE_NOT_FOUND && redemption.expired) {
+        problem_set(reply, 410, "enrollment_code_expired", "code",
+                    "The credential of this enrollment code has expired; ask the issuer "
+                    "for a new credential.");
+        goto out;
+    }
     if (status == STORE_NOT_FOUND) {
         problem_set(reply, 422, "enrollment_code_invalid", "code",
                     "No active credential has this enrollment code.");
@@ -114,23 +120,38 @@ void route_enroll_code(http_request *request, http_reply *reply)
     }
     log_message(LOG_INFO, "enrollment_code_redeemed", "request %s", request->request_id);
     http_reply_json(reply, 200, json_pack("{s:b}", "signed_in", 1));
-    web_session_start(request, reply, subject_id);
+    web_session_start(request, reply, redemption.subject_id, redemption.credential_id);
 out:
     explicit_bzero(code, sizeof(code));
     json_decref(body);
 }
 
-/* Requires the page session; fills 401 session_required without one. */
-static bool session_subject(http_request *request, int64_t *subject_id, http_reply *reply)
+static void problem_session_required(http_reply *reply)
 {
-    int rc = web_session_subject(request, subject_id);
+    problem_set(reply, 401, "session_required", NULL,
+                "Sign in first, with an enrollment code or a security key.");
+}
+
+/* Requires the page session; fills 401 session_required without one. */
+static bool read_session(http_request *request, web_session *session, http_reply *reply)
+{
+    int rc = web_session_read(request, session);
 
     if (rc < 0)
         problem_internal(reply);
     else if (rc == 0)
-        problem_set(reply, 401, "session_required", NULL,
-                    "Sign in first, with an enrollment code or a security key.");
+        problem_session_required(reply);
     return rc == 1;
+}
+
+static bool session_subject(http_request *request, int64_t *subject_id, http_reply *reply)
+{
+    web_session session;
+
+    if (!read_session(request, &session, reply))
+        return false;
+    *subject_id = session.subject_id;
+    return true;
 }
 
 static json_t *creation_options(const http_request *request, const web_challenge *challenge,
@@ -194,14 +215,17 @@ out:
 }
 
 /* Fills the authenticator row of a verified registration under a fresh id; the buffers
- * stay r's. Returns false when no id could be drawn. */
-static bool fill_authenticator(int64_t subject_id, const webauthn_registration *r,
+ * stay r's. The key descends from the session's enrollment credential. Returns false
+ * when no id could be drawn. */
+static bool fill_authenticator(const web_session *session, const webauthn_registration *r,
                                web_authenticator *a)
 {
     memset(a, 0, sizeof(*a));
     if (route_random_hex(a->id, WEB_ID_LEN / 2) != 0)
         return false;
-    a->subject_id = subject_id;
+    a->subject_id = session->subject_id;
+    memcpy(a->enrollment_credential, session->enrollment_credential,
+           sizeof(a->enrollment_credential));
     a->credential_id = r->credential_id;
     a->credential_id_len = r->credential_id_len;
     a->public_key = r->public_key;
@@ -215,9 +239,25 @@ static bool fill_authenticator(int64_t subject_id, const webauthn_registration *
     return true;
 }
 
+/* An enrollment, written with its audit entry while its session is still open. */
+typedef struct enrollment {
+    const web_authenticator *authenticator;
+    const web_session *session;
+    bool session_closed; /* set when the session ended before the commit */
+} enrollment;
+
+/* A revocation of the session's credential may commit between the session check of the
+ * request and this transaction, so the transaction checks the session again. */
 static int write_authenticator(struct sqlite3 *db, void *ctx)
 {
-    return web_sqlite_write_authenticator(db, ctx);
+    enrollment *e = ctx;
+    int session_open = web_sqlite_session_open(db, e->session->token_hash, time(NULL));
+
+    if (session_open != 1) {
+        e->session_closed = session_open == 0;
+        return session_open < 0 ? -1 : 1;
+    }
+    return web_sqlite_write_authenticator(db, e->authenticator);
 }
 
 /* The removal of one of a subject's authenticators, written with its audit entry. */
@@ -268,10 +308,11 @@ static void log_enrolled(const http_request *request, const char *id,
 /* Stores the authenticator a with its authenticator_enrolled entry: the node's handle
  * of the key, its attestation format and type, and its AAGUID (the authenticator model,
  * not the person). */
-static audit_status audit_enrolled(http_request *request, web_authenticator *a,
+static audit_status audit_enrolled(http_request *request, enrollment *e,
                                    const webauthn_registration *r, http_reply *reply)
 {
     static const char digits[] = "0123456789abcdef";
+    const web_authenticator *a = e->authenticator;
     char aaguid[2 * sizeof(r->aaguid) + 1];
     json_t *payload;
     audit_status status;
@@ -284,23 +325,26 @@ static audit_status audit_enrolled(http_request *request, web_authenticator *a,
     payload = json_pack("{s:s, s:s, s:s, s:s}", "authenticator_id", a->id, "format", r->fmt,
                         "attestation", attestation_names[r->attestation], "aaguid", aaguid);
     status = record_with_rows(request, "authenticator_enrolled", a->subject_id, payload,
-                              write_authenticator, a, reply);
+                              write_authenticator, e, reply);
     json_decref(payload);
     return status;
 }
 
-static void register_verified(http_request *request, int64_t subject_id,
+static void register_verified(http_request *request, const web_session *session,
                               const webauthn_registration *r, http_reply *reply)
 {
     web_authenticator a;
+    enrollment e = {&a, session, false};
     audit_status status;
 
-    if (!fill_authenticator(subject_id, r, &a)) {
+    if (!fill_authenticator(session, r, &a)) {
         problem_internal(reply);
         return;
     }
-    status = audit_enrolled(request, &a, r, reply);
-    if (status == AUDIT_ERR_CONFLICT)
+    status = audit_enrolled(request, &e, r, reply);
+    if (status == AUDIT_ERR_CONFLICT && e.session_closed)
+        problem_session_required(reply);
+    else if (status == AUDIT_ERR_CONFLICT)
         problem_set(reply, 409, "authenticator_exists", "response",
                     "This authenticator is enrolled already.");
     if (status != AUDIT_OK)
@@ -314,20 +358,20 @@ static void register_verified(http_request *request, int64_t subject_id,
 void route_enroll_finish(http_request *request, http_reply *reply)
 {
     json_t *body = web_begin_call(request, web_members_response, reply);
-    int64_t subject_id = 0;
+    web_session session;
     char *response = NULL;
     web_challenge challenge;
     webauthn_verifier *verifier = NULL;
     webauthn_registration *registration = NULL;
     webauthn_error err = {0};
 
-    if (body == NULL || !session_subject(request, &subject_id, reply))
+    if (body == NULL || !read_session(request, &session, reply))
         goto out;
     response = web_response_text(body, reply);
     if (response == NULL ||
         !web_challenge_take(request, response, WEB_CEREMONY_REGISTER, &challenge, reply))
         goto out;
-    if (challenge.subject_id != subject_id) {
+    if (challenge.subject_id != session.subject_id) {
         problem_set(reply, 422, "challenge_unknown", "response",
                     "The challenge was issued to another session.");
         goto out;
@@ -340,7 +384,7 @@ void route_enroll_finish(http_request *request, http_reply *reply)
         web_reject(reply, &err);
         goto out;
     }
-    register_verified(request, subject_id, registration, reply);
+    register_verified(request, &session, registration, reply);
 out:
     webauthn_registration_free(&registration);
     webauthn_verifier_free(&verifier);

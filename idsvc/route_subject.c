@@ -59,7 +59,10 @@ void route_subject_signin(http_request *request, http_reply *reply)
     log_message(LOG_INFO, "subject_signed_in", "authenticator %s, request %s",
                 authenticator.id, request->request_id);
     http_reply_json(reply, 200, json_pack("{s:b}", "signed_in", 1));
-    web_session_start(request, reply, authenticator.subject_id);
+    /* The session descends from the credential that enrolled the key, so revoking that
+     * credential ends it too. */
+    web_session_start(request, reply, authenticator.subject_id,
+                      authenticator.enrollment_credential);
 out:
     web_authenticator_clear(&authenticator);
     free(response);

@@ -72,6 +72,8 @@ typedef struct store store;
 struct web_store_ops;
 
 typedef struct store_ops {
+    /* STORE_CONFLICT when a subject of another issuer has the NameID, or the credential
+     * or assertion ID exists. */
     store_status (*issue_credential)(store *s, const store_issue *issue);
     store_status (*get_credential)(store *s, const char *id, store_credential *out);
     store_status (*find_by_assertion)(store *s, const char *assertion_id,
@@ -113,7 +115,8 @@ struct sqlite3;
 
 /* Stores the subject and the credential of an issuance on db, inside a transaction the
  * caller holds: the audit log's, as the write_rows of the credential_issued entry.
- * Returns 0, or -1 after logging. */
+ * Returns 0, 1 when a subject of another issuer has the NameID (nothing written), or -1
+ * after logging. */
 int store_sqlite_write_issue(struct sqlite3 *db, const store_issue *issue);
 
 int store_sqlite_write_revocation(struct sqlite3 *db, const char *id, const char *issuer,

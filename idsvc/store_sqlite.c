@@ -195,6 +195,24 @@ static const char *const migrations[] = {
     "DROP TABLE replay_cache;"
     "ALTER TABLE replay_cache_by_issuer RENAME TO replay_cache;"
     "CREATE INDEX replay_cache_expiry ON replay_cache (not_on_or_after);",
+    /* 5: what a credential's enrollment code created. A session and an authenticator
+     * name the credential whose code they descend from: a session opened with the code,
+     * or signed in with a key enrolled that way, and each key enrolled in such a
+     * session. Revoking the credential removes them. Sessions of version 4 have no such
+     * record, so the migration ends them. Authenticators of version 4 keep NULL. A
+     * consent request ends with a rejection code when its credential was revoked or
+     * expired before the result was released. subjects_name_id finds the subject of a
+     * NameID whatever its issuer. */
+    "ALTER TABLE web_sessions ADD COLUMN enrollment_credential TEXT"
+    "  REFERENCES credentials(id);"
+    "DELETE FROM web_sessions;"
+    "CREATE INDEX web_sessions_enrollment ON web_sessions (enrollment_credential);"
+    "ALTER TABLE authenticators ADD COLUMN enrollment_credential TEXT"
+    "  REFERENCES credentials(id);"
+    "CREATE INDEX authenticators_enrollment ON authenticators (enrollment_credential);"
+    "ALTER TABLE consent_requests ADD COLUMN rejection TEXT;"
+    "ALTER TABLE consent_requests ADD COLUMN rejected_at INTEGER;"
+    "CREATE INDEX subjects_name_id ON subjects (name_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -446,6 +464,32 @@ static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *opera
     return STORE_FAILED;
 }
 
+/* Returns STORE_CONFLICT when a subject of another issuer has the issue's NameID. */
+static store_status check_name_id_free(sqlite3 *db, const store_issue *issue)
+{
+    static const char sql[] =
+        "SELECT 1 FROM subjects WHERE name_id = ? AND issuer <> ? LIMIT 1";
+    sqlite3_stmt *stmt = NULL;
+    store_status status = STORE_FAILED;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing the NameID check");
+        return STORE_FAILED;
+    }
+    bind_text(stmt, 1, issue->subject_name_id);
+    bind_text(stmt, 2, issue->issuer);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        status = STORE_CONFLICT;
+    else if (rc == SQLITE_DONE)
+        status = STORE_OK;
+    else
+        log_sqlite(db, "checking the NameID");
+    sqlite3_finalize(stmt);
+    return status;
+}
+
 static store_status upsert_subject(sqlite3 *db, const store_issue *issue,
                                    sqlite3_int64 *subject_id)
 {
@@ -454,8 +498,11 @@ static store_status upsert_subject(sqlite3 *db, const store_issue *issue,
         " ON CONFLICT (issuer, name_id) DO UPDATE SET claims = excluded.claims,"
         " updated_at = excluded.updated_at RETURNING id";
     sqlite3_stmt *stmt = NULL;
-    store_status status = STORE_FAILED;
+    store_status status = check_name_id_free(db, issue);
 
+    if (status != STORE_OK)
+        return status;
+    status = STORE_FAILED;
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         log_sqlite(db, "preparing the subject upsert");
         return STORE_FAILED;
@@ -505,9 +552,11 @@ static store_status insert_credential(sqlite3 *db, const store_issue *issue,
 int store_sqlite_write_issue(sqlite3 *db, const store_issue *issue)
 {
     sqlite3_int64 subject_id = 0;
+    store_status status = upsert_subject(db, issue, &subject_id);
 
-    if (upsert_subject(db, issue, &subject_id) != STORE_OK ||
-        insert_credential(db, issue, subject_id) != STORE_OK)
+    if (status == STORE_CONFLICT)
+        return 1;
+    if (status != STORE_OK || insert_credential(db, issue, subject_id) != STORE_OK)
         return -1;
     return 0;
 }

@@ -101,13 +101,19 @@ json_t *web_begin_call(const http_request *request, const char *const *members,
  * 6265, section 5.4). Returns a pointer into the header with *len set, or NULL. */
 const char *web_cookie_value(const http_request *request, const char *name, size_t *len);
 
-/* Finds the subject of the session cookie. Returns 1 with subject_id set, 0 when there
- * is no valid session, or -1 on a store failure. */
+/* Finds the session of the session cookie. Returns 1 with out filled, 0 when there is
+ * no open session, or -1 on a store failure. */
+int web_session_read(const http_request *request, web_session *out);
+
+/* The same, for callers that need only the session's subject. */
 int web_session_subject(const http_request *request, int64_t *subject_id);
 
 /* Starts a session for the subject and adds its Set-Cookie header to reply, which must
- * have its body already. Returns 0, or -1 with a problem in reply. */
-int web_session_start(http_request *request, http_reply *reply, int64_t subject_id);
+ * have its body already. enrollment_credential is the credential whose enrollment code
+ * the session descends from, "" when not known. Returns 0, or -1 with a problem in
+ * reply. */
+int web_session_start(http_request *request, http_reply *reply, int64_t subject_id,
+                      const char *enrollment_credential);
 
 /* Ends the session of the cookie, if any, and adds a Set-Cookie that clears it. */
 void web_session_end(http_request *request, http_reply *reply);

@@ -77,6 +77,20 @@ bool consent_outcome_event(http_request *request, const web_consent *consent,
                            web_consent_state state, const char *jurisdiction,
                            audit_event *event, json_t **payload, http_reply *reply);
 
+/*
+ * Checks again the credential of the verification that waits for consent, or whose
+ * approved result is not yet fetched. Returns true while it is valid. When this node's
+ * credential was revoked or has expired, ends the verification as rejected, with its
+ * verification_decided entry in the same transaction, and returns false with 422
+ * credential_revoked or expired in reply. Also returns false with a problem in reply
+ * when the check fails.
+ */
+bool consent_recheck_credential(http_request *request, const web_consent *consent,
+                                const web_verification *verification, http_reply *reply);
+
+/* Sets the 422 reply of a verification that ended as rejected with code. */
+void consent_problem_rejected(http_reply *reply, const char *code);
+
 /* Removes the held claim values of verifications whose consent request was refused or
  * has expired. Returns the number of verifications purged, or -1 on a store failure. */
 int consent_purge_held_values(store *s, time_t now);

@@ -136,7 +136,7 @@ static int cookie_token_hash(const http_request *request, unsigned char hash[32]
     return 0;
 }
 
-int web_session_subject(const http_request *request, int64_t *subject_id)
+int web_session_read(const http_request *request, web_session *out)
 {
     store *s = request->node->store;
     unsigned char hash[32];
@@ -144,27 +144,40 @@ int web_session_subject(const http_request *request, int64_t *subject_id)
 
     if (cookie_token_hash(request, hash) != 0)
         return 0;
-    status = s->ops->web->session_get(s, hash, time(NULL), subject_id);
+    status = s->ops->web->session_get(s, hash, time(NULL), out);
     if (status == STORE_OK)
         return 1;
     return status == STORE_NOT_FOUND ? 0 : -1;
 }
 
-int web_session_start(http_request *request, http_reply *reply, int64_t subject_id)
+int web_session_subject(const http_request *request, int64_t *subject_id)
+{
+    web_session session;
+    int rc = web_session_read(request, &session);
+
+    if (rc == 1)
+        *subject_id = session.subject_id;
+    return rc;
+}
+
+int web_session_start(http_request *request, http_reply *reply, int64_t subject_id,
+                      const char *enrollment_credential)
 {
     store *s = request->node->store;
     unsigned seconds = request->snapshot->cfg->web.session_seconds;
     unsigned char token[TOKEN_BYTES];
-    unsigned char hash[32];
+    web_session session = {.subject_id = subject_id, .expires_at = time(NULL) + seconds};
     char *text = NULL;
     char cookie[160];
     int rc = -1;
 
+    snprintf(session.enrollment_credential, sizeof(session.enrollment_credential), "%s",
+             enrollment_credential);
     if (gnutls_rnd(GNUTLS_RND_KEY, token, sizeof(token)) != 0 ||
         webauthn_base64url_encode(token, sizeof(token), &text) != 0)
         goto out;
-    SHA256(token, sizeof(token), hash);
-    if (s->ops->web->session_put(s, hash, subject_id, time(NULL) + seconds) != STORE_OK)
+    SHA256(token, sizeof(token), session.token_hash);
+    if (s->ops->web->session_put(s, &session) != STORE_OK)
         goto out;
 
     snprintf(cookie, sizeof(cookie),

@@ -35,6 +35,9 @@ typedef struct web_authenticator {
     time_t created_at;
     time_t last_used_at; /* 0 when never used for an assertion */
     bool possibly_cloned;
+    /* The credential whose enrollment code opened the session that enrolled this key;
+     * empty for keys enrolled before schema version 5. */
+    char enrollment_credential[WEB_ID_LEN + 1];
 } web_authenticator;
 
 void web_authenticator_clear(web_authenticator *authenticator);
@@ -55,6 +58,23 @@ typedef struct web_challenge {
     unsigned char nonce[32]; /* consent: bytes = SHA-256(nonce || consent details) */
     time_t expires_at;
 } web_challenge;
+
+/* A page session. enrollment_credential is the credential whose enrollment code it
+ * descends from: the code that opened it, or the one that enrolled the key it signed in
+ * with. It is empty when that is not known, for a key enrolled before schema version 5. */
+typedef struct web_session {
+    unsigned char token_hash[32];
+    int64_t subject_id;
+    char enrollment_credential[WEB_ID_LEN + 1];
+    time_t expires_at;
+} web_session;
+
+/* The credential of an enrollment code. */
+typedef struct web_redemption {
+    int64_t subject_id;
+    char credential_id[WEB_ID_LEN + 1];
+    bool expired; /* the credential's validity has passed, so the code was not used */
+} web_redemption;
 
 /* How web_store_ops.challenge_put keeps the challenge table small. */
 typedef struct web_challenge_bounds {
@@ -80,6 +100,10 @@ typedef struct web_consent {
     web_consent_state state;
     time_t decided_at;
     char authenticator_id[WEB_ID_LEN + 1]; /* the approving authenticator, or empty */
+    /* The problem code that ended the verification because its credential was revoked
+     * or expired, such as "credential_revoked"; empty otherwise. */
+    char rejection[40];
+    time_t rejected_at;
 } web_consent;
 
 void web_consent_clear(web_consent *consent);
@@ -113,9 +137,11 @@ void web_disclosures_free(web_disclosure **list, size_t count);
 
 typedef struct web_store_ops {
     /* Consumes the enrollment code with this SHA-256 digest once, for an active
-     * credential. STORE_NOT_FOUND for an unknown code, STORE_CONFLICT for a used one. */
+     * credential that is still valid at now. STORE_NOT_FOUND for an unknown code or a
+     * revoked credential, and with out->expired set for an expired credential, whose
+     * code stays unused. STORE_CONFLICT for a used code. */
     store_status (*redeem_enrollment)(store *s, const unsigned char code_hash[32],
-                                      time_t now, int64_t *subject_id);
+                                      time_t now, web_redemption *out);
     /* Finds the subject of a credential of this node by its assertion ID. */
     store_status (*subject_of_assertion)(store *s, const char *assertion_id,
                                          int64_t *subject_id);
@@ -137,11 +163,11 @@ typedef struct web_store_ops {
     store_status (*challenge_take)(store *s, const unsigned char *bytes, size_t len,
                                    time_t now, web_challenge *out);
 
-    store_status (*session_put)(store *s, const unsigned char token_hash[32],
-                                int64_t subject_id, time_t expires_at);
-    /* STORE_NOT_FOUND for an unknown or expired session. */
+    store_status (*session_put)(store *s, const web_session *session);
+    /* STORE_NOT_FOUND for an unknown or expired session, and for one whose enrollment
+     * credential is revoked. */
     store_status (*session_get)(store *s, const unsigned char token_hash[32], time_t now,
-                                int64_t *subject_id);
+                                web_session *out);
     store_status (*session_delete)(store *s, const unsigned char token_hash[32]);
 
     /* STORE_CONFLICT when the credential id is registered already. */
@@ -150,6 +176,10 @@ typedef struct web_store_ops {
                                        size_t len, web_authenticator *out);
     store_status (*authenticator_list)(store *s, int64_t subject_id,
                                        web_authenticator **out, size_t *count);
+    /* Lists the authenticators whose enrollment_credential is credential_id. */
+    store_status (*authenticator_list_enrolled_with)(store *s, const char *credential_id,
+                                                     web_authenticator **out,
+                                                     size_t *count);
     /* STORE_NOT_FOUND when the subject has no authenticator with this id. */
     store_status (*authenticator_remove)(store *s, int64_t subject_id, const char *id);
     /* Stores a new counter if the stored one is still old_count, so two assertions

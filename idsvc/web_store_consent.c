@@ -20,7 +20,8 @@ store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
         s, "SELECT id, subject_id, rp_id, details, created_at, expires_at, state,"
-           " decided_at, authenticator_id FROM consent_requests WHERE id = ?");
+           " decided_at, authenticator_id, rejection, rejected_at FROM consent_requests"
+           " WHERE id = ?");
     store_status status = STORE_FAILED;
     int rc;
 
@@ -41,6 +42,8 @@ store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
         out->state = parse_state((const char *)sqlite3_column_text(stmt, 6));
         out->decided_at = (time_t)sqlite3_column_int64(stmt, 7);
         web_sql_column_copy(stmt, 8, out->authenticator_id, sizeof(out->authenticator_id));
+        web_sql_column_copy(stmt, 9, out->rejection, sizeof(out->rejection));
+        out->rejected_at = (time_t)sqlite3_column_int64(stmt, 10);
         status = out->rp_id != NULL && out->details != NULL ? STORE_OK : STORE_FAILED;
     } else {
         web_sql_log(stmt, "reading a consent request");
@@ -51,13 +54,14 @@ store_status web_sqlite_consent_get(store *s, const char *id, web_consent *out)
     return status;
 }
 
-/* Records a decision on a pending request: 1 when it was decided before, 0, or -1. */
+/* Records a decision on a pending request: 1 when it was decided or rejected before, 0,
+ * or -1. */
 static int decide_on(sqlite3 *db, const char *id, web_consent_state state,
                      const char *authenticator_id, time_t now)
 {
     sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "UPDATE consent_requests SET state = ?, decided_at = ?, authenticator_id = ?"
-            " WHERE id = ? AND state = 'pending'");
+            " WHERE id = ? AND state = 'pending' AND rejection IS NULL");
 
     if (stmt == NULL)
         return -1;
@@ -311,15 +315,77 @@ int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
     return 0;
 }
 
+/* Returns 1 when the authenticator id is stored and not marked as possibly cloned, 0, or
+ * -1 after logging. A revocation may remove it between the assertion's check and this
+ * transaction. */
+static int authenticator_usable(sqlite3 *db, const char *id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "SELECT 1 FROM authenticators WHERE id = ? AND possibly_cloned = 0");
+
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, id);
+    return web_sql_exists(stmt, "reading an authenticator");
+}
+
 int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_state state,
                                       const char *authenticator_id, time_t now,
                                       const web_disclosure *disclosure)
 {
-    int rc = decide_on(db, id, state, authenticator_id, now);
+    int rc;
 
+    if (state == WEB_CONSENT_APPROVED) {
+        rc = authenticator_id != NULL ? authenticator_usable(db, authenticator_id) : 0;
+        if (rc != 1)
+            return rc < 0 ? -1 : 2;
+    }
+    rc = decide_on(db, id, state, authenticator_id, now);
     if (rc != 0)
         return rc;
     if (disclosure != NULL && insert_disclosure(db, disclosure) != STORE_OK)
         return -1;
     return 0;
+}
+
+/* Marks a request rejected with code: 1 when it was refused or rejected before, 0, or
+ * -1. */
+static int reject_on(sqlite3 *db, const char *id, const char *code, time_t now)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "UPDATE consent_requests SET rejection = ?, rejected_at = ?"
+            " WHERE id = ? AND state <> 'refused' AND rejection IS NULL");
+
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, code);
+    sqlite3_bind_int64(stmt, 2, now);
+    web_sql_bind_text(stmt, 3, id);
+    if (web_sql_run(stmt, "rejecting a verification") != STORE_OK)
+        return -1;
+    return sqlite3_changes(db) == 0 ? 1 : 0;
+}
+
+/* Removes the held claim values of the verification of consent request id at once,
+ * because a rejected verification releases nothing. */
+static int drop_held_values(sqlite3 *db, const char *id, time_t now)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "UPDATE pending_verifications"
+            " SET result = json_set(json_remove(result, '$.held'), '$.held_removed_at', ?)"
+            " WHERE consent_id = ? AND json_type(result, '$.held') IS NOT NULL");
+
+    if (stmt == NULL)
+        return -1;
+    sqlite3_bind_int64(stmt, 1, now);
+    web_sql_bind_text(stmt, 2, id);
+    return web_sql_run(stmt, "removing held claim values") == STORE_OK ? 0 : -1;
+}
+
+int web_sqlite_write_consent_rejection(sqlite3 *db, const char *id, const char *code,
+                                       time_t now)
+{
+    int rc = reject_on(db, id, code, now);
+
+    return rc != 0 ? rc : drop_held_values(db, id, now);
 }

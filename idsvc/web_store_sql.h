@@ -23,6 +23,10 @@ char *web_sql_column_text(sqlite3_stmt *stmt, int index);
 /* Copies a text column into a fixed buffer, empty for SQL NULL. */
 void web_sql_column_copy(sqlite3_stmt *stmt, int index, char *out, size_t size);
 
+/* Steps a statement that selects at most one row and finalizes it. Returns 1 for a row,
+ * 0 for none, or -1 after logging that operation failed. */
+int web_sql_exists(sqlite3_stmt *stmt, const char *operation);
+
 /* Logs a failed step or read. */
 void web_sql_log(sqlite3_stmt *stmt, const char *operation);
 
@@ -52,7 +56,8 @@ int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
  * Records the decision on a pending consent request and, for an approval, the subject's
  * disclosure history row, on db inside a transaction the caller holds: the audit log's,
  * as the write_rows of the decision's entries. Returns 0, 1 when the request was decided
- * before (nothing written), or -1 after logging.
+ * or rejected before, 2 when the approving authenticator was removed meanwhile, or -1
+ * after logging. On 1 and 2 the caller's savepoint undoes what was written.
  */
 int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_state state,
                                       const char *authenticator_id, time_t now,
@@ -67,5 +72,31 @@ int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_s
  */
 int web_sqlite_write_authenticator(sqlite3 *db, const web_authenticator *authenticator);
 int web_sqlite_write_authenticator_removal(sqlite3 *db, int64_t subject_id, const char *id);
+
+/*
+ * Checks on db, inside the caller's transaction, that the session of token_hash is
+ * still open at now and that its enrollment credential, when it has one, is not revoked.
+ * Returns 1 when it is, 0 when not, or -1 after logging.
+ */
+int web_sqlite_session_open(sqlite3 *db, const unsigned char token_hash[32], time_t now);
+
+/*
+ * Ends what the enrollment code of credential_id created, on db inside the transaction
+ * of the credential's revocation: deletes every session that descends from it and the
+ * count authenticators in ids, which must be all those enrolled with it. Returns 0, 1
+ * when the stored authenticators differ from ids because one was enrolled or removed
+ * meanwhile, or -1 after logging. On 1 the caller's savepoint undoes the deletions.
+ */
+int web_sqlite_write_enrollment_removal(sqlite3 *db, const char *credential_id,
+                                        const char *const *ids, size_t count);
+
+/*
+ * Ends the verification of consent request id as rejected with a problem code, such as
+ * credential_revoked, and removes its held claim values, on db inside the transaction of
+ * its verification_decided entry. Returns 0, 1 when the request was refused or rejected
+ * before (nothing written), or -1 after logging.
+ */
+int web_sqlite_write_consent_rejection(sqlite3 *db, const char *id, const char *code,
+                                       time_t now);
 
 #endif

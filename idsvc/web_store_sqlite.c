@@ -54,6 +54,21 @@ store_status web_sql_run(sqlite3_stmt *stmt, const char *operation)
     return status;
 }
 
+int web_sql_exists(sqlite3_stmt *stmt, const char *operation)
+{
+    int rc = sqlite3_step(stmt);
+    int found = -1;
+
+    if (rc == SQLITE_ROW)
+        found = 1;
+    else if (rc == SQLITE_DONE)
+        found = 0;
+    else
+        web_sql_log(stmt, operation);
+    sqlite3_finalize(stmt);
+    return found;
+}
+
 void web_sql_bind_text(sqlite3_stmt *stmt, int index, const char *value)
 {
     if (value == NULL)
@@ -104,15 +119,18 @@ static int column_blob(sqlite3_stmt *stmt, int index, unsigned char **out, size_
 
 /* ---- Enrollment codes and user handles -------------------------------------------- */
 
-static store_status find_code(store *s, const unsigned char code_hash[32],
-                              char credential_id[WEB_ID_LEN + 1], int64_t *subject_id)
+/* Finds the active credential of a code. An expired one is STORE_NOT_FOUND with
+ * out->expired set. */
+static store_status find_code(store *s, const unsigned char code_hash[32], time_t now,
+                              web_redemption *out)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
-        s, "SELECT id, subject_id FROM credentials"
+        s, "SELECT id, subject_id, not_on_or_after FROM credentials"
            " WHERE enrollment_code_hash = ? AND state = 'active'");
     store_status status = STORE_FAILED;
     int rc;
 
+    memset(out, 0, sizeof(*out));
     if (stmt == NULL)
         return STORE_FAILED;
     sqlite3_bind_blob(stmt, 1, code_hash, 32, SQLITE_TRANSIENT);
@@ -120,9 +138,10 @@ static store_status find_code(store *s, const unsigned char code_hash[32],
     if (rc == SQLITE_DONE) {
         status = STORE_NOT_FOUND;
     } else if (rc == SQLITE_ROW) {
-        web_sql_column_copy(stmt, 0, credential_id, WEB_ID_LEN + 1);
-        *subject_id = sqlite3_column_int64(stmt, 1);
-        status = STORE_OK;
+        web_sql_column_copy(stmt, 0, out->credential_id, sizeof(out->credential_id));
+        out->subject_id = sqlite3_column_int64(stmt, 1);
+        out->expired = sqlite3_column_int64(stmt, 2) <= now;
+        status = out->expired ? STORE_NOT_FOUND : STORE_OK;
     } else {
         web_sql_log(stmt, "reading an enrollment code");
     }
@@ -131,11 +150,10 @@ static store_status find_code(store *s, const unsigned char code_hash[32],
 }
 
 static store_status sqlite_redeem_enrollment(store *s, const unsigned char code_hash[32],
-                                             time_t now, int64_t *subject_id)
+                                             time_t now, web_redemption *out)
 {
-    char credential_id[WEB_ID_LEN + 1];
     sqlite3_stmt *stmt;
-    store_status status = find_code(s, code_hash, credential_id, subject_id);
+    store_status status = find_code(s, code_hash, now, out);
 
     if (status != STORE_OK)
         return status;
@@ -145,7 +163,7 @@ static store_status sqlite_redeem_enrollment(store *s, const unsigned char code_
                               " redeemed_at) VALUES (?, ?)");
     if (stmt == NULL)
         return STORE_FAILED;
-    web_sql_bind_text(stmt, 1, credential_id);
+    web_sql_bind_text(stmt, 1, out->credential_id);
     sqlite3_bind_int64(stmt, 2, now);
     return web_sql_run(stmt, "redeeming an enrollment code");
 }
@@ -383,34 +401,47 @@ static store_status sqlite_challenge_take(store *s, const unsigned char *bytes, 
 
 /* ---- Sessions ---------------------------------------------------------------------- */
 
-static store_status sqlite_session_put(store *s, const unsigned char token_hash[32],
-                                       int64_t subject_id, time_t expires_at)
+static store_status sqlite_session_put(store *s, const web_session *session)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
-        s, "INSERT INTO web_sessions (token_hash, subject_id, expires_at) VALUES (?, ?, ?)");
+        s, "INSERT INTO web_sessions (token_hash, subject_id, enrollment_credential,"
+           " expires_at) VALUES (?, ?, ?, ?)");
     sqlite3_stmt *purge;
 
     if (stmt == NULL)
         return STORE_FAILED;
-    sqlite3_bind_blob(stmt, 1, token_hash, 32, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 2, subject_id);
-    sqlite3_bind_int64(stmt, 3, expires_at);
+    sqlite3_bind_blob(stmt, 1, session->token_hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, session->subject_id);
+    web_sql_bind_text(stmt, 3, session->enrollment_credential[0] != '\0'
+                                   ? session->enrollment_credential
+                                   : NULL);
+    sqlite3_bind_int64(stmt, 4, session->expires_at);
     purge = web_sql_prepare(s, "DELETE FROM web_sessions WHERE expires_at < ?");
     if (purge != NULL) {
-        sqlite3_bind_int64(purge, 1, expires_at - PURGE_AFTER_SECONDS);
+        sqlite3_bind_int64(purge, 1, session->expires_at - PURGE_AFTER_SECONDS);
         web_sql_run(purge, "purging old sessions");
     }
     return web_sql_run(stmt, "storing a session");
 }
 
+/* The sessions that are open: unexpired, and not descended from a revoked credential.
+ * A sign-in that overlaps a revocation can store a session after the revocation ended
+ * the others, and this join keeps that session closed too. The statement binds the
+ * token hash and the time. */
+#define OPEN_SESSION                                                                       \
+    " FROM web_sessions s LEFT JOIN credentials c ON c.id = s.enrollment_credential"      \
+    " WHERE s.token_hash = ? AND s.expires_at > ?"                                         \
+    " AND (s.enrollment_credential IS NULL OR c.state = 'active')"
+
 static store_status sqlite_session_get(store *s, const unsigned char token_hash[32],
-                                       time_t now, int64_t *subject_id)
+                                       time_t now, web_session *out)
 {
     sqlite3_stmt *stmt = web_sql_prepare(
-        s, "SELECT subject_id FROM web_sessions WHERE token_hash = ? AND expires_at > ?");
+        s, "SELECT s.subject_id, s.enrollment_credential, s.expires_at" OPEN_SESSION);
     store_status status = STORE_FAILED;
     int rc;
 
+    memset(out, 0, sizeof(*out));
     if (stmt == NULL)
         return STORE_FAILED;
     sqlite3_bind_blob(stmt, 1, token_hash, 32, SQLITE_TRANSIENT);
@@ -419,13 +450,28 @@ static store_status sqlite_session_get(store *s, const unsigned char token_hash[
     if (rc == SQLITE_DONE) {
         status = STORE_NOT_FOUND;
     } else if (rc == SQLITE_ROW) {
-        *subject_id = sqlite3_column_int64(stmt, 0);
+        memcpy(out->token_hash, token_hash, sizeof(out->token_hash));
+        out->subject_id = sqlite3_column_int64(stmt, 0);
+        web_sql_column_copy(stmt, 1, out->enrollment_credential,
+                            sizeof(out->enrollment_credential));
+        out->expires_at = (time_t)sqlite3_column_int64(stmt, 2);
         status = STORE_OK;
     } else {
         web_sql_log(stmt, "reading a session");
     }
     sqlite3_finalize(stmt);
     return status;
+}
+
+int web_sqlite_session_open(sqlite3 *db, const unsigned char token_hash[32], time_t now)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(db, "SELECT 1" OPEN_SESSION);
+
+    if (stmt == NULL)
+        return -1;
+    sqlite3_bind_blob(stmt, 1, token_hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(stmt, 2, now);
+    return web_sql_exists(stmt, "checking a session");
 }
 
 static store_status sqlite_session_delete(store *s, const unsigned char token_hash[32])
@@ -442,7 +488,8 @@ static store_status sqlite_session_delete(store *s, const unsigned char token_ha
 
 #define AUTHENTICATOR_COLUMNS                                                              \
     "SELECT id, subject_id, credential_id, public_key, algorithm, sign_count, aaguid,"     \
-    " format, attestation, created_at, last_used_at, possibly_cloned FROM authenticators "
+    " format, attestation, created_at, last_used_at, possibly_cloned,"                     \
+    " enrollment_credential FROM authenticators "
 
 static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
 {
@@ -461,6 +508,8 @@ static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
     out->created_at = (time_t)sqlite3_column_int64(stmt, 9);
     out->last_used_at = (time_t)sqlite3_column_int64(stmt, 10);
     out->possibly_cloned = sqlite3_column_int(stmt, 11) != 0;
+    web_sql_column_copy(stmt, 12, out->enrollment_credential,
+                        sizeof(out->enrollment_credential));
     return 0;
 }
 
@@ -468,8 +517,8 @@ static store_status insert_authenticator(sqlite3 *db, const web_authenticator *a
 {
     sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "INSERT INTO authenticators (id, subject_id, credential_id, public_key,"
-            " algorithm, sign_count, aaguid, format, attestation, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " algorithm, sign_count, aaguid, format, attestation, created_at,"
+            " enrollment_credential) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
     if (stmt == NULL)
         return STORE_FAILED;
@@ -484,6 +533,8 @@ static store_status insert_authenticator(sqlite3 *db, const web_authenticator *a
     web_sql_bind_text(stmt, 8, a->format);
     web_sql_bind_text(stmt, 9, a->attestation);
     sqlite3_bind_int64(stmt, 10, a->created_at);
+    web_sql_bind_text(stmt, 11, a->enrollment_credential[0] != '\0' ? a->enrollment_credential
+                                                                    : NULL);
     return web_sql_run(stmt, "storing an authenticator");
 }
 
@@ -527,11 +578,10 @@ static store_status sqlite_authenticator_find(store *s, const unsigned char *cre
     return status;
 }
 
-static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
-                                              web_authenticator **out, size_t *count)
+/* Reads every row of stmt, which selects AUTHENTICATOR_COLUMNS, and finalizes it. */
+static store_status read_authenticators(sqlite3_stmt *stmt, web_authenticator **out,
+                                        size_t *count)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, AUTHENTICATOR_COLUMNS "WHERE subject_id = ? ORDER BY created_at, rowid");
     web_authenticator *list = NULL;
     size_t n = 0;
     int rc;
@@ -540,7 +590,6 @@ static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
     *count = 0;
     if (stmt == NULL)
         return STORE_FAILED;
-    sqlite3_bind_int64(stmt, 1, subject_id);
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         web_authenticator *grown = realloc(list, (n + 1) * sizeof(*grown));
 
@@ -563,6 +612,30 @@ static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
     *out = list;
     *count = n;
     return STORE_OK;
+}
+
+static store_status sqlite_authenticator_list(store *s, int64_t subject_id,
+                                              web_authenticator **out, size_t *count)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, AUTHENTICATOR_COLUMNS "WHERE subject_id = ? ORDER BY created_at, rowid");
+
+    if (stmt != NULL)
+        sqlite3_bind_int64(stmt, 1, subject_id);
+    return read_authenticators(stmt, out, count);
+}
+
+static store_status sqlite_authenticator_list_enrolled_with(store *s,
+                                                            const char *credential_id,
+                                                            web_authenticator **out,
+                                                            size_t *count)
+{
+    sqlite3_stmt *stmt = web_sql_prepare(
+        s, AUTHENTICATOR_COLUMNS "WHERE enrollment_credential = ? ORDER BY created_at, rowid");
+
+    if (stmt != NULL)
+        web_sql_bind_text(stmt, 1, credential_id);
+    return read_authenticators(stmt, out, count);
 }
 
 static store_status delete_authenticator(sqlite3 *db, int64_t subject_id, const char *id)
@@ -596,6 +669,57 @@ int web_sqlite_write_authenticator_removal(sqlite3 *db, int64_t subject_id, cons
     if (status == STORE_NOT_FOUND)
         return 1;
     return status == STORE_OK ? 0 : -1;
+}
+
+static int delete_sessions_of(sqlite3 *db, const char *credential_id)
+{
+    sqlite3_stmt *stmt =
+        web_sql_prepare_on(db, "DELETE FROM web_sessions WHERE enrollment_credential = ?");
+
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, credential_id);
+    return web_sql_run(stmt, "ending the sessions of a credential") == STORE_OK ? 0 : -1;
+}
+
+/* Deletes the authenticator id if credential_id enrolled it: 0, 1 when none matched, or
+ * -1 after logging. */
+static int delete_enrolled(sqlite3 *db, const char *credential_id, const char *id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "DELETE FROM authenticators WHERE id = ? AND enrollment_credential = ?");
+
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, id);
+    web_sql_bind_text(stmt, 2, credential_id);
+    if (web_sql_run(stmt, "removing an authenticator of a credential") != STORE_OK)
+        return -1;
+    return sqlite3_changes(db) == 1 ? 0 : 1;
+}
+
+/* Returns 1 when an authenticator enrolled with credential_id is left, 0, or -1. */
+static int enrolled_left(sqlite3 *db, const char *credential_id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "SELECT 1 FROM authenticators WHERE enrollment_credential = ? LIMIT 1");
+
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, credential_id);
+    return web_sql_exists(stmt, "listing the authenticators of a credential");
+}
+
+int web_sqlite_write_enrollment_removal(sqlite3 *db, const char *credential_id,
+                                        const char *const *ids, size_t count)
+{
+    int rc = delete_sessions_of(db, credential_id);
+
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        rc = delete_enrolled(db, credential_id, ids[i]);
+    if (rc != 0)
+        return rc;
+    return enrolled_left(db, credential_id);
 }
 
 static store_status sqlite_authenticator_use(store *s, const char *id, uint32_t old_count,
@@ -659,6 +783,7 @@ const web_store_ops web_store_sqlite_ops = {
     .authenticator_add = sqlite_authenticator_add,
     .authenticator_find = sqlite_authenticator_find,
     .authenticator_list = sqlite_authenticator_list,
+    .authenticator_list_enrolled_with = sqlite_authenticator_list_enrolled_with,
     .authenticator_remove = sqlite_authenticator_remove,
     .authenticator_use = sqlite_authenticator_use,
     .authenticator_mark_cloned = sqlite_authenticator_mark_cloned,

@@ -603,15 +603,40 @@ static void test_group_all_or_none(void **state)
     assert_int_equal(audit_log_head(log).size, size + 3);
     check_tree(log, size + 3);
 
-    /* Only the first event may carry checks; and a group has 1 to AUDIT_GROUP_MAX. */
+    /* Only the first event may carry checks, and a group has at least one entry. */
     group[0].replay_id = NULL;
     group[0].write_rows = NULL;
     group[2].replay_id = "_group-two";
     assert_int_equal(audit_record_group(log, group, 3), AUDIT_ERR_INVALID_ARGUMENT);
     assert_int_equal(audit_record_group(log, group, 0), AUDIT_ERR_INVALID_ARGUMENT);
-    assert_int_equal(audit_record_group(log, group, AUDIT_GROUP_MAX + 1),
-                     AUDIT_ERR_INVALID_ARGUMENT);
     assert_int_equal(audit_log_head(log).size, size + 3);
+    audit_log_close(&log);
+}
+
+/* A revocation records one entry per removed key, so a group may be long: 200 entries
+ * commit together, or none of them. */
+static void test_long_group_all_or_none(void **state)
+{
+    enum { LONG_GROUP = 200 };
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    row_writer writer = {.conflict = true};
+    audit_event group[LONG_GROUP];
+    uint64_t size = audit_log_head(log).size;
+
+    for (size_t i = 0; i < LONG_GROUP; i++)
+        group[i] = (audit_event){.kind = "authenticator_removed"};
+    group[0].kind = "credential_revoked";
+    group[0].write_rows = write_test_row;
+    group[0].write_rows_ctx = &writer;
+
+    assert_int_equal(audit_record_group(log, group, LONG_GROUP), AUDIT_ERR_CONFLICT);
+    assert_int_equal(audit_log_head(log).size, size);
+
+    writer.conflict = false;
+    assert_int_equal(audit_record_group(log, group, LONG_GROUP), AUDIT_OK);
+    assert_int_equal(audit_log_head(log).size, size + LONG_GROUP);
+    check_tree(log, size + LONG_GROUP);
     audit_log_close(&log);
 }
 
@@ -1226,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_replay_id_recorded_with_entry),
         cmocka_unit_test(test_rows_written_with_entry),
         cmocka_unit_test(test_group_all_or_none),
+        cmocka_unit_test(test_long_group_all_or_none),
         cmocka_unit_test(test_rows_keep_foreign_keys),
         cmocka_unit_test(test_open_checks_checkpoint),
         cmocka_unit_test(test_replay_race_one_winner),

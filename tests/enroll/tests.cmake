@@ -12,6 +12,14 @@ function(enroll_add_tests)
   set_tests_properties(test_enroll_api PROPERTIES
     ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
 
+  # Revocation, expiry and NameID ownership across issuance, enrollment and consent.
+  idsvc_add_unit_test(test_credential_lifecycle
+                      ${CMAKE_SOURCE_DIR}/tests/enroll/test_credential_lifecycle.c
+                      idsvc_server_harness webauthn_soft_authenticator)
+  add_dependencies(test_credential_lifecycle idsvc)
+  set_tests_properties(test_credential_lifecycle PROPERTIES
+    ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
+
   # Consent that the policy engine asks for, with signed bundles and the pages.
   idsvc_add_unit_test(test_policy_consent ${CMAKE_SOURCE_DIR}/tests/enroll/test_policy_consent.c
                       idsvc_server_harness webauthn_soft_authenticator)

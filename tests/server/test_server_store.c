@@ -140,6 +140,16 @@ static void test_replay_id_counts_per_issuer(void **state)
     assert_int_equal(cache.check_and_store(cache.ctx, "https://b.example", "_same", later), 0);
 }
 
+/* Stubs of the tables that migrations after version 3 change, with only the columns the
+ * tests read, so that a test can write an old database without the whole schema. */
+#define V3_TABLE_STUBS                                                                     \
+    "CREATE TABLE subjects (id INTEGER PRIMARY KEY, issuer TEXT, name_id TEXT);"           \
+    "CREATE TABLE credentials (id TEXT PRIMARY KEY);"                                      \
+    "CREATE TABLE web_sessions (token_hash BLOB PRIMARY KEY, subject_id INTEGER,"          \
+    " expires_at INTEGER);"                                                                \
+    "CREATE TABLE authenticators (id TEXT PRIMARY KEY, subject_id INTEGER);"               \
+    "CREATE TABLE consent_requests (id TEXT PRIMARY KEY);"
+
 /* A database of schema version 3 has replay rows without an issuer. Version 4 keeps
  * them, and each still blocks its ID for every issuer until it expires. */
 static void test_replay_rows_survive_migration(void **state)
@@ -150,14 +160,14 @@ static void test_replay_rows_survive_migration(void **state)
     store *migrated;
     saml_replay_cache cache;
     time_t later = time(NULL) + 600;
-    char sql[512];
+    char sql[1024];
 
     (void)state;
     snprintf(old_path, sizeof(old_path), "%s.v3", path);
     snprintf(sql, sizeof(sql),
              "CREATE TABLE schema_versions (version INTEGER PRIMARY KEY,"
              " applied_at INTEGER NOT NULL);"
-             "INSERT INTO schema_versions VALUES (1, 0), (2, 0), (3, 0);"
+             "INSERT INTO schema_versions VALUES (1, 0), (2, 0), (3, 0);" V3_TABLE_STUBS
              "CREATE TABLE replay_cache (assertion_id TEXT PRIMARY KEY,"
              " not_on_or_after INTEGER NOT NULL);"
              "INSERT INTO replay_cache VALUES ('_legacy', %lld);",
@@ -174,6 +184,77 @@ static void test_replay_rows_survive_migration(void **state)
     assert_int_equal(cache.check_and_store(cache.ctx, "https://a.example", "_fresh", later), 1);
     store_close(&migrated);
     unlink(old_path);
+}
+
+/* Returns the single integer that sql selects on path, or -1. */
+static long long select_number(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long long value = -1;
+
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+/* Version 5 cannot tell which enrollment code a session of version 4 descends from, so
+ * the migration ends those sessions. Keys of version 4 stay, with no enrollment
+ * credential, so no revocation removes them. */
+static void test_version_4_sessions_end(void **state)
+{
+    char old_path[sizeof(path) + 8];
+    char error[256];
+    sqlite3 *db = NULL;
+    store *migrated;
+
+    (void)state;
+    snprintf(old_path, sizeof(old_path), "%s.v4", path);
+    assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE schema_versions (version INTEGER PRIMARY KEY,"
+                                  " applied_at INTEGER NOT NULL);"
+                                  "INSERT INTO schema_versions VALUES (1, 0), (2, 0), (3, 0),"
+                                  " (4, 0);" V3_TABLE_STUBS
+                                  "INSERT INTO web_sessions VALUES (x'01', 1, 4000000000);"
+                                  "INSERT INTO authenticators VALUES ('key-1', 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    migrated = store_sqlite_open(old_path, error, sizeof(error));
+    assert_non_null(migrated);
+    store_close(&migrated);
+    assert_int_equal(select_number(old_path, "SELECT count(*) FROM web_sessions"), 0);
+    assert_int_equal(select_number(old_path, "SELECT count(*) FROM authenticators"
+                                             " WHERE enrollment_credential IS NULL"),
+                     1);
+    unlink(old_path);
+}
+
+/* One NameID names one subject: another issuer cannot issue for it, and nothing of its
+ * attempt is stored. The first issuer still can. */
+static void test_name_id_of_one_issuer(void **state)
+{
+    store *s = *state;
+    store_issue first = sample_issue("c-name-1", "_name-1");
+    store_issue other = sample_issue("c-name-2", "_name-2");
+    store_issue again = sample_issue("c-name-3", "_name-3");
+    store_credential credential;
+
+    first.subject_name_id = other.subject_name_id = again.subject_name_id = "SG-NAME";
+    other.issuer = "second-agency";
+    assert_int_equal(s->ops->issue_credential(s, &first), STORE_OK);
+    assert_int_equal(s->ops->issue_credential(s, &other), STORE_CONFLICT);
+    assert_int_equal(s->ops->get_credential(s, "c-name-2", &credential), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->issue_credential(s, &again), STORE_OK);
+    assert_int_equal(select_number(path, "SELECT count(*) FROM subjects"
+                                         " WHERE name_id = 'SG-NAME'"),
+                     1);
 }
 
 static void test_registry_replaced(void **state)
@@ -206,6 +287,8 @@ int main(void)
         cmocka_unit_test(test_replay_cache_and_purge),
         cmocka_unit_test(test_replay_id_counts_per_issuer),
         cmocka_unit_test(test_replay_rows_survive_migration),
+        cmocka_unit_test(test_version_4_sessions_end),
+        cmocka_unit_test(test_name_id_of_one_issuer),
         cmocka_unit_test(test_registry_replaced),
     };
 

@@ -1,0 +1,638 @@
+/*
+ * A credential's life after issuance, against the real daemon with a SoftHSM2 token, a
+ * SQLite file, TLS on loopback and the software authenticator of tests/webauthn.
+ * Revoking a credential removes the sessions and keys its enrollment code created. A
+ * verification that waits for consent ends when its credential is revoked or expires.
+ * An expired credential's code opens no session, and one NameID belongs to one issuer.
+ * Every rejection asserts its stable problem code.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "server_harness.h"
+#include "soft_authenticator.h"
+#include "webauthn.h"
+
+#define ORIGIN_HEADER "Origin: " SOFT_ORIGIN
+
+static const char pages_config[] =
+    "\n[webauthn]\nrp_id = " SOFT_RP_ID "\norigin = " SOFT_ORIGIN "\n"
+    "attestation = self\n"
+    "[pages]\nconsent_timeout = 600\n"
+    "[rp " CLIENT_RP "]\nconsent = always\nname = Bank One\n";
+
+/* A credential as the issuer received it. */
+typedef struct credential {
+    char id[64];
+    char code[64];
+    char assertion[16384];
+} credential;
+
+/* A software key with its signature counter. */
+typedef struct key {
+    soft_authenticator auth;
+    uint32_t counter;
+} key;
+
+/* ---- HTTP helpers ----------------------------------------------------------------- */
+
+static void expect_status(const http_result *r, long status)
+{
+    if (r->status != status)
+        fprintf(stderr, "expected HTTP %ld, got %ld: %s\n", status, r->status,
+                r->body != NULL ? r->body : "");
+    assert_int_equal(r->status, status);
+}
+
+static void expect_problem(http_result *r, long status, const char *code)
+{
+    expect_status(r, status);
+    assert_string_equal(http_result_code(r), code);
+    http_result_clear(r);
+}
+
+/* Posts from a page, with the session cookie when cookie is not NULL. */
+static void page_post(harness *h, const char *cookie, const char *path, const char *body,
+                      http_result *out)
+{
+    char cookie_header[320];
+    const char *headers[] = {"Content-Type: application/json", ORIGIN_HEADER, cookie_header,
+                             NULL};
+
+    snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s",
+             cookie != NULL ? cookie : "");
+    assert_int_equal(harness_curl_headers(h, NULL, "POST", path, headers,
+                                          body != NULL ? body : "{}", out),
+                     0);
+}
+
+static const char *find_nocase(const char *text, const char *needle)
+{
+    size_t len = strlen(needle);
+
+    for (; text != NULL && *text != '\0'; text++)
+        if (strncasecmp(text, needle, len) == 0)
+            return text;
+    return NULL;
+}
+
+/* Copies "__Host-idsvc_session=..." from the Set-Cookie header of a response. */
+static void read_cookie(const http_result *r, char *out, size_t size)
+{
+    const char *found = find_nocase(r->headers, "set-cookie: __Host-idsvc_session=");
+
+    assert_non_null(found);
+    found += strlen("set-cookie: ");
+    snprintf(out, size, "%.*s", (int)strcspn(found, ";\r\n"), found);
+}
+
+static void decode_challenge(const http_result *r, unsigned char out[32])
+{
+    const char *text = json_string_value(json_object_get(r->json, "challenge"));
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+
+    assert_non_null(text);
+    assert_int_equal(webauthn_base64url_decode(text, strlen(text), &bytes, &len), 0);
+    assert_int_equal(len, 32);
+    memcpy(out, bytes, 32);
+    free(bytes);
+}
+
+static char *wrap_response(char *response_json)
+{
+    size_t len = strlen(response_json) + 32;
+    char *body = malloc(len);
+
+    assert_non_null(body);
+    snprintf(body, len, "{\"response\":%s}", response_json);
+    free(response_json);
+    return body;
+}
+
+/* Returns the single integer that sql selects, with ?1 bound to value unless it is NULL,
+ * or -1. */
+static long long select_number(const harness *h, const char *sql, const char *value)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long long number = -1;
+
+    assert_int_equal(sqlite3_open_v2(h->db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    if (value != NULL)
+        sqlite3_bind_text(stmt, 1, value, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        number = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return number;
+}
+
+/* Moves a credential's end of validity two hours back: past it with the clock skew. */
+static void expire_credential(const harness *h, const char *credential_id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+
+    assert_int_equal(sqlite3_open(h->db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE credentials SET not_on_or_after ="
+                                        " strftime('%s', 'now') - 7200 WHERE id = ?1",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, credential_id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+/* ---- Issuer and relying party ----------------------------------------------------- */
+
+static void post_credential(harness *h, const char *client, const char *subject,
+                            http_result *out)
+{
+    char body[512];
+
+    snprintf(body, sizeof(body),
+             "{\"subject\":\"%s\",\"audience\":\"" RP_ENTITY_ID "\","
+             "\"assurance_level\":\"substantial\",\"validity_seconds\":3600,"
+             "\"attributes\":{\"given_name\":\"Mei Ling\",\"nationality\":[\"SG\"]}}",
+             subject);
+    assert_int_equal(harness_curl(h, client, "POST", "/v1/credentials", NULL, body, out), 0);
+}
+
+static void issue(harness *h, const char *subject, credential *c)
+{
+    http_result r;
+
+    post_credential(h, CLIENT_ISSUER, subject, &r);
+    expect_status(&r, 201);
+    snprintf(c->id, sizeof(c->id), "%s",
+             json_string_value(json_object_get(r.json, "credential_id")));
+    snprintf(c->code, sizeof(c->code), "%s",
+             json_string_value(json_object_get(r.json, "enrollment_code")));
+    snprintf(c->assertion, sizeof(c->assertion), "%s",
+             json_string_value(json_object_get(r.json, "assertion")));
+    http_result_clear(&r);
+}
+
+static void revoke(harness *h, const credential *c)
+{
+    char path[160];
+    http_result r;
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", c->id);
+    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", path, NULL,
+                                  "{\"reason\":\"document reported stolen\"}", &r),
+                     0);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+}
+
+/* Posts a verification of c for bank-one, which needs consent, and returns its ids. */
+static void start_verification(harness *h, const credential *c, char *verification_id,
+                               char *consent_id)
+{
+    json_t *request = json_pack("{s:s, s:s, s:[s], s:i}", "assertion", c->assertion,
+                                "purpose", "Open a savings account", "claims", "given_name",
+                                "retention_days", 30);
+    char *body = json_dumps(request, JSON_COMPACT);
+    http_result r;
+
+    assert_int_equal(harness_curl(h, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &r),
+                     0);
+    expect_status(&r, 202);
+    snprintf(verification_id, 64, "%s",
+             json_string_value(json_object_get(r.json, "verification_id")));
+    snprintf(consent_id, 64, "%s", json_string_value(json_object_get(r.json, "consent_id")));
+    http_result_clear(&r);
+    free(body);
+    json_decref(request);
+}
+
+static void fetch_result(harness *h, const char *verification_id, http_result *r)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/v1/verifications/%s", verification_id);
+    assert_int_equal(harness_curl(h, CLIENT_RP, "GET", path, NULL, NULL, r), 0);
+}
+
+/* ---- Pages ------------------------------------------------------------------------ */
+
+static void redeem(harness *h, const credential *c, char *cookie, size_t size)
+{
+    char body[128];
+    http_result r;
+
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", c->code);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 200);
+    read_cookie(&r, cookie, size);
+    http_result_clear(&r);
+}
+
+/* Enrolls a new key in the session of cookie. */
+static void enroll_key(harness *h, const char *cookie, key *k, unsigned char id_byte)
+{
+    soft_ceremony c;
+    char *body;
+    http_result r;
+
+    memset(k, 0, sizeof(*k));
+    assert_int_equal(soft_authenticator_init(&k->auth, -7), 0);
+    k->auth.credential_id[0] = id_byte;
+    soft_ceremony_defaults(&c);
+    page_post(h, cookie, "/account/registration/options", NULL, &r);
+    expect_status(&r, 200);
+    decode_challenge(&r, c.challenge);
+    http_result_clear(&r);
+
+    body = wrap_response(soft_register(&k->auth, &c, NULL, 0));
+    page_post(h, cookie, "/account/registration", body, &r);
+    free(body);
+    expect_status(&r, 201);
+    http_result_clear(&r);
+}
+
+/* Signs the challenge of an options reply with k and posts it to path. */
+static void post_assertion(harness *h, key *k, const http_result *options, const char *path,
+                           http_result *out)
+{
+    soft_ceremony c;
+    char *body;
+
+    soft_ceremony_defaults(&c);
+    decode_challenge(options, c.challenge);
+    c.sign_count = ++k->counter;
+    body = wrap_response(soft_authenticate(&k->auth, &c));
+    page_post(h, NULL, path, body, out);
+    free(body);
+}
+
+/* Signs in with k. */
+static void sign_in(harness *h, key *k, http_result *out)
+{
+    http_result options;
+
+    page_post(h, NULL, "/account/signin/options", NULL, &options);
+    expect_status(&options, 200);
+    post_assertion(h, k, &options, "/account/signin", out);
+    http_result_clear(&options);
+}
+
+/* Posts a call of a consent request without a key, such as "options" or "refusal". */
+static void consent_call(harness *h, const char *consent_id, const char *call,
+                         http_result *out)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/consent/%s/%s", consent_id, call);
+    page_post(h, NULL, path, NULL, out);
+}
+
+/* Approves a consent request with k. */
+static void approve(harness *h, key *k, const char *consent_id, http_result *out)
+{
+    char path[128];
+    http_result options;
+
+    snprintf(path, sizeof(path), "/consent/%s/options", consent_id);
+    page_post(h, NULL, path, NULL, &options);
+    expect_status(&options, 200);
+    snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
+    post_assertion(h, k, &options, path, out);
+    http_result_clear(&options);
+}
+
+/* Asks for registration options in the session of cookie. Returns the HTTP status,
+ * with the problem code in code. */
+static long registration_status(harness *h, const char *cookie, char *code, size_t size)
+{
+    http_result r;
+    long status;
+
+    page_post(h, cookie, "/account/registration/options", NULL, &r);
+    status = r.status;
+    snprintf(code, size, "%s", http_result_code(&r));
+    http_result_clear(&r);
+    return status;
+}
+
+/* ---- Fixture ------------------------------------------------------------------------ */
+
+static int setup(void **state)
+{
+    harness *h = calloc(1, sizeof(*h));
+
+    if (h == NULL || harness_setup(h) != 0 || harness_append_config(h, pages_config) != 0 ||
+        harness_start(h) != 0)
+        return -1;
+    *state = h;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    harness *h = *state;
+
+    if (h != NULL) {
+        harness_teardown(h);
+        free(h);
+    }
+    return 0;
+}
+
+/* ---- Revocation ----------------------------------------------------------------------- */
+
+/*
+ * A key enrolled with a credential that is revoked later must not act for the subject.
+ * The stolen credential's code opened a session that enrolled one key, that key signed
+ * in and enrolled another. The subject's own credential enrolled a third key. The
+ * revocation ends both sessions, removes the first two keys with an audit entry each,
+ * and keeps the third, which alone can approve a consent raised by a new credential.
+ */
+static void test_revocation_removes_enrollment(void **state)
+{
+    harness *h = *state;
+    credential stolen;
+    credential own;
+    credential fresh;
+    char stolen_cookie[256];
+    char signed_in_cookie[256];
+    char own_cookie[256];
+    char verification_id[64];
+    char consent_id[64];
+    char code[64];
+    key stolen_key;
+    key chained_key;
+    key own_key;
+    http_result r;
+
+    issue(h, "SG-LIFE-STOLEN", &stolen);
+    redeem(h, &stolen, stolen_cookie, sizeof(stolen_cookie));
+    enroll_key(h, stolen_cookie, &stolen_key, 0x31);
+    sign_in(h, &stolen_key, &r);
+    expect_status(&r, 200);
+    read_cookie(&r, signed_in_cookie, sizeof(signed_in_cookie));
+    http_result_clear(&r);
+    enroll_key(h, signed_in_cookie, &chained_key, 0x32);
+    issue(h, "SG-LIFE-STOLEN", &own);
+    redeem(h, &own, own_cookie, sizeof(own_cookie));
+    enroll_key(h, own_cookie, &own_key, 0x33);
+
+    revoke(h, &stolen);
+
+    /* Both sessions that descend from the stolen credential ended, and the other did not. */
+    assert_int_equal(registration_status(h, stolen_cookie, code, sizeof(code)), 401);
+    assert_string_equal(code, "session_required");
+    assert_int_equal(registration_status(h, signed_in_cookie, code, sizeof(code)), 401);
+    assert_string_equal(code, "session_required");
+    assert_int_equal(registration_status(h, own_cookie, code, sizeof(code)), 200);
+
+    /* The removed keys cannot sign in, but the subject's own key can. */
+    sign_in(h, &stolen_key, &r);
+    expect_problem(&r, 422, "authenticator_unknown");
+    sign_in(h, &chained_key, &r);
+    expect_problem(&r, 422, "authenticator_unknown");
+    sign_in(h, &own_key, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    /* A consent raised by a new credential cannot be approved with a removed key. */
+    issue(h, "SG-LIFE-STOLEN", &fresh);
+    start_verification(h, &fresh, verification_id, consent_id);
+    approve(h, &stolen_key, consent_id, &r);
+    expect_problem(&r, 422, "authenticator_unknown");
+    fetch_result(h, verification_id, &r);
+    expect_status(&r, 202);
+    http_result_clear(&r);
+    approve(h, &own_key, consent_id, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM audit_entries WHERE kind ="
+                                   " 'authenticator_removed' AND entry LIKE"
+                                   " '%\"reason\":\"credential_revoked\"%' AND entry LIKE"
+                                   " '%\"credential_id\":\"' || ?1 || '\"%'",
+                                   stolen.id),
+                     2);
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM authenticators WHERE"
+                                   " enrollment_credential = ?1",
+                                   own.id),
+                     1);
+    soft_authenticator_clear(&stolen_key.auth);
+    soft_authenticator_clear(&chained_key.auth);
+    soft_authenticator_clear(&own_key.auth);
+}
+
+/* ---- Verifications that wait for consent ---------------------------------------------- */
+
+/* A subject with a key enrolled through the code of one credential, and a second
+ * credential whose verification waits for consent. */
+typedef struct waiting {
+    credential enrolled;
+    credential asked;
+    key key;
+    char verification_id[64];
+    char consent_id[64];
+} waiting;
+
+static void start_waiting(harness *h, const char *subject, unsigned char id_byte, waiting *w)
+{
+    char cookie[256];
+
+    issue(h, subject, &w->enrolled);
+    redeem(h, &w->enrolled, cookie, sizeof(cookie));
+    enroll_key(h, cookie, &w->key, id_byte);
+    issue(h, subject, &w->asked);
+    start_verification(h, &w->asked, w->verification_id, w->consent_id);
+}
+
+static long long count_rejections(const harness *h, const char *consent_id,
+                                  const char *reason)
+{
+    char sql[512];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM audit_entries WHERE kind = 'verification_decided' AND"
+             " entry LIKE '%%\"decision\":\"rejected\"%%' AND entry LIKE"
+             " '%%\"reason\":\"%s\"%%' AND entry LIKE '%%' || ?1 || '%%'",
+             reason);
+    return select_number(h, sql, consent_id);
+}
+
+/* The credential is revoked while its verification waits: the approval ends it as
+ * rejected, with its entry. Neither the relying party's fetch nor a later call of the
+ * consent page releases anything, and the page says that the request ended. */
+static void test_revoked_before_approval(void **state)
+{
+    harness *h = *state;
+    waiting w;
+    char path[128];
+    http_result r;
+
+    start_waiting(h, "SG-LIFE-WAIT-1", 0x41, &w);
+    revoke(h, &w.asked);
+
+    approve(h, &w.key, w.consent_id, &r);
+    expect_problem(&r, 422, "credential_revoked");
+    fetch_result(h, w.verification_id, &r);
+    expect_problem(&r, 422, "credential_revoked");
+    consent_call(h, w.consent_id, "options", &r);
+    expect_problem(&r, 422, "credential_revoked");
+    consent_call(h, w.consent_id, "refusal", &r);
+    expect_problem(&r, 422, "credential_revoked");
+    snprintf(path, sizeof(path), "/consent/%s", w.consent_id);
+    assert_int_equal(harness_curl(h, NULL, "GET", path, NULL, NULL, &r), 0);
+    expect_status(&r, 200);
+    assert_non_null(strstr(r.body, "id=\"decided\""));
+    assert_null(strstr(r.body, "id=\"approve\""));
+    http_result_clear(&r);
+
+    assert_int_equal(count_rejections(h, w.consent_id, "credential_revoked"), 1);
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM audit_entries WHERE kind ="
+                                   " 'consent_given' AND entry LIKE '%' || ?1 || '%'",
+                                   w.consent_id),
+                     0);
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM pending_verifications WHERE"
+                                   " consent_id = ?1 AND json_type(result, '$.held')"
+                                   " IS NULL",
+                                   w.consent_id),
+                     1);
+    soft_authenticator_clear(&w.key.auth);
+}
+
+/* The subject approved before the revocation: the relying party's fetch after it ends
+ * the verification as rejected, and no attestation is signed. */
+static void test_revoked_after_approval(void **state)
+{
+    harness *h = *state;
+    waiting w;
+    http_result r;
+
+    start_waiting(h, "SG-LIFE-WAIT-2", 0x42, &w);
+    approve(h, &w.key, w.consent_id, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    revoke(h, &w.asked);
+
+    fetch_result(h, w.verification_id, &r);
+    expect_problem(&r, 422, "credential_revoked");
+    fetch_result(h, w.verification_id, &r);
+    expect_problem(&r, 422, "credential_revoked");
+    assert_int_equal(count_rejections(h, w.consent_id, "credential_revoked"), 1);
+    soft_authenticator_clear(&w.key.auth);
+}
+
+/* A credential that expires while its verification waits ends it at the approval, with
+ * the SAML verifier's expiry code. */
+static void test_expired_while_waiting(void **state)
+{
+    harness *h = *state;
+    waiting w;
+    http_result r;
+
+    start_waiting(h, "SG-LIFE-WAIT-3", 0x43, &w);
+    expire_credential(h, w.asked.id);
+
+    approve(h, &w.key, w.consent_id, &r);
+    expect_problem(&r, 422, "expired");
+    fetch_result(h, w.verification_id, &r);
+    expect_problem(&r, 422, "expired");
+    assert_int_equal(count_rejections(h, w.consent_id, "expired"), 1);
+    soft_authenticator_clear(&w.key.auth);
+}
+
+/* ---- Enrollment codes and NameIDs ----------------------------------------------------- */
+
+/* The code of an expired credential opens no session and stays unused. */
+static void test_expired_code_rejected(void **state)
+{
+    harness *h = *state;
+    credential c;
+    char body[128];
+    http_result r;
+
+    issue(h, "SG-LIFE-EXPIRED", &c);
+    expire_credential(h, c.id);
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", c.code);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 410);
+    assert_string_equal(http_result_code(&r), "enrollment_code_expired");
+    assert_string_equal(http_result_field(&r), "code");
+    assert_null(find_nocase(r.headers, "set-cookie: __Host-idsvc_session="));
+    http_result_clear(&r);
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM enrollment_redemptions WHERE"
+                                   " credential_id = ?1",
+                                   c.id),
+                     0);
+}
+
+/* A second issuer cannot issue for a NameID that the first one's subject has, and
+ * nothing of its attempt is stored. Each issuer can still issue for its own NameIDs. */
+static void test_name_id_conflict(void **state)
+{
+    harness *h = *state;
+    long long credentials;
+    long long issued;
+    http_result r;
+
+    post_credential(h, CLIENT_ISSUER, "SG-LIFE-SHARED", &r);
+    expect_status(&r, 201);
+    http_result_clear(&r);
+    credentials = select_number(h, "SELECT count(*) FROM credentials", NULL);
+    issued = select_number(h,
+                           "SELECT count(*) FROM audit_entries WHERE kind = ?1",
+                           "credential_issued");
+
+    post_credential(h, CLIENT_ISSUER_TWO, "SG-LIFE-SHARED", &r);
+    expect_status(&r, 409);
+    assert_string_equal(http_result_code(&r), "subject_conflict");
+    assert_string_equal(http_result_field(&r), "subject");
+    assert_non_null(find_nocase(r.headers, "content-type: application/problem+json"));
+    http_result_clear(&r);
+    assert_int_equal(select_number(h, "SELECT count(*) FROM credentials", NULL),
+                     credentials);
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM audit_entries WHERE kind = ?1",
+                                   "credential_issued"),
+                     issued);
+
+    post_credential(h, CLIENT_ISSUER, "SG-LIFE-SHARED", &r);
+    expect_status(&r, 201);
+    http_result_clear(&r);
+    post_credential(h, CLIENT_ISSUER_TWO, "SG-LIFE-OTHER", &r);
+    expect_status(&r, 201);
+    http_result_clear(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_revocation_removes_enrollment),
+        cmocka_unit_test(test_revoked_before_approval),
+        cmocka_unit_test(test_revoked_after_approval),
+        cmocka_unit_test(test_expired_while_waiting),
+        cmocka_unit_test(test_expired_code_rejected),
+        cmocka_unit_test(test_name_id_conflict),
+    };
+
+    return cmocka_run_group_tests_name("credential_lifecycle", tests, setup, teardown);
+}
