@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "problem.h"
 #include "route_common.h"
 #include "web.h"
@@ -165,6 +166,9 @@ static void reply_pending(const http_request *request, const web_verification *v
     char url[512];
     char expires[32];
 
+    /* A reload may have turned the pages off since the verification began. */
+    if (!consent_available(request, reply))
+        return;
     snprintf(url, sizeof(url), "%s/consent/%s", request->snapshot->cfg->web.origins[0],
              consent->id);
     route_format_time(consent->expires_at, expires);
@@ -220,8 +224,11 @@ void route_verifications_get(http_request *request, http_reply *reply)
         goto out;
     }
     if (status != STORE_OK ||
-        s->ops->web->consent_get(s, v.consent_id, &consent) != STORE_OK ||
-        request->snapshot->cfg->web.origin_count == 0) {
+        s->ops->web->consent_get(s, v.consent_id, &consent) != STORE_OK) {
+        log_message(LOG_ERROR, "verification_read_failed",
+                    "request %s: the store could not read verification %s or its consent "
+                    "request",
+                    request->request_id, request->params[0]);
         problem_internal(reply);
         goto out;
     }

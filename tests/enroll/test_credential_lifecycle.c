@@ -6,7 +6,9 @@
  * An expired credential's code opens no session, and one NameID belongs to one issuer.
  * Every rejection asserts its stable problem code.
  */
+#include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -623,6 +625,37 @@ static void test_name_id_conflict(void **state)
     http_result_clear(&r);
 }
 
+/* A SIGHUP that turns the pages off while a verification waits leaves its subject no
+ * way to answer, so the relying party's fetch answers consent_unavailable, not 500. */
+static void test_pages_off_while_waiting(void **state)
+{
+    harness *h = *state;
+    credential c;
+    char verification_id[64];
+    char consent_id[64];
+    char command[PATH_MAX + 96];
+    http_result r;
+    char *log;
+
+    issue(h, "SG-LIFE-PAGES-OFF", &c);
+    start_verification(h, &c, verification_id, consent_id);
+
+    snprintf(command, sizeof(command), "sed -i -e '/^rp_id = /d' -e '/^origin = /d' '%s'",
+             h->config_path);
+    assert_int_equal(system(command), 0);
+    assert_int_equal(kill(h->pid, SIGHUP), 0);
+    log = harness_wait_for_log(h, "\"event\":\"reloaded\"");
+    assert_non_null(log);
+    if (strstr(log, "\"event\":\"reloaded\"") == NULL)
+        harness_dump_log(h);
+    assert_non_null(strstr(log, "\"event\":\"reloaded\""));
+    free(log);
+
+    fetch_result(h, verification_id, &r);
+    expect_problem(&r, 409, "consent_unavailable");
+    http_result_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_expired_while_waiting),
         cmocka_unit_test(test_expired_code_rejected),
         cmocka_unit_test(test_name_id_conflict),
+        cmocka_unit_test(test_pages_off_while_waiting),
     };
 
     return cmocka_run_group_tests_name("credential_lifecycle", tests, setup, teardown);
