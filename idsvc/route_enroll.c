@@ -58,22 +58,37 @@ void route_enroll_page(http_request *request, http_reply *reply)
     web_page_send(&page, request, reply, 200);
 }
 
-/* Upper-cases the code and drops spaces, as people type it; false when unusable. */
+/* Returns the code symbol that a person meant by c. The codes use Crockford's base32
+ * alphabet, which leaves out I, L and O because they look like 1 and 0. */
+static char code_symbol(char c)
+{
+    c = (char)toupper((unsigned char)c);
+    if (c == 'I' || c == 'L')
+        return '1';
+    return c == 'O' ? '0' : c;
+}
+
+/* Writes the code as it was issued, in upper case with a hyphen after every four
+ * symbols, whatever case, spaces and hyphens a person typed; false when unusable. */
 static bool normalise_code(const char *in, char *out, size_t size)
 {
     size_t n = 0;
+    size_t symbols = 0;
 
     for (const char *p = in; *p != '\0'; p++) {
-        if (*p == ' ' || *p == '\t')
+        if (*p == ' ' || *p == '\t' || *p == '-')
             continue;
-        if (!isalnum((unsigned char)*p) && *p != '-')
+        if (!isalnum((unsigned char)*p))
             return false;
-        if (n + 1 >= size)
+        if (n + 3 > size)
             return false;
-        out[n++] = (char)toupper((unsigned char)*p);
+        if (symbols > 0 && symbols % 4 == 0)
+            out[n++] = '-';
+        out[n++] = code_symbol(*p);
+        symbols++;
     }
     out[n] = '\0';
-    return n > 0;
+    return symbols > 0;
 }
 
 

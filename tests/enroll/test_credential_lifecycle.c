@@ -6,6 +6,7 @@
  * An expired credential's code opens no session, and one NameID belongs to one issuer.
  * Every rejection asserts its stable problem code.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -625,6 +626,37 @@ static void test_name_id_conflict(void **state)
     http_result_clear(&r);
 }
 
+/* A person may type the code in lower case, without hyphens, and with O, I or L for the
+ * 0 and 1 that the code's alphabet uses instead. */
+static void test_code_typed_loosely(void **state)
+{
+    harness *h = *state;
+    credential c;
+    char typed[64];
+    char body[128];
+    size_t n = 0;
+    http_result r;
+
+    issue(h, "SG-LIFE-TYPED", &c);
+    for (const char *p = c.code; *p != '\0' && n + 1 < sizeof(typed); p++) {
+        if (*p == '-')
+            continue;
+        typed[n++] = *p == '0' ? 'o' : *p == '1' ? 'l' : (char)tolower((unsigned char)*p);
+    }
+    typed[n] = '\0';
+
+    snprintf(body, sizeof(body), "{\"code\":\" %s \"}", typed);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    /* The code works once, however it was typed. */
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", c.code);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_problem(&r, 409, "enrollment_code_used");
+    http_result_clear(&r);
+}
+
 /* A SIGHUP that turns the pages off while a verification waits leaves its subject no
  * way to answer, so the relying party's fetch answers consent_unavailable, not 500. */
 static void test_pages_off_while_waiting(void **state)
@@ -665,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_expired_while_waiting),
         cmocka_unit_test(test_expired_code_rejected),
         cmocka_unit_test(test_name_id_conflict),
+        cmocka_unit_test(test_code_typed_loosely),
         cmocka_unit_test(test_pages_off_while_waiting),
     };
 
