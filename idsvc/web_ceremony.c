@@ -79,14 +79,29 @@ static int make_challenge_bytes(web_challenge *out, const char *consent_details)
     return 0;
 }
 
-/* Rejects a sign-in challenge while max_signin_challenges are live. */
-static void reject_capacity(http_reply *reply, time_t now, time_t retry_at)
+/* Live challenges that one consent request, or one subject's registrations, may have.
+ * A page makes one per attempt and a person retries a few times within the ceremony
+ * timeout, so eight leaves room for that while a link holder who loops on the options
+ * call adds at most eight rows at a time. */
+#define WEB_SCOPED_LIVE_CHALLENGES 8
+
+/* Rejects a challenge while its scope has as many live challenges as it may. Sign-in
+ * shares one node-wide limit; a consent request or a subject has its own. */
+static void reject_capacity(http_reply *reply, web_ceremony ceremony, time_t now,
+                            time_t retry_at)
 {
     unsigned seconds = retry_at > now ? (unsigned)(retry_at - now) : 1;
 
-    problem_set(reply, 503, "challenge_capacity", NULL,
-                "Too many sign-ins are in progress on this node; retry after %u seconds.",
-                seconds);
+    if (ceremony == WEB_CEREMONY_SIGN_IN)
+        problem_set(reply, 503, "challenge_capacity", NULL,
+                    "Too many sign-ins are in progress on this node; retry after %u "
+                    "seconds.",
+                    seconds);
+    else
+        problem_set(reply, 429, "too_many_challenges", NULL,
+                    "%d attempts of this ceremony are in progress; finish one, or retry "
+                    "after %u seconds.",
+                    WEB_SCOPED_LIVE_CHALLENGES, seconds);
     reply->retry_after = seconds;
 }
 
@@ -100,13 +115,15 @@ int web_challenge_issue(http_request *request, web_ceremony ceremony, int64_t su
     time_t retry_at = 0;
     store_status status;
 
-    /* Only sign-in is capped, because only its options need neither a session nor a
-     * consent link. An expired challenge is kept for challenge_seconds more, so that a
-     * late response still gets challenge_expired or challenge_replayed. */
+    /* Sign-in options need neither a session nor a consent link, so sign-in has a
+     * node-wide limit. The others are limited per consent request or subject. An
+     * expired challenge is kept for challenge_seconds more, so that a late response
+     * still gets challenge_expired or challenge_replayed. */
     web_challenge_bounds bounds = {
         .now = now,
         .purge_before = now - (time_t)web->challenge_seconds,
-        .max_live = ceremony == WEB_CEREMONY_SIGN_IN ? web->max_signin_challenges : 0,
+        .max_live = ceremony == WEB_CEREMONY_SIGN_IN ? web->max_signin_challenges
+                                                     : WEB_SCOPED_LIVE_CHALLENGES,
     };
 
     memset(out, 0, sizeof(*out));
@@ -122,7 +139,7 @@ int web_challenge_issue(http_request *request, web_ceremony ceremony, int64_t su
 
     status = s->ops->web->challenge_put(s, out, &bounds, &retry_at);
     if (status == STORE_CONFLICT && bounds.max_live > 0) {
-        reject_capacity(reply, now, retry_at);
+        reject_capacity(reply, ceremony, now, retry_at);
         return -1;
     }
     if (status != STORE_OK) {

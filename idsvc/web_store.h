@@ -80,7 +80,9 @@ typedef struct web_redemption {
 typedef struct web_challenge_bounds {
     time_t now;
     time_t purge_before; /* challenges that expired before this time are removed */
-    size_t max_live;     /* maximum live challenges of the ceremony; 0 for no limit */
+    /* maximum live challenges of the ceremony, counted per consent request for a
+     * consent challenge and per subject for a registration; 0 for no limit */
+    size_t max_live;
 } web_challenge_bounds;
 
 typedef enum web_consent_state {
@@ -153,7 +155,8 @@ typedef struct web_store_ops {
 
     /* Stores a challenge and removes those that expired before bounds->purge_before,
      * used or not. A challenge is live until it expires, used or not. When
-     * bounds->max_live challenges of the same ceremony are live at bounds->now, it stores
+     * bounds->max_live challenges of the same ceremony (and consent request, or subject
+     * of a registration) are live at bounds->now, it stores
      * nothing, sets *retry_at to the earliest of their expiries and returns
      * STORE_CONFLICT. */
     store_status (*challenge_put)(store *s, const web_challenge *challenge,

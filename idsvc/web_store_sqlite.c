@@ -263,20 +263,29 @@ static store_status sqlite_user_handle(store *s, int64_t subject_id, unsigned ch
 
 /* ---- Challenges -------------------------------------------------------------------- */
 
-/* Counts the live challenges of a ceremony at now and finds the earliest of their
- * expiries. */
-static store_status count_live_challenges(store *s, web_ceremony ceremony, time_t now,
-                                          size_t *count, time_t *earliest)
+/* The live challenges that share a cap with challenge: those of its ceremony, and of
+ * its consent request or registering subject when it has one. SQL parameters ?2 to ?4
+ * are the ceremony, the subject and the consent id, ?7 the time. */
+#define LIVE_CHALLENGES_OF_SCOPE                                                        \
+    " FROM webauthn_challenges WHERE ceremony = ?2 AND expires_at > ?7"                 \
+    " AND (?3 = 0 OR subject_id = ?3) AND (?4 IS NULL OR consent_id = ?4)"
+
+/* Counts the live challenges in challenge's scope at now and finds the earliest of
+ * their expiries. */
+static store_status count_live_challenges(store *s, const web_challenge *challenge,
+                                          time_t now, size_t *count, time_t *earliest)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "SELECT count(*), min(expires_at) FROM webauthn_challenges"
-           " WHERE ceremony = ? AND expires_at > ?");
+    sqlite3_stmt *stmt =
+        web_sql_prepare(s, "SELECT count(*), min(expires_at)" LIVE_CHALLENGES_OF_SCOPE);
     store_status status = STORE_FAILED;
 
     if (stmt == NULL)
         return STORE_FAILED;
-    sqlite3_bind_int(stmt, 1, (int)ceremony);
-    sqlite3_bind_int64(stmt, 2, now);
+    sqlite3_bind_int(stmt, 2, (int)challenge->ceremony);
+    sqlite3_bind_int64(stmt, 3, challenge->subject_id);
+    web_sql_bind_text(stmt, 4, challenge->consent_id[0] != '\0' ? challenge->consent_id
+                                                                 : NULL);
+    sqlite3_bind_int64(stmt, 7, now);
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         *count = (size_t)sqlite3_column_int64(stmt, 0);
         *earliest = (time_t)sqlite3_column_int64(stmt, 1);
@@ -288,7 +297,7 @@ static store_status count_live_challenges(store *s, web_ceremony ceremony, time_
     return status;
 }
 
-/* Inserts the challenge only while fewer than max_live challenges of its ceremony are
+/* Inserts the challenge only while fewer than max_live challenges of its scope are
  * live, in one statement, so that two threads cannot both take the last place.
  * STORE_CONFLICT when there was no place. */
 static store_status insert_challenge(store *s, const web_challenge *challenge,
@@ -297,8 +306,7 @@ static store_status insert_challenge(store *s, const web_challenge *challenge,
     sqlite3_stmt *stmt = web_sql_prepare(
         s, "INSERT INTO webauthn_challenges (challenge, ceremony, subject_id, consent_id,"
            " nonce, expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6"
-           " WHERE ?8 = 0 OR (SELECT count(*) FROM webauthn_challenges"
-           " WHERE ceremony = ?2 AND expires_at > ?7) < ?8");
+           " WHERE ?8 = 0 OR (SELECT count(*)" LIVE_CHALLENGES_OF_SCOPE ") < ?8");
     store_status status;
 
     if (stmt == NULL)
@@ -330,8 +338,7 @@ static store_status sqlite_challenge_put(store *s, const web_challenge *challeng
     *retry_at = 0;
     if (bounds->max_live > 0) {
         /* A read first, so that requests past the limit take no write lock. */
-        status = count_live_challenges(s, challenge->ceremony, bounds->now, &live,
-                                       retry_at);
+        status = count_live_challenges(s, challenge, bounds->now, &live, retry_at);
         if (status != STORE_OK || live >= bounds->max_live)
             return status != STORE_OK ? status : STORE_CONFLICT;
     }
@@ -345,8 +352,7 @@ static store_status sqlite_challenge_put(store *s, const web_challenge *challeng
 
     status = insert_challenge(s, challenge, bounds);
     if (status == STORE_CONFLICT &&
-        count_live_challenges(s, challenge->ceremony, bounds->now, &live, retry_at) !=
-            STORE_OK)
+        count_live_challenges(s, challenge, bounds->now, &live, retry_at) != STORE_OK)
         status = STORE_FAILED;
     return status;
 }

@@ -657,6 +657,43 @@ static void test_code_typed_loosely(void **state)
     http_result_clear(&r);
 }
 
+/* A consent link holder, or a session, that loops on an options call gets at most eight
+ * live challenges, then 429 too_many_challenges with Retry-After, and the rows stop
+ * growing. */
+static void test_scoped_challenges_capped(void **state)
+{
+    harness *h = *state;
+    waiting w;
+    credential c;
+    char cookie[256];
+    http_result r;
+
+    start_waiting(h, "SG-LIFE-CAP-1", 0x51, &w);
+    for (int i = 0; i < 8; i++) {
+        consent_call(h, w.consent_id, "options", &r);
+        expect_status(&r, 200);
+        http_result_clear(&r);
+    }
+    consent_call(h, w.consent_id, "options", &r);
+    assert_non_null(find_nocase(r.headers, "Retry-After: "));
+    expect_problem(&r, 429, "too_many_challenges");
+    assert_int_equal(select_number(h, "SELECT count(*) FROM webauthn_challenges"
+                                      " WHERE consent_id = ?",
+                                   w.consent_id),
+                     8);
+    soft_authenticator_clear(&w.key.auth);
+
+    issue(h, "SG-LIFE-CAP-2", &c);
+    redeem(h, &c, cookie, sizeof(cookie));
+    for (int i = 0; i < 8; i++) {
+        page_post(h, cookie, "/account/registration/options", NULL, &r);
+        expect_status(&r, 200);
+        http_result_clear(&r);
+    }
+    page_post(h, cookie, "/account/registration/options", NULL, &r);
+    expect_problem(&r, 429, "too_many_challenges");
+}
+
 /* A SIGHUP that turns the pages off while a verification waits leaves its subject no
  * way to answer, so the relying party's fetch answers consent_unavailable, not 500. */
 static void test_pages_off_while_waiting(void **state)
@@ -698,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_expired_code_rejected),
         cmocka_unit_test(test_name_id_conflict),
         cmocka_unit_test(test_code_typed_loosely),
+        cmocka_unit_test(test_scoped_challenges_capped),
         cmocka_unit_test(test_pages_off_while_waiting),
     };
 
