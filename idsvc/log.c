@@ -49,31 +49,107 @@ static void append(line_buffer *line, const char *bytes, size_t len)
     line->len += len;
 }
 
-/* Escapes for JSON and caps at LOG_VALUE_MAX input bytes. Bytes outside printable
- * ASCII become \u00XX, so a peer cannot forge a line break or an invalid encoding. */
-static void append_escaped(line_buffer *line, const char *value)
+static bool is_continuation(unsigned char c, unsigned char low, unsigned char high)
+{
+    return c >= low && c <= high;
+}
+
+/* Returns the length of the well-formed UTF-8 sequence of two to four bytes at s (RFC
+ * 3629, section 4: no overlong forms, no surrogates, nothing past U+10FFFF), or 0. The
+ * NUL that ends s is no continuation byte, so a cut sequence returns 0. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char lead = s[0];
+
+    if (lead >= 0xc2 && lead <= 0xdf)
+        return is_continuation(s[1], 0x80, 0xbf) ? 2 : 0;
+    if (lead >= 0xe0 && lead <= 0xef) {
+        unsigned char low = lead == 0xe0 ? 0xa0 : 0x80;
+        unsigned char high = lead == 0xed ? 0x9f : 0xbf;
+
+        return is_continuation(s[1], low, high) && is_continuation(s[2], 0x80, 0xbf) ? 3
+                                                                                       : 0;
+    }
+    if (lead >= 0xf0 && lead <= 0xf4) {
+        unsigned char low = lead == 0xf0 ? 0x90 : 0x80;
+        unsigned char high = lead == 0xf4 ? 0x8f : 0xbf;
+
+        return is_continuation(s[1], low, high) && is_continuation(s[2], 0x80, 0xbf) &&
+                       is_continuation(s[3], 0x80, 0xbf)
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+/* True for a sequence that stays readable as it is: not a C1 control (U+0080 to
+ * U+009F) and not U+2028 or U+2029, which some log readers take as line breaks. */
+static bool utf8_is_plain(const unsigned char *s, size_t len)
+{
+    if (len == 2)
+        return s[0] != 0xc2 || s[1] >= 0xa0;
+    if (len == 3)
+        return !(s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9));
+    return true;
+}
+
+/* Appends the JSON escape of one character that is not copied as it is: a quote or
+ * backslash, an ASCII control, a C1 control or line separator, or U+FFFD for a byte
+ * that starts no well-formed UTF-8 sequence. Returns the input bytes it stands for. */
+static size_t append_escape(line_buffer *line, const unsigned char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    char escaped[6] = {'\\', 'u', '0', '0', 0, 0};
+
+    if (s[0] == '"' || s[0] == '\\') {
+        append(line, (const char[]){'\\', (char)s[0]}, 2);
+        return 1;
+    }
+    if (s[0] < 0x80 || (len == 2 && s[0] == 0xc2)) {
+        unsigned char c = len == 2 ? s[1] : s[0];
+
+        escaped[4] = hex[c >> 4];
+        escaped[5] = hex[c & 0x0f];
+        append(line, escaped, sizeof(escaped));
+        return len == 2 ? 2 : 1;
+    }
+    if (len == 3) {
+        append(line, s[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+        return 3;
+    }
+    append(line, "\\ufffd", 6);
+    return 1;
+}
+
+/* Escapes for JSON and caps at LOG_VALUE_MAX input bytes, never inside a character.
+ * Well-formed UTF-8 is copied as it is, so names in any script stay readable. Controls,
+ * line separators and bytes of invalid UTF-8 are escaped, so a peer cannot forge a line
+ * break or an invalid encoding. */
+static void append_escaped(line_buffer *line, const char *value)
+{
+    const unsigned char *text = (const unsigned char *)value;
     size_t run = 0;
-    size_t i;
+    size_t i = 0;
 
     append(line, "\"", 1);
-    for (i = 0; value[i] != '\0' && i < LOG_VALUE_MAX; i++) {
-        unsigned char c = (unsigned char)value[i];
-        char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0x0f]};
+    while (text[i] != '\0') {
+        unsigned char c = text[i];
+        size_t len = c < 0x80 ? 1 : utf8_sequence(text + i);
 
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+        if (i + (len > 0 ? len : 1) > LOG_VALUE_MAX)
+            break;
+        if ((c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ||
+            (len > 1 && utf8_is_plain(text + i, len))) {
+            i += len;
             continue;
-        /* Copy the printable run before this byte in one piece. */
+        }
+        /* Copy the plain run before this character in one piece. */
         append(line, value + run, i - run);
-        run = i + 1;
-        if (c == '"' || c == '\\')
-            append(line, (const char[]){'\\', (char)c}, 2);
-        else
-            append(line, escaped, sizeof(escaped));
+        i += append_escape(line, text + i, len);
+        run = i;
     }
     append(line, value + run, i - run);
-    if (value[i] != '\0')
+    if (text[i] != '\0')
         append(line, "...", 3);
     append(line, "\"", 1);
 }
