@@ -111,6 +111,13 @@ static bool read_verify_input(const http_request *request, const json_t *body,
                         "assertion must be SAML XML or its base64 encoding.");
             return false;
         }
+        /* The parser would stop at a NUL byte and ignore what follows. */
+        if (memchr(in->xml, '\0', in->xml_len) != NULL) {
+            problem_set(reply, 400, "assertion_encoding_invalid", "assertion",
+                        "The base64 assertion decodes to text with a NUL byte, which XML "
+                        "does not allow.");
+            return false;
+        }
     }
     if (in->xml == NULL) {
         problem_internal(reply);

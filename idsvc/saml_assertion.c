@@ -67,7 +67,9 @@ static int saml_time_zone(const char **rest, long *offset)
     if (zone_hour < 0 || !saml_time_expect(rest, ':'))
         return -1;
     zone_minute = saml_time_digits(rest, 2);
-    if (zone_minute < 0 || zone_hour > 14 || zone_minute > 59)
+    /* xs:dateTime offsets run from -14:00 to +14:00. */
+    if (zone_minute < 0 || zone_hour > 14 || zone_minute > 59 ||
+        (zone_hour == 14 && zone_minute != 0))
         return -1;
     *offset = (zone_hour * 60L + zone_minute) * 60L * (sign == '+' ? 1 : -1);
     return 0;
@@ -102,9 +104,10 @@ int saml_time_parse(const char *text, time_t *out)
         return -1;
 
     /* A day that the month does not have is invalid, not the first days of the next
-     * month as timegm would make it. */
+     * month as timegm would make it. xs:dateTime has no leap second (60), and SAML 2.0
+     * Core, section 1.3.3, forbids writing one. */
     if (year < 1970 || month < 1 || month > 12 || day < 1 ||
-        day > saml_days_in_month(year, month) || hour > 23 || minute > 59 || second > 60)
+        day > saml_days_in_month(year, month) || hour > 23 || minute > 59 || second > 59)
         return -1;
 
     /* Fractions of a second are dropped. */

@@ -399,6 +399,9 @@ static void times_parsed_strictly(void **state)
         "2026-2-01T01:00:00Z",
         "2026-01-01T00:00:00",
         "2026-01-01T00:00:00.5",
+        "2026-01-01T10:20:60Z",
+        "2026-01-01T10:20:00+14:59",
+        "2026-01-01T10:20:00-14:30",
         "",
     };
     static const struct {
@@ -409,6 +412,7 @@ static void times_parsed_strictly(void **state)
         {"2026-01-01T00:00:00Z", 1767225600},
         {"2026-01-01T02:00:00.250+02:00", 1767225600},
         {"2025-12-31T19:00:00-05:00", 1767225600},
+        {"2026-01-01T14:00:00+14:00", 1767225600},
     };
     saml_verify_options options;
     saml_assertion *assertion = NULL;

@@ -520,6 +520,9 @@ static void test_request_errors_have_codes(void **state)
         {"{\"assertion\":\"aGVsbG8gd29ybGQ=-junk\",\"claims\":[\"given_name\"],"
          "\"purpose\":\"kyc\"}",
          400, "assertion_encoding_invalid", "assertion"},
+        /* base64 of "<a/>" and a NUL byte: XML has no NUL, and the parser would stop. */
+        {"{\"assertion\":\"PGEvPgA=\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}",
+         400, "assertion_encoding_invalid", "assertion"},
         /* base64url is not the standard alphabet. */
         {"{\"assertion\":\"PD94_bWw-\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}",
          400, "assertion_encoding_invalid", "assertion"},
