@@ -460,9 +460,16 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
-        printf("%s: the configuration is valid\n", path);
+        rc = node_check_files(cfg, error, sizeof(error)) == 0 &&
+                     http_policy_check(cfg, error, sizeof(error)) == 0
+                 ? 0
+                 : 1;
+        if (rc == 0)
+            printf("%s: the configuration is valid\n", path);
+        else
+            log_message(LOG_ERROR, "check_failed", "%s", error);
         config_free(&cfg);
-        return 0;
+        return rc;
     }
 
     /* Block the signals before any thread starts, so that only sigwait receives them. */

@@ -54,6 +54,12 @@ void node_release(node_snapshot **snapshot);
  * store. Returns 0, or -1 with a sentence in error and cfg freed. */
 int node_install_config(node *n, config *cfg, char *error, size_t error_size);
 
+/* Reads each file of cfg that the node reads without its HSM or database: the issuers'
+ * keys, the attestation roots, the TLS certificate, the client CAs and the SAML
+ * certificate, with the checks of a start. For `idsvc --check`. Returns 0 or -1 with
+ * error set. */
+int node_check_files(const config *cfg, char *error, size_t error_size);
+
 /* Copies the registry entry of relying party id from the snapshot's configuration,
  * from which the store's registry is also written. Returns STORE_OK, STORE_NOT_FOUND or
  * STORE_FAILED when out of memory. The caller clears out with store_rp_clear. */

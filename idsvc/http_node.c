@@ -221,6 +221,55 @@ out:
     return status == STORE_OK ? 0 : -1;
 }
 
+/* Reads every certificate of one PEM file; what names the file in the error. */
+static int check_certificate_file(const char *path, const char *what, char *error,
+                                  size_t error_size)
+{
+    char detail[384] = "";
+    X509 **certs = NULL;
+    size_t count = 0;
+
+    if (pem_read_certificates(path, &certs, &count, detail, sizeof(detail)) != 0) {
+        snprintf(error, error_size, "%s %s", what, detail);
+        return -1;
+    }
+    pem_certificates_free(&certs, count);
+    return 0;
+}
+
+int node_check_files(const config *cfg, char *error, size_t error_size)
+{
+    node_snapshot snapshot = {0};
+    int rc = -1;
+
+    snapshot.trust = saml_trust_store_new();
+    snapshot.issuers = json_array();
+    if (snapshot.trust == NULL || snapshot.issuers == NULL) {
+        snprintf(error, error_size, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->issuer_count; i++)
+        if (add_issuer(&snapshot, &cfg->issuers[i], error, error_size) != 0)
+            goto out;
+    if (check_attestation_roots(cfg, error, error_size) != 0 ||
+        check_certificate_file(cfg->certificate_file, "[tls] certificate", error,
+                               error_size) != 0)
+        goto out;
+    for (size_t i = 0; i < cfg->client_ca_count; i++)
+        if (check_certificate_file(cfg->client_ca_files[i], "[tls] client_ca", error,
+                                   error_size) != 0)
+            goto out;
+    if (cfg->saml_certificate_file != NULL &&
+        check_certificate_file(cfg->saml_certificate_file, "[saml] certificate", error,
+                               error_size) != 0)
+        goto out;
+    rc = 0;
+out:
+    saml_trust_store_free(&snapshot.trust);
+    json_decref(snapshot.issuers);
+    return rc;
+}
+
 int node_install_config(node *n, config *cfg, char *error, size_t error_size)
 {
     node_snapshot *snapshot = NULL;

@@ -189,6 +189,32 @@ static int load_keys_and_bundles(node *n, const config *cfg, policy_error *err)
     return 0;
 }
 
+int http_policy_check(const config *cfg, char *error, size_t error_size)
+{
+    policy_trust *trust = NULL;
+    policy_store *scratch = NULL;
+    policy_load_input input = bundle_input(cfg);
+    policy_error err = {0};
+    int rc = -1;
+
+    if (cfg->policy.bundle_count == 0)
+        return 0;
+    if (config_load_policy_trust(&cfg->policy, &trust, &err) != 0 ||
+        policy_store_create(trust, &scratch, &err) != 0) {
+        policy_trust_free(&trust);
+        snprintf(error, error_size, "[policy] regulator keys: %s (%s)", err.message,
+                 policy_error_name(err.code));
+        return -1;
+    }
+    if (policy_store_load_from(scratch, &input, &err) != 0)
+        snprintf(error, error_size, "[policy] bundle: %s (%s)", err.message,
+                 policy_error_code_of(&err));
+    else
+        rc = 0;
+    policy_store_free(&scratch);
+    return rc;
+}
+
 int http_policy_start(node *n, const config *cfg)
 {
     policy_trust *trust = NULL;

@@ -22,6 +22,11 @@
  */
 int http_policy_start(node *n, const config *cfg);
 
+/* Loads cfg's regulator keys and bundles into a throwaway store, with every check of a
+ * start (signatures, bindings, validate's checks, the node's home jurisdiction), for
+ * `idsvc --check`. Returns 0, also when no bundle is named, or -1 with error set. */
+int http_policy_check(const config *cfg, char *error, size_t error_size);
+
 /* Reloads the regulator keys, their bindings and the bundles that cfg names, and puts
  * them in force together. On any failure, logs the stable code and the file at fault,
  * and keeps serving with the keys and the set that were loaded before. */

@@ -289,6 +289,42 @@ static void test_configuration_rejections(void **state)
     write_config(server.config_path, "");
 }
 
+/* --check reads the files a start reads without the HSM and the database, so a missing
+ * key file or bundle fails it as it would fail the start. */
+static void test_check_reads_files(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[issuer gone]\nentity_id = https://gone.example/saml\ncertificate = gone.pem\n",
+         "[issuer gone] certificate"},
+        {"[policy]\nbundle = gone.xml\n[regulator r]\nkey = ca.pem\nsigns = base\n",
+         "[policy] bundle:"},
+        {"[policy]\nbundle = gone.xml\n[regulator r]\nkey = gone-key.pem\nsigns = base\n",
+         "[policy] regulator keys:"},
+    };
+    char path[PATH_MAX + 32];
+    char output[4096];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/checked.conf", server.token.dir);
+    write_config(path, "");
+    if (run_daemon(path, true, output, sizeof(output)) != 0)
+        fprintf(stderr, "the valid file: %s\n", output);
+    assert_int_equal(run_daemon(path, true, output, sizeof(output)), 0);
+    assert_non_null(strstr(output, "the configuration is valid"));
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_config(path, cases[i].extra);
+        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, output);
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+    }
+}
+
 /* A reload keeps the entity_id the node started with, so an [issuer] with that
  * entity_id fails the reload even when the file names another [server] entity_id. */
 static void test_reload_checks_running_entity_id(void **state)
@@ -322,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_two_cns_map_no_role),
         cmocka_unit_test(test_overlong_cn_logged),
         cmocka_unit_test(test_configuration_rejections),
+        cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_reload_checks_running_entity_id),
     };
 
