@@ -31,6 +31,16 @@ typedef struct pending {
     bool done;
     audit_done_fn on_done; /* NULL for audit_record */
     void *on_done_ctx;
+    /* For an event with added_events, whose entry.write_rows is write_rows_and_added:
+     * the log, the event's own write_rows, and the entries that it added. */
+    const struct audit_log *log;
+    audit_rows_fn event_write_rows;
+    void *event_write_rows_ctx;
+    const audit_event *const *added_events;
+    const size_t *added_count;
+    struct pending *added;
+    audit_store_entry **added_entries;
+    size_t added_filled;
 } pending;
 
 struct audit_log {
@@ -192,7 +202,7 @@ static pending *commit_queue(audit_log *log)
                     : p->entry.replayed ? AUDIT_ERR_REPLAYED
                     : p->entry.conflict ? AUDIT_ERR_CONFLICT
                                         : AUDIT_OK;
-        appended += p->status == AUDIT_OK;
+        appended += p->status == AUDIT_OK ? 1 + p->entry.added_count : 0;
         if (p->on_done != NULL) {
             p->next = finished;
             finished = p;
@@ -321,7 +331,73 @@ static char *format_entry(const audit_log *log, const audit_event *event, time_t
 static bool event_valid(const audit_log *log, const audit_event *event)
 {
     return log != NULL && event != NULL && audit_event_kind_known(event->kind) &&
-           (event->payload == NULL || json_is_object(event->payload));
+           (event->payload == NULL || json_is_object(event->payload)) &&
+           (event->added_events == NULL ||
+            (event->added_count != NULL && event->write_rows != NULL));
+}
+
+/* An event added by write_rows carries no checks or rows of its own. */
+static bool added_event_valid(const audit_log *log, const audit_event *event)
+{
+    return event_valid(log, event) && event->replay_id == NULL &&
+           !event->replay_credential && event->write_rows == NULL &&
+           event->added_events == NULL;
+}
+
+static audit_status fill_pending(const audit_log *log, const audit_event *event, pending *p);
+
+static void added_free(pending *p)
+{
+    for (size_t i = 0; i < p->added_filled; i++)
+        free((char *)p->added[i].entry.text);
+    free(p->added);
+    free(p->added_entries);
+    p->added = NULL;
+    p->added_entries = NULL;
+    p->added_filled = 0;
+    p->entry.added = NULL;
+    p->entry.added_count = 0;
+}
+
+/* The write_rows of an event with added_events, run in the commit's transaction: runs
+ * the event's own write_rows, then serialises and hashes the entries it chose, for
+ * audit_store_append to append after the group. */
+static int write_rows_and_added(struct sqlite3 *db, void *ctx)
+{
+    pending *p = ctx;
+    int rc = p->event_write_rows(db, p->event_write_rows_ctx);
+    size_t count;
+
+    added_free(p);
+    if (rc != 0)
+        return rc;
+    count = *p->added_count;
+    if (count == 0)
+        return 0;
+    p->added = calloc(count, sizeof(*p->added));
+    p->added_entries = calloc(count, sizeof(*p->added_entries));
+    if (p->added == NULL || p->added_entries == NULL) {
+        log_message(LOG_ERROR, "audit_commit_failed",
+                    "out of memory for the %zu entries added by a %s entry", count,
+                    p->entry.kind);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const audit_event *event = &(*p->added_events)[i];
+
+        if (!added_event_valid(p->log, event) ||
+            fill_pending(p->log, event, &p->added[i]) != AUDIT_OK) {
+            log_message(LOG_ERROR, "audit_commit_failed",
+                        "entry %zu added by a %s entry is invalid or out of memory", i,
+                        p->entry.kind);
+            return -1;
+        }
+        p->added_filled++;
+        p->added_entries[i] = &p->added[i].entry;
+    }
+    p->entry.added = p->added_entries;
+    p->entry.added_count = count;
+    return 0;
 }
 
 /* Serialises and hashes the event into p->entry; the entry's text is p's to free. */
@@ -345,6 +421,17 @@ static audit_status fill_pending(const audit_log *log, const audit_event *event,
     p->entry.replay_credential = event->replay_credential;
     p->entry.write_rows = event->write_rows;
     p->entry.write_rows_ctx = event->write_rows_ctx;
+    if (event->added_events != NULL) {
+        /* p stays at this address until its commit: on the caller's stack or in the
+         * group's array. */
+        p->log = log;
+        p->event_write_rows = event->write_rows;
+        p->event_write_rows_ctx = event->write_rows_ctx;
+        p->added_events = event->added_events;
+        p->added_count = event->added_count;
+        p->entry.write_rows = write_rows_and_added;
+        p->entry.write_rows_ctx = p;
+    }
     if (audit_merkle_hash_leaf(text, p->entry.text_len, &p->entry.leaf_hash) != AUDIT_MERKLE_OK) {
         free(text);
         return AUDIT_ERR_MERKLE_FAILED;
@@ -366,6 +453,7 @@ audit_status audit_record(audit_log *log, const audit_event *event, uint64_t *in
     if (status == AUDIT_OK && index != NULL)
         *index = p.entry.index;
     free((char *)p.entry.text);
+    added_free(&p);
     return status;
 }
 
@@ -378,7 +466,7 @@ static bool group_valid(const audit_log *log, const audit_event *events, size_t 
         if (!event_valid(log, &events[i]))
             return false;
         if (i > 0 && (events[i].replay_id != NULL || events[i].replay_credential ||
-                      events[i].write_rows != NULL))
+                      events[i].write_rows != NULL || events[i].added_events != NULL))
             return false;
     }
     return true;
@@ -407,6 +495,7 @@ audit_status audit_record_group(audit_log *log, const audit_event *events, size_
     }
     for (size_t i = 0; i < filled; i++)
         free((char *)group[i].entry.text);
+    added_free(&group[0]);
     free(group);
     return status;
 }

@@ -100,6 +100,16 @@ typedef struct audit_event {
      * AUDIT_ERR_STORE_FAILED. */
     audit_rows_fn write_rows;
     void *write_rows_ctx;
+    /* Entries that write_rows chooses from rows it read in the transaction, or NULL.
+     * When write_rows returns 0, the log appends the *added_count events at
+     * *added_events after this entry and the rest of its group, in the same
+     * transaction. The log formats them before write_rows' transaction goes on, so they
+     * need to stay valid only until then. They may not carry replay_id,
+     * replay_credential, write_rows or added_events. Requires write_rows; the first
+     * event of audit_record_group and audit_record take it, audit_record_async does
+     * not. */
+    const struct audit_event *const *added_events;
+    const size_t *added_count;
 } audit_event;
 
 /* Returns true for the event kinds that docs/audit-log.md defines. */

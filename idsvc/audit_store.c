@@ -428,6 +428,9 @@ static int append_all(audit_store *s, audit_connection *c, audit_store_entry *co
         for (size_t j = 0; j < length; j++)
             if (append_one(c, entries[i + j], frontier) != 0)
                 return -1;
+        for (size_t j = 0; j < first->added_count; j++)
+            if (append_one(c, first->added[j], frontier) != 0)
+                return -1;
     }
     return purge_replay(s, c, recorded);
 }

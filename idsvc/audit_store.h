@@ -52,6 +52,10 @@ typedef struct audit_store_entry {
      * others follow it in the batch and carry follows_group. */
     size_t group_size;
     bool follows_group;
+    /* On the first entry of a group, or a lone entry: the entries that its write_rows
+     * added, appended after the group in the same transaction. write_rows sets them. */
+    struct audit_store_entry *const *added;
+    size_t added_count;
     bool conflict; /* set by audit_store_append: write_rows returned 1 */
     bool replayed; /* set by audit_store_append: the ID was recorded before */
     bool revoked;  /* set by audit_store_append: the credential is revoked */

@@ -259,6 +259,7 @@ typedef struct enrollment {
     const web_authenticator *authenticator;
     const web_session *session;
     bool session_closed; /* set when the session ended before the commit */
+    bool at_limit;       /* set when the subject has WEB_AUTHENTICATORS_MAX keys */
 } enrollment;
 
 /* A revocation of the session's credential may commit between the session check of the
@@ -267,12 +268,15 @@ static int write_authenticator(struct sqlite3 *db, void *ctx)
 {
     enrollment *e = ctx;
     int session_open = web_sqlite_session_open(db, e->session->token_hash, time(NULL));
+    int rc;
 
     if (session_open != 1) {
         e->session_closed = session_open == 0;
         return session_open < 0 ? -1 : 1;
     }
-    return web_sqlite_write_authenticator(db, e->authenticator);
+    rc = web_sqlite_write_authenticator(db, e->authenticator);
+    e->at_limit = rc == 2;
+    return rc;
 }
 
 /* The removal of one of a subject's authenticators, written with its audit entry. */
@@ -349,7 +353,7 @@ static void register_verified(http_request *request, const web_session *session,
                               const webauthn_registration *r, http_reply *reply)
 {
     web_authenticator a;
-    enrollment e = {&a, session, false};
+    enrollment e = {&a, session, false, false};
     audit_status status;
 
     if (!fill_authenticator(session, r, &a)) {
@@ -359,6 +363,11 @@ static void register_verified(http_request *request, const web_session *session,
     status = audit_enrolled(request, &e, r, reply);
     if (status == AUDIT_ERR_CONFLICT && e.session_closed)
         problem_session_required(reply);
+    else if (status == AUDIT_ERR_CONFLICT && e.at_limit)
+        problem_set(reply, 409, "authenticator_limit", "response",
+                    "The subject has %d authenticators, the maximum; remove one before "
+                    "enrolling another.",
+                    WEB_AUTHENTICATORS_MAX);
     else if (status == AUDIT_ERR_CONFLICT)
         problem_set(reply, 409, "authenticator_exists", "response",
                     "This authenticator is enrolled already.");

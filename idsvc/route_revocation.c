@@ -19,50 +19,34 @@
 #include "route_common.h"
 #include "web_store_sql.h"
 
-/* Attempts before the revocation gives up when keys of the credential keep being
- * enrolled or removed between the listing and the commit. */
-#define REVOKE_ATTEMPTS 4
-
-/* The rows of one revocation, written in the transaction of its entries. */
+/* The rows and entries of one revocation. write_revocation fills ids and removed in the
+ * transaction, and the log appends removed after credential_revoked. */
 typedef struct revocation_rows {
-    const char *id;
-    const char *issuer;
+    const http_request *request;
+    const store_credential *credential;
     const char *reason;
+    const char *subject; /* the pseudonym of the subject's credential_issued entries */
     time_t at;
-    const char *const *authenticator_ids;
-    size_t authenticator_count;
-    bool stale; /* the credential's keys changed after they were listed */
+    char **ids; /* the removed keys */
+    size_t count;
+    audit_event *removed; /* one authenticator_removed entry per key */
+    const audit_event *added; /* removed, as the log reads it */
+    json_t **payloads;
+    size_t removed_count;
 } revocation_rows;
 
-static int write_revocation(struct sqlite3 *db, void *ctx)
+static void removed_free(revocation_rows *rows)
 {
-    revocation_rows *rows = ctx;
-    int rc = store_sqlite_write_revocation(db, rows->id, rows->issuer, rows->reason,
-                                           rows->at);
-
-    if (rc != 0)
-        return rc;
-    rc = web_sqlite_write_enrollment_removal(db, rows->id, rows->authenticator_ids,
-                                             rows->authenticator_count);
-    rows->stale = rc == 1;
-    return rc;
-}
-
-/* The entries of one revocation: credential_revoked first, then one
- * authenticator_removed per key. */
-typedef struct revocation_entries {
-    audit_event *events;
-    json_t **payloads;
-    size_t count;
-} revocation_entries;
-
-static void entries_free(revocation_entries *entries)
-{
-    for (size_t i = 0; entries->payloads != NULL && i < entries->count; i++)
-        json_decref(entries->payloads[i]);
-    free(entries->payloads);
-    free(entries->events);
-    memset(entries, 0, sizeof(*entries));
+    for (size_t i = 0; rows->payloads != NULL && i < rows->removed_count; i++)
+        json_decref(rows->payloads[i]);
+    free(rows->payloads);
+    free(rows->removed);
+    rows->payloads = NULL;
+    rows->removed = NULL;
+    rows->added = NULL;
+    rows->removed_count = 0;
+    web_ids_free(&rows->ids, rows->count);
+    rows->count = 0;
 }
 
 static void set_event(const http_request *request, audit_event *event, const char *kind,
@@ -76,50 +60,56 @@ static void set_event(const http_request *request, audit_event *event, const cha
     };
 }
 
-/* Builds the entries of a revocation that removes the keys in ids. Returns false when
- * out of memory. */
-static bool build_entries(const http_request *request, const store_credential *credential,
-                          const char *reason, const char *subject, const char *const *ids,
-                          size_t count, revocation_entries *out)
+/* Builds one authenticator_removed entry per id in rows. Returns false when out of
+ * memory. */
+static bool build_removed(revocation_rows *rows)
 {
-    out->count = count + 1;
-    out->events = calloc(out->count, sizeof(*out->events));
-    out->payloads = calloc(out->count, sizeof(*out->payloads));
-    if (out->events == NULL || out->payloads == NULL)
+    if (rows->count == 0)
+        return true;
+    rows->removed = calloc(rows->count, sizeof(*rows->removed));
+    rows->payloads = calloc(rows->count, sizeof(*rows->payloads));
+    if (rows->removed == NULL || rows->payloads == NULL)
         return false;
-    out->payloads[0] = json_pack("{s:s, s:s?, s:s}", "credential_id", credential->id,
-                                 "reason", reason, "subject", subject);
-    set_event(request, &out->events[0], "credential_revoked", out->payloads[0]);
-    for (size_t i = 0; i < count; i++) {
-        out->payloads[i + 1] =
-            json_pack("{s:s, s:s, s:s, s:s}", "authenticator_id", ids[i], "reason",
-                      "credential_revoked", "credential_id", credential->id, "subject",
-                      subject);
-        set_event(request, &out->events[i + 1], "authenticator_removed",
-                  out->payloads[i + 1]);
-    }
-    for (size_t i = 0; i < out->count; i++)
-        if (out->payloads[i] == NULL)
+    rows->removed_count = rows->count;
+    for (size_t i = 0; i < rows->count; i++) {
+        rows->payloads[i] = json_pack("{s:s, s:s, s:s, s:s}", "authenticator_id",
+                                      rows->ids[i], "reason", "credential_revoked",
+                                      "credential_id", rows->credential->id, "subject",
+                                      rows->subject);
+        if (rows->payloads[i] == NULL)
             return false;
+        set_event(rows->request, &rows->removed[i], "authenticator_removed",
+                  rows->payloads[i]);
+    }
+    rows->added = rows->removed;
     return true;
 }
 
-/* Lists the ids of the keys that descend from the credential. The ids point into *list.
- * Returns false on a store failure. */
-static bool list_keys(http_request *request, const char *credential_id,
-                      web_authenticator **list, size_t *count, const char ***ids)
+/* Revokes the credential and removes what its enrollment code created. It runs in the
+ * audit log's transaction, which holds SQLite's write lock from its start (BEGIN
+ * IMMEDIATE), so no key can be enrolled or removed between the reading of the keys and
+ * their deletion. */
+static int write_revocation(struct sqlite3 *db, void *ctx)
 {
-    store *s = request->node->store;
+    revocation_rows *rows = ctx;
+    int rc = store_sqlite_write_revocation(db, rows->credential->id,
+                                           rows->request->caller.identity, rows->reason,
+                                           rows->at);
 
-    if (s->ops->web->authenticator_list_enrolled_with(s, credential_id, list, count) !=
-        STORE_OK)
-        return false;
-    *ids = calloc(*count + 1, sizeof(**ids));
-    if (*ids == NULL)
-        return false;
-    for (size_t i = 0; i < *count; i++)
-        (*ids)[i] = (*list)[i].id;
-    return true;
+    removed_free(rows);
+    if (rc != 0)
+        return rc;
+    if (web_sqlite_write_enrollment_removal(db, rows->credential->id, &rows->ids,
+                                            &rows->count) != 0)
+        return -1;
+    if (!build_removed(rows)) {
+        log_message(LOG_ERROR, "revocation_failed",
+                    "credential %s: out of memory for %zu authenticator_removed entries, "
+                    "request %s", rows->credential->id, rows->count,
+                    rows->request->request_id);
+        return -1;
+    }
+    return 0;
 }
 
 static void log_removed(const http_request *request, const char *credential_id,
@@ -136,72 +126,46 @@ static void log_removed(const http_request *request, const char *credential_id,
     log_event(LOG_INFO, "enrollment_removed", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
-/* One attempt: lists the keys, then commits. *stale reports a key list that changed
- * before the commit, which a new attempt fixes. */
-static audit_status attempt(http_request *request, const store_credential *credential,
-                            const char *reason, const char *subject, time_t at,
-                            bool *stale, http_reply *reply)
-{
-    web_authenticator *list = NULL;
-    size_t count = 0;
-    const char **ids = NULL;
-    revocation_entries entries = {0};
-    revocation_rows rows = {
-        .id = credential->id,
-        .issuer = request->caller.identity,
-        .reason = reason,
-        .at = at,
-    };
-    audit_status status = AUDIT_ERR_NO_MEMORY;
-
-    if (!list_keys(request, credential->id, &list, &count, &ids) ||
-        !build_entries(request, credential, reason, subject, ids, count, &entries)) {
-        problem_internal(reply);
-        goto out;
-    }
-    rows.authenticator_ids = ids;
-    rows.authenticator_count = count;
-    entries.events[0].write_rows = write_revocation;
-    entries.events[0].write_rows_ctx = &rows;
-    status = audit_record_group(request->node->audit, entries.events, entries.count);
-    *stale = status == AUDIT_ERR_CONFLICT && rows.stale;
-    if (status != AUDIT_OK && status != AUDIT_ERR_CONFLICT)
-        route_audit_failed(request, "credential_revoked", status, reply);
-    if (status == AUDIT_OK && count > 0)
-        log_removed(request, credential->id, count);
-out:
-    entries_free(&entries);
-    free(ids);
-    web_authenticators_free(&list, count);
-    return status;
-}
-
 audit_status route_revocation_commit(http_request *request,
                                      const store_credential *credential, const char *reason,
                                      time_t at, http_reply *reply)
 {
     char subject[65];
-    bool stale = true;
-    audit_status status = AUDIT_ERR_CONFLICT;
+    json_t *payload;
+    audit_event revoked;
+    revocation_rows rows = {
+        .request = request,
+        .credential = credential,
+        .reason = reason,
+        .subject = subject,
+        .at = at,
+    };
+    audit_status status;
 
-    /* The pseudonym of the subject's credential_issued entries. */
     if (audit_subject_pseudonym(request->node->audit, request->snapshot->cfg->entity_id,
                                 credential->subject_name_id, subject) != AUDIT_OK) {
         problem_internal(reply);
         return AUDIT_ERR_INVALID_ARGUMENT;
     }
-    for (int i = 0; i < REVOKE_ATTEMPTS && stale; i++) {
-        stale = false;
-        status = attempt(request, credential, reason, subject, at, &stale, reply);
+    payload = json_pack("{s:s, s:s?, s:s}", "credential_id", credential->id, "reason",
+                        reason, "subject", subject);
+    if (payload == NULL) {
+        problem_internal(reply);
+        return AUDIT_ERR_NO_MEMORY;
     }
-    if (!stale)
-        return status;
-    log_message(LOG_WARN, "revocation_retry_exhausted", "credential %s: its keys changed "
-                "during %d attempts, request %s", credential->id, REVOKE_ATTEMPTS,
-                request->request_id);
-    problem_set(reply, 503, "store_unavailable", NULL,
-                "Keys of this credential were enrolled or removed during the revocation; "
-                "retry later.");
-    reply->retry_after = request->node->boot->retry_after_seconds;
-    return AUDIT_ERR_STORE_FAILED;
+    set_event(request, &revoked, "credential_revoked", payload);
+    revoked.write_rows = write_revocation;
+    revoked.write_rows_ctx = &rows;
+    /* The log reads these once write_revocation has returned 0. */
+    revoked.added_events = &rows.added;
+    revoked.added_count = &rows.removed_count;
+
+    status = audit_record(request->node->audit, &revoked, NULL);
+    if (status != AUDIT_OK && status != AUDIT_ERR_CONFLICT)
+        route_audit_failed(request, "credential_revoked", status, reply);
+    if (status == AUDIT_OK && rows.count > 0)
+        log_removed(request, credential->id, rows.count);
+    removed_free(&rows);
+    json_decref(payload);
+    return status;
 }

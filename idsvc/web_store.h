@@ -17,6 +17,11 @@
 #include "store.h"
 
 #define WEB_ID_LEN 32 /* random ids are 32 hex digits */
+
+/* The maximum number of authenticators per subject. A citizen has a few security keys,
+ * and the cap bounds the authenticators table and the work of a revocation, which
+ * removes every key enrolled with the credential in one transaction. */
+#define WEB_AUTHENTICATORS_MAX 10
 #define WEB_CHALLENGE_LEN 32
 
 /* A stored authenticator; web_authenticator_clear releases the buffers. */

@@ -68,7 +68,9 @@ int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_s
  * transaction the caller holds: the audit log's, as the write_rows of
  * authenticator_enrolled or authenticator_removed. Each returns 0 when written, and 1,
  * with nothing written, when the credential is enrolled already or the subject has no
- * authenticator with that id. Each returns -1 after logging a failure.
+ * authenticator with that id. web_sqlite_write_authenticator returns 2, with nothing
+ * written, when the subject has WEB_AUTHENTICATORS_MAX authenticators. Each returns -1
+ * after logging a failure.
  */
 int web_sqlite_write_authenticator(sqlite3 *db, const web_authenticator *authenticator);
 int web_sqlite_write_authenticator_removal(sqlite3 *db, int64_t subject_id, const char *id);
@@ -82,13 +84,15 @@ int web_sqlite_session_open(sqlite3 *db, const unsigned char token_hash[32], tim
 
 /*
  * Ends what the enrollment code of credential_id created, on db inside the transaction
- * of the credential's revocation: deletes every session that descends from it and the
- * count authenticators in ids, which must be all those enrolled with it. Returns 0, 1
- * when the stored authenticators differ from ids because one was enrolled or removed
- * meanwhile, or -1 after logging. On 1 the caller's savepoint undoes the deletions.
+ * of the credential's revocation: deletes every session that descends from it and every
+ * authenticator enrolled with it. *ids receives the *count ids of the deleted
+ * authenticators, oldest first, read in the same transaction, so they are exactly the
+ * deleted ones. Returns 0, or -1 after logging. Either way the caller frees *ids with
+ * web_ids_free.
  */
-int web_sqlite_write_enrollment_removal(sqlite3 *db, const char *credential_id,
-                                        const char *const *ids, size_t count);
+int web_sqlite_write_enrollment_removal(sqlite3 *db, const char *credential_id, char ***ids,
+                                        size_t *count);
+void web_ids_free(char ***ids, size_t count);
 
 /*
  * Ends the verification of consent request id as rejected with a problem code, such as

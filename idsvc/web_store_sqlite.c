@@ -551,9 +551,36 @@ static store_status sqlite_authenticator_add(store *s, const web_authenticator *
     return db != NULL ? insert_authenticator(db, a) : STORE_FAILED;
 }
 
+/* Returns 1 when the subject has WEB_AUTHENTICATORS_MAX authenticators or more, 0, or -1
+ * after logging. */
+static int subject_at_limit(sqlite3 *db, int64_t subject_id)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "SELECT count(*) FROM authenticators WHERE subject_id = ?");
+    int rc;
+
+    if (stmt == NULL)
+        return -1;
+    sqlite3_bind_int64(stmt, 1, subject_id);
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        web_sql_log(stmt, "counting the authenticators of a subject");
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    rc = sqlite3_column_int64(stmt, 0) >= WEB_AUTHENTICATORS_MAX;
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 int web_sqlite_write_authenticator(sqlite3 *db, const web_authenticator *a)
 {
-    store_status status = insert_authenticator(db, a);
+    int at_limit = subject_at_limit(db, a->subject_id);
+    store_status status;
+
+    if (at_limit != 0)
+        return at_limit < 0 ? -1 : 2;
+    status = insert_authenticator(db, a);
 
     if (status == STORE_CONFLICT)
         return 1;
@@ -688,44 +715,76 @@ static int delete_sessions_of(sqlite3 *db, const char *credential_id)
     return web_sql_run(stmt, "ending the sessions of a credential") == STORE_OK ? 0 : -1;
 }
 
-/* Deletes the authenticator id if credential_id enrolled it: 0, 1 when none matched, or
- * -1 after logging. */
-static int delete_enrolled(sqlite3 *db, const char *credential_id, const char *id)
+/* Reads the ids of the authenticators enrolled with credential_id into *ids, oldest
+ * first. Returns 0, or -1 after logging. */
+static int read_enrolled_ids(sqlite3 *db, const char *credential_id, char ***ids,
+                             size_t *count)
 {
     sqlite3_stmt *stmt = web_sql_prepare_on(
-        db, "DELETE FROM authenticators WHERE id = ? AND enrollment_credential = ?");
-
-    if (stmt == NULL)
-        return -1;
-    web_sql_bind_text(stmt, 1, id);
-    web_sql_bind_text(stmt, 2, credential_id);
-    if (web_sql_run(stmt, "removing an authenticator of a credential") != STORE_OK)
-        return -1;
-    return sqlite3_changes(db) == 1 ? 0 : 1;
-}
-
-/* Returns 1 when an authenticator enrolled with credential_id is left, 0, or -1. */
-static int enrolled_left(sqlite3 *db, const char *credential_id)
-{
-    sqlite3_stmt *stmt = web_sql_prepare_on(
-        db, "SELECT 1 FROM authenticators WHERE enrollment_credential = ? LIMIT 1");
+        db, "SELECT id FROM authenticators WHERE enrollment_credential = ?"
+            " ORDER BY created_at, rowid");
+    int rc;
 
     if (stmt == NULL)
         return -1;
     web_sql_bind_text(stmt, 1, credential_id);
-    return web_sql_exists(stmt, "listing the authenticators of a credential");
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(stmt, 0);
+        char **grown = realloc(*ids, (*count + 1) * sizeof(*grown));
+        char *id = grown != NULL && text != NULL ? strdup(text) : NULL;
+
+        if (grown != NULL)
+            *ids = grown;
+        if (id == NULL) {
+            log_message(LOG_ERROR, "store_error",
+                        "listing the authenticators of credential %s failed: %s",
+                        credential_id, text == NULL ? "an id is NULL" : "out of memory");
+            sqlite3_finalize(stmt);
+            return -1;
+        }
+        (*ids)[(*count)++] = id;
+    }
+    if (rc != SQLITE_DONE) {
+        web_sql_log(stmt, "listing the authenticators of a credential");
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
 }
 
-int web_sqlite_write_enrollment_removal(sqlite3 *db, const char *credential_id,
-                                        const char *const *ids, size_t count)
+static int delete_enrolled(sqlite3 *db, const char *credential_id)
 {
-    int rc = delete_sessions_of(db, credential_id);
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "DELETE FROM authenticators WHERE enrollment_credential = ?");
 
-    for (size_t i = 0; rc == 0 && i < count; i++)
-        rc = delete_enrolled(db, credential_id, ids[i]);
-    if (rc != 0)
-        return rc;
-    return enrolled_left(db, credential_id);
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, credential_id);
+    return web_sql_run(stmt, "removing the authenticators of a credential") == STORE_OK
+               ? 0
+               : -1;
+}
+
+int web_sqlite_write_enrollment_removal(sqlite3 *db, const char *credential_id, char ***ids,
+                                        size_t *count)
+{
+    *ids = NULL;
+    *count = 0;
+    if (read_enrolled_ids(db, credential_id, ids, count) != 0 ||
+        delete_sessions_of(db, credential_id) != 0 || delete_enrolled(db, credential_id) != 0)
+        return -1;
+    return 0;
+}
+
+void web_ids_free(char ***ids, size_t count)
+{
+    if (ids == NULL || *ids == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free((*ids)[i]);
+    free(*ids);
+    *ids = NULL;
 }
 
 static store_status sqlite_authenticator_use(store *s, const char *id, uint32_t old_count,

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -442,6 +444,178 @@ static void test_revocation_removes_enrollment(void **state)
     soft_authenticator_clear(&own_key.auth);
 }
 
+/* Copies the credential's one key count times, with ids first to first + count - 1 as
+ * 32 hex digits. The copies skip the enrollment's checks, as the rows of a database from
+ * before the cap of 10 keys per subject do. */
+static void insert_keys(const harness *h, const char *credential_id, int first, int count)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+
+    assert_int_equal(sqlite3_open(h->db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    assert_int_equal(
+        sqlite3_prepare_v2(
+            db,
+            "WITH RECURSIVE n(i) AS (SELECT ?2 UNION ALL SELECT i + 1 FROM n"
+            " WHERE i < ?2 + ?3 - 1)"
+            " INSERT INTO authenticators (id, subject_id, credential_id, public_key,"
+            " algorithm, sign_count, aaguid, format, attestation, created_at,"
+            " enrollment_credential) SELECT printf('%032x', i), subject_id, randomblob(32),"
+            " public_key, algorithm, 0, aaguid, format, attestation, created_at,"
+            " enrollment_credential FROM authenticators, n WHERE enrollment_credential = ?1",
+            -1, &stmt, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, credential_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, first);
+    sqlite3_bind_int(stmt, 3, count);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), count);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+/* A subject has at most 10 keys: with one enrolled and nine more stored, the 11th is
+ * rejected with authenticator_limit, and removing a key makes room again. The nine are
+ * stored directly because a subject may start only eight registrations per ceremony
+ * timeout. */
+static void test_authenticator_limit(void **state)
+{
+    harness *h = *state;
+    credential c;
+    char cookie[256];
+    key first;
+    key extra;
+    soft_ceremony ceremony;
+    char *body;
+    http_result r;
+
+    issue(h, "SG-LIFE-LIMIT", &c);
+    redeem(h, &c, cookie, sizeof(cookie));
+    enroll_key(h, cookie, &first, 0x61);
+    insert_keys(h, c.id, 3001, 9);
+
+    memset(&extra, 0, sizeof(extra));
+    assert_int_equal(soft_authenticator_init(&extra.auth, -7), 0);
+    extra.auth.credential_id[0] = 0x62;
+    soft_ceremony_defaults(&ceremony);
+    page_post(h, cookie, "/account/registration/options", NULL, &r);
+    expect_status(&r, 200);
+    decode_challenge(&r, ceremony.challenge);
+    http_result_clear(&r);
+    body = wrap_response(soft_register(&extra.auth, &ceremony, NULL, 0));
+    page_post(h, cookie, "/account/registration", body, &r);
+    free(body);
+    expect_problem(&r, 409, "authenticator_limit");
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM authenticators WHERE"
+                                   " enrollment_credential = ?1",
+                                   c.id),
+                     10);
+
+    /* Removing a key makes room for another. */
+    page_post(h, cookie, "/account/authenticators/" "00000000000000000000000000000bb9"
+                         "/removal", NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    soft_authenticator_clear(&extra.auth);
+    enroll_key(h, cookie, &extra, 0x62);
+
+    soft_authenticator_clear(&first.auth);
+    soft_authenticator_clear(&extra.auth);
+}
+
+/* Keys that a thread removes through the pages while the issuer revokes. */
+typedef struct churn {
+    const harness *h;
+    const char *cookie;
+    int first;   /* the first key number of this thread */
+    int count;
+    int stop;
+    int removed; /* removals that returned 200 */
+} churn;
+
+/* Posts the removal of key number n with its own curl process, so that threads do not
+ * share the harness's files. Returns the HTTP status, or -1. */
+static int post_removal(const churn *c, int n)
+{
+    char command[PATH_MAX + 1024];
+    char status[16] = "";
+    FILE *pipe;
+
+    snprintf(command, sizeof(command),
+             "curl -s --max-time 30 --cacert %s/ca.pem -H 'Content-Type: application/json'"
+             " -H '" ORIGIN_HEADER "' -H 'Cookie: %s' -X POST --data '{}' -o /dev/null"
+             " -w '%%{http_code}' 'https://127.0.0.1:%u/account/authenticators/%032x/removal'",
+             c->h->token.dir, c->cookie, c->h->port, (unsigned)n);
+    pipe = popen(command, "r");
+    if (pipe == NULL)
+        return -1;
+    if (fgets(status, sizeof(status), pipe) == NULL)
+        status[0] = '\0';
+    pclose(pipe);
+    return atoi(status);
+}
+
+static void *run_churn(void *arg)
+{
+    churn *c = arg;
+
+    for (int i = 0; i < c->count && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED); i++)
+        if (post_removal(c, c->first + i) == 200)
+            __atomic_fetch_add(&c->removed, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/*
+ * The holder of a stolen code removes the credential's keys from three threads while
+ * the issuer revokes it. The revocation reads the keys in its own transaction, so it
+ * commits at the first request, with one authenticator_removed entry per key it removed.
+ */
+static void test_revocation_commits_during_churn(void **state)
+{
+    harness *h = *state;
+    credential stolen;
+    char cookie[256];
+    key first_key;
+    churn churns[3];
+    pthread_t threads[3];
+    int removed = 0;
+
+    issue(h, "SG-LIFE-CHURN", &stolen);
+    redeem(h, &stolen, cookie, sizeof(cookie));
+    enroll_key(h, cookie, &first_key, 0x71);
+    insert_keys(h, stolen.id, 1, 2000);
+
+    for (int i = 0; i < 3; i++) {
+        churns[i] = (churn){h, cookie, 1 + 600 * i, 600, 0, 0};
+        assert_int_equal(pthread_create(&threads[i], NULL, run_churn, &churns[i]), 0);
+    }
+    nanosleep(&(struct timespec){0, 500000000}, NULL); /* lets the removals start */
+    assert_true(__atomic_load_n(&churns[0].removed, __ATOMIC_RELAXED) > 0);
+    revoke(h, &stolen);
+    for (int i = 0; i < 3; i++)
+        __atomic_store_n(&churns[i].stop, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        removed += churns[i].removed;
+    }
+
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM authenticators WHERE"
+                                   " enrollment_credential = ?1",
+                                   stolen.id),
+                     0);
+    assert_int_equal(select_number(h,
+                                   "SELECT count(*) FROM audit_entries WHERE kind ="
+                                   " 'authenticator_removed' AND entry LIKE"
+                                   " '%\"reason\":\"credential_revoked\"%' AND entry LIKE"
+                                   " '%\"credential_id\":\"' || ?1 || '\"%'",
+                                   stolen.id),
+                     2001 - removed);
+    soft_authenticator_clear(&first_key.auth);
+}
+
 /* ---- Verifications that wait for consent ---------------------------------------------- */
 
 /* A subject with a key enrolled through the code of one credential, and a second
@@ -729,6 +903,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_revocation_removes_enrollment),
+        cmocka_unit_test(test_authenticator_limit),
+        cmocka_unit_test(test_revocation_commits_during_churn),
         cmocka_unit_test(test_revoked_before_approval),
         cmocka_unit_test(test_revoked_after_approval),
         cmocka_unit_test(test_expired_while_waiting),
