@@ -14,7 +14,8 @@
 
 #include "webauthn.h"
 
-/* Longest accepted line; inih's compile-time default of 200 is too short for URIs. */
+/* Maximum length of a line in bytes, its line break included. inih's default of 200 is too
+ * short for URIs and for a subject_cn of 64 four-byte UTF-8 characters. */
 #define CONFIG_MAX_LINE 4096
 
 typedef struct parse_state {
@@ -22,6 +23,17 @@ typedef struct parse_state {
     char *dir; /* the configuration file's folder, for relative paths */
     char error[512];
 } parse_state;
+
+/* Source of lines for ini_parse_stream(). It reads whole lines itself, because libinih
+ * (Debian 12's r55 included) cuts a line longer than its buffer and parses the rest as a
+ * new line. */
+typedef struct line_reader {
+    FILE *file;
+    char *line; /* getline() buffer */
+    size_t capacity;
+    int line_number;
+    char error[160]; /* why reading stopped early, or empty */
+} line_reader;
 
 const char *config_role_name(unsigned role)
 {
@@ -938,6 +950,49 @@ static int fill_identities(config *cfg)
     return 0;
 }
 
+/* Copies the next whole line into buffer, an ini_reader for ini_parse_stream(). Returns NULL
+ * at the end of the file. For a line that is too long, contains a NUL byte or cannot be read
+ * it stores an error in the reader and returns NULL, so no part of that line is parsed. */
+static char *read_whole_line(char *buffer, int size, void *stream)
+{
+    line_reader *reader = stream;
+    ssize_t length;
+
+    errno = 0;
+    length = getline(&reader->line, &reader->capacity, reader->file);
+    if (length < 0) {
+        if (ferror(reader->file))
+            snprintf(reader->error, sizeof(reader->error), "%d: cannot read the line: %s",
+                     reader->line_number + 1, strerror(errno != 0 ? errno : EIO));
+        return NULL;
+    }
+    reader->line_number++;
+
+    if (length > CONFIG_MAX_LINE) {
+        snprintf(reader->error, sizeof(reader->error),
+                 "%d: the line is %zd bytes long, but at most %d bytes are allowed, "
+                 "the line break included",
+                 reader->line_number, length, CONFIG_MAX_LINE);
+        return NULL;
+    }
+    if (memchr(reader->line, '\0', (size_t)length) != NULL) {
+        snprintf(reader->error, sizeof(reader->error), "%d: the line contains a NUL byte",
+                 reader->line_number);
+        return NULL;
+    }
+    /* config_load() sizes libinih's buffer for CONFIG_MAX_LINE, so this check fails only
+     * with a libinih version that ignores ini_initial_alloc. */
+    if (size <= 0 || length >= size) {
+        snprintf(reader->error, sizeof(reader->error),
+                 "%d: the line is %zd bytes long, but libinih's line buffer has only %d bytes",
+                 reader->line_number, length, size);
+        return NULL;
+    }
+
+    memcpy(buffer, reader->line, (size_t)length + 1);
+    return buffer;
+}
+
 static char *folder_of(const char *path)
 {
     char *copy = strdup(path);
@@ -960,6 +1015,7 @@ static char *folder_of(const char *path)
 int config_load(const char *path, config **out, char *error, size_t error_size)
 {
     parse_state state = {0};
+    line_reader reader = {0};
     int line;
     int rc = -1;
 
@@ -972,15 +1028,28 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
     set_defaults(state.cfg);
     state.dir = folder_of(path);
 
-    /* These settings of libinih are process-wide, and only configuration loading uses it. */
+    /* These settings of libinih are process-wide, and only configuration loading uses it.
+     * With the heap buffer and realloc off, libinih r55 allocates ini_initial_alloc bytes
+     * and ignores ini_max_line. The extra byte is for the terminating NUL. */
     ini_use_stack = false;
-    ini_max_line = CONFIG_MAX_LINE;
+    ini_allow_realloc = false;
+    ini_initial_alloc = CONFIG_MAX_LINE + 1;
+    ini_max_line = CONFIG_MAX_LINE + 1;
     ini_allow_multiline = false;
     ini_stop_on_first_error = true;
 
-    line = ini_parse(path, handle_entry, &state);
-    if (line == -1) {
-        snprintf(error, error_size, "%s: cannot open the file", path);
+    reader.file = fopen(path, "r");
+    if (reader.file == NULL) {
+        snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
+        goto out;
+    }
+    line = ini_parse_stream(read_whole_line, &reader, handle_entry, &state);
+    if (reader.error[0] != '\0') {
+        snprintf(error, error_size, "%s:%s", path, reader.error);
+        goto out;
+    }
+    if (line == -2) {
+        snprintf(error, error_size, "%s: out of memory", path);
         goto out;
     }
     if (line != 0) {
@@ -1004,6 +1073,9 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
     state.cfg = NULL;
     rc = 0;
 out:
+    if (reader.file != NULL)
+        fclose(reader.file);
+    free(reader.line);
     config_free(&state.cfg);
     free(state.dir);
     return rc;

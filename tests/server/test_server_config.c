@@ -281,6 +281,93 @@ static void test_subject_cn_checked(void **state)
     config_free(&cfg);
 }
 
+/* libinih's default line buffer has 200 bytes, and the node reads lines up to 4096 bytes. */
+static void test_long_value_loads_whole(void **state)
+{
+    char extra[1200] = "[rp bank]\njurisdiction = SG\nentity_id = https://bank.example/";
+    size_t prefix = strlen("https://bank.example/");
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (size_t i = prefix; i < 1000; i++)
+        strcat(extra, i % 100 == 99 ? "X" : "a");
+    strcat(extra, "\n");
+
+    assert_int_equal(load(extra, &cfg, error, sizeof(error)), 0);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->rp_count, 1);
+    assert_int_equal(strlen(cfg->rps[0].entity_id), 1000);
+    assert_memory_equal(cfg->rps[0].entity_id, "https://bank.example/", prefix);
+    assert_int_equal(cfg->rps[0].entity_id[999], 'X');
+    config_free(&cfg);
+}
+
+/* Appends a line of line_length bytes, its line break included: key, then "a" bytes up to
+ * the last byte before tail, then tail and "\n". */
+static void append_line(char *text, const char *key, const char *tail, size_t line_length)
+{
+    size_t start = strlen(text);
+    size_t filler = line_length - strlen(key) - strlen(tail) - 1;
+
+    strcpy(text + start, key);
+    memset(text + start + strlen(key), 'a', filler);
+    strcpy(text + start + strlen(key) + filler, tail);
+    strcat(text, "\n");
+}
+
+/* A line longer than 4096 bytes stops the load at that line, and its tail is not parsed. */
+static void test_line_over_limit_names_line(void **state)
+{
+    static const char head[] = "[rp bank]\njurisdiction = SG\n";
+    static const char key[] = "entity_id = https://bank.example/";
+    static char extra[5000];
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+
+    /* Line 19 is 4097 bytes with its line break, and its last bytes look like a key. */
+    strcpy(extra, head);
+    append_line(extra, key, "X=1", 4097);
+    assert_int_equal(load(extra, &cfg, error, sizeof(error)), -1);
+    assert_null(cfg);
+    if (strstr(error, "idsvc.conf:19: the line is 4097 bytes long") == NULL)
+        fprintf(stderr, "error: %s\n", error);
+    assert_non_null(strstr(error, "idsvc.conf:19: the line is 4097 bytes long"));
+    assert_non_null(strstr(error, "at most 4096 bytes"));
+    assert_null(strstr(error, "unknown key"));
+
+    /* A line of exactly 4096 bytes, the line break included, loads whole. */
+    strcpy(extra, head);
+    append_line(extra, key, "X", 4096);
+    assert_int_equal(load(extra, &cfg, error, sizeof(error)), 0);
+    assert_non_null(cfg);
+    assert_int_equal(strlen(cfg->rps[0].entity_id), 4095 - strlen("entity_id = "));
+    assert_int_equal(cfg->rps[0].entity_id[4095 - strlen("entity_id = ") - 1], 'X');
+    config_free(&cfg);
+}
+
+/* 64 characters of 4 bytes each make a 270-byte line, its line break included, which
+ * libinih's default buffer cuts inside a character. */
+static void test_subject_cn_four_byte_loads(void **state)
+{
+    char extra[512] = "[client smile]\nrole = issuer\nsubject_cn = ";
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (int i = 0; i < 64; i++)
+        strcat(extra, "\xf0\x9f\x98\x80"); /* U+1F600 */
+    strcat(extra, "\n");
+
+    assert_int_equal(load(extra, &cfg, error, sizeof(error)), 0);
+    assert_non_null(cfg);
+    assert_int_equal(strlen(cfg->clients[0].subject_cn), 256);
+    assert_int_equal(config_utf8_characters(cfg->clients[0].subject_cn), 64);
+    config_free(&cfg);
+}
+
 /* No [issuer] may use the node's entity_id, and no two [issuer] or [rp] sections may share
  * one. */
 static void test_entity_ids_unique(void **state)
@@ -533,6 +620,9 @@ int main(void)
         cmocka_unit_test(test_signs_needs_assigned_code),
         cmocka_unit_test(test_jurisdictions_need_assigned_code),
         cmocka_unit_test(test_subject_cn_checked),
+        cmocka_unit_test(test_long_value_loads_whole),
+        cmocka_unit_test(test_line_over_limit_names_line),
+        cmocka_unit_test(test_subject_cn_four_byte_loads),
         cmocka_unit_test(test_entity_ids_unique),
         cmocka_unit_test(test_missing_required_key),
         cmocka_unit_test(test_sample_file_loads),
