@@ -332,6 +332,44 @@ typedef struct https_limit {
     double sign_ms;   /* one SAML signing on one thread, in process */
 } https_limit;
 
+/* Prints s as a JSON string. */
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned)(unsigned char)*s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Prints the figures of the run with idle connections open, with null for each figure
+ * of a run that did not take place. */
+static void print_with_idle_json(const bench_https_options *opts, const bench_https_result *h)
+{
+    printf("    \"with_idle_connections\": %d, \"with_idle_open\": %ld, ",
+           opts->with_idle_connections, h->with_idle_open);
+    if (h->with_idle_skipped[0] != '\0') {
+        printf("\"with_idle_still_open\": null, \"with_idle_requests_per_second\": null, "
+               "\"with_idle_vs_max\": null,\n    \"with_idle_p50_ms\": null, "
+               "\"with_idle_p99_ms\": null, \"with_idle_daemon_cpu_ms_per_request\": null, "
+               "\"with_idle_rss_kib\": null, \"with_idle_skipped\": ");
+        print_json_string(h->with_idle_skipped);
+        return;
+    }
+    printf("\"with_idle_still_open\": %ld, \"with_idle_requests_per_second\": %.0f, "
+           "\"with_idle_vs_max\": %.3f,\n    \"with_idle_p50_ms\": %.2f, "
+           "\"with_idle_p99_ms\": %.2f, \"with_idle_daemon_cpu_ms_per_request\": %.3f, "
+           "\"with_idle_rss_kib\": %ld, \"with_idle_skipped\": null",
+           h->with_idle_still_open, h->with_idle_rate, ratio(h->with_idle_rate, h->max_rate),
+           h->with_idle_p50_ms, h->with_idle_p99_ms, h->with_idle_daemon_cpu_ms,
+           h->with_idle_rss_kib);
+}
+
 static void print_https_json(const bench_https_options *opts, const bench_https_result *h,
                              const https_limit *limits)
 {
@@ -347,7 +385,7 @@ static void print_https_json(const bench_https_options *opts, const bench_https_
            "\"limit_sign_ms\": %.3f, \"daemon_rest_cpu_ms_per_request\": %.3f,\n"
            "    \"half_rate_target\": %.0f, \"half_rate\": %.0f, \"half_rate_p50_ms\": %.2f, "
            "\"half_rate_p99_ms\": %.2f, \"idle_connections\": %ld, \"rss_idle_kib\": %ld, "
-           "\"peak_rss_kib\": %ld, \"errors\": %ld},\n",
+           "\"peak_rss_kib\": %ld, \"errors\": %ld,\n",
            opts->client_threads, opts->worker_threads, limit, h->max_rate,
            ratio(h->max_rate / opts->worker_threads, limit), h->max_p50_ms, h->max_p99_ms,
            h->max_daemon_cpu_ms, 1000.0 / limit, h->max_verify_cpu_ms, h->max_sign_cpu_ms,
@@ -355,6 +393,31 @@ static void print_https_json(const bench_https_options *opts, const bench_https_
            h->max_daemon_cpu_ms - in_daemon_ms, h->half_rate_target, h->half_rate,
            h->half_p50_ms, h->half_p99_ms, h->idle_open, h->rss_idle_kib, h->peak_rss_kib,
            h->errors);
+    print_with_idle_json(opts, h);
+    printf("},\n");
+}
+
+static void print_with_idle_table(const bench_https_options *opts,
+                                  const bench_https_result *h)
+{
+    if (opts->with_idle_connections <= 0)
+        return;
+    if (h->with_idle_skipped[0] != '\0') {
+        printf("  maximum rate with %d idle connections open: not measured, because %s\n",
+               opts->with_idle_connections, h->with_idle_skipped);
+        return;
+    }
+    printf("  maximum rate with %ld idle connections open: %.0f requests/s (%.3f of the "
+           "maximum rate above), p50 %.2f ms, p99 %.2f ms\n",
+           h->with_idle_open, h->with_idle_rate, ratio(h->with_idle_rate, h->max_rate),
+           h->with_idle_p50_ms, h->with_idle_p99_ms);
+    printf("    daemon CPU time per request %.3f ms, VmRSS %ld KiB; %ld of %ld idle "
+           "connections served a request after the run\n",
+           h->with_idle_daemon_cpu_ms, h->with_idle_rss_kib, h->with_idle_still_open,
+           h->with_idle_open);
+    if (opts->worker_threads > 1)
+        printf("    with %d workers, each idle connection stays on the worker that accepted "
+               "it, so they may be spread unevenly\n", opts->worker_threads);
 }
 
 static void print_https_table(const bench_https_options *opts, const bench_https_result *h,
@@ -382,6 +445,7 @@ static void print_https_table(const bench_https_options *opts, const bench_https
            h->half_rate, h->half_rate_target, h->half_p50_ms, h->half_p99_ms);
     printf("  %ld idle connections: daemon VmRSS %ld KiB, VmHWM (peak) %ld KiB\n",
            h->idle_open, h->rss_idle_kib, h->peak_rss_kib);
+    print_with_idle_table(opts, h);
 }
 
 static void print_json(const result *results, size_t count)
@@ -473,6 +537,15 @@ static int run_https(options *opts, key_setup *ec, const result *ec_one_thread)
     return 0;
 }
 
+/* Returns 1 when the run with idle connections was not requested, or took place with
+ * every idle connection still open after it, and 0 otherwise. */
+static int with_idle_complete(const bench_https_options *opts, const bench_https_result *h)
+{
+    if (opts->with_idle_connections == 0)
+        return 1;
+    return h->with_idle_skipped[0] == '\0' && h->with_idle_still_open == h->with_idle_open;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static void print_usage(FILE *out)
@@ -480,7 +553,8 @@ static void print_usage(FILE *out)
     fputs("usage: idsvc-bench --module PATH --token LABEL --pin-file FILE\n"
           "                   --rsa-key LABEL --ec-key LABEL [--seconds S] [--json]\n"
           "                   [--https-port PORT --https-dir DIR --daemon-pid PID\n"
-          "                    --https-workers N [--https-clients N] [--idle-connections N]]\n"
+          "                    --https-workers N [--https-clients N] [--idle-connections N]\n"
+          "                    [--with-idle-connections N] [--https-max-connections N]]\n"
           "Measures raw C_Sign, SAML signing, bare xmlsec verification and idsvc\n"
           "verification on one and two threads. --seconds sets each run's length\n"
           "(default 1); every rate is the median of five rounds.\n"
@@ -490,9 +564,13 @@ static void print_usage(FILE *out)
           "maximum-rate run;\n"
           "--https-workers is the daemon's [limits] threads, --https-clients the number\n"
           "of client connections (default 4), --idle-connections how many idle\n"
-          "connections to open for the memory figure (default 256). Each HTTPS run lasts\n"
-          "three times --seconds. The daemon must sign with a P-256 key and trust\n"
-          "--ec-key as issuer https://id.example.my/saml.\n",
+          "connections to open for the memory figure (default 256).\n"
+          "--with-idle-connections sets how many idle keep-alive connections stay open\n"
+          "during a second maximum-rate run (default 1000, 0 skips that run), and\n"
+          "--https-max-connections is the daemon's [limits] max_connections (default\n"
+          "1024), which they must fit. Each HTTPS run lasts three times --seconds. The\n"
+          "daemon must sign with a P-256 key and trust --ec-key as issuer\n"
+          "https://id.example.my/saml.\n",
           out);
 }
 
@@ -514,7 +592,8 @@ static int https_paths(options *opts, const char *dir)
     opts->https.seconds = 3 * opts->seconds;
     if (opts->https.port == 0 || opts->https.daemon_pid <= 0 ||
         opts->https.worker_threads < 1 || opts->https.client_threads < 1 ||
-        opts->https.idle_connections < 0)
+        opts->https.idle_connections < 0 || opts->https.with_idle_connections < 0 ||
+        opts->https.max_connections < 1)
         return -1;
     return 0;
 }
@@ -532,6 +611,8 @@ static int parse_options(int argc, char **argv, options *opts)
         {"https-workers", required_argument, NULL, 'W'},
         {"https-clients", required_argument, NULL, 'C'},
         {"idle-connections", required_argument, NULL, 'N'},
+        {"with-idle-connections", required_argument, NULL, 'L'},
+        {"https-max-connections", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     const char *https_dir = NULL;
@@ -540,6 +621,8 @@ static int parse_options(int argc, char **argv, options *opts)
     *opts = (options){.seconds = 1.0};
     opts->https.client_threads = 4;
     opts->https.idle_connections = 256;
+    opts->https.with_idle_connections = 1000;
+    opts->https.max_connections = 1024;
     while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (c) {
         case 'm': opts->module_path = optarg; break;
@@ -555,6 +638,8 @@ static int parse_options(int argc, char **argv, options *opts)
         case 'W': opts->https.worker_threads = atoi(optarg); break;
         case 'C': opts->https.client_threads = atoi(optarg); break;
         case 'N': opts->https.idle_connections = atoi(optarg); break;
+        case 'L': opts->https.with_idle_connections = atoi(optarg); break;
+        case 'M': opts->https.max_connections = atoi(optarg); break;
         case 'h': print_usage(stdout); exit(0);
         default: return -1;
         }
@@ -632,6 +717,8 @@ int main(int argc, char **argv)
         if (https_done)
             print_https_table(&opts.https, &https_result, &https_limits);
     }
+    if (https_done && !with_idle_complete(&opts.https, &https_result))
+        rc = 1;
 out:
     for (int k = 0; k < 2; k++)
         release_key(&keys[k]);

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <gnutls/gnutls.h>
 #include <jansson.h>
 
+#include "bench_fd_limits.h"
 #include "saml.h"
 
 #define MAX_CLIENT_THREADS 64
@@ -79,7 +81,9 @@ static int connection_open(const bench_https_options *opts,
     }
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-    gnutls_init(&c->session, GNUTLS_CLIENT);
+    /* GNUTLS_NO_SIGNAL: a send on a connection that the daemon closed returns EPIPE
+     * instead of killing the program with SIGPIPE. */
+    gnutls_init(&c->session, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
     gnutls_set_default_priority(c->session);
     gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, client);
     gnutls_session_set_verify_cert(c->session, "localhost", 0);
@@ -333,6 +337,7 @@ typedef struct run_result {
 } run_result;
 
 static double daemon_cpu_seconds(pid_t pid);
+static size_t pool_size(double rate, double seconds);
 
 /* Runs the clients for opts->seconds; rate 0 sends as fast as the daemon answers. */
 static int timed_run(const bench_https_options *opts, body_pool *pool, double rate,
@@ -454,28 +459,182 @@ static double daemon_cpu_seconds(pid_t pid)
     return (double)(user + system) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* Opens the idle connections, each after one request so it is fully set up, and reads
- * the daemon's memory while they stay open. */
+/* Opens count connections, each with one GET /v1/issuers so that it is fully set up,
+ * and leaves them idle. Stops at the first failure and reports it on standard error.
+ * Returns the number of connections whose request returned 200. */
+static long open_idle(const bench_https_options *opts, connection *idle, int count,
+                      char *buffer)
+{
+    long opened = 0;
+
+    for (int i = 0; i < count; i++) {
+        int status = -1;
+
+        if (connection_open(opts, credentials, &idle[i]) == 0)
+            status = request(&idle[i], "GET", "/v1/issuers", NULL, 0, buffer, RESPONSE_MAX);
+        if (status != 200) {
+            if (idle[i].fd >= 0)
+                fprintf(stderr, "idsvc-bench: GET /v1/issuers on idle connection %d "
+                        "failed (status %d)\n", i + 1, status);
+            break;
+        }
+        opened++;
+    }
+    return opened;
+}
+
+/* Allocates count closed connections, or returns NULL. */
+static connection *idle_alloc(int count)
+{
+    connection *idle = calloc((size_t)count, sizeof(*idle));
+
+    for (int i = 0; idle != NULL && i < count; i++)
+        idle[i].fd = -1;
+    return idle;
+}
+
+static void idle_free(connection *idle, int count)
+{
+    for (int i = 0; idle != NULL && i < count; i++)
+        connection_close(&idle[i]);
+    free(idle);
+}
+
+/* Opens the idle connections and reads the daemon's memory while they stay open. */
 static void measure_idle(const bench_https_options *opts, bench_https_result *out)
 {
-    connection *idle = calloc((size_t)opts->idle_connections, sizeof(*idle));
+    connection *idle = idle_alloc(opts->idle_connections);
     char *buffer = malloc(RESPONSE_MAX);
 
     if (idle == NULL || buffer == NULL)
         goto out;
-    for (int i = 0; i < opts->idle_connections; i++) {
-        idle[i].fd = -1;
-        if (connection_open(opts, credentials, &idle[i]) == 0 &&
-            request(&idle[i], "GET", "/v1/issuers", NULL, 0, buffer, RESPONSE_MAX) == 200)
-            out->idle_open++;
-    }
+    out->idle_open = open_idle(opts, idle, opts->idle_connections, buffer);
     sleep(1);
     out->rss_idle_kib = read_status_kib(opts->daemon_pid, "VmRSS");
     out->peak_rss_kib = read_status_kib(opts->daemon_pid, "VmHWM");
-    for (int i = 0; i < opts->idle_connections; i++)
-        connection_close(&idle[i]);
 out:
-    free(idle);
+    idle_free(idle, opts->idle_connections);
+    free(buffer);
+}
+
+/* ---- the maximum rate with idle connections open ------------------------------------ */
+
+/* Descriptors that either process may open during the run besides those counted before
+ * it, because SoftHSM2 opens its token files for each signature and SQLite opens its
+ * journal. An estimate with room to spare: at commit 5373ec7, the daemon had 14 to 16
+ * descriptors open besides its sockets. */
+#define OPEN_FILE_MARGIN 64
+
+/* Records why the run with idle connections cannot take place, and returns -1. */
+__attribute__((format(printf, 2, 3)))
+static int skip_with_idle(bench_https_result *out, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    vsnprintf(out->with_idle_skipped, sizeof(out->with_idle_skipped), format, args);
+    va_end(args);
+    return -1;
+}
+
+/*
+ * Checks that the idle connections and the client connections fit the daemon's
+ * connection limit and both processes' open-file limits, and raises this program's soft
+ * limit up to its hard limit where needed. libmicrohttpd gives each worker thread an
+ * equal share of [limits] max_connections, and any worker may accept all the
+ * connections, so they must fit one share.
+ */
+static int check_with_idle_fits(const bench_https_options *opts, bench_https_result *out)
+{
+    long connections = (long)opts->with_idle_connections + opts->client_threads;
+    long per_worker = opts->max_connections / opts->worker_threads;
+    long own_open = bench_count_open_files(0);
+    long daemon_open = bench_count_open_files(opts->daemon_pid);
+    long daemon_limit = bench_open_file_limit(opts->daemon_pid);
+    long own_needed, own_limit, daemon_needed;
+
+    if (connections > per_worker)
+        return skip_with_idle(out, "%ld connections (%d idle and %d clients) exceed the "
+                              "daemon's limit of %ld per worker ([limits] max_connections = "
+                              "%d, threads = %d)", connections,
+                              opts->with_idle_connections, opts->client_threads, per_worker,
+                              opts->max_connections, opts->worker_threads);
+    if (own_open < 0 || daemon_open < 0 || daemon_limit < 0)
+        return skip_with_idle(out, "cannot read /proc/self/fd, /proc/%ld/fd or "
+                              "/proc/%ld/limits", (long)opts->daemon_pid,
+                              (long)opts->daemon_pid);
+
+    own_needed = own_open + connections + OPEN_FILE_MARGIN;
+    own_limit = bench_raise_open_file_limit(own_needed);
+    if (own_limit < own_needed)
+        return skip_with_idle(out, "the bench program needs about %ld open files, but its "
+                              "limit is %ld and its hard limit (ulimit -Hn) allows no more",
+                              own_needed, own_limit);
+    daemon_needed = daemon_open + connections + OPEN_FILE_MARGIN;
+    if (daemon_limit < daemon_needed)
+        return skip_with_idle(out, "the daemon needs about %ld open files, but its limit "
+                              "is %ld; raise ulimit -n before starting it", daemon_needed,
+                              daemon_limit);
+    return 0;
+}
+
+/*
+ * Opens opts->with_idle_connections idle connections, each with one request, and runs
+ * the clients at the maximum rate while they stay open. After the run every idle
+ * connection sends one more request, to show that none was closed during the run.
+ */
+static void measure_with_idle(const bench_https_options *opts, double expected_rate,
+                              bench_https_result *out)
+{
+    int count = opts->with_idle_connections;
+    connection *idle = NULL;
+    char *buffer = NULL;
+    body_pool pool = {0};
+    run_result run;
+
+    if (count <= 0) {
+        skip_with_idle(out, "--with-idle-connections is 0");
+        return;
+    }
+    idle = idle_alloc(count);
+    buffer = malloc(RESPONSE_MAX);
+    if (idle == NULL || buffer == NULL) {
+        skip_with_idle(out, "out of memory for %d idle connections", count);
+        goto out;
+    }
+    /* The pool is signed first, so that the daemon has closed the connections of the
+     * memory figure before the check below counts its descriptors. */
+    if (pool_fill(opts, pool_size(expected_rate, opts->seconds), &pool) != 0) {
+        skip_with_idle(out, "signing the assertions for the run failed");
+        goto out;
+    }
+    if (check_with_idle_fits(opts, out) != 0)
+        goto out;
+
+    out->with_idle_open = open_idle(opts, idle, count, buffer);
+    if (out->with_idle_open < count) {
+        skip_with_idle(out, "only %ld of %d idle connections completed a request",
+                       out->with_idle_open, count);
+        goto out;
+    }
+    out->with_idle_rss_kib = read_status_kib(opts->daemon_pid, "VmRSS");
+    if (timed_run(opts, &pool, 0.0, &run) != 0) {
+        skip_with_idle(out, "the run with %d idle connections open failed", count);
+        goto out;
+    }
+    out->with_idle_rate = run.rate;
+    out->with_idle_p50_ms = run.p50_ms;
+    out->with_idle_p99_ms = run.p99_ms;
+    out->with_idle_daemon_cpu_ms = run.daemon_cpu_ms;
+    out->errors += run.errors;
+
+    for (int i = 0; i < count; i++) {
+        if (request(&idle[i], "GET", "/v1/issuers", NULL, 0, buffer, RESPONSE_MAX) == 200)
+            out->with_idle_still_open++;
+    }
+out:
+    idle_free(idle, count);
+    pool_free(&pool);
     free(buffer);
 }
 
@@ -637,6 +796,13 @@ int bench_https_run(const bench_https_options *opts, double expected_rate,
     out->errors = max_run.errors + half_run.errors;
 
     measure_idle(opts, out);
+    pool_free(&pool);
+    measure_with_idle(opts, max_run.rate, out);
+    if (out->with_idle_skipped[0] == '\0' &&
+        out->with_idle_still_open < out->with_idle_open)
+        fprintf(stderr, "idsvc-bench: %ld of %ld idle connections served no request after "
+                "the run with them open\n", out->with_idle_open - out->with_idle_still_open,
+                out->with_idle_open);
     rc = out->errors == 0 && out->idle_open == opts->idle_connections ? 0 : -1;
     if (rc != 0)
         fprintf(stderr, "idsvc-bench: %ld requests failed; %ld of %d idle connections "

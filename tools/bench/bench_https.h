@@ -21,6 +21,9 @@ typedef struct bench_https_options {
     int client_threads;    /* connections that send requests */
     int worker_threads;    /* the daemon's [limits] threads, for the per-thread ratio */
     int idle_connections;  /* opened and left idle for the memory figure */
+    /* Idle connections held open during a second maximum-rate run; 0 skips that run. */
+    int with_idle_connections;
+    int max_connections;   /* the daemon's [limits] max_connections */
     double seconds;        /* length of each timed run */
     p11_key *issuer_key;   /* signs the assertions that the requests carry */
     const char *issuer_key_name;
@@ -43,13 +46,28 @@ typedef struct bench_https_result {
     long rss_idle_kib;        /* VmRSS with the idle connections open */
     long peak_rss_kib;        /* VmHWM at the end */
     long errors;              /* answers other than 200, or broken connections */
+
+    /* The maximum-rate run with opts->with_idle_connections idle connections open. When
+     * with_idle_skipped is set, the run did not take place and the rates are 0. */
+    double with_idle_rate;
+    double with_idle_p50_ms;
+    double with_idle_p99_ms;
+    double with_idle_daemon_cpu_ms;
+    long with_idle_open;        /* idle connections that completed a request */
+    long with_idle_still_open;  /* of those, connections that served a second request
+                                 * after the run */
+    long with_idle_rss_kib;     /* VmRSS with the idle connections open, before the run */
+    char with_idle_skipped[256]; /* why the run did not take place, or "" */
 } bench_https_result;
 
 /*
  * Runs the scenario: signs a pool of fresh assertions (each can be verified only once,
  * because the daemon rejects a replay), a run at the maximum rate with GET /metrics
  * before and after it, a run limited to half of it, then opens the idle connections and
- * reads the daemon's memory. expected_rate sizes the pool. Returns 0, or -1 with a
+ * reads the daemon's memory. Last comes a second maximum-rate run while
+ * opts->with_idle_connections idle connections stay open. When they cannot fit in the
+ * open-file limits or the daemon's connection limit, that run is skipped and
+ * with_idle_skipped contains the reason. expected_rate sizes the pool. Returns 0, or -1 with a
  * sentence on standard error.
  */
 int bench_https_run(const bench_https_options *opts, double expected_rate,
