@@ -890,7 +890,11 @@ static struct MHD_Daemon *start_listener(http_server *server, unsigned port, boo
      * thread pool races the workers to remove the listening socket from their epoll
      * sets, and the loser aborts the process ("Failed to remove listen FD from epoll
      * set"), about one SIGTERM in eight under load. With poll() the workers drop the
-     * socket themselves when the quiesce signal arrives. */
+     * socket themselves when the quiesce signal arrives.
+     * NOTE: each poll() wakeup walks every connection of the worker, idle ones included.
+     * With 1,000 idle keep-alive connections on one worker, on a 2-core VM, its maximum
+     * rate fell to 0.5 to 0.6 of the rate without them (docs/benchmarks.md), so keep
+     * [limits] max_connections / threads in the low hundreds. */
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
                      MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     struct MHD_Daemon *daemon;
