@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -223,6 +224,7 @@ static bool port_open(unsigned port)
 int harness_start(harness *h)
 {
     const char *daemon = getenv("IDSVC_DAEMON");
+    pid_t parent;
     int waited = 0;
     int status;
 
@@ -230,11 +232,17 @@ int harness_start(harness *h)
         fprintf(stderr, "harness: IDSVC_DAEMON is not set\n");
         return -1;
     }
+    parent = getpid();
     h->pid = fork();
     if (h->pid < 0)
         return -1;
     if (h->pid == 0) {
         int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+        /* A test that dies without its teardown, such as on a sanitizer abort, must not
+         * leave its daemon running: the daemon gets SIGTERM when the test exits. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(127);
 
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
