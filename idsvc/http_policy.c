@@ -88,9 +88,9 @@ static void log_loaded(node *n, const char *event)
     log_event(LOG_INFO, event, fields, 1);
 }
 
-/* Accepts a compiled set only when it declares the node's jurisdiction (ctx), which is
- * the subject's home for every credential this node issued; otherwise every decision
- * on them would fail. Runs at start and at each reload. */
+/* Accepts a compiled set only when it declares the node's jurisdiction (ctx). That is
+ * the subject's home for every credential this node issued, so without it every
+ * decision on them would fail. Runs at start and at each reload. */
 static int accept_home(void *ctx, const policy_set *set, policy_error *err)
 {
     const char *jurisdiction = ctx;

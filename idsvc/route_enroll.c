@@ -68,8 +68,8 @@ static char code_symbol(char c)
     return c == 'O' ? '0' : c;
 }
 
-/* Writes the code as it was issued, in upper case with a hyphen after every four
- * symbols, whatever case, spaces and hyphens a person typed; false when unusable. */
+/* Writes the code as it was issued: upper case, with a hyphen after every four symbols,
+ * whatever case, spaces and hyphens a person typed. Returns false when unusable. */
 static bool normalise_code(const char *in, char *out, size_t size)
 {
     size_t n = 0;

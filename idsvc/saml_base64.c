@@ -21,8 +21,8 @@ static bool base64_is_alphabet(char c)
 }
 
 /* Copies the characters of text other than white space into out and returns their
- * count, or returns -1 when text holds a character outside the alphabet or a '='
- * that is not padding at the end. */
+ * count. Returns -1 when text contains a character outside the alphabet, or a '=' that
+ * is not padding at the end. */
 static long base64_compact(const char *text, size_t len, char *out, size_t *padding)
 {
     size_t count = 0;

@@ -80,9 +80,9 @@ static int make_challenge_bytes(web_challenge *out, const char *consent_details)
 }
 
 /* Live challenges that one consent request, or one subject's registrations, may have.
- * A page makes one per attempt and a person retries a few times within the ceremony
- * timeout, so eight leaves room for that while a link holder who loops on the options
- * call adds at most eight rows at a time. */
+ * A page makes one per attempt, and a person retries a few times within the ceremony
+ * timeout, so eight leave room for that. A link holder who loops on the options call
+ * then adds at most eight rows at a time. */
 #define WEB_SCOPED_LIVE_CHALLENGES 8
 
 /* Rejects a challenge while its scope has as many live challenges as it may. Sign-in

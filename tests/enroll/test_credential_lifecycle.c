@@ -815,7 +815,12 @@ static void test_code_typed_loosely(void **state)
     for (const char *p = c.code; *p != '\0' && n + 1 < sizeof(typed); p++) {
         if (*p == '-')
             continue;
-        typed[n++] = *p == '0' ? 'o' : *p == '1' ? 'l' : (char)tolower((unsigned char)*p);
+        if (*p == '0')
+            typed[n++] = 'o';
+        else if (*p == '1')
+            typed[n++] = 'l';
+        else
+            typed[n++] = (char)tolower((unsigned char)*p);
     }
     typed[n] = '\0';
 
