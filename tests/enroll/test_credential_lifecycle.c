@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "page_client.h"
 #include "server_harness.h"
 #include "soft_authenticator.h"
 #include "webauthn.h"
@@ -78,50 +79,6 @@ static void page_post(harness *h, const char *cookie, const char *path, const ch
     assert_int_equal(harness_curl_headers(h, NULL, "POST", path, headers,
                                           body != NULL ? body : "{}", out),
                      0);
-}
-
-static const char *find_nocase(const char *text, const char *needle)
-{
-    size_t len = strlen(needle);
-
-    for (; text != NULL && *text != '\0'; text++)
-        if (strncasecmp(text, needle, len) == 0)
-            return text;
-    return NULL;
-}
-
-/* Copies "__Host-idsvc_session=..." from the Set-Cookie header of a response. */
-static void read_cookie(const http_result *r, char *out, size_t size)
-{
-    const char *found = find_nocase(r->headers, "set-cookie: __Host-idsvc_session=");
-
-    assert_non_null(found);
-    found += strlen("set-cookie: ");
-    snprintf(out, size, "%.*s", (int)strcspn(found, ";\r\n"), found);
-}
-
-static void decode_challenge(const http_result *r, unsigned char out[32])
-{
-    const char *text = json_string_value(json_object_get(r->json, "challenge"));
-    unsigned char *bytes = NULL;
-    size_t len = 0;
-
-    assert_non_null(text);
-    assert_int_equal(webauthn_base64url_decode(text, strlen(text), &bytes, &len), 0);
-    assert_int_equal(len, 32);
-    memcpy(out, bytes, 32);
-    free(bytes);
-}
-
-static char *wrap_response(char *response_json)
-{
-    size_t len = strlen(response_json) + 32;
-    char *body = malloc(len);
-
-    assert_non_null(body);
-    snprintf(body, len, "{\"response\":%s}", response_json);
-    free(response_json);
-    return body;
 }
 
 /* Returns the single integer that sql selects, with ?1 bound to value unless it is NULL,
@@ -244,7 +201,7 @@ static void redeem(harness *h, const credential *c, char *cookie, size_t size)
     snprintf(body, sizeof(body), "{\"code\":\"%s\"}", c->code);
     page_post(h, NULL, "/enroll/code", body, &r);
     expect_status(&r, 200);
-    read_cookie(&r, cookie, size);
+    page_read_cookie(&r, cookie, size);
     http_result_clear(&r);
 }
 
@@ -261,10 +218,10 @@ static void enroll_key(harness *h, const char *cookie, key *k, unsigned char id_
     soft_ceremony_defaults(&c);
     page_post(h, cookie, "/account/registration/options", NULL, &r);
     expect_status(&r, 200);
-    decode_challenge(&r, c.challenge);
+    page_decode_challenge(&r, c.challenge);
     http_result_clear(&r);
 
-    body = wrap_response(soft_register(&k->auth, &c, NULL, 0));
+    body = page_wrap_response(soft_register(&k->auth, &c, NULL, 0));
     page_post(h, cookie, "/account/registration", body, &r);
     free(body);
     expect_status(&r, 201);
@@ -279,9 +236,9 @@ static void post_assertion(harness *h, key *k, const http_result *options, const
     char *body;
 
     soft_ceremony_defaults(&c);
-    decode_challenge(options, c.challenge);
+    page_decode_challenge(options, c.challenge);
     c.sign_count = ++k->counter;
-    body = wrap_response(soft_authenticate(&k->auth, &c));
+    body = page_wrap_response(soft_authenticate(&k->auth, &c));
     page_post(h, NULL, path, body, out);
     free(body);
 }
@@ -390,7 +347,7 @@ static void test_revocation_removes_enrollment(void **state)
     enroll_key(h, stolen_cookie, &stolen_key, 0x31);
     sign_in(h, &stolen_key, &r);
     expect_status(&r, 200);
-    read_cookie(&r, signed_in_cookie, sizeof(signed_in_cookie));
+    page_read_cookie(&r, signed_in_cookie, sizeof(signed_in_cookie));
     http_result_clear(&r);
     enroll_key(h, signed_in_cookie, &chained_key, 0x32);
     issue(h, "SG-LIFE-STOLEN", &own);
@@ -501,9 +458,9 @@ static void test_authenticator_limit(void **state)
     soft_ceremony_defaults(&ceremony);
     page_post(h, cookie, "/account/registration/options", NULL, &r);
     expect_status(&r, 200);
-    decode_challenge(&r, ceremony.challenge);
+    page_decode_challenge(&r, ceremony.challenge);
     http_result_clear(&r);
-    body = wrap_response(soft_register(&extra.auth, &ceremony, NULL, 0));
+    body = page_wrap_response(soft_register(&extra.auth, &ceremony, NULL, 0));
     page_post(h, cookie, "/account/registration", body, &r);
     free(body);
     expect_problem(&r, 409, "authenticator_limit");
@@ -753,7 +710,7 @@ static void test_expired_code_rejected(void **state)
     expect_status(&r, 410);
     assert_string_equal(http_result_code(&r), "enrollment_code_expired");
     assert_string_equal(http_result_field(&r), "code");
-    assert_null(find_nocase(r.headers, "set-cookie: __Host-idsvc_session="));
+    assert_null(page_find_nocase(r.headers, "set-cookie: __Host-idsvc_session="));
     http_result_clear(&r);
     assert_int_equal(select_number(h,
                                    "SELECT count(*) FROM enrollment_redemptions WHERE"
@@ -783,7 +740,8 @@ static void test_name_id_conflict(void **state)
     expect_status(&r, 409);
     assert_string_equal(http_result_code(&r), "subject_conflict");
     assert_string_equal(http_result_field(&r), "subject");
-    assert_non_null(find_nocase(r.headers, "content-type: application/problem+json"));
+    assert_non_null(
+        page_find_nocase(r.headers, "content-type: application/problem+json"));
     http_result_clear(&r);
     assert_int_equal(select_number(h, "SELECT count(*) FROM credentials", NULL),
                      credentials);
@@ -854,7 +812,7 @@ static void test_scoped_challenges_capped(void **state)
         http_result_clear(&r);
     }
     consent_call(h, w.consent_id, "options", &r);
-    assert_non_null(find_nocase(r.headers, "Retry-After: "));
+    assert_non_null(page_find_nocase(r.headers, "Retry-After: "));
     expect_problem(&r, 429, "too_many_challenges");
     assert_int_equal(select_number(h, "SELECT count(*) FROM webauthn_challenges"
                                       " WHERE consent_id = ?",

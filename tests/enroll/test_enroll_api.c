@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <sqlite3.h>
 
+#include "page_client.h"
 #include "server_harness.h"
 #include "soft_authenticator.h"
 #include "test_token.h"
@@ -46,17 +47,6 @@ static const char pages_config[] =
 
 /* ---- HTTP helpers ----------------------------------------------------------------- */
 
-/* Finds needle in text without regard to ASCII case; NULL when absent. */
-static const char *find_nocase(const char *text, const char *needle)
-{
-    size_t len = strlen(needle);
-
-    for (; text != NULL && *text != '\0'; text++)
-        if (strncasecmp(text, needle, len) == 0)
-            return text;
-    return NULL;
-}
-
 static void page_post(harness *h, const subject *s, const char *path, const char *body,
                       http_result *out)
 {
@@ -81,40 +71,6 @@ static void expect_problem(http_result *r, long status, const char *code)
 {
     expect_status(r, status);
     assert_string_equal(http_result_code(r), code);
-}
-
-/* Copies "__Host-idsvc_session=..." from the Set-Cookie header of a response. */
-static void read_cookie(const http_result *r, char *out, size_t size)
-{
-    const char *found = find_nocase(r->headers, "set-cookie: __Host-idsvc_session=");
-
-    assert_non_null(found);
-    found += strlen("set-cookie: ");
-    snprintf(out, size, "%.*s", (int)strcspn(found, ";\r\n"), found);
-}
-
-static void decode_challenge(const http_result *r, unsigned char out[32])
-{
-    const char *text = json_string_value(json_object_get(r->json, "challenge"));
-    unsigned char *bytes = NULL;
-    size_t len = 0;
-
-    assert_non_null(text);
-    assert_int_equal(webauthn_base64url_decode(text, strlen(text), &bytes, &len), 0);
-    assert_int_equal(len, 32);
-    memcpy(out, bytes, 32);
-    free(bytes);
-}
-
-static char *wrap_response(char *response_json)
-{
-    size_t len = strlen(response_json) + 32;
-    char *body = malloc(len);
-
-    assert_non_null(body);
-    snprintf(body, len, "{\"response\":%s}", response_json);
-    free(response_json);
-    return body;
 }
 
 /* ---- Issuance, enrollment and ceremonies ------------------------------------------ */
@@ -149,7 +105,7 @@ static void redeem(harness *h, subject *s, const char *code)
     snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
     page_post(h, NULL, "/enroll/code", body, &r);
     expect_status(&r, 200);
-    read_cookie(&r, s->cookie, sizeof(s->cookie));
+    page_read_cookie(&r, s->cookie, sizeof(s->cookie));
     http_result_clear(&r);
 }
 
@@ -167,7 +123,7 @@ static void registration_ceremony(harness *h, const subject *s, soft_ceremony *c
                             json_object_get(r.json, "authenticatorSelection"),
                             "userVerification")),
                         "required");
-    decode_challenge(&r, c->challenge);
+    page_decode_challenge(&r, c->challenge);
     http_result_clear(&r);
 }
 
@@ -175,7 +131,7 @@ static void post_registration(harness *h, const subject *s, const soft_ceremony 
                               const unsigned char *attestation_object, size_t len,
                               http_result *out)
 {
-    char *body = wrap_response(soft_register(&s->auth, c, attestation_object, len));
+    char *body = page_wrap_response(soft_register(&s->auth, c, attestation_object, len));
 
     page_post(h, s, "/account/registration", body, out);
     free(body);
@@ -208,7 +164,7 @@ static void sign_in_ceremony(harness *h, soft_ceremony *c, const subject *s)
     soft_ceremony_defaults(c);
     page_post(h, NULL, "/account/signin/options", NULL, &r);
     expect_status(&r, 200);
-    decode_challenge(&r, c->challenge);
+    page_decode_challenge(&r, c->challenge);
     c->sign_count = ++((subject *)s)->counter;
     http_result_clear(&r);
 }
@@ -216,7 +172,7 @@ static void sign_in_ceremony(harness *h, soft_ceremony *c, const subject *s)
 static void post_assertion(harness *h, const subject *s, const char *path,
                            const soft_ceremony *c, http_result *out)
 {
-    char *body = wrap_response(soft_authenticate(&s->auth, c));
+    char *body = page_wrap_response(soft_authenticate(&s->auth, c));
 
     page_post(h, s, path, body, out);
     free(body);
@@ -277,7 +233,7 @@ static void consent_ceremony(harness *h, subject *s, const char *consent_id,
     page_post(h, s, path, NULL, &r);
     expect_status(&r, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "allowCredentials")), 1);
-    decode_challenge(&r, c->challenge);
+    page_decode_challenge(&r, c->challenge);
     c->sign_count = ++s->counter;
     http_result_clear(&r);
 }
@@ -317,9 +273,9 @@ static void test_enroll_and_sign_in(void **state)
     make_subject(&f->h, &s, "SG-ENROLL-1", 0x01);
     sign_in_with(&f->h, &s, NULL, &r);
     expect_status(&r, 200);
-    assert_non_null(find_nocase(r.headers, "HttpOnly"));
-    assert_non_null(find_nocase(r.headers, "SameSite=Strict"));
-    assert_non_null(find_nocase(r.headers, "Secure"));
+    assert_non_null(page_find_nocase(r.headers, "HttpOnly"));
+    assert_non_null(page_find_nocase(r.headers, "SameSite=Strict"));
+    assert_non_null(page_find_nocase(r.headers, "Secure"));
     http_result_clear(&r);
     soft_authenticator_clear(&s.auth);
 }
@@ -982,7 +938,7 @@ static void test_busy_database_is_503(void **state)
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     expect_problem(&r, 503, "store_unavailable");
-    assert_non_null(find_nocase(r.headers, "Retry-After: "));
+    assert_non_null(page_find_nocase(r.headers, "Retry-After: "));
     http_result_clear(&r);
 
     /* Once the database is free, the same call works. */
@@ -1069,7 +1025,7 @@ static void test_consent_page_served(void **state)
     assert_non_null(strstr(r.body, "<html lang=\"th\">"));
     assert_non_null(strstr(r.body, "Bank One"));
     assert_non_null(strstr(r.body, "Open a savings account"));
-    assert_non_null(find_nocase(r.headers, "content-security-policy: default-src 'none'"));
+    assert_non_null(page_find_nocase(r.headers, "content-security-policy: default-src 'none'"));
     assert_null(strstr(r.body, "Mei Ling"));
     http_result_clear(&r);
     soft_authenticator_clear(&s.auth);
@@ -1350,7 +1306,7 @@ static void expect_capacity(harness *h)
 
     page_post(h, NULL, "/account/signin/options", NULL, &r);
     expect_problem(&r, 503, "challenge_capacity");
-    retry = find_nocase(r.headers, "Retry-After: ");
+    retry = page_find_nocase(r.headers, "Retry-After: ");
     assert_non_null(retry);
     assert_in_range(atoi(retry + strlen("Retry-After: ")), 1, CHALLENGE_SECONDS);
     http_result_clear(&r);

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "page_client.h"
 #include "server_harness.h"
 #include "soft_authenticator.h"
 #include "test_token.h"
@@ -126,30 +127,6 @@ static const char *text_of(const json_t *doc, const char *name)
     return json_string_value(json_object_get(doc, name));
 }
 
-static void decode_challenge(const http_result *r, unsigned char out[32])
-{
-    const char *text = text_of(r->json, "challenge");
-    unsigned char *bytes = NULL;
-    size_t len = 0;
-
-    assert_non_null(text);
-    assert_int_equal(webauthn_base64url_decode(text, strlen(text), &bytes, &len), 0);
-    assert_int_equal(len, 32);
-    memcpy(out, bytes, 32);
-    free(bytes);
-}
-
-static char *wrap_response(char *response_json)
-{
-    size_t len = strlen(response_json) + 32;
-    char *body = malloc(len);
-
-    assert_non_null(body);
-    snprintf(body, len, "{\"response\":%s}", response_json);
-    free(response_json);
-    return body;
-}
-
 /* ---- Subjects and ceremonies ------------------------------------------------------ */
 
 /* Issues a credential for subject name; fills the assertion and, when code is not
@@ -200,9 +177,9 @@ static void make_subject(subject *s, const char *name, unsigned char id_byte)
     soft_ceremony_defaults(&c);
     page_post(s, "/account/registration/options", NULL, &r);
     expect_status(&r, 200);
-    decode_challenge(&r, c.challenge);
+    page_decode_challenge(&r, c.challenge);
     http_result_clear(&r);
-    char *registration = wrap_response(soft_register(&s->auth, &c, NULL, 0));
+    char *registration = page_wrap_response(soft_register(&s->auth, &c, NULL, 0));
     page_post(s, "/account/registration", registration, &r);
     free(registration);
     expect_status(&r, 201);
@@ -243,11 +220,11 @@ static void approve(subject *s, const char *consent_id)
     page_post(s, path, NULL, &r);
     expect_status(&r, 200);
     assert_string_equal(text_of(r.json, "userVerification"), "required");
-    decode_challenge(&r, c.challenge);
+    page_decode_challenge(&r, c.challenge);
     c.sign_count = ++s->counter;
     http_result_clear(&r);
 
-    char *body = wrap_response(soft_authenticate(&s->auth, &c));
+    char *body = page_wrap_response(soft_authenticate(&s->auth, &c));
     snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
     page_post(s, path, body, &r);
     free(body);

@@ -30,9 +30,7 @@ static int write_file(const char *path, const char *text, const char *mode)
     return fclose(file);
 }
 
-static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *format, ...)
+int harness_run(const char *format, ...)
 {
     char command[8192];
     va_list args;
@@ -68,36 +66,41 @@ static int make_keys(harness *h)
     const char *dir = h->token.dir;
 
     setenv("GNUTLS_PIN", TEST_TOKEN_PIN, 1);
-    if (run("p11tool --provider %s --login --generate-privkey=ecdsa --curve=secp256r1 "
+    if (harness_run(
+            "p11tool --provider %s --login --generate-privkey=ecdsa --curve=secp256r1 "
             "--label idsvc-tls --id 01 'pkcs11:token=%s' --outfile %s/tls.pub "
             ">/dev/null 2>&1",
             h->token.module_path, TEST_TOKEN_LABEL, dir) != 0)
         return -1;
-    return run("p11tool --provider %s --login --generate-privkey=rsa --bits 2048 "
-               "--label idsvc-saml --id 02 'pkcs11:token=%s' --outfile %s/saml.pub "
-               ">/dev/null 2>&1",
-               h->token.module_path, TEST_TOKEN_LABEL, dir);
+    return harness_run(
+        "p11tool --provider %s --login --generate-privkey=rsa --bits 2048 "
+        "--label idsvc-saml --id 02 'pkcs11:token=%s' --outfile %s/saml.pub "
+        ">/dev/null 2>&1",
+        h->token.module_path, TEST_TOKEN_LABEL, dir);
 }
 
 static int make_ca(const char *dir, const char *name)
 {
-    return run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-               "-keyout %s/%s.key -out %s/%s.pem -days 2 -subj '/CN=idsvc test %s' "
-               ">/dev/null 2>&1",
-               dir, name, dir, name, name);
+    return harness_run(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-keyout %s/%s.key -out %s/%s.pem -days 2 -subj '/CN=idsvc test %s' "
+        ">/dev/null 2>&1",
+        dir, name, dir, name, name);
 }
 
 static int make_client(const char *dir, const char *name, const char *ca)
 {
-    if (run("printf 'extendedKeyUsage=clientAuth\\nbasicConstraints=CA:FALSE\\n' "
-            "> %s/client.ext", dir) != 0)
+    if (harness_run("printf 'extendedKeyUsage=clientAuth\\nbasicConstraints=CA:FALSE\\n' "
+                    "> %s/client.ext",
+                    dir) != 0)
         return -1;
-    return run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-               "-keyout %s/%s.key -subj '/CN=%s' -out %s/%s.csr >/dev/null 2>&1 && "
-               "openssl x509 -req -in %s/%s.csr -CA %s/%s.pem -CAkey %s/%s.key "
-               "-CAcreateserial -days 2 -extfile %s/client.ext -out %s/%s.pem "
-               ">/dev/null 2>&1",
-               dir, name, name, dir, name, dir, name, dir, ca, dir, ca, dir, dir, name);
+    return harness_run(
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-keyout %s/%s.key -subj '/CN=%s' -out %s/%s.csr >/dev/null 2>&1 && "
+        "openssl x509 -req -in %s/%s.csr -CA %s/%s.pem -CAkey %s/%s.key "
+        "-CAcreateserial -days 2 -extfile %s/client.ext -out %s/%s.pem "
+        ">/dev/null 2>&1",
+        dir, name, name, dir, name, dir, name, dir, ca, dir, ca, dir, dir, name);
 }
 
 static int make_tls_certificate(harness *h)
@@ -111,10 +114,10 @@ static int make_tls_certificate(harness *h)
                    "\"127.0.0.1\"\nexpiration_days = 2\ntls_www_server\nsigning_key\n",
                    "w") != 0)
         return -1;
-    return run("certtool --generate-certificate --load-pubkey %s/tls.pub "
-               "--load-ca-certificate %s/ca.pem --load-ca-privkey %s/ca.key "
-               "--template %s/tls.tmpl --outfile %s/tls.pem >/dev/null 2>&1",
-               dir, dir, dir, dir, dir);
+    return harness_run("certtool --generate-certificate --load-pubkey %s/tls.pub "
+                       "--load-ca-certificate %s/ca.pem --load-ca-privkey %s/ca.key "
+                       "--template %s/tls.tmpl --outfile %s/tls.pem >/dev/null 2>&1",
+                       dir, dir, dir, dir, dir);
 }
 
 /* Reads the SHA-256 fingerprint of a certificate as hex with colons. */

@@ -99,6 +99,10 @@ int raw_connect_port(harness *h, unsigned port, const char *priority, const char
  * close or an alert, and 0 when it sent data. */
 int raw_read_end(raw_client *c);
 
+/* Runs the printf-formatted shell command and prints it when it fails. Returns 0, or -1
+ * when it failed. */
+int harness_run(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
 /* A free TCP port on 127.0.0.1, or 0. */
 unsigned harness_free_port(void);
 

@@ -107,29 +107,12 @@ static const char RP_TH[] = "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID
 static harness server;
 static char *base_config; /* the harness's configuration, before any [policy] */
 
-static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *format, ...)
-{
-    char command[8192];
-    va_list args;
-    int status;
-
-    va_start(args, format);
-    vsnprintf(command, sizeof(command), format, args);
-    va_end(args);
-    status = test_run(command);
-    if (status != 0)
-        fprintf(stderr, "command failed (%d): %s\n", status, command);
-    return status;
-}
-
 /* Signs source into target, both in the folder of the test token, with a token key. */
 static int sign_bundle(const char *source, const char *target, const char *key)
 {
     const harness *h = &server;
 
-    return run("cd '%s' && '%s' policy sign '%s' --key '%s' --module '%s' "
+    return harness_run("cd '%s' && '%s' policy sign '%s' --key '%s' --module '%s' "
                "--token " TEST_TOKEN_LABEL " --pin-file '%s' --output '%s' >/dev/null",
                h->token.dir, getenv("IDSVC_ADMIN"), source, key, h->token.module_path,
                h->token.pin_path, target);
@@ -140,7 +123,7 @@ static int make_key(const char *label, const char *id, const char *file)
 {
     const harness *h = &server;
 
-    return run("GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider '%s' --login "
+    return harness_run("GNUTLS_PIN='" TEST_TOKEN_PIN "' p11tool --provider '%s' --login "
                "--generate-privkey=ecdsa --curve=secp256r1 --label %s --id %s "
                "'pkcs11:token=" TEST_TOKEN_LABEL "' --outfile '%s/%s' >/dev/null 2>&1",
                h->token.module_path, label, id, h->token.dir, file);
@@ -179,12 +162,13 @@ static int make_bundles(void)
         make_key("my-regulator", "23", "my.pem") != 0 ||
         make_key("th-regulator", "24", "th.pem") != 0)
         return -1;
-    if (run("sed 's/version=\"1\"/version=\"2\"/' '%s/policies/asean-cn-base.xml' > "
+    if (harness_run(
+            "sed 's/version=\"1\"/version=\"2\"/' '%s/policies/asean-cn-base.xml' > "
             "'%s/base-v2-source.xml'",
             source, dir) != 0 ||
-        run("sed -e '/code=\"SG\"/d' -e 's/version=\"1\"/version=\"3\"/' "
-            "'%s/policies/asean-cn-base.xml' > '%s/base-no-sg-source.xml'",
-            source, dir) != 0 ||
+        harness_run("sed -e '/code=\"SG\"/d' -e 's/version=\"1\"/version=\"3\"/' "
+                    "'%s/policies/asean-cn-base.xml' > '%s/base-no-sg-source.xml'",
+                    source, dir) != 0 ||
         write_text("residency-th-source.xml", TH_BUNDLE) != 0 ||
         write_text("th-warnings-source.xml", TH_BUNDLE_WARNINGS) != 0 ||
         write_text("th-unknown-purpose-source.xml", TH_BUNDLE_UNKNOWN_PURPOSE) != 0 ||
@@ -672,7 +656,8 @@ static void test_start_rejects_validate_error(void **state)
     write_config_file(config_path, BUNDLES "bundle = th-unreachable.xml\n",
                       REGULATORS TH_REGULATOR("TH"));
     assert_int_equal(
-        run("sed -i 's/^path = idsvc.db$/path = rejected.db/' '%s'", config_path), 0);
+        harness_run("sed -i 's/^path = idsvc.db$/path = rejected.db/' '%s'", config_path),
+        0);
     snprintf(command, sizeof(command), "timeout 30 '%s' --config '%s' > '%s' 2>&1",
              getenv("IDSVC_DAEMON"), config_path, log_path);
     assert_int_equal(test_run(command), 1);
