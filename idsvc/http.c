@@ -253,7 +253,7 @@ static size_t find_route(http_request *request, char *allow, size_t allow_size)
         if (!match_pattern(routes[i].pattern, request->path, request))
             continue;
         free_params(request);
-        /* Every GET route also answers HEAD (RFC 9110, section 9.3.2). */
+        /* Every GET route also serves HEAD (RFC 9110, section 9.3.2). */
         snprintf(allow + strlen(allow), allow_size - strlen(allow), "%s%s%s",
                  allow[0] != '\0' ? ", " : "", routes[i].method,
                  strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");

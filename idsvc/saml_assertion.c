@@ -48,7 +48,7 @@ static int saml_days_in_month(int year, int month)
 /* Reads the zone ("Z", "+hh:mm" or "-hh:mm") and sets *offset in seconds east of UTC.
  * A time with no zone is invalid, because its writer's zone is unknown. An offset names
  * one instant, so it is converted: some signers write "+00:00" where SAML 2.0 Core
- * (section 1.3.3) asks for UTC. */
+ * (section 1.3.3) requires UTC. */
 static int saml_time_zone(const char **rest, long *offset)
 {
     char sign = **rest;

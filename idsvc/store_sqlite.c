@@ -464,7 +464,7 @@ static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *opera
     return STORE_FAILED;
 }
 
-/* Returns STORE_CONFLICT when a subject of another issuer has the issue's NameID. */
+/* Returns STORE_CONFLICT when a subject of another issuer has the NameID being issued. */
 static store_status check_name_id_free(sqlite3 *db, const store_issue *issue)
 {
     static const char sql[] =

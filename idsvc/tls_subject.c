@@ -23,7 +23,7 @@ static void copy_cn(const ASN1_STRING *value, char *out, size_t out_size,
 
     *status = TLS_CN_INVALID;
     /* len is -1 for a value that is not a string type or not valid in its type, and when
-     * memory runs out; each leaves the certificate without a CN to match. */
+     * memory runs out. Each case leaves the certificate without a CN to match. */
     if (len > 0 && (size_t)len < out_size && memchr(utf8, '\0', (size_t)len) == NULL)
         characters = config_utf8_characters((const char *)utf8);
     if (characters > 0 && characters <= CONFIG_CN_MAX_CHARS) {

@@ -611,7 +611,7 @@ static long long count_rejections(const harness *h, const char *consent_id,
 
 /* The credential is revoked while its verification waits: the approval ends it as
  * rejected, with its entry. Neither the relying party's fetch nor a later call of the
- * consent page releases anything, and the page says that the request ended. */
+ * consent page releases anything, and the page shows that the request ended. */
 static void test_revoked_before_approval(void **state)
 {
     harness *h = *state;
@@ -832,7 +832,7 @@ static void test_scoped_challenges_capped(void **state)
 }
 
 /* A SIGHUP that turns the pages off while a verification waits leaves its subject no
- * way to answer, so the relying party's fetch answers consent_unavailable, not 500. */
+ * page to decide on, so the relying party's fetch gets consent_unavailable, not 500. */
 static void test_pages_off_while_waiting(void **state)
 {
     harness *h = *state;

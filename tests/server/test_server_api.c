@@ -298,7 +298,7 @@ static void test_route_and_method_errors(void **state)
     assert_non_null(strstr(result.headers, "Allow: POST"));
     http_result_clear(&result);
 
-    /* A GET route answers HEAD too, so Allow lists it. */
+    /* A GET route also serves HEAD, so Allow lists it. */
     harness_curl(&server, CLIENT_ISSUER, "DELETE", "/v1/issuers", NULL, NULL, &result);
     expect_problem(&result, 405, "method_not_allowed");
     assert_non_null(strstr(result.headers, "Allow: GET, HEAD\r\n"));
@@ -345,7 +345,7 @@ static void test_bad_json_rejected(void **state)
     http_result_clear(&result);
 }
 
-/* libmicrohttpd decodes the path before the node sees it, so "%00" would cut it and
+/* libmicrohttpd decodes the path before the node receives it, so "%00" would cut it and
  * "%2f" would add a segment. Content-Type must be one header naming JSON in UTF-8. */
 static void test_path_and_media_type_checked(void **state)
 {

@@ -16,7 +16,7 @@
 #include "log.h"
 
 /* Logs value as the field "v" and returns the line written, read back from a file
- * that stands in for stderr. */
+ * that replaces stderr meanwhile. */
 static char *log_line(const char *value)
 {
     char path[] = "/tmp/idsvc-test-log-XXXXXX";
