@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "http_headers.h"
+#include "http_listen.h"
 #include "log.h"
 #include "problem.h"
 
@@ -64,17 +65,17 @@ static const http_route routes[] = {
 typedef struct http_listener {
     struct http_server *server;
     bool is_public; /* [server] public_port: only the public routes */
+    http_listen_socket socket; /* the listening socket and the daemon; daemon is NULL
+                                * when the listener is not running */
 } http_listener;
 
 struct http_server {
-    struct MHD_Daemon *daemon;
-    struct MHD_Daemon *public_daemon; /* [server] public_port's listener, or NULL */
     http_listener api;
-    http_listener public_listener;
+    http_listener public_listener; /* [server] public_port's listener */
+    http_acceptor acceptor;
     node *node;
     atomic_uint in_flight;
     atomic_bool draining;     /* SIGTERM: finish what runs, take no new requests */
-    MHD_socket quiesced[2];   /* the listening sockets, shut down at SIGTERM */
 
     /* Deferred replies (http_request_defer). The lock orders suspending against
      * resuming; work_done is broadcast by every resume. */
@@ -819,11 +820,17 @@ static void format_address(const struct sockaddr *address, char *out, size_t siz
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    http_server *server = ((const http_listener *)cls)->server;
+    http_listener *listener = cls;
+    http_server *server = listener->server;
     connection_state *conn = *socket_context;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t session = info != NULL ? info->tls_session : NULL;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        http_listen_connection_started(&listener->socket);
+    else
+        http_listen_connection_closed(&server->acceptor, &listener->socket);
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn = calloc(1, sizeof(*conn));
@@ -855,61 +862,48 @@ static void mhd_logger(void *cls, const char *format, va_list args)
     log_event(LOG_DEBUG, "libmicrohttpd", &(log_field){"message", message}, 1);
 }
 
-static int listen_address(const config *cfg, unsigned port, struct sockaddr_storage *address,
-                          unsigned *flags)
-{
-    struct sockaddr_in *v4 = (struct sockaddr_in *)address;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
-
-    memset(address, 0, sizeof(*address));
-    if (inet_pton(AF_INET, cfg->listen_address, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, cfg->listen_address, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        *flags |= MHD_USE_IPv6;
-        return 0;
-    }
-    return -1;
-}
-
 /*
- * Starts one listener. The API listener requests client certificates and trusts the
- * client CAs. The public one (is_public) requests none, and dispatch rejects the API
- * routes on it.
+ * Starts one listener: its listening socket, and a libmicrohttpd daemon that runs an
+ * epoll thread pool without a listening socket of its own. The accept thread
+ * (http_listen.c) hands the daemon each connection with MHD_add_connection. The API
+ * listener requests client certificates and trusts the client CAs. The public one
+ * (is_public) requests none, and dispatch rejects the API routes on it.
+ *
+ * Why the node listens itself: a stop must refuse new connections at once, and in
+ * libmicrohttpd 0.9.75 a daemon that listens stops only through MHD_quiesce_daemon. On
+ * an epoll thread pool that call races the workers to remove the listening socket from
+ * their epoll sets, and the loser aborts the process ("Failed to remove listen FD from
+ * epoll set"), about one SIGTERM in eight under load. A poll() pool has no such race,
+ * but each poll() wakeup walks every connection of the worker: with 1,000 idle
+ * keep-alive connections on one worker its maximum rate fell to 0.5 to 0.6 of the rate
+ * without them (docs/benchmarks.md). A daemon without a listening socket needs no
+ * quiescing, so it can use epoll, whose cost per wakeup does not grow with idle
+ * connections, and the accept thread closes the sockets at the stop.
+ *
+ * [limits] max_connections keeps its meaning. The daemon splits it evenly between its
+ * workers. In 0.9.75 MHD_add_connection gives a connection to the first worker below
+ * its share, starting at the socket number modulo the pool size, so it rejects a
+ * connection only when every worker is full. The accept thread stops accepting while
+ * max_connections are open, so further clients wait in the backlog, as they did when
+ * libmicrohttpd listened.
  */
-static struct MHD_Daemon *start_listener(http_server *server, unsigned port, bool is_public,
-                                         char *error, size_t error_size)
+static int start_listener(http_server *server, unsigned port, bool is_public, char *error,
+                          size_t error_size)
 {
     const config *cfg = server->node->boot;
-    struct sockaddr_storage address;
-    /* poll(), not epoll: in libmicrohttpd 0.9.75, MHD_quiesce_daemon on an epoll
-     * thread pool races the workers to remove the listening socket from their epoll
-     * sets, and the loser aborts the process ("Failed to remove listen FD from epoll
-     * set"), about one SIGTERM in eight under load. With poll() the workers drop the
-     * socket themselves when the quiesce signal arrives.
-     * NOTE: each poll() wakeup walks every connection of the worker, idle ones included.
-     * With 1,000 idle keep-alive connections on one worker, on a 2-core VM, its maximum
-     * rate fell to 0.5 to 0.6 of the rate without them (docs/benchmarks.md), so keep
-     * [limits] max_connections / threads in the low hundreds. */
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
-    struct MHD_Daemon *daemon;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_TLS |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     http_listener *listener = is_public ? &server->public_listener : &server->api;
+    http_listen_socket *socket = &listener->socket;
 
-    *listener = (http_listener){server, is_public};
-    if (listen_address(cfg, port, &address, &flags) != 0) {
-        snprintf(error, error_size, "[server] listen: \"%s\" is not an IPv4 or IPv6 address",
-                 cfg->listen_address);
-        return NULL;
-    }
-    daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, listener,
+    listener->server = server;
+    listener->is_public = is_public;
+    socket->max_connections = (unsigned)cfg->limits.max_connections;
+    if (http_listen_open(cfg->listen_address, port, &socket->fd, error, error_size) != 0)
+        return -1;
+    socket->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, listener,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->limits.threads,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
         MHD_OPTION_HTTPS_MEM_TRUST, is_public ? NULL : tls_client_ca_pem(server->node->tls),
         MHD_OPTION_HTTPS_CERT_CALLBACK,
@@ -921,16 +915,32 @@ static struct MHD_Daemon *start_listener(http_server *server, unsigned port, boo
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_END);
-    if (daemon == NULL)
-        snprintf(error, error_size, "cannot start the HTTPS server on %s port %u (address "
-                 "in use, or invalid TLS settings)", cfg->listen_address, port);
-    return daemon;
+    if (socket->daemon == NULL) {
+        snprintf(error, error_size, "cannot start the HTTPS server on %s port %u: "
+                 "libmicrohttpd failed to start (invalid TLS settings, or no threads or "
+                 "memory left)", cfg->listen_address, port);
+        http_listen_close(socket);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops a listener's daemon, which closes its connections, and closes its listening
+ * socket if the accept thread has not. */
+static void stop_listener(http_listener *listener)
+{
+    if (listener->socket.daemon != NULL)
+        MHD_stop_daemon(listener->socket.daemon);
+    listener->socket.daemon = NULL;
+    http_listen_close(&listener->socket);
 }
 
 int http_server_start(node *n, http_server **out, char *error, size_t error_size)
 {
     const config *cfg = n->boot;
     http_server *server = calloc(1, sizeof(*server));
+    http_listen_socket *sockets[HTTP_LISTEN_MAX_SOCKETS];
+    size_t socket_count = 0;
 
     *out = NULL;
     if (server == NULL) {
@@ -938,41 +948,31 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
         return -1;
     }
     server->node = n;
+    server->api.socket.fd = -1;
+    server->public_listener.socket.fd = -1;
     pthread_mutex_init(&server->defer_lock, NULL);
     pthread_cond_init(&server->work_done, NULL);
-    server->quiesced[0] = server->quiesced[1] = MHD_INVALID_SOCKET;
     tls_require_client_certificate(n->tls, cfg->public_port != 0);
 
     if (cfg->public_port != 0) {
-        server->public_daemon = start_listener(server, cfg->public_port, true, error,
-                                               error_size);
-        if (server->public_daemon == NULL)
+        if (start_listener(server, cfg->public_port, true, error, error_size) != 0)
             goto fail;
+        sockets[socket_count++] = &server->public_listener.socket;
     }
-    server->daemon = start_listener(server, cfg->port, false, error, error_size);
-    if (server->daemon == NULL)
+    if (start_listener(server, cfg->port, false, error, error_size) != 0)
+        goto fail;
+    sockets[socket_count++] = &server->api.socket;
+    if (http_acceptor_start(&server->acceptor, sockets, socket_count, error, error_size) != 0)
         goto fail;
     *out = server;
     return 0;
 fail:
-    if (server->public_daemon != NULL)
-        MHD_stop_daemon(server->public_daemon);
+    stop_listener(&server->api);
+    stop_listener(&server->public_listener);
     pthread_cond_destroy(&server->work_done);
     pthread_mutex_destroy(&server->defer_lock);
     free(server);
     return -1;
-}
-
-/* Stops the listening socket that MHD_quiesce_daemon hands back from listening, so that
- * new connections are refused at once instead of waiting in the backlog. The socket is
- * closed only after MHD_stop_daemon, because a worker may still poll it until then. */
-static MHD_socket stop_listening(struct MHD_Daemon *daemon)
-{
-    MHD_socket socket = daemon != NULL ? MHD_quiesce_daemon(daemon) : MHD_INVALID_SOCKET;
-
-    if (socket != MHD_INVALID_SOCKET)
-        shutdown(socket, SHUT_RDWR);
-    return socket;
 }
 
 /* Waits until no deferred request has work running. */
@@ -994,13 +994,13 @@ void http_server_stop(http_server **server_ptr)
         return;
     server = *server_ptr;
 
-    /* Stop accepting, then give requests in flight time to finish. A request that
-     * arrives on an open connection from here on gets 503 node_stopping, and every
+    /* Stop accepting, then give requests in flight time to finish. The accept thread
+     * closes the listening sockets, so the kernel refuses new connections. A request
+     * that arrives on an open connection from here on gets 503 node_stopping, and every
      * reply closes its connection. Idle keep-alive connections are closed by
      * MHD_stop_daemon once nothing has run for DRAIN_QUIET_MS. */
     atomic_store(&server->draining, true);
-    server->quiesced[0] = stop_listening(server->daemon);
-    server->quiesced[1] = stop_listening(server->public_daemon);
+    http_acceptor_stop(&server->acceptor);
     while (quiet_ms < DRAIN_QUIET_MS && waited_ms < DRAIN_TIMEOUT_MS) {
         usleep(10 * 1000);
         waited_ms += 10;
@@ -1017,13 +1017,11 @@ void http_server_stop(http_server **server_ptr)
     server->no_suspend = true;
     pthread_mutex_unlock(&server->defer_lock);
     wait_deferred(server);
-    MHD_stop_daemon(server->daemon);
-    if (server->public_daemon != NULL)
-        MHD_stop_daemon(server->public_daemon);
+    stop_listener(&server->api);
+    stop_listener(&server->public_listener);
     wait_deferred(server);
-    for (size_t i = 0; i < 2; i++)
-        if (server->quiesced[i] != MHD_INVALID_SOCKET)
-            close(server->quiesced[i]);
+    /* The daemons' connection callbacks wake the acceptor until they stop. */
+    http_acceptor_destroy(&server->acceptor);
     pthread_cond_destroy(&server->work_done);
     pthread_mutex_destroy(&server->defer_lock);
     free(server);

@@ -1,6 +1,7 @@
 /*
- * The HTTPS front of the daemon: libmicrohttpd in thread-pool mode with poll(), a route
- * table with the roles each route admits, and the node state that handlers share.
+ * The HTTPS front of the daemon: libmicrohttpd in thread-pool mode with epoll, fed by
+ * the node's own accept thread (http_listen.h), a route table with the roles each route
+ * admits, and the node state that handlers share.
  */
 #ifndef IDSVC_HTTP_H
 #define IDSVC_HTTP_H

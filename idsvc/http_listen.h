@@ -1,0 +1,66 @@
+/*
+ * The listening sockets of the HTTPS server and the thread that accepts on them. The
+ * thread hands each accepted socket to libmicrohttpd with MHD_add_connection.
+ * http_acceptor_stop closes the listening sockets, so the kernel refuses new
+ * connections at once. http.c explains why the node does not let libmicrohttpd listen.
+ */
+#ifndef IDSVC_HTTP_LISTEN_H
+#define IDSVC_HTTP_LISTEN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_LISTEN_MAX_SOCKETS 2 /* the API port and [server] public_port */
+
+/* One listening socket and the libmicrohttpd daemon that serves its connections. */
+typedef struct http_listen_socket {
+    int fd;                     /* -1 once closed */
+    struct MHD_Daemon *daemon;
+    unsigned max_connections;   /* [limits] max_connections */
+    atomic_uint open_connections; /* connections the daemon serves now */
+} http_listen_socket;
+
+typedef struct http_acceptor {
+    http_listen_socket *sockets[HTTP_LISTEN_MAX_SOCKETS];
+    size_t socket_count;
+    int wake_fd; /* an eventfd: a stop, or a connection closed at the limit */
+    atomic_bool stopping;
+    pthread_t thread;
+    bool running;
+    long long pause_until_ms;   /* CLOCK_MONOTONIC; set when accept() ran out of resources */
+    long long rejection_log_ms; /* CLOCK_MONOTONIC of the last connection_rejected line */
+    unsigned rejections;        /* connections libmicrohttpd rejected since that line */
+} http_acceptor;
+
+/* Opens a TCP socket listening on address (an IPv4 or IPv6 literal) and port, with
+ * SO_REUSEADDR, and IPV6_V6ONLY for an IPv6 address. Returns 0 with *fd set, or -1 with
+ * a sentence in error. */
+int http_listen_open(const char *address, unsigned port, int *fd, char *error,
+                     size_t error_size);
+
+/* Closes the listening socket, when it is open. */
+void http_listen_close(http_listen_socket *socket);
+
+/* Starts the thread that accepts on the sockets, whose fd and daemon are set. The
+ * sockets must stay allocated until http_acceptor_destroy. Returns 0, or -1 with a
+ * sentence in error. */
+int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets, size_t count,
+                        char *error, size_t error_size);
+
+/* Stops the accept thread, then closes the listening sockets. After it returns, no
+ * connection is added to a daemon. Calling it again does nothing. */
+void http_acceptor_stop(http_acceptor *acceptor);
+
+/* Frees what http_acceptor_start made. Call it after MHD_stop_daemon, because the
+ * daemons' connection callbacks use the acceptor until then. */
+void http_acceptor_destroy(http_acceptor *acceptor);
+
+/* Count the daemon's connections from its MHD_OPTION_NOTIFY_CONNECTION callback, which
+ * libmicrohttpd calls once with STARTED and once with CLOSED for each connection. At
+ * max_connections the acceptor stops accepting, and a close lets it go on. */
+void http_listen_connection_started(http_listen_socket *socket);
+void http_listen_connection_closed(http_acceptor *acceptor, http_listen_socket *socket);
+
+#endif
