@@ -1,7 +1,7 @@
 /*
  * HTTP behaviour around the routes: HEAD on GET routes, bodies whose framing or size is
- * wrong, a second daemon on the same database, and stops with SIGTERM while requests
- * wait for a commit or keep-alive clients keep sending.
+ * wrong, a second daemon on the same database, the workers' event loop, and stops with
+ * SIGTERM while requests wait for a commit or keep-alive clients keep sending.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sqlite3.h>
@@ -75,6 +77,51 @@ static void test_head_like_get_without_body(void **state)
     assert_non_null(result.json);
     http_result_clear(&result);
     raw_close(&client);
+}
+
+/* Returns the number of epoll instances that process pid has open, or -1 when its
+ * descriptors cannot be read. */
+static int count_epoll_instances(pid_t pid)
+{
+    char fd_dir[64];
+    DIR *dir;
+    const struct dirent *entry;
+    int count = 0;
+
+    snprintf(fd_dir, sizeof(fd_dir), "/proc/%d/fd", (int)pid);
+    dir = opendir(fd_dir);
+    if (dir == NULL)
+        return -1;
+    while ((entry = readdir(dir)) != NULL) {
+        char link[PATH_MAX];
+        char target[64];
+        ssize_t len;
+
+        snprintf(link, sizeof(link), "%s/%s", fd_dir, entry->d_name);
+        len = readlink(link, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+            count++;
+    }
+    closedir(dir);
+    return count;
+}
+
+/* The worker threads wait in epoll, whose cost per wakeup does not grow with the idle
+ * connections, not in poll(). The harness runs two workers, each with its own epoll
+ * instance. */
+static void test_workers_use_epoll(void **state)
+{
+    int count;
+
+    (void)state;
+    count = count_epoll_instances(server.pid);
+    assert_int_not_equal(count, -1);
+    if (count != 2)
+        fail_msg("the daemon holds %d epoll instances, where each of its 2 worker threads "
+                 "should hold one", count);
 }
 
 /* Issues a credential and builds the verification body that presents it. */
@@ -505,6 +552,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_like_get_without_body),
+        cmocka_unit_test(test_workers_use_epoll),
         cmocka_unit_test(test_chunked_body_too_large),
         cmocka_unit_test(test_chunked_with_length_rejected),
         cmocka_unit_test(test_second_daemon_locked_out),
