@@ -10,6 +10,7 @@
 
 #include <ini.h>
 
+#include "iso3166.h"
 #include "policy.h"
 
 #include "webauthn.h"
@@ -492,7 +493,7 @@ int config_regulator_add_signs(config_regulator *regulator, const char *value,
                      "such as SG",
                      item);
             rc = -1;
-        } else if (!policy_country_is_assigned(item)) {
+        } else if (!iso3166_is_assigned(item)) {
             snprintf(error, error_size,
                      "\"%s\" is not an officially assigned ISO 3166-1 alpha-2 code. Use "
                      "the code that ISO assigns, such as GB for the United Kingdom",
@@ -885,7 +886,7 @@ static int check_sections(parse_state *state)
  * 3166-1 alpha-2 code, as the policy bundles and the [regulator] sections require. */
 static int check_jurisdiction(parse_state *state, const char *code, const char *where)
 {
-    if (code == NULL || (is_alpha2(code) && policy_country_is_assigned(code)))
+    if (code == NULL || (is_alpha2(code) && iso3166_is_assigned(code)))
         return 1;
     return fail(state,
                 "%s: \"%s\" is not an assigned ISO 3166-1 alpha-2 code in capitals. Use "

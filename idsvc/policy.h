@@ -62,11 +62,6 @@ const char *policy_error_code_of(const policy_error *err);
 
 /* ---- Bundles ----------------------------------------------------------------- */
 
-/* Returns true when code is an officially assigned ISO 3166-1 alpha-2 code, such as GB,
- * and false for others, such as UK (exceptionally reserved) or XX (user-assigned).
- * Bundles and regulator bindings accept only assigned codes as jurisdictions. */
-bool policy_country_is_assigned(const char *code);
-
 typedef struct policy_bundle policy_bundle;
 
 /*

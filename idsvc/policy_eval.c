@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iso3166.h"
 #include "policy_internal.h"
 
 #define MAX_MECHANISM_SETS 32
@@ -284,12 +285,13 @@ static bool derive_age_over(const char *date, int years, time_t now,
     return true;
 }
 
+/* Derives nothing from a country that is not an officially assigned code, so that a
+ * claim such as UK or XX is withheld rather than released as a residency country. */
 static bool derive_country(const json_t *address, policy_derived_value *out)
 {
     const char *country = json_string_value(json_object_get(address, "country"));
 
-    if (country == NULL || strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' ||
-        country[1] < 'A' || country[1] > 'Z')
+    if (!iso3166_is_assigned(country))
         return false;
     memcpy(out->text, country, 3);
     out->value = out->text;

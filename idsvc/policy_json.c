@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iso3166.h"
 #include "policy_internal.h"
 
 static int request_fail(policy_error *err, const char *field, const char *format, ...)
@@ -42,11 +43,11 @@ static int read_jurisdictions(const policy_set *set, const json_t *doc,
     if (!json_is_object(rp) || country == NULL)
         return request_fail(err, "relying_party.jurisdiction",
                             "relying_party.jurisdiction is missing%s", "");
-    if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' ||
-        country[1] < 'A' || country[1] > 'Z')
-        return request_fail(
-            err, "relying_party.jurisdiction",
-            "relying_party.jurisdiction %s is not an ISO 3166-1 alpha-2 code", country);
+    if (!iso3166_is_assigned(country))
+        return request_fail(err, "relying_party.jurisdiction",
+                            "relying_party.jurisdiction %s is not an officially assigned "
+                            "ISO 3166-1 alpha-2 code in capitals, such as GB",
+                            country);
     memcpy(req->rp_country, country, 3);
     req->relying_party = policy_set_find_jurisdiction(set, country);
     if (req->relying_party < 0)

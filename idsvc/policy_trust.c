@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "iso3166.h"
 #include "pem_file.h"
 #include "policy_internal.h"
 #include "saml_verify_internal.h"
@@ -118,7 +119,7 @@ static int bind_key(trust_key *key, const policy_signer *signer, const char *pat
     for (size_t i = 0; i < signer->jurisdiction_count; i++) {
         const char *code = signer->jurisdictions[i];
 
-        if (!policy_country_is_assigned(code)) {
+        if (!iso3166_is_assigned(code)) {
             clear_binding(key);
             return policy_fail(err, POLICY_E_TRUST, 0,
                                "regulator %s: \"%s\" is not an officially assigned ISO "

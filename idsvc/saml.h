@@ -27,7 +27,7 @@ typedef struct saml_attribute {
 typedef enum saml_claim_syntax {
     SAML_CLAIM_TEXT,    /* any text, written as xs:string */
     SAML_CLAIM_DATE,    /* YYYY-MM-DD, written as xs:date */
-    SAML_CLAIM_COUNTRY, /* an ISO 3166-1 alpha-2 code such as "MY", written as xs:string */
+    SAML_CLAIM_COUNTRY, /* an assigned ISO 3166-1 alpha-2 code such as MY, as xs:string */
 } saml_claim_syntax;
 
 /* One entry of the claims catalogue. */

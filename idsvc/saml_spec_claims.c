@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "iso3166.h"
+
 #define IDSVC_CLAIM(key) "urn:idsvc:claim:" key
 
 static const saml_claim CATALOGUE[] = {
@@ -95,12 +97,6 @@ static bool is_date(const char *value)
     return day <= max_day;
 }
 
-static bool is_country_code(const char *value)
-{
-    return strlen(value) == 2 && value[0] >= 'A' && value[0] <= 'Z' && value[1] >= 'A' &&
-           value[1] <= 'Z';
-}
-
 int saml_claim_check_value(const saml_claim *claim, const char *value, char *reason,
                            size_t reason_size)
 {
@@ -117,9 +113,10 @@ int saml_claim_check_value(const saml_claim *claim, const char *value, char *rea
         snprintf(reason, reason_size, "is not a date in the form YYYY-MM-DD");
         return -1;
     }
-    if (claim->syntax == SAML_CLAIM_COUNTRY && !is_country_code(value)) {
+    if (claim->syntax == SAML_CLAIM_COUNTRY && !iso3166_is_assigned(value)) {
         snprintf(reason, reason_size,
-                 "is not an ISO 3166-1 alpha-2 country code (two capital letters)");
+                 "is not an officially assigned ISO 3166-1 alpha-2 code in capitals, "
+                 "such as GB");
         return -1;
     }
     return 0;

@@ -590,6 +590,44 @@ static void test_explain_shows_trace(void **state)
     free(out);
 }
 
+/* A decision input is checked as the node checks it: a relying party's jurisdiction
+ * that ISO has not assigned rejects the request, and a residence country that ISO has
+ * not assigned derives no residency country. */
+static void test_explain_checks_countries(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/request-uk.json", f->token.dir);
+    write_text(path, "{\"subject_jurisdiction\": \"SG\","
+                     " \"relying_party\": {\"jurisdiction\": \"UK\"},"
+                     " \"purpose\": \"age_check\", \"assurance\": \"high\","
+                     " \"claims\": [\"age_over_18\"],"
+                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "explain: request_invalid: relying_party.jurisdiction UK is not "
+                         "an officially assigned ISO 3166-1 alpha-2 code");
+    assert_contains(out, "; field relying_party.jurisdiction");
+    free(out);
+
+    snprintf(path, sizeof(path), "%s/request-residence.json", f->token.dir);
+    write_text(path, "{\"subject_jurisdiction\": \"SG\","
+                     " \"relying_party\": {\"jurisdiction\": \"SG\"},"
+                     " \"purpose\": \"account_opening\", \"assurance\": \"high\","
+                     " \"consent\": [\"explicit\"], \"claims\": [\"residency_country\"],"
+                     " \"values\": {\"address\": {\"country\": \"UK\"}},"
+                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain --json %s/policies %s", admin(), source_dir(),
+              path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "\"reason\": \"derivation_failed\"");
+    assert_true(strstr(out, "\"UK\"") == NULL);
+    free(out);
+}
+
 static void test_simulate_tabulates(void **state)
 {
     fixture *f = *state;
@@ -687,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_verify_trust_prints_note),
         cmocka_unit_test(test_diff_on_real_bundles),
         cmocka_unit_test(test_explain_shows_trace),
+        cmocka_unit_test(test_explain_checks_countries),
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
     };

@@ -1018,6 +1018,90 @@ static void test_ambiguous_must_be_names(void **state)
     policy_set_release(&set);
 }
 
+/* A relying party's jurisdiction must be an officially assigned ISO 3166-1 alpha-2 code
+ * in capitals. UK, XX and EU have two capital letters, but ISO has not assigned them.
+ * An assigned code outside the policy set, such as US, is "another jurisdiction". */
+static void test_rp_jurisdiction_must_be_assigned(void **state)
+{
+    static const char *const rejected[] = {"UK", "XX", "EU", "AA", "gb", "Sg", "SGP", ""};
+    static const char *const other[] = {"US", "GB"};
+    policy_set *set = load_rule_set(false);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:[s], s:s}",
+                            "subject_jurisdiction", "SG", "relying_party", "id", "bank",
+                            "jurisdiction", "SG", "purpose", "age_check", "assurance",
+                            "substantial", "claims", "age_over_18", "time",
+                            "2026-06-01T00:00:00Z");
+    json_t *rp = json_object_get(doc, "relying_party");
+    policy_request req;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+        policy_error err = {0};
+        char expected[96];
+
+        json_object_set_new(rp, "jurisdiction", json_string(rejected[i]));
+        snprintf(expected, sizeof(expected),
+                 "relying_party.jurisdiction %s is not an officially assigned",
+                 rejected[i]);
+        assert_int_equal(policy_request_from_json(set, doc, &req, &err), -1);
+        assert_string_equal(policy_error_name(err.code), "request_invalid");
+        assert_string_equal(err.field, "relying_party.jurisdiction");
+        if (strstr(err.message, expected) == NULL)
+            fail_msg("\"%s\": expected \"%s\" in \"%s\"", rejected[i], expected,
+                     err.message);
+    }
+
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        policy_error err = {0};
+
+        json_object_set_new(rp, "jurisdiction", json_string(other[i]));
+        assert_int_equal(policy_request_from_json(set, doc, &req, &err), 0);
+        assert_int_equal(req.relying_party, POLICY_OTHER_JURISDICTION);
+        assert_string_equal(req.rp_country, other[i]);
+    }
+    json_decref(doc);
+    policy_set_release(&set);
+}
+
+/* country-of derives a residency country only from an officially assigned code in
+ * capitals. Any other country in the credential fails the derivation, so the claim is
+ * withheld and no code that ISO has not assigned is released as a country. */
+static void test_country_of_needs_assigned_code(void **state)
+{
+    static const char *const bad[] = {"UK", "XX", "EU", "AA", "sg", "Sg", "SGP", "S", ""};
+    static const char *const good[] = {"SG", "GB", "US"};
+    size_t bad_count = sizeof(bad) / sizeof(bad[0]);
+    policy_set *set = load_rule_set(false);
+    policy_decision decision;
+
+    (void)state;
+    for (size_t i = 0; i < bad_count + sizeof(good) / sizeof(good[0]); i++) {
+        bool is_bad = i < bad_count;
+        const char *country = is_bad ? bad[i] : good[i - bad_count];
+        json_t *doc = json_pack(
+            "{s:s, s:{s:s, s:s}, s:s, s:s, s:[s], s:[s], s:{s:{s:s, s:s}}, s:s}",
+            "subject_jurisdiction", "SG", "relying_party", "id", "bank", "jurisdiction",
+            "SG", "purpose", "account_opening", "assurance", "substantial", "consent",
+            "explicit", "claims", "residency_country", "values", "address", "text",
+            "1 Example Road", "country", country, "time", "2026-06-01T00:00:00Z");
+        const policy_claim_decision *d =
+            decide_claim_in(set, doc, &decision, "residency_country");
+
+        print_message("    country \"%s\" -> %s/%s\n", country,
+                      policy_outcome_name(d->outcome), policy_reason_name(d->reason));
+        if (is_bad) {
+            expect_reason(d, POLICY_WITHHELD, "derivation_failed");
+            assert_int_equal(d->derived_count, 0);
+        } else {
+            expect_reason(d, POLICY_DERIVED, "rule");
+            assert_int_equal(d->derived_count, 1);
+            assert_string_equal(d->derived[0].value, country);
+        }
+        json_decref(doc);
+    }
+    policy_set_release(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1037,6 +1121,8 @@ int main(void)
         cmocka_unit_test(test_set_rejects_two_residency_bundles),
         cmocka_unit_test(test_ambiguous_source_withheld),
         cmocka_unit_test(test_ambiguous_must_be_names),
+        cmocka_unit_test(test_rp_jurisdiction_must_be_assigned),
+        cmocka_unit_test(test_country_of_needs_assigned_code),
     };
 
     if (getenv("IDSVC_SOURCE_DIR") == NULL) {

@@ -505,6 +505,60 @@ static void test_subject_verifier_cannot_read(void **state)
     }
 }
 
+/* A country claim must be an officially assigned ISO 3166-1 alpha-2 code in capitals,
+ * because the node signs it as one. The problem names the attributes member, and its
+ * detail the claim, the value's position and the rule. */
+static void test_issue_country_claims_checked(void **state)
+{
+    static const struct {
+        const char *attributes;
+        const char *reason;
+    } cases[] = {
+        {"{\"nationality\":\"UK\"}", "\"nationality\" value 1 is not an officially"},
+        {"{\"nationality\":[\"MY\",\"XX\"]}",
+         "\"nationality\" value 2 is not an officially"},
+        {"{\"residence_country\":\"EU\"}",
+         "\"residence_country\" value 1 is not an officially"},
+        {"{\"document_country\":\"sg\"}",
+         "\"document_country\" value 1 is not an officially"},
+    };
+    http_result result;
+    const char *detail;
+    char body[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"subject\":\"SG-COUNTRY-1\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":%s}",
+                 cases[i].attributes);
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body,
+                     &result);
+        print_message("    %s -> %ld %s\n", cases[i].attributes, result.status,
+                      http_result_code(&result));
+        expect_problem(&result, 422, "claims_invalid");
+        assert_string_equal(http_result_field(&result), "attributes");
+        detail = json_string_value(json_object_get(result.json, "detail"));
+        assert_non_null(detail);
+        if (strstr(detail, cases[i].reason) == NULL)
+            fail_msg("expected \"%s\" in \"%s\"", cases[i].reason, detail);
+        http_result_clear(&result);
+    }
+
+    /* GB is the code that ISO assigns to the United Kingdom. */
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"SG-COUNTRY-1\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"nationality\":[\"GB\",\"MY\"],"
+                 "\"residence_country\":\"SG\",\"document_country\":\"GB\"}}",
+                 &result);
+    if (result.status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+}
+
 /* Runs one statement on the node's database from the test's own connection. */
 static void run_sql(const char *sql)
 {
@@ -943,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_oversized_body_rejected),
         cmocka_unit_test(test_missing_and_invalid_fields),
         cmocka_unit_test(test_subject_verifier_cannot_read),
+        cmocka_unit_test(test_issue_country_claims_checked),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),

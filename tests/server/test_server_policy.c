@@ -6,7 +6,9 @@
  * "th-regulator" to TH; trust_list contains one more key that no section binds. The node
  * is in SG; relying party bank-one is in SG and the "stranger" certificate is a bank in
  * TH. Issuer my-id plays an identity node in MY and signs with a key of the same token.
- * One daemon serves every test in this file; the reload test runs last.
+ * Issuers my-files (MY) and sg-files (SG) share a key file, for assertions that
+ * `xmlsec1 --sign` writes. One daemon serves every test in this file; the reload test
+ * runs last.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #define MY_ISSUER "https://id.example.my/saml"
 #define UNPLACED_ISSUER "https://id.example.org/saml"
 #define FILE_ISSUER "https://files.example.my/saml"
+#define SG_FILE_ISSUER "https://files.example.sg/saml"
 #define REGULATOR_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=regulator;type=private"
 #define ROGUE_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=rogue-regulator;type=private"
 #define SG_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=sg-regulator;type=private"
@@ -51,7 +54,9 @@ static const char POLICY_CONFIG[] =
     "\ncertificate = peer.pem\njurisdiction = MY\n"
     "\n[issuer unplaced]\nentity_id = " UNPLACED_ISSUER "\ncertificate = peer.pem\n"
     "\n[issuer my-files]\nentity_id = " FILE_ISSUER "\ncertificate = file-issuer.pub\n"
-    "jurisdiction = MY\n";
+    "jurisdiction = MY\n"
+    "\n[issuer sg-files]\nentity_id = " SG_FILE_ISSUER "\ncertificate = file-issuer.pub\n"
+    "jurisdiction = SG\n";
 
 static int run(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
@@ -471,13 +476,12 @@ static void test_foreign_issuer_jurisdiction(void **state)
     free(assertion);
 }
 
-/* An assertion of FILE_ISSUER with two date_of_birth Attribute elements, with an
- * empty signature for `xmlsec1 --sign`. The arguments are the ID, the issue instant,
- * the ID again, NotOnOrAfter, NotBefore, NotOnOrAfter again, the AuthnInstant and the
- * two dates. */
-static const char TWO_BIRTH_DATES[] =
+/* An assertion for bank-one with an empty signature for `xmlsec1 --sign`. The arguments
+ * are the ID, the issue instant, the issuer, the ID again, NotOnOrAfter, NotBefore,
+ * NotOnOrAfter again, the AuthnInstant and the Attribute elements. */
+static const char FILE_ASSERTION[] =
     "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
-    "IssueInstant=\"%s\" Version=\"2.0\"><saml:Issuer>" FILE_ISSUER "</saml:Issuer>"
+    "IssueInstant=\"%s\" Version=\"2.0\"><saml:Issuer>%s</saml:Issuer>"
     "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>"
     "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
     "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>"
@@ -495,12 +499,7 @@ static const char TWO_BIRTH_DATES[] =
     "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"%s\"><saml:AuthnContext>"
     "<saml:AuthnContextClassRef>http://eidas.europa.eu/LoA/substantial"
     "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
-    "<saml:AttributeStatement>"
-    "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.1\"><saml:AttributeValue>%s"
-    "</saml:AttributeValue></saml:Attribute>"
-    "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.1\"><saml:AttributeValue>%s"
-    "</saml:AttributeValue></saml:Attribute>"
-    "</saml:AttributeStatement></saml:Assertion>\n";
+    "<saml:AttributeStatement>%s</saml:AttributeStatement></saml:Assertion>\n";
 
 static void format_utc(time_t t, char out[32])
 {
@@ -510,39 +509,53 @@ static void format_utc(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Signs TWO_BIRTH_DATES with the file issuer's key; the caller frees the XML. */
-static char *sign_two_birth_dates(const char *first, const char *second)
+/* Signs FILE_ASSERTION of issuer with the file issuers' key; the caller frees the XML. */
+static char *sign_file_assertion(const char *issuer, const char *attributes)
 {
     const harness *h = &server;
     static unsigned counter;
     char id[64], now[32], before[32], after[32];
-    char document[sizeof(TWO_BIRTH_DATES) + 512];
+    char document[sizeof(FILE_ASSERTION) + 1024];
     char path[PATH_MAX + 32];
     time_t issued = time(NULL);
     FILE *file;
     char *xml;
 
-    snprintf(id, sizeof(id), "_dob%08x%08lx", ++counter, (unsigned long)issued);
+    snprintf(id, sizeof(id), "_file%08x%08lx", ++counter, (unsigned long)issued);
     format_utc(issued, now);
     format_utc(issued - 60, before);
     format_utc(issued + 300, after);
-    snprintf(document, sizeof(document), TWO_BIRTH_DATES, id, now, id, after, before, after,
-             now, first, second);
-    snprintf(path, sizeof(path), "%.4000s/two-dates.xml", h->token.dir);
+    snprintf(document, sizeof(document), FILE_ASSERTION, id, now, issuer, id, after,
+             before, after, now, attributes);
+    snprintf(path, sizeof(path), "%.4000s/file-assertion.xml", h->token.dir);
     file = fopen(path, "w");
     assert_non_null(file);
     fputs(document, file);
     assert_int_equal(fclose(file), 0);
     assert_int_equal(run("cd '%s' && xmlsec1 --sign --id-attr:ID "
                          "urn:oasis:names:tc:SAML:2.0:assertion:Assertion --privkey-pem "
-                         "file-issuer.key --output two-dates.signed.xml two-dates.xml "
-                         ">/dev/null 2>&1",
+                         "file-issuer.key --output file-assertion.signed.xml "
+                         "file-assertion.xml >/dev/null 2>&1",
                          h->token.dir),
                      0);
-    snprintf(path, sizeof(path), "%.4000s/two-dates.signed.xml", h->token.dir);
+    snprintf(path, sizeof(path), "%.4000s/file-assertion.signed.xml", h->token.dir);
     xml = test_read_file(path, NULL);
     assert_non_null(xml);
     return xml;
+}
+
+/* Signs an assertion of FILE_ISSUER with two date_of_birth Attribute elements. */
+static char *sign_two_birth_dates(const char *first, const char *second)
+{
+    char attributes[512];
+
+    snprintf(attributes, sizeof(attributes),
+             "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.1\"><saml:AttributeValue>%s"
+             "</saml:AttributeValue></saml:Attribute>"
+             "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.1\"><saml:AttributeValue>%s"
+             "</saml:AttributeValue></saml:Attribute>",
+             first, second);
+    return sign_file_assertion(FILE_ISSUER, attributes);
 }
 
 /* Two different dates of birth decide nothing, in either order: the age is not derived
@@ -581,6 +594,70 @@ static void test_conflicting_birth_dates(void **state)
         json_string_value(json_object_get(json_object_get(result.json, "claims"),
                                           "age_over_18")),
         "true");
+    http_result_clear(&result);
+    free(assertion);
+}
+
+/* Signs an assertion of SG_FILE_ISSUER, a domestic issuer for bank-one, with an address
+ * whose residence country is country. */
+static char *sign_residence(const char *country)
+{
+    char attributes[512];
+
+    snprintf(attributes, sizeof(attributes),
+             "<saml:Attribute Name=\"urn:idsvc:claim:residential_address\">"
+             "<saml:AttributeValue>1 Example Road</saml:AttributeValue></saml:Attribute>"
+             "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.5\"><saml:AttributeValue>%s"
+             "</saml:AttributeValue></saml:Attribute>",
+             country);
+    return sign_file_assertion(SG_FILE_ISSUER, attributes);
+}
+
+/*
+ * A residence country that ISO has not assigned, in a validly signed assertion, yields
+ * no residency country: the engine withholds residency_country with derivation_failed
+ * before it requests consent. The whole address, whose country the result attestation
+ * would carry, is rejected as a value the node cannot sign. An assigned code is derived
+ * and then waits for the subject's consent, which this node cannot ask for.
+ */
+static void test_residence_country_must_be_assigned(void **state)
+{
+    static const char *const unassigned[] = {"UK", "XX", "EU", "sg"};
+    http_result result;
+    char *assertion;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(unassigned) / sizeof(unassigned[0]); i++) {
+        char quoted[8];
+
+        print_message("    residence country %s\n", unassigned[i]);
+        assertion = sign_residence(unassigned[i]);
+        verify(CLIENT_RP, assertion, "account_opening", "[\"residency_country\"]", "",
+               &result);
+        expect_status(&result, 200, "");
+        assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                            "deny");
+        expect_decision(&result, "residency_country", "withheld", "derivation_failed",
+                        NULL);
+        assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 0);
+        snprintf(quoted, sizeof(quoted), "\"%s\"", unassigned[i]);
+        assert_null(strstr(result.body, quoted));
+        http_result_clear(&result);
+        free(assertion);
+
+        assertion = sign_residence(unassigned[i]);
+        verify(CLIENT_RP, assertion, "account_opening", "[\"address\"]",
+               ",\"retention_days\":30", &result);
+        expect_status(&result, 422, "attribute_value_invalid");
+        assert_string_equal(http_result_field(&result), "assertion");
+        http_result_clear(&result);
+        free(assertion);
+    }
+
+    assertion = sign_residence("GB");
+    verify(CLIENT_RP, assertion, "account_opening", "[\"residency_country\"]", "",
+           &result);
+    expect_status(&result, 409, "consent_unavailable");
     http_result_clear(&result);
     free(assertion);
 }
@@ -849,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_bad_request_values),
         cmocka_unit_test(test_foreign_issuer_jurisdiction),
         cmocka_unit_test(test_conflicting_birth_dates),
+        cmocka_unit_test(test_residence_country_must_be_assigned),
         cmocka_unit_test(test_config_policy_keys),
         cmocka_unit_test(test_config_regulator_sections),
         cmocka_unit_test(test_start_warns_about_unbound_key),
