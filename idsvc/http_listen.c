@@ -169,12 +169,30 @@ static bool accept_error_is_transient(int failure)
     }
 }
 
+/* Returns how many more connections the socket's daemon may take. Both counts of open
+ * connections are read, because they change at different moments. libmicrohttpd
+ * counts a connection before its STARTED notification and stops counting it only after
+ * its CLOSED notification, so for a few microseconds after a close the notification
+ * count shows room that the daemon does not have yet. *lagging is then set. */
+static unsigned connection_room(const http_listen_socket *socket, bool *lagging)
+{
+    unsigned notified = atomic_load(&socket->open_connections);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(socket->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    unsigned counted = info != NULL ? info->num_connections : notified;
+    unsigned open = counted > notified ? counted : notified;
+
+    *lagging = notified < socket->max_connections && counted >= socket->max_connections;
+    return open < socket->max_connections ? socket->max_connections - open : 0;
+}
+
 /* Accepts the waiting connections of one socket, up to ACCEPT_BATCH and the room below
- * max_connections, and hands each to the socket's daemon. */
+ * max_connections, and hands each to the socket's daemon. The room is read again here
+ * because connections may have opened while the thread waited in poll(). */
 static void accept_batch(http_acceptor *acceptor, http_listen_socket *socket)
 {
-    unsigned open = atomic_load(&socket->open_connections);
-    unsigned room = open < socket->max_connections ? socket->max_connections - open : 0;
+    bool lagging;
+    unsigned room = connection_room(socket, &lagging);
 
     for (unsigned i = 0; i < ACCEPT_BATCH && i < room; i++) {
         struct sockaddr_storage address;
@@ -220,13 +238,18 @@ static void accept_once(http_acceptor *acceptor)
     fds[0] = (struct pollfd){.fd = acceptor->wake_fd, .events = POLLIN};
     if (now < acceptor->pause_until_ms)
         timeout_ms = (int)(acceptor->pause_until_ms - now);
-    for (size_t i = 0; i < acceptor->socket_count && timeout_ms < 0; i++) {
+    for (size_t i = 0; i < acceptor->socket_count && now >= acceptor->pause_until_ms; i++) {
         http_listen_socket *socket = acceptor->sockets[i];
+        bool lagging;
 
         /* A socket at the limit is left out, so its new connections wait in the kernel's
-         * backlog until one closes, as they did when libmicrohttpd listened itself. */
-        if (atomic_load(&socket->open_connections) >= socket->max_connections)
+         * backlog until one closes, as they did when libmicrohttpd listened itself. While
+         * the daemon's count lags behind a close, the thread looks again in 1 ms. */
+        if (connection_room(socket, &lagging) == 0) {
+            if (lagging)
+                timeout_ms = 1;
             continue;
+        }
         polled[count] = socket;
         fds[1 + count] = (struct pollfd){.fd = socket->fd, .events = POLLIN};
         count++;
