@@ -207,7 +207,7 @@ static void accept_batch(http_acceptor *acceptor, http_listen_socket *socket)
             continue;
         if (fd < 0) {
             log_message(LOG_WARN, "accept_failed",
-                        "accept() failed: %s; new connections wait for %d ms",
+                        "accept() failed: %s. New connections wait %d ms in the backlog.",
                         strerror_r(errno, reason, sizeof(reason)), ACCEPT_PAUSE_MS);
             acceptor->pause_until_ms = monotonic_ms() + ACCEPT_PAUSE_MS;
             return;
