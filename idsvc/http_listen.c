@@ -34,8 +34,8 @@ static long long monotonic_ms(void)
     return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static int listen_address(const char *text, unsigned port, struct sockaddr_storage *address,
-                          socklen_t *length)
+static int listen_address(const char *text, unsigned port,
+                          struct sockaddr_storage *address, socklen_t *length)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)address;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)address;
@@ -56,16 +56,18 @@ static int listen_address(const char *text, unsigned port, struct sockaddr_stora
     return -1;
 }
 
-/* Sets the options libmicrohttpd 0.9.75 sets on the sockets it opens itself: SO_REUSEADDR,
- * so that a restart can bind while the previous process's connections are in TIME_WAIT,
- * and IPV6_V6ONLY, so that an IPv6 address does not also take IPv4 connections. */
+/* Sets the options libmicrohttpd 0.9.75 sets on the sockets it opens itself:
+ * SO_REUSEADDR, so that a restart can bind while the previous process's connections are
+ * in TIME_WAIT, and IPV6_V6ONLY, so that an IPv6 address does not also take IPv4
+ * connections. */
 static int set_listen_options(int fd, int family)
 {
     int on = 1;
 
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
         return -1;
-    if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
+    if (family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
         return -1;
     return 0;
 }
@@ -81,8 +83,8 @@ int http_listen_open(const char *address, unsigned port, int *fd_out, char *erro
 
     *fd_out = -1;
     if (listen_address(address, port, &storage, &length) != 0) {
-        snprintf(error, error_size, "[server] listen: \"%s\" is not an IPv4 or IPv6 address",
-                 address);
+        snprintf(error, error_size,
+                 "[server] listen: \"%s\" is not an IPv4 or IPv6 address", address);
         return -1;
     }
     fd = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -100,8 +102,9 @@ int http_listen_open(const char *address, unsigned port, int *fd_out, char *erro
     }
 
     failure = errno;
-    snprintf(error, error_size, "cannot start the HTTPS server on %s port %u: %s failed: %s%s",
-             address, port, step, strerror(failure),
+    snprintf(error, error_size,
+             "cannot start the HTTPS server on %s port %u: %s failed: %s%s", address,
+             port, step, strerror(failure),
              failure == EADDRINUSE ? " (another process listens on this port)" : "");
     if (fd >= 0)
         close(fd);
@@ -133,9 +136,10 @@ static void note_rejection(http_acceptor *acceptor, int failure)
 {
     long long now = monotonic_ms();
     char buffer[128];
-    const char *reason = failure == ENFILE
-                             ? "every worker thread held its share of [limits] max_connections"
-                             : strerror_r(failure, buffer, sizeof(buffer));
+    const char *reason =
+        failure == ENFILE
+            ? "every worker thread held its share of [limits] max_connections"
+            : strerror_r(failure, buffer, sizeof(buffer));
 
     acceptor->rejections++;
     if (now - acceptor->rejection_log_ms < REJECTION_LOG_INTERVAL_MS)
@@ -238,7 +242,8 @@ static void accept_once(http_acceptor *acceptor)
     fds[0] = (struct pollfd){.fd = acceptor->wake_fd, .events = POLLIN};
     if (now < acceptor->pause_until_ms)
         timeout_ms = (int)(acceptor->pause_until_ms - now);
-    for (size_t i = 0; i < acceptor->socket_count && now >= acceptor->pause_until_ms; i++) {
+    for (size_t i = 0; i < acceptor->socket_count && now >= acceptor->pause_until_ms;
+         i++) {
         http_listen_socket *socket = acceptor->sockets[i];
         bool lagging;
 
@@ -280,8 +285,8 @@ static void *accept_main(void *arg)
     return NULL;
 }
 
-int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets, size_t count,
-                        char *error, size_t error_size)
+int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
+                        size_t count, char *error, size_t error_size)
 {
     int rc;
 
@@ -300,8 +305,10 @@ int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets, s
     }
     rc = pthread_create(&acceptor->thread, NULL, accept_main, acceptor);
     if (rc != 0) {
-        snprintf(error, error_size, "cannot start the HTTPS server: pthread_create() of the "
-                 "accept thread failed: %s", strerror(rc));
+        snprintf(error, error_size,
+                 "cannot start the HTTPS server: pthread_create() of the "
+                 "accept thread failed: %s",
+                 strerror(rc));
         close(acceptor->wake_fd);
         acceptor->wake_fd = -1;
         return -1;

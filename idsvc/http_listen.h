@@ -16,9 +16,9 @@
 
 /* One listening socket and the libmicrohttpd daemon that serves its connections. */
 typedef struct http_listen_socket {
-    int fd;                     /* -1 once closed */
+    int fd; /* -1 once closed */
     struct MHD_Daemon *daemon;
-    unsigned max_connections;   /* [limits] max_connections */
+    unsigned max_connections;     /* [limits] max_connections */
     atomic_uint open_connections; /* connections the daemon serves now */
 } http_listen_socket;
 
@@ -29,7 +29,7 @@ typedef struct http_acceptor {
     atomic_bool stopping;
     pthread_t thread;
     bool running;
-    long long pause_until_ms;   /* CLOCK_MONOTONIC; set when accept() ran out of resources */
+    long long pause_until_ms;   /* CLOCK_MONOTONIC; accept() ran out of resources */
     long long rejection_log_ms; /* CLOCK_MONOTONIC of the last connection_rejected line */
     unsigned rejections;        /* connections libmicrohttpd rejected since that line */
 } http_acceptor;
@@ -46,8 +46,8 @@ void http_listen_close(http_listen_socket *socket);
 /* Starts the thread that accepts on the sockets, whose fd and daemon are set. The
  * sockets must stay allocated until http_acceptor_destroy. Returns 0, or -1 with a
  * sentence in error. */
-int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets, size_t count,
-                        char *error, size_t error_size);
+int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
+                        size_t count, char *error, size_t error_size);
 
 /* Stops the accept thread, then closes the listening sockets. After it returns, no
  * connection is added to a daemon. Calling it again does nothing. */
