@@ -951,12 +951,50 @@ static int fill_identities(config *cfg)
     return 0;
 }
 
+/* Returns the first of chars in text that comes before an inline comment (a ';' after
+ * whitespace, as libinih reads it), or NULL. */
+static const char *find_before_comment(const char *text, const char *chars)
+{
+    bool after_space = false;
+
+    for (; *text != '\0'; text++) {
+        if (strchr(chars, *text) != NULL)
+            return text;
+        if (after_space && *text == ';')
+            return NULL;
+        after_space = isspace((unsigned char)*text) != 0;
+    }
+    return NULL;
+}
+
+/* Checks the syntax of a line as libinih r55 reads it, so that a syntax error gets a
+ * sentence here instead of libinih's bare line number. Returns NULL or the problem. */
+static const char *line_syntax_problem(const char *line, int line_number)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+
+    if (line_number == 1 && strncmp(line, bom, 3) == 0)
+        line += 3;
+    while (isspace((unsigned char)*line))
+        line++;
+    if (*line == '\0' || *line == ';' || *line == '#')
+        return NULL;
+    if (*line == '[')
+        return find_before_comment(line + 1, "]") != NULL
+                   ? NULL
+                   : "the section header has no closing ]";
+    if (find_before_comment(line, "=:") == NULL)
+        return "the line is not a section header, a key = value line or a comment";
+    return NULL;
+}
+
 /* Copies the next whole line into buffer, an ini_reader for ini_parse_stream(). Returns NULL
  * at the end of the file. For a line that is too long, contains a NUL byte or cannot be read
  * it stores an error in the reader and returns NULL, so no part of that line is parsed. */
 static char *read_whole_line(char *buffer, int size, void *stream)
 {
     line_reader *reader = stream;
+    const char *problem;
     ssize_t length;
 
     errno = 0;
@@ -979,6 +1017,12 @@ static char *read_whole_line(char *buffer, int size, void *stream)
     if (memchr(reader->line, '\0', (size_t)length) != NULL) {
         snprintf(reader->error, sizeof(reader->error), "%d: the line contains a NUL byte",
                  reader->line_number);
+        return NULL;
+    }
+    problem = line_syntax_problem(reader->line, reader->line_number);
+    if (problem != NULL) {
+        snprintf(reader->error, sizeof(reader->error), "%d: %s", reader->line_number,
+                 problem);
         return NULL;
     }
     /* config_load() sizes libinih's buffer for CONFIG_MAX_LINE, so this check fails only
@@ -1055,7 +1099,8 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
     }
     if (line != 0) {
         snprintf(error, error_size, "%s:%d: %s", path, line,
-                 state.error[0] != '\0' ? state.error : "invalid line or out of memory");
+                 state.error[0] != '\0' ? state.error
+                                          : "libinih rejected the line, or memory ran out");
         goto out;
     }
 

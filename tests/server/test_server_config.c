@@ -132,6 +132,39 @@ static void test_unknown_section_names_line(void **state)
     assert_non_null(strstr(error, "unknown section [listener]"));
 }
 
+static void test_syntax_errors_named(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[server\n", "idsvc.conf:17: the section header has no closing ]"},
+        {"[rp bank ; comment]\n", "idsvc.conf:17: the section header has no closing ]"},
+        {"[limits]\nthreads\n",
+         "idsvc.conf:18: the line is not a section header, a key = value line or a comment"},
+        {"[limits]\nthreads ; = 2\n",
+         "idsvc.conf:18: the line is not a section header, a key = value line or a comment"},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
+        assert_null(cfg);
+        if (strstr(error, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, error);
+        assert_non_null(strstr(error, cases[i].message));
+        assert_null(strstr(error, "libinih"));
+    }
+
+    /* Comments, blank lines and a ']' after the name still load. */
+    assert_int_equal(load("; comment\n# comment\n\n  [limits] ; threads\nthreads = 2\n", &cfg,
+                          error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+}
+
 static void test_invalid_values_rejected(void **state)
 {
     static const struct {
@@ -616,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_complete_file_loads),
         cmocka_unit_test(test_unknown_key_names_line),
         cmocka_unit_test(test_unknown_section_names_line),
+        cmocka_unit_test(test_syntax_errors_named),
         cmocka_unit_test(test_invalid_values_rejected),
         cmocka_unit_test(test_signs_needs_assigned_code),
         cmocka_unit_test(test_jurisdictions_need_assigned_code),
