@@ -430,9 +430,24 @@ static saml_status saml_dsig_unfit(saml_status reason, const saml_dsig_info *inf
 {
     switch (reason) {
     case SAML_ERR_SHA1_FORBIDDEN:
-        return saml_fail(detail, detail_size, reason,
-                         "the signature uses SHA-1 (%s or its digest), which the node refuses",
-                         info->method);
+        /* uses_sha1 comes from a SHA-1 SignatureMethod, or else from the DigestMethod,
+         * whose table has one SHA-1 entry. */
+        for (size_t i = 0;
+             i < sizeof(saml_signature_methods) / sizeof(saml_signature_methods[0]); i++)
+            if (saml_signature_methods[i].sha1 &&
+                strcmp(saml_signature_methods[i].name, info->method) == 0)
+                return saml_fail(detail, detail_size, reason,
+                                 "the SignatureMethod %s uses SHA-1, which is rejected "
+                                 "unless the issuer is allowed SHA-1",
+                                 saml_signature_methods[i].uri);
+        for (size_t i = 0; i < sizeof(saml_digest_methods) / sizeof(saml_digest_methods[0]);
+             i++)
+            if (saml_digest_methods[i].sha1)
+                return saml_fail(detail, detail_size, reason,
+                                 "the DigestMethod %s uses SHA-1, which is rejected unless "
+                                 "the issuer is allowed SHA-1",
+                                 saml_digest_methods[i].uri);
+        return saml_fail(detail, detail_size, reason, "the signature uses SHA-1");
     case SAML_ERR_KEY_TOO_SMALL:
         return saml_fail(detail, detail_size, reason,
                          "the issuer's trusted RSA keys are shorter than %u bits", min_rsa_bits);

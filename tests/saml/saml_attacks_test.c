@@ -468,6 +468,43 @@ static void sha1_rejected_unless_allowed(void **state)
     free(doc_method);
 }
 
+/* The sha1_forbidden detail names the part that is SHA-1, not the other one. */
+static void sha1_detail_names_part(void **state)
+{
+    const st_template digest = { .id = "_sha1dd", .digest_method =
+                                                      "http://www.w3.org/2000/09/xmldsig#sha1" };
+    const st_template method = { .id = "_sha1sd", .signature_method =
+                                                      "http://www.w3.org/2000/09/xmldsig#rsa-sha1" };
+    char *tmpl_digest = st_template_xml(&fixture, &digest);
+    char *doc_digest = st_xmlsec_sign(&fixture, tmpl_digest, fixture.file_rsa);
+    char *tmpl_method = st_template_xml(&fixture, &method);
+    char *doc_method = st_xmlsec_sign(&fixture, tmpl_method, fixture.file_rsa);
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(saml_verify(fixture.store, &options, doc_digest, strlen(doc_digest), &a,
+                                 detail, sizeof(detail)),
+                     SAML_ERR_SHA1_FORBIDDEN);
+    print_message("    digest: %s\n", detail);
+    assert_non_null(strstr(detail, "DigestMethod http://www.w3.org/2000/09/xmldsig#sha1"));
+    assert_null(strstr(detail, "rsa-sha256"));
+
+    assert_int_equal(saml_verify(fixture.store, &options, doc_method, strlen(doc_method), &a,
+                                 detail, sizeof(detail)),
+                     SAML_ERR_SHA1_FORBIDDEN);
+    print_message("    method: %s\n", detail);
+    assert_non_null(
+        strstr(detail, "SignatureMethod http://www.w3.org/2000/09/xmldsig#rsa-sha1"));
+    assert_null(strstr(detail, "DigestMethod"));
+
+    free(tmpl_digest);
+    free(doc_digest);
+    free(tmpl_method);
+    free(doc_method);
+}
+
 static void small_rsa_key_rejected(void **state)
 {
     const st_template spec = { .id = "_small1" };
@@ -614,6 +651,7 @@ int main(void)
         cmocka_unit_test(inclusive_c14n_rejected),
         cmocka_unit_test(signature_method_outside_profile),
         cmocka_unit_test(sha1_rejected_unless_allowed),
+        cmocka_unit_test(sha1_detail_names_part),
         cmocka_unit_test(small_rsa_key_rejected),
         cmocka_unit_test(ecdsa_der_value_rejected),
         cmocka_unit_test(claim_changed_after_signing),
