@@ -301,6 +301,67 @@ static void test_text_time_not_dropped(void **state)
     assert_non_null(strstr(output, "{\"index\":1,"));
 }
 
+/* An entry text that is not valid UTF-8 cannot be a JSON string, so export writes its
+ * bytes as entry_hex and names the entry, and verify hashes those bytes. */
+static void test_invalid_utf8_text_exported(void **state)
+{
+    static const char sql[] =
+        "UPDATE audit_entries SET entry = CAST(x'ff' AS TEXT) WHERE idx = 1";
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+    FILE *file;
+    size_t lines = 0;
+    int c;
+
+    (void)state;
+    export_copy("utf8", sql, 1, "entry 1: entry_not_utf8: the entry text is not valid UTF-8",
+                export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit export --database '%.*s' --out '%s'",
+             (int)(strlen(export_path) - strlen(".jsonl")), export_path, export_path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_null(strstr(output, "not an error"));
+    assert_null(strstr(output, "failed"));
+
+    /* Every row is written: 4 entries, their subtree hashes and the checkpoint. */
+    file = fopen(export_path, "r");
+    assert_non_null(file);
+    while ((c = fgetc(file)) != EOF)
+        lines += c == '\n';
+    fclose(file);
+    assert_true(lines > 4);
+
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, "FAILED entry 1: entry_hash_mismatch");
+}
+
+/* A column that is not valid UTF-8 is exported as X'hex', as a blob is. */
+static void test_invalid_utf8_column_exported(void **state)
+{
+    (void)state;
+    expect_verify("utf8-actor", "UPDATE audit_entries SET actor = CAST(x'ff' AS TEXT) "
+                  "WHERE idx = 1", "", 1,
+                  "FAILED entry 1: column_mismatch: the actor column is \"X'ff'\"");
+}
+
+/* An export without checkpoints fails with checkpoint_missing and nothing else. */
+static void test_no_checkpoint_reported(void **state)
+{
+    char output[16384];
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    export_copy("no-checkpoint", "DELETE FROM audit_checkpoints", 0, NULL, export_path,
+                sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_non_null(strstr(output, "FAILED checkpoint 0: checkpoint_missing"));
+    assert_null(strstr(output, "runtime error"));
+}
+
 static void test_show_reads_entry_text(void **state)
 {
     char path[PATH_MAX + 64];
@@ -453,6 +514,9 @@ int main(void)
         cmocka_unit_test(test_verify_clean_copy),
         cmocka_unit_test(test_verify_names_edited_column),
         cmocka_unit_test(test_text_time_not_dropped),
+        cmocka_unit_test(test_invalid_utf8_text_exported),
+        cmocka_unit_test(test_invalid_utf8_column_exported),
+        cmocka_unit_test(test_no_checkpoint_reported),
         cmocka_unit_test(test_show_reads_entry_text),
         cmocka_unit_test(test_show_marks_purged_columns),
         cmocka_unit_test(test_verify_counts_and_checks_purges),

@@ -5,6 +5,7 @@
  * that 'audit verify' judges it: a malformed hash, signature or column is exported, not
  * dropped.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -22,8 +23,51 @@
 
 typedef struct export_state {
     FILE *out;
-    bool invalid_columns; /* a row failed audit_rows_check_types */
+    const char *out_name;  /* the --out file, or "standard output", for messages */
+    bool invalid_rows;     /* a row failed a check, or is not valid UTF-8 */
 } export_state;
+
+/* Writes doc as one line and takes its reference. Prints what failed, naming the line
+ * by its kind (such as "entry") and number, and returns -1 on failure. */
+static int write_line(export_state *state, json_t *doc, const char *kind, int64_t number)
+{
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    int rc = 0;
+
+    json_decref(doc);
+    if (text == NULL) {
+        fprintf(stderr, EXPORT_PROGRAM ": %s %" PRId64 ": out of memory while encoding "
+                "the line\n", kind, number);
+        return -1;
+    }
+    if (fprintf(state->out, "%s\n", text) < 0) {
+        fprintf(stderr, EXPORT_PROGRAM ": %s: writing %s %" PRId64 " failed: %s\n",
+                state->out_name, kind, number, strerror(errno));
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+/*
+ * Sets the entry member of doc to the entry text, or for a text that is not valid
+ * UTF-8, which JSON cannot carry, sets entry_hex to its bytes in hex instead. So
+ * 'audit verify' hashes the stored bytes, and a changed text fails as
+ * entry_hash_mismatch. Returns -1 when out of memory.
+ */
+static int set_entry_text(export_state *state, json_t *doc, const audit_raw_row *row)
+{
+    json_t *text = json_stringn(row->text, row->text_len);
+
+    if (text != NULL)
+        return json_object_set_new(doc, "entry", text);
+    fprintf(stderr, EXPORT_PROGRAM ": entry %" PRId64 ": entry_not_utf8: the entry text "
+            "is not valid UTF-8, so the line carries its bytes as entry_hex\n", row->index);
+    state->invalid_rows = true;
+    return json_object_set_new(doc, "entry_hex", audit_hex_json((const unsigned char *)
+                                                                    row->text,
+                                                                row->text_len));
+}
 
 static int export_entry(void *ctx, const audit_raw_row *row)
 {
@@ -39,13 +83,17 @@ static int export_entry(void *ctx, const audit_raw_row *row)
     if (code != NULL) {
         fprintf(stderr, EXPORT_PROGRAM ": entry %" PRId64 ": %s: %s\n", row->index, code,
                 detail);
-        state->invalid_columns = true;
+        state->invalid_rows = true;
     }
 
-    doc = json_pack("{s:s, s:I, s:o, s:s?, s:O}", "type", "entry", "index",
+    doc = json_pack("{s:s, s:I, s:o, s:O}", "type", "entry", "index",
                     (json_int_t)row->index, "leaf_hash",
-                    audit_hex_json(row->leaf_hash, row->leaf_hash_len), "entry", row->text,
-                    "columns", row->columns);
+                    audit_hex_json(row->leaf_hash, row->leaf_hash_len), "columns",
+                    row->columns);
+    if (doc != NULL && row->text != NULL && set_entry_text(state, doc, row) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc != NULL && row->text == NULL) {
         json_object_set_new(doc, "entry", json_null());
         /* The time of the purge in the format of GET /v1/audit/entries; the raw value is
@@ -54,30 +102,40 @@ static int export_entry(void *ctx, const audit_raw_row *row)
             audit_format_time(json_integer_value(purged_at), when) == 0)
             json_object_set_new(doc, "purged_at", json_string(when));
     }
-    return audit_print_line(state->out, doc);
+    return write_line(state, doc, "entry", row->index);
 }
 
-static int export_nodes(sqlite3 *db, FILE *out)
+/* Prints SQLite's message for a failed read of table. */
+static int read_failed(sqlite3 *db, const char *table)
+{
+    fprintf(stderr, EXPORT_PROGRAM ": reading %s failed: %s\n", table, sqlite3_errmsg(db));
+    return -1;
+}
+
+static int export_nodes(sqlite3 *db, export_state *state)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
     if (sqlite3_prepare_v2(db, "SELECT level, idx, hash FROM audit_nodes ORDER BY level, idx",
                            -1, &stmt, NULL) != SQLITE_OK)
-        return -1;
+        return read_failed(db, "audit_nodes");
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         json_t *hash = audit_hex_json(sqlite3_column_blob(stmt, 2),
                                       (size_t)sqlite3_column_bytes(stmt, 2));
+        int64_t level = sqlite3_column_int64(stmt, 0);
 
-        if (audit_print_line(out, json_pack("{s:s, s:I, s:I, s:o}", "type", "node", "level",
-                                            (json_int_t)sqlite3_column_int64(stmt, 0),
-                                            "index",
-                                            (json_int_t)sqlite3_column_int64(stmt, 1),
-                                            "hash", hash)) != 0)
-            break;
+        if (write_line(state, json_pack("{s:s, s:I, s:I, s:o}", "type", "node", "level",
+                                        (json_int_t)level, "index",
+                                        (json_int_t)sqlite3_column_int64(stmt, 1), "hash",
+                                        hash),
+                       "node of level", level) != 0) {
+            sqlite3_finalize(stmt);
+            return -1;
+        }
     }
     sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_DONE ? 0 : read_failed(db, "audit_nodes");
 }
 
 static json_t *base64_json(const unsigned char *bytes, int len)
@@ -93,28 +151,53 @@ static json_t *base64_json(const unsigned char *bytes, int len)
     return doc;
 }
 
-static int export_checkpoints(sqlite3 *db, FILE *out)
+/* Returns column i of checkpoint id as a JSON string, or NULL for a NULL column. A text
+ * that is not valid UTF-8 is reported and exported as null, which 'audit verify' then
+ * reports as checkpoint_invalid. */
+static json_t *checkpoint_text_json(export_state *state, sqlite3_stmt *stmt, int i,
+                                    int64_t id)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, i);
+    json_t *value;
+
+    if (text == NULL)
+        return NULL;
+    value = json_stringn(text, (size_t)sqlite3_column_bytes(stmt, i));
+    if (value == NULL) {
+        fprintf(stderr, EXPORT_PROGRAM ": checkpoint %" PRId64 ": checkpoint_invalid: the "
+                "%s column is not valid UTF-8, so the line carries null\n", id,
+                sqlite3_column_name(stmt, i));
+        state->invalid_rows = true;
+    }
+    return value;
+}
+
+static int export_checkpoints(sqlite3 *db, export_state *state)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
     if (sqlite3_prepare_v2(db, "SELECT id, algorithm, body, signature FROM audit_checkpoints"
                                " ORDER BY id", -1, &stmt, NULL) != SQLITE_OK)
-        return -1;
+        return read_failed(db, "audit_checkpoints");
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         json_t *signature = base64_json(sqlite3_column_blob(stmt, 3),
                                         sqlite3_column_bytes(stmt, 3));
+        int64_t id = sqlite3_column_int64(stmt, 0);
 
-        if (audit_print_line(out, json_pack("{s:s, s:I, s:s?, s:s?, s:o}", "type",
-                                            "checkpoint", "id",
-                                            (json_int_t)sqlite3_column_int64(stmt, 0),
-                                            "algorithm", (const char *)sqlite3_column_text(stmt, 1),
-                                            "body", (const char *)sqlite3_column_text(stmt, 2),
-                                            "signature", signature)) != 0)
-            break;
+        json_t *algorithm = checkpoint_text_json(state, stmt, 1, id);
+        json_t *body = checkpoint_text_json(state, stmt, 2, id);
+
+        if (write_line(state, json_pack("{s:s, s:I, s:o?, s:o?, s:o}", "type", "checkpoint",
+                                        "id", (json_int_t)id, "algorithm", algorithm, "body",
+                                        body, "signature", signature),
+                       "checkpoint", id) != 0) {
+            sqlite3_finalize(stmt);
+            return -1;
+        }
     }
     sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_DONE ? 0 : read_failed(db, "audit_checkpoints");
 }
 
 int admin_audit_export_main(int argc, char **argv)
@@ -126,7 +209,7 @@ int admin_audit_export_main(int argc, char **argv)
     };
     const char *database = NULL;
     const char *out_path = NULL;
-    export_state state = {.out = stdout};
+    export_state state = {.out = stdout, .out_name = "standard output"};
     sqlite3 *db = NULL;
     int status = AUDIT_EXIT_FAILED;
     int option;
@@ -142,21 +225,33 @@ int admin_audit_export_main(int argc, char **argv)
     if (optind != argc || (db = audit_rows_open(EXPORT_PROGRAM, database)) == NULL)
         return AUDIT_EXIT_USAGE;
     if (out_path != NULL && (state.out = fopen(out_path, "w")) == NULL) {
-        fprintf(stderr, EXPORT_PROGRAM ": %s: cannot create the file\n", out_path);
+        fprintf(stderr, EXPORT_PROGRAM ": %s: cannot create the file: %s\n", out_path,
+                strerror(errno));
         goto out;
     }
+    if (out_path != NULL)
+        state.out_name = out_path;
 
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        audit_rows_each(db, EXPORT_PROGRAM, export_entry, &state) != 0 ||
-        export_nodes(db, state.out) != 0 || export_checkpoints(db, state.out) != 0) {
-        fprintf(stderr, EXPORT_PROGRAM ": reading the database or writing failed: %s\n",
-                sqlite3_errmsg(db));
+    /* Each step prints its own failure, with SQLite's message only where SQLite failed. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        read_failed(db, "the database");
         goto out;
     }
-    status = state.invalid_columns ? AUDIT_EXIT_FAILED : AUDIT_EXIT_OK;
+    if (audit_rows_each(db, EXPORT_PROGRAM, export_entry, &state) != 0 ||
+        export_nodes(db, &state) != 0 || export_checkpoints(db, &state) != 0)
+        goto out;
+    status = state.invalid_rows ? AUDIT_EXIT_FAILED : AUDIT_EXIT_OK;
 out:
-    if (state.out != NULL && state.out != stdout && fclose(state.out) != 0)
+    if (state.out != NULL && state.out != stdout && fclose(state.out) != 0) {
+        fprintf(stderr, EXPORT_PROGRAM ": %s: writing the file failed: %s\n", out_path,
+                strerror(errno));
         status = AUDIT_EXIT_FAILED;
+    }
+    if (state.out == stdout && fflush(stdout) != 0) {
+        fprintf(stderr, EXPORT_PROGRAM ": writing to standard output failed: %s\n",
+                strerror(errno));
+        status = AUDIT_EXIT_FAILED;
+    }
     sqlite3_close(db);
     return status;
 }

@@ -29,13 +29,30 @@ sqlite3 *audit_rows_open(const char *program, const char *path)
     return db;
 }
 
-/* Returns column i with its stored type; a blob becomes the string X'hex'. */
+/* Returns the bytes of column i as the string X'hex', as SQL writes a blob literal. */
+static json_t *column_hex_json(sqlite3_stmt *stmt, int i)
+{
+    const unsigned char *blob = sqlite3_column_blob(stmt, i);
+    int len = sqlite3_column_bytes(stmt, i);
+    char *hex = malloc(2 * (size_t)len + 4);
+    json_t *value;
+
+    if (hex == NULL)
+        return NULL;
+    strcpy(hex, "X'");
+    for (int j = 0; j < len; j++)
+        snprintf(hex + 2 + 2 * j, 3, "%02x", blob[j]);
+    strcat(hex, "'");
+    value = json_string(hex);
+    free(hex);
+    return value;
+}
+
+/* Returns column i with its stored type. A blob, and a text that JSON cannot carry
+ * because it is not valid UTF-8, become the string X'hex'. */
 static json_t *column_json(sqlite3_stmt *stmt, int i)
 {
-    const unsigned char *blob;
-    char *hex;
     json_t *value;
-    int len;
 
     switch (sqlite3_column_type(stmt, i)) {
     case SQLITE_INTEGER:
@@ -43,21 +60,11 @@ static json_t *column_json(sqlite3_stmt *stmt, int i)
     case SQLITE_FLOAT:
         return json_real(sqlite3_column_double(stmt, i));
     case SQLITE_TEXT:
-        return json_stringn((const char *)sqlite3_column_text(stmt, i),
-                            (size_t)sqlite3_column_bytes(stmt, i));
+        value = json_stringn((const char *)sqlite3_column_text(stmt, i),
+                             (size_t)sqlite3_column_bytes(stmt, i));
+        return value != NULL ? value : column_hex_json(stmt, i);
     case SQLITE_BLOB:
-        blob = sqlite3_column_blob(stmt, i);
-        len = sqlite3_column_bytes(stmt, i);
-        hex = malloc(2 * (size_t)len + 4);
-        if (hex == NULL)
-            return NULL;
-        strcpy(hex, "X'");
-        for (int j = 0; j < len; j++)
-            snprintf(hex + 2 + 2 * j, 3, "%02x", blob[j]);
-        strcat(hex, "'");
-        value = json_string(hex);
-        free(hex);
-        return value;
+        return column_hex_json(stmt, i);
     default:
         return json_null();
     }
@@ -87,6 +94,7 @@ int audit_rows_each(sqlite3 *db, const char *program,
         row.leaf_hash = sqlite3_column_blob(stmt, 1);
         row.leaf_hash_len = (size_t)sqlite3_column_bytes(stmt, 1);
         row.text = (const char *)sqlite3_column_text(stmt, 2);
+        row.text_len = (size_t)sqlite3_column_bytes(stmt, 2);
         row.columns = json_object();
         for (int i = 0; row.columns != NULL && i < 6; i++)
             if (json_object_set_new(row.columns, names[i], column_json(stmt, 3 + i)) != 0) {

@@ -25,9 +25,10 @@ typedef struct audit_raw_row {
     const unsigned char *leaf_hash;
     size_t leaf_hash_len;
     const char *text; /* the hashed entry text; NULL once purged */
+    size_t text_len;  /* its length in bytes */
     /* recorded_at, kind, actor, relying_party, jurisdiction and purged_at, each with
-     * the type SQLite stored: an integer, a real, a string, null, or for a blob the
-     * string "X'hex'". */
+     * the type SQLite stored: an integer, a real, a string, null, or for a blob or a
+     * text that is not valid UTF-8 the string "X'hex'". */
     json_t *columns;
 } audit_raw_row;
 

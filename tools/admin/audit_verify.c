@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "audit_checkpoint.h"
@@ -163,13 +164,58 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
 
 /* ---- Reading the export ----------------------------------------------------------- */
 
+/* Copies len bytes to a new buffer with a NUL after them, so that check_columns can read
+ * them as a string. */
+static int copy_bytes(const void *source, size_t len, unsigned char **bytes, size_t *out_len)
+{
+    *bytes = OPENSSL_malloc(len + 1);
+    if (*bytes == NULL)
+        return -1;
+    memcpy(*bytes, source, len);
+    (*bytes)[len] = '\0';
+    *out_len = len;
+    return 0;
+}
+
+/*
+ * Reads the bytes of an entry line: the entry text, or the bytes in entry_hex that the
+ * export writes for a text that is not valid UTF-8. Sets *bytes to NULL for a purged
+ * entry (entry null). Returns -1 for a line with neither, or with both.
+ */
+static int entry_bytes(const json_t *line, unsigned char **bytes, size_t *len)
+{
+    const json_t *text = json_object_get(line, "entry");
+    const char *hex = json_string_value(json_object_get(line, "entry_hex"));
+    unsigned char *decoded;
+    long hex_len = 0;
+    int rc;
+
+    *bytes = NULL;
+    *len = 0;
+    if (hex == NULL && json_is_null(text))
+        return 0;
+    if (hex == NULL && json_is_string(text))
+        return copy_bytes(json_string_value(text), json_string_length(text), bytes, len);
+    if (hex == NULL || text != NULL || strlen(hex) % 2 != 0 || strchr(hex, ':') != NULL)
+        return -1;
+
+    decoded = OPENSSL_hexstr2buf(hex, &hex_len);
+    if (decoded == NULL)
+        return -1;
+    rc = copy_bytes(decoded, (size_t)hex_len, bytes, len);
+    OPENSSL_free(decoded);
+    return rc;
+}
+
 static int read_entry(verifier *v, const json_t *line)
 {
     uint64_t expected = v->tree.frontier.size;
     json_int_t index = json_integer_value(json_object_get(line, "index"));
-    const char *text = json_string_value(json_object_get(line, "entry"));
+    unsigned char *bytes = NULL;
+    size_t len = 0;
     audit_merkle_hash stored;
     audit_merkle_hash computed;
+    int rc = AUDIT_EXIT_FAILED;
 
     if (!json_is_integer(json_object_get(line, "index")) || index < 0 ||
         (uint64_t)index != expected)
@@ -178,22 +224,32 @@ static int read_entry(verifier *v, const json_t *line)
     if (audit_hash_from_hex(json_string_value(json_object_get(line, "leaf_hash")), &stored) != 0)
         return fail("entry", expected, "leaf_hash_invalid", "leaf_hash is not 64 hex digits");
 
-    if (text == NULL && !json_is_null(json_object_get(line, "entry")))
-        return fail("entry", expected, "export_invalid",
-                    "entry must be the entry's JSON text, or null once purged");
+    if (entry_bytes(line, &bytes, &len) != 0) {
+        fail("entry", expected, "export_invalid",
+             "entry must be the entry's JSON text, or null once purged, or entry_hex the "
+             "bytes of a text that is not valid UTF-8");
+        goto out;
+    }
 
     /* A purged entry has no bytes left; its stored leaf hash stands for it. */
-    if (text != NULL) {
-        audit_merkle_hash_leaf(text, strlen(text), &computed);
-        if (memcmp(computed.bytes, stored.bytes, sizeof(stored.bytes)) != 0)
-            return fail("entry", expected, "entry_hash_mismatch",
-                        "the entry's bytes do not hash to its stored leaf hash");
+    if (bytes != NULL) {
+        audit_merkle_hash_leaf(bytes, len, &computed);
+        if (memcmp(computed.bytes, stored.bytes, sizeof(stored.bytes)) != 0) {
+            fail("entry", expected, "entry_hash_mismatch",
+                 "the entry's bytes do not hash to its stored leaf hash");
+            goto out;
+        }
     }
-    if (check_columns(v, expected, line, text) != 0)
-        return AUDIT_EXIT_FAILED;
-    if (audit_memory_tree_append(&v->tree, &stored) != AUDIT_MERKLE_OK)
-        return fail("entry", expected, "internal_error", "out of memory");
-    return 0;
+    if (check_columns(v, expected, line, (const char *)bytes) != 0)
+        goto out;
+    if (audit_memory_tree_append(&v->tree, &stored) != AUDIT_MERKLE_OK) {
+        fail("entry", expected, "internal_error", "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_free(bytes);
+    return rc;
 }
 
 /*
@@ -397,6 +453,8 @@ static int check_checkpoints(verifier *v)
     const audit_checkpoint *previous = NULL;
     int rc;
 
+    if (v->checkpoint_count == 0)
+        return 0;
     qsort(v->checkpoints, v->checkpoint_count, sizeof(*v->checkpoints), compare_sizes);
     for (size_t i = 0; i < v->checkpoint_count; i++) {
         rc = check_checkpoint(v, &v->checkpoints[i], previous);
