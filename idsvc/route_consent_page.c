@@ -26,7 +26,7 @@ static void write_country(web_html *page, const web_lang *lang, const char *code
 
     snprintf(key, sizeof(key), "country.%s", code);
     name = web_text(lang, key);
-    web_html_text(page, strcmp(name, key) == 0 ? code : name);
+    web_html_isolated(page, strcmp(name, key) == 0 ? code : name);
 }
 
 /* Lists the claims of one form ("full" or "derived"); returns how many it wrote. */
@@ -48,7 +48,7 @@ static size_t write_claims(web_html *page, const web_lang *lang, const json_t *c
         web_html_raw(page, written == 0 ? "<ul>" : "");
         web_claim_key(derived != NULL ? derived : name, key, sizeof(key));
         web_html_raw(page, "<li>");
-        web_html_text(page, web_text(lang, key));
+        web_html_isolated(page, web_text(lang, key));
         web_html_raw(page, "</li>");
         written++;
     }
@@ -85,13 +85,13 @@ static void write_details(web_html *page, const web_lang *lang, const json_t *de
 
     web_html_raw(page, "<dl class=\"details\">");
     write_row(page, lang, "consent.who");
-    web_html_text(page, name != NULL ? name : "");
+    web_html_isolated(page, name != NULL ? name : "");
     web_html_raw(page, "</dd>");
     write_row(page, lang, "consent.country");
     write_country(page, lang, country != NULL ? country : "");
     web_html_raw(page, "</dd>");
     write_row(page, lang, "consent.purpose");
-    web_html_text(page, purpose != NULL ? purpose : "");
+    web_html_isolated(page, purpose != NULL ? purpose : "");
     web_html_raw(page, "</dd>");
     write_row(page, lang, "consent.full");
     write_claims(page, lang, claims, "full");

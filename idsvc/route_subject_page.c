@@ -95,7 +95,7 @@ static void write_claim_names(web_html *page, const web_lang *lang, const char *
         if (index > 0)
             web_html_raw(page, ", ");
         web_claim_key(json_string_value(name), key, sizeof(key));
-        web_html_text(page, web_text(lang, key));
+        web_html_isolated(page, web_text(lang, key));
     }
     json_decref(names);
 }
@@ -107,13 +107,13 @@ static void write_disclosure_row(web_html *page, const web_lang *lang,
 
     web_format_time(d->disclosed_at, when);
     web_html_format(page, "<tr><td>%s</td><td>", when);
-    web_html_text(page, d->rp_name);
+    web_html_isolated(page, d->rp_name);
     web_html_raw(page, " (");
-    web_html_text(page, d->rp_country);
+    web_html_isolated(page, d->rp_country);
     web_html_raw(page, ")</td><td>");
     write_claim_names(page, lang, d->claims);
     web_html_raw(page, "</td><td>");
-    web_html_text(page, d->purpose);
+    web_html_isolated(page, d->purpose);
     web_html_raw(page, "</td><td>");
     web_html_text(page, web_text(lang, strcmp(d->rule, "consent") == 0
                                            ? "account.rule_consent"

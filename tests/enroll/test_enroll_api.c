@@ -190,18 +190,25 @@ static void sign_in_with(harness *h, subject *s, void (*change)(soft_ceremony *)
     post_assertion(h, s, "/account/signin", &c, out);
 }
 
-/* Posts a verification of the subject's credential; bank-one needs consent. */
-static void post_verification(harness *h, const subject *s, http_result *out)
+/* Posts a verification of the subject's credential for purpose; bank-one needs
+ * consent. */
+static void post_verification_for(harness *h, const subject *s, const char *purpose,
+                                  http_result *out)
 {
     json_t *request = json_pack("{s:s, s:s, s:[s, s], s:i}", "assertion", s->assertion_xml,
-                                "purpose", "Open a savings account", "claims", "given_name",
-                                "nationality", "retention_days", 30);
+                                "purpose", purpose, "claims", "given_name", "nationality",
+                                "retention_days", 30);
     char *body = json_dumps(request, JSON_COMPACT);
 
     assert_int_equal(harness_curl(h, CLIENT_RP, "POST", "/v1/verifications", NULL, body, out),
                      0);
     free(body);
     json_decref(request);
+}
+
+static void post_verification(harness *h, const subject *s, http_result *out)
+{
+    post_verification_for(h, s, "Open a savings account", out);
 }
 
 /* Starts a verification that waits for the subject's consent. */
@@ -1031,6 +1038,36 @@ static void test_consent_page_served(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* A purpose with a right-to-left override (U+202E) must not read reversed on the page:
+ * the relying party's values are isolated in <bdi>, and the override shows as its code
+ * point. */
+static void test_consent_page_isolates_purpose(void **state)
+{
+    static const char purpose[] = "Pay \xE2\x80\xAE" "tnuocca" "\xE2\x80\xAC" " now";
+    fixture *f = *state;
+    subject s;
+    char path[128];
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-BIDI", 0x1e);
+    post_verification_for(&f->h, &s, purpose, &r);
+    expect_status(&r, 202);
+    snprintf(path, sizeof(path), "/consent/%s",
+             json_string_value(json_object_get(r.json, "consent_id")));
+    http_result_clear(&r);
+
+    assert_int_equal(harness_curl(&f->h, NULL, "GET", path, NULL, NULL, &r), 0);
+    expect_status(&r, 200);
+    if (strstr(r.body, "<bdi>Pay [U+202E]tnuocca[U+202C] now</bdi>") == NULL)
+        fprintf(stderr, "page: %s\n", r.body);
+    assert_non_null(strstr(r.body, "<bdi>Pay [U+202E]tnuocca[U+202C] now</bdi>"));
+    assert_null(strstr(r.body, "\xE2\x80\xAE"));
+    assert_null(strstr(r.body, "\xE2\x80\xAC"));
+    assert_non_null(strstr(r.body, "<bdi>Bank One</bdi>"));
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* ---- Audit entries of the pages --------------------------------------------------- */
 
 /* Reads every audit entry as the regulator, page by page, as parsed JSON objects. */
@@ -1389,6 +1426,7 @@ int main(void)
         cmocka_unit_test(test_busy_database_is_503),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
+        cmocka_unit_test(test_consent_page_isolates_purpose),
         cmocka_unit_test(test_page_events_audited),
     };
     const struct CMUnitTest chain[] = {
