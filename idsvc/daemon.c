@@ -456,7 +456,7 @@ int main(int argc, char **argv)
     if (parse_arguments(argc, argv, &path, &check) != 0)
         return 2;
     if (config_load(path, &cfg, error, sizeof(error)) != 0) {
-        log_message(LOG_ERROR, "start_failed", "%s", error);
+        log_message(LOG_ERROR, check ? "check_failed" : "start_failed", "%s", error);
         return 1;
     }
     if (check) {

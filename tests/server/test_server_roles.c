@@ -263,6 +263,9 @@ static void test_configuration_rejections(void **state)
          "[issuer a] and [issuer b] have the same entity_id"},
         {"[rp bank-two]\nentity_id = " RP_ENTITY_ID "\njurisdiction = MY\n",
          "[rp " CLIENT_RP "] and [rp bank-two] have the same entity_id"},
+        {"[server\n", "the section header has no closing ]"},
+        {"[rp bank-two]\nentity_id\n",
+         "the line is not a section header, a key = value line or a comment"},
     };
     char path[PATH_MAX + 32];
     char output[4096];
@@ -276,6 +279,7 @@ static void test_configuration_rejections(void **state)
         if (strstr(output, cases[i].message) == NULL)
             fprintf(stderr, "case %zu: %s\n", i, output);
         assert_non_null(strstr(output, cases[i].message));
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
         assert_int_equal(run_daemon(path, false, output, sizeof(output)), 1);
         assert_non_null(strstr(output, "\"event\":\"start_failed\""));
         assert_non_null(strstr(output, cases[i].message));
