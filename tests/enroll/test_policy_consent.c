@@ -465,13 +465,13 @@ static void expect_consent_page(const char *consent_id)
     full = definition(r.body, "Data shared in full");
     derived = definition(r.body, "Data shared only as a derived value");
     withheld = definition(r.body, "Data not shared");
-    assert_non_null(strstr(full, "<li>Given name</li>"));
+    assert_non_null(strstr(full, "<li><bdi>Given name</bdi></li>"));
     assert_null(strstr(full, "Date of birth"));
-    assert_non_null(strstr(derived, "<li>Whether you are 18 or older</li>"));
-    assert_non_null(strstr(derived, "<li>Whether you are 21 or older</li>"));
+    assert_non_null(strstr(derived, "<li><bdi>Whether you are 18 or older</bdi></li>"));
+    assert_non_null(strstr(derived, "<li><bdi>Whether you are 21 or older</bdi></li>"));
     assert_null(strstr(derived, "Given name"));
-    assert_non_null(strstr(withheld, "<li>National identity number</li>"));
-    assert_non_null(strstr(withheld, "<li>Email address</li>"));
+    assert_non_null(strstr(withheld, "<li><bdi>National identity number</bdi></li>"));
+    assert_non_null(strstr(withheld, "<li><bdi>Email address</bdi></li>"));
     assert_null(strstr(withheld, "Given name"));
     assert_null(strstr(r.body, GIVEN_NAME "<"));
     free(full);
