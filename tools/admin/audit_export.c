@@ -77,6 +77,7 @@ static int export_entry(void *ctx, const audit_raw_row *row)
     char detail[256];
     char when[32];
     json_t *doc;
+    int rc;
 
     /* The line is still written, so that 'audit verify' names the row as well. */
     code = audit_rows_check_types(row->columns, row->text, detail, sizeof(detail));
@@ -86,22 +87,24 @@ static int export_entry(void *ctx, const audit_raw_row *row)
         state->invalid_rows = true;
     }
 
-    doc = json_pack("{s:s, s:I, s:o, s:O}", "type", "entry", "index",
-                    (json_int_t)row->index, "leaf_hash",
-                    audit_hex_json(row->leaf_hash, row->leaf_hash_len), "columns",
-                    row->columns);
-    if (doc != NULL && row->text != NULL && set_entry_text(state, doc, row) != 0) {
-        json_decref(doc);
-        doc = NULL;
+    /* The members keep the order of the documented line: entry before columns. */
+    doc = json_pack("{s:s, s:I, s:o}", "type", "entry", "index", (json_int_t)row->index,
+                    "leaf_hash", audit_hex_json(row->leaf_hash, row->leaf_hash_len));
+    if (doc != NULL) {
+        rc = row->text != NULL ? set_entry_text(state, doc, row)
+                               : json_object_set_new(doc, "entry", json_null());
+        if (rc == 0)
+            rc = json_object_set(doc, "columns", row->columns);
+        if (rc != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
     }
-    if (doc != NULL && row->text == NULL) {
-        json_object_set_new(doc, "entry", json_null());
-        /* The time of the purge in the format of GET /v1/audit/entries; the raw value is
-         * in columns. */
-        if (json_is_integer(purged_at) &&
-            audit_format_time(json_integer_value(purged_at), when) == 0)
-            json_object_set_new(doc, "purged_at", json_string(when));
-    }
+    /* The time of the purge in the format of GET /v1/audit/entries; the raw value is in
+     * columns. */
+    if (doc != NULL && row->text == NULL && json_is_integer(purged_at) &&
+        audit_format_time(json_integer_value(purged_at), when) == 0)
+        json_object_set_new(doc, "purged_at", json_string(when));
     return write_line(state, doc, "entry", row->index);
 }
 

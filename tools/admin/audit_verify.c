@@ -170,7 +170,7 @@ static int copy_bytes(const void *source, size_t len, unsigned char **bytes, siz
 {
     *bytes = OPENSSL_malloc(len + 1);
     if (*bytes == NULL)
-        return -1;
+        return -2;
     memcpy(*bytes, source, len);
     (*bytes)[len] = '\0';
     *out_len = len;
@@ -180,7 +180,8 @@ static int copy_bytes(const void *source, size_t len, unsigned char **bytes, siz
 /*
  * Reads the bytes of an entry line: the entry text, or the bytes in entry_hex that the
  * export writes for a text that is not valid UTF-8. Sets *bytes to NULL for a purged
- * entry (entry null). Returns -1 for a line with neither, or with both.
+ * entry (entry null). Returns -1 for a line with neither, or with both, and -2 when
+ * out of memory.
  */
 static int entry_bytes(const json_t *line, unsigned char **bytes, size_t *len)
 {
@@ -224,7 +225,13 @@ static int read_entry(verifier *v, const json_t *line)
     if (audit_hash_from_hex(json_string_value(json_object_get(line, "leaf_hash")), &stored) != 0)
         return fail("entry", expected, "leaf_hash_invalid", "leaf_hash is not 64 hex digits");
 
-    if (entry_bytes(line, &bytes, &len) != 0) {
+    switch (entry_bytes(line, &bytes, &len)) {
+    case 0:
+        break;
+    case -2:
+        fail("entry", expected, "internal_error", "out of memory");
+        goto out;
+    default:
         fail("entry", expected, "export_invalid",
              "entry must be the entry's JSON text, or null once purged, or entry_hex the "
              "bytes of a text that is not valid UTF-8");
