@@ -4,8 +4,9 @@
  * The XML-DSig checks are the hardened ones of SAML verification, saml_dsig_check and
  * saml_dsig_verify. They allow same-document references only and exactly one Reference,
  * to the root's own ID. They allow only the enveloped-signature and exclusive c14n
- * transforms, SHA-2 digests, and rsa-sha256 or ecdsa-sha256 with raw r||s. Keys come
- * only from the trust list, never from KeyInfo.
+ * transforms, SHA-2 digests, and rsa-sha256 or ecdsa-sha256 with raw r||s. They bound
+ * the work of canonicalisation before any digest, as for assertions. Keys come only from
+ * the trust list, never from KeyInfo.
  * This file adds what is particular to bundles: the Signature is the last child of the
  * PolicyBundle root and the only one in the document.
  */

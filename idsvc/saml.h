@@ -140,6 +140,7 @@ typedef enum saml_status {
     SAML_ERR_BEARER_MISSING,         /* no SubjectConfirmation with the bearer method */
     SAML_ERR_CONFIRMATION_INVALID,   /* a bearer SubjectConfirmationData breaks the profile */
     SAML_ERR_CONFIRMATION_EXPIRED,   /* the bearer confirmation's NotOnOrAfter has passed */
+    SAML_ERR_C14N_TOO_COMPLEX,       /* canonicalisation would exceed the verifier's bounds */
     SAML_ERR_INTERNAL,
 } saml_status;
 

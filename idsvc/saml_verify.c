@@ -3,10 +3,11 @@
  *
  * The steps run in this order, and the first failure decides the reason. Safe parse, a
  * SAML root, absolute namespace names, unique IDs, exactly one Assertion, the choice of
- * the signed element, the SignedInfo checks, the issuer's trusted keys and the signature
- * come first. The claims, the Response status, the order of the Conditions times, the
- * validity window, the bearer confirmation, audience and replay check follow, all read
- * from the signed element except the Response status, which can only reject.
+ * the signed element, the SignedInfo checks, the bounds on canonicalisation work, the
+ * issuer's trusted keys and the signature come first. The claims, the Response status,
+ * the order of the Conditions times, the validity window, the bearer confirmation,
+ * audience and replay check follow, all read from the signed element except the Response
+ * status, which can only reject.
  */
 #include <stdio.h>
 #include <stdlib.h>

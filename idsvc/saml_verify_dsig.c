@@ -151,10 +151,41 @@ static xmlNodePtr saml_dsig_only_child(xmlNodePtr parent, const char *name, size
     return *count == 1 ? found : NULL;
 }
 
+/* Checks one Transform and counts it in *enveloped or *exclusive. Each of the two may
+ * appear once, because a repeated c14n would canonicalise the document again. */
+static saml_status saml_dsig_check_transform(xmlNodePtr transform, size_t *enveloped,
+                                             size_t *exclusive, char *detail,
+                                             size_t detail_size)
+{
+    const char *uri;
+    bool is_exclusive;
+    size_t *seen;
+
+    if (!xml_safe_is_element(transform, SAML_NS_DSIG, "Transform"))
+        return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                         "Transforms contains an unexpected element <%.40s>", transform->name);
+    uri = saml_dsig_algorithm(transform);
+    is_exclusive = strcmp(uri, URI_EXC_C14N) == 0;
+    if (strcmp(uri, URI_ENVELOPED) != 0 && !is_exclusive)
+        return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                         "the reference transform \"%.120s\" is not allowed; only "
+                         "enveloped-signature and exclusive c14n are",
+                         uri);
+
+    seen = is_exclusive ? exclusive : enveloped;
+    (*seen)++;
+    if (*seen > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                         "the Reference lists the transform \"%.120s\" more than once", uri);
+    return saml_c14n_check_parameters(transform, is_exclusive, detail, detail_size);
+}
+
 static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail,
                                               size_t detail_size)
 {
     size_t count;
+    size_t enveloped = 0;
+    size_t exclusive = 0;
     xmlNodePtr transforms = saml_dsig_only_child(reference, "Transforms", &count);
 
     if (count > 1)
@@ -164,19 +195,13 @@ static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail
         return SAML_OK;
 
     for (xmlNodePtr child = transforms->children; child != NULL; child = child->next) {
-        const char *uri;
+        saml_status status;
 
         if (child->type != XML_ELEMENT_NODE)
             continue;
-        if (!xml_safe_is_element(child, SAML_NS_DSIG, "Transform"))
-            return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
-                             "Transforms contains an unexpected element <%.40s>", child->name);
-        uri = saml_dsig_algorithm(child);
-        if (strcmp(uri, URI_ENVELOPED) != 0 && strcmp(uri, URI_EXC_C14N) != 0)
-            return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
-                             "the reference transform \"%.120s\" is not allowed; only "
-                             "enveloped-signature and exclusive c14n are",
-                             uri);
+        status = saml_dsig_check_transform(child, &enveloped, &exclusive, detail, detail_size);
+        if (status != SAML_OK)
+            return status;
     }
     return SAML_OK;
 }
@@ -282,6 +307,9 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
                          "the CanonicalizationMethod \"%.120s\" is not exclusive c14n "
                          "without comments",
                          node != NULL ? saml_dsig_algorithm(node) : "");
+    status = saml_c14n_check_parameters(node, true, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
 
     node = saml_dsig_only_child(signed_info, "SignatureMethod", &count);
     method = node != NULL ? saml_dsig_find_algorithm(saml_signature_methods,
@@ -302,10 +330,13 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
         return saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
                          "the SignedInfo has %zu references; exactly one is required", count);
     status = saml_dsig_check_reference(node, signed_node, info, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_dsig_decode_value(signature, info, detail, detail_size);
     if (status != SAML_OK)
         return status;
 
-    return saml_dsig_decode_value(signature, info, detail, detail_size);
+    /* Last, because it walks the whole document: xmlsec's c14n visits every element. */
+    return saml_c14n_check_document(signature->doc, detail, detail_size);
 }
 
 /* ---- Verification with xmlsec ------------------------------------------------- */
@@ -326,6 +357,10 @@ static int saml_dsig_harden(xmlSecDSigCtxPtr ctx, bool allow_sha1)
 
     ctx->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
     ctx->keyInfoReadCtx.maxRetrievalMethodLevel = 0;
+
+    /* xmlsec digests the References of a Manifest in an Object, at the cost of the signed
+     * Reference and even after that one failed, yet the outcome never depends on them. */
+    ctx->flags |= XMLSEC_DSIG_FLAGS_IGNORE_MANIFESTS;
 
     /* An empty list would enable every kind of key data. */
     if (xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData, (void *)xmlSecKeyDataNameId) < 0)

@@ -53,8 +53,9 @@ typedef struct saml_dsig_info {
 /*
  * Checks the Signature that is a direct child of signed: one SignedInfo with exclusive
  * c14n, an allowed SignatureMethod and exactly one Reference to signed's own ID, with
- * only enveloped-signature and exclusive c14n transforms and a SHA-2 digest (or SHA-1,
- * which the caller then checks against the issuer's flags).
+ * only enveloped-signature and exclusive c14n transforms, each at most once, and a SHA-2
+ * digest (or SHA-1, which the caller then checks against the issuer's flags). Then
+ * applies saml_c14n_check_document to the whole document.
  */
 saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_dsig_info *info,
                             char *detail, size_t detail_size);
@@ -64,6 +65,32 @@ saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
                              const saml_trust_key *const *keys, size_t key_count,
                              const saml_verify_options *options, char *detail,
                              size_t detail_size);
+
+#define SAML_NS_EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
+
+/* Bounds on the work of exclusive c14n, checked before xmlsec runs. saml_verify_c14n.c
+ * gives the reasons and the measurements behind them. */
+#define SAML_C14N_MAX_PREFIXES 16     /* entries of one InclusiveNamespaces PrefixList */
+#define SAML_C14N_MAX_NS_IN_SCOPE 64  /* declarations on an element and its ancestors */
+#define SAML_C14N_MAX_ATTRIBUTES 64   /* attributes of one element */
+#define SAML_C14N_MAX_WORK 4000000ull /* the estimate of saml_c14n_check_document */
+
+/*
+ * Checks the parameters of a Transform or CanonicalizationMethod: none when
+ * inclusive_allowed is false (enveloped-signature), otherwise at most one
+ * InclusiveNamespaces child whose PrefixList contains at most SAML_C14N_MAX_PREFIXES
+ * distinct NCNames or #default.
+ */
+saml_status saml_c14n_check_parameters(xmlNodePtr method, bool inclusive_allowed,
+                                       char *detail, size_t detail_size);
+
+/*
+ * Rejects a document whose exclusive c14n would cost more than the bounds allow: any
+ * element with too many namespace declarations in scope or attributes, any
+ * InclusiveNamespaces anywhere with an invalid or long PrefixList, or a work estimate
+ * over SAML_C14N_MAX_WORK. Runs in time linear in the number of elements.
+ */
+saml_status saml_c14n_check_document(xmlDocPtr doc, char *detail, size_t detail_size);
 
 /* Rejects a namespace declaration whose name is not an absolute URI. libxml2's c14n
  * fails on such a document, so its signature could never be checked. */

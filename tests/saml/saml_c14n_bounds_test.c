@@ -1,0 +1,532 @@
+/*
+ * The bounds on exclusive c14n work. Each attack document is built in code with a
+ * garbage DigestValue and SignatureValue and the trusted issuer, as an attacker without
+ * a key would send it: the verifier must reject it for its shape, before xmlsec
+ * canonicalises anything. Documents that stay inside the bounds are signed by the xmlsec1
+ * command line with a file key the issuer trusts, and must still verify.
+ */
+#define _GNU_SOURCE /* open_memstream */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+#include "saml_test_util.h"
+
+#define EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
+#define EXC_C14N_TRANSFORM "<ds:Transform Algorithm=\"" EXC_C14N "\"/>"
+#define EXC_C14N_METHOD "<ds:CanonicalizationMethod Algorithm=\"" EXC_C14N "\"/>"
+#define SAML_NS_DECL "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\""
+#define GARBAGE_DIGEST "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+static saml_fixture fixture;
+
+static int setup(void **state)
+{
+    (void)state;
+    return st_fixture_create(&fixture);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    st_fixture_destroy(&fixture);
+    return 0;
+}
+
+/* A growing string on open_memstream. */
+typedef struct text {
+    char *data;
+    size_t len;
+    FILE *out;
+} text;
+
+static void text_open(text *t)
+{
+    t->data = NULL;
+    t->out = open_memstream(&t->data, &t->len);
+    assert_non_null(t->out);
+}
+
+static char *text_close(text *t)
+{
+    assert_int_equal(fclose(t->out), 0);
+    return t->data;
+}
+
+/* Returns " xmlns:pFIRST=... " for count declarations, numbered from first. */
+static char *ns_declarations(size_t first, size_t count)
+{
+    text t;
+
+    text_open(&t);
+    for (size_t i = first; i < first + count; i++)
+        fprintf(t.out, " xmlns:p%zu=\"urn:example:p%zu\"", i, i);
+    return text_close(&t);
+}
+
+/* Returns "p0 p1 ..." with count entries. */
+static char *prefix_list(size_t count)
+{
+    text t;
+
+    text_open(&t);
+    for (size_t i = 0; i < count; i++)
+        fprintf(t.out, "%sp%zu", i > 0 ? " " : "", i);
+    return text_close(&t);
+}
+
+static char *inclusive_namespaces(const char *list)
+{
+    text t;
+
+    text_open(&t);
+    fprintf(t.out,
+            "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"%s\"/>",
+            list);
+    return text_close(&t);
+}
+
+/* Replaces from with to in *doc, which it frees. */
+static void edit(char **doc, const char *from, const char *to)
+{
+    char *edited = st_replace(*doc, from, to);
+
+    free(*doc);
+    *doc = edited;
+}
+
+/* Puts content into the exclusive c14n Transform of the Reference. */
+static void set_transform_content(char **doc, const char *content)
+{
+    text t;
+
+    text_open(&t);
+    fprintf(t.out, "<ds:Transform Algorithm=\"" EXC_C14N "\">%s</ds:Transform>", content);
+    char *transform = text_close(&t);
+
+    edit(doc, EXC_C14N_TRANSFORM, transform);
+    free(transform);
+}
+
+/* Declares count more namespaces on the Assertion, numbered from first. */
+static void declare_on_assertion(char **doc, size_t first, size_t count)
+{
+    char *declarations = ns_declarations(first, count);
+    char *with = NULL;
+
+    assert_int_not_equal(asprintf(&with, SAML_NS_DECL "%s", declarations), -1);
+    edit(doc, SAML_NS_DECL, with);
+    free(declarations);
+    free(with);
+}
+
+/* Adds an Advice after the Conditions with this content. */
+static void add_advice(char **doc, const char *content)
+{
+    char *advice = NULL;
+
+    assert_int_not_equal(
+        asprintf(&advice, "</saml:Conditions><saml:Advice>%s</saml:Advice>", content),
+        -1);
+    edit(doc, "</saml:Conditions>", advice);
+    free(advice);
+}
+
+/* Fills the empty DigestValue and SignatureValue with garbage, as an attacker without a
+ * key would. An RSA-2048 value has 344 base64 characters. */
+static void add_garbage_signature(char **doc)
+{
+    char value[345];
+
+    memset(value, 'A', 344);
+    value[344] = '\0';
+    edit(doc, "<ds:DigestValue></ds:DigestValue>",
+         "<ds:DigestValue>" GARBAGE_DIGEST "</ds:DigestValue>");
+    {
+        char *element = NULL;
+
+        assert_int_not_equal(
+            asprintf(&element, "<ds:SignatureValue>%s</ds:SignatureValue>", value), -1);
+        edit(doc, "<ds:SignatureValue></ds:SignatureValue>", element);
+        free(element);
+    }
+}
+
+static char *template_doc(const char *id)
+{
+    const st_template spec = {.id = id};
+
+    return st_template_xml(&fixture, &spec);
+}
+
+/* Signs doc with the trusted RSA file key and frees it. */
+static char *sign(char *doc)
+{
+    char *signed_doc = st_xmlsec_sign(&fixture, doc, fixture.file_rsa);
+
+    free(doc);
+    return signed_doc;
+}
+
+static saml_status verify_garbage(char *doc)
+{
+    saml_status status;
+
+    add_garbage_signature(&doc);
+    status = st_verify(&fixture, NULL, doc, NULL);
+    free(doc);
+    return status;
+}
+
+static saml_status verify_signed(char *doc)
+{
+    char *signed_doc = sign(doc);
+    saml_status status = st_verify(&fixture, NULL, signed_doc, NULL);
+
+    free(signed_doc);
+    return status;
+}
+
+/* The shape of the reported attack, scaled down: every declaration in the PrefixList
+ * and many elements that each look all of them up. */
+static void prefix_list_of_all_declarations(void **state)
+{
+    char *doc = template_doc("_pl1");
+    char *list = prefix_list(300);
+    char *inclusive = inclusive_namespaces(list);
+    text elements;
+
+    (void)state;
+    text_open(&elements);
+    for (int i = 0; i < 300; i++)
+        fputs("<p0:e/>", elements.out);
+    char *advice = text_close(&elements);
+
+    declare_on_assertion(&doc, 0, 300);
+    set_transform_content(&doc, inclusive);
+    add_advice(&doc, advice);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+    free(list);
+    free(inclusive);
+    free(advice);
+}
+
+/* 16 prefixes pass and a 17th is rejected, whether they are declared or not. */
+static void prefix_list_limit(void **state)
+{
+    char *list16 = prefix_list(16);
+    char *list17 = prefix_list(17);
+    char *inclusive16 = inclusive_namespaces(list16);
+    char *inclusive17 = inclusive_namespaces(list17);
+    char *doc;
+
+    (void)state;
+    doc = template_doc("_pl16");
+    declare_on_assertion(&doc, 0, 16);
+    set_transform_content(&doc, inclusive16);
+    assert_int_equal(verify_signed(doc), SAML_OK);
+
+    doc = template_doc("_pl17");
+    declare_on_assertion(&doc, 0, 17);
+    set_transform_content(&doc, inclusive17);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+
+    doc = template_doc("_pl17u");
+    set_transform_content(&doc, inclusive17);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+
+    free(list16);
+    free(list17);
+    free(inclusive16);
+    free(inclusive17);
+}
+
+/* The SignedInfo's own CanonicalizationMethod takes an InclusiveNamespaces too. */
+static void prefix_list_in_canonicalization_method(void **state)
+{
+    char *list = prefix_list(40);
+    char *inclusive = inclusive_namespaces(list);
+    char *method = NULL;
+    char *doc = template_doc("_cm1");
+
+    (void)state;
+    assert_int_not_equal(asprintf(&method,
+                                  "<ds:CanonicalizationMethod Algorithm=\"" EXC_C14N
+                                  "\">%s</ds:CanonicalizationMethod>",
+                                  inclusive),
+                         -1);
+    declare_on_assertion(&doc, 0, 40);
+    edit(&doc, EXC_C14N_METHOD, method);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+    free(list);
+    free(inclusive);
+    free(method);
+}
+
+/* What producers send: xs and xsi on the AttributeValue, "#default saml ds xs xsi". */
+static void common_prefix_list_verifies(void **state)
+{
+    char *inclusive = inclusive_namespaces("#default saml ds xs xsi");
+    char *doc = template_doc("_common1");
+    saml_assertion *a = NULL;
+    char *signed_doc;
+
+    (void)state;
+    set_transform_content(&doc, inclusive);
+    edit(&doc, "</saml:Conditions>",
+         "</saml:Conditions><saml:AttributeStatement><saml:Attribute "
+         "Name=\"urn:oid:2.5.4.42\" "
+         "NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\">"
+         "<saml:AttributeValue xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" "
+         "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"xs:string\">"
+         "Alice</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>");
+    signed_doc = sign(doc);
+    assert_int_equal(st_verify(&fixture, NULL, signed_doc, &a), SAML_OK);
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    saml_assertion_free(&a);
+    free(signed_doc);
+    free(inclusive);
+}
+
+/* Malformed InclusiveNamespaces and transform parameters, each a transform_forbidden. */
+static void transform_parameters_invalid(void **state)
+{
+    static const char *const contents[] = {
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"xs xs\"/>",
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"1xs\"/>",
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"a:b\"/>",
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"#other\"/>",
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\"/>",
+        /* xmlsec would read the first PrefixList whatever its namespace. */
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" xmlns:x=\"urn:example:x\" "
+        "x:PrefixList=\"p0 p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11 p12 p13 p14 p15 p16\" "
+        "PrefixList=\"xs\"/>",
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"xs\"/>"
+        "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"xsi\"/>",
+        "<x:Other xmlns:x=\"urn:example:x\"/>",
+        "<InclusiveNamespaces PrefixList=\"xs\"/>",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
+        char *doc = template_doc("_tp1");
+
+        print_message("    case %zu\n", i);
+        set_transform_content(&doc, contents[i]);
+        assert_int_equal(verify_garbage(doc), SAML_ERR_TRANSFORM_FORBIDDEN);
+    }
+}
+
+/* enveloped-signature takes no parameters, and each transform may appear only once. */
+static void transforms_repeated_or_with_children(void **state)
+{
+    const st_template repeated = {
+        .id = "_tr1",
+        .extra_transform = EXC_C14N_TRANSFORM,
+    };
+    char *doc = template_doc("_tr2");
+
+    (void)state;
+    assert_int_equal(verify_garbage(st_template_xml(&fixture, &repeated)),
+                     SAML_ERR_TRANSFORM_FORBIDDEN);
+
+    edit(&doc, "xmldsig#enveloped-signature\"/>",
+         "xmldsig#enveloped-signature\"><ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N
+         "\" PrefixList=\"xs\"/></ds:Transform>");
+    assert_int_equal(verify_garbage(doc), SAML_ERR_TRANSFORM_FORBIDDEN);
+}
+
+/* 64 declarations in scope pass, and 65 are rejected, on one element or spread over
+ * ancestors. */
+static void namespaces_in_scope_limit(void **state)
+{
+    char *nested = NULL;
+    char *declarations = ns_declarations(40, 25);
+    char *doc;
+
+    (void)state;
+    doc = template_doc("_ns64");
+    declare_on_assertion(&doc, 0, 64 - 2); /* saml and, on the Signature, ds */
+    assert_int_equal(verify_signed(doc), SAML_OK);
+
+    doc = template_doc("_ns65");
+    declare_on_assertion(&doc, 0, 64);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+
+    /* 1 + 39 on the Assertion, 25 more on an element inside Advice. */
+    doc = template_doc("_ns65n");
+    declare_on_assertion(&doc, 0, 39);
+    assert_int_not_equal(asprintf(&nested, "<x%s/>", declarations), -1);
+    add_advice(&doc, nested);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+
+    free(declarations);
+    free(nested);
+}
+
+static void attributes_limit(void **state)
+{
+    text element;
+    char *doc = template_doc("_at65");
+
+    (void)state;
+    text_open(&element);
+    fputs("<x", element.out);
+    for (int i = 0; i < 65; i++)
+        fprintf(element.out, " a%d=\"\"", i);
+    fputs("/>", element.out);
+    char *advice = text_close(&element);
+
+    add_advice(&doc, advice);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+    free(advice);
+}
+
+/* Within every per-element bound, deep nesting times many elements times 16 prefixes
+ * still exceeds the work estimate. */
+static void work_estimate_limit(void **state)
+{
+    char *list = prefix_list(16);
+    char *inclusive = inclusive_namespaces(list);
+    char *doc = template_doc("_wk1");
+    text advice;
+
+    (void)state;
+    text_open(&advice);
+    for (int i = 0; i < 200; i++)
+        fputs("<d>", advice.out);
+    for (int i = 0; i < 2000; i++)
+        fputs("<e/>", advice.out);
+    for (int i = 0; i < 200; i++)
+        fputs("</d>", advice.out);
+    char *content = text_close(&advice);
+
+    declare_on_assertion(&doc, 0, 16);
+    set_transform_content(&doc, inclusive);
+    add_advice(&doc, content);
+    assert_int_equal(verify_garbage(doc), SAML_ERR_C14N_TOO_COMPLEX);
+    free(list);
+    free(inclusive);
+    free(content);
+}
+
+/* xmlsec would digest each Manifest Reference of an Object, even after the signed
+ * Reference failed, although its outcome never counts. The verifier sets xmlsec's flag
+ * to skip them. The XPath transform, which the hardened context does not enable, shows
+ * that the Manifest is not read, because reading it would fail the verification. */
+static void manifest_references_not_processed(void **state)
+{
+    char *doc = template_doc("_mf1");
+
+    (void)state;
+    edit(&doc, "</ds:SignatureValue>",
+         "</ds:SignatureValue><ds:Object><ds:Manifest><ds:Reference URI=\"#_mf1\">"
+         "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-"
+         "19991116\"><ds:XPath>true()</ds:XPath></ds:Transform></ds:Transforms>"
+         "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"
+         "<ds:DigestValue></ds:DigestValue></ds:Reference></ds:Manifest></ds:Object>");
+    assert_int_equal(verify_signed(doc), SAML_OK);
+}
+
+/* idsvc-admin saml verify runs the same checks. */
+static void cli_reports_code(void **state)
+{
+    char *doc = template_doc("_cli1");
+    char *list = prefix_list(17);
+    char *inclusive = inclusive_namespaces(list);
+    char path[PATH_MAX + 16];
+    char args[PATH_MAX * 2 + 64];
+    char line[512];
+    FILE *file;
+
+    (void)state;
+    set_transform_content(&doc, inclusive);
+    add_garbage_signature(&doc);
+    snprintf(path, sizeof(path), "%s/c14n.xml", fixture.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    assert_int_equal(fputs(doc, file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+
+    snprintf(args, sizeof(args), "--trust %s.pub %s", fixture.file_rsa, path);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 1);
+    print_message("    cli: %s\n", line);
+    assert_non_null(strstr(line, "rejected: c14n_too_complex: "));
+    free(doc);
+    free(list);
+    free(inclusive);
+}
+
+/* A PolicyBundle with a garbage signature. Its two %s are the PrefixList and the
+ * SignatureValue. */
+#define POLICY_BUNDLE_FORMAT                                                             \
+    "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"_pb1\">"                            \
+    "<ds:Signature "                                                                     \
+    "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>" EXC_C14N_METHOD    \
+    "<ds:SignatureMethod "                                                               \
+    "Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>"                  \
+    "<ds:Reference URI=\"#_pb1\"><ds:Transforms>"                                        \
+    "<ds:Transform "                                                                     \
+    "Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>"              \
+    "<ds:Transform Algorithm=\"" EXC_C14N "\">"                                          \
+    "<ec:InclusiveNamespaces xmlns:ec=\"" EXC_C14N "\" PrefixList=\"%s\"/>"              \
+    "</ds:Transform></ds:Transforms>"                                                    \
+    "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"           \
+    "<ds:DigestValue>" GARBAGE_DIGEST "</ds:DigestValue></ds:Reference></ds:SignedInfo>" \
+    "<ds:SignatureValue>%s</ds:SignatureValue></ds:Signature></PolicyBundle>"
+
+/* The policy bundle verifier shares saml_dsig_check, so it gets the same bounds. */
+static void policy_bundle_prefix_list(void **state)
+{
+    char *list = prefix_list(17);
+    char *doc = NULL;
+    char pub[PATH_MAX + 8];
+    policy_trust *trust = NULL;
+    policy_error err = {0};
+    size_t key_index = 0;
+    char value[345];
+
+    (void)state;
+    memset(value, 'A', 344);
+    value[344] = '\0';
+    assert_int_not_equal(asprintf(&doc, POLICY_BUNDLE_FORMAT, list, value), -1);
+    snprintf(pub, sizeof(pub), "%s.pub", fixture.file_rsa);
+    assert_int_equal(policy_trust_load(pub, &trust, &err), 0);
+
+    assert_int_equal(policy_verify_document(doc, strlen(doc), trust, &key_index, &err),
+                     -1);
+    print_message("    policy: %s\n", err.message);
+    assert_int_equal(err.code, POLICY_E_SIGNATURE);
+    assert_non_null(strstr(err.message, "PrefixList names more than 16 prefixes"));
+
+    policy_trust_free(&trust);
+    free(list);
+    free(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(prefix_list_of_all_declarations),
+        cmocka_unit_test(prefix_list_limit),
+        cmocka_unit_test(prefix_list_in_canonicalization_method),
+        cmocka_unit_test(common_prefix_list_verifies),
+        cmocka_unit_test(transform_parameters_invalid),
+        cmocka_unit_test(transforms_repeated_or_with_children),
+        cmocka_unit_test(namespaces_in_scope_limit),
+        cmocka_unit_test(attributes_limit),
+        cmocka_unit_test(work_estimate_limit),
+        cmocka_unit_test(manifest_references_not_processed),
+        cmocka_unit_test(cli_reports_code),
+        cmocka_unit_test(policy_bundle_prefix_list),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
