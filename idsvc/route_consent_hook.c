@@ -142,19 +142,50 @@ static json_t *registry_pending(const json_t *claims)
     return list;
 }
 
+/* The NameID's NameQualifier, SPNameQualifier and SPProvidedID that are present. */
+static json_t *name_id_qualifiers(const saml_assertion *assertion)
+{
+    return json_pack("{s:s*, s:s*, s:s*}", "name_qualifier", assertion->name_qualifier,
+                     "sp_name_qualifier", assertion->sp_name_qualifier, "sp_provided_id",
+                     assertion->sp_provided_id);
+}
+
+static json_t *proxy_document(const saml_proxy_restriction *proxy)
+{
+    json_t *audiences;
+
+    if (!proxy->present)
+        return json_null();
+    audiences = json_array();
+    for (size_t i = 0; audiences != NULL && i < proxy->audience_count; i++) {
+        if (json_array_append_new(audiences, json_string(proxy->audiences[i])) != 0) {
+            json_decref(audiences);
+            return NULL;
+        }
+    }
+    return json_pack("{s:o, s:o}", "count",
+                     proxy->count >= 0 ? json_integer(proxy->count) : json_null(),
+                     "audiences", audiences);
+}
+
 /*
  * Builds the document that GET /v1/verifications/{id} reads, stored with the
  * verification:
  *
  * - "issuer", "assertion_id", "name_id_format", "assurance", "purpose" and "withheld"
  *   ({claim, reason} items) describe the verified credential and the decision;
+ * - "proxy_restriction": the credential's ProxyRestriction ({"count", "audiences"}, count
+ *   null when absent), which limits the attestation signed after approval, or null;
+ * - "authn_instant": the credential's AuthnInstant in seconds since the epoch, which the
+ *   attestation copies, or null when it has no AuthnStatement;
  * - "engine" (with the policy engine): "outcome", "retention_days" and "policy" of the
  *   decision after consent;
  * - "audit": "rule", "policy", "consent_required", and the per-claim lists "approved"
  *   and "refused" that the verification_decided entry of the subject's decision names;
  * - "held": the claim values that an approval releases ("claims", and with the engine
  *   the attestation's "attributes" and the "decisions", whose sentences quote derived
- *   values) and the subject's "name_id". consent_purge_held_values removes it once the
+ *   values), the subject's "name_id" and its "name_qualifier", "sp_name_qualifier" and
+ *   "sp_provided_id" when present. consent_purge_held_values removes it once the
  *   consent request was refused or expired.
  */
 static json_t *result_document(const saml_assertion *assertion, const char *purpose,
@@ -162,6 +193,7 @@ static json_t *result_document(const saml_assertion *assertion, const char *purp
                                const json_t *approved)
 {
     const disclosure *released = d->after_consent != NULL ? d->after_consent : d;
+    json_t *qualifiers;
     json_t *doc = json_pack(
         "{s:s, s:s, s:s*, s:s*, s:s, s:O, s:{s:s, s:O*, s:s*, s:O, s:o}, s:{s:O, s:s}}",
         "issuer", assertion->issuer, "assertion_id", assertion->id, "name_id_format",
@@ -171,6 +203,19 @@ static json_t *result_document(const saml_assertion *assertion, const char *purp
         d->consent, "approved", approved, "refused", route_audit_refused_claims(approved),
         "held", "claims", released->disclosed, "name_id", assertion->name_id);
 
+    qualifiers = name_id_qualifiers(assertion);
+    if (doc != NULL &&
+        (json_object_set_new(doc, "proxy_restriction", proxy_document(&assertion->proxy)) !=
+             0 ||
+         json_object_set_new(doc, "authn_instant",
+                             assertion->authn_instant != 0
+                                 ? json_integer((json_int_t)assertion->authn_instant)
+                                 : json_null()) != 0 ||
+         json_object_update(json_object_get(doc, "held"), qualifiers) != 0)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    json_decref(qualifiers);
     if (doc == NULL || d->outcome == NULL)
         return doc;
     if (json_object_set_new(doc, "engine",

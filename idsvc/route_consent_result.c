@@ -61,6 +61,32 @@ static const char *member(const json_t *doc, const char *name)
     return json_string_value(json_object_get(doc, name));
 }
 
+/* Sets the ProxyRestriction of spec from the one the credential carried, as the
+ * deferral stored it. Returns 0, 1 when that one forbids the attestation (a registry
+ * reload changed the relying party's entity ID), or -1 when out of memory. */
+static int add_stored_proxy(const json_t *result, saml_assertion_spec *spec)
+{
+    const json_t *stored = json_object_get(result, "proxy_restriction");
+    const json_t *audiences = json_object_get(stored, "audiences");
+    const json_t *count = json_object_get(stored, "count");
+    saml_proxy_restriction received = {.present = true, .count = -1};
+    int rc;
+
+    if (!json_is_object(stored))
+        return 0;
+    if (json_is_integer(count))
+        received.count = (long)json_integer_value(count);
+    received.audience_count = json_array_size(audiences);
+    received.audiences = calloc(received.audience_count + 1, sizeof(*received.audiences));
+    if (received.audiences == NULL)
+        return -1;
+    for (size_t i = 0; i < received.audience_count; i++)
+        received.audiences[i] = (char *)json_string_value(json_array_get(audiences, i));
+    rc = saml_spec_proxy_from(spec, &received) == 0 ? 0 : 1;
+    free(received.audiences);
+    return rc;
+}
+
 /* Signs the result attestation from the held values: the engine's attributes, or the
  * registry's disclosed claims by catalogue name. */
 static int sign_result(http_request *request, const json_t *result, char **xml,
@@ -77,16 +103,35 @@ static int sign_result(http_request *request, const json_t *result, char **xml,
         .audience = rp != NULL ? rp->entity_id : NULL,
         .name_id = member(held, "name_id"),
         .name_id_format = member(result, "name_id_format"),
+        .copies_verified = true,
+        .sp_name_qualifier = member(held, "sp_name_qualifier"),
+        .sp_provided_id = member(held, "sp_provided_id"),
         .assurance = member(result, "assurance"),
         .issue_instant = time(NULL),
+        .authn_instant = (time_t)json_integer_value(json_object_get(result, "authn_instant")),
         .valid_seconds = request->snapshot->cfg->result_validity_seconds,
         .attributes = attributes,
         .attribute_count = count,
     };
+    /* Only the members that saml_name_qualifier_for_copy reads. */
+    const saml_assertion verified = {
+        .issuer = (char *)member(result, "issuer"),
+        .name_id_format = (char *)member(result, "name_id_format"),
+        .name_qualifier = (char *)member(held, "name_qualifier"),
+    };
     int rc = -1;
+    int proxy = attributes != NULL ? add_stored_proxy(result, &spec) : -1;
 
-    if (attributes == NULL || spec.audience == NULL || spec.name_id == NULL)
+    if (verified.issuer != NULL)
+        spec.name_qualifier = saml_name_qualifier_for_copy(&verified, spec.issuer);
+
+    if (attributes == NULL || spec.audience == NULL || spec.name_id == NULL || proxy < 0)
         problem_internal(reply);
+    else if (proxy > 0)
+        problem_set(reply, 422, "proxy_restricted", "assertion",
+                    "The credential's ProxyRestriction does not list the relying party's "
+                    "entity ID among its Audiences, so the node cannot sign a result "
+                    "attestation for it.");
     else
         rc = route_sign_assertion(request, &spec, xml, reply);
     free_attributes(attributes, count);

@@ -3,9 +3,10 @@
  * the claims disclosed, the reason each other requested claim was withheld, and a
  * result attestation that the node signs in the HSM for that relying party.
  *
- * The checks run in this order: signature against the trust list, validity window and
- * audience (saml_verify), revocation of credentials this node issued, then replay. A
- * revoked credential therefore reports "credential_revoked" even when presented twice.
+ * The checks run in this order: signature against the trust list, conditions, validity
+ * window and audience (saml_verify), the ProxyRestriction, revocation of credentials
+ * this node issued, then replay. A revoked credential therefore reports
+ * "credential_revoked" even when presented twice.
  *
  * An accepted verification records its assertion ID in the replay cache in the same
  * transaction as its audit entry: one commit, one fsync, and never one without the
@@ -162,6 +163,27 @@ static bool check_revocation(http_request *request, const saml_assertion *assert
     return status == STORE_OK && reply->status == 0;
 }
 
+/* Rejects an assertion whose ProxyRestriction forbids the node to issue a result
+ * attestation to the relying party on its basis (SAML 2.0 Core, section 2.5.1.6). */
+static bool check_proxy_restriction(const store_rp *rp, const saml_assertion *assertion,
+                                    http_reply *reply)
+{
+    saml_assertion_spec probe = {.audience = rp->entity_id};
+
+    if (saml_spec_proxy_from(&probe, &assertion->proxy) == 0)
+        return true;
+    if (assertion->proxy.count == 0)
+        problem_set(reply, 422, "proxy_restricted", "assertion",
+                    "The assertion's ProxyRestriction has Count 0, which forbids any new "
+                    "assertion on its basis, so the node cannot sign a result attestation.");
+    else
+        problem_set(reply, 422, "proxy_restricted", "assertion",
+                    "The assertion's ProxyRestriction does not list the relying party's "
+                    "entity ID among its Audiences, so the node cannot sign a result "
+                    "attestation for it.");
+    return false;
+}
+
 /* Collects the distinct values of every Attribute element that carries claim, by its
  * URI or its name, in document order. Returns NULL only when out of memory. */
 static json_t *claim_values(const saml_assertion *assertion, const saml_claim *claim)
@@ -278,7 +300,9 @@ static int decide_claims(const verify_input *in, const store_rp *rp,
 }
 
 /* The result attestation of a verification: the verified subject, with the disclosed
- * claims of d, for the relying party. */
+ * claims of d, for the relying party. It carries the ProxyRestriction that the
+ * assertion's ProxyRestriction requires of a new assertion, once check_proxy_restriction
+ * has found that it allows one. */
 static saml_assertion_spec attestation_spec(const http_request *request, const store_rp *rp,
                                             const saml_assertion *assertion,
                                             const disclosure *d)
@@ -288,13 +312,20 @@ static saml_assertion_spec attestation_spec(const http_request *request, const s
         .audience = rp->entity_id,
         .name_id = assertion->name_id,
         .name_id_format = assertion->name_id_format,
+        .copies_verified = true,
+        .name_qualifier =
+            saml_name_qualifier_for_copy(assertion, request->snapshot->cfg->entity_id),
+        .sp_name_qualifier = assertion->sp_name_qualifier,
+        .sp_provided_id = assertion->sp_provided_id,
         .assurance = assertion->assurance,
         .issue_instant = time(NULL),
+        .authn_instant = assertion->authn_instant,
         .valid_seconds = request->snapshot->cfg->result_validity_seconds,
         .attributes = d->attributes,
         .attribute_count = d->attribute_count,
     };
 
+    (void)saml_spec_proxy_from(&spec, &assertion->proxy);
     return spec;
 }
 
@@ -483,7 +514,8 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
         reject_assertion(reply, status, detail);
         return false;
     }
-    if (!check_revocation(request, job->assertion, reply))
+    if (!check_proxy_restriction(rp, job->assertion, reply) ||
+        !check_revocation(request, job->assertion, reply))
         return false;
     if (request->node->policy != NULL) {
         verification_terms terms = {in->purpose, in->retention_days, in->claims};

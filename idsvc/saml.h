@@ -47,13 +47,29 @@ typedef struct saml_assertion_spec {
     const char *issuer;         /* entity ID of the signing node */
     const char *audience;       /* entity ID of the relying party */
     const char *name_id;        /* the subject's identifier at the issuer */
-    const char *name_id_format; /* NULL selects persistent */
+    const char *name_id_format; /* NULL or "" selects persistent, unless copies_verified */
+    /* The spec copies a verified assertion, so a value that one lacks stays absent
+     * instead of taking the signer's default. A NULL or empty name_id_format writes no
+     * Format, which leaves unspecified in effect (SAML 2.0 Core, section 2.2.2), and
+     * authn_instant 0 writes no AuthnStatement. */
+    bool copies_verified;
+    /* The NameID's NameQualifier, SPNameQualifier and SPProvidedID; NULL or "" omits each. */
+    const char *name_qualifier;
+    const char *sp_name_qualifier;
+    const char *sp_provided_id;
     const char *assurance;      /* AuthnContextClassRef; NULL selects the profile's default */
     const char *recipient;      /* SubjectConfirmationData Recipient; NULL omits it */
     time_t issue_instant;
+    time_t authn_instant;       /* the AuthnInstant; 0 selects issue_instant */
     long valid_seconds;         /* NotOnOrAfter = issue_instant + valid_seconds */
     const saml_attribute *attributes;
     size_t attribute_count;
+    /* A ProxyRestriction condition (SAML 2.0 Core, section 2.5.1.6), written when
+     * proxy_restricted is true. Its Count is proxy_count, or absent when proxy_count is
+     * -1; its only Audience is audience when proxy_to_audience is true. */
+    bool proxy_restricted;
+    long proxy_count;
+    bool proxy_to_audience;
 } saml_assertion_spec;
 
 /*
@@ -78,6 +94,7 @@ typedef enum saml_spec_field {
     SAML_SPEC_RECIPIENT,
     SAML_SPEC_VALIDITY, /* valid_seconds, or a time beyond the year 9999 */
     SAML_SPEC_ATTRIBUTES,
+    SAML_SPEC_PROXY_RESTRICTION,
     SAML_SPEC_NO_MEMORY,
 } saml_spec_field;
 
@@ -140,6 +157,7 @@ typedef enum saml_status {
     SAML_ERR_BEARER_MISSING,         /* no SubjectConfirmation with the bearer method */
     SAML_ERR_CONFIRMATION_INVALID,   /* a bearer SubjectConfirmationData breaks the profile */
     SAML_ERR_CONFIRMATION_EXPIRED,   /* the bearer confirmation's NotOnOrAfter has passed */
+    SAML_ERR_CONDITION_UNKNOWN,      /* a condition that the node does not understand */
     SAML_ERR_C14N_TOO_COMPLEX,       /* canonicalisation would exceed the verifier's bounds */
     SAML_ERR_INTERNAL,
 } saml_status;
@@ -197,21 +215,56 @@ typedef struct saml_verify_options {
     const saml_replay_cache *replay; /* NULL skips the replay check */
 } saml_verify_options;
 
+/* The ProxyRestriction condition of a verified assertion (SAML 2.0 Core, section
+ * 2.5.1.6): the limits on new assertions issued on the basis of it. */
+typedef struct saml_proxy_restriction {
+    bool present;
+    long count;       /* the Count, or -1 when absent, which sets no limit */
+    char **audiences; /* the parties new assertions may be issued to; none sets no limit */
+    size_t audience_count;
+} saml_proxy_restriction;
+
 /* What a verified assertion states, read only from the signed element. */
 typedef struct saml_assertion {
     char *id;
     char *issuer;
     char *name_id;
     char *name_id_format;
+    char *name_qualifier;    /* NULL when absent, like the next two */
+    char *sp_name_qualifier;
+    char *sp_provided_id;
     char *assurance;
     time_t issue_instant;
+    time_t authn_instant;    /* 0 when there is no AuthnStatement, or at the epoch */
     time_t not_before;       /* 0 when absent */
     time_t not_on_or_after;  /* 0 when absent */
     char **audiences;
     size_t audience_count;
     saml_attribute *attributes;
     size_t attribute_count;
+    bool one_time_use; /* a OneTimeUse condition; the replay check honours every ID anyway */
+    saml_proxy_restriction proxy;
 } saml_assertion;
+
+/*
+ * Returns the NameQualifier that a copy of the assertion's NameID needs in a new
+ * assertion by new_issuer: the NameID's own, or else the assertion's Issuer for a
+ * persistent or transient NameID from another issuer. SAML 2.0 Core (sections 8.3.7 and
+ * 8.3.8) lets such a NameID omit the qualifier only while it is the Issuer of the
+ * assertion that contains it. Returns NULL when the copy needs none.
+ */
+const char *saml_name_qualifier_for_copy(const saml_assertion *assertion,
+                                         const char *new_issuer);
+
+/*
+ * Sets the ProxyRestriction of spec, a new assertion for spec->audience issued on the
+ * basis of an assertion that carried received: Count one less than received's (none
+ * when received has none), and spec->audience as the only Audience when received names
+ * any. Leaves spec unchanged when received is not present. Returns 0, or -1 when
+ * received forbids the new assertion: its Count is 0, or its Audiences leave out
+ * spec->audience.
+ */
+int saml_spec_proxy_from(saml_assertion_spec *spec, const saml_proxy_restriction *received);
 
 /*
  * Verifies a standalone Assertion or a Response with exactly one Assertion. Fails

@@ -231,6 +231,9 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the NameID is empty or contains an element");
     a->name_id_format = saml_attr_dup(name_id, "Format");
+    a->name_qualifier = saml_attr_dup(name_id, "NameQualifier");
+    a->sp_name_qualifier = saml_attr_dup(name_id, "SPNameQualifier");
+    a->sp_provided_id = saml_attr_dup(name_id, "SPProvidedID");
     return SAML_OK;
 }
 
@@ -267,6 +270,8 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
                          "the Conditions have no NotOnOrAfter, so the assertion never expires");
     status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, detail,
                             detail_size);
+    if (status == SAML_OK)
+        status = saml_read_condition_elements(conditions, a, detail, detail_size);
     if (status != SAML_OK)
         return status;
 
@@ -296,6 +301,7 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     xmlNodePtr statement = saml_child(assertion, "AuthnStatement", &count);
     xmlNodePtr context;
     xmlNodePtr class_ref;
+    saml_status status;
 
     if (count == 0)
         return SAML_OK;
@@ -304,6 +310,11 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
                          "the Assertion has %zu AuthnStatement elements; at most one is "
                          "accepted",
                          count);
+    /* The schema requires AuthnInstant; the result attestation copies it. */
+    status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, detail,
+                            detail_size);
+    if (status != SAML_OK)
+        return status;
 
     context = saml_child(statement, "AuthnContext", &count);
     class_ref = count == 1 ? saml_child(context, "AuthnContextClassRef", &count) : NULL;
@@ -414,8 +425,12 @@ void saml_assertion_free(saml_assertion **assertion)
     free(a->issuer);
     free(a->name_id);
     free(a->name_id_format);
+    free(a->name_qualifier);
+    free(a->sp_name_qualifier);
+    free(a->sp_provided_id);
     free(a->assurance);
     saml_free_strings(a->audiences, a->audience_count);
+    saml_free_strings(a->proxy.audiences, a->proxy.audience_count);
     for (size_t i = 0; i < a->attribute_count; i++) {
         free(a->attributes[i].name);
         saml_free_strings(a->attributes[i].values, a->attributes[i].value_count);
@@ -423,6 +438,24 @@ void saml_assertion_free(saml_assertion **assertion)
     free(a->attributes);
     free(a);
     *assertion = NULL;
+}
+
+#define SAML_NAMEID_PERSISTENT "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+#define SAML_NAMEID_TRANSIENT "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+
+const char *saml_name_qualifier_for_copy(const saml_assertion *assertion,
+                                         const char *new_issuer)
+{
+    const char *format = assertion->name_id_format;
+
+    if (assertion->name_qualifier != NULL && assertion->name_qualifier[0] != '\0')
+        return assertion->name_qualifier;
+    if (format == NULL ||
+        (strcmp(format, SAML_NAMEID_PERSISTENT) != 0 &&
+         strcmp(format, SAML_NAMEID_TRANSIENT) != 0) ||
+        strcmp(assertion->issuer, new_issuer) == 0)
+        return NULL;
+    return assertion->issuer;
 }
 
 static json_t *saml_time_json(time_t value)
@@ -460,22 +493,44 @@ static json_t *saml_attributes_json(const saml_assertion *a)
     return attributes;
 }
 
+static json_t *saml_strings_json(char *const *list, size_t count)
+{
+    json_t *array = json_array();
+
+    for (size_t i = 0; array != NULL && i < count; i++)
+        json_array_append_new(array, json_string(list[i]));
+    return array;
+}
+
+/* The ProxyRestriction as {"count": N or null, "audiences": [...]}, or null without one. */
+static json_t *saml_proxy_json(const saml_proxy_restriction *proxy)
+{
+    if (!proxy->present)
+        return json_null();
+    return json_pack("{s:o, s:o}", "count",
+                     proxy->count >= 0 ? json_integer(proxy->count) : json_null(),
+                     "audiences", saml_strings_json(proxy->audiences, proxy->audience_count));
+}
+
 json_t *saml_assertion_to_json(const saml_assertion *assertion)
 {
-    json_t *audiences = json_array();
+    json_t *audiences = saml_strings_json(assertion->audiences, assertion->audience_count);
 
-    for (size_t i = 0; audiences != NULL && i < assertion->audience_count; i++)
-        json_array_append_new(audiences, json_string(assertion->audiences[i]));
-
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                     "s:b, s:o}",
                      "issuer", saml_string_json(assertion->issuer),
                      "assertion_id", saml_string_json(assertion->id),
                      "name_id", saml_string_json(assertion->name_id),
                      "name_id_format", saml_string_json(assertion->name_id_format),
+                     "name_qualifier", saml_string_json(assertion->name_qualifier),
+                     "sp_name_qualifier", saml_string_json(assertion->sp_name_qualifier),
+                     "sp_provided_id", saml_string_json(assertion->sp_provided_id),
                      "issue_instant", saml_time_json(assertion->issue_instant),
                      "not_before", saml_time_json(assertion->not_before),
                      "not_on_or_after", saml_time_json(assertion->not_on_or_after),
                      "audiences", audiences,
                      "assurance", saml_string_json(assertion->assurance),
-                     "attributes", saml_attributes_json(assertion));
+                     "attributes", saml_attributes_json(assertion),
+                     "one_time_use", assertion->one_time_use,
+                     "proxy_restriction", saml_proxy_json(&assertion->proxy));
 }

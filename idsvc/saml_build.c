@@ -31,6 +31,7 @@ typedef struct assertion_fields {
     const char *name_id_format;
     const char *assurance;
     char issue_instant[SAML_TIME_SIZE];
+    char authn_instant[SAML_TIME_SIZE]; /* empty: no AuthnStatement */
     char not_on_or_after[SAML_TIME_SIZE];
 } assertion_fields;
 
@@ -67,6 +68,11 @@ static saml_spec_field check_spec_fields(const saml_assertion_spec *spec, p11_er
         return SAML_SPEC_NAME_ID;
     if (check_text_field("NameID format", spec->name_id_format, false, true, err) != 0)
         return SAML_SPEC_NAME_ID_FORMAT;
+    if (check_text_field("NameID NameQualifier", spec->name_qualifier, false, false, err) != 0 ||
+        check_text_field("NameID SPNameQualifier", spec->sp_name_qualifier, false, false,
+                         err) != 0 ||
+        check_text_field("NameID SPProvidedID", spec->sp_provided_id, false, false, err) != 0)
+        return SAML_SPEC_NAME_ID;
     if (check_text_field("assurance level", spec->assurance, false, true, err) != 0)
         return SAML_SPEC_ASSURANCE;
     if (check_text_field("recipient", spec->recipient, false, true, err) != 0)
@@ -80,6 +86,11 @@ static saml_spec_field check_spec_fields(const saml_assertion_spec *spec, p11_er
     if (spec->attribute_count > 0 && spec->attributes == NULL) {
         saml_set_error(err, "the spec counts attributes but has none");
         return SAML_SPEC_ATTRIBUTES;
+    }
+    if (spec->proxy_restricted && spec->proxy_count < -1) {
+        saml_set_error(err, "the ProxyRestriction Count must be -1 (none) or at least 0, "
+                            "not %ld", spec->proxy_count);
+        return SAML_SPEC_PROXY_RESTRICTION;
     }
     return SAML_SPEC_OK;
 }
@@ -141,14 +152,34 @@ static int resolve_attributes(const saml_assertion_spec *spec, resolved_attribut
     return 0;
 }
 
+/* A copy of a verified assertion without an AuthnStatement gets none, and any other
+ * spec without an AuthnInstant gets the issue instant. */
+static int prepare_authn_instant(const saml_assertion_spec *spec, assertion_fields *fields,
+                                 p11_error *err)
+{
+    fields->authn_instant[0] = '\0';
+    if (spec->authn_instant == 0) {
+        if (!spec->copies_verified)
+            memcpy(fields->authn_instant, fields->issue_instant, SAML_TIME_SIZE);
+        return 0;
+    }
+    if (saml_format_time(spec->authn_instant, fields->authn_instant) != 0) {
+        saml_set_error(err, "the AuthnInstant is not a time between the years 0 and 9999");
+        return -1;
+    }
+    return 0;
+}
+
 static int prepare_fields(const saml_assertion_spec *spec, assertion_fields *fields,
                           p11_error *err)
 {
     fields->spec = spec;
-    fields->name_id_format =
-        spec->name_id_format != NULL && spec->name_id_format[0] != '\0'
-            ? spec->name_id_format
-            : SAML_NAMEID_PERSISTENT;
+    /* Only a NameID of the node's own making defaults to persistent: a copy without a
+     * Format keeps none, so that unspecified stays in effect. */
+    if (spec->name_id_format != NULL && spec->name_id_format[0] != '\0')
+        fields->name_id_format = spec->name_id_format;
+    else
+        fields->name_id_format = spec->copies_verified ? NULL : SAML_NAMEID_PERSISTENT;
     fields->assurance = spec->assurance != NULL && spec->assurance[0] != '\0'
                             ? spec->assurance
                             : SAML_AUTHN_UNSPECIFIED;
@@ -161,16 +192,32 @@ static int prepare_fields(const saml_assertion_spec *spec, assertion_fields *fie
                             "between the years 0 and 9999");
         return -1;
     }
-    return 0;
+    return prepare_authn_instant(spec, fields, err);
+}
+
+/* Writes name="value" after a space, unless value is NULL or empty. */
+static void write_optional_attr(saml_buf *buf, const char *name, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return;
+    saml_buf_puts(buf, " ");
+    saml_buf_puts(buf, name);
+    saml_buf_puts(buf, "=\"");
+    saml_buf_put_attr(buf, value);
+    saml_buf_puts(buf, "\"");
 }
 
 static void write_subject(saml_buf *buf, const assertion_fields *fields)
 {
     const saml_assertion_spec *spec = fields->spec;
 
-    saml_buf_puts(buf, "<saml:Subject><saml:NameID Format=\"");
-    saml_buf_put_attr(buf, fields->name_id_format);
-    saml_buf_puts(buf, "\">");
+    /* c14n order: Format, NameQualifier, SPNameQualifier, SPProvidedID. */
+    saml_buf_puts(buf, "<saml:Subject><saml:NameID");
+    write_optional_attr(buf, "Format", fields->name_id_format);
+    write_optional_attr(buf, "NameQualifier", spec->name_qualifier);
+    write_optional_attr(buf, "SPNameQualifier", spec->sp_name_qualifier);
+    write_optional_attr(buf, "SPProvidedID", spec->sp_provided_id);
+    saml_buf_puts(buf, ">");
     saml_buf_put_text(buf, spec->name_id);
     saml_buf_puts(buf, "</saml:NameID>");
 
@@ -186,6 +233,26 @@ static void write_subject(saml_buf *buf, const assertion_fields *fields)
                        "</saml:Subject>");
 }
 
+static void write_proxy_restriction(saml_buf *buf, const saml_assertion_spec *spec)
+{
+    char count[32];
+
+    if (!spec->proxy_restricted)
+        return;
+    saml_buf_puts(buf, "<saml:ProxyRestriction");
+    if (spec->proxy_count >= 0) {
+        snprintf(count, sizeof(count), " Count=\"%ld\"", spec->proxy_count);
+        saml_buf_puts(buf, count);
+    }
+    saml_buf_puts(buf, ">");
+    if (spec->proxy_to_audience) {
+        saml_buf_puts(buf, "<saml:Audience>");
+        saml_buf_put_text(buf, spec->audience);
+        saml_buf_puts(buf, "</saml:Audience>");
+    }
+    saml_buf_puts(buf, "</saml:ProxyRestriction>");
+}
+
 static void write_conditions(saml_buf *buf, const assertion_fields *fields)
 {
     saml_buf_puts(buf, "<saml:Conditions NotBefore=\"");
@@ -194,13 +261,17 @@ static void write_conditions(saml_buf *buf, const assertion_fields *fields)
     saml_buf_puts(buf, fields->not_on_or_after);
     saml_buf_puts(buf, "\"><saml:AudienceRestriction><saml:Audience>");
     saml_buf_put_text(buf, fields->spec->audience);
-    saml_buf_puts(buf, "</saml:Audience></saml:AudienceRestriction></saml:Conditions>");
+    saml_buf_puts(buf, "</saml:Audience></saml:AudienceRestriction>");
+    write_proxy_restriction(buf, fields->spec);
+    saml_buf_puts(buf, "</saml:Conditions>");
 }
 
 static void write_authn_statement(saml_buf *buf, const assertion_fields *fields)
 {
+    if (fields->authn_instant[0] == '\0')
+        return;
     saml_buf_puts(buf, "<saml:AuthnStatement AuthnInstant=\"");
-    saml_buf_puts(buf, fields->issue_instant);
+    saml_buf_puts(buf, fields->authn_instant);
     saml_buf_puts(buf, "\"><saml:AuthnContext><saml:AuthnContextClassRef>");
     saml_buf_put_text(buf, fields->assurance);
     saml_buf_puts(buf, "</saml:AuthnContextClassRef></saml:AuthnContext>"
@@ -328,6 +399,29 @@ saml_spec_field saml_spec_check(const saml_assertion_spec *spec, char *error,
     }
     snprintf(error, error_size, "%s", field != SAML_SPEC_OK ? err.message : "");
     return field;
+}
+
+int saml_spec_proxy_from(saml_assertion_spec *spec, const saml_proxy_restriction *received)
+{
+    bool listed = false;
+
+    if (!received->present)
+        return 0;
+    if (received->count == 0)
+        return -1;
+    for (size_t i = 0; i < received->audience_count && !listed; i++)
+        listed = spec->audience != NULL && received->audiences[i] != NULL &&
+                 strcmp(received->audiences[i], spec->audience) == 0;
+    if (received->audience_count > 0 && !listed)
+        return -1;
+
+    /* SAML 2.0 Core (section 2.5.1.6) allows the new assertion only audiences that
+     * received lists. Its own ProxyRestriction names only spec->audience, the
+     * intersection of those with the new assertion's audience, so it widens nothing. */
+    spec->proxy_restricted = true;
+    spec->proxy_count = received->count > 0 ? received->count - 1 : -1;
+    spec->proxy_to_audience = received->audience_count > 0;
+    return 0;
 }
 
 void saml_signed_parts_free(saml_signed_parts *parts)

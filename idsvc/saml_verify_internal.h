@@ -104,6 +104,13 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
 saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
                                         size_t detail_size);
 
+/* Reads the OneTimeUse and ProxyRestriction conditions into a, and rejects any other
+ * child element of conditions but AudienceRestriction, which saml_assertion_read reads.
+ * A condition the node does not understand makes the assertion's validity
+ * Indeterminate (SAML 2.0 Core, section 2.5.1.1), so it is never ignored. */
+saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *a,
+                                         char *detail, size_t detail_size);
+
 /* Requires a bearer SubjectConfirmation whose data the SAML 2.0 Web Browser SSO profile
  * accepts at now, with skew seconds of tolerance. */
 saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char *detail,

@@ -1,7 +1,8 @@
 /*
  * The checks that SAML 2.0 Core and the Web Browser SSO profile add to a signature that
- * verified: the Response status, the order of the Conditions times and the bearer
- * subject confirmation. Sources: saml-core-2.0-os section 2.5.1 (Conditions), and
+ * verified: the Response status, the condition elements, the order of the Conditions
+ * times and the bearer subject confirmation. Sources: saml-core-2.0-os section 2.5.1
+ * (Conditions), and
  * saml-profiles-2.0-os sections 4.1.4.2 and 4.1.4.3 (bearer assertions and their
  * processing rules).
  *
@@ -12,6 +13,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/uri.h>
@@ -21,6 +23,11 @@
 
 #define SAML_STATUS_SUCCESS "urn:oasis:names:tc:SAML:2.0:status:Success"
 #define SAML_METHOD_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+#define SAML_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
+
+/* The largest ProxyRestriction Count kept. A larger one is read as this value: the node
+ * then allows fewer indirections than the issuer did, never more. */
+#define SAML_PROXY_COUNT_MAX 2147483647L
 
 saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_size)
 {
@@ -98,6 +105,171 @@ saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
                          "the Conditions' NotBefore is not earlier than their NotOnOrAfter, "
                          "so the assertion is valid at no time");
+    return SAML_OK;
+}
+
+/* Fails for an element inside a condition that its schema type does not allow. */
+static saml_status saml_fail_child(xmlNodePtr child, xmlNodePtr condition, char *detail,
+                                   size_t detail_size)
+{
+    return saml_fail(detail, detail_size, SAML_ERR_CONDITION_UNKNOWN,
+                     "the condition <%.40s> contains an element <%.60s> that the node does "
+                     "not understand, so the assertion's validity cannot be determined",
+                     condition->name, child->name);
+}
+
+/* Rejects any child element of an AudienceRestriction but saml:Audience; the Audience
+ * values are read by saml_assertion_read. */
+static saml_status saml_check_audience_restriction(xmlNodePtr restriction, char *detail,
+                                                   size_t detail_size)
+{
+    for (xmlNodePtr child = restriction->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE &&
+            !xml_safe_is_element(child, SAML_NS_ASSERTION, "Audience"))
+            return saml_fail_child(child, restriction, detail, detail_size);
+    }
+    return SAML_OK;
+}
+
+static saml_status saml_read_one_time_use(xmlNodePtr node, saml_assertion *a, char *detail,
+                                          size_t detail_size)
+{
+    if (a->one_time_use)
+        return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
+                         "the Conditions contain more than one OneTimeUse, and SAML 2.0 "
+                         "Core allows at most one");
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE)
+            return saml_fail_child(child, node, detail, detail_size);
+    }
+    a->one_time_use = true;
+    return SAML_OK;
+}
+
+/*
+ * Parses a ProxyRestriction Count, an xs:nonNegativeInteger: XML white space around an
+ * optional sign and decimal digits, where "-" is allowed only before zero. Returns 0,
+ * or -1 when text is not such a number.
+ */
+static int saml_parse_count(const char *text, long *out)
+{
+    const char *p = text + strspn(text, " \t\r\n");
+    unsigned long long value = 0;
+    size_t digits = 0;
+    char sign = '+';
+
+    if (*p == '+' || *p == '-')
+        sign = *p++;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (value <= (unsigned long long)SAML_PROXY_COUNT_MAX)
+            value = value * 10 + (unsigned long long)(*p - '0');
+    }
+    p += strspn(p, " \t\r\n");
+    if (digits == 0 || *p != '\0' || (sign == '-' && value != 0))
+        return -1;
+    *out = value > (unsigned long long)SAML_PROXY_COUNT_MAX ? SAML_PROXY_COUNT_MAX
+                                                             : (long)value;
+    return 0;
+}
+
+static saml_status saml_read_proxy_count(xmlNodePtr node, saml_proxy_restriction *proxy,
+                                         char *detail, size_t detail_size)
+{
+    xmlChar *count = xmlGetNoNsProp(node, (const xmlChar *)"Count");
+    saml_status status = SAML_OK;
+
+    proxy->count = -1;
+    if (count != NULL && saml_parse_count((const char *)count, &proxy->count) != 0)
+        status = saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
+                           "the ProxyRestriction's Count \"%.40s\" is not a non-negative "
+                           "integer",
+                           (const char *)count);
+    xmlFree(count);
+    return status;
+}
+
+static saml_status saml_read_proxy_audience(xmlNodePtr audience,
+                                            saml_proxy_restriction *proxy, char *detail,
+                                            size_t detail_size)
+{
+    char *value = xml_safe_text_trimmed(audience);
+    char **grown;
+
+    if (value == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "an Audience of the ProxyRestriction contains an element");
+    grown = realloc(proxy->audiences, (proxy->audience_count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        free(value);
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+    }
+    grown[proxy->audience_count++] = value;
+    proxy->audiences = grown;
+    return SAML_OK;
+}
+
+static saml_status saml_read_proxy(xmlNodePtr node, saml_proxy_restriction *proxy,
+                                   char *detail, size_t detail_size)
+{
+    saml_status status;
+
+    if (proxy->present)
+        return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
+                         "the Conditions contain more than one ProxyRestriction, and SAML "
+                         "2.0 Core allows at most one");
+    proxy->present = true;
+    status = saml_read_proxy_count(node, proxy, detail, detail_size);
+
+    for (xmlNodePtr child = node->children; status == SAML_OK && child != NULL;
+         child = child->next) {
+        if (child->type != XML_ELEMENT_NODE)
+            continue;
+        if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "Audience"))
+            return saml_fail_child(child, node, detail, detail_size);
+        status = saml_read_proxy_audience(child, proxy, detail, detail_size);
+    }
+    return status;
+}
+
+/* Fails for a condition the node does not understand, naming its xsi:type if any. */
+static saml_status saml_fail_unknown_condition(xmlNodePtr node, char *detail,
+                                               size_t detail_size)
+{
+    xmlChar *type = xmlGetNsProp(node, (const xmlChar *)"type", (const xmlChar *)SAML_NS_XSI);
+    const char *ns = node->ns != NULL ? (const char *)node->ns->href : "";
+    saml_status status = saml_fail(
+        detail, detail_size, SAML_ERR_CONDITION_UNKNOWN,
+        "the Conditions contain <%.40s> in the namespace \"%.80s\"%s%.60s%s, a condition "
+        "that the node does not understand, so the assertion's validity cannot be "
+        "determined",
+        node->name, ns, type != NULL ? " with xsi:type \"" : "",
+        type != NULL ? (const char *)type : "", type != NULL ? "\"" : "");
+
+    xmlFree(type);
+    return status;
+}
+
+saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *a,
+                                         char *detail, size_t detail_size)
+{
+    for (xmlNodePtr child = conditions->children; child != NULL; child = child->next) {
+        saml_status status;
+
+        if (child->type != XML_ELEMENT_NODE)
+            continue;
+        /* A saml:Condition, whatever its xsi:type, is an extension the node does not
+         * implement, and so is any element that SAML 2.0 Core does not define here. */
+        if (xml_safe_is_element(child, SAML_NS_ASSERTION, "AudienceRestriction"))
+            status = saml_check_audience_restriction(child, detail, detail_size);
+        else if (xml_safe_is_element(child, SAML_NS_ASSERTION, "OneTimeUse"))
+            status = saml_read_one_time_use(child, a, detail, detail_size);
+        else if (xml_safe_is_element(child, SAML_NS_ASSERTION, "ProxyRestriction"))
+            status = saml_read_proxy(child, &a->proxy, detail, detail_size);
+        else
+            status = saml_fail_unknown_condition(child, detail, detail_size);
+        if (status != SAML_OK)
+            return status;
+    }
     return SAML_OK;
 }
 
