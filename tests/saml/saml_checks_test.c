@@ -1,7 +1,8 @@
 #define _GNU_SOURCE /* asprintf */
 /*
  * The checks after the signature: validity window and clock skew, audience, replay,
- * unknown issuers, key rollover, input limits, and verification from two threads.
+ * condition elements, unknown issuers, key rollover, input limits, and verification
+ * from two threads.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -601,6 +602,92 @@ static void two_threads_verify(void **state)
     }
 }
 
+/* Returns the template assertion with extra elements after its AudienceRestriction,
+ * signed by xmlsec1 with the trusted RSA file key. */
+static char *signed_with_conditions(const char *id, const char *conditions)
+{
+    const st_template spec = { .id = id };
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *to = NULL;
+    char *changed;
+    char *doc;
+
+    assert_int_not_equal(asprintf(&to, "</saml:AudienceRestriction>%s", conditions), -1);
+    changed = st_replace(tmpl, "</saml:AudienceRestriction>", to);
+    doc = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    free(to);
+    free(changed);
+    free(tmpl);
+    return doc;
+}
+
+/* Verifies doc with `idsvc-admin saml verify` at the fixture's time and returns the
+ * exit status. The first line of standard error goes to line. */
+static int verify_with_cli(const char *doc, char *line, size_t line_size)
+{
+    char path[PATH_MAX + 32];
+    char args[PATH_MAX * 2 + 128];
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/conditions.xml", fixture.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    assert_int_equal(fputs(doc, file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+    snprintf(args, sizeof(args), "--trust %s.pub --at 2026-01-01T00:00:00Z %s",
+             fixture.file_rsa, path);
+    return st_run_cli(args, line, line_size);
+}
+
+static void unknown_condition_rejected(void **state)
+{
+    char *doc = signed_with_conditions(
+        "_cond1", "<saml:Condition xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                  "xmlns:x=\"urn:x\" xsi:type=\"x:OnlyOnMondays\"/>");
+    char line[512];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_CONDITION_UNKNOWN);
+    assert_int_equal(verify_with_cli(doc, line, sizeof(line)), 1);
+    print_message("    cli: %s\n", line);
+    assert_non_null(strstr(line, "rejected: condition_unknown: "));
+    free(doc);
+}
+
+/* The verifier issues nothing, so it reads OneTimeUse and ProxyRestriction and
+ * reports them, even a Count of 0, which only forbids new assertions. */
+static void proxy_restriction_reported(void **state)
+{
+    char *doc = signed_with_conditions(
+        "_cond2", "<saml:OneTimeUse/><saml:ProxyRestriction Count=\"0\">"
+                  "<saml:Audience>https://a.test</saml:Audience>"
+                  "<saml:Audience>https://b.test</saml:Audience></saml:ProxyRestriction>");
+    saml_assertion *a = NULL;
+    json_t *json;
+    json_t *proxy;
+    char line[512];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_true(a->one_time_use);
+    assert_true(a->proxy.present);
+    assert_int_equal(a->proxy.count, 0);
+    assert_int_equal(a->proxy.audience_count, 2);
+    assert_string_equal(a->proxy.audiences[1], "https://b.test");
+
+    json = saml_assertion_to_json(a);
+    assert_non_null(json);
+    assert_true(json_is_true(json_object_get(json, "one_time_use")));
+    proxy = json_object_get(json, "proxy_restriction");
+    assert_int_equal(json_integer_value(json_object_get(proxy, "count")), 0);
+    assert_int_equal(json_array_size(json_object_get(proxy, "audiences")), 2);
+    json_decref(json);
+    saml_assertion_free(&a);
+
+    assert_int_equal(verify_with_cli(doc, line, sizeof(line)), 0);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +711,8 @@ int main(void)
         cmocka_unit_test(response_status_and_namespaces),
         cmocka_unit_test(detail_printable_on_one_line),
         cmocka_unit_test(two_threads_verify),
+        cmocka_unit_test(unknown_condition_rejected),
+        cmocka_unit_test(proxy_restriction_reported),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
