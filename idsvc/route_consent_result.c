@@ -124,6 +124,10 @@ static int sign_result(http_request *request, const json_t *result, char **xml,
 
     if (verified.issuer != NULL)
         spec.name_qualifier = saml_name_qualifier_for_copy(&verified, spec.issuer);
+    /* A result stored by an earlier version has no "authn_instant" member, and keeps the
+     * AuthnInstant that version signed: the signing time. */
+    if (json_object_get(result, "authn_instant") == NULL)
+        spec.authn_instant = spec.issue_instant;
 
     if (attributes == NULL || spec.audience == NULL || spec.name_id == NULL || proxy < 0)
         problem_internal(reply);
