@@ -180,21 +180,27 @@ static saml_status saml_dsig_check_transform(xmlNodePtr transform, size_t *envel
     return saml_c14n_check_parameters(transform, is_exclusive, detail, detail_size);
 }
 
+/*
+ * Requires exclusive c14n as the last reference transform, after an optional
+ * enveloped-signature. Without it, or with enveloped-signature after it, xmlsec turns the
+ * node set into bytes with inclusive c14n, which renders every namespace in scope on
+ * every element and which the profile does not allow.
+ */
 static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail,
                                               size_t detail_size)
 {
     size_t count;
     size_t enveloped = 0;
     size_t exclusive = 0;
+    bool exclusive_last = false;
     xmlNodePtr transforms = saml_dsig_only_child(reference, "Transforms", &count);
 
     if (count > 1)
         return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
                          "the Reference has %zu Transforms elements", count);
-    if (transforms == NULL)
-        return SAML_OK;
 
-    for (xmlNodePtr child = transforms->children; child != NULL; child = child->next) {
+    for (xmlNodePtr child = transforms != NULL ? transforms->children : NULL; child != NULL;
+         child = child->next) {
         saml_status status;
 
         if (child->type != XML_ELEMENT_NODE)
@@ -202,7 +208,13 @@ static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail
         status = saml_dsig_check_transform(child, &enveloped, &exclusive, detail, detail_size);
         if (status != SAML_OK)
             return status;
+        exclusive_last = strcmp(saml_dsig_algorithm(child), URI_EXC_C14N) == 0;
     }
+
+    if (!exclusive_last)
+        return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+                         "the Reference's last transform is not exclusive c14n, so xmlsec "
+                         "would canonicalise with inclusive c14n");
     return SAML_OK;
 }
 
