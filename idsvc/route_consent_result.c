@@ -113,8 +113,8 @@ static int sign_result(http_request *request, const json_t *result, char **xml,
         .attributes = attributes,
         .attribute_count = count,
     };
-    /* Only the members that saml_name_qualifier_for_copy reads. */
-    const saml_assertion verified = {
+    /* Only the members that the saml_*_for_copy functions read. */
+    saml_assertion verified = {
         .issuer = (char *)member(result, "issuer"),
         .name_id_format = (char *)member(result, "name_id_format"),
         .name_qualifier = (char *)member(held, "name_qualifier"),
@@ -128,6 +128,11 @@ static int sign_result(http_request *request, const json_t *result, char **xml,
      * AuthnInstant that version signed: the signing time. */
     if (json_object_get(result, "authn_instant") == NULL)
         spec.authn_instant = spec.issue_instant;
+    /* NOTE: the credential's own AuthenticatingAuthority list is not stored, because
+     * only this node's credentials wait for consent, and its signer writes none. */
+    verified.authn_instant = spec.authn_instant;
+    if (verified.issuer != NULL)
+        spec.authenticating_issuer = saml_authenticating_issuer_for_copy(&verified, spec.issuer);
 
     if (attributes == NULL || spec.audience == NULL || spec.name_id == NULL || proxy < 0)
         problem_internal(reply);

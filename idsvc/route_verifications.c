@@ -318,6 +318,10 @@ static saml_assertion_spec attestation_spec(const http_request *request, const s
         .sp_name_qualifier = assertion->sp_name_qualifier,
         .sp_provided_id = assertion->sp_provided_id,
         .assurance = assertion->assurance,
+        .authenticating_issuer = saml_authenticating_issuer_for_copy(
+            assertion, request->snapshot->cfg->entity_id),
+        .authenticating_authorities = assertion->authenticating_authorities,
+        .authenticating_authority_count = assertion->authenticating_authority_count,
         .issue_instant = time(NULL),
         .authn_instant = assertion->authn_instant,
         .valid_seconds = request->snapshot->cfg->result_validity_seconds,

@@ -58,6 +58,11 @@ typedef struct saml_assertion_spec {
     const char *sp_name_qualifier;
     const char *sp_provided_id;
     const char *assurance;      /* AuthnContextClassRef; NULL selects the profile's default */
+    /* The AuthenticatingAuthority elements of the AuthnContext: authenticating_issuer
+     * first unless it is NULL, then the list. */
+    const char *authenticating_issuer;
+    char *const *authenticating_authorities;
+    size_t authenticating_authority_count;
     const char *recipient;      /* SubjectConfirmationData Recipient; NULL omits it */
     time_t issue_instant;
     time_t authn_instant;       /* the AuthnInstant; 0 selects issue_instant */
@@ -234,6 +239,8 @@ typedef struct saml_assertion {
     char *sp_name_qualifier;
     char *sp_provided_id;
     char *assurance;
+    char **authenticating_authorities; /* of the AuthnContext, in document order */
+    size_t authenticating_authority_count;
     time_t issue_instant;
     time_t authn_instant;    /* 0 when there is no AuthnStatement, or at the epoch */
     time_t not_before;       /* 0 when absent */
@@ -255,6 +262,16 @@ typedef struct saml_assertion {
  */
 const char *saml_name_qualifier_for_copy(const saml_assertion *assertion,
                                          const char *new_issuer);
+
+/*
+ * Returns the AuthenticatingAuthority that a copy of the assertion's AuthnStatement in a
+ * new assertion by new_issuer adds: the assertion's Issuer when it differs from
+ * new_issuer. SAML 2.0 Core (section 2.7.2.2) presumes that an assertion's Issuer took
+ * part in the authentication and lists only the other authorities. Returns NULL when
+ * the copy adds none.
+ */
+const char *saml_authenticating_issuer_for_copy(const saml_assertion *assertion,
+                                                const char *new_issuer);
 
 /*
  * Sets the ProxyRestriction of spec, a new assertion for spec->audience issued on the

@@ -294,6 +294,25 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
     return SAML_OK;
 }
 
+static saml_status saml_read_authorities(xmlNodePtr context, saml_assertion *a,
+                                         char *detail, size_t detail_size)
+{
+    for (xmlNodePtr child = context->children; child != NULL; child = child->next) {
+        char *value;
+
+        if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "AuthenticatingAuthority"))
+            continue;
+        value = xml_safe_text_trimmed(child);
+        if (value == NULL)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "an AuthenticatingAuthority contains an element");
+        if (saml_push_string(&a->authenticating_authorities,
+                             &a->authenticating_authority_count, value) != 0)
+            return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+    }
+    return SAML_OK;
+}
+
 static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, char *detail,
                                        size_t detail_size)
 {
@@ -317,7 +336,12 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
         return status;
 
     context = saml_child(statement, "AuthnContext", &count);
-    class_ref = count == 1 ? saml_child(context, "AuthnContextClassRef", &count) : NULL;
+    if (count != 1)
+        return SAML_OK;
+    status = saml_read_authorities(context, a, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    class_ref = saml_child(context, "AuthnContextClassRef", &count);
     if (class_ref == NULL || count != 1)
         return SAML_OK;
     a->assurance = xml_safe_text_trimmed(class_ref);
@@ -429,6 +453,7 @@ void saml_assertion_free(saml_assertion **assertion)
     free(a->sp_name_qualifier);
     free(a->sp_provided_id);
     free(a->assurance);
+    saml_free_strings(a->authenticating_authorities, a->authenticating_authority_count);
     saml_free_strings(a->audiences, a->audience_count);
     saml_free_strings(a->proxy.audiences, a->proxy.audience_count);
     for (size_t i = 0; i < a->attribute_count; i++) {
@@ -454,6 +479,14 @@ const char *saml_name_qualifier_for_copy(const saml_assertion *assertion,
         (strcmp(format, SAML_NAMEID_PERSISTENT) != 0 &&
          strcmp(format, SAML_NAMEID_TRANSIENT) != 0) ||
         strcmp(assertion->issuer, new_issuer) == 0)
+        return NULL;
+    return assertion->issuer;
+}
+
+const char *saml_authenticating_issuer_for_copy(const saml_assertion *assertion,
+                                                const char *new_issuer)
+{
+    if (assertion->authn_instant == 0 || strcmp(assertion->issuer, new_issuer) == 0)
         return NULL;
     return assertion->issuer;
 }
@@ -517,7 +550,7 @@ json_t *saml_assertion_to_json(const saml_assertion *assertion)
     json_t *audiences = saml_strings_json(assertion->audiences, assertion->audience_count);
 
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-                     "s:b, s:o}",
+                     "s:o, s:b, s:o}",
                      "issuer", saml_string_json(assertion->issuer),
                      "assertion_id", saml_string_json(assertion->id),
                      "name_id", saml_string_json(assertion->name_id),
@@ -531,6 +564,9 @@ json_t *saml_assertion_to_json(const saml_assertion *assertion)
                      "audiences", audiences,
                      "assurance", saml_string_json(assertion->assurance),
                      "attributes", saml_attributes_json(assertion),
+                     "authenticating_authorities",
+                     saml_strings_json(assertion->authenticating_authorities,
+                                       assertion->authenticating_authority_count),
                      "one_time_use", assertion->one_time_use,
                      "proxy_restriction", saml_proxy_json(&assertion->proxy));
 }

@@ -57,6 +57,19 @@ static int check_text_field(const char *field, const char *value, bool required,
     return 0;
 }
 
+static int check_authorities(const saml_assertion_spec *spec, p11_error *err)
+{
+    if (check_text_field("AuthenticatingAuthority", spec->authenticating_issuer, false, false,
+                         err) != 0)
+        return -1;
+    for (size_t i = 0; i < spec->authenticating_authority_count; i++) {
+        if (check_text_field("AuthenticatingAuthority", spec->authenticating_authorities[i],
+                             false, false, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Returns the member of spec that breaks the signer's rules, or SAML_SPEC_OK. */
 static saml_spec_field check_spec_fields(const saml_assertion_spec *spec, p11_error *err)
 {
@@ -73,7 +86,8 @@ static saml_spec_field check_spec_fields(const saml_assertion_spec *spec, p11_er
                          err) != 0 ||
         check_text_field("NameID SPProvidedID", spec->sp_provided_id, false, false, err) != 0)
         return SAML_SPEC_NAME_ID;
-    if (check_text_field("assurance level", spec->assurance, false, true, err) != 0)
+    if (check_text_field("assurance level", spec->assurance, false, true, err) != 0 ||
+        check_authorities(spec, err) != 0)
         return SAML_SPEC_ASSURANCE;
     if (check_text_field("recipient", spec->recipient, false, true, err) != 0)
         return SAML_SPEC_RECIPIENT;
@@ -266,6 +280,15 @@ static void write_conditions(saml_buf *buf, const assertion_fields *fields)
     saml_buf_puts(buf, "</saml:Conditions>");
 }
 
+static void write_authority(saml_buf *buf, const char *authority)
+{
+    if (authority == NULL || authority[0] == '\0')
+        return;
+    saml_buf_puts(buf, "<saml:AuthenticatingAuthority>");
+    saml_buf_put_text(buf, authority);
+    saml_buf_puts(buf, "</saml:AuthenticatingAuthority>");
+}
+
 static void write_authn_statement(saml_buf *buf, const assertion_fields *fields)
 {
     if (fields->authn_instant[0] == '\0')
@@ -274,8 +297,11 @@ static void write_authn_statement(saml_buf *buf, const assertion_fields *fields)
     saml_buf_puts(buf, fields->authn_instant);
     saml_buf_puts(buf, "\"><saml:AuthnContext><saml:AuthnContextClassRef>");
     saml_buf_put_text(buf, fields->assurance);
-    saml_buf_puts(buf, "</saml:AuthnContextClassRef></saml:AuthnContext>"
-                       "</saml:AuthnStatement>");
+    saml_buf_puts(buf, "</saml:AuthnContextClassRef>");
+    write_authority(buf, fields->spec->authenticating_issuer);
+    for (size_t i = 0; i < fields->spec->authenticating_authority_count; i++)
+        write_authority(buf, fields->spec->authenticating_authorities[i]);
+    saml_buf_puts(buf, "</saml:AuthnContext></saml:AuthnStatement>");
 }
 
 static void write_attribute(saml_buf *buf, const resolved_attribute *resolved)

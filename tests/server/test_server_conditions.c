@@ -77,10 +77,11 @@ static const char TEMPLATE[] =
 
 /* The AuthnStatement of every assertion but those of test_authn_statement_copied. */
 #define AUTHN_INSTANT "2026-01-02T03:04:05Z"
+#define AUTHN_CLASS "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 #define AUTHN_STATEMENT                                                                   \
     "<saml:AuthnStatement AuthnInstant=\"" AUTHN_INSTANT "\"><saml:AuthnContext>"          \
-    "<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"       \
-    "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+    "<saml:AuthnContextClassRef>" AUTHN_CLASS "</saml:AuthnContextClassRef>"              \
+    "</saml:AuthnContext></saml:AuthnStatement>"
 
 static const char ISSUER_CONFIG[] =
     "\n[saml]\ncertificate = saml-cert.pem\n\n"
@@ -502,13 +503,41 @@ static void test_authn_statement_copied(void **state)
     char *attestation = accepted_attestation(xml);
     char *statement = element_of(attestation, "<saml:AuthnStatement", ">");
 
+    char *context = element_of(attestation, "<saml:AuthnContext>", "</saml:AuthnContext>");
+
     (void)state;
     /* The subject authenticated at the time the verified assertion states, not when the
-     * node signed. */
+     * node signed, and the peer, not the node, authenticated it. */
     assert_non_null(statement);
     assert_string_equal(statement, "<saml:AuthnStatement AuthnInstant=\"" AUTHN_INSTANT "\">");
+    assert_non_null(context);
+    assert_string_equal(context, "<saml:AuthnContext><saml:AuthnContextClassRef>" AUTHN_CLASS
+                                 "</saml:AuthnContextClassRef><saml:AuthenticatingAuthority>"
+                                 PEER_ENTITY_ID "</saml:AuthenticatingAuthority>"
+                                 "</saml:AuthnContext>");
     assert_int_equal(xmlsec_verify_attestation(attestation), 0);
+    free(context);
     free(statement);
+    free(attestation);
+    free(xml);
+
+    /* The authorities the assertion lists follow the peer. */
+    xml = peer_assertion_with(
+        "<saml:NameID>", "",
+        "<saml:AuthnStatement AuthnInstant=\"" AUTHN_INSTANT "\"><saml:AuthnContext>"
+        "<saml:AuthnContextClassRef>" AUTHN_CLASS "</saml:AuthnContextClassRef>"
+        "<saml:AuthenticatingAuthority> https://upstream.example/idp </saml:AuthenticatingAuthority>"
+        "</saml:AuthnContext></saml:AuthnStatement>");
+    attestation = accepted_attestation(xml);
+    context = element_of(attestation, "<saml:AuthnContext>", "</saml:AuthnContext>");
+    assert_non_null(context);
+    assert_string_equal(context, "<saml:AuthnContext><saml:AuthnContextClassRef>" AUTHN_CLASS
+                                 "</saml:AuthnContextClassRef><saml:AuthenticatingAuthority>"
+                                 PEER_ENTITY_ID "</saml:AuthenticatingAuthority>"
+                                 "<saml:AuthenticatingAuthority>https://upstream.example/idp"
+                                 "</saml:AuthenticatingAuthority></saml:AuthnContext>");
+    assert_int_equal(xmlsec_verify_attestation(attestation), 0);
+    free(context);
     free(attestation);
     free(xml);
 
@@ -519,6 +548,26 @@ static void test_authn_statement_copied(void **state)
     assert_null(strstr(attestation, "AuthnContext"));
     assert_int_equal(xmlsec_verify_attestation(attestation), 0);
     free(attestation);
+    free(xml);
+}
+
+static void test_authenticating_authority_too_long(void **state)
+{
+    char statement[512 + 1100];
+    char *xml;
+    http_result result;
+
+    (void)state;
+    snprintf(statement, sizeof(statement),
+             "<saml:AuthnStatement AuthnInstant=\"" AUTHN_INSTANT "\"><saml:AuthnContext>"
+             "<saml:AuthnContextClassRef>" AUTHN_CLASS "</saml:AuthnContextClassRef>"
+             "<saml:AuthenticatingAuthority>urn:x:%01100d</saml:AuthenticatingAuthority>"
+             "</saml:AuthnContext></saml:AuthnStatement>",
+             7);
+    xml = peer_assertion_with("<saml:NameID>", "", statement);
+    post_assertion(xml, &result);
+    expect_problem(&result, 422, "assurance_invalid");
+    http_result_clear(&result);
     free(xml);
 }
 
@@ -534,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_name_id_format_copied),
         cmocka_unit_test(test_name_id_qualifier_too_long),
         cmocka_unit_test(test_authn_statement_copied),
+        cmocka_unit_test(test_authenticating_authority_too_long),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
