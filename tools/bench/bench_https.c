@@ -541,8 +541,9 @@ static int skip_with_idle(bench_https_result *out, const char *format, ...)
  * Checks that the idle connections and the client connections fit the daemon's
  * connection limit and both processes' open-file limits, and raises this program's soft
  * limit up to its hard limit where needed. libmicrohttpd gives each worker thread an
- * equal share of [limits] max_connections, and any worker may accept all the
- * connections, so they must fit one share.
+ * equal share of [limits] max_connections. The node's accept thread gives a connection
+ * to the worker that its descriptor number picks, or to the next one with room. So the
+ * connections must fit one share, because with one worker they all go to it.
  */
 static int check_with_idle_fits(const bench_https_options *opts, bench_https_result *out)
 {
