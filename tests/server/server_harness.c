@@ -210,6 +210,24 @@ int harness_append_config(harness *h, const char *text)
     return write_file(h->config_path, text, "a");
 }
 
+int harness_make_saml_certificate(const harness *h)
+{
+    const char *admin = getenv("IDSVC_ADMIN");
+    char command[4 * PATH_MAX];
+
+    if (admin == NULL) {
+        fprintf(stderr, "IDSVC_ADMIN is not set\n");
+        return -1;
+    }
+    snprintf(command, sizeof(command),
+             "'%s' keys certificate --key 'pkcs11:token=" TEST_TOKEN_LABEL
+             ";object=idsvc-saml;type=private' --subject '/CN=idsvc test node SAML' "
+             "--days 2 --out '%s/saml-cert.pem' --module '%s' --token " TEST_TOKEN_LABEL
+             " --pin-file '%s' >/dev/null",
+             admin, h->token.dir, h->token.module_path, h->token.pin_path);
+    return test_run(command);
+}
+
 static bool port_open(unsigned port)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};

@@ -43,6 +43,11 @@ int harness_setup(harness *h);
 /* Appends text to the configuration file, for tests that need other settings. */
 int harness_append_config(harness *h, const char *text);
 
+/* Writes saml-cert.pem into the token folder: a certificate of the node's SAML key in
+ * the token, made by `idsvc-admin keys certificate`, for `xmlsec1 --verify`. Returns 0
+ * or -1. */
+int harness_make_saml_certificate(const harness *h);
+
 /* Starts the daemon and waits until it accepts connections. Returns 0 or -1. */
 int harness_start(harness *h);
 

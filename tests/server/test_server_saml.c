@@ -110,25 +110,6 @@ static int make_file_keys(const harness *h)
     return test_run(command);
 }
 
-/* The node's SAML certificate, which the HSM key signs, for the metadata check. */
-static int make_saml_certificate(const harness *h)
-{
-    const char *admin = getenv("IDSVC_ADMIN");
-    char command[4 * PATH_MAX];
-
-    if (admin == NULL) {
-        fprintf(stderr, "IDSVC_ADMIN is not set\n");
-        return -1;
-    }
-    snprintf(command, sizeof(command),
-             "'%s' keys certificate --key 'pkcs11:token=" TEST_TOKEN_LABEL
-             ";object=idsvc-saml;type=private' --subject '/CN=idsvc test node SAML' "
-             "--days 2 --out '%s/saml-cert.pem' --module '%s' --token " TEST_TOKEN_LABEL
-             " --pin-file '%s' >/dev/null",
-             admin, h->token.dir, h->token.module_path, h->token.pin_path);
-    return test_run(command);
-}
-
 static int start_server(void **state)
 {
     const char *vectors = getenv("IDSVC_VECTORS");
@@ -141,7 +122,7 @@ static int start_server(void **state)
     }
     snprintf(issuers, sizeof(issuers), ISSUERS_FORMAT, vectors);
     if (harness_setup(&server) != 0 || make_file_keys(&server) != 0 ||
-        make_saml_certificate(&server) != 0 || harness_append_config(&server, issuers) != 0 ||
+        harness_make_saml_certificate(&server) != 0 || harness_append_config(&server, issuers) != 0 ||
         harness_start(&server) != 0) {
         harness_teardown(&server);
         return -1;
