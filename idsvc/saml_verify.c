@@ -35,6 +35,7 @@ static saml_status saml_from_xml_safe(xml_safe_status status)
     case XML_SAFE_MALFORMED: return SAML_ERR_XML_MALFORMED;
     case XML_SAFE_DUPLICATE_ID: return SAML_ERR_DUPLICATE_ID;
     case XML_SAFE_NO_MEMORY: return SAML_ERR_INTERNAL;
+    case XML_SAFE_TOO_COMPLEX: return SAML_ERR_C14N_TOO_COMPLEX;
     }
     return SAML_ERR_INTERNAL;
 }

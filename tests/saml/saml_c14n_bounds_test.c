@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "policy.h"
+#include "xml_safe.h"
 #include "saml_test_util.h"
 
 #define EXC_C14N "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -412,6 +413,114 @@ static void attributes_limit(void **state)
     free(advice);
 }
 
+/* Returns an element named x with count attributes. */
+static char *element_with_attributes(int count)
+{
+    text element;
+
+    text_open(&element);
+    fputs("<x", element.out);
+    for (int i = 0; i < count; i++)
+        fprintf(element.out, " a%d=\"=\"", i);
+    fputs("/>", element.out);
+    return text_close(&element);
+}
+
+/* Verifies len bytes and checks the status and that the detail contains part. */
+static void expect_rejection(const char *xml, size_t len, saml_status expected,
+                             const char *part)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *assertion = NULL;
+    char detail[512] = "";
+
+    assert_int_equal(saml_verify(fixture.store, &options, xml, len, &assertion, detail,
+                                 sizeof(detail)),
+                     expected);
+    assert_null(assertion);
+    print_message("    %s\n", detail);
+    assert_non_null(strstr(detail, part));
+}
+
+/* Returns doc in UTF-16LE with a byte order mark, for an ASCII doc. */
+static char *utf16le(const char *doc, size_t *len)
+{
+    size_t chars = strlen(doc);
+    char *out = calloc(2 * chars + 2, 1);
+
+    assert_non_null(out);
+    out[0] = (char)0xFF;
+    out[1] = (char)0xFE;
+    for (size_t i = 0; i < chars; i++)
+        out[2 + 2 * i] = doc[i];
+    *len = 2 * chars + 2;
+    return out;
+}
+
+/* A start tag of more attributes than the bound is rejected before libxml2 parses it,
+ * in UTF-8 and UTF-16 alike. The '=' inside each value must not count. */
+static void start_tag_attribute_limit(void **state)
+{
+    char *doc = template_doc("_tag129");
+    char *element = element_with_attributes(XML_SAFE_MAX_TAG_ATTRIBUTES + 1);
+    size_t wide_len = 0;
+    char *wide;
+
+    (void)state;
+    add_advice(&doc, element);
+    add_garbage_signature(&doc);
+    expect_rejection(doc, strlen(doc), SAML_ERR_C14N_TOO_COMPLEX, "start tag");
+
+    wide = utf16le(doc, &wide_len);
+    expect_rejection(wide, wide_len, SAML_ERR_C14N_TOO_COMPLEX, "start tag");
+    free(wide);
+    free(element);
+    free(doc);
+}
+
+/* At the bound, the start tag passes the scan and meets the c14n check of 64. */
+static void start_tag_attribute_bound(void **state)
+{
+    char *doc = template_doc("_tag128");
+    char *element = element_with_attributes(XML_SAFE_MAX_TAG_ATTRIBUTES);
+
+    (void)state;
+    add_advice(&doc, element);
+    add_garbage_signature(&doc);
+    expect_rejection(doc, strlen(doc), SAML_ERR_C14N_TOO_COMPLEX, "at most 64");
+    free(element);
+    free(doc);
+}
+
+/* Comments, CDATA sections and processing instructions are skipped, so markup inside
+ * them does not count as a start tag. */
+static void start_tag_scan_skips_text(void **state)
+{
+    char *doc = template_doc("_tagtext");
+    char *element = element_with_attributes(XML_SAFE_MAX_TAG_ATTRIBUTES + 1);
+    char *hidden = NULL;
+
+    (void)state;
+    assert_int_not_equal(asprintf(&hidden, "<!--%s--><![CDATA[%s]]><?pi %s?>", element,
+                                  element, element),
+                         -1);
+    add_advice(&doc, hidden);
+    add_garbage_signature(&doc);
+    expect_rejection(doc, strlen(doc), SAML_ERR_DIGEST_MISMATCH, "");
+    free(hidden);
+    free(element);
+    free(doc);
+}
+
+/* UCS-4 cannot be scanned, so it is rejected as malformed. */
+static void ucs4_rejected(void **state)
+{
+    static const char ucs4[] = {0, 0, 0, '<', 0, 0, 0, 'a', 0, 0, 0, '/', 0, 0, 0, '>'};
+
+    (void)state;
+    expect_rejection(ucs4, sizeof(ucs4), SAML_ERR_XML_MALFORMED, "UCS-4");
+}
+
 /* Returns 200 nested elements around count copies of leaf. */
 static char *deep_content(const char *leaf, int count)
 {
@@ -559,6 +668,10 @@ int main(void)
         cmocka_unit_test(transform_list_outside_profile),
         cmocka_unit_test(namespaces_in_scope_limit),
         cmocka_unit_test(attributes_limit),
+        cmocka_unit_test(start_tag_attribute_limit),
+        cmocka_unit_test(start_tag_attribute_bound),
+        cmocka_unit_test(start_tag_scan_skips_text),
+        cmocka_unit_test(ucs4_rejected),
         cmocka_unit_test(work_estimate_limit),
         cmocka_unit_test(manifest_references_not_processed),
         cmocka_unit_test(cli_reports_code),
