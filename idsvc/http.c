@@ -827,9 +827,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t session = info != NULL ? info->tls_session : NULL;
 
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        http_listen_connection_started(&listener->socket);
-    else
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
         http_listen_connection_closed(&server->acceptor, &listener->socket);
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -880,12 +878,14 @@ static void mhd_logger(void *cls, const char *format, va_list args)
  * quiescing, so it can use epoll, whose cost per wakeup does not grow with idle
  * connections, and the accept thread closes the sockets at the stop.
  *
- * [limits] max_connections keeps its meaning. The daemon splits it evenly between its
- * workers. In 0.9.75 MHD_add_connection gives a connection to the first worker below
- * its share, starting at the socket number modulo the pool size, so it rejects a
- * connection only when every worker is full. The accept thread stops accepting while
+ * [limits] max_connections keeps its meaning, but the accept thread enforces it, not
+ * libmicrohttpd. It counts a connection when it hands it over and stops accepting while
  * max_connections are open, so further clients wait in the backlog, as they did when
- * libmicrohttpd listened.
+ * libmicrohttpd listened. libmicrohttpd gets max_connections times the threads as its
+ * limit, so each worker's share can hold every connection. In 0.9.75
+ * MHD_add_connection picks a worker by a count that lags behind the connections queued
+ * to it. A worker handed more than its share returns from new_connection_process_ with
+ * cleanup_connection_mutex still locked, and that deadlocks the worker and the stop.
  */
 static int start_listener(http_server *server, unsigned port, bool is_public, char *error,
                           size_t error_size)
@@ -912,7 +912,7 @@ static int start_listener(http_server *server, unsigned port, bool is_public, ch
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, listener,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->limits.connection_timeout_seconds,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->limits.max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, socket->max_connections * (unsigned)cfg->limits.threads,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_END);
     if (socket->daemon == NULL) {

@@ -118,11 +118,6 @@ void http_listen_close(http_listen_socket *socket)
     socket->fd = -1;
 }
 
-void http_listen_connection_started(http_listen_socket *socket)
-{
-    atomic_fetch_add(&socket->open_connections, 1);
-}
-
 void http_listen_connection_closed(http_acceptor *acceptor, http_listen_socket *socket)
 {
     /* The acceptor leaves a socket at its limit out of its poll set, so the first close
@@ -173,20 +168,11 @@ static bool accept_error_is_transient(int failure)
     }
 }
 
-/* Returns how many more connections the socket's daemon may take. Both counts of open
- * connections are read, because they change at different moments. libmicrohttpd
- * counts a connection before its STARTED notification and stops counting it only after
- * its CLOSED notification, so for a few microseconds after a close the notification
- * count shows room that the daemon does not have yet. *lagging is then set. */
-static unsigned connection_room(const http_listen_socket *socket, bool *lagging)
+/* Returns how many more connections the socket's daemon may take. */
+static unsigned connection_room(const http_listen_socket *socket)
 {
-    unsigned notified = atomic_load(&socket->open_connections);
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(socket->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    unsigned counted = info != NULL ? info->num_connections : notified;
-    unsigned open = counted > notified ? counted : notified;
+    unsigned open = atomic_load(&socket->open_connections);
 
-    *lagging = notified < socket->max_connections && counted >= socket->max_connections;
     return open < socket->max_connections ? socket->max_connections - open : 0;
 }
 
@@ -195,8 +181,7 @@ static unsigned connection_room(const http_listen_socket *socket, bool *lagging)
  * because connections may have opened while the thread waited in poll(). */
 static void accept_batch(http_acceptor *acceptor, http_listen_socket *socket)
 {
-    bool lagging;
-    unsigned room = connection_room(socket, &lagging);
+    unsigned room = connection_room(socket);
 
     for (unsigned i = 0; i < ACCEPT_BATCH && i < room; i++) {
         struct sockaddr_storage address;
@@ -216,14 +201,17 @@ static void accept_batch(http_acceptor *acceptor, http_listen_socket *socket)
             acceptor->pause_until_ms = monotonic_ms() + ACCEPT_PAUSE_MS;
             return;
         }
-        /* From here on the daemon owns fd, and closes it when it rejects it.
-         * NOTE: libmicrohttpd 0.9.75 counts a worker's connection only once the worker
-         * takes it from its queue. In a burst near the limit a worker can thus be handed
-         * more than its share, and it closes the surplus ("Server reached connection
-         * limit") even when another worker has room. */
+        /* From here on the daemon owns fd, and closes it when it rejects it. The CLOSED
+         * notification of an accepted connection takes it off the count again.
+         * NOTE: when the worker cannot allocate the connection's memory pool, 0.9.75
+         * closes it without a notification, and the count keeps one connection too many
+         * until the node restarts. */
+        atomic_fetch_add(&socket->open_connections, 1);
         if (MHD_add_connection(socket->daemon, fd, (struct sockaddr *)&address, length) !=
-            MHD_YES)
+            MHD_YES) {
             note_rejection(acceptor, errno);
+            http_listen_connection_closed(acceptor, socket);
+        }
     }
 }
 
@@ -245,16 +233,11 @@ static void accept_once(http_acceptor *acceptor)
     for (size_t i = 0; i < acceptor->socket_count && now >= acceptor->pause_until_ms;
          i++) {
         http_listen_socket *socket = acceptor->sockets[i];
-        bool lagging;
 
         /* A socket at the limit is left out, so its new connections wait in the kernel's
-         * backlog until one closes, as they did when libmicrohttpd listened itself. While
-         * the daemon's count lags behind a close, the thread looks again in 1 ms. */
-        if (connection_room(socket, &lagging) == 0) {
-            if (lagging)
-                timeout_ms = 1;
+         * backlog until one closes, as they did when libmicrohttpd listened itself. */
+        if (connection_room(socket) == 0)
             continue;
-        }
         polled[count] = socket;
         fds[1 + count] = (struct pollfd){.fd = socket->fd, .events = POLLIN};
         count++;

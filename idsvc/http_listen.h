@@ -19,7 +19,7 @@ typedef struct http_listen_socket {
     int fd; /* -1 once closed */
     struct MHD_Daemon *daemon;
     unsigned max_connections;     /* [limits] max_connections */
-    atomic_uint open_connections; /* connections the daemon serves now */
+    atomic_uint open_connections; /* handed to the daemon and not closed yet */
 } http_listen_socket;
 
 typedef struct http_acceptor {
@@ -57,10 +57,9 @@ void http_acceptor_stop(http_acceptor *acceptor);
  * daemons' connection callbacks use the acceptor until then. */
 void http_acceptor_destroy(http_acceptor *acceptor);
 
-/* Count the daemon's connections from its MHD_OPTION_NOTIFY_CONNECTION callback, which
- * libmicrohttpd calls once with STARTED and once with CLOSED for each connection. At
- * max_connections the acceptor stops accepting, and a close lets it go on. */
-void http_listen_connection_started(http_listen_socket *socket);
+/* Counts a closed connection, from the daemon's MHD_OPTION_NOTIFY_CONNECTION callback
+ * with CLOSED. The acceptor counts a connection when it hands it to the daemon, stops
+ * accepting at max_connections, and goes on after a close. */
 void http_listen_connection_closed(http_acceptor *acceptor, http_listen_socket *socket);
 
 #endif

@@ -351,6 +351,76 @@ static double now_seconds(void)
     return (double)now.tv_sec + now.tv_nsec / 1e9;
 }
 
+/* Returns a TCP connection to the API port that sends nothing, or -1. */
+static int open_silent_connection(void)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    address.sin_port = htons((uint16_t)server.port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Sends SIGTERM and waits up to limit seconds. Returns the exit status, or -1 after
+ * killing a daemon that did not stop in time. */
+static int stop_within(double limit)
+{
+    double started = now_seconds();
+    int status = 0;
+
+    kill(server.pid, SIGTERM);
+    while (now_seconds() - started < limit) {
+        if (waitpid(server.pid, &status, WNOHANG) == server.pid) {
+            server.pid = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(20 * 1000);
+    }
+    harness_stop(&server, SIGKILL);
+    return -1;
+}
+
+/*
+ * A burst of connections past [limits] max_connections waits in the backlog and leaves
+ * every worker serving. libmicrohttpd 0.9.75 locks up a worker that is handed more than
+ * its share of the limit, so the node must never hand it one.
+ */
+static void test_burst_past_connection_limit(void **state)
+{
+    enum { BURST = 12 };
+    int fds[BURST];
+    http_result health = {0};
+
+    (void)state;
+    assert_int_equal(harness_stop(&server, SIGTERM), 0);
+    assert_int_equal(
+        harness_append_config(&server, "\n[limits]\nthreads = 2\nmax_connections = 2\n"), 0);
+    assert_int_equal(harness_start(&server), 0);
+
+    for (int i = 0; i < BURST; i++)
+        fds[i] = open_silent_connection();
+    usleep(300 * 1000);
+    for (int i = 0; i < BURST; i++) {
+        assert_true(fds[i] >= 0);
+        close(fds[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(harness_curl(&server, NULL, "GET", "/healthz", NULL, NULL, &health),
+                         0);
+        assert_int_equal(health.status, 200);
+        http_result_clear(&health);
+    }
+    assert_int_equal(stop_within(STOP_SECONDS_MAX), 0);
+    assert_int_equal(harness_append_config(&server, "\n[limits]\nmax_connections = 1024\n"),
+                     0);
+    assert_int_equal(harness_start(&server), 0);
+}
+
 /* Restarts the node with the given number of worker threads. */
 static void restart_with_threads(int threads)
 {
@@ -558,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_second_daemon_locked_out),
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
+        cmocka_unit_test(test_burst_past_connection_limit),
         cmocka_unit_test(test_rejection_leaves_worker_free),
         cmocka_unit_test(test_sigterm_answers_late_requests),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
