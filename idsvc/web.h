@@ -59,8 +59,8 @@ void web_html_text(web_html *page, const char *text); /* escapes <, >, &, " and 
 /*
  * Writes text escaped inside <bdi>, for a value that a relying party or a claim
  * supplies. The isolation keeps its direction from reordering the page around it. Each
- * bidirectional formatting character in it (U+200E, U+200F, U+202A to U+202E, U+2066 to
- * U+2069) is written as its code point, such as [U+202E], so the value reads in the
+ * bidirectional formatting character in it (U+061C, U+200E, U+200F, U+202A to U+202E,
+ * U+2066 to U+2069) is written as its code point, such as [U+202E], so the value reads in the
  * order in which it was sent.
  */
 void web_html_isolated(web_html *page, const char *text);

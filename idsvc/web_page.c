@@ -72,15 +72,21 @@ void web_html_text(web_html *page, const char *text)
     }
 }
 
-/* Returns the code point of the bidirectional formatting character that starts at p
- * (U+200E, U+200F, U+202A to U+202E or U+2066 to U+2069, each 3 bytes in UTF-8), or 0. */
-static unsigned bidi_control_at(const unsigned char *p)
+/* Returns the code point of the bidirectional formatting character that starts at p,
+ * with its UTF-8 length in *len, or 0. These are the Bidi_Control characters of Unicode:
+ * U+061C, U+200E, U+200F, U+202A to U+202E and U+2066 to U+2069. */
+static unsigned bidi_control_at(const unsigned char *p, size_t *len)
 {
     unsigned code;
 
+    if (p[0] == 0xD8 && p[1] == 0x9C) { /* U+061C ARABIC LETTER MARK */
+        *len = 2;
+        return 0x061C;
+    }
     if (p[0] != 0xE2 || (p[1] != 0x80 && p[1] != 0x81) || (p[2] & 0xC0) != 0x80)
         return 0;
     code = 0x2000 | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+    *len = 3;
     if (code == 0x200E || code == 0x200F || (code >= 0x202A && code <= 0x202E) ||
         (code >= 0x2066 && code <= 0x2069))
         return code;
@@ -94,10 +100,12 @@ void web_html_isolated(web_html *page, const char *text)
 
     web_html_raw(page, "<bdi>");
     for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
-        code = bidi_control_at(p);
+        size_t len = 0;
+
+        code = bidi_control_at(p, &len);
         if (code != 0) {
             web_html_format(page, "[U+%04X]", code);
-            p += 2;
+            p += len - 1;
             continue;
         }
         one[0] = (char)*p;

@@ -1038,12 +1038,13 @@ static void test_consent_page_served(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
-/* A purpose with a right-to-left override (U+202E) must not read reversed on the page:
- * the relying party's values are isolated in <bdi>, and the override shows as its code
- * point. */
+/* A purpose with a right-to-left override (U+202E) or an Arabic letter mark (U+061C,
+ * two bytes in UTF-8) must not read reordered on the page: the relying party's values
+ * are isolated in <bdi>, and each control shows as its code point. */
 static void test_consent_page_isolates_purpose(void **state)
 {
-    static const char purpose[] = "Pay \xE2\x80\xAE" "tnuocca" "\xE2\x80\xAC" " now";
+    static const char purpose[] =
+        "Pay \xE2\x80\xAE" "tnuocca" "\xE2\x80\xAC" " now \xD8\x9C" "12";
     fixture *f = *state;
     subject s;
     char path[128];
@@ -1058,11 +1059,12 @@ static void test_consent_page_isolates_purpose(void **state)
 
     assert_int_equal(harness_curl(&f->h, NULL, "GET", path, NULL, NULL, &r), 0);
     expect_status(&r, 200);
-    if (strstr(r.body, "<bdi>Pay [U+202E]tnuocca[U+202C] now</bdi>") == NULL)
+    if (strstr(r.body, "<bdi>Pay [U+202E]tnuocca[U+202C] now [U+061C]12</bdi>") == NULL)
         fprintf(stderr, "page: %s\n", r.body);
-    assert_non_null(strstr(r.body, "<bdi>Pay [U+202E]tnuocca[U+202C] now</bdi>"));
+    assert_non_null(strstr(r.body, "<bdi>Pay [U+202E]tnuocca[U+202C] now [U+061C]12</bdi>"));
     assert_null(strstr(r.body, "\xE2\x80\xAE"));
     assert_null(strstr(r.body, "\xE2\x80\xAC"));
+    assert_null(strstr(r.body, "\xD8\x9C"));
     assert_non_null(strstr(r.body, "<bdi>Bank One</bdi>"));
     http_result_clear(&r);
     soft_authenticator_clear(&s.auth);

@@ -80,6 +80,13 @@ start "" || status=$?
 expect "no port key, banner" "idsvc is starting on https://localhost:8443 "
 expect_not "no port key, other section" "17000"
 
+# Lines that end in CR LF, which the daemon reads too.
+printf '[server]\r\nlisten = 127.0.0.1\r\nport = 18997\r\n' > "$work/root/state/idsvc.conf"
+status=0
+start "" || status=$?
+expect "CR LF, banner" "idsvc is starting on https://localhost:18997 "
+expect_not "CR LF, default port" "8443"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures checks failed"
     exit 1
