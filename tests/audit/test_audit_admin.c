@@ -336,6 +336,23 @@ static void test_invalid_utf8_text_exported(void **state)
     expect_admin(arguments, 1, "FAILED entry 1: entry_hash_mismatch");
 }
 
+/* An entry text with a NUL byte is valid UTF-8, but verify cannot read it back from a
+ * JSON string, so export writes it as entry_hex too and verify names the entry. */
+static void test_nul_in_text_exported(void **state)
+{
+    static const char sql[] =
+        "UPDATE audit_entries SET entry = entry || CAST(x'610062' AS TEXT) WHERE idx = 1";
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    export_copy("nul", sql, 1, "entry 1: entry_not_utf8: the entry text contains a NUL byte",
+                export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, "FAILED entry 1: entry_hash_mismatch");
+}
+
 /* A column that is not valid UTF-8 is exported as X'hex', as a blob is. */
 static void test_invalid_utf8_column_exported(void **state)
 {
@@ -515,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_verify_names_edited_column),
         cmocka_unit_test(test_text_time_not_dropped),
         cmocka_unit_test(test_invalid_utf8_text_exported),
+        cmocka_unit_test(test_nul_in_text_exported),
         cmocka_unit_test(test_invalid_utf8_column_exported),
         cmocka_unit_test(test_no_checkpoint_reported),
         cmocka_unit_test(test_show_reads_entry_text),

@@ -50,19 +50,22 @@ static int write_line(export_state *state, json_t *doc, const char *kind, int64_
 }
 
 /*
- * Sets the entry member of doc to the entry text, or for a text that is not valid
- * UTF-8, which JSON cannot carry, sets entry_hex to its bytes in hex instead. So
- * 'audit verify' hashes the stored bytes, and a changed text fails as
- * entry_hash_mismatch. Returns -1 when out of memory.
+ * Sets the entry member of doc to the entry text. For a text that is not valid UTF-8,
+ * which JSON cannot carry, or that contains a NUL byte, which 'audit verify' cannot read
+ * back, it sets entry_hex to the bytes in hex instead. So 'audit verify' hashes the
+ * stored bytes, and a changed text fails as entry_hash_mismatch. Returns -1 when out of
+ * memory.
  */
 static int set_entry_text(export_state *state, json_t *doc, const audit_raw_row *row)
 {
-    json_t *text = json_stringn(row->text, row->text_len);
+    bool has_nul = memchr(row->text, '\0', row->text_len) != NULL;
+    json_t *text = has_nul ? NULL : json_stringn(row->text, row->text_len);
 
     if (text != NULL)
         return json_object_set_new(doc, "entry", text);
     fprintf(stderr, EXPORT_PROGRAM ": entry %" PRId64 ": entry_not_utf8: the entry text "
-            "is not valid UTF-8, so the line carries its bytes as entry_hex\n", row->index);
+            "%s, so the line carries its bytes as entry_hex\n", row->index,
+            has_nul ? "contains a NUL byte" : "is not valid UTF-8");
     state->invalid_rows = true;
     return json_object_set_new(doc, "entry_hex", audit_hex_json((const unsigned char *)
                                                                     row->text,
