@@ -74,6 +74,7 @@ struct http_server {
     http_listener public_listener; /* [server] public_port's listener */
     http_acceptor acceptor;
     node *node;
+    unsigned max_connections; /* per listener: [limits] max_connections, or fewer */
     atomic_uint in_flight;
     atomic_bool draining;     /* SIGTERM: finish what runs, take no new requests */
 
@@ -898,7 +899,7 @@ static int start_listener(http_server *server, unsigned port, bool is_public, ch
 
     listener->server = server;
     listener->is_public = is_public;
-    socket->max_connections = (unsigned)cfg->limits.max_connections;
+    socket->max_connections = server->max_connections;
     if (http_listen_open(cfg->listen_address, port, &socket->fd, error, error_size) != 0)
         return -1;
     socket->daemon = MHD_start_daemon(
@@ -953,6 +954,11 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
     pthread_mutex_init(&server->defer_lock, NULL);
     pthread_cond_init(&server->work_done, NULL);
     tls_require_client_certificate(n->tls, cfg->public_port != 0);
+    if (http_listen_fit_descriptors((unsigned)cfg->limits.max_connections,
+                                    cfg->public_port != 0 ? 2 : 1,
+                                    (unsigned)cfg->limits.threads, &server->max_connections,
+                                    error, error_size) != 0)
+        goto fail;
 
     if (cfg->public_port != 0) {
         if (start_listener(server, cfg->public_port, true, error, error_size) != 0)

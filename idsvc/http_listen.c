@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,56 @@ int http_listen_open(const char *address, unsigned port, int *fd_out, char *erro
     if (fd >= 0)
         close(fd);
     return -1;
+}
+
+/* Descriptors kept for everything but connections: SQLite, the token files that
+ * SoftHSM2 opens for each operation, logs, and the listening sockets, plus
+ * HTTP_LISTEN_RESERVED_PER_THREAD for each worker's epoll instance, wakeup pipe and
+ * database connection. The sizes are estimates. When a connection takes the last
+ * descriptor, SoftHSM2 cannot open its token file, and in one test the TLS key then
+ * stayed unusable until a restart.
+ * NOTE: the cause of that lasting failure is not confirmed, so it may have others. */
+#define HTTP_LISTEN_RESERVED_FDS 64
+#define HTTP_LISTEN_RESERVED_PER_THREAD 8
+
+int http_listen_fit_descriptors(unsigned max_connections, unsigned listeners,
+                                unsigned threads, unsigned *fitted, char *error,
+                                size_t error_size)
+{
+    rlim_t reserve = HTTP_LISTEN_RESERVED_FDS +
+                     (rlim_t)HTTP_LISTEN_RESERVED_PER_THREAD * threads * listeners;
+    rlim_t needed = (rlim_t)max_connections * listeners + reserve;
+    struct rlimit limit;
+
+    *fitted = max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+        limit.rlim_cur >= needed)
+        return 0;
+    if (limit.rlim_max == RLIM_INFINITY || limit.rlim_max >= needed)
+        limit.rlim_cur = needed;
+    else
+        limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return 0;
+    if (limit.rlim_cur >= needed)
+        return 0;
+
+    if (limit.rlim_cur <= reserve + listeners) {
+        snprintf(error, error_size,
+                 "the open-file limit (ulimit -n) is %llu, and the node needs %llu for "
+                 "[limits] max_connections = %u. Raise the limit.",
+                 (unsigned long long)limit.rlim_cur, (unsigned long long)needed,
+                 max_connections);
+        return -1;
+    }
+    *fitted = (unsigned)((limit.rlim_cur - reserve) / listeners);
+    log_message(LOG_WARN, "connection_limit_lowered",
+                "the open-file limit (ulimit -n) is %llu, below the %llu that [limits] "
+                "max_connections = %u needs, so each listener takes at most %u "
+                "connections. Raise the hard limit to serve more.",
+                (unsigned long long)limit.rlim_cur, (unsigned long long)needed,
+                max_connections, *fitted);
+    return 0;
 }
 
 void http_listen_close(http_listen_socket *socket)

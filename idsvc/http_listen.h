@@ -40,6 +40,18 @@ typedef struct http_acceptor {
 int http_listen_open(const char *address, unsigned port, int *fd, char *error,
                      size_t error_size);
 
+/*
+ * Makes room in the open-file limit (RLIMIT_NOFILE) for max_connections on each of the
+ * listeners, plus a reserve for the database, the token files, logs and each worker
+ * thread's own descriptors. It raises the soft limit up to the hard limit where needed.
+ * When even the hard limit is too low, it sets *fitted to the connections per listener
+ * that fit and logs connection_limit_lowered. Returns 0, or -1 with a sentence in error
+ * when not one connection fits.
+ */
+int http_listen_fit_descriptors(unsigned max_connections, unsigned listeners,
+                                unsigned threads, unsigned *fitted, char *error,
+                                size_t error_size);
+
 /* Closes the listening socket, when it is open. */
 void http_listen_close(http_listen_socket *socket);
 

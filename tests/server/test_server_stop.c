@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -421,6 +422,61 @@ static void test_burst_past_connection_limit(void **state)
     assert_int_equal(harness_start(&server), 0);
 }
 
+/*
+ * Under a low open-file limit the node logs connection_limit_lowered and takes fewer
+ * connections than max_connections, and a burst past that leaves it serving. The reserve
+ * keeps the descriptors that SoftHSM2 needs to open its token file for the TLS key. A
+ * node that ran out of them during handshakes never completed a handshake again.
+ */
+static void test_descriptor_limit_keeps_reserve(void **state)
+{
+    enum { BURST = 250 };
+    const char *daemon = getenv("IDSVC_DAEMON");
+    char real[PATH_MAX];
+    char wrapper[PATH_MAX + 64];
+    char script[2 * PATH_MAX];
+    int fds[BURST];
+    http_result health = {0};
+    char *log;
+    FILE *file;
+
+    (void)state;
+    assert_non_null(daemon);
+    snprintf(real, sizeof(real), "%s", daemon);
+    snprintf(wrapper, sizeof(wrapper), "%s/idsvc-low-nofile", server.token.dir);
+    snprintf(script, sizeof(script), "#!/bin/sh\nulimit -n 200\nexec '%s' \"$@\"\n", real);
+    file = fopen(wrapper, "w");
+    assert_non_null(file);
+    assert_int_equal(fputs(script, file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(chmod(wrapper, 0700), 0);
+
+    assert_int_equal(harness_stop(&server, SIGTERM), 0);
+    assert_int_equal(setenv("IDSVC_DAEMON", wrapper, 1), 0);
+    assert_int_equal(harness_start(&server), 0);
+    assert_int_equal(setenv("IDSVC_DAEMON", real, 1), 0);
+    log = harness_wait_for_log(&server, "connection_limit_lowered");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "connection_limit_lowered"));
+    free(log);
+
+    for (int i = 0; i < BURST; i++)
+        fds[i] = open_silent_connection();
+    usleep(500 * 1000);
+    for (int i = 0; i < BURST; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    usleep(300 * 1000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(harness_curl(&server, NULL, "GET", "/healthz", NULL, NULL, &health),
+                         0);
+        assert_int_equal(health.status, 200);
+        http_result_clear(&health);
+    }
+    assert_int_equal(stop_within(STOP_SECONDS_MAX), 0);
+    assert_int_equal(harness_start(&server), 0);
+}
+
 /* Restarts the node with the given number of worker threads. */
 static void restart_with_threads(int threads)
 {
@@ -629,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
         cmocka_unit_test(test_burst_past_connection_limit),
+        cmocka_unit_test(test_descriptor_limit_keeps_reserve),
         cmocka_unit_test(test_rejection_leaves_worker_free),
         cmocka_unit_test(test_sigterm_answers_late_requests),
         cmocka_unit_test(test_sigterm_under_keepalive_load),
