@@ -71,24 +71,6 @@ static size_t saml_c14n_count_other_children(const xmlNode *node)
     return count;
 }
 
-static xmlNodePtr saml_c14n_first_child_element(xmlNodePtr node)
-{
-    xmlNodePtr child = node->children;
-
-    while (child != NULL && child->type != XML_ELEMENT_NODE)
-        child = child->next;
-    return child;
-}
-
-static xmlNodePtr saml_c14n_next_sibling_element(xmlNodePtr node)
-{
-    xmlNodePtr next = node->next;
-
-    while (next != NULL && next->type != XML_ELEMENT_NODE)
-        next = next->next;
-    return next;
-}
-
 /* Returns true when entry equals one of the first count entries. */
 static bool saml_c14n_prefix_seen(char *const *entries, size_t count, const char *entry)
 {
@@ -196,7 +178,7 @@ static saml_status saml_c14n_check_inclusive(const xmlNode *element, uint64_t *p
 saml_status saml_c14n_check_parameters(xmlNodePtr method, bool inclusive_allowed,
                                        char *detail, size_t detail_size)
 {
-    xmlNodePtr child = saml_c14n_first_child_element(method);
+    xmlNodePtr child = xmlFirstElementChild(method);
     uint64_t prefixes = 0;
 
     if (child == NULL)
@@ -207,7 +189,7 @@ saml_status saml_c14n_check_parameters(xmlNodePtr method, bool inclusive_allowed
                          "parameters",
                          method->name, child->name);
     if (!saml_c14n_is_inclusive_namespaces(child) ||
-        saml_c14n_next_sibling_element(child) != NULL)
+        xmlNextElementSibling(child) != NULL)
         return saml_fail(
             detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
             "the exclusive c14n <%.40s> contains <%.40s>; it may contain only "
@@ -262,14 +244,14 @@ static saml_status saml_c14n_walk(xmlNodePtr root, saml_c14n_work *work, char *d
         if (status != SAML_OK)
             return status;
 
-        next = saml_c14n_first_child_element(node);
+        next = xmlFirstElementChild(node);
         if (next != NULL) {
             depth++;
             in_scope += saml_c14n_count_ns_defs(next);
             node = next;
             continue;
         }
-        while (node != root && (next = saml_c14n_next_sibling_element(node)) == NULL) {
+        while (node != root && (next = xmlNextElementSibling(node)) == NULL) {
             in_scope -= saml_c14n_count_ns_defs(node);
             depth--;
             node = node->parent;
