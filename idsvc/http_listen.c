@@ -182,10 +182,7 @@ static void note_rejection(http_acceptor *acceptor, int failure)
 {
     long long now = monotonic_ms();
     char buffer[128];
-    const char *reason =
-        failure == ENFILE
-            ? "every worker thread held its share of [limits] max_connections"
-            : strerror_r(failure, buffer, sizeof(buffer));
+    const char *reason = strerror_r(failure, buffer, sizeof(buffer));
 
     acceptor->rejections++;
     if (now - acceptor->rejection_log_ms < REJECTION_LOG_INTERVAL_MS)

@@ -52,10 +52,10 @@ typedef struct saml_dsig_info {
 
 /*
  * Checks the Signature that is a direct child of signed: one SignedInfo with exclusive
- * c14n, an allowed SignatureMethod and exactly one Reference to signed's own ID, with
- * only enveloped-signature and exclusive c14n transforms, each at most once, and a SHA-2
- * digest (or SHA-1, which the caller then checks against the issuer's flags). Then
- * applies saml_c14n_check_document to the whole document.
+ * c14n, an allowed SignatureMethod and exactly one Reference to signed's own ID. The
+ * Reference has an optional enveloped-signature transform, then exclusive c14n as its
+ * last, and a SHA-2 digest, or SHA-1, which the caller then checks against the issuer's
+ * flags. Then applies saml_c14n_check_document to the whole document.
  */
 saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_dsig_info *info,
                             char *detail, size_t detail_size);

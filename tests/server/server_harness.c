@@ -311,6 +311,18 @@ void harness_teardown(harness *h)
     test_token_destroy(&h->token);
 }
 
+int harness_finish(harness *h)
+{
+    int status = harness_stop(h, SIGTERM);
+
+    if (status != 0) {
+        fprintf(stderr, "the daemon exited with status %d after SIGTERM\n", status);
+        harness_dump_log(h);
+    }
+    harness_teardown(h);
+    return status == 0 ? 0 : -1;
+}
+
 char *harness_wait_for_log(const harness *h, const char *text)
 {
     char *log = NULL;

@@ -57,6 +57,10 @@ int harness_stop(harness *h, int sig);
 
 void harness_teardown(harness *h);
 
+/* Stops the daemon with SIGTERM, prints its exit status and log when that is not 0, and
+ * tears the harness down. Returns 0 for a clean stop, or -1, for a group teardown. */
+int harness_finish(harness *h);
+
 /* Reads the daemon's log until it contains text, for up to 2 seconds, and returns it,
  * or NULL when it cannot be read. The caller checks for text and frees the log. */
 char *harness_wait_for_log(const harness *h, const char *text);

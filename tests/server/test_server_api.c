@@ -38,16 +38,8 @@ static int start_server(void **state)
 
 static int stop_server(void **state)
 {
-    int status;
-
     (void)state;
-    status = harness_stop(&server, SIGTERM);
-    if (status != 0) {
-        fprintf(stderr, "the daemon exited with status %d after SIGTERM\n", status);
-        harness_dump_log(&server);
-    }
-    harness_teardown(&server);
-    return status == 0 ? 0 : -1;
+    return harness_finish(&server);
 }
 
 static void expect_problem(const http_result *result, long status, const char *code)

@@ -112,14 +112,8 @@ static int start_server(void **state)
 
 static int stop_server(void **state)
 {
-    int status;
-
     (void)state;
-    status = harness_stop(&server, SIGTERM);
-    if (status != 0)
-        harness_dump_log(&server);
-    harness_teardown(&server);
-    return status == 0 ? 0 : -1;
+    return harness_finish(&server);
 }
 
 static void format_time(time_t t, char out[32])

@@ -63,6 +63,28 @@ static int load(const char *extra, config **cfg, char *error, size_t size)
     return config_load(path, cfg, error, size);
 }
 
+/* A configuration that must not load: the text after the base file, and part of the
+ * error message it must give. */
+typedef struct load_case {
+    const char *extra;
+    const char *message;
+} load_case;
+
+/* Loads each case and checks that it fails with its message and leaves no config. */
+static void expect_load_failures(const load_case *cases, size_t count)
+{
+    config *cfg = NULL;
+    char error[512];
+
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
+        if (strstr(error, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, error);
+        assert_non_null(strstr(error, cases[i].message));
+        assert_null(cfg);
+    }
+}
+
 static void test_complete_file_loads(void **state)
 {
     config *cfg = NULL;
@@ -134,10 +156,7 @@ static void test_unknown_section_names_line(void **state)
 
 static void test_syntax_errors_named(void **state)
 {
-    static const struct {
-        const char *extra;
-        const char *message;
-    } cases[] = {
+    static const load_case cases[] = {
         {"[server\n", "idsvc.conf:17: the section header has no closing ]"},
         {"[rp bank ; comment]\n", "idsvc.conf:17: the section header has no closing ]"},
         {"[limits]\nthreads\n",
@@ -167,10 +186,7 @@ static void test_syntax_errors_named(void **state)
 
 static void test_invalid_values_rejected(void **state)
 {
-    static const struct {
-        const char *extra;
-        const char *message;
-    } cases[] = {
+    static const load_case cases[] = {
         {"[server]\nport = 70000\n", "port"},
         {"[limits]\nmax_json_depth = many\n", "max_json_depth"},
         {"[client x]\nrole = admin\nsubject_cn = x\n", "is not one of issuer"},
@@ -182,17 +198,9 @@ static void test_invalid_values_rejected(void **state)
         {"[issuer y]\nentity_id = https://y.example\n", "at least one certificate"},
         {"[hsm]\npin_file = pin\n", "exactly one of pin_file and pin_env"},
     };
-    config *cfg = NULL;
-    char error[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
-        if (strstr(error, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, error);
-        assert_non_null(strstr(error, cases[i].message));
-        assert_null(cfg);
-    }
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* A signs line lists only officially assigned ISO 3166-1 alpha-2 codes: XX is
@@ -235,10 +243,7 @@ static void test_signs_needs_assigned_code(void **state)
  * 3166-1 alpha-2 codes, as the bundles and [regulator] signs require. */
 static void test_jurisdictions_need_assigned_code(void **state)
 {
-    static const struct {
-        const char *extra;
-        const char *message;
-    } cases[] = {
+    static const load_case cases[] = {
         {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = UK\n",
          "[rp bank] jurisdiction: \"UK\" is not an assigned ISO 3166-1 alpha-2 code"},
         {"[issuer id]\nentity_id = https://id.example/saml\ncertificate = id.pem\n"
@@ -251,13 +256,7 @@ static void test_jurisdictions_need_assigned_code(void **state)
     char error[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
-        if (strstr(error, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, error);
-        assert_non_null(strstr(error, cases[i].message));
-        assert_null(cfg);
-    }
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
 
     assert_int_equal(load("[rp bank]\nentity_id = https://bank.example/sp\n"
                           "jurisdiction = GB\n[audit]\nretention_days.GB = 30\n",
@@ -270,10 +269,7 @@ static void test_jurisdictions_need_assigned_code(void **state)
  * The error names the line, the section and the key. */
 static void test_subject_cn_checked(void **state)
 {
-    static const struct {
-        const char *extra;
-        const char *message;
-    } cases[] = {
+    static const load_case cases[] = {
         {"[client x]\nrole = issuer\nsubject_cn =\n",
          "idsvc.conf:19: [client x] subject_cn: the value is empty"},
         {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
@@ -289,13 +285,7 @@ static void test_subject_cn_checked(void **state)
     char error[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
-        if (strstr(error, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, error);
-        assert_non_null(strstr(error, cases[i].message));
-        assert_null(cfg);
-    }
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
 
     /* 64 characters, of which 63 take two bytes each in UTF-8, and a CN with a comma. */
     char extra[512] = "[client long]\nrole = issuer\nsubject_cn = a";
@@ -405,10 +395,7 @@ static void test_subject_cn_four_byte_loads(void **state)
  * one. */
 static void test_entity_ids_unique(void **state)
 {
-    static const struct {
-        const char *extra;
-        const char *message;
-    } cases[] = {
+    static const load_case cases[] = {
         {"[issuer self]\nentity_id = https://node.example/idsvc\ncertificate = a.pem\n",
          "[issuer self] entity_id \"https://node.example/idsvc\" is the node's own "
          "[server] entity_id"},
@@ -423,13 +410,7 @@ static void test_entity_ids_unique(void **state)
     char error[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(load(cases[i].extra, &cfg, error, sizeof(error)), -1);
-        if (strstr(error, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, error);
-        assert_non_null(strstr(error, cases[i].message));
-        assert_null(cfg);
-    }
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
 
     /* An issuer and a relying party may share an entity_id; each list is checked alone. */
     assert_int_equal(load("[issuer a]\nentity_id = https://a.example\ncertificate = a.pem\n"

@@ -156,14 +156,8 @@ fail:
 
 static int stop_server(void **state)
 {
-    int status;
-
     (void)state;
-    status = harness_stop(&server, SIGTERM);
-    if (status != 0)
-        harness_dump_log(&server);
-    harness_teardown(&server);
-    return status == 0 ? 0 : -1;
+    return harness_finish(&server);
 }
 
 /* Issues a credential for audience with claims that the tests withhold, and returns

@@ -243,12 +243,9 @@ static int stop_server(void **state)
     int status;
 
     (void)state;
-    status = harness_stop(&server, SIGTERM);
-    if (status != 0)
-        harness_dump_log(&server);
-    harness_teardown(&server);
+    status = harness_finish(&server);
     free(base_config);
-    return status == 0 ? 0 : -1;
+    return status;
 }
 
 /* ---- The daemon's log ------------------------------------------------------------- */
