@@ -1110,7 +1110,8 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
                  state.error[0] != '\0' ? state.error : "out of memory");
         goto out;
     }
-    if (config_check_entity_ids(state.cfg, state.error, sizeof(state.error)) != 0) {
+    if (config_check_entity_ids(state.cfg, state.error, sizeof(state.error)) != 0 ||
+        config_check_web(&state.cfg->web, state.error, sizeof(state.error)) != 0) {
         snprintf(error, error_size, "%s: %s", path, state.error);
         goto out;
     }

@@ -209,6 +209,10 @@ long config_utf8_characters(const char *text);
  */
 int config_check_entity_ids(const config *cfg, char *error, size_t error_size);
 
+/* Checks the RP ID, the origins and the assets folder of the citizen pages, when
+ * [webauthn] rp_id turns them on. Returns 0, or -1 with a sentence in error. */
+int config_check_web(const config_web *web, char *error, size_t error_size);
+
 bool config_rp_allows(const config_rp *rp, const char *claim);
 
 #endif

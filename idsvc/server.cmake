@@ -13,6 +13,9 @@ if(TARGET idsvc_saml)
   add_library(idsvc_config STATIC ${CONFIG_SOURCES})
   target_include_directories(idsvc_config PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(idsvc_config PUBLIC idsvc_policy PkgConfig::INIH)
+  # The default assets folder of the citizen pages, whose files a configuration check
+  # looks for.
+  target_compile_definitions(idsvc_config PRIVATE IDSVC_WEB_DIR="${CMAKE_SOURCE_DIR}/web")
 
   file(GLOB SERVER_SOURCES CONFIGURE_DEPENDS
     ${CMAKE_CURRENT_SOURCE_DIR}/tls*.c

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -420,6 +421,83 @@ static void test_entity_ids_unique(void **state)
     config_free(&cfg);
 }
 
+/* Writes a file of the assets folder assets/ under the test folder. */
+static void write_asset(const char *name)
+{
+    char path[160];
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/assets/%s", folder, name);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs("x", file);
+    fclose(file);
+}
+
+/* The RP ID and origins as a browser compares them, and the files of the assets folder:
+ * a node with settings that break every ceremony or page does not load them. */
+static void test_pages_settings_checked(void **state)
+{
+    static const load_case cases[] = {
+        {"[webauthn]\nrp_id = https://localhost/\norigin = https://localhost\n",
+         "rp_id \"https://localhost/\" must be a lower-case host name"},
+        {"[webauthn]\nrp_id = ID.example.org\norigin = https://id.example.org\n",
+         "rp_id \"ID.example.org\""},
+        {"[webauthn]\nrp_id = 127.0.0.1\norigin = https://127.0.0.1\n", "rp_id \"127.0.0.1\""},
+        {"[webauthn]\nrp_id = -bad.example\norigin = https://bad.example\n",
+         "rp_id \"-bad.example\""},
+        {"[webauthn]\nrp_id = localhost\norigin = localhost:18443\n",
+         "origin \"localhost:18443\" must start with https://"},
+        {"[webauthn]\nrp_id = localhost\norigin = http://localhost:18443\n",
+         "must start with https://"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:18443/\n",
+         "origin \"https://localhost:18443/\" has a port that is not a number"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost/\n",
+         "must be https:// and a lower-case host name"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:443\n",
+         "names port 443"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:65536\n",
+         "not a number from 1 to 65535"},
+        {"[webauthn]\nrp_id = example.org\norigin = https://id.example.org\n"
+         "origin = https://evil.example\n",
+         "origin \"https://evil.example\" has a host that rp_id neither equals nor is a "
+         "suffix of"},
+        {"[webauthn]\nrp_id = example.org\norigin = https://badexample.org\n",
+         "neither equals nor is a suffix of"},
+        {"[webauthn]\nrp_id = org\norigin = https://example.org\n",
+         "neither equals nor is a suffix of"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:8443\n"
+         "[pages]\nassets = nonexistent\n",
+         "/nonexistent/pages.js is missing"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:8443\n"
+         "[pages]\nassets = assets\n",
+         "/assets/i18n/en.json is missing"},
+    };
+    config *cfg = NULL;
+    char error[512];
+    char path[160];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/assets", folder);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/assets/i18n", folder);
+    assert_int_equal(mkdir(path, 0700), 0);
+    write_asset("pages.js");
+    write_asset("pages.css");
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
+
+    /* A suffix RP ID, a subdomain origin with a port, and the default assets folder. */
+    assert_int_equal(load("[webauthn]\nrp_id = example.org\norigin = https://example.org\n"
+                          "origin = https://id.example.org:8443\n"
+                          "origin = https://xn--80ak6aa92e.example.org\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+    /* Without rp_id the pages are off, and nothing of theirs is read. */
+    assert_int_equal(load("[pages]\nassets = nonexistent\n", &cfg, error, sizeof(error)), 0);
+    config_free(&cfg);
+}
+
 static void test_missing_required_key(void **state)
 {
     config *cfg = NULL;
@@ -639,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_line_over_limit_names_line),
         cmocka_unit_test(test_subject_cn_four_byte_loads),
         cmocka_unit_test(test_entity_ids_unique),
+        cmocka_unit_test(test_pages_settings_checked),
         cmocka_unit_test(test_missing_required_key),
         cmocka_unit_test(test_sample_file_loads),
         cmocka_unit_test(test_start_only_keys_compared),
