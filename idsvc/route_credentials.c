@@ -87,12 +87,32 @@ typedef struct issue_input {
     const char *audience;
     long validity;
     json_t *attributes;
+    bool claims_in_assertion; /* false: the node stores the values, the assertion has none */
 } issue_input;
+
+/* Reads the optional claims_in_assertion, true when absent. */
+static bool read_claims_in_assertion(const json_t *body, bool *out, http_reply *reply)
+{
+    const json_t *value = json_object_get(body, "claims_in_assertion");
+
+    *out = true;
+    if (value == NULL)
+        return true;
+    if (!json_is_boolean(value)) {
+        problem_set(reply, 400, "field_invalid", "claims_in_assertion",
+                    "claims_in_assertion must be true or false.");
+        return false;
+    }
+    *out = json_is_true(value);
+    return true;
+}
 
 static bool read_issue_input(const json_t *body, issue_input *in, http_reply *reply)
 {
-    static const char *const members[] = {"subject", "audience", "assurance_level",
-                                          "validity_seconds", "attributes", NULL};
+    static const char *const members[] = {"subject",          "audience",
+                                          "assurance_level",  "validity_seconds",
+                                          "attributes",       "claims_in_assertion",
+                                          NULL};
     const char *level;
 
     if (!http_json_known_members(body, members, reply))
@@ -112,7 +132,8 @@ static bool read_issue_input(const json_t *body, issue_input *in, http_reply *re
                     "assurance_level must be low, substantial, high or a URI.");
         return false;
     }
-    if (!read_validity(body, &in->validity, reply))
+    if (!read_validity(body, &in->validity, reply) ||
+        !read_claims_in_assertion(body, &in->claims_in_assertion, reply))
         return false;
     in->attributes = json_object_get(body, "attributes");
     if (in->attributes == NULL || json_is_null(in->attributes)) {
@@ -198,9 +219,10 @@ static void reply_issued(http_reply *reply, const store_issue *issue, const char
 
     route_format_time(issue->not_on_or_after, expires);
     http_reply_json(reply, 201,
-                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "credential_id",
+                    json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "credential_id",
                               issue->credential_id, "status", "active", "assertion_id",
                               issue->assertion_id, "not_on_or_after", expires,
+                              "claims_in_assertion", issue->held_claims_json == NULL,
                               "enrollment_code", code, "assertion", xml));
 }
 
@@ -243,6 +265,7 @@ static void store_and_reply(http_request *request, const issue_input *in,
     issue.issuer = request->caller.identity;
     issue.subject_name_id = in->subject;
     issue.subject_claims_json = claims_text;
+    issue.held_claims_json = in->claims_in_assertion ? NULL : claims_text;
     issue.assertion_id = assertion_id;
     issue.assurance = in->assurance;
     issue.issued_at = spec->issue_instant;
@@ -275,6 +298,8 @@ void route_credentials_issue(http_request *request, http_reply *reply)
     json_t *body = http_parse_json_body(request, reply);
     json_t *claims_doc = json_object();
     saml_attribute *attributes = NULL;
+    size_t attribute_count = 0;
+    bool built;
     saml_assertion_spec spec = {0};
     issue_input in = {0};
     char *xml = NULL;
@@ -283,15 +308,21 @@ void route_credentials_issue(http_request *request, http_reply *reply)
         goto out;
     if (!read_issue_input(body, &in, reply))
         goto out;
-    if (!build_spec(request->snapshot, &in, claims_doc, &spec, &attributes, reply))
+    built = build_spec(request->snapshot, &in, claims_doc, &spec, &attributes, reply);
+    attribute_count = spec.attribute_count;
+    if (!built)
         goto out;
+    /* The claims were checked against the catalogue either way; a credential whose
+     * values the node stores is signed without them. */
+    if (!in.claims_in_assertion)
+        spec.attribute_count = 0;
     if (route_sign_assertion(request, &spec, &xml, reply) != 0)
         goto out;
 
     store_and_reply(request, &in, &spec, xml, reply);
 out:
     free(xml);
-    saml_attributes_free(attributes, attributes != NULL ? spec.attribute_count : 0);
+    saml_attributes_free(attributes, attribute_count);
     json_decref(claims_doc);
     json_decref(body);
 }
@@ -306,11 +337,12 @@ static void reply_credential(http_reply *reply, unsigned status,
 
     route_format_time(credential->issued_at, issued);
     route_format_time(credential->not_on_or_after, expires);
-    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "credential_id", credential->id,
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "credential_id", credential->id,
                     "status",
                     credential->state == STORE_CREDENTIAL_REVOKED ? "revoked" : "active",
                     "assertion_id", credential->assertion_id, "assurance",
-                    credential->assurance, "issued_at", issued, "not_on_or_after", expires);
+                    credential->assurance, "issued_at", issued, "not_on_or_after", expires,
+                    "claims_in_assertion", credential->held_claims_json == NULL);
     if (doc != NULL && credential->state == STORE_CREDENTIAL_REVOKED) {
         route_format_time(credential->revoked_at, revoked);
         json_object_set_new(doc, "revocation",

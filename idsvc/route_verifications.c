@@ -6,7 +6,9 @@
  * The checks run in this order: signature against the trust list, conditions, validity
  * window and audience (saml_verify), the ProxyRestriction, revocation of credentials
  * this node issued, then replay. A revoked credential therefore reports
- * "credential_revoked" even when presented twice.
+ * "credential_revoked" even when presented twice. A credential of this node issued with
+ * claims_in_assertion false gets its claim values from the store after the revocation
+ * check.
  *
  * An accepted verification records its assertion ID in the replay cache in the same
  * transaction as its audit entry: one commit, one fsync, and never one without the
@@ -137,10 +139,42 @@ static void reject_assertion(http_reply *reply, saml_status status, const char *
     problem_set(reply, 422, saml_status_code(status), "assertion", "%s", detail);
 }
 
+/*
+ * Gives a credential whose values the node stores (issued with claims_in_assertion false)
+ * those values as its attributes, so that every later step decides on them as on values
+ * the assertion carried. The node signed that assertion without attributes, so one that
+ * has attributes is a fault of the store, and the verification fails closed.
+ */
+static bool adopt_held_claims(saml_assertion *assertion, const char *claims_json,
+                              http_reply *reply)
+{
+    json_t *claims = json_pack("{s:s, s:o}", "subject", assertion->name_id, "attributes",
+                               json_loads(claims_json, JSON_REJECT_DUPLICATES, NULL));
+    saml_assertion_spec spec = {0};
+    saml_attribute *attributes = NULL;
+    char error[256] = "";
+
+    if (claims == NULL || assertion->attribute_count != 0 ||
+        saml_spec_from_json(claims, &spec, &attributes, error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, "held_claims_unusable", "credential of assertion %s: %s",
+                    assertion->id,
+                    error[0] != '\0' ? error : "attributes in the assertion, or no memory");
+        json_decref(claims);
+        problem_internal(reply);
+        return false;
+    }
+    free(assertion->attributes);
+    assertion->attributes = attributes; /* ownership passes to the assertion */
+    assertion->attribute_count = spec.attribute_count;
+    json_decref(claims);
+    return true;
+}
+
 /* Rejects an assertion in this node's name that is revoked or that no credential
- * record backs, such as a result attestation presented as a credential. */
-static bool check_revocation(http_request *request, const saml_assertion *assertion,
-                             http_reply *reply)
+ * record backs, such as a result attestation presented as a credential. Gives a
+ * credential whose values the node stores those values. */
+static bool check_own_credential(http_request *request, saml_assertion *assertion,
+                                 http_reply *reply)
 {
     store *s = request->node->store;
     store_credential credential;
@@ -159,6 +193,8 @@ static bool check_revocation(http_request *request, const saml_assertion *assert
     else if (credential.state == STORE_CREDENTIAL_REVOKED)
         problem_set(reply, 422, "credential_revoked", "assertion",
                     "The credential was revoked by its issuer.");
+    else if (credential.held_claims_json != NULL)
+        (void)adopt_held_claims(assertion, credential.held_claims_json, reply);
     store_credential_clear(&credential);
     return status == STORE_OK && reply->status == 0;
 }
@@ -465,7 +501,7 @@ static void audit_accepted(verification_job *job)
         .replay_issuer = job->assertion->issuer,
         .replay_id = job->assertion->id,
         .replay_until = replay_until(request, job->assertion),
-        /* check_revocation ran before the decision; the commit checks again, so a
+        /* check_own_credential ran before the decision; the commit checks again, so a
          * revocation committed meanwhile is not overtaken. */
         .replay_credential =
             strcmp(job->assertion->issuer, request->snapshot->cfg->entity_id) == 0,
@@ -519,7 +555,7 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
         return false;
     }
     if (!check_proxy_restriction(rp, job->assertion, reply) ||
-        !check_revocation(request, job->assertion, reply))
+        !check_own_credential(request, job->assertion, reply))
         return false;
     if (request->node->policy != NULL) {
         verification_terms terms = {in->purpose, in->retention_days, in->claims};

@@ -35,6 +35,9 @@ typedef struct store_issue {
     const char *issuer;        /* the identity of the issuing client */
     const char *subject_name_id;
     const char *subject_claims_json;
+    /* The claims JSON that the node holds for a credential whose assertion carries no
+     * values, NULL when the assertion carries them. */
+    const char *held_claims_json;
     const char *assertion_id;
     const char *assurance;
     time_t issued_at;
@@ -54,6 +57,7 @@ typedef struct store_credential {
     store_credential_state state;
     char *revocation_reason; /* NULL while active */
     time_t revoked_at;
+    char *held_claims_json;  /* NULL when the assertion carries the values */
 } store_credential;
 
 void store_credential_clear(store_credential *credential);

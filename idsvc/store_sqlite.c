@@ -31,7 +31,7 @@ typedef enum cached_statement {
 
 #define CREDENTIAL_COLUMNS                                                                 \
     "SELECT c.id, c.issuer, s.name_id, c.assertion_id, c.assurance, c.issued_at,"          \
-    " c.not_on_or_after, c.state, c.revocation_reason, c.revoked_at"                       \
+    " c.not_on_or_after, c.state, c.revocation_reason, c.revoked_at, c.held_claims"        \
     " FROM credentials c JOIN subjects s ON s.id = c.subject_id "
 
 static const char *const cached_sql[STMT_COUNT] = {
@@ -213,6 +213,10 @@ static const char *const migrations[] = {
     "ALTER TABLE consent_requests ADD COLUMN rejection TEXT;"
     "ALTER TABLE consent_requests ADD COLUMN rejected_at INTEGER;"
     "CREATE INDEX subjects_name_id ON subjects (name_id);",
+    /* 6: the claims of a credential issued with claims_in_assertion false, whose
+     * assertion carries no values, so that verification reads them here. Credentials
+     * of version 5 keep NULL: their assertions carry the values. */
+    "ALTER TABLE credentials ADD COLUMN held_claims TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -526,8 +530,8 @@ static store_status insert_credential(sqlite3 *db, const store_issue *issue,
 {
     static const char sql[] =
         "INSERT INTO credentials (id, subject_id, issuer, assertion_id, assurance,"
-        " issued_at, not_on_or_after, state, enrollment_code_hash)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)";
+        " issued_at, not_on_or_after, state, enrollment_code_hash, held_claims)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)";
     sqlite3_stmt *stmt = NULL;
     store_status status;
 
@@ -544,6 +548,7 @@ static store_status insert_credential(sqlite3 *db, const store_issue *issue,
     sqlite3_bind_int64(stmt, 7, issue->not_on_or_after);
     sqlite3_bind_blob(stmt, 8, issue->enrollment_code_hash,
                       sizeof(issue->enrollment_code_hash), SQLITE_TRANSIENT);
+    bind_text(stmt, 9, issue->held_claims_json);
     status = step_done(db, stmt, "storing the credential");
     sqlite3_finalize(stmt);
     return status;
@@ -610,7 +615,12 @@ static store_status read_credential(sqlite_store *s, cached_statement which, con
                          : STORE_CREDENTIAL_ACTIVE;
         out->revocation_reason = column_text(stmt, 8);
         out->revoked_at = (time_t)sqlite3_column_int64(stmt, 9);
-        status = out->id != NULL && out->issuer != NULL ? STORE_OK : STORE_FAILED;
+        out->held_claims_json = column_text(stmt, 10);
+        status = out->id != NULL && out->issuer != NULL &&
+                         (out->held_claims_json != NULL ||
+                          sqlite3_column_type(stmt, 10) == SQLITE_NULL)
+                     ? STORE_OK
+                     : STORE_FAILED;
     } else {
         log_sqlite(db, "reading a credential");
     }
@@ -883,6 +893,7 @@ void store_credential_clear(store_credential *credential)
     free(credential->assertion_id);
     free(credential->assurance);
     free(credential->revocation_reason);
+    free(credential->held_claims_json);
     memset(credential, 0, sizeof(*credential));
 }
 

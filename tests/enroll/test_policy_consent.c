@@ -50,6 +50,7 @@ static const char verification_claims[] =
     "[\"given_name\",\"date_of_birth\",\"national_id\",\"email\"]";
 
 typedef struct subject {
+    bool values_held; /* issued with claims_in_assertion false */
     char cookie[256];
     char assertion_xml[16384];
     soft_authenticator auth;
@@ -129,8 +130,8 @@ static const char *text_of(const json_t *doc, const char *name)
 
 /* ---- Subjects and ceremonies ------------------------------------------------------ */
 
-/* Issues a credential for subject name; fills the assertion and, when code is not
- * NULL, the enrollment code. */
+/* Issues a credential for subject name, with its claim values in the assertion unless
+ * s->values_held; fills the assertion and, when code is not NULL, the enrollment code. */
 static void issue(subject *s, const char *name, char *code, size_t code_size)
 {
     char body[1024];
@@ -139,10 +140,11 @@ static void issue(subject *s, const char *name, char *code, size_t code_size)
     snprintf(body, sizeof(body),
              "{\"subject\":\"%s\",\"audience\":\"" RP_ENTITY_ID "\","
              "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+             "\"claims_in_assertion\":%s,"
              "\"attributes\":{\"given_name\":\"" GIVEN_NAME "\",\"family_name\":\"Li\","
              "\"date_of_birth\":\"" SECRET_BIRTH_DATE "\",\"email\":\"" SECRET_EMAIL "\","
              "\"urn:idsvc:claim:national_id\":\"" SECRET_NATIONAL_ID "\"}}",
-             name);
+             name, s->values_held ? "false" : "true");
     assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                                   body, &r),
                      0);
@@ -154,7 +156,8 @@ static void issue(subject *s, const char *name, char *code, size_t code_size)
 }
 
 /* Issues a credential, redeems its enrollment code and registers a software key. */
-static void make_subject(subject *s, const char *name, unsigned char id_byte)
+static void make_subject(subject *s, const char *name, bool values_held,
+                         unsigned char id_byte)
 {
     char code[64];
     char body[128];
@@ -163,6 +166,7 @@ static void make_subject(subject *s, const char *name, unsigned char id_byte)
     http_result r;
 
     memset(s, 0, sizeof(*s));
+    s->values_held = values_held;
     issue(s, name, code, sizeof(code));
     snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
     page_post(NULL, "/enroll/code", body, &r);
@@ -564,7 +568,7 @@ static void test_cross_border_consent_approved(void **state)
     http_result r;
 
     (void)state;
-    make_subject(&s, "CN-CONSENT-YES", 0x21);
+    make_subject(&s, "CN-CONSENT-YES", false, 0x21);
     start_verification(&s, verification_id, consent_id, &pending);
     expect_pending_answer(pending);
     expect_consent_page(consent_id);
@@ -633,7 +637,7 @@ static void test_cross_border_consent_refused(void **state)
     http_result r;
 
     (void)state;
-    make_subject(&s, "CN-CONSENT-NO", 0x22);
+    make_subject(&s, "CN-CONSENT-NO", false, 0x22);
     start_verification(&s, verification_id, consent_id, &pending);
     snprintf(path, sizeof(path), "/consent/%s/refusal", consent_id);
     page_post(NULL, path, NULL, &r);
@@ -685,6 +689,35 @@ static void test_start_recorded(void **state)
 
 /* No withheld value reached any response, attestation, audit entry or log line, and a
  * refusal removed the values held for it from the database. */
+/* The same consent with a credential whose values the node stores: the relying party's
+ * copy of the credential shows none of them, and the release is the same. */
+static void test_held_values_consent_approved(void **state)
+{
+    static const char *const values[] = {GIVEN_NAME "<", SECRET_BIRTH_DATE,
+                                         SECRET_NATIONAL_ID, SECRET_EMAIL};
+    subject s;
+    char verification_id[64];
+    char consent_id[64];
+    json_t *pending;
+    http_result r;
+
+    (void)state;
+    make_subject(&s, "CN-CONSENT-HELD", true, 0x23);
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+        assert_null(strstr(s.assertion_xml, values[i]));
+    assert_null(strstr(s.assertion_xml, "AttributeStatement"));
+
+    start_verification(&s, verification_id, consent_id, &pending);
+    expect_pending_answer(pending);
+    approve(&s, consent_id);
+    fetch_result(verification_id, &r);
+    expect_status(&r, 200);
+    expect_released(&r, consent_id, pending);
+    http_result_clear(&r);
+    json_decref(pending);
+    soft_authenticator_clear(&s.auth);
+}
+
 static void test_withheld_values_nowhere(void **state)
 {
     static const char *const secrets[] = {SECRET_BIRTH_DATE, SECRET_NATIONAL_ID,
@@ -730,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_start_recorded),
         cmocka_unit_test(test_cross_border_consent_approved),
         cmocka_unit_test(test_cross_border_consent_refused),
+        cmocka_unit_test(test_held_values_consent_approved),
         cmocka_unit_test(test_withheld_values_nowhere),
     };
 

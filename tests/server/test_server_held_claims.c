@@ -1,0 +1,269 @@
+/*
+ * Credentials issued with claims_in_assertion false: the node stores the claim values and
+ * signs an assertion without them, so a relying party that holds the credential learns
+ * only what a verification discloses. One daemon serves every test in this file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "server_harness.h"
+
+static harness server;
+
+#define HELD_BODY(in_assertion)                                                          \
+    "{\"subject\":\"SG-H7654321Z\",\"audience\":\"" RP_ENTITY_ID "\","                  \
+    "\"assurance_level\":\"high\",\"validity_seconds\":3600,"                            \
+    "\"claims_in_assertion\":" in_assertion ","                                          \
+    "\"attributes\":{\"given_name\":\"Siti\",\"family_name\":\"Rahman\","                \
+    "\"nationality\":[\"SG\",\"MY\"],\"date_of_birth\":\"1988-07-14\"}}"
+
+/* The values of HELD_BODY, none of which a held credential's assertion may contain. A
+ * two-letter value is matched between tags, because a base64 value may contain it. */
+static const char *const held_values[] = {"Siti", "Rahman", ">MY<", "1988-07-14"};
+
+static int start_server(void **state)
+{
+    (void)state;
+    if (harness_setup(&server) != 0 || harness_start(&server) != 0) {
+        harness_teardown(&server);
+        return -1;
+    }
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    return harness_finish(&server);
+}
+
+static void expect_problem(const http_result *result, long status, const char *code,
+                           const char *field)
+{
+    if (result->status != status || strcmp(http_result_code(result), code) != 0)
+        fprintf(stderr, "expected %ld %s, got %ld %s\n", status, code, result->status,
+                result->body ? result->body : "");
+    assert_int_equal(result->status, status);
+    assert_string_equal(http_result_code(result), code);
+    if (field != NULL)
+        assert_string_equal(http_result_field(result), field);
+}
+
+static void issue(const char *body, http_result *result)
+{
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  body, result),
+                     0);
+    if (result->status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result->status, result->body);
+    assert_int_equal(result->status, 201);
+}
+
+static const char *member_text(const http_result *result, const char *name)
+{
+    return json_string_value(json_object_get(result->json, name));
+}
+
+/* Posts the assertion of issued as the relying party, asking for claims. */
+static void verify(const http_result *issued, const char *claims, http_result *result)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:o}", "assertion", member_text(issued, "assertion"),
+                            "purpose", "account opening", "claims",
+                            json_loads(claims, 0, NULL));
+    char *body = json_dumps(doc, JSON_COMPACT);
+
+    assert_non_null(body);
+    assert_int_equal(harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL,
+                                  body, result),
+                     0);
+    free(body);
+    json_decref(doc);
+}
+
+/* Returns the reason that the response gives for withholding claim, or NULL. */
+static const char *withheld_reason(const http_result *result, const char *claim)
+{
+    size_t index;
+    json_t *item;
+
+    json_array_foreach(json_object_get(result->json, "withheld"), index, item)
+        if (strcmp(json_string_value(json_object_get(item, "claim")), claim) == 0)
+            return json_string_value(json_object_get(item, "reason"));
+    return NULL;
+}
+
+static void test_held_assertion_has_no_values(void **state)
+{
+    http_result held;
+    http_result result;
+    char path[128];
+    const char *assertion;
+
+    (void)state;
+    issue(HELD_BODY("false"), &held);
+    assertion = member_text(&held, "assertion");
+    assert_non_null(assertion);
+    assert_true(json_is_false(json_object_get(held.json, "claims_in_assertion")));
+    assert_null(strstr(assertion, "AttributeStatement"));
+    assert_null(strstr(assertion, "AttributeValue"));
+    for (size_t i = 0; i < sizeof(held_values) / sizeof(held_values[0]); i++)
+        assert_null(strstr(assertion, held_values[i]));
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s", member_text(&held, "credential_id"));
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "GET", path, NULL, NULL, &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    assert_true(json_is_false(json_object_get(result.json, "claims_in_assertion")));
+    http_result_clear(&result);
+    http_result_clear(&held);
+}
+
+static void test_embedded_is_default(void **state)
+{
+    static const char body[] =
+        "{\"subject\":\"SG-E1111111A\",\"audience\":\"" RP_ENTITY_ID "\","
+        "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+        "\"attributes\":{\"given_name\":\"Wei\"}}";
+    http_result issued;
+
+    (void)state;
+    issue(body, &issued);
+    assert_true(json_is_true(json_object_get(issued.json, "claims_in_assertion")));
+    assert_non_null(strstr(member_text(&issued, "assertion"), ">Wei</saml:AttributeValue>"));
+    http_result_clear(&issued);
+}
+
+/* The node discloses a held value exactly as it would one in the assertion: by the
+ * registry (given_name family_name nationality), with a reason for each other claim. */
+static void test_held_values_disclosed(void **state)
+{
+    http_result held;
+    http_result result;
+    const json_t *claims;
+    const char *attestation;
+
+    (void)state;
+    issue(HELD_BODY("false"), &held);
+    verify(&held, "[\"given_name\",\"nationality\",\"date_of_birth\",\"email\"]", &result);
+    if (result.status != 200)
+        fprintf(stderr, "%ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 200);
+    claims = json_object_get(result.json, "claims");
+    assert_string_equal(json_string_value(json_object_get(claims, "given_name")), "Siti");
+    assert_int_equal(json_array_size(json_object_get(claims, "nationality")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(claims, "nationality"),
+                                                         1)),
+                        "MY");
+    assert_null(json_object_get(claims, "date_of_birth"));
+    assert_string_equal(withheld_reason(&result, "date_of_birth"),
+                        "not_allowed_for_relying_party");
+    assert_string_equal(withheld_reason(&result, "email"), "not_allowed_for_relying_party");
+
+    attestation = member_text(&result, "attestation");
+    assert_non_null(attestation);
+    assert_non_null(strstr(attestation, ">Siti</saml:AttributeValue>"));
+    assert_null(strstr(attestation, "1988-07-14"));
+    assert_null(strstr(attestation, "Rahman"));
+    http_result_clear(&result);
+    http_result_clear(&held);
+}
+
+static void test_held_revoked_rejected(void **state)
+{
+    http_result held;
+    http_result result;
+    char path[128];
+
+    (void)state;
+    issue(HELD_BODY("false"), &held);
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation",
+             member_text(&held, "credential_id"));
+    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL,
+                                  "{\"reason\":\"document lost\"}", &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+
+    verify(&held, "[\"given_name\"]", &result);
+    expect_problem(&result, 422, "credential_revoked", "assertion");
+    assert_null(strstr(result.body, "Siti"));
+    http_result_clear(&result);
+    http_result_clear(&held);
+}
+
+static void test_claims_in_assertion_type(void **state)
+{
+    static const char *const values[] = {"\"false\"", "0", "null", "[]"};
+    char body[512];
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        snprintf(body, sizeof(body), HELD_BODY("%s"), values[i]);
+        assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                      body, &result),
+                         0);
+        expect_problem(&result, 400, "field_invalid", "claims_in_assertion");
+        http_result_clear(&result);
+    }
+}
+
+static void run_sql(const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+
+    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fail_msg("%s: %s", sql, message);
+    sqlite3_close(db);
+}
+
+/* Held values that no longer pass the claims checks are a fault of the store: the
+ * verification fails closed with 500, discloses nothing and names the assertion in the
+ * log. */
+static void test_unusable_held_claims_fail_closed(void **state)
+{
+    http_result held;
+    http_result result;
+    char sql[256];
+    char *line;
+
+    (void)state;
+    issue(HELD_BODY("false"), &held);
+    snprintf(sql, sizeof(sql),
+             "UPDATE credentials SET held_claims = '{\"given_name\":5}' WHERE id = '%s'",
+             member_text(&held, "credential_id"));
+    run_sql(sql);
+
+    verify(&held, "[\"given_name\"]", &result);
+    expect_problem(&result, 500, "internal_error", NULL);
+    assert_null(strstr(result.body, "Siti"));
+    line = harness_wait_for_log(&server, "held_claims_unusable");
+    assert_non_null(line);
+    assert_non_null(strstr(line, member_text(&held, "assertion_id")));
+    free(line);
+    http_result_clear(&result);
+    http_result_clear(&held);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_held_assertion_has_no_values),
+        cmocka_unit_test(test_embedded_is_default),
+        cmocka_unit_test(test_held_values_disclosed),
+        cmocka_unit_test(test_held_revoked_rejected),
+        cmocka_unit_test(test_claims_in_assertion_type),
+        cmocka_unit_test(test_unusable_held_claims_fail_closed),
+    };
+
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
