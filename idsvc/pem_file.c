@@ -26,36 +26,41 @@ typedef struct pem_block {
 typedef int (*block_visitor)(void *ctx, const char *path, const pem_block *block,
                              char *error, size_t error_size);
 
-/* Reads the whole file, up to PEM_FILE_MAX_BYTES, as a NUL-terminated string. */
-static char *read_text(const char *path, size_t *len, char *error, size_t error_size)
+/* Reads the whole file, up to PEM_FILE_MAX_BYTES, into *text as a NUL-terminated string.
+ * Returns 0 or a PEM_FILE_ status. */
+static int read_text(const char *path, char **text, size_t *len, char *error,
+                     size_t error_size)
 {
     FILE *file = fopen(path, "rb");
-    char *text;
     size_t used;
+    int rc;
 
+    *text = NULL;
     if (file == NULL) {
         snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
-        return NULL;
+        return PEM_FILE_UNREADABLE;
     }
-    text = malloc(PEM_FILE_MAX_BYTES + 2);
-    if (text == NULL) {
+    *text = malloc(PEM_FILE_MAX_BYTES + 2);
+    if (*text == NULL) {
         fclose(file);
         snprintf(error, error_size, "%s: out of memory", path);
-        return NULL;
+        return PEM_FILE_NO_MEMORY;
     }
-    used = fread(text, 1, PEM_FILE_MAX_BYTES + 1, file);
+    used = fread(*text, 1, PEM_FILE_MAX_BYTES + 1, file);
     if (ferror(file) || used > PEM_FILE_MAX_BYTES) {
+        rc = ferror(file) ? PEM_FILE_UNREADABLE : PEM_FILE_INVALID;
         snprintf(error, error_size,
                  ferror(file) ? "%s: cannot read the file" : "%s: larger than %u bytes",
                  path, PEM_FILE_MAX_BYTES);
         fclose(file);
-        free(text);
-        return NULL;
+        free(*text);
+        *text = NULL;
+        return rc;
     }
     fclose(file);
-    text[used] = '\0';
+    (*text)[used] = '\0';
     *len = used;
-    return text;
+    return 0;
 }
 
 /* Returns the label of a "-----BEGIN X-----" or "-----END X-----" line in label, or
@@ -89,11 +94,11 @@ static int decode_block(const char *path, const char *start, size_t len, pem_blo
     char *header = NULL;
     unsigned char *data = NULL;
     long data_len = 0;
-    int rc = -1;
+    int rc = PEM_FILE_INVALID;
 
     if (copy == NULL) {
         snprintf(error, error_size, "%s: out of memory", path);
-        return -1;
+        return PEM_FILE_NO_MEMORY;
     }
     /* A final END line may lack its line break, which the PEM reader needs. */
     memcpy(copy, start, len);
@@ -128,22 +133,23 @@ out:
 
 /*
  * Calls visit on each block of path in file order. Fails on the first text outside a
- * block, on a block without its END line, and on a file with no block.
+ * block, on a block without its END line, and on a file with no block. Returns 0 or a
+ * PEM_FILE_ status.
  */
 static int read_blocks(const char *path, block_visitor visit, void *ctx, char *error,
                        size_t error_size)
 {
     size_t text_len = 0;
-    char *text = read_text(path, &text_len, error, error_size);
+    char *text = NULL;
     const char *block_start = NULL;
     char open_label[64] = "";
     pem_block block = {0};
     size_t line_number = 0;
     size_t count = 0;
-    int rc = 0;
+    int rc = read_text(path, &text, &text_len, error, error_size);
 
-    if (text == NULL)
-        return -1;
+    if (rc != 0)
+        return rc;
     for (const char *line = text; rc == 0 && line < text + text_len;) {
         const char *next = memchr(line, '\n', (size_t)(text + text_len - line));
         const char *line_end = next != NULL ? next : text + text_len;
@@ -169,20 +175,20 @@ static int read_blocks(const char *path, block_visitor visit, void *ctx, char *e
                          "%s: line %zu: text outside a PEM block; a trust file may hold "
                          "only PEM blocks and blank lines",
                          path, line_number);
-                rc = -1;
+                rc = PEM_FILE_INVALID;
             }
         } else if (boundary_label(content, len, BEGIN_PREFIX, label, sizeof(label))) {
             snprintf(error, error_size,
                      "%s: line %zu: the %s block has no END line before the next BEGIN "
                      "line; the block is truncated",
                      path, block.line, open_label);
-            rc = -1;
+            rc = PEM_FILE_INVALID;
         } else if (boundary_label(content, len, END_PREFIX, label, sizeof(label))) {
             if (strcmp(label, open_label) != 0) {
                 snprintf(error, error_size,
                          "%s: line %zu: the %s block ends with END %s", path, block.line,
                          open_label, label);
-                rc = -1;
+                rc = PEM_FILE_INVALID;
             } else {
                 block.number = ++count;
                 rc = decode_block(path, block_start, (size_t)(line_end - block_start),
@@ -197,11 +203,11 @@ static int read_blocks(const char *path, block_visitor visit, void *ctx, char *e
         snprintf(error, error_size,
                  "%s: line %zu: the %s block has no END line; the file is truncated", path,
                  block.line, open_label);
-        rc = -1;
+        rc = PEM_FILE_INVALID;
     }
     if (rc == 0 && count == 0) {
         snprintf(error, error_size, "%s: no PEM block found", path);
-        rc = -1;
+        rc = PEM_FILE_INVALID;
     }
     free(text);
     return rc;
@@ -258,20 +264,20 @@ static int add_key(void *ctx, const char *path, const pem_block *block, char *er
                  "%s: line %zu: block %zu is a %s block, but a trust file holds only "
                  "CERTIFICATE and PUBLIC KEY blocks",
                  path, block->line, block->number, block->label);
-        return -1;
+        return PEM_FILE_INVALID;
     }
     key = block_public_key(block);
     if (key == NULL) {
         ERR_clear_error();
         snprintf(error, error_size, "%s: line %zu: the %s block (block %zu) is not valid",
                  path, block->line, block->label, block->number);
-        return -1;
+        return PEM_FILE_INVALID;
     }
     grown = realloc(list->keys, (list->count + 1) * sizeof(*grown));
     if (grown == NULL) {
         EVP_PKEY_free(key);
         snprintf(error, error_size, "%s: out of memory", path);
-        return -1;
+        return PEM_FILE_NO_MEMORY;
     }
     list->keys = grown;
     list->keys[list->count++] = key;
@@ -282,12 +288,14 @@ int pem_read_public_keys(const char *path, EVP_PKEY ***keys, size_t *count, char
                          size_t error_size)
 {
     key_list list = {0};
+    int rc;
 
     *keys = NULL;
     *count = 0;
-    if (read_blocks(path, add_key, &list, error, error_size) != 0) {
+    rc = read_blocks(path, add_key, &list, error, error_size);
+    if (rc != 0) {
         pem_keys_free(&list.keys, list.count);
-        return -1;
+        return rc;
     }
     *keys = list.keys; /* ownership passes to the caller */
     *count = list.count;
@@ -321,7 +329,7 @@ static int add_certificate(void *ctx, const char *path, const pem_block *block,
                  "%s: line %zu: block %zu is a %s block, but this file holds only "
                  "CERTIFICATE blocks",
                  path, block->line, block->number, block->label);
-        return -1;
+        return PEM_FILE_INVALID;
     }
     cert = block_certificate(block);
     if (cert == NULL) {
@@ -329,13 +337,13 @@ static int add_certificate(void *ctx, const char *path, const pem_block *block,
         snprintf(error, error_size,
                  "%s: line %zu: the CERTIFICATE block (block %zu) is not valid", path,
                  block->line, block->number);
-        return -1;
+        return PEM_FILE_INVALID;
     }
     grown = realloc(list->certs, (list->count + 1) * sizeof(*grown));
     if (grown == NULL) {
         X509_free(cert);
         snprintf(error, error_size, "%s: out of memory", path);
-        return -1;
+        return PEM_FILE_NO_MEMORY;
     }
     list->certs = grown;
     list->certs[list->count++] = cert;
@@ -346,12 +354,14 @@ int pem_read_certificates(const char *path, X509 ***certs, size_t *count, char *
                           size_t error_size)
 {
     certificate_list list = {0};
+    int rc;
 
     *certs = NULL;
     *count = 0;
-    if (read_blocks(path, add_certificate, &list, error, error_size) != 0) {
+    rc = read_blocks(path, add_certificate, &list, error, error_size);
+    if (rc != 0) {
         pem_certificates_free(&list.certs, list.count);
-        return -1;
+        return rc;
     }
     *certs = list.certs; /* ownership passes to the caller */
     *count = list.count;

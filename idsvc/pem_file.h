@@ -22,10 +22,19 @@
  * /etc/ssl/certs/ca-certificates.crt, is about 215 KiB. */
 #define PEM_FILE_MAX_BYTES (4u * 1024u * 1024u)
 
+/* Failure statuses of the readers below, so that a caller can tell a missing file from a
+ * corrupted one. */
+enum {
+    PEM_FILE_UNREADABLE = -1, /* cannot be opened or read */
+    PEM_FILE_INVALID = -2,    /* read, but breaks the rules above or is too large */
+    PEM_FILE_NO_MEMORY = -3,
+};
+
 /*
  * Reads every block of path, each a CERTIFICATE or a PUBLIC KEY, and returns their
  * public keys in file order in *keys (an array of *count keys, freed with
- * pem_keys_free). Returns 0, or -1 with a sentence in error.
+ * pem_keys_free). Returns 0, or PEM_FILE_UNREADABLE, PEM_FILE_INVALID or
+ * PEM_FILE_NO_MEMORY with a sentence in error.
  */
 int pem_read_public_keys(const char *path, EVP_PKEY ***keys, size_t *count, char *error,
                          size_t error_size);
@@ -33,7 +42,7 @@ void pem_keys_free(EVP_PKEY ***keys, size_t count);
 
 /*
  * Reads every block of path, each a CERTIFICATE, and returns them in file order in
- * *certs (freed with pem_certificates_free). Returns 0, or -1 with a sentence in error.
+ * *certs (freed with pem_certificates_free). Returns as pem_read_public_keys does.
  */
 int pem_read_certificates(const char *path, X509 ***certs, size_t *count, char *error,
                           size_t error_size);

@@ -32,9 +32,10 @@ typedef enum policy_error_code {
     /* "key_not_authorised": the key that verifies it is not bound to the bundle's kind
      * or jurisdiction */
     POLICY_E_NOT_AUTHORISED,
-    /* "trust_invalid": a regulator key or binding that cannot be used: no regulator name,
-     * a code that is not an officially assigned ISO 3166-1 alpha-2 code, one key bound to
-     * two regulators, or a key type or size the loader refuses */
+    /* "trust_invalid": a regulator key or binding that cannot be used. That is a key
+     * file that was read but is not a valid PEM key file, a key type or size the loader
+     * rejects, no regulator name, a code that is not an officially assigned ISO 3166-1
+     * alpha-2 code, or one key bound to two regulators */
     POLICY_E_TRUST,
     POLICY_E_NOT_YET,   /* "bundle_not_yet_effective" */
     POLICY_E_EXPIRED,   /* "bundle_expired" */
@@ -110,7 +111,9 @@ typedef struct policy_signer {
  * NULL is unbound: it may sign no bundle, and a load that finds a bundle signed with it
  * names the key. A key that is already in the list is not added twice: an unbound copy
  * takes the binding, and a key bound to one regulator cannot be bound to another
- * (POLICY_E_IO).
+ * (POLICY_E_TRUST). A file that cannot be read fails with POLICY_E_IO, and one that was
+ * read but is not a valid key file, or contains a key of an unsupported type, with
+ * POLICY_E_TRUST.
  */
 int policy_trust_add_pem(policy_trust *trust, const char *pem_path,
                          const policy_signer *signer, policy_error *err);

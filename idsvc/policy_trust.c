@@ -221,6 +221,17 @@ static int trust_add(policy_trust *trust, EVP_PKEY *key, const char *path, size_
     return 0;
 }
 
+/* Returns the error code for a pem_read_public_keys failure. A file that was read but
+ * contains no valid key list is a trust fault, not an I/O one. */
+static policy_error_code pem_failure_code(int pem_status)
+{
+    if (pem_status == PEM_FILE_INVALID)
+        return POLICY_E_TRUST;
+    if (pem_status == PEM_FILE_NO_MEMORY)
+        return POLICY_E_NO_MEMORY;
+    return POLICY_E_IO;
+}
+
 /* Adds every key of a PEM file of PUBLIC KEY and CERTIFICATE blocks. A bad block, or
  * text outside the blocks, rejects the whole file. */
 static int add_file(policy_trust *trust, const char *pem_path, key_scope scope,
@@ -229,10 +240,10 @@ static int add_file(policy_trust *trust, const char *pem_path, key_scope scope,
     char detail[384] = "";
     EVP_PKEY **keys = NULL;
     size_t count = 0;
-    int rc = 0;
+    int rc = pem_read_public_keys(pem_path, &keys, &count, detail, sizeof(detail));
 
-    if (pem_read_public_keys(pem_path, &keys, &count, detail, sizeof(detail)) != 0)
-        return policy_fail(err, POLICY_E_IO, 0, "regulator key file %s", detail);
+    if (rc != 0)
+        return policy_fail(err, pem_failure_code(rc), 0, "regulator key file %s", detail);
     for (size_t i = 0; i < count && rc == 0; i++)
         rc = trust_add(trust, keys[i], pem_path, i + 1, scope, signer, err);
     pem_keys_free(&keys, count);

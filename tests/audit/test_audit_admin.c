@@ -2,8 +2,9 @@
  * idsvc-admin audit on a database that the real audit log wrote (audit_log_open, with a
  * checkpoint signed in a SoftHSM2 token), and on copies edited in SQL. Columns that the
  * leaf hash does not cover must fail 'audit verify' and must not steer 'audit show'.
- * Purged entries are counted and checked against a stated retention period. Every
- * number argument of every idsvc-admin subcommand is read strictly.
+ * Purged entries are counted and checked against a stated retention period. A bad node
+ * or checkpoint line is named by its own line number. Every number argument of every
+ * idsvc-admin subcommand is read strictly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -223,6 +224,64 @@ static void expect_verify(const char *name, const char *sql, const char *options
                           const char *expected)
 {
     expect_export_and_verify(name, sql, 0, options, status, expected);
+}
+
+/* Counts the lines of the file at path. */
+static unsigned long count_lines(const char *path)
+{
+    FILE *file = fopen(path, "r");
+    unsigned long lines = 0;
+    int c;
+
+    assert_non_null(file);
+    while ((c = fgetc(file)) != EOF)
+        lines += c == '\n';
+    fclose(file);
+    return lines;
+}
+
+/* Returns the number of the first line of the file at path that contains text. */
+static unsigned long line_containing(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "r");
+    char line[16384];
+    unsigned long number = 0;
+
+    assert_non_null(file);
+    while (fgets(line, sizeof(line), file) != NULL) {
+        number++;
+        if (strstr(line, text) != NULL) {
+            fclose(file);
+            return number;
+        }
+    }
+    fclose(file);
+    fail_msg("no line of %s contains %s", path, text);
+    return 0;
+}
+
+/* Exports the unedited log as NAME, appends line to the export, and expects 'audit
+ * verify' to exit 1 and print before, the appended line's number, then after. */
+static void expect_appended_line_rejected(const char *name, const char *line,
+                                          const char *before, const char *after)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char expected[512];
+    unsigned long number;
+    FILE *file;
+
+    export_copy(name, NULL, 0, NULL, export_path, sizeof(export_path));
+    number = count_lines(export_path) + 1;
+    file = fopen(export_path, "a");
+    assert_non_null(file);
+    fprintf(file, "%s\n", line);
+    assert_int_equal(fclose(file), 0);
+
+    snprintf(expected, sizeof(expected), "%s%lu%s", before, number, after);
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, expected);
 }
 
 /* ---- Tests ------------------------------------------------------------------------ */
@@ -477,6 +536,97 @@ static void test_verify_counts_and_checks_purges(void **state)
                              1, "", 1, "FAILED entry 3: purge_invalid: the purged_at column");
 }
 
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define NODE_LINE(level, index)                                                          \
+    "{\"type\":\"node\",\"level\":" level ",\"index\":" index ",\"hash\":\"" ZERO_HASH "\"}"
+
+/* A node line that is malformed, or covers entries past the end of the export, is named
+ * by its own line, never by a line or entry number computed from its fields. */
+static void test_verify_names_bad_node_line(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *line;
+        const char *before; /* the expected output up to the line number */
+        const char *after;
+    } cases[] = {
+        {"node-level-70", NODE_LINE("70", "0"),
+         "FAILED line ", ": export_invalid: a node needs a level from 1 to 63"},
+        {"node-level-0", NODE_LINE("0", "0"),
+         "FAILED line ", ": export_invalid: a node needs a level from 1 to 63"},
+        {"node-index-negative", NODE_LINE("1", "-1"),
+         "FAILED line ", ": export_invalid: a node needs a level from 1 to 63"},
+        /* index * 2^level wraps past 2^64 */
+        {"node-index-overflow", NODE_LINE("3", "9223372036854775807"),
+         "FAILED line ", ": node_beyond_export: the node of level 3, index "
+         "9223372036854775807 covers entries past the end of the export, which has 4 "
+         "entries"},
+        {"node-level-63", NODE_LINE("63", "1"),
+         "FAILED line ", ": node_beyond_export: the node of level 63, index 1"},
+        /* entries 4 and 5 of a log of 4 */
+        {"node-past-end", NODE_LINE("1", "2"),
+         "FAILED line ", ": node_beyond_export: the node of level 1, index 2"},
+        {"node-hash", NODE_LINE("1", "1"),
+         "FAILED entry 2: node_hash_mismatch: the stored hash of level 1, index 1 (line ",
+         ") differs from the rebuilt one"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_appended_line_rejected(cases[i].name, cases[i].line, cases[i].before,
+                                      cases[i].after);
+}
+
+/* Deleting the last entry leaves the subtrees above it in the export: the first of them
+ * is named by its line. */
+static void test_verify_names_node_past_deleted_entry(void **state)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char expected[256];
+
+    (void)state;
+    export_copy("deleted-last", "DELETE FROM audit_entries WHERE idx = 3", 0, NULL,
+                export_path, sizeof(export_path));
+    snprintf(expected, sizeof(expected),
+             "FAILED line %lu: node_beyond_export: the node of level 1, index 1 covers "
+             "entries past the end of the export, which has 3 entries",
+             line_containing(export_path, "\"level\":1,\"index\":1,"));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, expected);
+}
+
+/* A checkpoint line without an id of 0 or more is named by its line. */
+static void test_verify_names_bad_checkpoint_id(void **state)
+{
+    static const char *const ids[] = {"-1", "\"1\"", "null"};
+    char export_path[PATH_MAX + 128];
+    char line[16384];
+    FILE *file;
+
+    (void)state;
+    export_copy("checkpoint-id", NULL, 0, NULL, export_path, sizeof(export_path));
+    file = fopen(export_path, "r");
+    assert_non_null(file);
+    while (fgets(line, sizeof(line), file) != NULL && strstr(line, "\"checkpoint\"") == NULL)
+        ;
+    fclose(file);
+    assert_non_null(strstr(line, "\"type\":\"checkpoint\",\"id\":1,"));
+
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char edited[16384];
+        const char *rest = strstr(line, "\"id\":1,") + strlen("\"id\":1,");
+
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(edited, sizeof(edited), "{\"type\":\"checkpoint\",\"id\":%s,%s", ids[i],
+                 rest);
+        expect_appended_line_rejected("checkpoint-id", edited, "FAILED line ",
+                                      ": export_invalid: a checkpoint needs an integer id "
+                                      "of 0 or more");
+    }
+}
+
 static void test_number_arguments_strict(void **state)
 {
     static const struct {
@@ -538,6 +688,9 @@ int main(void)
         cmocka_unit_test(test_show_reads_entry_text),
         cmocka_unit_test(test_show_marks_purged_columns),
         cmocka_unit_test(test_verify_counts_and_checks_purges),
+        cmocka_unit_test(test_verify_names_bad_node_line),
+        cmocka_unit_test(test_verify_names_node_past_deleted_entry),
+        cmocka_unit_test(test_verify_names_bad_checkpoint_id),
         cmocka_unit_test(test_number_arguments_strict),
     };
 

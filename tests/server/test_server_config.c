@@ -656,7 +656,8 @@ static void test_trust_file_blocks(void **state)
     assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)), 0);
     assert_int_equal(count, 2);
     pem_keys_free(&keys, count);
-    assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)), -1);
+    assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)),
+                     PEM_FILE_INVALID);
     assert_non_null(strstr(error, "mixed.pem: line "));
     assert_non_null(strstr(error, "block 2 is a PUBLIC KEY block"));
 
@@ -688,7 +689,7 @@ static void test_trust_file_blocks(void **state)
         write_test_file(cases[i].name, text, path, sizeof(path));
         error[0] = '\0';
         assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)),
-                         -1);
+                         PEM_FILE_INVALID);
         assert_null(keys);
         snprintf(expected, sizeof(expected), "%s: ", path);
         if (strstr(error, cases[i].message) == NULL || strstr(error, expected) != error)
@@ -696,6 +697,15 @@ static void test_trust_file_blocks(void **state)
         assert_ptr_equal(strstr(error, expected), error);
         assert_non_null(strstr(error, cases[i].message));
     }
+
+    /* A file that cannot be opened gets another status than a file with bad content. */
+    write_test_file("missing.pem", "", path, sizeof(path));
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)),
+                     PEM_FILE_UNREADABLE);
+    assert_non_null(strstr(error, "cannot open the file"));
+    assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)),
+                     PEM_FILE_UNREADABLE);
     free(cert_a);
     free(cert_b);
     free(pub_b);

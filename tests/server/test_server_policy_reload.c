@@ -7,8 +7,9 @@
  * TH, so that a verification by bank-th shows which set decided. A reload that fails
  * must keep both the old keys and the old bundles. The loader also runs the checks of
  * `idsvc-admin policy validate`: warnings are logged and errors reject the load, at
- * SIGHUP and at start. The tests run in order, each from the state the previous one
- * left.
+ * SIGHUP and at start. A regulator key file that cannot be read fails with io_error,
+ * and one that was read but contains no valid key with trust_invalid. The tests run in
+ * order, each from the state the previous one left.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -636,22 +637,19 @@ static void test_reload_rejects_set_without_home(void **state)
     json_decref(payload);
 }
 
-/* A node whose bundles validate rejects, although they compile, does not start, and
- * its log names the file, the line and the code. It has a database of its own, so the
+/* Starts a second node with bundles and regulators, which must exit with status 1, and
+ * returns its log; the caller frees it. The node has a database of its own, so the
  * running daemon's lock does not stop it first. */
-static void test_start_rejects_validate_error(void **state)
+static char *run_rejected_start(const char *bundles, const char *regulators)
 {
     const char *dir = server.token.dir;
     char config_path[PATH_MAX + 64], log_path[PATH_MAX + 64];
     char command[3 * PATH_MAX + 256];
-    char where[96];
     char *log;
 
-    (void)state;
     snprintf(config_path, sizeof(config_path), "%s/rejected.conf", dir);
     snprintf(log_path, sizeof(log_path), "%s/rejected.log", dir);
-    write_config_file(config_path, BUNDLES "bundle = th-unreachable.xml\n",
-                      REGULATORS TH_REGULATOR("TH"));
+    write_config_file(config_path, bundles, regulators);
     assert_int_equal(
         harness_run("sed -i 's/^path = idsvc.db$/path = rejected.db/' '%s'", config_path),
         0);
@@ -661,6 +659,19 @@ static void test_start_rejects_validate_error(void **state)
 
     log = test_read_file(log_path, NULL);
     assert_non_null(log);
+    return log;
+}
+
+/* A node whose bundles validate rejects, although they compile, does not start, and
+ * its log names the file, the line and the code. */
+static void test_start_rejects_validate_error(void **state)
+{
+    char where[96];
+    char *log;
+
+    (void)state;
+    log = run_rejected_start(BUNDLES "bundle = th-unreachable.xml\n",
+                             REGULATORS TH_REGULATOR("TH"));
     snprintf(where, sizeof(where), "th-unreachable.xml:%d: rule th.import.address",
              line_of("th-unreachable.xml", "derive=\"age_over_18\">disclose-derived"));
     if (strstr(log, where) == NULL || strstr(log, "(derive_unreachable)") == NULL)
@@ -670,6 +681,85 @@ static void test_start_rejects_validate_error(void **state)
     assert_non_null(strstr(log, "(derive_unreachable)"));
     assert_null(strstr(log, "\"started\""));
     free(log);
+}
+
+/* Regulator key files of the TH regulator that fail to load, and the code of each. */
+static const struct {
+    const char *file;
+    const char *code;
+} KEY_FILE_FAULTS[] = {
+    {"th-garbage.pem", "trust_invalid"},   /* no PEM block */
+    {"th-cut.pem", "trust_invalid"},       /* a PEM block cut off after 100 bytes */
+    {"th-private.pem", "trust_invalid"},   /* a PRIVATE KEY block */
+    {"th-ed25519.pem", "trust_invalid"},   /* a key type the loader refuses */
+    {"th-missing.pem", "io_error"},        /* no such file */
+    {"th-folder.pem", "io_error"},         /* a folder, which cannot be read */
+};
+
+/* Writes the files of KEY_FILE_FAULTS, all but th-missing.pem. */
+static void write_key_file_faults(void)
+{
+    const char *dir = server.token.dir;
+
+    assert_int_equal(write_text("th-garbage.pem", "garbage\n"), 0);
+    assert_int_equal(harness_run("head -c 100 '%s/th.pem' > '%s/th-cut.pem'", dir, dir), 0);
+    assert_int_equal(harness_run("openssl genpkey -algorithm EC -pkeyopt "
+                                 "ec_paramgen_curve:P-256 -out '%s/th-private.pem'",
+                                 dir),
+                     0);
+    assert_int_equal(harness_run("openssl genpkey -algorithm ed25519 | openssl pkey -pubout "
+                                 "-out '%s/th-ed25519.pem'",
+                                 dir),
+                     0);
+    assert_int_equal(harness_run("mkdir -p '%s/th-folder.pem'", dir), 0);
+}
+
+/* Each bad key file fails the reload with its code, in the log and in the audit log,
+ * and the keys and bundles in force stay. */
+static void test_reload_names_key_file_fault(void **state)
+{
+    char regulators[256];
+    json_t *payload;
+
+    (void)state;
+    write_key_file_faults();
+    for (size_t i = 0; i < sizeof(KEY_FILE_FAULTS) / sizeof(KEY_FILE_FAULTS[0]); i++) {
+        snprintf(regulators, sizeof(regulators),
+                 REGULATORS "\n[regulator pdpc-th]\nkey = %s\nsigns = TH\n",
+                 KEY_FILE_FAULTS[i].file);
+        write_policy(BUNDLES TH_BUNDLE_LINE, regulators);
+        reload_and_wait("\"policy_reload_failed\"");
+        expect_reload_failure(KEY_FILE_FAULTS[i].code, KEY_FILE_FAULTS[i].file);
+
+        payload = last_audit_payload("policy_reload_failed");
+        assert_string_equal(json_string_value(json_object_get(payload, "code")),
+                            KEY_FILE_FAULTS[i].code);
+        json_decref(payload);
+    }
+    expect_th_rules(true, 1);
+}
+
+/* A node with a bad key file does not start, and start_failed names the code. */
+static void test_start_names_key_file_fault(void **state)
+{
+    char regulators[256];
+    char code[64];
+    char *log;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(KEY_FILE_FAULTS) / sizeof(KEY_FILE_FAULTS[0]); i++) {
+        snprintf(regulators, sizeof(regulators),
+                 REGULATORS "\n[regulator pdpc-th]\nkey = %s\nsigns = TH\n",
+                 KEY_FILE_FAULTS[i].file);
+        log = run_rejected_start(BUNDLES TH_BUNDLE_LINE, regulators);
+        snprintf(code, sizeof(code), "(%s)", KEY_FILE_FAULTS[i].code);
+        if (strstr(log, code) == NULL || strstr(log, KEY_FILE_FAULTS[i].file) == NULL)
+            fprintf(stderr, "the rejected node logged:\n%s\n", log);
+        assert_non_null(strstr(log, "\"start_failed\""));
+        assert_non_null(strstr(log, KEY_FILE_FAULTS[i].file));
+        assert_non_null(strstr(log, code));
+        free(log);
+    }
 }
 
 int main(void)
@@ -683,6 +773,8 @@ int main(void)
         cmocka_unit_test(test_reload_rejects_validate_error),
         cmocka_unit_test(test_reload_rejects_set_without_home),
         cmocka_unit_test(test_start_rejects_validate_error),
+        cmocka_unit_test(test_reload_names_key_file_fault),
+        cmocka_unit_test(test_start_names_key_file_fault),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -5,7 +5,8 @@
  *
  *   1. each entry's bytes must hash to its leaf hash (entry_hash_mismatch), and the
  *      indexes must run 0, 1, 2, ... (entry_missing);
- *   2. each exported subtree hash must equal the rebuilt one (node_hash_mismatch);
+ *   2. each exported subtree hash must cover only entries of the export
+ *      (node_beyond_export) and equal the rebuilt one (node_hash_mismatch);
  *   3. each checkpoint must carry a valid signature by the trusted key
  *      (checkpoint_signature_invalid), cover no more than the export
  *      (checkpoint_beyond_export), sign the rebuilt root (checkpoint_root_mismatch), and
@@ -64,7 +65,7 @@ typedef struct verifier {
     char trust_key_id[65];
     audit_checkpoint *checkpoints;
     size_t checkpoint_count;
-    json_t *nodes;      /* [level, index, hash] of the exported subtrees */
+    json_t *nodes;      /* [level, index, hash, line] of the exported subtrees */
     unsigned long line; /* the export line being read, for messages */
     const retention_rule *rules;
     size_t rule_count;
@@ -299,6 +300,10 @@ static int read_checkpoint(verifier *v, const json_t *line)
     v->checkpoints = grown;
     checkpoint = &grown[v->checkpoint_count++];
     memset(checkpoint, 0, sizeof(*checkpoint));
+    if (!json_is_integer(json_object_get(line, "id")) ||
+        json_integer_value(json_object_get(line, "id")) < 0)
+        return fail("line", v->line, "export_invalid",
+                    "a checkpoint needs an integer id of 0 or more");
     checkpoint->id = (uint64_t)json_integer_value(json_object_get(line, "id"));
 
     len = decode_signature(signature, decoded);
@@ -315,6 +320,8 @@ static int read_checkpoint(verifier *v, const json_t *line)
     return 0;
 }
 
+/* Keeps a node line with its line number, because its hash can be checked only once
+ * every entry is read. */
 static int read_node(verifier *v, const json_t *line)
 {
     json_t *level = json_object_get(line, "level");
@@ -324,7 +331,13 @@ static int read_node(verifier *v, const json_t *line)
     if (!json_is_integer(level) || !json_is_integer(index) || !json_is_string(hash))
         return fail("line", v->line, "export_invalid",
                     "a node needs an integer level and index and a hash string");
-    if (json_array_append_new(v->nodes, json_pack("[O, O, O]", level, index, hash)) != 0)
+    /* The store keeps levels 1 to 63, because level 0 is the entries' leaf hashes. */
+    if (json_integer_value(level) < 1 || json_integer_value(level) > 63 ||
+        json_integer_value(index) < 0)
+        return fail("line", v->line, "export_invalid",
+                    "a node needs a level from 1 to 63 and an index of 0 or more");
+    if (json_array_append_new(v->nodes, json_pack("[O, O, O, I]", level, index, hash,
+                                                  (json_int_t)v->line)) != 0)
         return fail("line", v->line, "internal_error", "out of memory");
     return 0;
 }
@@ -377,28 +390,49 @@ out:
 
 /* ---- Checks ----------------------------------------------------------------------- */
 
+/*
+ * Checks one exported subtree hash against the rebuilt tree. A subtree of level L and
+ * index I covers entries I * 2^L to (I + 1) * 2^L - 1, so it lies inside an export of n
+ * entries exactly when I < n >> L, a test that cannot overflow.
+ */
+static int check_node(const verifier *v, const json_t *item)
+{
+    unsigned level = (unsigned)json_integer_value(json_array_get(item, 0));
+    uint64_t index = (uint64_t)json_integer_value(json_array_get(item, 1));
+    uint64_t line = (uint64_t)json_integer_value(json_array_get(item, 3));
+    audit_merkle_hash stored;
+    audit_merkle_hash rebuilt;
+    char detail[256];
+
+    if (index >= v->tree.frontier.size >> level) {
+        snprintf(detail, sizeof(detail),
+                 "the node of level %u, index %" PRIu64 " covers entries past the end of "
+                 "the export, which has %" PRIu64 " entries; entries were deleted from the "
+                 "end, or the line was edited",
+                 level, index, v->tree.frontier.size);
+        return fail("line", line, "node_beyond_export", detail);
+    }
+    snprintf(detail, sizeof(detail),
+             "the stored hash of level %u, index %" PRIu64 " (line %" PRIu64 ") differs "
+             "from the rebuilt one; it covers %" PRIu64 " entries from this index",
+             level, index, line, UINT64_C(1) << level);
+    if (audit_hash_from_hex(json_string_value(json_array_get(item, 2)), &stored) != 0 ||
+        audit_memory_tree_get(&v->tree, level, index, &rebuilt) != 0 ||
+        memcmp(stored.bytes, rebuilt.bytes, sizeof(stored.bytes)) != 0)
+        return fail("entry", index << level, "node_hash_mismatch", detail);
+    return 0;
+}
+
 static int check_nodes(const verifier *v)
 {
     size_t position;
     const json_t *item;
+    int rc;
 
     json_array_foreach(v->nodes, position, item) {
-        json_int_t level = json_integer_value(json_array_get(item, 0));
-        json_int_t index = json_integer_value(json_array_get(item, 1));
-        audit_merkle_hash stored;
-        audit_merkle_hash rebuilt;
-        char detail[160];
-
-        if (level < 1 || level > 63 || index < 0)
-            return fail("line", 0, "export_invalid", "a node has an invalid level or index");
-        snprintf(detail, sizeof(detail),
-                 "the stored hash of level %lld, index %lld differs from the rebuilt one; "
-                 "it covers %llu entries from this index",
-                 (long long)level, (long long)index, 1ULL << level);
-        if (audit_hash_from_hex(json_string_value(json_array_get(item, 2)), &stored) != 0 ||
-            audit_memory_tree_get(&v->tree, (unsigned)level, (uint64_t)index, &rebuilt) != 0 ||
-            memcmp(stored.bytes, rebuilt.bytes, sizeof(stored.bytes)) != 0)
-            return fail("entry", (uint64_t)index << level, "node_hash_mismatch", detail);
+        rc = check_node(v, item);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
