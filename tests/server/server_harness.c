@@ -311,6 +311,15 @@ void harness_teardown(harness *h)
     test_token_destroy(&h->token);
 }
 
+int harness_begin(harness *h)
+{
+    if (harness_setup(h) != 0 || harness_start(h) != 0) {
+        harness_teardown(h);
+        return -1;
+    }
+    return 0;
+}
+
 int harness_finish(harness *h)
 {
     int status = harness_stop(h, SIGTERM);

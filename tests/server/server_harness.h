@@ -57,6 +57,10 @@ int harness_stop(harness *h, int sig);
 
 void harness_teardown(harness *h);
 
+/* Sets the harness up and starts the daemon, or tears it down again on failure. Returns
+ * 0 or -1, for a group setup. */
+int harness_begin(harness *h);
+
 /* Stops the daemon with SIGTERM, prints its exit status and log when that is not 0, and
  * tears the harness down. Returns 0 for a clean stop, or -1, for a group teardown. */
 int harness_finish(harness *h);

@@ -29,11 +29,7 @@ static const char issue_body[] =
 static int start_server(void **state)
 {
     (void)state;
-    if (harness_setup(&server) != 0 || harness_start(&server) != 0) {
-        harness_teardown(&server);
-        return -1;
-    }
-    return 0;
+    return harness_begin(&server);
 }
 
 static int stop_server(void **state)

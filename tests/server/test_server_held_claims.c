@@ -31,11 +31,7 @@ static const char *const held_values[] = {"Siti", "Rahman", ">MY<", "1988-07-14"
 static int start_server(void **state)
 {
     (void)state;
-    if (harness_setup(&server) != 0 || harness_start(&server) != 0) {
-        harness_teardown(&server);
-        return -1;
-    }
-    return 0;
+    return harness_begin(&server);
 }
 
 static int stop_server(void **state)
