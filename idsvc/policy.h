@@ -318,6 +318,9 @@ typedef struct policy_claim_decision {
     policy_outcome_kind outcome;
     policy_reason reason;
     const policy_rule *rule; /* the winning rule, NULL for no_rule and unknown_claim */
+    /* The catalogue name of the source claim whose withhold rule also withheld this
+     * derived claim, and then rule is that source's rule. NULL for other decisions. */
+    const char *withheld_source;
     policy_consent consent_needed; /* for consent_required */
     unsigned mechanisms_needed;    /* for transfer_mechanism_missing: any one of these */
     policy_assurance assurance_needed;

@@ -7,7 +7,9 @@
  * Among equally specific rules, withhold beats disclose-derived, which beats disclose,
  * and equal effects combine their conditions. Across bundles the strongest effect wins
  * and every bundle that allows the claim adds its conditions. So a claim is released
- * only in the form, and on the conditions, that every applicable bundle allows.
+ * only in the form, and on the conditions, that every applicable bundle allows. A derived
+ * claim requested by its own name is withheld wherever the verdict on its source claim is
+ * to withhold, because it is a stand-in for that source.
  */
 #include <stdio.h>
 #include <string.h>
@@ -445,11 +447,42 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     return true;
 }
 
+/* Returns the rule that withholds the source of a derived claim, or NULL when the claim
+ * is not derived or its source's verdict is to disclose or derive. A source that no rule
+ * matches returns NULL too, so that its derived claims follow their own rules. */
+static const policy_rule *source_withhold_rule(const policy_request *req, int claim)
+{
+    int source = req->set->claims[claim].source;
+    verdict v;
+
+    if (source < 0 || !claim_verdict(req, source, &v, NULL))
+        return NULL;
+    return v.effect == POLICY_WITHHOLD ? v.rule : NULL;
+}
+
+/* Withholds a derived claim under the rule that withholds its source, because a derived
+ * claim is a stand-in for its source and must not leave where the source may not. The
+ * claim's own winning rule, if any, is traced as overridden. */
+static void withhold_for_source(const policy_request *req, int claim,
+                                const policy_rule *source_rule,
+                                const policy_rule *own_rule, policy_claim_decision *d,
+                                const trace_sink *sink)
+{
+    if (own_rule != NULL)
+        trace_emit(sink, own_rule, POLICY_TRACE_OVERRIDDEN_BY_SOURCE);
+    trace_emit(sink, source_rule, POLICY_TRACE_WITHHOLDS_SOURCE);
+    d->rule = source_rule;
+    d->reason = POLICY_REASON_RULE;
+    d->withheld_source = req->set->claims[req->set->claims[claim].source].name;
+}
+
 static void decide_claim(const policy_request *req, size_t index,
                          policy_claim_decision *d, const trace_sink *sink)
 {
     int claim = req->claims[index];
+    const policy_rule *source_rule;
     verdict v = {0};
+    bool found;
 
     memset(d, 0, sizeof(*d));
     d->claim = req->claim_names[index];
@@ -458,7 +491,13 @@ static void decide_claim(const policy_request *req, size_t index,
         d->reason = POLICY_REASON_UNKNOWN_CLAIM;
         return;
     }
-    if (!claim_verdict(req, claim, &v, sink)) {
+    source_rule = source_withhold_rule(req, claim);
+    found = claim_verdict(req, claim, &v, sink);
+    if (source_rule != NULL) {
+        withhold_for_source(req, claim, source_rule, found ? v.rule : NULL, d, sink);
+        return;
+    }
+    if (!found) {
         d->reason = POLICY_REASON_NO_RULE;
         return;
     }

@@ -268,6 +268,10 @@ typedef enum policy_trace_status {
     POLICY_TRACE_LESS_SPECIFIC,     /* matched, but a more specific rule won */
     POLICY_TRACE_OVERRIDDEN_BY_BUNDLE, /* won in its bundle, another bundle's stronger
                                           effect won */
+    POLICY_TRACE_WITHHOLDS_SOURCE,     /* withholds the source of the requested derived
+                                          claim, and so the derived claim too */
+    POLICY_TRACE_OVERRIDDEN_BY_SOURCE, /* won for the derived claim, but a rule withholds
+                                          its source */
     POLICY_TRACE_NO_RELYING_PARTY,     /* did not match: relying party jurisdiction */
     POLICY_TRACE_NO_SCOPE,             /* did not match: domestic or cross-border */
     POLICY_TRACE_NO_PURPOSE,           /* did not match: purpose */

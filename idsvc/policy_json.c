@@ -290,6 +290,11 @@ void policy_claim_sentence(const policy_claim_decision *claim, const policy_requ
             snprintf(buf, size,
                      "Only derived values are disclosed (%s) under rule %s (%s): %s",
                      list, id, basis, rule->summary);
+        } else if (claim->withheld_source != NULL) {
+            snprintf(buf, size,
+                     "Withheld because rule %s (%s) withholds %s, the claim that %s is "
+                     "derived from: %s",
+                     id, basis, claim->withheld_source, claim->claim, rule->summary);
         } else {
             snprintf(buf, size, "Withheld under rule %s (%s): %s", id, basis,
                      rule->summary);

@@ -86,6 +86,8 @@ static const char *const trace_names[] = {
     "overridden_by_stronger_effect",
     "overridden_by_more_specific",
     "overridden_by_other_bundle",
+    "withholds_source",
+    "overridden_by_source_withhold",
     "relying_party_not_matched",
     "scope_not_matched",
     "purpose_not_matched",

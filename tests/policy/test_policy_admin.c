@@ -590,6 +590,49 @@ static void test_explain_shows_trace(void **state)
     free(out);
 }
 
+/* explain names the rule that withholds the source of a derived claim requested by its
+ * own name, in the table, the sentence, the JSON decision and the trace. */
+static void test_explain_names_source_rule(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/stand-in.json", f->token.dir);
+    write_text(path,
+               "{\"subject_jurisdiction\": \"SG\", \"relying_party\": {\"jurisdiction\":"
+               " \"SG\"}, \"purpose\": \"age_check\", \"retention_days\": 30,"
+               " \"assurance\": \"high\", \"consent\": [\"explicit\"],"
+               " \"claims\": [\"id_verified\", \"kyc_level\"],"
+               " \"values\": {\"national_id\": \"S1234567A\"},"
+               " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain %s/policies/asean-cn-base.xml %s", admin(),
+              source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "Outcome:  deny");
+    assert_contains(out, "id_verified            withheld   rule                         "
+                         "base.identifier.other-purposes");
+    assert_contains(out, "kyc_level              withheld   rule                         "
+                         "base.identifier.other-purposes");
+    assert_contains(out,
+                    "withholds national_id, the claim that kyc_level is derived from");
+    assert_contains(out, "overridden_by_source_withhold          base.derived.domestic");
+    assert_contains(
+        out, "withholds_source                       base.identifier.other-purposes");
+    free(out);
+
+    out = run(&status, "%s policy explain --json %s/policies/asean-cn-base.xml %s",
+              admin(), source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "\"outcome\": \"deny\"");
+    assert_contains(out, "\"rule\": \"base.identifier.other-purposes\"");
+    assert_contains(out, "\"status\": \"withholds_source\"");
+    assert_true(strstr(out, "\"decision\": \"derived\"") == NULL);
+    assert_true(strstr(out, "S1234567A") == NULL);
+    free(out);
+}
+
 /* A decision input is checked as the node checks it: a relying party's jurisdiction
  * that ISO has not assigned rejects the request, and a residence country that ISO has
  * not assigned derives no residency country. */
@@ -726,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_diff_on_real_bundles),
         cmocka_unit_test(test_explain_shows_trace),
         cmocka_unit_test(test_explain_checks_countries),
+        cmocka_unit_test(test_explain_names_source_rule),
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
     };

@@ -1102,6 +1102,241 @@ static void test_country_of_needs_assigned_code(void **state)
     policy_set_release(&set);
 }
 
+/* Decides claim alone with the rest of doc unchanged. The decision's claim name points
+ * into a freed copy of doc, so callers read only its other members. */
+static const policy_claim_decision *decide_alone(const policy_set *set, const json_t *doc,
+                                                 policy_decision *decision,
+                                                 const char *claim)
+{
+    json_t *alone = json_deep_copy(doc);
+    const policy_claim_decision *d;
+
+    json_object_set_new(alone, "claims", json_pack("[s]", claim));
+    d = decide_claim_in(set, alone, decision, claim);
+    json_decref(alone);
+    return d;
+}
+
+/*
+ * A derived claim is a stand-in for its source, so wherever a rule withholds the source,
+ * the derived claim requested by its own name is withheld under that same rule, in every
+ * bundle and for every pair of the catalogue. Elsewhere the derived claim keeps the
+ * decision of its own rules.
+ */
+static void test_derived_follows_source_withhold(void **state)
+{
+    policy_set *set = load_rule_set(false);
+    size_t covered = 0, released = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < 3000; i++) {
+        json_t *doc = random_request(set, i);
+        policy_decision decision, alone;
+        policy_request req;
+        policy_error err = {0};
+
+        free(decide_to_text(set, doc, &decision));
+        assert_int_equal(policy_request_from_json(set, doc, &req, &err), 0);
+        for (size_t c = 0; c < decision.claim_count; c++) {
+            const policy_claim_decision *d = &decision.claims[c];
+            int index = policy_set_find_claim(set, d->claim);
+            const policy_claim_decision *source;
+            const char *source_name;
+            char sentence[1024];
+
+            if (set->claims[index].source < 0)
+                continue;
+            source_name = set->claims[set->claims[index].source].name;
+            source = decide_alone(set, doc, &alone, source_name);
+            policy_claim_sentence(d, &req, sentence, sizeof(sentence));
+            if (source->outcome != POLICY_WITHHELD ||
+                source->reason != POLICY_REASON_RULE) {
+                assert_null(strstr(sentence, "the claim that"));
+                released += d->outcome != POLICY_WITHHELD;
+                continue;
+            }
+            if (d->outcome != POLICY_WITHHELD || d->reason != POLICY_REASON_RULE ||
+                d->rule != source->rule)
+                fail_msg("request %u: %s is %s/%s under %s, but rule %s withholds its "
+                         "source %s",
+                         i, d->claim, policy_outcome_name(d->outcome),
+                         policy_reason_name(d->reason),
+                         d->rule != NULL ? d->rule->id : "no rule", source->rule->id,
+                         source_name);
+            assert_int_equal(d->derived_count, 0);
+            assert_non_null(strstr(sentence, source->rule->id));
+            assert_non_null(strstr(sentence, source_name));
+            covered++;
+        }
+        json_decref(doc);
+    }
+    /* The generator reaches both branches often. */
+    assert_true(covered > 300);
+    assert_true(released > 100);
+    policy_set_release(&set);
+}
+
+/* Decides one claim of the real rule set for a request from subject to relying party
+ * rp, which has the one transfer mechanism given, and checks its decision and rule. */
+static void expect_stand_in(const policy_set *set, const char *subject, const char *rp,
+                            const char *mechanism, const char *purpose, const char *claim,
+                            policy_outcome_kind outcome, const char *rule)
+{
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s, s:[s]}, s:s, s:i, s:s, s:[s], s:[s], s:{s:s}, s:s}",
+        "subject_jurisdiction", subject, "relying_party", "id", "rp", "jurisdiction", rp,
+        "transfer_mechanisms", mechanism, "purpose", purpose, "retention_days", 30,
+        "assurance", "high", "consent",
+        strcmp(subject, "CN") == 0 ? "separate-cross-border" : "explicit", "claims",
+        claim, "values", "national_id", "S1234567A", "time", "2026-06-01T00:00:00Z");
+    policy_decision decision;
+    policy_request req;
+    policy_error err = {0};
+    const policy_claim_decision *d = decide_claim_in(set, doc, &decision, claim);
+    char sentence[1024];
+
+    print_message("    %s -> %s %s %s: %s/%s %s\n", subject, rp, purpose, claim,
+                  policy_outcome_name(d->outcome), policy_reason_name(d->reason),
+                  d->rule != NULL ? d->rule->id : "-");
+    expect_reason(d, outcome, "rule");
+    assert_non_null(d->rule);
+    assert_string_equal(d->rule->id, rule);
+    assert_string_equal(d->rule->bundle_id, "asean-cn-base");
+    if (outcome == POLICY_WITHHELD) {
+        char expected[320];
+
+        assert_int_equal(policy_request_from_json(set, doc, &req, &err), 0);
+        policy_claim_sentence(d, &req, sentence, sizeof(sentence));
+        snprintf(expected, sizeof(expected),
+                 "rule %s (ASEAN Framework on Personal Data Protection (2016), principle "
+                 "of consent, notification and purpose) withholds national_id, the claim "
+                 "that %s is derived from",
+                 rule, claim);
+        if (strstr(sentence, expected) == NULL)
+            fail_msg("expected \"%s\" in \"%s\"", expected, sentence);
+    }
+    json_decref(doc);
+}
+
+/* The identity number's stand-ins follow the identity number: withheld with it for the
+ * purposes that do not need it, at home and across a border, and released as before
+ * where it may go. */
+static void test_identifier_stand_ins_withheld(void **state)
+{
+    static const char *const stand_ins[] = {"id_verified", "kyc_level"};
+    static const char *const domestic_only[] = {"payment",
+                                                "credit_assessment",
+                                                "insurance",
+                                                "employment_screening",
+                                                "telecom_registration",
+                                                "government_service"};
+    static const char withheld[] = "base.identifier.other-purposes";
+    policy_set *set = load_rule_set(false);
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        const char *claim = stand_ins[i];
+
+        expect_stand_in(set, "SG", "SG", "asean-mcc", "age_check", claim, POLICY_WITHHELD,
+                        withheld);
+        expect_stand_in(set, "SG", "MY", "asean-mcc", "age_check", claim, POLICY_WITHHELD,
+                        withheld);
+        expect_stand_in(set, "CN", "TH", "security-assessment", "age_check", claim,
+                        POLICY_WITHHELD, withheld);
+        for (size_t p = 0; p < sizeof(domestic_only) / sizeof(domestic_only[0]); p++) {
+            expect_stand_in(set, "SG", "MY", "asean-mcc", domestic_only[p], claim,
+                            POLICY_WITHHELD, withheld);
+            expect_stand_in(set, "SG", "SG", "asean-mcc", domestic_only[p], claim,
+                            POLICY_DERIVED, "base.derived.domestic");
+        }
+        expect_stand_in(set, "SG", "MY", "asean-mcc", "account_opening", claim,
+                        POLICY_DERIVED, "base.derived.cross-border");
+    }
+    policy_set_release(&set);
+}
+
+/* A residency bundle for t-base that withholds dates of birth of residents of SG from
+ * relying parties abroad. */
+static const char source_residency[] =
+    "<PolicyBundle xmlns='urn:idsvc:policy:1' ID='t-res-sg' version='1'"
+    " kind='residency' jurisdiction='SG' base='t-base' regulator='test'"
+    " effectiveFrom='2026-01-01T00:00:00Z'>\n<Title>test</Title>\n<Rules>\n"
+    "<Rule id='sg.birth.export'><Match scope='cross-border'><Subject>SG</Subject>"
+    "<Claim>date_of_birth</Claim></Match><Effect>withhold</Effect>"
+    "<LegalBasis instrument='test' provision='2'/><Summary>s</Summary></Rule>\n"
+    "</Rules></PolicyBundle>\n";
+
+typedef struct stand_in_case {
+    const char *subject;
+    const char *relying_party;
+    const char *purpose;
+    policy_outcome_kind outcome;
+    const char *rule;
+    const char *bundle;
+} stand_in_case;
+
+/*
+ * The source's withhold verdict covers age_over_18 whichever bundle gives it: the base
+ * withholds dates of birth for travel, and the residency bundle of SG withholds them
+ * abroad. Where the source's verdict is to derive (domestic payment) or no rule matches
+ * it (payment from TH), age_over_18 keeps the decision of its own rule.
+ */
+static void test_source_withhold_in_any_bundle(void **state)
+{
+    static const stand_in_case cases[] = {
+        {"SG", "SG", "travel", POLICY_WITHHELD, "base.birth.travel", "t-base"},
+        {"TH", "SG", "travel", POLICY_WITHHELD, "base.birth.travel", "t-base"},
+        {"SG", "TH", "payment", POLICY_WITHHELD, "sg.birth.export", "t-res-sg"},
+        {"SG", "SG", "payment", POLICY_DERIVED, "base.derived", "t-base"},
+        {"TH", "SG", "payment", POLICY_DERIVED, "base.derived", "t-base"},
+        {"TH", "TH", "payment", POLICY_DERIVED, "base.derived", "t-base"},
+    };
+    char *base = make_bundle(
+        "<Rule id='base.birth.travel'><Match><Purpose>travel</Purpose>"
+        "<Claim>date_of_birth</Claim></Match><Effect>withhold</Effect>"
+        "<LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>\n"
+        "<Rule id='base.birth.payment'><Match scope='domestic'><Purpose>payment</Purpose>"
+        "<Claim>date_of_birth</Claim></Match>"
+        "<Effect derive='age_over_18'>disclose-derived</Effect>"
+        "<LegalBasis instrument='t' provision='1'/><Summary>s</Summary></Rule>\n"
+        "<Rule id='base.derived'><Match><ClaimClass>derived</ClaimClass></Match>"
+        "<Effect>disclose</Effect><LegalBasis instrument='t' provision='1'/>"
+        "<Summary>s</Summary></Rule>\n");
+    policy_bundle *bundles[2] = {parse_text(base, "base.xml"),
+                                 parse_text(source_residency, "residency.xml")};
+    policy_set *set = NULL;
+    policy_error err = {0};
+
+    (void)state;
+    assert_int_equal(policy_set_compile(bundles, 2, &set, &err), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const stand_in_case *c = &cases[i];
+        json_t *doc = json_pack(
+            "{s:s, s:{s:s}, s:s, s:[s], s:s, s:{s:s}, s:s}", "subject_jurisdiction",
+            c->subject, "relying_party", "jurisdiction", c->relying_party, "purpose",
+            c->purpose, "claims", "age_over_18", "assurance", "high", "values",
+            "date_of_birth", "1990-04-01", "time", "2026-06-01T00:00:00Z");
+        policy_decision decision;
+        const policy_claim_decision *d =
+            decide_claim_in(set, doc, &decision, "age_over_18");
+
+        print_message("    %s -> %s %s: %s/%s %s\n", c->subject, c->relying_party,
+                      c->purpose, policy_outcome_name(d->outcome),
+                      policy_reason_name(d->reason), d->rule != NULL ? d->rule->id : "-");
+        expect_reason(d, c->outcome, "rule");
+        assert_non_null(d->rule);
+        assert_string_equal(d->rule->id, c->rule);
+        assert_string_equal(d->rule->bundle_id, c->bundle);
+        if (c->outcome == POLICY_DERIVED)
+            assert_string_equal(d->derived[0].value, "true");
+        json_decref(doc);
+    }
+    policy_set_release(&set);
+    policy_bundle_free(&bundles[0]);
+    policy_bundle_free(&bundles[1]);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1123,6 +1358,9 @@ int main(void)
         cmocka_unit_test(test_ambiguous_must_be_names),
         cmocka_unit_test(test_rp_jurisdiction_must_be_assigned),
         cmocka_unit_test(test_country_of_needs_assigned_code),
+        cmocka_unit_test(test_derived_follows_source_withhold),
+        cmocka_unit_test(test_identifier_stand_ins_withheld),
+        cmocka_unit_test(test_source_withhold_in_any_bundle),
     };
 
     if (getenv("IDSVC_SOURCE_DIR") == NULL) {

@@ -48,7 +48,8 @@ static const char POLICY_CONFIG[] =
     "\n[regulator pdpc-sg]\nkey = sg.pem\nsigns = SG\n"
     "\n[regulator pdpc-th]\nkey = th.pem\nsigns = TH\n"
     "\n[rp bank-th]\nentity_id = " TH_ENTITY_ID "\njurisdiction = TH\n"
-    "allowed_claims = given_name family_name date_of_birth age_over_18 national_id\n"
+    "allowed_claims = given_name family_name date_of_birth age_over_18 national_id"
+    " id_verified\n"
     "subject_cn = " CLIENT_STRANGER "\n"
     "\n[issuer my-id]\nentity_id = " MY_ISSUER
     "\ncertificate = peer.pem\njurisdiction = MY\n"
@@ -118,7 +119,8 @@ static int widen_allowed_claims(const harness *h)
 {
     return run("sed -i 's/^allowed_claims = given_name family_name nationality$/"
                "allowed_claims = given_name family_name nationality date_of_birth "
-               "age_over_18 national_id phone address residency_country/' '%s'",
+               "age_over_18 national_id phone address residency_country id_verified "
+               "kyc_level/' '%s'",
                h->config_path);
 }
 
@@ -408,6 +410,49 @@ static void test_bad_request_values(void **state)
     /* None of the rejections above recorded the assertion. */
     verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
     expect_status(&result, 200, "");
+    http_result_clear(&result);
+    free(assertion);
+}
+
+/* A derived claim requested by its own name is withheld under the rule that withholds
+ * its source claim. Here that rule withholds national_id for an age check at home and
+ * for a payment abroad. */
+static void test_stand_in_follows_source(void **state)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "age_check",
+           "[\"id_verified\",\"kyc_level\",\"age_over_18\"]", ",\"retention_days\":30",
+           &result);
+    expect_status(&result, 200, "");
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                        "partial");
+    expect_decision(&result, "id_verified", "withheld", "rule",
+                    "base.identifier.other-purposes");
+    expect_decision(&result, "kyc_level", "withheld", "rule",
+                    "base.identifier.other-purposes");
+    expect_decision(&result, "age_over_18", "derived", "rule", "base.age-check.derived");
+    assert_non_null(
+        strstr(json_string_value(
+                   json_object_get(decision_of(&result, "id_verified"), "explanation")),
+               "withholds national_id, the claim that id_verified is derived from"));
+    assert_null(json_object_get(json_object_get(result.json, "claims"), "id_verified"));
+    assert_null(json_object_get(json_object_get(result.json, "claims"), "kyc_level"));
+    expect_no_secret(&result);
+    http_result_clear(&result);
+    free(assertion);
+
+    assertion = issue(TH_ENTITY_ID);
+    verify(CLIENT_STRANGER, assertion, "payment", "[\"id_verified\"]",
+           ",\"retention_days\":30", &result);
+    expect_status(&result, 200, "");
+    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                        "deny");
+    expect_decision(&result, "id_verified", "withheld", "rule",
+                    "base.identifier.other-purposes");
+    expect_no_secret(&result);
     http_result_clear(&result);
     free(assertion);
 }
@@ -917,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_consent_without_pages),
         cmocka_unit_test(test_cross_border_needs_mechanism),
         cmocka_unit_test(test_registry_limits_claims),
+        cmocka_unit_test(test_stand_in_follows_source),
         cmocka_unit_test(test_bad_request_values),
         cmocka_unit_test(test_foreign_issuer_jurisdiction),
         cmocka_unit_test(test_conflicting_birth_dates),
