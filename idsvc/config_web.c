@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "config.h"
 
 #ifndef IDSVC_WEB_DIR
@@ -31,13 +33,32 @@ static bool label_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
+/*
+ * Whether a label reads as a number to the WHATWG URL parser, which then takes the whole
+ * host for an IPv4 address (its "ends in a number" check): decimal digits, or 0x and hex
+ * digits. Such a host is an IP address or an invalid URL, never a domain.
+ */
+static bool label_is_number(const char *label, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t digits = 0;
+
+    if (len >= 2 && label[0] == '0' && label[1] == 'x') {
+        while (2 + digits < len && strchr(hex, label[2 + digits]) != NULL)
+            digits++;
+        return 2 + digits == len;
+    }
+    while (digits < len && label[digits] >= '0' && label[digits] <= '9')
+        digits++;
+    return digits == len;
+}
+
 /* A host name of lower-case labels, each 1 to 63 characters of a-z, 0-9 and '-', not
- * starting or ending with '-', and not all digits in its last label (so not an IPv4
+ * starting or ending with '-', whose last label is not a number (so not an IPv4
  * address). */
 static bool host_valid(const char *host, size_t len)
 {
     size_t start = 0;
-    bool digits_only = true;
 
     if (len == 0 || len > HOST_MAX)
         return false;
@@ -45,16 +66,15 @@ static bool host_valid(const char *host, size_t len)
         if (i < len && host[i] != '.') {
             if (!label_char(host[i]))
                 return false;
-            digits_only = digits_only && host[i] >= '0' && host[i] <= '9';
             continue;
         }
         if (i == start || i - start > LABEL_MAX || host[start] == '-' || host[i - 1] == '-')
             return false;
-        if (i < len)
-            digits_only = true;
+        if (i == len && label_is_number(host + start, i - start))
+            return false;
         start = i + 1;
     }
-    return !digits_only;
+    return true;
 }
 
 /* Whether rp_id equals host or is a suffix of it at a label boundary with at least two
@@ -139,6 +159,41 @@ static int check_asset(const char *folder, const char *name, char *error, size_t
     return 0;
 }
 
+/* Checks the English catalogue, the fallback of every language, as the pages read it:
+ * a JSON object whose values are strings, without duplicate keys. */
+static int check_catalogue(const char *folder, char *error, size_t size)
+{
+    char path[4096];
+    json_error_t json_error;
+    json_t *doc;
+    const char *key;
+    json_t *value;
+    int rc = 0;
+
+    snprintf(path, sizeof(path), "%s/i18n/en.json", folder);
+    doc = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
+    if (doc == NULL) {
+        snprintf(error, size, "[pages] assets: %s:%d: %s", path, json_error.line,
+                 json_error.text);
+        return -1;
+    }
+    if (!json_is_object(doc)) {
+        snprintf(error, size, "[pages] assets: %s must be a JSON object", path);
+        json_decref(doc);
+        return -1;
+    }
+    json_object_foreach(doc, key, value) {
+        if (!json_is_string(value)) {
+            snprintf(error, size, "[pages] assets: %s: the value of \"%s\" is not a string",
+                     path, key);
+            rc = -1;
+            break;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
 int config_check_web(const config_web *web, char *error, size_t size)
 {
     static const char *const assets[] = {"pages.js", "pages.css", "i18n/en.json"};
@@ -157,5 +212,5 @@ int config_check_web(const config_web *web, char *error, size_t size)
     for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++)
         if (check_asset(folder, assets[i], error, size) != 0)
             return -1;
-    return 0;
+    return check_catalogue(folder, error, size);
 }

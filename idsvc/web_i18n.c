@@ -68,6 +68,14 @@ static int compare_langs(const void *a, const void *b)
     return strcmp(x->tag, y->tag);
 }
 
+static void forget_catalogues(void)
+{
+    for (size_t i = 0; i < lang_count; i++)
+        json_decref(langs[i].messages);
+    memset(langs, 0, sizeof(langs));
+    lang_count = 0;
+}
+
 static int load_folder(const char *folder)
 {
     DIR *dir = opendir(folder);
@@ -120,6 +128,8 @@ int web_i18n_load(const char *assets_dir)
         else
             rc = load_folder(folder);
         loaded = rc == 0;
+        if (!loaded)
+            forget_catalogues(); /* the next page tries again from an empty list */
         if (rc == 0)
             log_message(LOG_INFO, "catalogues_loaded", "%zu languages from %s", lang_count,
                         folder);

@@ -421,8 +421,8 @@ static void test_entity_ids_unique(void **state)
     config_free(&cfg);
 }
 
-/* Writes a file of the assets folder assets/ under the test folder. */
-static void write_asset(const char *name)
+/* Writes text into a file of the assets folder assets/ under the test folder. */
+static void write_asset_text(const char *name, const char *text)
 {
     char path[160];
     FILE *file;
@@ -430,8 +430,13 @@ static void write_asset(const char *name)
     snprintf(path, sizeof(path), "%s/assets/%s", folder, name);
     file = fopen(path, "w");
     assert_non_null(file);
-    fputs("x", file);
+    fputs(text, file);
     fclose(file);
+}
+
+static void write_asset(const char *name)
+{
+    write_asset_text(name, "x");
 }
 
 /* The RP ID and origins as a browser compares them, and the files of the assets folder:
@@ -446,6 +451,13 @@ static void test_pages_settings_checked(void **state)
         {"[webauthn]\nrp_id = 127.0.0.1\norigin = https://127.0.0.1\n", "rp_id \"127.0.0.1\""},
         {"[webauthn]\nrp_id = -bad.example\norigin = https://bad.example\n",
          "rp_id \"-bad.example\""},
+        {"[webauthn]\nrp_id = 0x7f000001\norigin = https://0x7f000001:18444\n",
+         "rp_id \"0x7f000001\""},
+        {"[webauthn]\nrp_id = example.0x10\norigin = https://example.0x10\n",
+         "rp_id \"example.0x10\""},
+        {"[webauthn]\nrp_id = foo.0x\norigin = https://foo.0x\n", "rp_id \"foo.0x\""},
+        {"[webauthn]\nrp_id = example.org\norigin = https://id.0x7f\n",
+         "origin \"https://id.0x7f\" must be https://"},
         {"[webauthn]\nrp_id = localhost\norigin = localhost:18443\n",
          "origin \"localhost:18443\" must start with https://"},
         {"[webauthn]\nrp_id = localhost\norigin = http://localhost:18443\n",
@@ -473,6 +485,18 @@ static void test_pages_settings_checked(void **state)
          "[pages]\nassets = assets\n",
          "/assets/i18n/en.json is missing"},
     };
+    static const struct {
+        const char *text;
+        const char *message;
+    } catalogues[] = {
+        {"{not json", "/assets/i18n/en.json:1: "},
+        {"[\"a\"]", "/assets/i18n/en.json must be a JSON object"},
+        {"{\"a\": 1}", "the value of \"a\" is not a string"},
+        {"{\"a\": \"x\", \"a\": \"y\"}", "duplicate object key"},
+    };
+    static const char pages_in_assets[] =
+        "[webauthn]\nrp_id = localhost\norigin = https://localhost:8443\n"
+        "[pages]\nassets = assets\n";
     config *cfg = NULL;
     char error[512];
     char path[160];
@@ -485,6 +509,18 @@ static void test_pages_settings_checked(void **state)
     write_asset("pages.js");
     write_asset("pages.css");
     expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
+
+    /* The English catalogue must read as the pages read it. */
+    for (size_t i = 0; i < sizeof(catalogues) / sizeof(catalogues[0]); i++) {
+        write_asset_text("i18n/en.json", catalogues[i].text);
+        assert_int_equal(load(pages_in_assets, &cfg, error, sizeof(error)), -1);
+        if (strstr(error, catalogues[i].message) == NULL)
+            fprintf(stderr, "catalogue %zu: %s\n", i, error);
+        assert_non_null(strstr(error, catalogues[i].message));
+    }
+    write_asset_text("i18n/en.json", "{\"title\": \"Sign in\"}");
+    assert_int_equal(load(pages_in_assets, &cfg, error, sizeof(error)), 0);
+    config_free(&cfg);
 
     /* A suffix RP ID, a subdomain origin with a port, and the default assets folder. */
     assert_int_equal(load("[webauthn]\nrp_id = example.org\norigin = https://example.org\n"
