@@ -146,4 +146,34 @@ typedef struct p11_key_info {
 int p11_key_list(p11_token *token, p11_key_info **out, size_t *count, p11_error *err);
 void p11_key_info_free(p11_key_info *infos, size_t count);
 
+/*
+ * Private data objects: CKO_DATA token objects with CKA_PRIVATE true, so reading and
+ * writing them needs the user's login. label (CKA_LABEL) and application
+ * (CKA_APPLICATION) name them, and neither may be empty.
+ */
+
+/* Returns true when candidate is newer than current, for p11_data_read. */
+typedef bool (*p11_data_newer_fn)(const unsigned char *candidate, size_t candidate_len,
+                                  const unsigned char *current, size_t current_len,
+                                  void *ctx);
+
+/* Stores value as a new data object, then destroys the older objects of label and
+ * application. A failure after the creation leaves the older objects beside the new
+ * one. */
+int p11_data_write(p11_token *token, const char *label, const char *application,
+                   const unsigned char *value, size_t len, p11_error *err);
+
+/*
+ * Reads the value of the data object of label and application into *value (malloced,
+ * *len bytes, not terminated). When several exist, the one that newer prefers is taken;
+ * with newer NULL, the first one found. Returns 0 with *value NULL when there is none.
+ */
+int p11_data_read(p11_token *token, const char *label, const char *application,
+                  p11_data_newer_fn newer, void *ctx, unsigned char **value, size_t *len,
+                  p11_error *err);
+
+/* Destroys every data object of label and application; none is not an error. */
+int p11_data_remove(p11_token *token, const char *label, const char *application,
+                    p11_error *err);
+
 #endif

@@ -23,6 +23,7 @@ endfunction()
 p11_add_test(test_p11_keys)
 p11_add_test(test_p11_session)
 p11_add_test(test_p11_objects)
+p11_add_test(test_p11_data)
 p11_add_test(test_p11_admin)
 add_dependencies(test_p11_admin idsvc-admin)
 
