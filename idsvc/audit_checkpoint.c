@@ -164,7 +164,7 @@ static char *take_line(const char **cursor, const char *name)
     return strndup(line + name_len + 1, (size_t)(end - line - (ptrdiff_t)name_len - 1));
 }
 
-static int parse_time(const char *text, time_t *out)
+int audit_time_parse(const char *text, time_t *out)
 {
     struct tm tm = {0};
     char check[32];
@@ -218,7 +218,7 @@ int audit_checkpoint_parse(const char *body, audit_checkpoint *checkpoint)
 
     if (parse_size(size, &checkpoint->head.size) != 0 ||
         audit_hash_from_hex(root, &checkpoint->head.root) != 0 ||
-        parse_time(when, &checkpoint->signed_at) != 0)
+        audit_time_parse(when, &checkpoint->signed_at) != 0)
         goto out;
     rc = 0;
 out:

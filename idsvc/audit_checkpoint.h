@@ -49,6 +49,13 @@ typedef struct audit_signer {
      * NULL, and then the log cannot check its own checkpoints at open. */
     int (*verify)(void *ctx, const audit_checkpoint *checkpoint);
     void *ctx;
+    /* The anchor kept outside the database (audit_anchor.h). anchor_read sets *text to
+     * the anchor (malloced) or to NULL when there is none, and anchor_write replaces it.
+     * Both return 0, or -1 with a sentence in error. NULL for both keeps no anchor, and
+     * then the log checks itself only against its own checkpoints. */
+    int (*anchor_read)(void *anchor_ctx, char **text, char *error, size_t error_size);
+    int (*anchor_write)(void *anchor_ctx, const char *text, char *error, size_t error_size);
+    void *anchor_ctx;
     char algorithm[24];
     char key_id[65];
 } audit_signer;
@@ -81,6 +88,10 @@ int audit_checkpoint_verify(const audit_checkpoint *checkpoint, EVP_PKEY *key);
 
 /* Loads a public key from a PEM file with a PUBLIC KEY or a CERTIFICATE. */
 EVP_PKEY *audit_load_public_pem(const char *path, char *error, size_t error_size);
+
+/* Reads an RFC 3339 UTC second such as 2026-01-31T12:00:00Z. Returns 0, or -1 for any
+ * other text or a date that does not exist. */
+int audit_time_parse(const char *text, time_t *out);
 
 /* Writes hash as 64 lowercase hex digits and a terminating zero. */
 void audit_hash_hex(const audit_merkle_hash *hash, char out[65]);

@@ -45,6 +45,7 @@ typedef struct node {
     metrics *metrics;
     tls_context *tls;
     struct audit_log *audit; /* the audit log (audit_log.h) */
+    struct audit_anchor_p11 *audit_anchor; /* where the log keeps its anchor in the token */
     struct policy_store *policy; /* policy.h; NULL without [policy]; SIGHUP swaps its set */
 } node;
 

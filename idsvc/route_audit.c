@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "audit_anchor.h"
 #include "audit_store.h"
 #include "log.h"
 #include "problem.h"
@@ -38,6 +39,20 @@ static int record_key_loaded(node *n, const audit_signer *signer, const config *
                     "failed: %s", audit_status_code(status));
         return -1;
     }
+    return 0;
+}
+
+/* Keeps the log's anchor in the node's token, named by the node's entity ID. */
+static int open_anchor(node *n, const config *cfg, audit_signer *signer)
+{
+    n->audit_anchor = calloc(1, sizeof(*n->audit_anchor));
+    if (n->audit_anchor == NULL ||
+        (n->audit_anchor->application = strdup(cfg->entity_id)) == NULL) {
+        log_message(LOG_ERROR, "start_failed", "audit log: out of memory");
+        return -1;
+    }
+    n->audit_anchor->token = n->token;
+    audit_signer_set_p11_anchor(signer, n->audit_anchor);
     return 0;
 }
 
@@ -68,6 +83,8 @@ int route_audit_open(node *n, const config *cfg)
                     "checkpoints (RSA or EC P-256 keys only)");
         goto out;
     }
+    if (open_anchor(n, cfg, &signer) != 0)
+        goto out;
     n->audit = audit_log_open(&options, error, sizeof(error));
     if (n->audit == NULL) {
         log_message(LOG_ERROR, "start_failed", "audit log: %s", error);
@@ -82,6 +99,10 @@ out:
 void route_audit_close(node *n)
 {
     audit_log_close(&n->audit);
+    if (n->audit_anchor != NULL)
+        free(n->audit_anchor->application);
+    free(n->audit_anchor);
+    n->audit_anchor = NULL;
 }
 
 /* ---- Recording ------------------------------------------------------------------ */

@@ -36,6 +36,12 @@ static void print_usage(FILE *out)
           "       [--limit N]\n"
           "        print matching entries, read from their hashed text; TIME is RFC 3339\n"
           "        UTC (2026-01-31T12:00:00Z) or seconds since 1970; N >= 1\n"
+          "  anchor show --config FILE\n"
+          "        print the anchor that the node's HSM token keeps for the log\n"
+          "  anchor reset --config FILE\n"
+          "        replace the anchor with a reset marker that keeps the previous one,\n"
+          "        after a deliberate restore or a new database; the node records an\n"
+          "        audit_anchor_reset entry at its next start. Stop the node first\n"
           "\n"
           "See docs/audit-log.md for the formats and the exit codes.\n",
           out);
@@ -58,6 +64,8 @@ int admin_audit_main(int argc, char **argv)
         return admin_audit_prove_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "show") == 0)
         return admin_audit_show_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "anchor") == 0)
+        return admin_audit_anchor_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         print_usage(stdout);
         return AUDIT_EXIT_OK;
