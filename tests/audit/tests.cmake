@@ -25,6 +25,14 @@ function(audit_add_server_test)
     add_dependencies(test_audit_server idsvc idsvc-admin)
     set_tests_properties(test_audit_server PROPERTIES
       ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
+
+    # The anchor in the HSM: starts refused after a truncation or a new database, the
+    # reset with idsvc-admin audit anchor, and the first anchor of an older log.
+    idsvc_add_unit_test(test_audit_anchor ${AUDIT_TEST_DIR}/test_audit_anchor.c
+                        idsvc_server_harness)
+    add_dependencies(test_audit_anchor idsvc idsvc-admin)
+    set_tests_properties(test_audit_anchor PROPERTIES
+      ENVIRONMENT "${IDSVC_TEST_ENV};IDSVC_DAEMON=$<TARGET_FILE:idsvc>")
   endif()
 endfunction()
 set(AUDIT_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})

@@ -1,0 +1,367 @@
+/*
+ * The audit anchor in the HSM through the real daemon: a node whose database lost its
+ * checkpoints and its last entries, or was replaced, does not start, and start_failed
+ * says why; `idsvc-admin audit anchor reset` lets it start and the log records the
+ * reset; a database written by a node without anchors gets one at its next start.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "p11.h"
+#include "server_harness.h"
+
+#define ANCHOR_LABEL "idsvc-audit-anchor"
+
+static const char issue_body[] =
+    "{\"subject\":\"SG-S7654321Z\",\"audience\":\"" RP_ENTITY_ID "\","
+    "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+    "\"attributes\":{\"given_name\":\"Wei\",\"family_name\":\"Lim\","
+    "\"nationality\":[\"SG\"]}}";
+
+static int setup(void **state)
+{
+    harness *h = calloc(1, sizeof(*h));
+
+    if (h == NULL || harness_setup(h) != 0 ||
+        harness_append_config(h, "\n[audit]\ncheckpoint_interval = 0\n") != 0 ||
+        harness_start(h) != 0) {
+        if (h != NULL)
+            harness_teardown(h);
+        free(h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    harness *h = *state;
+
+    harness_teardown(h);
+    free(h);
+    return 0;
+}
+
+static void issue(harness *h, int count)
+{
+    for (int i = 0; i < count; i++) {
+        http_result result;
+
+        assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                      issue_body, &result),
+                         0);
+        assert_int_equal(result.status, 201);
+        http_result_clear(&result);
+    }
+}
+
+/* Asks for a signed checkpoint as the regulator and returns its tree size. */
+static json_int_t sign_checkpoint(harness *h)
+{
+    http_result result;
+    json_int_t size;
+
+    assert_int_equal(harness_curl(h, CLIENT_REGULATOR, "GET", "/v1/audit/checkpoint", NULL,
+                                  NULL, &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    size = json_integer_value(json_object_get(result.json, "tree_size"));
+    assert_true(size > 0);
+    http_result_clear(&result);
+    return size;
+}
+
+static void run_sql(const harness *h, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+
+    assert_int_equal(sqlite3_open(h->db_path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fprintf(stderr, "%s: %s\n", sql, message);
+    assert_null(message);
+    sqlite3_close(db);
+}
+
+/* Runs idsvc-admin audit with arguments and returns its exit status, with its standard
+ * output and error in output. */
+static int run_admin(const char *arguments, char *output, size_t size)
+{
+    const char *admin = getenv("IDSVC_ADMIN");
+    char command[8192];
+    FILE *pipe;
+    size_t len;
+    int status;
+
+    assert_non_null(admin);
+    snprintf(command, sizeof(command), "%s audit %s 2>&1", admin, arguments);
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    len = fread(output, 1, size - 1, pipe);
+    output[len] = '\0';
+    status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_anchor_command(const harness *h, const char *command, char *output,
+                              size_t size)
+{
+    char arguments[PATH_MAX + 64];
+
+    snprintf(arguments, sizeof(arguments), "anchor %s --config '%s'", command,
+             h->config_path);
+    return run_admin(arguments, output, size);
+}
+
+/* Empties the daemon's log file, so that the next start's lines are the only ones. */
+static void clear_log(const harness *h)
+{
+    FILE *file = fopen(h->log_path, "w");
+
+    assert_non_null(file);
+    fclose(file);
+}
+
+/* Starts the daemon, expects it to stop during the start, and returns its log. */
+static char *start_fails(harness *h)
+{
+    char *log;
+
+    clear_log(h);
+    assert_int_equal(harness_start(h), -1);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    return log;
+}
+
+static void expect_in(const char *text, const char *expected)
+{
+    if (strstr(text, expected) == NULL)
+        fprintf(stderr, "expected \"%s\" in:\n%s\n", expected, text);
+    assert_non_null(strstr(text, expected));
+}
+
+/* Deletes every checkpoint, and the entries from index keep on with the subtrees that
+ * cover them, so the stored tree is a consistent tree of keep entries. */
+static void truncate_log(const harness *h, json_int_t keep)
+{
+    char sql[512];
+
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM audit_checkpoints;"
+             "DELETE FROM audit_entries WHERE idx >= %lld;"
+             "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > %lld;",
+             (long long)keep, (long long)keep);
+    run_sql(h, sql);
+}
+
+static void remove_database(const harness *h)
+{
+    char path[PATH_MAX + 40];
+
+    assert_int_equal(unlink(h->db_path), 0);
+    snprintf(path, sizeof(path), "%s-wal", h->db_path);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s-shm", h->db_path);
+    unlink(path);
+}
+
+/* Returns the first entry of kind from GET /v1/audit/entries, parsed, or NULL, and
+ * counts the entries of that kind. */
+static json_t *find_entry(harness *h, const char *kind, size_t *count)
+{
+    http_result result;
+    json_t *found = NULL;
+    const json_t *item;
+    size_t i;
+
+    *count = 0;
+    assert_int_equal(harness_curl(h, CLIENT_REGULATOR, "GET", "/v1/audit/entries?from=0",
+                                  NULL, NULL, &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    json_array_foreach(json_object_get(result.json, "entries"), i, item) {
+        json_t *entry = json_loads(json_string_value(json_object_get(item, "entry")), 0, NULL);
+
+        assert_non_null(entry);
+        if (strcmp(json_string_value(json_object_get(entry, "kind")), kind) == 0) {
+            (*count)++;
+            if (found == NULL) {
+                found = entry;
+                continue;
+            }
+        }
+        json_decref(entry);
+    }
+    http_result_clear(&result);
+    return found;
+}
+
+/* Removes the anchor from the token, as a token that a node without anchors used. */
+static void remove_anchor(const harness *h)
+{
+    p11_config config = {
+        .module_path = h->token.module_path,
+        .token_label = TEST_TOKEN_LABEL,
+        .pin_file = h->token.pin_path,
+    };
+    p11_token *token = NULL;
+    p11_error err;
+
+    if (p11_token_open(&config, &token, &err) != 0)
+        fail_msg("p11_token_open: %s", err.message);
+    if (p11_data_remove(token, ANCHOR_LABEL, NODE_ENTITY_ID, &err) != 0)
+        fail_msg("p11_data_remove: %s", err.message);
+    p11_token_close(&token);
+}
+
+/* ---- Tests ------------------------------------------------------------------------- */
+
+static void test_truncated_log_rejected(void **state)
+{
+    harness *h = *state;
+    json_int_t size;
+    char expected[128];
+    char *log;
+
+    issue(h, 4);
+    size = sign_checkpoint(h);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+
+    truncate_log(h, size - 2);
+    log = start_fails(h);
+    expect_in(log, "audit anchor in the HSM");
+    snprintf(expected, sizeof(expected), "records %lld entries, but the log has %lld",
+             (long long)size, (long long)(size - 2));
+    expect_in(log, expected);
+    expect_in(log, "idsvc-admin audit anchor reset");
+    free(log);
+}
+
+static void test_replaced_database_rejected(void **state)
+{
+    harness *h = *state;
+    char *log;
+
+    issue(h, 2);
+    sign_checkpoint(h);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+
+    remove_database(h);
+    log = start_fails(h);
+    expect_in(log, "the audit anchor in the HSM is for log ID ");
+    expect_in(log, "the database was replaced");
+    expect_in(log, "idsvc-admin audit anchor reset");
+    free(log);
+}
+
+static void test_reset_lets_node_start(void **state)
+{
+    harness *h = *state;
+    char output[8192];
+    char *log;
+    json_t *entry;
+    json_t *payload;
+    json_int_t size;
+    size_t count;
+
+    issue(h, 3);
+    size = sign_checkpoint(h);
+
+    /* The running node holds the database, so a reset now is rejected. */
+    assert_int_equal(run_anchor_command(h, "reset", output, sizeof(output)), 1);
+    expect_in(output, "stop it first");
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+
+    truncate_log(h, 1);
+    free(start_fails(h));
+    assert_int_equal(run_anchor_command(h, "reset", output, sizeof(output)), 0);
+    expect_in(output, "reset marker");
+    assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 0);
+    expect_in(output, "idsvc-audit-anchor-reset/v1\ntime ");
+
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+    entry = find_entry(h, "audit_anchor_reset", &count);
+    assert_non_null(entry);
+    assert_int_equal(count, 1);
+    payload = json_object_get(entry, "payload");
+    assert_int_equal(json_integer_value(json_object_get(payload, "previous_size")), size);
+    assert_int_equal(strlen(json_string_value(json_object_get(payload, "previous_root"))), 64);
+    assert_string_equal(json_string_value(json_object_get(payload, "previous_log_id")),
+                        json_string_value(json_object_get(payload, "log_id")));
+    assert_non_null(json_string_value(json_object_get(payload, "reset_at")));
+    json_decref(entry);
+
+    /* The node replaced the marker with an anchor of its new checkpoint at once. */
+    assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 0);
+    expect_in(output, "idsvc-audit-anchor/v1\nlog ");
+    assert_null(strstr(output, "idsvc-audit-anchor-reset/v1"));
+
+    /* A second start records no second reset. */
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_start(h), 0);
+    json_decref(find_entry(h, "audit_anchor_reset", &count));
+    assert_int_equal(count, 1);
+    log = test_read_file(h->log_path, NULL);
+    expect_in(log, "audit_anchor_reset_recorded");
+    free(log);
+}
+
+static void test_old_database_gets_anchor(void **state)
+{
+    harness *h = *state;
+    char output[8192];
+    char expected[64];
+    json_int_t size;
+    char *log;
+
+    issue(h, 2);
+    size = sign_checkpoint(h);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+
+    remove_anchor(h);
+    assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 1);
+    expect_in(output, "has no audit anchor for " NODE_ENTITY_ID);
+
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+    log = harness_wait_for_log(h, "audit_anchor_created");
+    assert_non_null(log);
+    expect_in(log, "audit_anchor_created");
+    free(log);
+    assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 0);
+    expect_in(output, "idsvc-audit-anchor/v1\nlog ");
+    snprintf(expected, sizeof(expected), "\nsize %lld\n", (long long)size);
+    expect_in(output, expected);
+
+    /* The new anchor is checked at the next start. */
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    truncate_log(h, size - 1);
+    free(start_fails(h));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_truncated_log_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_database_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reset_lets_node_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_database_gets_anchor, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
