@@ -281,7 +281,7 @@ static void test_reset_lets_node_start(void **state)
     issue(h, 3);
     size = sign_checkpoint(h);
 
-    /* The running node holds the database, so a reset now is rejected. */
+    /* The running node has the database's lock file, so a reset now is rejected. */
     assert_int_equal(run_anchor_command(h, "reset", output, sizeof(output)), 1);
     expect_in(output, "stop it first");
     assert_int_equal(harness_stop(h, SIGTERM), 0);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "audit_anchor.h"
 #include "audit_log.h"
 #include "audit_store.h"
 #include "merkle_store.h"
@@ -736,6 +737,328 @@ static void test_open_checks_checkpoint(void **state)
     make_signed_log(f, "intact.db", path, sizeof(path));
 }
 
+/* ---- The anchor, kept in memory in place of the HSM -------------------------------- */
+
+typedef struct memory_anchor {
+    char *text;      /* NULL: no anchor */
+    bool fail_write; /* the HSM rejects writes */
+    int writes;
+} memory_anchor;
+
+static int memory_anchor_read(void *ctx, char **text, char *error, size_t error_size)
+{
+    memory_anchor *anchor = ctx;
+
+    (void)error;
+    (void)error_size;
+    *text = anchor->text != NULL ? strdup(anchor->text) : NULL;
+    return 0;
+}
+
+static int memory_anchor_write(void *ctx, const char *text, char *error, size_t error_size)
+{
+    memory_anchor *anchor = ctx;
+
+    if (anchor->fail_write) {
+        snprintf(error, error_size, "C_CreateObject returned CKR_DEVICE_MEMORY");
+        return -1;
+    }
+    free(anchor->text);
+    anchor->text = strdup(text);
+    anchor->writes++;
+    return 0;
+}
+
+/* Opens path with the fixture's signer and anchor; returns NULL with error filled. */
+static audit_log *open_anchored(fixture *f, memory_anchor *anchor, const char *path,
+                                char *error, size_t error_size)
+{
+    audit_signer signer = f->signer;
+    audit_log_options options = {.database_path = path,
+                                 .node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &signer};
+
+    signer.anchor_read = memory_anchor_read;
+    signer.anchor_write = memory_anchor_write;
+    signer.anchor_ctx = anchor;
+    error[0] = '\0';
+    return audit_log_open(&options, error, error_size);
+}
+
+/* Makes a database at name in the token folder with count entries and a checkpoint,
+ * written with anchor. */
+static void make_anchored_log(fixture *f, memory_anchor *anchor, const char *name,
+                              int count, char *path, size_t size)
+{
+    audit_event event = {.kind = "credential_issued"};
+    char error[512];
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, size, "%s/%s", f->token.dir, name);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    log = open_anchored(f, anchor, path, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("open: %s", error);
+    for (int i = 0; i < count; i++)
+        assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
+    audit_log_close(&log);
+}
+
+static void expect_open_error(fixture *f, memory_anchor *anchor, const char *path,
+                              const char *expected)
+{
+    char error[512];
+    audit_log *log = open_anchored(f, anchor, path, error, sizeof(error));
+
+    if (log != NULL) {
+        audit_log_close(&log);
+        fail_msg("the log opened, expected: %s", expected);
+    }
+    if (strstr(error, expected) == NULL)
+        fail_msg("'%s' lacks '%s'", error, expected);
+}
+
+/* Replaces the first occurrence of from in the anchor text with to, of equal length. */
+static void edit_anchor(memory_anchor *anchor, const char *from, const char *to)
+{
+    char *at = strstr(anchor->text, from);
+
+    assert_non_null(at);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(at, to, strlen(to));
+}
+
+static void test_anchor_written_at_checkpoint(void **state)
+{
+    fixture *f = *state;
+    memory_anchor anchor = {0};
+    audit_anchor parsed;
+    audit_checkpoint latest = {0};
+    audit_store *store_handle;
+    char path[PATH_MAX + 32];
+    char error[512];
+
+    make_anchored_log(f, &anchor, "anchored.db", 5, path, sizeof(path));
+    assert_non_null(anchor.text);
+    assert_int_equal(anchor.writes, 1);
+    assert_int_equal(audit_anchor_parse(anchor.text, &parsed), 0);
+    assert_false(parsed.reset);
+    assert_int_equal(parsed.checkpoint.head.size, 5);
+
+    /* The anchor carries the stored checkpoint's body byte for byte. */
+    store_handle = audit_store_open(path, true, error, sizeof(error));
+    assert_non_null(store_handle);
+    assert_int_equal(audit_store_latest_checkpoint(store_handle, &latest), AUDIT_OK);
+    assert_string_equal(parsed.checkpoint.body, latest.body);
+    assert_int_equal(strncmp(anchor.text, AUDIT_ANCHOR_HEADER "\nlog ", 26), 0);
+    audit_checkpoint_clear(&latest);
+    audit_store_close(&store_handle);
+    audit_anchor_clear(&parsed);
+    free(anchor.text);
+}
+
+static void test_anchor_mismatch_rejected(void **state)
+{
+    fixture *f = *state;
+    memory_anchor anchor = {0};
+    char path[PATH_MAX + 32];
+    char error[512];
+    char *saved;
+    char *root_line;
+    char changed_root[5];
+    audit_log *log;
+
+    make_anchored_log(f, &anchor, "mismatch.db", 6, path, sizeof(path));
+    saved = strdup(anchor.text);
+
+    /* Another root for the same size: entries rewritten below an intact count. */
+    root_line = strstr(anchor.text, "\nroot ") + 6;
+    snprintf(changed_root, sizeof(changed_root), "%s", root_line[0] == '0' ? "1111" : "0000");
+    memcpy(root_line, changed_root, 4);
+    expect_open_error(f, &anchor, path, "the audit anchor in the HSM records root ");
+    expect_open_error(f, &anchor, path, "for the first 6 entries, but they hash to ");
+
+    /* A larger size than the log has. */
+    free(anchor.text);
+    anchor.text = strdup(saved);
+    edit_anchor(&anchor, "\nsize 6\n", "\nsize 9\n");
+    expect_open_error(f, &anchor, path, "records 9 entries, but the log has 6");
+
+    /* Another log ID: its first hex digit changed. */
+    free(anchor.text);
+    anchor.text = strdup(saved);
+    anchor.text[strlen(AUDIT_ANCHOR_HEADER) + 5] =
+        anchor.text[strlen(AUDIT_ANCHOR_HEADER) + 5] == 'a' ? 'b' : 'a';
+    expect_open_error(f, &anchor, path, "the database was replaced");
+
+    /* A text that is not an anchor. */
+    free(anchor.text);
+    anchor.text = strdup("something else\n");
+    expect_open_error(f, &anchor, path, "is not in the " AUDIT_ANCHOR_HEADER " format");
+
+    /* The intact anchor opens, and so does an anchor of a shorter tree. */
+    free(anchor.text);
+    anchor.text = strdup(saved);
+    log = open_anchored(f, &anchor, path, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("open: %s", error);
+    audit_log_close(&log);
+    free(anchor.text);
+    free(saved);
+}
+
+static void test_anchor_write_failure_kept(void **state)
+{
+    fixture *f = *state;
+    memory_anchor anchor = {0};
+    audit_event event = {.kind = "credential_issued"};
+    audit_checkpoint checkpoint = {0};
+    char path[PATH_MAX + 32];
+    char error[512];
+    char *before;
+    audit_log *log;
+
+    make_anchored_log(f, &anchor, "write-fails.db", 3, path, sizeof(path));
+    before = strdup(anchor.text);
+    anchor.fail_write = true;
+    log = open_anchored(f, &anchor, path, error, sizeof(error));
+    assert_non_null(log);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+
+    /* The checkpoint is signed and stored although the anchor was not written. */
+    assert_int_equal(audit_log_checkpoint(log, &checkpoint), AUDIT_OK);
+    assert_int_equal(checkpoint.head.size, 4);
+    assert_string_equal(anchor.text, before);
+    audit_checkpoint_clear(&checkpoint);
+    audit_log_close(&log);
+
+    /* The older anchor still holds for the longer log, and the next checkpoint writes. */
+    anchor.fail_write = false;
+    log = open_anchored(f, &anchor, path, error, sizeof(error));
+    assert_non_null(log);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
+    assert_non_null(strstr(anchor.text, "\nsize 5\n"));
+    audit_log_close(&log);
+    free(before);
+    free(anchor.text);
+}
+
+/* Copies the text of the entry of index 2. */
+static int take_third_entry(void *ctx, const audit_row *row)
+{
+    char **text = ctx;
+
+    if (row->index == 2 && row->text != NULL)
+        *text = strdup(row->text);
+    return 0;
+}
+
+static void test_anchor_reset_recorded(void **state)
+{
+    fixture *f = *state;
+    memory_anchor anchor = {0};
+    audit_anchor parsed;
+    audit_filter filter;
+    char *reset_text = NULL;
+    audit_store *store_handle;
+    char path[PATH_MAX + 32];
+    char error[512];
+    char *previous;
+    json_t *entry;
+    json_t *payload;
+    audit_log *log;
+
+    make_anchored_log(f, &anchor, "reset.db", 4, path, sizeof(path));
+    previous = anchor.text;
+    anchor.text = audit_anchor_format_reset(previous, 1769860800);
+    assert_non_null(anchor.text);
+    tamper(path, "DELETE FROM audit_checkpoints; DELETE FROM audit_entries WHERE idx >= 2;"
+                 "DELETE FROM audit_nodes WHERE (idx + 1) << level > 2");
+
+    log = open_anchored(f, &anchor, path, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("open: %s", error);
+    assert_int_equal(audit_log_head(log).size, 3); /* the 2 entries kept and the reset */
+    audit_log_close(&log);
+
+    store_handle = audit_store_open(path, true, error, sizeof(error));
+    assert_non_null(store_handle);
+    audit_filter_all(&filter);
+    assert_int_equal(audit_store_each_entry(store_handle, &filter, take_third_entry,
+                                            &reset_text),
+                     AUDIT_OK);
+    assert_non_null(reset_text);
+    entry = json_loads(reset_text, 0, NULL);
+    assert_non_null(entry);
+    assert_string_equal(json_string_value(json_object_get(entry, "kind")), "audit_anchor_reset");
+    payload = json_object_get(entry, "payload");
+    assert_int_equal(json_integer_value(json_object_get(payload, "previous_size")), 4);
+    assert_string_equal(json_string_value(json_object_get(payload, "reset_at")),
+                        "2026-01-31T12:00:00Z");
+    assert_int_equal(audit_anchor_parse(previous, &parsed), 0);
+    assert_string_equal(json_string_value(json_object_get(payload, "previous_log_id")),
+                        parsed.log_id);
+    audit_anchor_clear(&parsed);
+    json_decref(entry);
+    free(reset_text);
+    audit_store_close(&store_handle);
+
+    /* The checkpoint after the reset replaced the marker. */
+    assert_int_equal(audit_anchor_parse(anchor.text, &parsed), 0);
+    assert_false(parsed.reset);
+    assert_int_equal(parsed.checkpoint.head.size, 3);
+    audit_anchor_clear(&parsed);
+    free(previous);
+    free(anchor.text);
+}
+
+static bool newer_text(const char *candidate, const char *current)
+{
+    return audit_anchor_newer((const unsigned char *)candidate, strlen(candidate),
+                              (const unsigned char *)current, strlen(current), NULL);
+}
+
+static void test_anchor_newer_order(void **state)
+{
+    static const char log_id[] =
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    audit_merkle_tree_head small = {.size = 3};
+    audit_merkle_tree_head large = {.size = 8};
+    char *small_body = audit_checkpoint_format("n", &small, 1769860800, "k");
+    char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k");
+    char *small_anchor = audit_anchor_format(log_id, small_body);
+    char *large_anchor = audit_anchor_format(log_id, large_body);
+    char *marker = audit_anchor_format_reset(small_anchor, 1769860800);
+    char *later_marker = audit_anchor_format_reset(small_anchor, 1769860900);
+
+    (void)state;
+    assert_true(newer_text(large_anchor, small_anchor));
+    assert_false(newer_text(small_anchor, large_anchor));
+    /* A marker is newer than the anchor it keeps, and older than any other anchor. */
+    assert_true(newer_text(marker, small_anchor));
+    assert_false(newer_text(small_anchor, marker));
+    assert_true(newer_text(large_anchor, marker));
+    assert_false(newer_text(marker, large_anchor));
+    assert_true(newer_text(later_marker, marker));
+    assert_false(newer_text(marker, later_marker));
+    /* A text that does not parse is never newer, and any anchor is newer than it. */
+    assert_false(newer_text("garbage", small_anchor));
+    assert_true(newer_text(small_anchor, "garbage"));
+
+    free(small_body);
+    free(large_body);
+    free(small_anchor);
+    free(large_anchor);
+    free(marker);
+    free(later_marker);
+}
+
 typedef struct racer {
     audit_log *log;
     audit_status status;
@@ -1254,6 +1577,11 @@ int main(void)
         cmocka_unit_test(test_long_group_all_or_none),
         cmocka_unit_test(test_rows_keep_foreign_keys),
         cmocka_unit_test(test_open_checks_checkpoint),
+        cmocka_unit_test(test_anchor_written_at_checkpoint),
+        cmocka_unit_test(test_anchor_mismatch_rejected),
+        cmocka_unit_test(test_anchor_write_failure_kept),
+        cmocka_unit_test(test_anchor_reset_recorded),
+        cmocka_unit_test(test_anchor_newer_order),
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
         cmocka_unit_test(test_replay_rows_purged),
