@@ -1,7 +1,7 @@
 /*
  * The audit anchor in the HSM through the real daemon: a node whose database lost its
  * checkpoints and its last entries, or was replaced, does not start, and start_failed
- * says why; `idsvc-admin audit anchor reset` lets it start and the log records the
+ * names the reason; `idsvc-admin audit anchor reset` lets it start and the log records the
  * reset; a database written by a node without anchors gets one at its next start.
  */
 #include <setjmp.h>
