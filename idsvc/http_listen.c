@@ -116,9 +116,9 @@ int http_listen_open(const char *address, unsigned port, int *fd_out, char *erro
  * SoftHSM2 opens for each operation, logs, and the listening sockets, plus
  * HTTP_LISTEN_RESERVED_PER_THREAD for each worker's epoll instance, wakeup pipe and
  * database connection. The sizes are estimates. When a connection takes the last
- * descriptor, SoftHSM2 cannot open its token file, and in one test the TLS key then
- * stayed unusable until a restart.
- * NOTE: the cause of that lasting failure is not confirmed, so it may have others. */
+ * descriptor, SoftHSM2 2.6 cannot open a key's file, drops the key object and does not
+ * find it again in this process, so every later handshake fails until a restart
+ * (docs/architecture.md). */
 #define HTTP_LISTEN_RESERVED_FDS 64
 #define HTTP_LISTEN_RESERVED_PER_THREAD 8
 
