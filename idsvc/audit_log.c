@@ -19,66 +19,9 @@
 #include <openssl/hmac.h>
 
 #include "audit_anchor.h"
+#include "audit_log_internal.h"
 #include "audit_store.h"
 #include "log.h"
-
-/* An entry waiting for its commit. A caller of audit_record keeps it on its stack and
- * waits for done. An entry of audit_record_async is on the heap, so the committing
- * thread calls on_done and frees it. */
-typedef struct pending {
-    struct pending *next;
-    audit_store_entry entry;
-    audit_status status;
-    bool done;
-    audit_done_fn on_done; /* NULL for audit_record */
-    void *on_done_ctx;
-    /* For an event with added_events, whose entry.write_rows is write_rows_and_added:
-     * the log, the event's own write_rows, and the entries that it added. */
-    const struct audit_log *log;
-    audit_rows_fn event_write_rows;
-    void *event_write_rows_ctx;
-    const audit_event *const *added_events;
-    const size_t *added_count;
-    struct pending *added;
-    audit_store_entry **added_entries;
-    size_t added_filled;
-} pending;
-
-struct audit_log {
-    audit_store *store;
-    char *node_id;
-    char *jurisdiction;
-    audit_signer signer;
-    bool has_signer;
-    unsigned checkpoint_interval;
-    audit_retention *retention;
-    size_t retention_count;
-    unsigned char secret[32];
-    char log_id[65]; /* audit_anchor_log_id of the secret */
-
-    pthread_mutex_t lock;
-    pthread_cond_t committed; /* broadcast after each batch */
-    pthread_cond_t queued;    /* wakes the committer thread for entries of audit_record_async */
-    pending *queue_head;
-    pending *queue_tail;
-    size_t async_queued;            /* entries of audit_record_async in the queue */
-    size_t waiting;                 /* callers inside enqueue_and_wait */
-    bool closing;
-    bool committing;                /* a thread is committing a batch */
-    audit_merkle_frontier frontier; /* owned by the committing thread */
-    pending **batch;                /* the committing thread's batch array */
-    size_t batch_capacity;
-    audit_merkle_tree_head head;    /* the committed tree, under lock */
-    uint64_t commits;
-    uint64_t entries;
-
-    pthread_t committer;
-    bool committer_started;
-    pthread_t checkpointer;
-    bool checkpointer_started;
-    pthread_cond_t checkpoint_wake;
-    pthread_mutex_t checkpoint_lock; /* orders checkpoints, so their sizes rise */
-};
 
 static const char *const event_kinds[] = {
     "credential_issued",      "credential_revoked",   "verification_decided",
@@ -649,36 +592,6 @@ static audit_status sign_checkpoint(audit_log *log, const audit_merkle_tree_head
     return audit_store_add_checkpoint(log->store, out);
 }
 
-/*
- * Replaces the anchor in the HSM with a stored checkpoint. A failure is logged and
- * otherwise ignored: the checkpoint is in the database already, the older anchor still
- * holds for the shorter tree, and the next checkpoint writes the anchor again. Returns
- * 0 or -1.
- */
-static int write_anchor(audit_log *log, const audit_checkpoint *checkpoint)
-{
-    char error[384];
-    char *text;
-    int rc = -1;
-
-    if (log->signer.anchor_write == NULL)
-        return 0;
-    text = audit_anchor_format(log->log_id, checkpoint->body);
-    if (text == NULL)
-        snprintf(error, sizeof(error), "out of memory");
-    else
-        rc = log->signer.anchor_write(log->signer.anchor_ctx, text, error, sizeof(error));
-    if (rc != 0)
-        log_message(LOG_ERROR, "audit_anchor_write_failed",
-                    "the audit anchor of checkpoint %llu (tree size %llu) was not written "
-                    "to the HSM: %s. The checkpoint is stored; the next checkpoint writes "
-                    "the anchor again",
-                    (unsigned long long)checkpoint->id,
-                    (unsigned long long)checkpoint->head.size, error);
-    free(text);
-    return rc;
-}
-
 audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
 {
     audit_merkle_tree_head head = audit_log_head(log);
@@ -713,7 +626,7 @@ audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
         audit_hash_hex(&head.root, root);
         log_message(LOG_INFO, "audit_checkpoint_signed", "tree size %llu, root %s",
                     (unsigned long long)head.size, root);
-        write_anchor(log, &latest);
+        audit_log_write_anchor(log, &latest);
     }
 out:
     pthread_mutex_unlock(&log->checkpoint_lock);
@@ -891,154 +804,6 @@ static int check_checkpoint(audit_log *log, char *error, size_t error_size)
     return rc;
 }
 
-/* ---- The anchor in the HSM ------------------------------------------------------ */
-
-/* What the start does about the anchor once the log's threads run. */
-typedef enum anchor_step {
-    ANCHOR_STEP_NONE,
-    ANCHOR_STEP_CREATE, /* no anchor yet: write one from the latest checkpoint */
-    ANCHOR_STEP_RESET,  /* a reset marker: record audit_anchor_reset, then sign */
-} anchor_step;
-
-/* Reads and parses the anchor; *found is false when the HSM has none. */
-static int read_anchor(audit_log *log, audit_anchor *anchor, bool *found, char *error,
-                       size_t error_size)
-{
-    char reason[384];
-    char *text = NULL;
-    int rc = 0;
-
-    *found = false;
-    if (log->signer.anchor_read(log->signer.anchor_ctx, &text, reason, sizeof(reason)) != 0) {
-        snprintf(error, error_size, "cannot read the audit anchor from the HSM: %s", reason);
-        return -1;
-    }
-    if (text == NULL)
-        return 0;
-    if (audit_anchor_parse(text, anchor) != 0) {
-        snprintf(error, error_size,
-                 "the audit anchor in the HSM is not in the " AUDIT_ANCHOR_HEADER " format; "
-                 "see it with 'idsvc-admin audit anchor show', and replace it with "
-                 "'idsvc-admin audit anchor reset'");
-        rc = -1;
-    } else {
-        *found = true;
-    }
-    free(text);
-    return rc;
-}
-
-/*
- * Compares the log with the anchor in the HSM, after the checks against the stored
- * checkpoints. Unlike those, the anchor survives the deletion of every checkpoint and
- * the replacement of the whole database, because changing it needs the token's PIN.
- */
-static int check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *step,
-                        char *error, size_t error_size)
-{
-    audit_merkle_source source = audit_store_source(log->store);
-    bool found = false;
-
-    *step = ANCHOR_STEP_NONE;
-    if (log->signer.anchor_read == NULL)
-        return 0;
-    if (read_anchor(log, anchor, &found, error, error_size) != 0)
-        return -1;
-    if (!found)
-        *step = ANCHOR_STEP_CREATE;
-    else if (anchor->reset)
-        *step = ANCHOR_STEP_RESET;
-    else
-        return audit_anchor_compare(anchor, log->log_id, &source, &log->head, error,
-                                    error_size);
-    return 0;
-}
-
-/* Writes the first anchor from the latest checkpoint, for a log that a node without
- * anchors wrote. Without a checkpoint, the first one writes the anchor. */
-static void create_anchor(audit_log *log)
-{
-    audit_checkpoint latest = {0};
-    audit_status status;
-
-    pthread_mutex_lock(&log->checkpoint_lock);
-    status = audit_store_latest_checkpoint(log->store, &latest);
-    if (status == AUDIT_OK && write_anchor(log, &latest) == 0)
-        log_message(LOG_INFO, "audit_anchor_created",
-                    "the HSM had no audit anchor for this node; it now keeps checkpoint "
-                    "%llu (tree size %llu)",
-                    (unsigned long long)latest.id, (unsigned long long)latest.head.size);
-    else if (status != AUDIT_OK && status != AUDIT_ERR_NOT_FOUND)
-        log_message(LOG_ERROR, "audit_anchor_write_failed",
-                    "cannot read the latest checkpoint to write the first audit anchor: %s",
-                    audit_status_code(status));
-    pthread_mutex_unlock(&log->checkpoint_lock);
-    audit_checkpoint_clear(&latest);
-}
-
-static json_t *reset_payload(const audit_log *log, const audit_anchor *marker)
-{
-    char reset_at[32];
-    char root[65];
-    struct tm tm;
-    json_t *payload;
-
-    gmtime_r(&marker->reset_at, &tm);
-    strftime(reset_at, sizeof(reset_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!marker->previous_parsed)
-        return json_pack("{s:s, s:s, s:b}", "reset_at", reset_at, "log_id", log->log_id,
-                         "previous_invalid", 1);
-    audit_hash_hex(&marker->checkpoint.head.root, root);
-    payload = json_pack("{s:s, s:s, s:I, s:s, s:s}", "reset_at", reset_at, "log_id",
-                        log->log_id, "previous_size",
-                        (json_int_t)marker->checkpoint.head.size, "previous_root", root,
-                        "previous_log_id", marker->log_id);
-    return payload;
-}
-
-/*
- * Records the operator's reset as an audit_anchor_reset entry, then signs a checkpoint
- * at once, whose anchor replaces the marker. NOTE: when the node stops between the two,
- * the next start records the reset a second time.
- */
-static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
-                        size_t error_size)
-{
-    json_t *payload = reset_payload(log, marker);
-    audit_event event = {.kind = "audit_anchor_reset", .payload = payload};
-    audit_status status = payload != NULL ? audit_record(log, &event, NULL)
-                                          : AUDIT_ERR_NO_MEMORY;
-
-    json_decref(payload);
-    if (status != AUDIT_OK) {
-        snprintf(error, error_size, "recording the reset of the audit anchor failed: %s",
-                 audit_status_code(status));
-        return -1;
-    }
-    log_message(LOG_WARN, "audit_anchor_reset_recorded",
-                "the audit anchor was reset; the log records the previous anchor's tree "
-                "size %llu and log ID %.16s...",
-                (unsigned long long)marker->checkpoint.head.size,
-                marker->previous_parsed ? marker->log_id : "(unreadable)");
-    status = audit_log_checkpoint(log, NULL);
-    if (status != AUDIT_OK)
-        log_message(LOG_ERROR, "audit_checkpoint_failed",
-                    "the checkpoint after the anchor reset was not signed: %s; the reset "
-                    "marker stays in the HSM until the next checkpoint",
-                    audit_status_code(status));
-    return 0;
-}
-
-static int finish_anchor(audit_log *log, const audit_anchor *anchor, anchor_step step,
-                         char *error, size_t error_size)
-{
-    if (step == ANCHOR_STEP_CREATE)
-        create_anchor(log);
-    else if (step == ANCHOR_STEP_RESET)
-        return record_reset(log, anchor, error, error_size);
-    return 0;
-}
-
 static int start_threads(audit_log *log)
 {
     if (pthread_create(&log->committer, NULL, committer_main, log) != 0)
@@ -1081,7 +846,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         snprintf(error, error_size, "cannot read or create the audit pseudonym secret");
         goto fail;
     }
-    if (check_anchor(log, &anchor, &step, error, error_size) != 0)
+    if (audit_log_check_anchor(log, &anchor, &step, error, error_size) != 0)
         goto fail;
     /* Room for one entry at least, so that a commit always makes progress. */
     log->batch = malloc(64 * sizeof(*log->batch));
@@ -1094,7 +859,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         snprintf(error, error_size, "cannot start the audit log's threads");
         goto fail;
     }
-    if (finish_anchor(log, &anchor, step, error, error_size) != 0)
+    if (audit_log_finish_anchor(log, &anchor, step, error, error_size) != 0)
         goto fail;
     audit_anchor_clear(&anchor);
     return log;

@@ -1,0 +1,183 @@
+/*
+ * The anchor of the audit log in the HSM: written after each checkpoint, compared with
+ * the log at every start, and replaced after an operator's reset (docs/audit-log.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "audit_log_internal.h"
+#include "log.h"
+
+/*
+ * Replaces the anchor in the HSM with a stored checkpoint. A failure is logged and
+ * otherwise ignored: the checkpoint is in the database already, the older anchor still
+ * holds for the shorter tree, and the next checkpoint writes the anchor again. Returns
+ * 0 or -1.
+ */
+int audit_log_write_anchor(audit_log *log, const audit_checkpoint *checkpoint)
+{
+    char error[384];
+    char *text;
+    int rc = -1;
+
+    if (log->signer.anchor_write == NULL)
+        return 0;
+    text = audit_anchor_format(log->log_id, checkpoint->body);
+    if (text == NULL)
+        snprintf(error, sizeof(error), "out of memory");
+    else
+        rc = log->signer.anchor_write(log->signer.anchor_ctx, text, error, sizeof(error));
+    if (rc != 0)
+        log_message(LOG_ERROR, "audit_anchor_write_failed",
+                    "the audit anchor of checkpoint %llu (tree size %llu) was not written "
+                    "to the HSM: %s. The checkpoint is stored; the next checkpoint writes "
+                    "the anchor again",
+                    (unsigned long long)checkpoint->id,
+                    (unsigned long long)checkpoint->head.size, error);
+    free(text);
+    return rc;
+}
+
+
+/* Reads and parses the anchor; *found is false when the HSM has none. */
+static int read_anchor(audit_log *log, audit_anchor *anchor, bool *found, char *error,
+                       size_t error_size)
+{
+    char reason[384];
+    char *text = NULL;
+    int rc = 0;
+
+    *found = false;
+    if (log->signer.anchor_read(log->signer.anchor_ctx, &text, reason, sizeof(reason)) != 0) {
+        snprintf(error, error_size, "cannot read the audit anchor from the HSM: %s", reason);
+        return -1;
+    }
+    if (text == NULL)
+        return 0;
+    if (audit_anchor_parse(text, anchor) != 0) {
+        snprintf(error, error_size,
+                 "the audit anchor in the HSM is not in the " AUDIT_ANCHOR_HEADER " format; "
+                 "see it with 'idsvc-admin audit anchor show', and replace it with "
+                 "'idsvc-admin audit anchor reset'");
+        rc = -1;
+    } else {
+        *found = true;
+    }
+    free(text);
+    return rc;
+}
+
+/*
+ * Compares the log with the anchor in the HSM, after the checks against the stored
+ * checkpoints. Unlike those, the anchor survives the deletion of every checkpoint and
+ * the replacement of the whole database, because changing it needs the token's PIN.
+ */
+int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *step,
+                           char *error, size_t error_size)
+{
+    audit_merkle_source source = audit_store_source(log->store);
+    bool found = false;
+
+    *step = ANCHOR_STEP_NONE;
+    if (log->signer.anchor_read == NULL)
+        return 0;
+    if (read_anchor(log, anchor, &found, error, error_size) != 0)
+        return -1;
+    if (!found)
+        *step = ANCHOR_STEP_CREATE;
+    else if (anchor->reset)
+        *step = ANCHOR_STEP_RESET;
+    else
+        return audit_anchor_compare(anchor, log->log_id, &source, &log->head, error,
+                                    error_size);
+    return 0;
+}
+
+/* Writes the first anchor from the latest checkpoint, for a log that a node without
+ * anchors wrote. Without a checkpoint, the first one writes the anchor. */
+static void create_anchor(audit_log *log)
+{
+    audit_checkpoint latest = {0};
+    audit_status status;
+
+    pthread_mutex_lock(&log->checkpoint_lock);
+    status = audit_store_latest_checkpoint(log->store, &latest);
+    if (status == AUDIT_OK && audit_log_write_anchor(log, &latest) == 0)
+        log_message(LOG_INFO, "audit_anchor_created",
+                    "the HSM had no audit anchor for this node; it now keeps checkpoint "
+                    "%llu (tree size %llu)",
+                    (unsigned long long)latest.id, (unsigned long long)latest.head.size);
+    else if (status != AUDIT_OK && status != AUDIT_ERR_NOT_FOUND)
+        log_message(LOG_ERROR, "audit_anchor_write_failed",
+                    "cannot read the latest checkpoint to write the first audit anchor: %s",
+                    audit_status_code(status));
+    pthread_mutex_unlock(&log->checkpoint_lock);
+    audit_checkpoint_clear(&latest);
+}
+
+static json_t *reset_payload(const audit_log *log, const audit_anchor *marker)
+{
+    char reset_at[32];
+    char root[65];
+    struct tm tm;
+    json_t *payload;
+
+    gmtime_r(&marker->reset_at, &tm);
+    strftime(reset_at, sizeof(reset_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!marker->previous_parsed)
+        return json_pack("{s:s, s:s, s:b}", "reset_at", reset_at, "log_id", log->log_id,
+                         "previous_invalid", 1);
+    audit_hash_hex(&marker->checkpoint.head.root, root);
+    payload = json_pack("{s:s, s:s, s:I, s:s, s:s}", "reset_at", reset_at, "log_id",
+                        log->log_id, "previous_size",
+                        (json_int_t)marker->checkpoint.head.size, "previous_root", root,
+                        "previous_log_id", marker->log_id);
+    return payload;
+}
+
+/*
+ * Records the operator's reset as an audit_anchor_reset entry, then signs a checkpoint
+ * at once, whose anchor replaces the marker. NOTE: when the node stops between the two,
+ * the next start records the reset a second time.
+ */
+static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
+                        size_t error_size)
+{
+    json_t *payload = reset_payload(log, marker);
+    audit_event event = {.kind = "audit_anchor_reset", .payload = payload};
+    audit_status status = payload != NULL ? audit_record(log, &event, NULL)
+                                          : AUDIT_ERR_NO_MEMORY;
+
+    json_decref(payload);
+    if (status != AUDIT_OK) {
+        snprintf(error, error_size, "recording the reset of the audit anchor failed: %s",
+                 audit_status_code(status));
+        return -1;
+    }
+    log_message(LOG_WARN, "audit_anchor_reset_recorded",
+                "the audit anchor was reset; the log records the previous anchor's tree "
+                "size %llu and log ID %.16s...",
+                (unsigned long long)marker->checkpoint.head.size,
+                marker->previous_parsed ? marker->log_id : "(unreadable)");
+    status = audit_log_checkpoint(log, NULL);
+    if (status != AUDIT_OK)
+        log_message(LOG_ERROR, "audit_checkpoint_failed",
+                    "the checkpoint after the anchor reset was not signed: %s; the reset "
+                    "marker stays in the HSM until the next checkpoint",
+                    audit_status_code(status));
+    return 0;
+}
+
+int audit_log_finish_anchor(audit_log *log, const audit_anchor *anchor, anchor_step step,
+                            char *error, size_t error_size)
+{
+    if (step == ANCHOR_STEP_CREATE)
+        create_anchor(log);
+    else if (step == ANCHOR_STEP_RESET)
+        return record_reset(log, anchor, error, error_size);
+    return 0;
+}

@@ -1,0 +1,93 @@
+/*
+ * The audit log's state, shared by audit_log.c (group commit, checkpoints, opening and
+ * closing) and audit_log_anchor.c (the anchor in the HSM). Nothing outside the log
+ * includes this.
+ */
+#ifndef IDSVC_AUDIT_LOG_INTERNAL_H
+#define IDSVC_AUDIT_LOG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "audit_anchor.h"
+#include "audit_log.h"
+#include "audit_store.h"
+
+/* An entry waiting for its commit. A caller of audit_record keeps it on its stack and
+ * waits for done. An entry of audit_record_async is on the heap, so the committing
+ * thread calls on_done and frees it. */
+typedef struct pending {
+    struct pending *next;
+    audit_store_entry entry;
+    audit_status status;
+    bool done;
+    audit_done_fn on_done; /* NULL for audit_record */
+    void *on_done_ctx;
+    /* For an event with added_events, whose entry.write_rows is write_rows_and_added:
+     * the log, the event's own write_rows, and the entries that it added. */
+    const struct audit_log *log;
+    audit_rows_fn event_write_rows;
+    void *event_write_rows_ctx;
+    const audit_event *const *added_events;
+    const size_t *added_count;
+    struct pending *added;
+    audit_store_entry **added_entries;
+    size_t added_filled;
+} pending;
+
+struct audit_log {
+    audit_store *store;
+    char *node_id;
+    char *jurisdiction;
+    audit_signer signer;
+    bool has_signer;
+    unsigned checkpoint_interval;
+    audit_retention *retention;
+    size_t retention_count;
+    unsigned char secret[32];
+    char log_id[65]; /* audit_anchor_log_id of the secret */
+
+    pthread_mutex_t lock;
+    pthread_cond_t committed; /* broadcast after each batch */
+    pthread_cond_t queued;    /* wakes the committer thread for entries of audit_record_async */
+    pending *queue_head;
+    pending *queue_tail;
+    size_t async_queued;            /* entries of audit_record_async in the queue */
+    size_t waiting;                 /* callers inside enqueue_and_wait */
+    bool closing;
+    bool committing;                /* a thread is committing a batch */
+    audit_merkle_frontier frontier; /* owned by the committing thread */
+    pending **batch;                /* the committing thread's batch array */
+    size_t batch_capacity;
+    audit_merkle_tree_head head;    /* the committed tree, under lock */
+    uint64_t commits;
+    uint64_t entries;
+
+    pthread_t committer;
+    bool committer_started;
+    pthread_t checkpointer;
+    bool checkpointer_started;
+    pthread_cond_t checkpoint_wake;
+    pthread_mutex_t checkpoint_lock; /* orders checkpoints, so their sizes rise */
+};
+
+/* What the start does about the anchor once the log's threads run. */
+typedef enum anchor_step {
+    ANCHOR_STEP_NONE,
+    ANCHOR_STEP_CREATE, /* no anchor yet: write one from the latest checkpoint */
+    ANCHOR_STEP_RESET,  /* a reset marker: record audit_anchor_reset, then sign */
+} anchor_step;
+
+/* Replaces the anchor in the HSM with a stored checkpoint; logs a failure. 0 or -1. */
+int audit_log_write_anchor(audit_log *log, const audit_checkpoint *checkpoint);
+
+/* Compares the opened log with the anchor in the HSM and says what the start does
+ * next. Returns 0, or -1 with a sentence in error. */
+int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *step,
+                           char *error, size_t error_size);
+
+/* Runs the step of audit_log_check_anchor once the log's threads run. 0 or -1. */
+int audit_log_finish_anchor(audit_log *log, const audit_anchor *anchor, anchor_step step,
+                            char *error, size_t error_size);
+
+#endif
