@@ -54,10 +54,7 @@ static bool is_continuation(unsigned char c, unsigned char low, unsigned char hi
     return c >= low && c <= high;
 }
 
-/* Returns the length of the well-formed UTF-8 sequence of two to four bytes at s (RFC
- * 3629, section 4: no overlong forms, no surrogates, nothing past U+10FFFF), or 0. The
- * NUL that ends s is no continuation byte, so a cut sequence returns 0. */
-static size_t utf8_sequence(const unsigned char *s)
+size_t log_utf8_sequence(const unsigned char *s)
 {
     unsigned char lead = s[0];
 
@@ -134,7 +131,7 @@ static void append_escaped(line_buffer *line, const char *value)
     append(line, "\"", 1);
     while (text[i] != '\0') {
         unsigned char c = text[i];
-        size_t len = c < 0x80 ? 1 : utf8_sequence(text + i);
+        size_t len = c < 0x80 ? 1 : log_utf8_sequence(text + i);
 
         if (i + (len > 0 ? len : 1) > LOG_VALUE_MAX)
             break;

@@ -25,6 +25,11 @@ typedef struct log_field {
 
 void log_set_level(log_level min_level);
 
+/* Returns the length of the well-formed UTF-8 sequence of two to four bytes at s (RFC
+ * 3629, section 4: no overlong forms, no surrogates, nothing past U+10FFFF), or 0. The
+ * NUL that ends s is no continuation byte, so a cut sequence returns 0. */
+size_t log_utf8_sequence(const unsigned char *s);
+
 /* Writes one line with the event name and the fields in order. */
 void log_event(log_level level, const char *event, const log_field *fields, size_t count);
 

@@ -7,7 +7,35 @@
 
 #include <jansson.h>
 
+#include "log.h"
+
 #define PROBLEM_TYPE_PREFIX "urn:idsvc:problem:"
+
+/*
+ * Makes text valid UTF-8 in place, so that jansson takes it: a sequence that snprintf
+ * cut at the end of its buffer is dropped, and any other byte that starts no
+ * well-formed sequence becomes '?'. A detail quotes client text, and one cut inside a
+ * character would otherwise turn the whole document into "{}".
+ */
+static void make_utf8(char *text)
+{
+    unsigned char *s = (unsigned char *)text;
+    size_t i = 0;
+
+    while (s[i] != '\0') {
+        size_t len = s[i] < 0x80 ? 1 : log_utf8_sequence(s + i);
+
+        if (len > 0) {
+            i += len;
+            continue;
+        }
+        if (strlen(text + i) < 4 && s[i] >= 0xc2 && s[i] <= 0xf4) {
+            s[i] = '\0'; /* the start of a sequence that the buffer cut */
+            break;
+        }
+        s[i++] = '?';
+    }
+}
 
 const char *problem_status_title(unsigned status)
 {
@@ -49,6 +77,7 @@ void problem_set(http_reply *reply, unsigned status, const char *code, const cha
                  const char *format, ...)
 {
     char detail[512];
+    char field_text[256];
     char type[128];
     va_list args;
     json_t *doc;
@@ -56,6 +85,7 @@ void problem_set(http_reply *reply, unsigned status, const char *code, const cha
     va_start(args, format);
     vsnprintf(detail, sizeof(detail), format, args);
     va_end(args);
+    make_utf8(detail);
     snprintf(type, sizeof(type), PROBLEM_TYPE_PREFIX "%s", code);
 
     http_reply_clear(reply);
@@ -66,8 +96,11 @@ void problem_set(http_reply *reply, unsigned status, const char *code, const cha
     doc = json_pack("{s:s, s:s, s:I, s:s, s:s}", "type", type, "title",
                     problem_status_title(status), "status", (json_int_t)status, "detail",
                     detail, "code", code);
-    if (doc != NULL && field != NULL)
-        json_object_set_new(doc, "field", json_string(field));
+    if (doc != NULL && field != NULL) {
+        snprintf(field_text, sizeof(field_text), "%s", field);
+        make_utf8(field_text);
+        json_object_set_new(doc, "field", json_string(field_text));
+    }
     if (doc != NULL)
         reply->body = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);

@@ -82,6 +82,36 @@ static bool assertion_is_xml(const char *assertion)
     return assertion[strspn(assertion, " \t\r\n")] == '<';
 }
 
+/* Tells a decoded assertion in UTF-16 by its byte order mark, or by a first character
+ * '<' with its zero byte, as XML 1.0 (appendix F) autodetects it. */
+static bool is_utf16(const unsigned char *bytes, size_t len)
+{
+    if (len < 2)
+        return false;
+    return (bytes[0] == 0xff && bytes[1] == 0xfe) || (bytes[0] == 0xfe && bytes[1] == 0xff) ||
+           (bytes[0] == '<' && bytes[1] == 0x00) || (bytes[0] == 0x00 && bytes[1] == '<');
+}
+
+/*
+ * Whether the decoded text has a NUL character, which XML does not allow and at which
+ * libxml2 would stop reading the rest. In UTF-8 that is a zero byte. In UTF-16, whose
+ * other characters have zero bytes of their own, it is a zero code unit, and a text of
+ * odd length counts as one because it was cut.
+ */
+static bool has_nul_character(const char *text, size_t len)
+{
+    const unsigned char *bytes = (const unsigned char *)text;
+
+    if (!is_utf16(bytes, len))
+        return memchr(text, '\0', len) != NULL;
+    if (len % 2 != 0)
+        return true;
+    for (size_t i = 0; i < len; i += 2)
+        if (bytes[i] == 0 && bytes[i + 1] == 0)
+            return true;
+    return false;
+}
+
 static bool read_verify_input(const http_request *request, const json_t *body,
                               verify_input *in, http_reply *reply)
 {
@@ -114,11 +144,10 @@ static bool read_verify_input(const http_request *request, const json_t *body,
                         "assertion must be SAML XML or its base64 encoding.");
             return false;
         }
-        /* The parser would stop at a NUL byte and ignore what follows. */
-        if (memchr(in->xml, '\0', in->xml_len) != NULL) {
+        if (has_nul_character(in->xml, in->xml_len)) {
             problem_set(reply, 400, "assertion_encoding_invalid", "assertion",
-                        "The base64 assertion decodes to text with a NUL byte, which XML "
-                        "does not allow.");
+                        "The base64 assertion decodes to text with a NUL character, or to "
+                        "UTF-16 of odd length; XML allows neither.");
             return false;
         }
     }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "server_harness.h"
@@ -421,6 +422,33 @@ static void test_string_too_long_names_field(void **state)
     free(body);
 }
 
+/* A detail or field that quotes client text is cut at a character boundary, so a long
+ * name in a script outside ASCII still gets a whole problem document. */
+static void test_cut_detail_keeps_document(void **state)
+{
+    static const char two_bytes[] = "\xc3\xa9";        /* U+00E9 */
+    static const char four_bytes[] = "\xf0\x9f\x98\x80"; /* U+1F600 */
+    const char *letters[] = {two_bytes, four_bytes};
+    char body[4096];
+    http_result result;
+
+    (void)state;
+    for (size_t shift = 0; shift < 8; shift++) {
+        const char *letter = letters[shift % 2];
+        size_t used = (size_t)snprintf(body, sizeof(body), "{\"%.*s", (int)(shift / 2),
+                                       "aaaa");
+
+        for (int i = 0; i < 300; i++)
+            used += (size_t)snprintf(body + used, sizeof(body) - used, "%s", letter);
+        snprintf(body + used, sizeof(body) - used, "\": 1}");
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+        expect_problem(&result, 400, "field_unknown");
+        assert_non_null(json_string_value(json_object_get(result.json, "detail")));
+        assert_non_null(json_string_value(json_object_get(result.json, "field")));
+        http_result_clear(&result);
+    }
+}
+
 static void test_oversized_body_rejected(void **state)
 {
     http_result result;
@@ -726,6 +754,78 @@ static void test_issue_verify_revoke(void **state)
     http_result_clear(&issued);
 }
 
+/* Converts len bytes of ASCII text to UTF-16 with a byte order mark, then to base64. */
+static char *utf16_base64(const char *ascii, size_t len, bool big_endian)
+{
+    unsigned char *utf16 = malloc(2 * len + 2);
+    char *encoded = malloc(4 * ((2 * len + 4) / 3) + 1);
+
+    assert_non_null(utf16);
+    assert_non_null(encoded);
+    utf16[0] = big_endian ? 0xfe : 0xff;
+    utf16[1] = big_endian ? 0xff : 0xfe;
+    for (size_t i = 0; i < len; i++) {
+        assert_true((unsigned char)ascii[i] < 0x80);
+        utf16[2 + 2 * i + (big_endian ? 1 : 0)] = (unsigned char)ascii[i];
+        utf16[2 + 2 * i + (big_endian ? 0 : 1)] = 0;
+    }
+    EVP_EncodeBlock((unsigned char *)encoded, utf16, (int)(2 * len + 2));
+    free(utf16);
+    return encoded;
+}
+
+/* An assertion sent as base64 of UTF-16 verifies like its UTF-8 form, and a UTF-16 text
+ * with a NUL character is rejected as one. */
+static void test_utf16_assertion_accepted(void **state)
+{
+    http_result issued;
+    http_result result;
+    const char *text;
+    char *encoded;
+    char *body;
+    char *nul;
+    size_t full;
+
+    (void)state;
+    for (int big_endian = 0; big_endian <= 1; big_endian++) {
+        issue(&issued);
+        text = json_string_value(json_object_get(issued.json, "assertion"));
+        encoded = utf16_base64(text, strlen(text), big_endian);
+        body = verification_body(encoded, "[\"given_name\"]");
+        harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+        if (result.status != 200)
+            fprintf(stderr, "UTF-16 %s: %ld %s\n", big_endian ? "BE" : "LE", result.status,
+                    result.body);
+        assert_int_equal(result.status, 200);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(result.json, "claims"), "given_name")),
+                            "Mei");
+        http_result_clear(&result);
+        free(body);
+        free(encoded);
+        http_result_clear(&issued);
+    }
+
+    issue(&issued);
+    nul = strdup(json_string_value(json_object_get(issued.json, "assertion")));
+    assert_non_null(nul);
+    full = strlen(nul);
+    text = strstr(nul, ">Mei<");
+    assert_non_null(text);
+    nul[text - nul + 2] = '\0'; /* "M", U+0000, "i" */
+    encoded = utf16_base64(nul, full, false);
+    body = verification_body(encoded, "[\"given_name\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    expect_problem(&result, 400, "assertion_encoding_invalid");
+    assert_non_null(strstr(json_string_value(json_object_get(result.json, "detail")),
+                           "NUL character"));
+    http_result_clear(&result);
+    free(body);
+    free(encoded);
+    free(nul);
+    http_result_clear(&issued);
+}
+
 static void test_replay_rejected(void **state)
 {
     http_result issued;
@@ -982,6 +1082,8 @@ int main(void)
         cmocka_unit_test(test_path_and_media_type_checked),
         cmocka_unit_test(test_json_too_deep_rejected),
         cmocka_unit_test(test_string_too_long_names_field),
+        cmocka_unit_test(test_cut_detail_keeps_document),
+        cmocka_unit_test(test_utf16_assertion_accepted),
         cmocka_unit_test(test_oversized_body_rejected),
         cmocka_unit_test(test_missing_and_invalid_fields),
         cmocka_unit_test(test_subject_verifier_cannot_read),
