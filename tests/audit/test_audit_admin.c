@@ -627,6 +627,44 @@ static void test_verify_names_bad_checkpoint_id(void **state)
     }
 }
 
+/* A NUL byte in a line, also in a last line without a newline, and a member name that
+ * appears twice are rejected at their line, not read past or read one way. */
+static void test_verify_rejects_nul_and_duplicates(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t len;
+        const char *after;
+    } cases[] = {
+        {"nul-last", "\0{\"type\":\"bogus\"}", 17, ": export_invalid: the line contains a NUL"},
+        {"nul-middle", "{\"type\":\0\"node\"}\n", 17,
+         ": export_invalid: the line contains a NUL"},
+        {"duplicate", "{\"type\":\"entry\",\"type\":\"node\"}\n", 31,
+         ": export_invalid: a member name appears twice"},
+    };
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char expected[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned long number;
+        FILE *file;
+
+        export_copy(cases[i].name, NULL, 0, NULL, export_path, sizeof(export_path));
+        number = count_lines(export_path) + 1;
+        file = fopen(export_path, "a");
+        assert_non_null(file);
+        assert_int_equal(fwrite(cases[i].bytes, 1, cases[i].len, file), cases[i].len);
+        assert_int_equal(fclose(file), 0);
+        snprintf(expected, sizeof(expected), "FAILED line %lu%s", number, cases[i].after);
+        snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'",
+                 export_path, shared->trust_path);
+        expect_admin(arguments, 1, expected);
+    }
+}
+
 static void test_number_arguments_strict(void **state)
 {
     static const struct {
@@ -691,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_verify_names_bad_node_line),
         cmocka_unit_test(test_verify_names_node_past_deleted_entry),
         cmocka_unit_test(test_verify_names_bad_checkpoint_id),
+        cmocka_unit_test(test_verify_rejects_nul_and_duplicates),
         cmocka_unit_test(test_number_arguments_strict),
     };
 

@@ -345,11 +345,14 @@ static int read_node(verifier *v, const json_t *line)
 static int read_line(verifier *v, const char *text)
 {
     json_error_t error;
-    json_t *line = json_loads(text, 0, &error);
+    /* A duplicate member would let this reader and another tool see different lines. */
+    json_t *line = json_loads(text, JSON_REJECT_DUPLICATES, &error);
     const char *type = json_string_value(json_object_get(line, "type"));
     int rc;
 
-    if (type == NULL)
+    if (line == NULL && strstr(error.text, "duplicate") != NULL)
+        rc = fail("line", v->line, "export_invalid", "a member name appears twice");
+    else if (type == NULL)
         rc = fail("line", v->line, "export_invalid", "not a JSON object with a type");
     else if (strcmp(type, "entry") == 0)
         rc = read_entry(v, line);
@@ -363,27 +366,30 @@ static int read_line(verifier *v, const char *text)
     return rc;
 }
 
+/* Reads the export line by line. getline returns each line's length, so a NUL byte,
+ * which would end the text early for the JSON reader, is found and rejected. */
 static int read_export(verifier *v, const char *path)
 {
     FILE *file = fopen(path, "r");
-    char *text = malloc(LINE_MAX_BYTES);
+    char *text = NULL;
+    size_t capacity = 0;
+    ssize_t len;
     int rc = 0;
 
-    if (file == NULL || text == NULL) {
+    if (file == NULL) {
         fprintf(stderr, "idsvc-admin audit verify: %s: cannot read the file\n", path);
-        rc = AUDIT_EXIT_USAGE;
-        goto out;
+        return AUDIT_EXIT_USAGE;
     }
-    while (rc == 0 && fgets(text, LINE_MAX_BYTES, file) != NULL) {
+    while (rc == 0 && (len = getline(&text, &capacity, file)) > 0) {
         v->line++;
-        if (strchr(text, '\n') == NULL && !feof(file))
+        if ((size_t)len > LINE_MAX_BYTES)
             rc = fail("line", v->line, "export_invalid", "the line is longer than 1 MiB");
+        else if (memchr(text, '\0', (size_t)len) != NULL)
+            rc = fail("line", v->line, "export_invalid", "the line contains a NUL byte");
         else if (text[0] != '\n')
             rc = read_line(v, text);
     }
-out:
-    if (file != NULL)
-        fclose(file);
+    fclose(file);
     free(text);
     return rc;
 }
