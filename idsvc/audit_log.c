@@ -16,9 +16,11 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "audit_anchor.h"
+#include "audit_checkpoint.h"
 #include "audit_log_internal.h"
 #include "audit_store.h"
 #include "log.h"
@@ -246,32 +248,82 @@ static void *committer_main(void *arg)
 
 /* ---- Recording ------------------------------------------------------------------ */
 
+/* Sorted keys and no spaces, so that every text of one value reads the same. */
+#define CANONICAL_JSON (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+
+/* Serialises the event's payload canonically; hex receives the SHA-256 of the text. */
+static char *format_payload(const audit_event *event, char hex[65])
+{
+    json_t *payload = event->payload != NULL ? json_incref((json_t *)event->payload)
+                                             : json_object();
+    audit_merkle_hash digest;
+    unsigned digest_len = 0;
+    char *text;
+
+    text = payload != NULL ? json_dumps(payload, CANONICAL_JSON) : NULL;
+    json_decref(payload);
+    if (text == NULL)
+        return NULL;
+    if (EVP_Digest(text, strlen(text), digest.bytes, &digest_len, EVP_sha256(), NULL) != 1 ||
+        digest_len != AUDIT_MERKLE_HASH_SIZE) {
+        free(text);
+        return NULL;
+    }
+    audit_hash_hex(&digest, hex);
+    return text;
+}
+
+/* Returns one allocation that holds the entry text, a NUL and the payload text, so that
+ * one free releases both. */
+static char *join_texts(const char *entry, const char *payload)
+{
+    size_t entry_len = strlen(entry);
+    size_t payload_len = strlen(payload);
+    char *joined = malloc(entry_len + payload_len + 2);
+
+    if (joined == NULL)
+        return NULL;
+    memcpy(joined, entry, entry_len + 1);
+    memcpy(joined + entry_len + 1, payload, payload_len + 1);
+    return joined;
+}
+
+/*
+ * Formats a version 2 entry. The hashed entry text names the payload only by the
+ * SHA-256 of its canonical text, so that retention can remove the payload while the
+ * entry text, and with it the time and jurisdiction, stays covered by the leaf hash.
+ * Returns the entry text followed by the payload text (see join_texts).
+ */
 static char *format_entry(const audit_log *log, const audit_event *event, time_t now)
 {
-    json_t *payload;
+    char digest[65];
+    char *payload = format_payload(event, digest);
     json_t *doc;
     char when[32];
     struct tm tm;
-    char *text;
+    char *text = NULL;
+    char *joined = NULL;
 
+    if (payload == NULL)
+        return NULL;
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* "o" takes the reference, so the caller's payload gets one of its own. */
-    payload = event->payload != NULL ? json_incref((json_t *)event->payload) : json_object();
-    doc = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:o}", "node", log->node_id,
+    doc = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s, s:i}", "node", log->node_id,
                     "time", when, "kind", event->kind, "actor", event->actor,
                     "relying_party", event->relying_party, "request_id", event->request_id,
                     "jurisdiction",
                     event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction,
-                    "payload", payload);
-    if (doc == NULL)
-        return NULL;
-
-    /* Sorted keys and no spaces, so that every entry of one event reads the same. The
-     * leaf hash covers these exact bytes, which the store keeps. */
-    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+                    "payload_sha256", digest, "version", AUDIT_ENTRY_VERSION);
+    if (doc != NULL)
+        text = json_dumps(doc, CANONICAL_JSON);
     json_decref(doc);
-    return text;
+
+    /* The leaf hash covers the entry text's exact bytes, which the store keeps. */
+    if (text != NULL)
+        joined = join_texts(text, payload);
+    free(text);
+    free(payload);
+    return joined;
 }
 
 static bool event_valid(const audit_log *log, const audit_event *event)
@@ -346,7 +398,8 @@ static int write_rows_and_added(struct sqlite3 *db, void *ctx)
     return 0;
 }
 
-/* Serialises and hashes the event into p->entry; the entry's text is p's to free. */
+/* Serialises and hashes the event into p->entry. The entry's text is p's to free, and
+ * its payload lives in the same allocation. */
 static audit_status fill_pending(const audit_log *log, const audit_event *event, pending *p)
 {
     time_t now = time(NULL);
@@ -361,6 +414,8 @@ static audit_status fill_pending(const audit_log *log, const audit_event *event,
     p->entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction;
     p->entry.text = text;
     p->entry.text_len = strlen(text);
+    p->entry.payload = text + p->entry.text_len + 1;
+    p->entry.payload_len = strlen(p->entry.payload);
     p->entry.replay_issuer = event->replay_issuer;
     p->entry.replay_id = event->replay_id;
     p->entry.replay_until = event->replay_until;

@@ -238,6 +238,10 @@ static int insert_entry(sqlite3 *db, sqlite3_stmt *stmt, const audit_store_entry
         sqlite3_bind_text(stmt, 8, entry->text, (int)entry->text_len, SQLITE_STATIC);
     else
         sqlite3_bind_null(stmt, 8);
+    if (entry->payload != NULL)
+        sqlite3_bind_text(stmt, 9, entry->payload, (int)entry->payload_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 9);
     rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) {
@@ -263,8 +267,8 @@ static int prepare_append(audit_connection *c)
                         "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)") != NULL &&
                    prepare_once(c->db, &c->entry_insert,
                                 "INSERT INTO audit_entries (idx, recorded_at, kind, actor,"
-                                " relying_party, jurisdiction, leaf_hash, entry)"
-                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)") != NULL &&
+                                " relying_party, jurisdiction, leaf_hash, entry, payload)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)") != NULL &&
                    prepare_once(c->db, &c->replay_insert, STORE_SQL_RECORD_ASSERTION) !=
                        NULL &&
                    prepare_once(c->db, &c->credential_state,
@@ -620,6 +624,7 @@ static void read_row(sqlite3_stmt *stmt, audit_row *row)
         memcpy(row->leaf_hash.bytes, sqlite3_column_blob(stmt, 6), AUDIT_MERKLE_HASH_SIZE);
     row->text = (const char *)sqlite3_column_text(stmt, 7);
     row->purged_at = sqlite3_column_int64(stmt, 8);
+    row->payload = (const char *)sqlite3_column_text(stmt, 9);
 }
 
 audit_status audit_store_each_entry(audit_store *store, const audit_filter *filter,
@@ -628,7 +633,7 @@ audit_status audit_store_each_entry(audit_store *store, const audit_filter *filt
 {
     static const char sql[] =
         "SELECT idx, recorded_at, kind, actor, relying_party, jurisdiction, leaf_hash,"
-        " entry, purged_at FROM audit_entries"
+        " entry, purged_at, payload FROM audit_entries"
         " WHERE idx >= ?1 AND idx < ?2 AND recorded_at >= ?3 AND recorded_at < ?4"
         " AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR relying_party = ?6)"
         " ORDER BY idx LIMIT ?7";
@@ -775,22 +780,30 @@ audit_status audit_store_each_checkpoint(audit_store *store,
 
 /* ---- Retention and the pseudonym secret ----------------------------------------- */
 
+/* Keeps the text of a version 2 entry, which holds no payload, and removes the text of
+ * a version 1 entry. The version is read from the hashed text, not from a column. The
+ * inner CASE runs json_extract only on valid JSON, so a malformed text cannot fail the
+ * whole purge. */
+#define PURGE_ENTRY                                                                       \
+    "entry = CASE WHEN json_valid(entry) THEN"                                             \
+    " CASE json_extract(entry, '$.version') WHEN 2 THEN entry END END"
+
 audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
                                const char *const *except, size_t except_count,
                                int64_t before, int64_t now, uint64_t *count)
 {
     audit_connection *c = thread_connection(store);
     sqlite3_stmt *stmt;
-    char sql[512];
+    char sql[1024];
     size_t len;
     int rc;
 
     *count = 0;
     if (c == NULL)
         return AUDIT_ERR_STORE_FAILED;
-    len = (size_t)snprintf(sql, sizeof(sql),
-                           "UPDATE audit_entries SET entry = NULL, purged_at = ?1"
-                           " WHERE entry IS NOT NULL AND recorded_at < ?2%s",
+    len = (size_t)snprintf(sql, sizeof(sql), "UPDATE audit_entries SET " PURGE_ENTRY
+                           ", payload = NULL, purged_at = ?1 WHERE purged_at IS NULL"
+                           " AND entry IS NOT NULL AND recorded_at < ?2%s",
                            jurisdiction != NULL ? " AND jurisdiction = ?3" : "");
     if (jurisdiction == NULL && except_count > 0) {
         len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND jurisdiction NOT IN (");

@@ -35,6 +35,10 @@ typedef struct audit_store_entry {
     const char *jurisdiction;
     const char *text; /* the bytes the leaf hash covers */
     size_t text_len;
+    /* The payload text of a version 2 entry, whose SHA-256 the text carries; NULL for
+     * an entry of version 1, whose text holds the payload itself. */
+    const char *payload;
+    size_t payload_len;
     audit_merkle_hash leaf_hash;
     /* A SAML assertion ID to record in replay_cache in the same transaction, or NULL;
      * replay_issuer is its issuer (NULL stands for '', which matches every issuer), and
@@ -102,8 +106,9 @@ typedef struct audit_row {
     const char *actor;
     const char *relying_party;
     const char *jurisdiction;
-    const char *text;  /* NULL once the payload was purged */
-    int64_t purged_at; /* 0 while the payload is kept */
+    const char *text;    /* the hashed entry text; NULL once a version 1 entry was purged */
+    const char *payload; /* a version 2 entry's payload text; NULL for version 1 or purged */
+    int64_t purged_at;   /* 0 while the payload is kept */
     audit_merkle_hash leaf_hash;
 } audit_row;
 
@@ -142,8 +147,9 @@ audit_status audit_store_each_checkpoint(audit_store *store,
 
 /*
  * Purges the payloads of entries recorded before before. jurisdiction NULL selects the
- * entries of every jurisdiction not in except (except_count names). count receives the
- * number of payloads purged.
+ * entries of every jurisdiction not in except (except_count names). A version 2 entry
+ * loses its payload column and keeps its hashed text; a version 1 entry, whose text
+ * holds the payload, loses its text. count receives the number of payloads purged.
  */
 audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
                                const char *const *except, size_t except_count,

@@ -532,16 +532,19 @@ void route_audit_checkpoint_get(http_request *request, http_reply *reply)
     audit_checkpoint_clear(&checkpoint);
 }
 
+/* An entry with its payload text, which the entry text of version 2 names by its
+ * SHA-256. payload is null for version 1, whose entry text holds the payload, and once
+ * purged; entry is null only for a purged entry of version 1. */
 static int append_entry(void *ctx, const audit_row *row)
 {
-    json_t *item = json_pack("{s:I, s:o, s:s?}", "index", (json_int_t)row->index,
-                             "leaf_hash", hash_json(&row->leaf_hash), "entry", row->text);
+    json_t *item = json_pack("{s:I, s:o, s:s?, s:s?}", "index", (json_int_t)row->index,
+                             "leaf_hash", hash_json(&row->leaf_hash), "entry", row->text,
+                             "payload", row->payload);
 
-    if (item != NULL && row->text == NULL) {
+    if (item != NULL && row->purged_at != 0) {
         char when[32];
 
         route_format_time((time_t)row->purged_at, when);
-        json_object_set_new(item, "entry", json_null());
         json_object_set_new(item, "purged_at", json_string(when));
     }
     return json_array_append_new(ctx, item);

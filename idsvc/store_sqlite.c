@@ -217,6 +217,11 @@ static const char *const migrations[] = {
      * assertion carries no values, so that verification reads them here. Credentials
      * of version 5 keep NULL: their assertions carry the values. */
     "ALTER TABLE credentials ADD COLUMN held_claims TEXT;",
+    /* 7: the payload text of each audit entry of version 2, whose hashed entry text
+     * carries only the payload's SHA-256, so that retention can remove the payload and
+     * keep the entry text. Entries of version 1 keep their payload in the entry text
+     * and NULL here. */
+    "ALTER TABLE audit_entries ADD COLUMN payload TEXT;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

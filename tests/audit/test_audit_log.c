@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/sha.h>
 #include <sqlite3.h>
 
 #include "audit_anchor.h"
@@ -103,6 +104,7 @@ static int teardown(void **state)
 typedef struct collected {
     audit_merkle_hash *leaves;
     char **texts;
+    char **payloads;
     size_t count;
 } collected;
 
@@ -113,19 +115,25 @@ static int collect(void *ctx, const audit_row *row)
     assert_int_equal(row->index, c->count);
     c->leaves = realloc(c->leaves, (c->count + 1) * sizeof(*c->leaves));
     c->texts = realloc(c->texts, (c->count + 1) * sizeof(*c->texts));
+    c->payloads = realloc(c->payloads, (c->count + 1) * sizeof(*c->payloads));
     assert_non_null(c->leaves);
     assert_non_null(c->texts);
+    assert_non_null(c->payloads);
     c->leaves[c->count] = row->leaf_hash;
     c->texts[c->count] = row->text != NULL ? strdup(row->text) : NULL;
+    c->payloads[c->count] = row->payload != NULL ? strdup(row->payload) : NULL;
     c->count++;
     return 0;
 }
 
 static void collected_free(collected *c)
 {
-    for (size_t i = 0; i < c->count; i++)
+    for (size_t i = 0; i < c->count; i++) {
         free(c->texts[i]);
+        free(c->payloads[i]);
+    }
     free(c->texts);
+    free(c->payloads);
     free(c->leaves);
     memset(c, 0, sizeof(*c));
 }
@@ -139,8 +147,27 @@ static void read_all(audit_log *log, collected *out)
     assert_int_equal(audit_store_each_entry(audit_log_store(log), &all, collect, out), AUDIT_OK);
 }
 
-/* Checks the stored tree against the reference: every leaf hash against its bytes, the
- * root, and every inclusion proof. */
+/* Checks that payload hashes, by OpenSSL's SHA256 of its bytes, to the payload_sha256
+ * member of the entry text. */
+static void check_payload_digest(const char *text, const char *payload)
+{
+    json_t *entry = json_loads(text, 0, NULL);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+    assert_non_null(entry);
+    SHA256((const unsigned char *)payload, strlen(payload), digest);
+    for (size_t i = 0; i < sizeof(digest); i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    assert_string_equal(json_string_value(json_object_get(entry, "payload_sha256")), hex);
+    assert_int_equal(json_integer_value(json_object_get(entry, "version")), 2);
+    assert_null(json_object_get(entry, "payload"));
+    json_decref(entry);
+}
+
+/* Checks the stored tree against the reference: every leaf hash against its bytes,
+ * every payload against its entry's payload_sha256, the root, and every inclusion
+ * proof. */
 static void check_tree(audit_log *log, size_t expected)
 {
     audit_merkle_source source = audit_store_source(audit_log_store(log));
@@ -157,6 +184,8 @@ static void check_tree(audit_log *log, size_t expected)
             merkle_reference_leaf(c.texts[i], strlen(c.texts[i]), &reference);
             assert_memory_equal(reference.bytes, c.leaves[i].bytes, AUDIT_MERKLE_HASH_SIZE);
         }
+        if (c.payloads[i] != NULL)
+            check_payload_digest(c.texts[i], c.payloads[i]);
     }
     merkle_reference_root(c.leaves, c.count, &reference);
     assert_memory_equal(reference.bytes, head.root.bytes, AUDIT_MERKLE_HASH_SIZE);
@@ -322,13 +351,18 @@ static void test_checkpoint_format_parse(void **state)
     free(body);
 }
 
+/* Counts purged entries by jurisdiction, SG and TH. An entry of version 2 keeps its
+ * text after the purge and loses only its payload. */
 static int count_purged(void *ctx, const audit_row *row)
 {
     unsigned *counts = ctx;
 
-    if (row->text == NULL) {
-        assert_true(row->purged_at > 0);
+    assert_non_null(row->text);
+    if (row->purged_at > 0) {
+        assert_null(row->payload);
         counts[strcmp(row->jurisdiction, "TH") == 0 ? 1 : 0]++;
+    } else {
+        assert_non_null(row->payload);
     }
     return 0;
 }
@@ -371,6 +405,114 @@ static void test_purge_keeps_proofs(void **state)
     assert_memory_equal(audit_log_head(log).root.bytes, head_before.root.bytes,
                         AUDIT_MERKLE_HASH_SIZE);
     check_tree(log, head_before.size);
+    audit_log_close(&log);
+}
+
+/* Appends an entry of version 1, as the writer did before payload digests: the payload
+ * inside the hashed text, and no payload column. */
+static void append_version_1(audit_store *tree_store, audit_merkle_frontier *frontier,
+                             int64_t when, unsigned n)
+{
+    audit_store_entry entry;
+    audit_store_entry *batch[1] = {&entry};
+    time_t seconds = (time_t)when;
+    char time_text[32];
+    char text[256];
+    struct tm tm;
+
+    gmtime_r(&seconds, &tm);
+    strftime(time_text, sizeof(time_text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(text, sizeof(text),
+             "{\"jurisdiction\":\"SG\",\"kind\":\"verification_decided\","
+             "\"node\":\"https://node.example/idsvc\",\"payload\":{\"n\":%u},"
+             "\"time\":\"%s\"}",
+             n, time_text);
+    memset(&entry, 0, sizeof(entry));
+    entry.recorded_at = when;
+    entry.kind = "verification_decided";
+    entry.jurisdiction = "SG";
+    entry.text = text;
+    entry.text_len = strlen(text);
+    assert_int_equal(audit_merkle_hash_leaf(text, entry.text_len, &entry.leaf_hash),
+                     AUDIT_MERKLE_OK);
+    assert_int_equal(audit_store_append(tree_store, batch, 1, frontier), AUDIT_OK);
+}
+
+/* Entries 0 and 1 are of version 1, and the others of version 2. */
+static int check_mixed_purge(void *ctx, const audit_row *row)
+{
+    unsigned *purged = ctx;
+
+    assert_true(row->purged_at > 0);
+    assert_null(row->payload);
+    if (row->index < 2)
+        assert_null(row->text);
+    else
+        assert_non_null(row->text);
+    (*purged)++;
+    return 0;
+}
+
+/* A log whose first entries a node wrote before payload digests: the purge removes the
+ * whole text of those, and only the payload of the later ones, and every proof holds. */
+static void test_purge_mixed_versions(void **state)
+{
+    fixture *f = *state;
+    audit_retention rules[] = {{NULL, 1}};
+    audit_event event = {.kind = "verification_decided"};
+    int64_t three_days_ago = (int64_t)time(NULL) - 3 * 86400;
+    audit_log_options options = {
+        .node_id = "https://node.example/idsvc",
+        .jurisdiction = "SG",
+        .signer = &f->signer,
+        .retention = rules,
+        .retention_count = 1,
+    };
+    char path[PATH_MAX + 32];
+    char error[512] = "";
+    audit_merkle_tree_head before;
+    audit_merkle_frontier frontier;
+    audit_store *tree_store;
+    store *node_store;
+    audit_log *log;
+    audit_filter all;
+    unsigned purged = 0;
+    uint64_t count = 0;
+
+    snprintf(path, sizeof(path), "%s/mixed.db", f->token.dir);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    tree_store = audit_store_open(path, false, error, sizeof(error));
+    assert_non_null(tree_store);
+    audit_merkle_frontier_init(&frontier);
+    append_version_1(tree_store, &frontier, three_days_ago, 1);
+    append_version_1(tree_store, &frontier, three_days_ago, 2);
+    audit_store_close(&tree_store);
+
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("audit_log_open: %s", error);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    before = audit_log_head(log);
+    check_tree(log, 4);
+
+    assert_int_equal(audit_log_purge(log, time(NULL) + 2 * 86400, &count), AUDIT_OK);
+    assert_int_equal(count, 4);
+    audit_filter_all(&all);
+    assert_int_equal(audit_store_each_entry(audit_log_store(log), &all, check_mixed_purge,
+                                            &purged),
+                     AUDIT_OK);
+    assert_int_equal(purged, 4);
+
+    /* A second purge finds nothing left to remove. */
+    assert_int_equal(audit_log_purge(log, time(NULL) + 4 * 86400, &count), AUDIT_OK);
+    assert_int_equal(count, 0);
+    assert_memory_equal(audit_log_head(log).root.bytes, before.root.bytes,
+                        AUDIT_MERKLE_HASH_SIZE);
+    check_tree(log, 4);
     audit_log_close(&log);
 }
 
@@ -949,13 +1091,15 @@ static void test_anchor_write_failure_kept(void **state)
     free(anchor.text);
 }
 
-/* Copies the text of the entry of index 2. */
+/* Copies the text and the payload of the entry of index 2. */
 static int take_third_entry(void *ctx, const audit_row *row)
 {
-    char **text = ctx;
+    char **texts = ctx;
 
-    if (row->index == 2 && row->text != NULL)
-        *text = strdup(row->text);
+    if (row->index == 2 && row->text != NULL && row->payload != NULL) {
+        texts[0] = strdup(row->text);
+        texts[1] = strdup(row->payload);
+    }
     return 0;
 }
 
@@ -965,7 +1109,7 @@ static void test_anchor_reset_recorded(void **state)
     memory_anchor anchor = {0};
     audit_anchor parsed;
     audit_filter filter;
-    char *reset_text = NULL;
+    char *reset_texts[2] = {NULL, NULL}; /* the entry text and its payload */
     audit_store *store_handle;
     char path[PATH_MAX + 32];
     char error[512];
@@ -991,13 +1135,15 @@ static void test_anchor_reset_recorded(void **state)
     assert_non_null(store_handle);
     audit_filter_all(&filter);
     assert_int_equal(audit_store_each_entry(store_handle, &filter, take_third_entry,
-                                            &reset_text),
+                                            reset_texts),
                      AUDIT_OK);
-    assert_non_null(reset_text);
-    entry = json_loads(reset_text, 0, NULL);
+    assert_non_null(reset_texts[0]);
+    check_payload_digest(reset_texts[0], reset_texts[1]);
+    entry = json_loads(reset_texts[0], 0, NULL);
     assert_non_null(entry);
     assert_string_equal(json_string_value(json_object_get(entry, "kind")), "audit_anchor_reset");
-    payload = json_object_get(entry, "payload");
+    payload = json_loads(reset_texts[1], 0, NULL);
+    assert_non_null(payload);
     assert_int_equal(json_integer_value(json_object_get(payload, "previous_size")), 4);
     assert_string_equal(json_string_value(json_object_get(payload, "reset_at")),
                         "2026-01-31T12:00:00Z");
@@ -1005,8 +1151,10 @@ static void test_anchor_reset_recorded(void **state)
     assert_string_equal(json_string_value(json_object_get(payload, "previous_log_id")),
                         parsed.log_id);
     audit_anchor_clear(&parsed);
+    json_decref(payload);
     json_decref(entry);
-    free(reset_text);
+    free(reset_texts[0]);
+    free(reset_texts[1]);
     audit_store_close(&store_handle);
 
     /* The checkpoint after the reset replaced the marker. */
@@ -1570,6 +1718,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_signed_in_hsm),
         cmocka_unit_test(test_checkpoint_format_parse),
         cmocka_unit_test(test_purge_keeps_proofs),
+        cmocka_unit_test(test_purge_mixed_versions),
         cmocka_unit_test(test_pseudonym_stable),
         cmocka_unit_test(test_replay_id_recorded_with_entry),
         cmocka_unit_test(test_rows_written_with_entry),

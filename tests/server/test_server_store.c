@@ -148,7 +148,8 @@ static void test_replay_id_counts_per_issuer(void **state)
     "CREATE TABLE web_sessions (token_hash BLOB PRIMARY KEY, subject_id INTEGER,"          \
     " expires_at INTEGER);"                                                                \
     "CREATE TABLE authenticators (id TEXT PRIMARY KEY, subject_id INTEGER);"               \
-    "CREATE TABLE consent_requests (id TEXT PRIMARY KEY);"
+    "CREATE TABLE consent_requests (id TEXT PRIMARY KEY);"                                 \
+    "CREATE TABLE audit_entries (idx INTEGER PRIMARY KEY);"
 
 /* A database of schema version 3 has replay rows without an issuer. Version 4 keeps
  * them, and each still blocks its ID for every issuer until it expires. */

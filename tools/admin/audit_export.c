@@ -50,26 +50,41 @@ static int write_line(export_state *state, json_t *doc, const char *kind, int64_
 }
 
 /*
- * Sets the entry member of doc to the entry text. For a text that is not valid UTF-8,
- * which JSON cannot carry, or that contains a NUL byte, which 'audit verify' cannot read
- * back, it sets entry_hex to the bytes in hex instead. So 'audit verify' hashes the
- * stored bytes, and a changed text fails as entry_hash_mismatch. Returns -1 when out of
- * memory.
+ * Sets the member name ("entry" or "payload") of doc to the stored text. For a text
+ * that is not valid UTF-8, which JSON cannot carry, or that contains a NUL byte, which
+ * 'audit verify' cannot read back, it sets name_hex to the bytes in hex instead and
+ * reports the row with the code CODE_not_utf8. So 'audit verify' hashes the stored
+ * bytes, and a changed text fails as entry_hash_mismatch or payload_hash_mismatch.
+ * Returns -1 when out of memory.
  */
-static int set_entry_text(export_state *state, json_t *doc, const audit_raw_row *row)
+static int set_text(export_state *state, json_t *doc, const char *name, int64_t index,
+                    const char *bytes, size_t len)
 {
-    bool has_nul = memchr(row->text, '\0', row->text_len) != NULL;
-    json_t *text = has_nul ? NULL : json_stringn(row->text, row->text_len);
+    bool has_nul = memchr(bytes, '\0', len) != NULL;
+    bool as_hex = false;
+    int rc = audit_rows_set_text(doc, name, bytes, len, &as_hex);
 
-    if (text != NULL)
-        return json_object_set_new(doc, "entry", text);
-    fprintf(stderr, EXPORT_PROGRAM ": entry %" PRId64 ": entry_not_utf8: the entry text "
-            "%s, so the line carries its bytes as entry_hex\n", row->index,
-            has_nul ? "contains a NUL byte" : "is not valid UTF-8");
-    state->invalid_rows = true;
-    return json_object_set_new(doc, "entry_hex", audit_hex_json((const unsigned char *)
-                                                                    row->text,
-                                                                row->text_len));
+    if (as_hex) {
+        fprintf(stderr, EXPORT_PROGRAM ": entry %" PRId64 ": %s_not_utf8: the %s text %s, "
+                "so the line carries its bytes as %s_hex\n", index, name, name,
+                has_nul ? "contains a NUL byte" : "is not valid UTF-8", name);
+        state->invalid_rows = true;
+    }
+    return rc;
+}
+
+/* Sets entry, then payload, each to its text or to null. */
+static int set_texts(export_state *state, json_t *doc, const audit_raw_row *row)
+{
+    int rc = row->text != NULL
+                 ? set_text(state, doc, "entry", row->index, row->text, row->text_len)
+                 : json_object_set_new(doc, "entry", json_null());
+
+    if (rc != 0)
+        return rc;
+    if (row->payload != NULL)
+        return set_text(state, doc, "payload", row->index, row->payload, row->payload_len);
+    return json_object_set_new(doc, "payload", json_null());
 }
 
 static int export_entry(void *ctx, const audit_raw_row *row)
@@ -83,19 +98,19 @@ static int export_entry(void *ctx, const audit_raw_row *row)
     int rc;
 
     /* The line is still written, so that 'audit verify' names the row as well. */
-    code = audit_rows_check_types(row->columns, row->text, detail, sizeof(detail));
-    if (code != NULL) {
+    code = audit_rows_check(row->columns, row->text, row->payload, detail, sizeof(detail));
+    if (code != NULL && strcmp(code, "column_mismatch") != 0) {
         fprintf(stderr, EXPORT_PROGRAM ": entry %" PRId64 ": %s: %s\n", row->index, code,
                 detail);
         state->invalid_rows = true;
     }
 
-    /* The members keep the order of the documented line: entry before columns. */
+    /* The members keep the order of the documented line: entry and payload before
+     * columns. */
     doc = json_pack("{s:s, s:I, s:o}", "type", "entry", "index", (json_int_t)row->index,
                     "leaf_hash", audit_hex_json(row->leaf_hash, row->leaf_hash_len));
     if (doc != NULL) {
-        rc = row->text != NULL ? set_entry_text(state, doc, row)
-                               : json_object_set_new(doc, "entry", json_null());
+        rc = set_texts(state, doc, row);
         if (rc == 0)
             rc = json_object_set(doc, "columns", row->columns);
         if (rc != 0) {
@@ -105,7 +120,7 @@ static int export_entry(void *ctx, const audit_raw_row *row)
     }
     /* The time of the purge in the format of GET /v1/audit/entries; the raw value is in
      * columns. */
-    if (doc != NULL && row->text == NULL && json_is_integer(purged_at) &&
+    if (doc != NULL && json_is_integer(purged_at) &&
         audit_format_time(json_integer_value(purged_at), when) == 0)
         json_object_set_new(doc, "purged_at", json_string(when));
     return write_line(state, doc, "entry", row->index);

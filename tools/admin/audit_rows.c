@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit_cmd.h"
+#include "audit_log.h"
+
 /* The columns that repeat a fact of the entry text, each named as its member there. */
 static const char *const text_columns[] = {"kind", "actor", "relying_party", "jurisdiction"};
 
@@ -70,21 +73,55 @@ static json_t *column_json(sqlite3_stmt *stmt, int i)
     }
 }
 
+/* Returns 1 when audit_entries has the payload column of schema version 7, 0 when
+ * not, and -1 when the table cannot be read. */
+static int has_payload_column(sqlite3 *db)
+{
+    sqlite3_stmt *stmt = NULL;
+    int found = 0;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('audit_entries')", -1,
+                           &stmt, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        found |= strcmp((const char *)sqlite3_column_text(stmt, 0), "payload") == 0;
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? found : -1;
+}
+
+/* Prepares the row query. The tool opens the database read-only and cannot migrate it,
+ * so a database that no node of schema version 7 has opened yet reads NULL payloads. */
+static sqlite3_stmt *prepare_rows(sqlite3 *db)
+{
+    /* No WHERE clause: a filter on recorded_at would drop a row whose value is text. */
+    static const char with_payload[] =
+        "SELECT idx, leaf_hash, entry, recorded_at, kind, actor, relying_party,"
+        " jurisdiction, purged_at, payload FROM audit_entries ORDER BY idx";
+    static const char without_payload[] =
+        "SELECT idx, leaf_hash, entry, recorded_at, kind, actor, relying_party,"
+        " jurisdiction, purged_at, NULL FROM audit_entries ORDER BY idx";
+    sqlite3_stmt *stmt = NULL;
+    int has_payload = has_payload_column(db);
+
+    if (has_payload < 0 ||
+        sqlite3_prepare_v2(db, has_payload ? with_payload : without_payload, -1, &stmt,
+                           NULL) != SQLITE_OK)
+        return NULL;
+    return stmt;
+}
+
 int audit_rows_each(sqlite3 *db, const char *program,
                     int (*each)(void *ctx, const audit_raw_row *row), void *ctx)
 {
-    /* No WHERE clause: a filter on recorded_at would drop a row whose value is text. */
-    static const char sql[] =
-        "SELECT idx, leaf_hash, entry, recorded_at, kind, actor, relying_party,"
-        " jurisdiction, purged_at FROM audit_entries ORDER BY idx";
     static const char *const names[] = {"recorded_at",  "kind",         "actor",
                                         "relying_party", "jurisdiction", "purged_at"};
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt = prepare_rows(db);
     audit_raw_row row;
     int status = 0;
     int rc;
 
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    if (stmt == NULL) {
         fprintf(stderr, "%s: reading audit_entries failed: %s\n", program, sqlite3_errmsg(db));
         return -1;
     }
@@ -95,6 +132,8 @@ int audit_rows_each(sqlite3 *db, const char *program,
         row.leaf_hash_len = (size_t)sqlite3_column_bytes(stmt, 1);
         row.text = (const char *)sqlite3_column_text(stmt, 2);
         row.text_len = (size_t)sqlite3_column_bytes(stmt, 2);
+        row.payload = (const char *)sqlite3_column_text(stmt, 9);
+        row.payload_len = (size_t)sqlite3_column_bytes(stmt, 9);
         row.columns = json_object();
         for (int i = 0; row.columns != NULL && i < 6; i++)
             if (json_object_set_new(row.columns, names[i], column_json(stmt, 3 + i)) != 0) {
@@ -126,8 +165,10 @@ static void describe(const json_t *value, char *out, size_t size)
     free(text);
 }
 
-const char *audit_rows_check_types(const json_t *columns, const char *text, char *detail,
-                                   size_t detail_size)
+/* Checks the column types against the purge of content ("entry text" or "payload"):
+ * see audit_rows_check. */
+static const char *check_types(const json_t *columns, const char *content, bool kept,
+                               char *detail, size_t detail_size)
 {
     const json_t *recorded_at = json_object_get(columns, "recorded_at");
     const json_t *purged_at = json_object_get(columns, "purged_at");
@@ -138,19 +179,19 @@ const char *audit_rows_check_types(const json_t *columns, const char *text, char
         snprintf(detail, detail_size, "the recorded_at column is %s, not an integer", value);
         return "column_invalid";
     }
-    if (text != NULL) {
+    if (kept) {
         if (json_is_null(purged_at))
             return NULL;
         describe(purged_at, value, sizeof(value));
-        snprintf(detail, detail_size,
-                 "the purged_at column is %s, but the entry text is kept", value);
+        snprintf(detail, detail_size, "the purged_at column is %s, but the %s is kept",
+                 value, content);
         return "purge_invalid";
     }
     if (!json_is_integer(purged_at)) {
         describe(purged_at, value, sizeof(value));
         snprintf(detail, detail_size,
-                 "the entry text is gone, but the purged_at column is %s, not the time of "
-                 "a purge", value);
+                 "the %s is gone, but the purged_at column is %s, not the time of a purge",
+                 content, value);
         return "purge_invalid";
     }
     if (json_integer_value(purged_at) < json_integer_value(recorded_at)) {
@@ -212,6 +253,57 @@ const char *audit_rows_check_entry(const json_t *columns, const char *text, char
 out:
     json_decref(entry);
     return code;
+}
+
+int audit_rows_entry_version(const char *text)
+{
+    json_t *entry = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    const json_t *version = json_object_get(entry, "version");
+    int result = 1;
+
+    if (version != NULL)
+        result = json_is_integer(version) && json_integer_value(version) >= 1 &&
+                         json_integer_value(version) <= INT32_MAX
+                     ? (int)json_integer_value(version)
+                     : -1;
+    json_decref(entry);
+    return result;
+}
+
+const char *audit_rows_check(const json_t *columns, const char *text, const char *payload,
+                             char *detail, size_t detail_size)
+{
+    int version = audit_rows_entry_version(text);
+    const char *code;
+
+    if (version != 1 && version != AUDIT_ENTRY_VERSION) {
+        snprintf(detail, detail_size,
+                 "the entry text's version member is not 1 or %d, the versions this "
+                 "idsvc-admin reads", AUDIT_ENTRY_VERSION);
+        return "entry_version_invalid";
+    }
+    if (version == 1)
+        code = check_types(columns, "entry text", text != NULL, detail, detail_size);
+    else
+        code = check_types(columns, "payload", payload != NULL, detail, detail_size);
+    if (code == NULL && text != NULL)
+        code = audit_rows_check_entry(columns, text, detail, detail_size);
+    return code;
+}
+
+int audit_rows_set_text(json_t *doc, const char *name, const char *bytes, size_t len,
+                        bool *as_hex)
+{
+    bool has_nul = memchr(bytes, '\0', len) != NULL;
+    json_t *text = has_nul ? NULL : json_stringn(bytes, len);
+    char hex_name[64];
+
+    *as_hex = text == NULL;
+    if (text != NULL)
+        return json_object_set_new(doc, name, text);
+    snprintf(hex_name, sizeof(hex_name), "%s_hex", name);
+    return json_object_set_new(doc, hex_name,
+                               audit_hex_json((const unsigned char *)bytes, len));
 }
 
 int audit_format_time(int64_t seconds, char out[32])

@@ -10,6 +10,7 @@
 #ifndef IDSVC_ADMIN_AUDIT_ROWS_H
 #define IDSVC_ADMIN_AUDIT_ROWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +25,12 @@ typedef struct audit_raw_row {
     int64_t index;
     const unsigned char *leaf_hash;
     size_t leaf_hash_len;
-    const char *text; /* the hashed entry text; NULL once purged */
+    const char *text; /* the hashed entry text; NULL once a version 1 entry is purged */
     size_t text_len;  /* its length in bytes */
+    /* The payload text of a version 2 entry; NULL for version 1, once purged, and for
+     * a database of schema version 6 or older, which has no payload column. */
+    const char *payload;
+    size_t payload_len;
     /* recorded_at, kind, actor, relying_party, jurisdiction and purged_at, each with
      * the type SQLite stored: an integer, a real, a string, null, or for a blob or a
      * text that is not valid UTF-8 the string "X'hex'". */
@@ -41,13 +46,23 @@ int audit_rows_each(sqlite3 *db, const char *program,
                     int (*each)(void *ctx, const audit_raw_row *row), void *ctx);
 
 /*
- * Checks the column types: recorded_at must be an integer, and purged_at an integer
- * not earlier than recorded_at when the entry is purged (text NULL), and null while it
- * is kept. Returns NULL when they hold, or the failure code (column_invalid or
- * purge_invalid) with a sentence naming the column in detail.
+ * Returns the format version of an entry text: 1 for a text without a "version" member
+ * (and for NULL, a purged entry of version 1, or a text that is not a JSON object), the
+ * member's value when it is an integer, and -1 for any other value.
  */
-const char *audit_rows_check_types(const json_t *columns, const char *text, char *detail,
-                                   size_t detail_size);
+int audit_rows_entry_version(const char *text);
+
+/*
+ * Checks the row's columns against its entry text and its purge. The entry text's
+ * version decides what a purge removes: the text of version 1, the payload of version 2.
+ * recorded_at must be an integer, purged_at an integer not earlier than recorded_at
+ * when that content is gone, and null while it is kept. Every column must then repeat
+ * the entry text, when there is one (audit_rows_check_entry). Returns NULL when all
+ * hold, or the failure code (entry_version_invalid, column_invalid, purge_invalid or
+ * column_mismatch) with a sentence in detail.
+ */
+const char *audit_rows_check(const json_t *columns, const char *text, const char *payload,
+                             char *detail, size_t detail_size);
 
 /*
  * Compares each column with the same fact in the entry text: recorded_at with "time",
@@ -57,6 +72,15 @@ const char *audit_rows_check_types(const json_t *columns, const char *text, char
  */
 const char *audit_rows_check_entry(const json_t *columns, const char *text, char *detail,
                                    size_t detail_size);
+
+/*
+ * Sets doc's member name to the bytes as a JSON string. For bytes that are not valid
+ * UTF-8, which JSON cannot carry, or that contain a NUL byte, which a reader cannot
+ * take back from a JSON string, it sets name_hex to the bytes in lowercase hex instead
+ * and sets *as_hex. Returns -1 when out of memory.
+ */
+int audit_rows_set_text(json_t *doc, const char *name, const char *bytes, size_t len,
+                        bool *as_hex);
 
 /* Writes seconds since 1970 as RFC 3339 UTC ("2026-01-31T12:00:00Z"); returns -1 for a
  * time gmtime_r cannot represent. */

@@ -1,8 +1,9 @@
 /*
  * idsvc-admin audit show --database DB [filters]: prints entries with their time, kind,
  * actor, relying party and jurisdiction. These facts, and the filters, come from the
- * hashed entry text. The columns of the same names only stand in for a purged entry,
- * whose text is gone, and each such line is marked as not protected by any hash.
+ * hashed entry text. The columns of the same names only stand in for a purged entry of
+ * version 1, whose text is gone, and each such line is marked as not protected by any
+ * hash. A purged entry of version 2 keeps its text and loses only its payload.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -83,21 +84,38 @@ static int row_facts(const audit_raw_row *row, json_t **facts, int64_t *when)
     return 0;
 }
 
+/* Sets entry and payload to their texts, or null, as export writes them. */
+static int set_texts(json_t *doc, const audit_raw_row *row)
+{
+    bool as_hex = false;
+    int rc = row->text != NULL
+                 ? audit_rows_set_text(doc, "entry", row->text, row->text_len, &as_hex)
+                 : json_object_set_new(doc, "entry", json_null());
+
+    if (rc != 0)
+        return rc;
+    if (row->payload != NULL)
+        return audit_rows_set_text(doc, "payload", row->payload, row->payload_len, &as_hex);
+    return json_object_set_new(doc, "payload", json_null());
+}
+
 static int print_row(const audit_raw_row *row, const json_t *facts, int64_t when)
 {
     static const char *const names[] = {"kind", "actor", "relying_party", "jurisdiction"};
-    json_t *doc = json_pack("{s:I, s:o, s:s?}", "index", (json_int_t)row->index,
-                            "leaf_hash", audit_hex_json(row->leaf_hash, row->leaf_hash_len),
-                            "entry", row->text);
+    const json_t *purged_at = json_object_get(row->columns, "purged_at");
+    json_t *doc = json_pack("{s:I, s:o}", "index", (json_int_t)row->index, "leaf_hash",
+                            audit_hex_json(row->leaf_hash, row->leaf_hash_len));
     char text[32];
 
-    if (doc == NULL)
+    if (doc == NULL || set_texts(doc, row) != 0) {
+        json_decref(doc);
         return -1;
-    if (row->text == NULL) {
-        json_object_set_new(doc, "entry", json_null());
-        json_object_set(doc, "purged_at", json_object_get(row->columns, "purged_at"));
-        json_object_set_new(doc, "columns_unprotected", json_true());
     }
+    if (!json_is_null(purged_at))
+        json_object_set(doc, "purged_at", (json_t *)purged_at);
+    /* Only a purged entry of version 1 has lost the text that its facts come from. */
+    if (row->text == NULL)
+        json_object_set_new(doc, "columns_unprotected", json_true());
     if (audit_format_time(when, text) == 0)
         json_object_set_new(doc, "time", json_string(text));
     else
@@ -123,9 +141,7 @@ static int show_row(void *ctx, const audit_raw_row *row)
 
     /* Mismatched or malformed columns are reported, and the row is still shown from its
      * text, so that no row is left out without a word. */
-    code = audit_rows_check_types(row->columns, row->text, detail, sizeof(detail));
-    if (code == NULL && row->text != NULL)
-        code = audit_rows_check_entry(row->columns, row->text, detail, sizeof(detail));
+    code = audit_rows_check(row->columns, row->text, row->payload, detail, sizeof(detail));
     if (code != NULL) {
         fprintf(stderr, SHOW_PROGRAM ": entry %" PRId64 ": %s: %s\n", row->index, code,
                 detail);
@@ -195,7 +211,7 @@ int admin_audit_show_main(int argc, char **argv)
     rc = audit_rows_each(db, SHOW_PROGRAM, show_row, &state);
     sqlite3_close(db);
     if (state.purged_printed > 0)
-        fprintf(stderr, "NOTE %" PRIu64 " purged entries shown: their time, kind, actor, "
+        fprintf(stderr, "NOTE %" PRIu64 " purged entries of version 1 shown: their time, kind, actor, "
                 "relying party and jurisdiction come from database columns that no hash "
                 "protects\n", state.purged_printed);
     return rc < 0 || state.failed ? AUDIT_EXIT_FAILED : AUDIT_EXIT_OK;

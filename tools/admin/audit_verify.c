@@ -3,8 +3,9 @@
  * tree from the entries, in index order, and stops at the first problem, which it names
  * by a stable code and the entry, subtree or checkpoint at fault:
  *
- *   1. each entry's bytes must hash to its leaf hash (entry_hash_mismatch), and the
- *      indexes must run 0, 1, 2, ... (entry_missing);
+ *   1. each entry's bytes must hash to its leaf hash (entry_hash_mismatch), the
+ *      payload of an entry of version 2 must hash to the payload_sha256 of its text
+ *      (payload_hash_mismatch), and the indexes must run 0, 1, 2, ... (entry_missing);
  *   2. each exported subtree hash must cover only entries of the export
  *      (node_beyond_export) and equal the rebuilt one (node_hash_mismatch);
  *   3. each checkpoint must carry a valid signature by the trusted key
@@ -13,9 +14,12 @@
  *      extend the previous checkpoint by an RFC 9162 consistency proof
  *      (checkpoint_inconsistent);
  *   4. each entry's unhashed columns must repeat the facts of its text
- *      (column_invalid, column_mismatch), and a purged entry needs a purge time no
+ *      (column_invalid, column_mismatch), no entry of version 1 may follow one of
+ *      version 2 (entry_version_invalid), and a purged entry needs a purge time no
  *      earlier than its recorded time (purge_invalid) and, with --retention-days, no
- *      earlier than the stated retention period allows (purged_early).
+ *      earlier than the stated retention period allows (purged_early). For version 2
+ *      the time and jurisdiction come from the hashed text; a purged entry of version
+ *      1 has only its columns left.
  *
  * The column checks run while the entries are read, but their first failure is printed
  * only after steps 2 and 3 passed, because a changed hash or checkpoint is the stronger
@@ -33,6 +37,7 @@
 
 #include "audit_checkpoint.h"
 #include "audit_cmd.h"
+#include "audit_log.h"
 #include "audit_memory.h"
 #include "audit_rows.h"
 #include "number_arg.h"
@@ -56,7 +61,8 @@ typedef struct purge_summary {
     uint64_t count;
     uint64_t first;
     uint64_t last;
-    uint64_t unchecked; /* no --retention-days rule applied */
+    uint64_t unchecked;   /* no --retention-days rule applied */
+    uint64_t unprotected; /* of version 1: their text, time and jurisdiction are gone */
 } purge_summary;
 
 typedef struct verifier {
@@ -70,6 +76,8 @@ typedef struct verifier {
     const retention_rule *rules;
     size_t rule_count;
     purge_summary purged;
+    bool seen_version_2;   /* an earlier entry was of version 2 */
+    uint64_t first_version_2;
     char column_failure[512]; /* the first FAILED line of step 4, or "" */
 } verifier;
 
@@ -95,12 +103,6 @@ static const retention_rule *find_rule(const verifier *v, const char *jurisdicti
     return fallback;
 }
 
-/*
- * Counts a purged entry and checks it against the stated retention period. The node
- * purges an entry once more than its period has passed since recorded_at, so an entry
- * purged sooner was not purged by retention. audit_rows_check_types has checked that
- * both times are integers.
- */
 /* Keeps the first column failure for verify() to print; returns 0. */
 static int defer_failure(verifier *v, uint64_t index, const char *code, const char *detail)
 {
@@ -110,13 +112,25 @@ static int defer_failure(verifier *v, uint64_t index, const char *code, const ch
     return 0;
 }
 
-static int check_purge(verifier *v, uint64_t index, const json_t *columns)
+/* The facts that retention reads: from the hashed entry text of version 2, and from the
+ * columns of a purged entry of version 1, whose text is gone. */
+typedef struct purge_facts {
+    const char *content; /* what the purge removed: "entry text" or "payload" */
+    const char *jurisdiction;
+    int64_t recorded_at;
+    int64_t purged_at;
+} purge_facts;
+
+/*
+ * Counts a purged entry and checks it against the stated retention period. The node
+ * purges an entry once more than its period has passed since it was recorded, so an
+ * entry purged sooner was not purged by retention.
+ */
+static int check_purge(verifier *v, uint64_t index, const purge_facts *facts)
 {
-    const char *jurisdiction = json_string_value(json_object_get(columns, "jurisdiction"));
-    json_int_t recorded_at = json_integer_value(json_object_get(columns, "recorded_at"));
-    json_int_t purged_at = json_integer_value(json_object_get(columns, "purged_at"));
-    const retention_rule *rule = find_rule(v, jurisdiction);
-    uint64_t kept_seconds = (uint64_t)purged_at - (uint64_t)recorded_at;
+    const retention_rule *rule = find_rule(v, facts->jurisdiction);
+    const char *jurisdiction = facts->jurisdiction != NULL ? facts->jurisdiction : "(none)";
+    uint64_t kept_seconds = (uint64_t)facts->purged_at - (uint64_t)facts->recorded_at;
     char detail[256];
 
     if (v->purged.count == 0)
@@ -129,25 +143,72 @@ static int check_purge(verifier *v, uint64_t index, const json_t *columns)
     }
     if (rule->days == 0) {
         snprintf(detail, sizeof(detail),
-                 "the entry text was purged, but the stated policy keeps the payloads of "
-                 "jurisdiction %s forever", jurisdiction != NULL ? jurisdiction : "(none)");
+                 "the %s was purged, but the stated policy keeps the payloads of "
+                 "jurisdiction %s forever", facts->content, jurisdiction);
         return defer_failure(v, index, "purged_early", detail);
     }
     if (kept_seconds < rule->days * 86400) {
         snprintf(detail, sizeof(detail),
-                 "the entry text was purged %" PRIu64 " days and %" PRIu64 " seconds after "
-                 "it was recorded, before the %" PRIu64 " days stated for jurisdiction %s",
-                 kept_seconds / 86400, kept_seconds % 86400, rule->days,
-                 jurisdiction != NULL ? jurisdiction : "(none)");
+                 "the %s was purged %" PRIu64 " days and %" PRIu64 " seconds after it was "
+                 "recorded, before the %" PRIu64 " days stated for jurisdiction %s",
+                 facts->content, kept_seconds / 86400, kept_seconds % 86400, rule->days,
+                 jurisdiction);
         return defer_failure(v, index, "purged_early", detail);
     }
     return 0;
 }
 
-/* Checks the columns of an entry line against its text, or its purge. */
-static int check_columns(verifier *v, uint64_t index, const json_t *line, const char *text)
+/* Reads the purge facts of a purged entry whose columns passed audit_rows_check, so
+ * both times are integers and the text, when there is one, repeats the columns. */
+static void read_purge_facts(const json_t *columns, const char *text, json_t **entry,
+                             purge_facts *facts)
+{
+    const json_t *source = columns;
+
+    *entry = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    facts->content = text != NULL ? "payload" : "entry text";
+    facts->recorded_at = json_integer_value(json_object_get(columns, "recorded_at"));
+    facts->purged_at = json_integer_value(json_object_get(columns, "purged_at"));
+    if (*entry != NULL) {
+        source = *entry;
+        audit_parse_time(json_string_value(json_object_get(*entry, "time")),
+                         &facts->recorded_at);
+    }
+    facts->jurisdiction = json_string_value(json_object_get(source, "jurisdiction"));
+}
+
+/*
+ * Checks the order of versions: once a node writes an entry of version 2, it writes
+ * no other. So a later entry of version 1, or one whose text is gone, was changed:
+ * most likely the text of a purged entry of version 2 was deleted to free its columns
+ * from the hash.
+ */
+static int check_version_order(verifier *v, uint64_t index, int version)
+{
+    char detail[256];
+
+    if (version == AUDIT_ENTRY_VERSION && !v->seen_version_2) {
+        v->seen_version_2 = true;
+        v->first_version_2 = index;
+    }
+    if (version != 1 || !v->seen_version_2)
+        return 0;
+    snprintf(detail, sizeof(detail),
+             "the entry is of version 1 or has no text, but entry %" PRIu64 " before it is "
+             "of version %d, after which a node writes no other version",
+             v->first_version_2, AUDIT_ENTRY_VERSION);
+    return defer_failure(v, index, "entry_version_invalid", detail);
+}
+
+/* Checks the columns of an entry line against its text, and its purge. */
+static int check_columns(verifier *v, uint64_t index, const json_t *line, const char *text,
+                         const char *payload)
 {
     const json_t *columns = json_object_get(line, "columns");
+    int version = audit_rows_entry_version(text);
+    bool purged = version == 1 ? text == NULL : payload == NULL;
+    purge_facts facts;
+    json_t *entry = NULL;
     const char *code;
     char detail[256];
 
@@ -155,12 +216,18 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
         return fail("entry", index, "export_invalid",
                     "the entry has no columns object; export the database again with this "
                     "version of idsvc-admin");
-    code = audit_rows_check_types(columns, text, detail, sizeof(detail));
-    if (code == NULL && text != NULL)
-        code = audit_rows_check_entry(columns, text, detail, sizeof(detail));
+    code = audit_rows_check(columns, text, payload, detail, sizeof(detail));
     if (code != NULL)
         return defer_failure(v, index, code, detail);
-    return text == NULL ? check_purge(v, index, columns) : 0;
+    check_version_order(v, index, version);
+    if (!purged)
+        return 0;
+
+    v->purged.unprotected += text == NULL;
+    read_purge_facts(columns, text, &entry, &facts);
+    check_purge(v, index, &facts);
+    json_decref(entry);
+    return 0;
 }
 
 /* ---- Reading the export ----------------------------------------------------------- */
@@ -179,22 +246,29 @@ static int copy_bytes(const void *source, size_t len, unsigned char **bytes, siz
 }
 
 /*
- * Reads the bytes of an entry line: the entry text, or the bytes in entry_hex that the
- * export writes for a text that is not valid UTF-8. Sets *bytes to NULL for a purged
- * entry (entry null). Returns -1 for a line with neither, or with both, and -2 when
- * out of memory.
+ * Reads the bytes of member name ("entry" or "payload") of an entry line: its text, or
+ * the bytes in name_hex that the export writes for a text that is not valid UTF-8. Sets
+ * *bytes to NULL when the member is null, or absent as the payload is in exports written
+ * before payloads had a column of their own. Returns -1 for a line with both, or with
+ * a value of another type, and -2 when out of memory.
  */
-static int entry_bytes(const json_t *line, unsigned char **bytes, size_t *len)
+static int text_bytes(const json_t *line, const char *name, unsigned char **bytes,
+                      size_t *len)
 {
-    const json_t *text = json_object_get(line, "entry");
-    const char *hex = json_string_value(json_object_get(line, "entry_hex"));
+    char hex_name[32];
+    const json_t *text = json_object_get(line, name);
+    const char *hex;
     unsigned char *decoded;
     long hex_len = 0;
     int rc;
 
+    snprintf(hex_name, sizeof(hex_name), "%s_hex", name);
+    hex = json_string_value(json_object_get(line, hex_name));
     *bytes = NULL;
     *len = 0;
-    if (hex == NULL && json_is_null(text))
+    if (hex == NULL && json_object_get(line, hex_name) != NULL)
+        return -1;
+    if (hex == NULL && (json_is_null(text) || (text == NULL && strcmp(name, "payload") == 0)))
         return 0;
     if (hex == NULL && json_is_string(text))
         return copy_bytes(json_string_value(text), json_string_length(text), bytes, len);
@@ -209,12 +283,67 @@ static int entry_bytes(const json_t *line, unsigned char **bytes, size_t *len)
     return rc;
 }
 
+/* Reads the entry's bytes and its payload's; returns 0, or the exit status after
+ * printing the failure. */
+static int read_texts(uint64_t index, const json_t *line, unsigned char **text,
+                      size_t *text_len, unsigned char **payload, size_t *payload_len)
+{
+    int rc = text_bytes(line, "entry", text, text_len);
+
+    if (rc == 0)
+        rc = text_bytes(line, "payload", payload, payload_len);
+    if (rc == 0)
+        return 0;
+    if (rc == -2)
+        return fail("entry", index, "internal_error", "out of memory");
+    return fail("entry", index, "export_invalid",
+                "entry must be the entry's JSON text, or null once purged, or entry_hex the "
+                "bytes of a text that is not valid UTF-8; payload, when present, must be "
+                "text or null, or payload_hex bytes");
+}
+
+/*
+ * Checks that a payload hashes to the payload_sha256 of its entry text. Only an entry
+ * of version 2 has a payload of its own. Returns 0, or the exit status after printing
+ * payload_hash_mismatch.
+ */
+static int check_payload(uint64_t index, const char *text, const unsigned char *payload,
+                         size_t payload_len)
+{
+    json_t *entry;
+    const char *expected;
+    audit_merkle_hash digest;
+    unsigned digest_len = 0;
+    char computed[65];
+    int rc = 0;
+
+    if (payload == NULL)
+        return 0;
+    if (audit_rows_entry_version(text) != AUDIT_ENTRY_VERSION)
+        return fail("entry", index, "payload_hash_mismatch",
+                    "a payload is stored, but the entry has no text of version 2 that "
+                    "names a payload_sha256");
+    if (EVP_Digest(payload, payload_len, digest.bytes, &digest_len, EVP_sha256(), NULL) != 1)
+        return fail("entry", index, "internal_error", "SHA-256 failed");
+    audit_hash_hex(&digest, computed);
+
+    entry = json_loads(text, 0, NULL);
+    expected = json_string_value(json_object_get(entry, "payload_sha256"));
+    if (expected == NULL || strcmp(expected, computed) != 0)
+        rc = fail("entry", index, "payload_hash_mismatch",
+                  "the payload does not hash to the payload_sha256 of the entry text");
+    json_decref(entry);
+    return rc;
+}
+
 static int read_entry(verifier *v, const json_t *line)
 {
     uint64_t expected = v->tree.frontier.size;
     json_int_t index = json_integer_value(json_object_get(line, "index"));
     unsigned char *bytes = NULL;
+    unsigned char *payload = NULL;
     size_t len = 0;
+    size_t payload_len = 0;
     audit_merkle_hash stored;
     audit_merkle_hash computed;
     int rc = AUDIT_EXIT_FAILED;
@@ -225,21 +354,11 @@ static int read_entry(verifier *v, const json_t *line)
                     "the export skips this index or repeats another");
     if (audit_hash_from_hex(json_string_value(json_object_get(line, "leaf_hash")), &stored) != 0)
         return fail("entry", expected, "leaf_hash_invalid", "leaf_hash is not 64 hex digits");
-
-    switch (entry_bytes(line, &bytes, &len)) {
-    case 0:
-        break;
-    case -2:
-        fail("entry", expected, "internal_error", "out of memory");
+    if (read_texts(expected, line, &bytes, &len, &payload, &payload_len) != 0)
         goto out;
-    default:
-        fail("entry", expected, "export_invalid",
-             "entry must be the entry's JSON text, or null once purged, or entry_hex the "
-             "bytes of a text that is not valid UTF-8");
-        goto out;
-    }
 
-    /* A purged entry has no bytes left; its stored leaf hash stands for it. */
+    /* A purged entry of version 1 has no bytes left; its stored leaf hash stands for
+     * it. */
     if (bytes != NULL) {
         audit_merkle_hash_leaf(bytes, len, &computed);
         if (memcmp(computed.bytes, stored.bytes, sizeof(stored.bytes)) != 0) {
@@ -248,7 +367,8 @@ static int read_entry(verifier *v, const json_t *line)
             goto out;
         }
     }
-    if (check_columns(v, expected, line, (const char *)bytes) != 0)
+    if (check_payload(expected, (const char *)bytes, payload, payload_len) != 0 ||
+        check_columns(v, expected, line, (const char *)bytes, (const char *)payload) != 0)
         goto out;
     if (audit_memory_tree_append(&v->tree, &stored) != AUDIT_MERKLE_OK) {
         fail("entry", expected, "internal_error", "out of memory");
@@ -257,6 +377,7 @@ static int read_entry(verifier *v, const json_t *line)
     rc = 0;
 out:
     OPENSSL_free(bytes);
+    OPENSSL_free(payload);
     return rc;
 }
 
@@ -545,10 +666,10 @@ static int verify(verifier *v, const char *path)
     else
         printf("%" PRIu64 " purged, indexes %" PRIu64 " to %" PRIu64 "\n", v->purged.count,
                v->purged.first, v->purged.last);
-    if (v->purged.count > 0)
+    if (v->purged.unprotected > 0)
         printf("NOTE the recorded_at, kind, actor, relying_party and jurisdiction columns of "
-               "the %" PRIu64 " purged entries are not covered by any hash\n",
-               v->purged.count);
+               "the %" PRIu64 " purged entries of version 1 are not covered by any hash\n",
+               v->purged.unprotected);
     if (v->purged.unchecked > 0)
         printf("NOTE no retention period was stated for %" PRIu64 " purged entries; pass "
                "--retention-days to check when they were purged\n", v->purged.unchecked);
