@@ -13,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/pem.h>
 #include <sqlite3.h>
 
 #include "audit_log.h"
+#include "audit_store.h"
 #include "p11.h"
 #include "store.h"
 #include "test_token.h"
@@ -26,6 +28,7 @@
 typedef struct fixture {
     test_token token;
     char db_path[PATH_MAX + 16];
+    char mixed_path[PATH_MAX + 16]; /* entries 0 and 1 of version 1, 2 and 3 of version 2 */
     char trust_path[PATH_MAX + 16];
 } fixture;
 
@@ -35,8 +38,124 @@ static fixture *shared;
 #define EDITED_KIND "verification_decided"
 #define EDITED_RP "bank1"
 
-/* Records four entries and a checkpoint, then closes the log so that the file is
- * complete, and writes the signing key's public half for --trust. */
+/* The entries the tests record: entry 1 is the one they edit. */
+static const audit_event logged_events[] = {
+    {.kind = "key_generated"},
+    {.kind = EDITED_KIND, .actor = EDITED_RP, .relying_party = EDITED_RP,
+     .jurisdiction = "TH"},
+    {.kind = "credential_issued", .actor = "demo-issuer"},
+    {.kind = "credential_revoked", .actor = "demo-issuer"},
+};
+
+/* Creates the node's schema in a new database file. */
+static int create_database(const char *path)
+{
+    char error[512] = "";
+    store *node_store = store_sqlite_open(path, error, sizeof(error));
+
+    if (node_store == NULL) {
+        fprintf(stderr, "%s\n", error);
+        return -1;
+    }
+    store_close(&node_store);
+    return 0;
+}
+
+/* Appends an entry of version 1 as the writer did before payload digests: the payload
+ * inside the hashed text, and no payload column. */
+static int append_version_1(audit_store *tree_store, audit_merkle_frontier *frontier,
+                            const audit_event *event, int64_t when)
+{
+    json_t *doc;
+    audit_store_entry entry;
+    audit_store_entry *batch[1] = {&entry};
+    time_t seconds = (time_t)when;
+    char time_text[32];
+    struct tm tm;
+    char *text;
+    int rc = -1;
+
+    gmtime_r(&seconds, &tm);
+    strftime(time_text, sizeof(time_text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    doc = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:{s:s}}", "node",
+                    "https://node.example/idsvc", "time", time_text, "kind", event->kind,
+                    "actor", event->actor, "relying_party", event->relying_party,
+                    "jurisdiction", event->jurisdiction != NULL ? event->jurisdiction : "SG",
+                    "payload", "subject", "a1b2");
+    text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+                       : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return -1;
+    memset(&entry, 0, sizeof(entry));
+    entry.recorded_at = when;
+    entry.kind = event->kind;
+    entry.actor = event->actor;
+    entry.relying_party = event->relying_party;
+    entry.jurisdiction = event->jurisdiction != NULL ? event->jurisdiction : "SG";
+    entry.text = text;
+    entry.text_len = strlen(text);
+    if (audit_merkle_hash_leaf(text, entry.text_len, &entry.leaf_hash) == AUDIT_MERKLE_OK &&
+        audit_store_append(tree_store, batch, 1, frontier) == AUDIT_OK)
+        rc = 0;
+    free(text);
+    return rc;
+}
+
+/* Writes entries 1 and 3 of logged_events as version 1, recorded ten days ago, into the
+ * new database at path, so that the log opened on it later continues them. */
+static int write_version_1_entries(const char *path)
+{
+    int64_t ten_days_ago = (int64_t)time(NULL) - 10 * 86400;
+    char error[512] = "";
+    audit_merkle_frontier frontier;
+    audit_store *tree_store;
+    int rc;
+
+    if (create_database(path) != 0)
+        return -1;
+    tree_store = audit_store_open(path, false, error, sizeof(error));
+    if (tree_store == NULL) {
+        fprintf(stderr, "audit_store_open: %s\n", error);
+        return -1;
+    }
+    audit_merkle_frontier_init(&frontier);
+    rc = append_version_1(tree_store, &frontier, &logged_events[1], ten_days_ago);
+    if (rc == 0)
+        rc = append_version_1(tree_store, &frontier, &logged_events[2], ten_days_ago);
+    audit_store_close(&tree_store);
+    return rc;
+}
+
+/* Opens the log at path, records events and a checkpoint, and closes it. */
+static int record_and_sign(const char *path, audit_signer *signer, const audit_event *events,
+                           size_t count)
+{
+    audit_log_options options = {
+        .database_path = path,
+        .node_id = "https://node.example/idsvc",
+        .jurisdiction = "SG",
+        .signer = signer,
+    };
+    char error[512] = "";
+    audit_log *log = audit_log_open(&options, error, sizeof(error));
+    int rc = 0;
+
+    if (log == NULL) {
+        fprintf(stderr, "audit_log_open: %s\n", error);
+        return -1;
+    }
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        rc = audit_record(log, &events[i], NULL) == AUDIT_OK ? 0 : -1;
+    if (rc == 0)
+        rc = audit_log_checkpoint(log, NULL) == AUDIT_OK ? 0 : -1;
+    audit_log_close(&log);
+    return rc;
+}
+
+/* Records the four logged_events and a checkpoint, then closes the log so that the file
+ * is complete. Writes the mixed log the same way after its two entries of version 1, and
+ * the signing key's public half for --trust. */
 static int write_log(fixture *f)
 {
     p11_config config = {.token_label = TEST_TOKEN_LABEL};
@@ -44,32 +163,12 @@ static int write_log(fixture *f)
     p11_token *hsm = NULL;
     p11_key *key = NULL;
     audit_signer signer;
-    audit_log_options options = {
-        .node_id = "https://node.example/idsvc",
-        .jurisdiction = "SG",
-        .signer = &signer,
-    };
-    const audit_event events[] = {
-        {.kind = "key_generated"},
-        {.kind = EDITED_KIND, .actor = EDITED_RP, .relying_party = EDITED_RP,
-         .jurisdiction = "TH"},
-        {.kind = "credential_issued", .actor = "demo-issuer"},
-        {.kind = "credential_revoked", .actor = "demo-issuer"},
-    };
-    char error[512] = "";
-    audit_log *log;
-    store *node_store;
     EVP_PKEY *public_key;
     FILE *pem;
     int rc = -1;
 
-    node_store = store_sqlite_open(f->db_path, error, sizeof(error));
-    if (node_store == NULL) {
-        fprintf(stderr, "%s\n", error);
+    if (create_database(f->db_path) != 0 || write_version_1_entries(f->mixed_path) != 0)
         return -1;
-    }
-    store_close(&node_store);
-
     config.module_path = f->token.module_path;
     config.pin_file = f->token.pin_path;
     if (p11_token_open(&config, &hsm, &err) != 0 ||
@@ -79,18 +178,10 @@ static int write_log(fixture *f)
         fprintf(stderr, "HSM: %s\n", err.message);
         goto out;
     }
-    options.database_path = f->db_path;
-    log = audit_log_open(&options, error, sizeof(error));
-    if (log == NULL) {
-        fprintf(stderr, "audit_log_open: %s\n", error);
-        goto out;
-    }
-    rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof(events) / sizeof(events[0]); i++)
-        rc = audit_record(log, &events[i], NULL) == AUDIT_OK ? 0 : -1;
+    rc = record_and_sign(f->db_path, &signer, logged_events,
+                         sizeof(logged_events) / sizeof(logged_events[0]));
     if (rc == 0)
-        rc = audit_log_checkpoint(log, NULL) == AUDIT_OK ? 0 : -1;
-    audit_log_close(&log);
+        rc = record_and_sign(f->mixed_path, &signer, &logged_events[1], 2);
 
     public_key = p11_key_get_public(key, NULL);
     pem = fopen(f->trust_path, "w");
@@ -112,6 +203,7 @@ static int setup(void **state)
     if (f == NULL || test_token_create(&f->token) != 0)
         return -1;
     snprintf(f->db_path, sizeof(f->db_path), "%s/idsvc.db", f->token.dir);
+    snprintf(f->mixed_path, sizeof(f->mixed_path), "%s/mixed.db", f->token.dir);
     snprintf(f->trust_path, sizeof(f->trust_path), "%s/audit.pub", f->token.dir);
     if (write_log(f) != 0)
         return -1;
@@ -165,8 +257,10 @@ static void expect_admin(const char *arguments, int expected_status, const char 
     assert_non_null(strstr(output, expected));
 }
 
-/* Copies the log's database to NAME.db in the token folder and runs sql on the copy. */
-static void edited_copy(const char *name, const char *sql, char *path, size_t size)
+/* Copies the database at source to NAME.db in the token folder and runs sql on the
+ * copy. */
+static void edited_copy_of(const char *source_path, const char *name, const char *sql,
+                           char *path, size_t size)
 {
     sqlite3 *source = NULL;
     sqlite3 *copy = NULL;
@@ -175,7 +269,7 @@ static void edited_copy(const char *name, const char *sql, char *path, size_t si
 
     assert_in_range(snprintf(path, size, "%s/%s.db", shared->token.dir, name), 0, size - 1);
     remove(path);
-    assert_int_equal(sqlite3_open(shared->db_path, &source), SQLITE_OK);
+    assert_int_equal(sqlite3_open(source_path, &source), SQLITE_OK);
     assert_int_equal(sqlite3_open(path, &copy), SQLITE_OK);
     backup = sqlite3_backup_init(copy, "main", source, "main");
     assert_non_null(backup);
@@ -191,19 +285,33 @@ static void edited_copy(const char *name, const char *sql, char *path, size_t si
     sqlite3_close(copy);
 }
 
-/* Exports a copy edited by sql; expects the export's exit status and, when not NULL,
- * export_message in its output. Leaves the export's path in export_path. */
-static void export_copy(const char *name, const char *sql, int export_status,
-                        const char *export_message, char *export_path, size_t size)
+/* Copies the log's database, as edited_copy_of does. */
+static void edited_copy(const char *name, const char *sql, char *path, size_t size)
+{
+    edited_copy_of(shared->db_path, name, sql, path, size);
+}
+
+/* Exports a copy of source edited by sql; expects the export's exit status and, when
+ * not NULL, export_message in its output. Leaves the export's path in export_path. */
+static void export_copy_of(const char *source_path, const char *name, const char *sql,
+                           int export_status, const char *export_message, char *export_path,
+                           size_t size)
 {
     char path[PATH_MAX + 64];
     char arguments[3 * PATH_MAX];
 
-    edited_copy(name, sql, path, sizeof(path));
+    edited_copy_of(source_path, name, sql, path, sizeof(path));
     assert_in_range(snprintf(export_path, size, "%s.jsonl", path), 0, size - 1);
     snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
              export_path);
     expect_admin(arguments, export_status, export_message != NULL ? export_message : "");
+}
+
+static void export_copy(const char *name, const char *sql, int export_status,
+                        const char *export_message, char *export_path, size_t size)
+{
+    export_copy_of(shared->db_path, name, sql, export_status, export_message, export_path,
+                   size);
 }
 
 /* Exports a copy edited by sql, expecting export_status, and expects 'audit verify' with
@@ -224,6 +332,19 @@ static void expect_verify(const char *name, const char *sql, const char *options
                           const char *expected)
 {
     expect_export_and_verify(name, sql, 0, options, status, expected);
+}
+
+/* As expect_verify, on a copy of the mixed log. */
+static void expect_mixed_verify(const char *name, const char *sql, const char *options,
+                                int status, const char *expected)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    export_copy_of(shared->mixed_path, name, sql, 0, NULL, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' %s", export_path,
+             shared->trust_path, options);
+    expect_admin(arguments, status, expected);
 }
 
 /* Counts the lines of the file at path. */
@@ -479,32 +600,74 @@ static void test_show_reads_entry_text(void **state)
     assert_null(strstr(output, "\"time\":\"2020-01-01"));
 }
 
-static void test_show_marks_purged_columns(void **state)
+/* A purged entry of version 1 has only its columns left, and show marks them. */
+static void test_show_marks_purged_version_1(void **state)
 {
     char path[PATH_MAX + 64];
     char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
-    edited_copy("show-purged",
-                "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 86400"
+    edited_copy_of(shared->mixed_path, "show-purged-v1",
+                   "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 86400"
+                   " WHERE idx = 1",
+                   path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_issued",
+             path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    assert_non_null(strstr(output, "{\"index\":1,"));
+    assert_non_null(strstr(output, "\"entry\":null,\"payload\":null"));
+    assert_non_null(strstr(output, "\"columns_unprotected\":true"));
+    assert_non_null(strstr(output, "{\"index\":3,"));
+    assert_non_null(strstr(output, "NOTE 1 purged entries of version 1 shown"));
+}
+
+/* A purged entry of version 2 keeps its text, so show reads its facts from the text and
+ * the edited columns neither select it nor appear in its line. */
+static void test_show_purged_version_2_from_text(void **state)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+
+    (void)state;
+    edited_copy("show-purged-v2",
+                "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 86400"
                 " WHERE idx = 2",
                 path, sizeof(path));
     snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_issued",
              path);
     assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
     assert_non_null(strstr(output, "{\"index\":2,"));
-    assert_non_null(strstr(output, "\"entry\":null"));
-    assert_non_null(strstr(output, "\"columns_unprotected\":true"));
-    assert_non_null(strstr(output, "NOTE 1 purged entries shown"));
+    assert_non_null(strstr(output, "\\\"payload_sha256\\\":\\\""));
+    assert_non_null(strstr(output, "\"payload\":null,\"purged_at\":"));
+    assert_non_null(strstr(output, "\"kind\":\"credential_issued\""));
+    assert_null(strstr(output, "columns_unprotected"));
+    assert_null(strstr(output, "NOTE"));
+
+    edited_copy("show-purged-v2-columns",
+                "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 86400,"
+                " kind = 'credential_revoked', recorded_at = 1577836800 WHERE idx = 2",
+                path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_revoked",
+             path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    assert_non_null(strstr(output, "entry 2: column_mismatch: the recorded_at column is "
+                                   "1577836800"));
+    assert_null(strstr(output, "{\"index\":2,"));
+    assert_non_null(strstr(output, "{\"index\":3,"));
 }
 
 static void test_verify_counts_and_checks_purges(void **state)
 {
-    /* Entries 1 (TH) and 2 (SG) purged two days after they were recorded. */
+    /* The payloads of entries 1 (TH) and 2 (SG) purged two days after they were
+     * recorded, as the node purges entries of version 2. */
     static const char purged_two_days[] =
-        "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 2 * 86400"
+        "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 2 * 86400"
         " WHERE idx IN (1, 2)";
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
 
     (void)state;
     expect_verify("purged", purged_two_days, "", 0, "; 2 purged, indexes 1 to 2\n");
@@ -513,27 +676,129 @@ static void test_verify_counts_and_checks_purges(void **state)
     expect_verify("purged", purged_two_days, "--retention-days 2", 0,
                   "; 2 purged, indexes 1 to 2\n");
     expect_verify("purged", purged_two_days, "--retention-days 3", 1,
-                  "FAILED entry 1: purged_early: the entry text was purged 2 days and 0 "
-                  "seconds after it was recorded, before the 3 days stated for jurisdiction "
-                  "TH");
+                  "FAILED entry 1: purged_early: the payload was purged 2 days and 0 seconds "
+                  "after it was recorded, before the 3 days stated for jurisdiction TH");
     /* A jurisdiction's own period wins over the default, as on the node. */
     expect_verify("purged", purged_two_days, "--retention-days 1 --retention-days TH=0", 1,
-                  "FAILED entry 1: purged_early: the entry text was purged, but the stated "
+                  "FAILED entry 1: purged_early: the payload was purged, but the stated "
                   "policy keeps the payloads of jurisdiction TH forever");
     expect_verify("purged", purged_two_days, "--retention-days 3 --retention-days TH=1", 1,
                   "FAILED entry 2: purged_early");
     expect_verify("purged", purged_two_days, "--retention-days SG=1", 0,
                   "NOTE no retention period was stated for 1 purged entries");
 
+    /* Entries of version 2 keep their hashed facts, so no column is left unprotected. */
+    export_copy("purged", purged_two_days, 0, NULL, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    assert_null(strstr(output, "not covered by any hash"));
+
     /* export reports these rows too, and exits 1. */
     expect_export_and_verify("purged-no-time",
-                             "UPDATE audit_entries SET entry = NULL WHERE idx = 3", 1, "", 1,
-                             "FAILED entry 3: purge_invalid: the entry text is gone, but the "
+                             "UPDATE audit_entries SET payload = NULL WHERE idx = 3", 1, "", 1,
+                             "FAILED entry 3: purge_invalid: the payload is gone, but the "
                              "purged_at column is null");
     expect_export_and_verify("purged-before",
-                             "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at - 1"
-                             " WHERE idx = 3",
+                             "UPDATE audit_entries SET payload = NULL,"
+                             " purged_at = recorded_at - 1 WHERE idx = 3",
                              1, "", 1, "FAILED entry 3: purge_invalid: the purged_at column");
+}
+
+/* Once its payload is purged, an entry of version 2 keeps its time and jurisdiction
+ * under the leaf hash: moving either column, or deleting the text to free them, fails. */
+static void test_purged_facts_stay_hashed(void **state)
+{
+    (void)state;
+    expect_verify("purged-time-moved",
+                  "UPDATE audit_entries SET payload = NULL,"
+                  " purged_at = recorded_at + 2 * 86400,"
+                  " recorded_at = recorded_at - 5 * 86400 WHERE idx = 1",
+                  "--retention-days 3", 1,
+                  "FAILED entry 1: column_mismatch: the recorded_at column is");
+    expect_verify("purged-jurisdiction-moved",
+                  "UPDATE audit_entries SET payload = NULL,"
+                  " purged_at = recorded_at + 2 * 86400, jurisdiction = 'SG' WHERE idx = 1",
+                  "--retention-days TH=30 --retention-days SG=1", 1,
+                  "FAILED entry 1: column_mismatch: the jurisdiction column is \"SG\", but "
+                  "the entry's jurisdiction is \"TH\"");
+    expect_verify("purged-text-deleted",
+                  "UPDATE audit_entries SET entry = NULL, payload = NULL,"
+                  " purged_at = recorded_at + 40 * 86400 WHERE idx = 1",
+                  "--retention-days 30", 1,
+                  "FAILED entry 1: entry_version_invalid: the entry is of version 1 or has no "
+                  "text, but entry 0 before it is of version 2");
+}
+
+static void test_payload_tamper_detected(void **state)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    expect_verify("payload-edited",
+                  "UPDATE audit_entries SET payload = '{\"subject\":\"00ff\"}' WHERE idx = 1",
+                  "", 1,
+                  "FAILED entry 1: payload_hash_mismatch: the payload does not hash to the "
+                  "payload_sha256 of the entry text");
+    expect_export_and_verify("payload-deleted",
+                             "UPDATE audit_entries SET payload = NULL WHERE idx = 1", 1, "", 1,
+                             "FAILED entry 1: purge_invalid: the payload is gone, but the "
+                             "purged_at column is null");
+    expect_mixed_verify("payload-on-version-1",
+                        "UPDATE audit_entries SET payload = '{}' WHERE idx = 0", "", 1,
+                        "FAILED entry 0: payload_hash_mismatch: a payload is stored, but the "
+                        "entry has no text of version 2");
+
+    /* A payload that is not valid UTF-8 is exported as payload_hex, and verify hashes
+     * those bytes. */
+    export_copy("payload-utf8",
+                "UPDATE audit_entries SET payload = CAST(x'ff' AS TEXT) WHERE idx = 1", 1,
+                "entry 1: payload_not_utf8: the payload text is not valid UTF-8, so the line "
+                "carries its bytes as payload_hex",
+                export_path, sizeof(export_path));
+    assert_non_null(strstr(export_path, ".jsonl"));
+    assert_true(line_containing(export_path, "\"payload_hex\":\"ff\"") > 0);
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, "FAILED entry 1: payload_hash_mismatch");
+}
+
+/* A log whose first entries a node wrote before payload digests verifies, and its
+ * purged entries of version 1 keep the old rule: only their columns are left. */
+static void test_verify_mixed_versions(void **state)
+{
+    static const char purged[] =
+        "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 12 * 86400"
+        " WHERE idx < 2;"
+        "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 2 * 86400"
+        " WHERE idx >= 2";
+    char export_path[PATH_MAX + 128];
+    unsigned long line;
+
+    (void)state;
+    expect_mixed_verify("mixed-clean", NULL, "", 0, "OK 4 entries, 1 checkpoints");
+    expect_mixed_verify("mixed-clean", NULL, "", 0, "; 0 purged\n");
+
+    /* Entry 0 holds its payload in its text; entry 2 names its payload by digest. */
+    export_copy_of(shared->mixed_path, "mixed-lines", NULL, 0, NULL, export_path,
+                   sizeof(export_path));
+    line = line_containing(export_path, "{\"type\":\"entry\",\"index\":0,");
+    assert_int_equal(line_containing(export_path, "\\\"payload\\\":{\\\"subject\\\""), line);
+    assert_int_equal(line_containing(export_path, "\"payload\":null,\"columns\""), line);
+    line = line_containing(export_path, "{\"type\":\"entry\",\"index\":2,");
+    assert_int_equal(line_containing(export_path, "\"payload\":\"{}\""), line);
+
+    expect_mixed_verify("mixed-purged", purged, "--retention-days 2", 0,
+                        "; 4 purged, indexes 0 to 3\n");
+    expect_mixed_verify("mixed-purged", purged, "--retention-days 2", 0,
+                        "NOTE the recorded_at, kind, actor, relying_party and jurisdiction "
+                        "columns of the 2 purged entries of version 1 are not covered by any "
+                        "hash");
+    expect_mixed_verify("mixed-purged", purged, "--retention-days 3", 1,
+                        "FAILED entry 2: purged_early: the payload was purged 2 days");
+    expect_mixed_verify("mixed-purged", purged, "--retention-days 13", 1,
+                        "FAILED entry 0: purged_early: the entry text was purged 12 days");
 }
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -724,8 +989,12 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_column_exported),
         cmocka_unit_test(test_no_checkpoint_reported),
         cmocka_unit_test(test_show_reads_entry_text),
-        cmocka_unit_test(test_show_marks_purged_columns),
+        cmocka_unit_test(test_show_marks_purged_version_1),
+        cmocka_unit_test(test_show_purged_version_2_from_text),
         cmocka_unit_test(test_verify_counts_and_checks_purges),
+        cmocka_unit_test(test_purged_facts_stay_hashed),
+        cmocka_unit_test(test_payload_tamper_detected),
+        cmocka_unit_test(test_verify_mixed_versions),
         cmocka_unit_test(test_verify_names_bad_node_line),
         cmocka_unit_test(test_verify_names_node_past_deleted_entry),
         cmocka_unit_test(test_verify_names_bad_checkpoint_id),
