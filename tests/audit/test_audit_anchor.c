@@ -179,8 +179,8 @@ static void remove_database(const harness *h)
     unlink(path);
 }
 
-/* Returns the first entry of kind from GET /v1/audit/entries, parsed, or NULL, and
- * counts the entries of that kind. */
+/* Returns the first entry of kind from GET /v1/audit/entries, parsed, with its payload
+ * as the member payload, or NULL, and counts the entries of that kind. */
 static json_t *find_entry(harness *h, const char *kind, size_t *count)
 {
     http_result result;
@@ -195,8 +195,12 @@ static json_t *find_entry(harness *h, const char *kind, size_t *count)
     assert_int_equal(result.status, 200);
     json_array_foreach(json_object_get(result.json, "entries"), i, item) {
         json_t *entry = json_loads(json_string_value(json_object_get(item, "entry")), 0, NULL);
+        json_t *payload = json_loads(json_string_value(json_object_get(item, "payload")), 0,
+                                     NULL);
 
         assert_non_null(entry);
+        assert_non_null(payload);
+        json_object_set_new(entry, "payload", payload);
         if (strcmp(json_string_value(json_object_get(entry, "kind")), kind) == 0) {
             (*count)++;
             if (found == NULL) {

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <sqlite3.h>
 
 #include "merkle_store.h"
@@ -99,7 +100,8 @@ static void verify(const char *assertion, long expected)
 
 typedef struct log_copy {
     audit_merkle_hash *leaves;
-    json_t *entries; /* the entries' JSON texts, as strings */
+    json_t *entries;  /* the entries' JSON texts, as strings */
+    json_t *payloads; /* their payload texts, as strings, at the same positions */
     size_t count;
 } log_copy;
 
@@ -107,16 +109,37 @@ static void log_copy_free(log_copy *copy)
 {
     free(copy->leaves);
     json_decref(copy->entries);
+    json_decref(copy->payloads);
     memset(copy, 0, sizeof(*copy));
 }
 
-/* Reads every entry page by page, and recomputes each leaf hash from the entry's bytes. */
+/* Checks, with SHA-256 calls of its own, that the served payload hashes to the
+ * payload_sha256 of the entry text of version 2. */
+static void check_payload_digest(const char *text, const char *payload)
+{
+    json_t *entry = json_loads(text, 0, NULL);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+    assert_non_null(entry);
+    assert_non_null(payload);
+    SHA256((const unsigned char *)payload, strlen(payload), digest);
+    for (size_t i = 0; i < sizeof(digest); i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    assert_int_equal(json_integer_value(json_object_get(entry, "version")), 2);
+    assert_string_equal(json_string_value(json_object_get(entry, "payload_sha256")), hex);
+    json_decref(entry);
+}
+
+/* Reads every entry page by page, recomputes each leaf hash from the entry's bytes, and
+ * checks each payload against its entry's digest. */
 static void read_log(log_copy *copy)
 {
     char path[128] = "/v1/audit/entries?from=0";
 
     memset(copy, 0, sizeof(*copy));
     copy->entries = json_array();
+    copy->payloads = json_array();
     for (;;) {
         http_result result;
         const json_t *item;
@@ -126,6 +149,7 @@ static void read_log(log_copy *copy)
         expect_status(&result, 200, "");
         json_array_foreach(json_object_get(result.json, "entries"), i, item) {
             const char *text = json_string_value(json_object_get(item, "entry"));
+            const char *payload = json_string_value(json_object_get(item, "payload"));
             audit_merkle_hash served = merkle_hash_from_hex(
                 json_string_value(json_object_get(item, "leaf_hash")));
 
@@ -135,7 +159,9 @@ static void read_log(log_copy *copy)
             assert_non_null(text);
             merkle_reference_leaf(text, strlen(text), &copy->leaves[copy->count]);
             assert_memory_equal(served.bytes, copy->leaves[copy->count].bytes, 32);
+            check_payload_digest(text, payload);
             json_array_append_new(copy->entries, json_string(text));
+            json_array_append_new(copy->payloads, json_string(payload));
             copy->count++;
         }
         if (json_object_get(result.json, "next") == NULL) {
@@ -210,14 +236,18 @@ static void test_events_recorded_without_values(void **state)
 
     json_array_foreach(copy.entries, i, item) {
         const char *text = json_string_value(item);
+        const char *payload_text = json_string_value(json_array_get(copy.payloads, i));
         json_t *entry = json_loads(text, 0, NULL);
         const char *kind = json_string_value(json_object_get(entry, "kind"));
-        json_t *payload = json_object_get(entry, "payload");
+        json_t *payload = json_loads(payload_text, 0, NULL);
 
         /* No claim value and no NameID may reach the log. */
         assert_null(strstr(text, "Wei"));
         assert_null(strstr(text, "Lim"));
         assert_null(strstr(text, "S7654321Z"));
+        assert_null(strstr(payload_text, "Wei"));
+        assert_null(strstr(payload_text, "Lim"));
+        assert_null(strstr(payload_text, "S7654321Z"));
         if (strcmp(kind, "credential_issued") == 0) {
             issued = true;
             assert_int_equal(strlen(json_string_value(json_object_get(payload, "subject"))), 64);
@@ -236,6 +266,7 @@ static void test_events_recorded_without_values(void **state)
                                     "replayed");
             }
         }
+        json_decref(payload);
         json_decref(entry);
     }
     assert_true(issued);
@@ -557,10 +588,13 @@ static void test_tampering_detected(void **state)
     expect_verify_failure("node",
                           "UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 2",
                           "FAILED entry 4: node_hash_mismatch");
-    /* The entry and its leaf hash rewritten together (the hash is SHA-256 of 0x00 "{}"):
-     * the subtree above names the pair. */
+    expect_verify_failure("payload",
+                          "UPDATE audit_entries SET payload = '{\"reason\":\"x\"}' WHERE idx = 3",
+                          "FAILED entry 3: payload_hash_mismatch");
+    /* The entry and its leaf hash rewritten together (the hash is SHA-256 of 0x00 "{}"),
+     * and its payload deleted: the subtree above names the pair. */
     expect_verify_failure("rewritten",
-                          "UPDATE audit_entries SET entry = '{}', leaf_hash ="
+                          "UPDATE audit_entries SET entry = '{}', payload = NULL, leaf_hash ="
                           " X'28a3a18f6cd6406b086e9ffda1f9b8a13dbcf44b0f3f32cb9031a11fd053acf9'"
                           " WHERE idx = 5",
                           "FAILED entry 4: node_hash_mismatch");
@@ -666,7 +700,7 @@ static void test_sigkill_loses_no_acknowledged_entry(void **state)
 
             id[strcspn(id, "\n")] = '\0';
             snprintf(needle, sizeof(needle), "\"credential_id\":\"%s\"", id);
-            json_array_foreach(copy.entries, j, item)
+            json_array_foreach(copy.payloads, j, item)
                 found = found || strstr(json_string_value(item), needle) != NULL;
             if (!found)
                 fprintf(stderr, "acknowledged credential %s has no audit entry\n", id);

@@ -386,8 +386,8 @@ static void test_revocation_removes_enrollment(void **state)
 
     assert_int_equal(select_number(h,
                                    "SELECT count(*) FROM audit_entries WHERE kind ="
-                                   " 'authenticator_removed' AND entry LIKE"
-                                   " '%\"reason\":\"credential_revoked\"%' AND entry LIKE"
+                                   " 'authenticator_removed' AND payload LIKE"
+                                   " '%\"reason\":\"credential_revoked\"%' AND payload LIKE"
                                    " '%\"credential_id\":\"' || ?1 || '\"%'",
                                    stolen.id),
                      2);
@@ -565,8 +565,8 @@ static void test_revocation_commits_during_churn(void **state)
                      0);
     assert_int_equal(select_number(h,
                                    "SELECT count(*) FROM audit_entries WHERE kind ="
-                                   " 'authenticator_removed' AND entry LIKE"
-                                   " '%\"reason\":\"credential_revoked\"%' AND entry LIKE"
+                                   " 'authenticator_removed' AND payload LIKE"
+                                   " '%\"reason\":\"credential_revoked\"%' AND payload LIKE"
                                    " '%\"credential_id\":\"' || ?1 || '\"%'",
                                    stolen.id),
                      2001 - removed);
@@ -603,8 +603,8 @@ static long long count_rejections(const harness *h, const char *consent_id,
 
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM audit_entries WHERE kind = 'verification_decided' AND"
-             " entry LIKE '%%\"decision\":\"rejected\"%%' AND entry LIKE"
-             " '%%\"reason\":\"%s\"%%' AND entry LIKE '%%' || ?1 || '%%'",
+             " payload LIKE '%%\"decision\":\"rejected\"%%' AND payload LIKE"
+             " '%%\"reason\":\"%s\"%%' AND payload LIKE '%%' || ?1 || '%%'",
              reason);
     return select_number(h, sql, consent_id);
 }
@@ -640,7 +640,7 @@ static void test_revoked_before_approval(void **state)
     assert_int_equal(count_rejections(h, w.consent_id, "credential_revoked"), 1);
     assert_int_equal(select_number(h,
                                    "SELECT count(*) FROM audit_entries WHERE kind ="
-                                   " 'consent_given' AND entry LIKE '%' || ?1 || '%'",
+                                   " 'consent_given' AND payload LIKE '%' || ?1 || '%'",
                                    w.consent_id),
                      0);
     assert_int_equal(select_number(h,

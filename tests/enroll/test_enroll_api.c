@@ -785,7 +785,7 @@ static void test_consent_deferral_atomic(void **state)
     consents = count_rows(&f->h, "consent_requests");
     verifications = count_rows(&f->h, "pending_verifications");
     run_sql(&f->h, "CREATE TRIGGER test_no_pending BEFORE INSERT ON audit_entries "
-                   "WHEN NEW.entry LIKE '%consent_pending%' "
+                   "WHEN NEW.payload LIKE '%consent_pending%' "
                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
     post_verification(&f->h, &s, &r);
     run_sql(&f->h, "DROP TRIGGER test_no_pending");
@@ -858,7 +858,7 @@ static void test_consent_approval_atomic(void **state)
     assert_int_equal(count_rows(&f->h, "disclosures"), disclosures);
     assert_int_equal(count_where(&f->h,
                                  "SELECT count(*) FROM audit_entries WHERE kind = "
-                                 "'consent_given' AND entry LIKE '%' || ?1 || '%'",
+                                 "'consent_given' AND payload LIKE '%' || ?1 || '%'",
                                  consent_id),
                      0);
     fetch_result(&f->h, verification_id, &r);
@@ -872,9 +872,9 @@ static void test_consent_approval_atomic(void **state)
     http_result_clear(&r);
     assert_int_equal(count_rows(&f->h, "disclosures"), disclosures + 1);
     assert_int_equal(count_where(&f->h,
-                                 "SELECT count(*) FROM audit_entries WHERE entry LIKE "
+                                 "SELECT count(*) FROM audit_entries WHERE payload LIKE "
                                  "'%' || ?1 || '%' AND (kind = 'consent_given' OR "
-                                 "entry LIKE '%\"decision\":\"accepted\"%')",
+                                 "payload LIKE '%\"decision\":\"accepted\"%')",
                                  consent_id),
                      2);
     fetch_result(&f->h, verification_id, &r);
@@ -1087,9 +1087,15 @@ static json_t *read_audit_entries(harness *h)
         expect_status(&r, 200);
         json_array_foreach(json_object_get(r.json, "entries"), i, item) {
             const char *text = json_string_value(json_object_get(item, "entry"));
+            const char *payload = json_string_value(json_object_get(item, "payload"));
+            json_t *entry;
 
             assert_non_null(text);
-            json_array_append_new(entries, json_loads(text, 0, NULL));
+            assert_non_null(payload);
+            /* The entry names its payload by digest; count_entries reads it as a member. */
+            entry = json_loads(text, 0, NULL);
+            json_object_set_new(entry, "payload", json_loads(payload, 0, NULL));
+            json_array_append_new(entries, entry);
         }
         if (json_object_get(r.json, "next") == NULL) {
             http_result_clear(&r);

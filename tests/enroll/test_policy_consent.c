@@ -325,8 +325,13 @@ static json_t *read_audit_entries(void)
                                       &r),
                          0);
         expect_status(&r, 200);
-        json_array_foreach(json_object_get(r.json, "entries"), i, item)
-            json_array_append_new(entries, json_loads(text_of(item, "entry"), 0, NULL));
+        json_array_foreach(json_object_get(r.json, "entries"), i, item) {
+            json_t *entry = json_loads(text_of(item, "entry"), 0, NULL);
+
+            /* The entry names its payload by digest; find_entry reads it as a member. */
+            json_object_set_new(entry, "payload", json_loads(text_of(item, "payload"), 0, NULL));
+            json_array_append_new(entries, entry);
+        }
         if (json_object_get(r.json, "next") == NULL) {
             http_result_clear(&r);
             return entries;

@@ -587,7 +587,7 @@ static void run_sql(const char *sql)
     sqlite3_close(db);
 }
 
-/* Counts the audit entries of kind whose text contains text. */
+/* Counts the audit entries of kind whose payload contains text. */
 static int entries_of(const char *kind, const char *text)
 {
     sqlite3 *db = NULL;
@@ -598,7 +598,7 @@ static int entries_of(const char *kind, const char *text)
                      SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT count(*) FROM audit_entries WHERE kind = ?1 "
-                                        "AND entry LIKE '%' || ?2 || '%'",
+                                        "AND payload LIKE '%' || ?2 || '%'",
                                         -1, &stmt, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
@@ -987,7 +987,7 @@ static int rejections_recorded(const char *reason)
                      SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT count(*) FROM audit_entries WHERE kind = "
-                                        "'verification_decided' AND entry LIKE ?1",
+                                        "'verification_decided' AND payload LIKE ?1",
                                         -1, &stmt, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(stmt, 1, pattern, -1, SQLITE_STATIC);

@@ -315,7 +315,8 @@ static size_t read_accepted_ids(char ***ids)
         {
             const char *text = json_string_value(json_object_get(item, "entry"));
             json_t *entry = text != NULL ? json_loads(text, 0, NULL) : NULL;
-            json_t *payload = json_object_get(entry, "payload");
+            const char *payload_text = json_string_value(json_object_get(item, "payload"));
+            json_t *payload = payload_text != NULL ? json_loads(payload_text, 0, NULL) : NULL;
             const char *kind = json_string_value(json_object_get(entry, "kind"));
             const char *decision = json_string_value(json_object_get(payload, "decision"));
             const char *id = json_string_value(json_object_get(payload, "assertion_id"));
@@ -329,6 +330,7 @@ static size_t read_accepted_ids(char ***ids)
                 assert_non_null((*ids)[count]);
                 count++;
             }
+            json_decref(payload);
             json_decref(entry);
         }
         next = json_string_value(json_object_get(result.json, "next"));

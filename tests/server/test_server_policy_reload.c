@@ -448,7 +448,8 @@ static json_t *last_audit_payload(const char *kind)
             if (entry != NULL &&
                 strcmp(json_string_value(json_object_get(entry, "kind")), kind) == 0) {
                 json_decref(found);
-                found = json_incref(json_object_get(entry, "payload"));
+                found = json_loads(json_string_value(json_object_get(item, "payload")), 0,
+                                   NULL);
             }
             json_decref(entry);
         }
