@@ -26,8 +26,8 @@
 #include "audit_merkle.h"
 
 /* The format version that new entries carry in their "version" member. Entries of
- * version 1 have no such member and hold their payload inside the hashed text; entries
- * of version 2 hold only its SHA-256, in "payload_sha256" (docs/audit-log.md). */
+ * version 1 have no such member and contain their payload inside the hashed text.
+ * Entries of version 2 contain only its SHA-256, in "payload_sha256". */
 #define AUDIT_ENTRY_VERSION 2
 
 /* The outcome of an audit operation; audit_status_code() gives its stable name. */

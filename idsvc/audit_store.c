@@ -780,8 +780,8 @@ audit_status audit_store_each_checkpoint(audit_store *store,
 
 /* ---- Retention and the pseudonym secret ----------------------------------------- */
 
-/* Keeps the text of a version 2 entry, which holds no payload, and removes the text of
- * a version 1 entry. The version is read from the hashed text, not from a column. The
+/* Keeps the text of a version 2 entry, which contains no payload, and removes the text
+ * of a version 1 entry. The version is read from the hashed text, not from a column. The
  * inner CASE runs json_extract only on valid JSON, so a malformed text cannot fail the
  * whole purge. */
 #define PURGE_ENTRY                                                                       \

@@ -36,7 +36,7 @@ typedef struct audit_store_entry {
     const char *text; /* the bytes the leaf hash covers */
     size_t text_len;
     /* The payload text of a version 2 entry, whose SHA-256 the text carries; NULL for
-     * an entry of version 1, whose text holds the payload itself. */
+     * an entry of version 1, whose text contains the payload itself. */
     const char *payload;
     size_t payload_len;
     audit_merkle_hash leaf_hash;
@@ -149,7 +149,7 @@ audit_status audit_store_each_checkpoint(audit_store *store,
  * Purges the payloads of entries recorded before before. jurisdiction NULL selects the
  * entries of every jurisdiction not in except (except_count names). A version 2 entry
  * loses its payload column and keeps its hashed text; a version 1 entry, whose text
- * holds the payload, loses its text. count receives the number of payloads purged.
+ * contains the payload, loses its text. count receives the number of payloads purged.
  */
 audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
                                const char *const *except, size_t except_count,

@@ -780,7 +780,7 @@ static void test_verify_mixed_versions(void **state)
     expect_mixed_verify("mixed-clean", NULL, "", 0, "OK 4 entries, 1 checkpoints");
     expect_mixed_verify("mixed-clean", NULL, "", 0, "; 0 purged\n");
 
-    /* Entry 0 holds its payload in its text; entry 2 names its payload by digest. */
+    /* Entry 0 contains its payload in its text; entry 2 names its payload by digest. */
     export_copy_of(shared->mixed_path, "mixed-lines", NULL, 0, NULL, export_path,
                    sizeof(export_path));
     line = line_containing(export_path, "{\"type\":\"entry\",\"index\":0,");

@@ -50,12 +50,12 @@ static int write_line(export_state *state, json_t *doc, const char *kind, int64_
 }
 
 /*
- * Sets the member name ("entry" or "payload") of doc to the stored text. For a text
- * that is not valid UTF-8, which JSON cannot carry, or that contains a NUL byte, which
- * 'audit verify' cannot read back, it sets name_hex to the bytes in hex instead and
- * reports the row with the code CODE_not_utf8. So 'audit verify' hashes the stored
- * bytes, and a changed text fails as entry_hash_mismatch or payload_hash_mismatch.
- * Returns -1 when out of memory.
+ * Sets the member name ("entry" or "payload") of doc to the stored text. JSON cannot
+ * carry a text that is not valid UTF-8, and 'audit verify' cannot read back one with a
+ * NUL byte. For those it sets name_hex to the bytes in hex instead, and reports the row
+ * with the code NAME_not_utf8. So 'audit verify' hashes the stored bytes, and a changed
+ * text fails as entry_hash_mismatch or payload_hash_mismatch. Returns -1 when out of
+ * memory.
  */
 static int set_text(export_state *state, json_t *doc, const char *name, int64_t index,
                     const char *bytes, size_t len)

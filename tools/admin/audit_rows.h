@@ -46,9 +46,10 @@ int audit_rows_each(sqlite3 *db, const char *program,
                     int (*each)(void *ctx, const audit_raw_row *row), void *ctx);
 
 /*
- * Returns the format version of an entry text: 1 for a text without a "version" member
- * (and for NULL, a purged entry of version 1, or a text that is not a JSON object), the
- * member's value when it is an integer, and -1 for any other value.
+ * Returns the format version of an entry text: the "version" member when it is a
+ * positive integer, and -1 when it is anything else. A text without the member is of
+ * version 1, and so are NULL (a purged entry of version 1) and a text that is not a
+ * JSON object.
  */
 int audit_rows_entry_version(const char *text);
 
