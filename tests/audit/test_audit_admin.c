@@ -801,6 +801,27 @@ static void test_verify_mixed_versions(void **state)
                         "FAILED entry 0: purged_early: the entry text was purged 12 days");
 }
 
+/* idsvc-admin opens the database read-only and cannot migrate it, so it reads a
+ * database without the payload column of schema version 7 as one of version 1 entries. */
+static void test_show_reads_schema_6_database(void **state)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+
+    (void)state;
+    edited_copy_of(shared->mixed_path, "schema-6",
+                   "DELETE FROM audit_entries WHERE idx >= 2;"
+                   "ALTER TABLE audit_entries DROP COLUMN payload",
+                   path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s'", path);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    assert_non_null(strstr(output, "{\"index\":0,"));
+    assert_non_null(strstr(output, "{\"index\":1,"));
+    assert_non_null(strstr(output, "\"payload\":null"));
+    assert_null(strstr(output, "reading audit_entries failed"));
+}
+
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 #define NODE_LINE(level, index)                                                          \
     "{\"type\":\"node\",\"level\":" level ",\"index\":" index ",\"hash\":\"" ZERO_HASH "\"}"
@@ -995,6 +1016,7 @@ int main(void)
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),
+        cmocka_unit_test(test_show_reads_schema_6_database),
         cmocka_unit_test(test_verify_names_bad_node_line),
         cmocka_unit_test(test_verify_names_node_past_deleted_entry),
         cmocka_unit_test(test_verify_names_bad_checkpoint_id),
