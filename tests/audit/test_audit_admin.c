@@ -4,7 +4,8 @@
  * leaf hash does not cover must fail 'audit verify' and must not steer 'audit show'.
  * Purged entries are counted and checked against a stated retention period. A bad node
  * or checkpoint line is named by its own line number. Every number argument of every
- * idsvc-admin subcommand is read strictly.
+ * idsvc-admin subcommand is read strictly. A second log starts with entries of version
+ * 1, which keep their payload in the hashed text, and continues with version 2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,8 +103,8 @@ static int append_version_1(audit_store *tree_store, audit_merkle_frontier *fron
     return rc;
 }
 
-/* Writes entries 1 and 3 of logged_events as version 1, recorded ten days ago, into the
- * new database at path, so that the log opened on it later continues them. */
+/* Writes logged_events[1] and [2] as entries of version 1, recorded ten days ago, into
+ * the new database at path, so that the log opened on it later continues them. */
 static int write_version_1_entries(const char *path)
 {
     int64_t ten_days_ago = (int64_t)time(NULL) - 10 * 86400;
