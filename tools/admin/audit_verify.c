@@ -40,6 +40,7 @@
 #include "audit_log.h"
 #include "audit_memory.h"
 #include "audit_rows.h"
+#include "iso3166.h"
 #include "number_arg.h"
 
 #define LINE_MAX_BYTES (1024 * 1024)
@@ -692,6 +693,14 @@ static int parse_retention(char *value, retention_rule *rules, size_t *count)
         if (jurisdiction[0] == '\0') {
             fputs(VERIFY_PROGRAM ": --retention-days XX=DAYS needs a jurisdiction before "
                   "the '='\n", stderr);
+            return -1;
+        }
+        /* As the node's retention_days.XX: a code that matches no entry would turn a
+         * finding into a pass. */
+        if (!iso3166_is_assigned(jurisdiction)) {
+            fprintf(stderr, VERIFY_PROGRAM ": --retention-days: \"%s\" is not an officially "
+                    "assigned ISO 3166-1 alpha-2 code in capitals, such as SG\n",
+                    jurisdiction);
             return -1;
         }
     }
