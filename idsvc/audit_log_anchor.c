@@ -76,6 +76,44 @@ static int read_anchor(audit_log *log, audit_anchor *anchor, bool *found, char *
  * checkpoints. Unlike those, the anchor survives the deletion of every checkpoint and
  * the replacement of the whole database, because changing it needs the token's PIN.
  */
+/*
+ * Checks that the database still contains the checkpoint that the anchor keeps. The node
+ * writes the anchor only after that checkpoint committed, so an honest database has it;
+ * one without it had its checkpoints deleted. Sets *step to ANCHOR_STEP_UPDATE when a
+ * later checkpoint committed but the node stopped before it wrote its anchor.
+ */
+static int check_anchored_checkpoint(audit_log *log, const audit_anchor *anchor,
+                                     anchor_step *step, char *error, size_t error_size)
+{
+    audit_checkpoint latest = {0};
+    audit_status latest_status;
+    bool found = false;
+
+    if (audit_store_has_checkpoint(log->store, anchor->checkpoint.body, &found) != AUDIT_OK)
+        latest_status = AUDIT_ERR_STORE_FAILED;
+    else
+        latest_status = audit_store_latest_checkpoint(log->store, &latest);
+    if (latest_status != AUDIT_OK && latest_status != AUDIT_ERR_NOT_FOUND) {
+        snprintf(error, error_size, "cannot read the audit checkpoints to compare them with "
+                 "the audit anchor in the HSM");
+        audit_checkpoint_clear(&latest);
+        return -1;
+    }
+    if (!found) {
+        snprintf(error, error_size,
+                 "the audit anchor in the HSM keeps a checkpoint of %llu entries that the "
+                 "database no longer has; its checkpoints were deleted. Restore the latest "
+                 "database, or run 'idsvc-admin audit anchor reset' to keep it",
+                 (unsigned long long)anchor->checkpoint.head.size);
+        audit_checkpoint_clear(&latest);
+        return -1;
+    }
+    if (latest.head.size > anchor->checkpoint.head.size)
+        *step = ANCHOR_STEP_UPDATE;
+    audit_checkpoint_clear(&latest);
+    return 0;
+}
+
 int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *step,
                            char *error, size_t error_size)
 {
@@ -87,19 +125,22 @@ int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *st
         return 0;
     if (read_anchor(log, anchor, &found, error, error_size) != 0)
         return -1;
-    if (!found)
+    if (!found) {
         *step = ANCHOR_STEP_CREATE;
-    else if (anchor->reset)
+        return 0;
+    }
+    if (anchor->reset) {
         *step = ANCHOR_STEP_RESET;
-    else
-        return audit_anchor_compare(anchor, log->log_id, &source, &log->head, error,
-                                    error_size);
-    return 0;
+        return 0;
+    }
+    if (audit_anchor_compare(anchor, log->log_id, &source, &log->head, error, error_size) != 0)
+        return -1;
+    return check_anchored_checkpoint(log, anchor, step, error, error_size);
 }
 
 /* Writes the first anchor from the latest checkpoint, for a log that a node without
  * anchors wrote. Without a checkpoint, the first one writes the anchor. */
-static void create_anchor(audit_log *log)
+static void create_anchor(audit_log *log, anchor_step step)
 {
     audit_checkpoint latest = {0};
     audit_status status;
@@ -107,9 +148,13 @@ static void create_anchor(audit_log *log)
     pthread_mutex_lock(&log->checkpoint_lock);
     status = audit_store_latest_checkpoint(log->store, &latest);
     if (status == AUDIT_OK && audit_log_write_anchor(log, &latest) == 0)
-        log_message(LOG_INFO, "audit_anchor_created",
-                    "the HSM had no audit anchor for this node; it now keeps checkpoint "
-                    "%llu (tree size %llu)",
+        log_message(LOG_INFO,
+                    step == ANCHOR_STEP_UPDATE ? "audit_anchor_updated" : "audit_anchor_created",
+                    "%s; it now keeps checkpoint %llu (tree size %llu)",
+                    step == ANCHOR_STEP_UPDATE
+                        ? "the audit anchor in the HSM lagged the latest checkpoint, whose "
+                          "anchor the node did not write before it stopped"
+                        : "the HSM had no audit anchor for this node",
                     (unsigned long long)latest.id, (unsigned long long)latest.head.size);
     else if (status != AUDIT_OK && status != AUDIT_ERR_NOT_FOUND)
         log_message(LOG_ERROR, "audit_anchor_write_failed",
@@ -175,8 +220,8 @@ static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
 int audit_log_finish_anchor(audit_log *log, const audit_anchor *anchor, anchor_step step,
                             char *error, size_t error_size)
 {
-    if (step == ANCHOR_STEP_CREATE)
-        create_anchor(log);
+    if (step == ANCHOR_STEP_CREATE || step == ANCHOR_STEP_UPDATE)
+        create_anchor(log, step);
     else if (step == ANCHOR_STEP_RESET)
         return record_reset(log, anchor, error, error_size);
     return 0;

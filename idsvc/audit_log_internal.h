@@ -76,6 +76,7 @@ typedef enum anchor_step {
     ANCHOR_STEP_NONE,
     ANCHOR_STEP_CREATE, /* no anchor yet: write one from the latest checkpoint */
     ANCHOR_STEP_RESET,  /* a reset marker: record audit_anchor_reset, then sign */
+    ANCHOR_STEP_UPDATE, /* the anchor lags the latest checkpoint: write it from that */
 } anchor_step;
 
 /* Replaces the anchor in the HSM with a stored checkpoint; logs a failure. 0 or -1. */

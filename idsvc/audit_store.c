@@ -750,6 +750,24 @@ audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint 
     return status;
 }
 
+audit_status audit_store_has_checkpoint(audit_store *store, const char *body, bool *found)
+{
+    audit_connection *c = thread_connection(store);
+    sqlite3_stmt *stmt;
+    int rc;
+
+    *found = false;
+    if (c == NULL ||
+        (stmt = prepare(c->db, "SELECT 1 FROM audit_checkpoints WHERE body = ? LIMIT 1")) ==
+            NULL)
+        return AUDIT_ERR_STORE_FAILED;
+    sqlite3_bind_text(stmt, 1, body, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    *found = rc == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? AUDIT_OK : AUDIT_ERR_STORE_FAILED;
+}
+
 audit_status audit_store_each_checkpoint(audit_store *store,
                                          int (*each)(void *ctx,
                                                      const audit_checkpoint *checkpoint),

@@ -139,6 +139,9 @@ audit_status audit_store_add_checkpoint(audit_store *store, audit_checkpoint *ch
 /* Reads the checkpoint of the largest tree; AUDIT_ERR_NOT_FOUND when there is none. */
 audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint *out);
 
+/* Sets *found to whether a stored checkpoint has exactly this signed body. */
+audit_status audit_store_has_checkpoint(audit_store *store, const char *body, bool *found);
+
 /* Calls each for every checkpoint, oldest first. */
 audit_status audit_store_each_checkpoint(audit_store *store,
                                          int (*each)(void *ctx,

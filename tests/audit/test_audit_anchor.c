@@ -255,6 +255,66 @@ static void test_truncated_log_rejected(void **state)
     free(log);
 }
 
+/* Deleting the checkpoints alone leaves the tree whole, and the stored checkpoints agree
+ * with it; only the anchor still names the checkpoint that was signed. */
+static void test_deleted_checkpoints_rejected(void **state)
+{
+    harness *h = *state;
+    json_int_t size;
+    char expected[160];
+    char *log;
+
+    issue(h, 2);
+    size = sign_checkpoint(h);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+
+    run_sql(h, "DELETE FROM audit_checkpoints");
+    log = start_fails(h);
+    snprintf(expected, sizeof(expected),
+             "the audit anchor in the HSM keeps a checkpoint of %lld entries that the "
+             "database no longer has; its checkpoints were deleted",
+             (long long)size);
+    expect_in(log, expected);
+    free(log);
+}
+
+/* A node that stopped after a checkpoint's commit but before its anchor write leaves
+ * the anchor one checkpoint behind; the next start writes it from the latest. Restoring
+ * a copy of the token made after the first checkpoint sets up the same state. */
+static void test_lagging_anchor_updated(void **state)
+{
+    harness *h = *state;
+    char output[8192];
+    char expected[64];
+    json_int_t first;
+    json_int_t second;
+    char *log;
+
+    issue(h, 2);
+    first = sign_checkpoint(h);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_run("cp -a '%s' '%s.first'", h->tokens_dir, h->tokens_dir), 0);
+
+    assert_int_equal(harness_start(h), 0);
+    issue(h, 2);
+    second = sign_checkpoint(h);
+    assert_true(second > first);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_run("rm -rf '%s' && mv '%s.first' '%s'", h->tokens_dir,
+                                 h->tokens_dir, h->tokens_dir),
+                     0);
+
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+    log = harness_wait_for_log(h, "audit_anchor_updated");
+    assert_non_null(log);
+    expect_in(log, "audit_anchor_updated");
+    free(log);
+    assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 0);
+    snprintf(expected, sizeof(expected), "\nsize %lld\n", (long long)second);
+    expect_in(output, expected);
+}
+
 static void test_replaced_database_rejected(void **state)
 {
     harness *h = *state;
@@ -362,6 +422,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_truncated_log_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_checkpoints_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lagging_anchor_updated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_database_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_lets_node_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_database_gets_anchor, setup, teardown),
