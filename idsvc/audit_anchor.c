@@ -49,11 +49,13 @@ static char *concat(const char *first, const char *second)
     return text;
 }
 
-char *audit_anchor_format(const char *log_id, const char *checkpoint_body)
+char *audit_anchor_format(const char *log_id, uint64_t generation,
+                          const char *checkpoint_body)
 {
-    char head[sizeof(AUDIT_ANCHOR_HEADER) + 80];
+    char head[sizeof(AUDIT_ANCHOR_HEADER) + 112];
 
-    snprintf(head, sizeof(head), AUDIT_ANCHOR_HEADER "\nlog %s\n", log_id);
+    snprintf(head, sizeof(head), AUDIT_ANCHOR_HEADER "\nlog %s\ngeneration %" PRIu64 "\n",
+             log_id, generation);
     return concat(head, checkpoint_body);
 }
 
@@ -65,13 +67,15 @@ static void format_time(time_t when, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *audit_anchor_format_reset(const char *previous, time_t reset_at)
+char *audit_anchor_format_reset(const char *previous, uint64_t generation, time_t reset_at)
 {
-    char head[sizeof(AUDIT_ANCHOR_RESET_HEADER) + 48];
+    char head[sizeof(AUDIT_ANCHOR_RESET_HEADER) + 80];
     char when[32];
 
     format_time(reset_at, when);
-    snprintf(head, sizeof(head), AUDIT_ANCHOR_RESET_HEADER "\ntime %s\n", when);
+    snprintf(head, sizeof(head),
+             AUDIT_ANCHOR_RESET_HEADER "\ntime %s\ngeneration %" PRIu64 "\n", when,
+             generation);
     return concat(head, previous);
 }
 
@@ -105,6 +109,24 @@ static bool take_value(const char **cursor, const char *name, char *out, size_t 
     return true;
 }
 
+/* Reads an optional "generation N\n" line, of decimal digits without a leading zero;
+ * *out stays 0 without one. Returns false for a generation line that is malformed. */
+static bool take_generation(const char **cursor, uint64_t *out)
+{
+    char digits[24];
+    char *end = NULL;
+
+    *out = 0;
+    if (strncmp(*cursor, "generation ", 11) != 0)
+        return true;
+    if (!take_value(cursor, "generation", digits, sizeof(digits)) || digits[0] == '\0' ||
+        (digits[0] == '0' && digits[1] != '\0') || strspn(digits, "0123456789") !=
+                                                      strlen(digits))
+        return false;
+    *out = strtoull(digits, &end, 10);
+    return *end == '\0';
+}
+
 static bool is_lower_hex(const char *text, size_t len)
 {
     if (strlen(text) != len)
@@ -121,7 +143,7 @@ static int parse_plain(const char *text, audit_anchor *out)
 
     if (!take_header(&cursor, AUDIT_ANCHOR_HEADER) ||
         !take_value(&cursor, "log", out->log_id, sizeof(out->log_id)) ||
-        !is_lower_hex(out->log_id, 64))
+        !is_lower_hex(out->log_id, 64) || !take_generation(&cursor, &out->generation))
         return -1;
     if (audit_checkpoint_parse(cursor, &out->checkpoint) != 0)
         return -1;
@@ -132,6 +154,7 @@ static int parse_plain(const char *text, audit_anchor *out)
 int audit_anchor_parse(const char *text, audit_anchor *out)
 {
     const char *cursor = text;
+    uint64_t generation = 0;
     char when[32];
 
     memset(out, 0, sizeof(*out));
@@ -145,6 +168,7 @@ int audit_anchor_parse(const char *text, audit_anchor *out)
     out->reset = true;
     if (!take_value(&cursor, "time", when, sizeof(when)) ||
         audit_time_parse(when, &out->reset_at) != 0 ||
+        !take_generation(&cursor, &generation) ||
         (out->previous_text = strdup(cursor)) == NULL) {
         audit_anchor_clear(out);
         return -1;
@@ -156,6 +180,7 @@ int audit_anchor_parse(const char *text, audit_anchor *out)
         audit_checkpoint_clear(&out->checkpoint);
         out->log_id[0] = '\0';
     }
+    out->generation = generation; /* the marker's, not the previous anchor's */
     return 0;
 }
 
@@ -182,6 +207,11 @@ static bool judge_newer(const audit_anchor *candidate, const unsigned char *cand
                         size_t candidate_len, const audit_anchor *current,
                         const unsigned char *current_value, size_t current_len)
 {
+    /* Each write takes the generation after the one it replaced, so the largest is the
+     * last written whatever order the token lists the objects in. The rules below only
+     * order texts of one generation, such as those written before generations. */
+    if (candidate->generation != current->generation)
+        return candidate->generation > current->generation;
     if (candidate->reset && current->reset)
         return candidate->reset_at > current->reset_at;
     if (candidate->reset)

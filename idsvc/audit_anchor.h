@@ -39,6 +39,10 @@ typedef struct audit_anchor {
     bool previous_parsed;        /* for a reset marker: previous_text is an anchor */
     char log_id[65];
     audit_checkpoint checkpoint; /* head, signed_at, node_id, key_id and body */
+    /* One more than the anchor that each write replaced, so that a reader that finds
+     * several objects after interrupted writes takes the last one written; 0 for a text
+     * without a generation line. For a marker, the marker's own. */
+    uint64_t generation;
 } audit_anchor;
 
 void audit_anchor_clear(audit_anchor *anchor);
@@ -52,19 +56,22 @@ void audit_anchor_clear(audit_anchor *anchor);
 int audit_anchor_log_id(const unsigned char secret[32], char out[65]);
 
 /* Formats an anchor of a checkpoint body; the caller frees it. NULL when out of memory. */
-char *audit_anchor_format(const char *log_id, const char *checkpoint_body);
+char *audit_anchor_format(const char *log_id, uint64_t generation,
+                          const char *checkpoint_body);
 
 /* Formats the reset marker that keeps previous; the caller frees it. */
-char *audit_anchor_format_reset(const char *previous, time_t reset_at);
+char *audit_anchor_format_reset(const char *previous, uint64_t generation, time_t reset_at);
 
 /* Parses an anchor or a reset marker. Returns 0, or -1 for any other text. */
 int audit_anchor_parse(const char *text, audit_anchor *out);
 
 /*
  * Returns true when the anchor text candidate was written after current, for
- * p11_data_read when a crashed write left two objects: the larger tree size, a reset
- * marker over the anchor it keeps, an anchor over a marker that keeps another one, and
- * of two markers the later. A text that does not parse is never newer.
+ * p11_data_read when a crashed write left several objects. The larger generation wins.
+ * Texts of one generation, such as texts without one, are ordered by the earlier rules:
+ * the larger tree size, a reset marker over the anchor it keeps, an anchor over a
+ * marker that keeps another one, and of two markers the later. A text that does not
+ * parse is never newer.
  */
 bool audit_anchor_newer(const unsigned char *candidate, size_t candidate_len,
                         const unsigned char *current, size_t current_len, void *ctx);

@@ -26,11 +26,14 @@ int audit_log_write_anchor(audit_log *log, const audit_checkpoint *checkpoint)
 
     if (log->signer.anchor_write == NULL)
         return 0;
-    text = audit_anchor_format(log->log_id, checkpoint->body);
+    text = audit_anchor_format(log->log_id, log->anchor_generation + 1, checkpoint->body);
     if (text == NULL)
         snprintf(error, sizeof(error), "out of memory");
     else
         rc = log->signer.anchor_write(log->signer.anchor_ctx, text, error, sizeof(error));
+    /* Counted even after a failure, which may have left the new object: a gap in the
+     * generations is harmless, a reused one could tie two anchors. */
+    log->anchor_generation++;
     if (rc != 0)
         log_message(LOG_ERROR, "audit_anchor_write_failed",
                     "the audit anchor of checkpoint %llu (tree size %llu) was not written "
@@ -129,6 +132,7 @@ int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *st
         *step = ANCHOR_STEP_CREATE;
         return 0;
     }
+    log->anchor_generation = anchor->generation;
     if (anchor->reset) {
         *step = ANCHOR_STEP_RESET;
         return 0;

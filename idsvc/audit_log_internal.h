@@ -46,6 +46,7 @@ struct audit_log {
     size_t retention_count;
     unsigned char secret[32];
     char log_id[65]; /* audit_anchor_log_id of the secret */
+    uint64_t anchor_generation; /* of the anchor or marker in the HSM; 0 without one */
 
     pthread_mutex_t lock;
     pthread_cond_t committed; /* broadcast after each batch */

@@ -1120,7 +1120,7 @@ static void test_anchor_reset_recorded(void **state)
 
     make_anchored_log(f, &anchor, "reset.db", 4, path, sizeof(path));
     previous = anchor.text;
-    anchor.text = audit_anchor_format_reset(previous, 1769860800);
+    anchor.text = audit_anchor_format_reset(previous, 2, 1769860800);
     assert_non_null(anchor.text);
     tamper(path, "DELETE FROM audit_checkpoints; DELETE FROM audit_entries WHERE idx >= 2;"
                  "DELETE FROM audit_nodes WHERE (idx + 1) << level > 2");
@@ -1180,10 +1180,10 @@ static void test_anchor_newer_order(void **state)
     audit_merkle_tree_head large = {.size = 8};
     char *small_body = audit_checkpoint_format("n", &small, 1769860800, "k");
     char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k");
-    char *small_anchor = audit_anchor_format(log_id, small_body);
-    char *large_anchor = audit_anchor_format(log_id, large_body);
-    char *marker = audit_anchor_format_reset(small_anchor, 1769860800);
-    char *later_marker = audit_anchor_format_reset(small_anchor, 1769860900);
+    char *small_anchor = audit_anchor_format(log_id, 0, small_body);
+    char *large_anchor = audit_anchor_format(log_id, 0, large_body);
+    char *marker = audit_anchor_format_reset(small_anchor, 0, 1769860800);
+    char *later_marker = audit_anchor_format_reset(small_anchor, 0, 1769860900);
 
     (void)state;
     assert_true(newer_text(large_anchor, small_anchor));
@@ -1205,6 +1205,53 @@ static void test_anchor_newer_order(void **state)
     free(large_anchor);
     free(marker);
     free(later_marker);
+}
+
+/* With generations, the last text written wins whatever its size or log ID, so the
+ * choice among leftovers of interrupted writes does not depend on their order: an
+ * interrupted reset, then an interrupted first write on the replacing database, or on
+ * an older copy of the same database whose log is now shorter. */
+static void test_anchor_generation_order(void **state)
+{
+    static const char first_log[] =
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    static const char second_log[] =
+        "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+    audit_merkle_tree_head large = {.size = 394};
+    audit_merkle_tree_head small = {.size = 1};
+    char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k");
+    char *small_body = audit_checkpoint_format("n", &small, 1769860900, "k");
+    char *anchor = audit_anchor_format(first_log, 1, large_body);
+    char *marker = audit_anchor_format_reset(anchor, 2, 1769860850);
+    char *replacing = audit_anchor_format(second_log, 3, small_body);
+    char *shorter = audit_anchor_format(first_log, 3, small_body);
+    const char *sets[][3] = {{anchor, marker, replacing}, {anchor, marker, shorter}};
+
+    (void)state;
+    for (size_t s = 0; s < 2; s++) {
+        const char *newest = sets[s][2];
+
+        for (size_t i = 0; i < 3; i++) {
+            for (size_t j = 0; j < 3; j++) {
+                if (i == j)
+                    continue;
+                /* Texts are listed from oldest to newest. */
+                assert_int_equal(newer_text(sets[s][i], sets[s][j]), i > j);
+            }
+        }
+        assert_true(newer_text(newest, anchor));
+    }
+    /* A generation line that is malformed makes the text unreadable. */
+    assert_false(newer_text("idsvc-audit-anchor/v1\nlog 00112233445566778899aabbccddeeff"
+                            "00112233445566778899aabbccddeeff\ngeneration 01\n",
+                            anchor));
+
+    free(large_body);
+    free(small_body);
+    free(anchor);
+    free(marker);
+    free(replacing);
+    free(shorter);
 }
 
 typedef struct racer {
@@ -1731,6 +1778,7 @@ int main(void)
         cmocka_unit_test(test_anchor_write_failure_kept),
         cmocka_unit_test(test_anchor_reset_recorded),
         cmocka_unit_test(test_anchor_newer_order),
+        cmocka_unit_test(test_anchor_generation_order),
         cmocka_unit_test(test_replay_race_one_winner),
         cmocka_unit_test(test_replay_within_one_batch),
         cmocka_unit_test(test_replay_rows_purged),

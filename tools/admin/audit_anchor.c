@@ -100,7 +100,9 @@ static int write_marker(audit_anchor_p11 *anchor, const char *previous,
                         const audit_anchor *parsed)
 {
     char error[384];
-    char *marker = audit_anchor_format_reset(previous, time(NULL));
+    /* After the anchor it replaces; an unreadable previous text had no generation. */
+    uint64_t generation = parsed != NULL ? parsed->generation + 1 : 1;
+    char *marker = audit_anchor_format_reset(previous, generation, time(NULL));
 
     if (marker == NULL || audit_anchor_p11_write(anchor, marker, error, sizeof(error)) != 0) {
         fprintf(stderr, ANCHOR_PROGRAM " reset: %s\n", marker == NULL ? "out of memory" : error);
