@@ -377,18 +377,11 @@ static int run_admin(const char *arguments, char *output, size_t size)
 {
     const char *admin = getenv("IDSVC_ADMIN");
     char command[8192];
-    FILE *pipe;
-    size_t len;
-    int status;
 
     assert_non_null(admin);
-    snprintf(command, sizeof(command), "%s audit %s 2>&1", admin, arguments);
-    pipe = popen(command, "r");
-    assert_non_null(pipe);
-    len = fread(output, 1, size - 1, pipe);
-    output[len] = '\0';
-    status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    assert_in_range(snprintf(command, sizeof(command), "%s audit %s", admin, arguments), 0,
+                    sizeof(command) - 1);
+    return test_run_capture(command, output, size);
 }
 
 /* Copies the daemon's database (stopped, so the WAL is checkpointed) and applies sql.

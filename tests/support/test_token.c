@@ -26,6 +26,30 @@ int test_run(const char *command)
     return WEXITSTATUS(status);
 }
 
+int test_run_capture(const char *command, char *output, size_t size)
+{
+    char *joined = malloc(strlen(command) + 8);
+    FILE *pipe;
+    size_t len;
+    int status;
+
+    output[0] = '\0';
+    if (joined == NULL)
+        return -1;
+    sprintf(joined, "%s 2>&1", command);
+    pipe = popen(joined, "r");
+    free(joined);
+    if (pipe == NULL)
+        return -1;
+    len = fread(output, 1, size - 1, pipe);
+    output[len] = '\0';
+    /* The rest is read away, so the command never blocks on a full pipe. */
+    while (fgetc(pipe) != EOF)
+        ;
+    status = pclose(pipe);
+    return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static int write_text(const char *path, const char *text, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);

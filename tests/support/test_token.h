@@ -29,6 +29,10 @@ void test_token_destroy(test_token *token);
 /* Runs a shell command and returns its exit status, or -1 when it could not run. */
 int test_run(const char *command);
 
+/* Runs a shell command with its standard error joined to its output, keeps the first
+ * size - 1 bytes of the output in output, and returns its exit status, or -1. */
+int test_run_capture(const char *command, char *output, size_t size);
+
 /* Reads a whole file into a NUL-terminated buffer; the caller frees it. */
 char *test_read_file(const char *path, size_t *len);
 
