@@ -1,6 +1,7 @@
 /* The audit anchor's text, its comparison with the log, and its object in the HSM. */
 #include "audit_anchor.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +124,9 @@ static bool take_generation(const char **cursor, uint64_t *out)
         (digits[0] == '0' && digits[1] != '\0') || strspn(digits, "0123456789") !=
                                                       strlen(digits))
         return false;
+    errno = 0;
     *out = strtoull(digits, &end, 10);
-    return *end == '\0';
+    return *end == '\0' && errno != ERANGE && *out != UINT64_MAX; /* room for the next */
 }
 
 static bool is_lower_hex(const char *text, size_t len)

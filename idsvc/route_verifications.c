@@ -82,34 +82,56 @@ static bool assertion_is_xml(const char *assertion)
     return assertion[strspn(assertion, " \t\r\n")] == '<';
 }
 
-/* Tells a decoded assertion in UTF-16 by its byte order mark, or by a first character
- * '<' with its zero byte, as XML 1.0 (appendix F) autodetects it. */
-static bool is_utf16(const unsigned char *bytes, size_t len)
+/* The code unit at bytes[i] of UTF-16 text. */
+static unsigned code_unit(const unsigned char *bytes, size_t i, bool big_endian)
 {
-    if (len < 2)
-        return false;
-    return (bytes[0] == 0xff && bytes[1] == 0xfe) || (bytes[0] == 0xfe && bytes[1] == 0xff) ||
-           (bytes[0] == '<' && bytes[1] == 0x00) || (bytes[0] == 0x00 && bytes[1] == '<');
+    return big_endian ? (unsigned)bytes[i] << 8 | bytes[i + 1]
+                      : (unsigned)bytes[i + 1] << 8 | bytes[i];
+}
+
+/* Checks the code units of UTF-16 text: no zero unit and no unpaired surrogate. */
+static const char *utf16_problem(const unsigned char *bytes, size_t len, bool big_endian)
+{
+    if (len % 2 != 0)
+        return "UTF-16 of odd length, which was cut";
+    for (size_t i = 0; i < len; i += 2) {
+        unsigned unit = code_unit(bytes, i, big_endian);
+
+        if (unit == 0)
+            return "a NUL character";
+        if (unit >= 0xdc00 && unit <= 0xdfff)
+            return "an unpaired surrogate";
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+            if (i + 2 >= len || code_unit(bytes, i + 2, big_endian) < 0xdc00 ||
+                code_unit(bytes, i + 2, big_endian) > 0xdfff)
+                return "an unpaired surrogate";
+            i += 2;
+        }
+    }
+    return NULL;
 }
 
 /*
- * Whether the decoded text has a NUL character, which XML does not allow and at which
- * libxml2 would stop reading the rest. In UTF-8 that is a zero byte. In UTF-16, whose
- * other characters have zero bytes of their own, it is a zero code unit, and a text of
- * odd length counts as one because it was cut.
+ * Checks a decoded assertion for text at which libxml2 2.9 stops reading and ignores the
+ * rest. In UTF-8 that is a zero byte. UTF-16, whose other characters have zero bytes of
+ * their own, is told by its byte order mark, or without one by "<?" as XML 1.0
+ * (appendix F) and libxml2 detect it; there a zero code unit or an unpaired surrogate
+ * stops the parser. Returns what is wrong, or NULL.
  */
-static bool has_nul_character(const char *text, size_t len)
+static const char *decoded_text_problem(const char *text, size_t len)
 {
     const unsigned char *bytes = (const unsigned char *)text;
 
-    if (!is_utf16(bytes, len))
-        return memchr(text, '\0', len) != NULL;
-    if (len % 2 != 0)
-        return true;
-    for (size_t i = 0; i < len; i += 2)
-        if (bytes[i] == 0 && bytes[i + 1] == 0)
-            return true;
-    return false;
+    if (len >= 2 && bytes[0] == 0xff && bytes[1] == 0xfe)
+        return utf16_problem(bytes + 2, len - 2, false);
+    if (len >= 2 && bytes[0] == 0xfe && bytes[1] == 0xff)
+        return utf16_problem(bytes + 2, len - 2, true);
+    if (len >= 2 && ((bytes[0] == '<' && bytes[1] == 0) || (bytes[0] == 0 && bytes[1] == '<'))) {
+        if (len < 4 || code_unit(bytes, 2, bytes[0] == 0) != '?')
+            return "UTF-16 without a byte order mark or an XML declaration";
+        return utf16_problem(bytes, len, bytes[0] == 0);
+    }
+    return memchr(text, '\0', len) != NULL ? "a NUL byte" : NULL;
 }
 
 static bool read_verify_input(const http_request *request, const json_t *body,
@@ -118,6 +140,7 @@ static bool read_verify_input(const http_request *request, const json_t *body,
     static const char *const members[] = {"assertion", "claims", "purpose",
                                           "retention_days", NULL};
     const char *assertion;
+    const char *problem;
 
     if (!http_json_known_members(body, members, reply))
         return false;
@@ -144,10 +167,11 @@ static bool read_verify_input(const http_request *request, const json_t *body,
                         "assertion must be SAML XML or its base64 encoding.");
             return false;
         }
-        if (has_nul_character(in->xml, in->xml_len)) {
+        problem = decoded_text_problem(in->xml, in->xml_len);
+        if (problem != NULL) {
             problem_set(reply, 400, "assertion_encoding_invalid", "assertion",
-                        "The base64 assertion decodes to text with a NUL character, or to "
-                        "UTF-16 of odd length; XML allows neither.");
+                        "The base64 assertion decodes to text with %s, which the XML "
+                        "parser cannot read whole.", problem);
             return false;
         }
     }

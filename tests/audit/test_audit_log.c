@@ -1241,10 +1241,18 @@ static void test_anchor_generation_order(void **state)
         }
         assert_true(newer_text(newest, anchor));
     }
-    /* A generation line that is malformed makes the text unreadable. */
-    assert_false(newer_text("idsvc-audit-anchor/v1\nlog 00112233445566778899aabbccddeeff"
-                            "00112233445566778899aabbccddeeff\ngeneration 01\n",
-                            anchor));
+    /* A generation line that is malformed, or leaves no room for a next generation,
+     * makes the text unreadable. */
+    static const char *const bad_generations[] = {"01", "18446744073709551615",
+                                                  "99999999999999999999", "-1", ""};
+    for (size_t i = 0; i < sizeof(bad_generations) / sizeof(bad_generations[0]); i++) {
+        char text[512];
+
+        snprintf(text, sizeof(text), "idsvc-audit-anchor/v1\nlog %s\ngeneration %s\n%s",
+                 first_log, bad_generations[i], large_body);
+        assert_false(newer_text(text, anchor));
+        assert_true(newer_text(anchor, text));
+    }
 
     free(large_body);
     free(small_body);

@@ -754,24 +754,100 @@ static void test_issue_verify_revoke(void **state)
     http_result_clear(&issued);
 }
 
-/* Converts len bytes of ASCII text to UTF-16 with a byte order mark, then to base64. */
-static char *utf16_base64(const char *ascii, size_t len, bool big_endian)
+/* How utf16_base64 writes a text: its byte order, and what comes before and after. */
+typedef struct utf16_form {
+    bool big_endian;
+    bool no_mark;           /* leave out the byte order mark */
+    const char *prefix;     /* ASCII text before the assertion, or NULL */
+    unsigned tail[12];      /* code units after the text; 0 ends the list */
+} utf16_form;
+
+static void put_unit(unsigned char *out, size_t *used, unsigned unit, bool big_endian)
 {
-    unsigned char *utf16 = malloc(2 * len + 2);
-    char *encoded = malloc(4 * ((2 * len + 4) / 3) + 1);
+    out[(*used)++] = (unsigned char)(big_endian ? unit >> 8 : unit & 0xff);
+    out[(*used)++] = (unsigned char)(big_endian ? unit & 0xff : unit >> 8);
+}
+
+/* Converts the prefix and len bytes of ASCII text to UTF-16 as form says, then to
+ * base64. */
+static char *utf16_base64(const char *ascii, size_t len, const utf16_form *form)
+{
+    size_t prefix_len = form->prefix != NULL ? strlen(form->prefix) : 0;
+    size_t max = 2 * (prefix_len + len + 1 + 12);
+    unsigned char *utf16 = malloc(max);
+    char *encoded = malloc(4 * ((max + 2) / 3) + 1);
+    size_t used = 0;
 
     assert_non_null(utf16);
     assert_non_null(encoded);
-    utf16[0] = big_endian ? 0xfe : 0xff;
-    utf16[1] = big_endian ? 0xff : 0xfe;
+    if (!form->no_mark)
+        put_unit(utf16, &used, 0xfeff, form->big_endian);
+    for (size_t i = 0; i < prefix_len; i++)
+        put_unit(utf16, &used, (unsigned char)form->prefix[i], form->big_endian);
     for (size_t i = 0; i < len; i++) {
         assert_true((unsigned char)ascii[i] < 0x80);
-        utf16[2 + 2 * i + (big_endian ? 1 : 0)] = (unsigned char)ascii[i];
-        utf16[2 + 2 * i + (big_endian ? 0 : 1)] = 0;
+        put_unit(utf16, &used, (unsigned char)ascii[i], form->big_endian);
     }
-    EVP_EncodeBlock((unsigned char *)encoded, utf16, (int)(2 * len + 2));
+    for (size_t i = 0; i < 12 && form->tail[i] != 0; i++)
+        put_unit(utf16, &used, form->tail[i], form->big_endian);
+    EVP_EncodeBlock((unsigned char *)encoded, utf16, (int)used);
     free(utf16);
     return encoded;
+}
+
+/* Issues a credential, sends its assertion in the UTF-16 form, and leaves the
+ * verification's response in result. */
+static void verify_utf16(const utf16_form *form, http_result *result)
+{
+    http_result issued;
+    const char *text;
+    char *encoded;
+    char *body;
+
+    issue(&issued);
+    text = json_string_value(json_object_get(issued.json, "assertion"));
+    encoded = utf16_base64(text, strlen(text), form);
+    body = verification_body(encoded, "[\"given_name\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, result);
+    free(body);
+    free(encoded);
+    http_result_clear(&issued);
+}
+
+/* UTF-16 that libxml2 would read only in part is rejected: an unpaired surrogate stops
+ * its conversion, and without a byte order mark it reads UTF-16 only after "<?". */
+static void test_utf16_partial_text_rejected(void **state)
+{
+    static const struct {
+        utf16_form form;
+        const char *detail;
+    } rejected[] = {
+        {{.tail = {0xd800, '<', 'x', '>'}}, "an unpaired surrogate"},
+        {{.big_endian = true, .tail = {0xd800}}, "an unpaired surrogate"},
+        {{.tail = {0xdc00}}, "an unpaired surrogate"},
+        {{.no_mark = true}, "UTF-16 without a byte order mark or an XML declaration"},
+    };
+    static const utf16_form declared = {
+        .no_mark = true,
+        .prefix = "<?xml version=\"1.0\"?>",
+        .tail = {'<', '!', '-', '-', 0xd83d, 0xde00, '-', '-', '>'}, /* U+1F600 */
+    };
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+        verify_utf16(&rejected[i].form, &result);
+        expect_problem(&result, 400, "assertion_encoding_invalid");
+        assert_non_null(strstr(json_string_value(json_object_get(result.json, "detail")),
+                               rejected[i].detail));
+        http_result_clear(&result);
+    }
+    /* With a declaration, UTF-16 without a mark is read, a whole surrogate pair too. */
+    verify_utf16(&declared, &result);
+    if (result.status != 200)
+        fprintf(stderr, "declared UTF-16: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
 }
 
 /* An assertion sent as base64 of UTF-16 verifies like its UTF-8 form, and a UTF-16 text
@@ -788,9 +864,11 @@ static void test_utf16_assertion_accepted(void **state)
 
     (void)state;
     for (int big_endian = 0; big_endian <= 1; big_endian++) {
+        utf16_form form = {.big_endian = big_endian == 1};
+
         issue(&issued);
         text = json_string_value(json_object_get(issued.json, "assertion"));
-        encoded = utf16_base64(text, strlen(text), big_endian);
+        encoded = utf16_base64(text, strlen(text), &form);
         body = verification_body(encoded, "[\"given_name\"]");
         harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
         if (result.status != 200)
@@ -813,7 +891,7 @@ static void test_utf16_assertion_accepted(void **state)
     text = strstr(nul, ">Mei<");
     assert_non_null(text);
     nul[text - nul + 2] = '\0'; /* "M", U+0000, "i" */
-    encoded = utf16_base64(nul, full, false);
+    encoded = utf16_base64(nul, full, &(utf16_form){.big_endian = false});
     body = verification_body(encoded, "[\"given_name\"]");
     harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
     expect_problem(&result, 400, "assertion_encoding_invalid");
@@ -1084,6 +1162,7 @@ int main(void)
         cmocka_unit_test(test_string_too_long_names_field),
         cmocka_unit_test(test_cut_detail_keeps_document),
         cmocka_unit_test(test_utf16_assertion_accepted),
+        cmocka_unit_test(test_utf16_partial_text_rejected),
         cmocka_unit_test(test_oversized_body_rejected),
         cmocka_unit_test(test_missing_and_invalid_fields),
         cmocka_unit_test(test_subject_verifier_cannot_read),
