@@ -114,8 +114,8 @@ static const char *utf16_problem(const unsigned char *bytes, size_t len, bool bi
 /*
  * Checks a decoded assertion for text at which libxml2 2.9 stops reading and ignores the
  * rest. In UTF-8 that is a zero byte. UTF-16, whose other characters have zero bytes of
- * their own, is told by its byte order mark, or without one by "<?" as XML 1.0
- * (appendix F) and libxml2 detect it; there a zero code unit or an unpaired surrogate
+ * their own, is detected by its byte order mark, or without one by "<?", as XML 1.0
+ * (appendix F) and libxml2 detect it. There a zero code unit or an unpaired surrogate
  * stops the parser. Returns what is wrong, or NULL.
  */
 static const char *decoded_text_problem(const char *text, size_t len)

@@ -1207,10 +1207,10 @@ static void test_anchor_newer_order(void **state)
     free(later_marker);
 }
 
-/* With generations, the last text written wins whatever its size or log ID, so the
- * choice among leftovers of interrupted writes does not depend on their order: an
- * interrupted reset, then an interrupted first write on the replacing database, or on
- * an older copy of the same database whose log is now shorter. */
+/* With generations, the last text written wins whatever its size or log ID. So the
+ * choice among leftovers of interrupted writes does not depend on their order. The sets
+ * are an interrupted reset, then an interrupted first write on the replacing database,
+ * or on an older copy of the same database whose log is now shorter. */
 static void test_anchor_generation_order(void **state)
 {
     static const char first_log[] =

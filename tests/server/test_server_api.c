@@ -768,7 +768,7 @@ static void put_unit(unsigned char *out, size_t *used, unsigned unit, bool big_e
     out[(*used)++] = (unsigned char)(big_endian ? unit & 0xff : unit >> 8);
 }
 
-/* Converts the prefix and len bytes of ASCII text to UTF-16 as form says, then to
+/* Converts the prefix and len bytes of ASCII text to UTF-16 in the given form, then to
  * base64. */
 static char *utf16_base64(const char *ascii, size_t len, const utf16_form *form)
 {
