@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -150,6 +151,63 @@ static size_t xml_safe_scan_tag(const xml_safe_units *units, size_t i, size_t *a
     return units->count;
 }
 
+/* Whether an encoding name keeps the markup characters as the scan reads them: UTF-8,
+ * UTF-16 and UCS-2, and the single-byte sets that keep ASCII as it is. A stateful or
+ * escaping encoding such as UTF-7 writes '<' as other bytes, so the scan would miss
+ * every tag. */
+static bool xml_safe_encoding_known(const char *name)
+{
+    static const char *const exact[] = {"UTF-8",  "UTF8",     "UTF-16",   "UTF-16LE",
+                                        "UTF-16BE", "UCS-2",  "ISO-10646-UCS-2",
+                                        "US-ASCII", "ASCII"};
+    static const char *const prefixes[] = {"ISO-8859-", "WINDOWS-125"};
+
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t prefix_len = strlen(prefixes[i]);
+        const char *number = name + prefix_len;
+
+        if (strncasecmp(name, prefixes[i], prefix_len) == 0 && number[0] != '\0' &&
+            strspn(number, "0123456789") == strlen(number))
+            return true;
+    }
+    return false;
+}
+
+/* Reads the encoding that the XML declaration at the start names into out, or leaves
+ * out empty when there is no declaration or it names none. */
+static void xml_safe_declared_encoding(const xml_safe_units *units, char *out, size_t size)
+{
+    size_t i = 0;
+    size_t end;
+    size_t len = 0;
+
+    out[0] = '\0';
+    if (units->count > 0 && xml_safe_unit(units, 0) == 0xFEFF)
+        i = 1; /* the UTF-16 byte order mark */
+    else if (xml_safe_starts_with(units, 0, "\xEF\xBB\xBF"))
+        i = 3; /* the UTF-8 one */
+    if (!xml_safe_starts_with(units, i, "<?xml "))
+        return;
+    end = xml_safe_skip_past(units, i, "?>");
+    for (i += 6; i + 8 < end && !xml_safe_starts_with(units, i, "encoding"); i++)
+        ;
+    for (i += 8; i < end && strchr(" \t\r\n=", (int)xml_safe_unit(units, i)) != NULL; i++)
+        ;
+    if (i >= end || (xml_safe_unit(units, i) != '"' && xml_safe_unit(units, i) != '\''))
+        return;
+    for (i++; i < end && len + 1 < size; i++) {
+        unsigned c = xml_safe_unit(units, i);
+
+        if (c == '"' || c == '\'' || c > 0x7e)
+            break;
+        out[len++] = (char)c;
+    }
+    out[len] = '\0';
+}
+
 /*
  * Finds a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES attributes in the raw
  * bytes, skipping comments, CDATA sections, processing instructions and end tags. The
@@ -161,9 +219,17 @@ static xml_safe_status xml_safe_scan_attributes(const char *xml, size_t len, cha
     xml_safe_units units;
     size_t i = 0;
 
+    char encoding[48];
+
     if (!xml_safe_units_init(&units, xml, len)) {
         snprintf(detail, detail_size, "the document is in UCS-4 or EBCDIC; send UTF-8 or "
                                       "UTF-16");
+        return XML_SAFE_MALFORMED;
+    }
+    xml_safe_declared_encoding(&units, encoding, sizeof(encoding));
+    if (encoding[0] != '\0' && !xml_safe_encoding_known(encoding)) {
+        snprintf(detail, detail_size, "the XML declaration names the encoding \"%s\", which "
+                 "the node does not read; send UTF-8 or UTF-16", encoding);
         return XML_SAFE_MALFORMED;
     }
     while (i < units.count) {

@@ -521,6 +521,37 @@ static void ucs4_rejected(void **state)
     expect_rejection(ucs4, sizeof(ucs4), SAML_ERR_XML_MALFORMED, "UCS-4");
 }
 
+/* An encoding that writes '<' as other bytes, such as UTF-7, would hide every start tag
+ * from the scan, so a declaration that names one is rejected before libxml2 reads it. A
+ * single-byte set that keeps ASCII passes the scan. */
+static void declared_encoding_checked(void **state)
+{
+    static const char *const unread[] = {"UTF-7", "utf-7", "ISO-2022-JP", "UTF-32",
+                                         "EBCDIC-US", "ISO-8859-", "windows-"};
+    char doc[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++) {
+        char expected[64];
+
+        snprintf(doc, sizeof(doc),
+                 "<?xml version=\"1.0\" encoding='%s'?>+ADw-a b=\"\"/+AD4-", unread[i]);
+        snprintf(expected, sizeof(expected), "names the encoding \"%s\"", unread[i]);
+        expect_rejection(doc, strlen(doc), SAML_ERR_XML_MALFORMED, expected);
+    }
+    /* ISO-8859-1 keeps ASCII, so the scan still finds the start tag of 129 attributes. */
+    {
+        char *element = element_with_attributes(XML_SAFE_MAX_TAG_ATTRIBUTES + 1);
+        char *latin = NULL;
+
+        assert_true(asprintf(&latin, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>%s",
+                             element) > 0);
+        expect_rejection(latin, strlen(latin), SAML_ERR_C14N_TOO_COMPLEX, "start tag");
+        free(latin);
+        free(element);
+    }
+}
+
 /* Returns 200 nested elements around count copies of leaf. */
 static char *deep_content(const char *leaf, int count)
 {
@@ -672,6 +703,7 @@ int main(void)
         cmocka_unit_test(start_tag_attribute_bound),
         cmocka_unit_test(start_tag_scan_skips_text),
         cmocka_unit_test(ucs4_rejected),
+        cmocka_unit_test(declared_encoding_checked),
         cmocka_unit_test(work_estimate_limit),
         cmocka_unit_test(manifest_references_not_processed),
         cmocka_unit_test(cli_reports_code),
