@@ -1,8 +1,8 @@
 /*
- * The audit anchor in the HSM through the real daemon: a node whose database lost its
- * checkpoints and its last entries, or was replaced, does not start, and start_failed
- * names the reason; `idsvc-admin audit anchor reset` lets it start and the log records the
- * reset; a database written by a node without anchors gets one at its next start.
+ * The audit anchor in the HSM through the real daemon. A node whose database lost its
+ * checkpoints or its last entries, or was replaced, does not start, and start_failed
+ * names the reason. `idsvc-admin audit anchor reset` lets it start, and the log records
+ * the reset. A database written by a node without anchors gets one at its next start.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -83,18 +83,6 @@ static json_int_t sign_checkpoint(harness *h)
     return size;
 }
 
-static void run_sql(const harness *h, const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *message = NULL;
-
-    assert_int_equal(sqlite3_open(h->db_path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
-        fprintf(stderr, "%s: %s\n", sql, message);
-    assert_null(message);
-    sqlite3_close(db);
-}
-
 /* Runs idsvc-admin audit with arguments and returns its exit status, with its standard
  * output and error in output. */
 static int run_admin(const char *arguments, char *output, size_t size)
@@ -158,7 +146,7 @@ static void truncate_log(const harness *h, json_int_t keep)
              "DELETE FROM audit_entries WHERE idx >= %lld;"
              "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > %lld;",
              (long long)keep, (long long)keep);
-    run_sql(h, sql);
+    assert_int_equal(harness_sql(h, sql), 0);
 }
 
 static void remove_database(const harness *h)
@@ -261,7 +249,7 @@ static void test_deleted_checkpoints_rejected(void **state)
     size = sign_checkpoint(h);
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 
-    run_sql(h, "DELETE FROM audit_checkpoints");
+    assert_int_equal(harness_sql(h, "DELETE FROM audit_checkpoints"), 0);
     log = start_fails(h);
     snprintf(expected, sizeof(expected),
              "the audit anchor in the HSM keeps a checkpoint of %lld entries that the "
@@ -272,8 +260,8 @@ static void test_deleted_checkpoints_rejected(void **state)
 }
 
 /* A node that stopped after a checkpoint's commit but before its anchor write leaves
- * the anchor one checkpoint behind; the next start writes it from the latest. Restoring
- * a copy of the token made after the first checkpoint sets up the same state. */
+ * the anchor one checkpoint behind, so the next start writes it from the latest. A copy
+ * of the token made after the first checkpoint, restored later, sets up that state. */
 static void test_lagging_anchor_updated(void **state)
 {
     harness *h = *state;

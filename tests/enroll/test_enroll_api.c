@@ -737,18 +737,6 @@ static void test_consent_refused(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
-/* Runs one statement on the node's database from the test's own connection. */
-static void run_sql(const harness *h, const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *message = NULL;
-
-    assert_int_equal(sqlite3_open(h->db_path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
-        fail_msg("%s: %s", sql, message);
-    sqlite3_close(db);
-}
-
 static int count_rows(const harness *h, const char *table)
 {
     sqlite3 *db = NULL;
@@ -784,11 +772,14 @@ static void test_consent_deferral_atomic(void **state)
     make_subject(&f->h, &s, "SG-CONSENT-ATOMIC", 0x13);
     consents = count_rows(&f->h, "consent_requests");
     verifications = count_rows(&f->h, "pending_verifications");
-    run_sql(&f->h, "CREATE TRIGGER test_no_pending BEFORE INSERT ON audit_entries "
-                   "WHEN NEW.payload LIKE '%consent_pending%' "
-                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    assert_int_equal(
+        harness_sql(&f->h,
+                    "CREATE TRIGGER test_no_pending BEFORE INSERT ON audit_entries "
+                    "WHEN NEW.payload LIKE '%consent_pending%' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+        0);
     post_verification(&f->h, &s, &r);
-    run_sql(&f->h, "DROP TRIGGER test_no_pending");
+    assert_int_equal(harness_sql(&f->h, "DROP TRIGGER test_no_pending"), 0);
     expect_problem(&r, 503, "audit_unavailable");
     http_result_clear(&r);
     assert_int_equal(count_rows(&f->h, "consent_requests"), consents);
@@ -840,13 +831,16 @@ static void test_consent_approval_atomic(void **state)
     make_subject(&f->h, &s, "SG-APPROVAL-ATOMIC", 0x14);
     start_verification(&f->h, &s, verification_id, consent_id);
     disclosures = count_rows(&f->h, "disclosures");
-    run_sql(&f->h, "CREATE TRIGGER test_no_outcome BEFORE INSERT ON audit_entries "
-                   "WHEN NEW.kind = 'verification_decided' "
-                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    assert_int_equal(
+        harness_sql(&f->h,
+                    "CREATE TRIGGER test_no_outcome BEFORE INSERT ON audit_entries "
+                    "WHEN NEW.kind = 'verification_decided' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+        0);
     consent_ceremony(&f->h, &s, consent_id, &c);
     snprintf(path, sizeof(path), "/consent/%s/approval", consent_id);
     post_assertion(&f->h, &s, path, &c, &r);
-    run_sql(&f->h, "DROP TRIGGER test_no_outcome");
+    assert_int_equal(harness_sql(&f->h, "DROP TRIGGER test_no_outcome"), 0);
     expect_problem(&r, 503, "audit_unavailable");
     http_result_clear(&r);
 
@@ -897,12 +891,15 @@ static void test_authenticator_changes_atomic(void **state)
     make_subject(&f->h, &s, "SG-ENROLL-ATOMIC", 0x16);
     before = count_rows(&f->h, "authenticators");
     s.auth.credential_id[3] ^= 0x33;
-    run_sql(&f->h, "CREATE TRIGGER test_no_enrolled BEFORE INSERT ON audit_entries "
-                   "WHEN NEW.kind = 'authenticator_enrolled' "
-                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    assert_int_equal(
+        harness_sql(&f->h,
+                    "CREATE TRIGGER test_no_enrolled BEFORE INSERT ON audit_entries "
+                    "WHEN NEW.kind = 'authenticator_enrolled' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+        0);
     registration_ceremony(&f->h, &s, &c);
     post_registration(&f->h, &s, &c, NULL, 0, &r);
-    run_sql(&f->h, "DROP TRIGGER test_no_enrolled");
+    assert_int_equal(harness_sql(&f->h, "DROP TRIGGER test_no_enrolled"), 0);
     expect_problem(&r, 503, "audit_unavailable");
     http_result_clear(&r);
     assert_int_equal(count_rows(&f->h, "authenticators"), before);
@@ -915,11 +912,14 @@ static void test_authenticator_changes_atomic(void **state)
     http_result_clear(&r);
     assert_int_equal(count_rows(&f->h, "authenticators"), before + 1);
 
-    run_sql(&f->h, "CREATE TRIGGER test_no_removed BEFORE INSERT ON audit_entries "
-                   "WHEN NEW.kind = 'authenticator_removed' "
-                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    assert_int_equal(
+        harness_sql(&f->h,
+                    "CREATE TRIGGER test_no_removed BEFORE INSERT ON audit_entries "
+                    "WHEN NEW.kind = 'authenticator_removed' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+        0);
     page_post(&f->h, &s, path, NULL, &r);
-    run_sql(&f->h, "DROP TRIGGER test_no_removed");
+    assert_int_equal(harness_sql(&f->h, "DROP TRIGGER test_no_removed"), 0);
     expect_problem(&r, 503, "audit_unavailable");
     http_result_clear(&r);
     assert_int_equal(count_rows(&f->h, "authenticators"), before + 1);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <sqlite3.h>
 
 #define START_TIMEOUT_MS 20000
 
@@ -309,6 +310,22 @@ void harness_teardown(harness *h)
     if (h->pid > 0)
         harness_stop(h, SIGKILL);
     test_token_destroy(&h->token);
+}
+
+int harness_sql(const harness *h, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+    int rc = -1;
+
+    if (sqlite3_open(h->db_path, &db) == SQLITE_OK &&
+        sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK)
+        rc = 0;
+    else
+        fprintf(stderr, "%s: %s\n", sql, message != NULL ? message : sqlite3_errmsg(db));
+    sqlite3_free(message);
+    sqlite3_close(db);
+    return rc;
 }
 
 int harness_begin(harness *h)

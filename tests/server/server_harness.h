@@ -116,6 +116,10 @@ int raw_read_end(raw_client *c);
  * when it failed. */
 int harness_run(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs SQL on the node's database from a connection of the test's own. Returns 0, or -1
+ * after printing the statement and SQLite's message. */
+int harness_sql(const harness *h, const char *sql);
+
 /* A free TCP port on 127.0.0.1, or 0. */
 unsigned harness_free_port(void);
 

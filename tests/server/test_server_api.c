@@ -575,18 +575,6 @@ static void test_issue_country_claims_checked(void **state)
     http_result_clear(&result);
 }
 
-/* Runs one statement on the node's database from the test's own connection. */
-static void run_sql(const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *message = NULL;
-
-    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
-        fail_msg("%s: %s", sql, message);
-    sqlite3_close(db);
-}
-
 /* Counts the audit entries of kind whose payload contains text. */
 static int entries_of(const char *kind, const char *text)
 {
@@ -629,12 +617,15 @@ static void test_revocation_atomic(void **state)
     assert_non_null(id);
     snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", id);
 
-    run_sql("CREATE TRIGGER test_no_revoked BEFORE INSERT ON audit_entries "
-            "WHEN NEW.kind = 'credential_revoked' "
-            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    assert_int_equal(
+        harness_sql(&server,
+                    "CREATE TRIGGER test_no_revoked BEFORE INSERT ON audit_entries "
+                    "WHEN NEW.kind = 'credential_revoked' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+        0);
     harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, "{\"reason\":\"stolen\"}",
                  &result);
-    run_sql("DROP TRIGGER test_no_revoked");
+    assert_int_equal(harness_sql(&server, "DROP TRIGGER test_no_revoked"), 0);
     expect_problem(&result, 503, "audit_unavailable");
     http_result_clear(&result);
     assert_int_equal(entries_of("credential_revoked", id), 0);
@@ -685,12 +676,15 @@ static void test_issuance_atomic(void **state)
     int before = credential_rows();
 
     (void)state;
-    run_sql("CREATE TRIGGER test_no_issued BEFORE INSERT ON audit_entries "
-            "WHEN NEW.kind = 'credential_issued' "
-            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+    assert_int_equal(
+        harness_sql(&server,
+                    "CREATE TRIGGER test_no_issued BEFORE INSERT ON audit_entries "
+                    "WHEN NEW.kind = 'credential_issued' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+        0);
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, issue_body,
                  &result);
-    run_sql("DROP TRIGGER test_no_issued");
+    assert_int_equal(harness_sql(&server, "DROP TRIGGER test_no_issued"), 0);
     expect_problem(&result, 503, "audit_unavailable");
     http_result_clear(&result);
     assert_int_equal(credential_rows(), before);

@@ -1,6 +1,6 @@
 /*
  * Credentials issued with claims_in_assertion false: the node stores the claim values and
- * signs an assertion without them, so a relying party that holds the credential learns
+ * signs an assertion without them, so a relying party that has the credential learns
  * only what a verification discloses. One daemon serves every test in this file.
  */
 #include <setjmp.h>
@@ -211,17 +211,6 @@ static void test_claims_in_assertion_type(void **state)
     }
 }
 
-static void run_sql(const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *message = NULL;
-
-    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
-        fail_msg("%s: %s", sql, message);
-    sqlite3_close(db);
-}
-
 /* Held values that no longer pass the claims checks are a fault of the store: the
  * verification fails closed with 500, discloses nothing and names the assertion in the
  * log. */
@@ -237,7 +226,7 @@ static void test_unusable_held_claims_fail_closed(void **state)
     snprintf(sql, sizeof(sql),
              "UPDATE credentials SET held_claims = '{\"given_name\":5}' WHERE id = '%s'",
              member_text(&held, "credential_id"));
-    run_sql(sql);
+    assert_int_equal(harness_sql(&server, sql), 0);
 
     verify(&held, "[\"given_name\"]", &result);
     expect_problem(&result, 500, "internal_error", NULL);
