@@ -68,10 +68,10 @@ int audit_anchor_parse(const char *text, audit_anchor *out);
 /*
  * Returns true when the anchor text candidate was written after current, for
  * p11_data_read when a crashed write left several objects. The larger generation wins.
- * Texts of one generation, such as texts without one, are ordered by the earlier rules:
- * the larger tree size, a reset marker over the anchor it keeps, an anchor over a
- * marker that keeps another one, and of two markers the later. A text that does not
- * parse is never newer.
+ * Texts of one generation, such as texts without one, fall back to older rules. The
+ * larger tree size wins, and so does a reset marker over the anchor it keeps. An anchor
+ * wins over a marker that keeps another one, and of two markers the later wins. A text
+ * that does not parse is never newer.
  */
 bool audit_anchor_newer(const unsigned char *candidate, size_t candidate_len,
                         const unsigned char *current, size_t current_len, void *ctx);

@@ -83,7 +83,7 @@ typedef enum anchor_step {
 /* Replaces the anchor in the HSM with a stored checkpoint; logs a failure. 0 or -1. */
 int audit_log_write_anchor(audit_log *log, const audit_checkpoint *checkpoint);
 
-/* Compares the opened log with the anchor in the HSM and says what the start does
+/* Compares the opened log with the anchor in the HSM and sets the step the start takes
  * next. Returns 0, or -1 with a sentence in error. */
 int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *step,
                            char *error, size_t error_size);

@@ -32,10 +32,10 @@ typedef enum policy_error_code {
     /* "key_not_authorised": the key that verifies it is not bound to the bundle's kind
      * or jurisdiction */
     POLICY_E_NOT_AUTHORISED,
-    /* "trust_invalid": a regulator key or binding that cannot be used. That is a key
-     * file that was read but is not a valid PEM key file, a key type or size the loader
-     * rejects, no regulator name, a code that is not an officially assigned ISO 3166-1
-     * alpha-2 code, or one key bound to two regulators */
+    /* "trust_invalid": a regulator key or binding that cannot be used. Examples: a key
+     * file that was read but holds no valid PEM key, or a key type or size the loader
+     * rejects. Also no regulator name, a code that is not an officially assigned ISO
+     * 3166-1 alpha-2 code, or one key bound to two regulators. */
     POLICY_E_TRUST,
     POLICY_E_NOT_YET,   /* "bundle_not_yet_effective" */
     POLICY_E_EXPIRED,   /* "bundle_expired" */

@@ -533,8 +533,8 @@ void route_audit_checkpoint_get(http_request *request, http_reply *reply)
 }
 
 /* An entry with its payload text, which the entry text of version 2 names by its
- * SHA-256. payload is null for version 1, whose entry text contains the payload, and once
- * purged; entry is null only for a purged entry of version 1. */
+ * SHA-256. payload is null for version 1, whose entry text contains the payload, and
+ * after a purge. entry is null only for a purged entry of version 1. */
 static int append_entry(void *ctx, const audit_row *row)
 {
     json_t *item = json_pack("{s:I, s:o, s:s?, s:s?}", "index", (json_int_t)row->index,

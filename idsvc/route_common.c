@@ -12,8 +12,8 @@ void route_format_time(time_t t, char out[32])
 {
     struct tm utc;
 
-    /* A time that gmtime_r cannot convert, or past year 9999, comes only from an edited
-     * database; it is written as the empty string rather than as garbage. */
+    /* Only an edited database holds a time that gmtime_r cannot convert, or one past
+     * year 9999, so such a time is written as the empty string, not as garbage. */
     if (gmtime_r(&t, &utc) == NULL || utc.tm_year > 9999 - 1900 ||
         strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &utc) == 0)
         out[0] = '\0';

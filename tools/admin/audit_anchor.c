@@ -86,8 +86,8 @@ static int check_node_stopped(const config *cfg)
     if (fd < 0)
         return 0; /* no node has run on this database since the lock file went */
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, ANCHOR_PROGRAM " reset: a node is running on %s (it holds %s); "
-                "stop it first\n", cfg->database_path, path);
+        fprintf(stderr, ANCHOR_PROGRAM " reset: a node is running on %s (it has locked "
+                "%s); stop it first\n", cfg->database_path, path);
         rc = -1;
     }
     close(fd);
