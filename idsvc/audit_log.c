@@ -30,7 +30,7 @@ static const char *const event_kinds[] = {
     "consent_given",          "consent_refused",      "authenticator_enrolled",
     "authenticator_removed",  "policy_loaded",        "key_generated",
     "checkpoint_key_loaded",  "admin_action",         "policy_reload_failed",
-    "audit_anchor_reset",
+    "audit_anchor_reset",     AUDIT_PURGE_KIND,
 };
 
 const char *audit_status_code(audit_status status)
@@ -692,37 +692,92 @@ out:
     return status;
 }
 
-audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count)
+/* One purge: its rules, the jurisdictions that have rules of their own, and what it
+ * purged, for purge_rows in the transaction of the purge's entry. */
+typedef struct purge_run {
+    const audit_log *log;
+    const char **named;
+    size_t named_count;
+    time_t now;
+    uint64_t total;
+} purge_run;
+
+/* The write_rows of the purge's entry. Returns 1, which drops the entry, when nothing
+ * expired. */
+static int purge_rows(struct sqlite3 *db, void *ctx)
 {
-    const char **named = calloc(log->retention_count + 1, sizeof(*named));
-    size_t named_count = 0;
-    audit_status status = AUDIT_OK;
-    uint64_t total = 0;
+    purge_run *run = ctx;
 
-    if (named == NULL)
-        return AUDIT_ERR_NO_MEMORY;
-    for (size_t i = 0; i < log->retention_count; i++)
-        if (log->retention[i].jurisdiction != NULL)
-            named[named_count++] = log->retention[i].jurisdiction;
-
-    for (size_t i = 0; status == AUDIT_OK && i < log->retention_count; i++) {
-        const audit_retention *rule = &log->retention[i];
-        int64_t before = (int64_t)now - (int64_t)rule->days * 86400;
+    run->total = 0;
+    for (size_t i = 0; i < run->log->retention_count; i++) {
+        const audit_retention *rule = &run->log->retention[i];
+        int64_t before = (int64_t)run->now - (int64_t)rule->days * 86400;
         uint64_t purged = 0;
 
         if (rule->days == 0)
             continue;
-        status = audit_store_purge(log->store, rule->jurisdiction, named, named_count,
-                                   before, now, &purged);
-        total += purged;
+        if (audit_store_purge_rows(db, rule->jurisdiction, run->named, run->named_count,
+                                   before, run->now, &purged) != 0)
+            return -1;
+        run->total += purged;
     }
-    free(named);
-    if (total > 0)
+    return run->total > 0 ? 0 : 1;
+}
+
+/* The payload of a purge's entry: {"purged_at": now, "rules": [{"jurisdiction": "TH" or
+ * null, "days": N}, ...]}, every rule of the node, those that keep payloads forever
+ * (days 0) included. */
+static json_t *purge_payload(const audit_log *log, time_t now)
+{
+    json_t *rules = json_array();
+    json_t *payload;
+
+    for (size_t i = 0; rules != NULL && i < log->retention_count; i++) {
+        const audit_retention *rule = &log->retention[i];
+
+        if (json_array_append_new(rules, json_pack("{s:s?, s:I}", "jurisdiction",
+                                                   rule->jurisdiction, "days",
+                                                   (json_int_t)rule->days)) != 0) {
+            json_decref(rules);
+            return NULL;
+        }
+    }
+    payload = json_pack("{s:I, s:o}", "purged_at", (json_int_t)now, "rules", rules);
+    return payload;
+}
+
+audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count)
+{
+    purge_run run = {.log = log, .now = now};
+    audit_event event = {.kind = AUDIT_PURGE_KIND, .write_rows = purge_rows,
+                         .write_rows_ctx = &run};
+    json_t *payload = purge_payload(log, now);
+    audit_status status = AUDIT_ERR_NO_MEMORY;
+
+    run.named = calloc(log->retention_count + 1, sizeof(*run.named));
+    if (run.named == NULL || payload == NULL)
+        goto out;
+    for (size_t i = 0; i < log->retention_count; i++)
+        if (log->retention[i].jurisdiction != NULL)
+            run.named[run.named_count++] = log->retention[i].jurisdiction;
+
+    event.payload = payload;
+    status = audit_record(log, &event, NULL);
+    if (status == AUDIT_ERR_CONFLICT) /* nothing expired, nothing appended */
+        status = AUDIT_OK;
+    if (status == AUDIT_OK && run.total > 0)
         log_message(LOG_INFO, "audit_payloads_purged",
                     "%llu payloads passed their retention period; leaf hashes kept",
-                    (unsigned long long)total);
+                    (unsigned long long)run.total);
+out:
+    if (status != AUDIT_OK)
+        log_message(LOG_ERROR, "audit_purge_failed",
+                    "the retention purge failed (%s); the next checkpoint interval retries it",
+                    audit_status_code(status));
     if (count != NULL)
-        *count = total;
+        *count = status == AUDIT_OK ? run.total : 0;
+    free(run.named);
+    json_decref(payload);
     return status;
 }
 

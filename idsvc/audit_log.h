@@ -30,6 +30,11 @@
  * Entries of version 2 contain only its SHA-256, in "payload_sha256". */
 #define AUDIT_ENTRY_VERSION 2
 
+/* The kind of the entry that each purge appends in its own transaction. Its payload
+ * names the purge time and the retention rules, and is never purged itself, so that
+ * 'audit verify' can tie every purged entry to a purge the log records. */
+#define AUDIT_PURGE_KIND "audit_payloads_purged"
+
 /* The outcome of an audit operation; audit_status_code() gives its stable name. */
 typedef enum audit_status {
     AUDIT_OK = 0,
@@ -169,7 +174,12 @@ audit_merkle_tree_head audit_log_head(audit_log *log);
  */
 audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out);
 
-/* Purges the payloads that the retention rules expire at now; count may be NULL. */
+/*
+ * Purges the payloads that the retention rules expire at now, and appends an entry of
+ * kind AUDIT_PURGE_KIND in the same transaction, with now as purged_at and the rules.
+ * When nothing has expired, it appends nothing. count, when not NULL, receives the
+ * number of payloads purged.
+ */
 audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count);
 
 /* The number of commits and of entries committed, for the benchmark and metrics. */

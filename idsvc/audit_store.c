@@ -806,22 +806,19 @@ audit_status audit_store_each_checkpoint(audit_store *store,
     "entry = CASE WHEN json_valid(entry) THEN"                                             \
     " CASE json_extract(entry, '$.version') WHEN 2 THEN entry END END"
 
-audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
-                               const char *const *except, size_t except_count,
-                               int64_t before, int64_t now, uint64_t *count)
+int audit_store_purge_rows(sqlite3 *db, const char *jurisdiction, const char *const *except,
+                           size_t except_count, int64_t before, int64_t now, uint64_t *count)
 {
-    audit_connection *c = thread_connection(store);
     sqlite3_stmt *stmt;
     char sql[1024];
     size_t len;
     int rc;
 
     *count = 0;
-    if (c == NULL)
-        return AUDIT_ERR_STORE_FAILED;
     len = (size_t)snprintf(sql, sizeof(sql), "UPDATE audit_entries SET " PURGE_ENTRY
                            ", payload = NULL, purged_at = ?1 WHERE purged_at IS NULL"
-                           " AND entry IS NOT NULL AND recorded_at < ?2%s",
+                           " AND entry IS NOT NULL AND recorded_at < ?2"
+                           " AND kind IS NOT '" AUDIT_PURGE_KIND "'%s",
                            jurisdiction != NULL ? " AND jurisdiction = ?3" : "");
     if (jurisdiction == NULL && except_count > 0) {
         len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND jurisdiction NOT IN (");
@@ -830,8 +827,8 @@ audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
                                     i > 0 ? ", " : "", i + 4);
         snprintf(sql + len, sizeof(sql) - len, ")");
     }
-    if ((stmt = prepare(c->db, sql)) == NULL)
-        return AUDIT_ERR_STORE_FAILED;
+    if ((stmt = prepare(db, sql)) == NULL)
+        return -1;
     sqlite3_bind_int64(stmt, 1, now);
     sqlite3_bind_int64(stmt, 2, before);
     bind_text(stmt, 3, jurisdiction);
@@ -840,11 +837,11 @@ audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
 
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE)
-        *count = (uint64_t)sqlite3_changes(c->db);
+        *count = (uint64_t)sqlite3_changes(db);
     else
-        log_sqlite(c->db, "purging audit payloads");
+        log_sqlite(db, "purging audit payloads");
     sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? AUDIT_OK : AUDIT_ERR_STORE_FAILED;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int read_secret(sqlite3 *db, unsigned char out[32])

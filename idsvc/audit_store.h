@@ -149,14 +149,18 @@ audit_status audit_store_each_checkpoint(audit_store *store,
                                          void *ctx);
 
 /*
- * Purges the payloads of entries recorded before before. jurisdiction NULL selects the
- * entries of every jurisdiction not in except (except_count names). A version 2 entry
- * loses its payload column and keeps its hashed text; a version 1 entry, whose text
- * contains the payload, loses its text. count receives the number of payloads purged.
+ * Purges the payloads of entries recorded before before, on db, the connection of the
+ * transaction that appends the purge's own entry (kind AUDIT_PURGE_KIND, whose payloads
+ * are never purged). jurisdiction NULL selects the entries of every jurisdiction not in
+ * except (except_count names). A version 2 entry loses its payload column and keeps its
+ * hashed text; a version 1 entry, whose text contains the payload, loses its text.
+ * purged_at becomes now. count receives the number of payloads purged. Returns 0, or -1
+ * after logging SQLite's message.
  */
-audit_status audit_store_purge(audit_store *store, const char *jurisdiction,
-                               const char *const *except, size_t except_count,
-                               int64_t before, int64_t now, uint64_t *count);
+struct sqlite3;
+int audit_store_purge_rows(struct sqlite3 *db, const char *jurisdiction,
+                           const char *const *except, size_t except_count, int64_t before,
+                           int64_t now, uint64_t *count);
 
 /* Reads the pseudonym secret, creating it with the random generator on first use. */
 audit_status audit_store_secret(audit_store *store, unsigned char out[32]);

@@ -30,6 +30,10 @@ typedef struct fixture {
     test_token token;
     char db_path[PATH_MAX + 16];
     char mixed_path[PATH_MAX + 16]; /* entries 0 and 1 of version 1, 2 and 3 of version 2 */
+    /* Copies of both logs purged by the node two days after they were written, which
+     * appended entry 4, the purge's own (see purge_rules). */
+    char purged_path[PATH_MAX + 16];
+    char mixed_purged_path[PATH_MAX + 16];
     char trust_path[PATH_MAX + 16];
 } fixture;
 
@@ -47,6 +51,8 @@ static const audit_event logged_events[] = {
     {.kind = "credential_issued", .actor = "demo-issuer"},
     {.kind = "credential_revoked", .actor = "demo-issuer"},
 };
+
+#define EVENT_COUNT (sizeof(logged_events) / sizeof(logged_events[0]))
 
 /* Creates the node's schema in a new database file. */
 static int create_database(const char *path)
@@ -128,18 +134,27 @@ static int write_version_1_entries(const char *path)
     return rc;
 }
 
-/* Opens the log at path, records events and a checkpoint, and closes it. */
+/* The retention rules of the purged log: one day, but TH entries are kept forever. The
+ * mixed log is purged under the first rule only. */
+static const audit_retention purge_rules[] = {{NULL, 1}, {"TH", 0}};
+
+/* Opens the log at path, records events, purges two days ahead under the first
+ * rule_count of purge_rules when rule_count is not 0, signs a checkpoint and closes the
+ * log. */
 static int record_and_sign(const char *path, audit_signer *signer, const audit_event *events,
-                           size_t count)
+                           size_t count, size_t rule_count)
 {
     audit_log_options options = {
         .database_path = path,
         .node_id = "https://node.example/idsvc",
         .jurisdiction = "SG",
         .signer = signer,
+        .retention = purge_rules,
+        .retention_count = rule_count,
     };
     char error[512] = "";
     audit_log *log = audit_log_open(&options, error, sizeof(error));
+    uint64_t purged = 0;
     int rc = 0;
 
     if (log == NULL) {
@@ -148,6 +163,9 @@ static int record_and_sign(const char *path, audit_signer *signer, const audit_e
     }
     for (size_t i = 0; rc == 0 && i < count; i++)
         rc = audit_record(log, &events[i], NULL) == AUDIT_OK ? 0 : -1;
+    if (rc == 0 && rule_count > 0)
+        rc = audit_log_purge(log, time(NULL) + 2 * 86400, &purged) == AUDIT_OK &&
+                     purged > 0 ? 0 : -1;
     if (rc == 0)
         rc = audit_log_checkpoint(log, NULL) == AUDIT_OK ? 0 : -1;
     audit_log_close(&log);
@@ -168,7 +186,9 @@ static int write_log(fixture *f)
     FILE *pem;
     int rc = -1;
 
-    if (create_database(f->db_path) != 0 || write_version_1_entries(f->mixed_path) != 0)
+    if (create_database(f->db_path) != 0 || create_database(f->purged_path) != 0 ||
+        write_version_1_entries(f->mixed_path) != 0 ||
+        write_version_1_entries(f->mixed_purged_path) != 0)
         return -1;
     config.module_path = f->token.module_path;
     config.pin_file = f->token.pin_path;
@@ -179,10 +199,13 @@ static int write_log(fixture *f)
         fprintf(stderr, "HSM: %s\n", err.message);
         goto out;
     }
-    rc = record_and_sign(f->db_path, &signer, logged_events,
-                         sizeof(logged_events) / sizeof(logged_events[0]));
+    rc = record_and_sign(f->db_path, &signer, logged_events, EVENT_COUNT, 0);
     if (rc == 0)
-        rc = record_and_sign(f->mixed_path, &signer, &logged_events[1], 2);
+        rc = record_and_sign(f->purged_path, &signer, logged_events, EVENT_COUNT, 2);
+    if (rc == 0)
+        rc = record_and_sign(f->mixed_path, &signer, &logged_events[1], 2, 0);
+    if (rc == 0)
+        rc = record_and_sign(f->mixed_purged_path, &signer, &logged_events[1], 2, 1);
 
     public_key = p11_key_get_public(key, NULL);
     pem = fopen(f->trust_path, "w");
@@ -205,6 +228,9 @@ static int setup(void **state)
         return -1;
     snprintf(f->db_path, sizeof(f->db_path), "%s/idsvc.db", f->token.dir);
     snprintf(f->mixed_path, sizeof(f->mixed_path), "%s/mixed.db", f->token.dir);
+    snprintf(f->purged_path, sizeof(f->purged_path), "%s/purged-log.db", f->token.dir);
+    snprintf(f->mixed_purged_path, sizeof(f->mixed_purged_path), "%s/mixed-purged-log.db",
+             f->token.dir);
     snprintf(f->trust_path, sizeof(f->trust_path), "%s/audit.pub", f->token.dir);
     if (write_log(f) != 0)
         return -1;
@@ -327,17 +353,23 @@ static void expect_verify(const char *name, const char *sql, const char *options
     expect_export_and_verify(name, sql, 0, options, status, expected);
 }
 
-/* As expect_verify, on a copy of the mixed log. */
-static void expect_mixed_verify(const char *name, const char *sql, const char *options,
-                                int status, const char *expected)
+/* As expect_verify, on a copy of the log at source_path. */
+static void expect_verify_of(const char *source_path, const char *name, const char *sql,
+                             const char *options, int status, const char *expected)
 {
     char export_path[PATH_MAX + 128];
     char arguments[4 * PATH_MAX];
 
-    export_copy_of(shared->mixed_path, name, sql, 0, NULL, export_path, sizeof(export_path));
+    export_copy_of(source_path, name, sql, 0, NULL, export_path, sizeof(export_path));
     snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' %s", export_path,
              shared->trust_path, options);
     expect_admin(arguments, status, expected);
+}
+
+static void expect_mixed_verify(const char *name, const char *sql, const char *options,
+                                int status, const char *expected)
+{
+    expect_verify_of(shared->mixed_path, name, sql, options, status, expected);
 }
 
 /* Counts the lines of the file at path. */
@@ -651,37 +683,41 @@ static void test_show_purged_version_2_from_text(void **state)
     assert_non_null(strstr(output, "{\"index\":3,"));
 }
 
+/* The purged log: the node purged entries 0, 2 and 3 (SG) two days after it wrote them,
+ * kept entry 1 (TH) under its own rule, and recorded the purge in entry 4. */
+static void expect_purged_verify(const char *name, const char *sql, const char *options,
+                                 int status, const char *expected)
+{
+    expect_verify_of(shared->purged_path, name, sql, options, status, expected);
+}
+
 static void test_verify_counts_and_checks_purges(void **state)
 {
-    /* The payloads of entries 1 (TH) and 2 (SG) purged two days after they were
-     * recorded, as the node purges entries of version 2. */
-    static const char purged_two_days[] =
-        "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 2 * 86400"
-        " WHERE idx IN (1, 2)";
     char export_path[PATH_MAX + 128];
     char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
-    expect_verify("purged", purged_two_days, "", 0, "; 2 purged, indexes 1 to 2\n");
-    expect_verify("purged", purged_two_days, "", 0,
-                  "NOTE no retention period was stated for 2 purged entries");
-    expect_verify("purged", purged_two_days, "--retention-days 2", 0,
-                  "; 2 purged, indexes 1 to 2\n");
-    expect_verify("purged", purged_two_days, "--retention-days 3", 1,
-                  "FAILED entry 1: purged_early: the payload was purged 2 days and 0 seconds "
-                  "after it was recorded, before the 3 days stated for jurisdiction TH");
+    expect_purged_verify("purged", NULL, "", 0, "OK 5 entries, 1 checkpoints");
+    expect_purged_verify("purged", NULL, "", 0, "; 3 purged, indexes 0 to 3\n");
+    expect_purged_verify("purged", NULL, "", 0,
+                         "NOTE no retention period was stated for 3 purged entries");
+    expect_purged_verify("purged", NULL, "--retention-days 2", 0,
+                         "; 3 purged, indexes 0 to 3\n");
+    expect_purged_verify("purged", NULL, "--retention-days 3", 1,
+                         "FAILED entry 0: purged_early: the payload was purged 2 days and ");
     /* A jurisdiction's own period wins over the default, as on the node. */
-    expect_verify("purged", purged_two_days, "--retention-days 1 --retention-days TH=0", 1,
-                  "FAILED entry 1: purged_early: the payload was purged, but the stated "
-                  "policy keeps the payloads of jurisdiction TH forever");
-    expect_verify("purged", purged_two_days, "--retention-days 3 --retention-days TH=1", 1,
-                  "FAILED entry 2: purged_early");
-    expect_verify("purged", purged_two_days, "--retention-days SG=1", 0,
-                  "NOTE no retention period was stated for 1 purged entries");
+    expect_purged_verify("purged", NULL, "--retention-days 1 --retention-days SG=0", 1,
+                         "FAILED entry 0: purged_early: the payload was purged, but the stated "
+                         "policy keeps the payloads of jurisdiction SG forever");
+    expect_purged_verify("purged", NULL, "--retention-days 3 --retention-days SG=1", 0,
+                         "; 3 purged, indexes 0 to 3\n");
+    expect_purged_verify("purged", NULL, "--retention-days TH=1", 0,
+                         "NOTE no retention period was stated for 3 purged entries");
 
     /* Entries of version 2 keep their hashed facts, so no column is left unprotected. */
-    export_copy("purged", purged_two_days, 0, NULL, export_path, sizeof(export_path));
+    export_copy_of(shared->purged_path, "purged", NULL, 0, NULL, export_path,
+                   sizeof(export_path));
     snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
              shared->trust_path);
     assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
@@ -696,6 +732,43 @@ static void test_verify_counts_and_checks_purges(void **state)
                              "UPDATE audit_entries SET payload = NULL,"
                              " purged_at = recorded_at - 1 WHERE idx = 3",
                              1, "", 1, "FAILED entry 3: purge_invalid: the purged_at column");
+}
+
+/* A purge time must be that of a purge the log records, under whose rules the entry
+ * expired, so the unhashed purged_at column cannot hide an early deletion. */
+static void test_purge_must_be_logged(void **state)
+{
+    (void)state;
+    /* Moved far into the future, a purge time would pass any stated period. */
+    expect_purged_verify("purge-moved",
+                         "UPDATE audit_entries SET purged_at = purged_at + 1000 * 86400"
+                         " WHERE idx = 2",
+                         "--retention-days 2", 1,
+                         "FAILED entry 2: purge_unlogged: the purged_at column names ");
+    expect_purged_verify("purge-moved",
+                         "UPDATE audit_entries SET purged_at = purged_at + 1000 * 86400"
+                         " WHERE idx = 2",
+                         "", 1,
+                         "but no later audit_payloads_purged entry records a purge at that "
+                         "time");
+    /* A payload deleted outside any purge, on a log that was never purged. */
+    expect_verify("purge-forged",
+                  "UPDATE audit_entries SET payload = NULL,"
+                  " purged_at = recorded_at + 2 * 86400 WHERE idx IN (1, 2)",
+                  "", 1, "FAILED entry 1: purge_unlogged");
+    /* The TH entry was kept by its rule: the real purge's time does not cover it. */
+    expect_purged_verify("purge-borrowed",
+                         "UPDATE audit_entries SET payload = NULL, purged_at ="
+                         " (SELECT purged_at FROM audit_entries WHERE idx = 0) WHERE idx = 1",
+                         "", 1,
+                         "FAILED entry 1: purge_unlogged: the purge that entry 4 records at ");
+    /* The purge entry's payload names the rules, and is never purged. */
+    expect_purged_verify("purge-entry-purged",
+                         "UPDATE audit_entries SET payload = NULL,"
+                         " purged_at = recorded_at + 86400 WHERE idx = 4",
+                         "", 1,
+                         "FAILED entry 4: purge_invalid: the entry records a purge, but its "
+                         "payload, which names the purge time and rules, is gone");
 }
 
 /* Once its payload is purged, an entry of version 2 keeps its time and jurisdiction
@@ -761,11 +834,6 @@ static void test_payload_tamper_detected(void **state)
  * purged entries of version 1 keep the old rule: only their columns are left. */
 static void test_verify_mixed_versions(void **state)
 {
-    static const char purged[] =
-        "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 12 * 86400"
-        " WHERE idx < 2;"
-        "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 2 * 86400"
-        " WHERE idx >= 2";
     char export_path[PATH_MAX + 128];
     unsigned long line;
 
@@ -782,16 +850,19 @@ static void test_verify_mixed_versions(void **state)
     line = line_containing(export_path, "{\"type\":\"entry\",\"index\":2,");
     assert_int_equal(line_containing(export_path, "\"payload\":\"{}\""), line);
 
-    expect_mixed_verify("mixed-purged", purged, "--retention-days 2", 0,
-                        "; 4 purged, indexes 0 to 3\n");
-    expect_mixed_verify("mixed-purged", purged, "--retention-days 2", 0,
-                        "NOTE the recorded_at, kind, actor, relying_party and jurisdiction "
-                        "columns of the 2 purged entries of version 1 are not covered by any "
-                        "hash");
-    expect_mixed_verify("mixed-purged", purged, "--retention-days 3", 1,
-                        "FAILED entry 2: purged_early: the payload was purged 2 days");
-    expect_mixed_verify("mixed-purged", purged, "--retention-days 13", 1,
-                        "FAILED entry 0: purged_early: the entry text was purged 12 days");
+    /* The node purged the whole text of entries 0 and 1, recorded ten days before, and
+     * the payloads of 2 and 3, two days after they were recorded. */
+    expect_verify_of(shared->mixed_purged_path, "mixed-purged", NULL, "--retention-days 2",
+                     0, "; 4 purged, indexes 0 to 3\n");
+    expect_verify_of(shared->mixed_purged_path, "mixed-purged", NULL, "--retention-days 2",
+                     0,
+                     "NOTE the recorded_at, kind, actor, relying_party and jurisdiction "
+                     "columns of the 2 purged entries of version 1 are not covered by any "
+                     "hash");
+    expect_verify_of(shared->mixed_purged_path, "mixed-purged", NULL, "--retention-days 3",
+                     1, "FAILED entry 2: purged_early: the payload was purged 2 days");
+    expect_verify_of(shared->mixed_purged_path, "mixed-purged", NULL, "--retention-days 13",
+                     1, "FAILED entry 0: purged_early: the entry text was purged 12 days");
 }
 
 /* idsvc-admin opens the database read-only and cannot migrate it, so it reads a
@@ -1012,6 +1083,7 @@ int main(void)
         cmocka_unit_test(test_show_marks_purged_version_1),
         cmocka_unit_test(test_show_purged_version_2_from_text),
         cmocka_unit_test(test_verify_counts_and_checks_purges),
+        cmocka_unit_test(test_purge_must_be_logged),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

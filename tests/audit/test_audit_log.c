@@ -367,6 +367,30 @@ static int count_purged(void *ctx, const audit_row *row)
     return 0;
 }
 
+/* Checks that the purge appended exactly one entry, the last, of kind
+ * AUDIT_PURGE_KIND with expected as its payload, and that the tree of the first
+ * before->size entries kept its root. */
+static void check_purge_entry(audit_log *log, const audit_merkle_tree_head *before,
+                              const char *expected)
+{
+    audit_merkle_source source = audit_store_source(audit_log_store(log));
+    audit_merkle_tree_head earlier;
+    json_t *entry;
+    collected c;
+
+    read_all(log, &c);
+    assert_int_equal(c.count, before->size + 1);
+    entry = json_loads(c.texts[c.count - 1], 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(entry, "kind")), AUDIT_PURGE_KIND);
+    json_decref(entry);
+    assert_string_equal(c.payloads[c.count - 1], expected);
+    collected_free(&c);
+
+    assert_int_equal(audit_merkle_tree_head_compute(&source, before->size, &earlier),
+                     AUDIT_MERKLE_OK);
+    assert_memory_equal(earlier.root.bytes, before->root.bytes, AUDIT_MERKLE_HASH_SIZE);
+}
+
 static void test_purge_keeps_proofs(void **state)
 {
     fixture *f = *state;
@@ -380,6 +404,8 @@ static void test_purge_keeps_proofs(void **state)
     unsigned purged[2] = {0, 0};
     uint64_t count = 0;
     audit_filter all;
+    time_t purge_time;
+    char expected[256];
 
     for (int i = 0; i < 5; i++) {
         assert_int_equal(audit_record(log, &sg, NULL), AUDIT_OK);
@@ -388,23 +414,28 @@ static void test_purge_keeps_proofs(void **state)
     head_before = audit_log_head(log);
     assert_int_equal(head_before.size, size_before + 10);
 
-    /* Nothing has expired yet. */
+    /* Nothing has expired yet, and a purge that removes nothing appends nothing. */
     assert_int_equal(audit_log_purge(log, time(NULL), &count), AUDIT_OK);
     assert_int_equal(count, 0);
+    assert_int_equal(audit_log_head(log).size, head_before.size);
 
     /* Two days later the SG payloads are gone; TH keeps its own. */
-    assert_int_equal(audit_log_purge(log, time(NULL) + 2 * 86400, &count), AUDIT_OK);
+    purge_time = time(NULL) + 2 * 86400;
+    assert_int_equal(audit_log_purge(log, purge_time, &count), AUDIT_OK);
     assert_true(count >= 5);
+    snprintf(expected, sizeof(expected),
+             "{\"purged_at\":%lld,\"rules\":[{\"days\":1,\"jurisdiction\":null},"
+             "{\"days\":0,\"jurisdiction\":\"TH\"}]}",
+             (long long)purge_time);
+    check_purge_entry(log, &head_before, expected);
     audit_filter_all(&all);
     assert_int_equal(audit_store_each_entry(audit_log_store(log), &all, count_purged, purged),
                      AUDIT_OK);
     assert_true(purged[0] >= 5);
     assert_int_equal(purged[1], 0);
 
-    /* The leaf hashes stayed, so the root and every proof are unchanged. */
-    assert_memory_equal(audit_log_head(log).root.bytes, head_before.root.bytes,
-                        AUDIT_MERKLE_HASH_SIZE);
-    check_tree(log, head_before.size);
+    /* The leaf hashes stayed, so every proof holds. */
+    check_tree(log, head_before.size + 1);
     audit_log_close(&log);
 }
 
@@ -438,11 +469,16 @@ static void append_version_1(audit_store *tree_store, audit_merkle_frontier *fro
     assert_int_equal(audit_store_append(tree_store, batch, 1, frontier), AUDIT_OK);
 }
 
-/* Entries 0 and 1 are of version 1, and the others of version 2. */
+/* Entries 0 and 1 are of version 1, 2 and 3 of version 2, and 4 records the purge. */
 static int check_mixed_purge(void *ctx, const audit_row *row)
 {
     unsigned *purged = ctx;
 
+    if (row->index == 4) {
+        assert_int_equal(row->purged_at, 0);
+        assert_non_null(row->payload);
+        return 0;
+    }
     assert_true(row->purged_at > 0);
     assert_null(row->payload);
     if (row->index < 2)
@@ -506,13 +542,16 @@ static void test_purge_mixed_versions(void **state)
                                             &purged),
                      AUDIT_OK);
     assert_int_equal(purged, 4);
+    before = audit_log_head(log);
+    assert_int_equal(before.size, 5);
 
-    /* A second purge finds nothing left to remove. */
+    /* A second purge finds nothing left to remove: not the purge entry's payload,
+     * which is never purged, and appends nothing. */
     assert_int_equal(audit_log_purge(log, time(NULL) + 4 * 86400, &count), AUDIT_OK);
     assert_int_equal(count, 0);
     assert_memory_equal(audit_log_head(log).root.bytes, before.root.bytes,
                         AUDIT_MERKLE_HASH_SIZE);
-    check_tree(log, 4);
+    check_tree(log, 5);
     audit_log_close(&log);
 }
 

@@ -18,8 +18,9 @@
  *      version 2 (entry_version_invalid), and a purged entry needs a purge time no
  *      earlier than its recorded time (purge_invalid) and, with --retention-days, no
  *      earlier than the stated retention period allows (purged_early). For version 2
- *      the time and jurisdiction come from the hashed text; a purged entry of version
- *      1 has only its columns left.
+ *      the time and jurisdiction come from the hashed text, and the purge time must be
+ *      that of a later purge entry whose rules expired the entry (purge_unlogged,
+ *      audit_purges.h); a purged entry of version 1 has only its columns left.
  *
  * The column checks run while the entries are read, but their first failure is printed
  * only after steps 2 and 3 passed, because a changed hash or checkpoint is the stronger
@@ -39,6 +40,7 @@
 #include "audit_cmd.h"
 #include "audit_log.h"
 #include "audit_memory.h"
+#include "audit_purges.h"
 #include "audit_rows.h"
 #include "iso3166.h"
 #include "number_arg.h"
@@ -77,6 +79,7 @@ typedef struct verifier {
     const retention_rule *rules;
     size_t rule_count;
     purge_summary purged;
+    audit_purges *purges;  /* purge entries and purged entries, tied once all are read */
     bool seen_version_2;   /* an earlier entry was of version 2 */
     uint64_t first_version_2;
     char column_failure[512]; /* the first FAILED line of step 4, or "" */
@@ -201,6 +204,17 @@ static int check_version_order(verifier *v, uint64_t index, int version)
     return defer_failure(v, index, "entry_version_invalid", detail);
 }
 
+/* True for an entry text of kind AUDIT_PURGE_KIND. */
+static bool is_purge_entry(const char *text)
+{
+    json_t *entry = json_loads(text, 0, NULL);
+    const char *kind = json_string_value(json_object_get(entry, "kind"));
+    bool found = kind != NULL && strcmp(kind, AUDIT_PURGE_KIND) == 0;
+
+    json_decref(entry);
+    return found;
+}
+
 /* Checks the columns of an entry line against its text, and its purge. */
 static int check_columns(verifier *v, uint64_t index, const json_t *line, const char *text,
                          const char *payload)
@@ -221,12 +235,26 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
     if (code != NULL)
         return defer_failure(v, index, code, detail);
     check_version_order(v, index, version);
+    if (version == AUDIT_ENTRY_VERSION && is_purge_entry(text)) {
+        code = audit_purges_add_record(v->purges, index, payload, detail, sizeof(detail));
+        if (code != NULL)
+            return defer_failure(v, index, code, detail);
+        return 0;
+    }
     if (!purged)
         return 0;
 
     v->purged.unprotected += text == NULL;
     read_purge_facts(columns, text, &entry, &facts);
     check_purge(v, index, &facts);
+    /* A purge of version 2 must be one the log records; see audit_purges.h. facts
+     * points into entry. */
+    if (version == AUDIT_ENTRY_VERSION &&
+        audit_purges_add_purged(v->purges, index, facts.recorded_at, facts.jurisdiction,
+                                facts.purged_at) != 0) {
+        json_decref(entry);
+        return fail("entry", index, "internal_error", "out of memory");
+    }
     json_decref(entry);
     return 0;
 }
@@ -634,6 +662,17 @@ static int check_checkpoints(verifier *v)
     return 0;
 }
 
+/* Ties each purged entry of version 2 to a purge entry (audit_purges.h). */
+static void check_purge_entries(verifier *v)
+{
+    uint64_t index = 0;
+    char detail[400];
+    const char *code = audit_purges_check(v->purges, &index, detail, sizeof(detail));
+
+    if (code != NULL)
+        defer_failure(v, index, code, detail);
+}
+
 /* ---- Command ---------------------------------------------------------------------- */
 
 static int verify(verifier *v, const char *path)
@@ -652,6 +691,7 @@ static int verify(verifier *v, const char *path)
     if (v->checkpoint_count == 0)
         return fail("checkpoint", 0, "checkpoint_missing",
                     "the export has no checkpoint, so nothing is signed");
+    check_purge_entries(v);
     if (v->column_failure[0] != '\0') {
         fputs(v->column_failure, stdout);
         return AUDIT_EXIT_FAILED;
@@ -762,12 +802,19 @@ int admin_audit_verify_main(int argc, char **argv)
     }
     audit_memory_tree_init(&v.tree);
     v.nodes = json_array();
+    v.purges = audit_purges_new();
+    if (v.nodes == NULL || v.purges == NULL) {
+        fputs("idsvc-admin audit verify: out of memory\n", stderr);
+        rc = AUDIT_EXIT_FAILED;
+        goto out;
+    }
     rc = verify(&v, argv[optind]);
 out:
     for (size_t i = 0; i < v.checkpoint_count; i++)
         audit_checkpoint_clear(&v.checkpoints[i]);
     free(v.checkpoints);
     json_decref(v.nodes);
+    audit_purges_free(v.purges);
     audit_memory_tree_free(&v.tree);
     EVP_PKEY_free(v.trust);
     return rc;
