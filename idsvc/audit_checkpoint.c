@@ -129,7 +129,7 @@ out:
 }
 
 char *audit_checkpoint_format(const char *node_id, const audit_merkle_tree_head *head,
-                              time_t signed_at, const char *key_id)
+                              time_t signed_at, const char *key_id, uint64_t version_2_from)
 {
     char root[65];
     char when[32];
@@ -141,12 +141,15 @@ char *audit_checkpoint_format(const char *node_id, const audit_merkle_tree_head 
     gmtime_r(&signed_at, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-#define CHECKPOINT_FORMAT AUDIT_CHECKPOINT_HEADER "\nnode %s\nsize %" PRIu64 "\nroot %s\ntime %s\nkey %s\n"
-    len = snprintf(NULL, 0, CHECKPOINT_FORMAT, node_id, head->size, root, when, key_id);
+#define CHECKPOINT_FORMAT                                                                 \
+    AUDIT_CHECKPOINT_HEADER "\nnode %s\nsize %" PRIu64 "\nroot %s\ntime %s\nkey %s\n"        \
+                            "version-2-from %" PRIu64 "\n"
+    len = snprintf(NULL, 0, CHECKPOINT_FORMAT, node_id, head->size, root, when, key_id,
+                   version_2_from);
     body = len > 0 ? malloc((size_t)len + 1) : NULL;
     if (body != NULL)
         snprintf(body, (size_t)len + 1, CHECKPOINT_FORMAT, node_id, head->size, root, when,
-                 key_id);
+                 key_id, version_2_from);
 #undef CHECKPOINT_FORMAT
     return body;
 }
@@ -199,6 +202,7 @@ int audit_checkpoint_parse(const char *body, audit_checkpoint *checkpoint)
     char *size = NULL;
     char *root = NULL;
     char *when = NULL;
+    char *version_2_from = NULL;
     int rc = -1;
 
     if (strncmp(cursor, AUDIT_CHECKPOINT_HEADER "\n", strlen(AUDIT_CHECKPOINT_HEADER) + 1))
@@ -212,19 +216,28 @@ int audit_checkpoint_parse(const char *body, audit_checkpoint *checkpoint)
     root = take_line(&cursor, "root");
     when = take_line(&cursor, "time");
     checkpoint->key_id = take_line(&cursor, "key");
+    checkpoint->has_version_2_from = *cursor != '\0';
+    if (checkpoint->has_version_2_from)
+        version_2_from = take_line(&cursor, "version-2-from");
     if (checkpoint->node_id == NULL || size == NULL || root == NULL || when == NULL ||
-        checkpoint->key_id == NULL || *cursor != '\0')
+        checkpoint->key_id == NULL || *cursor != '\0' ||
+        (checkpoint->has_version_2_from && version_2_from == NULL))
         goto out;
 
     if (parse_size(size, &checkpoint->head.size) != 0 ||
         audit_hash_from_hex(root, &checkpoint->head.root) != 0 ||
         audit_time_parse(when, &checkpoint->signed_at) != 0)
         goto out;
+    checkpoint->version_2_from = 0;
+    if (checkpoint->has_version_2_from &&
+        parse_size(version_2_from, &checkpoint->version_2_from) != 0)
+        goto out;
     rc = 0;
 out:
     free(size);
     free(root);
     free(when);
+    free(version_2_from);
     return rc;
 }
 

@@ -8,13 +8,18 @@
  *   root 5f1c...e2 (64 lowercase hex digits)
  *   time 2026-01-31T12:00:00Z
  *   key 9a0b...77 (hex SHA-256 of the signing key's DER SubjectPublicKeyInfo)
+ *   version-2-from 1200
  *
- * Each line ends with "\n". The signature is RSASSA-PKCS1-v1_5 with SHA-256 for an RSA
+ * Each line ends with "\n". The last line states that the entries before index 1200 are
+ * of version 1 and, up to size, those from it on of version 2 (audit_log.h), so that a
+ * deleted entry text cannot pass for a purge of version 1. Checkpoints signed before
+ * that line existed lack it. The signature is RSASSA-PKCS1-v1_5 with SHA-256 for an RSA
  * key, or ECDSA with SHA-256 as raw r||s for an EC key.
  */
 #ifndef IDSVC_AUDIT_CHECKPOINT_H
 #define IDSVC_AUDIT_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -31,6 +36,10 @@ typedef struct audit_checkpoint {
     uint64_t id;           /* the row number, rising with size */
     audit_merkle_tree_head head;
     time_t signed_at;
+    /* The index of the first entry of version 2, or the log's size at the node's start
+     * when it had none. has_version_2_from is false for a body without the line. */
+    uint64_t version_2_from;
+    bool has_version_2_from;
     char *node_id;
     char *key_id;
     char *algorithm;       /* "rsa-pkcs1-sha256" or "ecdsa-sha256" */
@@ -72,11 +81,12 @@ int audit_key_id(EVP_PKEY *key, char out[65]);
 
 /* Formats the body of a checkpoint; the caller frees it. NULL when out of memory. */
 char *audit_checkpoint_format(const char *node_id, const audit_merkle_tree_head *head,
-                              time_t signed_at, const char *key_id);
+                              time_t signed_at, const char *key_id, uint64_t version_2_from);
 
 /*
- * Parses a body into checkpoint's head, signed_at, node_id and key_id. Returns 0, or -1
- * for a body that is not exactly the format above.
+ * Parses a body into checkpoint's head, signed_at, node_id, key_id and, when the body has
+ * that line, version_2_from. Returns 0, or -1 for a body that is not exactly the format
+ * above, with or without its last line.
  */
 int audit_checkpoint_parse(const char *body, audit_checkpoint *checkpoint);
 

@@ -630,8 +630,10 @@ static audit_status sign_checkpoint(audit_log *log, const audit_merkle_tree_head
     out->node_id = strdup(log->node_id);
     out->key_id = strdup(log->signer.key_id);
     out->algorithm = strdup(log->signer.algorithm);
+    out->version_2_from = log->version_2_from;
+    out->has_version_2_from = true;
     out->body = audit_checkpoint_format(log->node_id, head, out->signed_at,
-                                        log->signer.key_id);
+                                        log->signer.key_id, log->version_2_from);
     if (out->node_id == NULL || out->key_id == NULL || out->algorithm == NULL ||
         out->body == NULL)
         return AUDIT_ERR_NO_MEMORY;
@@ -861,6 +863,33 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
     return 0;
 }
 
+/* Finds where version 2 starts. A log without entries of version 2 gets them from its
+ * current size on, because this node writes no other version. */
+static int find_version_2_from(audit_log *log, char *error, size_t error_size)
+{
+    bool found = false;
+
+    if (audit_store_first_version_2(log->store, &log->version_2_from, &found) != AUDIT_OK) {
+        snprintf(error, error_size, "cannot read the versions of the audit entries");
+        return -1;
+    }
+    if (!found)
+        log->version_2_from = log->head.size;
+    return 0;
+}
+
+/* Returns true when the log's first entry of version 2 is where the checkpoint signed
+ * it: the same index when the checkpoint covers it, and no earlier than its size when
+ * the checkpoint covers only entries of version 1. */
+static bool versions_match(const audit_log *log, const audit_checkpoint *checkpoint)
+{
+    if (!checkpoint->has_version_2_from)
+        return true;
+    if (checkpoint->version_2_from < checkpoint->head.size)
+        return log->version_2_from == checkpoint->version_2_from;
+    return log->version_2_from >= checkpoint->head.size;
+}
+
 /* Verifies a checkpoint that the node's current key signed. NOTE: one signed by an
  * earlier key, before a key rollover, is taken as stored; only its root is compared. */
 static bool checkpoint_signature_holds(const audit_log *log, const audit_checkpoint *checkpoint)
@@ -908,6 +937,13 @@ static int check_checkpoint(audit_log *log, char *error, size_t error_size)
                  "the first %llu audit entries do not hash to the root that checkpoint %llu "
                  "signed; the database was edited. Run 'idsvc-admin audit verify'",
                  (unsigned long long)latest.head.size, (unsigned long long)latest.id);
+    else if (!versions_match(log, &latest))
+        snprintf(error, error_size,
+                 "checkpoint %llu signed that the audit entries of version 2 start at index "
+                 "%llu, but the database has its first one at index %llu; entry texts were "
+                 "deleted. Run 'idsvc-admin audit verify' and restore the latest copy",
+                 (unsigned long long)latest.id, (unsigned long long)latest.version_2_from,
+                 (unsigned long long)log->version_2_from);
     else
         rc = 0;
     audit_checkpoint_clear(&latest);
@@ -949,6 +985,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
 
     log->store = audit_store_open(options->database_path, false, error, error_size);
     if (log->store == NULL || load_tree(log, error, error_size) != 0 ||
+        find_version_2_from(log, error, error_size) != 0 ||
         check_checkpoint(log, error, error_size) != 0)
         goto fail;
     if (audit_store_secret(log->store, log->secret) != AUDIT_OK ||

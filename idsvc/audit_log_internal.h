@@ -47,6 +47,9 @@ struct audit_log {
     unsigned char secret[32];
     char log_id[65]; /* audit_anchor_log_id of the secret */
     uint64_t anchor_generation; /* of the anchor or marker in the HSM; 0 without one */
+    /* The first entry of version 2, or the size at open when there was none, which
+     * every checkpoint signs (audit_checkpoint.h). */
+    uint64_t version_2_from;
 
     pthread_mutex_t lock;
     pthread_cond_t committed; /* broadcast after each batch */

@@ -505,6 +505,33 @@ void audit_store_read_end(audit_store *store)
         exec(c->db, "COMMIT");
 }
 
+audit_status audit_store_first_version_2(audit_store *store, uint64_t *index, bool *found)
+{
+    audit_connection *c = thread_connection(store);
+    sqlite3_stmt *stmt;
+    int rc;
+
+    *found = false;
+    if (c == NULL)
+        return AUDIT_ERR_STORE_FAILED;
+    /* The scan runs in index order and stops at the first match. The inner CASE runs
+     * json_extract only on valid JSON, as PURGE_ENTRY does. */
+    stmt = prepare(c->db, "SELECT idx FROM audit_entries WHERE CASE WHEN json_valid(entry)"
+                          " THEN json_extract(entry, '$.version') = 2 END"
+                          " ORDER BY idx LIMIT 1");
+    if (stmt == NULL)
+        return AUDIT_ERR_STORE_FAILED;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *index = (uint64_t)sqlite3_column_int64(stmt, 0);
+        *found = true;
+    } else if (rc != SQLITE_DONE) {
+        log_sqlite(c->db, "finding the first audit entry of version 2");
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? AUDIT_OK : AUDIT_ERR_STORE_FAILED;
+}
+
 audit_status audit_store_size(audit_store *store, uint64_t *size)
 {
     audit_connection *c = thread_connection(store);

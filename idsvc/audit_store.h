@@ -142,6 +142,10 @@ audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint 
 /* Sets *found to whether a stored checkpoint has exactly this signed body. */
 audit_status audit_store_has_checkpoint(audit_store *store, const char *body, bool *found);
 
+/* Finds the index of the first entry whose text is of version 2; *found is false when
+ * there is none. */
+audit_status audit_store_first_version_2(audit_store *store, uint64_t *index, bool *found);
+
 /* Calls each for every checkpoint, oldest first. */
 audit_status audit_store_each_checkpoint(audit_store *store,
                                          int (*each)(void *ctx,

@@ -796,6 +796,26 @@ static void test_purged_facts_stay_hashed(void **state)
                   "text, but entry 0 before it is of version 2");
 }
 
+/* Each checkpoint signs where entries of version 2 start, so deleting the texts of the
+ * first ones cannot make them pass for purged entries of version 1. */
+static void test_first_texts_deleted(void **state)
+{
+    (void)state;
+    expect_verify("first-text-deleted",
+                  "UPDATE audit_entries SET entry = NULL, payload = NULL,"
+                  " purged_at = recorded_at + 40 * 86400 WHERE idx = 0",
+                  "", 1,
+                  "FAILED entry 0: entry_version_invalid: checkpoint 1 signs that the entries "
+                  "from index 0 on are of version 2, but this one is of version 1 or has no "
+                  "text: its text was deleted");
+    expect_mixed_verify("mixed-version-2-deleted",
+                        "UPDATE audit_entries SET entry = NULL, payload = NULL,"
+                        " purged_at = recorded_at + 40 * 86400 WHERE idx >= 2",
+                        "", 1,
+                        "FAILED entry 2: entry_version_invalid: checkpoint 1 signs that the "
+                        "entries from index 2 on are of version 2");
+}
+
 static void test_payload_tamper_detected(void **state)
 {
     char export_path[PATH_MAX + 128];
@@ -1084,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_show_purged_version_2_from_text),
         cmocka_unit_test(test_verify_counts_and_checks_purges),
         cmocka_unit_test(test_purge_must_be_logged),
+        cmocka_unit_test(test_first_texts_deleted),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

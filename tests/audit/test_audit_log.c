@@ -319,25 +319,52 @@ static void test_checkpoint_signed_in_hsm(void **state)
     audit_log_close(&log);
 }
 
+#define ROOT_AB "abababababababababababababababababababababababababababababababab"
+
 static void test_checkpoint_format_parse(void **state)
 {
     audit_merkle_tree_head head = {.size = 1234};
     audit_checkpoint parsed = {0};
+    char *earlier_body;
     char *body;
 
     (void)state;
     memset(head.root.bytes, 0xab, sizeof(head.root.bytes));
-    body = audit_checkpoint_format("https://node.example/idsvc", &head, 1769860800, "00ff");
+    body = audit_checkpoint_format("https://node.example/idsvc", &head, 1769860800, "00ff",
+                                   12);
     assert_non_null(body);
     assert_string_equal(body, "idsvc-audit-checkpoint/v1\n"
                               "node https://node.example/idsvc\n"
                               "size 1234\n"
                               "root abababababababababababababababababababababababababababababababab\n"
                               "time 2026-01-31T12:00:00Z\n"
-                              "key 00ff\n");
+                              "key 00ff\n"
+                              "version-2-from 12\n");
     assert_int_equal(audit_checkpoint_parse(body, &parsed), 0);
     assert_int_equal(parsed.head.size, 1234);
     assert_int_equal(parsed.signed_at, 1769860800);
+    assert_true(parsed.has_version_2_from);
+    assert_int_equal(parsed.version_2_from, 12);
+    audit_checkpoint_clear(&parsed);
+
+    /* A body signed before the version line still parses, without it. */
+    earlier_body = strndup(body, (size_t)(strstr(body, "version-2-from") - body));
+    assert_non_null(earlier_body);
+    assert_int_equal(audit_checkpoint_parse(earlier_body, &parsed), 0);
+    assert_false(parsed.has_version_2_from);
+    audit_checkpoint_clear(&parsed);
+    free(earlier_body);
+
+    /* A version line with a leading zero, or with another name, is rejected. */
+    assert_int_not_equal(audit_checkpoint_parse(
+                             "idsvc-audit-checkpoint/v1\nnode n\nsize 1\nroot " ROOT_AB
+                             "\ntime 2026-01-31T12:00:00Z\nkey k\nversion-2-from 01\n",
+                             &parsed), 0);
+    audit_checkpoint_clear(&parsed);
+    assert_int_not_equal(audit_checkpoint_parse(
+                             "idsvc-audit-checkpoint/v1\nnode n\nsize 1\nroot " ROOT_AB
+                             "\ntime 2026-01-31T12:00:00Z\nkey k\nversion-3-from 1\n",
+                             &parsed), 0);
     audit_checkpoint_clear(&parsed);
 
     /* An extra line, a leading zero and an impossible date are rejected. */
@@ -913,6 +940,17 @@ static void test_open_checks_checkpoint(void **state)
                                   "cover later ones"));
     free(error);
 
+    /* The first text of version 2 deleted, to pass for a purged entry of version 1:
+     * the checkpoint signs where version 2 starts. */
+    make_signed_log(f, "text-deleted.db", path, sizeof(path));
+    tamper(path, "UPDATE audit_entries SET entry = NULL, payload = NULL,"
+                 " purged_at = recorded_at + 86400 WHERE idx = 0");
+    error = open_error(f, path);
+    assert_non_null(strstr(error, "checkpoint 1 signed that the audit entries of version 2 "
+                                  "start at index 0, but the database has its first one at "
+                                  "index 1; entry texts were deleted"));
+    free(error);
+
     /* The untouched log opens and keeps growing. */
     make_signed_log(f, "intact.db", path, sizeof(path));
     make_signed_log(f, "intact.db", path, sizeof(path));
@@ -1217,8 +1255,8 @@ static void test_anchor_newer_order(void **state)
         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     audit_merkle_tree_head small = {.size = 3};
     audit_merkle_tree_head large = {.size = 8};
-    char *small_body = audit_checkpoint_format("n", &small, 1769860800, "k");
-    char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k");
+    char *small_body = audit_checkpoint_format("n", &small, 1769860800, "k", 0);
+    char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k", 0);
     char *small_anchor = audit_anchor_format(log_id, 0, small_body);
     char *large_anchor = audit_anchor_format(log_id, 0, large_body);
     char *marker = audit_anchor_format_reset(small_anchor, 0, 1769860800);
@@ -1258,8 +1296,8 @@ static void test_anchor_generation_order(void **state)
         "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
     audit_merkle_tree_head large = {.size = 394};
     audit_merkle_tree_head small = {.size = 1};
-    char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k");
-    char *small_body = audit_checkpoint_format("n", &small, 1769860900, "k");
+    char *large_body = audit_checkpoint_format("n", &large, 1769860800, "k", 0);
+    char *small_body = audit_checkpoint_format("n", &small, 1769860900, "k", 0);
     char *anchor = audit_anchor_format(first_log, 1, large_body);
     char *marker = audit_anchor_format_reset(anchor, 2, 1769860850);
     char *replacing = audit_anchor_format(second_log, 3, small_body);

@@ -18,9 +18,11 @@
  *      version 2 (entry_version_invalid), and a purged entry needs a purge time no
  *      earlier than its recorded time (purge_invalid) and, with --retention-days, no
  *      earlier than the stated retention period allows (purged_early). For version 2
- *      the time and jurisdiction come from the hashed text, and the purge time must be
- *      that of a later purge entry whose rules expired the entry (purge_unlogged,
- *      audit_purges.h); a purged entry of version 1 has only its columns left.
+ *      the time and jurisdiction come from the hashed text. Its purge time must also be
+ *      that of a later purge entry whose rules expired it (purge_unlogged, see
+ *      audit_purges.h). A purged entry of version 1 has only its columns left;
+ *   5. each entry's version must match the version-2-from line of every checkpoint
+ *      (entry_version_invalid).
  *
  * The column checks run while the entries are read, but their first failure is printed
  * only after steps 2 and 3 passed, because a changed hash or checkpoint is the stronger
@@ -191,11 +193,7 @@ static int check_version_order(verifier *v, uint64_t index, int version)
 {
     char detail[256];
 
-    if (version == AUDIT_ENTRY_VERSION && !v->seen_version_2) {
-        v->seen_version_2 = true;
-        v->first_version_2 = index;
-    }
-    if (version != 1 || !v->seen_version_2)
+    if (version != 1 || !v->seen_version_2 || v->first_version_2 > index)
         return 0;
     snprintf(detail, sizeof(detail),
              "the entry is of version 1 or has no text, but entry %" PRIu64 " before it is "
@@ -204,7 +202,7 @@ static int check_version_order(verifier *v, uint64_t index, int version)
     return defer_failure(v, index, "entry_version_invalid", detail);
 }
 
-/* True for an entry text of kind AUDIT_PURGE_KIND. */
+/* Returns true for an entry text of kind AUDIT_PURGE_KIND. */
 static bool is_purge_entry(const char *text)
 {
     json_t *entry = json_loads(text, 0, NULL);
@@ -227,6 +225,11 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
     const char *code;
     char detail[256];
 
+    /* Noted before any column check, which check_version_lines relies on. */
+    if (version == AUDIT_ENTRY_VERSION && !v->seen_version_2) {
+        v->seen_version_2 = true;
+        v->first_version_2 = index;
+    }
     if (!json_is_object(columns))
         return fail("entry", index, "export_invalid",
                     "the entry has no columns object; export the database again with this "
@@ -247,8 +250,8 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
     v->purged.unprotected += text == NULL;
     read_purge_facts(columns, text, &entry, &facts);
     check_purge(v, index, &facts);
-    /* A purge of version 2 must be one the log records; see audit_purges.h. facts
-     * points into entry. */
+    /* A purge of version 2 must be one that the log records (audit_purges.h). Because
+     * facts points into entry, entry is freed only after this. */
     if (version == AUDIT_ENTRY_VERSION &&
         audit_purges_add_purged(v->purges, index, facts.recorded_at, facts.jurisdiction,
                                 facts.purged_at) != 0) {
@@ -662,6 +665,49 @@ static int check_checkpoints(verifier *v)
     return 0;
 }
 
+/*
+ * Checks the versions against what each checkpoint signs (audit_checkpoint.h): entries
+ * before version_2_from are of version 1, and from it on, up to the checkpoint's size, of
+ * version 2. Entries of version 1 come first, or step 4 fails them, so comparing the
+ * first entry of version 2 with each checkpoint's line is enough.
+ */
+static int check_version_line(const verifier *v, const audit_checkpoint *checkpoint)
+{
+    uint64_t first = v->seen_version_2 ? v->first_version_2 : v->tree.frontier.size;
+    uint64_t from = checkpoint->version_2_from;
+    char detail[256];
+
+    if (!checkpoint->has_version_2_from)
+        return 0;
+    if (from < checkpoint->head.size && first > from) {
+        snprintf(detail, sizeof(detail),
+                 "checkpoint %" PRIu64 " signs that the entries from index %" PRIu64 " on "
+                 "are of version 2, but this one is of version 1 or has no text: its text "
+                 "was deleted", checkpoint->id, from);
+        return fail("entry", from, "entry_version_invalid", detail);
+    }
+    if (first < from && first < checkpoint->head.size) {
+        snprintf(detail, sizeof(detail),
+                 "checkpoint %" PRIu64 " signs that the entries before index %" PRIu64 " "
+                 "are of version 1, but this one is of version 2", checkpoint->id,
+                 from < checkpoint->head.size ? from : checkpoint->head.size);
+        return fail("entry", first, "entry_version_invalid", detail);
+    }
+    return 0;
+}
+
+static int check_version_lines(const verifier *v)
+{
+    int rc;
+
+    for (size_t i = 0; i < v->checkpoint_count; i++) {
+        rc = check_version_line(v, &v->checkpoints[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Ties each purged entry of version 2 to a purge entry (audit_purges.h). */
 static void check_purge_entries(verifier *v)
 {
@@ -686,6 +732,8 @@ static int verify(verifier *v, const char *path)
         rc = check_nodes(v);
     if (rc == 0)
         rc = check_checkpoints(v);
+    if (rc == 0)
+        rc = check_version_lines(v);
     if (rc != 0)
         return rc;
     if (v->checkpoint_count == 0)
@@ -711,6 +759,10 @@ static int verify(verifier *v, const char *path)
         printf("NOTE the recorded_at, kind, actor, relying_party and jurisdiction columns of "
                "the %" PRIu64 " purged entries of version 1 are not covered by any hash\n",
                v->purged.unprotected);
+    if (v->purged.unprotected > 0 && !v->checkpoints[v->checkpoint_count - 1].has_version_2_from)
+        printf("NOTE the latest checkpoint does not sign where entries of version 2 start, so "
+               "the purged entries without text may include entries of version 2 whose text "
+               "was deleted\n");
     if (v->purged.unchecked > 0)
         printf("NOTE no retention period was stated for %" PRIu64 " purged entries; pass "
                "--retention-days to check when they were purged\n", v->purged.unchecked);
