@@ -914,6 +914,10 @@ static int check_checkpoint(audit_log *log, char *error, size_t error_size)
     audit_status status = audit_store_latest_checkpoint(log->store, &latest);
     int rc = -1;
 
+    log->unsigned_from = status == AUDIT_OK && latest.head.size <= log->head.size
+                             ? latest.head.size
+                             : 0;
+    log->unsigned_count = log->head.size - log->unsigned_from;
     if (status == AUDIT_ERR_NOT_FOUND)
         return 0;
     if (status != AUDIT_OK)
@@ -1009,6 +1013,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
     if (audit_log_finish_anchor(log, &anchor, step, error, error_size) != 0)
         goto fail;
     audit_anchor_clear(&anchor);
+    log->opened = true;
     return log;
 fail:
     audit_anchor_clear(&anchor);
@@ -1041,6 +1046,13 @@ void audit_log_close(audit_log **log_ptr)
     if (log->checkpointer_started)
         pthread_join(log->checkpointer, NULL);
 
+    /* Signed at the stop, the last entries cannot be changed or added to while the node
+     * is stopped without the next start noticing (audit_log_unsigned_at_open). A log
+     * that failed to open signs nothing, because its checks turned its tree down. */
+    if (log->opened && log->has_signer && audit_log_checkpoint(log, NULL) != AUDIT_OK)
+        log_message(LOG_ERROR, "audit_checkpoint_failed",
+                    "the checkpoint at the stop was not signed; the next start reports the "
+                    "entries after the latest checkpoint");
     audit_store_close(&log->store);
     for (size_t i = 0; i < log->retention_count; i++)
         free((char *)log->retention[i].jurisdiction);
@@ -1056,6 +1068,12 @@ void audit_log_close(audit_log **log_ptr)
     pthread_mutex_destroy(&log->lock);
     free(log);
     *log_ptr = NULL;
+}
+
+void audit_log_unsigned_at_open(const audit_log *log, uint64_t *from, uint64_t *count)
+{
+    *from = log->unsigned_from;
+    *count = log->unsigned_count;
 }
 
 void audit_log_stats(audit_log *log, uint64_t *commits, uint64_t *entries)

@@ -77,7 +77,8 @@ typedef struct audit_log audit_log;
  */
 audit_log *audit_log_open(const audit_log_options *options, char *error, size_t error_size);
 
-/* Commits what is queued, stops the threads and frees the log. */
+/* Commits what is queued, stops the threads, signs a checkpoint when the tree grew
+ * since the latest one and a signer is set, and frees the log. */
 void audit_log_close(audit_log **log);
 
 /* One event, as audit_record receives it. Strings are borrowed for the call. */
@@ -181,6 +182,13 @@ audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out);
  * number of payloads purged.
  */
 audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count);
+
+/*
+ * Reads the entries that no checkpoint covered when the log opened: *count of them from
+ * index *from. A clean stop signs a checkpoint, so these were written before a crash,
+ * or added to the database while the node was stopped.
+ */
+void audit_log_unsigned_at_open(const audit_log *log, uint64_t *from, uint64_t *count);
 
 /* The number of commits and of entries committed, for the benchmark and metrics. */
 void audit_log_stats(audit_log *log, uint64_t *commits, uint64_t *entries);

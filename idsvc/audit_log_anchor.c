@@ -117,6 +117,28 @@ static int check_anchored_checkpoint(audit_log *log, const audit_anchor *anchor,
     return 0;
 }
 
+/*
+ * Accepts a missing anchor only for an empty log, whose first checkpoint writes it. The
+ * anchor's object is a file in a SoftHSM2 token, so deleting it needs no PIN, and a
+ * changed [server] entity_id looks it up under another name. A log with entries and no
+ * anchor therefore needs the operator's reset, which the log records.
+ */
+static int check_first_anchor(audit_log *log, anchor_step *step, char *error,
+                              size_t error_size)
+{
+    if (log->head.size == 0) {
+        *step = ANCHOR_STEP_CREATE;
+        return 0;
+    }
+    snprintf(error, error_size,
+             "the HSM has no audit anchor for node %s, but the audit log has %llu entries: "
+             "the anchor was deleted, or [server] entity_id changed. Restore the token's "
+             "anchor, or run 'idsvc-admin audit anchor reset --config FILE' to anchor this "
+             "database; the node then records the reset in the log",
+             log->node_id, (unsigned long long)log->head.size);
+    return -1;
+}
+
 int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *step,
                            char *error, size_t error_size)
 {
@@ -128,10 +150,8 @@ int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *st
         return 0;
     if (read_anchor(log, anchor, &found, error, error_size) != 0)
         return -1;
-    if (!found) {
-        *step = ANCHOR_STEP_CREATE;
-        return 0;
-    }
+    if (!found)
+        return check_first_anchor(log, step, error, error_size);
     log->anchor_generation = anchor->generation;
     if (anchor->reset) {
         *step = ANCHOR_STEP_RESET;
@@ -177,6 +197,9 @@ static json_t *reset_payload(const audit_log *log, const audit_anchor *marker)
 
     gmtime_r(&marker->reset_at, &tm);
     strftime(reset_at, sizeof(reset_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (marker->previous_text != NULL && marker->previous_text[0] == '\0')
+        return json_pack("{s:s, s:s, s:b}", "reset_at", reset_at, "log_id", log->log_id,
+                         "previous_missing", 1);
     if (!marker->previous_parsed)
         return json_pack("{s:s, s:s, s:b}", "reset_at", reset_at, "log_id", log->log_id,
                          "previous_invalid", 1);
@@ -211,7 +234,9 @@ static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
                 "the audit anchor was reset; the log records the previous anchor's tree "
                 "size %llu and log ID %.16s...",
                 (unsigned long long)marker->checkpoint.head.size,
-                marker->previous_parsed ? marker->log_id : "(unreadable)");
+                marker->previous_parsed                 ? marker->log_id
+                : marker->previous_text[0] == '\0'      ? "(none: the anchor was missing)"
+                                                        : "(unreadable)");
     status = audit_log_checkpoint(log, NULL);
     if (status != AUDIT_OK)
         log_message(LOG_ERROR, "audit_checkpoint_failed",

@@ -41,6 +41,7 @@ struct audit_log {
     char *jurisdiction;
     audit_signer signer;
     bool has_signer;
+    bool opened; /* audit_log_open succeeded: only then does the close sign */
     unsigned checkpoint_interval;
     audit_retention *retention;
     size_t retention_count;
@@ -50,6 +51,10 @@ struct audit_log {
     /* The first entry of version 2, or the size at open when there was none, which
      * every checkpoint signs (audit_checkpoint.h). */
     uint64_t version_2_from;
+    /* The entries past the latest checkpoint at open: written before a crash, or added
+     * to the file while the node was stopped, because a clean stop signs them. */
+    uint64_t unsigned_from;
+    uint64_t unsigned_count;
 
     pthread_mutex_t lock;
     pthread_cond_t committed; /* broadcast after each batch */

@@ -25,10 +25,35 @@
 
 /* ---- Opening ------------------------------------------------------------------- */
 
-static int record_key_loaded(node *n, const audit_signer *signer, const config *cfg)
+/* Builds the payload of checkpoint_key_loaded. It names the entries that no checkpoint
+ * covered at the start, so that the log itself shows them to a regulator. */
+static json_t *key_loaded_payload(node *n, const audit_signer *signer, const config *cfg)
 {
     json_t *payload = json_pack("{s:s, s:s, s:s}", "key_id", signer->key_id, "algorithm",
                                 signer->algorithm, "key_uri", cfg->saml_key_uri);
+    uint64_t from = 0;
+    uint64_t count = 0;
+
+    audit_log_unsigned_at_open(n->audit, &from, &count);
+    if (payload == NULL || count == 0)
+        return payload;
+    log_message(LOG_WARN, "audit_unsigned_entries",
+                "%llu audit entries from index %llu were not covered by a checkpoint at the "
+                "start: the node stopped without its last checkpoint, or they were added "
+                "to the database while it was stopped. Run 'idsvc-admin audit show' on them",
+                (unsigned long long)count, (unsigned long long)from);
+    if (json_object_set_new(payload, "unsigned_entries",
+                            json_pack("{s:I, s:I}", "from", (json_int_t)from, "count",
+                                      (json_int_t)count)) != 0) {
+        json_decref(payload);
+        return NULL;
+    }
+    return payload;
+}
+
+static int record_key_loaded(node *n, const audit_signer *signer, const config *cfg)
+{
+    json_t *payload = key_loaded_payload(n, signer, cfg);
     audit_event event = {.kind = "checkpoint_key_loaded", .payload = payload};
     audit_status status = payload != NULL ? audit_record(n->audit, &event, NULL)
                                           : AUDIT_ERR_NO_MEMORY;

@@ -366,12 +366,18 @@ static void test_reset_lets_node_start(void **state)
     free(log);
 }
 
-static void test_old_database_gets_anchor(void **state)
+/* A log with entries and no anchor does not start: deleting the anchor's object needs
+ * no PIN in SoftHSM2, and a changed entity ID looks under another name. After the
+ * operator's reset the node starts and records that the anchor was missing. */
+static void test_missing_anchor_needs_reset(void **state)
 {
     harness *h = *state;
+    json_t *entry;
+    json_t *payload;
     char output[8192];
     char expected[64];
     json_int_t size;
+    size_t count = 0;
     char *log;
 
     issue(h, 2);
@@ -381,22 +387,97 @@ static void test_old_database_gets_anchor(void **state)
     remove_anchor(h);
     assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 1);
     expect_in(output, "has no audit anchor for " NODE_ENTITY_ID);
+    log = start_fails(h);
+    expect_in(log, "the HSM has no audit anchor for node " NODE_ENTITY_ID ", but the audit "
+                   "log has ");
+    expect_in(log, "run 'idsvc-admin audit anchor reset --config FILE'");
+    free(log);
 
+    assert_int_equal(run_anchor_command(h, "reset", output, sizeof(output)), 0);
+    expect_in(output, "The token had no audit anchor for " NODE_ENTITY_ID);
     clear_log(h);
     assert_int_equal(harness_start(h), 0);
-    log = harness_wait_for_log(h, "audit_anchor_created");
-    assert_non_null(log);
-    expect_in(log, "audit_anchor_created");
-    free(log);
+    entry = find_entry(h, "audit_anchor_reset", &count);
+    assert_non_null(entry);
+    assert_int_equal(count, 1);
+    payload = json_object_get(entry, "payload");
+    assert_true(json_is_true(json_object_get(payload, "previous_missing")));
+    assert_null(json_object_get(payload, "previous_size"));
+    json_decref(entry);
     assert_int_equal(run_anchor_command(h, "show", output, sizeof(output)), 0);
     expect_in(output, "idsvc-audit-anchor/v1\nlog ");
-    snprintf(expected, sizeof(expected), "\nsize %lld\n", (long long)size);
+    snprintf(expected, sizeof(expected), "\nsize %lld\n", (long long)size + 1);
     expect_in(output, expected);
 
     /* The new anchor is checked at the next start. */
     assert_int_equal(harness_stop(h, SIGTERM), 0);
     truncate_log(h, size - 1);
     free(start_fails(h));
+}
+
+/* Returns the payload of the last checkpoint_key_loaded entry, recorded at each start. */
+static json_t *last_key_loaded(harness *h)
+{
+    http_result result;
+    json_t *payload = NULL;
+    const json_t *item;
+    size_t i;
+
+    assert_int_equal(harness_curl(h, CLIENT_REGULATOR, "GET", "/v1/audit/entries?from=0",
+                                  NULL, NULL, &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    json_array_foreach(json_object_get(result.json, "entries"), i, item) {
+        json_t *entry = json_loads(json_string_value(json_object_get(item, "entry")), 0, NULL);
+
+        assert_non_null(entry);
+        if (strcmp(json_string_value(json_object_get(entry, "kind")),
+                   "checkpoint_key_loaded") == 0) {
+            json_decref(payload);
+            payload = json_loads(json_string_value(json_object_get(item, "payload")), 0, NULL);
+        }
+        json_decref(entry);
+    }
+    http_result_clear(&result);
+    assert_non_null(payload);
+    return payload;
+}
+
+/* A clean stop signs the last entries, so the next start finds none unsigned. After a
+ * SIGKILL, the start records the unsigned ones in its checkpoint_key_loaded entry. */
+static void test_stop_signs_last_entries(void **state)
+{
+    harness *h = *state;
+    json_t *payload;
+    const json_t *unsigned_entries;
+    char *log;
+
+    issue(h, 2);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+    payload = last_key_loaded(h);
+    assert_null(json_object_get(payload, "unsigned_entries"));
+    json_decref(payload);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_null(strstr(log, "audit_unsigned_entries"));
+    free(log);
+
+    issue(h, 2);
+    assert_int_equal(harness_stop(h, SIGKILL), 128 + SIGKILL);
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+    payload = last_key_loaded(h);
+    unsigned_entries = json_object_get(payload, "unsigned_entries");
+    assert_non_null(unsigned_entries);
+    assert_true(json_integer_value(json_object_get(unsigned_entries, "count")) >= 2);
+    assert_true(json_integer_value(json_object_get(unsigned_entries, "from")) > 0);
+    json_decref(payload);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    expect_in(log, "\"event\":\"audit_unsigned_entries\"");
+    free(log);
 }
 
 int main(void)
@@ -407,7 +488,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lagging_anchor_updated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_database_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_lets_node_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_old_database_gets_anchor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_anchor_needs_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_signs_last_entries, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,9 +25,9 @@ static void print_anchor_usage(FILE *out)
 {
     fputs("usage: idsvc-admin audit anchor show|reset --config FILE\n"
           "  show   print the anchor that the node's HSM token keeps for its audit log\n"
-          "  reset  replace it with a reset marker that keeps the previous anchor; the\n"
-          "         node records an audit_anchor_reset entry at its next start. Stop the\n"
-          "         node first\n"
+          "  reset  replace it with a reset marker that keeps the previous anchor, or\n"
+          "         write one where the anchor is missing; the node records an\n"
+          "         audit_anchor_reset entry at its next start. Stop the node first\n"
           "  --config FILE  the node's configuration file: its [hsm] settings and\n"
           "                 entity ID\n",
           out);
@@ -110,7 +110,10 @@ static int write_marker(audit_anchor_p11 *anchor, const char *previous,
         return AUDIT_EXIT_FAILED;
     }
     free(marker);
-    if (parsed == NULL)
+    if (previous[0] == '\0')
+        printf("The token had no audit anchor for %s. It now has a reset marker.\n",
+               anchor->application);
+    else if (parsed == NULL)
         printf("The audit anchor is now a reset marker over a text that is not an anchor.\n");
     else
         printf("The audit anchor is now a reset marker. It keeps the previous anchor: log "
@@ -132,9 +135,9 @@ static int reset(audit_anchor_p11 *anchor)
         return AUDIT_EXIT_FAILED;
     }
     if (text == NULL) {
-        fprintf(stderr, ANCHOR_PROGRAM " reset: the token has no audit anchor for %s, so "
-                "there is nothing to reset\n", anchor->application);
-        return AUDIT_EXIT_FAILED;
+        /* A missing anchor stops the start of a node whose log has entries; the marker
+         * over an empty text lets it start and record previous_missing. */
+        return write_marker(anchor, "", NULL);
     }
     if (audit_anchor_parse(text, &parsed) == 0 && parsed.reset) {
         printf("The audit anchor is a reset marker already; the node records it at its "
