@@ -35,6 +35,11 @@ typedef struct fixture {
     char purged_path[PATH_MAX + 16];
     char mixed_purged_path[PATH_MAX + 16];
     char trust_path[PATH_MAX + 16];
+    /* A log whose first checkpoint the key of trust_path signed, and whose second a later
+     * key signed after a rollover, with that key's public half and a file with both. */
+    char rolled_path[PATH_MAX + 16];
+    char later_trust_path[PATH_MAX + 16];
+    char both_trust_path[PATH_MAX + 16];
 } fixture;
 
 static fixture *shared;
@@ -172,6 +177,46 @@ static int record_and_sign(const char *path, audit_signer *signer, const audit_e
     return rc;
 }
 
+/* Appends the public half of key to the PEM file at path. */
+static int append_public_key(const char *path, p11_key *key)
+{
+    EVP_PKEY *public_key = p11_key_get_public(key, NULL);
+    FILE *pem = fopen(path, "a");
+    int rc = 0;
+
+    if (public_key == NULL || pem == NULL || PEM_write_PUBKEY(pem, public_key) != 1)
+        rc = -1;
+    if (pem != NULL && fclose(pem) != 0)
+        rc = -1;
+    EVP_PKEY_free(public_key);
+    return rc;
+}
+
+/* Writes the rolled log: two entries and a checkpoint under key, then two more and a
+ * checkpoint under a key generated for the rollover, and the trust files. */
+static int write_rolled_log(fixture *f, p11_token *hsm, audit_signer *signer, p11_key *key)
+{
+    p11_error err = {0};
+    p11_key *later = NULL;
+    audit_signer later_signer;
+    int rc = -1;
+
+    if (create_database(f->rolled_path) != 0 ||
+        p11_key_generate(hsm, P11_KEY_EC_P256, "audit-later", (const unsigned char *)"\x08",
+                         1, &later, &err) != 0 ||
+        audit_signer_from_p11(later, &later_signer) != 0)
+        goto out;
+    if (record_and_sign(f->rolled_path, signer, logged_events, 2, 0) == 0 &&
+        record_and_sign(f->rolled_path, &later_signer, &logged_events[2], 2, 0) == 0 &&
+        append_public_key(f->later_trust_path, later) == 0 &&
+        append_public_key(f->both_trust_path, key) == 0 &&
+        append_public_key(f->both_trust_path, later) == 0)
+        rc = 0;
+out:
+    p11_key_free(&later);
+    return rc;
+}
+
 /* Records the four logged_events and a checkpoint, then closes the log so that the file
  * is complete. Writes the mixed log the same way after its two entries of version 1, and
  * the signing key's public half for --trust. */
@@ -182,8 +227,6 @@ static int write_log(fixture *f)
     p11_token *hsm = NULL;
     p11_key *key = NULL;
     audit_signer signer;
-    EVP_PKEY *public_key;
-    FILE *pem;
     int rc = -1;
 
     if (create_database(f->db_path) != 0 || create_database(f->purged_path) != 0 ||
@@ -206,14 +249,10 @@ static int write_log(fixture *f)
         rc = record_and_sign(f->mixed_path, &signer, &logged_events[1], 2, 0);
     if (rc == 0)
         rc = record_and_sign(f->mixed_purged_path, &signer, &logged_events[1], 2, 1);
-
-    public_key = p11_key_get_public(key, NULL);
-    pem = fopen(f->trust_path, "w");
-    if (public_key == NULL || pem == NULL || PEM_write_PUBKEY(pem, public_key) != 1)
-        rc = -1;
-    if (pem != NULL && fclose(pem) != 0)
-        rc = -1;
-    EVP_PKEY_free(public_key);
+    if (rc == 0)
+        rc = write_rolled_log(f, hsm, &signer, key);
+    if (rc == 0)
+        rc = append_public_key(f->trust_path, key);
 out:
     p11_key_free(&key);
     p11_token_close(&hsm);
@@ -232,6 +271,11 @@ static int setup(void **state)
     snprintf(f->mixed_purged_path, sizeof(f->mixed_purged_path), "%s/mixed-purged-log.db",
              f->token.dir);
     snprintf(f->trust_path, sizeof(f->trust_path), "%s/audit.pub", f->token.dir);
+    snprintf(f->rolled_path, sizeof(f->rolled_path), "%s/rolled-log.db", f->token.dir);
+    snprintf(f->later_trust_path, sizeof(f->later_trust_path), "%s/audit-later.pub",
+             f->token.dir);
+    snprintf(f->both_trust_path, sizeof(f->both_trust_path), "%s/audit-both.pub",
+             f->token.dir);
     if (write_log(f) != 0)
         return -1;
     shared = f;
@@ -625,6 +669,28 @@ static void test_show_reads_entry_text(void **state)
     assert_null(strstr(output, "\"time\":\"2020-01-01"));
 }
 
+/* An entry text without a readable time is reported, and the other rows still print. */
+static void test_show_text_without_time(void **state)
+{
+    static const char *const texts[] = {"{}", "not json", "{\"time\":7}"};
+    char path[PATH_MAX + 64];
+    char sql[256];
+    char arguments[4 * PATH_MAX];
+    char output[16384];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        snprintf(sql, sizeof(sql), "UPDATE audit_entries SET entry = '%s' WHERE idx = 1",
+                 texts[i]);
+        edited_copy("show-no-time", sql, path, sizeof(path));
+        snprintf(arguments, sizeof(arguments), "audit show --database '%s'", path);
+        assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+        assert_non_null(strstr(output, "entry 1: the entry text has no readable time"));
+        assert_non_null(strstr(output, "{\"index\":0,"));
+        assert_non_null(strstr(output, "{\"index\":3,"));
+    }
+}
+
 /* A purged entry of version 1 has only its columns left, and show marks them. */
 static void test_show_marks_purged_version_1(void **state)
 {
@@ -794,6 +860,53 @@ static void test_purged_facts_stay_hashed(void **state)
                   "--retention-days 30", 1,
                   "FAILED entry 1: entry_version_invalid: the entry is of version 1 or has no "
                   "text, but entry 0 before it is of version 2");
+}
+
+/* After a key rollover, each checkpoint is checked with the key that it names, from any
+ * --trust file; a missing key is named as such, not as a bad signature. */
+static void test_verify_key_rollover(void **state)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    export_copy_of(shared->rolled_path, "rolled", NULL, 0, NULL, export_path,
+                   sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1,
+                 "FAILED checkpoint 2: checkpoint_key_mismatch: the checkpoint names key ");
+    expect_admin(arguments, 1, "which no --trust file contains");
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->later_trust_path);
+    expect_admin(arguments, 1, "FAILED checkpoint 1: checkpoint_key_mismatch");
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' --trust '%s'",
+             export_path, shared->trust_path, shared->later_trust_path);
+    expect_admin(arguments, 0, "OK 4 entries, 2 checkpoints");
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->both_trust_path);
+    expect_admin(arguments, 0, "OK 4 entries, 2 checkpoints");
+}
+
+/* prove checks the entry's text against the leaf hash that the proof covers, and with
+ * --trust the key that the checkpoint names. */
+static void test_prove_checks_entry_and_key(void **state)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s' --trust '%s'",
+             shared->db_path, shared->trust_path);
+    expect_admin(arguments, 0, "\"verified\":true");
+    edited_copy("prove-text", "UPDATE audit_entries SET entry = replace(entry, 'TH', 'SG')"
+                              " WHERE idx = 1",
+                path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s'", path);
+    expect_admin(arguments, 1, "entry 1: entry_hash_mismatch: the entry text does not hash");
+    snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s' --trust '%s'",
+             shared->db_path, shared->later_trust_path);
+    expect_admin(arguments, 1, "checkpoint 1: checkpoint_key_mismatch: it names key ");
 }
 
 /* Each checkpoint signs where entries of version 2 start, so deleting the texts of the
@@ -1100,11 +1213,14 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_column_exported),
         cmocka_unit_test(test_no_checkpoint_reported),
         cmocka_unit_test(test_show_reads_entry_text),
+        cmocka_unit_test(test_show_text_without_time),
         cmocka_unit_test(test_show_marks_purged_version_1),
         cmocka_unit_test(test_show_purged_version_2_from_text),
         cmocka_unit_test(test_verify_counts_and_checks_purges),
         cmocka_unit_test(test_purge_must_be_logged),
         cmocka_unit_test(test_first_texts_deleted),
+        cmocka_unit_test(test_verify_key_rollover),
+        cmocka_unit_test(test_prove_checks_entry_and_key),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "audit_cmd.h"
+#include "audit_trust.h"
 #include "audit_store.h"
 #include "number_arg.h"
 
@@ -187,26 +188,72 @@ usage:
     return AUDIT_EXIT_USAGE;
 }
 
-/* Checks the checkpoint's signature when --trust was given. */
+/* Checks, when --trust was given, that the file contains the key that the checkpoint
+ * names and that its signature verifies with that key. */
 static int check_signature(const prove_args *args, const audit_checkpoint *checkpoint)
 {
+    audit_trust trust = {0};
     char error[512];
     EVP_PKEY *key;
-    int rc;
+    int rc = -1;
 
     if (args->trust == NULL)
         return 0;
-    key = audit_load_public_pem(args->trust, error, sizeof(error));
-    if (key == NULL) {
+    if (audit_trust_add_file(&trust, args->trust, error, sizeof(error)) != 0) {
         fprintf(stderr, "idsvc-admin audit prove: %s\n", error);
         return -1;
     }
-    rc = audit_checkpoint_verify(checkpoint, key);
-    EVP_PKEY_free(key);
-    if (rc != 0)
+    key = audit_trust_find(&trust, checkpoint->key_id);
+    if (key == NULL)
+        fprintf(stderr, "idsvc-admin audit prove: checkpoint %" PRIu64 ": "
+                "checkpoint_key_mismatch: it names key %.16s..., which %s does not contain\n",
+                checkpoint->id, checkpoint->key_id, args->trust);
+    else if (audit_checkpoint_verify(checkpoint, key) != 0)
         fprintf(stderr, "idsvc-admin audit prove: checkpoint %" PRIu64 ": "
                 "checkpoint_signature_invalid\n", checkpoint->id);
+    else
+        rc = 0;
+    audit_trust_clear(&trust);
     return rc;
+}
+
+/* Compares the entry's text with its stored leaf hash, which the proof covers. */
+static int check_entry_text(void *ctx, const audit_row *row)
+{
+    int *status = ctx;
+    audit_merkle_hash computed;
+
+    if (row->text == NULL) {
+        fprintf(stderr, "idsvc-admin audit prove: NOTE entry %" PRIu64 " has no text, as a "
+                "purged entry of version 1; the proof covers its stored leaf hash only\n",
+                row->index);
+        *status = 0;
+        return 0;
+    }
+    audit_merkle_hash_leaf(row->text, strlen(row->text), &computed);
+    *status = memcmp(computed.bytes, row->leaf_hash.bytes, sizeof(computed.bytes)) == 0 ? 0 : 1;
+    if (*status != 0)
+        fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 ": entry_hash_mismatch: "
+                "the entry text does not hash to its stored leaf hash; run 'audit verify' "
+                "on an export\n", row->index);
+    return 0;
+}
+
+/* Checks the entry's text before its proof is printed as verified. Returns 0, or -1
+ * after a message. */
+static int check_entry(audit_store *source_store, uint64_t index)
+{
+    audit_filter filter;
+    int status = -1;
+
+    audit_filter_all(&filter);
+    filter.from = index;
+    filter.to = index + 1;
+    if (audit_store_each_entry(source_store, &filter, check_entry_text, &status) != AUDIT_OK)
+        status = -1;
+    if (status < 0)
+        fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 " cannot be read\n", index);
+    return status == 0 ? 0 : -1;
 }
 
 static int prove(audit_store *source_store, const prove_args *args)
@@ -247,6 +294,8 @@ static int prove(audit_store *source_store, const prove_args *args)
         goto out;
     }
 
+    if (check_entry(source_store, args->index) != 0)
+        goto out;
     for (size_t i = 0; i < proof.count; i++)
         json_array_append_new(hashes, hash_json(&proof.hashes[i]));
     audit_print_line(stdout, json_pack("{s:I, s:I, s:o, s:o, s:O, s:b}", "index",

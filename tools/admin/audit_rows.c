@@ -325,7 +325,8 @@ int audit_parse_time(const char *text, int64_t *out)
     char again[32];
     time_t seconds;
 
-    if (strlen(text) != sizeof(layout) - 1)
+    /* NULL is a missing or non-string "time" member of a changed entry text. */
+    if (text == NULL || strlen(text) != sizeof(layout) - 1)
         return -1;
     for (size_t i = 0; layout[i] != '\0'; i++) {
         bool digit = text[i] >= '0' && text[i] <= '9';

@@ -88,7 +88,7 @@ int audit_rows_set_text(json_t *doc, const char *name, const char *bytes, size_t
 int audit_format_time(int64_t seconds, char out[32]);
 
 /* Parses RFC 3339 UTC to the second, exactly as the entries write it, into seconds since
- * 1970. Rejects any other layout and dates that do not exist. */
+ * 1970. Rejects NULL, any other layout and dates that do not exist. */
 int audit_parse_time(const char *text, int64_t *out);
 
 #endif

@@ -44,6 +44,7 @@
 #include "audit_memory.h"
 #include "audit_purges.h"
 #include "audit_rows.h"
+#include "audit_trust.h"
 #include "iso3166.h"
 #include "number_arg.h"
 
@@ -72,8 +73,7 @@ typedef struct purge_summary {
 
 typedef struct verifier {
     audit_memory_tree tree;
-    EVP_PKEY *trust;
-    char trust_key_id[65];
+    audit_trust trust; /* the keys of every --trust file */
     audit_checkpoint *checkpoints;
     size_t checkpoint_count;
     json_t *nodes;      /* [level, index, hash, line] of the exported subtrees */
@@ -613,14 +613,21 @@ static int check_checkpoint(const verifier *v, const audit_checkpoint *checkpoin
     audit_merkle_source source = audit_memory_tree_source(tree);
     audit_merkle_tree_head rebuilt;
     audit_merkle_proof proof;
-    char detail[200];
+    EVP_PKEY *key = audit_trust_find(&v->trust, checkpoint->key_id);
+    char trusted[AUDIT_TRUST_MAX * 18 + 1];
+    char detail[256];
 
-    if (audit_checkpoint_verify(checkpoint, v->trust) != 0)
+    if (key == NULL) {
+        audit_trust_describe(&v->trust, trusted, sizeof(trusted));
+        snprintf(detail, sizeof(detail),
+                 "the checkpoint names key %.16s..., which no --trust file contains (trusted: "
+                 "%.100s); pass the node's key of that time",
+                 checkpoint->key_id, trusted);
+        return fail("checkpoint", checkpoint->id, "checkpoint_key_mismatch", detail);
+    }
+    if (audit_checkpoint_verify(checkpoint, key) != 0)
         return fail("checkpoint", checkpoint->id, "checkpoint_signature_invalid",
-                    "the signature does not verify with the trusted key");
-    if (strcmp(checkpoint->key_id, v->trust_key_id) != 0)
-        return fail("checkpoint", checkpoint->id, "checkpoint_key_mismatch",
-                    "the body names another key than the trusted one");
+                    "the signature does not verify with the key that the checkpoint names");
     if (checkpoint->head.size > v->tree.frontier.size)
         return fail("checkpoint", checkpoint->id, "checkpoint_beyond_export",
                     "the checkpoint covers more entries than the export holds");
@@ -825,7 +832,8 @@ int admin_audit_verify_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     retention_rule rules[RETENTION_RULES_MAX];
-    const char *trust = NULL;
+    const char *trust_paths[AUDIT_TRUST_MAX];
+    size_t trust_count = 0;
     verifier v = {0};
     char error[512];
     int rc = AUDIT_EXIT_USAGE;
@@ -833,25 +841,31 @@ int admin_audit_verify_main(int argc, char **argv)
 
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (option == 't') {
-            trust = optarg;
+            if (trust_count == AUDIT_TRUST_MAX) {
+                fprintf(stderr, VERIFY_PROGRAM ": at most %d --trust options are accepted\n",
+                        AUDIT_TRUST_MAX);
+                goto out;
+            }
+            trust_paths[trust_count++] = optarg;
         } else if (option == 'r') {
             if (parse_retention(optarg, rules, &v.rule_count) != 0)
-                return AUDIT_EXIT_USAGE;
+                goto out;
         } else {
-            return AUDIT_EXIT_USAGE;
+            goto out;
         }
     }
-    if (optind + 1 != argc || trust == NULL) {
-        fputs("usage: idsvc-admin audit verify EXPORT --trust PEM "
+    if (optind + 1 != argc || trust_count == 0) {
+        fputs("usage: idsvc-admin audit verify EXPORT --trust PEM... "
               "[--retention-days [XX=]DAYS]...\n", stderr);
-        return AUDIT_EXIT_USAGE;
-    }
-    v.rules = rules;
-    v.trust = audit_load_public_pem(trust, error, sizeof(error));
-    if (v.trust == NULL || audit_key_id(v.trust, v.trust_key_id) != 0) {
-        fprintf(stderr, "idsvc-admin audit verify: %s\n", error);
         goto out;
     }
+    for (size_t i = 0; i < trust_count; i++) {
+        if (audit_trust_add_file(&v.trust, trust_paths[i], error, sizeof(error)) != 0) {
+            fprintf(stderr, "idsvc-admin audit verify: %s\n", error);
+            goto out;
+        }
+    }
+    v.rules = rules;
     audit_memory_tree_init(&v.tree);
     v.nodes = json_array();
     v.purges = audit_purges_new();
@@ -868,6 +882,6 @@ out:
     json_decref(v.nodes);
     audit_purges_free(v.purges);
     audit_memory_tree_free(&v.tree);
-    EVP_PKEY_free(v.trust);
+    audit_trust_clear(&v.trust);
     return rc;
 }
