@@ -651,7 +651,7 @@ static audit_status sign_checkpoint(audit_log *log, const audit_merkle_tree_head
 
 audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
 {
-    audit_merkle_tree_head head = audit_log_head(log);
+    audit_merkle_tree_head head;
     audit_checkpoint latest;
     audit_checkpoint fresh;
     audit_status status;
@@ -659,6 +659,9 @@ audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
     if (!log->has_signer)
         return AUDIT_ERR_INVALID_ARGUMENT;
     pthread_mutex_lock(&log->checkpoint_lock);
+    /* Read under the lock: a head read before it could be older than the checkpoint that
+     * another caller signed meanwhile, and look like a log that shrank. */
+    head = audit_log_head(log);
     status = audit_store_latest_checkpoint(log->store, &latest);
     if (status == AUDIT_OK && latest.head.size == head.size)
         goto out;

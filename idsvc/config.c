@@ -236,7 +236,7 @@ static int handle_saml(parse_state *state, const char *name, const char *value)
         return 1;
     }
     if (strcmp(name, "clock_skew") == 0) {
-        if (!handle_number(state, "saml", name, value, 0, 600, &number))
+        if (!handle_number(state, "saml", name, value, 0, CONFIG_CLOCK_SKEW_MAX, &number))
             return 0;
         cfg->clock_skew_seconds = (long)number;
         return 1;

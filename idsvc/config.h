@@ -5,6 +5,9 @@
 #ifndef IDSVC_CONFIG_H
 #define IDSVC_CONFIG_H
 
+/* The largest [saml] clock_skew, in seconds, that a configuration or a reload sets. */
+#define CONFIG_CLOCK_SKEW_MAX 600
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -147,7 +150,7 @@ typedef struct config {
     /* [saml] */
     char *saml_certificate_file; /* optional: published in the metadata */
     long result_validity_seconds;
-    long clock_skew_seconds;
+    long clock_skew_seconds; /* at most CONFIG_CLOCK_SKEW_MAX */
 
     /* [database] */
     char *database_path;

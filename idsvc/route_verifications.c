@@ -449,12 +449,14 @@ static bool check_attestation_values(http_request *request, const store_rp *rp,
 }
 
 /* How long the replay cache keeps an assertion's ID: until saml_verify would reject the
- * assertion as expired, which is NotOnOrAfter plus the allowed clock skew. */
-static time_t replay_until(const http_request *request, const saml_assertion *assertion)
+ * assertion as expired under any clock skew that a reload may set, which is
+ * NotOnOrAfter plus the largest skew. With the skew in force, a reload that raised it
+ * could accept the assertion again once its row was purged. */
+static time_t replay_until(const saml_assertion *assertion)
 {
     if (assertion->not_on_or_after == 0)
         return time(NULL) + REPLAY_FALLBACK_SECONDS;
-    return assertion->not_on_or_after + request->snapshot->cfg->clock_skew_seconds;
+    return assertion->not_on_or_after + CONFIG_CLOCK_SKEW_MAX;
 }
 
 static void reply_accepted(http_request *request, const verify_input *in,
@@ -553,7 +555,7 @@ static void audit_accepted(verification_job *job)
         .assertion_id = job->assertion->id,
         .replay_issuer = job->assertion->issuer,
         .replay_id = job->assertion->id,
-        .replay_until = replay_until(request, job->assertion),
+        .replay_until = replay_until(job->assertion),
         /* check_own_credential ran before the decision; the commit checks again, so a
          * revocation committed meanwhile is not overtaken. */
         .replay_credential =
@@ -632,7 +634,7 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
         if (consent_available(request, reply))
             consent_defer_verification(request, in->purpose, in->retention_days,
                                        job->assertion, &job->d,
-                                       replay_until(request, job->assertion), reply);
+                                       replay_until(job->assertion), reply);
         return false;
     }
 

@@ -257,6 +257,60 @@ static void test_group_commit_threads(void **state)
     audit_log_close(&log);
 }
 
+/* Signs checkpoints in a loop until the recorders finish; counts the failures. */
+typedef struct signer_worker {
+    audit_log *log;
+    const bool *done;
+    unsigned signed_count;
+    unsigned failures;
+} signer_worker;
+
+static void *sign_many(void *arg)
+{
+    signer_worker *w = arg;
+
+    while (!__atomic_load_n(w->done, __ATOMIC_ACQUIRE)) {
+        if (audit_log_checkpoint(w->log, NULL) == AUDIT_OK)
+            w->signed_count++;
+        else
+            w->failures++;
+    }
+    return NULL;
+}
+
+/* Checkpoints requested while entries are committed never see a tree that looks smaller
+ * than one another request signed meanwhile. */
+static void test_checkpoints_race_commits(void **state)
+{
+    fixture *f = *state;
+    audit_log *log = open_log(f, NULL, 0);
+    pthread_t recorders[THREADS];
+    pthread_t signers[4];
+    worker workers[THREADS];
+    signer_worker signing[4];
+    bool done = false;
+
+    for (unsigned i = 0; i < 4; i++) {
+        signing[i] = (signer_worker){.log = log, .done = &done};
+        assert_int_equal(pthread_create(&signers[i], NULL, sign_many, &signing[i]), 0);
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        workers[i] = (worker){.log = log, .number = i};
+        assert_int_equal(pthread_create(&recorders[i], NULL, record_many, &workers[i]), 0);
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        pthread_join(recorders[i], NULL);
+        assert_int_equal(workers[i].failures, 0);
+    }
+    __atomic_store_n(&done, true, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < 4; i++) {
+        pthread_join(signers[i], NULL);
+        assert_int_equal(signing[i].failures, 0);
+        assert_true(signing[i].signed_count > 0);
+    }
+    audit_log_close(&log);
+}
+
 static void test_record_returns_index(void **state)
 {
     fixture *f = *state;
@@ -1845,6 +1899,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_commit_threads),
+        cmocka_unit_test(test_checkpoints_race_commits),
         cmocka_unit_test(test_record_returns_index),
         cmocka_unit_test(test_unknown_kind_rejected),
         cmocka_unit_test(test_checkpoint_signed_in_hsm),

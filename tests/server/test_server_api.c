@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -898,10 +899,33 @@ static void test_utf16_assertion_accepted(void **state)
     http_result_clear(&issued);
 }
 
+/* Reads how long the replay cache keeps an assertion ID, in seconds since 1970. */
+static long long replay_kept_until(const char *assertion_id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long long until = -1;
+
+    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT not_on_or_after FROM replay_cache "
+                                        "WHERE assertion_id = ?1",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, assertion_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        until = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return until;
+}
+
 static void test_replay_rejected(void **state)
 {
     http_result issued;
     http_result result;
+    struct tm tm = {0};
     char *body;
 
     (void)state;
@@ -911,6 +935,19 @@ static void test_replay_rejected(void **state)
     harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
     assert_int_equal(result.status, 200);
     http_result_clear(&result);
+
+    /* The ID is kept past NotOnOrAfter by the largest clock skew a reload can set, 600
+     * seconds, so raising the skew cannot accept the assertion again. */
+    assert_int_equal(sscanf(json_string_value(json_object_get(issued.json,
+                                                              "not_on_or_after")),
+                            "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon,
+                            &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+                     6);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    assert_int_equal(replay_kept_until(json_string_value(json_object_get(issued.json,
+                                                                         "assertion_id"))),
+                     (long long)timegm(&tm) + 600);
 
     harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
     expect_problem(&result, 422, "replayed");
