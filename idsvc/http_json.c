@@ -173,8 +173,10 @@ json_t *http_parse_json_body(const http_request *request, http_reply *reply)
         return NULL;
     }
 
+    /* JSON_DECODE_ANY reads a bare string, number or literal as the valid JSON that it
+     * is, so that it gets json_not_object below and not json_invalid. */
     doc = json_loadb(request->body, request->body_len,
-                     JSON_REJECT_DUPLICATES, &error);
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
     if (doc == NULL && json_error_code(&error) == json_error_numeric_overflow) {
         /* Valid JSON, but beyond what jansson holds: a 64-bit integer or a double. */
         problem_set(reply, 400, "number_out_of_range", NULL,

@@ -19,8 +19,12 @@
 
 #include "config.h"
 
-/* TLS 1.2 and 1.3 with the SECURE128 suites; everything older is refused. */
-#define TLS_PRIORITIES "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/* TLS 1.2 and 1.3 with the SECURE128 suites, and in TLS 1.2 only AEAD ciphers (AES-GCM,
+ * ChaCha20-Poly1305) with ECDHE key exchange: no CBC with SHA-1, and no suite without
+ * forward secrecy. Everything older is refused. */
+#define TLS_PRIORITIES                                                                    \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:" \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-RSA:-DHE-RSA:%SERVER_PRECEDENCE"
 
 typedef struct tls_context tls_context;
 

@@ -154,8 +154,13 @@ char *web_response_text(const json_t *body, http_reply *reply)
     const json_t *response = json_object_get(body, "response");
     char *text;
 
-    if (!json_is_object(response)) {
+    if (response == NULL || json_is_null(response)) {
         problem_set(reply, 400, "field_missing", "response",
+                    "The field response, the credential's JSON object, is missing.");
+        return NULL;
+    }
+    if (!json_is_object(response)) {
+        problem_set(reply, 400, "field_invalid", "response",
                     "The field response must be the credential's JSON object.");
         return NULL;
     }

@@ -368,6 +368,27 @@ static void test_post_unknown_member_rejected(void **state)
     }
 }
 
+/* A response that is not the credential's object is invalid; only an absent one is
+ * missing. */
+static void test_response_member_type(void **state)
+{
+    static const char *const wrong[] = {"{\"response\":\"x\"}", "{\"response\":5}",
+                                        "{\"response\":[]}"};
+    fixture *f = *state;
+    http_result r;
+
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        page_post(&f->h, NULL, "/account/signin", wrong[i], &r);
+        expect_problem(&r, 400, "field_invalid");
+        assert_string_equal(http_result_field(&r), "response");
+        http_result_clear(&r);
+    }
+    page_post(&f->h, NULL, "/account/signin", "{}", &r);
+    expect_problem(&r, 400, "field_missing");
+    assert_string_equal(http_result_field(&r), "response");
+    http_result_clear(&r);
+}
+
 static void set_none_format(soft_ceremony *c)
 {
     c->format = SOFT_FORMAT_NONE;
@@ -1416,6 +1437,7 @@ int main(void)
         cmocka_unit_test(test_enroll_needs_session),
         cmocka_unit_test(test_post_origin_checked),
         cmocka_unit_test(test_post_unknown_member_rejected),
+        cmocka_unit_test(test_response_member_type),
         cmocka_unit_test(test_register_none_rejected),
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),

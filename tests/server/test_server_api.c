@@ -309,6 +309,15 @@ static void test_bad_json_rejected(void **state)
     expect_problem(&result, 400, "json_not_object");
     http_result_clear(&result);
 
+    /* A bare string, number or literal is valid JSON too, but not an object. */
+    static const char *const scalars[] = {"\"x\"", "null", "true", "1"};
+    for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, scalars[i],
+                     &result);
+        expect_problem(&result, 400, "json_not_object");
+        http_result_clear(&result);
+    }
+
     /* Valid JSON that jansson cannot hold: one past INT64_MAX, and a double overflow. */
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                  "{\"validity_seconds\": 9223372036854775808}", &result);
@@ -1016,6 +1025,24 @@ static void test_old_tls_versions_rejected(void **state)
     }
 }
 
+/* TLS 1.2 suites with CBC and SHA-1, or without forward secrecy, are refused. */
+static void test_weak_tls12_suites_rejected(void **state)
+{
+    static const char *const weak[] = {
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:-MAC-ALL:+SHA1",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA",
+    };
+    raw_client *client = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        int rc = raw_connect(&server, weak[i], CLIENT_ISSUER, &client);
+
+        assert_true(rc < 0);
+        raw_close(&client);
+    }
+}
+
 static void test_tls12_and_tls13_accepted(void **state)
 {
     raw_client *client = NULL;
@@ -1206,6 +1233,7 @@ int main(void)
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
         cmocka_unit_test(test_old_tls_versions_rejected),
+        cmocka_unit_test(test_weak_tls12_suites_rejected),
         cmocka_unit_test(test_tls12_and_tls13_accepted),
         cmocka_unit_test(test_keep_alive_holds),
         cmocka_unit_test(test_fingerprint_mapping_and_metrics),
