@@ -28,6 +28,7 @@ typedef enum policy_error_code {
     POLICY_E_SEMANTIC,  /* "bundle_invalid": an undeclared name, a missing legal basis */
     POLICY_E_UNSIGNED,  /* "signature_missing" */
     POLICY_E_SIGNATURE, /* "signature_invalid": bad form, digest or value */
+    POLICY_E_SIGNED,    /* "bundle_already_signed": signing a bundle that has a Signature */
     POLICY_E_UNTRUSTED, /* "key_untrusted": no key of the trust list verifies it */
     /* "key_not_authorised": the key that verifies it is not bound to the bundle's kind
      * or jurisdiction */

@@ -24,6 +24,7 @@ static const char *const error_names[] = {
     [POLICY_E_SEMANTIC] = "bundle_invalid",
     [POLICY_E_UNSIGNED] = "signature_missing",
     [POLICY_E_SIGNATURE] = "signature_invalid",
+    [POLICY_E_SIGNED] = "bundle_already_signed",
     [POLICY_E_UNTRUSTED] = "key_untrusted",
     [POLICY_E_NOT_AUTHORISED] = "key_not_authorised",
     [POLICY_E_TRUST] = "trust_invalid",

@@ -161,9 +161,9 @@ static int check_signable(xmlNodePtr root, policy_error *err)
     for (xmlNodePtr node = root; node != NULL; node = xml_safe_next_element(node, root)) {
         if (xml_safe_is_element(node, POLICY_DSIG_NS, "Signature"))
             return policy_fail(
-                err, POLICY_E_SIGNATURE, (int)xmlGetLineNo(node),
-                "line %ld: the bundle is already signed; sign the unsigned "
-                "source instead",
+                err, POLICY_E_SIGNED, (int)xmlGetLineNo(node),
+                "line %ld: the bundle is already signed. Sign the unsigned source "
+                "instead.",
                 xmlGetLineNo(node));
     }
     return 0;

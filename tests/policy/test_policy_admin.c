@@ -325,7 +325,9 @@ static void test_sign_and_verify(void **state)
             admin(), signed_path, f->key_uri, f->token.module_path, TEST_TOKEN_LABEL,
             f->token.pin_path);
     assert_int_equal(status, 1);
+    assert_contains(out, "bundle_already_signed: ");
     assert_contains(out, "already signed");
+    assert_null(strstr(out, "signature_invalid"));
     free(out);
 
     out = run(&status, "%s policy sign %s/policies/asean-cn-base.xml --key '%s'", admin(),
