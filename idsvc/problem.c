@@ -64,6 +64,8 @@ const char *problem_status_title(unsigned status)
         return "Misdirected Request";
     case 422:
         return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
     case 500:
         return "Internal Server Error";
     case 503:

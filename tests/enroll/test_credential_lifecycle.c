@@ -813,6 +813,9 @@ static void test_scoped_challenges_capped(void **state)
     }
     consent_call(h, w.consent_id, "options", &r);
     assert_non_null(page_find_nocase(r.headers, "Retry-After: "));
+    expect_status(&r, 429);
+    assert_string_equal(json_string_value(json_object_get(r.json, "title")),
+                        "Too Many Requests");
     expect_problem(&r, 429, "too_many_challenges");
     assert_int_equal(select_number(h, "SELECT count(*) FROM webauthn_challenges"
                                       " WHERE consent_id = ?",
@@ -828,6 +831,9 @@ static void test_scoped_challenges_capped(void **state)
         http_result_clear(&r);
     }
     page_post(h, cookie, "/account/registration/options", NULL, &r);
+    expect_status(&r, 429);
+    assert_string_equal(json_string_value(json_object_get(r.json, "title")),
+                        "Too Many Requests");
     expect_problem(&r, 429, "too_many_challenges");
 }
 
