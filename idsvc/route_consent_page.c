@@ -153,16 +153,27 @@ static void write_actions(web_html *page, const web_lang *lang, const web_consen
     web_html_raw(page, "</button></div>\n");
 }
 
+/* Replies 404 consent_not_found: a page in the subject's language to a browser, and a
+ * problem document to any other client. The code goes to the request log either way. */
 static void send_not_found(http_request *request, const web_lang *lang, http_reply *reply)
 {
     web_html page = {0};
 
+    if (!web_accepts_html(request)) {
+        problem_set(reply, 404, "consent_not_found", NULL, "No consent request has this id.");
+        http_reply_header(reply, "Vary", "Accept");
+        return;
+    }
     web_page_begin(&page, request, lang, "consent", "consent.not_found_title");
     web_html_raw(&page, "<p>");
     web_html_text(&page, web_text(lang, "consent.not_found"));
     web_html_raw(&page, "</p>\n");
     web_page_end(&page, lang);
     web_page_send(&page, request, reply, 404);
+    if (reply->status != 404)
+        return; /* the page could not be built, and reply holds a 500 problem */
+    reply->code = "consent_not_found";
+    http_reply_header(reply, "Vary", "Accept");
 }
 
 void route_consent_page(http_request *request, http_reply *reply)

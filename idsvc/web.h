@@ -74,6 +74,12 @@ void web_page_begin(web_html *page, const http_request *request, const web_lang 
 /* Closes <main>, writes the footer and the messages the script shows. */
 void web_page_end(web_html *page, const web_lang *lang);
 
+/* Tells whether the request's Accept header lists text/html or application/xhtml+xml
+ * with a weight above 0, as a browser's request for a page does. Wildcard ranges (any
+ * type, or text with any subtype) do not count, so curl's default gets a problem
+ * document. */
+bool web_accepts_html(const http_request *request);
+
 /* Sends the page as text/html with the security headers; frees its text. */
 void web_page_send(web_html *page, http_request *request, http_reply *reply,
                    unsigned status);

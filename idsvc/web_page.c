@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "problem.h"
 #include "web.h"
@@ -206,6 +207,97 @@ void web_page_end(web_html *page, const web_lang *lang)
         web_html_raw(page, "\"");
     }
     web_html_raw(page, "></div>\n</body>\n</html>\n");
+}
+
+static size_t skip_spaces(const char *text, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    return i;
+}
+
+static size_t trim_spaces_end(const char *text, size_t len)
+{
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    return len;
+}
+
+/* Tells whether a weight (RFC 9110, section 12.4.2) is zero: "0", "0." or "0." followed
+ * by up to three zeros. */
+static bool weight_is_zero(const char *value, size_t len)
+{
+    if (len == 0 || value[0] != '0')
+        return false;
+    if (len == 1)
+        return true;
+    if (value[1] != '.' || len > 5)
+        return false;
+    for (size_t i = 2; i < len; i++)
+        if (value[i] != '0')
+            return false;
+    return true;
+}
+
+/* Tells whether one media range of an Accept header, such as "text/html;q=0.9", names
+ * an HTML type with a weight above 0. */
+static bool media_range_is_html(const char *range, size_t len)
+{
+    size_t start = skip_spaces(range, len);
+    size_t type_len;
+    const char *parameter;
+    size_t rest;
+
+    range += start;
+    len -= start;
+    type_len = strcspn(range, ";");
+    if (type_len > len)
+        type_len = len;
+    parameter = range + type_len;
+    rest = len - type_len;
+    type_len = trim_spaces_end(range, type_len);
+    if (!(type_len == strlen("text/html") && strncasecmp(range, "text/html", type_len) == 0) &&
+        !(type_len == strlen("application/xhtml+xml") &&
+          strncasecmp(range, "application/xhtml+xml", type_len) == 0))
+        return false;
+
+    /* The parameters follow, each after a ';'. Only the weight q matters here. */
+    while (rest > 0) {
+        size_t item_len, skip;
+
+        parameter++;
+        rest--;
+        item_len = strcspn(parameter, ";");
+        if (item_len > rest)
+            item_len = rest;
+        skip = skip_spaces(parameter, item_len);
+        if (item_len - skip >= 2 && (parameter[skip] == 'q' || parameter[skip] == 'Q') &&
+            parameter[skip + 1] == '=' &&
+            weight_is_zero(parameter + skip + 2,
+                           trim_spaces_end(parameter + skip + 2, item_len - skip - 2)))
+            return false;
+        parameter += item_len;
+        rest -= item_len;
+    }
+    return true;
+}
+
+bool web_accepts_html(const http_request *request)
+{
+    const char *accept = http_request_header(request, "Accept");
+
+    while (accept != NULL && *accept != '\0') {
+        size_t len = strcspn(accept, ",");
+
+        if (media_range_is_html(accept, len))
+            return true;
+        accept += len;
+        if (*accept == ',')
+            accept++;
+    }
+    return false;
 }
 
 void web_security_headers(http_reply *reply)
