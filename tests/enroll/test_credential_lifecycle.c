@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "openapi_check.h"
 #include "page_client.h"
 #include "server_harness.h"
 #include "soft_authenticator.h"
@@ -189,6 +190,16 @@ static void fetch_result(harness *h, const char *verification_id, http_result *r
 
     snprintf(path, sizeof(path), "/v1/verifications/%s", verification_id);
     assert_int_equal(harness_curl(h, CLIENT_RP, "GET", path, NULL, NULL, r), 0);
+}
+
+/* Fails when a reply is not one that schemas/openapi.json lists. */
+static void expect_documented(const char *method, const char *pattern, const http_result *r)
+{
+    json_t *doc = openapi_load();
+
+    assert_non_null(doc);
+    assert_int_equal(openapi_check_reply(doc, method, pattern, r), 0);
+    json_decref(doc);
 }
 
 /* ---- Pages ------------------------------------------------------------------------ */
@@ -816,6 +827,7 @@ static void test_scoped_challenges_capped(void **state)
     expect_status(&r, 429);
     assert_string_equal(json_string_value(json_object_get(r.json, "title")),
                         "Too Many Requests");
+    expect_documented("POST", "/consent/{id}/options", &r);
     expect_problem(&r, 429, "too_many_challenges");
     assert_int_equal(select_number(h, "SELECT count(*) FROM webauthn_challenges"
                                       " WHERE consent_id = ?",
@@ -834,6 +846,7 @@ static void test_scoped_challenges_capped(void **state)
     expect_status(&r, 429);
     assert_string_equal(json_string_value(json_object_get(r.json, "title")),
                         "Too Many Requests");
+    expect_documented("POST", "/account/registration/options", &r);
     expect_problem(&r, 429, "too_many_challenges");
 }
 

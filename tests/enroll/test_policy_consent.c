@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "openapi_check.h"
 #include "page_client.h"
 #include "server_harness.h"
 #include "soft_authenticator.h"
@@ -190,6 +191,17 @@ static void make_subject(subject *s, const char *name, bool values_held,
     http_result_clear(&r);
 }
 
+/* Fails when a reply is not one that schemas/openapi.json lists, such as one with a
+ * member of the engine's decision that the response's schema does not declare. */
+static void expect_documented(const char *method, const char *pattern, const http_result *r)
+{
+    json_t *doc = openapi_load();
+
+    assert_non_null(doc);
+    assert_int_equal(openapi_check_reply(doc, method, pattern, r), 0);
+    json_decref(doc);
+}
+
 /* Asks for the age check of the subject's credential; expects 202 and fills the ids. */
 static void start_verification(const subject *s, char *verification_id, char *consent_id,
                                json_t **answer)
@@ -203,6 +215,7 @@ static void start_verification(const subject *s, char *verification_id, char *co
 
     call(CLIENT_RP, "POST", "/v1/verifications", body, &r);
     expect_status(&r, 202);
+    expect_documented("POST", "/v1/verifications", &r);
     assert_string_equal(text_of(r.json, "status"), "consent_pending");
     snprintf(verification_id, 64, "%s", text_of(r.json, "verification_id"));
     snprintf(consent_id, 64, "%s", text_of(r.json, "consent_id"));
@@ -223,6 +236,7 @@ static void approve(subject *s, const char *consent_id)
     snprintf(path, sizeof(path), "/consent/%s/options", consent_id);
     page_post(s, path, NULL, &r);
     expect_status(&r, 200);
+    expect_documented("POST", "/consent/{id}/options", &r);
     assert_string_equal(text_of(r.json, "userVerification"), "required");
     page_decode_challenge(&r, c.challenge);
     c.sign_count = ++s->counter;
@@ -233,16 +247,19 @@ static void approve(subject *s, const char *consent_id)
     page_post(s, path, body, &r);
     free(body);
     expect_status(&r, 200);
+    expect_documented("POST", "/consent/{id}/approval", &r);
     assert_string_equal(text_of(r.json, "state"), "approved");
     http_result_clear(&r);
 }
 
+/* Fetches the relying party's result and checks it against schemas/openapi.json. */
 static void fetch_result(const char *verification_id, http_result *r)
 {
     char path[128];
 
     snprintf(path, sizeof(path), "/v1/verifications/%s", verification_id);
     call(CLIENT_RP, "GET", path, NULL, r);
+    expect_documented("GET", "/v1/verifications/{id}", r);
 }
 
 /* Finds the item about claim (and, when derived is not NULL, that derived claim) in a

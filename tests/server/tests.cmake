@@ -1,11 +1,13 @@
 # Integration tests of the idsvc daemon: the real daemon on a free loopback port with a
 # fresh SoftHSM2 token, a fresh SQLite file and demo certificates, called through curl
-# and a raw GnuTLS client. Unit tests of the configuration reader and of the route table
-# against schemas/openapi.json run without a daemon.
+# and a raw GnuTLS client. test_server_openapi compares the route table with
+# schemas/openapi.json and the daemon's replies with the document (openapi_check.c).
+# Unit tests of the configuration reader run without a daemon.
 if(TARGET idsvc)
   set(SERVER_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-  add_library(idsvc_server_harness STATIC ${SERVER_TEST_DIR}/server_harness.c)
+  add_library(idsvc_server_harness STATIC ${SERVER_TEST_DIR}/server_harness.c
+              ${SERVER_TEST_DIR}/openapi_check.c)
   target_include_directories(idsvc_server_harness PUBLIC ${SERVER_TEST_DIR})
   # idsvc_server brings GnuTLS and jansson, whose imported targets live in idsvc/.
   target_link_libraries(idsvc_server_harness PUBLIC idsvc_test_support idsvc_server)
@@ -29,6 +31,6 @@ if(TARGET idsvc)
   server_add_test(test_server_stop idsvc_server_harness)
   server_add_test(test_server_roles idsvc_server_harness)
   server_add_test(test_server_config idsvc_server)
-  server_add_test(test_server_openapi idsvc_server)
+  server_add_test(test_server_openapi idsvc_server_harness)
   server_add_test(test_server_store idsvc_server)
 endif()
