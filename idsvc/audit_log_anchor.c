@@ -162,9 +162,9 @@ int audit_log_check_anchor(audit_log *log, audit_anchor *anchor, anchor_step *st
     return check_anchored_checkpoint(log, anchor, step, error, error_size);
 }
 
-/* Writes the first anchor from the latest checkpoint, for a log that a node without
- * anchors wrote. Without a checkpoint, the first one writes the anchor. */
-static void create_anchor(audit_log *log, anchor_step step)
+/* Writes the anchor from the latest checkpoint, whose anchor the node did not write
+ * before it stopped. */
+static void update_anchor(audit_log *log)
 {
     audit_checkpoint latest = {0};
     audit_status status;
@@ -172,17 +172,14 @@ static void create_anchor(audit_log *log, anchor_step step)
     pthread_mutex_lock(&log->checkpoint_lock);
     status = audit_store_latest_checkpoint(log->store, &latest);
     if (status == AUDIT_OK && audit_log_write_anchor(log, &latest) == 0)
-        log_message(LOG_INFO,
-                    step == ANCHOR_STEP_UPDATE ? "audit_anchor_updated" : "audit_anchor_created",
-                    "%s; it now keeps checkpoint %llu (tree size %llu)",
-                    step == ANCHOR_STEP_UPDATE
-                        ? "the audit anchor in the HSM lagged the latest checkpoint, whose "
-                          "anchor the node did not write before it stopped"
-                        : "the HSM had no audit anchor for this node",
+        log_message(LOG_INFO, "audit_anchor_updated",
+                    "the audit anchor in the HSM lagged the latest checkpoint, whose anchor "
+                    "the node did not write before it stopped; it now keeps checkpoint %llu "
+                    "(tree size %llu)",
                     (unsigned long long)latest.id, (unsigned long long)latest.head.size);
-    else if (status != AUDIT_OK && status != AUDIT_ERR_NOT_FOUND)
+    else if (status != AUDIT_OK)
         log_message(LOG_ERROR, "audit_anchor_write_failed",
-                    "cannot read the latest checkpoint to write the first audit anchor: %s",
+                    "cannot read the latest checkpoint to update the audit anchor: %s",
                     audit_status_code(status));
     pthread_mutex_unlock(&log->checkpoint_lock);
     audit_checkpoint_clear(&latest);
@@ -246,11 +243,28 @@ static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
     return 0;
 }
 
+/* Signs a checkpoint of the empty log at its first start, whose anchor then guards the
+ * log from its first entry on: a crash before the first periodic checkpoint leaves an
+ * anchor, so the next start does not take the log for one whose anchor was deleted. */
+static int anchor_empty_log(audit_log *log, char *error, size_t error_size)
+{
+    audit_status status = audit_log_checkpoint(log, NULL);
+
+    if (status != AUDIT_OK) {
+        snprintf(error, error_size, "signing the first checkpoint of the new audit log "
+                 "failed: %s", audit_status_code(status));
+        return -1;
+    }
+    return 0;
+}
+
 int audit_log_finish_anchor(audit_log *log, const audit_anchor *anchor, anchor_step step,
                             char *error, size_t error_size)
 {
-    if (step == ANCHOR_STEP_CREATE || step == ANCHOR_STEP_UPDATE)
-        create_anchor(log, step);
+    if (step == ANCHOR_STEP_CREATE)
+        return anchor_empty_log(log, error, error_size);
+    if (step == ANCHOR_STEP_UPDATE)
+        update_anchor(log);
     else if (step == ANCHOR_STEP_RESET)
         return record_reset(log, anchor, error, error_size);
     return 0;

@@ -83,7 +83,7 @@ struct audit_log {
 /* What the start does about the anchor once the log's threads run. */
 typedef enum anchor_step {
     ANCHOR_STEP_NONE,
-    ANCHOR_STEP_CREATE, /* no anchor yet: write one from the latest checkpoint */
+    ANCHOR_STEP_CREATE, /* an empty log without anchor: sign its first checkpoint now */
     ANCHOR_STEP_RESET,  /* a reset marker: record audit_anchor_reset, then sign */
     ANCHOR_STEP_UPDATE, /* the anchor lags the latest checkpoint: write it from that */
 } anchor_step;
