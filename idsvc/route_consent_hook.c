@@ -208,7 +208,7 @@ static json_t *result_document(const saml_assertion *assertion, const char *purp
         (json_object_set_new(doc, "proxy_restriction", proxy_document(&assertion->proxy)) !=
              0 ||
          json_object_set_new(doc, "authn_instant",
-                             assertion->authn_instant != 0
+                             assertion->has_authn_statement
                                  ? json_integer((json_int_t)assertion->authn_instant)
                                  : json_null()) != 0 ||
          json_object_update(json_object_get(doc, "held"), qualifiers) != 0)) {

@@ -109,6 +109,8 @@ static int sign_result(http_request *request, const json_t *result, char **xml,
         .assurance = member(result, "assurance"),
         .issue_instant = time(NULL),
         .authn_instant = (time_t)json_integer_value(json_object_get(result, "authn_instant")),
+        /* null when the credential had no AuthnStatement */
+        .has_authn_instant = json_is_integer(json_object_get(result, "authn_instant")),
         .valid_seconds = request->snapshot->cfg->result_validity_seconds,
         .attributes = attributes,
         .attribute_count = count,
@@ -126,11 +128,14 @@ static int sign_result(http_request *request, const json_t *result, char **xml,
         spec.name_qualifier = saml_name_qualifier_for_copy(&verified, spec.issuer);
     /* A result stored by an earlier version has no "authn_instant" member, and keeps the
      * AuthnInstant that version signed: the signing time. */
-    if (json_object_get(result, "authn_instant") == NULL)
+    if (json_object_get(result, "authn_instant") == NULL) {
         spec.authn_instant = spec.issue_instant;
+        spec.has_authn_instant = true;
+    }
     /* NOTE: the credential's own AuthenticatingAuthority list is not stored, because
      * only this node's credentials wait for consent, and its signer writes none. */
     verified.authn_instant = spec.authn_instant;
+    verified.has_authn_statement = spec.has_authn_instant;
     if (verified.issuer != NULL)
         spec.authenticating_issuer = saml_authenticating_issuer_for_copy(&verified, spec.issuer);
 

@@ -413,6 +413,7 @@ static saml_assertion_spec attestation_spec(const http_request *request, const s
         .authenticating_authority_count = assertion->authenticating_authority_count,
         .issue_instant = time(NULL),
         .authn_instant = assertion->authn_instant,
+        .has_authn_instant = assertion->has_authn_statement,
         .valid_seconds = request->snapshot->cfg->result_validity_seconds,
         .attributes = d->attributes,
         .attribute_count = d->attribute_count,

@@ -51,7 +51,7 @@ typedef struct saml_assertion_spec {
     /* The spec copies a verified assertion, so a value that one lacks stays absent
      * instead of taking the signer's default. A NULL or empty name_id_format writes no
      * Format, which leaves unspecified in effect (SAML 2.0 Core, section 2.2.2), and
-     * authn_instant 0 writes no AuthnStatement. */
+     * has_authn_instant false writes no AuthnStatement. */
     bool copies_verified;
     /* The NameID's NameQualifier, SPNameQualifier and SPProvidedID; NULL or "" omits each. */
     const char *name_qualifier;
@@ -65,7 +65,11 @@ typedef struct saml_assertion_spec {
     size_t authenticating_authority_count;
     const char *recipient;      /* SubjectConfirmationData Recipient; NULL omits it */
     time_t issue_instant;
-    time_t authn_instant;       /* the AuthnInstant; 0 selects issue_instant */
+    /* The AuthnInstant, used when has_authn_instant is true, even at the epoch. Without
+     * it a spec that copies_verified writes no AuthnStatement, and any other spec writes
+     * issue_instant. */
+    time_t authn_instant;
+    bool has_authn_instant;
     long valid_seconds;         /* NotOnOrAfter = issue_instant + valid_seconds */
     const saml_attribute *attributes;
     size_t attribute_count;
@@ -242,9 +246,11 @@ typedef struct saml_assertion {
     char **authenticating_authorities; /* of the AuthnContext, in document order */
     size_t authenticating_authority_count;
     time_t issue_instant;
-    time_t authn_instant;    /* 0 when there is no AuthnStatement, or at the epoch */
-    time_t not_before;       /* 0 when absent */
-    time_t not_on_or_after;  /* 0 when absent */
+    time_t authn_instant;    /* 0 when has_authn_statement is false */
+    bool has_authn_statement;
+    time_t not_before;       /* 0 when has_not_before is false */
+    bool has_not_before;
+    time_t not_on_or_after;
     char **audiences;
     size_t audience_count;
     saml_attribute *attributes;
@@ -297,8 +303,13 @@ void saml_assertion_free(saml_assertion **assertion);
 /* Encodes a verified assertion as the JSON that `idsvc-admin saml verify` prints. */
 json_t *saml_assertion_to_json(const saml_assertion *assertion);
 
+/* The last second that the verifier reads and the signer writes, 9999-12-31T23:59:59Z. */
+#define SAML_TIME_MAX 253402300799LL
+
 /* Parses an xs:dateTime such as "2024-05-01T10:00:00Z" or "...T12:00:00.5+02:00" into
- * seconds since the epoch. A time without a zone is invalid. Returns 0 or -1. */
+ * seconds since the epoch. Returns 0 on success, or -1 for text that is not an
+ * xs:dateTime with a zone. Returns -2, and leaves *out unchanged, for a valid time before
+ * 1970-01-01T00:00:00Z or after SAML_TIME_MAX in UTC. */
 int saml_time_parse(const char *text, time_t *out);
 
 /* Decodes standard base64 (RFC 4648, section 4) with its padding, as xs:base64Binary

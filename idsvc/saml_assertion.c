@@ -75,39 +75,50 @@ static int saml_time_zone(const char **rest, long *offset)
     return 0;
 }
 
+/* Returns the days from 1970-01-01 to a date of the proleptic Gregorian calendar; negative
+ * before 1970. */
+static long long saml_days_since_epoch(int year, int month, int day)
+{
+    static const int days_before_month[] = {0,   31,  59,  90,  120, 151,
+                                            181, 212, 243, 273, 304, 334};
+    const long long days_to_1970 = 719162; /* from 0001-01-01 to 1970-01-01 */
+    long long past = year - 1;
+    bool leap = saml_days_in_month(year, 2) == 29;
+    long long days = 365 * past + past / 4 - past / 100 + past / 400;
+
+    days += days_before_month[month - 1] + (month > 2 && leap ? 1 : 0) + day - 1;
+    return days - days_to_1970;
+}
+
+/* Reads "YYYY-MM-DDThh:mm:ss" with fixed widths and digits only into fields. */
+static int saml_time_fields(const char **rest, int fields[6])
+{
+    static const char separators[] = "--T::";
+    static const int widths[] = {4, 2, 2, 2, 2, 2};
+
+    for (int i = 0; i < 6; i++) {
+        fields[i] = saml_time_digits(rest, widths[i]);
+        if (fields[i] < 0 || (i < 5 && !saml_time_expect(rest, separators[i])))
+            return -1;
+    }
+    return 0;
+}
+
 int saml_time_parse(const char *text, time_t *out)
 {
-    struct tm tm = {0};
     const char *rest = text;
-    int year, month, day, hour, minute, second;
+    int f[6]; /* year, month, day, hour, minute, second */
     long offset = 0;
-    time_t value;
+    long long value;
 
-    /* Fixed widths, digits only: YYYY-MM-DDThh:mm:ss. */
-    year = saml_time_digits(&rest, 4);
-    if (year < 0 || !saml_time_expect(&rest, '-'))
-        return -1;
-    month = saml_time_digits(&rest, 2);
-    if (month < 0 || !saml_time_expect(&rest, '-'))
-        return -1;
-    day = saml_time_digits(&rest, 2);
-    if (day < 0 || !saml_time_expect(&rest, 'T'))
-        return -1;
-    hour = saml_time_digits(&rest, 2);
-    if (hour < 0 || !saml_time_expect(&rest, ':'))
-        return -1;
-    minute = saml_time_digits(&rest, 2);
-    if (minute < 0 || !saml_time_expect(&rest, ':'))
-        return -1;
-    second = saml_time_digits(&rest, 2);
-    if (second < 0)
+    if (saml_time_fields(&rest, f) != 0)
         return -1;
 
     /* A day that the month does not have is invalid, not the first days of the next
      * month as timegm would make it. xs:dateTime has no leap second (60), and SAML 2.0
-     * Core, section 1.3.3, forbids writing one. */
-    if (year < 1970 || month < 1 || month > 12 || day < 1 ||
-        day > saml_days_in_month(year, month) || hour > 23 || minute > 59 || second > 59)
+     * Core, section 1.3.3, forbids writing one. XML Schema 1.0 has no year 0000. */
+    if (f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > saml_days_in_month(f[0], f[1]) ||
+        f[3] > 23 || f[4] > 59 || f[5] > 59)
         return -1;
 
     /* Fractions of a second are dropped. */
@@ -121,16 +132,11 @@ int saml_time_parse(const char *text, time_t *out)
     if (saml_time_zone(&rest, &offset) != 0 || *rest != '\0')
         return -1;
 
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = minute;
-    tm.tm_sec = second;
-    value = timegm(&tm);
-    if (value == (time_t)-1)
-        return -1;
-    *out = value - offset;
+    value = saml_days_since_epoch(f[0], f[1], f[2]) * 86400 + f[3] * 3600LL + f[4] * 60LL +
+            f[5] - offset;
+    if (value < 0 || value > SAML_TIME_MAX)
+        return -2;
+    *out = (time_t)value;
     return 0;
 }
 
@@ -160,23 +166,35 @@ static char *saml_attr_dup(xmlNodePtr node, const char *name)
     return copy;
 }
 
+/* Reads the xs:dateTime attribute name of node into *out and sets *present, which may be
+ * NULL for a required attribute. */
 static saml_status saml_read_time(xmlNodePtr node, const char *name, bool required,
-                                  time_t *out, char *detail, size_t detail_size)
+                                  time_t *out, bool *present, char *detail, size_t detail_size)
 {
     xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
     saml_status status = SAML_OK;
+    int parsed = 0;
 
     *out = 0;
+    if (present != NULL)
+        *present = value != NULL;
     if (value == NULL) {
         if (required)
             status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                                "<%.40s> has no %s attribute", node->name, name);
-    } else if (saml_time_parse((const char *)value, out) != 0) {
+    } else {
+        parsed = saml_time_parse((const char *)value, out);
+    }
+    if (parsed == -1)
         status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                            "the %s \"%.60s\" of <%.40s> is not a valid xs:dateTime: "
                            "a real date and time, ending in Z or an offset", name,
                            (const char *)value, node->name);
-    }
+    else if (parsed == -2)
+        status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                           "the %s \"%.60s\" of <%.40s> is outside the range the node "
+                           "reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z", name,
+                           (const char *)value, node->name);
     xmlFree(value);
     return status;
 }
@@ -204,7 +222,7 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
                          "the Assertion needs exactly one Issuer holding only text");
 
-    return saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, detail,
+    return saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, NULL, detail,
                           detail_size);
 }
 
@@ -262,14 +280,15 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
                          "the Assertion has %zu Conditions elements; exactly one is required",
                          count);
 
-    status = saml_read_time(conditions, "NotBefore", false, &a->not_before, detail, detail_size);
+    status = saml_read_time(conditions, "NotBefore", false, &a->not_before, &a->has_not_before,
+                            detail, detail_size);
     if (status != SAML_OK)
         return status;
     if (xmlHasProp(conditions, (const xmlChar *)"NotOnOrAfter") == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
                          "the Conditions have no NotOnOrAfter, so the assertion never expires");
-    status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, detail,
-                            detail_size);
+    status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, NULL,
+                            detail, detail_size);
     if (status == SAML_OK)
         status = saml_read_condition_elements(conditions, a, detail, detail_size);
     if (status != SAML_OK)
@@ -330,7 +349,8 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
                          "accepted",
                          count);
     /* The schema requires AuthnInstant; the result attestation copies it. */
-    status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, detail,
+    a->has_authn_statement = true;
+    status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, NULL, detail,
                             detail_size);
     if (status != SAML_OK)
         return status;
@@ -486,17 +506,17 @@ const char *saml_name_qualifier_for_copy(const saml_assertion *assertion,
 const char *saml_authenticating_issuer_for_copy(const saml_assertion *assertion,
                                                 const char *new_issuer)
 {
-    if (assertion->authn_instant == 0 || strcmp(assertion->issuer, new_issuer) == 0)
+    if (!assertion->has_authn_statement || strcmp(assertion->issuer, new_issuer) == 0)
         return NULL;
     return assertion->issuer;
 }
 
-static json_t *saml_time_json(time_t value)
+static json_t *saml_time_json(time_t value, bool present)
 {
     struct tm tm;
     char text[32];
 
-    if (value == 0 || gmtime_r(&value, &tm) == NULL)
+    if (!present || gmtime_r(&value, &tm) == NULL)
         return json_null();
     strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return json_string(text);
@@ -558,9 +578,10 @@ json_t *saml_assertion_to_json(const saml_assertion *assertion)
                      "name_qualifier", saml_string_json(assertion->name_qualifier),
                      "sp_name_qualifier", saml_string_json(assertion->sp_name_qualifier),
                      "sp_provided_id", saml_string_json(assertion->sp_provided_id),
-                     "issue_instant", saml_time_json(assertion->issue_instant),
-                     "not_before", saml_time_json(assertion->not_before),
-                     "not_on_or_after", saml_time_json(assertion->not_on_or_after),
+                     "issue_instant", saml_time_json(assertion->issue_instant, true),
+                     "not_before",
+                     saml_time_json(assertion->not_before, assertion->has_not_before),
+                     "not_on_or_after", saml_time_json(assertion->not_on_or_after, true),
                      "audiences", audiences,
                      "assurance", saml_string_json(assertion->assurance),
                      "attributes", saml_attributes_json(assertion),

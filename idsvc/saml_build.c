@@ -167,12 +167,12 @@ static int resolve_attributes(const saml_assertion_spec *spec, resolved_attribut
 }
 
 /* A copy of a verified assertion without an AuthnStatement gets none, and any other
- * spec without an AuthnInstant gets the issue instant. */
+ * spec without has_authn_instant gets the issue instant. */
 static int prepare_authn_instant(const saml_assertion_spec *spec, assertion_fields *fields,
                                  p11_error *err)
 {
     fields->authn_instant[0] = '\0';
-    if (spec->authn_instant == 0) {
+    if (!spec->has_authn_instant) {
         if (!spec->copies_verified)
             memcpy(fields->authn_instant, fields->issue_instant, SAML_TIME_SIZE);
         return 0;

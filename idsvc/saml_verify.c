@@ -36,6 +36,7 @@ static saml_status saml_from_xml_safe(xml_safe_status status)
     case XML_SAFE_DUPLICATE_ID: return SAML_ERR_DUPLICATE_ID;
     case XML_SAFE_NO_MEMORY: return SAML_ERR_INTERNAL;
     case XML_SAFE_TOO_COMPLEX: return SAML_ERR_C14N_TOO_COMPLEX;
+    case XML_SAFE_INVALID_ID: return SAML_ERR_NOT_SAML;
     }
     return SAML_ERR_INTERNAL;
 }
@@ -251,7 +252,7 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
 static saml_status saml_check_window(const saml_assertion *a, time_t now, long skew,
                                      char *detail, size_t detail_size)
 {
-    if (a->not_before != 0 && now + skew < a->not_before)
+    if (a->has_not_before && now + skew < a->not_before)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
                          "the assertion is not valid before NotBefore, %lld seconds from now",
                          (long long)(a->not_before - now));

@@ -101,7 +101,7 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
 saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
                                         size_t detail_size)
 {
-    if (a->not_before != 0 && a->not_before >= a->not_on_or_after)
+    if (a->has_not_before && a->not_before >= a->not_on_or_after)
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
                          "the Conditions' NotBefore is not earlier than their NotOnOrAfter, "
                          "so the assertion is valid at no time");
@@ -302,11 +302,16 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
                          "does not limit when the assertion can be presented");
     parsed = saml_time_parse((const char *)text, &not_on_or_after);
     xmlFree(text);
-    if (parsed != 0)
+    if (parsed == -1)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
                          "the NotOnOrAfter of the bearer SubjectConfirmationData is not a "
                          "valid xs:dateTime: a real date and time, ending in Z or an "
                          "offset");
+    if (parsed != 0)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the NotOnOrAfter of the bearer SubjectConfirmationData is outside "
+                         "the range the node reads, 1970-01-01T00:00:00Z to "
+                         "9999-12-31T23:59:59Z");
 
     if (now - skew >= not_on_or_after)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,

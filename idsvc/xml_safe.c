@@ -360,8 +360,14 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
     if (value == NULL)
         return XML_SAFE_NO_MEMORY;
 
-    /* xmlAddID would print an error for a duplicate, so look first. */
-    if (xmlGetID(doc, value) != NULL) {
+    /* xmlAddID of libxml2 2.9.14 returns NULL for an empty value, as for a failed
+     * allocation, and an ID must be an NCName, which is never empty. xmlAddID would
+     * also print an error for a duplicate, so look first. */
+    if (value[0] == '\0') {
+        snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is empty, but an ID "
+                 "needs a value", (const char *)attr->name, (const char *)attr->parent->name);
+        status = XML_SAFE_INVALID_ID;
+    } else if (xmlGetID(doc, value) != NULL) {
         snprintf(detail, detail_size, "the ID \"%.80s\" appears on more than one element",
                  (const char *)value);
         status = XML_SAFE_DUPLICATE_ID;

@@ -688,6 +688,166 @@ static void proxy_restriction_reported(void **state)
     free(doc);
 }
 
+/* Verifies xml with the fixture's options and copies the detail into detail. */
+static saml_status verify_with_detail(const char *xml, char *detail, size_t detail_size)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    saml_status status;
+
+    status = saml_verify(fixture.store, &options, xml, strlen(xml), &a, detail, detail_size);
+    print_message("    %s: %s\n", saml_status_code(status), detail);
+    assert_null(a);
+    return status;
+}
+
+/* libxml2 2.9.14 registers no empty ID, and the verifier must not take that for a failed
+ * allocation, which returns internal. */
+static void empty_id_rejected(void **state)
+{
+    char *assertion_id = st_replace(genuine, " ID=\"_", " ID=\"\" Old=\"_");
+    char *response_id = in_response("");
+    char *response_empty = st_replace(response_id, "ID=\"_r1\"", "ID=\"\"");
+    char *extra = in_response("<x:Extra xmlns:x=\"urn:example:x\" ID=\"\"/>");
+    const struct {
+        const char *xml;
+        const char *detail;
+    } cases[] = {
+        {assertion_id, "the ID attribute of <Assertion> is empty, but an ID needs a value"},
+        {response_empty, "the ID attribute of <Response> is empty, but an ID needs a value"},
+        {extra, "the ID attribute of <Extra> is empty, but an ID needs a value"},
+    };
+    char detail[512];
+    char line[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
+                         SAML_ERR_NOT_SAML);
+        assert_string_equal(detail, cases[i].detail);
+    }
+
+    assert_int_equal(verify_with_cli(assertion_id, line, sizeof(line)), 1);
+    assert_string_equal(line, "rejected: not_saml: the ID attribute of <Assertion> is "
+                              "empty, but an ID needs a value");
+    free(assertion_id);
+    free(response_id);
+    free(response_empty);
+    free(extra);
+}
+
+static void times_outside_range_rejected(void **state)
+{
+    static const char *const outside[] = {
+        "9999-12-31T23:59:59-01:00", /* 10000-01-01T00:59:59Z */
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00+00:01",
+        "0001-01-01T00:00:00Z",
+    };
+    static const struct {
+        const char *text;
+        time_t value;
+    } edges[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"1969-12-31T23:00:00-01:00", 0},
+        {"9999-12-31T23:59:59Z", (time_t)SAML_TIME_MAX},
+        {"9999-12-31T23:59:59+14:00", (time_t)SAML_TIME_MAX - 14 * 3600},
+    };
+    time_t value;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+        if (saml_time_parse(outside[i], &value) != -2)
+            fail_msg("\"%s\" was not rejected as outside the range", outside[i]);
+    }
+    assert_int_equal(saml_time_parse("0000-01-01T00:00:00Z", &value), -1);
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        assert_int_equal(saml_time_parse(edges[i].text, &value), 0);
+        assert_int_equal(value, edges[i].value);
+    }
+}
+
+#define AUTHN_STATEMENT(instant)                                                       \
+    "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"" instant "\">"             \
+    "<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:"    \
+    "classes:unspecified</saml:AuthnContextClassRef></saml:AuthnContext>"              \
+    "</saml:AuthnStatement>"
+
+/* Each time that the verifier reads, signed with a value after the year 9999 or before
+ * 1970 in UTC, and the status and detail of its rejection. */
+static void signed_times_outside_range(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        saml_status status;
+        const char *detail;
+    } cases[] = {
+        {"</saml:Conditions>", AUTHN_STATEMENT("9999-12-31T23:59:59-01:00"), SAML_ERR_NOT_SAML,
+         "the AuthnInstant \"9999-12-31T23:59:59-01:00\" of <AuthnStatement> is outside the "
+         "range the node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
+        {"IssueInstant=\"2025-12-31T23:59:00Z\"", "IssueInstant=\"1969-12-31T23:59:59Z\"",
+         SAML_ERR_NOT_SAML,
+         "the IssueInstant \"1969-12-31T23:59:59Z\" of <Assertion> is outside the range the "
+         "node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
+        {"59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+         "59:00Z\" NotOnOrAfter=\"9999-12-31T23:30:00-00:30\"", SAML_ERR_NOT_SAML,
+         "the NotOnOrAfter \"9999-12-31T23:30:00-00:30\" of <Conditions> is outside the range "
+         "the node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
+        {"Data NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+         "Data NotOnOrAfter=\"9999-12-31T23:59:59-01:00\"", SAML_ERR_CONFIRMATION_INVALID,
+         "the NotOnOrAfter of the bearer SubjectConfirmationData is outside the range the "
+         "node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)), cases[i].status);
+        assert_string_equal(detail, cases[i].detail);
+        free(xml);
+    }
+}
+
+/* A time at the epoch reads as 0, which must not pass for an absent value. */
+static void epoch_times_kept(void **state)
+{
+    char *authn = signed_variant("</saml:Conditions>", AUTHN_STATEMENT("1970-01-01T00:00:00Z"));
+    char *not_before = signed_variant("NotBefore=\"2025-12-31T23:59:00Z\"",
+                                      "NotBefore=\"1970-01-01T00:00:00Z\"");
+    char *both_epoch = signed_variant("NotBefore=\"2025-12-31T23:59:00Z\" "
+                                      "NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+                                      "NotBefore=\"1970-01-01T00:00:00Z\" "
+                                      "NotOnOrAfter=\"1970-01-01T00:00:00Z\"");
+    saml_assertion *a = NULL;
+    json_t *json;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, authn, &a), SAML_OK);
+    assert_true(a->has_authn_statement);
+    assert_int_equal(a->authn_instant, 0);
+    /* A copy by another issuer names this one as an authenticating authority. */
+    assert_non_null(saml_authenticating_issuer_for_copy(a, "https://other.idsvc.test"));
+    saml_assertion_free(&a);
+
+    assert_int_equal(st_verify(&fixture, NULL, not_before, &a), SAML_OK);
+    assert_true(a->has_not_before);
+    json = saml_assertion_to_json(a);
+    assert_non_null(json);
+    assert_string_equal(json_string_value(json_object_get(json, "not_before")),
+                        "1970-01-01T00:00:00Z");
+    json_decref(json);
+    saml_assertion_free(&a);
+
+    /* An empty window is named as such, not as an expiry. */
+    assert_int_equal(verify_xml_at(both_epoch, 0, 0), SAML_ERR_CONDITIONS_INVALID);
+    free(authn);
+    free(not_before);
+    free(both_epoch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +873,10 @@ int main(void)
         cmocka_unit_test(two_threads_verify),
         cmocka_unit_test(unknown_condition_rejected),
         cmocka_unit_test(proxy_restriction_reported),
+        cmocka_unit_test(empty_id_rejected),
+        cmocka_unit_test(times_outside_range_rejected),
+        cmocka_unit_test(signed_times_outside_range),
+        cmocka_unit_test(epoch_times_kept),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

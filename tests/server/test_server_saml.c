@@ -742,6 +742,70 @@ static void test_assertion_encoding_edges(void **state)
     free(signed_xml);
 }
 
+/* ---- client input that must not return internal_error ------------------------------- */
+
+static void test_empty_id_rejected(void **state)
+{
+    char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
+    char *extra = wrap_in_response(signed_xml, "Success",
+                                   "<x:Extra xmlns:x=\"urn:example:x\" ID=\"\"/>");
+    char *wrapper = wrap_in_response(signed_xml, "Success", "");
+    char *empty_wrapper = replace_between(wrapper, "_response1\"", "\"", "\"");
+    const char *const documents[] = {
+        "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"\" "
+        "Version=\"2.0\"></saml:Assertion>",
+        extra,
+        empty_wrapper,
+    };
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(documents) / sizeof(documents[0]); i++) {
+        post_assertion(documents[i], &result);
+        print_message("    %ld %s\n", result.status, http_result_code(&result));
+        expect_problem(&result, 422, "not_saml", "assertion");
+        assert_non_null(strstr(result.body, "is empty, but an ID needs a value"));
+        http_result_clear(&result);
+    }
+    free(empty_wrapper);
+    free(wrapper);
+    free(extra);
+    free(signed_xml);
+}
+
+/* 9999-12-31T23:59:59-01:00 is 10000-01-01T00:59:59Z, which no attestation can carry. */
+static void test_authn_instant_after_9999_rejected(void **state)
+{
+    char *xml = peer_variant("AuthnInstant=\"", "Z\"",
+                             "AuthnInstant=\"9999-12-31T23:59:59-01:00\"");
+    http_result result;
+
+    (void)state;
+    post_assertion(xml, &result);
+    expect_problem(&result, 422, "not_saml", "assertion");
+    assert_non_null(strstr(result.body, "outside the range the node reads"));
+    http_result_clear(&result);
+    free(xml);
+}
+
+static void test_authn_instant_at_epoch_copied(void **state)
+{
+    char *xml = peer_variant("AuthnInstant=\"", "Z\"", "AuthnInstant=\"1970-01-01T00:00:00Z\"");
+    http_result result;
+    const char *attestation;
+
+    (void)state;
+    post_assertion(xml, &result);
+    if (result.status != 200)
+        fprintf(stderr, "rejected: %s\n", result.body ? result.body : "");
+    assert_int_equal(result.status, 200);
+    attestation = json_string_value(json_object_get(result.json, "attestation"));
+    assert_non_null(attestation);
+    assert_non_null(strstr(attestation, "AuthnInstant=\"1970-01-01T00:00:00Z\""));
+    http_result_clear(&result);
+    free(xml);
+}
+
 /* ---- the signed metadata ------------------------------------------------------------- */
 
 /* Runs `xmlsec1 --verify` on xml with only the node's certificate; returns its status. */
@@ -808,6 +872,9 @@ int main(void)
         cmocka_unit_test(test_response_wrapper_checked),
         cmocka_unit_test(test_assertion_encoding_edges),
         cmocka_unit_test(test_metadata_signed_in_hsm),
+        cmocka_unit_test(test_empty_id_rejected),
+        cmocka_unit_test(test_authn_instant_after_9999_rejected),
+        cmocka_unit_test(test_authn_instant_at_epoch_copied),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
