@@ -1,4 +1,5 @@
 #include "xml_safe.h"
+#include "xml_safe_scan.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -6,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -67,197 +67,6 @@ static bool xml_safe_has_doctype_bytes(const char *xml, size_t len)
     return false;
 }
 
-/* The raw bytes as a sequence of code units: one byte in UTF-8 and the other encodings
- * that keep ASCII as is, two in UTF-16. Markup characters are ASCII in all of them. */
-typedef struct xml_safe_units {
-    const unsigned char *bytes;
-    size_t count;
-    size_t width;
-    bool big_endian;
-} xml_safe_units;
-
-static unsigned xml_safe_unit(const xml_safe_units *units, size_t i)
-{
-    const unsigned char *at = units->bytes + i * units->width;
-
-    if (units->width == 1)
-        return at[0];
-    return units->big_endian ? (unsigned)at[0] << 8 | at[1] : (unsigned)at[1] << 8 | at[0];
-}
-
-/* Detects the encoding family from the first bytes, as XML 1.0 Appendix F does. Returns
- * false for UCS-4 and EBCDIC, which the scan cannot read. */
-static bool xml_safe_units_init(xml_safe_units *units, const char *xml, size_t len)
-{
-    const unsigned char *b = (const unsigned char *)xml;
-    bool utf16_be = len >= 2 && ((b[0] == 0xFE && b[1] == 0xFF) || (b[0] == 0 && b[1] != 0));
-    bool utf16_le = len >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] != 0 && b[1] == 0));
-
-    if (len >= 4 && ((b[0] == 0 && b[1] == 0) || (b[2] == 0 && b[3] == 0) ||
-                     (b[0] == 0x4C && b[1] == 0x6F && b[2] == 0xA7 && b[3] == 0x94)))
-        return false;
-    units->bytes = b;
-    units->width = utf16_be || utf16_le ? 2 : 1;
-    units->big_endian = utf16_be;
-    units->count = len / units->width;
-    return true;
-}
-
-/* Returns the index just past the first occurrence of the ASCII text end at or after i,
- * or units->count when there is none. */
-static size_t xml_safe_skip_past(const xml_safe_units *units, size_t i, const char *end)
-{
-    size_t end_len = strlen(end);
-
-    for (; i + end_len <= units->count; i++) {
-        size_t k = 0;
-
-        while (k < end_len && xml_safe_unit(units, i + k) == (unsigned char)end[k])
-            k++;
-        if (k == end_len)
-            return i + end_len;
-    }
-    return units->count;
-}
-
-static bool xml_safe_starts_with(const xml_safe_units *units, size_t i, const char *text)
-{
-    for (size_t k = 0; text[k] != '\0'; k++)
-        if (i + k >= units->count || xml_safe_unit(units, i + k) != (unsigned char)text[k])
-            return false;
-    return true;
-}
-
-/* Reads the start tag that opens at i and counts its '=' signs outside quoted values,
- * an upper bound of its attributes. Returns the index past the tag. */
-static size_t xml_safe_scan_tag(const xml_safe_units *units, size_t i, size_t *attributes)
-{
-    unsigned quote = 0;
-
-    *attributes = 0;
-    for (; i < units->count; i++) {
-        unsigned c = xml_safe_unit(units, i);
-
-        if (quote != 0) {
-            quote = c == quote ? 0 : quote;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
-        } else if (c == '=') {
-            (*attributes)++;
-        } else if (c == '>') {
-            return i + 1;
-        }
-    }
-    return units->count;
-}
-
-/* Whether an encoding name keeps the markup characters as the scan reads them: UTF-8,
- * UTF-16 and UCS-2, and the single-byte sets that keep ASCII as it is. A stateful or
- * escaping encoding such as UTF-7 writes '<' as other bytes, so the scan would miss
- * every tag. */
-static bool xml_safe_encoding_known(const char *name)
-{
-    static const char *const exact[] = {"UTF-8",  "UTF8",     "UTF-16",   "UTF-16LE",
-                                        "UTF-16BE", "UCS-2",  "ISO-10646-UCS-2",
-                                        "US-ASCII", "ASCII"};
-    static const char *const prefixes[] = {"ISO-8859-", "WINDOWS-125"};
-
-    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-        if (strcasecmp(name, exact[i]) == 0)
-            return true;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t prefix_len = strlen(prefixes[i]);
-        const char *number = name + prefix_len;
-
-        if (strncasecmp(name, prefixes[i], prefix_len) == 0 && number[0] != '\0' &&
-            strspn(number, "0123456789") == strlen(number))
-            return true;
-    }
-    return false;
-}
-
-/* Reads the encoding that the XML declaration at the start names into out, or leaves
- * out empty when there is no declaration or it names none. */
-static void xml_safe_declared_encoding(const xml_safe_units *units, char *out, size_t size)
-{
-    size_t i = 0;
-    size_t end;
-    size_t len = 0;
-
-    out[0] = '\0';
-    if (units->count > 0 && xml_safe_unit(units, 0) == 0xFEFF)
-        i = 1; /* the UTF-16 byte order mark */
-    else if (xml_safe_starts_with(units, 0, "\xEF\xBB\xBF"))
-        i = 3; /* the UTF-8 one */
-    if (!xml_safe_starts_with(units, i, "<?xml "))
-        return;
-    end = xml_safe_skip_past(units, i, "?>");
-    for (i += 6; i + 8 < end && !xml_safe_starts_with(units, i, "encoding"); i++)
-        ;
-    for (i += 8; i < end && strchr(" \t\r\n=", (int)xml_safe_unit(units, i)) != NULL; i++)
-        ;
-    if (i >= end || (xml_safe_unit(units, i) != '"' && xml_safe_unit(units, i) != '\''))
-        return;
-    for (i++; i < end && len + 1 < size; i++) {
-        unsigned c = xml_safe_unit(units, i);
-
-        if (c == '"' || c == '\'' || c > 0x7e)
-            break;
-        out[len++] = (char)c;
-    }
-    out[len] = '\0';
-}
-
-/*
- * Finds a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES attributes in the raw
- * bytes, skipping comments, CDATA sections, processing instructions and end tags. The
- * scan is lenient: malformed markup is left for the parser to reject.
- */
-static xml_safe_status xml_safe_scan_attributes(const char *xml, size_t len, char *detail,
-                                                size_t detail_size)
-{
-    xml_safe_units units;
-    size_t i = 0;
-
-    char encoding[48];
-
-    if (!xml_safe_units_init(&units, xml, len)) {
-        snprintf(detail, detail_size, "the document is in UCS-4 or EBCDIC; send UTF-8 or "
-                                      "UTF-16");
-        return XML_SAFE_MALFORMED;
-    }
-    xml_safe_declared_encoding(&units, encoding, sizeof(encoding));
-    if (encoding[0] != '\0' && !xml_safe_encoding_known(encoding)) {
-        snprintf(detail, detail_size, "the XML declaration names the encoding \"%s\", which "
-                 "the node does not read; send UTF-8 or UTF-16", encoding);
-        return XML_SAFE_MALFORMED;
-    }
-    while (i < units.count) {
-        size_t attributes = 0;
-
-        if (xml_safe_unit(&units, i) != '<')
-            i++;
-        else if (xml_safe_starts_with(&units, i, "<!--"))
-            i = xml_safe_skip_past(&units, i + 4, "-->");
-        else if (xml_safe_starts_with(&units, i, "<![CDATA["))
-            i = xml_safe_skip_past(&units, i + 9, "]]>");
-        else if (xml_safe_starts_with(&units, i, "<?"))
-            i = xml_safe_skip_past(&units, i + 2, "?>");
-        else if (xml_safe_starts_with(&units, i, "</") || xml_safe_starts_with(&units, i, "<!"))
-            i = xml_safe_skip_past(&units, i + 2, ">");
-        else
-            i = xml_safe_scan_tag(&units, i + 1, &attributes);
-
-        if (attributes > XML_SAFE_MAX_TAG_ATTRIBUTES) {
-            snprintf(detail, detail_size,
-                     "a start tag has more than %d attributes and namespace declarations",
-                     XML_SAFE_MAX_TAG_ATTRIBUTES);
-            return XML_SAFE_TOO_COMPLEX;
-        }
-    }
-    return XML_SAFE_OK;
-}
-
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                                xmlDocPtr *doc_out, char *detail, size_t detail_size)
 {
@@ -279,7 +88,7 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
         snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
         return XML_SAFE_DOCTYPE;
     }
-    status = xml_safe_scan_attributes(xml, len, detail, detail_size);
+    status = xml_safe_scan_raw(xml, len, detail, detail_size);
     if (status != XML_SAFE_OK)
         return status;
 

@@ -552,6 +552,166 @@ static void declared_encoding_checked(void **state)
     }
 }
 
+/* XML 1.0 allows any white space after "<?xml", between the pseudo-attributes and
+ * around '=', so the scan reads the declaration by its grammar, not by one spelling. */
+static void declaration_white_space_read(void **state)
+{
+    static const char *const hiding[] = {
+        "<?xml\tversion=\"1.0\" encoding=\"UTF-7\"?>",
+        "<?xml\nversion=\"1.0\"\r\nencoding = 'UTF-7' ?>",
+        "<?xml version=\"1.0\"\tencoding\t=\t\"UTF-7\"?>",
+        "<?xml\rversion='1.0' encoding='UTF-7'?>",
+    };
+    static const char *const malformed[] = {
+        "<?xml version=\"1.0\"encoding=\"UTF-7\"?>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" encoding=\"UTF-7\"?>",
+        "<?xml version=\"1.0\" encoding=UTF-7?>",
+        "<?xml version=\"1.0\" encoding=\"UTF-7?>",
+        "<?xml version=\"1.0\" encoding=\"\" encoding=\"UTF-7\"?>",
+    };
+    char *element = element_with_attributes(XML_SAFE_MAX_TAG_ATTRIBUTES + 1);
+    char *doc = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(hiding) / sizeof(hiding[0]); i++) {
+        assert_true(asprintf(&doc, "%s+ADw-a b=\"\"/+AD4-", hiding[i]) > 0);
+        expect_rejection(doc, strlen(doc), SAML_ERR_XML_MALFORMED,
+                         "the XML declaration names the encoding \"UTF-7\", which the node "
+                         "does not read; send UTF-8 or UTF-16");
+        free(doc);
+    }
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        assert_true(asprintf(&doc, "%s<a/>", malformed[i]) > 0);
+        expect_rejection(doc, strlen(doc), SAML_ERR_XML_MALFORMED,
+                         "the XML declaration is malformed");
+        free(doc);
+    }
+
+    /* A declaration spelled with other white space still lets the scan reach the tag. */
+    assert_true(asprintf(&doc, "<?xml\tversion = \"1.0\"\n encoding='ISO-8859-1'\t?>%s",
+                         element) > 0);
+    expect_rejection(doc, strlen(doc), SAML_ERR_C14N_TOO_COMPLEX, "start tag");
+    free(doc);
+    free(element);
+}
+
+/* Returns prefix in UTF-16 with a byte order mark, followed by the bytes of rest as they
+ * are, and sets *len. prefix and rest are ASCII. */
+static char *utf16_then_bytes(const char *prefix, bool big_endian, const char *rest,
+                              size_t *len)
+{
+    size_t chars = strlen(prefix);
+    size_t rest_len = strlen(rest);
+    unsigned char *out = calloc(2 * chars + 2 + rest_len + 1, 1);
+
+    assert_non_null(out);
+    out[0] = big_endian ? 0xFE : 0xFF;
+    out[1] = big_endian ? 0xFF : 0xFE;
+    for (size_t i = 0; i < chars; i++)
+        out[2 + 2 * i + (big_endian ? 1 : 0)] = (unsigned char)prefix[i];
+    memcpy(out + 2 + 2 * chars, rest, rest_len);
+    *len = 2 * chars + 2 + rest_len;
+    return (char *)out;
+}
+
+/* Returns ascii in UTF-16 with a byte order mark, and sets *len. */
+static char *utf16(const char *ascii, bool big_endian, size_t *len)
+{
+    return utf16_then_bytes(ascii, big_endian, "", len);
+}
+
+/* libxml2 2.9.14 switches to the declared encoding after the declaration. A name whose
+ * code units differ in width or byte order from those the document starts in would let
+ * it read the rest differently from the scan, which could then miss a start tag. */
+static void declared_units_must_match(void **state)
+{
+    static const struct {
+        const char *encoding;
+        int start; /* 0: single bytes, 1: UTF-16LE, 2: UTF-16BE */
+        const char *started;
+    } mismatched[] = {
+        {"ISO-8859-1", 1, "UTF-16LE"},
+        {"windows-1252", 2, "UTF-16BE"},
+        {"UTF-8", 1, "UTF-16LE"},
+        {"UTF-16", 0, "an 8-bit encoding such as UTF-8"},
+        {"UTF-16LE", 0, "an 8-bit encoding such as UTF-8"},
+        {"utf-16be", 0, "an 8-bit encoding such as UTF-8"},
+        {"UCS-2", 0, "an 8-bit encoding such as UTF-8"},
+        {"ISO-10646-UCS-2", 0, "an 8-bit encoding such as UTF-8"},
+        {"UTF-16LE", 2, "UTF-16BE"},
+        {"UTF-16BE", 1, "UTF-16LE"},
+        {"UCS-2", 2, "UTF-16BE"},
+    };
+    static const struct {
+        const char *encoding;
+        int start;
+    } matched[] = {
+        {"UTF-8", 0}, {"US-ASCII", 0},   {"ISO-8859-1", 0}, {"UTF-16", 1},
+        {"UTF-16", 2}, {"UTF-16LE", 1}, {"UTF-16BE", 2},   {"UCS-2", 1},
+    };
+    char *element = element_with_attributes(XML_SAFE_MAX_TAG_ATTRIBUTES + 1);
+    char declaration[128];
+    char expected[256];
+    char *doc = NULL;
+    size_t len = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(mismatched) / sizeof(mismatched[0]); i++) {
+        snprintf(declaration, sizeof(declaration), "<?xml version=\"1.0\" encoding=\"%s\"?>",
+                 mismatched[i].encoding);
+        if (mismatched[i].start == 0) {
+            assert_true(asprintf(&doc, "%s%s", declaration, element) > 0);
+            len = strlen(doc);
+        } else {
+            /* The rest in single bytes, as libxml2 would read it after the switch. */
+            doc = utf16_then_bytes(declaration, mismatched[i].start == 2, element, &len);
+        }
+        snprintf(expected, sizeof(expected),
+                 "the XML declaration names the encoding \"%s\", but the document starts "
+                 "in %s; declare the encoding that the document is written in",
+                 mismatched[i].encoding, mismatched[i].started);
+        expect_rejection(doc, len, SAML_ERR_XML_MALFORMED, expected);
+        free(doc);
+    }
+
+    /* A declaration that ends in the other code units names its encoding before it ends,
+     * and the name, not the ending, is reported. */
+    {
+        char *rest = NULL;
+        static const char wide_end[] = "<?xml version=\"1.0\" encoding=\"UTF-16LE\"?\0>\0<\0a\0/\0>\0";
+
+        assert_true(asprintf(&rest, "?>%s", element) > 0);
+        doc = utf16_then_bytes("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"  ", false, rest,
+                               &len);
+        expect_rejection(doc, len, SAML_ERR_XML_MALFORMED,
+                         "names the encoding \"ISO-8859-1\", but the document starts in "
+                         "UTF-16LE");
+        expect_rejection(wide_end, sizeof(wide_end) - 1, SAML_ERR_XML_MALFORMED,
+                         "names the encoding \"UTF-16LE\", but the document starts in an "
+                         "8-bit encoding such as UTF-8");
+        free(doc);
+        free(rest);
+    }
+
+    /* A name of the same code units passes, and the scan then finds the start tag. */
+    for (size_t i = 0; i < sizeof(matched) / sizeof(matched[0]); i++) {
+        char *ascii = NULL;
+
+        assert_true(asprintf(&ascii, "<?xml version=\"1.0\" encoding=\"%s\"?>%s",
+                             matched[i].encoding, element) > 0);
+        if (matched[i].start == 0) {
+            doc = ascii;
+            len = strlen(doc);
+        } else {
+            doc = utf16(ascii, matched[i].start == 2, &len);
+            free(ascii);
+        }
+        expect_rejection(doc, len, SAML_ERR_C14N_TOO_COMPLEX, "start tag");
+        free(doc);
+    }
+    free(element);
+}
+
 /* Returns 200 nested elements around count copies of leaf. */
 static char *deep_content(const char *leaf, int count)
 {
@@ -704,6 +864,8 @@ int main(void)
         cmocka_unit_test(start_tag_scan_skips_text),
         cmocka_unit_test(ucs4_rejected),
         cmocka_unit_test(declared_encoding_checked),
+        cmocka_unit_test(declaration_white_space_read),
+        cmocka_unit_test(declared_units_must_match),
         cmocka_unit_test(work_estimate_limit),
         cmocka_unit_test(manifest_references_not_processed),
         cmocka_unit_test(cli_reports_code),

@@ -806,6 +806,44 @@ static void test_authn_instant_at_epoch_copied(void **state)
     free(xml);
 }
 
+/* Returns text in UTF-7 with the same characters, for ASCII text without '~' and '\':
+ * each '+' becomes "+-", and every other character stands for itself. */
+static char *ascii_to_utf7(const char *text)
+{
+    char *out = malloc(2 * strlen(text) + 1);
+    size_t len = 0;
+
+    assert_non_null(out);
+    for (const char *c = text; *c != '\0'; c++) {
+        out[len++] = *c;
+        if (*c == '+')
+            out[len++] = '-';
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* UTF-7 writes '<' as "+ADw-", which would hide start tags from the scan of the raw
+ * bytes, so an assertion that declares it is rejected even with a valid signature. The
+ * tab after "<?xml" is white space that XML 1.0 allows there. */
+static void test_utf7_declaration_rejected(void **state)
+{
+    char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
+    char *declared = replace_between(signed_xml, "<?xml", "?>",
+                                     "<?xml\tversion=\"1.0\" encoding=\"UTF-7\"?>");
+    char *xml = ascii_to_utf7(declared);
+    http_result result;
+
+    (void)state;
+    post_assertion(xml, &result);
+    expect_problem(&result, 422, "xml_malformed", "assertion");
+    assert_non_null(strstr(result.body, "names the encoding \\\"UTF-7\\\""));
+    http_result_clear(&result);
+    free(xml);
+    free(declared);
+    free(signed_xml);
+}
+
 /* ---- the signed metadata ------------------------------------------------------------- */
 
 /* Runs `xmlsec1 --verify` on xml with only the node's certificate; returns its status. */
@@ -875,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_empty_id_rejected),
         cmocka_unit_test(test_authn_instant_after_9999_rejected),
         cmocka_unit_test(test_authn_instant_at_epoch_copied),
+        cmocka_unit_test(test_utf7_declaration_rejected),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
