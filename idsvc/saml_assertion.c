@@ -217,6 +217,10 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "the Assertion has no ID");
 
     issuer = saml_child(assertion, "Issuer", &count);
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the Assertion has %zu Issuer elements; exactly one is required",
+                         count);
     a->issuer = count == 1 ? xml_safe_text_trimmed(issuer) : NULL;
     if (a->issuer == NULL || a->issuer[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,

@@ -147,7 +147,7 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
     if (count == 0)
         return SAML_OK;
     if (count > 1)
-        return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "<%.40s> has %zu Issuer elements; at most one is allowed", node->name,
                          count);
 

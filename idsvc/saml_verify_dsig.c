@@ -218,6 +218,54 @@ static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail
     return SAML_OK;
 }
 
+/* Fails for a SignedInfo or Reference without exactly one child element name. */
+static saml_status saml_dsig_fail_count(xmlNodePtr parent, const char *name, size_t count,
+                                        char *detail, size_t detail_size)
+{
+    return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
+                     "the %.40s has %zu %s elements; exactly one is required", parent->name,
+                     count, name);
+}
+
+/* Checks the DigestMethod and that the DigestValue is base64, so that a malformed value
+ * is named as such and not as a signature that failed to verify. */
+static saml_status saml_dsig_check_digest(xmlNodePtr reference, saml_dsig_info *info,
+                                          char *detail, size_t detail_size)
+{
+    size_t count;
+    xmlNodePtr method_node = saml_dsig_only_child(reference, "DigestMethod", &count);
+    const saml_algorithm *digest;
+    xmlNodePtr value_node;
+    char *text;
+    unsigned char *decoded;
+    size_t len;
+
+    if (method_node == NULL)
+        return saml_dsig_fail_count(reference, "DigestMethod", count, detail, detail_size);
+    digest = saml_dsig_find_algorithm(saml_digest_methods,
+                                      sizeof(saml_digest_methods) /
+                                          sizeof(saml_digest_methods[0]),
+                                      saml_dsig_algorithm(method_node));
+    if (digest == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
+                         "the DigestMethod \"%.120s\" is not allowed",
+                         saml_dsig_algorithm(method_node));
+    info->uses_sha1 = info->uses_sha1 || digest->sha1;
+
+    value_node = saml_dsig_only_child(reference, "DigestValue", &count);
+    text = value_node != NULL ? xml_safe_text(value_node) : NULL;
+    if (text == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
+                         "the Reference needs exactly one DigestValue holding only text");
+    decoded = saml_base64_decode(text, strlen(text), &len);
+    free(text);
+    if (decoded == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
+                         "the DigestValue is not valid base64");
+    free(decoded);
+    return SAML_OK;
+}
+
 static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr signed_node,
                                              saml_dsig_info *info, char *detail,
                                              size_t detail_size)
@@ -225,10 +273,7 @@ static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr si
     xmlChar *id = xmlGetNoNsProp(signed_node, (const xmlChar *)"ID");
     xmlChar *uri = xmlGetNoNsProp(reference, (const xmlChar *)"URI");
     saml_status status = SAML_OK;
-    const saml_algorithm *digest;
     xmlAttrPtr registered;
-    xmlNodePtr digest_method;
-    size_t count;
 
     if (id == NULL || id[0] == '\0') {
         status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
@@ -251,23 +296,8 @@ static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr si
     }
 
     status = saml_dsig_check_transforms(reference, detail, detail_size);
-    if (status != SAML_OK)
-        goto out;
-
-    digest_method = saml_dsig_only_child(reference, "DigestMethod", &count);
-    digest = digest_method != NULL
-                 ? saml_dsig_find_algorithm(saml_digest_methods,
-                                            sizeof(saml_digest_methods) /
-                                                sizeof(saml_digest_methods[0]),
-                                            saml_dsig_algorithm(digest_method))
-                 : NULL;
-    if (digest == NULL) {
-        status = saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
-                           "the DigestMethod \"%.120s\" is missing or not allowed",
-                           digest_method != NULL ? saml_dsig_algorithm(digest_method) : "");
-        goto out;
-    }
-    info->uses_sha1 = info->uses_sha1 || digest->sha1;
+    if (status == SAML_OK)
+        status = saml_dsig_check_digest(reference, info, detail, detail_size);
 
 out:
     xmlFree(id);
@@ -314,25 +344,29 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
                          count);
 
     node = saml_dsig_only_child(signed_info, "CanonicalizationMethod", &count);
-    if (node == NULL || strcmp(saml_dsig_algorithm(node), URI_EXC_C14N) != 0)
+    if (node == NULL)
+        return saml_dsig_fail_count(signed_info, "CanonicalizationMethod", count, detail,
+                                    detail_size);
+    if (strcmp(saml_dsig_algorithm(node), URI_EXC_C14N) != 0)
         return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
                          "the CanonicalizationMethod \"%.120s\" is not exclusive c14n "
                          "without comments",
-                         node != NULL ? saml_dsig_algorithm(node) : "");
+                         saml_dsig_algorithm(node));
     status = saml_c14n_check_parameters(node, true, detail, detail_size);
     if (status != SAML_OK)
         return status;
 
     node = saml_dsig_only_child(signed_info, "SignatureMethod", &count);
-    method = node != NULL ? saml_dsig_find_algorithm(saml_signature_methods,
-                                                     sizeof(saml_signature_methods) /
-                                                         sizeof(saml_signature_methods[0]),
-                                                     saml_dsig_algorithm(node))
-                          : NULL;
+    if (node == NULL)
+        return saml_dsig_fail_count(signed_info, "SignatureMethod", count, detail, detail_size);
+    method = saml_dsig_find_algorithm(saml_signature_methods,
+                                      sizeof(saml_signature_methods) /
+                                          sizeof(saml_signature_methods[0]),
+                                      saml_dsig_algorithm(node));
     if (method == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
-                         "the SignatureMethod \"%.120s\" is missing or not allowed",
-                         node != NULL ? saml_dsig_algorithm(node) : "");
+                         "the SignatureMethod \"%.120s\" is not allowed",
+                         saml_dsig_algorithm(node));
     info->key_type = method->key_type;
     info->uses_sha1 = method->sha1;
     info->method = method->name;

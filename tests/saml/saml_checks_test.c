@@ -848,6 +848,66 @@ static void epoch_times_kept(void **state)
     free(both_epoch);
 }
 
+/* Returns genuine with the first element that starts with start and ends with end
+ * written twice. */
+static char *with_element_doubled(const char *start, const char *end)
+{
+    char *element = st_slice(genuine, start, end);
+    char *doubled = NULL;
+    char *doc;
+
+    assert_int_not_equal(asprintf(&doubled, "%s%s", element, element), -1);
+    doc = st_replace(genuine, element, doubled);
+    free(doubled);
+    free(element);
+    return doc;
+}
+
+/* A duplicate or malformed part of the Signature or the Issuer gets the status and detail
+ * that name it. A second element is not a missing one, and a DigestValue that is not
+ * base64 is an encoding fault, not a failed signature. */
+static void signature_parts_named(void **state)
+{
+    char *two_methods = with_element_doubled("<ds:SignatureMethod", "</ds:SignatureMethod>");
+    char *two_c14n = with_element_doubled("<ds:CanonicalizationMethod",
+                                          "</ds:CanonicalizationMethod>");
+    char *no_digest_method = st_cut(genuine, "<ds:DigestMethod", "</ds:DigestMethod>");
+    char *digest_not_base64 = st_replace(genuine, "<ds:DigestValue>", "<ds:DigestValue>%");
+    char *two_digests = with_element_doubled("<ds:DigestValue>", "</ds:DigestValue>");
+    char *two_issuers = with_element_doubled("<saml:Issuer>", "</saml:Issuer>");
+    const struct {
+        const char *xml;
+        saml_status status;
+        const char *detail;
+    } cases[] = {
+        {two_methods, SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the SignedInfo has 2 SignatureMethod elements; exactly one is required"},
+        {two_c14n, SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the SignedInfo has 2 CanonicalizationMethod elements; exactly one is required"},
+        {no_digest_method, SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the Reference has 0 DigestMethod elements; exactly one is required"},
+        {digest_not_base64, SAML_ERR_SIGNATURE_ENCODING, "the DigestValue is not valid base64"},
+        {two_digests, SAML_ERR_SIGNATURE_ENCODING,
+         "the Reference needs exactly one DigestValue holding only text"},
+        {two_issuers, SAML_ERR_NOT_SAML,
+         "<Assertion> has 2 Issuer elements; at most one is allowed"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
+                         cases[i].status);
+        assert_string_equal(detail, cases[i].detail);
+    }
+    free(two_methods);
+    free(two_c14n);
+    free(no_digest_method);
+    free(digest_not_base64);
+    free(two_digests);
+    free(two_issuers);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -877,6 +937,7 @@ int main(void)
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
         cmocka_unit_test(epoch_times_kept),
+        cmocka_unit_test(signature_parts_named),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -844,6 +844,28 @@ static void test_utf7_declaration_rejected(void **state)
     free(signed_xml);
 }
 
+/* The assertion is a JSON string, so the harness's string limit of 32 KiB applies
+ * before the verifier's limit, which is the body limit of 64 KiB. */
+static void test_long_assertion_string_too_long(void **state)
+{
+    size_t padding = 40 * 1024;
+    char *xml = malloc(padding + 128);
+    http_result result;
+    size_t len;
+
+    (void)state;
+    assert_non_null(xml);
+    strcpy(xml, "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"><!--");
+    len = strlen(xml);
+    memset(xml + len, 'x', padding);
+    strcpy(xml + len + padding, "--></saml:Assertion>");
+
+    post_assertion(xml, &result);
+    expect_problem(&result, 400, "string_too_long", "assertion");
+    http_result_clear(&result);
+    free(xml);
+}
+
 /* ---- the signed metadata ------------------------------------------------------------- */
 
 /* Runs `xmlsec1 --verify` on xml with only the node's certificate; returns its status. */
@@ -914,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_authn_instant_after_9999_rejected),
         cmocka_unit_test(test_authn_instant_at_epoch_copied),
         cmocka_unit_test(test_utf7_declaration_rejected),
+        cmocka_unit_test(test_long_assertion_string_too_long),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
