@@ -123,7 +123,8 @@ static const xml_safe_encoding *xml_safe_find_encoding(const char *name)
 {
     /* libxml2 2.9.14 keeps the detected UTF-16 byte order for "UTF-16", but reads
      * "UTF-16LE" and "UTF-16BE" as named. It hands the UCS-2 names to iconv, which in
-     * glibc 2.36 on x86-64 reads them little-endian. */
+     * glibc 2.36 on x86-64 reads them little-endian. NOTE: other C libraries and
+     * big-endian hosts were not checked. */
     static const xml_safe_encoding exact[] = {
         {"UTF-8", 1, XML_SAFE_ORDER_ANY},
         {"UTF8", 1, XML_SAFE_ORDER_ANY},
