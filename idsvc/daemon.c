@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,6 +153,22 @@ static int lock_database(const config *cfg)
     return 0;
 }
 
+/* Warns when an existing database may be read by others, as one made before the daemon
+ * set its umask may be. The node still starts, because a backup job of the owner's group
+ * can be the reason. */
+static void warn_database_mode(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0 || (st.st_mode & 077) == 0)
+        return;
+    log_message(LOG_WARN, "database_permissions",
+                "%s has mode %03o, so other users can read the claim values and the "
+                "pseudonym secret in it. Run chmod 600 on it and on its -wal and -shm "
+                "files",
+                path, (unsigned)(st.st_mode & 0777));
+}
+
 static int start_node(node *n, config *cfg)
 {
     char error[512];
@@ -178,6 +195,7 @@ static int start_node(node *n, config *cfg)
     if (open_hsm(n, cfg) != 0 || lock_database(cfg) != 0)
         return -1;
 
+    warn_database_mode(cfg->database_path);
     n->store = store_sqlite_open(cfg->database_path, error, sizeof(error));
     if (n->store == NULL) {
         log_message(LOG_ERROR, "start_failed", "%s", error);
@@ -453,6 +471,10 @@ int main(int argc, char **argv)
     int status = 1;
     int rc;
 
+    /* The database and its -wal and -shm files hold claim values and the pseudonym
+     * secret, so every file the daemon makes is for its owner alone, whatever umask it
+     * inherits. SQLite's unix VFS gives -wal and -shm the mode of the database file. */
+    umask(077);
     if (parse_arguments(argc, argv, &path, &check) != 0)
         return 2;
     if (config_load(path, &cfg, error, sizeof(error)) != 0) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -45,6 +46,17 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Starts the daemon with the usual umask of a shell, 022, under which files are made
+ * readable by everyone unless the daemon sets its own. */
+static int setup_with_umask_022(void **state)
+{
+    mode_t previous = umask(022);
+    int rc = setup(state);
+
+    umask(previous);
+    return rc;
+}
+
 static char *issue_credential(harness *h)
 {
     http_result result;
@@ -69,6 +81,34 @@ static const char *credential_status(harness *h, const char *id, http_result *re
     assert_int_equal(harness_curl(h, CLIENT_ISSUER, "GET", path, NULL, NULL, result), 0);
     assert_int_equal(result->status, 200);
     return json_string_value(json_object_get(result->json, "status"));
+}
+
+/* Fails unless the file at path exists and only its owner may read or write it. */
+static void expect_private_file(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        fail_msg("%s: cannot stat the file", path);
+    if ((st.st_mode & 077) != 0)
+        fail_msg("%s: mode %03o, but the database holds claim values and must be 0600",
+                 path, (unsigned)(st.st_mode & 0777));
+}
+
+/* The database and its WAL and shared-memory files hold claim values and the pseudonym
+ * secret, so a fresh database is made 0600 whatever umask the daemon inherits. */
+static void test_fresh_database_is_private(void **state)
+{
+    harness *h = *state;
+    char path[PATH_MAX + 64];
+    char *id = issue_credential(h);
+
+    free(id);
+    expect_private_file(h->db_path);
+    snprintf(path, sizeof(path), "%s-wal", h->db_path);
+    expect_private_file(path);
+    snprintf(path, sizeof(path), "%s-shm", h->db_path);
+    expect_private_file(path);
 }
 
 static void test_writes_survive_kill9(void **state)
@@ -339,6 +379,8 @@ static void test_start_rejects_bad_client_ca(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fresh_database_is_private, setup_with_umask_022,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_writes_survive_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_hsm_gives_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reloads_roles, setup, teardown),
