@@ -8,33 +8,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <ini.h>
 
+#include "config_internal.h"
 #include "iso3166.h"
 #include "policy.h"
+#include "saml.h"
 
 #include "webauthn.h"
 
-/* Maximum length of a line in bytes, its line break included. inih's default of 200 is too
- * short for URIs and for a subject_cn of 64 four-byte UTF-8 characters. */
-#define CONFIG_MAX_LINE 4096
+/* A key that may be given once per section, and the line that gave it. */
+typedef struct seen_key {
+    char *section;
+    char *key;
+    int line;
+} seen_key;
 
 typedef struct parse_state {
     config *cfg;
     char *dir; /* the configuration file's folder, for relative paths */
+    const line_reader *reader; /* its line_number is the line being handled */
+    seen_key *seen;
+    size_t seen_count;
+    int error_line; /* for a check after the whole file: the line at fault, or 0 */
     char error[512];
 } parse_state;
-
-/* Source of lines for ini_parse_stream(). It reads whole lines itself, because libinih
- * (Debian 12's r55 included) cuts a line longer than its buffer and parses the rest as a
- * new line. */
-typedef struct line_reader {
-    FILE *file;
-    char *line; /* getline() buffer */
-    size_t capacity;
-    int line_number;
-    char error[160]; /* why reading stopped early, or empty */
-} line_reader;
 
 const char *config_role_name(unsigned role)
 {
@@ -147,6 +146,37 @@ static int parse_fingerprint(const char *value, unsigned char out[32])
     return n == 32 ? 0 : -1;
 }
 
+static bool is_alpha2(const char *code)
+{
+    return strlen(code) == 2 && isupper((unsigned char)code[0]) &&
+           isupper((unsigned char)code[1]);
+}
+
+/* Fails unless a jurisdiction given in the file is an assigned ISO 3166-1 alpha-2 code,
+ * as the policy bundles and the [regulator] sections require. */
+static int check_jurisdiction(parse_state *state, const char *code, const char *where)
+{
+    if (is_alpha2(code) && iso3166_is_assigned(code))
+        return 1;
+    return fail(state,
+                "%s: \"%s\" is not an assigned ISO 3166-1 alpha-2 code in capitals. Use "
+                "the code that ISO assigns, such as SG, or GB for the United Kingdom",
+                where, code);
+}
+
+/* Accepts an IPv4 or IPv6 literal, as the listening socket takes it. */
+static int set_listen(parse_state *state, const char *value)
+{
+    unsigned char address[sizeof(struct in6_addr)];
+
+    if (inet_pton(AF_INET, value, address) != 1 && inet_pton(AF_INET6, value, address) != 1)
+        return fail(state,
+                    "[server] listen: \"%s\" is not an IPv4 or IPv6 address. Write an "
+                    "address such as 127.0.0.1 or ::1, not a host name",
+                    value);
+    return set_string(&state->cfg->listen_address, value) == 0;
+}
+
 static int handle_number(parse_state *state, const char *section, const char *name,
                          const char *value, unsigned long min, unsigned long max,
                          unsigned long *out)
@@ -163,7 +193,7 @@ static int handle_server(parse_state *state, const char *name, const char *value
     unsigned long number = 0;
 
     if (strcmp(name, "listen") == 0)
-        return set_string(&cfg->listen_address, value) == 0;
+        return set_listen(state, value);
     if (strcmp(name, "port") == 0) {
         if (!handle_number(state, "server", name, value, 1, 65535, &number))
             return 0;
@@ -181,7 +211,8 @@ static int handle_server(parse_state *state, const char *name, const char *value
     if (strcmp(name, "public_url") == 0)
         return set_string(&cfg->public_url, value) == 0;
     if (strcmp(name, "jurisdiction") == 0)
-        return set_string(&cfg->jurisdiction, value) == 0;
+        return check_jurisdiction(state, value, "[server] jurisdiction") &&
+               set_string(&cfg->jurisdiction, value) == 0;
     return fail(state, "[server]: unknown key \"%s\"", name);
 }
 
@@ -317,12 +348,15 @@ static config_rp *find_or_add_rp(config *cfg, const char *id)
     return &grown[cfg->rp_count++];
 }
 
-static config_client *find_or_add_client(config *cfg, const char *name)
+/* Finds or adds the mapping of a [client NAME] section, or of an [rp ID] section when
+ * from_rp is set, so that [client rp x] and [rp x] stay apart. */
+static config_client *find_or_add_client(config *cfg, const char *name, bool from_rp)
 {
     config_client *grown;
 
     for (size_t i = 0; i < cfg->client_count; i++)
-        if (strcmp(cfg->clients[i].name, name) == 0)
+        if (cfg->clients[i].from_rp_section == from_rp &&
+            strcmp(cfg->clients[i].name, name) == 0)
             return &cfg->clients[i];
 
     grown = realloc(cfg->clients, (cfg->client_count + 1) * sizeof(*grown));
@@ -330,6 +364,7 @@ static config_client *find_or_add_client(config *cfg, const char *name)
         return NULL;
     cfg->clients = grown;
     memset(&grown[cfg->client_count], 0, sizeof(*grown));
+    grown[cfg->client_count].from_rp_section = from_rp;
     grown[cfg->client_count].name = strdup(name);
     if (grown[cfg->client_count].name == NULL)
         return NULL;
@@ -347,8 +382,13 @@ static int handle_issuer(parse_state *state, const char *id, const char *name,
         return set_string(&issuer->entity_id, value) == 0;
     if (strcmp(name, "certificate") == 0)
         return append_path(state, &issuer->pem_files, &issuer->pem_count, value) == 0;
-    if (strcmp(name, "jurisdiction") == 0)
-        return set_string(&issuer->jurisdiction, value) == 0;
+    if (strcmp(name, "jurisdiction") == 0) {
+        char where[160];
+
+        snprintf(where, sizeof(where), "[issuer %.100s] jurisdiction", id);
+        return check_jurisdiction(state, value, where) &&
+               set_string(&issuer->jurisdiction, value) == 0;
+    }
     return fail(state, "[issuer %s]: unknown key \"%s\"", id, name);
 }
 
@@ -466,12 +506,6 @@ static config_regulator *find_or_add_regulator(config *cfg, const char *name)
     return &grown[policy->regulator_count++];
 }
 
-static bool is_alpha2(const char *code)
-{
-    return strlen(code) == 2 && isupper((unsigned char)code[0]) &&
-           isupper((unsigned char)code[1]);
-}
-
 int config_regulator_add_signs(config_regulator *regulator, const char *value,
                                char *error, size_t error_size)
 {
@@ -509,18 +543,12 @@ int config_regulator_add_signs(config_regulator *regulator, const char *value,
     return rc;
 }
 
-/* Reads the one signs line of a [regulator] section. */
+/* Reads the one signs line of a [regulator] section; note_key rejects a second one. */
 static int set_signs(parse_state *state, const char *name, config_regulator *regulator,
                      const char *value)
 {
     char error[256];
 
-    if (regulator->has_signs)
-        return fail(state,
-                    "[regulator %s] signs is given twice, but one signs line must list "
-                    "everything the regulator may sign",
-                    name);
-    regulator->has_signs = true;
     if (config_regulator_add_signs(regulator, value, error, sizeof(error)) != 0)
         return fail(state, "[regulator %s] signs: %s", name, error);
     return 1;
@@ -553,10 +581,17 @@ static int handle_rp(parse_state *state, const char *id, const char *name,
         return 0;
     if (strcmp(name, "entity_id") == 0)
         return set_string(&rp->entity_id, value) == 0;
-    if (strcmp(name, "jurisdiction") == 0)
-        return set_string(&rp->jurisdiction, value) == 0;
-    if (strcmp(name, "allowed_claims") == 0)
+    if (strcmp(name, "jurisdiction") == 0) {
+        char where[160];
+
+        snprintf(where, sizeof(where), "[rp %.100s] jurisdiction", id);
+        return check_jurisdiction(state, value, where) &&
+               set_string(&rp->jurisdiction, value) == 0;
+    }
+    if (strcmp(name, "allowed_claims") == 0) {
+        rp->allowed_claims_line = state->reader->line_number;
         return set_claims(rp, value) == 0;
+    }
     if (strcmp(name, "transfer_mechanisms") == 0)
         return set_mechanisms(state, id, rp, value);
     if (strcmp(name, "name") == 0)
@@ -575,7 +610,7 @@ static int handle_rp(parse_state *state, const char *id, const char *name,
     /* A relying party's certificate match becomes a role mapping named "rp ID". */
     char client_name[256];
     snprintf(client_name, sizeof(client_name), "rp %s", id);
-    client = find_or_add_client(state->cfg, client_name);
+    client = find_or_add_client(state->cfg, client_name, true);
     if (client == NULL)
         return 0;
     client->role = ROLE_RP;
@@ -597,7 +632,7 @@ static unsigned parse_role(const char *value)
 static int handle_client(parse_state *state, const char *name_in_section, const char *name,
                          const char *value)
 {
-    config_client *client = find_or_add_client(state->cfg, name_in_section);
+    config_client *client = find_or_add_client(state->cfg, name_in_section, false);
 
     if (client == NULL)
         return 0;
@@ -615,6 +650,18 @@ static int handle_client(parse_state *state, const char *name_in_section, const 
     return fail(state, "[client %s]: unknown key \"%s\"", name_in_section, name);
 }
 
+/* Adds an origin and its line, which a message about the origin names. */
+static int add_origin(parse_state *state, config_web *web, const char *value)
+{
+    int *grown = realloc(web->origin_lines, (web->origin_count + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return 0;
+    web->origin_lines = grown;
+    grown[web->origin_count] = state->reader->line_number;
+    return append_string(&web->origins, &web->origin_count, value) == 0;
+}
+
 static int handle_webauthn(parse_state *state, const char *name, const char *value)
 {
     config_web *web = &state->cfg->web;
@@ -623,7 +670,7 @@ static int handle_webauthn(parse_state *state, const char *name, const char *val
     if (strcmp(name, "rp_id") == 0)
         return set_string(&web->rp_id, value) == 0;
     if (strcmp(name, "origin") == 0)
-        return append_string(&web->origins, &web->origin_count, value) == 0;
+        return add_origin(state, web, value);
     if (strcmp(name, "attestation_root") == 0)
         return append_path(state, &web->root_files, &web->root_count, value) == 0;
     if (strcmp(name, "challenge_timeout") == 0) {
@@ -694,6 +741,8 @@ static int handle_audit_retention(parse_state *state, const char *name, const ch
     }
     if (jurisdiction[0] == '\0')
         return fail(state, "[audit] %s: name a jurisdiction after the dot", name);
+    if (!check_jurisdiction(state, jurisdiction, "[audit] retention_days.XX"))
+        return 0;
     grown = realloc(audit->retention, (audit->retention_count + 1) * sizeof(*grown));
     if (grown == NULL)
         return 0;
@@ -735,12 +784,90 @@ static const char *section_argument(const char *section, const char *kind)
     return *section != '\0' ? section : NULL;
 }
 
+bool config_section_known(const char *section)
+{
+    static const char *const fixed[] = {"server", "hsm",      "tls",   "saml",   "limits",
+                                        "webauthn", "pages",  "audit", "policy", "database"};
+    static const char *const named[] = {"issuer", "rp", "client", "regulator"};
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (strcmp(section, fixed[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+        if (section_argument(section, named[i]) != NULL)
+            return true;
+    return false;
+}
+
+/* Whether each line of key adds a value, as for [tls] client_ca, instead of setting it. */
+static bool key_repeatable(const char *section, const char *key)
+{
+    static const struct {
+        const char *section; /* the section, or the kind of a named section */
+        const char *key;
+    } repeatable[] = {
+        {"tls", "client_ca"},   {"policy", "bundle"},       {"webauthn", "origin"},
+        {"webauthn", "attestation_root"}, {"issuer", "certificate"}, {"regulator", "key"},
+    };
+    size_t kind_length = strcspn(section, " ");
+
+    for (size_t i = 0; i < sizeof(repeatable) / sizeof(repeatable[0]); i++)
+        if (strlen(repeatable[i].section) == kind_length &&
+            strncmp(section, repeatable[i].section, kind_length) == 0 &&
+            strcmp(key, repeatable[i].key) == 0)
+            return true;
+    return false;
+}
+
+/* Rejects a second line of a key that takes one value, which would otherwise replace the
+ * first value without notice. A section may be opened again further down, and its key
+ * still counts once over all of its parts. */
+static int note_key(parse_state *state, const char *section, const char *key)
+{
+    seen_key *grown;
+    seen_key *added;
+
+    if (key_repeatable(section, key))
+        return 1;
+    for (size_t i = 0; i < state->seen_count; i++)
+        if (strcmp(state->seen[i].section, section) == 0 &&
+            strcmp(state->seen[i].key, key) == 0)
+            return fail(state,
+                        "[%s] %s is given twice, first on line %d. Give each key once per "
+                        "section, and delete the line whose value you do not want",
+                        section, key, state->seen[i].line);
+
+    grown = realloc(state->seen, (state->seen_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return 0;
+    state->seen = grown;
+    added = &grown[state->seen_count];
+    added->section = strdup(section);
+    added->key = strdup(key);
+    added->line = state->reader->line_number;
+    state->seen_count++; /* counted before the check, so that the free covers it */
+    return added->section != NULL && added->key != NULL;
+}
+
+static void free_seen_keys(parse_state *state)
+{
+    for (size_t i = 0; i < state->seen_count; i++) {
+        free(state->seen[i].section);
+        free(state->seen[i].key);
+    }
+    free(state->seen);
+    state->seen = NULL;
+    state->seen_count = 0;
+}
+
 static int handle_entry(void *user, const char *section, const char *name,
                         const char *value)
 {
     parse_state *state = user;
     const char *argument;
 
+    if (!note_key(state, section, name))
+        return 0;
     if (strcmp(section, "server") == 0)
         return handle_server(state, name, value);
     if (strcmp(section, "hsm") == 0)
@@ -842,6 +969,60 @@ static int check_required(parse_state *state)
     return 1;
 }
 
+/* Whether a certificate can reach relying party id: through the subject_cn or
+ * fingerprint of its own section, or a [client] of role rp with identity id. */
+static bool rp_has_match(const config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->client_count; i++)
+        if (cfg->clients[i].role == ROLE_RP && cfg->clients[i].identity != NULL &&
+            strcmp(cfg->clients[i].identity, id) == 0)
+            return true;
+    return false;
+}
+
+/* Rejects an [rp ID] section that no certificate maps to, because that relying party
+ * could never call. A [client] section without subject_cn or fingerprint is rejected
+ * for the same reason. */
+static int check_rp_matches(parse_state *state)
+{
+    const config *cfg = state->cfg;
+
+    for (size_t i = 0; i < cfg->rp_count; i++)
+        if (!rp_has_match(cfg, cfg->rps[i].id))
+            return fail(state,
+                        "[rp %s] needs subject_cn or fingerprint, or a [client NAME] "
+                        "section with role = rp and identity = %s, so that its client "
+                        "certificate maps to it",
+                        cfg->rps[i].id, cfg->rps[i].id);
+    return 1;
+}
+
+/* Rejects a name in allowed_claims that is not in the claims catalogue, when no policy
+ * bundle is loaded. With bundles the names are those of the bundles' catalogue, which
+ * the policy engine checks when it loads them. */
+static int check_claim_names(parse_state *state)
+{
+    const config *cfg = state->cfg;
+
+    if (cfg->policy.bundle_count > 0)
+        return 1;
+    for (size_t i = 0; i < cfg->rp_count; i++) {
+        const config_rp *rp = &cfg->rps[i];
+
+        for (size_t k = 0; k < rp->allowed_count; k++) {
+            if (saml_claim_by_name(rp->allowed_claims[k]) != NULL)
+                continue;
+            state->error_line = rp->allowed_claims_line;
+            return fail(state,
+                        "[rp %s] allowed_claims: \"%s\" is not a claim name of the claims "
+                        "catalogue, such as given_name, family_name or date_of_birth "
+                        "(docs/saml-profile.md lists them)",
+                        rp->id, rp->allowed_claims[k]);
+        }
+    }
+    return 1;
+}
+
 static int check_sections(parse_state *state)
 {
     const config *cfg = state->cfg;
@@ -869,54 +1050,19 @@ static int check_sections(parse_state *state)
 
     for (size_t i = 0; i < cfg->client_count; i++) {
         const config_client *client = &cfg->clients[i];
+        char section[300];
 
         if (client->role == ROLE_NONE)
             return fail(state, "[client %s] role is missing", client->name);
         if (client->subject_cn == NULL && !client->has_fingerprint)
-            return fail(state, "[%s] needs subject_cn or fingerprint", client->name);
+            return fail(state, "[%s] needs subject_cn or fingerprint",
+                        config_client_section(client, section, sizeof(section)));
         if (client->role == ROLE_RP &&
             (client->identity == NULL || config_find_rp(cfg, client->identity) == NULL))
             return fail(state, "[client %s] has role rp, so identity must name an "
                         "[rp ID] section", client->name);
     }
-    return 1;
-}
-
-/* Fails unless a jurisdiction set in the file (NULL when absent) is an assigned ISO
- * 3166-1 alpha-2 code, as the policy bundles and the [regulator] sections require. */
-static int check_jurisdiction(parse_state *state, const char *code, const char *where)
-{
-    if (code == NULL || (is_alpha2(code) && iso3166_is_assigned(code)))
-        return 1;
-    return fail(state,
-                "%s: \"%s\" is not an assigned ISO 3166-1 alpha-2 code in capitals. Use "
-                "the code that ISO assigns, such as SG, or GB for the United Kingdom",
-                where, code);
-}
-
-static int check_jurisdictions(parse_state *state)
-{
-    const config *cfg = state->cfg;
-    char where[160];
-
-    if (!check_jurisdiction(state, cfg->jurisdiction, "[server] jurisdiction"))
-        return 0;
-    for (size_t i = 0; i < cfg->issuer_count; i++) {
-        snprintf(where, sizeof(where), "[issuer %.100s] jurisdiction", cfg->issuers[i].id);
-        if (!check_jurisdiction(state, cfg->issuers[i].jurisdiction, where))
-            return 0;
-    }
-    for (size_t i = 0; i < cfg->rp_count; i++) {
-        snprintf(where, sizeof(where), "[rp %.100s] jurisdiction", cfg->rps[i].id);
-        if (!check_jurisdiction(state, cfg->rps[i].jurisdiction, where))
-            return 0;
-    }
-    for (size_t i = 0; i < cfg->audit.retention_count; i++) {
-        if (!check_jurisdiction(state, cfg->audit.retention[i].jurisdiction,
-                                "[audit] retention_days.XX"))
-            return 0;
-    }
-    return 1;
+    return check_rp_matches(state);
 }
 
 /* Rejects two mappings for one certificate, which would make the role ambiguous. */
@@ -929,14 +1075,17 @@ static int check_unique_clients(parse_state *state)
             const config_client *a = &cfg->clients[i];
             const config_client *b = &cfg->clients[j];
 
+            char first[300];
+            char second[300];
+
+            config_client_section(a, first, sizeof(first));
+            config_client_section(b, second, sizeof(second));
             if (a->has_fingerprint && b->has_fingerprint &&
                 memcmp(a->fingerprint, b->fingerprint, 32) == 0)
-                return fail(state, "[%s] and [%s] map the same fingerprint", a->name,
-                            b->name);
+                return fail(state, "[%s] and [%s] map the same fingerprint", first, second);
             if (a->subject_cn != NULL && b->subject_cn != NULL &&
                 strcmp(a->subject_cn, b->subject_cn) == 0)
-                return fail(state, "[%s] and [%s] map the same subject_cn", a->name,
-                            b->name);
+                return fail(state, "[%s] and [%s] map the same subject_cn", first, second);
         }
     }
     return 1;
@@ -949,93 +1098,6 @@ static int fill_identities(config *cfg)
             set_string(&cfg->clients[i].identity, cfg->clients[i].name) != 0)
             return -1;
     return 0;
-}
-
-/* Returns the first of chars in text that comes before an inline comment (a ';' after
- * whitespace, as libinih reads it), or NULL. */
-static const char *find_before_comment(const char *text, const char *chars)
-{
-    bool after_space = false;
-
-    for (; *text != '\0'; text++) {
-        if (strchr(chars, *text) != NULL)
-            return text;
-        if (after_space && *text == ';')
-            return NULL;
-        after_space = isspace((unsigned char)*text) != 0;
-    }
-    return NULL;
-}
-
-/* Checks the syntax of a line as libinih r55 reads it, so that a syntax error gets a
- * sentence here instead of libinih's bare line number. Returns NULL or the problem. */
-static const char *line_syntax_problem(const char *line, int line_number)
-{
-    static const char bom[] = "\xEF\xBB\xBF";
-
-    if (line_number == 1 && strncmp(line, bom, 3) == 0)
-        line += 3;
-    while (isspace((unsigned char)*line))
-        line++;
-    if (*line == '\0' || *line == ';' || *line == '#')
-        return NULL;
-    if (*line == '[')
-        return find_before_comment(line + 1, "]") != NULL
-                   ? NULL
-                   : "the section header has no closing ]";
-    if (find_before_comment(line, "=:") == NULL)
-        return "the line is not a section header, a key = value line or a comment";
-    return NULL;
-}
-
-/* Copies the next whole line into buffer, an ini_reader for ini_parse_stream(). Returns NULL
- * at the end of the file. For a line that is too long, contains a NUL byte or cannot be read
- * it stores an error in the reader and returns NULL, so no part of that line is parsed. */
-static char *read_whole_line(char *buffer, int size, void *stream)
-{
-    line_reader *reader = stream;
-    const char *problem;
-    ssize_t length;
-
-    errno = 0;
-    length = getline(&reader->line, &reader->capacity, reader->file);
-    if (length < 0) {
-        if (ferror(reader->file))
-            snprintf(reader->error, sizeof(reader->error), "%d: cannot read the line: %s",
-                     reader->line_number + 1, strerror(errno != 0 ? errno : EIO));
-        return NULL;
-    }
-    reader->line_number++;
-
-    if (length > CONFIG_MAX_LINE) {
-        snprintf(reader->error, sizeof(reader->error),
-                 "%d: the line is %zd bytes long, but at most %d bytes are allowed, "
-                 "the line break included",
-                 reader->line_number, length, CONFIG_MAX_LINE);
-        return NULL;
-    }
-    if (memchr(reader->line, '\0', (size_t)length) != NULL) {
-        snprintf(reader->error, sizeof(reader->error), "%d: the line contains a NUL byte",
-                 reader->line_number);
-        return NULL;
-    }
-    problem = line_syntax_problem(reader->line, reader->line_number);
-    if (problem != NULL) {
-        snprintf(reader->error, sizeof(reader->error), "%d: %s", reader->line_number,
-                 problem);
-        return NULL;
-    }
-    /* config_load() sizes libinih's buffer for CONFIG_MAX_LINE, so this check fails only
-     * with a libinih version that ignores ini_initial_alloc. */
-    if (size <= 0 || length >= size) {
-        snprintf(reader->error, sizeof(reader->error),
-                 "%d: the line is %zd bytes long, but libinih's line buffer has only %d bytes",
-                 reader->line_number, length, size);
-        return NULL;
-    }
-
-    memcpy(buffer, reader->line, (size_t)length + 1);
-    return buffer;
 }
 
 static char *folder_of(const char *path)
@@ -1055,6 +1117,37 @@ static char *folder_of(const char *path)
     else
         *slash = '\0';
     return copy;
+}
+
+/* Runs the checks that need the whole file, such as a missing required key. Returns 0,
+ * or -1 with the error in state. */
+static int check_whole_file(parse_state *state)
+{
+    if (!check_required(state) || !check_sections(state) || !check_claim_names(state) ||
+        !check_unique_clients(state))
+        return -1;
+    if (fill_identities(state->cfg) != 0) {
+        snprintf(state->error, sizeof(state->error), "out of memory");
+        return -1;
+    }
+    if (config_check_entity_ids(state->cfg, state->error, sizeof(state->error)) != 0 ||
+        config_check_web(&state->cfg->web, &state->error_line, state->error,
+                         sizeof(state->error)) != 0)
+        return -1;
+    return 0;
+}
+
+/* Formats the error of check_whole_file with the file name, and the line when one value
+ * is at fault. */
+static void report_whole_file_error(const parse_state *state, const char *path,
+                                    char *error, size_t error_size)
+{
+    const char *message = state->error[0] != '\0' ? state->error : "out of memory";
+
+    if (state->error_line > 0)
+        snprintf(error, error_size, "%s:%d: %s", path, state->error_line, message);
+    else
+        snprintf(error, error_size, "%s: %s", path, message);
 }
 
 int config_load(const char *path, config **out, char *error, size_t error_size)
@@ -1088,7 +1181,8 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
         snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
         goto out;
     }
-    line = ini_parse_stream(read_whole_line, &reader, handle_entry, &state);
+    state.reader = &reader;
+    line = ini_parse_stream(config_read_line, &reader, handle_entry, &state);
     if (reader.error[0] != '\0') {
         snprintf(error, error_size, "%s:%s", path, reader.error);
         goto out;
@@ -1104,15 +1198,8 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
         goto out;
     }
 
-    if (!check_required(&state) || !check_sections(&state) ||
-        !check_jurisdictions(&state) || !check_unique_clients(&state) || fill_identities(state.cfg) != 0) {
-        snprintf(error, error_size, "%s: %s", path,
-                 state.error[0] != '\0' ? state.error : "out of memory");
-        goto out;
-    }
-    if (config_check_entity_ids(state.cfg, state.error, sizeof(state.error)) != 0 ||
-        config_check_web(&state.cfg->web, state.error, sizeof(state.error)) != 0) {
-        snprintf(error, error_size, "%s: %s", path, state.error);
+    if (check_whole_file(&state) != 0) {
+        report_whole_file_error(&state, path, error, error_size);
         goto out;
     }
 
@@ -1125,6 +1212,7 @@ out:
     free(reader.line);
     config_free(&state.cfg);
     free(state.dir);
+    free_seen_keys(&state);
     return rc;
 }
 
@@ -1173,6 +1261,7 @@ void config_free(config **cfg_ptr)
     free(cfg->audit.retention);
     free(cfg->web.rp_id);
     free_list(cfg->web.origins, cfg->web.origin_count);
+    free(cfg->web.origin_lines);
     free_list(cfg->web.root_files, cfg->web.root_count);
     free(cfg->web.assets_dir);
 
@@ -1202,6 +1291,15 @@ void config_free(config **cfg_ptr)
 
     free(cfg);
     *cfg_ptr = NULL;
+}
+
+const char *config_client_section(const config_client *client, char *buffer, size_t size)
+{
+    if (client->from_rp_section)
+        snprintf(buffer, size, "%s", client->name);
+    else
+        snprintf(buffer, size, "client %s", client->name);
+    return buffer;
 }
 
 const config_rp *config_find_rp(const config *cfg, const char *id)

@@ -44,6 +44,7 @@ typedef struct config_rp {
     char *name;          /* shown to subjects on the consent page; NULL shows id */
     bool consent_always; /* consent = always: every verification waits for consent */
     unsigned transfer_mechanisms; /* POLICY_MECH_* bits on record, for the policy engine */
+    int allowed_claims_line;      /* the line of allowed_claims in the file; 0 without one */
 } config_rp;
 
 /* The longest CN a certificate may carry, in characters (RFC 5280 ub-common-name), and
@@ -59,6 +60,7 @@ typedef struct config_client {
     char *subject_cn;     /* NULL when matched by fingerprint only */
     unsigned char fingerprint[32];
     bool has_fingerprint;
+    bool from_rp_section; /* made by an [rp ID] section, whose name is "rp ID" */
 } config_client;
 
 typedef struct config_limits {
@@ -75,6 +77,7 @@ typedef struct config_web {
     char *rp_id;
     char **origins;           /* compared byte for byte with clientDataJSON and Origin */
     size_t origin_count;
+    int *origin_lines;        /* the line of each origin in the file, for messages */
     int attestation;          /* a webauthn_attestation_policy value */
     char **root_files;        /* attestation trust anchors, PEM */
     size_t root_count;
@@ -105,7 +108,6 @@ typedef struct config_regulator {
     char *name;       /* the section name */
     char **key_files; /* PEM public keys or certificates, several during a rollover */
     size_t key_count;
-    bool has_signs;  /* set by the first signs line, so a second one is rejected */
     bool signs_base; /* may sign the base bundle */
     /* ISO 3166-1 alpha-2 codes of the jurisdictions whose residency bundles it signs */
     char **jurisdictions;
@@ -213,8 +215,12 @@ long config_utf8_characters(const char *text);
 int config_check_entity_ids(const config *cfg, char *error, size_t error_size);
 
 /* Checks the RP ID, the origins and the assets folder of the citizen pages, when
- * [webauthn] rp_id turns them on. Returns 0, or -1 with a sentence in error. */
-int config_check_web(const config_web *web, char *error, size_t error_size);
+ * [webauthn] rp_id turns them on. Returns 0, or -1 with a sentence in error and, when an
+ * origin is at fault, that origin's line in *line (else 0). */
+int config_check_web(const config_web *web, int *line, char *error, size_t error_size);
+
+/* Returns "client NAME" or "rp ID": the header of the section that made client. */
+const char *config_client_section(const config_client *client, char *buffer, size_t size);
 
 bool config_rp_allows(const config_rp *rp, const char *claim);
 

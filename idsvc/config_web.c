@@ -91,11 +91,10 @@ static bool rp_id_covers(const char *rp_id, const char *host, size_t host_len)
            memcmp(host + host_len - rp_len, rp_id, rp_len) == 0;
 }
 
-/* Reads a port of 1 to 65535 without leading zeros; 443 is refused because a browser
- * leaves the default port out of the origin it reports. */
-static const char *port_problem(const char *port)
+/* Reads a port of 1 to 65535 without leading zeros, len characters long; 443 is refused
+ * because a browser leaves the default port out of the origin it reports. */
+static const char *port_problem(const char *port, size_t len)
 {
-    size_t len = strlen(port);
     unsigned long value = 0;
 
     if (len == 0 || len > 5 || port[0] == '0' || strspn(port, "0123456789") != len)
@@ -109,26 +108,42 @@ static const char *port_problem(const char *port)
     return NULL;
 }
 
+/* Finds what is wrong with the parts of https://host[:port] after the scheme, or NULL.
+ * A browser's origin ends after the port, so anything after it is named first. */
+static const char *origin_syntax_problem(const char *host)
+{
+    size_t host_len = strcspn(host, ":/?#");
+    const char *port = host[host_len] == ':' ? host + host_len + 1 : NULL;
+    size_t port_len = port != NULL ? strcspn(port, "/?#") : 0;
+    const char *rest = port != NULL ? port + port_len : host + host_len;
+
+    if (*rest == '/' && rest[1] == '\0')
+        return "ends with a slash, which a browser leaves out of an origin. Remove the "
+               "trailing /";
+    if (*rest != '\0')
+        return "has a path, query or fragment, which a browser leaves out of an origin. "
+               "Write only https://host or https://host:port";
+    if (!host_valid(host, host_len))
+        return "must be https:// and a lower-case host name, with an optional port";
+    if (port != NULL)
+        return port_problem(port, port_len);
+    return NULL;
+}
+
 /* Checks one origin, https://host[:port] exactly, against the RP ID. */
 static int check_origin(const char *rp_id, const char *origin, char *error, size_t size)
 {
     static const char scheme[] = "https://";
     const char *host = origin + sizeof(scheme) - 1;
-    const char *colon;
     size_t host_len;
-    const char *problem = NULL;
+    const char *problem;
 
     if (strncmp(origin, scheme, sizeof(scheme) - 1) != 0) {
         snprintf(error, size, "[webauthn] origin \"%s\" must start with https://", origin);
         return -1;
     }
-    colon = strchr(host, ':');
-    host_len = colon != NULL ? (size_t)(colon - host) : strlen(host);
-    if (!host_valid(host, host_len))
-        problem = "must be https:// and a lower-case host name, with an optional port and "
-              "no path";
-    else if (colon != NULL)
-        problem = port_problem(colon + 1);
+    host_len = strcspn(host, ":/?#");
+    problem = origin_syntax_problem(host);
     if (problem == NULL && !rp_id_covers(rp_id, host, host_len))
         problem = "has a host that rp_id neither equals nor is a suffix of";
     if (problem != NULL) {
@@ -194,7 +209,7 @@ static int check_catalogue(const char *folder, char *error, size_t size)
     return rc;
 }
 
-int config_check_web(const config_web *web, char *error, size_t size)
+int config_check_web(const config_web *web, int *line, char *error, size_t size)
 {
     static const char *const assets[] = {"pages.js", "pages.css", "i18n/en.json"};
     const char *folder = web->assets_dir != NULL ? web->assets_dir : IDSVC_WEB_DIR;
@@ -206,9 +221,13 @@ int config_check_web(const config_web *web, char *error, size_t size)
                  "(xn-- labels for other scripts), not a URL or an IP address", web->rp_id);
         return -1;
     }
-    for (size_t i = 0; i < web->origin_count; i++)
-        if (check_origin(web->rp_id, web->origins[i], error, size) != 0)
+    *line = 0;
+    for (size_t i = 0; i < web->origin_count; i++) {
+        if (check_origin(web->rp_id, web->origins[i], error, size) != 0) {
+            *line = web->origin_lines != NULL ? web->origin_lines[i] : 0;
             return -1;
+        }
+    }
     for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++)
         if (check_asset(folder, assets[i], error, size) != 0)
             return -1;

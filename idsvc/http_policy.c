@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "config_trust.h"
+#include "policy_internal.h"
 #include "http_policy.h"
 #include "log.h"
 #include "route_audit.h"
@@ -91,9 +92,8 @@ static void log_loaded(node *n, const char *event)
 /* Accepts a compiled set only when it declares the node's jurisdiction (ctx). That is
  * the subject's home for every credential this node issued, so without it every
  * decision on them would fail. Runs at start and at each reload. */
-static int accept_home(void *ctx, const policy_set *set, policy_error *err)
+static int accept_home(const char *jurisdiction, const policy_set *set, policy_error *err)
 {
-    const char *jurisdiction = ctx;
     json_t *doc = json_pack("{s:s}", "subject_jurisdiction", jurisdiction);
     policy_request req;
     policy_error request_err = {0};
@@ -115,6 +115,43 @@ static int accept_home(void *ctx, const policy_set *set, policy_error *err)
     }
     json_decref(doc);
     return rc;
+}
+
+/* Accepts a compiled set only when its claims catalogue has every name that an [rp]
+ * allowed_claims lists, so that a misspelt name stops the start instead of withholding
+ * the claim from every verification. NOTE: a SIGHUP applies a new allowed_claims before
+ * the bundles reload. When this check then fails, the bundles in force stay, and so does
+ * the misspelt name, which is withheld as unknown_claim. */
+static int accept_allowed_claims(const config *cfg, const policy_set *set,
+                                 policy_error *err)
+{
+    for (size_t i = 0; i < cfg->rp_count; i++) {
+        const config_rp *rp = &cfg->rps[i];
+
+        for (size_t k = 0; k < rp->allowed_count; k++) {
+            if (policy_set_find_claim(set, rp->allowed_claims[k]) >= 0)
+                continue;
+            err->code = POLICY_E_SET;
+            err->line = 0;
+            snprintf(err->check, sizeof(err->check), "unknown_claim");
+            snprintf(err->message, sizeof(err->message),
+                     "[rp %s] allowed_claims: \"%s\" is not a claim of the bundles' claims "
+                     "catalogue",
+                     rp->id, rp->allowed_claims[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Accepts a compiled set for the configuration ctx. Runs at start and at each reload. */
+static int accept_set(void *ctx, const policy_set *set, policy_error *err)
+{
+    const config *cfg = ctx;
+
+    if (accept_home(cfg->jurisdiction, set, err) != 0)
+        return -1;
+    return accept_allowed_claims(cfg, set, err);
 }
 
 /*
@@ -164,8 +201,8 @@ static policy_load_input bundle_input(const config *cfg)
         .count = cfg->policy.bundle_count,
         .now = time(NULL),
         .warn = log_check_warning,
-        .accept = accept_home,
-        .accept_ctx = cfg->jurisdiction,
+        .accept = accept_set,
+        .accept_ctx = (void *)cfg,
     };
 }
 

@@ -48,8 +48,9 @@ static int remove_folder(void **state)
     return system(command) == 0 ? 0 : -1;
 }
 
-/* Writes base followed by extra and loads it. */
-static int load(const char *extra, config **cfg, char *error, size_t size)
+/* Writes head followed by extra and loads it. */
+static int load_after(const char *head, const char *extra, config **cfg, char *error,
+                      size_t size)
 {
     char path[128];
     FILE *file;
@@ -57,11 +58,17 @@ static int load(const char *extra, config **cfg, char *error, size_t size)
     snprintf(path, sizeof(path), "%s/idsvc.conf", folder);
     file = fopen(path, "w");
     assert_non_null(file);
-    fputs(base, file);
+    fputs(head, file);
     fputs(extra, file);
     fclose(file);
     error[0] = '\0';
     return config_load(path, cfg, error, size);
+}
+
+/* Writes base followed by extra and loads it. */
+static int load(const char *extra, config **cfg, char *error, size_t size)
+{
+    return load_after(base, extra, cfg, error, size);
 }
 
 /* A configuration that must not load: the text after the base file, and part of the
@@ -151,8 +158,59 @@ static void test_unknown_section_names_line(void **state)
 
     (void)state;
     assert_int_equal(load("[listener]\nport = 1\n", &cfg, error, sizeof(error)), -1);
-    assert_non_null(strstr(error, "idsvc.conf:18:"));
-    assert_non_null(strstr(error, "unknown section [listener]"));
+    assert_non_null(strstr(error, "idsvc.conf:17: unknown section [listener]"));
+    assert_null(cfg);
+}
+
+/* libinih calls no handler for a section without keys, so the header itself is checked. */
+static void test_empty_unknown_section_rejected(void **state)
+{
+    static const load_case cases[] = {
+        {"[limit]\n", "idsvc.conf:17: unknown section [limit]"},
+        {"[limit]\n[limits]\nthreads = 2\n", "idsvc.conf:17: unknown section [limit]"},
+        {"[rp]\n", "idsvc.conf:17: unknown section [rp]"},
+        {"[ server ]\n", "idsvc.conf:17: unknown section [ server ]"},
+    };
+
+    (void)state;
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A key that takes one value may be given once per section, even when the section is
+ * opened again further down. The message names both lines. */
+static void test_key_given_twice_rejected(void **state)
+{
+    static const load_case cases[] = {
+        {"[server]\nport = 9444\n",
+         "idsvc.conf:18: [server] port is given twice, first on line 3"},
+        {"[limits]\nthreads = 2\nthreads = 8\n",
+         "idsvc.conf:19: [limits] threads is given twice, first on line 18"},
+        {"[hsm]\npin_env = OTHER_PIN\n",
+         "idsvc.conf:18: [hsm] pin_env is given twice, first on line 8"},
+        {"[rp bank]\nsubject_cn = bank\nsubject_cn = bank-two\n",
+         "idsvc.conf:19: [rp bank] subject_cn is given twice, first on line 18"},
+        {"[client x]\nrole = issuer\nrole = node\nsubject_cn = x\n",
+         "idsvc.conf:19: [client x] role is given twice, first on line 18"},
+        {"[regulator x]\nkey = x.pem\nsigns = base\nsigns = SG\n",
+         "idsvc.conf:20: [regulator x] signs is given twice, first on line 19"},
+        {"[audit]\nretention_days.MY = 30\nretention_days.MY = 60\n",
+         "idsvc.conf:19: [audit] retention_days.MY is given twice, first on line 18"},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
+
+    /* Repeatable keys add a value with each line, in one part of a section or several. */
+    assert_int_equal(load("[tls]\nclient_ca = ca-three.pem\n"
+                          "[issuer a]\nentity_id = https://a.example\ncertificate = a.pem\n"
+                          "[issuer a]\ncertificate = b.pem\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    assert_int_equal(cfg->client_ca_count, 3);
+    assert_int_equal(cfg->issuers[0].pem_count, 2);
+    config_free(&cfg);
 }
 
 static void test_syntax_errors_named(void **state)
@@ -185,6 +243,94 @@ static void test_syntax_errors_named(void **state)
     config_free(&cfg);
 }
 
+/* A relying party needs a certificate match, in its own section or in a [client] section
+ * of role rp, as every [client] section does. */
+static void test_rp_needs_certificate_match(void **state)
+{
+    static const load_case cases[] = {
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n",
+         "idsvc.conf: [rp bank] needs subject_cn or fingerprint, or a [client NAME] section "
+         "with role = rp and identity = bank"},
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+         "[client bank-app]\nrole = issuer\nidentity = bank\nsubject_cn = app\n",
+         "[rp bank] needs subject_cn or fingerprint"},
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+         "subject_cn = same\n[client bank]\nrole = node\nsubject_cn = same\n",
+         "[rp bank] and [client bank] map the same subject_cn"},
+    };
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
+
+    assert_int_equal(load("[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+                          "[client bank-app]\nrole = rp\nidentity = bank\nsubject_cn = app\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+}
+
+/* Without policy bundles, allowed_claims names claims of the SAML claims catalogue. */
+static void test_allowed_claims_checked(void **state)
+{
+    static const char rp[] = "[rp bank]\nentity_id = https://bank.example/sp\n"
+                             "jurisdiction = SG\nsubject_cn = bank\n";
+    static const load_case cases[] = {
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+         "allowed_claims = given_name, givenname\nsubject_cn = bank\n",
+         "idsvc.conf:20: [rp bank] allowed_claims: \"givenname\" is not a claim name of the "
+         "claims catalogue"},
+        {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
+         "allowed_claims = age_over_18\nsubject_cn = bank\n",
+         "\"age_over_18\" is not a claim name"},
+    };
+    char extra[512];
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
+
+    /* The policy engine checks the names of its bundles' catalogue when it loads them. */
+    snprintf(extra, sizeof(extra),
+             "%sallowed_claims = given_name age_over_18\n[policy]\nbundle = base.xml\n"
+             "[regulator r]\nkey = r.pem\nsigns = base\n",
+             rp);
+    assert_int_equal(load(extra, &cfg, error, sizeof(error)), 0);
+    config_free(&cfg);
+}
+
+/* listen is an address literal, so a host name fails on its line instead of at the bind. */
+static void test_listen_needs_address(void **state)
+{
+    char head[sizeof(base) + 16];
+    config *cfg = NULL;
+    char error[512];
+    char *listen_line;
+
+    (void)state;
+    snprintf(head, sizeof(head), "%s", base);
+    listen_line = strstr(head, "127.0.0.1");
+    memmove(listen_line + strlen("localhost"), listen_line + strlen("127.0.0.1"),
+            strlen(listen_line + strlen("127.0.0.1")) + 1);
+    memcpy(listen_line, "localhost", strlen("localhost"));
+    assert_int_equal(load_after(head, "", &cfg, error, sizeof(error)), -1);
+    if (strstr(error, "idsvc.conf:2: [server] listen: \"localhost\"") == NULL)
+        fprintf(stderr, "%s\n", error);
+    assert_non_null(strstr(error, "idsvc.conf:2: [server] listen: \"localhost\" is not an "
+                                  "IPv4 or IPv6 address"));
+    assert_null(cfg);
+
+    memcpy(listen_line, "::1", 4);
+    memmove(listen_line + 3, listen_line + strlen("localhost"),
+            strlen(listen_line + strlen("localhost")) + 1);
+    listen_line[3] = '\n';
+    assert_int_equal(load_after(head, "", &cfg, error, sizeof(error)), 0);
+    assert_string_equal(cfg->listen_address, "::1");
+    config_free(&cfg);
+}
+
 static void test_invalid_values_rejected(void **state)
 {
     static const load_case cases[] = {
@@ -192,10 +338,11 @@ static void test_invalid_values_rejected(void **state)
         {"[limits]\nmax_json_depth = many\n", "max_json_depth"},
         {"[client x]\nrole = admin\nsubject_cn = x\n", "is not one of issuer"},
         {"[client x]\nrole = issuer\nfingerprint = abc\n", "64 hex digits"},
-        {"[client x]\nrole = issuer\n", "needs subject_cn or fingerprint"},
+        {"[client x]\nrole = issuer\n", "[client x] needs subject_cn or fingerprint"},
         {"[client x]\nrole = rp\nsubject_cn = x\nidentity = nobody\n", "[rp ID]"},
         {"[client a]\nrole = issuer\nsubject_cn = same\n"
-         "[client b]\nrole = node\nsubject_cn = same\n", "map the same subject_cn"},
+         "[client b]\nrole = node\nsubject_cn = same\n",
+         "[client a] and [client b] map the same subject_cn"},
         {"[issuer y]\nentity_id = https://y.example\n", "at least one certificate"},
         {"[hsm]\npin_file = pin\n", "exactly one of pin_file and pin_env"},
     };
@@ -246,21 +393,34 @@ static void test_jurisdictions_need_assigned_code(void **state)
 {
     static const load_case cases[] = {
         {"[rp bank]\nentity_id = https://bank.example/sp\njurisdiction = UK\n",
-         "[rp bank] jurisdiction: \"UK\" is not an assigned ISO 3166-1 alpha-2 code"},
+         "idsvc.conf:19: [rp bank] jurisdiction: \"UK\" is not an assigned ISO 3166-1 "
+         "alpha-2 code"},
         {"[issuer id]\nentity_id = https://id.example/saml\ncertificate = id.pem\n"
          "jurisdiction = sg\n",
-         "[issuer id] jurisdiction: \"sg\" is not an assigned ISO 3166-1 alpha-2 code"},
+         "idsvc.conf:20: [issuer id] jurisdiction: \"sg\" is not an assigned ISO 3166-1 "
+         "alpha-2 code"},
         {"[audit]\nretention_days.XX = 30\n",
-         "[audit] retention_days.XX: \"XX\" is not an assigned ISO 3166-1 alpha-2 code"},
+         "idsvc.conf:18: [audit] retention_days.XX: \"XX\" is not an assigned ISO 3166-1 "
+         "alpha-2 code"},
     };
+    char head[sizeof(base)];
     config *cfg = NULL;
     char error[512];
 
     (void)state;
     expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
 
+    /* [server] jurisdiction is checked on its own line too. */
+    snprintf(head, sizeof(head), "%s", base);
+    memcpy(strstr(head, "jurisdiction = SG"), "jurisdiction = UK", 17);
+    assert_int_equal(load_after(head, "", &cfg, error, sizeof(error)), -1);
+    assert_non_null(strstr(error, "idsvc.conf:5: [server] jurisdiction: \"UK\" is not an "
+                                  "assigned ISO 3166-1 alpha-2 code"));
+    assert_null(cfg);
+
     assert_int_equal(load("[rp bank]\nentity_id = https://bank.example/sp\n"
-                          "jurisdiction = GB\n[audit]\nretention_days.GB = 30\n",
+                          "jurisdiction = GB\nsubject_cn = bank\n"
+                          "[audit]\nretention_days.GB = 30\n",
                           &cfg, error, sizeof(error)),
                      0);
     config_free(&cfg);
@@ -308,7 +468,8 @@ static void test_subject_cn_checked(void **state)
 /* libinih's default line buffer has 200 bytes, and the node reads lines up to 4096 bytes. */
 static void test_long_value_loads_whole(void **state)
 {
-    char extra[1200] = "[rp bank]\njurisdiction = SG\nentity_id = https://bank.example/";
+    char extra[1200] = "[rp bank]\njurisdiction = SG\nsubject_cn = bank\n"
+                       "entity_id = https://bank.example/";
     size_t prefix = strlen("https://bank.example/");
     config *cfg = NULL;
     char error[512];
@@ -365,6 +526,7 @@ static void test_line_over_limit_names_line(void **state)
     /* A line of exactly 4096 bytes, the line break included, loads whole. */
     strcpy(extra, head);
     append_line(extra, key, "X", 4096);
+    strcat(extra, "subject_cn = bank\n");
     assert_int_equal(load(extra, &cfg, error, sizeof(error)), 0);
     assert_non_null(cfg);
     assert_int_equal(strlen(cfg->rps[0].entity_id), 4095 - strlen("entity_id = "));
@@ -403,8 +565,8 @@ static void test_entity_ids_unique(void **state)
         {"[issuer a]\nentity_id = https://agency.example\ncertificate = a.pem\n"
          "[issuer b]\nentity_id = https://agency.example\ncertificate = b.pem\n",
          "[issuer a] and [issuer b] have the same entity_id \"https://agency.example\""},
-        {"[rp a]\nentity_id = https://bank.example/sp\njurisdiction = SG\n"
-         "[rp b]\nentity_id = https://bank.example/sp\njurisdiction = MY\n",
+        {"[rp a]\nentity_id = https://bank.example/sp\njurisdiction = SG\nsubject_cn = a\n"
+         "[rp b]\nentity_id = https://bank.example/sp\njurisdiction = MY\nsubject_cn = b\n",
          "[rp a] and [rp b] have the same entity_id \"https://bank.example/sp\""},
     };
     config *cfg = NULL;
@@ -415,7 +577,8 @@ static void test_entity_ids_unique(void **state)
 
     /* An issuer and a relying party may share an entity_id; each list is checked alone. */
     assert_int_equal(load("[issuer a]\nentity_id = https://a.example\ncertificate = a.pem\n"
-                          "[rp a]\nentity_id = https://a.example\njurisdiction = SG\n",
+                          "[rp a]\nentity_id = https://a.example\njurisdiction = SG\n"
+                          "subject_cn = a\n",
                           &cfg, error, sizeof(error)),
                      0);
     config_free(&cfg);
@@ -463,8 +626,16 @@ static void test_pages_settings_checked(void **state)
         {"[webauthn]\nrp_id = localhost\norigin = http://localhost:18443\n",
          "must start with https://"},
         {"[webauthn]\nrp_id = localhost\norigin = https://localhost:18443/\n",
-         "origin \"https://localhost:18443/\" has a port that is not a number"},
+         "idsvc.conf:19: [webauthn] origin \"https://localhost:18443/\" ends with a slash"},
         {"[webauthn]\nrp_id = localhost\norigin = https://localhost/\n",
+         "idsvc.conf:19: [webauthn] origin \"https://localhost/\" ends with a slash"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:18443/enroll\n",
+         "origin \"https://localhost:18443/enroll\" has a path, query or fragment"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost?x=1\n",
+         "has a path, query or fragment"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://localhost:18x43\n",
+         "has a port that is not a number"},
+        {"[webauthn]\nrp_id = localhost\norigin = https://Localhost\n",
          "must be https:// and a lower-case host name"},
         {"[webauthn]\nrp_id = localhost\norigin = https://localhost:443\n",
          "names port 443"},
@@ -600,10 +771,14 @@ static void test_start_only_keys_compared(void **state)
     assert_string_equal(changes, "");
     config_free(&loaded);
 
-    /* The second [server] section overrides port; each changed key is named once.
-     * The regulator keys and trust_list reload with the bundles, so their changes
-     * are not reported. */
-    assert_int_equal(load("[server]\nport = 9444\n[limits]\nthreads = 16\n"
+    /* Another port and other start-only keys, each changed key named once. The
+     * regulator keys and trust_list reload with the bundles, so their changes are not
+     * reported. */
+    char head[sizeof(base)];
+
+    snprintf(head, sizeof(head), "%s", base);
+    memcpy(strstr(head, "port = 9443"), "port = 9444", 11);
+    assert_int_equal(load_after(head, "[limits]\nthreads = 16\n"
                           "[audit]\nretention_days.MY = 30\n"
                           "[policy]\nbundle = base.xml\ntrust_list = old-keys.pem\n"
                           "[regulator asean]\nkey = asean.pem\nkey = asean-2027.pem\n"
@@ -754,8 +929,13 @@ int main(void)
         cmocka_unit_test(test_complete_file_loads),
         cmocka_unit_test(test_unknown_key_names_line),
         cmocka_unit_test(test_unknown_section_names_line),
+        cmocka_unit_test(test_empty_unknown_section_rejected),
+        cmocka_unit_test(test_key_given_twice_rejected),
         cmocka_unit_test(test_syntax_errors_named),
         cmocka_unit_test(test_invalid_values_rejected),
+        cmocka_unit_test(test_rp_needs_certificate_match),
+        cmocka_unit_test(test_allowed_claims_checked),
+        cmocka_unit_test(test_listen_needs_address),
         cmocka_unit_test(test_signs_needs_assigned_code),
         cmocka_unit_test(test_jurisdictions_need_assigned_code),
         cmocka_unit_test(test_subject_cn_checked),

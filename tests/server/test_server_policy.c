@@ -798,6 +798,35 @@ static void test_start_rejects_other_regulator_key(void **state)
     free(log);
 }
 
+/* With bundles, allowed_claims names claims of the bundles' catalogue: a misspelt name
+ * fails --check, as it fails the start. */
+static void test_check_rejects_unknown_claim(void **state)
+{
+    const char *dir = server.token.dir;
+    char command[3 * PATH_MAX + 128];
+    char path[PATH_MAX + 32];
+    char *log;
+
+    (void)state;
+    assert_int_equal(run("sed 's/ id_verified$/ id_verifed/' '%s' > '%s/misspelt.conf'",
+                         server.config_path, dir),
+                     0);
+    snprintf(command, sizeof(command),
+             "timeout 60 '%s' --config '%s/misspelt.conf' --check > '%s/misspelt.log' 2>&1",
+             getenv("IDSVC_DAEMON"), dir, dir);
+    assert_int_equal(test_run(command), 1);
+
+    snprintf(path, sizeof(path), "%s/misspelt.log", dir);
+    log = test_read_file(path, NULL);
+    assert_non_null(log);
+    if (strstr(log, "id_verifed") == NULL)
+        fprintf(stderr, "--check logged:\n%s\n", log);
+    assert_non_null(strstr(log, "\"check_failed\""));
+    assert_non_null(strstr(log, "[rp bank-th] allowed_claims: \\\"id_verifed\\\" is not a "
+                                "claim of the bundles' claims catalogue (unknown_claim)"));
+    free(log);
+}
+
 /* Bundles signed by a key bound to another scope are rejected on reload, and the node
  * keeps serving the set it had. */
 static void test_reload_rejects_other_regulator_key(void **state)
@@ -971,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_config_regulator_sections),
         cmocka_unit_test(test_start_warns_about_unbound_key),
         cmocka_unit_test(test_start_rejects_other_regulator_key),
+        cmocka_unit_test(test_check_rejects_unknown_claim),
         cmocka_unit_test(test_reload_rejects_other_regulator_key),
         cmocka_unit_test(test_reload_keeps_set_on_bad_bundle),
     };

@@ -200,6 +200,23 @@ static void write_config(const char *path, const char *extra)
     assert_int_equal(fclose(file), 0);
 }
 
+/* The same with the [server] entity_id line replaced by entity_id, because a key may be
+ * given once per section. */
+static void write_config_with_entity_id(const char *path, const char *entity_id,
+                                        const char *extra)
+{
+    const char *line = strstr(original_config, "entity_id = " NODE_ENTITY_ID "\n");
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(line);
+    assert_non_null(file);
+    fwrite(original_config, 1, (size_t)(line - original_config), file);
+    fprintf(file, "entity_id = %s\n", entity_id);
+    fputs(line + strlen("entity_id = " NODE_ENTITY_ID "\n"), file);
+    fputs(extra, file);
+    assert_int_equal(fclose(file), 0);
+}
+
 /* Runs the daemon on the configuration at path, with --check or without, and returns
  * its exit status; output receives what it printed. */
 static int run_daemon(const char *path, bool check, char *output, size_t size)
@@ -261,7 +278,8 @@ static void test_configuration_rejections(void **state)
         {"[issuer a]\nentity_id = https://agency.example\ncertificate = ca.pem\n"
          "[issuer b]\nentity_id = https://agency.example\ncertificate = ca.pem\n",
          "[issuer a] and [issuer b] have the same entity_id"},
-        {"[rp bank-two]\nentity_id = " RP_ENTITY_ID "\njurisdiction = MY\n",
+        {"[rp bank-two]\nentity_id = " RP_ENTITY_ID "\njurisdiction = MY\n"
+         "subject_cn = bank-two\n",
          "[rp " CLIENT_RP "] and [rp bank-two] have the same entity_id"},
         {"[server\n", "the section header has no closing ]"},
         {"[rp bank-two]\nentity_id\n",
@@ -333,8 +351,8 @@ static void test_check_reads_files(void **state)
  * entity_id fails the reload even when the file names another [server] entity_id. */
 static void test_reload_checks_running_entity_id(void **state)
 {
-    static const char extra[] = "[server]\nentity_id = https://renamed.example/idsvc\n"
-                                "[issuer old-self]\nentity_id = " NODE_ENTITY_ID "\n"
+    static const char renamed[] = "https://renamed.example/idsvc";
+    static const char extra[] = "[issuer old-self]\nentity_id = " NODE_ENTITY_ID "\n"
                                 "certificate = ca.pem\n";
     char path[PATH_MAX + 32];
     char output[4096];
@@ -342,10 +360,10 @@ static void test_reload_checks_running_entity_id(void **state)
 
     (void)state;
     snprintf(path, sizeof(path), "%s/renamed.conf", server.token.dir);
-    write_config(path, extra);
+    write_config_with_entity_id(path, renamed, extra);
     assert_int_equal(run_daemon(path, true, output, sizeof(output)), 0);
 
-    write_config(server.config_path, extra);
+    write_config_with_entity_id(server.config_path, renamed, extra);
     log = reload_and_fail();
     assert_non_null(strstr(log, "[issuer old-self] entity_id"));
     assert_non_null(strstr(log, "is the node's own [server] entity_id"));
