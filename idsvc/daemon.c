@@ -41,26 +41,78 @@ static void usage(FILE *out)
           "  --debug        also log debug lines\n", out);
 }
 
-static int read_pin(const config *cfg, char *pin, size_t size)
+/* Reads the user PIN from [hsm] pin_file or pin_env. An empty PIN is rejected here, so
+ * that it never reaches the token. Returns 0, or -1 with a sentence in error. */
+static int read_pin(const config *cfg, char *pin, size_t size, char *error,
+                    size_t error_size)
 {
     p11_error err = {0};
-    const char *value;
+    int rc;
 
-    if (cfg->pin_file != NULL) {
-        if (p11_pin_read_file(cfg->pin_file, pin, size, &err) != 0) {
-            log_message(LOG_ERROR, "start_failed", "%s", err.message);
-            return -1;
-        }
-        return 0;
-    }
-    value = getenv(cfg->pin_env);
-    if (value == NULL || strlen(value) >= size) {
-        log_message(LOG_ERROR, "start_failed",
-                    "the environment variable %s named by [hsm] pin_env is unset or too "
-                    "long", cfg->pin_env);
+    if (cfg->pin_file != NULL)
+        rc = p11_pin_read_file(cfg->pin_file, pin, size, &err);
+    else
+        rc = p11_pin_read_env(cfg->pin_env, pin, size, &err);
+    if (rc != 0)
+        snprintf(error, error_size, "[hsm] %s: %s",
+                 cfg->pin_file != NULL ? "pin_file" : "pin_env", err.message);
+    return rc;
+}
+
+/* Checks that the PKCS#11 module is a readable file, without loading it. */
+static int check_module_file(const config *cfg, char *error, size_t error_size)
+{
+    const char *module = cfg->module_path != NULL ? cfg->module_path : TLS_DEFAULT_MODULE;
+    struct stat st;
+
+    if (stat(module, &st) != 0 || !S_ISREG(st.st_mode) || access(module, R_OK) != 0) {
+        snprintf(error, error_size,
+                 "[hsm] module: %s is missing, not a file or not readable%s", module,
+                 cfg->module_path == NULL ? " (the default, as module is not set)" : "");
         return -1;
     }
-    memcpy(pin, value, strlen(value) + 1);
+    return 0;
+}
+
+/* Checks that the daemon can create the database, its -wal and -shm files and the lock
+ * file in the database's folder. */
+static int check_database_folder(const config *cfg, char *error, size_t error_size)
+{
+    char folder[4096];
+    char *slash;
+
+    snprintf(folder, sizeof(folder), "%s", cfg->database_path);
+    slash = strrchr(folder, '/');
+    if (slash == NULL)
+        snprintf(folder, sizeof(folder), ".");
+    else if (slash == folder)
+        folder[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(folder, W_OK | X_OK) != 0) {
+        snprintf(error, error_size,
+                 "[database] path: the folder %.300s is missing or not writable: %s", folder,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs the checks of a start that need neither the HSM, the database nor the network:
+ * the PIN source, the module file and the database folder, then the files that a start
+ * reads and the policy bundles. */
+static int check_configuration(const config *cfg, char *error, size_t error_size)
+{
+    char pin[PIN_MAX];
+    int rc = read_pin(cfg, pin, sizeof(pin), error, error_size);
+
+    explicit_bzero(pin, sizeof(pin));
+    if (rc != 0 || check_module_file(cfg, error, error_size) != 0 ||
+        check_database_folder(cfg, error, error_size) != 0)
+        return -1;
+    if (node_check_files(cfg, error, error_size) != 0 ||
+        http_policy_check(cfg, error, error_size) != 0)
+        return -1;
     return 0;
 }
 
@@ -184,8 +236,12 @@ static int start_node(node *n, config *cfg)
     observer.key_import = observe_key_import;
     observer.ctx = n->metrics;
 
-    if (read_pin(cfg, pin, sizeof(pin)) != 0)
+    if (check_module_file(cfg, error, sizeof(error)) != 0 ||
+        check_database_folder(cfg, error, sizeof(error)) != 0 ||
+        read_pin(cfg, pin, sizeof(pin), error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, "start_failed", "%s", error);
         return -1;
+    }
     rc = tls_context_new(cfg, pin, &observer, &n->tls, error, sizeof(error));
     explicit_bzero(pin, sizeof(pin));
     if (rc != 0) {
@@ -482,10 +538,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
-        rc = node_check_files(cfg, error, sizeof(error)) == 0 &&
-                     http_policy_check(cfg, error, sizeof(error)) == 0
-                 ? 0
-                 : 1;
+        rc = check_configuration(cfg, error, sizeof(error)) == 0 ? 0 : 1;
         if (rc == 0)
             printf("%s: the configuration is valid\n", path);
         else

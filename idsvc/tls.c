@@ -285,8 +285,7 @@ static int load_client_cas(tls_context *ctx, const config *cfg, char *error,
 
 static int init_pkcs11(tls_context *ctx, const config *cfg, char *error, size_t error_size)
 {
-    const char *module = cfg->module_path != NULL ? cfg->module_path
-                                                  : "/usr/lib/softhsm/libsofthsm2.so";
+    const char *module = cfg->module_path != NULL ? cfg->module_path : TLS_DEFAULT_MODULE;
     int rc;
 
     /* MANUAL: without it p11-kit would load every module configured on the system. */

@@ -52,6 +52,9 @@ typedef struct tls_hsm_observer {
     void *ctx;
 } tls_hsm_observer;
 
+/* The PKCS#11 module loaded when [hsm] module is not set: Debian's SoftHSM2. */
+#define TLS_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+
 /*
  * Loads the certificate chain and the client CAs, initialises GnuTLS PKCS#11 with only
  * the configured module, and imports the key once to fail early. The context becomes

@@ -200,19 +200,22 @@ static void write_config(const char *path, const char *extra)
     assert_int_equal(fclose(file), 0);
 }
 
-/* The same with the [server] entity_id line replaced by entity_id, because a key may be
- * given once per section. */
-static void write_config_with_entity_id(const char *path, const char *entity_id,
-                                        const char *extra)
+/* The same with the first line that starts with start replaced by line, because a key
+ * may be given once per section. A leading line break in start matches only at the
+ * beginning of a line. */
+static void write_config_replacing(const char *path, const char *start, const char *line,
+                                   const char *extra)
 {
-    const char *line = strstr(original_config, "entity_id = " NODE_ENTITY_ID "\n");
+    const char *old = strstr(original_config, start);
     FILE *file = fopen(path, "w");
 
-    assert_non_null(line);
+    assert_non_null(old);
     assert_non_null(file);
-    fwrite(original_config, 1, (size_t)(line - original_config), file);
-    fprintf(file, "entity_id = %s\n", entity_id);
-    fputs(line + strlen("entity_id = " NODE_ENTITY_ID "\n"), file);
+    if (*old == '\n')
+        old++;
+    fwrite(original_config, 1, (size_t)(old - original_config), file);
+    fprintf(file, "%s\n", line);
+    fputs(strchr(old, '\n') + 1, file);
     fputs(extra, file);
     assert_int_equal(fclose(file), 0);
 }
@@ -347,11 +350,57 @@ static void test_check_reads_files(void **state)
     }
 }
 
+/* --check makes the checks of a start that need no HSM, database or network: the listen
+ * address, the PIN source, the module file and the database folder. A start fails with
+ * the same message. */
+static void test_check_matches_start(void **state)
+{
+    static const struct {
+        const char *start; /* the beginning of the line to replace */
+        const char *line;
+        const char *message;
+    } cases[] = {
+        {"listen = ", "listen = localhost",
+         "rejected.conf:3: [server] listen: \\\"localhost\\\" is not an IPv4 or IPv6 address"},
+        {"pin_file = ", "pin_file = no-such-pin", "[hsm] pin_file: cannot open PIN file"},
+        {"pin_file = ", "pin_env = IDSVC_TEST_EMPTY_PIN",
+         "[hsm] pin_env: environment variable IDSVC_TEST_EMPTY_PIN, named for the PIN, is "
+         "empty"},
+        {"pin_file = ", "pin_env = IDSVC_TEST_UNSET_PIN",
+         "[hsm] pin_env: environment variable IDSVC_TEST_UNSET_PIN, named for the PIN, is "
+         "not set"},
+        {"module = ", "module = no-such-module.so", "[hsm] module: "},
+        {"path = idsvc.db", "path = no-such-folder/idsvc.db",
+         "[database] path: the folder "},
+    };
+    char path[PATH_MAX + 32];
+    char output[4096];
+
+    (void)state;
+    assert_int_equal(setenv("IDSVC_TEST_EMPTY_PIN", "", 1), 0);
+    assert_int_equal(unsetenv("IDSVC_TEST_UNSET_PIN"), 0);
+    snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_config_replacing(path, cases[i].start, cases[i].line, "");
+        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, output);
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+
+        assert_int_equal(run_daemon(path, false, output, sizeof(output)), 1);
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu at start: %s\n", i, output);
+        assert_non_null(strstr(output, "\"event\":\"start_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+    }
+}
+
 /* A reload keeps the entity_id the node started with, so an [issuer] with that
  * entity_id fails the reload even when the file names another [server] entity_id. */
 static void test_reload_checks_running_entity_id(void **state)
 {
-    static const char renamed[] = "https://renamed.example/idsvc";
+    static const char renamed[] = "entity_id = https://renamed.example/idsvc";
     static const char extra[] = "[issuer old-self]\nentity_id = " NODE_ENTITY_ID "\n"
                                 "certificate = ca.pem\n";
     char path[PATH_MAX + 32];
@@ -360,10 +409,10 @@ static void test_reload_checks_running_entity_id(void **state)
 
     (void)state;
     snprintf(path, sizeof(path), "%s/renamed.conf", server.token.dir);
-    write_config_with_entity_id(path, renamed, extra);
+    write_config_replacing(path, "\nentity_id = ", renamed, extra);
     assert_int_equal(run_daemon(path, true, output, sizeof(output)), 0);
 
-    write_config_with_entity_id(server.config_path, renamed, extra);
+    write_config_replacing(server.config_path, "\nentity_id = ", renamed, extra);
     log = reload_and_fail();
     assert_non_null(strstr(log, "[issuer old-self] entity_id"));
     assert_non_null(strstr(log, "is the node's own [server] entity_id"));
@@ -381,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_overlong_cn_logged),
         cmocka_unit_test(test_configuration_rejections),
         cmocka_unit_test(test_check_reads_files),
+        cmocka_unit_test(test_check_matches_start),
         cmocka_unit_test(test_reload_checks_running_entity_id),
     };
 
