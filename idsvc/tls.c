@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "p11.h"
 #include "pem_file.h"
 
 #define TLS_MAX_CHAIN 8
@@ -22,6 +23,8 @@ struct tls_context {
     unsigned chain_length;
     char *client_ca_pem;
     bool require_client_certificate;
+    bool pin_rejected; /* set when the token rejected the PIN during an import */
+    int import_error;  /* the GnuTLS error of the last failed import, or 0 */
     tls_hsm_observer observer;
 
     /* Every key imported by a worker thread, released when the context is freed. */
@@ -42,12 +45,13 @@ static int pin_callback(void *userdata, int attempt, const char *token_url,
                         const char *token_label, unsigned int flags, char *pin,
                         size_t pin_max)
 {
-    const tls_context *ctx = userdata;
+    tls_context *ctx = userdata;
     size_t len = strlen(ctx->pin);
 
     (void)token_url;
     (void)flags;
     if (attempt > 0) {
+        ctx->pin_rejected = true;
         log_message(LOG_ERROR, "tls_pin_rejected",
                     "the token '%s' rejected the PIN; not retrying", token_label);
         return -1;
@@ -58,7 +62,7 @@ static int pin_callback(void *userdata, int attempt, const char *token_url,
     return 0;
 }
 
-static int import_key(const tls_context *ctx, gnutls_privkey_t *out)
+static int import_key(tls_context *ctx, gnutls_privkey_t *out)
 {
     gnutls_privkey_t key = NULL;
     int rc;
@@ -69,6 +73,7 @@ static int import_key(const tls_context *ctx, gnutls_privkey_t *out)
     if (ctx->observer.key_import != NULL)
         ctx->observer.key_import(ctx->observer.ctx, rc == GNUTLS_E_SUCCESS);
     if (rc != GNUTLS_E_SUCCESS) {
+        ctx->import_error = rc;
         log_message(LOG_ERROR, "tls_key_import_failed",
                     "importing the TLS key from the token failed: %s", gnutls_strerror(rc));
         gnutls_privkey_deinit(key);
@@ -301,6 +306,28 @@ static int init_pkcs11(tls_context *ctx, const config *cfg, char *error, size_t 
     return 0;
 }
 
+/* Writes why the first import of the TLS key failed, naming the PIN source when the
+ * token rejected the PIN, and SOFTHSM2_CONF when SoftHSM2 found no such key. */
+static void describe_import_failure(const tls_context *ctx, const config *cfg,
+                                    char *error, size_t error_size)
+{
+    char hint[160] = "";
+
+    if (ctx->pin_rejected) {
+        snprintf(error, error_size,
+                 "the token '%s' rejected the PIN read from [hsm] %s %s "
+                 "(tls_pin_rejected). Correct the PIN there. The node does not try a "
+                 "rejected PIN again",
+                 cfg->token_label, cfg->pin_file != NULL ? "pin_file" : "pin_env",
+                 cfg->pin_file != NULL ? cfg->pin_file : cfg->pin_env);
+        return;
+    }
+    if (ctx->import_error == GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE)
+        p11_softhsm_hint(cfg->module_path, hint, sizeof(hint));
+    snprintf(error, error_size, "cannot import the TLS key %s from the token: %s.%s",
+             cfg->tls_key_uri, gnutls_strerror(ctx->import_error), hint);
+}
+
 int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *observer,
                     tls_context **out, char *error, size_t error_size)
 {
@@ -335,8 +362,7 @@ int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *
 
     /* Import once now, so a wrong URI or PIN stops the start instead of every handshake. */
     if (import_key(ctx, &probe) != 0) {
-        snprintf(error, error_size, "cannot import the TLS key %s from the token",
-                 cfg->tls_key_uri);
+        describe_import_failure(ctx, cfg, error, error_size);
         goto out;
     }
     gnutls_privkey_deinit(probe);

@@ -29,6 +29,11 @@ typedef struct p11_error {
 /* Returns the symbolic name of a CKR_* value, such as "CKR_PIN_INCORRECT". */
 const char *p11_rv_name(CK_RV rv);
 
+/* Writes into hint, for a token that was not found, a sentence about SOFTHSM2_CONF when
+ * module_path (NULL for the default) is SoftHSM2, which reads the token folder from the
+ * file that variable names. Writes an empty string for other modules. */
+void p11_softhsm_hint(const char *module_path, char *hint, size_t size);
+
 typedef struct p11_config {
     const char *module_path; /* NULL selects the SoftHSM2 module */
     const char *token_label; /* the token is chosen by label, serial or both */

@@ -1,6 +1,7 @@
 /* Loading PKCS#11 modules by path, and the process-wide locks of the layer. */
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,23 @@
 #ifndef IDSVC_DEFAULT_PKCS11_MODULE
 #define IDSVC_DEFAULT_PKCS11_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #endif
+
+void p11_softhsm_hint(const char *module_path, char *hint, size_t size)
+{
+    const char *path = module_path != NULL ? module_path : IDSVC_DEFAULT_PKCS11_MODULE;
+    const char *slash = strrchr(path, '/');
+    const char *conf = getenv("SOFTHSM2_CONF");
+
+    hint[0] = '\0';
+    if (strstr(slash != NULL ? slash + 1 : path, "softhsm") == NULL)
+        return;
+    if (conf == NULL)
+        snprintf(hint, size,
+                 " SOFTHSM2_CONF is not set, so SoftHSM2 used its default token folder");
+    else
+        snprintf(hint, size, " Does the tokendir of SOFTHSM2_CONF (%s) hold the token?",
+                 conf);
+}
 
 static pthread_mutex_t p11_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t p11_call_lock; /* read-held during every call into a module */

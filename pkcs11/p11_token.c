@@ -93,9 +93,12 @@ int p11_token_find_slot(p11_token *token, p11_error *err)
     }
 
     if (matches == 0) {
+        char hint[160];
+
+        p11_softhsm_hint(token->module->path, hint, sizeof(hint));
         p11_fail(err, CKR_TOKEN_NOT_PRESENT,
-                 "no initialised token with %s in PKCS#11 module '%s'", wanted,
-                 token->module->path);
+                 "no initialised token with %s in PKCS#11 module '%s'.%s", wanted,
+                 token->module->path, hint);
         goto out;
     }
     if (matches > 1) {

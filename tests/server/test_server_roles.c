@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -220,17 +221,17 @@ static void write_config_replacing(const char *path, const char *start, const ch
     assert_int_equal(fclose(file), 0);
 }
 
-/* Runs the daemon on the configuration at path, with --check or without, and returns
- * its exit status; output receives what it printed. */
-static int run_daemon(const char *path, bool check, char *output, size_t size)
+/* Runs head (a shell command without the configuration), --config path and arguments,
+ * and returns the exit status; output receives what it printed. */
+static int run_with_config(const char *head, const char *path, const char *arguments,
+                           char *output, size_t size)
 {
-    char command[2 * PATH_MAX + 64];
+    char command[3 * PATH_MAX + 64];
     size_t used = 0;
     FILE *pipe;
     int status;
 
-    snprintf(command, sizeof(command), "'%s' --config '%s'%s 2>&1", getenv("IDSVC_DAEMON"),
-             path, check ? " --check" : "");
+    snprintf(command, sizeof(command), "%s --config '%s'%s 2>&1", head, path, arguments);
     pipe = popen(command, "r");
     assert_non_null(pipe);
     used = fread(output, 1, size - 1, pipe);
@@ -238,6 +239,17 @@ static int run_daemon(const char *path, bool check, char *output, size_t size)
     status = pclose(pipe);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+/* Runs the daemon on the configuration at path, with --check or without, and returns
+ * its exit status; output receives what it printed. */
+static int run_daemon(const char *path, bool check, char *output, size_t size)
+{
+    char head[PATH_MAX + 16];
+
+    snprintf(head, sizeof(head), "'%s'", getenv("IDSVC_DAEMON"));
+    return run_with_config(head, path, check ? " --check" : "", output, size);
+}
+
 
 /* Sends SIGHUP and waits for the reload_failed line after the ones already there;
  * returns the new part of the log. */
@@ -396,6 +408,72 @@ static void test_check_matches_start(void **state)
     }
 }
 
+/* Returns the message of the last start_failed line in output, or "". */
+static const char *last_start_failure(const char *output)
+{
+    const char *last = "";
+
+    for (const char *at = strstr(output, "\"start_failed\""); at != NULL;
+         at = strstr(at + 1, "\"start_failed\""))
+        last = at;
+    return last;
+}
+
+/* A PIN that the token rejects stops the start with a last line that names the cause
+ * and where the PIN came from, not only the failed key import. */
+static void test_wrong_pin_names_source(void **state)
+{
+    char path[PATH_MAX + 32];
+    char pin_path[PATH_MAX + 32];
+    char expected[2 * PATH_MAX + 128];
+    char output[4096];
+    FILE *file;
+
+    (void)state;
+    snprintf(pin_path, sizeof(pin_path), "%s/wrong-pin", server.token.dir);
+    file = fopen(pin_path, "w");
+    assert_non_null(file);
+    fputs("not-the-pin\n", file);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(chmod(pin_path, 0600), 0);
+
+    snprintf(path, sizeof(path), "%s/wrong-pin.conf", server.token.dir);
+    write_config_replacing(path, "pin_file = ", "pin_file = wrong-pin", "");
+    assert_int_equal(run_daemon(path, false, output, sizeof(output)), 1);
+    snprintf(expected, sizeof(expected),
+             "the token '" TEST_TOKEN_LABEL "' rejected the PIN read from [hsm] pin_file "
+             "%s (tls_pin_rejected)",
+             pin_path);
+    if (strstr(last_start_failure(output), expected) == NULL)
+        fprintf(stderr, "the daemon logged:\n%s\n", output);
+    assert_non_null(strstr(last_start_failure(output), expected));
+}
+
+/* Without SOFTHSM2_CONF, SoftHSM2 looks in its default token folder and finds no token.
+ * The daemon and idsvc-admin audit anchor then name the variable. */
+static void test_missing_softhsm_conf_named(void **state)
+{
+    char head[PATH_MAX + 64];
+    char output[4096];
+
+    (void)state;
+    snprintf(head, sizeof(head), "env -u SOFTHSM2_CONF '%s'", getenv("IDSVC_DAEMON"));
+    assert_int_equal(run_with_config(head, server.config_path, "", output, sizeof(output)),
+                     1);
+    if (strstr(last_start_failure(output), "SOFTHSM2_CONF is not set") == NULL)
+        fprintf(stderr, "the daemon logged:\n%s\n", output);
+    assert_non_null(strstr(last_start_failure(output), "SOFTHSM2_CONF is not set"));
+
+    snprintf(head, sizeof(head), "env -u SOFTHSM2_CONF '%s' audit anchor show",
+             getenv("IDSVC_ADMIN"));
+    assert_int_equal(run_with_config(head, server.config_path, "", output, sizeof(output)),
+                     1);
+    if (strstr(output, "SOFTHSM2_CONF is not set") == NULL)
+        fprintf(stderr, "idsvc-admin printed:\n%s\n", output);
+    assert_non_null(strstr(output, "no initialised token with label '" TEST_TOKEN_LABEL "'"));
+    assert_non_null(strstr(output, "SOFTHSM2_CONF is not set"));
+}
+
 /* A reload keeps the entity_id the node started with, so an [issuer] with that
  * entity_id fails the reload even when the file names another [server] entity_id. */
 static void test_reload_checks_running_entity_id(void **state)
@@ -431,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_configuration_rejections),
         cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_check_matches_start),
+        cmocka_unit_test(test_wrong_pin_names_source),
+        cmocka_unit_test(test_missing_softhsm_conf_named),
         cmocka_unit_test(test_reload_checks_running_entity_id),
     };
 
