@@ -246,7 +246,7 @@ bool audit_anchor_newer(const unsigned char *candidate, size_t candidate_len,
 /* The daemon's log caps a value at 256 bytes (LOG_VALUE_MAX), so the sentences below
  * show the first 16 hex digits of each hash; 'idsvc-admin audit anchor show' prints the
  * whole anchor. */
-#define REMEDY ". Restore the latest database, or run 'idsvc-admin audit anchor reset' to keep it"
+#define REMEDY ". Restore the latest database, or keep it with 'idsvc-admin audit anchor reset --config FILE'"
 
 int audit_anchor_compare(const audit_anchor *anchor, const char *log_id,
                          const audit_merkle_source *source, const audit_merkle_tree_head *head,
@@ -259,8 +259,8 @@ int audit_anchor_compare(const audit_anchor *anchor, const char *log_id,
 
     if (strcmp(anchor->log_id, log_id) != 0) {
         snprintf(error, error_size,
-                 "the audit anchor in the HSM is for log ID %.16s..., but this database's "
-                 "log ID is %.16s...; the database was replaced" REMEDY,
+                 "the audit anchor in the HSM is for log ID %.16s..., but the database has "
+                 "%.16s..., so the database was replaced" REMEDY,
                  anchor->log_id, log_id);
         return -1;
     }

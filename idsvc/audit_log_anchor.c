@@ -65,7 +65,7 @@ static int read_anchor(audit_log *log, audit_anchor *anchor, bool *found, char *
         snprintf(error, error_size,
                  "the audit anchor in the HSM is not in the " AUDIT_ANCHOR_HEADER " format; "
                  "see it with 'idsvc-admin audit anchor show', and replace it with "
-                 "'idsvc-admin audit anchor reset'");
+                 "'idsvc-admin audit anchor reset --config FILE'");
         rc = -1;
     } else {
         *found = true;
@@ -106,7 +106,7 @@ static int check_anchored_checkpoint(audit_log *log, const audit_anchor *anchor,
         snprintf(error, error_size,
                  "the audit anchor in the HSM keeps a checkpoint of %llu entries that the "
                  "database no longer has; its checkpoints were deleted. Restore the latest "
-                 "database, or run 'idsvc-admin audit anchor reset' to keep it",
+                 "database, or keep it with 'idsvc-admin audit anchor reset --config FILE'",
                  (unsigned long long)anchor->checkpoint.head.size);
         audit_checkpoint_clear(&latest);
         return -1;

@@ -7,6 +7,7 @@
 #include "route_audit.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,22 @@ static int open_anchor(node *n, const config *cfg, audit_signer *signer)
     return 0;
 }
 
+/* Logs why the audit log did not open. The config field is the FILE of the reset command
+ * that an anchor error names, as a separate field because the log caps each value at
+ * LOG_VALUE_MAX bytes and the sentence alone can reach that. */
+static void log_audit_open_failure(const config *cfg, const char *error)
+{
+    char message[600];
+    char config_path[PATH_MAX];
+
+    snprintf(message, sizeof(message), "audit log: %s", error);
+    log_field fields[] = {
+        {"message", message},
+        {"config", realpath(cfg->path, config_path) != NULL ? config_path : cfg->path},
+    };
+    log_event(LOG_ERROR, "start_failed", fields, sizeof(fields) / sizeof(fields[0]));
+}
+
 int route_audit_open(node *n, const config *cfg)
 {
     audit_retention *rules = calloc(cfg->audit.retention_count + 1, sizeof(*rules));
@@ -112,7 +129,7 @@ int route_audit_open(node *n, const config *cfg)
         goto out;
     n->audit = audit_log_open(&options, error, sizeof(error));
     if (n->audit == NULL) {
-        log_message(LOG_ERROR, "start_failed", "audit log: %s", error);
+        log_audit_open_failure(cfg, error);
         goto out;
     }
     rc = record_key_loaded(n, &signer, cfg);

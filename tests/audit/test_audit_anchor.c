@@ -218,6 +218,7 @@ static void remove_anchor(const harness *h)
 static void test_truncated_log_rejected(void **state)
 {
     harness *h = *state;
+    char config_field[PATH_MAX + 64];
     json_int_t size;
     char expected[128];
     char *log;
@@ -232,7 +233,9 @@ static void test_truncated_log_rejected(void **state)
     snprintf(expected, sizeof(expected), "records %lld entries, but the log has %lld",
              (long long)size, (long long)(size - 2));
     expect_in(log, expected);
-    expect_in(log, "idsvc-admin audit anchor reset");
+    expect_in(log, "'idsvc-admin audit anchor reset --config FILE'");
+    snprintf(config_field, sizeof(config_field), "\"config\":\"%s\"", h->config_path);
+    expect_in(log, config_field);
     free(log);
 }
 
@@ -299,6 +302,7 @@ static void test_lagging_anchor_updated(void **state)
 static void test_replaced_database_rejected(void **state)
 {
     harness *h = *state;
+    char config_field[PATH_MAX + 64];
     char *log;
 
     issue(h, 2);
@@ -309,7 +313,9 @@ static void test_replaced_database_rejected(void **state)
     log = start_fails(h);
     expect_in(log, "the audit anchor in the HSM is for log ID ");
     expect_in(log, "the database was replaced");
-    expect_in(log, "idsvc-admin audit anchor reset");
+    expect_in(log, "'idsvc-admin audit anchor reset --config FILE'");
+    snprintf(config_field, sizeof(config_field), "\"config\":\"%s\"", h->config_path);
+    expect_in(log, config_field);
     free(log);
 }
 
