@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks that tools/run takes the port from an existing state/idsvc.conf, and stops when
-# IDSVC_RUN_PORT names another port. It runs a copy of the script in a temporary folder,
-# with stubs for tools/install-deps, cmake and the daemon, so nothing is built or started.
+# IDSVC_RUN_PORT names another port, and that it prints its banner only after the daemon
+# logged "started". It runs a copy of the script in a temporary folder, with stubs for
+# tools/install-deps, cmake and the daemon, so nothing is built or started.
 # Usage: test_run_port.sh PATH/TO/tools/run
 set -eu
 
@@ -14,7 +15,9 @@ mkdir -p "$work/root/tools" "$work/root/state" "$work/bin" "$work/build/idsvc"
 cp "$run_script" "$work/root/tools/run"
 printf '#!/bin/sh\nexit 0\n' > "$work/root/tools/install-deps"
 printf '#!/bin/sh\nexit 0\n' > "$work/bin/cmake"
-printf '#!/bin/sh\necho "daemon started with $*"\n' > "$work/build/idsvc/idsvc"
+# The stub daemon logs as the daemon does, on standard error.
+printf '#!/bin/sh\necho "daemon started with $*" >&2\necho "{\\"event\\":\\"started\\"}" >&2\n' \
+    > "$work/build/idsvc/idsvc"
 chmod +x "$work/root/tools/run" "$work/root/tools/install-deps" "$work/bin/cmake" \
     "$work/build/idsvc/idsvc"
 
@@ -54,13 +57,13 @@ status=0
 start "" || status=$?
 expect "unset, status" "daemon started with --config"
 expect "unset, note" "using port 18999 from"
-expect "unset, banner" "idsvc is starting on https://localhost:18999 "
+expect "unset, banner" "idsvc is running on https://localhost:18999 "
 expect "unset, curl" "https://localhost:18999/healthz"
 expect_not "unset, default port" "8443"
 
 status=0
 start 18999 || status=$?
-expect "same port, banner" "idsvc is starting on https://localhost:18999 "
+expect "same port, banner" "idsvc is running on https://localhost:18999 "
 expect "same port, status" "daemon started with --config"
 
 status=0
@@ -77,15 +80,30 @@ expect_not "other port, daemon" "daemon started"
 printf '[server]\nlisten = 127.0.0.1\n[rp bank]\nport = 17000\n' > "$work/root/state/idsvc.conf"
 status=0
 start "" || status=$?
-expect "no port key, banner" "idsvc is starting on https://localhost:8443 "
+expect "no port key, banner" "idsvc is running on https://localhost:8443 "
 expect_not "no port key, other section" "17000"
 
 # Lines that end in CR LF, which the daemon reads too.
 printf '[server]\r\nlisten = 127.0.0.1\r\nport = 18997\r\n' > "$work/root/state/idsvc.conf"
 status=0
 start "" || status=$?
-expect "CR LF, banner" "idsvc is starting on https://localhost:18997 "
+expect "CR LF, banner" "idsvc is running on https://localhost:18997 "
 expect_not "CR LF, default port" "8443"
+
+# A daemon that fails to start, as a second one on the same state/ does: no banner, and
+# its exit status.
+printf '#!/bin/sh\necho "{\\"event\\":\\"start_failed\\"}" >&2\nexit 1\n' \
+    > "$work/build/idsvc/idsvc"
+status=0
+start "" || status=$?
+if [ "$status" -ne 1 ]; then
+    echo "FAIL failed start: exit status $status, expected 1"
+    failures=$((failures + 1))
+fi
+expect "failed start, log" '"event":"start_failed"'
+expect "failed start, reason" "idsvc exited with status 1"
+expect_not "failed start, banner" "idsvc is running"
+expect_not "failed start, curl" "/healthz"
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures checks failed"
