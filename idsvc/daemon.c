@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "http_listen.h"
 #include "http_policy.h"
 #include "log.h"
 #include "route_audit.h"
@@ -99,16 +100,22 @@ static int check_database_folder(const config *cfg, char *error, size_t error_si
 }
 
 /* Runs the checks of a start that need neither the HSM, the database nor the network:
- * the PIN source, the module file and the database folder, then the files that a start
- * reads and the policy bundles. */
+ * the PIN source, the module file, the database folder and the open-file limit, then
+ * the files that a start reads and the policy bundles. */
 static int check_configuration(const config *cfg, char *error, size_t error_size)
 {
     char pin[PIN_MAX];
+    unsigned fitted = 0;
     int rc = read_pin(cfg, pin, sizeof(pin), error, error_size);
 
     explicit_bzero(pin, sizeof(pin));
     if (rc != 0 || check_module_file(cfg, error, error_size) != 0 ||
         check_database_folder(cfg, error, error_size) != 0)
+        return -1;
+    /* The same test as the start's. It may raise this process's soft limit, which ends
+     * with the check. */
+    if (http_listen_fit_descriptors(cfg->limits.max_connections, cfg->public_port != 0 ? 2 : 1,
+                                    cfg->limits.threads, &fitted, error, error_size) != 0)
         return -1;
     if (node_check_files(cfg, error, error_size) != 0 ||
         http_policy_check(cfg, error, error_size) != 0)

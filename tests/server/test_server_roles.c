@@ -408,6 +408,24 @@ static void test_check_matches_start(void **state)
     }
 }
 
+/* An open-file limit too low for [limits] max_connections fails --check as it fails the
+ * start, where the listeners open. */
+static void test_check_reads_file_limit(void **state)
+{
+    char head[PATH_MAX + 64];
+    char output[4096];
+
+    (void)state;
+    snprintf(head, sizeof(head), "ulimit -n 48 && '%s'", getenv("IDSVC_DAEMON"));
+    assert_int_equal(run_with_config(head, server.config_path, " --check", output,
+                                     sizeof(output)),
+                     1);
+    if (strstr(output, "the open-file limit (ulimit -n) is 48") == NULL)
+        fprintf(stderr, "--check printed:\n%s\n", output);
+    assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+    assert_non_null(strstr(output, "the open-file limit (ulimit -n) is 48"));
+}
+
 /* Returns the message of the last start_failed line in output, or "". */
 static const char *last_start_failure(const char *output)
 {
@@ -509,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_configuration_rejections),
         cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_check_matches_start),
+        cmocka_unit_test(test_check_reads_file_limit),
         cmocka_unit_test(test_wrong_pin_names_source),
         cmocka_unit_test(test_missing_softhsm_conf_named),
         cmocka_unit_test(test_reload_checks_running_entity_id),
