@@ -111,6 +111,28 @@ static void test_fresh_database_is_private(void **state)
     expect_private_file(path);
 }
 
+/* A database that others may read, as one made before the daemon set its umask, gets a
+ * warning at start that names the file and the fix. */
+static void test_readable_database_warned(void **state)
+{
+    harness *h = *state;
+    char expected[PATH_MAX + 64];
+    char *log;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(chmod(h->db_path, 0644), 0);
+    assert_int_equal(harness_start(h), 0);
+    snprintf(expected, sizeof(expected), "%s has mode 644", h->db_path);
+    log = harness_wait_for_log(h, "\"database_permissions\"");
+    assert_non_null(log);
+    if (strstr(log, expected) == NULL)
+        harness_dump_log(h);
+    assert_non_null(strstr(log, "\"event\":\"database_permissions\""));
+    assert_non_null(strstr(log, expected));
+    assert_non_null(strstr(log, "Run chmod 600 on it"));
+    free(log);
+}
+
 static void test_writes_survive_kill9(void **state)
 {
     harness *h = *state;
@@ -382,6 +404,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fresh_database_is_private, setup_with_umask_022,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_readable_database_warned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_survive_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_hsm_gives_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reloads_roles, setup, teardown),
