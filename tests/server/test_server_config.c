@@ -71,6 +71,20 @@ static int load(const char *extra, config **cfg, char *error, size_t size)
     return load_after(base, extra, cfg, error, size);
 }
 
+/* Loads base, with its line old replaced by line because a key may be given once per
+ * section, followed by extra. */
+static int load_replacing(const char *old, const char *line, const char *extra,
+                          config **cfg, char *error, size_t size)
+{
+    char head[sizeof(base) + 256];
+    const char *at = strstr(base, old);
+
+    assert_non_null(at);
+    assert_true(strlen(base) - strlen(old) + strlen(line) < sizeof(head));
+    snprintf(head, sizeof(head), "%.*s%s%s", (int)(at - base), base, line, at + strlen(old));
+    return load_after(head, extra, cfg, error, size);
+}
+
 /* A configuration that must not load: the text after the base file, and part of the
  * error message it must give. */
 typedef struct load_case {
@@ -304,29 +318,22 @@ static void test_allowed_claims_checked(void **state)
 /* listen is an address literal, so a host name fails on its line instead of at the bind. */
 static void test_listen_needs_address(void **state)
 {
-    char head[sizeof(base) + 16];
     config *cfg = NULL;
     char error[512];
-    char *listen_line;
 
     (void)state;
-    snprintf(head, sizeof(head), "%s", base);
-    listen_line = strstr(head, "127.0.0.1");
-    memmove(listen_line + strlen("localhost"), listen_line + strlen("127.0.0.1"),
-            strlen(listen_line + strlen("127.0.0.1")) + 1);
-    memcpy(listen_line, "localhost", strlen("localhost"));
-    assert_int_equal(load_after(head, "", &cfg, error, sizeof(error)), -1);
+    assert_int_equal(load_replacing("listen = 127.0.0.1\n", "listen = localhost\n", "", &cfg,
+                                    error, sizeof(error)),
+                     -1);
     if (strstr(error, "idsvc.conf:2: [server] listen: \"localhost\"") == NULL)
         fprintf(stderr, "%s\n", error);
     assert_non_null(strstr(error, "idsvc.conf:2: [server] listen: \"localhost\" is not an "
                                   "IPv4 or IPv6 address"));
     assert_null(cfg);
 
-    memcpy(listen_line, "::1", 4);
-    memmove(listen_line + 3, listen_line + strlen("localhost"),
-            strlen(listen_line + strlen("localhost")) + 1);
-    listen_line[3] = '\n';
-    assert_int_equal(load_after(head, "", &cfg, error, sizeof(error)), 0);
+    assert_int_equal(load_replacing("listen = 127.0.0.1\n", "listen = ::1\n", "", &cfg, error,
+                                    sizeof(error)),
+                     0);
     assert_string_equal(cfg->listen_address, "::1");
     config_free(&cfg);
 }
@@ -403,7 +410,6 @@ static void test_jurisdictions_need_assigned_code(void **state)
          "idsvc.conf:18: [audit] retention_days.XX: \"XX\" is not an assigned ISO 3166-1 "
          "alpha-2 code"},
     };
-    char head[sizeof(base)];
     config *cfg = NULL;
     char error[512];
 
@@ -411,9 +417,9 @@ static void test_jurisdictions_need_assigned_code(void **state)
     expect_load_failures(cases, sizeof(cases) / sizeof(cases[0]));
 
     /* [server] jurisdiction is checked on its own line too. */
-    snprintf(head, sizeof(head), "%s", base);
-    memcpy(strstr(head, "jurisdiction = SG"), "jurisdiction = UK", 17);
-    assert_int_equal(load_after(head, "", &cfg, error, sizeof(error)), -1);
+    assert_int_equal(load_replacing("jurisdiction = SG\n", "jurisdiction = UK\n", "", &cfg,
+                                    error, sizeof(error)),
+                     -1);
     assert_non_null(strstr(error, "idsvc.conf:5: [server] jurisdiction: \"UK\" is not an "
                                   "assigned ISO 3166-1 alpha-2 code"));
     assert_null(cfg);
@@ -774,11 +780,7 @@ static void test_start_only_keys_compared(void **state)
     /* Another port and other start-only keys, each changed key named once. The
      * regulator keys and trust_list reload with the bundles, so their changes are not
      * reported. */
-    char head[sizeof(base)];
-
-    snprintf(head, sizeof(head), "%s", base);
-    memcpy(strstr(head, "port = 9443"), "port = 9444", 11);
-    assert_int_equal(load_after(head, "[limits]\nthreads = 16\n"
+    assert_int_equal(load_replacing("port = 9443\n", "port = 9444\n", "[limits]\nthreads = 16\n"
                           "[audit]\nretention_days.MY = 30\n"
                           "[policy]\nbundle = base.xml\ntrust_list = old-keys.pem\n"
                           "[regulator asean]\nkey = asean.pem\nkey = asean-2027.pem\n"
