@@ -351,6 +351,7 @@ static int keep_server_identity(const node *n, config *cfg)
 static void reload(node *n)
 {
     char error[512] = "out of memory";
+    char *clean_error;
     config *cfg = NULL;
     json_t *start_only = json_array();
 
@@ -362,9 +363,11 @@ static void reload(node *n)
     if (cfg == NULL || node_install_config(n, cfg, error, sizeof(error)) != 0) {
         log_message(LOG_ERROR, "reload_failed", "kept the previous configuration: %s",
                     error);
+        clean_error = log_utf8_clean(error); /* may quote a path of other bytes */
         route_audit_node_event(n, "admin_action",
-                               json_pack("{s:s, s:s, s:s}", "action", "reload_configuration",
-                                         "outcome", "failed", "error", error));
+                               json_pack("{s:s, s:s, s:s?}", "action", "reload_configuration",
+                                         "outcome", "failed", "error", clean_error));
+        free(clean_error);
         json_decref(start_only);
         return;
     }

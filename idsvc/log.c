@@ -79,6 +79,31 @@ size_t log_utf8_sequence(const unsigned char *s)
     return 0;
 }
 
+char *log_utf8_clean(const char *text)
+{
+    const unsigned char *in = (const unsigned char *)text;
+    char *out = malloc(3 * strlen(text) + 1); /* each byte becomes at most 3 */
+    size_t used = 0;
+
+    if (out == NULL)
+        return NULL;
+    while (*in != '\0') {
+        size_t len = *in < 0x80 ? 1 : log_utf8_sequence(in);
+
+        if (len == 0) {
+            memcpy(out + used, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+            used += 3;
+            in++;
+            continue;
+        }
+        memcpy(out + used, in, len);
+        used += len;
+        in += len;
+    }
+    out[used] = '\0';
+    return out;
+}
+
 /* True for a sequence that stays readable as it is: not a C1 control (U+0080 to
  * U+009F) and not U+2028 or U+2029, which some log readers take as line breaks. */
 static bool utf8_is_plain(const unsigned char *s, size_t len)

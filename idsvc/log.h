@@ -30,6 +30,11 @@ void log_set_level(log_level min_level);
  * NUL that ends s is no continuation byte, so a cut sequence returns 0. */
 size_t log_utf8_sequence(const unsigned char *s);
 
+/* Returns a malloc'd copy of text in which each byte that starts no well-formed UTF-8
+ * sequence is replaced by U+FFFD, so that JSON can carry it (an audit payload takes
+ * only valid UTF-8). NULL when out of memory. */
+char *log_utf8_clean(const char *text);
+
 /* Writes one line with the event name and the fields in order. */
 void log_event(log_level level, const char *event, const log_field *fields, size_t count);
 

@@ -319,6 +319,20 @@ static void test_replaced_database_rejected(void **state)
     free(log);
 }
 
+/* Exports the node's database and runs audit verify on it with the node's key; returns
+ * the exit status with the output in output. */
+static int export_and_verify(harness *h, char *output, size_t size)
+{
+    char arguments[4 * PATH_MAX];
+
+    snprintf(arguments, sizeof(arguments), "export --database '%s' --out '%s.jsonl'",
+             h->db_path, h->db_path);
+    assert_int_equal(run_admin(arguments, output, size), 0);
+    snprintf(arguments, sizeof(arguments), "verify '%s.jsonl' --trust '%s/saml.pub'",
+             h->db_path, h->token.dir);
+    return run_admin(arguments, output, size);
+}
+
 static void test_reset_lets_node_start(void **state)
 {
     harness *h = *state;
@@ -367,6 +381,13 @@ static void test_reset_lets_node_start(void **state)
     assert_int_equal(harness_start(h), 0);
     json_decref(find_entry(h, "audit_anchor_reset", &count));
     assert_int_equal(count, 1);
+
+    /* audit verify names the rollback that the reset entry records. */
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(export_and_verify(h, output, sizeof(output)), 0);
+    expect_in(output, "NOTE entry 1 records an anchor reset after a rollback: the previous "
+                      "anchor of this log covered ");
+    assert_int_equal(harness_start(h), 0);
     log = test_read_file(h->log_path, NULL);
     expect_in(log, "audit_anchor_reset_recorded");
     free(log);

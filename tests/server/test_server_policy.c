@@ -772,9 +772,13 @@ static void test_start_rejects_other_regulator_key(void **state)
     (void)state;
     assert_int_equal(
         sign_bundle("residency-sg-source.xml", "residency-sg-by-th.xml", TH_KEY), 0);
+    /* Another database and an entity ID of its own: under the running node's ID, the new
+     * database would meet that node's audit anchor in the token. */
     assert_int_equal(
         run("sed 's/^bundle = residency-sg.xml$/bundle = residency-sg-by-th.xml/;"
-            " s/^path = idsvc.db$/path = rejected.db/' '%s' > '%s/rejected.conf'",
+            " s/^path = idsvc.db$/path = rejected.db/;"
+            " s|^entity_id = " NODE_ENTITY_ID "$|entity_id = https://rejected.example/idsvc|'"
+            " '%s' > '%s/rejected.conf'",
             server.config_path, dir),
         0);
     snprintf(command, sizeof(command),

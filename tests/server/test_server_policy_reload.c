@@ -651,8 +651,13 @@ static char *run_rejected_start(const char *bundles, const char *regulators)
     snprintf(config_path, sizeof(config_path), "%s/rejected.conf", dir);
     snprintf(log_path, sizeof(log_path), "%s/rejected.log", dir);
     write_config_file(config_path, bundles, regulators);
+    /* Another database under the same entity ID would meet the running node's audit
+     * anchor in the token, so the rejected node gets an entity ID of its own. */
     assert_int_equal(
-        harness_run("sed -i 's/^path = idsvc.db$/path = rejected.db/' '%s'", config_path),
+        harness_run("sed -i 's/^path = idsvc.db$/path = rejected.db/;"
+                    " s|^entity_id = " NODE_ENTITY_ID "$|entity_id = "
+                    "https://rejected.example/idsvc|' '%s'",
+                    config_path),
         0);
     snprintf(command, sizeof(command), "timeout 30 '%s' --config '%s' > '%s' 2>&1",
              getenv("IDSVC_DAEMON"), config_path, log_path);

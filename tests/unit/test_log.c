@@ -85,6 +85,34 @@ static void invalid_utf8_replaced(void **state)
     expect_logged("x\xe4\xb8", "\"x\\ufffd\\ufffd\"");
 }
 
+/* The clean copy replaces what the log escapes as invalid, and JSON then carries it. */
+static void utf8_clean_copy(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"\xe4\xb8\xad", "\xe4\xb8\xad"},
+        {"a\xffz", "a\xef\xbf\xbdz"},
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"x\xe4\xb8", "x\xef\xbf\xbd\xef\xbf\xbd"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *clean = log_utf8_clean(cases[i].in);
+        json_t *text;
+
+        assert_non_null(clean);
+        assert_string_equal(clean, cases[i].out);
+        text = json_string(clean);
+        assert_non_null(text);
+        json_decref(text);
+        free(clean);
+    }
+}
+
 /* The cap never cuts a character in two. */
 static void cap_keeps_characters_whole(void **state)
 {
@@ -104,6 +132,7 @@ int main(void)
         cmocka_unit_test(utf8_copied_as_is),
         cmocka_unit_test(controls_escaped),
         cmocka_unit_test(invalid_utf8_replaced),
+        cmocka_unit_test(utf8_clean_copy),
         cmocka_unit_test(cap_keeps_characters_whole),
     };
 

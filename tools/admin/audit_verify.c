@@ -82,6 +82,7 @@ typedef struct verifier {
     size_t rule_count;
     purge_summary purged;
     audit_purges *purges;  /* purge entries and purged entries, tied once all are read */
+    json_t *notes;         /* NOTE lines to print after the OK line, such as anchor resets */
     bool seen_version_2;   /* an earlier entry was of version 2 */
     uint64_t first_version_2;
     char column_failure[512]; /* the first FAILED line of step 4, or "" */
@@ -202,15 +203,57 @@ static int check_version_order(verifier *v, uint64_t index, int version)
     return defer_failure(v, index, "entry_version_invalid", detail);
 }
 
-/* Returns true for an entry text of kind AUDIT_PURGE_KIND. */
-static bool is_purge_entry(const char *text)
+/* Returns true when an entry text is of this kind. */
+static bool entry_is_kind(const char *text, const char *wanted)
 {
     json_t *entry = json_loads(text, 0, NULL);
     const char *kind = json_string_value(json_object_get(entry, "kind"));
-    bool found = kind != NULL && strcmp(kind, AUDIT_PURGE_KIND) == 0;
+    bool found = kind != NULL && strcmp(kind, wanted) == 0;
 
     json_decref(entry);
     return found;
+}
+
+/* Writes what an audit_anchor_reset entry's payload tells a regulator: an anchor that
+ * was missing or unreadable, a replaced database, or a rollback, which dropped signed
+ * entries when the previous anchor of the same log covered more entries than precede
+ * the reset. */
+static void describe_reset(uint64_t index, const json_t *payload, char *out, size_t size)
+{
+    const char *previous_log = json_string_value(json_object_get(payload, "previous_log_id"));
+    const char *log_id = json_string_value(json_object_get(payload, "log_id"));
+    json_int_t previous_size = json_integer_value(json_object_get(payload, "previous_size"));
+
+    if (json_is_true(json_object_get(payload, "previous_missing")))
+        snprintf(out, size, "entry %" PRIu64 " records an anchor reset where the HSM had no "
+                 "anchor: it was deleted, or the entity ID changed", index);
+    else if (previous_log == NULL || log_id == NULL)
+        snprintf(out, size, "entry %" PRIu64 " records an anchor reset over an unreadable "
+                 "anchor", index);
+    else if (strcmp(previous_log, log_id) != 0)
+        snprintf(out, size, "entry %" PRIu64 " records an anchor reset: the previous anchor "
+                 "was of another log (ID %.16s...) of %lld entries, so the database was "
+                 "replaced", index, previous_log, (long long)previous_size);
+    else if (previous_size > 0 && (uint64_t)previous_size > index)
+        snprintf(out, size, "entry %" PRIu64 " records an anchor reset after a rollback: "
+                 "the previous anchor of this log covered %lld entries, so %llu signed "
+                 "entries from index %" PRIu64 " on were dropped", index,
+                 (long long)previous_size,
+                 (unsigned long long)((uint64_t)previous_size - index), index);
+    else
+        snprintf(out, size, "entry %" PRIu64 " records an anchor reset; the previous anchor "
+                 "covered %lld entries of this log", index, (long long)previous_size);
+}
+
+/* Keeps a NOTE line for each anchor reset, printed after the OK line. */
+static void note_reset(verifier *v, uint64_t index, const char *payload)
+{
+    json_t *doc = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
+    char note[320];
+
+    describe_reset(index, doc, note, sizeof(note));
+    json_array_append_new(v->notes, json_string(note));
+    json_decref(doc);
 }
 
 /* Checks the columns of an entry line against its text, and its purge. */
@@ -238,7 +281,9 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
     if (code != NULL)
         return defer_failure(v, index, code, detail);
     check_version_order(v, index, version);
-    if (version == AUDIT_ENTRY_VERSION && is_purge_entry(text)) {
+    if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, "audit_anchor_reset"))
+        note_reset(v, index, payload);
+    if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, AUDIT_PURGE_KIND)) {
         code = audit_purges_add_record(v->purges, index, payload, detail, sizeof(detail));
         if (code != NULL)
             return defer_failure(v, index, code, detail);
@@ -773,6 +818,8 @@ static int verify(verifier *v, const char *path)
     if (v->purged.unchecked > 0)
         printf("NOTE no retention period was stated for %" PRIu64 " purged entries; pass "
                "--retention-days to check when they were purged\n", v->purged.unchecked);
+    for (size_t i = 0; i < json_array_size(v->notes); i++)
+        printf("NOTE %s\n", json_string_value(json_array_get(v->notes, i)));
     if (head.size > v->checkpoints[v->checkpoint_count - 1].head.size)
         printf("NOTE %" PRIu64 " entries after the latest checkpoint are not signed yet\n",
                head.size - v->checkpoints[v->checkpoint_count - 1].head.size);
@@ -869,7 +916,8 @@ int admin_audit_verify_main(int argc, char **argv)
     audit_memory_tree_init(&v.tree);
     v.nodes = json_array();
     v.purges = audit_purges_new();
-    if (v.nodes == NULL || v.purges == NULL) {
+    v.notes = json_array();
+    if (v.nodes == NULL || v.purges == NULL || v.notes == NULL) {
         fputs("idsvc-admin audit verify: out of memory\n", stderr);
         rc = AUDIT_EXIT_FAILED;
         goto out;
@@ -880,6 +928,7 @@ out:
         audit_checkpoint_clear(&v.checkpoints[i]);
     free(v.checkpoints);
     json_decref(v.nodes);
+    json_decref(v.notes);
     audit_purges_free(v.purges);
     audit_memory_tree_free(&v.tree);
     audit_trust_clear(&v.trust);
