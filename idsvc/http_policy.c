@@ -8,6 +8,7 @@
  * and the set it had.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +17,7 @@
 #include "http_policy.h"
 #include "log.h"
 #include "route_audit.h"
+#include "store.h"
 
 /* Writes the current set's bundles as "id vVERSION DIGEST, ..." for log lines. */
 static void describe_set(policy_store *bundles, char *buf, size_t size)
@@ -52,21 +54,52 @@ static json_t *bundle_list(policy_store *bundles)
     return list;
 }
 
-/* Records policy_loaded with the bundles now in force; reason is start or reload. */
+/* Records each bundle's version in the transaction of the policy_loaded entry (the
+ * audit log's write_rows), so that the entry and the record commit together. */
+static int write_versions(struct sqlite3 *db, void *ctx)
+{
+    policy_set *set = policy_store_acquire(ctx);
+    int rc = 0;
+
+    for (size_t i = 0; set != NULL && rc == 0 && i < policy_set_bundle_count(set); i++)
+        rc = store_sqlite_write_policy_version(db, policy_set_bundle_id(set, i),
+                                               policy_set_bundle_version(set, i),
+                                               policy_set_bundle_digest(set, i));
+    policy_set_release(&set);
+    return rc;
+}
+
+/* Records policy_loaded with the bundles now in force, and their versions, which later
+ * loads may not go below; reason is start or reload. */
 static int audit_loaded(node *n, const char *reason)
 {
-    return route_audit_node_event(n, "policy_loaded",
-                                  json_pack("{s:s, s:o}", "reason", reason, "bundles",
-                                            bundle_list(n->policy)));
+    json_t *payload = json_pack("{s:s, s:o}", "reason", reason, "bundles",
+                                bundle_list(n->policy));
+    audit_event event = {.kind = "policy_loaded", .payload = payload,
+                         .write_rows = write_versions, .write_rows_ctx = n->policy};
+    audit_status status = payload != NULL ? audit_record(n->audit, &event, NULL)
+                                          : AUDIT_ERR_NO_MEMORY;
+
+    json_decref(payload);
+    if (status == AUDIT_OK)
+        return 0;
+    log_message(LOG_ERROR, "audit_record_failed",
+                "recording policy_loaded and the bundle versions failed: %s",
+                audit_status_code(status));
+    return -1;
 }
 
 /* Records policy_reload_failed with the stable code and the bundles kept. */
 static void audit_reload_failed(node *n, const char *code, const char *error)
 {
+    /* The sentence may quote a path or a file's bytes that are not valid UTF-8. */
+    char *clean = log_utf8_clean(error);
+
     route_audit_node_event(n, "policy_reload_failed",
-                           json_pack("{s:s, s:s, s:o}", "code", code, "error", error, "kept",
+                           json_pack("{s:s, s:s?, s:o}", "code", code, "error", clean, "kept",
                                      n->policy != NULL ? bundle_list(n->policy)
                                                        : json_array()));
+    free(clean);
 }
 
 /* Warns about relying parties whose registry consent setting the engine replaces. */
@@ -144,14 +177,69 @@ static int accept_allowed_claims(const config *cfg, const policy_set *set,
     return 0;
 }
 
-/* Accepts a compiled set for the configuration ctx. Runs at start and at each reload. */
+/*
+ * Accepts a compiled set only when no bundle goes below the version recorded for its ID,
+ * and none reuses a recorded version with other content. Without it, a replayed older
+ * bundle, still validly signed, could undo a regulator's later rule. A regulator that
+ * wants the old rules back signs them under a higher version.
+ */
+static int accept_versions(store *node_store, const policy_set *set, policy_error *err)
+{
+    for (size_t i = 0; i < policy_set_bundle_count(set); i++) {
+        const char *id = policy_set_bundle_id(set, i);
+        long version = policy_set_bundle_version(set, i);
+        const char *digest = policy_set_bundle_digest(set, i);
+        store_policy_version recorded;
+        store_status status = node_store->ops->get_policy_version(node_store, id, &recorded);
+
+        if (status == STORE_NOT_FOUND)
+            continue;
+        err->code = POLICY_E_SET;
+        err->line = 0;
+        if (status != STORE_OK) {
+            snprintf(err->check, sizeof(err->check), "store_unavailable");
+            snprintf(err->message, sizeof(err->message),
+                     "the recorded version of bundle %s cannot be read", id);
+            return -1;
+        }
+        if (version < recorded.version) {
+            snprintf(err->check, sizeof(err->check), "bundle_version_rollback");
+            snprintf(err->message, sizeof(err->message),
+                     "bundle %s version %ld is older than version %ld, which this node "
+                     "loaded before; ask the regulator for a bundle of a higher version",
+                     id, version, recorded.version);
+            return -1;
+        }
+        if (version == recorded.version && strcmp(digest, recorded.digest) != 0) {
+            snprintf(err->check, sizeof(err->check), "bundle_version_reused");
+            snprintf(err->message, sizeof(err->message),
+                     "bundle %s version %ld differs from the version %ld that this node "
+                     "loaded before (digest %.16s..., now %.16s...); a changed bundle "
+                     "needs a higher version",
+                     id, version, recorded.version, recorded.digest, digest);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What accept_set checks a compiled set against: the configuration, and the node's
+ * store of loaded versions, which is NULL for --check. */
+typedef struct accept_context {
+    const config *cfg;
+    store *node_store;
+} accept_context;
+
+/* Accepts a compiled set for the context ctx. Runs at start and at each reload. */
 static int accept_set(void *ctx, const policy_set *set, policy_error *err)
 {
-    const config *cfg = ctx;
+    const accept_context *context = ctx;
 
-    if (accept_home(cfg->jurisdiction, set, err) != 0)
+    if (accept_home(context->cfg->jurisdiction, set, err) != 0)
         return -1;
-    return accept_allowed_claims(cfg, set, err);
+    if (accept_allowed_claims(context->cfg, set, err) != 0)
+        return -1;
+    return context->node_store != NULL ? accept_versions(context->node_store, set, err) : 0;
 }
 
 /*
@@ -193,16 +281,17 @@ static void log_check_warning(void *ctx, const char *code, const char *path, int
     log_event(LOG_WARN, "policy_check_warning", fields, 4);
 }
 
-/* Returns the load of the bundles that cfg names, with the store's keys. */
-static policy_load_input bundle_input(const config *cfg)
+/* Returns the load of the bundles that the context's configuration names, with the
+ * store's keys. */
+static policy_load_input bundle_input(accept_context *context)
 {
     return (policy_load_input){
-        .paths = (const char *const *)cfg->policy.bundle_files,
-        .count = cfg->policy.bundle_count,
+        .paths = (const char *const *)context->cfg->policy.bundle_files,
+        .count = context->cfg->policy.bundle_count,
         .now = time(NULL),
         .warn = log_check_warning,
         .accept = accept_set,
-        .accept_ctx = (void *)cfg,
+        .accept_ctx = context,
     };
 }
 
@@ -212,7 +301,8 @@ static policy_load_input bundle_input(const config *cfg)
  */
 static int load_keys_and_bundles(node *n, const config *cfg, policy_error *err)
 {
-    policy_load_input input = bundle_input(cfg);
+    accept_context context = {cfg, n->store};
+    policy_load_input input = bundle_input(&context);
 
     if (config_load_policy_trust(&cfg->policy, &input.trust, err) != 0)
         return -1;
@@ -230,7 +320,8 @@ int http_policy_check(const config *cfg, char *error, size_t error_size)
 {
     policy_trust *trust = NULL;
     policy_store *scratch = NULL;
-    policy_load_input input = bundle_input(cfg);
+    accept_context context = {cfg, NULL};
+    policy_load_input input = bundle_input(&context);
     policy_error err = {0};
     int rc = -1;
 
@@ -254,6 +345,7 @@ int http_policy_check(const config *cfg, char *error, size_t error_size)
 
 int http_policy_start(node *n, const config *cfg)
 {
+    accept_context context = {cfg, n->store};
     policy_trust *trust = NULL;
     policy_load_input input;
     policy_error err = {0};
@@ -275,7 +367,7 @@ int http_policy_start(node *n, const config *cfg)
     }
     /* The store owns the trust list from here on. */
     warn_unbound_keys(cfg, trust);
-    input = bundle_input(cfg);
+    input = bundle_input(&context);
     if (policy_store_load_from(n->policy, &input, &err) != 0) {
         log_message(LOG_ERROR, "start_failed", "[policy] bundle: %s (%s)", err.message,
                     policy_error_code_of(&err));

@@ -72,6 +72,12 @@ typedef struct store_rp {
 
 void store_rp_clear(store_rp *rp);
 
+/* The highest version of a policy bundle that the node has loaded, and its digest. */
+typedef struct store_policy_version {
+    long version;
+    char digest[65];
+} store_policy_version;
+
 typedef struct store store;
 struct web_store_ops;
 
@@ -92,6 +98,9 @@ typedef struct store_ops {
     /* Replaces the registry with the given entries. */
     store_status (*replace_rps)(store *s, const store_rp *rps, size_t count);
     store_status (*get_rp)(store *s, const char *id, store_rp *out);
+    /* Reads the recorded version of a bundle ID; STORE_NOT_FOUND when none was loaded. */
+    store_status (*get_policy_version)(store *s, const char *bundle_id,
+                                       store_policy_version *out);
     store_status (*schema_version)(store *s, int *version);
     void (*close)(store *s);
     const struct web_store_ops *web; /* the citizen pages' storage, web_store.h */
@@ -122,6 +131,12 @@ struct sqlite3;
  * Returns 0, 1 when a subject of another issuer has the NameID (nothing written), or -1
  * after logging. */
 int store_sqlite_write_issue(struct sqlite3 *db, const store_issue *issue);
+
+/* Records that the node loaded version of bundle_id, with its digest, on db inside the
+ * transaction of the policy_loaded entry, unless a higher version is recorded. Returns 0,
+ * or -1 after logging. */
+int store_sqlite_write_policy_version(struct sqlite3 *db, const char *bundle_id,
+                                      long version, const char *digest);
 
 int store_sqlite_write_revocation(struct sqlite3 *db, const char *id, const char *issuer,
                                   const char *reason, time_t at);

@@ -222,6 +222,13 @@ static const char *const migrations[] = {
      * keep the entry text. Entries of version 1 keep their payload in the entry text
      * and NULL here. */
     "ALTER TABLE audit_entries ADD COLUMN payload TEXT;",
+    /* 8: the highest version of each policy bundle that the node has loaded, with its
+     * digest, so that a start or reload refuses an older bundle, or another bundle
+     * under a version already loaded. */
+    "CREATE TABLE policy_versions ("
+    "  bundle_id TEXT PRIMARY KEY,"
+    "  version INTEGER NOT NULL,"
+    "  digest TEXT NOT NULL) WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -810,6 +817,60 @@ static store_status sqlite_get_rp(store *base, const char *id, store_rp *out)
     return status;
 }
 
+static store_status sqlite_get_policy_version(store *base, const char *bundle_id,
+                                              store_policy_version *out)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = prepare((sqlite_store *)base,
+                                 "SELECT version, digest FROM policy_versions"
+                                 " WHERE bundle_id = ?1",
+                                 &db);
+    store_status status = STORE_FAILED;
+    int rc;
+
+    if (stmt == NULL)
+        return STORE_FAILED;
+    bind_text(stmt, 1, bundle_id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        status = STORE_NOT_FOUND;
+    } else if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 1) < (int)sizeof(out->digest)) {
+        out->version = sqlite3_column_int64(stmt, 0);
+        snprintf(out->digest, sizeof(out->digest), "%s",
+                 (const char *)sqlite3_column_text(stmt, 1));
+        status = STORE_OK;
+    } else {
+        log_sqlite(db, "reading a policy bundle's version");
+    }
+    sqlite3_finalize(stmt);
+    return status;
+}
+
+int store_sqlite_write_policy_version(sqlite3 *db, const char *bundle_id, long version,
+                                      const char *digest)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO policy_versions (bundle_id, version, digest)"
+                           " VALUES (?1, ?2, ?3) ON CONFLICT (bundle_id) DO UPDATE"
+                           " SET version = excluded.version, digest = excluded.digest"
+                           " WHERE excluded.version > policy_versions.version",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        log_sqlite(db, "preparing the policy version record");
+        return -1;
+    }
+    bind_text(stmt, 1, bundle_id);
+    sqlite3_bind_int64(stmt, 2, version);
+    bind_text(stmt, 3, digest);
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE)
+        log_sqlite(db, "recording a policy bundle's version");
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static store_status sqlite_schema_version(store *base, int *version)
 {
     sqlite3 *db = thread_connection((sqlite_store *)base);
@@ -847,6 +908,7 @@ static const store_ops sqlite_ops = {
     .purge_replay = sqlite_purge_replay,
     .replace_rps = sqlite_replace_rps,
     .get_rp = sqlite_get_rp,
+    .get_policy_version = sqlite_get_policy_version,
     .schema_version = sqlite_schema_version,
     .close = sqlite_close,
     .web = &web_store_sqlite_ops,

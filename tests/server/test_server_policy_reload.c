@@ -211,10 +211,15 @@ static void write_config_file(const char *path, const char *bundles,
     assert_int_equal(fclose(file), 0);
 }
 
-/* Writes the daemon's configuration file. */
+/* Writes the daemon's configuration file. These tests swap variants of one bundle ID
+ * and version back and forth. So this also clears the node's record of the versions it
+ * loaded, and each reload is judged on its own. test_reload_rejects_older_version keeps
+ * the record. */
 static void write_policy(const char *bundles, const char *regulators)
 {
     write_config_file(server.config_path, bundles, regulators);
+    if (access(server.db_path, F_OK) == 0) /* none before the first start */
+        assert_int_equal(harness_sql(&server, "DELETE FROM policy_versions"), 0);
 }
 
 static int start_server(void **state)
@@ -518,6 +523,34 @@ static void test_reload_keeps_key_of_listed_bundle(void **state)
     assert_int_equal(count_log_lines("\"restart_required\""), 0);
 }
 
+/* A bundle older than one the node loaded, or another bundle under a version it
+ * loaded, is refused with the versions named, and the set in force stays. */
+static void test_reload_rejects_older_version(void **state)
+{
+    (void)state;
+    write_policy("bundle = base-v2.xml\nbundle = residency-sg.xml\n" MY_BUNDLE TH_BUNDLE_LINE,
+                 REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
+    reload_and_wait("\"policy_reloaded\"");
+
+    write_config_file(server.config_path, BUNDLES MY_BUNDLE TH_BUNDLE_LINE,
+                      REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
+    reload_and_wait("\"policy_reload_failed\"");
+    expect_reload_failure("bundle_version_rollback",
+                          "bundle asean-cn-base version 1 is older than version 2, which "
+                          "this node loaded before");
+    expect_th_rules(true, 2);
+
+    write_config_file(server.config_path,
+                      "bundle = base-v2.xml\nbundle = residency-sg.xml\n" MY_BUNDLE
+                      "bundle = th-warnings.xml\n",
+                      REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
+    reload_and_wait("\"policy_reload_failed\"");
+    expect_reload_failure("bundle_version_reused",
+                          "bundle residency-th version 1 differs from the version 1 that "
+                          "this node loaded before");
+    expect_th_rules(true, 2);
+}
+
 /* Removing a key together with its bundle applies. The key is gone, so the same
  * bundle listed again without it is rejected as key_untrusted. */
 static void test_reload_removes_key_with_bundle(void **state)
@@ -781,6 +814,8 @@ int main(void)
         cmocka_unit_test(test_start_rejects_validate_error),
         cmocka_unit_test(test_reload_names_key_file_fault),
         cmocka_unit_test(test_start_names_key_file_fault),
+        /* Last: it leaves version 2 of the base in force. */
+        cmocka_unit_test(test_reload_rejects_older_version),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
