@@ -527,9 +527,90 @@ static void add_node_without_level(FILE *in, FILE *out)
     fputs("{\"type\":\"node\",\"index\":0,\"hash\":\"00\"}\n", out);
 }
 
+/* Copies every line behind a UTF-8 byte order mark. */
+static void add_byte_order_mark(FILE *in, FILE *out)
+{
+    char line[16384];
+
+    fputs("\xef\xbb\xbf", out);
+    while (fgets(line, sizeof(line), in) != NULL)
+        fputs(line, out);
+}
+
+/* Copies every line, writing the first entry's index as 0.0. */
+static void real_index(FILE *in, FILE *out)
+{
+    char line[16384];
+    bool done = false;
+
+    while (fgets(line, sizeof(line), in) != NULL) {
+        char *at = strstr(line, "\"index\":0,");
+
+        if (!done && strstr(line, "\"type\":\"entry\"") != NULL && at != NULL) {
+            fprintf(out, "%.*s\"index\":0.0,%s", (int)(at - line), line,
+                    at + strlen("\"index\":0,"));
+            done = true;
+            continue;
+        }
+        fputs(line, out);
+    }
+    assert_true(done);
+}
+
+/* Copies every line, and the last checkpoint line twice. */
+static void repeat_checkpoint(FILE *in, FILE *out)
+{
+    char line[16384];
+    char last[16384] = "";
+
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (strstr(line, "\"type\":\"checkpoint\"") != NULL)
+            snprintf(last, sizeof(last), "%s", line);
+        fputs(line, out);
+    }
+    assert_true(last[0] != '\0');
+    fputs(last, out);
+}
+
+/* Copies every line with a line of white space after each. */
+static void add_blank_lines(FILE *in, FILE *out)
+{
+    char line[16384];
+
+    while (fgets(line, sizeof(line), in) != NULL) {
+        fputs(line, out);
+        fputs(" \t\r\n", out);
+    }
+}
+
+/* Verifies an export edited by edit, expecting exit status 0 and expected. */
+static void expect_export_accepted(const char *clean, const char *name,
+                                   void (*edit)(FILE *in, FILE *out), const char *expected)
+{
+    char path[PATH_MAX + 256];
+    char arguments[4 * PATH_MAX];
+    char output[8192];
+    FILE *in = fopen(clean, "r");
+    FILE *out;
+
+    snprintf(path, sizeof(path), "%s.%s.jsonl", clean, name);
+    out = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    edit(in, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+    snprintf(arguments, sizeof(arguments), "verify '%s' --trust '%s/saml.pub'", path,
+             server.token.dir);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    assert_non_null(strstr(output, expected));
+}
+
 /* Malformed lines of an export are named, never crash the verifier or pass. */
 static void check_malformed_exports(const char *clean_database)
 {
+    char arguments[4 * PATH_MAX];
+    char output[8192];
     static const char *const bad_signatures[] = {"====", "A===", "AAAA====", "AA=A", "AAA", ""};
     char clean[PATH_MAX + 128];
 
@@ -542,6 +623,20 @@ static void check_malformed_exports(const char *clean_database)
     expect_export_rejected(clean, "entry-number", number_entry, "export_invalid");
     expect_export_rejected(clean, "node-level", add_node_without_level,
                            "export_invalid");
+    expect_export_rejected(clean, "bom", add_byte_order_mark,
+                           "FAILED line 1: export_invalid: the file starts with a UTF-8 "
+                           "byte order mark");
+    expect_export_rejected(clean, "real-index", real_index,
+                           "export_invalid: an entry needs an integer index");
+    expect_export_rejected(clean, "checkpoint-twice", repeat_checkpoint,
+                           "export_invalid: a checkpoint id appears twice");
+    expect_export_accepted(clean, "blank-lines", add_blank_lines, "OK ");
+
+    /* A folder is not an export: the read fails with exit status 2. */
+    snprintf(arguments, sizeof(arguments), "verify '%s' --trust '%s/saml.pub'",
+             server.token.dir, server.token.dir);
+    assert_int_equal(run_admin(arguments, output, sizeof(output)), 2);
+    assert_non_null(strstr(output, "reading failed: Is a directory"));
 }
 
 static void test_tampering_detected(void **state)

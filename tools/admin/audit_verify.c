@@ -28,6 +28,7 @@
  * only after steps 2 and 3 passed, because a changed hash or checkpoint is the stronger
  * finding and locates a rewritten entry by the tree.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -425,10 +426,17 @@ static int read_entry(verifier *v, const json_t *line)
     audit_merkle_hash computed;
     int rc = AUDIT_EXIT_FAILED;
 
-    if (!json_is_integer(json_object_get(line, "index")) || index < 0 ||
-        (uint64_t)index != expected)
-        return fail("entry", expected, "entry_missing",
-                    "the export skips this index or repeats another");
+    if (!json_is_integer(json_object_get(line, "index")))
+        return fail("line", v->line, "export_invalid",
+                    "an entry needs an integer index, such as 0");
+    if (index < 0 || (uint64_t)index != expected) {
+        char detail[128];
+
+        snprintf(detail, sizeof(detail),
+                 "the export has index %lld where index %" PRIu64 " comes next: it skips "
+                 "this index or repeats another", (long long)index, expected);
+        return fail("entry", expected, "entry_missing", detail);
+    }
     if (audit_hash_from_hex(json_string_value(json_object_get(line, "leaf_hash")), &stored) != 0)
         return fail("entry", expected, "leaf_hash_invalid", "leaf_hash is not 64 hex digits");
     if (read_texts(expected, line, &bytes, &len, &payload, &payload_len) != 0)
@@ -503,6 +511,10 @@ static int read_checkpoint(verifier *v, const json_t *line)
         return fail("line", v->line, "export_invalid",
                     "a checkpoint needs an integer id of 0 or more");
     checkpoint->id = (uint64_t)json_integer_value(json_object_get(line, "id"));
+    for (size_t i = 0; i + 1 < v->checkpoint_count; i++)
+        if (v->checkpoints[i].id == checkpoint->id)
+            return fail("line", v->line, "export_invalid",
+                        "a checkpoint id appears twice; each checkpoint is exported once");
 
     len = decode_signature(signature, decoded);
     if (len <= 0 || len > AUDIT_SIGNATURE_MAX || body == NULL || algorithm == NULL ||
@@ -584,8 +596,17 @@ static int read_export(verifier *v, const char *path)
             rc = fail("line", v->line, "export_invalid", "the line is longer than 1 MiB");
         else if (memchr(text, '\0', (size_t)len) != NULL)
             rc = fail("line", v->line, "export_invalid", "the line contains a NUL byte");
-        else if (text[0] != '\n')
+        else if (v->line == 1 && strncmp(text, "\xef\xbb\xbf", 3) == 0)
+            rc = fail("line", v->line, "export_invalid",
+                      "the file starts with a UTF-8 byte order mark, which an export never "
+                      "writes; the file was edited");
+        else if (text[strspn(text, " \t\r\n")] != '\0')
             rc = read_line(v, text);
+    }
+    /* getline ends with -1 both at the end and on a read error, such as a folder. */
+    if (rc == 0 && ferror(file)) {
+        fprintf(stderr, VERIFY_PROGRAM ": %s: reading failed: %s\n", path, strerror(errno));
+        rc = AUDIT_EXIT_USAGE;
     }
     fclose(file);
     free(text);
