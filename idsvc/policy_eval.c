@@ -244,8 +244,9 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
 
 /* ---- Derived values ---------------------------------------------------------------- */
 
-/* Reads a calendar date YYYY-MM-DD: ten characters, digits where digits belong, and a
- * day that the month has (29 February only in leap years). */
+/* Reads a calendar date YYYY-MM-DD: ten characters, digits where digits belong, a year
+ * from 1, as issuance takes it (XML Schema 1.0 has no year 0), and a day that the month
+ * has (29 February only in leap years). */
 static bool parse_calendar_date(const char *date, int *year, int *month, int *day)
 {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -260,7 +261,7 @@ static bool parse_calendar_date(const char *date, int *year, int *month, int *da
             (date[3] - '0');
     *month = (date[5] - '0') * 10 + (date[6] - '0');
     *day = (date[8] - '0') * 10 + (date[9] - '0');
-    if (*month < 1 || *month > 12 || *day < 1)
+    if (*year < 1 || *month < 1 || *month > 12 || *day < 1)
         return false;
     leap = (*year % 4 == 0 && *year % 100 != 0) || *year % 400 == 0;
     return *day <= days[*month - 1] + (*month == 2 && leap ? 1 : 0);

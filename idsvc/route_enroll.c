@@ -68,9 +68,18 @@ static char code_symbol(char c)
     return c == 'O' ? '0' : c;
 }
 
+/* Why a typed code cannot be an enrollment code. */
+typedef enum code_fault {
+    CODE_USABLE,
+    CODE_BAD_CHARACTER,
+    CODE_TOO_LONG,
+    CODE_EMPTY,
+} code_fault;
+
 /* Writes the code as it was issued: upper case, with a hyphen after every four symbols,
- * whatever case, spaces and hyphens a person typed. Returns false when unusable. */
-static bool normalise_code(const char *in, char *out, size_t size)
+ * whatever case, spaces and hyphens a person typed. Returns why it is unusable, or
+ * CODE_USABLE. */
+static code_fault normalise_code(const char *in, char *out, size_t size)
 {
     size_t n = 0;
     size_t symbols = 0;
@@ -79,16 +88,32 @@ static bool normalise_code(const char *in, char *out, size_t size)
         if (*p == ' ' || *p == '\t' || *p == '-')
             continue;
         if (!isalnum((unsigned char)*p))
-            return false;
+            return CODE_BAD_CHARACTER;
         if (n + 3 > size)
-            return false;
+            return CODE_TOO_LONG;
         if (symbols > 0 && symbols % 4 == 0)
             out[n++] = '-';
         out[n++] = code_symbol(*p);
         symbols++;
     }
     out[n] = '\0';
-    return symbols > 0;
+    return symbols > 0 ? CODE_USABLE : CODE_EMPTY;
+}
+
+/* Sets the problem of an unusable code. */
+static void reject_code(code_fault fault, http_reply *reply)
+{
+    if (fault == CODE_TOO_LONG)
+        problem_set(reply, 400, "field_invalid", "code",
+                    "The enrollment code is too long; a code has 20 letters and digits, "
+                    "such as ABCD-EFGH-JKMN-PQRS-TVWX.");
+    else if (fault == CODE_EMPTY)
+        problem_set(reply, 400, "field_invalid", "code",
+                    "The enrollment code has no letters or digits.");
+    else
+        problem_set(reply, 400, "field_invalid", "code",
+                    "The enrollment code contains characters other than letters, digits "
+                    "and hyphens.");
 }
 
 
@@ -102,13 +127,13 @@ void route_enroll_code(http_request *request, http_reply *reply)
     unsigned char hash[SHA256_DIGEST_LENGTH];
     web_redemption redemption = {0};
     store_status status;
+    code_fault fault;
 
     if (text == NULL)
         goto out;
-    if (!normalise_code(text, code, sizeof(code))) {
-        problem_set(reply, 400, "field_invalid", "code",
-                    "The enrollment code contains characters other than letters, digits "
-                    "and hyphens.");
+    fault = normalise_code(text, code, sizeof(code));
+    if (fault != CODE_USABLE) {
+        reject_code(fault, reply);
         goto out;
     }
     SHA256((const unsigned char *)code, strlen(code), hash);

@@ -307,6 +307,29 @@ static void test_enroll_code_single_use(void **state)
     http_result_clear(&r);
 }
 
+/* An unusable code is named for what is wrong with it. */
+static void test_enroll_code_faults_named(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *detail;
+    } cases[] = {
+        {"{\"code\":\"ABCDEFGHJKMNPQRSTVWXABCDEFGHJKMNPQRSTVWXABCDEFGHJKMNPQRS\"}",
+         "The enrollment code is too long"},
+        {"{\"code\":\"- -\"}", "The enrollment code has no letters or digits"},
+        {"{\"code\":\"ABCD_EFGH\"}", "contains characters other than letters"},
+    };
+    fixture *f = *state;
+    http_result r;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        page_post(&f->h, NULL, "/enroll/code", cases[i].body, &r);
+        expect_problem(&r, 400, "field_invalid");
+        assert_non_null(strstr(r.body, cases[i].detail));
+        http_result_clear(&r);
+    }
+}
+
 static void test_enroll_needs_session(void **state)
 {
     fixture *f = *state;
@@ -1434,6 +1457,7 @@ int main(void)
     const struct CMUnitTest pages[] = {
         cmocka_unit_test(test_enroll_and_sign_in),
         cmocka_unit_test(test_enroll_code_single_use),
+        cmocka_unit_test(test_enroll_code_faults_named),
         cmocka_unit_test(test_enroll_needs_session),
         cmocka_unit_test(test_post_origin_checked),
         cmocka_unit_test(test_post_unknown_member_rejected),

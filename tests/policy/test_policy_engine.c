@@ -915,14 +915,17 @@ static void test_every_mechanism_list_counts(void **state)
         policy_bundle_free(&bundles[i]);
 }
 
-/* age-over reads only real calendar dates: anything else fails the derivation, and the
- * claim is withheld rather than decided from a misread date. */
+/* age-over reads only real calendar dates, from year 1 as issuance and xs:date take
+ * them: anything else fails the derivation, and the claim is withheld rather than
+ * decided from a misread date. */
 static void test_age_over_needs_calendar_date(void **state)
 {
     static const char *const bad[] = {"1990-02-31", "1990-04-31", "2007-02-29", "+990-01-01",
                                       " 990-01-01", "1990-1-01",  "1990-01-011", "1990/01/01",
-                                      "1990-00-10", "1990-13-01", "1990-01-00"};
-    static const char *const good[] = {"2004-02-29", "1990-12-31", "2000-02-29"};
+                                      "1990-00-10", "1990-13-01", "1990-01-00",
+                                      "0000-01-01"};
+    static const char *const good[] = {"2004-02-29", "1990-12-31", "2000-02-29",
+                                       "0001-01-01"};
     policy_set *set = load_rule_set(false);
     policy_decision decision;
 
