@@ -215,10 +215,10 @@ static bool entry_is_kind(const char *text, const char *wanted)
     return found;
 }
 
-/* Writes what an audit_anchor_reset entry's payload tells a regulator: an anchor that
- * was missing or unreadable, a replaced database, or a rollback, which dropped signed
- * entries when the previous anchor of the same log covered more entries than precede
- * the reset. */
+/* Describes an audit_anchor_reset entry's payload for a regulator: an anchor that was
+ * missing or unreadable, a replaced database, or a rollback. A rollback dropped signed
+ * entries, because the previous anchor of the same log covered more entries than
+ * precede the reset. */
 static void describe_reset(uint64_t index, const json_t *payload, char *out, size_t size)
 {
     const char *previous_log = json_string_value(json_object_get(payload, "previous_log_id"));
