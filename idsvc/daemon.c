@@ -587,9 +587,11 @@ int main(int argc, char **argv)
     http_server_stop(&server);
     housekeeping_stop(&keeper);
     status = 0;
-    log_message(LOG_INFO, "stopped", "the node stopped cleanly");
 out:
     config_free(&cfg);
+    /* Closing the audit log signs its last checkpoint, so "stopped" comes after it. */
     stop_node(&n);
+    if (status == 0)
+        log_message(LOG_INFO, "stopped", "the node stopped cleanly");
     return status;
 }
