@@ -444,24 +444,31 @@ static void expect_verify_failure(const char *name, const char *sql, const char 
 
 /* Copies the export at clean, changes it with edit, and expects audit verify to exit 1
  * with expected in its output. edit gets the export's lines and appends to out. */
-static void expect_export_rejected(const char *clean, const char *name,
-                                   void (*edit)(FILE *in, FILE *out), const char *expected)
+/* Writes the export at clean, changed by edit, to CLEAN.NAME.jsonl, into path. */
+static void write_edited_export(const char *clean, const char *name,
+                                void (*edit)(FILE *in, FILE *out), char *path, size_t size)
 {
-    char path[PATH_MAX + 256];
-    char arguments[4 * PATH_MAX];
-    char output[8192];
     FILE *in = fopen(clean, "r");
     FILE *out;
-    int status;
 
-    snprintf(path, sizeof(path), "%s.%s.jsonl", clean, name);
+    snprintf(path, size, "%s.%s.jsonl", clean, name);
     out = fopen(path, "w");
     assert_non_null(in);
     assert_non_null(out);
     edit(in, out);
     fclose(in);
     assert_int_equal(fclose(out), 0);
+}
 
+static void expect_export_rejected(const char *clean, const char *name,
+                                   void (*edit)(FILE *in, FILE *out), const char *expected)
+{
+    char path[PATH_MAX + 256];
+    char arguments[4 * PATH_MAX];
+    char output[8192];
+    int status;
+
+    write_edited_export(clean, name, edit, path, sizeof(path));
     snprintf(arguments, sizeof(arguments), "verify '%s' --trust '%s/saml.pub'", path,
              server.token.dir);
     status = run_admin(arguments, output, sizeof(output));
@@ -590,16 +597,8 @@ static void expect_export_accepted(const char *clean, const char *name,
     char path[PATH_MAX + 256];
     char arguments[4 * PATH_MAX];
     char output[8192];
-    FILE *in = fopen(clean, "r");
-    FILE *out;
 
-    snprintf(path, sizeof(path), "%s.%s.jsonl", clean, name);
-    out = fopen(path, "w");
-    assert_non_null(in);
-    assert_non_null(out);
-    edit(in, out);
-    fclose(in);
-    assert_int_equal(fclose(out), 0);
+    write_edited_export(clean, name, edit, path, sizeof(path));
     snprintf(arguments, sizeof(arguments), "verify '%s' --trust '%s/saml.pub'", path,
              server.token.dir);
     assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
