@@ -995,7 +995,8 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         find_version_2_from(log, error, error_size) != 0 ||
         check_checkpoint(log, error, error_size) != 0)
         goto fail;
-    if (audit_store_secret(log->store, log->secret) != AUDIT_OK ||
+    if (audit_store_is_new(log->store, &log->new_database) != AUDIT_OK ||
+        audit_store_secret(log->store, log->secret) != AUDIT_OK ||
         audit_anchor_log_id(log->secret, log->log_id) != 0) {
         snprintf(error, error_size, "cannot read or create the audit pseudonym secret");
         goto fail;

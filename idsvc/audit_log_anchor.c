@@ -118,17 +118,28 @@ static int check_anchored_checkpoint(audit_log *log, const audit_anchor *anchor,
 }
 
 /*
- * Accepts a missing anchor only for an empty log, whose first checkpoint writes it. The
- * anchor's object is a file in a SoftHSM2 token, so deleting it needs no PIN, and a
- * changed [server] entity_id looks it up under another name. A log with entries and no
- * anchor therefore needs the operator's reset, which the log records.
+ * Accepts a missing anchor only for an empty log in a new database, whose first
+ * checkpoint writes it. The anchor's object is a file in a SoftHSM2 token, so deleting
+ * it needs no PIN, and a changed [server] entity_id looks it up under another name. Any
+ * other log without an anchor therefore needs the operator's reset, which the log
+ * records.
  */
 static int check_first_anchor(audit_log *log, anchor_step *step, char *error,
                               size_t error_size)
 {
-    if (log->head.size == 0) {
+    if (log->head.size == 0 && log->new_database) {
         *step = ANCHOR_STEP_CREATE;
         return 0;
+    }
+    if (log->head.size == 0) {
+        snprintf(error, error_size,
+                 "the HSM has no audit anchor for node %s, and the audit log is empty, but "
+                 "the database was used before (it has a pseudonym secret or credentials): "
+                 "its log and the anchor were deleted. Restore the token's anchor and the "
+                 "database, or run 'idsvc-admin audit anchor reset --config FILE' to keep "
+                 "it; the node then records the reset in the log",
+                 log->node_id);
+        return -1;
     }
     snprintf(error, error_size,
              "the HSM has no audit anchor for node %s, but the audit log has %llu entries: "

@@ -42,6 +42,7 @@ struct audit_log {
     audit_signer signer;
     bool has_signer;
     bool opened; /* audit_log_open succeeded: only then does the close sign */
+    bool new_database; /* no node had used the database before this open */
     unsigned checkpoint_interval;
     audit_retention *retention;
     size_t retention_count;

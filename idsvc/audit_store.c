@@ -886,6 +886,39 @@ static int read_secret(sqlite3 *db, unsigned char out[32])
     return rc;
 }
 
+/* Sets *found when the query returns a row. A query on a table that this database does
+ * not have finds nothing. */
+static int query_finds_row(sqlite3 *db, const char *sql, bool *found)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *found = false;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return 0;
+    rc = sqlite3_step(stmt);
+    *found = rc == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+audit_status audit_store_is_new(audit_store *store, bool *is_new)
+{
+    audit_connection *c = thread_connection(store);
+    bool secret = false;
+    bool credentials = false;
+
+    if (c == NULL ||
+        query_finds_row(c->db, "SELECT 1 FROM audit_secret LIMIT 1", &secret) != 0 ||
+        query_finds_row(c->db, "SELECT 1 FROM credentials LIMIT 1", &credentials) != 0) {
+        if (c != NULL)
+            log_sqlite(c->db, "checking whether the database is new");
+        return AUDIT_ERR_STORE_FAILED;
+    }
+    *is_new = !secret && !credentials;
+    return AUDIT_OK;
+}
+
 audit_status audit_store_secret(audit_store *store, unsigned char out[32])
 {
     audit_connection *c = thread_connection(store);

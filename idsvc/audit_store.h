@@ -166,6 +166,10 @@ int audit_store_purge_rows(struct sqlite3 *db, const char *jurisdiction,
                            const char *const *except, size_t except_count, int64_t before,
                            int64_t now, uint64_t *count);
 
+/* Sets *is_new when the database has never been a node's: no pseudonym secret, which
+ * the first open of the log creates, and no credential. */
+audit_status audit_store_is_new(audit_store *store, bool *is_new);
+
 /* Reads the pseudonym secret, creating it with the random generator on first use. */
 audit_status audit_store_secret(audit_store *store, unsigned char out[32]);
 

@@ -143,11 +143,11 @@ static size_t append_escape(line_buffer *line, const unsigned char *s, size_t le
     return 1;
 }
 
-/* Escapes for JSON and caps at LOG_VALUE_MAX input bytes, never inside a character.
+/* Escapes for JSON and caps at cap input bytes, never inside a character.
  * Well-formed UTF-8 is copied as it is, so names in any script stay readable. Controls,
  * line separators and bytes of invalid UTF-8 are escaped, so a peer cannot forge a line
  * break or an invalid encoding. */
-static void append_escaped(line_buffer *line, const char *value)
+static void append_escaped(line_buffer *line, const char *value, size_t cap)
 {
     const unsigned char *text = (const unsigned char *)value;
     size_t run = 0;
@@ -158,7 +158,7 @@ static void append_escaped(line_buffer *line, const char *value)
         unsigned char c = text[i];
         size_t len = c < 0x80 ? 1 : log_utf8_sequence(text + i);
 
-        if (i + (len > 0 ? len : 1) > LOG_VALUE_MAX)
+        if (i + (len > 0 ? len : 1) > cap)
             break;
         if ((c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ||
             (len > 1 && utf8_is_plain(text + i, len))) {
@@ -195,7 +195,7 @@ static void append_prefix(line_buffer *line, log_level level, const char *event)
         return;
     }
     append(line, stamp, (size_t)len);
-    append_escaped(line, event);
+    append_escaped(line, event, LOG_VALUE_MAX);
 }
 
 /*
@@ -214,12 +214,14 @@ void log_event(log_level level, const char *event, const log_field *fields, size
     append_prefix(&line, level, event);
     for (size_t i = 0; i < count; i++) {
         append(&line, ",", 1);
-        append_escaped(&line, fields[i].key);
+        append_escaped(&line, fields[i].key, LOG_VALUE_MAX);
         append(&line, ":", 1);
         if (fields[i].value == NULL)
             append(&line, "null", 4);
         else
-            append_escaped(&line, fields[i].value);
+            append_escaped(&line, fields[i].value,
+                           strcmp(fields[i].key, "message") == 0 ? LOG_MESSAGE_MAX
+                                                                  : LOG_VALUE_MAX);
     }
     append(&line, "}\n", 2);
     if (!line.failed)
@@ -230,7 +232,7 @@ void log_event(log_level level, const char *event, const log_field *fields, size
 
 void log_message(log_level level, const char *event, const char *format, ...)
 {
-    char message[LOG_VALUE_MAX + 1];
+    char message[LOG_MESSAGE_MAX + 1];
     va_list args;
     log_field field = {"message", message};
 

@@ -18,6 +18,10 @@ typedef enum log_level {
 /* Maximum length of a value in bytes; a longer value is cut and ends in "..." */
 #define LOG_VALUE_MAX 256
 
+/* Maximum length of a "message" field, the node's own sentence, which names the values
+ * and the remedy, such as a command to run. */
+#define LOG_MESSAGE_MAX 1024
+
 typedef struct log_field {
     const char *key;
     const char *value; /* NULL writes JSON null */

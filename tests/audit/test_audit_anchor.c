@@ -444,6 +444,30 @@ static void test_missing_anchor_needs_reset(void **state)
     free(start_fails(h));
 }
 
+/* An emptied log in a used database, with its anchor deleted, is not a new log: the
+ * start fails until the operator's reset. */
+static void test_emptied_log_needs_reset(void **state)
+{
+    harness *h = *state;
+    char output[8192];
+    char *log;
+
+    issue(h, 2);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    remove_anchor(h);
+    assert_int_equal(harness_sql(h, "DELETE FROM audit_entries; DELETE FROM audit_nodes;"
+                                    " DELETE FROM audit_checkpoints"),
+                     0);
+    log = start_fails(h);
+    expect_in(log, "the HSM has no audit anchor for node " NODE_ENTITY_ID ", and the audit "
+                   "log is empty, but the database was used before");
+    free(log);
+
+    assert_int_equal(run_anchor_command(h, "reset", output, sizeof(output)), 0);
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+}
+
 /* Returns the payload of the last checkpoint_key_loaded entry, recorded at each start. */
 static json_t *last_key_loaded(harness *h)
 {
@@ -504,6 +528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_lets_node_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_anchor_needs_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_signs_last_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emptied_log_needs_reset, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

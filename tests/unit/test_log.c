@@ -113,6 +113,38 @@ static void utf8_clean_copy(void **state)
     }
 }
 
+/* A message, the node's own sentence, keeps up to LOG_MESSAGE_MAX bytes, so that its
+ * remedy at the end survives; other values stop at LOG_VALUE_MAX. */
+static void message_cap_longer(void **state)
+{
+    char value[LOG_MESSAGE_MAX + 8];
+    char path[] = "/tmp/idsvc-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    int saved = dup(STDERR_FILENO);
+    char line[4 * LOG_MESSAGE_MAX];
+    log_field fields[] = {{"message", value}, {"other", value}};
+    FILE *file;
+
+    (void)state;
+    memset(value, 'm', LOG_MESSAGE_MAX - 1);
+    memcpy(value + LOG_MESSAGE_MAX - 1, "!", 2);
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    log_event(LOG_INFO, "test", fields, 2);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fd);
+    file = fopen(path, "r");
+    assert_non_null(file);
+    assert_non_null(fgets(line, sizeof(line), file));
+    fclose(file);
+    unlink(path);
+    assert_non_null(strstr(line, "m!\",\"other\""));
+    assert_non_null(strstr(line, "mmm...\"}"));
+}
+
 /* The cap never cuts a character in two. */
 static void cap_keeps_characters_whole(void **state)
 {
@@ -133,6 +165,7 @@ int main(void)
         cmocka_unit_test(controls_escaped),
         cmocka_unit_test(invalid_utf8_replaced),
         cmocka_unit_test(utf8_clean_copy),
+        cmocka_unit_test(message_cap_longer),
         cmocka_unit_test(cap_keeps_characters_whole),
     };
 
