@@ -402,7 +402,7 @@ static int write_rows_and_added(struct sqlite3 *db, void *ctx)
  * its payload lives in the same allocation. */
 static audit_status fill_pending(const audit_log *log, const audit_event *event, pending *p)
 {
-    time_t now = time(NULL);
+    time_t now = event->time != 0 ? event->time : time(NULL);
     char *text = format_entry(log, event, now);
 
     if (text == NULL)
@@ -754,7 +754,9 @@ static json_t *purge_payload(const audit_log *log, time_t now)
 audit_status audit_log_purge(audit_log *log, time_t now, uint64_t *count)
 {
     purge_run run = {.log = log, .now = now};
-    audit_event event = {.kind = AUDIT_PURGE_KIND, .write_rows = purge_rows,
+    /* The entry's hashed time is the purge time, which every purged entry's purged_at
+     * column repeats, so that audit verify can tie the two. */
+    audit_event event = {.kind = AUDIT_PURGE_KIND, .time = now, .write_rows = purge_rows,
                          .write_rows_ctx = &run};
     json_t *payload = purge_payload(log, now);
     audit_status status = AUDIT_ERR_NO_MEMORY;

@@ -91,6 +91,7 @@ typedef struct audit_event {
     const char *relying_party; /* the relying party concerned, or NULL */
     const char *jurisdiction;  /* whose retention applies; NULL means the node's own */
     const char *request_id;    /* the HTTP request, or NULL */
+    time_t time;               /* the entry's time; 0 for the time of the call */
     const json_t *payload;     /* an object without personal data; NULL for {} */
     /* A SAML assertion ID of replay_issuer to record in the replay cache in the entry's
      * transaction, or NULL. When the ID was recorded before, the entry is not appended and

@@ -909,6 +909,43 @@ static void test_prove_checks_entry_and_key(void **state)
     expect_admin(arguments, 1, "checkpoint 1: checkpoint_key_mismatch: it names key ");
 }
 
+/* A purge entry whose purged_at is not its own hashed time, as a node writes it, is
+ * forged: it could otherwise cover payloads deleted at any time it names. */
+static void test_forged_purge_entry_rejected(void **state)
+{
+    char path[PATH_MAX + 64];
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char error[512] = "";
+    time_t now = time(NULL);
+    json_t *payload = json_pack("{s:I, s:[{s:n, s:i}]}", "purged_at",
+                                (json_int_t)now + 5 * 86400, "rules", "jurisdiction",
+                                "days", 1);
+    audit_event forged = {.kind = AUDIT_PURGE_KIND, .time = now, .payload = payload};
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG"};
+    audit_log *log;
+
+    (void)state;
+    edited_copy_of(shared->purged_path, "forged-purge", NULL, path, sizeof(path));
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("audit_log_open: %s", error);
+    assert_int_equal(audit_record(log, &forged, NULL), AUDIT_OK);
+    audit_log_close(&log);
+    json_decref(payload);
+
+    snprintf(export_path, sizeof(export_path), "%s.jsonl", path);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             export_path);
+    expect_admin(arguments, 0, "");
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1,
+                 "FAILED entry 5: purge_invalid: the purge entry's purged_at (");
+}
+
 /* Each checkpoint signs where entries of version 2 start, so deleting the texts of the
  * first ones cannot make them pass for purged entries of version 1. */
 static void test_first_texts_deleted(void **state)
@@ -1218,6 +1255,7 @@ int main(void)
         cmocka_unit_test(test_show_purged_version_2_from_text),
         cmocka_unit_test(test_verify_counts_and_checks_purges),
         cmocka_unit_test(test_purge_must_be_logged),
+        cmocka_unit_test(test_forged_purge_entry_rejected),
         cmocka_unit_test(test_first_texts_deleted),
         cmocka_unit_test(test_verify_key_rollover),
         cmocka_unit_test(test_prove_checks_entry_and_key),

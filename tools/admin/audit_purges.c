@@ -127,8 +127,8 @@ static bool read_record(const json_t *doc, purge_record *record)
     return true;
 }
 
-const char *audit_purges_add_record(audit_purges *purges, uint64_t index, const char *payload,
-                                    char *detail, size_t detail_size)
+const char *audit_purges_add_record(audit_purges *purges, uint64_t index, int64_t entry_time,
+                                    const char *payload, char *detail, size_t detail_size)
 {
     purge_record record = {.index = index};
     json_t *doc;
@@ -148,6 +148,15 @@ const char *audit_purges_add_record(audit_purges *purges, uint64_t index, const 
         snprintf(detail, detail_size,
                  "the entry records a purge, but its payload is not {\"purged_at\": "
                  "seconds, \"rules\": [{\"jurisdiction\": XX or null, \"days\": N}, ...]}");
+        return "purge_invalid";
+    }
+    if (record.purged_at != entry_time) {
+        free(record.rules);
+        snprintf(detail, detail_size,
+                 "the purge entry's purged_at (%" PRId64 ") differs from its own time (%"
+                 PRId64 "), which a node writes as the same second; the entry was forged "
+                 "or edited",
+                 record.purged_at, entry_time);
         return "purge_invalid";
     }
     if (reserve((void **)&purges->records, &purges->record_capacity, purges->record_count,

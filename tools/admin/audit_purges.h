@@ -25,12 +25,13 @@ audit_purges *audit_purges_new(void);
 void audit_purges_free(audit_purges *purges);
 
 /*
- * Reads the payload of the purge entry at index. Returns NULL, or "purge_invalid" with a
- * sentence in detail when the payload is gone or is not the form above, or
- * "internal_error" when out of memory.
+ * Reads the payload of the purge entry at index, whose hashed entry text has the time
+ * entry_time. Returns NULL, or "purge_invalid" with a sentence in detail when the
+ * payload is gone, is not the form above, or names a purged_at other than entry_time,
+ * which the node writes as one; or "internal_error" when out of memory.
  */
-const char *audit_purges_add_record(audit_purges *purges, uint64_t index, const char *payload,
-                                    char *detail, size_t detail_size);
+const char *audit_purges_add_record(audit_purges *purges, uint64_t index, int64_t entry_time,
+                                    const char *payload, char *detail, size_t detail_size);
 
 /* Keeps a purged entry of version 2, with the facts of its hashed text (jurisdiction
  * may be NULL) and its purged_at column. Returns 0, or -1 when out of memory. */

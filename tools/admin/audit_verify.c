@@ -204,6 +204,18 @@ static int check_version_order(verifier *v, uint64_t index, int version)
     return defer_failure(v, index, "entry_version_invalid", detail);
 }
 
+/* Returns the hashed time of an entry text, or -1 when it has none. */
+static int64_t entry_time(const char *text)
+{
+    json_t *entry = json_loads(text, 0, NULL);
+    int64_t when = -1;
+
+    if (audit_parse_time(json_string_value(json_object_get(entry, "time")), &when) != 0)
+        when = -1;
+    json_decref(entry);
+    return when;
+}
+
 /* Returns true when an entry text is of this kind. */
 static bool entry_is_kind(const char *text, const char *wanted)
 {
@@ -246,6 +258,27 @@ static void describe_reset(uint64_t index, const json_t *payload, char *out, siz
                  "covered %lld entries of this log", index, (long long)previous_size);
 }
 
+/* Keeps a NOTE line for a start that found entries past the latest checkpoint: they
+ * were written before a crash, or added to the database while the node was stopped. */
+static void note_unsigned(verifier *v, uint64_t index, const char *payload)
+{
+    json_t *doc = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
+    const json_t *found = json_object_get(doc, "unsigned_entries");
+    json_int_t from = json_integer_value(json_object_get(found, "from"));
+    json_int_t count = json_integer_value(json_object_get(found, "count"));
+    char note[320];
+
+    if (json_is_object(found)) {
+        snprintf(note, sizeof(note),
+                 "entry %" PRIu64 " records a start that found %lld entries from index %lld "
+                 "that no checkpoint covered: written before a crash, or added to the "
+                 "database while the node was stopped; read them with 'audit show'",
+                 index, (long long)count, (long long)from);
+        json_array_append_new(v->notes, json_string(note));
+    }
+    json_decref(doc);
+}
+
 /* Keeps a NOTE line for each anchor reset, printed after the OK line. */
 static void note_reset(verifier *v, uint64_t index, const char *payload)
 {
@@ -284,8 +317,11 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
     check_version_order(v, index, version);
     if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, "audit_anchor_reset"))
         note_reset(v, index, payload);
+    if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, "checkpoint_key_loaded"))
+        note_unsigned(v, index, payload);
     if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, AUDIT_PURGE_KIND)) {
-        code = audit_purges_add_record(v->purges, index, payload, detail, sizeof(detail));
+        code = audit_purges_add_record(v->purges, index, entry_time(text), payload, detail,
+                                       sizeof(detail));
         if (code != NULL)
             return defer_failure(v, index, code, detail);
         return 0;
