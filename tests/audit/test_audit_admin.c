@@ -946,6 +946,70 @@ static void test_forged_purge_entry_rejected(void **state)
                  "FAILED entry 5: purge_invalid: the purge entry's purged_at (");
 }
 
+/* Appends an audit_anchor_reset entry to a copy of the log, as a node writes one after
+ * a reset, naming root for the first 2 entries; exports the copy into export_path. */
+static void export_with_reset(const char *name, const char *root, char *export_path,
+                              size_t size)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char error[512] = "";
+    json_t *payload = json_pack("{s:s, s:s, s:i, s:s, s:s}", "reset_at",
+                                "2026-01-31T12:00:00Z", "log_id", "ab", "previous_size", 2,
+                                "previous_root", root, "previous_log_id", "ab");
+    audit_event reset = {.kind = "audit_anchor_reset", .payload = payload};
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG"};
+    audit_log *log;
+
+    edited_copy(name, NULL, path, sizeof(path));
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("audit_log_open: %s", error);
+    assert_int_equal(audit_record(log, &reset, NULL), AUDIT_OK);
+    audit_log_close(&log);
+    json_decref(payload);
+    snprintf(export_path, size, "%s.jsonl", path);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             export_path);
+    expect_admin(arguments, 0, "");
+}
+
+/* A reset within one log whose previous anchor covered only entries before it: those
+ * entries must still hash to the previous anchor's root. */
+static void test_reset_root_checked(void **state)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    char root[65];
+    char error[512] = "";
+    audit_store *tree_store = audit_store_open(shared->db_path, true, error, sizeof(error));
+    audit_merkle_source source;
+    audit_merkle_tree_head head;
+
+    (void)state;
+    assert_non_null(tree_store);
+    source = audit_store_source(tree_store);
+    assert_int_equal(audit_merkle_tree_head_compute(&source, 2, &head), AUDIT_MERKLE_OK);
+    audit_hash_hex(&head.root, root);
+    audit_store_close(&tree_store);
+
+    export_with_reset("reset-kept", root, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 0, "NOTE entry 4 records an anchor reset; the previous anchor "
+                               "covered 2 entries of this log");
+
+    memset(root, '0', 64);
+    export_with_reset("reset-rewritten", root, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1, "FAILED entry 4: reset_root_mismatch: the reset records that "
+                               "the previous anchor signed root 0000000000000000... for 2 "
+                               "entries");
+}
+
 /* Each checkpoint signs where entries of version 2 start, so deleting the texts of the
  * first ones cannot make them pass for purged entries of version 1. */
 static void test_first_texts_deleted(void **state)
@@ -1256,6 +1320,7 @@ int main(void)
         cmocka_unit_test(test_verify_counts_and_checks_purges),
         cmocka_unit_test(test_purge_must_be_logged),
         cmocka_unit_test(test_forged_purge_entry_rejected),
+        cmocka_unit_test(test_reset_root_checked),
         cmocka_unit_test(test_first_texts_deleted),
         cmocka_unit_test(test_verify_key_rollover),
         cmocka_unit_test(test_prove_checks_entry_and_key),

@@ -84,6 +84,7 @@ typedef struct verifier {
     purge_summary purged;
     audit_purges *purges;  /* purge entries and purged entries, tied once all are read */
     json_t *notes;         /* NOTE lines to print after the OK line, such as anchor resets */
+    json_t *resets;        /* [{index, size, root}] of anchor resets within this log */
     bool seen_version_2;   /* an earlier entry was of version 2 */
     uint64_t first_version_2;
     char column_failure[512]; /* the first FAILED line of step 4, or "" */
@@ -279,15 +280,64 @@ static void note_unsigned(verifier *v, uint64_t index, const char *payload)
     json_decref(doc);
 }
 
-/* Keeps a NOTE line for each anchor reset, printed after the OK line. */
+/* Keeps a NOTE line for each anchor reset, printed after the OK line, and the previous
+ * anchor's size and root of a reset within the same log for check_resets. */
 static void note_reset(verifier *v, uint64_t index, const char *payload)
 {
     json_t *doc = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
+    const char *previous_log = json_string_value(json_object_get(doc, "previous_log_id"));
+    const char *log_id = json_string_value(json_object_get(doc, "log_id"));
     char note[320];
 
     describe_reset(index, doc, note, sizeof(note));
     json_array_append_new(v->notes, json_string(note));
+    if (previous_log != NULL && log_id != NULL && strcmp(previous_log, log_id) == 0)
+        json_array_append_new(v->resets,
+                              json_pack("{s:I, s:O, s:O}", "index", (json_int_t)index, "size",
+                                        json_object_get(doc, "previous_size"), "root",
+                                        json_object_get(doc, "previous_root")));
     json_decref(doc);
+}
+
+/*
+ * Checks each reset within the same log whose previous anchor covered no more entries
+ * than precede the reset: those entries must still hash to the previous anchor's root.
+ * Otherwise the reset covered a rewrite of signed history, not a restore. A rollback
+ * (a larger previous size) cannot be checked, because the dropped entries are gone.
+ */
+static int check_resets(const verifier *v)
+{
+    audit_memory_tree *tree = (audit_memory_tree *)&v->tree;
+    audit_merkle_source source = audit_memory_tree_source(tree);
+    size_t position;
+    const json_t *reset;
+    char detail[320];
+
+    json_array_foreach(v->resets, position, reset) {
+        uint64_t index = (uint64_t)json_integer_value(json_object_get(reset, "index"));
+        json_int_t size = json_integer_value(json_object_get(reset, "size"));
+        const char *root = json_string_value(json_object_get(reset, "root"));
+        audit_merkle_tree_head rebuilt = {0};
+        audit_merkle_hash expected;
+        char rebuilt_hex[65];
+
+        if (size <= 0 || (uint64_t)size > index)
+            continue;
+        if (root == NULL || audit_hash_from_hex(root, &expected) != 0 ||
+            audit_merkle_tree_head_compute(&source, (uint64_t)size, &rebuilt) !=
+                AUDIT_MERKLE_OK ||
+            memcmp(rebuilt.root.bytes, expected.bytes, sizeof(expected.bytes)) != 0) {
+            audit_hash_hex(&rebuilt.root, rebuilt_hex);
+            snprintf(detail, sizeof(detail),
+                     "the reset records that the previous anchor signed root %.16s... for "
+                     "%lld entries, but the log's first %lld entries hash to %.16s...: "
+                     "entries before the reset were rewritten",
+                     root != NULL ? root : "(none)", (long long)size, (long long)size,
+                     rebuilt_hex);
+            return fail("entry", index, "reset_root_mismatch", detail);
+        }
+    }
+    return 0;
 }
 
 /* Checks the columns of an entry line against its text, and its purge. */
@@ -843,6 +893,8 @@ static int verify(verifier *v, const char *path)
         rc = check_checkpoints(v);
     if (rc == 0)
         rc = check_version_lines(v);
+    if (rc == 0)
+        rc = check_resets(v);
     if (rc != 0)
         return rc;
     if (v->checkpoint_count == 0)
@@ -974,7 +1026,8 @@ int admin_audit_verify_main(int argc, char **argv)
     v.nodes = json_array();
     v.purges = audit_purges_new();
     v.notes = json_array();
-    if (v.nodes == NULL || v.purges == NULL || v.notes == NULL) {
+    v.resets = json_array();
+    if (v.nodes == NULL || v.purges == NULL || v.notes == NULL || v.resets == NULL) {
         fputs("idsvc-admin audit verify: out of memory\n", stderr);
         rc = AUDIT_EXIT_FAILED;
         goto out;
@@ -986,6 +1039,7 @@ out:
     free(v.checkpoints);
     json_decref(v.nodes);
     json_decref(v.notes);
+    json_decref(v.resets);
     audit_purges_free(v.purges);
     audit_memory_tree_free(&v.tree);
     audit_trust_clear(&v.trust);
