@@ -468,6 +468,34 @@ static void test_emptied_log_needs_reset(void **state)
     assert_int_equal(harness_start(h), 0);
 }
 
+/* A changed entity ID finds no anchor, so the start fails until a reset; after it, the
+ * checkpoints name the new ID, and audit verify takes the change at the reset. */
+static void test_entity_id_change_after_reset(void **state)
+{
+    harness *h = *state;
+    char output[8192];
+    char *log;
+
+    issue(h, 1);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_run("sed -i 's|^entity_id = " NODE_ENTITY_ID "$|entity_id = "
+                                 "https://renamed.example/idsvc|' '%s'",
+                                 h->config_path),
+                     0);
+    log = start_fails(h);
+    expect_in(log, "the HSM has no audit anchor for node https://renamed.example/idsvc");
+    free(log);
+
+    assert_int_equal(run_anchor_command(h, "reset", output, sizeof(output)), 0);
+    clear_log(h);
+    assert_int_equal(harness_start(h), 0);
+    issue(h, 1);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(export_and_verify(h, output, sizeof(output)), 0);
+    expect_in(output, "records an anchor reset where the HSM had no anchor");
+    assert_int_equal(harness_start(h), 0);
+}
+
 /* Returns the payload of the last checkpoint_key_loaded entry, recorded at each start. */
 static json_t *last_key_loaded(harness *h)
 {
@@ -538,6 +566,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_anchor_needs_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_signs_last_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emptied_log_needs_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entity_id_change_after_reset, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

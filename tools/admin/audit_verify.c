@@ -85,6 +85,7 @@ typedef struct verifier {
     audit_purges *purges;  /* purge entries and purged entries, tied once all are read */
     json_t *notes;         /* NOTE lines to print after the OK line, such as anchor resets */
     json_t *resets;        /* [{index, size, root}] of anchor resets within this log */
+    json_t *reset_indexes; /* the index of every audit_anchor_reset entry */
     bool seen_version_2;   /* an earlier entry was of version 2 */
     uint64_t first_version_2;
     char column_failure[512]; /* the first FAILED line of step 4, or "" */
@@ -291,6 +292,7 @@ static void note_reset(verifier *v, uint64_t index, const char *payload)
 
     describe_reset(index, doc, note, sizeof(note));
     json_array_append_new(v->notes, json_string(note));
+    json_array_append_new(v->reset_indexes, json_integer((json_int_t)index));
     if (previous_log != NULL && log_id != NULL && strcmp(previous_log, log_id) == 0)
         json_array_append_new(v->resets,
                               json_pack("{s:I, s:O, s:O}", "index", (json_int_t)index, "size",
@@ -758,6 +760,23 @@ static int compare_sizes(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Returns true when an audit_anchor_reset entry has an index from first to before end.
+ * A node whose entity ID changed needs that reset, so its checkpoints may name the new
+ * ID from there on. */
+static bool reset_between(const verifier *v, uint64_t first, uint64_t end)
+{
+    size_t position;
+    const json_t *index;
+
+    json_array_foreach(v->reset_indexes, position, index) {
+        uint64_t at = (uint64_t)json_integer_value(index);
+
+        if (at >= first && at < end)
+            return true;
+    }
+    return false;
+}
+
 static int check_checkpoint(const verifier *v, const audit_checkpoint *checkpoint,
                             const audit_checkpoint *previous)
 {
@@ -795,9 +814,11 @@ static int check_checkpoint(const verifier *v, const audit_checkpoint *checkpoin
     }
     if (previous == NULL || previous->head.size == 0)
         return 0;
-    if (strcmp(previous->node_id, checkpoint->node_id) != 0)
+    if (strcmp(previous->node_id, checkpoint->node_id) != 0 &&
+        !reset_between(v, previous->head.size, checkpoint->head.size))
         return fail("checkpoint", checkpoint->id, "checkpoint_node_mismatch",
-                    "the checkpoint names another node than the previous one");
+                    "the checkpoint names another node than the previous one, and no "
+                    "audit_anchor_reset entry lies between them");
     if (audit_merkle_consistency_proof(&source, previous->head.size, checkpoint->head.size,
                                        &proof) != AUDIT_MERKLE_OK ||
         audit_merkle_verify_consistency(&previous->head, &checkpoint->head, proof.hashes,
@@ -1027,7 +1048,9 @@ int admin_audit_verify_main(int argc, char **argv)
     v.purges = audit_purges_new();
     v.notes = json_array();
     v.resets = json_array();
-    if (v.nodes == NULL || v.purges == NULL || v.notes == NULL || v.resets == NULL) {
+    v.reset_indexes = json_array();
+    if (v.nodes == NULL || v.purges == NULL || v.notes == NULL || v.resets == NULL ||
+        v.reset_indexes == NULL) {
         fputs("idsvc-admin audit verify: out of memory\n", stderr);
         rc = AUDIT_EXIT_FAILED;
         goto out;
@@ -1040,6 +1063,7 @@ out:
     json_decref(v.nodes);
     json_decref(v.notes);
     json_decref(v.resets);
+    json_decref(v.reset_indexes);
     audit_purges_free(v.purges);
     audit_memory_tree_free(&v.tree);
     audit_trust_clear(&v.trust);
