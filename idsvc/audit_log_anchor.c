@@ -255,8 +255,8 @@ static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
 }
 
 /* Signs a checkpoint of the empty log at its first start, whose anchor then guards the
- * log from its first entry on: a crash before the first periodic checkpoint leaves an
- * anchor, so the next start does not take the log for one whose anchor was deleted. */
+ * log from its first entry on. So a crash before the first periodic checkpoint leaves an
+ * anchor, and the next start does not take the log for one whose anchor was deleted. */
 static int anchor_empty_log(audit_log *log, char *error, size_t error_size)
 {
     audit_status status = audit_log_checkpoint(log, NULL);

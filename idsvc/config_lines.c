@@ -1,7 +1,7 @@
 /*
  * The line source of the configuration reader: whole lines for libinih, with each syntax
  * error and each unknown section header reported with its line number before libinih
- * sees the line.
+ * reads the line.
  */
 #include <ctype.h>
 #include <errno.h>

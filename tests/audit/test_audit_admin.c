@@ -947,7 +947,8 @@ static void test_forged_purge_entry_rejected(void **state)
 }
 
 /* Appends an audit_anchor_reset entry to a copy of the log, as a node writes one after
- * a reset, naming root for the first 2 entries; exports the copy into export_path. */
+ * a reset, with root as the previous root of 2 entries. Exports the copy into
+ * export_path. */
 static void export_with_reset(const char *name, const char *root, char *export_path,
                               size_t size)
 {

@@ -468,8 +468,8 @@ static void test_emptied_log_needs_reset(void **state)
     assert_int_equal(harness_start(h), 0);
 }
 
-/* A changed entity ID finds no anchor, so the start fails until a reset; after it, the
- * checkpoints name the new ID, and audit verify takes the change at the reset. */
+/* A changed entity ID finds no anchor, so the start fails until a reset. After it, the
+ * checkpoints name the new ID, and audit verify accepts the change at the reset. */
 static void test_entity_id_change_after_reset(void **state)
 {
     harness *h = *state;

@@ -614,7 +614,7 @@ static void test_sigterm_under_keepalive_load(void **state)
     assert_non_null(log);
     assert_null(strstr(log, "\"event\":\"drain_timeout\""));
     assert_non_null(strstr(log, "\"event\":\"stopped\""));
-    /* The stop signs the last entries before it says it stopped. */
+    /* The stop signs the last entries before it logs that it stopped. */
     assert_non_null(strstr(log, "\"event\":\"audit_checkpoint_signed\""));
     assert_true(strstr(strrchr(log, '{'), "\"event\":\"stopped\"") != NULL);
     free(log);

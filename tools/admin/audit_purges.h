@@ -26,9 +26,10 @@ void audit_purges_free(audit_purges *purges);
 
 /*
  * Reads the payload of the purge entry at index, whose hashed entry text has the time
- * entry_time. Returns NULL, or "purge_invalid" with a sentence in detail when the
- * payload is gone, is not the form above, or names a purged_at other than entry_time,
- * which the node writes as one; or "internal_error" when out of memory.
+ * entry_time. Returns NULL when it is valid. Returns "purge_invalid" with a sentence in
+ * detail when the payload is gone, is not the form above, or names a purged_at other
+ * than entry_time, because the node writes both as one second. Returns
+ * "internal_error" when out of memory.
  */
 const char *audit_purges_add_record(audit_purges *purges, uint64_t index, int64_t entry_time,
                                     const char *payload, char *detail, size_t detail_size);
