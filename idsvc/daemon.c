@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "http.h"
@@ -151,6 +153,34 @@ static X509 *load_certificate(const char *path)
     return cert;
 }
 
+/*
+ * Checks that the [saml] certificate contains the public key of [hsm] saml_key. The
+ * metadata publishes that certificate, so a certificate of another key would make every
+ * relying party reject the node's signatures. `--check` cannot run this, because it
+ * needs the HSM.
+ */
+static int check_saml_certificate_key(node *n, const config *cfg)
+{
+    p11_error err = {0};
+    EVP_PKEY *key = p11_key_get_public(n->saml_key, &err);
+    int rc = -1;
+
+    if (key == NULL)
+        log_message(LOG_ERROR, "start_failed",
+                    "cannot read the public key of [hsm] saml_key %s: %s",
+                    cfg->saml_key_uri, err.message);
+    else if (EVP_PKEY_eq(X509_get0_pubkey(n->saml_cert), key) != 1)
+        log_message(
+            LOG_ERROR, "start_failed",
+            "[saml] certificate %s does not contain the public key of [hsm] saml_key "
+            "%s. Make a certificate of that key with `idsvc-admin keys certificate`",
+            cfg->saml_certificate_file, cfg->saml_key_uri);
+    else
+        rc = 0;
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 /* Opens the HSM for SAML signing; the TLS layer has initialised the module already. */
 static int open_hsm(node *n, const config *cfg)
 {
@@ -174,6 +204,7 @@ static int open_hsm(node *n, const config *cfg)
                         cfg->saml_certificate_file);
             return -1;
         }
+        return check_saml_certificate_key(n, cfg);
     }
     return 0;
 }

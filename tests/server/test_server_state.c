@@ -399,6 +399,40 @@ static void test_start_rejects_bad_client_ca(void **state)
     free(log);
 }
 
+/* A [saml] certificate of another key stops the start, and the message names both. */
+static void test_start_rejects_other_saml_key(void **state)
+{
+    harness *h = *state;
+    char *log;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    /* tls.pem certifies the TLS key, not the SAML key. */
+    assert_int_equal(harness_append_config(h, "\n[saml]\ncertificate = tls.pem\n"), 0);
+    assert_int_equal(harness_start(h), -1);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    assert_non_null(strstr(log, "[saml] certificate "));
+    assert_non_null(strstr(log,
+                           "tls.pem does not contain the public key of [hsm] saml_key "
+                           "pkcs11:token="));
+    assert_non_null(strstr(log, "object=idsvc-saml"));
+    free(log);
+}
+
+/* A [saml] certificate of the SAML key passes the same check. */
+static void test_start_accepts_saml_certificate(void **state)
+{
+    harness *h = *state;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_make_saml_certificate(h), 0);
+    assert_int_equal(harness_append_config(h, "\n[saml]\ncertificate = saml-cert.pem\n"),
+                     0);
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +446,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sighup_warns_start_only_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_checks_trust_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_bad_client_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_rejects_other_saml_key, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_start_accepts_saml_certificate, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
