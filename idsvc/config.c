@@ -737,6 +737,7 @@ static int handle_audit_retention(parse_state *state, const char *name, const ch
         return 0;
     if (jurisdiction == NULL) {
         audit->retention[0].days = (unsigned)number;
+        audit->retention[0].line = state->reader->line_number;
         return 1;
     }
     if (jurisdiction[0] == '\0')
@@ -748,6 +749,7 @@ static int handle_audit_retention(parse_state *state, const char *name, const ch
         return 0;
     audit->retention = grown;
     grown[audit->retention_count].days = (unsigned)number;
+    grown[audit->retention_count].line = state->reader->line_number;
     grown[audit->retention_count].jurisdiction = strdup(jurisdiction);
     if (grown[audit->retention_count].jurisdiction == NULL)
         return 0;
@@ -763,6 +765,7 @@ static int handle_audit(parse_state *state, const char *name, const char *value)
         if (!handle_number(state, "audit", name, value, 0, 86400, &number))
             return 0;
         state->cfg->audit.checkpoint_interval_seconds = (unsigned)number;
+        state->cfg->audit.checkpoint_interval_line = state->reader->line_number;
         return 1;
     }
     if (strcmp(name, "retention_days") == 0 ||
@@ -1119,12 +1122,40 @@ static char *folder_of(const char *path)
     return copy;
 }
 
+/*
+ * Rejects retention_days above 0 with checkpoint_interval = 0. The audit log purges
+ * payloads on its checkpoint thread, and that thread does not run without an interval,
+ * so the retention rule would never apply.
+ */
+static int check_audit_retention(parse_state *state)
+{
+    const config_audit *audit = &state->cfg->audit;
+
+    if (audit->checkpoint_interval_seconds > 0)
+        return 1;
+    for (size_t i = 0; i < audit->retention_count; i++) {
+        const config_retention *rule = &audit->retention[i];
+
+        if (rule->days == 0)
+            continue;
+        state->error_line = audit->checkpoint_interval_line;
+        return fail(
+            state,
+            "[audit] checkpoint_interval = 0 turns off the checkpoint thread, which "
+            "also purges payloads, so retention_days%s%s = %u on line %d would "
+            "never apply. Set checkpoint_interval above 0, or retention_days to 0",
+            rule->jurisdiction != NULL ? "." : "",
+            rule->jurisdiction != NULL ? rule->jurisdiction : "", rule->days, rule->line);
+    }
+    return 1;
+}
+
 /* Runs the checks that need the whole file, such as a missing required key. Returns 0,
  * or -1 with the error in state. */
 static int check_whole_file(parse_state *state)
 {
     if (!check_required(state) || !check_sections(state) || !check_claim_names(state) ||
-        !check_unique_clients(state))
+        !check_unique_clients(state) || !check_audit_retention(state))
         return -1;
     if (fill_identities(state->cfg) != 0) {
         snprintf(state->error, sizeof(state->error), "out of memory");

@@ -93,11 +93,13 @@ typedef struct config_web {
 typedef struct config_retention {
     char *jurisdiction; /* NULL for the default rule, retention_days */
     unsigned days;      /* 0 keeps payloads forever */
+    int line;           /* the line that set days; 0 for the default of 0 */
 } config_retention;
 
 /* [audit]: checkpoints and retention of the audit log (docs/audit-log.md). */
 typedef struct config_audit {
     unsigned checkpoint_interval_seconds; /* 0 signs checkpoints only on demand */
+    int checkpoint_interval_line;         /* 0 when the file keeps the default */
     config_retention *retention;          /* the default rule first */
     size_t retention_count;
 } config_audit;

@@ -590,6 +590,41 @@ static void test_entity_ids_unique(void **state)
     config_free(&cfg);
 }
 
+/* checkpoint_interval = 0 turns off the thread that purges payloads, so it must not come
+ * with a retention period, and the error names the line of each. */
+static void test_retention_needs_checkpoints(void **state)
+{
+    config *cfg = NULL;
+    char error[512];
+
+    (void)state;
+    /* The base file has 16 lines, so [audit] is line 17. */
+    assert_int_equal(load("[audit]\ncheckpoint_interval = 0\nretention_days = 30\n", &cfg,
+                          error, sizeof(error)),
+                     -1);
+    assert_null(cfg);
+    assert_non_null(strstr(error,
+                           "idsvc.conf:18: [audit] checkpoint_interval = 0 turns off "
+                           "the checkpoint thread"));
+    assert_non_null(strstr(error, "retention_days = 30 on line 19 would never apply"));
+
+    assert_int_equal(load("[audit]\nretention_days.MY = 7\ncheckpoint_interval = 0\n",
+                          &cfg, error, sizeof(error)),
+                     -1);
+    assert_non_null(strstr(error, "idsvc.conf:19: [audit] checkpoint_interval = 0"));
+    assert_non_null(strstr(error, "retention_days.MY = 7 on line 18 would never apply"));
+
+    /* Either setting alone loads. */
+    assert_int_equal(load("[audit]\ncheckpoint_interval = 0\nretention_days = 0\n", &cfg,
+                          error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+    assert_int_equal(load("[audit]\ncheckpoint_interval = 60\nretention_days = 30\n",
+                          &cfg, error, sizeof(error)),
+                     0);
+    config_free(&cfg);
+}
+
 /* Writes text into a file of the assets folder assets/ under the test folder. */
 static void write_asset_text(const char *name, const char *text)
 {
@@ -945,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_line_over_limit_names_line),
         cmocka_unit_test(test_subject_cn_four_byte_loads),
         cmocka_unit_test(test_entity_ids_unique),
+        cmocka_unit_test(test_retention_needs_checkpoints),
         cmocka_unit_test(test_pages_settings_checked),
         cmocka_unit_test(test_missing_required_key),
         cmocka_unit_test(test_sample_file_loads),
