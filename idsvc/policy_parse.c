@@ -1,5 +1,7 @@
 /* Reading policy bundles: safe parse, schema validation, then the in-memory model. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,35 @@ static void schema_on_error(void *ctx, xmlErrorPtr error)
     errors->message[strcspn(errors->message, "\n")] = '\0';
 }
 
+/*
+ * Reads the root's version attribute into *version. The schema type xs:positiveInteger
+ * has no upper bound, but the node stores a version as a signed 64-bit integer, so a
+ * larger value is rejected instead of being clamped, as strtol would clamp it.
+ */
+_Static_assert(LONG_MAX == INT64_MAX, "the version message names 2^63 - 1");
+
+static int read_version(xmlNodePtr root, long *version, policy_error *err)
+{
+    xmlChar *text = xmlGetNoNsProp(root, (const xmlChar *)"version");
+    const char *digits = text != NULL ? (const char *)text : "";
+    char *end = NULL;
+    long number;
+    int line = (int)xmlGetLineNo(root);
+    int rc = 0;
+
+    errno = 0;
+    number = strtol(digits, &end, 10);
+    if (end == digits || *end != '\0' || errno == ERANGE || number < 1)
+        rc = policy_fail(err, POLICY_E_SCHEMA, line,
+                         "line %d: version \"%.40s\" is not a decimal integer from 1 to "
+                         "%ld (2^63 - 1). Give the bundle a version in that range",
+                         line, digits, LONG_MAX);
+    else
+        *version = number;
+    xmlFree(text);
+    return rc;
+}
+
 int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out,
                           policy_error *err)
 {
@@ -58,6 +89,7 @@ int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out,
     xmlSchemaValidCtxtPtr valid = NULL;
     xmlDocPtr doc = NULL;
     char detail[300];
+    long version = 0;
     int rc = -1;
 
     *doc_out = NULL;
@@ -89,6 +121,8 @@ int policy_parse_document(const char *xml, size_t len, xmlDocPtr *doc_out,
                                      : "the document does not match the schema");
         goto out;
     }
+    if (read_version(xmlDocGetRootElement(doc), &version, err) != 0)
+        goto out;
 
     *doc_out = doc; /* ownership passes to the caller */
     doc = NULL;
@@ -504,9 +538,8 @@ static int read_header(xmlNodePtr root, policy_bundle *bundle, policy_error *err
         return policy_fail(err, POLICY_E_NO_MEMORY, 0,
                            "out of memory reading the bundle");
 
-    text = attr_dup(root, "version");
-    bundle->version = text != NULL ? strtol(text, NULL, 10) : 0;
-    free(text);
+    if (read_version(root, &bundle->version, err) != 0)
+        return -1;
 
     text = attr_dup(root, "kind");
     bundle->kind = text != NULL && strcmp(text, "residency") == 0

@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -335,6 +336,128 @@ static void test_sign_and_verify(void **state)
     assert_int_equal(status, 2);
     assert_contains(out, "no token given");
     free(out);
+}
+
+/* An enveloped-signature template in the node's profile, for xmlsec1 --sign. */
+static const char signature_template[] =
+    "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>"
+    "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
+    "<ds:SignatureMethod "
+    "Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256\"/>"
+    "<ds:Reference URI=\"#residency-sg\"><ds:Transforms>"
+    "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>"
+    "<ds:Transform "
+    "Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>"
+    "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"
+    "<ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"
+    "</PolicyBundle>";
+
+/* Writes policies/residency-sg.xml with version into path, and with the signature
+ * template when template is set. */
+static void write_residency_version(const char *path, const char *version, bool template)
+{
+    char source[PATH_MAX + 64];
+    char attribute[64];
+    char *text, *at, *end, *out;
+    size_t len;
+
+    snprintf(source, sizeof(source), "%s/policies/residency-sg.xml", source_dir());
+    text = test_read_file(source, &len);
+    assert_non_null(text);
+    at = strstr(text, "version=\"1\"");
+    end = strstr(text, "</PolicyBundle>");
+    assert_non_null(at);
+    assert_non_null(end);
+    snprintf(attribute, sizeof(attribute), "version=\"%s\"", version);
+    len += strlen(attribute) + sizeof(signature_template);
+    out = malloc(len);
+    assert_non_null(out);
+    snprintf(out, len, "%.*s%s%.*s%s", (int)(at - text), text, attribute,
+             (int)(end - at - strlen("version=\"1\"")), at + strlen("version=\"1\""),
+             template ? signature_template : "</PolicyBundle>\n");
+    write_text(path, out);
+    free(out);
+    free(text);
+}
+
+/* Signs the bundle with xmlsec1 and a software key, so that a version the signer rejects
+ * still reaches the verifier, and stores the signed file's path in signed_path. */
+static void sign_with_xmlsec(const fixture *f, const char *version, char *signed_path,
+                             size_t size)
+{
+    char template_path[PATH_MAX + 64];
+    char *out;
+    int status;
+
+    snprintf(template_path, sizeof(template_path), "%s/v-%s.tmpl.xml", f->token.dir,
+             version);
+    snprintf(signed_path, size, "%s/v-%s.signed.xml", f->token.dir, version);
+    write_residency_version(template_path, version, true);
+    out = run(&status,
+              "xmlsec1 --sign --privkey-pem %s/software.key --id-attr:ID "
+              "urn:idsvc:policy:1:PolicyBundle --output %s %s",
+              f->token.dir, signed_path, template_path);
+    if (status != 0)
+        fail_msg("xmlsec1 --sign failed: %s", out);
+    free(out);
+}
+
+/* Versions above 2^63 - 1 are rejected by sign and verify instead of being clamped.
+ * libxml2 gives the root the line where its start tag ends, line 9 of the source. */
+static void test_version_out_of_range(void **state)
+{
+    static const char *const versions[] = {"9223372036854775808", "99999999999999999999"};
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    char expected[160];
+    char *out;
+    int status;
+
+    out = run(&status,
+              "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "
+              "%s/software.key && openssl pkey -in %s/software.key -pubout -out "
+              "%s/software.pem",
+              f->token.dir, f->token.dir, f->token.dir);
+    if (status != 0)
+        fail_msg("openssl failed: %s", out);
+    free(out);
+
+    /* The largest version passes, so the route through xmlsec1 is sound. */
+    sign_with_xmlsec(f, "9223372036854775807", path, sizeof(path));
+    out = run(&status,
+              "%s policy verify %s --trust %s/software.pem --at 2026-06-01T00:00:00Z",
+              admin(), path, f->token.dir);
+    assert_int_equal(status, 0);
+    assert_contains(out, "verified: bundle residency-sg version 9223372036854775807,");
+    free(out);
+
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        snprintf(expected, sizeof(expected),
+                 "version \"%s\" is not a decimal integer from 1 "
+                 "to 9223372036854775807 (2^63 - 1)",
+                 versions[i]);
+
+        snprintf(path, sizeof(path), "%s/v-%s.xml", f->token.dir, versions[i]);
+        write_residency_version(path, versions[i], false);
+        out = run(&status,
+                  "%s policy sign %s --key '%s' --module %s --token %s --pin-file %s "
+                  "--output %s.signed",
+                  admin(), path, f->key_uri, f->token.module_path, TEST_TOKEN_LABEL,
+                  f->token.pin_path, path);
+        assert_int_equal(status, 1);
+        assert_contains(out, "policy sign: schema_invalid: line 9: ");
+        assert_contains(out, expected);
+        free(out);
+
+        sign_with_xmlsec(f, versions[i], path, sizeof(path));
+        out = run(&status,
+                  "%s policy verify %s --trust %s/software.pem --at 2026-06-01T00:00:00Z",
+                  admin(), path, f->token.dir);
+        assert_int_equal(status, 1);
+        assert_contains(out, "not verified: schema_invalid: line ");
+        assert_contains(out, expected);
+        free(out);
+    }
 }
 
 /* Signs policies/residency-sg.xml with the key at key_uri into the token's folder. */
@@ -765,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_validate_reports_lines),
         cmocka_unit_test(test_validate_warnings_and_strict),
         cmocka_unit_test(test_sign_and_verify),
+        cmocka_unit_test(test_version_out_of_range),
         cmocka_unit_test(test_verify_config_binding),
         cmocka_unit_test(test_verify_regulator_binding),
         cmocka_unit_test(test_verify_trust_prints_note),

@@ -575,6 +575,58 @@ static char *replaced(const char *text, const char *from, const char *to)
     return out;
 }
 
+#define VALID_RULE                                                                       \
+    "<Rule id='x'><Match/><Effect>disclose</Effect><Summary>s</Summary></Rule>"
+
+/* A version above 2^63 - 1 is rejected with its line, instead of being clamped to
+ * 2^63 - 1, where it would collide with a bundle of that version. */
+static void test_version_out_of_range_rejected(void **state)
+{
+    static const char *const versions[] = {"9223372036854775808", "99999999999999999999"};
+    char *head = make_bundle(VALID_RULE);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        char attribute[64];
+        char expected[160];
+        char *xml;
+        policy_bundle *bundle = NULL;
+        policy_error err = {0};
+
+        snprintf(attribute, sizeof(attribute), "version='%s'", versions[i]);
+        xml = replaced(head, "version='1'", attribute);
+        assert_int_equal(policy_bundle_parse(xml, strlen(xml), "big.xml", &bundle, &err),
+                         -1);
+        assert_null(bundle);
+        assert_string_equal(policy_error_name(err.code), "schema_invalid");
+        assert_int_equal(err.line, 1);
+        snprintf(expected, sizeof(expected),
+                 "line 1: version \"%s\" is not a decimal integer from 1 to "
+                 "9223372036854775807 (2^63 - 1)",
+                 versions[i]);
+        assert_non_null(strstr(err.message, expected));
+        free(xml);
+    }
+    free(head);
+}
+
+/* The largest version, 2^63 - 1, loads as itself. */
+static void test_version_maximum_loads(void **state)
+{
+    char *head = make_bundle(VALID_RULE);
+    char *xml = replaced(head, "version='1'", "version='9223372036854775807'");
+    policy_bundle *bundle = NULL;
+    policy_error err = {0};
+
+    (void)state;
+    if (policy_bundle_parse(xml, strlen(xml), "max.xml", &bundle, &err) != 0)
+        fail_msg("%s", err.message);
+    assert_true(policy_bundle_version(bundle) == INT64_MAX);
+    policy_bundle_free(&bundle);
+    free(xml);
+    free(head);
+}
+
 /* Returns a residency bundle of t-base for jurisdiction code, with one rule whose
  * Subject is code too; the caller frees it. */
 static char *make_residency(const char *code)
@@ -1351,6 +1403,8 @@ int main(void)
         cmocka_unit_test(test_every_mechanism_list_counts),
         cmocka_unit_test(test_age_over_needs_calendar_date),
         cmocka_unit_test(test_malformed_bundles_rejected),
+        cmocka_unit_test(test_version_out_of_range_rejected),
+        cmocka_unit_test(test_version_maximum_loads),
         cmocka_unit_test(test_doctype_rejected),
         cmocka_unit_test(test_unassigned_country_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
