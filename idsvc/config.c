@@ -1341,14 +1341,18 @@ const config_rp *config_find_rp(const config *cfg, const char *id)
     return NULL;
 }
 
-const config_client *config_match_client(const config *cfg, const char *subject_cn,
-                                         const unsigned char fingerprint[32])
+static const config_client *match_fingerprint(const config *cfg,
+                                              const unsigned char fingerprint[32])
 {
     for (size_t i = 0; i < cfg->client_count; i++)
         if (cfg->clients[i].has_fingerprint &&
             memcmp(cfg->clients[i].fingerprint, fingerprint, 32) == 0)
             return &cfg->clients[i];
+    return NULL;
+}
 
+static const config_client *match_subject_cn(const config *cfg, const char *subject_cn)
+{
     if (subject_cn == NULL || subject_cn[0] == '\0')
         return NULL;
     /* A mapping that names a fingerprint never matches by CN alone. */
@@ -1357,6 +1361,29 @@ const config_client *config_match_client(const config *cfg, const char *subject_
             strcmp(cfg->clients[i].subject_cn, subject_cn) == 0)
             return &cfg->clients[i];
     return NULL;
+}
+
+const config_client *config_match_client(const config *cfg, const char *subject_cn,
+                                         const unsigned char fingerprint[32],
+                                         const config_client *conflict[2])
+{
+    const config_client *by_fingerprint = match_fingerprint(cfg, fingerprint);
+    const config_client *by_cn = match_subject_cn(cfg, subject_cn);
+
+    if (conflict != NULL) {
+        conflict[0] = NULL;
+        conflict[1] = NULL;
+    }
+    /* config_load rejects two sections with the same fingerprint or the same CN, so
+     * each search finds at most one section, and only the pair can disagree. */
+    if (by_fingerprint != NULL && by_cn != NULL && by_fingerprint != by_cn) {
+        if (conflict != NULL) {
+            conflict[0] = by_fingerprint;
+            conflict[1] = by_cn;
+        }
+        return NULL;
+    }
+    return by_fingerprint != NULL ? by_fingerprint : by_cn;
 }
 
 bool config_rp_allows(const config_rp *rp, const char *claim)

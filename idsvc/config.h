@@ -200,10 +200,16 @@ size_t config_compare_start_only(const config *running, const config *loaded,
 
 const config_rp *config_find_rp(const config *cfg, const char *id);
 
-/* Finds the mapping for a client certificate; a fingerprint match wins over a CN match.
- * subject_cn is the certificate's one CN in UTF-8, or NULL when it has no usable CN. */
+/*
+ * Finds the mapping for a client certificate, by its fingerprint or by its CN. subject_cn
+ * is the certificate's one CN in UTF-8, or NULL when it has no usable CN. When one
+ * section matches the fingerprint and another the CN, the mapping is ambiguous, so this
+ * returns NULL and stores the two sections in conflict, unless conflict is NULL.
+ * Otherwise it sets both entries of conflict to NULL.
+ */
 const config_client *config_match_client(const config *cfg, const char *subject_cn,
-                                         const unsigned char fingerprint[32]);
+                                         const unsigned char fingerprint[32],
+                                         const config_client *conflict[2]);
 
 /* Returns the number of characters of a UTF-8 text, or -1 when it is not valid UTF-8
  * (an overlong form, a surrogate, a code point above U+10FFFF or a cut sequence). */

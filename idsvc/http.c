@@ -91,6 +91,7 @@ typedef struct connection_state {
     tls_connection tls;
     bool peer_read;
     tls_peer peer;
+    bool ambiguity_logged; /* client_certificate_ambiguous was logged */
 } connection_state;
 
 typedef struct request_state {
@@ -263,10 +264,33 @@ static size_t find_route(http_request *request, char *allow, size_t allow_size)
     return ROUTE_COUNT;
 }
 
+/* Logs the two sections that a client certificate matches, the reason it gets no role. */
+static void log_ambiguous_client(const tls_peer *peer, const config_client *conflict[2])
+{
+    char by_fingerprint[300];
+    char by_cn[300];
+    char sections[800];
+
+    config_client_section(conflict[0], by_fingerprint, sizeof(by_fingerprint));
+    config_client_section(conflict[1], by_cn, sizeof(by_cn));
+    snprintf(sections, sizeof(sections),
+             "[%s] matches its fingerprint and [%s] its subject_cn, so the certificate "
+             "gets no role. Remove one of the two mappings",
+             by_fingerprint, by_cn);
+    log_field fields[] = {
+        {"certificate_sha256", peer->fingerprint_hex},
+        {"reason", sections},
+    };
+
+    log_event(LOG_ERROR, "client_certificate_ambiguous", fields,
+              sizeof(fields) / sizeof(fields[0]));
+}
+
 static void read_caller(request_state *state, struct MHD_Connection *connection)
 {
     connection_state *conn = state->connection;
     http_caller *caller = &state->request.caller;
+    const config_client *conflict[2];
     const config_client *client;
 
     if (conn != NULL && !conn->peer_read) {
@@ -290,7 +314,14 @@ static void read_caller(request_state *state, struct MHD_Connection *connection)
     if (conn->peer.cn_status == TLS_CN_SEVERAL)
         return;
     client = config_match_client(state->request.snapshot->cfg, tls_peer_cn(&conn->peer),
-                                 conn->peer.fingerprint);
+                                 conn->peer.fingerprint, conflict);
+    if (conflict[0] != NULL) {
+        caller->ambiguous = true;
+        if (!conn->ambiguity_logged)
+            log_ambiguous_client(&conn->peer, conflict);
+        conn->ambiguity_logged = true;
+        return;
+    }
     if (client != NULL) {
         caller->role = client->role;
         caller->identity = client->identity;
@@ -306,6 +337,15 @@ static bool authorize(const http_route *route, const http_caller *caller, http_r
         problem_set(reply, 401, "client_certificate_required", NULL,
                     "This route requires a client certificate issued by a CA the node "
                     "trusts.");
+        return false;
+    }
+    if (caller->ambiguous) {
+        problem_set(
+            reply, 403, "client_mapping_ambiguous", NULL,
+            "The client certificate (SHA-256 %s) matches more than one section of "
+            "the node's configuration, so it gets no role. The node's operator "
+            "must remove one of the mappings.",
+            caller->fingerprint_hex);
         return false;
     }
     if (caller->role == ROLE_NONE) {

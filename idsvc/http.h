@@ -71,6 +71,7 @@ store_status node_find_rp(const node_snapshot *snapshot, const char *id, store_r
 typedef struct http_caller {
     bool has_certificate;
     unsigned role;          /* ROLE_NONE when the certificate maps to no role */
+    bool ambiguous;         /* two sections match the certificate, so it has no role */
     const char *identity;   /* points into the snapshot's configuration */
     char fingerprint_hex[65];
     char subject_cn[CONFIG_CN_MAX_BYTES + 1]; /* empty when the certificate has no usable CN */

@@ -137,19 +137,78 @@ static void test_complete_file_loads(void **state)
     assert_true(config_rp_allows(&cfg->rps[0], "family_name"));
     assert_false(config_rp_allows(&cfg->rps[0], "email"));
 
-    const config_client *agency = config_match_client(cfg, "Agency", fingerprint);
+    const config_client *agency = config_match_client(cfg, "Agency", fingerprint, NULL);
     assert_non_null(agency);
     assert_int_equal(agency->role, ROLE_ISSUER);
     assert_string_equal(agency->identity, "agency");
 
     for (size_t i = 0; i < 32; i++)
         fingerprint[i] = (unsigned char)((i % 16) * 0x11);
-    const config_client *bank = config_match_client(cfg, "anything", fingerprint);
+    const config_client *bank = config_match_client(cfg, "anything", fingerprint, NULL);
     assert_non_null(bank);
     assert_int_equal(bank->role, ROLE_RP);
     assert_string_equal(bank->identity, "bank");
     config_free(&cfg);
     assert_null(cfg);
+}
+
+/* A certificate that matches one section by its fingerprint and another by its CN
+ * matches neither, and the two sections are returned. Two sections that name the same
+ * fingerprint or CN do not load. */
+static void test_two_matching_sections(void **state)
+{
+    static const load_case duplicates[] = {
+        {"[rp a]\nentity_id = https://a.example\njurisdiction = SG\n"
+         "fingerprint = "
+         "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+         "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n"
+         "[rp b]\nentity_id = https://b.example\njurisdiction = SG\n"
+         "fingerprint = "
+         "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+         "[rp a] and [rp b] map the same fingerprint"},
+        {"[rp a]\nentity_id = https://a.example\njurisdiction = SG\nsubject_cn = bank\n"
+         "[client b]\nrole = node\nsubject_cn = bank\n",
+         "[rp a] and [client b] map the same subject_cn"},
+    };
+    unsigned char pinned[32];
+    unsigned char other[32] = {0};
+    const config_client *conflict[2];
+    config *cfg = NULL;
+    char error[512];
+    char section[300];
+
+    (void)state;
+    for (size_t i = 0; i < 32; i++)
+        pinned[i] = (unsigned char)((i % 16) * 0x11);
+    assert_int_equal(
+        load("[rp demo-bank]\nentity_id = https://bank.example\njurisdiction = SG\n"
+             "subject_cn = demo-bank\n"
+             "[rp other]\nentity_id = https://other.example\njurisdiction = SG\n"
+             "fingerprint = "
+             "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+             &cfg, error, sizeof(error)),
+        0);
+
+    assert_null(config_match_client(cfg, "demo-bank", pinned, conflict));
+    assert_non_null(conflict[0]);
+    assert_non_null(conflict[1]);
+    assert_string_equal(config_client_section(conflict[0], section, sizeof(section)),
+                        "rp other");
+    assert_string_equal(config_client_section(conflict[1], section, sizeof(section)),
+                        "rp demo-bank");
+    assert_null(config_match_client(cfg, "demo-bank", pinned, NULL));
+
+    /* Each section alone still matches, and conflict is cleared. */
+    assert_string_equal(config_match_client(cfg, "demo-bank", other, conflict)->identity,
+                        "demo-bank");
+    assert_null(conflict[0]);
+    assert_null(conflict[1]);
+    assert_string_equal(config_match_client(cfg, "someone", pinned, conflict)->identity,
+                        "other");
+    assert_null(conflict[0]);
+    config_free(&cfg);
+
+    expect_load_failures(duplicates, sizeof(duplicates) / sizeof(duplicates[0]));
 }
 
 static void test_unknown_key_names_line(void **state)
@@ -463,11 +522,11 @@ static void test_subject_cn_checked(void **state)
     assert_int_equal(config_utf8_characters(cfg->clients[0].subject_cn), 64);
 
     const unsigned char none[32] = {0};
-    const config_client *acme = config_match_client(cfg, "Acme, Inc.", none);
+    const config_client *acme = config_match_client(cfg, "Acme, Inc.", none, NULL);
     assert_non_null(acme);
     assert_string_equal(acme->name, "acme");
-    assert_null(config_match_client(cfg, "Acme\\, Inc.", none));
-    assert_null(config_match_client(cfg, "", none));
+    assert_null(config_match_client(cfg, "Acme\\, Inc.", none, NULL));
+    assert_null(config_match_client(cfg, "", none, NULL));
     config_free(&cfg);
 }
 
@@ -964,6 +1023,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_file_loads),
+        cmocka_unit_test(test_two_matching_sections),
         cmocka_unit_test(test_unknown_key_names_line),
         cmocka_unit_test(test_unknown_section_names_line),
         cmocka_unit_test(test_empty_unknown_section_rejected),

@@ -91,7 +91,8 @@ static void read_fingerprint(const char *name, char *out, size_t size)
 static int setup(void **state)
 {
     char pinned[128];
-    char text[1024];
+    char ambiguous[128];
+    char text[2048];
 
     (void)state;
     if (harness_setup(&server) != 0)
@@ -103,12 +104,21 @@ static int setup(void **state)
     make_openssl_client("two-cn-pinned", "/CN=pinned-a/CN=pinned-b");
     make_openssl_client("e64", "/CN=" E64);
     make_certtool_client("x65", "cn = \"" X65 "\"");
+    make_openssl_client("amb-bank", "/CN=amb-bank");
     read_fingerprint("two-cn-pinned", pinned, sizeof(pinned));
-    snprintf(text, sizeof(text),
-             "\n[client acme]\nrole = node\nsubject_cn = Acme, Inc.\n"
-             "[client e64]\nrole = node\nsubject_cn = " E64 "\n"
-             "[client pinned]\nrole = regulator\nfingerprint = %s\n",
-             pinned);
+    read_fingerprint("amb-bank", ambiguous, sizeof(ambiguous));
+    /* amb-bank.pem matches [rp amb-bank] by its CN and [rp amb-other] by its
+     * fingerprint. */
+    snprintf(
+        text, sizeof(text),
+        "\n[client acme]\nrole = node\nsubject_cn = Acme, Inc.\n"
+        "[client e64]\nrole = node\nsubject_cn = " E64 "\n"
+        "[client pinned]\nrole = regulator\nfingerprint = %s\n"
+        "[rp amb-bank]\nentity_id = https://amb-bank.example/sp\njurisdiction = SG\n"
+        "allowed_claims = given_name\nsubject_cn = amb-bank\n"
+        "[rp amb-other]\nentity_id = https://amb-other.example/sp\njurisdiction = SG\n"
+        "allowed_claims = given_name\nfingerprint = %s\n",
+        pinned, ambiguous);
     if (harness_append_config(&server, text) != 0)
         return -1;
     original_config = test_read_file(server.config_path, NULL);
@@ -187,6 +197,23 @@ static void test_overlong_cn_logged(void **state)
                                         "matches it");
     assert_non_null(log);
     assert_non_null(strstr(log, "is longer than 64 characters, so no subject_cn matches it"));
+    free(log);
+}
+
+/* A certificate that matches two sections gets no role, and the log names both. */
+static void test_two_matching_sections_rejected(void **state)
+{
+    char *log;
+
+    (void)state;
+    expect_issuers("amb-bank", 403, "client_mapping_ambiguous");
+    log = harness_wait_for_log(&server, "\"event\":\"client_certificate_ambiguous\"");
+    assert_non_null(log);
+    assert_non_null(
+        strstr(log, "\"level\":\"error\",\"event\":\"client_certificate_ambiguous\""));
+    assert_non_null(strstr(log,
+                           "[rp amb-other] matches its fingerprint and [rp amb-bank] "
+                           "its subject_cn, so the certificate gets no role"));
     free(log);
 }
 
@@ -524,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_utf8_cn_of_64_characters_maps),
         cmocka_unit_test(test_two_cns_map_no_role),
         cmocka_unit_test(test_overlong_cn_logged),
+        cmocka_unit_test(test_two_matching_sections_rejected),
         cmocka_unit_test(test_configuration_rejections),
         cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_check_matches_start),
