@@ -221,6 +221,59 @@ static webauthn_code parse_ec2(const cbor_item_t *map, bool with_pkey,
     return WEBAUTHN_OK;
 }
 
+/* Returns true for an exponent of at most 3 bytes, big-endian, that is odd and at
+ * least 3. */
+static bool rsa_exponent_valid(const unsigned char *e, size_t e_len)
+{
+    unsigned long value = 0;
+
+    for (size_t i = 0; i < e_len; i++)
+        value = value << 8 | e[i];
+    return e_len > 0 && value >= 3 && (value & 1) == 1;
+}
+
+/*
+ * Returns true when x, an Ed25519 public key, is a canonical encoding (RFC 8032,
+ * section 5.1.3) of a point outside the subgroup of order 8. A point of small order,
+ * the identity among them, verifies a signature with R at that point and S = 0 for
+ * any message, so anyone could sign for such a key. The eight small-order points have
+ * y = 1 (the identity), y = -1, y = 0 (two points) and the four y values below, which
+ * are facts of the curve, with the sign bit of x in the top bit.
+ */
+static bool ed25519_point_valid(const unsigned char x[32])
+{
+    static const unsigned char order_8_y[2][32] = {
+        {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+         0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+         0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+        {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+         0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+         0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+    };
+    unsigned char y[32];
+    bool all_ff = true;
+
+    memcpy(y, x, 32);
+    y[31] &= 0x7f; /* the sign of x */
+    for (size_t i = 1; i < 31; i++)
+        all_ff = all_ff && y[i] == 0xff;
+    /* y >= p = 2^255 - 19 is not canonical; p - 1 (y = -1) is of order 2. */
+    if (all_ff && y[31] == 0x7f && y[0] >= 0xec)
+        return false;
+    if (y[0] <= 1 && y[31] == 0) {
+        bool rest_zero = true;
+
+        for (size_t i = 1; i < 31; i++)
+            rest_zero = rest_zero && y[i] == 0;
+        if (rest_zero) /* y = 0 or y = 1 */
+            return false;
+    }
+    for (size_t i = 0; i < 2; i++)
+        if (memcmp(y, order_8_y[i], 32) == 0)
+            return false;
+    return true;
+}
+
 static webauthn_code parse_rsa(const cbor_item_t *map, bool with_pkey,
                                webauthn_cose_key *out, webauthn_error *err)
 {
@@ -251,6 +304,13 @@ static webauthn_code parse_rsa(const cbor_item_t *map, bool with_pkey,
         return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
                              "The RS256 modulus is shorter than 2048 bits; supported is "
                              "RSA-2048.");
+    /* RFC 8017 (section 3.1) requires an odd exponent from 3 on. With e = 1 a
+     * signature is the padded digest itself, so anyone could sign for the key; an even
+     * exponent is no RSA key. n must be odd too, as a product of two odd primes. */
+    if (!rsa_exponent_valid(e, e_len) || (n[n_len - 1] & 1) == 0)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The RS256 key is not valid: its exponent must be odd and at "
+                             "least 3, and its modulus odd.");
     /* OpenSSL 3.0's import of a public RSA key (ossl_rsa_fromdata in
      * crypto/rsa/rsa_backend.c) checks only that n and e are present, which key_bytes
      * already did, so a registration that needs no EVP_PKEY skips building one. */
@@ -297,6 +357,10 @@ static webauthn_code parse_okp(const cbor_item_t *map, webauthn_cose_key *out,
     code = key_bytes(map, COSE_EC_X, 32, &x, &x_len, err);
     if (code != WEBAUTHN_OK)
         return code;
+    if (!ed25519_point_valid(x))
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The EdDSA key is not valid: it is a point of small order, "
+                             "or not a canonical encoding.");
 
     out->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, x_len);
     if (out->pkey == NULL)

@@ -497,6 +497,101 @@ static void parse_off_curve_point_rejected(void **state)
     free(cose);
 }
 
+/* Parses a COSE Ed25519 key with public key x and returns the code. */
+static webauthn_code parse_ed25519(const unsigned char x[32], webauthn_error *err)
+{
+    unsigned char cose[10 + 32] = {0xa4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x58, 0x20};
+    webauthn_public_key *key = NULL;
+    webauthn_code code;
+
+    memcpy(cose + 10, x, 32);
+    code = webauthn_public_key_parse(cose, sizeof(cose), &key, err);
+    webauthn_public_key_free(&key);
+    return code;
+}
+
+/* Fills x with the little-endian encoding whose first byte is low, whose bytes 1 to 30
+ * are middle and whose last byte is high. */
+static void fill_point(unsigned char x[32], unsigned char low, unsigned char middle,
+                       unsigned char high)
+{
+    memset(x, middle, 32);
+    x[0] = low;
+    x[31] = high;
+}
+
+/* An Ed25519 key of small order, for which R at that point and S = 0 verify any
+ * message, or a non-canonical encoding, is rejected; the base point is accepted. */
+static void parse_weak_ed25519_rejected(void **state)
+{
+    static const unsigned char order_8[32] = {
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+        0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a};
+    unsigned char x[32];
+    webauthn_error err = {0};
+
+    (void)state;
+    fill_point(x, 0x01, 0x00, 0x00); /* the identity */
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(err.message, "point of small order"));
+    fill_point(x, 0x01, 0x00, 0x80); /* the identity with the sign bit */
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_MALFORMED);
+    fill_point(x, 0x00, 0x00, 0x00); /* y = 0, of order 4 */
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_MALFORMED);
+    fill_point(x, 0xec, 0xff, 0x7f); /* y = -1, of order 2 */
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_MALFORMED);
+    fill_point(x, 0xee, 0xff, 0x7f); /* y = p + 1, not canonical */
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_MALFORMED);
+    assert_int_equal(parse_ed25519(order_8, &err), WEBAUTHN_MALFORMED);
+    memcpy(x, order_8, 32);
+    x[31] |= 0x80;
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_MALFORMED);
+
+    /* The base point, y = 4/5, encodes as 0x58 then 0x66 bytes. */
+    fill_point(x, 0x58, 0x66, 0x66);
+    assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_OK);
+}
+
+/* Parses a COSE RS256 key of a 2048-bit modulus ending in last_n and exponent e (3
+ * bytes) and returns the code. */
+static webauthn_code parse_rs256(unsigned char last_n, const unsigned char e[3],
+                                 webauthn_error *err)
+{
+    unsigned char cose[11 + 256 + 5];
+    webauthn_public_key *key = NULL;
+    webauthn_code code;
+    static const unsigned char head[10] = {0xa4, 0x01, 0x03, 0x03, 0x39, 0x01, 0x00,
+                                           0x20, 0x59, 0x01};
+
+    memcpy(cose, head, sizeof(head));
+    cose[10] = 0x00; /* the byte string's length is 0x0100 */
+    memset(cose + 11, 0xc5, 256);
+    cose[11 + 255] = last_n;
+    cose[11 + 256] = 0x21;
+    cose[11 + 257] = 0x43;
+    memcpy(cose + 11 + 258, e, 3);
+    code = webauthn_public_key_parse(cose, 11 + 261, &key, err);
+    webauthn_public_key_free(&key);
+    return code;
+}
+
+/* An RS256 key with the exponent 1, for which the padded digest is the signature, or
+ * an even exponent or modulus, is rejected; 65537 is accepted. */
+static void parse_weak_rsa_rejected(void **state)
+{
+    static const unsigned char one[3] = {0x00, 0x00, 0x01};
+    static const unsigned char even[3] = {0x01, 0x00, 0x00};
+    static const unsigned char f4[3] = {0x01, 0x00, 0x01};
+    webauthn_error err = {0};
+
+    (void)state;
+    assert_int_equal(parse_rs256(0x35, one, &err), WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(err.message, "exponent must be odd and at least 3"));
+    assert_int_equal(parse_rs256(0x35, even, &err), WEBAUTHN_MALFORMED);
+    assert_int_equal(parse_rs256(0x34, f4, &err), WEBAUTHN_MALFORMED);
+    assert_int_equal(parse_rs256(0x35, f4, &err), WEBAUTHN_OK);
+}
+
 static void parse_short_modulus_rejected(void **state)
 {
     fixture *f = *state;
@@ -695,6 +790,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(parsed_key_without_bytes_accepted, setup_rs256,
                                         teardown),
+        cmocka_unit_test(parse_weak_ed25519_rejected),
+        cmocka_unit_test(parse_weak_rsa_rejected),
         cmocka_unit_test_setup_teardown(parse_off_curve_point_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(parse_short_modulus_rejected, setup_rs256,
