@@ -287,14 +287,37 @@ static void log_cloned(const http_request *request, const web_authenticator *a,
               sizeof(fields) / sizeof(fields[0]));
 }
 
+/* Returns true when the challenge was issued before the second of the key's latest use,
+ * so the response may have been signed before that use: two tabs, or a retry, answering
+ * two challenges out of order. The issue time is taken as the expiry less the
+ * configured challenge lifetime. NOTE: times are whole seconds, so a challenge issued
+ * in the same second as that use still marks the key. */
+static bool issued_before_last_use(const http_request *request, const web_challenge *c,
+                                   const web_authenticator *a)
+{
+    time_t issued = c->expires_at - (time_t)request->snapshot->cfg->web.challenge_seconds;
+
+    return a->last_used_at != 0 && issued < a->last_used_at;
+}
+
 /* Handles a counter that did not grow: the signature verified, so the authenticator
- * (or a copy of its key) was really used. It is marked and the assertion rejected. */
-static void reject_regression(http_request *request, const web_authenticator *a,
-                              const webauthn_assertion *result, const webauthn_error *err,
-                              http_reply *reply)
+ * (or a copy of its key) was really used. The assertion is rejected, and the key is
+ * marked, unless the challenge is older than the key's latest use. */
+static void reject_regression(http_request *request, const web_challenge *challenge,
+                              const web_authenticator *a, const webauthn_assertion *result,
+                              const webauthn_error *err, http_reply *reply)
 {
     store *s = request->node->store;
 
+    if (issued_before_last_use(request, challenge, a)) {
+        log_message(LOG_WARN, "authenticator_counter_stale",
+                    "authenticator %s answered a challenge issued before its latest use "
+                    "with counter %u, below the stored %u; rejected, not marked as cloned",
+                    a->id, result->sign_count, a->sign_count);
+        problem_set(reply, 422, webauthn_code_name(WEBAUTHN_COUNTER_REGRESSION), "response",
+                    "This response was signed before the key's latest use; start again.");
+        return;
+    }
     log_cloned(request, a, result->sign_count);
     if (s->ops->web->authenticator_mark_cloned(s, a->id) != STORE_OK) {
         problem_internal(reply);
@@ -343,7 +366,7 @@ bool web_verify_assertion(http_request *request, const web_challenge *challenge,
     code = webauthn_verify_assertion(verifier, challenge->bytes, WEB_CHALLENGE_LEN,
                                      &credential, response, strlen(response), &result, &err);
     if (code == WEBAUTHN_COUNTER_REGRESSION) {
-        reject_regression(request, out, &result, &err, reply);
+        reject_regression(request, challenge, out, &result, &err, reply);
         goto out;
     }
     if (code != WEBAUTHN_OK) {

@@ -705,6 +705,35 @@ static void test_counter_regression(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* Two ceremonies answered out of order, as from two tabs: the older challenge, issued
+ * before the key's latest use, is rejected without marking the key. */
+static void test_counter_stale_not_marked(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony older;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-TABS", 0x30);
+    s.counter = 10;
+    sign_in_ceremony(&f->h, &older, &s);
+    sleep(2);
+    sign_in_with(&f->h, &s, NULL, &r); /* counter 11, on a newer challenge */
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    older.sign_count = 11;
+    post_assertion(&f->h, &s, "/account/signin", &older, &r);
+    expect_problem(&r, 422, "counter_regression");
+    assert_non_null(strstr(r.body, "signed before the key's latest use"));
+    http_result_clear(&r);
+
+    sign_in_with(&f->h, &s, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* ---- Consent ---------------------------------------------------------------------- */
 
 static void fetch_result(harness *h, const char *verification_id, http_result *r)
@@ -1471,6 +1500,7 @@ int main(void)
         cmocka_unit_test(test_challenge_replayed),
         cmocka_unit_test(test_challenge_expired),
         cmocka_unit_test(test_counter_regression),
+        cmocka_unit_test(test_counter_stale_not_marked),
         cmocka_unit_test(test_consent_approved),
         cmocka_unit_test(test_consent_refused),
         cmocka_unit_test(test_consent_deferral_atomic),
