@@ -99,8 +99,8 @@ static void reject_capacity(http_reply *reply, web_ceremony ceremony, time_t now
                     seconds);
     else
         problem_set(reply, 429, "too_many_challenges", NULL,
-                    "%d attempts of this ceremony are in progress; finish one, or retry "
-                    "after %u seconds.",
+                    "%d attempts of this ceremony were started within the challenge "
+                    "lifetime, finished ones included; retry after %u seconds.",
                     WEB_SCOPED_LIVE_CHALLENGES, seconds);
     reply->retry_after = seconds;
 }
