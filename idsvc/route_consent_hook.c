@@ -350,7 +350,8 @@ bool consent_record_disclosure(http_request *request, const char *purpose,
     d.rp_name = rp->name != NULL ? rp->name : rp->id;
     d.rp_country = rp->jurisdiction;
     d.purpose = (char *)purpose;
-    d.rule = "registry";
+    /* Without consent, the policy engine decided, or without it the registry. */
+    d.rule = request->node->policy != NULL ? "policy" : "registry";
     d.disclosed_at = time(NULL);
     d.claims = json_dumps(names, JSON_COMPACT);
     ok = d.claims != NULL && s->ops->web->disclosure_add(s, &d) == STORE_OK;

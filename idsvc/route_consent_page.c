@@ -19,16 +19,6 @@ static void write_row(web_html *page, const web_lang *lang, const char *key)
     web_html_raw(page, "</dt><dd>");
 }
 
-static void write_country(web_html *page, const web_lang *lang, const char *code)
-{
-    char key[32];
-    const char *name;
-
-    snprintf(key, sizeof(key), "country.%s", code);
-    name = web_text(lang, key);
-    web_html_isolated(page, strcmp(name, key) == 0 ? code : name);
-}
-
 /* Lists the claims of one form ("full" or "derived"); returns how many it wrote. */
 static size_t write_claims(web_html *page, const web_lang *lang, const json_t *claims,
                            const char *form)
@@ -88,7 +78,7 @@ static void write_details(web_html *page, const web_lang *lang, const json_t *de
     web_html_isolated(page, name != NULL ? name : "");
     web_html_raw(page, "</dd>");
     write_row(page, lang, "consent.country");
-    write_country(page, lang, country != NULL ? country : "");
+    web_html_country(page, lang, country != NULL ? country : "");
     web_html_raw(page, "</dd>");
     write_row(page, lang, "consent.purpose");
     web_html_isolated(page, purpose != NULL ? purpose : "");

@@ -100,6 +100,17 @@ static void write_claim_names(web_html *page, const web_lang *lang, const char *
     json_decref(names);
 }
 
+/* Returns the catalogue key of what allowed a disclosure: the subject's consent, the
+ * policy engine's rules, or the relying party's registry entry. */
+static const char *rule_text_key(const char *rule)
+{
+    if (strcmp(rule, "consent") == 0)
+        return "account.rule_consent";
+    if (strcmp(rule, "policy") == 0)
+        return "account.rule_policy";
+    return "account.rule_registry";
+}
+
 static void write_disclosure_row(web_html *page, const web_lang *lang,
                                  const web_disclosure *d)
 {
@@ -109,15 +120,13 @@ static void write_disclosure_row(web_html *page, const web_lang *lang,
     web_html_format(page, "<tr><td>%s</td><td>", when);
     web_html_isolated(page, d->rp_name);
     web_html_raw(page, " (");
-    web_html_isolated(page, d->rp_country);
+    web_html_country(page, lang, d->rp_country);
     web_html_raw(page, ")</td><td>");
     write_claim_names(page, lang, d->claims);
     web_html_raw(page, "</td><td>");
     web_html_isolated(page, d->purpose);
     web_html_raw(page, "</td><td>");
-    web_html_text(page, web_text(lang, strcmp(d->rule, "consent") == 0
-                                           ? "account.rule_consent"
-                                           : "account.rule_registry"));
+    web_html_text(page, web_text(lang, rule_text_key(d->rule)));
     web_html_raw(page, "</td></tr>\n");
 }
 

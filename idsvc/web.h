@@ -64,6 +64,10 @@ void web_html_text(web_html *page, const char *text); /* escapes <, >, &, " and 
  * order in which it was sent.
  */
 void web_html_isolated(web_html *page, const char *text);
+
+/* Writes the name of the country with ISO 3166-1 code in the page's language, as
+ * web_html_isolated does, or the code when the catalogue has no name for it. */
+void web_html_country(web_html *page, const web_lang *lang, const char *code);
 void web_html_format(web_html *page, const char *format, ...)
     __attribute__((format(printf, 2, 3))); /* arguments are not escaped */
 

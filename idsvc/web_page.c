@@ -94,6 +94,16 @@ static unsigned bidi_control_at(const unsigned char *p, size_t *len)
     return 0;
 }
 
+void web_html_country(web_html *page, const web_lang *lang, const char *code)
+{
+    char key[32];
+    const char *name;
+
+    snprintf(key, sizeof(key), "country.%s", code);
+    name = web_text(lang, key);
+    web_html_isolated(page, strcmp(name, key) == 0 ? code : name);
+}
+
 void web_html_isolated(web_html *page, const char *text)
 {
     char one[2] = {0, 0};

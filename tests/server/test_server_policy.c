@@ -275,6 +275,8 @@ static long policy_version(const http_result *result, const char *bundle)
 static void test_age_check_releases_derived(void **state)
 {
     char *assertion = issue(RP_ENTITY_ID);
+    char path[PATH_MAX + 64];
+    char *rules;
     const char *attestation;
     const json_t *claims;
     http_result result;
@@ -312,6 +314,17 @@ static void test_age_check_releases_derived(void **state)
     expect_no_secret(&result);
     http_result_clear(&result);
     free(assertion);
+
+    /* The subject's disclosure history names the policy rules, not the registry. */
+    snprintf(path, sizeof(path), "%s/rules.txt", server.token.dir);
+    assert_int_equal(run("sqlite3 -readonly '%s' \"SELECT DISTINCT rule FROM disclosures\" "
+                         "> '%s'",
+                         server.db_path, path),
+                     0);
+    rules = test_read_file(path, NULL);
+    assert_non_null(rules);
+    assert_string_equal(rules, "policy\n");
+    free(rules);
 }
 
 /* The engine asks for consent, but this node serves no consent pages. */
