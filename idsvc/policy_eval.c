@@ -391,6 +391,23 @@ static bool reads_ambiguous_value(const policy_request *req, int derived)
 }
 
 /* Fills the disclosed value or the derived values; false when they are not available. */
+/* Returns the stand-ins among candidates that a rule of their own withholds. A stand-in
+ * released through its source must not leave where a rule for the stand-in itself keeps
+ * it, because withhold overrides disclose across bundles. */
+static uint64_t withheld_standins(const policy_request *req, uint64_t candidates)
+{
+    uint64_t withheld = 0;
+
+    for (int i = 0; i < (int)req->set->claim_count; i++) {
+        verdict own;
+
+        if ((candidates & (UINT64_C(1) << i)) && claim_verdict(req, i, &own, NULL) &&
+            own.effect == POLICY_WITHHOLD)
+            withheld |= UINT64_C(1) << i;
+    }
+    return withheld;
+}
+
 static bool release_values(const policy_request *req, int claim, const verdict *v,
                            policy_claim_decision *d)
 {
@@ -398,6 +415,13 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     uint64_t standins;
 
     if (def->source >= 0) {
+        /* A disclose-derived rule releases only the derived claims that its derive list
+         * picks, also when one is requested by name. */
+        if (v->effect == POLICY_DISCLOSE_DERIVED &&
+            (v->derive_mask & (UINT64_C(1) << claim)) == 0) {
+            withhold(d, POLICY_REASON_RULE);
+            return false;
+        }
         d->outcome = POLICY_DERIVED;
         d->derived_count = 1;
         if (reads_ambiguous_value(req, claim)) {
@@ -426,7 +450,7 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     }
 
     d->outcome = POLICY_DERIVED;
-    standins = def->standins & v->derive_mask;
+    standins = def->standins & v->derive_mask & ~withheld_standins(req, def->standins);
     for (int i = 0; i < (int)req->set->claim_count && standins != 0; i++) {
         if (!(standins & (UINT64_C(1) << i)))
             continue;

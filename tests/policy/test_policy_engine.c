@@ -397,6 +397,42 @@ static void test_withhold_overrides_disclose(void **state)
 
 /* A withholding rule added to Singapore's bundle, as specific as its export rule, wins
  * over every disclosing rule of the base for Singapore residents leaving Singapore. */
+/* Compiles the shipped bundles with extra rules added at the end of the rules of the
+ * bundle named target. */
+static policy_set *set_with_rules(const char *target, const char *extra,
+                                  policy_bundle *bundles[BUNDLE_COUNT])
+{
+    policy_set *set = NULL;
+    policy_error err = {0};
+
+    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
+        size_t len = 0;
+        char *xml = read_bundle_text(bundle_names[i], &len);
+
+        if (strcmp(bundle_names[i], target) == 0) {
+            const char *at = strstr(xml, "  </Rules>");
+            char *changed = malloc(len + strlen(extra) + 1);
+
+            assert_non_null(at);
+            assert_non_null(changed);
+            sprintf(changed, "%.*s%s%s", (int)(at - xml), xml, extra, at);
+            free(xml);
+            xml = changed;
+        }
+        bundles[i] = parse_text(xml, bundle_names[i]);
+        free(xml);
+    }
+    if (policy_set_compile(bundles, BUNDLE_COUNT, &set, &err) != 0)
+        fail_msg("compile: %s", err.message);
+    return set;
+}
+
+static void free_bundles(policy_bundle *bundles[BUNDLE_COUNT])
+{
+    for (size_t i = 0; i < BUNDLE_COUNT; i++)
+        policy_bundle_free(&bundles[i]);
+}
+
 static void test_residency_withhold_overrides_base(void **state)
 {
     static const char extra[] =
@@ -407,28 +443,10 @@ static void test_residency_withhold_overrides_base(void **state)
         "<ClaimClass>derived</ClaimClass></Match><Effect>withhold</Effect>"
         "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary></Rule>\n";
     policy_bundle *bundles[BUNDLE_COUNT];
-    policy_set *set = NULL;
-    policy_error err = {0};
+    policy_set *set = set_with_rules("residency-sg", extra, bundles);
     size_t checked = 0;
 
     (void)state;
-    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
-        size_t len = 0;
-        char *xml = read_bundle_text(bundle_names[i], &len);
-
-        if (strcmp(bundle_names[i], "residency-sg") == 0) {
-            const char *at = strstr(xml, "  </Rules>");
-            char *changed = malloc(len + sizeof(extra));
-
-            assert_non_null(at);
-            sprintf(changed, "%.*s%s%s", (int)(at - xml), xml, extra, at);
-            free(xml);
-            xml = changed;
-        }
-        bundles[i] = parse_text(xml, bundle_names[i]);
-        free(xml);
-    }
-    assert_int_equal(policy_set_compile(bundles, BUNDLE_COUNT, &set, &err), 0);
 
     for (unsigned i = 0; i < 2000; i++) {
         json_t *doc = random_request(set, i);
@@ -458,8 +476,7 @@ static void test_residency_withhold_overrides_base(void **state)
     assert_true(checked > 1000);
 
     policy_set_release(&set);
-    for (size_t i = 0; i < BUNDLE_COUNT; i++)
-        policy_bundle_free(&bundles[i]);
+    free_bundles(bundles);
 }
 
 static void test_more_specific_rule_wins(void **state)
@@ -1392,6 +1409,72 @@ static void test_source_withhold_in_any_bundle(void **state)
     free(base);
 }
 
+/* A stand-in that a rule of its own withholds does not leave through its source: the
+ * date of birth of an MY subject is released as age_over_18 only, when a residency rule
+ * keeps age_over_21 in MY. */
+static void test_standin_withheld_by_own_rule(void **state)
+{
+    static const char extra[] =
+        "    <Rule id=\"my.test.age-21\"><Match scope=\"cross-border\">"
+        "<Subject>MY</Subject><Claim>age_over_21</Claim></Match>"
+        "<Effect>withhold</Effect>"
+        "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary></Rule>\n";
+    policy_bundle *bundles[BUNDLE_COUNT];
+    policy_set *set = set_with_rules("residency-my", extra, bundles);
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s, s:[s]}, s:s, s:i, s:s, s:[s], s:[s, s], s:{s:s}, s:s}",
+        "subject_jurisdiction", "MY", "relying_party", "id", "rp", "jurisdiction", "SG",
+        "transfer_mechanisms", "adequacy", "purpose", "age_check", "retention_days", 30,
+        "assurance", "substantial", "consent", "explicit", "claims", "age_over_21",
+        "date_of_birth", "values", "date_of_birth", "2000-04-01", "time",
+        "2026-06-01T00:00:00Z");
+    policy_decision decision;
+    const policy_claim_decision *d;
+
+    (void)state;
+    d = decide_claim_in(set, doc, &decision, "age_over_21");
+    expect_reason(d, POLICY_WITHHELD, "rule");
+    d = decide_claim_in(set, doc, &decision, "date_of_birth");
+    expect_reason(d, POLICY_DERIVED, "rule");
+    assert_int_equal(d->derived_count, 1);
+    assert_string_equal(d->derived[0].name, "age_over_18");
+    json_decref(doc);
+    policy_set_release(&set);
+    free_bundles(bundles);
+}
+
+/* A disclose-derived rule's derive list limits the derived claims requested by name,
+ * not only those released through their source. */
+static void test_derive_list_limits_named_claims(void **state)
+{
+    static const char extra[] =
+        "    <Rule id=\"ph.test.derived-only-18\"><Match scope=\"cross-border\">"
+        "<Subject>PH</Subject><ClaimClass>derived</ClaimClass></Match>"
+        "<Effect derive=\"age_over_18\">disclose-derived</Effect>"
+        "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary></Rule>\n";
+    policy_bundle *bundles[BUNDLE_COUNT];
+    policy_set *set = set_with_rules("residency-ph", extra, bundles);
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s, s:[s]}, s:s, s:i, s:s, s:[s], s:[s, s, s], s:{s:s}, s:s}",
+        "subject_jurisdiction", "PH", "relying_party", "id", "rp", "jurisdiction", "SG",
+        "transfer_mechanisms", "asean-mcc", "purpose", "travel", "retention_days", 30,
+        "assurance", "substantial", "consent", "explicit", "claims", "age_over_18",
+        "age_over_21", "kyc_level", "values", "date_of_birth", "2000-04-01", "time",
+        "2026-06-01T00:00:00Z");
+    policy_decision decision;
+
+    (void)state;
+    expect_reason(decide_claim_in(set, doc, &decision, "age_over_18"), POLICY_DERIVED,
+                  "rule");
+    expect_reason(decide_claim_in(set, doc, &decision, "age_over_21"), POLICY_WITHHELD,
+                  "rule");
+    expect_reason(decide_claim_in(set, doc, &decision, "kyc_level"), POLICY_WITHHELD,
+                  "rule");
+    json_decref(doc);
+    policy_set_release(&set);
+    free_bundles(bundles);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1399,6 +1482,8 @@ int main(void)
         cmocka_unit_test(test_withheld_value_never_leaves),
         cmocka_unit_test(test_withhold_overrides_disclose),
         cmocka_unit_test(test_residency_withhold_overrides_base),
+        cmocka_unit_test(test_standin_withheld_by_own_rule),
+        cmocka_unit_test(test_derive_list_limits_named_claims),
         cmocka_unit_test(test_more_specific_rule_wins),
         cmocka_unit_test(test_every_mechanism_list_counts),
         cmocka_unit_test(test_age_over_needs_calendar_date),
