@@ -203,6 +203,23 @@ int policy_fail(policy_error *err, policy_error_code code, int line, const char 
     return -1;
 }
 
+/* Converts tm with timegm, and returns -1 when timegm had to normalise it: a day that
+ * the month lacks, such as 30 February, a leap second, or a negative field. */
+static int timegm_exact(const struct tm *tm, time_t *out)
+{
+    struct tm copy = *tm;
+    struct tm back;
+    time_t t = timegm(&copy);
+
+    if (gmtime_r(&t, &back) == NULL || back.tm_year != tm->tm_year ||
+        back.tm_mon != tm->tm_mon || back.tm_mday != tm->tm_mday ||
+        back.tm_hour != tm->tm_hour || back.tm_min != tm->tm_min ||
+        back.tm_sec != tm->tm_sec)
+        return -1;
+    *out = t;
+    return 0;
+}
+
 int policy_parse_utc(const char *text, time_t *out)
 {
     struct tm tm;
@@ -219,8 +236,7 @@ int policy_parse_utc(const char *text, time_t *out)
 
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    *out = timegm(&tm);
-    return 0;
+    return timegm_exact(&tm, out);
 }
 
 void policy_format_utc(time_t t, char *buf, size_t size)

@@ -1475,6 +1475,32 @@ static void test_derive_list_limits_named_claims(void **state)
     free_bundles(bundles);
 }
 
+/* A decision time that the calendar lacks is rejected, not moved to another day. */
+static void test_decision_time_must_exist(void **state)
+{
+    static const char *const rejected[] = {"2026-02-30T12:00:00Z", "2026-04-31T00:00:00Z",
+                                           "2026-06-01T12:00:60Z", "2025-02-29T00:00:00Z"};
+    policy_set *set = load_rule_set(false);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:[s]}", "subject_jurisdiction",
+                            "SG", "relying_party", "id", "bank", "jurisdiction", "SG",
+                            "purpose", "age_check", "assurance", "substantial", "claims",
+                            "age_over_18");
+    policy_request req;
+    policy_error err = {0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+        json_object_set_new(doc, "time", json_string(rejected[i]));
+        assert_int_equal(policy_request_from_json(set, doc, &req, &err), -1);
+        assert_string_equal(policy_error_name(err.code), "request_invalid");
+        assert_string_equal(err.field, "time");
+    }
+    json_object_set_new(doc, "time", json_string("2028-02-29T23:59:59Z"));
+    assert_int_equal(policy_request_from_json(set, doc, &req, &err), 0);
+    json_decref(doc);
+    policy_set_release(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1484,6 +1510,7 @@ int main(void)
         cmocka_unit_test(test_residency_withhold_overrides_base),
         cmocka_unit_test(test_standin_withheld_by_own_rule),
         cmocka_unit_test(test_derive_list_limits_named_claims),
+        cmocka_unit_test(test_decision_time_must_exist),
         cmocka_unit_test(test_more_specific_rule_wins),
         cmocka_unit_test(test_every_mechanism_list_counts),
         cmocka_unit_test(test_age_over_needs_calendar_date),
