@@ -845,6 +845,46 @@ static void test_simulate_tabulates(void **state)
     free(out);
 }
 
+/* An expectation that is misspelt, mistyped or empty fails its case with the reason,
+ * instead of passing or crashing. */
+static void test_malformed_expectations_fail(void **state)
+{
+    static const struct {
+        const char *expect;
+        const char *reason;
+    } cases[] = {
+        {"{\"outcome\": 1}", "expect may hold only outcome, consent_required and error"},
+        {"{\"outcom\": \"permit\"}", "expect may hold only outcome"},
+        {"{}", "expect is empty, so the case would check nothing"},
+        {"{\"claims\": {\"religion\": {\"decison\": \"withheld\"}}}",
+         "each claim expectation must be"},
+        {"{\"claims\": {\"religion\": {\"derived\": {\"age_over_18\": true}}}}",
+         "each claim expectation must be"},
+    };
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    char text[1024];
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/malformed.json", f->token.dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"defaults\": {\"time\": \"2026-06-01T00:00:00Z\", \"assurance\": "
+                 "\"high\"}, \"cases\": [{\"name\": \"malformed\", \"request\": {"
+                 "\"subject_jurisdiction\": \"SG\", \"relying_party\": "
+                 "{\"jurisdiction\": \"SG\"}, \"purpose\": \"payment\", \"claims\": "
+                 "[\"religion\"]}, \"expect\": %s}]}",
+                 cases[i].expect);
+        write_text(path, text);
+        out = run(&status, "%s policy test %s/policies %s", admin(), source_dir(), path);
+        assert_int_equal(status, 1);
+        assert_contains(out, "FAIL");
+        assert_contains(out, cases[i].reason);
+        free(out);
+    }
+}
+
 static void test_table_driven_cases(void **state)
 {
     fixture *f = *state;
@@ -898,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_explain_names_source_rule),
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
+        cmocka_unit_test(test_malformed_expectations_fail),
     };
 
     if (admin() == NULL || source_dir() == NULL) {

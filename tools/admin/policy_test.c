@@ -38,8 +38,8 @@ static void mismatch(json_t *failures, const char *check_name, const char *expec
                      const char *actual)
 {
     json_array_append_new(failures, json_pack("{s:s, s:s, s:s}", "check", check_name,
-                                              "expected", expected, "actual",
-                                              actual != NULL ? actual : "null"));
+                                              "expected", expected != NULL ? expected : "null",
+                                              "actual", actual != NULL ? actual : "null"));
 }
 
 static void check_string(json_t *failures, const char *check_name, const json_t *expected,
@@ -175,6 +175,92 @@ static void report_case(test_run *run, const char *file, const char *name,
     }
 }
 
+/* Returns true when every member of object is one of names (NULL-terminated), and the
+ * member's value is a string, or null where null_ok. */
+static bool only_strings(const json_t *object, const char *const *names, bool null_ok)
+{
+    const char *name;
+    const json_t *value;
+
+    json_object_foreach((json_t *)object, name, value) {
+        bool known = false;
+
+        for (size_t i = 0; names[i] != NULL; i++)
+            known = known || strcmp(names[i], name) == 0;
+        if (!known || !(json_is_string(value) || (null_ok && json_is_null(value))))
+            return false;
+    }
+    return true;
+}
+
+/* Returns true for a missing derived expectation, or an object of string values. */
+static bool derived_valid(const json_t *derived)
+{
+    const char *name;
+    const json_t *value;
+
+    if (derived == NULL)
+        return true;
+    if (!json_is_object(derived))
+        return false;
+    json_object_foreach((json_t *)derived, name, value)
+        if (!json_is_string(value))
+            return false;
+    return true;
+}
+
+/* Checks one claim's expectation: a short-form string, or an object of decision,
+ * reason, rule (or null) and derived (an object of strings). */
+static bool claim_expectation_valid(const json_t *expectation)
+{
+    static const char *const members[] = {"decision", "reason", "rule", NULL};
+    json_t *copy;
+    bool valid;
+
+    if (json_is_string(expectation))
+        return true;
+    if (!json_is_object(expectation))
+        return false;
+    copy = json_copy((json_t *)expectation);
+    json_object_del(copy, "derived");
+    valid = copy != NULL && only_strings(copy, members, true) &&
+            derived_valid(json_object_get(expectation, "derived"));
+    json_decref(copy);
+    return valid;
+}
+
+/* Checks the shape of a case's expect member. Returns NULL, or the sentence that says
+ * what is wrong, so that a misspelt or mistyped expectation fails instead of passing. */
+static const char *expectation_fault(const json_t *expect)
+{
+    static const char *const members[] = {"outcome", "consent_required", "error", NULL};
+    const json_t *claims = json_object_get(expect, "claims");
+    const char *claim;
+    const json_t *expectation;
+    json_t *copy;
+    bool valid;
+
+    if (!json_is_object(expect))
+        return "the case has no expect object";
+    if (json_object_size(expect) == 0)
+        return "expect is empty, so the case would check nothing";
+    copy = json_copy((json_t *)expect);
+    json_object_del(copy, "claims");
+    valid = copy != NULL && only_strings(copy, members, true);
+    json_decref(copy);
+    if (!valid)
+        return "expect may hold only outcome, consent_required and error as strings "
+               "(consent_required also null), and claims";
+    if (claims != NULL && !json_is_object(claims))
+        return "expect.claims must be an object of claim expectations";
+    json_object_foreach((json_t *)claims, claim, expectation)
+        if (!claim_expectation_valid(expectation))
+            return "each claim expectation must be \"decision[:reason[:rule]]\" or an "
+                   "object of decision, reason and rule strings (rule also null) and "
+                   "derived, an object of strings";
+    return NULL;
+}
+
 static void run_case(test_run *run, const policy_set *set, const char *file,
                      const json_t *defaults, const json_t *test)
 {
@@ -192,7 +278,9 @@ static void run_case(test_run *run, const policy_set *set, const char *file,
     if (doc == NULL)
         doc = json_object();
     json_object_update_recursive(doc, json_object_get(test, "request"));
-    if (policy_request_from_json(set, doc, &req, &err) != 0 ||
+    if ((error_text = expectation_fault(json_object_get(test, "expect"))) != NULL) {
+        /* reported below as the case's error */
+    } else if (policy_request_from_json(set, doc, &req, &err) != 0 ||
         policy_evaluate(&req, &decision, &err) != 0) {
         if (expected_error == NULL ||
             strcmp(json_string_value(expected_error), policy_error_name(err.code)) != 0) {
