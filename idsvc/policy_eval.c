@@ -206,10 +206,12 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
     verdict verdicts[3];
     size_t count = 0, found = 0;
     policy_effect strongest = POLICY_DISCLOSE;
+    bool base_decides = false;
+    int base = -1;
 
     for (size_t b = 0; b < set->bundle_count && count == 0; b++) {
         if (set->bundles[b].kind == POLICY_BUNDLE_BASE)
-            applicable[count++] = (int)b;
+            applicable[count++] = base = (int)b;
     }
     if (home >= 0)
         applicable[count++] = home;
@@ -221,9 +223,12 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
             continue;
         if (verdicts[found].effect > strongest)
             strongest = verdicts[found].effect;
+        base_decides = base_decides || applicable[i] == base;
         found++;
     }
-    if (found == 0)
+    /* A residency bundle can only narrow what the base allows: where the base has no
+     * rule, a residency rule may withhold, but not release. */
+    if (found == 0 || (!base_decides && strongest != POLICY_WITHHOLD))
         return false;
 
     out->rule = NULL;

@@ -1501,6 +1501,46 @@ static void test_decision_time_must_exist(void **state)
     policy_set_release(&set);
 }
 
+/* Without the base's catch-all for financial data, the base has no rule for a bank
+ * account sent abroad for travel. A residency rule that would release it cannot widen
+ * the base, so the claim is withheld with no_rule. */
+static void test_residency_cannot_widen_base(void **state)
+{
+    policy_bundle *bundles[BUNDLE_COUNT];
+    policy_set *set = NULL;
+    policy_error err = {0};
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s, s:[s]}, s:s, s:i, s:s, s:[s], s:[s], s:{s:s}, s:s}",
+        "subject_jurisdiction", "SG", "relying_party", "id", "agency-th", "jurisdiction",
+        "TH", "transfer_mechanisms", "adequacy", "purpose", "travel", "retention_days", 30,
+        "assurance", "substantial", "consent", "explicit", "claims", "bank_account",
+        "values", "bank_account", "SG-001-2345", "time", "2026-06-01T00:00:00Z");
+    policy_decision decision;
+
+    (void)state;
+    for (size_t i = 0; i < BUNDLE_COUNT; i++) {
+        size_t len = 0;
+        char *xml = read_bundle_text(bundle_names[i], &len);
+        char *start = strstr(xml, "    <Rule id=\"base.financial.other-purposes\">");
+
+        if (start != NULL) {
+            char *end = strstr(start, "</Rule>\n");
+
+            assert_non_null(end);
+            memmove(start, end + strlen("</Rule>\n"), strlen(end + strlen("</Rule>\n")) + 1);
+        }
+        bundles[i] = parse_text(xml, bundle_names[i]);
+        free(xml);
+    }
+    if (policy_set_compile(bundles, BUNDLE_COUNT, &set, &err) != 0)
+        fail_msg("compile: %s", err.message);
+    expect_reason(decide_claim_in(set, doc, &decision, "bank_account"), POLICY_WITHHELD,
+                  "no_rule");
+    json_decref(doc);
+    policy_set_release(&set);
+    free_bundles(bundles);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1511,6 +1551,7 @@ int main(void)
         cmocka_unit_test(test_standin_withheld_by_own_rule),
         cmocka_unit_test(test_derive_list_limits_named_claims),
         cmocka_unit_test(test_decision_time_must_exist),
+        cmocka_unit_test(test_residency_cannot_widen_base),
         cmocka_unit_test(test_more_specific_rule_wins),
         cmocka_unit_test(test_every_mechanism_list_counts),
         cmocka_unit_test(test_age_over_needs_calendar_date),
