@@ -885,6 +885,29 @@ static void test_malformed_expectations_fail(void **state)
     }
 }
 
+/* test, explain, simulate and diff refuse a set that validate rejects and no node loads,
+ * instead of deciding on it. */
+static void test_commands_refuse_invalid_set(void **state)
+{
+    fixture *f = *state;
+    int status;
+    char *out;
+
+    out = run(&status,
+              "rm -rf '%s/unreach' && cp -r '%s/policies' '%s/unreach' && "
+              "sed -i 's/derive=\"age_over_18 age_over_21\"/derive=\"age_over_18 "
+              "residency_country\"/' '%s/unreach/asean-cn-base.xml'",
+              f->token.dir, source_dir(), f->token.dir, f->token.dir);
+    assert_int_equal(status, 0);
+    free(out);
+    out = run(&status, "%s policy test '%s/unreach' '%s/policies/tests'", admin(),
+              f->token.dir, source_dir());
+    assert_int_equal(status, 1);
+    assert_contains(out, "error: derive_unreachable: rule base.age-check.date-of-birth");
+    assert_null(strstr(out, "0 failed"));
+    free(out);
+}
+
 static void test_table_driven_cases(void **state)
 {
     fixture *f = *state;
@@ -939,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
         cmocka_unit_test(test_malformed_expectations_fail),
+        cmocka_unit_test(test_commands_refuse_invalid_set),
     };
 
     if (admin() == NULL || source_dir() == NULL) {

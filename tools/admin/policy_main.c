@@ -6,6 +6,7 @@
 
 #include "admin.h"
 #include "policy_cmd.h"
+#include "policy_internal.h"
 
 static void print_usage(FILE *out)
 {
@@ -179,13 +180,31 @@ void policy_cmd_bundles_free(policy_cmd_bundles *bundles)
     memset(bundles, 0, sizeof(*bundles));
 }
 
+/* Prints the error findings of the checks that a node makes before it compiles a set,
+ * as validate prints them. Returns -1 when there is one: explain, test, simulate and
+ * diff then decide nothing on a set that no node would load. */
+static int check_names_as_node(const policy_cmd_bundles *bundles)
+{
+    policy_findings findings = {0};
+    int rc = policy_check_names(bundles->items, bundles->count, &findings);
+
+    for (size_t i = 0; i < findings.count; i++)
+        if (findings.items[i].error)
+            fprintf(stderr, "%s:%d: error: %s: %s\n", findings.items[i].path,
+                    findings.items[i].line, findings.items[i].code,
+                    findings.items[i].message);
+    policy_findings_clear(&findings);
+    return rc;
+}
+
 int policy_cmd_compile(char *const *paths, size_t path_count, policy_set **set)
 {
     policy_cmd_bundles bundles;
     policy_error err = {0};
     int rc = -1;
 
-    if (policy_cmd_load(paths, path_count, &bundles) == 0) {
+    if (policy_cmd_load(paths, path_count, &bundles) == 0 &&
+        check_names_as_node(&bundles) == 0) {
         rc = policy_set_compile(bundles.items, bundles.count, set, &err);
         if (rc != 0)
             fprintf(stderr, POLICY_PROGRAM ": error: %s: %s\n",
