@@ -673,6 +673,23 @@ static void test_diff_on_real_bundles(void **state)
     }
     json_decref(doc);
     free(out);
+
+    /* A changed retention limit and a changed derive list show in the grid too. */
+    out = run(&status,
+              "rm -rf '%s/limits' && cp -r '%s/policies' '%s/limits' && "
+              "sed -i -e 's/derive=\"age_over_18 age_over_21\"/derive=\"age_over_18\"/' "
+              "-e 's|<MaxRetentionDays>3650</MaxRetentionDays>|<MaxRetentionDays>36500"
+              "</MaxRetentionDays>|' "
+              "'%s/limits/asean-cn-base.xml'",
+              f->token.dir, source_dir(), f->token.dir, f->token.dir);
+    assert_int_equal(status, 0);
+    free(out);
+    out = run(&status, "%s policy diff --json %s/policies '%s/limits'", admin(),
+              source_dir(), f->token.dir);
+    assert_int_equal(status, 1);
+    assert_contains(out, "\"new\": \"derived/rule/base.age-check.date-of-birth age_over_18\"");
+    assert_contains(out, "\"conditions\": \"all met, retention 36500 days\"");
+    free(out);
 }
 
 static void test_explain_shows_trace(void **state)

@@ -220,9 +220,21 @@ static json_t *grid_values(void)
         "E", "health_status", "H", "criminal_record", "none");
 }
 
+/* The condition variants of each grid request: every condition met with a short and
+ * with the longest retention, so that a changed retention limit shows, and none met. */
+typedef enum grid_conditions {
+    GRID_ALL_MET,
+    GRID_ALL_MET_LONG_RETENTION,
+    GRID_NONE_MET,
+    GRID_CONDITION_VARIANTS,
+} grid_conditions;
+
+static const char *const grid_condition_names[] = {
+    "all met", "all met, retention 36500 days", "none met"};
+
 typedef struct grid_point {
     const char *subject, *rp, *purpose, *claim;
-    bool all_conditions;
+    grid_conditions conditions;
 } grid_point;
 
 static bool grid_request(const policy_set *set, const grid_point *p, const json_t *values,
@@ -241,11 +253,14 @@ static bool grid_request(const policy_set *set, const grid_point *p, const json_
     req->claims[0] = policy_set_find_claim(set, p->claim);
     req->values = values;
     req->time = at;
-    req->mechanisms = p->all_conditions ? (1u << POLICY_MECH_COUNT) - 1 : 0;
-    req->assurance = p->all_conditions ? POLICY_ASSURANCE_HIGH : POLICY_ASSURANCE_LOW;
-    req->consent =
-        p->all_conditions ? POLICY_CONSENT_SEPARATE_CROSS_BORDER : POLICY_CONSENT_NONE;
-    req->retention_days = p->all_conditions ? 30 : -1;
+    bool all = p->conditions != GRID_NONE_MET;
+
+    req->mechanisms = all ? (1u << POLICY_MECH_COUNT) - 1 : 0;
+    req->assurance = all ? POLICY_ASSURANCE_HIGH : POLICY_ASSURANCE_LOW;
+    req->consent = all ? POLICY_CONSENT_SEPARATE_CROSS_BORDER : POLICY_CONSENT_NONE;
+    req->retention_days = p->conditions == GRID_ALL_MET                  ? 30
+                          : p->conditions == GRID_ALL_MET_LONG_RETENTION ? 36500
+                                                                         : -1;
     return true;
 }
 
@@ -255,6 +270,7 @@ static void decision_text(const policy_set *set, const grid_point *p,
     policy_decision decision;
     policy_request req;
     policy_error err = {0};
+    int len;
 
     if (!grid_request(set, p, values, at, &req)) {
         snprintf(buf, size, "not in the set");
@@ -264,9 +280,14 @@ static void decision_text(const policy_set *set, const grid_point *p,
         snprintf(buf, size, "error %s", policy_error_name(err.code));
         return;
     }
-    snprintf(buf, size, "%s/%s/%s", policy_outcome_name(decision.claims[0].outcome),
-             policy_reason_name(decision.claims[0].reason),
-             decision.claims[0].rule != NULL ? decision.claims[0].rule->id : "-");
+    len = snprintf(buf, size, "%s/%s/%s", policy_outcome_name(decision.claims[0].outcome),
+                   policy_reason_name(decision.claims[0].reason),
+                   decision.claims[0].rule != NULL ? decision.claims[0].rule->id : "-");
+    /* The derived claims released, so that a changed derive list shows too. */
+    for (size_t i = 0; i < decision.claims[0].derived_count && len > 0 && (size_t)len < size;
+         i++)
+        len += snprintf(buf + len, size - (size_t)len, "%s%s", i == 0 ? " " : ",",
+                        decision.claims[0].derived[i].name);
 }
 
 static size_t diff_outcomes(const policy_set *old, const policy_set *new_, time_t at,
@@ -279,10 +300,10 @@ static size_t diff_outcomes(const policy_set *old, const policy_set *new_, time_
         for (size_t r = 0; r < new_->jurisdiction_count; r++) {
             for (size_t p = 0; p < new_->purpose_count; p++) {
                 for (size_t c = 0; c < new_->claim_count; c++) {
-                    for (int all = 1; all >= 0; all--) {
+                    for (int v = 0; v < GRID_CONDITION_VARIANTS; v++) {
                         grid_point point = {new_->jurisdictions[s],
                                             new_->jurisdictions[r], new_->purposes[p],
-                                            new_->claims[c].name, all == 1};
+                                            new_->claims[c].name, (grid_conditions)v};
                         char a[200], b[200];
 
                         decision_text(old, &point, values, at, a, sizeof(a));
@@ -294,7 +315,7 @@ static size_t diff_outcomes(const policy_set *old, const policy_set *new_, time_
                             json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "subject",
                                       point.subject, "relying_party", point.rp, "purpose",
                                       point.purpose, "claim", point.claim, "conditions",
-                                      all ? "all met" : "none met", "old", a, "new", b));
+                                      grid_condition_names[v], "old", a, "new", b));
                         count++;
                     }
                 }

@@ -181,8 +181,8 @@ void policy_cmd_bundles_free(policy_cmd_bundles *bundles)
 }
 
 /* Prints the error findings of the checks that a node makes before it compiles a set,
- * as validate prints them. Returns -1 when there is one: explain, test, simulate and
- * diff then decide nothing on a set that no node would load. */
+ * as validate prints them. Returns -1 when there is one: explain, test and simulate
+ * then decide nothing on a set that no node would load. */
 static int check_names_as_node(const policy_cmd_bundles *bundles)
 {
     policy_findings findings = {0};
