@@ -287,9 +287,9 @@ static void log_cloned(const http_request *request, const web_authenticator *a,
               sizeof(fields) / sizeof(fields[0]));
 }
 
-/* Returns true when the challenge was issued before the second of the key's latest use,
- * so the response may have been signed before that use: two tabs, or a retry, answering
- * two challenges out of order. The issue time is taken as the expiry less the
+/* Returns true when the challenge was issued before the second of the key's latest use.
+ * Then the response may have been signed before that use, as when two tabs, or a retry,
+ * answer two challenges out of order. The issue time is taken as the expiry less the
  * configured challenge lifetime. NOTE: times are whole seconds, so a challenge issued
  * in the same second as that use still marks the key. */
 static bool issued_before_last_use(const http_request *request, const web_challenge *c,

@@ -229,7 +229,7 @@ static bool claim_expectation_valid(const json_t *expectation)
     return valid;
 }
 
-/* Checks the shape of a case's expect member. Returns NULL, or the sentence that says
+/* Checks the shape of a case's expect member. Returns NULL, or the sentence that names
  * what is wrong, so that a misspelt or mistyped expectation fails instead of passing. */
 static const char *expectation_fault(const json_t *expect)
 {
