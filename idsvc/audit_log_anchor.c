@@ -260,12 +260,25 @@ static int record_reset(audit_log *log, const audit_anchor *marker, char *error,
 static int anchor_empty_log(audit_log *log, char *error, size_t error_size)
 {
     audit_status status = audit_log_checkpoint(log, NULL);
+    char reason[384] = "";
+    char *text = NULL;
 
     if (status != AUDIT_OK) {
         snprintf(error, error_size, "signing the first checkpoint of the new audit log "
                  "failed: %s", audit_status_code(status));
         return -1;
     }
+    /* A log that starts without its anchor would not start again once it has entries,
+     * and an idle log signs no later checkpoint that could write it. */
+    if (log->signer.anchor_read(log->signer.anchor_ctx, &text, reason, sizeof(reason)) != 0 ||
+        text == NULL) {
+        snprintf(error, error_size, "the first audit anchor was not written to the HSM%s%s; "
+                 "see the audit_anchor_write_failed line",
+                 reason[0] != '\0' ? ": " : "", reason);
+        free(text);
+        return -1;
+    }
+    free(text);
     return 0;
 }
 

@@ -836,25 +836,32 @@ audit_status audit_store_each_checkpoint(audit_store *store,
 int audit_store_purge_rows(sqlite3 *db, const char *jurisdiction, const char *const *except,
                            size_t except_count, int64_t before, int64_t now, uint64_t *count)
 {
+    /* Sized for every excepted jurisdiction, "?N, " of at most 8 bytes each: a cut list
+     * would purge their entries under the default period. */
+    size_t size = 512 + 8 * except_count;
+    char *sql = malloc(size);
     sqlite3_stmt *stmt;
-    char sql[1024];
     size_t len;
     int rc;
 
     *count = 0;
-    len = (size_t)snprintf(sql, sizeof(sql), "UPDATE audit_entries SET " PURGE_ENTRY
+    if (sql == NULL)
+        return -1;
+    len = (size_t)snprintf(sql, size, "UPDATE audit_entries SET " PURGE_ENTRY
                            ", payload = NULL, purged_at = ?1 WHERE purged_at IS NULL"
                            " AND entry IS NOT NULL AND recorded_at < ?2"
                            " AND kind IS NOT '" AUDIT_PURGE_KIND "'%s",
                            jurisdiction != NULL ? " AND jurisdiction = ?3" : "");
     if (jurisdiction == NULL && except_count > 0) {
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND jurisdiction NOT IN (");
-        for (size_t i = 0; i < except_count && len < sizeof(sql) - 8; i++)
-            len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s?%zu",
-                                    i > 0 ? ", " : "", i + 4);
-        snprintf(sql + len, sizeof(sql) - len, ")");
+        len += (size_t)snprintf(sql + len, size - len, " AND jurisdiction NOT IN (");
+        for (size_t i = 0; i < except_count; i++)
+            len += (size_t)snprintf(sql + len, size - len, "%s?%zu", i > 0 ? ", " : "",
+                                    i + 4);
+        snprintf(sql + len, size - len, ")");
     }
-    if ((stmt = prepare(db, sql)) == NULL)
+    stmt = prepare(db, sql);
+    free(sql);
+    if (stmt == NULL)
         return -1;
     sqlite3_bind_int64(stmt, 1, now);
     sqlite3_bind_int64(stmt, 2, before);
@@ -895,7 +902,7 @@ static int query_finds_row(sqlite3 *db, const char *sql, bool *found)
 
     *found = false;
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
-        return 0;
+        return strncmp(sqlite3_errmsg(db), "no such table", 13) == 0 ? 0 : -1;
     rc = sqlite3_step(stmt);
     *found = rc == SQLITE_ROW;
     sqlite3_finalize(stmt);

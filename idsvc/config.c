@@ -825,11 +825,20 @@ static bool key_repeatable(const char *section, const char *key)
 /* Rejects a second line of a key that takes one value, which would otherwise replace the
  * first value without notice. A section may be opened again further down, and its key
  * still counts once over all of its parts. */
-static int note_key(parse_state *state, const char *section, const char *key)
+static int note_key(parse_state *state, const char *raw_section, const char *key)
 {
+    char section[512];
+    size_t kind_length = strcspn(raw_section, " ");
+    const char *argument = raw_section + kind_length + strspn(raw_section + kind_length, " ");
     seen_key *grown;
     seen_key *added;
 
+    /* The reader takes "[rp  bank]" as "[rp bank]", so the check must too. */
+    if (*argument != '\0')
+        snprintf(section, sizeof(section), "%.*s %s", (int)kind_length, raw_section,
+                 argument);
+    else
+        snprintf(section, sizeof(section), "%s", raw_section);
     if (key_repeatable(section, key))
         return 1;
     for (size_t i = 0; i < state->seen_count; i++)

@@ -417,7 +417,9 @@ void http_policy_reload(node *n, const config *cfg)
     }
     log_loaded(n, "policy_reloaded");
     /* NOTE: the new set is in force before its entry is durable; if the log fails, the
-     * node serves it anyway and logs audit_record_failed. */
+     * node serves it anyway and logs audit_record_failed. The versions are recorded in
+     * that entry's transaction, so they are then not recorded either, and a later reload
+     * could go back to the versions recorded before. */
     audit_loaded(n, "reload");
 }
 

@@ -432,6 +432,15 @@ static void test_checkpoint_format_parse(void **state)
     free(body);
 }
 
+/* Counts an entry whose payload is kept in counts[0]. */
+static int count_kept_payload(void *ctx, const audit_row *row)
+{
+    unsigned *counts = ctx;
+
+    counts[row->payload != NULL && row->purged_at == 0 ? 0 : 1]++;
+    return 0;
+}
+
 /* Counts purged entries by jurisdiction, SG and TH. An entry of version 2 keeps its
  * text after the purge and loses only its payload. */
 static int count_purged(void *ctx, const audit_row *row)
@@ -517,6 +526,46 @@ static void test_purge_keeps_proofs(void **state)
 
     /* The leaf hashes stayed, so every proof holds. */
     check_tree(log, head_before.size + 1);
+    audit_log_close(&log);
+}
+
+/* With many jurisdictions of their own, the last one still keeps its rule: the default
+ * purge must except every one of them, not as many as a fixed buffer held. */
+static void test_purge_excepts_every_jurisdiction(void **state)
+{
+    fixture *f = *state;
+    enum { NAMED = 200 };
+    audit_retention rules[NAMED + 1];
+    char names[NAMED][4];
+    audit_log *log;
+    audit_event kept = {.kind = "verification_decided"};
+    audit_event expired = {.kind = "verification_decided", .jurisdiction = "ZZ"};
+    uint64_t count = 0;
+
+    for (int i = 0; i < NAMED; i++) {
+        snprintf(names[i], sizeof(names[i]), "%c%c", 'A' + i / 26 % 26, 'A' + i % 26);
+        rules[i] = (audit_retention){names[i], 0};
+    }
+    rules[NAMED] = (audit_retention){NULL, 1};
+    log = open_log(f, rules, NAMED + 1);
+    kept.jurisdiction = names[NAMED - 1];
+    assert_int_equal(audit_record(log, &kept, NULL), AUDIT_OK);
+    assert_int_equal(audit_record(log, &expired, NULL), AUDIT_OK);
+    assert_int_equal(audit_log_purge(log, time(NULL) + 2 * 86400, &count), AUDIT_OK);
+    /* Only the ZZ entry, and entries of earlier tests under the default, expire. */
+    assert_true(count >= 1);
+    {
+        unsigned purged[2] = {0, 0};
+        audit_filter filter;
+
+        audit_filter_all(&filter);
+        filter.from = audit_log_head(log).size - 3;
+        filter.to = filter.from + 1;
+        assert_int_equal(audit_store_each_entry(audit_log_store(log), &filter,
+                                                count_kept_payload, purged),
+                         AUDIT_OK);
+        assert_int_equal(purged[0], 1); /* the entry of the last named jurisdiction kept */
+    }
     audit_log_close(&log);
 }
 
@@ -1223,6 +1272,26 @@ static void test_anchor_write_failure_kept(void **state)
     free(anchor.text);
 }
 
+/* A new log whose first anchor cannot be written does not open: it would not start
+ * again once it had entries. */
+static void test_first_anchor_must_be_written(void **state)
+{
+    fixture *f = *state;
+    memory_anchor anchor = {.fail_write = true};
+    char path[PATH_MAX + 32];
+    char error[512];
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, sizeof(path), "%s/first-anchor.db", f->token.dir);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    log = open_anchored(f, &anchor, path, error, sizeof(error));
+    assert_null(log);
+    assert_non_null(strstr(error, "the first audit anchor was not written to the HSM"));
+}
+
 /* Copies the text and the payload of the entry of index 2. */
 static int take_third_entry(void *ctx, const audit_row *row)
 {
@@ -1907,6 +1976,8 @@ int main(void)
         cmocka_unit_test(test_checkpoint_format_parse),
         cmocka_unit_test(test_purge_keeps_proofs),
         cmocka_unit_test(test_purge_mixed_versions),
+        cmocka_unit_test(test_purge_excepts_every_jurisdiction),
+        cmocka_unit_test(test_first_anchor_must_be_written),
         cmocka_unit_test(test_pseudonym_stable),
         cmocka_unit_test(test_replay_id_recorded_with_entry),
         cmocka_unit_test(test_rows_written_with_entry),

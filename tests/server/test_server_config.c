@@ -268,6 +268,9 @@ static void test_key_given_twice_rejected(void **state)
          "idsvc.conf:20: [regulator x] signs is given twice, first on line 19"},
         {"[audit]\nretention_days.MY = 30\nretention_days.MY = 60\n",
          "idsvc.conf:19: [audit] retention_days.MY is given twice, first on line 18"},
+        /* The reader takes both headers as one section. */
+        {"[regulator x]\nkey = x.pem\nsigns = base\n[regulator  x]\nsigns = SG\n",
+         "idsvc.conf:21: [regulator x] signs is given twice, first on line 19"},
     };
     config *cfg = NULL;
     char error[512];
