@@ -907,6 +907,14 @@ static void test_prove_checks_entry_and_key(void **state)
     snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s' --trust '%s'",
              shared->db_path, shared->later_trust_path);
     expect_admin(arguments, 1, "checkpoint 1: checkpoint_key_mismatch: it names key ");
+
+    /* An entry of version 2 keeps its text when purged: a deleted one is named. */
+    edited_copy("prove-text-deleted",
+                "UPDATE audit_entries SET entry = NULL, payload = NULL,"
+                " purged_at = recorded_at + 86400 WHERE idx = 1",
+                path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s'", path);
+    expect_admin(arguments, 1, "entry 1: entry_version_invalid: the entry has no text");
 }
 
 /* A purge entry whose purged_at is not its own hashed time, as a node writes it, is
