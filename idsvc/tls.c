@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,9 @@ struct tls_context {
     unsigned chain_length;
     char *client_ca_pem;
     bool require_client_certificate;
-    bool pin_rejected; /* set when the token rejected the PIN during an import */
-    int import_error;  /* the GnuTLS error of the last failed import, or 0 */
+    /* Written by whichever worker thread imports the key, read after the start. */
+    atomic_bool pin_rejected; /* set when the token rejected the PIN during an import */
+    atomic_int import_error;  /* the GnuTLS error of the last failed import, or 0 */
     tls_hsm_observer observer;
 
     /* Every key imported by a worker thread, released when the context is freed. */
@@ -51,7 +53,7 @@ static int pin_callback(void *userdata, int attempt, const char *token_url,
     (void)token_url;
     (void)flags;
     if (attempt > 0) {
-        ctx->pin_rejected = true;
+        atomic_store(&ctx->pin_rejected, true);
         log_message(LOG_ERROR, "tls_pin_rejected",
                     "the token '%s' rejected the PIN; not retrying", token_label);
         return -1;
@@ -73,7 +75,7 @@ static int import_key(tls_context *ctx, gnutls_privkey_t *out)
     if (ctx->observer.key_import != NULL)
         ctx->observer.key_import(ctx->observer.ctx, rc == GNUTLS_E_SUCCESS);
     if (rc != GNUTLS_E_SUCCESS) {
-        ctx->import_error = rc;
+        atomic_store(&ctx->import_error, rc);
         log_message(LOG_ERROR, "tls_key_import_failed",
                     "importing the TLS key from the token failed: %s", gnutls_strerror(rc));
         gnutls_privkey_deinit(key);
@@ -312,8 +314,9 @@ static void describe_import_failure(const tls_context *ctx, const config *cfg,
                                     char *error, size_t error_size)
 {
     char hint[160] = "";
+    int import_error = atomic_load(&ctx->import_error);
 
-    if (ctx->pin_rejected) {
+    if (atomic_load(&ctx->pin_rejected)) {
         snprintf(error, error_size,
                  "the token '%s' rejected the PIN read from [hsm] %s %s "
                  "(tls_pin_rejected). Correct the PIN there. The node does not try a "
@@ -322,10 +325,10 @@ static void describe_import_failure(const tls_context *ctx, const config *cfg,
                  cfg->pin_file != NULL ? cfg->pin_file : cfg->pin_env);
         return;
     }
-    if (ctx->import_error == GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE)
+    if (import_error == GNUTLS_E_PKCS11_REQUESTED_OBJECT_NOT_AVAILBLE)
         p11_softhsm_hint(cfg->module_path, hint, sizeof(hint));
     snprintf(error, error_size, "cannot import the TLS key %s from the token: %s.%s",
-             cfg->tls_key_uri, gnutls_strerror(ctx->import_error), hint);
+             cfg->tls_key_uri, gnutls_strerror(import_error), hint);
 }
 
 int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *observer,
