@@ -917,37 +917,48 @@ static void test_prove_checks_entry_and_key(void **state)
     expect_admin(arguments, 1, "entry 1: entry_version_invalid: the entry has no text");
 }
 
+/* Copies the log at source_path to NAME.db, appends event to the copy as a node without
+ * a signer would, and exports the copy into export_path. */
+static void export_with_entry(const char *source_path, const char *name,
+                              const audit_event *event, char *export_path, size_t size)
+{
+    char path[PATH_MAX + 64];
+    char arguments[4 * PATH_MAX];
+    char error[512] = "";
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG"};
+    audit_log *log;
+
+    edited_copy_of(source_path, name, NULL, path, sizeof(path));
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("audit_log_open: %s", error);
+    assert_int_equal(audit_record(log, event, NULL), AUDIT_OK);
+    audit_log_close(&log);
+
+    snprintf(export_path, size, "%s.jsonl", path);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             export_path);
+    expect_admin(arguments, 0, "");
+}
+
 /* A purge entry whose purged_at is not its own hashed time, as a node writes it, is
  * forged: it could otherwise cover payloads deleted at any time it names. */
 static void test_forged_purge_entry_rejected(void **state)
 {
-    char path[PATH_MAX + 64];
     char export_path[PATH_MAX + 128];
     char arguments[4 * PATH_MAX];
-    char error[512] = "";
     time_t now = time(NULL);
     json_t *payload = json_pack("{s:I, s:[{s:n, s:i}]}", "purged_at",
                                 (json_int_t)now + 5 * 86400, "rules", "jurisdiction",
                                 "days", 1);
     audit_event forged = {.kind = AUDIT_PURGE_KIND, .time = now, .payload = payload};
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG"};
-    audit_log *log;
 
     (void)state;
-    edited_copy_of(shared->purged_path, "forged-purge", NULL, path, sizeof(path));
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    if (log == NULL)
-        fail_msg("audit_log_open: %s", error);
-    assert_int_equal(audit_record(log, &forged, NULL), AUDIT_OK);
-    audit_log_close(&log);
+    export_with_entry(shared->purged_path, "forged-purge", &forged, export_path,
+                      sizeof(export_path));
     json_decref(payload);
-
-    snprintf(export_path, sizeof(export_path), "%s.jsonl", path);
-    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
-             export_path);
-    expect_admin(arguments, 0, "");
     snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
              shared->trust_path);
     expect_admin(arguments, 1,
@@ -960,29 +971,13 @@ static void test_forged_purge_entry_rejected(void **state)
 static void export_with_reset(const char *name, const char *root, char *export_path,
                               size_t size)
 {
-    char path[PATH_MAX + 64];
-    char arguments[4 * PATH_MAX];
-    char error[512] = "";
     json_t *payload = json_pack("{s:s, s:s, s:i, s:s, s:s}", "reset_at",
                                 "2026-01-31T12:00:00Z", "log_id", "ab", "previous_size", 2,
                                 "previous_root", root, "previous_log_id", "ab");
     audit_event reset = {.kind = "audit_anchor_reset", .payload = payload};
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG"};
-    audit_log *log;
 
-    edited_copy(name, NULL, path, sizeof(path));
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    if (log == NULL)
-        fail_msg("audit_log_open: %s", error);
-    assert_int_equal(audit_record(log, &reset, NULL), AUDIT_OK);
-    audit_log_close(&log);
+    export_with_entry(shared->db_path, name, &reset, export_path, size);
     json_decref(payload);
-    snprintf(export_path, size, "%s.jsonl", path);
-    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
-             export_path);
-    expect_admin(arguments, 0, "");
 }
 
 /* A reset within one log whose previous anchor covered only entries before it: those

@@ -206,27 +206,14 @@ static int check_version_order(verifier *v, uint64_t index, int version)
     return defer_failure(v, index, "entry_version_invalid", detail);
 }
 
-/* Returns the hashed time of an entry text, or -1 when it has none. */
-static int64_t entry_time(const char *text)
+/* Returns the hashed time of a parsed entry text, or -1 when it has none. */
+static int64_t entry_time(const json_t *entry)
 {
-    json_t *entry = json_loads(text, 0, NULL);
     int64_t when = -1;
 
     if (audit_parse_time(json_string_value(json_object_get(entry, "time")), &when) != 0)
         when = -1;
-    json_decref(entry);
     return when;
-}
-
-/* Returns true when an entry text is of this kind. */
-static bool entry_is_kind(const char *text, const char *wanted)
-{
-    json_t *entry = json_loads(text, 0, NULL);
-    const char *kind = json_string_value(json_object_get(entry, "kind"));
-    bool found = kind != NULL && strcmp(kind, wanted) == 0;
-
-    json_decref(entry);
-    return found;
 }
 
 /* Describes an audit_anchor_reset entry's payload for a regulator: an anchor that was
@@ -342,6 +329,34 @@ static int check_resets(const verifier *v)
     return 0;
 }
 
+/*
+ * Reads the payloads of the kinds that verify reports on: anchor resets and starts give
+ * NOTE lines, and purge entries are kept for audit_purges_check. The text is parsed once
+ * here. Returns true for a purge entry, whose own payload is never purged.
+ */
+static bool read_entry_kind(verifier *v, uint64_t index, const char *text,
+                            const char *payload)
+{
+    json_t *entry = json_loads(text, 0, NULL);
+    const char *kind = json_string_value(json_object_get(entry, "kind"));
+    bool purge_entry = kind != NULL && strcmp(kind, AUDIT_PURGE_KIND) == 0;
+    const char *code;
+    char detail[256];
+
+    if (kind != NULL && strcmp(kind, "audit_anchor_reset") == 0)
+        note_reset(v, index, payload);
+    else if (kind != NULL && strcmp(kind, "checkpoint_key_loaded") == 0)
+        note_unsigned(v, index, payload);
+    if (purge_entry) {
+        code = audit_purges_add_record(v->purges, index, entry_time(entry), payload, detail,
+                                       sizeof(detail));
+        if (code != NULL)
+            defer_failure(v, index, code, detail);
+    }
+    json_decref(entry);
+    return purge_entry;
+}
+
 /* Checks the columns of an entry line against its text, and its purge. */
 static int check_columns(verifier *v, uint64_t index, const json_t *line, const char *text,
                          const char *payload)
@@ -367,17 +382,8 @@ static int check_columns(verifier *v, uint64_t index, const json_t *line, const 
     if (code != NULL)
         return defer_failure(v, index, code, detail);
     check_version_order(v, index, version);
-    if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, "audit_anchor_reset"))
-        note_reset(v, index, payload);
-    if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, "checkpoint_key_loaded"))
-        note_unsigned(v, index, payload);
-    if (version == AUDIT_ENTRY_VERSION && entry_is_kind(text, AUDIT_PURGE_KIND)) {
-        code = audit_purges_add_record(v->purges, index, entry_time(text), payload, detail,
-                                       sizeof(detail));
-        if (code != NULL)
-            return defer_failure(v, index, code, detail);
+    if (version == AUDIT_ENTRY_VERSION && read_entry_kind(v, index, text, payload))
         return 0;
-    }
     if (!purged)
         return 0;
 
