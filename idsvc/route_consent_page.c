@@ -161,7 +161,7 @@ static void send_not_found(http_request *request, const web_lang *lang, http_rep
     web_page_end(&page, lang);
     web_page_send(&page, request, reply, 404);
     if (reply->status != 404)
-        return; /* the page could not be built, and reply holds a 500 problem */
+        return; /* the page could not be built, and reply contains a 500 problem */
     reply->code = "consent_not_found";
     http_reply_header(reply, "Vary", "Accept");
 }

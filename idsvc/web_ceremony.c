@@ -289,7 +289,7 @@ static void log_cloned(const http_request *request, const web_authenticator *a,
 
 /* Returns true when the challenge was issued before the second of the key's latest use.
  * Then the response may have been signed before that use, as when two tabs, or a retry,
- * answer two challenges out of order. The issue time is taken as the expiry less the
+ * complete two ceremonies out of order. The issue time is taken as the expiry less the
  * configured challenge lifetime. NOTE: times are whole seconds, so a challenge issued
  * in the same second as that use still marks the key. */
 static bool issued_before_last_use(const http_request *request, const web_challenge *c,

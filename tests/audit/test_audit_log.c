@@ -538,7 +538,7 @@ static void test_purge_excepts_every_jurisdiction(void **state)
     audit_retention rules[NAMED + 1];
     char names[NAMED][4];
     audit_log *log;
-    audit_event kept = {.kind = "verification_decided"};
+    audit_event kept_event = {.kind = "verification_decided"};
     audit_event expired = {.kind = "verification_decided", .jurisdiction = "ZZ"};
     uint64_t count = 0;
 
@@ -548,8 +548,8 @@ static void test_purge_excepts_every_jurisdiction(void **state)
     }
     rules[NAMED] = (audit_retention){NULL, 1};
     log = open_log(f, rules, NAMED + 1);
-    kept.jurisdiction = names[NAMED - 1];
-    assert_int_equal(audit_record(log, &kept, NULL), AUDIT_OK);
+    kept_event.jurisdiction = names[NAMED - 1];
+    assert_int_equal(audit_record(log, &kept_event, NULL), AUDIT_OK);
     assert_int_equal(audit_record(log, &expired, NULL), AUDIT_OK);
     assert_int_equal(audit_log_purge(log, time(NULL) + 2 * 86400, &count), AUDIT_OK);
     /* Only the ZZ entry, and entries of earlier tests under the default, expire. */

@@ -705,7 +705,7 @@ static void test_counter_regression(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
-/* Two ceremonies answered out of order, as from two tabs: the older challenge, issued
+/* Two ceremonies completed out of order, as from two tabs. The older challenge, issued
  * before the key's latest use, is rejected without marking the key. */
 static void test_counter_stale_not_marked(void **state)
 {

@@ -904,7 +904,7 @@ static void test_malformed_expectations_fail(void **state)
 
 /* test, explain, simulate and diff refuse a set that validate rejects and no node loads,
  * instead of deciding on it. */
-static void test_commands_refuse_invalid_set(void **state)
+static void test_commands_reject_invalid_set(void **state)
 {
     fixture *f = *state;
     int status;
@@ -979,7 +979,7 @@ int main(void)
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
         cmocka_unit_test(test_malformed_expectations_fail),
-        cmocka_unit_test(test_commands_refuse_invalid_set),
+        cmocka_unit_test(test_commands_reject_invalid_set),
     };
 
     if (admin() == NULL || source_dir() == NULL) {

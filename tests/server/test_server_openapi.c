@@ -346,9 +346,9 @@ static void test_post_media_type_and_size(void **state)
         expect_documented("POST", routes[i].pattern, &r);
         http_result_clear(&r);
 
-        /* With Expect, curl waits for the answer before it sends the body. Without it,
-         * the node's early 413 and close could reset the connection while curl still
-         * sends, and curl would see no answer at all. */
+        /* With Expect, curl waits for the response before it sends the body. Without
+         * it, the node's early 413 and close could reset the connection while curl still
+         * sends, and curl would receive no response at all. */
         assert_int_equal(harness_curl_headers(&server, client, "POST", path, expect_headers,
                                               large, &r),
                          0);

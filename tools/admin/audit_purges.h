@@ -8,9 +8,10 @@
  *
  * The node never purges that payload, and its SHA-256 is in the hashed entry text. So a
  * purged entry of version 2 must name, in its unhashed purged_at column, the time of a
- * later purge entry whose rules expired it: the rule of its jurisdiction, else the
- * default rule, with days above 0 and a recording time more than days before the purge.
- * A purged_at moved into the future, or a payload deleted outside a purge, then fails.
+ * later purge entry whose rules expired it. The rule is that of its jurisdiction, else
+ * the default rule; its days must be above 0, and the entry must have been recorded more
+ * than days before the purge. A purged_at moved into the future, or a payload deleted
+ * outside a purge, then fails.
  */
 #ifndef IDSVC_ADMIN_AUDIT_PURGES_H
 #define IDSVC_ADMIN_AUDIT_PURGES_H
