@@ -4,6 +4,7 @@
  */
 #include "store.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -395,7 +396,15 @@ static int read_version(sqlite3 *db, int *version)
         goto out;
     if (sqlite3_step(stmt) != SQLITE_ROW)
         goto out;
-    *version = sqlite3_column_int(stmt, 0);
+    /* Read as 64 bits, so that a value past INT_MAX is not cut into a small one. */
+    sqlite3_int64 value = sqlite3_column_int64(stmt, 0);
+    if (value < 0 || value > INT_MAX) {
+        log_message(LOG_ERROR, "store_error",
+                    "the database records schema version %lld, which no build has",
+                    (long long)value);
+        goto out;
+    }
+    *version = (int)value;
     rc = 0;
 out:
     sqlite3_finalize(stmt);

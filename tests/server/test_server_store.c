@@ -258,6 +258,38 @@ static void test_name_id_of_one_issuer(void **state)
                      1);
 }
 
+/* A schema version below zero or past INT_MAX stops the open before any migration runs.
+ * Read as an int, 2^32 + 1 would pass for version 1. */
+static void test_store_rejects_impossible_version(void **state)
+{
+    static const char *const versions[] = {"-1", "4294967297"};
+    char old_path[sizeof(path) + 8];
+    char error[256];
+    char sql[256];
+    sqlite3 *db = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        snprintf(old_path, sizeof(old_path), "%s.bad%zu", path, i);
+        snprintf(sql, sizeof(sql),
+                 "CREATE TABLE schema_versions (version INTEGER PRIMARY KEY,"
+                 " applied_at INTEGER NOT NULL);"
+                 "INSERT INTO schema_versions VALUES (%s, 0);",
+                 versions[i]);
+        assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_null(store_sqlite_open(old_path, error, sizeof(error)));
+        assert_non_null(strstr(error, "cannot open or migrate"));
+        assert_int_equal(select_number(old_path, "SELECT count(*) FROM schema_versions"), 1);
+        assert_int_equal(select_number(old_path, "SELECT count(*) FROM sqlite_master"
+                                                 " WHERE name = 'subjects'"),
+                         0);
+        unlink(old_path);
+    }
+}
+
 static void test_registry_replaced(void **state)
 {
     store *s = *state;
@@ -290,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_replay_rows_survive_migration),
         cmocka_unit_test(test_version_4_sessions_end),
         cmocka_unit_test(test_name_id_of_one_issuer),
+        cmocka_unit_test(test_store_rejects_impossible_version),
         cmocka_unit_test(test_registry_replaced),
     };
 
