@@ -103,6 +103,7 @@ typedef struct request_state {
     size_t body_capacity;
     size_t body_declared; /* Content-Length when the client sent one within the limit */
     bool body_too_large;
+    bool length_required; /* a chunked body from a caller without a role */
     size_t body_discarded; /* bytes of a chunked body read past the limit and dropped */
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
@@ -377,6 +378,12 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
 
     if (state->framing_doubt != NULL) {
         problem_set(reply, 400, "content_length_invalid", NULL, "%s", state->framing_doubt);
+        return;
+    }
+    if (state->length_required) {
+        problem_set(reply, 411, "length_required", NULL,
+                    "Send the body with a Content-Length header. The node reads a chunked "
+                    "body only from a client whose certificate maps to a role.");
         return;
     }
     if (state->path_encoded) {
@@ -688,6 +695,20 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connectio
     return http_target_path_is_encoded(uri) ? &path_encoded_mark : NULL;
 }
 
+/* Marks a chunked body from a caller without a role, before libmicrohttpd reads any of
+ * it. libmicrohttpd 0.9.75 responds to a chunk-size line longer than its connection
+ * buffer with an HTML 500, so such a body is rejected unread. The pages' fetch calls send
+ * string bodies, which browsers frame with Content-Length. */
+static void check_chunked_caller(request_state *state, struct MHD_Connection *connection)
+{
+    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL)
+        return;
+    read_caller(state, connection);
+    if (state->request.caller.role == ROLE_NONE)
+        state->length_required = true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -707,11 +728,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         state->public_listener = listener->is_public;
         state->after_stop = atomic_load(&server->draining);
         *req_cls = state;
+        check_chunked_caller(state, connection);
         /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
          * connection, so the response goes out on the next call. A body declared too
          * large is the exception. Sending the 413 now, before "100 Continue", spares the
          * upload, and that connection should close anyway. */
-        if (!state->body_too_large)
+        if (!state->body_too_large && !state->length_required)
             return MHD_YES;
     }
 

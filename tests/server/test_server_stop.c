@@ -231,6 +231,34 @@ static void test_chunked_with_length_rejected(void **state)
     raw_close(&client);
 }
 
+/* A chunked body from a caller without a certificate is rejected with 411 before any of
+ * it is read. A chunk-size line longer than libmicrohttpd's 32 KiB buffer would otherwise
+ * get the library's HTML 500. */
+static void test_chunked_without_role_rejected(void **state)
+{
+    static const char head[] = "POST /enroll/code HTTP/1.1\r\nHost: localhost\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n";
+    size_t zeros = 40 * 1024;
+    char *text = malloc(sizeof(head) + zeros + 16);
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_non_null(text);
+    memcpy(text, head, sizeof(head) - 1);
+    memset(text + sizeof(head) - 1, '0', zeros);
+    strcpy(text + sizeof(head) - 1 + zeros, "2\r\n{}\r\n0\r\n\r\n");
+    assert_int_equal(raw_connect(&server, "NORMAL", NULL, &client), 0);
+    assert_int_equal(raw_exchange(client, text, &result), 0);
+    assert_int_equal(result.status, 411);
+    assert_string_equal(http_result_code(&result), "length_required");
+    assert_non_null(strstr(result.headers, "Connection: close"));
+    http_result_clear(&result);
+    raw_close(&client);
+    free(text);
+}
+
 /* Runs the daemon a second time on the same configuration and returns its exit status. */
 static int run_second_daemon(const char *log_path)
 {
@@ -686,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_workers_use_epoll),
         cmocka_unit_test(test_chunked_body_too_large),
         cmocka_unit_test(test_chunked_with_length_rejected),
+        cmocka_unit_test(test_chunked_without_role_rejected),
         cmocka_unit_test(test_second_daemon_locked_out),
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
