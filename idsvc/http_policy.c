@@ -38,10 +38,9 @@ static void describe_set(policy_store *bundles, char *buf, size_t size)
     policy_set_release(&set);
 }
 
-/* Returns the current set's bundles as [{id, version, digest}] for audit entries. */
-static json_t *bundle_list(policy_store *bundles)
+/* Returns a set's bundles as [{id, version, digest}] for audit entries. */
+static json_t *set_bundle_list(const policy_set *set)
 {
-    policy_set *set = policy_store_acquire(bundles);
     json_t *list = json_array();
 
     for (size_t i = 0; set != NULL && list != NULL && i < policy_set_bundle_count(set); i++)
@@ -50,33 +49,43 @@ static json_t *bundle_list(policy_store *bundles)
                                         "version",
                                         (json_int_t)policy_set_bundle_version(set, i),
                                         "digest", policy_set_bundle_digest(set, i)));
+    return list;
+}
+
+/* Returns the bundles of the set in force as [{id, version, digest}]. */
+static json_t *bundle_list(policy_store *bundles)
+{
+    policy_set *set = policy_store_acquire(bundles);
+    json_t *list = set_bundle_list(set);
+
     policy_set_release(&set);
     return list;
 }
 
-/* Records each bundle's version in the transaction of the policy_loaded entry (the
+/* Records the versions of the set ctx in the transaction of the policy_loaded entry (the
  * audit log's write_rows), so that the entry and the record commit together. */
 static int write_versions(struct sqlite3 *db, void *ctx)
 {
-    policy_set *set = policy_store_acquire(ctx);
+    const policy_set *set = ctx;
     int rc = 0;
 
-    for (size_t i = 0; set != NULL && rc == 0 && i < policy_set_bundle_count(set); i++)
+    for (size_t i = 0; rc == 0 && i < policy_set_bundle_count(set); i++)
         rc = store_sqlite_write_policy_version(db, policy_set_bundle_id(set, i),
                                                policy_set_bundle_version(set, i),
                                                policy_set_bundle_digest(set, i));
-    policy_set_release(&set);
     return rc;
 }
 
-/* Records policy_loaded with the bundles now in force, and their versions, which later
- * loads may not go below; reason is start or reload. */
-static int audit_loaded(node *n, const char *reason)
+/* Records policy_loaded with the bundles of set, and their versions, which later loads
+ * may not go below; reason is start or reload. Runs before the set is in force, so a set
+ * whose entry fails is not loaded. */
+static int audit_loaded(node *n, const char *reason, const policy_set *set,
+                        policy_error *err)
 {
     json_t *payload = json_pack("{s:s, s:o}", "reason", reason, "bundles",
-                                bundle_list(n->policy));
+                                set_bundle_list(set));
     audit_event event = {.kind = "policy_loaded", .payload = payload,
-                         .write_rows = write_versions, .write_rows_ctx = n->policy};
+                         .write_rows = write_versions, .write_rows_ctx = (void *)set};
     audit_status status = payload != NULL ? audit_record(n->audit, &event, NULL)
                                           : AUDIT_ERR_NO_MEMORY;
 
@@ -86,6 +95,13 @@ static int audit_loaded(node *n, const char *reason)
     log_message(LOG_ERROR, "audit_record_failed",
                 "recording policy_loaded and the bundle versions failed: %s",
                 audit_status_code(status));
+    err->code = POLICY_E_SET;
+    err->line = 0;
+    snprintf(err->check, sizeof(err->check), "audit_record_failed");
+    snprintf(err->message, sizeof(err->message),
+             "the policy_loaded audit entry could not be recorded (%s), so the bundles "
+             "were not loaded",
+             audit_status_code(status));
     return -1;
 }
 
@@ -224,10 +240,13 @@ static int accept_versions(store *node_store, const policy_set *set, policy_erro
 }
 
 /* What accept_set checks a compiled set against: the configuration, and the node's
- * store of loaded versions, which is NULL for --check. */
+ * store of loaded versions, which is NULL for --check. A set that passes is recorded
+ * as policy_loaded with the reason, unless the node is NULL (--check). */
 typedef struct accept_context {
     const config *cfg;
     store *node_store;
+    node *n;
+    const char *reason;
 } accept_context;
 
 /* Accepts a compiled set for the context ctx. Runs at start and at each reload. */
@@ -239,7 +258,9 @@ static int accept_set(void *ctx, const policy_set *set, policy_error *err)
         return -1;
     if (accept_allowed_claims(context->cfg, set, err) != 0)
         return -1;
-    return context->node_store != NULL ? accept_versions(context->node_store, set, err) : 0;
+    if (context->node_store != NULL && accept_versions(context->node_store, set, err) != 0)
+        return -1;
+    return context->n != NULL ? audit_loaded(context->n, context->reason, set, err) : 0;
 }
 
 /*
@@ -301,7 +322,7 @@ static policy_load_input bundle_input(accept_context *context)
  */
 static int load_keys_and_bundles(node *n, const config *cfg, policy_error *err)
 {
-    accept_context context = {cfg, n->store};
+    accept_context context = {cfg, n->store, n, "reload"};
     policy_load_input input = bundle_input(&context);
 
     if (config_load_policy_trust(&cfg->policy, &input.trust, err) != 0)
@@ -320,7 +341,7 @@ int http_policy_check(const config *cfg, char *error, size_t error_size)
 {
     policy_trust *trust = NULL;
     policy_store *scratch = NULL;
-    accept_context context = {cfg, NULL};
+    accept_context context = {cfg, NULL, NULL, NULL};
     policy_load_input input = bundle_input(&context);
     policy_error err = {0};
     int rc = -1;
@@ -345,7 +366,7 @@ int http_policy_check(const config *cfg, char *error, size_t error_size)
 
 int http_policy_start(node *n, const config *cfg)
 {
-    accept_context context = {cfg, n->store};
+    accept_context context = {cfg, n->store, n, "start"};
     policy_trust *trust = NULL;
     policy_load_input input;
     policy_error err = {0};
@@ -375,7 +396,7 @@ int http_policy_start(node *n, const config *cfg)
     }
     log_loaded(n, "policy_loaded");
     warn_registry_consent(cfg);
-    return audit_loaded(n, "start");
+    return 0;
 }
 
 void http_policy_reload(node *n, const config *cfg)
@@ -416,11 +437,6 @@ void http_policy_reload(node *n, const config *cfg)
         return;
     }
     log_loaded(n, "policy_reloaded");
-    /* NOTE: the new set is in force before its entry is durable; if the log fails, the
-     * node serves it anyway and logs audit_record_failed. The versions are recorded in
-     * that entry's transaction, so they are then not recorded either, and a later reload
-     * could go back to the versions recorded before. */
-    audit_loaded(n, "reload");
 }
 
 void http_policy_stop(node *n)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "server_harness.h"
 
@@ -801,6 +802,37 @@ static void test_start_names_key_file_fault(void **state)
     }
 }
 
+/* A reload whose policy_loaded entry cannot be recorded keeps the set in force: the
+ * versions recorded with that entry would otherwise be missing while the new set serves.
+ * A trigger in the database rejects the entry, and only that entry. */
+static void test_reload_needs_its_audit_entry(void **state)
+{
+    sqlite3 *db = NULL;
+
+    (void)state;
+    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER reject_policy_loaded BEFORE INSERT ON"
+                                  " audit_entries WHEN NEW.kind = 'policy_loaded'"
+                                  " BEGIN SELECT RAISE(ABORT, 'rejected by the test'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    write_config_file(server.config_path,
+                      "bundle = base-v2.xml\nbundle = residency-sg.xml\n" MY_BUNDLE,
+                      REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
+    reload_and_wait("\"event\":\"policy_reload_failed\"");
+    expect_reload_failure("audit_record_failed",
+                          "the policy_loaded audit entry could not be recorded");
+    expect_th_rules(true, 2);
+
+    /* Without the trigger, the same reload applies. */
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER reject_policy_loaded", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    reload_and_wait("\"event\":\"policy_reloaded\"");
+    expect_th_rules(false, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,8 +846,9 @@ int main(void)
         cmocka_unit_test(test_start_rejects_validate_error),
         cmocka_unit_test(test_reload_names_key_file_fault),
         cmocka_unit_test(test_start_names_key_file_fault),
-        /* Last: it leaves version 2 of the base in force. */
+        /* It leaves version 2 of the base in force, and the next test removes TH. */
         cmocka_unit_test(test_reload_rejects_older_version),
+        cmocka_unit_test(test_reload_needs_its_audit_entry),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
