@@ -104,6 +104,8 @@ typedef struct request_state {
     size_t body_declared; /* Content-Length when the client sent one within the limit */
     bool body_too_large;
     bool length_required; /* a chunked body from a caller without a role */
+    bool coding_unsupported; /* Transfer-Encoding other than one "chunked" */
+    bool coding_seen;        /* a Transfer-Encoding header was read */
     size_t body_discarded; /* bytes of a chunked body read past the limit and dropped */
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
@@ -380,6 +382,12 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
         problem_set(reply, 400, "content_length_invalid", NULL, "%s", state->framing_doubt);
         return;
     }
+    if (state->coding_unsupported) {
+        problem_set(reply, 400, "transfer_encoding_unsupported", NULL,
+                    "The node reads a body framed by Content-Length or by Transfer-Encoding: "
+                    "chunked alone, in one header.");
+        return;
+    }
     if (state->length_required) {
         problem_set(reply, 411, "length_required", NULL,
                     "Send the body with a Content-Length header. The node reads a chunked "
@@ -512,8 +520,22 @@ static void make_request_id(char out[33])
     out[32] = '\0';
 }
 
+/* Returns whether a Transfer-Encoding value is the chunked coding alone, with optional
+ * white space around it (RFC 9112, section 6.1). */
+static bool coding_is_chunked(const char *value)
+{
+    const char *end;
+
+    value += strspn(value, " \t");
+    end = value + strcspn(value, " \t");
+    if (end - value != 7 || strncasecmp(value, "chunked", 7) != 0)
+        return false;
+    return end[strspn(end, " \t")] == '\0';
+}
+
 /* Counts the Content-Type headers, and marks a request whose Content-Length headers
- * disagree. libmicrohttpd 0.9.75 reads the first of each. */
+ * disagree, or whose Transfer-Encoding is other than one "chunked". libmicrohttpd 0.9.75
+ * reads the first of each. */
 static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
                                            const char *key, const char *value)
 {
@@ -523,6 +545,11 @@ static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
     (void)kind;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
         state->content_type_count++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        state->coding_unsupported = state->coding_unsupported || state->coding_seen ||
+                                    !coding_is_chunked(value);
+        state->coding_seen = true;
+    }
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
         return MHD_YES;
     first = MHD_lookup_connection_value(state->request.connection, MHD_HEADER_KIND,
@@ -733,7 +760,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
          * connection, so the response goes out on the next call. A body declared too
          * large is the exception. Sending the 413 now, before "100 Continue", spares the
          * upload, and that connection should close anyway. */
-        if (!state->body_too_large && !state->length_required)
+        if (!state->body_too_large && !state->length_required && !state->coding_unsupported)
             return MHD_YES;
     }
 

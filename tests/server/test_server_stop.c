@@ -259,6 +259,35 @@ static void test_chunked_without_role_rejected(void **state)
     free(text);
 }
 
+/* A transfer coding other than one "chunked" is rejected at once with 400, where
+ * libmicrohttpd would wait for a body it cannot frame until the connection timed out. */
+static void test_other_transfer_coding_rejected(void **state)
+{
+    static const char *const codings[] = {
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    };
+    char text[512];
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(codings) / sizeof(codings[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                 "Content-Type: application/json\r\n%s\r\n2\r\n{}\r\n0\r\n\r\n",
+                 codings[i]);
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+        assert_int_equal(raw_exchange(client, text, &result), 0);
+        assert_int_equal(result.status, 400);
+        assert_string_equal(http_result_code(&result), "transfer_encoding_unsupported");
+        assert_non_null(strstr(result.headers, "Connection: close"));
+        http_result_clear(&result);
+        raw_close(&client);
+    }
+}
+
 /* Runs the daemon a second time on the same configuration and returns its exit status. */
 static int run_second_daemon(const char *log_path)
 {
@@ -715,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_chunked_body_too_large),
         cmocka_unit_test(test_chunked_with_length_rejected),
         cmocka_unit_test(test_chunked_without_role_rejected),
+        cmocka_unit_test(test_other_transfer_coding_rejected),
         cmocka_unit_test(test_second_daemon_locked_out),
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
