@@ -176,6 +176,14 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
         snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is empty, but an ID "
                  "needs a value", (const char *)attr->name, (const char *)attr->parent->name);
         status = XML_SAFE_INVALID_ID;
+    } else if (xmlValidateNCName(value, 0) != 0) {
+        /* xmlsec 1.2.37 resolves "#value" by evaluating the XPointer "id('value')", so a
+         * quote in the value would change the expression, and XPath's id() splits the
+         * value at white space into several IDs. xs:ID is an NCName, which has neither. */
+        snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is \"%.80s\", which is "
+                 "not an NCName as an XML ID must be", (const char *)attr->name,
+                 (const char *)attr->parent->name, (const char *)value);
+        status = XML_SAFE_INVALID_ID;
     } else if (xmlGetID(doc, value) != NULL) {
         snprintf(detail, detail_size, "the ID \"%.80s\" appears on more than one element",
                  (const char *)value);

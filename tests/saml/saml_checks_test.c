@@ -555,10 +555,12 @@ static void detail_printable_on_one_line(void **state)
         assert_detail_printable(detail);
     }
 
-    /* IDs reach the detail from the parser's own checks, before the SAML ones. */
+    /* IDs reach the detail from the parser's own checks, before the SAML ones. An ID with
+     * a control character is not an NCName, so it is named before any duplicate. */
     assert_int_equal(saml_verify(fixture.store, &options, duplicate_id, strlen(duplicate_id),
                                  &a, detail, sizeof(detail)),
-                     SAML_ERR_DUPLICATE_ID);
+                     SAML_ERR_NOT_SAML);
+    assert_non_null(strstr(detail, "\"_a?rejected: none?\""));
     assert_detail_printable(detail);
 }
 
@@ -733,6 +735,52 @@ static void empty_id_rejected(void **state)
     free(assertion_id);
     free(response_id);
     free(response_empty);
+    free(extra);
+}
+
+/* xmlsec 1.2.37 turns a Reference "#value" into the XPointer "id('value')", so an ID that
+ * is not an NCName must be rejected before xmlsec resolves it. A quote would end the string
+ * and let the document write XPath, and white space would split it into several IDs. */
+static void id_not_ncname_rejected(void **state)
+{
+    static const char *const bad_ids[] = {
+        "_x')|id('_y", /* the reference URI becomes part of the XPath expression */
+        "_x'y",        /* an unbalanced quote */
+        "_x _y",       /* id() would look up "_x" and "_y" */
+        "_x:y",        /* a colon: a QName, not an NCName */
+        "1x",          /* an NCName does not start with a digit */
+    };
+    char detail[512];
+    char expected[512];
+    char line[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        char id[64];
+        char uri[64];
+        char *renamed;
+        char *doc;
+
+        snprintf(id, sizeof(id), " ID=\"%s", bad_ids[i]);
+        snprintf(uri, sizeof(uri), "URI=\"#%s", bad_ids[i]);
+        renamed = st_replace(genuine, " ID=\"_", id);
+        doc = st_replace(renamed, "URI=\"#_", uri);
+        assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+        assert_non_null(strstr(detail, "which is not an NCName as an XML ID must be"));
+        free(renamed);
+        free(doc);
+    }
+
+    /* On an unsigned element too, because xmlsec could still be pointed at it. */
+    char *extra = in_response("<x:Extra xmlns:x=\"urn:example:x\" ID=\"a'b\"/>");
+
+    assert_int_equal(verify_with_detail(extra, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+    snprintf(expected, sizeof(expected),
+             "the ID attribute of <Extra> is \"a'b\", which is not an NCName as an XML ID "
+             "must be");
+    assert_string_equal(detail, expected);
+    assert_int_equal(verify_with_cli(extra, line, sizeof(line)), 1);
+    assert_non_null(strstr(line, "rejected: not_saml: the ID attribute of <Extra>"));
     free(extra);
 }
 
@@ -934,6 +982,7 @@ int main(void)
         cmocka_unit_test(unknown_condition_rejected),
         cmocka_unit_test(proxy_restriction_reported),
         cmocka_unit_test(empty_id_rejected),
+        cmocka_unit_test(id_not_ncname_rejected),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
         cmocka_unit_test(epoch_times_kept),
