@@ -168,6 +168,7 @@ typedef enum saml_status {
     SAML_ERR_CONFIRMATION_EXPIRED,   /* the bearer confirmation's NotOnOrAfter has passed */
     SAML_ERR_CONDITION_UNKNOWN,      /* a condition that the node does not understand */
     SAML_ERR_C14N_TOO_COMPLEX,       /* canonicalisation would exceed the verifier's bounds */
+    SAML_ERR_CONTENT_UNSUPPORTED,    /* valid SAML content that the node cannot read */
     SAML_ERR_INTERNAL,
 } saml_status;
 

@@ -230,6 +230,25 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
                           detail_size);
 }
 
+/* Fails for a Subject without NameID. SAML 2.0 Core (section 2.4.1) also allows an
+ * EncryptedID or a BaseID there, which is valid SAML that the node cannot read. */
+static saml_status saml_fail_subject_identifier(xmlNodePtr subject, char *detail,
+                                                size_t detail_size)
+{
+    static const char *const unread[] = { "EncryptedID", "BaseID" };
+    size_t count;
+
+    for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++) {
+        if (saml_child(subject, unread[i], &count) != NULL)
+            return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
+                             "the Subject names its subject with <%s>, which the node cannot "
+                             "read; it reads only a NameID",
+                             unread[i]);
+    }
+    return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
+                     "the Subject has no NameID; exactly one is required");
+}
+
 static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, char *detail,
                                      size_t detail_size)
 {
@@ -243,6 +262,8 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
                          count);
 
     name_id = saml_child(subject, "NameID", &count);
+    if (count == 0)
+        return saml_fail_subject_identifier(subject, detail, detail_size);
     if (count != 1)
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the Subject has %zu NameID elements; exactly one is required", count);
@@ -347,10 +368,11 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
 
     if (count == 0)
         return SAML_OK;
+    /* The schema allows any number, but the result attestation copies one. */
     if (count > 1)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the Assertion has %zu AuthnStatement elements; at most one is "
-                         "accepted",
+        return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
+                         "the Assertion has %zu AuthnStatement elements; the node reads at "
+                         "most one",
                          count);
     /* The schema requires AuthnInstant; the result attestation copies it. */
     a->has_authn_statement = true;
@@ -375,6 +397,38 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     return SAML_OK;
 }
 
+/* Returns the first child element of node, or NULL when it has none. */
+static xmlNodePtr saml_first_element(xmlNodePtr node)
+{
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE)
+            return child;
+    }
+    return NULL;
+}
+
+/* Reads one AttributeValue as text. Its type is xs:anyType, so element content, such as
+ * the NameID of eduPersonTargetedID, is valid SAML, but no claim string can hold it. */
+static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribute *attribute,
+                                             char *detail, size_t detail_size)
+{
+    xmlNodePtr element = saml_first_element(value_node);
+    char *value;
+
+    if (element != NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
+                         "a value of the Attribute \"%.60s\" contains the element <%.40s>, "
+                         "but the node reads only text values; the issuer must not release "
+                         "this attribute to the node",
+                         attribute->name, element->name);
+    value = xml_safe_text_trimmed(value_node);
+    if (value == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+    if (saml_push_string(&attribute->values, &attribute->value_count, value) != 0)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+    return SAML_OK;
+}
+
 static saml_status saml_read_attribute(xmlNodePtr node, saml_attribute *attribute,
                                        char *detail, size_t detail_size)
 {
@@ -383,17 +437,13 @@ static saml_status saml_read_attribute(xmlNodePtr node, saml_attribute *attribut
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "an Attribute has no Name");
 
     for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
-        char *value;
+        saml_status status;
 
         if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "AttributeValue"))
             continue;
-        value = xml_safe_text_trimmed(child);
-        if (value == NULL)
-            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                             "a value of the Attribute \"%.60s\" contains an element",
-                             attribute->name);
-        if (saml_push_string(&attribute->values, &attribute->value_count, value) != 0)
-            return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+        status = saml_read_attribute_value(child, attribute, detail, detail_size);
+        if (status != SAML_OK)
+            return status;
     }
     return SAML_OK;
 }

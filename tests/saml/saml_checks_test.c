@@ -859,6 +859,91 @@ static void signed_times_outside_range(void **state)
     }
 }
 
+#define ATTRIBUTE(value)                                                               \
+    "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:oid:1.3.6.1.4.1." \
+    "5923.1.1.1.10\"><saml:AttributeValue>" value "</saml:AttributeValue></saml:Attribute>" \
+    "</saml:AttributeStatement>"
+
+/* Returns the template signed with its NameID replaced by identifier. */
+static char *signed_without_name_id(const char *identifier)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *name_id = st_slice(template, "<saml:NameID ", "</saml:NameID>");
+    char *changed = st_replace(template, name_id, identifier);
+    char *signed_xml = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+
+    free(template);
+    free(name_id);
+    free(changed);
+    return signed_xml;
+}
+
+/* Valid SAML that the node cannot read is named as such, not as malformed SAML: an
+ * AttributeValue with element content (eduPersonTargetedID carries a NameID), an
+ * EncryptedID or a BaseID in place of the NameID, and a second AuthnStatement. */
+static void unreadable_content_named(void **state)
+{
+    char *targeted_id = signed_variant(
+        "</saml:Conditions>",
+        ATTRIBUTE("<saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\" "
+                  "NameQualifier=\"" ST_ISSUER "\" SPNameQualifier=\"" ST_AUDIENCE "\">"
+                  "t8Xq</saml:NameID>"));
+    char *mixed = signed_variant("</saml:Conditions>",
+                                 ATTRIBUTE("adm<x:b xmlns:x=\"urn:example:x\"/>in"));
+    char *two_authn = signed_variant(
+        "</saml:Conditions>",
+        AUTHN_STATEMENT("2026-01-01T00:00:00Z")
+        "<saml:AuthnStatement AuthnInstant=\"2026-01-01T00:00:00Z\"><saml:AuthnContext>"
+        "<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
+        "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>");
+    char *encrypted_id = signed_without_name_id(
+        "<saml:EncryptedID><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\">"
+        "<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData>"
+        "</xenc:EncryptedData></saml:EncryptedID>");
+    char *base_id = signed_without_name_id(
+        "<saml:BaseID xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xmlns:x=\"urn:example:x\" xsi:type=\"x:Handle\"/>");
+    char *no_id = signed_without_name_id("");
+    const struct {
+        const char *xml;
+        saml_status status;
+        const char *detail;
+    } cases[] = {
+        {targeted_id, SAML_ERR_CONTENT_UNSUPPORTED,
+         "a value of the Attribute \"urn:oid:1.3.6.1.4.1.5923.1.1.1.10\" contains the element "
+         "<NameID>, but the node reads only text values; the issuer must not release this "
+         "attribute to the node"},
+        {mixed, SAML_ERR_CONTENT_UNSUPPORTED,
+         "a value of the Attribute \"urn:oid:1.3.6.1.4.1.5923.1.1.1.10\" contains the element "
+         "<b>, but the node reads only text values; the issuer must not release this "
+         "attribute to the node"},
+        {two_authn, SAML_ERR_CONTENT_UNSUPPORTED,
+         "the Assertion has 2 AuthnStatement elements; the node reads at most one"},
+        {encrypted_id, SAML_ERR_CONTENT_UNSUPPORTED,
+         "the Subject names its subject with <EncryptedID>, which the node cannot read; it "
+         "reads only a NameID"},
+        {base_id, SAML_ERR_CONTENT_UNSUPPORTED,
+         "the Subject names its subject with <BaseID>, which the node cannot read; it reads "
+         "only a NameID"},
+        {no_id, SAML_ERR_SUBJECT_MISSING, "the Subject has no NameID; exactly one is required"},
+    };
+    char detail[512];
+    char line[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
+                         cases[i].status);
+        assert_string_equal(detail, cases[i].detail);
+    }
+
+    assert_int_equal(verify_with_cli(targeted_id, line, sizeof(line)), 1);
+    assert_non_null(strstr(line, "rejected: content_unsupported: a value of the Attribute"));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        free((char *)cases[i].xml);
+}
+
 /* A time at the epoch reads as 0, which must not pass for an absent value. */
 static void epoch_times_kept(void **state)
 {
@@ -986,6 +1071,7 @@ int main(void)
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
         cmocka_unit_test(epoch_times_kept),
+        cmocka_unit_test(unreadable_content_named),
         cmocka_unit_test(signature_parts_named),
     };
 
