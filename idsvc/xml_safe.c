@@ -158,11 +158,32 @@ int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *na
            strcmp((const char *)node->ns->href, ns_href) == 0;
 }
 
+/*
+ * Returns 1 when value contains only the characters of an NCName, 0 when it does not, and
+ * -1 when out of memory. xmlsec 1.2.37 resolves a Reference "#value" by evaluating the
+ * XPointer "id('value')", so a quote would change that expression, and XPath's id()
+ * splits its argument at white space into several IDs. xs:ID is an NCName, but IdPs that
+ * write a UUID as the ID start it with a digit, so any first character is checked as if
+ * it followed an underscore.
+ */
+static int xml_safe_has_name_chars_only(const xmlChar *value)
+{
+    xmlChar *prefixed = xmlStrncatNew((const xmlChar *)"_", value, -1);
+    int valid;
+
+    if (prefixed == NULL)
+        return -1;
+    valid = xmlValidateNCName(prefixed, 0) == 0;
+    xmlFree(prefixed);
+    return valid;
+}
+
 static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, char *detail,
                                               size_t detail_size)
 {
     xml_safe_status status = XML_SAFE_OK;
     xmlChar *value = xmlNodeListGetString(doc, attr->children, 1);
+    int name_chars;
 
     if (value == NULL)
         value = xmlStrdup((const xmlChar *)"");
@@ -176,14 +197,12 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
         snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is empty, but an ID "
                  "needs a value", (const char *)attr->name, (const char *)attr->parent->name);
         status = XML_SAFE_INVALID_ID;
-    } else if (xmlValidateNCName(value, 0) != 0) {
-        /* xmlsec 1.2.37 resolves "#value" by evaluating the XPointer "id('value')", so a
-         * quote in the value would change the expression, and XPath's id() splits the
-         * value at white space into several IDs. xs:ID is an NCName, which has neither. */
-        snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is \"%.80s\", which is "
-                 "not an NCName as an XML ID must be", (const char *)attr->name,
+    } else if ((name_chars = xml_safe_has_name_chars_only(value)) != 1) {
+        snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is \"%.80s\", which "
+                 "contains a character that an XML ID cannot contain, such as a quote, white "
+                 "space or a colon", (const char *)attr->name,
                  (const char *)attr->parent->name, (const char *)value);
-        status = XML_SAFE_INVALID_ID;
+        status = name_chars < 0 ? XML_SAFE_NO_MEMORY : XML_SAFE_INVALID_ID;
     } else if (xmlGetID(doc, value) != NULL) {
         snprintf(detail, detail_size, "the ID \"%.80s\" appears on more than one element",
                  (const char *)value);

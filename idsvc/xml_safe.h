@@ -21,7 +21,7 @@ typedef enum xml_safe_status {
     XML_SAFE_DUPLICATE_ID,
     XML_SAFE_NO_MEMORY,
     XML_SAFE_TOO_COMPLEX, /* a start tag has more than XML_SAFE_MAX_TAG_ATTRIBUTES */
-    XML_SAFE_INVALID_ID,  /* an ID attribute is empty or not an NCName */
+    XML_SAFE_INVALID_ID,  /* an ID attribute is empty or has a character no NCName has */
 } xml_safe_status;
 
 /* The maximum number of attributes, namespace declarations included, of one start tag.
@@ -48,8 +48,10 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
  * Registers every attribute named attr_name (without a namespace) as an XML ID, on any
  * element of the document. A value that is already registered, by this call or by
  * libxml2 for an xml:id attribute, is rejected as XML_SAFE_DUPLICATE_ID, unlike
- * xmlSecAddIDs, which keeps the first silently. A value that is empty or not an NCName,
- * such as one with a quote or a space, is rejected as XML_SAFE_INVALID_ID.
+ * xmlSecAddIDs, which keeps the first silently. A value that is empty or contains a
+ * character that no NCName contains, such as a quote, white space or a colon, is rejected
+ * as XML_SAFE_INVALID_ID. A first character that only an NCName's later characters may
+ * be, such as a digit, is accepted.
  */
 xml_safe_status xml_safe_register_ids(xmlDocPtr doc, const char *attr_name, char *detail,
                                       size_t detail_size);

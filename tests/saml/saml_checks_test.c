@@ -748,7 +748,6 @@ static void id_not_ncname_rejected(void **state)
         "_x'y",        /* an unbalanced quote */
         "_x _y",       /* id() would look up "_x" and "_y" */
         "_x:y",        /* a colon: a QName, not an NCName */
-        "1x",          /* an NCName does not start with a digit */
     };
     char detail[512];
     char expected[512];
@@ -766,7 +765,8 @@ static void id_not_ncname_rejected(void **state)
         renamed = st_replace(genuine, " ID=\"_", id);
         doc = st_replace(renamed, "URI=\"#_", uri);
         assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
-        assert_non_null(strstr(detail, "which is not an NCName as an XML ID must be"));
+        assert_non_null(strstr(detail, "which contains a character that an XML ID cannot "
+                                       "contain, such as a quote, white space or a colon"));
         free(renamed);
         free(doc);
     }
@@ -776,12 +776,29 @@ static void id_not_ncname_rejected(void **state)
 
     assert_int_equal(verify_with_detail(extra, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
     snprintf(expected, sizeof(expected),
-             "the ID attribute of <Extra> is \"a'b\", which is not an NCName as an XML ID "
-             "must be");
+             "the ID attribute of <Extra> is \"a'b\", which contains a character that an XML "
+             "ID cannot contain, such as a quote, white space or a colon");
     assert_string_equal(detail, expected);
     assert_int_equal(verify_with_cli(extra, line, sizeof(line)), 1);
     assert_non_null(strstr(line, "rejected: not_saml: the ID attribute of <Extra>"));
     free(extra);
+}
+
+/* IdPs that write a UUID as the ID, such as 28338c8c-39ab-4b94-bcdc-46f68f99d962, start
+ * it with a digit, which xs:ID does not allow but xmlsec resolves like any other ID. */
+static void id_starting_with_digit_verifies(void **state)
+{
+    const st_template spec = { .id = "28338c8c-39ab-4b94-bcdc-46f68f99d962" };
+    char *template = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, template, fixture.file_rsa);
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_string_equal(a->id, "28338c8c-39ab-4b94-bcdc-46f68f99d962");
+    saml_assertion_free(&a);
+    free(template);
+    free(doc);
 }
 
 static void times_outside_range_rejected(void **state)
@@ -1068,6 +1085,7 @@ int main(void)
         cmocka_unit_test(proxy_restriction_reported),
         cmocka_unit_test(empty_id_rejected),
         cmocka_unit_test(id_not_ncname_rejected),
+        cmocka_unit_test(id_starting_with_digit_verifies),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
         cmocka_unit_test(epoch_times_kept),
