@@ -54,19 +54,6 @@ static void xml_safe_on_doctype(void *user, const xmlChar *name, const xmlChar *
     xmlStopParser(ctxt);
 }
 
-/* Finds "<!DOCTYPE" in the raw bytes; the SAX hook above catches other encodings. */
-static bool xml_safe_has_doctype_bytes(const char *xml, size_t len)
-{
-    static const char marker[] = "<!DOCTYPE";
-    const size_t marker_len = sizeof(marker) - 1;
-
-    for (size_t i = 0; i + marker_len <= len; i++) {
-        if (xml[i] == '<' && memcmp(xml + i, marker, marker_len) == 0)
-            return true;
-    }
-    return false;
-}
-
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                                xmlDocPtr *doc_out, char *detail, size_t detail_size)
 {
@@ -84,10 +71,7 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                  len, max_bytes);
         return XML_SAFE_TOO_LARGE;
     }
-    if (xml_safe_has_doctype_bytes(xml, len)) {
-        snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
-        return XML_SAFE_DOCTYPE;
-    }
+    /* The scan also rejects a DOCTYPE before libxml2 reads it. The SAX hook is the second check. */
     status = xml_safe_scan_raw(xml, len, detail, detail_size);
     if (status != XML_SAFE_OK)
         return status;

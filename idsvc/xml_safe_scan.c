@@ -289,12 +289,19 @@ static xml_safe_status xml_safe_check_declaration(const xml_safe_units *units, c
 }
 
 /*
- * Finds a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES attributes in the raw
- * bytes, skipping comments, CDATA sections, processing instructions and end tags. The
- * scan is lenient: malformed markup is left for the parser to reject.
+ * Finds a DOCTYPE declaration, or a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES
+ * attributes, in the raw bytes. Comments, CDATA sections and processing instructions are
+ * skipped, so "<!DOCTYPE" as text inside them is no declaration. The scan is lenient:
+ * malformed markup is left for the parser to reject.
  */
-static xml_safe_status xml_safe_scan_attributes(const xml_safe_units *units, char *detail,
-                                                size_t detail_size)
+static xml_safe_status xml_safe_fail_doctype(char *detail, size_t detail_size)
+{
+    snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
+    return XML_SAFE_DOCTYPE;
+}
+
+static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *detail,
+                                            size_t detail_size)
 {
     size_t i = 0;
 
@@ -309,6 +316,8 @@ static xml_safe_status xml_safe_scan_attributes(const xml_safe_units *units, cha
             i = xml_safe_skip_past(units, i + 9, "]]>");
         else if (xml_safe_starts_with(units, i, "<?"))
             i = xml_safe_skip_past(units, i + 2, "?>");
+        else if (xml_safe_starts_with(units, i, "<!DOCTYPE"))
+            return xml_safe_fail_doctype(detail, detail_size);
         else if (xml_safe_starts_with(units, i, "</") || xml_safe_starts_with(units, i, "<!"))
             i = xml_safe_skip_past(units, i + 2, ">");
         else
@@ -338,5 +347,5 @@ xml_safe_status xml_safe_scan_raw(const char *xml, size_t len, char *detail,
     status = xml_safe_check_declaration(&units, detail, detail_size);
     if (status != XML_SAFE_OK)
         return status;
-    return xml_safe_scan_attributes(&units, detail, detail_size);
+    return xml_safe_scan_markup(&units, detail, detail_size);
 }

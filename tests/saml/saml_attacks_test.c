@@ -626,6 +626,34 @@ static void doctype_before_signed_assertion(void **state)
     free(doc);
 }
 
+/* "<!DOCTYPE" as text in a CDATA section or a comment declares nothing, so the signed
+ * document verifies. A real declaration after a comment is still found. */
+static void doctype_text_not_declaration(void **state)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *changed = st_replace(
+        template, "</saml:Conditions>",
+        "</saml:Conditions><!-- <!DOCTYPE x [<!ENTITY e \"x\">]> --><saml:AttributeStatement>"
+        "<saml:Attribute Name=\"urn:example:page\"><saml:AttributeValue><![CDATA[<!DOCTYPE "
+        "html><p>hi</p>]]></saml:AttributeValue></saml:Attribute></saml:AttributeStatement>");
+    char *doc = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    char *declared = join3("<!-- note --><!DOCTYPE a>", doc, "");
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_int_equal(a->attribute_count, 1);
+    assert_string_equal(a->attributes[0].values[0], "<!DOCTYPE html><p>hi</p>");
+    saml_assertion_free(&a);
+
+    assert_int_equal(st_verify(&fixture, NULL, declared, NULL), SAML_ERR_DOCTYPE_FORBIDDEN);
+    free(template);
+    free(changed);
+    free(doc);
+    free(declared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +685,7 @@ int main(void)
         cmocka_unit_test(claim_changed_after_signing),
         cmocka_unit_test(signature_value_changed),
         cmocka_unit_test(doctype_before_signed_assertion),
+        cmocka_unit_test(doctype_text_not_declaration),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
