@@ -71,7 +71,8 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                  len, max_bytes);
         return XML_SAFE_TOO_LARGE;
     }
-    /* The scan also rejects a DOCTYPE before libxml2 reads it. The SAX hook is the second check. */
+    /* The scan also rejects a DOCTYPE before libxml2 reads it, and the SAX hook checks
+     * again. */
     status = xml_safe_scan_raw(xml, len, detail, detail_size);
     if (status != XML_SAFE_OK)
         return status;
