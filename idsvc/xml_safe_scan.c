@@ -288,18 +288,18 @@ static xml_safe_status xml_safe_check_declaration(const xml_safe_units *units, c
     return XML_SAFE_OK;
 }
 
-/*
- * Finds a DOCTYPE declaration, or a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES
- * attributes, in the raw bytes. Comments, CDATA sections and processing instructions are
- * skipped, so "<!DOCTYPE" as text inside them is no declaration. The scan is lenient:
- * malformed markup is left for the parser to reject.
- */
 static xml_safe_status xml_safe_fail_doctype(char *detail, size_t detail_size)
 {
     snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
     return XML_SAFE_DOCTYPE;
 }
 
+/*
+ * Finds a DOCTYPE declaration, or a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES
+ * attributes, in the raw bytes. Comments, CDATA sections and processing instructions are
+ * skipped, so "<!DOCTYPE" as text inside them is no declaration. The scan is lenient:
+ * malformed markup is left for the parser to reject.
+ */
 static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *detail,
                                             size_t detail_size)
 {
