@@ -421,9 +421,12 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
                          "but the node reads only text values; the issuer must not release "
                          "this attribute to the node",
                          attribute->name, element->name);
+    /* NULL here means an entity reference, which needs a DOCTYPE, or no memory. */
     value = xml_safe_text_trimmed(value_node);
     if (value == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "a value of the Attribute \"%.60s\" cannot be read as text",
+                         attribute->name);
     if (saml_push_string(&attribute->values, &attribute->value_count, value) != 0)
         return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
     return SAML_OK;
