@@ -330,7 +330,15 @@ typedef struct https_limit {
     double rate;      /* requests/s per worker thread: 1 / (1/verify + 1/sign) */
     double verify_ms; /* one idsvc verification on one thread, in process */
     double sign_ms;   /* one SAML signing on one thread, in process */
+    double rate_after; /* the same limit measured again just after the HTTPS runs */
+    double load_start; /* the 1-minute load average when the HTTPS runs began */
 } https_limit;
+
+/* Returns the change from before to after as a fraction of before. */
+static double drift(double before, double after)
+{
+    return before > 0 ? (after - before) / before : 0.0;
+}
 
 /* Prints s as a JSON string. */
 static void print_json_string(const char *s)
@@ -385,14 +393,15 @@ static void print_https_json(const bench_https_options *opts, const bench_https_
            "\"limit_sign_ms\": %.3f, \"daemon_rest_cpu_ms_per_request\": %.3f,\n"
            "    \"half_rate_target\": %.0f, \"half_rate\": %.0f, \"half_rate_p50_ms\": %.2f, "
            "\"half_rate_p99_ms\": %.2f, \"idle_connections\": %ld, \"rss_idle_kib\": %ld, "
-           "\"peak_rss_kib\": %ld, \"errors\": %ld,\n",
+           "\"peak_rss_kib\": %ld, \"errors\": %ld,\n"
+           "    \"limit_after\": %.0f, \"limit_drift\": %.3f, \"load_average_start\": %.2f,\n",
            opts->client_threads, opts->worker_threads, limit, h->max_rate,
            ratio(h->max_rate / opts->worker_threads, limit), h->max_p50_ms, h->max_p99_ms,
            h->max_daemon_cpu_ms, 1000.0 / limit, h->max_verify_cpu_ms, h->max_sign_cpu_ms,
            in_daemon_ms, limits->verify_ms, limits->sign_ms,
            h->max_daemon_cpu_ms - in_daemon_ms, h->half_rate_target, h->half_rate,
            h->half_p50_ms, h->half_p99_ms, h->idle_open, h->rss_idle_kib, h->peak_rss_kib,
-           h->errors);
+           h->errors, limits->rate_after, drift(limit, limits->rate_after), limits->load_start);
     print_with_idle_json(opts, h);
     printf("},\n");
 }
@@ -428,7 +437,10 @@ static void print_https_table(const bench_https_options *opts, const bench_https
 
     printf("\nHTTPS POST /v1/verifications, p256, %d client connections, %d daemon workers\n",
            opts->client_threads, opts->worker_threads);
-    printf("  limit per worker thread 1/(1/verify + 1/sign): %.0f/s\n", limit);
+    printf("  limit per worker thread 1/(1/verify + 1/sign): %.0f/s; measured again after "
+           "the runs: %.0f/s (%+.1f%%); load average at the start %.2f\n",
+           limit, limits->rate_after, 100.0 * drift(limit, limits->rate_after),
+           limits->load_start);
     printf("  maximum rate: %.0f requests/s (%.3f of the limit per worker), p50 %.2f ms, "
            "p99 %.2f ms\n",
            h->max_rate, ratio(h->max_rate / opts->worker_threads, limit), h->max_p50_ms,
@@ -512,6 +524,20 @@ static int all_measured(const result *results, size_t count)
 
 /* ---- the HTTPS scenario ---------------------------------------------------------- */
 
+/* Returns the 1-minute load average from /proc/loadavg, or -1. */
+static double load_average(void)
+{
+    FILE *file = fopen("/proc/loadavg", "r");
+    double load = -1.0;
+
+    if (file == NULL)
+        return -1.0;
+    if (fscanf(file, "%lf", &load) != 1)
+        load = -1.0;
+    fclose(file);
+    return load;
+}
+
 static bench_https_result https_result;
 static https_limit https_limits;
 static int https_done;
@@ -523,8 +549,12 @@ static int https_done;
  */
 static int run_https(options *opts, key_setup *ec, const result *ec_one_thread)
 {
+    key_ops ops;
+    double verify_after, sign_after;
+
     if (ec_one_thread->idsvc_verify <= 0 || ec_one_thread->saml_sign <= 0)
         return -1;
+    https_limits.load_start = load_average();
     https_limits.verify_ms = 1000.0 / ec_one_thread->idsvc_verify;
     https_limits.sign_ms = 1000.0 / ec_one_thread->saml_sign;
     https_limits.rate = 1000.0 / (https_limits.verify_ms + https_limits.sign_ms);
@@ -534,6 +564,19 @@ static int run_https(options *opts, key_setup *ec, const result *ec_one_thread)
                         &https_result) != 0)
         return -1;
     https_done = 1;
+
+    /* The machine may have slowed down or sped up since the rounds above, and the ratio
+     * is read against the limit. So the limit is measured once more, for comparison. */
+    make_ops(ec, &ops);
+    verify_after = bench_measure(&ops.verify, 1, opts->seconds);
+    sign_after = bench_measure(&ops.sign, 1, opts->seconds);
+    if (verify_after > 0 && sign_after > 0)
+        https_limits.rate_after = 1.0 / (1.0 / verify_after + 1.0 / sign_after);
+    if (drift(https_limits.rate, https_limits.rate_after) > 0.1 ||
+        drift(https_limits.rate, https_limits.rate_after) < -0.1)
+        fprintf(stderr, "idsvc-bench: WARNING: the limit measured after the HTTPS runs "
+                "differs by more than 10%% from the one before them, so the machine's "
+                "speed changed during the run; repeat it on a quiet machine\n");
     return 0;
 }
 
