@@ -650,6 +650,12 @@ static void test_profile_checks_have_codes(void **state)
         {"<saml:SubjectConfirmationData", "/>", "<saml:SubjectConfirmationData/>",
          "subject_confirmation_invalid"},
         {"<saml:Conditions ", ">", conditions_reversed, "conditions_invalid"},
+        /* Valid SAML that the node cannot read. */
+        {"<saml:NameID ", "</saml:NameID>",
+         "<saml:EncryptedID><xenc:EncryptedData "
+         "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"/></saml:EncryptedID>",
+         "content_unsupported"},
+        {">Siti", "<", "><saml:NameID>MY-000123</saml:NameID><", "content_unsupported"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
