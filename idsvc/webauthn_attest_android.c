@@ -258,7 +258,7 @@ webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
     memcpy(signed_data, ad->raw, ad->raw_len);
     memcpy(signed_data + ad->raw_len, in->client_data_hash, 32);
-    code = webauthn_verify_signature(X509_get0_pubkey(leaf), (int)alg, signed_data,
+    code = webauthn_verify_signature(X509_get0_pubkey(leaf), alg, signed_data,
                                      ad->raw_len + 32, cbor_bytestring_handle(sig),
                                      cbor_bytestring_length(sig), err);
     free(signed_data);

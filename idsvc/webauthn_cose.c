@@ -25,7 +25,7 @@
 #define COSE_CRV_P256 1
 #define COSE_CRV_ED25519 6
 
-const char *webauthn_cose_alg_name(int alg)
+const char *webauthn_cose_alg_name(int64_t alg)
 {
     switch (alg) {
     case WEBAUTHN_COSE_ES256:
@@ -416,8 +416,9 @@ void webauthn_cose_key_clear(webauthn_cose_key *key)
     key->alg = 0;
 }
 
-webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned char *data,
-                                        size_t data_len, const unsigned char *signature,
+webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
+                                        const unsigned char *data, size_t data_len,
+                                        const unsigned char *signature,
                                         size_t signature_len, webauthn_error *err)
 {
     EVP_MD_CTX *ctx = NULL;
@@ -433,9 +434,9 @@ webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned c
     else if (!(alg == WEBAUTHN_COSE_EDDSA && key_type == EVP_PKEY_ED25519))
         return webauthn_fail(
             err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-            "The signature algorithm %d (%s) does not match the key or is "
+            "The signature algorithm %lld (%s) does not match the key or is "
             "not supported.",
-            alg, webauthn_cose_alg_name(alg));
+            (long long)alg, webauthn_cose_alg_name(alg));
 
     if (key_type != EVP_PKEY_ED25519 && md == NULL)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,

@@ -151,7 +151,7 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       bool with_pkey, webauthn_cose_key *out,
                                       webauthn_error *err);
 void webauthn_cose_key_clear(webauthn_cose_key *key);
-const char *webauthn_cose_alg_name(int alg);
+const char *webauthn_cose_alg_name(int64_t alg);
 
 /* Returns the parsed key of a webauthn_public_key, or NULL when cose_key is not NULL
  * and differs from the bytes the key was parsed from. */
@@ -216,9 +216,12 @@ int webauthn_der_next(const unsigned char **p, long *remaining, int *tag, int *t
                       bool *constructed, const unsigned char **content,
                       long *content_len);
 
-/* Verifies signature over data with key under a COSE algorithm (ES256, RS256, EdDSA). */
-webauthn_code webauthn_verify_signature(EVP_PKEY *key, int alg, const unsigned char *data,
-                                        size_t data_len, const unsigned char *signature,
+/* Verifies signature over data with key under a COSE algorithm (ES256, RS256, EdDSA).
+ * alg is the statement's value as decoded, so that no out-of-range value can pass as a
+ * supported one. */
+webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
+                                        const unsigned char *data, size_t data_len,
+                                        const unsigned char *signature,
                                         size_t signature_len, webauthn_error *err);
 
 #endif

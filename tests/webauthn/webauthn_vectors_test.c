@@ -355,6 +355,76 @@ static void none_up_uv_cleared_rejected(void **state)
     json_decref(vector);
 }
 
+/* Replaces the alg of the android-key statement, -7 encoded as the byte 0x26 after the
+ * text "alg", with other CBOR bytes. The statement is not signed, so only the alg check
+ * can reject the result. */
+static webauthn_code verify_android_with_alg(const unsigned char *alg, size_t alg_len,
+                                             webauthn_error *err)
+{
+    static const unsigned char pattern[] = {0x63, 'a', 'l', 'g', 0x26};
+    json_t *vector = load_vector("webauthn/android-key-pixel/registration.json");
+    json_t *credential = json_deep_copy(json_object_get(vector, "credential"));
+    json_t *response = json_object_get(credential, "response");
+    webauthn_verifier *verifier = new_verifier(
+        get_text(vector, "expected_rp_id"), get_text(vector, "expected_origin"), NULL, 0);
+    webauthn_registration *reg = NULL;
+    size_t len = 0, at = 0;
+    unsigned char *object = decode(get_text(response, "attestationObject"), &len);
+    unsigned char *changed = malloc(len + alg_len);
+    char *text = NULL;
+    webauthn_code code;
+
+    while (at + sizeof(pattern) <= len &&
+           memcmp(object + at, pattern, sizeof(pattern)) != 0)
+        at++;
+    assert_true(at + sizeof(pattern) <= len);
+    memcpy(changed, object, at + 4);
+    memcpy(changed + at + 4, alg, alg_len);
+    memcpy(changed + at + 4 + alg_len, object + at + 5, len - at - 5);
+    assert_int_equal(webauthn_base64url_encode(changed, len - 1 + alg_len, &text), 0);
+    json_object_set_new(response, "attestationObject", json_string(text));
+
+    code = verify(verifier, get_text(vector, "expected_challenge_b64url"), credential,
+                  &reg, err);
+    webauthn_registration_free(&reg);
+    free(text);
+    free(changed);
+    free(object);
+    webauthn_verifier_free(&verifier);
+    json_decref(credential);
+    json_decref(vector);
+    return code;
+}
+
+static void android_key_alg_in_range_accepted(void **state)
+{
+    static const unsigned char es256[] = {0x26};
+    webauthn_error err;
+    webauthn_code code;
+
+    (void)state;
+    code = verify_android_with_alg(es256, sizeof(es256), &err);
+    if (code != WEBAUTHN_OK)
+        fail_msg("%s: %s", webauthn_code_name(code), err.message);
+}
+
+/* 2^32 - 7 and -7 - 2^32 are both -7 when narrowed to 32 bits. */
+static void android_key_alg_out_of_range_rejected(void **state)
+{
+    static const unsigned char above[] = {0x1a, 0xff, 0xff, 0xff, 0xf9};
+    static const unsigned char below[] = {0x3b, 0x00, 0x00, 0x00, 0x01,
+                                          0x00, 0x00, 0x00, 0x06};
+    webauthn_error err;
+
+    (void)state;
+    assert_int_equal(verify_android_with_alg(above, sizeof(above), &err),
+                     WEBAUTHN_ALGORITHM_UNSUPPORTED);
+    assert_non_null(strstr(err.message, "4294967289"));
+    assert_int_equal(verify_android_with_alg(below, sizeof(below), &err),
+                     WEBAUTHN_ALGORITHM_UNSUPPORTED);
+    assert_non_null(strstr(err.message, "-4294967303"));
+}
+
 /* ---- The assertion vector -----------------------------------------------------------
  */
 
@@ -496,6 +566,8 @@ int main(void)
         cmocka_unit_test(android_key_pixel_accepted_at_2025),
         cmocka_unit_test(android_key_pixel_rejected_today),
         cmocka_unit_test(android_key_pixel_rejected_with_other_root),
+        cmocka_unit_test(android_key_alg_in_range_accepted),
+        cmocka_unit_test(android_key_alg_out_of_range_rejected),
         cmocka_unit_test(apple_accepted_at_2021),
         cmocka_unit_test(apple_rejected_today),
         cmocka_unit_test(apple_wrong_challenge_rejected),
