@@ -242,6 +242,14 @@ static webauthn_code packed_full(const webauthn_attestation_input *in, int64_t a
     if (code != WEBAUTHN_OK)
         return code;
     leaf = sk_X509_value(out->x5c, 0);
+    /* libfido2 1.12 checks only the key type, so an ES256 signature by a P-384 or
+     * secp256k1 key would verify there. */
+    if (!webauthn_key_fits_alg(X509_get0_pubkey(leaf), alg))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The packed attestation certificate key does not fit alg "
+                             "%lld (%s), which needs a P-256 key for ES256, an RSA key "
+                             "for RS256 or an Ed25519 key for EdDSA.",
+                             (long long)alg, webauthn_cose_alg_name(alg));
 
     code = load_cred(in, &cred, err);
     if (code != WEBAUTHN_OK)
@@ -320,7 +328,6 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
     static const unsigned char zero_aaguid[16] = {0};
     const cbor_item_t *x5c;
     fido_cred_t *cred = NULL;
-    EVP_PKEY *leaf_key;
     webauthn_code code;
 
     code = stmt_member(in->att_stmt, "x5c", &x5c, err);
@@ -334,9 +341,9 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The fido-u2f x5c holds %d certificates instead of one.",
                              sk_X509_num(out->x5c));
-    leaf_key = X509_get0_pubkey(sk_X509_value(out->x5c, 0));
-    if (leaf_key == NULL || !EVP_PKEY_is_a(leaf_key, "EC") ||
-        EVP_PKEY_get_bits(leaf_key) != 256)
+    /* A key size of 256 bits would also admit secp256k1 and brainpoolP256r1. */
+    if (!webauthn_key_fits_alg(X509_get0_pubkey(sk_X509_value(out->x5c, 0)),
+                               WEBAUTHN_COSE_ES256))
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The fido-u2f attestation key is not an EC P-256 key.");
     if (in->credential_key->alg != WEBAUTHN_COSE_ES256)
@@ -438,6 +445,10 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
     code = webauthn_x5c_parse(x5c, &out->x5c, err);
     if (code != WEBAUTHN_OK)
         return code;
+    if (!webauthn_key_fits_alg(X509_get0_pubkey(sk_X509_value(out->x5c, 0)), alg))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate key is not an RSA key, "
+                             "which alg RS1 needs.");
 
     code = load_cred(in, &cred, err);
     if (code != WEBAUTHN_OK)

@@ -5,6 +5,7 @@
 #include <openssl/ec.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
@@ -416,6 +417,27 @@ void webauthn_cose_key_clear(webauthn_cose_key *key)
     key->alg = 0;
 }
 
+bool webauthn_key_fits_alg(const EVP_PKEY *key, int64_t alg)
+{
+    char group[64];
+
+    if (key == NULL)
+        return false;
+    switch (alg) {
+    case WEBAUTHN_COSE_ES256:
+        return EVP_PKEY_is_a(key, "EC") &&
+               EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) == 1 &&
+               OBJ_sn2nid(group) == NID_X9_62_prime256v1;
+    case WEBAUTHN_COSE_RS256:
+    case WEBAUTHN_COSE_RS1:
+        return EVP_PKEY_is_a(key, "RSA");
+    case WEBAUTHN_COSE_EDDSA:
+        return EVP_PKEY_is_a(key, "ED25519");
+    default:
+        return false;
+    }
+}
+
 webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
                                         const unsigned char *data, size_t data_len,
                                         const unsigned char *signature,
@@ -424,21 +446,19 @@ webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
     EVP_MD_CTX *ctx = NULL;
     EVP_PKEY_CTX *pkey_ctx = NULL;
     const EVP_MD *md = NULL;
-    int key_type = key != NULL ? EVP_PKEY_get_base_id(key) : EVP_PKEY_NONE;
     webauthn_code code = WEBAUTHN_OK;
 
-    if (alg == WEBAUTHN_COSE_ES256 && key_type == EVP_PKEY_EC)
-        md = webauthn_sha256_md();
-    else if (alg == WEBAUTHN_COSE_RS256 && key_type == EVP_PKEY_RSA)
-        md = webauthn_sha256_md();
-    else if (!(alg == WEBAUTHN_COSE_EDDSA && key_type == EVP_PKEY_ED25519))
+    /* RS1 fits an RSA key but is accepted only inside tpm, which libfido2 verifies. */
+    if (alg == WEBAUTHN_COSE_RS1 || !webauthn_key_fits_alg(key, alg))
         return webauthn_fail(
             err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
             "The signature algorithm %lld (%s) does not match the key or is "
             "not supported.",
             (long long)alg, webauthn_cose_alg_name(alg));
 
-    if (key_type != EVP_PKEY_ED25519 && md == NULL)
+    if (alg != WEBAUTHN_COSE_EDDSA)
+        md = webauthn_sha256_md();
+    if (alg != WEBAUTHN_COSE_EDDSA && md == NULL)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "OpenSSL could not provide SHA-256.");
 
@@ -448,7 +468,7 @@ webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
                              "OpenSSL could not set up signature verification.");
         goto out;
     }
-    if (key_type == EVP_PKEY_RSA &&
+    if (alg == WEBAUTHN_COSE_RS256 &&
         EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PADDING) != 1) {
         code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "OpenSSL could not select PKCS #1 v1.5 padding.");

@@ -216,6 +216,11 @@ int webauthn_der_next(const unsigned char **p, long *remaining, int *tag, int *t
                       bool *constructed, const unsigned char **content,
                       long *content_len);
 
+/* Returns true when key is of the type that alg signs with: a P-256 key for ES256, RSA
+ * for RS256 and RS1, Ed25519 for EdDSA. A key of the right type on another curve, such
+ * as P-384 or secp256k1 for ES256, does not fit. */
+bool webauthn_key_fits_alg(const EVP_PKEY *key, int64_t alg);
+
 /* Verifies signature over data with key under a COSE algorithm (ES256, RS256, EdDSA).
  * alg is the statement's value as decoded, so that no out-of-range value can pass as a
  * supported one. */

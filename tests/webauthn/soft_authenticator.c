@@ -217,9 +217,15 @@ static X509 *new_cert(EVP_PKEY *key, const char *subject_text, long serial)
 
 int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid)
 {
+    return soft_ca_init_curve(ca, cert_aaguid, "P-256");
+}
+
+int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
+                       const char *attestation_curve)
+{
     memset(ca, 0, sizeof(*ca));
     ca->ca_key = EVP_EC_gen("P-256");
-    ca->attestation_key = EVP_EC_gen("P-256");
+    ca->attestation_key = EVP_EC_gen(attestation_curve);
     if (ca->ca_key == NULL || ca->attestation_key == NULL)
         return -1;
 
@@ -347,6 +353,48 @@ static void corrupt_ec_point(EVP_PKEY *key, unsigned char *der, size_t der_len)
     }
 }
 
+/* Builds the x5c array with the attestation certificate. */
+static cbor_item_t *x5c_item(const soft_ceremony *ceremony)
+{
+    cbor_item_t *array = cbor_new_definite_array(1);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(ceremony->ca->attestation_cert, &der);
+
+    if (ceremony->corrupt_cert_key)
+        corrupt_ec_point(ceremony->ca->attestation_key, der, (size_t)der_len);
+    cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
+    OPENSSL_free(der);
+    return array;
+}
+
+/* Builds a fido-u2f statement: the attestation key signs 0x00 || rpIdHash ||
+ * clientDataHash || credentialId || the uncompressed credential point. */
+static cbor_item_t *u2f_att_stmt(const soft_authenticator *auth,
+                                 const soft_ceremony *ceremony, const unsigned char *ad,
+                                 const unsigned char *client_data_hash)
+{
+    unsigned char data[1 + 32 + 32 + sizeof(auth->credential_id) + 65];
+    size_t point_len = 0, sig_len = 0;
+    unsigned char *sig;
+    cbor_item_t *map = cbor_new_definite_map(2);
+
+    data[0] = 0x00;
+    memcpy(data + 1, ad, 32);
+    memcpy(data + 33, client_data_hash, 32);
+    memcpy(data + 65, auth->credential_id, sizeof(auth->credential_id));
+    EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY,
+                                    data + 65 + sizeof(auth->credential_id), 65,
+                                    &point_len);
+    sig = sign(ceremony->ca->attestation_key, -7, data, sizeof(data), &sig_len);
+    if (ceremony->tamper_signature)
+        sig[sig_len / 2] ^= 0x01;
+
+    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    map_add(map, cbor_build_string("x5c"), x5c_item(ceremony));
+    free(sig);
+    return map;
+}
+
 static cbor_item_t *att_stmt(const soft_authenticator *auth,
                              const soft_ceremony *ceremony, const unsigned char *ad,
                              size_t ad_len, const unsigned char *client_data_hash)
@@ -359,6 +407,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
 
     if (ceremony->format == SOFT_FORMAT_NONE)
         return cbor_new_definite_map(0);
+    if (ceremony->format == SOFT_FORMAT_FIDO_U2F)
+        return u2f_att_stmt(auth, ceremony, ad, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
     sig = sign(x5c ? ceremony->ca->attestation_key : auth->key, alg, data, ad_len + 32,
@@ -371,18 +421,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
             alg == -257 ? cbor_build_negint16(256)
                         : cbor_build_negint8((uint8_t)(-1 - alg)));
     map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
-    if (x5c) {
-        cbor_item_t *array = cbor_new_definite_array(1);
-        unsigned char *der = NULL;
-        int der_len = i2d_X509(ceremony->ca->attestation_cert, &der);
-
-        if (ceremony->corrupt_cert_key)
-            corrupt_ec_point(ceremony->ca->attestation_key, der, (size_t)der_len);
-
-        cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
-        map_add(map, cbor_build_string("x5c"), array);
-        OPENSSL_free(der);
-    }
+    if (x5c)
+        map_add(map, cbor_build_string("x5c"), x5c_item(ceremony));
     free(sig);
     free(data);
     return map;
@@ -395,7 +435,9 @@ unsigned char *soft_attestation_object(const soft_authenticator *auth,
     size_t ad_len = 0;
     unsigned char *ad = auth_data(auth, ceremony, true, &ad_len);
     cbor_item_t *map = cbor_new_definite_map(3);
-    const char *fmt = ceremony->format == SOFT_FORMAT_NONE ? "none" : "packed";
+    const char *fmt = ceremony->format == SOFT_FORMAT_NONE       ? "none"
+                      : ceremony->format == SOFT_FORMAT_FIDO_U2F ? "fido-u2f"
+                                                                 : "packed";
 
     if (ceremony->format_name != NULL)
         fmt = ceremony->format_name;
@@ -508,8 +550,9 @@ char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *cer
     if (ceremony->user_handle != NULL)
         set_b64(response, "userHandle", ceremony->user_handle, ceremony->user_handle_len);
     if (ceremony->user_handle_json != NULL)
-        json_object_set_new(response, "userHandle",
-                            json_loads(ceremony->user_handle_json, JSON_DECODE_ANY, NULL));
+        json_object_set_new(
+            response, "userHandle",
+            json_loads(ceremony->user_handle_json, JSON_DECODE_ANY, NULL));
     json_object_set_new(root, "response", response);
 
     free(sig);

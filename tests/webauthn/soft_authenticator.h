@@ -21,6 +21,7 @@ typedef enum soft_format {
     SOFT_FORMAT_NONE,
     SOFT_FORMAT_PACKED_SELF,
     SOFT_FORMAT_PACKED_X5C, /* signed by an attestation certificate from a test CA */
+    SOFT_FORMAT_FIDO_U2F,   /* the same certificate; needs an ES256 credential */
 } soft_format;
 
 /* A test certificate authority and the packed attestation certificate it issued. */
@@ -76,6 +77,11 @@ void soft_authenticator_clear(soft_authenticator *auth);
 /* Creates a CA and an attestation certificate for packed. cert_aaguid, when not NULL,
  * goes into the id-fido-gen-ce-aaguid extension. */
 int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid);
+
+/* Does what soft_ca_init does with an attestation key on another curve, named as
+ * EVP_EC_gen takes it ("P-384", "secp256k1"). */
+int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
+                       const char *attestation_curve);
 void soft_ca_clear(soft_ca *ca);
 
 void soft_ceremony_defaults(soft_ceremony *ceremony);

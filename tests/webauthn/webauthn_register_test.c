@@ -340,6 +340,54 @@ static void undecodable_cert_key_rejected(void **state)
     assert_non_null(strstr(f->err.message, "cannot be decoded"));
 }
 
+/* Replaces the test CA with one whose attestation key is on the given curve. */
+static void use_attestation_curve(fixture *f, const char *curve)
+{
+    soft_ca_clear(&f->ca);
+    assert_int_equal(soft_ca_init_curve(&f->ca, f->auth.aaguid, curve), 0);
+}
+
+/* ES256 means ECDSA on P-256 with SHA-256, so another curve must not verify as ES256
+ * even with a valid SHA-256 signature. */
+static void packed_x5c_other_curve_rejected(void **state)
+{
+    static const char *const curves[] = {"P-384", "secp256k1", "brainpoolP256r1"};
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+        use_attestation_curve(f, curves[i]);
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        assert_non_null(strstr(f->err.message, "does not fit alg -7 (ES256)"));
+    }
+}
+
+static void fido_u2f_accepted(void **state)
+{
+    fixture *f = *state;
+
+    memset(f->auth.aaguid, 0, sizeof(f->auth.aaguid));
+    f->ceremony.format = SOFT_FORMAT_FIDO_U2F;
+    assert_accepted(f);
+    assert_decoded(f, "fido-u2f", WEBAUTHN_ATTESTED_BASIC);
+}
+
+/* secp256k1 and brainpoolP256r1 keys are 256 bits long too, but fido-u2f allows only
+ * P-256. */
+static void fido_u2f_other_curve_rejected(void **state)
+{
+    static const char *const curves[] = {"secp256k1", "brainpoolP256r1", "P-384"};
+    fixture *f = *state;
+
+    memset(f->auth.aaguid, 0, sizeof(f->auth.aaguid));
+    f->ceremony.format = SOFT_FORMAT_FIDO_U2F;
+    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+        use_attestation_curve(f, curves[i]);
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        assert_non_null(strstr(f->err.message, "not an EC P-256 key"));
+    }
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -591,6 +639,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(tampered_x5c_signature_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(undecodable_cert_key_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_other_curve_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(fido_u2f_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(fido_u2f_other_curve_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
                                         teardown),
