@@ -36,6 +36,10 @@ static webauthn_code parse_attested(const unsigned char *raw, size_t len, size_t
     *pos += id_len;
 
     /* The COSE_Key has no length prefix: its end is where its CBOR item ends. */
+    if (*pos == len)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The attested credential data has no credential public key "
+                             "after the credential id.");
     code = webauthn_cbor_check(raw + *pos, len - *pos, &key_len, err);
     if (code != WEBAUTHN_OK)
         return code;
@@ -77,6 +81,10 @@ webauthn_code webauthn_auth_data_parse(const unsigned char *raw, size_t len,
     if (out->flags & WEBAUTHN_FLAG_ED) {
         size_t extensions_len;
 
+        if (pos == len)
+            return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                 "The authenticator data sets the extensions flag (ED), "
+                                 "but no extensions follow.");
         code = webauthn_cbor_check(raw + pos, len - pos, &extensions_len, err);
         if (code != WEBAUTHN_OK)
             return code;

@@ -412,6 +412,15 @@ static void other_extension_accepted(void **state)
     assert_int_equal(f->result.flags, 0x85);
 }
 
+static void extension_flag_without_extensions_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags |= 0x80; /* ED, with nothing after the fixed fields */
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "extensions flag (ED)"));
+}
+
 static void parsed_key_other_bytes_rejected(void **state)
 {
     fixture *f = *state;
@@ -729,6 +738,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(extension_text_output_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(other_extension_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(extension_flag_without_extensions_rejected,
+                                        setup_es256, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_es256_parsed, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256_parsed, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa_parsed, teardown),

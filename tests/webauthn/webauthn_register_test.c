@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <cbor.h>
 #include <cmocka.h>
+#include <openssl/sha.h>
 
 #include "soft_authenticator.h"
 #include "webauthn.h"
@@ -503,6 +505,47 @@ static void truncated_object_rejected(void **state)
     free(object);
 }
 
+static void extension_flag_without_extensions_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    f->ceremony.flags |= 0x80; /* ED, with nothing after the credential key */
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "extensions flag (ED)"));
+}
+
+static void add_pair(cbor_item_t *map, const char *key, cbor_item_t *value)
+{
+    cbor_map_add(map, (struct cbor_pair){.key = cbor_move(cbor_build_string(key)),
+                                         .value = cbor_move(value)});
+}
+
+/* The authenticator data ends right after the credential id, with AT set. */
+static void credential_key_missing_rejected(void **state)
+{
+    fixture *f = *state;
+    unsigned char auth_data[37 + 18 + sizeof(f->auth.credential_id)];
+    unsigned char *object = NULL;
+    size_t size = 0, len;
+    cbor_item_t *map = cbor_new_definite_map(3);
+
+    memset(auth_data, 0, sizeof(auth_data));
+    SHA256((const unsigned char *)SOFT_RP_ID, strlen(SOFT_RP_ID), auth_data);
+    auth_data[32] = 0x45; /* UP, UV and AT */
+    auth_data[37 + 17] = sizeof(f->auth.credential_id);
+    memcpy(auth_data + 37 + 18, f->auth.credential_id, sizeof(f->auth.credential_id));
+    add_pair(map, "fmt", cbor_build_string("none"));
+    add_pair(map, "attStmt", cbor_new_definite_map(0));
+    add_pair(map, "authData", cbor_build_bytestring(auth_data, sizeof(auth_data)));
+    len = cbor_serialize_alloc(map, &object, &size);
+    cbor_decref(&map);
+
+    assert_object_rejected(f, object, len, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "no credential public key"));
+    free(object);
+}
+
 static void huge_lengths_rejected_fast(void **state)
 {
     fixture *f = *state;
@@ -655,6 +698,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(self_rejected_under_chain, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(trailing_bytes_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(truncated_object_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(extension_flag_without_extensions_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(credential_key_missing_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(indefinite_length_rejected, setup_es256,
