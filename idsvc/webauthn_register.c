@@ -175,6 +175,32 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
                                    format_needs_pkey(reg->fmt), &reg->key, err);
 }
 
+/* Registered WebAuthn formats that this server does not verify, each with the reason
+ * that its rejection gives. */
+static const struct {
+    const char *name;
+    const char *reason;
+} unverified_formats[] = {
+    {"android-safetynet",
+     "this server does not verify SafetyNet statements, which are JWS tokens from "
+     "Google Play services. Register with attestation \"none\" requested, or with an "
+     "authenticator that sends android-key or packed"},
+    {"compound", "this server does not verify statements that combine several formats"},
+};
+
+static webauthn_code reject_format(const char *fmt, webauthn_error *err)
+{
+    for (size_t i = 0; i < sizeof(unverified_formats) / sizeof(unverified_formats[0]);
+         i++) {
+        if (strcmp(unverified_formats[i].name, fmt) == 0)
+            return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                                 "The attestation format \"%s\" is not supported: %s.",
+                                 fmt, unverified_formats[i].reason);
+    }
+    return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                         "The attestation format \"%s\" is not supported.", fmt);
+}
+
 static webauthn_code verify_statement(const webauthn_verifier *verifier,
                                       registration *reg, webauthn_error *err)
 {
@@ -192,8 +218,7 @@ static webauthn_code verify_statement(const webauthn_verifier *verifier,
         if (strcmp(attestation_formats[i].name, reg->fmt) == 0)
             return attestation_formats[i].verify(&in, &reg->attestation, err);
     }
-    return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-                         "The attestation format \"%s\" is not supported.", reg->fmt);
+    return reject_format(reg->fmt, err);
 }
 
 /* Applies the deployment's attestation policy to a verified statement. */

@@ -606,6 +606,15 @@ static void unknown_format_rejected(void **state)
     assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
 }
 
+static void safetynet_rejected_with_reason(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format_name = "android-safetynet";
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "does not verify SafetyNet statements"));
+}
+
 static void padded_base64url_rejected(void **state)
 {
     fixture *f = *state;
@@ -709,6 +718,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(deep_nesting_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(object_not_a_map_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(unknown_format_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_rejected_with_reason, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(padded_base64url_rejected, setup_es256, teardown),
     };
 
