@@ -30,16 +30,15 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
     if (code != WEBAUTHN_OK)
         return code;
 
+    /* credBlob reports whether the authenticator stored the blob, and the blob itself is
+     * not in authenticator data. */
     code = webauthn_cbor_map_text(map, "credBlob", &value, err);
-    if (code == WEBAUTHN_OK && value != NULL) {
-        code = webauthn_fail(
-            err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-            "libfido2 1.12 cannot verify a registration whose authenticator "
-            "data reports the credBlob extension.");
-        goto out;
-    }
+    if (code == WEBAUTHN_OK && value != NULL && cbor_is_bool(value) &&
+        cbor_get_bool(value))
+        mask |= FIDO_EXT_CRED_BLOB;
 
-    code = webauthn_cbor_map_text(map, "hmac-secret", &value, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_text(map, "hmac-secret", &value, err);
     if (code == WEBAUTHN_OK && value != NULL && cbor_is_bool(value) &&
         cbor_get_bool(value))
         mask |= FIDO_EXT_HMAC_SECRET;
@@ -66,7 +65,6 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
         code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "libfido2 rejected the extension mask 0x%x.", mask);
 
-out:
     cbor_decref(&map);
     return code;
 }

@@ -261,6 +261,17 @@ void soft_ca_clear(soft_ca *ca)
 
 /* ---- Authenticator data and attestation ------------------------------------------- */
 
+static cbor_item_t *extension_value(const soft_ceremony *ceremony)
+{
+    static const unsigned char zeros[32] = {0};
+
+    if (ceremony->extension_true)
+        return cbor_build_bool(true);
+    if (ceremony->extension_text)
+        return cbor_build_string("x");
+    return cbor_build_bytestring(zeros, sizeof(zeros));
+}
+
 static unsigned char *auth_data(const soft_authenticator *auth,
                                 const soft_ceremony *ceremony, bool with_credential,
                                 size_t *len)
@@ -279,7 +290,6 @@ static unsigned char *auth_data(const soft_authenticator *auth,
             cose[cose_len - 1] ^= 0x01;
     }
     if (ceremony->credential_protect != NULL || ceremony->extension_name != NULL) {
-        static const unsigned char zeros[32] = {0};
         cbor_item_t *map = cbor_new_definite_map(2);
 
         if (ceremony->credential_protect != NULL)
@@ -289,9 +299,7 @@ static unsigned char *auth_data(const soft_authenticator *auth,
             map_add(map,
                     cbor_build_stringn(ceremony->extension_name,
                                        ceremony->extension_name_len),
-                    ceremony->extension_text
-                        ? cbor_build_string("x")
-                        : cbor_build_bytestring(zeros, sizeof(zeros)));
+                    extension_value(ceremony));
         extensions = serialize(map, &extensions_len);
         flags |= 0x80;
     }

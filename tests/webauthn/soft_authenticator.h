@@ -55,11 +55,12 @@ typedef struct soft_ceremony {
     bool tamper_signature; /* flip a bit of the signature */
     const char *credential_protect; /* extension value in authData, or NULL */
     /* An extension output named this in authData, or NULL; its value is 32 zero bytes,
-     * or the text "x" when extension_text is set. The name may contain a NUL byte, so
-     * extension_name_len gives its length. */
+     * the text "x" when extension_text is set, or true when extension_true is set. The
+     * name may contain a NUL byte, so extension_name_len gives its length. */
     const char *extension_name;
     size_t extension_name_len;
     bool extension_text;
+    bool extension_true;
     const char *format_name;     /* replaces the fmt text when set */
     bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
     bool corrupt_credential_key; /* flip the last bit of the COSE key in authData */

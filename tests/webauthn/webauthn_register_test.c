@@ -222,6 +222,23 @@ static void cred_protect_extension_accepted(void **state)
 
 /* ---- Rejections from clientDataJSON ----------------------------------------------- */
 
+/* credBlob true says that the authenticator stored the blob that was sent. */
+static void cred_blob_extension_accepted(void **state)
+{
+    static const soft_format formats[] = {SOFT_FORMAT_PACKED_SELF,
+                                          SOFT_FORMAT_PACKED_X5C};
+    fixture *f = *state;
+
+    f->ceremony.extension_name = "credBlob";
+    f->ceremony.extension_name_len = strlen("credBlob");
+    f->ceremony.extension_true = true;
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        f->ceremony.format = formats[i];
+        assert_accepted(f);
+        assert_int_equal(f->reg->flags, 0xc5);
+    }
+}
+
 static void wrong_origin_rejected(void **state)
 {
     fixture *f = *state;
@@ -664,6 +681,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(uv_cleared_accepted_without_require, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_protect_extension_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cred_blob_extension_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cred_blob_extension_accepted, setup_eddsa,
                                         teardown),
         cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
