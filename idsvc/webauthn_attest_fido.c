@@ -46,10 +46,15 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
     if (code == WEBAUTHN_OK)
         code = webauthn_cbor_map_text(map, "credProtect", &value, err);
     if (code == WEBAUTHN_OK && value != NULL && cbor_isa_uint(value)) {
+        uint64_t level = cbor_get_int(value);
+
         mask |= FIDO_EXT_CRED_PROTECT;
-        if (fido_cred_set_prot(cred, (int)cbor_get_int(value)) != FIDO_OK)
+        /* CTAP 2.1 defines the levels 1 to 3, and fido_cred_set_prot takes 0 as "no
+         * credProtect", so 0 must be caught here. */
+        if (level < 1 || level > 3 || fido_cred_set_prot(cred, (int)level) != FIDO_OK)
             code = webauthn_fail(err, WEBAUTHN_MALFORMED,
-                                 "The credProtect extension value is not 1, 2 or 3.");
+                                 "The credProtect extension value %llu is not 1, 2 or 3.",
+                                 (unsigned long long)level);
     }
 
     if (code == WEBAUTHN_OK)

@@ -220,6 +220,18 @@ static void cred_protect_extension_accepted(void **state)
     assert_int_equal(f->reg->flags, 0xc5);
 }
 
+static void cred_protect_out_of_range_rejected(void **state)
+{
+    static const char *const levels[] = {"0", "4", "255"};
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        f->ceremony.credential_protect = levels[i];
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        assert_non_null(strstr(f->err.message, "is not 1, 2 or 3"));
+    }
+}
+
 /* ---- Rejections from clientDataJSON ----------------------------------------------- */
 
 /* credBlob true says that the authenticator stored the blob that was sent. */
@@ -681,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(uv_cleared_accepted_without_require, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_protect_extension_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cred_protect_out_of_range_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_blob_extension_accepted, setup_es256,
                                         teardown),
