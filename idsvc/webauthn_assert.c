@@ -38,7 +38,8 @@ static void assertion_clear(assertion *as)
 
 /* A response's userHandle identifies the account that the authenticator keeps the key
  * for, so it must be the credential owner's. An absent, null or empty one identifies no
- * account. */
+ * account. Any other value must be base64url text even when the caller stored no
+ * handle to compare, so that a malformed response is not accepted. */
 static webauthn_code check_user_handle(const webauthn_credential *credential,
                                        const json_t *response, webauthn_error *err)
 {
@@ -47,11 +48,11 @@ static webauthn_code check_user_handle(const webauthn_credential *credential,
     size_t len = 0;
     webauthn_code code;
 
-    if (credential->user_handle == NULL || value == NULL || json_is_null(value) ||
+    if (value == NULL || json_is_null(value) ||
         (json_is_string(value) && json_string_length(value) == 0))
         return WEBAUTHN_OK;
     code = webauthn_json_bytes(response, "userHandle", "userHandle", &handle, &len, err);
-    if (code == WEBAUTHN_OK &&
+    if (code == WEBAUTHN_OK && credential->user_handle != NULL &&
         (len != credential->user_handle_len ||
          memcmp(handle, credential->user_handle, len) != 0))
         code = webauthn_fail(err, WEBAUTHN_USER_HANDLE_MISMATCH,

@@ -339,6 +339,22 @@ static void user_handle_checked(void **state)
     assert_rejected(f, WEBAUTHN_MALFORMED);
 }
 
+static void user_handle_checked_without_owner(void **state)
+{
+    static const char *const malformed[] = {"5", "true", "{}", "\"not base64url!\"",
+                                            "\"AAAA=\""};
+    fixture *f = *state;
+
+    f->ceremony.user_handle_json = "\"dXNlci0x\"";
+    assert_accepted(f);
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        f->ceremony.sign_count++;
+        f->ceremony.user_handle_json = malformed[i];
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        assert_non_null(strstr(f->err.message, "userHandle"));
+    }
+}
+
 static void challenge_extracted_for_store(void **state)
 {
     fixture *f = *state;
@@ -728,6 +744,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(user_handle_checked, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(user_handle_checked_without_owner, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(challenge_extracted_for_store, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(hmac_secret_output_rejected, setup_es256,
