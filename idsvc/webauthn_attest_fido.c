@@ -29,6 +29,13 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
     code = webauthn_cbor_load(ad->extensions, ad->extensions_len, &map, err);
     if (code != WEBAUTHN_OK)
         return code;
+    if (!webauthn_cbor_map_canonical(map)) {
+        cbor_decref(&map);
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "The authenticator data extensions are not in CTAP2 "
+                             "canonical key order, which libfido2 1.12 requires to "
+                             "verify packed, fido-u2f and tpm statements.");
+    }
 
     /* credBlob reports whether the authenticator stored the blob, and the blob itself is
      * not in authenticator data. */
@@ -74,6 +81,63 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
     return code;
 }
 
+/* Checks that libfido2 1.12 can decode the credential key in authenticator data,
+ * which it reads only with its map keys in CTAP2 canonical order. The authenticator
+ * data is signed, so the key cannot be reordered here. */
+static webauthn_code check_key_order(const webauthn_auth_data *ad, webauthn_error *err)
+{
+    cbor_item_t *map = NULL;
+    webauthn_code code =
+        webauthn_cbor_load(ad->public_key, ad->public_key_len, &map, err);
+
+    if (code == WEBAUTHN_OK && !webauthn_cbor_map_canonical(map))
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "The credential public key in authenticator data is not in "
+                             "CTAP2 canonical key order, which libfido2 1.12 requires "
+                             "to verify packed, fido-u2f and tpm statements.");
+    if (map != NULL)
+        cbor_decref(&map);
+    return code;
+}
+
+/* Encodes the attStmt members that libfido2 1.12 reads, in CTAP2 canonical order,
+ * because libfido2 rejects a map in any other order. attStmt is not signed, so the
+ * order carries no meaning; members libfido2 ignores are left out. */
+static webauthn_code encode_att_stmt(const cbor_item_t *att_stmt, unsigned char **out,
+                                     size_t *len, webauthn_error *err)
+{
+    static const char *const members[] = {"alg", "sig", "x5c", "pubArea", "certInfo"};
+    cbor_item_t *map = cbor_new_definite_map(sizeof(members) / sizeof(members[0]));
+    size_t size = 0;
+    webauthn_code code = WEBAUTHN_OK;
+
+    *out = NULL;
+    *len = 0;
+    if (map == NULL)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]) && code == WEBAUTHN_OK;
+         i++) {
+        const cbor_item_t *value;
+        cbor_item_t *key;
+
+        code = webauthn_cbor_map_text(att_stmt, members[i], &value, err);
+        if (code != WEBAUTHN_OK || value == NULL)
+            continue;
+        key = cbor_build_string(members[i]);
+        if (key == NULL ||
+            !cbor_map_add(map, (struct cbor_pair){.key = cbor_move(key),
+                                                  .value = (cbor_item_t *)value}))
+            code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
+    }
+    if (code == WEBAUTHN_OK) {
+        *len = cbor_serialize_alloc(map, out, &size);
+        if (*len == 0)
+            code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
+    }
+    cbor_decref(&map);
+    return code;
+}
+
 /* Loads everything libfido2 needs into a new fido_cred_t. fido_cred_set_type must come
  * before the authenticator data, which libfido2 decodes for that key type. */
 static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t **out,
@@ -81,8 +145,7 @@ static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t
 {
     fido_cred_t *cred = fido_cred_new();
     unsigned char *att_stmt = NULL;
-    size_t att_stmt_size = 0;
-    size_t att_stmt_len;
+    size_t att_stmt_len = 0;
     const webauthn_verifier *verifier = in->verifier;
     webauthn_code code = WEBAUTHN_OK;
 
@@ -100,7 +163,9 @@ static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t
         goto out;
     }
 
-    code = mirror_extensions(cred, in->auth_data, err);
+    code = check_key_order(in->auth_data, err);
+    if (code == WEBAUTHN_OK)
+        code = mirror_extensions(cred, in->auth_data, err);
     if (code != WEBAUTHN_OK)
         goto out;
 
@@ -115,11 +180,9 @@ static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t
 
     /* The attStmt map passed webauthn_cbor_check inside the attestation object, so
      * libfido2's own cbor_load of this re-encoding is bounded too. */
-    att_stmt_len = cbor_serialize_alloc(in->att_stmt, &att_stmt, &att_stmt_size);
-    if (att_stmt_len == 0) {
-        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
+    code = encode_att_stmt(in->att_stmt, &att_stmt, &att_stmt_len, err);
+    if (code != WEBAUTHN_OK)
         goto out;
-    }
     if (fido_cred_set_fmt(cred, in->fmt) != FIDO_OK ||
         fido_cred_set_attstmt(cred, att_stmt, att_stmt_len) != FIDO_OK) {
         code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,

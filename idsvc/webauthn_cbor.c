@@ -219,3 +219,42 @@ webauthn_code webauthn_cbor_map_int(const cbor_item_t *map, int64_t key,
 {
     return map_find(map, false, NULL, key, value, err);
 }
+
+/* Orders two map keys of the types CTAP2 allows as libfido2 1.12 does (ctap_check_cbor
+ * in its cbor.c): returns true when prev may come before next. */
+static bool key_precedes(const cbor_item_t *prev, const cbor_item_t *next)
+{
+    size_t prev_len, next_len;
+
+    if (cbor_typeof(prev) != cbor_typeof(next))
+        return cbor_typeof(prev) < cbor_typeof(next);
+    if (cbor_isa_uint(next) || cbor_isa_negint(next))
+        return cbor_int_get_width(next) >= cbor_int_get_width(prev) &&
+               cbor_get_int(next) > cbor_get_int(prev);
+
+    prev_len = cbor_string_length(prev);
+    next_len = cbor_string_length(next);
+    return next_len > prev_len ||
+           (next_len == prev_len &&
+            memcmp(cbor_string_handle(prev), cbor_string_handle(next), next_len) < 0);
+}
+
+static bool key_type_allowed(const cbor_item_t *key)
+{
+    return cbor_isa_uint(key) || cbor_isa_negint(key) ||
+           (cbor_isa_string(key) && cbor_string_is_definite(key));
+}
+
+bool webauthn_cbor_map_canonical(const cbor_item_t *map)
+{
+    struct cbor_pair *pairs = cbor_map_handle(map);
+    size_t count = cbor_map_size(map);
+
+    for (size_t i = 0; i < count; i++) {
+        if (!key_type_allowed(pairs[i].key))
+            return false;
+        if (i > 0 && !key_precedes(pairs[i - 1].key, pairs[i].key))
+            return false;
+    }
+    return true;
+}

@@ -106,6 +106,12 @@ webauthn_code webauthn_cbor_map_text(const cbor_item_t *map, const char *key,
 webauthn_code webauthn_cbor_map_int(const cbor_item_t *map, int64_t key,
                                     const cbor_item_t **value, webauthn_error *err);
 
+/* Returns true when the keys of a definite map are in CTAP2 canonical order, which
+ * libfido2 1.12 requires of every map it reads. That order puts unsigned integers
+ * first, then negative integers, then text strings, with integers by value and text by
+ * length, then bytewise. A key of any other type makes it false. */
+bool webauthn_cbor_map_canonical(const cbor_item_t *map);
+
 /* Reads an unsigned or negative integer as int64_t; -1 when it is not one or too big. */
 int webauthn_cbor_int(const cbor_item_t *item, int64_t *out);
 

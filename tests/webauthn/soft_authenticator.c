@@ -288,6 +288,13 @@ static unsigned char *auth_data(const soft_authenticator *auth,
         /* The last byte belongs to the last parameter: y for ES256, e for RS256. */
         if (ceremony->corrupt_credential_key)
             cose[cose_len - 1] ^= 0x01;
+        /* The first two pairs, kty and alg, take two bytes each for ES256 and EdDSA. */
+        if (ceremony->credential_key_unordered && auth->alg != -257) {
+            unsigned char kty[2] = {cose[1], cose[2]};
+
+            memmove(cose + 1, cose + 3, 2);
+            memcpy(cose + 3, kty, 2);
+        }
     }
     if (ceremony->credential_protect != NULL || ceremony->extension_name != NULL) {
         cbor_item_t *map = cbor_new_definite_map(2);
@@ -425,10 +432,13 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         sig[sig_len / 2] ^= 0x01;
 
     map = cbor_new_definite_map(3);
+    if (ceremony->att_stmt_unordered)
+        map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     map_add(map, cbor_build_string("alg"),
             alg == -257 ? cbor_build_negint16(256)
                         : cbor_build_negint8((uint8_t)(-1 - alg)));
-    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    if (!ceremony->att_stmt_unordered)
+        map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     if (x5c)
         map_add(map, cbor_build_string("x5c"), x5c_item(ceremony));
     free(sig);

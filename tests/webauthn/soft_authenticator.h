@@ -64,6 +64,10 @@ typedef struct soft_ceremony {
     const char *format_name;     /* replaces the fmt text when set */
     bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
     bool corrupt_credential_key; /* flip the last bit of the COSE key in authData */
+    /* Out of CTAP2 canonical order, which CBOR allows: sig before alg in attStmt, and
+     * alg (3) before kty (1) in an ES256 or EdDSA COSE key in authData. */
+    bool att_stmt_unordered;
+    bool credential_key_unordered;
     /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
      * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
     const unsigned char *user_handle;

@@ -232,9 +232,49 @@ static void cred_protect_out_of_range_rejected(void **state)
     }
 }
 
+/* attStmt is not signed, so its member order carries no meaning. */
+static void att_stmt_any_order_accepted(void **state)
+{
+    static const soft_format formats[] = {SOFT_FORMAT_PACKED_SELF,
+                                          SOFT_FORMAT_PACKED_X5C};
+    fixture *f = *state;
+
+    f->ceremony.att_stmt_unordered = true;
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        f->ceremony.format = formats[i];
+        assert_accepted(f);
+    }
+}
+
+/* The credential key is signed as it is, and libfido2 1.12 reads it only in canonical
+ * order, so the rejection must name the order rather than call the data undecodable. */
+static void credential_key_order_named(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.credential_key_unordered = true;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "CTAP2 canonical key order"));
+
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    assert_accepted(f);
+}
+
+/* credProtect (11 bytes) before example (7 bytes) is out of canonical order. */
+static void extension_order_named(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.credential_protect = "2";
+    f->ceremony.extension_name = "example";
+    f->ceremony.extension_name_len = strlen("example");
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "extensions are not in CTAP2 canonical"));
+}
+
 /* ---- Rejections from clientDataJSON ----------------------------------------------- */
 
-/* credBlob true says that the authenticator stored the blob that was sent. */
+/* credBlob true reports that the authenticator stored the blob that was sent. */
 static void cred_blob_extension_accepted(void **state)
 {
     static const soft_format formats[] = {SOFT_FORMAT_PACKED_SELF,
@@ -694,6 +734,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_protect_extension_accepted, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(att_stmt_any_order_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(att_stmt_any_order_accepted, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(credential_key_order_named, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(credential_key_order_named, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(extension_order_named, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(cred_protect_out_of_range_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_blob_extension_accepted, setup_es256,
