@@ -476,6 +476,35 @@ static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
     return WEBAUTHN_OK;
 }
 
+/* Checks that an RS256 credential key has the exponent 65537. libfido2 1.12 accepts
+ * only a pubArea whose exponent field is 0, which TPM 2.0 defines as 65537, and then
+ * compares the modulus alone, so a credential key with another exponent would pass as
+ * the key that the TPM attested. */
+static webauthn_code check_tpm_exponent(const webauthn_attestation_input *in,
+                                        webauthn_error *err)
+{
+    static const unsigned char f4[] = {0x01, 0x00, 0x01};
+    cbor_item_t *map = NULL;
+    const cbor_item_t *e;
+    webauthn_code code;
+
+    if (in->credential_key->alg != WEBAUTHN_COSE_RS256)
+        return WEBAUTHN_OK;
+    code = webauthn_cbor_load(in->auth_data->public_key, in->auth_data->public_key_len,
+                              &map, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_int(map, -2, &e, err);
+    if (code == WEBAUTHN_OK &&
+        (e == NULL || !cbor_isa_bytestring(e) || cbor_bytestring_length(e) != 3 ||
+         memcmp(cbor_bytestring_handle(e), f4, sizeof(f4)) != 0))
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The RS256 credential key's exponent is not 65537, the "
+                             "exponent of the TPM key that pubArea describes.");
+    if (map != NULL)
+        cbor_decref(&map);
+    return code;
+}
+
 webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err)
 {
@@ -500,13 +529,19 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
         cbor_string_length(ver) != 3 || memcmp(cbor_string_handle(ver), "2.0", 3) != 0)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The tpm attestation version is not \"2.0\".");
-    /* RS1 stays allowed here: Windows Hello signs certInfo with it. */
-    if (alg != WEBAUTHN_COSE_RS1 || in->credential_key->alg != WEBAUTHN_COSE_RS256)
+    /* RS1 stays allowed here: Windows Hello signs certInfo with it. libfido2 1.12
+     * (fido_get_signed_hash_tpm) compares pubArea with ES256 and RS256 credential keys,
+     * but not with EdDSA ones. */
+    if (alg != WEBAUTHN_COSE_RS1 || in->credential_key->alg == WEBAUTHN_COSE_EDDSA)
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-            "libfido2 1.12 verifies tpm attestation only with RS1 and an "
+            "libfido2 1.12 verifies tpm attestation only with RS1 and an ES256 or "
             "RS256 credential key; this one has %lld and %s.",
             (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
+
+    code = check_tpm_exponent(in, err);
+    if (code != WEBAUTHN_OK)
+        return code;
 
     code = webauthn_x5c_parse(x5c, &out->x5c, err);
     if (code != WEBAUTHN_OK)

@@ -43,6 +43,26 @@ int soft_authenticator_init(soft_authenticator *auth, int alg)
     return 0;
 }
 
+int soft_authenticator_init_rsa(soft_authenticator *auth, unsigned exponent)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    BIGNUM *e = BN_new();
+    int ok;
+
+    if (soft_authenticator_init(auth, -257) != 0)
+        return -1;
+    EVP_PKEY_free(auth->key);
+    auth->key = NULL;
+    ok = ctx != NULL && e != NULL && BN_set_word(e, exponent) == 1 &&
+         EVP_PKEY_keygen_init(ctx) == 1 &&
+         EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1 &&
+         EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) == 1 &&
+         EVP_PKEY_keygen(ctx, &auth->key) == 1;
+    BN_free(e);
+    EVP_PKEY_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
 void soft_authenticator_clear(soft_authenticator *auth)
 {
     EVP_PKEY_free(auth->key);
@@ -92,7 +112,9 @@ static cbor_item_t *cose_key_item(const soft_authenticator *auth)
         EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n);
         EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_E, &e);
         n_len = BN_bn2bin(n, n_bytes);
-        e_len = BN_bn2bin(e, e_bytes);
+        /* libfido2 1.12 reads e only as 3 bytes, so a short exponent is padded. */
+        e_len =
+            BN_num_bytes(e) <= 3 ? BN_bn2binpad(e, e_bytes, 3) : BN_bn2bin(e, e_bytes);
         map_add(map, cbor_build_uint8(1), cbor_build_uint8(3));
         map_add(map, cbor_build_uint8(3), cbor_build_negint16(256));
         map_add(map, cbor_build_negint8(0),
@@ -129,18 +151,24 @@ unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len)
     return serialize(cose_key_item(auth), len);
 }
 
-/* Signs data with the key under a COSE algorithm; the caller frees the signature. */
+/* Signs data with the key under a COSE algorithm (-7, -257, -8, or RS1 -65535); the
+ * caller frees the signature. */
 static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, size_t len,
                            size_t *sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pkey_ctx = NULL;
     unsigned char *sig = NULL;
+    const EVP_MD *md = EVP_sha256();
 
-    if (EVP_DigestSignInit(ctx, &pkey_ctx, alg == -8 ? NULL : EVP_sha256(), NULL, key) !=
-        1)
+    if (alg == -8)
+        md = NULL;
+    else if (alg == -65535)
+        md = EVP_sha1();
+
+    if (EVP_DigestSignInit(ctx, &pkey_ctx, md, NULL, key) != 1)
         goto out;
-    if (alg == -257)
+    if (alg == -257 || alg == -65535)
         EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PADDING);
     if (EVP_DigestSign(ctx, NULL, sig_len, data, len) != 1)
         goto out;
@@ -250,8 +278,47 @@ int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
     return 0;
 }
 
+/* Adds a critical subject alternative name holding a directory name with the TPM
+ * manufacturer, model and version attributes (TCG OIDs 2.23.133.2.1 to 2.23.133.2.3). */
+static void add_tpm_san(X509 *cert)
+{
+    static const char *const entries[][2] = {
+        {"2.23.133.2.1", "id:FFFFF1D0"},
+        {"2.23.133.2.2", "NPCT6xx"},
+        {"2.23.133.2.3", "id:13"},
+    };
+    GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
+    GENERAL_NAME *name = GENERAL_NAME_new();
+    X509_NAME *directory = X509_NAME_new();
+
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+        X509_NAME_add_entry_by_txt(directory, entries[i][0], MBSTRING_UTF8,
+                                   (const unsigned char *)entries[i][1], -1, -1, 0);
+    GENERAL_NAME_set0_value(name, GEN_DIRNAME, directory);
+    sk_GENERAL_NAME_push(names, name);
+    X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 1, X509V3_ADD_DEFAULT);
+    GENERAL_NAMES_free(names);
+}
+
+int soft_ca_add_aik(soft_ca *ca)
+{
+    ca->aik_key = EVP_RSA_gen(2048);
+    if (ca->aik_key == NULL)
+        return -1;
+    /* An empty subject text gives the empty subject that TPM attestation requires. */
+    ca->aik_cert = new_cert(ca->aik_key, "", 3);
+    X509_set_issuer_name(ca->aik_cert, X509_get_subject_name(ca->ca_cert));
+    add_ext(ca->aik_cert, ca->ca_cert, NID_basic_constraints, "critical,CA:FALSE");
+    add_ext(ca->aik_cert, ca->ca_cert, NID_ext_key_usage, "2.23.133.8.3");
+    add_tpm_san(ca->aik_cert);
+    X509_sign(ca->aik_cert, ca->ca_key, EVP_sha256());
+    return 0;
+}
+
 void soft_ca_clear(soft_ca *ca)
 {
+    X509_free(ca->aik_cert);
+    EVP_PKEY_free(ca->aik_key);
     X509_free(ca->attestation_cert);
     X509_free(ca->ca_cert);
     EVP_PKEY_free(ca->attestation_key);
@@ -410,6 +477,127 @@ static cbor_item_t *u2f_att_stmt(const soft_authenticator *auth,
     return map;
 }
 
+/* Writes value big-endian in width bytes and returns the position after it. */
+static unsigned char *put_be(unsigned char *p, uint64_t value, size_t width)
+{
+    for (size_t i = 0; i < width; i++)
+        p[i] = (unsigned char)(value >> (8 * (width - 1 - i)));
+    return p + width;
+}
+
+/* Writes the parameters and unique field of an ECC P-256 TPMT_PUBLIC. */
+static unsigned char *tpm_ecc_key(const soft_authenticator *auth, unsigned char *p)
+{
+    unsigned char point[65];
+    size_t len = 0;
+
+    EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
+                                    sizeof(point), &len);
+    p = put_be(p, 0x0003, 2); /* curveID: TPM_ECC_NIST_P256 */
+    p = put_be(p, 0x0010, 2); /* kdf: TPM_ALG_NULL */
+    p = put_be(p, 32, 2);
+    memcpy(p, point + 1, 32);
+    p = put_be(p + 32, 32, 2);
+    memcpy(p, point + 33, 32);
+    return p + 32;
+}
+
+/* Writes the parameters and unique field of an RSA-2048 TPMT_PUBLIC. A key that is
+ * not RSA, which no TPM attests, gets a zero modulus. */
+static unsigned char *tpm_rsa_key(const soft_authenticator *auth, unsigned char *p)
+{
+    BIGNUM *n = NULL;
+
+    p = put_be(p, 2048, 2); /* keyBits */
+    p = put_be(p, 0, 4);    /* exponent: 0 means 65537 */
+    p = put_be(p, 256, 2);
+    memset(p, 0, 256);
+    if (EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n) == 1)
+        BN_bn2binpad(n, p, 256);
+    BN_free(n);
+    return p + 256;
+}
+
+/* Writes the TPMT_PUBLIC of the credential key as a TPM 2.0 would and returns its
+ * length: an ECC P-256 or RSA-2048 signing key with a SHA-256 name. */
+static size_t tpm_pub_area(const soft_authenticator *auth, unsigned char *out)
+{
+    unsigned char *p = out;
+
+    p = put_be(p, auth->alg == -7 ? 0x0023 : 0x0001, 2); /* TPM_ALG_ECC or _RSA */
+    p = put_be(p, 0x000b, 2);                            /* nameAlg: SHA-256 */
+    p = put_be(p, 0x00060472, 4); /* objectAttributes: fixedTPM, sign and others */
+    p = put_be(p, 32, 2);         /* authPolicy */
+    memset(p, 0x11, 32);
+    p += 32;
+    p = put_be(p, 0x0010, 2); /* symmetric: TPM_ALG_NULL */
+    p = put_be(p, 0x0010, 2); /* scheme: TPM_ALG_NULL */
+    p = auth->alg == -7 ? tpm_ecc_key(auth, p) : tpm_rsa_key(auth, p);
+    return (size_t)(p - out);
+}
+
+/* Writes the TPMS_ATTEST of TPM2_Certify over pub_area, with extraData SHA-1 of
+ * authData || clientDataHash, and returns its length. */
+static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
+                            const unsigned char *signed_data, size_t signed_len,
+                            unsigned char *out)
+{
+    unsigned char *p = out;
+
+    p = put_be(p, 0xff544347, 4); /* TPM_GENERATED_VALUE */
+    p = put_be(p, 0x8017, 2);     /* TPM_ST_ATTEST_CERTIFY */
+    p = put_be(p, 34, 2);         /* qualifiedSigner */
+    p = put_be(p, 0x000b, 2);
+    memset(p, 0x22, 32);
+    p = put_be(p + 32, 20, 2); /* extraData */
+    SHA1(signed_data, signed_len, p);
+    p = put_be(p + 20, 1234, 8); /* clockInfo: clock, resetCount, restartCount, safe */
+    p = put_be(p, 1, 4);
+    p = put_be(p, 2, 4);
+    *p++ = 1;
+    p = put_be(p, 5, 8);  /* firmwareVersion */
+    p = put_be(p, 34, 2); /* the attested name: SHA-256 of pubArea */
+    p = put_be(p, 0x000b, 2);
+    SHA256(pub_area, pub_area_len, p);
+    p = put_be(p + 32, 34, 2); /* qualifiedName */
+    p = put_be(p, 0x000b, 2);
+    memset(p, 0x33, 32);
+    return (size_t)(p + 32 - out);
+}
+
+/* Builds a tpm statement: the AIK signs certInfo with RS1. */
+static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
+                                 const soft_ceremony *ceremony, const unsigned char *ad,
+                                 size_t ad_len, const unsigned char *client_data_hash)
+{
+    unsigned char pub_area[512], cert_info[256];
+    unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
+    size_t pub_area_len = tpm_pub_area(auth, pub_area);
+    size_t cert_info_len =
+        tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32, cert_info);
+    size_t sig_len = 0;
+    unsigned char *sig =
+        sign(ceremony->ca->aik_key, -65535, cert_info, cert_info_len, &sig_len);
+    cbor_item_t *map = cbor_new_definite_map(6);
+    cbor_item_t *array = cbor_new_definite_array(1);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(ceremony->ca->aik_cert, &der);
+
+    cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
+    map_add(map, cbor_build_string("ver"), cbor_build_string("2.0"));
+    map_add(map, cbor_build_string("alg"), cbor_build_negint16(65534));
+    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    map_add(map, cbor_build_string("x5c"), array);
+    map_add(map, cbor_build_string("pubArea"),
+            cbor_build_bytestring(pub_area, pub_area_len));
+    map_add(map, cbor_build_string("certInfo"),
+            cbor_build_bytestring(cert_info, cert_info_len));
+    OPENSSL_free(der);
+    free(sig);
+    free(data);
+    return map;
+}
+
 static cbor_item_t *att_stmt(const soft_authenticator *auth,
                              const soft_ceremony *ceremony, const unsigned char *ad,
                              size_t ad_len, const unsigned char *client_data_hash)
@@ -424,6 +612,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return cbor_new_definite_map(0);
     if (ceremony->format == SOFT_FORMAT_FIDO_U2F)
         return u2f_att_stmt(auth, ceremony, ad, client_data_hash);
+    if (ceremony->format == SOFT_FORMAT_TPM)
+        return tpm_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
     sig = sign(x5c ? ceremony->ca->attestation_key : auth->key, alg, data, ad_len + 32,
@@ -446,6 +636,20 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
     return map;
 }
 
+static const char *format_name(soft_format format)
+{
+    switch (format) {
+    case SOFT_FORMAT_NONE:
+        return "none";
+    case SOFT_FORMAT_FIDO_U2F:
+        return "fido-u2f";
+    case SOFT_FORMAT_TPM:
+        return "tpm";
+    default:
+        return "packed";
+    }
+}
+
 unsigned char *soft_attestation_object(const soft_authenticator *auth,
                                        const soft_ceremony *ceremony,
                                        const unsigned char *client_data_hash, size_t *len)
@@ -453,9 +657,7 @@ unsigned char *soft_attestation_object(const soft_authenticator *auth,
     size_t ad_len = 0;
     unsigned char *ad = auth_data(auth, ceremony, true, &ad_len);
     cbor_item_t *map = cbor_new_definite_map(3);
-    const char *fmt = ceremony->format == SOFT_FORMAT_NONE       ? "none"
-                      : ceremony->format == SOFT_FORMAT_FIDO_U2F ? "fido-u2f"
-                                                                 : "packed";
+    const char *fmt = format_name(ceremony->format);
 
     if (ceremony->format_name != NULL)
         fmt = ceremony->format_name;

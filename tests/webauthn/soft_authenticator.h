@@ -22,6 +22,7 @@ typedef enum soft_format {
     SOFT_FORMAT_PACKED_SELF,
     SOFT_FORMAT_PACKED_X5C, /* signed by an attestation certificate from a test CA */
     SOFT_FORMAT_FIDO_U2F,   /* the same certificate; needs an ES256 credential */
+    SOFT_FORMAT_TPM,        /* RS1 by the AIK of soft_ca_add_aik; ES256 or RS256 */
 } soft_format;
 
 /* A test certificate authority and the packed attestation certificate it issued. */
@@ -30,6 +31,8 @@ typedef struct soft_ca {
     X509 *ca_cert;
     EVP_PKEY *attestation_key;
     X509 *attestation_cert;
+    EVP_PKEY *aik_key; /* RSA-2048 TPM attestation key; NULL until soft_ca_add_aik */
+    X509 *aik_cert;
 } soft_ca;
 
 typedef struct soft_authenticator {
@@ -77,6 +80,9 @@ typedef struct soft_ceremony {
 
 /* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */
 int soft_authenticator_init(soft_authenticator *auth, int alg);
+
+/* Creates an RS256 authenticator whose RSA-2048 key has the given public exponent. */
+int soft_authenticator_init_rsa(soft_authenticator *auth, unsigned exponent);
 void soft_authenticator_clear(soft_authenticator *auth);
 
 /* Creates a CA and an attestation certificate for packed. cert_aaguid, when not NULL,
@@ -88,6 +94,11 @@ int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid);
 int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
                        const char *attestation_curve);
 void soft_ca_clear(soft_ca *ca);
+
+/* Adds a TPM attestation key and its certificate, issued by the CA: version 3, an
+ * empty subject, a critical subject alternative name with the TPM manufacturer, model
+ * and version, and the extended key usage 2.23.133.8.3. */
+int soft_ca_add_aik(soft_ca *ca);
 
 void soft_ceremony_defaults(soft_ceremony *ceremony);
 

@@ -459,6 +459,47 @@ static void fido_u2f_other_curve_rejected(void **state)
     }
 }
 
+/* A TPM attestation with RS1 by a test AIK, over an ES256 or RS256 credential key. */
+static void tpm_accepted(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    assert_accepted(f);
+    assert_decoded(f, "tpm", WEBAUTHN_ATTESTED_BASIC);
+
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_accepted(f);
+    assert_decoded(f, "tpm", WEBAUTHN_ATTESTED_TRUSTED);
+}
+
+/* libfido2 1.12 compares pubArea with ES256 and RS256 keys only. */
+static void tpm_eddsa_key_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "ES256 or RS256 credential key"));
+}
+
+/* pubArea names the exponent 65537 and libfido2 compares only the modulus, so a
+ * credential key with the exponent 3 would pass as the attested key. */
+static void tpm_other_exponent_rejected(void **state)
+{
+    fixture *f = *state;
+
+    soft_authenticator_clear(&f->auth);
+    assert_int_equal(soft_authenticator_init_rsa(&f->auth, 3), 0);
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "exponent is not 65537"));
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -780,6 +821,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(fido_u2f_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(fido_u2f_other_curve_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_eddsa_key_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(tpm_other_exponent_rejected, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
                                         teardown),
