@@ -10,93 +10,122 @@
 
 #include "webauthn_internal.h"
 
+#define STRINGIFY_VALUE(x) #x
+#define STRINGIFY(x) STRINGIFY_VALUE(x)
+
 typedef struct cbor_reader {
     const unsigned char *buf;
     size_t len;
     size_t pos;
+    const char *problem; /* why the check failed, for the error message */
 } cbor_reader;
 
-/* Reads the initial byte and argument of an item header. Returns 0 or -1. */
-static int read_header(cbor_reader *reader, unsigned *major, uint64_t *argument)
+static int reject(cbor_reader *reader, const char *problem)
 {
-    unsigned info;
+    reader->problem = problem;
+    return -1;
+}
+
+/* Reads the initial byte and argument of an item header. Returns 0 or -1. */
+static int read_header(cbor_reader *reader, unsigned *major, unsigned *info,
+                       uint64_t *argument)
+{
     size_t width;
 
     if (reader->pos >= reader->len)
-        return -1;
+        return reject(reader, "the input ends where an item should start");
     *major = reader->buf[reader->pos] >> 5;
-    info = reader->buf[reader->pos] & 0x1f;
+    *info = reader->buf[reader->pos] & 0x1f;
     reader->pos++;
 
-    if (info < 24) {
-        *argument = info;
+    if (*info < 24) {
+        *argument = *info;
         return 0;
     }
-    /* 28 to 30 are reserved; 31 is an indefinite length, which WebAuthn never uses. */
-    if (info > 27)
-        return -1;
+    if (*info == 31 && *major == 7)
+        return reject(reader, "a break stop code outside an indefinite-length item");
+    if (*info == 31)
+        return reject(reader, "an indefinite length, which WebAuthn never uses");
+    if (*info > 27)
+        return reject(reader, "a reserved additional information value (28 to 30)");
 
-    width = (size_t)1 << (info - 24);
+    width = (size_t)1 << (*info - 24);
     if (reader->len - reader->pos < width)
-        return -1;
+        return reject(reader, "the input ends inside an item header");
     *argument = 0;
     for (size_t i = 0; i < width; i++)
         *argument = (*argument << 8) | reader->buf[reader->pos++];
     return 0;
 }
 
+/* Accepts false, true, null, undefined and floats. libcbor 0.8 cannot decode the other
+ * simple values, and RFC 8949 makes the two-byte form of 0 to 31 not well formed, so
+ * they are rejected here with a reason rather than a libcbor error code. */
+static int check_simple(cbor_reader *reader, unsigned info)
+{
+    if ((info >= 20 && info <= 23) || (info >= 25 && info <= 27))
+        return 0;
+    return reject(reader, "a simple value other than false, true, null and undefined");
+}
+
+static int check_item(cbor_reader *reader, unsigned depth);
+
+/* Checks count items, or count key and value pairs when pairs is set. */
+static int check_items(cbor_reader *reader, uint64_t count, bool pairs, unsigned depth)
+{
+    size_t remaining = reader->len - reader->pos;
+
+    /* An array element takes at least one byte and a map entry at least two. */
+    if (count > (pairs ? remaining / 2 : remaining))
+        return reject(reader, "an array or map declares more items than the input holds");
+    for (uint64_t i = 0; i < (pairs ? count * 2 : count); i++) {
+        if (check_item(reader, depth + 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int check_item(cbor_reader *reader, unsigned depth)
 {
-    unsigned major;
+    unsigned major, info;
     uint64_t argument;
-    size_t remaining;
 
     if (depth > WEBAUTHN_MAX_CBOR_DEPTH)
+        return reject(reader, "nesting is deeper than " STRINGIFY(
+                                  WEBAUTHN_MAX_CBOR_DEPTH) " levels");
+    if (read_header(reader, &major, &info, &argument) != 0)
         return -1;
-    if (read_header(reader, &major, &argument) != 0)
-        return -1;
-    remaining = reader->len - reader->pos;
 
     switch (major) {
     case 0: /* unsigned integer */
     case 1: /* negative integer */
-    case 7: /* simple value or float; the argument was the whole payload */
         return 0;
 
     case 2: /* byte string */
     case 3: /* text string */
-        if (argument > remaining)
-            return -1;
+        if (argument > reader->len - reader->pos)
+            return reject(reader, "a string runs past the end of the input");
         reader->pos += (size_t)argument;
         return 0;
 
     case 4: /* array */
-        if (argument > remaining)
-            return -1;
-        for (uint64_t i = 0; i < argument; i++) {
-            if (check_item(reader, depth + 1) != 0)
-                return -1;
-        }
-        return 0;
+        return check_items(reader, argument, false, depth);
 
     case 5: /* map */
-        if (argument > remaining / 2)
-            return -1;
-        for (uint64_t i = 0; i < argument * 2; i++) {
-            if (check_item(reader, depth + 1) != 0)
-                return -1;
-        }
-        return 0;
+        return check_items(reader, argument, true, depth);
 
-    default: /* 6, tags: WebAuthn and COSE keys use none */
-        return -1;
+    case 6:
+        return reject(reader, "a tag, which WebAuthn and COSE keys never use");
+
+    default: /* 7: simple value or float; the argument was the whole payload */
+        return check_simple(reader, info);
     }
 }
 
 webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *item_len,
                                   webauthn_error *err)
 {
-    cbor_reader reader = {.buf = buf, .len = len, .pos = 0};
+    cbor_reader reader = {.buf = buf, .len = len, .pos = 0, .problem = NULL};
 
     *item_len = 0;
     if (buf == NULL || len == 0)
@@ -108,10 +137,8 @@ webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *
 
     if (check_item(&reader, 0) != 0)
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
-                             "The CBOR input is not well formed near byte %zu: a length "
-                             "runs past the end, a tag or indefinite length appears, or "
-                             "nesting is deeper than %d.",
-                             reader.pos, WEBAUTHN_MAX_CBOR_DEPTH);
+                             "The CBOR input is rejected near byte %zu: %s.", reader.pos,
+                             reader.problem);
 
     *item_len = reader.pos;
     return WEBAUTHN_OK;

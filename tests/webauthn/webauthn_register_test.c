@@ -700,6 +700,37 @@ static void deep_nesting_rejected(void **state)
     assert_object_rejected(f, bytes, sizeof(bytes), WEBAUTHN_CBOR_MALFORMED);
 }
 
+/* Each construct that the CBOR check rejects, as the value of "fmt", with the reason
+ * that the message must name. */
+static void cbor_rejection_named(void **state)
+{
+    static const struct {
+        unsigned char value[4];
+        size_t len;
+        const char *reason;
+    } cases[] = {
+        {{0xe0}, 1, "a simple value other than false, true, null and undefined"},
+        {{0xf8, 0x15}, 2, "a simple value other than false, true, null and undefined"},
+        {{0xf8, 0x20}, 2, "a simple value other than false, true, null and undefined"},
+        {{0xc0, 0x00}, 2, "a tag"},
+        {{0x5f, 0x41, 0x61, 0xff}, 4, "an indefinite length"},
+        {{0xff}, 1, "a break stop code outside an indefinite-length item"},
+        {{0x1c}, 1, "a reserved additional information value"},
+        {{0x5a, 0xff, 0xff, 0xff}, 4, "the input ends inside an item header"},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char bytes[5 + 4] = {0xa1, 0x63, 'f', 'm', 't'};
+
+        memcpy(bytes + 5, cases[i].value, cases[i].len);
+        assert_object_rejected(f, bytes, 5 + cases[i].len, WEBAUTHN_CBOR_MALFORMED);
+        if (strstr(f->err.message, cases[i].reason) == NULL)
+            fail_msg("case %zu: expected \"%s\" in: %s", i, cases[i].reason,
+                     f->err.message);
+    }
+}
+
 static void object_not_a_map_rejected(void **state)
 {
     fixture *f = *state;
@@ -846,6 +877,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(indefinite_length_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(deep_nesting_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(cbor_rejection_named, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(object_not_a_map_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(unknown_format_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(safetynet_rejected_with_reason, setup_es256,
