@@ -14,6 +14,45 @@
 
 #define OID_TCG_KP_AIK_CERTIFICATE "2.23.133.8.3"
 
+/* Checks the types that libfido2 1.12 requires of the extension outputs it decodes, so
+ * that a wrong one is named here rather than reported as undecodable authenticator
+ * data. credProtect and minPinLength must be unsigned integers in one byte. */
+static webauthn_code check_extension_types(const cbor_item_t *map, webauthn_error *err)
+{
+    static const struct {
+        const char *name;
+        bool boolean; /* false: an unsigned integer below 256 */
+    } outputs[] = {
+        {"credBlob", true},
+        {"hmac-secret", true},
+        {"credProtect", false},
+        {"minPinLength", false},
+    };
+
+    for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+        const cbor_item_t *value;
+        webauthn_code code = webauthn_cbor_map_text(map, outputs[i].name, &value, err);
+        bool valid;
+
+        if (code != WEBAUTHN_OK)
+            return code;
+        if (value == NULL)
+            continue;
+        valid = outputs[i].boolean
+                    ? cbor_is_bool(value)
+                    : cbor_isa_uint(value) && cbor_int_get_width(value) == CBOR_INT_8;
+        if (!valid)
+            return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                 "The %s extension output in authenticator data is not "
+                                 "%s.",
+                                 outputs[i].name,
+                                 outputs[i].boolean
+                                     ? "a boolean"
+                                     : "an unsigned integer below 256 in one byte");
+    }
+    return WEBAUTHN_OK;
+}
+
 /* Sets the libfido2 extensions that the authenticator data reports, because
  * fido_cred_verify rejects any difference between requested and reported ones. */
 static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_data *ad,
@@ -35,6 +74,11 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
                              "The authenticator data extensions are not in CTAP2 "
                              "canonical key order, which libfido2 1.12 requires to "
                              "verify packed, fido-u2f and tpm statements.");
+    }
+    code = check_extension_types(map, err);
+    if (code != WEBAUTHN_OK) {
+        cbor_decref(&map);
+        return code;
     }
 
     /* credBlob reports whether the authenticator stored the blob, and the blob itself is

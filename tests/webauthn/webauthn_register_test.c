@@ -272,6 +272,38 @@ static void extension_order_named(void **state)
     assert_non_null(strstr(f->err.message, "extensions are not in CTAP2 canonical"));
 }
 
+/* An extension output of the wrong type must be named, not reported as authenticator
+ * data that libfido2 cannot decode. */
+static void extension_output_type_named(void **state)
+{
+    static const struct {
+        const char *name;
+        bool text;
+        const char *expected;
+    } cases[] = {
+        {"hmac-secret", true,
+         "hmac-secret extension output in authenticator data is "
+         "not a boolean"},
+        {"credBlob", false,
+         "credBlob extension output in authenticator data is not a "
+         "boolean"},
+        {"minPinLength", true,
+         "minPinLength extension output in authenticator data is "
+         "not an unsigned integer"},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->ceremony.extension_name = cases[i].name;
+        f->ceremony.extension_name_len = strlen(cases[i].name);
+        f->ceremony.extension_text = cases[i].text;
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        if (strstr(f->err.message, cases[i].expected) == NULL)
+            fail_msg("case %zu: expected \"%s\" in: %s", i, cases[i].expected,
+                     f->err.message);
+    }
+}
+
 /* ---- Rejections from clientDataJSON ----------------------------------------------- */
 
 /* credBlob true reports that the authenticator stored the blob that was sent. */
@@ -816,6 +848,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(extension_order_named, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(cred_protect_out_of_range_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(extension_output_type_named, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_blob_extension_accepted, setup_es256,
                                         teardown),
