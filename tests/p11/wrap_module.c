@@ -1,11 +1,24 @@
 /*
  * A PKCS#11 module for tests: every call goes to the real SoftHSM2 module, except that it
  * counts C_Login calls and, when set to, returns CKR_DEVICE_REMOVED as if the HSM
- * were unplugged. The test reaches the controls below with dlsym on this module.
+ * were unplugged. A test in the same process reaches the controls below with dlsym on
+ * this module.
+ *
+ * A test can also control another process that loaded the module, such as the daemon,
+ * through the file that P11_WRAP_CONTROL names. Each call of the functions below reads
+ * it again. Each line is "FUNCTION RV": a function (C_OpenSession, C_Login, C_SignInit,
+ * C_Sign, C_FindObjectsInit, C_GetSlotList, or "all" for every one of them) and the
+ * CK_RV to return instead of calling SoftHSM2, in decimal or 0x hex. The line
+ * "close_sessions N" closes every session of the token once for each new N, as a device
+ * that lost its sessions. A missing or empty file passes everything through.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -70,10 +83,67 @@ CK_FUNCTION_LIST_PTR p11_wrap_real(void)
     return real;
 }
 
+static atomic_ulong closed_generation;
+
+/* Closes every session once for each new generation that the control file names. */
+static void apply_close_sessions(unsigned long generation)
+{
+    unsigned long seen = atomic_load(&closed_generation);
+
+    if (generation == seen ||
+        !atomic_compare_exchange_strong(&closed_generation, &seen, generation))
+        return;
+    real->C_CloseAllSessions(atomic_load(&last_slot));
+}
+
+/* The CK_RV that the control file sets for function, or CKR_OK. */
+static CK_RV controlled_rv(const char *function)
+{
+    const char *path = getenv("P11_WRAP_CONTROL");
+    char text[1024];
+    char *line;
+    char *save = NULL;
+    CK_RV rv = CKR_OK;
+    ssize_t len;
+    int fd;
+
+    if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return CKR_OK;
+    len = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (len <= 0)
+        return CKR_OK;
+    text[len] = '\0';
+
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[64];
+        char number[32];
+        unsigned long value;
+
+        if (sscanf(line, "%63s %31s", name, number) != 2)
+            continue;
+        value = strtoul(number, NULL, 0);
+        if (strcmp(name, "close_sessions") == 0)
+            apply_close_sessions(value);
+        else if (rv == CKR_OK && (strcmp(name, function) == 0 || strcmp(name, "all") == 0))
+            rv = value;
+    }
+    return rv;
+}
+
+/* The forced return value of function: the dlsym control first, then the file. */
+static CK_RV forced_for(const char *function)
+{
+    CK_RV forced = atomic_load(&forced_rv);
+
+    return forced != CKR_OK ? forced : controlled_rv(function);
+}
+
 static CK_RV wrap_login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
                         CK_ULONG len)
 {
-    CK_RV forced = atomic_load(&forced_rv);
+    CK_RV forced = forced_for("C_Login");
 
     atomic_fetch_add(&login_count, 1);
     if (forced == CKR_OK)
@@ -86,7 +156,7 @@ static CK_RV wrap_login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHA
 static CK_RV wrap_open_session(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
                                CK_NOTIFY notify, CK_SESSION_HANDLE_PTR session)
 {
-    CK_RV forced = atomic_load(&forced_rv);
+    CK_RV forced = forced_for("C_OpenSession");
 
     atomic_fetch_add(&open_count, 1);
     atomic_store(&last_slot, slot);
@@ -98,7 +168,7 @@ static CK_RV wrap_open_session(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 static CK_RV wrap_sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
                             CK_OBJECT_HANDLE key)
 {
-    CK_RV forced = atomic_load(&forced_rv);
+    CK_RV forced = forced_for("C_SignInit");
 
     if (forced != CKR_OK)
         return forced;
@@ -108,7 +178,7 @@ static CK_RV wrap_sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanis
 static CK_RV wrap_sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
                        CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
-    CK_RV forced = atomic_load(&forced_rv);
+    CK_RV forced = forced_for("C_Sign");
 
     if (forced != CKR_OK)
         return forced;
@@ -118,7 +188,7 @@ static CK_RV wrap_sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len
 static CK_RV wrap_get_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots,
                                 CK_ULONG_PTR count)
 {
-    CK_RV forced = atomic_load(&forced_rv);
+    CK_RV forced = forced_for("C_GetSlotList");
 
     /* An unplugged token is not listed. */
     if (forced == CKR_DEVICE_REMOVED || forced == CKR_TOKEN_NOT_PRESENT) {
@@ -126,6 +196,16 @@ static CK_RV wrap_get_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots,
         return CKR_OK;
     }
     return real->C_GetSlotList(present, slots, count);
+}
+
+static CK_RV wrap_find_objects_init(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ,
+                                    CK_ULONG count)
+{
+    CK_RV forced = forced_for("C_FindObjectsInit");
+
+    if (forced != CKR_OK)
+        return forced;
+    return real->C_FindObjectsInit(session, templ, count);
 }
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
@@ -147,6 +227,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         wrapped.C_SignInit = wrap_sign_init;
         wrapped.C_Sign = wrap_sign;
         wrapped.C_GetSlotList = wrap_get_slot_list;
+        wrapped.C_FindObjectsInit = wrap_find_objects_init;
     }
     *list = &wrapped;
     return CKR_OK;

@@ -46,13 +46,59 @@ int harness_run(const char *format, ...)
     return status == 0 ? 0 : -1;
 }
 
+static bool port_is_free(unsigned port)
+{
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool free_port;
+
+    if (fd < 0)
+        return false;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons((uint16_t)port);
+    free_port = bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0;
+    close(fd);
+    return free_port;
+}
+
+/* Parses IDSVC_TEST_PORTS, such as "23000-23999". Returns false when it is not set. */
+static bool read_port_range(unsigned *first, unsigned *last)
+{
+    const char *range = getenv("IDSVC_TEST_PORTS");
+
+    if (range == NULL || sscanf(range, "%u-%u", first, last) != 2)
+        return false;
+    return *first > 0 && *first <= *last && *last <= 65535;
+}
+
+/* A free port of the range, starting at a random one so that parallel tests spread. */
+static unsigned free_port_in_range(unsigned first, unsigned last)
+{
+    unsigned count = last - first + 1;
+    unsigned start = (unsigned)getpid() * 7919u + (unsigned)time(NULL);
+
+    for (unsigned i = 0; i < count; i++) {
+        unsigned port = first + (start + i) % count;
+
+        if (port_is_free(port))
+            return port;
+    }
+    return 0;
+}
+
 unsigned harness_free_port(void)
 {
     struct sockaddr_in address = {.sin_family = AF_INET};
     socklen_t len = sizeof(address);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    unsigned first;
+    unsigned last;
+    int fd;
     unsigned port = 0;
 
+    if (read_port_range(&first, &last))
+        return free_port_in_range(first, last);
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd >= 0 && bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0 &&
         getsockname(fd, (struct sockaddr *)&address, &len) == 0)

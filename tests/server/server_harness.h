@@ -120,7 +120,8 @@ int harness_run(const char *format, ...) __attribute__((format(printf, 1, 2)));
  * after printing the statement and SQLite's message. */
 int harness_sql(const harness *h, const char *sql);
 
-/* A free TCP port on 127.0.0.1, or 0. */
+/* A free TCP port on 127.0.0.1, or 0. With IDSVC_TEST_PORTS set to a range such as
+ * "23000-23999" the port comes from that range, otherwise the kernel picks it. */
 unsigned harness_free_port(void);
 
 /* Sends one request on the connection and reads one response (Content-Length framed). */

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "pem_file.h"
+#include "test_token.h"
 
 static const char base[] =
     "[server]\n"                                         /* 1 */
@@ -31,12 +32,12 @@ static const char base[] =
     "[database]\n"
     "path = idsvc.db\n";
 
-static char folder[] = "/tmp/idsvc-config-XXXXXX";
+static char folder[48]; /* short enough for the path buffers below */
 
 static int make_folder(void **state)
 {
     (void)state;
-    return mkdtemp(folder) != NULL ? 0 : -1;
+    return test_make_temp_dir(folder, sizeof(folder), "idsvc-config");
 }
 
 static int remove_folder(void **state)

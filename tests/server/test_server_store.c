@@ -12,15 +12,16 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "test_token.h"
 
-static char folder[] = "/tmp/idsvc-store-XXXXXX";
+static char folder[48]; /* short enough for the path buffers below */
 static char path[128];
 
 static int open_store(void **state)
 {
     char error[256];
 
-    if (mkdtemp(folder) == NULL)
+    if (test_make_temp_dir(folder, sizeof(folder), "idsvc-store") != 0)
         return -1;
     snprintf(path, sizeof(path), "%s/test.db", folder);
     *state = store_sqlite_open(path, error, sizeof(error));

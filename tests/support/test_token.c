@@ -64,6 +64,19 @@ static int write_text(const char *path, const char *text, mode_t mode)
     return close(fd);
 }
 
+int test_make_temp_dir(char *out, size_t size, const char *prefix)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    int len;
+
+    if (tmpdir == NULL || tmpdir[0] == '\0')
+        tmpdir = "/tmp";
+    len = snprintf(out, size, "%s/%s-XXXXXX", tmpdir, prefix);
+    if (len < 0 || (size_t)len >= size)
+        return -1;
+    return mkdtemp(out) != NULL ? 0 : -1;
+}
+
 int test_token_create(test_token *token)
 {
     char tokens_dir[PATH_MAX + 16];
@@ -71,8 +84,7 @@ int test_token_create(test_token *token)
     char command[PATH_MAX * 2];
 
     memset(token, 0, sizeof(*token));
-    snprintf(token->dir, sizeof(token->dir), "/tmp/idsvc-test-XXXXXX");
-    if (mkdtemp(token->dir) == NULL)
+    if (test_make_temp_dir(token->dir, sizeof(token->dir), "idsvc-test") != 0)
         return -1;
 
     snprintf(tokens_dir, sizeof(tokens_dir), "%s/tokens", token->dir);

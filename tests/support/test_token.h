@@ -20,6 +20,10 @@ typedef struct test_token {
     char module_path[PATH_MAX];
 } test_token;
 
+/* Creates a new folder PREFIX-XXXXXX in $TMPDIR, or in /tmp when TMPDIR is unset, and
+ * writes its path into out. Returns 0 or -1. */
+int test_make_temp_dir(char *out, size_t size, const char *prefix);
+
 /* Creates the folder, the SoftHSM2 configuration and an initialised token. */
 int test_token_create(test_token *token);
 
