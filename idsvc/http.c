@@ -372,7 +372,7 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     http_reply *reply = &state->reply;
     const http_route *route;
 
-    store_take_busy(); /* a mark from another request's work is not this one's */
+    store_take_unavailable(); /* a mark from another request's work is not this one's */
     request->body = state->body;
     request->body_len = state->body_len;
     state->route_index = find_route(request, state->allow, sizeof(state->allow));
@@ -455,16 +455,17 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     }
 }
 
-/* A 500 after the database was busy or locked is contention, not a fault: the client may
- * retry. */
-static void soften_busy_failure(request_state *state)
+/* A 500 after the database was busy, or its disk full or failing, is not a fault of the
+ * node: the client may retry once the database is back. */
+static void soften_store_failure(request_state *state)
 {
     http_reply *reply = &state->reply;
 
-    if (!store_take_busy() || reply->status != 500)
+    if (!store_take_unavailable() || reply->status != 500)
         return;
     problem_set(reply, 503, "store_unavailable", NULL,
-                "The database was busy, so the request did not complete. Retry later.");
+                "The database was busy or could not write, so the request did not "
+                "complete. Retry later.");
     reply->retry_after = state->server->node->boot->retry_after_seconds;
 }
 
@@ -475,7 +476,7 @@ static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *
     enum MHD_Result result;
     char retry[16];
 
-    soften_busy_failure(state);
+    soften_store_failure(state);
     /* The response takes the body over and frees it, which spares a copy of a few
      * kilobytes per verification. */
     response = MHD_create_response_from_buffer(reply->body_len, reply->body,
@@ -701,7 +702,7 @@ static void finish_deferred(request_state *state)
     state->suspended = false;
     pthread_mutex_unlock(&state->server->defer_lock);
 
-    store_take_busy(); /* a mark from other requests' work is not this one's */
+    store_take_unavailable(); /* a mark from other requests' work is not this one's */
     next(&state->request, &state->reply, ctx);
     if (state->reply.status == 0) {
         log_message(LOG_ERROR, "handler_error", "a deferred handler set no response");

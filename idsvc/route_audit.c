@@ -558,6 +558,14 @@ void route_audit_checkpoint_get(http_request *request, http_reply *reply)
         problem_hsm_unavailable(reply, request->node->boot->retry_after_seconds);
         return;
     }
+    /* The database failed to store the new checkpoint, as on a full disk: the next call
+     * signs it again. */
+    if (status == AUDIT_ERR_STORE_FAILED) {
+        problem_set(reply, 503, "store_unavailable", NULL,
+                    "The database could not store the checkpoint. Retry later.");
+        reply->retry_after = request->node->boot->retry_after_seconds;
+        return;
+    }
     if (status != AUDIT_OK) {
         problem_internal(reply);
         return;

@@ -144,14 +144,15 @@ int store_sqlite_write_revocation(struct sqlite3 *db, const char *id, const char
 void store_close(store **s);
 
 /*
- * Database contention seen on this thread. The SQLite code calls store_note_error with
- * each failed call's result code; a busy or locked database (past the busy timeout)
- * marks the thread. The HTTP layer clears the mark before a handler runs and turns the
- * handler's 500 into 503 store_unavailable when the mark is set, because a retry can
- * succeed. store_take_busy returns the mark and clears it.
+ * A database failure seen on this thread that a retry can pass. The SQLite code calls
+ * store_note_error with each failed call's result code. A busy or locked database (past
+ * the busy timeout), a full disk, an I/O error, a read-only file or a connection that
+ * cannot open marks the thread. The HTTP layer clears the mark before a handler runs
+ * and turns the handler's 500 into 503 store_unavailable when the mark is set.
+ * store_take_unavailable returns the mark and clears it.
  */
 void store_note_error(int sqlite_result);
-bool store_take_busy(void);
+bool store_take_unavailable(void);
 
 /* The replay cache interface of saml.h on top of record_assertion. */
 saml_replay_cache store_replay_cache(store *s);

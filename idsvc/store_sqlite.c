@@ -253,21 +253,25 @@ const char *store_status_name(store_status status)
     }
 }
 
-static _Thread_local bool busy_seen;
+static _Thread_local bool unavailable_seen;
 
 void store_note_error(int sqlite_result)
 {
     int primary = sqlite_result & 0xff;
 
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
-        busy_seen = true;
+    /* Contention, a full disk, an I/O error, a file made read-only or a connection that
+     * cannot open pass once the database or its disk is back. A corrupt file or a
+     * misused statement does not, and stays a 500. */
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL ||
+        primary == SQLITE_IOERR || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN)
+        unavailable_seen = true;
 }
 
-bool store_take_busy(void)
+bool store_take_unavailable(void)
 {
-    bool seen = busy_seen;
+    bool seen = unavailable_seen;
 
-    busy_seen = false;
+    unavailable_seen = false;
     return seen;
 }
 

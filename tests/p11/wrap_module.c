@@ -8,7 +8,8 @@
  * through the file that P11_WRAP_CONTROL names. Each call of the functions below reads
  * it again. Each line is "FUNCTION RV": a function (C_OpenSession, C_Login, C_SignInit,
  * C_Sign, C_FindObjectsInit, C_GetSlotList, or "all" for every one of them) and the
- * CK_RV to return instead of calling SoftHSM2, in decimal or 0x hex. The line
+ * CK_RV to return instead of calling SoftHSM2, in decimal or 0x hex. C_SignInit.rsa and
+ * C_SignInit.ecdsa fail the signatures of one key type only. The line
  * "close_sessions N" closes every session of the token once for each new N, as a device
  * that lost its sessions. A missing or empty file passes everything through.
  */
@@ -170,6 +171,12 @@ static CK_RV wrap_sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanis
 {
     CK_RV forced = forced_for("C_SignInit");
 
+    /* "C_SignInit.rsa" and "C_SignInit.ecdsa" fail one key type only, such as the
+     * SAML key while the TLS key still signs. */
+    if (forced == CKR_OK && mechanism != NULL)
+        forced = controlled_rv(mechanism->mechanism == CKM_ECDSA ? "C_SignInit.ecdsa"
+                                                                  : "C_SignInit.rsa");
+
     if (forced != CKR_OK)
         return forced;
     return real->C_SignInit(session, mechanism, key);
@@ -180,8 +187,15 @@ static CK_RV wrap_sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len
 {
     CK_RV forced = forced_for("C_Sign");
 
-    if (forced != CKR_OK)
+    if (forced != CKR_OK) {
+        /* A failed C_Sign ends the signing operation (PKCS#11 2.40, section 5.12), so
+         * the real module's operation is finished into a scratch buffer. */
+        CK_BYTE scratch[1024];
+        CK_ULONG scratch_len = sizeof(scratch);
+
+        real->C_Sign(session, data, len, scratch, &scratch_len);
         return forced;
+    }
     return real->C_Sign(session, data, len, sig, sig_len);
 }
 

@@ -33,4 +33,10 @@ if(TARGET idsvc)
   server_add_test(test_server_config idsvc_server)
   server_add_test(test_server_openapi idsvc_server_harness)
   server_add_test(test_server_store idsvc_server)
+
+  # The HSM and disk failures: the daemon loads the PKCS#11 wrapper module.
+  server_add_test(test_server_faults idsvc_server_harness)
+  target_compile_definitions(test_server_faults PRIVATE
+    P11_TEST_WRAP_MODULE="$<TARGET_FILE:p11_test_wrap>")
+  add_dependencies(test_server_faults p11_test_wrap)
 endif()
