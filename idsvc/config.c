@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "config_internal.h"
+#include "pem_file.h"
 #include "iso3166.h"
 #include "policy.h"
 #include "saml.h"
@@ -1216,11 +1217,9 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
     ini_allow_multiline = false;
     ini_stop_on_first_error = true;
 
-    reader.file = fopen(path, "r");
-    if (reader.file == NULL) {
-        snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
+    reader.file = pem_file_open_regular(path, error, error_size);
+    if (reader.file == NULL)
         goto out;
-    }
     state.reader = &reader;
     line = ini_parse_stream(config_read_line, &reader, handle_entry, &state);
     if (reader.error[0] != '\0') {

@@ -2,10 +2,13 @@
 #include "pem_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -26,20 +29,43 @@ typedef struct pem_block {
 typedef int (*block_visitor)(void *ctx, const char *path, const pem_block *block,
                              char *error, size_t error_size);
 
+FILE *pem_file_open_regular(const char *path, char *error, size_t error_size)
+{
+    /* O_NONBLOCK makes the open of a FIFO return at once; it is cleared for the reads. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    FILE *file;
+
+    if (fd < 0) {
+        snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(error, error_size, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+        (file = fdopen(fd, "rb")) == NULL) {
+        snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    return file;
+}
+
 /* Reads the whole file, up to PEM_FILE_MAX_BYTES, into *text as a NUL-terminated string.
  * Returns 0 or a PEM_FILE_ status. */
 static int read_text(const char *path, char **text, size_t *len, char *error,
                      size_t error_size)
 {
-    FILE *file = fopen(path, "rb");
+    FILE *file = pem_file_open_regular(path, error, error_size);
     size_t used;
     int rc;
 
     *text = NULL;
-    if (file == NULL) {
-        snprintf(error, error_size, "%s: cannot open the file: %s", path, strerror(errno));
+    if (file == NULL)
         return PEM_FILE_UNREADABLE;
-    }
     *text = malloc(PEM_FILE_MAX_BYTES + 2);
     if (*text == NULL) {
         fclose(file);

@@ -14,6 +14,7 @@
 #define IDSVC_PEM_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -29,6 +30,15 @@ enum {
     PEM_FILE_INVALID = -2,    /* read, but breaks the rules above or is too large */
     PEM_FILE_NO_MEMORY = -3,
 };
+
+/*
+ * Opens path for reading in binary mode when it is a regular file. Opening a FIFO waits
+ * for a writer, and a device may never end, which would hold a start or a SIGHUP reload
+ * for good, so these are rejected without waiting. Returns NULL with "PATH: cannot open
+ * the file: REASON" or "PATH: not a regular file" in error. The node's configuration
+ * file, trust files and policy bundles are opened this way.
+ */
+FILE *pem_file_open_regular(const char *path, char *error, size_t error_size);
 
 /*
  * Reads every block of path, each a CERTIFICATE or a PUBLIC KEY, and returns their

@@ -11,6 +11,7 @@
 #include <libxml/xmlschemas.h>
 #include <openssl/evp.h>
 
+#include "pem_file.h"
 #include "policy_internal.h"
 #include "xml_safe.h"
 
@@ -676,15 +677,15 @@ out:
 
 int policy_read_file(const char *path, char **out, size_t *out_len, policy_error *err)
 {
-    FILE *file = fopen(path, "rb");
+    char open_error[PATH_MAX + 128];
+    FILE *file = pem_file_open_regular(path, open_error, sizeof(open_error));
     char *data = NULL;
     size_t len;
     int rc = -1;
 
     *out = NULL;
     if (file == NULL)
-        return policy_fail(err, POLICY_E_IO, 0, "%s: cannot open: %s", path,
-                           strerror(errno));
+        return policy_fail(err, POLICY_E_IO, 0, "%s", open_error);
 
     data = malloc(POLICY_BUNDLE_MAX_BYTES + 1);
     if (data == NULL) {

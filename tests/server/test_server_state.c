@@ -379,6 +379,43 @@ static void test_reload_checks_trust_file(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 }
 
+/* A trust file or a configuration file that is a FIFO fails the reload with its reason.
+ * Opening a FIFO for reading waits for a writer, which would hold the main thread, and
+ * then the node would handle neither a later SIGHUP nor SIGTERM. */
+static void test_reload_rejects_fifo(void **state)
+{
+    harness *h = *state;
+    char pipe_path[PATH_MAX + 32];
+    char saved_path[PATH_MAX + 48];
+    http_result result;
+    char *log;
+
+    snprintf(pipe_path, sizeof(pipe_path), "%s/pipe.pem", h->token.dir);
+    assert_int_equal(mkfifo(pipe_path, 0600), 0);
+    assert_int_equal(harness_append_config(h, "\n[issuer pipe]\nentity_id = "
+                                              "https://pipe.example\ncertificate = "
+                                              "pipe.pem\n"),
+                     0);
+    log = reload_and_wait(h, "\"event\":\"reload_failed\"");
+    assert_non_null(strstr(log, "pipe.pem: not a regular file"));
+    free(log);
+
+    snprintf(saved_path, sizeof(saved_path), "%s.saved", h->config_path);
+    assert_int_equal(rename(h->config_path, saved_path), 0);
+    assert_int_equal(mkfifo(h->config_path, 0600), 0);
+    log = reload_and_wait(h, "idsvc.conf: not a regular file");
+    assert_non_null(strstr(log, "\"event\":\"reload_failed\""));
+    free(log);
+    assert_int_equal(unlink(h->config_path), 0);
+    assert_int_equal(rename(saved_path, h->config_path), 0);
+
+    harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_null(find_issuer(&result, "pipe"));
+    http_result_clear(&result);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 /* A client CA file with text after its certificate stops the start. */
 static void test_start_rejects_bad_client_ca(void **state)
 {
@@ -445,6 +482,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_reload_keeps_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_warns_start_only_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_checks_trust_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_rejects_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_bad_client_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_other_saml_key, setup,
                                         teardown),
