@@ -36,7 +36,25 @@ struct audit_store {
     audit_connection **connections; /* every connection opened, closed with the store */
     size_t connection_count;
     uint64_t replay_rows; /* recorded through appends; written by the committing thread */
+    time_t opened_wall;   /* time(NULL) when the store opened */
+    time_t opened_boot;   /* CLOCK_BOOTTIME seconds when the store opened */
 };
+
+static time_t boot_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    return now.tv_sec;
+}
+
+time_t audit_replay_purge_time(time_t opened_wall, time_t opened_boot, time_t wall_now,
+                               time_t boot_now)
+{
+    time_t bound = opened_wall + (boot_now - opened_boot);
+
+    return wall_now < bound ? wall_now : bound;
+}
 
 static void log_sqlite(sqlite3 *db, const char *operation)
 {
@@ -141,6 +159,8 @@ audit_store *audit_store_open(const char *path, bool read_only, char *error,
         return NULL;
     }
     s->read_only = read_only;
+    s->opened_wall = time(NULL);
+    s->opened_boot = boot_seconds();
     pthread_mutex_init(&s->lock, NULL);
     if (pthread_key_create(&s->key, NULL) != 0) {
         pthread_mutex_destroy(&s->lock);
@@ -334,7 +354,9 @@ static int purge_replay(audit_store *s, audit_connection *c, size_t recorded)
     stmt = prepare(c->db, STORE_SQL_PURGE_REPLAY);
     if (stmt == NULL)
         return -1;
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)time(NULL));
+    sqlite3_bind_int64(stmt, 1,
+                       (sqlite3_int64)audit_replay_purge_time(s->opened_wall, s->opened_boot,
+                                                              time(NULL), boot_seconds()));
     rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) {

@@ -39,4 +39,12 @@ if(TARGET idsvc)
   target_compile_definitions(test_server_faults PRIVATE
     P11_TEST_WRAP_MODULE="$<TARGET_FILE:p11_test_wrap>")
   add_dependencies(test_server_faults p11_test_wrap)
+
+  # Clock steps: the daemon runs under Debian's libfaketime (package faketime). Without
+  # it the test skips itself.
+  find_file(IDSVC_FAKETIME_LIBRARY libfaketimeMT.so.1
+            PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/faketime /usr/lib/faketime)
+  server_add_test(test_server_clock idsvc_server_harness)
+  target_compile_definitions(test_server_clock PRIVATE
+    IDSVC_FAKETIME_LIBRARY="${IDSVC_FAKETIME_LIBRARY}")
 endif()

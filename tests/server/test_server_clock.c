@@ -1,0 +1,166 @@
+/*
+ * A wall clock that steps forward and back while the daemon runs. The daemon runs under
+ * libfaketime, whose offset the test changes in the file FAKETIME_TIMESTAMP_FILE names,
+ * while CLOCK_MONOTONIC and CLOCK_BOOTTIME stay real (DONT_FAKE_MONOTONIC). The test
+ * skips itself when the build found no libfaketime.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+/* More than the 256 replay rows that the audit log records between two purges. */
+#define VERIFICATIONS_FOR_A_PURGE 270
+
+static harness server;
+static char offset_path[PATH_MAX + 32];
+
+static const char issue_body[] =
+    "{\"subject\":\"SG-CLOCK-1\",\"audience\":\"" RP_ENTITY_ID "\","
+    "\"assurance_level\":\"substantial\",\"validity_seconds\":3600,"
+    "\"attributes\":{\"given_name\":\"Wei Ling\"}}";
+
+static void set_clock_offset(const char *offset)
+{
+    FILE *file = fopen(offset_path, "w");
+
+    assert_non_null(file);
+    fprintf(file, "%s\n", offset);
+    assert_int_equal(fclose(file), 0);
+    usleep(200 * 1000);
+}
+
+/* Sets the daemon's environment for libfaketime, starts it, and removes the variables
+ * again so that curl and the other helpers see the real clock. */
+static int start_under_faketime(void)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *saved_asan = asan != NULL ? strdup(asan) : NULL;
+    char options[1024];
+    int rc;
+
+    snprintf(options, sizeof(options), "%s:verify_asan_link_order=0",
+             saved_asan != NULL ? saved_asan : "");
+    setenv("ASAN_OPTIONS", options, 1);
+    setenv("LD_PRELOAD", IDSVC_FAKETIME_LIBRARY, 1);
+    setenv("FAKETIME_TIMESTAMP_FILE", offset_path, 1);
+    setenv("FAKETIME_NO_CACHE", "1", 1);
+    setenv("DONT_FAKE_MONOTONIC", "1", 1);
+    rc = harness_start(&server);
+    unsetenv("LD_PRELOAD");
+    unsetenv("FAKETIME_TIMESTAMP_FILE");
+    unsetenv("FAKETIME_NO_CACHE");
+    unsetenv("DONT_FAKE_MONOTONIC");
+    if (saved_asan != NULL)
+        setenv("ASAN_OPTIONS", saved_asan, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(saved_asan);
+    return rc;
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    if (access(IDSVC_FAKETIME_LIBRARY, R_OK) != 0)
+        return 0;
+    if (harness_setup(&server) != 0)
+        return -1;
+    snprintf(offset_path, sizeof(offset_path), "%s/faketime-offset", server.token.dir);
+    set_clock_offset("+0");
+    if (start_under_faketime() != 0) {
+        harness_teardown(&server);
+        return -1;
+    }
+    return 0;
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    if (access(IDSVC_FAKETIME_LIBRARY, R_OK) != 0)
+        return 0;
+    return harness_finish(&server);
+}
+
+/* Issues a credential and returns the verification request for its assertion. */
+static char *issue_verification_body(raw_client *client)
+{
+    http_result r;
+    json_t *request;
+    char *body;
+
+    assert_int_equal(raw_request(client, "POST", "/v1/credentials", issue_body, &r), 0);
+    assert_int_equal(r.status, 201);
+    request = json_pack("{s:O, s:[s], s:s}", "assertion", json_object_get(r.json, "assertion"),
+                        "claims", "given_name", "purpose", "account opening");
+    body = json_dumps(request, JSON_COMPACT);
+    json_decref(request);
+    http_result_clear(&r);
+    assert_non_null(body);
+    return body;
+}
+
+static long verify(raw_client *client, const char *body, char *code, size_t code_size)
+{
+    http_result r;
+    long status;
+
+    assert_int_equal(raw_request(client, "POST", "/v1/verifications", body, &r), 0);
+    status = r.status;
+    snprintf(code, code_size, "%s", http_result_code(&r));
+    http_result_clear(&r);
+    return status;
+}
+
+/* An assertion verified once stays used up after the wall clock stepped a day ahead,
+ * the daemon purged expired replay rows, and the clock stepped back. A purge that
+ * followed the stepped clock would remove its row, and it would verify a second time. */
+static void test_clock_step_keeps_replay_rows(void **state)
+{
+    raw_client *issuer = NULL;
+    raw_client *bank = NULL;
+    char code[64];
+    char *first;
+
+    (void)state;
+    if (access(IDSVC_FAKETIME_LIBRARY, R_OK) != 0)
+        skip();
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &issuer), 0);
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &bank), 0);
+    first = issue_verification_body(issuer);
+    assert_int_equal(verify(bank, first, code, sizeof(code)), 200);
+
+    set_clock_offset("+1d");
+    assert_int_equal(verify(bank, first, code, sizeof(code)), 422);
+    assert_string_equal(code, "expired");
+    for (int i = 0; i < VERIFICATIONS_FOR_A_PURGE; i++) {
+        char *body = issue_verification_body(issuer);
+
+        assert_int_equal(verify(bank, body, code, sizeof(code)), 200);
+        free(body);
+    }
+
+    set_clock_offset("+0");
+    assert_int_equal(verify(bank, first, code, sizeof(code)), 422);
+    assert_string_equal(code, "replayed");
+    free(first);
+    raw_close(&issuer);
+    raw_close(&bank);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clock_step_keeps_replay_rows),
+    };
+
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
