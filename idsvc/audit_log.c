@@ -804,7 +804,7 @@ static void *checkpointer_main(void *arg)
             break;
         pthread_mutex_unlock(&log->lock);
         audit_log_checkpoint(log, NULL);
-        audit_log_purge(log, time(NULL), NULL);
+        audit_log_purge(log, audit_store_purge_time(log->store), NULL);
         pthread_mutex_lock(&log->lock);
     }
     pthread_mutex_unlock(&log->lock);

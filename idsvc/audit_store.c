@@ -48,12 +48,18 @@ static time_t boot_seconds(void)
     return now.tv_sec;
 }
 
-time_t audit_replay_purge_time(time_t opened_wall, time_t opened_boot, time_t wall_now,
-                               time_t boot_now)
+time_t audit_purge_time(time_t opened_wall, time_t opened_boot, time_t wall_now,
+                        time_t boot_now)
 {
     time_t bound = opened_wall + (boot_now - opened_boot);
 
     return wall_now < bound ? wall_now : bound;
+}
+
+time_t audit_store_purge_time(const audit_store *store)
+{
+    return audit_purge_time(store->opened_wall, store->opened_boot, time(NULL),
+                            boot_seconds());
 }
 
 static void log_sqlite(sqlite3 *db, const char *operation)
@@ -354,9 +360,7 @@ static int purge_replay(audit_store *s, audit_connection *c, size_t recorded)
     stmt = prepare(c->db, STORE_SQL_PURGE_REPLAY);
     if (stmt == NULL)
         return -1;
-    sqlite3_bind_int64(stmt, 1,
-                       (sqlite3_int64)audit_replay_purge_time(s->opened_wall, s->opened_boot,
-                                                              time(NULL), boot_seconds()));
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)audit_store_purge_time(s));
     rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE) {

@@ -27,15 +27,19 @@ audit_store *audit_store_open(const char *path, bool read_only, char *error,
 void audit_store_close(audit_store **store);
 
 /*
- * The time before which an append may purge replay rows: the wall clock, but never
- * further ahead of the wall clock at the store's open than CLOCK_BOOTTIME has advanced
- * since, in seconds. A wall clock stepped forward, such as by a bad NTP server, would
- * otherwise purge the rows of assertions that are still valid, and once the clock is
- * set back they would verify again. NOTE: a clock that was already ahead when the store
- * opened is not detected.
+ * The time that purges compare with expiry times, of replay rows and of audit payloads:
+ * the wall clock, but never further ahead of the wall clock at the store's open than
+ * CLOCK_BOOTTIME has advanced since, in seconds. A wall clock stepped forward, such as
+ * by a bad NTP server, would otherwise purge the replay rows of assertions that are
+ * still valid, which verify again once the clock is set back, and the payloads that
+ * retention must keep. NOTE: a clock that was already ahead when the store opened is
+ * not detected.
  */
-time_t audit_replay_purge_time(time_t opened_wall, time_t opened_boot, time_t wall_now,
-                               time_t boot_now);
+time_t audit_purge_time(time_t opened_wall, time_t opened_boot, time_t wall_now,
+                        time_t boot_now);
+
+/* audit_purge_time of the store's open and the clocks now. */
+time_t audit_store_purge_time(const audit_store *store);
 
 /* An entry to append. The strings are borrowed; index is set by audit_store_append. */
 typedef struct audit_store_entry {

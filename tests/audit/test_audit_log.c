@@ -325,27 +325,27 @@ static void test_record_returns_index(void **state)
     audit_log_close(&log);
 }
 
-/* A wall clock stepped forward after the open does not move the purge time of replay
- * rows, so the rows of assertions that are still valid stay. A clock stepped back, or
+/* A wall clock stepped forward after the open does not move the purge time, so the
+ * replay rows of assertions that are still valid stay. A clock stepped back, or
  * one that runs as the boot clock does, is followed. */
-static void test_replay_purge_time_ignores_forward_step(void **state)
+static void test_purge_time_ignores_forward_step(void **state)
 {
     const time_t opened_wall = 1800000000;
     const time_t opened_boot = 5000;
 
     (void)state;
     /* One hour later on both clocks. */
-    assert_int_equal(audit_replay_purge_time(opened_wall, opened_boot, opened_wall + 3600,
-                                             opened_boot + 3600),
-                     opened_wall + 3600);
+    assert_int_equal(
+        audit_purge_time(opened_wall, opened_boot, opened_wall + 3600, opened_boot + 3600),
+        opened_wall + 3600);
     /* The wall clock stepped one day ahead a minute after the open. */
-    assert_int_equal(audit_replay_purge_time(opened_wall, opened_boot,
-                                             opened_wall + 60 + 86400, opened_boot + 60),
+    assert_int_equal(audit_purge_time(opened_wall, opened_boot, opened_wall + 60 + 86400,
+                                      opened_boot + 60),
                      opened_wall + 60);
     /* The wall clock stepped one hour back. */
-    assert_int_equal(audit_replay_purge_time(opened_wall, opened_boot, opened_wall - 3600,
-                                             opened_boot + 60),
-                     opened_wall - 3600);
+    assert_int_equal(
+        audit_purge_time(opened_wall, opened_boot, opened_wall - 3600, opened_boot + 60),
+        opened_wall - 3600);
 }
 
 static void test_unknown_kind_rejected(void **state)
@@ -1995,7 +1995,7 @@ int main(void)
         cmocka_unit_test(test_checkpoints_race_commits),
         cmocka_unit_test(test_record_returns_index),
         cmocka_unit_test(test_unknown_kind_rejected),
-        cmocka_unit_test(test_replay_purge_time_ignores_forward_step),
+        cmocka_unit_test(test_purge_time_ignores_forward_step),
         cmocka_unit_test(test_checkpoint_signed_in_hsm),
         cmocka_unit_test(test_checkpoint_format_parse),
         cmocka_unit_test(test_purge_keeps_proofs),

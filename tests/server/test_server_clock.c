@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "server_harness.h"
 
@@ -75,7 +76,10 @@ static int start_server(void **state)
         return -1;
     snprintf(offset_path, sizeof(offset_path), "%s/faketime-offset", server.token.dir);
     set_clock_offset("+0");
-    if (start_under_faketime() != 0) {
+    /* A purge of expired payloads every second, for payloads older than one day. */
+    if (harness_append_config(&server, "\n[audit]\ncheckpoint_interval = 1\n"
+                                       "retention_days = 1\n") != 0 ||
+        start_under_faketime() != 0) {
         harness_teardown(&server);
         return -1;
     }
@@ -156,10 +160,51 @@ static void test_clock_step_keeps_replay_rows(void **state)
     raw_close(&bank);
 }
 
+static long count_purged(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long count = -1;
+
+    if (sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_entries WHERE purged_at IS NOT NULL",
+                           -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        count = (long)sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/* Payloads recorded minutes ago stay when the wall clock steps two days ahead of a
+ * retention period of one day. A purge that followed the stepped clock would remove
+ * them for good. */
+static void test_clock_step_keeps_payloads(void **state)
+{
+    raw_client *issuer = NULL;
+    char *body;
+
+    (void)state;
+    if (access(IDSVC_FAKETIME_LIBRARY, R_OK) != 0)
+        skip();
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &issuer), 0);
+    body = issue_verification_body(issuer);
+    free(body);
+    raw_close(&issuer);
+    assert_int_equal(count_purged(), 0);
+
+    set_clock_offset("+2d");
+    /* Three checkpoint intervals, each with a purge. */
+    sleep(3);
+    set_clock_offset("+0");
+    assert_int_equal(count_purged(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_step_keeps_replay_rows),
+        cmocka_unit_test(test_clock_step_keeps_payloads),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
