@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "log.h"
 #include "p11.h"
 
 #define ALGORITHM_RSA "rsa-pkcs1-sha256"
@@ -87,7 +88,11 @@ static int sign_with_p11(void *ctx, const unsigned char *data, size_t len,
                            : P11_SIGN_ECDSA_SHA256;
     p11_error err = {0};
 
-    return p11_sign(key, alg, data, len, sig, sig_len, &err);
+    if (p11_sign(key, alg, data, len, sig, sig_len, &err) == 0)
+        return 0;
+    log_message(LOG_ERROR, "audit_checkpoint_sign_failed", "the HSM did not sign: %s",
+                err.message);
+    return -1;
 }
 
 static int verify_with_p11(void *ctx, const audit_checkpoint *checkpoint)

@@ -242,10 +242,13 @@ static void test_verification_retry_after_hsm_failure(void **state)
     json_decref(request);
 }
 
-/* A checkpoint that the HSM cannot sign gives 503, and the next call signs it. */
+/* A checkpoint that the HSM cannot sign gives 503 and a log line with the HSM's reason,
+ * and the next call signs it. */
 static void test_checkpoint_hsm_failure_answers_503(void **state)
 {
     http_result r;
+    char *log;
+    char *line;
 
     (void)state;
     issue(&r);
@@ -256,6 +259,13 @@ static void test_checkpoint_hsm_failure_answers_503(void **state)
     checkpoint(&r);
     expect_unavailable(&r, "hsm_unavailable");
     http_result_clear(&r);
+    log = harness_wait_for_log(&server, "\"event\":\"audit_checkpoint_sign_failed\"");
+    assert_non_null(log);
+    line = strstr(log, "\"event\":\"audit_checkpoint_sign_failed\"");
+    assert_non_null(line);
+    line[strcspn(line, "\n")] = '\0';
+    assert_non_null(strstr(line, "C_SignInit returned CKR_DEVICE_ERROR"));
+    free(log);
 
     set_faults("");
     checkpoint(&r);
