@@ -71,11 +71,14 @@ static bool read_port_range(unsigned *first, unsigned *last)
     return *first > 0 && *first <= *last && *last <= 65535;
 }
 
-/* A free port of the range, starting at a random one so that parallel tests spread. */
+/* A free port of the range, starting at one that depends on the process and the time,
+ * so that parallel tests spread. Each call starts one further, so that two calls before
+ * the first port is bound return two ports. */
 static unsigned free_port_in_range(unsigned first, unsigned last)
 {
+    static unsigned calls;
     unsigned count = last - first + 1;
-    unsigned start = (unsigned)getpid() * 7919u + (unsigned)time(NULL);
+    unsigned start = (unsigned)getpid() * 7919u + (unsigned)time(NULL) + calls++;
 
     for (unsigned i = 0; i < count; i++) {
         unsigned port = first + (start + i) % count;
