@@ -438,6 +438,14 @@ static int handshake_hook(gnutls_session_t session, unsigned int htype, unsigned
         memcpy(conn->client_version, msg->data, 2);
     if (htype == GNUTLS_HANDSHAKE_FINISHED && incoming)
         conn->handshake_done = true;
+    /* A sent message's hook runs once the message is built. The key signs the
+     * CertificateVerify of TLS 1.3 and the ServerKeyExchange of TLS 1.2 (ECDHE only),
+     * so a Certificate without either means the signature failed. */
+    if (!incoming && htype == GNUTLS_HANDSHAKE_CERTIFICATE_PKT)
+        conn->certificate_sent = true;
+    if (!incoming && (htype == GNUTLS_HANDSHAKE_CERTIFICATE_VERIFY ||
+                      htype == GNUTLS_HANDSHAKE_SERVER_KEY_EXCHANGE))
+        conn->signature_sent = true;
     return 0;
 }
 
@@ -462,6 +470,9 @@ bool tls_connection_closed(gnutls_session_t session, const tls_connection *conn)
                  conn->client_version[1]);
     if (conn->failure[0] != '\0')
         reason = conn->failure;
+    else if (conn->certificate_sent && !conn->signature_sent)
+        reason = "the node's TLS key did not sign the handshake, so the HSM failed or "
+                 "is unavailable";
     else if (conn->client_version[0] != 0 &&
              (conn->client_version[0] < 3 ||
               (conn->client_version[0] == 3 && conn->client_version[1] < 3)))

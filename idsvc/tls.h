@@ -95,6 +95,8 @@ typedef struct tls_connection {
     unsigned char client_version[2]; /* the ClientHello's legacy_version */
     char address[64];
     char failure[192]; /* why the client certificate was rejected, when it was */
+    bool certificate_sent; /* the node's Certificate message went out */
+    bool signature_sent;   /* so did the message that its TLS key signs */
 } tls_connection;
 
 void tls_connection_start(gnutls_session_t session, tls_connection *conn);

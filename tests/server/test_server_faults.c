@@ -273,17 +273,27 @@ static void test_checkpoint_hsm_failure_answers_503(void **state)
     http_result_clear(&r);
 }
 
-/* While the TLS key cannot sign, handshakes fail; they succeed again once it can, and
- * after the token lost every session, without a restart. */
+/* While the TLS key cannot sign, handshakes fail, and the log line names the TLS key as
+ * the reason. They succeed again once it can sign, and after the token lost every
+ * session, without a restart. */
 static void test_tls_key_failure_recovers(void **state)
 {
     http_result r;
+    char *log;
+    char *line;
 
     (void)state;
     set_faults("C_Sign 0x30\n");
     assert_int_equal(harness_curl(&server, NULL, "GET", "/healthz", NULL, NULL, &r), 0);
     assert_int_equal(r.status, 0);
     http_result_clear(&r);
+    log = harness_wait_for_log(&server, "the node's TLS key did not sign");
+    assert_non_null(log);
+    line = strstr(log, "the node's TLS key did not sign");
+    assert_non_null(line);
+    line[strcspn(line, "\n")] = '\0';
+    assert_non_null(strstr(line, "HSM"));
+    free(log);
 
     set_faults("close_sessions 1\n");
     for (int i = 0; i < 4; i++) {
