@@ -203,6 +203,11 @@ static void drop_session(p11_token *token, CK_RV rv)
     /* The token may be back in another slot. */
     if (is_device_lost(rv))
         p11_token_find_slot(token, &ignored);
+    /* SoftHSM2 2.6 drops every object handle once the application has no session left,
+     * and a device that comes back may number its objects anew, even giving a key's old
+     * number to another key. So every key is searched again before it signs (sign_step
+     * compares the epochs). */
+    atomic_fetch_add(&token->handle_epoch, 1);
     p11_unlock();
 }
 

@@ -23,8 +23,8 @@ static CK_RV sign_step(p11_token *token, CK_SESSION_HANDLE session, void *arg,
     CK_OBJECT_HANDLE handle;
     CK_RV rv;
 
-    /* After fork() or a new login the object handle may name nothing, or another object:
-     * search the key again first. */
+    /* After fork() or a lost session the object handle may name nothing, or another
+     * object: search the key again first. */
     *function = "C_SignInit";
     if (atomic_load_explicit(&call->key->handle_epoch, memory_order_acquire) !=
         atomic_load_explicit(&token->handle_epoch, memory_order_acquire))

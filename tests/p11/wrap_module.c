@@ -11,11 +11,16 @@
  * CK_RV to return instead of calling SoftHSM2, in decimal or 0x hex. C_SignInit.rsa and
  * C_SignInit.ecdsa fail the signatures of one key type only. The line
  * "close_sessions N" closes every session of the token once for each new N, as a device
- * that lost its sessions. A missing or empty file passes everything through.
+ * that lost its sessions. "swap_keys N" swaps the handles of the token's first two
+ * private keys in C_SignInit, C_FindObjects, C_GetAttributeValue and C_DestroyObject, as
+ * a device that came back and numbered its objects anew, and the next RSA C_SignInit
+ * returns CKR_DEVICE_REMOVED. Other functions that take handles are not translated. A missing or empty file passes
+ * everything through.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +102,58 @@ static void apply_close_sessions(unsigned long generation)
     real->C_CloseAllSessions(atomic_load(&last_slot));
 }
 
+static atomic_ulong swapped_generation;
+static atomic_ulong swap_first;  /* 0 while no handles are swapped */
+static atomic_ulong swap_second;
+static atomic_bool lose_next_rsa_sign; /* the next RSA C_SignInit reports a lost device */
+
+/* The handle that the other side of the module sees: the two swapped private keys trade
+ * handles, in both directions, and every other handle stays. */
+static CK_OBJECT_HANDLE swap_handle(CK_OBJECT_HANDLE handle)
+{
+    CK_OBJECT_HANDLE first = atomic_load(&swap_first);
+    CK_OBJECT_HANDLE second = atomic_load(&swap_second);
+
+    if (first == 0)
+        return handle;
+    if (handle == first)
+        return second;
+    return handle == second ? first : handle;
+}
+
+/* Once for each new generation: swaps the handles of the token's first two private keys,
+ * as a device that came back and numbered its objects anew, and makes the next RSA
+ * C_SignInit return CKR_DEVICE_REMOVED, so that the caller sees the device go away.
+ * SoftHSM2 itself drops every object handle once all sessions are closed, and never
+ * gives an old number to another object, so the swap is the wrapper's own. The search
+ * runs on a new session while the others still hold the login. */
+static void apply_swap_keys(unsigned long generation)
+{
+    CK_OBJECT_CLASS private_key = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE template[] = {{CKA_CLASS, &private_key, sizeof(private_key)}};
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG count = 0;
+    CK_SESSION_HANDLE session;
+    unsigned long seen = atomic_load(&swapped_generation);
+
+    if (generation == seen ||
+        !atomic_compare_exchange_strong(&swapped_generation, &seen, generation))
+        return;
+    if (real->C_OpenSession(atomic_load(&last_slot), CKF_SERIAL_SESSION, NULL, NULL,
+                            &session) != CKR_OK)
+        return;
+    if (real->C_FindObjectsInit(session, template, 1) == CKR_OK) {
+        real->C_FindObjects(session, found, 2, &count);
+        real->C_FindObjectsFinal(session);
+    }
+    real->C_CloseSession(session);
+    if (count == 2) {
+        atomic_store(&swap_first, found[0]);
+        atomic_store(&swap_second, found[1]);
+        atomic_store(&lose_next_rsa_sign, true);
+    }
+}
+
 /* The CK_RV that the control file sets for function, or CKR_OK. */
 static CK_RV controlled_rv(const char *function)
 {
@@ -127,6 +184,8 @@ static CK_RV controlled_rv(const char *function)
         value = strtoul(number, NULL, 0);
         if (strcmp(name, "close_sessions") == 0)
             apply_close_sessions(value);
+        else if (strcmp(name, "swap_keys") == 0)
+            apply_swap_keys(value);
         else if (rv == CKR_OK && (strcmp(name, function) == 0 || strcmp(name, "all") == 0))
             rv = value;
     }
@@ -171,6 +230,9 @@ static CK_RV wrap_sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanis
 {
     CK_RV forced = forced_for("C_SignInit");
 
+    if (forced == CKR_OK && mechanism != NULL && mechanism->mechanism != CKM_ECDSA &&
+        atomic_exchange(&lose_next_rsa_sign, false))
+        return CKR_DEVICE_REMOVED;
     /* "C_SignInit.rsa" and "C_SignInit.ecdsa" fail one key type only, such as the
      * SAML key while the TLS key still signs. */
     if (forced == CKR_OK && mechanism != NULL)
@@ -179,7 +241,7 @@ static CK_RV wrap_sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanis
 
     if (forced != CKR_OK)
         return forced;
-    return real->C_SignInit(session, mechanism, key);
+    return real->C_SignInit(session, mechanism, swap_handle(key));
 }
 
 static CK_RV wrap_sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
@@ -188,8 +250,10 @@ static CK_RV wrap_sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len
     CK_RV forced = forced_for("C_Sign");
 
     if (forced != CKR_OK) {
-        /* A failed C_Sign ends the signing operation (PKCS#11 2.40, section 5.12), so
-         * the real module's operation is finished into a scratch buffer. */
+        /* A C_Sign that fails for another reason than a too small buffer ends the
+         * signing operation in PKCS#11, so the real module's operation is finished into
+         * a scratch buffer. Otherwise its next C_SignInit would fail with
+         * CKR_OPERATION_ACTIVE. */
         CK_BYTE scratch[1024];
         CK_ULONG scratch_len = sizeof(scratch);
 
@@ -222,6 +286,27 @@ static CK_RV wrap_find_objects_init(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR 
     return real->C_FindObjectsInit(session, templ, count);
 }
 
+static CK_RV wrap_find_objects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR objects,
+                               CK_ULONG max, CK_ULONG_PTR count)
+{
+    CK_RV rv = real->C_FindObjects(session, objects, max, count);
+
+    for (CK_ULONG i = 0; rv == CKR_OK && i < *count; i++)
+        objects[i] = swap_handle(objects[i]);
+    return rv;
+}
+
+static CK_RV wrap_get_attribute_value(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                                      CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+    return real->C_GetAttributeValue(session, swap_handle(object), templ, count);
+}
+
+static CK_RV wrap_destroy_object(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object)
+{
+    return real->C_DestroyObject(session, swap_handle(object));
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
     if (real == NULL) {
@@ -242,6 +327,9 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
         wrapped.C_Sign = wrap_sign;
         wrapped.C_GetSlotList = wrap_get_slot_list;
         wrapped.C_FindObjectsInit = wrap_find_objects_init;
+        wrapped.C_FindObjects = wrap_find_objects;
+        wrapped.C_GetAttributeValue = wrap_get_attribute_value;
+        wrapped.C_DestroyObject = wrap_destroy_object;
     }
     *list = &wrapped;
     return CKR_OK;

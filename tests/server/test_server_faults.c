@@ -306,6 +306,49 @@ static void test_tls_key_failure_recovers(void **state)
     http_result_clear(&r);
 }
 
+/* A token that comes back with its objects numbered anew: the old handle of the SAML key
+ * now names the TLS key. The node must search its key again after the device was lost,
+ * sign with the SAML key, and the credential must verify. The calls use connections
+ * opened before, because GnuTLS keeps the TLS key's old handle for new handshakes. */
+static void test_renumbered_keys_found_again(void **state)
+{
+    raw_client *issuer = NULL;
+    raw_client *bank = NULL;
+    json_t *request;
+    char *body;
+    http_result r;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &issuer), 0);
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &bank), 0);
+    assert_int_equal(raw_request(issuer, "POST", "/v1/credentials", issue_body, &r), 0);
+    assert_int_equal(r.status, 201);
+    http_result_clear(&r);
+
+    set_faults("swap_keys 1\n");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(raw_request(issuer, "POST", "/v1/credentials", issue_body, &r), 0);
+        if (r.status != 201)
+            fprintf(stderr, "issuance %d after the swap: %ld %s\n", i, r.status,
+                    r.body != NULL ? r.body : "");
+        assert_int_equal(r.status, 201);
+        if (i == 0)
+            http_result_clear(&r);
+    }
+    request = json_pack("{s:O, s:[s], s:s}", "assertion", json_object_get(r.json, "assertion"),
+                        "claims", "given_name", "purpose", "account opening");
+    body = json_dumps(request, JSON_COMPACT);
+    http_result_clear(&r);
+
+    assert_int_equal(raw_request(bank, "POST", "/v1/verifications", body, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_result_clear(&r);
+    free(body);
+    json_decref(request);
+    raw_close(&issuer);
+    raw_close(&bank);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +357,7 @@ int main(void)
         cmocka_unit_test_teardown(test_verification_retry_after_hsm_failure, restore_parts),
         cmocka_unit_test_teardown(test_checkpoint_hsm_failure_answers_503, restore_parts),
         cmocka_unit_test_teardown(test_tls_key_failure_recovers, restore_parts),
+        cmocka_unit_test_teardown(test_renumbered_keys_found_again, restore_parts),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
