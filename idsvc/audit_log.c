@@ -788,6 +788,18 @@ out:
     return status;
 }
 
+/* Initialises a condition whose timed waits run on the monotonic clock, so that a step
+ * of the wall clock neither delays nor hastens them. */
+static void init_monotonic_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 static void *checkpointer_main(void *arg)
 {
     audit_log *log = arg;
@@ -795,7 +807,7 @@ static void *checkpointer_main(void *arg)
 
     pthread_mutex_lock(&log->lock);
     while (!log->closing) {
-        clock_gettime(CLOCK_REALTIME, &deadline);
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += log->checkpoint_interval;
         while (!log->closing &&
                pthread_cond_timedwait(&log->checkpoint_wake, &log->lock, &deadline) != ETIMEDOUT)
@@ -986,7 +998,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
     pthread_mutex_init(&log->checkpoint_lock, NULL);
     pthread_cond_init(&log->committed, NULL);
     pthread_cond_init(&log->queued, NULL);
-    pthread_cond_init(&log->checkpoint_wake, NULL);
+    init_monotonic_cond(&log->checkpoint_wake);
     if (copy_options(log, options) != 0) {
         snprintf(error, error_size, "out of memory");
         goto fail;

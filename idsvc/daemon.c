@@ -454,6 +454,18 @@ typedef struct housekeeper {
     bool started;
 } housekeeper;
 
+/* Initialises a condition whose timed waits run on the monotonic clock, so that a step
+ * of the wall clock neither delays nor hastens them. */
+static void init_monotonic_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
 static void *housekeeping_main(void *arg)
 {
     housekeeper *h = arg;
@@ -463,7 +475,7 @@ static void *housekeeping_main(void *arg)
     while (!h->stop) {
         pthread_mutex_unlock(&h->lock);
         consent_purge_held_values(h->node->store, time(NULL));
-        clock_gettime(CLOCK_REALTIME, &next);
+        clock_gettime(CLOCK_MONOTONIC, &next);
         next.tv_sec += HELD_VALUES_PURGE_SECONDS;
         pthread_mutex_lock(&h->lock);
         while (!h->stop && pthread_cond_timedwait(&h->wake, &h->lock, &next) != ETIMEDOUT)
@@ -477,7 +489,7 @@ static void housekeeping_start(housekeeper *h, node *n)
 {
     *h = (housekeeper){.node = n};
     pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->wake, NULL);
+    init_monotonic_cond(&h->wake);
     h->started = pthread_create(&h->thread, NULL, housekeeping_main, h) == 0;
     if (!h->started)
         log_message(LOG_WARN, "housekeeping_failed",
