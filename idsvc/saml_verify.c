@@ -54,14 +54,30 @@ static saml_status saml_check_root(xmlDocPtr doc, saml_located *loc, char *detai
                      loc->root->name);
 }
 
-/* Counts every Assertion in the document, also those hidden inside unknown elements. */
+/*
+ * Returns the next element after node, skipping the subtree of an Advice of an Assertion.
+ * SAML 2.0 Core (section 2.6.1) lets an issuer put other assertions there as evidence that
+ * a relying party may ignore without changing the assertion's meaning or validity. The
+ * verifier reads nothing from an Advice, and the signature of the Assertion or Response
+ * that encloses it covers it.
+ */
+static xmlNodePtr saml_next_outside_advice(xmlNodePtr node, xmlNodePtr root)
+{
+    if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Advice") &&
+        xml_safe_is_element(node->parent, SAML_NS_ASSERTION, "Assertion"))
+        return xml_safe_next_element_after(node, root);
+    return xml_safe_next_element(node, root);
+}
+
+/* Counts every Assertion in the document outside the Advice of an Assertion, also those
+ * hidden inside unknown elements. */
 static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t detail_size)
 {
     size_t count = 0;
     size_t encrypted = 0;
 
     for (xmlNodePtr node = loc->root; node != NULL;
-         node = xml_safe_next_element(node, loc->root)) {
+         node = saml_next_outside_advice(node, loc->root)) {
         if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Assertion")) {
             loc->assertion = node;
             count++;

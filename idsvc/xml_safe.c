@@ -124,6 +124,12 @@ xmlNodePtr xml_safe_next_element(xmlNodePtr node, xmlNodePtr root)
         next = next->next;
     if (next != NULL)
         return next;
+    return xml_safe_next_element_after(node, root);
+}
+
+xmlNodePtr xml_safe_next_element_after(xmlNodePtr node, xmlNodePtr root)
+{
+    xmlNodePtr next;
 
     while (node != NULL && node != root) {
         for (next = node->next; next != NULL; next = next->next) {

@@ -60,6 +60,10 @@ xml_safe_status xml_safe_register_ids(xmlDocPtr doc, const char *attr_name, char
  * subtree. */
 xmlNodePtr xml_safe_next_element(xmlNodePtr node, xmlNodePtr root);
 
+/* Returns the next element after node's subtree in document order, or NULL at the end
+ * of root's subtree. */
+xmlNodePtr xml_safe_next_element_after(xmlNodePtr node, xmlNodePtr root);
+
 /* Returns true when node is an element with this local name and namespace URI. */
 int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *name);
 

@@ -961,6 +961,63 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
+#define ADVICE_ASSERTION(id, name_id)                                                      \
+    "<saml:Assertion ID=\"" id "\" IssueInstant=\"2026-01-01T00:00:00Z\" Version=\"2.0\">"    \
+    "<saml:Issuer>https://other.idsvc.test</saml:Issuer><saml:Subject><saml:NameID>" name_id  \
+    "</saml:NameID></saml:Subject></saml:Assertion>"
+
+/* An Advice may carry other assertions as evidence (SAML 2.0 Core, section 2.6.1). A
+ * relying party may ignore them, so they neither count as a second Assertion nor give
+ * the claims; an ID inside the Advice must still be unique. */
+static void advice_assertions_ignored(void **state)
+{
+    char *advice = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:Advice><saml:AssertionIDRef>_other1</saml:AssertionIDRef>"
+        ADVICE_ASSERTION("_advice1", "mallory@idsvc.test")
+        "<saml:EncryptedAssertion><xenc:EncryptedData "
+        "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"><xenc:CipherData><xenc:CipherValue>"
+        "AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"
+        "</saml:Advice>");
+    char *in_response_doc = NULL;
+    /* Added after signing: xmlsec1 cannot sign a document with a duplicate ID. */
+    char *plain = signed_variant("</saml:Conditions>", "</saml:Conditions>");
+    char *same_id = st_replace(plain, "</saml:Conditions>",
+                               "</saml:Conditions><saml:Advice>"
+                               ADVICE_ASSERTION("_tmpl0001", "mallory@idsvc.test")
+                               "</saml:Advice>");
+    saml_assertion *a = NULL;
+    char detail[512];
+    char line[512];
+
+    (void)state;
+    assert_int_not_equal(asprintf(&in_response_doc,
+                                  "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+                                  "protocol\" ID=\"_r1\" Version=\"2.0\" IssueInstant=\"2026-"
+                                  "01-01T00:00:00Z\"><samlp:Status><samlp:StatusCode Value="
+                                  "\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
+                                  "</samlp:Status>%s</samlp:Response>",
+                                  strstr(advice, "<saml:Assertion")),
+                         -1);
+
+    assert_int_equal(st_verify(&fixture, NULL, advice, &a), SAML_OK);
+    assert_string_equal(a->id, "_tmpl0001");
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    saml_assertion_free(&a);
+
+    assert_int_equal(st_verify(&fixture, NULL, in_response_doc, &a), SAML_OK);
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    saml_assertion_free(&a);
+
+    assert_int_equal(verify_with_cli(advice, line, sizeof(line)), 0);
+
+    assert_int_equal(verify_with_detail(same_id, detail, sizeof(detail)), SAML_ERR_DUPLICATE_ID);
+    free(advice);
+    free(in_response_doc);
+    free(plain);
+    free(same_id);
+}
+
 /* A time at the epoch reads as 0, which must not pass for an absent value. */
 static void epoch_times_kept(void **state)
 {
@@ -1090,6 +1147,7 @@ int main(void)
         cmocka_unit_test(signed_times_outside_range),
         cmocka_unit_test(epoch_times_kept),
         cmocka_unit_test(unreadable_content_named),
+        cmocka_unit_test(advice_assertions_ignored),
         cmocka_unit_test(signature_parts_named),
     };
 
