@@ -407,14 +407,58 @@ static xmlNodePtr saml_first_element(xmlNodePtr node)
     return NULL;
 }
 
+/* Returns true when value_node has xsi:nil "true" or "1", which SAML 2.0 Core (section
+ * 2.7.3.1.1) reserves for a null value, as opposed to an empty string. */
+static bool saml_is_nil(xmlNodePtr value_node)
+{
+    xmlChar *nil = xmlGetNsProp(value_node, (const xmlChar *)"nil", (const xmlChar *)SAML_NS_XSI);
+    bool is_nil = false;
+
+    if (nil != NULL) {
+        const char *text = (const char *)nil;
+        size_t len;
+
+        /* xs:boolean collapses white space around its value. */
+        text += strspn(text, " \t\r\n");
+        len = strcspn(text, " \t\r\n");
+        is_nil = (len == 4 && strncmp(text, "true", 4) == 0) || (len == 1 && text[0] == '1');
+    }
+    xmlFree(nil);
+    return is_nil;
+}
+
+/* Returns true when node has a child other than a comment, a processing instruction or
+ * text of XML white space only, which an indented document may put there. */
+static bool saml_has_content(xmlNodePtr node)
+{
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        if (child->type == XML_COMMENT_NODE || child->type == XML_PI_NODE)
+            continue;
+        if (child->type == XML_TEXT_NODE && xmlIsBlankNode(child))
+            continue;
+        return true;
+    }
+    return false;
+}
+
 /* Reads one AttributeValue as text. Its type is xs:anyType, so element content, such as
- * the NameID of eduPersonTargetedID, is valid SAML, but no claim string can hold it. */
+ * the NameID of eduPersonTargetedID, is valid SAML, but no claim string can hold it. A
+ * null value (xsi:nil) gives no value, because a claim string cannot tell it from the
+ * empty string that an empty AttributeValue without xsi:nil is. */
 static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribute *attribute,
                                              char *detail, size_t detail_size)
 {
     xmlNodePtr element = saml_first_element(value_node);
     char *value;
 
+    if (saml_is_nil(value_node)) {
+        if (saml_has_content(value_node))
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "a value of the Attribute \"%.60s\" is null (xsi:nil) but not "
+                             "empty",
+                             attribute->name);
+        return SAML_OK;
+    }
     if (element != NULL)
         return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
                          "a value of the Attribute \"%.60s\" contains the element <%.40s>, "

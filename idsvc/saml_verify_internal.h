@@ -14,6 +14,7 @@
 #define SAML_NS_ASSERTION "urn:oasis:names:tc:SAML:2.0:assertion"
 #define SAML_NS_PROTOCOL "urn:oasis:names:tc:SAML:2.0:protocol"
 #define SAML_NS_DSIG "http://www.w3.org/2000/09/xmldsig#"
+#define SAML_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 
 /* One trusted public key, kept both as an EVP_PKEY and as a ready xmlsec key, so that a
  * verification never copies it. */

@@ -23,7 +23,6 @@
 
 #define SAML_STATUS_SUCCESS "urn:oasis:names:tc:SAML:2.0:status:Success"
 #define SAML_METHOD_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-#define SAML_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 
 /* The largest ProxyRestriction Count kept. A larger one is read as this value: the node
  * then allows fewer indirections than the issuer did, never more. */

@@ -961,6 +961,49 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
+#define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+
+/* A null AttributeValue (xsi:nil "true" or "1") gives no value, while an empty one without
+ * xsi:nil is the empty string. A null value with content is invalid. */
+static void nil_attribute_value_absent(void **state)
+{
+    char *values = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:example:a\">"
+        "<saml:AttributeValue " XSI "xsi:nil=\"true\"/>"
+        "<saml:AttributeValue></saml:AttributeValue>"
+        "<saml:AttributeValue " XSI "xsi:nil=\" 1 \">\n  </saml:AttributeValue>"
+        "<saml:AttributeValue " XSI "xsi:nil=\"false\">x</saml:AttributeValue>"
+        "</saml:Attribute><saml:Attribute Name=\"urn:example:b\">"
+        "<saml:AttributeValue " XSI "xsi:nil=\"true\"/></saml:Attribute>"
+        "</saml:AttributeStatement>");
+    char *nil_with_text = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:example:c\">"
+        "<saml:AttributeValue " XSI "xsi:nil=\"true\">x</saml:AttributeValue></saml:Attribute>"
+        "</saml:AttributeStatement>");
+    saml_assertion *a = NULL;
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, values, &a), SAML_OK);
+    assert_int_equal(a->attribute_count, 2);
+    assert_string_equal(a->attributes[0].name, "urn:example:a");
+    assert_int_equal(a->attributes[0].value_count, 2);
+    assert_string_equal(a->attributes[0].values[0], "");
+    assert_string_equal(a->attributes[0].values[1], "x");
+    assert_string_equal(a->attributes[1].name, "urn:example:b");
+    assert_int_equal(a->attributes[1].value_count, 0);
+    saml_assertion_free(&a);
+
+    assert_int_equal(verify_with_detail(nil_with_text, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail,
+                        "a value of the Attribute \"urn:example:c\" is null (xsi:nil) but not empty");
+    free(values);
+    free(nil_with_text);
+}
+
 #define ADVICE_ASSERTION(id, name_id)                                                      \
     "<saml:Assertion ID=\"" id "\" IssueInstant=\"2026-01-01T00:00:00Z\" Version=\"2.0\">"    \
     "<saml:Issuer>https://other.idsvc.test</saml:Issuer><saml:Subject><saml:NameID>" name_id  \
@@ -968,7 +1011,7 @@ static void unreadable_content_named(void **state)
 
 /* An Advice may carry other assertions as evidence (SAML 2.0 Core, section 2.6.1). A
  * relying party may ignore them, so they neither count as a second Assertion nor give
- * the claims; an ID inside the Advice must still be unique. */
+ * the claims. An ID inside the Advice must still be unique. */
 static void advice_assertions_ignored(void **state)
 {
     char *advice = signed_variant(
@@ -1148,6 +1191,7 @@ int main(void)
         cmocka_unit_test(epoch_times_kept),
         cmocka_unit_test(unreadable_content_named),
         cmocka_unit_test(advice_assertions_ignored),
+        cmocka_unit_test(nil_attribute_value_absent),
         cmocka_unit_test(signature_parts_named),
     };
 
