@@ -280,11 +280,18 @@ static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr si
                            "the signed <%.40s> has no ID attribute", signed_node->name);
         goto out;
     }
-    if (uri == NULL || uri[0] != '#' || strcmp((const char *)uri + 1, (const char *)id) != 0) {
+    if (uri == NULL) {
+        status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                           "the Reference has no URI; it must be \"#%.80s\", the ID of the "
+                           "enclosing <%.40s>",
+                           id, signed_node->name);
+        goto out;
+    }
+    if (uri[0] != '#' || strcmp((const char *)uri + 1, (const char *)id) != 0) {
         status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
                            "the Reference URI \"%.80s\" does not point at the enclosing "
                            "<%.40s> with ID \"%.80s\"",
-                           uri != NULL ? (const char *)uri : "", signed_node->name, id);
+                           (const char *)uri, signed_node->name, id);
         goto out;
     }
     registered = xmlGetID(signed_node->doc, id);

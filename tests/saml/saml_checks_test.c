@@ -961,6 +961,33 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
+/* python3-saml and php-saml carry responses whose assertion Reference has URI="" (the
+ * whole document) or no URI at all. Both are rejected, and the sentence tells them apart. */
+static void reference_without_id_named(void **state)
+{
+    const st_template spec = { .reference_uri = "" };
+    char *template = st_template_xml(&fixture, &spec);
+    char *no_uri = st_replace(template, "<ds:Reference URI=\"\">", "<ds:Reference>");
+    char *empty_doc = st_xmlsec_sign(&fixture, template, fixture.file_rsa);
+    char *absent_doc = st_xmlsec_sign(&fixture, no_uri, fixture.file_rsa);
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(empty_doc, detail, sizeof(detail)),
+                     SAML_ERR_REFERENCE_INVALID);
+    assert_string_equal(detail, "the Reference URI \"\" does not point at the enclosing "
+                                "<Assertion> with ID \"_tmpl0001\"");
+
+    assert_int_equal(verify_with_detail(absent_doc, detail, sizeof(detail)),
+                     SAML_ERR_REFERENCE_INVALID);
+    assert_string_equal(detail, "the Reference has no URI; it must be \"#_tmpl0001\", the ID "
+                                "of the enclosing <Assertion>");
+    free(template);
+    free(no_uri);
+    free(empty_doc);
+    free(absent_doc);
+}
+
 #define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
 
 /* A null AttributeValue (xsi:nil "true" or "1") gives no value, while an empty one without
@@ -1192,6 +1219,7 @@ int main(void)
         cmocka_unit_test(unreadable_content_named),
         cmocka_unit_test(advice_assertions_ignored),
         cmocka_unit_test(nil_attribute_value_absent),
+        cmocka_unit_test(reference_without_id_named),
         cmocka_unit_test(signature_parts_named),
     };
 
