@@ -121,7 +121,8 @@ int saml_time_parse(const char *text, time_t *out)
         f[3] > 23 || f[4] > 59 || f[5] > 59)
         return -1;
 
-    /* Fractions of a second are dropped. */
+    /* Fractions of a second are dropped. NOTE: a NotBefore with a fraction therefore
+     * passes up to one second early when no clock skew is allowed. */
     if (*rest == '.') {
         rest++;
         if (*rest < '0' || *rest > '9')

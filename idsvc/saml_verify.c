@@ -124,6 +124,9 @@ static saml_status saml_choose_signed(saml_located *loc, const saml_verify_optio
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_COUNT,
                          "the Assertion has %zu Signature children; exactly one is allowed",
                          count);
+    /* NOTE: when the Assertion carries a Signature, a Signature of the Response around it
+     * is not verified, so a Response whose own signature fails is still accepted. The
+     * claims come only from the Assertion, and the Response status can only reject. */
     if (count == 1) {
         loc->signed_node = loc->assertion;
         loc->signature = signature;
