@@ -412,7 +412,8 @@ static xmlNodePtr saml_first_element(xmlNodePtr node)
  * 2.7.3.1.1) reserves for a null value, as opposed to an empty string. */
 static bool saml_is_nil(xmlNodePtr value_node)
 {
-    xmlChar *nil = xmlGetNsProp(value_node, (const xmlChar *)"nil", (const xmlChar *)SAML_NS_XSI);
+    xmlChar *nil =
+        xmlGetNsProp(value_node, (const xmlChar *)"nil", (const xmlChar *)SAML_NS_XSI);
     bool is_nil = false;
 
     if (nil != NULL) {
@@ -422,7 +423,8 @@ static bool saml_is_nil(xmlNodePtr value_node)
         /* xs:boolean collapses white space around its value. */
         text += strspn(text, " \t\r\n");
         len = strcspn(text, " \t\r\n");
-        is_nil = (len == 4 && strncmp(text, "true", 4) == 0) || (len == 1 && text[0] == '1');
+        is_nil =
+            (len == 4 && strncmp(text, "true", 4) == 0) || (len == 1 && text[0] == '1');
     }
     xmlFree(nil);
     return is_nil;
@@ -454,10 +456,11 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
 
     if (saml_is_nil(value_node)) {
         if (saml_has_content(value_node))
-            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                             "a value of the Attribute \"%.60s\" is null (xsi:nil) but not "
-                             "empty",
-                             attribute->name);
+            return saml_fail(
+                detail, detail_size, SAML_ERR_NOT_SAML,
+                "a value of the Attribute \"%.60s\" is null (xsi:nil) but not "
+                "empty",
+                attribute->name);
         return SAML_OK;
     }
     if (element != NULL)

@@ -56,10 +56,10 @@ static saml_status saml_check_root(xmlDocPtr doc, saml_located *loc, char *detai
 
 /*
  * Returns the next element after node, skipping the subtree of an Advice of an Assertion.
- * SAML 2.0 Core (section 2.6.1) lets an issuer put other assertions there as evidence that
- * a relying party may ignore without changing the assertion's meaning or validity. The
- * verifier reads nothing from an Advice, and the signature of the Assertion or Response
- * that encloses it covers it.
+ * SAML 2.0 Core (section 2.6.1) lets an issuer put other assertions there as evidence
+ * that a relying party may ignore without changing the assertion's meaning or validity.
+ * The verifier reads nothing from an Advice, and the signature of the Assertion or
+ * Response that encloses it covers it.
  */
 static xmlNodePtr saml_next_outside_advice(xmlNodePtr node, xmlNodePtr root)
 {

@@ -281,10 +281,11 @@ static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr si
         goto out;
     }
     if (uri == NULL) {
-        status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
-                           "the Reference has no URI; it must be \"#%.80s\", the ID of the "
-                           "enclosing <%.40s>",
-                           id, signed_node->name);
+        status =
+            saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
+                      "the Reference has no URI; it must be \"#%.80s\", the ID of the "
+                      "enclosing <%.40s>",
+                      id, signed_node->name);
         goto out;
     }
     if (uri[0] != '#' || strcmp((const char *)uri + 1, (const char *)id) != 0) {

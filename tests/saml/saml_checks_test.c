@@ -961,8 +961,8 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
-/* python3-saml and php-saml carry responses whose assertion Reference has URI="" (the
- * whole document) or no URI at all. Both are rejected, and the sentence tells them apart. */
+/* A Reference with URI="", which selects the whole document, and one without URI are
+ * both rejected, each with its own detail message. */
 static void reference_without_id_named(void **state)
 {
     const st_template spec = { .reference_uri = "" };
@@ -980,8 +980,9 @@ static void reference_without_id_named(void **state)
 
     assert_int_equal(verify_with_detail(absent_doc, detail, sizeof(detail)),
                      SAML_ERR_REFERENCE_INVALID);
-    assert_string_equal(detail, "the Reference has no URI; it must be \"#_tmpl0001\", the ID "
-                                "of the enclosing <Assertion>");
+    assert_string_equal(detail,
+                        "the Reference has no URI; it must be \"#_tmpl0001\", the ID "
+                        "of the enclosing <Assertion>");
     free(template);
     free(no_uri);
     free(empty_doc);
@@ -990,13 +991,14 @@ static void reference_without_id_named(void **state)
 
 #define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
 
-/* A null AttributeValue (xsi:nil "true" or "1") gives no value, while an empty one without
- * xsi:nil is the empty string. A null value with content is invalid. */
+/* A null AttributeValue (xsi:nil "true" or "1") gives no value, while an empty one
+ * without xsi:nil is the empty string. A null value with content is invalid. */
 static void nil_attribute_value_absent(void **state)
 {
     char *values = signed_variant(
         "</saml:Conditions>",
-        "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:example:a\">"
+        "</saml:Conditions><saml:AttributeStatement><saml:Attribute "
+        "Name=\"urn:example:a\">"
         "<saml:AttributeValue " XSI "xsi:nil=\"true\"/>"
         "<saml:AttributeValue></saml:AttributeValue>"
         "<saml:AttributeValue " XSI "xsi:nil=\" 1 \">\n  </saml:AttributeValue>"
@@ -1004,11 +1006,13 @@ static void nil_attribute_value_absent(void **state)
         "</saml:Attribute><saml:Attribute Name=\"urn:example:b\">"
         "<saml:AttributeValue " XSI "xsi:nil=\"true\"/></saml:Attribute>"
         "</saml:AttributeStatement>");
-    char *nil_with_text = signed_variant(
-        "</saml:Conditions>",
-        "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:example:c\">"
-        "<saml:AttributeValue " XSI "xsi:nil=\"true\">x</saml:AttributeValue></saml:Attribute>"
-        "</saml:AttributeStatement>");
+    char *nil_with_text =
+        signed_variant("</saml:Conditions>",
+                       "</saml:Conditions><saml:AttributeStatement><saml:Attribute "
+                       "Name=\"urn:example:c\">"
+                       "<saml:AttributeValue " XSI
+                       "xsi:nil=\"true\">x</saml:AttributeValue></saml:Attribute>"
+                       "</saml:AttributeStatement>");
     saml_assertion *a = NULL;
     char detail[512];
 
@@ -1025,15 +1029,18 @@ static void nil_attribute_value_absent(void **state)
 
     assert_int_equal(verify_with_detail(nil_with_text, detail, sizeof(detail)),
                      SAML_ERR_NOT_SAML);
-    assert_string_equal(detail,
-                        "a value of the Attribute \"urn:example:c\" is null (xsi:nil) but not empty");
+    assert_string_equal(
+        detail,
+        "a value of the Attribute \"urn:example:c\" is null (xsi:nil) but not empty");
     free(values);
     free(nil_with_text);
 }
 
-#define ADVICE_ASSERTION(id, name_id)                                                      \
-    "<saml:Assertion ID=\"" id "\" IssueInstant=\"2026-01-01T00:00:00Z\" Version=\"2.0\">"    \
-    "<saml:Issuer>https://other.idsvc.test</saml:Issuer><saml:Subject><saml:NameID>" name_id  \
+#define ADVICE_ASSERTION(id, name_id)                                                    \
+    "<saml:Assertion ID=\"" id                                                           \
+    "\" IssueInstant=\"2026-01-01T00:00:00Z\" Version=\"2.0\">"                          \
+    "<saml:Issuer>https://other.idsvc.test</"                                            \
+    "saml:Issuer><saml:Subject><saml:NameID>" name_id                                    \
     "</saml:NameID></saml:Subject></saml:Assertion>"
 
 /* An Advice may carry other assertions as evidence (SAML 2.0 Core, section 2.6.1). A
@@ -1043,32 +1050,35 @@ static void advice_assertions_ignored(void **state)
 {
     char *advice = signed_variant(
         "</saml:Conditions>",
-        "</saml:Conditions><saml:Advice><saml:AssertionIDRef>_other1</saml:AssertionIDRef>"
-        ADVICE_ASSERTION("_advice1", "mallory@idsvc.test")
-        "<saml:EncryptedAssertion><xenc:EncryptedData "
-        "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"><xenc:CipherData><xenc:CipherValue>"
-        "AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"
-        "</saml:Advice>");
+        "</saml:Conditions><saml:Advice><saml:AssertionIDRef>_other1</"
+        "saml:AssertionIDRef>" ADVICE_ASSERTION(
+            "_advice1",
+            "mallory@idsvc.test") "<saml:EncryptedAssertion><xenc:EncryptedData "
+                                  "xmlns:xenc=\"http://www.w3.org/2001/04/"
+                                  "xmlenc#\"><xenc:CipherData><xenc:CipherValue>"
+                                  "AAAA</xenc:CipherValue></xenc:CipherData></"
+                                  "xenc:EncryptedData></saml:EncryptedAssertion>"
+                                  "</saml:Advice>");
     char *in_response_doc = NULL;
     /* Added after signing: xmlsec1 cannot sign a document with a duplicate ID. */
     char *plain = signed_variant("</saml:Conditions>", "</saml:Conditions>");
     char *same_id = st_replace(plain, "</saml:Conditions>",
-                               "</saml:Conditions><saml:Advice>"
-                               ADVICE_ASSERTION("_tmpl0001", "mallory@idsvc.test")
-                               "</saml:Advice>");
+                               "</saml:Conditions><saml:Advice>" ADVICE_ASSERTION(
+                                   "_tmpl0001", "mallory@idsvc.test") "</saml:Advice>");
     saml_assertion *a = NULL;
     char detail[512];
     char line[512];
 
     (void)state;
-    assert_int_not_equal(asprintf(&in_response_doc,
-                                  "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
-                                  "protocol\" ID=\"_r1\" Version=\"2.0\" IssueInstant=\"2026-"
-                                  "01-01T00:00:00Z\"><samlp:Status><samlp:StatusCode Value="
-                                  "\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
-                                  "</samlp:Status>%s</samlp:Response>",
-                                  strstr(advice, "<saml:Assertion")),
-                         -1);
+    assert_int_not_equal(
+        asprintf(&in_response_doc,
+                 "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+                 "protocol\" ID=\"_r1\" Version=\"2.0\" IssueInstant=\"2026-"
+                 "01-01T00:00:00Z\"><samlp:Status><samlp:StatusCode Value="
+                 "\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
+                 "</samlp:Status>%s</samlp:Response>",
+                 strstr(advice, "<saml:Assertion")),
+        -1);
 
     assert_int_equal(st_verify(&fixture, NULL, advice, &a), SAML_OK);
     assert_string_equal(a->id, "_tmpl0001");
@@ -1081,7 +1091,8 @@ static void advice_assertions_ignored(void **state)
 
     assert_int_equal(verify_with_cli(advice, line, sizeof(line)), 0);
 
-    assert_int_equal(verify_with_detail(same_id, detail, sizeof(detail)), SAML_ERR_DUPLICATE_ID);
+    assert_int_equal(verify_with_detail(same_id, detail, sizeof(detail)),
+                     SAML_ERR_DUPLICATE_ID);
     free(advice);
     free(in_response_doc);
     free(plain);
