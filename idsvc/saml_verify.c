@@ -124,9 +124,8 @@ static saml_status saml_choose_signed(saml_located *loc, const saml_verify_optio
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_COUNT,
                          "the Assertion has %zu Signature children; exactly one is allowed",
                          count);
-    /* NOTE: when the Assertion carries a Signature, a Signature of the Response around it
-     * is not verified, so a Response whose own signature fails is still accepted. The
-     * claims come only from the Assertion, and the Response status can only reject. */
+    /* A Signature of the Response around a signed Assertion is verified afterwards by
+     * saml_verify_envelope. */
     if (count == 1) {
         loc->signed_node = loc->assertion;
         loc->signature = signature;
@@ -147,6 +146,21 @@ static saml_status saml_choose_signed(saml_located *loc, const saml_verify_optio
     loc->signed_node = loc->root;
     loc->signature = signature;
     return SAML_OK;
+}
+
+/* Puts prefix before the sentence in detail, cutting the sentence's end if needed. */
+static void saml_prefix_detail(char *detail, size_t detail_size, const char *prefix)
+{
+    size_t prefix_len = strlen(prefix);
+    size_t len = strlen(detail);
+
+    if (detail_size == 0 || prefix_len >= detail_size)
+        return;
+    if (len > detail_size - 1 - prefix_len)
+        len = detail_size - 1 - prefix_len;
+    memmove(detail + prefix_len, detail, len);
+    memcpy(detail, prefix, prefix_len);
+    detail[prefix_len + len] = '\0';
 }
 
 /* Reads the text of the only saml:Issuer child of node into *issuer (NULL when absent). */
@@ -323,6 +337,47 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
     return SAML_OK;
 }
 
+/*
+ * Verifies the Signature of a Response around a signed Assertion, when the Response has
+ * one, with the keys trusted for the same issuer. The claims come only from the
+ * Assertion, but a signature that is present and fails means the document was changed
+ * after signing, so verification fails closed.
+ */
+static saml_status saml_verify_envelope(const saml_trust_store *store,
+                                        const saml_verify_options *options,
+                                        const saml_located *loc, char *detail,
+                                        size_t detail_size)
+{
+    const saml_trust_key *keys[SAML_TRUST_MAX_CANDIDATES];
+    saml_located envelope = *loc;
+    saml_dsig_info info;
+    size_t key_count = 0;
+    size_t count;
+    saml_status status;
+
+    if (loc->root == loc->assertion || loc->signed_node != loc->assertion)
+        return SAML_OK;
+    envelope.signature = saml_signature_child(loc->root, &count);
+    if (count == 0)
+        return SAML_OK;
+    if (count > 1)
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_COUNT,
+                         "the Response has %zu Signature children; exactly one is allowed",
+                         count);
+
+    envelope.signed_node = loc->root;
+    status = saml_dsig_check(envelope.signature, envelope.signed_node, &info, detail,
+                             detail_size);
+    if (status == SAML_OK)
+        status = saml_find_keys(store, &envelope, keys, &key_count, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_dsig_verify(envelope.signature, &info, keys, key_count, options, detail,
+                                  detail_size);
+    if (status != SAML_OK)
+        saml_prefix_detail(detail, detail_size, "the Response's own Signature: ");
+    return status;
+}
+
 static saml_status saml_verify_doc(const saml_trust_store *store,
                                    const saml_verify_options *options, xmlDocPtr doc,
                                    saml_assertion **out, char *detail, size_t detail_size)
@@ -355,6 +410,8 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
     if (status == SAML_OK)
         status = saml_dsig_verify(loc.signature, &info, keys, key_count, options, detail,
                                   detail_size);
+    if (status == SAML_OK)
+        status = saml_verify_envelope(store, options, &loc, detail, detail_size);
     if (status != SAML_OK)
         return status;
 

@@ -263,6 +263,59 @@ static void signature_moved_to_response(void **state)
     free(doc);
 }
 
+/* A signature template over the Response _resp1, for xmlsec1 to fill. */
+#define RESPONSE_SIGNATURE_TEMPLATE                                                       \
+    "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>"        \
+    "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>"  \
+    "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>" \
+    "<ds:Reference URI=\"#_resp1\"><ds:Transforms>"                                      \
+    "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>" \
+    "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>"              \
+    "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>" \
+    "<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>"                  \
+    "<ds:SignatureValue></ds:SignatureValue></ds:Signature>"
+
+/* Returns the genuine Assertion inside a Response that key_pem signs too. */
+static char *double_signed(const char *key_pem)
+{
+    char *inner = join3(RESPONSE_SIGNATURE_TEMPLATE,
+                        "<samlp:Status><samlp:StatusCode "
+                        "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>",
+                        signed_doc());
+    char *unsigned_response = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    char *doc = st_xmlsec_sign(&fixture, unsigned_response, key_pem);
+
+    free(inner);
+    free(unsigned_response);
+    return doc;
+}
+
+/* A Response signed around a signed Assertion: both signatures must hold. A Response
+ * changed after signing, or signed by a key nobody trusts, fails closed, though the
+ * Assertion inside still verifies. */
+static void response_signature_checked_too(void **state)
+{
+    char *doc = double_signed(fixture.file_rsa);
+    char *changed = st_replace(doc, "IssueInstant=\"2026-01-01T00:00:00Z\">",
+                               "IssueInstant=\"2026-01-01T00:00:01Z\">");
+    char *untrusted = double_signed(fixture.file_attacker);
+    char detail[256];
+    saml_assertion *a = NULL;
+    saml_verify_options options = st_options(&fixture);
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_OK);
+    assert_int_equal(saml_verify(fixture.store, &options, changed, strlen(changed), &a,
+                                 detail, sizeof(detail)),
+                     SAML_ERR_DIGEST_MISMATCH);
+    assert_non_null(strstr(detail, "the Response's own Signature: "));
+    assert_null(a);
+    assert_int_equal(st_verify(&fixture, NULL, untrusted, NULL), SAML_ERR_SIGNATURE_INVALID);
+    free(doc);
+    free(changed);
+    free(untrusted);
+}
+
 static void signature_moved_into_subject(void **state)
 {
     char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
@@ -670,6 +723,7 @@ int main(void)
         cmocka_unit_test(wrap_forged_with_same_id),
         cmocka_unit_test(xml_id_duplicating_assertion_id),
         cmocka_unit_test(signature_moved_to_response),
+        cmocka_unit_test(response_signature_checked_too),
         cmocka_unit_test(signature_moved_into_subject),
         cmocka_unit_test(two_signatures_rejected),
         cmocka_unit_test(reference_to_other_id),
