@@ -121,8 +121,8 @@ int saml_time_parse(const char *text, time_t *out)
         f[3] > 23 || f[4] > 59 || f[5] > 59)
         return -1;
 
-    /* Fractions of a second are dropped. NOTE: a NotBefore with a fraction therefore
-     * passes up to one second early when no clock skew is allowed. */
+    /* Fractions of a second are dropped. The reader of Conditions moves a NotBefore with
+     * a fraction to the next whole second instead (saml_time_has_fraction). */
     if (*rest == '.') {
         rest++;
         if (*rest < '0' || *rest > '9')
@@ -156,6 +156,21 @@ static xmlNodePtr saml_child(xmlNodePtr parent, const char *name, size_t *count)
         (*count)++;
     }
     return found;
+}
+
+/* Returns whether the xs:dateTime attribute name of node has a fraction of a second
+ * other than zero, as in 2026-01-01T00:00:00.5Z. A date has no '.' before it. */
+static bool saml_time_has_fraction(xmlNodePtr node, const char *name)
+{
+    xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
+    const char *dot = value != NULL ? strchr((const char *)value, '.') : NULL;
+    bool fraction = false;
+
+    for (const char *digit = dot != NULL ? dot + 1 : ""; *digit >= '0' && *digit <= '9';
+         digit++)
+        fraction = fraction || *digit != '0';
+    xmlFree(value);
+    return fraction;
 }
 
 static char *saml_attr_dup(xmlNodePtr node, const char *name)
@@ -310,6 +325,10 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
                             detail, detail_size);
     if (status != SAML_OK)
         return status;
+    /* The whole seconds of 00:00:00.5 are 00:00:00, when the assertion is not valid yet,
+     * so a NotBefore with a fraction starts at the next whole second. */
+    if (a->has_not_before && saml_time_has_fraction(conditions, "NotBefore"))
+        a->not_before++;
     if (xmlHasProp(conditions, (const xmlChar *)"NotOnOrAfter") == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
                          "the Conditions have no NotOnOrAfter, so the assertion never expires");

@@ -784,6 +784,32 @@ static void id_not_ncname_rejected(void **state)
     free(extra);
 }
 
+/* A NotBefore half a second after the clock is not reached yet, though its whole
+ * seconds are: the verifier rounds a NotBefore with a fraction up. */
+static void not_before_fraction_rounded_up(void **state)
+{
+    const st_template spec = { .id = "_fraction1" };
+    char *template = st_template_xml(&fixture, &spec);
+    char *changed = st_replace(template, "NotBefore=\"2025-12-31T23:59:00Z\"",
+                               "NotBefore=\"2026-01-01T00:00:00.500Z\"");
+    char *doc = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    saml_verify_options options = st_options(&fixture);
+    time_t at = ST_NOW;
+    saml_assertion *a = NULL;
+
+    (void)state;
+    options.clock = fixed_clock;
+    options.clock_ctx = &at;
+    assert_int_equal(st_verify(&fixture, &options, doc, NULL), SAML_ERR_NOT_YET_VALID);
+    at = ST_NOW + 1;
+    assert_int_equal(st_verify(&fixture, &options, doc, &a), SAML_OK);
+    assert_int_equal(a->not_before, ST_NOW + 1);
+    saml_assertion_free(&a);
+    free(template);
+    free(changed);
+    free(doc);
+}
+
 /* IdPs that write a UUID as the ID, such as 28338c8c-39ab-4b94-bcdc-46f68f99d962, start
  * it with a digit, which xs:ID does not allow but xmlsec resolves like any other ID. */
 static void id_starting_with_digit_verifies(void **state)
@@ -1224,6 +1250,7 @@ int main(void)
         cmocka_unit_test(empty_id_rejected),
         cmocka_unit_test(id_not_ncname_rejected),
         cmocka_unit_test(id_starting_with_digit_verifies),
+        cmocka_unit_test(not_before_fraction_rounded_up),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
         cmocka_unit_test(epoch_times_kept),
