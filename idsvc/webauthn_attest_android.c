@@ -12,7 +12,9 @@
  * where an AuthorizationList is a SEQUENCE of optional fields, each under an explicit
  * context tag: purpose [1] SET OF INTEGER, allApplications [600] NULL, origin [702]
  * INTEGER. Only the hardware-enforced (TEE or StrongBox) list is trusted for purpose and
- * origin, so keys that only software claims to protect are rejected.
+ * origin, so keys that only software claims to protect are rejected. A security level of
+ * Software (0) is rejected too, because a software keystore signs its own KeyDescription
+ * and can fill in the hardware-enforced list as it likes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #define TAG_ORIGIN 702
 #define KM_PURPOSE_SIGN 2
 #define KM_ORIGIN_GENERATED 0
+#define KM_SECURITY_LEVEL_SOFTWARE 0
 
 typedef struct der_item {
     int tag;
@@ -128,6 +131,8 @@ static int parse_authorization_list(const der_item *list, authorization_list *ou
 }
 
 typedef struct key_description {
+    long attestation_security_level;
+    long key_security_level;
     const unsigned char *challenge;
     long challenge_len;
     authorization_list software;
@@ -152,6 +157,10 @@ static int parse_key_description(const ASN1_OCTET_STRING *value, key_description
     for (size_t i = 0; i < sizeof(leading_tags) / sizeof(leading_tags[0]); i++) {
         if (der_read(&p, &remaining, &field) != 0 ||
             !der_is(&field, V_ASN1_UNIVERSAL, leading_tags[i]))
+            return -1;
+        if (i == 1 && der_small_int(&field, &out->attestation_security_level) != 0)
+            return -1;
+        if (i == 3 && der_small_int(&field, &out->key_security_level) != 0)
             return -1;
         if (i == 4) {
             out->challenge = field.content;
@@ -193,6 +202,14 @@ static webauthn_code check_key_description(const X509 *leaf,
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The android-key attestationChallenge is not the SHA-256 of "
                              "clientDataJSON.");
+    if (description.attestation_security_level == KM_SECURITY_LEVEL_SOFTWARE)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The android-key attestationSecurityLevel is Software (0), so "
+                             "its hardware-enforced list is not trusted.");
+    if (description.key_security_level == KM_SECURITY_LEVEL_SOFTWARE)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The android-key keyMintSecurityLevel is Software (0): no "
+                             "TEE or StrongBox protects the key.");
     if (description.software.all_applications || description.hardware.all_applications)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The android-key key is usable by all applications "

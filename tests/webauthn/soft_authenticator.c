@@ -79,6 +79,8 @@ void soft_ceremony_defaults(soft_ceremony *ceremony)
         ceremony->challenge[i] = (unsigned char)(i * 7 + 1);
     ceremony->flags = 0x05; /* UP and UV */
     ceremony->format = SOFT_FORMAT_PACKED_SELF;
+    ceremony->android_attestation_level = 1;
+    ceremony->android_key_level = 1;
 }
 
 /* ---- Keys and signatures ---------------------------------------------------------- */
@@ -598,6 +600,86 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
     return map;
 }
 
+/* The DER of an Android KeyDescription (version 3) with a zero challenge, an empty
+ * software-enforced list and a hardware-enforced list with purpose SIGN and origin
+ * GENERATED. android_key_cert fills in the security levels and the challenge. */
+#define ANDROID_ATTESTATION_LEVEL_AT 7
+#define ANDROID_KEY_LEVEL_AT 13
+#define ANDROID_CHALLENGE_AT 16
+static const unsigned char android_key_description[68] = {
+    0x30, 0x42,
+    0x02, 0x01, 0x03,             /* attestationVersion */
+    0x0a, 0x01, 0x01,             /* attestationSecurityLevel */
+    0x02, 0x01, 0x04,             /* keyMintVersion */
+    0x0a, 0x01, 0x01,             /* keyMintSecurityLevel */
+    0x04, 0x20,                   /* attestationChallenge: 32 bytes */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0x04, 0x00,                   /* uniqueId */
+    0x30, 0x00,                   /* softwareEnforced */
+    0x30, 0x0e,                   /* hardwareEnforced */
+    0xa1, 0x05, 0x31, 0x03, 0x02, 0x01, 0x02, /* [1] purpose: SET { SIGN } */
+    0xbf, 0x85, 0x3e, 0x03, 0x02, 0x01, 0x00, /* [702] origin: GENERATED */
+};
+
+/* Issues the android-key leaf: the credential key, certified by the CA, with the
+ * KeyDescription extension (1.3.6.1.4.1.11129.2.1.17). */
+static X509 *android_key_cert(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                              const unsigned char *client_data_hash)
+{
+    unsigned char description[sizeof(android_key_description)];
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
+    X509 *cert = new_cert(auth->key, "CN=Android Keystore Key", 4);
+    X509_EXTENSION *ext;
+
+    memcpy(description, android_key_description, sizeof(description));
+    description[ANDROID_ATTESTATION_LEVEL_AT] =
+        (unsigned char)ceremony->android_attestation_level;
+    description[ANDROID_KEY_LEVEL_AT] = (unsigned char)ceremony->android_key_level;
+    memcpy(description + ANDROID_CHALLENGE_AT, client_data_hash, 32);
+
+    X509_set_issuer_name(cert, X509_get_subject_name(ceremony->ca->ca_cert));
+    ASN1_OCTET_STRING_set(value, description, (int)sizeof(description));
+    ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
+    X509_add_ext(cert, ext, -1);
+    X509_sign(cert, ceremony->ca->ca_key, EVP_sha256());
+
+    X509_EXTENSION_free(ext);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(value);
+    return cert;
+}
+
+/* Builds an android-key statement: the credential key signs authData ||
+ * clientDataHash, and x5c contains its certificate. */
+static cbor_item_t *android_key_att_stmt(const soft_authenticator *auth,
+                                         const soft_ceremony *ceremony,
+                                         const unsigned char *ad, size_t ad_len,
+                                         const unsigned char *client_data_hash)
+{
+    unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
+    size_t sig_len = 0;
+    unsigned char *sig = sign(auth->key, auth->alg, data, ad_len + 32, &sig_len);
+    X509 *cert = android_key_cert(auth, ceremony, client_data_hash);
+    cbor_item_t *map = cbor_new_definite_map(3);
+    cbor_item_t *array = cbor_new_definite_array(1);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(cert, &der);
+
+    cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
+    map_add(map, cbor_build_string("alg"),
+            auth->alg == -257 ? cbor_build_negint16(256)
+                              : cbor_build_negint8((uint8_t)(-1 - auth->alg)));
+    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    map_add(map, cbor_build_string("x5c"), array);
+    OPENSSL_free(der);
+    X509_free(cert);
+    free(sig);
+    free(data);
+    return map;
+}
+
 static cbor_item_t *att_stmt(const soft_authenticator *auth,
                              const soft_ceremony *ceremony, const unsigned char *ad,
                              size_t ad_len, const unsigned char *client_data_hash)
@@ -614,6 +696,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return u2f_att_stmt(auth, ceremony, ad, client_data_hash);
     if (ceremony->format == SOFT_FORMAT_TPM)
         return tpm_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
+    if (ceremony->format == SOFT_FORMAT_ANDROID_KEY)
+        return android_key_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
     sig = sign(x5c ? ceremony->ca->attestation_key : auth->key, alg, data, ad_len + 32,
@@ -645,6 +729,8 @@ static const char *format_name(soft_format format)
         return "fido-u2f";
     case SOFT_FORMAT_TPM:
         return "tpm";
+    case SOFT_FORMAT_ANDROID_KEY:
+        return "android-key";
     default:
         return "packed";
     }

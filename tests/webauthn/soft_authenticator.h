@@ -23,6 +23,7 @@ typedef enum soft_format {
     SOFT_FORMAT_PACKED_X5C, /* signed by an attestation certificate from a test CA */
     SOFT_FORMAT_FIDO_U2F,   /* the same certificate; needs an ES256 credential */
     SOFT_FORMAT_TPM,        /* RS1 by the AIK of soft_ca_add_aik; ES256 or RS256 */
+    SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
 } soft_format;
 
 /* A test certificate authority and the packed attestation certificate it issued. */
@@ -71,6 +72,11 @@ typedef struct soft_ceremony {
      * alg (3) before kty (1) in an ES256 or EdDSA COSE key in authData. */
     bool att_stmt_unordered;
     bool credential_key_unordered;
+    /* attestationSecurityLevel and keyMintSecurityLevel of an android-key KeyDescription
+     * (0 Software, 1 TrustedEnvironment, 2 StrongBox). The hardware-enforced list always
+     * claims KM_PURPOSE_SIGN and KM_ORIGIN_GENERATED. */
+    int android_attestation_level;
+    int android_key_level;
     /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
      * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
     const unsigned char *user_handle;

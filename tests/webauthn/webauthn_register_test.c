@@ -532,6 +532,38 @@ static void tpm_other_exponent_rejected(void **state)
     assert_non_null(strstr(f->err.message, "exponent is not 65537"));
 }
 
+/* An android-key statement from a TEE or StrongBox keystore, as a Pixel sends. */
+static void android_key_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    assert_accepted(f);
+    assert_decoded(f, "android-key", WEBAUTHN_ATTESTED_BASIC);
+
+    f->ceremony.android_attestation_level = 2;
+    f->ceremony.android_key_level = 2;
+    assert_accepted(f);
+    assert_decoded(f, "android-key", WEBAUTHN_ATTESTED_BASIC);
+}
+
+/* A software keystore signs its own KeyDescription, so the hardware-enforced list it
+ * fills in proves nothing. The FIDO conformance tools send such a statement. */
+static void android_key_software_level_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    f->ceremony.android_attestation_level = 0;
+    f->ceremony.android_key_level = 0;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "attestationSecurityLevel is Software"));
+
+    f->ceremony.android_attestation_level = 1;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "keyMintSecurityLevel is Software"));
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -890,6 +922,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tpm_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(tpm_eddsa_key_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(android_key_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(android_key_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(android_key_software_level_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tpm_other_exponent_rejected, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
