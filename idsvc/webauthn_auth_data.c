@@ -49,6 +49,52 @@ static webauthn_code parse_attested(const unsigned char *raw, size_t len, size_t
     return WEBAUTHN_OK;
 }
 
+static webauthn_code parse_extensions(const unsigned char *raw, size_t len, size_t *pos,
+                                      webauthn_auth_data *out, webauthn_error *err)
+{
+    size_t extensions_len;
+    webauthn_code code;
+
+    if (*pos == len)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The authenticator data sets the extensions flag (ED), "
+                             "but no extensions follow.");
+    code = webauthn_cbor_check(raw + *pos, len - *pos, &extensions_len, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    if (raw[*pos] >> 5 != 5)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The authenticator data extensions are not a CBOR map.");
+    out->extensions = raw + *pos;
+    out->extensions_len = extensions_len;
+    *pos += extensions_len;
+    return WEBAUTHN_OK;
+}
+
+/* Names the field that the extra bytes follow. After a credential public key they may
+ * belong to the key itself, when its map header declared fewer entries than it has, as
+ * Firefox 117 did for Ed25519 keys. */
+static webauthn_code fail_extra_bytes(const webauthn_auth_data *out, size_t extra,
+                                      webauthn_error *err)
+{
+    const char *unit = extra == 1 ? "byte" : "bytes";
+
+    if (out->extensions != NULL)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The authenticator data has %zu %s after the extensions.",
+                             extra, unit);
+    if (out->public_key != NULL)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The authenticator data has %zu %s after the credential "
+                             "public key, and the extensions flag (ED) is clear. Check "
+                             "that the COSE_Key map header counts all its entries.",
+                             extra, unit);
+    return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                         "The authenticator data has %zu %s after the signature counter, "
+                         "and the AT and ED flags are clear.",
+                         extra, unit);
+}
+
 webauthn_code webauthn_auth_data_parse(const unsigned char *raw, size_t len,
                                        bool with_credential, webauthn_auth_data *out,
                                        webauthn_error *err)
@@ -79,27 +125,13 @@ webauthn_code webauthn_auth_data_parse(const unsigned char *raw, size_t len,
     }
 
     if (out->flags & WEBAUTHN_FLAG_ED) {
-        size_t extensions_len;
-
-        if (pos == len)
-            return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                                 "The authenticator data sets the extensions flag (ED), "
-                                 "but no extensions follow.");
-        code = webauthn_cbor_check(raw + pos, len - pos, &extensions_len, err);
+        code = parse_extensions(raw, len, &pos, out, err);
         if (code != WEBAUTHN_OK)
             return code;
-        if (raw[pos] >> 5 != 5)
-            return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                                 "The authenticator data extensions are not a CBOR map.");
-        out->extensions = raw + pos;
-        out->extensions_len = extensions_len;
-        pos += extensions_len;
     }
 
     if (pos != len)
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The authenticator data has %zu bytes after its last field.",
-                             len - pos);
+        return fail_extra_bytes(out, len - pos, err);
     return WEBAUTHN_OK;
 }
 

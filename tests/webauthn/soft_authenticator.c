@@ -380,7 +380,8 @@ static unsigned char *auth_data(const soft_authenticator *auth,
         flags |= 0x80;
     }
 
-    out = malloc(37 + 18 + sizeof(auth->credential_id) + cose_len + extensions_len);
+    out = malloc(37 + 18 + sizeof(auth->credential_id) + cose_len + extensions_len +
+                 ceremony->trailing_zero_bytes);
     SHA256((const unsigned char *)ceremony->rp_id, strlen(ceremony->rp_id), out);
     pos = 32;
     out[pos++] = flags;
@@ -402,6 +403,8 @@ static unsigned char *auth_data(const soft_authenticator *auth,
         memcpy(out + pos, extensions, extensions_len);
         pos += extensions_len;
     }
+    memset(out + pos, 0, ceremony->trailing_zero_bytes);
+    pos += ceremony->trailing_zero_bytes;
 
     free(cose);
     free(extensions);

@@ -77,6 +77,7 @@ typedef struct soft_ceremony {
      * claims KM_PURPOSE_SIGN and KM_ORIGIN_GENERATED. */
     int android_attestation_level;
     int android_key_level;
+    size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */
     /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
      * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
     const unsigned char *user_handle;

@@ -437,6 +437,15 @@ static void extension_flag_without_extensions_rejected(void **state)
     assert_non_null(strstr(f->err.message, "extensions flag (ED)"));
 }
 
+static void bytes_after_counter_named(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.trailing_zero_bytes = 2;
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "2 bytes after the signature counter"));
+}
+
 static void parsed_key_other_bytes_rejected(void **state)
 {
     fixture *f = *state;
@@ -758,6 +767,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(other_extension_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(extension_flag_without_extensions_rejected,
                                         setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(bytes_after_counter_named, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_es256_parsed, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256_parsed, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa_parsed, teardown),

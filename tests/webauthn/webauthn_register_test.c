@@ -720,6 +720,69 @@ static void credential_key_missing_rejected(void **state)
     free(object);
 }
 
+/* Returns a none attestation object whose authData carries the credential id, then
+ * key_len bytes of key, then tail_len bytes of tail; flags are UP, UV, AT and extra. */
+static unsigned char *none_object_with(fixture *f, const unsigned char *key,
+                                       size_t key_len, const unsigned char *tail,
+                                       size_t tail_len, unsigned char extra_flags,
+                                       size_t *len)
+{
+    size_t fixed_len = 37 + 18 + sizeof(f->auth.credential_id);
+    size_t auth_data_len = fixed_len + key_len + tail_len;
+    unsigned char *auth_data = calloc(1, auth_data_len);
+    unsigned char *object = NULL;
+    size_t size = 0;
+    cbor_item_t *map = cbor_new_definite_map(3);
+
+    SHA256((const unsigned char *)SOFT_RP_ID, strlen(SOFT_RP_ID), auth_data);
+    auth_data[32] = 0x45 | extra_flags;
+    auth_data[37 + 17] = sizeof(f->auth.credential_id);
+    memcpy(auth_data + 37 + 18, f->auth.credential_id, sizeof(f->auth.credential_id));
+    memcpy(auth_data + fixed_len, key, key_len);
+    if (tail_len > 0)
+        memcpy(auth_data + fixed_len + key_len, tail, tail_len);
+    add_pair(map, "fmt", cbor_build_string("none"));
+    add_pair(map, "attStmt", cbor_new_definite_map(0));
+    add_pair(map, "authData", cbor_build_bytestring(auth_data, auth_data_len));
+    *len = cbor_serialize_alloc(map, &object, &size);
+    cbor_decref(&map);
+    free(auth_data);
+    return object;
+}
+
+/* Firefox 117 sent an Ed25519 COSE key whose map header counted one entry fewer than
+ * it had, which left the x coordinate after the key. The message must name where the
+ * extra bytes sit, for every key type. */
+static void bytes_after_credential_key_named(void **state)
+{
+    fixture *f = *state;
+    size_t key_len = 0, len = 0;
+    unsigned char *key = soft_cose_key(&f->auth, &key_len);
+    unsigned char *object;
+
+    key[0]--; /* the map header, one entry short */
+    object = none_object_with(f, key, key_len, NULL, 0, 0, &len);
+    assert_object_rejected(f, object, len, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "after the credential public key"));
+    assert_non_null(strstr(f->err.message, "extensions flag (ED) is clear"));
+    free(object);
+    free(key);
+}
+
+static void bytes_after_extensions_named(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char tail[] = {0xa0, 0x00}; /* an empty map, then one byte */
+    size_t key_len = 0, len = 0;
+    unsigned char *key = soft_cose_key(&f->auth, &key_len);
+    unsigned char *object = none_object_with(f, key, key_len, tail, sizeof(tail), 0x80, &len);
+
+    assert_object_rejected(f, object, len, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "1 byte after the extensions"));
+    free(object);
+    free(key);
+}
+
 static void huge_lengths_rejected_fast(void **state)
 {
     fixture *f = *state;
@@ -940,6 +1003,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(truncated_object_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(extension_flag_without_extensions_rejected,
                                         setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(bytes_after_credential_key_named, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bytes_after_credential_key_named, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bytes_after_credential_key_named, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bytes_after_extensions_named, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(credential_key_missing_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256,
