@@ -579,9 +579,11 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
     if (alg != WEBAUTHN_COSE_RS1 || in->credential_key->alg == WEBAUTHN_COSE_EDDSA)
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-            "libfido2 1.12 verifies tpm attestation only with RS1 and an ES256 or "
-            "RS256 credential key; this one has %lld and %s.",
-            (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
+            "libfido2 1.12 verifies tpm attestation only with an RS1 statement "
+            "signature over an ES256 or RS256 credential key; this one has the statement "
+            "algorithm %lld (%s) and an %s credential key.",
+            (long long)alg, webauthn_cose_alg_name(alg),
+            webauthn_cose_alg_name(in->credential_key->alg));
 
     code = check_tpm_exponent(in, err);
     if (code != WEBAUTHN_OK)

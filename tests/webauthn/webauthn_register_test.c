@@ -516,6 +516,8 @@ static void tpm_eddsa_key_rejected(void **state)
     f->ceremony.format = SOFT_FORMAT_TPM;
     assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
     assert_non_null(strstr(f->err.message, "ES256 or RS256 credential key"));
+    assert_non_null(strstr(f->err.message, "the statement algorithm -65535 (RS1)"));
+    assert_non_null(strstr(f->err.message, "an EdDSA credential key"));
 }
 
 /* pubArea names the exponent 65537 and libfido2 compares only the modulus, so a
