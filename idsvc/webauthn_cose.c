@@ -369,6 +369,34 @@ static webauthn_code parse_okp(const cbor_item_t *map, webauthn_cose_key *out,
     return WEBAUTHN_OK;
 }
 
+/* Rejects the private key parameters of the IANA COSE Key Type Parameters registry:
+ * d (-4) of EC2 and OKP keys, and d, p, q, dP, dQ, qInv, other, r_i, d_i and t_i (-3 to
+ * -12) of RSA keys. The server stores the COSE key as it is, so such a parameter would
+ * put the authenticator's private key in the database. */
+static webauthn_code reject_private_parameters(const cbor_item_t *map, int64_t kty,
+                                               webauthn_error *err)
+{
+    static const char *const rsa_names[] = {"d",  "p",     "q",   "dP",  "dQ",
+                                            "qInv", "other", "r_i", "d_i", "t_i"};
+    int64_t first = kty == COSE_KTY_RSA ? -3 : -4;
+    int64_t last = kty == COSE_KTY_RSA ? -12 : -4;
+
+    for (int64_t label = first; label >= last; label--) {
+        const cbor_item_t *value = NULL;
+        webauthn_code code = webauthn_cbor_map_int(map, label, &value, err);
+
+        if (code != WEBAUTHN_OK)
+            return code;
+        if (value != NULL)
+            return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                                 "The COSE key contains the private key parameter %lld "
+                                 "(%s); a credential public key must not.",
+                                 (long long)label,
+                                 kty == COSE_KTY_RSA ? rsa_names[-3 - label] : "d");
+    }
+    return WEBAUTHN_OK;
+}
+
 webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       bool with_pkey, webauthn_cose_key *out,
                                       webauthn_error *err)
@@ -385,6 +413,9 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
     code = key_int(map, COSE_KTY, &kty, err);
     if (code == WEBAUTHN_OK)
         code = key_int(map, COSE_ALG, &alg, err);
+    if (code == WEBAUTHN_OK &&
+        (kty == COSE_KTY_EC2 || kty == COSE_KTY_OKP || kty == COSE_KTY_RSA))
+        code = reject_private_parameters(map, kty, err);
     if (code != WEBAUTHN_OK)
         goto out;
 

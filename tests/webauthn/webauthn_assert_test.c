@@ -645,6 +645,27 @@ static void parse_short_modulus_rejected(void **state)
     free(cose);
 }
 
+/* A stored key with d (-4) appended, as a faulty enrollment could have kept it. */
+static void parse_private_key_rejected(void **state)
+{
+    fixture *f = *state;
+    size_t len = f->stored.public_key_len + 3 + 32;
+    unsigned char *cose = malloc(len);
+    webauthn_public_key *key = NULL;
+
+    memcpy(cose, f->stored.public_key, f->stored.public_key_len);
+    cose[0]++;
+    cose[f->stored.public_key_len] = 0x23;
+    cose[f->stored.public_key_len + 1] = 0x58;
+    cose[f->stored.public_key_len + 2] = 32;
+    memset(cose + f->stored.public_key_len + 3, 0x42, 32);
+    assert_int_equal(webauthn_public_key_parse(cose, len, &key, &f->err),
+                     WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "private key parameter -4 (d)"));
+    assert_null(key);
+    free(cose);
+}
+
 static void parse_garbage_rejected(void **state)
 {
     fixture *f = *state;
@@ -836,6 +857,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(parse_short_modulus_rejected, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(parse_garbage_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(parse_private_key_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(parse_private_key_rejected, setup_eddsa, teardown),
         cmocka_unit_test_setup_teardown(parsed_key_shared_by_threads, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(parsed_key_shared_by_threads, setup_rs256,

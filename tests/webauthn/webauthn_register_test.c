@@ -771,6 +771,57 @@ static void bytes_after_credential_key_named(void **state)
     free(key);
 }
 
+/* Returns the credential's COSE key with one more pair, label and a 32-byte value,
+ * appended; the caller frees it. */
+static unsigned char *cose_key_with_pair(fixture *f, unsigned char label, size_t *len)
+{
+    size_t key_len = 0;
+    unsigned char *key = soft_cose_key(&f->auth, &key_len);
+    unsigned char *longer = malloc(key_len + 3 + 32);
+
+    memcpy(longer, key, key_len);
+    longer[0]++; /* the map header counts the new pair */
+    longer[key_len] = label;
+    longer[key_len + 1] = 0x58; /* a byte string of 32 bytes */
+    longer[key_len + 2] = 32;
+    memset(longer + key_len + 3, 0x42, 32);
+    *len = key_len + 3 + 32;
+    free(key);
+    return longer;
+}
+
+/* A credential key that carries private key material is not a public key, and the
+ * server must not store that material. d is -4 for EC2 and OKP keys, -3 for RSA. */
+static void credential_private_key_rejected(void **state)
+{
+    fixture *f = *state;
+    unsigned char label = f->auth.alg == -257 ? 0x22 : 0x23; /* CBOR -3 or -4 */
+    size_t key_len = 0, len = 0;
+    unsigned char *key = cose_key_with_pair(f, label, &key_len);
+    unsigned char *object = none_object_with(f, key, key_len, NULL, 0, 0, &len);
+
+    assert_object_rejected(f, object, len, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "private key parameter"));
+    free(object);
+    free(key);
+}
+
+/* Parameters a COSE key may carry beside the public ones, such as kid (2), stay
+ * accepted. */
+static void credential_key_id_accepted(void **state)
+{
+    fixture *f = *state;
+    size_t key_len = 0, len = 0;
+    unsigned char *key = cose_key_with_pair(f, 0x02, &key_len);
+    unsigned char *object = none_object_with(f, key, key_len, NULL, 0, 0, &len);
+    webauthn_code code = run_with_object(f, object, len);
+
+    if (code != WEBAUTHN_OK)
+        fail_msg("expected ok, got %s: %s", webauthn_code_name(code), f->err.message);
+    free(object);
+    free(key);
+}
+
 static void bytes_after_extensions_named(void **state)
 {
     fixture *f = *state;
@@ -1013,6 +1064,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(bytes_after_extensions_named, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(credential_private_key_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(credential_private_key_rejected, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(credential_private_key_rejected, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(credential_key_id_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(credential_key_missing_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256,
