@@ -203,9 +203,10 @@ static webauthn_code check_key_description(const X509 *leaf,
                              "The android-key attestationChallenge is not the SHA-256 of "
                              "clientDataJSON.");
     if (description.attestation_security_level == KM_SECURITY_LEVEL_SOFTWARE)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The android-key attestationSecurityLevel is Software (0), so "
-                             "its hardware-enforced list is not trusted.");
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The android-key attestationSecurityLevel is Software (0), so "
+            "its hardware-enforced list is not trusted.");
     if (description.key_security_level == KM_SECURITY_LEVEL_SOFTWARE)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The android-key keyMintSecurityLevel is Software (0): no "

@@ -552,7 +552,7 @@ static webauthn_code check_tpm_exponent(const webauthn_attestation_input *in,
 webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err)
 {
-    const cbor_item_t *ver, *x5c, *unused;
+    const cbor_item_t *ver, *x5c, *cert_info, *pub_area;
     fido_cred_t *cred = NULL;
     int64_t alg;
     webauthn_code code;
@@ -563,9 +563,9 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
     if (code == WEBAUTHN_OK)
         code = stmt_member(in->att_stmt, "x5c", &x5c, err);
     if (code == WEBAUTHN_OK)
-        code = stmt_member(in->att_stmt, "certInfo", &unused, err);
+        code = stmt_member(in->att_stmt, "certInfo", &cert_info, err);
     if (code == WEBAUTHN_OK)
-        code = stmt_member(in->att_stmt, "pubArea", &unused, err);
+        code = stmt_member(in->att_stmt, "pubArea", &pub_area, err);
     if (code != WEBAUTHN_OK)
         return code;
 
@@ -586,6 +586,8 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
             webauthn_cose_alg_name(in->credential_key->alg));
 
     code = check_tpm_exponent(in, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_tpm_check_structures(in, cert_info, pub_area, err);
     if (code != WEBAUTHN_OK)
         return code;
 

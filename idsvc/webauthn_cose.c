@@ -376,7 +376,7 @@ static webauthn_code parse_okp(const cbor_item_t *map, webauthn_cose_key *out,
 static webauthn_code reject_private_parameters(const cbor_item_t *map, int64_t kty,
                                                webauthn_error *err)
 {
-    static const char *const rsa_names[] = {"d",  "p",     "q",   "dP",  "dQ",
+    static const char *const rsa_names[] = {"d",    "p",     "q",   "dP",  "dQ",
                                             "qInv", "other", "r_i", "d_i", "t_i"};
     int64_t first = kty == COSE_KTY_RSA ? -3 : -4;
     int64_t last = kty == COSE_KTY_RSA ? -12 : -4;

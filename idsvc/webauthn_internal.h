@@ -191,6 +191,13 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
                                        webauthn_error *err);
 webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err);
+/* Checks that tpm certInfo and pubArea are well formed and certify the credential key
+ * for this ceremony, naming the first field that is not. The statement alg must be RS1
+ * and the credential key ES256 or RS256. */
+webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in,
+                                            const cbor_item_t *cert_info,
+                                            const cbor_item_t *pub_area,
+                                            webauthn_error *err);
 webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
                                           webauthn_attestation_output *out,
                                           webauthn_error *err);

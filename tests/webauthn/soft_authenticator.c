@@ -578,15 +578,25 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
     unsigned char pub_area[512], cert_info[256];
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
     size_t pub_area_len = tpm_pub_area(auth, pub_area);
-    size_t cert_info_len =
-        tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32, cert_info);
-    size_t sig_len = 0;
-    unsigned char *sig =
-        sign(ceremony->ca->aik_key, -65535, cert_info, cert_info_len, &sig_len);
+    size_t cert_info_len, sig_len = 0;
+    unsigned char *sig;
     cbor_item_t *map = cbor_new_definite_map(6);
     cbor_item_t *array = cbor_new_definite_array(1);
     unsigned char *der = NULL;
     int der_len = i2d_X509(ceremony->ca->aik_cert, &der);
+
+    if (ceremony->tpm_fault == SOFT_TPM_OTHER_KEY)
+        pub_area[pub_area_len - 1] ^= 0x01; /* the last byte of y or of the modulus */
+    cert_info_len = tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32, cert_info);
+    if (ceremony->tpm_fault == SOFT_TPM_MAGIC)
+        cert_info[0] ^= 0x01;
+    if (ceremony->tpm_fault == SOFT_TPM_TYPE)
+        cert_info[5] ^= 0x01;
+    if (ceremony->tpm_fault == SOFT_TPM_EXTRA_DATA)
+        cert_info[44] ^= 0x01; /* the first byte of the extraData digest */
+    if (ceremony->tpm_fault == SOFT_TPM_NAME)
+        pub_area[5] ^= 0x01; /* objectAttributes, after certInfo named pubArea */
+    sig = sign(ceremony->ca->aik_key, -65535, cert_info, cert_info_len, &sig_len);
 
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
     map_add(map, cbor_build_string("ver"), cbor_build_string("2.0"));
@@ -609,6 +619,7 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
 #define ANDROID_ATTESTATION_LEVEL_AT 7
 #define ANDROID_KEY_LEVEL_AT 13
 #define ANDROID_CHALLENGE_AT 16
+/* clang-format off */
 static const unsigned char android_key_description[68] = {
     0x30, 0x42,
     0x02, 0x01, 0x03,             /* attestationVersion */
@@ -624,10 +635,12 @@ static const unsigned char android_key_description[68] = {
     0xa1, 0x05, 0x31, 0x03, 0x02, 0x01, 0x02, /* [1] purpose: SET { SIGN } */
     0xbf, 0x85, 0x3e, 0x03, 0x02, 0x01, 0x00, /* [702] origin: GENERATED */
 };
+/* clang-format on */
 
 /* Issues the android-key leaf: the credential key, certified by the CA, with the
  * KeyDescription extension (1.3.6.1.4.1.11129.2.1.17). */
-static X509 *android_key_cert(const soft_authenticator *auth, const soft_ceremony *ceremony,
+static X509 *android_key_cert(const soft_authenticator *auth,
+                              const soft_ceremony *ceremony,
                               const unsigned char *client_data_hash)
 {
     unsigned char description[sizeof(android_key_description)];

@@ -20,11 +20,22 @@
 typedef enum soft_format {
     SOFT_FORMAT_NONE,
     SOFT_FORMAT_PACKED_SELF,
-    SOFT_FORMAT_PACKED_X5C, /* signed by an attestation certificate from a test CA */
-    SOFT_FORMAT_FIDO_U2F,   /* the same certificate; needs an ES256 credential */
-    SOFT_FORMAT_TPM,        /* RS1 by the AIK of soft_ca_add_aik; ES256 or RS256 */
+    SOFT_FORMAT_PACKED_X5C,  /* signed by an attestation certificate from a test CA */
+    SOFT_FORMAT_FIDO_U2F,    /* the same certificate; needs an ES256 credential */
+    SOFT_FORMAT_TPM,         /* RS1 by the AIK of soft_ca_add_aik; ES256 or RS256 */
     SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
 } soft_format;
+
+/* A fault in a tpm statement whose certInfo the AIK still signs, as a platform that
+ * asks its TPM to certify a key could send it. */
+typedef enum soft_tpm_fault {
+    SOFT_TPM_OK,
+    SOFT_TPM_MAGIC,      /* certInfo magic is not TPM_GENERATED_VALUE */
+    SOFT_TPM_TYPE,       /* certInfo type is not TPM_ST_ATTEST_CERTIFY */
+    SOFT_TPM_EXTRA_DATA, /* extraData is not SHA-1 of authData || clientDataHash */
+    SOFT_TPM_NAME,       /* pubArea changed after certInfo named it */
+    SOFT_TPM_OTHER_KEY,  /* pubArea, and the name in certInfo, describe another key */
+} soft_tpm_fault;
 
 /* A test certificate authority and the packed attestation certificate it issued. */
 typedef struct soft_ca {
@@ -78,6 +89,7 @@ typedef struct soft_ceremony {
     int android_attestation_level;
     int android_key_level;
     size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */
+    soft_tpm_fault tpm_fault;
     /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
      * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
     const unsigned char *user_handle;

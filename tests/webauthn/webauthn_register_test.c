@@ -507,6 +507,33 @@ static void tpm_accepted(void **state)
     assert_decoded(f, "tpm", WEBAUTHN_ATTESTED_TRUSTED);
 }
 
+/* Each tpm fault whose certInfo the AIK signed, with the field its message names.
+ * libfido2 1.12 reports all of them as FIDO_ERR_INTERNAL. */
+static void tpm_structure_faults_named(void **state)
+{
+    static const struct {
+        soft_tpm_fault fault;
+        const char *reason;
+    } cases[] = {
+        {SOFT_TPM_MAGIC, "not TPM_GENERATED_VALUE"},
+        {SOFT_TPM_TYPE, "not TPM_ST_ATTEST_CERTIFY"},
+        {SOFT_TPM_EXTRA_DATA, "extraData is not SHA-1"},
+        {SOFT_TPM_NAME, "attested name is not the name of pubArea"},
+        {SOFT_TPM_OTHER_KEY, "pubArea describes another key"},
+    };
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->ceremony.tpm_fault = cases[i].fault;
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        if (strstr(f->err.message, cases[i].reason) == NULL)
+            fail_msg("case %zu: expected \"%s\" in \"%s\"", i, cases[i].reason,
+                     f->err.message);
+    }
+}
+
 /* libfido2 1.12 compares pubArea with ES256 and RS256 keys only. */
 static void tpm_eddsa_key_rejected(void **state)
 {
@@ -828,7 +855,8 @@ static void bytes_after_extensions_named(void **state)
     static const unsigned char tail[] = {0xa0, 0x00}; /* an empty map, then one byte */
     size_t key_len = 0, len = 0;
     unsigned char *key = soft_cose_key(&f->auth, &key_len);
-    unsigned char *object = none_object_with(f, key, key_len, tail, sizeof(tail), 0x80, &len);
+    unsigned char *object =
+        none_object_with(f, key, key_len, tail, sizeof(tail), 0x80, &len);
 
     assert_object_rejected(f, object, len, WEBAUTHN_MALFORMED);
     assert_non_null(strstr(f->err.message, "1 byte after the extensions"));
@@ -1038,6 +1066,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tpm_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(tpm_eddsa_key_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(tpm_structure_faults_named, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_structure_faults_named, setup_rs256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(android_key_software_level_rejected, setup_es256,
@@ -1070,7 +1102,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(credential_private_key_rejected, setup_eddsa,
                                         teardown),
-        cmocka_unit_test_setup_teardown(credential_key_id_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(credential_key_id_accepted, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(credential_key_missing_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256,
