@@ -331,6 +331,47 @@ static void describe_import_failure(const tls_context *ctx, const config *cfg,
              cfg->tls_key_uri, gnutls_strerror(import_error), hint);
 }
 
+/* Exports pub as DER into out. The caller frees out->data with gnutls_free. */
+static int export_public(gnutls_pubkey_t pub, gnutls_datum_t *out)
+{
+    return gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, out) == 0 ? 0 : -1;
+}
+
+/*
+ * Checks that the first certificate of the chain contains the public key of the TLS key,
+ * so that a certificate of another key stops the start instead of failing every
+ * handshake with a bad signature. A token that does not give the public key out passes
+ * with a warning, because the handshakes may still work.
+ */
+static int check_chain_key(const tls_context *ctx, const config *cfg, gnutls_privkey_t key,
+                           char *error, size_t error_size)
+{
+    gnutls_pubkey_t pub = NULL;
+    gnutls_datum_t from_key = {0};
+    gnutls_datum_t from_cert = {0};
+    int rc = 0;
+
+    if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import_privkey(pub, key, 0, 0) < 0 ||
+        export_public(pub, &from_key) != 0 || export_public(ctx->chain[0].pubkey, &from_cert) != 0) {
+        log_message(LOG_WARN, "tls_key_unchecked",
+                    "the public key of [hsm] tls_key %s could not be read, so the node "
+                    "cannot check that [tls] certificate %s holds it",
+                    cfg->tls_key_uri, cfg->certificate_file);
+    } else if (from_key.size != from_cert.size ||
+               memcmp(from_key.data, from_cert.data, from_key.size) != 0) {
+        snprintf(error, error_size,
+                 "[tls] certificate %s does not contain the public key of [hsm] tls_key %s, "
+                 "so every handshake would fail. Make a certificate of that key with "
+                 "`idsvc-admin keys certificate` or `idsvc-admin keys request`",
+                 cfg->certificate_file, cfg->tls_key_uri);
+        rc = -1;
+    }
+    gnutls_free(from_key.data);
+    gnutls_free(from_cert.data);
+    gnutls_pubkey_deinit(pub);
+    return rc;
+}
+
 int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *observer,
                     tls_context **out, char *error, size_t error_size)
 {
@@ -366,6 +407,10 @@ int tls_context_new(const config *cfg, const char *pin, const tls_hsm_observer *
     /* Import once now, so a wrong URI or PIN stops the start instead of every handshake. */
     if (import_key(ctx, &probe) != 0) {
         describe_import_failure(ctx, cfg, error, error_size);
+        goto out;
+    }
+    if (check_chain_key(ctx, cfg, probe, error, error_size) != 0) {
+        gnutls_privkey_deinit(probe);
         goto out;
     }
     gnutls_privkey_deinit(probe);

@@ -457,6 +457,29 @@ static void test_start_rejects_other_saml_key(void **state)
     free(log);
 }
 
+/* A [tls] certificate of another key stops the start, instead of a start that then fails
+ * every handshake with a bad signature. */
+static void test_start_rejects_other_tls_key(void **state)
+{
+    harness *h = *state;
+    char *log;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_make_saml_certificate(h), 0);
+    assert_int_equal(harness_run("cp '%s/saml-cert.pem' '%s/tls.pem'", h->token.dir,
+                                 h->token.dir),
+                     0);
+    assert_int_equal(harness_start(h), -1);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    assert_non_null(strstr(log, "[tls] certificate "));
+    assert_non_null(strstr(log, "tls.pem does not contain the public key of [hsm] tls_key "
+                                "pkcs11:token="));
+    assert_non_null(strstr(log, "object=idsvc-tls"));
+    free(log);
+}
+
 /* A [saml] certificate of the SAML key passes the same check. */
 static void test_start_accepts_saml_certificate(void **state)
 {
@@ -488,6 +511,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_accepts_saml_certificate, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_start_rejects_other_tls_key, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
