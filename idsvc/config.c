@@ -1241,6 +1241,7 @@ int config_load(const char *path, config **out, char *error, size_t error_size)
         report_whole_file_error(&state, path, error, error_size);
         goto out;
     }
+    config_digest_start_files(state.cfg);
 
     *out = state.cfg; /* ownership passes to the caller */
     state.cfg = NULL;

@@ -151,6 +151,14 @@ typedef struct config {
     char **client_ca_files;
     size_t client_ca_count;
 
+    /* SHA-256 of the contents of the start-only files when this configuration was
+     * loaded, all zero for a file that could not be read. A reload compares them, so a
+     * certificate written over the same path still reports restart_required. The client
+     * CAs have one digest over their sorted digests, so that their order does not count. */
+    unsigned char certificate_sha256[32];
+    unsigned char client_ca_sha256[32];
+    unsigned char saml_certificate_sha256[32];
+
     /* [saml] */
     char *saml_certificate_file; /* optional: published in the metadata */
     long result_validity_seconds;
@@ -186,6 +194,10 @@ int config_regulator_add_signs(config_regulator *regulator, const char *value,
  */
 int config_load(const char *path, config **out, char *error, size_t error_size);
 void config_free(config **cfg);
+
+/* Records the digests of the start-only files' contents in cfg (certificate_sha256 and
+ * the others), for config_compare_start_only. config_load calls it. */
+void config_digest_start_files(config *cfg);
 
 /* Receives one start-only key, such as section "server" and key "port". */
 typedef void (*config_change_fn)(void *ctx, const char *section, const char *key);

@@ -6,7 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "config.h"
 
@@ -14,6 +17,7 @@ typedef enum field_type {
     FIELD_TEXT,
     FIELD_UNSIGNED,
     FIELD_SIZE,
+    FIELD_FILE, /* a path, and the digest of its contents at offset_sha256 */
 } field_type;
 
 /* A start-only key held in one member of config. */
@@ -22,34 +26,37 @@ typedef struct start_only_field {
     const char *key;
     field_type type;
     size_t offset;
+    size_t offset_sha256; /* FIELD_FILE only */
 } start_only_field;
 
 static const start_only_field FIELDS[] = {
-    {"server", "listen", FIELD_TEXT, offsetof(config, listen_address)},
-    {"server", "port", FIELD_UNSIGNED, offsetof(config, port)},
-    {"server", "public_port", FIELD_UNSIGNED, offsetof(config, public_port)},
-    {"server", "entity_id", FIELD_TEXT, offsetof(config, entity_id)},
-    {"server", "jurisdiction", FIELD_TEXT, offsetof(config, jurisdiction)},
-    {"server", "public_url", FIELD_TEXT, offsetof(config, public_url)},
-    {"hsm", "module", FIELD_TEXT, offsetof(config, module_path)},
-    {"hsm", "token_label", FIELD_TEXT, offsetof(config, token_label)},
-    {"hsm", "pin_file", FIELD_TEXT, offsetof(config, pin_file)},
-    {"hsm", "pin_env", FIELD_TEXT, offsetof(config, pin_env)},
-    {"hsm", "tls_key", FIELD_TEXT, offsetof(config, tls_key_uri)},
-    {"hsm", "saml_key", FIELD_TEXT, offsetof(config, saml_key_uri)},
-    {"hsm", "retry_after", FIELD_UNSIGNED, offsetof(config, retry_after_seconds)},
-    {"tls", "certificate", FIELD_TEXT, offsetof(config, certificate_file)},
-    {"saml", "certificate", FIELD_TEXT, offsetof(config, saml_certificate_file)},
-    {"database", "path", FIELD_TEXT, offsetof(config, database_path)},
+    {"server", "listen", FIELD_TEXT, offsetof(config, listen_address), 0},
+    {"server", "port", FIELD_UNSIGNED, offsetof(config, port), 0},
+    {"server", "public_port", FIELD_UNSIGNED, offsetof(config, public_port), 0},
+    {"server", "entity_id", FIELD_TEXT, offsetof(config, entity_id), 0},
+    {"server", "jurisdiction", FIELD_TEXT, offsetof(config, jurisdiction), 0},
+    {"server", "public_url", FIELD_TEXT, offsetof(config, public_url), 0},
+    {"hsm", "module", FIELD_TEXT, offsetof(config, module_path), 0},
+    {"hsm", "token_label", FIELD_TEXT, offsetof(config, token_label), 0},
+    {"hsm", "pin_file", FIELD_TEXT, offsetof(config, pin_file), 0},
+    {"hsm", "pin_env", FIELD_TEXT, offsetof(config, pin_env), 0},
+    {"hsm", "tls_key", FIELD_TEXT, offsetof(config, tls_key_uri), 0},
+    {"hsm", "saml_key", FIELD_TEXT, offsetof(config, saml_key_uri), 0},
+    {"hsm", "retry_after", FIELD_UNSIGNED, offsetof(config, retry_after_seconds), 0},
+    {"tls", "certificate", FIELD_FILE, offsetof(config, certificate_file),
+     offsetof(config, certificate_sha256)},
+    {"saml", "certificate", FIELD_FILE, offsetof(config, saml_certificate_file),
+     offsetof(config, saml_certificate_sha256)},
+    {"database", "path", FIELD_TEXT, offsetof(config, database_path), 0},
     {"audit", "checkpoint_interval", FIELD_UNSIGNED,
-     offsetof(config, audit.checkpoint_interval_seconds)},
-    {"limits", "max_body_bytes", FIELD_SIZE, offsetof(config, limits.max_body_bytes)},
-    {"limits", "max_json_depth", FIELD_UNSIGNED, offsetof(config, limits.max_json_depth)},
-    {"limits", "max_string_bytes", FIELD_SIZE, offsetof(config, limits.max_string_bytes)},
-    {"limits", "threads", FIELD_UNSIGNED, offsetof(config, limits.threads)},
+     offsetof(config, audit.checkpoint_interval_seconds), 0},
+    {"limits", "max_body_bytes", FIELD_SIZE, offsetof(config, limits.max_body_bytes), 0},
+    {"limits", "max_json_depth", FIELD_UNSIGNED, offsetof(config, limits.max_json_depth), 0},
+    {"limits", "max_string_bytes", FIELD_SIZE, offsetof(config, limits.max_string_bytes), 0},
+    {"limits", "threads", FIELD_UNSIGNED, offsetof(config, limits.threads), 0},
     {"limits", "connection_timeout", FIELD_UNSIGNED,
-     offsetof(config, limits.connection_timeout_seconds)},
-    {"limits", "max_connections", FIELD_UNSIGNED, offsetof(config, limits.max_connections)},
+     offsetof(config, limits.connection_timeout_seconds), 0},
+    {"limits", "max_connections", FIELD_UNSIGNED, offsetof(config, limits.max_connections), 0},
 };
 
 static bool text_differs(const char *a, const char *b)
@@ -71,6 +78,11 @@ static bool field_differs(const start_only_field *field, const config *a, const 
         return *(const unsigned *)(const void *)pa != *(const unsigned *)(const void *)pb;
     case FIELD_SIZE:
         return *(const size_t *)(const void *)pa != *(const size_t *)(const void *)pb;
+    case FIELD_FILE:
+        return text_differs(*(char *const *)(const void *)pa,
+                            *(char *const *)(const void *)pb) ||
+               memcmp((const char *)a + field->offset_sha256,
+                      (const char *)b + field->offset_sha256, 32) != 0;
     }
     return false;
 }
@@ -142,6 +154,56 @@ static size_t compare_retention(const config *a, const config *b,
     return changed;
 }
 
+/* Sets out to the SHA-256 of the file's contents, or to zeros when it cannot be read. */
+static void digest_file(const char *path, unsigned char out[32])
+{
+    unsigned char buffer[4096];
+    unsigned len = 0;
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    FILE *file = path != NULL ? fopen(path, "rb") : NULL;
+    bool ok = context != NULL && file != NULL && EVP_DigestInit_ex(context, EVP_sha256(), NULL) == 1;
+    size_t n;
+
+    while (ok && (n = fread(buffer, 1, sizeof(buffer), file)) > 0)
+        ok = EVP_DigestUpdate(context, buffer, n) == 1;
+    ok = ok && !ferror(file) && EVP_DigestFinal_ex(context, out, &len) == 1 && len == 32;
+    if (!ok)
+        memset(out, 0, 32);
+    if (file != NULL)
+        fclose(file);
+    EVP_MD_CTX_free(context);
+}
+
+static int compare_digests(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Sets out to the SHA-256 over the digests of the client CA files, sorted, so that their
+ * order does not count. */
+static void digest_client_cas(const config *cfg, unsigned char out[32])
+{
+    unsigned char(*each)[32] = calloc(cfg->client_ca_count + 1, 32);
+    unsigned len = 0;
+
+    memset(out, 0, 32);
+    if (each == NULL)
+        return;
+    for (size_t i = 0; i < cfg->client_ca_count; i++)
+        digest_file(cfg->client_ca_files[i], each[i]);
+    qsort(each, cfg->client_ca_count, 32, compare_digests);
+    if (EVP_Digest(each, cfg->client_ca_count * 32, out, &len, EVP_sha256(), NULL) != 1)
+        memset(out, 0, 32);
+    free(each);
+}
+
+void config_digest_start_files(config *cfg)
+{
+    digest_file(cfg->certificate_file, cfg->certificate_sha256);
+    digest_file(cfg->saml_certificate_file, cfg->saml_certificate_sha256);
+    digest_client_cas(cfg, cfg->client_ca_sha256);
+}
+
 size_t config_compare_start_only(const config *running, const config *loaded,
                                  config_change_fn report, void *ctx)
 {
@@ -154,7 +216,9 @@ size_t config_compare_start_only(const config *running, const config *loaded,
         }
     }
     if (list_differs(running->client_ca_files, running->client_ca_count,
-                     loaded->client_ca_files, loaded->client_ca_count)) {
+                     loaded->client_ca_files, loaded->client_ca_count) ||
+        memcmp(running->client_ca_sha256, loaded->client_ca_sha256,
+               sizeof(running->client_ca_sha256)) != 0) {
         report(ctx, "tls", "client_ca");
         changed++;
     }

@@ -313,6 +313,29 @@ static void test_sighup_warns_start_only_key(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 }
 
+/* A certificate written over the file that [tls] certificate names is a change too:
+ * the reload reports it as start-only, though the path in the file is the same. */
+static void test_sighup_warns_changed_certificate(void **state)
+{
+    harness *h = *state;
+    char *log;
+
+    assert_int_equal(harness_make_saml_certificate(h), 0);
+    assert_int_equal(harness_run("cp '%s/tls.pem' '%s/tls-kept.pem' && "
+                                 "cp '%s/saml-cert.pem' '%s/tls.pem'",
+                                 h->token.dir, h->token.dir, h->token.dir, h->token.dir),
+                     0);
+    log = reload_and_wait(h, "\"event\":\"reloaded\"");
+    assert_int_equal(count_text(log, "\"event\":\"restart_required\""), 1);
+    assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"tls\","
+                                "\"key\":\"certificate\""));
+    free(log);
+    assert_int_equal(harness_run("cp '%s/tls-kept.pem' '%s/tls.pem'", h->token.dir,
+                                 h->token.dir),
+                     0);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 /* Writes to target two files of the harness folder and then tail. With cut, only the
  * first three lines of the second file are written, which cuts its PEM block. */
 static void join_files(harness *h, const char *first, const char *second, bool cut,
@@ -504,6 +527,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sighup_reloads_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_reload_keeps_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_warns_start_only_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_warns_changed_certificate, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reload_checks_trust_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_rejects_fifo, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_bad_client_ca, setup, teardown),
