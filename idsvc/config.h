@@ -161,6 +161,10 @@ typedef struct config {
 
     /* [saml] */
     char *saml_certificate_file; /* optional: published in the metadata */
+    /* The public keys of the node's earlier SAML keys, PEM certificates or keys, which it
+     * keeps trusting for its own credentials after a key rotation. */
+    char **saml_previous_files;
+    size_t saml_previous_count;
     long result_validity_seconds;
     long clock_skew_seconds; /* at most CONFIG_CLOCK_SKEW_MAX */
 

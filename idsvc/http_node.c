@@ -132,7 +132,38 @@ static int check_attestation_roots(const config *cfg, char *error, size_t error_
     return 0;
 }
 
-/* The node trusts its own signing key, so it verifies the credentials it issued. */
+/* Trusts the keys of each [saml] previous_certificate file under the node's own entity
+ * ID, so that the credentials signed before a key rotation verify until they expire. */
+static int add_previous_keys(node_snapshot *snapshot, json_t *keys, char *error,
+                             size_t error_size)
+{
+    const config *cfg = snapshot->cfg;
+
+    for (size_t i = 0; i < cfg->saml_previous_count; i++) {
+        char detail[384] = "";
+        EVP_PKEY **file_keys = NULL;
+        size_t file_key_count = 0;
+        int added = 0;
+
+        if (pem_read_public_keys(cfg->saml_previous_files[i], &file_keys, &file_key_count,
+                                 detail, sizeof(detail)) != 0) {
+            snprintf(error, error_size, "[saml] previous_certificate %s", detail);
+            return -1;
+        }
+        for (size_t k = 0; k < file_key_count && added == 0; k++)
+            added = add_trusted_key(snapshot, keys, cfg->entity_id, file_keys[k]);
+        pem_keys_free(&file_keys, file_key_count);
+        if (added != 0) {
+            snprintf(error, error_size, "[saml] previous_certificate %s: cannot add a key",
+                     cfg->saml_previous_files[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The node trusts its own signing key, so it verifies the credentials it issued, and the
+ * keys of [saml] previous_certificate. */
 static int add_self(node *n, node_snapshot *snapshot, char *error, size_t error_size)
 {
     p11_error err = {0};
@@ -149,6 +180,8 @@ static int add_self(node *n, node_snapshot *snapshot, char *error, size_t error_
         snprintf(error, error_size, "cannot trust the node's own key");
         goto out;
     }
+    if (add_previous_keys(snapshot, keys, error, error_size) != 0)
+        goto out;
     if (json_array_append_new(snapshot->issuers,
                               json_pack("{s:s, s:s, s:O}", "id", "self", "entity_id",
                                         snapshot->cfg->entity_id, "keys", keys)) == 0)

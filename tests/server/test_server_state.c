@@ -503,6 +503,83 @@ static void test_start_rejects_other_tls_key(void **state)
     free(log);
 }
 
+/* Issues a credential and returns its assertion; the caller frees it. */
+static char *issue_assertion(harness *h)
+{
+    http_result result;
+    char *assertion;
+
+    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                                  issue_body, &result),
+                     0);
+    assert_int_equal(result.status, 201);
+    assertion = strdup(json_string_value(json_object_get(result.json, "assertion")));
+    assert_non_null(assertion);
+    http_result_clear(&result);
+    return assertion;
+}
+
+/* Posts assertion as the relying party and returns the status; code receives the
+ * problem code, or "" for a success. */
+static long verify_assertion(harness *h, const char *assertion, char *code, size_t code_size)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:[s]}", "assertion", assertion, "purpose",
+                            "account opening", "claims", "given_name");
+    char *body = json_dumps(doc, JSON_COMPACT);
+    http_result result;
+    long status;
+
+    assert_non_null(body);
+    assert_int_equal(harness_curl(h, CLIENT_RP, "POST", "/v1/verifications", NULL, body,
+                                  &result),
+                     0);
+    status = result.status;
+    snprintf(code, code_size, "%s", http_result_code(&result));
+    http_result_clear(&result);
+    free(body);
+    json_decref(doc);
+    return status;
+}
+
+/* After a rotation of the SAML key, the credentials the old key signed fail, until
+ * [saml] previous_certificate lists that key's public half. New credentials verify
+ * either way. */
+static void test_previous_saml_key_trusted(void **state)
+{
+    harness *h = *state;
+    char *before = issue_assertion(h);
+    char *again = strdup(before);
+    char code[64];
+
+    assert_non_null(again);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    setenv("GNUTLS_PIN", TEST_TOKEN_PIN, 1);
+    assert_int_equal(harness_run("p11tool --provider %s --login --generate-privkey=rsa "
+                                 "--bits 2048 --label idsvc-saml-2 --id 03 "
+                                 "'pkcs11:token=" TEST_TOKEN_LABEL "' >/dev/null 2>&1",
+                                 h->token.module_path),
+                     0);
+    assert_int_equal(harness_run("sed -i 's/object=idsvc-saml;/object=idsvc-saml-2;/' '%s'",
+                                 h->config_path),
+                     0);
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(verify_assertion(h, before, code, sizeof(code)), 422);
+    assert_string_equal(code, "signature_invalid");
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_append_config(h, "\n[saml]\nprevious_certificate = saml.pub\n"),
+                     0);
+    assert_int_equal(harness_start(h), 0);
+    /* The failed verification recorded nothing, so the same assertion is not a replay. */
+    assert_int_equal(verify_assertion(h, again, code, sizeof(code)), 200);
+    free(before);
+    free(again);
+    before = issue_assertion(h);
+    assert_int_equal(verify_assertion(h, before, code, sizeof(code)), 200);
+    free(before);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 /* A [saml] certificate of the SAML key passes the same check. */
 static void test_start_accepts_saml_certificate(void **state)
 {
@@ -537,6 +614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_accepts_saml_certificate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_other_tls_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_previous_saml_key_trusted, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
