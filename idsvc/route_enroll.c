@@ -126,6 +126,8 @@ void route_enroll_code(http_request *request, http_reply *reply)
     char code[CODE_MAX + 1];
     unsigned char hash[SHA256_DIGEST_LENGTH];
     web_redemption redemption = {0};
+    web_session session;
+    char *token = NULL;
     store_status status;
     code_fault fault;
 
@@ -137,7 +139,11 @@ void route_enroll_code(http_request *request, http_reply *reply)
         goto out;
     }
     SHA256((const unsigned char *)code, strlen(code), hash);
-    status = s->ops->web->redeem_enrollment(s, hash, time(NULL), &redemption);
+    if (web_session_prepare(request, &session, &token) != 0) {
+        problem_internal(reply);
+        goto out;
+    }
+    status = s->ops->web->redeem_enrollment(s, hash, time(NULL), &session, &redemption);
     if (status == STORE_NOT_FOUND && redemption.expired) {
         problem_set(reply, 410, "enrollment_code_expired", "code",
                     "The credential of this enrollment code has expired; ask the issuer "
@@ -160,8 +166,9 @@ void route_enroll_code(http_request *request, http_reply *reply)
     }
     log_message(LOG_INFO, "enrollment_code_redeemed", "request %s", request->request_id);
     http_reply_json(reply, 200, json_pack("{s:b}", "signed_in", 1));
-    web_session_start(request, reply, redemption.subject_id, redemption.credential_id);
+    web_session_set_cookie(request, reply, token);
 out:
+    web_session_token_free(&token);
     explicit_bzero(code, sizeof(code));
     json_decref(body);
 }

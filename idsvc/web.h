@@ -127,6 +127,19 @@ int web_session_read(const http_request *request, web_session *out);
 /* The same, for callers that need only the session's subject. */
 int web_session_subject(const http_request *request, int64_t *subject_id);
 
+/* Draws a new session token. Fills session's token_hash and expires_at, zeroes the
+ * rest, and sets *token_text to the cookie value, which web_session_token_free clears.
+ * Returns 0, or -1 when no random token could be drawn. */
+int web_session_prepare(const http_request *request, web_session *session, char **token_text);
+
+/* Overwrites and frees a token from web_session_prepare. */
+void web_session_token_free(char **token_text);
+
+/* Adds the Set-Cookie header of a stored session to reply, which must have its body
+ * already. Returns 0, or -1 with a problem in reply. */
+int web_session_set_cookie(const http_request *request, http_reply *reply,
+                           const char *token_text);
+
 /* Starts a session for the subject and adds its Set-Cookie header to reply, which must
  * have its body already. enrollment_credential is the credential whose enrollment code
  * the session descends from, "" when not known. Returns 0, or -1 with a problem in

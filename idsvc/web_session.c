@@ -160,37 +160,65 @@ int web_session_subject(const http_request *request, int64_t *subject_id)
     return rc;
 }
 
+int web_session_prepare(const http_request *request, web_session *session, char **token_text)
+{
+    unsigned seconds = request->snapshot->cfg->web.session_seconds;
+    unsigned char token[TOKEN_BYTES];
+    int rc = -1;
+
+    memset(session, 0, sizeof(*session));
+    session->expires_at = time(NULL) + seconds;
+    *token_text = NULL;
+    if (gnutls_rnd(GNUTLS_RND_KEY, token, sizeof(token)) == 0 &&
+        webauthn_base64url_encode(token, sizeof(token), token_text) == 0) {
+        SHA256(token, sizeof(token), session->token_hash);
+        rc = 0;
+    }
+    explicit_bzero(token, sizeof(token));
+    return rc;
+}
+
+void web_session_token_free(char **token_text)
+{
+    if (*token_text != NULL)
+        explicit_bzero(*token_text, strlen(*token_text));
+    free(*token_text);
+    *token_text = NULL;
+}
+
+int web_session_set_cookie(const http_request *request, http_reply *reply,
+                           const char *token_text)
+{
+    char cookie[160];
+
+    snprintf(cookie, sizeof(cookie),
+             SESSION_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=%u",
+             token_text, request->snapshot->cfg->web.session_seconds);
+    if (http_reply_header(reply, "Set-Cookie", cookie) != 0) {
+        problem_internal(reply);
+        return -1;
+    }
+    return 0;
+}
+
 int web_session_start(http_request *request, http_reply *reply, int64_t subject_id,
                       const char *enrollment_credential)
 {
     store *s = request->node->store;
-    unsigned seconds = request->snapshot->cfg->web.session_seconds;
-    unsigned char token[TOKEN_BYTES];
-    web_session session = {.subject_id = subject_id, .expires_at = time(NULL) + seconds};
+    web_session session;
     char *text = NULL;
-    char cookie[160];
     int rc = -1;
 
+    if (web_session_prepare(request, &session, &text) != 0)
+        goto out;
+    session.subject_id = subject_id;
     snprintf(session.enrollment_credential, sizeof(session.enrollment_credential), "%s",
              enrollment_credential);
-    if (gnutls_rnd(GNUTLS_RND_KEY, token, sizeof(token)) != 0 ||
-        webauthn_base64url_encode(token, sizeof(token), &text) != 0)
-        goto out;
-    SHA256(token, sizeof(token), session.token_hash);
     if (s->ops->web->session_put(s, &session) != STORE_OK)
         goto out;
-
-    snprintf(cookie, sizeof(cookie),
-             SESSION_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=%u",
-             text, seconds);
-    if (http_reply_header(reply, "Set-Cookie", cookie) != 0)
-        goto out;
-    rc = 0;
+    rc = web_session_set_cookie(request, reply, text);
 out:
-    explicit_bzero(token, sizeof(token));
-    if (text != NULL)
-        explicit_bzero(text, strlen(text));
-    free(text);
+    web_session_token_free(&text);
     if (rc != 0)
         problem_internal(reply);
     return rc;

@@ -144,11 +144,15 @@ void web_disclosures_free(web_disclosure **list, size_t count);
 
 typedef struct web_store_ops {
     /* Consumes the enrollment code with this SHA-256 digest once, for an active
-     * credential that is still valid at now. STORE_NOT_FOUND for an unknown code or a
+     * credential that is still valid at now, and stores session for the credential's
+     * subject in the same transaction. The caller fills the session's token_hash and
+     * expires_at, and the store its subject_id and enrollment_credential. So a code is
+     * used only when its session is stored. STORE_NOT_FOUND for an unknown code or a
      * revoked credential, and with out->expired set for an expired credential, whose
      * code stays unused. STORE_CONFLICT for a used code. */
     store_status (*redeem_enrollment)(store *s, const unsigned char code_hash[32],
-                                      time_t now, web_redemption *out);
+                                      time_t now, web_session *session,
+                                      web_redemption *out);
     /* Finds the subject of a credential of this node by its assertion ID. */
     store_status (*subject_of_assertion)(store *s, const char *assertion_id,
                                          int64_t *subject_id);

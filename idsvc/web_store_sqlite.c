@@ -149,23 +149,63 @@ static store_status find_code(store *s, const unsigned char code_hash[32], time_
     return status;
 }
 
-static store_status sqlite_redeem_enrollment(store *s, const unsigned char code_hash[32],
-                                             time_t now, web_redemption *out)
+static store_status insert_redemption(sqlite3 *db, const char *credential_id, time_t now)
 {
-    sqlite3_stmt *stmt;
-    store_status status = find_code(s, code_hash, now, out);
-
-    if (status != STORE_OK)
-        return status;
-
     /* The primary key makes the second redemption of a code a constraint conflict. */
-    stmt = web_sql_prepare(s, "INSERT INTO enrollment_redemptions (credential_id,"
-                              " redeemed_at) VALUES (?, ?)");
+    sqlite3_stmt *stmt = web_sql_prepare_on(db, "INSERT INTO enrollment_redemptions"
+                                                " (credential_id, redeemed_at) VALUES (?, ?)");
+
     if (stmt == NULL)
         return STORE_FAILED;
-    web_sql_bind_text(stmt, 1, out->credential_id);
+    web_sql_bind_text(stmt, 1, credential_id);
     sqlite3_bind_int64(stmt, 2, now);
     return web_sql_run(stmt, "redeeming an enrollment code");
+}
+
+static int exec_on(sqlite3 *db, const char *sql, const char *operation)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    store_note_error(sqlite3_extended_errcode(db));
+    log_message(LOG_ERROR, "store_error", "%s failed: %s", operation, sqlite3_errmsg(db));
+    return -1;
+}
+
+static store_status insert_session(sqlite3 *db, const web_session *session);
+
+/* Reads the code, records its redemption and stores the session in one transaction, so
+ * that a failed session insert leaves the code unused. */
+static store_status sqlite_redeem_enrollment(store *s, const unsigned char code_hash[32],
+                                             time_t now, web_session *session,
+                                             web_redemption *out)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+    store_status status;
+
+    memset(out, 0, sizeof(*out));
+    if (db == NULL || exec_on(db, "BEGIN IMMEDIATE", "starting a redemption") != 0)
+        return STORE_FAILED;
+    status = find_code(s, code_hash, now, out);
+    if (status == STORE_OK)
+        status = insert_redemption(db, out->credential_id, now);
+    if (status == STORE_OK) {
+        session->subject_id = out->subject_id;
+        memcpy(session->enrollment_credential, out->credential_id,
+               sizeof(session->enrollment_credential));
+        status = insert_session(db, session);
+        /* A conflict here is a token drawn twice, not a used code. */
+        if (status == STORE_CONFLICT)
+            status = STORE_FAILED;
+    }
+    if (status != STORE_OK) {
+        exec_on(db, "ROLLBACK", "rolling back a redemption");
+        return status;
+    }
+    if (exec_on(db, "COMMIT", "committing a redemption") != 0) {
+        exec_on(db, "ROLLBACK", "rolling back a redemption");
+        return STORE_FAILED;
+    }
+    return STORE_OK;
 }
 
 static store_status sqlite_subject_of_assertion(store *s, const char *assertion_id,
@@ -407,11 +447,13 @@ static store_status sqlite_challenge_take(store *s, const unsigned char *bytes, 
 
 /* ---- Sessions ---------------------------------------------------------------------- */
 
-static store_status sqlite_session_put(store *s, const web_session *session)
+/* Stores a session on db and removes the sessions whose expiry lies more than
+ * PURGE_AFTER_SECONDS before this one's. */
+static store_status insert_session(sqlite3 *db, const web_session *session)
 {
-    sqlite3_stmt *stmt = web_sql_prepare(
-        s, "INSERT INTO web_sessions (token_hash, subject_id, enrollment_credential,"
-           " expires_at) VALUES (?, ?, ?, ?)");
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "INSERT INTO web_sessions (token_hash, subject_id, enrollment_credential,"
+            " expires_at) VALUES (?, ?, ?, ?)");
     sqlite3_stmt *purge;
 
     if (stmt == NULL)
@@ -422,12 +464,19 @@ static store_status sqlite_session_put(store *s, const web_session *session)
                                    ? session->enrollment_credential
                                    : NULL);
     sqlite3_bind_int64(stmt, 4, session->expires_at);
-    purge = web_sql_prepare(s, "DELETE FROM web_sessions WHERE expires_at < ?");
+    purge = web_sql_prepare_on(db, "DELETE FROM web_sessions WHERE expires_at < ?");
     if (purge != NULL) {
         sqlite3_bind_int64(purge, 1, session->expires_at - PURGE_AFTER_SECONDS);
         web_sql_run(purge, "purging old sessions");
     }
     return web_sql_run(stmt, "storing a session");
+}
+
+static store_status sqlite_session_put(store *s, const web_session *session)
+{
+    sqlite3 *db = store_sqlite_connection(s);
+
+    return db != NULL ? insert_session(db, session) : STORE_FAILED;
 }
 
 /* The sessions that are open: unexpired, and not descended from a revoked credential.

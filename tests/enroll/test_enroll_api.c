@@ -307,6 +307,33 @@ static void test_enroll_code_single_use(void **state)
     http_result_clear(&r);
 }
 
+/* A redemption whose session cannot be stored leaves the code unused, so the person can
+ * try again. The trigger simulates a database that rejects the session's insert. */
+static void test_enroll_code_kept_on_failure(void **state)
+{
+    fixture *f = *state;
+    char code[64];
+    char body[128];
+    http_result r;
+
+    issue(&f->h, "SG-KEPT", code, sizeof(code), NULL, 0);
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+    assert_int_equal(harness_sql(&f->h, "CREATE TRIGGER fail_session BEFORE INSERT ON "
+                                         "web_sessions BEGIN SELECT RAISE(ABORT, "
+                                         "'injected failure'); END"),
+                     0);
+    page_post(&f->h, NULL, "/enroll/code", body, &r);
+    assert_int_equal(harness_sql(&f->h, "DROP TRIGGER fail_session"), 0);
+    expect_problem(&r, 500, "internal_error");
+    assert_null(page_find_nocase(r.headers, "Set-Cookie"));
+    http_result_clear(&r);
+
+    page_post(&f->h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 200);
+    assert_non_null(page_find_nocase(r.headers, "Set-Cookie: __Host-idsvc_session="));
+    http_result_clear(&r);
+}
+
 /* An unusable code is named for what is wrong with it. */
 static void test_enroll_code_faults_named(void **state)
 {
@@ -1486,6 +1513,7 @@ int main(void)
     const struct CMUnitTest pages[] = {
         cmocka_unit_test(test_enroll_and_sign_in),
         cmocka_unit_test(test_enroll_code_single_use),
+        cmocka_unit_test(test_enroll_code_kept_on_failure),
         cmocka_unit_test(test_enroll_code_faults_named),
         cmocka_unit_test(test_enroll_needs_session),
         cmocka_unit_test(test_post_origin_checked),
