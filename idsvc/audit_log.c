@@ -551,7 +551,8 @@ audit_status audit_record_async(audit_log *log, const audit_event *event, audit_
     async_pending *a;
     audit_status status;
 
-    if (!event_valid(log, event) || on_done == NULL || event->write_rows != NULL)
+    /* added_events needs the pending entry at a fixed address, which the copy moves. */
+    if (!event_valid(log, event) || on_done == NULL || event->added_events != NULL)
         return AUDIT_ERR_INVALID_ARGUMENT;
     status = fill_pending(log, event, &p);
     if (status != AUDIT_OK)

@@ -150,8 +150,9 @@ typedef void (*audit_done_fn)(void *ctx, audit_status status);
 /*
  * Queues one entry and returns at once. The log's committer thread, or a caller of
  * audit_record that commits first, commits it in the next batch and then calls on_done.
- * The event is copied, and must not carry write_rows. Returns AUDIT_OK when queued, and
- * on any other status on_done is not called. audit_log_close commits what is queued
+ * The event is copied, but write_rows_ctx is not: it must stay valid until on_done
+ * runs. The event must not carry added_events. Returns AUDIT_OK when queued, and on any
+ * other status on_done is not called. audit_log_close commits what is queued
  * before it returns.
  */
 audit_status audit_record_async(audit_log *log, const audit_event *event, audit_done_fn on_done,

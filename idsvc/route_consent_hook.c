@@ -329,38 +329,37 @@ out:
     json_decref(result);
 }
 
-bool consent_record_disclosure(http_request *request, const char *purpose,
+int consent_prepare_disclosure(http_request *request, const char *purpose,
                                const saml_assertion *assertion, const json_t *disclosed,
-                               http_reply *reply)
+                               web_disclosure *d, http_reply *reply)
 {
-    store *s = request->node->store;
     const config_rp *rp = config_find_rp(request->snapshot->cfg, request->caller.identity);
     json_t *names = json_array();
     const char *name;
     json_t *value;
-    web_disclosure d = {0};
-    int found = local_subject(request, assertion, &d.subject_id);
-    bool ok = found == 0;
+    int found;
 
-    if (found != 1 || rp == NULL || names == NULL)
-        goto out;
-    json_object_foreach((json_t *)disclosed, name, value)
-        json_array_append_new(names, json_string(name));
-    d.rp_id = rp->id;
-    d.rp_name = rp->name != NULL ? rp->name : rp->id;
-    d.rp_country = rp->jurisdiction;
-    d.purpose = (char *)purpose;
-    /* Without consent, the policy engine decided, or without it the registry. */
-    d.rule = request->node->policy != NULL ? "policy" : "registry";
-    d.disclosed_at = time(NULL);
-    d.claims = json_dumps(names, JSON_COMPACT);
-    ok = d.claims != NULL && s->ops->web->disclosure_add(s, &d) == STORE_OK;
-    free(d.claims);
-out:
+    *d = (web_disclosure){0};
+    found = local_subject(request, assertion, &d->subject_id);
+    if (found == 1 && rp != NULL && names != NULL) {
+        json_object_foreach((json_t *)disclosed, name, value)
+            json_array_append_new(names, json_string(name));
+        d->rp_id = rp->id;
+        d->rp_name = rp->name != NULL ? rp->name : rp->id;
+        d->rp_country = rp->jurisdiction;
+        d->purpose = (char *)purpose;
+        /* Without consent, the policy engine decided, or without it the registry. */
+        d->rule = request->node->policy != NULL ? "policy" : "registry";
+        d->disclosed_at = time(NULL);
+        d->claims = json_dumps(names, JSON_COMPACT);
+    }
     json_decref(names);
-    if (!ok)
-        problem_internal(reply);
-    return ok;
+    if (found == 0)
+        return 0;
+    if (found == 1 && d->claims != NULL)
+        return 1;
+    problem_internal(reply);
+    return -1;
 }
 
 static const char *member_text(const json_t *doc, const char *name)

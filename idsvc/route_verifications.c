@@ -10,9 +10,9 @@
  * claims_in_assertion false gets its claim values from the store after the revocation
  * check.
  *
- * An accepted verification records its assertion ID in the replay cache in the same
- * transaction as its audit entry: one commit, one fsync, and never one without the
- * other.
+ * An accepted verification records its assertion ID in the replay cache and the
+ * subject's disclosure history row in the same transaction as its audit entry: one
+ * commit, one fsync, and never one without the others.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include "route_audit.h"
 #include "route_common.h"
 #include "web_consent.h"
+#include "web_store_sql.h"
 
 #define PURPOSE_MAX 256
 #define CLAIMS_MAX 64
@@ -503,11 +504,16 @@ typedef struct verification_job {
     saml_assertion *assertion;
     disclosure d;
     char *attestation;
+    /* The subject's disclosure history row, written with the audit entry when the
+     * assertion is a credential of this node; history.claims is the job's. */
+    web_disclosure history;
+    bool has_history;
     audit_status recorded; /* the audit entry's outcome, set by the committing thread */
 } verification_job;
 
 static void job_free(verification_job *job)
 {
+    free(job->history.claims);
     free(job->attestation);
     disclosure_clear(&job->d);
     saml_assertion_free(&job->assertion);
@@ -528,23 +534,31 @@ static void accepted_recorded(void *ctx, audit_status status)
 }
 
 /* Runs on the worker thread once the audit entry is decided. The subject's disclosure
- * history gets its entry only after the replay check passed. */
+ * history row committed with the entry, after the replay check passed. */
 static void finish_accepted(http_request *request, http_reply *reply, void *ctx)
 {
     verification_job *job = ctx;
 
     if (job->recorded != AUDIT_OK)
         route_audit_failed(request, "verification_decided", job->recorded, reply);
-    else if (consent_record_disclosure(request, job->in.purpose, job->assertion,
-                                       job->d.disclosed, reply))
+    else
         reply_accepted(request, &job->in, job->assertion, &job->d, job->attestation, reply);
     route_audit_rejection(request, job->in.purpose, &job->rp, reply);
     job_free(job);
 }
 
+/* Writes the subject's disclosure history row in the audit entry's transaction. Runs on
+ * the committing thread while the job waits for it. */
+static int write_history(struct sqlite3 *db, void *ctx)
+{
+    const verification_job *job = ctx;
+
+    return web_sqlite_write_disclosure(db, &job->history);
+}
+
 /* Queues the verification_decided entry of a verification decided at once, with the
- * assertion ID for the replay cache, and defers the reply to finish_accepted, which
- * owns the job from here on. */
+ * assertion ID for the replay cache and the subject's disclosure history row, and defers
+ * the reply to finish_accepted, which owns the job from here on. */
 static void audit_accepted(verification_job *job)
 {
     http_request *request = job->request;
@@ -565,6 +579,10 @@ static void audit_accepted(verification_job *job)
     json_t *claims;
     audit_status status;
 
+    if (job->has_history) {
+        v.write_rows = write_history;
+        v.write_rows_ctx = job;
+    }
     if (d->outcome != NULL) {
         claims = verification_audit_claims(d->decisions);
         v.rule = "policy";
@@ -583,6 +601,28 @@ static void audit_accepted(verification_job *job)
         job->recorded = status;
         http_request_resume(request);
     }
+}
+
+/* Signs the attestation of an accepted verification, prepares the subject's disclosure
+ * history row and queues both with the audit entry. Returns true when the reply is
+ * deferred to finish_accepted, and false when reply is set already. */
+static bool sign_and_record(verification_job *job, http_reply *reply)
+{
+    http_request *request = job->request;
+    int history;
+
+    /* Sign before recording the ID, so an HSM failure leaves the assertion usable for
+     * a retry; a concurrent second presentation still loses at the record. */
+    if (sign_attestation(request, &job->rp, job->assertion, &job->d, &job->attestation,
+                         reply) != 0)
+        return false;
+    history = consent_prepare_disclosure(request, job->in.purpose, job->assertion,
+                                         job->d.disclosed, &job->history, reply);
+    if (history < 0)
+        return false;
+    job->has_history = history == 1;
+    audit_accepted(job);
+    return true;
 }
 
 /* Decides the claims. Returns true when the reply is deferred to finish_accepted, which
@@ -639,12 +679,7 @@ static bool verify_and_disclose(verification_job *job, http_reply *reply)
         return false;
     }
 
-    /* Sign before recording the ID, so an HSM failure leaves the assertion usable for
-     * a retry; a concurrent second presentation still loses at the record. */
-    if (sign_attestation(request, rp, job->assertion, &job->d, &job->attestation, reply) != 0)
-        return false;
-    audit_accepted(job);
-    return true;
+    return sign_and_record(job, reply);
 }
 
 void route_verifications_create(http_request *request, http_reply *reply)

@@ -95,11 +95,14 @@ void consent_problem_rejected(http_reply *reply, const char *code);
  * has expired. Returns the number of verifications purged, or -1 on a store failure. */
 int consent_purge_held_values(store *s, time_t now);
 
-/* Adds a disclosure that needed no consent to the subject's history when the assertion
- * is a credential of this node. Returns false with a 500 problem when it cannot be
- * recorded, so nothing is disclosed without a record. */
-bool consent_record_disclosure(http_request *request, const char *purpose,
+/* Fills the subject's history row of a disclosure that needed no consent, when the
+ * assertion is a credential of this node, for the caller to write in the transaction of
+ * the verification's audit entry (web_sqlite_write_disclosure). Returns 1 with *d
+ * filled, whose claims the caller frees, 0 when the assertion is no credential of this
+ * node, or -1 with a 500 problem in reply. The other members of *d point into request,
+ * purpose and the configuration. */
+int consent_prepare_disclosure(http_request *request, const char *purpose,
                                const saml_assertion *assertion, const json_t *disclosed,
-                               http_reply *reply);
+                               web_disclosure *d, http_reply *reply);
 
 #endif

@@ -166,6 +166,11 @@ static store_status insert_disclosure(sqlite3 *db, const web_disclosure *d)
     return web_sql_run(stmt, "recording a disclosure");
 }
 
+int web_sqlite_write_disclosure(sqlite3 *db, const web_disclosure *disclosure)
+{
+    return insert_disclosure(db, disclosure) == STORE_OK ? 0 : -1;
+}
+
 store_status web_sqlite_disclosure_add(store *s, const web_disclosure *d)
 {
     sqlite3 *db = store_sqlite_connection(s);

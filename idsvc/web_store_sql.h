@@ -52,6 +52,10 @@ store_status web_sqlite_disclosure_list(store *s, int64_t subject_id, size_t max
 int web_sqlite_write_consent_request(sqlite3 *db, const web_consent *consent,
                                      const web_verification *verification);
 
+/* Adds a row to a subject's disclosure history in the caller's transaction. Returns 0,
+ * or -1 after logging. */
+int web_sqlite_write_disclosure(sqlite3 *db, const web_disclosure *disclosure);
+
 /*
  * Records the decision on a pending consent request and, for an approval, the subject's
  * disclosure history row, on db inside a transaction the caller holds: the audit log's,

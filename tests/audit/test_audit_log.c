@@ -793,7 +793,12 @@ static void fail_if_queued(void *ctx, audit_status status)
 {
     (void)ctx;
     (void)status;
-    fail_msg("an entry with write_rows was queued");
+    fail_msg("an entry with added_events was queued");
+}
+
+static void keep_status(void *ctx, audit_status status)
+{
+    *(audit_status *)ctx = status;
 }
 
 typedef struct row_writer {
@@ -868,11 +873,25 @@ static void test_rows_written_with_entry(void **state)
     assert_int_equal(test_rows(f), 1);
     check_tree(log, size + 1);
 
-    /* The queue of audit_record_async outlives the caller's rows, so it refuses them. */
+    /* audit_record_async writes the rows with its entry too. It copies the event to a new
+     * address, so it rejects added_events, whose entry must stay where it was filled. */
+    const audit_event *const no_events[1] = {NULL};
+    size_t no_count = 0;
+    audit_status async_status = AUDIT_ERR_CLOSED;
+
     event.replay_id = "_rows-async";
+    event.added_events = no_events;
+    event.added_count = &no_count;
     assert_int_equal(audit_record_async(log, &event, fail_if_queued, NULL),
                      AUDIT_ERR_INVALID_ARGUMENT);
-    audit_log_close(&log);
+    event.added_events = NULL;
+    event.added_count = NULL;
+    assert_int_equal(audit_record_async(log, &event, keep_status, &async_status), AUDIT_OK);
+    audit_log_close(&log); /* commits what is queued */
+    assert_int_equal(async_status, AUDIT_OK);
+    assert_int_equal(writer.calls, 3);
+    assert_int_equal(test_rows(f), 2);
+    assert_int_equal(replay_rows(f, "_rows-async"), 1);
 }
 
 /* Inserts a row whose parent does not exist. */

@@ -239,6 +239,62 @@ static void test_unusable_held_claims_fail_closed(void **state)
     http_result_clear(&held);
 }
 
+/* Returns how many disclosure history rows name the relying party, or -1. */
+static long count_disclosures(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    long count = -1;
+
+    if (sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM disclosures WHERE rp_id = '" CLIENT_RP
+                               "'", -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/* The disclosure history row commits with the verification's audit entry and replay
+ * record. When the row cannot be stored, the verification fails as a whole with 503, and
+ * the assertion stays usable for a retry. The trigger simulates a database that rejects
+ * the row. */
+static void test_disclosure_commits_with_entry(void **state)
+{
+    static const char body[] =
+        "{\"subject\":\"SG-D2222222B\",\"audience\":\"" RP_ENTITY_ID "\","
+        "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+        "\"attributes\":{\"given_name\":\"Ravi\"}}";
+    http_result issued;
+    http_result result;
+    long before;
+
+    (void)state;
+    issue(body, &issued);
+    before = count_disclosures();
+    assert_true(before >= 0);
+    assert_int_equal(harness_sql(&server, "CREATE TRIGGER fail_disclosure BEFORE INSERT ON "
+                                           "disclosures BEGIN SELECT RAISE(ABORT, "
+                                           "'injected failure'); END"),
+                     0);
+    verify(&issued, "[\"given_name\"]", &result);
+    assert_int_equal(harness_sql(&server, "DROP TRIGGER fail_disclosure"), 0);
+    expect_problem(&result, 503, "audit_unavailable", NULL);
+    assert_non_null(strstr(result.headers, "Retry-After: "));
+    assert_null(strstr(result.body, "Ravi"));
+    assert_int_equal(count_disclosures(), before);
+    http_result_clear(&result);
+
+    verify(&issued, "[\"given_name\"]", &result);
+    if (result.status != 200)
+        fprintf(stderr, "%ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 200);
+    assert_int_equal(count_disclosures(), before + 1);
+    http_result_clear(&result);
+    http_result_clear(&issued);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_held_revoked_rejected),
         cmocka_unit_test(test_claims_in_assertion_type),
         cmocka_unit_test(test_unusable_held_claims_fail_closed),
+        cmocka_unit_test(test_disclosure_commits_with_entry),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
