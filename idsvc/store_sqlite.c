@@ -296,6 +296,18 @@ static int exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+/* Commits the connection's transaction, or rolls it back when the COMMIT fails. SQLite
+ * keeps the transaction open after a COMMIT that failed with SQLITE_BUSY or on a
+ * deferred constraint, and the connection would then keep the write lock. */
+static int commit(sqlite3 *db)
+{
+    if (exec(db, "COMMIT") == 0)
+        return 0;
+    if (!sqlite3_get_autocommit(db))
+        exec(db, "ROLLBACK");
+    return -1;
+}
+
 static sqlite3 *open_connection(const char *path)
 {
     sqlite3 *db = NULL;
@@ -441,7 +453,7 @@ static int migrate(sqlite3 *db)
             exec(db, "ROLLBACK");
             return -1;
         }
-        if (exec(db, "COMMIT") != 0)
+        if (commit(db) != 0)
             return -1;
         log_message(LOG_INFO, "store_migrated", "schema version %d applied", next);
     }
@@ -609,7 +621,7 @@ static store_status sqlite_issue_credential(store *base, const store_issue *issu
         exec(db, "ROLLBACK");
         return status;
     }
-    return exec(db, "COMMIT") == 0 ? STORE_OK : STORE_FAILED;
+    return commit(db) == 0 ? STORE_OK : STORE_FAILED;
 }
 
 static store_status read_credential(sqlite_store *s, cached_statement which, const char *key,
@@ -798,7 +810,7 @@ static store_status sqlite_replace_rps(store *base, const store_rp *rps, size_t 
         exec(db, "ROLLBACK");
         return status;
     }
-    return exec(db, "COMMIT") == 0 ? STORE_OK : STORE_FAILED;
+    return commit(db) == 0 ? STORE_OK : STORE_FAILED;
 }
 
 static store_status sqlite_get_rp(store *base, const char *id, store_rp *out)

@@ -312,6 +312,37 @@ static void test_registry_replaced(void **state)
     store_rp_clear(&rp);
 }
 
+/* A registry replacement whose COMMIT fails rolls back, so the store's connection does
+ * not keep the write lock. A deferred foreign key makes the COMMIT fail here, as a full
+ * disk or an I/O error would. */
+static void test_failed_commit_rolls_back(void **state)
+{
+    store *s = *state;
+    store_rp first[] = {{"kept", "https://kept.example/sp", "SG", "given_name"}};
+    store_rp second[] = {{"other", "https://other.example/sp", "SG", "given_name"}};
+    sqlite3 *db = NULL;
+    store_rp rp;
+
+    assert_int_equal(s->ops->replace_rps(s, first, 1), STORE_OK);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 200);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA foreign_keys = ON;"
+                                  "CREATE TABLE test_child (rp TEXT REFERENCES"
+                                  " relying_parties(id) DEFERRABLE INITIALLY DEFERRED);"
+                                  "INSERT INTO test_child VALUES ('kept')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+
+    assert_int_equal(s->ops->replace_rps(s, second, 1), STORE_FAILED);
+    assert_int_equal(s->ops->get_rp(s, "kept", &rp), STORE_OK);
+    store_rp_clear(&rp);
+    /* Another connection can write at once. */
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE test_child", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(s->ops->replace_rps(s, second, 1), STORE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_name_id_of_one_issuer),
         cmocka_unit_test(test_store_rejects_impossible_version),
         cmocka_unit_test(test_registry_replaced),
+        cmocka_unit_test(test_failed_commit_rolls_back),
     };
 
     return cmocka_run_group_tests(tests, open_store, close_store);
