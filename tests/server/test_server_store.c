@@ -313,8 +313,8 @@ static void test_registry_replaced(void **state)
 }
 
 /* A registry replacement whose COMMIT fails rolls back, so the store's connection does
- * not keep the write lock. A deferred foreign key makes the COMMIT fail here, as a full
- * disk or an I/O error would. */
+ * not keep the write lock. A deferred foreign key makes the COMMIT fail here, and SQLite
+ * keeps the transaction open after that failure, as after a COMMIT that got SQLITE_BUSY. */
 static void test_failed_commit_rolls_back(void **state)
 {
     store *s = *state;
