@@ -147,8 +147,10 @@ int web_session_set_cookie(const http_request *request, http_reply *reply,
 int web_session_start(http_request *request, http_reply *reply, int64_t subject_id,
                       const char *enrollment_credential);
 
-/* Ends the session of the cookie, if any, and adds a Set-Cookie that clears it. */
-void web_session_end(http_request *request, http_reply *reply);
+/* Ends the session of the cookie, if any, and adds a Set-Cookie that clears it to
+ * reply, which must have its body already. Returns 0, or -1 with a problem in reply when
+ * the session could not be deleted and so stays open. */
+int web_session_end(http_request *request, http_reply *reply);
 
 /* Adds the Content-Security-Policy and related headers to a reply that has its body. */
 void web_security_headers(http_reply *reply);

@@ -224,14 +224,21 @@ out:
     return rc;
 }
 
-void web_session_end(http_request *request, http_reply *reply)
+int web_session_end(http_request *request, http_reply *reply)
 {
     store *s = request->node->store;
     unsigned char hash[32];
 
-    if (cookie_token_hash(request, hash) == 0)
-        s->ops->web->session_delete(s, hash);
+    if (cookie_token_hash(request, hash) == 0 &&
+        s->ops->web->session_delete(s, hash) != STORE_OK) {
+        log_message(LOG_ERROR, "signout_failed",
+                    "the session was not deleted, so it stays open; request %s",
+                    request->request_id);
+        problem_internal(reply);
+        return -1;
+    }
     http_reply_header(reply, "Set-Cookie",
                       SESSION_COOKIE "=; Path=/; Secure; HttpOnly; SameSite=Strict; "
                       "Max-Age=0");
+    return 0;
 }

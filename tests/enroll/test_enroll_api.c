@@ -334,6 +334,36 @@ static void test_enroll_code_kept_on_failure(void **state)
     http_result_clear(&r);
 }
 
+/* Signing out ends the session on the node, and a sign-out whose session the node could
+ * not delete fails, so that the person does not rely on it. The trigger simulates a
+ * database that rejects the delete. */
+static void test_signout_ends_session(void **state)
+{
+    fixture *f = *state;
+    char code[64];
+    subject s = {0};
+    http_result r;
+
+    issue(&f->h, "SG-SIGNOUT", code, sizeof(code), NULL, 0);
+    redeem(&f->h, &s, code);
+    assert_int_equal(harness_sql(&f->h, "CREATE TRIGGER keep_session BEFORE DELETE ON "
+                                         "web_sessions BEGIN SELECT RAISE(ABORT, "
+                                         "'injected failure'); END"),
+                     0);
+    page_post(&f->h, &s, "/account/signout", NULL, &r);
+    assert_int_equal(harness_sql(&f->h, "DROP TRIGGER keep_session"), 0);
+    expect_problem(&r, 500, "internal_error");
+    http_result_clear(&r);
+
+    page_post(&f->h, &s, "/account/signout", NULL, &r);
+    expect_status(&r, 200);
+    assert_non_null(page_find_nocase(r.headers, "Max-Age=0"));
+    http_result_clear(&r);
+    page_post(&f->h, &s, "/account/registration/options", NULL, &r);
+    expect_problem(&r, 401, "session_required");
+    http_result_clear(&r);
+}
+
 /* An unusable code is named for what is wrong with it. */
 static void test_enroll_code_faults_named(void **state)
 {
@@ -1514,6 +1544,7 @@ int main(void)
         cmocka_unit_test(test_enroll_and_sign_in),
         cmocka_unit_test(test_enroll_code_single_use),
         cmocka_unit_test(test_enroll_code_kept_on_failure),
+        cmocka_unit_test(test_signout_ends_session),
         cmocka_unit_test(test_enroll_code_faults_named),
         cmocka_unit_test(test_enroll_needs_session),
         cmocka_unit_test(test_post_origin_checked),
