@@ -174,16 +174,18 @@ static int exec_on(sqlite3 *db, const char *sql, const char *operation)
 static store_status insert_session(sqlite3 *db, const web_session *session);
 
 /* Reads the code, records its redemption and stores the session in one transaction, so
- * that a failed session insert leaves the code unused. */
+ * that a failed session insert leaves the code unused. An unknown code is rejected by a
+ * read first, so that guesses take no write lock. */
 static store_status sqlite_redeem_enrollment(store *s, const unsigned char code_hash[32],
                                              time_t now, web_session *session,
                                              web_redemption *out)
 {
     sqlite3 *db = store_sqlite_connection(s);
-    store_status status;
+    store_status status = find_code(s, code_hash, now, out);
 
-    memset(out, 0, sizeof(*out));
-    if (db == NULL || exec_on(db, "BEGIN IMMEDIATE", "starting a redemption") != 0)
+    if (db == NULL || status != STORE_OK)
+        return db == NULL ? STORE_FAILED : status;
+    if (exec_on(db, "BEGIN IMMEDIATE", "starting a redemption") != 0)
         return STORE_FAILED;
     status = find_code(s, code_hash, now, out);
     if (status == STORE_OK)
