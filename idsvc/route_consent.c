@@ -171,6 +171,12 @@ out:
 
 /* ---- The page's calls --------------------------------------------------------------- */
 
+static void problem_consent_expired(http_reply *reply)
+{
+    problem_set(reply, 410, "consent_expired", NULL,
+                "This consent request expired; the relying party must ask again.");
+}
+
 /* Loads a consent request that can still be decided; otherwise fills a problem. */
 static bool load_pending(http_request *request, web_consent *consent, http_reply *reply)
 {
@@ -196,8 +202,7 @@ static bool load_pending(http_request *request, web_consent *consent, http_reply
         return false;
     }
     if (consent->expires_at <= time(NULL)) {
-        problem_set(reply, 410, "consent_expired", NULL,
-                    "This consent request expired; the relying party must ask again.");
+        problem_consent_expired(reply);
         return false;
     }
     return true;
@@ -305,17 +310,22 @@ typedef struct decision_rows {
     time_t now;
     const web_disclosure *disclosure; /* the history row of an approval, or NULL */
     bool authenticator_removed; /* set when the approving key was removed meanwhile */
+    bool expired;               /* set when the request expired before the commit */
 } decision_rows;
 
+/* Runs in the commit's transaction, which may start well after the request was read, so
+ * the expiry is checked against the time of the commit. */
 static int write_decision_rows(struct sqlite3 *db, void *ctx)
 {
     decision_rows *rows = ctx;
-    int rc = web_sqlite_write_consent_decision(db, rows->consent_id, rows->state,
-                                               rows->authenticator, rows->now,
-                                               rows->disclosure);
+    int rc;
 
+    rows->now = time(NULL);
+    rc = web_sqlite_write_consent_decision(db, rows->consent_id, rows->state,
+                                           rows->authenticator, rows->now, rows->disclosure);
     rows->authenticator_removed = rc == 2;
-    return rc == 2 ? 1 : rc;
+    rows->expired = rc == 3;
+    return rc >= 2 ? 1 : rc;
 }
 
 /* Fills the subject's disclosure history row of an approval from the consent's details,
@@ -391,7 +401,7 @@ static bool commit_decision(http_request *request, const web_consent *consent,
 {
     const char *jurisdiction =
         json_string_value(json_object_get(json_object_get(details, "relying_party"), "country"));
-    decision_rows rows = {consent->id, state, authenticator, time(NULL), NULL, false};
+    decision_rows rows = {consent->id, state, authenticator, time(NULL), NULL, false, false};
     web_disclosure history = {0};
     json_t *payloads[2] = {NULL, NULL};
     audit_event events[2];
@@ -417,6 +427,8 @@ static bool commit_decision(http_request *request, const web_consent *consent,
         problem_set(reply, 422, "authenticator_unknown", "response",
                     "The authenticator of this response was removed or blocked during the "
                     "approval.");
+    else if (status == AUDIT_ERR_CONFLICT && rows.expired)
+        problem_consent_expired(reply);
     else if (status == AUDIT_ERR_CONFLICT)
         problem_set(reply, 409, "consent_already_decided", NULL,
                     "This consent request was decided before.");

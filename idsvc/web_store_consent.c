@@ -334,12 +334,27 @@ static int authenticator_usable(sqlite3 *db, const char *id)
     return web_sql_exists(stmt, "reading an authenticator");
 }
 
+/* Returns 1 when consent request id has expired at now, 0, or -1 after logging. */
+static int consent_expired(sqlite3 *db, const char *id, time_t now)
+{
+    sqlite3_stmt *stmt = web_sql_prepare_on(
+        db, "SELECT 1 FROM consent_requests WHERE id = ? AND expires_at <= ?");
+
+    if (stmt == NULL)
+        return -1;
+    web_sql_bind_text(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, now);
+    return web_sql_exists(stmt, "checking the expiry of a consent request");
+}
+
 int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_state state,
                                       const char *authenticator_id, time_t now,
                                       const web_disclosure *disclosure)
 {
-    int rc;
+    int rc = consent_expired(db, id, now);
 
+    if (rc != 0)
+        return rc < 0 ? -1 : 3;
     if (state == WEB_CONSENT_APPROVED) {
         rc = authenticator_id != NULL ? authenticator_usable(db, authenticator_id) : 0;
         if (rc != 1)

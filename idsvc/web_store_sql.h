@@ -60,8 +60,9 @@ int web_sqlite_write_disclosure(sqlite3 *db, const web_disclosure *disclosure);
  * Records the decision on a pending consent request and, for an approval, the subject's
  * disclosure history row, on db inside a transaction the caller holds: the audit log's,
  * as the write_rows of the decision's entries. Returns 0, 1 when the request was decided
- * or rejected before, 2 when the approving authenticator was removed meanwhile, or -1
- * after logging. On 1 and 2 the caller's savepoint undoes what was written.
+ * or rejected before, 2 when the approving authenticator was removed meanwhile, 3 when
+ * the request has expired at now, or -1 after logging. On 1, 2 and 3 the caller's
+ * savepoint undoes what was written.
  */
 int web_sqlite_write_consent_decision(sqlite3 *db, const char *id, web_consent_state state,
                                       const char *authenticator_id, time_t now,

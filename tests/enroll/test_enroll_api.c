@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <openssl/pem.h>
@@ -867,6 +868,67 @@ static void test_consent_refused(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* Posts a refusal of consent_id in a child process and returns its pid. The child exits
+ * with the HTTP status divided by 10, or with 1 when curl failed. */
+static pid_t refuse_in_child(harness *h, const char *consent_id)
+{
+    const char *headers[] = {"Content-Type: application/json", ORIGIN_HEADER, NULL};
+    char path[128];
+    pid_t child = fork();
+    http_result r;
+    int code;
+
+    if (child != 0)
+        return child;
+    snprintf(path, sizeof(path), "/consent/%s/refusal", consent_id);
+    code = harness_curl_headers(h, NULL, "POST", path, headers, "{}", &r) == 0
+               ? (int)(r.status / 10)
+               : 1;
+    http_result_clear(&r);
+    _exit(code);
+}
+
+/* A decision checks the request's expiry in its own transaction. Here the request
+ * expires while the decision waits for the write lock that the test holds, so the
+ * decision is rejected as expired and not recorded after the expiry. */
+static void test_consent_expiry_checked_at_commit(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    char verification_id[64];
+    char consent_id[64];
+    char sql[256];
+    sqlite3 *db = NULL;
+    http_result r;
+    pid_t child;
+    int status = 0;
+
+    make_subject(&f->h, &s, "SG-CONSENT-LATE", 0x31);
+    start_verification(&f->h, &s, verification_id, consent_id);
+    snprintf(sql, sizeof(sql),
+             "UPDATE consent_requests SET expires_at = strftime('%%s', 'now') + 2"
+             " WHERE id = '%s'",
+             consent_id);
+    assert_int_equal(harness_sql(&f->h, sql), 0);
+
+    assert_int_equal(sqlite3_open(f->h.db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    child = refuse_in_child(&f->h, consent_id);
+    assert_true(child > 0);
+    sleep(3);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 41); /* 410 consent_expired */
+
+    fetch_result(&f->h, verification_id, &r);
+    expect_status(&r, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "decision")), "expired");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
 static int count_rows(const harness *h, const char *table)
 {
     sqlite3 *db = NULL;
@@ -1562,6 +1624,7 @@ int main(void)
         cmocka_unit_test(test_counter_stale_not_marked),
         cmocka_unit_test(test_consent_approved),
         cmocka_unit_test(test_consent_refused),
+        cmocka_unit_test(test_consent_expiry_checked_at_commit),
         cmocka_unit_test(test_consent_deferral_atomic),
         cmocka_unit_test(test_consent_approval_atomic),
         cmocka_unit_test(test_consent_user_handle_checked),
