@@ -334,6 +334,20 @@ static bool list_contains(const char *list, const char *name)
     return false;
 }
 
+/* Returns true when a claim named earlier in the request was disclosed or withheld. */
+static bool claim_decided(const disclosure *out, const char *name)
+{
+    size_t index;
+    const json_t *item;
+
+    if (json_object_get(out->disclosed, name) != NULL)
+        return true;
+    json_array_foreach(out->withheld, index, item)
+        if (strcmp(json_string_value(json_object_get(item, "claim")), name) == 0)
+            return true;
+    return false;
+}
+
 /* The decision without the policy engine ([policy] names no bundle): a claim is
  * disclosed when the credential carries it and the relying party's registry entry
  * allows it. The values of all Attribute elements of a claim are merged, and a
@@ -358,7 +372,7 @@ static int decide_claims(const verify_input *in, const store_rp *rp,
         const char *reason = NULL;
         int rc = 0;
 
-        if (json_object_get(out->disclosed, claim->name) != NULL)
+        if (claim_decided(out, claim->name))
             continue;
         if (!list_contains(rp->allowed_claims, claim->name)) {
             reason = "not_allowed_for_relying_party";

@@ -295,6 +295,30 @@ static void test_disclosure_commits_with_entry(void **state)
     http_result_clear(&issued);
 }
 
+/* A claim named twice in the request is decided once: one withheld entry, one
+ * disclosed value. */
+static void test_repeated_claim_decided_once(void **state)
+{
+    static const char body[] =
+        "{\"subject\":\"SG-R3333333C\",\"audience\":\"" RP_ENTITY_ID "\","
+        "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
+        "\"attributes\":{\"given_name\":\"Lin\"}}";
+    http_result issued;
+    http_result result;
+
+    (void)state;
+    issue(body, &issued);
+    verify(&issued, "[\"given_name\",\"date_of_birth\",\"given_name\",\"date_of_birth\"]",
+           &result);
+    assert_int_equal(result.status, 200);
+    assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 1);
+    assert_int_equal(json_array_size(json_object_get(result.json, "withheld")), 1);
+    assert_string_equal(withheld_reason(&result, "date_of_birth"),
+                        "not_allowed_for_relying_party");
+    http_result_clear(&result);
+    http_result_clear(&issued);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_claims_in_assertion_type),
         cmocka_unit_test(test_unusable_held_claims_fail_closed),
         cmocka_unit_test(test_disclosure_commits_with_entry),
+        cmocka_unit_test(test_repeated_claim_decided_once),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
