@@ -156,7 +156,7 @@ static void render_latency(const metrics *m, FILE *out)
         const route_metrics *r = &m->routes[route];
         const char *label = route_label(m, route);
         unsigned long cumulative = 0;
-        unsigned long count = atomic_load(&r->count);
+        unsigned long count;
 
         for (size_t b = 0; b < BUCKETS; b++) {
             cumulative += atomic_load(&r->buckets[b]);
@@ -164,6 +164,11 @@ static void render_latency(const metrics *m, FILE *out)
                     "idsvc_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
                     label, bucket_bounds[b], cumulative);
         }
+        /* A request recorded while the buckets were read can be in a bucket but not yet
+         * in count, and +Inf below a bucket would make the histogram invalid. */
+        count = atomic_load(&r->count);
+        if (count < cumulative)
+            count = cumulative;
         fprintf(out,
                 "idsvc_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n"
                 "idsvc_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
