@@ -234,16 +234,22 @@ static int load_chain(tls_context *ctx, const char *path, char *error, size_t er
     return 0;
 }
 
+/* Appends the file's bytes and a line break to *text, which stays NUL-terminated.
+ * Returns -1 when the file cannot be read or reads empty. An empty read means that the
+ * file changed since the caller checked its certificates, as a pipe does when it is
+ * read a second time. */
 static int append_file(char **text, size_t *len, const char *path)
 {
     FILE *file = fopen(path, "rb");
     char buffer[4096];
+    size_t added = 0;
     size_t n;
     int rc = 0;
 
     if (file == NULL)
         return -1;
     while ((n = fread(buffer, 1, sizeof(buffer), file)) > 0) {
+        /* Room for these bytes, the line break and the NUL. */
         char *grown = realloc(*text, *len + n + 2);
 
         if (grown == NULL) {
@@ -253,11 +259,12 @@ static int append_file(char **text, size_t *len, const char *path)
         *text = grown;
         memcpy(grown + *len, buffer, n);
         *len += n;
+        added += n;
     }
-    if (rc == 0 && ferror(file))
+    if (rc == 0 && (ferror(file) || added == 0))
         rc = -1;
     fclose(file);
-    if (rc == 0 && *text != NULL) {
+    if (rc == 0) {
         (*text)[(*len)++] = '\n';
         (*text)[*len] = '\0';
     }
@@ -282,7 +289,9 @@ static int load_client_cas(tls_context *ctx, const config *cfg, char *error,
         }
         pem_certificates_free(&certs, count);
         if (append_file(&ctx->client_ca_pem, &len, cfg->client_ca_files[i]) != 0) {
-            snprintf(error, error_size, "%s: cannot read the client CA file",
+            snprintf(error, error_size,
+                     "%s: cannot read the client CA file a second time, or it read empty "
+                     "then; give a regular file, not a pipe",
                      cfg->client_ca_files[i]);
             return -1;
         }
