@@ -630,7 +630,7 @@ static int decide_after_consent(http_request *request, decision_state *st,
         return -1;
     }
     st->req.consent = st->decision.consent_required;
-    if (evaluate(st, &st->given, request->snapshot->cfg->retry_after_seconds, reply) != 0)
+    if (evaluate(st, &st->given, request->node->boot->retry_after_seconds, reply) != 0)
         return -1;
     if (st->given.overall == POLICY_CONSENT_PENDING) {
         /* The engine orders consent levels, so the level it asked for satisfies it. */
@@ -709,7 +709,7 @@ int verification_policy_decide(http_request *request, const store_rp *rp,
         goto out;
     }
     if (resolve(request, rp, assertion, terms, st, reply) != 0 ||
-        evaluate(st, &st->decision, request->snapshot->cfg->retry_after_seconds, reply) != 0)
+        evaluate(st, &st->decision, request->node->boot->retry_after_seconds, reply) != 0)
         goto out;
     if (fill_disclosure(st, &st->decision, out) != 0) {
         problem_internal(reply);

@@ -1001,6 +1001,60 @@ static void test_config_regulator_sections(void **state)
     assert_non_null(strstr(error, "[regulator x]: unknown key \"files\""));
 }
 
+/* Expects a verification to fail with 503 policy_unavailable and this Retry-After. */
+static void expect_policy_unavailable(const char *retry_after)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 503, "policy_unavailable");
+    if (strstr(result.headers, retry_after) == NULL)
+        fprintf(stderr, "expected %s in the headers:\n%s\n", retry_after, result.headers);
+    assert_non_null(strstr(result.headers, retry_after));
+    http_result_clear(&result);
+    free(assertion);
+}
+
+/* [hsm] retry_after is read only at start, so the Retry-After of policy_unavailable
+ * keeps the started value after a reload of a file that changes it. The base bundle
+ * expires a few seconds after it is loaded, so that no bundle covers the decision time. */
+static void test_policy_gap_keeps_retry_after(void **state)
+{
+    const char *dir = server.token.dir;
+    char until[32];
+
+    (void)state;
+    format_utc(time(NULL) + 4, until);
+    assert_int_equal(run("sed 's/version=\"1\"/version=\"3\"/; "
+                         "s/effectiveUntil=\"[^\"]*\"/effectiveUntil=\"%s\"/' "
+                         "'%s/base-source.xml' > '%s/base-short.xml'",
+                         until, dir, dir),
+                     0);
+    assert_int_equal(sign_bundle("base-short.xml", "base.xml", REGULATOR_KEY), 0);
+    reload_and_wait("\"policy_reloaded\"");
+    sleep(5);
+    expect_policy_unavailable("Retry-After: 7\r\n");
+
+    assert_int_equal(run("sed -i 's/^retry_after = 7$/retry_after = 9/' '%s'",
+                         server.config_path),
+                     0);
+    reload_and_wait("\"restart_required\"");
+    expect_policy_unavailable("Retry-After: 7\r\n");
+
+    /* A current bundle and the started retry_after again. */
+    assert_int_equal(run("sed -i 's/^retry_after = 9$/retry_after = 7/' '%s'",
+                         server.config_path),
+                     0);
+    assert_int_equal(run("sed 's/version=\"1\"/version=\"4\"/' '%s/base-source.xml' > "
+                         "'%s/base-v4.xml'",
+                         dir, dir),
+                     0);
+    assert_int_equal(sign_bundle("base-v4.xml", "base.xml", REGULATOR_KEY), 0);
+    reload_and_wait("\"policy_reloaded\"");
+    expect_serving_version(4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1020,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_check_rejects_unknown_claim),
         cmocka_unit_test(test_reload_rejects_other_regulator_key),
         cmocka_unit_test(test_reload_keeps_set_on_bad_bundle),
+        cmocka_unit_test(test_policy_gap_keeps_retry_after),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
