@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "pem_file.h"
 
 typedef enum field_type {
     FIELD_TEXT,
@@ -160,7 +161,10 @@ static void digest_file(const char *path, unsigned char out[32])
     unsigned char buffer[4096];
     unsigned len = 0;
     EVP_MD_CTX *context = EVP_MD_CTX_new();
-    FILE *file = path != NULL ? fopen(path, "rb") : NULL;
+    char error[256];
+    /* Without blocking, so that a pipe named as a certificate fails here instead of
+     * waiting for a writer. */
+    FILE *file = path != NULL ? pem_file_open_regular(path, error, sizeof(error)) : NULL;
     bool ok = context != NULL && file != NULL && EVP_DigestInit_ex(context, EVP_sha256(), NULL) == 1;
     size_t n;
 
