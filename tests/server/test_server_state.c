@@ -57,10 +57,12 @@ static int setup_with_umask_022(void **state)
     return rc;
 }
 
-static char *issue_credential(harness *h)
+/* Issues a credential and returns a copy of one member of the reply, such as
+ * credential_id or assertion; the caller frees it. */
+static char *issue_member(harness *h, const char *member)
 {
     http_result result;
-    char *id;
+    char *value;
 
     assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                                   issue_body, &result),
@@ -68,9 +70,15 @@ static char *issue_credential(harness *h)
     if (result.status != 201)
         harness_dump_log(h);
     assert_int_equal(result.status, 201);
-    id = strdup(json_string_value(json_object_get(result.json, "credential_id")));
+    value = strdup(json_string_value(json_object_get(result.json, member)));
+    assert_non_null(value);
     http_result_clear(&result);
-    return id;
+    return value;
+}
+
+static char *issue_credential(harness *h)
+{
+    return issue_member(h, "credential_id");
 }
 
 static const char *credential_status(harness *h, const char *id, http_result *result)
@@ -526,17 +534,7 @@ static void test_start_rejects_other_tls_key(void **state)
 /* Issues a credential and returns its assertion; the caller frees it. */
 static char *issue_assertion(harness *h)
 {
-    http_result result;
-    char *assertion;
-
-    assert_int_equal(harness_curl(h, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                                  issue_body, &result),
-                     0);
-    assert_int_equal(result.status, 201);
-    assertion = strdup(json_string_value(json_object_get(result.json, "assertion")));
-    assert_non_null(assertion);
-    http_result_clear(&result);
-    return assertion;
+    return issue_member(h, "assertion");
 }
 
 /* Posts assertion as the relying party and returns the status; code receives the
