@@ -24,6 +24,7 @@
 #include "audit_log_internal.h"
 #include "audit_store.h"
 #include "log.h"
+#include "monotonic_cond.h"
 
 static const char *const event_kinds[] = {
     "credential_issued",      "credential_revoked",   "verification_decided",
@@ -789,18 +790,6 @@ out:
     return status;
 }
 
-/* Initialises a condition whose timed waits run on the monotonic clock, so that a step
- * of the wall clock neither delays nor hastens them. */
-static void init_monotonic_cond(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
 static void *checkpointer_main(void *arg)
 {
     audit_log *log = arg;
@@ -999,7 +988,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
     pthread_mutex_init(&log->checkpoint_lock, NULL);
     pthread_cond_init(&log->committed, NULL);
     pthread_cond_init(&log->queued, NULL);
-    init_monotonic_cond(&log->checkpoint_wake);
+    monotonic_cond_init(&log->checkpoint_wake);
     if (copy_options(log, options) != 0) {
         snprintf(error, error_size, "out of memory");
         goto fail;

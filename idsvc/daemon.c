@@ -27,6 +27,7 @@
 #include "http_listen.h"
 #include "http_policy.h"
 #include "log.h"
+#include "monotonic_cond.h"
 #include "route_audit.h"
 #include "web_consent.h"
 
@@ -454,18 +455,6 @@ typedef struct housekeeper {
     bool started;
 } housekeeper;
 
-/* Initialises a condition whose timed waits run on the monotonic clock, so that a step
- * of the wall clock neither delays nor hastens them. */
-static void init_monotonic_cond(pthread_cond_t *cond)
-{
-    pthread_condattr_t attr;
-
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
 static void *housekeeping_main(void *arg)
 {
     housekeeper *h = arg;
@@ -489,7 +478,7 @@ static void housekeeping_start(housekeeper *h, node *n)
 {
     *h = (housekeeper){.node = n};
     pthread_mutex_init(&h->lock, NULL);
-    init_monotonic_cond(&h->wake);
+    monotonic_cond_init(&h->wake);
     h->started = pthread_create(&h->thread, NULL, housekeeping_main, h) == 0;
     if (!h->started)
         log_message(LOG_WARN, "housekeeping_failed",
