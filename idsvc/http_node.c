@@ -110,6 +110,64 @@ out:
     return rc;
 }
 
+/* Returns the key list of the issuers entry with the id, or NULL. */
+static json_t *issuer_keys(json_t *issuers, const char *id)
+{
+    size_t index;
+    json_t *issuer;
+
+    json_array_foreach(issuers, index, issuer) {
+        if (strcmp(json_string_value(json_object_get(issuer, "id")), id) == 0)
+            return json_object_get(issuer, "keys");
+    }
+    return NULL;
+}
+
+static bool keys_contain(json_t *keys, const char *sha256)
+{
+    size_t index;
+    json_t *key;
+
+    json_array_foreach(keys, index, key) {
+        if (strcmp(json_string_value(json_object_get(key, "sha256")), sha256) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Rejects an [issuer] key that the node also trusts under its own entity ID, such as
+ * another issuer's certificate listed in [saml] previous_certificate: that issuer could
+ * then sign credentials in the node's name. Runs after the issuers were added. */
+static int check_self_keys_unshared(node_snapshot *snapshot, char *error, size_t error_size)
+{
+    json_t *self_keys = issuer_keys(snapshot->issuers, "self");
+    size_t index;
+    json_t *issuer;
+
+    json_array_foreach(snapshot->issuers, index, issuer) {
+        const char *id = json_string_value(json_object_get(issuer, "id"));
+        size_t key_index;
+        json_t *key;
+
+        if (strcmp(id, "self") == 0)
+            continue;
+        json_array_foreach(json_object_get(issuer, "keys"), key_index, key) {
+            const char *sha256 = json_string_value(json_object_get(key, "sha256"));
+
+            if (self_keys == NULL || !keys_contain(self_keys, sha256))
+                continue;
+            snprintf(error, error_size,
+                     "[issuer %s] trusts the key with SHA-256 %s, which the node also "
+                     "trusts under its own entity ID ([hsm] saml_key or [saml] "
+                     "previous_certificate), so that issuer could sign credentials in the "
+                     "node's name; remove the key from one of them",
+                     id, sha256);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Reads each [webauthn] attestation_root file, so that a bad file stops the start or the
  * reload. NOTE: the ceremonies read these files again for each registration, so a file
@@ -270,6 +328,27 @@ static int check_certificate_file(const char *path, const char *what, char *erro
     return 0;
 }
 
+/* Adds the keys of [saml] previous_certificate as the "self" entry of a snapshot that
+ * has no HSM key, so that --check reads those files and compares them with the
+ * issuers' keys as a start does. */
+static int check_previous_keys(node_snapshot *snapshot, const config *cfg, char *error,
+                               size_t error_size)
+{
+    json_t *keys = json_array();
+    int rc = -1;
+
+    snprintf(error, error_size, "out of memory");
+    snapshot->cfg = (config *)cfg; /* add_previous_keys only reads it */
+    if (keys != NULL && add_previous_keys(snapshot, keys, error, error_size) == 0 &&
+        json_array_append_new(snapshot->issuers,
+                              json_pack("{s:s, s:s, s:O}", "id", "self", "entity_id",
+                                        cfg->entity_id, "keys", keys)) == 0)
+        rc = 0;
+    snapshot->cfg = NULL;
+    json_decref(keys);
+    return rc;
+}
+
 int node_check_files(const config *cfg, char *error, size_t error_size)
 {
     node_snapshot snapshot = {0};
@@ -281,10 +360,13 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
         snprintf(error, error_size, "out of memory");
         goto out;
     }
+    if (check_previous_keys(&snapshot, cfg, error, error_size) != 0)
+        goto out;
     for (size_t i = 0; i < cfg->issuer_count; i++)
         if (add_issuer(&snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto out;
-    if (check_attestation_roots(cfg, error, error_size) != 0 ||
+    if (check_self_keys_unshared(&snapshot, error, error_size) != 0 ||
+        check_attestation_roots(cfg, error, error_size) != 0 ||
         check_certificate_file(cfg->certificate_file, "[tls] certificate", error,
                                error_size) != 0)
         goto out;
@@ -334,7 +416,8 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
     for (size_t i = 0; i < cfg->issuer_count; i++)
         if (add_issuer(snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto fail;
-    if (check_attestation_roots(cfg, error, error_size) != 0)
+    if (check_self_keys_unshared(snapshot, error, error_size) != 0 ||
+        check_attestation_roots(cfg, error, error_size) != 0)
         goto fail;
     if (publish_registry(n, cfg) != 0) {
         snprintf(error, error_size, "cannot store the relying-party registry");

@@ -353,6 +353,43 @@ static void test_configuration_rejections(void **state)
     write_config(server.config_path, "");
 }
 
+/* A [saml] previous_certificate that a start rejects, such as another issuer's key or a
+ * private key, stops --check, and a SIGHUP keeps the running configuration. The start
+ * reads these files after it locks the database, which the running node has locked. */
+static void test_previous_certificate_rejections(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        /* Another issuer's key trusted as the node's own would sign in its name. */
+        {"[saml]\nprevious_certificate = acme.pem\n[issuer acme-idp]\n"
+         "entity_id = https://acme.example/idp\ncertificate = acme.pem\n",
+         "[issuer acme-idp] trusts the key with SHA-256 "},
+        {"[saml]\nprevious_certificate = acme.key\n",
+         "[saml] previous_certificate "},
+    };
+    char path[PATH_MAX + 32];
+    char output[4096];
+    char *log;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_config(path, cases[i].extra);
+        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+
+        write_config(server.config_path, cases[i].extra);
+        log = reload_and_fail();
+        assert_non_null(strstr(log, cases[i].message));
+        free(log);
+        expect_issuers("acme", 200, "");
+    }
+    write_config(server.config_path, "");
+}
+
 /* --check reads the files a start reads without the HSM and the database, so a missing
  * key file or bundle fails it as it would fail the start. */
 static void test_check_reads_files(void **state)
@@ -431,6 +468,8 @@ static void test_check_matches_start(void **state)
         if (strstr(output, cases[i].message) == NULL)
             fprintf(stderr, "case %zu at start: %s\n", i, output);
         assert_non_null(strstr(output, "\"event\":\"start_failed\""));
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, output);
         assert_non_null(strstr(output, cases[i].message));
     }
 }
@@ -553,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_overlong_cn_logged),
         cmocka_unit_test(test_two_matching_sections_rejected),
         cmocka_unit_test(test_configuration_rejections),
+        cmocka_unit_test(test_previous_certificate_rejections),
         cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_check_matches_start),
         cmocka_unit_test(test_check_reads_file_limit),
