@@ -316,6 +316,56 @@ static void response_signature_checked_too(void **state)
     free(untrusted);
 }
 
+/* Signs the genuine Assertion inside a Response whose template is first edited from
+ * `from` to `to`, with the trusted RSA key. */
+static char *double_signed_edited(const char *from, const char *to)
+{
+    char *edited = st_replace(RESPONSE_SIGNATURE_TEMPLATE, from, to);
+    char *inner = join3(edited,
+                        "<samlp:Status><samlp:StatusCode "
+                        "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>",
+                        signed_doc());
+    char *unsigned_response = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    char *doc = st_xmlsec_sign(&fixture, unsigned_response, fixture.file_rsa);
+
+    free(edited);
+    free(inner);
+    free(unsigned_response);
+    return doc;
+}
+
+/* The Response's own Signature meets the rules of the Assertion's: SHA-1 only for a key
+ * that allows it, the Assertion's Issuer, and one Signature. */
+static void response_signature_rules(void **state)
+{
+    char *sha1 = NULL;
+    char *other_issuer = double_signed_edited(
+        "<ds:Signature ", "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">"
+                          "https://other.idsvc.test</saml:Issuer><ds:Signature ");
+    char *doc = double_signed(fixture.file_rsa);
+    char *signature = st_slice(doc, DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *copy_first = join3(signature, "<samlp:Status>", "");
+    char *two_signatures = st_replace(doc, "<samlp:Status>", copy_first);
+
+    (void)state;
+    /* xmlsec1 --sign fails on a SHA-1 template here, so the Response's DigestMethod, the
+     * first in the document, is edited after signing. The algorithm check comes before
+     * the digest check. */
+    sha1 = st_replace(doc, "http://www.w3.org/2001/04/xmlenc#sha256",
+                      "http://www.w3.org/2000/09/xmldsig#sha1");
+    assert_int_equal(st_verify(&fixture, NULL, sha1, NULL), SAML_ERR_SHA1_FORBIDDEN);
+    assert_int_equal(st_verify(&fixture, NULL, other_issuer, NULL),
+                     SAML_ERR_ISSUER_UNTRUSTED);
+    assert_int_equal(st_verify(&fixture, NULL, two_signatures, NULL),
+                     SAML_ERR_SIGNATURE_COUNT);
+    free(sha1);
+    free(other_issuer);
+    free(doc);
+    free(signature);
+    free(copy_first);
+    free(two_signatures);
+}
+
 static void signature_moved_into_subject(void **state)
 {
     char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
@@ -724,6 +774,7 @@ int main(void)
         cmocka_unit_test(xml_id_duplicating_assertion_id),
         cmocka_unit_test(signature_moved_to_response),
         cmocka_unit_test(response_signature_checked_too),
+        cmocka_unit_test(response_signature_rules),
         cmocka_unit_test(signature_moved_into_subject),
         cmocka_unit_test(two_signatures_rejected),
         cmocka_unit_test(reference_to_other_id),
