@@ -138,7 +138,8 @@ static bool keys_contain(json_t *keys, const char *sha256)
 /* Rejects an [issuer] key that the node also trusts under its own entity ID, such as
  * another issuer's certificate listed in [saml] previous_certificate: that issuer could
  * then sign credentials in the node's name. Runs after the issuers were added. */
-static int check_self_keys_unshared(node_snapshot *snapshot, char *error, size_t error_size)
+static int check_self_keys_unshared(node_snapshot *snapshot, char *error,
+                                    size_t error_size)
 {
     json_t *self_keys = issuer_keys(snapshot->issuers, "self");
     size_t index;
@@ -159,8 +160,8 @@ static int check_self_keys_unshared(node_snapshot *snapshot, char *error, size_t
             snprintf(error, error_size,
                      "[issuer %s] trusts the key with SHA-256 %s, which the node also "
                      "trusts under its own entity ID ([hsm] saml_key or [saml] "
-                     "previous_certificate), so that issuer could sign credentials in the "
-                     "node's name; remove the key from one of them",
+                     "previous_certificate), so that issuer could sign credentials in "
+                     "the node's name; remove the key from one of them",
                      id, sha256);
             return -1;
         }
