@@ -541,6 +541,12 @@ static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
     const char *first;
 
     (void)kind;
+    /* libmicrohttpd 0.9.75 keeps white space before the colon as part of the name, so
+     * "Transfer-Encoding : chunked" frames no body here, while a proxy that trims the
+     * name reads one. RFC 9112, section 5.1, requires a 400. */
+    if (key[strcspn(key, " \t")] != '\0')
+        state->framing_doubt = "A header name is followed by white space before its colon "
+                               "(RFC 9112, section 5.1). Remove the white space.";
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
         state->content_type_count++;
     if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
