@@ -33,7 +33,7 @@ typedef struct fixture {
     /* Copies of both logs purged by the node two days after they were written, which
      * appended entry 4, the purge's own (see purge_rules). */
     char purged_path[PATH_MAX + 16];
-    char mixed_purged_path[PATH_MAX + 16];
+    char mixed_purged_path[PATH_MAX + 32];
     char trust_path[PATH_MAX + 16];
     /* A log whose first checkpoint the key of trust_path signed, and whose second a later
      * key signed after a rollover, with that key's public half and a file with both. */
