@@ -750,11 +750,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     bool path_encoded = *req_cls == &path_encoded_mark;
     request_state *state = path_encoded ? NULL : *req_cls;
 
-    (void)version;
     if (state == NULL) {
         state = request_begin(server, connection, url, method);
         if (state == NULL)
             return MHD_NO;
+        /* RFC 9112, section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
+         * framing, because HTTP/1.0 has no transfer codings. */
+        if (state->coding_seen && strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
+            state->coding_unsupported = true;
         state->path_encoded = path_encoded;
         state->public_listener = listener->is_public;
         state->after_stop = atomic_load(&server->draining);

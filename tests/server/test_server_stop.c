@@ -292,6 +292,26 @@ static void test_other_transfer_coding_rejected(void **state)
     }
 }
 
+/* HTTP/1.0 has no transfer codings, so a chunked HTTP/1.0 request gets 400
+ * (RFC 9112, section 6.1), where libmicrohttpd would read its body as chunked. */
+static void test_chunked_http10_rejected(void **state)
+{
+    static const char text[] = "POST /v1/credentials HTTP/1.0\r\nHost: localhost\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n"
+                               "2\r\n{}\r\n0\r\n\r\n";
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_exchange(client, text, &result), 0);
+    assert_int_equal(result.status, 400);
+    assert_string_equal(http_result_code(&result), "transfer_encoding_unsupported");
+    http_result_clear(&result);
+    raw_close(&client);
+}
+
 /* White space between a header name and its colon gets 400 content_length_invalid and
  * a close. libmicrohttpd would read "Transfer-Encoding : chunked" as another header and
  * the body as the next request, which a proxy that trims the name reads as a body. */
@@ -772,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_chunked_without_role_rejected),
         cmocka_unit_test(test_other_transfer_coding_rejected),
         cmocka_unit_test(test_space_before_colon_rejected),
+        cmocka_unit_test(test_chunked_http10_rejected),
         cmocka_unit_test(test_second_daemon_locked_out),
         cmocka_unit_test(test_conflicting_lengths_rejected),
         cmocka_unit_test(test_stop_refuses_new_connections),
