@@ -106,6 +106,7 @@ typedef struct request_state {
     bool length_required; /* a chunked body from a caller without a role */
     bool coding_unsupported; /* Transfer-Encoding other than one "chunked" */
     bool coding_seen;        /* a Transfer-Encoding header was read */
+    bool unframed; /* a POST with neither Content-Length nor Transfer-Encoding */
     size_t body_discarded; /* bytes of a chunked body read past the limit and dropped */
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
@@ -498,8 +499,11 @@ static enum MHD_Result queue_reply(request_state *state, struct MHD_Connection *
         MHD_add_response_header(response, reply->header_names[i], reply->header_values[i]);
     /* While the node stops, keep-alive connections end after their reply. So does a
      * connection whose request framing is in doubt: its next bytes may be the rest of
-     * a body that a different Content-Length would have included. */
-    if (atomic_load(&state->server->draining) || state->framing_doubt != NULL)
+     * a body that a different Content-Length would have included. A rejected POST
+     * without either header counts too, because libmicrohttpd 0.9.75 drops a header
+     * folded over two lines, and its body would be read as the next request. */
+    if (atomic_load(&state->server->draining) || state->framing_doubt != NULL ||
+        (state->unframed && reply->status >= 400))
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
 
     result = MHD_queue_response(connection, reply->status, response);
@@ -601,6 +605,10 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
                                "(RFC 9112, section 6.1). Send one of them.";
         length = NULL;
     }
+
+    state->unframed = strcmp(method, "POST") == 0 && length == NULL &&
+                      MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL;
 
     /* A declared length over the limit is rejected before any of the body is read. */
     if (length != NULL) {

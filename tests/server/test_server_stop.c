@@ -334,6 +334,30 @@ static void test_space_before_colon_rejected(void **state)
     raw_close(&client);
 }
 
+/* A Transfer-Encoding folded over two lines is obsolete (RFC 9112, section 5.2), and
+ * libmicrohttpd drops it, so the POST arrives with no framing header. The node rejects
+ * it and closes the connection, so that the body is not read as a second request. */
+static void test_folded_coding_closes(void **state)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_exchange(client,
+                                  "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Transfer-Encoding: gzip\r\n chunked\r\n\r\n"
+                                  "GET /v1/issuers HTTP/1.1\r\nHost: x\r\n\r\n",
+                                  &result),
+                     0);
+    assert_int_equal(result.status, 400);
+    assert_non_null(strstr(result.headers, "Connection: close"));
+    http_result_clear(&result);
+    assert_int_equal(raw_read_end(client), 1);
+    raw_close(&client);
+}
+
 /* Runs the daemon a second time on the same configuration and returns its exit status. */
 static int run_second_daemon(const char *log_path)
 {
@@ -791,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_chunked_with_length_rejected),
         cmocka_unit_test(test_chunked_without_role_rejected),
         cmocka_unit_test(test_other_transfer_coding_rejected),
+        cmocka_unit_test(test_folded_coding_closes),
         cmocka_unit_test(test_space_before_colon_rejected),
         cmocka_unit_test(test_chunked_http10_rejected),
         cmocka_unit_test(test_second_daemon_locked_out),
