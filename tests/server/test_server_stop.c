@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,23 @@ static void test_chunked_without_role_rejected(void **state)
     free(text);
 }
 
+/* Sends text as the issuer on a connection of its own and expects a 400 with code, and
+ * with closes, a reply that closes the connection. */
+static void expect_raw_400(const char *text, const char *code, bool closes)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_exchange(client, text, &result), 0);
+    assert_int_equal(result.status, 400);
+    assert_string_equal(http_result_code(&result), code);
+    if (closes)
+        assert_non_null(strstr(result.headers, "Connection: close"));
+    http_result_clear(&result);
+    raw_close(&client);
+}
+
 /* A transfer coding other than one "chunked" is rejected at once with 400, where
  * libmicrohttpd would wait for a body it cannot frame until the connection timed out. */
 static void test_other_transfer_coding_rejected(void **state)
@@ -273,8 +291,6 @@ static void test_other_transfer_coding_rejected(void **state)
         "Transfer-Encoding: chunked\t\r\n",
     };
     char text[512];
-    raw_client *client = NULL;
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(codings) / sizeof(codings[0]); i++) {
@@ -282,13 +298,7 @@ static void test_other_transfer_coding_rejected(void **state)
                  "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
                  "Content-Type: application/json\r\n%s\r\n2\r\n{}\r\n0\r\n\r\n",
                  codings[i]);
-        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
-        assert_int_equal(raw_exchange(client, text, &result), 0);
-        assert_int_equal(result.status, 400);
-        assert_string_equal(http_result_code(&result), "transfer_encoding_unsupported");
-        assert_non_null(strstr(result.headers, "Connection: close"));
-        http_result_clear(&result);
-        raw_close(&client);
+        expect_raw_400(text, "transfer_encoding_unsupported", true);
     }
 }
 
@@ -296,20 +306,12 @@ static void test_other_transfer_coding_rejected(void **state)
  * (RFC 9112, section 6.1), where libmicrohttpd would read its body as chunked. */
 static void test_chunked_http10_rejected(void **state)
 {
-    static const char text[] = "POST /v1/credentials HTTP/1.0\r\nHost: localhost\r\n"
-                               "Content-Type: application/json\r\n"
-                               "Transfer-Encoding: chunked\r\n\r\n"
-                               "2\r\n{}\r\n0\r\n\r\n";
-    raw_client *client = NULL;
-    http_result result;
-
     (void)state;
-    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
-    assert_int_equal(raw_exchange(client, text, &result), 0);
-    assert_int_equal(result.status, 400);
-    assert_string_equal(http_result_code(&result), "transfer_encoding_unsupported");
-    http_result_clear(&result);
-    raw_close(&client);
+    expect_raw_400("POST /v1/credentials HTTP/1.0\r\nHost: localhost\r\n"
+                   "Content-Type: application/json\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n"
+                   "2\r\n{}\r\n0\r\n\r\n",
+                   "transfer_encoding_unsupported", false);
 }
 
 /* White space between a header name and its colon gets 400 content_length_invalid and
@@ -317,21 +319,12 @@ static void test_chunked_http10_rejected(void **state)
  * the body as the next request, which a proxy that trims the name reads as a body. */
 static void test_space_before_colon_rejected(void **state)
 {
-    static const char text[] = "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
-                               "Content-Type: application/json\r\n"
-                               "Transfer-Encoding : chunked\r\n\r\n"
-                               "2\r\n{}\r\n0\r\n\r\n";
-    raw_client *client = NULL;
-    http_result result;
-
     (void)state;
-    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
-    assert_int_equal(raw_exchange(client, text, &result), 0);
-    assert_int_equal(result.status, 400);
-    assert_string_equal(http_result_code(&result), "content_length_invalid");
-    assert_non_null(strstr(result.headers, "Connection: close"));
-    http_result_clear(&result);
-    raw_close(&client);
+    expect_raw_400("POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                   "Content-Type: application/json\r\n"
+                   "Transfer-Encoding : chunked\r\n\r\n"
+                   "2\r\n{}\r\n0\r\n\r\n",
+                   "content_length_invalid", true);
 }
 
 /* A Transfer-Encoding folded over two lines is obsolete (RFC 9112, section 5.2), and
