@@ -107,8 +107,8 @@ static atomic_ulong swap_first;  /* 0 while no handles are swapped */
 static atomic_ulong swap_second;
 static atomic_bool lose_next_rsa_sign; /* the next RSA C_SignInit reports a lost device */
 
-/* The handle that the other side of the module sees: the two swapped private keys trade
- * handles, in both directions, and every other handle stays. */
+/* Returns the handle to pass across the wrapper. The two swapped private keys trade
+ * handles in both directions, and every other handle is passed unchanged. */
 static CK_OBJECT_HANDLE swap_handle(CK_OBJECT_HANDLE handle)
 {
     CK_OBJECT_HANDLE first = atomic_load(&swap_first);
@@ -121,12 +121,12 @@ static CK_OBJECT_HANDLE swap_handle(CK_OBJECT_HANDLE handle)
     return handle == second ? first : handle;
 }
 
-/* Once for each new generation: swaps the handles of the token's first two private keys,
- * as a device that came back and numbered its objects anew, and makes the next RSA
- * C_SignInit return CKR_DEVICE_REMOVED, so that the caller sees the device go away.
- * SoftHSM2 itself drops every object handle once all sessions are closed, and never
- * gives an old number to another object, so the swap is the wrapper's own. The search
- * runs on a new session while the others still hold the login. */
+/* Swaps the handles of the token's first two private keys, once for each new
+ * generation, as a device that came back and numbered its objects anew does. It also
+ * makes the next RSA C_SignInit return CKR_DEVICE_REMOVED, so that the caller finds the
+ * device gone. SoftHSM2 itself drops every object handle once all sessions are closed
+ * and never gives an old number to another object, so the swap is the wrapper's own.
+ * The search runs on a new session while the others keep the login. */
 static void apply_swap_keys(unsigned long generation)
 {
     CK_OBJECT_CLASS private_key = CKO_PRIVATE_KEY;

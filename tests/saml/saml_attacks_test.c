@@ -290,8 +290,8 @@ static char *double_signed(const char *key_pem)
     return doc;
 }
 
-/* A Response signed around a signed Assertion: both signatures must hold. A Response
- * changed after signing, or signed by a key nobody trusts, fails closed, though the
+/* A Response signed around a signed Assertion: both signatures must verify. A Response
+ * changed after signing, or signed by an untrusted key, fails closed, though the
  * Assertion inside still verifies. */
 static void response_signature_checked_too(void **state)
 {

@@ -309,8 +309,8 @@ static void test_tls_key_failure_recovers(void **state)
 /* A token that comes back with its objects numbered anew: the old handle of the SAML key
  * now names the TLS key. The node must search its key again after the device was lost,
  * sign with the SAML key, and the credential must verify. The calls use connections
- * opened before: GnuTLS's session of the TLS key sees no lost device in this simulation,
- * so it keeps the key's old handle, and new handshakes fail. */
+ * opened before, because GnuTLS's session of the TLS key gets no lost device in this
+ * simulation. It keeps the key's old handle, so new handshakes fail. */
 static void test_renumbered_keys_found_again(void **state)
 {
     raw_client *issuer = NULL;

@@ -26,8 +26,8 @@ typedef enum soft_format {
     SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
 } soft_format;
 
-/* A fault in a tpm statement whose certInfo the AIK still signs, as a platform that
- * asks its TPM to certify a key could send it. */
+/* A fault in a tpm statement whose certInfo the AIK still signs. A platform that has
+ * its TPM certify a key could send such a statement. */
 typedef enum soft_tpm_fault {
     SOFT_TPM_OK,
     SOFT_TPM_MAGIC,      /* certInfo magic is not TPM_GENERATED_VALUE */

@@ -750,7 +750,7 @@ static void credential_key_missing_rejected(void **state)
 }
 
 /* Returns a none attestation object whose authData carries the credential id, then
- * key_len bytes of key, then tail_len bytes of tail; flags are UP, UV, AT and extra. */
+ * key_len bytes of key, then tail_len bytes of tail. Its flags are UP, UV, AT and extra. */
 static unsigned char *none_object_with(fixture *f, const unsigned char *key,
                                        size_t key_len, const unsigned char *tail,
                                        size_t tail_len, unsigned char extra_flags,
