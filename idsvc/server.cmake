@@ -15,7 +15,7 @@ if(TARGET idsvc_saml)
   target_link_libraries(idsvc_config PUBLIC idsvc_policy PkgConfig::INIH)
   # The default assets folder of the citizen pages, whose files a configuration check
   # looks for.
-  target_compile_definitions(idsvc_config PRIVATE IDSVC_WEB_DIR="${CMAKE_SOURCE_DIR}/web")
+  target_compile_definitions(idsvc_config PRIVATE IDSVC_WEB_DIR="${IDSVC_WEB_DIR}")
 
   file(GLOB SERVER_SOURCES CONFIGURE_DEPENDS
     ${CMAKE_CURRENT_SOURCE_DIR}/tls*.c
@@ -31,7 +31,7 @@ if(TARGET idsvc_saml)
   # The citizen pages verify registrations and assertions with idsvc_webauthn, and
   # read their scripts, styles and catalogues from web/ unless [pages] assets is set.
   target_link_libraries(idsvc_server PUBLIC idsvc_webauthn)
-  target_compile_definitions(idsvc_server PRIVATE IDSVC_WEB_DIR="${CMAKE_SOURCE_DIR}/web")
+  target_compile_definitions(idsvc_server PRIVATE IDSVC_WEB_DIR="${IDSVC_WEB_DIR}")
 
   if(TARGET idsvc_audit)
     target_link_libraries(idsvc_server PUBLIC idsvc_audit)
