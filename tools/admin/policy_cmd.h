@@ -31,6 +31,14 @@ int policy_cmd_compile(char *const *paths, size_t path_count, policy_set **set);
 /* Returns folder/name in a new string, or NULL when out of memory. */
 char *policy_cmd_join_path(const char *folder, const char *name);
 
+/* Lists the files of folder whose names end with suffix, as folder/name paths sorted
+ * by name, so that a result never depends on the order the file system returns.
+ * Returns 0, or -1 after printing why the folder cannot be read. Free the list with
+ * policy_cmd_free_names. */
+int policy_cmd_list_folder(const char *folder, const char *suffix, char ***names,
+                           size_t *count);
+void policy_cmd_free_names(char **names, size_t count);
+
 /* Reads a JSON file; prints the failure. */
 json_t *policy_cmd_read_json(const char *path);
 

@@ -1,5 +1,6 @@
 /* idsvc-admin policy: the regulators' tool for policy bundles. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,6 +90,55 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int policy_cmd_list_folder(const char *folder, const char *suffix, char ***names,
+                           size_t *count)
+{
+    DIR *dir = opendir(folder);
+    size_t suffix_len = strlen(suffix);
+    struct dirent *entry;
+
+    *names = NULL;
+    *count = 0;
+    if (dir == NULL) {
+        fprintf(stderr, POLICY_PROGRAM ": cannot open folder %s: %s\n", folder,
+                strerror(errno));
+        return -1;
+    }
+    while ((entry = readdir(dir)) != NULL) {
+        size_t len = strlen(entry->d_name);
+        char **grown;
+
+        if (len <= suffix_len || strcmp(entry->d_name + len - suffix_len, suffix) != 0)
+            continue;
+        grown = realloc(*names, (*count + 1) * sizeof(**names));
+        if (grown == NULL)
+            goto out_of_memory;
+        *names = grown;
+        (*names)[*count] = policy_cmd_join_path(folder, entry->d_name);
+        if ((*names)[*count] == NULL)
+            goto out_of_memory;
+        (*count)++;
+    }
+    closedir(dir);
+    qsort(*names, *count, sizeof(**names), compare_names);
+    return 0;
+
+out_of_memory:
+    closedir(dir);
+    policy_cmd_free_names(*names, *count);
+    *names = NULL;
+    *count = 0;
+    fprintf(stderr, POLICY_PROGRAM ": out of memory while listing folder %s\n", folder);
+    return -1;
+}
+
+void policy_cmd_free_names(char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
 static int add_bundle(policy_cmd_bundles *out, const char *path)
 {
     policy_bundle **items = realloc(out->items, (out->count + 1) * sizeof(*items));
@@ -106,44 +156,20 @@ static int add_bundle(policy_cmd_bundles *out, const char *path)
     return 0;
 }
 
-/* Lists the *.xml files of a folder, sorted, so that the set never depends on the
- * order the file system returns. */
+/* Reads every *.xml bundle of a folder, in name order. */
 static int add_folder(policy_cmd_bundles *out, const char *folder)
 {
-    DIR *dir = opendir(folder);
-    char **names = NULL;
-    size_t count = 0;
-    struct dirent *entry;
+    char **names;
+    size_t count;
     int rc = 0;
 
-    if (dir == NULL) {
-        fprintf(stderr, POLICY_PROGRAM ": cannot open folder %s\n", folder);
+    if (policy_cmd_list_folder(folder, ".xml", &names, &count) != 0)
         return -1;
-    }
-    while ((entry = readdir(dir)) != NULL) {
-        size_t len = strlen(entry->d_name);
-        char **grown;
-
-        if (len < 5 || strcmp(entry->d_name + len - 4, ".xml") != 0)
-            continue;
-        grown = realloc(names, (count + 1) * sizeof(*names));
-        if (grown == NULL)
-            break;
-        names = grown;
-        names[count] = policy_cmd_join_path(folder, entry->d_name);
-        if (names[count] == NULL)
-            break;
-        count++;
-    }
-    closedir(dir);
-
-    qsort(names, count, sizeof(*names), compare_names);
     for (size_t i = 0; i < count; i++) {
         if (rc == 0 && add_bundle(out, names[i]) != 0)
             rc = -1;
-        free(names[i]);
     }
-    free(names);
+    policy_cmd_free_names(names, count);
     if (rc == 0 && count == 0) {
         fprintf(stderr,
                 POLICY_PROGRAM ": folder %s contains no *.xml bundle; pass a bundle file "

@@ -1,5 +1,4 @@
 /* idsvc-admin policy test: table-driven expectations against a set of bundles. */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,46 +317,19 @@ static int run_file(test_run *run, const policy_set *set, const char *path)
     return 0;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int run_folder(test_run *run, const policy_set *set, const char *folder)
 {
-    DIR *dir = opendir(folder);
-    char **names = NULL;
-    size_t count = 0;
-    struct dirent *entry;
+    char **names;
+    size_t count;
     int rc = 0;
 
-    if (dir == NULL) {
-        fprintf(stderr, POLICY_PROGRAM " test: cannot open %s\n", folder);
+    if (policy_cmd_list_folder(folder, ".json", &names, &count) != 0)
         return -1;
-    }
-    while ((entry = readdir(dir)) != NULL) {
-        size_t len = strlen(entry->d_name);
-        char **grown;
-
-        if (len < 6 || strcmp(entry->d_name + len - 5, ".json") != 0)
-            continue;
-        grown = realloc(names, (count + 1) * sizeof(*names));
-        if (grown == NULL)
-            break;
-        names = grown;
-        names[count] = policy_cmd_join_path(folder, entry->d_name);
-        if (names[count] == NULL)
-            break;
-        count++;
-    }
-    closedir(dir);
-    qsort(names, count, sizeof(*names), compare_names);
     for (size_t i = 0; i < count; i++) {
         if (run_file(run, set, names[i]) != 0)
             rc = -1;
-        free(names[i]);
     }
-    free(names);
+    policy_cmd_free_names(names, count);
     return rc;
 }
 
