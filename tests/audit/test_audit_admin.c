@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sqlite3.h>
 
@@ -40,6 +41,11 @@ typedef struct fixture {
     char rolled_path[PATH_MAX + 16];
     char later_trust_path[PATH_MAX + 16];
     char both_trust_path[PATH_MAX + 16];
+    /* A log of three entries under a checkpoint, extended by two more under a second
+     * checkpoint. The rewritten copy had its entry 1 rewritten with every hash above it
+     * and its checkpoints deleted, and the log then added one entry and a checkpoint. */
+    char extended_path[PATH_MAX + 16];
+    char rewritten_path[PATH_MAX + 16];
 } fixture;
 
 static fixture *shared;
@@ -217,6 +223,146 @@ out:
     return rc;
 }
 
+/* Runs sql with one blob parameter on db. Returns 0 or -1. */
+static int exec_with_blob(sqlite3 *db, const char *sql, const void *blob, int len)
+{
+    sqlite3_stmt *statement = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, NULL) == SQLITE_OK &&
+        sqlite3_bind_blob(statement, 1, blob, len, SQLITE_TRANSIENT) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_DONE)
+        rc = 0;
+    sqlite3_finalize(statement);
+    return rc;
+}
+
+/* Reads the blob that sql selects into out, which must be 32 bytes. Returns 0 or -1. */
+static int select_hash(sqlite3 *db, const char *sql, audit_merkle_hash *out)
+{
+    sqlite3_stmt *statement = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, NULL) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW &&
+        sqlite3_column_bytes(statement, 0) == AUDIT_MERKLE_HASH_SIZE) {
+        memcpy(out->bytes, sqlite3_column_blob(statement, 0), AUDIT_MERKLE_HASH_SIZE);
+        rc = 0;
+    }
+    sqlite3_finalize(statement);
+    return rc;
+}
+
+/* Returns a copy of the text that sql selects, or NULL. */
+static char *select_text(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *statement = NULL;
+    char *text = NULL;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, NULL) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != NULL)
+        text = strdup((const char *)sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    return text;
+}
+
+/* Copies the database at source_path to a new file at copy_path. Returns 0 or -1. */
+static int copy_database(const char *source_path, const char *copy_path)
+{
+    sqlite3 *source = NULL;
+    sqlite3 *copy = NULL;
+    sqlite3_backup *backup = NULL;
+    int rc = -1;
+
+    if (sqlite3_open(source_path, &source) == SQLITE_OK &&
+        sqlite3_open(copy_path, &copy) == SQLITE_OK &&
+        (backup = sqlite3_backup_init(copy, "main", source, "main")) != NULL &&
+        sqlite3_backup_step(backup, -1) == SQLITE_DONE)
+        rc = 0;
+    if (backup != NULL && sqlite3_backup_finish(backup) != SQLITE_OK)
+        rc = -1;
+    sqlite3_close(source);
+    sqlite3_close(copy);
+    return rc;
+}
+
+/* Reads the hash of the subtree at level and index: a leaf hash at level 0. */
+static int stored_subtree(sqlite3 *db, unsigned level, uint64_t index, audit_merkle_hash *out)
+{
+    char sql[160];
+
+    if (level == 0)
+        snprintf(sql, sizeof(sql), "SELECT leaf_hash FROM audit_entries WHERE idx = %llu",
+                 (unsigned long long)index);
+    else
+        snprintf(sql, sizeof(sql), "SELECT hash FROM audit_nodes WHERE level = %u AND "
+                 "idx = %llu", level, (unsigned long long)index);
+    return select_hash(db, sql, out);
+}
+
+/*
+ * Rewrites entry 1 of the log at path in SQL, as someone who can write the file would.
+ * The text, the jurisdiction column, the leaf hash and every stored subtree hash above
+ * it change, so the tree is consistent again. Then every checkpoint is deleted.
+ */
+static int rewrite_entry_1(const char *path)
+{
+    sqlite3 *db = NULL;
+    char *text = NULL;
+    audit_merkle_hash hash;
+    audit_merkle_hash left;
+    audit_merkle_hash right;
+    uint64_t index = 1;
+    int rc = -1;
+
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, "UPDATE audit_entries SET entry = replace(entry, '\"TH\"', '\"SG\"'),"
+                         " jurisdiction = 'SG' WHERE idx = 1",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_changes(db) != 1)
+        goto out;
+    text = select_text(db, "SELECT entry FROM audit_entries WHERE idx = 1");
+    if (text == NULL || audit_merkle_hash_leaf(text, strlen(text), &hash) != AUDIT_MERKLE_OK ||
+        exec_with_blob(db, "UPDATE audit_entries SET leaf_hash = ? WHERE idx = 1", hash.bytes,
+                       AUDIT_MERKLE_HASH_SIZE) != 0)
+        goto out;
+    /* Each stored parent of the rewritten leaf gets the hash of its two children. */
+    for (unsigned level = 1; level < 64; level++) {
+        char sql[160];
+
+        index /= 2;
+        if (stored_subtree(db, level, index, &hash) != 0)
+            break;
+        if (stored_subtree(db, level - 1, 2 * index, &left) != 0 ||
+            stored_subtree(db, level - 1, 2 * index + 1, &right) != 0 ||
+            audit_merkle_hash_children(&left, &right, &hash) != AUDIT_MERKLE_OK)
+            goto out;
+        snprintf(sql, sizeof(sql), "UPDATE audit_nodes SET hash = ? WHERE level = %u AND "
+                 "idx = %llu", level, (unsigned long long)index);
+        if (exec_with_blob(db, sql, hash.bytes, AUDIT_MERKLE_HASH_SIZE) != 0)
+            goto out;
+    }
+    if (sqlite3_exec(db, "DELETE FROM audit_checkpoints", NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+out:
+    free(text);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* Writes the extended log, then the rewritten copy of it (see fixture). */
+static int write_extended_logs(fixture *f, audit_signer *signer)
+{
+    if (create_database(f->extended_path) != 0 ||
+        record_and_sign(f->extended_path, signer, logged_events, 3, 0) != 0 ||
+        record_and_sign(f->extended_path, signer, &logged_events[2], 2, 0) != 0)
+        return -1;
+    if (copy_database(f->extended_path, f->rewritten_path) != 0 ||
+        rewrite_entry_1(f->rewritten_path) != 0)
+        return -1;
+    return record_and_sign(f->rewritten_path, signer, logged_events, 1, 0);
+}
+
 /* Records the four logged_events and a checkpoint, then closes the log so that the file
  * is complete. Writes the mixed log the same way after its two entries of version 1, and
  * the signing key's public half for --trust. */
@@ -252,6 +398,8 @@ static int write_log(fixture *f)
     if (rc == 0)
         rc = write_rolled_log(f, hsm, &signer, key);
     if (rc == 0)
+        rc = write_extended_logs(f, &signer);
+    if (rc == 0)
         rc = append_public_key(f->trust_path, key);
 out:
     p11_key_free(&key);
@@ -276,6 +424,8 @@ static int setup(void **state)
              f->token.dir);
     snprintf(f->both_trust_path, sizeof(f->both_trust_path), "%s/audit-both.pub",
              f->token.dir);
+    snprintf(f->extended_path, sizeof(f->extended_path), "%s/extended.db", f->token.dir);
+    snprintf(f->rewritten_path, sizeof(f->rewritten_path), "%s/rewritten.db", f->token.dir);
     if (write_log(f) != 0)
         return -1;
     shared = f;
@@ -917,6 +1067,273 @@ static void test_prove_checks_entry_and_key(void **state)
     expect_admin(arguments, 1, "entry 1: entry_version_invalid: the entry has no text");
 }
 
+/* ---- Saved checkpoints and consistency proofs ------------------------------------- */
+
+/* Writes the checkpoint of rank rank (0 the smallest) of the log at db_path to NAME.json
+ * in the token folder, as GET /v1/audit/checkpoint returns it, and its path to path. */
+static void save_checkpoint(const char *db_path, int rank, const char *name, char *path,
+                            size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *statement = NULL;
+    unsigned char signature[4 * 512 / 3 + 8];
+    json_t *doc;
+
+    assert_in_range(snprintf(path, size, "%s/%s.json", shared->token.dir, name), 0, size - 1);
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT tree_size, node_id, key_id, algorithm, "
+                                        "body, signature FROM audit_checkpoints "
+                                        "ORDER BY tree_size LIMIT 1 OFFSET ?",
+                                        -1, &statement, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int(statement, 1, rank);
+    assert_int_equal(sqlite3_step(statement), SQLITE_ROW);
+    assert_in_range(sqlite3_column_bytes(statement, 5), 1, 512);
+    EVP_EncodeBlock(signature, sqlite3_column_blob(statement, 5),
+                    sqlite3_column_bytes(statement, 5));
+    doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "tree_size",
+                    (json_int_t)sqlite3_column_int64(statement, 0), "node",
+                    sqlite3_column_text(statement, 1), "key_id",
+                    sqlite3_column_text(statement, 2), "algorithm",
+                    sqlite3_column_text(statement, 3), "body",
+                    sqlite3_column_text(statement, 4), "signature", (const char *)signature);
+    assert_non_null(doc);
+    assert_int_equal(json_dump_file(doc, path, JSON_COMPACT), 0);
+    json_decref(doc);
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+}
+
+static json_t *hash_hex_json(const audit_merkle_hash *hash)
+{
+    char hex[65];
+
+    for (size_t i = 0; i < AUDIT_MERKLE_HASH_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", hash->bytes[i]);
+    return json_string(hex);
+}
+
+/* Builds the consistency proof between the trees of from and to entries of the log at
+ * db_path, as GET /v1/audit/proof/consistency returns it. */
+static json_t *consistency_reply(const char *db_path, uint64_t from, uint64_t to)
+{
+    char error[512] = "";
+    audit_store *tree_store = audit_store_open(db_path, true, error, sizeof(error));
+    audit_merkle_source source;
+    audit_merkle_proof proof;
+    audit_merkle_tree_head first;
+    audit_merkle_tree_head second;
+    json_t *hashes = json_array();
+
+    assert_non_null(tree_store);
+    source = audit_store_source(tree_store);
+    assert_int_equal(audit_merkle_consistency_proof(&source, from, to, &proof),
+                     AUDIT_MERKLE_OK);
+    assert_int_equal(audit_merkle_tree_head_compute(&source, from, &first), AUDIT_MERKLE_OK);
+    assert_int_equal(audit_merkle_tree_head_compute(&source, to, &second), AUDIT_MERKLE_OK);
+    audit_store_close(&tree_store);
+    for (size_t i = 0; i < proof.count; i++)
+        json_array_append_new(hashes, hash_hex_json(&proof.hashes[i]));
+    return json_pack("{s:I, s:I, s:o, s:o, s:o}", "first_size", (json_int_t)from,
+                     "second_size", (json_int_t)to, "first_root", hash_hex_json(&first.root),
+                     "second_root", hash_hex_json(&second.root), "proof", hashes);
+}
+
+/* Writes doc to NAME.json in the token folder, releases it, and puts the path in path. */
+static void write_json(json_t *doc, const char *name, char *path, size_t size)
+{
+    assert_non_null(doc);
+    assert_in_range(snprintf(path, size, "%s/%s.json", shared->token.dir, name), 0, size - 1);
+    assert_int_equal(json_dump_file(doc, path, JSON_COMPACT), 0);
+    json_decref(doc);
+}
+
+/* Expects 'audit consistency OLD NEW --proof PROOF --trust' to exit with status and
+ * print expected. */
+static void expect_consistency(const char *old_path, const char *new_path,
+                               const char *proof_path, int status, const char *expected)
+{
+    char arguments[5 * PATH_MAX];
+
+    snprintf(arguments, sizeof(arguments), "audit consistency '%s' '%s' --proof '%s' "
+             "--trust '%s'", old_path, new_path, proof_path, shared->trust_path);
+    expect_admin(arguments, status, expected);
+}
+
+/* Expects 'audit verify' of an export of the log at db_path, with --saved saved_path,
+ * to exit with status and print expected. */
+static void expect_saved_verify(const char *db_path, const char *name, const char *saved_path,
+                                int status, const char *expected)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[5 * PATH_MAX];
+
+    export_copy_of(db_path, name, NULL, 0, NULL, export_path, sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' --saved '%s'",
+             export_path, shared->trust_path, saved_path);
+    expect_admin(arguments, status, expected);
+}
+
+/* A checkpoint saved at three entries is contained in the log of five, both by the
+ * export and by the node's consistency proof between two saved checkpoints. */
+static void test_saved_checkpoint_extended(void **state)
+{
+    char old_path[PATH_MAX + 64];
+    char new_path[PATH_MAX + 64];
+    char proof_path[PATH_MAX + 64];
+    char expected[PATH_MAX + 160];
+
+    (void)state;
+    save_checkpoint(shared->extended_path, 0, "saved-3", old_path, sizeof(old_path));
+    save_checkpoint(shared->extended_path, 1, "saved-5", new_path, sizeof(new_path));
+    write_json(consistency_reply(shared->extended_path, 3, 5), "proof-3-5", proof_path,
+               sizeof(proof_path));
+
+    expect_consistency(old_path, new_path, proof_path, 0,
+                       "OK the checkpoint of 5 entries with root ");
+    expect_consistency(old_path, new_path, proof_path, 0, "extends the checkpoint of 3 entries");
+    snprintf(expected, sizeof(expected), "OK saved checkpoint %s: the export's first 3 "
+             "entries hash to its root", old_path);
+    expect_saved_verify(shared->extended_path, "saved-extended", old_path, 0, expected);
+    expect_saved_verify(shared->extended_path, "saved-extended", new_path, 0,
+                        "the export's first 5 entries hash to its root");
+}
+
+/* The rewritten log verifies on its own, because its checkpoints were deleted and the
+ * node signed a new one over the rewrite, but not against the checkpoint saved before. */
+static void test_saved_checkpoint_rewritten_log(void **state)
+{
+    char old_path[PATH_MAX + 64];
+    char new_path[PATH_MAX + 64];
+    char proof_path[PATH_MAX + 64];
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    save_checkpoint(shared->extended_path, 0, "saved-3", old_path, sizeof(old_path));
+    save_checkpoint(shared->rewritten_path, 0, "rewritten-6", new_path, sizeof(new_path));
+    write_json(consistency_reply(shared->rewritten_path, 3, 6), "proof-rewritten", proof_path,
+               sizeof(proof_path));
+
+    export_copy_of(shared->rewritten_path, "rewritten-alone", NULL, 0, NULL, export_path,
+                   sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 0, "OK 6 entries, 1 checkpoints");
+
+    expect_saved_verify(shared->rewritten_path, "rewritten-saved", old_path, 1,
+                        ": checkpoint_root_mismatch: the export's first 3 entries do not "
+                        "hash to the saved root");
+    expect_consistency(old_path, new_path, proof_path, 1, ": first_root_mismatch: ");
+}
+
+/* Edits the proof of 3 to 5 entries by edit and expects 'audit consistency' to fail
+ * with expected. */
+static void expect_edited_proof(const char *name, void (*edit)(json_t *proof),
+                                const char *expected)
+{
+    char old_path[PATH_MAX + 64];
+    char new_path[PATH_MAX + 64];
+    char proof_path[PATH_MAX + 64];
+    json_t *reply = consistency_reply(shared->extended_path, 3, 5);
+
+    assert_non_null(reply);
+    edit(json_object_get(reply, "proof"));
+    save_checkpoint(shared->extended_path, 0, "saved-3", old_path, sizeof(old_path));
+    save_checkpoint(shared->extended_path, 1, "saved-5", new_path, sizeof(new_path));
+    write_json(reply, name, proof_path, sizeof(proof_path));
+    expect_consistency(old_path, new_path, proof_path, 1, expected);
+}
+
+/* Changes the first hex digit of the proof's last hash. */
+static void change_last_hash(json_t *proof)
+{
+    size_t last = json_array_size(proof) - 1;
+    char *hex = strdup(json_string_value(json_array_get(proof, last)));
+
+    assert_non_null(hex);
+    hex[0] = hex[0] == '0' ? '1' : '0';
+    json_array_set_new(proof, last, json_string(hex));
+    free(hex);
+}
+
+static void drop_last_hash(json_t *proof)
+{
+    assert_int_equal(json_array_remove(proof, json_array_size(proof) - 1), 0);
+}
+
+static void append_hash(json_t *proof)
+{
+    json_array_append_new(proof, json_string("00000000000000000000000000000000"
+                                              "00000000000000000000000000000000"));
+}
+
+static void append_bad_hash(json_t *proof)
+{
+    json_array_append_new(proof, json_string("not hex"));
+}
+
+/* A proof with a changed hash, a missing or an extra hash, or a hash that is not hex
+ * fails with its reason. */
+static void test_consistency_proof_tampered(void **state)
+{
+    (void)state;
+    expect_edited_proof("proof-changed", change_last_hash, ": second_root_mismatch: ");
+    expect_edited_proof("proof-short", drop_last_hash, ": proof_too_short: ");
+    expect_edited_proof("proof-long", append_hash, ": proof_too_long: ");
+    expect_edited_proof("proof-not-hex", append_bad_hash,
+                        ": proof_invalid: a proof hash is not 64 hex digits");
+}
+
+/* Checkpoints passed in the wrong order, a proof for other sizes, a saved checkpoint
+ * with a changed signature or covering more than the export, and a file that is not a
+ * checkpoint each fail with their reason. */
+static void test_saved_checkpoint_rejections(void **state)
+{
+    char old_path[PATH_MAX + 64];
+    char new_path[PATH_MAX + 64];
+    char proof_path[PATH_MAX + 64];
+    char bad_path[PATH_MAX + 64];
+    char *text;
+    json_t *doc;
+
+    (void)state;
+    save_checkpoint(shared->extended_path, 0, "saved-3", old_path, sizeof(old_path));
+    save_checkpoint(shared->extended_path, 1, "saved-5", new_path, sizeof(new_path));
+    write_json(consistency_reply(shared->extended_path, 3, 5), "proof-3-5", proof_path,
+               sizeof(proof_path));
+    expect_consistency(new_path, old_path, proof_path, 1,
+                       ": first_size_too_large: the old checkpoint signs 5 entries, more than "
+                       "the 3 of the new one");
+
+    write_json(consistency_reply(shared->extended_path, 2, 5), "proof-2-5", bad_path,
+               sizeof(bad_path));
+    expect_consistency(old_path, new_path, bad_path, 1,
+                       ": proof_invalid: first_size is 2, but its checkpoint signs 3 entries");
+
+    /* The signature of the saved checkpoint with its first base64 character changed. */
+    doc = json_load_file(old_path, 0, NULL);
+    assert_non_null(doc);
+    text = strdup(json_string_value(json_object_get(doc, "signature")));
+    assert_non_null(text);
+    text[0] = text[0] == 'A' ? 'B' : 'A';
+    json_object_set_new(doc, "signature", json_string(text));
+    free(text);
+    write_json(doc, "saved-3-bad-signature", bad_path, sizeof(bad_path));
+    expect_consistency(bad_path, new_path, proof_path, 1,
+                       ": checkpoint_signature_invalid: the signature does not verify");
+    expect_saved_verify(shared->extended_path, "saved-bad-signature", bad_path, 1,
+                        ": checkpoint_signature_invalid: the signature does not verify");
+
+    expect_saved_verify(shared->db_path, "saved-beyond", new_path, 1,
+                        ": checkpoint_beyond_export: the checkpoint signs 5 entries, but the "
+                        "export holds 4");
+    write_json(json_pack("{s:s}", "body", "idsvc-audit-checkpoint/v1\n"), "not-checkpoint",
+               bad_path, sizeof(bad_path));
+    expect_consistency(bad_path, new_path, proof_path, 1,
+                       ": checkpoint_invalid: the body, algorithm or signature is missing");
+}
+
 /* Copies the log at source_path to NAME.db, appends event to the copy as a node without
  * a signer would, and exports the copy into export_path. */
 static void export_with_entry(const char *source_path, const char *name,
@@ -1328,6 +1745,10 @@ int main(void)
         cmocka_unit_test(test_first_texts_deleted),
         cmocka_unit_test(test_verify_key_rollover),
         cmocka_unit_test(test_prove_checks_entry_and_key),
+        cmocka_unit_test(test_saved_checkpoint_extended),
+        cmocka_unit_test(test_saved_checkpoint_rewritten_log),
+        cmocka_unit_test(test_consistency_proof_tampered),
+        cmocka_unit_test(test_saved_checkpoint_rejections),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

@@ -26,11 +26,17 @@ static void print_usage(FILE *out)
           "  export --database DB [--out FILE]\n"
           "        write every entry, subtree hash and checkpoint as JSON lines\n"
           "  verify EXPORT --trust PEM [--retention-days [XX=]DAYS]...\n"
+          "         [--saved CHECKPOINT]...\n"
           "        rebuild the tree from an export, check every checkpoint, check each\n"
           "        payload against its entry's payload_sha256, and check each entry's\n"
           "        unhashed columns against its text; --retention-days\n"
           "        states the retention period in days (0 keeps payloads forever), for\n"
-          "        jurisdiction XX or as the default, and fails earlier purges\n"
+          "        jurisdiction XX or as the default, and fails earlier purges; --saved\n"
+          "        checks that the export's tree starts with the tree of a checkpoint\n"
+          "        saved earlier (the reply of GET /v1/audit/checkpoint)\n"
+          "  consistency OLD NEW [--proof PROOF] --trust PEM\n"
+          "        check that saved checkpoint NEW extends saved checkpoint OLD, by the\n"
+          "        reply of GET /v1/audit/proof/consistency?from=OLD_SIZE&to=NEW_SIZE\n"
           "  prove INDEX --database DB [--size N] [--trust PEM]\n"
           "        print the inclusion proof of entry INDEX and check it against the\n"
           "        latest checkpoint, or against the tree of N entries (N >= 1)\n"
@@ -62,6 +68,8 @@ int admin_audit_main(int argc, char **argv)
         return admin_audit_export_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return admin_audit_verify_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "consistency") == 0)
+        return admin_audit_consistency_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "prove") == 0)
         return admin_audit_prove_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "show") == 0)

@@ -19,6 +19,7 @@ int admin_audit_export_main(int argc, char **argv);
 int admin_audit_show_main(int argc, char **argv);
 int admin_audit_prove_main(int argc, char **argv);
 int admin_audit_verify_main(int argc, char **argv);
+int admin_audit_consistency_main(int argc, char **argv);
 int admin_audit_anchor_main(int argc, char **argv);
 
 /* Returns len bytes as a JSON string of lowercase hex digits. */

@@ -45,6 +45,7 @@
 #include "audit_memory.h"
 #include "audit_purges.h"
 #include "audit_rows.h"
+#include "audit_saved.h"
 #include "audit_trust.h"
 #include "iso3166.h"
 #include "number_arg.h"
@@ -89,6 +90,8 @@ typedef struct verifier {
     bool seen_version_2;   /* an earlier entry was of version 2 */
     uint64_t first_version_2;
     char column_failure[512]; /* the first FAILED line of step 4, or "" */
+    char **saved_paths;       /* the --saved checkpoint files */
+    size_t saved_count;
 } verifier;
 
 static int fail(const char *what, uint64_t number, const char *code, const char *detail)
@@ -560,30 +563,6 @@ out:
     return rc;
 }
 
-/*
- * Decodes padded base64 as EVP_EncodeBlock writes it: a multiple of four characters, at
- * most two '=' and only at the end. Returns the decoded length, or -1 for anything else.
- */
-static int decode_signature(const char *text, unsigned char out[AUDIT_SIGNATURE_MAX + 4])
-{
-    size_t len = text != NULL ? strlen(text) : 0;
-    size_t padding = 0;
-    int decoded;
-
-    if (len == 0 || len % 4 != 0 || len > 4 * AUDIT_SIGNATURE_MAX / 3)
-        return -1;
-    while (padding < len && text[len - 1 - padding] == '=')
-        padding++;
-    if (padding > 2 || memchr(text, '=', len - padding) != NULL)
-        return -1;
-
-    /* EVP_DecodeBlock counts the padding as zero bytes; drop them. */
-    decoded = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len);
-    if (decoded < 0 || (size_t)decoded < padding)
-        return -1;
-    return decoded - (int)padding;
-}
-
 static int read_checkpoint(verifier *v, const json_t *line)
 {
     audit_checkpoint *grown = realloc(v->checkpoints,
@@ -610,7 +589,7 @@ static int read_checkpoint(verifier *v, const json_t *line)
             return fail("line", v->line, "export_invalid",
                         "a checkpoint id appears twice; each checkpoint is exported once");
 
-    len = decode_signature(signature, decoded);
+    len = audit_decode_signature(signature, decoded);
     if (len <= 0 || len > AUDIT_SIGNATURE_MAX || body == NULL || algorithm == NULL ||
         audit_checkpoint_parse(body, checkpoint) != 0)
         return fail("checkpoint", checkpoint->id, "checkpoint_invalid",
@@ -905,6 +884,42 @@ static void check_purge_entries(verifier *v)
         defer_failure(v, index, code, detail);
 }
 
+/*
+ * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key, and
+ * that the export's first entries hash to its root, so the log still contains the tree
+ * that the regulator saved. Returns 0, or the exit status after a FAILED line.
+ */
+static int check_saved(verifier *v)
+{
+    audit_merkle_source source = audit_memory_tree_source(&v->tree);
+    audit_checkpoint saved;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < v->saved_count; i++) {
+        rc = audit_saved_load(v->saved_paths[i], &saved);
+        if (rc == 0)
+            rc = audit_saved_check_signature(v->saved_paths[i], &saved, &v->trust);
+        if (rc == 0)
+            rc = audit_saved_check_prefix(v->saved_paths[i], &saved, &source,
+                                          v->tree.frontier.size);
+        audit_checkpoint_clear(&saved);
+    }
+    return rc;
+}
+
+/* Prints one line for each --saved checkpoint, once check_saved passed. */
+static void print_saved(verifier *v)
+{
+    audit_checkpoint saved;
+
+    for (size_t i = 0; i < v->saved_count; i++) {
+        if (audit_saved_load(v->saved_paths[i], &saved) == 0)
+            printf("OK saved checkpoint %s: the export's first %" PRIu64 " entries hash to "
+                   "its root\n", v->saved_paths[i], saved.head.size);
+        audit_checkpoint_clear(&saved);
+    }
+}
+
 /* ---- Command ---------------------------------------------------------------------- */
 
 static int verify(verifier *v, const char *path)
@@ -932,6 +947,9 @@ static int verify(verifier *v, const char *path)
         fputs(v->column_failure, stdout);
         return AUDIT_EXIT_FAILED;
     }
+    rc = check_saved(v);
+    if (rc != 0)
+        return rc;
 
     audit_merkle_frontier_head(&v->tree.frontier, &head);
     audit_hash_hex(&v->checkpoints[v->checkpoint_count - 1].head.root, root);
@@ -959,6 +977,7 @@ static int verify(verifier *v, const char *path)
     if (head.size > v->checkpoints[v->checkpoint_count - 1].head.size)
         printf("NOTE %" PRIu64 " entries after the latest checkpoint are not signed yet\n",
                head.size - v->checkpoints[v->checkpoint_count - 1].head.size);
+    print_saved(v);
     return AUDIT_EXIT_OK;
 }
 
@@ -1012,9 +1031,11 @@ int admin_audit_verify_main(int argc, char **argv)
     static const struct option options[] = {
         {"trust", required_argument, NULL, 't'},
         {"retention-days", required_argument, NULL, 'r'},
+        {"saved", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     retention_rule rules[RETENTION_RULES_MAX];
+    char *saved_paths[AUDIT_TRUST_MAX];
     const char *trust_paths[AUDIT_TRUST_MAX];
     size_t trust_count = 0;
     verifier v = {0};
@@ -1033,13 +1054,20 @@ int admin_audit_verify_main(int argc, char **argv)
         } else if (option == 'r') {
             if (parse_retention(optarg, rules, &v.rule_count) != 0)
                 goto out;
+        } else if (option == 's') {
+            if (v.saved_count == AUDIT_TRUST_MAX) {
+                fprintf(stderr, VERIFY_PROGRAM ": at most %d --saved options are accepted\n",
+                        AUDIT_TRUST_MAX);
+                goto out;
+            }
+            saved_paths[v.saved_count++] = optarg;
         } else {
             goto out;
         }
     }
     if (optind + 1 != argc || trust_count == 0) {
         fputs("usage: idsvc-admin audit verify EXPORT --trust PEM... "
-              "[--retention-days [XX=]DAYS]...\n", stderr);
+              "[--retention-days [XX=]DAYS]... [--saved CHECKPOINT]...\n", stderr);
         goto out;
     }
     for (size_t i = 0; i < trust_count; i++) {
@@ -1049,6 +1077,7 @@ int admin_audit_verify_main(int argc, char **argv)
         }
     }
     v.rules = rules;
+    v.saved_paths = saved_paths;
     audit_memory_tree_init(&v.tree);
     v.nodes = json_array();
     v.purges = audit_purges_new();
