@@ -124,6 +124,21 @@ size_t p11_key_signature_size(const p11_key *key);
 int p11_sign(p11_key *key, p11_sign_alg alg, const unsigned char *data, size_t len,
              unsigned char *sig, size_t *sig_len, p11_error *err);
 
+/* What p11_key_destroy removed. */
+typedef struct p11_removed {
+    bool private_key;
+    size_t public_keys;
+    size_t certificates;
+} p11_removed;
+
+/*
+ * Destroys the key's private key object, then the public key objects and certificates
+ * with its CKA_ID (with its label when it has no id), and frees *key either way. The
+ * private key goes first, so a failure never leaves a private key whose public half is
+ * gone. removed records what was destroyed before a failure.
+ */
+int p11_key_destroy(p11_key **key, p11_removed *removed, p11_error *err);
+
 /* Stores an X.509 certificate object with the key's label and CKA_ID. */
 int p11_cert_store(p11_token *token, const p11_key *key, X509 *cert, p11_error *err);
 

@@ -1,6 +1,7 @@
 /* 'idsvc-admin keys' end to end through the shell, on a token it initialises itself. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -227,6 +228,178 @@ static void test_import_cert(void **state)
     }
 }
 
+/* The node configuration that the keys remove tests check keys against: tls and saml are in
+ * use by URI, old-saml as a previous SAML key, and reg as a regulator key. */
+static const char node_conf[] =
+    "[server]\n"
+    "listen = 127.0.0.1\n"
+    "port = 25001\n"
+    "entity_id = https://node.example/idsvc\n"
+    "jurisdiction = SG\n"
+    "[hsm]\n"
+    "token_label = e2e\n"
+    "pin_file = pin\n"
+    "tls_key = pkcs11:token=e2e;object=tls;type=private\n"
+    "saml_key = pkcs11:token=e2e;object=saml;type=private\n"
+    "[tls]\n"
+    "certificate = tls.pem\n"
+    "client_ca = tls.pem\n"
+    "[saml]\n"
+    "previous_certificate = old-saml.pem\n"
+    "[policy]\n"
+    "bundle = base.bundle\n"
+    "[regulator reg]\n"
+    "key = reg.pem\n"
+    "signs = base\n"
+    "[database]\n"
+    "path = idsvc.db\n";
+
+/* Generates a P-256 key with label and writes a self-signed certificate of it to
+ * LABEL.pem. */
+static void generate_with_certificate(const char *label, const char *extra)
+{
+    assert_int_equal(run("%s keys generate --type p256 --label %s %s " TOKEN_ARGS, admin,
+                         label, extra),
+                     0);
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:object=%s' --subject '/CN=%s' "
+                         "--out %s.pem --store " TOKEN_ARGS,
+                         admin, label, label, label),
+                     0);
+}
+
+/* Expects 'keys list' to show the label, or not. */
+static void expect_listed(const char *label, bool listed)
+{
+    char needle[80];
+    char *text;
+
+    assert_int_equal(run("%s keys list --json " TOKEN_ARGS, admin), 0);
+    snprintf(needle, sizeof(needle), "\"label\": \"%s\"", label);
+    text = output("out.txt");
+    if ((strstr(text, needle) != NULL) != listed)
+        fail_msg("keys list %s '%s':\n%s", listed ? "lacks" : "still shows", label, text);
+    free(text);
+}
+
+static void test_remove_guards(void **state)
+{
+    (void)state;
+    generate_with_certificate("tls", "");
+    generate_with_certificate("old-saml", "");
+    generate_with_certificate("reg", "");
+    write_text("node.conf", node_conf, 0600);
+
+    /* Without --config the tool cannot tell a key in use, so it needs --force. */
+    assert_int_equal(run("%s keys remove --label rsa --yes " TOKEN_ARGS, admin), 2);
+    expect_in("err.txt", "--config FILE is required");
+    assert_int_equal(run("%s keys remove --label rsa --id 0a0b --yes --config node.conf "
+                         TOKEN_ARGS, admin),
+                     2);
+    expect_in("err.txt", "exactly one of --label L, --id HEX or --key URI");
+
+    /* Every key that the configuration uses is refused, with where it is used. */
+    assert_int_equal(run("%s keys remove --label tls --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "private key 'tls' (id ");
+    expect_in("err.txt", "is in use by node.conf: [hsm] tls_key, [tls] certificate (");
+    assert_int_equal(run("%s keys remove --label saml --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "is in use by node.conf: [hsm] saml_key");
+    assert_int_equal(run("%s keys remove --label old-saml --yes --config node.conf "
+                         TOKEN_ARGS, admin),
+                     1);
+    expect_in("err.txt", "in use by node.conf: [saml] previous_certificate (");
+    assert_int_equal(run("%s keys remove --label reg --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "in use by node.conf: [regulator reg] key (");
+    expect_listed("tls", true);
+    expect_listed("saml", true);
+    expect_listed("old-saml", true);
+    expect_listed("reg", true);
+
+    /* A configured file that cannot be read is not taken as naming no key. */
+    assert_int_equal(run("mv reg.pem reg.pem.away"), 0);
+    assert_int_equal(run("%s keys remove --label rsa --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "[regulator reg] key cannot be checked");
+    assert_int_equal(run("mv reg.pem.away reg.pem"), 0);
+    expect_listed("rsa", true);
+}
+
+static void test_remove_confirmation(void **state)
+{
+    (void)state;
+    /* Standard input is a file here, not a terminal, so only --yes confirms. */
+    assert_int_equal(run("%s keys remove --id 0a0b --config node.conf " TOKEN_ARGS
+                         " </dev/null", admin),
+                     2);
+    expect_in("err.txt", "standard input is not a terminal");
+    expect_in("err.txt", "pass --yes");
+    expect_listed("rsa", true);
+
+    /* On a terminal, any answer but yes keeps the key. script(1) gives it one. */
+    assert_int_equal(run("echo no | script -qec \"%s keys remove --id 0a0b --config "
+                         "node.conf " TOKEN_ARGS "\" /dev/null",
+                         admin),
+                     1);
+    expect_in("out.txt", "Type yes to remove it");
+    expect_in("out.txt", "not confirmed; nothing was removed");
+    expect_listed("rsa", true);
+
+    assert_int_equal(run("echo yes | script -qec \"%s keys remove --id 0a0b --config "
+                         "node.conf " TOKEN_ARGS "\" /dev/null",
+                         admin),
+                     0);
+    expect_in("out.txt", "removed private key 'rsa' (id 0a0b, type rsa2048), 1 public key "
+                         "and 1 certificate from token 'e2e'");
+    expect_listed("rsa", false);
+}
+
+static void test_remove_by_label_and_force(void **state)
+{
+    (void)state;
+    generate_with_certificate("spare", "--id 0c0d");
+    assert_int_equal(run("%s keys remove --label spare --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     0);
+    expect_in("out.txt", "removed private key 'spare' (id 0c0d, type p256), 1 public key "
+                         "and 1 certificate from token 'e2e'");
+    expect_listed("spare", false);
+
+    /* pkcs11-tool, an independent PKCS#11 client, lists the other keys but no object
+     * of the removed one. */
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --list-objects",
+                         token_dir.module_path),
+                     0);
+    expect_in("out.txt", "old-saml");
+    {
+        char *text = output("out.txt");
+
+        if (strstr(text, "spare") != NULL || strstr(text, "0c0d") != NULL)
+            fail_msg("pkcs11-tool still lists an object of the removed key:\n%s", text);
+        free(text);
+    }
+    assert_int_equal(run("%s keys remove --label spare --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "no private key on token 'e2e' matches 'pkcs11:object=spare;"
+                         "type=private'");
+
+    /* --force removes a key in use and prints a warning with its uses. */
+    assert_int_equal(run("%s keys remove --label old-saml --yes --force --config node.conf "
+                         TOKEN_ARGS, admin),
+                     0);
+    expect_in("err.txt", "warning: removing private key 'old-saml'");
+    expect_in("err.txt", "although node.conf uses it: [saml] previous_certificate");
+    expect_in("out.txt", "removed private key 'old-saml'");
+    expect_listed("old-saml", false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +409,9 @@ int main(void)
         cmocka_unit_test(test_certificates),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_import_cert),
+        cmocka_unit_test(test_remove_guards),
+        cmocka_unit_test(test_remove_confirmation),
+        cmocka_unit_test(test_remove_by_label_and_force),
     };
 
     return cmocka_run_group_tests_name("p11_admin", tests, setup, teardown);

@@ -38,6 +38,9 @@ void keys_print_help(FILE *out)
         "        the private keys, with the attributes that keep them in the token\n"
         "  import-cert --key URI --cert FILE.pem\n"
         "        store a certificate beside the key, once its public key matches\n"
+        "  remove (--label L | --id HEX | --key URI) (--config FILE | --force) [--yes]\n"
+        "        destroy a key pair and its certificates; refuses a key that the node\n"
+        "        configuration FILE uses unless --force, and asks to confirm unless --yes\n"
         "\n",
         out);
     token_options_print_help(out);
@@ -485,6 +488,7 @@ int admin_keys_main(int argc, char **argv)
         {"request", keys_request_main},
         {"list", list_main},
         {"import-cert", import_cert_main},
+        {"remove", keys_remove_main},
     };
 
     if (argc < 2) {

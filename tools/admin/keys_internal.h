@@ -29,6 +29,9 @@ enum {
     OPTION_DAYS,
     OPTION_OUT,
     OPTION_STORE,
+    OPTION_CONFIG,
+    OPTION_FORCE,
+    OPTION_YES,
 };
 
 /* Present in every table so that "--pin 1234" is rejected by name instead of as an
@@ -65,6 +68,17 @@ X509_REQ *keys_cert_request(p11_key *key, X509_NAME *subject, p11_error *err);
 int keys_write_pem(const char *command, const char *path, X509 *cert, X509_REQ *req);
 
 int keys_certificate_main(int argc, char **argv);
+int keys_remove_main(int argc, char **argv);
+
+/*
+ * Finds where the node configuration at config_path uses key: as [hsm] tls_key or
+ * saml_key, or by its public key in a certificate or key file of [tls], [saml],
+ * [regulator] or [policy]. Returns the number of uses, listed in uses as "[hsm]
+ * saml_key, [saml] certificate", or -1 with a sentence in uses when the configuration
+ * cannot be read or a key of it cannot be checked.
+ */
+int keys_config_uses(const char *config_path, p11_token *token, p11_key *key, char *uses,
+                     size_t size);
 int keys_request_main(int argc, char **argv);
 
 /* Opens the token named by the options, printing the reason on failure. */

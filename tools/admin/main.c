@@ -9,7 +9,7 @@ static void print_usage(FILE *out)
     fputs("usage: idsvc-admin COMMAND [ARGS]\n"
           "\n"
           "commands:\n"
-          "  keys init-token|generate|certificate|request|list|import-cert ...\n"
+          "  keys init-token|generate|certificate|request|list|import-cert|remove ...\n"
           "                   set up an HSM token and its keys (see docs/hsm.md)\n"
           "  saml sign ...    build and sign a SAML 2.0 Assertion with an HSM key\n"
           "  saml verify ...  verify a signed Assertion or Response\n"

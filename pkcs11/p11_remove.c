@@ -1,0 +1,65 @@
+/* Removal of a key pair with its certificates (p11_key_destroy in p11.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "p11_internal.h"
+
+/* The template of the key's other objects of class cls: those with its CKA_ID, or with
+ * its label when it has no id, as the layer finds a public half and a certificate. */
+static CK_ULONG companion_template(const p11_key *key, CK_OBJECT_CLASS *cls,
+                                   CK_ATTRIBUTE *tmpl)
+{
+    CK_ULONG n = 0;
+
+    tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, cls, sizeof(*cls)};
+    if (key->id_len > 0)
+        tmpl[n++] = (CK_ATTRIBUTE){CKA_ID, key->id, key->id_len};
+    else
+        tmpl[n++] = (CK_ATTRIBUTE){CKA_LABEL, key->label, strlen(key->label)};
+    return n;
+}
+
+/* Destroys every object of class cls that belongs to the key and counts them. */
+static int destroy_companions(p11_key *key, CK_OBJECT_CLASS cls, size_t *count,
+                              p11_error *err)
+{
+    CK_ATTRIBUTE tmpl[2];
+    CK_OBJECT_HANDLE *found = NULL;
+    CK_ULONG found_count = 0;
+    int ret = 0;
+
+    *count = 0;
+    if (p11_object_find_all(key->token, tmpl, companion_template(key, &cls, tmpl), &found,
+                            &found_count, err) != 0)
+        return -1;
+    for (CK_ULONG i = 0; i < found_count && ret == 0; i++) {
+        ret = p11_object_destroy(key->token, found[i], err);
+        if (ret == 0)
+            (*count)++;
+    }
+    free(found);
+    return ret;
+}
+
+int p11_key_destroy(p11_key **key, p11_removed *removed, p11_error *err)
+{
+    p11_key *target = *key;
+    int ret = -1;
+
+    p11_error_clear(err);
+    memset(removed, 0, sizeof(*removed));
+    /* The handle may be stale after a reconnect, so the key is searched again first. */
+    if (p11_key_refresh(target, err) != 0)
+        goto out;
+    if (p11_object_destroy(target->token, atomic_load(&target->handle), err) != 0)
+        goto out;
+    removed->private_key = true;
+    if (destroy_companions(target, CKO_PUBLIC_KEY, &removed->public_keys, err) != 0)
+        goto out;
+    if (destroy_companions(target, CKO_CERTIFICATE, &removed->certificates, err) != 0)
+        goto out;
+    ret = 0;
+out:
+    p11_key_free(key);
+    return ret;
+}
