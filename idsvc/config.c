@@ -264,6 +264,8 @@ static int handle_saml(parse_state *state, const char *name, const char *value)
     if (strcmp(name, "previous_certificate") == 0)
         return append_path(state, &cfg->saml_previous_files, &cfg->saml_previous_count,
                            value) == 0;
+    if (strcmp(name, "next_certificate") == 0)
+        return append_path(state, &cfg->saml_next_files, &cfg->saml_next_count, value) == 0;
     if (strcmp(name, "result_validity") == 0) {
         if (!handle_number(state, "saml", name, value, 10, 86400, &number))
             return 0;
@@ -815,7 +817,7 @@ static bool key_repeatable(const char *section, const char *key)
     } repeatable[] = {
         {"tls", "client_ca"},   {"policy", "bundle"},       {"webauthn", "origin"},
         {"webauthn", "attestation_root"}, {"issuer", "certificate"}, {"regulator", "key"},
-        {"saml", "previous_certificate"},
+        {"saml", "previous_certificate"}, {"saml", "next_certificate"},
     };
     size_t kind_length = strcspn(section, " ");
 
@@ -1300,6 +1302,7 @@ void config_free(config **cfg_ptr)
     free_list(cfg->client_ca_files, cfg->client_ca_count);
     free(cfg->saml_certificate_file);
     free_list(cfg->saml_previous_files, cfg->saml_previous_count);
+    free_list(cfg->saml_next_files, cfg->saml_next_count);
     free(cfg->database_path);
     for (size_t i = 0; i < cfg->audit.retention_count; i++)
         free(cfg->audit.retention[i].jurisdiction);

@@ -158,6 +158,7 @@ typedef struct config {
     unsigned char certificate_sha256[32];
     unsigned char client_ca_sha256[32];
     unsigned char saml_certificate_sha256[32];
+    unsigned char saml_next_sha256[32]; /* over the sorted digests, as client_ca_sha256 */
 
     /* [saml] */
     char *saml_certificate_file; /* optional: published in the metadata */
@@ -165,6 +166,11 @@ typedef struct config {
      * keeps trusting for its own credentials after a key rotation. */
     char **saml_previous_files;
     size_t saml_previous_count;
+    /* The public keys of the node's next SAML keys, PEM certificates or keys, which the
+     * metadata announces before the node signs with them. The metadata is built only
+     * at start, so a reload checks a changed list but does not apply it. */
+    char **saml_next_files;
+    size_t saml_next_count;
     long result_validity_seconds;
     long clock_skew_seconds; /* at most CONFIG_CLOCK_SKEW_MAX */
 

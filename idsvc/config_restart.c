@@ -183,20 +183,20 @@ static int compare_digests(const void *a, const void *b)
     return memcmp(a, b, 32);
 }
 
-/* Sets out to the SHA-256 over the digests of the client CA files, sorted, so that their
- * order does not count. */
-static void digest_client_cas(const config *cfg, unsigned char out[32])
+/* Sets out to the SHA-256 over the digests of the files, sorted, so that their order
+ * does not count. */
+static void digest_file_set(char *const *files, size_t count, unsigned char out[32])
 {
-    unsigned char(*each)[32] = calloc(cfg->client_ca_count + 1, 32);
+    unsigned char(*each)[32] = calloc(count + 1, 32);
     unsigned len = 0;
 
     memset(out, 0, 32);
     if (each == NULL)
         return;
-    for (size_t i = 0; i < cfg->client_ca_count; i++)
-        digest_file(cfg->client_ca_files[i], each[i]);
-    qsort(each, cfg->client_ca_count, 32, compare_digests);
-    if (EVP_Digest(each, cfg->client_ca_count * 32, out, &len, EVP_sha256(), NULL) != 1)
+    for (size_t i = 0; i < count; i++)
+        digest_file(files[i], each[i]);
+    qsort(each, count, 32, compare_digests);
+    if (EVP_Digest(each, count * 32, out, &len, EVP_sha256(), NULL) != 1)
         memset(out, 0, 32);
     free(each);
 }
@@ -205,7 +205,8 @@ void config_digest_start_files(config *cfg)
 {
     digest_file(cfg->certificate_file, cfg->certificate_sha256);
     digest_file(cfg->saml_certificate_file, cfg->saml_certificate_sha256);
-    digest_client_cas(cfg, cfg->client_ca_sha256);
+    digest_file_set(cfg->client_ca_files, cfg->client_ca_count, cfg->client_ca_sha256);
+    digest_file_set(cfg->saml_next_files, cfg->saml_next_count, cfg->saml_next_sha256);
 }
 
 size_t config_compare_start_only(const config *running, const config *loaded,
@@ -224,6 +225,14 @@ size_t config_compare_start_only(const config *running, const config *loaded,
         memcmp(running->client_ca_sha256, loaded->client_ca_sha256,
                sizeof(running->client_ca_sha256)) != 0) {
         report(ctx, "tls", "client_ca");
+        changed++;
+    }
+    /* The metadata, which announces the next keys, is built once at start. */
+    if (list_differs(running->saml_next_files, running->saml_next_count,
+                     loaded->saml_next_files, loaded->saml_next_count) ||
+        memcmp(running->saml_next_sha256, loaded->saml_next_sha256,
+               sizeof(running->saml_next_sha256)) != 0) {
+        report(ctx, "saml", "next_certificate");
         changed++;
     }
     changed += compare_retention(running, loaded, report, ctx);

@@ -169,6 +169,76 @@ static int check_self_keys_unshared(node_snapshot *snapshot, char *error,
     return 0;
 }
 
+/* Returns the id of the issuers entry ("self" for the node) that trusts the key with
+ * fingerprint sha256, or NULL. */
+static const char *issuer_trusting(json_t *issuers, const char *sha256)
+{
+    size_t index;
+    json_t *issuer;
+
+    json_array_foreach(issuers, index, issuer) {
+        if (keys_contain(json_object_get(issuer, "keys"), sha256))
+            return json_string_value(json_object_get(issuer, "id"));
+    }
+    return NULL;
+}
+
+/* Rejects one [saml] next_certificate key that an issuers entry already trusts. */
+static int check_next_key(json_t *issuers, const char *path, EVP_PKEY *key, char *error,
+                          size_t error_size)
+{
+    json_t *fingerprint = key_fingerprint(key);
+    const char *sha256 = json_string_value(fingerprint);
+    const char *id = sha256 != NULL ? issuer_trusting(issuers, sha256) : NULL;
+    int rc = sha256 != NULL && id == NULL ? 0 : -1;
+
+    if (sha256 == NULL)
+        snprintf(error, error_size, "[saml] next_certificate %s: cannot encode a key", path);
+    else if (id != NULL && strcmp(id, "self") == 0)
+        snprintf(error, error_size,
+                 "[saml] next_certificate %s holds the key with SHA-256 %s, which the node "
+                 "already trusts under its own entity ID ([hsm] saml_key or [saml] "
+                 "previous_certificate); list only a key that the node does not sign with "
+                 "yet", path, sha256);
+    else if (id != NULL)
+        snprintf(error, error_size,
+                 "[saml] next_certificate %s holds the key with SHA-256 %s, which [issuer "
+                 "%s] trusts, so the metadata would announce that issuer's key as the "
+                 "node's; remove the key from one of them", path, sha256, id);
+    json_decref(fingerprint);
+    return rc;
+}
+
+/*
+ * Reads each [saml] next_certificate file as the other trust files are read, and rejects
+ * a key that the node or an [issuer] trusts already. The metadata announces these keys
+ * as the node's next signing keys, so each must be neither a key that the node trusts
+ * already nor another issuer's. Runs after the node's own keys and the issuers were added.
+ */
+static int check_next_keys(json_t *issuers, const config *cfg, char *error,
+                           size_t error_size)
+{
+    for (size_t i = 0; i < cfg->saml_next_count; i++) {
+        char detail[384] = "";
+        EVP_PKEY **file_keys = NULL;
+        size_t file_key_count = 0;
+        int rc = 0;
+
+        if (pem_read_public_keys(cfg->saml_next_files[i], &file_keys, &file_key_count,
+                                 detail, sizeof(detail)) != 0) {
+            snprintf(error, error_size, "[saml] next_certificate %s", detail);
+            return -1;
+        }
+        for (size_t k = 0; k < file_key_count && rc == 0; k++)
+            rc = check_next_key(issuers, cfg->saml_next_files[i], file_keys[k], error,
+                                error_size);
+        pem_keys_free(&file_keys, file_key_count);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /*
  * Reads each [webauthn] attestation_root file, so that a bad file stops the start or the
  * reload. NOTE: the ceremonies read these files again for each registration, so a file
@@ -367,6 +437,7 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
         if (add_issuer(&snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto out;
     if (check_self_keys_unshared(&snapshot, error, error_size) != 0 ||
+        check_next_keys(snapshot.issuers, cfg, error, error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0 ||
         check_certificate_file(cfg->certificate_file, "[tls] certificate", error,
                                error_size) != 0)
@@ -418,6 +489,7 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
         if (add_issuer(snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto fail;
     if (check_self_keys_unshared(snapshot, error, error_size) != 0 ||
+        check_next_keys(snapshot->issuers, cfg, error, error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0)
         goto fail;
     if (publish_registry(n, cfg) != 0) {

@@ -1,8 +1,9 @@
 /*
- * Builds the node's SAML metadata once at start: its entity ID and signing key, with an
- * enveloped signature that the node's SAML key makes in the HSM. The document is written
- * as text, its exclusive canonical form comes from libxml2, and the Signature is spliced
- * in as the first child of the EntityDescriptor, where the metadata schema puts it.
+ * Builds the node's SAML metadata once at start: its entity ID, its signing key and the
+ * next signing keys of [saml] next_certificate, with an enveloped signature that the
+ * node's SAML key makes in the HSM. The document is written as text, its exclusive
+ * canonical form comes from libxml2, and the Signature is spliced in as the first child
+ * of the EntityDescriptor, where the metadata schema puts it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "pem_file.h"
 #include "route_common.h"
 #include "xml_safe.h"
 
@@ -63,18 +65,12 @@ static void put_base64(FILE *out, const unsigned char *der, int len)
     free(text);
 }
 
-static int put_key_info(FILE *out, const node *n)
+/* Writes the key's DER SubjectPublicKeyInfo and, when cert is not NULL, the certificate,
+ * as the children of a KeyInfo after its KeyName. */
+static void put_key_values(FILE *out, EVP_PKEY *key, X509 *cert)
 {
-    p11_error err = {0};
-    EVP_PKEY *key = p11_key_get_public(n->saml_key, &err);
     unsigned char *der = NULL;
     int len;
-
-    if (key == NULL)
-        return -1;
-    fputs("<ds:KeyInfo><ds:KeyName>", out);
-    put_escaped(out, p11_key_get_label(n->saml_key));
-    fputs("</ds:KeyName>", out);
 
     len = i2d_PUBKEY(key, &der);
     if (len > 0) {
@@ -85,14 +81,68 @@ static int put_key_info(FILE *out, const node *n)
     OPENSSL_free(der);
     der = NULL;
 
-    if (n->saml_cert != NULL && (len = i2d_X509(n->saml_cert, &der)) > 0) {
+    if (cert != NULL && (len = i2d_X509(cert, &der)) > 0) {
         fputs("<ds:X509Data><ds:X509Certificate>", out);
         put_base64(out, der, len);
         fputs("</ds:X509Certificate></ds:X509Data>", out);
     }
     OPENSSL_free(der);
+}
+
+static int put_key_info(FILE *out, const node *n)
+{
+    p11_error err = {0};
+    EVP_PKEY *key = p11_key_get_public(n->saml_key, &err);
+
+    if (key == NULL)
+        return -1;
+    fputs("<ds:KeyInfo><ds:KeyName>", out);
+    put_escaped(out, p11_key_get_label(n->saml_key));
+    fputs("</ds:KeyName>", out);
+    put_key_values(out, key, n->saml_cert);
     fputs("</ds:KeyInfo>", out);
     EVP_PKEY_free(key);
+    return 0;
+}
+
+/* Writes a signing KeyDescriptor of a next key, without a KeyName: the node does not
+ * sign with it, so no signature names it yet. */
+static void put_next_descriptor(FILE *out, EVP_PKEY *key, X509 *cert)
+{
+    fputs("<md:KeyDescriptor use=\"signing\"><ds:KeyInfo>", out);
+    put_key_values(out, key, cert);
+    fputs("</ds:KeyInfo></md:KeyDescriptor>", out);
+}
+
+/*
+ * Writes one signing KeyDescriptor for each key of the [saml] next_certificate files, so
+ * that relying parties that take keys from the metadata trust the next key before the
+ * node signs with it. A file of certificates is published with them, and a file that
+ * also has public keys gives bare keys. The start checked these files just before.
+ */
+static int put_next_keys(FILE *out, const config *cfg)
+{
+    for (size_t i = 0; i < cfg->saml_next_count; i++) {
+        const char *path = cfg->saml_next_files[i];
+        char detail[384] = "";
+        X509 **certs = NULL;
+        EVP_PKEY **keys = NULL;
+        size_t count = 0;
+
+        if (pem_read_certificates(path, &certs, &count, detail, sizeof(detail)) == 0) {
+            for (size_t k = 0; k < count; k++)
+                put_next_descriptor(out, X509_get0_pubkey(certs[k]), certs[k]);
+            pem_certificates_free(&certs, count);
+            continue;
+        }
+        if (pem_read_public_keys(path, &keys, &count, detail, sizeof(detail)) != 0) {
+            log_message(LOG_ERROR, "metadata_failed", "[saml] next_certificate %s", detail);
+            return -1;
+        }
+        for (size_t k = 0; k < count; k++)
+            put_next_descriptor(out, keys[k], NULL);
+        pem_keys_free(&keys, count);
+    }
     return 0;
 }
 
@@ -132,7 +182,10 @@ static int write_unsigned(const node *n, metadata_text *out)
     fputs("<md:AttributeAuthorityDescriptor protocolSupportEnumeration=\"" SAML_PROTOCOL
           "\"><md:KeyDescriptor use=\"signing\">", stream);
     rc = put_key_info(stream, n);
-    fputs("</md:KeyDescriptor><md:AttributeService Binding=\"" REST_BINDING
+    fputs("</md:KeyDescriptor>", stream);
+    if (rc == 0)
+        rc = put_next_keys(stream, cfg);
+    fputs("<md:AttributeService Binding=\"" REST_BINDING
           "\" Location=\"", stream);
     if (cfg->public_url != NULL)
         put_escaped(stream, cfg->public_url);

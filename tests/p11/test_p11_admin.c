@@ -228,8 +228,9 @@ static void test_import_cert(void **state)
     }
 }
 
-/* The node configuration that the keys remove tests check keys against: tls and saml are in
- * use by URI, old-saml as a previous SAML key, and reg as a regulator key. */
+/* The node configuration that the keys remove tests check keys against: tls and saml are
+ * in use by URI, old-saml and next-saml as a previous and a next SAML key, and reg as a
+ * regulator key. */
 static const char node_conf[] =
     "[server]\n"
     "listen = 127.0.0.1\n"
@@ -246,6 +247,7 @@ static const char node_conf[] =
     "client_ca = tls.pem\n"
     "[saml]\n"
     "previous_certificate = old-saml.pem\n"
+    "next_certificate = next-saml.pem\n"
     "[policy]\n"
     "bundle = base.bundle\n"
     "[regulator reg]\n"
@@ -287,6 +289,7 @@ static void test_remove_guards(void **state)
     generate_with_certificate("tls", "");
     generate_with_certificate("old-saml", "");
     generate_with_certificate("reg", "");
+    generate_with_certificate("next-saml", "");
     write_text("node.conf", node_conf, 0600);
 
     /* Without --config the tool cannot tell a key in use, so it needs --force. */
@@ -315,10 +318,15 @@ static void test_remove_guards(void **state)
                          admin),
                      1);
     expect_in("err.txt", "in use by node.conf: [regulator reg] key (");
+    assert_int_equal(run("%s keys remove --label next-saml --yes --config node.conf "
+                         TOKEN_ARGS, admin),
+                     1);
+    expect_in("err.txt", "in use by node.conf: [saml] next_certificate (");
     expect_listed("tls", true);
     expect_listed("saml", true);
     expect_listed("old-saml", true);
     expect_listed("reg", true);
+    expect_listed("next-saml", true);
 
     /* A configured file that cannot be read is not taken as naming no key. */
     assert_int_equal(run("mv reg.pem reg.pem.away"), 0);

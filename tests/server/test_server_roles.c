@@ -390,6 +390,49 @@ static void test_previous_certificate_rejections(void **state)
     write_config(server.config_path, "");
 }
 
+/* A [saml] next_certificate that a start rejects, such as another issuer's key, which
+ * the metadata would announce as the node's, stops --check, and a SIGHUP keeps the
+ * running configuration. */
+static void test_next_certificate_rejections(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+    } cases[] = {
+        {"[saml]\nnext_certificate = acme.pem\n[issuer acme-idp]\n"
+         "entity_id = https://acme.example/idp\ncertificate = acme.pem\n",
+         "acme.pem holds the key with SHA-256 "},
+        {"[saml]\nnext_certificate = acme.pem\n[issuer acme-idp]\n"
+         "entity_id = https://acme.example/idp\ncertificate = acme.pem\n",
+         "which [issuer acme-idp] trusts, so the metadata would announce that issuer's key "
+         "as the node's"},
+        {"[saml]\nnext_certificate = acme.key\n", "[saml] next_certificate "},
+        {"[saml]\nnext_certificate = gone.pem\n", "[saml] next_certificate "},
+        {"[saml]\nnext_certificate = gone.pem\n", "gone.pem"},
+    };
+    char path[PATH_MAX + 32];
+    char output[4096];
+    char *log;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_config(path, cases[i].extra);
+        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, output);
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+
+        write_config(server.config_path, cases[i].extra);
+        log = reload_and_fail();
+        assert_non_null(strstr(log, cases[i].message));
+        free(log);
+        expect_issuers("acme", 200, "");
+    }
+    write_config(server.config_path, "");
+}
+
 /* --check reads the files a start reads without the HSM and the database, so a missing
  * key file or bundle fails it as it would fail the start. */
 static void test_check_reads_files(void **state)
@@ -593,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_two_matching_sections_rejected),
         cmocka_unit_test(test_configuration_rejections),
         cmocka_unit_test(test_previous_certificate_rejections),
+        cmocka_unit_test(test_next_certificate_rejections),
         cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_check_matches_start),
         cmocka_unit_test(test_check_reads_file_limit),

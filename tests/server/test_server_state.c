@@ -611,6 +611,207 @@ static void test_start_accepts_saml_certificate(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 }
 
+/* ---- [saml] next_certificate -------------------------------------------------------- */
+
+/* Generates the next SAML key, P-256 beside the current RSA key, with p11tool, and a
+ * certificate of it signed in the token in next-cert.pem. */
+static void make_next_saml_key(const harness *h)
+{
+    const char *admin = getenv("IDSVC_ADMIN");
+
+    assert_non_null(admin);
+    setenv("GNUTLS_PIN", TEST_TOKEN_PIN, 1);
+    assert_int_equal(harness_run("p11tool --provider %s --login --generate-privkey=ecdsa "
+                                 "--curve=secp256r1 --label idsvc-saml-next --id 04 "
+                                 "'pkcs11:token=" TEST_TOKEN_LABEL "' --outfile %s/next.pub "
+                                 ">/dev/null 2>&1",
+                                 h->token.module_path, h->token.dir),
+                     0);
+    assert_int_equal(harness_run("'%s' keys certificate --key 'pkcs11:token=" TEST_TOKEN_LABEL
+                                 ";object=idsvc-saml-next;type=private' --subject "
+                                 "'/CN=idsvc test node next SAML' --days 2 --out "
+                                 "'%s/next-cert.pem' --module '%s' --token " TEST_TOKEN_LABEL
+                                 " --pin-file '%s' >/dev/null",
+                                 admin, h->token.dir, h->token.module_path,
+                                 h->token.pin_path),
+                     0);
+}
+
+/* Returns the base64 body of the first PEM block of the file at path, on one line, as
+ * the metadata writes a certificate. */
+static char *pem_body(const char *path)
+{
+    char *text = test_read_file(path, NULL);
+    char *body;
+    char *out;
+    char *end;
+
+    assert_non_null(text);
+    body = strstr(text, "-----\n");
+    assert_non_null(body);
+    body += 6;
+    end = strstr(body, "-----END");
+    assert_non_null(end);
+    out = calloc(1, (size_t)(end - body) + 1);
+    assert_non_null(out);
+    for (char *c = body, *o = out; c < end; c++)
+        if (*c != '\n')
+            *o++ = *c;
+    free(text);
+    return out;
+}
+
+/* Runs `xmlsec1 --verify` on the metadata xml with only the certificate at cert_path;
+ * returns its status. */
+static int xmlsec_verify_metadata(const harness *h, const char *xml, const char *cert_path)
+{
+    char path[PATH_MAX + 32];
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/metadata.xml", h->token.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(xml, file);
+    assert_int_equal(fclose(file), 0);
+    return harness_run("xmlsec1 --verify --id-attr:ID "
+                       "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor "
+                       "--pubkey-cert-pem '%s' '%s' >'%s/xmlsec1.out' 2>&1",
+                       cert_path, path, h->token.dir);
+}
+
+/* The metadata lists the next key as a second signing KeyDescriptor, and its signature
+ * verifies with the current key's certificate and not with the next one's, because the
+ * node never signs with the next key. */
+static void test_metadata_announces_next_key(void **state)
+{
+    harness *h = *state;
+    char current_path[PATH_MAX + 32];
+    char next_path[PATH_MAX + 32];
+    http_result result;
+    char *current;
+    char *next;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_make_saml_certificate(h), 0);
+    make_next_saml_key(h);
+    assert_int_equal(harness_append_config(h, "\n[saml]\ncertificate = saml-cert.pem\n"
+                                              "next_certificate = next-cert.pem\n"),
+                     0);
+    assert_int_equal(harness_start(h), 0);
+
+    assert_int_equal(harness_curl(h, NULL, "GET", "/saml/metadata", NULL, NULL, &result), 0);
+    assert_int_equal(result.status, 200);
+    snprintf(current_path, sizeof(current_path), "%s/saml-cert.pem", h->token.dir);
+    snprintf(next_path, sizeof(next_path), "%s/next-cert.pem", h->token.dir);
+    current = pem_body(current_path);
+    next = pem_body(next_path);
+    assert_int_equal(count_text(result.body, "<md:KeyDescriptor use=\"signing\">"), 2);
+    assert_non_null(strstr(result.body, current));
+    assert_non_null(strstr(result.body, next));
+    /* The current key's descriptor comes first. */
+    assert_true(strstr(result.body, current) < strstr(result.body, next));
+    assert_non_null(strstr(result.body, "xmldsig-more#rsa-sha256"));
+    assert_null(strstr(result.body, "xmldsig-more#ecdsa-sha256"));
+
+    assert_int_equal(xmlsec_verify_metadata(h, result.body, current_path), 0);
+    assert_int_not_equal(xmlsec_verify_metadata(h, result.body, next_path), 0);
+    free(current);
+    free(next);
+    http_result_clear(&result);
+
+    /* A changed list is read only at start: a SIGHUP warns that it waits for a restart. */
+    assert_int_equal(harness_append_config(h, "next_certificate = next.pub\n"), 0);
+    {
+        char *log = reload_and_wait(h, "\"event\":\"reloaded\"");
+
+        assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"saml\","
+                                    "\"key\":\"next_certificate\""));
+        free(log);
+    }
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
+/* Runs `idsvc --check` on the harness's configuration; returns its status with its
+ * output in output. */
+static int check_config(const harness *h, char *output, size_t size)
+{
+    char command[2 * PATH_MAX];
+
+    snprintf(command, sizeof(command), "'%s' --config '%s' --check", getenv("IDSVC_DAEMON"),
+             h->config_path);
+    return test_run_capture(command, output, size);
+}
+
+/* Expects the start and, unless check_passes, --check to fail with each of the messages.
+ * The caller stopped the daemon and wrote the configuration. */
+static void expect_next_rejected(harness *h, bool check_passes, const char *const *messages,
+                                 size_t count)
+{
+    char output[4096];
+    char *log;
+
+    if (check_passes) {
+        assert_int_equal(check_config(h, output, sizeof(output)), 0);
+    } else {
+        assert_int_equal(check_config(h, output, sizeof(output)), 1);
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        for (size_t i = 0; i < count; i++) {
+            if (strstr(output, messages[i]) == NULL)
+                fprintf(stderr, "--check lacks \"%s\": %s\n", messages[i], output);
+            assert_non_null(strstr(output, messages[i]));
+        }
+    }
+    assert_int_equal(harness_start(h), -1);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    for (size_t i = 0; i < count; i++) {
+        if (strstr(log, messages[i]) == NULL)
+            fprintf(stderr, "the start's log lacks \"%s\": %s\n", messages[i], log);
+        assert_non_null(strstr(log, messages[i]));
+    }
+    free(log);
+}
+
+/* A next key that the node signs with already stops the start. --check has no HSM, so
+ * it cannot know the current key. */
+static void test_next_certificate_current_key(void **state)
+{
+    static const char *const messages[] = {
+        "[saml] next_certificate ",
+        "saml.pub holds the key with SHA-256 ",
+        "which the node already trusts under its own entity ID",
+    };
+    harness *h = *state;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_append_config(h, "\n[saml]\nnext_certificate = saml.pub\n"), 0);
+    expect_next_rejected(h, true, messages, sizeof(messages) / sizeof(messages[0]));
+}
+
+/* A file that is not PEM stops --check and the start with the reader's reason. */
+static void test_next_certificate_bad_file(void **state)
+{
+    static const char *const messages[] = {
+        "[saml] next_certificate ",
+        "next-bad.pem",
+        "text outside a PEM block",
+    };
+    harness *h = *state;
+    char path[PATH_MAX + 32];
+    FILE *file;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    snprintf(path, sizeof(path), "%s/next-bad.pem", h->token.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs("not a certificate\n", file);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(harness_append_config(h, "\n[saml]\nnext_certificate = next-bad.pem\n"),
+                     0);
+    expect_next_rejected(h, false, messages, sizeof(messages) / sizeof(messages[0]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +836,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_rejects_other_tls_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_previous_saml_key_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_announces_next_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_certificate_current_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_certificate_bad_file, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

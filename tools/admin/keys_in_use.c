@@ -103,6 +103,9 @@ static int check_files(const config *cfg, const EVP_PKEY *public_key, char *uses
     for (size_t i = 0; rc == 0 && i < cfg->saml_previous_count; i++)
         rc = check_file("[saml] previous_certificate", cfg->saml_previous_files[i],
                         public_key, uses, size, count, error, error_size);
+    for (size_t i = 0; rc == 0 && i < cfg->saml_next_count; i++)
+        rc = check_file("[saml] next_certificate", cfg->saml_next_files[i], public_key, uses,
+                        size, count, error, error_size);
     if (rc == 0)
         rc = check_file("[policy] trust_list", cfg->policy.trust_file, public_key, uses,
                         size, count, error, error_size);

@@ -72,10 +72,11 @@ int keys_remove_main(int argc, char **argv);
 
 /*
  * Finds where the node configuration at config_path uses key: as [hsm] tls_key or
- * saml_key, or by its public key in a certificate or key file of [tls], [saml],
- * [regulator] or [policy]. Returns the number of uses, listed in uses as "[hsm]
- * saml_key, [saml] certificate", or -1 with a sentence in uses when the configuration
- * cannot be read or a key of it cannot be checked.
+ * saml_key, or by its public key in a certificate or key file of [tls], [saml] (also
+ * previous_certificate and next_certificate), [regulator] or [policy]. Returns the
+ * number of uses, listed in uses as "[hsm] saml_key, [saml] certificate", or -1 with a
+ * sentence in uses when the configuration cannot be read or a key of it cannot be
+ * checked.
  */
 int keys_config_uses(const char *config_path, p11_token *token, p11_key *key, char *uses,
                      size_t size);
