@@ -333,6 +333,49 @@ static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *d
     return XML_SAFE_OK;
 }
 
+/*
+ * Rejects code units that libxml2 2.9.14 stops at or drops without an error. It reads a
+ * NUL as the end of the input, so anything after a NUL that follows the root element
+ * would pass unread. In UTF-16 it drops a last byte that makes no whole code unit and a
+ * high surrogate that ends the input. A surrogate without its pair elsewhere fails the
+ * parse, and is named here for what it is.
+ */
+static xml_safe_status xml_safe_check_units(const xml_safe_units *units, size_t len,
+                                            char *detail, size_t detail_size)
+{
+    if (units->width == 2 && len % 2 != 0) {
+        snprintf(detail, detail_size, "the document is in UTF-16 but has an odd number of "
+                 "bytes, %zu, so its last code unit is incomplete", len);
+        return XML_SAFE_MALFORMED;
+    }
+    for (size_t i = 0; i < units->count; i++) {
+        unsigned c = xml_safe_unit(units, i);
+        bool high = units->width == 2 && c >= 0xD800 && c <= 0xDBFF;
+        bool low = units->width == 2 && c >= 0xDC00 && c <= 0xDFFF;
+
+        if (c == 0) {
+            snprintf(detail, detail_size, "the document contains a NUL character at byte "
+                     "%zu, which XML 1.0 does not allow", i * units->width);
+            return XML_SAFE_MALFORMED;
+        }
+        if (high && i + 1 < units->count) {
+            unsigned next = xml_safe_unit(units, i + 1);
+
+            if (next >= 0xDC00 && next <= 0xDFFF) {
+                i++;
+                continue;
+            }
+        }
+        if (high || low) {
+            snprintf(detail, detail_size, "the document contains the UTF-16 surrogate 0x%04X "
+                     "without its pair at byte %zu, which encodes no character", c,
+                     i * units->width);
+            return XML_SAFE_MALFORMED;
+        }
+    }
+    return XML_SAFE_OK;
+}
+
 xml_safe_status xml_safe_scan_raw(const char *xml, size_t len, char *detail,
                                   size_t detail_size)
 {
@@ -345,6 +388,8 @@ xml_safe_status xml_safe_scan_raw(const char *xml, size_t len, char *detail,
         return XML_SAFE_MALFORMED;
     }
     status = xml_safe_check_declaration(&units, detail, detail_size);
+    if (status == XML_SAFE_OK)
+        status = xml_safe_check_units(&units, len, detail, detail_size);
     if (status != XML_SAFE_OK)
         return status;
     return xml_safe_scan_markup(&units, detail, detail_size);

@@ -759,6 +759,73 @@ static void doctype_text_not_declaration(void **state)
     free(declared);
 }
 
+/* Verifies len bytes, which may contain NUL, and checks the status and the reason. */
+static void expect_bytes(const char *xml, size_t len, saml_status expected, const char *reason)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[512];
+    saml_status status =
+        saml_verify(fixture.store, &options, xml, len, &a, detail, sizeof(detail));
+
+    print_message("    %s: %s\n", saml_status_code(status), detail);
+    saml_assertion_free(&a);
+    assert_int_equal(status, expected);
+    if (reason != NULL)
+        assert_non_null(strstr(detail, reason));
+}
+
+/* Returns ascii in UTF-16LE after a byte order mark, with room for 8 more bytes, and sets
+ * *len to its length. */
+static char *utf16le(const char *ascii, size_t *len)
+{
+    size_t chars = strlen(ascii);
+    char *out = calloc(2 + 2 * chars + 8, 1);
+
+    assert_non_null(out);
+    out[0] = (char)0xFF;
+    out[1] = (char)0xFE;
+    for (size_t i = 0; i < chars; i++)
+        out[2 + 2 * i] = ascii[i];
+    *len = 2 + 2 * chars;
+    return out;
+}
+
+/*
+ * libxml2 2.9.14 stops reading at a NUL, and drops an incomplete UTF-16 code unit or a
+ * high surrogate at the end, so bytes after the root element could pass unread. Such a
+ * document is not XML, and each is rejected for what it contains.
+ */
+static void undecoded_bytes_rejected(void **state)
+{
+    const char *doc = signed_doc();
+    size_t len = strlen(doc);
+    char *junk = join3(doc, "X<other/>", "");
+    char *wide;
+    size_t wide_len;
+
+    (void)state;
+    junk[len] = '\0';
+    expect_bytes(junk, len + 9, SAML_ERR_XML_MALFORMED, "a NUL character at byte");
+
+    wide = utf16le(doc, &wide_len);
+    expect_bytes(wide, wide_len, SAML_OK, NULL);
+    memcpy(wide + wide_len, "\0\0<\0", 4);
+    expect_bytes(wide, wide_len + 4, SAML_ERR_XML_MALFORMED, "a NUL character at byte");
+    expect_bytes(wide, wide_len + 1, SAML_ERR_XML_MALFORMED, "odd number of bytes");
+    memcpy(wide + wide_len, "\0\xD8", 2);
+    expect_bytes(wide, wide_len + 2, SAML_ERR_XML_MALFORMED,
+                 "surrogate 0xD800 without its pair");
+    memcpy(wide + wide_len, " \0\0\xDC", 4);
+    expect_bytes(wide, wide_len + 4, SAML_ERR_XML_MALFORMED,
+                 "surrogate 0xDC00 without its pair");
+    memcpy(wide + wide_len, "\0\xD8\0\xDC", 4);
+    expect_bytes(wide, wide_len + 4, SAML_ERR_XML_MALFORMED, "Extra content");
+
+    free(junk);
+    free(wide);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +860,7 @@ int main(void)
         cmocka_unit_test(signature_value_changed),
         cmocka_unit_test(doctype_before_signed_assertion),
         cmocka_unit_test(doctype_text_not_declaration),
+        cmocka_unit_test(undecoded_bytes_rejected),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
