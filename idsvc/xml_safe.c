@@ -17,6 +17,7 @@ static pthread_once_t xml_safe_once = PTHREAD_ONCE_INIT;
 /* Per-parse state, reached from SAX callbacks through the parser context's _private. */
 typedef struct xml_safe_parse_state {
     bool doctype_seen;
+    bool decoding_failed; /* libxml2's decoder met bytes invalid in the document's encoding */
 } xml_safe_parse_state;
 
 static xmlParserInputPtr xml_safe_deny_entity(const char *url, const char *id,
@@ -54,11 +55,41 @@ static void xml_safe_on_doctype(void *user, const xmlChar *name, const xmlChar *
     xmlStopParser(ctxt);
 }
 
+/*
+ * Receives every error libxml2 raises during the parse. libxml2 2.9.14 reports a failed
+ * conversion from the declared encoding, and the I/O error that follows it, without the
+ * parser context, so XML_PARSE_NOERROR does not silence them and they would go to
+ * standard error. A byte it cannot convert after the root element does not fail the
+ * parse either, so the failure is recorded here to reject the document.
+ */
+static void xml_safe_on_error(void *user, xmlErrorPtr error)
+{
+    xml_safe_parse_state *state = user;
+
+    if (error != NULL && (error->domain == XML_FROM_I18N || error->domain == XML_FROM_IO))
+        state->decoding_failed = true;
+}
+
+/* Parses with xml_safe_on_error as this thread's structured error handler, and puts the
+ * caller's handler back afterwards. */
+static xmlDocPtr xml_safe_read(xmlParserCtxtPtr ctxt, const char *xml, size_t len,
+                               int options, xml_safe_parse_state *state)
+{
+    xmlStructuredErrorFunc saved_handler = xmlStructuredError;
+    void *saved_context = xmlStructuredErrorContext;
+    xmlDocPtr doc;
+
+    xmlSetStructuredErrorFunc(state, xml_safe_on_error);
+    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, options);
+    xmlSetStructuredErrorFunc(saved_context, saved_handler);
+    return doc;
+}
+
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                                xmlDocPtr *doc_out, char *detail, size_t detail_size)
 {
     const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-    xml_safe_parse_state state = { .doctype_seen = false };
+    xml_safe_parse_state state = { .doctype_seen = false, .decoding_failed = false };
     xml_safe_status status = XML_SAFE_MALFORMED;
     xmlParserCtxtPtr ctxt = NULL;
     xmlDocPtr doc = NULL;
@@ -85,12 +116,20 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
     ctxt->_private = &state;
     ctxt->sax->internalSubset = xml_safe_on_doctype;
 
-    doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, options);
+    doc = xml_safe_read(ctxt, xml, len, options, &state);
 
     /* Checked first: a stopped parse also looks malformed. */
     if (state.doctype_seen || (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL))) {
         snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
         status = XML_SAFE_DOCTYPE;
+        goto out;
+    }
+    /* Before the parse errors, which name only the place where decoding stopped. libxml2's
+     * message is not quoted, because it shows bytes from beyond the end of the input. */
+    if (state.decoding_failed) {
+        snprintf(detail, detail_size, "the document contains bytes that are invalid in the "
+                 "encoding its XML declaration names, so the XML parser cannot decode them");
+        status = XML_SAFE_MALFORMED;
         goto out;
     }
     if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {

@@ -9,6 +9,7 @@ add_dependencies(saml_vectors_test idsvc-admin)
 
 idsvc_add_unit_test(saml_attacks_test ${CMAKE_CURRENT_LIST_DIR}/saml_attacks_test.c
                     saml_test_util)
+add_dependencies(saml_attacks_test idsvc-admin)
 
 idsvc_add_unit_test(saml_checks_test ${CMAKE_CURRENT_LIST_DIR}/saml_checks_test.c
                     saml_test_util pthread)
