@@ -850,6 +850,48 @@ static void test_utf7_declaration_rejected(void **state)
     free(signed_xml);
 }
 
+/* Returns text with its bytes in standard base64, for the assertion member. */
+static char *base64_of(const char *text)
+{
+    size_t len = strlen(text);
+    char *encoded = malloc(4 * ((len + 2) / 3) + 1);
+
+    assert_non_null(encoded);
+    EVP_EncodeBlock((unsigned char *)encoded, (const unsigned char *)text, (int)len);
+    return encoded;
+}
+
+/* windows-1252 does not define the byte 0x81. Sent in base64 after the root element of a
+ * genuine assertion, libxml2 dropped it without failing the parse, so the node verified
+ * a document that is not XML. The same document without the byte verifies. */
+static void test_undecodable_byte_rejected(void **state)
+{
+    char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
+    char *declared = replace_between(signed_xml, "<?xml", "?>",
+                                     "<?xml version=\"1.0\" encoding=\"windows-1252\"?>");
+    char *trailing = NULL;
+    char *encoded;
+    http_result result;
+
+    (void)state;
+    assert_int_not_equal(asprintf(&trailing, "%s\x81", declared), -1);
+    encoded = base64_of(trailing);
+    post_assertion(encoded, &result);
+    expect_problem(&result, 422, "xml_malformed", "assertion");
+    assert_non_null(strstr(result.body, "bytes that are invalid in the encoding"));
+    http_result_clear(&result);
+    free(encoded);
+
+    encoded = base64_of(declared);
+    post_assertion(encoded, &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+    free(encoded);
+    free(trailing);
+    free(declared);
+    free(signed_xml);
+}
+
 /* The assertion is a JSON string, so the harness's string limit of 32 KiB applies
  * before the verifier's limit, which is the body limit of 64 KiB. */
 static void test_long_assertion_string_too_long(void **state)
@@ -942,6 +984,7 @@ int main(void)
         cmocka_unit_test(test_authn_instant_after_9999_rejected),
         cmocka_unit_test(test_authn_instant_at_epoch_copied),
         cmocka_unit_test(test_utf7_declaration_rejected),
+        cmocka_unit_test(test_undecodable_byte_rejected),
         cmocka_unit_test(test_long_assertion_string_too_long),
     };
 
