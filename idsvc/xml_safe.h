@@ -37,9 +37,12 @@ void xml_safe_init(void);
 
 /*
  * Parses len bytes into *doc_out, which the caller frees with xmlFreeDoc. Inputs over
- * max_bytes, and inputs with a start tag of more than XML_SAFE_MAX_TAG_ATTRIBUTES
- * attributes, are rejected without parsing. On failure *doc_out is NULL and detail contains
- * a sentence naming what failed.
+ * max_bytes, inputs with a start tag of more than XML_SAFE_MAX_TAG_ATTRIBUTES
+ * attributes, and inputs with a NUL character or broken UTF-16 are rejected without
+ * parsing. Bytes that the declared encoding cannot decode reject the input as
+ * XML_SAFE_MALFORMED even where libxml2 skips them, and libxml2 reports nothing on
+ * standard error. On failure *doc_out is NULL and detail contains a sentence naming what
+ * failed.
  */
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                                xmlDocPtr *doc_out, char *detail, size_t detail_size);
