@@ -552,6 +552,29 @@ static saml_status saml_dsig_unfit(saml_status reason, const saml_dsig_info *inf
     }
 }
 
+/*
+ * Names the reason when no tried RSA key verified a SignatureValue whose length differs
+ * from the modulus of each of them. PKCS#1 v1.5 makes a signature exactly as long as the
+ * modulus, so the value was cut or padded, or a key that is not trusted made it, such as
+ * the issuer's next key of another size.
+ */
+static saml_status saml_dsig_fail_rsa_length(const saml_dsig_info *info,
+                                             const saml_trust_key *key, char *detail,
+                                             size_t detail_size)
+{
+    return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_INVALID,
+                     "the RSA SignatureValue has %zu bytes, a length that no trusted key of "
+                     "the issuer makes (its %d-bit key makes %d), so the value was cut or "
+                     "padded, or a key that is not trusted made it",
+                     info->signature_len, key->bits, (key->bits + 7) / 8);
+}
+
+/* Returns true when an RSA key makes signatures of the SignatureValue's length. */
+static bool saml_dsig_rsa_length_fits(const saml_dsig_info *info, const saml_trust_key *key)
+{
+    return info->signature_len == ((size_t)key->bits + 7) / 8;
+}
+
 saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
                              const saml_trust_key *const *keys, size_t key_count,
                              const saml_verify_options *options, char *detail,
@@ -560,6 +583,8 @@ saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
     unsigned min_rsa_bits = options->min_rsa_bits != 0 ? options->min_rsa_bits : 2048;
     saml_status unfit = SAML_ERR_SIGNATURE_INVALID;
     saml_status status = SAML_ERR_SIGNATURE_INVALID;
+    const saml_trust_key *other_length = NULL; /* a tried RSA key of another length */
+    bool length_fits = false;
     bool tried = false;
 
     /* Several keys for one issuer allow a key rollover: any of them may have signed. */
@@ -574,6 +599,10 @@ saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
         }
 
         tried = true;
+        if (keys[i]->key_type == EVP_PKEY_RSA && !saml_dsig_rsa_length_fits(info, keys[i]))
+            other_length = keys[i];
+        else
+            length_fits = true;
         status = saml_dsig_try_key(signature, keys[i], info->uses_sha1, detail, detail_size);
         if (status != SAML_ERR_SIGNATURE_INVALID)
             return status; /* success, or a failure no other key can change */
@@ -581,5 +610,7 @@ saml_status saml_dsig_verify(xmlNodePtr signature, const saml_dsig_info *info,
 
     if (!tried)
         return saml_dsig_unfit(unfit, info, min_rsa_bits, detail, detail_size);
+    if (!length_fits && other_length != NULL)
+        return saml_dsig_fail_rsa_length(info, other_length, detail, detail_size);
     return status;
 }

@@ -867,6 +867,75 @@ static void undecoded_byte_reported_once(void **state)
     free(doc);
 }
 
+/* Returns the detail of verifying xml, which must be rejected with expected. */
+static char *rejection_detail(const char *xml, saml_status expected)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[512];
+    saml_status status =
+        saml_verify(fixture.store, &options, xml, strlen(xml), &a, detail, sizeof(detail));
+    char *copy = strdup(detail);
+
+    print_message("    %s: %s\n", saml_status_code(status), detail);
+    assert_null(a);
+    assert_int_equal(status, expected);
+    assert_non_null(copy);
+    return copy;
+}
+
+/*
+ * An RSA SignatureValue as long as no trusted modulus, cut by one base64 group or made by
+ * a 3072-bit key that is not trusted, is named for its length. A value of the right
+ * length that does not verify keeps the general reason.
+ */
+static void rsa_value_length_named(void **state)
+{
+    const char *value = strstr(signed_doc(), "<ds:SignatureValue>");
+    const st_template spec = {.id = "_len3072"};
+    char key[PATH_MAX + 16];
+    char command[3 * PATH_MAX];
+    char old[64];
+    char new[64];
+    char *cut;
+    char *tmpl;
+    char *other;
+    char *detail;
+
+    (void)state;
+    assert_non_null(value);
+    /* The tag and 44 base64 characters, then the same without the last group of 4. */
+    snprintf(old, sizeof(old), "%.63s", value);
+    snprintf(new, sizeof(new), "%.59s", value);
+    cut = st_replace(signed_doc(), old, new);
+    detail = rejection_detail(cut, SAML_ERR_SIGNATURE_INVALID);
+    assert_non_null(strstr(detail, "the RSA SignatureValue has 253 bytes"));
+    assert_non_null(strstr(detail, "its 2048-bit key makes 256"));
+    free(detail);
+
+    snprintf(key, sizeof(key), "%s/rsa3072.pem", fixture.dir);
+    snprintf(command, sizeof(command),
+             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out %s "
+             "2>/dev/null", key);
+    assert_int_equal(test_run(command), 0);
+    tmpl = st_template_xml(&fixture, &spec);
+    other = st_xmlsec_sign(&fixture, tmpl, key);
+    detail = rejection_detail(other, SAML_ERR_SIGNATURE_INVALID);
+    assert_non_null(strstr(detail, "the RSA SignatureValue has 384 bytes"));
+    free(detail);
+    free(other);
+    free(tmpl);
+
+    tmpl = st_template_xml(&fixture, &(st_template){.id = "_len2048"});
+    other = st_xmlsec_sign(&fixture, tmpl, fixture.file_attacker);
+    detail = rejection_detail(other, SAML_ERR_SIGNATURE_INVALID);
+    assert_string_equal(detail, "the SignatureValue does not verify with the trusted key");
+    free(detail);
+    free(other);
+    free(tmpl);
+    free(cut);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -903,6 +972,7 @@ int main(void)
         cmocka_unit_test(doctype_text_not_declaration),
         cmocka_unit_test(undecoded_bytes_rejected),
         cmocka_unit_test(undecoded_byte_reported_once),
+        cmocka_unit_test(rsa_value_length_named),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
