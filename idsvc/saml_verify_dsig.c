@@ -40,11 +40,17 @@ typedef struct saml_algorithm {
     bool sha1;
 } saml_algorithm;
 
-/* The profile signs with rsa-sha256 and ecdsa-sha256 only, and uses ecdsa-sha256 for P-384
- * keys too. The SHA-1 methods pass only for an issuer that is allowed SHA-1. */
+/* The node signs with rsa-sha256 and ecdsa-sha256 only, but verifies the SHA-384 and
+ * SHA-512 methods of RFC 6931 too, which other identity providers use. Any of them may
+ * go with any EC curve. The SHA-1 methods pass only for an issuer that is allowed
+ * SHA-1. */
 static const saml_algorithm saml_signature_methods[] = {
     { URI_MORE "rsa-sha256", "rsa-sha256", EVP_PKEY_RSA, false },
+    { URI_MORE "rsa-sha384", "rsa-sha384", EVP_PKEY_RSA, false },
+    { URI_MORE "rsa-sha512", "rsa-sha512", EVP_PKEY_RSA, false },
     { URI_MORE "ecdsa-sha256", "ecdsa-sha256", EVP_PKEY_EC, false },
+    { URI_MORE "ecdsa-sha384", "ecdsa-sha384", EVP_PKEY_EC, false },
+    { URI_MORE "ecdsa-sha512", "ecdsa-sha512", EVP_PKEY_EC, false },
     { "http://www.w3.org/2000/09/xmldsig#rsa-sha1", "rsa-sha1", EVP_PKEY_RSA, true },
     { URI_MORE "ecdsa-sha1", "ecdsa-sha1", EVP_PKEY_EC, true },
 };
@@ -404,8 +410,9 @@ static int saml_dsig_harden(xmlSecDSigCtxPtr ctx, bool allow_sha1)
     };
     const xmlSecTransformId signature_transforms[] = {
         xmlSecTransformExclC14NId,
-        xmlSecOpenSSLTransformRsaSha256Id,
-        xmlSecOpenSSLTransformEcdsaSha256Id,
+        xmlSecOpenSSLTransformRsaSha256Id,   xmlSecOpenSSLTransformRsaSha384Id,
+        xmlSecOpenSSLTransformRsaSha512Id,   xmlSecOpenSSLTransformEcdsaSha256Id,
+        xmlSecOpenSSLTransformEcdsaSha384Id, xmlSecOpenSSLTransformEcdsaSha512Id,
     };
     size_t i;
 

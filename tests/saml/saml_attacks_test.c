@@ -502,9 +502,9 @@ static void inclusive_c14n_rejected(void **state)
     free(doc);
 }
 
-/* Only rsa-sha256 and ecdsa-sha256 sign in this profile; stronger hashes in the
- * SignatureMethod are outside it too, and are rejected before any key is tried. */
-static void signature_method_outside_profile(void **state)
+/* The SHA-384 and SHA-512 signature methods verify with a key of their type, and a
+ * changed byte still fails on the digest. */
+static void stronger_signature_methods_verify(void **state)
 {
     static const struct {
         const char *method;
@@ -522,11 +522,49 @@ static void signature_method_outside_profile(void **state)
         char *tmpl = st_template_xml(&fixture, &spec);
         char *doc =
             st_xmlsec_sign(&fixture, tmpl, cases[i].ec ? fixture.file_ec : fixture.file_rsa);
+        char *changed = st_replace(doc, "alice@idsvc.test", "mallory@idsvc.test");
 
-        assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ALGORITHM_FORBIDDEN);
+        if (st_verify(&fixture, NULL, doc, NULL) != SAML_OK)
+            fail_msg("%s did not verify", cases[i].method);
+        assert_int_equal(st_verify(&fixture, NULL, changed, NULL), SAML_ERR_DIGEST_MISMATCH);
         free(tmpl);
         free(doc);
+        free(changed);
     }
+}
+
+/* Methods outside the list are rejected before any key is tried: MD5, RSA-PSS, which
+ * libxmlsec1 1.2.37 cannot verify, and HMAC, whose key would be the issuer's secret. */
+static void signature_method_outside_profile(void **state)
+{
+    static const char *const methods[] = {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+        "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+        "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha224",
+    };
+    const st_template spec = {.id = "_method2"};
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        char *edited =
+            st_replace(doc, "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", methods[i]);
+        saml_verify_options options = st_options(&fixture);
+        saml_assertion *assertion = NULL;
+        char detail[512] = "";
+
+        assert_int_equal(saml_verify(fixture.store, &options, edited, strlen(edited),
+                                     &assertion, detail, sizeof(detail)),
+                         SAML_ERR_ALGORITHM_FORBIDDEN);
+        assert_null(assertion);
+        if (strstr(detail, methods[i]) == NULL)
+            fail_msg("the detail does not name %s: %s", methods[i], detail);
+        free(edited);
+    }
+    free(tmpl);
+    free(doc);
 }
 
 static void sha1_rejected_unless_allowed(void **state)
@@ -961,6 +999,7 @@ int main(void)
         cmocka_unit_test(attacker_key_in_key_info),
         cmocka_unit_test(xpath_transform_rejected),
         cmocka_unit_test(inclusive_c14n_rejected),
+        cmocka_unit_test(stronger_signature_methods_verify),
         cmocka_unit_test(signature_method_outside_profile),
         cmocka_unit_test(sha1_rejected_unless_allowed),
         cmocka_unit_test(sha1_detail_names_part),
