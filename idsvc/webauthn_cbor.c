@@ -5,7 +5,14 @@
  * cbor_set_allocs does not exist to cap that. Instead every length is checked against
  * the bytes that remain before cbor_load runs: an array element takes at least one
  * byte and a map entry at least two, so a declared count can never exceed the input.
+ *
+ * The same walk enforces the rules of the CTAP2 canonical CBOR encoding form (CTAP 2.1,
+ * Message Encoding) that make one value have one encoding: integers and lengths in
+ * their shortest form, no indefinite lengths and no tags. It also rejects what RFC 8949
+ * (section 5.3.1) calls invalid: text strings that are not UTF-8, and maps with the
+ * same key twice.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "webauthn_internal.h"
@@ -18,6 +25,7 @@ typedef struct cbor_reader {
     size_t len;
     size_t pos;
     const char *problem; /* why the check failed, for the error message */
+    bool out_of_memory;  /* the check failed for lack of memory, not for the input */
 } cbor_reader;
 
 static int reject(cbor_reader *reader, const char *problem)
@@ -55,7 +63,59 @@ static int read_header(cbor_reader *reader, unsigned *major, unsigned *info,
     *argument = 0;
     for (size_t i = 0; i < width; i++)
         *argument = (*argument << 8) | reader->buf[reader->pos++];
+
+    /* Major type 7 keeps floats in these widths, and check_simple rejects its simple
+     * values in two bytes (f8 xx). Every other argument must need its width: values
+     * below 24 fit in the initial byte, and each wider form starts above the range of
+     * the narrower one. */
+    if (*major != 7 && *argument < (*info == 24 ? 24 : (uint64_t)1 << (4 * width)))
+        return reject(reader, "an integer or length that is not in its shortest form, "
+                              "which CTAP2 canonical CBOR requires");
     return 0;
+}
+
+/* Returns true when text is well-formed UTF-8 (RFC 3629, section 4): no overlong
+ * forms, no surrogates (U+D800 to U+DFFF) and nothing above U+10FFFF. */
+static bool utf8_valid(const unsigned char *text, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char lead = text[i];
+        size_t extra;
+        unsigned char low = 0x80, high = 0xbf; /* range of the first continuation byte */
+
+        if (lead < 0x80) {
+            i++;
+            continue;
+        }
+        if (lead >= 0xc2 && lead <= 0xdf)
+            extra = 1;
+        else if (lead >= 0xe0 && lead <= 0xef)
+            extra = 2;
+        else if (lead >= 0xf0 && lead <= 0xf4)
+            extra = 3;
+        else
+            return false; /* a continuation byte, an overlong lead, or above U+10FFFF */
+
+        if (lead == 0xe0)
+            low = 0xa0; /* overlong below U+0800 */
+        else if (lead == 0xed)
+            high = 0x9f; /* surrogates */
+        else if (lead == 0xf0)
+            low = 0x90; /* overlong below U+10000 */
+        else if (lead == 0xf4)
+            high = 0x8f; /* above U+10FFFF */
+
+        if (len - i - 1 < extra || text[i + 1] < low || text[i + 1] > high)
+            return false;
+        for (size_t k = 2; k <= extra; k++) {
+            if ((text[i + k] & 0xc0) != 0x80)
+                return false;
+        }
+        i += extra + 1;
+    }
+    return true;
 }
 
 /* Accepts false, true, null, undefined and floats. libcbor 0.8 cannot decode the other
@@ -70,19 +130,75 @@ static int check_simple(cbor_reader *reader, unsigned info)
 
 static int check_item(cbor_reader *reader, unsigned depth);
 
-/* Checks count items, or count key and value pairs when pairs is set. */
-static int check_items(cbor_reader *reader, uint64_t count, bool pairs, unsigned depth)
-{
-    size_t remaining = reader->len - reader->pos;
+/* The encoded bytes of one map key. */
+typedef struct key_span {
+    const unsigned char *bytes;
+    size_t len;
+} key_span;
 
-    /* An array element takes at least one byte and a map entry at least two. */
-    if (count > (pairs ? remaining / 2 : remaining))
+static int compare_spans(const void *a, const void *b)
+{
+    const key_span *x = a, *y = b;
+
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->bytes, y->bytes, x->len);
+}
+
+/* Returns true when two keys have the same encoding. With integers and lengths in
+ * their shortest form and no tags or indefinite lengths, equal integer, string, array
+ * and map keys have equal encodings. NOTE: a float key written in two widths is not
+ * found, because no WebAuthn or COSE map has float keys. */
+static bool spans_repeat(key_span *keys, size_t count)
+{
+    qsort(keys, count, sizeof(keys[0]), compare_spans);
+    for (size_t i = 1; i < count; i++) {
+        if (compare_spans(&keys[i - 1], &keys[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int check_array(cbor_reader *reader, uint64_t count, unsigned depth)
+{
+    /* An array element takes at least one byte. */
+    if (count > reader->len - reader->pos)
         return reject(reader, "an array or map declares more items than the input holds");
-    for (uint64_t i = 0; i < (pairs ? count * 2 : count); i++) {
+    for (uint64_t i = 0; i < count; i++) {
         if (check_item(reader, depth + 1) != 0)
             return -1;
     }
     return 0;
+}
+
+/* Checks count key and value pairs, and that no key appears twice. */
+static int check_map(cbor_reader *reader, uint64_t count, unsigned depth)
+{
+    key_span *keys;
+    int result = 0;
+
+    /* A map entry takes at least two bytes. */
+    if (count > (reader->len - reader->pos) / 2)
+        return reject(reader, "an array or map declares more items than the input holds");
+    if (count == 0)
+        return 0;
+    keys = malloc((size_t)count * sizeof(*keys));
+    if (keys == NULL) {
+        reader->out_of_memory = true;
+        return reject(reader, "out of memory");
+    }
+
+    for (uint64_t i = 0; i < count && result == 0; i++) {
+        keys[i].bytes = reader->buf + reader->pos;
+        result = check_item(reader, depth + 1);
+        keys[i].len = (size_t)(reader->buf + reader->pos - keys[i].bytes);
+        if (result == 0)
+            result = check_item(reader, depth + 1);
+    }
+    if (result == 0 && spans_repeat(keys, (size_t)count))
+        result = reject(reader, "a map that has the same key twice");
+    free(keys);
+    return result;
 }
 
 static int check_item(cbor_reader *reader, unsigned depth)
@@ -105,14 +221,16 @@ static int check_item(cbor_reader *reader, unsigned depth)
     case 3: /* text string */
         if (argument > reader->len - reader->pos)
             return reject(reader, "a string runs past the end of the input");
+        if (major == 3 && !utf8_valid(reader->buf + reader->pos, (size_t)argument))
+            return reject(reader, "a text string that is not valid UTF-8");
         reader->pos += (size_t)argument;
         return 0;
 
     case 4: /* array */
-        return check_items(reader, argument, false, depth);
+        return check_array(reader, argument, depth);
 
     case 5: /* map */
-        return check_items(reader, argument, true, depth);
+        return check_map(reader, argument, depth);
 
     case 6:
         return reject(reader, "a tag, which WebAuthn and COSE keys never use");
@@ -135,10 +253,14 @@ webauthn_code webauthn_cbor_check(const unsigned char *buf, size_t len, size_t *
                              "The CBOR input is %zu bytes, more than the maximum %d.",
                              len, WEBAUTHN_MAX_CBOR);
 
-    if (check_item(&reader, 0) != 0)
+    if (check_item(&reader, 0) != 0) {
+        if (reader.out_of_memory)
+            return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                                 "Out of memory while checking the CBOR input.");
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
                              "The CBOR input is rejected near byte %zu: %s.", reader.pos,
                              reader.problem);
+    }
 
     *item_len = reader.pos;
     return WEBAUTHN_OK;
