@@ -43,6 +43,7 @@ typedef enum webauthn_code {
     WEBAUTHN_SIGNATURE_INVALID,              /* signature_invalid */
     WEBAUTHN_COUNTER_REGRESSION,             /* counter_regression */
     WEBAUTHN_USER_HANDLE_MISMATCH,           /* user_handle_mismatch */
+    WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH,    /* backup_eligibility_mismatch */
     WEBAUTHN_INTERNAL_ERROR, /* internal_error: our failure, not the input's */
 } webauthn_code;
 
@@ -125,6 +126,9 @@ typedef struct webauthn_registration {
     int algorithm; /* COSE algorithm: -7 ES256, -257 RS256, -8 EdDSA */
     uint8_t flags; /* authenticator data flags (UP 0x01, UV 0x04, ...) */
     uint32_t sign_count;
+    /* The BE flag: the credential may be backed up. Store it, and pass it back as
+     * webauthn_credential.backup_eligibility, because it must not change. */
+    bool backup_eligible;
 } webauthn_registration;
 
 /*
@@ -140,6 +144,13 @@ webauthn_code webauthn_verify_registration(const webauthn_verifier *verifier,
                                            webauthn_error *err);
 void webauthn_registration_free(webauthn_registration **registration);
 
+/* The BE flag that the registration of a stored credential reported. */
+typedef enum webauthn_backup_eligibility {
+    WEBAUTHN_BACKUP_UNKNOWN = 0, /* not recorded, so an assertion's BE is not compared */
+    WEBAUTHN_BACKUP_INELIGIBLE, /* BE was clear, so it must be clear in every assertion */
+    WEBAUTHN_BACKUP_ELIGIBLE,   /* BE was set, so it must be set in every assertion */
+} webauthn_backup_eligibility;
+
 /* What the relying party stored at registration. */
 typedef struct webauthn_credential {
     const unsigned char *id; /* when set, the response's rawId must equal it */
@@ -151,12 +162,16 @@ typedef struct webauthn_credential {
      * userHandle must carry this one (WebAuthn Level 2, section 7.2, step 6). */
     const unsigned char *user_handle;
     size_t user_handle_len;
+    /* BE at registration (WebAuthn Level 3, section 7.2): an assertion whose BE flag
+     * differs is rejected with WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH. */
+    webauthn_backup_eligibility backup_eligibility;
 } webauthn_credential;
 
 /* The outcome of an assertion whose signature verified. */
 typedef struct webauthn_assertion {
     uint8_t flags;
-    uint32_t sign_count; /* the counter the authenticator reported */
+    uint32_t sign_count;  /* the counter the authenticator reported */
+    bool backup_eligible; /* the BE flag, for a credential stored without one */
 } webauthn_assertion;
 
 /*

@@ -61,6 +61,24 @@ static webauthn_code check_user_handle(const webauthn_credential *credential,
     return code;
 }
 
+/* A credential's backup eligibility is fixed when it is created, so BE must be what the
+ * registration reported (WebAuthn Level 3, section 7.2). */
+static webauthn_code check_backup_eligibility(const webauthn_credential *credential,
+                                              uint8_t flags, webauthn_error *err)
+{
+    bool eligible = (flags & WEBAUTHN_FLAG_BE) != 0;
+
+    if (credential->backup_eligibility == WEBAUTHN_BACKUP_ELIGIBLE && !eligible)
+        return webauthn_fail(err, WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH,
+                             "The authenticator data clears backup eligibility (BE), but "
+                             "the credential was registered as backup eligible.");
+    if (credential->backup_eligibility == WEBAUTHN_BACKUP_INELIGIBLE && eligible)
+        return webauthn_fail(err, WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH,
+                             "The authenticator data sets backup eligibility (BE), but "
+                             "the credential was registered as not backup eligible.");
+    return WEBAUTHN_OK;
+}
+
 static webauthn_code
 decode_and_check(const webauthn_verifier *verifier, const unsigned char *challenge,
                  size_t challenge_len, const webauthn_credential *credential,
@@ -107,7 +125,10 @@ decode_and_check(const webauthn_verifier *verifier, const unsigned char *challen
                                     &as->auth_data, err);
     if (code != WEBAUTHN_OK)
         return code;
-    return webauthn_auth_data_verify(verifier, &as->auth_data, err);
+    code = webauthn_auth_data_verify(verifier, &as->auth_data, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    return check_backup_eligibility(credential, as->auth_data.flags, err);
 }
 
 /* Returns true when a CBOR map key names the extension. Like libfido2, which copies
@@ -236,6 +257,7 @@ static webauthn_code finish(const webauthn_credential *credential,
     /* The signature is genuine from here on, so a regression points at a clone. */
     out->flags = as->auth_data.flags;
     out->sign_count = as->auth_data.sign_count;
+    out->backup_eligible = (as->auth_data.flags & WEBAUTHN_FLAG_BE) != 0;
     code = check_counter(credential->sign_count, as->auth_data.sign_count, err);
     if (code == WEBAUTHN_OK)
         webauthn_fail(err, WEBAUTHN_OK, "The assertion is valid.");

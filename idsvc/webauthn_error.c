@@ -31,6 +31,8 @@ const char *webauthn_code_name(webauthn_code code)
         return "credential_id_mismatch";
     case WEBAUTHN_USER_HANDLE_MISMATCH:
         return "user_handle_mismatch";
+    case WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH:
+        return "backup_eligibility_mismatch";
     case WEBAUTHN_ALGORITHM_UNSUPPORTED:
         return "algorithm_unsupported";
     case WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED:

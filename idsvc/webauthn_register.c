@@ -277,6 +277,7 @@ static webauthn_code build_output(const registration *reg, webauthn_registration
     result->algorithm = reg->key.alg;
     result->flags = reg->auth_data.flags;
     result->sign_count = reg->auth_data.sign_count;
+    result->backup_eligible = (reg->auth_data.flags & WEBAUTHN_FLAG_BE) != 0;
 
     *out = result;
     return WEBAUTHN_OK;

@@ -254,6 +254,67 @@ static void uv_cleared_accepted_by_default(void **state)
     assert_int_equal(f->result.flags, 0x01);
 }
 
+/* The BE flag of each assertion against the one stored at registration, both ways, and
+ * the BS rule, which applies whatever was stored. */
+static void backup_eligible_cleared_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->stored.backup_eligibility = WEBAUTHN_BACKUP_ELIGIBLE;
+    f->ceremony.flags = 0x05; /* UP, UV; BE clear */
+    assert_rejected(f, WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH);
+    assert_non_null(strstr(f->err.message, "clears backup eligibility (BE)"));
+    assert_int_equal(f->result.sign_count, 0); /* nothing reported for storing */
+}
+
+static void backup_eligible_set_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->stored.backup_eligibility = WEBAUTHN_BACKUP_INELIGIBLE;
+    f->ceremony.flags = 0x0d; /* UP, UV, BE */
+    assert_rejected(f, WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH);
+    assert_non_null(strstr(f->err.message, "sets backup eligibility (BE)"));
+    assert_int_equal(f->result.sign_count, 0);
+}
+
+static void backup_eligibility_kept_accepted(void **state)
+{
+    static const struct {
+        webauthn_backup_eligibility stored;
+        uint8_t flags;
+    } cases[] = {
+        {WEBAUTHN_BACKUP_ELIGIBLE, 0x0d},   /* BE, not backed up */
+        {WEBAUTHN_BACKUP_ELIGIBLE, 0x1d},   /* BE and BS */
+        {WEBAUTHN_BACKUP_INELIGIBLE, 0x05}, /* neither */
+        {WEBAUTHN_BACKUP_UNKNOWN, 0x05},    /* not recorded: not compared */
+        {WEBAUTHN_BACKUP_UNKNOWN, 0x1d},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->stored.backup_eligibility = cases[i].stored;
+        f->ceremony.flags = cases[i].flags;
+        assert_accepted(f);
+        assert_int_equal(f->result.flags, cases[i].flags);
+        assert_int_equal(f->result.backup_eligible, (cases[i].flags & 0x08) != 0);
+    }
+}
+
+static void backup_state_without_eligibility_rejected(void **state)
+{
+    static const webauthn_backup_eligibility stored[] = {
+        WEBAUTHN_BACKUP_UNKNOWN, WEBAUTHN_BACKUP_INELIGIBLE, WEBAUTHN_BACKUP_ELIGIBLE};
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+        f->stored.backup_eligibility = stored[i];
+        f->ceremony.flags = 0x15; /* UP, UV, BS without BE */
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        assert_non_null(strstr(f->err.message, "backup state (BS)"));
+    }
+}
+
 static void wrong_type_rejected(void **state)
 {
     fixture *f = *state;
@@ -764,6 +825,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(backup_eligible_cleared_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(backup_eligible_set_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(backup_eligibility_kept_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(backup_state_without_eligibility_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(backup_eligible_cleared_rejected,
+                                        setup_es256_parsed, teardown),
+        cmocka_unit_test_setup_teardown(backup_eligible_set_rejected, setup_eddsa_parsed,
                                         teardown),
         cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),

@@ -398,6 +398,19 @@ static void backup_state_without_eligibility_rejected(void **state)
     assert_rejected(f, WEBAUTHN_MALFORMED);
 }
 
+/* The BE flag is reported for storing, because every assertion must repeat it. */
+static void backup_eligibility_reported(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.flags = 0x0d; /* UP, UV, BE */
+    assert_accepted(f);
+    assert_true(f->reg->backup_eligible);
+    f->ceremony.flags = 0x05;
+    assert_accepted(f);
+    assert_false(f->reg->backup_eligible);
+}
+
 static void raw_id_differs_from_auth_data(void **state)
 {
     fixture *f = *state;
@@ -1042,6 +1055,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(backup_eligibility_reported, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(backup_state_without_eligibility_rejected,
                                         setup_es256, teardown),

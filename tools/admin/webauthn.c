@@ -32,6 +32,7 @@ typedef struct webauthn_options {
     const char *public_key;
     const char *stored_count;
     const char *credential_id;
+    webauthn_backup_eligibility backup_eligibility;
     bool require_uv;
     bool allow_cross_origin;
     const char *response_path;
@@ -46,8 +47,8 @@ static void print_usage(FILE *out)
           "           [--require-uv] [--allow-cross-origin] RESPONSE.json\n"
           "       idsvc-admin webauthn authenticate --rp-id ID --origin URL\n"
           "           --challenge B64URL --public-key COSE-B64URL --stored-count N\n"
-          "           [--credential-id B64URL] [--require-uv] [--allow-cross-origin]\n"
-          "           RESPONSE.json\n"
+          "           [--credential-id B64URL] [--backup-eligible yes|no]\n"
+          "           [--require-uv] [--allow-cross-origin] RESPONSE.json\n"
           "\n"
           "  --rp-id ID            the relying party id, such as id.example.org\n"
           "  --origin URL          an allowed origin, such as https://id.example.org;\n"
@@ -66,6 +67,8 @@ static void print_usage(FILE *out)
           "  --public-key B64URL   the stored COSE public key\n"
           "  --stored-count N      the stored signature counter\n"
           "  --credential-id B64URL  the stored credential id the rawId must equal\n"
+          "  --backup-eligible yes|no  the BE flag of the registration; the assertion's\n"
+          "                        BE flag must equal it (default: not compared)\n"
           "\n"
           "Exit status: 0 valid, 1 rejected (\"rejected: CODE: sentence\" on stderr), 2 "
           "usage error or internal_error.\n",
@@ -105,6 +108,7 @@ static int parse_options(int argc, char **argv, webauthn_options *opts)
         {"public-key", required_argument, NULL, 'k'},
         {"stored-count", required_argument, NULL, 'n'},
         {"credential-id", required_argument, NULL, 'i'},
+        {"backup-eligible", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +158,14 @@ static int parse_options(int argc, char **argv, webauthn_options *opts)
         }
         case 'i':
             opts->credential_id = optarg;
+            break;
+        case 'b':
+            if (strcmp(optarg, "yes") == 0)
+                opts->backup_eligibility = WEBAUTHN_BACKUP_ELIGIBLE;
+            else if (strcmp(optarg, "no") == 0)
+                opts->backup_eligibility = WEBAUTHN_BACKUP_INELIGIBLE;
+            else
+                return usage_error("--backup-eligible must be yes or no", optarg);
             break;
         case 'h':
             print_usage(stdout);
@@ -465,6 +477,7 @@ static int run_authenticate(const webauthn_options *opts,
     credential.public_key = public_key;
     credential.public_key_len = public_key_len;
     credential.sign_count = (uint32_t)stored;
+    credential.backup_eligibility = opts->backup_eligibility;
 
     if (webauthn_verify_assertion(verifier, challenge, challenge_len, &credential,
                                   response, response_len, &result, &err) != WEBAUTHN_OK) {
