@@ -279,6 +279,8 @@ static bool fill_authenticator(const web_session *session, const webauthn_regist
     a->public_key_len = r->public_key_len;
     a->algorithm = r->algorithm;
     a->sign_count = r->sign_count;
+    a->backup_eligibility = r->backup_eligible ? WEBAUTHN_BACKUP_ELIGIBLE
+                                               : WEBAUTHN_BACKUP_INELIGIBLE;
     memcpy(a->aaguid, r->aaguid, sizeof(a->aaguid));
     snprintf(a->format, sizeof(a->format), "%s", r->fmt);
     snprintf(a->attestation, sizeof(a->attestation), "%s", attestation_names[r->attestation]);

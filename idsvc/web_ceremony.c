@@ -362,6 +362,7 @@ bool web_verify_assertion(http_request *request, const web_challenge *challenge,
         .sign_count = out->sign_count,
         .user_handle = user_handle,
         .user_handle_len = sizeof(user_handle),
+        .backup_eligibility = out->backup_eligibility,
     };
     code = webauthn_verify_assertion(verifier, challenge->bytes, WEB_CHALLENGE_LEN,
                                      &credential, response, strlen(response), &result, &err);
@@ -377,9 +378,11 @@ bool web_verify_assertion(http_request *request, const web_challenge *challenge,
     /* The update succeeds only from the counter just checked, so of two assertions with
      * one counter value only the first passes. */
     switch (s->ops->web->authenticator_use(s, out->id, out->sign_count, result.sign_count,
-                                           time(NULL))) {
+                                           result.backup_eligible, time(NULL))) {
     case STORE_OK:
         out->sign_count = result.sign_count;
+        out->backup_eligibility = result.backup_eligible ? WEBAUTHN_BACKUP_ELIGIBLE
+                                                         : WEBAUTHN_BACKUP_INELIGIBLE;
         ok = true;
         break;
     case STORE_CONFLICT:

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "store.h"
+#include "webauthn.h"
 
 #define WEB_ID_LEN 32 /* random ids are 32 hex digits */
 
@@ -43,6 +44,9 @@ typedef struct web_authenticator {
     /* The credential whose enrollment code opened the session that enrolled this key;
      * empty for keys enrolled before schema version 5. */
     char enrollment_credential[WEB_ID_LEN + 1];
+    /* The BE flag its registration reported. WEBAUTHN_BACKUP_UNKNOWN for a key enrolled
+     * before schema version 9, until authenticator_use records its first assertion's. */
+    webauthn_backup_eligibility backup_eligibility;
 } web_authenticator;
 
 void web_authenticator_clear(web_authenticator *authenticator);
@@ -195,9 +199,11 @@ typedef struct web_store_ops {
     /* STORE_NOT_FOUND when the subject has no authenticator with this id. */
     store_status (*authenticator_remove)(store *s, int64_t subject_id, const char *id);
     /* Stores a new counter if the stored one is still old_count, so two assertions
-     * cannot both pass with one value; STORE_CONFLICT otherwise. */
+     * cannot both pass with one value; STORE_CONFLICT otherwise. backup_eligible is the
+     * verified assertion's BE flag: it is recorded when none is, and a recorded value
+     * that differs also gives STORE_CONFLICT. */
     store_status (*authenticator_use)(store *s, const char *id, uint32_t old_count,
-                                      uint32_t new_count, time_t now);
+                                      uint32_t new_count, bool backup_eligible, time_t now);
     store_status (*authenticator_mark_cloned)(store *s, const char *id);
 
     /* A consent request with its verification, and a decision on it, are written in

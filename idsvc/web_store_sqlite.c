@@ -546,7 +546,17 @@ static store_status sqlite_session_delete(store *s, const unsigned char token_ha
 #define AUTHENTICATOR_COLUMNS                                                              \
     "SELECT id, subject_id, credential_id, public_key, algorithm, sign_count, aaguid,"     \
     " format, attestation, created_at, last_used_at, possibly_cloned,"                     \
-    " enrollment_credential FROM authenticators "
+    " enrollment_credential, backup_eligible FROM authenticators "
+
+/* Reads the backup_eligible column: NULL for a key enrolled before schema version 9 whose
+ * BE flag no assertion has recorded yet, else 0 or 1. */
+static webauthn_backup_eligibility read_backup_eligibility(sqlite3_stmt *stmt, int column)
+{
+    if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+        return WEBAUTHN_BACKUP_UNKNOWN;
+    return sqlite3_column_int(stmt, column) != 0 ? WEBAUTHN_BACKUP_ELIGIBLE
+                                                 : WEBAUTHN_BACKUP_INELIGIBLE;
+}
 
 static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
 {
@@ -567,6 +577,7 @@ static int read_authenticator(sqlite3_stmt *stmt, web_authenticator *out)
     out->possibly_cloned = sqlite3_column_int(stmt, 11) != 0;
     web_sql_column_copy(stmt, 12, out->enrollment_credential,
                         sizeof(out->enrollment_credential));
+    out->backup_eligibility = read_backup_eligibility(stmt, 13);
     return 0;
 }
 
@@ -575,7 +586,8 @@ static store_status insert_authenticator(sqlite3 *db, const web_authenticator *a
     sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "INSERT INTO authenticators (id, subject_id, credential_id, public_key,"
             " algorithm, sign_count, aaguid, format, attestation, created_at,"
-            " enrollment_credential) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            " enrollment_credential, backup_eligible)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
     if (stmt == NULL)
         return STORE_FAILED;
@@ -592,6 +604,10 @@ static store_status insert_authenticator(sqlite3 *db, const web_authenticator *a
     sqlite3_bind_int64(stmt, 10, a->created_at);
     web_sql_bind_text(stmt, 11, a->enrollment_credential[0] != '\0' ? a->enrollment_credential
                                                                     : NULL);
+    if (a->backup_eligibility == WEBAUTHN_BACKUP_UNKNOWN)
+        sqlite3_bind_null(stmt, 12);
+    else
+        sqlite3_bind_int(stmt, 12, a->backup_eligibility == WEBAUTHN_BACKUP_ELIGIBLE);
     return web_sql_run(stmt, "storing an authenticator");
 }
 
@@ -839,19 +855,28 @@ void web_ids_free(char ***ids, size_t count)
 }
 
 static store_status sqlite_authenticator_use(store *s, const char *id, uint32_t old_count,
-                                             uint32_t new_count, time_t now)
+                                             uint32_t new_count, bool backup_eligible,
+                                             time_t now)
 {
+    /* A key enrolled before schema version 9 has no BE flag recorded, so the first
+     * verified assertion's, which the credential key signed, is kept. The last condition
+     * stops a concurrent assertion with the other BE value from passing too. */
     sqlite3_stmt *stmt = web_sql_prepare(
-        s, "UPDATE authenticators SET sign_count = ?, last_used_at = ?"
-           " WHERE id = ? AND sign_count = ? AND possibly_cloned = 0");
+        s, "UPDATE authenticators SET sign_count = ?, last_used_at = ?,"
+           " backup_eligible = coalesce(backup_eligible, ?)"
+           " WHERE id = ? AND sign_count = ? AND possibly_cloned = 0"
+           " AND coalesce(backup_eligible, ?) = ?");
     store_status status;
 
     if (stmt == NULL)
         return STORE_FAILED;
     sqlite3_bind_int64(stmt, 1, new_count);
     sqlite3_bind_int64(stmt, 2, now);
-    web_sql_bind_text(stmt, 3, id);
-    sqlite3_bind_int64(stmt, 4, old_count);
+    sqlite3_bind_int(stmt, 3, backup_eligible);
+    web_sql_bind_text(stmt, 4, id);
+    sqlite3_bind_int64(stmt, 5, old_count);
+    sqlite3_bind_int(stmt, 6, backup_eligible);
+    sqlite3_bind_int(stmt, 7, backup_eligible);
     status = web_sql_run(stmt, "updating a signature counter");
     if (status == STORE_OK && web_sql_changes(s) == 0)
         status = STORE_CONFLICT;

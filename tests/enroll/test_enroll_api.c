@@ -138,8 +138,10 @@ static void post_registration(harness *h, const subject *s, const soft_ceremony 
     free(body);
 }
 
-/* Makes a subject: issues a credential, redeems its code and enrolls a key. */
-static void make_subject(harness *h, subject *s, const char *name, unsigned char id_byte)
+/* Makes a subject: issues a credential, redeems its code and enrolls a key whose
+ * registration reports the authenticator data flags, or the defaults when flags is 0. */
+static void make_subject_flags(harness *h, subject *s, const char *name,
+                               unsigned char id_byte, uint8_t flags)
 {
     char code[64];
     soft_ceremony c;
@@ -152,10 +154,17 @@ static void make_subject(harness *h, subject *s, const char *name, unsigned char
     s->auth.credential_id[0] = id_byte;
 
     registration_ceremony(h, s, &c);
+    if (flags != 0)
+        c.flags = flags;
     post_registration(h, s, &c, NULL, 0, &r);
     expect_status(&r, 201);
     assert_string_equal(json_string_value(json_object_get(r.json, "attestation")), "self");
     http_result_clear(&r);
+}
+
+static void make_subject(harness *h, subject *s, const char *name, unsigned char id_byte)
+{
+    make_subject_flags(h, s, name, id_byte, 0);
 }
 
 static void sign_in_ceremony(harness *h, soft_ceremony *c, const subject *s)
@@ -692,6 +701,92 @@ static void test_assertion_rejections(void **state)
         expect_problem(&r, 422, cases[i].code);
         http_result_clear(&r);
     }
+    soft_authenticator_clear(&s.auth);
+}
+
+static void set_backup_eligible(soft_ceremony *c)
+{
+    c->flags = 0x0d; /* UP, UV, BE */
+}
+
+static void set_backed_up(soft_ceremony *c)
+{
+    c->flags = 0x1d; /* UP, UV, BE, BS */
+}
+
+/* Returns backup_eligible of the key with the credential id byte, or -1 for NULL. */
+static int stored_backup_eligible(const harness *h, unsigned char id_byte)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int value = -2;
+
+    assert_int_equal(sqlite3_open_v2(h->db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT backup_eligible FROM authenticators"
+                                        " WHERE substr(credential_id, 1, 1) = ?",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(stmt, 1, &id_byte, 1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        value = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+static void expect_sign_in(harness *h, subject *s, void (*change)(soft_ceremony *),
+                           const char *code)
+{
+    http_result r;
+
+    sign_in_with(h, s, change, &r);
+    if (code == NULL)
+        expect_status(&r, 200);
+    else
+        expect_problem(&r, 422, code);
+    http_result_clear(&r);
+}
+
+/* A key registered without BE cannot sign in with BE set, and one registered with BE
+ * cannot sign in with BE clear (WebAuthn Level 3, section 7.2). A rejected sign-in
+ * changes nothing, so the next one with the right flag passes. */
+static void test_backup_eligibility_kept(void **state)
+{
+    fixture *f = *state;
+    subject plain, synced;
+
+    make_subject(&f->h, &plain, "SG-BE-NO", 0x40);
+    assert_int_equal(stored_backup_eligible(&f->h, 0x40), 0);
+    expect_sign_in(&f->h, &plain, set_backup_eligible, "backup_eligibility_mismatch");
+    expect_sign_in(&f->h, &plain, NULL, NULL);
+
+    make_subject_flags(&f->h, &synced, "SG-BE-YES", 0x41, 0x0d);
+    assert_int_equal(stored_backup_eligible(&f->h, 0x41), 1);
+    expect_sign_in(&f->h, &synced, NULL, "backup_eligibility_mismatch");
+    expect_sign_in(&f->h, &synced, set_backed_up, NULL);
+    assert_int_equal(stored_backup_eligible(&f->h, 0x41), 1);
+    soft_authenticator_clear(&plain.auth);
+    soft_authenticator_clear(&synced.auth);
+}
+
+/* A key enrolled before schema version 9 has no BE flag stored. Its first sign-in
+ * records the flag of the signed authenticator data, which later sign-ins must keep. */
+static void test_backup_eligibility_recorded_once(void **state)
+{
+    fixture *f = *state;
+    subject s;
+
+    make_subject(&f->h, &s, "SG-BE-OLD", 0x42);
+    assert_int_equal(harness_sql(&f->h, "UPDATE authenticators SET backup_eligible = NULL"
+                                        " WHERE substr(credential_id, 1, 1) = x'42'"),
+                     0);
+    assert_int_equal(stored_backup_eligible(&f->h, 0x42), -1);
+
+    expect_sign_in(&f->h, &s, set_backup_eligible, NULL);
+    assert_int_equal(stored_backup_eligible(&f->h, 0x42), 1);
+    expect_sign_in(&f->h, &s, NULL, "backup_eligibility_mismatch");
+    expect_sign_in(&f->h, &s, set_backed_up, NULL);
     soft_authenticator_clear(&s.auth);
 }
 
@@ -1617,6 +1712,8 @@ int main(void)
         cmocka_unit_test(test_register_wrong_rp_id),
         cmocka_unit_test(test_remove_authenticator),
         cmocka_unit_test(test_cookie_names_exact),
+        cmocka_unit_test(test_backup_eligibility_kept),
+        cmocka_unit_test(test_backup_eligibility_recorded_once),
         cmocka_unit_test(test_assertion_rejections),
         cmocka_unit_test(test_challenge_replayed),
         cmocka_unit_test(test_challenge_expired),

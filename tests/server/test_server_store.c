@@ -238,6 +238,48 @@ static void test_version_4_sessions_end(void **state)
     unlink(old_path);
 }
 
+/* Version 9 records each key's BE flag. Keys of version 8 keep NULL, which means "not
+ * recorded" until an assertion records it, and only 0 and 1 can be stored. */
+static void test_version_8_keys_keep_no_backup_flag(void **state)
+{
+    char old_path[sizeof(path) + 8];
+    char error[256];
+    sqlite3 *db = NULL;
+    store *migrated;
+
+    (void)state;
+    snprintf(old_path, sizeof(old_path), "%s.v8", path);
+    assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE schema_versions (version INTEGER PRIMARY KEY,"
+                                  " applied_at INTEGER NOT NULL);"
+                                  "INSERT INTO schema_versions VALUES (1, 0), (2, 0), (3, 0),"
+                                  " (4, 0), (5, 0), (6, 0), (7, 0), (8, 0);"
+                                  "CREATE TABLE authenticators (id TEXT PRIMARY KEY,"
+                                  " subject_id INTEGER);"
+                                  "INSERT INTO authenticators VALUES ('key-1', 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    migrated = store_sqlite_open(old_path, error, sizeof(error));
+    assert_non_null(migrated);
+    store_close(&migrated);
+    assert_int_equal(select_number(old_path, "SELECT count(*) FROM authenticators"
+                                             " WHERE backup_eligible IS NULL"),
+                     1);
+
+    assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE authenticators SET backup_eligible = 2", NULL,
+                                  NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db, "UPDATE authenticators SET backup_eligible = 1", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    unlink(old_path);
+}
+
 /* One NameID names one subject: another issuer cannot issue for it, and nothing of its
  * attempt is stored. The first issuer still can. */
 static void test_name_id_of_one_issuer(void **state)
@@ -353,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_replay_id_counts_per_issuer),
         cmocka_unit_test(test_replay_rows_survive_migration),
         cmocka_unit_test(test_version_4_sessions_end),
+        cmocka_unit_test(test_version_8_keys_keep_no_backup_flag),
         cmocka_unit_test(test_name_id_of_one_issuer),
         cmocka_unit_test(test_store_rejects_impossible_version),
         cmocka_unit_test(test_registry_replaced),

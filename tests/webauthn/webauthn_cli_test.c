@@ -255,6 +255,35 @@ static void authenticate_equal_counter_rejected(void **state)
     assert_rejected_line(c, "counter_regression");
 }
 
+/* The vector's assertion has BE clear, which a key stored as backup eligible rejects. */
+static void authenticate_backup_eligible_rejected(void **state)
+{
+    cli *c = *state;
+
+    authenticate_uv(c, "--stored-count 32 --backup-eligible yes");
+    assert_rejected_line(c, "backup_eligibility_mismatch");
+}
+
+static void authenticate_backup_ineligible_accepted(void **state)
+{
+    cli *c = *state;
+    json_t *output;
+
+    authenticate_uv(c, "--stored-count 32 --backup-eligible no");
+    assert_int_equal(c->status, 0);
+    output = read_output(c);
+    assert_true(json_is_false(json_object_get(output, "be")));
+    json_decref(output);
+}
+
+static void invalid_backup_eligible_is_usage_error(void **state)
+{
+    cli *c = *state;
+
+    authenticate_uv(c, "--stored-count 32 --backup-eligible maybe");
+    assert_int_equal(c->status, 2);
+}
+
 static void missing_challenge_is_usage_error(void **state)
 {
     cli *c = *state;
@@ -283,6 +312,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(register_android_rejected_today, setup, teardown),
         cmocka_unit_test_setup_teardown(authenticate_prints_counter, setup, teardown),
+        cmocka_unit_test_setup_teardown(authenticate_backup_eligible_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(authenticate_backup_ineligible_accepted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(invalid_backup_eligible_is_usage_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(authenticate_require_uv_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(authenticate_equal_counter_rejected, setup,
