@@ -36,7 +36,8 @@
 
 struct webauthn_verifier {
     char *rp_id;
-    unsigned char rp_id_hash[32]; /* SHA-256 of rp_id, as authenticator data contains it */
+    unsigned char
+        rp_id_hash[32]; /* SHA-256 of rp_id, as authenticator data contains it */
     char **origins;
     size_t origin_count;
     X509_STORE *roots;
@@ -76,7 +77,13 @@ webauthn_code webauthn_json_credential(const json_t *root, unsigned char **raw_i
 
 /* ---- clientDataJSON --------------------------------------------------------------- */
 
-/* Checks type, challenge, origin and crossOrigin, and computes its SHA-256. */
+/* Parses clientDataJSON after the UTF-8 decode that WebAuthn Level 3 prescribes, which
+ * drops a leading byte order mark and replaces invalid UTF-8 with U+FFFD. */
+webauthn_code webauthn_client_data_parse(const unsigned char *bytes, size_t len,
+                                         json_t **out, webauthn_error *err);
+
+/* Checks type, challenge, origin, crossOrigin and topOrigin, and computes the SHA-256
+ * of the bytes as received. */
 webauthn_code webauthn_client_data_verify(const webauthn_verifier *verifier,
                                           const char *expected_type,
                                           const unsigned char *challenge,

@@ -131,8 +131,8 @@ webauthn_code webauthn_response_challenge(const char *response_json, size_t resp
     if (code != WEBAUTHN_OK)
         goto out;
 
-    code = webauthn_json_load((const char *)client_data_bytes, client_data_len,
-                              &client_data, err);
+    code =
+        webauthn_client_data_parse(client_data_bytes, client_data_len, &client_data, err);
     if (code != WEBAUTHN_OK)
         goto out;
 

@@ -779,10 +779,13 @@ static char *client_data(const soft_ceremony *ceremony, const char *default_type
     char *challenge = soft_base64url(ceremony->challenge, sizeof(ceremony->challenge));
     char *json = malloc(1024);
 
-    snprintf(json, 1024, "{\"type\":\"%s\",\"challenge\":\"%s\",\"origin\":\"%s\"%s%s}",
+    snprintf(json, 1024,
+             "%s{\"type\":\"%s\",\"challenge\":\"%s\",\"origin\":\"%s\"%s%s%s}",
+             ceremony->client_data_prefix != NULL ? ceremony->client_data_prefix : "",
              ceremony->type != NULL ? ceremony->type : default_type, challenge,
              ceremony->origin, ceremony->cross_origin != NULL ? ",\"crossOrigin\":" : "",
-             ceremony->cross_origin != NULL ? ceremony->cross_origin : "");
+             ceremony->cross_origin != NULL ? ceremony->cross_origin : "",
+             ceremony->client_data_members != NULL ? ceremony->client_data_members : "");
     free(challenge);
     return json;
 }

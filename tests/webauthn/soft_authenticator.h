@@ -60,6 +60,10 @@ typedef struct soft_ceremony {
     const char *origin;       /* clientDataJSON origin */
     const char *rp_id;        /* hashed into rpIdHash */
     const char *cross_origin; /* literal JSON value, or NULL to omit crossOrigin */
+    /* Bytes sent before the clientDataJSON object, such as a byte order mark, and
+     * members added after the others, as JSON text that starts with a comma. */
+    const char *client_data_prefix;
+    const char *client_data_members;
     unsigned char challenge[32];
     uint8_t flags; /* UP, UV, BE, BS; AT is added for registrations */
     uint32_t sign_count;

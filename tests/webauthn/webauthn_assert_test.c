@@ -347,6 +347,92 @@ static void cross_origin_true_rejected(void **state)
     assert_rejected(f, WEBAUTHN_CROSS_ORIGIN);
 }
 
+/* A topOrigin means that the ceremony ran in an iframe, so it needs cross-origin use
+ * allowed, whatever crossOrigin is (WebAuthn Level 3, section 7.2). */
+static void top_origin_rejected_unless_allowed(void **state)
+{
+    static const char *const cross_origin[] = {NULL, "false", "true"};
+    fixture *f = *state;
+
+    f->ceremony.client_data_members = ",\"topOrigin\":\"https://top.example\"";
+    for (size_t i = 0; i < sizeof(cross_origin) / sizeof(cross_origin[0]); i++) {
+        f->ceremony.cross_origin = cross_origin[i];
+        webauthn_verifier_set_allow_cross_origin(f->verifier, false);
+        assert_rejected(f, WEBAUTHN_CROSS_ORIGIN);
+        webauthn_verifier_set_allow_cross_origin(f->verifier, true);
+        assert_accepted(f);
+    }
+
+    f->ceremony.client_data_members = ",\"topOrigin\":5";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "topOrigin is not a string"));
+}
+
+/* WebAuthn Level 3 runs UTF-8 decode on clientDataJSON before parsing it, which drops
+ * a leading byte order mark and replaces invalid bytes with U+FFFD. */
+static void client_data_byte_order_mark_accepted(void **state)
+{
+    fixture *f = *state;
+    char *json;
+    unsigned char *challenge = NULL;
+    size_t len = 0;
+
+    f->ceremony.client_data_prefix = "\xef\xbb\xbf";
+    assert_accepted(f);
+
+    json = soft_authenticate(&f->auth, &f->ceremony);
+    assert_int_equal(
+        webauthn_response_challenge(json, strlen(json), &challenge, &len, &f->err),
+        WEBAUTHN_OK);
+    assert_int_equal(len, sizeof(f->ceremony.challenge));
+    free(challenge);
+    free(json);
+
+    /* Only one mark is dropped, and only at the start. */
+    f->ceremony.client_data_prefix = "\xef\xbb\xbf\xef\xbb\xbf";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    f->ceremony.client_data_prefix = " \xef\xbb\xbf";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+}
+
+static void client_data_invalid_utf8_ignored_outside_members(void **state)
+{
+    static const char *const members[] = {
+        ",\"x\":\"\xff\"",         /* never in UTF-8 */
+        ",\"x\":\"\xc0\xae\"",     /* overlong */
+        ",\"x\":\"\xed\xa0\x80\"", /* a surrogate */
+        ",\"x\":\"\xe2\x82\"",     /* cut short */
+        ",\"x\":\"\x80\x80\"",     /* continuation bytes alone */
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        f->ceremony.client_data_members = members[i];
+        assert_accepted(f);
+    }
+}
+
+static void client_data_invalid_utf8_in_member_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.type = "webauthn.g\xff"
+                       "et";
+    assert_rejected(f, WEBAUTHN_CLIENT_DATA_TYPE);
+    f->ceremony.type = NULL;
+    f->ceremony.origin = "https://id.example.org\xc0";
+    assert_rejected(f, WEBAUTHN_ORIGIN_NOT_ALLOWED);
+}
+
+static void client_data_duplicate_member_named(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.client_data_members = ",\"type\":\"webauthn.get\"";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "duplicate object key"));
+}
+
 static void rp_id_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -845,6 +931,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(top_origin_rejected_unless_allowed, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_data_byte_order_mark_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_data_invalid_utf8_ignored_outside_members,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(client_data_invalid_utf8_in_member_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(client_data_duplicate_member_named, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(user_handle_checked, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(user_handle_checked_without_owner, setup_es256,

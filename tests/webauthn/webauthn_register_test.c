@@ -194,6 +194,26 @@ static void cross_origin_allowed_when_set(void **state)
     assert_accepted(f);
 }
 
+/* The registration side of the clientDataJSON rules that the assertion suite covers
+ * in full: a byte order mark is dropped, and a topOrigin needs crossOrigin allowed. */
+static void client_data_byte_order_mark_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.client_data_prefix = "\xef\xbb\xbf";
+    assert_accepted(f);
+}
+
+static void top_origin_rejected_unless_allowed(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.client_data_members = ",\"topOrigin\":\"https://top.example\"";
+    assert_rejected(f, WEBAUTHN_CROSS_ORIGIN);
+    webauthn_verifier_set_allow_cross_origin(f->verifier, true);
+    assert_accepted(f);
+}
+
 static void cross_origin_omitted_accepted(void **state)
 {
     fixture *f = *state;
@@ -1057,6 +1077,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(backup_eligibility_reported, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_data_byte_order_mark_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(top_origin_rejected_unless_allowed, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(backup_state_without_eligibility_rejected,
                                         setup_es256, teardown),
