@@ -483,12 +483,11 @@ static void reply_accepted(http_request *request, const verify_input *in,
                             "issuer", assertion->issuer, "assertion_id", assertion->id,
                             "purpose", in->purpose, "claims", d->disclosed, "withheld",
                             d->withheld);
+    json_t *policy_members = json_object(); /* written after the attestation */
     char disclosed[16];
 
-    if (attestation != NULL)
-        json_object_set_new(doc, "attestation", json_string(attestation));
     if (d->outcome != NULL)
-        verification_policy_members(doc, d, in->retention_days);
+        verification_policy_members(policy_members, d, in->retention_days);
 
     snprintf(disclosed, sizeof(disclosed), "%zu", d->attribute_count);
     log_field fields[] = {
@@ -501,6 +500,13 @@ static void reply_accepted(http_request *request, const verify_input *in,
         {"policy", d->outcome != NULL ? d->policy_log : NULL},
     };
     log_event(LOG_INFO, "verification_accepted", fields, sizeof(fields) / sizeof(fields[0]));
+    if (attestation != NULL) {
+        http_reply_json_with_string(reply, 200, doc, "attestation", attestation,
+                                    policy_members);
+        return;
+    }
+    json_object_update(doc, policy_members);
+    json_decref(policy_members);
     http_reply_json(reply, 200, doc);
 }
 
