@@ -21,6 +21,7 @@
 
 #include "audit_anchor.h"
 #include "audit_checkpoint.h"
+#include "audit_json.h"
 #include "audit_log_internal.h"
 #include "audit_store.h"
 #include "log.h"
@@ -249,9 +250,6 @@ static void *committer_main(void *arg)
 
 /* ---- Recording ------------------------------------------------------------------ */
 
-/* Sorted keys and no spaces, so that every text of one value reads the same. */
-#define CANONICAL_JSON (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
-
 /* Serialises the event's payload canonically; hex receives the SHA-256 of the text. */
 static char *format_payload(const audit_event *event, char hex[65])
 {
@@ -261,7 +259,7 @@ static char *format_payload(const audit_event *event, char hex[65])
     unsigned digest_len = 0;
     char *text;
 
-    text = payload != NULL ? json_dumps(payload, CANONICAL_JSON) : NULL;
+    text = audit_json_canonical(payload);
     json_decref(payload);
     if (text == NULL)
         return NULL;
@@ -316,7 +314,7 @@ static char *format_entry(const audit_log *log, const audit_event *event, time_t
                     event->jurisdiction != NULL ? event->jurisdiction : log->jurisdiction,
                     "payload_sha256", digest, "version", AUDIT_ENTRY_VERSION);
     if (doc != NULL)
-        text = json_dumps(doc, CANONICAL_JSON);
+        text = audit_json_canonical(doc);
     json_decref(doc);
 
     /* The leaf hash covers the entry text's exact bytes, which the store keeps. */

@@ -8,6 +8,8 @@ if(TARGET idsvc_audit)
                       ${CMAKE_CURRENT_LIST_DIR}/test_merkle_vectors.c idsvc_test_merkle_store)
   idsvc_add_unit_test(test_audit_merkle_random
                       ${CMAKE_CURRENT_LIST_DIR}/test_merkle_random.c idsvc_test_merkle_store)
+  idsvc_add_unit_test(test_audit_json ${CMAKE_CURRENT_LIST_DIR}/test_audit_json.c
+                      idsvc_audit)
 endif()
 
 # The audit log on a real SQLite file with checkpoints signed in a SoftHSM2 token, and
