@@ -1,4 +1,5 @@
 /* JSON in and out of the HTTP layer, within the configured limits. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +74,8 @@ static char *append(char *at, const char *text, size_t len)
 }
 
 /* Writes {head members,"name":"value",tail members} with the commas that JSON needs,
- * into body, and returns the end. head and tail are open objects as dump_open_object
- * returns them; name and value are escaped already. */
+ * into body, and returns the end, or NULL when name or value is not valid UTF-8. head
+ * and tail are open objects as dump_open_object returns them. */
 static char *join_members(char *body, const char *head, size_t head_len, const char *name,
                           const char *value, const char *tail, size_t tail_len)
 {
@@ -84,8 +85,12 @@ static char *join_members(char *body, const char *head, size_t head_len, const c
         *at++ = ',';
     *at++ = '"';
     at = http_json_escape(at, name, strlen(name));
+    if (at == NULL)
+        return NULL;
     at = append(at, "\":\"", 3);
     at = http_json_escape(at, value, strlen(value));
+    if (at == NULL)
+        return NULL;
     *at++ = '"';
     if (tail_len > 1) {
         *at++ = ',';
@@ -99,7 +104,8 @@ static char *join_members(char *body, const char *head, size_t head_len, const c
 void http_reply_json_with_string(http_reply *reply, unsigned status, json_t *head,
                                  const char *name, const char *value, json_t *tail)
 {
-    size_t head_len = 0, tail_len = 0, name_len = 0, value_len = 0;
+    size_t head_len = 0, tail_len = 0;
+    size_t name_len = strlen(name), value_len = strlen(value);
     char *head_text = dump_open_object(head, &head_len);
     char *tail_text = dump_open_object(tail, &tail_len);
     char *body = NULL;
@@ -109,15 +115,15 @@ void http_reply_json_with_string(http_reply *reply, unsigned status, json_t *hea
     json_decref(tail);
     /* Two commas, four quotes, a colon, the closing brace and the NUL take 9 bytes,
      * and the opening brace of tail is left out. */
-    if (head_text != NULL && tail_text != NULL &&
-        http_json_escaped_length(name, strlen(name), &name_len) &&
-        http_json_escaped_length(value, strlen(value), &value_len))
-        body = malloc(head_len + name_len + value_len + tail_len - 1 + 9);
+    if (head_text != NULL && tail_text != NULL && value_len < SIZE_MAX / 8)
+        body = malloc(head_len + HTTP_JSON_ESCAPED_MAX(name_len) +
+                      HTTP_JSON_ESCAPED_MAX(value_len) + tail_len - 1 + 9);
     if (body != NULL)
         end = join_members(body, head_text, head_len, name, value, tail_text, tail_len);
     free(head_text);
     free(tail_text);
-    if (body == NULL) {
+    if (end == NULL) {
+        free(body);
         problem_internal(reply);
         return;
     }

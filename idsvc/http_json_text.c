@@ -67,24 +67,21 @@ static bool read_escaped(plain_reader *r, const unsigned char *start, plain_stri
     }
     memcpy(r->scratch, start, used);
     while (r->at < r->end) {
-        unsigned char c = *r->at;
+        const unsigned char *run = r->at;
 
-        if (c == '"') {
+        while (r->at < r->end && plain_byte(*r->at))
+            r->at++;
+        memcpy(r->scratch + used, run, (size_t)(r->at - run));
+        used += (size_t)(r->at - run);
+        if (r->at < r->end && *r->at == '"') {
             r->at++;
             *out = (plain_string){r->scratch, used};
             return true;
         }
-        if (c == '\\') {
-            if (r->at + 1 >= r->end || unescape(r->at[1]) == 0)
-                return false;
-            r->scratch[used++] = unescape(r->at[1]);
-            r->at += 2;
-        } else if (plain_byte(c)) {
-            r->scratch[used++] = (char)c;
-            r->at++;
-        } else {
+        if (r->at + 1 >= r->end || *r->at != '\\' || unescape(r->at[1]) == 0)
             return false;
-        }
+        r->scratch[used++] = unescape(r->at[1]);
+        r->at += 2;
     }
     return false;
 }
@@ -267,65 +264,60 @@ json_t *http_json_parse_plain(const char *text, size_t len)
  * 0x20 without a short form such as \n. */
 static const char hex_digits[] = "0123456789ABCDEF";
 
-static size_t escape_length(unsigned char c)
+/* Writes the escape of an ASCII byte that is not copied as it is: a short form such as
+ * \n where JSON has one, \u00XX otherwise. */
+static char *put_escape(char *out, unsigned char c)
 {
-    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
-        c == '\t')
-        return 2;
-    return c < 0x20 ? 6 : 1;
+    char letter = 0;
+
+    switch (c) {
+    case '"': letter = '"'; break;
+    case '\\': letter = '\\'; break;
+    case '\b': letter = 'b'; break;
+    case '\f': letter = 'f'; break;
+    case '\n': letter = 'n'; break;
+    case '\r': letter = 'r'; break;
+    case '\t': letter = 't'; break;
+    default: break;
+    }
+    *out++ = '\\';
+    if (letter != 0) {
+        *out++ = letter;
+        return out;
+    }
+    memcpy(out, "u00", 3);
+    out[3] = hex_digits[c >> 4];
+    out[4] = hex_digits[c & 0x0f];
+    return out + 5;
 }
 
-bool http_json_escaped_length(const char *value, size_t len, size_t *escaped_len)
+char *http_json_escape(char *out, const char *value, size_t len)
 {
     const unsigned char *s = (const unsigned char *)value;
-    size_t total = 0;
+    size_t i = 0;
 
-    for (size_t i = 0; i < len;) {
+    while (i < len) {
+        size_t start = i;
+
+        /* Copies the run of printable ASCII up to the next byte that needs work. */
+        while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+            i++;
+        memcpy(out, s + start, i - start);
+        out += i - start;
+        if (i == len)
+            break;
         if (s[i] < 0x80) {
-            total += escape_length(s[i]);
+            out = put_escape(out, s[i]);
             i++;
             continue;
         }
         size_t sequence = log_utf8_sequence(s + i);
 
         if (sequence == 0 || sequence > len - i)
-            return false;
-        total += sequence;
+            return NULL;
+        memcpy(out, s + i, sequence);
+        out += sequence;
         i += sequence;
-    }
-    *escaped_len = total;
-    return true;
-}
-
-char *http_json_escape(char *out, const char *value, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)value;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = s[i];
-        char letter = 0;
-
-        switch (c) {
-        case '"': letter = '"'; break;
-        case '\\': letter = '\\'; break;
-        case '\b': letter = 'b'; break;
-        case '\f': letter = 'f'; break;
-        case '\n': letter = 'n'; break;
-        case '\r': letter = 'r'; break;
-        case '\t': letter = 't'; break;
-        default: break;
-        }
-        if (letter != 0) {
-            *out++ = '\\';
-            *out++ = letter;
-        } else if (c < 0x20) {
-            memcpy(out, "\\u00", 4);
-            out[4] = hex_digits[c >> 4];
-            out[5] = hex_digits[c & 0x0f];
-            out += 6;
-        } else {
-            *out++ = (char)c;
-        }
     }
     return out;
 }

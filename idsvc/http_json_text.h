@@ -20,13 +20,14 @@
  */
 json_t *http_json_parse_plain(const char *text, size_t len);
 
-/* Counts the bytes of value as the contents of a JSON string, escaped as jansson's
- * json_dumps escapes it without JSON_ENSURE_ASCII. Returns false when value is not
- * valid UTF-8 (RFC 3629). value[len] must be readable, such as the NUL of a string. */
-bool http_json_escaped_length(const char *value, size_t len, size_t *escaped_len);
+/* The most bytes that http_json_escape writes for len bytes: 6 for a control character. */
+#define HTTP_JSON_ESCAPED_MAX(len) (6 * (len))
 
-/* Writes value escaped as http_json_escaped_length counted it, without the quotes, and
- * returns the end of what it wrote. value must be valid UTF-8. */
+/* Writes value as the contents of a JSON string, without the quotes, escaped as jansson's
+ * json_dumps escapes it without JSON_ENSURE_ASCII. Returns the end of what it wrote, or
+ * NULL when value is not valid UTF-8 (RFC 3629). out must have room for
+ * HTTP_JSON_ESCAPED_MAX(len) bytes, and value[len] must be readable, such as the NUL of a
+ * string. */
 char *http_json_escape(char *out, const char *value, size_t len);
 
 #endif
