@@ -264,17 +264,21 @@ json_t *http_parse_json_body(const http_request *request, http_reply *reply)
         problem_set(reply, 400, "body_missing", NULL, "The request needs a JSON body.");
         return NULL;
     }
+    /* The plain parser reads a typical body at a fraction of jansson's cost per byte,
+     * and leaves every other text, errors included, to jansson. A plain document nests
+     * at most HTTP_JSON_PLAIN_DEPTH levels, so under a limit that allows them the raw
+     * depth check below could not reject it. */
+    if (limits.max_depth >= HTTP_JSON_PLAIN_DEPTH) {
+        doc = http_json_parse_plain(request->body, request->body_len);
+        if (doc != NULL)
+            return checked_object(doc, &limits, reply);
+    }
+
     if (!raw_depth_ok(request->body, request->body_len, limits.max_depth)) {
         problem_set(reply, 400, "json_too_deep", NULL,
                     "The document nests deeper than %u levels.", limits.max_depth);
         return NULL;
     }
-
-    /* The plain parser reads a typical body at a fraction of jansson's cost per byte,
-     * and leaves every other text, errors included, to jansson. */
-    doc = http_json_parse_plain(request->body, request->body_len);
-    if (doc != NULL)
-        return checked_object(doc, &limits, reply);
 
     /* JSON_DECODE_ANY reads a bare string, number or literal as the valid JSON that it
      * is, so that it gets json_not_object below and not json_invalid. */

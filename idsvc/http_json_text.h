@@ -20,7 +20,12 @@
  */
 json_t *http_json_parse_plain(const char *text, size_t len);
 
-/* The most bytes that http_json_escape writes for len bytes: 6 for a control character. */
+/* The deepest nesting of a document that http_json_parse_plain returns: an object that
+ * contains arrays. */
+#define HTTP_JSON_PLAIN_DEPTH 2
+
+/* The maximum number of bytes that http_json_escape writes for len bytes of input: 6
+ * for each control character. */
 #define HTTP_JSON_ESCAPED_MAX(len) (6 * (len))
 
 /* Writes value as the contents of a JSON string, without the quotes, escaped as jansson's
