@@ -181,6 +181,78 @@ static void test_random_documents_match_jansson(void **state)
     }
 }
 
+/* Changes, inserts or deletes a few bytes of text, with bytes that matter to a JSON
+ * lexer most of the time. Returns the new length. */
+static size_t mutate(char *text, size_t len, size_t size, unsigned *seed)
+{
+    static const char alphabet[] = "{}[]:,\"\\/u0123456789abefnrt-+.eE \t\n\x01\x7f\x80\xff";
+    int edits = 1 + rand_r(seed) % 3;
+
+    for (int i = 0; i < edits && len > 0; i++) {
+        size_t at = (size_t)rand_r(seed) % len;
+        char byte = rand_r(seed) % 4 == 0 ? (char)(rand_r(seed) % 256)
+                                          : alphabet[rand_r(seed) % (sizeof(alphabet) - 1)];
+
+        switch (rand_r(seed) % 3) {
+        case 0:
+            text[at] = byte;
+            break;
+        case 1:
+            if (len + 1 < size) {
+                memmove(text + at + 1, text + at, len - at);
+                text[at] = byte;
+                len++;
+            }
+            break;
+        default:
+            memmove(text + at, text + at + 1, len - at - 1);
+            len--;
+            break;
+        }
+    }
+    return len;
+}
+
+/* Whatever the plain parser accepts of a mutated document, jansson accepts too and
+ * reads the same: the plain parser never turns an invalid body into a valid one. */
+static void test_mutated_documents_never_accepted_alone(void **state)
+{
+    unsigned seed = 5122026;
+    size_t plain_accepted = 0;
+
+    (void)state;
+    for (int i = 0; i < RANDOM_DOCUMENTS * 10; i++) {
+        json_t *doc = random_document(&seed);
+        char *dumped = json_dumps(doc, JSON_COMPACT);
+        size_t len = strlen(dumped);
+        size_t size = len + 8;
+        char *text = malloc(size);
+        json_t *plain;
+
+        assert_non_null(text);
+        memcpy(text, dumped, len);
+        len = mutate(text, len, size, &seed);
+        plain = http_json_parse_plain(text, len);
+        if (plain != NULL) {
+            json_t *reference =
+                json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+
+            if (reference == NULL)
+                fail_msg("the plain parser accepted what jansson rejects: %.*s", (int)len,
+                         text);
+            assert_same_object(plain, reference);
+            json_decref(reference);
+            json_decref(plain);
+            plain_accepted++;
+        }
+        free(text);
+        free(dumped);
+        json_decref(doc);
+    }
+    /* Many mutations keep a valid document, so the comparison ran on real cases. */
+    assert_true(plain_accepted > RANDOM_DOCUMENTS);
+}
+
 /* Checks that the escaper writes what json_dumps writes between the quotes. */
 static void assert_escaped_as_jansson(const char *value, size_t len)
 {
@@ -236,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_other_texts_left_to_jansson),
         cmocka_unit_test(test_text_after_nul_left_to_jansson),
         cmocka_unit_test(test_random_documents_match_jansson),
+        cmocka_unit_test(test_mutated_documents_never_accepted_alone),
         cmocka_unit_test(test_escape_matches_jansson),
         cmocka_unit_test(test_escape_rejects_invalid_utf8),
     };
