@@ -1,8 +1,8 @@
 /*
- * Attestation formats that libfido2 1.12 verifies: packed, fido-u2f and tpm, plus none,
- * which has nothing to verify. libfido2 checks the statement signature, and for tpm
- * also certInfo and pubArea. The certificate requirements and the AAGUID extension are
- * checked here, and the chain in webauthn_register.c.
+ * Attestation formats that libfido2 1.12 verifies: packed and fido-u2f, tpm with alg RS1
+ * (after webauthn_attest_tpm.c has checked it), plus none, which has nothing to verify.
+ * libfido2 checks the statement signature. The certificate requirements and the AAGUID
+ * extension are checked here, and the chain in webauthn_register.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +11,6 @@
 #include <openssl/x509v3.h>
 
 #include "webauthn_internal.h"
-
-#define OID_TCG_KP_AIK_CERTIFICATE "2.23.133.8.3"
 
 /* Checks the types that libfido2 1.12 requires of the extension outputs it decodes, so
  * that a wrong one is named here rather than reported as undecodable authenticator
@@ -256,8 +254,8 @@ static webauthn_code fido_result(int result, const char *fmt, webauthn_error *er
                          fido_strerr(result));
 }
 
-static webauthn_code stmt_int(const cbor_item_t *att_stmt, const char *key, int64_t *out,
-                              webauthn_error *err)
+webauthn_code webauthn_att_stmt_int(const cbor_item_t *att_stmt, const char *key,
+                                    int64_t *out, webauthn_error *err)
 {
     const cbor_item_t *value;
     webauthn_code code = webauthn_cbor_map_text(att_stmt, key, &value, err);
@@ -271,9 +269,8 @@ static webauthn_code stmt_int(const cbor_item_t *att_stmt, const char *key, int6
     return WEBAUTHN_OK;
 }
 
-/* Finds a member that must be present. The caller checks its type. */
-static webauthn_code stmt_member(const cbor_item_t *att_stmt, const char *key,
-                                 const cbor_item_t **value, webauthn_error *err)
+webauthn_code webauthn_att_stmt_member(const cbor_item_t *att_stmt, const char *key,
+                                       const cbor_item_t **value, webauthn_error *err)
 {
     webauthn_code code = webauthn_cbor_map_text(att_stmt, key, value, err);
 
@@ -414,7 +411,7 @@ webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
     int64_t alg;
     webauthn_code code;
 
-    code = stmt_int(in->att_stmt, "alg", &alg, err);
+    code = webauthn_att_stmt_int(in->att_stmt, "alg", &alg, err);
     if (code == WEBAUTHN_OK)
         code = webauthn_cbor_map_text(in->att_stmt, "ecdaaKeyId", &ecdaa, err);
     if (code == WEBAUTHN_OK)
@@ -440,7 +437,7 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
     fido_cred_t *cred = NULL;
     webauthn_code code;
 
-    code = stmt_member(in->att_stmt, "x5c", &x5c, err);
+    code = webauthn_att_stmt_member(in->att_stmt, "x5c", &x5c, err);
     if (code != WEBAUTHN_OK)
         return code;
     code = webauthn_x5c_parse(x5c, &out->x5c, err);
@@ -476,145 +473,15 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
     return WEBAUTHN_OK;
 }
 
-static bool has_extended_key_usage(X509 *cert, const char *oid)
+webauthn_code webauthn_fido_verify(const webauthn_attestation_input *in,
+                                   webauthn_error *err)
 {
-    EXTENDED_KEY_USAGE *usages = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
-    ASN1_OBJECT *expected = OBJ_txt2obj(oid, 1);
-    bool found = false;
-
-    for (int i = 0; usages != NULL && expected != NULL && i < sk_ASN1_OBJECT_num(usages);
-         i++) {
-        if (OBJ_cmp(sk_ASN1_OBJECT_value(usages, i), expected) == 0)
-            found = true;
-    }
-    ASN1_OBJECT_free(expected);
-    EXTENDED_KEY_USAGE_free(usages);
-    return found;
-}
-
-/* TPM attestation certificate requirements (WebAuthn Level 3, section 8.3.1).
- * NOTE: the TPM manufacturer, model and version in the subject alternative name are
- * required to be present but are not checked against a list of known vendors. */
-static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
-{
-    int critical;
-
-    if (X509_get_version(leaf) != X509_VERSION_3)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate is not X.509 version 3.");
-    if (X509_NAME_entry_count(X509_get_subject_name(leaf)) != 0)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate subject is not empty.");
-    if (webauthn_x509_extension(leaf, "2.5.29.17", &critical) == NULL)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate has no subject alternative "
-                             "name.");
-    if (!has_extended_key_usage(leaf, OID_TCG_KP_AIK_CERTIFICATE))
-        return webauthn_fail(
-            err, WEBAUTHN_ATTESTATION_INVALID,
-            "The TPM attestation certificate lacks the extended key usage "
-            "tcg-kp-AIKCertificate (2.23.133.8.3).");
-    if (X509_check_ca(leaf) != 0)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate is a CA certificate.");
-    return WEBAUTHN_OK;
-}
-
-/* Checks that an RS256 credential key has the exponent 65537. libfido2 1.12 accepts
- * only a pubArea whose exponent field is 0, which TPM 2.0 defines as 65537, and then
- * compares the modulus alone, so a credential key with another exponent would pass as
- * the key that the TPM attested. */
-static webauthn_code check_tpm_exponent(const webauthn_attestation_input *in,
-                                        webauthn_error *err)
-{
-    static const unsigned char f4[] = {0x01, 0x00, 0x01};
-    cbor_item_t *map = NULL;
-    const cbor_item_t *e;
-    webauthn_code code;
-
-    if (in->credential_key->alg != WEBAUTHN_COSE_RS256)
-        return WEBAUTHN_OK;
-    code = webauthn_cbor_load(in->auth_data->public_key, in->auth_data->public_key_len,
-                              &map, err);
-    if (code == WEBAUTHN_OK)
-        code = webauthn_cbor_map_int(map, -2, &e, err);
-    if (code == WEBAUTHN_OK &&
-        (e == NULL || !cbor_isa_bytestring(e) || cbor_bytestring_length(e) != 3 ||
-         memcmp(cbor_bytestring_handle(e), f4, sizeof(f4)) != 0))
-        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The RS256 credential key's exponent is not 65537, the "
-                             "exponent of the TPM key that pubArea describes.");
-    if (map != NULL)
-        cbor_decref(&map);
-    return code;
-}
-
-webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
-                                  webauthn_attestation_output *out, webauthn_error *err)
-{
-    const cbor_item_t *ver, *x5c, *cert_info, *pub_area;
     fido_cred_t *cred = NULL;
-    int64_t alg;
-    webauthn_code code;
+    webauthn_code code = load_cred(in, &cred, err);
 
-    code = stmt_member(in->att_stmt, "ver", &ver, err);
-    if (code == WEBAUTHN_OK)
-        code = stmt_int(in->att_stmt, "alg", &alg, err);
-    if (code == WEBAUTHN_OK)
-        code = stmt_member(in->att_stmt, "x5c", &x5c, err);
-    if (code == WEBAUTHN_OK)
-        code = stmt_member(in->att_stmt, "certInfo", &cert_info, err);
-    if (code == WEBAUTHN_OK)
-        code = stmt_member(in->att_stmt, "pubArea", &pub_area, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-
-    if (!cbor_isa_string(ver) || !cbor_string_is_definite(ver) ||
-        cbor_string_length(ver) != 3 || memcmp(cbor_string_handle(ver), "2.0", 3) != 0)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm attestation version is not \"2.0\".");
-    /* RS1 stays allowed here: Windows Hello signs certInfo with it. libfido2 1.12
-     * (fido_get_signed_hash_tpm) compares pubArea with ES256 and RS256 credential keys,
-     * but not with EdDSA ones. */
-    if (alg != WEBAUTHN_COSE_RS1 || in->credential_key->alg == WEBAUTHN_COSE_EDDSA)
-        return webauthn_fail(
-            err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-            "libfido2 1.12 verifies tpm attestation only with an RS1 statement "
-            "signature over an ES256 or RS256 credential key; this one has the statement "
-            "algorithm %lld (%s) and an %s credential key.",
-            (long long)alg, webauthn_cose_alg_name(alg),
-            webauthn_cose_alg_name(in->credential_key->alg));
-
-    code = check_tpm_exponent(in, err);
-    if (code == WEBAUTHN_OK)
-        code = webauthn_tpm_check_structures(in, cert_info, pub_area, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-
-    code = webauthn_x5c_parse(x5c, &out->x5c, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-    if (!webauthn_key_fits_alg(X509_get0_pubkey(sk_X509_value(out->x5c, 0)), alg))
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate key is not an RSA key, "
-                             "which alg RS1 needs.");
-
-    code = load_cred(in, &cred, err);
     if (code != WEBAUTHN_OK)
         return code;
     code = fido_result(fido_cred_verify(cred), in->fmt, err);
     fido_cred_free(&cred);
-    if (code != WEBAUTHN_OK)
-        return code;
-
-    code = check_aik_cert(sk_X509_value(out->x5c, 0), err);
-    if (code != WEBAUTHN_OK)
-        return code;
-    code = webauthn_x509_check_aaguid(sk_X509_value(out->x5c, 0), in->auth_data->aaguid,
-                                      err);
-    if (code != WEBAUTHN_OK)
-        return code;
-
-    out->type = WEBAUTHN_ATTESTED_BASIC;
-    return WEBAUTHN_OK;
+    return code;
 }

@@ -1,7 +1,8 @@
 /*
- * The tpm checks made before libfido2 reads the statement. libfido2 1.12 makes them too,
- * but reports every failure as FIDO_ERR_INTERNAL, so each one is checked here first to
- * name what is wrong. The TPM 2.0 structures, as Windows Hello statements carry them:
+ * The checks of tpm certInfo and pubArea (WebAuthn Level 3, section 8.3), for every
+ * statement algorithm. For RS1, libfido2 1.12 makes them again, but it reports every
+ * failure as FIDO_ERR_INTERNAL, so each one is checked here first to name what is
+ * wrong. The TPM 2.0 structures, as Windows Hello statements carry them:
  *
  *   certInfo (TPMS_ATTEST): magic UINT32, type UINT16, qualifiedSigner TPM2B_NAME,
  *     extraData TPM2B_DATA, clockInfo (17 bytes), firmwareVersion UINT64,
@@ -25,6 +26,7 @@
 #define TPM_ALG_SHA256 0x000bu
 #define TPM_ALG_ECC 0x0023u
 #define TPM_ECC_NIST_P256 0x0003u
+#define TPM_RSA_DEFAULT_EXPONENT 65537u
 #define TPM_CLOCK_INFO_LEN 17
 #define TPM_FIRMWARE_VERSION_LEN 8
 
@@ -87,23 +89,27 @@ static size_t pub_area_name(const unsigned char *pub_area, size_t pub_area_len,
     return 0;
 }
 
-/* Writes SHA-1 of authData || clientDataHash, the extraData that RS1 needs. */
+/* Writes the hash of authData || clientDataHash with the hash that the statement alg
+ * employs, the value that extraData must have, and its length into *len. */
 static webauthn_code extra_data_hash(const webauthn_attestation_input *in,
-                                     unsigned char hash[SHA_DIGEST_LENGTH],
+                                     const webauthn_tpm_alg *tpm_alg,
+                                     unsigned char hash[EVP_MAX_MD_SIZE], size_t *len,
                                      webauthn_error *err)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned int len = 0;
+    unsigned int hash_len = 0;
     int ok;
 
-    ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+    ok = ctx != NULL && EVP_DigestInit_ex(ctx, tpm_alg->md(), NULL) == 1 &&
          EVP_DigestUpdate(ctx, in->auth_data->raw, in->auth_data->raw_len) == 1 &&
          EVP_DigestUpdate(ctx, in->client_data_hash, 32) == 1 &&
-         EVP_DigestFinal_ex(ctx, hash, &len) == 1;
+         EVP_DigestFinal_ex(ctx, hash, &hash_len) == 1;
     EVP_MD_CTX_free(ctx);
-    if (!ok || len != SHA_DIGEST_LENGTH)
+    if (!ok)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                             "OpenSSL could not compute SHA-1 for the tpm extraData.");
+                             "OpenSSL could not compute %s for the tpm extraData.",
+                             tpm_alg->hash_name);
+    *len = hash_len;
     return WEBAUTHN_OK;
 }
 
@@ -115,6 +121,7 @@ typedef struct cert_info_fields {
     size_t extra_data_len;
     const unsigned char *name;
     size_t name_len;
+    size_t trailing_len; /* bytes after qualifiedName, where TPMS_ATTEST ends */
 } cert_info_fields;
 
 /* Reads a TPMS_ATTEST of type certify. Returns false when it is truncated. */
@@ -131,23 +138,29 @@ static bool read_cert_info(const cbor_item_t *cert_info, cert_info_fields *out)
     read_bytes(&r, TPM_CLOCK_INFO_LEN + TPM_FIRMWARE_VERSION_LEN);
     out->name = read_sized(&r, &out->name_len);
     read_sized(&r, &skipped_len); /* qualifiedName */
+    out->trailing_len = r.remaining;
     return !r.failed;
 }
 
-/* Checks certInfo against authData, clientDataHash and pubArea. alg is RS1, so
- * extraData is SHA-1 of authData || clientDataHash. */
+/* Checks certInfo against authData, clientDataHash and pubArea. */
 static webauthn_code check_cert_info(const webauthn_attestation_input *in,
+                                     const webauthn_tpm_alg *tpm_alg,
                                      const cbor_item_t *cert_info,
                                      const cbor_item_t *pub_area, webauthn_error *err)
 {
-    unsigned char extra[SHA_DIGEST_LENGTH], name[2 + SHA256_DIGEST_LENGTH];
-    size_t name_len;
+    unsigned char extra[EVP_MAX_MD_SIZE], name[2 + SHA256_DIGEST_LENGTH];
+    size_t extra_len = 0, name_len;
     cert_info_fields fields;
     webauthn_code code;
 
     if (!read_cert_info(cert_info, &fields))
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The tpm certInfo is truncated: it is not a TPMS_ATTEST.");
+    if (fields.trailing_len != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm certInfo has %zu bytes after the end of its "
+                             "TPMS_ATTEST.",
+                             fields.trailing_len);
     if (fields.magic != TPM_GENERATED_VALUE)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The tpm certInfo magic is 0x%08x, not TPM_GENERATED_VALUE "
@@ -159,15 +172,15 @@ static webauthn_code check_cert_info(const webauthn_attestation_input *in,
                              "(0x8017).",
                              (unsigned)fields.type);
 
-    code = extra_data_hash(in, extra, err);
+    code = extra_data_hash(in, tpm_alg, extra, &extra_len, err);
     if (code != WEBAUTHN_OK)
         return code;
-    if (fields.extra_data_len != sizeof(extra) ||
-        memcmp(fields.extra_data, extra, sizeof(extra)) != 0)
-        return webauthn_fail(
-            err, WEBAUTHN_ATTESTATION_INVALID,
-            "The tpm certInfo extraData is not SHA-1 of authenticatorData "
-            "and clientDataHash.");
+    if (fields.extra_data_len != extra_len ||
+        memcmp(fields.extra_data, extra, extra_len) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm certInfo extraData is not %s of authenticatorData "
+                             "and clientDataHash, which alg %lld (%s) needs.",
+                             tpm_alg->hash_name, (long long)tpm_alg->alg, tpm_alg->name);
 
     name_len = pub_area_name(cbor_bytestring_handle(pub_area),
                              cbor_bytestring_length(pub_area), name);
@@ -207,19 +220,29 @@ static bool sized_equals(tpm_reader *r, const cbor_item_t *cose_value)
 }
 
 /* Compares the parameters and unique field of pubArea, after authPolicy, with the
- * credential key: the P-256 point of an ES256 key, or the modulus of an RS256 key. */
+ * credential key: the P-256 point of an ES256 key, or the modulus of an RS256 key,
+ * whose exponent check_tpm_exponent requires to be 65537. Nothing may follow unique. */
 static bool pub_area_key_matches(tpm_reader *r, int alg, const cbor_item_t *cose)
 {
+    bool matches;
+
     read_bytes(r, 4); /* symmetric and scheme */
     if (alg == WEBAUTHN_COSE_ES256) {
         uint32_t curve = read_uint(r, 2);
 
         read_bytes(r, 2); /* kdf */
-        return curve == TPM_ECC_NIST_P256 && sized_equals(r, cose_bytes(cose, -2)) &&
-               sized_equals(r, cose_bytes(cose, -3));
+        matches = curve == TPM_ECC_NIST_P256 && sized_equals(r, cose_bytes(cose, -2)) &&
+                  sized_equals(r, cose_bytes(cose, -3));
+    } else {
+        uint32_t exponent;
+
+        read_bytes(r, 2); /* keyBits */
+        exponent = read_uint(r, 4);
+        /* TPM 2.0 writes the default exponent 65537 as 0 in TPMS_RSA_PARMS. */
+        matches = (exponent == 0 || exponent == TPM_RSA_DEFAULT_EXPONENT) &&
+                  sized_equals(r, cose_bytes(cose, -1));
     }
-    read_bytes(r, 6); /* keyBits and exponent, which check_tpm_exponent covers */
-    return sized_equals(r, cose_bytes(cose, -1));
+    return matches && !r->failed && r->remaining == 0;
 }
 
 static webauthn_code check_pub_area(const webauthn_attestation_input *in,
@@ -256,6 +279,7 @@ static webauthn_code check_pub_area(const webauthn_attestation_input *in,
 }
 
 webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in,
+                                            const webauthn_tpm_alg *tpm_alg,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *pub_area,
                                             webauthn_error *err)
@@ -268,6 +292,6 @@ webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in
                              "The tpm certInfo and pubArea must be byte strings.");
     code = check_pub_area(in, pub_area, err);
     if (code == WEBAUTHN_OK)
-        code = check_cert_info(in, cert_info, pub_area, err);
+        code = check_cert_info(in, tpm_alg, cert_info, pub_area, err);
     return code;
 }

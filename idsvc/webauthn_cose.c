@@ -37,6 +37,20 @@ const char *webauthn_cose_alg_name(int64_t alg)
         return "EdDSA";
     case WEBAUTHN_COSE_RS1:
         return "RS1";
+    case WEBAUTHN_COSE_ES384:
+        return "ES384";
+    case WEBAUTHN_COSE_ES512:
+        return "ES512";
+    case WEBAUTHN_COSE_PS256:
+        return "PS256";
+    case WEBAUTHN_COSE_PS384:
+        return "PS384";
+    case WEBAUTHN_COSE_PS512:
+        return "PS512";
+    case WEBAUTHN_COSE_RS384:
+        return "RS384";
+    case WEBAUTHN_COSE_RS512:
+        return "RS512";
     default:
         return "unknown";
     }

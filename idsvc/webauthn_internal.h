@@ -33,6 +33,14 @@
 #define WEBAUTHN_COSE_EDDSA (-8)
 #define WEBAUTHN_COSE_RS256 (-257)
 #define WEBAUTHN_COSE_RS1 (-65535)
+/* Algorithms accepted only as the signature algorithm of a tpm statement. */
+#define WEBAUTHN_COSE_ES384 (-35)
+#define WEBAUTHN_COSE_ES512 (-36)
+#define WEBAUTHN_COSE_PS256 (-37)
+#define WEBAUTHN_COSE_PS384 (-38)
+#define WEBAUTHN_COSE_PS512 (-39)
+#define WEBAUTHN_COSE_RS384 (-258)
+#define WEBAUTHN_COSE_RS512 (-259)
 
 struct webauthn_verifier {
     char *rp_id;
@@ -198,13 +206,49 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
                                        webauthn_error *err);
 webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err);
+
+/* Verifies a packed, fido-u2f or tpm (RS1) statement with libfido2's fido_cred_verify,
+ * which checks the statement signature, and for tpm also certInfo and pubArea. */
+webauthn_code webauthn_fido_verify(const webauthn_attestation_input *in,
+                                   webauthn_error *err);
+
+/* Reads the integer member key of attStmt. A missing or non-integer member is
+ * attestation_invalid. */
+webauthn_code webauthn_att_stmt_int(const cbor_item_t *att_stmt, const char *key,
+                                    int64_t *out, webauthn_error *err);
+
+/* Finds the member key of attStmt, which must be present. The caller checks its type. */
+webauthn_code webauthn_att_stmt_member(const cbor_item_t *att_stmt, const char *key,
+                                       const cbor_item_t **value, webauthn_error *err);
+
+/* A COSE algorithm that a TPM attestation key may sign certInfo with, and the hash that
+ * it employs, which also computes certInfo.extraData. */
+typedef struct webauthn_tpm_alg {
+    int64_t alg;
+    const char *name;          /* "RS256" */
+    const char *hash_name;     /* "SHA-256", for messages */
+    const EVP_MD *(*md)(void); /* EVP_sha256 */
+    int padding;   /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, or 0 for ECDSA */
+    int curve_nid; /* the ECDSA curve; NID_undef for RSA */
+} webauthn_tpm_alg;
+
+/* Returns the tpm statement algorithm alg, or NULL when it is not supported. */
+const webauthn_tpm_alg *webauthn_tpm_alg_find(int64_t alg);
+
 /* Checks that tpm certInfo and pubArea are well formed and certify the credential key
- * for this ceremony, naming the first field that is not. The statement alg must be RS1
- * and the credential key ES256 or RS256. */
+ * for this ceremony, with extraData hashed as tpm_alg prescribes, naming the first
+ * field that is not. The credential key must be ES256 or RS256. */
 webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in,
+                                            const webauthn_tpm_alg *tpm_alg,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *pub_area,
                                             webauthn_error *err);
+
+/* Checks that the key of aik fits tpm_alg and that sig is its signature over the
+ * certInfo byte string. */
+webauthn_code webauthn_tpm_verify_signature(const webauthn_tpm_alg *tpm_alg, X509 *aik,
+                                            const cbor_item_t *cert_info,
+                                            const cbor_item_t *sig, webauthn_error *err);
 webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
                                           webauthn_attestation_output *out,
                                           webauthn_error *err);

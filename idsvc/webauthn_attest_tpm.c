@@ -1,0 +1,193 @@
+/*
+ * The tpm attestation statement format (WebAuthn Level 3, section 8.3). certInfo and
+ * pubArea are checked in webauthn_attest_tpm_info.c and the signature over certInfo in
+ * webauthn_attest_tpm_sig.c, with OpenSSL for every supported alg. A statement with
+ * alg RS1 then goes through libfido2 1.12 as well, which for RS1 also requires
+ * objectAttributes with fixedTPM, fixedParent, sensitiveDataOrigin and sign, a SHA-256
+ * nameAlg, clockInfo.safe set and RSA-2048 or P-256 structures of exact sizes.
+ */
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "webauthn_internal.h"
+
+#define OID_TCG_KP_AIK_CERTIFICATE "2.23.133.8.3"
+
+static bool has_extended_key_usage(X509 *cert, const char *oid)
+{
+    EXTENDED_KEY_USAGE *usages = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+    ASN1_OBJECT *expected = OBJ_txt2obj(oid, 1);
+    bool found = false;
+
+    for (int i = 0; usages != NULL && expected != NULL && i < sk_ASN1_OBJECT_num(usages);
+         i++) {
+        if (OBJ_cmp(sk_ASN1_OBJECT_value(usages, i), expected) == 0)
+            found = true;
+    }
+    ASN1_OBJECT_free(expected);
+    EXTENDED_KEY_USAGE_free(usages);
+    return found;
+}
+
+/* TPM attestation certificate requirements (WebAuthn Level 3, section 8.3.1).
+ * NOTE: the TPM manufacturer, model and version in the subject alternative name are
+ * required to be present but are not checked against a list of known vendors. */
+static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
+{
+    int critical;
+
+    if (X509_get_version(leaf) != X509_VERSION_3)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate is not X.509 version 3.");
+    if (X509_NAME_entry_count(X509_get_subject_name(leaf)) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate subject is not empty.");
+    if (webauthn_x509_extension(leaf, "2.5.29.17", &critical) == NULL)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate has no subject alternative "
+                             "name.");
+    if (!has_extended_key_usage(leaf, OID_TCG_KP_AIK_CERTIFICATE))
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The TPM attestation certificate lacks the extended key usage "
+            "tcg-kp-AIKCertificate (2.23.133.8.3).");
+    if (X509_check_ca(leaf) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate is a CA certificate.");
+    return WEBAUTHN_OK;
+}
+
+/* Checks that an RS256 credential key has the exponent 65537, the only exponent that
+ * pubArea is accepted with. libfido2 1.12 takes only the field value 0, which TPM 2.0
+ * defines as 65537. The modulus alone is then compared, so a credential key with
+ * another exponent would pass as the key that the TPM attested. */
+static webauthn_code check_tpm_exponent(const webauthn_attestation_input *in,
+                                        webauthn_error *err)
+{
+    static const unsigned char f4[] = {0x01, 0x00, 0x01};
+    cbor_item_t *map = NULL;
+    const cbor_item_t *e;
+    webauthn_code code;
+
+    if (in->credential_key->alg != WEBAUTHN_COSE_RS256)
+        return WEBAUTHN_OK;
+    code = webauthn_cbor_load(in->auth_data->public_key, in->auth_data->public_key_len,
+                              &map, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_cbor_map_int(map, -2, &e, err);
+    if (code == WEBAUTHN_OK &&
+        (e == NULL || !cbor_isa_bytestring(e) || cbor_bytestring_length(e) != 3 ||
+         memcmp(cbor_bytestring_handle(e), f4, sizeof(f4)) != 0))
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The RS256 credential key's exponent is not 65537, the "
+                             "exponent of the TPM key that pubArea describes.");
+    if (map != NULL)
+        cbor_decref(&map);
+    return code;
+}
+
+/* The members of a tpm statement, all of which must be present. */
+typedef struct tpm_statement {
+    int64_t alg;
+    const cbor_item_t *ver;
+    const cbor_item_t *x5c;
+    const cbor_item_t *sig;
+    const cbor_item_t *cert_info;
+    const cbor_item_t *pub_area;
+} tpm_statement;
+
+/* Reads the members of a tpm statement and checks ver. */
+static webauthn_code read_statement(const cbor_item_t *att_stmt, tpm_statement *out,
+                                    webauthn_error *err)
+{
+    const cbor_item_t *ver;
+    webauthn_code code;
+
+    code = webauthn_att_stmt_member(att_stmt, "ver", &out->ver, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_att_stmt_int(att_stmt, "alg", &out->alg, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_att_stmt_member(att_stmt, "x5c", &out->x5c, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_att_stmt_member(att_stmt, "sig", &out->sig, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_att_stmt_member(att_stmt, "certInfo", &out->cert_info, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_att_stmt_member(att_stmt, "pubArea", &out->pub_area, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    ver = out->ver;
+    if (!cbor_isa_string(ver) || !cbor_string_is_definite(ver) ||
+        cbor_string_length(ver) != 3 || memcmp(cbor_string_handle(ver), "2.0", 3) != 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm attestation version is not \"2.0\".");
+    return WEBAUTHN_OK;
+}
+
+/* Finds the statement algorithm, and rejects credential keys that pubArea cannot be
+ * compared with. */
+static webauthn_code find_alg(const webauthn_attestation_input *in, int64_t alg,
+                              const webauthn_tpm_alg **tpm_alg, webauthn_error *err)
+{
+    *tpm_alg = webauthn_tpm_alg_find(alg);
+    if (*tpm_alg == NULL)
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+            "The tpm statement algorithm %lld (%s) is not supported; supported are RS1, "
+            "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 and ES512.",
+            (long long)alg, webauthn_cose_alg_name(alg));
+    /* webauthn_attest_tpm_info.c compares pubArea only with ES256 (P-256) and RS256
+     * credential keys. */
+    if (in->credential_key->alg == WEBAUTHN_COSE_EDDSA)
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+            "The tpm attestation is verified only over an ES256 or RS256 credential key; "
+            "this one has the statement algorithm %lld (%s) and an %s credential key.",
+            (long long)alg, (*tpm_alg)->name,
+            webauthn_cose_alg_name(in->credential_key->alg));
+    return WEBAUTHN_OK;
+}
+
+webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
+                                  webauthn_attestation_output *out, webauthn_error *err)
+{
+    tpm_statement stmt;
+    const webauthn_tpm_alg *tpm_alg = NULL;
+    X509 *aik;
+    webauthn_code code;
+
+    code = read_statement(in->att_stmt, &stmt, err);
+    if (code == WEBAUTHN_OK)
+        code = find_alg(in, stmt.alg, &tpm_alg, err);
+    if (code == WEBAUTHN_OK)
+        code = check_tpm_exponent(in, err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_tpm_check_structures(in, tpm_alg, stmt.cert_info, stmt.pub_area,
+                                             err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = webauthn_x5c_parse(stmt.x5c, &out->x5c, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    aik = sk_X509_value(out->x5c, 0);
+    code = webauthn_tpm_verify_signature(tpm_alg, aik, stmt.cert_info, stmt.sig, err);
+    /* RS1 is what Windows Hello sends, and libfido2 checks its structures more strictly
+     * than WebAuthn requires (see the top of this file). */
+    if (code == WEBAUTHN_OK && stmt.alg == WEBAUTHN_COSE_RS1)
+        code = webauthn_fido_verify(in, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    code = check_aik_cert(aik, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = webauthn_x509_check_aaguid(aik, in->auth_data->aaguid, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    out->type = WEBAUTHN_ATTESTED_BASIC;
+    return WEBAUTHN_OK;
+}
