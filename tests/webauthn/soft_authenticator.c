@@ -81,6 +81,7 @@ void soft_ceremony_defaults(soft_ceremony *ceremony)
     ceremony->format = SOFT_FORMAT_PACKED_SELF;
     ceremony->android_attestation_level = 1;
     ceremony->android_key_level = 1;
+    ceremony->tpm_alg = -65535; /* RS1, as Windows Hello sends */
 }
 
 /* ---- Keys and signatures ---------------------------------------------------------- */
@@ -155,23 +156,48 @@ unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len)
 
 /* Signs data with the key under a COSE algorithm (-7, -257, -8, or RS1 -65535); the
  * caller frees the signature. */
-static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, size_t len,
-                           size_t *sig_len)
+/* Returns the hash that a COSE algorithm employs: SHA-1 for RS1, SHA-384 and SHA-512
+ * for the 384 and 512 variants of RS, PS and ES, none for EdDSA, else SHA-256. */
+static const EVP_MD *alg_md(int alg)
+{
+    switch (alg) {
+    case -8:
+        return NULL;
+    case -65535:
+        return EVP_sha1();
+    case -258:
+    case -38:
+    case -35:
+        return EVP_sha384();
+    case -259:
+    case -39:
+    case -36:
+        return EVP_sha512();
+    default:
+        return EVP_sha256();
+    }
+}
+
+/* Signs data by a COSE algorithm. PS256, PS384 and PS512 use MGF1 with the same hash
+ * and the salt length pss_salt_len, which RFC 8230 sets to the hash length
+ * (RSA_PSS_SALTLEN_DIGEST). */
+static unsigned char *sign_pss_salt(EVP_PKEY *key, int alg, const unsigned char *data,
+                                    size_t len, int pss_salt_len, size_t *sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pkey_ctx = NULL;
     unsigned char *sig = NULL;
-    const EVP_MD *md = EVP_sha256();
-
-    if (alg == -8)
-        md = NULL;
-    else if (alg == -65535)
-        md = EVP_sha1();
+    const EVP_MD *md = alg_md(alg);
+    bool pss = alg == -37 || alg == -38 || alg == -39;
 
     if (EVP_DigestSignInit(ctx, &pkey_ctx, md, NULL, key) != 1)
         goto out;
-    if (alg == -257 || alg == -65535)
-        EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PADDING);
+    if (EVP_PKEY_is_a(key, "RSA"))
+        EVP_PKEY_CTX_set_rsa_padding(pkey_ctx,
+                                     pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING);
+    if (pss && (EVP_PKEY_CTX_set_rsa_mgf1_md(pkey_ctx, md) != 1 ||
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, pss_salt_len) != 1))
+        goto out;
     if (EVP_DigestSign(ctx, NULL, sig_len, data, len) != 1)
         goto out;
     sig = malloc(*sig_len);
@@ -182,6 +208,12 @@ static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, si
 out:
     EVP_MD_CTX_free(ctx);
     return sig;
+}
+
+static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, size_t len,
+                           size_t *sig_len)
+{
+    return sign_pss_salt(key, alg, data, len, RSA_PSS_SALTLEN_DIGEST, sig_len);
 }
 
 /* ---- Certificates ----------------------------------------------------------------- */
@@ -302,9 +334,13 @@ static void add_tpm_san(X509 *cert)
     GENERAL_NAMES_free(names);
 }
 
-int soft_ca_add_aik(soft_ca *ca)
+/* Issues the AIK certificate for key, which it takes over. */
+static int add_aik(soft_ca *ca, EVP_PKEY *key)
 {
-    ca->aik_key = EVP_RSA_gen(2048);
+    X509_free(ca->aik_cert);
+    EVP_PKEY_free(ca->aik_key);
+    ca->aik_cert = NULL;
+    ca->aik_key = key;
     if (ca->aik_key == NULL)
         return -1;
     /* An empty subject text gives the empty subject that TPM attestation requires. */
@@ -315,6 +351,16 @@ int soft_ca_add_aik(soft_ca *ca)
     add_tpm_san(ca->aik_cert);
     X509_sign(ca->aik_cert, ca->ca_key, EVP_sha256());
     return 0;
+}
+
+int soft_ca_add_aik(soft_ca *ca)
+{
+    return add_aik(ca, EVP_RSA_gen(2048));
+}
+
+int soft_ca_add_aik_ec(soft_ca *ca, const char *curve)
+{
+    return add_aik(ca, EVP_EC_gen(curve));
 }
 
 void soft_ca_clear(soft_ca *ca)
@@ -507,6 +553,9 @@ static unsigned char *tpm_ecc_key(const soft_authenticator *auth, unsigned char 
     return p + 32;
 }
 
+/* Where the exponent of an RSA TPMT_PUBLIC with a 32-byte authPolicy starts. */
+#define TPM_RSA_EXPONENT_AT 48
+
 /* Writes the parameters and unique field of an RSA-2048 TPMT_PUBLIC. A key that is
  * not RSA, which no TPM attests, gets a zero modulus. */
 static unsigned char *tpm_rsa_key(const soft_authenticator *auth, unsigned char *p)
@@ -541,22 +590,24 @@ static size_t tpm_pub_area(const soft_authenticator *auth, unsigned char *out)
     return (size_t)(p - out);
 }
 
-/* Writes the TPMS_ATTEST of TPM2_Certify over pub_area, with extraData SHA-1 of
+/* Writes the TPMS_ATTEST of TPM2_Certify over pub_area, with extraData the hash md of
  * authData || clientDataHash, and returns its length. */
 static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
                             const unsigned char *signed_data, size_t signed_len,
-                            unsigned char *out)
+                            const EVP_MD *md, unsigned char *out)
 {
     unsigned char *p = out;
+    unsigned int hash_len = (unsigned int)EVP_MD_get_size(md);
 
     p = put_be(p, 0xff544347, 4); /* TPM_GENERATED_VALUE */
     p = put_be(p, 0x8017, 2);     /* TPM_ST_ATTEST_CERTIFY */
     p = put_be(p, 34, 2);         /* qualifiedSigner */
     p = put_be(p, 0x000b, 2);
     memset(p, 0x22, 32);
-    p = put_be(p + 32, 20, 2); /* extraData */
-    SHA1(signed_data, signed_len, p);
-    p = put_be(p + 20, 1234, 8); /* clockInfo: clock, resetCount, restartCount, safe */
+    p = put_be(p + 32, hash_len, 2); /* extraData */
+    EVP_Digest(signed_data, signed_len, p, &hash_len, md, NULL);
+    /* clockInfo: clock, resetCount, restartCount, safe */
+    p = put_be(p + hash_len, 1234, 8);
     p = put_be(p, 1, 4);
     p = put_be(p, 2, 4);
     *p++ = 1;
@@ -570,11 +621,23 @@ static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
     return (size_t)(p + 32 - out);
 }
 
-/* Builds a tpm statement: the AIK signs certInfo with RS1. */
+/* Returns a negative COSE algorithm as CBOR in its shortest form. */
+static cbor_item_t *cose_alg_item(int alg)
+{
+    uint16_t value = (uint16_t)(-1 - alg);
+
+    return value <= 0xff ? cbor_build_negint8((uint8_t)value)
+                         : cbor_build_negint16(value);
+}
+
+/* Builds a tpm statement: the AIK signs certInfo with tpm_signature_alg, or else with
+ * tpm_alg, the algorithm the statement names. */
 static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
                                  const soft_ceremony *ceremony, const unsigned char *ad,
                                  size_t ad_len, const unsigned char *client_data_hash)
 {
+    int signature_alg = ceremony->tpm_signature_alg != 0 ? ceremony->tpm_signature_alg
+                                                         : ceremony->tpm_alg;
     unsigned char pub_area[512], cert_info[256];
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
     size_t pub_area_len = tpm_pub_area(auth, pub_area);
@@ -587,7 +650,12 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
 
     if (ceremony->tpm_fault == SOFT_TPM_OTHER_KEY)
         pub_area[pub_area_len - 1] ^= 0x01; /* the last byte of y or of the modulus */
-    cert_info_len = tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32, cert_info);
+    if (ceremony->tpm_fault == SOFT_TPM_PUB_AREA_TRAILING)
+        pub_area[pub_area_len++] = 0;
+    if (ceremony->tpm_fault == SOFT_TPM_EXPONENT && auth->alg == -257)
+        pub_area[TPM_RSA_EXPONENT_AT + 3] = 3;
+    cert_info_len = tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32,
+                                  alg_md(ceremony->tpm_alg), cert_info);
     if (ceremony->tpm_fault == SOFT_TPM_MAGIC)
         cert_info[0] ^= 0x01;
     if (ceremony->tpm_fault == SOFT_TPM_TYPE)
@@ -596,11 +664,18 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
         cert_info[44] ^= 0x01; /* the first byte of the extraData digest */
     if (ceremony->tpm_fault == SOFT_TPM_NAME)
         pub_area[5] ^= 0x01; /* objectAttributes, after certInfo named pubArea */
-    sig = sign(ceremony->ca->aik_key, -65535, cert_info, cert_info_len, &sig_len);
+    if (ceremony->tpm_fault == SOFT_TPM_CERT_INFO_TRAILING)
+        cert_info[cert_info_len++] = 0;
+    sig = sign_pss_salt(ceremony->ca->aik_key, signature_alg, cert_info, cert_info_len,
+                        ceremony->tpm_pss_max_salt ? RSA_PSS_SALTLEN_MAX
+                                                   : RSA_PSS_SALTLEN_DIGEST,
+                        &sig_len);
+    if (ceremony->tamper_signature)
+        sig[sig_len / 2] ^= 0x01;
 
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
     map_add(map, cbor_build_string("ver"), cbor_build_string("2.0"));
-    map_add(map, cbor_build_string("alg"), cbor_build_negint16(65534));
+    map_add(map, cbor_build_string("alg"), cose_alg_item(ceremony->tpm_alg));
     map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     map_add(map, cbor_build_string("x5c"), array);
     map_add(map, cbor_build_string("pubArea"),

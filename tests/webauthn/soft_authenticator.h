@@ -22,7 +22,7 @@ typedef enum soft_format {
     SOFT_FORMAT_PACKED_SELF,
     SOFT_FORMAT_PACKED_X5C,  /* signed by an attestation certificate from a test CA */
     SOFT_FORMAT_FIDO_U2F,    /* the same certificate; needs an ES256 credential */
-    SOFT_FORMAT_TPM,         /* RS1 by the AIK of soft_ca_add_aik; ES256 or RS256 */
+    SOFT_FORMAT_TPM,         /* by the AIK of soft_ca_add_aik; ES256 or RS256 */
     SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
 } soft_format;
 
@@ -32,9 +32,12 @@ typedef enum soft_tpm_fault {
     SOFT_TPM_OK,
     SOFT_TPM_MAGIC,      /* certInfo magic is not TPM_GENERATED_VALUE */
     SOFT_TPM_TYPE,       /* certInfo type is not TPM_ST_ATTEST_CERTIFY */
-    SOFT_TPM_EXTRA_DATA, /* extraData is not SHA-1 of authData || clientDataHash */
+    SOFT_TPM_EXTRA_DATA, /* extraData is not the hash of authData || clientDataHash */
     SOFT_TPM_NAME,       /* pubArea changed after certInfo named it */
     SOFT_TPM_OTHER_KEY,  /* pubArea, and the name in certInfo, describe another key */
+    SOFT_TPM_PUB_AREA_TRAILING,  /* a zero byte after the unique field of pubArea */
+    SOFT_TPM_CERT_INFO_TRAILING, /* a zero byte after the end of certInfo */
+    SOFT_TPM_EXPONENT, /* an RSA pubArea names the exponent 3 (ES256: unchanged) */
 } soft_tpm_fault;
 
 /* A test certificate authority and the packed attestation certificate it issued. */
@@ -43,7 +46,7 @@ typedef struct soft_ca {
     X509 *ca_cert;
     EVP_PKEY *attestation_key;
     X509 *attestation_cert;
-    EVP_PKEY *aik_key; /* RSA-2048 TPM attestation key; NULL until soft_ca_add_aik */
+    EVP_PKEY *aik_key; /* TPM attestation key (AIK); NULL until soft_ca_add_aik */
     X509 *aik_cert;
 } soft_ca;
 
@@ -94,6 +97,11 @@ typedef struct soft_ceremony {
     int android_key_level;
     size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */
     soft_tpm_fault tpm_fault;
+    /* The COSE algorithm that the tpm statement names in alg (RS1 by default) and the
+     * one that the AIK signs certInfo with, when tpm_signature_alg is not 0. */
+    int tpm_alg;
+    int tpm_signature_alg;
+    bool tpm_pss_max_salt; /* a PS* signature with the longest salt the key allows */
     /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
      * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
     const unsigned char *user_handle;
@@ -118,10 +126,14 @@ int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
                        const char *attestation_curve);
 void soft_ca_clear(soft_ca *ca);
 
-/* Adds a TPM attestation key and its certificate, issued by the CA: version 3, an
- * empty subject, a critical subject alternative name with the TPM manufacturer, model
+/* Adds an RSA-2048 TPM attestation key and its certificate, issued by the CA: version 3,
+ * an empty subject, a critical subject alternative name with the TPM manufacturer, model
  * and version, and the extended key usage 2.23.133.8.3. */
 int soft_ca_add_aik(soft_ca *ca);
+
+/* Does what soft_ca_add_aik does with an EC AIK on the curve named as EVP_EC_gen takes
+ * it ("P-256", "P-384"). Either function replaces an AIK added before. */
+int soft_ca_add_aik_ec(soft_ca *ca, const char *curve);
 
 void soft_ceremony_defaults(soft_ceremony *ceremony);
 

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,30 +541,233 @@ static void tpm_accepted(void **state)
     assert_decoded(f, "tpm", WEBAUTHN_ATTESTED_TRUSTED);
 }
 
-/* Each tpm fault whose certInfo the AIK signed, with the field its message names.
- * libfido2 1.12 reports all of them as FIDO_ERR_INTERNAL. */
-static void tpm_structure_faults_named(void **state)
+/* The tpm statement algorithms, each with the AIK that signs with it (an EC AIK on
+ * aik_curve, or RSA-2048 when that is NULL) and the hash that extraData needs. */
+typedef struct tpm_alg_case {
+    int alg;
+    const char *name;
+    const char *aik_curve;
+    const char *hash_name;
+} tpm_alg_case;
+
+static const tpm_alg_case tpm_rs1 = {-65535, "RS1", NULL, "SHA-1"};
+static const tpm_alg_case tpm_rs256 = {-257, "RS256", NULL, "SHA-256"};
+static const tpm_alg_case tpm_ps256 = {-37, "PS256", NULL, "SHA-256"};
+static const tpm_alg_case tpm_es256 = {-7, "ES256", "P-256", "SHA-256"};
+
+/* Gives the ceremony a tpm statement by alg, signed by a new AIK that fits it. */
+static void use_tpm_alg(fixture *f, const tpm_alg_case *c)
 {
-    static const struct {
-        soft_tpm_fault fault;
-        const char *reason;
-    } cases[] = {
-        {SOFT_TPM_MAGIC, "not TPM_GENERATED_VALUE"},
-        {SOFT_TPM_TYPE, "not TPM_ST_ATTEST_CERTIFY"},
-        {SOFT_TPM_EXTRA_DATA, "extraData is not SHA-1"},
-        {SOFT_TPM_NAME, "attested name is not the name of pubArea"},
-        {SOFT_TPM_OTHER_KEY, "pubArea describes another key"},
+    if (c->aik_curve == NULL)
+        assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    else
+        assert_int_equal(soft_ca_add_aik_ec(&f->ca, c->aik_curve), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_alg = c->alg;
+}
+
+static void assert_tpm_accepted(fixture *f, const tpm_alg_case *c,
+                                webauthn_attestation_type type)
+{
+    webauthn_code code = run(f);
+
+    if (code != WEBAUTHN_OK)
+        fail_msg("%s: expected ok, got %s: %s", c->name, webauthn_code_name(code),
+                 f->err.message);
+    assert_decoded(f, "tpm", type);
+}
+
+/* A statement by alg is accepted as basic, and as trusted under the chain policy. */
+static void check_tpm_alg_accepted(fixture *f, const tpm_alg_case *c)
+{
+    use_tpm_alg(f, c);
+    assert_tpm_accepted(f, c, WEBAUTHN_ATTESTED_BASIC);
+
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_tpm_accepted(f, c, WEBAUTHN_ATTESTED_TRUSTED);
+}
+
+static void tpm_rs256_accepted(void **state)
+{
+    check_tpm_alg_accepted(*state, &tpm_rs256);
+}
+
+static void tpm_ps256_accepted(void **state)
+{
+    check_tpm_alg_accepted(*state, &tpm_ps256);
+}
+
+/* An ES256 statement by an ECC AIK on P-256. */
+static void tpm_es256_accepted(void **state)
+{
+    check_tpm_alg_accepted(*state, &tpm_es256);
+}
+
+/* The 384- and 512-bit variants hash extraData and certInfo with SHA-384 and SHA-512. */
+static void tpm_longer_hash_algs_accepted(void **state)
+{
+    static const tpm_alg_case cases[] = {
+        {-258, "RS384", NULL, "SHA-384"},   {-259, "RS512", NULL, "SHA-512"},
+        {-38, "PS384", NULL, "SHA-384"},    {-39, "PS512", NULL, "SHA-512"},
+        {-35, "ES384", "P-384", "SHA-384"}, {-36, "ES512", "P-521", "SHA-512"},
     };
     fixture *f = *state;
 
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        use_tpm_alg(f, &cases[i]);
+        assert_tpm_accepted(f, &cases[i], WEBAUTHN_ATTESTED_BASIC);
+    }
+}
+
+/* Each tpm fault whose certInfo the AIK signed, with the field its message names, for
+ * RS1 and the algorithms added beside it. For RS1, libfido2 1.12 would report all of
+ * them as FIDO_ERR_INTERNAL. */
+static void tpm_structure_faults_named(void **state)
+{
+    static const tpm_alg_case *const algs[] = {&tpm_rs1, &tpm_rs256, &tpm_ps256,
+                                               &tpm_es256};
+    static const struct {
+        soft_tpm_fault fault;
+        const char *reason; /* NULL for extraData, whose reason names the hash */
+    } cases[] = {
+        {SOFT_TPM_MAGIC, "not TPM_GENERATED_VALUE"},
+        {SOFT_TPM_TYPE, "not TPM_ST_ATTEST_CERTIFY"},
+        {SOFT_TPM_EXTRA_DATA, NULL},
+        {SOFT_TPM_NAME, "attested name is not the name of pubArea"},
+        {SOFT_TPM_OTHER_KEY, "pubArea describes another key"},
+        {SOFT_TPM_PUB_AREA_TRAILING, "pubArea describes another key"},
+        {SOFT_TPM_CERT_INFO_TRAILING, "1 bytes after the end of its TPMS_ATTEST"},
+    };
+    fixture *f = *state;
+    char reason[128];
+
+    for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        use_tpm_alg(f, algs[a]);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            f->ceremony.tpm_fault = cases[i].fault;
+            if (cases[i].reason != NULL)
+                snprintf(reason, sizeof(reason), "%s", cases[i].reason);
+            else
+                snprintf(reason, sizeof(reason),
+                         "extraData is not %s of authenticatorData", algs[a]->hash_name);
+            assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+            if (strstr(f->err.message, reason) == NULL)
+                fail_msg("%s, case %zu: expected \"%s\" in \"%s\"", algs[a]->name, i,
+                         reason, f->err.message);
+        }
+    }
+}
+
+/* An RSA pubArea must name the exponent 65537, as 0 or as the value itself. */
+static void tpm_pub_area_exponent_rejected(void **state)
+{
+    static const tpm_alg_case *const algs[] = {&tpm_rs1, &tpm_rs256};
+    fixture *f = *state;
+
+    f->ceremony.tpm_fault = SOFT_TPM_EXPONENT;
+    for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        use_tpm_alg(f, algs[a]);
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        assert_non_null(strstr(f->err.message, "pubArea describes another key"));
+    }
+}
+
+static void tpm_tampered_signature_rejected(void **state)
+{
+    static const tpm_alg_case *const algs[] = {&tpm_rs1, &tpm_rs256, &tpm_ps256,
+                                               &tpm_es256};
+    fixture *f = *state;
+    char reason[128];
+
+    f->ceremony.tamper_signature = true;
+    for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        use_tpm_alg(f, algs[a]);
+        snprintf(reason, sizeof(reason), "does not verify with alg %d (%s)", algs[a]->alg,
+                 algs[a]->name);
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        if (strstr(f->err.message, reason) == NULL)
+            fail_msg("expected \"%s\" in \"%s\"", reason, f->err.message);
+    }
+}
+
+/* The statement names RS256 and extraData is SHA-256, but the AIK signed certInfo with
+ * RS1 (SHA-1). */
+static void tpm_rs1_signature_under_rs256_rejected(void **state)
+{
+    fixture *f = *state;
+
+    use_tpm_alg(f, &tpm_rs256);
+    f->ceremony.tpm_signature_alg = -65535;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "does not verify with alg -257 (RS256)"));
+}
+
+/* The PKCS #1 v1.5 signature of RS256 does not pass as PS256, which is RSASSA-PSS. */
+static void tpm_rs256_signature_under_ps256_rejected(void **state)
+{
+    fixture *f = *state;
+
+    use_tpm_alg(f, &tpm_ps256);
+    f->ceremony.tpm_signature_alg = -257;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "does not verify with alg -37 (PS256)"));
+}
+
+/* RFC 8230 fixes the PSS salt length to the hash length, so a longer salt, which a
+ * verifier that reads the salt length from the signature would accept, is rejected. */
+static void tpm_ps256_longer_salt_rejected(void **state)
+{
+    fixture *f = *state;
+
+    use_tpm_alg(f, &tpm_ps256);
+    f->ceremony.tpm_pss_max_salt = true;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "does not verify with alg -37 (PS256)"));
+}
+
+static void tpm_ecc_aik_under_rs256_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik_ec(&f->ca, "P-256"), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_alg = -257;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "key is an EC key on P-256, but alg -257 "
+                                           "(RS256) needs an RSA key"));
+}
+
+/* ES256 is ECDSA on P-256, so a P-384 AIK must not sign as ES256, even with SHA-256. */
+static void tpm_es256_with_p384_aik_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik_ec(&f->ca, "P-384"), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_alg = -7;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+    assert_non_null(strstr(f->err.message, "key is an EC key on P-384, but alg -7 "
+                                           "(ES256) needs an EC key on P-256"));
+}
+
+/* ES256K (-47) and the unassigned value -65534 are no tpm algorithms. The AIK signs with
+ * RS1 either way. */
+static void tpm_unknown_alg_rejected(void **state)
+{
+    static const int algs[] = {-47, -65534};
+    fixture *f = *state;
+    char reason[64];
+
     assert_int_equal(soft_ca_add_aik(&f->ca), 0);
     f->ceremony.format = SOFT_FORMAT_TPM;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        f->ceremony.tpm_fault = cases[i].fault;
-        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
-        if (strstr(f->err.message, cases[i].reason) == NULL)
-            fail_msg("case %zu: expected \"%s\" in \"%s\"", i, cases[i].reason,
-                     f->err.message);
+    f->ceremony.tpm_signature_alg = -65535;
+    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        f->ceremony.tpm_alg = algs[i];
+        snprintf(reason, sizeof(reason), "statement algorithm %d (unknown)", algs[i]);
+        assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+        if (strstr(f->err.message, reason) == NULL)
+            fail_msg("expected \"%s\" in \"%s\"", reason, f->err.message);
     }
 }
 
@@ -1105,10 +1309,33 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tpm_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(tpm_eddsa_key_rejected, setup_eddsa, teardown),
+        cmocka_unit_test_setup_teardown(tpm_rs256_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_rs256_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_ps256_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_ps256_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_es256_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_es256_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_longer_hash_algs_accepted, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tpm_structure_faults_named, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_structure_faults_named, setup_rs256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(tpm_pub_area_exponent_rejected, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_tampered_signature_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_rs1_signature_under_rs256_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_rs256_signature_under_ps256_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_ps256_longer_salt_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_ecc_aik_under_rs256_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_es256_with_p384_aik_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_unknown_alg_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(android_key_software_level_rejected, setup_es256,
