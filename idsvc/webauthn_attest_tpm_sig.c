@@ -72,7 +72,8 @@ static void describe_key(const EVP_PKEY *key, char *out, size_t size)
 }
 
 /* Checks that the AIK is an RSA key for the RS and PS algorithms, and an EC key on the
- * algorithm's curve for the ES algorithms. */
+ * algorithm's curve for the ES algorithms.
+ * NOTE: no minimum RSA key size is required of the AIK. */
 static webauthn_code check_aik_key(const webauthn_tpm_alg *tpm_alg, const EVP_PKEY *key,
                                    webauthn_error *err)
 {

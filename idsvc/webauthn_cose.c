@@ -493,7 +493,8 @@ webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
     const EVP_MD *md = NULL;
     webauthn_code code = WEBAUTHN_OK;
 
-    /* RS1 fits an RSA key but is accepted only inside tpm, which libfido2 verifies. */
+    /* RS1 fits an RSA key but is accepted only inside tpm, whose certInfo signature
+     * webauthn_attest_tpm_sig.c verifies. */
     if (alg == WEBAUTHN_COSE_RS1 || !webauthn_key_fits_alg(key, alg))
         return webauthn_fail(
             err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
