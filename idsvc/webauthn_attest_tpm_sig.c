@@ -15,6 +15,10 @@
 
 #include "webauthn_internal.h"
 
+/* The TPM 2.0 AIKs of real platforms are RSA-2048 or ECC keys, and 2048 bits is also the
+ * least RSA size that the SAML verifier takes by default. */
+#define WEBAUTHN_TPM_MIN_AIK_RSA_BITS 2048
+
 /* clang-format off */
 static const webauthn_tpm_alg tpm_algs[] = {
     {WEBAUTHN_COSE_RS1,   "RS1",   "SHA-1",   EVP_sha1,   RSA_PKCS1_PADDING,     NID_undef},
@@ -71,9 +75,8 @@ static void describe_key(const EVP_PKEY *key, char *out, size_t size)
         snprintf(out, size, "a key of type %s", type != NULL ? type : "unknown");
 }
 
-/* Checks that the AIK is an RSA key for the RS and PS algorithms, and an EC key on the
- * algorithm's curve for the ES algorithms.
- * NOTE: no minimum RSA key size is required of the AIK. */
+/* Checks that the AIK is an RSA key of at least WEBAUTHN_TPM_MIN_AIK_RSA_BITS for the
+ * RS and PS algorithms, and an EC key on the algorithm's curve for the ES algorithms. */
 static webauthn_code check_aik_key(const webauthn_tpm_alg *tpm_alg, const EVP_PKEY *key,
                                    webauthn_error *err)
 {
@@ -84,6 +87,12 @@ static webauthn_code check_aik_key(const webauthn_tpm_alg *tpm_alg, const EVP_PK
         fits = EVP_PKEY_is_a(key, "RSA");
     else
         fits = ec_curve_nid(key) == tpm_alg->curve_nid;
+    if (fits && tpm_alg->curve_nid == NID_undef &&
+        EVP_PKEY_get_bits(key) < WEBAUTHN_TPM_MIN_AIK_RSA_BITS)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate key is an RSA key of %d bits; "
+                             "an AIK needs at least %d.",
+                             EVP_PKEY_get_bits(key), WEBAUTHN_TPM_MIN_AIK_RSA_BITS);
     if (fits)
         return WEBAUTHN_OK;
 

@@ -355,7 +355,12 @@ static int add_aik(soft_ca *ca, EVP_PKEY *key)
 
 int soft_ca_add_aik(soft_ca *ca)
 {
-    return add_aik(ca, EVP_RSA_gen(2048));
+    return soft_ca_add_aik_rsa(ca, 2048);
+}
+
+int soft_ca_add_aik_rsa(soft_ca *ca, unsigned bits)
+{
+    return add_aik(ca, EVP_RSA_gen(bits));
 }
 
 int soft_ca_add_aik_ec(soft_ca *ca, const char *curve)

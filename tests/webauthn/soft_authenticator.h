@@ -131,6 +131,9 @@ void soft_ca_clear(soft_ca *ca);
  * and version, and the extended key usage 2.23.133.8.3. */
 int soft_ca_add_aik(soft_ca *ca);
 
+/* Does what soft_ca_add_aik does with an RSA AIK of bits bits. */
+int soft_ca_add_aik_rsa(soft_ca *ca, unsigned bits);
+
 /* Does what soft_ca_add_aik does with an EC AIK on the curve named as EVP_EC_gen takes
  * it ("P-256", "P-384"). Either function replaces an AIK added before. */
 int soft_ca_add_aik_ec(soft_ca *ca, const char *curve);

@@ -738,6 +738,25 @@ static void tpm_ecc_aik_under_rs256_rejected(void **state)
                                            "(RS256) needs an RSA key"));
 }
 
+/* An RSA AIK shorter than 2048 bits is rejected under RS1, which Windows Hello uses,
+ * and under RS256. */
+static void tpm_short_rsa_aik_rejected(void **state)
+{
+    static const int algs[] = {-65535, -257};
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik_rsa(&f->ca, 1024), 0);
+    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        f->ceremony.format = SOFT_FORMAT_TPM;
+        f->ceremony.tpm_alg = algs[i];
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        if (strstr(f->err.message, "1024 bits") == NULL ||
+            strstr(f->err.message, "at least 2048") == NULL)
+            fail_msg("alg %d: the message does not name the key size: %s", algs[i],
+                     f->err.message);
+    }
+}
+
 /* ES256 is ECDSA on P-256, so a P-384 AIK must not sign as ES256, even with SHA-256. */
 static void tpm_es256_with_p384_aik_rejected(void **state)
 {
@@ -1335,6 +1354,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_es256_with_p384_aik_rejected, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(tpm_short_rsa_aik_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tpm_unknown_alg_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_rs256, teardown),
