@@ -32,7 +32,7 @@ static const char *const event_kinds[] = {
     "consent_given",          "consent_refused",      "authenticator_enrolled",
     "authenticator_removed",  "policy_loaded",        "key_generated",
     "checkpoint_key_loaded",  "admin_action",         "policy_reload_failed",
-    "audit_anchor_reset",     AUDIT_PURGE_KIND,
+    "audit_anchor_reset",     AUDIT_PURGE_KIND,       "clock_behind_accepted",
 };
 
 const char *audit_status_code(audit_status status)
@@ -153,6 +153,8 @@ static pending *commit_queue(audit_log *log)
                     : p->entry.conflict ? AUDIT_ERR_CONFLICT
                                         : AUDIT_OK;
         appended += p->status == AUDIT_OK ? 1 + p->entry.added_count : 0;
+        if (p->status == AUDIT_OK)
+            audit_log_note_time(log, (time_t)p->entry.recorded_at);
         if (p->on_done != NULL) {
             p->next = finished;
             finished = p;
@@ -686,6 +688,9 @@ audit_status audit_log_checkpoint(audit_log *log, audit_checkpoint *out)
         audit_hash_hex(&head.root, root);
         log_message(LOG_INFO, "audit_checkpoint_signed", "tree size %llu, root %s",
                     (unsigned long long)head.size, root);
+        pthread_mutex_lock(&log->lock);
+        audit_log_note_time(log, latest.signed_at);
+        pthread_mutex_unlock(&log->lock);
         audit_log_write_anchor(log, &latest);
     }
 out:
@@ -803,6 +808,7 @@ static void *checkpointer_main(void *arg)
         if (log->closing)
             break;
         pthread_mutex_unlock(&log->lock);
+        audit_log_watch_clock(log);
         audit_log_checkpoint(log, NULL);
         audit_log_purge(log, audit_store_purge_time(log->store), NULL);
         pthread_mutex_lock(&log->lock);
@@ -824,6 +830,9 @@ static int copy_options(audit_log *log, const audit_log_options *options)
         log->has_signer = true;
     }
     log->checkpoint_interval = options->checkpoint_interval;
+    log->check_clock = options->check_clock;
+    log->clock_tolerance = options->clock_tolerance;
+    log->accept_clock_behind = options->accept_clock_behind;
 
     log->retention = calloc(options->retention_count + 1, sizeof(*log->retention));
     if (log->retention == NULL)
@@ -955,6 +964,10 @@ static int check_checkpoint(audit_log *log, char *error, size_t error_size)
                  (unsigned long long)log->version_2_from);
     else
         rc = 0;
+    if (rc == 0) {
+        log->checkpoint_time_at_open = latest.signed_at;
+        log->checkpoint_id_at_open = latest.id;
+    }
     audit_checkpoint_clear(&latest);
     return rc;
 }
@@ -1003,7 +1016,8 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         snprintf(error, error_size, "cannot read or create the audit pseudonym secret");
         goto fail;
     }
-    if (audit_log_check_anchor(log, &anchor, &step, error, error_size) != 0)
+    if (audit_log_check_anchor(log, &anchor, &step, error, error_size) != 0 ||
+        audit_log_check_clock(log, error, error_size) != 0)
         goto fail;
     /* Room for one entry at least, so that a commit always makes progress. */
     log->batch = malloc(64 * sizeof(*log->batch));
@@ -1016,7 +1030,8 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         snprintf(error, error_size, "cannot start the audit log's threads");
         goto fail;
     }
-    if (audit_log_finish_anchor(log, &anchor, step, error, error_size) != 0)
+    if (audit_log_finish_anchor(log, &anchor, step, error, error_size) != 0 ||
+        audit_log_finish_clock(log, error, error_size) != 0)
         goto fail;
     audit_anchor_clear(&anchor);
     log->opened = true;

@@ -66,6 +66,15 @@ typedef struct audit_log_options {
     unsigned checkpoint_interval;  /* seconds; 0 signs only on demand */
     const audit_retention *retention;
     size_t retention_count;
+    /* With check_clock, the open compares the wall clock with the newest time the log
+     * recorded: its last entry's time and its latest checkpoint's time. When the clock
+     * is behind that time by more than clock_tolerance seconds, the open fails with
+     * clock_behind_log, unless accept_clock_behind is set, which records a
+     * clock_behind_accepted entry instead. The checkpoint thread then logs each later
+     * step of the clock behind the newest time written (audit_log_clock.c). */
+    bool check_clock;
+    unsigned clock_tolerance;
+    bool accept_clock_behind;
 } audit_log_options;
 
 typedef struct audit_log audit_log;

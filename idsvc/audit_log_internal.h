@@ -13,6 +13,15 @@
 #include "audit_log.h"
 #include "audit_store.h"
 
+/* The wall clock compared with the newest time that the log recorded. */
+typedef struct audit_clock_reading {
+    time_t wall_clock;
+    time_t recorded_time;      /* 0 when the log records no time */
+    bool recorded_by_entry;    /* else by a checkpoint */
+    uint64_t recorded_number;  /* the entry's index or the checkpoint's row id */
+    long long behind_seconds;  /* recorded_time - wall_clock; negative when ahead */
+} audit_clock_reading;
+
 /* An entry waiting for its commit. A caller of audit_record keeps it on its stack and
  * waits for done. An entry of audit_record_async is on the heap, so the committing
  * thread calls on_done and frees it. */
@@ -56,6 +65,17 @@ struct audit_log {
      * to the file while the node was stopped, because a clean stop signs them. */
     uint64_t unsigned_from;
     uint64_t unsigned_count;
+    /* The latest checkpoint at open: its signed time (0 without one) and its row id. */
+    time_t checkpoint_time_at_open;
+    uint64_t checkpoint_id_at_open;
+
+    /* The clock check (audit_log_clock.c). */
+    bool check_clock;
+    unsigned clock_tolerance;
+    bool accept_clock_behind;
+    audit_clock_reading clock_accepted; /* behind, and accepted: recorded once threads run */
+    time_t newest_time;   /* under lock: the newest entry or checkpoint time seen */
+    time_t clock_reported; /* under lock: the newest_time of the last report of a step */
 
     pthread_mutex_t lock;
     pthread_cond_t committed; /* broadcast after each batch */
@@ -88,6 +108,23 @@ typedef enum anchor_step {
     ANCHOR_STEP_RESET,  /* a reset marker: record audit_anchor_reset, then sign */
     ANCHOR_STEP_UPDATE, /* the anchor lags the latest checkpoint: write it from that */
 } anchor_step;
+
+/* Compares the wall clock with the newest time that the opened log recorded, before
+ * anything is appended. Returns 0, or -1 with a sentence in error when the clock is
+ * behind and accept_clock_behind is not set. */
+int audit_log_check_clock(audit_log *log, char *error, size_t error_size);
+
+/* Records the clock_behind_accepted entry that audit_log_check_clock decided on, once
+ * the log's threads run, and signs a checkpoint at once. 0 or -1. */
+int audit_log_finish_clock(audit_log *log, char *error, size_t error_size);
+
+/* Notes a time that the log wrote, for the check of the running clock. Called with the
+ * lock held. */
+void audit_log_note_time(audit_log *log, time_t written);
+
+/* Logs clock_behind_log when the wall clock went behind the newest time written since
+ * the open, once for each such newest time. The node keeps serving. */
+void audit_log_watch_clock(audit_log *log);
 
 /* Replaces the anchor in the HSM with a stored checkpoint; logs a failure. 0 or -1. */
 int audit_log_write_anchor(audit_log *log, const audit_checkpoint *checkpoint);

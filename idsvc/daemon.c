@@ -39,10 +39,14 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: idsvc --config FILE [--check] [--debug]\n"
-          "  --config FILE  the INI configuration (see etc/idsvc.conf.sample)\n"
-          "  --check        read and check the configuration, then exit\n"
-          "  --debug        also log debug lines\n", out);
+    fputs("usage: idsvc --config FILE [--check] [--accept-clock-behind] [--debug]\n"
+          "  --config FILE          the INI configuration (see etc/idsvc.conf.sample)\n"
+          "  --check                read and check the configuration, then exit\n"
+          "  --accept-clock-behind  start once although the wall clock is behind the\n"
+          "                         newest time in the audit log by more than [saml]\n"
+          "                         clock_skew, after a clock that ran ahead was set\n"
+          "                         right; the audit log records it\n"
+          "  --debug                also log debug lines\n", out);
 }
 
 /* Reads the user PIN from [hsm] pin_file or pin_env. An empty PIN is rejected here, so
@@ -260,7 +264,14 @@ static void warn_database_mode(const char *path)
                 path, (unsigned)(st.st_mode & 0777));
 }
 
-static int start_node(node *n, config *cfg)
+/* The command line. */
+typedef struct arguments {
+    const char *config_path;
+    bool check;
+    bool accept_clock_behind; /* for this start only: never a configuration key */
+} arguments;
+
+static int start_node(node *n, config *cfg, const arguments *args)
 {
     char error[512];
     char pin[PIN_MAX];
@@ -296,7 +307,7 @@ static int start_node(node *n, config *cfg)
         log_message(LOG_ERROR, "start_failed", "%s", error);
         return -1;
     }
-    if (route_audit_open(n, cfg) != 0)
+    if (route_audit_open(n, cfg, args->accept_clock_behind) != 0)
         return -1;
     if (http_policy_start(n, cfg) != 0)
         return -1;
@@ -519,11 +530,12 @@ static void serve(node *n, const sigset_t *signals)
     }
 }
 
-static int parse_arguments(int argc, char **argv, const char **path, bool *check)
+static int parse_arguments(int argc, char **argv, arguments *args)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'k'},
+        {"accept-clock-behind", no_argument, NULL, 'a'},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -533,10 +545,13 @@ static int parse_arguments(int argc, char **argv, const char **path, bool *check
     while ((option = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
         switch (option) {
         case 'c':
-            *path = optarg;
+            args->config_path = optarg;
             break;
         case 'k':
-            *check = true;
+            args->check = true;
+            break;
+        case 'a':
+            args->accept_clock_behind = true;
             break;
         case 'd':
             log_set_level(LOG_DEBUG);
@@ -549,8 +564,13 @@ static int parse_arguments(int argc, char **argv, const char **path, bool *check
             return -1;
         }
     }
-    if (*path == NULL || optind != argc) {
+    if (args->config_path == NULL || optind != argc) {
         usage(stderr);
+        return -1;
+    }
+    if (args->check && args->accept_clock_behind) {
+        fputs("idsvc: --accept-clock-behind applies to a start, and --check starts "
+              "nothing; pass only one of them\n", stderr);
         return -1;
     }
     return 0;
@@ -561,8 +581,7 @@ int main(int argc, char **argv)
     node n = {.snapshot_lock = PTHREAD_MUTEX_INITIALIZER};
     http_server *server = NULL;
     housekeeper keeper;
-    const char *path = NULL;
-    bool check = false;
+    arguments args = {0};
     config *cfg = NULL;
     sigset_t signals;
     char error[512];
@@ -573,16 +592,16 @@ int main(int argc, char **argv)
      * secret, so every file the daemon makes is for its owner alone, whatever umask it
      * inherits. SQLite's unix VFS gives -wal and -shm the mode of the database file. */
     umask(077);
-    if (parse_arguments(argc, argv, &path, &check) != 0)
+    if (parse_arguments(argc, argv, &args) != 0)
         return 2;
-    if (config_load(path, &cfg, error, sizeof(error)) != 0) {
-        log_message(LOG_ERROR, check ? "check_failed" : "start_failed", "%s", error);
+    if (config_load(args.config_path, &cfg, error, sizeof(error)) != 0) {
+        log_message(LOG_ERROR, args.check ? "check_failed" : "start_failed", "%s", error);
         return 1;
     }
-    if (check) {
+    if (args.check) {
         rc = check_configuration(cfg, error, sizeof(error)) == 0 ? 0 : 1;
         if (rc == 0)
-            printf("%s: the configuration is valid\n", path);
+            printf("%s: the configuration is valid\n", args.config_path);
         else
             log_message(LOG_ERROR, "check_failed", "%s", error);
         config_free(&cfg);
@@ -597,7 +616,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (start_node(&n, cfg) != 0)
+    if (start_node(&n, cfg, &args) != 0)
         goto out;
     rc = install_first_config(&n, cfg);
     cfg = NULL; /* the node owns the configuration from here on */

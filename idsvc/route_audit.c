@@ -98,7 +98,7 @@ static void log_audit_open_failure(const config *cfg, const char *error)
     log_event(LOG_ERROR, "start_failed", fields, sizeof(fields) / sizeof(fields[0]));
 }
 
-int route_audit_open(node *n, const config *cfg)
+int route_audit_open(node *n, const config *cfg, bool accept_clock_behind)
 {
     audit_retention *rules = calloc(cfg->audit.retention_count + 1, sizeof(*rules));
     audit_signer signer;
@@ -110,6 +110,11 @@ int route_audit_open(node *n, const config *cfg)
         .checkpoint_interval = cfg->audit.checkpoint_interval_seconds,
         .retention = rules,
         .retention_count = cfg->audit.retention_count,
+        /* A clock behind by less than the skew allowed to other parties' clocks widens
+         * the window of an expired assertion by at most that skew again. */
+        .check_clock = true,
+        .clock_tolerance = (unsigned)cfg->clock_skew_seconds,
+        .accept_clock_behind = accept_clock_behind,
     };
     char error[512];
     int rc = -1;

@@ -19,10 +19,13 @@
 
 /*
  * Opens the node's audit log on its database with the [audit] settings, signing
- * checkpoints with the SAML key, and records the checkpoint_key_loaded event. Returns 0,
- * or -1 after logging the reason.
+ * checkpoints with the SAML key, and records the checkpoint_key_loaded event. The open
+ * fails when the wall clock is behind the log's newest time by more than [saml]
+ * clock_skew, unless accept_clock_behind (idsvc --accept-clock-behind) is set, which
+ * records a clock_behind_accepted entry instead. Returns 0, or -1 after logging the
+ * reason.
  */
-int route_audit_open(node *n, const config *cfg);
+int route_audit_open(node *n, const config *cfg, bool accept_clock_behind);
 
 /* Commits what is queued and closes the log; call it after the HTTP server stopped. */
 void route_audit_close(node *n);

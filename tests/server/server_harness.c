@@ -319,7 +319,11 @@ int harness_start(harness *h)
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
         }
-        execl(daemon, "idsvc", "--config", h->config_path, (char *)NULL);
+        if (h->extra_argument != NULL)
+            execl(daemon, "idsvc", "--config", h->config_path, h->extra_argument,
+                  (char *)NULL);
+        else
+            execl(daemon, "idsvc", "--config", h->config_path, (char *)NULL);
         _exit(127);
     }
 
@@ -337,6 +341,35 @@ int harness_start(harness *h)
     }
     harness_dump_log(h);
     return -1;
+}
+
+/* Sets the daemon's environment for libfaketime, starts it, and removes the variables
+ * again so that curl and the other helpers see the real clock. */
+int harness_start_faketime(harness *h, const char *library, const char *offset_file)
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *saved_asan = asan != NULL ? strdup(asan) : NULL;
+    char options[1024];
+    int rc;
+
+    snprintf(options, sizeof(options), "%s:verify_asan_link_order=0",
+             saved_asan != NULL ? saved_asan : "");
+    setenv("ASAN_OPTIONS", options, 1);
+    setenv("LD_PRELOAD", library, 1);
+    setenv("FAKETIME_TIMESTAMP_FILE", offset_file, 1);
+    setenv("FAKETIME_NO_CACHE", "1", 1);
+    setenv("DONT_FAKE_MONOTONIC", "1", 1);
+    rc = harness_start(h);
+    unsetenv("LD_PRELOAD");
+    unsetenv("FAKETIME_TIMESTAMP_FILE");
+    unsetenv("FAKETIME_NO_CACHE");
+    unsetenv("DONT_FAKE_MONOTONIC");
+    if (saved_asan != NULL)
+        setenv("ASAN_OPTIONS", saved_asan, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(saved_asan);
+    return rc;
 }
 
 int harness_stop(harness *h, int sig)

@@ -35,6 +35,7 @@ typedef struct harness {
     char tokens_dir[PATH_MAX + 32];
     unsigned port;
     pid_t pid;
+    const char *extra_argument; /* passed to the daemon after --config FILE, or NULL */
 } harness;
 
 /* Makes the token, keys, certificates and configuration. Returns 0 or -1. */
@@ -50,6 +51,12 @@ int harness_make_saml_certificate(const harness *h);
 
 /* Starts the daemon and waits until it accepts connections. Returns 0 or -1. */
 int harness_start(harness *h);
+
+/* Starts the daemon as harness_start does, under libfaketime: library is the path of
+ * libfaketimeMT.so.1, and offset_file holds the offset of the daemon's wall clock, such
+ * as "-1d", which libfaketime reads again on every call. CLOCK_MONOTONIC and
+ * CLOCK_BOOTTIME stay real. The test's own process keeps the real clock. */
+int harness_start_faketime(harness *h, const char *library, const char *offset_file);
 
 /* Sends sig and waits for the daemon; returns its exit status, 128 + signal when a
  * signal ended it, or -1. */

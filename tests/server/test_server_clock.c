@@ -38,35 +38,6 @@ static void set_clock_offset(const char *offset)
     usleep(200 * 1000);
 }
 
-/* Sets the daemon's environment for libfaketime, starts it, and removes the variables
- * again so that curl and the other helpers see the real clock. */
-static int start_under_faketime(void)
-{
-    const char *asan = getenv("ASAN_OPTIONS");
-    char *saved_asan = asan != NULL ? strdup(asan) : NULL;
-    char options[1024];
-    int rc;
-
-    snprintf(options, sizeof(options), "%s:verify_asan_link_order=0",
-             saved_asan != NULL ? saved_asan : "");
-    setenv("ASAN_OPTIONS", options, 1);
-    setenv("LD_PRELOAD", IDSVC_FAKETIME_LIBRARY, 1);
-    setenv("FAKETIME_TIMESTAMP_FILE", offset_path, 1);
-    setenv("FAKETIME_NO_CACHE", "1", 1);
-    setenv("DONT_FAKE_MONOTONIC", "1", 1);
-    rc = harness_start(&server);
-    unsetenv("LD_PRELOAD");
-    unsetenv("FAKETIME_TIMESTAMP_FILE");
-    unsetenv("FAKETIME_NO_CACHE");
-    unsetenv("DONT_FAKE_MONOTONIC");
-    if (saved_asan != NULL)
-        setenv("ASAN_OPTIONS", saved_asan, 1);
-    else
-        unsetenv("ASAN_OPTIONS");
-    free(saved_asan);
-    return rc;
-}
-
 static int start_server(void **state)
 {
     (void)state;
@@ -79,7 +50,7 @@ static int start_server(void **state)
     /* A purge of expired payloads every second, for payloads older than one day. */
     if (harness_append_config(&server, "\n[audit]\ncheckpoint_interval = 1\n"
                                        "retention_days = 1\n") != 0 ||
-        start_under_faketime() != 0) {
+        harness_start_faketime(&server, IDSVC_FAKETIME_LIBRARY, offset_path) != 0) {
         harness_teardown(&server);
         return -1;
     }

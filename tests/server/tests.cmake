@@ -47,4 +47,7 @@ if(TARGET idsvc)
   server_add_test(test_server_clock idsvc_server_harness)
   target_compile_definitions(test_server_clock PRIVATE
     IDSVC_FAKETIME_LIBRARY="${IDSVC_FAKETIME_LIBRARY}")
+  server_add_test(test_server_clock_start idsvc_server_harness)
+  target_compile_definitions(test_server_clock_start PRIVATE
+    IDSVC_FAKETIME_LIBRARY="${IDSVC_FAKETIME_LIBRARY}")
 endif()
