@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "server_harness.h"
+#include "test_token.h"
 
 /* More than the 256 replay rows that the audit log records between two purges. */
 #define VERIFICATIONS_FOR_A_PURGE 270
@@ -171,11 +172,63 @@ static void test_clock_step_keeps_payloads(void **state)
     assert_int_equal(count_purged(), 0);
 }
 
+/* Counts the clock_behind_log lines in the daemon's log. */
+static int count_clock_behind_lines(void)
+{
+    char *log = test_read_file(server.log_path, NULL);
+    int count = 0;
+
+    assert_non_null(log);
+    for (const char *at = strstr(log, "\"event\":\"clock_behind_log\""); at != NULL;
+         at = strstr(at + 1, "\"event\":\"clock_behind_log\""))
+        count++;
+    free(log);
+    return count;
+}
+
+/* A wall clock that steps back behind the entries written 36 hours ahead gets one
+ * clock_behind_log error from the checkpoint thread, not one per interval, and the node
+ * keeps serving. Earlier tests write entries one day ahead, so these are the newest, and
+ * the test certificates stay valid for two days. */
+static void test_clock_step_back_logged_once(void **state)
+{
+    raw_client *issuer = NULL;
+    char *body;
+    int before;
+    int waited = 0;
+
+    (void)state;
+    if (access(IDSVC_FAKETIME_LIBRARY, R_OK) != 0)
+        skip();
+    set_clock_offset("+36h");
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &issuer), 0);
+    body = issue_verification_body(issuer);
+    free(body);
+    raw_close(&issuer);
+    before = count_clock_behind_lines();
+
+    set_clock_offset("+0");
+    while (count_clock_behind_lines() == before && waited < 5000) {
+        usleep(100 * 1000);
+        waited += 100;
+    }
+    assert_int_equal(count_clock_behind_lines(), before + 1);
+    /* Three more checkpoint intervals with the clock still behind. */
+    sleep(3);
+    assert_int_equal(count_clock_behind_lines(), before + 1);
+
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &issuer), 0);
+    body = issue_verification_body(issuer);
+    free(body);
+    raw_close(&issuer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_step_keeps_replay_rows),
         cmocka_unit_test(test_clock_step_keeps_payloads),
+        cmocka_unit_test(test_clock_step_back_logged_once),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);

@@ -333,7 +333,7 @@ static void test_start_accepts_flag_and_records_it(void **state)
 }
 
 /* A new database records no time, so a node with a clock a day behind starts, and
- * clock_checked says that there was nothing to compare. */
+ * clock_checked reports that there was nothing to compare. */
 static void test_start_fresh_database_any_clock(void **state)
 {
     fixture *f = *state;
