@@ -1397,6 +1397,41 @@ static void export_with_reset(const char *name, const char *root, char *export_p
     json_decref(payload);
 }
 
+/* A clock_behind_accepted entry gets a NOTE line with both times, and one whose payload
+ * was purged still gets a NOTE line. */
+static void test_clock_acceptance_noted(void **state)
+{
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "wall_clock",
+                                "2026-01-30T12:00:00Z", "recorded_time",
+                                "2026-01-31T12:00:00Z", "recorded_by", "checkpoint",
+                                "checkpoint_id", 2, "behind_seconds", 86400,
+                                "tolerance_seconds", 60);
+    audit_event accepted = {.kind = "clock_behind_accepted", .payload = payload};
+
+    (void)state;
+    export_with_entry(shared->db_path, "clock-accepted", &accepted, export_path,
+                      sizeof(export_path));
+    json_decref(payload);
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 0, "NOTE entry 4 records a start whose wall clock "
+                               "2026-01-30T12:00:00Z was 86400 seconds behind "
+                               "2026-01-31T12:00:00Z, the newest time in the log, let pass "
+                               "with --accept-clock-behind");
+
+    accepted.payload = NULL;
+    export_with_entry(shared->db_path, "clock-accepted-empty", &accepted, export_path,
+                      sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 0, "NOTE entry 4 records a start whose wall clock was behind "
+                               "the newest time in the log, let pass with "
+                               "--accept-clock-behind; its payload with both times is "
+                               "purged or unreadable");
+}
+
 /* A reset within one log whose previous anchor covered only entries before it: those
  * entries must still hash to the previous anchor's root. */
 static void test_reset_root_checked(void **state)
@@ -1742,6 +1777,7 @@ int main(void)
         cmocka_unit_test(test_purge_must_be_logged),
         cmocka_unit_test(test_forged_purge_entry_rejected),
         cmocka_unit_test(test_reset_root_checked),
+        cmocka_unit_test(test_clock_acceptance_noted),
         cmocka_unit_test(test_first_texts_deleted),
         cmocka_unit_test(test_verify_key_rollover),
         cmocka_unit_test(test_prove_checks_entry_and_key),

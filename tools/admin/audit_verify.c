@@ -271,6 +271,34 @@ static void note_unsigned(verifier *v, uint64_t index, const char *payload)
     json_decref(doc);
 }
 
+/* Keeps a NOTE line for a start that the operator let pass with idsvc
+ * --accept-clock-behind while the wall clock was behind the log's newest time. A purged
+ * payload leaves only the entry's own time, which is the accepted wall clock. */
+static void note_clock_accepted(verifier *v, uint64_t index, const char *payload)
+{
+    json_t *doc = payload != NULL ? json_loads(payload, 0, NULL) : NULL;
+    const char *wall = json_string_value(json_object_get(doc, "wall_clock"));
+    const char *recorded = json_string_value(json_object_get(doc, "recorded_time"));
+    json_int_t behind = json_integer_value(json_object_get(doc, "behind_seconds"));
+    char note[320];
+
+    if (wall != NULL && recorded != NULL)
+        snprintf(note, sizeof(note),
+                 "entry %" PRIu64 " records a start whose wall clock %s was %lld seconds "
+                 "behind %s, the newest time in the log, let pass with "
+                 "--accept-clock-behind: entries before it may carry times from a clock "
+                 "that ran ahead",
+                 index, wall, (long long)behind, recorded);
+    else
+        snprintf(note, sizeof(note),
+                 "entry %" PRIu64 " records a start whose wall clock was behind the newest "
+                 "time in the log, let pass with --accept-clock-behind; its payload with "
+                 "both times is purged or unreadable",
+                 index);
+    json_array_append_new(v->notes, json_string(note));
+    json_decref(doc);
+}
+
 /* Keeps a NOTE line for each anchor reset, printed after the OK line, and the previous
  * anchor's size and root of a reset within the same log for check_resets. */
 static void note_reset(verifier *v, uint64_t index, const char *payload)
@@ -333,8 +361,8 @@ static int check_resets(const verifier *v)
 }
 
 /*
- * Reads the payloads of the kinds that verify reports on: anchor resets and starts give
- * NOTE lines, and purge entries are kept for audit_purges_check. The text is parsed once
+ * Reads the payloads of the kinds that verify reports on: anchor resets, starts and
+ * starts with the clock behind give NOTE lines, and purge entries are kept for audit_purges_check. The text is parsed once
  * here. Returns true for a purge entry, whose own payload is never purged.
  */
 static bool read_entry_kind(verifier *v, uint64_t index, const char *text,
@@ -350,6 +378,8 @@ static bool read_entry_kind(verifier *v, uint64_t index, const char *text,
         note_reset(v, index, payload);
     else if (kind != NULL && strcmp(kind, "checkpoint_key_loaded") == 0)
         note_unsigned(v, index, payload);
+    else if (kind != NULL && strcmp(kind, "clock_behind_accepted") == 0)
+        note_clock_accepted(v, index, payload);
     if (purge_entry) {
         code = audit_purges_add_record(v->purges, index, entry_time(entry), payload, detail,
                                        sizeof(detail));
