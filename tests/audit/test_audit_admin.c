@@ -1398,7 +1398,7 @@ static void export_with_reset(const char *name, const char *root, char *export_p
 }
 
 /* A clock_behind_accepted entry gets a NOTE line with both times, and one whose payload
- * was purged still gets a NOTE line. */
+ * lacks them, as after a purge, still gets a NOTE line. */
 static void test_clock_acceptance_noted(void **state)
 {
     char export_path[PATH_MAX + 128];

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -354,6 +355,27 @@ static void test_start_fresh_database_any_clock(void **state)
     json_decref(checked);
 }
 
+/* --check starts nothing, so it rejects --accept-clock-behind with exit status 2 and a
+ * message naming both options. */
+static void test_check_rejects_clock_flag(void **state)
+{
+    fixture *f = *state;
+    char command[2 * PATH_MAX];
+    char output[1024] = "";
+    size_t length;
+    FILE *pipe;
+
+    snprintf(command, sizeof(command), "'%s' --config '%s' --check --accept-clock-behind 2>&1",
+             getenv("IDSVC_DAEMON"), f->server.config_path);
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    length = fread(output, 1, sizeof(output) - 1, pipe);
+    output[length] = '\0';
+    assert_int_equal(WEXITSTATUS(pclose(pipe)), 2);
+    assert_non_null(strstr(output, "--accept-clock-behind applies to a start, and --check "
+                                   "starts nothing"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_accepts_flag_and_records_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_fresh_database_any_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_rejects_clock_flag, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
