@@ -188,8 +188,9 @@ static int count_clock_behind_lines(void)
 
 /* A wall clock that steps back behind the entries written 36 hours ahead gets one
  * clock_behind_log error from the checkpoint thread, not one per interval, and the node
- * keeps serving. Earlier tests write entries one day ahead, so these are the newest, and
- * the test certificates stay valid for two days. */
+ * keeps serving. It runs first, because the node reports each newest time once and the
+ * other tests may write times up to two days ahead. The test certificates stay valid for
+ * two days, so the step stays below that. */
 static void test_clock_step_back_logged_once(void **state)
 {
     raw_client *issuer = NULL;
@@ -226,9 +227,9 @@ static void test_clock_step_back_logged_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clock_step_back_logged_once),
         cmocka_unit_test(test_clock_step_keeps_replay_rows),
         cmocka_unit_test(test_clock_step_keeps_payloads),
-        cmocka_unit_test(test_clock_step_back_logged_once),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
