@@ -137,7 +137,8 @@ int audit_log_check_clock(audit_log *log, char *error, size_t error_size)
     if (!log->check_clock)
         return 0;
     if (read_newest_time(log, &reading) != 0) {
-        snprintf(error, error_size, "cannot read the time of the last audit entry");
+        snprintf(error, error_size, "reading the time of the last audit entry from the "
+                 "database failed");
         return -1;
     }
     reading.behind_seconds = (long long)reading.recorded_time - (long long)reading.wall_clock;
