@@ -46,6 +46,10 @@ typedef struct fixture {
      * and its checkpoints deleted, and the log then added one entry and a checkpoint. */
     char extended_path[PATH_MAX + 16];
     char rewritten_path[PATH_MAX + 16];
+    /* A copy of the mixed log whose entries of version 2 lost their text, as if purged
+     * entries of version 1, and its checkpoints. The log then added one entry and a
+     * checkpoint, which signs version 2 only from that entry on. */
+    char disguised_path[PATH_MAX + 32];
 } fixture;
 
 static fixture *shared;
@@ -363,6 +367,27 @@ static int write_extended_logs(fixture *f, audit_signer *signer)
     return record_and_sign(f->rewritten_path, signer, logged_events, 1, 0);
 }
 
+/* Writes the disguised copy of the mixed log (see fixture). */
+static int write_disguised_log(fixture *f, audit_signer *signer)
+{
+    sqlite3 *db = NULL;
+    int rc = -1;
+
+    if (copy_database(f->mixed_path, f->disguised_path) != 0 ||
+        sqlite3_open(f->disguised_path, &db) != SQLITE_OK)
+        goto out;
+    if (sqlite3_exec(db, "UPDATE audit_entries SET entry = NULL, payload = NULL, purged_at ="
+                         " recorded_at + 40 * 86400 WHERE idx >= 2;"
+                         " DELETE FROM audit_checkpoints",
+                     NULL, NULL, NULL) == SQLITE_OK)
+        rc = 0;
+out:
+    sqlite3_close(db);
+    if (rc == 0)
+        rc = record_and_sign(f->disguised_path, signer, logged_events, 1, 0);
+    return rc;
+}
+
 /* Records the four logged_events and a checkpoint, then closes the log so that the file
  * is complete. Writes the mixed log the same way after its two entries of version 1, and
  * the signing key's public half for --trust. */
@@ -400,6 +425,8 @@ static int write_log(fixture *f)
     if (rc == 0)
         rc = write_extended_logs(f, &signer);
     if (rc == 0)
+        rc = write_disguised_log(f, &signer);
+    if (rc == 0)
         rc = append_public_key(f->trust_path, key);
 out:
     p11_key_free(&key);
@@ -426,6 +453,7 @@ static int setup(void **state)
              f->token.dir);
     snprintf(f->extended_path, sizeof(f->extended_path), "%s/extended.db", f->token.dir);
     snprintf(f->rewritten_path, sizeof(f->rewritten_path), "%s/rewritten.db", f->token.dir);
+    snprintf(f->disguised_path, sizeof(f->disguised_path), "%s/disguised.db", f->token.dir);
     if (write_log(f) != 0)
         return -1;
     shared = f;
@@ -1227,6 +1255,57 @@ static void test_saved_checkpoint_rewritten_log(void **state)
     expect_consistency(old_path, new_path, proof_path, 1, ": first_root_mismatch: ");
 }
 
+/* The disguised log verifies on its own, because its only checkpoint signs version 2
+ * from entry 4 on, but the checkpoint saved before signs version 2 from entry 2, whose
+ * text is gone although its leaf hash is unchanged. */
+static void test_saved_checkpoint_version_line(void **state)
+{
+    char saved_path[PATH_MAX + 64];
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+
+    (void)state;
+    save_checkpoint(shared->mixed_path, 0, "saved-mixed", saved_path, sizeof(saved_path));
+    export_copy_of(shared->disguised_path, "disguised-alone", NULL, 0, NULL, export_path,
+                   sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 0, "OK 5 entries, 1 checkpoints");
+
+    expect_saved_verify(shared->disguised_path, "disguised-saved", saved_path, 1,
+                        "FAILED entry 2: entry_version_invalid: saved checkpoint ");
+    expect_saved_verify(shared->disguised_path, "disguised-saved", saved_path, 1,
+                        " signs that the entries from index 2 on are of version 2, but this "
+                        "one is of version 1 or has no text");
+    expect_saved_verify(shared->mixed_path, "mixed-saved", saved_path, 0,
+                        "the export's first 4 entries hash to its root");
+}
+
+/* The disguised log's checkpoint extends the saved one by a valid proof, because the
+ * leaf hashes stayed, but it signs version 2 from another index. */
+static void test_consistency_version_line(void **state)
+{
+    char old_path[PATH_MAX + 64];
+    char new_path[PATH_MAX + 64];
+    char proof_path[PATH_MAX + 64];
+
+    (void)state;
+    save_checkpoint(shared->mixed_path, 0, "saved-mixed", old_path, sizeof(old_path));
+    save_checkpoint(shared->disguised_path, 0, "disguised-5", new_path, sizeof(new_path));
+    write_json(consistency_reply(shared->disguised_path, 4, 5), "proof-disguised", proof_path,
+               sizeof(proof_path));
+    expect_consistency(old_path, new_path, proof_path, 1,
+                       ": checkpoint_version_mismatch: the checkpoint signs that entries of "
+                       "version 2 start at index 4, but the old one signs index 2");
+
+    /* The same proof between two checkpoints of the unchanged log passes. */
+    save_checkpoint(shared->mixed_path, 0, "mixed-again", new_path, sizeof(new_path));
+    write_json(consistency_reply(shared->mixed_path, 4, 4), "proof-mixed", proof_path,
+               sizeof(proof_path));
+    expect_consistency(old_path, new_path, proof_path, 0,
+                       "OK the checkpoint of 4 entries with root ");
+}
+
 /* Edits the proof of 3 to 5 entries by edit and expects 'audit consistency' to fail
  * with expected. */
 static void expect_edited_proof(const char *name, void (*edit)(json_t *proof),
@@ -1783,6 +1862,8 @@ int main(void)
         cmocka_unit_test(test_prove_checks_entry_and_key),
         cmocka_unit_test(test_saved_checkpoint_extended),
         cmocka_unit_test(test_saved_checkpoint_rewritten_log),
+        cmocka_unit_test(test_saved_checkpoint_version_line),
+        cmocka_unit_test(test_consistency_version_line),
         cmocka_unit_test(test_consistency_proof_tampered),
         cmocka_unit_test(test_saved_checkpoint_rejections),
         cmocka_unit_test(test_purged_facts_stay_hashed),

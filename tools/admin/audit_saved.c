@@ -227,7 +227,47 @@ static int load_proof(const char *path, const audit_checkpoint *old_checkpoint,
     return rc;
 }
 
-/* Checks that the two checkpoints can be compared: one node, and sizes in order. */
+/*
+ * Checks that NEW's version-2-from line agrees with OLD's. Entries keep their version, so
+ * once OLD signs where version 2 starts, below its size, every later checkpoint signs the
+ * same index, and while OLD signs none, version 2 starts at OLD's size or later. A later
+ * line that moves the start is how a node passes the deleted texts of entries of version
+ * 2 for purged entries of version 1, which the proof cannot show: the leaf hashes stay.
+ */
+static int check_version_lines(const consistency_args *args,
+                               const audit_checkpoint *old_checkpoint,
+                               const audit_checkpoint *new_checkpoint)
+{
+    uint64_t old_from = old_checkpoint->version_2_from;
+    uint64_t old_size = old_checkpoint->head.size;
+    char detail[512];
+
+    if (!old_checkpoint->has_version_2_from)
+        return AUDIT_EXIT_OK;
+    if (new_checkpoint->has_version_2_from &&
+        (old_from < old_size ? new_checkpoint->version_2_from == old_from
+                             : new_checkpoint->version_2_from >= old_size))
+        return AUDIT_EXIT_OK;
+    if (!new_checkpoint->has_version_2_from)
+        snprintf(detail, sizeof(detail), "the checkpoint has no version-2-from line, but the "
+                 "old one has");
+    else if (old_from < old_size)
+        snprintf(detail, sizeof(detail),
+                 "the checkpoint signs that entries of version 2 start at index %" PRIu64
+                 ", but the old one signs index %" PRIu64 ": the texts of entries of version "
+                 "2 were deleted, or the log was rewritten", new_checkpoint->version_2_from,
+                 old_from);
+    else
+        snprintf(detail, sizeof(detail),
+                 "the checkpoint signs that entries of version 2 start at index %" PRIu64
+                 ", but the old one signs that its %" PRIu64 " entries are of version 1",
+                 new_checkpoint->version_2_from, old_size);
+    return audit_saved_fail("saved checkpoint", args->new_path, "checkpoint_version_mismatch",
+                            detail);
+}
+
+/* Checks that the two checkpoints can be compared: one node, sizes in order and the
+ * same start of version 2. */
 static int check_pair(const consistency_args *args, const audit_checkpoint *old_checkpoint,
                       const audit_checkpoint *new_checkpoint)
 {
@@ -248,6 +288,8 @@ static int check_pair(const consistency_args *args, const audit_checkpoint *old_
         return audit_saved_fail("saved checkpoint", args->old_path, "first_size_too_large",
                                 detail);
     }
+    if (check_version_lines(args, old_checkpoint, new_checkpoint) != AUDIT_EXIT_OK)
+        return AUDIT_EXIT_FAILED;
     if (args->proof_path == NULL && old_checkpoint->head.size != 0 &&
         old_checkpoint->head.size != new_checkpoint->head.size) {
         fputs(CONSISTENCY_PROGRAM ": --proof is required unless the old checkpoint signs 0 "

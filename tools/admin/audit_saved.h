@@ -2,7 +2,7 @@
  * Saved checkpoints: a checkpoint that a regulator kept from an earlier day, as the
  * JSON object that GET /v1/audit/checkpoint returns or as a checkpoint line of an
  * export. Only its algorithm, body and signature are read, because the body is what
- * the node signed. 'audit verify --since' checks that an export's tree starts with a
+ * the node signed. 'audit verify --saved' checks that an export's tree starts with a
  * saved checkpoint's tree, and 'audit consistency' checks that a later saved checkpoint
  * extends an earlier one by the consistency proof that the node serves.
  */

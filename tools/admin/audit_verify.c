@@ -866,7 +866,8 @@ static int check_checkpoints(verifier *v)
  * version 2. Entries of version 1 come first, or step 4 fails them, so comparing the
  * first entry of version 2 with each checkpoint's line is enough.
  */
-static int check_version_line(const verifier *v, const audit_checkpoint *checkpoint)
+static int check_version_line(const verifier *v, const audit_checkpoint *checkpoint,
+                              const char *signer)
 {
     uint64_t first = v->seen_version_2 ? v->first_version_2 : v->tree.frontier.size;
     uint64_t from = checkpoint->version_2_from;
@@ -876,15 +877,15 @@ static int check_version_line(const verifier *v, const audit_checkpoint *checkpo
         return 0;
     if (from < checkpoint->head.size && first > from) {
         snprintf(detail, sizeof(detail),
-                 "checkpoint %" PRIu64 " signs that the entries from index %" PRIu64 " on "
-                 "are of version 2, but this one is of version 1 or has no text: its text "
-                 "was deleted", checkpoint->id, from);
+                 "%s signs that the entries from index %" PRIu64 " on are of version 2, "
+                 "but this one is of version 1 or has no text: its text was deleted",
+                 signer, from);
         return fail("entry", from, "entry_version_invalid", detail);
     }
     if (first < from && first < checkpoint->head.size) {
         snprintf(detail, sizeof(detail),
-                 "checkpoint %" PRIu64 " signs that the entries before index %" PRIu64 " "
-                 "are of version 1, but this one is of version 2", checkpoint->id,
+                 "%s signs that the entries before index %" PRIu64 " are of version 1, "
+                 "but this one is of version 2", signer,
                  from < checkpoint->head.size ? from : checkpoint->head.size);
         return fail("entry", first, "entry_version_invalid", detail);
     }
@@ -893,10 +894,12 @@ static int check_version_line(const verifier *v, const audit_checkpoint *checkpo
 
 static int check_version_lines(const verifier *v)
 {
+    char signer[64];
     int rc;
 
     for (size_t i = 0; i < v->checkpoint_count; i++) {
-        rc = check_version_line(v, &v->checkpoints[i]);
+        snprintf(signer, sizeof(signer), "checkpoint %" PRIu64, v->checkpoints[i].id);
+        rc = check_version_line(v, &v->checkpoints[i], signer);
         if (rc != 0)
             return rc;
     }
@@ -915,14 +918,18 @@ static void check_purge_entries(verifier *v)
 }
 
 /*
- * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key, and
- * that the export's first entries hash to its root, so the log still contains the tree
- * that the regulator saved. Returns 0, or the exit status after a FAILED line.
+ * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key, that
+ * the export's first entries hash to its root, so the log still contains the tree that
+ * the regulator saved, and that the entries' versions match its version-2-from line.
+ * That line matters most here: a node that deleted the text of entries of version 2 and
+ * its stored checkpoints signs new checkpoints whose line agrees with the deletion.
+ * Returns 0, or the exit status after a FAILED line.
  */
 static int check_saved(verifier *v)
 {
     audit_merkle_source source = audit_memory_tree_source(&v->tree);
     audit_checkpoint saved;
+    char signer[256];
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < v->saved_count; i++) {
@@ -932,6 +939,10 @@ static int check_saved(verifier *v)
         if (rc == 0)
             rc = audit_saved_check_prefix(v->saved_paths[i], &saved, &source,
                                           v->tree.frontier.size);
+        if (rc == 0) {
+            snprintf(signer, sizeof(signer), "saved checkpoint %.200s", v->saved_paths[i]);
+            rc = check_version_line(v, &saved, signer);
+        }
         audit_checkpoint_clear(&saved);
     }
     return rc;
