@@ -129,11 +129,13 @@ typedef struct p11_removed {
     bool private_key;
     size_t public_keys;
     size_t certificates;
+    size_t kept; /* objects with the key's CKA_ID or label that hold another key */
 } p11_removed;
 
 /*
  * Destroys the key's private key object, then the public key objects and certificates
- * with its CKA_ID (with its label when it has no id), and frees *key either way. The
+ * with its CKA_ID (with its label when it has no id) that hold its public key, and frees
+ * *key either way. Those of another key pair with the same CKA_ID or label stay. The
  * private key goes first, so a failure never leaves a private key whose public half is
  * gone. removed records what was destroyed before a failure.
  */

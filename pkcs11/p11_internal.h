@@ -162,6 +162,10 @@ int p11_key_refresh(p11_key *key, p11_error *err);
 EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
                                  const unsigned char *id, size_t id_len,
                                  const char *label, p11_error *err);
+/* Reads the key that a public key object or a certificate object (cls) holds. Returns
+ * NULL for another class or an object that does not parse. */
+EVP_PKEY *p11_public_of_object(p11_token *token, CK_OBJECT_HANDLE object,
+                               CK_OBJECT_CLASS cls, p11_error *err);
 /* The key type of a public key, or -1 when this layer does not support it. */
 int p11_public_key_type(const EVP_PKEY *pkey);
 

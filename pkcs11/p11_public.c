@@ -190,6 +190,67 @@ static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id,
     return pkey;
 }
 
+/* Reads the key of a public key object from its own attributes. */
+static EVP_PKEY *from_public_object(p11_token *token, CK_OBJECT_HANDLE object, p11_error *err)
+{
+    CK_KEY_TYPE key_type = 0;
+    CK_ATTRIBUTE type_attr = {CKA_KEY_TYPE, &key_type, sizeof(key_type)};
+    CK_ATTRIBUTE_TYPE first = CKA_EC_PARAMS;
+    CK_ATTRIBUTE_TYPE second = CKA_EC_POINT;
+    unsigned char *a = NULL;
+    unsigned char *b = NULL;
+    size_t a_len = 0;
+    size_t b_len = 0;
+    EVP_PKEY *pkey = NULL;
+
+    if (p11_object_get_fixed(token, object, &type_attr, 1, err) != 0)
+        return NULL;
+    if (key_type == CKK_RSA) {
+        first = CKA_MODULUS;
+        second = CKA_PUBLIC_EXPONENT;
+    } else if (key_type != CKK_EC) {
+        return NULL;
+    }
+    if (p11_object_get(token, object, first, &a, &a_len, false, err) == 0 &&
+        p11_object_get(token, object, second, &b, &b_len, false, err) == 0)
+        pkey = key_type == CKK_RSA ? rsa_public(a, a_len, b, b_len, NULL, err)
+                                   : ec_public(a, a_len, b, b_len, NULL, err);
+    free(a);
+    free(b);
+    return pkey;
+}
+
+/* Reads the subject public key of a certificate object. */
+static EVP_PKEY *from_certificate_object(p11_token *token, CK_OBJECT_HANDLE object,
+                                         p11_error *err)
+{
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    size_t len = 0;
+    X509 *x509;
+    EVP_PKEY *pkey = NULL;
+
+    if (p11_object_get(token, object, CKA_VALUE, &der, &len, false, err) != 0)
+        return NULL;
+    p = der;
+    x509 = d2i_X509(NULL, &p, (long)len);
+    if (x509 != NULL)
+        pkey = X509_get_pubkey(x509);
+    X509_free(x509);
+    free(der);
+    return pkey;
+}
+
+EVP_PKEY *p11_public_of_object(p11_token *token, CK_OBJECT_HANDLE object,
+                               CK_OBJECT_CLASS cls, p11_error *err)
+{
+    if (cls == CKO_PUBLIC_KEY)
+        return from_public_object(token, object, err);
+    if (cls == CKO_CERTIFICATE)
+        return from_certificate_object(token, object, err);
+    return NULL;
+}
+
 EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
                                  const unsigned char *id, size_t id_len,
                                  const char *label, p11_error *err)

@@ -1,4 +1,5 @@
 /* Removal of a key pair with its certificates (p11_key_destroy in p11.h). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +20,24 @@ static CK_ULONG companion_template(const p11_key *key, CK_OBJECT_CLASS *cls,
     return n;
 }
 
-/* Destroys every object of class cls that belongs to the key and counts them. */
+/* Checks that an object of class cls contains the key's own public key. Another key
+ * pair may share the CKA_ID or label, because other tools such as pkcs11-tool do not
+ * reject one, and its objects must stay. */
+static bool contains_public_key(const p11_key *key, CK_OBJECT_HANDLE object,
+                                CK_OBJECT_CLASS cls)
+{
+    p11_error ignored;
+    EVP_PKEY *contained = p11_public_of_object(key->token, object, cls, &ignored);
+    bool same = contained != NULL && EVP_PKEY_eq(contained, key->public) == 1;
+
+    EVP_PKEY_free(contained);
+    return same;
+}
+
+/* Destroys every object of class cls that contains the key's public key and counts
+ * them. Adds the objects with its CKA_ID or label that contain another key to *kept. */
 static int destroy_companions(p11_key *key, CK_OBJECT_CLASS cls, size_t *count,
-                              p11_error *err)
+                              size_t *kept, p11_error *err)
 {
     CK_ATTRIBUTE tmpl[2];
     CK_OBJECT_HANDLE *found = NULL;
@@ -33,6 +49,10 @@ static int destroy_companions(p11_key *key, CK_OBJECT_CLASS cls, size_t *count,
                             &found_count, err) != 0)
         return -1;
     for (CK_ULONG i = 0; i < found_count && ret == 0; i++) {
+        if (!contains_public_key(key, found[i], cls)) {
+            (*kept)++;
+            continue;
+        }
         ret = p11_object_destroy(key->token, found[i], err);
         if (ret == 0)
             (*count)++;
@@ -54,9 +74,11 @@ int p11_key_destroy(p11_key **key, p11_removed *removed, p11_error *err)
     if (p11_object_destroy(target->token, atomic_load(&target->handle), err) != 0)
         goto out;
     removed->private_key = true;
-    if (destroy_companions(target, CKO_PUBLIC_KEY, &removed->public_keys, err) != 0)
+    if (destroy_companions(target, CKO_PUBLIC_KEY, &removed->public_keys, &removed->kept,
+                           err) != 0)
         goto out;
-    if (destroy_companions(target, CKO_CERTIFICATE, &removed->certificates, err) != 0)
+    if (destroy_companions(target, CKO_CERTIFICATE, &removed->certificates, &removed->kept,
+                           err) != 0)
         goto out;
     ret = 0;
 out:

@@ -408,6 +408,74 @@ static void test_remove_by_label_and_force(void **state)
     expect_listed("old-saml", false);
 }
 
+/* An issuer that shares the node's token, and a client CA whose key is there, are uses
+ * too: their keys are found by public key in [issuer NAME] certificate and [tls]
+ * client_ca. */
+static void test_remove_issuer_and_client_ca(void **state)
+{
+    char conf[sizeof(node_conf) + 256];
+
+    (void)state;
+    generate_with_certificate("partner", "");
+    generate_with_certificate("client-ca", "");
+    snprintf(conf, sizeof(conf), "%s[tls]\nclient_ca = client-ca.pem\n"
+             "[issuer partner]\nentity_id = https://partner.example/idp\n"
+             "certificate = partner.pem\n", node_conf);
+    write_text("shared.conf", conf, 0600);
+
+    assert_int_equal(run("%s keys remove --label partner --yes --config shared.conf "
+                         TOKEN_ARGS, admin),
+                     1);
+    expect_in("err.txt", "in use by shared.conf: [issuer partner] certificate (partner.pem)");
+    assert_int_equal(run("%s keys remove --label client-ca --yes --config shared.conf "
+                         TOKEN_ARGS, admin),
+                     1);
+    expect_in("err.txt", "in use by shared.conf: [tls] client_ca (client-ca.pem)");
+    expect_listed("partner", true);
+    expect_listed("client-ca", true);
+}
+
+/* A key pair that another tool made with the CKA_ID of a key of this tool is removed
+ * alone: the public key and certificate of the other pair stay on the token. */
+static void test_remove_keeps_shared_id(void **state)
+{
+    char *text;
+
+    (void)state;
+    generate_with_certificate("first", "--id 0e0f");
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --keypairgen --key-type rsa:2048 --id 0e0f "
+                         "--label twin",
+                         token_dir.module_path),
+                     0);
+
+    assert_int_equal(run("%s keys remove --label twin --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     0);
+    expect_in("out.txt", "removed private key 'twin' (id 0e0f, type rsa2048), 1 public key "
+                         "and 0 certificates from token 'e2e'");
+    expect_in("out.txt", "kept 2 public key or certificate objects with the same id or "
+                         "label, because they hold another key");
+    expect_listed("twin", false);
+
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --list-objects",
+                         token_dir.module_path),
+                     0);
+    text = output("out.txt");
+    if (strstr(text, "Public Key Object; EC") == NULL ||
+        strstr(text, "Certificate Object") == NULL || strstr(text, "twin") != NULL)
+        fail_msg("pkcs11-tool should list the public key and certificate of 'first' and "
+                 "no object of 'twin':\n%s", text);
+    free(text);
+
+    /* The remaining key still has its public half, so a certificate can be made. */
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:object=first' --subject "
+                         "'/CN=first' --out first-again.pem " TOKEN_ARGS,
+                         admin),
+                     0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_remove_guards),
         cmocka_unit_test(test_remove_confirmation),
         cmocka_unit_test(test_remove_by_label_and_force),
+        cmocka_unit_test(test_remove_keeps_shared_id),
+        cmocka_unit_test(test_remove_issuer_and_client_ca),
     };
 
     return cmocka_run_group_tests_name("p11_admin", tests, setup, teardown);

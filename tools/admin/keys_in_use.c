@@ -89,14 +89,38 @@ static int check_file(const char *name, const char *path, const EVP_PKEY *public
     return 0;
 }
 
-/* Checks every PEM file of the configuration that names a key of the node or of a
- * regulator. */
+/* Checks the files of every [issuer NAME] certificate: an issuer that shares the node's
+ * token signs with its key there, and the node trusts that key. */
+static int check_issuer_files(const config *cfg, const EVP_PKEY *public_key, char *uses,
+                              size_t size, int *count, char *error, size_t error_size)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < cfg->issuer_count; i++) {
+        const config_issuer *issuer = &cfg->issuers[i];
+        char name[160];
+
+        snprintf(name, sizeof(name), "[issuer %.100s] certificate", issuer->id);
+        for (size_t k = 0; rc == 0 && k < issuer->pem_count; k++)
+            rc = check_file(name, issuer->pem_files[k], public_key, uses, size, count, error,
+                            error_size);
+    }
+    return rc;
+}
+
+/* Checks every PEM file of the configuration that names a key of the node, of a client
+ * CA, of an issuer or of a regulator. */
 static int check_files(const config *cfg, const EVP_PKEY *public_key, char *uses,
                        size_t size, int *count, char *error, size_t error_size)
 {
     int rc = check_file("[tls] certificate", cfg->certificate_file, public_key, uses, size,
                         count, error, error_size);
 
+    for (size_t i = 0; rc == 0 && i < cfg->client_ca_count; i++)
+        rc = check_file("[tls] client_ca", cfg->client_ca_files[i], public_key, uses, size,
+                        count, error, error_size);
+    if (rc == 0)
+        rc = check_issuer_files(cfg, public_key, uses, size, count, error, error_size);
     if (rc == 0)
         rc = check_file("[saml] certificate", cfg->saml_certificate_file, public_key, uses,
                         size, count, error, error_size);

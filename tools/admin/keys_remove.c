@@ -219,6 +219,10 @@ static int remove_key(const remove_args *args, p11_token *token, p11_key **key)
     printf("removed %s, %zu public key%s and %zu certificate%s from token '%s'\n", description,
            removed.public_keys, removed.public_keys == 1 ? "" : "s", removed.certificates,
            removed.certificates == 1 ? "" : "s", p11_token_get_label(token));
+    if (removed.kept > 0)
+        printf("kept %zu public key or certificate object%s with the same id or label, "
+               "because %s another key\n", removed.kept, removed.kept == 1 ? "" : "s",
+               removed.kept == 1 ? "it holds" : "they hold");
     return KEYS_EXIT_OK;
 }
 
