@@ -28,6 +28,7 @@ typedef struct node_snapshot {
     config *cfg;
     saml_trust_store *trust;
     json_t *issuers; /* the document GET /v1/issuers returns */
+    json_t *next_keys; /* SHA-256 hex of each [saml] next_certificate key */
 } node_snapshot;
 
 /* The running node. Fields other than the snapshot are set at start and not changed. */

@@ -34,6 +34,7 @@ void node_release(node_snapshot **snapshot_ptr)
     config_free(&snapshot->cfg);
     saml_trust_store_free(&snapshot->trust);
     json_decref(snapshot->issuers);
+    json_decref(snapshot->next_keys);
     free(snapshot);
 }
 
@@ -183,9 +184,10 @@ static const char *issuer_trusting(json_t *issuers, const char *sha256)
     return NULL;
 }
 
-/* Rejects one [saml] next_certificate key that an issuers entry already trusts. */
-static int check_next_key(json_t *issuers, const char *path, EVP_PKEY *key, char *error,
-                          size_t error_size)
+/* Rejects one [saml] next_certificate key that an issuers entry already trusts, and
+ * appends its fingerprint to next_keys. */
+static int check_next_key(json_t *issuers, json_t *next_keys, const char *path, EVP_PKEY *key,
+                          char *error, size_t error_size)
 {
     json_t *fingerprint = key_fingerprint(key);
     const char *sha256 = json_string_value(fingerprint);
@@ -205,8 +207,39 @@ static int check_next_key(json_t *issuers, const char *path, EVP_PKEY *key, char
                  "[saml] next_certificate %s holds the key with SHA-256 %s, which [issuer "
                  "%s] trusts, so the metadata would announce that issuer's key as the "
                  "node's; remove the key from one of them", path, sha256, id);
+    if (rc == 0 && json_array_append(next_keys, fingerprint) != 0) {
+        snprintf(error, error_size, "out of memory");
+        rc = -1;
+    }
     json_decref(fingerprint);
     return rc;
+}
+
+/*
+ * Rejects an issuer of a reloaded configuration that trusts a key that the running
+ * metadata announces. The metadata is built at start, so it announces the start's next
+ * keys until a restart even when the reloaded file no longer lists them.
+ */
+static int check_announced_keys(json_t *issuers, const json_t *announced, char *error,
+                                size_t error_size)
+{
+    size_t index;
+    json_t *fingerprint;
+
+    json_array_foreach(announced, index, fingerprint) {
+        const char *sha256 = json_string_value(fingerprint);
+        const char *id = issuer_trusting(issuers, sha256);
+
+        if (id == NULL || strcmp(id, "self") == 0)
+            continue;
+        snprintf(error, error_size,
+                 "[issuer %s] trusts the key with SHA-256 %s, which the metadata announces "
+                 "as the node's next SAML key since the start; restart the node without "
+                 "that [saml] next_certificate first",
+                 id, sha256);
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -215,8 +248,8 @@ static int check_next_key(json_t *issuers, const char *path, EVP_PKEY *key, char
  * as the node's next signing keys, so each must be neither a key that the node trusts
  * already nor another issuer's. Runs after the node's own keys and the issuers were added.
  */
-static int check_next_keys(json_t *issuers, const config *cfg, char *error,
-                           size_t error_size)
+static int check_next_keys(json_t *issuers, json_t *next_keys, const config *cfg,
+                           char *error, size_t error_size)
 {
     for (size_t i = 0; i < cfg->saml_next_count; i++) {
         char detail[384] = "";
@@ -230,8 +263,8 @@ static int check_next_keys(json_t *issuers, const config *cfg, char *error,
             return -1;
         }
         for (size_t k = 0; k < file_key_count && rc == 0; k++)
-            rc = check_next_key(issuers, cfg->saml_next_files[i], file_keys[k], error,
-                                error_size);
+            rc = check_next_key(issuers, next_keys, cfg->saml_next_files[i], file_keys[k],
+                                error, error_size);
         pem_keys_free(&file_keys, file_key_count);
         if (rc != 0)
             return -1;
@@ -427,7 +460,8 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
 
     snapshot.trust = saml_trust_store_new();
     snapshot.issuers = json_array();
-    if (snapshot.trust == NULL || snapshot.issuers == NULL) {
+    snapshot.next_keys = json_array();
+    if (snapshot.trust == NULL || snapshot.issuers == NULL || snapshot.next_keys == NULL) {
         snprintf(error, error_size, "out of memory");
         goto out;
     }
@@ -437,7 +471,7 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
         if (add_issuer(&snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto out;
     if (check_self_keys_unshared(&snapshot, error, error_size) != 0 ||
-        check_next_keys(snapshot.issuers, cfg, error, error_size) != 0 ||
+        check_next_keys(snapshot.issuers, snapshot.next_keys, cfg, error, error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0 ||
         check_certificate_file(cfg->certificate_file, "[tls] certificate", error,
                                error_size) != 0)
@@ -454,6 +488,7 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
 out:
     saml_trust_store_free(&snapshot.trust);
     json_decref(snapshot.issuers);
+    json_decref(snapshot.next_keys);
     return rc;
 }
 
@@ -478,7 +513,8 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
     snapshot->cfg = cfg; /* owned by the snapshot from here on */
     snapshot->trust = saml_trust_store_new();
     snapshot->issuers = json_array();
-    if (snapshot->trust == NULL || snapshot->issuers == NULL) {
+    snapshot->next_keys = json_array();
+    if (snapshot->trust == NULL || snapshot->issuers == NULL || snapshot->next_keys == NULL) {
         snprintf(error, error_size, "out of memory");
         goto fail;
     }
@@ -489,8 +525,12 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
         if (add_issuer(snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto fail;
     if (check_self_keys_unshared(snapshot, error, error_size) != 0 ||
-        check_next_keys(snapshot->issuers, cfg, error, error_size) != 0 ||
+        check_next_keys(snapshot->issuers, snapshot->next_keys, cfg, error, error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0)
+        goto fail;
+    if (n->boot_snapshot != NULL &&
+        check_announced_keys(snapshot->issuers, n->boot_snapshot->next_keys, error,
+                             error_size) != 0)
         goto fail;
     if (publish_registry(n, cfg) != 0) {
         snprintf(error, error_size, "cannot store the relying-party registry");

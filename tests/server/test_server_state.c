@@ -731,6 +731,43 @@ static void test_metadata_announces_next_key(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 }
 
+/* The metadata announces the start's next key until a restart, so a SIGHUP that drops
+ * the next_certificate line and lists that key for an [issuer] is rejected: relying
+ * parties would take that issuer's key as the node's. */
+static void test_reload_keeps_announced_key_own(void **state)
+{
+    harness *h = *state;
+    char command[sizeof(h->config_path) + 64];
+    http_result result;
+    char *log;
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    make_next_saml_key(h);
+    assert_int_equal(harness_append_config(h, "\n[saml]\nnext_certificate = next-cert.pem\n"),
+                     0);
+    assert_int_equal(harness_start(h), 0);
+
+    snprintf(command, sizeof(command), "sed -i '/^next_certificate = /d' '%s'",
+             h->config_path);
+    assert_int_equal(system(command), 0);
+    assert_int_equal(harness_append_config(h, "\n[issuer partner]\n"
+                                              "entity_id = https://partner.example/idp\n"
+                                              "certificate = next-cert.pem\n"),
+                     0);
+    log = reload_and_wait(h, "\"event\":\"reload_failed\"");
+    assert_non_null(strstr(log, "[issuer partner] trusts the key with SHA-256 "));
+    assert_non_null(strstr(log, "which the metadata announces as the node's next SAML key "
+                                "since the start"));
+    free(log);
+
+    assert_int_equal(harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    assert_null(strstr(result.body, "partner"));
+    http_result_clear(&result);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 /* Runs `idsvc --check` on the harness's configuration; returns its status with its
  * output in output. */
 static int check_config(const harness *h, char *output, size_t size)
@@ -837,6 +874,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_rejects_other_tls_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_previous_saml_key_trusted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_announces_next_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_announced_key_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_certificate_current_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_certificate_bad_file, setup, teardown),
     };
