@@ -42,8 +42,8 @@ typedef struct saml_algorithm {
 
 /* The node signs with rsa-sha256 and ecdsa-sha256 only, but verifies the SHA-384 and
  * SHA-512 methods of RFC 6931 too, which other identity providers use. Any of them may
- * go with any EC curve. The SHA-1 methods pass only for an issuer that is allowed
- * SHA-1. */
+ * go with any EC curve of SAML_MIN_EC_BITS or more. The SHA-1 methods pass only for an
+ * issuer that is allowed SHA-1. */
 static const saml_algorithm saml_signature_methods[] = {
     { URI_MORE "rsa-sha256", "rsa-sha256", EVP_PKEY_RSA, false },
     { URI_MORE "rsa-sha384", "rsa-sha384", EVP_PKEY_RSA, false },
@@ -505,6 +505,11 @@ out:
     return status;
 }
 
+/* The smallest EC key, in bits of its field, that a signature may use. P-256 is the
+ * smallest curve of the profile, and OpenSSL 3 also loads curves such as secp112r1 and
+ * prime192v1, whose discrete logarithms are within reach. */
+#define SAML_MIN_EC_BITS 256
+
 /* Returns SAML_OK when key may be tried for this signature, or the reason it may not. */
 static saml_status saml_dsig_key_fits(const saml_trust_key *key, const saml_dsig_info *info,
                                       unsigned min_rsa_bits)
@@ -514,6 +519,8 @@ static saml_status saml_dsig_key_fits(const saml_trust_key *key, const saml_dsig
     if (info->uses_sha1 && !(key->flags & SAML_TRUST_ALLOW_SHA1))
         return SAML_ERR_SHA1_FORBIDDEN;
     if (key->key_type == EVP_PKEY_RSA && (unsigned)key->bits < min_rsa_bits)
+        return SAML_ERR_KEY_TOO_SMALL;
+    if (key->key_type == EVP_PKEY_EC && key->bits < SAML_MIN_EC_BITS)
         return SAML_ERR_KEY_TOO_SMALL;
     if (key->key_type == EVP_PKEY_EC &&
         info->signature_len != 2 * (((size_t)key->bits + 7) / 8))
@@ -545,6 +552,11 @@ static saml_status saml_dsig_unfit(saml_status reason, const saml_dsig_info *inf
                                  saml_digest_methods[i].uri);
         return saml_fail(detail, detail_size, reason, "the signature uses SHA-1");
     case SAML_ERR_KEY_TOO_SMALL:
+        if (info->key_type == EVP_PKEY_EC)
+            return saml_fail(detail, detail_size, reason,
+                             "the issuer's trusted EC keys are on curves of fewer than %d "
+                             "bits, such as P-192; use P-256 or a larger curve",
+                             SAML_MIN_EC_BITS);
         return saml_fail(detail, detail_size, reason,
                          "the issuer's trusted RSA keys are shorter than %u bits", min_rsa_bits);
     case SAML_ERR_SIGNATURE_ENCODING:

@@ -679,6 +679,55 @@ static void small_rsa_key_rejected(void **state)
     free(doc);
 }
 
+/* A signature by an EC key on a curve below 256 bits is rejected as key_too_small. OpenSSL
+ * 3 loads secp112r1, whose discrete logarithms were computed in 2009, and prime192v1. */
+static void small_ec_key_rejected(void **state)
+{
+    static const char *const curves[] = {"secp112r1", "prime192v1", "secp224r1"};
+    const st_template spec = {
+        .id = "_smallec",
+        .signature_method = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    };
+    char *tmpl = st_template_xml(&fixture, &spec);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+        saml_trust_store *store = saml_trust_store_new();
+        saml_verify_options options = st_options(&fixture);
+        saml_assertion *a = NULL;
+        char key_path[PATH_MAX + 32];
+        char command[4 * sizeof(key_path)];
+        char error[256];
+        char detail[256] = "";
+        EVP_PKEY *key;
+        char *doc;
+
+        snprintf(key_path, sizeof(key_path), "%s/%s.pem", fixture.dir, curves[i]);
+        snprintf(command, sizeof(command),
+                 "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:%s -pkeyopt "
+                 "ec_param_enc:named_curve -out %s 2>/dev/null && openssl pkey -in %s "
+                 "-pubout -out %s.pub 2>/dev/null",
+                 curves[i], key_path, key_path, key_path);
+        assert_int_equal(test_run(command), 0);
+        doc = st_xmlsec_sign(&fixture, tmpl, key_path);
+        strcat(key_path, ".pub");
+        key = saml_load_public_pem(key_path, error, sizeof(error));
+        assert_non_null(key);
+        assert_int_equal(saml_trust_store_add(store, ST_ISSUER, key, 0), 0);
+        EVP_PKEY_free(key);
+
+        assert_int_equal(saml_verify(store, &options, doc, strlen(doc), &a, detail,
+                                     sizeof(detail)),
+                         SAML_ERR_KEY_TOO_SMALL);
+        assert_null(a);
+        if (strstr(detail, "trusted EC keys are on curves of fewer than 256 bits") == NULL)
+            fail_msg("%s: %s", curves[i], detail);
+        saml_trust_store_free(&store);
+        free(doc);
+    }
+    free(tmpl);
+}
+
 /* Re-encodes a raw r||s ECDSA SignatureValue as DER. */
 static char *ecdsa_to_der(const char *doc)
 {
@@ -1000,6 +1049,7 @@ int main(void)
         cmocka_unit_test(xpath_transform_rejected),
         cmocka_unit_test(inclusive_c14n_rejected),
         cmocka_unit_test(stronger_signature_methods_verify),
+        cmocka_unit_test(small_ec_key_rejected),
         cmocka_unit_test(signature_method_outside_profile),
         cmocka_unit_test(sha1_rejected_unless_allowed),
         cmocka_unit_test(sha1_detail_names_part),
