@@ -141,6 +141,14 @@ typedef struct p11_removed {
  */
 int p11_key_destroy(p11_key **key, p11_removed *removed, p11_error *err);
 
+/*
+ * Checks that the key's public half is its own. An EC key's public half comes from a
+ * public key object or certificate with its CKA_ID (its label when it has none), so when
+ * another private key has the same CKA_ID, that object may be the other key's. Returns 0,
+ * or -1 with the reason in err for such a key.
+ */
+int p11_key_check_companions(p11_key *key, p11_error *err);
+
 /* Stores an X.509 certificate object with the key's label and CKA_ID. */
 int p11_cert_store(p11_token *token, const p11_key *key, X509 *cert, p11_error *err);
 

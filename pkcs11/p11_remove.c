@@ -61,6 +61,48 @@ static int destroy_companions(p11_key *key, CK_OBJECT_CLASS cls, size_t *count,
     return ret;
 }
 
+/* Checks whether the module returns the key's public half from the private key object
+ * itself: an RSA modulus is a public attribute of it. Other keys take it from a public
+ * key object or certificate with the same CKA_ID (p11_public.c). */
+static bool public_from_private(p11_key *key)
+{
+    unsigned char *modulus = NULL;
+    size_t len = 0;
+    p11_error ignored;
+    bool found;
+
+    if (key->type != P11_KEY_RSA_2048 && key->type != P11_KEY_RSA_3072)
+        return false;
+    found = p11_object_get(key->token, atomic_load(&key->handle), CKA_MODULUS, &modulus,
+                           &len, true, &ignored) == 0 &&
+            modulus != NULL;
+    free(modulus);
+    return found;
+}
+
+int p11_key_check_companions(p11_key *key, p11_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[2];
+    CK_OBJECT_HANDLE *found = NULL;
+    CK_ULONG count = 0;
+
+    p11_error_clear(err);
+    if (p11_key_refresh(key, err) != 0 ||
+        p11_object_find_all(key->token, tmpl, companion_template(key, &cls, tmpl), &found,
+                            &count, err) != 0)
+        return -1;
+    free(found);
+    if (count <= 1 || public_from_private(key))
+        return 0;
+    return p11_fail(err, CKR_OK,
+                    "%lu private keys have the %s of key '%s', so the public key object and "
+                    "certificate of this key cannot be told from those of the others. Remove "
+                    "the other key pairs with the same %s first",
+                    (unsigned long)count, key->id_len > 0 ? "CKA_ID" : "label", key->label,
+                    key->id_len > 0 ? "CKA_ID" : "label");
+}
+
 int p11_key_destroy(p11_key **key, p11_removed *removed, p11_error *err)
 {
     p11_key *target = *key;

@@ -474,6 +474,27 @@ static void test_remove_keeps_shared_id(void **state)
                          "'/CN=first' --out first-again.pem " TOKEN_ARGS,
                          admin),
                      0);
+
+    /* An EC key reads its public half from an object with its CKA_ID, so beside an EC
+     * twin neither key's public half is certain: both are kept, even with --force. */
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --keypairgen --key-type EC:prime256v1 --id 0e0f "
+                         "--label ec-twin",
+                         token_dir.module_path),
+                     0);
+    assert_int_equal(run("%s keys remove --label first --yes --force --config node.conf "
+                         TOKEN_ARGS, admin),
+                     1);
+    expect_in("err.txt", "private key 'first' (id 0e0f, type p256): 2 private keys have the "
+                         "CKA_ID of key 'first', so the public key object and certificate "
+                         "of this key cannot be told from those of the others");
+    expect_in("err.txt", "nothing was removed");
+    assert_int_equal(run("%s keys remove --label ec-twin --yes --force --config node.conf "
+                         TOKEN_ARGS, admin),
+                     1);
+    expect_in("err.txt", "2 private keys have the CKA_ID of key 'ec-twin'");
+    expect_listed("first", true);
+    expect_listed("ec-twin", true);
 }
 
 int main(void)

@@ -204,6 +204,12 @@ static int remove_key(const remove_args *args, p11_token *token, p11_key **key)
     int code;
 
     describe_key(*key, description, sizeof(description));
+    /* Both the in-use check and the removal compare public keys, so an ambiguous public
+     * half stops the command even with --force. */
+    if (p11_key_check_companions(*key, &err) != 0) {
+        keys_error(REMOVE_COMMAND, "%s: %s; nothing was removed", description, err.message);
+        return KEYS_EXIT_FAILED;
+    }
     code = check_in_use(args, token, *key, description);
     if (code == KEYS_EXIT_OK)
         code = confirm(args, description, p11_token_get_label(token));
