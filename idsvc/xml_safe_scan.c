@@ -115,9 +115,10 @@ typedef struct xml_safe_encoding {
 
 /*
  * Finds an encoding name that keeps the markup characters as the scan reads them: UTF-8,
- * UTF-16 and UCS-2, and the single-byte sets that keep ASCII as it is. A stateful or
- * escaping encoding such as UTF-7 writes '<' as other bytes, so the scan would miss every
- * tag. Returns NULL for any other name.
+ * UTF-16 and UCS-2, and the single-byte sets that keep ASCII as it is: ISO-8859-N,
+ * windows-125N, and the Thai sets TIS-620 and windows-874 by their IANA names. A
+ * stateful or escaping encoding such as UTF-7 writes '<' as other bytes, so the scan
+ * would miss every tag. Returns NULL for any other name.
  */
 static const xml_safe_encoding *xml_safe_find_encoding(const char *name)
 {
@@ -135,6 +136,8 @@ static const xml_safe_encoding *xml_safe_find_encoding(const char *name)
         {"UTF-16BE", 2, XML_SAFE_ORDER_BIG},
         {"UCS-2", 2, XML_SAFE_ORDER_LITTLE},
         {"ISO-10646-UCS-2", 2, XML_SAFE_ORDER_LITTLE},
+        {"TIS-620", 1, XML_SAFE_ORDER_ANY},
+        {"WINDOWS-874", 1, XML_SAFE_ORDER_ANY},
     };
     static const xml_safe_encoding single_byte = {"", 1, XML_SAFE_ORDER_ANY};
     static const char *const prefixes[] = {"ISO-8859-", "WINDOWS-125"};

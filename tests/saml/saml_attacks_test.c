@@ -954,6 +954,44 @@ static void undecoded_byte_reported_once(void **state)
     free(doc);
 }
 
+/*
+ * Thai issuers declare TIS-620 or windows-874, which keep ASCII as ISO-8859-11 does. A
+ * document signed in each, with a Thai NameID, verifies and yields the name in UTF-8, and
+ * 0xFC, which neither defines, is rejected after the root element.
+ */
+static void thai_encodings_verify(void **state)
+{
+    static const char *const names[] = {"TIS-620", "windows-874"};
+    /* "somchai" in Thai letters, in both encodings, and then in UTF-8. */
+    static const char thai[] = "\xca\xc1\xaa\xd2\xc2@idsvc.test";
+    static const char thai_utf8[] = "\xe0\xb8\xaa\xe0\xb8\xa1\xe0\xb8\x8a\xe0\xb8\xb2"
+                                    "\xe0\xb8\xa2@idsvc.test";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const st_template spec = {.id = "_thai1", .name_id = thai};
+        char *body = st_template_xml(&fixture, &spec);
+        char *declaration = st_replace("<?xml version=\"1.0\" encoding=\"NAME\"?>\n", "NAME",
+                                       names[i]);
+        char *tmpl = join3(declaration, body, "");
+        char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+        char *tail = join3(doc, "\xfc", "");
+        saml_assertion *assertion = NULL;
+
+        if (st_verify(&fixture, NULL, doc, &assertion) != SAML_OK)
+            fail_msg("the %s document did not verify", names[i]);
+        assert_string_equal(assertion->name_id, thai_utf8);
+        saml_assertion_free(&assertion);
+        expect_bytes(tail, strlen(tail), SAML_ERR_XML_MALFORMED,
+                     "bytes that are invalid in the encoding its XML declaration names");
+        free(body);
+        free(declaration);
+        free(tmpl);
+        free(doc);
+        free(tail);
+    }
+}
+
 /* Returns the detail of verifying xml, which must be rejected with expected. */
 static char *rejection_detail(const char *xml, saml_status expected)
 {
@@ -1050,6 +1088,7 @@ int main(void)
         cmocka_unit_test(inclusive_c14n_rejected),
         cmocka_unit_test(stronger_signature_methods_verify),
         cmocka_unit_test(small_ec_key_rejected),
+        cmocka_unit_test(thai_encodings_verify),
         cmocka_unit_test(signature_method_outside_profile),
         cmocka_unit_test(sha1_rejected_unless_allowed),
         cmocka_unit_test(sha1_detail_names_part),
