@@ -186,16 +186,35 @@ static const char *issuer_trusting(json_t *issuers, const char *sha256)
 
 /* Rejects one [saml] next_certificate key that an issuers entry already trusts, and
  * appends its fingerprint to next_keys. */
+/* Checks whether a JSON array of strings contains text. */
+static bool strings_contain(const json_t *strings, const char *text)
+{
+    size_t index;
+    json_t *item;
+
+    json_array_foreach(strings, index, item) {
+        if (strcmp(json_string_value(item), text) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int check_next_key(json_t *issuers, json_t *next_keys, const char *path, EVP_PKEY *key,
                           char *error, size_t error_size)
 {
     json_t *fingerprint = key_fingerprint(key);
     const char *sha256 = json_string_value(fingerprint);
     const char *id = sha256 != NULL ? issuer_trusting(issuers, sha256) : NULL;
-    int rc = sha256 != NULL && id == NULL ? 0 : -1;
+    bool repeated = sha256 != NULL && strings_contain(next_keys, sha256);
+    int rc = sha256 != NULL && id == NULL && !repeated ? 0 : -1;
 
     if (sha256 == NULL)
         snprintf(error, error_size, "[saml] next_certificate %s: cannot encode a key", path);
+    else if (repeated)
+        snprintf(error, error_size,
+                 "[saml] next_certificate %s holds the key with SHA-256 %s a second time, "
+                 "which the metadata would announce twice; list each next key once", path,
+                 sha256);
     else if (id != NULL && strcmp(id, "self") == 0)
         snprintf(error, error_size,
                  "[saml] next_certificate %s holds the key with SHA-256 %s, which the node "

@@ -409,6 +409,10 @@ static void test_next_certificate_rejections(void **state)
         {"[saml]\nnext_certificate = acme.key\n", "[saml] next_certificate "},
         {"[saml]\nnext_certificate = gone.pem\n", "[saml] next_certificate "},
         {"[saml]\nnext_certificate = gone.pem\n", "gone.pem"},
+        {"[saml]\nnext_certificate = acme.pem\nnext_certificate = acme.pem\n",
+         "acme.pem holds the key with SHA-256 "},
+        {"[saml]\nnext_certificate = acme.pem\nnext_certificate = acme.pem\n",
+         " a second time, which the metadata would announce twice"},
     };
     char path[PATH_MAX + 32];
     char output[4096];
