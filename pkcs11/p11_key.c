@@ -211,10 +211,44 @@ static int uri_matches(p11_token *token, P11KitUri *uri, CK_OBJECT_HANDLE object
     return 0;
 }
 
+/*
+ * Finds a path attribute that the URI gives twice, such as "object=a;object=b", and
+ * copies its name to name. p11-kit 0.24.1 keeps the last value without an error, so the
+ * URI would name another key than a reader of its first value expects.
+ */
+static bool uri_repeats_attribute(const char *text, char *name, size_t name_size)
+{
+    const char *colon = strchr(text, ':');
+    const char *path = colon != NULL ? colon + 1 : "";
+    size_t path_len = strcspn(path, "?");
+    const char *names[32];
+    size_t lengths[32];
+    size_t count = 0;
+
+    for (size_t at = 0; at < path_len && count < 32; at += strcspn(path + at, ";") + 1) {
+        size_t len = strcspn(path + at, "=;?");
+
+        for (size_t i = 0; i < count; i++) {
+            if (lengths[i] == len && strncmp(names[i], path + at, len) == 0) {
+                snprintf(name, name_size, "%.*s", (int)len, path + at);
+                return true;
+            }
+        }
+        names[count] = path + at;
+        lengths[count] = len;
+        count++;
+    }
+    return false;
+}
+
 static int check_uri(p11_token *token, P11KitUri *uri, const char *text, p11_error *err)
 {
     CK_ATTRIBUTE *cls = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+    char repeated[64];
 
+    if (uri_repeats_attribute(text, repeated, sizeof(repeated)))
+        return p11_fail(err, CKR_OK, "URI '%s' gives the attribute '%s' twice; give it once",
+                        text, repeated);
     if (p11_kit_uri_any_unrecognized(uri))
         return p11_fail(err, CKR_OK, "URI '%s' has an attribute this layer does not know",
                         text);

@@ -141,6 +141,9 @@ static void test_bad_uris_rejected(void **state)
     find_fails("pkcs11:object=other;type=cert", "does not name a private key");
     find_fails("pkcs11:token=another;object=other", "names another token");
     find_fails("pkcs11:object=other?pin-value=1234", "carries a PIN");
+    /* p11-kit keeps the last of two values, which would name the key after the first. */
+    find_fails("pkcs11:object=missing;object=other", "gives the attribute 'object' twice");
+    find_fails("pkcs11:id=%42;type=private;id=%42", "gives the attribute 'id' twice");
 }
 
 /* A certificate holding the key's public half, signed by a throwaway software key: the
