@@ -505,9 +505,9 @@ out:
     return status;
 }
 
-/* The smallest EC key, in bits of its field, that a signature may use. P-256 is the
- * smallest curve of the profile, and OpenSSL 3 also loads curves such as secp112r1 and
- * prime192v1, whose discrete logarithms are within reach. */
+/* The smallest EC key, in bits of its field, that a signature may use: P-256, the
+ * smallest curve of the profile. OpenSSL 3 also loads smaller curves such as secp112r1
+ * and prime192v1. */
 #define SAML_MIN_EC_BITS 256
 
 /* Returns SAML_OK when key may be tried for this signature, or the reason it may not. */

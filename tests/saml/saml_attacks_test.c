@@ -679,8 +679,8 @@ static void small_rsa_key_rejected(void **state)
     free(doc);
 }
 
-/* A signature by an EC key on a curve below 256 bits is rejected as key_too_small. OpenSSL
- * 3 loads secp112r1, whose discrete logarithms were computed in 2009, and prime192v1. */
+/* A signature by an EC key on a curve below 256 bits, which OpenSSL 3 loads, is rejected
+ * as key_too_small. */
 static void small_ec_key_rejected(void **state)
 {
     static const char *const curves[] = {"secp112r1", "prime192v1", "secp224r1"};
