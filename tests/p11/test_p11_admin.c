@@ -437,6 +437,21 @@ static void test_remove_issuer_and_client_ca(void **state)
 
 /* A key pair that another tool made with the CKA_ID of a key of this tool is removed
  * alone: the public key and certificate of the other pair stay on the token. */
+/* A label with an escape sequence is shown with '?' for its control characters. */
+static void test_remove_shows_label_safely(void **state)
+{
+    (void)state;
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --keypairgen --key-type rsa:2048 --id 0c0d "
+                         "--label \"$(printf 'ctl\\033[2Jx')\"",
+                         token_dir.module_path),
+                     0);
+    assert_int_equal(run("%s keys remove --id 0c0d --yes --config node.conf " TOKEN_ARGS,
+                         admin),
+                     0);
+    expect_in("out.txt", "removed private key 'ctl?[2Jx' (id 0c0d, type rsa2048)");
+}
+
 static void test_remove_keeps_shared_id(void **state)
 {
     char *text;
@@ -509,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_remove_guards),
         cmocka_unit_test(test_remove_confirmation),
         cmocka_unit_test(test_remove_by_label_and_force),
+        cmocka_unit_test(test_remove_shows_label_safely),
         cmocka_unit_test(test_remove_keeps_shared_id),
         cmocka_unit_test(test_remove_issuer_and_client_ca),
     };

@@ -156,16 +156,25 @@ static int confirm(const remove_args *args, const char *description, const char 
     return KEYS_EXIT_OK;
 }
 
-/* Describes the key as "private key 'LABEL' (id HEX, type TYPE)". */
+/* Describes the key as "private key 'LABEL' (id HEX, type TYPE)". Control characters
+ * of the label become '?', so that a label cannot rewrite the terminal around the
+ * confirmation prompt. */
 static void describe_key(p11_key *key, char *out, size_t size)
 {
     size_t id_len = 0;
     const unsigned char *id = p11_key_get_id(key, &id_len);
+    const char *label = p11_key_get_label(key);
     char id_hex[129] = "";
+    char shown[256];
+    size_t len = 0;
 
     for (size_t i = 0; i < id_len && i < 64; i++)
         snprintf(id_hex + 2 * i, 3, "%02x", id[i]);
-    snprintf(out, size, "private key '%s' (id %s, type %s)", p11_key_get_label(key),
+    for (const unsigned char *c = (const unsigned char *)label;
+         c != NULL && *c != '\0' && len + 1 < sizeof(shown); c++)
+        shown[len++] = *c < 0x20 || *c == 0x7f ? '?' : (char)*c;
+    shown[len] = '\0';
+    snprintf(out, size, "private key '%s' (id %s, type %s)", shown,
              id_len > 0 ? id_hex : "none", p11_key_type_name(p11_key_get_type(key)));
 }
 
