@@ -1,5 +1,6 @@
 /* The public half of a token key as an OpenSSL 3 EVP_PKEY. Only public attributes are
  * read: CKA_MODULUS and CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS and CKA_EC_POINT. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,48 +147,85 @@ static EVP_PKEY *ec_public(const unsigned char *ec_params, size_t params_len,
 }
 
 /* Finds the public key object (or else the certificate) stored with the same id. */
-static CK_OBJECT_HANDLE find_companion(p11_token *token, CK_OBJECT_CLASS cls,
-                                       const unsigned char *id, size_t id_len,
-                                       const char *label, p11_error *err)
+/* The maximum number of objects of one class that find_companion compares. */
+#define COMPANIONS_MAX 8
+
+static EVP_PKEY *from_public_object(p11_token *token, CK_OBJECT_HANDLE object,
+                                    p11_error *err);
+static EVP_PKEY *from_certificate_object(p11_token *token, CK_OBJECT_HANDLE object,
+                                         p11_error *err);
+
+/* Returns whether every object in found contains the same public key. */
+static bool companions_agree(p11_token *token, CK_OBJECT_CLASS cls,
+                             const CK_OBJECT_HANDLE *found, CK_ULONG count)
+{
+    EVP_PKEY *first = p11_public_of_object(token, found[0], cls, NULL);
+    bool agree = first != NULL;
+
+    for (CK_ULONG i = 1; agree && i < count; i++) {
+        EVP_PKEY *other = p11_public_of_object(token, found[i], cls, NULL);
+
+        agree = other != NULL && EVP_PKEY_eq(first, other) == 1;
+        EVP_PKEY_free(other);
+    }
+    EVP_PKEY_free(first);
+    return agree;
+}
+
+/* Finds the object of class cls with the key's CKA_ID, or with its label when it has no
+ * id, and puts it in *out. Returns 0, 1 when there is none, or -1 after setting err when
+ * several such objects contain different public keys. Then which one belongs to the key
+ * cannot be told, and taking the first would publish or check another key. */
+static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned char *id,
+                          size_t id_len, const char *label, CK_OBJECT_HANDLE *out,
+                          p11_error *err)
 {
     CK_ATTRIBUTE tmpl[2];
-    CK_OBJECT_HANDLE found[1];
+    CK_OBJECT_HANDLE found[COMPANIONS_MAX];
     CK_ULONG count = 0;
 
+    *out = CK_INVALID_HANDLE;
     tmpl[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
     if (id_len > 0)
         tmpl[1] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
     else if (label != NULL)
         tmpl[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
     else
-        return CK_INVALID_HANDLE;
-    if (p11_object_find(token, tmpl, 2, found, 1, &count, err) != 0 || count == 0)
-        return CK_INVALID_HANDLE;
-    return found[0];
+        return 1;
+    if (p11_object_find(token, tmpl, 2, found, COMPANIONS_MAX, &count, err) != 0 ||
+        count == 0)
+        return 1;
+    if (count > 1 && !companions_agree(token, cls, found, count)) {
+        p11_fail(err, CKR_OK,
+                 "key '%s': %lu %s objects with its %s hold different public keys, so "
+                 "its public half is ambiguous; give each key pair its own CKA_ID",
+                 label != NULL ? label : "", (unsigned long)count,
+                 cls == CKO_CERTIFICATE ? "certificate" : "public key",
+                 id_len > 0 ? "CKA_ID" : "label");
+        return -1;
+    }
+    *out = found[0];
+    return 0;
 }
 
+/* Reads the public key of the certificate beside the key. Returns NULL when there is
+ * none, and also sets *ambiguous when certificates of different keys share its id. */
 static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id,
-                                  size_t id_len, const char *label, p11_error *err)
+                                  size_t id_len, const char *label, bool *ambiguous,
+                                  p11_error *err)
 {
-    CK_OBJECT_HANDLE cert =
-        find_companion(token, CKO_CERTIFICATE, id, id_len, label, err);
-    unsigned char *der = NULL;
-    const unsigned char *p;
-    size_t len = 0;
-    X509 *x509;
-    EVP_PKEY *pkey = NULL;
+    CK_OBJECT_HANDLE cert;
 
-    if (cert == CK_INVALID_HANDLE ||
-        p11_object_get(token, cert, CKA_VALUE, &der, &len, false, err) != 0)
+    *ambiguous = false;
+    switch (find_companion(token, CKO_CERTIFICATE, id, id_len, label, &cert, err)) {
+    case 0:
+        return from_certificate_object(token, cert, err);
+    case -1:
+        *ambiguous = true;
         return NULL;
-    p = der;
-    x509 = d2i_X509(NULL, &p, (long)len);
-    if (x509 != NULL) {
-        pkey = X509_get_pubkey(x509);
-        X509_free(x509);
+    default:
+        return NULL;
     }
-    free(der);
-    return pkey;
 }
 
 /* Reads the key of a public key object from its own attributes. */
@@ -283,14 +321,16 @@ EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
         free(a);
         free(b);
         a = b = NULL;
-        public_key = find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, err);
+        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0)
+            return NULL;
         if (public_key != CK_INVALID_HANDLE &&
             p11_object_get(token, public_key, CKA_MODULUS, &a, &a_len, false, err) == 0 &&
             p11_object_get(token, public_key, CKA_PUBLIC_EXPONENT, &b, &b_len, false,
                            err) == 0)
             pkey = rsa_public(a, a_len, b, b_len, name, err);
     } else if (key_type == CKK_EC) {
-        public_key = find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, err);
+        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0)
+            return NULL;
         if (public_key != CK_INVALID_HANDLE &&
             p11_object_get(token, public_key, CKA_EC_PARAMS, &a, &a_len, false, err) ==
                 0 &&
@@ -310,9 +350,15 @@ out:
     if (pkey == NULL) {
         /* No public key object: the certificate beside the key still names it. */
         p11_error cert_err;
+        bool ambiguous;
 
         p11_error_clear(&cert_err);
-        pkey = from_certificate(token, id, id_len, label, &cert_err);
+        pkey = from_certificate(token, id, id_len, label, &ambiguous, &cert_err);
+        if (ambiguous) {
+            if (err != NULL)
+                *err = cert_err;
+            return NULL;
+        }
         if (pkey == NULL && err != NULL && err->message[0] == '\0')
             p11_fail(err, CKR_OK,
                      "key '%s' has no public key object or certificate with the same "

@@ -437,6 +437,29 @@ static void test_remove_issuer_and_client_ca(void **state)
 
 /* A key pair that another tool made with the CKA_ID of a key of this tool is removed
  * alone: the public key and certificate of the other pair stay on the token. */
+/* Two EC key pairs with one CKA_ID: a private EC key has no public point of its own, so
+ * its public half comes from a public key object with its id, and here two such objects
+ * hold different keys. Signing a certificate for either key must fail and name the
+ * ambiguity, not put the other key's public half in the certificate. */
+static void test_ambiguous_public_half_rejected(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                             "e2e-user-pin --keypairgen --key-type EC:prime256v1 --id 0d0e "
+                             "--label ec-twin-%d",
+                             token_dir.module_path, i),
+                         0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run("%s keys certificate --key 'pkcs11:object=ec-twin-%d' "
+                             "--subject /CN=twin --out twin.pem " TOKEN_ARGS,
+                             admin, i),
+                         1);
+        expect_in("err.txt", "2 public key objects with its CKA_ID hold different public "
+                             "keys");
+    }
+}
+
 /* A label with an escape sequence is shown with '?' for its control characters. */
 static void test_remove_shows_label_safely(void **state)
 {
@@ -491,7 +514,8 @@ static void test_remove_keeps_shared_id(void **state)
                      0);
 
     /* An EC key reads its public half from an object with its CKA_ID, so beside an EC
-     * twin neither key's public half is certain: both are kept, even with --force. */
+     * twin neither key's public half is certain: loading either key fails, and both
+     * are kept, even with --force. */
     assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
                          "e2e-user-pin --keypairgen --key-type EC:prime256v1 --id 0e0f "
                          "--label ec-twin",
@@ -500,14 +524,13 @@ static void test_remove_keeps_shared_id(void **state)
     assert_int_equal(run("%s keys remove --label first --yes --force --config node.conf "
                          TOKEN_ARGS, admin),
                      1);
-    expect_in("err.txt", "private key 'first' (id 0e0f, type p256): 2 private keys have the "
-                         "CKA_ID of key 'first', so the public key object and certificate "
-                         "of this key cannot be told from those of the others");
-    expect_in("err.txt", "nothing was removed");
+    expect_in("err.txt", "key 'first': 2 public key objects with its CKA_ID hold different "
+                         "public keys, so its public half is ambiguous");
     assert_int_equal(run("%s keys remove --label ec-twin --yes --force --config node.conf "
                          TOKEN_ARGS, admin),
                      1);
-    expect_in("err.txt", "2 private keys have the CKA_ID of key 'ec-twin'");
+    expect_in("err.txt", "key 'ec-twin': 2 public key objects with its CKA_ID hold "
+                         "different public keys");
     expect_listed("first", true);
     expect_listed("ec-twin", true);
 }
@@ -527,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_remove_shows_label_safely),
         cmocka_unit_test(test_remove_keeps_shared_id),
         cmocka_unit_test(test_remove_issuer_and_client_ca),
+        /* Last, because its two key pairs of one CKA_ID stay in the token. */
+        cmocka_unit_test(test_ambiguous_public_half_rejected),
     };
 
     return cmocka_run_group_tests_name("p11_admin", tests, setup, teardown);
