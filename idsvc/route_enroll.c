@@ -26,8 +26,6 @@
 
 #define CODE_MAX 64
 
-static const int algorithms[] = {-7, -257, -8}; /* ES256, RS256, EdDSA */
-
 static const char *const attestation_names[] = {"none", "self", "basic", "trusted"};
 
 void route_enroll_page(http_request *request, http_reply *reply)
@@ -210,12 +208,15 @@ static json_t *creation_options(const http_request *request, const web_challenge
     json_t *params = json_array();
     json_t *doc = NULL;
     char user_name[32];
+    size_t algorithm_count;
+    /* The same list that registrations are verified against, ES256 first. */
+    const int64_t *algorithms = webauthn_credential_algorithms(&algorithm_count);
 
     /* The user name is derived from the random handle, so it carries no personal data. */
     snprintf(user_name, sizeof(user_name), "idsvc-%.8s", handle_text ? handle_text : "");
-    for (size_t i = 0; params != NULL && i < sizeof(algorithms) / sizeof(algorithms[0]); i++)
-        json_array_append_new(params, json_pack("{s:s, s:i}", "type", "public-key", "alg",
-                                                algorithms[i]));
+    for (size_t i = 0; params != NULL && i < algorithm_count; i++)
+        json_array_append_new(params, json_pack("{s:s, s:I}", "type", "public-key", "alg",
+                                                (json_int_t)algorithms[i]));
     if (challenge_text != NULL && handle_text != NULL && params != NULL && exclude != NULL)
         doc = json_pack(
             "{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:O, s:I, s:s, s:{s:s, s:b, s:s}, s:O}",

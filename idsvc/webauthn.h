@@ -45,6 +45,7 @@ typedef enum webauthn_code {
     WEBAUTHN_USER_HANDLE_MISMATCH,           /* user_handle_mismatch */
     WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH,    /* backup_eligibility_mismatch */
     WEBAUTHN_INTERNAL_ERROR, /* internal_error: our failure, not the input's */
+    WEBAUTHN_ALGORITHM_NOT_OFFERED, /* algorithm_not_offered */
 } webauthn_code;
 
 /* Returns the stable text form of a code, such as "challenge_mismatch". */
@@ -100,6 +101,24 @@ void webauthn_verifier_set_allow_cross_origin(webauthn_verifier *verifier, bool 
 
 /* Pins the time at which certificate chains are checked; 0 selects the current time. */
 void webauthn_verifier_set_time(webauthn_verifier *verifier, time_t at);
+
+/*
+ * Returns the COSE algorithms that a credential key may have, in the order a relying
+ * party offers them in pubKeyCredParams: ES256 (-7), RS256 (-257), EdDSA (-8), ES384
+ * (-35), ES512 (-36), PS256 (-37), PS384 (-38), PS512 (-39), RS384 (-258) and RS512
+ * (-259). ES256 comes first, so that an authenticator that can make several prefers it.
+ */
+const int64_t *webauthn_credential_algorithms(size_t *count);
+
+/*
+ * Sets the credential key algorithms that registration options offered, in
+ * pubKeyCredParams. A registration whose credential key has another algorithm is
+ * rejected with WEBAUTHN_ALGORITHM_NOT_OFFERED (WebAuthn Level 3, section 7.1). Until
+ * this is called, every algorithm of webauthn_credential_algorithms is offered.
+ * Returns 0, or -1 when an algorithm is not one of those or memory runs out.
+ */
+int webauthn_verifier_set_algorithms(webauthn_verifier *verifier, const int64_t *algs,
+                                     size_t count);
 
 /*
  * Decodes the challenge named in a response's clientDataJSON, so that the caller can

@@ -1,7 +1,8 @@
 /*
  * Attestation formats that libfido2 1.12 verifies: packed and fido-u2f, tpm with alg RS1
  * (after webauthn_attest_tpm.c has checked it), plus none, which has nothing to verify.
- * libfido2 checks the statement signature. The certificate requirements and the AAGUID
+ * libfido2 checks the statement signature, except for packed statements with algorithms
+ * it does not know, which webauthn_attest_signature.c verifies. The certificate requirements and the AAGUID
  * extension are checked here, and the chain in webauthn_register.c.
  */
 #include <stdlib.h>
@@ -329,21 +330,58 @@ static webauthn_code check_packed_cert(const X509 *leaf, webauthn_error *err)
     return WEBAUTHN_OK;
 }
 
+/* Returns true for the algorithms a packed statement may name: those of credential
+ * keys, which RS1 is not. */
+static bool credential_alg(int64_t alg)
+{
+    size_t count;
+    const int64_t *algs = webauthn_credential_algorithms(&count);
+
+    for (size_t i = 0; i < count; i++) {
+        if (algs[i] == alg)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Verifies a packed statement signature by key (the credential key for self
+ * attestation, else the x5c leaf key) under alg. libfido2 1.12 verifies it when both alg
+ * and the credential key's algorithm are ES256, RS256 or EdDSA, as it did before other
+ * algorithms were accepted, because it also checks the authenticator data on its own.
+ * Every other combination is verified with OpenSSL.
+ */
+static webauthn_code packed_signature(const webauthn_attestation_input *in,
+                                      EVP_PKEY *key, int64_t alg, bool self,
+                                      webauthn_error *err)
+{
+    fido_cred_t *cred = NULL;
+    webauthn_code code;
+
+    if (!webauthn_libfido2_alg(alg) || !webauthn_libfido2_alg(in->credential_key->alg))
+        return webauthn_verify_att_signature(in, key, alg, err);
+
+    code = load_cred(in, &cred, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = fido_result(self ? fido_cred_verify_self(cred) : fido_cred_verify(cred),
+                       in->fmt, err);
+    fido_cred_free(&cred);
+    return code;
+}
+
 static webauthn_code packed_full(const webauthn_attestation_input *in, int64_t alg,
                                  const cbor_item_t *x5c, webauthn_attestation_output *out,
                                  webauthn_error *err)
 {
-    fido_cred_t *cred = NULL;
     X509 *leaf;
     webauthn_code code;
 
-    if (alg != WEBAUTHN_COSE_ES256 && alg != WEBAUTHN_COSE_RS256 &&
-        alg != WEBAUTHN_COSE_EDDSA)
-        return webauthn_fail(
-            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-            "The packed attestation uses COSE algorithm %lld; supported are "
-            "ES256, RS256 and EdDSA.",
-            (long long)alg);
+    if (!credential_alg(alg))
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                             "The packed attestation uses COSE algorithm %lld; supported "
+                             "are %s.",
+                             (long long)alg, WEBAUTHN_CREDENTIAL_ALG_NAMES);
 
     code = webauthn_x5c_parse(x5c, &out->x5c, err);
     if (code != WEBAUTHN_OK)
@@ -354,15 +392,12 @@ static webauthn_code packed_full(const webauthn_attestation_input *in, int64_t a
     if (!webauthn_key_fits_alg(X509_get0_pubkey(leaf), alg))
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The packed attestation certificate key does not fit alg "
-                             "%lld (%s), which needs a P-256 key for ES256, an RSA key "
-                             "for RS256 or an Ed25519 key for EdDSA.",
+                             "%lld (%s), which needs an EC key on its curve for ES256, "
+                             "ES384 and ES512, an RSA key for the RS and PS algorithms "
+                             "or an Ed25519 key for EdDSA.",
                              (long long)alg, webauthn_cose_alg_name(alg));
 
-    code = load_cred(in, &cred, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-    code = fido_result(fido_cred_verify(cred), in->fmt, err);
-    fido_cred_free(&cred);
+    code = packed_signature(in, X509_get0_pubkey(leaf), alg, false, err);
     if (code != WEBAUTHN_OK)
         return code;
 
@@ -380,7 +415,6 @@ static webauthn_code packed_full(const webauthn_attestation_input *in, int64_t a
 static webauthn_code packed_self(const webauthn_attestation_input *in, int64_t alg,
                                  webauthn_attestation_output *out, webauthn_error *err)
 {
-    fido_cred_t *cred = NULL;
     webauthn_code code;
 
     if (alg != in->credential_key->alg)
@@ -390,11 +424,7 @@ static webauthn_code packed_self(const webauthn_attestation_input *in, int64_t a
             "key is %s.",
             (long long)alg, webauthn_cose_alg_name(in->credential_key->alg));
 
-    code = load_cred(in, &cred, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-    code = fido_result(fido_cred_verify_self(cred), in->fmt, err);
-    fido_cred_free(&cred);
+    code = packed_signature(in, in->credential_key->pkey, alg, true, err);
     if (code != WEBAUTHN_OK)
         return code;
 

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "webauthn_internal.h"
@@ -58,7 +59,7 @@ static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
     return WEBAUTHN_OK;
 }
 
-/* Checks that an RS256 credential key has the exponent 65537, the only exponent that
+/* Checks that an RSA credential key has the exponent 65537, the only exponent that
  * pubArea is accepted with. libfido2 1.12 takes only the field value 0, which TPM 2.0
  * defines as 65537. The modulus alone is then compared, so a credential key with
  * another exponent would pass as the key that the TPM attested. */
@@ -66,11 +67,13 @@ static webauthn_code check_tpm_exponent(const webauthn_attestation_input *in,
                                         webauthn_error *err)
 {
     static const unsigned char f4[] = {0x01, 0x00, 0x01};
+    const webauthn_sig_alg *credential_alg =
+        webauthn_sig_alg_find(in->credential_key->alg);
     cbor_item_t *map = NULL;
     const cbor_item_t *e;
     webauthn_code code;
 
-    if (in->credential_key->alg != WEBAUTHN_COSE_RS256)
+    if (credential_alg == NULL || credential_alg->curve_nid != NID_undef)
         return WEBAUTHN_OK;
     code = webauthn_cbor_load(in->auth_data->public_key, in->auth_data->public_key_len,
                               &map, err);
@@ -80,8 +83,9 @@ static webauthn_code check_tpm_exponent(const webauthn_attestation_input *in,
         (e == NULL || !cbor_isa_bytestring(e) || cbor_bytestring_length(e) != 3 ||
          memcmp(cbor_bytestring_handle(e), f4, sizeof(f4)) != 0))
         code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The RS256 credential key's exponent is not 65537, the "
-                             "exponent of the TPM key that pubArea describes.");
+                             "The %s credential key's exponent is not 65537, the "
+                             "exponent of the TPM key that pubArea describes.",
+                             webauthn_cose_alg_name(in->credential_key->alg));
     if (map != NULL)
         cbor_decref(&map);
     return code;
@@ -129,21 +133,21 @@ static webauthn_code read_statement(const cbor_item_t *att_stmt, tpm_statement *
 /* Finds the statement algorithm, and rejects credential keys that pubArea cannot be
  * compared with. */
 static webauthn_code find_alg(const webauthn_attestation_input *in, int64_t alg,
-                              const webauthn_tpm_alg **tpm_alg, webauthn_error *err)
+                              const webauthn_sig_alg **tpm_alg, webauthn_error *err)
 {
-    *tpm_alg = webauthn_tpm_alg_find(alg);
+    *tpm_alg = webauthn_sig_alg_find(alg);
     if (*tpm_alg == NULL)
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
             "The tpm statement algorithm %lld (%s) is not supported; supported are RS1, "
             "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 and ES512.",
             (long long)alg, webauthn_cose_alg_name(alg));
-    /* webauthn_attest_tpm_info.c compares pubArea only with ES256 (P-256) and RS256
-     * credential keys. */
+    /* webauthn_attest_tpm_info.c compares pubArea only with ECDSA and RSA credential
+     * keys; a TPM 2.0 has no Ed25519 keys. */
     if (in->credential_key->alg == WEBAUTHN_COSE_EDDSA)
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-            "The tpm attestation is verified only over an ES256 or RS256 credential key; "
+            "The tpm attestation is verified only over an ECDSA or RSA credential key; "
             "this one has the statement algorithm %lld (%s) and an %s credential key.",
             (long long)alg, (*tpm_alg)->name,
             webauthn_cose_alg_name(in->credential_key->alg));
@@ -154,7 +158,7 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err)
 {
     tpm_statement stmt;
-    const webauthn_tpm_alg *tpm_alg = NULL;
+    const webauthn_sig_alg *tpm_alg = NULL;
     X509 *aik;
     webauthn_code code;
 
@@ -175,8 +179,10 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
     aik = sk_X509_value(out->x5c, 0);
     code = webauthn_tpm_verify_signature(tpm_alg, aik, stmt.cert_info, stmt.sig, err);
     /* RS1 is what Windows Hello sends, and libfido2 checks its structures more strictly
-     * than WebAuthn requires (see the top of this file). */
-    if (code == WEBAUTHN_OK && stmt.alg == WEBAUTHN_COSE_RS1)
+     * than WebAuthn requires (see the top of this file). libfido2 1.12 takes only
+     * ES256, RS256 and EdDSA credential keys, so other keys get the checks above only. */
+    if (code == WEBAUTHN_OK && stmt.alg == WEBAUTHN_COSE_RS1 &&
+        webauthn_libfido2_alg(in->credential_key->alg))
         code = webauthn_fido_verify(in, err);
     if (code != WEBAUTHN_OK)
         return code;

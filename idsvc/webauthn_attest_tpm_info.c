@@ -25,7 +25,10 @@
 #define TPM_ALG_SHA1 0x0004u
 #define TPM_ALG_SHA256 0x000bu
 #define TPM_ALG_ECC 0x0023u
+/* TPM_ECC_CURVE values (TPM 2.0 Library, Part 2, section 6.4). */
 #define TPM_ECC_NIST_P256 0x0003u
+#define TPM_ECC_NIST_P384 0x0004u
+#define TPM_ECC_NIST_P521 0x0005u
 #define TPM_RSA_DEFAULT_EXPONENT 65537u
 #define TPM_CLOCK_INFO_LEN 17
 #define TPM_FIRMWARE_VERSION_LEN 8
@@ -92,7 +95,7 @@ static size_t pub_area_name(const unsigned char *pub_area, size_t pub_area_len,
 /* Writes the hash of authData || clientDataHash with the hash that the statement alg
  * employs, the value that extraData must have, and its length into *len. */
 static webauthn_code extra_data_hash(const webauthn_attestation_input *in,
-                                     const webauthn_tpm_alg *tpm_alg,
+                                     const webauthn_sig_alg *tpm_alg,
                                      unsigned char hash[EVP_MAX_MD_SIZE], size_t *len,
                                      webauthn_error *err)
 {
@@ -144,7 +147,7 @@ static bool read_cert_info(const cbor_item_t *cert_info, cert_info_fields *out)
 
 /* Checks certInfo against authData, clientDataHash and pubArea. */
 static webauthn_code check_cert_info(const webauthn_attestation_input *in,
-                                     const webauthn_tpm_alg *tpm_alg,
+                                     const webauthn_sig_alg *tpm_alg,
                                      const cbor_item_t *cert_info,
                                      const cbor_item_t *pub_area, webauthn_error *err)
 {
@@ -219,19 +222,36 @@ static bool sized_equals(tpm_reader *r, const cbor_item_t *cose_value)
            memcmp(bytes, cbor_bytestring_handle(cose_value), len) == 0;
 }
 
+/* Returns the TPM curve of an ES algorithm, or 0 for any other algorithm. */
+static uint32_t tpm_curve_of_alg(int alg)
+{
+    switch (alg) {
+    case WEBAUTHN_COSE_ES256:
+        return TPM_ECC_NIST_P256;
+    case WEBAUTHN_COSE_ES384:
+        return TPM_ECC_NIST_P384;
+    case WEBAUTHN_COSE_ES512:
+        return TPM_ECC_NIST_P521;
+    default:
+        return 0;
+    }
+}
+
 /* Compares the parameters and unique field of pubArea, after authPolicy, with the
- * credential key: the P-256 point of an ES256 key, or the modulus of an RS256 key,
- * whose exponent check_tpm_exponent requires to be 65537. Nothing may follow unique. */
+ * credential key: the point of an ES256, ES384 or ES512 key on the curve of its alg,
+ * or the modulus of an RSA key, whose exponent check_tpm_exponent requires to be
+ * 65537. Nothing may follow unique. */
 static bool pub_area_key_matches(tpm_reader *r, int alg, const cbor_item_t *cose)
 {
+    uint32_t want_curve = tpm_curve_of_alg(alg);
     bool matches;
 
     read_bytes(r, 4); /* symmetric and scheme */
-    if (alg == WEBAUTHN_COSE_ES256) {
+    if (want_curve != 0) {
         uint32_t curve = read_uint(r, 2);
 
         read_bytes(r, 2); /* kdf */
-        matches = curve == TPM_ECC_NIST_P256 && sized_equals(r, cose_bytes(cose, -2)) &&
+        matches = curve == want_curve && sized_equals(r, cose_bytes(cose, -2)) &&
                   sized_equals(r, cose_bytes(cose, -3));
     } else {
         uint32_t exponent;
@@ -252,7 +272,7 @@ static webauthn_code check_pub_area(const webauthn_attestation_input *in,
                     false};
     uint32_t type = read_uint(&r, 2);
     uint32_t want =
-        in->credential_key->alg == WEBAUTHN_COSE_ES256 ? TPM_ALG_ECC : TPM_ALG_RSA;
+        tpm_curve_of_alg(in->credential_key->alg) != 0 ? TPM_ALG_ECC : TPM_ALG_RSA;
     size_t policy_len;
     cbor_item_t *cose = NULL;
     webauthn_code code;
@@ -279,7 +299,7 @@ static webauthn_code check_pub_area(const webauthn_attestation_input *in,
 }
 
 webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in,
-                                            const webauthn_tpm_alg *tpm_alg,
+                                            const webauthn_sig_alg *tpm_alg,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *pub_area,
                                             webauthn_error *err)

@@ -19,41 +19,6 @@
  * least RSA size that the SAML verifier takes by default. */
 #define WEBAUTHN_TPM_MIN_AIK_RSA_BITS 2048
 
-/* clang-format off */
-static const webauthn_tpm_alg tpm_algs[] = {
-    {WEBAUTHN_COSE_RS1,   "RS1",   "SHA-1",   EVP_sha1,   RSA_PKCS1_PADDING,     NID_undef},
-    {WEBAUTHN_COSE_RS256, "RS256", "SHA-256", EVP_sha256, RSA_PKCS1_PADDING,     NID_undef},
-    {WEBAUTHN_COSE_RS384, "RS384", "SHA-384", EVP_sha384, RSA_PKCS1_PADDING,     NID_undef},
-    {WEBAUTHN_COSE_RS512, "RS512", "SHA-512", EVP_sha512, RSA_PKCS1_PADDING,     NID_undef},
-    {WEBAUTHN_COSE_PS256, "PS256", "SHA-256", EVP_sha256, RSA_PKCS1_PSS_PADDING, NID_undef},
-    {WEBAUTHN_COSE_PS384, "PS384", "SHA-384", EVP_sha384, RSA_PKCS1_PSS_PADDING, NID_undef},
-    {WEBAUTHN_COSE_PS512, "PS512", "SHA-512", EVP_sha512, RSA_PKCS1_PSS_PADDING, NID_undef},
-    {WEBAUTHN_COSE_ES256, "ES256", "SHA-256", EVP_sha256, 0, NID_X9_62_prime256v1},
-    {WEBAUTHN_COSE_ES384, "ES384", "SHA-384", EVP_sha384, 0, NID_secp384r1},
-    {WEBAUTHN_COSE_ES512, "ES512", "SHA-512", EVP_sha512, 0, NID_secp521r1},
-};
-/* clang-format on */
-
-const webauthn_tpm_alg *webauthn_tpm_alg_find(int64_t alg)
-{
-    for (size_t i = 0; i < sizeof(tpm_algs) / sizeof(tpm_algs[0]); i++) {
-        if (tpm_algs[i].alg == alg)
-            return &tpm_algs[i];
-    }
-    return NULL;
-}
-
-/* Returns the NID of an EC key's named curve, or NID_undef. */
-static int ec_curve_nid(const EVP_PKEY *key)
-{
-    char group[64];
-
-    if (!EVP_PKEY_is_a(key, "EC") ||
-        EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) != 1)
-        return NID_undef;
-    return OBJ_sn2nid(group);
-}
-
 static const char *curve_name(int nid)
 {
     const char *nist = EC_curve_nid2nist(nid);
@@ -64,7 +29,7 @@ static const char *curve_name(int nid)
 /* Writes what kind of key this is, such as "an RSA key" or "an EC key on P-384". */
 static void describe_key(const EVP_PKEY *key, char *out, size_t size)
 {
-    int nid = ec_curve_nid(key);
+    int nid = webauthn_ec_curve_nid(key);
     const char *type = EVP_PKEY_get0_type_name(key);
 
     if (EVP_PKEY_is_a(key, "RSA"))
@@ -77,7 +42,7 @@ static void describe_key(const EVP_PKEY *key, char *out, size_t size)
 
 /* Checks that the AIK is an RSA key of at least WEBAUTHN_TPM_MIN_AIK_RSA_BITS for the
  * RS and PS algorithms, and an EC key on the algorithm's curve for the ES algorithms. */
-static webauthn_code check_aik_key(const webauthn_tpm_alg *tpm_alg, const EVP_PKEY *key,
+static webauthn_code check_aik_key(const webauthn_sig_alg *tpm_alg, const EVP_PKEY *key,
                                    webauthn_error *err)
 {
     char found[64], needed[64];
@@ -86,7 +51,7 @@ static webauthn_code check_aik_key(const webauthn_tpm_alg *tpm_alg, const EVP_PK
     if (tpm_alg->curve_nid == NID_undef)
         fits = EVP_PKEY_is_a(key, "RSA");
     else
-        fits = ec_curve_nid(key) == tpm_alg->curve_nid;
+        fits = webauthn_ec_curve_nid(key) == tpm_alg->curve_nid;
     if (fits && tpm_alg->curve_nid == NID_undef &&
         EVP_PKEY_get_bits(key) < WEBAUTHN_TPM_MIN_AIK_RSA_BITS)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
@@ -108,20 +73,7 @@ static webauthn_code check_aik_key(const webauthn_tpm_alg *tpm_alg, const EVP_PK
                          found, (long long)tpm_alg->alg, tpm_alg->name, needed);
 }
 
-/* Sets the RSA padding of alg, and for PSS the MGF1 hash and the salt length. */
-static bool set_padding(EVP_PKEY_CTX *pkey_ctx, const webauthn_tpm_alg *tpm_alg)
-{
-    if (tpm_alg->padding == 0)
-        return true;
-    if (EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, tpm_alg->padding) != 1)
-        return false;
-    if (tpm_alg->padding != RSA_PKCS1_PSS_PADDING)
-        return true;
-    return EVP_PKEY_CTX_set_rsa_mgf1_md(pkey_ctx, tpm_alg->md()) == 1 &&
-           EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) == 1;
-}
-
-webauthn_code webauthn_tpm_verify_signature(const webauthn_tpm_alg *tpm_alg, X509 *aik,
+webauthn_code webauthn_tpm_verify_signature(const webauthn_sig_alg *tpm_alg, X509 *aik,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *sig, webauthn_error *err)
 {
@@ -143,7 +95,7 @@ webauthn_code webauthn_tpm_verify_signature(const webauthn_tpm_alg *tpm_alg, X50
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL ||
         EVP_DigestVerifyInit(ctx, &pkey_ctx, tpm_alg->md(), NULL, key) != 1 ||
-        !set_padding(pkey_ctx, tpm_alg)) {
+        !webauthn_sig_set_padding(pkey_ctx, tpm_alg)) {
         code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "OpenSSL could not set up %s signature verification.",
                              tpm_alg->name);

@@ -1,4 +1,4 @@
-/* COSE_Key parsing (RFC 9052/9053) and signature checks for ES256, RS256 and EdDSA. */
+/* COSE_Key parsing (RFC 9052, RFC 9053, RFC 8230) of credential public keys. */
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -24,6 +24,8 @@
 #define COSE_KTY_EC2 2
 #define COSE_KTY_RSA 3
 #define COSE_CRV_P256 1
+#define COSE_CRV_P384 2
+#define COSE_CRV_P521 3
 #define COSE_CRV_ED25519 6
 
 const char *webauthn_cose_alg_name(int64_t alg)
@@ -191,37 +193,36 @@ out:
     return ok;
 }
 
-static webauthn_code parse_ec2(const cbor_item_t *map, bool with_pkey,
+/* An EC2 curve of RFC 9053 (section 7.1) and the one ECDSA algorithm that RFC 9053
+ * (section 2.1) pairs with it. */
+typedef struct ec2_curve {
+    int64_t alg;
+    int64_t crv;
+    const char *name;       /* "P-384" */
+    const char *group_name; /* the OpenSSL group name */
+    size_t coordinate_len;  /* the bytes of x and of y */
+} ec2_curve;
+
+static const ec2_curve ec2_curves[] = {
+    {WEBAUTHN_COSE_ES256, COSE_CRV_P256, "P-256", "prime256v1", 32},
+    {WEBAUTHN_COSE_ES384, COSE_CRV_P384, "P-384", "secp384r1", 48},
+    {WEBAUTHN_COSE_ES512, COSE_CRV_P521, "P-521", "secp521r1", 66},
+};
+
+static const ec2_curve *ec2_curve_of_alg(int64_t alg)
+{
+    for (size_t i = 0; i < sizeof(ec2_curves) / sizeof(ec2_curves[0]); i++) {
+        if (ec2_curves[i].alg == alg)
+            return &ec2_curves[i];
+    }
+    return NULL;
+}
+
+/* Builds the P-256 key from a point that p256_point_valid accepted. */
+static webauthn_code p256_pkey(const unsigned char *x, const unsigned char *y,
                                webauthn_cose_key *out, webauthn_error *err)
 {
-    const unsigned char *x, *y;
-    size_t x_len, y_len;
     unsigned char point[65];
-    int64_t crv;
-    webauthn_code code;
-
-    code = key_int(map, COSE_EC_CRV, &crv, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-    if (crv != COSE_CRV_P256)
-        return webauthn_fail(
-            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-            "The ES256 key is on curve %lld; only P-256 (1) is supported.",
-            (long long)crv);
-    code = key_bytes(map, COSE_EC_X, 32, &x, &x_len, err);
-    if (code == WEBAUTHN_OK)
-        code = key_bytes(map, COSE_EC_Y, 32, &y, &y_len, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-
-    if (!p256_ready())
-        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                             "OpenSSL could not set up the P-256 group.");
-    if (!p256_point_valid(x, y))
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The ES256 key is not a valid point on P-256.");
-    if (!with_pkey)
-        return WEBAUTHN_OK;
 
     point[0] = 0x04;
     memcpy(point + 1, x, 32);
@@ -234,6 +235,90 @@ static webauthn_code parse_ec2(const cbor_item_t *map, bool with_pkey,
                              "OpenSSL could not create a P-256 key from a valid point.");
     }
     return WEBAUTHN_OK;
+}
+
+static webauthn_code p256_key(const unsigned char *x, const unsigned char *y,
+                              bool with_pkey, webauthn_cose_key *out, webauthn_error *err)
+{
+    if (!p256_ready())
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "OpenSSL could not set up the P-256 group.");
+    if (!p256_point_valid(x, y))
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The ES256 key is not a valid point on P-256.");
+    if (!with_pkey)
+        return WEBAUTHN_OK;
+    return p256_pkey(x, y, out, err);
+}
+
+/*
+ * Builds a P-384 or P-521 key and checks it with EVP_PKEY_public_check: the point is
+ * not at infinity, its coordinates are below p, it is on the curve, and order * point
+ * is the point at infinity (NIST SP 800-56A rev. 3, 5.6.2.3.3). These keys are rare,
+ * so they take OpenSSL's full check rather than a shared group like P-256.
+ */
+static webauthn_code ec2_key(const ec2_curve *curve, const unsigned char *x,
+                             const unsigned char *y, webauthn_cose_key *out,
+                             webauthn_error *err)
+{
+    unsigned char point[1 + 2 * 66];
+    size_t point_len = 1 + 2 * curve->coordinate_len;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve->group_name, 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, point_len),
+        OSSL_PARAM_END,
+    };
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY_CTX *check = NULL;
+    bool valid;
+
+    point[0] = 0x04;
+    memcpy(point + 1, x, curve->coordinate_len);
+    memcpy(point + 1 + curve->coordinate_len, y, curve->coordinate_len);
+    valid = ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+            EVP_PKEY_fromdata(ctx, &out->pkey, EVP_PKEY_PUBLIC_KEY, params) == 1 &&
+            (check = EVP_PKEY_CTX_new_from_pkey(NULL, out->pkey, NULL)) != NULL &&
+            EVP_PKEY_public_check(check) == 1;
+    EVP_PKEY_CTX_free(check);
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+    if (!valid)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The %s key is not a valid point on %s.",
+                             webauthn_cose_alg_name(curve->alg), curve->name);
+    return WEBAUTHN_OK;
+}
+
+/* Parses an EC2 key whose crv must be the curve that its alg names. Only ES256 keys
+ * skip building the EVP_PKEY without with_pkey, because the P-384 and P-521 checks
+ * need it. */
+static webauthn_code parse_ec2(const cbor_item_t *map, const ec2_curve *curve,
+                               bool with_pkey, webauthn_cose_key *out,
+                               webauthn_error *err)
+{
+    const unsigned char *x, *y;
+    size_t x_len, y_len;
+    int64_t crv;
+    webauthn_code code;
+
+    code = key_int(map, COSE_EC_CRV, &crv, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    if (crv != curve->crv)
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                             "The %s key is on curve %lld; %s needs %s (%lld).",
+                             webauthn_cose_alg_name(curve->alg), (long long)crv,
+                             webauthn_cose_alg_name(curve->alg), curve->name,
+                             (long long)curve->crv);
+    code = key_bytes(map, COSE_EC_X, curve->coordinate_len, &x, &x_len, err);
+    if (code == WEBAUTHN_OK)
+        code = key_bytes(map, COSE_EC_Y, curve->coordinate_len, &y, &y_len, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    if (curve->alg == WEBAUTHN_COSE_ES256)
+        return p256_key(x, y, with_pkey, out, err);
+    return ec2_key(curve, x, y, out, err);
 }
 
 /* Returns true for an exponent of at most 3 bytes, big-endian, that is odd and at
@@ -289,7 +374,35 @@ static bool ed25519_point_valid(const unsigned char x[32])
     return true;
 }
 
-static webauthn_code parse_rsa(const cbor_item_t *map, bool with_pkey,
+/* Checks the modulus size. libfido2 1.12 verifies RS256 statements only with a
+ * 2048-bit modulus and an exponent of at most 3 bytes. RS256 assertions keep the same
+ * limits, so that every stored RS256 key could also have passed a packed self
+ * attestation. The other RSA algorithms are verified with OpenSSL alone and take
+ * moduli of 2048 to 4096 bits, whole bytes, with the same exponent limit. */
+static webauthn_code check_rsa_size(int64_t alg, const unsigned char *n, size_t n_len,
+                                    size_t e_len, webauthn_error *err)
+{
+    size_t max_len = alg == WEBAUTHN_COSE_RS256 ? 256 : 512;
+    const char *name = webauthn_cose_alg_name(alg);
+
+    if (n_len < 256 || n_len > max_len || e_len > 3)
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                             "The %s key has a %zu-byte modulus and a %zu-byte exponent; "
+                             "supported for %s is a modulus of 2048 to %zu bits with an "
+                             "exponent of at most 3 bytes.",
+                             name, n_len, e_len, name, max_len * 8);
+    /* A modulus whose first byte is below 0x80 is shorter than its byte length says.
+     * Assertions are verified with OpenSSL alone, so this is checked here rather than
+     * left to libfido2's key conversion. */
+    if (n[0] < 0x80)
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                             "The %s modulus of %zu bytes is shorter than %zu bits; "
+                             "supported are moduli of whole bytes.",
+                             name, n_len, n_len * 8);
+    return WEBAUTHN_OK;
+}
+
+static webauthn_code parse_rsa(const cbor_item_t *map, int64_t alg, bool with_pkey,
                                webauthn_cose_key *out, webauthn_error *err)
 {
     const unsigned char *n, *e;
@@ -301,35 +414,23 @@ static webauthn_code parse_rsa(const cbor_item_t *map, bool with_pkey,
     code = key_bytes(map, COSE_RSA_N, 0, &n, &n_len, err);
     if (code == WEBAUTHN_OK)
         code = key_bytes(map, COSE_RSA_E, 0, &e, &e_len, err);
+    if (code == WEBAUTHN_OK)
+        code = check_rsa_size(alg, n, n_len, e_len, err);
     if (code != WEBAUTHN_OK)
         return code;
-    /* libfido2 1.12 verifies RS256 statements only with a 2048-bit modulus and an
-     * exponent of at most 3 bytes. Assertions keep the same limits, so that every
-     * stored key could also have passed a packed self attestation. */
-    if (n_len != 256 || e_len > 3)
-        return webauthn_fail(
-            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-            "The RS256 key has a %zu-byte modulus and a %zu-byte exponent; "
-            "supported is RSA-2048 with an exponent of at most 3 bytes.",
-            n_len, e_len);
-    /* A modulus whose first byte is below 0x80 has fewer than 2048 bits. Assertions
-     * are verified with OpenSSL alone, so this is checked here rather than left to
-     * libfido2's key conversion. */
-    if (n[0] < 0x80)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The RS256 modulus is shorter than 2048 bits; supported is "
-                             "RSA-2048.");
     /* RFC 8017 (section 3.1) requires an odd exponent from 3 on. With e = 1 a
      * signature is the padded digest itself, so anyone could sign for the key; an even
      * exponent is no RSA key. n must be odd too, as a product of two odd primes. */
     if (!rsa_exponent_valid(e, e_len) || (n[n_len - 1] & 1) == 0)
         return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The RS256 key is not valid: its exponent must be odd and at "
-                             "least 3, and its modulus odd.");
+                             "The %s key is not valid: its exponent must be odd and at "
+                             "least 3, and its modulus odd.",
+                             webauthn_cose_alg_name(alg));
     /* OpenSSL 3.0's import of a public RSA key (ossl_rsa_fromdata in
      * crypto/rsa/rsa_backend.c) checks only that n and e are present, which key_bytes
-     * already did, so a registration that needs no EVP_PKEY skips building one. */
-    if (!with_pkey)
+     * already did, so an RS256 registration that needs no EVP_PKEY skips building one.
+     * The other RSA algorithms are verified with OpenSSL, which needs it. */
+    if (!with_pkey && alg == WEBAUTHN_COSE_RS256)
         return WEBAUTHN_OK;
 
     n_bn = BN_bin2bn(n, (int)n_len, NULL);
@@ -343,8 +444,8 @@ static webauthn_code parse_rsa(const cbor_item_t *map, bool with_pkey,
     }
     out->pkey = pkey_from_params("RSA", builder);
     if (out->pkey == NULL)
-        code = webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The RS256 key is not a valid RSA key.");
+        code = webauthn_fail(err, WEBAUTHN_MALFORMED, "The %s key is not a valid RSA key.",
+                             webauthn_cose_alg_name(alg));
 
 out:
     OSSL_PARAM_BLD_free(builder);
@@ -411,6 +512,35 @@ static webauthn_code reject_private_parameters(const cbor_item_t *map, int64_t k
     return WEBAUTHN_OK;
 }
 
+/* Returns true for the RSA algorithms that a credential key may have: RS256, RS384,
+ * RS512, PS256, PS384 and PS512. RS1 is left out, because it is accepted only as a tpm
+ * statement algorithm. */
+static bool rsa_credential_alg(int64_t alg)
+{
+    const webauthn_sig_alg *sig_alg = webauthn_sig_alg_find(alg);
+
+    return sig_alg != NULL && sig_alg->curve_nid == NID_undef &&
+           alg != WEBAUTHN_COSE_RS1;
+}
+
+static webauthn_code parse_by_alg(const cbor_item_t *map, int64_t kty, int64_t alg,
+                                  bool with_pkey, webauthn_cose_key *out,
+                                  webauthn_error *err)
+{
+    const ec2_curve *curve = ec2_curve_of_alg(alg);
+
+    if (curve != NULL && kty == COSE_KTY_EC2)
+        return parse_ec2(map, curve, with_pkey, out, err);
+    if (rsa_credential_alg(alg) && kty == COSE_KTY_RSA)
+        return parse_rsa(map, alg, with_pkey, out, err);
+    if (alg == WEBAUTHN_COSE_EDDSA && kty == COSE_KTY_OKP)
+        return parse_okp(map, out, err);
+    return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                         "The credential key has COSE algorithm %lld and key type %lld; "
+                         "supported are %s.",
+                         (long long)alg, (long long)kty, WEBAUTHN_CREDENTIAL_ALG_NAMES);
+}
+
 webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       bool with_pkey, webauthn_cose_key *out,
                                       webauthn_error *err)
@@ -433,18 +563,7 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
     if (code != WEBAUTHN_OK)
         goto out;
 
-    if (alg == WEBAUTHN_COSE_ES256 && kty == COSE_KTY_EC2)
-        code = parse_ec2(map, with_pkey, out, err);
-    else if (alg == WEBAUTHN_COSE_RS256 && kty == COSE_KTY_RSA)
-        code = parse_rsa(map, with_pkey, out, err);
-    else if (alg == WEBAUTHN_COSE_EDDSA && kty == COSE_KTY_OKP)
-        code = parse_okp(map, out, err);
-    else
-        code =
-            webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                          "The credential key has COSE algorithm %lld and key type %lld; "
-                          "supported are ES256, RS256 and EdDSA.",
-                          (long long)alg, (long long)kty);
+    code = parse_by_alg(map, kty, alg, with_pkey, out, err);
     if (code == WEBAUTHN_OK)
         out->alg = (int)alg;
 
@@ -460,73 +579,4 @@ void webauthn_cose_key_clear(webauthn_cose_key *key)
     EVP_PKEY_free(key->pkey);
     key->pkey = NULL;
     key->alg = 0;
-}
-
-bool webauthn_key_fits_alg(const EVP_PKEY *key, int64_t alg)
-{
-    char group[64];
-
-    if (key == NULL)
-        return false;
-    switch (alg) {
-    case WEBAUTHN_COSE_ES256:
-        return EVP_PKEY_is_a(key, "EC") &&
-               EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) == 1 &&
-               OBJ_sn2nid(group) == NID_X9_62_prime256v1;
-    case WEBAUTHN_COSE_RS256:
-    case WEBAUTHN_COSE_RS1:
-        return EVP_PKEY_is_a(key, "RSA");
-    case WEBAUTHN_COSE_EDDSA:
-        return EVP_PKEY_is_a(key, "ED25519");
-    default:
-        return false;
-    }
-}
-
-webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,
-                                        const unsigned char *data, size_t data_len,
-                                        const unsigned char *signature,
-                                        size_t signature_len, webauthn_error *err)
-{
-    EVP_MD_CTX *ctx = NULL;
-    EVP_PKEY_CTX *pkey_ctx = NULL;
-    const EVP_MD *md = NULL;
-    webauthn_code code = WEBAUTHN_OK;
-
-    /* RS1 fits an RSA key but is accepted only inside tpm, whose certInfo signature
-     * webauthn_attest_tpm_sig.c verifies. */
-    if (alg == WEBAUTHN_COSE_RS1 || !webauthn_key_fits_alg(key, alg))
-        return webauthn_fail(
-            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-            "The signature algorithm %lld (%s) does not match the key or is "
-            "not supported.",
-            (long long)alg, webauthn_cose_alg_name(alg));
-
-    if (alg != WEBAUTHN_COSE_EDDSA)
-        md = webauthn_sha256_md();
-    if (alg != WEBAUTHN_COSE_EDDSA && md == NULL)
-        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                             "OpenSSL could not provide SHA-256.");
-
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pkey_ctx, md, NULL, key) != 1) {
-        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                             "OpenSSL could not set up signature verification.");
-        goto out;
-    }
-    if (alg == WEBAUTHN_COSE_RS256 &&
-        EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PADDING) != 1) {
-        code = webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
-                             "OpenSSL could not select PKCS #1 v1.5 padding.");
-        goto out;
-    }
-    if (EVP_DigestVerify(ctx, signature, signature_len, data, data_len) != 1)
-        code = webauthn_fail(err, WEBAUTHN_SIGNATURE_INVALID,
-                             "The %s signature does not verify.",
-                             webauthn_cose_alg_name(alg));
-
-out:
-    EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
-    return code;
 }

@@ -51,6 +51,8 @@ const char *webauthn_code_name(webauthn_code code)
         return "counter_regression";
     case WEBAUTHN_INTERNAL_ERROR:
         return "internal_error";
+    case WEBAUTHN_ALGORITHM_NOT_OFFERED:
+        return "algorithm_not_offered";
     }
     return "internal_error";
 }

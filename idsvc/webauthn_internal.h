@@ -33,7 +33,6 @@
 #define WEBAUTHN_COSE_EDDSA (-8)
 #define WEBAUTHN_COSE_RS256 (-257)
 #define WEBAUTHN_COSE_RS1 (-65535)
-/* Algorithms accepted only as the signature algorithm of a tpm statement. */
 #define WEBAUTHN_COSE_ES384 (-35)
 #define WEBAUTHN_COSE_ES512 (-36)
 #define WEBAUTHN_COSE_PS256 (-37)
@@ -53,8 +52,13 @@ struct webauthn_verifier {
     webauthn_attestation_policy policy;
     bool require_uv;
     bool allow_cross_origin;
+    int64_t *algorithms; /* NULL: every one of webauthn_credential_algorithms */
+    size_t algorithm_count;
     time_t at; /* 0: the current time */
 };
+
+/* Returns true when the verifier's registration options offered alg. */
+bool webauthn_verifier_offers(const webauthn_verifier *verifier, int64_t alg);
 
 /* Returns SHA-256 fetched once per process, or NULL when OpenSSL cannot provide it. */
 const EVP_MD *webauthn_sha256_md(void);
@@ -160,14 +164,20 @@ webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
 
 /* ---- COSE keys -------------------------------------------------------------------- */
 
+/* The credential key algorithms, for messages. */
+#define WEBAUTHN_CREDENTIAL_ALG_NAMES                                                    \
+    "ES256, RS256, EdDSA, ES384, ES512, PS256, PS384, PS512, RS384 and RS512"
+
 typedef struct webauthn_cose_key {
-    int alg;        /* WEBAUTHN_COSE_ES256, _RS256 or _EDDSA */
+    int alg;        /* one of webauthn_credential_algorithms */
     EVP_PKEY *pkey; /* NULL for an ES256 or RS256 key parsed without with_pkey */
 } webauthn_cose_key;
 
-/* Parses and checks an ES256 (P-256), RS256 or EdDSA (Ed25519) COSE_Key. An ES256 or
- * RS256 key gets an EVP_PKEY only when with_pkey is set, because building one costs
- * more than the checks and a registration seldom needs it. */
+/* Parses and checks a COSE_Key of one of webauthn_credential_algorithms: EC2 keys on
+ * the curve that the alg names (ES256 P-256, ES384 P-384, ES512 P-521), RSA keys, and
+ * Ed25519 keys. An ES256 or RS256 key gets an EVP_PKEY only when with_pkey is set,
+ * because building one costs more than the checks and a registration seldom needs it.
+ * Keys of the other algorithms always get one. */
 webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       bool with_pkey, webauthn_cose_key *out,
                                       webauthn_error *err);
@@ -212,6 +222,17 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
 webauthn_code webauthn_fido_verify(const webauthn_attestation_input *in,
                                    webauthn_error *err);
 
+/* Returns true for ES256, RS256 and EdDSA, the algorithms whose packed statements
+ * libfido2 1.12 verifies. */
+bool webauthn_libfido2_alg(int64_t alg);
+
+/* Verifies the attStmt sig, which must be a byte string, as the signature by key under
+ * alg over authenticatorData || clientDataHash. A signature that does not verify is
+ * attestation_invalid. */
+webauthn_code webauthn_verify_att_signature(const webauthn_attestation_input *in,
+                                            EVP_PKEY *key, int64_t alg,
+                                            webauthn_error *err);
+
 /* Reads the integer member key of attStmt. A missing or non-integer member is
  * attestation_invalid. */
 webauthn_code webauthn_att_stmt_int(const cbor_item_t *att_stmt, const char *key,
@@ -221,32 +242,40 @@ webauthn_code webauthn_att_stmt_int(const cbor_item_t *att_stmt, const char *key
 webauthn_code webauthn_att_stmt_member(const cbor_item_t *att_stmt, const char *key,
                                        const cbor_item_t **value, webauthn_error *err);
 
-/* A COSE algorithm that a TPM attestation key may sign certInfo with, and the hash that
- * it employs, which also computes certInfo.extraData. */
-typedef struct webauthn_tpm_alg {
+/* A COSE signature algorithm other than EdDSA, and the hash that it employs, which
+ * for tpm statements also computes certInfo.extraData. */
+typedef struct webauthn_sig_alg {
     int64_t alg;
     const char *name;          /* "RS256" */
     const char *hash_name;     /* "SHA-256", for messages */
     const EVP_MD *(*md)(void); /* EVP_sha256 */
     int padding;   /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, or 0 for ECDSA */
     int curve_nid; /* the ECDSA curve; NID_undef for RSA */
-} webauthn_tpm_alg;
+} webauthn_sig_alg;
 
-/* Returns the tpm statement algorithm alg, or NULL when it is not supported. */
-const webauthn_tpm_alg *webauthn_tpm_alg_find(int64_t alg);
+/* Returns alg, one of RS1, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 and
+ * ES512, or NULL for any other value (EdDSA included). */
+const webauthn_sig_alg *webauthn_sig_alg_find(int64_t alg);
+
+/* Sets the RSA padding of sig_alg, and for PSS the MGF1 hash and a salt length equal
+ * to the hash length. Does nothing for ECDSA. Returns false when OpenSSL fails. */
+bool webauthn_sig_set_padding(EVP_PKEY_CTX *pkey_ctx, const webauthn_sig_alg *sig_alg);
+
+/* Returns the NID of an EC key's named curve, or NID_undef. */
+int webauthn_ec_curve_nid(const EVP_PKEY *key);
 
 /* Checks that tpm certInfo and pubArea are well formed and certify the credential key
  * for this ceremony, with extraData hashed as tpm_alg prescribes, naming the first
- * field that is not. The credential key must be ES256 or RS256. */
+ * field that is not. The credential key must be ECDSA or RSA. */
 webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in,
-                                            const webauthn_tpm_alg *tpm_alg,
+                                            const webauthn_sig_alg *tpm_alg,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *pub_area,
                                             webauthn_error *err);
 
 /* Checks that the key of aik fits tpm_alg and that sig is its signature over the
  * certInfo byte string. */
-webauthn_code webauthn_tpm_verify_signature(const webauthn_tpm_alg *tpm_alg, X509 *aik,
+webauthn_code webauthn_tpm_verify_signature(const webauthn_sig_alg *tpm_alg, X509 *aik,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *sig, webauthn_error *err);
 webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
@@ -280,12 +309,14 @@ int webauthn_der_next(const unsigned char **p, long *remaining, int *tag, int *t
                       bool *constructed, const unsigned char **content,
                       long *content_len);
 
-/* Returns true when key is of the type that alg signs with: a P-256 key for ES256, RSA
- * for RS256 and RS1, Ed25519 for EdDSA. A key of the right type on another curve, such
- * as P-384 or secp256k1 for ES256, does not fit. */
+/* Returns true when key is of the type that alg signs with: an EC key on the curve
+ * that RFC 9053 pairs with ES256 (P-256), ES384 (P-384) and ES512 (P-521), RSA for the
+ * RS, PS and RS1 algorithms, Ed25519 for EdDSA. A key of the right type on another
+ * curve, such as P-384 or secp256k1 for ES256, does not fit. */
 bool webauthn_key_fits_alg(const EVP_PKEY *key, int64_t alg);
 
-/* Verifies signature over data with key under a COSE algorithm (ES256, RS256, EdDSA).
+/* Verifies signature over data with key under a COSE algorithm: EdDSA or any of
+ * webauthn_sig_alg_find except RS1.
  * alg is the statement's value as decoded, so that no out-of-range value can pass as a
  * supported one. */
 webauthn_code webauthn_verify_signature(EVP_PKEY *key, int64_t alg,

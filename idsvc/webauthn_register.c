@@ -170,9 +170,20 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
             "The credential id in the authenticator data differs from the "
             "response's rawId.");
 
-    return webauthn_cose_key_parse(reg->auth_data.public_key,
+    code = webauthn_cose_key_parse(reg->auth_data.public_key,
                                    reg->auth_data.public_key_len,
                                    format_needs_pkey(reg->fmt), &reg->key, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+
+    /* WebAuthn Level 3 (section 7.1) requires the credential key's alg to be one of
+     * pubKeyCredParams. */
+    if (!webauthn_verifier_offers(verifier, reg->key.alg))
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_NOT_OFFERED,
+                             "The credential key algorithm %d (%s) was not offered in "
+                             "the registration options.",
+                             reg->key.alg, webauthn_cose_alg_name(reg->key.alg));
+    return WEBAUTHN_OK;
 }
 
 /* Registered WebAuthn formats that this server does not verify, each with the reason

@@ -42,6 +42,7 @@ void webauthn_verifier_free(webauthn_verifier **verifier_p)
         free(verifier->origins[i]);
     free(verifier->origins);
     X509_STORE_free(verifier->roots);
+    free(verifier->algorithms);
     free(verifier->rp_id);
     free(verifier);
     *verifier_p = NULL;
@@ -119,4 +120,58 @@ void webauthn_verifier_set_allow_cross_origin(webauthn_verifier *verifier, bool 
 void webauthn_verifier_set_time(webauthn_verifier *verifier, time_t at)
 {
     verifier->at = at;
+}
+
+static const int64_t credential_algorithms[] = {
+    WEBAUTHN_COSE_ES256, WEBAUTHN_COSE_RS256, WEBAUTHN_COSE_EDDSA,
+    WEBAUTHN_COSE_ES384, WEBAUTHN_COSE_ES512, WEBAUTHN_COSE_PS256,
+    WEBAUTHN_COSE_PS384, WEBAUTHN_COSE_PS512, WEBAUTHN_COSE_RS384,
+    WEBAUTHN_COSE_RS512,
+};
+
+const int64_t *webauthn_credential_algorithms(size_t *count)
+{
+    *count = sizeof(credential_algorithms) / sizeof(credential_algorithms[0]);
+    return credential_algorithms;
+}
+
+static bool credential_algorithm_known(int64_t alg)
+{
+    for (size_t i = 0; i < sizeof(credential_algorithms) / sizeof(credential_algorithms[0]);
+         i++) {
+        if (credential_algorithms[i] == alg)
+            return true;
+    }
+    return false;
+}
+
+int webauthn_verifier_set_algorithms(webauthn_verifier *verifier, const int64_t *algs,
+                                     size_t count)
+{
+    int64_t *copy;
+
+    for (size_t i = 0; i < count; i++) {
+        if (!credential_algorithm_known(algs[i]))
+            return -1;
+    }
+    copy = calloc(count > 0 ? count : 1, sizeof(*copy));
+    if (copy == NULL)
+        return -1;
+    if (count > 0)
+        memcpy(copy, algs, count * sizeof(*copy));
+    free(verifier->algorithms);
+    verifier->algorithms = copy;
+    verifier->algorithm_count = count;
+    return 0;
+}
+
+bool webauthn_verifier_offers(const webauthn_verifier *verifier, int64_t alg)
+{
+    if (verifier->algorithms == NULL)
+        return credential_algorithm_known(alg);
+    for (size_t i = 0; i < verifier->algorithm_count; i++) {
+        if (verifier->algorithms[i] == alg)
+            return true;
+    }
+    return false;
 }
