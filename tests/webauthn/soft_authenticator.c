@@ -29,7 +29,12 @@ int soft_authenticator_init(soft_authenticator *auth, int alg)
     auth->alg = alg;
     if (alg == -7)
         auth->key = EVP_EC_gen("P-256");
-    else if (alg == -257)
+    else if (alg == -35)
+        auth->key = EVP_EC_gen("P-384");
+    else if (alg == -36)
+        auth->key = EVP_EC_gen("P-521");
+    else if (alg == -257 || alg == -258 || alg == -259 || alg == -37 || alg == -38 ||
+             alg == -39)
         auth->key = EVP_RSA_gen(2048);
     else if (alg == -8)
         auth->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -92,40 +97,68 @@ static void map_add(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
                  (struct cbor_pair){.key = cbor_move(key), .value = cbor_move(value)});
 }
 
+/* Returns a negative COSE algorithm as CBOR in its shortest form. */
+static cbor_item_t *cose_alg_item(int alg)
+{
+    uint16_t value = (uint16_t)(-1 - alg);
+
+    return value <= 0xff ? cbor_build_negint8((uint8_t)value)
+                         : cbor_build_negint16(value);
+}
+
+/* Returns the COSE crv of an EC key by its size: P-256 (1), P-384 (2) or P-521 (3). */
+static uint8_t ec_crv(const EVP_PKEY *key)
+{
+    int bits = EVP_PKEY_get_bits(key);
+
+    return bits == 256 ? 1 : bits == 384 ? 2 : 3;
+}
+
+/* Writes the EC2 parameters: crv by the key's curve, whatever auth->alg says, so that
+ * a key labelled with the alg of another curve can be built. */
+static void cose_ec2(cbor_item_t *map, const soft_authenticator *auth)
+{
+    unsigned char point[1 + 2 * 66];
+    size_t len = 0, coordinate_len;
+
+    EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
+                                    sizeof(point), &len);
+    coordinate_len = (len - 1) / 2;
+    map_add(map, cbor_build_uint8(1), cbor_build_uint8(2));
+    map_add(map, cbor_build_uint8(3), cose_alg_item(auth->alg));
+    map_add(map, cbor_build_negint8(0), cbor_build_uint8(ec_crv(auth->key)));
+    map_add(map, cbor_build_negint8(1), cbor_build_bytestring(point + 1, coordinate_len));
+    map_add(map, cbor_build_negint8(2),
+            cbor_build_bytestring(point + 1 + coordinate_len, coordinate_len));
+}
+
+static void cose_rsa(cbor_item_t *map, const soft_authenticator *auth)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    unsigned char n_bytes[512], e_bytes[8];
+    int n_len, e_len;
+
+    EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n);
+    EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_E, &e);
+    n_len = BN_bn2bin(n, n_bytes);
+    /* libfido2 1.12 reads e only as 3 bytes, so a short exponent is padded. */
+    e_len = BN_num_bytes(e) <= 3 ? BN_bn2binpad(e, e_bytes, 3) : BN_bn2bin(e, e_bytes);
+    map_add(map, cbor_build_uint8(1), cbor_build_uint8(3));
+    map_add(map, cbor_build_uint8(3), cose_alg_item(auth->alg));
+    map_add(map, cbor_build_negint8(0), cbor_build_bytestring(n_bytes, (size_t)n_len));
+    map_add(map, cbor_build_negint8(1), cbor_build_bytestring(e_bytes, (size_t)e_len));
+    BN_free(n);
+    BN_free(e);
+}
+
 static cbor_item_t *cose_key_item(const soft_authenticator *auth)
 {
     cbor_item_t *map = cbor_new_definite_map(5);
 
-    if (auth->alg == -7) {
-        unsigned char point[65];
-        size_t len = 0;
-
-        EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
-                                        sizeof(point), &len);
-        map_add(map, cbor_build_uint8(1), cbor_build_uint8(2));
-        map_add(map, cbor_build_uint8(3), cbor_build_negint8(6));
-        map_add(map, cbor_build_negint8(0), cbor_build_uint8(1));
-        map_add(map, cbor_build_negint8(1), cbor_build_bytestring(point + 1, 32));
-        map_add(map, cbor_build_negint8(2), cbor_build_bytestring(point + 33, 32));
-    } else if (auth->alg == -257) {
-        BIGNUM *n = NULL, *e = NULL;
-        unsigned char n_bytes[512], e_bytes[8];
-        int n_len, e_len;
-
-        EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n);
-        EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_E, &e);
-        n_len = BN_bn2bin(n, n_bytes);
-        /* libfido2 1.12 reads e only as 3 bytes, so a short exponent is padded. */
-        e_len =
-            BN_num_bytes(e) <= 3 ? BN_bn2binpad(e, e_bytes, 3) : BN_bn2bin(e, e_bytes);
-        map_add(map, cbor_build_uint8(1), cbor_build_uint8(3));
-        map_add(map, cbor_build_uint8(3), cbor_build_negint16(256));
-        map_add(map, cbor_build_negint8(0),
-                cbor_build_bytestring(n_bytes, (size_t)n_len));
-        map_add(map, cbor_build_negint8(1),
-                cbor_build_bytestring(e_bytes, (size_t)e_len));
-        BN_free(n);
-        BN_free(e);
+    if (EVP_PKEY_is_a(auth->key, "EC")) {
+        cose_ec2(map, auth);
+    } else if (EVP_PKEY_is_a(auth->key, "RSA")) {
+        cose_rsa(map, auth);
     } else {
         unsigned char x[32];
         size_t len = sizeof(x);
@@ -216,6 +249,12 @@ static unsigned char *sign(EVP_PKEY *key, int alg, const unsigned char *data, si
     return sign_pss_salt(key, alg, data, len, RSA_PSS_SALTLEN_DIGEST, sig_len);
 }
 
+/* Returns the algorithm the credential key signs with: signature_alg when set. */
+static int soft_signature_alg(const soft_authenticator *auth)
+{
+    return auth->signature_alg != 0 ? auth->signature_alg : auth->alg;
+}
+
 /* ---- Certificates ----------------------------------------------------------------- */
 
 static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
@@ -287,7 +326,9 @@ int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
 {
     memset(ca, 0, sizeof(*ca));
     ca->ca_key = EVP_EC_gen("P-256");
-    ca->attestation_key = EVP_EC_gen(attestation_curve);
+    ca->attestation_key = strcmp(attestation_curve, "RSA") == 0
+                              ? EVP_RSA_gen(2048)
+                              : EVP_EC_gen(attestation_curve);
     if (ca->ca_key == NULL || ca->attestation_key == NULL)
         return -1;
 
@@ -409,7 +450,7 @@ static unsigned char *auth_data(const soft_authenticator *auth,
         if (ceremony->corrupt_credential_key)
             cose[cose_len - 1] ^= 0x01;
         /* The first two pairs, kty and alg, take two bytes each for ES256 and EdDSA. */
-        if (ceremony->credential_key_unordered && auth->alg != -257) {
+        if (ceremony->credential_key_unordered && !EVP_PKEY_is_a(auth->key, "RSA")) {
             unsigned char kty[2] = {cose[1], cose[2]};
 
             memmove(cose + 1, cose + 3, 2);
@@ -541,21 +582,23 @@ static unsigned char *put_be(unsigned char *p, uint64_t value, size_t width)
     return p + width;
 }
 
-/* Writes the parameters and unique field of an ECC P-256 TPMT_PUBLIC. */
+/* Writes the parameters and unique field of an ECC TPMT_PUBLIC on P-256, P-384 or
+ * P-521 (TPM_ECC_NIST_P256 3, _P384 4, _P521 5). */
 static unsigned char *tpm_ecc_key(const soft_authenticator *auth, unsigned char *p)
 {
-    unsigned char point[65];
-    size_t len = 0;
+    unsigned char point[1 + 2 * 66];
+    size_t len = 0, coordinate_len;
 
     EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
                                     sizeof(point), &len);
-    p = put_be(p, 0x0003, 2); /* curveID: TPM_ECC_NIST_P256 */
-    p = put_be(p, 0x0010, 2); /* kdf: TPM_ALG_NULL */
-    p = put_be(p, 32, 2);
-    memcpy(p, point + 1, 32);
-    p = put_be(p + 32, 32, 2);
-    memcpy(p, point + 33, 32);
-    return p + 32;
+    coordinate_len = (len - 1) / 2;
+    p = put_be(p, 2 + ec_crv(auth->key), 2); /* curveID */
+    p = put_be(p, 0x0010, 2);                /* kdf: TPM_ALG_NULL */
+    p = put_be(p, coordinate_len, 2);
+    memcpy(p, point + 1, coordinate_len);
+    p = put_be(p + coordinate_len, coordinate_len, 2);
+    memcpy(p, point + 1 + coordinate_len, coordinate_len);
+    return p + coordinate_len;
 }
 
 /* Where the exponent of an RSA TPMT_PUBLIC with a 32-byte authPolicy starts. */
@@ -583,7 +626,9 @@ static size_t tpm_pub_area(const soft_authenticator *auth, unsigned char *out)
 {
     unsigned char *p = out;
 
-    p = put_be(p, auth->alg == -7 ? 0x0023 : 0x0001, 2); /* TPM_ALG_ECC or _RSA */
+    bool ecc = EVP_PKEY_is_a(auth->key, "EC");
+
+    p = put_be(p, ecc ? 0x0023 : 0x0001, 2); /* TPM_ALG_ECC or _RSA */
     p = put_be(p, 0x000b, 2);                            /* nameAlg: SHA-256 */
     p = put_be(p, 0x00060472, 4); /* objectAttributes: fixedTPM, sign and others */
     p = put_be(p, 32, 2);         /* authPolicy */
@@ -591,7 +636,7 @@ static size_t tpm_pub_area(const soft_authenticator *auth, unsigned char *out)
     p += 32;
     p = put_be(p, 0x0010, 2); /* symmetric: TPM_ALG_NULL */
     p = put_be(p, 0x0010, 2); /* scheme: TPM_ALG_NULL */
-    p = auth->alg == -7 ? tpm_ecc_key(auth, p) : tpm_rsa_key(auth, p);
+    p = ecc ? tpm_ecc_key(auth, p) : tpm_rsa_key(auth, p);
     return (size_t)(p - out);
 }
 
@@ -626,15 +671,6 @@ static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
     return (size_t)(p + 32 - out);
 }
 
-/* Returns a negative COSE algorithm as CBOR in its shortest form. */
-static cbor_item_t *cose_alg_item(int alg)
-{
-    uint16_t value = (uint16_t)(-1 - alg);
-
-    return value <= 0xff ? cbor_build_negint8((uint8_t)value)
-                         : cbor_build_negint16(value);
-}
-
 /* Builds a tpm statement: the AIK signs certInfo with tpm_signature_alg, or else with
  * tpm_alg, the algorithm the statement names. */
 static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
@@ -657,7 +693,7 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
         pub_area[pub_area_len - 1] ^= 0x01; /* the last byte of y or of the modulus */
     if (ceremony->tpm_fault == SOFT_TPM_PUB_AREA_TRAILING)
         pub_area[pub_area_len++] = 0;
-    if (ceremony->tpm_fault == SOFT_TPM_EXPONENT && auth->alg == -257)
+    if (ceremony->tpm_fault == SOFT_TPM_EXPONENT && EVP_PKEY_is_a(auth->key, "RSA"))
         pub_area[TPM_RSA_EXPONENT_AT + 3] = 3;
     cert_info_len = tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32,
                                   alg_md(ceremony->tpm_alg), cert_info);
@@ -764,9 +800,7 @@ static cbor_item_t *android_key_att_stmt(const soft_authenticator *auth,
     int der_len = i2d_X509(cert, &der);
 
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
-    map_add(map, cbor_build_string("alg"),
-            auth->alg == -257 ? cbor_build_negint16(256)
-                              : cbor_build_negint8((uint8_t)(-1 - auth->alg)));
+    map_add(map, cbor_build_string("alg"), cose_alg_item(auth->alg));
     map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     map_add(map, cbor_build_string("x5c"), array);
     OPENSSL_free(der);
@@ -784,7 +818,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
     unsigned char *data, *sig;
     size_t sig_len = 0;
     bool x5c = ceremony->format == SOFT_FORMAT_PACKED_X5C;
-    int alg = x5c ? -7 : auth->alg;
+    int packed_alg = ceremony->packed_alg != 0 ? ceremony->packed_alg : -7;
+    int alg = x5c ? packed_alg : auth->alg;
 
     if (ceremony->format == SOFT_FORMAT_NONE)
         return cbor_new_definite_map(0);
@@ -796,17 +831,15 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return android_key_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
-    sig = sign(x5c ? ceremony->ca->attestation_key : auth->key, alg, data, ad_len + 32,
-               &sig_len);
+    sig = sign(x5c ? ceremony->ca->attestation_key : auth->key,
+               x5c ? alg : soft_signature_alg(auth), data, ad_len + 32, &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 
     map = cbor_new_definite_map(3);
     if (ceremony->att_stmt_unordered)
         map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
-    map_add(map, cbor_build_string("alg"),
-            alg == -257 ? cbor_build_negint16(256)
-                        : cbor_build_negint8((uint8_t)(-1 - alg)));
+    map_add(map, cbor_build_string("alg"), cose_alg_item(alg));
     if (!ceremony->att_stmt_unordered)
         map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     if (x5c)
@@ -944,7 +977,7 @@ char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *cer
 
     SHA256((const unsigned char *)cd, strlen(cd), hash);
     data = signed_bytes(ad, ad_len, hash);
-    sig = sign(auth->key, auth->alg, data, ad_len + 32, &sig_len);
+    sig = sign(auth->key, soft_signature_alg(auth), data, ad_len + 32, &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 

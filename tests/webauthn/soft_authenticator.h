@@ -1,6 +1,6 @@
 /*
- * A software WebAuthn authenticator and client for tests: OpenSSL keys (ES256, RS256,
- * Ed25519), authenticator data and attestation objects built with libcbor, and the
+ * A software WebAuthn authenticator and client for tests: OpenSSL keys (P-256, P-384,
+ * P-521, RSA-2048, Ed25519), authenticator data and attestation objects built with libcbor, and the
  * RegistrationResponseJSON and AuthenticationResponseJSON a browser would send. Every
  * field can be set wrong on purpose, so that each rejection has a case.
  */
@@ -22,7 +22,7 @@ typedef enum soft_format {
     SOFT_FORMAT_PACKED_SELF,
     SOFT_FORMAT_PACKED_X5C,  /* signed by an attestation certificate from a test CA */
     SOFT_FORMAT_FIDO_U2F,    /* the same certificate; needs an ES256 credential */
-    SOFT_FORMAT_TPM,         /* by the AIK of soft_ca_add_aik; ES256 or RS256 */
+    SOFT_FORMAT_TPM,         /* by the AIK of soft_ca_add_aik; an EC or RSA credential */
     SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
 } soft_format;
 
@@ -52,7 +52,10 @@ typedef struct soft_ca {
 
 typedef struct soft_authenticator {
     EVP_PKEY *key;
-    int alg; /* COSE: -7, -257 or -8 */
+    int alg; /* the COSE alg of the credential key */
+    /* The COSE algorithm the key signs with, when not 0, so that a signature can be
+     * made by another algorithm than the key's alg (PS256 for an RS256 key). */
+    int signature_alg;
     unsigned char credential_id[32];
     unsigned char aaguid[16];
 } soft_authenticator;
@@ -72,6 +75,7 @@ typedef struct soft_ceremony {
     uint32_t sign_count;
     soft_format format;
     const soft_ca *ca;     /* for SOFT_FORMAT_PACKED_X5C */
+    int packed_alg;        /* the alg of a packed x5c statement; 0 selects ES256 */
     bool other_raw_id;     /* id and rawId name another credential than authData */
     bool other_id_only;    /* only id differs from rawId */
     bool tamper_signature; /* flip a bit of the signature */
@@ -109,7 +113,10 @@ typedef struct soft_ceremony {
     const char *user_handle_json;
 } soft_ceremony;
 
-/* Creates an authenticator with a fresh key; alg is -7, -257 or -8. */
+/* Creates an authenticator with a fresh key for alg: P-256 for ES256 (-7), P-384 for
+ * ES384 (-35), P-521 for ES512 (-36), RSA-2048 for RS256, RS384, RS512, PS256, PS384
+ * and PS512 (-257, -258, -259, -37, -38, -39), Ed25519 for EdDSA (-8). The COSE key
+ * takes its crv from the key, so setting alg afterwards mislabels it. */
 int soft_authenticator_init(soft_authenticator *auth, int alg);
 
 /* Creates an RS256 authenticator whose RSA-2048 key has the given public exponent. */
@@ -121,7 +128,7 @@ void soft_authenticator_clear(soft_authenticator *auth);
 int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid);
 
 /* Does what soft_ca_init does with an attestation key on another curve, named as
- * EVP_EC_gen takes it ("P-384", "secp256k1"). */
+ * EVP_EC_gen takes it ("P-384", "secp256k1"), or an RSA-2048 key for "RSA". */
 int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
                        const char *attestation_curve);
 void soft_ca_clear(soft_ca *ca);

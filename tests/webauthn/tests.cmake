@@ -11,6 +11,9 @@ if(TARGET idsvc_webauthn)
                       webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_assert_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_assert_test.c
                       webauthn_soft_authenticator)
+  idsvc_add_unit_test(webauthn_algorithms_test
+                      ${CMAKE_CURRENT_LIST_DIR}/webauthn_algorithms_test.c
+                      webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_cbor_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_cbor_test.c
                       webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_vectors_test

@@ -1,0 +1,536 @@
+/* Credential keys of ES384, ES512, PS256, PS384, PS512, RS384 and RS512: registration
+ * under every attestation format that allows them, assertions, and the keys, labels and
+ * signatures that must be rejected, each rejection asserting its code and reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "soft_authenticator.h"
+#include "webauthn.h"
+
+/* The algorithms added beside ES256, RS256 and EdDSA. */
+static const struct {
+    int alg;
+    const char *name;
+} new_algs[] = {
+    {-35, "ES384"}, {-36, "ES512"},  {-37, "PS256"},  {-38, "PS384"},
+    {-39, "PS512"}, {-258, "RS384"}, {-259, "RS512"},
+};
+#define NEW_ALG_COUNT (sizeof(new_algs) / sizeof(new_algs[0]))
+
+/* One authenticator per algorithm, made once, because RSA key generation is slow. */
+typedef struct group {
+    soft_authenticator auths[NEW_ALG_COUNT];
+    soft_ca ca;      /* P-256 attestation key and an RSA AIK */
+    soft_ca ca_p384; /* P-384 attestation key */
+    soft_ca ca_rsa;  /* RSA-2048 attestation key */
+} group;
+
+typedef struct outcome {
+    webauthn_code code;
+    webauthn_error err;
+    webauthn_registration *reg;
+} outcome;
+
+static int group_setup(void **state)
+{
+    group *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return -1;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+        if (soft_authenticator_init(&g->auths[i], new_algs[i].alg) != 0)
+            return -1;
+    }
+    if (soft_ca_init(&g->ca, g->auths[0].aaguid) != 0 || soft_ca_add_aik(&g->ca) != 0 ||
+        soft_ca_init_curve(&g->ca_p384, g->auths[0].aaguid, "P-384") != 0 ||
+        soft_ca_init_curve(&g->ca_rsa, g->auths[0].aaguid, "RSA") != 0)
+        return -1;
+    *state = g;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    group *g = *state;
+
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        soft_authenticator_clear(&g->auths[i]);
+    soft_ca_clear(&g->ca);
+    soft_ca_clear(&g->ca_p384);
+    soft_ca_clear(&g->ca_rsa);
+    free(g);
+    return 0;
+}
+
+static webauthn_verifier *new_verifier(webauthn_attestation_policy policy,
+                                       const soft_ca *root)
+{
+    webauthn_verifier *verifier = webauthn_verifier_new(SOFT_RP_ID);
+
+    assert_non_null(verifier);
+    assert_int_equal(webauthn_verifier_add_origin(verifier, SOFT_ORIGIN), 0);
+    webauthn_verifier_set_policy(verifier, policy);
+    if (root != NULL)
+        assert_int_equal(webauthn_verifier_add_root(verifier, root->ca_cert), 0);
+    return verifier;
+}
+
+static outcome register_with(const webauthn_verifier *verifier,
+                             const soft_authenticator *auth, const soft_ceremony *ceremony)
+{
+    soft_ceremony defaults;
+    char *json = soft_register(auth, ceremony, NULL, 0);
+    outcome out = {0};
+
+    assert_non_null(json);
+    soft_ceremony_defaults(&defaults);
+    out.code = webauthn_verify_registration(verifier, defaults.challenge,
+                                            sizeof(defaults.challenge), json, strlen(json),
+                                            &out.reg, &out.err);
+    free(json);
+    return out;
+}
+
+/* Registers auth under the policy and asserts acceptance with the attestation type,
+ * the credential's algorithm and its COSE key. */
+static void assert_registered(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                              webauthn_attestation_policy policy, const soft_ca *root,
+                              webauthn_attestation_type type, const char *what)
+{
+    webauthn_verifier *verifier = new_verifier(policy, root);
+    outcome out = register_with(verifier, auth, ceremony);
+    size_t cose_len = 0;
+    unsigned char *cose = soft_cose_key(auth, &cose_len);
+
+    if (out.code != WEBAUTHN_OK)
+        fail_msg("%s, alg %d: expected ok, got %s: %s", what, auth->alg,
+                 webauthn_code_name(out.code), out.err.message);
+    assert_int_equal(out.reg->attestation, type);
+    assert_int_equal(out.reg->algorithm, auth->alg);
+    assert_int_equal(out.reg->public_key_len, cose_len);
+    assert_memory_equal(out.reg->public_key, cose, cose_len);
+    free(cose);
+    webauthn_registration_free(&out.reg);
+    webauthn_verifier_free(&verifier);
+}
+
+/* Registers auth under the policy "none" and asserts the rejection code and that the
+ * message contains reason. */
+static void assert_not_registered(const webauthn_verifier *verifier,
+                                  const soft_authenticator *auth,
+                                  const soft_ceremony *ceremony, webauthn_code expected,
+                                  const char *reason)
+{
+    outcome out = register_with(verifier, auth, ceremony);
+
+    if (out.code != expected)
+        fail_msg("alg %d: expected %s, got %s: %s", auth->alg,
+                 webauthn_code_name(expected), webauthn_code_name(out.code),
+                 out.err.message);
+    assert_int_equal(out.err.code, expected);
+    assert_null(out.reg);
+    if (strstr(out.err.message, reason) == NULL)
+        fail_msg("alg %d: \"%s\" lacks \"%s\"", auth->alg, out.err.message, reason);
+}
+
+/* ---- Registration ------------------------------------------------------------------ */
+
+static void none_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_NONE;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
+                          WEBAUTHN_ATTESTED_NONE, "none");
+}
+
+static void packed_self_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_SELF, NULL,
+                          WEBAUTHN_ATTESTED_SELF, "packed self");
+}
+
+/* An ES256 attestation certificate signs for each new credential key. */
+static void packed_x5c_es256_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    ceremony.ca = &g->ca;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "packed x5c ES256");
+}
+
+/* Attestation certificates that sign with ES384 (P-384) and PS256 (RSA), for each new
+ * credential key. */
+static void packed_x5c_new_statement_algs(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+        ceremony.ca = &g->ca_p384;
+        ceremony.packed_alg = -35;
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN,
+                          &g->ca_p384, WEBAUTHN_ATTESTED_TRUSTED, "packed x5c ES384");
+        ceremony.ca = &g->ca_rsa;
+        ceremony.packed_alg = -37;
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN,
+                          &g->ca_rsa, WEBAUTHN_ATTESTED_TRUSTED, "packed x5c PS256");
+    }
+}
+
+/* A statement alg whose curve is not the certificate key's: ES512 by a P-384 key. */
+static void packed_x5c_wrong_curve_rejected(void **state)
+{
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    ceremony.ca = &g->ca_p384;
+    ceremony.packed_alg = -36;
+    assert_not_registered(verifier, &g->auths[0], &ceremony, WEBAUTHN_ATTESTATION_INVALID,
+                          "does not fit alg -36 (ES512)");
+    webauthn_verifier_free(&verifier);
+}
+
+/* A packed x5c statement by a P-256 key in an existing combination stays with
+ * libfido2 and is still accepted. */
+static void packed_x5c_es256_credential_unchanged(void **state)
+{
+    soft_authenticator auth;
+    soft_ceremony ceremony;
+    group *g = *state;
+
+    assert_int_equal(soft_authenticator_init(&auth, -7), 0);
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    ceremony.ca = &g->ca;
+    assert_registered(&auth, &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                      WEBAUTHN_ATTESTED_TRUSTED, "packed x5c ES256 key");
+    soft_authenticator_clear(&auth);
+}
+
+static void tampered_self_signature_rejected(void **state)
+{
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.tamper_signature = true;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_not_registered(verifier, &g->auths[i], &ceremony,
+                              WEBAUTHN_ATTESTATION_INVALID, "signature does not verify");
+    webauthn_verifier_free(&verifier);
+}
+
+/* tpm statements by an RSA AIK (RS256) over ECDSA P-384 and P-521 keys and RSA keys
+ * of the PS and RS algorithms. */
+static void tpm_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &g->ca;
+    ceremony.tpm_alg = -257;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "tpm");
+}
+
+/* A pubArea that describes another point or modulus than the credential key. */
+static void tpm_other_key_rejected(void **state)
+{
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &g->ca;
+    ceremony.tpm_alg = -257;
+    ceremony.tpm_fault = SOFT_TPM_OTHER_KEY;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_not_registered(verifier, &g->auths[i], &ceremony,
+                              WEBAUTHN_ATTESTATION_INVALID, "describes another key");
+    webauthn_verifier_free(&verifier);
+}
+
+static void android_key_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    ceremony.ca = &g->ca;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
+                          WEBAUTHN_ATTESTED_BASIC, "android-key");
+}
+
+/* fido-u2f signs only for P-256 keys. */
+static void fido_u2f_rejected_for_each_alg(void **state)
+{
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_FIDO_U2F;
+    ceremony.ca = &g->ca;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_not_registered(verifier, &g->auths[i], &ceremony,
+                              WEBAUTHN_ATTESTATION_INVALID, "must be ES256");
+    webauthn_verifier_free(&verifier);
+}
+
+/* A P-256 key labelled ES384, and a P-384 key labelled ES512. */
+static void key_on_wrong_curve_rejected(void **state)
+{
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_authenticator auth;
+    soft_ceremony ceremony;
+
+    (void)state;
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_NONE;
+
+    assert_int_equal(soft_authenticator_init(&auth, -7), 0);
+    auth.alg = -35;
+    assert_not_registered(verifier, &auth, &ceremony, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                          "The ES384 key is on curve 1; ES384 needs P-384 (2)");
+    soft_authenticator_clear(&auth);
+
+    assert_int_equal(soft_authenticator_init(&auth, -35), 0);
+    auth.alg = -36;
+    assert_not_registered(verifier, &auth, &ceremony, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                          "The ES512 key is on curve 2; ES512 needs P-521 (3)");
+    soft_authenticator_clear(&auth);
+    webauthn_verifier_free(&verifier);
+}
+
+/* An RS256 self attestation whose signature is PS256. */
+static void pss_self_signature_under_rs256_rejected(void **state)
+{
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_authenticator auth;
+    soft_ceremony ceremony;
+
+    (void)state;
+    soft_ceremony_defaults(&ceremony);
+    assert_int_equal(soft_authenticator_init(&auth, -257), 0);
+    auth.signature_alg = -37;
+    assert_not_registered(verifier, &auth, &ceremony, WEBAUTHN_ATTESTATION_INVALID,
+                          "signature does not verify");
+    soft_authenticator_clear(&auth);
+    webauthn_verifier_free(&verifier);
+}
+
+/* A credential key whose alg the registration options did not offer. */
+static void alg_not_offered_rejected(void **state)
+{
+    static const int64_t es256_only[] = {-7};
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_NONE;
+    assert_int_equal(webauthn_verifier_set_algorithms(verifier, es256_only, 1), 0);
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+        char reason[64];
+
+        snprintf(reason, sizeof(reason), "algorithm %d (%s) was not offered",
+                 new_algs[i].alg, new_algs[i].name);
+        assert_not_registered(verifier, &g->auths[i], &ceremony,
+                              WEBAUTHN_ALGORITHM_NOT_OFFERED, reason);
+    }
+    webauthn_verifier_free(&verifier);
+}
+
+static void offer_lists_es256_first(void **state)
+{
+    size_t count = 0;
+    const int64_t *algs = webauthn_credential_algorithms(&count);
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    static const int64_t unknown[] = {-7, -65535};
+
+    (void)state;
+    assert_int_equal(count, 10);
+    assert_int_equal(algs[0], -7);
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+        bool listed = false;
+
+        for (size_t j = 0; j < count; j++)
+            listed = listed || algs[j] == new_algs[i].alg;
+        if (!listed)
+            fail_msg("%s is not offered", new_algs[i].name);
+    }
+    /* RS1 is no credential key algorithm, so it cannot be offered. */
+    assert_int_equal(webauthn_verifier_set_algorithms(verifier, unknown, 2), -1);
+    webauthn_verifier_free(&verifier);
+}
+
+/* ---- Assertions --------------------------------------------------------------------- */
+
+/* Verifies an assertion by auth against its stored COSE key, through
+ * webauthn_verify_assertion and through a parsed webauthn_public_key. */
+static void assert_assertion(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                             webauthn_code expected, const char *reason)
+{
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony defaults;
+    size_t cose_len = 0;
+    unsigned char *cose = soft_cose_key(auth, &cose_len);
+    char *json = soft_authenticate(auth, ceremony);
+    webauthn_credential stored = {.id = auth->credential_id,
+                                  .id_len = sizeof(auth->credential_id),
+                                  .public_key = cose,
+                                  .public_key_len = cose_len,
+                                  .sign_count = 10};
+    webauthn_public_key *key = NULL;
+    webauthn_assertion result;
+    webauthn_error err;
+    webauthn_code code;
+
+    assert_non_null(json);
+    soft_ceremony_defaults(&defaults);
+    code = webauthn_verify_assertion(verifier, defaults.challenge,
+                                     sizeof(defaults.challenge), &stored, json,
+                                     strlen(json), &result, &err);
+    if (code != expected)
+        fail_msg("alg %d: expected %s, got %s: %s", auth->alg,
+                 webauthn_code_name(expected), webauthn_code_name(code), err.message);
+    if (expected != WEBAUTHN_OK && strstr(err.message, reason) == NULL)
+        fail_msg("alg %d: \"%s\" lacks \"%s\"", auth->alg, err.message, reason);
+
+    assert_int_equal(webauthn_public_key_parse(cose, cose_len, &key, &err), WEBAUTHN_OK);
+    assert_int_equal(webauthn_public_key_algorithm(key), auth->alg);
+    code = webauthn_verify_assertion_key(verifier, defaults.challenge,
+                                         sizeof(defaults.challenge), &stored, key, json,
+                                         strlen(json), &result, &err);
+    assert_int_equal(code, expected);
+    if (expected == WEBAUTHN_OK)
+        assert_int_equal(result.sign_count, ceremony->sign_count);
+
+    webauthn_public_key_free(&key);
+    free(json);
+    free(cose);
+    webauthn_verifier_free(&verifier);
+}
+
+static void assertion_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.sign_count = 11;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_assertion(&g->auths[i], &ceremony, WEBAUTHN_OK, NULL);
+}
+
+static void assertion_changed_byte_rejected(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.sign_count = 11;
+    ceremony.tamper_signature = true;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+        char reason[64];
+
+        snprintf(reason, sizeof(reason), "does not verify with the stored %s key",
+                 new_algs[i].name);
+        assert_assertion(&g->auths[i], &ceremony, WEBAUTHN_SIGNATURE_INVALID, reason);
+    }
+}
+
+/* A PS256 signature presented for an RS256 key, and the reverse. */
+static void assertion_padding_swap_rejected(void **state)
+{
+    soft_authenticator auth;
+    soft_ceremony ceremony;
+
+    (void)state;
+    soft_ceremony_defaults(&ceremony);
+    ceremony.sign_count = 11;
+    assert_int_equal(soft_authenticator_init(&auth, -257), 0);
+    auth.signature_alg = -37;
+    assert_assertion(&auth, &ceremony, WEBAUTHN_SIGNATURE_INVALID,
+                     "does not verify with the stored RS256 key");
+
+    auth.alg = -37;
+    auth.signature_alg = -257;
+    assert_assertion(&auth, &ceremony, WEBAUTHN_SIGNATURE_INVALID,
+                     "does not verify with the stored PS256 key");
+    soft_authenticator_clear(&auth);
+}
+
+/* An ES384 key that signs with SHA-512 instead of SHA-384. */
+static void assertion_wrong_hash_rejected(void **state)
+{
+    group *g = *state;
+    soft_authenticator auth = g->auths[0];
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.sign_count = 11;
+    auth.signature_alg = -36;
+    assert_assertion(&auth, &ceremony, WEBAUTHN_SIGNATURE_INVALID,
+                     "does not verify with the stored ES384 key");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(none_accepted_for_each_alg),
+        cmocka_unit_test(packed_self_accepted_for_each_alg),
+        cmocka_unit_test(packed_x5c_es256_for_each_alg),
+        cmocka_unit_test(packed_x5c_new_statement_algs),
+        cmocka_unit_test(packed_x5c_wrong_curve_rejected),
+        cmocka_unit_test(packed_x5c_es256_credential_unchanged),
+        cmocka_unit_test(tampered_self_signature_rejected),
+        cmocka_unit_test(tpm_accepted_for_each_alg),
+        cmocka_unit_test(tpm_other_key_rejected),
+        cmocka_unit_test(android_key_accepted_for_each_alg),
+        cmocka_unit_test(fido_u2f_rejected_for_each_alg),
+        cmocka_unit_test(key_on_wrong_curve_rejected),
+        cmocka_unit_test(pss_self_signature_under_rs256_rejected),
+        cmocka_unit_test(alg_not_offered_rejected),
+        cmocka_unit_test(offer_lists_es256_first),
+        cmocka_unit_test(assertion_accepted_for_each_alg),
+        cmocka_unit_test(assertion_changed_byte_rejected),
+        cmocka_unit_test(assertion_padding_swap_rejected),
+        cmocka_unit_test(assertion_wrong_hash_rejected),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
