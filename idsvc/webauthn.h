@@ -110,6 +110,9 @@ void webauthn_verifier_set_time(webauthn_verifier *verifier, time_t at);
  */
 const int64_t *webauthn_credential_algorithms(size_t *count);
 
+/* Returns the name of a COSE algorithm, such as "ES384", or "unknown". */
+const char *webauthn_algorithm_name(int64_t alg);
+
 /*
  * Sets the credential key algorithms that registration options offered, in
  * pubKeyCredParams. A registration whose credential key has another algorithm is
@@ -142,7 +145,7 @@ typedef struct webauthn_registration {
     size_t credential_id_len;
     unsigned char *public_key; /* the COSE_Key exactly as in authenticator data */
     size_t public_key_len;
-    int algorithm; /* COSE algorithm: -7 ES256, -257 RS256, -8 EdDSA */
+    int algorithm; /* COSE algorithm, one of webauthn_credential_algorithms */
     uint8_t flags; /* authenticator data flags (UP 0x01, UV 0x04, ...) */
     uint32_t sign_count;
     /* The BE flag: the credential may be backed up. Store it, and pass it back as
@@ -222,7 +225,7 @@ webauthn_code webauthn_public_key_parse(const unsigned char *cose_key, size_t le
                                         webauthn_public_key **out, webauthn_error *err);
 void webauthn_public_key_free(webauthn_public_key **key);
 
-/* Returns the COSE algorithm of a parsed key: -7 ES256, -257 RS256 or -8 EdDSA. */
+/* Returns the COSE algorithm of a parsed key, one of webauthn_credential_algorithms. */
 int webauthn_public_key_algorithm(const webauthn_public_key *key);
 
 /*

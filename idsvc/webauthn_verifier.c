@@ -135,6 +135,11 @@ const int64_t *webauthn_credential_algorithms(size_t *count)
     return credential_algorithms;
 }
 
+const char *webauthn_algorithm_name(int64_t alg)
+{
+    return webauthn_cose_alg_name(alg);
+}
+
 static bool credential_algorithm_known(int64_t alg)
 {
     for (size_t i = 0; i < sizeof(credential_algorithms) / sizeof(credential_algorithms[0]);

@@ -20,7 +20,7 @@ if(TARGET idsvc_webauthn)
                       ${CMAKE_CURRENT_LIST_DIR}/webauthn_vectors_test.c idsvc_webauthn)
   if(TARGET idsvc-admin)
     idsvc_add_unit_test(webauthn_cli_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_cli_test.c
-                        PkgConfig::JANSSON)
+                        PkgConfig::JANSSON webauthn_soft_authenticator)
     add_dependencies(webauthn_cli_test idsvc-admin)
   endif()
 endif()

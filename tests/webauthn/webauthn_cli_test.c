@@ -1,5 +1,6 @@
-/* idsvc-admin webauthn on the public vectors: the JSON it prints, the
- * "rejected: CODE:" line and the exit status. */
+/* idsvc-admin webauthn on the public vectors and on soft authenticator responses of
+ * the newer algorithms: the JSON it prints, the "rejected: CODE:" line and the exit
+ * status. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "soft_authenticator.h"
 #include "test_token.h"
 
 typedef struct cli {
@@ -301,6 +303,109 @@ static void invalid_time_is_usage_error(void **state)
     assert_int_equal(c->status, 2);
 }
 
+/* The soft authenticator's algorithms beyond ES256, RS256 and EdDSA. */
+static const struct {
+    int alg;
+    const char *name;
+} soft_algs[] = {{-35, "ES384"}, {-36, "ES512"}, {-37, "PS256"}};
+
+/* Writes the text as the response file. */
+static void write_text(const cli *c, const char *text_value)
+{
+    FILE *file = fopen(c->response, "w");
+
+    assert_non_null(file);
+    assert_int_equal(fputs(text_value, file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+}
+
+/* Runs the command for the soft authenticator's relying party and challenge. */
+static void run_soft(cli *c, const char *command, const char *extra)
+{
+    soft_ceremony defaults;
+    char *challenge;
+    char arguments[4096];
+
+    soft_ceremony_defaults(&defaults);
+    challenge = soft_base64url(defaults.challenge, sizeof(defaults.challenge));
+    assert_non_null(challenge);
+    snprintf(arguments, sizeof(arguments), "%s --rp-id %s --origin %s --challenge %s %s",
+             command, SOFT_RP_ID, SOFT_ORIGIN, challenge, extra);
+    free(challenge);
+    run(c, arguments);
+}
+
+static void register_soft_algorithms(void **state)
+{
+    cli *c = *state;
+
+    for (size_t i = 0; i < sizeof(soft_algs) / sizeof(soft_algs[0]); i++) {
+        soft_authenticator auth;
+        soft_ceremony ceremony;
+        char *response;
+        json_t *output;
+
+        assert_int_equal(soft_authenticator_init(&auth, soft_algs[i].alg), 0);
+        soft_ceremony_defaults(&ceremony);
+        response = soft_register(&auth, &ceremony, NULL, 0);
+        assert_non_null(response);
+        write_text(c, response);
+        run_soft(c, "register", "--attestation self");
+
+        output = read_output(c);
+        assert_string_equal(text(output, "fmt"), "packed");
+        assert_string_equal(text(output, "attestation"), "self");
+        assert_int_equal(json_integer_value(json_object_get(output, "algorithm")),
+                         soft_algs[i].alg);
+        assert_string_equal(text(output, "algorithm_name"), soft_algs[i].name);
+        json_decref(output);
+        free(response);
+        soft_authenticator_clear(&auth);
+    }
+}
+
+/* Authenticates with each algorithm, and with a changed signature byte. */
+static void authenticate_soft_algorithms(void **state)
+{
+    cli *c = *state;
+
+    for (size_t i = 0; i < sizeof(soft_algs) / sizeof(soft_algs[0]); i++) {
+        soft_authenticator auth;
+        soft_ceremony ceremony;
+        size_t cose_len = 0;
+        unsigned char *cose;
+        char *cose_text, *response, extra[2048];
+        json_t *output;
+
+        assert_int_equal(soft_authenticator_init(&auth, soft_algs[i].alg), 0);
+        cose = soft_cose_key(&auth, &cose_len);
+        cose_text = soft_base64url(cose, cose_len);
+        assert_non_null(cose_text);
+        snprintf(extra, sizeof(extra), "--public-key %s --stored-count 10", cose_text);
+        soft_ceremony_defaults(&ceremony);
+        ceremony.sign_count = 11;
+
+        response = soft_authenticate(&auth, &ceremony);
+        write_text(c, response);
+        free(response);
+        run_soft(c, "authenticate", extra);
+        output = read_output(c);
+        assert_int_equal(json_integer_value(json_object_get(output, "sign_count")), 11);
+        json_decref(output);
+
+        ceremony.tamper_signature = true;
+        response = soft_authenticate(&auth, &ceremony);
+        write_text(c, response);
+        free(response);
+        run_soft(c, "authenticate", extra);
+        assert_rejected_line(c, "signature_invalid");
+
+        free(cose_text);
+        free(cose);
+        soft_authenticator_clear(&auth);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +430,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_challenge_is_usage_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(invalid_time_is_usage_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(register_soft_algorithms, setup, teardown),
+        cmocka_unit_test_setup_teardown(authenticate_soft_algorithms, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -329,20 +329,6 @@ static const char *attestation_name(webauthn_attestation_type type)
     return "unknown";
 }
 
-static const char *algorithm_name(int alg)
-{
-    switch (alg) {
-    case -7:
-        return "ES256";
-    case -257:
-        return "RS256";
-    case -8:
-        return "EdDSA";
-    default:
-        return "unknown";
-    }
-}
-
 /* Adds flags as a number and each named bit as a boolean. */
 static void add_flags(json_t *object, uint8_t flags)
 {
@@ -405,7 +391,7 @@ static int print_registration(const webauthn_registration *reg)
     json_object_set_new(object, "public_key", json_string(public_key));
     json_object_set_new(object, "algorithm", json_integer(reg->algorithm));
     json_object_set_new(object, "algorithm_name",
-                        json_string(algorithm_name(reg->algorithm)));
+                        json_string(webauthn_algorithm_name(reg->algorithm)));
     add_flags(object, reg->flags);
     json_object_set_new(object, "sign_count", json_integer(reg->sign_count));
     status = print_json(object);
