@@ -138,10 +138,11 @@ static void post_registration(harness *h, const subject *s, const soft_ceremony 
     free(body);
 }
 
-/* Makes a subject: issues a credential, redeems its code and enrolls a key whose
- * registration reports the authenticator data flags, or the defaults when flags is 0. */
-static void make_subject_flags(harness *h, subject *s, const char *name,
-                               unsigned char id_byte, uint8_t flags)
+/* Makes a subject: issues a credential, redeems its code and enrolls a key of the COSE
+ * algorithm alg whose registration reports the authenticator data flags, or the
+ * defaults when flags is 0. */
+static void make_subject_alg(harness *h, subject *s, const char *name,
+                             unsigned char id_byte, uint8_t flags, int alg)
 {
     char code[64];
     soft_ceremony c;
@@ -150,7 +151,7 @@ static void make_subject_flags(harness *h, subject *s, const char *name,
     memset(s, 0, sizeof(*s));
     issue(h, name, code, sizeof(code), s->assertion_xml, sizeof(s->assertion_xml));
     redeem(h, s, code);
-    assert_int_equal(soft_authenticator_init(&s->auth, -7), 0);
+    assert_int_equal(soft_authenticator_init(&s->auth, alg), 0);
     s->auth.credential_id[0] = id_byte;
 
     registration_ceremony(h, s, &c);
@@ -160,6 +161,12 @@ static void make_subject_flags(harness *h, subject *s, const char *name,
     expect_status(&r, 201);
     assert_string_equal(json_string_value(json_object_get(r.json, "attestation")), "self");
     http_result_clear(&r);
+}
+
+static void make_subject_flags(harness *h, subject *s, const char *name,
+                               unsigned char id_byte, uint8_t flags)
+{
+    make_subject_alg(h, s, name, id_byte, flags, -7);
 }
 
 static void make_subject(harness *h, subject *s, const char *name, unsigned char id_byte)
@@ -293,6 +300,51 @@ static void test_enroll_and_sign_in(void **state)
     assert_non_null(page_find_nocase(r.headers, "HttpOnly"));
     assert_non_null(page_find_nocase(r.headers, "SameSite=Strict"));
     assert_non_null(page_find_nocase(r.headers, "Secure"));
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+/* Keys of ES384, ES512 and PS256 enroll with packed self attestation and sign in. */
+static void test_enroll_new_algorithms(void **state)
+{
+    static const int algs[] = {-35, -36, -37};
+    static const char *const names[] = {"SG-ENROLL-ES384", "SG-ENROLL-ES512",
+                                        "SG-ENROLL-PS256"};
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        subject s;
+        http_result r;
+
+        make_subject_alg(&f->h, &s, names[i], (unsigned char)(0x60 + i), 0, algs[i]);
+        sign_in_with(&f->h, &s, NULL, &r);
+        expect_status(&r, 200);
+        http_result_clear(&r);
+        soft_authenticator_clear(&s.auth);
+    }
+}
+
+/* pubKeyCredParams offers ES256 first, then every other algorithm the node verifies. */
+static void test_options_offer_algorithms(void **state)
+{
+    static const json_int_t expected[] = {-7, -257, -8, -35, -36, -37, -38, -39, -258, -259};
+    fixture *f = *state;
+    subject s;
+    http_result r;
+    const json_t *params;
+
+    make_subject(&f->h, &s, "SG-ENROLL-OFFER", 0x70);
+    page_post(&f->h, &s, "/account/registration/options", NULL, &r);
+    expect_status(&r, 200);
+    params = json_object_get(r.json, "pubKeyCredParams");
+    assert_int_equal(json_array_size(params), sizeof(expected) / sizeof(expected[0]));
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+        const json_t *param = json_array_get(params, i);
+
+        assert_string_equal(json_string_value(json_object_get(param, "type")),
+                            "public-key");
+        assert_int_equal(json_integer_value(json_object_get(param, "alg")), expected[i]);
+    }
     http_result_clear(&r);
     soft_authenticator_clear(&s.auth);
 }
@@ -1699,6 +1751,8 @@ int main(void)
 {
     const struct CMUnitTest pages[] = {
         cmocka_unit_test(test_enroll_and_sign_in),
+        cmocka_unit_test(test_enroll_new_algorithms),
+        cmocka_unit_test(test_options_offer_algorithms),
         cmocka_unit_test(test_enroll_code_single_use),
         cmocka_unit_test(test_enroll_code_kept_on_failure),
         cmocka_unit_test(test_signout_ends_session),
