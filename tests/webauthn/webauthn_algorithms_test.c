@@ -121,7 +121,7 @@ static void assert_registered(const soft_authenticator *auth, const soft_ceremon
     webauthn_verifier_free(&verifier);
 }
 
-/* Registers auth under the policy "none" and asserts the rejection code and that the
+/* Registers auth with the verifier and asserts the rejection code and that the
  * message contains reason. */
 static void assert_not_registered(const webauthn_verifier *verifier,
                                   const soft_authenticator *auth,
