@@ -831,8 +831,10 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return android_key_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
-    sig = sign(x5c ? ceremony->ca->attestation_key : auth->key,
-               x5c ? alg : soft_signature_alg(auth), data, ad_len + 32, &sig_len);
+    sig = sign_pss_salt(x5c ? ceremony->ca->attestation_key : auth->key,
+                        x5c ? alg : soft_signature_alg(auth), data, ad_len + 32,
+                        ceremony->pss_max_salt ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_DIGEST,
+                        &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 
@@ -977,7 +979,9 @@ char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *cer
 
     SHA256((const unsigned char *)cd, strlen(cd), hash);
     data = signed_bytes(ad, ad_len, hash);
-    sig = sign(auth->key, soft_signature_alg(auth), data, ad_len + 32, &sig_len);
+    sig = sign_pss_salt(auth->key, soft_signature_alg(auth), data, ad_len + 32,
+                        ceremony->pss_max_salt ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_DIGEST,
+                        &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 

@@ -106,6 +106,8 @@ typedef struct soft_ceremony {
     int tpm_alg;
     int tpm_signature_alg;
     bool tpm_pss_max_salt; /* a PS* signature with the longest salt the key allows */
+    /* The same for a packed statement's or an assertion's PS* signature. */
+    bool pss_max_salt;
     /* The userHandle of an assertion response: user_handle_len bytes, or omitted when
      * NULL. user_handle_json, when set, is sent as it is instead (such as "null"). */
     const unsigned char *user_handle;

@@ -352,6 +352,46 @@ static void pss_self_signature_under_rs256_rejected(void **state)
     webauthn_verifier_free(&verifier);
 }
 
+/* RFC 8230 (section 2) fixes the PSS salt length to the hash length, so a signature
+ * with the longest salt the key allows is rejected. */
+static void packed_pss_long_salt_rejected(void **state)
+{
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.pss_max_salt = true;
+    for (size_t i = 2; i <= 4; i++) /* PS256, PS384, PS512 */
+        assert_not_registered(verifier, &g->auths[i], &ceremony,
+                              WEBAUTHN_ATTESTATION_INVALID, "signature does not verify");
+
+    ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    ceremony.ca = &g->ca_rsa;
+    ceremony.packed_alg = -37;
+    assert_not_registered(verifier, &g->auths[0], &ceremony, WEBAUTHN_ATTESTATION_INVALID,
+                          "signature does not verify with alg -37 (PS256)");
+    webauthn_verifier_free(&verifier);
+}
+
+/* A tpm statement by a P-384 AIK (ES384) over an ES384 key. */
+static void tpm_es384_statement_accepted(void **state)
+{
+    group *g = *state;
+    soft_ca ca;
+    soft_ceremony ceremony;
+
+    assert_int_equal(soft_ca_init(&ca, g->auths[0].aaguid), 0);
+    assert_int_equal(soft_ca_add_aik_ec(&ca, "P-384"), 0);
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &ca;
+    ceremony.tpm_alg = -35;
+    assert_registered(&g->auths[0], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &ca,
+                      WEBAUTHN_ATTESTED_TRUSTED, "tpm ES384");
+    soft_ca_clear(&ca);
+}
+
 /* A credential key whose alg the registration options did not offer. */
 static void alg_not_offered_rejected(void **state)
 {
@@ -473,6 +513,23 @@ static void assertion_changed_byte_rejected(void **state)
     }
 }
 
+static void assertion_pss_long_salt_rejected(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.sign_count = 11;
+    ceremony.pss_max_salt = true;
+    for (size_t i = 2; i <= 4; i++) { /* PS256, PS384, PS512 */
+        char reason[64];
+
+        snprintf(reason, sizeof(reason), "does not verify with the stored %s key",
+                 new_algs[i].name);
+        assert_assertion(&g->auths[i], &ceremony, WEBAUTHN_SIGNATURE_INVALID, reason);
+    }
+}
+
 /* A PS256 signature presented for an RS256 key, and the reverse. */
 static void assertion_padding_swap_rejected(void **state)
 {
@@ -524,10 +581,13 @@ int main(void)
         cmocka_unit_test(fido_u2f_rejected_for_each_alg),
         cmocka_unit_test(key_on_wrong_curve_rejected),
         cmocka_unit_test(pss_self_signature_under_rs256_rejected),
+        cmocka_unit_test(packed_pss_long_salt_rejected),
+        cmocka_unit_test(tpm_es384_statement_accepted),
         cmocka_unit_test(alg_not_offered_rejected),
         cmocka_unit_test(offer_lists_es256_first),
         cmocka_unit_test(assertion_accepted_for_each_alg),
         cmocka_unit_test(assertion_changed_byte_rejected),
+        cmocka_unit_test(assertion_pss_long_salt_rejected),
         cmocka_unit_test(assertion_padding_swap_rejected),
         cmocka_unit_test(assertion_wrong_hash_rejected),
     };
