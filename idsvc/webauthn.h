@@ -44,7 +44,7 @@ typedef enum webauthn_code {
     WEBAUTHN_COUNTER_REGRESSION,             /* counter_regression */
     WEBAUTHN_USER_HANDLE_MISMATCH,           /* user_handle_mismatch */
     WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH,    /* backup_eligibility_mismatch */
-    WEBAUTHN_INTERNAL_ERROR, /* internal_error: our failure, not the input's */
+    WEBAUTHN_INTERNAL_ERROR,        /* internal_error: our failure, not the input's */
     WEBAUTHN_ALGORITHM_NOT_OFFERED, /* algorithm_not_offered */
 } webauthn_code;
 

@@ -2,8 +2,9 @@
  * Attestation formats that libfido2 1.12 verifies: packed and fido-u2f, tpm with alg RS1
  * (after webauthn_attest_tpm.c has checked it), plus none, which has nothing to verify.
  * libfido2 checks the statement signature, except for packed statements with algorithms
- * it does not know, which webauthn_attest_signature.c verifies. The certificate requirements and the AAGUID
- * extension are checked here, and the chain in webauthn_register.c.
+ * it does not know, which webauthn_attest_signature.c verifies. The certificate
+ * requirements and the AAGUID extension are checked here, and the chain in
+ * webauthn_register.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -351,9 +352,8 @@ static bool credential_alg(int64_t alg)
  * algorithms were accepted, because it also checks the authenticator data on its own.
  * Every other combination is verified with OpenSSL.
  */
-static webauthn_code packed_signature(const webauthn_attestation_input *in,
-                                      EVP_PKEY *key, int64_t alg, bool self,
-                                      webauthn_error *err)
+static webauthn_code packed_signature(const webauthn_attestation_input *in, EVP_PKEY *key,
+                                      int64_t alg, bool self, webauthn_error *err)
 {
     fido_cred_t *cred = NULL;
     webauthn_code code;

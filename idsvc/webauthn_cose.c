@@ -444,8 +444,9 @@ static webauthn_code parse_rsa(const cbor_item_t *map, int64_t alg, bool with_pk
     }
     out->pkey = pkey_from_params("RSA", builder);
     if (out->pkey == NULL)
-        code = webauthn_fail(err, WEBAUTHN_MALFORMED, "The %s key is not a valid RSA key.",
-                             webauthn_cose_alg_name(alg));
+        code =
+            webauthn_fail(err, WEBAUTHN_MALFORMED, "The %s key is not a valid RSA key.",
+                          webauthn_cose_alg_name(alg));
 
 out:
     OSSL_PARAM_BLD_free(builder);
@@ -519,8 +520,7 @@ static bool rsa_credential_alg(int64_t alg)
 {
     const webauthn_sig_alg *sig_alg = webauthn_sig_alg_find(alg);
 
-    return sig_alg != NULL && sig_alg->curve_nid == NID_undef &&
-           alg != WEBAUTHN_COSE_RS1;
+    return sig_alg != NULL && sig_alg->curve_nid == NID_undef && alg != WEBAUTHN_COSE_RS1;
 }
 
 static webauthn_code parse_by_alg(const cbor_item_t *map, int64_t kty, int64_t alg,

@@ -170,9 +170,9 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
             "The credential id in the authenticator data differs from the "
             "response's rawId.");
 
-    code = webauthn_cose_key_parse(reg->auth_data.public_key,
-                                   reg->auth_data.public_key_len,
-                                   format_needs_pkey(reg->fmt), &reg->key, err);
+    code =
+        webauthn_cose_key_parse(reg->auth_data.public_key, reg->auth_data.public_key_len,
+                                format_needs_pkey(reg->fmt), &reg->key, err);
     if (code != WEBAUTHN_OK)
         return code;
 

@@ -123,10 +123,9 @@ void webauthn_verifier_set_time(webauthn_verifier *verifier, time_t at)
 }
 
 static const int64_t credential_algorithms[] = {
-    WEBAUTHN_COSE_ES256, WEBAUTHN_COSE_RS256, WEBAUTHN_COSE_EDDSA,
-    WEBAUTHN_COSE_ES384, WEBAUTHN_COSE_ES512, WEBAUTHN_COSE_PS256,
-    WEBAUTHN_COSE_PS384, WEBAUTHN_COSE_PS512, WEBAUTHN_COSE_RS384,
-    WEBAUTHN_COSE_RS512,
+    WEBAUTHN_COSE_ES256, WEBAUTHN_COSE_RS256, WEBAUTHN_COSE_EDDSA, WEBAUTHN_COSE_ES384,
+    WEBAUTHN_COSE_ES512, WEBAUTHN_COSE_PS256, WEBAUTHN_COSE_PS384, WEBAUTHN_COSE_PS512,
+    WEBAUTHN_COSE_RS384, WEBAUTHN_COSE_RS512,
 };
 
 const int64_t *webauthn_credential_algorithms(size_t *count)
@@ -142,8 +141,8 @@ const char *webauthn_algorithm_name(int64_t alg)
 
 static bool credential_algorithm_known(int64_t alg)
 {
-    for (size_t i = 0; i < sizeof(credential_algorithms) / sizeof(credential_algorithms[0]);
-         i++) {
+    for (size_t i = 0;
+         i < sizeof(credential_algorithms) / sizeof(credential_algorithms[0]); i++) {
         if (credential_algorithms[i] == alg)
             return true;
     }

@@ -629,7 +629,7 @@ static size_t tpm_pub_area(const soft_authenticator *auth, unsigned char *out)
     bool ecc = EVP_PKEY_is_a(auth->key, "EC");
 
     p = put_be(p, ecc ? 0x0023 : 0x0001, 2); /* TPM_ALG_ECC or _RSA */
-    p = put_be(p, 0x000b, 2);                            /* nameAlg: SHA-256 */
+    p = put_be(p, 0x000b, 2);                /* nameAlg: SHA-256 */
     p = put_be(p, 0x00060472, 4); /* objectAttributes: fixedTPM, sign and others */
     p = put_be(p, 32, 2);         /* authPolicy */
     memset(p, 0x11, 32);
@@ -831,10 +831,10 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return android_key_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
-    sig = sign_pss_salt(x5c ? ceremony->ca->attestation_key : auth->key,
-                        x5c ? alg : soft_signature_alg(auth), data, ad_len + 32,
-                        ceremony->pss_max_salt ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_DIGEST,
-                        &sig_len);
+    sig = sign_pss_salt(
+        x5c ? ceremony->ca->attestation_key : auth->key,
+        x5c ? alg : soft_signature_alg(auth), data, ad_len + 32,
+        ceremony->pss_max_salt ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_DIGEST, &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 
@@ -979,9 +979,9 @@ char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *cer
 
     SHA256((const unsigned char *)cd, strlen(cd), hash);
     data = signed_bytes(ad, ad_len, hash);
-    sig = sign_pss_salt(auth->key, soft_signature_alg(auth), data, ad_len + 32,
-                        ceremony->pss_max_salt ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_DIGEST,
-                        &sig_len);
+    sig = sign_pss_salt(
+        auth->key, soft_signature_alg(auth), data, ad_len + 32,
+        ceremony->pss_max_salt ? RSA_PSS_SALTLEN_MAX : RSA_PSS_SALTLEN_DIGEST, &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 

@@ -1,8 +1,8 @@
 /*
  * A software WebAuthn authenticator and client for tests: OpenSSL keys (P-256, P-384,
- * P-521, RSA-2048, Ed25519), authenticator data and attestation objects built with libcbor, and the
- * RegistrationResponseJSON and AuthenticationResponseJSON a browser would send. Every
- * field can be set wrong on purpose, so that each rejection has a case.
+ * P-521, RSA-2048, Ed25519), authenticator data and attestation objects built with
+ * libcbor, and the RegistrationResponseJSON and AuthenticationResponseJSON a browser
+ * would send. Every field can be set wrong on purpose, so that each rejection has a case.
  */
 #ifndef IDSVC_SOFT_AUTHENTICATOR_H
 #define IDSVC_SOFT_AUTHENTICATOR_H

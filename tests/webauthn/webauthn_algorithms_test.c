@@ -83,7 +83,8 @@ static webauthn_verifier *new_verifier(webauthn_attestation_policy policy,
 }
 
 static outcome register_with(const webauthn_verifier *verifier,
-                             const soft_authenticator *auth, const soft_ceremony *ceremony)
+                             const soft_authenticator *auth,
+                             const soft_ceremony *ceremony)
 {
     soft_ceremony defaults;
     char *json = soft_register(auth, ceremony, NULL, 0);
@@ -92,15 +93,16 @@ static outcome register_with(const webauthn_verifier *verifier,
     assert_non_null(json);
     soft_ceremony_defaults(&defaults);
     out.code = webauthn_verify_registration(verifier, defaults.challenge,
-                                            sizeof(defaults.challenge), json, strlen(json),
-                                            &out.reg, &out.err);
+                                            sizeof(defaults.challenge), json,
+                                            strlen(json), &out.reg, &out.err);
     free(json);
     return out;
 }
 
 /* Registers auth under the policy and asserts acceptance with the attestation type,
  * the credential's algorithm and its COSE key. */
-static void assert_registered(const soft_authenticator *auth, const soft_ceremony *ceremony,
+static void assert_registered(const soft_authenticator *auth,
+                              const soft_ceremony *ceremony,
                               webauthn_attestation_policy policy, const soft_ca *root,
                               webauthn_attestation_type type, const char *what)
 {
@@ -195,8 +197,8 @@ static void packed_x5c_new_statement_algs(void **state)
                           &g->ca_p384, WEBAUTHN_ATTESTED_TRUSTED, "packed x5c ES384");
         ceremony.ca = &g->ca_rsa;
         ceremony.packed_alg = -37;
-        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN,
-                          &g->ca_rsa, WEBAUTHN_ATTESTED_TRUSTED, "packed x5c PS256");
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca_rsa,
+                          WEBAUTHN_ATTESTED_TRUSTED, "packed x5c PS256");
     }
 }
 
@@ -437,12 +439,14 @@ static void offer_lists_es256_first(void **state)
     webauthn_verifier_free(&verifier);
 }
 
-/* ---- Assertions --------------------------------------------------------------------- */
+/* ---- Assertions ---------------------------------------------------------------------
+ */
 
 /* Verifies an assertion by auth against its stored COSE key, through
  * webauthn_verify_assertion and through a parsed webauthn_public_key. */
-static void assert_assertion(const soft_authenticator *auth, const soft_ceremony *ceremony,
-                             webauthn_code expected, const char *reason)
+static void assert_assertion(const soft_authenticator *auth,
+                             const soft_ceremony *ceremony, webauthn_code expected,
+                             const char *reason)
 {
     webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
     soft_ceremony defaults;
