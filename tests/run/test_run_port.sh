@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks that tools/run takes the port from an existing state/idsvc.conf, and stops when
-# IDSVC_RUN_PORT names another port, and that it prints its banner only after the daemon
-# logged "started". It runs a copy of the script in a temporary folder, with stubs for
+# IDSVC_RUN_PORT names another port, that it prints its banner only after the daemon
+# logged "started", and that SIGTERM to the script stops the daemon. It runs a copy of the script in a temporary folder, with stubs for
 # tools/install-deps, cmake and the daemon, so nothing is built or started.
 # Usage: test_run_port.sh PATH/TO/tools/run
 set -eu
@@ -104,6 +104,45 @@ expect "failed start, log" '"event":"start_failed"'
 expect "failed start, reason" "idsvc exited with status 1"
 expect_not "failed start, banner" "idsvc is running"
 expect_not "failed start, curl" "/healthz"
+
+# SIGTERM to the script's process alone, as a supervisor or `kill` sends it: the script
+# passes it on, so the daemon stops and logs its last line, and the script exits with
+# the daemon's status. The stub daemon runs until it gets SIGTERM.
+cat > "$work/build/idsvc/idsvc" <<'EOF'
+#!/bin/sh
+echo $$ > "${0%/*}/daemon.pid"
+sleep 60 &
+sleeper=$!
+trap 'kill "$sleeper"; echo "{\"event\":\"stopped\"}" >&2; exit 0' TERM
+echo '{"event":"started"}' >&2
+wait "$sleeper"
+echo '{"event":"not_stopped"}' >&2
+exit 3
+EOF
+rm -f "$work/build/idsvc/daemon.pid"
+env -u IDSVC_RUN_PORT PATH="$work/bin:$PATH" IDSVC_RUN_BUILD="$work/build" \
+    "$work/root/tools/run" > "$work/out" 2>&1 &
+run_pid=$!
+tries=0
+while ! grep -qF "idsvc is running" "$work/out" && [ "$tries" -lt 100 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+done
+kill -TERM "$run_pid"
+status=0
+wait "$run_pid" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "FAIL SIGTERM: exit status $status, expected 0"
+    failures=$((failures + 1))
+fi
+expect "SIGTERM, banner" "idsvc is running on https://localhost:18997 "
+expect "SIGTERM, daemon's last line" '"event":"stopped"'
+expect_not "SIGTERM, daemon kept running" '"event":"not_stopped"'
+if kill -0 "$(cat "$work/build/idsvc/daemon.pid")" 2>/dev/null; then
+    echo "FAIL SIGTERM: the daemon is still running after the script exited"
+    kill -TERM "$(cat "$work/build/idsvc/daemon.pid")"
+    failures=$((failures + 1))
+fi
 
 if [ "$failures" -ne 0 ]; then
     echo "$failures checks failed"
