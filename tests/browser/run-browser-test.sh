@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the pinned playwright-core from package-lock.json (never a browser: the test
 # uses Debian's /usr/bin/chromium) and runs the browser test of the citizen pages.
+# The pin is playwright-core 1.61.1, the last release whose engines field accepts Node.js
+# 18, because Debian 12's nodejs is 18.20.4. The releases from 1.62.0 on require Node.js 20.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
