@@ -346,6 +346,17 @@ static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *d
 static xml_safe_status xml_safe_check_units(const xml_safe_units *units, size_t len,
                                             char *detail, size_t detail_size)
 {
+    /* In one-byte units only a NUL can be wrong, and memchr finds it in a fraction of
+     * the time of the loop below, which the verification of every assertion pays. */
+    if (units->width == 1) {
+        const unsigned char *nul = memchr(units->bytes, 0, units->count);
+
+        if (nul == NULL)
+            return XML_SAFE_OK;
+        snprintf(detail, detail_size, "the document contains a NUL character at byte %zu, "
+                 "which XML 1.0 does not allow", (size_t)(nul - units->bytes));
+        return XML_SAFE_MALFORMED;
+    }
     if (units->width == 2 && len % 2 != 0) {
         snprintf(detail, detail_size, "the document is in UTF-16 but has an odd number of "
                  "bytes, %zu, so its last code unit is incomplete", len);
