@@ -4,9 +4,8 @@
 
 #include "p11_internal.h"
 
-/* Template that finds the certificates that belong to the key. */
-static CK_ULONG cert_template(const p11_key *key, CK_OBJECT_CLASS *cls,
-                              CK_ATTRIBUTE *tmpl)
+CK_ULONG p11_key_companion_template(const p11_key *key, CK_OBJECT_CLASS *cls,
+                                    CK_ATTRIBUTE *tmpl)
 {
     CK_ULONG n = 0;
 
@@ -58,7 +57,7 @@ int p11_cert_store(p11_token *token, const p11_key *key, X509 *cert, p11_error *
         goto out;
 
     /* A new certificate replaces the old ones of the key, after it is stored. */
-    find_n = cert_template(key, &cls, find);
+    find_n = p11_key_companion_template(key, &cls, find);
     if (p11_object_find_all(token, find, find_n, &old, &old_count, err) != 0)
         goto out;
 
@@ -104,7 +103,7 @@ X509 *p11_cert_load(p11_token *token, const p11_key *key, p11_error *err)
     bool mismatch = false;
 
     p11_error_clear(err);
-    if (p11_object_find_all(token, tmpl, cert_template(key, &cls, tmpl), &found, &count,
+    if (p11_object_find_all(token, tmpl, p11_key_companion_template(key, &cls, tmpl), &found, &count,
                             err) != 0)
         return NULL;
     for (CK_ULONG i = 0; i < count && cert == NULL; i++) {

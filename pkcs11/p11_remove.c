@@ -5,21 +5,6 @@
 
 #include "p11_internal.h"
 
-/* The template of the key's other objects of class cls: those with its CKA_ID, or with
- * its label when it has no id, as the layer finds a public half and a certificate. */
-static CK_ULONG companion_template(const p11_key *key, CK_OBJECT_CLASS *cls,
-                                   CK_ATTRIBUTE *tmpl)
-{
-    CK_ULONG n = 0;
-
-    tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, cls, sizeof(*cls)};
-    if (key->id_len > 0)
-        tmpl[n++] = (CK_ATTRIBUTE){CKA_ID, key->id, key->id_len};
-    else
-        tmpl[n++] = (CK_ATTRIBUTE){CKA_LABEL, key->label, strlen(key->label)};
-    return n;
-}
-
 /* Checks that an object of class cls contains the key's own public key. Another key
  * pair may share the CKA_ID or label, because other tools such as pkcs11-tool do not
  * reject one, and its objects must stay. */
@@ -45,7 +30,7 @@ static int destroy_companions(p11_key *key, CK_OBJECT_CLASS cls, size_t *count,
     int ret = 0;
 
     *count = 0;
-    if (p11_object_find_all(key->token, tmpl, companion_template(key, &cls, tmpl), &found,
+    if (p11_object_find_all(key->token, tmpl, p11_key_companion_template(key, &cls, tmpl), &found,
                             &found_count, err) != 0)
         return -1;
     for (CK_ULONG i = 0; i < found_count && ret == 0; i++) {
@@ -89,7 +74,7 @@ int p11_key_check_companions(p11_key *key, p11_error *err)
 
     p11_error_clear(err);
     if (p11_key_refresh(key, err) != 0 ||
-        p11_object_find_all(key->token, tmpl, companion_template(key, &cls, tmpl), &found,
+        p11_object_find_all(key->token, tmpl, p11_key_companion_template(key, &cls, tmpl), &found,
                             &count, err) != 0)
         return -1;
     free(found);
