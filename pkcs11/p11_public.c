@@ -208,6 +208,34 @@ static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned 
     return 0;
 }
 
+/* Fails, setting err, when more than one private key has the key's CKA_ID (or its
+ * label, when it has no id). The key's private object does not contain its public half,
+ * so a single public key object or certificate with that id may belong to either key. */
+static int check_single_private_key(p11_token *token, const unsigned char *id,
+                                    size_t id_len, const char *label, p11_error *err)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[2];
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG count = 0;
+
+    tmpl[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+    if (id_len > 0)
+        tmpl[1] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+    else if (label != NULL)
+        tmpl[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    else
+        return 0;
+    if (p11_object_find(token, tmpl, 2, found, 2, &count, err) != 0)
+        return -1;
+    if (count < 2)
+        return 0;
+    return p11_fail(err, CKR_OK,
+                    "key '%s': more than one private key has its %s, so its public half "
+                    "is ambiguous; give each key pair its own CKA_ID",
+                    label != NULL ? label : "", id_len > 0 ? "CKA_ID" : "label");
+}
+
 /* Reads the public key of the certificate beside the key. Returns NULL when there is
  * none, and also sets *ambiguous when certificates of different keys share its id. */
 static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id,
@@ -321,7 +349,8 @@ EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
         free(a);
         free(b);
         a = b = NULL;
-        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0)
+        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0 ||
+            check_single_private_key(token, id, id_len, label, err) != 0)
             return NULL;
         if (public_key != CK_INVALID_HANDLE &&
             p11_object_get(token, public_key, CKA_MODULUS, &a, &a_len, false, err) == 0 &&
@@ -329,7 +358,8 @@ EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
                            err) == 0)
             pkey = rsa_public(a, a_len, b, b_len, name, err);
     } else if (key_type == CKK_EC) {
-        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0)
+        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0 ||
+            check_single_private_key(token, id, id_len, label, err) != 0)
             return NULL;
         if (public_key != CK_INVALID_HANDLE &&
             p11_object_get(token, public_key, CKA_EC_PARAMS, &a, &a_len, false, err) ==

@@ -460,6 +460,34 @@ static void test_ambiguous_public_half_rejected(void **state)
     }
 }
 
+/* Two EC key pairs with one CKA_ID, of which only the first kept its public key object:
+ * the one public key object agrees with itself, but it belongs to one of two private
+ * keys. Loading the second key must fail and name the ambiguity, not put the first
+ * key's public half in the second key's certificate. */
+static void test_lent_public_half_rejected(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                             "e2e-user-pin --keypairgen --key-type EC:prime256v1 --id 0a0b "
+                             "--label ec-lent-%d",
+                             token_dir.module_path, i),
+                         0);
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --delete-object --type pubkey --label ec-lent-1",
+                         token_dir.module_path),
+                     0);
+
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run("%s keys certificate --key 'pkcs11:object=ec-lent-%d' "
+                             "--subject /CN=lent --out lent.pem " TOKEN_ARGS,
+                             admin, i),
+                         1);
+        expect_in("err.txt", "more than one private key has its CKA_ID, so its public "
+                             "half is ambiguous");
+    }
+}
+
 /* A label with an escape sequence is shown with '?' for its control characters. */
 static void test_remove_shows_label_safely(void **state)
 {
@@ -550,8 +578,9 @@ int main(void)
         cmocka_unit_test(test_remove_shows_label_safely),
         cmocka_unit_test(test_remove_keeps_shared_id),
         cmocka_unit_test(test_remove_issuer_and_client_ca),
-        /* Last, because its two key pairs of one CKA_ID stay in the token. */
+        /* Last, because their key pairs of one CKA_ID stay in the token. */
         cmocka_unit_test(test_ambiguous_public_half_rejected),
+        cmocka_unit_test(test_lent_public_half_rejected),
     };
 
     return cmocka_run_group_tests_name("p11_admin", tests, setup, teardown);
