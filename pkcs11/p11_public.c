@@ -147,9 +147,6 @@ static EVP_PKEY *ec_public(const unsigned char *ec_params, size_t params_len,
 }
 
 /* Finds the public key object (or else the certificate) stored with the same id. */
-/* The maximum number of objects of one class that find_companion compares. */
-#define COMPANIONS_MAX 8
-
 static EVP_PKEY *from_public_object(p11_token *token, CK_OBJECT_HANDLE object,
                                     p11_error *err);
 static EVP_PKEY *from_certificate_object(p11_token *token, CK_OBJECT_HANDLE object,
@@ -181,8 +178,9 @@ static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned 
                           p11_error *err)
 {
     CK_ATTRIBUTE tmpl[2];
-    CK_OBJECT_HANDLE found[COMPANIONS_MAX];
+    CK_OBJECT_HANDLE *found = NULL;
     CK_ULONG count = 0;
+    int rc = 0;
 
     *out = CK_INVALID_HANDLE;
     tmpl[0] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
@@ -192,9 +190,12 @@ static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned 
         tmpl[1] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
     else
         return 1;
-    if (p11_object_find(token, tmpl, 2, found, COMPANIONS_MAX, &count, err) != 0 ||
-        count == 0)
+    /* Every such object is compared, because one that differs may come after any
+     * number that agree. */
+    if (p11_object_find_all(token, tmpl, 2, &found, &count, err) != 0 || count == 0) {
+        free(found);
         return 1;
+    }
     if (count > 1 && !companions_agree(token, cls, found, count)) {
         p11_fail(err, CKR_OK,
                  "key '%s': %lu %s objects with its %s hold different public keys, so "
@@ -202,10 +203,12 @@ static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned 
                  label != NULL ? label : "", (unsigned long)count,
                  cls == CKO_CERTIFICATE ? "certificate" : "public key",
                  id_len > 0 ? "CKA_ID" : "label");
-        return -1;
+        rc = -1;
+    } else {
+        *out = found[0];
     }
-    *out = found[0];
-    return 0;
+    free(found);
+    return rc;
 }
 
 /* Fails, setting err, when more than one private key has the key's CKA_ID (or its

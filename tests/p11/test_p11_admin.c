@@ -488,6 +488,45 @@ static void test_lent_public_half_rejected(void **state)
     }
 }
 
+/* Nine public key objects with the CKA_ID of an EC key: eight copies of the key's own
+ * public key, then the public key of another key pair whose private key is gone. The
+ * key's public half is ambiguous however many objects come before the odd one. */
+static void test_ninth_public_key_compared(void **state)
+{
+    (void)state;
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --keypairgen --key-type EC:prime256v1 --id 0c0d "
+                         "--label ec-ninth",
+                         token_dir.module_path),
+                     0);
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --read-object --type pubkey --id 0c0d "
+                         "--output-file ninth.der",
+                         token_dir.module_path),
+                     0);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                             "e2e-user-pin --write-object ninth.der --type pubkey --id 0c0d "
+                             "--label ec-ninth-copy-%d",
+                             token_dir.module_path, i),
+                         0);
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --keypairgen --key-type EC:prime256v1 --id 0c0d "
+                         "--label ec-other",
+                         token_dir.module_path),
+                     0);
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --delete-object --type privkey --label ec-other",
+                         token_dir.module_path),
+                     0);
+
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:object=ec-ninth;type=private' "
+                         "--subject /CN=ninth --out ninth.pem " TOKEN_ARGS,
+                         admin),
+                     1);
+    expect_in("err.txt", "9 public key objects with its CKA_ID hold different public keys");
+}
+
 /* A label with an escape sequence is shown with '?' for its control characters. */
 static void test_remove_shows_label_safely(void **state)
 {
@@ -581,6 +620,7 @@ int main(void)
         /* Last, because their key pairs of one CKA_ID stay in the token. */
         cmocka_unit_test(test_ambiguous_public_half_rejected),
         cmocka_unit_test(test_lent_public_half_rejected),
+        cmocka_unit_test(test_ninth_public_key_compared),
     };
 
     return cmocka_run_group_tests_name("p11_admin", tests, setup, teardown);
