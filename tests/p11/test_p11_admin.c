@@ -527,6 +527,31 @@ static void test_ninth_public_key_compared(void **state)
     expect_in("err.txt", "9 public key objects with its CKA_ID hold different public keys");
 }
 
+/* An EC key without a public key object, beside a renewed certificate and a second
+ * copy of the first one: the three certificates hold the same key, so it still loads. */
+static void test_renewed_certificates_load(void **state)
+{
+    (void)state;
+    generate_with_certificate("renewed", "--id 0f10");
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:object=renewed' --subject "
+                         "'/CN=renewed again' --out renewed-again.pem --store " TOKEN_ARGS,
+                         admin),
+                     0);
+    assert_int_equal(run("%s keys import-cert --key 'pkcs11:object=renewed' --cert "
+                         "renewed.pem " TOKEN_ARGS,
+                         admin),
+                     0);
+    assert_int_equal(run("pkcs11-tool --module %s --token-label e2e --login --pin "
+                         "e2e-user-pin --delete-object --type pubkey --label renewed",
+                         token_dir.module_path),
+                     0);
+
+    assert_int_equal(run("%s keys certificate --key 'pkcs11:object=renewed;type=private' "
+                         "--subject '/CN=renewed' --out renewed-third.pem " TOKEN_ARGS,
+                         admin),
+                     0);
+}
+
 /* A label with an escape sequence is shown with '?' for its control characters. */
 static void test_remove_shows_label_safely(void **state)
 {
@@ -611,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_certificates),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_import_cert),
+        cmocka_unit_test(test_renewed_certificates_load),
         cmocka_unit_test(test_remove_guards),
         cmocka_unit_test(test_remove_confirmation),
         cmocka_unit_test(test_remove_by_label_and_force),
