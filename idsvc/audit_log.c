@@ -1017,7 +1017,7 @@ audit_log *audit_log_open(const audit_log_options *options, char *error, size_t 
         goto fail;
     }
     if (audit_log_check_anchor(log, &anchor, &step, error, error_size) != 0 ||
-        audit_log_check_clock(log, error, error_size) != 0)
+        audit_log_check_clock(log, &anchor, error, error_size) != 0)
         goto fail;
     /* Room for one entry at least, so that a commit always makes progress. */
     log->batch = malloc(64 * sizeof(*log->batch));

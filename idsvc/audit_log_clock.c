@@ -67,11 +67,35 @@ static int read_newest_time(audit_log *log, audit_clock_reading *reading)
     return 0;
 }
 
-/* Writes what recorded the time, such as "audit entry 41" or "audit checkpoint 7". */
+/*
+ * Takes the time of the anchor in the HSM when it is later: the time its checkpoint
+ * signs, and for a reset marker also the time of the reset. The anchor outlives a
+ * replaced or emptied database, which records no time of its own, so a node started
+ * after `audit anchor reset` is still checked against the times it wrote before.
+ */
+static void consider_anchor(audit_clock_reading *reading, const audit_anchor *anchor)
+{
+    time_t anchored = anchor->checkpoint.signed_at;
+
+    if (anchor->reset && anchor->reset_at > anchored)
+        anchored = anchor->reset_at;
+    if (anchored <= reading->recorded_time)
+        return;
+    reading->recorded_time = anchored;
+    reading->recorded_by_entry = false;
+    reading->recorded_by_anchor = true;
+    reading->recorded_number = anchor->checkpoint.head.size;
+}
+
+/* Writes what recorded the time, such as "audit entry 41", "audit checkpoint 7" or "the
+ * HSM anchor of tree size 12". */
 static void format_source(const audit_clock_reading *reading, char *out, size_t size)
 {
-    snprintf(out, size, "audit %s %" PRIu64, reading->recorded_by_entry ? "entry" : "checkpoint",
-             reading->recorded_number);
+    if (reading->recorded_by_anchor)
+        snprintf(out, size, "the HSM anchor of tree size %" PRIu64, reading->recorded_number);
+    else
+        snprintf(out, size, "audit %s %" PRIu64,
+                 reading->recorded_by_entry ? "entry" : "checkpoint", reading->recorded_number);
 }
 
 /* Logs one clock_behind_log line: an error that stops the start, a warning for a start
@@ -127,7 +151,8 @@ static void log_clock_checked(const audit_clock_reading *reading)
                 reading->behind_seconds > 0 ? "behind" : "ahead of", recorded, source);
 }
 
-int audit_log_check_clock(audit_log *log, char *error, size_t error_size)
+int audit_log_check_clock(audit_log *log, const audit_anchor *anchor, char *error,
+                          size_t error_size)
 {
     audit_clock_reading reading = {.wall_clock = time(NULL)};
     char wall[32];
@@ -141,6 +166,7 @@ int audit_log_check_clock(audit_log *log, char *error, size_t error_size)
                  "database failed");
         return -1;
     }
+    consider_anchor(&reading, anchor);
     reading.behind_seconds = (long long)reading.recorded_time - (long long)reading.wall_clock;
     if (reading.recorded_time == 0 || reading.behind_seconds <= (long long)log->clock_tolerance) {
         log->newest_time = reading.recorded_time;
@@ -179,9 +205,15 @@ static json_t *accepted_payload(const audit_log *log, const audit_clock_reading 
 
     format_time(reading->wall_clock, wall);
     format_time(reading->recorded_time, recorded);
+    const char *recorded_by = reading->recorded_by_anchor  ? "anchor"
+                              : reading->recorded_by_entry ? "entry"
+                                                           : "checkpoint";
+    const char *number_name = reading->recorded_by_anchor  ? "anchor_tree_size"
+                              : reading->recorded_by_entry ? "entry_index"
+                                                           : "checkpoint_id";
+
     return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "wall_clock", wall, "recorded_time",
-                     recorded, "recorded_by", reading->recorded_by_entry ? "entry" : "checkpoint",
-                     reading->recorded_by_entry ? "entry_index" : "checkpoint_id",
+                     recorded, "recorded_by", recorded_by, number_name,
                      (json_int_t)reading->recorded_number, "behind_seconds",
                      (json_int_t)reading->behind_seconds, "tolerance_seconds",
                      (json_int_t)log->clock_tolerance);

@@ -18,7 +18,9 @@ typedef struct audit_clock_reading {
     time_t wall_clock;
     time_t recorded_time;      /* 0 when the log records no time */
     bool recorded_by_entry;    /* else by a checkpoint */
-    uint64_t recorded_number;  /* the entry's index or the checkpoint's row id */
+    bool recorded_by_anchor;   /* by the checkpoint or reset that the HSM anchor holds */
+    uint64_t recorded_number;  /* the entry's index, the checkpoint's row id, or the
+                                * tree size of the anchor's checkpoint */
     long long behind_seconds;  /* recorded_time - wall_clock; negative when ahead */
 } audit_clock_reading;
 
@@ -112,7 +114,8 @@ typedef enum anchor_step {
 /* Compares the wall clock with the newest time that the opened log recorded, before
  * anything is appended. Returns 0, or -1 with a sentence in error when the clock is
  * behind and accept_clock_behind is not set. */
-int audit_log_check_clock(audit_log *log, char *error, size_t error_size);
+int audit_log_check_clock(audit_log *log, const audit_anchor *anchor, char *error,
+                          size_t error_size);
 
 /* Records the clock_behind_accepted entry that audit_log_check_clock decided on, once
  * the log's threads run, and signs a checkpoint at once. 0 or -1. */

@@ -355,6 +355,54 @@ static void test_start_fresh_database_any_clock(void **state)
     json_decref(checked);
 }
 
+/* Removes the database and its WAL files, as a restore to an empty database would. */
+static void remove_database(const fixture *f)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char path[PATH_MAX + 64];
+
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", f->server.db_path, suffixes[i]);
+        assert_true(unlink(path) == 0 || i > 0);
+    }
+}
+
+/* After the database is replaced by an empty one and the anchor reset, the database
+ * records no time, but the anchor in the HSM still holds the time of the checkpoint
+ * that the clean stop signed. A clock a day behind it stops the start. */
+static void test_start_after_anchor_reset_checks_anchor(void **state)
+{
+    fixture *f = *state;
+    const char *admin = getenv("IDSVC_ADMIN");
+    char command[PATH_MAX * 2 + 64];
+    char output[4096];
+    json_t *event;
+
+    if (faketime_missing())
+        skip();
+    assert_non_null(admin);
+    write_entries_and_stop(f);
+    remove_database(f);
+    snprintf(command, sizeof(command), "%s audit anchor reset --config '%s'", admin,
+             f->server.config_path);
+    if (test_run_capture(command, output, sizeof(output)) != 0)
+        fail_msg("audit anchor reset failed: %s", output);
+
+    set_clock_offset(f, "-1d");
+    assert_int_equal(harness_start_faketime(&f->server, IDSVC_FAKETIME_LIBRARY,
+                                            f->offset_path),
+                     -1);
+    event = find_event(f, "clock_behind_log");
+    assert_non_null(event);
+    if (strstr(json_string_value(json_object_get(event, "recorded_by")), "HSM anchor") ==
+        NULL)
+        fail_msg("clock_behind_log does not name the anchor: %s",
+                 json_string_value(json_object_get(event, "recorded_by")));
+    assert_behind_seconds(atoll(json_string_value(json_object_get(event, "behind_seconds"))));
+    assert_null(find_event(f, "started"));
+    json_decref(event);
+}
+
 /* --check starts nothing, so it rejects --accept-clock-behind with exit status 2 and a
  * message naming both options. */
 static void test_check_rejects_clock_flag(void **state)
@@ -385,6 +433,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_accepts_flag_and_records_it, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_fresh_database_any_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_after_anchor_reset_checks_anchor, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_check_rejects_clock_flag, setup, teardown),
     };
 
