@@ -18,7 +18,7 @@ typedef struct audit_clock_reading {
     time_t wall_clock;
     time_t recorded_time;      /* 0 when the log records no time */
     bool recorded_by_entry;    /* else by a checkpoint */
-    bool recorded_by_anchor;   /* by the checkpoint or reset that the HSM anchor holds */
+    bool recorded_by_anchor;   /* by the checkpoint or reset in the HSM anchor */
     uint64_t recorded_number;  /* the entry's index, the checkpoint's row id, or the
                                 * tree size of the anchor's checkpoint */
     long long behind_seconds;  /* recorded_time - wall_clock; negative when ahead */

@@ -131,8 +131,8 @@ int http_reply_header(http_reply *reply, const char *name, const char *value);
 void http_reply_json(http_reply *reply, unsigned status, json_t *doc);
 
 /* Sets a JSON body with the members of head, then name with the string value, then
- * the members of tail, as http_reply_json would write one object that holds them in
- * that order. It takes both references. value is escaped without jansson, which pays
+ * the members of tail, as http_reply_json would write one object that contains them
+ * in that order. It takes both references. value is escaped without jansson, which pays
  * off for kilobytes of XML. A value that is not valid UTF-8 gives 500. */
 void http_reply_json_with_string(http_reply *reply, unsigned status, json_t *head,
                                  const char *name, const char *value, json_t *tail);

@@ -391,7 +391,7 @@ static webauthn_code check_rsa_size(int64_t alg, const unsigned char *n, size_t 
                              "supported for %s is a modulus of 2048 to %zu bits with an "
                              "exponent of at most 3 bytes.",
                              name, n_len, e_len, name, max_len * 8);
-    /* A modulus whose first byte is below 0x80 is shorter than its byte length says.
+    /* A modulus whose first byte is below 0x80 is shorter than its byte length states.
      * Assertions are verified with OpenSSL alone, so this is checked here rather than
      * left to libfido2's key conversion. */
     if (n[0] < 0x80)

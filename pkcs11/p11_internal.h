@@ -158,9 +158,10 @@ int p11_key_from_handle(p11_token *token, CK_OBJECT_HANDLE handle, p11_key **out
 /* Searches the private key again by its label and id. */
 int p11_key_refresh(p11_key *key, p11_error *err);
 
-/* Fills tmpl, of at least 2 entries, with the template of the key's other objects of
- * class cls: those with its CKA_ID, or with its label when it has no id, as the layer
- * finds a public half and a certificate. Returns the number of entries. */
+/* Fills tmpl, of at least 2 entries, with the search template of the key's other
+ * objects of class cls. They are the objects with its CKA_ID, or with its label when it
+ * has no id, as the layer finds a public half and a certificate. Returns the number of
+ * entries. */
 CK_ULONG p11_key_companion_template(const p11_key *key, CK_OBJECT_CLASS *cls,
                                     CK_ATTRIBUTE *tmpl);
 

@@ -171,8 +171,8 @@ static bool companions_agree(p11_token *token, CK_OBJECT_CLASS cls,
 
 /* Finds the object of class cls with the key's CKA_ID, or with its label when it has no
  * id, and puts it in *out. Returns 0, 1 when there is none, or -1 after setting err when
- * several such objects contain different public keys. Then which one belongs to the key
- * cannot be told, and taking the first would publish or check another key. */
+ * several such objects contain different public keys. Then the object of this key is
+ * unknown, and taking the first would publish or check another key. */
 static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned char *id,
                           size_t id_len, const char *label, CK_OBJECT_HANDLE *out,
                           p11_error *err)

@@ -349,7 +349,7 @@ static void test_remove_confirmation(void **state)
     expect_in("err.txt", "pass --yes");
     expect_listed("rsa", true);
 
-    /* On a terminal, any answer but yes keeps the key. script(1) gives it one. */
+    /* On a terminal, any reply but yes keeps the key. script(1) provides the terminal. */
     assert_int_equal(run("echo no | script -qec \"%s keys remove --id 0a0b --config "
                          "node.conf " TOKEN_ARGS "\" /dev/null",
                          admin),

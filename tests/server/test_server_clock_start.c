@@ -368,7 +368,7 @@ static void remove_database(const fixture *f)
 }
 
 /* After the database is replaced by an empty one and the anchor reset, the database
- * records no time, but the anchor in the HSM still holds the time of the checkpoint
+ * records no time, but the anchor in the HSM still contains the time of the checkpoint
  * that the clean stop signed. A clock a day behind it stops the start. */
 static void test_start_after_anchor_reset_checks_anchor(void **state)
 {

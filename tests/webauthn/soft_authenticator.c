@@ -111,10 +111,14 @@ static uint8_t ec_crv(const EVP_PKEY *key)
 {
     int bits = EVP_PKEY_get_bits(key);
 
-    return bits == 256 ? 1 : bits == 384 ? 2 : 3;
+    if (bits == 256)
+        return 1;
+    if (bits == 384)
+        return 2;
+    return 3;
 }
 
-/* Writes the EC2 parameters: crv by the key's curve, whatever auth->alg says, so that
+/* Writes the EC2 parameters: crv by the key's curve, whatever auth->alg names, so that
  * a key labelled with the alg of another curve can be built. */
 static void cose_ec2(cbor_item_t *map, const soft_authenticator *auth)
 {

@@ -132,7 +132,7 @@ static int parse_args(int argc, char **argv, remove_args *args)
 
 /*
  * Asks on the terminal whether to remove the key described by description. Returns
- * KEYS_EXIT_OK when the operator typed "yes", KEYS_EXIT_FAILED for any other answer,
+ * KEYS_EXIT_OK when the operator typed "yes", KEYS_EXIT_FAILED for any other input,
  * and KEYS_EXIT_USAGE without --yes when standard input is not a terminal.
  */
 static int confirm(const remove_args *args, const char *description, const char *token_label)
