@@ -171,8 +171,9 @@ static bool companions_agree(p11_token *token, CK_OBJECT_CLASS cls,
 
 /* Finds the object of class cls with the key's CKA_ID, or with its label when it has no
  * id, and puts it in *out. Returns 0, 1 when there is none, or -1 after setting err when
- * several such objects contain different public keys. Then the object of this key is
- * unknown, and taking the first would publish or check another key. */
+ * the search fails or several such objects contain different public keys. Then the
+ * object of this key is unknown, and taking the first would publish or check another
+ * key. A failed search is not read as "none", so the caller gets the module's reason. */
 static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned char *id,
                           size_t id_len, const char *label, CK_OBJECT_HANDLE *out,
                           p11_error *err)
@@ -192,7 +193,9 @@ static int find_companion(p11_token *token, CK_OBJECT_CLASS cls, const unsigned 
         return 1;
     /* Every such object is compared, because one that differs may come after any
      * number that agree. */
-    if (p11_object_find_all(token, tmpl, 2, &found, &count, err) != 0 || count == 0) {
+    if (p11_object_find_all(token, tmpl, 2, &found, &count, err) != 0)
+        return -1;
+    if (count == 0) {
         free(found);
         return 1;
     }
@@ -240,19 +243,20 @@ static int check_single_private_key(p11_token *token, const unsigned char *id,
 }
 
 /* Reads the public key of the certificate beside the key. Returns NULL when there is
- * none, and also sets *ambiguous when certificates of different keys share its id. */
+ * none, and also sets *failed when the search failed or certificates of different keys
+ * share its id. */
 static EVP_PKEY *from_certificate(p11_token *token, const unsigned char *id,
-                                  size_t id_len, const char *label, bool *ambiguous,
+                                  size_t id_len, const char *label, bool *failed,
                                   p11_error *err)
 {
     CK_OBJECT_HANDLE cert;
 
-    *ambiguous = false;
+    *failed = false;
     switch (find_companion(token, CKO_CERTIFICATE, id, id_len, label, &cert, err)) {
     case 0:
         return from_certificate_object(token, cert, err);
     case -1:
-        *ambiguous = true;
+        *failed = true;
         return NULL;
     default:
         return NULL;
@@ -383,11 +387,11 @@ out:
     if (pkey == NULL) {
         /* No public key object: the certificate beside the key still names it. */
         p11_error cert_err;
-        bool ambiguous;
+        bool failed;
 
         p11_error_clear(&cert_err);
-        pkey = from_certificate(token, id, id_len, label, &ambiguous, &cert_err);
-        if (ambiguous) {
+        pkey = from_certificate(token, id, id_len, label, &failed, &cert_err);
+        if (failed) {
             if (err != NULL)
                 *err = cert_err;
             return NULL;

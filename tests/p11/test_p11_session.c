@@ -191,6 +191,66 @@ static void test_wrong_pin_one_login(void **state)
     assert_int_equal(wrap.login_count(), 1);
 }
 
+/* Destroys the public key object of the key with this label, through the real module,
+ * so that the key's public half can come only from a certificate. */
+static void destroy_public_key_object(const char *label)
+{
+    CK_FUNCTION_LIST_PTR f = p11_test_functions(token_dir.module_path);
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_ATTRIBUTE find[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE object;
+    CK_ULONG count = 0;
+
+    assert_non_null(f);
+    assert_int_equal(f->C_OpenSession(p11_test_slot(f, TEST_TOKEN_LABEL),
+                                      CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                                      &session),
+                     CKR_OK);
+    assert_int_equal(f->C_FindObjectsInit(session, find, 2), CKR_OK);
+    assert_int_equal(f->C_FindObjects(session, &object, 1, &count), CKR_OK);
+    f->C_FindObjectsFinal(session);
+    assert_int_equal(count, 1);
+    assert_int_equal(f->C_DestroyObject(session, object), CKR_OK);
+    f->C_CloseSession(session);
+}
+
+/* A failed search for the certificate of a key without a public key object reports the
+ * module's error, not "no public key object or certificate". */
+static void test_public_half_search_failure(void **state)
+{
+    char path[PATH_MAX + 16];
+    p11_token *token = open_wrapped(0);
+    p11_key *key = NULL;
+    p11_error err;
+
+    (void)state;
+    if (p11_key_generate(token, P11_KEY_EC_P256, "lonely-key", NULL, 0, &key, &err) != 0)
+        fail_msg("p11_key_generate: %s", err.message);
+    p11_key_free(&key);
+    destroy_public_key_object("lonely-key");
+
+    snprintf(path, sizeof(path), "%s/wrap-control", token_dir.dir);
+    write_file(path, "C_FindObjectsInit.certificate 0x30\n", 0600);
+    setenv("P11_WRAP_CONTROL", path, 1);
+    assert_int_equal(p11_key_find(token, "pkcs11:object=lonely-key;type=private", &key,
+                                  &err),
+                     -1);
+    unsetenv("P11_WRAP_CONTROL");
+    assert_null(key);
+    assert_int_equal(err.rv, CKR_DEVICE_ERROR);
+    if (strstr(err.message, "CKR_DEVICE_ERROR") == NULL)
+        fail_msg("the module's failure is not the reason: %s", err.message);
+
+    /* Without the failure, the key has no public half at all. */
+    assert_int_equal(p11_key_find(token, "pkcs11:object=lonely-key;type=private", &key,
+                                  &err),
+                     -1);
+    assert_non_null(strstr(err.message, "no public key object or certificate"));
+    p11_token_close(&token);
+}
+
 typedef struct signer {
     p11_key *key;
     int rounds;
@@ -357,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_lost_sessions_reopened),
         cmocka_unit_test(test_device_gone_bounded),
         cmocka_unit_test(test_no_pin_retry_after_reconnect),
+        cmocka_unit_test(test_public_half_search_failure),
     };
 
     return cmocka_run_group_tests_name("p11_session", tests, setup, teardown);

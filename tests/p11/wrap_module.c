@@ -9,7 +9,9 @@
  * it again. Each line is "FUNCTION RV": a function (C_OpenSession, C_Login, C_SignInit,
  * C_Sign, C_FindObjectsInit, C_GetSlotList, or "all" for every one of them) and the
  * CK_RV to return instead of calling SoftHSM2, in decimal or 0x hex. C_SignInit.rsa and
- * C_SignInit.ecdsa fail the signatures of one key type only. The line
+ * C_SignInit.ecdsa fail the signatures of one key type only, and
+ * C_FindObjectsInit.public and C_FindObjectsInit.certificate the searches for one class
+ * of objects only. The line
  * "close_sessions N" closes every session of the token once for each new N, as a device
  * that lost its sessions. "swap_keys N" swaps the handles of the token's first two
  * private keys in C_SignInit, C_FindObjects, C_GetAttributeValue and C_DestroyObject, as
@@ -276,11 +278,34 @@ static CK_RV wrap_get_slot_list(CK_BBOOL present, CK_SLOT_ID_PTR slots,
     return real->C_GetSlotList(present, slots, count);
 }
 
+/* The control name of a search for one class of objects: "C_FindObjectsInit.public" or
+ * "C_FindObjectsInit.certificate", or NULL for a search of another class or of none. */
+static const char *find_control(CK_ATTRIBUTE_PTR templ, CK_ULONG count)
+{
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_OBJECT_CLASS cls;
+
+        if (templ[i].type != CKA_CLASS || templ[i].ulValueLen != sizeof(cls))
+            continue;
+        memcpy(&cls, templ[i].pValue, sizeof(cls));
+        if (cls == CKO_PUBLIC_KEY)
+            return "C_FindObjectsInit.public";
+        if (cls == CKO_CERTIFICATE)
+            return "C_FindObjectsInit.certificate";
+    }
+    return NULL;
+}
+
 static CK_RV wrap_find_objects_init(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ,
                                     CK_ULONG count)
 {
     CK_RV forced = forced_for("C_FindObjectsInit");
+    const char *control = find_control(templ, count);
 
+    /* Failing one class only lets the search for the private key pass, and the search
+     * for its public half fail. */
+    if (forced == CKR_OK && control != NULL)
+        forced = controlled_rv(control);
     if (forced != CKR_OK)
         return forced;
     return real->C_FindObjectsInit(session, templ, count);
