@@ -46,13 +46,30 @@ static bool xml_safe_units_init(xml_safe_units *units, const char *xml, size_t l
     return true;
 }
 
+/* Returns the index of the first unit c at or after i, or units->count when there is
+ * none. One-byte units use memchr, because every verification scans its whole
+ * document and most of it is text and quoted values. */
+static size_t xml_safe_find_unit(const xml_safe_units *units, size_t i, unsigned c)
+{
+    if (units->width == 1) {
+        const unsigned char *found =
+            i < units->count ? memchr(units->bytes + i, (int)c, units->count - i) : NULL;
+
+        return found != NULL ? (size_t)(found - units->bytes) : units->count;
+    }
+    while (i < units->count && xml_safe_unit(units, i) != c)
+        i++;
+    return i;
+}
+
 /* Returns the index just past the first occurrence of the ASCII text end at or after i,
  * or units->count when there is none. */
 static size_t xml_safe_skip_past(const xml_safe_units *units, size_t i, const char *end)
 {
     size_t end_len = strlen(end);
 
-    for (; i + end_len <= units->count; i++) {
+    for (; (i = xml_safe_find_unit(units, i, (unsigned char)end[0])) + end_len <= units->count;
+         i++) {
         size_t k = 0;
 
         while (k < end_len && xml_safe_unit(units, i + k) == (unsigned char)end[k])
@@ -75,16 +92,15 @@ static bool xml_safe_starts_with(const xml_safe_units *units, size_t i, const ch
  * an upper bound of its attributes. Returns the index past the tag. */
 static size_t xml_safe_scan_tag(const xml_safe_units *units, size_t i, size_t *attributes)
 {
-    unsigned quote = 0;
-
     *attributes = 0;
     for (; i < units->count; i++) {
         unsigned c = xml_safe_unit(units, i);
 
-        if (quote != 0) {
-            quote = c == quote ? 0 : quote;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
+        if (c == '"' || c == '\'') {
+            /* Skip to the closing quote, because a quoted value contains no markup. */
+            i = xml_safe_find_unit(units, i + 1, c);
+            if (i == units->count)
+                break;
         } else if (c == '=') {
             (*attributes)++;
         } else if (c == '>') {
@@ -312,7 +328,7 @@ static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *d
         size_t attributes = 0;
 
         if (xml_safe_unit(units, i) != '<')
-            i++;
+            i = xml_safe_find_unit(units, i, '<');
         else if (xml_safe_starts_with(units, i, "<!--"))
             i = xml_safe_skip_past(units, i + 4, "-->");
         else if (xml_safe_starts_with(units, i, "<![CDATA["))
