@@ -227,7 +227,8 @@ size_t config_compare_start_only(const config *running, const config *loaded,
         report(ctx, "tls", "client_ca");
         changed++;
     }
-    /* The metadata, which announces the next keys, is built once at start. */
+    /* The metadata announces the next keys, and the trust store trusts them, as the
+     * start read them, because the metadata is built once at start. */
     if (list_differs(running->saml_next_files, running->saml_next_count,
                      loaded->saml_next_files, loaded->saml_next_count) ||
         memcmp(running->saml_next_sha256, loaded->saml_next_sha256,

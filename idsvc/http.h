@@ -29,6 +29,8 @@ typedef struct node_snapshot {
     saml_trust_store *trust;
     json_t *issuers; /* the document GET /v1/issuers returns */
     json_t *next_keys; /* SHA-256 hex of each [saml] next_certificate key */
+    EVP_PKEY **next_public_keys; /* the same keys in the same order; owned */
+    size_t next_public_key_count;
 } node_snapshot;
 
 /* The running node. Fields other than the snapshot are set at start and not changed. */

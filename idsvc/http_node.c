@@ -35,6 +35,7 @@ void node_release(node_snapshot **snapshot_ptr)
     saml_trust_store_free(&snapshot->trust);
     json_decref(snapshot->issuers);
     json_decref(snapshot->next_keys);
+    pem_keys_free(&snapshot->next_public_keys, snapshot->next_public_key_count);
     free(snapshot);
 }
 
@@ -184,8 +185,6 @@ static const char *issuer_trusting(json_t *issuers, const char *sha256)
     return NULL;
 }
 
-/* Rejects one [saml] next_certificate key that an issuers entry already trusts, and
- * appends its fingerprint to next_keys. */
 /* Checks whether a JSON array of strings contains text. */
 static bool strings_contain(const json_t *strings, const char *text)
 {
@@ -199,9 +198,29 @@ static bool strings_contain(const json_t *strings, const char *text)
     return false;
 }
 
-static int check_next_key(json_t *issuers, json_t *next_keys, const char *path, EVP_PKEY *key,
+/* Appends a reference to key to the snapshot's next public keys. */
+static int keep_next_key(node_snapshot *snapshot, EVP_PKEY *key)
+{
+    size_t count = snapshot->next_public_key_count;
+    EVP_PKEY **grown = realloc(snapshot->next_public_keys, (count + 1) * sizeof(*grown));
+
+    if (grown == NULL)
+        return -1;
+    snapshot->next_public_keys = grown;
+    if (EVP_PKEY_up_ref(key) != 1)
+        return -1;
+    grown[count] = key;
+    snapshot->next_public_key_count = count + 1;
+    return 0;
+}
+
+/* Rejects one [saml] next_certificate key that an issuers entry already trusts, and
+ * appends its fingerprint to next_keys and the key to next_public_keys. */
+static int check_next_key(node_snapshot *snapshot, const char *path, EVP_PKEY *key,
                           char *error, size_t error_size)
 {
+    json_t *issuers = snapshot->issuers;
+    json_t *next_keys = snapshot->next_keys;
     json_t *fingerprint = key_fingerprint(key);
     const char *sha256 = json_string_value(fingerprint);
     const char *id = sha256 != NULL ? issuer_trusting(issuers, sha256) : NULL;
@@ -226,7 +245,8 @@ static int check_next_key(json_t *issuers, json_t *next_keys, const char *path, 
                  "[saml] next_certificate %s holds the key with SHA-256 %s, which [issuer "
                  "%s] trusts, so the metadata would announce that issuer's key as the "
                  "node's; remove the key from one of them", path, sha256, id);
-    if (rc == 0 && json_array_append(next_keys, fingerprint) != 0) {
+    if (rc == 0 && (json_array_append(next_keys, fingerprint) != 0 ||
+                    keep_next_key(snapshot, key) != 0)) {
         snprintf(error, error_size, "out of memory");
         rc = -1;
     }
@@ -265,10 +285,11 @@ static int check_announced_keys(json_t *issuers, const json_t *announced, char *
  * Reads each [saml] next_certificate file as the other trust files are read, and rejects
  * a key that the node or an [issuer] trusts already. The metadata announces these keys
  * as the node's next signing keys, so each must be neither a key that the node trusts
- * already nor another issuer's. Runs after the node's own keys and the issuers were added.
+ * already nor another issuer's. Runs after the node's own keys and the issuers were
+ * added, and before trust_next_keys adds the next keys to the node's own entry.
  */
-static int check_next_keys(json_t *issuers, json_t *next_keys, const config *cfg,
-                           char *error, size_t error_size)
+static int check_next_keys(node_snapshot *snapshot, const config *cfg, char *error,
+                           size_t error_size)
 {
     for (size_t i = 0; i < cfg->saml_next_count; i++) {
         char detail[384] = "";
@@ -282,8 +303,8 @@ static int check_next_keys(json_t *issuers, json_t *next_keys, const config *cfg
             return -1;
         }
         for (size_t k = 0; k < file_key_count && rc == 0; k++)
-            rc = check_next_key(issuers, next_keys, cfg->saml_next_files[i], file_keys[k],
-                                error, error_size);
+            rc = check_next_key(snapshot, cfg->saml_next_files[i], file_keys[k], error,
+                                error_size);
         pem_keys_free(&file_keys, file_key_count);
         if (rc != 0)
             return -1;
@@ -371,6 +392,36 @@ out:
     EVP_PKEY_free(key);
     json_decref(keys);
     return rc;
+}
+
+/*
+ * Trusts the next keys of source under the node's own entity ID and lists them in the
+ * snapshot's "self" entry, after the current and previous keys. During the restarts of a
+ * key rotation, a process that still signs with the old key then verifies what a
+ * process on the new key issued. A key that the entry lists already, such as one that a
+ * reloaded file moved to previous_certificate, is not added again. Runs after all checks
+ * of the next keys, which compare them with the "self" entry without them.
+ */
+static int trust_next_keys(node_snapshot *snapshot, const node_snapshot *source,
+                           char *error, size_t error_size)
+{
+    json_t *self_keys = issuer_keys(snapshot->issuers, "self");
+
+    for (size_t i = 0; i < source->next_public_key_count; i++) {
+        EVP_PKEY *key = source->next_public_keys[i];
+        const char *sha256 = json_string_value(json_array_get(source->next_keys, i));
+
+        if (sha256 != NULL && keys_contain(self_keys, sha256))
+            continue;
+        if (add_trusted_key(snapshot, self_keys, snapshot->cfg->entity_id, key) != 0) {
+            snprintf(error, error_size,
+                     "cannot add next key %zu of [saml] next_certificate to the trust "
+                     "store",
+                     i + 1);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static char *join_claims(const config_rp *rp)
@@ -490,7 +541,7 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
         if (add_issuer(&snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto out;
     if (check_self_keys_unshared(&snapshot, error, error_size) != 0 ||
-        check_next_keys(snapshot.issuers, snapshot.next_keys, cfg, error, error_size) != 0 ||
+        check_next_keys(&snapshot, cfg, error, error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0 ||
         check_certificate_file(cfg->certificate_file, "[tls] certificate", error,
                                error_size) != 0)
@@ -508,6 +559,7 @@ out:
     saml_trust_store_free(&snapshot.trust);
     json_decref(snapshot.issuers);
     json_decref(snapshot.next_keys);
+    pem_keys_free(&snapshot.next_public_keys, snapshot.next_public_key_count);
     return rc;
 }
 
@@ -544,12 +596,17 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
         if (add_issuer(snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto fail;
     if (check_self_keys_unshared(snapshot, error, error_size) != 0 ||
-        check_next_keys(snapshot->issuers, snapshot->next_keys, cfg, error, error_size) != 0 ||
+        check_next_keys(snapshot, cfg, error, error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0)
         goto fail;
     if (n->boot_snapshot != NULL &&
         check_announced_keys(snapshot->issuers, n->boot_snapshot->next_keys, error,
                              error_size) != 0)
+        goto fail;
+    /* Like the metadata, the trust store keeps the next keys of the start until a
+     * restart, whatever a reloaded file lists. */
+    if (trust_next_keys(snapshot, n->boot_snapshot != NULL ? n->boot_snapshot : snapshot,
+                        error, error_size) != 0)
         goto fail;
     if (publish_registry(n, cfg) != 0) {
         snprintf(error, error_size, "cannot store the relying-party registry");

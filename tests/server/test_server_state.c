@@ -857,6 +857,185 @@ static void test_next_certificate_bad_file(void **state)
     expect_next_rejected(h, false, messages, sizeof(messages) / sizeof(messages[0]));
 }
 
+/* Makes the daemon sign with the token's key of the label from its next start on. */
+static void use_saml_key(const harness *h, const char *label)
+{
+    assert_int_equal(harness_run("sed -i '/^saml_key = /s/;object=[^;]*;/;object=%s;/' "
+                                 "'%s'",
+                                 label, h->config_path),
+                     0);
+}
+
+/* Removes each line of the configuration that starts with "key = ". */
+static void remove_config_key(const harness *h, const char *key)
+{
+    assert_int_equal(harness_run("sed -i '/^%s = /d' '%s'", key, h->config_path), 0);
+}
+
+/* Returns the SHA-256 of the SubjectPublicKeyInfo in next.pub as hex, as GET
+ * /v1/issuers lists a key. The caller frees it. */
+static char *next_key_sha256(const harness *h)
+{
+    char command[PATH_MAX + 128];
+    char output[256] = "";
+
+    snprintf(command, sizeof(command),
+             "openssl pkey -pubin -in '%s/next.pub' -outform DER | sha256sum",
+             h->token.dir);
+    assert_int_equal(test_run_capture(command, output, sizeof(output)), 0);
+    output[strcspn(output, " \n")] = '\0';
+    assert_int_equal(strlen(output), 64);
+    return strdup(output);
+}
+
+/* Returns how many keys the "self" entry of GET /v1/issuers lists, and whether one of
+ * them has the SHA-256 in sha256. */
+static size_t self_key_count(harness *h, const char *sha256, bool *listed)
+{
+    http_result result;
+    const json_t *keys;
+    const json_t *key;
+    size_t index;
+    size_t count;
+
+    assert_int_equal(
+        harness_curl(h, CLIENT_RP, "GET", "/v1/issuers", NULL, NULL, &result), 0);
+    assert_int_equal(result.status, 200);
+    keys = json_object_get(find_issuer(&result, "self"), "keys");
+    assert_non_null(keys);
+    *listed = false;
+    json_array_foreach(keys, index, key) {
+        if (strcmp(json_string_value(json_object_get(key, "sha256")), sha256) == 0)
+            *listed = true;
+    }
+    count = json_array_size(keys);
+    http_result_clear(&result);
+    return count;
+}
+
+/*
+ * Runs the daemon as the first process of a node to restart onto the new SAML key in a
+ * rotation: it signs with the next key (P-256) and trusts the old key as
+ * previous_certificate. Issues count assertions into assertions, which the caller frees.
+ * The daemon is stopped before and after, and the configuration is then back on the old
+ * key without previous_certificate.
+ */
+static void issue_with_next_key(harness *h, char **assertions, size_t count)
+{
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    make_next_saml_key(h);
+    use_saml_key(h, "idsvc-saml-next");
+    assert_int_equal(
+        harness_append_config(h, "\n[saml]\nprevious_certificate = saml.pub\n"), 0);
+    assert_int_equal(harness_start(h), 0);
+    for (size_t i = 0; i < count; i++) {
+        assertions[i] = issue_assertion(h);
+        assert_non_null(strstr(assertions[i], "xmldsig-more#ecdsa-sha256"));
+    }
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    use_saml_key(h, "idsvc-saml");
+    remove_config_key(h, "previous_certificate");
+}
+
+/*
+ * While the processes of a node restart one by one onto a new SAML key, a process still
+ * on the old key verifies a credential that a process on the new key issued. It does so
+ * when [saml] next_certificate lists the new key, and rejects the credential without
+ * that line. One daemon plays both processes in turn, on one token and one database. The
+ * old process still signs with its current key only.
+ */
+static void test_next_saml_key_trusted(void **state)
+{
+    harness *h = *state;
+    char *assertion = NULL;
+    char *again;
+    char *next_sha256;
+    char *own;
+    char code[64];
+    bool listed = false;
+
+    issue_with_next_key(h, &assertion, 1);
+    again = strdup(assertion);
+    assert_non_null(again);
+    next_sha256 = next_key_sha256(h);
+
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(verify_assertion(h, assertion, code, sizeof(code)), 422);
+    assert_string_equal(code, "signature_invalid");
+    assert_int_equal(self_key_count(h, next_sha256, &listed), 1);
+    assert_false(listed);
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(
+        harness_append_config(h, "\n[saml]\nnext_certificate = next-cert.pem\n"), 0);
+    assert_int_equal(harness_start(h), 0);
+    /* The failed verification recorded nothing, so the same assertion is not a replay. */
+    assert_int_equal(verify_assertion(h, again, code, sizeof(code)), 200);
+    assert_string_equal(code, "");
+    assert_int_equal(self_key_count(h, next_sha256, &listed), 2);
+    assert_true(listed);
+
+    own = issue_assertion(h);
+    assert_non_null(strstr(own, "xmldsig-more#rsa-sha256"));
+    assert_null(strstr(own, "xmldsig-more#ecdsa-sha256"));
+    assert_int_equal(verify_assertion(h, own, code, sizeof(code)), 200);
+    free(own);
+    free(assertion);
+    free(again);
+    free(next_sha256);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
+/*
+ * The next keys that the node trusts are those of the start, as the metadata announces
+ * them: a SIGHUP that adds or removes the next_certificate line logs restart_required
+ * and changes neither the verification nor GET /v1/issuers.
+ */
+static void test_next_saml_key_trust_start_only(void **state)
+{
+    harness *h = *state;
+    char *assertions[2] = {NULL, NULL};
+    char *next_sha256;
+    char code[64];
+    bool listed = false;
+    char *log;
+
+    issue_with_next_key(h, assertions, 2);
+    next_sha256 = next_key_sha256(h);
+    assert_int_equal(harness_start(h), 0);
+
+    assert_int_equal(
+        harness_append_config(h, "\n[saml]\nnext_certificate = next-cert.pem\n"), 0);
+    log = reload_and_wait(h, "\"event\":\"reloaded\"");
+    assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"saml\","
+                                "\"key\":\"next_certificate\""));
+    free(log);
+    assert_int_equal(verify_assertion(h, assertions[0], code, sizeof(code)), 422);
+    assert_string_equal(code, "signature_invalid");
+    assert_int_equal(self_key_count(h, next_sha256, &listed), 1);
+    assert_false(listed);
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_start(h), 0);
+    remove_config_key(h, "next_certificate");
+    log = reload_and_wait(h, "\"event\":\"reloaded\"");
+    assert_non_null(strstr(log, "\"event\":\"restart_required\",\"section\":\"saml\","
+                                "\"key\":\"next_certificate\""));
+    free(log);
+    assert_int_equal(verify_assertion(h, assertions[0], code, sizeof(code)), 200);
+    assert_int_equal(self_key_count(h, next_sha256, &listed), 2);
+    assert_true(listed);
+
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(verify_assertion(h, assertions[1], code, sizeof(code)), 422);
+    assert_string_equal(code, "signature_invalid");
+    free(assertions[0]);
+    free(assertions[1]);
+    free(next_sha256);
+    assert_int_equal(harness_stop(h, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,6 +1064,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_announced_key_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_certificate_current_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_certificate_bad_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_saml_key_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_saml_key_trust_start_only, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
