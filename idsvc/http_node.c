@@ -214,6 +214,23 @@ static int keep_next_key(node_snapshot *snapshot, EVP_PKEY *key)
     return 0;
 }
 
+/* Rejects a next key of a type that the node cannot sign SAML with, which the trust
+ * store cannot hold either. */
+static int check_next_key_type(const char *path, EVP_PKEY *key, char *error,
+                               size_t error_size)
+{
+    int type = EVP_PKEY_get_base_id(key);
+    const char *name = EVP_PKEY_get0_type_name(key);
+
+    if (type == EVP_PKEY_RSA || type == EVP_PKEY_EC)
+        return 0;
+    snprintf(error, error_size,
+             "[saml] next_certificate %s holds a key of type %s, but the node signs "
+             "SAML only with RSA or EC keys; list the public half of an RSA or EC key",
+             path, name != NULL ? name : "unknown");
+    return -1;
+}
+
 /* Rejects one [saml] next_certificate key that an issuers entry already trusts, and
  * appends its fingerprint to next_keys and the key to next_public_keys. */
 static int check_next_key(node_snapshot *snapshot, const char *path, EVP_PKEY *key,
@@ -302,9 +319,13 @@ static int check_next_keys(node_snapshot *snapshot, const config *cfg, char *err
             snprintf(error, error_size, "[saml] next_certificate %s", detail);
             return -1;
         }
-        for (size_t k = 0; k < file_key_count && rc == 0; k++)
-            rc = check_next_key(snapshot, cfg->saml_next_files[i], file_keys[k], error,
-                                error_size);
+        for (size_t k = 0; k < file_key_count && rc == 0; k++) {
+            rc = check_next_key_type(cfg->saml_next_files[i], file_keys[k], error,
+                                     error_size);
+            if (rc == 0)
+                rc = check_next_key(snapshot, cfg->saml_next_files[i], file_keys[k],
+                                    error, error_size);
+        }
         pem_keys_free(&file_keys, file_key_count);
         if (rc != 0)
             return -1;

@@ -413,12 +413,18 @@ static void test_next_certificate_rejections(void **state)
          "acme.pem holds the key with SHA-256 "},
         {"[saml]\nnext_certificate = acme.pem\nnext_certificate = acme.pem\n",
          " a second time, which the metadata would announce twice"},
+        /* The node can neither sign SAML with an Ed25519 key nor verify with one. */
+        {"[saml]\nnext_certificate = ed25519.pub\n",
+         "ed25519.pub holds a key of type ED25519, but the node signs SAML only with RSA "
+         "or EC keys"},
     };
     char path[PATH_MAX + 32];
     char output[4096];
     char *log;
 
     (void)state;
+    run_in_folder("openssl genpkey -algorithm ed25519 2>/dev/null | "
+                  "openssl pkey -pubout -out ed25519.pub");
     snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         write_config(path, cases[i].extra);
