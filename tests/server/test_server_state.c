@@ -1026,6 +1026,15 @@ static void test_next_saml_key_trust_start_only(void **state)
     assert_int_equal(self_key_count(h, next_sha256, &listed), 2);
     assert_true(listed);
 
+    /* A reloaded file that moves the start's next key to previous_certificate lists the
+     * key once. */
+    assert_int_equal(
+        harness_append_config(h, "\n[saml]\nprevious_certificate = next-cert.pem\n"), 0);
+    free(reload_and_wait(h, "\"event\":\"reloaded\""));
+    assert_int_equal(self_key_count(h, next_sha256, &listed), 2);
+    assert_true(listed);
+    remove_config_key(h, "previous_certificate");
+
     assert_int_equal(harness_stop(h, SIGTERM), 0);
     assert_int_equal(harness_start(h), 0);
     assert_int_equal(verify_assertion(h, assertions[1], code, sizeof(code)), 422);
