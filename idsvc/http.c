@@ -98,6 +98,10 @@ typedef struct request_state {
     http_request request;
     http_reply reply;
     size_t route_index; /* ROUTE_COUNT when no route matched */
+    /* Index of the route that the request log and the metrics name. It is the matched
+     * route, or for a 405 the first route of the path, and ROUTE_COUNT when no pattern
+     * matches the path. */
+    size_t label_index;
     char *body;
     size_t body_len;
     size_t body_capacity;
@@ -247,19 +251,26 @@ static bool method_matches(const char *route_method, const char *method)
 }
 
 /* Finds the route for the method and path. When only the method differs, allow
- * receives the methods the path accepts, for the 405 response. */
-static size_t find_route(http_request *request, char *allow, size_t allow_size)
+ * receives the methods the path accepts, for the 405 response, and *label the first
+ * route of the path. Otherwise *label is the return value. */
+static size_t find_route(http_request *request, char *allow, size_t allow_size,
+                         size_t *label)
 {
     allow[0] = '\0';
+    *label = ROUTE_COUNT;
     for (size_t i = 0; i < ROUTE_COUNT; i++)
         if (method_matches(routes[i].method, request->method) &&
-            match_pattern(routes[i].pattern, request->path, request))
+            match_pattern(routes[i].pattern, request->path, request)) {
+            *label = i;
             return i;
+        }
 
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         if (!match_pattern(routes[i].pattern, request->path, request))
             continue;
         free_params(request);
+        if (*label == ROUTE_COUNT)
+            *label = i;
         /* Every GET route also serves HEAD (RFC 9110, section 9.3.2). */
         snprintf(allow + strlen(allow), allow_size - strlen(allow), "%s%s%s",
                  allow[0] != '\0' ? ", " : "", routes[i].method,
@@ -376,7 +387,8 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     store_take_unavailable(); /* a mark from another request's work is not this one's */
     request->body = state->body;
     request->body_len = state->body_len;
-    state->route_index = find_route(request, state->allow, sizeof(state->allow));
+    state->route_index =
+        find_route(request, state->allow, sizeof(state->allow), &state->label_index);
     read_caller(state, connection);
 
     if (state->framing_doubt != NULL) {
@@ -583,6 +595,7 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     state->connection = info != NULL ? info->socket_context : NULL;
     state->route_index = ROUTE_COUNT;
+    state->label_index = ROUTE_COUNT;
     state->server = server;
     state->mhd_connection = connection;
     state->request.node = server->node;
@@ -836,7 +849,7 @@ static void log_request(const request_state *state, double seconds)
         {"caller", caller_name},
         {"certificate_sha256", caller->has_certificate ? caller->fingerprint_hex : NULL},
         {"method", request->method},
-        {"route", state->route_index < ROUTE_COUNT ? routes[state->route_index].pattern
+        {"route", state->label_index < ROUTE_COUNT ? routes[state->label_index].pattern
                                                    : "unmatched"},
         {"status", status},
         {"code", state->reply.code},
@@ -894,7 +907,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     seconds = elapsed_seconds(&state->started);
     if (state->dispatched) {
         log_request(state, seconds);
-        metrics_record_request(server->node->metrics, state->route_index,
+        metrics_record_request(server->node->metrics, state->label_index,
                                state->reply.status, seconds);
     }
 

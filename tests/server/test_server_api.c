@@ -199,6 +199,70 @@ static double sample_value(const char *text, const char *name)
     return -1.0;
 }
 
+/* Returns the value of a sample of GET /metrics, read as the regulator, or 0 when no
+ * line carries it yet, as for a counter that nothing has raised. */
+static double read_sample_or_zero(const char *name)
+{
+    http_result result;
+    double value = 0.0;
+    size_t len = strlen(name);
+
+    harness_curl(&server, CLIENT_REGULATOR, "GET", "/metrics", NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    for (const char *line = result.body; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+
+        if (strncmp(line, name, len) == 0 && line[len] == ' ')
+            value = strtod(line + len + 1, NULL);
+        line = end != NULL ? end + 1 : NULL;
+    }
+    http_result_clear(&result);
+    return value;
+}
+
+/* A 405 names the route of its path in the metrics and the request log, so an operator
+ * sees which route clients call with the wrong method. Only a path that no route has is
+ * "unmatched". */
+static void test_method_error_names_route(void **state)
+{
+    const char *by_route = "idsvc_http_requests_total{route=\"/v1/issuers\",status=\"405\"}";
+    const char *unmatched = "idsvc_http_requests_total{route=\"unmatched\",status=\"405\"}";
+    double by_route_before, unmatched_before;
+    http_result result;
+    char request_id[64] = "";
+    char expected_line[160];
+    char *log;
+
+    (void)state;
+    by_route_before = read_sample_or_zero(by_route);
+    unmatched_before = read_sample_or_zero(unmatched);
+
+    harness_curl(&server, CLIENT_ISSUER, "DELETE", "/v1/issuers", NULL, NULL, &result);
+    expect_problem(&result, 405, "method_not_allowed");
+    const char *id_header = strstr(result.headers, "X-Request-Id: ");
+    assert_non_null(id_header);
+    sscanf(id_header + strlen("X-Request-Id: "), "%63[0-9a-f]", request_id);
+    http_result_clear(&result);
+
+    /* Counters are whole numbers, so the comparison as integers is exact. */
+    assert_int_equal((long)read_sample_or_zero(by_route), (long)by_route_before + 1);
+    assert_int_equal((long)read_sample_or_zero(unmatched), (long)unmatched_before);
+
+    snprintf(expected_line, sizeof(expected_line),
+             "\"request_id\":\"%s\",\"role\":\"issuer\"", request_id);
+    log = harness_wait_for_log(&server, expected_line);
+    assert_non_null(log);
+    const char *line = strstr(log, expected_line);
+    if (line == NULL)
+        fail_msg("no request log line for request %s", request_id);
+    const char *line_end = strchr(line, '\n');
+    const char *route = strstr(line, "\"route\":\"/v1/issuers\"");
+    if (route == NULL || (line_end != NULL && route > line_end))
+        fail_msg("the request log line of the 405 does not name /v1/issuers: %.*s",
+                 line_end != NULL ? (int)(line_end - line) : 400, line);
+    free(log);
+}
+
 static void read_operation_samples(operation_samples *out)
 {
     http_result result;
@@ -1238,6 +1302,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive_holds),
         cmocka_unit_test(test_fingerprint_mapping_and_metrics),
         cmocka_unit_test(test_operation_cpu_metrics),
+        cmocka_unit_test(test_method_error_names_route),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
