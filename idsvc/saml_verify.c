@@ -195,9 +195,11 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
 }
 
 /*
- * Finds the keys trusted for the Assertion's Issuer. When the Response is the signed
- * element, its Issuer (if any) must name the same entity, so that one issuer cannot
- * vouch for another's assertion.
+ * Finds the keys trusted for the Assertion's Issuer. A Response around the Assertion may
+ * omit its Issuer, but one that is present must name the same entity, signed or not: the
+ * Web Browser SSO profile (saml-profiles-2.0-os, section 4.1.4.2) has it name the
+ * identity provider that issued the assertion. So one issuer cannot vouch for another's
+ * assertion, and a Response cannot claim a sender that its Assertion does not name.
  */
 static saml_status saml_find_keys(const saml_trust_store *store, const saml_located *loc,
                                   const saml_trust_key **keys, size_t *key_count, char *detail,
@@ -215,14 +217,15 @@ static saml_status saml_find_keys(const saml_trust_store *store, const saml_loca
         goto out;
     }
 
-    if (loc->signed_node != loc->assertion) {
-        status = saml_issuer_of(loc->signed_node, &response_issuer, detail, detail_size);
+    if (loc->root != loc->assertion) {
+        status = saml_issuer_of(loc->root, &response_issuer, detail, detail_size);
         if (status != SAML_OK)
             goto out;
         if (response_issuer != NULL && strcmp(response_issuer, issuer) != 0) {
             status = saml_fail(detail, detail_size, SAML_ERR_ISSUER_UNTRUSTED,
-                               "the signed Response's Issuer \"%.100s\" differs from the "
+                               "the %sResponse's Issuer \"%.100s\" differs from the "
                                "Assertion's Issuer \"%.100s\"",
+                               loc->signed_node == loc->root ? "signed " : "",
                                response_issuer, issuer);
             goto out;
         }

@@ -316,6 +316,67 @@ static void response_signature_checked_too(void **state)
     free(untrusted);
 }
 
+/* Wraps the genuine signed Assertion in an unsigned Response whose children before the
+ * Status are issuers, such as one or two Issuer elements or none. */
+static char *unsigned_response_with(const char *issuers)
+{
+    char *status_and_assertion = join3("<samlp:Status><samlp:StatusCode "
+                                       "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
+                                       "</samlp:Status>",
+                                       signed_doc(), RESPONSE_CLOSE);
+    char *doc = join3(RESPONSE_OPEN, issuers, status_and_assertion);
+
+    free(status_and_assertion);
+    return doc;
+}
+
+/* An unsigned Response may omit its Issuer, but one that it carries must name the
+ * Assertion's issuer, as the Web Browser SSO profile requires (saml-profiles-2.0-os,
+ * section 4.1.4.2). */
+static void unsigned_response_issuer_checked(void **state)
+{
+    const char *start = strstr(signed_doc(), "<saml:Issuer>");
+    char issuer[256];
+    char same[400];
+    char *with_same;
+    char *with_other;
+    char *with_none;
+    char *with_two;
+    char two[800];
+    char detail[256];
+    saml_assertion *a = NULL;
+    saml_verify_options options = st_options(&fixture);
+
+    (void)state;
+    assert_non_null(start);
+    assert_int_equal(sscanf(start + strlen("<saml:Issuer>"), "%255[^<]", issuer), 1);
+    snprintf(same, sizeof(same),
+             "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">%s"
+             "</saml:Issuer>",
+             issuer);
+    snprintf(two, sizeof(two), "%s%s", same, same);
+    with_same = unsigned_response_with(same);
+    with_other = unsigned_response_with(
+        "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">"
+        "https://other.idsvc.test</saml:Issuer>");
+    with_none = unsigned_response_with("");
+    with_two = unsigned_response_with(two);
+
+    assert_int_equal(st_verify(&fixture, NULL, with_same, NULL), SAML_OK);
+    assert_int_equal(st_verify(&fixture, NULL, with_none, NULL), SAML_OK);
+    assert_int_equal(saml_verify(fixture.store, &options, with_other, strlen(with_other), &a,
+                                 detail, sizeof(detail)),
+                     SAML_ERR_ISSUER_UNTRUSTED);
+    assert_null(a);
+    if (strstr(detail, "the Response's Issuer \"https://other.idsvc.test\" differs") == NULL)
+        fail_msg("the detail does not name the Response's Issuer: %s", detail);
+    assert_int_equal(st_verify(&fixture, NULL, with_two, NULL), SAML_ERR_NOT_SAML);
+    free(with_same);
+    free(with_other);
+    free(with_none);
+    free(with_two);
+}
+
 /* Signs the genuine Assertion inside a Response whose template is first edited from
  * `from` to `to`, with the trusted RSA key. */
 static char *double_signed_edited(const char *from, const char *to)
@@ -1077,6 +1138,7 @@ int main(void)
         cmocka_unit_test(signature_moved_to_response),
         cmocka_unit_test(response_signature_checked_too),
         cmocka_unit_test(response_signature_rules),
+        cmocka_unit_test(unsigned_response_issuer_checked),
         cmocka_unit_test(signature_moved_into_subject),
         cmocka_unit_test(two_signatures_rejected),
         cmocka_unit_test(reference_to_other_id),

@@ -718,6 +718,50 @@ static void test_response_wrapper_checked(void **state)
     }
 }
 
+/* An unsigned Response around a signed Assertion may carry an Issuer only when it names
+ * the Assertion's issuer, as the Web Browser SSO profile requires. */
+static void test_response_issuer_must_match(void **state)
+{
+    static const struct {
+        const char *response_issuer;
+        long status;
+        const char *code;
+    } cases[] = {
+        {"https://other.idsvc.test/idp", 422, "issuer_untrusted"},
+        {NODE_ENTITY_ID, 422, "issuer_untrusted"},
+        {PEER_ENTITY_ID, 200, NULL},
+    };
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
+        const char *assertion = strstr(signed_xml, "<saml:Assertion");
+        char *xml = NULL;
+
+        assert_non_null(assertion);
+        assert_int_not_equal(
+            asprintf(&xml,
+                     "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+                     "ID=\"_response1\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
+                     "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">%s"
+                     "</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:"
+                     "tc:SAML:2.0:status:Success\"/></samlp:Status>%s</samlp:Response>",
+                     cases[i].response_issuer, assertion),
+            -1);
+        post_assertion(xml, &result);
+        print_message("    Response Issuer %s -> %ld %s\n", cases[i].response_issuer,
+                      result.status, http_result_code(&result));
+        if (cases[i].code != NULL)
+            expect_problem(&result, cases[i].status, cases[i].code, "assertion");
+        else
+            assert_int_equal(result.status, cases[i].status);
+        http_result_clear(&result);
+        free(xml);
+        free(signed_xml);
+    }
+}
+
 static void test_assertion_encoding_edges(void **state)
 {
     char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
@@ -978,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_issue_audience_checked_as_text),
         cmocka_unit_test(test_profile_checks_have_codes),
         cmocka_unit_test(test_response_wrapper_checked),
+        cmocka_unit_test(test_response_issuer_must_match),
         cmocka_unit_test(test_assertion_encoding_edges),
         cmocka_unit_test(test_metadata_signed_in_hsm),
         cmocka_unit_test(test_empty_id_rejected),
