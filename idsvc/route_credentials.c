@@ -293,6 +293,33 @@ out:
     free(claims_text);
 }
 
+/*
+ * Rejects a signed assertion that POST /v1/verifications could not accept, because that
+ * route reads the assertion as a JSON string of at most [limits] max_string_bytes. Each
+ * value is within its own limit, but XML escaping can make the assertion several times
+ * larger than the request, such as "&" written as "&amp;".
+ * NOTE: the relying party's request body must also fit [limits] max_body_bytes, and the
+ * escaping of its JSON encoder decides how much the assertion grows there. With the
+ * defaults (128 KiB and 256 KiB) only values with many quotes, backslashes, tabs or line
+ * breaks, or many non-ASCII characters from an encoder that writes \u escapes, can
+ * exceed it.
+ */
+static bool check_assertion_size(const http_request *request, const char *xml,
+                                 http_reply *reply)
+{
+    size_t max = request->node->boot->limits.max_string_bytes;
+    size_t len = strlen(xml);
+
+    if (len <= max)
+        return true;
+    problem_set(reply, 422, "claims_invalid", "attributes",
+                "The signed assertion would be %zu bytes, more than the %zu bytes of [limits] "
+                "max_string_bytes that POST /v1/verifications accepts. Send fewer or shorter "
+                "claim values, or set claims_in_assertion to false.",
+                len, max);
+    return false;
+}
+
 void route_credentials_issue(http_request *request, http_reply *reply)
 {
     json_t *body = http_parse_json_body(request, reply);
@@ -316,7 +343,8 @@ void route_credentials_issue(http_request *request, http_reply *reply)
      * values the node stores is signed without them. */
     if (!in.claims_in_assertion)
         spec.attribute_count = 0;
-    if (route_sign_assertion(request, &spec, &xml, reply) != 0)
+    if (route_sign_assertion(request, &spec, &xml, reply) != 0 ||
+        !check_assertion_size(request, xml, reply))
         goto out;
 
     store_and_reply(request, &in, &spec, xml, reply);

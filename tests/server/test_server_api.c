@@ -772,6 +772,85 @@ static void test_issuance_atomic(void **state)
     http_result_clear(&result);
 }
 
+/* Builds an issuance body whose claim values are each within their limits. XML escapes
+ * their "&" characters to "&amp;", five bytes each, so the assertion is larger than the
+ * JSON string that POST /v1/verifications accepts (128 KiB by default). */
+static char *issue_body_escaping_large(bool claims_in_assertion)
+{
+    static const char *const single_valued[] = {
+        "given_name", "family_name",     "full_name", "place_of_birth", "residential_address",
+        "kyc_level",  "document_number", "document_type",
+    };
+    char value[1025];
+    json_t *attributes = json_object();
+    json_t *methods = json_array();
+    json_t *body;
+    char *text;
+
+    memset(value, '&', 1024);
+    value[1024] = '\0';
+    for (size_t i = 0; i < sizeof(single_valued) / sizeof(single_valued[0]); i++)
+        json_object_set_new(attributes, single_valued[i], json_string(value));
+    /* kyc_method takes up to 16 values. */
+    for (int i = 0; i < 16; i++) {
+        snprintf(value + 1022, 3, "%02d", i);
+        json_array_append_new(methods, json_string(value));
+    }
+    json_object_set_new(attributes, "kyc_method", methods);
+    body = json_pack("{s:s, s:s, s:s, s:i, s:b, s:o}", "subject", "SG-ESCAPED-1", "audience",
+                     RP_ENTITY_ID, "assurance_level", "high", "validity_seconds", 600,
+                     "claims_in_assertion", claims_in_assertion, "attributes", attributes);
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    assert_non_null(text);
+    return text;
+}
+
+/* The node issues no credential whose assertion it could not verify afterwards: one
+ * longer than [limits] max_string_bytes gets 422 before anything is stored. The same
+ * values held at the node leave the assertion small, and it verifies. */
+static void test_issue_assertion_too_large_rejected(void **state)
+{
+    http_result result;
+    const char *detail;
+    const char *assertion;
+    char *body = issue_body_escaping_large(true);
+    char *verification;
+
+    (void)state;
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    expect_problem(&result, 422, "claims_invalid");
+    assert_string_equal(http_result_field(&result), "attributes");
+    detail = json_string_value(json_object_get(result.json, "detail"));
+    assert_non_null(detail);
+    if (strstr(detail, "max_string_bytes") == NULL)
+        fail_msg("the detail does not name [limits] max_string_bytes: %s", detail);
+    http_result_clear(&result);
+    free(body);
+
+    body = issue_body_escaping_large(false);
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    if (result.status != 201)
+        fprintf(stderr, "issuing with held claims failed: %ld %s\n", result.status,
+                result.body);
+    assert_int_equal(result.status, 201);
+    assertion = json_string_value(json_object_get(result.json, "assertion"));
+    assert_non_null(assertion);
+    verification = verification_body(assertion, "[\"given_name\"]");
+    http_result_clear(&result);
+    free(body);
+
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, verification, &result);
+    if (result.status != 200)
+        fprintf(stderr, "verifying failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 200);
+    assert_int_equal(json_string_length(json_object_get(
+                         json_object_get(result.json, "claims"), "given_name")),
+                     1024);
+    http_result_clear(&result);
+    free(verification);
+}
+
 static void test_issue_verify_revoke(void **state)
 {
     http_result issued;
@@ -1289,6 +1368,7 @@ int main(void)
         cmocka_unit_test(test_missing_and_invalid_fields),
         cmocka_unit_test(test_subject_verifier_cannot_read),
         cmocka_unit_test(test_issue_country_claims_checked),
+        cmocka_unit_test(test_issue_assertion_too_large_rejected),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),
