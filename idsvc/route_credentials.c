@@ -123,6 +123,14 @@ static bool read_issue_input(const json_t *body, issue_input *in, http_reply *re
     in->audience = http_json_string(body, "audience", true, AUDIENCE_MAX, reply);
     if (in->audience == NULL)
         return false;
+    /* The verifier reads Audience as xs:anyURI, whose white space collapses, so an audience
+     * of white space only would be empty there and match no relying party. */
+    if (strspn(in->audience, " \t\r\n") == strlen(in->audience)) {
+        problem_set(reply, 400, "field_invalid", "audience",
+                    "audience contains only white space, which a verifier reads as an empty "
+                    "Audience that matches no relying party.");
+        return false;
+    }
     level = http_json_string(body, "assurance_level", true, AUDIENCE_MAX, reply);
     if (level == NULL)
         return false;

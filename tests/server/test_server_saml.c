@@ -587,10 +587,14 @@ static void test_result_values_rejected(void **state)
 
 static void test_issue_audience_checked_as_text(void **state)
 {
+    /* The last two are white space only, which the verifier reads as an empty
+     * Audience that no relying party has. */
     static const char *const audiences[] = {"https://bank.example/sp\\u0001",
                                             "https://bank.example/sp\\u001f",
                                             "https://bank.example/sp\\ufffe",
-                                            "https://bank.example/sp\\uffff"};
+                                            "https://bank.example/sp\\uffff",
+                                            "   ",
+                                            " \\t\\r\\n"};
     http_result result;
     char body[512];
 
