@@ -363,6 +363,15 @@ out:
     json_decref(body);
 }
 
+/* Names the credential's status: revoked, then expired from its NotOnOrAfter on, else
+ * active. Verification allows [saml] clock_skew past that time; the status does not. */
+static const char *credential_status(const store_credential *credential, time_t now)
+{
+    if (credential->state == STORE_CREDENTIAL_REVOKED)
+        return "revoked";
+    return now >= credential->not_on_or_after ? "expired" : "active";
+}
+
 static void reply_credential(http_reply *reply, unsigned status,
                              const store_credential *credential)
 {
@@ -374,9 +383,7 @@ static void reply_credential(http_reply *reply, unsigned status,
     route_format_time(credential->issued_at, issued);
     route_format_time(credential->not_on_or_after, expires);
     doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "credential_id", credential->id,
-                    "status",
-                    credential->state == STORE_CREDENTIAL_REVOKED ? "revoked" : "active",
-                    "assertion_id", credential->assertion_id, "assurance",
+                    "status", credential_status(credential, time(NULL)), "assertion_id", credential->assertion_id, "assurance",
                     credential->assurance, "issued_at", issued, "not_on_or_after", expires,
                     "claims_in_assertion", credential->held_claims_json == NULL);
     if (doc != NULL && credential->state == STORE_CREDENTIAL_REVOKED) {

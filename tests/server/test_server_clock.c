@@ -172,6 +172,56 @@ static void test_clock_step_keeps_payloads(void **state)
     assert_int_equal(count_purged(), 0);
 }
 
+/* Reads the status of a credential with GET /v1/credentials/{id}. */
+static char *credential_status(raw_client *issuer, const char *id)
+{
+    char path[128];
+    http_result r;
+    char *status;
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s", id);
+    assert_int_equal(raw_request(issuer, "GET", path, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    status = strdup(json_string_value(json_object_get(r.json, "status")));
+    http_result_clear(&r);
+    assert_non_null(status);
+    return status;
+}
+
+/* A credential of one hour reads active, then expired once the wall clock is two hours
+ * ahead, and active again after the clock steps back. */
+static void test_credential_status_expired(void **state)
+{
+    raw_client *issuer = NULL;
+    http_result r;
+    char *id;
+    char *status;
+
+    (void)state;
+    if (access(IDSVC_FAKETIME_LIBRARY, R_OK) != 0)
+        skip();
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &issuer), 0);
+    assert_int_equal(raw_request(issuer, "POST", "/v1/credentials", issue_body, &r), 0);
+    assert_int_equal(r.status, 201);
+    id = strdup(json_string_value(json_object_get(r.json, "credential_id")));
+    http_result_clear(&r);
+    assert_non_null(id);
+
+    status = credential_status(issuer, id);
+    assert_string_equal(status, "active");
+    free(status);
+    set_clock_offset("+2h");
+    status = credential_status(issuer, id);
+    assert_string_equal(status, "expired");
+    free(status);
+    set_clock_offset("+0");
+    status = credential_status(issuer, id);
+    assert_string_equal(status, "active");
+    free(status);
+    free(id);
+    raw_close(&issuer);
+}
+
 /* Counts the clock_behind_log lines in the daemon's log. */
 static int count_clock_behind_lines(void)
 {
@@ -230,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_clock_step_back_logged_once),
         cmocka_unit_test(test_clock_step_keeps_replay_rows),
         cmocka_unit_test(test_clock_step_keeps_payloads),
+        cmocka_unit_test(test_credential_status_expired),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
