@@ -191,6 +191,27 @@ static bool check_spec(const saml_assertion_spec *spec, http_reply *reply)
     }
 }
 
+/* Checks every claim value with the rules of a new credential. */
+static bool check_issued_values(const saml_assertion_spec *spec, http_reply *reply)
+{
+    char reason[128];
+
+    for (size_t i = 0; i < spec->attribute_count; i++) {
+        const saml_attribute *attribute = &spec->attributes[i];
+        const saml_claim *claim = saml_claim_by_name(attribute->name);
+
+        for (size_t k = 0; k < attribute->value_count; k++) {
+            if (saml_claim_check_issued(claim, attribute->values[k], spec->issue_instant,
+                                        reason, sizeof(reason)) == 0)
+                continue;
+            problem_set(reply, 422, "claims_invalid", "attributes",
+                        "claim \"%.64s\" value %zu %s", attribute->name, k + 1, reason);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Builds the spec through the claims reader, which checks every claim against the
  * catalogue. claims_doc must outlive spec. */
 static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
@@ -217,7 +238,7 @@ static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
     spec->audience = in->audience;
     spec->issue_instant = time(NULL);
     spec->valid_seconds = in->validity;
-    return check_spec(spec, reply);
+    return check_issued_values(spec, reply) && check_spec(spec, reply);
 }
 
 static void reply_issued(http_reply *reply, const store_issue *issue, const char *xml,

@@ -37,11 +37,21 @@ typedef struct saml_claim {
     const char *friendly_name; /* the Attribute FriendlyName, such as "givenName" */
     saml_claim_syntax syntax;
     bool multi_valued;
+    bool past_date; /* true for a date that cannot follow the day of issue: a birth date */
 } saml_claim;
 
 /* Finds a catalogue entry by its JSON key or by its Attribute Name; NULL when absent. */
 const saml_claim *saml_claim_by_name(const char *name);
 const saml_claim *saml_claim_by_uri(const char *uri);
+
+/*
+ * Applies the rules of a new credential on top of saml_claim_check_value, which
+ * verification also applies to other issuers' values: no value of white space only, and
+ * no date_of_birth or kyc_date after the day of issue (now). Returns 0, or -1 with a
+ * sentence fragment in reason.
+ */
+int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t now,
+                            char *reason, size_t reason_size);
 
 typedef struct saml_assertion_spec {
     const char *issuer;         /* entity ID of the signing node */

@@ -10,37 +10,39 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "iso3166.h"
 
 #define IDSVC_CLAIM(key) "urn:idsvc:claim:" key
 
 static const saml_claim CATALOGUE[] = {
-    {"given_name", "urn:oid:2.5.4.42", "givenName", SAML_CLAIM_TEXT, false},
-    {"family_name", "urn:oid:2.5.4.4", "sn", SAML_CLAIM_TEXT, false},
-    {"full_name", "urn:oid:2.5.4.3", "cn", SAML_CLAIM_TEXT, false},
-    {"date_of_birth", "urn:oid:1.3.6.1.5.5.7.9.1", "dateOfBirth", SAML_CLAIM_DATE, false},
+    {"given_name", "urn:oid:2.5.4.42", "givenName", SAML_CLAIM_TEXT, false, false},
+    {"family_name", "urn:oid:2.5.4.4", "sn", SAML_CLAIM_TEXT, false, false},
+    {"full_name", "urn:oid:2.5.4.3", "cn", SAML_CLAIM_TEXT, false, false},
+    {"date_of_birth", "urn:oid:1.3.6.1.5.5.7.9.1", "dateOfBirth", SAML_CLAIM_DATE, false,
+     true},
     {"place_of_birth", "urn:oid:1.3.6.1.5.5.7.9.2", "placeOfBirth", SAML_CLAIM_TEXT,
-     false},
+     false, false},
     {"nationality", "urn:oid:1.3.6.1.5.5.7.9.4", "countryOfCitizenship",
-     SAML_CLAIM_COUNTRY, true},
+     SAML_CLAIM_COUNTRY, true, false},
     {"residence_country", "urn:oid:1.3.6.1.5.5.7.9.5", "countryOfResidence",
-     SAML_CLAIM_COUNTRY, false},
-    {"email", "urn:oid:0.9.2342.19200300.100.1.3", "mail", SAML_CLAIM_TEXT, false},
-    {"phone_number", "urn:oid:2.5.4.20", "telephoneNumber", SAML_CLAIM_TEXT, false},
+     SAML_CLAIM_COUNTRY, false, false},
+    {"email", "urn:oid:0.9.2342.19200300.100.1.3", "mail", SAML_CLAIM_TEXT, false, false},
+    {"phone_number", "urn:oid:2.5.4.20", "telephoneNumber", SAML_CLAIM_TEXT, false, false},
     {"residential_address", IDSVC_CLAIM("residential_address"), "residentialAddress",
-     SAML_CLAIM_TEXT, false},
+     SAML_CLAIM_TEXT, false, false},
     {"document_type", IDSVC_CLAIM("document_type"), "documentType", SAML_CLAIM_TEXT,
-     false},
+     false, false},
     {"document_number", IDSVC_CLAIM("document_number"), "documentNumber", SAML_CLAIM_TEXT,
-     false},
+     false, false},
     {"document_country", IDSVC_CLAIM("document_country"), "documentCountry",
-     SAML_CLAIM_COUNTRY, false},
+     SAML_CLAIM_COUNTRY, false, false},
     {"document_expiry", IDSVC_CLAIM("document_expiry"), "documentExpiry", SAML_CLAIM_DATE,
-     false},
-    {"kyc_level", IDSVC_CLAIM("kyc_level"), "kycLevel", SAML_CLAIM_TEXT, false},
-    {"kyc_method", IDSVC_CLAIM("kyc_method"), "kycMethod", SAML_CLAIM_TEXT, true},
-    {"kyc_date", IDSVC_CLAIM("kyc_date"), "kycDate", SAML_CLAIM_DATE, false},
+     false, false},
+    {"kyc_level", IDSVC_CLAIM("kyc_level"), "kycLevel", SAML_CLAIM_TEXT, false, false},
+    {"kyc_method", IDSVC_CLAIM("kyc_method"), "kycMethod", SAML_CLAIM_TEXT, true, false},
+    {"kyc_date", IDSVC_CLAIM("kyc_date"), "kycDate", SAML_CLAIM_DATE, false, true},
 };
 
 #define CATALOGUE_SIZE (sizeof(CATALOGUE) / sizeof(CATALOGUE[0]))
@@ -117,6 +119,31 @@ int saml_claim_check_value(const saml_claim *claim, const char *value, char *rea
         snprintf(reason, reason_size,
                  "is not an officially assigned ISO 3166-1 alpha-2 code in capitals, "
                  "such as GB");
+        return -1;
+    }
+    return 0;
+}
+
+int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t now,
+                            char *reason, size_t reason_size)
+{
+    char latest[16];
+    struct tm day;
+    time_t tomorrow = now + 24 * 60 * 60;
+
+    if (value[strspn(value, " \t\r\n")] == '\0') {
+        snprintf(reason, reason_size, "contains only white space");
+        return -1;
+    }
+    if (claim == NULL || !claim->past_date)
+        return 0;
+    /* Tomorrow in UTC is today somewhere east of UTC, up to UTC+14. */
+    if (gmtime_r(&tomorrow, &day) == NULL ||
+        strftime(latest, sizeof(latest), "%Y-%m-%d", &day) != 10)
+        return 0;
+    /* Both are YYYY-MM-DD, so the text order is the order of the days. */
+    if (strcmp(value, latest) > 0) {
+        snprintf(reason, reason_size, "is a date after today, which this claim cannot be");
         return -1;
     }
     return 0;

@@ -649,6 +649,52 @@ static void test_issue_country_claims_checked(void **state)
     http_result_clear(&result);
 }
 
+/* A new credential takes no claim value of white space only, and no birth or KYC date
+ * after the day of issue. A document may expire in any year. */
+static void test_issue_claim_values_checked(void **state)
+{
+    static const struct {
+        const char *attributes;
+        const char *reason;
+    } cases[] = {
+        {"{\"given_name\":\"  \"}", "\"given_name\" value 1 contains only white space"},
+        {"{\"kyc_method\":[\"video\",\"\\t\\n\"]}",
+         "\"kyc_method\" value 2 contains only white space"},
+        {"{\"date_of_birth\":\"2999-01-01\"}", "\"date_of_birth\" value 1 is a date after"},
+        {"{\"kyc_date\":\"2999-12-31\"}", "\"kyc_date\" value 1 is a date after"},
+    };
+    http_result result;
+    const char *detail;
+    char body[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"subject\":\"SG-VALUES-1\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":%s}",
+                 cases[i].attributes);
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body,
+                     &result);
+        expect_problem(&result, 422, "claims_invalid");
+        assert_string_equal(http_result_field(&result), "attributes");
+        detail = json_string_value(json_object_get(result.json, "detail"));
+        assert_non_null(detail);
+        if (strstr(detail, cases[i].reason) == NULL)
+            fail_msg("expected \"%s\" in \"%s\"", cases[i].reason, detail);
+        http_result_clear(&result);
+    }
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"SG-VALUES-1\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"given_name\":\" Mei \",\"date_of_birth\":\"1990-02-28\","
+                 "\"document_expiry\":\"2999-01-01\"}}",
+                 &result);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+}
+
 /* Counts the audit entries of kind whose payload contains text. */
 static int entries_of(const char *kind, const char *text)
 {
@@ -1368,6 +1414,7 @@ int main(void)
         cmocka_unit_test(test_missing_and_invalid_fields),
         cmocka_unit_test(test_subject_verifier_cannot_read),
         cmocka_unit_test(test_issue_country_claims_checked),
+        cmocka_unit_test(test_issue_claim_values_checked),
         cmocka_unit_test(test_issue_assertion_too_large_rejected),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
