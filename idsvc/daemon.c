@@ -209,6 +209,13 @@ static int open_hsm(node *n, const config *cfg)
                         cfg->saml_certificate_file);
             return -1;
         }
+        n->saml_cert_base64 = saml_certificate_base64(n->saml_cert);
+        if (n->saml_cert_base64 == NULL) {
+            log_message(LOG_ERROR, "start_failed",
+                        "%s: cannot DER-encode the SAML certificate for KeyInfo",
+                        cfg->saml_certificate_file);
+            return -1;
+        }
         return check_saml_certificate_key(n, cfg);
     }
     return 0;
@@ -440,6 +447,7 @@ static void stop_node(node *n)
     http_policy_stop(n);
     store_close(&n->store);
     X509_free(n->saml_cert);
+    free(n->saml_cert_base64);
     p11_key_free(&n->saml_key);
     p11_token_close(&n->token);
     tls_context_free(&n->tls);

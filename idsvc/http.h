@@ -44,6 +44,7 @@ typedef struct node {
     p11_token *token;
     p11_key *saml_key;
     X509 *saml_cert;     /* optional, published in the metadata */
+    char *saml_cert_base64; /* saml_cert as KeyInfo writes it, encoded once at start */
     char *metadata_xml;
     metrics *metrics;
     tls_context *tls;

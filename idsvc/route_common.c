@@ -34,7 +34,7 @@ int route_sign_assertion(http_request *request, const saml_assertion_spec *spec,
                          char **xml_out, http_reply *reply)
 {
     node *n = request->node;
-    saml_signer signer = {n->saml_key, NULL, n->saml_cert};
+    saml_signer signer = {n->saml_key, NULL, n->saml_cert, n->saml_cert_base64};
     p11_error err = {0};
     size_t len = 0;
     uint64_t cpu_started_ns = metrics_thread_cpu_ns();

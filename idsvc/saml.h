@@ -129,7 +129,18 @@ typedef struct saml_signer {
     p11_key *key;
     const char *key_name; /* written to KeyInfo/KeyName; NULL selects the key's label */
     X509 *cert;           /* optional; written to KeyInfo/X509Data when set */
+    /* Optional base64 text of cert's DER encoding from saml_certificate_base64. When
+     * set, it is written in place of cert, which the signer then does not encode. */
+    const char *cert_base64;
 } saml_signer;
+
+/*
+ * Encodes cert as the base64 text of KeyInfo/X509Data/X509Certificate, for
+ * saml_signer.cert_base64, so that a caller that signs often encodes its certificate
+ * once. The caller frees the text with free(). Returns NULL when cert is NULL, cannot be
+ * DER-encoded, or memory runs out.
+ */
+char *saml_certificate_base64(X509 *cert);
 
 /*
  * Builds the Assertion and signs it with an enveloped signature (exclusive c14n,

@@ -87,19 +87,44 @@ static void write_signed_info(saml_buf *buf, const char *algorithm_uri, const ch
     saml_buf_puts(buf, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
 }
 
-static int write_certificate(saml_buf *buf, X509 *cert, p11_error *err)
+/* Appends the base64 text of cert's DER form. Returns -1 when i2d_X509 fails. */
+static int put_certificate_base64(saml_buf *buf, X509 *cert)
 {
     unsigned char *der = NULL;
     int der_len = i2d_X509(cert, &der);
 
-    if (der_len <= 0) {
+    if (der_len <= 0)
+        return -1;
+    saml_buf_put_base64(buf, der, (size_t)der_len);
+    OPENSSL_free(der);
+    return 0;
+}
+
+char *saml_certificate_base64(X509 *cert)
+{
+    saml_buf text = {0};
+
+    /* Every write to a saml_buf leaves its data NUL-terminated. */
+    if (cert == NULL || put_certificate_base64(&text, cert) != 0 || text.data == NULL)
+        text.failed = true;
+    if (text.failed) {
+        saml_buf_free(&text);
+        return NULL;
+    }
+    return text.data;
+}
+
+/* Writes X509Data from the signer's encoded text when it has one, else from its cert. */
+static int write_certificate(saml_buf *buf, const saml_signer *signer, p11_error *err)
+{
+    saml_buf_puts(buf, "<ds:X509Data><ds:X509Certificate>");
+    if (signer->cert_base64 != NULL) {
+        saml_buf_puts(buf, signer->cert_base64);
+    } else if (put_certificate_base64(buf, signer->cert) != 0) {
         saml_set_error(err, "the signing certificate could not be DER-encoded");
         return -1;
     }
-    saml_buf_puts(buf, "<ds:X509Data><ds:X509Certificate>");
-    saml_buf_put_base64(buf, der, (size_t)der_len);
     saml_buf_puts(buf, "</ds:X509Certificate></ds:X509Data>");
-    OPENSSL_free(der);
     return 0;
 }
 
@@ -107,11 +132,12 @@ static int write_certificate(saml_buf *buf, X509 *cert, p11_error *err)
 static int write_key_info(saml_buf *buf, const saml_signer *signer, p11_error *err)
 {
     const char *key_name = signer->key_name;
+    bool has_cert = signer->cert != NULL || signer->cert_base64 != NULL;
     char reason[128];
 
     if (key_name == NULL)
         key_name = p11_key_get_label(signer->key);
-    if ((key_name == NULL || key_name[0] == '\0') && signer->cert == NULL)
+    if ((key_name == NULL || key_name[0] == '\0') && !has_cert)
         return 0;
 
     saml_buf_puts(buf, "<ds:KeyInfo>");
@@ -124,7 +150,7 @@ static int write_key_info(saml_buf *buf, const saml_signer *signer, p11_error *e
         saml_buf_put_text(buf, key_name);
         saml_buf_puts(buf, "</ds:KeyName>");
     }
-    if (signer->cert != NULL && write_certificate(buf, signer->cert, err) != 0)
+    if (has_cert && write_certificate(buf, signer, err) != 0)
         return -1;
     saml_buf_puts(buf, "</ds:KeyInfo>");
     return 0;

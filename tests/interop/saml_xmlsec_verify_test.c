@@ -96,7 +96,7 @@ static int teardown(void **state)
 }
 
 /* Signs an assertion with claims that include non-ASCII text and escaped characters. */
-static char *sign(p11_key *key, X509 *cert, size_t *len)
+static char *sign_with(const saml_signer *signer, size_t *len)
 {
     char *given[] = {"Siti"};
     char *family[] = {"Nguyễn & <Trần> \"王\""};
@@ -118,13 +118,30 @@ static char *sign(p11_key *key, X509 *cert, size_t *len)
         .attributes = attributes,
         .attribute_count = 4,
     };
-    saml_signer signer = {.key = key, .cert = cert};
     p11_error err = {0};
     char *xml = NULL;
 
-    if (saml_build_signed(&spec, &signer, &xml, len, &err) != 0)
+    if (saml_build_signed(&spec, signer, &xml, len, &err) != 0)
         fail_msg("signing failed: %s (%s)", err.message, p11_rv_name(err.rv));
     return xml;
+}
+
+static char *sign(p11_key *key, X509 *cert, size_t *len)
+{
+    saml_signer signer = {.key = key, .cert = cert};
+
+    return sign_with(&signer, len);
+}
+
+/* Returns a copy of the KeyInfo element of xml. */
+static char *key_info_of(const char *xml)
+{
+    const char *start = strstr(xml, "<ds:KeyInfo>");
+    const char *end = start != NULL ? strstr(start, "</ds:KeyInfo>") : NULL;
+
+    assert_non_null(start);
+    assert_non_null(end);
+    return strndup(start, (size_t)(end - start) + strlen("</ds:KeyInfo>"));
 }
 
 /* Writes xml to a file and runs xmlsec1 on it with key_options; returns the status. */
@@ -233,6 +250,38 @@ static void keyinfo_certificate_chains_to_ca(void **state)
     free(ec_xml);
 }
 
+/* The text of saml_certificate_base64 gives the same KeyInfo bytes as a certificate that
+ * the signer encodes itself, with or without the X509 object in the signer. */
+static void encoded_certificate_same_key_info(void **state)
+{
+    char *encoded = saml_certificate_base64(ec_cert);
+    saml_signer both = {.key = keys.ec, .cert = ec_cert, .cert_base64 = encoded};
+    saml_signer text_only = {.key = keys.ec, .cert_base64 = encoded};
+    size_t len = 0;
+    char *reference = sign(keys.ec, ec_cert, &len);
+    char *with_both = sign_with(&both, &len);
+    char *with_text = sign_with(&text_only, &len);
+    char *expected = key_info_of(reference);
+    char *got_both = key_info_of(with_both);
+    char *got_text = key_info_of(with_text);
+
+    (void)state;
+    assert_non_null(encoded);
+    assert_non_null(strstr(expected, encoded));
+    assert_string_equal(got_both, expected);
+    assert_string_equal(got_text, expected);
+    expect_verified(with_text, len, key_option("--trusted-pem", "ca.pem"));
+    assert_null(saml_certificate_base64(NULL));
+
+    free(got_text);
+    free(got_both);
+    free(expected);
+    free(with_text);
+    free(with_both);
+    free(reference);
+    free(encoded);
+}
+
 /* Replaces the byte after the first occurrence of marker. */
 static void change_byte_after(char *xml, const char *marker)
 {
@@ -285,6 +334,7 @@ int main(void)
         cmocka_unit_test(ecdsa_verifies_in_xmlsec1),
         cmocka_unit_test(ecdsa_p384_verifies_in_xmlsec1),
         cmocka_unit_test(keyinfo_certificate_chains_to_ca),
+        cmocka_unit_test(encoded_certificate_same_key_info),
         cmocka_unit_test(rsa_changed_byte_fails),
         cmocka_unit_test(ecdsa_changed_byte_fails),
     };
