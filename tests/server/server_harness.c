@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -706,6 +707,50 @@ int raw_exchange(raw_client *c, const char *text, http_result *out)
     if (send_all(c, text, strlen(text)) != 0)
         return -1;
     return read_response(c, false, out);
+}
+
+/* Waits up to timeout_ms for the connection to be readable. Returns true when it is. */
+static bool wait_readable(raw_client *c, int timeout_ms)
+{
+    struct pollfd readable = {.fd = c->fd, .events = POLLIN};
+
+    if (gnutls_record_check_pending(c->session) > 0)
+        return true;
+    return poll(&readable, 1, timeout_ms) > 0;
+}
+
+char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeout_ms,
+                         bool *closed)
+{
+    char *received = calloc(1, 1);
+    size_t received_len = 0;
+
+    *closed = false;
+    if (received == NULL)
+        return NULL;
+    (void)send_all(c, text, len);
+    while (wait_readable(c, timeout_ms)) {
+        char chunk[4096];
+        ssize_t got = gnutls_record_recv(c->session, chunk, sizeof(chunk));
+        char *grown;
+
+        if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
+            continue;
+        if (got <= 0) {
+            *closed = true;
+            break;
+        }
+        grown = realloc(received, received_len + (size_t)got + 1);
+        if (grown == NULL) {
+            free(received);
+            return NULL;
+        }
+        received = grown;
+        memcpy(received + received_len, chunk, (size_t)got);
+        received_len += (size_t)got;
+        received[received_len] = '\0';
+    }
+    return received;
 }
 
 int raw_request_chunked(raw_client *c, const char *method, const char *path,

@@ -139,6 +139,14 @@ void raw_close(raw_client **c);
 /* Sends text as it is, a whole request with its head, and reads one response. */
 int raw_exchange(raw_client *c, const char *text, http_result *out);
 
+/* Sends len bytes of text as they are, in one go, and reads whatever arrives until the
+ * server ends the connection or nothing arrives for timeout_ms. Returns the bytes read,
+ * NUL-terminated and possibly empty, or NULL when out of memory. *closed is true when
+ * the server ended the connection. A failed send still reads, because the server may
+ * have replied before it closed. */
+char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeout_ms,
+                         bool *closed);
+
 /* The same with the body sent in chunks of chunk_size bytes and no Content-Length. */
 int raw_request_chunked(raw_client *c, const char *method, const char *path,
                         const char *body, size_t chunk_size, http_result *out);
