@@ -107,11 +107,10 @@ typedef struct request_state {
     size_t body_capacity;
     size_t body_declared; /* Content-Length when the client sent one within the limit */
     bool body_too_large;
-    bool length_required; /* a chunked body from a caller without a role */
+    bool length_required; /* a Transfer-Encoding header: only Content-Length frames a body */
     bool coding_unsupported; /* Transfer-Encoding other than one "chunked" */
     bool coding_seen;        /* a Transfer-Encoding header was read */
     bool unframed; /* a POST with neither Content-Length nor Transfer-Encoding */
-    size_t body_discarded; /* bytes of a chunked body read past the limit and dropped */
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
     bool after_stop;      /* arrived after the node began to stop */
@@ -397,14 +396,15 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     }
     if (state->coding_unsupported) {
         problem_set(reply, 400, "transfer_encoding_unsupported", NULL,
-                    "The node reads a body framed by Content-Length or by Transfer-Encoding: "
-                    "chunked alone, in one header.");
+                    "The Transfer-Encoding header is not chunked alone, in one header, so "
+                    "the body's framing is unknown. Send the body with a Content-Length "
+                    "header and no Transfer-Encoding.");
         return;
     }
     if (state->length_required) {
         problem_set(reply, 411, "length_required", NULL,
-                    "Send the body with a Content-Length header. The node reads a chunked "
-                    "body only from a client whose certificate maps to a role.");
+                    "Send the body with a Content-Length header. The node reads no body "
+                    "framed by Transfer-Encoding.");
         return;
     }
     if (state->path_encoded) {
@@ -636,7 +636,7 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
 }
 
 /* Appends one piece of the body. The buffer is sized once from Content-Length, and
- * grows by doubling when the client sent none or sends more than it declared. */
+ * grows by doubling should a piece not fit. */
 static void append_body(request_state *state, size_t limit, const char *data, size_t len)
 {
     size_t needed;
@@ -747,17 +747,21 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connectio
     return http_target_path_is_encoded(uri) ? &path_encoded_mark : NULL;
 }
 
-/* Marks a chunked body from a caller without a role, before libmicrohttpd reads any of
- * it. libmicrohttpd 0.9.75 responds to a chunk-size line longer than its connection
- * buffer with an HTML 500, so such a body is rejected unread. The pages' fetch calls send
- * string bodies, which browsers frame with Content-Length. */
-static void check_chunked_caller(request_state *state, struct MHD_Connection *connection)
+/*
+ * Marks a request with a Transfer-Encoding header, whatever its caller, so that its
+ * rejection goes out before libmicrohttpd parses any of the body. libmicrohttpd 0.9.75
+ * decodes chunked framing itself and calls the handler only with chunk data. A malformed
+ * chunk or trailer gets its own HTML 400, 413 or 431. A chunk-size line that outgrows
+ * the connection's memory pool (32 KiB by default), through an extension or leading
+ * zeros, gets an HTML 500 from its event loop (MHD_CONNECTION_CONTINUE_SENT in
+ * MHD_connection_update_event_loop_info). No callback runs while that line accumulates,
+ * and a larger pool only moves the threshold, so the node reads no chunked body at all.
+ * RFC 9112, section 6.3, lets a server require Content-Length with a 411.
+ */
+static void check_transfer_coding(request_state *state, struct MHD_Connection *connection)
 {
     if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL)
-        return;
-    read_caller(state, connection);
-    if (state->request.caller.role == ROLE_NONE)
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
         state->length_required = true;
 }
 
@@ -783,11 +787,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         state->public_listener = listener->is_public;
         state->after_stop = atomic_load(&server->draining);
         *req_cls = state;
-        check_chunked_caller(state, connection);
+        check_transfer_coding(state, connection);
         /* Queueing a response on the first call makes libmicrohttpd 0.9.75 close the
          * connection, so the response goes out on the next call. A body declared too
-         * large is the exception. Sending the 413 now, before "100 Continue", spares the
-         * upload, and that connection should close anyway. */
+         * large and a body framed by Transfer-Encoding are the exceptions. Their replies
+         * go out now, before "100 Continue" and before libmicrohttpd parses any of the
+         * body, and their connections should close anyway. */
         if (!state->body_too_large && !state->length_required && !state->coding_unsupported)
             return MHD_YES;
     }
@@ -796,15 +801,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         size_t limit = server->node->boot->limits.max_body_bytes;
 
         append_body(state, limit, upload_data, *upload_data_size);
-        if (state->body_too_large)
-            state->body_discarded += *upload_data_size;
         *upload_data_size = 0;
-        /* A chunked body over the limit is read to its end and dropped, and the 413
-         * goes out after it: a reply sent while the client still uploads is lost when
-         * the close resets the connection. Past four times the limit the node stops
-         * reading, so the connection ends without a reply. */
-        if (!state->body_too_large || state->body_discarded <= 4 * limit)
-            return MHD_YES;
+        return MHD_YES;
     }
 
     if (!state->dispatched) {

@@ -86,7 +86,12 @@ function api(node, client, method, route, body) {
     ca: readFileSync(path.join(node.dir, 'ca.pem')),
     cert: readFileSync(path.join(node.dir, client + '.pem')),
     key: readFileSync(path.join(node.dir, client + '.key')),
-    headers: payload === undefined ? {} : { 'Content-Type': 'application/json' },
+    // Without Content-Length, https.request sends the body chunked, which the node
+    // rejects with 411.
+    headers:
+      payload === undefined
+        ? {}
+        : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
   };
   return new Promise((resolve, reject) => {
     const request = https.request(options, (response) => {

@@ -753,33 +753,6 @@ char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeou
     return received;
 }
 
-int raw_request_chunked(raw_client *c, const char *method, const char *path,
-                        const char *body, size_t chunk_size, http_result *out)
-{
-    char head[512];
-    char size_line[32];
-    size_t len = strlen(body);
-
-    memset(out, 0, sizeof(*out));
-    snprintf(head, sizeof(head),
-             "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-             "Transfer-Encoding: chunked\r\n\r\n",
-             method, path);
-    if (send_all(c, head, strlen(head)) != 0)
-        return -1;
-    for (size_t at = 0; at < len; at += chunk_size) {
-        size_t piece = len - at < chunk_size ? len - at : chunk_size;
-
-        snprintf(size_line, sizeof(size_line), "%zx\r\n", piece);
-        if (send_all(c, size_line, strlen(size_line)) != 0 ||
-            send_all(c, body + at, piece) != 0 || send_all(c, "\r\n", 2) != 0)
-            return -1;
-    }
-    if (send_all(c, "0\r\n\r\n", 5) != 0)
-        return -1;
-    return read_response(c, false, out);
-}
-
 const char *raw_protocol(const raw_client *c)
 {
     return gnutls_protocol_get_name(gnutls_protocol_get_version(c->session));

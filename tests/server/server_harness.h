@@ -147,10 +147,6 @@ int raw_exchange(raw_client *c, const char *text, http_result *out);
 char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeout_ms,
                          bool *closed);
 
-/* The same with the body sent in chunks of chunk_size bytes and no Content-Length. */
-int raw_request_chunked(raw_client *c, const char *method, const char *path,
-                        const char *body, size_t chunk_size, http_result *out);
-
 /* The negotiated protocol, such as "TLS1.3". */
 const char *raw_protocol(const raw_client *c);
 

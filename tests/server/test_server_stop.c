@@ -148,39 +148,6 @@ static void prepare_verification(void)
     http_result_clear(&issued);
 }
 
-/* The harness sets [limits] max_body_bytes = 65536. */
-static void test_chunked_body_too_large(void **state)
-{
-    raw_client *client = NULL;
-    http_result result;
-    size_t len = 3 * 65536;
-    char *body = malloc(len + 1);
-
-    (void)state;
-    assert_non_null(body);
-    memset(body, ' ', len);
-    body[0] = '{';
-    body[len - 1] = '}';
-    body[len] = '\0';
-    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
-    assert_int_equal(raw_request_chunked(client, "POST", "/v1/credentials", body, 4096,
-                                         &result),
-                     0);
-    assert_int_equal(result.status, 413);
-    assert_string_equal(http_result_code(&result), "body_too_large");
-    http_result_clear(&result);
-
-    /* A body within the limit, chunked, reaches the handler on the same connection. */
-    assert_int_equal(raw_request_chunked(client, "POST", "/v1/credentials", "{}", 1,
-                                         &result),
-                     0);
-    assert_int_equal(result.status, 400);
-    assert_string_equal(http_result_code(&result), "field_missing");
-    http_result_clear(&result);
-    raw_close(&client);
-    free(body);
-}
-
 /* Two Content-Length values leave the body's end in doubt (RFC 9112, section 6.3): the
  * request is rejected and the connection closed, so the bytes after the first length
  * cannot pass as a second request. */
@@ -804,7 +771,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_like_get_without_body),
         cmocka_unit_test(test_workers_use_epoll),
-        cmocka_unit_test(test_chunked_body_too_large),
         cmocka_unit_test(test_chunked_with_length_rejected),
         cmocka_unit_test(test_chunked_without_role_rejected),
         cmocka_unit_test(test_other_transfer_coding_rejected),

@@ -1,0 +1,226 @@
+/*
+ * Malformed HTTP framing over real mutual TLS, rejected by the node with a problem
+ * document. After each case the daemon must still serve a new connection.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+/* Longer than libmicrohttpd's connection memory pool, 32 KiB by default. */
+#define PAST_POOL_BYTES (40 * 1024)
+#define READ_TIMEOUT_MS 3000
+
+#define POST_HEAD                                                                    \
+    "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"                           \
+    "Content-Type: application/json\r\n"
+#define CHUNKED_HEAD POST_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+
+static harness server;
+
+static int start_server(void **state)
+{
+    (void)state;
+    return harness_begin(&server);
+}
+
+static int stop_server(void **state)
+{
+    (void)state;
+    return harness_finish(&server);
+}
+
+/* Returns prefix, then count copies of filler, then suffix, in a new string. */
+static char *make_padded(const char *prefix, char filler, size_t count, const char *suffix)
+{
+    size_t prefix_len = strlen(prefix);
+    size_t suffix_len = strlen(suffix);
+    char *text = malloc(prefix_len + count + suffix_len + 1);
+
+    assert_non_null(text);
+    memcpy(text, prefix, prefix_len);
+    memset(text + prefix_len, filler, count);
+    memcpy(text + prefix_len + count, suffix, suffix_len + 1);
+    return text;
+}
+
+/* Fails unless a new connection still gets 200 from GET /v1/issuers. */
+static void assert_still_serving(const char *after)
+{
+    raw_client *client = NULL;
+    http_result result;
+
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &client), 0);
+    assert_int_equal(raw_request(client, "GET", "/v1/issuers", NULL, &result), 0);
+    if (result.status != 200)
+        fail_msg("after %s, GET /v1/issuers got %ld", after, result.status);
+    http_result_clear(&result);
+    raw_close(&client);
+}
+
+/* Sends text as client on a new connection and returns all that arrives until the
+ * server closes it or READ_TIMEOUT_MS pass. *closed is true when the server closed it. */
+static char *exchange(const char *client, const char *text, bool *closed)
+{
+    raw_client *connection = NULL;
+    char *reply;
+
+    assert_int_equal(raw_connect(&server, "NORMAL", client, &connection), 0);
+    reply = raw_exchange_bytes(connection, text, strlen(text), READ_TIMEOUT_MS, closed);
+    raw_close(&connection);
+    assert_non_null(reply);
+    return reply;
+}
+
+/* Returns the status of the first status line of reply, or 0 when there is none. */
+static long reply_status(const char *reply)
+{
+    if (strncmp(reply, "HTTP/1.1 ", 9) != 0)
+        return 0;
+    return strtol(reply + 9, NULL, 10);
+}
+
+typedef struct framing_case {
+    const char *name;
+    char *text;
+} framing_case;
+
+/* Checks one reply of the node's own: status with the problem code, Connection: close,
+ * and the closed connection. Prints each mismatch and returns the number found. */
+static unsigned check_node_reply(const char *name, const char *reply, bool closed,
+                                 long status, const char *code)
+{
+    unsigned mismatches = 0;
+
+    if (reply_status(reply) != status) {
+        print_error("%s: expected %ld, got \"%.60s\"\n", name, status, reply);
+        return 1;
+    }
+    if (strstr(reply, code) == NULL) {
+        print_error("%s: the reply lacks the code %s\n", name, code);
+        mismatches++;
+    }
+    if (strstr(reply, "Content-Type: application/problem+json") == NULL) {
+        print_error("%s: the reply is not application/problem+json\n", name);
+        mismatches++;
+    }
+    if (strstr(reply, "Connection: close") == NULL || !closed) {
+        print_error("%s: the connection stayed open after the reply\n", name);
+        mismatches++;
+    }
+    return mismatches;
+}
+
+/* Sends each case as client on a connection of its own and expects the node's reply
+ * with status and code, and a daemon that still serves afterwards. Every case runs, so
+ * that a failure lists each case that went wrong. */
+static void expect_node_replies(const char *client, framing_case *cases, size_t count,
+                                long status, const char *code)
+{
+    unsigned mismatches = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        bool closed = false;
+        char *reply = exchange(client, cases[i].text, &closed);
+
+        mismatches += check_node_reply(cases[i].name, reply, closed, status, code);
+        free(reply);
+        free(cases[i].text);
+        assert_still_serving(cases[i].name);
+    }
+    assert_int_equal(mismatches, 0);
+}
+
+/* A chunked body gets 411 length_required from every caller, a caller with a role
+ * included, before libmicrohttpd parses any of it. Without that, libmicrohttpd responds to
+ * each malformed chunk with its own HTML 400, 413 or 431, and a chunk-size line longer
+ * than its connection pool with an HTML 500. */
+static void test_chunked_rejected_for_role(void **state)
+{
+    framing_case cases[] = {
+        {"valid chunks", strdup(CHUNKED_HEAD "2\r\n{}\r\n0\r\n\r\n")},
+        {"chunk size not hexadecimal", strdup(CHUNKED_HEAD "zz\r\n{}\r\n0\r\n\r\n")},
+        {"chunk size missing", strdup(CHUNKED_HEAD "\r\n{}\r\n0\r\n\r\n")},
+        {"chunk size past 64 bits",
+         strdup(CHUNKED_HEAD "fffffffffffffffff1\r\n{}\r\n0\r\n\r\n")},
+        {"no CRLF after chunk data", strdup(CHUNKED_HEAD "2\r\n{}XX0\r\n\r\n")},
+        {"chunk size with 40 KiB of zeros",
+         make_padded(CHUNKED_HEAD, '0', PAST_POOL_BYTES, "2\r\n{}\r\n0\r\n\r\n")},
+        {"chunk extension of 40 KiB",
+         make_padded(CHUNKED_HEAD "2;", 'x', PAST_POOL_BYTES, "\r\n{}\r\n0\r\n\r\n")},
+        {"trailer without colon", strdup(CHUNKED_HEAD "2\r\n{}\r\n0\r\nBogus\r\n\r\n")},
+        {"trailer of 40 KiB",
+         make_padded(CHUNKED_HEAD "2\r\n{}\r\n0\r\nX-Trailer: ", 'a', PAST_POOL_BYTES,
+                     "\r\n\r\n")},
+    };
+
+    (void)state;
+    expect_node_replies(CLIENT_ISSUER, cases, sizeof(cases) / sizeof(cases[0]), 411,
+                        "\"length_required\"");
+}
+
+/* A GET with a chunked body gets the 411 too, on a public route and on an API route. */
+static void test_chunked_get_rejected(void **state)
+{
+    framing_case cases[] = {
+        {"GET /healthz chunked",
+         strdup("GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")},
+        {"GET /v1/issuers chunked",
+         strdup("GET /v1/issuers HTTP/1.1\r\nHost: localhost\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")},
+    };
+
+    (void)state;
+    expect_node_replies(CLIENT_RP, cases, sizeof(cases) / sizeof(cases[0]), 411,
+                        "\"length_required\"");
+}
+
+/* The 411 reaches a client that sends a large chunked body at once, although the node
+ * closes the connection without reading the body. */
+static void test_large_chunked_body_gets_411(void **state)
+{
+    framing_case cases[] = {
+        {"chunk of 192 KiB",
+         make_padded(CHUNKED_HEAD "30000\r\n", ' ', 3 * 65536, "\r\n0\r\n\r\n")},
+    };
+
+    (void)state;
+    expect_node_replies(CLIENT_ISSUER, cases, 1, 411, "\"length_required\"");
+}
+
+/* Transfer-Encoding with Content-Length gets the node's 400 even when the chunked data
+ * is malformed, to which libmicrohttpd would respond with an HTML 400 first. */
+static void test_length_with_bad_chunks_rejected(void **state)
+{
+    framing_case cases[] = {
+        {"Content-Length and a bad chunk",
+         strdup(POST_HEAD "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nzz\r\n")},
+    };
+
+    (void)state;
+    expect_node_replies(CLIENT_ISSUER, cases, 1, 400, "\"content_length_invalid\"");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chunked_rejected_for_role),
+        cmocka_unit_test(test_chunked_get_rejected),
+        cmocka_unit_test(test_large_chunked_body_gets_411),
+        cmocka_unit_test(test_length_with_bad_chunks_rejected),
+    };
+
+    /* A send to a connection that the node closed after an early reply must fail, not
+     * end the test. */
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, start_server, stop_server);
+}
