@@ -1,6 +1,8 @@
 /*
- * Malformed HTTP framing over real mutual TLS, rejected by the node with a problem
- * document. After each case the daemon must still serve a new connection.
+ * Malformed HTTP framing over real mutual TLS: the node's own replies, with a problem
+ * document, and the replies that libmicrohttpd 0.9.75 still sends itself, with an HTML
+ * body or none, before any callback of the node runs. After each case the daemon must
+ * still serve a new connection.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -50,6 +52,31 @@ static char *make_padded(const char *prefix, char filler, size_t count, const ch
     memset(text + prefix_len, filler, count);
     memcpy(text + prefix_len + count, suffix, suffix_len + 1);
     return text;
+}
+
+/* Returns a GET request with count extra header lines, in a new string. */
+static char *make_many_headers(size_t count)
+{
+    static const char head[] = "GET /v1/issuers HTTP/1.1\r\nHost: localhost\r\n";
+    char *text = malloc(sizeof(head) + count * 24 + 3);
+    size_t len = sizeof(head) - 1;
+
+    assert_non_null(text);
+    memcpy(text, head, len);
+    for (size_t i = 0; i < count; i++)
+        len += (size_t)sprintf(text + len, "X-Filler-%zu: a\r\n", i);
+    strcpy(text + len, "\r\n");
+    return text;
+}
+
+/* Returns the number of status lines in a reply: libmicrohttpd 0.9.75 sends some twice. */
+static unsigned count_status_lines(const char *reply)
+{
+    unsigned count = 0;
+
+    for (const char *at = reply; (at = strstr(at, "HTTP/1.1 ")) != NULL; at++)
+        count++;
+    return count;
 }
 
 /* Fails unless a new connection still gets 200 from GET /v1/issuers. */
@@ -210,6 +237,75 @@ static void test_length_with_bad_chunks_rejected(void **state)
     expect_node_replies(CLIENT_ISSUER, cases, 1, 400, "\"content_length_invalid\"");
 }
 
+typedef struct library_case {
+    const char *name;
+    char *text;
+    long status; /* 0: the connection closes without a reply */
+    unsigned status_lines; /* how often libmicrohttpd sends the status line */
+} library_case;
+
+/* Checks one reply of libmicrohttpd's own: its status, an HTML body or none, no request
+ * id (the node never saw the request), and the closed connection. */
+static void expect_library_reply(const library_case *c)
+{
+    bool closed = false;
+    char *reply = exchange(CLIENT_ISSUER, c->text, &closed);
+
+    if (c->status == 0) {
+        if (reply[0] != '\0')
+            fail_msg("%s: expected no reply, got \"%.60s\"", c->name, reply);
+    } else {
+        if (reply_status(reply) != c->status)
+            fail_msg("%s: expected %ld, got \"%.60s\"", c->name, c->status, reply);
+        if (count_status_lines(reply) != c->status_lines)
+            fail_msg("%s: expected %u status lines, got %u", c->name, c->status_lines,
+                     count_status_lines(reply));
+        assert_null(strstr(reply, "X-Request-Id"));
+        assert_null(strstr(reply, "application/problem+json"));
+    }
+    if (!closed)
+        fail_msg("%s: the connection stayed open", c->name);
+    free(reply);
+}
+
+/* The replies that libmicrohttpd 0.9.75 sends itself, as docs/api.md lists them. The node has no
+ * callback before these replies, so a change here means that the library changed and
+ * the list needs a look. */
+static void test_library_replies_documented(void **state)
+{
+    library_case cases[] = {
+        {"version not HTTP/d.d", strdup("GET /v1/issuers HTTP/1.x\r\nHost: a\r\n\r\n"), 400,
+         1},
+        {"version missing", strdup("GET /v1/issuers\r\nHost: a\r\n\r\n"), 400, 1},
+        {"version HTTP/0.9", strdup("GET /v1/issuers HTTP/0.9\r\nHost: a\r\n\r\n"), 505, 1},
+        {"version HTTP/2.0", strdup("GET /v1/issuers HTTP/2.0\r\nHost: a\r\n\r\n"), 505, 1},
+        {"request line without space", strdup("GARBAGE\r\n\r\n"), 0, 0},
+        {"method missing", strdup(" /v1/issuers HTTP/1.1\r\nHost: a\r\n\r\n"), 0, 0},
+        {"request line of 40 KiB",
+         make_padded("GET /", 'a', PAST_POOL_BYTES, " HTTP/1.1\r\nHost: a\r\n\r\n"), 414, 1},
+        {"header line without colon",
+         strdup("GET /v1/issuers HTTP/1.1\r\nHost: a\r\nBogus\r\n\r\n"), 400, 1},
+        {"header of 40 KiB",
+         make_padded("GET /v1/issuers HTTP/1.1\r\nHost: a\r\nX-Filler: ", 'a',
+                     PAST_POOL_BYTES, "\r\n\r\n"),
+         431, 1},
+        {"3000 header lines", make_many_headers(3000), 431, 1},
+        {"Content-Length not a number", strdup(POST_HEAD "Content-Length: abc\r\n\r\n{}"), 400,
+         2},
+        {"Content-Length with a space after",
+         strdup(POST_HEAD "Content-Length: 2 \r\n\r\n{}"), 400, 2},
+        {"Content-Length past 64 bits",
+         strdup(POST_HEAD "Content-Length: 99999999999999999999999\r\n\r\n{}"), 413, 2},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expect_library_reply(&cases[i]);
+        free(cases[i].text);
+        assert_still_serving(cases[i].name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_chunked_get_rejected),
         cmocka_unit_test(test_large_chunked_body_gets_411),
         cmocka_unit_test(test_length_with_bad_chunks_rejected),
+        cmocka_unit_test(test_library_replies_documented),
     };
 
     /* A send to a connection that the node closed after an early reply must fail, not
