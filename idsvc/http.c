@@ -117,6 +117,8 @@ typedef struct request_state {
     /* The framing of the body is in doubt: NULL, or the sentence of the 400 reply. */
     const char *framing_doubt;
     unsigned content_type_count;
+    unsigned host_count;
+    bool host_optional; /* HTTP/1.0, where a request may come without Host */
     bool path_encoded; /* the raw path had a percent-encoded byte */
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
@@ -413,6 +415,13 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
                     "one, so send the path unencoded.");
         return;
     }
+    if (state->host_count > 1 || (state->host_count == 0 && !state->host_optional)) {
+        problem_set(reply, 400, "host_invalid", NULL,
+                    "The request has %u Host headers. Send exactly one (RFC 9112, "
+                    "section 3.2).",
+                    state->host_count);
+        return;
+    }
     if (state->content_type_count > 1) {
         problem_set(reply, 400, "content_type_invalid", NULL,
                     "The request has %u Content-Type headers. Send one.",
@@ -547,9 +556,9 @@ static bool coding_is_chunked(const char *value)
     return strcasecmp(value, "chunked") == 0;
 }
 
-/* Counts the Content-Type headers, and marks a request whose Content-Length headers
- * disagree, or whose Transfer-Encoding is other than one "chunked". libmicrohttpd 0.9.75
- * reads the first of each. */
+/* Counts the Content-Type and Host headers, and marks a request whose Content-Length
+ * headers disagree, or whose Transfer-Encoding is other than one "chunked".
+ * libmicrohttpd 0.9.75 reads the first of each. */
 static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
                                            const char *key, const char *value)
 {
@@ -565,6 +574,8 @@ static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
                                "(RFC 9112, section 5.1). Remove the white space.";
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
         state->content_type_count++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        state->host_count++;
     if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         state->coding_unsupported = state->coding_unsupported || state->coding_seen ||
                                     !coding_is_chunked(value);
@@ -783,6 +794,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
          * framing, because HTTP/1.0 has no transfer codings. */
         if (state->coding_seen && strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
             state->coding_unsupported = true;
+        state->host_optional = strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
         state->path_encoded = path_encoded;
         state->public_listener = listener->is_public;
         state->after_stop = atomic_load(&server->draining);

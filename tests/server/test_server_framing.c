@@ -237,6 +237,46 @@ static void test_length_with_bad_chunks_rejected(void **state)
     expect_node_replies(CLIENT_ISSUER, cases, 1, 400, "\"content_length_invalid\"");
 }
 
+/* Sends text on the connection and fails unless the reply has status and, when code is
+ * not NULL, the problem code. */
+static void expect_reply(raw_client *connection, const char *name, const char *text,
+                         long status, const char *code)
+{
+    http_result result;
+
+    assert_int_equal(raw_exchange(connection, text, &result), 0);
+    if (result.status != status)
+        fail_msg("%s: expected %ld, got %ld", name, status, result.status);
+    if (code != NULL && strcmp(http_result_code(&result), code) != 0)
+        fail_msg("%s: expected the code %s, got \"%s\"", name, code,
+                 http_result_code(&result));
+    http_result_clear(&result);
+}
+
+/* An HTTP/1.1 request without Host, or any request with two, gets 400 host_invalid
+ * (RFC 9112, section 3.2), which libmicrohttpd 0.9.75 lets through. The connection
+ * stays open, and an HTTP/1.0 request may leave Host out. */
+static void test_host_count_checked(void **state)
+{
+    raw_client *connection = NULL;
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &connection), 0);
+    expect_reply(connection, "HTTP/1.1 without Host", "GET /v1/issuers HTTP/1.1\r\n\r\n",
+                 400, "host_invalid");
+    expect_reply(connection, "two Host headers",
+                 "GET /v1/issuers HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400,
+                 "host_invalid");
+    expect_reply(connection, "one Host header", "GET /v1/issuers HTTP/1.1\r\nHost: a\r\n\r\n",
+                 200, NULL);
+    raw_close(&connection);
+
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &connection), 0);
+    expect_reply(connection, "HTTP/1.0 without Host", "GET /v1/issuers HTTP/1.0\r\n\r\n",
+                 200, NULL);
+    raw_close(&connection);
+}
+
 typedef struct library_case {
     const char *name;
     char *text;
@@ -313,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_chunked_get_rejected),
         cmocka_unit_test(test_large_chunked_body_gets_411),
         cmocka_unit_test(test_length_with_bad_chunks_rejected),
+        cmocka_unit_test(test_host_count_checked),
         cmocka_unit_test(test_library_replies_documented),
     };
 
