@@ -107,7 +107,7 @@ typedef struct request_state {
     size_t body_capacity;
     size_t body_declared; /* Content-Length when the client sent one within the limit */
     bool body_too_large;
-    bool length_required; /* a Transfer-Encoding header: only Content-Length frames a body */
+    bool length_required; /* Transfer-Encoding: the node reads Content-Length bodies */
     bool coding_unsupported; /* Transfer-Encoding other than one "chunked" */
     bool coding_seen;        /* a Transfer-Encoding header was read */
     bool unframed; /* a POST with neither Content-Length nor Transfer-Encoding */
@@ -398,9 +398,9 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
     }
     if (state->coding_unsupported) {
         problem_set(reply, 400, "transfer_encoding_unsupported", NULL,
-                    "The Transfer-Encoding header is not chunked alone, in one header, so "
-                    "the body's framing is unknown. Send the body with a Content-Length "
-                    "header and no Transfer-Encoding.");
+                    "The Transfer-Encoding header is not chunked alone, in one header, "
+                    "so the body's framing is unknown. Send the body with a "
+                    "Content-Length header and no Transfer-Encoding.");
         return;
     }
     if (state->length_required) {

@@ -21,8 +21,8 @@
 #define PAST_POOL_BYTES (40 * 1024)
 #define READ_TIMEOUT_MS 3000
 
-#define POST_HEAD                                                                    \
-    "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"                           \
+#define POST_HEAD                                                                        \
+    "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"                               \
     "Content-Type: application/json\r\n"
 #define CHUNKED_HEAD POST_HEAD "Transfer-Encoding: chunked\r\n\r\n"
 
@@ -41,7 +41,8 @@ static int stop_server(void **state)
 }
 
 /* Returns prefix, then count copies of filler, then suffix, in a new string. */
-static char *make_padded(const char *prefix, char filler, size_t count, const char *suffix)
+static char *make_padded(const char *prefix, char filler, size_t count,
+                         const char *suffix)
 {
     size_t prefix_len = strlen(prefix);
     size_t suffix_len = strlen(suffix);
@@ -69,7 +70,23 @@ static char *make_many_headers(size_t count)
     return text;
 }
 
-/* Returns the number of status lines in a reply: libmicrohttpd 0.9.75 sends some twice. */
+/* Returns a GET request with count query arguments such as "a1", in a new string. */
+static char *make_many_arguments(size_t count)
+{
+    static const char tail[] = " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    char *text = malloc(sizeof(tail) + count * 24 + 32);
+    size_t len;
+
+    assert_non_null(text);
+    len = (size_t)sprintf(text, "GET /v1/issuers?a0");
+    for (size_t i = 1; i < count; i++)
+        len += (size_t)sprintf(text + len, "&a%zu", i);
+    strcpy(text + len, tail);
+    return text;
+}
+
+/* Returns the number of status lines in a reply. libmicrohttpd 0.9.75 sends some
+ * twice. */
 static unsigned count_status_lines(const char *reply)
 {
     unsigned count = 0;
@@ -167,8 +184,8 @@ static void expect_node_replies(const char *client, framing_case *cases, size_t 
 }
 
 /* A chunked body gets 411 length_required from every caller, a caller with a role
- * included, before libmicrohttpd parses any of it. Without that, libmicrohttpd responds to
- * each malformed chunk with its own HTML 400, 413 or 431, and a chunk-size line longer
+ * included, before libmicrohttpd parses any of it. Without that, libmicrohttpd responds
+ * to each malformed chunk with its own HTML 400, 413 or 431, and a chunk-size line longer
  * than its connection pool with an HTML 500. */
 static void test_chunked_rejected_for_role(void **state)
 {
@@ -184,9 +201,8 @@ static void test_chunked_rejected_for_role(void **state)
         {"chunk extension of 40 KiB",
          make_padded(CHUNKED_HEAD "2;", 'x', PAST_POOL_BYTES, "\r\n{}\r\n0\r\n\r\n")},
         {"trailer without colon", strdup(CHUNKED_HEAD "2\r\n{}\r\n0\r\nBogus\r\n\r\n")},
-        {"trailer of 40 KiB",
-         make_padded(CHUNKED_HEAD "2\r\n{}\r\n0\r\nX-Trailer: ", 'a', PAST_POOL_BYTES,
-                     "\r\n\r\n")},
+        {"trailer of 40 KiB", make_padded(CHUNKED_HEAD "2\r\n{}\r\n0\r\nX-Trailer: ", 'a',
+                                          PAST_POOL_BYTES, "\r\n\r\n")},
     };
 
     (void)state;
@@ -198,9 +214,8 @@ static void test_chunked_rejected_for_role(void **state)
 static void test_chunked_get_rejected(void **state)
 {
     framing_case cases[] = {
-        {"GET /healthz chunked",
-         strdup("GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")},
+        {"GET /healthz chunked", strdup("GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")},
         {"GET /v1/issuers chunked",
          strdup("GET /v1/issuers HTTP/1.1\r\nHost: localhost\r\n"
                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")},
@@ -230,7 +245,8 @@ static void test_length_with_bad_chunks_rejected(void **state)
 {
     framing_case cases[] = {
         {"Content-Length and a bad chunk",
-         strdup(POST_HEAD "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nzz\r\n")},
+         strdup(POST_HEAD
+                "Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nzz\r\n")},
     };
 
     (void)state;
@@ -267,8 +283,8 @@ static void test_host_count_checked(void **state)
     expect_reply(connection, "two Host headers",
                  "GET /v1/issuers HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400,
                  "host_invalid");
-    expect_reply(connection, "one Host header", "GET /v1/issuers HTTP/1.1\r\nHost: a\r\n\r\n",
-                 200, NULL);
+    expect_reply(connection, "one Host header",
+                 "GET /v1/issuers HTTP/1.1\r\nHost: a\r\n\r\n", 200, NULL);
     raw_close(&connection);
 
     assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &connection), 0);
@@ -280,8 +296,9 @@ static void test_host_count_checked(void **state)
 typedef struct library_case {
     const char *name;
     char *text;
-    long status; /* 0: the connection closes without a reply */
+    long status;           /* 0: the connection closes without a reply */
     unsigned status_lines; /* how often libmicrohttpd sends the status line */
+    bool may_stay_open;    /* the connection may stay open until its timeout */
 } library_case;
 
 /* Checks one reply of libmicrohttpd's own: its status, an HTML body or none, no request
@@ -303,39 +320,45 @@ static void expect_library_reply(const library_case *c)
         assert_null(strstr(reply, "X-Request-Id"));
         assert_null(strstr(reply, "application/problem+json"));
     }
-    if (!closed)
+    if (!closed && !c->may_stay_open)
         fail_msg("%s: the connection stayed open", c->name);
     free(reply);
 }
 
-/* The replies that libmicrohttpd 0.9.75 sends itself, as docs/api.md lists them. The node has no
- * callback before these replies, so a change here means that the library changed and
- * the list needs a look. */
+/* The replies that libmicrohttpd 0.9.75 sends itself, as docs/api.md lists them. The node
+ * has no callback before these replies, so a change here means that the library changed
+ * and the list needs a look. */
 static void test_library_replies_documented(void **state)
 {
     library_case cases[] = {
-        {"version not HTTP/d.d", strdup("GET /v1/issuers HTTP/1.x\r\nHost: a\r\n\r\n"), 400,
-         1},
-        {"version missing", strdup("GET /v1/issuers\r\nHost: a\r\n\r\n"), 400, 1},
-        {"version HTTP/0.9", strdup("GET /v1/issuers HTTP/0.9\r\nHost: a\r\n\r\n"), 505, 1},
-        {"version HTTP/2.0", strdup("GET /v1/issuers HTTP/2.0\r\nHost: a\r\n\r\n"), 505, 1},
-        {"request line without space", strdup("GARBAGE\r\n\r\n"), 0, 0},
-        {"method missing", strdup(" /v1/issuers HTTP/1.1\r\nHost: a\r\n\r\n"), 0, 0},
+        {"version not HTTP/d.d", strdup("GET /v1/issuers HTTP/1.x\r\nHost: a\r\n\r\n"),
+         400, 1, false},
+        {"version missing", strdup("GET /v1/issuers\r\nHost: a\r\n\r\n"), 400, 1, false},
+        {"version HTTP/0.9", strdup("GET /v1/issuers HTTP/0.9\r\nHost: a\r\n\r\n"), 505,
+         1, false},
+        {"version HTTP/2.0", strdup("GET /v1/issuers HTTP/2.0\r\nHost: a\r\n\r\n"), 505,
+         1, false},
+        {"request line without space", strdup("GARBAGE\r\n\r\n"), 0, 0, false},
+        {"method missing", strdup(" /v1/issuers HTTP/1.1\r\nHost: a\r\n\r\n"), 0, 0,
+         false},
         {"request line of 40 KiB",
-         make_padded("GET /", 'a', PAST_POOL_BYTES, " HTTP/1.1\r\nHost: a\r\n\r\n"), 414, 1},
+         make_padded("GET /", 'a', PAST_POOL_BYTES, " HTTP/1.1\r\nHost: a\r\n\r\n"), 414,
+         1, false},
         {"header line without colon",
-         strdup("GET /v1/issuers HTTP/1.1\r\nHost: a\r\nBogus\r\n\r\n"), 400, 1},
+         strdup("GET /v1/issuers HTTP/1.1\r\nHost: a\r\nBogus\r\n\r\n"), 400, 1, false},
         {"header of 40 KiB",
          make_padded("GET /v1/issuers HTTP/1.1\r\nHost: a\r\nX-Filler: ", 'a',
                      PAST_POOL_BYTES, "\r\n\r\n"),
-         431, 1},
-        {"3000 header lines", make_many_headers(3000), 431, 1},
-        {"Content-Length not a number", strdup(POST_HEAD "Content-Length: abc\r\n\r\n{}"), 400,
-         2},
+         431, 1, false},
+        {"3000 header lines", make_many_headers(3000), 431, 1, false},
+        {"1000 query arguments", make_many_arguments(1000), 0, 0, true},
+        {"Content-Length not a number", strdup(POST_HEAD "Content-Length: abc\r\n\r\n{}"),
+         400, 2, false},
         {"Content-Length with a space after",
-         strdup(POST_HEAD "Content-Length: 2 \r\n\r\n{}"), 400, 2},
+         strdup(POST_HEAD "Content-Length: 2 \r\n\r\n{}"), 400, 2, false},
         {"Content-Length past 64 bits",
-         strdup(POST_HEAD "Content-Length: 99999999999999999999999\r\n\r\n{}"), 413, 2},
+         strdup(POST_HEAD "Content-Length: 99999999999999999999999\r\n\r\n{}"), 413, 2,
+         false},
     };
 
     (void)state;
