@@ -805,7 +805,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
          * large and a body framed by Transfer-Encoding are the exceptions. Their replies
          * go out now, before "100 Continue" and before libmicrohttpd parses any of the
          * body, and their connections should close anyway. */
-        if (!state->body_too_large && !state->length_required && !state->coding_unsupported)
+        if (!state->body_too_large && !state->length_required)
             return MHD_YES;
     }
 
