@@ -190,6 +190,7 @@ typedef enum saml_status {
     SAML_ERR_CONDITION_UNKNOWN,      /* a condition that the node does not understand */
     SAML_ERR_C14N_TOO_COMPLEX,       /* canonicalisation would exceed the verifier's bounds */
     SAML_ERR_CONTENT_UNSUPPORTED,    /* valid SAML content that the node cannot read */
+    SAML_ERR_SIGNATURE_MALFORMED,    /* a Signature that breaks the XML-DSig schema */
     SAML_ERR_INTERNAL,
 } saml_status;
 

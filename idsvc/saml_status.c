@@ -37,6 +37,7 @@ const char *saml_status_code(saml_status status)
     case SAML_ERR_CONDITION_UNKNOWN: return "condition_unknown";
     case SAML_ERR_C14N_TOO_COMPLEX: return "c14n_too_complex";
     case SAML_ERR_CONTENT_UNSUPPORTED: return "content_unsupported";
+    case SAML_ERR_SIGNATURE_MALFORMED: return "signature_malformed";
     case SAML_ERR_INTERNAL: return "internal";
     }
     return "unknown";

@@ -224,11 +224,12 @@ static saml_status saml_dsig_check_transforms(xmlNodePtr reference, char *detail
     return SAML_OK;
 }
 
-/* Fails for a SignedInfo or Reference without exactly one child element name. */
+/* Fails for a Signature, SignedInfo or Reference without exactly one child element
+ * name, which saml_dsig_check_form has already ruled out. */
 static saml_status saml_dsig_fail_count(xmlNodePtr parent, const char *name, size_t count,
                                         char *detail, size_t detail_size)
 {
-    return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
+    return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MALFORMED,
                      "the %.40s has %zu %s elements; exactly one is required", parent->name,
                      count, name);
 }
@@ -351,11 +352,15 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
 
     memset(info, 0, sizeof(*info));
 
+    /* After this, SignedInfo, its two methods and each Reference's DigestMethod and
+     * DigestValue exist exactly once. */
+    status = saml_dsig_check_form(signature, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+
     signed_info = saml_dsig_only_child(signature, "SignedInfo", &count);
     if (signed_info == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_INVALID,
-                         "the Signature has %zu SignedInfo elements; exactly one is required",
-                         count);
+        return saml_dsig_fail_count(signature, "SignedInfo", count, detail, detail_size);
 
     node = saml_dsig_only_child(signed_info, "CanonicalizationMethod", &count);
     if (node == NULL)
@@ -451,9 +456,16 @@ static saml_status saml_dsig_outcome(xmlSecDSigCtxPtr ctx, int rc, char *detail,
     xmlSecDSigReferenceCtxPtr reference;
 
     if (rc < 0) {
-        saml_status status = saml_xmlsec_error_reason == XMLSEC_ERRORS_R_TRANSFORM_DISABLED
-                                 ? SAML_ERR_TRANSFORM_FORBIDDEN
-                                 : SAML_ERR_SIGNATURE_INVALID;
+        saml_status status = SAML_ERR_SIGNATURE_INVALID;
+
+        if (saml_xmlsec_error_reason == XMLSEC_ERRORS_R_TRANSFORM_DISABLED)
+            status = SAML_ERR_TRANSFORM_FORBIDDEN;
+        /* An element that xmlsec did not expect, or one it needs that is missing:
+         * saml_dsig_check_form rejects these first, so this only backs it up. */
+        else if (saml_xmlsec_error_reason == XMLSEC_ERRORS_R_INVALID_NODE ||
+                 saml_xmlsec_error_reason == XMLSEC_ERRORS_R_UNEXPECTED_NODE ||
+                 saml_xmlsec_error_reason == XMLSEC_ERRORS_R_NODE_NOT_FOUND)
+            status = SAML_ERR_SIGNATURE_MALFORMED;
 
         return saml_fail(detail, detail_size, status, "xmlsec rejected the signature (%s)",
                          saml_xmlsec_error_message[0] != '\0' ? saml_xmlsec_error_message

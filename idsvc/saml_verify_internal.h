@@ -52,8 +52,15 @@ typedef struct saml_dsig_info {
 } saml_dsig_info;
 
 /*
- * Checks the Signature that is a direct child of signed: one SignedInfo with exclusive
- * c14n, an allowed SignatureMethod and exactly one Reference to signed's own ID. The
+ * Checks that the Signature, its SignedInfo and each Reference contain the child
+ * elements that the XML-DSig schema requires, in its order, and no others. Returns
+ * SAML_ERR_SIGNATURE_MALFORMED with a sentence naming the element at fault.
+ */
+saml_status saml_dsig_check_form(xmlNodePtr signature, char *detail, size_t detail_size);
+
+/*
+ * Checks the Signature that is a direct child of signed: its form (saml_dsig_check_form),
+ * exclusive c14n, an allowed SignatureMethod and exactly one Reference to signed's own ID. The
  * Reference has an optional enveloped-signature transform, then exclusive c14n as its
  * last, and a SHA-2 digest, or SHA-1, which the caller then checks against the issuer's
  * flags. Then applies saml_c14n_check_document to the whole document.

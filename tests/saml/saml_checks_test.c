@@ -1178,7 +1178,7 @@ static char *with_element_doubled(const char *start, const char *end)
 }
 
 /* A duplicate or malformed part of the Signature or the Issuer gets the status and detail
- * that name it. A second element is not a missing one, and a DigestValue that is not
+ * that name it. A second element breaks the XML-DSig form, and a DigestValue that is not
  * base64 is an encoding fault, not a failed signature. */
 static void signature_parts_named(void **state)
 {
@@ -1194,15 +1194,15 @@ static void signature_parts_named(void **state)
         saml_status status;
         const char *detail;
     } cases[] = {
-        {two_methods, SAML_ERR_ALGORITHM_FORBIDDEN,
-         "the SignedInfo has 2 SignatureMethod elements; exactly one is required"},
-        {two_c14n, SAML_ERR_ALGORITHM_FORBIDDEN,
-         "the SignedInfo has 2 CanonicalizationMethod elements; exactly one is required"},
-        {no_digest_method, SAML_ERR_ALGORITHM_FORBIDDEN,
-         "the Reference has 0 DigestMethod elements; exactly one is required"},
+        {two_methods, SAML_ERR_SIGNATURE_MALFORMED,
+         "the SignedInfo has <SignatureMethod> where XML-DSig requires Reference"},
+        {two_c14n, SAML_ERR_SIGNATURE_MALFORMED,
+         "the SignedInfo has <CanonicalizationMethod> where XML-DSig requires SignatureMethod"},
+        {no_digest_method, SAML_ERR_SIGNATURE_MALFORMED,
+         "the Reference has <DigestValue> where XML-DSig requires DigestMethod"},
         {digest_not_base64, SAML_ERR_SIGNATURE_ENCODING, "the DigestValue is not valid base64"},
-        {two_digests, SAML_ERR_SIGNATURE_ENCODING,
-         "the Reference needs exactly one DigestValue holding only text"},
+        {two_digests, SAML_ERR_SIGNATURE_MALFORMED,
+         "the Reference has <DigestValue> out of place or once too often for XML-DSig"},
         {two_issuers, SAML_ERR_NOT_SAML,
          "<Assertion> has 2 Issuer elements; at most one is allowed"},
     };
@@ -1220,6 +1220,100 @@ static void signature_parts_named(void **state)
     free(digest_not_base64);
     free(two_digests);
     free(two_issuers);
+}
+
+/* Returns genuine with insert placed before the first occurrence of marker. */
+static char *with_inserted(const char *marker, const char *insert)
+{
+    char *replacement = NULL;
+    char *doc;
+
+    assert_int_not_equal(asprintf(&replacement, "%s%s", insert, marker), -1);
+    doc = st_replace(genuine, marker, replacement);
+    free(replacement);
+    return doc;
+}
+
+/* Returns genuine with a copy of its SignedInfo inside an element of another namespace
+ * before the real one, as a signature wrapping attack hides a second SignedInfo. */
+static char *wrapped_copy_of_signed_info(void)
+{
+    char *signed_info = st_slice(genuine, "<ds:SignedInfo>", "</ds:SignedInfo>");
+    char *wrapper = NULL;
+    char *doc;
+
+    assert_int_not_equal(asprintf(&wrapper, "<Wrapper xmlns=\"urn:x\">%s</Wrapper>",
+                                  signed_info), -1);
+    doc = with_inserted("<ds:SignedInfo>", wrapper);
+    free(wrapper);
+    free(signed_info);
+    return doc;
+}
+
+/* A Signature whose elements break the content models of the XML-DSig schema is
+ * signature_malformed, with the element at fault named, before xmlsec reads it. xmlsec
+ * would stop at the first unexpected element, and that failure would read like a
+ * SignatureValue that the trusted key does not verify. */
+static void signature_form_checked(void **state)
+{
+    char *no_signed_info = st_cut(genuine, "<ds:SignedInfo>", "</ds:SignedInfo>");
+    char *before_signed_info = with_inserted("<ds:SignedInfo>", "<ds:Manifest/>");
+    char *wrapped_signed_info = wrapped_copy_of_signed_info();
+    char *after_signed_info = with_inserted("<ds:SignatureValue>", "<ds:Object/>");
+    char *foreign_in_signature = with_inserted("</ds:Signature>", "<x:Note xmlns:x=\"urn:x\"/>");
+    char *two_key_infos = with_inserted("</ds:Signature>",
+                                        "<ds:KeyInfo><ds:KeyName>k</ds:KeyName></ds:KeyInfo>");
+    char *foreign_in_signed_info = with_inserted("</ds:SignedInfo>", "<ds:Object/>");
+    char *two_transforms = with_inserted("<ds:DigestMethod",
+                                         "<ds:Transforms><ds:Transform Algorithm=\""
+                                         "http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
+                                         "</ds:Transforms>");
+    const struct {
+        const char *xml;
+        const char *detail;
+    } cases[] = {
+        {no_signed_info, "the Signature has <SignatureValue> where XML-DSig requires SignedInfo"},
+        {before_signed_info, "the Signature has <Manifest> where XML-DSig requires SignedInfo"},
+        {wrapped_signed_info, "the Signature has <Wrapper> where XML-DSig requires SignedInfo"},
+        {after_signed_info, "the Signature has <Object> where XML-DSig requires SignatureValue"},
+        {foreign_in_signature,
+         "the Signature has <Note> of another namespace, where XML-DSig allows no such "
+         "element"},
+        {two_key_infos, "the Signature has <KeyInfo> out of place or once too often for XML-DSig"},
+        {foreign_in_signed_info,
+         "the SignedInfo has <Object> out of place or once too often for XML-DSig"},
+        {two_transforms, "the Reference has <Transforms> where XML-DSig requires DigestMethod"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
+                         SAML_ERR_SIGNATURE_MALFORMED);
+        assert_string_equal(detail, cases[i].detail);
+    }
+
+    free(no_signed_info);
+    free(before_signed_info);
+    free(wrapped_signed_info);
+    free(after_signed_info);
+    free(foreign_in_signature);
+    free(two_key_infos);
+    free(foreign_in_signed_info);
+    free(two_transforms);
+}
+
+/* Object elements after the KeyInfo are part of the XML-DSig form, and the enveloped
+ * signature leaves them out of the digest, so the assertion still verifies. */
+static void signature_objects_allowed(void **state)
+{
+    char *objects = with_inserted("</ds:Signature>",
+                                  "<ds:Object Id=\"o1\"><x:Note xmlns:x=\"urn:x\"/></ds:Object>"
+                                  "<ds:Object/>");
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, objects, NULL), SAML_OK);
+    free(objects);
 }
 
 int main(void)
@@ -1258,6 +1352,8 @@ int main(void)
         cmocka_unit_test(advice_assertions_ignored),
         cmocka_unit_test(nil_attribute_value_absent),
         cmocka_unit_test(reference_without_id_named),
+        cmocka_unit_test(signature_form_checked),
+        cmocka_unit_test(signature_objects_allowed),
         cmocka_unit_test(signature_parts_named),
     };
 

@@ -185,6 +185,52 @@ static void digest_comment_rejected_as_mismatch(void **state)
                      SAML_ERR_DIGEST_MISMATCH);
 }
 
+/* The control with its Response's SignedInfo cut out, as a public suite of another
+ * verifier ships it: the Assertion's own signature still verifies, but a Signature
+ * without SignedInfo breaks the XML-DSig form, and verification fails closed with the
+ * code that says so, not as a signature that the key does not verify. */
+static void response_signature_without_signed_info_malformed(void **state)
+{
+    char path[4096];
+    char detail[512];
+    saml_trust_store *store = saml_trust_store_new();
+    saml_assertion *assertion = NULL;
+    saml_status status;
+    EVP_PKEY *key;
+    time_t at;
+    char *control;
+    char *cut;
+
+    (void)state;
+    assert_non_null(test_vector_path(path, sizeof(path), feide.pem));
+    key = saml_load_public_pem(path, detail, sizeof(detail));
+    assert_non_null(key);
+    assert_int_equal(saml_trust_store_add(store, NULL, key, feide.flags), 0);
+    EVP_PKEY_free(key);
+    assert_int_equal(saml_time_parse(feide.at, &at), 0);
+    assert_non_null(test_vector_path(path, sizeof(path), DVC "valid_saml.original-control.xml"));
+    control = test_read_file(path, NULL);
+    assert_non_null(control);
+
+    /* The first SignedInfo in the file is the Response's. */
+    cut = st_cut(control, "<ds:SignedInfo>", "</ds:SignedInfo>");
+    saml_verify_options options = {
+        .clock = pinned_clock,
+        .clock_ctx = &at,
+        .min_rsa_bits = feide.min_rsa_bits,
+    };
+    status = saml_verify(store, &options, cut, strlen(cut), &assertion, detail, sizeof(detail));
+    print_message("    %s: %s\n", saml_status_code(status), detail);
+    assert_int_equal(status, SAML_ERR_SIGNATURE_MALFORMED);
+    assert_string_equal(detail, "the Response's own Signature: the Signature has "
+                                "<SignatureValue> where XML-DSig requires SignedInfo");
+    assert_null(assertion);
+
+    free(cut);
+    free(control);
+    saml_trust_store_free(&store);
+}
+
 static void duplicate_id_wrapping_rejected(void **state)
 {
     const vector_case c = { "saml/duplicate-id-wrapping/idp-cert.pem", "2012-07-03T11:35:00Z",
@@ -322,6 +368,7 @@ int main(void)
         cmocka_unit_test(signed_response_rejected_for_sha1),
         cmocka_unit_test(digest_comment_control_verifies),
         cmocka_unit_test(digest_comment_rejected_as_mismatch),
+        cmocka_unit_test(response_signature_without_signed_info_malformed),
         cmocka_unit_test(duplicate_id_wrapping_rejected),
         cmocka_unit_test(response_signature_for_assertion_rejected),
         cmocka_unit_test(multiple_assertions_rejected),
