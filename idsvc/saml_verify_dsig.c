@@ -168,7 +168,7 @@ static saml_status saml_dsig_check_transform(xmlNodePtr transform, size_t *envel
     size_t *seen;
 
     if (!xml_safe_is_element(transform, SAML_NS_DSIG, "Transform"))
-        return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
+        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MALFORMED,
                          "Transforms contains an unexpected element <%.40s>", transform->name);
     uri = saml_dsig_algorithm(transform);
     is_exclusive = strcmp(uri, URI_EXC_C14N) == 0;

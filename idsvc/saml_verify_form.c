@@ -5,7 +5,7 @@
  * SignatureValue that the trusted key does not verify.
  *
  * The content models come from the schema of XML Signature Syntax and Processing (W3C
- * Recommendation, second edition, 2008), sections 4.1, 4.3 and 4.3.3.
+ * Recommendation, second edition, 2008), sections 4.1, 4.3, 4.3.3 and 4.3.3.4.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +42,11 @@ static const saml_form_part saml_form_reference[] = {
     {"Transforms", 0, 1},
     {"DigestMethod", 1, 1},
     {"DigestValue", 1, 1},
+};
+
+/* Transforms: Transform+. */
+static const saml_form_part saml_form_transforms[] = {
+    {"Transform", 1, 0},
 };
 
 static bool saml_form_in_dsig(const xmlNode *node)
@@ -100,6 +105,23 @@ static saml_status saml_form_check(xmlNodePtr parent, const saml_form_part *part
                      parent->name, child->name);
 }
 
+/* Checks a Reference and, when it has one, its Transforms. */
+static saml_status saml_form_check_reference(xmlNodePtr reference, char *detail,
+                                             size_t detail_size)
+{
+    saml_status status =
+        saml_form_check(reference, saml_form_reference,
+                        sizeof(saml_form_reference) / sizeof(saml_form_reference[0]),
+                        detail, detail_size);
+    xmlNodePtr first = saml_form_next_element(reference->children);
+
+    if (status != SAML_OK || !xml_safe_is_element(first, SAML_NS_DSIG, "Transforms"))
+        return status;
+    return saml_form_check(first, saml_form_transforms,
+                           sizeof(saml_form_transforms) / sizeof(saml_form_transforms[0]),
+                           detail, detail_size);
+}
+
 saml_status saml_dsig_check_form(xmlNodePtr signature, char *detail, size_t detail_size)
 {
     saml_status status =
@@ -120,10 +142,7 @@ saml_status saml_dsig_check_form(xmlNodePtr signature, char *detail, size_t deta
     for (xmlNodePtr child = signed_info->children; child != NULL && status == SAML_OK;
          child = child->next) {
         if (xml_safe_is_element(child, SAML_NS_DSIG, "Reference"))
-            status = saml_form_check(child, saml_form_reference,
-                                     sizeof(saml_form_reference) /
-                                         sizeof(saml_form_reference[0]),
-                                     detail, detail_size);
+            status = saml_form_check_reference(child, detail, detail_size);
     }
     return status;
 }

@@ -52,8 +52,8 @@ typedef struct saml_dsig_info {
 } saml_dsig_info;
 
 /*
- * Checks that the Signature, its SignedInfo and each Reference contain the child
- * elements that the XML-DSig schema requires, in its order, and no others. Returns
+ * Checks that the Signature, its SignedInfo, each Reference and its Transforms contain
+ * the child elements that the XML-DSig schema requires, in its order, and no others. Returns
  * SAML_ERR_SIGNATURE_MALFORMED with a sentence naming the element at fault.
  */
 saml_status saml_dsig_check_form(xmlNodePtr signature, char *detail, size_t detail_size);

@@ -345,7 +345,6 @@ static void transform_list_outside_profile(void **state)
         "</ds:Transforms>",
         "<ds:Transforms>" ENVELOPED_TRANSFORM "</ds:Transforms>",
         "<ds:Transforms>" EXC_C14N_TRANSFORM ENVELOPED_TRANSFORM "</ds:Transforms>",
-        "<ds:Transforms></ds:Transforms>",
         "",
     };
     char *doc;
@@ -359,6 +358,12 @@ static void transform_list_outside_profile(void **state)
              lists[i]);
         assert_int_equal(verify_garbage(doc), SAML_ERR_TRANSFORM_FORBIDDEN);
     }
+
+    /* XML-DSig requires at least one Transform in a Transforms element. */
+    doc = template_doc("_tr3");
+    edit(&doc, "<ds:Transforms>" ENVELOPED_TRANSFORM EXC_C14N_TRANSFORM "</ds:Transforms>",
+         "<ds:Transforms></ds:Transforms>");
+    assert_int_equal(verify_garbage(doc), SAML_ERR_SIGNATURE_MALFORMED);
 
     doc = template_doc("_tr2");
     edit(&doc, "xmldsig#enveloped-signature\"/>",

@@ -1264,6 +1264,9 @@ static void signature_form_checked(void **state)
     char *two_key_infos = with_inserted("</ds:Signature>",
                                         "<ds:KeyInfo><ds:KeyName>k</ds:KeyName></ds:KeyInfo>");
     char *foreign_in_signed_info = with_inserted("</ds:SignedInfo>", "<ds:Object/>");
+    char *foreign_in_transforms = with_inserted("</ds:Transforms>", "<ds:Object/>");
+    char *transforms = st_slice(genuine, "<ds:Transforms>", "</ds:Transforms>");
+    char *empty_transforms = st_replace(genuine, transforms, "<ds:Transforms/>");
     char *two_transforms = with_inserted("<ds:DigestMethod",
                                          "<ds:Transforms><ds:Transform Algorithm=\""
                                          "http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
@@ -1283,6 +1286,9 @@ static void signature_form_checked(void **state)
         {foreign_in_signed_info,
          "the SignedInfo has <Object> out of place or once too often for XML-DSig"},
         {two_transforms, "the Reference has <Transforms> where XML-DSig requires DigestMethod"},
+        {foreign_in_transforms,
+         "the Transforms has <Object> out of place or once too often for XML-DSig"},
+        {empty_transforms, "the Transforms has no Transform element; XML-DSig requires one"},
     };
     char detail[512];
 
@@ -1301,6 +1307,9 @@ static void signature_form_checked(void **state)
     free(two_key_infos);
     free(foreign_in_signed_info);
     free(two_transforms);
+    free(foreign_in_transforms);
+    free(transforms);
+    free(empty_transforms);
 }
 
 /* Object elements after the KeyInfo are part of the XML-DSig form, and the enveloped
