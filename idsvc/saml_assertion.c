@@ -284,11 +284,24 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the Subject has %zu NameID elements; exactly one is required", count);
 
+    /* NameIDType is a string with attributes (SAML 2.0 Core, section 2.2.2), so an
+     * element inside NameID breaks the schema. */
+    for (xmlNodePtr child = name_id->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "the NameID contains the element <%.40s>, but a NameID holds "
+                             "only text",
+                             child->name);
+    }
+
     /* The whole text, so a comment inside NameID cannot cut the value short. */
     a->name_id = xml_safe_text_trimmed(name_id);
-    if (a->name_id == NULL || a->name_id[0] == '\0')
+    if (a->name_id == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
+                         "out of memory reading the NameID");
+    if (a->name_id[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
-                         "the NameID is empty or contains an element");
+                         "the NameID is empty or only white space");
     a->name_id_format = saml_attr_dup(name_id, "Format");
     a->name_qualifier = saml_attr_dup(name_id, "NameQualifier");
     a->sp_name_qualifier = saml_attr_dup(name_id, "SPNameQualifier");

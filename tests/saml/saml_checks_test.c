@@ -987,6 +987,30 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
+/* A NameID with element content breaks the schema of NameIDType and is not_saml, while
+ * an empty NameID is valid SAML that names no subject. Each gets its own sentence. */
+static void name_id_content_named(void **state)
+{
+    char *with_element = signed_without_name_id(
+        "<saml:NameID>adm<x:b xmlns:x=\"urn:example:x\"/>in</saml:NameID>");
+    char *empty = signed_without_name_id("<saml:NameID></saml:NameID>");
+    char *blank = signed_without_name_id("<saml:NameID> \n </saml:NameID>");
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(with_element, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+    assert_string_equal(detail,
+                        "the NameID contains the element <b>, but a NameID holds only text");
+    assert_int_equal(verify_with_detail(empty, detail, sizeof(detail)), SAML_ERR_SUBJECT_MISSING);
+    assert_string_equal(detail, "the NameID is empty or only white space");
+    assert_int_equal(verify_with_detail(blank, detail, sizeof(detail)), SAML_ERR_SUBJECT_MISSING);
+    assert_string_equal(detail, "the NameID is empty or only white space");
+
+    free(with_element);
+    free(empty);
+    free(blank);
+}
+
 /* A Reference with URI="", which selects the whole document, and one without URI are
  * both rejected, each with its own detail message. */
 static void reference_without_id_named(void **state)
@@ -1361,6 +1385,7 @@ int main(void)
         cmocka_unit_test(advice_assertions_ignored),
         cmocka_unit_test(nil_attribute_value_absent),
         cmocka_unit_test(reference_without_id_named),
+        cmocka_unit_test(name_id_content_named),
         cmocka_unit_test(signature_form_checked),
         cmocka_unit_test(signature_objects_allowed),
         cmocka_unit_test(signature_parts_named),
