@@ -265,12 +265,32 @@ static saml_status saml_fail_subject_identifier(xmlNodePtr subject, char *detail
                      "the Subject has no NameID; exactly one is required");
 }
 
+saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
+                                size_t detail_size)
+{
+    *out = NULL;
+    for (xmlNodePtr child = element->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "the %.40s contains the element <%.40s>, but its type, "
+                             "NameIDType, allows only text",
+                             element->name, child->name);
+    }
+
+    *out = xml_safe_text_trimmed(element);
+    if (*out == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory reading the %.40s",
+                         element->name);
+    return SAML_OK;
+}
+
 static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, char *detail,
                                      size_t detail_size)
 {
     size_t count;
     xmlNodePtr subject = saml_child(assertion, "Subject", &count);
     xmlNodePtr name_id;
+    saml_status status;
 
     if (count != 1)
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
@@ -284,21 +304,10 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the Subject has %zu NameID elements; exactly one is required", count);
 
-    /* NameIDType is a string with attributes (SAML 2.0 Core, section 2.2.2), so an
-     * element inside NameID breaks the schema. */
-    for (xmlNodePtr child = name_id->children; child != NULL; child = child->next) {
-        if (child->type == XML_ELEMENT_NODE)
-            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                             "the NameID contains the element <%.40s>, but a NameID holds "
-                             "only text",
-                             child->name);
-    }
-
     /* The whole text, so a comment inside NameID cannot cut the value short. */
-    a->name_id = xml_safe_text_trimmed(name_id);
-    if (a->name_id == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
-                         "out of memory reading the NameID");
+    status = saml_read_name_text(name_id, &a->name_id, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
     if (a->name_id[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the NameID is empty or only white space");

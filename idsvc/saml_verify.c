@@ -169,6 +169,7 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
 {
     xmlNodePtr found = NULL;
     size_t count = 0;
+    saml_status status;
 
     *issuer = NULL;
     for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
@@ -184,12 +185,14 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
                          "<%.40s> has %zu Issuer elements; at most one is allowed", node->name,
                          count);
 
-    *issuer = xml_safe_text_trimmed(found);
-    if (*issuer == NULL || (*issuer)[0] == '\0') {
+    status = saml_read_name_text(found, issuer, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    if ((*issuer)[0] == '\0') {
         free(*issuer);
         *issuer = NULL;
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
-                         "the Issuer of <%.40s> is empty or contains an element", node->name);
+                         "the Issuer of <%.40s> is empty or only white space", node->name);
     }
     return SAML_OK;
 }

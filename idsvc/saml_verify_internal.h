@@ -124,6 +124,15 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
 saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char *detail,
                               size_t detail_size);
 
+/*
+ * Reads the text of an element of NameIDType, such as NameID or Issuer, without leading
+ * and trailing white space. The type is text with attributes (SAML 2.0 Core, section
+ * 2.2.2), so an element inside is SAML_ERR_NOT_SAML. Returns SAML_OK with *out to free(),
+ * possibly empty, or SAML_ERR_INTERNAL when memory runs out.
+ */
+saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
+                                size_t detail_size);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

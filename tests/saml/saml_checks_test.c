@@ -987,25 +987,43 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
-/* A NameID with element content breaks the schema of NameIDType and is not_saml, while
- * an empty NameID is valid SAML that names no subject. Each gets its own sentence. */
+/* A NameID or Issuer with element content breaks the schema of NameIDType and is
+ * not_saml, while an empty one is valid SAML that names no one. Each gets its own
+ * sentence. */
 static void name_id_content_named(void **state)
 {
     char *with_element = signed_without_name_id(
         "<saml:NameID>adm<x:b xmlns:x=\"urn:example:x\"/>in</saml:NameID>");
     char *empty = signed_without_name_id("<saml:NameID></saml:NameID>");
     char *blank = signed_without_name_id("<saml:NameID> \n </saml:NameID>");
+    char *issuer_element = signed_variant(
+        "<saml:Issuer>" ST_ISSUER "</saml:Issuer>",
+        "<saml:Issuer>" ST_ISSUER "<x:b xmlns:x=\"urn:example:x\"/></saml:Issuer>");
+    char *issuer_blank = signed_variant("<saml:Issuer>" ST_ISSUER "</saml:Issuer>",
+                                        "<saml:Issuer> </saml:Issuer>");
     char detail[512];
 
     (void)state;
     assert_int_equal(verify_with_detail(with_element, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
-    assert_string_equal(detail,
-                        "the NameID contains the element <b>, but a NameID holds only text");
+    assert_string_equal(detail, "the NameID contains the element <b>, but its type, "
+                                "NameIDType, allows only text");
     assert_int_equal(verify_with_detail(empty, detail, sizeof(detail)), SAML_ERR_SUBJECT_MISSING);
     assert_string_equal(detail, "the NameID is empty or only white space");
     assert_int_equal(verify_with_detail(blank, detail, sizeof(detail)), SAML_ERR_SUBJECT_MISSING);
     assert_string_equal(detail, "the NameID is empty or only white space");
 
+    /* The Issuer has the same type, NameIDType. */
+    assert_int_equal(verify_with_detail(issuer_element, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail,
+                        "the Issuer contains the element <b>, but its type, NameIDType, "
+                        "allows only text");
+    assert_int_equal(verify_with_detail(issuer_blank, detail, sizeof(detail)),
+                     SAML_ERR_ISSUER_MISSING);
+    assert_string_equal(detail, "the Issuer of <Assertion> is empty or only white space");
+
+    free(issuer_element);
+    free(issuer_blank);
     free(with_element);
     free(empty);
     free(blank);
