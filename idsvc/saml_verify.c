@@ -86,9 +86,18 @@ static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t d
         }
     }
 
+    /* A lone EncryptedAssertion is valid SAML that the node cannot decrypt, like an
+     * EncryptedID. Beside another assertion it is one assertion too many. */
+    if (encrypted == 1 && count == 0)
+        return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
+                         "the Response carries its assertion as an EncryptedAssertion, which "
+                         "the node cannot decrypt; the issuer must send the Assertion "
+                         "unencrypted");
     if (encrypted > 0)
         return saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
-                         "the document holds an EncryptedAssertion, which is not supported");
+                         "the document holds %zu Assertion and %zu EncryptedAssertion "
+                         "elements; exactly one assertion is required",
+                         count, encrypted);
     if (count != 1)
         return saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
                          "the document holds %zu Assertion elements; exactly one is required",

@@ -1029,6 +1029,46 @@ static void name_id_content_named(void **state)
     free(blank);
 }
 
+#define ENCRYPTED_ASSERTION                                                              \
+    "<saml:EncryptedAssertion><xenc:EncryptedData "                                      \
+    "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"><xenc:CipherData>"                 \
+    "<xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData>"  \
+    "</saml:EncryptedAssertion>"
+
+#define SUCCESS_RESPONSE(content)                                                        \
+    "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "              \
+    "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_r1\" Version=\"2.0\" "   \
+    "IssueInstant=\"2026-01-01T00:00:00Z\"><saml:Issuer>" ST_ISSUER "</saml:Issuer>"     \
+    "<samlp:Status><samlp:StatusCode "                                                   \
+    "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>" content     \
+    "</samlp:Response>"
+
+/* A Response whose only assertion is encrypted is valid SAML that the node cannot read,
+ * like an EncryptedID, so it is content_unsupported. An EncryptedAssertion beside a
+ * signed Assertion is a second assertion, so that stays assertion_count. */
+static void encrypted_assertion_named(void **state)
+{
+    const char *alone = SUCCESS_RESPONSE(ENCRYPTED_ASSERTION);
+    char *beside = NULL;
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(alone, detail, sizeof(detail)),
+                     SAML_ERR_CONTENT_UNSUPPORTED);
+    assert_string_equal(detail, "the Response carries its assertion as an EncryptedAssertion, "
+                                "which the node cannot decrypt; the issuer must send the "
+                                "Assertion unencrypted");
+
+    assert_int_not_equal(asprintf(&beside, SUCCESS_RESPONSE("%s" ENCRYPTED_ASSERTION),
+                                  strstr(genuine, "<saml:Assertion")),
+                         -1);
+    assert_int_equal(verify_with_detail(beside, detail, sizeof(detail)),
+                     SAML_ERR_ASSERTION_COUNT);
+    assert_string_equal(detail, "the document holds 1 Assertion and 1 EncryptedAssertion "
+                                "elements; exactly one assertion is required");
+    free(beside);
+}
+
 /* A Reference with URI="", which selects the whole document, and one without URI are
  * both rejected, each with its own detail message. */
 static void reference_without_id_named(void **state)
@@ -1404,6 +1444,7 @@ int main(void)
         cmocka_unit_test(nil_attribute_value_absent),
         cmocka_unit_test(reference_without_id_named),
         cmocka_unit_test(name_id_content_named),
+        cmocka_unit_test(encrypted_assertion_named),
         cmocka_unit_test(signature_form_checked),
         cmocka_unit_test(signature_objects_allowed),
         cmocka_unit_test(signature_parts_named),
