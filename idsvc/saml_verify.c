@@ -7,7 +7,8 @@
  * issuer's trusted keys and the signature come first. The claims, the Response status,
  * the order of the Conditions times, the validity window, the bearer confirmation,
  * audience and replay check follow, all read from the signed element except the Response
- * status, which can only reject.
+ * status, which can only reject. A Response that contains no assertion is rejected for its
+ * status, when that reports a failure, before the count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,13 @@ static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t d
             encrypted++;
         }
     }
+
+    /* A Response that reports a failed request carries no assertion, and its status is
+     * the reason. The status is not signed, but it can only reject. */
+    if (count == 0 && encrypted == 0 &&
+        saml_check_response_status(loc->root, detail, detail_size) ==
+            SAML_ERR_STATUS_NOT_SUCCESS)
+        return SAML_ERR_STATUS_NOT_SUCCESS;
 
     /* A lone EncryptedAssertion is valid SAML that the node cannot decrypt, like an
      * EncryptedID. Beside another assertion it is one assertion too many. */

@@ -109,13 +109,22 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
                          "the Response needs exactly one Status with exactly one StatusCode");
 
     /* Only the top-level code states whether the request succeeded, and a second-level
-     * code inside it only refines that. */
+     * code inside it only refines that, so it is named as the reason. */
     value = xmlGetNoNsProp(code, (const xmlChar *)"Value");
-    if (value == NULL || strcmp((const char *)value, SAML_STATUS_SUCCESS) != 0)
+    if (value == NULL || strcmp((const char *)value, SAML_STATUS_SUCCESS) != 0) {
+        xmlNodePtr second = saml_only_child(code, SAML_NS_PROTOCOL, "StatusCode");
+        xmlChar *reason = second != NULL ? xmlGetNoNsProp(second, (const xmlChar *)"Value")
+                                         : NULL;
+
         result = saml_fail(detail, detail_size, SAML_ERR_STATUS_NOT_SUCCESS,
-                           "the Response's StatusCode is \"%.100s\", not Success, so its "
-                           "Assertion does not answer a successful request",
-                           value != NULL ? (const char *)value : "");
+                           "the Response's StatusCode is \"%.100s\"%s%.100s%s, not Success, "
+                           "so the issuer reports that the request failed",
+                           value != NULL ? (const char *)value : "",
+                           reason != NULL ? " with the second-level code \"" : "",
+                           reason != NULL ? (const char *)reason : "",
+                           reason != NULL ? "\"" : "");
+        xmlFree(reason);
+    }
     xmlFree(value);
     return result;
 }

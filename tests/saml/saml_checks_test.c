@@ -1069,6 +1069,43 @@ static void encrypted_assertion_named(void **state)
     free(beside);
 }
 
+/* A Response that reports a failed request, as an IdP sends after a failed login,
+ * contains no Assertion. Its status names the reason, with the second-level code, rather than
+ * the missing Assertion. A successful Response without an Assertion is still
+ * assertion_count. */
+static void failed_response_named(void **state)
+{
+    const char *no_assertion = SUCCESS_RESPONSE("");
+    char *responder = st_replace(no_assertion, "status:Success\"/>",
+                                 "status:Responder\"><samlp:StatusCode Value=\"urn:oasis:"
+                                 "names:tc:SAML:2.0:status:AuthnFailed\"/></samlp:StatusCode>"
+                                 "<samlp:StatusMessage>failed</samlp:StatusMessage>");
+    char *requester = st_replace(no_assertion, "status:Success", "status:Requester");
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(responder, detail, sizeof(detail)),
+                     SAML_ERR_STATUS_NOT_SUCCESS);
+    assert_string_equal(detail, "the Response's StatusCode is "
+                                "\"urn:oasis:names:tc:SAML:2.0:status:Responder\" with the "
+                                "second-level code "
+                                "\"urn:oasis:names:tc:SAML:2.0:status:AuthnFailed\", not "
+                                "Success, so the issuer reports that the request failed");
+
+    assert_int_equal(verify_with_detail(requester, detail, sizeof(detail)),
+                     SAML_ERR_STATUS_NOT_SUCCESS);
+    assert_string_equal(detail, "the Response's StatusCode is "
+                                "\"urn:oasis:names:tc:SAML:2.0:status:Requester\", not "
+                                "Success, so the issuer reports that the request failed");
+
+    assert_int_equal(verify_with_detail(no_assertion, detail, sizeof(detail)),
+                     SAML_ERR_ASSERTION_COUNT);
+    assert_string_equal(detail,
+                        "the document holds 0 Assertion elements; exactly one is required");
+    free(responder);
+    free(requester);
+}
+
 /* A Reference with URI="", which selects the whole document, and one without URI are
  * both rejected, each with its own detail message. */
 static void reference_without_id_named(void **state)
@@ -1445,6 +1482,7 @@ int main(void)
         cmocka_unit_test(reference_without_id_named),
         cmocka_unit_test(name_id_content_named),
         cmocka_unit_test(encrypted_assertion_named),
+        cmocka_unit_test(failed_response_named),
         cmocka_unit_test(signature_form_checked),
         cmocka_unit_test(signature_objects_allowed),
         cmocka_unit_test(signature_parts_named),
