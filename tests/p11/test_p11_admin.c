@@ -388,7 +388,9 @@ static void test_remove_by_label_and_force(void **state)
     {
         char *text = output("out.txt");
 
-        if (strstr(text, "spare") != NULL || strstr(text, "0c0d") != NULL)
+        /* The ID is matched as a whole line, because the random serial numbers, IDs and
+         * points of the other objects contain "0c0d" now and then. */
+        if (strstr(text, "spare") != NULL || strstr(text, "ID:         0c0d\n") != NULL)
             fail_msg("pkcs11-tool still lists an object of the removed key:\n%s", text);
         free(text);
     }
