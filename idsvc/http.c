@@ -556,6 +556,18 @@ static bool coding_is_chunked(const char *value)
     return strcasecmp(value, "chunked") == 0;
 }
 
+/* Returns whether name is field followed by more characters, in any case. libmicrohttpd
+ * 0.9.75 appends a folded header line (obs-fold, RFC 9112, section 5.2) to the header's
+ * name. So "Transfer-Encoding:" folded before "chunked" arrives as the header
+ * "Transfer-Encodingchunked". It frames no body here, but a chunked one at a proxy that
+ * unfolds it. */
+static bool name_extends(const char *name, const char *field)
+{
+    size_t field_len = strlen(field);
+
+    return strncasecmp(name, field, field_len) == 0 && name[field_len] != '\0';
+}
+
 /* Counts the Content-Type and Host headers, and marks a request whose Content-Length
  * headers disagree, or whose Transfer-Encoding is other than one "chunked".
  * libmicrohttpd 0.9.75 reads the first of each. */
@@ -572,6 +584,12 @@ static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
     if (key[strcspn(key, " \t")] != '\0')
         state->framing_doubt = "A header name is followed by white space before its colon "
                                "(RFC 9112, section 5.1). Remove the white space.";
+    if (name_extends(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+        name_extends(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        state->framing_doubt = "A header name starts with Transfer-Encoding or "
+                               "Content-Length and goes on, as a folded header line "
+                               "(obs-fold, RFC 9112, section 5.2) arrives. Send each "
+                               "header on one line.";
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
         state->content_type_count++;
     if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
