@@ -144,6 +144,48 @@ static void test_served_routes_documented(void **state)
     json_decref(doc);
 }
 
+/* Returns the response object, following a $ref into components/responses. */
+static json_t *resolve_response(json_t *doc, json_t *response)
+{
+    const char *ref = json_string_value(json_object_get(response, "$ref"));
+    const char *prefix = "#/components/responses/";
+
+    if (ref == NULL)
+        return response;
+    assert_int_equal(strncmp(ref, prefix, strlen(prefix)), 0);
+    return json_object_get(json_object_get(json_object_get(doc, "components"), "responses"),
+                           ref + strlen(prefix));
+}
+
+/* No response of a HEAD operation declares content, because a reply to HEAD has no
+ * body (RFC 9110, section 9.3.2). */
+static void test_head_responses_have_no_body(void **state)
+{
+    json_t *doc = load_document();
+    const char *path;
+    json_t *item;
+    size_t with_content = 0;
+
+    (void)state;
+    json_object_foreach(json_object_get(doc, "paths"), path, item) {
+        json_t *head = json_object_get(item, "head");
+        const char *status;
+        json_t *response;
+
+        json_object_foreach(json_object_get(head, "responses"), status, response) {
+            json_t *resolved = resolve_response(doc, response);
+
+            assert_non_null(resolved);
+            if (json_object_get(resolved, "content") == NULL)
+                continue;
+            fprintf(stderr, "HEAD %s: the %s response declares a body\n", path, status);
+            with_content++;
+        }
+    }
+    assert_int_equal(with_content, 0);
+    json_decref(doc);
+}
+
 /* ---- Replies of a running daemon ---------------------------------------------------- */
 
 static int start_server(void **state)
@@ -545,6 +587,7 @@ int main(void)
     const struct CMUnitTest table_tests[] = {
         cmocka_unit_test(test_document_routes_exist),
         cmocka_unit_test(test_served_routes_documented),
+        cmocka_unit_test(test_head_responses_have_no_body),
     };
     const struct CMUnitTest reply_tests[] = {
         cmocka_unit_test(test_head_on_every_get_route),
