@@ -46,9 +46,10 @@ const saml_claim *saml_claim_by_uri(const char *uri);
 
 /*
  * Applies the rules of a new credential on top of saml_claim_check_value, which
- * verification also applies to other issuers' values: no value of white space only, and
- * no date_of_birth or kyc_date after the day of issue (now). Returns 0, or -1 with a
- * sentence fragment in reason.
+ * verification also applies to other issuers' values. A value of white space only is
+ * rejected. So is a date_of_birth or kyc_date after the UTC day that follows now, which
+ * is the day of issue in the time zones east of UTC. Returns 0, or -1 with a sentence
+ * fragment in reason.
  */
 int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t now,
                             char *reason, size_t reason_size);

@@ -143,7 +143,9 @@ int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t n
         return 0;
     /* Both are YYYY-MM-DD, so the text order is the order of the days. */
     if (strcmp(value, latest) > 0) {
-        snprintf(reason, reason_size, "is a date after today, which this claim cannot be");
+        snprintf(
+            reason, reason_size,
+            "is a date after tomorrow in UTC, the latest day of issue in any time zone");
         return -1;
     }
     return 0;

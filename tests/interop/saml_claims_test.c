@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -396,6 +397,69 @@ static void build_rejects_bad_spec(void **state)
     }
 }
 
+/* Returns the time of a UTC date and time of day. */
+static time_t utc_time(int year, int month, int day, int hour, int minute, int second)
+{
+    struct tm tm = {0};
+
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    return timegm(&tm);
+}
+
+/* A new credential's birth or KYC date may be tomorrow in UTC, today east of UTC, but
+ * no later, across the UTC day boundary, a year's end and February of leap years. */
+static void issued_dates_bounded_by_tomorrow(void **state)
+{
+    static const struct {
+        int now[6];           /* year, month, day, hour, minute, second in UTC */
+        const char *latest;   /* accepted */
+        const char *rejected; /* the day after latest */
+    } cases[] = {
+        {{2026, 12, 5, 23, 59, 59}, "2026-12-06", "2026-12-07"},
+        {{2026, 12, 6, 0, 0, 0}, "2026-12-07", "2026-12-08"},
+        {{2026, 12, 31, 12, 0, 0}, "2027-01-01", "2027-01-02"},
+        {{2028, 2, 28, 12, 0, 0}, "2028-02-29", "2028-03-01"},
+        {{2027, 2, 28, 12, 0, 0}, "2027-03-01", "2027-03-02"},
+        {{2100, 2, 28, 12, 0, 0}, "2100-03-01", "2100-03-02"},
+    };
+    const saml_claim *birth = saml_claim_by_name("date_of_birth");
+    const saml_claim *kyc = saml_claim_by_name("kyc_date");
+    const saml_claim *expiry = saml_claim_by_name("document_expiry");
+    char reason[128];
+
+    (void)state;
+    assert_non_null(birth);
+    assert_non_null(kyc);
+    assert_non_null(expiry);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const int *n = cases[i].now;
+        time_t now = utc_time(n[0], n[1], n[2], n[3], n[4], n[5]);
+
+        if (saml_claim_check_issued(birth, cases[i].latest, now, reason,
+                                    sizeof(reason)) != 0)
+            fail_msg("case %zu: %s was rejected: %s", i, cases[i].latest, reason);
+        assert_int_equal(
+            saml_claim_check_issued(kyc, cases[i].latest, now, reason, sizeof(reason)),
+            0);
+        assert_int_equal(saml_claim_check_issued(birth, cases[i].rejected, now, reason,
+                                                 sizeof(reason)),
+                         -1);
+        if (strstr(reason, "after tomorrow") == NULL)
+            fail_msg("case %zu: the reason \"%s\" does not name tomorrow", i, reason);
+        assert_int_equal(
+            saml_claim_check_issued(kyc, cases[i].rejected, now, reason, sizeof(reason)),
+            -1);
+        assert_int_equal(saml_claim_check_issued(expiry, cases[i].rejected, now, reason,
+                                                 sizeof(reason)),
+                         0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +474,7 @@ int main(void)
         cmocka_unit_test(ids_unique_and_well_formed),
         cmocka_unit_test(time_format_cases),
         cmocka_unit_test(build_rejects_bad_spec),
+        cmocka_unit_test(issued_dates_bounded_by_tomorrow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
