@@ -445,6 +445,44 @@ static int trust_next_keys(node_snapshot *snapshot, const node_snapshot *source,
     return 0;
 }
 
+/*
+ * Rejects an issuers entry with more keys than a verification tries for one issuer,
+ * because the keys past SAML_TRUST_MAX_ISSUER_KEYS would be listed but never tried.
+ * uncounted_self is the number of the node's own keys that the "self" entry does not
+ * list yet, such as the HSM key and the next keys for --check.
+ */
+static int check_key_counts(json_t *issuers, size_t uncounted_self, char *error,
+                            size_t error_size)
+{
+    size_t index;
+    json_t *issuer;
+
+    json_array_foreach(issuers, index, issuer) {
+        const char *id = json_string_value(json_object_get(issuer, "id"));
+        bool self = strcmp(id, "self") == 0;
+        size_t count = json_array_size(json_object_get(issuer, "keys"));
+
+        if (self)
+            count += uncounted_self;
+        if (count <= SAML_TRUST_MAX_ISSUER_KEYS)
+            continue;
+        if (self)
+            snprintf(error, error_size,
+                     "the node would trust %zu keys under its own entity ID ([hsm] "
+                     "saml_key, [saml] previous_certificate and next_certificate), but a "
+                     "verification tries at most %d keys of one issuer; remove the oldest "
+                     "previous_certificate keys",
+                     count, SAML_TRUST_MAX_ISSUER_KEYS);
+        else
+            snprintf(error, error_size,
+                     "[issuer %s] lists %zu keys, but a verification tries at most %d keys "
+                     "of one issuer; list fewer keys",
+                     id, count, SAML_TRUST_MAX_ISSUER_KEYS);
+        return -1;
+    }
+    return 0;
+}
+
 static char *join_claims(const config_rp *rp)
 {
     size_t len = 1;
@@ -561,8 +599,11 @@ int node_check_files(const config *cfg, char *error, size_t error_size)
     for (size_t i = 0; i < cfg->issuer_count; i++)
         if (add_issuer(&snapshot, &cfg->issuers[i], error, error_size) != 0)
             goto out;
+    /* The "self" entry of --check lacks the HSM key and the next keys. */
     if (check_self_keys_unshared(&snapshot, error, error_size) != 0 ||
         check_next_keys(&snapshot, cfg, error, error_size) != 0 ||
+        check_key_counts(snapshot.issuers, 1 + json_array_size(snapshot.next_keys), error,
+                         error_size) != 0 ||
         check_attestation_roots(cfg, error, error_size) != 0 ||
         check_certificate_file(cfg->certificate_file, "[tls] certificate", error,
                                error_size) != 0)
@@ -627,7 +668,8 @@ int node_install_config(node *n, config *cfg, char *error, size_t error_size)
     /* Like the metadata, the trust store keeps the next keys of the start until a
      * restart, whatever a reloaded file lists. */
     if (trust_next_keys(snapshot, n->boot_snapshot != NULL ? n->boot_snapshot : snapshot,
-                        error, error_size) != 0)
+                        error, error_size) != 0 ||
+        check_key_counts(snapshot->issuers, 0, error, error_size) != 0)
         goto fail;
     if (publish_registry(n, cfg) != 0) {
         snprintf(error, error_size, "cannot store the relying-party registry");

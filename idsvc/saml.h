@@ -206,6 +206,11 @@ typedef struct saml_trust_store saml_trust_store;
 saml_trust_store *saml_trust_store_new(void);
 void saml_trust_store_free(saml_trust_store **store);
 
+/* The maximum number of keys that a verification tries for one issuer. The node rejects a
+ * configuration that would trust more for one issuer, itself included, because it would
+ * list the keys past this number but never try them. */
+#define SAML_TRUST_MAX_ISSUER_KEYS 16
+
 /* Adds a key for an issuer; issuer NULL trusts the key for any issuer. Takes a
  * reference to key. */
 int saml_trust_store_add(saml_trust_store *store, const char *issuer, EVP_PKEY *key,

@@ -28,7 +28,7 @@ typedef struct saml_trust_key {
 } saml_trust_key;
 
 /* The maximum number of keys tried for one issuer; more are ignored. */
-#define SAML_TRUST_MAX_CANDIDATES 16
+#define SAML_TRUST_MAX_CANDIDATES SAML_TRUST_MAX_ISSUER_KEYS
 
 /* Fills keys with the issuer's own keys, then the keys trusted for any issuer, and
  * returns their number. */

@@ -443,6 +443,74 @@ static void test_next_certificate_rejections(void **state)
     write_config(server.config_path, "");
 }
 
+/* Writes count new P-256 public keys into the file name of the token folder. */
+static void make_public_keys(const char *name, unsigned count)
+{
+    char command[256];
+
+    snprintf(command, sizeof(command),
+             "rm -f %s && for i in $(seq %u); do openssl genpkey -algorithm EC "
+             "-pkeyopt ec_paramgen_curve:P-256 2>/dev/null | openssl pkey -pubout >> %s; "
+             "done",
+             name, count, name);
+    run_in_folder(command);
+}
+
+/* A verification tries at most 16 keys of one issuer, so --check, the start and a SIGHUP
+ * reject an issuer with more, the node itself included, whose [hsm] saml_key counts. A
+ * SIGHUP keeps the next keys of the start, so only --check and a start count a changed
+ * next_certificate. */
+static void test_issuer_key_count_limited(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *message;
+        bool reload_rejects;
+    } cases[] = {
+        {"[saml]\nprevious_certificate = sixteen.pub\n",
+         "the node would trust 17 keys under its own entity ID", true},
+        {"[saml]\nprevious_certificate = fifteen.pub\nnext_certificate = next.pub\n",
+         "the node would trust 17 keys under its own entity ID", false},
+        {"[issuer many]\nentity_id = https://many.example/idp\n"
+         "certificate = seventeen.pub\n",
+         "[issuer many] lists 17 keys, but a verification tries at most 16", true},
+    };
+    char path[PATH_MAX + 32];
+    char output[4096];
+    char *log;
+
+    (void)state;
+    make_public_keys("fifteen.pub", 15);
+    make_public_keys("next.pub", 1);
+    run_in_folder("cat fifteen.pub next.pub > sixteen.pub");
+    make_public_keys("seventeen.pub", 17);
+    snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        write_config(path, cases[i].extra);
+        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+        if (strstr(output, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, output);
+        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        assert_non_null(strstr(output, cases[i].message));
+        if (!cases[i].reload_rejects)
+            continue;
+
+        write_config(server.config_path, cases[i].extra);
+        log = reload_and_fail();
+        if (strstr(log, cases[i].message) == NULL)
+            fprintf(stderr, "case %zu: %s\n", i, log);
+        assert_non_null(strstr(log, cases[i].message));
+        free(log);
+        expect_issuers("acme", 200, "");
+    }
+
+    /* Fifteen previous keys and the HSM key make 16, which a verification tries. */
+    write_config(path, "[saml]\nprevious_certificate = fifteen.pub\n");
+    if (run_daemon(path, true, output, sizeof(output)) != 0)
+        fail_msg("--check rejected 16 keys of the node: %s", output);
+    write_config(server.config_path, "");
+}
+
 /* --check reads the files a start reads without the HSM and the database, so a missing
  * key file or bundle fails it as it would fail the start. */
 static void test_check_reads_files(void **state)
@@ -647,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_configuration_rejections),
         cmocka_unit_test(test_previous_certificate_rejections),
         cmocka_unit_test(test_next_certificate_rejections),
+        cmocka_unit_test(test_issuer_key_count_limited),
         cmocka_unit_test(test_check_reads_files),
         cmocka_unit_test(test_check_matches_start),
         cmocka_unit_test(test_check_reads_file_limit),
