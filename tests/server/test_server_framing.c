@@ -314,6 +314,40 @@ static void test_host_count_checked(void **state)
     raw_close(&connection);
 }
 
+/* A Host value that is empty or contains a character that no host and port contain gets
+ * 400 host_invalid, as RFC 9112 (section 3.2) requires for an invalid Host value. */
+static void test_host_value_checked(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *host_line;
+        long status;
+    } cases[] = {
+        {"empty Host", "Host:\r\n", 400},
+        {"Host of white space", "Host:  \t\r\n", 400},
+        {"Host with a space inside", "Host: a b\r\n", 400},
+        {"Host with a path", "Host: localhost/v1\r\n", 400},
+        {"Host with user info", "Host: user@localhost\r\n", 400},
+        {"Host with a non-ASCII byte", "Host: caf\xc3\xa9.example\r\n", 400},
+        {"host name and port", "Host: localhost:8443\r\n", 200},
+        {"IPv4 address", "Host: 127.0.0.1\r\n", 200},
+        {"IPv6 literal and port", "Host: [::1]:8443\r\n", 200},
+        {"white space after the value", "Host: localhost \r\n", 200},
+    };
+    raw_client *connection = NULL;
+    char text[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &connection), 0);
+        snprintf(text, sizeof(text), "GET /v1/issuers HTTP/1.1\r\n%s\r\n",
+                 cases[i].host_line);
+        expect_reply(connection, cases[i].name, text, cases[i].status,
+                     cases[i].status == 400 ? "host_invalid" : NULL);
+        raw_close(&connection);
+    }
+}
+
 typedef struct library_case {
     const char *name;
     char *text;
@@ -399,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_length_with_bad_chunks_rejected),
         cmocka_unit_test(test_folded_framing_header_rejected),
         cmocka_unit_test(test_host_count_checked),
+        cmocka_unit_test(test_host_value_checked),
         cmocka_unit_test(test_library_replies_documented),
     };
 
