@@ -404,7 +404,8 @@ static void reply_credential(http_reply *reply, unsigned status,
     route_format_time(credential->issued_at, issued);
     route_format_time(credential->not_on_or_after, expires);
     doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "credential_id", credential->id,
-                    "status", credential_status(credential, time(NULL)), "assertion_id", credential->assertion_id, "assurance",
+                    "status", credential_status(credential, time(NULL)), "assertion_id",
+                    credential->assertion_id, "assurance",
                     credential->assurance, "issued_at", issued, "not_on_or_after", expires,
                     "claims_in_assertion", credential->held_claims_json == NULL);
     if (doc != NULL && credential->state == STORE_CREDENTIAL_REVOKED) {

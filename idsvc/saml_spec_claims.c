@@ -139,8 +139,10 @@ int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t n
         return 0;
     /* Tomorrow in UTC is today somewhere east of UTC, up to UTC+14. */
     if (gmtime_r(&tomorrow, &day) == NULL ||
-        strftime(latest, sizeof(latest), "%Y-%m-%d", &day) != 10)
-        return 0;
+        strftime(latest, sizeof(latest), "%Y-%m-%d", &day) != 10) {
+        snprintf(reason, reason_size, "cannot be compared with the node's clock");
+        return -1;
+    }
     /* Both are YYYY-MM-DD, so the text order is the order of the days. */
     if (strcmp(value, latest) > 0) {
         snprintf(
