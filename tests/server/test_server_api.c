@@ -595,6 +595,31 @@ static void test_subject_verifier_cannot_read(void **state)
     }
 }
 
+/* Issues a credential for subject with the attributes JSON object and expects 422
+ * claims_invalid on the attributes member, with reason in its detail. */
+static void expect_attributes_rejected(const char *subject, const char *attributes,
+                                       const char *reason)
+{
+    http_result result;
+    const char *detail;
+    char body[512];
+
+    snprintf(body, sizeof(body),
+             "{\"subject\":\"%s\",\"audience\":\"" RP_ENTITY_ID "\","
+             "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+             "\"attributes\":%s}",
+             subject, attributes);
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    print_message("    %s -> %ld %s\n", attributes, result.status, http_result_code(&result));
+    expect_problem(&result, 422, "claims_invalid");
+    assert_string_equal(http_result_field(&result), "attributes");
+    detail = json_string_value(json_object_get(result.json, "detail"));
+    assert_non_null(detail);
+    if (strstr(detail, reason) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", reason, detail);
+    http_result_clear(&result);
+}
+
 /* A country claim must be an officially assigned ISO 3166-1 alpha-2 code in capitals,
  * because the node signs it as one. The problem names the attributes member, and its
  * detail the claim, the value's position and the rule. */
@@ -613,28 +638,10 @@ static void test_issue_country_claims_checked(void **state)
          "\"document_country\" value 1 is not an officially"},
     };
     http_result result;
-    const char *detail;
-    char body[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        snprintf(body, sizeof(body),
-                 "{\"subject\":\"SG-COUNTRY-1\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":%s}",
-                 cases[i].attributes);
-        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body,
-                     &result);
-        print_message("    %s -> %ld %s\n", cases[i].attributes, result.status,
-                      http_result_code(&result));
-        expect_problem(&result, 422, "claims_invalid");
-        assert_string_equal(http_result_field(&result), "attributes");
-        detail = json_string_value(json_object_get(result.json, "detail"));
-        assert_non_null(detail);
-        if (strstr(detail, cases[i].reason) == NULL)
-            fail_msg("expected \"%s\" in \"%s\"", cases[i].reason, detail);
-        http_result_clear(&result);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_attributes_rejected("SG-COUNTRY-1", cases[i].attributes, cases[i].reason);
 
     /* GB is the code that ISO assigns to the United Kingdom. */
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
@@ -664,26 +671,10 @@ static void test_issue_claim_values_checked(void **state)
         {"{\"kyc_date\":\"2999-12-31\"}", "\"kyc_date\" value 1 is a date after"},
     };
     http_result result;
-    const char *detail;
-    char body[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        snprintf(body, sizeof(body),
-                 "{\"subject\":\"SG-VALUES-1\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":%s}",
-                 cases[i].attributes);
-        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body,
-                     &result);
-        expect_problem(&result, 422, "claims_invalid");
-        assert_string_equal(http_result_field(&result), "attributes");
-        detail = json_string_value(json_object_get(result.json, "detail"));
-        assert_non_null(detail);
-        if (strstr(detail, cases[i].reason) == NULL)
-            fail_msg("expected \"%s\" in \"%s\"", cases[i].reason, detail);
-        http_result_clear(&result);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_attributes_rejected("SG-VALUES-1", cases[i].attributes, cases[i].reason);
 
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                  "{\"subject\":\"SG-VALUES-1\",\"audience\":\"" RP_ENTITY_ID "\","
