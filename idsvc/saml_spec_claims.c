@@ -8,6 +8,7 @@
  */
 #include "saml_build.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -124,6 +125,50 @@ int saml_claim_check_value(const saml_claim *claim, const char *value, char *rea
     return 0;
 }
 
+/* Returns whether the code point has Unicode's White_Space property, such as U+00A0
+ * NO-BREAK SPACE and U+3000 IDEOGRAPHIC SPACE. */
+static bool is_unicode_space(unsigned long c)
+{
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* Returns how many continuation bytes follow a UTF-8 lead byte. */
+static size_t utf8_continuations(unsigned char lead)
+{
+    if (lead < 0x80)
+        return 0;
+    if (lead < 0xE0)
+        return 1;
+    if (lead < 0xF0)
+        return 2;
+    return 3;
+}
+
+/* Returns whether value, valid UTF-8, consists of white space only. */
+static bool is_blank(const char *value)
+{
+    const unsigned char *p = (const unsigned char *)value;
+
+    while (*p != '\0') {
+        unsigned long c = *p;
+        size_t extra = utf8_continuations(*p);
+
+        if (extra > 0)
+            c &= 0x3F >> extra;
+        for (size_t i = 1; i <= extra; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false; /* not UTF-8, which saml_text_check rejects anyway */
+            c = c << 6 | (p[i] & 0x3F);
+        }
+        if (!is_unicode_space(c))
+            return false;
+        p += extra + 1;
+    }
+    return true;
+}
+
 int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t now,
                             char *reason, size_t reason_size)
 {
@@ -131,7 +176,7 @@ int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t n
     struct tm day;
     time_t tomorrow = now + 24 * 60 * 60;
 
-    if (value[strspn(value, " \t\r\n")] == '\0') {
+    if (is_blank(value)) {
         snprintf(reason, reason_size, "contains only white space");
         return -1;
     }

@@ -460,6 +460,33 @@ static void issued_dates_bounded_by_tomorrow(void **state)
     }
 }
 
+/* A new credential's claim value of Unicode white space only is rejected, such as an
+ * ideographic space in a Chinese name. Text with white space around it is kept. */
+static void issued_blank_values_rejected(void **state)
+{
+    static const char *const blank[] = {
+        " ", "\t\r\n", "\xC2\xA0",   /* U+00A0 NO-BREAK SPACE */
+        "\xE3\x80\x80",                /* U+3000 IDEOGRAPHIC SPACE */
+        " \xE2\x80\xAF\xE2\x80\x82 ", /* U+202F and U+2002 */
+    };
+    static const char *const kept[] = {
+        " Mei ", "\xE3\x80\x80\xE6\x9D\x8E", /* U+3000 then U+674E */
+        "\xE2\x80\x8B",                    /* U+200B ZERO WIDTH SPACE is no White_Space */
+    };
+    const saml_claim *name = saml_claim_by_name("given_name");
+    char reason[128];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(blank) / sizeof(blank[0]); i++) {
+        if (saml_claim_check_issued(name, blank[i], 0, reason, sizeof(reason)) != -1)
+            fail_msg("blank value %zu was accepted", i);
+        assert_string_equal(reason, "contains only white space");
+    }
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (saml_claim_check_issued(name, kept[i], 0, reason, sizeof(reason)) != 0)
+            fail_msg("value %zu was rejected: %s", i, reason);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +502,7 @@ int main(void)
         cmocka_unit_test(time_format_cases),
         cmocka_unit_test(build_rejects_bad_spec),
         cmocka_unit_test(issued_dates_bounded_by_tomorrow),
+        cmocka_unit_test(issued_blank_values_rejected),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
