@@ -180,16 +180,51 @@ static const web_lang *match_range(const char *range, size_t len)
     return NULL;
 }
 
+/* Reads a qvalue of RFC 9110, section 12.4.2: "0" or "1", then up to three decimals
+ * after a point, none of them above 0 after a "1". Returns the weight, or -1 for text
+ * of another form, such as 1.5, 0.0001 or 1e0. */
+static double read_qvalue(const char *text, size_t len)
+{
+    double value;
+    double unit = 0.1;
+
+    if (len == 0 || (text[0] != '0' && text[0] != '1'))
+        return -1.0;
+    value = text[0] - '0';
+    if (len == 1)
+        return value;
+    if (text[1] != '.' || len > 5)
+        return -1.0;
+    for (size_t i = 2; i < len; i++, unit /= 10) {
+        if (text[i] < '0' || text[i] > '9' || (text[0] == '1' && text[i] != '0'))
+            return -1.0;
+        value += unit * (text[i] - '0');
+    }
+    return value;
+}
+
+/* Reads the weight of one language range from its parameters, such as ";q=0.8" with
+ * optional white space. Returns 1 without parameters, and -1 for any other parameter or
+ * an invalid qvalue, so that such a range is never chosen. */
 static double parse_quality(const char *params, size_t len)
 {
-    const char *q = NULL;
+    size_t i = 0;
+    size_t end = len;
 
-    for (size_t i = 0; i + 2 < len; i++)
-        if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=') {
-            q = params + i + 2;
-            break;
-        }
-    return q != NULL ? strtod(q, NULL) : 1.0;
+    while (i < len && (params[i] == ' ' || params[i] == '\t'))
+        i++;
+    if (i == len)
+        return 1.0;
+    if (params[i] != ';')
+        return -1.0;
+    i++;
+    while (i < len && (params[i] == ' ' || params[i] == '\t'))
+        i++;
+    if (i + 2 > len || (params[i] != 'q' && params[i] != 'Q') || params[i + 1] != '=')
+        return -1.0;
+    while (end > i && (params[end - 1] == ' ' || params[end - 1] == '\t'))
+        end--;
+    return read_qvalue(params + i + 2, end - i - 2);
 }
 
 /* Picks the best catalogue for an Accept-Language value (RFC 9110, section 12.5.4). */

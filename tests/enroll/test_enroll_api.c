@@ -1377,6 +1377,39 @@ static void test_consent_page_served(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* GET /enroll picks its language from Accept-Language by the weights of RFC 9110, and
+ * never by a weight that is no qvalue, such as 1.5, 1e0 or 0.0001. */
+static void test_page_language_weights(void **state)
+{
+    static const struct {
+        const char *header;
+        const char *lang;
+    } cases[] = {
+        {"Accept-Language: th;q=1.5, vi;q=0.5", "vi"},
+        {"Accept-Language: th;q=1e0, vi;q=0.1", "vi"},
+        {"Accept-Language: th;q=0.0001, vi;q=0.001", "vi"},
+        {"Accept-Language: th;level=1, vi;q=0.2", "vi"},
+        {"Accept-Language: th ; q=0.9 , vi;q=0.8", "th"},
+        {"Accept-Language: th;q=0, vi;q=0.001", "vi"},
+        {"Accept-Language: th;q=1.000, vi;q=0.999", "th"},
+    };
+    fixture *f = *state;
+    char expected[32];
+    http_result r;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *headers[] = {cases[i].header, NULL};
+
+        assert_int_equal(harness_curl_headers(&f->h, NULL, "GET", "/enroll", headers, NULL, &r),
+                         0);
+        expect_status(&r, 200);
+        snprintf(expected, sizeof(expected), "<html lang=\"%s\">", cases[i].lang);
+        if (strstr(r.body, expected) == NULL)
+            fail_msg("%s: the page is not in %s", cases[i].header, cases[i].lang);
+        http_result_clear(&r);
+    }
+}
+
 /* A purpose with a right-to-left override (U+202E) or an Arabic letter mark (U+061C,
  * two bytes in UTF-8) must not read reordered on the page: the relying party's values
  * are isolated in <bdi>, and each control shows as its code point. */
@@ -1783,6 +1816,7 @@ int main(void)
         cmocka_unit_test(test_busy_database_is_503),
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
+        cmocka_unit_test(test_page_language_weights),
         cmocka_unit_test(test_consent_page_isolates_purpose),
         cmocka_unit_test(test_page_events_audited),
     };
