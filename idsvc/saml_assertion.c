@@ -237,7 +237,12 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the Assertion has %zu Issuer elements; exactly one is required",
                          count);
-    a->issuer = count == 1 ? xml_safe_text_trimmed(issuer) : NULL;
+    if (count == 1) {
+        saml_status status = saml_read_name_text(issuer, &a->issuer, detail, detail_size);
+
+        if (status != SAML_OK)
+            return status;
+    }
     if (a->issuer == NULL || a->issuer[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
                          "the Assertion needs exactly one Issuer holding only text");
@@ -263,6 +268,34 @@ static saml_status saml_fail_subject_identifier(xmlNodePtr subject, char *detail
     }
     return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                      "the Subject has no NameID; exactly one is required");
+}
+
+saml_status saml_fail_text_read(xmlNodePtr element, const char *what, char *detail,
+                                size_t detail_size)
+{
+    for (xmlNodePtr child = element->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "%s contains the element <%.40s>, where only text is allowed",
+                             what, child->name);
+        /* An entity reference needs a DOCTYPE, which the parser rejects, so only a
+         * document built in memory has one. */
+        if (child->type == XML_ENTITY_REF_NODE)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "%s contains an entity reference, where only text is allowed",
+                             what);
+    }
+    return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory reading %s",
+                     what);
+}
+
+saml_status saml_read_text(xmlNodePtr element, const char *what, char **out, char *detail,
+                           size_t detail_size)
+{
+    *out = xml_safe_text_trimmed(element);
+    if (*out == NULL)
+        return saml_fail_text_read(element, what, detail, detail_size);
+    return SAML_OK;
 }
 
 saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
@@ -369,10 +402,9 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
 
             if (!xml_safe_is_element(aud, SAML_NS_ASSERTION, "Audience"))
                 continue;
-            value = xml_safe_text_trimmed(aud);
-            if (value == NULL)
-                return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                                 "an Audience contains an element");
+            status = saml_read_text(aud, "an Audience", &value, detail, detail_size);
+            if (status != SAML_OK)
+                return status;
             if (saml_push_string(&a->audiences, &a->audience_count, value) != 0)
                 return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
         }
@@ -385,13 +417,14 @@ static saml_status saml_read_authorities(xmlNodePtr context, saml_assertion *a,
 {
     for (xmlNodePtr child = context->children; child != NULL; child = child->next) {
         char *value;
+        saml_status status;
 
         if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "AuthenticatingAuthority"))
             continue;
-        value = xml_safe_text_trimmed(child);
-        if (value == NULL)
-            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                             "an AuthenticatingAuthority contains an element");
+        status = saml_read_text(child, "an AuthenticatingAuthority", &value, detail,
+                                detail_size);
+        if (status != SAML_OK)
+            return status;
         if (saml_push_string(&a->authenticating_authorities,
                              &a->authenticating_authority_count, value) != 0)
             return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
@@ -432,11 +465,8 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     class_ref = saml_child(context, "AuthnContextClassRef", &count);
     if (class_ref == NULL || count != 1)
         return SAML_OK;
-    a->assurance = xml_safe_text_trimmed(class_ref);
-    if (a->assurance == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnContextClassRef contains an element");
-    return SAML_OK;
+    return saml_read_text(class_ref, "the AuthnContextClassRef", &a->assurance, detail,
+                          detail_size);
 }
 
 /* Returns the first child element of node, or NULL when it has none. */
@@ -493,7 +523,9 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
                                              char *detail, size_t detail_size)
 {
     xmlNodePtr element = saml_first_element(value_node);
+    char what[96];
     char *value;
+    saml_status status;
 
     if (saml_is_nil(value_node)) {
         if (saml_has_content(value_node))
@@ -510,12 +542,10 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
                          "but the node reads only text values; the issuer must not release "
                          "this attribute to the node",
                          attribute->name, element->name);
-    /* NULL here means an entity reference, which needs a DOCTYPE, or no memory. */
-    value = xml_safe_text_trimmed(value_node);
-    if (value == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "a value of the Attribute \"%.60s\" cannot be read as text",
-                         attribute->name);
+    snprintf(what, sizeof(what), "a value of the Attribute \"%.60s\"", attribute->name);
+    status = saml_read_text(value_node, what, &value, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
     if (saml_push_string(&attribute->values, &attribute->value_count, value) != 0)
         return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
     return SAML_OK;

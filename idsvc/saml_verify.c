@@ -285,11 +285,14 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
         restrictions++;
         for (xmlNodePtr aud = r->children; aud != NULL && !matched; aud = aud->next) {
             char *value;
+            saml_status status;
 
             if (!xml_safe_is_element(aud, SAML_NS_ASSERTION, "Audience"))
                 continue;
-            value = xml_safe_text_trimmed(aud);
-            matched = value != NULL && strcmp(value, audience) == 0;
+            status = saml_read_text(aud, "an Audience", &value, detail, detail_size);
+            if (status != SAML_OK)
+                return status;
+            matched = strcmp(value, audience) == 0;
             free(value);
         }
         if (!matched)

@@ -125,6 +125,22 @@ saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char 
                               size_t detail_size);
 
 /*
+ * Reads the text of element without leading and trailing white space into *out, to
+ * free(). On failure returns saml_fail_text_read's status; what names the element in
+ * the sentence, such as "an Audience".
+ */
+saml_status saml_read_text(xmlNodePtr element, const char *what, char **out, char *detail,
+                           size_t detail_size);
+
+/*
+ * Tells why xml_safe_text could not read element. An element or an entity reference
+ * inside is a fault of the content, SAML_ERR_NOT_SAML, naming what and the child. With
+ * neither, only the allocation can have failed, and the status is SAML_ERR_INTERNAL.
+ */
+saml_status saml_fail_text_read(xmlNodePtr element, const char *what, char *detail,
+                                size_t detail_size);
+
+/*
  * Reads the text of an element of NameIDType, such as NameID or Issuer, without leading
  * and trailing white space. The type is text with attributes (SAML 2.0 Core, section
  * 2.2.2), so an element inside is SAML_ERR_NOT_SAML. Returns SAML_OK with *out to free(),

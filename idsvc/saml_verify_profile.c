@@ -223,12 +223,13 @@ static saml_status saml_read_proxy_audience(xmlNodePtr audience,
                                             saml_proxy_restriction *proxy, char *detail,
                                             size_t detail_size)
 {
-    char *value = xml_safe_text_trimmed(audience);
+    char *value;
     char **grown;
+    saml_status status = saml_read_text(audience, "an Audience of the ProxyRestriction", &value,
+                                        detail, detail_size);
 
-    if (value == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "an Audience of the ProxyRestriction contains an element");
+    if (status != SAML_OK)
+        return status;
     grown = realloc(proxy->audiences, (proxy->audience_count + 1) * sizeof(*grown));
     if (grown == NULL) {
         free(value);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "saml_test_util.h"
+#include "saml_verify_internal.h"
 
 static saml_fixture fixture;
 static char *genuine; /* valid from ST_NOW - 60 to ST_NOW + 240 */
@@ -987,6 +988,79 @@ static void unreadable_content_named(void **state)
         free((char *)cases[i].xml);
 }
 
+/* xml_safe_text returns NULL both for an element inside the text and for a failed
+ * allocation. The first is malformed SAML, not_saml, and the second is the node's own
+ * failure, internal. */
+static void text_read_failure_classified(void **state)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr audience = xmlNewDocNode(doc, NULL, BAD_CAST "Audience", BAD_CAST ST_AUDIENCE);
+    xmlNodePtr with_entity = xmlNewDocNode(doc, NULL, BAD_CAST "Audience", NULL);
+    char detail[512];
+
+    (void)state;
+    assert_non_null(audience);
+    assert_non_null(with_entity);
+    xmlDocSetRootElement(doc, audience);
+
+    /* Text alone can fail to read only when memory runs out. */
+    assert_int_equal(saml_fail_text_read(audience, "an Audience", detail, sizeof(detail)),
+                     SAML_ERR_INTERNAL);
+    assert_string_equal(detail, "out of memory reading an Audience");
+
+    assert_non_null(xmlNewChild(audience, NULL, BAD_CAST "b", NULL));
+    assert_int_equal(saml_fail_text_read(audience, "an Audience", detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "an Audience contains the element <b>, where only text is "
+                                "allowed");
+
+    /* The parser rejects the DOCTYPE that an entity needs, so build the reference. */
+    assert_non_null(xmlAddChild(with_entity, xmlNewReference(doc, BAD_CAST "&x;")));
+    assert_int_equal(saml_fail_text_read(with_entity, "an Audience", detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "an Audience contains an entity reference, where only text "
+                                "is allowed");
+
+    xmlFreeNode(with_entity);
+    xmlFreeDoc(doc);
+}
+
+/* An element inside an Audience, an AuthenticatingAuthority or an AuthnContextClassRef
+ * of a signed assertion is not_saml, naming the element. */
+static void text_content_named(void **state)
+{
+    char *audience = signed_variant("<saml:Audience>" ST_AUDIENCE "</saml:Audience>",
+                                    "<saml:Audience>" ST_AUDIENCE
+                                    "<x:b xmlns:x=\"urn:example:x\"/></saml:Audience>");
+    char *class_ref = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"2026-01-01T00:00:00Z\">"
+        "<saml:AuthnContext><saml:AuthnContextClassRef>urn:x<x:b xmlns:x=\"urn:example:x\"/>"
+        "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>");
+    char *authority = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"2026-01-01T00:00:00Z\">"
+        "<saml:AuthnContext><saml:AuthnContextClassRef>urn:x</saml:AuthnContextClassRef>"
+        "<saml:AuthenticatingAuthority>urn:example:idp<x:b xmlns:x=\"urn:example:x\"/>"
+        "</saml:AuthenticatingAuthority></saml:AuthnContext></saml:AuthnStatement>");
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(audience, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "an Audience contains the element <b>, where only text is "
+                                "allowed");
+    assert_int_equal(verify_with_detail(class_ref, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "the AuthnContextClassRef contains the element <b>, where "
+                                "only text is allowed");
+    assert_int_equal(verify_with_detail(authority, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "an AuthenticatingAuthority contains the element <b>, where "
+                                "only text is allowed");
+
+    free(audience);
+    free(class_ref);
+    free(authority);
+}
+
 /* A NameID or Issuer with element content breaks the schema of NameIDType and is
  * not_saml, while an empty one is valid SAML that names no one. Each gets its own
  * sentence. */
@@ -1481,6 +1555,8 @@ int main(void)
         cmocka_unit_test(nil_attribute_value_absent),
         cmocka_unit_test(reference_without_id_named),
         cmocka_unit_test(name_id_content_named),
+        cmocka_unit_test(text_read_failure_classified),
+        cmocka_unit_test(text_content_named),
         cmocka_unit_test(encrypted_assertion_named),
         cmocka_unit_test(failed_response_named),
         cmocka_unit_test(signature_form_checked),
