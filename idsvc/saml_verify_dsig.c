@@ -132,6 +132,28 @@ static const char *saml_dsig_algorithm(const xmlNode *node)
     return (const char *)attr->children->content;
 }
 
+static bool saml_dsig_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Rejects with status an Algorithm URI of node that has white space around it, such as
+ * one a signer wrapped onto its own line. xmlsec compares the URI exactly, so such a URI
+ * names no algorithm, and the sentence says so instead of calling it forbidden. */
+static saml_status saml_dsig_check_algorithm_space(const xmlNode *node, saml_status status,
+                                                   char *detail, size_t detail_size)
+{
+    const char *uri = saml_dsig_algorithm(node);
+    size_t len = strlen(uri);
+
+    if (len == 0 || (!saml_dsig_is_space(uri[0]) && !saml_dsig_is_space(uri[len - 1])))
+        return SAML_OK;
+    return saml_fail(detail, detail_size, status,
+                     "the %.40s Algorithm \"%.120s\" has leading or trailing white space; "
+                     "remove it, because the URI must match exactly",
+                     node->name, uri);
+}
+
 static const saml_algorithm *saml_dsig_find_algorithm(const saml_algorithm *table, size_t count,
                                                       const char *uri)
 {
@@ -166,10 +188,15 @@ static saml_status saml_dsig_check_transform(xmlNodePtr transform, size_t *envel
     const char *uri;
     bool is_exclusive;
     size_t *seen;
+    saml_status status;
 
     if (!xml_safe_is_element(transform, SAML_NS_DSIG, "Transform"))
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MALFORMED,
                          "Transforms contains an unexpected element <%.40s>", transform->name);
+    status = saml_dsig_check_algorithm_space(transform, SAML_ERR_TRANSFORM_FORBIDDEN, detail,
+                                             detail_size);
+    if (status != SAML_OK)
+        return status;
     uri = saml_dsig_algorithm(transform);
     is_exclusive = strcmp(uri, URI_EXC_C14N) == 0;
     if (strcmp(uri, URI_ENVELOPED) != 0 && !is_exclusive)
@@ -246,9 +273,14 @@ static saml_status saml_dsig_check_digest(xmlNodePtr reference, saml_dsig_info *
     char *text;
     unsigned char *decoded;
     size_t len;
+    saml_status status;
 
     if (method_node == NULL)
         return saml_dsig_fail_count(reference, "DigestMethod", count, detail, detail_size);
+    status = saml_dsig_check_algorithm_space(method_node, SAML_ERR_ALGORITHM_FORBIDDEN, detail,
+                                             detail_size);
+    if (status != SAML_OK)
+        return status;
     digest = saml_dsig_find_algorithm(saml_digest_methods,
                                       sizeof(saml_digest_methods) /
                                           sizeof(saml_digest_methods[0]),
@@ -366,6 +398,10 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
     if (node == NULL)
         return saml_dsig_fail_count(signed_info, "CanonicalizationMethod", count, detail,
                                     detail_size);
+    status = saml_dsig_check_algorithm_space(node, SAML_ERR_ALGORITHM_FORBIDDEN, detail,
+                                             detail_size);
+    if (status != SAML_OK)
+        return status;
     if (strcmp(saml_dsig_algorithm(node), URI_EXC_C14N) != 0)
         return saml_fail(detail, detail_size, SAML_ERR_ALGORITHM_FORBIDDEN,
                          "the CanonicalizationMethod \"%.120s\" is not exclusive c14n "
@@ -378,6 +414,10 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
     node = saml_dsig_only_child(signed_info, "SignatureMethod", &count);
     if (node == NULL)
         return saml_dsig_fail_count(signed_info, "SignatureMethod", count, detail, detail_size);
+    status = saml_dsig_check_algorithm_space(node, SAML_ERR_ALGORITHM_FORBIDDEN, detail,
+                                             detail_size);
+    if (status != SAML_OK)
+        return status;
     method = saml_dsig_find_algorithm(saml_signature_methods,
                                       sizeof(saml_signature_methods) /
                                           sizeof(saml_signature_methods[0]),

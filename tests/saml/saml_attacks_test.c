@@ -628,6 +628,51 @@ static void signature_method_outside_profile(void **state)
     free(doc);
 }
 
+/* An Algorithm URI with white space around it names no algorithm, because xmlsec
+ * compares URIs exactly. The rejection stays, and the sentence names the white space. */
+static void algorithm_white_space_named(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        saml_status status;
+        const char *element;
+    } cases[] = {
+        {"<ds:SignatureMethod Algorithm=\"http", "<ds:SignatureMethod Algorithm=\" http",
+         SAML_ERR_ALGORITHM_FORBIDDEN, "the SignatureMethod Algorithm \" http"},
+        {"xmlenc#sha256\"/>", "xmlenc#sha256 \"/>", SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the DigestMethod Algorithm \"http"},
+        {"<ds:CanonicalizationMethod Algorithm=\"http",
+         "<ds:CanonicalizationMethod Algorithm=\"\thttp", SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the CanonicalizationMethod Algorithm \""},
+        {"#enveloped-signature\"", "#enveloped-signature  \"", SAML_ERR_TRANSFORM_FORBIDDEN,
+         "the Transform Algorithm \"http"},
+    };
+    const st_template spec = {.id = "_space1"};
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *edited = st_replace(doc, cases[i].from, cases[i].to);
+        saml_verify_options options = st_options(&fixture);
+        saml_assertion *assertion = NULL;
+        char detail[512] = "";
+
+        assert_non_null(strstr(edited, cases[i].to));
+        assert_int_equal(saml_verify(fixture.store, &options, edited, strlen(edited),
+                                     &assertion, detail, sizeof(detail)),
+                         cases[i].status);
+        assert_null(assertion);
+        if (strstr(detail, cases[i].element) == NULL ||
+            strstr(detail, "has leading or trailing white space") == NULL)
+            fail_msg("case %zu: the detail does not name the white space: %s", i, detail);
+        free(edited);
+    }
+    free(tmpl);
+    free(doc);
+}
+
 static void sha1_rejected_unless_allowed(void **state)
 {
     const st_template digest = { .id = "_sha1d", .digest_method =
@@ -1126,6 +1171,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(genuine_assertions_verify),
+        cmocka_unit_test(algorithm_white_space_named),
         cmocka_unit_test(wrap_forged_before_signed),
         cmocka_unit_test(wrap_forged_after_signed),
         cmocka_unit_test(wrap_signed_inside_forged),
