@@ -4,10 +4,11 @@
  * The steps run in this order, and the first failure decides the reason. Safe parse, a
  * SAML root, absolute namespace names, unique IDs, exactly one Assertion, the choice of
  * the signed element, the SignedInfo checks, the bounds on canonicalisation work, the
- * issuer's trusted keys and the signature come first. The claims, the Response status,
- * the order of the Conditions times, the validity window, the bearer confirmation,
- * audience and replay check follow, all read from the signed element except the Response
- * status, which can only reject. A Response that contains no assertion is rejected for its
+ * issuer's trusted keys and the signature come first, then the content model of a
+ * Response around the Assertion. The claims, the Response status, the order of the
+ * Conditions times, the validity window, the bearer confirmation, audience and replay
+ * check follow, all read from the signed element except the Response status, which can
+ * only reject. A Response that contains no assertion is rejected for its
  * status, when that reports a failure, before the count.
  */
 #include <stdio.h>
@@ -438,6 +439,8 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
                                   detail_size);
     if (status == SAML_OK)
         status = saml_verify_envelope(store, options, &loc, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_response_form(loc.root, detail, detail_size);
     if (status != SAML_OK)
         return status;
 

@@ -6,6 +6,9 @@
  *
  * The content models come from the schema of XML Signature Syntax and Processing (W3C
  * Recommendation, second edition, 2008), sections 4.1, 4.3, 4.3.3 and 4.3.3.4.
+ *
+ * The child elements of a samlp:Response are checked here too, against the ResponseType
+ * of SAML 2.0 Core's protocol schema (saml-schema-protocol-2.0.xsd).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -145,4 +148,72 @@ saml_status saml_dsig_check_form(xmlNodePtr signature, char *detail, size_t deta
             status = saml_form_check_reference(child, detail, detail_size);
     }
     return status;
+}
+
+/* The content of a samlp:Response before its assertions (saml-schema-protocol-2.0.xsd,
+ * types StatusResponseType and ResponseType): Issuer?, Signature?, Extensions?, Status. */
+static const struct {
+    const char *ns;
+    const char *name;
+    bool required;
+} saml_form_response_head[] = {
+    {SAML_NS_ASSERTION, "Issuer", false},
+    {SAML_NS_DSIG, "Signature", false},
+    {SAML_NS_PROTOCOL, "Extensions", false},
+    {SAML_NS_PROTOCOL, "Status", true},
+};
+
+static bool saml_form_has_child(xmlNodePtr parent, const char *ns, const char *name)
+{
+    for (xmlNodePtr child = parent->children; child != NULL; child = child->next) {
+        if (xml_safe_is_element(child, ns, name))
+            return true;
+    }
+    return false;
+}
+
+static saml_status saml_form_response_fail(xmlNodePtr child, char *detail, size_t detail_size)
+{
+    const char *ns = child->ns != NULL && child->ns->href != NULL
+                         ? (const char *)child->ns->href
+                         : "no namespace";
+
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the Response has the element <%.40s> (%.80s) out of place or once too "
+                     "often; SAML 2.0 Core allows Issuer?, Signature?, Extensions?, Status, "
+                     "then Assertion or EncryptedAssertion elements",
+                     child->name, ns);
+}
+
+saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size)
+{
+    size_t part_count = sizeof(saml_form_response_head) / sizeof(saml_form_response_head[0]);
+    xmlNodePtr child;
+
+    if (!xml_safe_is_element(root, SAML_NS_PROTOCOL, "Response"))
+        return SAML_OK;
+
+    child = saml_form_next_element(root->children);
+    for (size_t i = 0; i < part_count; i++) {
+        if (xml_safe_is_element(child, saml_form_response_head[i].ns,
+                                saml_form_response_head[i].name)) {
+            child = saml_form_next_element(child->next);
+            continue;
+        }
+        if (!saml_form_response_head[i].required)
+            continue;
+        if (!saml_form_has_child(root, saml_form_response_head[i].ns,
+                                 saml_form_response_head[i].name))
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "the Response has no %s; SAML 2.0 Core requires one",
+                             saml_form_response_head[i].name);
+        return saml_form_response_fail(child, detail, detail_size);
+    }
+
+    for (; child != NULL; child = saml_form_next_element(child->next)) {
+        if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "Assertion") &&
+            !xml_safe_is_element(child, SAML_NS_ASSERTION, "EncryptedAssertion"))
+            return saml_form_response_fail(child, detail, detail_size);
+    }
+    return SAML_OK;
 }

@@ -104,6 +104,12 @@ saml_status saml_c14n_check_document(xmlDocPtr doc, char *detail, size_t detail_
  * fails on such a document, so its signature could never be checked. */
 saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_size);
 
+/* Rejects a Response whose child elements break the content model of SAML 2.0 Core's
+ * schema: Issuer?, Signature?, Extensions?, Status, then (Assertion | EncryptedAssertion)*.
+ * Returns SAML_ERR_NOT_SAML naming the first element out of place. root is the document's
+ * root element, and an Assertion root passes. */
+saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size);
+
 /* Rejects a Response whose top-level StatusCode is not Success; root is the document's
  * root element, which is the Assertion itself when no Response wraps it. */
 saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t detail_size);

@@ -316,6 +316,113 @@ static void response_signature_checked_too(void **state)
     free(untrusted);
 }
 
+#define SUCCESS_STATUS                                                                 \
+    "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>" \
+    "</samlp:Status>"
+
+/* Wraps the genuine signed Assertion in a Response with issuer, then a Signature
+ * template when sign is true, then head before the Assertion and tail after it. Signs it
+ * with the trusted file key when sign is true. */
+static char *response_around(const char *issuer, const char *head, const char *tail,
+                             int sign)
+{
+    char *assertion_and_tail = join3(signed_doc(), tail, RESPONSE_CLOSE);
+    char *signature_and_head = join3(issuer, sign ? RESPONSE_SIGNATURE_TEMPLATE : "", head);
+    char *doc = join3(RESPONSE_OPEN, signature_and_head, assertion_and_tail);
+    char *signed_xml = sign ? st_xmlsec_sign(&fixture, doc, fixture.file_rsa) : NULL;
+
+    free(assertion_and_tail);
+    free(signature_and_head);
+    if (!sign)
+        return doc;
+    free(doc);
+    return signed_xml;
+}
+
+/* A Response's children follow SAML 2.0 Core's schema: Issuer?, Signature?, Extensions?,
+ * Status, then (Assertion | EncryptedAssertion)*. Any other element, or one out of
+ * order, is not_saml naming the element, whether or not the Response is signed. */
+static void response_content_model_checked(void **state)
+{
+    static const struct {
+        const char *head;
+        const char *tail;
+        const char *named;
+    } cases[] = {
+        {SUCCESS_STATUS,
+         "<saml:AttributeStatement xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">"
+         "<saml:Attribute Name=\"urn:oid:2.5.4.42\"><saml:AttributeValue>Mallory"
+         "</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>",
+         "<AttributeStatement> (urn:oasis:names:tc:SAML:2.0:assertion)"},
+        {SUCCESS_STATUS,
+         "<saml:Subject xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>",
+         "<Subject> (urn:oasis:names:tc:SAML:2.0:assertion)"},
+        {SUCCESS_STATUS, "<x:extra xmlns:x=\"urn:example:x\"/>", "<extra> (urn:example:x)"},
+        {SUCCESS_STATUS "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">"
+         ST_ISSUER "</saml:Issuer>", "", "<Issuer> (urn:oasis:names:tc:SAML:2.0:assertion)"},
+        {"<samlp:Extensions/>" SUCCESS_STATUS "<samlp:Extensions/>", "",
+         "<Extensions> (urn:oasis:names:tc:SAML:2.0:protocol)"},
+        {SUCCESS_STATUS SUCCESS_STATUS, "", "<Status> (urn:oasis:names:tc:SAML:2.0:protocol)"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int sign = 0; sign <= 1; sign++) {
+            char *doc = response_around("", cases[i].head, cases[i].tail, sign);
+            saml_verify_options options = st_options(&fixture);
+            saml_assertion *a = NULL;
+
+            assert_int_equal(saml_verify(fixture.store, &options, doc, strlen(doc), &a,
+                                         detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_null(a);
+            if (strstr(detail, cases[i].named) == NULL ||
+                strstr(detail, "out of place or once too often") == NULL)
+                fail_msg("case %zu, signed %d: the detail does not name %s: %s", i, sign,
+                         cases[i].named, detail);
+            free(doc);
+        }
+    }
+}
+
+/* The optional children in their schema order verify, signed or not. An Assertion
+ * before the Status is out of order, and a Response without Status names the Status. */
+static void response_content_model_order(void **state)
+{
+    const char *issuer = "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">"
+                         ST_ISSUER "</saml:Issuer>";
+    const char *head = "<samlp:Extensions><x:e xmlns:x=\"urn:example:x\"/></samlp:Extensions>"
+        SUCCESS_STATUS;
+    char *assertion_first = join3(RESPONSE_OPEN, signed_doc(), SUCCESS_STATUS RESPONSE_CLOSE);
+    char *no_status = response_around("", "", "", 0);
+    char detail[512];
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+
+    (void)state;
+    for (int sign = 0; sign <= 1; sign++) {
+        char *doc = response_around(issuer, head, "", sign);
+
+        if (st_verify(&fixture, NULL, doc, NULL) != SAML_OK)
+            fail_msg("the Response in schema order, signed %d, did not verify", sign);
+        free(doc);
+    }
+
+    assert_int_equal(saml_verify(fixture.store, &options, assertion_first,
+                                 strlen(assertion_first), &a, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_non_null(strstr(detail, "the Response has the element <Assertion>"));
+    assert_int_equal(saml_verify(fixture.store, &options, no_status, strlen(no_status), &a,
+                                 detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "the Response has no Status; SAML 2.0 Core requires one");
+    assert_null(a);
+
+    free(assertion_first);
+    free(no_status);
+}
+
 /* Wraps the genuine signed Assertion in an unsigned Response whose children before the
  * Status are issuers, such as one or two Issuer elements or none. */
 static char *unsigned_response_with(const char *issuers)
@@ -1184,6 +1291,8 @@ int main(void)
         cmocka_unit_test(signature_moved_to_response),
         cmocka_unit_test(response_signature_checked_too),
         cmocka_unit_test(response_signature_rules),
+        cmocka_unit_test(response_content_model_checked),
+        cmocka_unit_test(response_content_model_order),
         cmocka_unit_test(unsigned_response_issuer_checked),
         cmocka_unit_test(signature_moved_into_subject),
         cmocka_unit_test(two_signatures_rejected),
