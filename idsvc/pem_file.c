@@ -252,20 +252,31 @@ static X509 *block_certificate(const pem_block *block)
     return cert;
 }
 
-static EVP_PKEY *block_public_key(const pem_block *block)
+/* Parses a PUBLIC KEY block (SubjectPublicKeyInfo) or an RSA PUBLIC KEY block (PKCS#1
+ * RSAPublicKey, RFC 8017 appendix A.1.1), which must hold exactly one key. */
+static EVP_PKEY *block_bare_key(const pem_block *block)
 {
     const unsigned char *p = block->der;
+    EVP_PKEY *key;
+
+    if (strcmp(block->label, "RSA PUBLIC KEY") == 0)
+        key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, block->der_len);
+    else
+        key = d2i_PUBKEY(NULL, &p, block->der_len);
+    if (key != NULL && p != block->der + block->der_len) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    return key;
+}
+
+static EVP_PKEY *block_public_key(const pem_block *block)
+{
     EVP_PKEY *key = NULL;
     X509 *cert;
 
-    if (strcmp(block->label, "PUBLIC KEY") == 0) {
-        key = d2i_PUBKEY(NULL, &p, block->der_len);
-        if (key != NULL && p != block->der + block->der_len) {
-            EVP_PKEY_free(key);
-            key = NULL;
-        }
-        return key;
-    }
+    if (strcmp(block->label, "CERTIFICATE") != 0)
+        return block_bare_key(block);
     cert = block_certificate(block);
     if (cert != NULL)
         key = X509_get_pubkey(cert);
@@ -285,10 +296,11 @@ static int add_key(void *ctx, const char *path, const pem_block *block, char *er
     EVP_PKEY **grown;
     EVP_PKEY *key;
 
-    if (strcmp(block->label, "CERTIFICATE") != 0 && strcmp(block->label, "PUBLIC KEY") != 0) {
+    if (strcmp(block->label, "CERTIFICATE") != 0 && strcmp(block->label, "PUBLIC KEY") != 0 &&
+        strcmp(block->label, "RSA PUBLIC KEY") != 0) {
         snprintf(error, error_size,
                  "%s: line %zu: block %zu is a %s block, but a trust file holds only "
-                 "CERTIFICATE and PUBLIC KEY blocks",
+                 "CERTIFICATE, PUBLIC KEY and RSA PUBLIC KEY blocks",
                  path, block->line, block->number, block->label);
         return PEM_FILE_INVALID;
     }

@@ -41,8 +41,9 @@ enum {
 FILE *pem_file_open_regular(const char *path, char *error, size_t error_size);
 
 /*
- * Reads every block of path, each a CERTIFICATE or a PUBLIC KEY, and returns their
- * public keys in file order in *keys (an array of *count keys, freed with
+ * Reads every block of path, each a CERTIFICATE, a PUBLIC KEY or an RSA PUBLIC KEY (the
+ * PKCS#1 form that OpenSSL's -RSAPublicKey_out writes), and returns their public keys in
+ * file order in *keys (an array of *count keys, freed with
  * pem_keys_free). Returns 0, or PEM_FILE_UNREADABLE, PEM_FILE_INVALID or
  * PEM_FILE_NO_MEMORY with a sentence in error.
  */

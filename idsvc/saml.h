@@ -216,7 +216,8 @@ void saml_trust_store_free(saml_trust_store **store);
 int saml_trust_store_add(saml_trust_store *store, const char *issuer, EVP_PKEY *key,
                          unsigned flags);
 
-/* Loads a PEM file holding a certificate or a bare public key. */
+/* Loads one public key from a PEM file: from a PUBLIC KEY or RSA PUBLIC KEY (PKCS#1)
+ * block, or, when the file has neither, from its first CERTIFICATE block. */
 EVP_PKEY *saml_load_public_pem(const char *path, char *error, size_t error_size);
 
 /* Replay cache: remembers assertion IDs until their NotOnOrAfter. An ID counts per

@@ -149,6 +149,8 @@ EVP_PKEY *saml_load_public_pem(const char *path, char *error, size_t error_size)
         return NULL;
     }
 
+    /* OpenSSL 3.0's decoders read a PKCS#1 RSA PUBLIC KEY block here too, as well as a
+     * SubjectPublicKeyInfo PUBLIC KEY block. */
     key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
     if (key == NULL) {
         /* Not a bare key: take the public key out of a certificate, and keep only it. */
@@ -161,7 +163,9 @@ EVP_PKEY *saml_load_public_pem(const char *path, char *error, size_t error_size)
 
     if (key == NULL)
         snprintf(error, error_size,
-                 "%s holds neither a PEM public key nor a PEM certificate", path);
+                 "%s holds no valid PEM block of the types PUBLIC KEY, CERTIFICATE or RSA "
+                 "PUBLIC KEY",
+                 path);
     X509_free(cert);
     BIO_free(bio);
     return key;

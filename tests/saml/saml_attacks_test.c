@@ -941,6 +941,70 @@ static void small_ec_key_rejected(void **state)
     free(tmpl);
 }
 
+/* Writes the PKCS#1 RSA PUBLIC KEY form of the private key file key_pem to out. */
+static void write_pkcs1_public(const char *key_pem, char *out, size_t out_size)
+{
+    char command[3 * PATH_MAX + 128];
+
+    snprintf(out, out_size, "%s.rsapub", key_pem);
+    snprintf(command, sizeof(command),
+             "openssl rsa -in %s -RSAPublicKey_out -out %s 2>/dev/null", key_pem, out);
+    assert_int_equal(test_run(command), 0);
+}
+
+/* idsvc-admin saml verify trusts a PKCS#1 RSA PUBLIC KEY file as it trusts the same key
+ * in SubjectPublicKeyInfo form, and keeps the RSA minimum of 2048 bits for it. */
+static void pkcs1_trust_file_accepted(void **state)
+{
+    const st_template spec = {.id = "_pkcs1"};
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *small_doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa1024);
+    char pkcs1[PATH_MAX + 16];
+    char small_pkcs1[PATH_MAX + 16];
+    char spki[PATH_MAX + 16];
+    char doc_path[PATH_MAX + 16];
+    char args[4 * PATH_MAX];
+    char line[512];
+    char error[256];
+    EVP_PKEY *from_pkcs1;
+    EVP_PKEY *from_spki;
+    FILE *file;
+
+    (void)state;
+    write_pkcs1_public(fixture.file_rsa, pkcs1, sizeof(pkcs1));
+    write_pkcs1_public(fixture.file_rsa1024, small_pkcs1, sizeof(small_pkcs1));
+    snprintf(spki, sizeof(spki), "%s.pub", fixture.file_rsa);
+    from_pkcs1 = saml_load_public_pem(pkcs1, error, sizeof(error));
+    from_spki = saml_load_public_pem(spki, error, sizeof(error));
+    assert_non_null(from_pkcs1);
+    assert_non_null(from_spki);
+    assert_int_equal(EVP_PKEY_eq(from_pkcs1, from_spki), 1);
+    EVP_PKEY_free(from_pkcs1);
+    EVP_PKEY_free(from_spki);
+
+    snprintf(doc_path, sizeof(doc_path), "%s/pkcs1.xml", fixture.dir);
+    file = fopen(doc_path, "w");
+    assert_non_null(file);
+    assert_true(fputs(doc, file) >= 0);
+    assert_int_equal(fclose(file), 0);
+    snprintf(args, sizeof(args), "--trust %s --at 2026-01-01T00:00:00Z %s", pkcs1, doc_path);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 0);
+
+    file = fopen(doc_path, "w");
+    assert_non_null(file);
+    assert_true(fputs(small_doc, file) >= 0);
+    assert_int_equal(fclose(file), 0);
+    snprintf(args, sizeof(args), "--trust %s --at 2026-01-01T00:00:00Z %s", small_pkcs1,
+             doc_path);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 1);
+    assert_non_null(strstr(line, "rejected: key_too_small: "));
+
+    free(tmpl);
+    free(doc);
+    free(small_doc);
+}
+
 /* Re-encodes a raw r||s ECDSA SignatureValue as DER. */
 static char *ecdsa_to_der(const char *doc)
 {
@@ -1310,6 +1374,7 @@ int main(void)
         cmocka_unit_test(sha1_rejected_unless_allowed),
         cmocka_unit_test(sha1_detail_names_part),
         cmocka_unit_test(small_rsa_key_rejected),
+        cmocka_unit_test(pkcs1_trust_file_accepted),
         cmocka_unit_test(ecdsa_der_value_rejected),
         cmocka_unit_test(claim_changed_after_signing),
         cmocka_unit_test(signature_value_changed),

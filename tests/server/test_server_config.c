@@ -1023,6 +1023,71 @@ static void test_trust_file_blocks(void **state)
     free(key_b);
 }
 
+/* A PKCS#1 RSA PUBLIC KEY block loads as the same key as its SubjectPublicKeyInfo form,
+ * beside other blocks, and a block of that label with a body that is no RSAPublicKey is
+ * named as invalid. */
+static void test_trust_file_pkcs1_key(void **state)
+{
+    char command[512];
+    char *spki;
+    char *pkcs1;
+    char text[8192];
+    char path[160];
+    char error[512];
+    EVP_PKEY **keys = NULL;
+    EVP_PKEY **spki_keys = NULL;
+    X509 **certs = NULL;
+    size_t count = 0;
+    size_t spki_count = 0;
+
+    (void)state;
+    snprintf(command, sizeof(command),
+             "cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 "
+             "-out r.key 2>/dev/null && openssl rsa -in r.key -pubout -out r.pub "
+             "2>/dev/null && openssl rsa -in r.key -RSAPublicKey_out -out r.rsapub "
+             "2>/dev/null",
+             folder);
+    assert_int_equal(system(command), 0);
+    spki = read_test_file("r.pub");
+    pkcs1 = read_test_file("r.rsapub");
+    assert_non_null(strstr(pkcs1, "-----BEGIN RSA PUBLIC KEY-----"));
+
+    write_test_file("spki.pem", spki, path, sizeof(path));
+    assert_int_equal(pem_read_public_keys(path, &spki_keys, &spki_count, error, sizeof(error)),
+                     0);
+    snprintf(text, sizeof(text), "%s\n%s", spki, pkcs1);
+    write_test_file("pkcs1.pem", text, path, sizeof(path));
+    error[0] = '\0';
+    assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(EVP_PKEY_get_base_id(keys[1]), EVP_PKEY_RSA);
+    assert_int_equal(EVP_PKEY_get_bits(keys[1]), 2048);
+    assert_int_equal(EVP_PKEY_eq(keys[1], spki_keys[0]), 1);
+    pem_keys_free(&keys, count);
+    pem_keys_free(&spki_keys, spki_count);
+
+    /* A SubjectPublicKeyInfo body under the PKCS#1 label is no RSAPublicKey. */
+    snprintf(text, sizeof(text), "-----BEGIN RSA PUBLIC KEY-----\n%.*s-----END RSA PUBLIC "
+             "KEY-----\n",
+             (int)(strstr(spki, "-----END") - strchr(spki, '\n') - 1), strchr(spki, '\n') + 1);
+    write_test_file("mislabelled.pem", text, path, sizeof(path));
+    assert_int_equal(pem_read_public_keys(path, &keys, &count, error, sizeof(error)),
+                     PEM_FILE_INVALID);
+    assert_null(keys);
+    assert_non_null(strstr(error, "mislabelled.pem: line 1: the RSA PUBLIC KEY block "
+                                  "(block 1) is not valid"));
+
+    /* The certificate reader still takes only CERTIFICATE blocks. */
+    write_test_file("pkcs1-only.pem", pkcs1, path, sizeof(path));
+    assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)),
+                     PEM_FILE_INVALID);
+    assert_null(certs);
+    assert_non_null(strstr(error, "block 1 is a RSA PUBLIC KEY block"));
+
+    free(spki);
+    free(pkcs1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1050,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_sample_file_loads),
         cmocka_unit_test(test_start_only_keys_compared),
         cmocka_unit_test(test_trust_file_blocks),
+        cmocka_unit_test(test_trust_file_pkcs1_key),
     };
 
     return cmocka_run_group_tests(tests, make_folder, remove_folder);
