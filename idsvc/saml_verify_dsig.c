@@ -293,6 +293,10 @@ static saml_status saml_dsig_check_digest(xmlNodePtr reference, saml_dsig_info *
 
     value_node = saml_dsig_only_child(reference, "DigestValue", &count);
     text = value_node != NULL ? xml_safe_text(value_node) : NULL;
+    if (text == NULL && value_node != NULL &&
+        saml_fail_text_read(value_node, "the DigestValue", detail, detail_size) ==
+            SAML_ERR_INTERNAL)
+        return SAML_ERR_INTERNAL;
     if (text == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
                          "the Reference needs exactly one DigestValue holding only text");
@@ -360,6 +364,11 @@ static saml_status saml_dsig_decode_value(xmlNodePtr signature, saml_dsig_info *
     char *text = value_node != NULL ? xml_safe_text(value_node) : NULL;
     unsigned char *decoded;
 
+    /* A content fault keeps signature_encoding, and only a failed allocation is internal. */
+    if (text == NULL && value_node != NULL &&
+        saml_fail_text_read(value_node, "the SignatureValue", detail, detail_size) ==
+            SAML_ERR_INTERNAL)
+        return SAML_ERR_INTERNAL;
     if (text == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
                          "the Signature needs exactly one SignatureValue holding only text");

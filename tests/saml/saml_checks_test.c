@@ -1025,6 +1025,29 @@ static void text_read_failure_classified(void **state)
     xmlFreeDoc(doc);
 }
 
+/* An element inside the SignatureValue or a DigestValue stays signature_encoding: only
+ * a failed allocation while reading them is internal. */
+static void signature_text_content_named(void **state)
+{
+    char *in_signature = st_replace(genuine, "<ds:SignatureValue>",
+                                    "<ds:SignatureValue><x:b xmlns:x=\"urn:example:x\"/>");
+    char *in_digest = st_replace(genuine, "<ds:DigestValue>",
+                                 "<ds:DigestValue><x:b xmlns:x=\"urn:example:x\"/>");
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(in_signature, detail, sizeof(detail)),
+                     SAML_ERR_SIGNATURE_ENCODING);
+    assert_string_equal(detail,
+                        "the Signature needs exactly one SignatureValue holding only text");
+    assert_int_equal(verify_with_detail(in_digest, detail, sizeof(detail)),
+                     SAML_ERR_SIGNATURE_ENCODING);
+    assert_string_equal(detail, "the Reference needs exactly one DigestValue holding only text");
+
+    free(in_signature);
+    free(in_digest);
+}
+
 /* An element inside an Audience, an AuthenticatingAuthority or an AuthnContextClassRef
  * of a signed assertion is not_saml, naming the element. */
 static void text_content_named(void **state)
@@ -1557,6 +1580,7 @@ int main(void)
         cmocka_unit_test(name_id_content_named),
         cmocka_unit_test(text_read_failure_classified),
         cmocka_unit_test(text_content_named),
+        cmocka_unit_test(signature_text_content_named),
         cmocka_unit_test(encrypted_assertion_named),
         cmocka_unit_test(failed_response_named),
         cmocka_unit_test(signature_form_checked),
