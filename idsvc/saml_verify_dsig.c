@@ -139,7 +139,7 @@ static bool saml_dsig_is_space(char c)
 
 /* Rejects with status an Algorithm URI of node that has white space around it, such as
  * one a signer wrapped onto its own line. xmlsec compares the URI exactly, so such a URI
- * names no algorithm, and the sentence says so instead of calling it forbidden. */
+ * names no algorithm, and the sentence names the white space as the fault. */
 static saml_status saml_dsig_check_algorithm_space(const xmlNode *node, saml_status status,
                                                    char *detail, size_t detail_size)
 {
