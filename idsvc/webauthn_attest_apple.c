@@ -105,7 +105,8 @@ webauthn_code webauthn_attest_apple(const webauthn_attestation_input *in,
                              "The credential key was parsed without an EVP_PKEY.");
     if (EVP_PKEY_eq(X509_get0_pubkey(leaf), in->credential_key->pkey) != 1)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The apple certificate key is not the credential key.");
+                             "The apple certificate key is not the %s credential key.",
+                             webauthn_cose_alg_name(in->credential_key->alg));
 
     out->type = WEBAUTHN_ATTESTED_BASIC;
     return WEBAUTHN_OK;

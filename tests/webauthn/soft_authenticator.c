@@ -814,6 +814,54 @@ static cbor_item_t *android_key_att_stmt(const soft_authenticator *auth,
     return map;
 }
 
+/* Issues the apple leaf for apple_certified_key, or else the credential key, with the
+ * nonce extension 1.2.840.113635.100.8.2: SEQUENCE { [1] EXPLICIT OCTET STRING } over
+ * SHA-256(authData || clientDataHash) (WebAuthn Level 3, section 8.8). */
+static X509 *apple_cert(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                        const unsigned char *ad, size_t ad_len,
+                        const unsigned char *client_data_hash)
+{
+    unsigned char nonce_der[6 + 32] = {0x30, 0x24, 0xa1, 0x22, 0x04, 0x20};
+    unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
+    EVP_PKEY *key = ceremony->apple_certified_key != NULL ? ceremony->apple_certified_key
+                                                          : auth->key;
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *oid = OBJ_txt2obj("1.2.840.113635.100.8.2", 1);
+    X509 *cert = new_cert(key, "CN=Apple Anonymous Test Credential/O=idsvc tests", 5);
+    X509_EXTENSION *ext;
+
+    SHA256(data, ad_len + 32, nonce_der + 6);
+    X509_set_issuer_name(cert, X509_get_subject_name(ceremony->ca->ca_cert));
+    ASN1_OCTET_STRING_set(value, nonce_der, (int)sizeof(nonce_der));
+    ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
+    X509_add_ext(cert, ext, -1);
+    X509_sign(cert, ceremony->ca->ca_key, EVP_sha256());
+
+    X509_EXTENSION_free(ext);
+    ASN1_OBJECT_free(oid);
+    ASN1_OCTET_STRING_free(value);
+    free(data);
+    return cert;
+}
+
+/* Builds an apple statement, whose only member is x5c with the leaf. */
+static cbor_item_t *apple_att_stmt(const soft_authenticator *auth,
+                                   const soft_ceremony *ceremony, const unsigned char *ad,
+                                   size_t ad_len, const unsigned char *client_data_hash)
+{
+    X509 *cert = apple_cert(auth, ceremony, ad, ad_len, client_data_hash);
+    cbor_item_t *map = cbor_new_definite_map(1);
+    cbor_item_t *array = cbor_new_definite_array(1);
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(cert, &der);
+
+    cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
+    map_add(map, cbor_build_string("x5c"), array);
+    OPENSSL_free(der);
+    X509_free(cert);
+    return map;
+}
+
 static cbor_item_t *att_stmt(const soft_authenticator *auth,
                              const soft_ceremony *ceremony, const unsigned char *ad,
                              size_t ad_len, const unsigned char *client_data_hash)
@@ -833,6 +881,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return tpm_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
     if (ceremony->format == SOFT_FORMAT_ANDROID_KEY)
         return android_key_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
+    if (ceremony->format == SOFT_FORMAT_APPLE)
+        return apple_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
     sig = sign_pss_salt(
@@ -866,6 +916,8 @@ static const char *format_name(soft_format format)
         return "tpm";
     case SOFT_FORMAT_ANDROID_KEY:
         return "android-key";
+    case SOFT_FORMAT_APPLE:
+        return "apple";
     default:
         return "packed";
     }

@@ -24,6 +24,7 @@ typedef enum soft_format {
     SOFT_FORMAT_FIDO_U2F,    /* the same certificate; needs an ES256 credential */
     SOFT_FORMAT_TPM,         /* by the AIK of soft_ca_add_aik; an EC or RSA credential */
     SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
+    SOFT_FORMAT_APPLE,       /* the same, with the apple nonce extension */
 } soft_format;
 
 /* A fault in a tpm statement whose certInfo the AIK still signs. A platform that has
@@ -99,6 +100,8 @@ typedef struct soft_ceremony {
      * claims KM_PURPOSE_SIGN and KM_ORIGIN_GENERATED. */
     int android_attestation_level;
     int android_key_level;
+    /* The key that the apple certificate certifies, when not the credential key. */
+    EVP_PKEY *apple_certified_key;
     size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */
     soft_tpm_fault tpm_fault;
     /* The COSE algorithm that the tpm statement names in alg (RS1 by default) and the

@@ -296,6 +296,57 @@ static void android_key_accepted_for_each_alg(void **state)
                           WEBAUTHN_ATTESTED_BASIC, "android-key");
 }
 
+/* apple statements have no alg, so WebAuthn Level 3 (section 8.8) allows any credential
+ * key that the certificate can carry: EC keys on P-384 and P-521, and RSA keys. */
+static void apple_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_APPLE;
+    ceremony.ca = &g->ca;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
+                          WEBAUTHN_ATTESTED_BASIC, "apple");
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "apple");
+    }
+}
+
+/* An apple certificate whose key is not the credential key: of another type, on
+ * another curve, or of the same kind with another value. */
+static void apple_other_key_rejected(void **state)
+{
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    const struct {
+        size_t credential; /* index into new_algs */
+        EVP_PKEY *certified;
+        const char *reason;
+    } cases[] = {
+        {0, g->ca.attestation_key, "certificate key is not the ES384 credential key"},
+        {0, g->ca_p384.attestation_key, "certificate key is not the ES384 credential key"},
+        {0, g->auths[1].key, "certificate key is not the ES384 credential key"},
+        {0, g->auths[2].key, "certificate key is not the ES384 credential key"},
+        {1, g->auths[0].key, "certificate key is not the ES512 credential key"},
+        {2, g->ca_rsa.attestation_key, "certificate key is not the PS256 credential key"},
+        {2, g->auths[0].key, "certificate key is not the PS256 credential key"},
+        {5, g->auths[6].key, "certificate key is not the RS384 credential key"},
+    };
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_APPLE;
+    ceremony.ca = &g->ca;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ceremony.apple_certified_key = cases[i].certified;
+        assert_not_registered(verifier, &g->auths[cases[i].credential], &ceremony,
+                              WEBAUTHN_ATTESTATION_INVALID, cases[i].reason);
+    }
+    webauthn_verifier_free(&verifier);
+}
+
 /* fido-u2f signs only for P-256 keys. */
 static void fido_u2f_rejected_for_each_alg(void **state)
 {
@@ -582,6 +633,8 @@ int main(void)
         cmocka_unit_test(tpm_accepted_for_each_alg),
         cmocka_unit_test(tpm_other_key_rejected),
         cmocka_unit_test(android_key_accepted_for_each_alg),
+        cmocka_unit_test(apple_accepted_for_each_alg),
+        cmocka_unit_test(apple_other_key_rejected),
         cmocka_unit_test(fido_u2f_rejected_for_each_alg),
         cmocka_unit_test(key_on_wrong_curve_rejected),
         cmocka_unit_test(pss_self_signature_under_rs256_rejected),
