@@ -1,30 +1,54 @@
 /*
  * The checks of tpm certInfo and pubArea (WebAuthn Level 3, section 8.3), for every
- * statement algorithm. For RS1, libfido2 1.12 makes them again, but it reports every
- * failure as FIDO_ERR_INTERNAL, so each one is checked here first to name what is
- * wrong. The TPM 2.0 structures, as Windows Hello statements carry them:
+ * statement algorithm. For RS1 over an ES256 or RS256 credential key, libfido2 1.12
+ * makes them again, but it reports every failure as FIDO_ERR_INTERNAL, so each one is
+ * checked here first to name what is wrong. Over keys of the other algorithms, these
+ * are the only checks. The TPM 2.0 structures, as Windows Hello statements carry them:
  *
  *   certInfo (TPMS_ATTEST): magic UINT32, type UINT16, qualifiedSigner TPM2B_NAME,
  *     extraData TPM2B_DATA, clockInfo (17 bytes), firmwareVersion UINT64,
  *     attested TPMS_CERTIFY_INFO { name TPM2B_NAME, qualifiedName TPM2B_NAME }
  *   pubArea (TPMT_PUBLIC): type UINT16, nameAlg UINT16, objectAttributes UINT32,
  *     authPolicy TPM2B_DIGEST, parameters, unique
+ *   parameters of TPM_ALG_RSA (TPMS_RSA_PARMS): symmetric, scheme, keyBits UINT16,
+ *     exponent UINT32; unique is the modulus as a TPM2B
+ *   parameters of TPM_ALG_ECC (TPMS_ECC_PARMS): symmetric, scheme, curveID UINT16,
+ *     kdf; unique is TPMS_ECC_POINT { x TPM2B, y TPM2B }
  *
- * where a TPM2B is a UINT16 size and that many bytes, all big-endian.
+ * where a TPM2B is a UINT16 size and that many bytes, all big-endian. symmetric, scheme
+ * and kdf each start with a TPM_ALG_ID, and their details follow unless it is
+ * TPM_ALG_NULL (TPM 2.0 Library, Part 2: TPMT_SYM_DEF_OBJECT, TPMT_RSA_SCHEME,
+ * TPMT_ECC_SCHEME and TPMT_KDF_SCHEME).
  */
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
 
 #include "webauthn_internal.h"
 
 #define TPM_GENERATED_VALUE 0xff544347u
 #define TPM_ST_ATTEST_CERTIFY 0x8017u
+/* TPM_ALG_ID values of the TPM 2.0 Library, Part 2. */
 #define TPM_ALG_RSA 0x0001u
 #define TPM_ALG_SHA1 0x0004u
 #define TPM_ALG_SHA256 0x000bu
+#define TPM_ALG_SHA384 0x000cu
+#define TPM_ALG_SHA512 0x000du
+#define TPM_ALG_NULL 0x0010u
+#define TPM_ALG_RSASSA 0x0014u
+#define TPM_ALG_RSAPSS 0x0016u
+#define TPM_ALG_ECDSA 0x0018u
 #define TPM_ALG_ECC 0x0023u
+#define TPM_ALG_SHA3_256 0x0027u
+#define TPM_ALG_SHA3_384 0x0028u
+#define TPM_ALG_SHA3_512 0x0029u
+/* The key derivation schemes that a TPMT_KDF_SCHEME may name, each followed by a hash. */
+#define TPM_ALG_MGF1 0x0007u
+#define TPM_ALG_KDF1_SP800_56A 0x0020u
+#define TPM_ALG_KDF2 0x0021u
+#define TPM_ALG_KDF1_SP800_108 0x0022u
 /* TPM_ECC_CURVE values (TPM 2.0 Library, Part 2, section 6.4). */
 #define TPM_ECC_NIST_P256 0x0003u
 #define TPM_ECC_NIST_P384 0x0004u
@@ -70,26 +94,52 @@ static const unsigned char *read_sized(tpm_reader *r, size_t *len)
     return read_bytes(r, *len);
 }
 
-/* Writes nameAlg || H(pubArea), the TPM name of pubArea, and returns its length, or 0
- * for a nameAlg other than SHA-1 and SHA-256. */
-static size_t pub_area_name(const unsigned char *pub_area, size_t pub_area_len,
-                            unsigned char name[2 + SHA256_DIGEST_LENGTH])
+/* Returns the hash of a nameAlg, or NULL for a TPM_ALG_ID that is no hash computed here.
+ * NOTE: TPM_ALG_SM3_256 (0x0012) is a TPM 2.0 hash too, but it is not computed here, so
+ * a pubArea whose nameAlg is SM3 is rejected. */
+static const EVP_MD *name_alg_md(unsigned name_alg)
 {
-    unsigned name_alg;
+    switch (name_alg) {
+    case TPM_ALG_SHA1:
+        return EVP_sha1();
+    case TPM_ALG_SHA256:
+        return EVP_sha256();
+    case TPM_ALG_SHA384:
+        return EVP_sha384();
+    case TPM_ALG_SHA512:
+        return EVP_sha512();
+    case TPM_ALG_SHA3_256:
+        return EVP_sha3_256();
+    case TPM_ALG_SHA3_384:
+        return EVP_sha3_384();
+    case TPM_ALG_SHA3_512:
+        return EVP_sha3_512();
+    default:
+        return NULL;
+    }
+}
 
-    if (pub_area_len < 4)
-        return 0;
-    name_alg = (unsigned)pub_area[2] << 8 | pub_area[3];
+/* Writes nameAlg || H(pubArea), the TPM name of pubArea, with H the hash that nameAlg
+ * names, and its length into *name_len. */
+static webauthn_code pub_area_name(const unsigned char *pub_area, size_t pub_area_len,
+                                   unsigned char name[2 + EVP_MAX_MD_SIZE],
+                                   size_t *name_len, webauthn_error *err)
+{
+    unsigned name_alg = (unsigned)pub_area[2] << 8 | pub_area[3];
+    const EVP_MD *md = name_alg_md(name_alg);
+    unsigned int hash_len = 0;
+
+    if (md == NULL)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea nameAlg 0x%04x is not SHA-1, SHA-256, "
+                             "SHA-384, SHA-512, SHA3-256, SHA3-384 or SHA3-512.",
+                             name_alg);
     memcpy(name, pub_area + 2, 2);
-    if (name_alg == TPM_ALG_SHA256) {
-        SHA256(pub_area, pub_area_len, name + 2);
-        return 2 + SHA256_DIGEST_LENGTH;
-    }
-    if (name_alg == TPM_ALG_SHA1) {
-        SHA1(pub_area, pub_area_len, name + 2);
-        return 2 + SHA_DIGEST_LENGTH;
-    }
-    return 0;
+    if (EVP_Digest(pub_area, pub_area_len, name + 2, &hash_len, md, NULL) != 1)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "OpenSSL could not hash the tpm pubArea for its name.");
+    *name_len = 2 + hash_len;
+    return WEBAUTHN_OK;
 }
 
 /* Writes the hash of authData || clientDataHash with the hash that the statement alg
@@ -151,8 +201,8 @@ static webauthn_code check_cert_info(const webauthn_attestation_input *in,
                                      const cbor_item_t *cert_info,
                                      const cbor_item_t *pub_area, webauthn_error *err)
 {
-    unsigned char extra[EVP_MAX_MD_SIZE], name[2 + SHA256_DIGEST_LENGTH];
-    size_t extra_len = 0, name_len;
+    unsigned char extra[EVP_MAX_MD_SIZE], name[2 + EVP_MAX_MD_SIZE];
+    size_t extra_len = 0, name_len = 0;
     cert_info_fields fields;
     webauthn_code code;
 
@@ -185,11 +235,11 @@ static webauthn_code check_cert_info(const webauthn_attestation_input *in,
                              "and clientDataHash, which alg %lld (%s) needs.",
                              tpm_alg->hash_name, (long long)tpm_alg->alg, tpm_alg->name);
 
-    name_len = pub_area_name(cbor_bytestring_handle(pub_area),
-                             cbor_bytestring_length(pub_area), name);
-    if (name_len == 0)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm pubArea nameAlg is neither SHA-1 nor SHA-256.");
+    /* check_pub_area ran first, so pubArea is long enough to hold nameAlg. */
+    code = pub_area_name(cbor_bytestring_handle(pub_area), cbor_bytestring_length(pub_area),
+                         name, &name_len, err);
+    if (code != WEBAUTHN_OK)
+        return code;
     if (fields.name_len != name_len || memcmp(fields.name, name, name_len) != 0)
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_INVALID,
@@ -223,7 +273,7 @@ static bool sized_equals(tpm_reader *r, const cbor_item_t *cose_value)
 }
 
 /* Returns the TPM curve of an ES algorithm, or 0 for any other algorithm. */
-static uint32_t tpm_curve_of_alg(int alg)
+static uint32_t tpm_curve_of_alg(int64_t alg)
 {
     switch (alg) {
     case WEBAUTHN_COSE_ES256:
@@ -237,65 +287,224 @@ static uint32_t tpm_curve_of_alg(int alg)
     }
 }
 
-/* Compares the parameters and unique field of pubArea, after authPolicy, with the
- * credential key: the point of an ES256, ES384 or ES512 key on the curve of its alg,
- * or the modulus of an RSA key, whose exponent check_tpm_exponent requires to be
- * 65537. Nothing may follow unique. */
-static bool pub_area_key_matches(tpm_reader *r, int alg, const cbor_item_t *cose)
+static const char *tpm_curve_name(uint32_t curve)
 {
-    uint32_t want_curve = tpm_curve_of_alg(alg);
-    bool matches;
-
-    read_bytes(r, 4); /* symmetric and scheme */
-    if (want_curve != 0) {
-        uint32_t curve = read_uint(r, 2);
-
-        read_bytes(r, 2); /* kdf */
-        matches = curve == want_curve && sized_equals(r, cose_bytes(cose, -2)) &&
-                  sized_equals(r, cose_bytes(cose, -3));
-    } else {
-        uint32_t exponent;
-
-        read_bytes(r, 2); /* keyBits */
-        exponent = read_uint(r, 4);
-        /* TPM 2.0 writes the default exponent 65537 as 0 in TPMS_RSA_PARMS. */
-        matches = (exponent == 0 || exponent == TPM_RSA_DEFAULT_EXPONENT) &&
-                  sized_equals(r, cose_bytes(cose, -1));
+    switch (curve) {
+    case TPM_ECC_NIST_P256:
+        return "TPM_ECC_NIST_P256";
+    case TPM_ECC_NIST_P384:
+        return "TPM_ECC_NIST_P384";
+    case TPM_ECC_NIST_P521:
+        return "TPM_ECC_NIST_P521";
+    default:
+        return "another curve";
     }
-    return matches && !r->failed && r->remaining == 0;
 }
 
+/* Returns the TPM_ALG_ID of the hash of a credential key algorithm. */
+static uint32_t tpm_hash_of_alg(const webauthn_sig_alg *key_alg)
+{
+    switch (EVP_MD_get_type(key_alg->md())) {
+    case NID_sha384:
+        return TPM_ALG_SHA384;
+    case NID_sha512:
+        return TPM_ALG_SHA512;
+    default:
+        return TPM_ALG_SHA256;
+    }
+}
+
+static webauthn_code pub_area_truncated(webauthn_error *err)
+{
+    return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                         "The tpm pubArea is truncated: it is not a TPMT_PUBLIC.");
+}
+
+/* Reads symmetric and scheme, the first two parameters of an RSA or ECC key. A TPM
+ * creates a key with a symmetric algorithm only when the key is restricted and
+ * decrypts (SchemeChecks in the TPM 2.0 reference code), and such a key cannot sign.
+ * TPM2_Sign with a key whose scheme is not TPM_ALG_NULL accepts only that scheme, so
+ * the scheme must be the credential key's own algorithm. */
+static webauthn_code read_key_schemes(tpm_reader *r, const webauthn_sig_alg *key_alg,
+                                      webauthn_error *err)
+{
+    uint32_t symmetric = read_uint(r, 2);
+    uint32_t scheme = read_uint(r, 2);
+    uint32_t hash, want_scheme, want_hash;
+    const char *want_name;
+
+    if (r->failed)
+        return pub_area_truncated(err);
+    if (symmetric != TPM_ALG_NULL)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea symmetric algorithm is 0x%04x, not "
+                             "TPM_ALG_NULL (0x0010) as a signing key needs.",
+                             (unsigned)symmetric);
+    if (scheme == TPM_ALG_NULL)
+        return WEBAUTHN_OK;
+
+    if (key_alg->curve_nid != NID_undef) {
+        want_scheme = TPM_ALG_ECDSA;
+        want_name = "TPM_ALG_ECDSA";
+    } else if (key_alg->padding == RSA_PKCS1_PSS_PADDING) {
+        want_scheme = TPM_ALG_RSAPSS;
+        want_name = "TPM_ALG_RSAPSS";
+    } else {
+        want_scheme = TPM_ALG_RSASSA;
+        want_name = "TPM_ALG_RSASSA";
+    }
+    if (scheme != want_scheme)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea scheme is 0x%04x; the %s credential key needs "
+                             "TPM_ALG_NULL (0x0010) or %s (0x%04x).",
+                             (unsigned)scheme, key_alg->name, want_name,
+                             (unsigned)want_scheme);
+    want_hash = tpm_hash_of_alg(key_alg);
+    hash = read_uint(r, 2);
+    if (r->failed)
+        return pub_area_truncated(err);
+    if (hash != want_hash)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea scheme %s has the hash 0x%04x; the %s "
+                             "credential key needs %s (0x%04x).",
+                             want_name, (unsigned)hash, key_alg->name, key_alg->hash_name,
+                             (unsigned)want_hash);
+    return WEBAUTHN_OK;
+}
+
+/* Reads curveID and kdf of an ECC key, and its unique field, the point x and y. */
+static webauthn_code check_ecc_key(tpm_reader *r, const webauthn_sig_alg *key_alg,
+                                   const cbor_item_t *cose, webauthn_error *err)
+{
+    uint32_t want_curve = tpm_curve_of_alg(key_alg->alg);
+    uint32_t curve = read_uint(r, 2);
+    uint32_t kdf = read_uint(r, 2);
+
+    if (kdf != TPM_ALG_NULL) {
+        if (kdf != TPM_ALG_MGF1 && kdf != TPM_ALG_KDF1_SP800_56A && kdf != TPM_ALG_KDF2 &&
+            kdf != TPM_ALG_KDF1_SP800_108)
+            return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                                 "The tpm pubArea kdf 0x%04x is not a TPM key derivation "
+                                 "scheme.",
+                                 (unsigned)kdf);
+        read_bytes(r, 2); /* the hash of the kdf, which a signing key does not use */
+    }
+    if (r->failed)
+        return pub_area_truncated(err);
+    if (curve != want_curve)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea curveID is 0x%04x, but the %s credential key "
+                             "needs %s (0x%04x).",
+                             (unsigned)curve, key_alg->name, tpm_curve_name(want_curve),
+                             (unsigned)want_curve);
+    if (!sized_equals(r, cose_bytes(cose, -2)) || !sized_equals(r, cose_bytes(cose, -3)))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea describes another key than the credential "
+                             "key: its point differs.");
+    return WEBAUTHN_OK;
+}
+
+/* Returns the length in bits of a big-endian unsigned integer, or 0 for NULL. */
+static int integer_bits(const cbor_item_t *value)
+{
+    const unsigned char *bytes;
+    size_t len;
+    int bits;
+
+    if (value == NULL)
+        return 0;
+    bytes = cbor_bytestring_handle(value);
+    len = cbor_bytestring_length(value);
+    while (len > 0 && bytes[0] == 0) {
+        bytes++;
+        len--;
+    }
+    if (len == 0)
+        return 0;
+    bits = (int)(len - 1) * 8;
+    for (unsigned top = bytes[0]; top != 0; top >>= 1)
+        bits++;
+    return bits;
+}
+
+/* Reads keyBits and exponent of an RSA key, and its unique field, the modulus.
+ * check_tpm_exponent has required the credential key's exponent to be 65537. */
+static webauthn_code check_rsa_key(tpm_reader *r, const webauthn_sig_alg *key_alg,
+                                   const cbor_item_t *cose, webauthn_error *err)
+{
+    uint32_t key_bits = read_uint(r, 2);
+    uint32_t exponent = read_uint(r, 4);
+    int modulus_bits = integer_bits(cose_bytes(cose, -1));
+
+    if (r->failed)
+        return pub_area_truncated(err);
+    if ((int)key_bits != modulus_bits)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea keyBits is %u, but the %s credential key "
+                             "has %d bits.",
+                             (unsigned)key_bits, key_alg->name, modulus_bits);
+    /* TPM 2.0 writes the default exponent 65537 as 0 in TPMS_RSA_PARMS. */
+    if (exponent != 0 && exponent != TPM_RSA_DEFAULT_EXPONENT)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea describes another key than the credential "
+                             "key: its exponent is %u, not 65537.",
+                             (unsigned)exponent);
+    if (!sized_equals(r, cose_bytes(cose, -1)))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The tpm pubArea describes another key than the credential "
+                             "key: its modulus differs.");
+    return WEBAUTHN_OK;
+}
+
+/* Checks that pubArea is a TPMT_PUBLIC of the credential key: the type, parameters and
+ * unique field of an ES256, ES384 or ES512 key on the curve of its alg, or of an RSA
+ * key of the credential key's size. Nothing may follow unique. */
 static webauthn_code check_pub_area(const webauthn_attestation_input *in,
                                     const cbor_item_t *pub_area, webauthn_error *err)
 {
     tpm_reader r = {cbor_bytestring_handle(pub_area), cbor_bytestring_length(pub_area),
                     false};
+    const webauthn_sig_alg *key_alg = webauthn_sig_alg_find(in->credential_key->alg);
     uint32_t type = read_uint(&r, 2);
-    uint32_t want =
-        tpm_curve_of_alg(in->credential_key->alg) != 0 ? TPM_ALG_ECC : TPM_ALG_RSA;
     size_t policy_len;
+    uint32_t want;
     cbor_item_t *cose = NULL;
     webauthn_code code;
-    bool matches;
 
-    read_bytes(&r, 6); /* nameAlg and objectAttributes */
+    if (key_alg == NULL)
+        return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
+                             "The tpm pubArea check got an EdDSA credential key.");
+    want = key_alg->curve_nid != NID_undef ? TPM_ALG_ECC : TPM_ALG_RSA;
+    read_bytes(&r, 6); /* nameAlg, which check_cert_info reads, and objectAttributes */
     read_sized(&r, &policy_len);
-    if (r.failed || type != want)
+    if (r.failed)
+        return pub_area_truncated(err);
+    if (type != want)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm pubArea is not a %s key like the credential key.",
-                             want == TPM_ALG_ECC ? "TPM_ALG_ECC" : "TPM_ALG_RSA");
+                             "The tpm pubArea type is 0x%04x, not %s (0x%04x) like the %s "
+                             "credential key.",
+                             (unsigned)type,
+                             want == TPM_ALG_ECC ? "TPM_ALG_ECC" : "TPM_ALG_RSA",
+                             (unsigned)want, key_alg->name);
+    code = read_key_schemes(&r, key_alg, err);
+    if (code != WEBAUTHN_OK)
+        return code;
 
     code = webauthn_cbor_load(in->auth_data->public_key, in->auth_data->public_key_len,
                               &cose, err);
     if (code != WEBAUTHN_OK)
         return code;
-    matches = pub_area_key_matches(&r, in->credential_key->alg, cose);
+    if (want == TPM_ALG_ECC)
+        code = check_ecc_key(&r, key_alg, cose, err);
+    else
+        code = check_rsa_key(&r, key_alg, cose, err);
     cbor_decref(&cose);
-    if (!matches)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+    if (code == WEBAUTHN_OK && r.remaining != 0)
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The tpm pubArea describes another key than the credential "
-                             "key.");
-    return WEBAUTHN_OK;
+                             "key: %zu bytes follow its unique field.",
+                             r.remaining);
+    return code;
 }
 
 webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in,

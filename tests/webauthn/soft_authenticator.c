@@ -586,18 +586,90 @@ static unsigned char *put_be(unsigned char *p, uint64_t value, size_t width)
     return p + width;
 }
 
-/* Writes the parameters and unique field of an ECC TPMT_PUBLIC on P-256, P-384 or
- * P-521 (TPM_ECC_NIST_P256 3, _P384 4, _P521 5). */
-static unsigned char *tpm_ecc_key(const soft_authenticator *auth, unsigned char *p)
+/* TPM_ALG_ID values of the TPM 2.0 Library, Part 2. */
+#define SOFT_TPM_ALG_RSA 0x0001
+#define SOFT_TPM_ALG_SHA256 0x000b
+#define SOFT_TPM_ALG_NULL 0x0010
+#define SOFT_TPM_ALG_ECC 0x0023
+
+/* Returns the hash of a TPM_ALG_ID that may be a nameAlg, or NULL. */
+static const EVP_MD *tpm_name_md(unsigned name_alg)
+{
+    switch (name_alg) {
+    case 0x0004:
+        return EVP_sha1();
+    case 0x000b:
+        return EVP_sha256();
+    case 0x000c:
+        return EVP_sha384();
+    case 0x000d:
+        return EVP_sha512();
+    case 0x0027:
+        return EVP_sha3_256();
+    case 0x0028:
+        return EVP_sha3_384();
+    case 0x0029:
+        return EVP_sha3_512();
+    default:
+        return NULL;
+    }
+}
+
+/* Returns the TPM_ALG_ID of the hash that a credential key algorithm signs with. */
+static unsigned tpm_hash_of_alg(int alg)
+{
+    switch (EVP_MD_get_type(alg_md(alg))) {
+    case NID_sha384:
+        return 0x000c;
+    case NID_sha512:
+        return 0x000d;
+    default:
+        return SOFT_TPM_ALG_SHA256;
+    }
+}
+
+static unsigned tpm_name_alg(const soft_ceremony *ceremony)
+{
+    return ceremony->tpm_name_alg != 0 ? ceremony->tpm_name_alg : SOFT_TPM_ALG_SHA256;
+}
+
+/* Writes the scheme of TPMS_ECC_PARMS, curveID, kdf and the unique field of an ECC
+ * TPMT_PUBLIC on P-256, P-384 or P-521 (TPM_ECC_NIST_P256 3, _P384 4, _P521 5). */
+static unsigned char *tpm_ecc_key(const soft_authenticator *auth,
+                                  const soft_ceremony *ceremony, unsigned char *p)
 {
     unsigned char point[1 + 2 * 66];
     size_t len = 0, coordinate_len;
+    unsigned curve = 2 + ec_crv(auth->key);
 
+    if (ceremony->tpm_fault == SOFT_TPM_DECRYPT_SCHEME) {
+        p = put_be(p, 0x0019, 2); /* TPM_ALG_ECDH */
+        p = put_be(p, SOFT_TPM_ALG_SHA256, 2);
+    } else if (ceremony->tpm_fault == SOFT_TPM_OTHER_SCHEME) {
+        p = put_be(p, 0x001a, 2); /* TPM_ALG_ECDAA, with hashAlg and count */
+        p = put_be(p, tpm_hash_of_alg(auth->alg), 2);
+        p = put_be(p, 1, 2);
+    } else if (ceremony->tpm_schemes || ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH) {
+        p = put_be(p, 0x0018, 2); /* TPM_ALG_ECDSA */
+        p = put_be(p, ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH
+                          ? 0x0004
+                          : tpm_hash_of_alg(auth->alg),
+                   2);
+    } else {
+        p = put_be(p, SOFT_TPM_ALG_NULL, 2);
+    }
     EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
                                     sizeof(point), &len);
     coordinate_len = (len - 1) / 2;
-    p = put_be(p, 2 + ec_crv(auth->key), 2); /* curveID */
-    p = put_be(p, 0x0010, 2);                /* kdf: TPM_ALG_NULL */
+    if (ceremony->tpm_fault == SOFT_TPM_CURVE)
+        curve++;
+    p = put_be(p, curve, 2); /* curveID */
+    if (ceremony->tpm_schemes) {
+        p = put_be(p, 0x0007, 2); /* kdf: TPM_ALG_MGF1 */
+        p = put_be(p, SOFT_TPM_ALG_SHA256, 2);
+    } else {
+        p = put_be(p, SOFT_TPM_ALG_NULL, 2);
+    }
     p = put_be(p, coordinate_len, 2);
     memcpy(p, point + 1, coordinate_len);
     p = put_be(p + coordinate_len, coordinate_len, 2);
@@ -605,17 +677,33 @@ static unsigned char *tpm_ecc_key(const soft_authenticator *auth, unsigned char 
     return p + coordinate_len;
 }
 
-/* Where the exponent of an RSA TPMT_PUBLIC with a 32-byte authPolicy starts. */
-#define TPM_RSA_EXPONENT_AT 48
-
-/* Writes the parameters and unique field of an RSA-2048 TPMT_PUBLIC. A key that is
- * not RSA, which no TPM attests, gets a zero modulus. */
-static unsigned char *tpm_rsa_key(const soft_authenticator *auth, unsigned char *p)
+/* Writes the scheme of TPMS_RSA_PARMS, keyBits, exponent and the unique field of an
+ * RSA-2048 TPMT_PUBLIC. A key that is not RSA, which no TPM attests, gets a zero
+ * modulus. */
+static unsigned char *tpm_rsa_key(const soft_authenticator *auth,
+                                  const soft_ceremony *ceremony, unsigned char *p)
 {
     BIGNUM *n = NULL;
 
-    p = put_be(p, 2048, 2); /* keyBits */
-    p = put_be(p, 0, 4);    /* exponent: 0 means 65537 */
+    bool pss = auth->alg == -37 || auth->alg == -38 || auth->alg == -39;
+
+    if (ceremony->tpm_fault == SOFT_TPM_OTHER_SCHEME)
+        pss = !pss;
+    if (ceremony->tpm_fault == SOFT_TPM_DECRYPT_SCHEME) {
+        p = put_be(p, 0x0015, 2); /* TPM_ALG_RSAES, which has no hash */
+    } else if (ceremony->tpm_schemes || ceremony->tpm_fault == SOFT_TPM_OTHER_SCHEME ||
+               ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH) {
+        p = put_be(p, pss ? 0x0016 : 0x0014, 2); /* TPM_ALG_RSAPSS or TPM_ALG_RSASSA */
+        p = put_be(p, ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH
+                          ? 0x0004
+                          : tpm_hash_of_alg(auth->alg),
+                   2);
+    } else {
+        p = put_be(p, SOFT_TPM_ALG_NULL, 2);
+    }
+    p = put_be(p, ceremony->tpm_fault == SOFT_TPM_KEY_BITS ? 1024 : 2048, 2); /* keyBits */
+    /* exponent: 0 means 65537 */
+    p = put_be(p, ceremony->tpm_fault == SOFT_TPM_EXPONENT ? 3 : 0, 4);
     p = put_be(p, 256, 2);
     memset(p, 0, 256);
     if (EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n) == 1)
@@ -625,33 +713,46 @@ static unsigned char *tpm_rsa_key(const soft_authenticator *auth, unsigned char 
 }
 
 /* Writes the TPMT_PUBLIC of the credential key as a TPM 2.0 would and returns its
- * length: an ECC P-256 or RSA-2048 signing key with a SHA-256 name. */
-static size_t tpm_pub_area(const soft_authenticator *auth, unsigned char *out)
+ * length: an ECC or RSA-2048 signing key whose name is hashed with the ceremony's
+ * nameAlg. */
+static size_t tpm_pub_area(const soft_authenticator *auth, const soft_ceremony *ceremony,
+                           unsigned char *out)
 {
     unsigned char *p = out;
-
     bool ecc = EVP_PKEY_is_a(auth->key, "EC");
+    unsigned type = ecc ? SOFT_TPM_ALG_ECC : SOFT_TPM_ALG_RSA;
 
-    p = put_be(p, ecc ? 0x0023 : 0x0001, 2); /* TPM_ALG_ECC or _RSA */
-    p = put_be(p, 0x000b, 2);                /* nameAlg: SHA-256 */
+    if (ceremony->tpm_fault == SOFT_TPM_PUB_AREA_TYPE)
+        type = 0x0008; /* TPM_ALG_KEYEDHASH */
+    p = put_be(p, type, 2);
+    p = put_be(p, tpm_name_alg(ceremony), 2);
     p = put_be(p, 0x00060472, 4); /* objectAttributes: fixedTPM, sign and others */
     p = put_be(p, 32, 2);         /* authPolicy */
     memset(p, 0x11, 32);
     p += 32;
-    p = put_be(p, 0x0010, 2); /* symmetric: TPM_ALG_NULL */
-    p = put_be(p, 0x0010, 2); /* scheme: TPM_ALG_NULL */
-    p = ecc ? tpm_ecc_key(auth, p) : tpm_rsa_key(auth, p);
+    if (ceremony->tpm_fault == SOFT_TPM_SYMMETRIC) {
+        p = put_be(p, 0x0006, 2); /* TPM_ALG_AES */
+        p = put_be(p, 128, 2);
+        p = put_be(p, 0x0043, 2); /* TPM_ALG_CFB */
+    } else {
+        p = put_be(p, SOFT_TPM_ALG_NULL, 2);
+    }
+    p = ecc ? tpm_ecc_key(auth, ceremony, p) : tpm_rsa_key(auth, ceremony, p);
     return (size_t)(p - out);
 }
 
 /* Writes the TPMS_ATTEST of TPM2_Certify over pub_area, with extraData the hash md of
- * authData || clientDataHash, and returns its length. */
+ * authData || clientDataHash and the attested name hashed by name_alg, and returns its
+ * length. */
 static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
-                            const unsigned char *signed_data, size_t signed_len,
-                            const EVP_MD *md, unsigned char *out)
+                            unsigned name_alg, const unsigned char *signed_data,
+                            size_t signed_len, const EVP_MD *md, unsigned char *out)
 {
     unsigned char *p = out;
     unsigned int hash_len = (unsigned int)EVP_MD_get_size(md);
+    const EVP_MD *name_md = tpm_name_md(name_alg);
+    unsigned int name_hash_len = name_md != NULL ? (unsigned int)EVP_MD_get_size(name_md)
+                                                 : SHA256_DIGEST_LENGTH;
 
     p = put_be(p, 0xff544347, 4); /* TPM_GENERATED_VALUE */
     p = put_be(p, 0x8017, 2);     /* TPM_ST_ATTEST_CERTIFY */
@@ -666,10 +767,14 @@ static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
     p = put_be(p, 2, 4);
     *p++ = 1;
     p = put_be(p, 5, 8);  /* firmwareVersion */
-    p = put_be(p, 34, 2); /* the attested name: SHA-256 of pubArea */
-    p = put_be(p, 0x000b, 2);
-    SHA256(pub_area, pub_area_len, p);
-    p = put_be(p + 32, 34, 2); /* qualifiedName */
+    /* The attested name: nameAlg and the hash of pubArea by nameAlg. For a nameAlg
+     * that is no hash here, the name is 32 zero bytes. */
+    p = put_be(p, 2 + name_hash_len, 2);
+    p = put_be(p, name_alg, 2);
+    memset(p, 0, name_hash_len);
+    if (name_md != NULL)
+        EVP_Digest(pub_area, pub_area_len, p, NULL, name_md, NULL);
+    p = put_be(p + name_hash_len, 34, 2); /* qualifiedName */
     p = put_be(p, 0x000b, 2);
     memset(p, 0x33, 32);
     return (size_t)(p + 32 - out);
@@ -685,7 +790,7 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
                                                          : ceremony->tpm_alg;
     unsigned char pub_area[512], cert_info[256];
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
-    size_t pub_area_len = tpm_pub_area(auth, pub_area);
+    size_t pub_area_len = tpm_pub_area(auth, ceremony, pub_area);
     size_t cert_info_len, sig_len = 0;
     unsigned char *sig;
     cbor_item_t *map = cbor_new_definite_map(6);
@@ -697,10 +802,9 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
         pub_area[pub_area_len - 1] ^= 0x01; /* the last byte of y or of the modulus */
     if (ceremony->tpm_fault == SOFT_TPM_PUB_AREA_TRAILING)
         pub_area[pub_area_len++] = 0;
-    if (ceremony->tpm_fault == SOFT_TPM_EXPONENT && EVP_PKEY_is_a(auth->key, "RSA"))
-        pub_area[TPM_RSA_EXPONENT_AT + 3] = 3;
-    cert_info_len = tpm_cert_info(pub_area, pub_area_len, data, ad_len + 32,
-                                  alg_md(ceremony->tpm_alg), cert_info);
+    cert_info_len =
+        tpm_cert_info(pub_area, pub_area_len, tpm_name_alg(ceremony), data, ad_len + 32,
+                      alg_md(ceremony->tpm_alg), cert_info);
     if (ceremony->tpm_fault == SOFT_TPM_MAGIC)
         cert_info[0] ^= 0x01;
     if (ceremony->tpm_fault == SOFT_TPM_TYPE)

@@ -39,6 +39,15 @@ typedef enum soft_tpm_fault {
     SOFT_TPM_PUB_AREA_TRAILING,  /* a zero byte after the unique field of pubArea */
     SOFT_TPM_CERT_INFO_TRAILING, /* a zero byte after the end of certInfo */
     SOFT_TPM_EXPONENT, /* an RSA pubArea names the exponent 3 (ES256: unchanged) */
+    SOFT_TPM_KEY_BITS, /* an RSA pubArea names keyBits 1024 for its 2048-bit modulus */
+    SOFT_TPM_CURVE, /* an ECC pubArea names the next TPM_ECC_CURVE, P-384 for P-256 */
+    SOFT_TPM_PUB_AREA_TYPE, /* pubArea type is TPM_ALG_KEYEDHASH (0x0008) */
+    SOFT_TPM_SYMMETRIC,     /* pubArea symmetric is AES-128 in CFB mode, not NULL */
+    SOFT_TPM_DECRYPT_SCHEME, /* pubArea scheme is RSAES or ECDH, no signing scheme */
+    /* pubArea scheme is a signing scheme of another algorithm than the key's: ECDAA for
+     * an ES key, RSASSA for a PS key and RSAPSS for an RS key */
+    SOFT_TPM_OTHER_SCHEME,
+    SOFT_TPM_SCHEME_HASH, /* pubArea scheme is the key's own, but with SHA-1 */
 } soft_tpm_fault;
 
 /* A test certificate authority and the packed attestation certificate it issued. */
@@ -108,6 +117,13 @@ typedef struct soft_ceremony {
      * one that the AIK signs certInfo with, when tpm_signature_alg is not 0. */
     int tpm_alg;
     int tpm_signature_alg;
+    /* The TPM_ALG_ID of the pubArea nameAlg, which also hashes the attested name in
+     * certInfo; 0 selects TPM_ALG_SHA256 (0x000b). */
+    unsigned tpm_name_alg;
+    /* pubArea names the signing scheme of the credential key's alg with its hash (such
+     * as ECDSA with SHA-384 for ES384) and, for an ECC key, the key derivation scheme
+     * MGF1 with SHA-256, in place of TPM_ALG_NULL. */
+    bool tpm_schemes;
     bool tpm_pss_max_salt; /* a PS* signature with the longest salt the key allows */
     /* The same for a packed statement's or an assertion's PS* signature. */
     bool pss_max_salt;

@@ -283,6 +283,128 @@ static void tpm_other_key_rejected(void **state)
     webauthn_verifier_free(&verifier);
 }
 
+/* tpm statements with alg RS1, which libfido2 1.12 does not verify over these keys, so
+ * that only the checks of webauthn_attest_tpm_info.c apply. */
+static void tpm_rs1_accepted_for_each_alg(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &g->ca;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "tpm RS1");
+}
+
+/* Every hash that TPM 2.0 defines as a nameAlg and OpenSSL computes. The attested name
+ * in certInfo is hashed with the same one. */
+static void tpm_rs1_name_algs_accepted(void **state)
+{
+    static const struct {
+        unsigned id;
+        const char *name;
+    } name_algs[] = {
+        {0x0004, "tpm nameAlg SHA-1"},    {0x000b, "tpm nameAlg SHA-256"},
+        {0x000c, "tpm nameAlg SHA-384"},  {0x000d, "tpm nameAlg SHA-512"},
+        {0x0027, "tpm nameAlg SHA3-256"}, {0x0028, "tpm nameAlg SHA3-384"},
+        {0x0029, "tpm nameAlg SHA3-512"},
+    };
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &g->ca;
+    for (size_t n = 0; n < sizeof(name_algs) / sizeof(name_algs[0]); n++) {
+        ceremony.tpm_name_alg = name_algs[n].id;
+        for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+            assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
+                              WEBAUTHN_ATTESTED_BASIC, name_algs[n].name);
+    }
+}
+
+/* A pubArea whose scheme is the credential key's own signing scheme and hash, and
+ * whose ECC kdf is MGF1, in place of TPM_ALG_NULL. */
+static void tpm_rs1_signing_schemes_accepted(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &g->ca;
+    ceremony.tpm_schemes = true;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
+                          WEBAUTHN_ATTESTED_BASIC, "tpm RS1 with schemes");
+}
+
+/* Each check of pubArea and certInfo, with a statement that the AIK signed by RS1. */
+static void tpm_rs1_structure_faults_named(void **state)
+{
+    enum { ANY_KEY, EC_KEY, RSA_KEY };
+    static const struct {
+        soft_tpm_fault fault;
+        unsigned name_alg; /* 0 for SHA-256 */
+        int keys;
+        const char *reason;
+    } cases[] = {
+        {SOFT_TPM_MAGIC, 0, ANY_KEY, "magic is 0xfe544347, not TPM_GENERATED_VALUE"},
+        {SOFT_TPM_TYPE, 0, ANY_KEY, "type is 0x8016, not TPM_ST_ATTEST_CERTIFY"},
+        {SOFT_TPM_EXTRA_DATA, 0, ANY_KEY,
+         "extraData is not SHA-1 of authenticatorData and clientDataHash"},
+        {SOFT_TPM_NAME, 0, ANY_KEY, "attested name is not the name of pubArea"},
+        {SOFT_TPM_NAME, 0x000c, ANY_KEY, "attested name is not the name of pubArea"},
+        {SOFT_TPM_OK, 0x0010, ANY_KEY,
+         "nameAlg 0x0010 is not SHA-1, SHA-256, SHA-384, SHA-512"},
+        {SOFT_TPM_OK, 0x0012, ANY_KEY,
+         "nameAlg 0x0012 is not SHA-1, SHA-256, SHA-384, SHA-512"},
+        {SOFT_TPM_OTHER_KEY, 0, EC_KEY, "pubArea describes another key than the "
+                                        "credential key: its point differs"},
+        {SOFT_TPM_OTHER_KEY, 0, RSA_KEY, "pubArea describes another key than the "
+                                         "credential key: its modulus differs"},
+        {SOFT_TPM_PUB_AREA_TRAILING, 0, ANY_KEY, "1 bytes follow its unique field"},
+        {SOFT_TPM_CERT_INFO_TRAILING, 0, ANY_KEY,
+         "1 bytes after the end of its TPMS_ATTEST"},
+        {SOFT_TPM_PUB_AREA_TYPE, 0, EC_KEY, "pubArea type is 0x0008, not TPM_ALG_ECC"},
+        {SOFT_TPM_PUB_AREA_TYPE, 0, RSA_KEY, "pubArea type is 0x0008, not TPM_ALG_RSA"},
+        {SOFT_TPM_SYMMETRIC, 0, ANY_KEY,
+         "symmetric algorithm is 0x0006, not TPM_ALG_NULL (0x0010)"},
+        {SOFT_TPM_DECRYPT_SCHEME, 0, EC_KEY,
+         "pubArea scheme is 0x0019; the ES"},
+        {SOFT_TPM_DECRYPT_SCHEME, 0, RSA_KEY, "pubArea scheme is 0x0015; the "},
+        {SOFT_TPM_OTHER_SCHEME, 0, EC_KEY,
+         "pubArea scheme is 0x001a; the ES"},
+        {SOFT_TPM_OTHER_SCHEME, 0, RSA_KEY, "needs TPM_ALG_NULL (0x0010) or TPM_ALG_RSA"},
+        {SOFT_TPM_SCHEME_HASH, 0, ANY_KEY, "has the hash 0x0004; the "},
+        {SOFT_TPM_CURVE, 0, EC_KEY, "credential key needs TPM_ECC_NIST_P"},
+        {SOFT_TPM_KEY_BITS, 0, RSA_KEY, "keyBits is 1024, but the"},
+        {SOFT_TPM_EXPONENT, 0, RSA_KEY, "its exponent is 3, not 65537"},
+    };
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_TPM;
+    ceremony.ca = &g->ca;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        ceremony.tpm_fault = cases[c].fault;
+        ceremony.tpm_name_alg = cases[c].name_alg;
+        for (size_t i = 0; i < NEW_ALG_COUNT; i++) {
+            bool ec = EVP_PKEY_is_a(g->auths[i].key, "EC");
+
+            if ((cases[c].keys == EC_KEY && !ec) || (cases[c].keys == RSA_KEY && ec))
+                continue;
+            assert_not_registered(verifier, &g->auths[i], &ceremony,
+                                  WEBAUTHN_ATTESTATION_INVALID, cases[c].reason);
+        }
+    }
+    webauthn_verifier_free(&verifier);
+}
+
 static void android_key_accepted_for_each_alg(void **state)
 {
     group *g = *state;
@@ -632,6 +754,10 @@ int main(void)
         cmocka_unit_test(tampered_self_signature_rejected),
         cmocka_unit_test(tpm_accepted_for_each_alg),
         cmocka_unit_test(tpm_other_key_rejected),
+        cmocka_unit_test(tpm_rs1_accepted_for_each_alg),
+        cmocka_unit_test(tpm_rs1_name_algs_accepted),
+        cmocka_unit_test(tpm_rs1_signing_schemes_accepted),
+        cmocka_unit_test(tpm_rs1_structure_faults_named),
         cmocka_unit_test(android_key_accepted_for_each_alg),
         cmocka_unit_test(apple_accepted_for_each_alg),
         cmocka_unit_test(apple_other_key_rejected),
