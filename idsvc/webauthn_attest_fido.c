@@ -68,13 +68,6 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
     code = webauthn_cbor_load(ad->extensions, ad->extensions_len, &map, err);
     if (code != WEBAUTHN_OK)
         return code;
-    if (!webauthn_cbor_map_canonical(map)) {
-        cbor_decref(&map);
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-                             "The authenticator data extensions are not in CTAP2 "
-                             "canonical key order, which libfido2 1.12 requires to "
-                             "verify packed, fido-u2f and tpm statements.");
-    }
     code = check_extension_types(map, err);
     if (code != WEBAUTHN_OK) {
         cbor_decref(&map);
@@ -122,25 +115,6 @@ static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_da
                              "libfido2 rejected the extension mask 0x%x.", mask);
 
     cbor_decref(&map);
-    return code;
-}
-
-/* Checks that libfido2 1.12 can decode the credential key in authenticator data,
- * which it reads only with its map keys in CTAP2 canonical order. The authenticator
- * data is signed, so the key cannot be reordered here. */
-static webauthn_code check_key_order(const webauthn_auth_data *ad, webauthn_error *err)
-{
-    cbor_item_t *map = NULL;
-    webauthn_code code =
-        webauthn_cbor_load(ad->public_key, ad->public_key_len, &map, err);
-
-    if (code == WEBAUTHN_OK && !webauthn_cbor_map_canonical(map))
-        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-                             "The credential public key in authenticator data is not in "
-                             "CTAP2 canonical key order, which libfido2 1.12 requires "
-                             "to verify packed, fido-u2f and tpm statements.");
-    if (map != NULL)
-        cbor_decref(&map);
     return code;
 }
 
@@ -207,9 +181,9 @@ static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t
         goto out;
     }
 
-    code = check_key_order(in->auth_data, err);
-    if (code == WEBAUTHN_OK)
-        code = mirror_extensions(cred, in->auth_data, err);
+    /* libfido2 1.12 reads the credential key and the extensions only in CTAP2
+     * canonical key order, which webauthn_register.c has required of both. */
+    code = mirror_extensions(cred, in->auth_data, err);
     if (code != WEBAUTHN_OK)
         goto out;
 

@@ -121,6 +121,44 @@ static webauthn_code decode_attestation_object(registration *reg, webauthn_error
                                     &reg->auth_data, err);
 }
 
+/* Checks that the credential key and the extensions map in authenticator data have
+ * their keys in CTAP2 canonical order. WebAuthn Level 3 (section 2.4) requires every
+ * encoder to use that form and lets decoders reject any other. The authenticator encodes
+ * these maps inside the authenticator data, which clients pass on as bytes and every
+ * format but none signs. The attestation object and attStmt around them are not
+ * checked, because clients build those themselves and nothing signs them. libfido2
+ * 1.12 relies on this check, because it reads a map only in this order. */
+static webauthn_code check_auth_data_map_order(const webauthn_auth_data *ad,
+                                               webauthn_error *err)
+{
+    cbor_item_t *map = NULL;
+    webauthn_code code;
+    bool canonical;
+
+    code = webauthn_cbor_load(ad->public_key, ad->public_key_len, &map, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    canonical = cbor_isa_map(map) && webauthn_cbor_map_canonical(map);
+    cbor_decref(&map);
+    if (!canonical)
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
+                             "The credential public key in authenticator data does not "
+                             "have its map keys in CTAP2 canonical order.");
+    if (ad->extensions == NULL)
+        return WEBAUTHN_OK;
+
+    code = webauthn_cbor_load(ad->extensions, ad->extensions_len, &map, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    canonical = webauthn_cbor_map_canonical(map);
+    cbor_decref(&map);
+    if (!canonical)
+        return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
+                             "The authenticator data extensions do not have their map "
+                             "keys in CTAP2 canonical order.");
+    return WEBAUTHN_OK;
+}
+
 /* Steps up to the attestation statement: JSON, clientDataJSON, authenticator data, the
  * credential id and the credential key. */
 static webauthn_code decode_and_check(const webauthn_verifier *verifier,
@@ -170,6 +208,9 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
             "The credential id in the authenticator data differs from the "
             "response's rawId.");
 
+    code = check_auth_data_map_order(&reg->auth_data, err);
+    if (code != WEBAUTHN_OK)
+        return code;
     code =
         webauthn_cose_key_parse(reg->auth_data.public_key, reg->auth_data.public_key_len,
                                 format_needs_pkey(reg->fmt), &reg->key, err);

@@ -118,9 +118,20 @@ static uint8_t ec_crv(const EVP_PKEY *key)
     return 3;
 }
 
+/* Adds kty and alg, or alg before kty when alg_first is set, which is out of CTAP2
+ * canonical order. */
+static void cose_kty_alg(cbor_item_t *map, uint8_t kty, int alg, bool alg_first)
+{
+    if (alg_first)
+        map_add(map, cbor_build_uint8(3), cose_alg_item(alg));
+    map_add(map, cbor_build_uint8(1), cbor_build_uint8(kty));
+    if (!alg_first)
+        map_add(map, cbor_build_uint8(3), cose_alg_item(alg));
+}
+
 /* Writes the EC2 parameters: crv by the key's curve, whatever auth->alg names, so that
  * a key labelled with the alg of another curve can be built. */
-static void cose_ec2(cbor_item_t *map, const soft_authenticator *auth)
+static void cose_ec2(cbor_item_t *map, const soft_authenticator *auth, bool alg_first)
 {
     unsigned char point[1 + 2 * 66];
     size_t len = 0, coordinate_len;
@@ -128,15 +139,14 @@ static void cose_ec2(cbor_item_t *map, const soft_authenticator *auth)
     EVP_PKEY_get_octet_string_param(auth->key, OSSL_PKEY_PARAM_PUB_KEY, point,
                                     sizeof(point), &len);
     coordinate_len = (len - 1) / 2;
-    map_add(map, cbor_build_uint8(1), cbor_build_uint8(2));
-    map_add(map, cbor_build_uint8(3), cose_alg_item(auth->alg));
+    cose_kty_alg(map, 2, auth->alg, alg_first);
     map_add(map, cbor_build_negint8(0), cbor_build_uint8(ec_crv(auth->key)));
     map_add(map, cbor_build_negint8(1), cbor_build_bytestring(point + 1, coordinate_len));
     map_add(map, cbor_build_negint8(2),
             cbor_build_bytestring(point + 1 + coordinate_len, coordinate_len));
 }
 
-static void cose_rsa(cbor_item_t *map, const soft_authenticator *auth)
+static void cose_rsa(cbor_item_t *map, const soft_authenticator *auth, bool alg_first)
 {
     BIGNUM *n = NULL, *e = NULL;
     unsigned char n_bytes[512], e_bytes[8];
@@ -147,29 +157,28 @@ static void cose_rsa(cbor_item_t *map, const soft_authenticator *auth)
     n_len = BN_bn2bin(n, n_bytes);
     /* libfido2 1.12 reads e only as 3 bytes, so a short exponent is padded. */
     e_len = BN_num_bytes(e) <= 3 ? BN_bn2binpad(e, e_bytes, 3) : BN_bn2bin(e, e_bytes);
-    map_add(map, cbor_build_uint8(1), cbor_build_uint8(3));
-    map_add(map, cbor_build_uint8(3), cose_alg_item(auth->alg));
+    cose_kty_alg(map, 3, auth->alg, alg_first);
     map_add(map, cbor_build_negint8(0), cbor_build_bytestring(n_bytes, (size_t)n_len));
     map_add(map, cbor_build_negint8(1), cbor_build_bytestring(e_bytes, (size_t)e_len));
     BN_free(n);
     BN_free(e);
 }
 
-static cbor_item_t *cose_key_item(const soft_authenticator *auth)
+/* Returns the COSE key of the credential, with alg before kty when alg_first is set. */
+static cbor_item_t *cose_key_item(const soft_authenticator *auth, bool alg_first)
 {
     cbor_item_t *map = cbor_new_definite_map(5);
 
     if (EVP_PKEY_is_a(auth->key, "EC")) {
-        cose_ec2(map, auth);
+        cose_ec2(map, auth, alg_first);
     } else if (EVP_PKEY_is_a(auth->key, "RSA")) {
-        cose_rsa(map, auth);
+        cose_rsa(map, auth, alg_first);
     } else {
         unsigned char x[32];
         size_t len = sizeof(x);
 
         EVP_PKEY_get_raw_public_key(auth->key, x, &len);
-        map_add(map, cbor_build_uint8(1), cbor_build_uint8(1));
-        map_add(map, cbor_build_uint8(3), cbor_build_negint8(7));
+        cose_kty_alg(map, 1, -8, alg_first);
         map_add(map, cbor_build_negint8(0), cbor_build_uint8(6));
         map_add(map, cbor_build_negint8(1), cbor_build_bytestring(x, len));
     }
@@ -188,7 +197,7 @@ static unsigned char *serialize(cbor_item_t *item, size_t *len)
 
 unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len)
 {
-    return serialize(cose_key_item(auth), len);
+    return serialize(cose_key_item(auth, false), len);
 }
 
 /* Signs data with the key under a COSE algorithm (-7, -257, -8, or RS1 -65535); the
@@ -448,18 +457,12 @@ static unsigned char *auth_data(const soft_authenticator *auth,
     uint8_t flags = ceremony->flags;
 
     if (with_credential) {
-        cose = soft_cose_key(auth, &cose_len);
+        cose =
+            serialize(cose_key_item(auth, ceremony->credential_key_unordered), &cose_len);
         flags |= 0x40;
         /* The last byte belongs to the last parameter: y for ES256, e for RS256. */
         if (ceremony->corrupt_credential_key)
             cose[cose_len - 1] ^= 0x01;
-        /* The first two pairs, kty and alg, take two bytes each for ES256 and EdDSA. */
-        if (ceremony->credential_key_unordered && !EVP_PKEY_is_a(auth->key, "RSA")) {
-            unsigned char kty[2] = {cose[1], cose[2]};
-
-            memmove(cose + 1, cose + 3, 2);
-            memcpy(cose + 3, kty, 2);
-        }
     }
     if (ceremony->credential_protect != NULL || ceremony->extension_name != NULL) {
         cbor_item_t *map = cbor_new_definite_map(2);
@@ -1039,10 +1042,13 @@ unsigned char *soft_attestation_object(const soft_authenticator *auth,
     if (ceremony->format_name != NULL)
         fmt = ceremony->format_name;
 
+    if (ceremony->attestation_object_unordered)
+        map_add(map, cbor_build_string("authData"), cbor_build_bytestring(ad, ad_len));
     map_add(map, cbor_build_string("fmt"), cbor_build_string(fmt));
     map_add(map, cbor_build_string("attStmt"),
             att_stmt(auth, ceremony, ad, ad_len, client_data_hash));
-    map_add(map, cbor_build_string("authData"), cbor_build_bytestring(ad, ad_len));
+    if (!ceremony->attestation_object_unordered)
+        map_add(map, cbor_build_string("authData"), cbor_build_bytestring(ad, ad_len));
     free(ad);
     return serialize(map, len);
 }

@@ -101,9 +101,12 @@ typedef struct soft_ceremony {
     bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
     bool corrupt_credential_key; /* flip the last bit of the COSE key in authData */
     /* Out of CTAP2 canonical order, which CBOR allows: sig before alg in attStmt, and
-     * alg (3) before kty (1) in an ES256 or EdDSA COSE key in authData. */
+     * alg (3) before kty (1) in the COSE key in authData. */
     bool att_stmt_unordered;
     bool credential_key_unordered;
+    /* authData, fmt, attStmt in the attestation object, the order that Firefox's
+     * authenticator-rs wrote until February 2023; canonical is fmt, attStmt, authData. */
+    bool attestation_object_unordered;
     /* attestationSecurityLevel and keyMintSecurityLevel of an android-key KeyDescription
      * (0 Software, 1 TrustedEnvironment, 2 StrongBox). The hardware-enforced list always
      * claims KM_PURPOSE_SIGN and KM_ORIGIN_GENERATED. */

@@ -567,6 +567,31 @@ static void tpm_es384_statement_accepted(void **state)
     soft_ca_clear(&ca);
 }
 
+/* alg before kty in the credential key is out of CTAP2 canonical order under every
+ * format, those verified without libfido2 included. */
+static void credential_key_order_rejected(void **state)
+{
+    static const soft_format formats[] = {
+        SOFT_FORMAT_NONE, SOFT_FORMAT_PACKED_SELF, SOFT_FORMAT_PACKED_X5C,
+        SOFT_FORMAT_TPM,  SOFT_FORMAT_ANDROID_KEY, SOFT_FORMAT_APPLE};
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    soft_ceremony_defaults(&ceremony);
+    ceremony.ca = &g->ca;
+    ceremony.credential_key_unordered = true;
+    for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+        ceremony.format = formats[f];
+        for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+            assert_not_registered(verifier, &g->auths[i], &ceremony,
+                                  WEBAUTHN_CBOR_MALFORMED,
+                                  "credential public key in authenticator data does not "
+                                  "have its map keys in CTAP2 canonical order");
+    }
+    webauthn_verifier_free(&verifier);
+}
+
 /* A credential key whose alg the registration options did not offer. */
 static void alg_not_offered_rejected(void **state)
 {
@@ -766,6 +791,7 @@ int main(void)
         cmocka_unit_test(pss_self_signature_under_rs256_rejected),
         cmocka_unit_test(packed_pss_long_salt_rejected),
         cmocka_unit_test(tpm_es384_statement_accepted),
+        cmocka_unit_test(credential_key_order_rejected),
         cmocka_unit_test(alg_not_offered_rejected),
         cmocka_unit_test(offer_lists_es256_first),
         cmocka_unit_test(assertion_accepted_for_each_alg),

@@ -267,30 +267,94 @@ static void att_stmt_any_order_accepted(void **state)
     }
 }
 
-/* The credential key is signed as it is, and libfido2 1.12 reads it only in canonical
- * order, so the rejection must name the order rather than call the data undecodable. */
-static void credential_key_order_named(void **state)
+/* The formats the soft authenticator makes, fido-u2f last because it needs the all-zero
+ * AAGUID, which the packed attestation certificate's AAGUID extension contradicts. */
+static const soft_format all_formats[] = {
+    SOFT_FORMAT_NONE,     SOFT_FORMAT_PACKED_SELF, SOFT_FORMAT_PACKED_X5C,
+    SOFT_FORMAT_TPM,      SOFT_FORMAT_ANDROID_KEY, SOFT_FORMAT_APPLE,
+    SOFT_FORMAT_FIDO_U2F,
+};
+#define ALL_FORMAT_COUNT (sizeof(all_formats) / sizeof(all_formats[0]))
+
+/* Gives the ceremony a format, with the AIK that tpm needs and the all-zero AAGUID that
+ * fido-u2f needs. Returns false when the fixture's key cannot be attested in it: tpm
+ * takes no EdDSA key, and fido-u2f only ES256 keys. */
+static bool use_format(fixture *f, soft_format format)
+{
+    if (format == SOFT_FORMAT_TPM && f->auth.alg == -8)
+        return false;
+    if (format == SOFT_FORMAT_FIDO_U2F && f->auth.alg != -7)
+        return false;
+    if (format == SOFT_FORMAT_TPM)
+        assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    if (format == SOFT_FORMAT_FIDO_U2F)
+        memset(f->auth.aaguid, 0, sizeof(f->auth.aaguid));
+    f->ceremony.format = format;
+    return true;
+}
+
+/* Asserts a cbor_malformed rejection whose message contains reason, naming the format
+ * when it fails. */
+static void assert_order_rejected(fixture *f, const char *reason)
+{
+    webauthn_code code = run(f);
+
+    if (code != WEBAUTHN_CBOR_MALFORMED || strstr(f->err.message, reason) == NULL)
+        fail_msg("format %d: expected cbor_malformed with \"%s\", got %s: %s",
+                 (int)f->ceremony.format, reason, webauthn_code_name(code),
+                 f->err.message);
+    assert_int_equal(f->err.code, WEBAUTHN_CBOR_MALFORMED);
+}
+
+/* The authenticator encodes the credential key in CTAP2 canonical form, and no client
+ * re-encodes authenticator data, so alg before kty is rejected under every format. */
+static void credential_key_order_rejected(void **state)
 {
     fixture *f = *state;
 
     f->ceremony.credential_key_unordered = true;
-    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
-    assert_non_null(strstr(f->err.message, "CTAP2 canonical key order"));
-
-    f->ceremony.format = SOFT_FORMAT_NONE;
-    assert_accepted(f);
+    for (size_t i = 0; i < ALL_FORMAT_COUNT; i++) {
+        if (!use_format(f, all_formats[i]))
+            continue;
+        assert_order_rejected(f, "credential public key in authenticator data does not "
+                                 "have its map keys in CTAP2 canonical order");
+    }
 }
 
 /* credProtect (11 bytes) before example (7 bytes) is out of canonical order. */
-static void extension_order_named(void **state)
+static void extension_order_rejected(void **state)
 {
     fixture *f = *state;
 
     f->ceremony.credential_protect = "2";
     f->ceremony.extension_name = "example";
     f->ceremony.extension_name_len = strlen("example");
-    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
-    assert_non_null(strstr(f->err.message, "extensions are not in CTAP2 canonical"));
+    for (size_t i = 0; i < ALL_FORMAT_COUNT; i++) {
+        if (!use_format(f, all_formats[i]))
+            continue;
+        assert_order_rejected(f, "extensions do not have their map keys in CTAP2 "
+                                 "canonical order");
+    }
+}
+
+/* Clients build the attestation object themselves and nothing signs it, so authData
+ * before fmt and attStmt is accepted under every format. */
+static void attestation_object_any_order_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.attestation_object_unordered = true;
+    for (size_t i = 0; i < ALL_FORMAT_COUNT; i++) {
+        webauthn_code code;
+
+        if (!use_format(f, all_formats[i]))
+            continue;
+        code = run(f);
+        if (code != WEBAUTHN_OK)
+            fail_msg("format %d: expected ok, got %s: %s", (int)all_formats[i],
+                     webauthn_code_name(code), f->err.message);
+        assert_non_null(f->reg);
+    }
 }
 
 /* An extension output of the wrong type must be named, not reported as authenticator
@@ -1090,14 +1154,28 @@ static void credential_private_key_rejected(void **state)
 }
 
 /* Parameters a COSE key may carry beside the public ones, such as kid (2), stay
- * accepted. */
+ * accepted. kid goes after kty (1), where CTAP2 canonical order puts it, and the
+ * ES256 key starts with the map header and the two bytes of kty. */
 static void credential_key_id_accepted(void **state)
 {
     fixture *f = *state;
-    size_t key_len = 0, len = 0;
-    unsigned char *key = cose_key_with_pair(f, 0x02, &key_len);
-    unsigned char *object = none_object_with(f, key, key_len, NULL, 0, 0, &len);
-    webauthn_code code = run_with_object(f, object, len);
+    size_t short_len = 0, key_len = 0, len = 0;
+    unsigned char *short_key = soft_cose_key(&f->auth, &short_len);
+    unsigned char *key = malloc(short_len + 3 + 32);
+    unsigned char *object;
+    webauthn_code code;
+
+    memcpy(key, short_key, 3);
+    key[0]++; /* the map header counts the new pair */
+    key[3] = 0x02;
+    key[4] = 0x58; /* a byte string of 32 bytes */
+    key[5] = 32;
+    memset(key + 6, 0x42, 32);
+    memcpy(key + 6 + 32, short_key + 3, short_len - 3);
+    key_len = short_len + 3 + 32;
+    free(short_key);
+    object = none_object_with(f, key, key_len, NULL, 0, 0, &len);
+    code = run_with_object(f, object, len);
 
     if (code != WEBAUTHN_OK)
         fail_msg("expected ok, got %s: %s", webauthn_code_name(code), f->err.message);
@@ -1274,11 +1352,17 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(att_stmt_any_order_accepted, setup_rs256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(credential_key_order_named, setup_es256,
+        cmocka_unit_test_setup_teardown(credential_key_order_rejected, setup_es256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(credential_key_order_named, setup_eddsa,
+        cmocka_unit_test_setup_teardown(credential_key_order_rejected, setup_rs256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(extension_order_named, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(credential_key_order_rejected, setup_eddsa,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(extension_order_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(attestation_object_any_order_accepted,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(attestation_object_any_order_accepted,
+                                        setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(cred_protect_out_of_range_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(extension_output_type_named, setup_es256,
@@ -1354,7 +1438,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_es256_with_p384_aik_rejected, setup_es256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(tpm_short_rsa_aik_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_short_rsa_aik_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tpm_unknown_alg_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_accepted, setup_rs256, teardown),
