@@ -236,8 +236,8 @@ static webauthn_code check_cert_info(const webauthn_attestation_input *in,
                              tpm_alg->hash_name, (long long)tpm_alg->alg, tpm_alg->name);
 
     /* check_pub_area ran first, so pubArea is long enough to hold nameAlg. */
-    code = pub_area_name(cbor_bytestring_handle(pub_area), cbor_bytestring_length(pub_area),
-                         name, &name_len, err);
+    code = pub_area_name(cbor_bytestring_handle(pub_area),
+                         cbor_bytestring_length(pub_area), name, &name_len, err);
     if (code != WEBAUTHN_OK)
         return code;
     if (fields.name_len != name_len || memcmp(fields.name, name, name_len) != 0)
@@ -354,11 +354,11 @@ static webauthn_code read_key_schemes(tpm_reader *r, const webauthn_sig_alg *key
         want_name = "TPM_ALG_RSASSA";
     }
     if (scheme != want_scheme)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm pubArea scheme is 0x%04x; the %s credential key needs "
-                             "TPM_ALG_NULL (0x0010) or %s (0x%04x).",
-                             (unsigned)scheme, key_alg->name, want_name,
-                             (unsigned)want_scheme);
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The tpm pubArea scheme is 0x%04x; the %s credential key needs "
+            "TPM_ALG_NULL (0x0010) or %s (0x%04x).",
+            (unsigned)scheme, key_alg->name, want_name, (unsigned)want_scheme);
     want_hash = tpm_hash_of_alg(key_alg);
     hash = read_uint(r, 2);
     if (r->failed)
@@ -392,11 +392,12 @@ static webauthn_code check_ecc_key(tpm_reader *r, const webauthn_sig_alg *key_al
     if (r->failed)
         return pub_area_truncated(err);
     if (curve != want_curve)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm pubArea curveID is 0x%04x, but the %s credential key "
-                             "needs %s (0x%04x).",
-                             (unsigned)curve, key_alg->name, tpm_curve_name(want_curve),
-                             (unsigned)want_curve);
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The tpm pubArea curveID is 0x%04x, but the %s credential key "
+            "needs %s (0x%04x).",
+            (unsigned)curve, key_alg->name, tpm_curve_name(want_curve),
+            (unsigned)want_curve);
     if (!sized_equals(r, cose_bytes(cose, -2)) || !sized_equals(r, cose_bytes(cose, -3)))
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The tpm pubArea describes another key than the credential "
@@ -480,12 +481,12 @@ static webauthn_code check_pub_area(const webauthn_attestation_input *in,
     if (r.failed)
         return pub_area_truncated(err);
     if (type != want)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm pubArea type is 0x%04x, not %s (0x%04x) like the %s "
-                             "credential key.",
-                             (unsigned)type,
-                             want == TPM_ALG_ECC ? "TPM_ALG_ECC" : "TPM_ALG_RSA",
-                             (unsigned)want, key_alg->name);
+        return webauthn_fail(
+            err, WEBAUTHN_ATTESTATION_INVALID,
+            "The tpm pubArea type is 0x%04x, not %s (0x%04x) like the %s "
+            "credential key.",
+            (unsigned)type, want == TPM_ALG_ECC ? "TPM_ALG_ECC" : "TPM_ALG_RSA",
+            (unsigned)want, key_alg->name);
     code = read_key_schemes(&r, key_alg, err);
     if (code != WEBAUTHN_OK)
         return code;

@@ -654,9 +654,10 @@ static unsigned char *tpm_ecc_key(const soft_authenticator *auth,
         p = put_be(p, 1, 2);
     } else if (ceremony->tpm_schemes || ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH) {
         p = put_be(p, 0x0018, 2); /* TPM_ALG_ECDSA */
-        p = put_be(p, ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH
-                          ? 0x0004
-                          : tpm_hash_of_alg(auth->alg),
+        p = put_be(p,
+                   ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH
+                       ? 0x0004
+                       : tpm_hash_of_alg(auth->alg),
                    2);
     } else {
         p = put_be(p, SOFT_TPM_ALG_NULL, 2);
@@ -697,14 +698,16 @@ static unsigned char *tpm_rsa_key(const soft_authenticator *auth,
     } else if (ceremony->tpm_schemes || ceremony->tpm_fault == SOFT_TPM_OTHER_SCHEME ||
                ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH) {
         p = put_be(p, pss ? 0x0016 : 0x0014, 2); /* TPM_ALG_RSAPSS or TPM_ALG_RSASSA */
-        p = put_be(p, ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH
-                          ? 0x0004
-                          : tpm_hash_of_alg(auth->alg),
+        p = put_be(p,
+                   ceremony->tpm_fault == SOFT_TPM_SCHEME_HASH
+                       ? 0x0004
+                       : tpm_hash_of_alg(auth->alg),
                    2);
     } else {
         p = put_be(p, SOFT_TPM_ALG_NULL, 2);
     }
-    p = put_be(p, ceremony->tpm_fault == SOFT_TPM_KEY_BITS ? 1024 : 2048, 2); /* keyBits */
+    p = put_be(p, ceremony->tpm_fault == SOFT_TPM_KEY_BITS ? 1024 : 2048,
+               2); /* keyBits */
     /* exponent: 0 means 65537 */
     p = put_be(p, ceremony->tpm_fault == SOFT_TPM_EXPONENT ? 3 : 0, 4);
     p = put_be(p, 256, 2);
@@ -754,8 +757,8 @@ static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
     unsigned char *p = out;
     unsigned int hash_len = (unsigned int)EVP_MD_get_size(md);
     const EVP_MD *name_md = tpm_name_md(name_alg);
-    unsigned int name_hash_len = name_md != NULL ? (unsigned int)EVP_MD_get_size(name_md)
-                                                 : SHA256_DIGEST_LENGTH;
+    unsigned int name_hash_len =
+        name_md != NULL ? (unsigned int)EVP_MD_get_size(name_md) : SHA256_DIGEST_LENGTH;
 
     p = put_be(p, 0xff544347, 4); /* TPM_GENERATED_VALUE */
     p = put_be(p, 0x8017, 2);     /* TPM_ST_ATTEST_CERTIFY */
@@ -805,9 +808,8 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
         pub_area[pub_area_len - 1] ^= 0x01; /* the last byte of y or of the modulus */
     if (ceremony->tpm_fault == SOFT_TPM_PUB_AREA_TRAILING)
         pub_area[pub_area_len++] = 0;
-    cert_info_len =
-        tpm_cert_info(pub_area, pub_area_len, tpm_name_alg(ceremony), data, ad_len + 32,
-                      alg_md(ceremony->tpm_alg), cert_info);
+    cert_info_len = tpm_cert_info(pub_area, pub_area_len, tpm_name_alg(ceremony), data,
+                                  ad_len + 32, alg_md(ceremony->tpm_alg), cert_info);
     if (ceremony->tpm_fault == SOFT_TPM_MAGIC)
         cert_info[0] ^= 0x01;
     if (ceremony->tpm_fault == SOFT_TPM_TYPE)
@@ -930,8 +932,8 @@ static X509 *apple_cert(const soft_authenticator *auth, const soft_ceremony *cer
 {
     unsigned char nonce_der[6 + 32] = {0x30, 0x24, 0xa1, 0x22, 0x04, 0x20};
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
-    EVP_PKEY *key = ceremony->apple_certified_key != NULL ? ceremony->apple_certified_key
-                                                          : auth->key;
+    EVP_PKEY *key =
+        ceremony->apple_certified_key != NULL ? ceremony->apple_certified_key : auth->key;
     ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
     ASN1_OBJECT *oid = OBJ_txt2obj("1.2.840.113635.100.8.2", 1);
     X509 *cert = new_cert(key, "CN=Apple Anonymous Test Credential/O=idsvc tests", 5);

@@ -40,9 +40,9 @@ typedef enum soft_tpm_fault {
     SOFT_TPM_CERT_INFO_TRAILING, /* a zero byte after the end of certInfo */
     SOFT_TPM_EXPONENT, /* an RSA pubArea names the exponent 3 (ES256: unchanged) */
     SOFT_TPM_KEY_BITS, /* an RSA pubArea names keyBits 1024 for its 2048-bit modulus */
-    SOFT_TPM_CURVE, /* an ECC pubArea names the next TPM_ECC_CURVE, P-384 for P-256 */
-    SOFT_TPM_PUB_AREA_TYPE, /* pubArea type is TPM_ALG_KEYEDHASH (0x0008) */
-    SOFT_TPM_SYMMETRIC,     /* pubArea symmetric is AES-128 in CFB mode, not NULL */
+    SOFT_TPM_CURVE,    /* an ECC pubArea names the next TPM_ECC_CURVE, P-384 for P-256 */
+    SOFT_TPM_PUB_AREA_TYPE,  /* pubArea type is TPM_ALG_KEYEDHASH (0x0008) */
+    SOFT_TPM_SYMMETRIC,      /* pubArea symmetric is AES-128 in CFB mode, not NULL */
     SOFT_TPM_DECRYPT_SCHEME, /* pubArea scheme is RSAES or ECDH, no signing scheme */
     /* pubArea scheme is a signing scheme of another algorithm than the key's: ECDAA for
      * an ES key, RSASSA for a PS key and RSAPSS for an RS key */

@@ -361,10 +361,12 @@ static void tpm_rs1_structure_faults_named(void **state)
          "nameAlg 0x0010 is not SHA-1, SHA-256, SHA-384, SHA-512"},
         {SOFT_TPM_OK, 0x0012, ANY_KEY,
          "nameAlg 0x0012 is not SHA-1, SHA-256, SHA-384, SHA-512"},
-        {SOFT_TPM_OTHER_KEY, 0, EC_KEY, "pubArea describes another key than the "
-                                        "credential key: its point differs"},
-        {SOFT_TPM_OTHER_KEY, 0, RSA_KEY, "pubArea describes another key than the "
-                                         "credential key: its modulus differs"},
+        {SOFT_TPM_OTHER_KEY, 0, EC_KEY,
+         "pubArea describes another key than the "
+         "credential key: its point differs"},
+        {SOFT_TPM_OTHER_KEY, 0, RSA_KEY,
+         "pubArea describes another key than the "
+         "credential key: its modulus differs"},
         {SOFT_TPM_PUB_AREA_TRAILING, 0, ANY_KEY, "1 bytes follow its unique field"},
         {SOFT_TPM_CERT_INFO_TRAILING, 0, ANY_KEY,
          "1 bytes after the end of its TPMS_ATTEST"},
@@ -372,11 +374,9 @@ static void tpm_rs1_structure_faults_named(void **state)
         {SOFT_TPM_PUB_AREA_TYPE, 0, RSA_KEY, "pubArea type is 0x0008, not TPM_ALG_RSA"},
         {SOFT_TPM_SYMMETRIC, 0, ANY_KEY,
          "symmetric algorithm is 0x0006, not TPM_ALG_NULL (0x0010)"},
-        {SOFT_TPM_DECRYPT_SCHEME, 0, EC_KEY,
-         "pubArea scheme is 0x0019; the ES"},
+        {SOFT_TPM_DECRYPT_SCHEME, 0, EC_KEY, "pubArea scheme is 0x0019; the ES"},
         {SOFT_TPM_DECRYPT_SCHEME, 0, RSA_KEY, "pubArea scheme is 0x0015; the "},
-        {SOFT_TPM_OTHER_SCHEME, 0, EC_KEY,
-         "pubArea scheme is 0x001a; the ES"},
+        {SOFT_TPM_OTHER_SCHEME, 0, EC_KEY, "pubArea scheme is 0x001a; the ES"},
         {SOFT_TPM_OTHER_SCHEME, 0, RSA_KEY, "needs TPM_ALG_NULL (0x0010) or TPM_ALG_RSA"},
         {SOFT_TPM_SCHEME_HASH, 0, ANY_KEY, "has the hash 0x0004; the "},
         {SOFT_TPM_CURVE, 0, EC_KEY, "credential key needs TPM_ECC_NIST_P"},
@@ -448,7 +448,8 @@ static void apple_other_key_rejected(void **state)
         const char *reason;
     } cases[] = {
         {0, g->ca.attestation_key, "certificate key is not the ES384 credential key"},
-        {0, g->ca_p384.attestation_key, "certificate key is not the ES384 credential key"},
+        {0, g->ca_p384.attestation_key,
+         "certificate key is not the ES384 credential key"},
         {0, g->auths[1].key, "certificate key is not the ES384 credential key"},
         {0, g->auths[2].key, "certificate key is not the ES384 credential key"},
         {1, g->auths[0].key, "certificate key is not the ES512 credential key"},
