@@ -143,7 +143,8 @@ static webauthn_code check_auth_data_map_order(const webauthn_auth_data *ad,
     if (!canonical)
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
                              "The credential public key in authenticator data does not "
-                             "have its map keys in CTAP2 canonical order.");
+                             "have its map keys in CTAP2 canonical order, or has a key "
+                             "that is neither an integer nor a text string.");
     if (ad->extensions == NULL)
         return WEBAUTHN_OK;
 
@@ -155,7 +156,8 @@ static webauthn_code check_auth_data_map_order(const webauthn_auth_data *ad,
     if (!canonical)
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
                              "The authenticator data extensions do not have their map "
-                             "keys in CTAP2 canonical order.");
+                             "keys in CTAP2 canonical order, or have a key that is "
+                             "neither an integer nor a text string.");
     return WEBAUTHN_OK;
 }
 

@@ -1183,6 +1183,28 @@ static void credential_key_id_accepted(void **state)
     free(key);
 }
 
+/* COSE labels are integers or text strings (RFC 9052), and CTAP2 canonical order has no
+ * place for another key type, so a byte string label h'01' is rejected. */
+static void credential_key_byte_string_label_rejected(void **state)
+{
+    static const unsigned char pair[] = {0x41, 0x01, 0xf5}; /* h'01': true */
+    fixture *f = *state;
+    size_t short_len = 0, len = 0;
+    unsigned char *short_key = soft_cose_key(&f->auth, &short_len);
+    unsigned char *key = malloc(short_len + sizeof(pair));
+    unsigned char *object;
+
+    memcpy(key, short_key, short_len);
+    key[0]++; /* the map header counts the new pair */
+    memcpy(key + short_len, pair, sizeof(pair));
+    object = none_object_with(f, key, short_len + sizeof(pair), NULL, 0, 0, &len);
+    assert_object_rejected(f, object, len, WEBAUTHN_CBOR_MALFORMED);
+    assert_non_null(strstr(f->err.message, "neither an integer nor a text string"));
+    free(object);
+    free(key);
+    free(short_key);
+}
+
 static void bytes_after_extensions_named(void **state)
 {
     fixture *f = *state;
@@ -1475,6 +1497,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(credential_key_id_accepted, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(credential_key_byte_string_label_rejected,
+                                        setup_es256, teardown),
         cmocka_unit_test_setup_teardown(credential_key_missing_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(huge_lengths_rejected_fast, setup_es256,
