@@ -199,32 +199,27 @@ static void test_chunked_with_length_rejected(void **state)
     raw_close(&client);
 }
 
-/* A chunked body from a caller without a certificate is rejected with 411 before any of
- * it is read. A chunk-size line longer than libmicrohttpd's 32 KiB buffer would otherwise
- * get the library's HTML 500. */
+/* A chunked request from a caller without a certificate is rejected with 411 on its
+ * headers alone, before any of its body is sent or read. The test sends no body: the
+ * node closes without reading one, and body bytes still unread at the close would make
+ * the kernel reset the connection, which can discard the reply before the client reads
+ * it. test_server_framing sends long chunk-size lines with a reader that tolerates that. */
 static void test_chunked_without_role_rejected(void **state)
 {
     static const char head[] = "POST /enroll/code HTTP/1.1\r\nHost: localhost\r\n"
                                "Content-Type: application/json\r\n"
                                "Transfer-Encoding: chunked\r\n\r\n";
-    size_t zeros = 40 * 1024;
-    char *text = malloc(sizeof(head) + zeros + 16);
     raw_client *client = NULL;
     http_result result;
 
     (void)state;
-    assert_non_null(text);
-    memcpy(text, head, sizeof(head) - 1);
-    memset(text + sizeof(head) - 1, '0', zeros);
-    strcpy(text + sizeof(head) - 1 + zeros, "2\r\n{}\r\n0\r\n\r\n");
     assert_int_equal(raw_connect(&server, "NORMAL", NULL, &client), 0);
-    assert_int_equal(raw_exchange(client, text, &result), 0);
+    assert_int_equal(raw_exchange(client, head, &result), 0);
     assert_int_equal(result.status, 411);
     assert_string_equal(http_result_code(&result), "length_required");
     assert_non_null(strstr(result.headers, "Connection: close"));
     http_result_clear(&result);
     raw_close(&client);
-    free(text);
 }
 
 /* Sends text as the issuer on a connection of its own and expects a 400 with code, and
