@@ -59,12 +59,40 @@ static json_t *key_fingerprint(EVP_PKEY *key)
     return value;
 }
 
+/* Logs trusted_key_too_small for a key that verification always rejects as
+ * key_too_small: RSA under 2048 bits or EC under 256 (saml_verify_dsig.c). The operator
+ * learns of it at a start, a reload or --check, not from each rejected assertion. */
+static void warn_small_key(const char *entity_id, EVP_PKEY *key, const json_t *fingerprint)
+{
+    int type = EVP_PKEY_get_base_id(key);
+    int bits = EVP_PKEY_get_bits(key);
+    char bits_text[16];
+    char message[256];
+
+    if (!(type == EVP_PKEY_RSA && bits < 2048) && !(type == EVP_PKEY_EC && bits < 256))
+        return;
+    snprintf(bits_text, sizeof(bits_text), "%d", bits);
+    snprintf(message, sizeof(message),
+             "a trusted %s key of %d bits, below the minimum of %d, so every signature of "
+             "it is rejected as key_too_small; replace the key",
+             type == EVP_PKEY_RSA ? "RSA" : "EC", bits, type == EVP_PKEY_RSA ? 2048 : 256);
+    log_field fields[] = {
+        {"entity_id", entity_id},
+        {"sha256", json_string_value(fingerprint)},
+        {"bits", bits_text},
+        {"message", message},
+    };
+    log_event(LOG_WARN, "trusted_key_too_small", fields, sizeof(fields) / sizeof(fields[0]));
+}
+
 static int add_trusted_key(node_snapshot *snapshot, json_t *keys, const char *entity_id,
                            EVP_PKEY *key)
 {
     json_t *fingerprint = key_fingerprint(key);
     int rc = -1;
 
+    if (fingerprint != NULL)
+        warn_small_key(entity_id, key, fingerprint);
     if (fingerprint != NULL &&
         saml_trust_store_add(snapshot->trust, entity_id, key, 0) == 0 &&
         json_array_append_new(keys, json_pack("{s:o}", "sha256", fingerprint)) == 0) {

@@ -331,6 +331,34 @@ static void test_vectors_rejected_with_reason(void **state)
     }
 }
 
+/* The start warns of each small trusted key, such as the RSA-1024 keys of the vectors'
+ * ADFS and feide issuers, naming the issuer and the size. The 2048-bit keys of the
+ * evil-corp and peer issuers get no warning. */
+static void test_small_trusted_key_warned(void **state)
+{
+    static const char event[] = "\"event\":\"trusted_key_too_small\"";
+    char *log = test_read_file(server.log_path, NULL);
+    bool adfs = false;
+
+    (void)state;
+    assert_non_null(log);
+    for (char *line = strstr(log, event); line != NULL; line = strstr(line + 1, event)) {
+        char *end = strchr(line, '\n');
+
+        if (end != NULL)
+            *end = '\0';
+        assert_non_null(strstr(line, "\"bits\":\"1024\""));
+        assert_null(strstr(line, "evil-corp"));
+        assert_null(strstr(line, PEER_ENTITY_ID));
+        if (strstr(line, "\"entity_id\":\"http://login.example.com/issuer\"") != NULL)
+            adfs = true;
+        if (end != NULL)
+            *end = '\n';
+    }
+    free(log);
+    assert_true(adfs);
+}
+
 static void test_vector_as_base64_same_reason(void **state)
 {
     char path[PATH_MAX];
@@ -1013,6 +1041,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors_rejected_with_reason),
+        cmocka_unit_test(test_small_trusted_key_warned),
         cmocka_unit_test(test_vector_as_base64_same_reason),
         cmocka_unit_test(test_xmlsec_signed_accepted),
         cmocka_unit_test(test_xmlsec_signed_base64_accepted),
