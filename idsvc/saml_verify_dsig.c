@@ -393,8 +393,8 @@ saml_status saml_dsig_check(xmlNodePtr signature, xmlNodePtr signed_node, saml_d
 
     memset(info, 0, sizeof(*info));
 
-    /* After this, SignedInfo, its two methods and each Reference's DigestMethod and
-     * DigestValue exist exactly once. */
+    /* The form check requires SignedInfo, its two methods and each Reference's
+     * DigestMethod and DigestValue exactly once. The lookups below check it again. */
     status = saml_dsig_check_form(signature, detail, detail_size);
     if (status != SAML_OK)
         return status;

@@ -320,11 +320,10 @@ static webauthn_code pub_area_truncated(webauthn_error *err)
                          "The tpm pubArea is truncated: it is not a TPMT_PUBLIC.");
 }
 
-/* Reads symmetric and scheme, the first two parameters of an RSA or ECC key. A TPM
- * creates a key with a symmetric algorithm only when the key is restricted and
- * decrypts (SchemeChecks in the TPM 2.0 reference code), and such a key cannot sign.
- * TPM2_Sign with a key whose scheme is not TPM_ALG_NULL accepts only that scheme, so
- * the scheme must be the credential key's own algorithm. */
+/* Reads symmetric and scheme, the first two parameters of an RSA or ECC key. TPM 2.0
+ * Part 2 (TPMS_RSA_PARMS, TPMS_ECC_PARMS) sets symmetric to TPM_ALG_NULL for every key
+ * but a restricted decryption key, which cannot sign. A key whose scheme is not
+ * TPM_ALG_NULL signs only with that scheme, so it must be the credential key's own. */
 static webauthn_code read_key_schemes(tpm_reader *r, const webauthn_sig_alg *key_alg,
                                       webauthn_error *err)
 {

@@ -185,10 +185,10 @@ static void digest_comment_rejected_as_mismatch(void **state)
                      SAML_ERR_DIGEST_MISMATCH);
 }
 
-/* The control with its Response's SignedInfo cut out, as a public suite of another
- * verifier ships it: the Assertion's own signature still verifies, but a Signature
- * without SignedInfo breaks the XML-DSig form, and verification fails closed with the
- * code that says so, not as a signature that the key does not verify. */
+/* The control with its Response's SignedInfo cut out, as another verifier's public test
+ * suite ships it. The Assertion's own signature still verifies, but a Signature without
+ * SignedInfo breaks the XML-DSig form, so verification fails with signature_malformed,
+ * not with the code of a signature that the key does not verify. */
 static void response_signature_without_signed_info_malformed(void **state)
 {
     char path[4096];

@@ -249,6 +249,15 @@ static void tampered_self_signature_rejected(void **state)
     webauthn_verifier_free(&verifier);
 }
 
+/* Sets up a tpm ceremony whose AIK certificate comes from ca, with statement alg RS1
+ * unless the test sets tpm_alg. */
+static void tpm_ceremony(soft_ceremony *ceremony, const soft_ca *ca)
+{
+    soft_ceremony_defaults(ceremony);
+    ceremony->format = SOFT_FORMAT_TPM;
+    ceremony->ca = ca;
+}
+
 /* tpm statements by an RSA AIK (RS256) over ECDSA P-384 and P-521 keys and RSA keys
  * of the PS and RS algorithms. */
 static void tpm_accepted_for_each_alg(void **state)
@@ -256,9 +265,7 @@ static void tpm_accepted_for_each_alg(void **state)
     group *g = *state;
     soft_ceremony ceremony;
 
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &g->ca;
+    tpm_ceremony(&ceremony, &g->ca);
     ceremony.tpm_alg = -257;
     for (size_t i = 0; i < NEW_ALG_COUNT; i++)
         assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
@@ -272,9 +279,7 @@ static void tpm_other_key_rejected(void **state)
     webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
     soft_ceremony ceremony;
 
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &g->ca;
+    tpm_ceremony(&ceremony, &g->ca);
     ceremony.tpm_alg = -257;
     ceremony.tpm_fault = SOFT_TPM_OTHER_KEY;
     for (size_t i = 0; i < NEW_ALG_COUNT; i++)
@@ -290,9 +295,7 @@ static void tpm_rs1_accepted_for_each_alg(void **state)
     group *g = *state;
     soft_ceremony ceremony;
 
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &g->ca;
+    tpm_ceremony(&ceremony, &g->ca);
     for (size_t i = 0; i < NEW_ALG_COUNT; i++)
         assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
                           WEBAUTHN_ATTESTED_TRUSTED, "tpm RS1");
@@ -314,9 +317,7 @@ static void tpm_rs1_name_algs_accepted(void **state)
     group *g = *state;
     soft_ceremony ceremony;
 
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &g->ca;
+    tpm_ceremony(&ceremony, &g->ca);
     for (size_t n = 0; n < sizeof(name_algs) / sizeof(name_algs[0]); n++) {
         ceremony.tpm_name_alg = name_algs[n].id;
         for (size_t i = 0; i < NEW_ALG_COUNT; i++)
@@ -332,9 +333,7 @@ static void tpm_rs1_signing_schemes_accepted(void **state)
     group *g = *state;
     soft_ceremony ceremony;
 
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &g->ca;
+    tpm_ceremony(&ceremony, &g->ca);
     ceremony.tpm_schemes = true;
     for (size_t i = 0; i < NEW_ALG_COUNT; i++)
         assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
@@ -387,9 +386,7 @@ static void tpm_rs1_structure_faults_named(void **state)
     webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
     soft_ceremony ceremony;
 
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &g->ca;
+    tpm_ceremony(&ceremony, &g->ca);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         ceremony.tpm_fault = cases[c].fault;
         ceremony.tpm_name_alg = cases[c].name_alg;
@@ -559,9 +556,7 @@ static void tpm_es384_statement_accepted(void **state)
 
     assert_int_equal(soft_ca_init(&ca, g->auths[0].aaguid), 0);
     assert_int_equal(soft_ca_add_aik_ec(&ca, "P-384"), 0);
-    soft_ceremony_defaults(&ceremony);
-    ceremony.format = SOFT_FORMAT_TPM;
-    ceremony.ca = &ca;
+    tpm_ceremony(&ceremony, &ca);
     ceremony.tpm_alg = -35;
     assert_registered(&g->auths[0], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &ca,
                       WEBAUTHN_ATTESTED_TRUSTED, "tpm ES384");
