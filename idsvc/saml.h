@@ -349,4 +349,9 @@ int saml_time_parse(const char *text, time_t *out);
  * for invalid input or when memory runs out. */
 unsigned char *saml_base64_decode(const char *text, size_t len, size_t *out_len);
 
+/* Checks text as saml_base64_decode does, without decoding it or allocating memory, so
+ * that an invalid value is never confused with a failed allocation. Returns 0 and sets
+ * *out_len to the length of the decoded bytes, or returns -1 for invalid input. */
+int saml_base64_check(const char *text, size_t len, size_t *out_len);
+
 #endif

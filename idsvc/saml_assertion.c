@@ -158,42 +158,80 @@ static xmlNodePtr saml_child(xmlNodePtr parent, const char *name, size_t *count)
     return found;
 }
 
-/* Returns whether the xs:dateTime attribute name of node has a fraction of a second
- * other than zero, as in 2026-01-01T00:00:00.5Z. A date has no '.' before it. */
-static bool saml_time_has_fraction(xmlNodePtr node, const char *name)
+saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
+                           xmlChar **out, char *detail, size_t detail_size)
 {
-    xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
-    const char *dot = value != NULL ? strchr((const char *)value, '.') : NULL;
+    xmlAttrPtr attr = xmlHasNsProp(element, (const xmlChar *)name, (const xmlChar *)ns);
+
+    *out = NULL;
+    if (attr == NULL)
+        return SAML_OK;
+    /* The parser gives an attribute one text child, and an attribute without children
+     * has the empty value. */
+    if (attr->children == NULL)
+        *out = xmlStrdup((const xmlChar *)"");
+    else if (attr->children->type == XML_TEXT_NODE && attr->children->next == NULL)
+        *out = xmlStrdup(attr->children->content);
+    else
+        *out = xmlNodeListGetString(element->doc, attr->children, 1);
+    if (*out == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
+                         "out of memory reading the %s attribute of <%.40s>", name,
+                         element->name);
+    return SAML_OK;
+}
+
+/* Returns whether an xs:dateTime value has a fraction of a second other than zero, as
+ * in 2026-01-01T00:00:00.5Z. A date has no '.' before it. */
+static bool saml_time_has_fraction(const xmlChar *value)
+{
+    const char *dot = strchr((const char *)value, '.');
     bool fraction = false;
 
     for (const char *digit = dot != NULL ? dot + 1 : ""; *digit >= '0' && *digit <= '9';
          digit++)
         fraction = fraction || *digit != '0';
-    xmlFree(value);
     return fraction;
 }
 
-static char *saml_attr_dup(xmlNodePtr node, const char *name)
+/* Copies the attribute name of node, without a namespace, into *out, to free(); NULL
+ * when node has no such attribute. */
+static saml_status saml_attr_dup(xmlNodePtr node, const char *name, char **out,
+                                 char *detail, size_t detail_size)
 {
-    xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
-    char *copy = value != NULL ? strdup((const char *)value) : NULL;
+    xmlChar *value;
+    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
 
+    *out = NULL;
+    if (status != SAML_OK || value == NULL)
+        return status;
+    *out = strdup((const char *)value);
     xmlFree(value);
-    return copy;
+    if (*out == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
+                         "out of memory reading the %s attribute of <%.40s>", name,
+                         node->name);
+    return SAML_OK;
 }
 
 /* Reads the xs:dateTime attribute name of node into *out and sets *present, which may be
- * NULL for a required attribute. */
+ * NULL for a required attribute. A time with a fraction of a second sets *fraction when
+ * fraction is not NULL. */
 static saml_status saml_read_time(xmlNodePtr node, const char *name, bool required,
-                                  time_t *out, bool *present, char *detail, size_t detail_size)
+                                  time_t *out, bool *present, bool *fraction,
+                                  char *detail, size_t detail_size)
 {
-    xmlChar *value = xmlGetNoNsProp(node, (const xmlChar *)name);
-    saml_status status = SAML_OK;
+    xmlChar *value;
+    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
     int parsed = 0;
 
     *out = 0;
     if (present != NULL)
         *present = value != NULL;
+    if (fraction != NULL)
+        *fraction = value != NULL && saml_time_has_fraction(value);
+    if (status != SAML_OK)
+        return status;
     if (value == NULL) {
         if (required)
             status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
@@ -218,17 +256,24 @@ static saml_status saml_read_time(xmlNodePtr node, const char *name, bool requir
 static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, char *detail,
                                     size_t detail_size)
 {
-    xmlChar *version = xmlGetNoNsProp(assertion, (const xmlChar *)"Version");
-    bool version_ok = version != NULL && strcmp((const char *)version, "2.0") == 0;
+    xmlChar *version;
+    bool version_ok;
     xmlNodePtr issuer;
     size_t count;
+    saml_status status =
+        saml_read_attr(assertion, "Version", NULL, &version, detail, detail_size);
 
+    if (status != SAML_OK)
+        return status;
+    version_ok = version != NULL && strcmp((const char *)version, "2.0") == 0;
     xmlFree(version);
     if (!version_ok)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the Assertion's Version is not \"2.0\"");
 
-    a->id = saml_attr_dup(assertion, "ID");
+    status = saml_attr_dup(assertion, "ID", &a->id, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
     if (a->id == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "the Assertion has no ID");
 
@@ -238,8 +283,7 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
                          "the Assertion has %zu Issuer elements; exactly one is required",
                          count);
     if (count == 1) {
-        saml_status status = saml_read_name_text(issuer, &a->issuer, detail, detail_size);
-
+        status = saml_read_name_text(issuer, &a->issuer, detail, detail_size);
         if (status != SAML_OK)
             return status;
     }
@@ -247,8 +291,8 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
                          "the Assertion needs exactly one Issuer holding only text");
 
-    return saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, NULL, detail,
-                          detail_size);
+    return saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, NULL, NULL,
+                          detail, detail_size);
 }
 
 /* Fails for a Subject without NameID. SAML 2.0 Core (section 2.4.1) also allows an
@@ -344,11 +388,17 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
     if (a->name_id[0] == '\0')
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the NameID is empty or only white space");
-    a->name_id_format = saml_attr_dup(name_id, "Format");
-    a->name_qualifier = saml_attr_dup(name_id, "NameQualifier");
-    a->sp_name_qualifier = saml_attr_dup(name_id, "SPNameQualifier");
-    a->sp_provided_id = saml_attr_dup(name_id, "SPProvidedID");
-    return SAML_OK;
+    status = saml_attr_dup(name_id, "Format", &a->name_id_format, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_attr_dup(name_id, "NameQualifier", &a->name_qualifier, detail,
+                               detail_size);
+    if (status == SAML_OK)
+        status = saml_attr_dup(name_id, "SPNameQualifier", &a->sp_name_qualifier, detail,
+                               detail_size);
+    if (status == SAML_OK)
+        status = saml_attr_dup(name_id, "SPProvidedID", &a->sp_provided_id, detail,
+                               detail_size);
+    return status;
 }
 
 static int saml_push_string(char ***list, size_t *count, char *value)
@@ -369,6 +419,7 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
 {
     size_t count;
     xmlNodePtr conditions = saml_child(assertion, "Conditions", &count);
+    bool fraction;
     saml_status status;
 
     if (count != 1)
@@ -376,19 +427,19 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
                          "the Assertion has %zu Conditions elements; exactly one is required",
                          count);
 
-    status = saml_read_time(conditions, "NotBefore", false, &a->not_before, &a->has_not_before,
-                            detail, detail_size);
+    status = saml_read_time(conditions, "NotBefore", false, &a->not_before,
+                            &a->has_not_before, &fraction, detail, detail_size);
     if (status != SAML_OK)
         return status;
     /* The whole seconds of 00:00:00.5 are 00:00:00, when the assertion is not valid yet,
      * so a NotBefore with a fraction starts at the next whole second. */
-    if (a->has_not_before && saml_time_has_fraction(conditions, "NotBefore"))
+    if (fraction)
         a->not_before++;
-    if (xmlHasProp(conditions, (const xmlChar *)"NotOnOrAfter") == NULL)
+    if (xmlHasNsProp(conditions, (const xmlChar *)"NotOnOrAfter", NULL) == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
                          "the Conditions have no NotOnOrAfter, so the assertion never expires");
     status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, NULL,
-                            detail, detail_size);
+                            NULL, detail, detail_size);
     if (status == SAML_OK)
         status = saml_read_condition_elements(conditions, a, detail, detail_size);
     if (status != SAML_OK)
@@ -451,8 +502,8 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
                          count);
     /* The schema requires AuthnInstant; the result attestation copies it. */
     a->has_authn_statement = true;
-    status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, NULL, detail,
-                            detail_size);
+    status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, NULL,
+                            NULL, detail, detail_size);
     if (status != SAML_OK)
         return status;
 
@@ -479,14 +530,16 @@ static xmlNodePtr saml_first_element(xmlNodePtr node)
     return NULL;
 }
 
-/* Returns true when value_node has xsi:nil "true" or "1", which SAML 2.0 Core (section
+/* Sets *is_nil when value_node has xsi:nil "true" or "1", which SAML 2.0 Core (section
  * 2.7.3.1.1) reserves for a null value, as opposed to an empty string. */
-static bool saml_is_nil(xmlNodePtr value_node)
+static saml_status saml_is_nil(xmlNodePtr value_node, bool *is_nil, char *detail,
+                               size_t detail_size)
 {
-    xmlChar *nil =
-        xmlGetNsProp(value_node, (const xmlChar *)"nil", (const xmlChar *)SAML_NS_XSI);
-    bool is_nil = false;
+    xmlChar *nil;
+    saml_status status =
+        saml_read_attr(value_node, "nil", SAML_NS_XSI, &nil, detail, detail_size);
 
+    *is_nil = false;
     if (nil != NULL) {
         const char *text = (const char *)nil;
         size_t len;
@@ -494,11 +547,11 @@ static bool saml_is_nil(xmlNodePtr value_node)
         /* xs:boolean collapses white space around its value. */
         text += strspn(text, " \t\r\n");
         len = strcspn(text, " \t\r\n");
-        is_nil =
+        *is_nil =
             (len == 4 && strncmp(text, "true", 4) == 0) || (len == 1 && text[0] == '1');
     }
     xmlFree(nil);
-    return is_nil;
+    return status;
 }
 
 /* Returns true when node has a child other than a comment, a processing instruction or
@@ -525,9 +578,12 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
     xmlNodePtr element = saml_first_element(value_node);
     char what[96];
     char *value;
-    saml_status status;
+    bool is_nil;
+    saml_status status = saml_is_nil(value_node, &is_nil, detail, detail_size);
 
-    if (saml_is_nil(value_node)) {
+    if (status != SAML_OK)
+        return status;
+    if (is_nil) {
         if (saml_has_content(value_node))
             return saml_fail(
                 detail, detail_size, SAML_ERR_NOT_SAML,
@@ -554,13 +610,15 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
 static saml_status saml_read_attribute(xmlNodePtr node, saml_attribute *attribute,
                                        char *detail, size_t detail_size)
 {
-    attribute->name = saml_attr_dup(node, "Name");
+    saml_status status =
+        saml_attr_dup(node, "Name", &attribute->name, detail, detail_size);
+
+    if (status != SAML_OK)
+        return status;
     if (attribute->name == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML, "an Attribute has no Name");
 
     for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
-        saml_status status;
-
         if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "AttributeValue"))
             continue;
         status = saml_read_attribute_value(child, attribute, detail, detail_size);

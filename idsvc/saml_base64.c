@@ -20,9 +20,9 @@ static bool base64_is_alphabet(char c)
            c == '+' || c == '/';
 }
 
-/* Copies the characters of text other than white space into out and returns their
- * count. Returns -1 when text contains a character outside the alphabet, or a '=' that
- * is not padding at the end. */
+/* Copies the characters of text other than white space into out, unless out is NULL, and
+ * returns their count. Returns -1 when text contains a character outside the alphabet,
+ * or a '=' that is not padding at the end. */
 static long base64_compact(const char *text, size_t len, char *out, size_t *padding)
 {
     size_t count = 0;
@@ -37,9 +37,23 @@ static long base64_compact(const char *text, size_t len, char *out, size_t *padd
             (*padding)++;
         else if (!base64_is_alphabet(c) || *padding > 0)
             return -1;
-        out[count++] = c;
+        if (out != NULL)
+            out[count] = c;
+        count++;
     }
     return (long)count;
+}
+
+int saml_base64_check(const char *text, size_t len, size_t *out_len)
+{
+    size_t padding;
+    long count = len > INT32_MAX ? -1 : base64_compact(text, len, NULL, &padding);
+
+    /* Each 4 characters are 3 bytes, less the padding, which is never all of them. */
+    if (count <= 0 || count % 4 != 0 || padding > 2)
+        return -1;
+    *out_len = (size_t)count / 4 * 3 - padding;
+    return 0;
 }
 
 unsigned char *saml_base64_decode(const char *text, size_t len, size_t *out_len)

@@ -90,10 +90,12 @@ static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t d
 
     /* A Response that reports a failed request carries no assertion, and its status is
      * the reason. The status is not signed, but it can only reject. */
-    if (count == 0 && encrypted == 0 &&
-        saml_check_response_status(loc->root, detail, detail_size) ==
-            SAML_ERR_STATUS_NOT_SUCCESS)
-        return SAML_ERR_STATUS_NOT_SUCCESS;
+    if (count == 0 && encrypted == 0) {
+        saml_status status = saml_check_response_status(loc->root, detail, detail_size);
+
+        if (status == SAML_ERR_STATUS_NOT_SUCCESS || status == SAML_ERR_INTERNAL)
+            return status;
+    }
 
     /* A lone EncryptedAssertion is valid SAML that the node cannot decrypt, like an
      * EncryptedID. Beside another assertion it is one assertion too many. */

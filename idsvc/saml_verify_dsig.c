@@ -271,7 +271,7 @@ static saml_status saml_dsig_check_digest(xmlNodePtr reference, saml_dsig_info *
     const saml_algorithm *digest;
     xmlNodePtr value_node;
     char *text;
-    unsigned char *decoded;
+    bool valid;
     size_t len;
     saml_status status;
 
@@ -300,12 +300,11 @@ static saml_status saml_dsig_check_digest(xmlNodePtr reference, saml_dsig_info *
     if (text == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
                          "the Reference needs exactly one DigestValue holding only text");
-    decoded = saml_base64_decode(text, strlen(text), &len);
+    valid = saml_base64_check(text, strlen(text), &len) == 0;
     free(text);
-    if (decoded == NULL)
+    if (!valid)
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
                          "the DigestValue is not valid base64");
-    free(decoded);
     return SAML_OK;
 }
 
@@ -313,11 +312,16 @@ static saml_status saml_dsig_check_reference(xmlNodePtr reference, xmlNodePtr si
                                              saml_dsig_info *info, char *detail,
                                              size_t detail_size)
 {
-    xmlChar *id = xmlGetNoNsProp(signed_node, (const xmlChar *)"ID");
-    xmlChar *uri = xmlGetNoNsProp(reference, (const xmlChar *)"URI");
-    saml_status status = SAML_OK;
+    xmlChar *id = NULL;
+    xmlChar *uri = NULL;
+    saml_status status =
+        saml_read_attr(signed_node, "ID", NULL, &id, detail, detail_size);
     xmlAttrPtr registered;
 
+    if (status == SAML_OK)
+        status = saml_read_attr(reference, "URI", NULL, &uri, detail, detail_size);
+    if (status != SAML_OK)
+        goto out;
     if (id == NULL || id[0] == '\0') {
         status = saml_fail(detail, detail_size, SAML_ERR_REFERENCE_INVALID,
                            "the signed <%.40s> has no ID attribute", signed_node->name);
@@ -362,7 +366,7 @@ static saml_status saml_dsig_decode_value(xmlNodePtr signature, saml_dsig_info *
     size_t count;
     xmlNodePtr value_node = saml_dsig_only_child(signature, "SignatureValue", &count);
     char *text = value_node != NULL ? xml_safe_text(value_node) : NULL;
-    unsigned char *decoded;
+    bool valid;
 
     /* A content fault keeps signature_encoding, and only a failed allocation is internal. */
     if (text == NULL && value_node != NULL &&
@@ -373,12 +377,11 @@ static saml_status saml_dsig_decode_value(xmlNodePtr signature, saml_dsig_info *
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
                          "the Signature needs exactly one SignatureValue holding only text");
 
-    decoded = saml_base64_decode(text, strlen(text), &info->signature_len);
+    valid = saml_base64_check(text, strlen(text), &info->signature_len) == 0;
     free(text);
-    if (decoded == NULL)
+    if (!valid)
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_ENCODING,
                          "the SignatureValue is not valid base64");
-    free(decoded);
     return SAML_OK;
 }
 

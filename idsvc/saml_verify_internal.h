@@ -155,6 +155,15 @@ saml_status saml_fail_text_read(xmlNodePtr element, const char *what, char *deta
 saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
                                 size_t detail_size);
 
+/*
+ * Reads the attribute name of element, in the namespace ns or, when ns is NULL, without
+ * a namespace, into *out, to xmlFree(). *out is NULL when element has no such attribute.
+ * Returns SAML_OK, or SAML_ERR_INTERNAL when memory runs out, so that a failed
+ * allocation never reads as an absent attribute.
+ */
+saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
+                           xmlChar **out, char *detail, size_t detail_size);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

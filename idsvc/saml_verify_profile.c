@@ -96,8 +96,10 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
 {
     xmlNodePtr status;
     xmlNodePtr code;
+    xmlNodePtr second;
     xmlChar *value;
-    saml_status result = SAML_OK;
+    xmlChar *reason = NULL;
+    saml_status result;
 
     if (!xml_safe_is_element(root, SAML_NS_PROTOCOL, "Response"))
         return SAML_OK;
@@ -110,12 +112,14 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
 
     /* Only the top-level code states whether the request succeeded, and a second-level
      * code inside it only refines that, so it is named as the reason. */
-    value = xmlGetNoNsProp(code, (const xmlChar *)"Value");
-    if (value == NULL || strcmp((const char *)value, SAML_STATUS_SUCCESS) != 0) {
-        xmlNodePtr second = saml_only_child(code, SAML_NS_PROTOCOL, "StatusCode");
-        xmlChar *reason = second != NULL ? xmlGetNoNsProp(second, (const xmlChar *)"Value")
-                                         : NULL;
-
+    result = saml_read_attr(code, "Value", NULL, &value, detail, detail_size);
+    if (result != SAML_OK ||
+        (value != NULL && strcmp((const char *)value, SAML_STATUS_SUCCESS) == 0))
+        goto out;
+    second = saml_only_child(code, SAML_NS_PROTOCOL, "StatusCode");
+    if (second != NULL)
+        result = saml_read_attr(second, "Value", NULL, &reason, detail, detail_size);
+    if (result == SAML_OK)
         result = saml_fail(detail, detail_size, SAML_ERR_STATUS_NOT_SUCCESS,
                            "the Response's StatusCode is \"%.100s\"%s%.100s%s, not Success, "
                            "so the issuer reports that the request failed",
@@ -123,8 +127,8 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
                            reason != NULL ? " with the second-level code \"" : "",
                            reason != NULL ? (const char *)reason : "",
                            reason != NULL ? "\"" : "");
-        xmlFree(reason);
-    }
+out:
+    xmlFree(reason);
     xmlFree(value);
     return result;
 }
@@ -206,8 +210,8 @@ static int saml_parse_count(const char *text, long *out)
 static saml_status saml_read_proxy_count(xmlNodePtr node, saml_proxy_restriction *proxy,
                                          char *detail, size_t detail_size)
 {
-    xmlChar *count = xmlGetNoNsProp(node, (const xmlChar *)"Count");
-    saml_status status = SAML_OK;
+    xmlChar *count;
+    saml_status status = saml_read_attr(node, "Count", NULL, &count, detail, detail_size);
 
     proxy->count = -1;
     if (count != NULL && saml_parse_count((const char *)count, &proxy->count) != 0)
@@ -317,6 +321,7 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
     xmlChar *text;
     time_t not_on_or_after = 0;
     int parsed;
+    saml_status status;
 
     if (data == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
@@ -327,7 +332,9 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
                          "the bearer SubjectConfirmationData has a NotBefore, which the "
                          "Web Browser SSO profile forbids");
 
-    text = xmlGetNoNsProp(data, (const xmlChar *)"NotOnOrAfter");
+    status = saml_read_attr(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
     if (text == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
                          "the bearer SubjectConfirmationData has no NotOnOrAfter, so it "
@@ -368,7 +375,9 @@ saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char 
 
         if (!xml_safe_is_element(c, SAML_NS_ASSERTION, "SubjectConfirmation"))
             continue;
-        method = xmlGetNoNsProp(c, (const xmlChar *)"Method");
+        status = saml_read_attr(c, "Method", NULL, &method, detail, detail_size);
+        if (status != SAML_OK)
+            return status;
         bearer = method != NULL && strcmp((const char *)method, SAML_METHOD_BEARER) == 0;
         xmlFree(method);
         if (!bearer)

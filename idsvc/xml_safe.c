@@ -18,6 +18,7 @@ static pthread_once_t xml_safe_once = PTHREAD_ONCE_INIT;
 typedef struct xml_safe_parse_state {
     bool doctype_seen;
     bool decoding_failed; /* libxml2's decoder met bytes invalid in the document's encoding */
+    bool no_memory;       /* libxml2 ran out of memory */
 } xml_safe_parse_state;
 
 static xmlParserInputPtr xml_safe_deny_entity(const char *url, const char *id,
@@ -66,7 +67,10 @@ static void xml_safe_on_error(void *user, xmlErrorPtr error)
 {
     xml_safe_parse_state *state = user;
 
-    if (error != NULL && (error->domain == XML_FROM_I18N || error->domain == XML_FROM_IO))
+    if (error != NULL && error->code == XML_ERR_NO_MEMORY)
+        state->no_memory = true;
+    else if (error != NULL &&
+             (error->domain == XML_FROM_I18N || error->domain == XML_FROM_IO))
         state->decoding_failed = true;
 }
 
@@ -85,11 +89,26 @@ static xmlDocPtr xml_safe_read(xmlParserCtxtPtr ctxt, const char *xml, size_t le
     return doc;
 }
 
+/* Creates a parser context with xml_safe_on_error as this thread's structured error
+ * handler, so that a failed allocation is not reported on standard error. */
+static xmlParserCtxtPtr xml_safe_new_context(xml_safe_parse_state *state)
+{
+    xmlStructuredErrorFunc saved_handler = xmlStructuredError;
+    void *saved_context = xmlStructuredErrorContext;
+    xmlParserCtxtPtr ctxt;
+
+    xmlSetStructuredErrorFunc(state, xml_safe_on_error);
+    ctxt = xmlNewParserCtxt();
+    xmlSetStructuredErrorFunc(saved_context, saved_handler);
+    return ctxt;
+}
+
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
                                xmlDocPtr *doc_out, char *detail, size_t detail_size)
 {
     const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
-    xml_safe_parse_state state = { .doctype_seen = false, .decoding_failed = false };
+    xml_safe_parse_state state = {
+        .doctype_seen = false, .decoding_failed = false, .no_memory = false};
     xml_safe_status status = XML_SAFE_MALFORMED;
     xmlParserCtxtPtr ctxt = NULL;
     xmlDocPtr doc = NULL;
@@ -108,7 +127,7 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
     if (status != XML_SAFE_OK)
         return status;
 
-    ctxt = xmlNewParserCtxt();
+    ctxt = xml_safe_new_context(&state);
     if (ctxt == NULL) {
         snprintf(detail, detail_size, "out of memory creating the XML parser");
         return XML_SAFE_NO_MEMORY;
@@ -122,6 +141,13 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
     if (state.doctype_seen || (doc != NULL && (doc->intSubset != NULL || doc->extSubset != NULL))) {
         snprintf(detail, detail_size, "the document contains a DOCTYPE declaration");
         status = XML_SAFE_DOCTYPE;
+        goto out;
+    }
+    /* A failed allocation stops the parse as an error in the document would, and can
+     * break the decoder's buffers too, so it is named first. */
+    if (state.no_memory) {
+        snprintf(detail, detail_size, "out of memory parsing the document");
+        status = XML_SAFE_NO_MEMORY;
         goto out;
     }
     /* Before the parse errors, which name only the place where decoding stopped. libxml2's
@@ -212,13 +238,18 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
                                               size_t detail_size)
 {
     xml_safe_status status = XML_SAFE_OK;
-    xmlChar *value = xmlNodeListGetString(doc, attr->children, 1);
+    /* An attribute without children has the empty value; with children, NULL means that
+     * memory ran out. */
+    xmlChar *value = attr->children != NULL ? xmlNodeListGetString(doc, attr->children, 1)
+                                            : xmlStrdup((const xmlChar *)"");
     int name_chars;
 
-    if (value == NULL)
-        value = xmlStrdup((const xmlChar *)"");
-    if (value == NULL)
+    if (value == NULL) {
+        snprintf(detail, detail_size,
+                 "out of memory reading the %.40s attribute of <%.60s>",
+                 (const char *)attr->name, (const char *)attr->parent->name);
         return XML_SAFE_NO_MEMORY;
+    }
 
     /* xmlAddID of libxml2 2.9.14 returns NULL for an empty value, as for a failed
      * allocation, and an ID must be an NCName, which is never empty. xmlAddID would

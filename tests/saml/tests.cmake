@@ -17,3 +17,11 @@ idsvc_add_unit_test(saml_checks_test ${CMAKE_CURRENT_LIST_DIR}/saml_checks_test.
 idsvc_add_unit_test(saml_c14n_bounds_test ${CMAKE_CURRENT_LIST_DIR}/saml_c14n_bounds_test.c
                     saml_test_util idsvc_policy)
 add_dependencies(saml_c14n_bounds_test idsvc-admin)
+
+# Fails each allocation of a verification in turn: libxml2's through xmlMemSetup, and
+# those of idsvc's own code through the linker's --wrap, which only this program uses.
+idsvc_add_unit_test(saml_alloc_test ${CMAKE_CURRENT_LIST_DIR}/saml_alloc_test.c
+                    saml_test_util)
+target_link_options(saml_alloc_test PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
+                    -Wl,--wrap=realloc -Wl,--wrap=strdup -Wl,--wrap=xmlCtxtReadMemory
+                    -Wl,--wrap=xmlSecDSigCtxVerify)
