@@ -11,6 +11,8 @@
 #include "saml_verify_internal.h"
 #include "xml_safe.h"
 
+#define SAML_NAMEID_ENTITY "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+
 /* Reads exactly count decimal digits at *text and advances past them. Unlike sscanf's %d
  * it takes no sign and no space. Returns -1 when a character is not a digit. */
 static int saml_time_digits(const char **text, int count)
@@ -283,7 +285,7 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
                          "the Assertion has %zu Issuer elements; exactly one is required",
                          count);
     if (count == 1) {
-        status = saml_read_name_text(issuer, &a->issuer, detail, detail_size);
+        status = saml_read_issuer(issuer, &a->issuer, detail, detail_size);
         if (status != SAML_OK)
             return status;
     }
@@ -359,6 +361,60 @@ saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
         return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory reading the %.40s",
                          element->name);
     return SAML_OK;
+}
+
+/* Returns whether value equals uri once the XML white space around it is taken off, as
+ * the whiteSpace facet of xs:anyURI (collapse) takes it off. */
+static bool saml_uri_equals(const char *value, const char *uri)
+{
+    size_t len;
+
+    value += strspn(value, " \t\r\n");
+    len = strlen(value);
+    while (len > 0 && strchr(" \t\r\n", value[len - 1]) != NULL)
+        len--;
+    return len == strlen(uri) && memcmp(value, uri, len) == 0;
+}
+
+saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
+                             size_t detail_size)
+{
+    static const char *const qualifiers[] = {"NameQualifier", "SPNameQualifier",
+                                             "SPProvidedID"};
+    const char *owner = issuer->parent != NULL && issuer->parent->type == XML_ELEMENT_NODE
+                            ? (const char *)issuer->parent->name
+                            : "document";
+    xmlChar *format;
+    saml_status status =
+        saml_read_attr(issuer, "Format", NULL, &format, detail, detail_size);
+
+    *out = NULL;
+    if (status != SAML_OK)
+        return status;
+    if (format != NULL && !saml_uri_equals((const char *)format, SAML_NAMEID_ENTITY)) {
+        bool empty = saml_uri_equals((const char *)format, "");
+
+        status =
+            saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                      "the Issuer of <%.40s> has %s%.100s%s, but an Issuer must have no "
+                      "Format or the Format " SAML_NAMEID_ENTITY " (SAML 2.0 Web "
+                      "Browser SSO profile, section 4.1.4.2)",
+                      owner, empty ? "an empty Format" : "the Format \"",
+                      empty ? "" : (const char *)format, empty ? "" : "\"");
+    }
+    xmlFree(format);
+    if (status != SAML_OK)
+        return status;
+
+    for (size_t i = 0; i < sizeof(qualifiers) / sizeof(qualifiers[0]); i++) {
+        if (xmlHasNsProp(issuer, (const xmlChar *)qualifiers[i], NULL) != NULL)
+            return saml_fail(
+                detail, detail_size, SAML_ERR_NOT_SAML,
+                "the Issuer of <%.40s> has a %s attribute, which SAML 2.0 Core "
+                "(section 8.3.6) forbids on an entity identifier",
+                owner, qualifiers[i]);
+    }
+    return saml_read_name_text(issuer, out, detail, detail_size);
 }
 
 static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, char *detail,

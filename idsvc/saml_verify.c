@@ -183,7 +183,8 @@ static void saml_prefix_detail(char *detail, size_t detail_size, const char *pre
     detail[prefix_len + len] = '\0';
 }
 
-/* Reads the text of the only saml:Issuer child of node into *issuer (NULL when absent). */
+/* Reads the text of the only saml:Issuer child of node into *issuer (NULL when absent),
+ * with the checks of saml_read_issuer. */
 static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
                                   size_t detail_size)
 {
@@ -205,7 +206,7 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
                          "<%.40s> has %zu Issuer elements; at most one is allowed", node->name,
                          count);
 
-    status = saml_read_name_text(found, issuer, detail, detail_size);
+    status = saml_read_issuer(found, issuer, detail, detail_size);
     if (status != SAML_OK)
         return status;
     if ((*issuer)[0] == '\0') {

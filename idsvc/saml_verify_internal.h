@@ -156,6 +156,17 @@ saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
                                 size_t detail_size);
 
 /*
+ * Reads an Issuer, of an Assertion or a Response, as saml_read_name_text does. The SAML
+ * 2.0 Web Browser SSO profile (section 4.1.4.2) requires it to have no Format or the
+ * Format urn:oasis:names:tc:SAML:2.0:nameid-format:entity. XML white space around that
+ * URI is allowed, as xs:anyURI allows it. SAML 2.0 Core (section 8.3.6) forbids
+ * NameQualifier, SPNameQualifier and SPProvidedID on an entity identifier. Each of these
+ * faults is SAML_ERR_NOT_SAML, naming the attribute.
+ */
+saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
+                             size_t detail_size);
+
+/*
  * Reads the attribute name of element, in the namespace ns or, when ns is NULL, without
  * a namespace, into *out, to xmlFree(). *out is NULL when element has no such attribute.
  * Returns SAML_OK, or SAML_ERR_INTERNAL when memory runs out, so that a failed

@@ -1541,6 +1541,110 @@ static void signature_objects_allowed(void **state)
     free(objects);
 }
 
+/* The Issuer of an Assertion, and of a Response around it, may have no Format or the
+ * entity Format, with white space around the URI, as xs:anyURI allows. Any other Format,
+ * an empty one, and a name qualifier, which an entity identifier must not carry, are
+ * not_saml. */
+static void issuer_format_checked(void **state)
+{
+    static const struct {
+        const char *issuer;
+        const char *detail; /* NULL: the assertion verifies */
+    } cases[] = {
+        {"<saml:Issuer Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:entity\">",
+         NULL},
+        {"<saml:Issuer Format=\" "
+         "urn:oasis:names:tc:SAML:2.0:nameid-format:entity&#9;&#10;\">",
+         NULL},
+        {"<saml:Issuer "
+         "Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">",
+         "the Issuer of <Assertion> has the Format \"urn:oasis:names:tc:SAML:1.1:nameid-"
+         "format:emailAddress\", but an Issuer must have no Format or the Format "
+         "urn:oasis:names:tc:SAML:2.0:nameid-format:entity (SAML 2.0 Web Browser SSO "
+         "profile, section 4.1.4.2)"},
+        {"<saml:Issuer Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format: entity\">",
+         "the Issuer of <Assertion> has the Format \"urn:oasis:names:tc:SAML:2.0:nameid-"
+         "format: entity\", but an Issuer must have no Format or the Format "
+         "urn:oasis:names:tc:SAML:2.0:nameid-format:entity (SAML 2.0 Web Browser SSO "
+         "profile, section 4.1.4.2)"},
+        {"<saml:Issuer Format=\"\">",
+         "the Issuer of <Assertion> has an empty Format, but an Issuer must have no "
+         "Format "
+         "or the Format urn:oasis:names:tc:SAML:2.0:nameid-format:entity (SAML 2.0 Web "
+         "Browser SSO profile, section 4.1.4.2)"},
+        {"<saml:Issuer Format=\" &#9;\">",
+         "the Issuer of <Assertion> has an empty Format, but an Issuer must have no "
+         "Format "
+         "or the Format urn:oasis:names:tc:SAML:2.0:nameid-format:entity (SAML 2.0 Web "
+         "Browser SSO profile, section 4.1.4.2)"},
+        {"<saml:Issuer NameQualifier=\"https://federation.idsvc.test\">",
+         "the Issuer of <Assertion> has a NameQualifier attribute, which SAML 2.0 Core "
+         "(section 8.3.6) forbids on an entity identifier"},
+        {"<saml:Issuer SPNameQualifier=\"" ST_AUDIENCE "\">",
+         "the Issuer of <Assertion> has a SPNameQualifier attribute, which SAML 2.0 Core "
+         "(section 8.3.6) forbids on an entity identifier"},
+        {"<saml:Issuer SPProvidedID=\"x\">",
+         "the Issuer of <Assertion> has a SPProvidedID attribute, which SAML 2.0 Core "
+         "(section 8.3.6) forbids on an entity identifier"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant("<saml:Issuer>", cases[i].issuer);
+
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, cases[i].detail);
+        }
+        free(xml);
+    }
+}
+
+/* The Response's own Issuer is read with the same checks. */
+static void response_issuer_format_checked(void **state)
+{
+    char *email =
+        in_response("<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" "
+                    "Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:"
+                    "emailAddress\">" ST_ISSUER "</saml:Issuer><samlp:Status>"
+                    "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+                    "Success\"/></samlp:Status>");
+    char *entity = in_response(
+        "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" "
+        "Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:entity\">" ST_ISSUER
+        "</saml:Issuer><samlp:Status><samlp:StatusCode "
+        "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
+        "</samlp:Status>");
+    char *qualified =
+        in_response("<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:"
+                    "assertion\" NameQualifier=\"urn:x\">" ST_ISSUER
+                    "</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"urn:"
+                    "oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>");
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, entity, NULL), SAML_OK);
+    assert_int_equal(verify_with_detail(email, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(
+        detail, "the Issuer of <Response> has the Format \"urn:oasis:names:tc:SAML:1.1:"
+                "nameid-format:emailAddress\", but an Issuer must have no Format or the "
+                "Format urn:oasis:names:tc:SAML:2.0:nameid-format:entity (SAML 2.0 Web "
+                "Browser SSO profile, section 4.1.4.2)");
+    assert_int_equal(verify_with_detail(qualified, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail,
+                        "the Issuer of <Response> has a NameQualifier attribute, which "
+                        "SAML 2.0 Core (section 8.3.6) forbids on an entity identifier");
+    free(email);
+    free(entity);
+    free(qualified);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1586,6 +1690,8 @@ int main(void)
         cmocka_unit_test(signature_form_checked),
         cmocka_unit_test(signature_objects_allowed),
         cmocka_unit_test(signature_parts_named),
+        cmocka_unit_test(issuer_format_checked),
+        cmocka_unit_test(response_issuer_format_checked),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
