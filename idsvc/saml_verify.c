@@ -5,11 +5,12 @@
  * SAML root, absolute namespace names, unique IDs, exactly one Assertion, the choice of
  * the signed element, the SignedInfo checks, the bounds on canonicalisation work, the
  * issuer's trusted keys and the signature come first, then the content model of a
- * Response around the Assertion. The claims, the Response status, the order of the
- * Conditions times, the validity window, the bearer confirmation, audience and replay
- * check follow, all read from the signed element except the Response status, which can
- * only reject. A Response that contains no assertion is rejected for its
- * status, when that reports a failure, before the count.
+ * Response around the Assertion and text where a SAML schema allows only child elements.
+ * The claims, the Response status, the order of the Conditions times, the validity
+ * window, the bearer confirmation, audience and replay check follow, all read from the
+ * signed element except the Response status, which can only reject. A Response that
+ * contains no assertion is rejected for its status, when that reports a failure, before
+ * the count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct saml_located {
     xmlNodePtr assertion;
     xmlNodePtr signed_node; /* the Assertion, or the Response that contains it */
     xmlNodePtr signature;   /* a direct child of signed_node */
+    xmlNodePtr stray_text;  /* the first element with text its schema forbids, or NULL */
 } saml_located;
 
 static saml_status saml_from_xml_safe(xml_safe_status status)
@@ -72,7 +74,10 @@ static xmlNodePtr saml_next_outside_advice(xmlNodePtr node, xmlNodePtr root)
 }
 
 /* Counts every Assertion in the document outside the Advice of an Assertion, also those
- * hidden inside unknown elements. */
+ * hidden inside unknown elements. The same walk notes the first element whose schema
+ * content is element-only but that contains text other than white space, which
+ * saml_verify_doc rejects after the signatures, so that text added to a signed element
+ * keeps its digest_mismatch. */
 static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t detail_size)
 {
     size_t count = 0;
@@ -80,6 +85,8 @@ static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t d
 
     for (xmlNodePtr node = loc->root; node != NULL;
          node = saml_next_outside_advice(node, loc->root)) {
+        if (loc->stray_text == NULL && saml_form_has_stray_text(node))
+            loc->stray_text = node;
         if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Assertion")) {
             loc->assertion = node;
             count++;
@@ -444,6 +451,8 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
         status = saml_verify_envelope(store, options, &loc, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_response_form(loc.root, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_element_text(loc.stray_text, detail, detail_size);
     if (status != SAML_OK)
         return status;
 

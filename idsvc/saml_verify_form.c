@@ -8,10 +8,12 @@
  * Recommendation, second edition, 2008), sections 4.1, 4.3, 4.3.3 and 4.3.3.4.
  *
  * The child elements of a samlp:Response are checked here too, against the ResponseType
- * of SAML 2.0 Core's protocol schema (saml-schema-protocol-2.0.xsd).
+ * of SAML 2.0 Core's protocol schema (saml-schema-protocol-2.0.xsd), and so is text
+ * inside the SAML elements whose content is element-only.
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "saml_verify_internal.h"
@@ -65,16 +67,62 @@ static xmlNodePtr saml_form_next_element(xmlNodePtr node)
     return node;
 }
 
+static bool saml_form_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Returns the first text or CDATA child of node that contains a character other than XML
+ * white space, or NULL when it has none. */
+static const xmlNode *saml_form_stray_text(const xmlNode *node)
+{
+    for (const xmlNode *child = node->children; child != NULL; child = child->next) {
+        const char *text = (const char *)child->content;
+
+        if ((child->type != XML_TEXT_NODE && child->type != XML_CDATA_SECTION_NODE) ||
+            text == NULL)
+            continue;
+        while (saml_form_is_space(*text))
+            text++;
+        if (*text != '\0')
+            return child;
+    }
+    return NULL;
+}
+
+/* Fails with status for the stray text of element, quoting its start. */
+static saml_status saml_form_text_fail(const xmlNode *element, const xmlNode *text,
+                                       saml_status status, const char *schema,
+                                       char *detail, size_t detail_size)
+{
+    const char *content = (const char *)text->content;
+
+    while (saml_form_is_space(*content))
+        content++;
+    return saml_fail(
+        detail, detail_size, status,
+        "the %.40s contains the text \"%.40s\", but %s allows no text there, "
+        "only white space between its child elements",
+        element->name, content, schema);
+}
+
 /*
- * Matches the child elements of parent against a content model, in order. Text,
- * comments and processing instructions between them are skipped, as xmlsec skips them.
- * The sentence names the first element out of place, or the first required one that is
- * missing.
+ * Matches the child elements of parent against a content model, in order. Comments and
+ * processing instructions between them are skipped, as xmlsec skips them, and so is
+ * white space. Each of these content models is element-only, so other text is
+ * rejected, because xmlsec would skip it too and it would travel unsigned inside the
+ * Signature. The sentence names the text, the first element out of place, or the first
+ * required one that is missing.
  */
 static saml_status saml_form_check(xmlNodePtr parent, const saml_form_part *parts,
                                    size_t part_count, char *detail, size_t detail_size)
 {
     xmlNodePtr child = saml_form_next_element(parent->children);
+    const xmlNode *text = saml_form_stray_text(parent);
+
+    if (text != NULL)
+        return saml_form_text_fail(parent, text, SAML_ERR_SIGNATURE_MALFORMED, "XML-DSig",
+                                   detail, detail_size);
 
     for (size_t i = 0; i < part_count; i++) {
         size_t seen = 0;
@@ -216,4 +264,83 @@ saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detai
             return saml_form_response_fail(child, detail, detail_size);
     }
     return SAML_OK;
+}
+
+/*
+ * The elements of SAML 2.0 Core's schemas (saml-schema-assertion-2.0.xsd and
+ * saml-schema-protocol-2.0.xsd) whose types have element-only or empty content, so that
+ * text other than white space directly inside them breaks the schema. Left out are the
+ * elements whose types allow text (Issuer, NameID, Audience, AttributeValue,
+ * SubjectConfirmationData, AuthnContextDecl, StatusMessage and the like) and the abstract
+ * Statement, Condition and BaseID, whose xsi:type may extend them. Each list is sorted
+ * in strcmp order for bsearch.
+ */
+static const char *const saml_form_assertion_element_only[] = {
+    "Advice",
+    "Assertion",
+    "Attribute",
+    "AttributeStatement",
+    "AudienceRestriction",
+    "AuthnContext",
+    "AuthnStatement",
+    "AuthzDecisionStatement",
+    "Conditions",
+    "EncryptedAssertion",
+    "EncryptedAttribute",
+    "EncryptedID",
+    "Evidence",
+    "OneTimeUse",
+    "ProxyRestriction",
+    "Subject",
+    "SubjectConfirmation",
+    "SubjectLocality",
+};
+
+static const char *const saml_form_protocol_element_only[] = {
+    "Extensions", "Response", "Status", "StatusCode", "StatusDetail",
+};
+
+static int saml_form_compare_name(const void *name, const void *entry)
+{
+    return strcmp(name, *(const char *const *)entry);
+}
+
+static bool saml_form_in_list(const xmlNode *node, const char *const *names, size_t count)
+{
+    return bsearch(node->name, names, count, sizeof(names[0]), saml_form_compare_name) !=
+           NULL;
+}
+
+/* Returns whether node is one of the elements of the lists above. */
+static bool saml_form_element_only(const xmlNode *node)
+{
+    const char *ns = node->ns != NULL ? (const char *)node->ns->href : NULL;
+
+    if (ns == NULL)
+        return false;
+    if (strcmp(ns, SAML_NS_ASSERTION) == 0)
+        return saml_form_in_list(node, saml_form_assertion_element_only,
+                                 sizeof(saml_form_assertion_element_only) /
+                                     sizeof(saml_form_assertion_element_only[0]));
+    if (strcmp(ns, SAML_NS_PROTOCOL) == 0)
+        return saml_form_in_list(node, saml_form_protocol_element_only,
+                                 sizeof(saml_form_protocol_element_only) /
+                                     sizeof(saml_form_protocol_element_only[0]));
+    return false;
+}
+
+bool saml_form_has_stray_text(const xmlNode *element)
+{
+    /* The text first: most elements have none, and the lists are searched only for the
+     * few that do, such as the Issuer and the NameID, whose text is their value. */
+    return saml_form_stray_text(element) != NULL && saml_form_element_only(element);
+}
+
+saml_status saml_check_element_text(const xmlNode *element, char *detail,
+                                    size_t detail_size)
+{
+    if (element == NULL)
+        return SAML_OK;
+    return saml_form_text_fail(element, saml_form_stray_text(element), SAML_ERR_NOT_SAML,
+                               "SAML 2.0 Core's schema", detail, detail_size);
 }

@@ -53,8 +53,9 @@ typedef struct saml_dsig_info {
 
 /*
  * Checks that the Signature, its SignedInfo, each Reference and its Transforms contain
- * the child elements that the XML-DSig schema requires, in its order, and no others. Returns
- * SAML_ERR_SIGNATURE_MALFORMED with a sentence naming the element at fault.
+ * the child elements that the XML-DSig schema requires, in its order, and no others, and
+ * no text but white space. Returns SAML_ERR_SIGNATURE_MALFORMED with a sentence naming
+ * the element or text at fault.
  */
 saml_status saml_dsig_check_form(xmlNodePtr signature, char *detail, size_t detail_size);
 
@@ -109,6 +110,16 @@ saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_siz
  * Returns SAML_ERR_NOT_SAML naming the first element out of place. root is the document's
  * root element, and an Assertion root passes. */
 saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size);
+
+/* Returns whether element has a text or CDATA child with a character other than XML
+ * white space, and is a SAML assertion or protocol element whose schema type has
+ * element-only or empty content, such as a Response, a Subject or an Attribute. */
+bool saml_form_has_stray_text(const xmlNode *element);
+
+/* Rejects, as SAML_ERR_NOT_SAML, an element for which saml_form_has_stray_text returned
+ * true, quoting the start of the text. NULL passes. */
+saml_status saml_check_element_text(const xmlNode *element, char *detail,
+                                    size_t detail_size);
 
 /* Rejects a Response whose top-level StatusCode is not Success; root is the document's
  * root element, which is the Assertion itself when no Response wraps it. */

@@ -1645,6 +1645,154 @@ static void response_issuer_format_checked(void **state)
     free(qualified);
 }
 
+#define STATEMENTS(authn, context, attributes, attribute)                                \
+    "</saml:Conditions><saml:AuthnStatement "                                            \
+    "AuthnInstant=\"2026-01-01T00:00:00Z\">" authn "<saml:AuthnContext>" context         \
+    "<saml:AuthnContextClassRef>urn:x"                                                   \
+    "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"             \
+    "<saml:AttributeStatement>" attributes "<saml:Attribute Name=\"urn:x\">" attribute   \
+    "<saml:AttributeValue>v</saml:AttributeValue></saml:Attribute>"                      \
+    "</saml:AttributeStatement>"
+
+/* Text other than white space directly inside a SAML element whose schema content is
+ * element-only, plain or in a CDATA section, is not_saml naming the element. White space,
+ * comments and text in elements of mixed content still pass. */
+static void element_text_rejected(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        const char *element; /* NULL: the assertion verifies */
+    } cases[] = {
+        {"</saml:Issuer>", "</saml:Issuer>x", "Assertion"},
+        {"<saml:Subject>", "<saml:Subject>x", "Subject"},
+        {"<saml:Subject>", "<saml:Subject><![CDATA[x]]>", "Subject"},
+        {"<saml:SubjectConfirmationData ", "x<saml:SubjectConfirmationData ",
+         "SubjectConfirmation"},
+        {"<saml:AudienceRestriction>", "x<saml:AudienceRestriction>", "Conditions"},
+        {"</saml:AudienceRestriction>", "x</saml:AudienceRestriction>",
+         "AudienceRestriction"},
+        {"</saml:AudienceRestriction>",
+         "</saml:AudienceRestriction><saml:OneTimeUse>x</saml:OneTimeUse>", "OneTimeUse"},
+        {"</saml:AudienceRestriction>",
+         "</saml:AudienceRestriction><saml:ProxyRestriction>x</saml:ProxyRestriction>",
+         "ProxyRestriction"},
+        {"</saml:Conditions>", STATEMENTS("x", "", "", ""), "AuthnStatement"},
+        {"</saml:Conditions>", STATEMENTS("", "x", "", ""), "AuthnContext"},
+        {"</saml:Conditions>", STATEMENTS("", "", "x", ""), "AttributeStatement"},
+        {"</saml:Conditions>", STATEMENTS("", "", "", "x"), "Attribute"},
+        {"<saml:Subject>", "<saml:Subject>\n  <!-- indented -->\t", NULL},
+        {"<saml:AudienceRestriction>", "<![CDATA[ \n]]><saml:AudienceRestriction>", NULL},
+        {"</saml:SubjectConfirmationData>", "mixed</saml:SubjectConfirmationData>", NULL},
+        {"</saml:Conditions>", STATEMENTS(" ", "\n", "\t", "\r\n"), NULL},
+    };
+    char detail[512];
+    char expected[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        if (cases[i].element == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            snprintf(
+                expected, sizeof(expected),
+                "the %s contains the text \"x\", but SAML 2.0 Core's schema allows no "
+                "text there, only white space between its child elements",
+                cases[i].element);
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, expected);
+        }
+        free(xml);
+    }
+}
+
+/* Text in the unsigned Response around the Assertion, and in its Status, is not_saml
+ * too. Text added to the signed Assertion after signing keeps digest_mismatch, because
+ * the signature is checked first. */
+static void response_text_rejected(void **state)
+{
+    static const struct {
+        const char *before_assertion;
+        const char *element;
+    } cases[] = {
+        {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Success\"/></samlp:Status>x",
+         "Response"},
+        {"<samlp:Status>x<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Success\"/></samlp:Status>",
+         "Status"},
+        {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+         "Success\"><![CDATA[x]]></samlp:StatusCode></samlp:Status>",
+         "StatusCode"},
+    };
+    char *after_signing = st_replace(genuine, "<saml:Subject>", "<saml:Subject>x");
+    char detail[512];
+    char expected[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = in_response(cases[i].before_assertion);
+
+        snprintf(
+            expected, sizeof(expected),
+            "the %s contains the text \"x\", but SAML 2.0 Core's schema allows no text "
+            "there, only white space between its child elements",
+            cases[i].element);
+        assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                         SAML_ERR_NOT_SAML);
+        assert_string_equal(detail, expected);
+        free(xml);
+    }
+    assert_int_equal(verify_with_detail(after_signing, detail, sizeof(detail)),
+                     SAML_ERR_DIGEST_MISMATCH);
+    free(after_signing);
+}
+
+/* Text other than white space directly inside the Signature, its SignedInfo, a
+ * Reference or its Transforms breaks the XML-DSig schema, and is signature_malformed
+ * naming the element. White space there, and text in the KeyInfo, whose content is
+ * mixed, still pass. */
+static void signature_text_rejected(void **state)
+{
+    static const struct {
+        const char *marker;
+        const char *insert;
+        const char *element; /* NULL: the assertion verifies */
+    } cases[] = {
+        {"<ds:SignatureValue>", "x", "Signature"},
+        {"<ds:SignatureValue>", "<![CDATA[x]]>", "Signature"},
+        {"<ds:SignatureMethod", "x", "SignedInfo"},
+        {"<ds:DigestMethod", "x", "Reference"},
+        {"</ds:Transforms>", "x", "Transforms"},
+        {"<ds:SignatureValue>", "\n  ", NULL},
+        {"</ds:KeyInfo>", "x", NULL},
+    };
+    char detail[512];
+    char expected[256];
+
+    (void)state;
+    assert_non_null(strstr(genuine, "</ds:KeyInfo>"));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = with_inserted(cases[i].marker, cases[i].insert);
+
+        if (cases[i].element == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            snprintf(expected, sizeof(expected),
+                     "the %s contains the text \"x\", but XML-DSig allows no text there, "
+                     "only white space between its child elements",
+                     cases[i].element);
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_SIGNATURE_MALFORMED);
+            assert_string_equal(detail, expected);
+        }
+        free(xml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1692,6 +1840,9 @@ int main(void)
         cmocka_unit_test(signature_parts_named),
         cmocka_unit_test(issuer_format_checked),
         cmocka_unit_test(response_issuer_format_checked),
+        cmocka_unit_test(element_text_rejected),
+        cmocka_unit_test(response_text_rejected),
+        cmocka_unit_test(signature_text_rejected),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
