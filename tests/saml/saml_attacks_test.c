@@ -1005,6 +1005,42 @@ static void pkcs1_trust_file_accepted(void **state)
     free(small_doc);
 }
 
+/* A trust file whose RSA PUBLIC KEY block does not hold a valid RSAPublicKey is a usage
+ * error, exit status 2, and the sentence names the file and the block types read. */
+static void pkcs1_trust_file_invalid_named(void **state)
+{
+    char pkcs1[PATH_MAX + 16];
+    char broken[PATH_MAX + 32];
+    char args[3 * PATH_MAX];
+    char expected[2 * PATH_MAX];
+    char line[PATH_MAX + 256];
+    char *text;
+    char *cut;
+    FILE *file;
+
+    (void)state;
+    write_pkcs1_public(fixture.file_rsa, pkcs1, sizeof(pkcs1));
+    text = test_read_file(pkcs1, NULL);
+    assert_non_null(text);
+    /* Keep the first line of base64 only: a DER body cut short. */
+    cut = strchr(strchr(text, '\n') + 1, '\n') + 1;
+    snprintf(broken, sizeof(broken), "%s.cut", pkcs1);
+    file = fopen(broken, "w");
+    assert_non_null(file);
+    assert_true(fprintf(file, "%.*s-----END RSA PUBLIC KEY-----\n", (int)(cut - text), text) >
+                0);
+    assert_int_equal(fclose(file), 0);
+
+    snprintf(args, sizeof(args), "--trust %s %s", broken, broken);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 2);
+    snprintf(expected, sizeof(expected),
+             "idsvc-admin saml verify: %s holds no valid PEM block of the types PUBLIC KEY, "
+             "CERTIFICATE or RSA PUBLIC KEY",
+             broken);
+    assert_string_equal(line, expected);
+    free(text);
+}
+
 /* Re-encodes a raw r||s ECDSA SignatureValue as DER. */
 static char *ecdsa_to_der(const char *doc)
 {
@@ -1375,6 +1411,7 @@ int main(void)
         cmocka_unit_test(sha1_detail_names_part),
         cmocka_unit_test(small_rsa_key_rejected),
         cmocka_unit_test(pkcs1_trust_file_accepted),
+        cmocka_unit_test(pkcs1_trust_file_invalid_named),
         cmocka_unit_test(ecdsa_der_value_rejected),
         cmocka_unit_test(claim_changed_after_signing),
         cmocka_unit_test(signature_value_changed),

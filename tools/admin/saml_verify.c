@@ -153,6 +153,7 @@ static saml_trust_store *load_trust(const verify_args *args)
     }
     for (size_t i = 0; i < args->trust_count; i++) {
         EVP_PKEY *key = saml_load_public_pem(args->trust[i], error, sizeof(error));
+        int type;
         int rc;
 
         if (key == NULL) {
@@ -160,11 +161,19 @@ static saml_trust_store *load_trust(const verify_args *args)
             saml_trust_store_free(&store);
             return NULL;
         }
-        rc = saml_trust_store_add(store, NULL, key, flags);
+        type = EVP_PKEY_get_base_id(key);
+        rc = type == EVP_PKEY_RSA || type == EVP_PKEY_EC
+                 ? saml_trust_store_add(store, NULL, key, flags)
+                 : -1;
         EVP_PKEY_free(key);
         if (rc != 0) {
-            fprintf(stderr, PROGRAM ": %s holds neither an RSA nor an EC public key\n",
-                    args->trust[i]);
+            /* Only RSA and EC keys are trusted; for them, the store failed itself. */
+            if (type == EVP_PKEY_RSA || type == EVP_PKEY_EC)
+                fprintf(stderr, PROGRAM ": cannot add the key of %s to the trust store\n",
+                        args->trust[i]);
+            else
+                fprintf(stderr, PROGRAM ": %s holds neither an RSA nor an EC public key\n",
+                        args->trust[i]);
             saml_trust_store_free(&store);
             return NULL;
         }
