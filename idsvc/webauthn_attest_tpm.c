@@ -14,6 +14,7 @@
 #include "webauthn_internal.h"
 
 #define OID_TCG_KP_AIK_CERTIFICATE "2.23.133.8.3"
+#define TPM_ALG_SHA256_ID 0x000bu /* TPM_ALG_SHA256 of the TPM 2.0 Library, Part 2 */
 
 static bool has_extended_key_usage(X509 *cert, const char *oid)
 {
@@ -154,6 +155,24 @@ static webauthn_code find_alg(const webauthn_attestation_input *in, int64_t alg,
     return WEBAUTHN_OK;
 }
 
+/* libfido2 1.12 takes an RS1 statement only with a SHA-256 nameAlg and reports any other
+ * as FIDO_ERR_INTERNAL, so the nameAlg is named here first. pubArea has passed
+ * webauthn_tpm_check_structures, so it is long enough to hold nameAlg. */
+static webauthn_code check_libfido2_name_alg(const cbor_item_t *pub_area,
+                                             webauthn_error *err)
+{
+    const unsigned char *bytes = cbor_bytestring_handle(pub_area);
+    unsigned name_alg = (unsigned)bytes[2] << 8 | bytes[3];
+
+    if (name_alg == TPM_ALG_SHA256_ID)
+        return WEBAUTHN_OK;
+    return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                         "The tpm pubArea nameAlg is 0x%04x, but libfido2 1.12 verifies "
+                         "RS1 statements over an ES256 or RS256 credential key only with "
+                         "SHA-256 (0x000b).",
+                         name_alg);
+}
+
 webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
                                   webauthn_attestation_output *out, webauthn_error *err)
 {
@@ -182,8 +201,11 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
      * than WebAuthn requires (see the top of this file). libfido2 1.12 takes only
      * ES256, RS256 and EdDSA credential keys, so other keys get the checks above only. */
     if (code == WEBAUTHN_OK && stmt.alg == WEBAUTHN_COSE_RS1 &&
-        webauthn_libfido2_alg(in->credential_key->alg))
-        code = webauthn_fido_verify(in, err);
+        webauthn_libfido2_alg(in->credential_key->alg)) {
+        code = check_libfido2_name_alg(stmt.pub_area, err);
+        if (code == WEBAUTHN_OK)
+            code = webauthn_fido_verify(in, err);
+    }
     if (code != WEBAUTHN_OK)
         return code;
 

@@ -37,6 +37,7 @@
 #define TPM_ALG_SHA384 0x000cu
 #define TPM_ALG_SHA512 0x000du
 #define TPM_ALG_NULL 0x0010u
+#define TPM_ALG_SM3_256 0x0012u
 #define TPM_ALG_RSASSA 0x0014u
 #define TPM_ALG_RSAPSS 0x0016u
 #define TPM_ALG_ECDSA 0x0018u
@@ -94,9 +95,8 @@ static const unsigned char *read_sized(tpm_reader *r, size_t *len)
     return read_bytes(r, *len);
 }
 
-/* Returns the hash of a nameAlg, or NULL for a TPM_ALG_ID that is no hash computed here.
- * NOTE: TPM_ALG_SM3_256 (0x0012) is a TPM 2.0 hash too, but it is not computed here, so
- * a pubArea whose nameAlg is SM3 is rejected. */
+/* Returns the hash of a nameAlg, or NULL for a TPM_ALG_ID that is no hash computed here
+ * and for SM3 when OpenSSL has none. */
 static const EVP_MD *name_alg_md(unsigned name_alg)
 {
     switch (name_alg) {
@@ -108,6 +108,8 @@ static const EVP_MD *name_alg_md(unsigned name_alg)
         return EVP_sha384();
     case TPM_ALG_SHA512:
         return EVP_sha512();
+    case TPM_ALG_SM3_256:
+        return webauthn_sm3_md();
     case TPM_ALG_SHA3_256:
         return EVP_sha3_256();
     case TPM_ALG_SHA3_384:
@@ -117,6 +119,20 @@ static const EVP_MD *name_alg_md(unsigned name_alg)
     default:
         return NULL;
     }
+}
+
+static webauthn_code name_alg_unsupported(unsigned name_alg, webauthn_error *err)
+{
+    /* Not the statement's fault: a TPM may name its keys with SM3, but OpenSSL can be
+     * built without it. */
+    if (name_alg == TPM_ALG_SM3_256)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "The tpm pubArea nameAlg is TPM_ALG_SM3_256 (0x0012), but "
+                             "this OpenSSL build has no SM3 to compute the name with.");
+    return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                         "The tpm pubArea nameAlg 0x%04x is not SHA-1, SHA-256, SHA-384, "
+                         "SHA-512, SM3, SHA3-256, SHA3-384 or SHA3-512.",
+                         name_alg);
 }
 
 /* Writes nameAlg || H(pubArea), the TPM name of pubArea, with H the hash that nameAlg
@@ -130,10 +146,7 @@ static webauthn_code pub_area_name(const unsigned char *pub_area, size_t pub_are
     unsigned int hash_len = 0;
 
     if (md == NULL)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm pubArea nameAlg 0x%04x is not SHA-1, SHA-256, "
-                             "SHA-384, SHA-512, SHA3-256, SHA3-384 or SHA3-512.",
-                             name_alg);
+        return name_alg_unsupported(name_alg, err);
     memcpy(name, pub_area + 2, 2);
     if (EVP_Digest(pub_area, pub_area_len, name + 2, &hash_len, md, NULL) != 1)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
@@ -143,7 +156,9 @@ static webauthn_code pub_area_name(const unsigned char *pub_area, size_t pub_are
 }
 
 /* Writes the hash of authData || clientDataHash with the hash that the statement alg
- * employs, the value that extraData must have, and its length into *len. */
+ * employs, the value that extraData must have, and its length into *len. That hash is
+ * never SM3: no algorithm of webauthn_sig_alg_find uses it, and no SM2 signature
+ * algorithm is known to be registered for COSE (see docs/webauthn.md). */
 static webauthn_code extra_data_hash(const webauthn_attestation_input *in,
                                      const webauthn_sig_alg *tpm_alg,
                                      unsigned char hash[EVP_MAX_MD_SIZE], size_t *len,

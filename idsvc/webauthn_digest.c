@@ -1,5 +1,6 @@
-/* SHA-256 with an implementation fetched once per process. */
+/* SHA-256 and SM3, each with an implementation fetched once per process. */
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "webauthn_internal.h"
 
@@ -30,4 +31,21 @@ int webauthn_sha256(const unsigned char *data, size_t len, unsigned char hash[32
         hash_len != 32)
         return -1;
     return 0;
+}
+
+static EVP_MD *sm3_md;
+static CRYPTO_ONCE sm3_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void sm3_init(void)
+{
+    sm3_md = EVP_MD_fetch(NULL, WEBAUTHN_SM3_NAME, NULL);
+    if (sm3_md == NULL)
+        ERR_clear_error(); /* the failed fetch queued an error that nothing reads */
+}
+
+const EVP_MD *webauthn_sm3_md(void)
+{
+    if (CRYPTO_THREAD_run_once(&sm3_once, sm3_init) != 1)
+        return NULL;
+    return sm3_md;
 }

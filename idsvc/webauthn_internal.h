@@ -66,6 +66,16 @@ const EVP_MD *webauthn_sha256_md(void);
 /* Computes SHA-256 of data into hash. Returns 0, or -1 when OpenSSL fails. */
 int webauthn_sha256(const unsigned char *data, size_t len, unsigned char hash[32]);
 
+/* The name that OpenSSL 3 fetches SM3 (GB/T 32905-2016) by. A build of the tests
+ * defines another one, to run the rejection of a build without SM3. */
+#ifndef WEBAUTHN_SM3_NAME
+#define WEBAUTHN_SM3_NAME "SM3"
+#endif
+
+/* Returns SM3 fetched once per process, or NULL when OpenSSL provides no SM3, as a
+ * build configured with no-sm3 does. */
+const EVP_MD *webauthn_sm3_md(void);
+
 /* Fills err with code and a formatted sentence, and returns code. */
 webauthn_code webauthn_fail(webauthn_error *err, webauthn_code code, const char *format,
                             ...) __attribute__((format(printf, 3, 4)));

@@ -607,6 +607,8 @@ static const EVP_MD *tpm_name_md(unsigned name_alg)
         return EVP_sha384();
     case 0x000d:
         return EVP_sha512();
+    case 0x0012:
+        return EVP_sm3();
     case 0x0027:
         return EVP_sha3_256();
     case 0x0028:
@@ -748,15 +750,16 @@ static size_t tpm_pub_area(const soft_authenticator *auth, const soft_ceremony *
 }
 
 /* Writes the TPMS_ATTEST of TPM2_Certify over pub_area, with extraData the hash md of
- * authData || clientDataHash and the attested name hashed by name_alg, and returns its
- * length. */
+ * authData || clientDataHash and the attested name: name_alg followed by the hash of
+ * pub_area by name_hash_alg. Returns its length. */
 static size_t tpm_cert_info(const unsigned char *pub_area, size_t pub_area_len,
-                            unsigned name_alg, const unsigned char *signed_data,
-                            size_t signed_len, const EVP_MD *md, unsigned char *out)
+                            unsigned name_alg, unsigned name_hash_alg,
+                            const unsigned char *signed_data, size_t signed_len,
+                            const EVP_MD *md, unsigned char *out)
 {
     unsigned char *p = out;
     unsigned int hash_len = (unsigned int)EVP_MD_get_size(md);
-    const EVP_MD *name_md = tpm_name_md(name_alg);
+    const EVP_MD *name_md = tpm_name_md(name_hash_alg);
     unsigned int name_hash_len =
         name_md != NULL ? (unsigned int)EVP_MD_get_size(name_md) : SHA256_DIGEST_LENGTH;
 
@@ -794,6 +797,9 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
 {
     int signature_alg = ceremony->tpm_signature_alg != 0 ? ceremony->tpm_signature_alg
                                                          : ceremony->tpm_alg;
+    unsigned name_hash_alg = ceremony->tpm_name_hash_alg != 0
+                                 ? ceremony->tpm_name_hash_alg
+                                 : tpm_name_alg(ceremony);
     unsigned char pub_area[512], cert_info[256];
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
     size_t pub_area_len = tpm_pub_area(auth, ceremony, pub_area);
@@ -808,8 +814,9 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
         pub_area[pub_area_len - 1] ^= 0x01; /* the last byte of y or of the modulus */
     if (ceremony->tpm_fault == SOFT_TPM_PUB_AREA_TRAILING)
         pub_area[pub_area_len++] = 0;
-    cert_info_len = tpm_cert_info(pub_area, pub_area_len, tpm_name_alg(ceremony), data,
-                                  ad_len + 32, alg_md(ceremony->tpm_alg), cert_info);
+    cert_info_len =
+        tpm_cert_info(pub_area, pub_area_len, tpm_name_alg(ceremony), name_hash_alg, data,
+                      ad_len + 32, alg_md(ceremony->tpm_alg), cert_info);
     if (ceremony->tpm_fault == SOFT_TPM_MAGIC)
         cert_info[0] ^= 0x01;
     if (ceremony->tpm_fault == SOFT_TPM_TYPE)

@@ -123,6 +123,10 @@ typedef struct soft_ceremony {
     /* The TPM_ALG_ID of the pubArea nameAlg, which also hashes the attested name in
      * certInfo; 0 selects TPM_ALG_SHA256 (0x000b). */
     unsigned tpm_name_alg;
+    /* The TPM_ALG_ID of the hash that computes the digest of the attested name in
+     * certInfo, when not 0. The name still starts with tpm_name_alg, so a value other
+     * than tpm_name_alg makes a name that is not the name of pubArea. */
+    unsigned tpm_name_hash_alg;
     /* pubArea names the signing scheme of the credential key's alg with its hash (such
      * as ECDSA with SHA-384 for ES384) and, for an ECC key, the key derivation scheme
      * MGF1 with SHA-256, in place of TPM_ALG_NULL. */

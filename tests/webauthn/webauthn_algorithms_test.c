@@ -301,8 +301,8 @@ static void tpm_rs1_accepted_for_each_alg(void **state)
                           WEBAUTHN_ATTESTED_TRUSTED, "tpm RS1");
 }
 
-/* Every hash that TPM 2.0 defines as a nameAlg and OpenSSL computes. The attested name
- * in certInfo is hashed with the same one. */
+/* Every hash that TPM 2.0 defines as a nameAlg and OpenSSL computes, SM3 included. The
+ * attested name in certInfo is hashed with the same one. */
 static void tpm_rs1_name_algs_accepted(void **state)
 {
     static const struct {
@@ -311,8 +311,8 @@ static void tpm_rs1_name_algs_accepted(void **state)
     } name_algs[] = {
         {0x0004, "tpm nameAlg SHA-1"},    {0x000b, "tpm nameAlg SHA-256"},
         {0x000c, "tpm nameAlg SHA-384"},  {0x000d, "tpm nameAlg SHA-512"},
-        {0x0027, "tpm nameAlg SHA3-256"}, {0x0028, "tpm nameAlg SHA3-384"},
-        {0x0029, "tpm nameAlg SHA3-512"},
+        {0x0012, "tpm nameAlg SM3"},      {0x0027, "tpm nameAlg SHA3-256"},
+        {0x0028, "tpm nameAlg SHA3-384"}, {0x0029, "tpm nameAlg SHA3-512"},
     };
     group *g = *state;
     soft_ceremony ceremony;
@@ -357,9 +357,8 @@ static void tpm_rs1_structure_faults_named(void **state)
         {SOFT_TPM_NAME, 0, ANY_KEY, "attested name is not the name of pubArea"},
         {SOFT_TPM_NAME, 0x000c, ANY_KEY, "attested name is not the name of pubArea"},
         {SOFT_TPM_OK, 0x0010, ANY_KEY,
-         "nameAlg 0x0010 is not SHA-1, SHA-256, SHA-384, SHA-512"},
-        {SOFT_TPM_OK, 0x0012, ANY_KEY,
-         "nameAlg 0x0012 is not SHA-1, SHA-256, SHA-384, SHA-512"},
+         "nameAlg 0x0010 is not SHA-1, SHA-256, SHA-384, SHA-512, SM3"},
+        {SOFT_TPM_NAME, 0x0012, ANY_KEY, "attested name is not the name of pubArea"},
         {SOFT_TPM_OTHER_KEY, 0, EC_KEY,
          "pubArea describes another key than the "
          "credential key: its point differs"},
@@ -400,6 +399,52 @@ static void tpm_rs1_structure_faults_named(void **state)
         }
     }
     webauthn_verifier_free(&verifier);
+}
+
+/* SM3 and SHA-256 digests are both 32 bytes long, so a name whose nameAlg names one and
+ * whose digest is the other has the right size and differs only in its bytes. Run with
+ * an RS1 and an RS256 statement. */
+static void tpm_sm3_name_mismatch_rejected(void **state)
+{
+    static const struct {
+        unsigned name_alg;
+        unsigned hash_alg;
+    } cases[] = {
+        {0x0012, 0x000b}, /* nameAlg SM3, name digest by SHA-256 */
+        {0x000b, 0x0012}, /* nameAlg SHA-256, name digest by SM3 */
+    };
+    static const int statement_algs[] = {-65535, -257};
+    group *g = *state;
+    webauthn_verifier *verifier = new_verifier(WEBAUTHN_ATTESTATION_ANY, NULL);
+    soft_ceremony ceremony;
+
+    tpm_ceremony(&ceremony, &g->ca);
+    for (size_t s = 0; s < sizeof(statement_algs) / sizeof(statement_algs[0]); s++) {
+        ceremony.tpm_alg = statement_algs[s];
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+            ceremony.tpm_name_alg = cases[c].name_alg;
+            ceremony.tpm_name_hash_alg = cases[c].hash_alg;
+            for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+                assert_not_registered(verifier, &g->auths[i], &ceremony,
+                                      WEBAUTHN_ATTESTATION_INVALID,
+                                      "attested name is not the name of pubArea");
+        }
+    }
+    webauthn_verifier_free(&verifier);
+}
+
+/* An RS256 statement whose pubArea nameAlg is SM3, under the chain policy. */
+static void tpm_sm3_name_alg_rs256_accepted(void **state)
+{
+    group *g = *state;
+    soft_ceremony ceremony;
+
+    tpm_ceremony(&ceremony, &g->ca);
+    ceremony.tpm_alg = -257;
+    ceremony.tpm_name_alg = 0x0012;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "tpm RS256 nameAlg SM3");
 }
 
 static void android_key_accepted_for_each_alg(void **state)
@@ -779,6 +824,8 @@ int main(void)
         cmocka_unit_test(tpm_rs1_name_algs_accepted),
         cmocka_unit_test(tpm_rs1_signing_schemes_accepted),
         cmocka_unit_test(tpm_rs1_structure_faults_named),
+        cmocka_unit_test(tpm_sm3_name_mismatch_rejected),
+        cmocka_unit_test(tpm_sm3_name_alg_rs256_accepted),
         cmocka_unit_test(android_key_accepted_for_each_alg),
         cmocka_unit_test(apple_accepted_for_each_alg),
         cmocka_unit_test(apple_other_key_rejected),

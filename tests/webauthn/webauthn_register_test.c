@@ -684,6 +684,40 @@ static void tpm_longer_hash_algs_accepted(void **state)
     }
 }
 
+/* A pubArea whose nameAlg is SM3, under each statement alg that the own checks alone
+ * verify over an ES256 or RS256 key. */
+static void tpm_sm3_name_alg_accepted(void **state)
+{
+    static const tpm_alg_case *const algs[] = {&tpm_rs256, &tpm_ps256, &tpm_es256};
+    fixture *f = *state;
+
+    f->ceremony.tpm_name_alg = 0x0012;
+    for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        use_tpm_alg(f, algs[a]);
+        assert_tpm_accepted(f, algs[a], WEBAUTHN_ATTESTED_BASIC);
+    }
+}
+
+/* An RS1 statement over an ES256 or RS256 key also goes through libfido2 1.12, which
+ * takes only a SHA-256 nameAlg. SM3 and SHA-384 names pass the own checks first. */
+static void tpm_rs1_other_name_alg_unsupported(void **state)
+{
+    static const unsigned name_algs[] = {0x0012, 0x000c};
+    fixture *f = *state;
+    char reason[64];
+
+    use_tpm_alg(f, &tpm_rs1);
+    for (size_t i = 0; i < sizeof(name_algs) / sizeof(name_algs[0]); i++) {
+        f->ceremony.tpm_name_alg = name_algs[i];
+        snprintf(reason, sizeof(reason), "nameAlg is 0x%04x, but libfido2 1.12",
+                 name_algs[i]);
+        assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+        if (strstr(f->err.message, reason) == NULL)
+            fail_msg("expected \"%s\" in \"%s\"", reason, f->err.message);
+        assert_non_null(strstr(f->err.message, "only with SHA-256 (0x000b)"));
+    }
+}
+
 /* Each tpm fault whose certInfo the AIK signed, with the field its message names, for
  * RS1 and the algorithms added beside it. For RS1, libfido2 1.12 would report all of
  * them as FIDO_ERR_INTERNAL. */
@@ -1441,6 +1475,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_es256_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tpm_es256_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(tpm_longer_hash_algs_accepted, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_sm3_name_alg_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_sm3_name_alg_accepted, setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_rs1_other_name_alg_unsupported, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_rs1_other_name_alg_unsupported, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_structure_faults_named, setup_es256,
                                         teardown),
