@@ -384,6 +384,18 @@ static audit_status audit_enrolled(http_request *request, enrollment *e,
     return status;
 }
 
+/* Rejects a credential id that some subject has enrolled already, with the same reply
+ * whichever subject holds it (docs/webauthn.md gives the reason). The warning lets an
+ * operator see repeated attempts to claim or probe for another subject's key. */
+static void reject_enrolled_id(const http_request *request, http_reply *reply)
+{
+    log_field fields[] = {{"request_id", request->request_id}};
+
+    log_event(LOG_WARN, "authenticator_exists", fields, sizeof(fields) / sizeof(fields[0]));
+    problem_set(reply, 409, "authenticator_exists", "response",
+                "This authenticator is enrolled already.");
+}
+
 static void register_verified(http_request *request, const web_session *session,
                               const webauthn_registration *r, http_reply *reply)
 {
@@ -404,8 +416,7 @@ static void register_verified(http_request *request, const web_session *session,
                     "enrolling another.",
                     WEB_AUTHENTICATORS_MAX);
     else if (status == AUDIT_ERR_CONFLICT)
-        problem_set(reply, 409, "authenticator_exists", "response",
-                    "This authenticator is enrolled already.");
+        reject_enrolled_id(request, reply);
     if (status != AUDIT_OK)
         return;
     log_enrolled(request, a.id, r);

@@ -632,6 +632,53 @@ static void test_remove_authenticator(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* Registers the credential id of owner's key again, from caller's session with
+ * caller's own key, and returns the reply. */
+static void register_enrolled_id(harness *h, subject *caller, const subject *owner,
+                                 http_result *out)
+{
+    unsigned char own_id[sizeof(caller->auth.credential_id)];
+    soft_ceremony c;
+
+    memcpy(own_id, caller->auth.credential_id, sizeof(own_id));
+    memcpy(caller->auth.credential_id, owner->auth.credential_id, sizeof(own_id));
+    registration_ceremony(h, caller, &c);
+    post_registration(h, caller, &c, NULL, 0, out);
+    memcpy(caller->auth.credential_id, own_id, sizeof(own_id));
+}
+
+/* A credential id that is enrolled already gets the same reply whether the caller's
+ * subject or another subject enrolled it, so the reply does not tell which. */
+static void test_enrolled_id_reply_same(void **state)
+{
+    fixture *f = *state;
+    subject owner, other;
+    http_result own_reply, other_reply;
+
+    make_subject(&f->h, &owner, "SG-DUPLICATE-1", 0x50);
+    make_subject(&f->h, &other, "SG-DUPLICATE-2", 0x51);
+
+    register_enrolled_id(&f->h, &owner, &owner, &own_reply);
+    expect_problem(&own_reply, 409, "authenticator_exists");
+    register_enrolled_id(&f->h, &other, &owner, &other_reply);
+    expect_problem(&other_reply, 409, "authenticator_exists");
+
+    assert_string_equal(http_result_field(&other_reply), http_result_field(&own_reply));
+    assert_string_equal(other_reply.body, own_reply.body);
+    http_result_clear(&own_reply);
+    http_result_clear(&other_reply);
+
+    /* Neither rejection changed a stored key: each subject still signs in with its own. */
+    sign_in_with(&f->h, &owner, NULL, &own_reply);
+    expect_status(&own_reply, 200);
+    http_result_clear(&own_reply);
+    sign_in_with(&f->h, &other, NULL, &other_reply);
+    expect_status(&other_reply, 200);
+    http_result_clear(&other_reply);
+    soft_authenticator_clear(&owner.auth);
+    soft_authenticator_clear(&other.auth);
+}
+
 /* Returns the user handle of the registration options fetched with cookie. */
 static void options_user_id(harness *h, const char *cookie, char *out, size_t size)
 {
@@ -1798,6 +1845,7 @@ int main(void)
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),
         cmocka_unit_test(test_remove_authenticator),
+        cmocka_unit_test(test_enrolled_id_reply_same),
         cmocka_unit_test(test_cookie_names_exact),
         cmocka_unit_test(test_backup_eligibility_kept),
         cmocka_unit_test(test_backup_eligibility_recorded_once),
