@@ -343,12 +343,14 @@ static webauthn_code map_find(const cbor_item_t *map, bool by_text, const char *
 
         if (!match)
             continue;
+        /* webauthn_cbor_check rejects a repeated key before any map gets here. This
+         * second check keeps the same code, in case a map ever skips that walk. */
         if (*value != NULL) {
             *value = NULL;
             if (by_text)
-                return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
                                      "The CBOR map has the key \"%s\" twice.", text);
-            return webauthn_fail(err, WEBAUTHN_MALFORMED,
+            return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,
                                  "The CBOR map has the key %lld twice.",
                                  (long long)number);
         }

@@ -127,7 +127,7 @@ webauthn_code webauthn_cbor_load(const unsigned char *buf, size_t len, cbor_item
                                  webauthn_error *err);
 
 /* Finds the value of a text key in a definite map; NULL when absent. Two equal keys
- * make it fail with WEBAUTHN_MALFORMED. */
+ * make it fail with WEBAUTHN_CBOR_MALFORMED, the code of webauthn_cbor_check. */
 webauthn_code webauthn_cbor_map_text(const cbor_item_t *map, const char *key,
                                      const cbor_item_t **value, webauthn_error *err);
 

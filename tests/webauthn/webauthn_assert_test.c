@@ -575,6 +575,19 @@ static void other_extension_accepted(void **state)
     assert_int_equal(f->result.flags, 0x85);
 }
 
+/* credProtect twice in the assertion's extensions map. Once, it passes (see
+ * other_extension_accepted), so the duplicate alone is the cause. */
+static void extension_twice_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.credential_protect = "2";
+    f->ceremony.extension_name = "credProtect";
+    f->ceremony.extension_name_len = strlen("credProtect");
+    assert_rejected(f, WEBAUTHN_CBOR_MALFORMED);
+    assert_non_null(strstr(f->err.message, "the same key twice"));
+}
+
 static void extension_flag_without_extensions_rejected(void **state)
 {
     fixture *f = *state;
@@ -955,6 +968,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(extension_text_output_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(other_extension_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(extension_twice_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(extension_flag_without_extensions_rejected,
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(bytes_after_counter_named, setup_es256, teardown),

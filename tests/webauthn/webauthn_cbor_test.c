@@ -700,6 +700,145 @@ static void object_member_twice_rejected(void **state)
     free(cose);
 }
 
+/* Each member of the attestation object that the verifier reads, twice with the same
+ * value, so that a parser that keeps the first copy and one that keeps the last would
+ * agree, and the duplicate alone is the cause. */
+static void object_read_member_twice_rejected(void **state)
+{
+    static const unsigned char fmt[] = {0x63, 'f', 'm', 't', 0x64, 'n', 'o', 'n', 'e'};
+    static const unsigned char att_stmt[] = {0x67, 'a', 't', 't', 'S',
+                                             't',  'm', 't', 0xa0};
+    static const unsigned char auth_data_key[] = {0x68, 'a', 'u', 't', 'h',
+                                                  'D',  'a', 't', 'a'};
+    fixture *f = *state;
+    size_t cose_len, ad_len, len, extra_len;
+    unsigned char *cose = soft_cose_key(&f->auth, &cose_len);
+    unsigned char auth_data[4096], object[4096], extra[4096];
+    unsigned char bytes_head[3] = {0x59}; /* a byte string with a 2-byte length */
+    unsigned char extensions[1 + sizeof(padding_extension) + 256] = {0xa1};
+
+    memcpy(extensions + 1, padding_extension, sizeof(padding_extension));
+    ad_len =
+        build_auth_data(f, cose, cose_len, extensions, sizeof(extensions), auth_data);
+
+    len = build_none_object(auth_data, ad_len, fmt, sizeof(fmt), 1, object);
+    assert_code(f, verify_object(f, object, len), WEBAUTHN_CBOR_MALFORMED,
+                "the same key twice");
+    len = build_none_object(auth_data, ad_len, att_stmt, sizeof(att_stmt), 1, object);
+    assert_code(f, verify_object(f, object, len), WEBAUTHN_CBOR_MALFORMED,
+                "the same key twice");
+
+    bytes_head[1] = (unsigned char)(ad_len >> 8);
+    bytes_head[2] = (unsigned char)ad_len;
+    extra_len = 0;
+    put(extra, &extra_len, auth_data_key, sizeof(auth_data_key));
+    put(extra, &extra_len, bytes_head, sizeof(bytes_head));
+    put(extra, &extra_len, auth_data, ad_len);
+    len = build_none_object(auth_data, ad_len, extra, extra_len, 1, object);
+    assert_code(f, verify_object(f, object, len), WEBAUTHN_CBOR_MALFORMED,
+                "the same key twice");
+    free(cose);
+}
+
+/* Returns the attestation object of a packed self registration by the fixture's key,
+ * decoded from the response JSON; the caller frees it with cbor_decref. */
+static cbor_item_t *packed_object(fixture *f)
+{
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    const char *start, *end;
+    unsigned char *bytes = NULL;
+    size_t bytes_len = 0;
+    struct cbor_load_result result;
+    cbor_item_t *object;
+
+    assert_non_null(json);
+    start = strstr(json, "\"attestationObject\":\"");
+    assert_non_null(start);
+    start += strlen("\"attestationObject\":\"");
+    end = strchr(start, '"');
+    assert_non_null(end);
+    assert_int_equal(
+        webauthn_base64url_decode(start, (size_t)(end - start), &bytes, &bytes_len), 0);
+    object = cbor_load(bytes, bytes_len, &result);
+    assert_non_null(object);
+    free(bytes);
+    free(json);
+    return object;
+}
+
+/* Encodes object with the attStmt member named key written twice. */
+static unsigned char *with_att_stmt_member_twice(const cbor_item_t *object,
+                                                 const char *key, size_t *len)
+{
+    cbor_item_t *copy = cbor_new_definite_map(cbor_map_size(object));
+    struct cbor_pair *pairs = cbor_map_handle(object);
+    unsigned char *out = NULL;
+    size_t buffer_size = 0;
+
+    for (size_t i = 0; i < cbor_map_size(object); i++) {
+        cbor_item_t *value = pairs[i].value;
+        bool is_att_stmt = cbor_string_length(pairs[i].key) == 7 &&
+                           memcmp(cbor_string_handle(pairs[i].key), "attStmt", 7) == 0;
+
+        if (is_att_stmt && key != NULL) {
+            struct cbor_pair *members = cbor_map_handle(pairs[i].value);
+
+            value = cbor_new_definite_map(cbor_map_size(pairs[i].value) + 1);
+            for (size_t m = 0; m < cbor_map_size(pairs[i].value); m++) {
+                bool twice =
+                    cbor_string_length(members[m].key) == strlen(key) &&
+                    memcmp(cbor_string_handle(members[m].key), key, strlen(key)) == 0;
+
+                assert_true(cbor_map_add(value, members[m]));
+                if (twice)
+                    assert_true(cbor_map_add(value, members[m]));
+            }
+        } else {
+            cbor_incref(value);
+        }
+        assert_true(cbor_map_add(copy, (struct cbor_pair){pairs[i].key, value}));
+        cbor_decref(&value);
+    }
+    *len = cbor_serialize_alloc(copy, &out, &buffer_size);
+    cbor_decref(&copy);
+    return out;
+}
+
+/* A packed statement with alg or sig twice. The same object with each member once is
+ * accepted, so the duplicate alone is the cause. */
+static void att_stmt_member_twice_rejected(void **state)
+{
+    static const char *const members[] = {"alg", "sig"};
+    fixture *f = *state;
+    cbor_item_t *object = packed_object(f);
+    unsigned char *bytes;
+    size_t len;
+
+    bytes = with_att_stmt_member_twice(object, NULL, &len);
+    assert_code(f, verify_object(f, bytes, len), WEBAUTHN_OK, NULL);
+    free(bytes);
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        bytes = with_att_stmt_member_twice(object, members[i], &len);
+        assert_code(f, verify_object(f, bytes, len), WEBAUTHN_CBOR_MALFORMED,
+                    "the same key twice");
+        free(bytes);
+    }
+    cbor_decref(&object);
+}
+
+/* A COSE key with its alg (3: -7) twice, a label that the verifier reads. */
+static void cose_key_read_label_twice_rejected(void **state)
+{
+    static const unsigned char entries[] = {0x03, 0x26};
+    fixture *f = *state;
+    size_t len;
+    unsigned char *cose = extend_cose(f, entries, sizeof(entries), 1, &len);
+
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_CBOR_MALFORMED,
+                "the same key twice");
+    free(cose);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +858,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(extension_twice_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(object_member_twice_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(object_read_member_twice_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(att_stmt_member_twice_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(cose_key_read_label_twice_rejected, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -215,6 +215,51 @@ static void top_origin_rejected_unless_allowed(void **state)
     assert_accepted(f);
 }
 
+/* clientDataJSON of a registration with challenge twice, both copies the expected one. */
+static void client_data_duplicate_member_rejected(void **state)
+{
+    fixture *f = *state;
+    char *challenge =
+        soft_base64url(f->ceremony.challenge, sizeof(f->ceremony.challenge));
+    char members[128];
+
+    assert_non_null(challenge);
+    snprintf(members, sizeof(members), ",\"challenge\":\"%s\"", challenge);
+    f->ceremony.client_data_members = members;
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "duplicate object key"));
+    f->ceremony.client_data_members = NULL;
+    free(challenge);
+}
+
+/* RegistrationResponseJSON with type twice. */
+static void response_duplicate_member_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_ceremony defaults;
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    char *doubled;
+    webauthn_code code;
+
+    assert_non_null(json);
+    assert_int_equal(json[0], '{');
+    doubled = malloc(strlen(json) + sizeof("\"type\":\"public-key\","));
+    assert_non_null(doubled);
+    sprintf(doubled, "{\"type\":\"public-key\",%s", json + 1);
+    soft_ceremony_defaults(&defaults);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), doubled,
+                                        strlen(doubled), &f->reg, &f->err);
+    if (code != WEBAUTHN_MALFORMED)
+        fail_msg("expected malformed, got %s: %s", webauthn_code_name(code),
+                 f->err.message);
+    assert_int_equal(f->err.code, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "duplicate object key"));
+    assert_null(f->reg);
+    free(doubled);
+    free(json);
+}
+
 static void cross_origin_omitted_accepted(void **state)
 {
     fixture *f = *state;
@@ -1397,6 +1442,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(packed_x5c_basic_under_any, setup_eddsa,
                                         teardown),
         cmocka_unit_test_setup_teardown(cross_origin_allowed_when_set, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_data_duplicate_member_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(response_duplicate_member_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cross_origin_omitted_accepted, setup_es256,
                                         teardown),
