@@ -334,11 +334,11 @@ int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid)
     return soft_ca_init_curve(ca, cert_aaguid, "P-256");
 }
 
-int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
-                       const char *attestation_curve)
+/* Makes the root certificate and the packed attestation certificate of a CA whose key
+ * and hash are set. */
+static int ca_issue_certs(soft_ca *ca, const unsigned char *cert_aaguid,
+                          const char *attestation_curve)
 {
-    memset(ca, 0, sizeof(*ca));
-    ca->ca_key = EVP_EC_gen("P-256");
     ca->attestation_key = strcmp(attestation_curve, "RSA") == 0
                               ? EVP_RSA_gen(2048)
                               : EVP_EC_gen(attestation_curve);
@@ -350,7 +350,7 @@ int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
     add_ext(ca->ca_cert, ca->ca_cert, NID_basic_constraints, "critical,CA:TRUE");
     add_ext(ca->ca_cert, ca->ca_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
     add_ext(ca->ca_cert, ca->ca_cert, NID_subject_key_identifier, "hash");
-    X509_sign(ca->ca_cert, ca->ca_key, EVP_sha256());
+    X509_sign(ca->ca_cert, ca->ca_key, ca->ca_md);
 
     ca->attestation_cert = new_cert(ca->attestation_key,
                                     "C=MY/O=idsvc tests/OU=Authenticator Attestation/"
@@ -362,8 +362,25 @@ int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
     add_ext(ca->attestation_cert, ca->ca_cert, NID_authority_key_identifier, "keyid");
     if (cert_aaguid != NULL)
         add_aaguid_ext(ca->attestation_cert, cert_aaguid);
-    X509_sign(ca->attestation_cert, ca->ca_key, EVP_sha256());
+    X509_sign(ca->attestation_cert, ca->ca_key, ca->ca_md);
     return 0;
+}
+
+int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
+                       const char *attestation_curve)
+{
+    memset(ca, 0, sizeof(*ca));
+    ca->ca_key = EVP_EC_gen("P-256");
+    ca->ca_md = EVP_sha256();
+    return ca_issue_certs(ca, cert_aaguid, attestation_curve);
+}
+
+int soft_ca_init_sm2(soft_ca *ca, const unsigned char *cert_aaguid)
+{
+    memset(ca, 0, sizeof(*ca));
+    ca->ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+    ca->ca_md = EVP_sm3();
+    return ca_issue_certs(ca, cert_aaguid, "P-256");
 }
 
 /* Adds a critical subject alternative name holding a directory name with the TPM
@@ -403,7 +420,7 @@ static int add_aik(soft_ca *ca, EVP_PKEY *key)
     add_ext(ca->aik_cert, ca->ca_cert, NID_basic_constraints, "critical,CA:FALSE");
     add_ext(ca->aik_cert, ca->ca_cert, NID_ext_key_usage, "2.23.133.8.3");
     add_tpm_san(ca->aik_cert);
-    X509_sign(ca->aik_cert, ca->ca_key, EVP_sha256());
+    X509_sign(ca->aik_cert, ca->ca_key, ca->ca_md);
     return 0;
 }
 
@@ -895,7 +912,7 @@ static X509 *android_key_cert(const soft_authenticator *auth,
     ASN1_OCTET_STRING_set(value, description, (int)sizeof(description));
     ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
     X509_add_ext(cert, ext, -1);
-    X509_sign(cert, ceremony->ca->ca_key, EVP_sha256());
+    X509_sign(cert, ceremony->ca->ca_key, ceremony->ca->ca_md);
 
     X509_EXTENSION_free(ext);
     ASN1_OBJECT_free(oid);
@@ -951,7 +968,7 @@ static X509 *apple_cert(const soft_authenticator *auth, const soft_ceremony *cer
     ASN1_OCTET_STRING_set(value, nonce_der, (int)sizeof(nonce_der));
     ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
     X509_add_ext(cert, ext, -1);
-    X509_sign(cert, ceremony->ca->ca_key, EVP_sha256());
+    X509_sign(cert, ceremony->ca->ca_key, ceremony->ca->ca_md);
 
     X509_EXTENSION_free(ext);
     ASN1_OBJECT_free(oid);

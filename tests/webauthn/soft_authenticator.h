@@ -53,6 +53,7 @@ typedef enum soft_tpm_fault {
 /* A test certificate authority and the packed attestation certificate it issued. */
 typedef struct soft_ca {
     EVP_PKEY *ca_key;
+    const EVP_MD *ca_md; /* the hash that the CA signs its certificates with */
     X509 *ca_cert;
     EVP_PKEY *attestation_key;
     X509 *attestation_cert;
@@ -159,6 +160,9 @@ int soft_ca_init(soft_ca *ca, const unsigned char *cert_aaguid);
  * EVP_EC_gen takes it ("P-384", "secp256k1"), or an RSA-2048 key for "RSA". */
 int soft_ca_init_curve(soft_ca *ca, const unsigned char *cert_aaguid,
                        const char *attestation_curve);
+/* Does what soft_ca_init does with an SM2 CA key that signs every certificate with SM3
+ * (SM2-with-SM3), as the CA of a TPM vendor in China may. */
+int soft_ca_init_sm2(soft_ca *ca, const unsigned char *cert_aaguid);
 void soft_ca_clear(soft_ca *ca);
 
 /* Adds an RSA-2048 TPM attestation key and its certificate, issued by the CA: version 3,

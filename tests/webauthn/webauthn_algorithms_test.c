@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "soft_authenticator.h"
 #include "webauthn.h"
@@ -447,6 +449,26 @@ static void tpm_sm3_name_alg_rs256_accepted(void **state)
                           WEBAUTHN_ATTESTED_TRUSTED, "tpm RS256 nameAlg SM3");
 }
 
+/* A tpm statement as a TPM made for China could send it: an SM3 nameAlg, and an AIK
+ * certificate that an SM2 CA signed with SM3, whose chain verifies to that root. */
+static void tpm_sm2_ca_chain_accepted(void **state)
+{
+    group *g = *state;
+    soft_ca ca;
+    soft_ceremony ceremony;
+
+    assert_int_equal(soft_ca_init_sm2(&ca, g->auths[0].aaguid), 0);
+    assert_int_equal(soft_ca_add_aik(&ca), 0);
+    assert_int_equal(X509_get_signature_nid(ca.aik_cert), NID_SM2_with_SM3);
+    tpm_ceremony(&ceremony, &ca);
+    ceremony.tpm_alg = -257;
+    ceremony.tpm_name_alg = 0x0012;
+    for (size_t i = 0; i < NEW_ALG_COUNT; i++)
+        assert_registered(&g->auths[i], &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "tpm with an SM2 CA");
+    soft_ca_clear(&ca);
+}
+
 static void android_key_accepted_for_each_alg(void **state)
 {
     group *g = *state;
@@ -826,6 +848,7 @@ int main(void)
         cmocka_unit_test(tpm_rs1_structure_faults_named),
         cmocka_unit_test(tpm_sm3_name_mismatch_rejected),
         cmocka_unit_test(tpm_sm3_name_alg_rs256_accepted),
+        cmocka_unit_test(tpm_sm2_ca_chain_accepted),
         cmocka_unit_test(android_key_accepted_for_each_alg),
         cmocka_unit_test(apple_accepted_for_each_alg),
         cmocka_unit_test(apple_other_key_rejected),
