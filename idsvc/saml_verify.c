@@ -226,10 +226,10 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
 }
 
 /*
- * Finds the keys trusted for the Assertion's Issuer. A Response around the Assertion may
- * omit its Issuer, but one that is present must name the same entity, signed or not: the
- * Web Browser SSO profile (saml-profiles-2.0-os, section 4.1.4.2) has it name the
- * identity provider that issued the assertion. So one issuer cannot vouch for another's
+ * Finds the keys trusted for the Assertion's Issuer. A Response around the Assertion
+ * that carries an Issuer must name the same entity, signed or not: the Web Browser SSO
+ * profile (saml-profiles-2.0-os, section 4.1.4.2) has it name the identity provider that
+ * issued the assertion. saml_check_signed_response_issuer requires it of a signed one. So one issuer cannot vouch for another's
  * assertion, and a Response cannot claim a sender that its Assertion does not name.
  */
 static saml_status saml_find_keys(const saml_trust_store *store, const saml_located *loc,
@@ -415,6 +415,27 @@ static saml_status saml_verify_envelope(const saml_trust_store *store,
     return status;
 }
 
+/* The Web Browser SSO profile (saml-profiles-2.0-os, section 4.1.4.2) requires an Issuer
+ * in a signed Response. Runs after the form check, which has placed any Issuer first. */
+static saml_status saml_check_signed_response_issuer(const saml_located *loc, char *detail,
+                                                     size_t detail_size)
+{
+    size_t count;
+
+    if (loc->root == loc->assertion)
+        return SAML_OK;
+    (void)saml_signature_child(loc->root, &count);
+    if (count == 0)
+        return SAML_OK;
+    for (xmlNodePtr child = loc->root->children; child != NULL; child = child->next) {
+        if (xml_safe_is_element(child, SAML_NS_ASSERTION, "Issuer"))
+            return SAML_OK;
+    }
+    return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+                     "the signed Response has no Issuer; the Web Browser SSO profile "
+                     "(section 4.1.4.2) requires one");
+}
+
 static saml_status saml_verify_doc(const saml_trust_store *store,
                                    const saml_verify_options *options, xmlDocPtr doc,
                                    saml_assertion **out, char *detail, size_t detail_size)
@@ -451,6 +472,8 @@ static saml_status saml_verify_doc(const saml_trust_store *store,
         status = saml_verify_envelope(store, options, &loc, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_response_form(loc.root, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_signed_response_issuer(&loc, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_element_text(loc.stray_text, detail, detail_size);
     if (status != SAML_OK)

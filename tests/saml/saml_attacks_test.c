@@ -23,6 +23,8 @@
     "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_resp1\" " \
     "Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
 #define RESPONSE_CLOSE "</samlp:Response>"
+#define RESPONSE_ISSUER \
+    "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">" ST_ISSUER "</saml:Issuer>"
 #define DS_SIG_OPEN "<ds:Signature"
 #define DS_SIG_CLOSE "</ds:Signature>"
 
@@ -278,7 +280,7 @@ static void signature_moved_to_response(void **state)
 /* Returns the genuine Assertion inside a Response that key_pem signs too. */
 static char *double_signed(const char *key_pem)
 {
-    char *inner = join3(RESPONSE_SIGNATURE_TEMPLATE,
+    char *inner = join3(RESPONSE_ISSUER RESPONSE_SIGNATURE_TEMPLATE,
                         "<samlp:Status><samlp:StatusCode "
                         "Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>",
                         signed_doc());
@@ -421,6 +423,56 @@ static void response_content_model_order(void **state)
 
     free(assertion_first);
     free(no_status);
+}
+
+/* A signed Response must carry an Issuer (saml-profiles-2.0-os, section 4.1.4.2),
+ * whether its Signature is the one verified or an envelope around a signed Assertion. */
+static void signed_response_issuer_required(void **state)
+{
+    char *around_signed = response_around("", SUCCESS_STATUS, "", 1);
+    char *with_issuer = response_around(RESPONSE_ISSUER, SUCCESS_STATUS, "", 1);
+    char detail[256];
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, with_issuer, NULL), SAML_OK);
+    assert_int_equal(saml_verify(fixture.store, &options, around_signed, strlen(around_signed),
+                                 &a, detail, sizeof(detail)),
+                     SAML_ERR_ISSUER_MISSING);
+    assert_null(a);
+    assert_non_null(strstr(detail, "the signed Response has no Issuer"));
+    free(around_signed);
+    free(with_issuer);
+}
+
+/* The same when the Response's Signature is the only one. */
+static void signed_response_only_issuer_required(void **state)
+{
+    char *unsigned_assertion = st_cut(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
+    char *tail = join3(SUCCESS_STATUS, unsigned_assertion, RESPONSE_CLOSE);
+    char *bare = join3(RESPONSE_OPEN, RESPONSE_SIGNATURE_TEMPLATE, tail);
+    char *with = join3(RESPONSE_OPEN, RESPONSE_ISSUER RESPONSE_SIGNATURE_TEMPLATE, tail);
+    char *signed_bare = st_xmlsec_sign(&fixture, bare, fixture.file_rsa);
+    char *signed_with = st_xmlsec_sign(&fixture, with, fixture.file_rsa);
+    saml_verify_options options = st_options(&fixture);
+    char detail[256];
+    saml_assertion *a = NULL;
+
+    (void)state;
+    options.accept_signed_response = true;
+    assert_int_equal(st_verify(&fixture, &options, signed_with, NULL), SAML_OK);
+    assert_int_equal(saml_verify(fixture.store, &options, signed_bare, strlen(signed_bare), &a,
+                                 detail, sizeof(detail)),
+                     SAML_ERR_ISSUER_MISSING);
+    assert_null(a);
+    assert_non_null(strstr(detail, "the signed Response has no Issuer"));
+    free(unsigned_assertion);
+    free(tail);
+    free(bare);
+    free(with);
+    free(signed_bare);
+    free(signed_with);
 }
 
 /* Wraps the genuine signed Assertion in an unsigned Response whose children before the
@@ -1394,6 +1446,8 @@ int main(void)
         cmocka_unit_test(response_content_model_checked),
         cmocka_unit_test(response_content_model_order),
         cmocka_unit_test(unsigned_response_issuer_checked),
+        cmocka_unit_test(signed_response_issuer_required),
+        cmocka_unit_test(signed_response_only_issuer_required),
         cmocka_unit_test(signature_moved_into_subject),
         cmocka_unit_test(two_signatures_rejected),
         cmocka_unit_test(reference_to_other_id),
