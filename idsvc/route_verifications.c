@@ -162,10 +162,16 @@ static bool read_verify_input(const http_request *request, const json_t *body,
         in->xml_len = strlen(assertion);
         in->xml = strdup(assertion);
     } else {
-        in->xml = (char *)saml_base64_decode(assertion, strlen(assertion), &in->xml_len);
-        if (in->xml == NULL) {
+        /* Checked first, so that a failed allocation in the decoder is a 500, never a
+         * client's fault. */
+        if (saml_base64_check(assertion, strlen(assertion), &in->xml_len) != 0) {
             problem_set(reply, 400, "assertion_encoding_invalid", "assertion",
                         "assertion must be SAML XML or its base64 encoding.");
+            return false;
+        }
+        in->xml = (char *)saml_base64_decode(assertion, strlen(assertion), &in->xml_len);
+        if (in->xml == NULL) {
+            problem_internal(reply);
             return false;
         }
         problem = decoded_text_problem(in->xml, in->xml_len);
