@@ -299,7 +299,7 @@ static int add_key(void *ctx, const char *path, const pem_block *block, char *er
     if (strcmp(block->label, "CERTIFICATE") != 0 && strcmp(block->label, "PUBLIC KEY") != 0 &&
         strcmp(block->label, "RSA PUBLIC KEY") != 0) {
         snprintf(error, error_size,
-                 "%s: line %zu: block %zu is a %s block, but a trust file holds only "
+                 "%s: line %zu: block %zu has the label %s, but a trust file holds only "
                  "CERTIFICATE, PUBLIC KEY and RSA PUBLIC KEY blocks",
                  path, block->line, block->number, block->label);
         return PEM_FILE_INVALID;
@@ -364,7 +364,7 @@ static int add_certificate(void *ctx, const char *path, const pem_block *block,
 
     if (strcmp(block->label, "CERTIFICATE") != 0) {
         snprintf(error, error_size,
-                 "%s: line %zu: block %zu is a %s block, but this file holds only "
+                 "%s: line %zu: block %zu has the label %s, but this file holds only "
                  "CERTIFICATE blocks",
                  path, block->line, block->number, block->label);
         return PEM_FILE_INVALID;

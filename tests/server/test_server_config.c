@@ -970,7 +970,7 @@ static void test_trust_file_blocks(void **state)
     assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)),
                      PEM_FILE_INVALID);
     assert_non_null(strstr(error, "mixed.pem: line "));
-    assert_non_null(strstr(error, "block 2 is a PUBLIC KEY block"));
+    assert_non_null(strstr(error, "block 2 has the label PUBLIC KEY,"));
 
     /* The first three lines of b.pem: a block cut off in the middle. */
     snprintf(half, sizeof(half), "%.*s", (int)(strchr(strchr(strchr(cert_b, '\n') + 1,
@@ -986,7 +986,7 @@ static void test_trust_file_blocks(void **state)
                                         "truncated"},
         {"garbage.pem", cert_a, "left over from an editor\n", "text outside a PEM block"},
         {"leading.pem", "subject=CN = a\n", cert_a, "line 1: text outside a PEM block"},
-        {"private.pem", cert_a, key_b, "is a PRIVATE KEY block"},
+        {"private.pem", cert_a, key_b, "has the label PRIVATE KEY,"},
         {"base64.pem", cert_a,
          "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
          "base64 body cannot be decoded"},
@@ -1082,7 +1082,7 @@ static void test_trust_file_pkcs1_key(void **state)
     assert_int_equal(pem_read_certificates(path, &certs, &count, error, sizeof(error)),
                      PEM_FILE_INVALID);
     assert_null(certs);
-    assert_non_null(strstr(error, "block 1 is a RSA PUBLIC KEY block"));
+    assert_non_null(strstr(error, "block 1 has the label RSA PUBLIC KEY,"));
 
     free(spki);
     free(pkcs1);
