@@ -1086,11 +1086,65 @@ static void pkcs1_trust_file_invalid_named(void **state)
     snprintf(args, sizeof(args), "--trust %s %s", broken, broken);
     assert_int_equal(st_run_cli(args, line, sizeof(line)), 2);
     snprintf(expected, sizeof(expected),
-             "idsvc-admin saml verify: %s holds no valid PEM block of the types PUBLIC KEY, "
-             "CERTIFICATE or RSA PUBLIC KEY",
+             "idsvc-admin saml verify: %s: line 1: the RSA PUBLIC KEY block (block 1) is not "
+             "valid",
              broken);
     assert_string_equal(line, expected);
     free(text);
+}
+
+/* The tool reads a --trust file as the node does: every block is trusted, so a key in
+ * the second block verifies, and text outside the blocks rejects the whole file. */
+static void trust_file_read_whole(void **state)
+{
+    const st_template spec = {.id = "_whole"};
+    char *tmpl = st_template_xml(&fixture, &spec);
+    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char path[PATH_MAX + 16];
+    char both[PATH_MAX + 32];
+    char noisy[PATH_MAX + 32];
+    char doc_path[PATH_MAX + 32];
+    char args[4 * PATH_MAX];
+    char expected[2 * PATH_MAX];
+    char line[PATH_MAX + 256];
+    char *rsa;
+    char *ec;
+    FILE *file;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s.pub", fixture.file_rsa);
+    rsa = test_read_file(path, NULL);
+    snprintf(path, sizeof(path), "%s.pub", fixture.file_ec);
+    ec = test_read_file(path, NULL);
+    assert_non_null(rsa);
+    assert_non_null(ec);
+    snprintf(both, sizeof(both), "%s/both.pem", fixture.dir);
+    snprintf(noisy, sizeof(noisy), "%s/noisy.pem", fixture.dir);
+    snprintf(doc_path, sizeof(doc_path), "%s/whole.xml", fixture.dir);
+    file = fopen(both, "w");
+    assert_non_null(file);
+    assert_true(fprintf(file, "%s\n%s", ec, rsa) > 0);
+    assert_int_equal(fclose(file), 0);
+    file = fopen(noisy, "w");
+    assert_non_null(file);
+    assert_true(fprintf(file, "%snot a block\n", rsa) > 0);
+    assert_int_equal(fclose(file), 0);
+    file = fopen(doc_path, "w");
+    assert_non_null(file);
+    assert_true(fputs(doc, file) >= 0);
+    assert_int_equal(fclose(file), 0);
+
+    snprintf(args, sizeof(args), "--trust %s --at 2026-01-01T00:00:00Z %s", both, doc_path);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 0);
+    snprintf(args, sizeof(args), "--trust %s --at 2026-01-01T00:00:00Z %s", noisy, doc_path);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 2);
+    snprintf(expected, sizeof(expected), "idsvc-admin saml verify: %s: line", noisy);
+    if (strncmp(line, expected, strlen(expected)) != 0 || strstr(line, "outside") == NULL)
+        fail_msg("the sentence does not name the stray text: %s", line);
+    free(rsa);
+    free(ec);
+    free(tmpl);
+    free(doc);
 }
 
 /* Re-encodes a raw r||s ECDSA SignatureValue as DER. */
@@ -1466,6 +1520,7 @@ int main(void)
         cmocka_unit_test(small_rsa_key_rejected),
         cmocka_unit_test(pkcs1_trust_file_accepted),
         cmocka_unit_test(pkcs1_trust_file_invalid_named),
+        cmocka_unit_test(trust_file_read_whole),
         cmocka_unit_test(ecdsa_der_value_rejected),
         cmocka_unit_test(claim_changed_after_signing),
         cmocka_unit_test(signature_value_changed),

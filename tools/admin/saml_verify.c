@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "number_arg.h"
+#include "pem_file.h"
 #include "saml.h"
 
 #define PROGRAM "idsvc-admin saml verify"
@@ -141,39 +142,53 @@ static int parse_args(int argc, char **argv, verify_args *args)
     return 0;
 }
 
+/* Trusts one key of a --trust file. Only RSA and EC keys verify SAML signatures. */
+static int trust_key(saml_trust_store *store, EVP_PKEY *key, const char *path,
+                     unsigned flags)
+{
+    int type = EVP_PKEY_get_base_id(key);
+
+    if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
+        fprintf(stderr, PROGRAM ": %s holds a key that is neither RSA nor EC\n", path);
+        return -1;
+    }
+    if (saml_trust_store_add(store, NULL, key, flags) != 0) {
+        fprintf(stderr, PROGRAM ": cannot add a key of %s to the trust store\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads every block of a --trust file with the node's strict reader, so that the tool
+ * trusts what the node would trust from the same file, and trusts each key. */
+static int trust_file(saml_trust_store *store, const char *path, unsigned flags)
+{
+    EVP_PKEY **keys = NULL;
+    size_t count = 0;
+    char error[512];
+    int rc = pem_read_public_keys(path, &keys, &count, error, sizeof(error));
+
+    if (rc != 0) {
+        fprintf(stderr, PROGRAM ": %s\n", error);
+        return -1;
+    }
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = trust_key(store, keys[i], path, flags);
+    pem_keys_free(&keys, count);
+    return rc;
+}
+
 static saml_trust_store *load_trust(const verify_args *args)
 {
     saml_trust_store *store = saml_trust_store_new();
     unsigned flags = args->allow_sha1 ? SAML_TRUST_ALLOW_SHA1 : 0;
-    char error[256];
 
     if (store == NULL) {
         fputs(PROGRAM ": out of memory\n", stderr);
         return NULL;
     }
     for (size_t i = 0; i < args->trust_count; i++) {
-        EVP_PKEY *key = saml_load_public_pem(args->trust[i], error, sizeof(error));
-        int type;
-        int rc;
-
-        if (key == NULL) {
-            fprintf(stderr, PROGRAM ": %s\n", error);
-            saml_trust_store_free(&store);
-            return NULL;
-        }
-        type = EVP_PKEY_get_base_id(key);
-        rc = type == EVP_PKEY_RSA || type == EVP_PKEY_EC
-                 ? saml_trust_store_add(store, NULL, key, flags)
-                 : -1;
-        EVP_PKEY_free(key);
-        if (rc != 0) {
-            /* Only RSA and EC keys are trusted; for them, the store failed itself. */
-            if (type == EVP_PKEY_RSA || type == EVP_PKEY_EC)
-                fprintf(stderr, PROGRAM ": cannot add the key of %s to the trust store\n",
-                        args->trust[i]);
-            else
-                fprintf(stderr, PROGRAM ": %s holds neither an RSA nor an EC public key\n",
-                        args->trust[i]);
+        if (trust_file(store, args->trust[i], flags) != 0) {
             saml_trust_store_free(&store);
             return NULL;
         }
