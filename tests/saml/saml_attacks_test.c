@@ -1058,7 +1058,7 @@ static void pkcs1_trust_file_accepted(void **state)
 }
 
 /* A trust file whose RSA PUBLIC KEY block does not hold a valid RSAPublicKey is a usage
- * error, exit status 2, and the sentence names the file and the block types read. */
+ * error, exit status 2, and the sentence names the file, the line and the block. */
 static void pkcs1_trust_file_invalid_named(void **state)
 {
     char pkcs1[PATH_MAX + 16];
