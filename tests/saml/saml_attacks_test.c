@@ -994,6 +994,17 @@ static void small_ec_key_rejected(void **state)
 }
 
 /* Writes the PKCS#1 RSA PUBLIC KEY form of the private key file key_pem to out. */
+/* Writes text, or two texts one after the other, to path, failing the test on error. */
+static void write_texts(const char *path, const char *first, const char *second)
+{
+    FILE *file = fopen(path, "w");
+
+    assert_non_null(file);
+    assert_true(fputs(first, file) >= 0);
+    assert_true(fputs(second, file) >= 0);
+    assert_int_equal(fclose(file), 0);
+}
+
 static void write_pkcs1_public(const char *key_pem, char *out, size_t out_size)
 {
     char command[3 * PATH_MAX + 128];
@@ -1109,7 +1120,6 @@ static void trust_file_read_whole(void **state)
     char line[PATH_MAX + 256];
     char *rsa;
     char *ec;
-    FILE *file;
 
     (void)state;
     snprintf(path, sizeof(path), "%s.pub", fixture.file_rsa);
@@ -1121,18 +1131,9 @@ static void trust_file_read_whole(void **state)
     snprintf(both, sizeof(both), "%s/both.pem", fixture.dir);
     snprintf(noisy, sizeof(noisy), "%s/noisy.pem", fixture.dir);
     snprintf(doc_path, sizeof(doc_path), "%s/whole.xml", fixture.dir);
-    file = fopen(both, "w");
-    assert_non_null(file);
-    assert_true(fprintf(file, "%s\n%s", ec, rsa) > 0);
-    assert_int_equal(fclose(file), 0);
-    file = fopen(noisy, "w");
-    assert_non_null(file);
-    assert_true(fprintf(file, "%snot a block\n", rsa) > 0);
-    assert_int_equal(fclose(file), 0);
-    file = fopen(doc_path, "w");
-    assert_non_null(file);
-    assert_true(fputs(doc, file) >= 0);
-    assert_int_equal(fclose(file), 0);
+    write_texts(both, ec, rsa);
+    write_texts(noisy, rsa, "not a block\n");
+    write_texts(doc_path, doc, "");
 
     snprintf(args, sizeof(args), "--trust %s --at 2026-01-01T00:00:00Z %s", both, doc_path);
     assert_int_equal(st_run_cli(args, line, sizeof(line)), 0);
