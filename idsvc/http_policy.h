@@ -77,6 +77,17 @@ typedef struct verification_terms {
 } verification_terms;
 
 /*
+ * Checks the purpose and the claim names of a verification request against the policy
+ * set in force, before the assertion is verified, so that a request that the engine
+ * cannot decide costs no signature check and leaves no audit entry. Returns true, or
+ * false with 400 purpose_unknown, claim_unknown or field_invalid (a claim named twice)
+ * in reply. verification_policy_decide checks them again, against the set that a
+ * reload may have put in force since.
+ */
+bool verification_policy_check_terms(const http_request *request, const char *purpose,
+                                     const json_t *claims, http_reply *reply);
+
+/*
  * Decides each requested claim with the policy engine, using the verified assertion,
  * the relying party's registry entry and the node's jurisdiction. When consent is
  * required, nothing is released: disclosed stays empty and no attribute is set, and

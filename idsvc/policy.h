@@ -283,6 +283,16 @@ typedef struct policy_request {
 int policy_request_from_json(const policy_set *set, const json_t *doc,
                              policy_request *req, policy_error *err);
 
+/*
+ * Checks the claims and the purpose of a request as policy_request_from_json reads
+ * them, without the rest of a request document: claims must be an array of 1 to 64
+ * distinct strings, and the set must declare the purpose. A claim outside the catalogue
+ * is no error, as there; *unknown receives the index of the first one, or -1. Returns
+ * 0, or -1 with err->field "claims" or "purpose" ("" when out of memory).
+ */
+int policy_check_terms(const policy_set *set, const char *purpose, const json_t *claims,
+                       long *unknown, policy_error *err);
+
 /* Why a claim was decided as it was; policy_reason_name gives the stable wire names. */
 typedef enum policy_reason {
     POLICY_REASON_RULE = 0,           /* "rule": the winning rule's effect applied */

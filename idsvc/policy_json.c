@@ -1,6 +1,7 @@
 /* Requests from JSON, decisions to JSON, and the sentences that explain a decision. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iso3166.h"
@@ -139,6 +140,19 @@ static int read_claims(const policy_set *set, const json_t *doc, policy_request 
     return 0;
 }
 
+/* Looks the purpose up in the set, as part of a request document. */
+static int read_purpose(const policy_set *set, const char *purpose, policy_request *req,
+                        policy_error *err)
+{
+    if (purpose == NULL)
+        return request_fail(err, "purpose", "purpose is missing%s", "");
+    req->purpose = policy_set_find_purpose(set, purpose);
+    if (req->purpose < 0)
+        return request_fail(err, "purpose",
+                            "purpose %s is not declared in the policy set", purpose);
+    return 0;
+}
+
 static int read_scalars(const policy_set *set, const json_t *doc, policy_request *req,
                         policy_error *err)
 {
@@ -148,12 +162,8 @@ static int read_scalars(const policy_set *set, const json_t *doc, policy_request
     const json_t *retention = json_object_get(doc, "retention_days");
     int level;
 
-    if (purpose == NULL)
-        return request_fail(err, "purpose", "purpose is missing%s", "");
-    req->purpose = policy_set_find_purpose(set, purpose);
-    if (req->purpose < 0)
-        return request_fail(err, "purpose",
-                            "purpose %s is not declared in the policy set", purpose);
+    if (read_purpose(set, purpose, req, err) != 0)
+        return -1;
 
     level = assurance != NULL ? policy_assurance_from_name(assurance) : -1;
     if (level < 0)
@@ -225,6 +235,31 @@ int policy_request_from_json(const policy_set *set, const json_t *doc,
         read_ambiguous(set, doc, req, err) != 0)
         return -1;
     return 0;
+}
+
+int policy_check_terms(const policy_set *set, const char *purpose, const json_t *claims,
+                       long *unknown, policy_error *err)
+{
+    policy_request *req = calloc(1, sizeof(*req));
+    json_t *doc = json_pack("{s:O?}", "claims", claims);
+    int rc = -1;
+
+    *unknown = -1;
+    if (req == NULL || doc == NULL) {
+        request_fail(err, "", "out of memory%s", "");
+        goto out;
+    }
+    req->set = set;
+    if (read_claims(set, doc, req, err) != 0 || read_purpose(set, purpose, req, err) != 0)
+        goto out;
+    for (size_t i = 0; i < req->claim_count && *unknown < 0; i++)
+        if (req->claims[i] < 0)
+            *unknown = (long)i;
+    rc = 0;
+out:
+    json_decref(doc);
+    free(req);
+    return rc;
 }
 
 /* ---- Sentences ------------------------------------------------------------------------

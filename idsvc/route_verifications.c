@@ -3,9 +3,12 @@
  * the claims disclosed, the reason each other requested claim was withheld, and a
  * result attestation that the node signs in the HSM for that relying party.
  *
- * The checks run in this order: signature against the trust list, conditions, validity
- * window and audience (saml_verify), the ProxyRestriction, revocation of credentials
- * this node issued, then replay. A revoked credential therefore reports
+ * The request's own members are checked first, with the policy engine's purposes and
+ * claims catalogue when it runs, so that a request that no assertion could make valid
+ * costs no signature check and writes no audit entry. Then the assertion's checks run
+ * in this order: signature against the trust list, conditions, validity window and
+ * audience (saml_verify), the ProxyRestriction, revocation of credentials this node
+ * issued, then replay. A revoked credential therefore reports
  * "credential_revoked" even when presented twice. A credential of this node issued with
  * claims_in_assertion false gets its claim values from the store after the revocation
  * check.
@@ -156,6 +159,9 @@ static bool read_verify_input(const http_request *request, const json_t *body,
         return false;
     in->claims = json_object_get(body, "claims");
     if (!read_claim_list(in->claims, request->node->policy == NULL, reply))
+        return false;
+    if (request->node->policy != NULL &&
+        !verification_policy_check_terms(request, in->purpose, in->claims, reply))
         return false;
 
     if (assertion_is_xml(assertion)) {

@@ -404,6 +404,37 @@ static void reject_request(const policy_error *err, http_reply *reply)
     problem_internal(reply);
 }
 
+static void reject_unknown_claim(size_t index, http_reply *reply)
+{
+    char field[32];
+
+    snprintf(field, sizeof(field), "claims[%zu]", index);
+    problem_set(reply, 400, "claim_unknown", field,
+                "Each claim must be a name from the policy bundles' claims catalogue.");
+}
+
+bool verification_policy_check_terms(const http_request *request, const char *purpose,
+                                     const json_t *claims, http_reply *reply)
+{
+    policy_set *set = policy_store_acquire(request->node->policy);
+    policy_error err = {0};
+    long unknown = -1;
+    bool valid = false;
+
+    if (set == NULL) {
+        problem_internal(reply); /* the daemon does not start without a set */
+        return false;
+    }
+    if (policy_check_terms(set, purpose, claims, &unknown, &err) != 0)
+        reject_request(&err, reply);
+    else if (unknown >= 0)
+        reject_unknown_claim((size_t)unknown, reply);
+    else
+        valid = true;
+    policy_set_release(&set);
+    return valid;
+}
+
 /* Resolves the request and sets aside the claims the registry entry does not allow. */
 static int resolve(http_request *request, const store_rp *rp,
                    const saml_assertion *assertion, const verification_terms *terms,
@@ -431,12 +462,7 @@ static int resolve(http_request *request, const store_rp *rp,
 
     for (size_t i = 0; i < st->req.claim_count; i++) {
         if (st->req.claims[i] < 0) {
-            char field[32];
-
-            snprintf(field, sizeof(field), "claims[%zu]", i);
-            problem_set(reply, 400, "claim_unknown", field,
-                        "Each claim must be a name from the policy bundles' claims "
-                        "catalogue.");
+            reject_unknown_claim(i, reply);
             return -1;
         }
         if (!list_contains(rp->allowed_claims, st->req.claim_names[i])) {

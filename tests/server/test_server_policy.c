@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "config.h"
 #include "server_harness.h"
@@ -424,6 +425,94 @@ static void test_bad_request_values(void **state)
     verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
     expect_status(&result, 200, "");
     http_result_clear(&result);
+    free(assertion);
+}
+
+/* Counts the entries of the node's audit log. */
+static long audit_entry_count(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *query = NULL;
+    long count = -1;
+
+    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_entries", -1, &query, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(query) == SQLITE_ROW)
+        count = (long)sqlite3_column_int64(query, 0);
+    sqlite3_finalize(query);
+    sqlite3_close(db);
+    assert_true(count >= 0);
+    return count;
+}
+
+/* Returns how many assertions the node has verified, from GET /metrics. */
+static long saml_verify_count(void)
+{
+    static const char sample[] = "idsvc_operation_cpu_seconds_count{operation=\"saml_verify\"} ";
+    http_result result;
+    const char *at;
+    long count;
+
+    assert_int_equal(harness_curl(&server, CLIENT_REGULATOR, "GET", "/metrics", NULL, NULL,
+                                  &result),
+                     0);
+    assert_int_equal(result.status, 200);
+    at = strstr(result.body, sample);
+    count = at != NULL ? strtol(at + strlen(sample), NULL, 10) : 0;
+    http_result_clear(&result);
+    return count;
+}
+
+/* The purpose and the claim names are checked against the bundles before the
+ * assertion, so a request that no assertion could make valid answers 400 even with a
+ * used or malformed assertion, verifies nothing and leaves no audit entry. */
+static void test_terms_checked_before_assertion(void **state)
+{
+    char *assertion = issue(RP_ENTITY_ID);
+    http_result result;
+    long entries;
+    long verified;
+
+    (void)state;
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 200, "");
+    http_result_clear(&result);
+    entries = audit_entry_count();
+    verified = saml_verify_count();
+
+    verify(CLIENT_RP, assertion, "shopping", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 400, "purpose_unknown");
+    assert_string_equal(http_result_field(&result), "purpose");
+    http_result_clear(&result);
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
+           &result);
+    expect_status(&result, 400, "claim_unknown");
+    assert_string_equal(http_result_field(&result), "claims[1]");
+    http_result_clear(&result);
+
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"age_over_18\"]", "",
+           &result);
+    expect_status(&result, 400, "field_invalid");
+    assert_string_equal(http_result_field(&result), "claims");
+    http_result_clear(&result);
+
+    verify(CLIENT_RP, "<x/>", "shopping", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 400, "purpose_unknown");
+    http_result_clear(&result);
+
+    assert_int_equal(audit_entry_count(), entries);
+    assert_int_equal(saml_verify_count(), verified);
+
+    /* With valid terms the used assertion is verified, rejected and recorded. */
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 422, "replayed");
+    http_result_clear(&result);
+    assert_int_equal(audit_entry_count(), entries + 1);
+    assert_int_equal(saml_verify_count(), verified + 1);
     free(assertion);
 }
 
@@ -1064,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_registry_limits_claims),
         cmocka_unit_test(test_stand_in_follows_source),
         cmocka_unit_test(test_bad_request_values),
+        cmocka_unit_test(test_terms_checked_before_assertion),
         cmocka_unit_test(test_foreign_issuer_jurisdiction),
         cmocka_unit_test(test_conflicting_birth_dates),
         cmocka_unit_test(test_residence_country_must_be_assigned),
