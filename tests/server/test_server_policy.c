@@ -467,8 +467,8 @@ static long saml_verify_count(void)
 }
 
 /* The purpose and the claim names are checked against the bundles before the
- * assertion, so a request that no assertion could make valid answers 400 even with a
- * used or malformed assertion, verifies nothing and leaves no audit entry. */
+ * assertion, so a request that no assertion could make valid gets 400 even with a used
+ * or malformed assertion, verifies nothing and leaves no audit entry. */
 static void test_terms_checked_before_assertion(void **state)
 {
     char *assertion = issue(RP_ENTITY_ID);
