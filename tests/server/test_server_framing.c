@@ -70,6 +70,22 @@ static char *make_many_headers(size_t count)
     return text;
 }
 
+/* Returns a GET request whose one Cookie header has count cookies "a=b", in a new
+ * string. */
+static char *make_many_cookies(size_t count)
+{
+    static const char head[] = "GET /v1/issuers HTTP/1.1\r\nHost: localhost\r\nCookie: a=b";
+    char *text = malloc(sizeof(head) + count * 5 + 8);
+    size_t len = sizeof(head) - 1;
+
+    assert_non_null(text);
+    memcpy(text, head, len);
+    for (size_t i = 1; i < count; i++)
+        len += (size_t)sprintf(text + len, "; a=b");
+    strcpy(text + len, "\r\n\r\n");
+    return text;
+}
+
 /* Returns a GET request with count query arguments such as "a1", in a new string. */
 static char *make_many_arguments(size_t count)
 {
@@ -407,6 +423,7 @@ static void test_library_replies_documented(void **state)
          431, 1, false},
         {"3000 header lines", make_many_headers(3000), 431, 1, false},
         {"1000 query arguments", make_many_arguments(1000), 0, 0, true},
+        {"a Cookie header of 600 cookies", make_many_cookies(600), 431, 2, false},
         {"Content-Length not a number", strdup(POST_HEAD "Content-Length: abc\r\n\r\n{}"),
          400, 2, false},
         {"Content-Length with a space after",
