@@ -638,9 +638,21 @@ static int send_all(raw_client *c, const char *data, size_t len)
     return 0;
 }
 
+/* Waits up to timeout_ms for the connection to be readable. Returns true when it is. */
+static bool wait_readable(raw_client *c, int timeout_ms)
+{
+    struct pollfd readable = {.fd = c->fd, .events = POLLIN};
+
+    if (gnutls_record_check_pending(c->session) > 0)
+        return true;
+    return poll(&readable, 1, timeout_ms) > 0;
+}
+
 /* Reads until the headers and Content-Length bytes of body have arrived. The reply to
- * HEAD (head_only) has no body, whatever its Content-Length header. */
-static int read_response(raw_client *c, bool head_only, http_result *out)
+ * HEAD (head_only) has no body, whatever its Content-Length header. timeout_ms bounds
+ * each wait for data, and -1 waits for good. Returns 0, -1 when the connection ended
+ * first, or -2 when nothing arrived for timeout_ms. */
+static int read_response(raw_client *c, bool head_only, int timeout_ms, http_result *out)
 {
     char *buffer = NULL;
     size_t len = 0;
@@ -649,9 +661,14 @@ static int read_response(raw_client *c, bool head_only, http_result *out)
 
     for (;;) {
         char chunk[4096];
-        ssize_t got = gnutls_record_recv(c->session, chunk, sizeof(chunk));
+        ssize_t got;
         char *grown;
 
+        if (!wait_readable(c, timeout_ms)) {
+            free(buffer);
+            return -2;
+        }
+        got = gnutls_record_recv(c->session, chunk, sizeof(chunk));
         if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
             continue;
         if (got <= 0)
@@ -698,7 +715,7 @@ int raw_request(raw_client *c, const char *method, const char *path, const char 
     if (send_all(c, head, strlen(head)) != 0 ||
         (body != NULL && send_all(c, body, strlen(body)) != 0))
         return -1;
-    return read_response(c, strcmp(method, "HEAD") == 0, out);
+    return read_response(c, strcmp(method, "HEAD") == 0, -1, out);
 }
 
 int raw_exchange(raw_client *c, const char *text, http_result *out)
@@ -706,17 +723,17 @@ int raw_exchange(raw_client *c, const char *text, http_result *out)
     memset(out, 0, sizeof(*out));
     if (send_all(c, text, strlen(text)) != 0)
         return -1;
-    return read_response(c, false, out);
+    return read_response(c, false, -1, out);
 }
 
-/* Waits up to timeout_ms for the connection to be readable. Returns true when it is. */
-static bool wait_readable(raw_client *c, int timeout_ms)
+int raw_exchange_timed(raw_client *c, const char *text, size_t len, bool head_only,
+                       int timeout_ms, http_result *out)
 {
-    struct pollfd readable = {.fd = c->fd, .events = POLLIN};
-
-    if (gnutls_record_check_pending(c->session) > 0)
-        return true;
-    return poll(&readable, 1, timeout_ms) > 0;
+    memset(out, 0, sizeof(*out));
+    /* The node may reply before the whole body arrived, as to a body over the limit,
+     * and close the connection, so a failed send still reads. */
+    (void)send_all(c, text, len);
+    return read_response(c, head_only, timeout_ms, out);
 }
 
 char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeout_ms,

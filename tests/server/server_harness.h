@@ -139,6 +139,13 @@ void raw_close(raw_client **c);
 /* Sends text as it is, a whole request with its head, and reads one response. */
 int raw_exchange(raw_client *c, const char *text, http_result *out);
 
+/* Sends len bytes of text as they are, a whole request that may contain NUL bytes, and
+ * reads one response, also after a failed send. head_only marks the reply to HEAD, which has no body. Returns 0,
+ * -1 when the connection ended before a whole response, or -2 when nothing arrived for
+ * timeout_ms. */
+int raw_exchange_timed(raw_client *c, const char *text, size_t len, bool head_only,
+                       int timeout_ms, http_result *out);
+
 /* Sends len bytes of text as they are, in one go, and reads whatever arrives until the
  * server ends the connection or nothing arrives for timeout_ms. Returns the bytes read,
  * NUL-terminated and possibly empty, or NULL when out of memory. *closed is true when

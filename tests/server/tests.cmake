@@ -34,6 +34,7 @@ if(TARGET idsvc)
   server_add_test(test_server_config idsvc_server)
   server_add_test(test_server_openapi idsvc_server_harness)
   server_add_test(test_server_store idsvc_server)
+  server_add_test(test_server_mutation idsvc_server_harness)
 
   # The HSM and disk failures: the daemon loads the PKCS#11 wrapper module.
   server_add_test(test_server_faults idsvc_server_harness)
