@@ -272,6 +272,26 @@ static void problem_subject_conflict(http_reply *reply)
                 "the credential under another identifier.");
 }
 
+/* Rejects a NameID of another issuer's subject before the HSM signs anything for it.
+ * The store checks again in the transaction that stores the credential, which decides
+ * when two issuers race for one NameID. */
+static bool check_subject_free(const http_request *request, const char *subject,
+                               http_reply *reply)
+{
+    store *s = request->node->store;
+
+    switch (s->ops->check_name_id(s, subject, request->caller.identity)) {
+    case STORE_OK:
+        return true;
+    case STORE_CONFLICT:
+        problem_subject_conflict(reply);
+        return false;
+    default:
+        problem_internal(reply);
+        return false;
+    }
+}
+
 static void store_and_reply(http_request *request, const issue_input *in,
                             const saml_assertion_spec *spec, const char *xml,
                             http_reply *reply)
@@ -372,7 +392,8 @@ void route_credentials_issue(http_request *request, http_reply *reply)
      * values the node stores is signed without them. */
     if (!in.claims_in_assertion)
         spec.attribute_count = 0;
-    if (route_sign_assertion(request, &spec, &xml, reply) != 0 ||
+    if (!check_subject_free(request, in.subject, reply) ||
+        route_sign_assertion(request, &spec, &xml, reply) != 0 ||
         !check_assertion_size(request, xml, reply))
         goto out;
 

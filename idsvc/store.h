@@ -85,6 +85,9 @@ typedef struct store_ops {
     /* STORE_CONFLICT when a subject of another issuer has the NameID, or the credential
      * or assertion ID exists. */
     store_status (*issue_credential)(store *s, const store_issue *issue);
+    /* STORE_CONFLICT when a subject of another issuer than issuer has the NameID, else
+     * STORE_OK, or STORE_FAILED. issue_credential checks again in its own transaction. */
+    store_status (*check_name_id)(store *s, const char *name_id, const char *issuer);
     store_status (*get_credential)(store *s, const char *id, store_credential *out);
     store_status (*find_by_assertion)(store *s, const char *assertion_id,
                                       store_credential *out);

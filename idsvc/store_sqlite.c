@@ -510,8 +510,9 @@ static store_status step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *opera
     return STORE_FAILED;
 }
 
-/* Returns STORE_CONFLICT when a subject of another issuer has the NameID being issued. */
-static store_status check_name_id_free(sqlite3 *db, const store_issue *issue)
+/* Returns STORE_CONFLICT when a subject of another issuer than issuer has name_id. */
+static store_status check_name_id_free(sqlite3 *db, const char *name_id,
+                                       const char *issuer)
 {
     static const char sql[] =
         "SELECT 1 FROM subjects WHERE name_id = ? AND issuer <> ? LIMIT 1";
@@ -523,8 +524,8 @@ static store_status check_name_id_free(sqlite3 *db, const store_issue *issue)
         log_sqlite(db, "preparing the NameID check");
         return STORE_FAILED;
     }
-    bind_text(stmt, 1, issue->subject_name_id);
-    bind_text(stmt, 2, issue->issuer);
+    bind_text(stmt, 1, name_id);
+    bind_text(stmt, 2, issuer);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         status = STORE_CONFLICT;
@@ -544,7 +545,7 @@ static store_status upsert_subject(sqlite3 *db, const store_issue *issue,
         " ON CONFLICT (issuer, name_id) DO UPDATE SET claims = excluded.claims,"
         " updated_at = excluded.updated_at RETURNING id";
     sqlite3_stmt *stmt = NULL;
-    store_status status = check_name_id_free(db, issue);
+    store_status status = check_name_id_free(db, issue->subject_name_id, issue->issuer);
 
     if (status != STORE_OK)
         return status;
@@ -670,6 +671,14 @@ static store_status read_credential(sqlite_store *s, cached_statement which, con
     if (status == STORE_FAILED)
         store_credential_clear(out);
     return status;
+}
+
+static store_status sqlite_check_name_id(store *base, const char *name_id,
+                                         const char *issuer)
+{
+    sqlite3 *db = thread_connection((sqlite_store *)base);
+
+    return db != NULL ? check_name_id_free(db, name_id, issuer) : STORE_FAILED;
 }
 
 static store_status sqlite_get_credential(store *base, const char *id,
@@ -931,6 +940,7 @@ static void sqlite_close(store *base)
 
 static const store_ops sqlite_ops = {
     .issue_credential = sqlite_issue_credential,
+    .check_name_id = sqlite_check_name_id,
     .get_credential = sqlite_get_credential,
     .find_by_assertion = sqlite_find_by_assertion,
     .revoke_credential = sqlite_revoke_credential,

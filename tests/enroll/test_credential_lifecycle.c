@@ -730,13 +730,32 @@ static void test_expired_code_rejected(void **state)
                      0);
 }
 
-/* A second issuer cannot issue for a NameID that the first one's subject has, and
- * nothing of its attempt is stored. Each issuer can still issue for its own NameIDs. */
+/* Returns how many SAML signatures the HSM made, from GET /metrics. */
+static long saml_sign_count(harness *h)
+{
+    static const char sample[] = "idsvc_hsm_operations_total{operation=\"saml_sign\"} ";
+    http_result r;
+    const char *at;
+    long count;
+
+    assert_int_equal(harness_curl(h, CLIENT_REGULATOR, "GET", "/metrics", NULL, NULL, &r), 0);
+    expect_status(&r, 200);
+    at = strstr(r.body, sample);
+    assert_non_null(at);
+    count = strtol(at + strlen(sample), NULL, 10);
+    http_result_clear(&r);
+    return count;
+}
+
+/* A second issuer cannot issue for a NameID that the first one's subject has. The HSM
+ * signs nothing for its attempt and nothing of it is stored. Each issuer can still
+ * issue for its own NameIDs. */
 static void test_name_id_conflict(void **state)
 {
     harness *h = *state;
     long long credentials;
     long long issued;
+    long signatures;
     http_result r;
 
     post_credential(h, CLIENT_ISSUER, "SG-LIFE-SHARED", &r);
@@ -746,6 +765,7 @@ static void test_name_id_conflict(void **state)
     issued = select_number(h,
                            "SELECT count(*) FROM audit_entries WHERE kind = ?1",
                            "credential_issued");
+    signatures = saml_sign_count(h);
 
     post_credential(h, CLIENT_ISSUER_TWO, "SG-LIFE-SHARED", &r);
     expect_status(&r, 409);
@@ -760,6 +780,7 @@ static void test_name_id_conflict(void **state)
                                    "SELECT count(*) FROM audit_entries WHERE kind = ?1",
                                    "credential_issued"),
                      issued);
+    assert_int_equal(saml_sign_count(h), signatures);
 
     post_credential(h, CLIENT_ISSUER, "SG-LIFE-SHARED", &r);
     expect_status(&r, 201);
