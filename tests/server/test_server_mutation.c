@@ -76,6 +76,9 @@ typedef struct route_case {
      * saml_verify CPU time, as POST /v1/verifications does for each rejected assertion. */
     bool audits_rejections;
     void (*refresh)(fixture *f, char *out, size_t size); /* see fixture.refresh */
+    /* The nesting level down to which members are mutated one by one. Deeper members
+     * are mutated only as a whole. */
+    unsigned max_depth;
 } route_case;
 
 struct fixture {
@@ -146,7 +149,7 @@ static text build_request(const fixture *f, const request *r, bool page)
     return out;
 }
 
-/* Returns the value of a response header, copied into out, or false when it is absent. */
+/* Copies the value of a response header into out. Returns false when it is absent. */
 static bool header_value(const http_result *result, const char *name, char *out, size_t size)
 {
     const char *at = result->headers;
@@ -552,6 +555,7 @@ typedef struct body_target {
     fixture *f;
     const route_case *route;
     state_snapshot *state;
+    unsigned depth; /* how deep in the document the value being mutated lies */
 } body_target;
 
 static void send_body(body_target *t, const char *body, size_t len, const char *label)
@@ -697,7 +701,10 @@ static void mutate_value(body_target *t, json_t *doc, json_t *container, const c
     else
         json_array_set(container, index, saved);
 
-    if (json_is_object(saved)) {
+    t->depth++;
+    if (t->depth > t->route->max_depth) {
+        /* The route shares the parser of these members with another route. */
+    } else if (json_is_object(saved)) {
         mutate_members(t, doc, saved, path);
         mutate_names(t, doc, saved);
     } else if (json_is_array(saved) && json_array_size(saved) > 0) {
@@ -713,6 +720,7 @@ static void mutate_value(body_target *t, json_t *doc, json_t *container, const c
         while (json_array_size(saved) > 1)
             json_array_remove(saved, json_array_size(saved) - 1);
     }
+    t->depth--;
     json_decref(saved);
 }
 
@@ -1100,12 +1108,22 @@ static int teardown(void **state)
 
 /* ---- The routes ---------------------------------------------------------------------- */
 
+/* Starts a test's counts of variants and failures afresh, and returns f. */
+static fixture *reset_counts(fixture *f)
+{
+    f->sent = 0;
+    f->variants = 0;
+    f->accepted = 0;
+    f->failures = 0;
+    return f;
+}
+
 /* The route's path is path_format with its one %s replaced by id. */
 static route_case make_route(const char *method, const char *client, bool page,
                              const char *body, const char *path_format, const char *id,
                              const char *query)
 {
-    route_case rc = {method, "", "", client, page, body, false, NULL};
+    route_case rc = {method, "", "", client, page, body, false, NULL, 8};
     size_t prefix = strcspn(path_format, "%");
 
     assert_true(path_format[prefix] != '\0' && path_format[prefix + 1] == 's');
@@ -1120,7 +1138,7 @@ static void mutate_route(fixture *f, const route_case *rc, const char *id)
 {
     state_snapshot state = snapshot(f);
     unsigned before = f->variants;
-    body_target target = {f, rc, &state};
+    body_target target = {f, rc, &state, 0};
 
     f->refresh = rc->refresh;
     if (rc->body != NULL) {
@@ -1144,7 +1162,7 @@ static void mutate_route(fixture *f, const route_case *rc, const char *id)
 
 static void test_api_routes(void **state)
 {
-    fixture *f = *state;
+    fixture *f = reset_counts(*state);
     char revocation[128];
 
     snprintf(revocation, sizeof(revocation), "{\"reason\":\"mutation test\"}");
@@ -1192,7 +1210,7 @@ static void test_api_routes(void **state)
 
 static void test_page_routes(void **state)
 {
-    fixture *f = *state;
+    fixture *f = reset_counts(*state);
     route_case routes[] = {
         make_route("GET", NULL, false, NULL, "/enroll%s", "", ""),
         make_route("POST", NULL, true, "{\"code\":\"" FRESH "\"}", "/enroll/code%s", "", ""),
@@ -1219,6 +1237,10 @@ static void test_page_routes(void **state)
      * state check confirms, so those calls share one. A refusal decides it. */
     routes[1].refresh = fresh_code;
     routes[13].refresh = fresh_consent;
+    /* Registration, sign-in and approval read the credential's response with one
+     * parser, whose members the registration's variants cover. */
+    routes[7].max_depth = 1;
+    routes[10].max_depth = 1;
 
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         mutate_route(f, &routes[i], ids[i]);
@@ -1285,7 +1307,7 @@ static int setup_policy(void **state)
  * claims and retention_days against the bundles before it verifies the assertion. */
 static void test_policy_verifications(void **state)
 {
-    fixture *f = *state;
+    fixture *f = reset_counts(*state);
     route_case routes[] = {
         make_route("POST", CLIENT_RP, false,
                    "{\"assertion\":\"" FRESH "\",\"claims\":[\"date_of_birth\","
@@ -1310,13 +1332,18 @@ static void test_policy_verifications(void **state)
 
 int main(void)
 {
+    const struct CMUnitTest node_tests[] = {
+        cmocka_unit_test(test_api_routes),
+        cmocka_unit_test(test_page_routes),
+    };
+    const struct CMUnitTest policy_tests[] = {
+        cmocka_unit_test(test_policy_verifications),
+    };
+    int failed;
+
     /* A write to a connection that the node closed must fail, not end the test. */
     signal(SIGPIPE, SIG_IGN);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_api_routes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_page_routes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_policy_verifications, setup_policy, teardown),
-    };
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    failed = cmocka_run_group_tests_name("node without policy", node_tests, setup, teardown);
+    return failed + cmocka_run_group_tests_name("policy node", policy_tests, setup_policy,
+                                                teardown);
 }
