@@ -927,8 +927,8 @@ static void mutate_query(fixture *f, const route_case *rc, state_snapshot *state
  * without the session cookie. */
 static void mutate_caller(fixture *f, const route_case *rc, state_snapshot *state)
 {
-    static const char *const clients[] = {NULL, CLIENT_STRANGER, CLIENT_ISSUER, CLIENT_RP,
-                                          CLIENT_REGULATOR};
+    static const char *const clients[] = {NULL,          CLIENT_STRANGER,  CLIENT_ISSUER,
+                                          CLIENT_ISSUER_TWO, CLIENT_RP, CLIENT_REGULATOR};
     route_case other = *rc;
 
     for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
