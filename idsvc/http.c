@@ -110,6 +110,7 @@ typedef struct request_state {
     bool length_required; /* Transfer-Encoding: the node reads Content-Length bodies */
     bool coding_unsupported; /* Transfer-Encoding other than one "chunked" */
     bool coding_seen;        /* a Transfer-Encoding header was read */
+    bool content_encoded;    /* Content-Encoding names a coding other than identity */
     bool unframed; /* a POST with neither Content-Length nor Transfer-Encoding */
     bool dispatched;
     bool public_listener; /* arrived on public_port, which serves only public routes */
@@ -476,6 +477,14 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
                     "than charset=utf-8.");
         return;
     }
+    /* RFC 9110, section 15.5.16: Accept-Encoding names the codings the node reads. */
+    if (strcmp(route->method, "POST") == 0 && state->content_encoded) {
+        problem_set(reply, 415, "content_encoding_unsupported", NULL,
+                    "Send the request body without a content coding such as gzip; the "
+                    "node reads only identity.");
+        (void)http_reply_header(reply, MHD_HTTP_HEADER_ACCEPT_ENCODING, "identity");
+        return;
+    }
 
     route->handler(request, reply);
     if (reply->status == 0 && state->next == NULL) {
@@ -564,6 +573,25 @@ static bool coding_is_chunked(const char *value)
     return strcasecmp(value, "chunked") == 0;
 }
 
+/* Returns whether a Content-Encoding value names a coding other than identity, in any
+ * case and with any optional white space around the list's members (RFC 9110, sections
+ * 5.6.1 and 8.4). An empty value names none. */
+static bool coding_is_applied(const char *value)
+{
+    const char *p = value;
+
+    while (*p != '\0') {
+        size_t len;
+
+        p += strspn(p, " \t,");
+        len = strcspn(p, " \t,");
+        if (len > 0 && !(len == 8 && strncasecmp(p, "identity", 8) == 0))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 /* Returns whether name is field followed by more characters, in any case. libmicrohttpd
  * 0.9.75 appends a folded header line (obs-fold, RFC 9112, section 5.2) to the header's
  * name. So "Transfer-Encoding:" folded before "chunked" arrives as the header
@@ -615,6 +643,8 @@ static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
                                "header on one line.";
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
         state->content_type_count++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_ENCODING) == 0)
+        state->content_encoded = state->content_encoded || coding_is_applied(value);
     if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
         state->host_count++;
         state->host_value_invalid = state->host_value_invalid || !host_value_valid(value);

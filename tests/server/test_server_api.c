@@ -463,6 +463,44 @@ static void test_path_and_media_type_checked(void **state)
     }
 }
 
+/* A POST body under a content coding other than identity is a 415 that names the
+ * coding the node reads (RFC 9110, section 15.5.16); identity alone is read as JSON. */
+static void test_content_coding_rejected(void **state)
+{
+    static const struct {
+        const char *coding;
+        long status;
+        const char *code;
+    } cases[] = {
+        {"gzip", 415, "content_encoding_unsupported"},
+        {"identity, gzip", 415, "content_encoding_unsupported"},
+        {"br", 415, "content_encoding_unsupported"},
+        {"identity", 400, "field_missing"},
+        {"Identity , identity", 400, "field_missing"},
+    };
+    raw_client *client = NULL;
+    http_result result;
+    char request[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(request, sizeof(request),
+                 "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                 "Content-Type: application/json\r\nContent-Encoding: %s\r\n"
+                 "Content-Length: 2\r\n\r\n{}",
+                 cases[i].coding);
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_ISSUER, &client), 0);
+        assert_int_equal(raw_exchange(client, request, &result), 0);
+        expect_problem(&result, cases[i].status, cases[i].code);
+        if (cases[i].status == 415 &&
+            strstr(result.headers, "\nAccept-Encoding: identity\r") == NULL)
+            fail_msg("the 415 for %s names no Accept-Encoding: %s", cases[i].coding,
+                     result.headers);
+        http_result_clear(&result);
+        raw_close(&client);
+    }
+}
+
 static void test_json_too_deep_rejected(void **state)
 {
     http_result result;
@@ -1396,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_route_and_method_errors),
         cmocka_unit_test(test_bad_json_rejected),
         cmocka_unit_test(test_path_and_media_type_checked),
+        cmocka_unit_test(test_content_coding_rejected),
         cmocka_unit_test(test_json_too_deep_rejected),
         cmocka_unit_test(test_string_too_long_names_field),
         cmocka_unit_test(test_cut_detail_keeps_document),
