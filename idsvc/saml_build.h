@@ -68,6 +68,10 @@ void saml_buf_put_base64(saml_buf *buf, const unsigned char *bytes, size_t len);
  */
 int saml_text_check(const char *text, char *reason, size_t reason_size);
 
+/* Returns whether text, valid UTF-8, consists only of characters with Unicode's
+ * White_Space property, such as U+00A0 NO-BREAK SPACE and U+3000 IDEOGRAPHIC SPACE. */
+bool saml_text_is_blank(const char *text);
+
 /* Checks that text is an absolute URI: a scheme, a colon and no space or control. */
 bool saml_text_is_uri(const char *text);
 

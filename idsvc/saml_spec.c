@@ -95,13 +95,14 @@ static int read_text(json_t *claims, const char *key, bool required, bool uri,
 
 /* The verifier reads the NameID with its surrounding white space trimmed (XML white
  * space: space, tab, CR, LF). A subject with such white space would come back as another
- * value, or as none, so it is rejected here. */
+ * value, or as none, so it is rejected here. A subject of other white space only, such
+ * as U+3000, names nobody, as a claim value of it says nothing. */
 static int check_name_id(const char *name_id, char *error, size_t error_size)
 {
     static const char xml_space[] = " \t\r\n";
     size_t len = strlen(name_id);
 
-    if (strspn(name_id, xml_space) == len)
+    if (saml_text_is_blank(name_id))
         return reject(error, error_size, "\"subject\" contains only white space");
     if (strchr(xml_space, name_id[0]) != NULL || strchr(xml_space, name_id[len - 1]) != NULL)
         return reject(error, error_size,

@@ -146,10 +146,9 @@ static size_t utf8_continuations(unsigned char lead)
     return 3;
 }
 
-/* Returns whether value, valid UTF-8, consists of white space only. */
-static bool is_blank(const char *value)
+bool saml_text_is_blank(const char *text)
 {
-    const unsigned char *p = (const unsigned char *)value;
+    const unsigned char *p = (const unsigned char *)text;
 
     while (*p != '\0') {
         unsigned long c = *p;
@@ -176,7 +175,7 @@ int saml_claim_check_issued(const saml_claim *claim, const char *value, time_t n
     struct tm day;
     time_t tomorrow = now + 24 * 60 * 60;
 
-    if (is_blank(value)) {
+    if (saml_text_is_blank(value)) {
         snprintf(reason, reason_size, "contains only white space");
         return -1;
     }
