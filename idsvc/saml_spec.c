@@ -96,7 +96,7 @@ static int read_text(json_t *claims, const char *key, bool required, bool uri,
 /* The verifier reads the NameID with its surrounding white space trimmed (XML white
  * space: space, tab, CR, LF). A subject with such white space would come back as another
  * value, or as none, so it is rejected here. A subject of other white space only, such
- * as U+3000, names nobody, as a claim value of it says nothing. */
+ * as U+3000, identifies no one, so it is rejected as well. */
 static int check_name_id(const char *name_id, char *error, size_t error_size)
 {
     static const char xml_space[] = " \t\r\n";

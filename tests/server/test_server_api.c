@@ -724,8 +724,8 @@ static void test_issue_claim_values_checked(void **state)
     http_result_clear(&result);
 }
 
-/* A subject of Unicode white space only names nobody, as a claim value of it says
- * nothing, so it is refused like one of XML white space. */
+/* A subject of Unicode white space only identifies no subject, as a claim value of it
+ * says nothing, so it is refused like one of XML white space. */
 static void test_issue_subject_blank(void **state)
 {
     static const char *const subjects[] = {"\\u3000", "\\u00a0\\u2028", " \\t"};
