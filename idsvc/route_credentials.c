@@ -353,20 +353,34 @@ out:
  * breaks, or many non-ASCII characters from an encoder that writes \u escapes, can
  * exceed it.
  */
-static bool check_assertion_size(const http_request *request, const char *xml,
+static bool check_assertion_size(const http_request *request, size_t len, bool unsigned_only,
                                  http_reply *reply)
 {
     size_t max = request->node->boot->limits.max_string_bytes;
-    size_t len = strlen(xml);
 
     if (len <= max)
         return true;
     problem_set(reply, 422, "claims_invalid", "attributes",
-                "The signed assertion would be %zu bytes, more than the %zu bytes of [limits] "
+                "The %s would be %zu bytes, more than the %zu bytes of [limits] "
                 "max_string_bytes that POST /v1/verifications accepts. Send fewer or shorter "
                 "claim values, or set claims_in_assertion to false.",
-                len, max);
+                unsigned_only ? "assertion without its signature" : "signed assertion", len,
+                max);
     return false;
+}
+
+/* Checks the assertion's length without its Signature before the HSM signs it. So an
+ * assertion already too long costs no signature. check_assertion_size checks the signed
+ * one again. A spec that fails to build here fails the signer's own checks later, which
+ * name the reason. */
+static bool check_unsigned_size(const http_request *request,
+                                const saml_assertion_spec *spec, http_reply *reply)
+{
+    size_t len;
+
+    if (saml_build_unsigned_size(spec, &len) != 0)
+        return true;
+    return check_assertion_size(request, len, true, reply);
 }
 
 void route_credentials_issue(http_request *request, http_reply *reply)
@@ -393,8 +407,9 @@ void route_credentials_issue(http_request *request, http_reply *reply)
     if (!in.claims_in_assertion)
         spec.attribute_count = 0;
     if (!check_subject_free(request, in.subject, reply) ||
+        !check_unsigned_size(request, &spec, reply) ||
         route_sign_assertion(request, &spec, &xml, reply) != 0 ||
-        !check_assertion_size(request, xml, reply))
+        !check_assertion_size(request, strlen(xml), false, reply))
         goto out;
 
     store_and_reply(request, &in, &spec, xml, reply);

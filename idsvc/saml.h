@@ -144,6 +144,14 @@ typedef struct saml_signer {
 char *saml_certificate_base64(X509 *cert);
 
 /*
+ * Sets *size to the length of the Assertion of spec without its Signature. The signed
+ * document is longer by the Signature element only. So a caller can refuse an assertion
+ * too long for its use before the HSM signs it. Returns 0, or -1 when spec fails a check
+ * of saml_build_signed or memory runs out.
+ */
+int saml_build_unsigned_size(const saml_assertion_spec *spec, size_t *size);
+
+/*
  * Builds the Assertion and signs it with an enveloped signature (exclusive c14n,
  * SHA-256, rsa-sha256 or ecdsa-sha256 by C_Sign in the HSM). On success *xml_out is a
  * NUL-terminated document the caller frees with free(). Every caller value is checked:

@@ -233,6 +233,20 @@ char *saml_signed_parts_join(const saml_signed_parts *parts, size_t *len)
     return xml;
 }
 
+int saml_build_unsigned_size(const saml_assertion_spec *spec, size_t *size)
+{
+    saml_signed_parts parts;
+    p11_error err;
+    int result;
+
+    memset(&parts, 0, sizeof(parts));
+    result = saml_build_canonical(spec, &parts, &err);
+    if (result == 0)
+        *size = parts.assertion.len;
+    saml_signed_parts_free(&parts);
+    return result;
+}
+
 int saml_build_signed(const saml_assertion_spec *spec, const saml_signer *signer,
                       char **xml_out, size_t *xml_len, p11_error *err)
 {

@@ -906,25 +906,34 @@ static char *issue_body_escaping_large(bool claims_in_assertion)
 }
 
 /* The node issues no credential whose assertion it could not verify afterwards: one
- * longer than [limits] max_string_bytes gets 422 before anything is stored. The same
- * values held at the node leave the assertion small, and it verifies. */
+ * longer than [limits] max_string_bytes gets 422 before anything is stored, and before
+ * the HSM signs it. The same values held at the node leave the assertion small, and it
+ * verifies. */
 static void test_issue_assertion_too_large_rejected(void **state)
 {
+    const char *signatures = "idsvc_hsm_operations_total{operation=\"saml_sign\"}";
     http_result result;
     const char *detail;
     const char *assertion;
     char *body = issue_body_escaping_large(true);
     char *verification;
+    double signed_before;
 
     (void)state;
+    signed_before = read_sample_or_zero(signatures);
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
     expect_problem(&result, 422, "claims_invalid");
     assert_string_equal(http_result_field(&result), "attributes");
     detail = json_string_value(json_object_get(result.json, "detail"));
     assert_non_null(detail);
-    if (strstr(detail, "max_string_bytes") == NULL)
-        fail_msg("the detail does not name [limits] max_string_bytes: %s", detail);
+    if (strstr(detail, "max_string_bytes") == NULL ||
+        strstr(detail, "assertion without its signature would be") == NULL)
+        fail_msg("the detail does not name the unsigned size and [limits] "
+                 "max_string_bytes: %s",
+                 detail);
     http_result_clear(&result);
+    if (read_sample_or_zero(signatures) != signed_before)
+        fail_msg("the HSM signed an assertion that the node then refused as too long");
     free(body);
 
     body = issue_body_escaping_large(false);
