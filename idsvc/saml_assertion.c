@@ -410,7 +410,7 @@ saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
         if (xmlHasNsProp(issuer, (const xmlChar *)qualifiers[i], NULL) != NULL)
             return saml_fail(
                 detail, detail_size, SAML_ERR_NOT_SAML,
-                "the Issuer of <%.40s> has a %s attribute, which SAML 2.0 Core "
+                "the Issuer of <%.40s> has the attribute %s, which SAML 2.0 Core "
                 "(section 8.3.6) forbids on an entity identifier",
                 owner, qualifiers[i]);
     }

@@ -1578,13 +1578,13 @@ static void issuer_format_checked(void **state)
          "or the Format urn:oasis:names:tc:SAML:2.0:nameid-format:entity (SAML 2.0 Web "
          "Browser SSO profile, section 4.1.4.2)"},
         {"<saml:Issuer NameQualifier=\"https://federation.idsvc.test\">",
-         "the Issuer of <Assertion> has a NameQualifier attribute, which SAML 2.0 Core "
+         "the Issuer of <Assertion> has the attribute NameQualifier, which SAML 2.0 Core "
          "(section 8.3.6) forbids on an entity identifier"},
         {"<saml:Issuer SPNameQualifier=\"" ST_AUDIENCE "\">",
-         "the Issuer of <Assertion> has a SPNameQualifier attribute, which SAML 2.0 Core "
-         "(section 8.3.6) forbids on an entity identifier"},
+         "the Issuer of <Assertion> has the attribute SPNameQualifier, which SAML 2.0 "
+         "Core (section 8.3.6) forbids on an entity identifier"},
         {"<saml:Issuer SPProvidedID=\"x\">",
-         "the Issuer of <Assertion> has a SPProvidedID attribute, which SAML 2.0 Core "
+         "the Issuer of <Assertion> has the attribute SPProvidedID, which SAML 2.0 Core "
          "(section 8.3.6) forbids on an entity identifier"},
     };
     char detail[512];
@@ -1638,8 +1638,9 @@ static void response_issuer_format_checked(void **state)
     assert_int_equal(verify_with_detail(qualified, detail, sizeof(detail)),
                      SAML_ERR_NOT_SAML);
     assert_string_equal(detail,
-                        "the Issuer of <Response> has a NameQualifier attribute, which "
-                        "SAML 2.0 Core (section 8.3.6) forbids on an entity identifier");
+                        "the Issuer of <Response> has the attribute NameQualifier, "
+                        "which SAML 2.0 Core (section 8.3.6) forbids on an entity "
+                        "identifier");
     free(email);
     free(entity);
     free(qualified);
