@@ -74,10 +74,9 @@ static xmlNodePtr saml_next_outside_advice(xmlNodePtr node, xmlNodePtr root)
 }
 
 /* Counts every Assertion in the document outside the Advice of an Assertion, also those
- * hidden inside unknown elements. The same walk notes the first element whose schema
- * content is element-only but that contains text other than white space, which
- * saml_verify_doc rejects after the signatures, so that text added to a signed element
- * keeps its digest_mismatch. */
+ * hidden inside unknown elements. The same walk notes the first element with characters
+ * that its schema type forbids (saml_form_has_stray_text). saml_verify_doc rejects it
+ * after the signatures, so that text added to a signed element keeps digest_mismatch. */
 static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t detail_size)
 {
     size_t count = 0;

@@ -72,9 +72,9 @@ static bool saml_form_is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Returns the first text or CDATA child of node that contains a character other than XML
- * white space, or NULL when it has none. */
-static const xmlNode *saml_form_stray_text(const xmlNode *node)
+/* Returns the first text or CDATA child of node that contains a character, XML white
+ * space included only when space_counts, or NULL when it has none. */
+static const xmlNode *saml_form_text_child(const xmlNode *node, bool space_counts)
 {
     for (const xmlNode *child = node->children; child != NULL; child = child->next) {
         const char *text = (const char *)child->content;
@@ -82,12 +82,19 @@ static const xmlNode *saml_form_stray_text(const xmlNode *node)
         if ((child->type != XML_TEXT_NODE && child->type != XML_CDATA_SECTION_NODE) ||
             text == NULL)
             continue;
-        while (saml_form_is_space(*text))
+        while (!space_counts && saml_form_is_space(*text))
             text++;
         if (*text != '\0')
             return child;
     }
     return NULL;
+}
+
+/* Returns the first text or CDATA child of node that contains a character other than XML
+ * white space, or NULL when it has none. */
+static const xmlNode *saml_form_stray_text(const xmlNode *node)
+{
+    return saml_form_text_child(node, false);
 }
 
 /* Fails with status for the stray text of element, quoting its start. */
@@ -268,8 +275,8 @@ saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detai
 
 /*
  * The elements of SAML 2.0 Core's schemas (saml-schema-assertion-2.0.xsd and
- * saml-schema-protocol-2.0.xsd) whose types have element-only or empty content, so that
- * text other than white space directly inside them breaks the schema. Left out are the
+ * saml-schema-protocol-2.0.xsd) whose types have element-only content, so that text
+ * other than white space directly inside them breaks the schema. Left out are the
  * elements whose types allow text (Issuer, NameID, Audience, AttributeValue,
  * SubjectConfirmationData, AuthnContextDecl, StatusMessage and the like) and the abstract
  * Statement, Condition and BaseID, whose xsi:type may extend them. Each list is sorted
@@ -289,15 +296,21 @@ static const char *const saml_form_assertion_element_only[] = {
     "EncryptedAttribute",
     "EncryptedID",
     "Evidence",
-    "OneTimeUse",
     "ProxyRestriction",
     "Subject",
     "SubjectConfirmation",
-    "SubjectLocality",
 };
 
 static const char *const saml_form_protocol_element_only[] = {
     "Extensions", "Response", "Status", "StatusCode", "StatusDetail",
+};
+
+/* The elements whose types have empty content: attributes only. XML Schema 1.0 (Part 1,
+ * section 3.4.4, Element Locally Valid (Complex Type), clause 2.1) allows no character
+ * children in empty content, so white space inside them breaks the schema too. */
+static const char *const saml_form_assertion_empty[] = {
+    "OneTimeUse",
+    "SubjectLocality",
 };
 
 static int saml_form_compare_name(const void *name, const void *entry)
@@ -311,29 +324,62 @@ static bool saml_form_in_list(const xmlNode *node, const char *const *names, siz
            NULL;
 }
 
-/* Returns whether node is one of the elements of the lists above. */
+static bool saml_form_in_ns(const xmlNode *node, const char *ns)
+{
+    return node->ns != NULL && node->ns->href != NULL &&
+           strcmp((const char *)node->ns->href, ns) == 0;
+}
+
+/* Returns whether node is one of the elements of element-only content above. */
 static bool saml_form_element_only(const xmlNode *node)
 {
-    const char *ns = node->ns != NULL ? (const char *)node->ns->href : NULL;
-
-    if (ns == NULL)
-        return false;
-    if (strcmp(ns, SAML_NS_ASSERTION) == 0)
+    if (saml_form_in_ns(node, SAML_NS_ASSERTION))
         return saml_form_in_list(node, saml_form_assertion_element_only,
                                  sizeof(saml_form_assertion_element_only) /
                                      sizeof(saml_form_assertion_element_only[0]));
-    if (strcmp(ns, SAML_NS_PROTOCOL) == 0)
+    if (saml_form_in_ns(node, SAML_NS_PROTOCOL))
         return saml_form_in_list(node, saml_form_protocol_element_only,
                                  sizeof(saml_form_protocol_element_only) /
                                      sizeof(saml_form_protocol_element_only[0]));
     return false;
 }
 
+/* Returns whether node is one of the elements of empty content above. */
+static bool saml_form_empty(const xmlNode *node)
+{
+    return saml_form_in_ns(node, SAML_NS_ASSERTION) &&
+           saml_form_in_list(node, saml_form_assertion_empty,
+                             sizeof(saml_form_assertion_empty) /
+                                 sizeof(saml_form_assertion_empty[0]));
+}
+
 bool saml_form_has_stray_text(const xmlNode *element)
 {
     /* The text first: most elements have none, and the lists are searched only for the
      * few that do, such as the Issuer and the NameID, whose text is their value. */
-    return saml_form_stray_text(element) != NULL && saml_form_element_only(element);
+    if (saml_form_stray_text(element) != NULL)
+        return saml_form_element_only(element) || saml_form_empty(element);
+    return saml_form_text_child(element, true) != NULL && saml_form_empty(element);
+}
+
+/* Fails for the characters inside element, whose schema type has empty content. */
+static saml_status saml_form_empty_fail(const xmlNode *element, char *detail,
+                                        size_t detail_size)
+{
+    const xmlNode *text = saml_form_stray_text(element);
+    const char *content = text != NULL ? (const char *)text->content : "";
+    char what[64];
+
+    while (saml_form_is_space(*content))
+        content++;
+    if (text != NULL)
+        snprintf(what, sizeof(what), "the text \"%.40s\"", content);
+    else
+        snprintf(what, sizeof(what), "white space");
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the %.40s contains %s, but SAML 2.0 Core's schema gives it empty "
+                     "content, which allows no characters, not even white space",
+                     element->name, what);
 }
 
 saml_status saml_check_element_text(const xmlNode *element, char *detail,
@@ -341,6 +387,8 @@ saml_status saml_check_element_text(const xmlNode *element, char *detail,
 {
     if (element == NULL)
         return SAML_OK;
+    if (saml_form_empty(element))
+        return saml_form_empty_fail(element, detail, detail_size);
     return saml_form_text_fail(element, saml_form_stray_text(element), SAML_ERR_NOT_SAML,
                                "SAML 2.0 Core's schema", detail, detail_size);
 }

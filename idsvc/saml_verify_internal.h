@@ -111,13 +111,14 @@ saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_siz
  * root element, and an Assertion root passes. */
 saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size);
 
-/* Returns whether element has a text or CDATA child with a character other than XML
- * white space, and is a SAML assertion or protocol element whose schema type has
- * element-only or empty content, such as a Response, a Subject or an Attribute. */
+/* Returns whether element has characters that its SAML schema type forbids. A type of
+ * element-only content, such as that of a Response, a Subject or an Attribute, allows only
+ * XML white space in its text and CDATA children. A type of empty content, that of
+ * OneTimeUse and SubjectLocality, allows no characters at all. */
 bool saml_form_has_stray_text(const xmlNode *element);
 
 /* Rejects, as SAML_ERR_NOT_SAML, an element for which saml_form_has_stray_text returned
- * true, quoting the start of the text. NULL passes. */
+ * true, quoting the start of the text or naming the white space. NULL passes. */
 saml_status saml_check_element_text(const xmlNode *element, char *detail,
                                     size_t detail_size);
 

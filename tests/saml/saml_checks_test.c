@@ -1674,8 +1674,6 @@ static void element_text_rejected(void **state)
         {"</saml:AudienceRestriction>", "x</saml:AudienceRestriction>",
          "AudienceRestriction"},
         {"</saml:AudienceRestriction>",
-         "</saml:AudienceRestriction><saml:OneTimeUse>x</saml:OneTimeUse>", "OneTimeUse"},
-        {"</saml:AudienceRestriction>",
          "</saml:AudienceRestriction><saml:ProxyRestriction>x</saml:ProxyRestriction>",
          "ProxyRestriction"},
         {"</saml:Conditions>", STATEMENTS("x", "", "", ""), "AuthnStatement"},
@@ -1705,6 +1703,58 @@ static void element_text_rejected(void **state)
             assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
                              SAML_ERR_NOT_SAML);
             assert_string_equal(detail, expected);
+        }
+        free(xml);
+    }
+}
+
+/* OneTimeUse and SubjectLocality have empty content, which XML Schema 1.0 allows no
+ * characters in, white space included. Comments and an empty CDATA section are no
+ * characters, so they pass. */
+static void empty_content_space_rejected(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        const char *detail; /* NULL: the assertion verifies */
+    } cases[] = {
+        {"</saml:AudienceRestriction>",
+         "</saml:AudienceRestriction><saml:OneTimeUse>x</saml:OneTimeUse>",
+         "the OneTimeUse contains the text \"x\", but SAML 2.0 Core's schema gives it "
+         "empty content, which allows no characters, not even white space"},
+        {"</saml:AudienceRestriction>",
+         "</saml:AudienceRestriction><saml:OneTimeUse> </saml:OneTimeUse>",
+         "the OneTimeUse contains white space, but SAML 2.0 Core's schema gives it empty "
+         "content, which allows no characters, not even white space"},
+        {"</saml:AudienceRestriction>",
+         "</saml:AudienceRestriction><saml:OneTimeUse><![CDATA[\n]]></saml:OneTimeUse>",
+         "the OneTimeUse contains white space, but SAML 2.0 Core's schema gives it empty "
+         "content, which allows no characters, not even white space"},
+        {"</saml:Conditions>",
+         STATEMENTS("<saml:SubjectLocality Address=\"192.0.2.1\">\n"
+                    "</saml:SubjectLocality>",
+                    "", "", ""),
+         "the SubjectLocality contains white space, but SAML 2.0 Core's schema gives it "
+         "empty content, which allows no characters, not even white space"},
+        {"</saml:AudienceRestriction>",
+         "</saml:AudienceRestriction><saml:OneTimeUse><!-- once --><![CDATA[]]>"
+         "</saml:OneTimeUse>",
+         NULL},
+        {"</saml:Conditions>",
+         STATEMENTS("<saml:SubjectLocality Address=\"192.0.2.1\"/>", "", "", ""), NULL},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, cases[i].detail);
         }
         free(xml);
     }
@@ -1842,6 +1892,7 @@ int main(void)
         cmocka_unit_test(issuer_format_checked),
         cmocka_unit_test(response_issuer_format_checked),
         cmocka_unit_test(element_text_rejected),
+        cmocka_unit_test(empty_content_space_rejected),
         cmocka_unit_test(response_text_rejected),
         cmocka_unit_test(signature_text_rejected),
     };
