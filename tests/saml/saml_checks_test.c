@@ -1708,6 +1708,43 @@ static void element_text_rejected(void **state)
     }
 }
 
+/* Characters that look like white space but are not XML white space (space, tab, line
+ * feed, carriage return) are text, written plainly or as character references. XML white
+ * space written as character references is still white space. */
+static void unicode_space_is_text(void **state)
+{
+    static const struct {
+        const char *to;
+        const char *quoted; /* the start of the text that the sentence quotes */
+    } cases[] = {
+        {"<saml:Subject>\xc2\xa0", "\xc2\xa0"},           /* U+00A0 NO-BREAK SPACE */
+        {"<saml:Subject>\xe3\x80\x80", "\xe3\x80\x80"}, /* U+3000 IDEOGRAPHIC SPACE */
+        {"<saml:Subject>&#x2028;", "\xe2\x80\xa8"},      /* U+2028 LINE SEPARATOR */
+        {"<saml:Subject>&#xFEFF;", "\xef\xbb\xbf"},      /* U+FEFF, a BOM as text */
+        {"<saml:Subject>&#32;&#x9;&#xA;&#xD;&#120;", "x"},
+        {"<saml:Subject><![CDATA[\xc2\xa0]]>", "\xc2\xa0"},
+    };
+    char *spaces = signed_variant("<saml:Subject>", "<saml:Subject>&#32;&#x9;&#xA;&#xD;");
+    char detail[512];
+    char expected[256];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, spaces, NULL), SAML_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant("<saml:Subject>", cases[i].to);
+
+        snprintf(expected, sizeof(expected),
+                 "the Subject contains the text \"%s\", but SAML 2.0 Core's schema "
+                 "allows no text there, only white space between its child elements",
+                 cases[i].quoted);
+        assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                         SAML_ERR_NOT_SAML);
+        assert_string_equal(detail, expected);
+        free(xml);
+    }
+    free(spaces);
+}
+
 /* OneTimeUse and SubjectLocality have empty content, which XML Schema 1.0 allows no
  * characters in, white space included. Comments and an empty CDATA section are no
  * characters, so they pass. */
@@ -1892,6 +1929,7 @@ int main(void)
         cmocka_unit_test(issuer_format_checked),
         cmocka_unit_test(response_issuer_format_checked),
         cmocka_unit_test(element_text_rejected),
+        cmocka_unit_test(unicode_space_is_text),
         cmocka_unit_test(empty_content_space_rejected),
         cmocka_unit_test(response_text_rejected),
         cmocka_unit_test(signature_text_rejected),
