@@ -993,8 +993,7 @@ static void small_ec_key_rejected(void **state)
     free(tmpl);
 }
 
-/* Writes the PKCS#1 RSA PUBLIC KEY form of the private key file key_pem to out. */
-/* Writes text, or two texts one after the other, to path, failing the test on error. */
+/* Writes first and then second to path, failing the test on error. */
 static void write_texts(const char *path, const char *first, const char *second)
 {
     FILE *file = fopen(path, "w");
@@ -1005,6 +1004,7 @@ static void write_texts(const char *path, const char *first, const char *second)
     assert_int_equal(fclose(file), 0);
 }
 
+/* Writes the PKCS#1 RSA PUBLIC KEY form of the private key file key_pem to out. */
 static void write_pkcs1_public(const char *key_pem, char *out, size_t out_size)
 {
     char command[3 * PATH_MAX + 128];
