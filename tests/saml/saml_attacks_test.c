@@ -16,6 +16,7 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "saml_test_util.h"
 
@@ -1148,6 +1149,42 @@ static void trust_file_read_whole(void **state)
     free(doc);
 }
 
+/* A trust file whose second key is Ed25519, which cannot verify a SAML signature, is a
+ * usage error, exit status 2, and the sentence names the file, the key and its type. */
+static void trust_file_other_key_named(void **state)
+{
+    EVP_PKEY *ed25519 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    char path[PATH_MAX + 16];
+    char mixed[PATH_MAX + 32];
+    char args[3 * PATH_MAX];
+    char expected[2 * PATH_MAX];
+    char line[PATH_MAX + 256];
+    char *rsa;
+    FILE *file;
+
+    (void)state;
+    assert_non_null(ed25519);
+    snprintf(path, sizeof(path), "%s.pub", fixture.file_rsa);
+    rsa = test_read_file(path, NULL);
+    assert_non_null(rsa);
+    snprintf(mixed, sizeof(mixed), "%s/rsa-and-ed25519.pem", fixture.dir);
+    file = fopen(mixed, "w");
+    assert_non_null(file);
+    assert_true(fputs(rsa, file) >= 0);
+    assert_int_equal(PEM_write_PUBKEY(file, ed25519), 1);
+    assert_int_equal(fclose(file), 0);
+
+    snprintf(args, sizeof(args), "--trust %s %s", mixed, mixed);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 2);
+    snprintf(expected, sizeof(expected),
+             "idsvc-admin saml verify: %s: key 2 has the type ED25519, but only RSA and EC "
+             "keys verify SAML signatures",
+             mixed);
+    assert_string_equal(line, expected);
+    EVP_PKEY_free(ed25519);
+    free(rsa);
+}
+
 /* Re-encodes a raw r||s ECDSA SignatureValue as DER. */
 static char *ecdsa_to_der(const char *doc)
 {
@@ -1522,6 +1559,7 @@ int main(void)
         cmocka_unit_test(pkcs1_trust_file_accepted),
         cmocka_unit_test(pkcs1_trust_file_invalid_named),
         cmocka_unit_test(trust_file_read_whole),
+        cmocka_unit_test(trust_file_other_key_named),
         cmocka_unit_test(ecdsa_der_value_rejected),
         cmocka_unit_test(claim_changed_after_signing),
         cmocka_unit_test(signature_value_changed),

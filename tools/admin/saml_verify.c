@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/objects.h>
+
 #include "admin.h"
 #include "number_arg.h"
 #include "pem_file.h"
@@ -48,7 +50,8 @@ static void print_help(FILE *out)
           "the verified claims as JSON and exits 0, or prints 'rejected: CODE: reason' on\n"
           "standard error and exits 1.\n"
           "\n"
-          "  --trust PEM               a certificate or public key trusted for any issuer;\n"
+          "  --trust PEM               a file of CERTIFICATE, PUBLIC KEY or RSA PUBLIC KEY\n"
+          "                            blocks, each RSA or EC key trusted for any issuer;\n"
           "                            may be given up to 16 times\n"
           "  --at TIME                 judge the validity window at this RFC 3339 time\n"
           "                            instead of now, such as 2012-07-03T11:35:00Z\n"
@@ -142,18 +145,23 @@ static int parse_args(int argc, char **argv, verify_args *args)
     return 0;
 }
 
-/* Trusts one key of a --trust file. Only RSA and EC keys verify SAML signatures. */
+/* Trusts key number, counted from 1, of a --trust file. Only RSA and EC keys verify
+ * SAML signatures. */
 static int trust_key(saml_trust_store *store, EVP_PKEY *key, const char *path,
-                     unsigned flags)
+                     size_t number, unsigned flags)
 {
     int type = EVP_PKEY_get_base_id(key);
 
     if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
-        fprintf(stderr, PROGRAM ": %s holds a key that is neither RSA nor EC\n", path);
+        fprintf(stderr,
+                PROGRAM ": %s: key %zu has the type %s, but only RSA and EC keys verify SAML "
+                "signatures\n",
+                path, number, OBJ_nid2sn(type));
         return -1;
     }
     if (saml_trust_store_add(store, NULL, key, flags) != 0) {
-        fprintf(stderr, PROGRAM ": cannot add a key of %s to the trust store\n", path);
+        fprintf(stderr, PROGRAM ": %s: cannot add key %zu to the trust store\n", path,
+                number);
         return -1;
     }
     return 0;
@@ -173,7 +181,7 @@ static int trust_file(saml_trust_store *store, const char *path, unsigned flags)
         return -1;
     }
     for (size_t i = 0; i < count && rc == 0; i++)
-        rc = trust_key(store, keys[i], path, flags);
+        rc = trust_key(store, keys[i], path, i + 1, flags);
     pem_keys_free(&keys, count);
     return rc;
 }
