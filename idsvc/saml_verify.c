@@ -228,8 +228,9 @@ static saml_status saml_issuer_of(xmlNodePtr node, char **issuer, char *detail,
  * Finds the keys trusted for the Assertion's Issuer. A Response around the Assertion
  * that carries an Issuer must name the same entity, signed or not: the Web Browser SSO
  * profile (saml-profiles-2.0-os, section 4.1.4.2) has it name the identity provider that
- * issued the assertion. saml_check_signed_response_issuer requires it of a signed one. So one issuer cannot vouch for another's
- * assertion, and a Response cannot claim a sender that its Assertion does not name.
+ * issued the assertion. So one issuer cannot vouch for another's assertion, and a
+ * Response cannot claim a sender that its Assertion does not name. A signed Response
+ * must carry an Issuer, which saml_check_signed_response_issuer checks later.
  */
 static saml_status saml_find_keys(const saml_trust_store *store, const saml_located *loc,
                                   const saml_trust_key **keys, size_t *key_count, char *detail,
