@@ -286,6 +286,7 @@ static void parse_swept(void **state)
 {
     char *xml = rich_assertion();
     long total = 0;
+    long no_memory = 0;
 
     (void)state;
     sweep_parser = true;
@@ -304,8 +305,13 @@ static void parse_swept(void **state)
         if (status != XML_SAFE_OK && status != XML_SAFE_NO_MEMORY)
             fail_msg("failing allocation %ld of %ld of the parser gave status %d (%s)", i,
                      total, (int)status, detail);
+        if (status == XML_SAFE_NO_MEMORY)
+            no_memory++;
         xmlFreeDoc(doc);
     }
+    print_message("    %ld allocations, %ld of them failed as out of memory\n", total,
+                  no_memory);
+    assert_true(no_memory > 0);
     sweep_parser = false;
     free(xml);
 }
