@@ -527,11 +527,18 @@ static size_t saml_utf8_length(const unsigned char *text)
     return len;
 }
 
+/* Returns whether the UTF-8 sequence of len bytes at text is a C1 control character,
+ * U+0080 to U+009F, such as U+0085 NEXT LINE, which some terminals take for a line end. */
+static bool saml_is_c1_control(const unsigned char *text, size_t len)
+{
+    return len == 2 && text[0] == 0xc2 && text[1] <= 0x9f;
+}
+
 /*
  * Makes the detail sentence safe to print on one line and to put in JSON. It quotes
  * strings from the document, such as an issuer or an ID, and a %.Ns or the end of the
- * buffer may cut a multi-byte character. Control characters and bytes that are not
- * valid UTF-8 become '?'.
+ * buffer may cut a multi-byte character. Control characters, C0 and C1, and bytes that
+ * are not valid UTF-8 become '?'.
  */
 static void saml_detail_sanitise(char *detail)
 {
@@ -540,6 +547,11 @@ static void saml_detail_sanitise(char *detail)
     while (*p != '\0') {
         size_t len = saml_utf8_length(p);
 
+        if (saml_is_c1_control(p, len)) {
+            /* One '?' takes the place of the character's two bytes. */
+            memmove(p + 1, p + 2, strlen((const char *)p + 2) + 1);
+            len = 0;
+        }
         if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
             *p = '?';
             len = 1;

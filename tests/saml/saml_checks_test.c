@@ -1721,6 +1721,7 @@ static void unicode_space_is_text(void **state)
         {"<saml:Subject>\xe3\x80\x80", "\xe3\x80\x80"}, /* U+3000 IDEOGRAPHIC SPACE */
         {"<saml:Subject>&#x2028;", "\xe2\x80\xa8"},      /* U+2028 LINE SEPARATOR */
         {"<saml:Subject>&#xFEFF;", "\xef\xbb\xbf"},      /* U+FEFF, a BOM as text */
+        {"<saml:Subject>&#x85;", "?"}, /* U+0085 NEXT LINE, a C1 control, quoted as ? */
         {"<saml:Subject>&#32;&#x9;&#xA;&#xD;&#120;", "x"},
         {"<saml:Subject><![CDATA[\xc2\xa0]]>", "\xc2\xa0"},
     };
