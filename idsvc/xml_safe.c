@@ -56,6 +56,19 @@ static void xml_safe_on_doctype(void *user, const xmlChar *name, const xmlChar *
     xmlStopParser(ctxt);
 }
 
+/* Writes "LEAD (line N: MESSAGE)" with the parser's last error into detail. libxml2
+ * messages end with a newline, which is left out. */
+static void name_parse_error(xmlParserCtxtPtr ctxt, const char *lead, char *detail,
+                             size_t detail_size)
+{
+    const xmlError *error = xmlCtxtGetLastError(ctxt);
+    const char *message = error != NULL && error->message != NULL ? error->message
+                                                                   : "no message";
+
+    snprintf(detail, detail_size, "%s (line %d: %.*s)", lead, error != NULL ? error->line : 0,
+             (int)strcspn(message, "\n"), message);
+}
+
 /*
  * Receives every error libxml2 raises during the parse. libxml2 2.9.14 reports a failed
  * conversion from the declared encoding, and the I/O error that follows it, without the
@@ -159,13 +172,18 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
         goto out;
     }
     if (doc == NULL || !ctxt->wellFormed || xmlDocGetRootElement(doc) == NULL) {
-        const xmlError *error = xmlCtxtGetLastError(ctxt);
+        name_parse_error(ctxt, "the document is not well-formed XML", detail, detail_size);
+        status = XML_SAFE_MALFORMED;
+        goto out;
+    }
 
-        snprintf(detail, detail_size, "the document is not well-formed XML (line %d: %s)",
-                 error != NULL ? error->line : 0,
-                 error != NULL && error->message != NULL ? error->message : "no message\n");
-        /* libxml2 messages end with a newline. */
-        detail[strcspn(detail, "\n")] = '\0';
+    /* libxml2 goes on after a namespace error, such as a prefix that no xmlns binds or
+     * one attribute twice under two prefixes of one namespace, and only clears
+     * nsWellFormed. Such a document is not namespace-well-formed (Namespaces in XML 1.0,
+     * section 7), and the verifier would read names that no namespace backs. */
+    if (!ctxt->nsWellFormed) {
+        name_parse_error(ctxt, "the document breaks the rules of XML namespaces", detail,
+                         detail_size);
         status = XML_SAFE_MALFORMED;
         goto out;
     }

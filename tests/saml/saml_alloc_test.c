@@ -244,12 +244,23 @@ static void verify_once(const char *xml, long fail, outcome *out)
     saml_replay_memory_free(&memory);
 }
 
+/* libxml2 2.9.14 can fail to record a namespace declaration when memory runs out,
+ * without reporting it, and then finds a prefix that nothing binds. The parse check
+ * rejects such a document as breaking the namespace rules, which fails closed, though
+ * it blames the document. Returns whether a run ended so. */
+static bool namespace_loss(bool malformed, const char *detail)
+{
+    return malformed && strstr(detail, "breaks the rules of XML namespaces") != NULL &&
+           strstr(detail, "is not defined") != NULL;
+}
+
 /* Fails each allocation of one verification of xml in turn. */
 static void sweep(const char *xml, saml_status expected)
 {
     outcome clean;
     long total;
     long internal = 0;
+    long lost = 0;
 
     verify_once(xml, -1, &clean);
     assert_int_equal(clean.status, expected);
@@ -264,6 +275,8 @@ static void sweep(const char *xml, saml_status expected)
         assert_true(failed);
         if (run.status == SAML_ERR_INTERNAL) {
             internal++;
+        } else if (namespace_loss(run.status == SAML_ERR_XML_MALFORMED, run.detail)) {
+            lost++;
         } else if (run.status != clean.status || strcmp(run.detail, clean.detail) != 0 ||
                    (clean.json != NULL &&
                     (run.json == NULL || strcmp(run.json, clean.json) != 0))) {
@@ -274,8 +287,9 @@ static void sweep(const char *xml, saml_status expected)
         }
         free(run.json);
     }
-    print_message("    %ld allocations, %ld of them failed as internal\n", total,
-                  internal);
+    print_message("    %ld allocations, %ld of them failed as internal, %ld as a lost "
+                  "namespace\n",
+                  total, internal, lost);
     assert_true(internal > 0);
     free(clean.json);
 }
@@ -302,7 +316,8 @@ static void parse_swept(void **state)
         armed = false;
         if (i == -1)
             total = calls;
-        if (status != XML_SAFE_OK && status != XML_SAFE_NO_MEMORY)
+        if (status != XML_SAFE_OK && status != XML_SAFE_NO_MEMORY &&
+            !namespace_loss(status == XML_SAFE_MALFORMED, detail))
             fail_msg("failing allocation %ld of %ld of the parser gave status %d (%s)", i,
                      total, (int)status, detail);
         if (status == XML_SAFE_NO_MEMORY)

@@ -1370,6 +1370,32 @@ static void undecoded_bytes_rejected(void **state)
     free(wide);
 }
 
+/* A document that breaks the rules of XML namespaces is xml_malformed, though libxml2
+ * parses on: a prefix that no xmlns binds, on an element or an attribute, and one
+ * attribute twice under two prefixes of one namespace. */
+static void namespace_errors_rejected(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        const char *named;
+    } cases[] = {
+        {"<saml:Issuer>", "<saml:Issuer p:x=\"1\">", "Namespace prefix p for x on Issuer"},
+        {"<saml:Issuer>", "<p:e/><saml:Issuer>", "Namespace prefix p on e"},
+        {"<saml:Issuer>",
+         "<saml:Issuer xmlns:a=\"urn:x\" xmlns:b=\"urn:x\" a:y=\"1\" b:y=\"2\">",
+         "redefined"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *doc = st_replace(signed_doc(), cases[i].from, cases[i].to);
+
+        expect_bytes(doc, strlen(doc), SAML_ERR_XML_MALFORMED, cases[i].named);
+        free(doc);
+    }
+}
+
 /*
  * windows-1252 does not define the byte 0x81, so libxml2 2.9.14 cannot decode it. After
  * the root element it dropped the byte without failing the parse, and inside it failed
@@ -1567,6 +1593,7 @@ int main(void)
         cmocka_unit_test(doctype_text_not_declaration),
         cmocka_unit_test(undecoded_bytes_rejected),
         cmocka_unit_test(undecoded_byte_reported_once),
+        cmocka_unit_test(namespace_errors_rejected),
         cmocka_unit_test(rsa_value_length_named),
     };
 
