@@ -255,23 +255,56 @@ static saml_status saml_read_time(xmlNodePtr node, const char *name, bool requir
     return status;
 }
 
-static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, char *detail,
-                                    size_t detail_size)
+/* Rejects an Assertion or a Response whose Version is not "2.0", the one version that
+ * SAML 2.0 Core defines for both. */
+static saml_status saml_check_version(xmlNodePtr element, char *detail, size_t detail_size)
 {
     xmlChar *version;
-    bool version_ok;
-    xmlNodePtr issuer;
-    size_t count;
     saml_status status =
-        saml_read_attr(assertion, "Version", NULL, &version, detail, detail_size);
+        saml_read_attr(element, "Version", NULL, &version, detail, detail_size);
 
     if (status != SAML_OK)
         return status;
-    version_ok = version != NULL && strcmp((const char *)version, "2.0") == 0;
-    xmlFree(version);
-    if (!version_ok)
+    if (version == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the Assertion's Version is not \"2.0\"");
+                         "the %.40s has no Version attribute, but SAML 2.0 Core requires "
+                         "Version \"2.0\"",
+                         (const char *)element->name);
+    if (strcmp((const char *)version, "2.0") != 0)
+        status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                           "the %.40s's Version \"%.20s\" is not \"2.0\"",
+                           (const char *)element->name, (const char *)version);
+    xmlFree(version);
+    return status;
+}
+
+saml_status saml_check_response_header(xmlNodePtr response, char *detail, size_t detail_size)
+{
+    xmlChar *id = NULL;
+    time_t issue_instant;
+    saml_status status = saml_check_version(response, detail, detail_size);
+
+    if (status == SAML_OK)
+        status = saml_read_attr(response, "ID", NULL, &id, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    if (id == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the Response has no ID attribute, which SAML 2.0 Core requires");
+    xmlFree(id);
+    return saml_read_time(response, "IssueInstant", true, &issue_instant, NULL, NULL, detail,
+                          detail_size);
+}
+
+static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, char *detail,
+                                    size_t detail_size)
+{
+    xmlNodePtr issuer;
+    size_t count;
+    saml_status status = saml_check_version(assertion, detail, detail_size);
+
+    if (status != SAML_OK)
+        return status;
 
     status = saml_attr_dup(assertion, "ID", &a->id, detail, detail_size);
     if (status != SAML_OK)

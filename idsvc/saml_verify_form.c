@@ -244,9 +244,13 @@ saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detai
 {
     size_t part_count = sizeof(saml_form_response_head) / sizeof(saml_form_response_head[0]);
     xmlNodePtr child;
+    saml_status status;
 
     if (!xml_safe_is_element(root, SAML_NS_PROTOCOL, "Response"))
         return SAML_OK;
+    status = saml_check_response_header(root, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
 
     child = saml_form_next_element(root->children);
     for (size_t i = 0; i < part_count; i++) {

@@ -105,10 +105,11 @@ saml_status saml_c14n_check_document(xmlDocPtr doc, char *detail, size_t detail_
  * fails on such a document, so its signature could never be checked. */
 saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_size);
 
-/* Rejects a Response whose child elements break the content model of SAML 2.0 Core's
- * schema: Issuer?, Signature?, Extensions?, Status, then (Assertion | EncryptedAssertion)*.
- * Returns SAML_ERR_NOT_SAML naming the first element out of place. root is the document's
- * root element, and an Assertion root passes. */
+/* Rejects a Response that lacks an attribute saml_check_response_header requires, or
+ * whose child elements break the content model of SAML 2.0 Core's schema: Issuer?,
+ * Signature?, Extensions?, Status, then (Assertion | EncryptedAssertion)*. Returns
+ * SAML_ERR_NOT_SAML naming the attribute or the first element out of place. root is the
+ * document's root element, and an Assertion root passes. */
 saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size);
 
 /* Returns whether element has characters that its SAML schema type forbids. A type of
@@ -186,6 +187,15 @@ saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
  */
 saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
                            xmlChar **out, char *detail, size_t detail_size);
+
+/*
+ * Checks the attributes that SAML 2.0 Core (section 3.2.2, StatusResponseType) requires
+ * of a Response, which the verifier reads nothing else from: Version "2.0", an ID and an
+ * IssueInstant that is an xs:dateTime. A fault is SAML_ERR_NOT_SAML, naming the
+ * attribute. The IssueInstant is not compared with the clock.
+ */
+saml_status saml_check_response_header(xmlNodePtr response, char *detail,
+                                       size_t detail_size);
 
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,

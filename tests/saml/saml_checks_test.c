@@ -1646,6 +1646,47 @@ static void response_issuer_format_checked(void **state)
     free(qualified);
 }
 
+/* The Response around a signed Assertion must carry the attributes that SAML 2.0 Core
+ * (section 3.2.2) requires, Version "2.0", ID and IssueInstant, although the claims come
+ * only from the Assertion. */
+static void response_header_checked(void **state)
+{
+    static const char status[] = "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:"
+                                 "tc:SAML:2.0:status:Success\"/></samlp:Status>";
+    static const struct {
+        const char *attributes;
+        const char *detail;
+    } cases[] = {
+        {"ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\"",
+         "the Response has no Version attribute, but SAML 2.0 Core requires Version \"2.0\""},
+        {"ID=\"_r1\" Version=\"1.1\" IssueInstant=\"2026-01-01T00:00:00Z\"",
+         "the Response's Version \"1.1\" is not \"2.0\""},
+        {"ID=\"_r1\" Version=\"2.0 \" IssueInstant=\"2026-01-01T00:00:00Z\"",
+         "the Response's Version \"2.0 \" is not \"2.0\""},
+        {"Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\"",
+         "the Response has no ID attribute, which SAML 2.0 Core requires"},
+        {"ID=\"_r1\" Version=\"2.0\"", "<Response> has no IssueInstant attribute"},
+        {"ID=\"_r1\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00\"",
+         "the IssueInstant \"2026-01-01T00:00:00\" of <Response> is not a valid "
+         "xs:dateTime: a real date and time, ending in Z or an offset"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = NULL;
+
+        assert_int_not_equal(asprintf(&xml,
+                                      "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:"
+                                      "SAML:2.0:protocol\" %s>%s%s</samlp:Response>",
+                                      cases[i].attributes, status, genuine),
+                             -1);
+        assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+        assert_string_equal(detail, cases[i].detail);
+        free(xml);
+    }
+}
+
 #define STATEMENTS(authn, context, attributes, attribute)                                \
     "</saml:Conditions><saml:AuthnStatement "                                            \
     "AuthnInstant=\"2026-01-01T00:00:00Z\">" authn "<saml:AuthnContext>" context         \
@@ -1929,6 +1970,7 @@ int main(void)
         cmocka_unit_test(signature_parts_named),
         cmocka_unit_test(issuer_format_checked),
         cmocka_unit_test(response_issuer_format_checked),
+        cmocka_unit_test(response_header_checked),
         cmocka_unit_test(element_text_rejected),
         cmocka_unit_test(unicode_space_is_text),
         cmocka_unit_test(empty_content_space_rejected),
