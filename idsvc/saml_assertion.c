@@ -593,17 +593,18 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     a->has_authn_statement = true;
     status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, NULL,
                             NULL, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_authn_statement_form(statement, detail, detail_size);
     if (status != SAML_OK)
         return status;
 
+    /* The form check leaves one AuthnContext with at most one AuthnContextClassRef. */
     context = saml_child(statement, "AuthnContext", &count);
-    if (count != 1)
-        return SAML_OK;
     status = saml_read_authorities(context, a, detail, detail_size);
     if (status != SAML_OK)
         return status;
     class_ref = saml_child(context, "AuthnContextClassRef", &count);
-    if (class_ref == NULL || count != 1)
+    if (class_ref == NULL)
         return SAML_OK;
     return saml_read_text(class_ref, "the AuthnContextClassRef", &a->assurance, detail,
                           detail_size);

@@ -197,6 +197,16 @@ saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
 saml_status saml_check_response_header(xmlNodePtr response, char *detail,
                                        size_t detail_size);
 
+/*
+ * Rejects an AuthnStatement whose content breaks AuthnStatementType and AuthnContextType
+ * of saml-schema-assertion-2.0.xsd: SubjectLocality?, then exactly one AuthnContext, which
+ * holds AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, with at
+ * least one of the three, then AuthenticatingAuthority*. Returns SAML_ERR_NOT_SAML with a
+ * sentence naming the element missing, repeated or out of place.
+ */
+saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
+                                            size_t detail_size);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

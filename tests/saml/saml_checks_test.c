@@ -1687,6 +1687,84 @@ static void response_header_checked(void **state)
     }
 }
 
+#define CLASS_REF "<saml:AuthnContextClassRef>urn:x:level</saml:AuthnContextClassRef>"
+#define DECL_REF "<saml:AuthnContextDeclRef>urn:x:decl</saml:AuthnContextDeclRef>"
+#define AUTHORITY "<saml:AuthenticatingAuthority>urn:x:aa</saml:AuthenticatingAuthority>"
+#define CONTEXT(content) "<saml:AuthnContext>" content "</saml:AuthnContext>"
+
+/* An AuthnStatement must hold SubjectLocality?, then one AuthnContext, and that
+ * AuthnContext a class or a declaration, each at most once, then its authorities, as
+ * SAML 2.0 Core's schema requires. Two class references would leave the node to pick
+ * an assurance level. */
+static void authn_statement_form_checked(void **state)
+{
+    static const struct {
+        const char *content;
+        const char *detail; /* NULL: the assertion verifies */
+    } cases[] = {
+        {CONTEXT(CLASS_REF), NULL},
+        {CONTEXT(DECL_REF), NULL},
+        {CONTEXT(CLASS_REF DECL_REF AUTHORITY AUTHORITY), NULL},
+        {"<saml:SubjectLocality Address=\"192.0.2.1\"/>" CONTEXT(CLASS_REF), NULL},
+        {"", "the AuthnStatement has no AuthnContext, but SAML 2.0 Core requires one"},
+        {CONTEXT(CLASS_REF) CONTEXT(CLASS_REF),
+         "the AuthnStatement has the element <AuthnContext> "
+         "(urn:oasis:names:tc:SAML:2.0:assertion) after its AuthnContext, but SAML 2.0 "
+         "Core allows nothing there"},
+        {"<saml:SubjectLocality/><saml:SubjectLocality/>" CONTEXT(CLASS_REF),
+         "the AuthnStatement has 2 SubjectLocality elements, but SAML 2.0 Core allows at "
+         "most one"},
+        {"<x:Extra xmlns:x=\"urn:x\"/>" CONTEXT(CLASS_REF),
+         "the AuthnStatement has the element <Extra> (urn:x) where SAML 2.0 Core requires "
+         "its AuthnContext"},
+        {CONTEXT(""),
+         "the AuthnContext has no AuthnContextClassRef, AuthnContextDecl or "
+         "AuthnContextDeclRef, but SAML 2.0 Core requires one of them"},
+        {CONTEXT(AUTHORITY),
+         "the AuthnContext has no AuthnContextClassRef, AuthnContextDecl or "
+         "AuthnContextDeclRef, but SAML 2.0 Core requires one of them"},
+        {CONTEXT(CLASS_REF "<saml:AuthnContextClassRef>urn:x:high</saml:AuthnContextClassRef>"),
+         "the AuthnContext has 2 AuthnContextClassRef elements, but SAML 2.0 Core allows "
+         "at most one"},
+        {CONTEXT(DECL_REF DECL_REF),
+         "the AuthnContext has 2 AuthnContextDecl or AuthnContextDeclRef elements, but "
+         "SAML 2.0 Core allows at most one"},
+        {CONTEXT(AUTHORITY CLASS_REF),
+         "the AuthnContext has the element <AuthnContextClassRef> "
+         "(urn:oasis:names:tc:SAML:2.0:assertion) out of place; SAML 2.0 Core allows "
+         "AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, then "
+         "AuthenticatingAuthority elements"},
+        {CONTEXT(DECL_REF CLASS_REF),
+         "the AuthnContext has the element <AuthnContextClassRef> "
+         "(urn:oasis:names:tc:SAML:2.0:assertion) out of place; SAML 2.0 Core allows "
+         "AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, then "
+         "AuthenticatingAuthority elements"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *statement = NULL;
+        char *xml;
+
+        assert_int_not_equal(asprintf(&statement,
+                                      "</saml:Conditions><saml:AuthnStatement AuthnInstant="
+                                      "\"2026-01-01T00:00:00Z\">%s</saml:AuthnStatement>",
+                                      cases[i].content),
+                             -1);
+        xml = signed_variant("</saml:Conditions>", statement);
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, cases[i].detail);
+        }
+        free(statement);
+        free(xml);
+    }
+}
+
 #define STATEMENTS(authn, context, attributes, attribute)                                \
     "</saml:Conditions><saml:AuthnStatement "                                            \
     "AuthnInstant=\"2026-01-01T00:00:00Z\">" authn "<saml:AuthnContext>" context         \
@@ -1971,6 +2049,7 @@ int main(void)
         cmocka_unit_test(issuer_format_checked),
         cmocka_unit_test(response_issuer_format_checked),
         cmocka_unit_test(response_header_checked),
+        cmocka_unit_test(authn_statement_form_checked),
         cmocka_unit_test(element_text_rejected),
         cmocka_unit_test(unicode_space_is_text),
         cmocka_unit_test(empty_content_space_rejected),
