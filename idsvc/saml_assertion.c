@@ -765,6 +765,9 @@ saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char
         status = saml_read_assurance(assertion, a, detail, detail_size);
     if (status == SAML_OK)
         status = saml_read_attributes(assertion, a, detail, detail_size);
+    /* Last, so that the readers above name the faults they know with their own codes. */
+    if (status == SAML_OK)
+        status = saml_check_assertion_form(assertion, detail, detail_size);
 
     if (status != SAML_OK) {
         saml_assertion_free(&a);

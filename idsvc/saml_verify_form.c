@@ -8,9 +8,8 @@
  * Recommendation, second edition, 2008), sections 4.1, 4.3, 4.3.3 and 4.3.3.4.
  *
  * The child elements of a samlp:Response are checked here too, against the ResponseType
- * of SAML 2.0 Core's protocol schema (saml-schema-protocol-2.0.xsd), and so are those of
- * an AuthnStatement and its AuthnContext, and text inside the SAML elements whose
- * content is element-only.
+ * of SAML 2.0 Core's protocol schema (saml-schema-protocol-2.0.xsd), and so is text
+ * inside the SAML elements whose content is element-only.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -276,109 +275,6 @@ saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detai
             return saml_form_response_fail(child, detail, detail_size);
     }
     return SAML_OK;
-}
-
-/* Returns the namespace URI of node for a message, or "no namespace". */
-static const char *saml_form_namespace(const xmlNode *node)
-{
-    if (node->ns == NULL || node->ns->href == NULL)
-        return "no namespace";
-    return (const char *)node->ns->href;
-}
-
-static bool saml_form_is_assertion_element(const xmlNode *node, const char *name)
-{
-    return xml_safe_is_element((xmlNodePtr)node, SAML_NS_ASSERTION, name);
-}
-
-/* Skips the elements named name among the children from child on, and returns the next
- * element after them. Reports how many were skipped in *count. */
-static xmlNodePtr saml_form_skip(xmlNodePtr child, const char *name, size_t *count)
-{
-    *count = 0;
-    while (saml_form_is_assertion_element(child, name)) {
-        (*count)++;
-        child = saml_form_next_element(child->next);
-    }
-    return child;
-}
-
-/*
- * Checks an AuthnContext against AuthnContextType of saml-schema-assertion-2.0.xsd:
- * AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, with at least
- * one of those three, then AuthenticatingAuthority*. The content of an AuthnContextDecl
- * is any XML and is not read.
- */
-static saml_status saml_form_check_authn_context(xmlNodePtr context, char *detail,
-                                                 size_t detail_size)
-{
-    xmlNodePtr child = saml_form_next_element(context->children);
-    size_t class_refs;
-    size_t declarations;
-    size_t declaration_refs;
-    size_t authorities;
-
-    child = saml_form_skip(child, "AuthnContextClassRef", &class_refs);
-    child = saml_form_skip(child, "AuthnContextDecl", &declarations);
-    if (declarations == 0)
-        child = saml_form_skip(child, "AuthnContextDeclRef", &declaration_refs);
-    else
-        declaration_refs = 0;
-    child = saml_form_skip(child, "AuthenticatingAuthority", &authorities);
-
-    if (child == NULL && class_refs + declarations + declaration_refs == 0)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnContext has no AuthnContextClassRef, AuthnContextDecl or "
-                         "AuthnContextDeclRef, but SAML 2.0 Core requires one of them");
-    if (class_refs > 1)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnContext has %zu AuthnContextClassRef elements, but SAML "
-                         "2.0 Core allows at most one",
-                         class_refs);
-    if (declarations + declaration_refs > 1)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnContext has %zu AuthnContextDecl or AuthnContextDeclRef "
-                         "elements, but SAML 2.0 Core allows at most one",
-                         declarations + declaration_refs);
-    if (child == NULL)
-        return SAML_OK;
-    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                     "the AuthnContext has the element <%.40s> (%.80s) out of place; SAML "
-                     "2.0 Core allows AuthnContextClassRef?, then AuthnContextDecl or "
-                     "AuthnContextDeclRef?, then AuthenticatingAuthority elements",
-                     child->name, saml_form_namespace(child));
-}
-
-saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
-                                            size_t detail_size)
-{
-    xmlNodePtr child = saml_form_next_element(statement->children);
-    xmlNodePtr context;
-    size_t localities;
-
-    context = saml_form_skip(child, "SubjectLocality", &localities);
-    if (localities > 1)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnStatement has %zu SubjectLocality elements, but SAML 2.0 "
-                         "Core allows at most one",
-                         localities);
-    if (context == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnStatement has no AuthnContext, but SAML 2.0 Core "
-                         "requires one");
-    if (!saml_form_is_assertion_element(context, "AuthnContext"))
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnStatement has the element <%.40s> (%.80s) where SAML 2.0 "
-                         "Core requires its AuthnContext",
-                         context->name, saml_form_namespace(context));
-
-    child = saml_form_next_element(context->next);
-    if (child != NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the AuthnStatement has the element <%.40s> (%.80s) after its "
-                         "AuthnContext, but SAML 2.0 Core allows nothing there",
-                         child->name, saml_form_namespace(child));
-    return saml_form_check_authn_context(context, detail, detail_size);
 }
 
 /*

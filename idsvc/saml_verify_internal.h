@@ -207,6 +207,16 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail,
 saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
                                             size_t detail_size);
 
+/*
+ * Rejects an Assertion whose child elements, or those of its Subject, a
+ * SubjectConfirmation, an AttributeStatement or an Attribute, break the content models
+ * of saml-schema-assertion-2.0.xsd: the Assertion holds Issuer, Signature?, Subject?,
+ * Conditions?, Advice?, then statements. Returns SAML_ERR_NOT_SAML with a sentence naming
+ * the element missing or out of place.
+ */
+saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
+                                      size_t detail_size);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

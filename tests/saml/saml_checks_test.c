@@ -1765,6 +1765,119 @@ static void authn_statement_form_checked(void **state)
     }
 }
 
+/* Signs the template with the element from start to end moved in front of before. */
+static char *signed_moved(const char *start, const char *end, const char *before)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *element = st_slice(template, start, end);
+    char *without = st_cut(template, start, end);
+    char *moved_before = NULL;
+    char *moved;
+    char *signed_xml;
+
+    assert_int_not_equal(asprintf(&moved_before, "%s%s", element, before), -1);
+    moved = st_replace(without, before, moved_before);
+    signed_xml = st_xmlsec_sign(&fixture, moved, fixture.file_rsa);
+    free(template);
+    free(element);
+    free(without);
+    free(moved_before);
+    free(moved);
+    return signed_xml;
+}
+
+#define ASSERTION_MODEL                                                                   \
+    "SAML 2.0 Core allows Issuer, Signature?, Subject?, Conditions?, Advice?, then "     \
+    "statements"
+#define SUBJECT_MODEL "SAML 2.0 Core allows an identifier, then SubjectConfirmation elements"
+
+/* The signed Assertion, its Subject, each SubjectConfirmation, AttributeStatement and
+ * Attribute must follow the content models of SAML 2.0 Core's schema. An element out of
+ * place or of an unknown kind is not_saml naming it, not skipped. */
+static void assertion_form_checked(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        const char *detail; /* NULL: the assertion verifies */
+    } cases[] = {
+        {"</saml:Conditions>", "</saml:Conditions><saml:Advice></saml:Advice>", NULL},
+        {"<saml:SubjectConfirmationData",
+         "<saml:NameID>bob</saml:NameID><saml:SubjectConfirmationData", NULL},
+        {"</saml:Conditions>",
+         "</saml:Conditions><saml:AttributeStatement><saml:EncryptedAttribute>"
+         "</saml:EncryptedAttribute></saml:AttributeStatement>",
+         NULL},
+        {"<saml:Subject>", "<x:Extra xmlns:x=\"urn:x\"></x:Extra><saml:Subject>",
+         "the Assertion has the element <Extra> (urn:x) out of place or once too often; "
+         ASSERTION_MODEL},
+        {"<saml:Subject>",
+         "<saml:AttributeStatement><saml:Attribute Name=\"urn:x\"></saml:Attribute>"
+         "</saml:AttributeStatement><saml:Subject>",
+         "the Assertion has the element <Subject> (urn:oasis:names:tc:SAML:2.0:assertion) "
+         "out of place or once too often; " ASSERTION_MODEL},
+        {"</saml:Subject>", "</saml:Subject><saml:Advice></saml:Advice>",
+         "the Assertion has the element <Conditions> "
+         "(urn:oasis:names:tc:SAML:2.0:assertion) out of place or once too often; "
+         ASSERTION_MODEL},
+        {"</saml:SubjectConfirmation></saml:Subject>",
+         "</saml:SubjectConfirmation><saml:Foo></saml:Foo></saml:Subject>",
+         "the Subject has the element <Foo> (urn:oasis:names:tc:SAML:2.0:assertion) out "
+         "of place or once too often; " SUBJECT_MODEL},
+        {"<saml:Subject><saml:NameID",
+         "<saml:Subject><saml:SubjectConfirmation Method=\"urn:x\">"
+         "</saml:SubjectConfirmation><saml:NameID",
+         "the Subject has the element <NameID> (urn:oasis:names:tc:SAML:2.0:assertion) "
+         "out of place or once too often; " SUBJECT_MODEL},
+        {"</saml:SubjectConfirmationData>",
+         "</saml:SubjectConfirmationData><x:Extra xmlns:x=\"urn:x\"></x:Extra>",
+         "the SubjectConfirmation has the element <Extra> (urn:x) out of place or once "
+         "too often; SAML 2.0 Core allows an identifier?, then SubjectConfirmationData?"},
+        {"</saml:Conditions>",
+         "</saml:Conditions><saml:AttributeStatement></saml:AttributeStatement>",
+         "the AttributeStatement has no Attribute, but SAML 2.0 Core requires one"},
+        {"</saml:Conditions>",
+         "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:x\">"
+         "<saml:AttributeValue>v</saml:AttributeValue><x:Y xmlns:x=\"urn:x\"></x:Y>"
+         "</saml:Attribute></saml:AttributeStatement>",
+         "the Attribute has the element <Y> (urn:x) out of place or once too often; SAML "
+         "2.0 Core allows AttributeValue elements"},
+    };
+    char *signature_last = signed_moved("<ds:Signature", "</ds:Signature>",
+                                        "</saml:Assertion>");
+    char *conditions_first = signed_moved("<saml:Conditions", "</saml:Conditions>",
+                                          "<saml:Subject>");
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, cases[i].detail);
+        }
+        free(xml);
+    }
+
+    assert_int_equal(verify_with_detail(signature_last, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "the Assertion has the element <Signature> "
+                                "(http://www.w3.org/2000/09/xmldsig#) out of place or once "
+                                "too often; " ASSERTION_MODEL);
+    assert_int_equal(verify_with_detail(conditions_first, detail, sizeof(detail)),
+                     SAML_ERR_NOT_SAML);
+    assert_string_equal(detail, "the Assertion has the element <Subject> "
+                                "(urn:oasis:names:tc:SAML:2.0:assertion) out of place or "
+                                "once too often; " ASSERTION_MODEL);
+    free(signature_last);
+    free(conditions_first);
+}
+
 #define STATEMENTS(authn, context, attributes, attribute)                                \
     "</saml:Conditions><saml:AuthnStatement "                                            \
     "AuthnInstant=\"2026-01-01T00:00:00Z\">" authn "<saml:AuthnContext>" context         \
@@ -2050,6 +2163,7 @@ int main(void)
         cmocka_unit_test(response_issuer_format_checked),
         cmocka_unit_test(response_header_checked),
         cmocka_unit_test(authn_statement_form_checked),
+        cmocka_unit_test(assertion_form_checked),
         cmocka_unit_test(element_text_rejected),
         cmocka_unit_test(unicode_space_is_text),
         cmocka_unit_test(empty_content_space_rejected),

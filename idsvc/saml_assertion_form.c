@@ -1,0 +1,285 @@
+/*
+ * The element structure inside a signed Assertion, checked against the types of SAML 2.0
+ * Core's assertion schema (saml-schema-assertion-2.0.xsd): the Assertion's own children,
+ * its Subject and each SubjectConfirmation, each AttributeStatement and Attribute, and
+ * an AuthnStatement with its AuthnContext. The verifier reads its claims from these
+ * elements, so an element out of place or of an unknown kind is rejected as not_saml
+ * rather than skipped. The content of an Advice, a Conditions (see
+ * saml_verify_profile.c), a SubjectConfirmationData, an AttributeValue and an
+ * AuthnContextDecl is not checked here.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "saml_verify_internal.h"
+#include "xml_safe.h"
+
+/* A run of one to four alternative elements of one namespace, repeated min to max times
+ * (max 0: any number), in a sequence that makes up a content model. */
+typedef struct saml_form_group {
+    const char *ns;
+    const char *names[4];
+    size_t min;
+    size_t max;
+} saml_form_group;
+
+/* AssertionType: Issuer, Signature?, Subject?, Conditions?, Advice?, then statements. */
+static const saml_form_group saml_form_assertion[] = {
+    {SAML_NS_ASSERTION, {"Issuer"}, 1, 1},
+    {SAML_NS_DSIG, {"Signature"}, 0, 1},
+    {SAML_NS_ASSERTION, {"Subject"}, 0, 1},
+    {SAML_NS_ASSERTION, {"Conditions"}, 0, 1},
+    {SAML_NS_ASSERTION, {"Advice"}, 0, 1},
+    {SAML_NS_ASSERTION,
+     {"Statement", "AuthnStatement", "AuthzDecisionStatement", "AttributeStatement"},
+     0,
+     0},
+};
+
+/* SubjectType: an identifier, then SubjectConfirmation elements. The verifier has
+ * already required one NameID, so the form that holds only SubjectConfirmation
+ * elements is not needed here. */
+static const saml_form_group saml_form_subject[] = {
+    {SAML_NS_ASSERTION, {"BaseID", "NameID", "EncryptedID"}, 0, 1},
+    {SAML_NS_ASSERTION, {"SubjectConfirmation"}, 0, 0},
+};
+
+/* SubjectConfirmationType: an identifier?, then SubjectConfirmationData?. */
+static const saml_form_group saml_form_subject_confirmation[] = {
+    {SAML_NS_ASSERTION, {"BaseID", "NameID", "EncryptedID"}, 0, 1},
+    {SAML_NS_ASSERTION, {"SubjectConfirmationData"}, 0, 1},
+};
+
+/* AttributeStatementType: one or more Attribute or EncryptedAttribute elements. */
+static const saml_form_group saml_form_attribute_statement[] = {
+    {SAML_NS_ASSERTION, {"Attribute", "EncryptedAttribute"}, 1, 0},
+};
+
+/* AttributeType: AttributeValue elements. */
+static const saml_form_group saml_form_attribute[] = {
+    {SAML_NS_ASSERTION, {"AttributeValue"}, 0, 0},
+};
+
+static xmlNodePtr saml_form_next_element(xmlNodePtr node)
+{
+    while (node != NULL && node->type != XML_ELEMENT_NODE)
+        node = node->next;
+    return node;
+}
+
+/* Returns the namespace URI of node for a message, or "no namespace". */
+static const char *saml_form_namespace(const xmlNode *node)
+{
+    if (node->ns == NULL || node->ns->href == NULL)
+        return "no namespace";
+    return (const char *)node->ns->href;
+}
+
+static bool saml_form_is_assertion_element(const xmlNode *node, const char *name)
+{
+    return xml_safe_is_element((xmlNodePtr)node, SAML_NS_ASSERTION, name);
+}
+
+/* Skips the elements named name among the children from child on, and returns the next
+ * element after them. Reports how many were skipped in *count. */
+static xmlNodePtr saml_form_skip(xmlNodePtr child, const char *name, size_t *count)
+{
+    *count = 0;
+    while (saml_form_is_assertion_element(child, name)) {
+        (*count)++;
+        child = saml_form_next_element(child->next);
+    }
+    return child;
+}
+
+static bool saml_form_group_matches(const saml_form_group *group, xmlNodePtr node)
+{
+    size_t count = sizeof(group->names) / sizeof(group->names[0]);
+
+    for (size_t i = 0; i < count && group->names[i] != NULL; i++) {
+        if (xml_safe_is_element(node, group->ns, group->names[i]))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Matches the child elements of parent against groups, in order, skipping text,
+ * comments and processing instructions. model spells the content model for the
+ * sentence, which names the first element out of place or the first required one that
+ * is missing.
+ */
+static saml_status saml_form_check_groups(xmlNodePtr parent,
+                                          const saml_form_group *groups,
+                                          size_t group_count, const char *model,
+                                          char *detail, size_t detail_size)
+{
+    xmlNodePtr child = saml_form_next_element(parent->children);
+
+    for (size_t i = 0; i < group_count; i++) {
+        size_t seen = 0;
+
+        while (child != NULL && saml_form_group_matches(&groups[i], child) &&
+               (groups[i].max == 0 || seen < groups[i].max)) {
+            seen++;
+            child = saml_form_next_element(child->next);
+        }
+        if (seen >= groups[i].min)
+            continue;
+        if (child == NULL)
+            return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                             "the %.40s has no %s, but SAML 2.0 Core requires one",
+                             parent->name, groups[i].names[0]);
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the %.40s has the element <%.40s> (%.80s) where SAML 2.0 Core "
+                         "requires %s",
+                         parent->name, child->name, saml_form_namespace(child),
+                         groups[i].names[0]);
+    }
+
+    if (child == NULL)
+        return SAML_OK;
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the %.40s has the element <%.40s> (%.80s) out of place or once too "
+                     "often; SAML 2.0 Core allows %s",
+                     parent->name, child->name, saml_form_namespace(child), model);
+}
+
+#define SAML_FORM_CHECK(parent, groups, model, detail, detail_size)                      \
+    saml_form_check_groups(parent, groups, sizeof(groups) / sizeof(groups[0]), model,    \
+                           detail, detail_size)
+
+/*
+ * Checks an AuthnContext against AuthnContextType of saml-schema-assertion-2.0.xsd:
+ * AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, with at least
+ * one of those three, then AuthenticatingAuthority*. The content of an AuthnContextDecl
+ * is any XML and is not read.
+ */
+static saml_status saml_form_check_authn_context(xmlNodePtr context, char *detail,
+                                                 size_t detail_size)
+{
+    xmlNodePtr child = saml_form_next_element(context->children);
+    size_t class_refs;
+    size_t declarations;
+    size_t declaration_refs;
+    size_t authorities;
+
+    child = saml_form_skip(child, "AuthnContextClassRef", &class_refs);
+    child = saml_form_skip(child, "AuthnContextDecl", &declarations);
+    if (declarations == 0)
+        child = saml_form_skip(child, "AuthnContextDeclRef", &declaration_refs);
+    else
+        declaration_refs = 0;
+    child = saml_form_skip(child, "AuthenticatingAuthority", &authorities);
+
+    if (child == NULL && class_refs + declarations + declaration_refs == 0)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_SAML,
+            "the AuthnContext has no AuthnContextClassRef, AuthnContextDecl or "
+            "AuthnContextDeclRef, but SAML 2.0 Core requires one of them");
+    if (class_refs > 1)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_SAML,
+            "the AuthnContext has %zu AuthnContextClassRef elements, but SAML "
+            "2.0 Core allows at most one",
+            class_refs);
+    if (declarations + declaration_refs > 1)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_SAML,
+            "the AuthnContext has %zu AuthnContextDecl or AuthnContextDeclRef "
+            "elements, but SAML 2.0 Core allows at most one",
+            declarations + declaration_refs);
+    if (child == NULL)
+        return SAML_OK;
+    return saml_fail(
+        detail, detail_size, SAML_ERR_NOT_SAML,
+        "the AuthnContext has the element <%.40s> (%.80s) out of place; SAML "
+        "2.0 Core allows AuthnContextClassRef?, then AuthnContextDecl or "
+        "AuthnContextDeclRef?, then AuthenticatingAuthority elements",
+        child->name, saml_form_namespace(child));
+}
+
+saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
+                                            size_t detail_size)
+{
+    xmlNodePtr child = saml_form_next_element(statement->children);
+    xmlNodePtr context;
+    size_t localities;
+
+    context = saml_form_skip(child, "SubjectLocality", &localities);
+    if (localities > 1)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_SAML,
+            "the AuthnStatement has %zu SubjectLocality elements, but SAML 2.0 "
+            "Core allows at most one",
+            localities);
+    if (context == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the AuthnStatement has no AuthnContext, but SAML 2.0 Core "
+                         "requires one");
+    if (!saml_form_is_assertion_element(context, "AuthnContext"))
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_SAML,
+            "the AuthnStatement has the element <%.40s> (%.80s) where SAML 2.0 "
+            "Core requires its AuthnContext",
+            context->name, saml_form_namespace(context));
+
+    child = saml_form_next_element(context->next);
+    if (child != NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the AuthnStatement has the element <%.40s> (%.80s) after its "
+                         "AuthnContext, but SAML 2.0 Core allows nothing there",
+                         child->name, saml_form_namespace(child));
+    return saml_form_check_authn_context(context, detail, detail_size);
+}
+
+static saml_status saml_form_check_subject(xmlNodePtr subject, char *detail,
+                                           size_t detail_size)
+{
+    saml_status status = SAML_FORM_CHECK(
+        subject, saml_form_subject, "an identifier, then SubjectConfirmation elements",
+        detail, detail_size);
+
+    for (xmlNodePtr child = subject->children; child != NULL && status == SAML_OK;
+         child = child->next) {
+        if (saml_form_is_assertion_element(child, "SubjectConfirmation"))
+            status = SAML_FORM_CHECK(child, saml_form_subject_confirmation,
+                                     "an identifier?, then SubjectConfirmationData?",
+                                     detail, detail_size);
+    }
+    return status;
+}
+
+static saml_status saml_form_check_attribute_statement(xmlNodePtr statement, char *detail,
+                                                       size_t detail_size)
+{
+    saml_status status =
+        SAML_FORM_CHECK(statement, saml_form_attribute_statement,
+                        "Attribute or EncryptedAttribute elements", detail, detail_size);
+
+    for (xmlNodePtr child = statement->children; child != NULL && status == SAML_OK;
+         child = child->next) {
+        if (saml_form_is_assertion_element(child, "Attribute"))
+            status = SAML_FORM_CHECK(child, saml_form_attribute,
+                                     "AttributeValue elements", detail, detail_size);
+    }
+    return status;
+}
+
+saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
+                                      size_t detail_size)
+{
+    saml_status status = SAML_FORM_CHECK(
+        assertion, saml_form_assertion,
+        "Issuer, Signature?, Subject?, Conditions?, Advice?, then statements", detail,
+        detail_size);
+
+    for (xmlNodePtr child = assertion->children; child != NULL && status == SAML_OK;
+         child = child->next) {
+        if (saml_form_is_assertion_element(child, "Subject"))
+            status = saml_form_check_subject(child, detail, detail_size);
+        else if (saml_form_is_assertion_element(child, "AttributeStatement"))
+            status = saml_form_check_attribute_statement(child, detail, detail_size);
+    }
+    return status;
+}
