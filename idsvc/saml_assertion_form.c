@@ -14,15 +14,6 @@
 #include "saml_verify_internal.h"
 #include "xml_safe.h"
 
-/* A run of one to four alternative elements of one namespace, repeated min to max times
- * (max 0: any number), in a sequence that makes up a content model. */
-typedef struct saml_form_group {
-    const char *ns;
-    const char *names[4];
-    size_t min;
-    size_t max;
-} saml_form_group;
-
 /* AssertionType: Issuer, Signature?, Subject?, Conditions?, Advice?, then statements. */
 static const saml_form_group saml_form_assertion[] = {
     {SAML_NS_ASSERTION, {"Issuer"}, 1, 1},
@@ -103,16 +94,9 @@ static bool saml_form_group_matches(const saml_form_group *group, xmlNodePtr nod
     return false;
 }
 
-/*
- * Matches the child elements of parent against groups, in order, skipping text,
- * comments and processing instructions. model spells the content model for the
- * sentence, which names the first element out of place or the first required one that
- * is missing.
- */
-static saml_status saml_form_check_groups(xmlNodePtr parent,
-                                          const saml_form_group *groups,
-                                          size_t group_count, const char *model,
-                                          char *detail, size_t detail_size)
+saml_status saml_form_check_groups(xmlNodePtr parent, const saml_form_group *groups,
+                                   size_t group_count, const char *model, char *detail,
+                                   size_t detail_size)
 {
     xmlNodePtr child = saml_form_next_element(parent->children);
 
@@ -144,10 +128,6 @@ static saml_status saml_form_check_groups(xmlNodePtr parent,
                      "often; SAML 2.0 Core allows %s",
                      parent->name, child->name, saml_form_namespace(child), model);
 }
-
-#define SAML_FORM_CHECK(parent, groups, model, detail, detail_size)                      \
-    saml_form_check_groups(parent, groups, sizeof(groups) / sizeof(groups[0]), model,    \
-                           detail, detail_size)
 
 /*
  * Checks an AuthnContext against AuthnContextType of saml-schema-assertion-2.0.xsd:

@@ -240,6 +240,42 @@ static saml_status saml_form_response_fail(xmlNodePtr child, char *detail, size_
                      child->name, ns);
 }
 
+/* StatusType: StatusCode, StatusMessage?, StatusDetail?. A StatusDetail may hold any
+ * XML. */
+static const saml_form_group saml_form_status[] = {
+    {SAML_NS_PROTOCOL, {"StatusCode"}, 1, 1},
+    {SAML_NS_PROTOCOL, {"StatusMessage"}, 0, 1},
+    {SAML_NS_PROTOCOL, {"StatusDetail"}, 0, 1},
+};
+
+/* StatusCodeType: at most one StatusCode, which refines the one around it. */
+static const saml_form_group saml_form_status_code[] = {
+    {SAML_NS_PROTOCOL, {"StatusCode"}, 0, 1},
+};
+
+/* Checks the one Status of a Response, whose place saml_check_response_form has checked,
+ * and the chain of StatusCode elements in it. */
+static saml_status saml_form_check_status(xmlNodePtr root, char *detail, size_t detail_size)
+{
+    xmlNodePtr status = root->children;
+    xmlNodePtr code;
+    saml_status result;
+
+    while (!xml_safe_is_element(status, SAML_NS_PROTOCOL, "Status"))
+        status = status->next;
+    result = SAML_FORM_CHECK(status, saml_form_status,
+                             "StatusCode, StatusMessage?, StatusDetail?", detail,
+                             detail_size);
+
+    code = saml_form_next_element(status->children);
+    while (result == SAML_OK && code != NULL) {
+        result = SAML_FORM_CHECK(code, saml_form_status_code,
+                                 "one StatusCode that refines it", detail, detail_size);
+        code = saml_form_next_element(code->children);
+    }
+    return result;
+}
+
 saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size)
 {
     size_t part_count = sizeof(saml_form_response_head) / sizeof(saml_form_response_head[0]);
@@ -274,7 +310,7 @@ saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detai
             !xml_safe_is_element(child, SAML_NS_ASSERTION, "EncryptedAssertion"))
             return saml_form_response_fail(child, detail, detail_size);
     }
-    return SAML_OK;
+    return saml_form_check_status(root, detail, detail_size);
 }
 
 /*

@@ -107,9 +107,10 @@ saml_status saml_check_namespaces(xmlDocPtr doc, char *detail, size_t detail_siz
 
 /* Rejects a Response that lacks an attribute saml_check_response_header requires, or
  * whose child elements break the content model of SAML 2.0 Core's schema: Issuer?,
- * Signature?, Extensions?, Status, then (Assertion | EncryptedAssertion)*. Returns
- * SAML_ERR_NOT_SAML naming the attribute or the first element out of place. root is the
- * document's root element, and an Assertion root passes. */
+ * Signature?, Extensions?, Status, then (Assertion | EncryptedAssertion)*. Its Status
+ * must hold StatusCode, StatusMessage?, StatusDetail?. Returns SAML_ERR_NOT_SAML naming
+ * the attribute or the first element out of place. root is the document's root
+ * element, and an Assertion root passes. */
 saml_status saml_check_response_form(xmlNodePtr root, char *detail, size_t detail_size);
 
 /* Returns whether element has characters that its SAML schema type forbids. A type of
@@ -206,6 +207,29 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail,
  */
 saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
                                             size_t detail_size);
+
+/* A run of one to four alternative elements of one namespace, repeated min to max times
+ * (max 0: any number), in a sequence that makes up a content model. */
+typedef struct saml_form_group {
+    const char *ns;
+    const char *names[4];
+    size_t min;
+    size_t max;
+} saml_form_group;
+
+/*
+ * Matches the child elements of parent against groups, in order, skipping text,
+ * comments and processing instructions. model spells the content model for the
+ * sentence, which names the first element out of place or the first required one that
+ * is missing. Returns SAML_ERR_NOT_SAML for a mismatch.
+ */
+saml_status saml_form_check_groups(xmlNodePtr parent, const saml_form_group *groups,
+                                   size_t group_count, const char *model, char *detail,
+                                   size_t detail_size);
+
+#define SAML_FORM_CHECK(parent, groups, model, detail, detail_size)                      \
+    saml_form_check_groups(parent, groups, sizeof(groups) / sizeof(groups[0]), model,    \
+                           detail, detail_size)
 
 /*
  * Rejects an Assertion whose child elements, or those of its Subject, a

@@ -1878,6 +1878,60 @@ static void assertion_form_checked(void **state)
     free(conditions_first);
 }
 
+#define SUCCESS_CODE "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\">"
+
+/* The Status of a Response holds StatusCode, StatusMessage?, StatusDetail?, and each
+ * StatusCode at most one StatusCode that refines it, as SAML 2.0 Core's schema
+ * requires. */
+static void response_status_form_checked(void **state)
+{
+    static const struct {
+        const char *status;
+        const char *detail; /* NULL: the document verifies */
+    } cases[] = {
+        {"<samlp:Status>" SUCCESS_CODE "</samlp:StatusCode><samlp:StatusMessage>m"
+         "</samlp:StatusMessage><samlp:StatusDetail><x:Any xmlns:x=\"urn:x\"></x:Any>"
+         "</samlp:StatusDetail></samlp:Status>",
+         NULL},
+        {"<samlp:Status>" SUCCESS_CODE "<samlp:StatusCode Value=\"urn:x\"><samlp:StatusCode "
+         "Value=\"urn:y\"></samlp:StatusCode></samlp:StatusCode></samlp:StatusCode>"
+         "</samlp:Status>",
+         NULL},
+        {"<samlp:Status><samlp:StatusMessage>m</samlp:StatusMessage>" SUCCESS_CODE
+         "</samlp:StatusCode></samlp:Status>",
+         "the Status has the element <StatusMessage> (urn:oasis:names:tc:SAML:2.0:"
+         "protocol) where SAML 2.0 Core requires StatusCode"},
+        {"<samlp:Status>" SUCCESS_CODE "</samlp:StatusCode><x:Y xmlns:x=\"urn:x\"></x:Y>"
+         "</samlp:Status>",
+         "the Status has the element <Y> (urn:x) out of place or once too often; SAML 2.0 "
+         "Core allows StatusCode, StatusMessage?, StatusDetail?"},
+        {"<samlp:Status>" SUCCESS_CODE "<x:Y xmlns:x=\"urn:x\"></x:Y></samlp:StatusCode>"
+         "</samlp:Status>",
+         "the StatusCode has the element <Y> (urn:x) out of place or once too often; SAML "
+         "2.0 Core allows one StatusCode that refines it"},
+        {"<samlp:Status>" SUCCESS_CODE "<samlp:StatusCode Value=\"urn:x\"><samlp:StatusMessage>"
+         "</samlp:StatusMessage></samlp:StatusCode></samlp:StatusCode></samlp:Status>",
+         "the StatusCode has the element <StatusMessage> (urn:oasis:names:tc:SAML:2.0:"
+         "protocol) out of place or once too often; SAML 2.0 Core allows one StatusCode "
+         "that refines it"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = in_response(cases[i].status);
+
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, cases[i].detail);
+        }
+        free(xml);
+    }
+}
+
 #define STATEMENTS(authn, context, attributes, attribute)                                \
     "</saml:Conditions><saml:AuthnStatement "                                            \
     "AuthnInstant=\"2026-01-01T00:00:00Z\">" authn "<saml:AuthnContext>" context         \
@@ -2162,6 +2216,7 @@ int main(void)
         cmocka_unit_test(issuer_format_checked),
         cmocka_unit_test(response_issuer_format_checked),
         cmocka_unit_test(response_header_checked),
+        cmocka_unit_test(response_status_form_checked),
         cmocka_unit_test(authn_statement_form_checked),
         cmocka_unit_test(assertion_form_checked),
         cmocka_unit_test(element_text_rejected),
