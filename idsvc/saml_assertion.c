@@ -633,12 +633,21 @@ static saml_status saml_is_nil(xmlNodePtr value_node, bool *is_nil, char *detail
     if (nil != NULL) {
         const char *text = (const char *)nil;
         size_t len;
+        bool is_false;
 
         /* xs:boolean collapses white space around its value. */
         text += strspn(text, " \t\r\n");
         len = strcspn(text, " \t\r\n");
         *is_nil =
             (len == 4 && strncmp(text, "true", 4) == 0) || (len == 1 && text[0] == '1');
+        is_false =
+            (len == 5 && strncmp(text, "false", 5) == 0) || (len == 1 && text[0] == '0');
+        /* Anything else, such as "true junk", leaves open whether the value is null. */
+        if ((!*is_nil && !is_false) || text[len + strspn(text + len, " \t\r\n")] != '\0')
+            status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                               "an AttributeValue has xsi:nil \"%.40s\", which is not an "
+                               "xs:boolean (true, false, 1 or 0)",
+                               (const char *)nil);
     }
     xmlFree(nil);
     return status;

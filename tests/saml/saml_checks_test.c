@@ -1278,6 +1278,35 @@ static void nil_attribute_value_absent(void **state)
     free(nil_with_text);
 }
 
+/* xsi:nil is an xs:boolean. Another value, such as "true junk" or "yes", leaves open
+ * whether the value is null, so the document is not SAML. */
+static void nil_not_boolean_rejected(void **state)
+{
+    static const char *const values[] = {"true junk", "yes", "TRUE", "", "10"};
+    char detail[512];
+    char expected[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char element[256];
+        char *doc;
+
+        snprintf(element, sizeof(element),
+                 "</saml:Conditions><saml:AttributeStatement><saml:Attribute "
+                 "Name=\"urn:example:c\"><saml:AttributeValue " XSI
+                 "xsi:nil=\"%s\"/></saml:Attribute></saml:AttributeStatement>",
+                 values[i]);
+        doc = signed_variant("</saml:Conditions>", element);
+        assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+        snprintf(expected, sizeof(expected),
+                 "an AttributeValue has xsi:nil \"%s\", which is not an xs:boolean "
+                 "(true, false, 1 or 0)",
+                 values[i]);
+        assert_string_equal(detail, expected);
+        free(doc);
+    }
+}
+
 #define ADVICE_ASSERTION(id, name_id)                                                    \
     "<saml:Assertion ID=\"" id                                                           \
     "\" IssueInstant=\"2026-01-01T00:00:00Z\" Version=\"2.0\">"                          \
@@ -2203,6 +2232,7 @@ int main(void)
         cmocka_unit_test(unreadable_content_named),
         cmocka_unit_test(advice_assertions_ignored),
         cmocka_unit_test(nil_attribute_value_absent),
+        cmocka_unit_test(nil_not_boolean_rejected),
         cmocka_unit_test(reference_without_id_named),
         cmocka_unit_test(name_id_content_named),
         cmocka_unit_test(text_read_failure_classified),
