@@ -41,6 +41,7 @@ static saml_status saml_from_xml_safe(xml_safe_status status)
     case XML_SAFE_NO_MEMORY: return SAML_ERR_INTERNAL;
     case XML_SAFE_TOO_COMPLEX: return SAML_ERR_C14N_TOO_COMPLEX;
     case XML_SAFE_INVALID_ID: return SAML_ERR_NOT_SAML;
+    case XML_SAFE_NAMESPACE_URI: return SAML_ERR_NAMESPACE_INVALID;
     }
     return SAML_ERR_INTERNAL;
 }

@@ -19,6 +19,9 @@ typedef struct xml_safe_parse_state {
     bool doctype_seen;
     bool decoding_failed; /* libxml2's decoder met bytes invalid in the document's encoding */
     bool no_memory;       /* libxml2 ran out of memory */
+    bool namespace_other; /* a namespace error other than a name that is not a URI */
+    char namespace_uri[160]; /* libxml2's first "is not a valid URI" message, or "" */
+    int namespace_uri_line;
 } xml_safe_parse_state;
 
 static xmlParserInputPtr xml_safe_deny_entity(const char *url, const char *id,
@@ -69,6 +72,25 @@ static void name_parse_error(xmlParserCtxtPtr ctxt, const char *lead, char *deta
              (int)strcspn(message, "\n"), message);
 }
 
+/* Records a namespace error. libxml2 2.9.14 raises XML_WAR_NS_URI, at the level of an
+ * error, for a namespace name that its RFC 3986 parser rejects, such as one with a
+ * space. The first such message is kept to quote. Relative names come as warnings and
+ * are left to the caller. */
+static void xml_safe_note_namespace_error(xml_safe_parse_state *state, const xmlError *error)
+{
+    const char *message = error->message != NULL ? error->message : "no message";
+
+    if (error->code != XML_WAR_NS_URI) {
+        state->namespace_other = state->namespace_other || error->level >= XML_ERR_ERROR;
+        return;
+    }
+    if (state->namespace_uri[0] != '\0')
+        return;
+    snprintf(state->namespace_uri, sizeof(state->namespace_uri), "%.*s",
+             (int)strcspn(message, "\n"), message);
+    state->namespace_uri_line = error->line;
+}
+
 /*
  * Receives every error libxml2 raises during the parse. libxml2 2.9.14 reports a failed
  * conversion from the declared encoding, and the I/O error that follows it, without the
@@ -85,6 +107,8 @@ static void xml_safe_on_error(void *user, xmlErrorPtr error)
     else if (error != NULL &&
              (error->domain == XML_FROM_I18N || error->domain == XML_FROM_IO))
         state->decoding_failed = true;
+    else if (error != NULL && error->domain == XML_FROM_NAMESPACE)
+        xml_safe_note_namespace_error(state, error);
 }
 
 /* Parses with xml_safe_on_error as this thread's structured error handler, and puts the
@@ -114,6 +138,25 @@ static xmlParserCtxtPtr xml_safe_new_context(xml_safe_parse_state *state)
     ctxt = xmlNewParserCtxt();
     xmlSetStructuredErrorFunc(saved_context, saved_handler);
     return ctxt;
+}
+
+/* Names the namespace fault of a parse that cleared nsWellFormed. A namespace name that
+ * is not a URI reference, when it is the only fault, gets its own status, so that a
+ * caller can name it as it names a relative one. Anything else is malformed. */
+static xml_safe_status xml_safe_namespace_fault(xmlParserCtxtPtr ctxt,
+                                                const xml_safe_parse_state *state,
+                                                char *detail, size_t detail_size)
+{
+    if (state->namespace_uri[0] == '\0' || state->namespace_other) {
+        name_parse_error(ctxt, "the document breaks the rules of XML namespaces", detail,
+                         detail_size);
+        return XML_SAFE_MALFORMED;
+    }
+    snprintf(detail, detail_size,
+             "a namespace name is not a URI reference, so the document cannot be "
+             "canonicalised (line %d: %s)",
+             state->namespace_uri_line, state->namespace_uri);
+    return XML_SAFE_NAMESPACE_URI;
 }
 
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
@@ -182,9 +225,7 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
      * nsWellFormed. Such a document is not namespace-well-formed (Namespaces in XML 1.0,
      * section 7), and the verifier would read names that no namespace backs. */
     if (!ctxt->nsWellFormed) {
-        name_parse_error(ctxt, "the document breaks the rules of XML namespaces", detail,
-                         detail_size);
-        status = XML_SAFE_MALFORMED;
+        status = xml_safe_namespace_fault(ctxt, &state, detail, detail_size);
         goto out;
     }
 

@@ -22,6 +22,7 @@ typedef enum xml_safe_status {
     XML_SAFE_NO_MEMORY,
     XML_SAFE_TOO_COMPLEX, /* a start tag has more than XML_SAFE_MAX_TAG_ATTRIBUTES */
     XML_SAFE_INVALID_ID,  /* an ID attribute is empty or has a character no NCName has */
+    XML_SAFE_NAMESPACE_URI, /* namespace names that are not URIs, and no other fault */
 } xml_safe_status;
 
 /* The maximum number of attributes, namespace declarations included, of one start tag.
@@ -40,8 +41,10 @@ void xml_safe_init(void);
  * max_bytes, inputs with a start tag of more than XML_SAFE_MAX_TAG_ATTRIBUTES
  * attributes, and inputs with a NUL character or broken UTF-16 are rejected without
  * parsing. Bytes that the declared encoding cannot decode reject the input as
- * XML_SAFE_MALFORMED even where libxml2 skips them, and libxml2 reports nothing on
- * standard error. On failure *doc_out is NULL and detail contains a sentence naming what
+ * XML_SAFE_MALFORMED even where libxml2 skips them, and so does a document that breaks the
+ * rules of XML namespaces, unless its only such fault is a namespace name that is not a
+ * URI reference, which is XML_SAFE_NAMESPACE_URI. libxml2 reports nothing on standard
+ * error. On failure *doc_out is NULL and detail contains a sentence naming what
  * failed.
  */
 xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,

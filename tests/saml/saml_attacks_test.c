@@ -1396,6 +1396,37 @@ static void namespace_errors_rejected(void **state)
     }
 }
 
+/* A namespace name that libxml2's URI parser rejects, such as one with a space, a bad
+ * percent escape or an unclosed IP literal, is namespace_invalid, as a relative one is,
+ * because exclusive c14n cannot render it. With another namespace fault beside it, the
+ * document is xml_malformed. */
+static void namespace_uri_invalid_named(void **state)
+{
+    static const struct {
+        const char *to;
+        saml_status expected;
+        const char *named;
+    } cases[] = {
+        {"<saml:Issuer xmlns:o=\"http://exa mple/\">", SAML_ERR_NAMESPACE_INVALID,
+         "a namespace name is not a URI reference, so the document cannot be "
+         "canonicalised (line 1: xmlns:o: 'http://exa mple/' is not a valid URI)"},
+        {"<saml:Issuer xmlns=\"urn:x%zz\" xmlns:p=\"http://[::1\">",
+         SAML_ERR_NAMESPACE_INVALID, "'urn:x%zz' is not a valid URI"},
+        {"<saml:Issuer xmlns:o=\"rel\">", SAML_ERR_NAMESPACE_INVALID,
+         "the namespace name \"rel\" declared on <Issuer> is not an absolute URI"},
+        {"<saml:Issuer xmlns:o=\"a b\" p:x=\"1\">", SAML_ERR_XML_MALFORMED,
+         "the document breaks the rules of XML namespaces"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *doc = st_replace(signed_doc(), "<saml:Issuer>", cases[i].to);
+
+        expect_bytes(doc, strlen(doc), cases[i].expected, cases[i].named);
+        free(doc);
+    }
+}
+
 /*
  * windows-1252 does not define the byte 0x81, so libxml2 2.9.14 cannot decode it. After
  * the root element it dropped the byte without failing the parse, and inside it failed
@@ -1594,6 +1625,7 @@ int main(void)
         cmocka_unit_test(undecoded_bytes_rejected),
         cmocka_unit_test(undecoded_byte_reported_once),
         cmocka_unit_test(namespace_errors_rejected),
+        cmocka_unit_test(namespace_uri_invalid_named),
         cmocka_unit_test(rsa_value_length_named),
     };
 
