@@ -179,20 +179,41 @@ static saml_status saml_form_check_authn_context(xmlNodePtr context, char *detai
         child->name, saml_form_namespace(child));
 }
 
+/* Checks the SubjectLocality elements that open an AuthnStatement, from first on: at
+ * most one, and with no child element, because SubjectLocalityType has empty content.
+ * The characters inside it are checked with the other stray text. */
+static saml_status saml_form_check_locality(xmlNodePtr first, size_t count, char *detail,
+                                            size_t detail_size)
+{
+    xmlNodePtr inner;
+
+    if (count > 1)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_SAML,
+            "the AuthnStatement has %zu SubjectLocality elements, but SAML 2.0 "
+            "Core allows at most one",
+            count);
+    inner = count == 1 ? saml_form_next_element(first->children) : NULL;
+    if (inner == NULL)
+        return SAML_OK;
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the SubjectLocality contains the element <%.40s> (%.80s), but SAML "
+                     "2.0 Core's schema gives it empty content, which allows no elements",
+                     inner->name, saml_form_namespace(inner));
+}
+
 saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
                                             size_t detail_size)
 {
     xmlNodePtr child = saml_form_next_element(statement->children);
     xmlNodePtr context;
     size_t localities;
+    saml_status status;
 
     context = saml_form_skip(child, "SubjectLocality", &localities);
-    if (localities > 1)
-        return saml_fail(
-            detail, detail_size, SAML_ERR_NOT_SAML,
-            "the AuthnStatement has %zu SubjectLocality elements, but SAML 2.0 "
-            "Core allows at most one",
-            localities);
+    status = saml_form_check_locality(child, localities, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
     if (context == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the AuthnStatement has no AuthnContext, but SAML 2.0 Core "

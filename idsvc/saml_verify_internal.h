@@ -200,10 +200,11 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail,
 
 /*
  * Rejects an AuthnStatement whose content breaks AuthnStatementType and AuthnContextType
- * of saml-schema-assertion-2.0.xsd: SubjectLocality?, then exactly one AuthnContext, which
- * holds AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, with at
- * least one of the three, then AuthenticatingAuthority*. Returns SAML_ERR_NOT_SAML with a
- * sentence naming the element missing, repeated or out of place.
+ * of saml-schema-assertion-2.0.xsd: SubjectLocality? with no child element, then exactly
+ * one AuthnContext, which holds AuthnContextClassRef?, then AuthnContextDecl or
+ * AuthnContextDeclRef?, with at least one of the three, then AuthenticatingAuthority*.
+ * Returns SAML_ERR_NOT_SAML with a sentence naming the element missing, repeated or out
+ * of place.
  */
 saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
                                             size_t detail_size);

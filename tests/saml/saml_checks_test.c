@@ -1743,6 +1743,12 @@ static void authn_statement_form_checked(void **state)
         {"<saml:SubjectLocality/><saml:SubjectLocality/>" CONTEXT(CLASS_REF),
          "the AuthnStatement has 2 SubjectLocality elements, but SAML 2.0 Core allows at "
          "most one"},
+        {"<saml:SubjectLocality Address=\"192.0.2.1\"><x:Extra xmlns:x=\"urn:x\"/>"
+         "</saml:SubjectLocality>" CONTEXT(CLASS_REF),
+         "the SubjectLocality contains the element <Extra> (urn:x), but SAML 2.0 Core's "
+         "schema gives it empty content, which allows no elements"},
+        {"<saml:SubjectLocality><!-- a comment --></saml:SubjectLocality>" CONTEXT(CLASS_REF),
+         NULL},
         {"<x:Extra xmlns:x=\"urn:x\"/>" CONTEXT(CLASS_REF),
          "the AuthnStatement has the element <Extra> (urn:x) where SAML 2.0 Core requires "
          "its AuthnContext"},
