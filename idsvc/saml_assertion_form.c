@@ -129,6 +129,33 @@ saml_status saml_form_check_groups(xmlNodePtr parent, const saml_form_group *gro
                      parent->name, child->name, saml_form_namespace(child), model);
 }
 
+saml_status saml_form_check_text_only(const xmlNode *element, char *detail,
+                                      size_t detail_size)
+{
+    xmlNodePtr inner;
+
+    if (element == NULL)
+        return SAML_OK;
+    inner = saml_form_next_element(element->children);
+    if (inner == NULL)
+        return SAML_OK;
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the %.40s contains the element <%.40s> (%.80s), but SAML 2.0 Core's "
+                     "schema gives it text content, which allows no elements",
+                     element->name, inner->name, saml_form_namespace(inner));
+}
+
+/* Returns the first child element of parent named name in the SAML assertion
+ * namespace, or NULL. */
+static xmlNodePtr saml_form_find(xmlNodePtr parent, const char *name)
+{
+    for (xmlNodePtr child = parent->children; child != NULL; child = child->next) {
+        if (saml_form_is_assertion_element(child, name))
+            return child;
+    }
+    return NULL;
+}
+
 /*
  * Checks an AuthnContext against AuthnContextType of saml-schema-assertion-2.0.xsd:
  * AuthnContextClassRef?, then AuthnContextDecl or AuthnContextDeclRef?, with at least
@@ -231,7 +258,27 @@ saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
                          "the AuthnStatement has the element <%.40s> (%.80s) after its "
                          "AuthnContext, but SAML 2.0 Core allows nothing there",
                          child->name, saml_form_namespace(child));
-    return saml_form_check_authn_context(context, detail, detail_size);
+    status = saml_form_check_authn_context(context, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    /* The readers reject an element inside the class reference and the authorities. */
+    return saml_form_check_text_only(saml_form_find(context, "AuthnContextDeclRef"), detail,
+                                     detail_size);
+}
+
+/* Checks a SubjectConfirmation and the text content of its NameID, which the readers
+ * do not read. */
+static saml_status saml_form_check_subject_confirmation(xmlNodePtr confirmation,
+                                                        char *detail, size_t detail_size)
+{
+    saml_status status = SAML_FORM_CHECK(confirmation, saml_form_subject_confirmation,
+                                         "an identifier?, then SubjectConfirmationData?",
+                                         detail, detail_size);
+
+    if (status != SAML_OK)
+        return status;
+    return saml_form_check_text_only(saml_form_find(confirmation, "NameID"), detail,
+                                     detail_size);
 }
 
 static saml_status saml_form_check_subject(xmlNodePtr subject, char *detail,
@@ -244,9 +291,7 @@ static saml_status saml_form_check_subject(xmlNodePtr subject, char *detail,
     for (xmlNodePtr child = subject->children; child != NULL && status == SAML_OK;
          child = child->next) {
         if (saml_form_is_assertion_element(child, "SubjectConfirmation"))
-            status = SAML_FORM_CHECK(child, saml_form_subject_confirmation,
-                                     "an identifier?, then SubjectConfirmationData?",
-                                     detail, detail_size);
+            status = saml_form_check_subject_confirmation(child, detail, detail_size);
     }
     return status;
 }

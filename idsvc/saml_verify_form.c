@@ -253,6 +253,16 @@ static const saml_form_group saml_form_status_code[] = {
     {SAML_NS_PROTOCOL, {"StatusCode"}, 0, 1},
 };
 
+/* Returns the StatusMessage of status, or NULL when it has none. */
+static const xmlNode *saml_form_status_message(xmlNodePtr status)
+{
+    for (xmlNodePtr child = status->children; child != NULL; child = child->next) {
+        if (xml_safe_is_element(child, SAML_NS_PROTOCOL, "StatusMessage"))
+            return child;
+    }
+    return NULL;
+}
+
 /* Checks the one Status of a Response, whose place saml_check_response_form has checked,
  * and the chain of StatusCode elements in it. */
 static saml_status saml_form_check_status(xmlNodePtr root, char *detail, size_t detail_size)
@@ -266,6 +276,9 @@ static saml_status saml_form_check_status(xmlNodePtr root, char *detail, size_t 
     result = SAML_FORM_CHECK(status, saml_form_status,
                              "StatusCode, StatusMessage?, StatusDetail?", detail,
                              detail_size);
+    if (result == SAML_OK)
+        result = saml_form_check_text_only(saml_form_status_message(status), detail,
+                                           detail_size);
 
     code = saml_form_next_element(status->children);
     while (result == SAML_OK && code != NULL) {

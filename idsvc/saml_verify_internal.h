@@ -201,7 +201,7 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail,
 /*
  * Rejects an AuthnStatement whose content breaks AuthnStatementType and AuthnContextType
  * of saml-schema-assertion-2.0.xsd: SubjectLocality? with no child element, then exactly
- * one AuthnContext, which holds AuthnContextClassRef?, then AuthnContextDecl or
+ * one AuthnContext, which contains AuthnContextClassRef?, then AuthnContextDecl or
  * AuthnContextDeclRef?, with at least one of the three, then AuthenticatingAuthority*.
  * Returns SAML_ERR_NOT_SAML with a sentence naming the element missing, repeated or out
  * of place.
@@ -227,6 +227,11 @@ typedef struct saml_form_group {
 saml_status saml_form_check_groups(xmlNodePtr parent, const saml_form_group *groups,
                                    size_t group_count, const char *model, char *detail,
                                    size_t detail_size);
+
+/* Rejects, as SAML_ERR_NOT_SAML, an element of text content, such as a NameID or an
+ * AuthnContextDeclRef, that contains a child element, naming it. NULL passes. */
+saml_status saml_form_check_text_only(const xmlNode *element, char *detail,
+                                      size_t detail_size);
 
 #define SAML_FORM_CHECK(parent, groups, model, detail, detail_size)                      \
     saml_form_check_groups(parent, groups, sizeof(groups) / sizeof(groups[0]), model,    \

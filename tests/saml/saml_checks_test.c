@@ -1761,6 +1761,10 @@ static void authn_statement_form_checked(void **state)
         {CONTEXT(CLASS_REF "<saml:AuthnContextClassRef>urn:x:high</saml:AuthnContextClassRef>"),
          "the AuthnContext has 2 AuthnContextClassRef elements, but SAML 2.0 Core allows "
          "at most one"},
+        {CONTEXT("<saml:AuthnContextDeclRef>urn:x:decl<x:Y xmlns:x=\"urn:x\"/>"
+                 "</saml:AuthnContextDeclRef>"),
+         "the AuthnContextDeclRef contains the element <Y> (urn:x), but SAML 2.0 Core's "
+         "schema gives it text content, which allows no elements"},
         {CONTEXT(DECL_REF DECL_REF),
          "the AuthnContext has 2 AuthnContextDecl or AuthnContextDeclRef elements, but "
          "SAML 2.0 Core allows at most one"},
@@ -1865,6 +1869,11 @@ static void assertion_form_checked(void **state)
          "</saml:SubjectConfirmation><saml:NameID",
          "the Subject has the element <NameID> (urn:oasis:names:tc:SAML:2.0:assertion) "
          "out of place or once too often; " SUBJECT_MODEL},
+        {"<saml:SubjectConfirmationData",
+         "<saml:NameID>bob<x:Y xmlns:x=\"urn:x\"></x:Y></saml:NameID>"
+         "<saml:SubjectConfirmationData",
+         "the NameID contains the element <Y> (urn:x), but SAML 2.0 Core's schema gives "
+         "it text content, which allows no elements"},
         {"</saml:SubjectConfirmationData>",
          "</saml:SubjectConfirmationData><x:Extra xmlns:x=\"urn:x\"></x:Extra>",
          "the SubjectConfirmation has the element <Extra> (urn:x) out of place or once "
@@ -1936,6 +1945,10 @@ static void response_status_form_checked(void **state)
          "</samlp:StatusCode></samlp:Status>",
          "the Status has the element <StatusMessage> (urn:oasis:names:tc:SAML:2.0:"
          "protocol) where SAML 2.0 Core requires StatusCode"},
+        {"<samlp:Status>" SUCCESS_CODE "</samlp:StatusCode><samlp:StatusMessage>m"
+         "<x:Y xmlns:x=\"urn:x\"></x:Y></samlp:StatusMessage></samlp:Status>",
+         "the StatusMessage contains the element <Y> (urn:x), but SAML 2.0 Core's schema "
+         "gives it text content, which allows no elements"},
         {"<samlp:Status>" SUCCESS_CODE "</samlp:StatusCode><x:Y xmlns:x=\"urn:x\"></x:Y>"
          "</samlp:Status>",
          "the Status has the element <Y> (urn:x) out of place or once too often; SAML 2.0 "
