@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "saml_build.h"
 #include "saml_verify_internal.h"
 #include "xml_safe.h"
 
@@ -474,7 +475,8 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
     status = saml_read_name_text(name_id, &a->name_id, detail, detail_size);
     if (status != SAML_OK)
         return status;
-    if (a->name_id[0] == '\0')
+    /* Other white space than XML's, such as U+3000, names no subject either. */
+    if (a->name_id[0] == '\0' || saml_text_is_blank(a->name_id))
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the NameID is empty or only white space");
     status = saml_attr_dup(name_id, "Format", &a->name_id_format, detail, detail_size);

@@ -153,16 +153,26 @@ static saml_status saml_fail_child(xmlNodePtr child, xmlNodePtr condition, char 
                      condition->name, child->name);
 }
 
-/* Rejects any child element of an AudienceRestriction but saml:Audience; the Audience
- * values are read by saml_assertion_read. */
+/* Rejects any child element of an AudienceRestriction but saml:Audience, and one
+ * without an Audience, which the schema requires (AudienceRestrictionType) and which
+ * would bind the assertion to no relying party; the Audience values are read by
+ * saml_assertion_read. */
 static saml_status saml_check_audience_restriction(xmlNodePtr restriction, char *detail,
                                                    size_t detail_size)
 {
+    size_t audiences = 0;
+
     for (xmlNodePtr child = restriction->children; child != NULL; child = child->next) {
-        if (child->type == XML_ELEMENT_NODE &&
-            !xml_safe_is_element(child, SAML_NS_ASSERTION, "Audience"))
+        if (child->type != XML_ELEMENT_NODE)
+            continue;
+        if (!xml_safe_is_element(child, SAML_NS_ASSERTION, "Audience"))
             return saml_fail_child(child, restriction, detail, detail_size);
+        audiences++;
     }
+    if (audiences == 0)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "an AudienceRestriction has no Audience; SAML 2.0 Core requires "
+                         "at least one");
     return SAML_OK;
 }
 

@@ -265,6 +265,31 @@ static void audience_restriction_required(void **state)
     free(unbound);
 }
 
+/* An AudienceRestriction without an Audience breaks the schema and binds the assertion
+ * to nobody, with or without an expected audience. */
+static void empty_audience_restriction_rejected(void **state)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[256];
+    char *empty = signed_variant("<saml:AudienceRestriction><saml:Audience>" ST_AUDIENCE
+                                 "</saml:Audience></saml:AudienceRestriction>",
+                                 "<saml:AudienceRestriction><!-- none -->"
+                                 "</saml:AudienceRestriction>");
+
+    (void)state;
+    for (int with_audience = 0; with_audience <= 1; with_audience++) {
+        options.audience = with_audience ? ST_AUDIENCE : NULL;
+        assert_int_equal(saml_verify(fixture.store, &options, empty, strlen(empty), &a, detail,
+                                     sizeof(detail)),
+                         SAML_ERR_NOT_SAML);
+        assert_null(a);
+        assert_string_equal(detail, "an AudienceRestriction has no Audience; SAML 2.0 Core "
+                                    "requires at least one");
+    }
+    free(empty);
+}
+
 static saml_status verify_xml_at(const char *xml, long offset, long skew)
 {
     saml_verify_options options = st_options(&fixture);
@@ -1093,6 +1118,8 @@ static void name_id_content_named(void **state)
         "<saml:NameID>adm<x:b xmlns:x=\"urn:example:x\"/>in</saml:NameID>");
     char *empty = signed_without_name_id("<saml:NameID></saml:NameID>");
     char *blank = signed_without_name_id("<saml:NameID> \n </saml:NameID>");
+    char *wide_blank =
+        signed_without_name_id("<saml:NameID>\xe3\x80\x80\xc2\xa0</saml:NameID>");
     char *issuer_element = signed_variant(
         "<saml:Issuer>" ST_ISSUER "</saml:Issuer>",
         "<saml:Issuer>" ST_ISSUER "<x:b xmlns:x=\"urn:example:x\"/></saml:Issuer>");
@@ -1108,6 +1135,11 @@ static void name_id_content_named(void **state)
     assert_string_equal(detail, "the NameID is empty or only white space");
     assert_int_equal(verify_with_detail(blank, detail, sizeof(detail)), SAML_ERR_SUBJECT_MISSING);
     assert_string_equal(detail, "the NameID is empty or only white space");
+    /* U+3000 and U+00A0: no subject is named by Unicode white space either. */
+    assert_int_equal(verify_with_detail(wide_blank, detail, sizeof(detail)),
+                     SAML_ERR_SUBJECT_MISSING);
+    assert_string_equal(detail, "the NameID is empty or only white space");
+    free(wide_blank);
 
     /* The Issuer has the same type, NameIDType. */
     assert_int_equal(verify_with_detail(issuer_element, detail, sizeof(detail)),
@@ -2231,6 +2263,7 @@ int main(void)
         cmocka_unit_test(input_limits),
         cmocka_unit_test(missing_issuer_rejected),
         cmocka_unit_test(audience_restriction_required),
+        cmocka_unit_test(empty_audience_restriction_rejected),
         cmocka_unit_test(times_parsed_strictly),
         cmocka_unit_test(base64_decoded_strictly),
         cmocka_unit_test(bearer_confirmation_required),
