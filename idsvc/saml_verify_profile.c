@@ -153,10 +153,10 @@ static saml_status saml_fail_child(xmlNodePtr child, xmlNodePtr condition, char 
                      condition->name, child->name);
 }
 
-/* Rejects any child element of an AudienceRestriction but saml:Audience, and one
- * without an Audience, which the schema requires (AudienceRestrictionType) and which
- * would bind the assertion to no relying party; the Audience values are read by
- * saml_assertion_read. */
+/* Rejects any child element of an AudienceRestriction but saml:Audience. It rejects an
+ * AudienceRestriction without an Audience too: the schema requires one
+ * (AudienceRestrictionType), and without it the assertion is bound to no relying party.
+ * saml_assertion_read reads the Audience values. */
 static saml_status saml_check_audience_restriction(xmlNodePtr restriction, char *detail,
                                                    size_t detail_size)
 {

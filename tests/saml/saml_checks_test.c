@@ -266,7 +266,7 @@ static void audience_restriction_required(void **state)
 }
 
 /* An AudienceRestriction without an Audience breaks the schema and binds the assertion
- * to nobody, with or without an expected audience. */
+ * to no relying party, so it is rejected with or without an expected audience. */
 static void empty_audience_restriction_rejected(void **state)
 {
     saml_verify_options options = st_options(&fixture);
