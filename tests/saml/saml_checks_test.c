@@ -1863,16 +1863,38 @@ static char *signed_moved(const char *start, const char *end, const char *before
     "statements"
 #define SUBJECT_MODEL "SAML 2.0 Core allows an identifier, then SubjectConfirmation elements"
 
+/* A signed variant of the template, `from` replaced by `to`, that verifies when detail
+ * is NULL and is otherwise not_saml with that sentence. */
+typedef struct form_case {
+    const char *from;
+    const char *to;
+    const char *detail;
+} form_case;
+
+static void expect_form_cases(const form_case *cases, size_t count)
+{
+    char detail[512];
+
+    for (size_t i = 0; i < count; i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
+        } else {
+            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                             SAML_ERR_NOT_SAML);
+            assert_string_equal(detail, cases[i].detail);
+        }
+        free(xml);
+    }
+}
+
 /* The signed Assertion, its Subject, each SubjectConfirmation, AttributeStatement and
  * Attribute must follow the content models of SAML 2.0 Core's schema. An element out of
  * place or of an unknown kind is not_saml naming it, not skipped. */
 static void assertion_form_checked(void **state)
 {
-    static const struct {
-        const char *from;
-        const char *to;
-        const char *detail; /* NULL: the assertion verifies */
-    } cases[] = {
+    static const form_case cases[] = {
         {"</saml:Conditions>", "</saml:Conditions><saml:Advice></saml:Advice>", NULL},
         {"<saml:SubjectConfirmationData",
          "<saml:NameID>bob</saml:NameID><saml:SubjectConfirmationData", NULL},
@@ -1927,18 +1949,7 @@ static void assertion_form_checked(void **state)
     char detail[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *xml = signed_variant(cases[i].from, cases[i].to);
-
-        if (cases[i].detail == NULL) {
-            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
-        } else {
-            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
-                             SAML_ERR_NOT_SAML);
-            assert_string_equal(detail, cases[i].detail);
-        }
-        free(xml);
-    }
+    expect_form_cases(cases, sizeof(cases) / sizeof(cases[0]));
 
     assert_int_equal(verify_with_detail(signature_last, detail, sizeof(detail)),
                      SAML_ERR_NOT_SAML);
@@ -2117,11 +2128,7 @@ static void unicode_space_is_text(void **state)
  * characters, so they pass. */
 static void empty_content_space_rejected(void **state)
 {
-    static const struct {
-        const char *from;
-        const char *to;
-        const char *detail; /* NULL: the assertion verifies */
-    } cases[] = {
+    static const form_case cases[] = {
         {"</saml:AudienceRestriction>",
          "</saml:AudienceRestriction><saml:OneTimeUse>x</saml:OneTimeUse>",
          "the OneTimeUse contains the text \"x\", but SAML 2.0 Core's schema gives it "
@@ -2147,21 +2154,9 @@ static void empty_content_space_rejected(void **state)
         {"</saml:Conditions>",
          STATEMENTS("<saml:SubjectLocality Address=\"192.0.2.1\"/>", "", "", ""), NULL},
     };
-    char detail[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *xml = signed_variant(cases[i].from, cases[i].to);
-
-        if (cases[i].detail == NULL) {
-            assert_int_equal(st_verify(&fixture, NULL, xml, NULL), SAML_OK);
-        } else {
-            assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
-                             SAML_ERR_NOT_SAML);
-            assert_string_equal(detail, cases[i].detail);
-        }
-        free(xml);
-    }
+    expect_form_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* Text in the unsigned Response around the Assertion, and in its Status, is not_saml
