@@ -53,6 +53,9 @@ const char *config_role_name(unsigned role)
 }
 
 static int fail(parse_state *state, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(parse_state *state, const char *format, ...)
 {
     va_list args;
 

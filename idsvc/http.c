@@ -1051,6 +1051,10 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     *socket_context = NULL;
 }
 
+/* libmicrohttpd passes printf formats, so the attribute lets clang check the call. */
+static void mhd_logger(void *cls, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
+
 static void mhd_logger(void *cls, const char *format, va_list args)
 {
     char message[LOG_VALUE_MAX + 1];

@@ -233,8 +233,9 @@ static const char *const migrations[] = {
     /* 9: the BE flag (backup eligible) that each authenticator's registration reported,
      * 1 or 0, which every assertion must repeat. Authenticators of version 8 keep NULL
      * until their first verified assertion records its BE flag. */
-    "ALTER TABLE authenticators ADD COLUMN backup_eligible INTEGER"
-    "  CHECK (backup_eligible IN (0, 1));",
+    /* The brackets tell clang that the two literals form one element. */
+    ("ALTER TABLE authenticators ADD COLUMN backup_eligible INTEGER"
+     "  CHECK (backup_eligible IN (0, 1));"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
