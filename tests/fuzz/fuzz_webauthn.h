@@ -1,0 +1,27 @@
+/*
+ * What the WebAuthn harnesses share: the relying party, the challenge that the seeds
+ * answer, and the building of a response JSON from raw parts.
+ */
+#ifndef IDSVC_FUZZ_WEBAUTHN_H
+#define IDSVC_FUZZ_WEBAUTHN_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "fuzz_parts.h"
+
+#define FUZZ_RP_ID "id.example.org"
+#define FUZZ_ORIGIN "https://id.example.org"
+#define FUZZ_CHALLENGE_SIZE 32
+
+/* Fills challenge with the fixed challenge of the seeds: byte i is i * 7 + 1. */
+void fuzz_webauthn_challenge(unsigned char challenge[FUZZ_CHALLENGE_SIZE]);
+
+/* Returns the text of {"id", "rawId", "type": "public-key", "response"} where id and
+ * rawId are raw_id, and response has each part under its name, all in base64url. The
+ * caller frees it; NULL when memory runs out. */
+char *fuzz_webauthn_response(const fuzz_part *raw_id, const char *const *names,
+                             const fuzz_part *parts, size_t count);
+
+#endif
