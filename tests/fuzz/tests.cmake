@@ -33,13 +33,15 @@ idsvc_add_fuzz_target(fuzz_saml_verify fuzz_saml_verify.c
   SEEDS ${FUZZ_DIR}/seeds/saml_verify ${FUZZ_DIR}/seeds/saml_verify_signed
         ${FUZZ_SAML_VECTOR_DIRS}
   LIBRARIES idsvc_saml DEFINITIONS ${FUZZ_SAML_DEFINITIONS})
-# The same harness, fuzzed from the signed assertions alone, so that its mutations stay
-# close to documents whose signature verifies.
-if(IDSVC_FUZZ)
-  idsvc_add_fuzz_target(fuzz_saml_verify_signed fuzz_saml_verify.c
-    SEEDS ${FUZZ_DIR}/seeds/saml_verify_signed
-    LIBRARIES idsvc_saml DEFINITIONS ${FUZZ_SAML_DEFINITIONS})
-endif()
+# The same harness, which also signs each input's Signature template with the test key
+# before it verifies it, started from the signed assertions, so that mutations reach the
+# checks after the signature.
+add_library(fuzz_saml_sign STATIC ${FUZZ_DIR}/fuzz_saml_sign.c)
+target_link_libraries(fuzz_saml_sign PUBLIC idsvc_saml)
+idsvc_add_fuzz_target(fuzz_saml_verify_signed fuzz_saml_verify.c
+  SEEDS ${FUZZ_DIR}/seeds/saml_verify_signed
+  LIBRARIES idsvc_saml fuzz_saml_sign
+  DEFINITIONS ${FUZZ_SAML_DEFINITIONS} FUZZ_SAML_SIGN_KEY="${FUZZ_DIR}/saml_test_key.pem")
 
 idsvc_add_fuzz_target(fuzz_http_json fuzz_http_json.c
   SEEDS ${FUZZ_DIR}/seeds/http_json LIBRARIES idsvc_server)
