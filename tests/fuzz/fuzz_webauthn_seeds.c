@@ -35,7 +35,7 @@ static int write_member(FILE *file, const json_t *object, const char *name, bool
 }
 
 /* Writes rawId and the named response members of response_json to folder/name, and
- * then key when it is not NULL. Returns 0 or -1. */
+ * then key, as the last part, when it is not NULL. Returns 0 or -1. */
 static int write_seed(const char *folder, const char *name, const char *response_json,
                       const char *const *members, size_t count, const unsigned char *key,
                       size_t key_len)
@@ -53,10 +53,8 @@ static int write_seed(const char *folder, const char *name, const char *response
         failed = write_member(file, root, "rawId", false) != 0;
     for (size_t i = 0; i < count && !failed; i++)
         failed = write_member(file, response, members[i], key == NULL && i + 1 == count) != 0;
-    if (!failed && key != NULL) {
-        failed = fputc((int)(key_len >> 8), file) == EOF || fputc((int)(key_len & 0xff), file) == EOF;
-        failed = failed || fwrite(key, 1, key_len, file) != key_len;
-    }
+    if (!failed && key != NULL)
+        failed = fwrite(key, 1, key_len, file) != key_len;
     if (file != NULL && fclose(file) != 0)
         failed = 1;
     json_decref(root);
@@ -76,6 +74,9 @@ static int write_registration(const char *folder, const char *name, int alg,
 
     if (soft_authenticator_init(&auth, alg) != 0)
         return -1;
+    /* fido-u2f has no AAGUID, so its authenticator data carries zeros. */
+    if (format == SOFT_FORMAT_FIDO_U2F)
+        memset(auth.aaguid, 0, sizeof(auth.aaguid));
     soft_ceremony_defaults(&ceremony);
     ceremony.format = format;
     ceremony.ca = ca;
