@@ -1,10 +1,10 @@
 /*
  * Fuzzes the parser of JSON request bodies, http_parse_json_body, with the default
  * limits of a node (depth 8, strings of 128 KiB). It also checks the fast parser and
- * writer against jansson, and aborts when they differ: an object that
+ * writer against jansson, and aborts when they differ. An object that
  * http_json_parse_plain returns must equal the one json_loadb returns with
- * JSON_REJECT_DUPLICATES, members in the same order, and http_json_escape must write
- * what json_dumps writes for the input up to its first NUL byte as a string.
+ * JSON_REJECT_DUPLICATES, members in the same order. http_json_escape must write what
+ * json_dumps writes for the input, up to its first NUL byte, as a string.
  */
 #include <stdlib.h>
 #include <string.h>
