@@ -1,7 +1,7 @@
 /*
  * Runs a libFuzzer harness over the files of seed folders, for builds without libFuzzer
- * (GCC). Each argument is a folder; a folder that does not exist is skipped, so that an
- * optional corpus may be absent. Exits 1 when no file was run.
+ * (GCC). Each argument is a folder, and a folder that does not exist is skipped, so that
+ * an optional corpus may be absent. Exits 1 when no file was run.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -39,7 +39,7 @@ static int run_file(const char *path)
     unsigned char *data = read_whole_file(path, &size);
 
     if (data == NULL) {
-        fprintf(stderr, "fuzz replay: cannot read %s\n", path);
+        fprintf(stderr, "fuzz replay: failed to read %s\n", path);
         return -1;
     }
     printf("fuzz replay: %s (%zu bytes)\n", path, size);
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
         total += run;
     }
     if (total == 0) {
-        fprintf(stderr, "fuzz replay: no seed file found\n");
+        fprintf(stderr, "fuzz replay: no seed file found in the folders given\n");
         return 1;
     }
     printf("fuzz replay: %d inputs passed\n", total);

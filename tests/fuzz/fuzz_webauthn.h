@@ -1,6 +1,6 @@
 /*
  * What the WebAuthn harnesses share: the relying party, the challenge that the seeds
- * answer, and the building of a response JSON from raw parts.
+ * carry, and the building of a response JSON from raw parts.
  */
 #ifndef IDSVC_FUZZ_WEBAUTHN_H
 #define IDSVC_FUZZ_WEBAUTHN_H
