@@ -1,9 +1,23 @@
-/* The response JSON that the WebAuthn harnesses pass to the verifier. */
+/* The verifier and the response JSON that the WebAuthn harnesses share. */
 #include "fuzz_webauthn.h"
 
 #include <stdlib.h>
 
 #include "webauthn.h"
+
+webauthn_verifier *fuzz_webauthn_verifier(bool any_attestation)
+{
+    static webauthn_verifier *verifier;
+
+    if (verifier != NULL)
+        return verifier;
+    verifier = webauthn_verifier_new(FUZZ_RP_ID);
+    if (verifier == NULL || webauthn_verifier_add_origin(verifier, FUZZ_ORIGIN) != 0)
+        abort();
+    if (any_attestation)
+        webauthn_verifier_set_policy(verifier, WEBAUTHN_ATTESTATION_ANY);
+    return verifier;
+}
 
 void fuzz_webauthn_challenge(unsigned char challenge[FUZZ_CHALLENGE_SIZE])
 {

@@ -5,15 +5,22 @@
 #ifndef IDSVC_FUZZ_WEBAUTHN_H
 #define IDSVC_FUZZ_WEBAUTHN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
 #include "fuzz_parts.h"
+#include "webauthn.h"
 
 #define FUZZ_RP_ID "id.example.org"
 #define FUZZ_ORIGIN "https://id.example.org"
 #define FUZZ_CHALLENGE_SIZE 32
+
+/* Returns the verifier of the harnesses, made on the first call for FUZZ_RP_ID and
+ * FUZZ_ORIGIN, with every attestation format accepted when any_attestation is true.
+ * Aborts when it cannot be made. */
+webauthn_verifier *fuzz_webauthn_verifier(bool any_attestation);
 
 /* Fills challenge with the fixed challenge of the seeds: byte i is i * 7 + 1. */
 void fuzz_webauthn_challenge(unsigned char challenge[FUZZ_CHALLENGE_SIZE]);

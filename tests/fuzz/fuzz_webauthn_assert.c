@@ -10,18 +10,6 @@
 #include "fuzz_webauthn.h"
 #include "webauthn.h"
 
-static webauthn_verifier *shared_verifier(void)
-{
-    static webauthn_verifier *verifier;
-
-    if (verifier != NULL)
-        return verifier;
-    verifier = webauthn_verifier_new(FUZZ_RP_ID);
-    if (verifier == NULL || webauthn_verifier_add_origin(verifier, FUZZ_ORIGIN) != 0)
-        abort();
-    return verifier;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = {"clientDataJSON", "authenticatorData",
@@ -41,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     credential.public_key = parts[4].data;
     credential.public_key_len = parts[4].size;
 
-    webauthn_verify_assertion(shared_verifier(), challenge, sizeof(challenge), &credential,
+    webauthn_verify_assertion(fuzz_webauthn_verifier(false), challenge, sizeof(challenge), &credential,
                               json, strlen(json), &assertion, &err);
     free(json);
     return 0;

@@ -11,19 +11,6 @@
 #include "fuzz_webauthn.h"
 #include "webauthn.h"
 
-static webauthn_verifier *shared_verifier(void)
-{
-    static webauthn_verifier *verifier;
-
-    if (verifier != NULL)
-        return verifier;
-    verifier = webauthn_verifier_new(FUZZ_RP_ID);
-    if (verifier == NULL || webauthn_verifier_add_origin(verifier, FUZZ_ORIGIN) != 0)
-        abort();
-    webauthn_verifier_set_policy(verifier, WEBAUTHN_ATTESTATION_ANY);
-    return verifier;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const names[] = {"clientDataJSON", "attestationObject"};
@@ -39,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     fuzz_webauthn_challenge(challenge);
 
-    if (webauthn_verify_registration(shared_verifier(), challenge, sizeof(challenge), json,
+    if (webauthn_verify_registration(fuzz_webauthn_verifier(true), challenge, sizeof(challenge), json,
                                      strlen(json), &registration, &err) == WEBAUTHN_OK)
         webauthn_registration_free(&registration);
     else if (registration != NULL)
