@@ -1967,7 +1967,7 @@ static void assertion_form_checked(void **state)
 
 #define SUCCESS_CODE "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\">"
 
-/* The Status of a Response holds StatusCode, StatusMessage?, StatusDetail?, and each
+/* The Status of a Response contains StatusCode, StatusMessage?, StatusDetail?, and each
  * StatusCode at most one StatusCode that refines it, as SAML 2.0 Core's schema
  * requires. */
 static void response_status_form_checked(void **state)

@@ -463,8 +463,9 @@ static void test_path_and_media_type_checked(void **state)
     }
 }
 
-/* A POST body under a content coding other than identity is a 415 that names the
- * coding the node reads (RFC 9110, section 15.5.16); identity alone is read as JSON. */
+/* A POST body under a content coding other than identity gets a 415 that names the
+ * coding the node reads (RFC 9110, section 15.5.16). A body under identity alone is
+ * read as JSON. */
 static void test_content_coding_rejected(void **state)
 {
     static const struct {
