@@ -384,8 +384,8 @@ static audit_status audit_enrolled(http_request *request, enrollment *e,
     return status;
 }
 
-/* Rejects a credential id that some subject has enrolled already, with the same reply
- * whichever subject holds it (docs/webauthn.md gives the reason). The warning lets an
+/* Rejects a credential id that some subject has enrolled already. The reply is the same
+ * whichever subject owns the id (docs/webauthn.md gives the reason). The warning lets an
  * operator see repeated attempts to claim or probe for another subject's key. */
 static void reject_enrolled_id(const http_request *request, http_reply *reply)
 {

@@ -240,7 +240,7 @@ saml_status saml_form_check_text_only(const xmlNode *element, char *detail,
 /*
  * Rejects an Assertion whose child elements, or those of its Subject, a
  * SubjectConfirmation, an AttributeStatement or an Attribute, break the content models
- * of saml-schema-assertion-2.0.xsd: the Assertion holds Issuer, Signature?, Subject?,
+ * of saml-schema-assertion-2.0.xsd. The Assertion contains Issuer, Signature?, Subject?,
  * Conditions?, Advice?, then statements. Returns SAML_ERR_NOT_SAML with a sentence naming
  * the element missing or out of place.
  */

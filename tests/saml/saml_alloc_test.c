@@ -123,10 +123,10 @@ static saml_fixture fixture;
 #define SUCCESS_CODE                                                                     \
     "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
 
-/* The edits of the test template that make it carry every value the verifier reads: an
- * Issuer with the entity Format, a NameID with its qualifiers, a NotBefore with a fraction
- * of a second, OneTimeUse, a ProxyRestriction, an AuthnStatement, and attribute values,
- * one of them null. */
+/* Edits of the test template so that it carries every value the verifier reads. They
+ * add an Issuer with the entity Format, a NameID with its qualifiers, a NotBefore with a
+ * fraction of a second, OneTimeUse, a ProxyRestriction, an AuthnStatement, and attribute
+ * values, one of them null. */
 static const char *const rich_edits[][2] = {
     {"<saml:Issuer>",
      "<saml:Issuer Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:entity\">"},
