@@ -91,23 +91,95 @@ static int check_attributes(p11_token *token, CK_OBJECT_HANDLE key, const char *
     return 0;
 }
 
+/* The attribute templates of one key pair, and the values they point at. */
+typedef struct pair_template {
+    CK_BBOOL yes;
+    CK_BBOOL no;
+    CK_OBJECT_CLASS public_class;
+    CK_OBJECT_CLASS private_class;
+    CK_KEY_TYPE key_type;
+    CK_ULONG bits;
+    CK_ATTRIBUTE public_tmpl[12];
+    CK_ATTRIBUTE private_tmpl[16];
+    CK_ULONG np;
+    CK_ULONG nq;
+} pair_template;
+
+/* Sets the mechanism and the public attributes that depend on the key type. */
+static int add_type_attributes(pair_template *t, p11_key_type type, CK_MECHANISM *mechanism,
+                               p11_error *err)
+{
+    static CK_BYTE public_exponent[] = {0x01, 0x00, 0x01};
+
+    switch (type) {
+    case P11_KEY_RSA_2048:
+    case P11_KEY_RSA_3072:
+        t->key_type = CKK_RSA;
+        t->bits = type == P11_KEY_RSA_2048 ? 2048 : 3072;
+        mechanism->mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &t->bits, sizeof(t->bits)};
+        t->public_tmpl[t->np++] =
+            (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, public_exponent, sizeof(public_exponent)};
+        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &t->no, sizeof(t->no)};
+        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_WRAP, &t->no, sizeof(t->no)};
+        return 0;
+    case P11_KEY_EC_P256:
+    case P11_KEY_EC_P384:
+        t->key_type = CKK_EC;
+        mechanism->mechanism = CKM_EC_KEY_PAIR_GEN;
+        if (type == P11_KEY_EC_P256)
+            t->public_tmpl[t->np++] =
+                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256)};
+        else
+            t->public_tmpl[t->np++] =
+                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p384, sizeof(oid_p384)};
+        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_DERIVE, &t->no, sizeof(t->no)};
+        return 0;
+    default:
+        return p11_fail(err, CKR_ARGUMENTS_BAD, "unknown key type %d", (int)type);
+    }
+}
+
+/* Adds the attributes of every key pair: a token object each, the private half
+ * sensitive, never extractable and sign-only. */
+static void add_common_attributes(pair_template *t, const char *label,
+                                  const unsigned char *id, size_t id_len)
+{
+    CK_ATTRIBUTE *pub = t->public_tmpl;
+    CK_ATTRIBUTE *priv = t->private_tmpl;
+
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_CLASS, &t->public_class, sizeof(t->public_class)};
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &t->key_type, sizeof(t->key_type)};
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_TOKEN, &t->yes, sizeof(t->yes)};
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_PRIVATE, &t->no, sizeof(t->no)};
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_VERIFY, &t->yes, sizeof(t->yes)};
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    pub[t->np++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_CLASS, &t->private_class, sizeof(t->private_class)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &t->key_type, sizeof(t->key_type)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_TOKEN, &t->yes, sizeof(t->yes)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_PRIVATE, &t->yes, sizeof(t->yes)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &t->yes, sizeof(t->yes)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &t->no, sizeof(t->no)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_SIGN, &t->yes, sizeof(t->yes)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_DECRYPT, &t->no, sizeof(t->no)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_UNWRAP, &t->no, sizeof(t->no)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_DERIVE, &t->no, sizeof(t->no)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+    priv[t->nq++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+}
+
 int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
                      const unsigned char *id, size_t id_len, p11_key **out,
                      p11_error *err)
 {
-    static CK_BBOOL yes = CK_TRUE;
-    static CK_BBOOL no = CK_FALSE;
-    static CK_BYTE public_exponent[] = {0x01, 0x00, 0x01};
-    CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
-    CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
-    CK_KEY_TYPE key_type;
-    CK_ULONG bits = 0;
     unsigned char random_id[P11_GENERATED_ID_LEN];
-    CK_ATTRIBUTE public_tmpl[12];
-    CK_ATTRIBUTE private_tmpl[16];
-    CK_ULONG np = 0;
-    CK_ULONG nq = 0;
-    generate_call call;
+    pair_template t = {.yes = CK_TRUE,
+                       .no = CK_FALSE,
+                       .public_class = CKO_PUBLIC_KEY,
+                       .private_class = CKO_PRIVATE_KEY};
+    generate_call call = {0};
     p11_error cleanup;
 
     p11_error_clear(err);
@@ -121,63 +193,15 @@ int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
         id = random_id;
         id_len = sizeof(random_id);
     }
-    if (check_free(token, label, id, id_len, err) != 0)
+    if (check_free(token, label, id, id_len, err) != 0 ||
+        add_type_attributes(&t, type, &call.mechanism, err) != 0)
         return -1;
+    add_common_attributes(&t, label, id, id_len);
 
-    memset(&call, 0, sizeof(call));
-    switch (type) {
-    case P11_KEY_RSA_2048:
-    case P11_KEY_RSA_3072:
-        key_type = CKK_RSA;
-        bits = type == P11_KEY_RSA_2048 ? 2048 : 3072;
-        call.mechanism.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-        public_tmpl[np++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
-        public_tmpl[np++] =
-            (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, public_exponent, sizeof(public_exponent)};
-        public_tmpl[np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &no, sizeof(no)};
-        public_tmpl[np++] = (CK_ATTRIBUTE){CKA_WRAP, &no, sizeof(no)};
-        break;
-    case P11_KEY_EC_P256:
-    case P11_KEY_EC_P384:
-        key_type = CKK_EC;
-        call.mechanism.mechanism = CKM_EC_KEY_PAIR_GEN;
-        if (type == P11_KEY_EC_P256)
-            public_tmpl[np++] =
-                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256)};
-        else
-            public_tmpl[np++] =
-                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p384, sizeof(oid_p384)};
-        public_tmpl[np++] = (CK_ATTRIBUTE){CKA_DERIVE, &no, sizeof(no)};
-        break;
-    default:
-        return p11_fail(err, CKR_ARGUMENTS_BAD, "unknown key type %d", (int)type);
-    }
-
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_CLASS, &public_class, sizeof(public_class)};
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &key_type, sizeof(key_type)};
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_PRIVATE, &no, sizeof(no)};
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_VERIFY, &yes, sizeof(yes)};
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
-    public_tmpl[np++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
-
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_CLASS, &private_class, sizeof(private_class)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &key_type, sizeof(key_type)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_PRIVATE, &yes, sizeof(yes)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &yes, sizeof(yes)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &no, sizeof(no)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_SIGN, &yes, sizeof(yes)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_DECRYPT, &no, sizeof(no)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_UNWRAP, &no, sizeof(no)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_DERIVE, &no, sizeof(no)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
-    private_tmpl[nq++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
-
-    call.public_tmpl = public_tmpl;
-    call.public_n = np;
-    call.private_tmpl = private_tmpl;
-    call.private_n = nq;
+    call.public_tmpl = t.public_tmpl;
+    call.public_n = t.np;
+    call.private_tmpl = t.private_tmpl;
+    call.private_n = t.nq;
     if (p11_session_call(token, generate_step, &call, "generating key", label, err) != 0)
         return -1;
 
