@@ -1,5 +1,6 @@
 /* Key pairs generated inside the token: the private half is sensitive, never extractable
  * and may only sign. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,75 +100,93 @@ typedef struct pair_template {
     CK_OBJECT_CLASS private_class;
     CK_KEY_TYPE key_type;
     CK_ULONG bits;
-    CK_ATTRIBUTE public_tmpl[12];
-    CK_ATTRIBUTE private_tmpl[16];
-    CK_ULONG np;
-    CK_ULONG nq;
+    CK_ATTRIBUTE public_attrs[12];
+    CK_ATTRIBUTE private_attrs[16];
+    CK_ULONG public_count;
+    CK_ULONG private_count;
 } pair_template;
 
-/* Sets the mechanism and the public attributes that depend on the key type. */
-static int add_type_attributes(pair_template *t, p11_key_type type, CK_MECHANISM *mechanism,
-                               p11_error *err)
+static void add_public(pair_template *pair, CK_ATTRIBUTE_TYPE type, const void *value,
+                       size_t len)
 {
-    static CK_BYTE public_exponent[] = {0x01, 0x00, 0x01};
+    pair->public_attrs[pair->public_count++] = (CK_ATTRIBUTE){type, (void *)value, len};
+}
+
+static void add_private(pair_template *pair, CK_ATTRIBUTE_TYPE type, const void *value,
+                        size_t len)
+{
+    pair->private_attrs[pair->private_count++] = (CK_ATTRIBUTE){type, (void *)value, len};
+}
+
+/* Returns the address of a CK_BBOOL with the value flag, for a template entry. */
+static const CK_BBOOL *flag_value(const pair_template *pair, bool flag)
+{
+    return flag ? &pair->yes : &pair->no;
+}
+
+/* Sets the mechanism and the public attributes that depend on the key type. */
+static int add_type_attributes(pair_template *pair, p11_key_type type,
+                               CK_MECHANISM *mechanism, p11_error *err)
+{
+    static const CK_BYTE public_exponent[] = {0x01, 0x00, 0x01};
 
     switch (type) {
     case P11_KEY_RSA_2048:
     case P11_KEY_RSA_3072:
-        t->key_type = CKK_RSA;
-        t->bits = type == P11_KEY_RSA_2048 ? 2048 : 3072;
+        pair->key_type = CKK_RSA;
+        pair->bits = type == P11_KEY_RSA_2048 ? 2048 : 3072;
         mechanism->mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &t->bits, sizeof(t->bits)};
-        t->public_tmpl[t->np++] =
-            (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, public_exponent, sizeof(public_exponent)};
-        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &t->no, sizeof(t->no)};
-        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_WRAP, &t->no, sizeof(t->no)};
+        add_public(pair, CKA_MODULUS_BITS, &pair->bits, sizeof(pair->bits));
+        add_public(pair, CKA_PUBLIC_EXPONENT, public_exponent, sizeof(public_exponent));
+        add_public(pair, CKA_ENCRYPT, flag_value(pair, false), sizeof(CK_BBOOL));
+        add_public(pair, CKA_WRAP, flag_value(pair, false), sizeof(CK_BBOOL));
         return 0;
     case P11_KEY_EC_P256:
-    case P11_KEY_EC_P384:
-        t->key_type = CKK_EC;
+        pair->key_type = CKK_EC;
         mechanism->mechanism = CKM_EC_KEY_PAIR_GEN;
-        if (type == P11_KEY_EC_P256)
-            t->public_tmpl[t->np++] =
-                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256)};
-        else
-            t->public_tmpl[t->np++] =
-                (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p384, sizeof(oid_p384)};
-        t->public_tmpl[t->np++] = (CK_ATTRIBUTE){CKA_DERIVE, &t->no, sizeof(t->no)};
+        add_public(pair, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+        add_public(pair, CKA_DERIVE, flag_value(pair, false), sizeof(CK_BBOOL));
+        return 0;
+    case P11_KEY_EC_P384:
+        pair->key_type = CKK_EC;
+        mechanism->mechanism = CKM_EC_KEY_PAIR_GEN;
+        add_public(pair, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
+        add_public(pair, CKA_DERIVE, flag_value(pair, false), sizeof(CK_BBOOL));
         return 0;
     default:
         return p11_fail(err, CKR_ARGUMENTS_BAD, "unknown key type %d", (int)type);
     }
 }
 
-/* Adds the attributes of every key pair: a token object each, the private half
- * sensitive, never extractable and sign-only. */
-static void add_common_attributes(pair_template *t, const char *label,
+/* Adds the attributes of every key pair: both halves are token objects, and the private
+ * half is sensitive, never extractable and may only sign. */
+static void add_common_attributes(pair_template *pair, const char *label,
                                   const unsigned char *id, size_t id_len)
 {
-    CK_ATTRIBUTE *pub = t->public_tmpl;
-    CK_ATTRIBUTE *priv = t->private_tmpl;
+    static const struct {
+        CK_ATTRIBUTE_TYPE type;
+        bool value;
+    } private_flags[] = {
+        {CKA_TOKEN, true},        {CKA_PRIVATE, true}, {CKA_SENSITIVE, true},
+        {CKA_EXTRACTABLE, false}, {CKA_SIGN, true},    {CKA_DECRYPT, false},
+        {CKA_UNWRAP, false},      {CKA_DERIVE, false},
+    };
 
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_CLASS, &t->public_class, sizeof(t->public_class)};
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &t->key_type, sizeof(t->key_type)};
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_TOKEN, &t->yes, sizeof(t->yes)};
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_PRIVATE, &t->no, sizeof(t->no)};
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_VERIFY, &t->yes, sizeof(t->yes)};
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
-    pub[t->np++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+    add_public(pair, CKA_CLASS, &pair->public_class, sizeof(pair->public_class));
+    add_public(pair, CKA_KEY_TYPE, &pair->key_type, sizeof(pair->key_type));
+    add_public(pair, CKA_TOKEN, flag_value(pair, true), sizeof(CK_BBOOL));
+    add_public(pair, CKA_PRIVATE, flag_value(pair, false), sizeof(CK_BBOOL));
+    add_public(pair, CKA_VERIFY, flag_value(pair, true), sizeof(CK_BBOOL));
+    add_public(pair, CKA_LABEL, label, strlen(label));
+    add_public(pair, CKA_ID, id, id_len);
 
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_CLASS, &t->private_class, sizeof(t->private_class)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &t->key_type, sizeof(t->key_type)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_TOKEN, &t->yes, sizeof(t->yes)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_PRIVATE, &t->yes, sizeof(t->yes)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &t->yes, sizeof(t->yes)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &t->no, sizeof(t->no)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_SIGN, &t->yes, sizeof(t->yes)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_DECRYPT, &t->no, sizeof(t->no)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_UNWRAP, &t->no, sizeof(t->no)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_DERIVE, &t->no, sizeof(t->no)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
-    priv[t->nq++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+    add_private(pair, CKA_CLASS, &pair->private_class, sizeof(pair->private_class));
+    add_private(pair, CKA_KEY_TYPE, &pair->key_type, sizeof(pair->key_type));
+    for (size_t i = 0; i < sizeof(private_flags) / sizeof(private_flags[0]); i++)
+        add_private(pair, private_flags[i].type, flag_value(pair, private_flags[i].value),
+                    sizeof(CK_BBOOL));
+    add_private(pair, CKA_LABEL, label, strlen(label));
+    add_private(pair, CKA_ID, id, id_len);
 }
 
 int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
@@ -175,10 +194,10 @@ int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
                      p11_error *err)
 {
     unsigned char random_id[P11_GENERATED_ID_LEN];
-    pair_template t = {.yes = CK_TRUE,
-                       .no = CK_FALSE,
-                       .public_class = CKO_PUBLIC_KEY,
-                       .private_class = CKO_PRIVATE_KEY};
+    pair_template pair = {.yes = CK_TRUE,
+                          .no = CK_FALSE,
+                          .public_class = CKO_PUBLIC_KEY,
+                          .private_class = CKO_PRIVATE_KEY};
     generate_call call = {0};
     p11_error cleanup;
 
@@ -194,14 +213,14 @@ int p11_key_generate(p11_token *token, p11_key_type type, const char *label,
         id_len = sizeof(random_id);
     }
     if (check_free(token, label, id, id_len, err) != 0 ||
-        add_type_attributes(&t, type, &call.mechanism, err) != 0)
+        add_type_attributes(&pair, type, &call.mechanism, err) != 0)
         return -1;
-    add_common_attributes(&t, label, id, id_len);
+    add_common_attributes(&pair, label, id, id_len);
 
-    call.public_tmpl = t.public_tmpl;
-    call.public_n = t.np;
-    call.private_tmpl = t.private_tmpl;
-    call.private_n = t.nq;
+    call.public_tmpl = pair.public_attrs;
+    call.public_n = pair.public_count;
+    call.private_tmpl = pair.private_attrs;
+    call.private_n = pair.private_count;
     if (p11_session_call(token, generate_step, &call, "generating key", label, err) != 0)
         return -1;
 
