@@ -324,84 +324,124 @@ EVP_PKEY *p11_public_of_object(p11_token *token, CK_OBJECT_HANDLE object,
     return NULL;
 }
 
+/* Reads the public half of an RSA key from the private key's public attributes, or when
+ * a module hides them, from the public key object. Returns 0, with *pkey left NULL when
+ * neither has it, or -1 when the lookup must stop. */
+static int rsa_from_objects(p11_token *token, CK_OBJECT_HANDLE private_key,
+                            const unsigned char *id, size_t id_len, const char *label,
+                            EVP_PKEY **pkey, p11_error *err)
+{
+    const char *name = label != NULL ? label : "";
+    CK_OBJECT_HANDLE public_key;
+    unsigned char *modulus = NULL;
+    unsigned char *exponent = NULL;
+    size_t modulus_len = 0;
+    size_t exponent_len = 0;
+
+    if (p11_object_get(token, private_key, CKA_MODULUS, &modulus, &modulus_len, true,
+                       err) == 0 &&
+        modulus != NULL &&
+        p11_object_get(token, private_key, CKA_PUBLIC_EXPONENT, &exponent, &exponent_len,
+                       true, err) == 0 &&
+        exponent != NULL) {
+        *pkey = rsa_public(modulus, modulus_len, exponent, exponent_len, name, err);
+        goto out;
+    }
+    free(modulus);
+    free(exponent);
+    modulus = exponent = NULL;
+    if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0 ||
+        check_single_private_key(token, id, id_len, label, err) != 0)
+        return -1;
+    if (public_key != CK_INVALID_HANDLE &&
+        p11_object_get(token, public_key, CKA_MODULUS, &modulus, &modulus_len, false,
+                       err) == 0 &&
+        p11_object_get(token, public_key, CKA_PUBLIC_EXPONENT, &exponent, &exponent_len,
+                       false, err) == 0)
+        *pkey = rsa_public(modulus, modulus_len, exponent, exponent_len, name, err);
+out:
+    free(modulus);
+    free(exponent);
+    return 0;
+}
+
+/* Reads the public half of an EC key from the public key object. Returns 0, with *pkey
+ * left NULL when there is no such object, or -1 when the lookup must stop. */
+static int ec_from_objects(p11_token *token, const unsigned char *id, size_t id_len,
+                           const char *label, EVP_PKEY **pkey, p11_error *err)
+{
+    const char *name = label != NULL ? label : "";
+    CK_OBJECT_HANDLE public_key;
+    unsigned char *params = NULL;
+    unsigned char *point = NULL;
+    size_t params_len = 0;
+    size_t point_len = 0;
+
+    if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0 ||
+        check_single_private_key(token, id, id_len, label, err) != 0)
+        return -1;
+    if (public_key != CK_INVALID_HANDLE &&
+        p11_object_get(token, public_key, CKA_EC_PARAMS, &params, &params_len, false,
+                       err) == 0 &&
+        p11_object_get(token, public_key, CKA_EC_POINT, &point, &point_len, false, err) ==
+            0)
+        *pkey = ec_public(params, params_len, point, point_len, name, err);
+    free(params);
+    free(point);
+    return 0;
+}
+
+/* Reads the public half from the certificate beside the key, for a key without a
+ * public key object. Keeps an earlier error in err when there is no certificate. */
+static EVP_PKEY *public_from_certificate(p11_token *token, const unsigned char *id,
+                                         size_t id_len, const char *label, p11_error *err)
+{
+    p11_error cert_err;
+    EVP_PKEY *pkey;
+    bool failed;
+
+    p11_error_clear(&cert_err);
+    pkey = from_certificate(token, id, id_len, label, &failed, &cert_err);
+    if (failed) {
+        if (err != NULL)
+            *err = cert_err;
+        return NULL;
+    }
+    if (pkey == NULL && err != NULL && err->message[0] == '\0')
+        p11_fail(err, CKR_OK,
+                 "key '%s' has no public key object or certificate with the same "
+                 "CKA_ID, so its public half is unknown",
+                 label != NULL ? label : "");
+    return pkey;
+}
+
 EVP_PKEY *p11_public_from_object(p11_token *token, CK_OBJECT_HANDLE private_key,
                                  const unsigned char *id, size_t id_len,
                                  const char *label, p11_error *err)
 {
     CK_KEY_TYPE key_type = 0;
     CK_ATTRIBUTE type_attr = {CKA_KEY_TYPE, &key_type, sizeof(key_type)};
-    unsigned char *a = NULL;
-    unsigned char *b = NULL;
-    size_t a_len = 0;
-    size_t b_len = 0;
-    CK_OBJECT_HANDLE public_key;
     EVP_PKEY *pkey = NULL;
-    const char *name = label != NULL ? label : "";
+    int rc;
 
     p11_error_clear(err);
     if (p11_object_get_fixed(token, private_key, &type_attr, 1, err) != 0)
         return NULL;
 
-    if (key_type == CKK_RSA) {
-        /* The modulus and public exponent are public attributes of the private key too;
-         * when a module hides them, the public key object has them. */
-        if (p11_object_get(token, private_key, CKA_MODULUS, &a, &a_len, true, err) == 0 &&
-            a != NULL &&
-            p11_object_get(token, private_key, CKA_PUBLIC_EXPONENT, &b, &b_len, true,
-                           err) == 0 &&
-            b != NULL) {
-            pkey = rsa_public(a, a_len, b, b_len, name, err);
-            goto out;
-        }
-        free(a);
-        free(b);
-        a = b = NULL;
-        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0 ||
-            check_single_private_key(token, id, id_len, label, err) != 0)
-            return NULL;
-        if (public_key != CK_INVALID_HANDLE &&
-            p11_object_get(token, public_key, CKA_MODULUS, &a, &a_len, false, err) == 0 &&
-            p11_object_get(token, public_key, CKA_PUBLIC_EXPONENT, &b, &b_len, false,
-                           err) == 0)
-            pkey = rsa_public(a, a_len, b, b_len, name, err);
-    } else if (key_type == CKK_EC) {
-        if (find_companion(token, CKO_PUBLIC_KEY, id, id_len, label, &public_key, err) < 0 ||
-            check_single_private_key(token, id, id_len, label, err) != 0)
-            return NULL;
-        if (public_key != CK_INVALID_HANDLE &&
-            p11_object_get(token, public_key, CKA_EC_PARAMS, &a, &a_len, false, err) ==
-                0 &&
-            p11_object_get(token, public_key, CKA_EC_POINT, &b, &b_len, false, err) == 0)
-            pkey = ec_public(a, a_len, b, b_len, name, err);
-    } else {
-        p11_fail(
+    if (key_type == CKK_RSA)
+        rc = rsa_from_objects(token, private_key, id, id_len, label, &pkey, err);
+    else if (key_type == CKK_EC)
+        rc = ec_from_objects(token, id, id_len, label, &pkey, err);
+    else
+        rc = p11_fail(
             err, CKR_KEY_TYPE_INCONSISTENT,
             "key '%s' has key type 0x%lx; this layer signs with RSA and EC keys only",
-            name, (unsigned long)key_type);
+            label != NULL ? label : "", (unsigned long)key_type);
+    if (rc != 0)
         return NULL;
-    }
 
-out:
-    free(a);
-    free(b);
-    if (pkey == NULL) {
-        /* No public key object: the certificate beside the key still names it. */
-        p11_error cert_err;
-        bool failed;
-
-        p11_error_clear(&cert_err);
-        pkey = from_certificate(token, id, id_len, label, &failed, &cert_err);
-        if (failed) {
-            if (err != NULL)
-                *err = cert_err;
-            return NULL;
-        }
-        if (pkey == NULL && err != NULL && err->message[0] == '\0')
-            p11_fail(err, CKR_OK,
-                     "key '%s' has no public key object or certificate with the same "
-                     "CKA_ID, so its public half is unknown",
-                     name);
-    }
+    if (pkey == NULL)
+        pkey = public_from_certificate(token, id, id_len, label, err);
     if (pkey != NULL)
         p11_error_clear(err);
     return pkey;
