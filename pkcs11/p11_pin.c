@@ -10,12 +10,73 @@
 
 #include "p11_internal.h"
 
+/* Checks the file that was opened, not the name: a regular file that only its owner may
+ * read or change. */
+static int check_pin_file(int fd, const char *path, p11_error *err)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return p11_fail(err, CKR_OK, "cannot stat PIN file '%s': %s", path,
+                        strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return p11_fail(err, CKR_OK, "PIN file '%s' is not a regular file", path);
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        return p11_fail(err, CKR_OK,
+                        "PIN file '%s' has mode %04o: group or others may read or change "
+                        "it; run chmod 600 on it",
+                        path, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+/* Reads up to size bytes of fd into buffer and sets *len to the count. */
+static int read_up_to(int fd, char *buffer, size_t size, size_t *len, const char *path,
+                      p11_error *err)
+{
+    ssize_t got;
+
+    *len = 0;
+    while (*len < size) {
+        got = read(fd, buffer + *len, size - *len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return p11_fail(err, CKR_OK, "cannot read PIN file '%s': %s", path,
+                            strerror(errno));
+        if (got == 0)
+            break;
+        *len += (size_t)got;
+    }
+    return 0;
+}
+
+/* Takes one trailing newline off the file's text and checks that one PIN line is left
+ * that fits pin_size. */
+static int check_pin_text(const char *buffer, size_t *len, size_t pin_size,
+                          const char *path, p11_error *err)
+{
+    /* One trailing newline, as an editor or echo leaves it, is not part of the PIN. */
+    if (*len > 0 && buffer[*len - 1] == '\n') {
+        (*len)--;
+        if (*len > 0 && buffer[*len - 1] == '\r')
+            (*len)--;
+    }
+    if (*len == 0)
+        return p11_fail(err, CKR_OK, "PIN file '%s' is empty", path);
+    if (*len > P11_PIN_MAX || *len >= pin_size)
+        return p11_fail(
+            err, CKR_OK, "PIN file '%s' holds more than %zu bytes", path,
+            (pin_size - 1 < P11_PIN_MAX ? pin_size - 1 : (size_t)P11_PIN_MAX));
+    if (memchr(buffer, '\0', *len) != NULL || memchr(buffer, '\n', *len) != NULL)
+        return p11_fail(err, CKR_OK,
+                        "PIN file '%s' holds more than one line or a NUL byte", path);
+    return 0;
+}
+
 int p11_pin_read_file(const char *path, char *pin, size_t pin_size, p11_error *err)
 {
     char buffer[P11_PIN_MAX + 2];
-    struct stat st;
     size_t len = 0;
-    ssize_t got;
     int ret = -1;
     int fd;
 
@@ -28,57 +89,10 @@ int p11_pin_read_file(const char *path, char *pin, size_t pin_size, p11_error *e
     if (fd < 0)
         return p11_fail(err, CKR_OK, "cannot open PIN file '%s': %s", path,
                         strerror(errno));
-
-    /* The checks look at the file that was opened, not at the name. */
-    if (fstat(fd, &st) != 0) {
-        p11_fail(err, CKR_OK, "cannot stat PIN file '%s': %s", path, strerror(errno));
+    if (check_pin_file(fd, path, err) != 0 ||
+        read_up_to(fd, buffer, sizeof(buffer), &len, path, err) != 0 ||
+        check_pin_text(buffer, &len, pin_size, path, err) != 0)
         goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        p11_fail(err, CKR_OK, "PIN file '%s' is not a regular file", path);
-        goto out;
-    }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        p11_fail(err, CKR_OK,
-                 "PIN file '%s' has mode %04o: group or others may read or change it; "
-                 "run chmod 600 on it",
-                 path, (unsigned)(st.st_mode & 07777));
-        goto out;
-    }
-
-    while (len < sizeof(buffer)) {
-        got = read(fd, buffer + len, sizeof(buffer) - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            p11_fail(err, CKR_OK, "cannot read PIN file '%s': %s", path, strerror(errno));
-            goto out;
-        }
-        if (got == 0)
-            break;
-        len += (size_t)got;
-    }
-
-    /* One trailing newline, as an editor or echo leaves it, is not part of the PIN. */
-    if (len > 0 && buffer[len - 1] == '\n') {
-        len--;
-        if (len > 0 && buffer[len - 1] == '\r')
-            len--;
-    }
-    if (len == 0) {
-        p11_fail(err, CKR_OK, "PIN file '%s' is empty", path);
-        goto out;
-    }
-    if (len > P11_PIN_MAX || len >= pin_size) {
-        p11_fail(err, CKR_OK, "PIN file '%s' holds more than %zu bytes", path,
-                 (pin_size - 1 < P11_PIN_MAX ? pin_size - 1 : (size_t)P11_PIN_MAX));
-        goto out;
-    }
-    if (memchr(buffer, '\0', len) != NULL || memchr(buffer, '\n', len) != NULL) {
-        p11_fail(err, CKR_OK, "PIN file '%s' holds more than one line or a NUL byte",
-                 path);
-        goto out;
-    }
     memcpy(pin, buffer, len);
     pin[len] = '\0';
     ret = 0;
