@@ -162,16 +162,108 @@ out:
  * block, on a block without its END line, and on a file with no block. Returns 0 or a
  * PEM_FILE_ status.
  */
+/* The state of read_blocks between lines: the open block, if any, and the count. */
+typedef struct block_scan {
+    const char *path;
+    block_visitor visit;
+    void *ctx;
+    char *error;
+    size_t error_size;
+    const char *block_start; /* NULL between blocks */
+    char open_label[64];
+    pem_block block;
+    size_t count;
+} block_scan;
+
+/* Trims spaces, tabs and a carriage return from both ends of a line. */
+static void trim_line(const char **content, size_t *len)
+{
+    while (*len > 0 && (**content == ' ' || **content == '\t')) {
+        (*content)++;
+        (*len)--;
+    }
+    while (*len > 0 && ((*content)[*len - 1] == '\r' || (*content)[*len - 1] == ' ' ||
+                        (*content)[*len - 1] == '\t'))
+        (*len)--;
+}
+
+/* Reads a line between blocks: a BEGIN line opens a block, and only blank lines may
+ * stand between blocks. */
+static int scan_outside(block_scan *scan, const char *line, const char *content,
+                        size_t len, size_t line_number)
+{
+    if (boundary_label(content, len, BEGIN_PREFIX, scan->open_label,
+                       sizeof(scan->open_label))) {
+        scan->block_start = line;
+        scan->block = (pem_block){.label = scan->open_label, .line = line_number};
+        return 0;
+    }
+    if (len == 0)
+        return 0;
+    snprintf(scan->error, scan->error_size,
+             "%s: line %zu: text outside a PEM block; a trust file may hold "
+             "only PEM blocks and blank lines",
+             scan->path, line_number);
+    return PEM_FILE_INVALID;
+}
+
+/* Reads a line inside a block: a matching END line closes and decodes the block. */
+static int scan_inside(block_scan *scan, const char *line_end, const char *content,
+                       size_t len)
+{
+    char label[64];
+    int rc;
+
+    if (boundary_label(content, len, BEGIN_PREFIX, label, sizeof(label))) {
+        snprintf(scan->error, scan->error_size,
+                 "%s: line %zu: the %s block has no END line before the next BEGIN "
+                 "line; the block is truncated",
+                 scan->path, scan->block.line, scan->open_label);
+        return PEM_FILE_INVALID;
+    }
+    if (!boundary_label(content, len, END_PREFIX, label, sizeof(label)))
+        return 0;
+    if (strcmp(label, scan->open_label) != 0) {
+        snprintf(scan->error, scan->error_size,
+                 "%s: line %zu: the %s block ends with END %s", scan->path,
+                 scan->block.line, scan->open_label, label);
+        return PEM_FILE_INVALID;
+    }
+    scan->block.number = ++scan->count;
+    rc = decode_block(scan->path, scan->block_start,
+                      (size_t)(line_end - scan->block_start), &scan->block, scan->visit,
+                      scan->ctx, scan->error, scan->error_size);
+    scan->block_start = NULL;
+    return rc;
+}
+
+/* Checks that the file ended outside a block and held at least one. */
+static int scan_end(const block_scan *scan)
+{
+    if (scan->block_start != NULL) {
+        snprintf(scan->error, scan->error_size,
+                 "%s: line %zu: the %s block has no END line; the file is truncated",
+                 scan->path, scan->block.line, scan->open_label);
+        return PEM_FILE_INVALID;
+    }
+    if (scan->count == 0) {
+        snprintf(scan->error, scan->error_size, "%s: no PEM block found", scan->path);
+        return PEM_FILE_INVALID;
+    }
+    return 0;
+}
+
 static int read_blocks(const char *path, block_visitor visit, void *ctx, char *error,
                        size_t error_size)
 {
+    block_scan scan = {.path = path,
+                       .visit = visit,
+                       .ctx = ctx,
+                       .error = error,
+                       .error_size = error_size};
     size_t text_len = 0;
     char *text = NULL;
-    const char *block_start = NULL;
-    char open_label[64] = "";
-    pem_block block = {0};
     size_t line_number = 0;
-    size_t count = 0;
     int rc = read_text(path, &text, &text_len, error, error_size);
 
     if (rc != 0)
@@ -181,60 +273,17 @@ static int read_blocks(const char *path, block_visitor visit, void *ctx, char *e
         const char *line_end = next != NULL ? next : text + text_len;
         const char *content = line;
         size_t len = (size_t)(line_end - line);
-        char label[64];
 
         line_number++;
-        while (len > 0 && (*content == ' ' || *content == '\t')) {
-            content++;
-            len--;
-        }
-        while (len > 0 && (content[len - 1] == '\r' || content[len - 1] == ' ' ||
-                           content[len - 1] == '\t'))
-            len--;
-
-        if (block_start == NULL) {
-            if (boundary_label(content, len, BEGIN_PREFIX, open_label, sizeof(open_label))) {
-                block_start = line;
-                block = (pem_block){.label = open_label, .line = line_number};
-            } else if (len > 0) {
-                snprintf(error, error_size,
-                         "%s: line %zu: text outside a PEM block; a trust file may hold "
-                         "only PEM blocks and blank lines",
-                         path, line_number);
-                rc = PEM_FILE_INVALID;
-            }
-        } else if (boundary_label(content, len, BEGIN_PREFIX, label, sizeof(label))) {
-            snprintf(error, error_size,
-                     "%s: line %zu: the %s block has no END line before the next BEGIN "
-                     "line; the block is truncated",
-                     path, block.line, open_label);
-            rc = PEM_FILE_INVALID;
-        } else if (boundary_label(content, len, END_PREFIX, label, sizeof(label))) {
-            if (strcmp(label, open_label) != 0) {
-                snprintf(error, error_size,
-                         "%s: line %zu: the %s block ends with END %s", path, block.line,
-                         open_label, label);
-                rc = PEM_FILE_INVALID;
-            } else {
-                block.number = ++count;
-                rc = decode_block(path, block_start, (size_t)(line_end - block_start),
-                                  &block, visit, ctx, error, error_size);
-                block_start = NULL;
-            }
-        }
+        trim_line(&content, &len);
+        if (scan.block_start == NULL)
+            rc = scan_outside(&scan, line, content, len, line_number);
+        else
+            rc = scan_inside(&scan, line_end, content, len);
         line = next != NULL ? next + 1 : text + text_len;
     }
-
-    if (rc == 0 && block_start != NULL) {
-        snprintf(error, error_size,
-                 "%s: line %zu: the %s block has no END line; the file is truncated", path,
-                 block.line, open_label);
-        rc = PEM_FILE_INVALID;
-    }
-    if (rc == 0 && count == 0) {
-        snprintf(error, error_size, "%s: no PEM block found", path);
-        rc = PEM_FILE_INVALID;
-    }
+    if (rc == 0)
+        rc = scan_end(&scan);
     free(text);
     return rc;
 }
