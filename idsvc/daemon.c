@@ -584,6 +584,33 @@ static int parse_arguments(int argc, char **argv, arguments *args)
     return 0;
 }
 
+/* Checks the configuration for --check, prints the verdict and frees it. Returns the
+ * exit status. */
+static int run_check(const arguments *args, config **cfg)
+{
+    char error[512];
+    int rc = check_configuration(*cfg, error, sizeof(error)) == 0 ? 0 : 1;
+
+    if (rc == 0)
+        printf("%s: the configuration is valid\n", args->config_path);
+    else
+        log_message(LOG_ERROR, "check_failed", "%s", error);
+    config_free(cfg);
+    return rc;
+}
+
+/* Blocks the signals that serve() waits for. Called before any thread starts, so that
+ * only sigwait receives them. */
+static void block_signals(sigset_t *signals)
+{
+    sigemptyset(signals);
+    sigaddset(signals, SIGTERM);
+    sigaddset(signals, SIGINT);
+    sigaddset(signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
     node n = {.snapshot_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -606,23 +633,10 @@ int main(int argc, char **argv)
         log_message(LOG_ERROR, args.check ? "check_failed" : "start_failed", "%s", error);
         return 1;
     }
-    if (args.check) {
-        rc = check_configuration(cfg, error, sizeof(error)) == 0 ? 0 : 1;
-        if (rc == 0)
-            printf("%s: the configuration is valid\n", args.config_path);
-        else
-            log_message(LOG_ERROR, "check_failed", "%s", error);
-        config_free(&cfg);
-        return rc;
-    }
+    if (args.check)
+        return run_check(&args, &cfg);
 
-    /* Block the signals before any thread starts, so that only sigwait receives them. */
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals(&signals);
 
     if (start_node(&n, cfg, &args) != 0)
         goto out;
