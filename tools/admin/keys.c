@@ -231,7 +231,19 @@ static int init_token_main(int argc, char **argv)
     return code;
 }
 
-static int generate_main(int argc, char **argv)
+/* The arguments of "keys generate". */
+typedef struct generate_args {
+    const char *type_name;
+    p11_key_type type;
+    const char *label;
+    unsigned char *id; /* NULL: the token layer picks a random id */
+    size_t id_len;
+    p11_config config;
+} generate_args;
+
+/* Reads the options of "keys generate". Returns 0 to go on, or -1 to stop with the exit
+ * code in *code, after --help or a usage error. */
+static int parse_generate(int argc, char **argv, generate_args *args, int *code)
 {
     static const struct option options[] = {
         {"type", required_argument, NULL, OPTION_TYPE},
@@ -243,67 +255,75 @@ static int generate_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *command = "generate";
-    const char *type_name = NULL;
-    const char *label = NULL;
     const char *id_text = NULL;
-    unsigned char *id = NULL;
-    size_t id_len = 0;
-    p11_key_type type;
-    p11_config config;
+    int option;
+
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (option == OPTION_TYPE)
+            args->type_name = optarg;
+        else if (option == OPTION_LABEL)
+            args->label = optarg;
+        else if (option == OPTION_ID)
+            id_text = optarg;
+        else if (keys_common_option(command, option, &args->config, argv, code) != 0)
+            return -1;
+    }
+    if (optind != argc) {
+        keys_error(command, "unexpected argument '%s'", argv[optind]);
+        *code = KEYS_EXIT_USAGE;
+        return -1;
+    }
+    if (args->type_name == NULL ||
+        p11_key_type_parse(args->type_name, &args->type) != 0) {
+        keys_error(command, "--type must be rsa2048, rsa3072, p256 or p384, not '%s'",
+                   args->type_name != NULL ? args->type_name : "");
+        *code = KEYS_EXIT_USAGE;
+        return -1;
+    }
+    if (args->label == NULL || args->label[0] == '\0') {
+        keys_error(command, "--label is required");
+        *code = KEYS_EXIT_USAGE;
+        return -1;
+    }
+    if (id_text != NULL && parse_hex(id_text, &args->id, &args->id_len) != 0) {
+        keys_error(command, "--id must be 1 to 64 bytes in hex, not '%s'", id_text);
+        *code = KEYS_EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
+static int generate_main(int argc, char **argv)
+{
+    const char *command = "generate";
+    generate_args args = {0};
     p11_token *token = NULL;
     p11_key *key = NULL;
     p11_error err;
     char *uri;
-    int option;
     int code = KEYS_EXIT_OK;
 
-    memset(&config, 0, sizeof(config));
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (option == OPTION_TYPE)
-            type_name = optarg;
-        else if (option == OPTION_LABEL)
-            label = optarg;
-        else if (option == OPTION_ID)
-            id_text = optarg;
-        else if (keys_common_option(command, option, &config, argv, &code) != 0)
-            return code;
-    }
-    if (optind != argc) {
-        keys_error(command, "unexpected argument '%s'", argv[optind]);
-        return KEYS_EXIT_USAGE;
-    }
-    if (type_name == NULL || p11_key_type_parse(type_name, &type) != 0) {
-        keys_error(command, "--type must be rsa2048, rsa3072, p256 or p384, not '%s'",
-                   type_name != NULL ? type_name : "");
-        return KEYS_EXIT_USAGE;
-    }
-    if (label == NULL || label[0] == '\0') {
-        keys_error(command, "--label is required");
-        return KEYS_EXIT_USAGE;
-    }
-    if (id_text != NULL && parse_hex(id_text, &id, &id_len) != 0) {
-        keys_error(command, "--id must be 1 to 64 bytes in hex, not '%s'", id_text);
-        return KEYS_EXIT_USAGE;
-    }
-
-    code = keys_open_token(command, &config, &token);
+    if (parse_generate(argc, argv, &args, &code) != 0)
+        goto out;
+    code = keys_open_token(command, &args.config, &token);
     if (code != KEYS_EXIT_OK)
         goto out;
-    if (p11_key_generate(token, type, label, id, id_len, &key, &err) != 0) {
-        keys_error(command, "%s key '%s': %s", type_name, label, err.message);
+    if (p11_key_generate(token, args.type, args.label, args.id, args.id_len, &key,
+                         &err) != 0) {
+        keys_error(command, "%s key '%s': %s", args.type_name, args.label, err.message);
         code = KEYS_EXIT_FAILED;
         goto out;
     }
     uri = p11_key_get_uri(key);
     if (uri == NULL) {
-        keys_error(command, "cannot format the URI of key '%s'", label);
+        keys_error(command, "cannot format the URI of key '%s'", args.label);
         code = KEYS_EXIT_FAILED;
         goto out;
     }
     printf("%s\n", uri);
     free(uri);
 out:
-    free(id);
+    free(args.id);
     p11_key_free(&key);
     p11_token_close(&token);
     return code;
