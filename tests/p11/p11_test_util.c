@@ -1,6 +1,7 @@
 #include "p11_test_util.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -15,6 +16,27 @@ p11_config p11_test_config(const test_token *token, const char *module_path)
     config.token_label = TEST_TOKEN_LABEL;
     config.pin_file = token->pin_path;
     return config;
+}
+
+int p11_test_open_fresh(test_token *dir, p11_token **token)
+{
+    p11_config config;
+    p11_error err;
+
+    if (test_token_create(dir) != 0)
+        return -1;
+    config = p11_test_config(dir, NULL);
+    if (p11_token_open(&config, token, &err) != 0) {
+        fprintf(stderr, "p11_token_open: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+void p11_test_close_fresh(test_token *dir, p11_token **token)
+{
+    p11_token_close(token);
+    test_token_destroy(dir);
 }
 
 p11_sign_alg p11_test_default_alg(p11_key_type type)

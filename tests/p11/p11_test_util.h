@@ -10,6 +10,13 @@
 /* A config for the test token: its label, its PIN file and the given module. */
 p11_config p11_test_config(const test_token *token, const char *module_path);
 
+/* Makes a fresh test token and opens it with the layer. Returns 0, or -1 after printing
+ * why it failed. */
+int p11_test_open_fresh(test_token *dir, p11_token **token);
+
+/* Closes the token of p11_test_open_fresh and removes its folder. */
+void p11_test_close_fresh(test_token *dir, p11_token **token);
+
 /* The signature algorithm a key type uses by default. */
 p11_sign_alg p11_test_default_alg(p11_key_type type);
 

@@ -19,25 +19,14 @@ static p11_token *token;
 
 static int setup(void **state)
 {
-    p11_config config;
-    p11_error err;
-
     (void)state;
-    if (test_token_create(&token_dir) != 0)
-        return -1;
-    config = p11_test_config(&token_dir, NULL);
-    if (p11_token_open(&config, &token, &err) != 0) {
-        print_error("p11_token_open: %s\n", err.message);
-        return -1;
-    }
-    return 0;
+    return p11_test_open_fresh(&token_dir, &token);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    p11_token_close(&token);
-    test_token_destroy(&token_dir);
+    p11_test_close_fresh(&token_dir, &token);
     return 0;
 }
 

@@ -19,18 +19,12 @@ static const unsigned char id_two[] = {0x42};
 
 static int setup(void **state)
 {
-    p11_config config;
     p11_key *key = NULL;
     p11_error err;
 
     (void)state;
-    if (test_token_create(&token_dir) != 0)
+    if (p11_test_open_fresh(&token_dir, &token) != 0)
         return -1;
-    config = p11_test_config(&token_dir, NULL);
-    if (p11_token_open(&config, &token, &err) != 0) {
-        print_error("p11_token_open: %s\n", err.message);
-        return -1;
-    }
     if (p11_key_generate(token, P11_KEY_EC_P256, "signing key", id_one, sizeof(id_one),
                          &key, &err) != 0) {
         print_error("generate: %s\n", err.message);
@@ -49,8 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    p11_token_close(&token);
-    test_token_destroy(&token_dir);
+    p11_test_close_fresh(&token_dir, &token);
     return 0;
 }
 
