@@ -92,6 +92,10 @@ typedef struct connection_state {
     bool peer_read;
     tls_peer peer;
     bool ambiguity_logged; /* client_certificate_ambiguous was logged */
+    /* Length of the raw request-target of the connection's current request, up to its
+     * first NUL byte, as on_uri saw it. libmicrohttpd reads one request of a connection
+     * at a time, so the next request's on_uri call comes after this one's on_request. */
+    size_t target_len;
 } connection_state;
 
 typedef struct request_state {
@@ -122,6 +126,7 @@ typedef struct request_state {
     bool host_value_invalid; /* a Host value that is empty or not a host and port */
     bool host_optional; /* HTTP/1.0, where a request may come without Host */
     bool path_encoded; /* the raw path had a percent-encoded byte */
+    bool target_has_nul; /* the raw request-target had a NUL byte */
     char allow[64]; /* the Allow header of a 405 */
     struct timespec started;
     connection_state *connection;
@@ -415,6 +420,12 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
         problem_set(reply, 400, "path_invalid", NULL,
                     "The path contains a percent-encoded byte. No path of this node needs "
                     "one, so send the path unencoded.");
+        return;
+    }
+    if (state->target_has_nul) {
+        problem_set(reply, 400, "path_invalid", NULL,
+                    "The request-target contains a NUL byte, which RFC 3986 does not allow "
+                    "in a URI. Send the path and query without it.");
         return;
     }
     if (state->host_count > 1 || (state->host_count == 0 && !state->host_optional)) {
@@ -822,13 +833,36 @@ static void finish_deferred(request_state *state)
  * static address needs no freeing, whether or not the request reaches on_request. */
 static char path_encoded_mark;
 
-/* Sees the raw request-target before libmicrohttpd decodes it, and marks an encoded
- * path. */
+/* Sees the raw request-target before libmicrohttpd decodes it, marks an encoded path,
+ * and keeps the target's length for request_target_has_nul. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    connection_state *conn = info != NULL ? info->socket_context : NULL;
+
     (void)cls;
-    (void)connection;
+    if (conn != NULL)
+        conn->target_len = strlen(uri);
     return http_target_path_is_encoded(uri) ? &path_encoded_mark : NULL;
+}
+
+/*
+ * Returns whether the raw request-target contained a NUL byte. libmicrohttpd 0.9.75 passes
+ * the target as a C string, so "/healthz\0/x" would reach the routes as "/healthz".
+ * NOTE: this relies on 0.9.75's layout of the request line in its read buffer. The
+ * target starts at url, and the version starts one byte after the target's end, where
+ * the space before it was replaced by a NUL. A version in another buffer rejects
+ * every request, which test_server_framing shows at once.
+ */
+static bool request_target_has_nul(const request_state *state, const char *url,
+                                   const char *version)
+{
+    const connection_state *conn = state->connection;
+
+    if (conn == NULL)
+        return false;
+    return version < url || (size_t)(version - url) != conn->target_len + 1;
 }
 
 /*
@@ -869,6 +903,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
             state->coding_unsupported = true;
         state->host_optional = strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
         state->path_encoded = path_encoded;
+        state->target_has_nul = request_target_has_nul(state, url, version);
         state->public_listener = listener->is_public;
         state->after_stop = atomic_load(&server->draining);
         *req_cls = state;

@@ -364,6 +364,67 @@ static void test_host_value_checked(void **state)
     }
 }
 
+/* Sends len bytes of text, which may contain NUL bytes, on the connection and fails unless
+ * the reply has status and, when code is not NULL, the problem code. */
+static void expect_reply_bytes(raw_client *connection, const char *name, const char *text,
+                               size_t len, long status, const char *code)
+{
+    http_result result;
+
+    if (raw_exchange_timed(connection, text, len, false, READ_TIMEOUT_MS, &result) != 0)
+        fail_msg("%s: no whole reply arrived", name);
+    if (result.status != status)
+        fail_msg("%s: expected %ld, got %ld", name, status, result.status);
+    if (code != NULL && strcmp(http_result_code(&result), code) != 0)
+        fail_msg("%s: expected the code %s, got \"%s\"", name, code,
+                 http_result_code(&result));
+    if (code != NULL && (result.headers == NULL ||
+                         strstr(result.headers, "application/problem+json") == NULL))
+        fail_msg("%s: the reply is not application/problem+json", name);
+    http_result_clear(&result);
+}
+
+/* A NUL byte in the request-target gets 400 path_invalid. libmicrohttpd 0.9.75 passes
+ * the target as a C string, so the node would otherwise serve "/v1/issuers\0/x" as
+ * "/v1/issuers", while a proxy in front may have read the whole target. Each case is
+ * followed by a valid request on the same connection, which the check must not reject. */
+static void test_request_target_nul_rejected(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *target; /* with the NUL byte written as \0 */
+        size_t target_len;
+    } cases[] = {
+        {"NUL at the end of the path", "/v1/issuers\0", 12},
+        {"NUL before more path", "/v1/issuers\0/../x", 17},
+        {"NUL inside a path id", "/v1/credentials/ab\0cd", 21},
+        {"NUL in the query", "/v1/issuers?a\0b", 15},
+    };
+    static const char head_end[] = " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    static const char valid[] = "GET /v1/issuers HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    raw_client *connection = NULL;
+    char text[256];
+
+    (void)state;
+    assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &connection), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = 0;
+
+        memcpy(text, "GET ", 4);
+        len += 4;
+        memcpy(text + len, cases[i].target, cases[i].target_len);
+        len += cases[i].target_len;
+        memcpy(text + len, head_end, sizeof(head_end) - 1);
+        len += sizeof(head_end) - 1;
+        assert_non_null(memchr(text, '\0', len));
+
+        expect_reply_bytes(connection, cases[i].name, text, len, 400, "path_invalid");
+        expect_reply_bytes(connection, "a valid request after it", valid, strlen(valid),
+                           200, NULL);
+    }
+    raw_close(&connection);
+}
+
 typedef struct library_case {
     const char *name;
     char *text;
@@ -451,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_folded_framing_header_rejected),
         cmocka_unit_test(test_host_count_checked),
         cmocka_unit_test(test_host_value_checked),
+        cmocka_unit_test(test_request_target_nul_rejected),
         cmocka_unit_test(test_library_replies_documented),
     };
 
