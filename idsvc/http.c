@@ -386,74 +386,76 @@ static bool authorize(const http_route *route, const http_caller *caller, http_r
     return true;
 }
 
-static void dispatch(request_state *state, struct MHD_Connection *connection)
+/* Runs the checks that the request line and headers decide, before the route's handler.
+ * Returns true when one rejected the request and set the reply. on_request runs it before
+ * the body of a request that waits for "100 Continue", and dispatch runs it again, so it
+ * finds the route anew each time. */
+static bool reject_request(request_state *state, struct MHD_Connection *connection)
 {
     http_request *request = &state->request;
     http_reply *reply = &state->reply;
     const http_route *route;
 
-    store_take_unavailable(); /* a mark from another request's work is not this one's */
-    request->body = state->body;
-    request->body_len = state->body_len;
+    free_params(request);
     state->route_index =
         find_route(request, state->allow, sizeof(state->allow), &state->label_index);
     read_caller(state, connection);
 
     if (state->framing_doubt != NULL) {
         problem_set(reply, 400, "content_length_invalid", NULL, "%s", state->framing_doubt);
-        return;
+        return true;
     }
     if (state->coding_unsupported) {
         problem_set(reply, 400, "transfer_encoding_unsupported", NULL,
                     "The Transfer-Encoding header is not chunked alone, in one header, "
                     "so the body's framing is unknown. Send the body with a "
                     "Content-Length header and no Transfer-Encoding.");
-        return;
+        return true;
     }
     if (state->length_required) {
         problem_set(reply, 411, "length_required", NULL,
                     "Send the body with a Content-Length header. The node reads no body "
                     "framed by Transfer-Encoding.");
-        return;
+        return true;
     }
     if (state->path_encoded) {
         problem_set(reply, 400, "path_invalid", NULL,
                     "The path contains a percent-encoded byte. No path of this node needs "
                     "one, so send the path unencoded.");
-        return;
+        return true;
     }
     if (state->target_has_nul) {
         problem_set(reply, 400, "path_invalid", NULL,
                     "The request-target contains a NUL byte, which RFC 3986 does not allow "
                     "in a URI. Send the path and query without it.");
-        return;
+        return true;
     }
     if (state->host_count > 1 || (state->host_count == 0 && !state->host_optional)) {
         problem_set(reply, 400, "host_invalid", NULL,
                     "The request has %u Host headers. Send exactly one (RFC 9112, "
                     "section 3.2).",
                     state->host_count);
-        return;
+        return true;
     }
     if (state->host_value_invalid) {
         problem_set(reply, 400, "host_invalid", NULL,
                     "The Host header is empty or contains a character that no host and "
                     "port contain (RFC 9112, section 3.2). Send the node's host name or "
                     "address, with the port when it is not 443.");
-        return;
+        return true;
     }
     if (state->content_type_count > 1) {
         problem_set(reply, 400, "content_type_invalid", NULL,
                     "The request has %u Content-Type headers. Send one.",
                     state->content_type_count);
-        return;
+        return true;
     }
     if (state->after_stop) {
         problem_set(reply, 503, "node_stopping", NULL,
                     "The node is stopping; send the request again, to this node after "
                     "its restart or to another one.");
         reply->retry_after = request->node->boot->retry_after_seconds;
-        return;
+        return true;
     }
     if (state->route_index == ROUTE_COUNT) {
         if (state->allow[0] == '\0') {
@@ -463,7 +465,7 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
                         "This path accepts only %s.", state->allow);
             reply->allow = state->allow;
         }
-        return;
+        return true;
     }
     route = &routes[state->route_index];
     if (state->public_listener && route->roles != 0) {
@@ -471,22 +473,22 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
                     "This port serves only the public routes. Call the API on port %u "
                     "with a client certificate.",
                     request->node->boot->port);
-        return;
+        return true;
     }
     if (!authorize(route, &request->caller, reply))
-        return;
+        return true;
 
     if (state->body_too_large) {
         problem_set(reply, 413, "body_too_large", NULL,
                     "The request body is larger than %zu bytes.",
                     request->node->boot->limits.max_body_bytes);
-        return;
+        return true;
     }
     if (strcmp(route->method, "POST") == 0 && !http_media_type_is_json(request->content_type)) {
         problem_set(reply, 415, "unsupported_media_type", NULL,
                     "Send the request body as application/json, with no parameter other "
                     "than charset=utf-8.");
-        return;
+        return true;
     }
     /* RFC 9110, section 15.5.16: Accept-Encoding names the codings the node reads. */
     if (strcmp(route->method, "POST") == 0 && state->content_encoded) {
@@ -494,9 +496,24 @@ static void dispatch(request_state *state, struct MHD_Connection *connection)
                     "Send the request body without a content coding such as gzip; the "
                     "node reads only identity.");
         (void)http_reply_header(reply, MHD_HTTP_HEADER_ACCEPT_ENCODING, "identity");
-        return;
+        return true;
     }
+    return false;
+}
 
+static void dispatch(request_state *state, struct MHD_Connection *connection)
+{
+    http_request *request = &state->request;
+    http_reply *reply = &state->reply;
+    const http_route *route;
+
+    store_take_unavailable(); /* a mark from another request's work is not this one's */
+    request->body = state->body;
+    request->body_len = state->body_len;
+    if (reject_request(state, connection))
+        return;
+
+    route = &routes[state->route_index];
     route->handler(request, reply);
     if (reply->status == 0 && state->next == NULL) {
         log_message(LOG_ERROR, "handler_error", "the handler for %s %s set no response",
@@ -883,6 +900,18 @@ static void check_transfer_coding(request_state *state, struct MHD_Connection *c
         state->length_required = true;
 }
 
+/* Returns whether the request waits for "100 Continue" before it sends its body, which
+ * libmicrohttpd 0.9.75 sends when the first call queues no reply (RFC 9110, section
+ * 10.1.1). HTTP/1.0 has no such expectation. */
+static bool expects_continue(struct MHD_Connection *connection, const char *version)
+{
+    const char *expect = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_EXPECT);
+
+    return expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+           strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -912,7 +941,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
          * connection, so the response goes out on the next call. A body declared too
          * large and a body framed by Transfer-Encoding are the exceptions. Their replies
          * go out now, before "100 Continue" and before libmicrohttpd parses any of the
-         * body, and their connections should close anyway. */
+         * body, and their connections should close anyway. So does every other
+         * rejection of a request that waits for "100 Continue". */
+        if (expects_continue(connection, version) && reject_request(state, connection)) {
+            state->dispatched = true;
+            return queue_reply(state, connection);
+        }
         if (!state->body_too_large && !state->length_required)
             return MHD_YES;
     }

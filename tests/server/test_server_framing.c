@@ -425,6 +425,66 @@ static void test_request_target_nul_rejected(void **state)
     raw_close(&connection);
 }
 
+/* A request that waits for "100 Continue" and that the node rejects from its request line
+ * and headers gets the rejection at once, with no "100 Continue" before it, and its
+ * connection closes. Without that, libmicrohttpd 0.9.75 sends "100 Continue" and the
+ * client uploads the whole body only to be rejected. A request that passes these checks
+ * still gets "100 Continue". */
+static void test_expect_continue_rejected_early(void **state)
+{
+#define EXPECT_HEAD(method, path)                                                        \
+    method " " path " HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"          \
+           "Content-Length: 50000\r\n"
+    static const struct {
+        const char *name;
+        const char *client;
+        const char *text;
+        long status;
+        const char *code;
+    } cases[] = {
+        {"no client certificate", NULL,
+         EXPECT_HEAD("POST", "/v1/credentials") "Content-Type: application/json\r\n\r\n",
+         401, "\"client_certificate_required\""},
+        {"role not allowed", CLIENT_RP,
+         EXPECT_HEAD("POST", "/v1/credentials") "Content-Type: application/json\r\n\r\n",
+         403, "\"role_not_allowed\""},
+        {"no route", CLIENT_ISSUER,
+         EXPECT_HEAD("POST", "/v1/nothing") "Content-Type: application/json\r\n\r\n", 404,
+         "\"route_not_found\""},
+        {"method not allowed", CLIENT_ISSUER,
+         EXPECT_HEAD("PUT", "/v1/credentials") "Content-Type: application/json\r\n\r\n",
+         405, "\"method_not_allowed\""},
+        {"media type not JSON", CLIENT_ISSUER,
+         EXPECT_HEAD("POST", "/v1/credentials") "Content-Type: text/plain\r\n\r\n", 415,
+         "\"unsupported_media_type\""},
+        {"two Host headers", CLIENT_ISSUER,
+         EXPECT_HEAD("POST", "/v1/credentials") "Host: b\r\n"
+                                               "Content-Type: application/json\r\n\r\n",
+         400, "\"host_invalid\""},
+    };
+    static const char accepted[] =
+        EXPECT_HEAD("POST", "/v1/credentials") "Content-Type: application/json\r\n\r\n";
+#undef EXPECT_HEAD
+    unsigned mismatches = 0;
+    bool closed = false;
+    char *reply;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        reply = exchange(cases[i].client, cases[i].text, &closed);
+        mismatches += check_node_reply(cases[i].name, reply, closed, cases[i].status,
+                                       cases[i].code);
+        free(reply);
+        assert_still_serving(cases[i].name);
+    }
+    assert_int_equal(mismatches, 0);
+
+    reply = exchange(CLIENT_ISSUER, accepted, &closed);
+    if (strncmp(reply, "HTTP/1.1 100 Continue\r\n", 23) != 0)
+        fail_msg("an accepted request: expected 100 Continue, got \"%.60s\"", reply);
+    free(reply);
+}
+
 typedef struct library_case {
     const char *name;
     char *text;
@@ -513,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_host_count_checked),
         cmocka_unit_test(test_host_value_checked),
         cmocka_unit_test(test_request_target_nul_rejected),
+        cmocka_unit_test(test_expect_continue_rejected_early),
         cmocka_unit_test(test_library_replies_documented),
     };
 
