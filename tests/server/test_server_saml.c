@@ -516,6 +516,12 @@ static void test_request_errors_have_codes(void **state)
          "field_invalid", "purpose"},
         {"{\"assertion\":\"<a/>\",\"claims\":[\"given_name\"]}", 400, "field_missing",
          "purpose"},
+        /* An empty string is not a string of 1 or more bytes. */
+        {"{\"assertion\":\"\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}", 400,
+         "field_invalid", "assertion"},
+        /* White space only is base64 of nothing. */
+        {"{\"assertion\":\" \\n\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}", 400,
+         "assertion_encoding_invalid", "assertion"},
         /* Not XML, and not base64 either. */
         {"{\"assertion\":\"%not base64!\",\"claims\":[\"given_name\"],\"purpose\":\"kyc\"}",
          400, "assertion_encoding_invalid", "assertion"},
