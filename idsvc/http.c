@@ -149,6 +149,34 @@ const char *http_request_header(const http_request *request, const char *name)
     return MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, name);
 }
 
+/* Counts the headers of one name, in any case. */
+typedef struct header_count {
+    const char *name;
+    unsigned count;
+} header_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    header_count *c = cls;
+
+    (void)kind;
+    (void)value;
+    if (key != NULL && strcasecmp(key, c->name) == 0)
+        c->count++;
+    return MHD_YES;
+}
+
+unsigned http_request_header_count(const http_request *request, const char *name)
+{
+    header_count headers = {name, 0};
+
+    if (request->connection == NULL)
+        return 0;
+    MHD_get_connection_values(request->connection, MHD_HEADER_KIND, count_header, &headers);
+    return headers.count;
+}
+
 /* Counts the query arguments named as ctx->name. */
 typedef struct argument_count {
     const char *name;

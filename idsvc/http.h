@@ -98,8 +98,12 @@ typedef struct http_request {
     void *connection; /* the libmicrohttpd connection, for http_request_header */
 } http_request;
 
-/* Returns a request header, or NULL when it is absent. */
+/* Returns a request header, or NULL when it is absent. With several headers of the name,
+ * it returns the first. */
 const char *http_request_header(const http_request *request, const char *name);
+
+/* Returns how many request headers have the name, in any case. */
+unsigned http_request_header_count(const http_request *request, const char *name);
 
 /* Returns a query-string argument, or NULL when it is absent. An argument without a
  * value, with a NUL byte in it, or given more than once, returns the empty string,

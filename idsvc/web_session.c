@@ -54,6 +54,14 @@ bool web_origin_allowed(const http_request *request, http_reply *reply)
                     "Requests from the pages must carry an Origin header.");
         return false;
     }
+    /* A browser sends one Origin (RFC 6454, section 7.3). With several, a proxy in
+     * front may have checked a different one than the first, which the node reads. */
+    if (http_request_header_count(request, "Origin") > 1) {
+        problem_set(reply, 403, "origin_not_allowed", NULL,
+                    "The request has %u Origin headers. Send one.",
+                    http_request_header_count(request, "Origin"));
+        return false;
+    }
     for (size_t i = 0; i < web->origin_count; i++)
         if (strcmp(origin, web->origins[i]) == 0)
             return true;

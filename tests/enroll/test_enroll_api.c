@@ -465,6 +465,8 @@ static void test_post_origin_checked(void **state)
     const char *evil[] = {"Content-Type: application/json", "Origin: https://evil.example",
                           NULL};
     const char *none[] = {"Content-Type: application/json", NULL};
+    const char *two[] = {"Content-Type: application/json", "Origin: " SOFT_ORIGIN,
+                         "Origin: https://evil.example", NULL};
     http_result r;
 
     assert_int_equal(harness_curl_headers(&f->h, NULL, "POST", "/account/signin/options",
@@ -476,6 +478,13 @@ static void test_post_origin_checked(void **state)
                                           none, "{}", &r),
                      0);
     expect_problem(&r, 403, "origin_missing");
+    http_result_clear(&r);
+
+    /* The allowed origin first, then another: the node must not read only the first. */
+    assert_int_equal(harness_curl_headers(&f->h, NULL, "POST", "/account/signin/options",
+                                          two, "{}", &r),
+                     0);
+    expect_problem(&r, 403, "origin_not_allowed");
     http_result_clear(&r);
 }
 
