@@ -288,7 +288,7 @@ json_t *http_parse_json_body(const http_request *request, http_reply *reply)
         /* Valid JSON, but beyond what jansson holds: a 64-bit integer or a double. */
         problem_set(reply, 400, "number_out_of_range", NULL,
                     "The number at line %d, column %d is outside the range of a 64-bit "
-                    "integer.",
+                    "integer, or of a double when it has a fraction or an exponent.",
                     error.line, error.column);
         return NULL;
     }

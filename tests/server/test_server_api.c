@@ -392,6 +392,9 @@ static void test_bad_json_rejected(void **state)
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                  "{\"validity_seconds\": 1e999}", &result);
     expect_problem(&result, 400, "number_out_of_range");
+    /* 1e999 is a real number, so the sentence must not speak of integers alone. */
+    assert_non_null(strstr(json_string_value(json_object_get(result.json, "detail")),
+                           "double"));
     http_result_clear(&result);
 
     /* INT64_MAX itself parses, and the member's own check rejects it. */
