@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
@@ -32,12 +33,74 @@ static bool has_extended_key_usage(X509 *cert, const char *oid)
     return found;
 }
 
-/* TPM attestation certificate requirements (WebAuthn Level 3, section 8.3.1).
- * NOTE: the TPM manufacturer, model and version in the subject alternative name are
- * required to be present but are not checked against a list of known vendors. */
+/* The attributes that the TCG EK Credential Profile for TPM Family 2.0 (section 3.2.9)
+ * puts in a directoryName of the subject alternative name. */
+static const struct {
+    const char *oid;
+    const char *name;
+} tpm_san_attributes[] = {
+    {"2.23.133.2.1", "tcg-at-tpmManufacturer"},
+    {"2.23.133.2.2", "tcg-at-tpmModel"},
+    {"2.23.133.2.3", "tcg-at-tpmVersion"},
+};
+
+/* Returns true when a directoryName of names has an attribute of type oid. */
+static bool directory_names_have(const GENERAL_NAMES *names, const char *oid)
+{
+    ASN1_OBJECT *type = OBJ_txt2obj(oid, 1);
+    bool found = false;
+
+    for (int i = 0; type != NULL && !found && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+
+        if (name->type == GEN_DIRNAME &&
+            X509_NAME_get_index_by_OBJ(name->d.directoryName, type, -1) >= 0)
+            found = true;
+    }
+    ASN1_OBJECT_free(type);
+    return found;
+}
+
+/* Checks that the subject alternative name contains the TPM manufacturer, model and
+ * version, as WebAuthn Level 3 (section 8.3.1) requires of the AIK certificate.
+ * NOTE: the values are not checked against the TCG list of TPM vendor ids. */
+static webauthn_code check_aik_san(X509 *leaf, webauthn_error *err)
+{
+    int critical = 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(leaf, NID_subject_alt_name, &critical, NULL);
+    webauthn_code code = WEBAUTHN_OK;
+
+    /* X509_get_ext_d2i sets critical to -1 when the extension is absent and to -2
+     * when the certificate has it more than once. */
+    ERR_clear_error();
+    if (names == NULL && critical == -1)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate has no subject alternative "
+                             "name.");
+    if (names == NULL)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The TPM attestation certificate subject alternative name "
+                             "is repeated or cannot be decoded.");
+    for (size_t i = 0; i < sizeof(tpm_san_attributes) / sizeof(tpm_san_attributes[0]);
+         i++) {
+        if (!directory_names_have(names, tpm_san_attributes[i].oid)) {
+            code = webauthn_fail(
+                err, WEBAUTHN_ATTESTATION_INVALID,
+                "The TPM attestation certificate subject alternative name has no "
+                "directoryName with %s (%s); it needs the TPM manufacturer, model and "
+                "version.",
+                tpm_san_attributes[i].name, tpm_san_attributes[i].oid);
+            break;
+        }
+    }
+    GENERAL_NAMES_free(names);
+    return code;
+}
+
+/* TPM attestation certificate requirements (WebAuthn Level 3, section 8.3.1). */
 static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
 {
-    int critical;
+    webauthn_code code;
 
     if (X509_get_version(leaf) != X509_VERSION_3)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
@@ -45,10 +108,9 @@ static webauthn_code check_aik_cert(X509 *leaf, webauthn_error *err)
     if (X509_NAME_entry_count(X509_get_subject_name(leaf)) != 0)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "The TPM attestation certificate subject is not empty.");
-    if (webauthn_x509_extension(leaf, "2.5.29.17", &critical) == NULL)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The TPM attestation certificate has no subject alternative "
-                             "name.");
+    code = check_aik_san(leaf, err);
+    if (code != WEBAUTHN_OK)
+        return code;
     if (!has_extended_key_usage(leaf, OID_TCG_KP_AIK_CERTIFICATE))
         return webauthn_fail(
             err, WEBAUTHN_ATTESTATION_INVALID,

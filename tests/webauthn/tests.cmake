@@ -14,6 +14,9 @@ if(TARGET idsvc_webauthn)
   idsvc_add_unit_test(webauthn_algorithms_test
                       ${CMAKE_CURRENT_LIST_DIR}/webauthn_algorithms_test.c
                       webauthn_soft_authenticator)
+  idsvc_add_unit_test(webauthn_certificate_test
+                      ${CMAKE_CURRENT_LIST_DIR}/webauthn_certificate_test.c
+                      webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_cbor_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_cbor_test.c
                       webauthn_soft_authenticator)
   # The WebAuthn library once more, with SM3 fetched by a name that OpenSSL does not
