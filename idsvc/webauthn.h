@@ -46,6 +46,7 @@ typedef enum webauthn_code {
     WEBAUTHN_BACKUP_ELIGIBILITY_MISMATCH,    /* backup_eligibility_mismatch */
     WEBAUTHN_INTERNAL_ERROR,        /* internal_error: our failure, not the input's */
     WEBAUTHN_ALGORITHM_NOT_OFFERED, /* algorithm_not_offered */
+    WEBAUTHN_TOKEN_BINDING_MISMATCH, /* token_binding_mismatch */
 } webauthn_code;
 
 /* Returns the stable text form of a code, such as "challenge_mismatch". */

@@ -53,6 +53,8 @@ const char *webauthn_code_name(webauthn_code code)
         return "internal_error";
     case WEBAUTHN_ALGORITHM_NOT_OFFERED:
         return "algorithm_not_offered";
+    case WEBAUTHN_TOKEN_BINDING_MISMATCH:
+        return "token_binding_mismatch";
     }
     return "internal_error";
 }

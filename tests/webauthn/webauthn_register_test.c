@@ -215,6 +215,65 @@ static void top_origin_rejected_unless_allowed(void **state)
     assert_accepted(f);
 }
 
+/* The statuses that mean this connection has no Token Binding, and a null member. */
+static void token_binding_without_binding_accepted(void **state)
+{
+    static const char *const members[] = {
+        ",\"tokenBinding\":{\"status\":\"supported\"}",
+        ",\"tokenBinding\":{\"status\":\"not-supported\"}",
+        ",\"tokenBinding\":null",
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        f->ceremony.client_data_members = members[i];
+        assert_accepted(f);
+    }
+    f->ceremony.client_data_members = NULL;
+}
+
+/* This server's TLS never uses Token Binding, so a client that reports it present
+ * disagrees with the connection, with or without an id. */
+static void token_binding_present_rejected(void **state)
+{
+    static const char *const members[] = {
+        ",\"tokenBinding\":{\"status\":\"present\",\"id\":\"AAEC\"}",
+        ",\"tokenBinding\":{\"status\":\"present\"}",
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        f->ceremony.client_data_members = members[i];
+        assert_rejected(f, WEBAUTHN_TOKEN_BINDING_MISMATCH);
+        assert_string_equal(webauthn_code_name(f->err.code), "token_binding_mismatch");
+    }
+    f->ceremony.client_data_members = NULL;
+}
+
+static void token_binding_invalid_rejected(void **state)
+{
+    static const struct {
+        const char *members;
+        const char *reason;
+    } cases[] = {
+        {",\"tokenBinding\":\"present\"", "is not an object"},
+        {",\"tokenBinding\":{}", "has no status text"},
+        {",\"tokenBinding\":{\"status\":1}", "has no status text"},
+        {",\"tokenBinding\":{\"status\":\"Present\"}", "\"Present\" is not"},
+        {",\"tokenBinding\":{\"status\":\"\"}", "\"\" is not"},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->ceremony.client_data_members = cases[i].members;
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        if (strstr(f->err.message, cases[i].reason) == NULL)
+            fail_msg("%s: the sentence does not say \"%s\": %s", cases[i].members,
+                     cases[i].reason, f->err.message);
+    }
+    f->ceremony.client_data_members = NULL;
+}
+
 /* clientDataJSON of a registration with challenge twice, both copies the expected one. */
 static void client_data_duplicate_member_rejected(void **state)
 {
@@ -1442,6 +1501,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(packed_x5c_basic_under_any, setup_eddsa,
                                         teardown),
         cmocka_unit_test_setup_teardown(cross_origin_allowed_when_set, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_binding_without_binding_accepted,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(token_binding_present_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(token_binding_invalid_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(client_data_duplicate_member_rejected,
                                         setup_es256, teardown),
