@@ -433,6 +433,21 @@ static void client_data_duplicate_member_named(void **state)
     assert_non_null(strstr(f->err.message, "duplicate object key"));
 }
 
+/* An assertion gets the tokenBinding checks of a registration, because this server's
+ * TLS never uses Token Binding. */
+static void token_binding_status_checked(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.client_data_members = ",\"tokenBinding\":{\"status\":\"supported\"}";
+    assert_accepted(f);
+    f->ceremony.client_data_members = ",\"tokenBinding\":{\"status\":\"present\"}";
+    assert_rejected(f, WEBAUTHN_TOKEN_BINDING_MISMATCH);
+    f->ceremony.client_data_members = ",\"tokenBinding\":{\"status\":\"absent\"}";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "tokenBinding status"));
+}
+
 static void rp_id_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -952,6 +967,8 @@ int main(void)
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(client_data_invalid_utf8_in_member_rejected,
                                         setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(token_binding_status_checked, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(client_data_duplicate_member_named, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
