@@ -545,6 +545,11 @@ static void set_none_format(soft_ceremony *c)
     c->format = SOFT_FORMAT_NONE;
 }
 
+static void set_token_binding_present(soft_ceremony *c)
+{
+    c->client_data_members = ",\"tokenBinding\":{\"status\":\"present\"}";
+}
+
 /* Registers a second key of a subject with one change to the ceremony. */
 static void register_with(fixture *f, subject *s, void (*change)(soft_ceremony *),
                           http_result *out)
@@ -600,6 +605,21 @@ static void test_register_wrong_rp_id(void **state)
     s.auth.credential_id[1] ^= 0x33;
     post_registration(&f->h, &s, &c, NULL, 0, &r);
     expect_problem(&r, 422, "rp_id_mismatch");
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
+/* The node's TLS never uses Token Binding, so a client that reports it present gets
+ * the verifier's code in the problem reply. */
+static void test_register_token_binding_present(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-TOKB", 0x6a);
+    register_with(f, &s, set_token_binding_present, &r);
+    expect_problem(&r, 422, "token_binding_mismatch");
     http_result_clear(&r);
     soft_authenticator_clear(&s.auth);
 }
@@ -796,6 +816,7 @@ static void test_assertion_rejections(void **state)
         {clear_uv, "user_verification_missing"},
         {set_other_id, "credential_id_mismatch"},
         {set_other_raw_id, "authenticator_unknown"},
+        {set_token_binding_present, "token_binding_mismatch"},
     };
     fixture *f = *state;
     subject s;
@@ -1851,6 +1872,7 @@ int main(void)
         cmocka_unit_test(test_post_unknown_member_rejected),
         cmocka_unit_test(test_response_member_type),
         cmocka_unit_test(test_register_none_rejected),
+        cmocka_unit_test(test_register_token_binding_present),
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),
         cmocka_unit_test(test_remove_authenticator),
