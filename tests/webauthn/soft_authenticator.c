@@ -890,26 +890,52 @@ static const unsigned char android_key_description[68] = {
 };
 /* clang-format on */
 
+#define ANDROID_SOFTWARE_LIST_AT 50
+#define ANDROID_HARDWARE_LIST_AT 52
+#define ANDROID_ORIGIN_AT 61
+
+/* Inserts allApplications ([600] EXPLICIT NULL) into the software-enforced list (1) or
+ * before origin in the hardware-enforced list (2) of a KeyDescription copied from
+ * android_key_description, which has room for it. Returns the new length. */
+static size_t add_all_applications(unsigned char *description, int list)
+{
+    static const unsigned char all_applications[] = {0xbf, 0x84, 0x58, 0x02, 0x05, 0x00};
+    size_t len = sizeof(android_key_description);
+    size_t at = list == 1 ? ANDROID_SOFTWARE_LIST_AT + 2 : ANDROID_ORIGIN_AT;
+    size_t list_at = list == 1 ? ANDROID_SOFTWARE_LIST_AT : ANDROID_HARDWARE_LIST_AT;
+
+    if (list != 1 && list != 2)
+        return len;
+    memmove(description + at + sizeof(all_applications), description + at, len - at);
+    memcpy(description + at, all_applications, sizeof(all_applications));
+    description[1] += sizeof(all_applications);
+    description[list_at + 1] += sizeof(all_applications);
+    return len + sizeof(all_applications);
+}
+
 /* Issues the android-key leaf: the credential key, certified by the CA, with the
  * KeyDescription extension (1.3.6.1.4.1.11129.2.1.17). */
 static X509 *android_key_cert(const soft_authenticator *auth,
                               const soft_ceremony *ceremony,
                               const unsigned char *client_data_hash)
 {
-    unsigned char description[sizeof(android_key_description)];
+    unsigned char description[sizeof(android_key_description) + 6];
     ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
     ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
     X509 *cert = new_cert(auth->key, "CN=Android Keystore Key", 4);
     X509_EXTENSION *ext;
 
-    memcpy(description, android_key_description, sizeof(description));
+    size_t description_len;
+
+    memcpy(description, android_key_description, sizeof(android_key_description));
     description[ANDROID_ATTESTATION_LEVEL_AT] =
         (unsigned char)ceremony->android_attestation_level;
     description[ANDROID_KEY_LEVEL_AT] = (unsigned char)ceremony->android_key_level;
     memcpy(description + ANDROID_CHALLENGE_AT, client_data_hash, 32);
+    description_len = add_all_applications(description, ceremony->android_all_applications);
 
     X509_set_issuer_name(cert, X509_get_subject_name(ceremony->ca->ca_cert));
-    ASN1_OCTET_STRING_set(value, description, (int)sizeof(description));
+    ASN1_OCTET_STRING_set(value, description, (int)description_len);
     ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
     X509_add_ext(cert, ext, -1);
     X509_sign(cert, ceremony->ca->ca_key, ceremony->ca->ca_md);

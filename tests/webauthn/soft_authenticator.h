@@ -113,6 +113,9 @@ typedef struct soft_ceremony {
      * claims KM_PURPOSE_SIGN and KM_ORIGIN_GENERATED. */
     int android_attestation_level;
     int android_key_level;
+    /* Adds allApplications to the software-enforced (1) or the hardware-enforced (2)
+     * list of the KeyDescription. The value 0 leaves it out. */
+    int android_all_applications;
     /* The key that the apple certificate certifies, when not the credential key. */
     EVP_PKEY *apple_certified_key;
     size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */

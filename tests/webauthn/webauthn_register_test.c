@@ -1051,6 +1051,23 @@ static void android_key_software_level_rejected(void **state)
     assert_non_null(strstr(f->err.message, "keyMintSecurityLevel is Software"));
 }
 
+/* A key usable by all applications of the device is not bound to the relying party's
+ * app, so allApplications rejects the statement in either authorization list. */
+static void android_key_all_applications_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    assert_accepted(f);
+    for (int list = 1; list <= 2; list++) {
+        f->ceremony.android_all_applications = list;
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID);
+        if (strstr(f->err.message, "allApplications") == NULL)
+            fail_msg("list %d: the sentence does not name allApplications: %s", list,
+                     f->err.message);
+    }
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -1623,6 +1640,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_other_exponent_rejected, setup_rs256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(android_key_all_applications_rejected,
+                                        setup_es256, teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(untrusted_root_rejected, setup_es256, teardown),
