@@ -11,6 +11,7 @@
 
 #include <cbor.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <openssl/sha.h>
 
 #include "soft_authenticator.h"
@@ -614,6 +615,48 @@ static void id_differs_from_raw_id(void **state)
 
     f->ceremony.other_id_only = true;
     assert_rejected(f, WEBAUTHN_CREDENTIAL_ID_MISMATCH);
+}
+
+/* Verifies the registration with id and rawId both replaced by len bytes. */
+static webauthn_code run_with_raw_id_len(fixture *f, size_t len)
+{
+    soft_ceremony defaults;
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    unsigned char *id = calloc(len, 1);
+    char *id_text = soft_base64url(id, len);
+    json_t *root = json_loads(json, 0, NULL);
+    char *changed;
+    webauthn_code code;
+
+    assert_non_null(root);
+    assert_non_null(id_text);
+    json_object_set_new(root, "id", json_string(id_text));
+    json_object_set_new(root, "rawId", json_string(id_text));
+    changed = json_dumps(root, JSON_COMPACT);
+    assert_non_null(changed);
+    soft_ceremony_defaults(&defaults);
+    webauthn_registration_free(&f->reg);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), changed,
+                                        strlen(changed), &f->reg, &f->err);
+    free(changed);
+    json_decref(root);
+    free(id_text);
+    free(id);
+    free(json);
+    return code;
+}
+
+/* WebAuthn Level 3 caps credential ids at 1023 bytes. A rawId of 1023 bytes passes the
+ * length check and then differs from the id in authenticator data. */
+static void raw_id_over_1023_bytes_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(run_with_raw_id_len(f, 1024), WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "more than the maximum 1023"));
+    assert_int_equal(run_with_raw_id_len(f, 1023), WEBAUTHN_CREDENTIAL_ID_MISMATCH);
+    assert_null(f->reg);
 }
 
 /* ---- Rejections from the attestation statement ------------------------------------ */
@@ -1579,6 +1622,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(backup_state_without_eligibility_rejected,
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(raw_id_differs_from_auth_data, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(raw_id_over_1023_bytes_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(id_differs_from_raw_id, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(tampered_self_signature_rejected, setup_es256,
