@@ -53,6 +53,40 @@ static webauthn_code check_extension_types(const cbor_item_t *map, webauthn_erro
     return WEBAUTHN_OK;
 }
 
+/* Checks that credProtect, whose type check_extension_types has checked, is one of the
+ * levels 1 to 3 that CTAP 2.1 defines. */
+static webauthn_code check_cred_protect_level(const cbor_item_t *map, webauthn_error *err)
+{
+    const cbor_item_t *level;
+    webauthn_code code = webauthn_cbor_map_text(map, "credProtect", &level, err);
+
+    if (code != WEBAUTHN_OK || level == NULL)
+        return code;
+    if (cbor_get_int(level) < 1 || cbor_get_int(level) > 3)
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The credProtect extension value %llu is not 1, 2 or 3.",
+                             (unsigned long long)cbor_get_int(level));
+    return WEBAUTHN_OK;
+}
+
+webauthn_code webauthn_check_extension_outputs(const webauthn_auth_data *ad,
+                                               webauthn_error *err)
+{
+    cbor_item_t *map = NULL;
+    webauthn_code code;
+
+    if (ad->extensions == NULL)
+        return WEBAUTHN_OK;
+    code = webauthn_cbor_load(ad->extensions, ad->extensions_len, &map, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    code = check_extension_types(map, err);
+    if (code == WEBAUTHN_OK)
+        code = check_cred_protect_level(map, err);
+    cbor_decref(&map);
+    return code;
+}
+
 /* Sets the libfido2 extensions that the authenticator data reports, because
  * fido_cred_verify rejects any difference between requested and reported ones. */
 static webauthn_code mirror_extensions(fido_cred_t *cred, const webauthn_auth_data *ad,

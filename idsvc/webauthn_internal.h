@@ -232,6 +232,12 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
 webauthn_code webauthn_fido_verify(const webauthn_attestation_input *in,
                                    webauthn_error *err);
 
+/* Checks the extension outputs in a registration's authenticator data that libfido2
+ * 1.12 decodes: the types of credBlob, hmac-secret, credProtect and minPinLength, and the
+ * credProtect level. Every format gets these checks, not only those libfido2 verifies. */
+webauthn_code webauthn_check_extension_outputs(const webauthn_auth_data *ad,
+                                               webauthn_error *err);
+
 /* Returns true for ES256, RS256 and EdDSA, the algorithms whose packed statements
  * libfido2 1.12 verifies. */
 bool webauthn_libfido2_alg(int64_t alg);

@@ -213,6 +213,9 @@ static webauthn_code decode_and_check(const webauthn_verifier *verifier,
     code = check_auth_data_map_order(&reg->auth_data, err);
     if (code != WEBAUTHN_OK)
         return code;
+    code = webauthn_check_extension_outputs(&reg->auth_data, err);
+    if (code != WEBAUTHN_OK)
+        return code;
     code =
         webauthn_cose_key_parse(reg->auth_data.public_key, reg->auth_data.public_key_len,
                                 format_needs_pkey(reg->fmt), &reg->key, err);

@@ -464,6 +464,33 @@ static void attestation_object_any_order_accepted(void **state)
 
 /* An extension output of the wrong type must be named, not reported as authenticator
  * data that libfido2 cannot decode. */
+/* The extension output checks do not depend on the format that signs them. */
+static void extension_outputs_checked_in_every_format(void **state)
+{
+    fixture *f = *state;
+
+    for (size_t i = 0; i < ALL_FORMAT_COUNT; i++) {
+        assert_true(use_format(f, all_formats[i]));
+        f->ceremony.credential_protect = "2";
+        assert_accepted(f);
+
+        f->ceremony.credential_protect = "4";
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        if (strstr(f->err.message, "is not 1, 2 or 3") == NULL)
+            fail_msg("format %zu: %s", i, f->err.message);
+
+        f->ceremony.credential_protect = NULL;
+        f->ceremony.extension_name = "hmac-secret";
+        f->ceremony.extension_name_len = strlen("hmac-secret");
+        f->ceremony.extension_text = true;
+        assert_rejected(f, WEBAUTHN_MALFORMED);
+        if (strstr(f->err.message, "hmac-secret extension output") == NULL)
+            fail_msg("format %zu: %s", i, f->err.message);
+        f->ceremony.extension_name = NULL;
+        f->ceremony.extension_text = false;
+    }
+}
+
 static void extension_output_type_named(void **state)
 {
     static const struct {
@@ -1593,6 +1620,8 @@ int main(void)
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(attestation_object_any_order_accepted,
                                         setup_rs256, teardown),
+        cmocka_unit_test_setup_teardown(extension_outputs_checked_in_every_format,
+                                        setup_es256, teardown),
         cmocka_unit_test_setup_teardown(cred_protect_out_of_range_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(extension_output_type_named, setup_es256,
