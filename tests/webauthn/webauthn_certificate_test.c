@@ -390,6 +390,29 @@ static void tpm_aik_without_san_rejected(void **state)
     assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID, "no subject alternative name");
 }
 
+/* A subject alternative name twice, or one that is not a GeneralNames SEQUENCE. */
+static void tpm_aik_san_invalid_rejected(void **state)
+{
+    static const unsigned char not_names[] = {0x04, 0x01, 0x00};
+    fixture *f = *state;
+    GENERAL_NAMES *names = X509_get_ext_d2i(f->ca.aik_cert, NID_subject_alt_name, NULL,
+                                            NULL);
+
+    assert_non_null(names);
+    assert_int_equal(X509_add1_ext_i2d(f->ca.aik_cert, NID_subject_alt_name, names, 1,
+                                       X509V3_ADD_APPEND),
+                     1);
+    GENERAL_NAMES_free(names);
+    resign(&f->ca, f->ca.aik_cert);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_alg = -257;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID, "is repeated or cannot be decoded");
+
+    set_raw_extension(f->ca.aik_cert, "2.5.29.17", 1, not_names, sizeof(not_names));
+    resign(&f->ca, f->ca.aik_cert);
+    assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID, "is repeated or cannot be decoded");
+}
+
 /* The TCG EK Credential Profile for TPM 2.0 (section 3.2.9) puts the manufacturer, the
  * model and the version in a directoryName of the subject alternative name. */
 static void tpm_aik_san_attributes_rejected(void **state)
@@ -460,6 +483,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_aik_without_eku_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_ca_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_without_san_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(tpm_aik_san_invalid_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_san_attributes_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_san_attributes_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_aaguid_mismatch_rejected, setup,
