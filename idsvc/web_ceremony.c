@@ -236,7 +236,7 @@ static int response_raw_id(const char *response, unsigned char **id, size_t *len
     int rc = -1;
 
     if (raw_id != NULL)
-        rc = webauthn_base64url_decode(raw_id, strlen(raw_id), id, len);
+        rc = webauthn_base64url_decode_padded(raw_id, strlen(raw_id), id, len);
     json_decref(doc);
     return rc;
 }

@@ -247,4 +247,10 @@ int webauthn_base64url_decode(const char *text, size_t text_len, unsigned char *
                               size_t *out_len);
 int webauthn_base64url_encode(const unsigned char *data, size_t len, char **out);
 
+/* Decodes base64url as webauthn_base64url_decode does, but also takes the padding of RFC
+ * 4648 section 3.2 when it is complete and correct, as some encoders write it. Used for
+ * the outer members of a response, whose bytes are the same either way. */
+int webauthn_base64url_decode_padded(const char *text, size_t text_len, unsigned char **out,
+                                     size_t *out_len);
+
 #endif

@@ -1,4 +1,5 @@
-/* Strict unpadded base64url (RFC 4648 section 5), the encoding of WebAuthn JSON. */
+/* Strict base64url (RFC 4648 section 5), the encoding of WebAuthn JSON, unpadded or with
+ * the padding that some encoders add. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,22 @@ int webauthn_base64url_decode(const char *text, size_t text_len, unsigned char *
 fail:
     free(bytes);
     return -1;
+}
+
+int webauthn_base64url_decode_padded(const char *text, size_t text_len, unsigned char **out,
+                                     size_t *out_len)
+{
+    size_t pad = 0;
+
+    while (pad < 2 && pad < text_len && text[text_len - 1 - pad] == '=')
+        pad++;
+    /* Padding fills the last group to 4 characters: "==" after 2, "=" after 3. */
+    if (pad > 0 && (text_len % 4 != 0 || (text_len - pad) % 4 != 4 - pad)) {
+        *out = NULL;
+        *out_len = 0;
+        return -1;
+    }
+    return webauthn_base64url_decode(text, text_len - pad, out, out_len);
 }
 
 int webauthn_base64url_encode(const unsigned char *data, size_t len, char **out)

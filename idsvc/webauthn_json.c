@@ -48,10 +48,10 @@ webauthn_code webauthn_json_bytes(const json_t *object, const char *key, const c
     if (!json_is_string(value))
         return webauthn_fail(err, WEBAUTHN_MALFORMED, "The %s is not a string.", what);
 
-    if (webauthn_base64url_decode(json_string_value(value), json_string_length(value),
-                                  out, out_len) != 0)
+    if (webauthn_base64url_decode_padded(json_string_value(value),
+                                         json_string_length(value), out, out_len) != 0)
         return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The %s is not valid unpadded base64url.", what);
+                             "The %s is not valid base64url (RFC 4648 section 5).", what);
     if (*out_len == 0) {
         free(*out);
         *out = NULL;

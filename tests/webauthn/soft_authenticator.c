@@ -1113,9 +1113,10 @@ static char *client_data(const soft_ceremony *ceremony, const char *default_type
     char *json = malloc(1024);
 
     snprintf(json, 1024,
-             "%s{\"type\":\"%s\",\"challenge\":\"%s\",\"origin\":\"%s\"%s%s%s}",
+             "%s{\"type\":\"%s\",\"challenge\":\"%s%s\",\"origin\":\"%s\"%s%s%s}",
              ceremony->client_data_prefix != NULL ? ceremony->client_data_prefix : "",
              ceremony->type != NULL ? ceremony->type : default_type, challenge,
+             ceremony->challenge_suffix != NULL ? ceremony->challenge_suffix : "",
              ceremony->origin, ceremony->cross_origin != NULL ? ",\"crossOrigin\":" : "",
              ceremony->cross_origin != NULL ? ceremony->cross_origin : "",
              ceremony->client_data_members != NULL ? ceremony->client_data_members : "");

@@ -82,6 +82,7 @@ typedef struct soft_ceremony {
     const char *client_data_prefix;
     const char *client_data_members;
     unsigned char challenge[32];
+    const char *challenge_suffix; /* text after the challenge's base64url, or NULL */
     uint8_t flags; /* UP, UV, BE, BS; AT is added for registrations */
     uint32_t sign_count;
     soft_format format;

@@ -564,6 +564,17 @@ static void challenge_mismatch_rejected(void **state)
     assert_rejected(f, WEBAUTHN_CHALLENGE_MISMATCH);
 }
 
+/* The 32-byte challenge takes 43 characters, so "=" would complete its padding. The
+ * client leaves padding out of the challenge, so it is refused there. */
+static void padded_challenge_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.challenge_suffix = "=";
+    assert_rejected(f, WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "challenge has base64url padding"));
+}
+
 static void cross_origin_true_rejected(void **state)
 {
     fixture *f = *state;
@@ -1545,29 +1556,91 @@ static void safetynet_rejected_with_reason(void **state)
     assert_non_null(strstr(f->err.message, "does not verify SafetyNet statements"));
 }
 
-static void padded_base64url_rejected(void **state)
+/* Returns a copy of json with suffix written at the end of the string value of member
+ * name, which must stand in json. */
+static char *append_to_member(const char *json, const char *name, const char *suffix)
 {
-    fixture *f = *state;
-    soft_ceremony defaults;
-    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
-    char *padded = malloc(strlen(json) + 3);
-    char *id_end;
-    webauthn_code code;
+    char key[64];
+    const char *start;
+    const char *end;
+    char *out = malloc(strlen(json) + strlen(suffix) + 1);
 
-    /* Put "==" at the end of the id value: "id":"....==" */
-    id_end = strstr(json, "\"id\":\"");
-    assert_non_null(id_end);
-    id_end = strchr(id_end + 6, '"');
-    memcpy(padded, json, (size_t)(id_end - json));
-    strcpy(padded + (id_end - json), "==");
-    strcat(padded, id_end);
+    assert_non_null(out);
+    snprintf(key, sizeof(key), "\"%s\":\"", name);
+    start = strstr(json, key);
+    assert_non_null(start);
+    end = strchr(start + strlen(key), '"');
+    assert_non_null(end);
+    memcpy(out, json, (size_t)(end - json));
+    strcpy(out + (end - json), suffix);
+    strcat(out, end);
+    return out;
+}
+
+/* Returns the padding that completes the base64url value of member name in json. */
+static const char *padding_of(const char *json, const char *name)
+{
+    char key[64];
+    const char *start;
+    size_t len;
+
+    snprintf(key, sizeof(key), "\"%s\":\"", name);
+    start = strstr(json, key);
+    assert_non_null(start);
+    start += strlen(key);
+    len = (size_t)(strchr(start, '"') - start);
+    return len % 4 == 2 ? "==" : len % 4 == 3 ? "=" : "";
+}
+
+static webauthn_code verify_text(fixture *f, const char *json)
+{
+    soft_ceremony defaults;
 
     soft_ceremony_defaults(&defaults);
-    code = webauthn_verify_registration(f->verifier, defaults.challenge,
-                                        sizeof(defaults.challenge), padded,
-                                        strlen(padded), &f->reg, &f->err);
-    assert_int_equal(code, WEBAUTHN_MALFORMED);
-    free(padded);
+    return webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), json, strlen(json),
+                                        &f->reg, &f->err);
+}
+
+/* Some encoders pad base64url. The outer members decode to the same bytes either way,
+ * so their complete padding is taken. */
+static void padded_members_accepted(void **state)
+{
+    static const char *const members[] = {"id", "rawId", "clientDataJSON",
+                                          "attestationObject"};
+    fixture *f = *state;
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    webauthn_code code;
+
+    for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+        char *padded = append_to_member(json, members[i], padding_of(json, members[i]));
+
+        free(json);
+        json = padded;
+    }
+    code = verify_text(f, json);
+    if (code != WEBAUTHN_OK)
+        fail_msg("expected ok, got %s: %s", webauthn_code_name(code), f->err.message);
+    assert_int_equal(f->reg->credential_id_len, sizeof(f->auth.credential_id));
+    free(json);
+}
+
+/* Padding of the wrong length, or with other characters after it, stays malformed. */
+static void wrong_padding_rejected(void **state)
+{
+    static const char *const wrong[] = {"==", "===", "====", "=A", "A="};
+    fixture *f = *state;
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    char *bad;
+
+    /* The credential id is 32 bytes, 43 characters, so its padding is one "=". */
+    assert_string_equal(padding_of(json, "id"), "=");
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        bad = append_to_member(json, "id", wrong[i]);
+        assert_int_equal(verify_text(f, bad), WEBAUTHN_MALFORMED);
+        assert_non_null(strstr(f->err.message, "credential id is not valid base64url"));
+        free(bad);
+    }
     free(json);
 }
 
@@ -1632,6 +1705,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(padded_challenge_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256,
@@ -1758,7 +1832,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(unknown_format_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(safetynet_rejected_with_reason, setup_es256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(padded_base64url_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(padded_members_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(wrong_padding_rejected, setup_es256, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
