@@ -739,6 +739,13 @@ static saml_status saml_read_attributes(xmlNodePtr assertion, saml_assertion *a,
             saml_attribute *grown;
             saml_status status;
 
+            /* Skipping it would report its claim as absent from the credential, though
+             * the issuer asserted it. */
+            if (xml_safe_is_element(node, SAML_NS_ASSERTION, "EncryptedAttribute"))
+                return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
+                                 "the AttributeStatement holds an EncryptedAttribute, which "
+                                 "the node cannot decrypt; the issuer must send the "
+                                 "Attribute unencrypted");
             if (!xml_safe_is_element(node, SAML_NS_ASSERTION, "Attribute"))
                 continue;
             grown = realloc(a->attributes, (a->attribute_count + 1) * sizeof(*grown));

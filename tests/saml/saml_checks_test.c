@@ -950,7 +950,8 @@ static char *signed_without_name_id(const char *identifier)
 
 /* Valid SAML that the node cannot read is named as such, not as malformed SAML: an
  * AttributeValue with element content (eduPersonTargetedID carries a NameID), an
- * EncryptedID or a BaseID in place of the NameID, and a second AuthnStatement. */
+ * EncryptedID or a BaseID in place of the NameID, a second AuthnStatement, and an
+ * EncryptedAttribute, alone or beside a plain Attribute. */
 static void unreadable_content_named(void **state)
 {
     char *targeted_id = signed_variant(
@@ -974,6 +975,19 @@ static void unreadable_content_named(void **state)
         "<saml:BaseID xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
         "xmlns:x=\"urn:example:x\" xsi:type=\"x:Handle\"/>");
     char *no_id = signed_without_name_id("");
+    char *encrypted_attribute = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:AttributeStatement><saml:EncryptedAttribute>"
+        "<xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\">"
+        "<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData>"
+        "</xenc:EncryptedData></saml:EncryptedAttribute></saml:AttributeStatement>");
+    char *encrypted_beside_plain = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"urn:oid:2.5.4.42\">"
+        "<saml:AttributeValue>Alice</saml:AttributeValue></saml:Attribute>"
+        "<saml:EncryptedAttribute><xenc:EncryptedData "
+        "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"/></saml:EncryptedAttribute>"
+        "</saml:AttributeStatement>");
     const struct {
         const char *xml;
         saml_status status;
@@ -996,6 +1010,12 @@ static void unreadable_content_named(void **state)
          "the Subject names its subject with <BaseID>, which the node cannot read; it reads "
          "only a NameID"},
         {no_id, SAML_ERR_SUBJECT_MISSING, "the Subject has no NameID; exactly one is required"},
+        {encrypted_attribute, SAML_ERR_CONTENT_UNSUPPORTED,
+         "the AttributeStatement holds an EncryptedAttribute, which the node cannot decrypt; "
+         "the issuer must send the Attribute unencrypted"},
+        {encrypted_beside_plain, SAML_ERR_CONTENT_UNSUPPORTED,
+         "the AttributeStatement holds an EncryptedAttribute, which the node cannot decrypt; "
+         "the issuer must send the Attribute unencrypted"},
     };
     char detail[512];
     char line[512];
@@ -1898,10 +1918,6 @@ static void assertion_form_checked(void **state)
         {"</saml:Conditions>", "</saml:Conditions><saml:Advice></saml:Advice>", NULL},
         {"<saml:SubjectConfirmationData",
          "<saml:NameID>bob</saml:NameID><saml:SubjectConfirmationData", NULL},
-        {"</saml:Conditions>",
-         "</saml:Conditions><saml:AttributeStatement><saml:EncryptedAttribute>"
-         "</saml:EncryptedAttribute></saml:AttributeStatement>",
-         NULL},
         {"<saml:Subject>", "<x:Extra xmlns:x=\"urn:x\"></x:Extra><saml:Subject>",
          "the Assertion has the element <Extra> (urn:x) out of place or once too often; "
          ASSERTION_MODEL},
