@@ -229,6 +229,19 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
         goto out;
     }
 
+    /* libxml2 2.9.14 reads any version "1.x" as XML 1.0, with only a warning. An XML 1.1
+     * reader would turn U+0085 and U+2028 into line feeds and allow C0 controls as
+     * character references, so its text differs from libxml2's. Canonical XML, which
+     * exclusive c14n builds on, is not defined for XML 1.1 (Canonical XML 1.1, W3C
+     * Recommendation of 2 May 2008, abstract). */
+    if (doc->version != NULL && strcmp((const char *)doc->version, "1.0") != 0) {
+        snprintf(detail, detail_size, "the XML declaration names version \"%.16s\", but the "
+                 "node reads only XML 1.0; declare version \"1.0\"",
+                 (const char *)doc->version);
+        status = XML_SAFE_MALFORMED;
+        goto out;
+    }
+
     *doc_out = doc; /* ownership passes to the caller */
     doc = NULL;
     status = XML_SAFE_OK;

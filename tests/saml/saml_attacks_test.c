@@ -1370,6 +1370,43 @@ static void undecoded_bytes_rejected(void **state)
     free(wide);
 }
 
+/* libxml2 2.9.14 reads a document declared as XML 1.1 as XML 1.0, where a U+0085 or
+ * U+2028 stays in the text that an XML 1.1 reader turns into a line feed. Any version
+ * but 1.0 is xml_malformed, naming the version, in UTF-8 and in UTF-16. */
+static void xml_version_not_1_0_rejected(void **state)
+{
+    static const char *const versions[] = {"1.1", "1.9"};
+    char *declared_1_0 = join3("<?xml version=\"1.0\"?>", signed_doc(), "");
+    char *declared_utf16 =
+        join3("<?xml version=\"1.1\" encoding=\"UTF-16\"?>", signed_doc(), "");
+    char *wide;
+    size_t wide_len;
+
+    (void)state;
+    expect_bytes(declared_1_0, strlen(declared_1_0), SAML_OK, NULL);
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        char *declaration = st_replace("<?xml version=\"V\" encoding=\"UTF-8\"?>", "V",
+                                       versions[i]);
+        char *doc = join3(declaration, signed_doc(), "");
+        char *reason = st_replace("the XML declaration names version \"V\", but the node "
+                                  "reads only XML 1.0",
+                                  "V", versions[i]);
+
+        expect_bytes(doc, strlen(doc), SAML_ERR_XML_MALFORMED, reason);
+        free(declaration);
+        free(doc);
+        free(reason);
+    }
+
+    wide = utf16le(declared_utf16, &wide_len);
+    expect_bytes(wide, wide_len, SAML_ERR_XML_MALFORMED,
+                 "names version \"1.1\", but the node reads only XML 1.0");
+
+    free(declared_1_0);
+    free(declared_utf16);
+    free(wide);
+}
+
 /* A document that breaks the rules of XML namespaces is xml_malformed, though libxml2
  * parses on: a prefix that no xmlns binds, on an element or an attribute, and one
  * attribute twice under two prefixes of one namespace. */
@@ -1624,6 +1661,7 @@ int main(void)
         cmocka_unit_test(doctype_text_not_declaration),
         cmocka_unit_test(undecoded_bytes_rejected),
         cmocka_unit_test(undecoded_byte_reported_once),
+        cmocka_unit_test(xml_version_not_1_0_rejected),
         cmocka_unit_test(namespace_errors_rejected),
         cmocka_unit_test(namespace_uri_invalid_named),
         cmocka_unit_test(rsa_value_length_named),
