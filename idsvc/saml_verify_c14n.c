@@ -90,8 +90,7 @@ static saml_status saml_c14n_check_prefix(char *const *entries, size_t count,
         return saml_fail(detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
                          "the InclusiveNamespaces PrefixList has an empty entry, from a "
                          "leading space or two spaces in a row");
-    if (strcmp(entry, "#default") != 0 &&
-        xmlValidateNCName((const xmlChar *)entry, 0) != 0)
+    if (strcmp(entry, "#default") != 0 && !xml_safe_is_ncname(entry, false))
         return saml_fail(
             detail, detail_size, SAML_ERR_TRANSFORM_FORBIDDEN,
             "the InclusiveNamespaces PrefixList entry \"%.40s\" is neither an "

@@ -286,24 +286,57 @@ int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *na
            strcmp((const char *)node->ns->href, ns_href) == 0;
 }
 
-/*
- * Returns 1 when value contains only the characters of an NCName, 0 when it does not, and
- * -1 when out of memory. xmlsec 1.2.37 resolves a Reference "#value" by evaluating the
- * XPointer "id('value')", so a quote would change that expression, and XPath's id()
- * splits its argument at white space into several IDs. xs:ID is an NCName, but IdPs that
- * write a UUID as the ID start it with a digit, so any first character is checked as if
- * it followed an underscore.
- */
-static int xml_safe_has_name_chars_only(const xmlChar *value)
+/* Returns whether c may follow the first character of a Name in XML 1.0, fifth edition
+ * (productions [4] and [4a]), the colon excepted, as in an NCName. */
+static bool xml_safe_is_ncname_char(int c)
 {
-    xmlChar *prefixed = xmlStrncatNew((const xmlChar *)"_", value, -1);
-    int valid;
+    static const struct {
+        int first;
+        int last;
+    } ranges[] = {
+        {'-', '.'},       {'0', '9'},       {'A', 'Z'},         {'_', '_'},
+        {'a', 'z'},       {0xB7, 0xB7},     {0xC0, 0xD6},       {0xD8, 0xF6},
+        {0xF8, 0x37D},    {0x37F, 0x1FFF},  {0x200C, 0x200D},   {0x203F, 0x2040},
+        {0x2070, 0x218F}, {0x2C00, 0x2FEF}, {0x3001, 0xD7FF},   {0xF900, 0xFDCF},
+        {0xFDF0, 0xFFFD}, {0x10000, 0xEFFFF},
+    };
 
-    if (prefixed == NULL)
-        return -1;
-    valid = xmlValidateNCName(prefixed, 0) == 0;
-    xmlFree(prefixed);
-    return valid;
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        if (c >= ranges[i].first && c <= ranges[i].last)
+            return true;
+    }
+    return false;
+}
+
+/* Returns whether c may start a Name in XML 1.0, fifth edition (production [4]), the
+ * colon excepted. */
+static bool xml_safe_is_ncname_start(int c)
+{
+    bool follow_only = c == '-' || c == '.' || (c >= '0' && c <= '9') || c == 0xB7 ||
+                       (c >= 0x300 && c <= 0x36F) || c == 0x203F || c == 0x2040;
+
+    return !follow_only && xml_safe_is_ncname_char(c);
+}
+
+bool xml_safe_is_ncname(const char *text, bool any_first)
+{
+    const unsigned char *at = (const unsigned char *)text;
+    size_t left = strlen(text);
+
+    if (left == 0)
+        return false;
+    while (left > 0) {
+        int len = left > 4 ? 4 : (int)left;
+        int c = xmlGetUTF8Char(at, &len);
+
+        if (c < 0 || !xml_safe_is_ncname_char(c))
+            return false;
+        if (at == (const unsigned char *)text && !any_first && !xml_safe_is_ncname_start(c))
+            return false;
+        at += len;
+        left -= (size_t)len;
+    }
+    return true;
 }
 
 static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, char *detail,
@@ -314,7 +347,6 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
      * memory ran out. */
     xmlChar *value = attr->children != NULL ? xmlNodeListGetString(doc, attr->children, 1)
                                             : xmlStrdup((const xmlChar *)"");
-    int name_chars;
 
     if (value == NULL) {
         snprintf(detail, detail_size,
@@ -330,12 +362,17 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
         snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is empty, but an ID "
                  "needs a value", (const char *)attr->name, (const char *)attr->parent->name);
         status = XML_SAFE_INVALID_ID;
-    } else if ((name_chars = xml_safe_has_name_chars_only(value)) != 1) {
+    } else if (!xml_safe_is_ncname((const char *)value, true)) {
+        /* xmlsec 1.2.37 resolves a Reference "#value" by evaluating the XPointer
+         * "id('value')", so a quote would change that expression, and XPath's id()
+         * splits its argument at white space into several IDs. xs:ID is an NCName, but
+         * IdPs that write a UUID as the ID start it with a digit, so any first character
+         * that an NCName allows later is accepted. */
         snprintf(detail, detail_size, "the %.40s attribute of <%.60s> is \"%.80s\", which "
                  "contains a character that an XML ID cannot contain, such as a quote, white "
                  "space or a colon", (const char *)attr->name,
                  (const char *)attr->parent->name, (const char *)value);
-        status = name_chars < 0 ? XML_SAFE_NO_MEMORY : XML_SAFE_INVALID_ID;
+        status = XML_SAFE_INVALID_ID;
     } else if (xmlGetID(doc, value) != NULL) {
         snprintf(detail, detail_size, "the ID \"%.80s\" appears on more than one element",
                  (const char *)value);

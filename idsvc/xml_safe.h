@@ -9,6 +9,7 @@
 #ifndef IDSVC_XML_SAFE_H
 #define IDSVC_XML_SAFE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libxml/tree.h>
@@ -69,6 +70,12 @@ xmlNodePtr xml_safe_next_element(xmlNodePtr node, xmlNodePtr root);
 /* Returns the next element after node's subtree in document order, or NULL at the end
  * of root's subtree. */
 xmlNodePtr xml_safe_next_element_after(xmlNodePtr node, xmlNodePtr root);
+
+/* Returns whether text is an NCName by the Name productions of XML 1.0, fifth edition,
+ * which libxml2 2.9.14 applies to element and attribute names: a Name without a colon.
+ * With any_first, the first character may also be one that a Name allows only later,
+ * such as a digit. xmlValidateNCName applies the older rules of the fourth edition. */
+bool xml_safe_is_ncname(const char *text, bool any_first);
 
 /* Returns true when node is an element with this local name and namespace URI. */
 int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *name);

@@ -853,6 +853,57 @@ static void id_starting_with_digit_verifies(void **state)
     free(doc);
 }
 
+/* IDs and PrefixList entries are NCNames by the Name rules of XML 1.0, fifth edition,
+ * which libxml2 applies to the document's own names. U+FF21 FULLWIDTH LATIN CAPITAL
+ * LETTER A and U+10000 are name characters there, though not in the fourth edition.
+ * U+200B ZERO WIDTH SPACE and U+2028 LINE SEPARATOR are in neither. */
+static void id_fifth_edition_names_verify(void **state)
+{
+    static const char *const valid_ids[] = {"_\xef\xbc\xa1", "_\xf0\x90\x80\x80x"};
+    static const char *const invalid_ids[] = {"_a\xe2\x80\x8b", "_a\xe2\x80\xa8"};
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(valid_ids) / sizeof(valid_ids[0]); i++) {
+        const st_template spec = {.id = valid_ids[i]};
+        char *template = st_template_xml(&fixture, &spec);
+        char *doc = st_xmlsec_sign(&fixture, template, fixture.file_rsa);
+        saml_assertion *a = NULL;
+
+        assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+        assert_string_equal(a->id, valid_ids[i]);
+        saml_assertion_free(&a);
+        free(template);
+        free(doc);
+    }
+
+    for (size_t i = 0; i < sizeof(invalid_ids) / sizeof(invalid_ids[0]); i++) {
+        char id[64];
+        char uri[64];
+        char *renamed;
+        char *doc;
+
+        snprintf(id, sizeof(id), " ID=\"%s", invalid_ids[i]);
+        snprintf(uri, sizeof(uri), "URI=\"#%s", invalid_ids[i]);
+        renamed = st_replace(genuine, " ID=\"_", id);
+        doc = st_replace(renamed, "URI=\"#_", uri);
+        assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+        assert_non_null(strstr(detail, "which contains a character that an XML ID cannot "
+                                       "contain"));
+        free(renamed);
+        free(doc);
+    }
+
+    char *prefixed = signed_variant(
+        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+        "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\">"
+        "<ec:InclusiveNamespaces xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" "
+        "PrefixList=\"xs \xef\xbc\xa1\"/></ds:Transform>");
+
+    assert_int_equal(st_verify(&fixture, NULL, prefixed, NULL), SAML_OK);
+    free(prefixed);
+}
+
 static void times_outside_range_rejected(void **state)
 {
     static const char *const outside[] = {
@@ -2288,6 +2339,7 @@ int main(void)
         cmocka_unit_test(empty_id_rejected),
         cmocka_unit_test(id_not_ncname_rejected),
         cmocka_unit_test(id_starting_with_digit_verifies),
+        cmocka_unit_test(id_fifth_edition_names_verify),
         cmocka_unit_test(not_before_fraction_rounded_up),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
