@@ -345,7 +345,8 @@ json_t *saml_assertion_to_json(const saml_assertion *assertion);
 #define SAML_TIME_MAX 253402300799LL
 
 /* Parses an xs:dateTime such as "2024-05-01T10:00:00Z" or "...T12:00:00.5+02:00" into
- * seconds since the epoch. Returns 0 on success, or -1 for text that is not an
+ * seconds since the epoch, skipping XML white space around it, as the type's whiteSpace
+ * facet (collapse) does. Returns 0 on success, or -1 for text that is not an
  * xs:dateTime with a zone. Returns -2, and leaves *out unchanged, for a valid time before
  * 1970-01-01T00:00:00Z or after SAML_TIME_MAX in UTC. */
 int saml_time_parse(const char *text, time_t *out);

@@ -109,7 +109,9 @@ static int saml_time_fields(const char **rest, int fields[6])
 
 int saml_time_parse(const char *text, time_t *out)
 {
-    const char *rest = text;
+    /* The whiteSpace facet of xs:dateTime is collapse, so XML white space around the
+     * value belongs to no part of it. */
+    const char *rest = text + strspn(text, " \t\r\n");
     int f[6]; /* year, month, day, hour, minute, second */
     long offset = 0;
     long long value;
@@ -133,7 +135,7 @@ int saml_time_parse(const char *text, time_t *out)
         while (*rest >= '0' && *rest <= '9')
             rest++;
     }
-    if (saml_time_zone(&rest, &offset) != 0 || *rest != '\0')
+    if (saml_time_zone(&rest, &offset) != 0 || rest[strspn(rest, " \t\r\n")] != '\0')
         return -1;
 
     value = saml_days_since_epoch(f[0], f[1], f[2]) * 86400 + f[3] * 3600LL + f[4] * 60LL +
@@ -215,6 +217,23 @@ static saml_status saml_attr_dup(xmlNodePtr node, const char *name, char **out,
                          "out of memory reading the %s attribute of <%.40s>", name,
                          node->name);
     return SAML_OK;
+}
+
+/* Removes the XML white space around text in place, as the whiteSpace facet of
+ * xs:anyURI (collapse) does. NULL passes. */
+static void saml_trim_uri(char *text)
+{
+    size_t start;
+    size_t end;
+
+    if (text == NULL)
+        return;
+    start = strspn(text, " \t\r\n");
+    end = strlen(text);
+    while (end > start && strchr(" \t\r\n", text[end - 1]) != NULL)
+        end--;
+    memmove(text, text + start, end - start);
+    text[end - start] = '\0';
 }
 
 /* Reads the xs:dateTime attribute name of node into *out and sets *present, which may be
@@ -397,9 +416,7 @@ saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
     return SAML_OK;
 }
 
-/* Returns whether value equals uri once the XML white space around it is taken off, as
- * the whiteSpace facet of xs:anyURI (collapse) takes it off. */
-static bool saml_uri_equals(const char *value, const char *uri)
+bool saml_uri_equals(const char *value, const char *uri)
 {
     size_t len;
 
@@ -480,6 +497,7 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the NameID is empty or only white space");
     status = saml_attr_dup(name_id, "Format", &a->name_id_format, detail, detail_size);
+    saml_trim_uri(a->name_id_format);
     if (status == SAML_OK)
         status = saml_attr_dup(name_id, "NameQualifier", &a->name_qualifier, detail,
                                detail_size);

@@ -247,6 +247,10 @@ saml_status saml_form_check_text_only(const xmlNode *element, char *detail,
 saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
                                       size_t detail_size);
 
+/* Returns whether value equals uri once the XML white space around it is taken off, as
+ * the whiteSpace facet of xs:anyURI (collapse) takes it off. */
+bool saml_uri_equals(const char *value, const char *uri);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

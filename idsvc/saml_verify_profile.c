@@ -114,7 +114,7 @@ saml_status saml_check_response_status(xmlNodePtr root, char *detail, size_t det
      * code inside it only refines that, so it is named as the reason. */
     result = saml_read_attr(code, "Value", NULL, &value, detail, detail_size);
     if (result != SAML_OK ||
-        (value != NULL && strcmp((const char *)value, SAML_STATUS_SUCCESS) == 0))
+        (value != NULL && saml_uri_equals((const char *)value, SAML_STATUS_SUCCESS)))
         goto out;
     second = saml_only_child(code, SAML_NS_PROTOCOL, "StatusCode");
     if (second != NULL)
@@ -388,7 +388,7 @@ saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char 
         status = saml_read_attr(c, "Method", NULL, &method, detail, detail_size);
         if (status != SAML_OK)
             return status;
-        bearer = method != NULL && strcmp((const char *)method, SAML_METHOD_BEARER) == 0;
+        bearer = method != NULL && saml_uri_equals((const char *)method, SAML_METHOD_BEARER);
         xmlFree(method);
         if (!bearer)
             continue;

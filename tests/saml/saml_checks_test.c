@@ -904,6 +904,71 @@ static void id_fifth_edition_names_verify(void **state)
     free(prefixed);
 }
 
+/* Returns the template with each pair of edits[] applied in turn, signed by xmlsec1. */
+static char *signed_with_edits(const char *const edits[][2], size_t count)
+{
+    const st_template spec = {0};
+    char *xml = st_template_xml(&fixture, &spec);
+    char *signed_xml;
+
+    for (size_t i = 0; i < count; i++) {
+        char *next = st_replace(xml, edits[i][0], edits[i][1]);
+
+        free(xml);
+        xml = next;
+    }
+    signed_xml = st_xmlsec_sign(&fixture, xml, fixture.file_rsa);
+    free(xml);
+    return signed_xml;
+}
+
+/* XML Schema's whiteSpace facet collapse takes XML white space off both ends of an
+ * xs:dateTime and an xs:anyURI, so each signed time, the bearer Method, the NameID Format
+ * and the StatusCode keep their meaning with it. White space inside a value, and U+00A0
+ * NO-BREAK SPACE, which is not XML white space, still make a time invalid. */
+static void schema_white_space_collapsed(void **state)
+{
+    static const char *const edits[][2] = {
+        {"IssueInstant=\"2025-12-31T23:59:00Z\"", "IssueInstant=\" 2025-12-31T23:59:00Z\""},
+        {"NotOnOrAfter=\"2026-01-01T00:04:00Z\"></saml:SubjectConfirmationData>",
+         "NotOnOrAfter=\"&#9;2026-01-01T00:04:00Z&#10;\"></saml:SubjectConfirmationData>"},
+        {"NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+         "NotBefore=\"2025-12-31T23:59:00Z \" NotOnOrAfter=\"&#13;2026-01-01T00:04:00Z\""},
+        {"Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"",
+         "Method=\" urn:oasis:names:tc:SAML:2.0:cm:bearer&#10;\""},
+        {"Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\"",
+         "Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress \""},
+    };
+    static const char *const invalid[] = {
+        "2026-01-01T00:04:00Z x",
+        "2026-01-01 T00:04:00Z",
+        "\xc2\xa0" "2026-01-01T00:04:00Z",
+    };
+    char *doc = signed_with_edits(edits, sizeof(edits) / sizeof(edits[0]));
+    char *response = in_response("<samlp:Status><samlp:StatusCode Value=\"&#10;  urn:oasis:"
+                                 "names:tc:SAML:2.0:status:Success\t\"/></samlp:Status>");
+    saml_assertion *a = NULL;
+    time_t value;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_int_equal(a->issue_instant, ST_NOW - 60);
+    assert_int_equal(a->not_before, ST_NOW - 60);
+    assert_int_equal(a->not_on_or_after, ST_NOW + 240);
+    assert_string_equal(a->name_id_format,
+                        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
+    saml_assertion_free(&a);
+
+    assert_int_equal(st_verify(&fixture, NULL, response, NULL), SAML_OK);
+
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        if (saml_time_parse(invalid[i], &value) != -1)
+            fail_msg("\"%s\" was accepted as a time", invalid[i]);
+    }
+    free(doc);
+    free(response);
+}
+
 static void times_outside_range_rejected(void **state)
 {
     static const char *const outside[] = {
@@ -2340,6 +2405,7 @@ int main(void)
         cmocka_unit_test(id_not_ncname_rejected),
         cmocka_unit_test(id_starting_with_digit_verifies),
         cmocka_unit_test(id_fifth_edition_names_verify),
+        cmocka_unit_test(schema_white_space_collapsed),
         cmocka_unit_test(not_before_fraction_rounded_up),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
