@@ -21,6 +21,10 @@
 
 #define SAML_DEFAULT_MAX_INPUT (256u * 1024u)
 
+/* The start of the SAML 1.0 and 1.1 namespaces, such as
+ * urn:oasis:names:tc:SAML:1.0:assertion, which SAML 1.1 keeps. */
+#define SAML_NS_1X "urn:oasis:names:tc:SAML:1."
+
 /* The nodes that verification works on; all point into one document. */
 typedef struct saml_located {
     xmlNodePtr root;
@@ -49,14 +53,26 @@ static saml_status saml_from_xml_safe(xml_safe_status status)
 static saml_status saml_check_root(xmlDocPtr doc, saml_located *loc, char *detail,
                                    size_t detail_size)
 {
-    loc->root = xmlDocGetRootElement(doc);
+    const char *ns;
 
+    loc->root = xmlDocGetRootElement(doc);
     if (xml_safe_is_element(loc->root, SAML_NS_ASSERTION, "Assertion") ||
         xml_safe_is_element(loc->root, SAML_NS_PROTOCOL, "Response"))
         return SAML_OK;
+
+    /* The sentence names the namespace, so that a SAML 1.x document, or a prefix bound
+     * to another URI, is not mistaken for a root of another name. */
+    ns = loc->root->ns != NULL ? (const char *)loc->root->ns->href : "";
+    if (strncmp(ns, SAML_NS_1X, sizeof(SAML_NS_1X) - 1) == 0)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the root element <%.60s> is in the SAML 1.x namespace \"%.80s\"; "
+                         "the node reads only SAML 2.0 Assertions and Responses",
+                         loc->root->name, ns);
     return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                     "the root element <%.60s> is neither a SAML 2.0 Assertion nor a Response",
-                     loc->root->name);
+                     "the root element <%.60s> %s%.80s%s is neither a SAML 2.0 Assertion "
+                     "(" SAML_NS_ASSERTION ") nor a Response (" SAML_NS_PROTOCOL ")",
+                     loc->root->name, ns[0] != '\0' ? "in the namespace \"" : "",
+                     ns[0] != '\0' ? ns : "without a namespace", ns[0] != '\0' ? "\"" : "");
 }
 
 /*

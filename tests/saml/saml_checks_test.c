@@ -969,6 +969,43 @@ static void schema_white_space_collapsed(void **state)
     free(response);
 }
 
+/* A root that is not SAML 2.0 is named with its namespace, so that a SAML 1.1 document
+ * and a prefix bound to another URI are told apart from a root of another name. */
+static void root_namespace_named(void **state)
+{
+    static const struct {
+        const char *xml;
+        const char *detail;
+    } cases[] = {
+        {"<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\" "
+         "MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\"_s1\"/>",
+         "the root element <Assertion> is in the SAML 1.x namespace "
+         "\"urn:oasis:names:tc:SAML:1.0:assertion\"; the node reads only SAML 2.0 "
+         "Assertions and Responses"},
+        {"<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:1.0:protocol\" "
+         "MajorVersion=\"1\" MinorVersion=\"1\" ResponseID=\"_r1\"/>",
+         "the root element <Response> is in the SAML 1.x namespace "
+         "\"urn:oasis:names:tc:SAML:1.0:protocol\"; the node reads only SAML 2.0 "
+         "Assertions and Responses"},
+        {"<saml:Assertion xmlns:saml=\"urn:example:other\" ID=\"_a1\"/>",
+         "the root element <Assertion> in the namespace \"urn:example:other\" is neither "
+         "a SAML 2.0 Assertion (urn:oasis:names:tc:SAML:2.0:assertion) nor a Response "
+         "(urn:oasis:names:tc:SAML:2.0:protocol)"},
+        {"<Assertion ID=\"_a1\"/>",
+         "the root element <Assertion> without a namespace is neither a SAML 2.0 Assertion "
+         "(urn:oasis:names:tc:SAML:2.0:assertion) nor a Response "
+         "(urn:oasis:names:tc:SAML:2.0:protocol)"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
+                         SAML_ERR_NOT_SAML);
+        assert_string_equal(detail, cases[i].detail);
+    }
+}
+
 static void times_outside_range_rejected(void **state)
 {
     static const char *const outside[] = {
@@ -2406,6 +2443,7 @@ int main(void)
         cmocka_unit_test(id_starting_with_digit_verifies),
         cmocka_unit_test(id_fifth_edition_names_verify),
         cmocka_unit_test(schema_white_space_collapsed),
+        cmocka_unit_test(root_namespace_named),
         cmocka_unit_test(not_before_fraction_rounded_up),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
