@@ -76,21 +76,27 @@ static saml_status saml_check_root(xmlDocPtr doc, saml_located *loc, char *detai
 }
 
 /*
- * Returns the next element after node, skipping the subtree of an Advice of an Assertion.
- * SAML 2.0 Core (section 2.6.1) lets an issuer put other assertions there as evidence
- * that a relying party may ignore without changing the assertion's meaning or validity.
- * The verifier reads nothing from an Advice, and the signature of the Assertion or
- * Response that encloses it covers it.
+ * Returns the next element after node, skipping the subtree of an Advice of an Assertion
+ * and of an Evidence of an Assertion's AuthzDecisionStatement. SAML 2.0 Core lets an
+ * issuer put other assertions in both. An Advice (section 2.6.1) carries evidence that a
+ * relying party may ignore without changing the assertion's meaning or validity. An
+ * Evidence (section 2.7.4.3) carries the assertions that an authorization decision
+ * relied on. The verifier reads nothing from either, and the signature of the Assertion
+ * or Response that encloses them covers them.
  */
-static xmlNodePtr saml_next_outside_advice(xmlNodePtr node, xmlNodePtr root)
+static xmlNodePtr saml_next_outside_evidence(xmlNodePtr node, xmlNodePtr root)
 {
     if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Advice") &&
         xml_safe_is_element(node->parent, SAML_NS_ASSERTION, "Assertion"))
         return xml_safe_next_element_after(node, root);
+    if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Evidence") &&
+        xml_safe_is_element(node->parent, SAML_NS_ASSERTION, "AuthzDecisionStatement") &&
+        xml_safe_is_element(node->parent->parent, SAML_NS_ASSERTION, "Assertion"))
+        return xml_safe_next_element_after(node, root);
     return xml_safe_next_element(node, root);
 }
 
-/* Counts every Assertion in the document outside the Advice of an Assertion, also those
+/* Counts every Assertion in the document outside an Advice or Evidence, also those
  * hidden inside unknown elements. The same walk notes the first element with characters
  * that its schema type forbids (saml_form_has_stray_text). saml_verify_doc rejects it
  * after the signatures, so that text added to a signed element keeps digest_mismatch. */
@@ -100,7 +106,7 @@ static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t d
     size_t encrypted = 0;
 
     for (xmlNodePtr node = loc->root; node != NULL;
-         node = saml_next_outside_advice(node, loc->root)) {
+         node = saml_next_outside_evidence(node, loc->root)) {
         if (loc->stray_text == NULL && saml_form_has_stray_text(node))
             loc->stray_text = node;
         if (xml_safe_is_element(node, SAML_NS_ASSERTION, "Assertion")) {

@@ -1519,6 +1519,47 @@ static void nil_not_boolean_rejected(void **state)
     "saml:Issuer><saml:Subject><saml:NameID>" name_id                                    \
     "</saml:NameID></saml:Subject></saml:Assertion>"
 
+#define AUTHZ_WITH_EVIDENCE(content)                                                     \
+    "<saml:AuthzDecisionStatement Resource=\"https://rp.idsvc.test/record\" "            \
+    "Decision=\"Permit\"><saml:Action Namespace=\"urn:oasis:names:tc:SAML:1.0:action:"  \
+    "rwedc\">Read</saml:Action><saml:Evidence>" content "</saml:Evidence>"                \
+    "</saml:AuthzDecisionStatement>"
+
+/* The Evidence of an AuthzDecisionStatement may carry the assertions that the decision
+ * relied on (SAML 2.0 Core, section 2.7.4.3). Like those of an Advice, they neither
+ * count as a second Assertion nor give the claims. Outside an Assertion, such as in the
+ * Extensions of a Response, an Evidence hides nothing from the count. */
+static void evidence_assertions_ignored(void **state)
+{
+    char *evidence = signed_variant(
+        "</saml:Conditions>",
+        "</saml:Conditions>" AUTHZ_WITH_EVIDENCE(
+            "<saml:AssertionIDRef>_other1</saml:AssertionIDRef>" ADVICE_ASSERTION(
+                "_evidence1", "mallory@idsvc.test")));
+    char *in_extensions = in_response(
+        "<samlp:Extensions><saml:AuthzDecisionStatement xmlns:saml=\"urn:oasis:names:tc:"
+        "SAML:2.0:assertion\" Resource=\"https://rp.idsvc.test/record\" Decision=\"Permit\">"
+        "<saml:Action Namespace=\"urn:x\">Read</saml:Action><saml:Evidence>" ADVICE_ASSERTION(
+            "_evidence2", "mallory@idsvc.test") "</saml:Evidence>"
+        "</saml:AuthzDecisionStatement></samlp:Extensions>"
+        "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
+        "Success\"/></samlp:Status>");
+    saml_assertion *a = NULL;
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, evidence, &a), SAML_OK);
+    assert_string_equal(a->name_id, "alice@idsvc.test");
+    saml_assertion_free(&a);
+
+    assert_int_equal(verify_with_detail(in_extensions, detail, sizeof(detail)),
+                     SAML_ERR_ASSERTION_COUNT);
+    assert_string_equal(detail,
+                        "the document holds 2 Assertion elements; exactly one is required");
+    free(evidence);
+    free(in_extensions);
+}
+
 /* An Advice may carry other assertions as evidence (SAML 2.0 Core, section 2.6.1). A
  * relying party may ignore them, so they neither count as a second Assertion nor give
  * the claims. An ID inside the Advice must still be unique. */
@@ -2450,6 +2491,7 @@ int main(void)
         cmocka_unit_test(epoch_times_kept),
         cmocka_unit_test(unreadable_content_named),
         cmocka_unit_test(advice_assertions_ignored),
+        cmocka_unit_test(evidence_assertions_ignored),
         cmocka_unit_test(nil_attribute_value_absent),
         cmocka_unit_test(nil_not_boolean_rejected),
         cmocka_unit_test(reference_without_id_named),
