@@ -22,6 +22,8 @@ typedef struct xml_safe_parse_state {
     bool namespace_other; /* a namespace error other than a name that is not a URI */
     char namespace_uri[160]; /* libxml2's first "is not a valid URI" message, or "" */
     int namespace_uri_line;
+    /* The first fixed limit of libxml2 that the document reached, as a sentence, or "". */
+    char limit[160];
 } xml_safe_parse_state;
 
 static xmlParserInputPtr xml_safe_deny_entity(const char *url, const char *id,
@@ -91,6 +93,27 @@ static void xml_safe_note_namespace_error(xml_safe_parse_state *state, const xml
     state->namespace_uri_line = error->line;
 }
 
+/* Records the first error of the parse that comes from a fixed limit of libxml2 2.9.14
+ * without XML_PARSE_HUGE, which the verifier never sets: 256 levels of nested elements
+ * and 50,000 characters in a name. libxml2's own message names that option, and the
+ * errors that follow a name cut short read as a document that is not well-formed. */
+static void xml_safe_note_limit(xml_safe_parse_state *state, const xmlError *error)
+{
+    static const char depth_message[] = "Excessive depth in document";
+
+    if (state->limit[0] != '\0' || error->domain != XML_FROM_PARSER)
+        return;
+    if (error->code == XML_ERR_NAME_TOO_LONG)
+        snprintf(state->limit, sizeof(state->limit), "the document has a name longer than "
+                 "%d characters, the maximum that the XML parser reads (line %d)",
+                 XML_MAX_NAME_LENGTH, error->line);
+    else if (error->code == XML_ERR_INTERNAL_ERROR && error->message != NULL &&
+             strncmp(error->message, depth_message, sizeof(depth_message) - 1) == 0)
+        snprintf(state->limit, sizeof(state->limit), "the document nests elements deeper "
+                 "than %u levels, the maximum that the XML parser reads (line %d)",
+                 xmlParserMaxDepth, error->line);
+}
+
 /*
  * Receives every error libxml2 raises during the parse. libxml2 2.9.14 reports a failed
  * conversion from the declared encoding, and the I/O error that follows it, without the
@@ -109,6 +132,8 @@ static void xml_safe_on_error(void *user, xmlErrorPtr error)
         state->decoding_failed = true;
     else if (error != NULL && error->domain == XML_FROM_NAMESPACE)
         xml_safe_note_namespace_error(state, error);
+    else if (error != NULL)
+        xml_safe_note_limit(state, error);
 }
 
 /* Parses with xml_safe_on_error as this thread's structured error handler, and puts the
@@ -211,6 +236,11 @@ xml_safe_status xml_safe_parse(const char *xml, size_t len, size_t max_bytes,
     if (state.decoding_failed) {
         snprintf(detail, detail_size, "the document contains bytes that are invalid in the "
                  "encoding its XML declaration names, so the XML parser cannot decode them");
+        status = XML_SAFE_MALFORMED;
+        goto out;
+    }
+    if (state.limit[0] != '\0') {
+        snprintf(detail, detail_size, "%s", state.limit);
         status = XML_SAFE_MALFORMED;
         goto out;
     }

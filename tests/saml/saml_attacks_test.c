@@ -1407,6 +1407,52 @@ static void xml_version_not_1_0_rejected(void **state)
     free(wide);
 }
 
+/* Returns RESPONSE_OPEN, the unsigned element <x:e> nested depth levels deep or, with
+ * depth 0, an element whose name has name_length characters, then the signed Assertion. */
+static char *response_with_extra(size_t depth, size_t name_length)
+{
+    static const char open[] = "<x:e xmlns:x=\"urn:example:x\">";
+    size_t size = sizeof(RESPONSE_OPEN) + depth * 16 + name_length + 64 +
+                  strlen(signed_doc()) + sizeof(RESPONSE_CLOSE);
+    char *xml = malloc(size);
+    size_t used;
+
+    assert_non_null(xml);
+    used = (size_t)snprintf(xml, size, "%s%s", RESPONSE_OPEN, depth > 0 ? open : "");
+    for (size_t i = 1; i < depth; i++)
+        used += (size_t)snprintf(xml + used, size - used, "<x:e>");
+    for (size_t i = 0; i < depth; i++)
+        used += (size_t)snprintf(xml + used, size - used, "</x:e>");
+    if (name_length > 0) {
+        used += (size_t)snprintf(xml + used, size - used, "<x:");
+        memset(xml + used, 'n', name_length);
+        used += name_length;
+        used += (size_t)snprintf(xml + used, size - used, " xmlns:x=\"urn:example:x\"/>");
+    }
+    snprintf(xml + used, size - used, "%s%s", signed_doc(), RESPONSE_CLOSE);
+    return xml;
+}
+
+/* libxml2 2.9.14 stops at 256 levels of nested elements and at a name of more than
+ * 50,000 characters unless XML_PARSE_HUGE is set, which the verifier never sets. Its own
+ * messages name that option, or read as a missing end of a start tag, so the verifier
+ * names the limit. */
+static void parser_limits_named(void **state)
+{
+    char *deep = response_with_extra(300, 0);
+    char *long_name = response_with_extra(0, 60000);
+
+    (void)state;
+    expect_bytes(deep, strlen(deep), SAML_ERR_XML_MALFORMED,
+                 "the document nests elements deeper than 256 levels, the maximum that the "
+                 "XML parser reads");
+    expect_bytes(long_name, strlen(long_name), SAML_ERR_XML_MALFORMED,
+                 "the document has a name longer than 50000 characters, the maximum that "
+                 "the XML parser reads");
+    free(deep);
+    free(long_name);
+}
+
 /* A document that breaks the rules of XML namespaces is xml_malformed, though libxml2
  * parses on: a prefix that no xmlns binds, on an element or an attribute, and one
  * attribute twice under two prefixes of one namespace. */
@@ -1662,6 +1708,7 @@ int main(void)
         cmocka_unit_test(undecoded_bytes_rejected),
         cmocka_unit_test(undecoded_byte_reported_once),
         cmocka_unit_test(xml_version_not_1_0_rejected),
+        cmocka_unit_test(parser_limits_named),
         cmocka_unit_test(namespace_errors_rejected),
         cmocka_unit_test(namespace_uri_invalid_named),
         cmocka_unit_test(rsa_value_length_named),
