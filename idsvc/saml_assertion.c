@@ -369,6 +369,25 @@ static saml_status saml_fail_subject_identifier(xmlNodePtr subject, char *detail
                      "the Subject has no NameID; exactly one is required");
 }
 
+/* Rejects a SubjectConfirmation that names the entity expected to confirm the subject
+ * with an EncryptedID (SAML 2.0 Core, section 2.4.1.1). The node cannot decrypt it, so it
+ * could not tell whom the issuer meant to confirm. */
+static saml_status saml_check_confirmation_ids(xmlNodePtr subject, char *detail,
+                                               size_t detail_size)
+{
+    size_t count;
+
+    for (xmlNodePtr c = subject->children; c != NULL; c = c->next) {
+        if (xml_safe_is_element(c, SAML_NS_ASSERTION, "SubjectConfirmation") &&
+            saml_child(c, "EncryptedID", &count) != NULL)
+            return saml_fail(detail, detail_size, SAML_ERR_CONTENT_UNSUPPORTED,
+                             "a SubjectConfirmation names the entity that confirms the "
+                             "subject with <EncryptedID>, which the node cannot decrypt; the "
+                             "issuer must send a NameID or none");
+    }
+    return SAML_OK;
+}
+
 saml_status saml_fail_text_read(xmlNodePtr element, const char *what, char *detail,
                                 size_t detail_size)
 {
@@ -484,6 +503,9 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
     name_id = saml_child(subject, "NameID", &count);
     if (count == 0)
         return saml_fail_subject_identifier(subject, detail, detail_size);
+    status = saml_check_confirmation_ids(subject, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
     if (count != 1)
         return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
                          "the Subject has %zu NameID elements; exactly one is required", count);

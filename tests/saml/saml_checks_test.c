@@ -1103,8 +1103,9 @@ static char *signed_without_name_id(const char *identifier)
 
 /* Valid SAML that the node cannot read is named as such, not as malformed SAML: an
  * AttributeValue with element content (eduPersonTargetedID carries a NameID), an
- * EncryptedID or a BaseID in place of the NameID, a second AuthnStatement, and an
- * EncryptedAttribute, alone or beside a plain Attribute. */
+ * EncryptedID or a BaseID in place of the NameID, an EncryptedID in a
+ * SubjectConfirmation, a second AuthnStatement, and an EncryptedAttribute, alone or
+ * beside a plain Attribute. */
 static void unreadable_content_named(void **state)
 {
     char *targeted_id = signed_variant(
@@ -1141,6 +1142,10 @@ static void unreadable_content_named(void **state)
         "<saml:EncryptedAttribute><xenc:EncryptedData "
         "xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"/></saml:EncryptedAttribute>"
         "</saml:AttributeStatement>");
+    char *confirmation_encrypted_id = signed_variant(
+        "<saml:SubjectConfirmationData",
+        "<saml:EncryptedID><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/"
+        "xmlenc#\"/></saml:EncryptedID><saml:SubjectConfirmationData");
     const struct {
         const char *xml;
         saml_status status;
@@ -1169,6 +1174,10 @@ static void unreadable_content_named(void **state)
         {encrypted_beside_plain, SAML_ERR_CONTENT_UNSUPPORTED,
          "the AttributeStatement holds an EncryptedAttribute, which the node cannot decrypt; "
          "the issuer must send the Attribute unencrypted"},
+        {confirmation_encrypted_id, SAML_ERR_CONTENT_UNSUPPORTED,
+         "a SubjectConfirmation names the entity that confirms the subject with "
+         "<EncryptedID>, which the node cannot decrypt; the issuer must send a NameID or "
+         "none"},
     };
     char detail[512];
     char line[512];
