@@ -145,6 +145,15 @@ static saml_status saml_form_check(xmlNodePtr parent, const saml_form_part *part
             return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MALFORMED,
                              "the %.40s has no %s element; XML-DSig requires one",
                              parent->name, parts[i].name);
+        /* The same name in another namespace, such as a ds prefix bound to another URI,
+         * would otherwise read as the element that is required. */
+        if (strcmp((const char *)child->name, parts[i].name) == 0)
+            return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MALFORMED,
+                             "the %.40s has <%.40s> in the namespace \"%.80s\" where "
+                             "XML-DSig requires %s in " SAML_NS_DSIG,
+                             parent->name, child->name,
+                             child->ns != NULL ? (const char *)child->ns->href : "",
+                             parts[i].name);
         return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MALFORMED,
                          "the %.40s has <%.40s> where XML-DSig requires %s", parent->name,
                          child->name, parts[i].name);

@@ -1767,6 +1767,8 @@ static void signature_form_checked(void **state)
     char *foreign_in_transforms = with_inserted("</ds:Transforms>", "<ds:Object/>");
     char *transforms = st_slice(genuine, "<ds:Transforms>", "</ds:Transforms>");
     char *empty_transforms = st_replace(genuine, transforms, "<ds:Transforms/>");
+    char *rebound_signed_info =
+        st_replace(genuine, "<ds:SignedInfo>", "<ds:SignedInfo xmlns:ds=\"urn:example:x\">");
     char *two_transforms = with_inserted("<ds:DigestMethod",
                                          "<ds:Transforms><ds:Transform Algorithm=\""
                                          "http://www.w3.org/2001/10/xml-exc-c14n#\"/>"
@@ -1778,6 +1780,9 @@ static void signature_form_checked(void **state)
         {no_signed_info, "the Signature has <SignatureValue> where XML-DSig requires SignedInfo"},
         {before_signed_info, "the Signature has <Manifest> where XML-DSig requires SignedInfo"},
         {wrapped_signed_info, "the Signature has <Wrapper> where XML-DSig requires SignedInfo"},
+        {rebound_signed_info,
+         "the Signature has <SignedInfo> in the namespace \"urn:example:x\" where XML-DSig "
+         "requires SignedInfo in http://www.w3.org/2000/09/xmldsig#"},
         {after_signed_info, "the Signature has <Object> where XML-DSig requires SignatureValue"},
         {foreign_in_signature,
          "the Signature has <Note> of another namespace, where XML-DSig allows no such "
@@ -1802,6 +1807,7 @@ static void signature_form_checked(void **state)
     free(no_signed_info);
     free(before_signed_info);
     free(wrapped_signed_info);
+    free(rebound_signed_info);
     free(after_signed_info);
     free(foreign_in_signature);
     free(two_key_infos);
