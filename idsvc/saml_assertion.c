@@ -365,8 +365,9 @@ static saml_status saml_fail_subject_identifier(xmlNodePtr subject, char *detail
                              "read; it reads only a NameID",
                              unread[i]);
     }
-    return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
-                     "the Subject has no NameID; exactly one is required");
+    return saml_note_namesake(saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
+                                        "the Subject has no NameID; exactly one is required"),
+                              detail, detail_size, subject, "NameID", false);
 }
 
 /* Rejects a SubjectConfirmation that names the entity expected to confirm the subject
@@ -496,9 +497,10 @@ static saml_status saml_read_subject(xmlNodePtr assertion, saml_assertion *a, ch
     saml_status status;
 
     if (count != 1)
-        return saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
-                         "the Assertion has %zu Subject elements; exactly one is required",
-                         count);
+        return saml_note_namesake(
+            saml_fail(detail, detail_size, SAML_ERR_SUBJECT_MISSING,
+                      "the Assertion has %zu Subject elements; exactly one is required", count),
+            detail, detail_size, assertion, "Subject", false);
 
     name_id = saml_child(subject, "NameID", &count);
     if (count == 0)
@@ -554,9 +556,11 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
     saml_status status;
 
     if (count != 1)
-        return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
-                         "the Assertion has %zu Conditions elements; exactly one is required",
-                         count);
+        return saml_note_namesake(
+            saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_MISSING,
+                      "the Assertion has %zu Conditions elements; exactly one is required",
+                      count),
+            detail, detail_size, assertion, "Conditions", false);
 
     status = saml_read_time(conditions, "NotBefore", false, &a->not_before,
                             &a->has_not_before, &fraction, detail, detail_size);

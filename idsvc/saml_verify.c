@@ -138,6 +138,11 @@ static saml_status saml_find_assertion(saml_located *loc, char *detail, size_t d
                          "the document holds %zu Assertion and %zu EncryptedAssertion "
                          "elements; exactly one assertion is required",
                          count, encrypted);
+    if (count == 0)
+        return saml_note_namesake(
+            saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
+                      "the document holds 0 Assertion elements; exactly one is required"),
+            detail, detail_size, loc->root, "Assertion", true);
     if (count != 1)
         return saml_fail(detail, detail_size, SAML_ERR_ASSERTION_COUNT,
                          "the document holds %zu Assertion elements; exactly one is required",
@@ -266,8 +271,9 @@ static saml_status saml_find_keys(const saml_trust_store *store, const saml_loca
     if (status != SAML_OK)
         goto out;
     if (issuer == NULL) {
-        status = saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
-                           "the Assertion has no Issuer");
+        status = saml_note_namesake(saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
+                                              "the Assertion has no Issuer"),
+                                    detail, detail_size, loc->assertion, "Issuer", false);
         goto out;
     }
 

@@ -454,3 +454,33 @@ saml_status saml_check_element_text(const xmlNode *element, char *detail,
     return saml_form_text_fail(element, saml_form_stray_text(element), SAML_ERR_NOT_SAML,
                                "SAML 2.0 Core's schema", detail, detail_size);
 }
+
+/* Returns the first element below parent, among its children only unless deep, with the
+ * local name name outside SAML_NS_ASSERTION, or NULL. */
+static xmlNodePtr saml_form_find_namesake(xmlNodePtr parent, const char *name, bool deep)
+{
+    for (xmlNodePtr node = xml_safe_next_element(parent, parent); node != NULL;
+         node = deep ? xml_safe_next_element(node, parent)
+                     : xml_safe_next_element_after(node, parent)) {
+        bool in_assertion_ns = node->ns != NULL &&
+                               strcmp((const char *)node->ns->href, SAML_NS_ASSERTION) == 0;
+
+        if (!in_assertion_ns && strcmp((const char *)node->name, name) == 0)
+            return node;
+    }
+    return NULL;
+}
+
+saml_status saml_note_namesake(saml_status status, char *detail, size_t detail_size,
+                               xmlNodePtr parent, const char *name, bool deep)
+{
+    xmlNodePtr namesake = saml_form_find_namesake(parent, name, deep);
+    size_t len = strlen(detail);
+
+    if (namesake == NULL || len >= detail_size)
+        return status;
+    snprintf(detail + len, detail_size - len,
+             "; the document has <%.40s> in the namespace \"%.80s\", not in " SAML_NS_ASSERTION,
+             namesake->name, namesake->ns != NULL ? (const char *)namesake->ns->href : "");
+    return status;
+}

@@ -247,6 +247,15 @@ saml_status saml_form_check_text_only(const xmlNode *element, char *detail,
 saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
                                       size_t detail_size);
 
+/*
+ * Appends to the sentence in detail, when parent has a child element with the local name
+ * name in another namespace than SAML_NS_ASSERTION, or, with deep, such a descendant,
+ * that this element is in that namespace. So an element whose prefix is bound to another
+ * URI, such as a SAML 1.1 Assertion, is not reported only as missing. Returns status.
+ */
+saml_status saml_note_namesake(saml_status status, char *detail, size_t detail_size,
+                               xmlNodePtr parent, const char *name, bool deep);
+
 /* Returns whether value equals uri once the XML white space around it is taken off, as
  * the whiteSpace facet of xs:anyURI (collapse) takes it off. */
 bool saml_uri_equals(const char *value, const char *uri);

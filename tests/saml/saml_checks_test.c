@@ -1006,6 +1006,63 @@ static void root_namespace_named(void **state)
     }
 }
 
+/* An element of the name that the verifier looks for, but whose prefix is bound to
+ * another namespace, such as SAML 1.1's, is named with that namespace, so that the
+ * reason does not read as if the element were simply absent. */
+static void namesake_namespace_named(void **state)
+{
+    char *subject = signed_variant("<saml:Subject>",
+                                   "<saml:Subject xmlns:saml=\"urn:example:x\">");
+    char *name_id = signed_variant("<saml:NameID ", "<saml:NameID xmlns:saml=\"urn:example:x\" ");
+    char *conditions = signed_variant("<saml:Conditions ",
+                                      "<saml:Conditions xmlns:saml=\"urn:example:x\" ");
+    char *issuer = st_replace(genuine, "<saml:Issuer>",
+                              "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:metadata\">");
+    const char *saml11 =
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_r1\" "
+        "Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\"><samlp:Status>"
+        "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
+        "</samlp:Status><saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\" "
+        "MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\"_s1\"/></samlp:Response>";
+    const struct {
+        const char *xml;
+        saml_status status;
+        const char *detail;
+    } cases[] = {
+        {subject, SAML_ERR_SUBJECT_MISSING,
+         "the Assertion has 0 Subject elements; exactly one is required; the document has "
+         "<Subject> in the namespace \"urn:example:x\", not in "
+         "urn:oasis:names:tc:SAML:2.0:assertion"},
+        {name_id, SAML_ERR_SUBJECT_MISSING,
+         "the Subject has no NameID; exactly one is required; the document has <NameID> in "
+         "the namespace \"urn:example:x\", not in urn:oasis:names:tc:SAML:2.0:assertion"},
+        {conditions, SAML_ERR_CONDITIONS_MISSING,
+         "the Assertion has 0 Conditions elements; exactly one is required; the document "
+         "has <Conditions> in the namespace \"urn:example:x\", not in "
+         "urn:oasis:names:tc:SAML:2.0:assertion"},
+        {issuer, SAML_ERR_ISSUER_MISSING,
+         "the Assertion has no Issuer; the document has <Issuer> in the namespace "
+         "\"urn:oasis:names:tc:SAML:2.0:metadata\", not in "
+         "urn:oasis:names:tc:SAML:2.0:assertion"},
+        {saml11, SAML_ERR_ASSERTION_COUNT,
+         "the document holds 0 Assertion elements; exactly one is required; the document "
+         "has <Assertion> in the namespace \"urn:oasis:names:tc:SAML:1.0:assertion\", not in "
+         "urn:oasis:names:tc:SAML:2.0:assertion"},
+    };
+    char detail[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
+                         cases[i].status);
+        assert_string_equal(detail, cases[i].detail);
+    }
+    free(subject);
+    free(name_id);
+    free(conditions);
+    free(issuer);
+}
+
 static void times_outside_range_rejected(void **state)
 {
     static const char *const outside[] = {
@@ -2500,6 +2557,7 @@ int main(void)
         cmocka_unit_test(id_fifth_edition_names_verify),
         cmocka_unit_test(schema_white_space_collapsed),
         cmocka_unit_test(root_namespace_named),
+        cmocka_unit_test(namesake_namespace_named),
         cmocka_unit_test(not_before_fraction_rounded_up),
         cmocka_unit_test(times_outside_range_rejected),
         cmocka_unit_test(signed_times_outside_range),
