@@ -107,6 +107,24 @@ static int saml_time_fields(const char **rest, int fields[6])
     return 0;
 }
 
+/* Skips the start of a year that XML Schema 1.0 allows in an xs:dateTime but that lies
+ * outside the years the node reads: a negative year, or one of more than four digits
+ * without a leading zero, such as 10000. Leaves *rest at its last four digits and
+ * returns true, so that the rest of the value is still checked. Those digits give the
+ * year's leap rule, which repeats every 400 years. */
+static bool saml_time_skip_outside_year(const char **rest)
+{
+    const char *digits = *rest + (**rest == '-' ? 1 : 0);
+    size_t count = strspn(digits, "0123456789");
+
+    /* XML Schema 1.0 has no year 0000, signed or not. */
+    if (count < 4 || (count > 4 && digits[0] == '0') ||
+        (count == 4 && (digits == *rest || strncmp(digits, "0000", 4) == 0)))
+        return false;
+    *rest = digits + count - 4;
+    return true;
+}
+
 int saml_time_parse(const char *text, time_t *out)
 {
     /* The whiteSpace facet of xs:dateTime is collapse, so XML white space around the
@@ -115,6 +133,7 @@ int saml_time_parse(const char *text, time_t *out)
     int f[6]; /* year, month, day, hour, minute, second */
     long offset = 0;
     long long value;
+    bool outside_year = saml_time_skip_outside_year(&rest);
 
     if (saml_time_fields(&rest, f) != 0)
         return -1;
@@ -122,8 +141,8 @@ int saml_time_parse(const char *text, time_t *out)
     /* A day that the month does not have is invalid, not the first days of the next
      * month as timegm would make it. xs:dateTime has no leap second (60), and SAML 2.0
      * Core, section 1.3.3, forbids writing one. XML Schema 1.0 has no year 0000. */
-    if (f[0] < 1 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > saml_days_in_month(f[0], f[1]) ||
-        f[3] > 23 || f[4] > 59 || f[5] > 59)
+    if ((f[0] < 1 && !outside_year) || f[1] < 1 || f[1] > 12 || f[2] < 1 ||
+        f[2] > saml_days_in_month(f[0], f[1]) || f[3] > 23 || f[4] > 59 || f[5] > 59)
         return -1;
 
     /* Fractions of a second are dropped. The reader of Conditions moves a NotBefore with
@@ -137,6 +156,8 @@ int saml_time_parse(const char *text, time_t *out)
     }
     if (saml_time_zone(&rest, &offset) != 0 || rest[strspn(rest, " \t\r\n")] != '\0')
         return -1;
+    if (outside_year)
+        return -2;
 
     value = saml_days_since_epoch(f[0], f[1], f[2]) * 86400 + f[3] * 3600LL + f[4] * 60LL +
             f[5] - offset;

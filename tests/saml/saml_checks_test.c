@@ -1070,6 +1070,16 @@ static void times_outside_range_rejected(void **state)
         "1969-12-31T23:59:59Z",
         "1970-01-01T00:00:00+00:01",
         "0001-01-01T00:00:00Z",
+        "10000-01-01T00:00:00Z",  /* XML Schema allows years of more than four digits */
+        "10000-02-29T00:00:00Z",  /* a leap year, as 10000 is a multiple of 400 */
+        "-2026-01-01T00:00:00Z",  /* and negative years */
+    };
+    static const char *const invalid[] = {
+        "010000-01-01T00:00:00Z", /* a year of more than four digits with a leading zero */
+        "10100-02-29T00:00:00Z",  /* 10100 is not a leap year */
+        "-0000-01-01T00:00:00Z",  /* XML Schema 1.0 has no year 0000 */
+        "+2026-01-01T00:00:00Z",
+        "10000-01-01T00:00:00",
     };
     static const struct {
         const char *text;
@@ -1088,6 +1098,10 @@ static void times_outside_range_rejected(void **state)
             fail_msg("\"%s\" was not rejected as outside the range", outside[i]);
     }
     assert_int_equal(saml_time_parse("0000-01-01T00:00:00Z", &value), -1);
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        if (saml_time_parse(invalid[i], &value) != -1)
+            fail_msg("\"%s\" was not rejected as invalid", invalid[i]);
+    }
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
         assert_int_equal(saml_time_parse(edges[i].text, &value), 0);
         assert_int_equal(value, edges[i].value);
@@ -1120,6 +1134,10 @@ static void signed_times_outside_range(void **state)
         {"59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
          "59:00Z\" NotOnOrAfter=\"9999-12-31T23:30:00-00:30\"", SAML_ERR_NOT_SAML,
          "the NotOnOrAfter \"9999-12-31T23:30:00-00:30\" of <Conditions> is outside the range "
+         "the node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
+        {"59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+         "59:00Z\" NotOnOrAfter=\"10000-01-01T00:00:00Z\"", SAML_ERR_NOT_SAML,
+         "the NotOnOrAfter \"10000-01-01T00:00:00Z\" of <Conditions> is outside the range "
          "the node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
         {"Data NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
          "Data NotOnOrAfter=\"9999-12-31T23:59:59-01:00\"", SAML_ERR_CONFIRMATION_INVALID,
