@@ -50,6 +50,9 @@ typedef struct fixture {
      * entries of version 1, and its checkpoints. The log then added one entry and a
      * checkpoint, which signs version 2 only from that entry on. */
     char disguised_path[PATH_MAX + 32];
+    /* An empty log of another node, with the checkpoint of its 0 entries signed by the
+     * same key. */
+    char other_node_path[PATH_MAX + 32];
 } fixture;
 
 static fixture *shared;
@@ -153,15 +156,15 @@ static int write_version_1_entries(const char *path)
  * mixed log is purged under the first rule only. */
 static const audit_retention purge_rules[] = {{NULL, 1}, {"TH", 0}};
 
-/* Opens the log at path, records events, purges two days ahead under the first
+/* Opens the log of node_id at path, records events, purges two days ahead under the first
  * rule_count of purge_rules when rule_count is not 0, signs a checkpoint and closes the
  * log. */
-static int record_and_sign(const char *path, audit_signer *signer, const audit_event *events,
-                           size_t count, size_t rule_count)
+static int record_and_sign_as(const char *node_id, const char *path, audit_signer *signer,
+                              const audit_event *events, size_t count, size_t rule_count)
 {
     audit_log_options options = {
         .database_path = path,
-        .node_id = "https://node.example/idsvc",
+        .node_id = node_id,
         .jurisdiction = "SG",
         .signer = signer,
         .retention = purge_rules,
@@ -185,6 +188,13 @@ static int record_and_sign(const char *path, audit_signer *signer, const audit_e
         rc = audit_log_checkpoint(log, NULL) == AUDIT_OK ? 0 : -1;
     audit_log_close(&log);
     return rc;
+}
+
+static int record_and_sign(const char *path, audit_signer *signer, const audit_event *events,
+                           size_t count, size_t rule_count)
+{
+    return record_and_sign_as("https://node.example/idsvc", path, signer, events, count,
+                              rule_count);
 }
 
 /* Appends the public half of key to the PEM file at path. */
@@ -427,6 +437,11 @@ static int write_log(fixture *f)
     if (rc == 0)
         rc = write_disguised_log(f, &signer);
     if (rc == 0)
+        rc = create_database(f->other_node_path);
+    if (rc == 0)
+        rc = record_and_sign_as("https://other.example/idsvc", f->other_node_path, &signer,
+                                NULL, 0, 0);
+    if (rc == 0)
         rc = append_public_key(f->trust_path, key);
 out:
     p11_key_free(&key);
@@ -454,6 +469,8 @@ static int setup(void **state)
     snprintf(f->extended_path, sizeof(f->extended_path), "%s/extended.db", f->token.dir);
     snprintf(f->rewritten_path, sizeof(f->rewritten_path), "%s/rewritten.db", f->token.dir);
     snprintf(f->disguised_path, sizeof(f->disguised_path), "%s/disguised.db", f->token.dir);
+    snprintf(f->other_node_path, sizeof(f->other_node_path), "%s/other-node.db",
+             f->token.dir);
     if (write_log(f) != 0)
         return -1;
     shared = f;
@@ -1066,6 +1083,134 @@ static void test_verify_key_rollover(void **state)
     expect_admin(arguments, 0, "OK 4 entries, 2 checkpoints");
 }
 
+/* Writes text to NAME in the token folder, after the PEM blocks of the file at
+ * prefix_path when that is not NULL, and leaves the new file's path in path. */
+static void write_trust_file(const char *name, const char *prefix_path, const char *text,
+                             char *path, size_t size)
+{
+    char *prefix = NULL;
+    FILE *file;
+
+    assert_in_range(snprintf(path, size, "%s/%s", shared->token.dir, name), 0, size - 1);
+    if (prefix_path != NULL) {
+        file = fopen(prefix_path, "r");
+        assert_non_null(file);
+        prefix = calloc(1, 65536);
+        assert_non_null(prefix);
+        assert_true(fread(prefix, 1, 65535, file) > 0);
+        fclose(file);
+    }
+    file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(prefix != NULL ? prefix : "", file);
+    fputs(text, file);
+    assert_int_equal(fclose(file), 0);
+    free(prefix);
+}
+
+/* Writes the public half of key to NAME, after the PEM blocks of the file at prefix_path
+ * when that is not NULL, and frees key. */
+static void write_key_file(const char *name, const char *prefix_path, EVP_PKEY *key,
+                           char *path, size_t size)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long len;
+
+    assert_non_null(key);
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PUBKEY(bio, key), 1);
+    len = BIO_get_mem_data(bio, &pem);
+    assert_true(len > 0);
+    pem = strndup(pem, (size_t)len);
+    assert_non_null(pem);
+    write_trust_file(name, prefix_path, pem, path, size);
+    free(pem);
+    BIO_free(bio);
+    EVP_PKEY_free(key);
+}
+
+/* Runs 'audit verify' of the clean export with --trust trust_path, and expects status
+ * and expected. */
+static void expect_trust_file(const char *export_path, const char *trust_path, int status,
+                              const char *expected)
+{
+    char arguments[4 * PATH_MAX];
+
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             trust_path);
+    expect_admin(arguments, status, expected);
+}
+
+/* A --trust file with a block that does not decode, or with only keys of types that sign
+ * no checkpoint, is a usage error that names the block. A key left out silently would
+ * make its checkpoints fail with checkpoint_key_mismatch, which names the wrong cause. */
+static void test_trust_file_checked(void **state)
+{
+    char export_path[PATH_MAX + 128];
+    char path[PATH_MAX + 64];
+    char command[4 * PATH_MAX];
+    char output[4096];
+
+    (void)state;
+    export_copy("trust-files", NULL, 0, NULL, export_path, sizeof(export_path));
+    expect_trust_file(export_path, shared->trust_path, 0, "OK 4 entries");
+
+    write_trust_file("bad-der.pem", shared->trust_path,
+                     "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", path,
+                     sizeof(path));
+    expect_trust_file(export_path, path, 2,
+                      "bad-der.pem: PEM block 2 (PUBLIC KEY): its content is not a valid DER "
+                      "SubjectPublicKeyInfo");
+    write_trust_file("bad-cert.pem", shared->trust_path,
+                     "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", path,
+                     sizeof(path));
+    expect_trust_file(export_path, path, 2,
+                      "bad-cert.pem: PEM block 2 (CERTIFICATE): its content is not a valid DER "
+                      "X.509 certificate");
+    write_trust_file("no-end.pem", shared->trust_path,
+                     "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n", path,
+                     sizeof(path));
+    expect_trust_file(export_path, path, 2, "no-end.pem: PEM block 2 is malformed");
+
+    write_key_file("ed25519.pem", NULL, EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), path,
+                   sizeof(path));
+    expect_trust_file(export_path, path, 2,
+                      "ed25519.pem: no key that can sign checkpoints: PEM block 1 (PUBLIC "
+                      "KEY): its key is of type ED25519 with 256 bits, but a node signs checkpoints "
+                      "only with RSA keys of 2048 or 3072 bits or EC P-256 keys");
+    write_key_file("p384.pem", NULL, EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), path,
+                   sizeof(path));
+    expect_trust_file(export_path, path, 2,
+                      "its key is of type EC with 384 bits on curve secp384r1");
+    write_key_file("rsa1024.pem", NULL, EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024),
+                   path, sizeof(path));
+    expect_trust_file(export_path, path, 2, "its key is of type RSA with 1024 bits");
+    /* A key of another type beside the node's, as a CA's certificate may be, is left out. */
+    write_key_file("p384-and-node.pem", shared->trust_path,
+                   EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"), path, sizeof(path));
+    expect_trust_file(export_path, path, 0, "OK 4 entries");
+
+    write_trust_file("private.pem", NULL,
+                     "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", path,
+                     sizeof(path));
+    expect_trust_file(export_path, path, 2,
+                      "private.pem: no PUBLIC KEY or CERTIFICATE block in PEM form (blocks "
+                      "of other labels: 1)");
+    write_trust_file("empty.pem", NULL, "", path, sizeof(path));
+    expect_trust_file(export_path, path, 2,
+                      "empty.pem: no PUBLIC KEY or CERTIFICATE block in PEM form (blocks of "
+                      "other labels: 0)");
+    expect_trust_file(export_path, "/nonexistent/audit.pub", 2,
+                      "/nonexistent/audit.pub: cannot open the file: No such file or directory");
+
+    /* An endless input ends after 1 MiB, rather than being read for ever. */
+    snprintf(command, sizeof(command), "timeout 60 %s audit verify '%s' --trust /dev/zero",
+             getenv("IDSVC_ADMIN"), export_path);
+    assert_int_equal(test_run_capture(command, output, sizeof(output)), 2);
+    assert_non_null(strstr(output, "/dev/zero: the file is larger than 1 MiB"));
+}
+
 /* prove checks the entry's text against the leaf hash that the proof covers, and with
  * --trust the key that the checkpoint names. */
 static void test_prove_checks_entry_and_key(void **state)
@@ -1411,6 +1556,51 @@ static void test_saved_checkpoint_rejections(void **state)
                bad_path, sizeof(bad_path));
     expect_consistency(bad_path, new_path, proof_path, 1,
                        ": checkpoint_invalid: the body, algorithm or signature is missing");
+}
+
+/* Every node's tree of 0 entries has the same root, so a checkpoint of 0 entries that
+ * another node signed with a trusted key differs from this node's only by its node line.
+ * Neither as a saved checkpoint nor as a line added to the export may it pass. */
+static void test_other_node_checkpoint_rejected(void **state)
+{
+    char saved_path[PATH_MAX + 64];
+    char export_path[PATH_MAX + 128];
+    char arguments[4 * PATH_MAX];
+    json_t *saved;
+    json_t *line;
+    char *text;
+    FILE *file;
+
+    (void)state;
+    save_checkpoint(shared->other_node_path, 0, "other-node-0", saved_path,
+                    sizeof(saved_path));
+    saved = json_load_file(saved_path, 0, NULL);
+    assert_non_null(saved);
+    line = json_pack("{s:s, s:i, s:O, s:O, s:O}", "type", "checkpoint", "id", 99, "algorithm",
+                     json_object_get(saved, "algorithm"), "body", json_object_get(saved, "body"),
+                     "signature", json_object_get(saved, "signature"));
+    assert_non_null(line);
+    text = json_dumps(line, JSON_COMPACT);
+    assert_non_null(text);
+    export_copy("other-node-line", NULL, 0, NULL, export_path, sizeof(export_path));
+    file = fopen(export_path, "a");
+    assert_non_null(file);
+    fprintf(file, "%s\n", text);
+    assert_int_equal(fclose(file), 0);
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 1,
+                 "FAILED checkpoint 1: checkpoint_node_mismatch: the checkpoint names node "
+                 "https://node.example/idsvc, but checkpoint 99 of 0 entries before it names "
+                 "https://other.example/idsvc");
+
+    expect_saved_verify(shared->db_path, "saved-other-node", saved_path, 1,
+                        "other-node-0.json: checkpoint_node_mismatch: the checkpoint names "
+                        "node https://other.example/idsvc, but the export's checkpoint 1 of 4 "
+                        "entries names https://node.example/idsvc");
+    free(text);
+    json_decref(line);
+    json_decref(saved);
 }
 
 /* Copies the log at source_path to NAME.db, appends event to the copy as a node without
@@ -1859,6 +2049,7 @@ int main(void)
         cmocka_unit_test(test_clock_acceptance_noted),
         cmocka_unit_test(test_first_texts_deleted),
         cmocka_unit_test(test_verify_key_rollover),
+        cmocka_unit_test(test_trust_file_checked),
         cmocka_unit_test(test_prove_checks_entry_and_key),
         cmocka_unit_test(test_saved_checkpoint_extended),
         cmocka_unit_test(test_saved_checkpoint_rewritten_log),
@@ -1866,6 +2057,7 @@ int main(void)
         cmocka_unit_test(test_consistency_version_line),
         cmocka_unit_test(test_consistency_proof_tampered),
         cmocka_unit_test(test_saved_checkpoint_rejections),
+        cmocka_unit_test(test_other_node_checkpoint_rejected),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

@@ -801,7 +801,7 @@ static int check_checkpoint(const verifier *v, const audit_checkpoint *checkpoin
     audit_merkle_proof proof;
     EVP_PKEY *key = audit_trust_find(&v->trust, checkpoint->key_id);
     char trusted[AUDIT_TRUST_MAX * 18 + 1];
-    char detail[256];
+    char detail[400];
 
     if (key == NULL) {
         audit_trust_describe(&v->trust, trusted, sizeof(trusted));
@@ -827,13 +827,21 @@ static int check_checkpoint(const verifier *v, const audit_checkpoint *checkpoin
                  checkpoint->head.size, previous != NULL ? previous->head.size : 0);
         return fail("checkpoint", checkpoint->id, "checkpoint_root_mismatch", detail);
     }
-    if (previous == NULL || previous->head.size == 0)
+    if (previous == NULL)
         return 0;
+    /* Checked after a checkpoint of 0 entries too. Every node's empty tree has the same
+     * root, so only the node line shows that another node signed it. */
     if (strcmp(previous->node_id, checkpoint->node_id) != 0 &&
-        !reset_between(v, previous->head.size, checkpoint->head.size))
-        return fail("checkpoint", checkpoint->id, "checkpoint_node_mismatch",
-                    "the checkpoint names another node than the previous one, and no "
-                    "audit_anchor_reset entry lies between them");
+        !reset_between(v, previous->head.size, checkpoint->head.size)) {
+        snprintf(detail, sizeof(detail),
+                 "the checkpoint names node %.80s, but checkpoint %" PRIu64 " of %" PRIu64
+                 " entries before it names %.80s, and no audit_anchor_reset entry lies "
+                 "between them", checkpoint->node_id, previous->id, previous->head.size,
+                 previous->node_id);
+        return fail("checkpoint", checkpoint->id, "checkpoint_node_mismatch", detail);
+    }
+    if (previous->head.size == 0)
+        return 0;
     if (audit_merkle_consistency_proof(&source, previous->head.size, checkpoint->head.size,
                                        &proof) != AUDIT_MERKLE_OK ||
         audit_merkle_verify_consistency(&previous->head, &checkpoint->head, proof.hashes,
@@ -925,6 +933,40 @@ static void check_purge_entries(verifier *v)
  * its stored checkpoints signs new checkpoints whose line agrees with the deletion.
  * Returns 0, or the exit status after a FAILED line.
  */
+/*
+ * Checks that a saved checkpoint names the node of the export's checkpoint nearest to it:
+ * the first of its size or larger, else the latest. Another node's checkpoint of 0
+ * entries has the same root as this node's, so only its node line shows it. Returns 0,
+ * or the exit status after a FAILED line.
+ */
+static int check_saved_node(const verifier *v, const char *path,
+                            const audit_checkpoint *saved)
+{
+    const audit_checkpoint *nearest = &v->checkpoints[v->checkpoint_count - 1];
+    uint64_t low;
+    uint64_t high;
+    char detail[600];
+
+    for (size_t i = 0; i < v->checkpoint_count; i++) {
+        if (v->checkpoints[i].head.size >= saved->head.size) {
+            nearest = &v->checkpoints[i];
+            break;
+        }
+    }
+    if (strcmp(nearest->node_id, saved->node_id) == 0)
+        return 0;
+    low = nearest->head.size < saved->head.size ? nearest->head.size : saved->head.size;
+    high = nearest->head.size < saved->head.size ? saved->head.size : nearest->head.size;
+    if (reset_between(v, low, high))
+        return 0;
+    snprintf(detail, sizeof(detail),
+             "the checkpoint names node %.200s, but the export's checkpoint %" PRIu64
+             " of %" PRIu64 " entries names %.200s, and no audit_anchor_reset entry lies "
+             "between them: it is another node's checkpoint",
+             saved->node_id, nearest->id, nearest->head.size, nearest->node_id);
+    return audit_saved_fail("saved checkpoint", path, "checkpoint_node_mismatch", detail);
+}
+
 static int check_saved(verifier *v)
 {
     audit_merkle_source source = audit_memory_tree_source(&v->tree);
@@ -936,6 +978,8 @@ static int check_saved(verifier *v)
         rc = audit_saved_load(v->saved_paths[i], &saved);
         if (rc == 0)
             rc = audit_saved_check_signature(v->saved_paths[i], &saved, &v->trust);
+        if (rc == 0)
+            rc = check_saved_node(v, v->saved_paths[i], &saved);
         if (rc == 0)
             rc = audit_saved_check_prefix(v->saved_paths[i], &saved, &source,
                                           v->tree.frontier.size);
