@@ -673,11 +673,15 @@ static void read_row(sqlite3_stmt *stmt, audit_row *row)
     row->actor = (const char *)sqlite3_column_text(stmt, 3);
     row->relying_party = (const char *)sqlite3_column_text(stmt, 4);
     row->jurisdiction = (const char *)sqlite3_column_text(stmt, 5);
-    if (sqlite3_column_bytes(stmt, 6) == AUDIT_MERKLE_HASH_SIZE)
+    row->leaf_hash_invalid = sqlite3_column_type(stmt, 6) != SQLITE_BLOB ||
+                             sqlite3_column_bytes(stmt, 6) != AUDIT_MERKLE_HASH_SIZE;
+    if (!row->leaf_hash_invalid)
         memcpy(row->leaf_hash.bytes, sqlite3_column_blob(stmt, 6), AUDIT_MERKLE_HASH_SIZE);
     row->text = (const char *)sqlite3_column_text(stmt, 7);
+    row->text_len = (size_t)sqlite3_column_bytes(stmt, 7);
     row->purged_at = sqlite3_column_int64(stmt, 8);
     row->payload = (const char *)sqlite3_column_text(stmt, 9);
+    row->payload_len = (size_t)sqlite3_column_bytes(stmt, 9);
 }
 
 audit_status audit_store_each_entry(audit_store *store, const audit_filter *filter,
@@ -687,7 +691,8 @@ audit_status audit_store_each_entry(audit_store *store, const audit_filter *filt
     static const char sql[] =
         "SELECT idx, recorded_at, kind, actor, relying_party, jurisdiction, leaf_hash,"
         " entry, purged_at, payload FROM audit_entries"
-        " WHERE idx >= ?1 AND idx < ?2 AND recorded_at >= ?3 AND recorded_at < ?4"
+        " WHERE idx >= ?1 AND idx < ?2"
+        " AND (?3 IS NULL OR recorded_at >= ?3) AND (?4 IS NULL OR recorded_at < ?4)"
         " AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR relying_party = ?6)"
         " ORDER BY idx LIMIT ?7";
     audit_connection *c = thread_connection(store);
@@ -700,8 +705,12 @@ audit_status audit_store_each_entry(audit_store *store, const audit_filter *filt
         return AUDIT_ERR_STORE_FAILED;
     sqlite3_bind_int64(stmt, 1, filter->from > INT64_MAX ? INT64_MAX : (int64_t)filter->from);
     sqlite3_bind_int64(stmt, 2, filter->to > INT64_MAX ? INT64_MAX : (int64_t)filter->to);
-    sqlite3_bind_int64(stmt, 3, filter->since);
-    sqlite3_bind_int64(stmt, 4, filter->until);
+    /* No time bound reads every row, also one whose recorded_at column was edited into
+     * a text, which SQLite orders after every integer, or set to INT64_MAX. */
+    if (filter->since != INT64_MIN)
+        sqlite3_bind_int64(stmt, 3, filter->since);
+    if (filter->until != INT64_MAX)
+        sqlite3_bind_int64(stmt, 4, filter->until);
     bind_text(stmt, 5, filter->kind);
     bind_text(stmt, 6, filter->relying_party);
     sqlite3_bind_int64(stmt, 7, filter->limit == 0 ? -1 : (sqlite3_int64)filter->limit);

@@ -124,12 +124,17 @@ typedef struct audit_row {
     const char *jurisdiction;
     const char *text;    /* the hashed entry text; NULL once a version 1 entry was purged */
     const char *payload; /* a version 2 entry's payload text; NULL for version 1 or purged */
+    size_t text_len;     /* the stored bytes of text and payload, which may contain a NUL */
+    size_t payload_len;
     int64_t purged_at;   /* 0 while the payload is kept */
     audit_merkle_hash leaf_hash;
+    /* The stored leaf hash is not a blob of 32 bytes, so leaf_hash is all zeros. */
+    bool leaf_hash_invalid;
 } audit_row;
 
 /* Which entries to read: indexes [from, to), times [since, until), and optional kind
- * and relying party. limit 0 reads all that match. */
+ * and relying party. limit 0 reads all that match. since INT64_MIN and until INT64_MAX
+ * bound nothing, so they read rows whose recorded_at column is not an integer too. */
 typedef struct audit_filter {
     uint64_t from;
     uint64_t to;

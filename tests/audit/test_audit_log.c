@@ -1030,6 +1030,71 @@ static void tamper(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* What read_row_facts keeps of each row. */
+typedef struct row_facts {
+    size_t count;
+    uint64_t index[8];
+    bool leaf_hash_invalid[8];
+    size_t text_len[8];
+} row_facts;
+
+static int read_row_facts(void *ctx, const audit_row *row)
+{
+    row_facts *facts = ctx;
+
+    if (facts->count == 8)
+        return -1;
+    facts->index[facts->count] = row->index;
+    facts->leaf_hash_invalid[facts->count] = row->leaf_hash_invalid;
+    facts->text_len[facts->count] = row->text_len;
+    facts->count++;
+    return 0;
+}
+
+/* Reading without bounds returns every row, also those whose columns were edited in SQL
+ * into values that no time bound matches, so no route or tool loses an entry. A stored
+ * leaf hash that is not 32 bytes is flagged, and a text keeps its length past a NUL. */
+static void test_each_entry_reads_edited_rows(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 32];
+    char error[512] = "";
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer};
+    audit_event event = {.kind = "policy_loaded"};
+    audit_filter all;
+    row_facts facts = {0};
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, sizeof(path), "%s/edited-rows.db", f->token.dir);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    assert_non_null(log);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+
+    tamper(path, "UPDATE audit_entries SET recorded_at = 'x' WHERE idx = 0;"
+                 "UPDATE audit_entries SET recorded_at = 9223372036854775807 WHERE idx = 1;"
+                 "UPDATE audit_entries SET recorded_at = -9223372036854775808 WHERE idx = 2;"
+                 "UPDATE audit_entries SET leaf_hash = X'00' WHERE idx = 3;"
+                 "UPDATE audit_entries SET entry = CAST(X'7b00227d' AS TEXT) WHERE idx = 4;");
+    audit_filter_all(&all);
+    assert_int_equal(audit_store_each_entry(audit_log_store(log), &all, read_row_facts, &facts),
+                     AUDIT_OK);
+    assert_int_equal(facts.count, 5);
+    for (size_t i = 0; i < facts.count; i++)
+        assert_int_equal(facts.index[i], i);
+    assert_false(facts.leaf_hash_invalid[2]);
+    assert_true(facts.leaf_hash_invalid[3]);
+    assert_int_equal(facts.text_len[4], 4);
+    audit_log_close(&log);
+}
+
 /* Returns the error of an open that must fail; the caller frees it. */
 static char *open_error(fixture *f, const char *path)
 {
@@ -2013,6 +2078,7 @@ int main(void)
         cmocka_unit_test(test_group_commit_threads),
         cmocka_unit_test(test_checkpoints_race_commits),
         cmocka_unit_test(test_record_returns_index),
+        cmocka_unit_test(test_each_entry_reads_edited_rows),
         cmocka_unit_test(test_unknown_kind_rejected),
         cmocka_unit_test(test_purge_time_ignores_forward_step),
         cmocka_unit_test(test_checkpoint_signed_in_hsm),

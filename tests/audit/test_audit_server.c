@@ -371,6 +371,63 @@ static void test_bad_parameters(void **state)
     http_result_clear(&result);
 }
 
+/* Runs sql on the running node's database, waiting while the node writes. */
+static void edit_live_database(const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *message = NULL;
+
+    assert_int_equal(sqlite3_open(server.db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fprintf(stderr, "%s: %s\n", sql, message);
+    assert_null(message);
+    sqlite3_close(db);
+}
+
+/* Entries edited in the database are served as stored. A recorded_at column that no
+ * time bound matches does not hide its entry, a leaf hash that is not 32 bytes is null,
+ * and texts that JSON cannot carry come as hex rather than as a 500 for the whole page.
+ * The edits are undone before the checks, so the later tests read a clean log. */
+static void test_edited_entries_served(void **state)
+{
+    http_result result;
+    const json_t *entries;
+    const json_t *item;
+    size_t i;
+
+    (void)state;
+    edit_live_database(
+        "CREATE TABLE entries_before AS SELECT * FROM audit_entries WHERE idx < 4;"
+        "UPDATE audit_entries SET recorded_at = 'x' WHERE idx = 0;"
+        "UPDATE audit_entries SET recorded_at = 9223372036854775807 WHERE idx = 1;"
+        "UPDATE audit_entries SET leaf_hash = X'00' WHERE idx = 2;"
+        "UPDATE audit_entries SET entry = CAST(X'7bff7d' AS TEXT),"
+        " payload = CAST(X'7b007d' AS TEXT) WHERE idx = 3;");
+    call(CLIENT_REGULATOR, "GET", "/v1/audit/entries?from=0&to=4", NULL, &result);
+    edit_live_database(
+        "UPDATE audit_entries SET (recorded_at, leaf_hash, entry, payload) ="
+        " (SELECT recorded_at, leaf_hash, entry, payload FROM entries_before b"
+        "  WHERE b.idx = audit_entries.idx) WHERE idx < 4;"
+        "DROP TABLE entries_before;");
+
+    expect_status(&result, 200, "");
+    entries = json_object_get(result.json, "entries");
+    assert_int_equal(json_array_size(entries), 4);
+    json_array_foreach(entries, i, item)
+        assert_int_equal(json_integer_value(json_object_get(item, "index")), i);
+    assert_true(json_is_string(json_object_get(json_array_get(entries, 0), "entry")));
+    assert_true(json_is_string(json_object_get(json_array_get(entries, 1), "entry")));
+    item = json_array_get(entries, 2);
+    assert_true(json_is_null(json_object_get(item, "leaf_hash")));
+    item = json_array_get(entries, 3);
+    assert_null(json_object_get(item, "entry"));
+    assert_string_equal(json_string_value(json_object_get(item, "entry_hex")), "7bff7d");
+    assert_null(json_object_get(item, "payload"));
+    assert_string_equal(json_string_value(json_object_get(item, "payload_hex")), "7b007d");
+    http_result_clear(&result);
+}
+
 /* ---- idsvc-admin audit on copies of the database ---------------------------------- */
 
 static int run_admin(const char *arguments, char *output, size_t size)
@@ -818,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_events_recorded_without_values),
         cmocka_unit_test(test_proofs_match_recomputation),
         cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_edited_entries_served),
         cmocka_unit_test(test_tampering_detected),
         cmocka_unit_test(test_sigkill_loses_no_acknowledged_entry),
     };
