@@ -1603,6 +1603,64 @@ static void test_other_node_checkpoint_rejected(void **state)
     json_decref(saved);
 }
 
+/* Runs idsvc-admin with arguments under a time limit, for inputs that never end, and
+ * expects status and expected. */
+static void expect_admin_bounded(const char *arguments, int status, const char *expected)
+{
+    char command[7 * PATH_MAX];
+    char output[4096];
+    int actual;
+
+    snprintf(command, sizeof(command), "timeout 60 %s %s", getenv("IDSVC_ADMIN"), arguments);
+    actual = test_run_capture(command, output, sizeof(output));
+    if (actual != status || strstr(output, expected) == NULL)
+        fprintf(stderr, "%s: expected status %d and \"%s\", got %d: %s\n", command, status,
+                expected, actual, output);
+    assert_int_equal(actual, status);
+    assert_non_null(strstr(output, expected));
+}
+
+/* The input files of verify and consistency are read to a bound. An endless or huge
+ * input fails with its reason after 1 MiB rather than filling the memory. A folder is an
+ * unreadable file (exit status 2), not a file that is not JSON. */
+static void test_input_files_bounded(void **state)
+{
+    char saved_path[PATH_MAX + 64];
+    char export_path[PATH_MAX + 128];
+    char arguments[6 * PATH_MAX];
+
+    (void)state;
+    save_checkpoint(shared->extended_path, 0, "bounded-3", saved_path, sizeof(saved_path));
+    snprintf(arguments, sizeof(arguments), "audit verify /dev/zero --trust '%s'",
+             shared->trust_path);
+    expect_admin_bounded(arguments, 1,
+                         "FAILED line 1: export_invalid: the line is longer than 1 MiB");
+
+    snprintf(arguments, sizeof(arguments), "audit consistency /dev/zero '%s' --trust '%s'",
+             saved_path, shared->trust_path);
+    expect_admin_bounded(arguments, 1,
+                         "FAILED saved checkpoint /dev/zero: checkpoint_invalid: the file is "
+                         "larger than 1 MiB");
+    snprintf(arguments, sizeof(arguments), "audit consistency '%s' '%s' --trust '%s'",
+             shared->token.dir, saved_path, shared->trust_path);
+    expect_admin_bounded(arguments, 2, ": Is a directory");
+    snprintf(arguments, sizeof(arguments),
+             "audit consistency '%s' '%s' --proof '%s' --trust '%s'", saved_path, saved_path,
+             shared->token.dir, shared->trust_path);
+    expect_admin_bounded(arguments, 2, ": Is a directory");
+
+    export_copy_of(shared->extended_path, "bounded-export", NULL, 0, NULL, export_path,
+                   sizeof(export_path));
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' --saved /dev/zero",
+             export_path, shared->trust_path);
+    expect_admin_bounded(arguments, 1,
+                         "FAILED saved checkpoint /dev/zero: checkpoint_invalid: the file is "
+                         "larger than 1 MiB");
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' --saved '%s'",
+             export_path, shared->trust_path, shared->token.dir);
+    expect_admin_bounded(arguments, 2, ": Is a directory");
+}
+
 /* Copies the log at source_path to NAME.db, appends event to the copy as a node without
  * a signer would, and exports the copy into export_path. */
 static void export_with_entry(const char *source_path, const char *name,
@@ -2058,6 +2116,7 @@ int main(void)
         cmocka_unit_test(test_consistency_proof_tampered),
         cmocka_unit_test(test_saved_checkpoint_rejections),
         cmocka_unit_test(test_other_node_checkpoint_rejected),
+        cmocka_unit_test(test_input_files_bounded),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

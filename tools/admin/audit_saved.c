@@ -48,24 +48,58 @@ int audit_decode_signature(const char *text, unsigned char out[AUDIT_SIGNATURE_M
     return decoded - (int)padding;
 }
 
+/* A saved checkpoint is about 400 bytes and a proof at most 65 hashes, so a file larger
+ * than this is neither, and an endless input such as /dev/zero ends here. */
+#define SAVED_FILE_MAX (1024 * 1024)
+
+/* Reads the file at path into a new buffer of *len bytes. Returns it, or NULL after a
+ * message: exit status 2 in *rc for a file that cannot be opened or read, 1 (with a
+ * FAILED line naming code) for one larger than SAVED_FILE_MAX. */
+static char *read_small_file(const char *file_kind, const char *path, const char *code,
+                             size_t *len, int *rc)
+{
+    FILE *file = fopen(path, "rb");
+    char *buffer = malloc(SAVED_FILE_MAX + 1);
+    int read_error = 0;
+
+    *len = 0;
+    if (file != NULL && buffer != NULL) {
+        *len = fread(buffer, 1, SAVED_FILE_MAX + 1, file);
+        read_error = ferror(file) ? errno : 0;
+    }
+    if (file == NULL || buffer == NULL || read_error != 0) {
+        fprintf(stderr, "idsvc-admin audit: %s: %s\n", path,
+                buffer == NULL ? "out of memory" : strerror(file == NULL ? errno : read_error));
+        *rc = AUDIT_EXIT_USAGE;
+    } else if (*len > SAVED_FILE_MAX) {
+        *rc = audit_saved_fail(file_kind, path, code, "the file is larger than 1 MiB");
+    } else {
+        *rc = AUDIT_EXIT_OK;
+    }
+    if (file != NULL)
+        fclose(file);
+    if (*rc == AUDIT_EXIT_OK)
+        return buffer;
+    free(buffer);
+    return NULL;
+}
+
 /* Reads a JSON object from path. Returns it, or NULL after a message: exit status 2 for
- * a file that cannot be opened, 1 (with a FAILED line naming code) for one that is not
- * a JSON object. */
+ * a file that cannot be opened or read, 1 (with a FAILED line naming code) for one that
+ * is not a JSON object of at most SAVED_FILE_MAX bytes. */
 static json_t *load_object(const char *file_kind, const char *path, const char *code,
                            int *rc)
 {
     json_error_t error;
     json_t *doc;
-    FILE *file = fopen(path, "r");
+    size_t len;
+    char *text = read_small_file(file_kind, path, code, &len, rc);
     char detail[256];
 
-    if (file == NULL) {
-        fprintf(stderr, "idsvc-admin audit: %s: %s\n", path, strerror(errno));
-        *rc = AUDIT_EXIT_USAGE;
+    if (text == NULL)
         return NULL;
-    }
-    doc = json_loadf(file, JSON_REJECT_DUPLICATES, &error);
-    fclose(file);
+    doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+    free(text);
     if (json_is_object(doc))
         return doc;
     json_decref(doc);

@@ -679,25 +679,57 @@ static int read_line(verifier *v, const char *text)
     return rc;
 }
 
-/* Reads the export line by line. getline returns each line's length, so a NUL byte,
- * which would end the text early for the JSON reader, is found and rejected. */
+/*
+ * Reads one line of the export, with its '\n', into line, which has room for
+ * LINE_MAX_BYTES + 1 bytes. Returns 1 with *len set, 0 at the end of the file, -1 for a
+ * line longer than LINE_MAX_BYTES, at which it stops reading, or -2 after a read error.
+ * Unlike getline, it never grows a buffer, so an input without a newline, such as
+ * /dev/zero, ends after LINE_MAX_BYTES.
+ */
+static int read_bounded_line(FILE *file, char *line, size_t *len)
+{
+    size_t used = 0;
+    int c;
+
+    while ((c = getc_unlocked(file)) != EOF) {
+        if (used == LINE_MAX_BYTES)
+            return -1;
+        line[used++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    if (ferror(file))
+        return -2;
+    line[used] = '\0';
+    *len = used;
+    return used > 0 ? 1 : 0;
+}
+
+/* Reads the export line by line. read_bounded_line returns each line's length, so a NUL
+ * byte, which would end the text early for the JSON reader, is found and rejected. */
 static int read_export(verifier *v, const char *path)
 {
     FILE *file = fopen(path, "r");
-    char *text = NULL;
-    size_t capacity = 0;
-    ssize_t len;
+    char *text = malloc(LINE_MAX_BYTES + 1);
+    size_t len = 0;
+    int status = 0;
     int rc = 0;
 
-    if (file == NULL) {
-        fprintf(stderr, "idsvc-admin audit verify: %s: cannot read the file\n", path);
+    if (file == NULL || text == NULL) {
+        fprintf(stderr, VERIFY_PROGRAM ": %s: cannot read the file: %s\n", path,
+                file == NULL ? strerror(errno) : "out of memory");
+        if (file != NULL)
+            fclose(file);
+        free(text);
         return AUDIT_EXIT_USAGE;
     }
-    while (rc == 0 && (len = getline(&text, &capacity, file)) > 0) {
+    while (rc == 0 && (status = read_bounded_line(file, text, &len)) != 0) {
         v->line++;
-        if ((size_t)len > LINE_MAX_BYTES)
+        if (status == -2)
+            break;
+        if (status == -1)
             rc = fail("line", v->line, "export_invalid", "the line is longer than 1 MiB");
-        else if (memchr(text, '\0', (size_t)len) != NULL)
+        else if (memchr(text, '\0', len) != NULL)
             rc = fail("line", v->line, "export_invalid", "the line contains a NUL byte");
         else if (v->line == 1 && strncmp(text, "\xef\xbb\xbf", 3) == 0)
             rc = fail("line", v->line, "export_invalid",
@@ -706,8 +738,8 @@ static int read_export(verifier *v, const char *path)
         else if (text[strspn(text, " \t\r\n")] != '\0')
             rc = read_line(v, text);
     }
-    /* getline ends with -1 both at the end and on a read error, such as a folder. */
-    if (rc == 0 && ferror(file)) {
+    /* A read error, such as on a folder, is not the end of the export. */
+    if (rc == 0 && status == -2) {
         fprintf(stderr, VERIFY_PROGRAM ": %s: reading failed: %s\n", path, strerror(errno));
         rc = AUDIT_EXIT_USAGE;
     }
