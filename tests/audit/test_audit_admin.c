@@ -1238,6 +1238,22 @@ static void test_prove_checks_entry_and_key(void **state)
                 path, sizeof(path));
     snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s'", path);
     expect_admin(arguments, 1, "entry 1: entry_version_invalid: the entry has no text");
+
+    /* Bytes after a NUL are part of the stored text, so they must fail the hash. */
+    edited_copy("prove-text-nul",
+                "UPDATE audit_entries SET entry = CAST(CAST(entry AS BLOB) || X'00' ||"
+                " CAST('{\"kind\":\"forged\"}' AS BLOB) AS TEXT) WHERE idx = 1",
+                path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s'", path);
+    expect_admin(arguments, 1, "entry 1: entry_hash_mismatch: the entry text does not hash");
+
+    /* A leaf hash stored as hex text is named as such, not as a failed store. */
+    edited_copy("prove-leaf-text",
+                "UPDATE audit_entries SET leaf_hash = hex(leaf_hash) WHERE idx = 1", path,
+                sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit prove 1 --database '%s'", path);
+    expect_admin(arguments, 1,
+                 "entry 1: leaf_hash_invalid: the stored leaf hash is not a blob of 32 bytes");
 }
 
 /* ---- Saved checkpoints and consistency proofs ------------------------------------- */

@@ -240,6 +240,13 @@ static int check_entry_text(void *ctx, const audit_row *row)
 
     /* An entry of version 2 keeps its text when purged, so one without text where the
      * latest checkpoint signs version 2 had its text deleted. */
+    if (row->leaf_hash_invalid) {
+        fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 ": leaf_hash_invalid: the "
+                "stored leaf hash is not a blob of 32 bytes; run 'audit verify' on an "
+                "export\n", row->index);
+        *status = 1;
+        return 0;
+    }
     if (row->text == NULL && row->index >= check->version_2_from) {
         fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 ": entry_version_invalid: "
                 "the entry has no text, but the latest checkpoint signs that entries from "
@@ -256,7 +263,8 @@ static int check_entry_text(void *ctx, const audit_row *row)
         *status = 0;
         return 0;
     }
-    audit_merkle_hash_leaf(row->text, strlen(row->text), &computed);
+    /* The stored length, because bytes after a NUL are part of the stored text too. */
+    audit_merkle_hash_leaf(row->text, row->text_len, &computed);
     *status = memcmp(computed.bytes, row->leaf_hash.bytes, sizeof(computed.bytes)) == 0 ? 0 : 1;
     if (*status != 0)
         fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 ": entry_hash_mismatch: "
@@ -313,6 +321,9 @@ static int prove(audit_store *source_store, const prove_args *args)
         goto out;
     }
 
+    /* The entry first, so that a broken row is named rather than the failed proof. */
+    if (args->index < head.size && check_entry(source_store, args->index) != 0)
+        goto out;
     status = audit_merkle_inclusion_proof(&source, args->index, head.size, &proof);
     if (status == AUDIT_MERKLE_OK && source.subtree_hash(source.ctx, 0, args->index, &leaf) != 0)
         status = AUDIT_MERKLE_ERR_STORE_FAILED;
@@ -325,8 +336,6 @@ static int prove(audit_store *source_store, const prove_args *args)
         goto out;
     }
 
-    if (check_entry(source_store, args->index) != 0)
-        goto out;
     for (size_t i = 0; i < proof.count; i++)
         json_array_append_new(hashes, hash_json(&proof.hashes[i]));
     audit_print_line(stdout, json_pack("{s:I, s:I, s:o, s:o, s:O, s:b}", "index",
