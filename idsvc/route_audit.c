@@ -652,9 +652,11 @@ void route_audit_entries_list(http_request *request, http_reply *reply)
     json_t *entries;
     json_t *doc;
 
+    /* from is checked against the log too, because without to the reply would blame a
+     * to that the caller never sent. */
     if (query_number(request, "from", true, &from, reply) < 0 ||
         query_number(request, "to", false, &to, reply) < 0 ||
-        !check_size(to, "to", tree_size, reply))
+        !check_size(from, "from", tree_size, reply) || !check_size(to, "to", tree_size, reply))
         return;
     if (from > to) {
         problem_set(reply, 400, "range_invalid", "from", "from must not be larger than to.");

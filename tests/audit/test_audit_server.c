@@ -351,6 +351,8 @@ static void test_bad_parameters(void **state)
         {"/v1/audit/entries", "parameter_missing", "from"},
         {"/v1/audit/entries?from=3&to=2", "range_invalid", "from"},
         {"/v1/audit/entries?from=0&to=999999", "size_beyond_log", "to"},
+        {"/v1/audit/entries?from=999999", "size_beyond_log", "from"},
+        {"/v1/audit/entries?from=9223372036854775807&to=2", "size_beyond_log", "from"},
     };
     http_result result;
 
