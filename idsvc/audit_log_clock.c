@@ -22,8 +22,13 @@ static void format_time(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The latest time that RFC 3339 can write, 9999-12-31T23:59:59Z. */
+#define RFC3339_TIME_MAX INT64_C(253402300799)
+
 typedef struct last_entry {
     bool found;
+    /* recorded_at is not an integer from 0 to RFC3339_TIME_MAX, which the node never writes */
+    bool invalid;
     uint64_t index;
     time_t recorded_at;
 } last_entry;
@@ -34,6 +39,8 @@ static int read_last_entry(void *ctx, const audit_row *row)
 
     last->found = true;
     last->index = row->index;
+    last->invalid = row->recorded_at_invalid || row->recorded_at < 0 ||
+                    row->recorded_at > RFC3339_TIME_MAX;
     last->recorded_at = (time_t)row->recorded_at;
     return 0;
 }
@@ -45,7 +52,8 @@ static int read_last_entry(void *ctx, const audit_row *row)
  * its own new entry becomes the last one and the next start compares with it. The
  * entry's time is its recorded_at column, which repeats the time in its hashed text.
  */
-static int read_newest_time(audit_log *log, audit_clock_reading *reading)
+static int read_newest_time(audit_log *log, audit_clock_reading *reading, char *error,
+                            size_t error_size)
 {
     audit_filter filter;
     last_entry last = {0};
@@ -53,8 +61,21 @@ static int read_newest_time(audit_log *log, audit_clock_reading *reading)
     audit_filter_all(&filter);
     filter.from = log->head.size > 0 ? log->head.size - 1 : 0;
     if (log->head.size > 0 &&
-        audit_store_each_entry(log->store, &filter, read_last_entry, &last) != AUDIT_OK)
+        audit_store_each_entry(log->store, &filter, read_last_entry, &last) != AUDIT_OK) {
+        snprintf(error, error_size, "reading the time of the last audit entry from the "
+                 "database failed");
         return -1;
+    }
+    /* A column edited out of range would make the comparison below overflow, or hide
+     * the entry's time, so the start fails closed and names it. */
+    if (last.found && last.invalid) {
+        snprintf(error, error_size, "the recorded_at column of audit entry %" PRIu64 " is "
+                 "not an integer number of seconds from 0 to %" PRId64 ", which the node "
+                 "never writes: the database was edited. Run 'idsvc-admin audit verify' on "
+                 "an export, and set the column to the entry's time",
+                 last.index, RFC3339_TIME_MAX);
+        return -1;
+    }
     if (last.found && last.recorded_at >= log->checkpoint_time_at_open) {
         reading->recorded_time = last.recorded_at;
         reading->recorded_by_entry = true;
@@ -161,11 +182,8 @@ int audit_log_check_clock(audit_log *log, const audit_anchor *anchor, char *erro
 
     if (!log->check_clock)
         return 0;
-    if (read_newest_time(log, &reading) != 0) {
-        snprintf(error, error_size, "reading the time of the last audit entry from the "
-                 "database failed");
+    if (read_newest_time(log, &reading, error, error_size) != 0)
         return -1;
-    }
     consider_anchor(&reading, anchor);
     reading.behind_seconds = (long long)reading.recorded_time - (long long)reading.wall_clock;
     if (reading.recorded_time == 0 || reading.behind_seconds <= (long long)log->clock_tolerance) {

@@ -669,6 +669,7 @@ static void read_row(sqlite3_stmt *stmt, audit_row *row)
     memset(row, 0, sizeof(*row));
     row->index = (uint64_t)sqlite3_column_int64(stmt, 0);
     row->recorded_at = sqlite3_column_int64(stmt, 1);
+    row->recorded_at_invalid = sqlite3_column_type(stmt, 1) != SQLITE_INTEGER;
     row->kind = (const char *)sqlite3_column_text(stmt, 2);
     row->actor = (const char *)sqlite3_column_text(stmt, 3);
     row->relying_party = (const char *)sqlite3_column_text(stmt, 4);

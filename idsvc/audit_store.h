@@ -130,6 +130,8 @@ typedef struct audit_row {
     audit_merkle_hash leaf_hash;
     /* The stored leaf hash is not a blob of 32 bytes, so leaf_hash is all zeros. */
     bool leaf_hash_invalid;
+    /* The recorded_at column is not an integer, so recorded_at is SQLite's conversion. */
+    bool recorded_at_invalid;
 } audit_row;
 
 /* Which entries to read: indexes [from, to), times [since, until), and optional kind

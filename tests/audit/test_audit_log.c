@@ -1095,6 +1095,48 @@ static void test_each_entry_reads_edited_rows(void **state)
     audit_log_close(&log);
 }
 
+/* A start compares the wall clock with the last entry's recorded_at column. A column
+ * edited into a text, a negative number or one past the year 9999 fails the open and is
+ * named, rather than overflowing the comparison or being read as no time at all. */
+static void test_clock_check_names_bad_time(void **state)
+{
+    static const char *const values[] = {"'x'", "-9223372036854775808",
+                                         "9223372036854775807", "253402300800"};
+    fixture *f = *state;
+    char path[PATH_MAX + 32];
+    char sql[128];
+    char error[512];
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer,
+                                 .check_clock = true};
+    audit_event event = {.kind = "policy_loaded"};
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, sizeof(path), "%s/clock-column.db", f->token.dir);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    assert_non_null(log);
+    assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    audit_log_close(&log);
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        snprintf(sql, sizeof(sql), "UPDATE audit_entries SET recorded_at = %s WHERE idx = 0",
+                 values[i]);
+        tamper(path, sql);
+        error[0] = '\0';
+        log = audit_log_open(&options, error, sizeof(error));
+        if (log != NULL)
+            fail_msg("the log opened with recorded_at = %s", values[i]);
+        assert_non_null(strstr(error, "the recorded_at column of audit entry 0 is not an "
+                                      "integer number of seconds from 0 to 253402300799"));
+    }
+}
+
 /* Returns the error of an open that must fail; the caller frees it. */
 static char *open_error(fixture *f, const char *path)
 {
@@ -2079,6 +2121,7 @@ int main(void)
         cmocka_unit_test(test_checkpoints_race_commits),
         cmocka_unit_test(test_record_returns_index),
         cmocka_unit_test(test_each_entry_reads_edited_rows),
+        cmocka_unit_test(test_clock_check_names_bad_time),
         cmocka_unit_test(test_unknown_kind_rejected),
         cmocka_unit_test(test_purge_time_ignores_forward_step),
         cmocka_unit_test(test_checkpoint_signed_in_hsm),
