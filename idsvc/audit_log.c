@@ -935,7 +935,8 @@ static int check_checkpoint(audit_log *log, char *error, size_t error_size)
     if (status == AUDIT_ERR_NOT_FOUND)
         return 0;
     if (status != AUDIT_OK)
-        snprintf(error, error_size, "cannot read the latest audit checkpoint");
+        snprintf(error, error_size, "cannot read the latest audit checkpoint; the "
+                 "audit_store_error line before this one says why");
     else if (!checkpoint_signature_holds(log, &latest))
         snprintf(error, error_size,
                  "the signature of audit checkpoint %llu does not verify with the node's key "

@@ -66,8 +66,8 @@ static int read_newest_time(audit_log *log, audit_clock_reading *reading, char *
                  "database failed");
         return -1;
     }
-    /* A column edited out of range would make the comparison below overflow, or hide
-     * the entry's time, so the start fails closed and names it. */
+    /* A column edited out of range would hide the entry's time, or give one that gmtime
+     * cannot format, so the start fails closed and names it. */
     if (last.found && last.invalid) {
         snprintf(error, error_size, "the recorded_at column of audit entry %" PRIu64 " is "
                  "not an integer number of seconds from 0 to %" PRId64 ", which the node "

@@ -791,6 +791,30 @@ static int read_checkpoint(sqlite3_stmt *stmt, audit_checkpoint *out)
 
 #define CHECKPOINT_SELECT "SELECT id, algorithm, body, signature FROM audit_checkpoints "
 
+/*
+ * Checks the columns that chose the latest checkpoint, which its signature does not
+ * cover: its tree_size must be the size that its body signs, and it must be the newest
+ * row, because the node never signs a smaller tree after a larger one. Otherwise someone
+ * lowered the tree_size of the real latest checkpoint, which would let the start compare
+ * the log with an older one. Returns 0, or -1 after a log line.
+ */
+static int check_latest_columns(sqlite3_stmt *stmt, const audit_checkpoint *latest)
+{
+    int64_t tree_size = sqlite3_column_int64(stmt, 4);
+    int64_t newest_id = sqlite3_column_int64(stmt, 5);
+
+    if (sqlite3_column_type(stmt, 4) == SQLITE_INTEGER && tree_size >= 0 &&
+        (uint64_t)tree_size == latest->head.size && newest_id == (int64_t)latest->id)
+        return 0;
+    log_message(LOG_ERROR, "audit_store_error",
+                "audit checkpoint %llu has the largest tree_size column, %lld, but its body "
+                "signs %llu entries, or checkpoint %lld is newer: a tree_size or id column of "
+                "audit_checkpoints was edited. Run 'idsvc-admin audit verify' on an export",
+                (unsigned long long)latest->id, (long long)tree_size,
+                (unsigned long long)latest->head.size, (long long)newest_id);
+    return -1;
+}
+
 audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint *out)
 {
     audit_connection *c = thread_connection(store);
@@ -800,13 +824,23 @@ audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint 
 
     memset(out, 0, sizeof(*out));
     if (c == NULL ||
-        (stmt = prepare(c->db, CHECKPOINT_SELECT "ORDER BY tree_size DESC, id DESC LIMIT 1")) == NULL)
+        (stmt = prepare(c->db, "SELECT id, algorithm, body, signature, tree_size,"
+                               " (SELECT max(id) FROM audit_checkpoints)"
+                               " FROM audit_checkpoints"
+                               " ORDER BY tree_size DESC, id DESC LIMIT 1")) == NULL)
         return AUDIT_ERR_STORE_FAILED;
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        status = read_checkpoint(stmt, out) == 0 ? AUDIT_OK : AUDIT_ERR_STORE_FAILED;
-    else if (rc != SQLITE_DONE)
+    if (rc == SQLITE_ROW && read_checkpoint(stmt, out) != 0) {
+        log_message(LOG_ERROR, "audit_store_error", "audit checkpoint %lld: its body, "
+                    "algorithm or signature is malformed",
+                    (long long)sqlite3_column_int64(stmt, 0));
         status = AUDIT_ERR_STORE_FAILED;
+    } else if (rc == SQLITE_ROW) {
+        status = check_latest_columns(stmt, out) == 0 ? AUDIT_OK : AUDIT_ERR_STORE_FAILED;
+    } else if (rc != SQLITE_DONE) {
+        log_sqlite(c->db, "reading the latest audit checkpoint");
+        status = AUDIT_ERR_STORE_FAILED;
+    }
     sqlite3_finalize(stmt);
     if (status != AUDIT_OK)
         audit_checkpoint_clear(out);

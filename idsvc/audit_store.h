@@ -159,7 +159,9 @@ audit_status audit_store_each_entry(audit_store *store, const audit_filter *filt
 /* Stores a checkpoint and sets its id. */
 audit_status audit_store_add_checkpoint(audit_store *store, audit_checkpoint *checkpoint);
 
-/* Reads the checkpoint of the largest tree; AUDIT_ERR_NOT_FOUND when there is none. */
+/* Reads the checkpoint of the largest tree; AUDIT_ERR_NOT_FOUND when there is none.
+ * AUDIT_ERR_STORE_FAILED also when its body does not parse, or its tree_size or id
+ * column was edited (a log line names them). */
 audit_status audit_store_latest_checkpoint(audit_store *store, audit_checkpoint *out);
 
 /* Sets *found to whether a stored checkpoint has exactly this signed body. */

@@ -1097,7 +1097,7 @@ static void test_each_entry_reads_edited_rows(void **state)
 
 /* A start compares the wall clock with the last entry's recorded_at column. A column
  * edited into a text, a negative number or one past the year 9999 fails the open and is
- * named, rather than overflowing the comparison or being read as no time at all. */
+ * named, rather than being read as no time at all or as one that cannot be formatted. */
 static void test_clock_check_names_bad_time(void **state)
 {
     static const char *const values[] = {"'x'", "-9223372036854775808",
@@ -1134,6 +1134,57 @@ static void test_clock_check_names_bad_time(void **state)
             fail_msg("the log opened with recorded_at = %s", values[i]);
         assert_non_null(strstr(error, "the recorded_at column of audit entry 0 is not an "
                                       "integer number of seconds from 0 to 253402300799"));
+    }
+}
+
+/* The latest checkpoint is chosen by its tree_size column, which its signature does not
+ * cover. A column lowered on the newest checkpoint, or raised on an older one, would let
+ * the open compare the log with an older checkpoint, so the open fails. */
+static void test_latest_checkpoint_columns_checked(void **state)
+{
+    static const char *const edits[] = {
+        "UPDATE audit_checkpoints SET tree_size = 0 WHERE id = 2",
+        "UPDATE audit_checkpoints SET tree_size = 99 WHERE id = 1",
+        "UPDATE audit_checkpoints SET tree_size = 'x' WHERE id = 2",
+        "UPDATE audit_checkpoints SET id = 0 WHERE id = 2",
+    };
+    fixture *f = *state;
+    char path[PATH_MAX + 32];
+    char copy[PATH_MAX + 48];
+    char command[3 * PATH_MAX];
+    char error[512];
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer};
+    audit_event event = {.kind = "policy_loaded"};
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, sizeof(path), "%s/checkpoint-columns.db", f->token.dir);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    assert_non_null(log);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+        assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
+    }
+    audit_log_close(&log);
+
+    snprintf(copy, sizeof(copy), "%s.copy", path);
+    options.database_path = copy;
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        snprintf(command, sizeof(command), "cp '%s' '%s'", path, copy);
+        assert_int_equal(test_run(command), 0);
+        tamper(copy, edits[i]);
+        error[0] = '\0';
+        log = audit_log_open(&options, error, sizeof(error));
+        if (log != NULL)
+            fail_msg("the log opened after: %s", edits[i]);
+        assert_string_equal(error, "cannot read the latest audit checkpoint; the "
+                                   "audit_store_error line before this one says why");
     }
 }
 
@@ -2122,6 +2173,7 @@ int main(void)
         cmocka_unit_test(test_record_returns_index),
         cmocka_unit_test(test_each_entry_reads_edited_rows),
         cmocka_unit_test(test_clock_check_names_bad_time),
+        cmocka_unit_test(test_latest_checkpoint_columns_checked),
         cmocka_unit_test(test_unknown_kind_rejected),
         cmocka_unit_test(test_purge_time_ignores_forward_step),
         cmocka_unit_test(test_checkpoint_signed_in_hsm),
