@@ -857,7 +857,8 @@ static int load_tree(audit_log *log, char *error, size_t error_size)
 
     if (audit_store_size(log->store, &size) != AUDIT_OK ||
         audit_store_nodes_beyond(log->store, size, &beyond) != AUDIT_OK) {
-        snprintf(error, error_size, "cannot read the size of the audit log");
+        snprintf(error, error_size, "cannot read the size of the audit log; the "
+                 "audit_store_error line before this one says why");
         return -1;
     }
     if (beyond > 0) {

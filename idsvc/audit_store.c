@@ -566,13 +566,20 @@ audit_status audit_store_size(audit_store *store, uint64_t *size)
 
     if (c == NULL)
         return AUDIT_ERR_STORE_FAILED;
-    stmt = prepare(c->db, "SELECT coalesce(max(idx) + 1, 0), count(*) FROM audit_entries");
+    stmt = prepare(c->db, "SELECT coalesce(max(idx) + 1, 0), count(*), coalesce(min(idx), 0)"
+                          " FROM audit_entries");
     if (stmt == NULL)
         return AUDIT_ERR_STORE_FAILED;
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         *size = (uint64_t)sqlite3_column_int64(stmt, 0);
-        /* A gap in the indexes means a row was deleted: the tree cannot be trusted. */
-        if (*size == (uint64_t)sqlite3_column_int64(stmt, 1))
+        /* A gap in the indexes means a row was deleted: the tree cannot be trusted. The
+         * count alone misses a row moved below index 0 in place of index 0, so the
+         * smallest index must be 0 too. */
+        if (sqlite3_column_int64(stmt, 2) < 0)
+            log_message(LOG_ERROR, "audit_store_error",
+                        "audit_entries has an index below 0, %lld: a row was moved or "
+                        "inserted with SQL", (long long)sqlite3_column_int64(stmt, 2));
+        else if (*size == (uint64_t)sqlite3_column_int64(stmt, 1))
             status = AUDIT_OK;
         else
             log_message(LOG_ERROR, "audit_store_error",

@@ -1188,6 +1188,44 @@ static void test_latest_checkpoint_columns_checked(void **state)
     }
 }
 
+/* A row moved below index 0 in place of entry 0 keeps the count of rows equal to the
+ * largest index plus 1, so the open checks the smallest index too and names the cause,
+ * not a later check that reads index -1 as 2^64 - 1. */
+static void test_open_rejects_negative_index(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX + 32];
+    char error[512];
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer};
+    audit_event event = {.kind = "policy_loaded"};
+    store *node_store;
+    audit_log *log;
+
+    snprintf(path, sizeof(path), "%s/negative-index.db", f->token.dir);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    assert_non_null(node_store);
+    store_close(&node_store);
+    options.database_path = path;
+    log = audit_log_open(&options, error, sizeof(error));
+    assert_non_null(log);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
+    assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
+    audit_log_close(&log);
+
+    tamper(path, "UPDATE audit_entries SET idx = -1 WHERE idx = 0");
+    error[0] = '\0';
+    log = audit_log_open(&options, error, sizeof(error));
+    if (log != NULL) {
+        audit_log_close(&log);
+        fail_msg("the log opened without entry 0");
+    }
+    assert_string_equal(error, "cannot read the size of the audit log; the "
+                               "audit_store_error line before this one says why");
+}
+
 /* Returns the error of an open that must fail; the caller frees it. */
 static char *open_error(fixture *f, const char *path)
 {
@@ -2174,6 +2212,7 @@ int main(void)
         cmocka_unit_test(test_each_entry_reads_edited_rows),
         cmocka_unit_test(test_clock_check_names_bad_time),
         cmocka_unit_test(test_latest_checkpoint_columns_checked),
+        cmocka_unit_test(test_open_rejects_negative_index),
         cmocka_unit_test(test_unknown_kind_rejected),
         cmocka_unit_test(test_purge_time_ignores_forward_step),
         cmocka_unit_test(test_checkpoint_signed_in_hsm),
