@@ -1677,6 +1677,47 @@ static void test_input_files_bounded(void **state)
     expect_admin_bounded(arguments, 2, ": Is a directory");
 }
 
+/* --out naming the database, through its own path, a hard link or its -wal file, would
+ * truncate the audit log, so export refuses it and leaves the database as it was. */
+static void test_export_keeps_database(void **state)
+{
+    char path[PATH_MAX + 64];
+    char other[PATH_MAX + 80];
+    char arguments[4 * PATH_MAX];
+    char command[3 * PATH_MAX];
+    char export_path[PATH_MAX + 96];
+
+    (void)state;
+    edited_copy("export-self", NULL, path, sizeof(path));
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             path);
+    expect_admin(arguments, 2, "is the database");
+
+    snprintf(other, sizeof(other), "%s.link", path);
+    snprintf(command, sizeof(command), "ln '%s' '%s'", path, other);
+    assert_int_equal(test_run(command), 0);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             other);
+    expect_admin(arguments, 2, "writing it would destroy the audit log; choose another file");
+
+    snprintf(other, sizeof(other), "%s-wal", path);
+    snprintf(command, sizeof(command), "printf x > '%s'", other);
+    assert_int_equal(test_run(command), 0);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             other);
+    expect_admin(arguments, 2, "is the database");
+    remove(other);
+
+    /* The database still exports and verifies whole. */
+    snprintf(export_path, sizeof(export_path), "%s.jsonl", path);
+    snprintf(arguments, sizeof(arguments), "audit export --database '%s' --out '%s'", path,
+             export_path);
+    expect_admin(arguments, 0, "");
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'", export_path,
+             shared->trust_path);
+    expect_admin(arguments, 0, "OK 4 entries");
+}
+
 /* Copies the log at source_path to NAME.db, appends event to the copy as a node without
  * a signer would, and exports the copy into export_path. */
 static void export_with_entry(const char *source_path, const char *name,
@@ -2133,6 +2174,7 @@ int main(void)
         cmocka_unit_test(test_saved_checkpoint_rejections),
         cmocka_unit_test(test_other_node_checkpoint_rejected),
         cmocka_unit_test(test_input_files_bounded),
+        cmocka_unit_test(test_export_keeps_database),
         cmocka_unit_test(test_purged_facts_stay_hashed),
         cmocka_unit_test(test_payload_tamper_detected),
         cmocka_unit_test(test_verify_mixed_versions),

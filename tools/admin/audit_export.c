@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -221,6 +223,31 @@ static int export_checkpoints(sqlite3 *db, export_state *state)
     return rc == SQLITE_DONE ? 0 : read_failed(db, "audit_checkpoints");
 }
 
+/*
+ * Returns true when path is, by device and inode, the database file or one of the files
+ * that SQLite keeps beside it, so that opening path for writing would truncate the log.
+ * A path that does not exist yet is a new file.
+ */
+static bool is_database_file(const char *database, const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    struct stat out_stat;
+    struct stat file_stat;
+    char name[PATH_MAX + 16];
+
+    if (stat(path, &out_stat) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        if ((size_t)snprintf(name, sizeof(name), "%s%s", database, suffixes[i]) >=
+            sizeof(name))
+            continue;
+        if (stat(name, &file_stat) == 0 && file_stat.st_dev == out_stat.st_dev &&
+            file_stat.st_ino == out_stat.st_ino)
+            return true;
+    }
+    return false;
+}
+
 int admin_audit_export_main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -245,6 +272,13 @@ int admin_audit_export_main(int argc, char **argv)
     }
     if (optind != argc || (db = audit_rows_open(EXPORT_PROGRAM, database)) == NULL)
         return AUDIT_EXIT_USAGE;
+    if (out_path != NULL && is_database_file(database, out_path)) {
+        fprintf(stderr, EXPORT_PROGRAM ": --out %s is the database %s or a file beside it "
+                "(-wal, -shm, -journal), and writing it would destroy the audit log; "
+                "choose another file\n", out_path, database);
+        sqlite3_close(db);
+        return AUDIT_EXIT_USAGE;
+    }
     if (out_path != NULL && (state.out = fopen(out_path, "w")) == NULL) {
         fprintf(stderr, EXPORT_PROGRAM ": %s: cannot create the file: %s\n", out_path,
                 strerror(errno));
