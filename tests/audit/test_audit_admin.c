@@ -1675,6 +1675,13 @@ static void test_input_files_bounded(void **state)
     snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s' --saved '%s'",
              export_path, shared->trust_path, shared->token.dir);
     expect_admin_bounded(arguments, 2, ": Is a directory");
+
+    /* The database in place of its export is named as such. */
+    snprintf(arguments, sizeof(arguments), "audit verify '%s' --trust '%s'",
+             shared->extended_path, shared->trust_path);
+    expect_admin_bounded(arguments, 1,
+                         "FAILED line 1: export_invalid: the file is an SQLite database, not "
+                         "an export");
 }
 
 /* --out naming the database, through its own path, a hard link or its -wal file, would

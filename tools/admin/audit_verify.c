@@ -682,7 +682,8 @@ static int read_line(verifier *v, const char *text)
 /*
  * Reads one line of the export, with its '\n', into line, which has room for
  * LINE_MAX_BYTES + 1 bytes. Returns 1 with *len set, 0 at the end of the file, -1 for a
- * line longer than LINE_MAX_BYTES, at which it stops reading, or -2 after a read error.
+ * line longer than LINE_MAX_BYTES, with its first *len bytes in line and no terminating
+ * zero, or -2 after a read error.
  * Unlike getline, it never grows a buffer, so an input without a newline, such as
  * /dev/zero, ends after LINE_MAX_BYTES.
  */
@@ -692,8 +693,10 @@ static int read_bounded_line(FILE *file, char *line, size_t *len)
     int c;
 
     while ((c = getc_unlocked(file)) != EOF) {
-        if (used == LINE_MAX_BYTES)
+        if (used == LINE_MAX_BYTES) {
+            *len = used;
             return -1;
+        }
         line[used++] = (char)c;
         if (c == '\n')
             break;
@@ -727,7 +730,12 @@ static int read_export(verifier *v, const char *path)
         v->line++;
         if (status == -2)
             break;
-        if (status == -1)
+        /* The 16-byte header that starts every SQLite database file. */
+        if (v->line == 1 && len >= 16 && memcmp(text, "SQLite format 3", 16) == 0)
+            rc = fail("line", v->line, "export_invalid",
+                      "the file is an SQLite database, not an export; run 'idsvc-admin "
+                      "audit export --database FILE --out EXPORT' and verify EXPORT");
+        else if (status == -1)
             rc = fail("line", v->line, "export_invalid", "the line is longer than 1 MiB");
         else if (memchr(text, '\0', len) != NULL)
             rc = fail("line", v->line, "export_invalid", "the line contains a NUL byte");
