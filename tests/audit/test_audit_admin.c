@@ -804,6 +804,14 @@ static void test_invalid_utf8_column_exported(void **state)
     expect_verify("utf8-actor", "UPDATE audit_entries SET actor = CAST(x'ff' AS TEXT) "
                   "WHERE idx = 1", "", 1,
                   "FAILED entry 1: column_mismatch: the actor column is \"X'ff'\"");
+
+    /* A column with a NUL byte, here a jurisdiction that the purge would match against
+     * no rule of TH, is exported as hex and named, not as \u0000, which verify rejects
+     * in a JSON string. */
+    expect_verify("nul-jurisdiction", "UPDATE audit_entries SET jurisdiction = "
+                  "CAST(x'544800' AS TEXT) WHERE idx = 1", "", 1,
+                  "FAILED entry 1: column_mismatch: the jurisdiction column is "
+                  "\"X'544800'\", but the entry's jurisdiction is \"TH\"");
 }
 
 /* An export without checkpoints fails with checkpoint_missing and nothing else. */
@@ -2094,6 +2102,8 @@ static void test_verify_rejects_nul_and_duplicates(void **state)
                  export_path, shared->trust_path);
         expect_admin(arguments, 1, expected);
     }
+    expect_appended_line_rejected("not-json-line", "{\"type\":", "FAILED line ",
+                                  ": export_invalid: the line is not JSON (column ");
 }
 
 static void test_number_arguments_strict(void **state)

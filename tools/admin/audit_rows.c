@@ -52,9 +52,12 @@ static json_t *column_hex_json(sqlite3_stmt *stmt, int i)
 }
 
 /* Returns column i with its stored type. A blob, and a text that JSON cannot carry
- * because it is not valid UTF-8, become the string X'hex'. */
+ * because it is not valid UTF-8 or contains a NUL byte, which 'audit verify' rejects in
+ * a JSON string, become the string X'hex'. */
 static json_t *column_json(sqlite3_stmt *stmt, int i)
 {
+    const char *text;
+    size_t len;
     json_t *value;
 
     switch (sqlite3_column_type(stmt, i)) {
@@ -63,8 +66,10 @@ static json_t *column_json(sqlite3_stmt *stmt, int i)
     case SQLITE_FLOAT:
         return json_real(sqlite3_column_double(stmt, i));
     case SQLITE_TEXT:
-        value = json_stringn((const char *)sqlite3_column_text(stmt, i),
-                             (size_t)sqlite3_column_bytes(stmt, i));
+        text = (const char *)sqlite3_column_text(stmt, i);
+        len = (size_t)sqlite3_column_bytes(stmt, i);
+        value = text != NULL && memchr(text, '\0', len) == NULL ? json_stringn(text, len)
+                                                                  : NULL;
         return value != NULL ? value : column_hex_json(stmt, i);
     case SQLITE_BLOB:
         return column_hex_json(stmt, i);

@@ -663,18 +663,25 @@ static int read_line(verifier *v, const char *text)
     const char *type = json_string_value(json_object_get(line, "type"));
     int rc;
 
-    if (line == NULL && strstr(error.text, "duplicate") != NULL)
+    if (line == NULL && strstr(error.text, "duplicate") != NULL) {
         rc = fail("line", v->line, "export_invalid", "a member name appears twice");
-    else if (type == NULL)
+    } else if (line == NULL) {
+        char detail[256];
+
+        snprintf(detail, sizeof(detail), "the line is not JSON (column %d: %s)",
+                 error.column, error.text);
+        rc = fail("line", v->line, "export_invalid", detail);
+    } else if (type == NULL) {
         rc = fail("line", v->line, "export_invalid", "not a JSON object with a type");
-    else if (strcmp(type, "entry") == 0)
+    } else if (strcmp(type, "entry") == 0) {
         rc = read_entry(v, line);
-    else if (strcmp(type, "checkpoint") == 0)
+    } else if (strcmp(type, "checkpoint") == 0) {
         rc = read_checkpoint(v, line);
-    else if (strcmp(type, "node") == 0)
+    } else if (strcmp(type, "node") == 0) {
         rc = read_node(v, line);
-    else
+    } else {
         rc = fail("line", v->line, "export_invalid", "unknown type");
+    }
     json_decref(line);
     return rc;
 }
