@@ -2,6 +2,7 @@
 #include "audit_trust.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,25 +55,26 @@ static EVP_PKEY *block_key(const char *name, const unsigned char *data, long len
                            char *error, size_t error_size)
 {
     const unsigned char *cursor = data;
+    bool public_key = strcmp(name, PEM_STRING_PUBLIC) == 0;
     EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
+    X509 *cert;
 
-    if (strcmp(name, PEM_STRING_PUBLIC) == 0) {
+    if (public_key) {
         key = d2i_PUBKEY(NULL, &cursor, len);
     } else {
         cert = d2i_X509(NULL, &cursor, len);
-        if (cert != NULL && cursor == data + len)
+        if (cert != NULL)
             key = X509_get_pubkey(cert);
         X509_free(cert);
     }
+    /* Bytes after the DER object are an error too: the block was edited. */
     if (key != NULL && cursor != data + len) {
         EVP_PKEY_free(key);
         key = NULL;
     }
     if (key == NULL)
         snprintf(error, error_size, "its content is not a valid DER %s",
-                 cert != NULL || strcmp(name, PEM_STRING_PUBLIC) != 0
-                     ? "X.509 certificate with a public key" : "SubjectPublicKeyInfo");
+                 public_key ? "SubjectPublicKeyInfo" : "X.509 certificate with a public key");
     return key;
 }
 
@@ -201,6 +203,8 @@ int audit_trust_add_file(audit_trust *trust, const char *path, char *error,
         OPENSSL_free(name);
         OPENSSL_free(header);
         OPENSSL_free(data);
+        /* So that the last error after the loop is the one that ended PEM_read_bio. */
+        ERR_clear_error();
     }
     BIO_free(bio);
     free(buffer);
@@ -217,6 +221,7 @@ int audit_trust_add_file(audit_trust *trust, const char *path, char *error,
     }
     return rc;
 }
+
 EVP_PKEY *audit_trust_find(const audit_trust *trust, const char *key_id)
 {
     for (size_t i = 0; key_id != NULL && i < trust->count; i++)
