@@ -59,17 +59,17 @@ static char *read_small_file(const char *file_kind, const char *path, const char
                              size_t *len, int *rc)
 {
     FILE *file = fopen(path, "rb");
+    int read_error = file == NULL ? errno : 0; /* before malloc can change errno */
     char *buffer = malloc(SAVED_FILE_MAX + 1);
-    int read_error = 0;
 
     *len = 0;
     if (file != NULL && buffer != NULL) {
         *len = fread(buffer, 1, SAVED_FILE_MAX + 1, file);
         read_error = ferror(file) ? errno : 0;
     }
-    if (file == NULL || buffer == NULL || read_error != 0) {
+    if (read_error != 0 || buffer == NULL) {
         fprintf(stderr, "idsvc-admin audit: %s: %s\n", path,
-                buffer == NULL ? "out of memory" : strerror(file == NULL ? errno : read_error));
+                read_error != 0 ? strerror(read_error) : "out of memory");
         *rc = AUDIT_EXIT_USAGE;
     } else if (*len > SAVED_FILE_MAX) {
         *rc = audit_saved_fail(file_kind, path, code, "the file is larger than 1 MiB");
