@@ -168,8 +168,9 @@ static bool bundle_verdict(const policy_request *req, int bundle, int claim, ver
     return v->rule != NULL;
 }
 
-/* Adds the conditions of another bundle's verdict. */
-static void verdict_combine(verdict *into, const verdict *other)
+/* Adds the conditions of another verdict: the strongest consent and assurance, the
+ * shortest retention and every mechanism set. */
+static void verdict_add_conditions(verdict *into, const verdict *other)
 {
     for (size_t i = 0; i < other->mechanism_set_count; i++)
         add_mechanism_set(into, other->mechanism_sets[i], other->mechanism_rules[i]);
@@ -188,6 +189,13 @@ static void verdict_combine(verdict *into, const verdict *other)
         into->max_retention = other->max_retention;
         into->retention_rule = other->retention_rule;
     }
+}
+
+/* Adds the conditions of another bundle's verdict, and keeps only the derived claims
+ * that both allow. */
+static void verdict_combine(verdict *into, const verdict *other)
+{
+    verdict_add_conditions(into, other);
     into->derive_mask &= other->derive_mask;
 }
 
@@ -395,24 +403,46 @@ static bool reads_ambiguous_value(const policy_request *req, int derived)
     return is_ambiguous(req, def->source);
 }
 
-/* Fills the disclosed value or the derived values; false when they are not available. */
-/* Returns the stand-ins among candidates that a rule of their own withholds. A stand-in
- * released through its source must not leave where a rule for the stand-in itself keeps
- * it, because withhold overrides disclose across bundles. */
-static uint64_t withheld_standins(const policy_request *req, uint64_t candidates)
+/* Tells whether the own rules of a derived claim keep it: a withhold verdict, or a
+ * disclose-derived verdict whose derive list leaves it out, as when a relying party
+ * requests it by its own name. */
+static bool own_rules_withhold(int claim, const verdict *own)
 {
-    uint64_t withheld = 0;
+    return own->effect == POLICY_WITHHOLD ||
+           (own->effect == POLICY_DISCLOSE_DERIVED &&
+            (own->derive_mask & (UINT64_C(1) << claim)) == 0);
+}
+
+/*
+ * Narrows the stand-ins of a disclose-derived verdict on a source claim to those that
+ * may leave, and adds the conditions of their own rules to v. A stand-in released
+ * through its source follows its own rules: where they withhold it, it is left out,
+ * and where they allow it, their conditions apply too. So a request for the source
+ * cannot skip the consent, mechanism, assurance or retention that a request for the
+ * stand-in by its own name must meet. A stand-in that no rule of its own matches adds
+ * no condition.
+ */
+static void admit_standins(const policy_request *req, int claim, verdict *v)
+{
+    uint64_t candidates = req->set->claims[claim].standins & v->derive_mask;
+    uint64_t admitted = 0;
 
     for (int i = 0; i < (int)req->set->claim_count; i++) {
         verdict own;
 
-        if ((candidates & (UINT64_C(1) << i)) && claim_verdict(req, i, &own, NULL) &&
-            own.effect == POLICY_WITHHOLD)
-            withheld |= UINT64_C(1) << i;
+        if (!(candidates & (UINT64_C(1) << i)))
+            continue;
+        if (claim_verdict(req, i, &own, NULL)) {
+            if (own_rules_withhold(i, &own))
+                continue;
+            verdict_add_conditions(v, &own);
+        }
+        admitted |= UINT64_C(1) << i;
     }
-    return withheld;
+    v->derive_mask = admitted;
 }
 
+/* Fills the disclosed value or the derived values; false when they are not available. */
 static bool release_values(const policy_request *req, int claim, const verdict *v,
                            policy_claim_decision *d)
 {
@@ -455,7 +485,7 @@ static bool release_values(const policy_request *req, int claim, const verdict *
     }
 
     d->outcome = POLICY_DERIVED;
-    standins = def->standins & v->derive_mask & ~withheld_standins(req, def->standins);
+    standins = def->standins & v->derive_mask;
     for (int i = 0; i < (int)req->set->claim_count && standins != 0; i++) {
         if (!(standins & (UINT64_C(1) << i)))
             continue;
@@ -536,6 +566,8 @@ static void decide_claim(const policy_request *req, size_t index,
     d->reason = POLICY_REASON_RULE;
     if (v.effect == POLICY_WITHHOLD)
         return;
+    if (v.effect == POLICY_DISCLOSE_DERIVED && req->set->claims[claim].source < 0)
+        admit_standins(req, claim, &v);
     if (!check_conditions(req, &v, d))
         return;
     if (!release_values(req, claim, &v, d))

@@ -1443,6 +1443,51 @@ static void test_standin_withheld_by_own_rule(void **state)
     free_bundles(bundles);
 }
 
+/* A stand-in released through its source meets the conditions of its own rules too:
+ * an import rule that requires high assurance and separate consent before age_over_21
+ * reaches Thailand also holds when the relying party requests date_of_birth, whose age
+ * check rule has no condition. */
+static void test_standin_meets_own_conditions(void **state)
+{
+    static const char extra[] =
+        "    <Rule id=\"th.test.import-age-21\"><Match><RelyingParty>TH</RelyingParty>"
+        "<Claim>age_over_21</Claim></Match><Effect>disclose</Effect>"
+        "<Conditions><Consent>separate-cross-border</Consent>"
+        "<MinAssurance>high</MinAssurance></Conditions>"
+        "<LegalBasis instrument=\"t\" provision=\"1\"/><Summary>s</Summary></Rule>\n";
+    policy_bundle *bundles[BUNDLE_COUNT];
+    policy_set *set = set_with_rules("residency-th", extra, bundles);
+    json_t *doc = json_pack(
+        "{s:s, s:{s:s, s:s, s:[s]}, s:s, s:i, s:s, s:[s], s:[s], s:{s:s}, s:s}",
+        "subject_jurisdiction", "SG", "relying_party", "id", "rp", "jurisdiction", "TH",
+        "transfer_mechanisms", "standard-contract", "purpose", "age_check",
+        "retention_days", 30, "assurance", "substantial", "consent", "explicit", "claims",
+        "date_of_birth", "values", "date_of_birth", "1990-01-01", "time",
+        "2026-06-01T00:00:00Z");
+    policy_decision decision;
+    const policy_claim_decision *d;
+
+    (void)state;
+    d = decide_claim_in(set, doc, &decision, "date_of_birth");
+    expect_reason(d, POLICY_WITHHELD, "assurance_too_low");
+    assert_string_equal(d->rule->id, "th.test.import-age-21");
+    assert_int_equal(d->derived_count, 0);
+
+    json_object_set_new(doc, "assurance", json_string("high"));
+    d = decide_claim_in(set, doc, &decision, "date_of_birth");
+    expect_reason(d, POLICY_WITHHELD, "consent_required");
+    assert_int_equal(d->consent_needed, POLICY_CONSENT_SEPARATE_CROSS_BORDER);
+    assert_string_equal(d->rule->id, "th.test.import-age-21");
+
+    json_object_set_new(doc, "consent", json_pack("[s]", "separate-cross-border"));
+    d = decide_claim_in(set, doc, &decision, "date_of_birth");
+    expect_reason(d, POLICY_DERIVED, "rule");
+    assert_int_equal(d->derived_count, 2);
+    json_decref(doc);
+    policy_set_release(&set);
+    free_bundles(bundles);
+}
+
 /* A disclose-derived rule's derive list limits the derived claims requested by name,
  * not only those released through their source. */
 static void test_derive_list_limits_named_claims(void **state)
@@ -1462,6 +1507,7 @@ static void test_derive_list_limits_named_claims(void **state)
         "age_over_21", "kyc_level", "values", "date_of_birth", "2000-04-01", "time",
         "2026-06-01T00:00:00Z");
     policy_decision decision;
+    const policy_claim_decision *d;
 
     (void)state;
     expect_reason(decide_claim_in(set, doc, &decision, "age_over_18"), POLICY_DERIVED,
@@ -1470,6 +1516,13 @@ static void test_derive_list_limits_named_claims(void **state)
                   "rule");
     expect_reason(decide_claim_in(set, doc, &decision, "kyc_level"), POLICY_WITHHELD,
                   "rule");
+
+    /* Released through date_of_birth, age_over_21 is still kept by that list. */
+    json_object_set_new(doc, "claims", json_pack("[s]", "date_of_birth"));
+    d = decide_claim_in(set, doc, &decision, "date_of_birth");
+    expect_reason(d, POLICY_DERIVED, "rule");
+    assert_int_equal(d->derived_count, 1);
+    assert_string_equal(d->derived[0].name, "age_over_18");
     json_decref(doc);
     policy_set_release(&set);
     free_bundles(bundles);
@@ -1549,6 +1602,7 @@ int main(void)
         cmocka_unit_test(test_withhold_overrides_disclose),
         cmocka_unit_test(test_residency_withhold_overrides_base),
         cmocka_unit_test(test_standin_withheld_by_own_rule),
+        cmocka_unit_test(test_standin_meets_own_conditions),
         cmocka_unit_test(test_derive_list_limits_named_claims),
         cmocka_unit_test(test_decision_time_must_exist),
         cmocka_unit_test(test_residency_cannot_widen_base),
