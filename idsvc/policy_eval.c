@@ -73,6 +73,12 @@ typedef struct trace_sink {
     policy_trace_fn fn;
     void *ctx;
     size_t claim_index;
+    /* The status of each bundle's winning rule, which is known only once the verdicts
+     * of all bundles are combined. */
+    policy_trace_status winner;
+    /* Set when a rule withholds the source of the claim, so that no winning rule of the
+     * claim itself decides it. */
+    bool source_withheld;
 } trace_sink;
 
 static void trace_emit(const trace_sink *sink, const policy_rule *rule,
@@ -152,7 +158,7 @@ static bool bundle_verdict(const policy_request *req, int bundle, int claim, ver
         if (v->rule == NULL) {
             verdict_start(v, rule);
             best = rule->specificity;
-            trace_emit(sink, rule, POLICY_TRACE_WON);
+            trace_emit(sink, rule, sink != NULL ? sink->winner : POLICY_TRACE_WON);
         } else if (rule->specificity == best && rule->effect == v->effect) {
             verdict_merge(v, rule);
             trace_emit(sink, rule, POLICY_TRACE_COMBINED);
@@ -199,6 +205,43 @@ static void verdict_combine(verdict *into, const verdict *other)
     into->derive_mask &= other->derive_mask;
 }
 
+/* Returns the trace status of the winning rule of verdicts[i], given the verdict out
+ * that the bundles combined into, or dropped when no bundle decides the claim. */
+static policy_trace_status winner_status(const verdict *verdicts, size_t i,
+                                         const verdict *out, bool dropped,
+                                         const trace_sink *sink)
+{
+    if (sink->source_withheld)
+        return POLICY_TRACE_OVERRIDDEN_BY_SOURCE;
+    if (dropped)
+        return POLICY_TRACE_NO_BASE_RULE;
+    if (verdicts[i].rule == out->rule)
+        return POLICY_TRACE_WON;
+    if (verdicts[i].effect == out->effect)
+        return POLICY_TRACE_COMBINED;
+    return POLICY_TRACE_OVERRIDDEN_BY_BUNDLE;
+}
+
+/* Traces the candidate rules of every applicable bundle, once the combined verdict is
+ * known, so that a trace never calls a rule the winner when the decision drops it. */
+static void trace_bundles(const policy_request *req, int claim, const int *applicable,
+                          size_t count, const verdict *verdicts, const int *from,
+                          size_t found, const verdict *out, bool dropped,
+                          const trace_sink *sink)
+{
+    for (size_t b = 0; b < count; b++) {
+        trace_sink bundle_sink = *sink;
+        verdict again;
+
+        bundle_sink.winner = POLICY_TRACE_WON;
+        for (size_t i = 0; i < found; i++) {
+            if (from[i] == applicable[b])
+                bundle_sink.winner = winner_status(verdicts, i, out, dropped, sink);
+        }
+        bundle_verdict(req, applicable[b], claim, &again, &bundle_sink);
+    }
+}
+
 /* Combines the verdicts of the applicable bundles; returns false when no rule of any of
  * them matched. The strongest effect wins and the conditions add up, so a residency
  * bundle can add restrictions to the base but never lift one. */
@@ -211,10 +254,12 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
                           ? set->residency_of[req->relying_party]
                           : -1;
     int applicable[3];
+    int from[3];
     verdict verdicts[3];
     size_t count = 0, found = 0;
     policy_effect strongest = POLICY_DISCLOSE;
     bool base_decides = false;
+    bool dropped;
     int base = -1;
 
     for (size_t b = 0; b < set->bundle_count && count == 0; b++) {
@@ -227,32 +272,32 @@ static bool claim_verdict(const policy_request *req, int claim, verdict *out,
         applicable[count++] = destination;
 
     for (size_t i = 0; i < count; i++) {
-        if (!bundle_verdict(req, applicable[i], claim, &verdicts[found], sink))
+        if (!bundle_verdict(req, applicable[i], claim, &verdicts[found], NULL))
             continue;
         if (verdicts[found].effect > strongest)
             strongest = verdicts[found].effect;
         base_decides = base_decides || applicable[i] == base;
-        found++;
+        from[found++] = applicable[i];
     }
+
     /* A residency bundle can only narrow what the base allows: where the base has no
      * rule, a residency rule may withhold, but not release. */
-    if (found == 0 || (!base_decides && strongest != POLICY_WITHHOLD))
-        return false;
-
+    dropped = found == 0 || (!base_decides && strongest != POLICY_WITHHOLD);
     out->rule = NULL;
-    for (size_t i = 0; i < found && out->rule == NULL; i++) {
+    for (size_t i = 0; i < found && out->rule == NULL && !dropped; i++) {
         if (verdicts[i].effect == strongest)
             *out = verdicts[i];
     }
 
     /* Every bundle that allows the claim adds its conditions, whatever form it allows. */
-    for (size_t i = 0; i < found; i++) {
-        if (verdicts[i].effect != strongest)
-            trace_emit(sink, verdicts[i].rule, POLICY_TRACE_OVERRIDDEN_BY_BUNDLE);
-        if (verdicts[i].rule != out->rule && strongest != POLICY_WITHHOLD)
+    for (size_t i = 0; i < found && !dropped && strongest != POLICY_WITHHOLD; i++) {
+        if (verdicts[i].rule != out->rule)
             verdict_combine(out, &verdicts[i]);
     }
-    return true;
+    if (sink != NULL && sink->fn != NULL)
+        trace_bundles(req, claim, applicable, count, verdicts, from, found, out, dropped,
+                      sink);
+    return !dropped;
 }
 
 /* ---- Derived values ---------------------------------------------------------------- */
@@ -521,15 +566,12 @@ static const policy_rule *source_withhold_rule(const policy_request *req, int cl
 }
 
 /* Withholds a derived claim under the rule that withholds its source, because a derived
- * claim is a stand-in for its source and must not leave where the source may not. The
- * claim's own winning rule, if any, is traced as overridden. */
+ * claim is a stand-in for its source and must not leave where the source may not.
+ * claim_verdict traces the claim's own winning rules as overridden. */
 static void withhold_for_source(const policy_request *req, int claim,
-                                const policy_rule *source_rule,
-                                const policy_rule *own_rule, policy_claim_decision *d,
+                                const policy_rule *source_rule, policy_claim_decision *d,
                                 const trace_sink *sink)
 {
-    if (own_rule != NULL)
-        trace_emit(sink, own_rule, POLICY_TRACE_OVERRIDDEN_BY_SOURCE);
     trace_emit(sink, source_rule, POLICY_TRACE_WITHHOLDS_SOURCE);
     d->rule = source_rule;
     d->reason = POLICY_REASON_RULE;
@@ -541,6 +583,8 @@ static void decide_claim(const policy_request *req, size_t index,
 {
     int claim = req->claims[index];
     const policy_rule *source_rule;
+    const trace_sink *claim_sink = sink;
+    trace_sink own_sink;
     verdict v = {0};
     bool found;
 
@@ -552,9 +596,14 @@ static void decide_claim(const policy_request *req, size_t index,
         return;
     }
     source_rule = source_withhold_rule(req, claim);
-    found = claim_verdict(req, claim, &v, sink);
+    if (sink != NULL && source_rule != NULL) {
+        own_sink = *sink;
+        own_sink.source_withheld = true;
+        claim_sink = &own_sink;
+    }
+    found = claim_verdict(req, claim, &v, claim_sink);
     if (source_rule != NULL) {
-        withhold_for_source(req, claim, source_rule, found ? v.rule : NULL, d, sink);
+        withhold_for_source(req, claim, source_rule, d, sink);
         return;
     }
     if (!found) {
@@ -612,7 +661,7 @@ int policy_evaluate_traced(const policy_request *req, policy_decision *out,
                            policy_trace_fn trace, void *ctx, policy_error *err)
 {
     const policy_set *set = req->set;
-    trace_sink sink = {trace, ctx, 0};
+    trace_sink sink = {trace, ctx, 0, POLICY_TRACE_WON, false};
 
     out->set = set;
     out->claim_count = 0;

@@ -272,6 +272,8 @@ typedef enum policy_trace_status {
                                           claim, and so the derived claim too */
     POLICY_TRACE_OVERRIDDEN_BY_SOURCE, /* won for the derived claim, but a rule withholds
                                           its source */
+    POLICY_TRACE_NO_BASE_RULE,         /* won in a residency bundle, but the base has no
+                                          rule for the claim, so it stays withheld */
     POLICY_TRACE_NO_RELYING_PARTY,     /* did not match: relying party jurisdiction */
     POLICY_TRACE_NO_SCOPE,             /* did not match: domestic or cross-border */
     POLICY_TRACE_NO_PURPOSE,           /* did not match: purpose */

@@ -89,6 +89,7 @@ static const char *const trace_names[] = {
     "overridden_by_other_bundle",
     "withholds_source",
     "overridden_by_source_withhold",
+    "base_has_no_rule",
     "relying_party_not_matched",
     "scope_not_matched",
     "purpose_not_matched",

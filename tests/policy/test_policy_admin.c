@@ -775,6 +775,82 @@ static void test_explain_names_source_rule(void **state)
     free(out);
 }
 
+/* Counts the occurrences of part in output. */
+static size_t count_occurrences(const char *output, const char *part)
+{
+    size_t count = 0;
+
+    for (const char *at = strstr(output, part); at != NULL; at = strstr(at + 1, part))
+        count++;
+    return count;
+}
+
+/* explain traces each rule once, with the status that the decision gave it. A
+ * residency rule cannot release a claim that the base has no rule for, so it is not the
+ * winner. A base rule that a residency rule overrides is listed only as overridden. */
+static void test_explain_trace_matches_decision(void **state)
+{
+    static const char base[] =
+        "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"b\" version=\"1\" kind=\"base\""
+        " regulator=\"R\" effectiveFrom=\"2026-01-01T00:00:00Z\"><Title>T</Title>"
+        "<Claims><Claim name=\"given_name\" class=\"basic\"/>"
+        "<Claim name=\"date_of_birth\" class=\"basic\"/></Claims>"
+        "<Jurisdictions><Jurisdiction code=\"SG\" name=\"Singapore\"/>"
+        "<Jurisdiction code=\"TH\" name=\"Thailand\"/></Jurisdictions>"
+        "<Purposes><Purpose id=\"kyc\" name=\"KYC\"/></Purposes><Rules>"
+        "<Rule id=\"base.given-name\"><Match><Claim>given_name</Claim></Match>"
+        "<Effect>disclose</Effect><LegalBasis instrument=\"I\" provision=\"P\"/>"
+        "<Summary>S</Summary></Rule></Rules></PolicyBundle>\n";
+    static const char residency[] =
+        "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"r\" version=\"1\""
+        " kind=\"residency\" jurisdiction=\"SG\" base=\"b\" regulator=\"R\""
+        " effectiveFrom=\"2026-01-01T00:00:00Z\"><Title>T</Title><Rules>"
+        "<Rule id=\"sg.date-of-birth\"><Match><Claim>date_of_birth</Claim></Match>"
+        "<Effect>disclose</Effect><LegalBasis instrument=\"I\" provision=\"P\"/>"
+        "<Summary>S</Summary></Rule></Rules></PolicyBundle>\n";
+    fixture *f = *state;
+    char base_path[PATH_MAX + 64], residency_path[PATH_MAX + 64];
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    snprintf(base_path, sizeof(base_path), "%s/trace-base.xml", f->token.dir);
+    snprintf(residency_path, sizeof(residency_path), "%s/trace-sg.xml", f->token.dir);
+    snprintf(path, sizeof(path), "%s/trace-request.json", f->token.dir);
+    write_text(base_path, base);
+    write_text(residency_path, residency);
+    write_text(path, "{\"subject_jurisdiction\": \"SG\", \"relying_party\":"
+                     " {\"jurisdiction\": \"TH\"}, \"purpose\": \"kyc\","
+                     " \"assurance\": \"low\", \"claims\": [\"date_of_birth\"],"
+                     " \"values\": {\"date_of_birth\": \"1990-01-01\"},"
+                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain %s %s %s", admin(), base_path, residency_path,
+              path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "date_of_birth          withheld   no_rule");
+    assert_contains(out, "base_has_no_rule                       sg.date-of-birth");
+    assert_true(strstr(out, "won ") == NULL);
+    free(out);
+
+    snprintf(path, sizeof(path), "%s/trace-ph.json", f->token.dir);
+    write_text(path, "{\"subject_jurisdiction\": \"PH\", \"relying_party\":"
+                     " {\"jurisdiction\": \"SG\", \"transfer_mechanisms\":"
+                     " [\"standard-contract\"]}, \"purpose\": \"account_opening\","
+                     " \"retention_days\": 365, \"assurance\": \"substantial\","
+                     " \"consent\": [\"explicit\"], \"claims\": [\"date_of_birth\"],"
+                     " \"values\": {\"date_of_birth\": \"1990-01-01\"},"
+                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "date_of_birth          derived    rule                         "
+                         "ph.export.age");
+    assert_contains(out, "won                                    ph.export.age");
+    assert_contains(out,
+                    "overridden_by_other_bundle             base.basic.cross-border");
+    assert_int_equal(count_occurrences(out, "base.basic.cross-border ("), 1);
+    free(out);
+}
+
 /* A decision input is checked as the node checks it: a relying party's jurisdiction
  * that ISO has not assigned rejects the request, and a residence country that ISO has
  * not assigned derives no residency country. */
@@ -976,6 +1052,7 @@ int main(void)
         cmocka_unit_test(test_explain_shows_trace),
         cmocka_unit_test(test_explain_checks_countries),
         cmocka_unit_test(test_explain_names_source_rule),
+        cmocka_unit_test(test_explain_trace_matches_decision),
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
         cmocka_unit_test(test_malformed_expectations_fail),
