@@ -1,4 +1,5 @@
 /* Wire names of the policy engine's enums, errors and times. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -221,15 +222,31 @@ static int timegm_exact(const struct tm *tm, time_t *out)
     return 0;
 }
 
+/* Tells whether text has the form YYYY-MM-DDTHH:MM:SSZ: digits where digits belong, so
+ * that no sign, space or other padding passes for a digit. */
+static bool is_utc_form(const char *text)
+{
+    static const char pattern[] = "dddd-dd-ddTdd:dd:ddZ";
+
+    if (strlen(text) != sizeof(pattern) - 1)
+        return false;
+    for (size_t i = 0; pattern[i] != '\0'; i++) {
+        bool digit = text[i] >= '0' && text[i] <= '9';
+
+        if (pattern[i] == 'd' ? !digit : text[i] != pattern[i])
+            return false;
+    }
+    return true;
+}
+
 int policy_parse_utc(const char *text, time_t *out)
 {
     struct tm tm;
-    int consumed = 0;
 
     memset(&tm, 0, sizeof(tm));
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-        consumed != (int)strlen(text) || consumed != 20)
+    if (!is_utc_form(text) ||
+        sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
         return -1;
     if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
         tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)

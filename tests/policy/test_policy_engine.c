@@ -1528,11 +1528,15 @@ static void test_derive_list_limits_named_claims(void **state)
     free_bundles(bundles);
 }
 
-/* A decision time that the calendar lacks is rejected, not moved to another day. */
+/* A decision time that the calendar lacks is rejected, not moved to another day, and
+ * so is one with a sign or a space in place of a digit, which sscanf would read. */
 static void test_decision_time_must_exist(void **state)
 {
-    static const char *const rejected[] = {"2026-02-30T12:00:00Z", "2026-04-31T00:00:00Z",
-                                           "2026-06-01T12:00:60Z", "2025-02-29T00:00:00Z"};
+    static const char *const rejected[] = {
+        "2026-02-30T12:00:00Z", "2026-04-31T00:00:00Z", "2026-06-01T12:00:60Z",
+        "2025-02-29T00:00:00Z", "+026-06-01T00:00:00Z", "2026- 6-01T00:00:00Z",
+        "2026-06-01T00:00:+1Z", "-026-06-01T00:00:00Z", "2026-06-01t00:00:00Z",
+        "2026-06-01T00:00:00z"};
     policy_set *set = load_rule_set(false);
     json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:[s]}", "subject_jurisdiction",
                             "SG", "relying_party", "id", "bank", "jurisdiction", "SG",
