@@ -146,7 +146,8 @@ typedef struct policy_set policy_set;
  * Compiles bundles into a policy set. The set takes no ownership of the bundles and
  * does not point into them. Fails with POLICY_E_SET or POLICY_E_SEMANTIC when the
  * bundles do not form one set (no base, a residency bundle for another base, two
- * residency bundles for one jurisdiction, a duplicate rule id, an undeclared name).
+ * residency bundles for one jurisdiction, two bundles with one ID, a duplicate rule id,
+ * an undeclared name).
  */
 int policy_set_compile(policy_bundle *const *bundles, size_t count, policy_set **out,
                        policy_error *err);

@@ -195,6 +195,25 @@ static void check_ids(policy_bundle *const *bundles, size_t count, policy_findin
     }
 }
 
+/* Reports a bundle whose ID another bundle of the set has too. A decision names its
+ * bundles by ID, and a node records the highest version it loaded of each ID, so two
+ * bundles of one ID would make both ambiguous. */
+static void check_bundle_ids(policy_bundle *const *bundles, size_t count,
+                             policy_findings *out)
+{
+    for (size_t b = 0; b < count; b++) {
+        for (size_t b2 = 0; b2 < b; b2++) {
+            if (strcmp(bundles[b2]->id, bundles[b]->id) != 0)
+                continue;
+            policy_findings_add(out, true, bundles[b]->path, 0, "duplicate_bundle_id",
+                                "bundle ID %s is already the ID of %s; give each bundle "
+                                "of a set its own ID",
+                                bundles[b]->id, bundles[b2]->path);
+            break;
+        }
+    }
+}
+
 /* ---- Rules that can never match or never win -----------------------------------------
  */
 
@@ -319,6 +338,7 @@ int policy_check_names(policy_bundle *const *bundles, size_t count, policy_findi
         return -1;
     }
 
+    check_bundle_ids(bundles, count, out);
     check_ids(bundles, count, out);
     for (size_t b = 0; b < count; b++) {
         for (size_t r = 0; r < bundles[b]->rule_count; r++)

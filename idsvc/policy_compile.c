@@ -389,6 +389,12 @@ static int add_bundle(policy_set *set, const policy_bundle *bundle,
         set->residency_of[j] = (int)set->bundle_count - 1;
         entry->jurisdiction = j;
     }
+    for (size_t i = 0; i + 1 < set->bundle_count; i++) {
+        if (strcmp(set->bundles[i].id, bundle->id) == 0)
+            return policy_fail(err, POLICY_E_SET, 0,
+                               "%s has the bundle ID %s of another bundle of the set",
+                               bundle->path, bundle->id);
+    }
 
     if (bundle->effective_from > set->effective_from)
         set->effective_from = bundle->effective_from;

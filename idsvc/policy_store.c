@@ -124,10 +124,9 @@ static int fail_with_finding(const policy_findings *findings, policy_error *err)
 {
     for (size_t i = 0; i < findings->count; i++) {
         const policy_finding *finding = &findings->items[i];
-
-        policy_error_code code = strcmp(finding->code, "no_base_bundle") == 0
-                                     ? POLICY_E_SET
-                                     : POLICY_E_SEMANTIC;
+        bool set_finding = strcmp(finding->code, "no_base_bundle") == 0 ||
+                           strcmp(finding->code, "duplicate_bundle_id") == 0;
+        policy_error_code code = set_finding ? POLICY_E_SET : POLICY_E_SEMANTIC;
 
         if (!finding->error)
             continue;

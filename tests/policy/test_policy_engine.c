@@ -891,6 +891,16 @@ static void test_set_rejects_two_residency_bundles(void **state)
     assert_int_equal(policy_set_compile(&bundles[1], 2, &set, &err), -1);
     assert_int_equal(err.code, POLICY_E_SET); /* no base */
 
+    /* A residency bundle of another jurisdiction under the same ID. */
+    policy_bundle_free(&bundles[2]);
+    xml = read_bundle_text("residency-th", &len);
+    memcpy(strstr(xml, "ID=\"residency-th\""), "ID=\"residency-sg\"", 17);
+    bundles[2] = parse_text(xml, "th-as-sg");
+    free(xml);
+    assert_int_equal(policy_set_compile(bundles, 3, &set, &err), -1);
+    assert_int_equal(err.code, POLICY_E_SET);
+    assert_non_null(strstr(err.message, "bundle ID residency-sg"));
+
     for (size_t i = 0; i < 3; i++)
         policy_bundle_free(&bundles[i]);
 }

@@ -612,6 +612,44 @@ static void test_check_error_rejected(void **state)
     policy_store_free(&store);
 }
 
+/* Two bundles of one set with one ID are rejected. The node records versions by bundle
+ * ID, so such a set would load once and then fail every later start as
+ * bundle_version_reused, and a decision could not tell the two apart. */
+static void test_duplicate_bundle_id_rejected(void **state)
+{
+    fixture *f = *state;
+    policy_store *store = loaded_store(f);
+    policy_set *before = policy_store_acquire(store), *after;
+    const char *paths[BUNDLE_COUNT];
+    char path[PATH_MAX + 64];
+    size_t len = 0;
+    char *xml = source_bundle("residency-th", &len);
+    char *renamed = strstr(xml, "ID=\"residency-th\"");
+    char *signed_xml;
+    policy_error err = {0};
+
+    assert_non_null(renamed);
+    memcpy(renamed, "ID=\"residency-sg\"", strlen("ID=\"residency-sg\""));
+    signed_xml = sign_text(xml, f->ec_key);
+    snprintf(path, sizeof(path), "%s/residency-th-as-sg.xml", f->token.dir);
+    write_text(path, signed_xml);
+    memcpy(paths, f->path_list, sizeof(paths));
+    paths[10] = path; /* residency-th */
+
+    assert_int_equal(policy_store_load(store, paths, BUNDLE_COUNT, f->now, &err), -1);
+    assert_string_equal(policy_error_code_of(&err), "duplicate_bundle_id");
+    assert_int_equal(err.code, POLICY_E_SET);
+    assert_non_null(strstr(err.message, "bundle ID residency-sg"));
+
+    after = policy_store_acquire(store);
+    assert_ptr_equal(before, after);
+    policy_set_release(&before);
+    policy_set_release(&after);
+    policy_store_free(&store);
+    free(xml);
+    free(signed_xml);
+}
+
 /* ---- Keys bound to regulators
  * ------------------------------------------------------------ */
 
@@ -1068,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_residency_for_another_base_refused),
         cmocka_unit_test(test_check_warning_reported),
         cmocka_unit_test(test_check_error_rejected),
+        cmocka_unit_test(test_duplicate_bundle_id_rejected),
         cmocka_unit_test(test_residency_by_bound_key_loads),
         cmocka_unit_test(test_residency_by_other_regulator_rejected),
         cmocka_unit_test(test_base_by_residency_key_rejected),
