@@ -404,6 +404,18 @@ static void reject_request(const policy_error *err, http_reply *reply)
     problem_internal(reply);
 }
 
+/* Rejects a credential of another issuer whose [issuer] section names a jurisdiction
+ * that the bundles do not declare, because no rule can decide for its subjects. The
+ * node's own jurisdiction is checked when the bundles load. */
+static void reject_undeclared_home(const char *home, http_reply *reply)
+{
+    problem_set(reply, 422, "subject_jurisdiction_unknown", "assertion",
+                "The [issuer] section of this assertion's issuer names the jurisdiction "
+                "%s, which the policy bundles do not declare, so no rule can decide for "
+                "its subjects.",
+                home);
+}
+
 static void reject_unknown_claim(size_t index, http_reply *reply)
 {
     char field[32];
@@ -456,7 +468,10 @@ static int resolve(http_request *request, const store_rp *rp,
         return -1;
     }
     if (policy_request_from_json(st->set, st->doc, &st->req, &err) != 0) {
-        reject_request(&err, reply);
+        if (strcmp(err.field, "subject_jurisdiction") == 0)
+            reject_undeclared_home(home, reply);
+        else
+            reject_request(&err, reply);
         return -1;
     }
 

@@ -29,6 +29,7 @@
 #define TH_ENTITY_ID "https://bank.example.th/sp"
 #define MY_ISSUER "https://id.example.my/saml"
 #define UNPLACED_ISSUER "https://id.example.org/saml"
+#define US_ISSUER "https://id.example.us/saml"
 #define FILE_ISSUER "https://files.example.my/saml"
 #define SG_FILE_ISSUER "https://files.example.sg/saml"
 #define REGULATOR_KEY "pkcs11:token=" TEST_TOKEN_LABEL ";object=regulator;type=private"
@@ -55,6 +56,7 @@ static const char POLICY_CONFIG[] =
     "\n[issuer my-id]\nentity_id = " MY_ISSUER
     "\ncertificate = peer.pem\njurisdiction = MY\n"
     "\n[issuer unplaced]\nentity_id = " UNPLACED_ISSUER "\ncertificate = peer.pem\n"
+    "\n[issuer us-id]\nentity_id = " US_ISSUER "\ncertificate = peer.pem\njurisdiction = US\n"
     "\n[issuer my-files]\nentity_id = " FILE_ISSUER "\ncertificate = file-issuer.pub\n"
     "jurisdiction = MY\n"
     "\n[issuer sg-files]\nentity_id = " SG_FILE_ISSUER "\ncertificate = file-issuer.pub\n"
@@ -610,6 +612,15 @@ static void test_foreign_issuer_jurisdiction(void **state)
 
     /* An issuer whose section names no jurisdiction cannot be decided. */
     assertion = issue_foreign(UNPLACED_ISSUER);
+    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
+    expect_status(&result, 422, "subject_jurisdiction_unknown");
+    assert_string_equal(http_result_field(&result), "assertion");
+    http_result_clear(&result);
+    free(assertion);
+
+    /* Nor can one whose jurisdiction the bundles do not declare: no rule can decide for
+     * its subjects, and the node's configuration, not the client, is at fault. */
+    assertion = issue_foreign(US_ISSUER);
     verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
     expect_status(&result, 422, "subject_jurisdiction_unknown");
     assert_string_equal(http_result_field(&result), "assertion");
