@@ -978,6 +978,37 @@ static void test_malformed_expectations_fail(void **state)
     }
 }
 
+/* A derived expectation lists every derived value: an age check on date_of_birth also
+ * releases age_over_21, so a case that expects only age_over_18 fails. */
+static void test_derived_expectation_is_exact(void **state)
+{
+    static const char tests[] =
+        "{\"defaults\": {\"time\": \"2026-06-01T00:00:00Z\", \"assurance\": \"high\","
+        " \"subject_jurisdiction\": \"SG\", \"relying_party\": {\"jurisdiction\": \"SG\"},"
+        " \"purpose\": \"age_check\", \"claims\": [\"date_of_birth\"],"
+        " \"values\": {\"date_of_birth\": \"2000-04-01\"}},"
+        " \"cases\": [{\"name\": \"one threshold\", \"request\": {}, \"expect\":"
+        " {\"claims\": {\"date_of_birth\": {\"decision\": \"derived\","
+        " \"derived\": {\"age_over_18\": \"true\"}}}}},"
+        " {\"name\": \"both thresholds\", \"request\": {}, \"expect\":"
+        " {\"claims\": {\"date_of_birth\": {\"decision\": \"derived\","
+        " \"derived\": {\"age_over_18\": \"true\", \"age_over_21\": \"true\"}}}}}]}";
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/derived-exact.json", f->token.dir);
+    write_text(path, tests);
+    out = run(&status, "%s policy test %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "FAIL");
+    assert_contains(out, "one threshold");
+    assert_contains(out, "date_of_birth.derived.age_over_21: expected no value, got true");
+    assert_true(strstr(out, "both thresholds") == NULL);
+    free(out);
+}
+
 /* test, explain, simulate and diff refuse a set that validate rejects and no node loads,
  * instead of deciding on it. */
 static void test_commands_reject_invalid_set(void **state)
@@ -1056,6 +1087,7 @@ int main(void)
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
         cmocka_unit_test(test_malformed_expectations_fail),
+        cmocka_unit_test(test_derived_expectation_is_exact),
         cmocka_unit_test(test_commands_reject_invalid_set),
     };
 

@@ -90,6 +90,15 @@ static void check_derived(json_t *failures, const char *claim, const json_t *exp
         snprintf(check_name, sizeof(check_name), "%s.derived.%s", claim, name);
         check_string(failures, check_name, value, actual);
     }
+    /* The expectation lists every derived value, so that a case catches one more value
+     * than the relying party may receive. */
+    for (size_t i = 0; i < d->derived_count; i++) {
+        if (json_object_get(expected, d->derived[i].name) != NULL)
+            continue;
+        snprintf(check_name, sizeof(check_name), "%s.derived.%s", claim,
+                 d->derived[i].name);
+        mismatch(failures, check_name, "no value", d->derived[i].value);
+    }
 }
 
 static void check_claim(json_t *failures, const char *claim, const json_t *expectation,
