@@ -827,6 +827,7 @@ static void test_explain_trace_matches_decision(void **state)
     out = run(&status, "%s policy explain %s %s %s", admin(), base_path, residency_path,
               path);
     assert_int_equal(status, 0);
+    assert_contains(out, "mechanisms none, retention none declared\n");
     assert_contains(out, "date_of_birth          withheld   no_rule");
     assert_contains(out, "base_has_no_rule                       sg.date-of-birth");
     assert_true(strstr(out, "won ") == NULL);

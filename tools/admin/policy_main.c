@@ -260,6 +260,7 @@ void policy_cmd_describe_request(const policy_request *req, char *buf, size_t si
 {
     const policy_set *set = req->set;
     char mechanisms[160] = "";
+    char retention[40] = "none declared";
     size_t used = 0;
 
     for (unsigned i = 0; i < POLICY_MECH_COUNT; i++) {
@@ -269,13 +270,14 @@ void policy_cmd_describe_request(const policy_request *req, char *buf, size_t si
                 used < sizeof(mechanisms) ? sizeof(mechanisms) - used : 0, "%s%s",
                 used > 0 ? "," : "", policy_mechanism_name(1u << i));
     }
+    if (req->retention_days >= 0)
+        snprintf(retention, sizeof(retention), "%ld days", req->retention_days);
     snprintf(
         buf, size,
         "subject %s -> relying party %s%s%s%s, purpose %s, assurance %s, consent %s, "
-        "mechanisms %s, retention %ld days",
+        "mechanisms %s, retention %s",
         set->jurisdictions[req->subject], req->rp_country, req->rp_id != NULL ? " (" : "",
         req->rp_id != NULL ? req->rp_id : "", req->rp_id != NULL ? ")" : "",
         set->purposes[req->purpose], policy_assurance_name(req->assurance),
-        policy_consent_name(req->consent), used > 0 ? mechanisms : "none",
-        req->retention_days);
+        policy_consent_name(req->consent), used > 0 ? mechanisms : "none", retention);
 }
