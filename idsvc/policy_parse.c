@@ -72,6 +72,8 @@ static int read_version(xmlNodePtr root, long *version, policy_error *err)
 
     errno = 0;
     number = strtol(digits, &end, 10);
+    /* The schema collapses white space around an integer, as strtol skips it before. */
+    end += strspn(end, " \t\r\n");
     if (end == digits || *end != '\0' || errno == ERANGE || number < 1)
         rc = policy_fail(err, POLICY_E_SCHEMA, line,
                          "line %d: version \"%.40s\" is not a decimal integer from 1 to "

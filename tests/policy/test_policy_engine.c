@@ -641,6 +641,14 @@ static void test_version_maximum_loads(void **state)
     assert_true(policy_bundle_version(bundle) == INT64_MAX);
     policy_bundle_free(&bundle);
     free(xml);
+
+    /* The schema's integer types allow white space on either side of the digits. */
+    xml = replaced(head, "version='1'", "version=' 7 '");
+    if (policy_bundle_parse(xml, strlen(xml), "spaced.xml", &bundle, &err) != 0)
+        fail_msg("%s", err.message);
+    assert_int_equal(policy_bundle_version(bundle), 7);
+    policy_bundle_free(&bundle);
+    free(xml);
     free(head);
 }
 
