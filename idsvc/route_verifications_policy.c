@@ -175,13 +175,37 @@ static bool name_listed(const json_t *names, const char *name)
     return false;
 }
 
-static int set_target(json_t *values, const value_target *target, json_t *value)
+/* Adds a policy name to ambiguous once; returns 0, or -1 when out of memory. */
+static int mark_ambiguous(json_t *ambiguous, const char *name)
 {
-    json_t *object;
+    if (name_listed(ambiguous, name))
+        return 0;
+    return json_array_append_new(ambiguous, json_string(name));
+}
 
+/*
+ * Stores one target's value. A policy name that one attribute fills whole and others
+ * by member, such as urn:idsvc:claim:address beside residence_country, has no value
+ * that does not depend on the order of the attributes. So the name goes to ambiguous,
+ * and the value kept is always the object of the members, whatever the order.
+ */
+static int set_target(json_t *values, const value_target *target, json_t *value,
+                      json_t *ambiguous)
+{
+    json_t *object = json_object_get(values, target->name);
+    bool whole_and_parts =
+        object != NULL && (target->member == NULL || !json_is_object(object));
+
+    if (whole_and_parts && mark_ambiguous(ambiguous, target->name) != 0) {
+        json_decref(value);
+        return -1;
+    }
+    if (whole_and_parts && target->member == NULL) {
+        json_decref(value);
+        return 0;
+    }
     if (target->member == NULL)
         return json_object_set_new(values, target->name, value);
-    object = json_object_get(values, target->name);
     if (!json_is_object(object)) {
         object = json_object();
         if (json_object_set_new(values, target->name, object) != 0) {
@@ -216,12 +240,11 @@ static json_t *credential_values(const saml_assertion *assertion, json_t *ambigu
             value = json_incref(json_array_get(list, 0));
             json_decref(list);
         } else if (list != NULL && !target.multi_valued && json_array_size(list) > 1 &&
-                   !name_listed(ambiguous, target.name) &&
-                   json_array_append_new(ambiguous, json_string(target.name)) != 0) {
+                   mark_ambiguous(ambiguous, target.name) != 0) {
             json_decref(list);
             value = NULL;
         }
-        if (value == NULL || set_target(values, &target, value) != 0) {
+        if (value == NULL || set_target(values, &target, value, ambiguous) != 0) {
             json_decref(values);
             values = NULL;
         }

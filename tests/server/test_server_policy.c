@@ -765,6 +765,45 @@ static char *sign_residence(const char *country)
     return sign_file_assertion(SG_FILE_ISSUER, attributes);
 }
 
+/* Signs an assertion of SG_FILE_ISSUER with a whole address as urn:idsvc:claim:address
+ * and a residence country, in the order that whole_first gives. */
+static char *sign_address_twice(bool whole_first)
+{
+    static const char whole[] =
+        "<saml:Attribute Name=\"urn:idsvc:claim:address\">"
+        "<saml:AttributeValue>2 Other Street</saml:AttributeValue></saml:Attribute>";
+    static const char country[] =
+        "<saml:Attribute Name=\"urn:oid:1.3.6.1.5.5.7.9.5\">"
+        "<saml:AttributeValue>SG</saml:AttributeValue></saml:Attribute>";
+    char attributes[512];
+
+    snprintf(attributes, sizeof(attributes), "%s%s", whole_first ? whole : country,
+             whole_first ? country : whole);
+    return sign_file_assertion(SG_FILE_ISSUER, attributes);
+}
+
+/* An address given whole and by its country member is ambiguous, in either order: the
+ * engine reads neither, so the order of the Attribute elements decides nothing. */
+static void test_address_whole_and_parts(void **state)
+{
+    (void)state;
+    for (int whole_first = 0; whole_first < 2; whole_first++) {
+        char *assertion = sign_address_twice(whole_first != 0);
+        http_result result;
+
+        verify(CLIENT_RP, assertion, "account_opening", "[\"residency_country\"]", "",
+               &result);
+        expect_status(&result, 200, "");
+        assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
+                            "deny");
+        expect_decision(&result, "residency_country", "withheld", "source_ambiguous",
+                        NULL);
+        assert_null(strstr(result.body, "\"SG\""));
+        http_result_clear(&result);
+        free(assertion);
+    }
+}
+
 /*
  * A residence country that ISO has not assigned, in a validly signed assertion, yields
  * no residency country: the engine withholds residency_country with derivation_failed
@@ -1168,6 +1207,7 @@ int main(void)
         cmocka_unit_test(test_foreign_issuer_jurisdiction),
         cmocka_unit_test(test_conflicting_birth_dates),
         cmocka_unit_test(test_residence_country_must_be_assigned),
+        cmocka_unit_test(test_address_whole_and_parts),
         cmocka_unit_test(test_config_policy_keys),
         cmocka_unit_test(test_config_regulator_sections),
         cmocka_unit_test(test_start_warns_about_unbound_key),
