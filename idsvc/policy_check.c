@@ -195,6 +195,28 @@ static void check_ids(policy_bundle *const *bundles, size_t count, policy_findin
     }
 }
 
+/* Reports a claim with more derived claims than a decision can carry for it, because a
+ * disclose-derived rule that releases all of them would always fail. */
+static void check_standin_counts(const policy_bundle *base, policy_findings *out)
+{
+    for (size_t i = 0; i < base->claim_count; i++) {
+        const policy_src_claim *claim = &base->claims[i];
+        size_t count = 0;
+
+        for (size_t k = 0; k < base->claim_count; k++) {
+            if (base->claims[k].derived_from != NULL &&
+                strcmp(base->claims[k].derived_from, claim->name) == 0)
+                count++;
+        }
+        if (count > POLICY_MAX_DERIVED)
+            policy_findings_add(out, true, base->path, claim->line,
+                                "too_many_derived_claims",
+                                "claim %s has %zu derived claims, but a decision carries at "
+                                "most %d derived values for one claim",
+                                claim->name, count, POLICY_MAX_DERIVED);
+    }
+}
+
 /* Reports a bundle whose ID another bundle of the set has too. A decision names its
  * bundles by ID, and a node records the highest version it loaded of each ID, so two
  * bundles of one ID would make both ambiguous. */
@@ -339,6 +361,7 @@ int policy_check_names(policy_bundle *const *bundles, size_t count, policy_findi
     }
 
     check_bundle_ids(bundles, count, out);
+    check_standin_counts(base, out);
     check_ids(bundles, count, out);
     for (size_t b = 0; b < count; b++) {
         for (size_t r = 0; r < bundles[b]->rule_count; r++)

@@ -786,6 +786,44 @@ static void test_derive_unreachable_found(void **state)
     free(xml);
 }
 
+/* A claim with more derived claims than a decision carries for it is an error: a
+ * disclose-derived rule that releases all of them would always fail. */
+static void test_too_many_derived_claims_found(void **state)
+{
+    char *head = make_bundle(
+        "<Rule id='ages'><Match><Claim>date_of_birth</Claim></Match>\n"
+        "<Effect>disclose-derived</Effect><LegalBasis instrument='t' "
+        "provision='1'/><Summary>s</Summary></Rule>\n");
+    char claims[2048] = "";
+    char *xml;
+    policy_bundle *bundle;
+    policy_findings findings = {0};
+
+    (void)state;
+    for (int years = 10; years < 10 + POLICY_MAX_DERIVED; years++) {
+        char claim[160];
+
+        snprintf(claim, sizeof(claim),
+                 "<Claim name='age_over_%d' class='derived' derivedFrom='date_of_birth' "
+                 "derivation='age-over' years='%d'/>",
+                 years, years);
+        strcat(claims, claim);
+    }
+    strcat(claims, "</Claims>");
+    xml = replaced(head, "</Claims>", claims);
+    bundle = parse_text(xml, "ages.xml");
+    assert_int_equal(policy_check_bundles(&bundle, 1, &findings), -1);
+    assert_int_equal(findings.count, 1);
+    assert_string_equal(findings.items[0].code, "too_many_derived_claims");
+    assert_true(findings.items[0].error);
+    assert_int_equal(findings.items[0].line, 3);
+    assert_non_null(strstr(findings.items[0].message, "claim date_of_birth has 9 derived"));
+    policy_findings_clear(&findings);
+    policy_bundle_free(&bundle);
+    free(xml);
+    free(head);
+}
+
 static void test_meaning_findings_have_lines(void **state)
 {
     char *xml = make_bundle(
@@ -1637,6 +1675,7 @@ int main(void)
         cmocka_unit_test(test_doctype_rejected),
         cmocka_unit_test(test_unassigned_country_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
+        cmocka_unit_test(test_too_many_derived_claims_found),
         cmocka_unit_test(test_derive_unreachable_found),
         cmocka_unit_test(test_rule_set_is_clean),
         cmocka_unit_test(test_set_rejects_two_residency_bundles),
