@@ -458,6 +458,43 @@ static bool own_rules_withhold(int claim, const verdict *own)
             (own->derive_mask & (UINT64_C(1) << claim)) == 0);
 }
 
+/* The rules already traced for the stand-ins of one claim. */
+typedef struct traced_rules {
+    const policy_rule *items[POLICY_MAX_DERIVED * (4 + MAX_MECHANISM_SETS)];
+    size_t count;
+} traced_rules;
+
+/* Traces a rule with status, unless it was traced for another stand-in already. */
+static void trace_standin_rule(const trace_sink *sink, traced_rules *traced,
+                               const policy_rule *rule, policy_trace_status status)
+{
+    if (rule == NULL)
+        return;
+    for (size_t i = 0; i < traced->count; i++)
+        if (traced->items[i] == rule)
+            return;
+    if (traced->count < sizeof(traced->items) / sizeof(traced->items[0]))
+        traced->items[traced->count++] = rule;
+    trace_emit(sink, rule, status);
+}
+
+/* Traces each rule that sets a condition of a stand-in's own verdict, so that a
+ * decision that names one of them for a failed condition shows it in the trace. */
+static void trace_standin_conditions(const trace_sink *sink, traced_rules *traced,
+                                     const verdict *own)
+{
+    const policy_trace_status status = POLICY_TRACE_STANDIN_CONDITIONS;
+
+    if (sink == NULL || sink->fn == NULL)
+        return;
+    trace_standin_rule(sink, traced, own->rule, status);
+    trace_standin_rule(sink, traced, own->consent_rule, status);
+    trace_standin_rule(sink, traced, own->assurance_rule, status);
+    trace_standin_rule(sink, traced, own->retention_rule, status);
+    for (size_t i = 0; i < own->mechanism_set_count; i++)
+        trace_standin_rule(sink, traced, own->mechanism_rules[i], status);
+}
+
 /*
  * Narrows the stand-ins of a disclose-derived verdict on a source claim to those that
  * may leave, and adds the conditions of their own rules to v. A stand-in released
@@ -467,10 +504,12 @@ static bool own_rules_withhold(int claim, const verdict *own)
  * stand-in by its own name must meet. A stand-in that no rule of its own matches adds
  * no condition.
  */
-static void admit_standins(const policy_request *req, int claim, verdict *v)
+static void admit_standins(const policy_request *req, int claim, verdict *v,
+                           const trace_sink *sink)
 {
     uint64_t candidates = req->set->claims[claim].standins & v->derive_mask;
     uint64_t admitted = 0;
+    traced_rules traced = {.count = 0};
 
     for (int i = 0; i < (int)req->set->claim_count; i++) {
         verdict own;
@@ -478,8 +517,12 @@ static void admit_standins(const policy_request *req, int claim, verdict *v)
         if (!(candidates & (UINT64_C(1) << i)))
             continue;
         if (claim_verdict(req, i, &own, NULL)) {
-            if (own_rules_withhold(i, &own))
+            if (own_rules_withhold(i, &own)) {
+                trace_standin_rule(sink, &traced, own.rule,
+                                   POLICY_TRACE_WITHHOLDS_STANDIN);
                 continue;
+            }
+            trace_standin_conditions(sink, &traced, &own);
             verdict_add_conditions(v, &own);
         }
         admitted |= UINT64_C(1) << i;
@@ -616,7 +659,7 @@ static void decide_claim(const policy_request *req, size_t index,
     if (v.effect == POLICY_WITHHOLD)
         return;
     if (v.effect == POLICY_DISCLOSE_DERIVED && req->set->claims[claim].source < 0)
-        admit_standins(req, claim, &v);
+        admit_standins(req, claim, &v, sink);
     if (!check_conditions(req, &v, d))
         return;
     if (!release_values(req, claim, &v, d))

@@ -274,6 +274,10 @@ typedef enum policy_trace_status {
                                           its source */
     POLICY_TRACE_NO_BASE_RULE,         /* won in a residency bundle, but the base has no
                                           rule for the claim, so it stays withheld */
+    POLICY_TRACE_STANDIN_CONDITIONS,   /* a rule of a stand-in released through the
+                                          requested claim, whose conditions apply too */
+    POLICY_TRACE_WITHHOLDS_STANDIN,    /* a rule of a stand-in that keeps it out of the
+                                          requested claim's derived values */
     POLICY_TRACE_NO_RELYING_PARTY,     /* did not match: relying party jurisdiction */
     POLICY_TRACE_NO_SCOPE,             /* did not match: domestic or cross-border */
     POLICY_TRACE_NO_PURPOSE,           /* did not match: purpose */

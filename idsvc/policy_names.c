@@ -91,6 +91,8 @@ static const char *const trace_names[] = {
     "withholds_source",
     "overridden_by_source_withhold",
     "base_has_no_rule",
+    "adds_stand_in_conditions",
+    "withholds_stand_in",
     "relying_party_not_matched",
     "scope_not_matched",
     "purpose_not_matched",

@@ -852,6 +852,61 @@ static void test_explain_trace_matches_decision(void **state)
     free(out);
 }
 
+/* explain lists the own rules of a stand-in released through the requested claim, so
+ * that the rule a decision names for a stand-in's failed condition is in the trace. */
+static void test_explain_traces_standin_rules(void **state)
+{
+    static const char base[] =
+        "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"b\" version=\"1\" kind=\"base\""
+        " regulator=\"R\" effectiveFrom=\"2026-01-01T00:00:00Z\"><Title>T</Title>"
+        "<Claims><Claim name=\"date_of_birth\" class=\"basic\"/>"
+        "<Claim name=\"age_over_18\" class=\"derived\" derivedFrom=\"date_of_birth\""
+        " derivation=\"age-over\" years=\"18\"/></Claims>"
+        "<Jurisdictions><Jurisdiction code=\"SG\" name=\"Singapore\"/>"
+        "<Jurisdiction code=\"TH\" name=\"Thailand\"/></Jurisdictions>"
+        "<Purposes><Purpose id=\"kyc\" name=\"KYC\"/></Purposes><Rules>"
+        "<Rule id=\"base.dob\"><Match><Claim>date_of_birth</Claim></Match>"
+        "<Effect>disclose-derived</Effect><LegalBasis instrument=\"I\" provision=\"P\"/>"
+        "<Summary>S</Summary></Rule>"
+        "<Rule id=\"base.age\"><Match><Claim>age_over_18</Claim></Match>"
+        "<Effect>disclose</Effect><LegalBasis instrument=\"I\" provision=\"P\"/>"
+        "<Summary>S</Summary></Rule></Rules></PolicyBundle>\n";
+    static const char residency[] =
+        "<PolicyBundle xmlns=\"urn:idsvc:policy:1\" ID=\"r\" version=\"1\""
+        " kind=\"residency\" jurisdiction=\"TH\" base=\"b\" regulator=\"R\""
+        " effectiveFrom=\"2026-01-01T00:00:00Z\"><Title>T</Title><Rules>"
+        "<Rule id=\"th.import.age\"><Match><RelyingParty>TH</RelyingParty>"
+        "<Claim>age_over_18</Claim></Match><Effect>disclose</Effect>"
+        "<Conditions><MinAssurance>high</MinAssurance></Conditions>"
+        "<LegalBasis instrument=\"I\" provision=\"P\"/>"
+        "<Summary>S</Summary></Rule></Rules></PolicyBundle>\n";
+    fixture *f = *state;
+    char base_path[PATH_MAX + 64], residency_path[PATH_MAX + 64];
+    char path[PATH_MAX + 64];
+    int status;
+    char *out;
+
+    snprintf(base_path, sizeof(base_path), "%s/standin-base.xml", f->token.dir);
+    snprintf(residency_path, sizeof(residency_path), "%s/standin-th.xml", f->token.dir);
+    snprintf(path, sizeof(path), "%s/standin-request.json", f->token.dir);
+    write_text(base_path, base);
+    write_text(residency_path, residency);
+    write_text(path, "{\"subject_jurisdiction\": \"SG\", \"relying_party\":"
+                     " {\"jurisdiction\": \"TH\"}, \"purpose\": \"kyc\","
+                     " \"assurance\": \"low\", \"claims\": [\"date_of_birth\"],"
+                     " \"values\": {\"date_of_birth\": \"1990-01-01\"},"
+                     " \"time\": \"2026-06-01T00:00:00Z\"}");
+    out = run(&status, "%s policy explain %s %s %s", admin(), base_path, residency_path,
+              path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "date_of_birth          withheld   assurance_too_low            "
+                         "th.import.age");
+    assert_contains(out, "won                                    base.dob");
+    assert_contains(out, "adds_stand_in_conditions               th.import.age");
+    assert_contains(out, "adds_stand_in_conditions               base.age");
+    free(out);
+}
+
 /* A decision input is checked as the node checks it: a relying party's jurisdiction
  * that ISO has not assigned rejects the request, and a residence country that ISO has
  * not assigned derives no residency country. */
@@ -1085,6 +1140,7 @@ int main(void)
         cmocka_unit_test(test_explain_checks_countries),
         cmocka_unit_test(test_explain_names_source_rule),
         cmocka_unit_test(test_explain_trace_matches_decision),
+        cmocka_unit_test(test_explain_traces_standin_rules),
         cmocka_unit_test(test_simulate_tabulates),
         cmocka_unit_test(test_table_driven_cases),
         cmocka_unit_test(test_malformed_expectations_fail),

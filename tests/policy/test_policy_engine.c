@@ -1499,10 +1499,10 @@ static void test_standin_withheld_by_own_rule(void **state)
     free_bundles(bundles);
 }
 
-/* A stand-in released through its source meets the conditions of its own rules too:
- * an import rule that requires high assurance and separate consent before age_over_21
- * reaches Thailand also holds when the relying party requests date_of_birth, whose age
- * check rule has no condition. */
+/* A stand-in released through its source meets the conditions of its own rules too.
+ * An import rule requires high assurance and separate consent before age_over_21
+ * reaches Thailand. It also holds when the relying party requests date_of_birth, whose
+ * age check rule has no condition. */
 static void test_standin_meets_own_conditions(void **state)
 {
     static const char extra[] =
