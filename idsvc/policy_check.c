@@ -195,6 +195,59 @@ static void check_ids(policy_bundle *const *bundles, size_t count, policy_findin
     }
 }
 
+/* Reports a name that the base declares twice, with the code given, such as
+ * duplicate_claim. ids and lines hold the declared names and their lines. */
+static void check_declared_once(const policy_bundle *base, const char *const *ids,
+                                const int *lines, size_t count, const char *what,
+                                const char *code, policy_findings *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(ids[k], ids[i]) != 0)
+                continue;
+            policy_findings_add(out, true, base->path, lines[i], code,
+                                "%s %s is declared twice, first at line %d", what, ids[i],
+                                lines[k]);
+            break;
+        }
+    }
+}
+
+/* Reports claims, jurisdictions and purposes that the base declares twice. */
+static void check_declarations(const policy_bundle *base, policy_findings *out)
+{
+    size_t most = base->claim_count;
+    const char **ids;
+    int *lines;
+
+    most = base->jurisdiction_count > most ? base->jurisdiction_count : most;
+    most = base->purpose_count > most ? base->purpose_count : most;
+    ids = calloc(most + 1, sizeof(*ids));
+    lines = calloc(most + 1, sizeof(*lines));
+    if (ids != NULL && lines != NULL) {
+        for (size_t i = 0; i < base->claim_count; i++) {
+            ids[i] = base->claims[i].name;
+            lines[i] = base->claims[i].line;
+        }
+        check_declared_once(base, ids, lines, base->claim_count, "claim",
+                            "duplicate_claim", out);
+        for (size_t i = 0; i < base->jurisdiction_count; i++) {
+            ids[i] = base->jurisdictions[i].id;
+            lines[i] = base->jurisdictions[i].line;
+        }
+        check_declared_once(base, ids, lines, base->jurisdiction_count, "jurisdiction",
+                            "duplicate_jurisdiction", out);
+        for (size_t i = 0; i < base->purpose_count; i++) {
+            ids[i] = base->purposes[i].id;
+            lines[i] = base->purposes[i].line;
+        }
+        check_declared_once(base, ids, lines, base->purpose_count, "purpose",
+                            "duplicate_purpose", out);
+    }
+    free(ids);
+    free(lines);
+}
+
 /* Reports a claim with more derived claims than a decision can carry for it, because a
  * disclose-derived rule that releases all of them would always fail. */
 static void check_standin_counts(const policy_bundle *base, policy_findings *out)
@@ -361,6 +414,7 @@ int policy_check_names(policy_bundle *const *bundles, size_t count, policy_findi
     }
 
     check_bundle_ids(bundles, count, out);
+    check_declarations(base, out);
     check_standin_counts(base, out);
     check_ids(bundles, count, out);
     for (size_t b = 0; b < count; b++) {

@@ -786,6 +786,43 @@ static void test_derive_unreachable_found(void **state)
     free(xml);
 }
 
+/* A name that the base declares twice is an error finding with its code, file and
+ * line, as validate prints it, not only a compile failure without a file. */
+static void test_duplicate_declarations_found(void **state)
+{
+    static const struct {
+        const char *from, *to, *code;
+        int line;
+    } cases[] = {
+        {"<Claim name='given_name' class='basic'/>",
+         "<Claim name='given_name' class='basic'/>\n<Claim name='given_name' class='contact'/>",
+         "duplicate_claim", 4},
+        {"<Jurisdiction code='TH'", "<Jurisdiction code='SG'", "duplicate_jurisdiction", 4},
+        {"<Purpose id='travel'", "<Purpose id='payment'", "duplicate_purpose", 5},
+    };
+    char *head = make_bundle("<Rule id='x'><Match/><Effect>disclose</Effect>"
+                             "<LegalBasis instrument='t' provision='1'/>"
+                             "<Summary>s</Summary></Rule>");
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = replaced(head, cases[i].from, cases[i].to);
+        policy_bundle *bundle = parse_text(xml, "twice.xml");
+        policy_findings findings = {0};
+
+        assert_int_equal(policy_check_bundles(&bundle, 1, &findings), -1);
+        assert_int_equal(findings.count, 1);
+        assert_string_equal(findings.items[0].code, cases[i].code);
+        assert_string_equal(findings.items[0].path, "twice.xml");
+        assert_int_equal(findings.items[0].line, cases[i].line);
+        assert_non_null(strstr(findings.items[0].message, "is declared twice"));
+        policy_findings_clear(&findings);
+        policy_bundle_free(&bundle);
+        free(xml);
+    }
+    free(head);
+}
+
 /* A claim with more derived claims than a decision carries for it is an error: a
  * disclose-derived rule that releases all of them would always fail. */
 static void test_too_many_derived_claims_found(void **state)
@@ -1676,6 +1713,7 @@ int main(void)
         cmocka_unit_test(test_unassigned_country_rejected),
         cmocka_unit_test(test_meaning_findings_have_lines),
         cmocka_unit_test(test_too_many_derived_claims_found),
+        cmocka_unit_test(test_duplicate_declarations_found),
         cmocka_unit_test(test_derive_unreachable_found),
         cmocka_unit_test(test_rule_set_is_clean),
         cmocka_unit_test(test_set_rejects_two_residency_bundles),
