@@ -690,6 +690,13 @@ static void test_diff_on_real_bundles(void **state)
     assert_contains(out, "\"new\": \"derived/rule/base.age-check.date-of-birth age_over_18\"");
     assert_contains(out, "\"conditions\": \"all met, retention 36500 days\"");
     free(out);
+
+    /* A decision time that is not one names the value, not an unknown option. */
+    out = run(&status, "%s policy diff --at 2026-02-30T00:00:00Z %s/policies '%s/limits'",
+              admin(), source_dir(), f->token.dir);
+    assert_int_equal(status, 2);
+    assert_contains(out, "diff: --at 2026-02-30T00:00:00Z is not a UTC time");
+    free(out);
 }
 
 static void test_explain_shows_trace(void **state)

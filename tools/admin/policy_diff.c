@@ -435,7 +435,14 @@ int policy_cmd_diff(int argc, char **argv)
             return 0;
         } else if (option == 'j') {
             as_json = true;
-        } else if (option == 'a' && policy_parse_utc(optarg, &at) == 0) {
+        } else if (option == 'a') {
+            if (policy_parse_utc(optarg, &at) != 0) {
+                fprintf(stderr,
+                        POLICY_PROGRAM " diff: --at %s is not a UTC time such as "
+                                       "2026-01-31T00:00:00Z\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
             at_given = true;
         } else if (option == 'l') {
             uint64_t value;
