@@ -1072,6 +1072,40 @@ static void test_derived_expectation_is_exact(void **state)
     free(out);
 }
 
+/* A test file needs no defaults, and a request that is not an object fails its case
+ * with the reason instead of being dropped. */
+static void test_cases_without_defaults(void **state)
+{
+    static const char request[] =
+        "{\"subject_jurisdiction\": \"SG\", \"relying_party\": {\"jurisdiction\": \"SG\"},"
+        " \"purpose\": \"payment\", \"assurance\": \"high\", \"claims\": [\"religion\"],"
+        " \"time\": \"2026-06-01T00:00:00Z\"}";
+    fixture *f = *state;
+    char path[PATH_MAX + 64];
+    char text[1024];
+    int status;
+    char *out;
+
+    snprintf(path, sizeof(path), "%s/no-defaults.json", f->token.dir);
+    snprintf(text, sizeof(text),
+             "{\"cases\": [{\"name\": \"religion stays\", \"request\": %s,"
+             " \"expect\": {\"outcome\": \"deny\"}}]}",
+             request);
+    write_text(path, text);
+    out = run(&status, "%s policy test %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 0);
+    assert_contains(out, "1 case(s), 0 failed");
+    free(out);
+
+    write_text(path, "{\"cases\": [{\"name\": \"list request\", \"request\": [],"
+                     " \"expect\": {\"outcome\": \"deny\"}}]}");
+    out = run(&status, "%s policy test %s/policies %s", admin(), source_dir(), path);
+    assert_int_equal(status, 1);
+    assert_contains(out, "FAIL");
+    assert_contains(out, "request must be an object of request members");
+    free(out);
+}
+
 /* test, explain, simulate and diff refuse a set that validate rejects and no node loads,
  * instead of deciding on it. */
 static void test_commands_reject_invalid_set(void **state)
@@ -1152,6 +1186,7 @@ int main(void)
         cmocka_unit_test(test_table_driven_cases),
         cmocka_unit_test(test_malformed_expectations_fail),
         cmocka_unit_test(test_derived_expectation_is_exact),
+        cmocka_unit_test(test_cases_without_defaults),
         cmocka_unit_test(test_commands_reject_invalid_set),
     };
 

@@ -273,7 +273,8 @@ static void run_case(test_run *run, const policy_set *set, const char *file,
                      const json_t *defaults, const json_t *test)
 {
     const char *name = json_string_value(json_object_get(test, "name"));
-    json_t *doc = json_deep_copy(defaults != NULL ? defaults : json_object());
+    const json_t *request = json_object_get(test, "request");
+    json_t *doc = json_is_object(defaults) ? json_deep_copy(defaults) : json_object();
     json_t *failures = json_array();
     policy_decision decision;
     policy_request req;
@@ -283,10 +284,13 @@ static void run_case(test_run *run, const policy_set *set, const char *file,
     const json_t *expected_error =
         json_object_get(json_object_get(test, "expect"), "error");
 
-    if (doc == NULL)
-        doc = json_object();
-    json_object_update_recursive(doc, json_object_get(test, "request"));
-    if ((error_text = expectation_fault(json_object_get(test, "expect"))) != NULL) {
+    if (json_is_object(request))
+        json_object_update_recursive(doc, (json_t *)request);
+    if (defaults != NULL && !json_is_object(defaults)) {
+        error_text = "defaults must be an object of request members";
+    } else if (request != NULL && !json_is_object(request)) {
+        error_text = "request must be an object of request members";
+    } else if ((error_text = expectation_fault(json_object_get(test, "expect"))) != NULL) {
         /* reported below as the case's error */
     } else if (policy_request_from_json(set, doc, &req, &err) != 0 ||
         policy_evaluate(&req, &decision, &err) != 0) {
