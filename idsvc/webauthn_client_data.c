@@ -140,19 +140,11 @@ static webauthn_code check_challenge(const json_t *client_data,
                                      const unsigned char *challenge, size_t challenge_len,
                                      webauthn_error *err)
 {
-    const char *text = json_string_value(json_object_get(client_data, "challenge"));
     unsigned char *received = NULL;
     size_t received_len = 0;
     webauthn_code code;
 
-    /* The client encodes the challenge as WebAuthn defines base64url, without padding,
-     * so padding here is not a client's encoding of the issued challenge. */
-    if (text != NULL && strchr(text, '=') != NULL)
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The clientDataJSON challenge has base64url padding, which "
-                             "WebAuthn's encoding of the challenge leaves out.");
-    code = webauthn_json_bytes(client_data, "challenge", "clientDataJSON challenge",
-                               &received, &received_len, err);
+    code = webauthn_json_challenge(client_data, &received, &received_len, err);
     if (code != WEBAUTHN_OK)
         return code;
 

@@ -91,6 +91,12 @@ webauthn_code webauthn_json_bytes(const json_t *object, const char *key, const c
                                   unsigned char **out, size_t *out_len,
                                   webauthn_error *err);
 
+/* Decodes the challenge member of a parsed clientDataJSON, which must be unpadded.
+ * Both the challenge lookup and the verification use it, so that a challenge the
+ * verification rejects is rejected before the lookup consumes the stored one. */
+webauthn_code webauthn_json_challenge(const json_t *client_data, unsigned char **out,
+                                      size_t *out_len, webauthn_error *err);
+
 /* Reads id, rawId and type of a PublicKeyCredential JSON and checks that id and rawId
  * name the same bytes; *raw_id is the decoded rawId for the caller to free. */
 webauthn_code webauthn_json_credential(const json_t *root, unsigned char **raw_id,

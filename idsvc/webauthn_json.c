@@ -108,6 +108,24 @@ out:
     return code;
 }
 
+webauthn_code webauthn_json_challenge(const json_t *client_data, unsigned char **out,
+                                      size_t *out_len, webauthn_error *err)
+{
+    const char *text = json_string_value(json_object_get(client_data, "challenge"));
+
+    /* The client encodes the challenge as WebAuthn defines base64url, without padding,
+     * so padding here is not a client's encoding of the issued challenge. */
+    if (text != NULL && strchr(text, '=') != NULL) {
+        *out = NULL;
+        *out_len = 0;
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The clientDataJSON challenge has base64url padding, which "
+                             "WebAuthn's encoding of the challenge leaves out.");
+    }
+    return webauthn_json_bytes(client_data, "challenge", "clientDataJSON challenge", out,
+                               out_len, err);
+}
+
 webauthn_code webauthn_response_challenge(const char *response_json, size_t response_len,
                                           unsigned char **challenge,
                                           size_t *challenge_len, webauthn_error *err)
@@ -136,8 +154,7 @@ webauthn_code webauthn_response_challenge(const char *response_json, size_t resp
     if (code != WEBAUTHN_OK)
         goto out;
 
-    code = webauthn_json_bytes(client_data, "challenge", "clientDataJSON challenge",
-                               challenge, challenge_len, err);
+    code = webauthn_json_challenge(client_data, challenge, challenge_len, err);
 
 out:
     json_decref(client_data);

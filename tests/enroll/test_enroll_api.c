@@ -624,6 +624,31 @@ static void test_register_token_binding_present(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* A padded clientDataJSON challenge is malformed, and its rejection must leave the
+ * issued challenge unused, so the same ceremony sent unpadded still registers. */
+static void test_register_padded_challenge_kept(void **state)
+{
+    fixture *f = *state;
+    subject s;
+    soft_ceremony c;
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-PADC", 0x6b);
+    registration_ceremony(&f->h, &s, &c);
+    s.auth.credential_id[1] ^= 0x5c;
+
+    c.challenge_suffix = "=";
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_problem(&r, 422, "malformed");
+    http_result_clear(&r);
+
+    c.challenge_suffix = NULL;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    http_result_clear(&r);
+    soft_authenticator_clear(&s.auth);
+}
+
 static void test_remove_authenticator(void **state)
 {
     fixture *f = *state;
@@ -1873,6 +1898,7 @@ int main(void)
         cmocka_unit_test(test_response_member_type),
         cmocka_unit_test(test_register_none_rejected),
         cmocka_unit_test(test_register_token_binding_present),
+        cmocka_unit_test(test_register_padded_challenge_kept),
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),
         cmocka_unit_test(test_remove_authenticator),
