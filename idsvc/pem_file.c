@@ -157,11 +157,6 @@ out:
     return rc;
 }
 
-/*
- * Calls visit on each block of path in file order. Fails on the first text outside a
- * block, on a block without its END line, and on a file with no block. Returns 0 or a
- * PEM_FILE_ status.
- */
 /* The state of read_blocks between lines: the open block, if any, and the count. */
 typedef struct block_scan {
     const char *path;
@@ -253,6 +248,11 @@ static int scan_end(const block_scan *scan)
     return 0;
 }
 
+/*
+ * Calls visit on each block of path in file order. Fails on the first text outside a
+ * block, on a block without its END line, and on a file with no block. Returns 0 or a
+ * PEM_FILE_ status.
+ */
 static int read_blocks(const char *path, block_visitor visit, void *ctx, char *error,
                        size_t error_size)
 {

@@ -238,8 +238,6 @@ static int check_entry_text(void *ctx, const audit_row *row)
     int *status = &check->status;
     audit_merkle_hash computed;
 
-    /* An entry of version 2 keeps its text when purged, so one without text where the
-     * latest checkpoint signs version 2 had its text deleted. */
     if (row->leaf_hash_invalid) {
         fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 ": leaf_hash_invalid: the "
                 "stored leaf hash is not a blob of 32 bytes; run 'audit verify' on an "
@@ -247,6 +245,8 @@ static int check_entry_text(void *ctx, const audit_row *row)
         *status = 1;
         return 0;
     }
+    /* An entry of version 2 keeps its text when purged, so one without text where the
+     * latest checkpoint signs version 2 had its text deleted. */
     if (row->text == NULL && row->index >= check->version_2_from) {
         fprintf(stderr, "idsvc-admin audit prove: entry %" PRIu64 ": entry_version_invalid: "
                 "the entry has no text, but the latest checkpoint signs that entries from "

@@ -973,14 +973,6 @@ static void check_purge_entries(verifier *v)
 }
 
 /*
- * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key, that
- * the export's first entries hash to its root, so the log still contains the tree that
- * the regulator saved, and that the entries' versions match its version-2-from line.
- * That line matters most here: a node that deleted the text of entries of version 2 and
- * its stored checkpoints signs new checkpoints whose line agrees with the deletion.
- * Returns 0, or the exit status after a FAILED line.
- */
-/*
  * Checks that a saved checkpoint names the node of the export's checkpoint nearest to it:
  * the first of its size or larger, else the latest. Another node's checkpoint of 0
  * entries has the same root as this node's, so only its node line shows it. Returns 0,
@@ -1014,6 +1006,15 @@ static int check_saved_node(const verifier *v, const char *path,
     return audit_saved_fail("saved checkpoint", path, "checkpoint_node_mismatch", detail);
 }
 
+/*
+ * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key, its
+ * node line (check_saved_node), that the export's first entries hash to its root, so
+ * the log still contains the tree that the regulator saved, and that the entries'
+ * versions match its version-2-from line.
+ * That line matters most here: a node that deleted the text of entries of version 2 and
+ * its stored checkpoints signs new checkpoints whose line agrees with the deletion.
+ * Returns 0, or the exit status after a FAILED line.
+ */
 static int check_saved(verifier *v)
 {
     audit_merkle_source source = audit_memory_tree_source(&v->tree);
