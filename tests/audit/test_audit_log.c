@@ -1030,6 +1030,35 @@ static void tamper(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* Opens the log as audit_log_open does, with stderr sent to a temporary file, and copies
+ * the log lines written meanwhile into lines. So a test can check the line that names
+ * why an open failed, not only the open's own sentence, which many faults share. */
+static audit_log *open_logging(const audit_log_options *options, char *error,
+                               size_t error_size, char *lines, size_t lines_size)
+{
+    FILE *capture = tmpfile();
+    int saved;
+    size_t len;
+    audit_log *log;
+
+    assert_non_null(capture);
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+
+    log = audit_log_open(options, error, error_size);
+
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    rewind(capture);
+    len = fread(lines, 1, lines_size - 1, capture);
+    lines[len] = '\0';
+    fclose(capture);
+    return log;
+}
+
 /* What read_row_facts keeps of each row. */
 typedef struct row_facts {
     size_t count;
@@ -1153,6 +1182,7 @@ static void test_latest_checkpoint_columns_checked(void **state)
     char copy[PATH_MAX + 48];
     char command[3 * PATH_MAX];
     char error[512];
+    char lines[4096];
     audit_log_options options = {.node_id = "https://node.example/idsvc",
                                  .jurisdiction = "SG",
                                  .signer = &f->signer};
@@ -1180,11 +1210,13 @@ static void test_latest_checkpoint_columns_checked(void **state)
         assert_int_equal(test_run(command), 0);
         tamper(copy, edits[i]);
         error[0] = '\0';
-        log = audit_log_open(&options, error, sizeof(error));
+        log = open_logging(&options, error, sizeof(error), lines, sizeof(lines));
         if (log != NULL)
             fail_msg("the log opened after: %s", edits[i]);
         assert_string_equal(error, "cannot read the latest audit checkpoint; the "
                                    "audit_store_error line before this one says why");
+        if (strstr(lines, "a tree_size or id column of audit_checkpoints was edited") == NULL)
+            fail_msg("after %s, no line names the edited column: %s", edits[i], lines);
     }
 }
 
@@ -1196,6 +1228,7 @@ static void test_open_rejects_negative_index(void **state)
     fixture *f = *state;
     char path[PATH_MAX + 32];
     char error[512];
+    char lines[4096];
     audit_log_options options = {.node_id = "https://node.example/idsvc",
                                  .jurisdiction = "SG",
                                  .signer = &f->signer};
@@ -1217,13 +1250,15 @@ static void test_open_rejects_negative_index(void **state)
 
     tamper(path, "UPDATE audit_entries SET idx = -1 WHERE idx = 0");
     error[0] = '\0';
-    log = audit_log_open(&options, error, sizeof(error));
+    log = open_logging(&options, error, sizeof(error), lines, sizeof(lines));
     if (log != NULL) {
         audit_log_close(&log);
         fail_msg("the log opened without entry 0");
     }
     assert_string_equal(error, "cannot read the size of the audit log; the "
                                "audit_store_error line before this one says why");
+    if (strstr(lines, "audit_entries has an index below 0, -1") == NULL)
+        fail_msg("no line names the index below 0: %s", lines);
 }
 
 /* Returns the error of an open that must fail; the caller frees it. */
