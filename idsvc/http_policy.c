@@ -7,6 +7,7 @@
  * compiled set in together, so a failed reload leaves the node serving with the keys
  * and the set it had.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,32 +139,58 @@ static void log_loaded(node *n, const char *event)
     log_event(LOG_INFO, event, fields, 1);
 }
 
+/* Returns whether the set declares jurisdiction, the way a request reads a subject's
+ * home. */
+static bool declares_jurisdiction(const policy_set *set, const char *jurisdiction)
+{
+    json_t *doc = json_pack("{s:s}", "subject_jurisdiction", jurisdiction);
+    policy_request req;
+    policy_error request_err = {0};
+    bool declared;
+
+    /* The reader checks subject_jurisdiction first, so a later field is at fault
+     * whenever the jurisdiction is known. */
+    declared = doc != NULL &&
+               (policy_request_from_json(set, doc, &req, &request_err) == 0 ||
+                strcmp(request_err.field, "subject_jurisdiction") != 0);
+    json_decref(doc);
+    return declared;
+}
+
 /* Accepts a compiled set only when it declares the node's jurisdiction (ctx). That is
  * the subject's home for every credential this node issued, so without it every
  * decision on them would fail. Runs at start and at each reload. */
 static int accept_home(const char *jurisdiction, const policy_set *set, policy_error *err)
 {
-    json_t *doc = json_pack("{s:s}", "subject_jurisdiction", jurisdiction);
-    policy_request req;
-    policy_error request_err = {0};
-    int rc = 0;
+    if (declares_jurisdiction(set, jurisdiction))
+        return 0;
+    err->code = POLICY_E_SET;
+    err->line = 0;
+    snprintf(err->check, sizeof(err->check), "home_jurisdiction_unknown");
+    snprintf(err->message, sizeof(err->message),
+             "[server] jurisdiction %s is not a jurisdiction of the bundles, so no "
+             "decision could be made for this node's own credentials",
+             jurisdiction);
+    return -1;
+}
 
-    /* The reader checks subject_jurisdiction first, so a later field is at fault
-     * whenever the jurisdiction is known. */
-    if (doc == NULL ||
-        (policy_request_from_json(set, doc, &req, &request_err) != 0 &&
-         strcmp(request_err.field, "subject_jurisdiction") == 0)) {
-        err->code = POLICY_E_SET;
-        err->line = 0;
-        snprintf(err->check, sizeof(err->check), "home_jurisdiction_unknown");
-        snprintf(err->message, sizeof(err->message),
-                 "[server] jurisdiction %s is not a jurisdiction of the bundles, so no "
-                 "decision could be made for this node's own credentials",
-                 jurisdiction);
-        rc = -1;
+/* Logs each [issuer] whose jurisdiction the set does not declare. Its subjects have no
+ * home the rules know, so each verification of its assertions fails with 422
+ * subject_jurisdiction_unknown until a bundle declares it. */
+static void warn_undeclared_issuer_homes(const config *cfg, const policy_set *set)
+{
+    for (size_t i = 0; i < cfg->issuer_count; i++) {
+        const config_issuer *issuer = &cfg->issuers[i];
+
+        if (issuer->jurisdiction == NULL ||
+            declares_jurisdiction(set, issuer->jurisdiction))
+            continue;
+        log_message(LOG_WARN, "issuer_jurisdiction_undeclared",
+                    "[issuer %s] jurisdiction %s is not a jurisdiction of the bundles, so "
+                    "verifications of its assertions answer 422 "
+                    "subject_jurisdiction_unknown; add a bundle that declares it",
+                    issuer->id, issuer->jurisdiction);
     }
-    json_decref(doc);
-    return rc;
 }
 
 /* Accepts a compiled set only when its claims catalogue has every name that an [rp]
@@ -260,6 +287,7 @@ static int accept_set(void *ctx, const policy_set *set, policy_error *err)
         return -1;
     if (context->node_store != NULL && accept_versions(context->node_store, set, err) != 0)
         return -1;
+    warn_undeclared_issuer_homes(context->cfg, set);
     return context->n != NULL ? audit_loaded(context->n, context->reason, set, err) : 0;
 }
 

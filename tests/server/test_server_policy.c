@@ -595,6 +595,7 @@ static void test_foreign_issuer_jurisdiction(void **state)
     char *assertion = issue_foreign(MY_ISSUER);
     const json_t *claims;
     http_result result;
+    char *log;
 
     (void)state;
     verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"date_of_birth\"]",
@@ -626,6 +627,14 @@ static void test_foreign_issuer_jurisdiction(void **state)
     assert_string_equal(http_result_field(&result), "assertion");
     http_result_clear(&result);
     free(assertion);
+
+    /* The start logged a warning that names the section, so the operator need not wait for
+     * the first rejected verification. */
+    log = harness_wait_for_log(&server, "issuer_jurisdiction_undeclared");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "[issuer us-id] jurisdiction US is not a jurisdiction of "
+                                "the bundles"));
+    free(log);
 }
 
 /* An assertion for bank-one with an empty signature for `xmlsec1 --sign`. The arguments
