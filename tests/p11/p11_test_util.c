@@ -28,6 +28,7 @@ int p11_test_open_fresh(test_token *dir, p11_token **token)
     config = p11_test_config(dir, NULL);
     if (p11_token_open(&config, token, &err) != 0) {
         fprintf(stderr, "p11_token_open: %s\n", err.message);
+        test_token_destroy(dir);
         return -1;
     }
     return 0;

@@ -11,7 +11,7 @@
 p11_config p11_test_config(const test_token *token, const char *module_path);
 
 /* Makes a fresh test token and opens it with the layer. Returns 0, or -1 after printing
- * why it failed. */
+ * why it failed and removing the token's folder. */
 int p11_test_open_fresh(test_token *dir, p11_token **token);
 
 /* Closes the token of p11_test_open_fresh and removes its folder. */
