@@ -60,9 +60,8 @@ void route_subject_signin(http_request *request, http_reply *reply)
                 authenticator.id, request->request_id);
     http_reply_json(reply, 200, json_pack("{s:b}", "signed_in", 1));
     /* The session descends from the credential that enrolled the key, so revoking that
-     * credential ends it too. */
-    web_session_start(request, reply, authenticator.subject_id,
-                      authenticator.enrollment_credential);
+     * credential ends it too, and so does removing the key. */
+    web_session_start(request, reply, &authenticator);
 out:
     web_authenticator_clear(&authenticator);
     free(response);

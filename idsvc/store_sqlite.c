@@ -236,6 +236,12 @@ static const char *const migrations[] = {
     /* The brackets tell clang that the two literals form one element. */
     ("ALTER TABLE authenticators ADD COLUMN backup_eligible INTEGER"
      "  CHECK (backup_eligible IN (0, 1));"),
+    /* 10: the authenticator that signed a session in, NULL for a session that an
+     * enrollment code opened. A session counts as open only while that authenticator
+     * is enrolled and not marked as possibly cloned. Sessions of version 9 do not say
+     * which key signed them in, so the migration ends them. */
+    "ALTER TABLE web_sessions ADD COLUMN authenticator_id TEXT;"
+    "DELETE FROM web_sessions;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -140,12 +140,11 @@ void web_session_token_free(char **token_text);
 int web_session_set_cookie(const http_request *request, http_reply *reply,
                            const char *token_text);
 
-/* Starts a session for the subject and adds its Set-Cookie header to reply, which must
- * have its body already. enrollment_credential is the credential whose enrollment code
- * the session descends from, "" when not known. Returns 0, or -1 with a problem in
- * reply. */
-int web_session_start(http_request *request, http_reply *reply, int64_t subject_id,
-                      const char *enrollment_credential);
+/* Starts a session for the subject of key, which signed it in, and adds its Set-Cookie
+ * header to reply, which must have its body already. The session descends from the
+ * key's enrollment credential and stays open only while the key is enrolled and not
+ * marked as possibly cloned. Returns 0, or -1 with a problem in reply. */
+int web_session_start(http_request *request, http_reply *reply, const web_authenticator *key);
 
 /* Ends the session of the cookie, if any, and adds a Set-Cookie that clears it to
  * reply, which must have its body already. Returns 0, or -1 with a problem in reply when

@@ -209,8 +209,7 @@ int web_session_set_cookie(const http_request *request, http_reply *reply,
     return 0;
 }
 
-int web_session_start(http_request *request, http_reply *reply, int64_t subject_id,
-                      const char *enrollment_credential)
+int web_session_start(http_request *request, http_reply *reply, const web_authenticator *key)
 {
     store *s = request->node->store;
     web_session session;
@@ -219,9 +218,10 @@ int web_session_start(http_request *request, http_reply *reply, int64_t subject_
 
     if (web_session_prepare(request, &session, &text) != 0)
         goto out;
-    session.subject_id = subject_id;
+    session.subject_id = key->subject_id;
     snprintf(session.enrollment_credential, sizeof(session.enrollment_credential), "%s",
-             enrollment_credential);
+             key->enrollment_credential);
+    snprintf(session.authenticator, sizeof(session.authenticator), "%s", key->id);
     if (s->ops->web->session_put(s, &session) != STORE_OK)
         goto out;
     rc = web_session_set_cookie(request, reply, text);

@@ -75,6 +75,7 @@ typedef struct web_session {
     unsigned char token_hash[32];
     int64_t subject_id;
     char enrollment_credential[WEB_ID_LEN + 1];
+    char authenticator[WEB_ID_LEN + 1]; /* the key that signed in, "" for a code's session */
     time_t expires_at;
 } web_session;
 

@@ -455,7 +455,7 @@ static store_status insert_session(sqlite3 *db, const web_session *session)
 {
     sqlite3_stmt *stmt = web_sql_prepare_on(
         db, "INSERT INTO web_sessions (token_hash, subject_id, enrollment_credential,"
-            " expires_at) VALUES (?, ?, ?, ?)");
+            " expires_at, authenticator_id) VALUES (?, ?, ?, ?, ?)");
     sqlite3_stmt *purge;
 
     if (stmt == NULL)
@@ -466,6 +466,8 @@ static store_status insert_session(sqlite3 *db, const web_session *session)
                                    ? session->enrollment_credential
                                    : NULL);
     sqlite3_bind_int64(stmt, 4, session->expires_at);
+    web_sql_bind_text(stmt, 5, session->authenticator[0] != '\0' ? session->authenticator
+                                                                  : NULL);
     purge = web_sql_prepare_on(db, "DELETE FROM web_sessions WHERE expires_at < ?");
     if (purge != NULL) {
         sqlite3_bind_int64(purge, 1, session->expires_at - PURGE_AFTER_SECONDS);
@@ -481,14 +483,17 @@ static store_status sqlite_session_put(store *s, const web_session *session)
     return db != NULL ? insert_session(db, session) : STORE_FAILED;
 }
 
-/* The sessions that are open: unexpired, and not descended from a revoked credential.
- * A sign-in that overlaps a revocation can store a session after the revocation ended
- * the others, and this join keeps that session closed too. The statement binds the
- * token hash and the time. */
+/* The sessions that are open: unexpired, not descended from a revoked credential, and
+ * signed in by a key that is still enrolled and not marked as possibly cloned. A sign-in
+ * that overlaps a revocation or a key's removal can store a session after it, and these
+ * conditions keep that session closed too. The statement binds the token hash and the
+ * time. */
 #define OPEN_SESSION                                                                       \
     " FROM web_sessions s LEFT JOIN credentials c ON c.id = s.enrollment_credential"      \
     " WHERE s.token_hash = ? AND s.expires_at > ?"                                         \
-    " AND (s.enrollment_credential IS NULL OR c.state = 'active')"
+    " AND (s.enrollment_credential IS NULL OR c.state = 'active')"                         \
+    " AND (s.authenticator_id IS NULL OR EXISTS (SELECT 1 FROM authenticators a"           \
+    " WHERE a.id = s.authenticator_id AND a.possibly_cloned = 0))"
 
 static store_status sqlite_session_get(store *s, const unsigned char token_hash[32],
                                        time_t now, web_session *out)

@@ -686,6 +686,60 @@ static void test_remove_authenticator(void **state)
     soft_authenticator_clear(&s.auth);
 }
 
+/* Posts the registration options call with the session cookie of s and expects
+ * status, with code when it is an error. */
+static void expect_session(harness *h, const subject *s, long status, const char *code)
+{
+    http_result r;
+
+    page_post(h, s, "/account/registration/options", NULL, &r);
+    if (code != NULL)
+        expect_problem(&r, status, code);
+    else
+        expect_status(&r, status);
+    http_result_clear(&r);
+}
+
+/* Removing a key ends the sessions it signed in, so whoever holds a lost key cannot
+ * keep a session and enroll a key of their own after the subject removed it. */
+static void test_removed_key_ends_session(void **state)
+{
+    fixture *f = *state;
+    subject s, holder;
+    soft_ceremony c;
+    char path[128];
+    http_result r;
+
+    make_subject(&f->h, &s, "SG-REMOVE-SESSION", 0x1a);
+    registration_ceremony(&f->h, &s, &c);
+    s.auth.credential_id[2] ^= 0x55;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    snprintf(path, sizeof(path), "/account/authenticators/%s/removal",
+             json_string_value(json_object_get(r.json, "id")));
+    http_result_clear(&r);
+
+    /* The second key, whose id s.auth now has, signs in a session of its own. */
+    holder = s;
+    sign_in_with(&f->h, &holder, NULL, &r);
+    expect_status(&r, 200);
+    page_read_cookie(&r, holder.cookie, sizeof(holder.cookie));
+    http_result_clear(&r);
+    expect_session(&f->h, &holder, 200, NULL);
+
+    /* The subject removes that key from the code's session. */
+    page_post(&f->h, &s, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    expect_session(&f->h, &holder, 401, "session_required");
+    page_post(&f->h, &holder, "/account/registration", "{\"response\":{}}", &r);
+    expect_problem(&r, 401, "session_required");
+    http_result_clear(&r);
+    expect_session(&f->h, &s, 200, NULL);
+    soft_authenticator_clear(&s.auth);
+}
+
 /* Registers the credential id of owner's key again, from caller's session with
  * caller's own key, and returns the reply. */
 static void register_enrolled_id(harness *h, subject *caller, const subject *owner,
@@ -982,7 +1036,7 @@ static void test_challenge_expired(void **state)
 static void test_counter_regression(void **state)
 {
     fixture *f = *state;
-    subject s;
+    subject s, signed_in = {0};
     soft_ceremony c;
     http_result r;
     char *log;
@@ -991,7 +1045,9 @@ static void test_counter_regression(void **state)
     s.counter = 40;
     sign_in_with(&f->h, &s, NULL, &r);
     expect_status(&r, 200);
+    page_read_cookie(&r, signed_in.cookie, sizeof(signed_in.cookie));
     http_result_clear(&r);
+    expect_session(&f->h, &signed_in, 200, NULL);
 
     /* The same counter again: a copy of the key may be in use. */
     sign_in_ceremony(&f->h, &c, &s);
@@ -1000,10 +1056,12 @@ static void test_counter_regression(void **state)
     expect_problem(&r, 422, "counter_regression");
     http_result_clear(&r);
 
-    /* The authenticator is marked: even a growing counter is refused now. */
+    /* The authenticator is marked: even a growing counter is refused now, and the
+     * session it signed in has ended. */
     sign_in_with(&f->h, &s, NULL, &r);
     expect_problem(&r, 422, "authenticator_possibly_cloned");
     http_result_clear(&r);
+    expect_session(&f->h, &signed_in, 401, "session_required");
 
     log = test_read_file(f->h.log_path, NULL);
     assert_non_null(log);
@@ -1902,6 +1960,7 @@ int main(void)
         cmocka_unit_test(test_register_bad_cbor),
         cmocka_unit_test(test_register_wrong_rp_id),
         cmocka_unit_test(test_remove_authenticator),
+        cmocka_unit_test(test_removed_key_ends_session),
         cmocka_unit_test(test_enrolled_id_reply_same),
         cmocka_unit_test(test_cookie_names_exact),
         cmocka_unit_test(test_backup_eligibility_kept),

@@ -238,6 +238,46 @@ static void test_version_4_sessions_end(void **state)
     unlink(old_path);
 }
 
+/* The page sessions table as versions 5 to 9 have it. */
+#define V9_SESSIONS_STUB                                                                   \
+    "CREATE TABLE web_sessions (token_hash BLOB PRIMARY KEY, subject_id INTEGER,"          \
+    " expires_at INTEGER, enrollment_credential TEXT);"
+
+/* Version 10 records the key that signed each session in. A session of version 9 does
+ * not say which key that was, so removing the key could not end it, and the migration
+ * ends every such session. */
+static void test_version_9_sessions_end(void **state)
+{
+    char old_path[sizeof(path) + 8];
+    char error[256];
+    sqlite3 *db = NULL;
+    store *migrated;
+
+    (void)state;
+    snprintf(old_path, sizeof(old_path), "%s.v9", path);
+    assert_int_equal(sqlite3_open(old_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE schema_versions (version INTEGER PRIMARY KEY,"
+                                  " applied_at INTEGER NOT NULL);"
+                                  "INSERT INTO schema_versions VALUES (1, 0), (2, 0), (3, 0),"
+                                  " (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0);"
+                                  V9_SESSIONS_STUB
+                                  "INSERT INTO web_sessions VALUES (x'01', 1, 4000000000,"
+                                  " NULL);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    migrated = store_sqlite_open(old_path, error, sizeof(error));
+    assert_non_null(migrated);
+    store_close(&migrated);
+    assert_int_equal(select_number(old_path, "SELECT count(*) FROM web_sessions"), 0);
+    assert_int_equal(select_number(old_path, "SELECT count(*) FROM pragma_table_info("
+                                             "'web_sessions') WHERE name = 'authenticator_id'"),
+                     1);
+    unlink(old_path);
+}
+
 /* Version 9 records each key's BE flag. Keys of version 8 keep NULL, which means "not
  * recorded" until an assertion records it, and only 0 and 1 can be stored. */
 static void test_version_8_keys_keep_no_backup_flag(void **state)
@@ -257,7 +297,8 @@ static void test_version_8_keys_keep_no_backup_flag(void **state)
                                   " (4, 0), (5, 0), (6, 0), (7, 0), (8, 0);"
                                   "CREATE TABLE authenticators (id TEXT PRIMARY KEY,"
                                   " subject_id INTEGER);"
-                                  "INSERT INTO authenticators VALUES ('key-1', 1);",
+                                  "INSERT INTO authenticators VALUES ('key-1', 1);"
+                                  V9_SESSIONS_STUB,
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -396,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_replay_rows_survive_migration),
         cmocka_unit_test(test_version_4_sessions_end),
         cmocka_unit_test(test_version_8_keys_keep_no_backup_flag),
+        cmocka_unit_test(test_version_9_sessions_end),
         cmocka_unit_test(test_name_id_of_one_issuer),
         cmocka_unit_test(test_store_rejects_impossible_version),
         cmocka_unit_test(test_registry_replaced),
