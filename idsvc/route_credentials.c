@@ -14,6 +14,7 @@
 #include "problem.h"
 #include "route_audit.h"
 #include "route_common.h"
+#include "saml_build.h"
 
 #define SUBJECT_MAX 256
 #define AUDIENCE_MAX 1024
@@ -545,7 +546,16 @@ void route_credentials_revoke(http_request *request, http_reply *reply)
     if (!http_json_known_members(body, revocation_members, reply))
         goto out;
     reason = http_json_string(body, "reason", true, REASON_MAX, reply);
-    if (reason == NULL || !load_own_credential(request, &credential, reply))
+    if (reason == NULL)
+        goto out;
+    /* The reason is the only record of why the credential ended, for the issuer and in
+     * the audit log, so one that shows nothing counts as missing. */
+    if (saml_text_is_blank(reason)) {
+        problem_set(reply, 400, "field_invalid", "reason",
+                    "reason contains only white space; say why the credential is revoked.");
+        goto out;
+    }
+    if (!load_own_credential(request, &credential, reply))
         goto out;
     if (credential.state == STORE_CREDENTIAL_REVOKED)
         reply_already_revoked(reply);

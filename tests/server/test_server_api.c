@@ -806,6 +806,42 @@ static void test_revocation_atomic(void **state)
     http_result_clear(&issued);
 }
 
+/* A revocation reason of white space only, such as spaces, a tab or U+3000, gets 400
+ * field_invalid, and the credential stays active with no credential_revoked entry. */
+static void test_revocation_reason_blank(void **state)
+{
+    static const char *const bodies[] = {
+        "{\"reason\":\"   \"}",
+        "{\"reason\":\"\\t\\n\"}",
+        "{\"reason\":\"\\u3000\\u00a0\"}",
+    };
+    http_result issued;
+    http_result result;
+    char path[128];
+    const char *id;
+
+    (void)state;
+    issue(&issued);
+    id = json_string_value(json_object_get(issued.json, "credential_id"));
+    assert_non_null(id);
+    snprintf(path, sizeof(path), "/v1/credentials/%s/revocation", id);
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        harness_curl(&server, CLIENT_ISSUER, "POST", path, NULL, bodies[i], &result);
+        expect_problem(&result, 400, "field_invalid");
+        assert_string_equal(http_result_field(&result), "reason");
+        http_result_clear(&result);
+    }
+    assert_int_equal(entries_of("credential_revoked", id), 0);
+
+    snprintf(path, sizeof(path), "/v1/credentials/%s", id);
+    harness_curl(&server, CLIENT_ISSUER, "GET", path, NULL, NULL, &result);
+    assert_int_equal(result.status, 200);
+    assert_string_equal(json_string_value(json_object_get(result.json, "status")), "active");
+    http_result_clear(&result);
+    http_result_clear(&issued);
+}
+
 static int credential_rows(void)
 {
     sqlite3 *db = NULL;
@@ -1466,6 +1502,7 @@ int main(void)
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),
         cmocka_unit_test(test_revocation_atomic),
+        cmocka_unit_test(test_revocation_reason_blank),
         cmocka_unit_test(test_issuance_atomic),
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
