@@ -737,6 +737,25 @@ static void test_removed_key_ends_session(void **state)
     expect_problem(&r, 401, "session_required");
     http_result_clear(&r);
     expect_session(&f->h, &s, 200, NULL);
+
+    /* A third key that removes itself ends its own session too. */
+    registration_ceremony(&f->h, &s, &c);
+    s.auth.credential_id[2] ^= 0x0f;
+    post_registration(&f->h, &s, &c, NULL, 0, &r);
+    expect_status(&r, 201);
+    snprintf(path, sizeof(path), "/account/authenticators/%s/removal",
+             json_string_value(json_object_get(r.json, "id")));
+    http_result_clear(&r);
+    holder = s;
+    sign_in_with(&f->h, &holder, NULL, &r);
+    expect_status(&r, 200);
+    page_read_cookie(&r, holder.cookie, sizeof(holder.cookie));
+    http_result_clear(&r);
+    page_post(&f->h, &holder, path, NULL, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+    expect_session(&f->h, &holder, 401, "session_required");
+    expect_session(&f->h, &s, 200, NULL);
     soft_authenticator_clear(&s.auth);
 }
 
