@@ -109,6 +109,24 @@ static saml_spec_field check_spec_fields(const saml_assertion_spec *spec, p11_er
     return SAML_SPEC_OK;
 }
 
+/*
+ * Rejects a claim URI that differs from a catalogue claim's URI only in letter case.
+ * RFC 8141 (section 3.1) compares the "urn" scheme and the namespace identifier without
+ * regard to case. So a relying party may read "URN:OID:2.5.4.42" as given_name, which
+ * the assertion would then carry twice. A case difference elsewhere makes a look-alike.
+ */
+static int check_uri_case(const char *name, p11_error *err)
+{
+    const saml_claim *claim = saml_claim_by_uri_ignoring_case(name);
+
+    if (claim == NULL)
+        return 0;
+    saml_set_error(err, "attribute \"%.64s\" differs only in letter case from %s, the URI "
+                        "of the catalogue claim %s; write that URI or the name %s",
+                   name, claim->uri, claim->name, claim->name);
+    return -1;
+}
+
 static int resolve_attribute(const saml_attribute *attribute, resolved_attribute *out,
                              p11_error *err)
 {
@@ -123,6 +141,8 @@ static int resolve_attribute(const saml_attribute *attribute, resolved_attribute
         out->claim =
             saml_claim_by_uri(attribute->name); /* a catalogue claim by its URI */
         out->uri = attribute->name;
+        if (out->claim == NULL && check_uri_case(attribute->name, err) != 0)
+            return -1;
     } else {
         saml_set_error(err, "attribute \"%.64s\" is neither a catalogue claim nor a URI",
                        attribute->name != NULL ? attribute->name : "");

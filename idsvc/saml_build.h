@@ -75,6 +75,10 @@ bool saml_text_is_blank(const char *text);
 /* Checks that text is an absolute URI: a scheme, a colon and no space or control. */
 bool saml_text_is_uri(const char *text);
 
+/* Returns the catalogue claim whose URI equals uri when ASCII letter case is ignored,
+ * such as given_name for "URN:OID:2.5.4.42", or NULL. */
+const saml_claim *saml_claim_by_uri_ignoring_case(const char *uri);
+
 /* Writes a new ID, "_" and 32 hex digits from RAND_bytes. Returns 0, or -1 when the
  * random generator fails. */
 int saml_new_id(char id[SAML_ID_SIZE]);

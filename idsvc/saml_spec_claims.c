@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "iso3166.h"
@@ -61,6 +62,15 @@ const saml_claim *saml_claim_by_uri(const char *uri)
 {
     for (size_t i = 0; i < CATALOGUE_SIZE; i++) {
         if (strcmp(CATALOGUE[i].uri, uri) == 0)
+            return &CATALOGUE[i];
+    }
+    return NULL;
+}
+
+const saml_claim *saml_claim_by_uri_ignoring_case(const char *uri)
+{
+    for (size_t i = 0; i < CATALOGUE_SIZE; i++) {
+        if (strcasecmp(CATALOGUE[i].uri, uri) == 0)
             return &CATALOGUE[i];
     }
     return NULL;

@@ -890,6 +890,37 @@ static void test_issuance_atomic(void **state)
     http_result_clear(&result);
 }
 
+/* A claim URI that differs from a catalogue claim's URI only in letter case gets 422
+ * claims_invalid, because a relying party that compares URNs as RFC 8141 does would
+ * read it as that claim. Nothing is stored. */
+static void test_claim_uri_case_rejected(void **state)
+{
+    static const char *const attributes[] = {
+        "{\"given_name\":\"Alice\",\"URN:OID:2.5.4.42\":\"Mallory\"}",
+        "{\"Urn:Oid:2.5.4.42\":\"Mallory\"}",
+        "{\"urn:idsvc:claim:KYC_DATE\":\"2020-01-01\"}",
+    };
+    int before = credential_rows();
+    http_result result;
+    char body[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(attributes) / sizeof(attributes[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"subject\":\"SG-URI-CASE\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"substantial\",\"validity_seconds\":3600,"
+                 "\"attributes\":%s}",
+                 attributes[i]);
+        harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+        expect_problem(&result, 422, "claims_invalid");
+        assert_string_equal(http_result_field(&result), "attributes");
+        assert_non_null(strstr(json_string_value(json_object_get(result.json, "detail")),
+                               "differs only in letter case"));
+        http_result_clear(&result);
+    }
+    assert_int_equal(credential_rows(), before);
+}
+
 /* Builds an issuance body whose claim values are each within their limits. XML escapes
  * their "&" characters to "&amp;", five bytes each, so the assertion is larger than the
  * JSON string that POST /v1/verifications accepts (128 KiB by default). */
@@ -1503,6 +1534,7 @@ int main(void)
         cmocka_unit_test(test_parallel_replay_one_accepted),
         cmocka_unit_test(test_revocation_atomic),
         cmocka_unit_test(test_revocation_reason_blank),
+        cmocka_unit_test(test_claim_uri_case_rejected),
         cmocka_unit_test(test_issuance_atomic),
         cmocka_unit_test(test_tampered_assertion_rejected),
         cmocka_unit_test(test_other_issuer_sees_not_found),
