@@ -66,6 +66,23 @@ static char code_symbol(char c)
     return c == 'O' ? '0' : c;
 }
 
+/* Returns the length in bytes of the separator that starts at p, or 0. Separators are
+ * what a person or a text program may put between the code's groups. They are ASCII
+ * white space, the hyphen-minus, U+00A0 NO-BREAK SPACE, U+202F NARROW NO-BREAK SPACE,
+ * the hyphens and dashes U+2010 to U+2015, and U+2212 MINUS SIGN. */
+static size_t separator_length(const unsigned char *p)
+{
+    if (*p == '-' || *p == ' ' || (*p >= '\t' && *p <= '\r'))
+        return 1;
+    if (p[0] == 0xC2 && p[1] == 0xA0)
+        return 2;
+    if (p[0] == 0xE2 && p[1] == 0x80 && ((p[2] >= 0x90 && p[2] <= 0x95) || p[2] == 0xAF))
+        return 3;
+    if (p[0] == 0xE2 && p[1] == 0x88 && p[2] == 0x92)
+        return 3;
+    return 0;
+}
+
 /* Why a typed code cannot be an enrollment code. */
 typedef enum code_fault {
     CODE_USABLE,
@@ -75,7 +92,7 @@ typedef enum code_fault {
 } code_fault;
 
 /* Writes the code as it was issued: upper case, with a hyphen after every four symbols,
- * whatever case, spaces and hyphens a person typed. Returns why it is unusable, or
+ * whatever case and separators a person typed. Returns why it is unusable, or
  * CODE_USABLE. */
 static code_fault normalise_code(const char *in, char *out, size_t size)
 {
@@ -83,8 +100,12 @@ static code_fault normalise_code(const char *in, char *out, size_t size)
     size_t symbols = 0;
 
     for (const char *p = in; *p != '\0'; p++) {
-        if (*p == ' ' || *p == '\t' || *p == '-')
+        size_t skip = separator_length((const unsigned char *)p);
+
+        if (skip > 0) {
+            p += skip - 1;
             continue;
+        }
         if (!isalnum((unsigned char)*p))
             return CODE_BAD_CHARACTER;
         if (n + 3 > size)
@@ -110,8 +131,8 @@ static void reject_code(code_fault fault, http_reply *reply)
                     "The enrollment code has no letters or digits.");
     else
         problem_set(reply, 400, "field_invalid", "code",
-                    "The enrollment code contains characters other than letters, digits "
-                    "and hyphens.");
+                    "The enrollment code contains characters other than letters, digits, "
+                    "spaces and hyphens.");
 }
 
 

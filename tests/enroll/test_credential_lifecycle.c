@@ -826,6 +826,40 @@ static void test_code_typed_loosely(void **state)
     http_result_clear(&r);
 }
 
+/* A code copied from a message may carry other separators between its groups: a
+ * no-break space, an en dash that a text program put for the hyphen, or a line break
+ * after it. The node reads them as the hyphens and spaces they stand for. */
+static void test_code_separators_read(void **state)
+{
+    harness *h = *state;
+    credential c;
+    char typed[128];
+    char body[192];
+    size_t n = 0;
+    http_result r;
+
+    issue(h, "SG-LIFE-SEPARATORS", &c);
+    for (const char *p = c.code; *p != '\0' && n + 8 < sizeof(typed); p++) {
+        if (*p != '-') {
+            typed[n++] = *p;
+            continue;
+        }
+        n += (size_t)snprintf(typed + n, sizeof(typed) - n, n < 10 ? "\\u2013" : "\\u00a0");
+    }
+    n += (size_t)snprintf(typed + n, sizeof(typed) - n, "\\r\\n");
+    typed[n] = '\0';
+
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", typed);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_status(&r, 200);
+    http_result_clear(&r);
+
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", c.code);
+    page_post(h, NULL, "/enroll/code", body, &r);
+    expect_problem(&r, 409, "enrollment_code_used");
+    http_result_clear(&r);
+}
+
 /* A consent link holder, or a session, that loops on an options call gets at most eight
  * live challenges, then 429 too_many_challenges with Retry-After, and the rows stop
  * growing. */
@@ -914,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_expired_code_rejected),
         cmocka_unit_test(test_name_id_conflict),
         cmocka_unit_test(test_code_typed_loosely),
+        cmocka_unit_test(test_code_separators_read),
         cmocka_unit_test(test_scoped_challenges_capped),
         cmocka_unit_test(test_pages_off_while_waiting),
     };
