@@ -464,7 +464,7 @@ void route_enroll_finish(http_request *request, http_reply *reply)
         goto out;
     if (challenge.subject_id != session.subject_id) {
         problem_set(reply, 422, "challenge_unknown", "response",
-                    "The challenge was issued to another session.");
+                    "The challenge was issued to a session of another subject.");
         goto out;
     }
     verifier = web_verifier_new(request, reply);
