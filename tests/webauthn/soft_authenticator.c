@@ -89,6 +89,26 @@ void soft_ceremony_defaults(soft_ceremony *ceremony)
     ceremony->tpm_alg = -65535; /* RS1, as Windows Hello sends */
 }
 
+void soft_ceremony_apply(soft_ceremony *ceremony, const soft_change *change)
+{
+    if (change->type != NULL)
+        ceremony->type = change->type;
+    if (change->origin != NULL)
+        ceremony->origin = change->origin;
+    if (change->rp_id != NULL)
+        ceremony->rp_id = change->rp_id;
+    if (change->cross_origin != NULL)
+        ceremony->cross_origin = change->cross_origin;
+    if (change->flags != 0)
+        ceremony->flags = change->flags;
+    if (change->challenge_byte < sizeof(ceremony->challenge))
+        ceremony->challenge[change->challenge_byte] ^= change->challenge_mask;
+    if (change->other_raw_id)
+        ceremony->other_raw_id = true;
+    if (change->other_id_only)
+        ceremony->other_id_only = true;
+}
+
 /* ---- Keys and signatures ---------------------------------------------------------- */
 
 static void map_add(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)

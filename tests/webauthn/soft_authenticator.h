@@ -183,6 +183,24 @@ int soft_ca_add_aik_ec(soft_ca *ca, const char *curve);
 
 void soft_ceremony_defaults(soft_ceremony *ceremony);
 
+/* One change to a valid ceremony, for tables of rejection cases. A member left NULL,
+ * 0 or false keeps what the ceremony has. */
+typedef struct soft_change {
+    const char *label; /* names the case in a failure message */
+    const char *type;
+    const char *origin;
+    const char *rp_id;
+    const char *cross_origin;
+    uint8_t flags;
+    size_t challenge_byte;  /* the challenge byte that challenge_mask flips */
+    uint8_t challenge_mask; /* the bits to flip; 0 keeps the challenge */
+    bool other_raw_id;
+    bool other_id_only;
+} soft_change;
+
+/* Applies the members that change sets to ceremony. */
+void soft_ceremony_apply(soft_ceremony *ceremony, const soft_change *change);
+
 /* Returns the COSE_Key of the credential; the caller frees it. */
 unsigned char *soft_cose_key(const soft_authenticator *auth, size_t *len);
 

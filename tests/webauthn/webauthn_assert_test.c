@@ -122,14 +122,20 @@ static webauthn_code run(fixture *f)
     return code;
 }
 
-static void assert_rejected(fixture *f, webauthn_code expected)
+/* Asserts a rejection by code; label names the case in a failure message. */
+static void assert_case_rejected(fixture *f, const char *label, webauthn_code expected)
 {
     webauthn_code code = run(f);
 
     if (code != expected)
-        fail_msg("expected %s, got %s: %s", webauthn_code_name(expected),
+        fail_msg("%s: expected %s, got %s: %s", label, webauthn_code_name(expected),
                  webauthn_code_name(code), f->err.message);
     assert_int_equal(f->err.code, expected);
+}
+
+static void assert_rejected(fixture *f, webauthn_code expected)
+{
+    assert_case_rejected(f, "assertion", expected);
 }
 
 static void assert_accepted(fixture *f)
@@ -228,12 +234,33 @@ static void other_key_rejected(void **state)
     soft_authenticator_clear(&other);
 }
 
-static void up_cleared_rejected(void **state)
+/* Each change to one part of a valid assertion, and the code of its rejection. */
+static const struct {
+    soft_change change;
+    webauthn_code expected;
+} rejected_changes[] = {
+    {{.label = "up cleared", .flags = 0x04}, WEBAUTHN_USER_PRESENCE_MISSING},
+    {{.label = "wrong type", .type = "webauthn.create"}, WEBAUTHN_CLIENT_DATA_TYPE},
+    {{.label = "wrong origin", .origin = "https://id.example.org.evil.example"},
+     WEBAUTHN_ORIGIN_NOT_ALLOWED},
+    {{.label = "challenge mismatch", .challenge_byte = 31, .challenge_mask = 0x80},
+     WEBAUTHN_CHALLENGE_MISMATCH},
+    {{.label = "cross origin true", .cross_origin = "true"}, WEBAUTHN_CROSS_ORIGIN},
+    {{.label = "rp id mismatch", .rp_id = "example.org"}, WEBAUTHN_RP_ID_MISMATCH},
+    {{.label = "other credential", .other_raw_id = true}, WEBAUTHN_CREDENTIAL_ID_MISMATCH},
+};
+
+static void ceremony_changes_rejected(void **state)
 {
     fixture *f = *state;
 
-    f->ceremony.flags = 0x04;
-    assert_rejected(f, WEBAUTHN_USER_PRESENCE_MISSING);
+    for (size_t i = 0; i < sizeof(rejected_changes) / sizeof(rejected_changes[0]); i++) {
+        soft_ceremony_defaults(&f->ceremony);
+        f->ceremony.sign_count = 11;
+        soft_ceremony_apply(&f->ceremony, &rejected_changes[i].change);
+        assert_case_rejected(f, rejected_changes[i].change.label,
+                             rejected_changes[i].expected);
+    }
 }
 
 static void uv_cleared_rejected_when_required(void **state)
@@ -313,38 +340,6 @@ static void backup_state_without_eligibility_rejected(void **state)
         assert_rejected(f, WEBAUTHN_MALFORMED);
         assert_non_null(strstr(f->err.message, "backup state (BS)"));
     }
-}
-
-static void wrong_type_rejected(void **state)
-{
-    fixture *f = *state;
-
-    f->ceremony.type = "webauthn.create";
-    assert_rejected(f, WEBAUTHN_CLIENT_DATA_TYPE);
-}
-
-static void wrong_origin_rejected(void **state)
-{
-    fixture *f = *state;
-
-    f->ceremony.origin = "https://id.example.org.evil.example";
-    assert_rejected(f, WEBAUTHN_ORIGIN_NOT_ALLOWED);
-}
-
-static void challenge_mismatch_rejected(void **state)
-{
-    fixture *f = *state;
-
-    f->ceremony.challenge[31] ^= 0x80;
-    assert_rejected(f, WEBAUTHN_CHALLENGE_MISMATCH);
-}
-
-static void cross_origin_true_rejected(void **state)
-{
-    fixture *f = *state;
-
-    f->ceremony.cross_origin = "true";
-    assert_rejected(f, WEBAUTHN_CROSS_ORIGIN);
 }
 
 /* A topOrigin means that the ceremony ran in an iframe, so it needs cross-origin use
@@ -446,22 +441,6 @@ static void token_binding_status_checked(void **state)
     f->ceremony.client_data_members = ",\"tokenBinding\":{\"status\":\"absent\"}";
     assert_rejected(f, WEBAUTHN_MALFORMED);
     assert_non_null(strstr(f->err.message, "tokenBinding status"));
-}
-
-static void rp_id_mismatch_rejected(void **state)
-{
-    fixture *f = *state;
-
-    f->ceremony.rp_id = "example.org";
-    assert_rejected(f, WEBAUTHN_RP_ID_MISMATCH);
-}
-
-static void other_credential_rejected(void **state)
-{
-    fixture *f = *state;
-
-    f->ceremony.other_raw_id = true;
-    assert_rejected(f, WEBAUTHN_CREDENTIAL_ID_MISMATCH);
 }
 
 /* A userHandle, when the response has one, must be the owner's (WebAuthn Level 2,
@@ -935,7 +914,7 @@ int main(void)
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_eddsa, teardown),
-        cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(ceremony_changes_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default, setup_es256,
@@ -952,13 +931,6 @@ int main(void)
                                         setup_es256_parsed, teardown),
         cmocka_unit_test_setup_teardown(backup_eligible_set_rejected, setup_eddsa_parsed,
                                         teardown),
-        cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(top_origin_rejected_unless_allowed, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(client_data_byte_order_mark_accepted, setup_es256,
@@ -971,7 +943,6 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(client_data_duplicate_member_named, setup_es256,
                                         teardown),
-        cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(user_handle_checked, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(user_handle_checked_without_owner, setup_es256,
                                         teardown),
@@ -1012,24 +983,12 @@ int main(void)
                                         setup_es256_parsed, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_es256_parsed, teardown),
         cmocka_unit_test_setup_teardown(other_key_rejected, setup_eddsa_parsed, teardown),
-        cmocka_unit_test_setup_teardown(up_cleared_rejected, setup_es256_parsed,
+        cmocka_unit_test_setup_teardown(ceremony_changes_rejected, setup_es256_parsed,
                                         teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_rejected_when_required,
                                         setup_es256_parsed, teardown),
         cmocka_unit_test_setup_teardown(uv_cleared_accepted_by_default,
                                         setup_es256_parsed, teardown),
-        cmocka_unit_test_setup_teardown(wrong_type_rejected, setup_es256_parsed,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(wrong_origin_rejected, setup_es256_parsed,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(challenge_mismatch_rejected, setup_es256_parsed,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(cross_origin_true_rejected, setup_es256_parsed,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(rp_id_mismatch_rejected, setup_es256_parsed,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(other_credential_rejected, setup_es256_parsed,
-                                        teardown),
         cmocka_unit_test_setup_teardown(hmac_secret_output_rejected, setup_es256_parsed,
                                         teardown),
         cmocka_unit_test_setup_teardown(cred_blob_output_rejected, setup_es256_parsed,
