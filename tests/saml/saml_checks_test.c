@@ -729,6 +729,18 @@ static saml_status verify_with_detail(const char *xml, char *detail, size_t deta
     return status;
 }
 
+/* Asserts that xml verifies to status with exactly the detail expected. */
+static void assert_verify_detail(const char *xml, saml_status status, const char *expected)
+{
+    char detail[512];
+    saml_status actual = verify_with_detail(xml, detail, sizeof(detail));
+
+    if (actual != status)
+        fail_msg("expected %s, got %s: %s", saml_status_code(status),
+                 saml_status_code(actual), detail);
+    assert_string_equal(detail, expected);
+}
+
 /* libxml2 2.9.14 registers no empty ID, and the verifier must not take that for a failed
  * allocation, which returns internal. */
 static void empty_id_rejected(void **state)
@@ -745,15 +757,11 @@ static void empty_id_rejected(void **state)
         {response_empty, "the ID attribute of <Response> is empty, but an ID needs a value"},
         {extra, "the ID attribute of <Extra> is empty, but an ID needs a value"},
     };
-    char detail[512];
     char line[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
-                         SAML_ERR_NOT_SAML);
-        assert_string_equal(detail, cases[i].detail);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_verify_detail(cases[i].xml, SAML_ERR_NOT_SAML, cases[i].detail);
 
     assert_int_equal(verify_with_cli(assertion_id, line, sizeof(line)), 1);
     assert_string_equal(line, "rejected: not_saml: the ID attribute of <Assertion> is "
@@ -762,6 +770,27 @@ static void empty_id_rejected(void **state)
     free(response_id);
     free(response_empty);
     free(extra);
+}
+
+/* Asserts that genuine, with the ID of its assertion and the Reference URI that names
+ * it replaced by id, is rejected as not_saml with detail_part in the detail. */
+static void assert_assertion_id_rejected(const char *id, const char *detail_part)
+{
+    char id_attribute[64];
+    char uri[64];
+    char detail[512];
+    char *renamed;
+    char *doc;
+
+    snprintf(id_attribute, sizeof(id_attribute), " ID=\"%s", id);
+    snprintf(uri, sizeof(uri), "URI=\"#%s", id);
+    renamed = st_replace(genuine, " ID=\"_", id_attribute);
+    doc = st_replace(renamed, "URI=\"#_", uri);
+    assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
+    if (strstr(detail, detail_part) == NULL)
+        fail_msg("ID \"%s\": expected \"%s\" in: %s", id, detail_part, detail);
+    free(renamed);
+    free(doc);
 }
 
 /* xmlsec 1.2.37 turns a Reference "#value" into the XPointer "id('value')", so an ID that
@@ -780,22 +809,10 @@ static void id_not_ncname_rejected(void **state)
     char line[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
-        char id[64];
-        char uri[64];
-        char *renamed;
-        char *doc;
-
-        snprintf(id, sizeof(id), " ID=\"%s", bad_ids[i]);
-        snprintf(uri, sizeof(uri), "URI=\"#%s", bad_ids[i]);
-        renamed = st_replace(genuine, " ID=\"_", id);
-        doc = st_replace(renamed, "URI=\"#_", uri);
-        assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
-        assert_non_null(strstr(detail, "which contains a character that an XML ID cannot "
-                                       "contain, such as a quote, white space or a colon"));
-        free(renamed);
-        free(doc);
-    }
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
+        assert_assertion_id_rejected(bad_ids[i],
+                                     "which contains a character that an XML ID cannot "
+                                     "contain, such as a quote, white space or a colon");
 
     /* On an unsigned element too, because xmlsec could still be pointed at it. */
     char *extra = in_response("<x:Extra xmlns:x=\"urn:example:x\" ID=\"a'b\"/>");
@@ -861,7 +878,6 @@ static void id_fifth_edition_names_verify(void **state)
 {
     static const char *const valid_ids[] = {"_\xef\xbc\xa1", "_\xf0\x90\x80\x80x"};
     static const char *const invalid_ids[] = {"_a\xe2\x80\x8b", "_a\xe2\x80\xa8"};
-    char detail[512];
 
     (void)state;
     for (size_t i = 0; i < sizeof(valid_ids) / sizeof(valid_ids[0]); i++) {
@@ -877,22 +893,10 @@ static void id_fifth_edition_names_verify(void **state)
         free(doc);
     }
 
-    for (size_t i = 0; i < sizeof(invalid_ids) / sizeof(invalid_ids[0]); i++) {
-        char id[64];
-        char uri[64];
-        char *renamed;
-        char *doc;
-
-        snprintf(id, sizeof(id), " ID=\"%s", invalid_ids[i]);
-        snprintf(uri, sizeof(uri), "URI=\"#%s", invalid_ids[i]);
-        renamed = st_replace(genuine, " ID=\"_", id);
-        doc = st_replace(renamed, "URI=\"#_", uri);
-        assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), SAML_ERR_NOT_SAML);
-        assert_non_null(strstr(detail, "which contains a character that an XML ID cannot "
-                                       "contain"));
-        free(renamed);
-        free(doc);
-    }
+    for (size_t i = 0; i < sizeof(invalid_ids) / sizeof(invalid_ids[0]); i++)
+        assert_assertion_id_rejected(invalid_ids[i],
+                                     "which contains a character that an XML ID cannot "
+                                     "contain");
 
     char *prefixed = signed_variant(
         "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
@@ -996,14 +1000,10 @@ static void root_namespace_named(void **state)
          "(urn:oasis:names:tc:SAML:2.0:assertion) nor a Response "
          "(urn:oasis:names:tc:SAML:2.0:protocol)"},
     };
-    char detail[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
-                         SAML_ERR_NOT_SAML);
-        assert_string_equal(detail, cases[i].detail);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_verify_detail(cases[i].xml, SAML_ERR_NOT_SAML, cases[i].detail);
 }
 
 /* An element of the name that the verifier looks for, but whose prefix is bound to
@@ -1049,14 +1049,10 @@ static void namesake_namespace_named(void **state)
          "has <Assertion> in the namespace \"urn:oasis:names:tc:SAML:1.0:assertion\", not in "
          "urn:oasis:names:tc:SAML:2.0:assertion"},
     };
-    char detail[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
-                         cases[i].status);
-        assert_string_equal(detail, cases[i].detail);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_verify_detail(cases[i].xml, cases[i].status, cases[i].detail);
     free(subject);
     free(name_id);
     free(conditions);
@@ -1254,15 +1250,11 @@ static void unreadable_content_named(void **state)
          "<EncryptedID>, which the node cannot decrypt; the issuer must send a NameID or "
          "none"},
     };
-    char detail[512];
     char line[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
-                         cases[i].status);
-        assert_string_equal(detail, cases[i].detail);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_verify_detail(cases[i].xml, cases[i].status, cases[i].detail);
 
     assert_int_equal(verify_with_cli(targeted_id, line, sizeof(line)), 1);
     assert_non_null(strstr(line, "rejected: content_unsupported: a value of the Attribute"));
@@ -1781,14 +1773,10 @@ static void signature_parts_named(void **state)
         {two_issuers, SAML_ERR_NOT_SAML,
          "<Assertion> has 2 Issuer elements; at most one is allowed"},
     };
-    char detail[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
-                         cases[i].status);
-        assert_string_equal(detail, cases[i].detail);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_verify_detail(cases[i].xml, cases[i].status, cases[i].detail);
     free(two_methods);
     free(two_c14n);
     free(no_digest_method);
@@ -1870,14 +1858,10 @@ static void signature_form_checked(void **state)
          "the Transforms has <Object> out of place or once too often for XML-DSig"},
         {empty_transforms, "the Transforms has no Transform element; XML-DSig requires one"},
     };
-    char detail[512];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(verify_with_detail(cases[i].xml, detail, sizeof(detail)),
-                         SAML_ERR_SIGNATURE_MALFORMED);
-        assert_string_equal(detail, cases[i].detail);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_verify_detail(cases[i].xml, SAML_ERR_SIGNATURE_MALFORMED, cases[i].detail);
 
     free(no_signed_info);
     free(before_signed_info);
