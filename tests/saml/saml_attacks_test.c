@@ -662,15 +662,13 @@ static void comment_inside_name_id_after_signing(void **state)
 static void comment_inside_name_id_when_signed(void **state)
 {
     const st_template spec = { .id = "_cmt1", .name_id = "admin@idsvc.test<!---->.evil.test" };
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
     saml_assertion *a = NULL;
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
     assert_string_equal(a->name_id, "admin@idsvc.test.evil.test");
     saml_assertion_free(&a);
-    free(tmpl);
     free(doc);
 }
 
@@ -681,13 +679,11 @@ static void attacker_key_in_key_info(void **state)
         .name_id = "mallory@idsvc.test",
         .key_info = "<ds:KeyInfo><ds:KeyValue/></ds:KeyInfo>",
     };
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_attacker);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_attacker);
 
     (void)state;
     assert_non_null(strstr(doc, "<ds:Modulus>")); /* xmlsec1 wrote the attacker's key */
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_INVALID);
-    free(tmpl);
     free(doc);
 }
 
@@ -699,12 +695,10 @@ static void xpath_transform_rejected(void **state)
                            "19991116\"><ds:XPath>not(ancestor-or-self::saml:NameID)</ds:XPath>"
                            "</ds:Transform>",
     };
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_TRANSFORM_FORBIDDEN);
-    free(tmpl);
     free(doc);
 }
 
@@ -714,12 +708,10 @@ static void inclusive_c14n_rejected(void **state)
         .id = "_c14n1",
         .c14n_method = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
     };
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ALGORITHM_FORBIDDEN);
-    free(tmpl);
     free(doc);
 }
 
@@ -740,15 +732,13 @@ static void stronger_signature_methods_verify(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const st_template spec = {.id = "_method1", .signature_method = cases[i].method};
-        char *tmpl = st_template_xml(&fixture, &spec);
-        char *doc =
-            st_xmlsec_sign(&fixture, tmpl, cases[i].ec ? fixture.file_ec : fixture.file_rsa);
+        char *doc = st_template_signed(&fixture, &spec,
+                                       cases[i].ec ? fixture.file_ec : fixture.file_rsa);
         char *changed = st_replace(doc, "alice@idsvc.test", "mallory@idsvc.test");
 
         if (st_verify(&fixture, NULL, doc, NULL) != SAML_OK)
             fail_msg("%s did not verify", cases[i].method);
         assert_int_equal(st_verify(&fixture, NULL, changed, NULL), SAML_ERR_DIGEST_MISMATCH);
-        free(tmpl);
         free(doc);
         free(changed);
     }
@@ -765,8 +755,7 @@ static void signature_method_outside_profile(void **state)
         "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha224",
     };
     const st_template spec = {.id = "_method2"};
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
 
     (void)state;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -784,7 +773,6 @@ static void signature_method_outside_profile(void **state)
             fail_msg("the detail does not name %s: %s", methods[i], detail);
         free(edited);
     }
-    free(tmpl);
     free(doc);
 }
 
@@ -809,8 +797,7 @@ static void algorithm_white_space_named(void **state)
          "the Transform Algorithm \"http"},
     };
     const st_template spec = {.id = "_space1"};
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -829,7 +816,6 @@ static void algorithm_white_space_named(void **state)
             fail_msg("case %zu: the detail does not name the white space: %s", i, detail);
         free(edited);
     }
-    free(tmpl);
     free(doc);
 }
 
@@ -839,10 +825,8 @@ static void sha1_rejected_unless_allowed(void **state)
                                                      "http://www.w3.org/2000/09/xmldsig#sha1" };
     const st_template method = { .id = "_sha1s", .signature_method =
                                                      "http://www.w3.org/2000/09/xmldsig#rsa-sha1" };
-    char *tmpl_digest = st_template_xml(&fixture, &digest);
-    char *doc_digest = st_xmlsec_sign(&fixture, tmpl_digest, fixture.file_rsa);
-    char *tmpl_method = st_template_xml(&fixture, &method);
-    char *doc_method = st_xmlsec_sign(&fixture, tmpl_method, fixture.file_rsa);
+    char *doc_digest = st_template_signed(&fixture, &digest, fixture.file_rsa);
+    char *doc_method = st_template_signed(&fixture, &method, fixture.file_rsa);
     saml_trust_store *sha1_store = saml_trust_store_new();
     char pub[PATH_MAX + 8];
     char error[256];
@@ -871,9 +855,7 @@ static void sha1_rejected_unless_allowed(void **state)
     saml_assertion_free(&a);
 
     saml_trust_store_free(&sha1_store);
-    free(tmpl_digest);
     free(doc_digest);
-    free(tmpl_method);
     free(doc_method);
 }
 
@@ -884,10 +866,8 @@ static void sha1_detail_names_part(void **state)
                                                       "http://www.w3.org/2000/09/xmldsig#sha1" };
     const st_template method = { .id = "_sha1sd", .signature_method =
                                                       "http://www.w3.org/2000/09/xmldsig#rsa-sha1" };
-    char *tmpl_digest = st_template_xml(&fixture, &digest);
-    char *doc_digest = st_xmlsec_sign(&fixture, tmpl_digest, fixture.file_rsa);
-    char *tmpl_method = st_template_xml(&fixture, &method);
-    char *doc_method = st_xmlsec_sign(&fixture, tmpl_method, fixture.file_rsa);
+    char *doc_digest = st_template_signed(&fixture, &digest, fixture.file_rsa);
+    char *doc_method = st_template_signed(&fixture, &method, fixture.file_rsa);
     saml_verify_options options = st_options(&fixture);
     saml_assertion *a = NULL;
     char detail[512];
@@ -908,17 +888,14 @@ static void sha1_detail_names_part(void **state)
         strstr(detail, "SignatureMethod http://www.w3.org/2000/09/xmldsig#rsa-sha1"));
     assert_null(strstr(detail, "DigestMethod"));
 
-    free(tmpl_digest);
     free(doc_digest);
-    free(tmpl_method);
     free(doc_method);
 }
 
 static void small_rsa_key_rejected(void **state)
 {
     const st_template spec = { .id = "_small1" };
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa1024);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa1024);
     saml_trust_store *store = saml_trust_store_new();
     saml_verify_options options = st_options(&fixture);
     saml_assertion *a = NULL;
@@ -941,7 +918,6 @@ static void small_rsa_key_rejected(void **state)
                      SAML_OK);
     saml_assertion_free(&a);
     saml_trust_store_free(&store);
-    free(tmpl);
     free(doc);
 }
 
@@ -1110,8 +1086,7 @@ static void pkcs1_trust_file_invalid_named(void **state)
 static void trust_file_read_whole(void **state)
 {
     const st_template spec = {.id = "_whole"};
-    char *tmpl = st_template_xml(&fixture, &spec);
-    char *doc = st_xmlsec_sign(&fixture, tmpl, fixture.file_rsa);
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
     char path[PATH_MAX + 16];
     char both[PATH_MAX + 32];
     char noisy[PATH_MAX + 32];
@@ -1145,7 +1120,6 @@ static void trust_file_read_whole(void **state)
         fail_msg("the sentence does not name the stray text: %s", line);
     free(rsa);
     free(ec);
-    free(tmpl);
     free(doc);
 }
 

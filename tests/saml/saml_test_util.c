@@ -242,6 +242,16 @@ char *st_template_xml(const saml_fixture *fixture, const st_template *spec)
         not_after);
 }
 
+char *st_template_signed(const saml_fixture *fixture, const st_template *spec,
+                         const char *key_pem)
+{
+    char *template = st_template_xml(fixture, spec);
+    char *signed_xml = st_xmlsec_sign(fixture, template, key_pem);
+
+    free(template);
+    return signed_xml;
+}
+
 char *st_replace(const char *text, const char *from, const char *to)
 {
     const char *at = strstr(text, from);

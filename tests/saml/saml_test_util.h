@@ -59,6 +59,10 @@ typedef struct st_template {
 
 char *st_template_xml(const saml_fixture *fixture, const st_template *spec);
 
+/* Builds the template for spec and signs it with st_xmlsec_sign and key_pem. */
+char *st_template_signed(const saml_fixture *fixture, const st_template *spec,
+                         const char *key_pem);
+
 /* Returns a copy of text with the first occurrence of from replaced by to; fails the
  * test when from is absent. */
 char *st_replace(const char *text, const char *from, const char *to);
