@@ -149,6 +149,47 @@ static void read_all(audit_log *log, collected *out)
 
 /* Checks that payload hashes, by OpenSSL's SHA256 of its bytes, to the payload_sha256
  * member of the entry text. */
+/* Creates the node's database, with its schema, at name in the token folder and
+ * writes its path to path. */
+static void create_log_database(fixture *f, const char *name, char *path, size_t size)
+{
+    char error[512] = "";
+    store *node_store;
+
+    snprintf(path, size, "%s/%s", f->token.dir, name);
+    node_store = store_sqlite_open(path, error, sizeof(error));
+    if (node_store == NULL)
+        fail_msg("cannot create %s: %s", path, error);
+    store_close(&node_store);
+}
+
+/* Returns the options of the node's log, signed by the fixture's signer, with no
+ * database path. */
+static audit_log_options node_log_options(fixture *f)
+{
+    audit_log_options options = {.node_id = "https://node.example/idsvc",
+                                 .jurisdiction = "SG",
+                                 .signer = &f->signer};
+
+    return options;
+}
+
+/* Creates a database as create_log_database does and opens a log on it with options,
+ * whose database_path becomes path. */
+static audit_log *open_new_log(fixture *f, audit_log_options *options, const char *name,
+                               char *path, size_t size)
+{
+    char error[512] = "";
+    audit_log *log;
+
+    create_log_database(f, name, path, size);
+    options->database_path = path;
+    log = audit_log_open(options, error, sizeof(error));
+    if (log == NULL)
+        fail_msg("cannot open the audit log %s: %s", path, error);
+    return log;
+}
+
 static void check_payload_digest(const char *text, const char *payload)
 {
     json_t *entry = json_loads(text, 0, NULL);
@@ -662,16 +703,12 @@ static void test_purge_mixed_versions(void **state)
     audit_merkle_tree_head before;
     audit_merkle_frontier frontier;
     audit_store *tree_store;
-    store *node_store;
     audit_log *log;
     audit_filter all;
     unsigned purged = 0;
     uint64_t count = 0;
 
-    snprintf(path, sizeof(path), "%s/mixed.db", f->token.dir);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
+    create_log_database(f, "mixed.db", path, sizeof(path));
     tree_store = audit_store_open(path, false, error, sizeof(error));
     assert_non_null(tree_store);
     audit_merkle_frontier_init(&frontier);
@@ -1000,21 +1037,11 @@ static void test_long_group_all_or_none(void **state)
  * tampering leaves the shared database alone. */
 static void make_signed_log(fixture *f, const char *name, char *path, size_t size)
 {
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG",
-                                 .signer = &f->signer};
+    audit_log_options options = node_log_options(f);
     audit_event event = {.kind = "credential_issued"};
-    char error[512] = "";
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, size, "%s/%s", f->token.dir, name);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    assert_non_null(log);
+    log = open_new_log(f, &options, name, path, size);
     for (int i = 0; i < 10; i++)
         assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
     assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
@@ -1087,23 +1114,13 @@ static void test_each_entry_reads_edited_rows(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX + 32];
-    char error[512] = "";
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG",
-                                 .signer = &f->signer};
+    audit_log_options options = node_log_options(f);
     audit_event event = {.kind = "policy_loaded"};
     audit_filter all;
     row_facts facts = {0};
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, sizeof(path), "%s/edited-rows.db", f->token.dir);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    assert_non_null(log);
+    log = open_new_log(f, &options, "edited-rows.db", path, sizeof(path));
     for (int i = 0; i < 5; i++)
         assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
 
@@ -1135,21 +1152,12 @@ static void test_clock_check_names_bad_time(void **state)
     char path[PATH_MAX + 32];
     char sql[128];
     char error[512];
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG",
-                                 .signer = &f->signer,
-                                 .check_clock = true};
+    audit_log_options options = node_log_options(f);
     audit_event event = {.kind = "policy_loaded"};
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, sizeof(path), "%s/clock-column.db", f->token.dir);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    assert_non_null(log);
+    options.check_clock = true;
+    log = open_new_log(f, &options, "clock-column.db", path, sizeof(path));
     assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
     audit_log_close(&log);
 
@@ -1183,20 +1191,11 @@ static void test_latest_checkpoint_columns_checked(void **state)
     char command[3 * PATH_MAX];
     char error[512];
     char lines[4096];
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG",
-                                 .signer = &f->signer};
+    audit_log_options options = node_log_options(f);
     audit_event event = {.kind = "policy_loaded"};
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, sizeof(path), "%s/checkpoint-columns.db", f->token.dir);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    assert_non_null(log);
+    log = open_new_log(f, &options, "checkpoint-columns.db", path, sizeof(path));
     for (int i = 0; i < 2; i++) {
         assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
         assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
@@ -1229,20 +1228,11 @@ static void test_open_rejects_negative_index(void **state)
     char path[PATH_MAX + 32];
     char error[512];
     char lines[4096];
-    audit_log_options options = {.node_id = "https://node.example/idsvc",
-                                 .jurisdiction = "SG",
-                                 .signer = &f->signer};
+    audit_log_options options = node_log_options(f);
     audit_event event = {.kind = "policy_loaded"};
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, sizeof(path), "%s/negative-index.db", f->token.dir);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
-    options.database_path = path;
-    log = audit_log_open(&options, error, sizeof(error));
-    assert_non_null(log);
+    log = open_new_log(f, &options, "negative-index.db", path, sizeof(path));
     for (int i = 0; i < 4; i++)
         assert_int_equal(audit_record(log, &event, NULL), AUDIT_OK);
     assert_int_equal(audit_log_checkpoint(log, NULL), AUDIT_OK);
@@ -1388,13 +1378,9 @@ static void make_anchored_log(fixture *f, memory_anchor *anchor, const char *nam
 {
     audit_event event = {.kind = "credential_issued"};
     char error[512];
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, size, "%s/%s", f->token.dir, name);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
+    create_log_database(f, name, path, size);
     log = open_anchored(f, anchor, path, error, sizeof(error));
     if (log == NULL)
         fail_msg("open: %s", error);
@@ -1553,13 +1539,9 @@ static void test_first_anchor_must_be_written(void **state)
     memory_anchor anchor = {.fail_write = true};
     char path[PATH_MAX + 32];
     char error[512];
-    store *node_store;
     audit_log *log;
 
-    snprintf(path, sizeof(path), "%s/first-anchor.db", f->token.dir);
-    node_store = store_sqlite_open(path, error, sizeof(error));
-    assert_non_null(node_store);
-    store_close(&node_store);
+    create_log_database(f, "first-anchor.db", path, sizeof(path));
     log = open_anchored(f, &anchor, path, error, sizeof(error));
     assert_null(log);
     assert_non_null(strstr(error, "the first audit anchor was not written to the HSM"));
