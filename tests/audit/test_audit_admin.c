@@ -502,6 +502,20 @@ static int run_admin(const char *arguments, char *output, size_t size)
     return test_run_capture(command, output, size);
 }
 
+/* Runs "audit show --database PATH FILTERS" into output and asserts its exit status. */
+static void run_show(const char *path, const char *filters, int expected_status,
+                     char *output, size_t size)
+{
+    char arguments[4 * PATH_MAX];
+    int status;
+
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' %s", path, filters);
+    status = run_admin(arguments, output, size);
+    if (status != expected_status)
+        fail_msg("idsvc-admin %s: expected status %d, got %d: %s", arguments,
+                 expected_status, status, output);
+}
+
 /* Checks that arguments exit with expected_status and print expected. */
 static void expect_admin(const char *arguments, int expected_status, const char *expected)
 {
@@ -834,7 +848,6 @@ static void test_no_checkpoint_reported(void **state)
 static void test_show_reads_entry_text(void **state)
 {
     char path[PATH_MAX + 64];
-    char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
@@ -844,26 +857,18 @@ static void test_show_reads_entry_text(void **state)
                 path, sizeof(path));
 
     /* The edited columns neither select the entry nor appear in its line. */
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_revoked",
-             path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    run_show(path, "--kind credential_revoked", 1, output, sizeof(output));
     assert_null(strstr(output, "{\"index\":1,"));
     assert_non_null(strstr(output, "{\"index\":3,"));
     assert_non_null(strstr(output, "entry 1: column_mismatch"));
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --rp bank2", path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    run_show(path, "--rp bank2", 1, output, sizeof(output));
     assert_null(strstr(output, "{\"index\""));
-    snprintf(arguments, sizeof(arguments),
-             "audit show --database '%s' --until 2021-01-01T00:00:00Z", path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    run_show(path, "--until 2021-01-01T00:00:00Z", 1, output, sizeof(output));
     assert_null(strstr(output, "{\"index\""));
 
     /* The hashed facts select it and are printed. */
-    snprintf(arguments, sizeof(arguments),
-             "audit show --database '%s' --kind " EDITED_KIND " --rp " EDITED_RP
-             " --since 2021-01-01T00:00:00Z",
-             path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    run_show(path, "--kind " EDITED_KIND " --rp " EDITED_RP " --since 2021-01-01T00:00:00Z",
+             1, output, sizeof(output));
     assert_non_null(strstr(output, "{\"index\":1,"));
     assert_non_null(strstr(output, "\"kind\":\"" EDITED_KIND "\",\"actor\":\"" EDITED_RP
                                    "\",\"relying_party\":\"" EDITED_RP "\","
@@ -878,7 +883,6 @@ static void test_show_text_without_time(void **state)
     static const char *const texts[] = {"{}", "not json", "{\"time\":7}"};
     char path[PATH_MAX + 64];
     char sql[256];
-    char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
@@ -886,8 +890,7 @@ static void test_show_text_without_time(void **state)
         snprintf(sql, sizeof(sql), "UPDATE audit_entries SET entry = '%s' WHERE idx = 1",
                  texts[i]);
         edited_copy("show-no-time", sql, path, sizeof(path));
-        snprintf(arguments, sizeof(arguments), "audit show --database '%s'", path);
-        assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+        run_show(path, "", 1, output, sizeof(output));
         assert_non_null(strstr(output, "entry 1: the entry text has no readable time"));
         assert_non_null(strstr(output, "{\"index\":0,"));
         assert_non_null(strstr(output, "{\"index\":3,"));
@@ -898,7 +901,6 @@ static void test_show_text_without_time(void **state)
 static void test_show_marks_purged_version_1(void **state)
 {
     char path[PATH_MAX + 64];
-    char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
@@ -906,9 +908,7 @@ static void test_show_marks_purged_version_1(void **state)
                    "UPDATE audit_entries SET entry = NULL, purged_at = recorded_at + 86400"
                    " WHERE idx = 1",
                    path, sizeof(path));
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_issued",
-             path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    run_show(path, "--kind credential_issued", 0, output, sizeof(output));
     assert_non_null(strstr(output, "{\"index\":1,"));
     assert_non_null(strstr(output, "\"entry\":null,\"payload\":null"));
     assert_non_null(strstr(output, "\"columns_unprotected\":true"));
@@ -921,7 +921,6 @@ static void test_show_marks_purged_version_1(void **state)
 static void test_show_purged_version_2_from_text(void **state)
 {
     char path[PATH_MAX + 64];
-    char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
@@ -929,9 +928,7 @@ static void test_show_purged_version_2_from_text(void **state)
                 "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 86400"
                 " WHERE idx = 2",
                 path, sizeof(path));
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_issued",
-             path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    run_show(path, "--kind credential_issued", 0, output, sizeof(output));
     assert_non_null(strstr(output, "{\"index\":2,"));
     assert_non_null(strstr(output, "\\\"payload_sha256\\\":\\\""));
     assert_non_null(strstr(output, "\"payload\":null,\"purged_at\":"));
@@ -943,9 +940,7 @@ static void test_show_purged_version_2_from_text(void **state)
                 "UPDATE audit_entries SET payload = NULL, purged_at = recorded_at + 86400,"
                 " kind = 'credential_revoked', recorded_at = 1577836800 WHERE idx = 2",
                 path, sizeof(path));
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s' --kind credential_revoked",
-             path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 1);
+    run_show(path, "--kind credential_revoked", 1, output, sizeof(output));
     assert_non_null(strstr(output, "entry 2: column_mismatch: the recorded_at column is "
                                    "1577836800"));
     assert_null(strstr(output, "{\"index\":2,"));
@@ -1959,7 +1954,6 @@ static void test_verify_mixed_versions(void **state)
 static void test_show_reads_schema_6_database(void **state)
 {
     char path[PATH_MAX + 64];
-    char arguments[4 * PATH_MAX];
     char output[16384];
 
     (void)state;
@@ -1967,8 +1961,7 @@ static void test_show_reads_schema_6_database(void **state)
                    "DELETE FROM audit_entries WHERE idx >= 2;"
                    "ALTER TABLE audit_entries DROP COLUMN payload",
                    path, sizeof(path));
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s'", path);
-    assert_int_equal(run_admin(arguments, output, sizeof(output)), 0);
+    run_show(path, "", 0, output, sizeof(output));
     assert_non_null(strstr(output, "{\"index\":0,"));
     assert_non_null(strstr(output, "{\"index\":1,"));
     assert_non_null(strstr(output, "\"payload\":null"));
