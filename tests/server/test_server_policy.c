@@ -220,6 +220,21 @@ static void expect_status(const http_result *result, long status, const char *co
     assert_string_equal(http_result_code(result), code);
 }
 
+/* Posts a verification from CLIENT_RP and asserts that it is rejected with 400 and
+ * code; field, when not NULL, is the request member that the problem must name. */
+static void expect_bad_request(const char *assertion, const char *purpose,
+                               const char *claims, const char *extra, const char *code,
+                               const char *field)
+{
+    http_result result;
+
+    verify(CLIENT_RP, assertion, purpose, claims, extra, &result);
+    expect_status(&result, 400, code);
+    if (field != NULL)
+        assert_string_equal(http_result_field(&result), field);
+    http_result_clear(&result);
+}
+
 /* Finds the decision about claim in the response's decisions. */
 static const json_t *decision_of(const http_result *result, const char *claim)
 {
@@ -400,28 +415,14 @@ static void test_bad_request_values(void **state)
     http_result result;
 
     (void)state;
-    verify(CLIENT_RP, assertion, "shopping", "[\"age_over_18\"]", "", &result);
-    expect_status(&result, 400, "purpose_unknown");
-    assert_string_equal(http_result_field(&result), "purpose");
-    http_result_clear(&result);
-
-    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", ",\"retention_days\":-1",
-           &result);
-    expect_status(&result, 400, "retention_invalid");
-    assert_string_equal(http_result_field(&result), "retention_days");
-    http_result_clear(&result);
-
-    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]",
-           ",\"retention_days\":\"30\"", &result);
-    expect_status(&result, 400, "field_invalid");
-    assert_string_equal(http_result_field(&result), "retention_days");
-    http_result_clear(&result);
-
-    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
-           &result);
-    expect_status(&result, 400, "claim_unknown");
-    assert_string_equal(http_result_field(&result), "claims[1]");
-    http_result_clear(&result);
+    expect_bad_request(assertion, "shopping", "[\"age_over_18\"]", "", "purpose_unknown",
+                       "purpose");
+    expect_bad_request(assertion, "age_check", "[\"age_over_18\"]",
+                       ",\"retention_days\":-1", "retention_invalid", "retention_days");
+    expect_bad_request(assertion, "age_check", "[\"age_over_18\"]",
+                       ",\"retention_days\":\"30\"", "field_invalid", "retention_days");
+    expect_bad_request(assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
+                       "claim_unknown", "claims[1]");
 
     /* None of the rejections above recorded the assertion. */
     verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
@@ -485,26 +486,14 @@ static void test_terms_checked_before_assertion(void **state)
     entries = audit_entry_count();
     verified = saml_verify_count();
 
-    verify(CLIENT_RP, assertion, "shopping", "[\"age_over_18\"]", "", &result);
-    expect_status(&result, 400, "purpose_unknown");
-    assert_string_equal(http_result_field(&result), "purpose");
-    http_result_clear(&result);
-
-    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
-           &result);
-    expect_status(&result, 400, "claim_unknown");
-    assert_string_equal(http_result_field(&result), "claims[1]");
-    http_result_clear(&result);
-
-    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"age_over_18\"]", "",
-           &result);
-    expect_status(&result, 400, "field_invalid");
-    assert_string_equal(http_result_field(&result), "claims");
-    http_result_clear(&result);
-
-    verify(CLIENT_RP, "<x/>", "shopping", "[\"age_over_18\"]", "", &result);
-    expect_status(&result, 400, "purpose_unknown");
-    http_result_clear(&result);
+    expect_bad_request(assertion, "shopping", "[\"age_over_18\"]", "", "purpose_unknown",
+                       "purpose");
+    expect_bad_request(assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
+                       "claim_unknown", "claims[1]");
+    expect_bad_request(assertion, "age_check", "[\"age_over_18\",\"age_over_18\"]", "",
+                       "field_invalid", "claims");
+    expect_bad_request("<x/>", "shopping", "[\"age_over_18\"]", "", "purpose_unknown",
+                       NULL);
 
     assert_int_equal(audit_entry_count(), entries);
     assert_int_equal(saml_verify_count(), verified);
