@@ -302,6 +302,35 @@ static char *reload_and_fail(void)
     return NULL;
 }
 
+/* Writes extra into the configuration at path and asserts that --check rejects it
+ * with check_failed and message. */
+static void expect_check_rejects(const char *path, const char *extra, const char *message)
+{
+    char output[4096];
+
+    write_config(path, extra);
+    assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
+    if (strstr(output, message) == NULL)
+        fprintf(stderr, "--check: expected \"%s\" in: %s\n", message, output);
+    assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+    assert_non_null(strstr(output, message));
+}
+
+/* Writes extra into the running node's configuration and asserts that a SIGHUP rejects
+ * it with message and that the node still serves the configuration it had. */
+static void expect_reload_rejects(const char *extra, const char *message)
+{
+    char *log;
+
+    write_config(server.config_path, extra);
+    log = reload_and_fail();
+    if (strstr(log, message) == NULL)
+        fprintf(stderr, "SIGHUP: expected \"%s\" in: %s\n", message, log);
+    assert_non_null(strstr(log, message));
+    free(log);
+    expect_issuers("acme", 200, "");
+}
+
 /* Each rejected file stops --check and a start with its message, and a SIGHUP keeps
  * the running configuration. */
 static void test_configuration_rejections(void **state)
@@ -329,26 +358,15 @@ static void test_configuration_rejections(void **state)
     };
     char path[PATH_MAX + 32];
     char output[4096];
-    char *log;
 
     (void)state;
     snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        write_config(path, cases[i].extra);
-        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
-        if (strstr(output, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, output);
-        assert_non_null(strstr(output, cases[i].message));
-        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
+        expect_check_rejects(path, cases[i].extra, cases[i].message);
         assert_int_equal(run_daemon(path, false, output, sizeof(output)), 1);
         assert_non_null(strstr(output, "\"event\":\"start_failed\""));
         assert_non_null(strstr(output, cases[i].message));
-
-        write_config(server.config_path, cases[i].extra);
-        log = reload_and_fail();
-        assert_non_null(strstr(log, cases[i].message));
-        free(log);
-        expect_issuers("acme", 200, "");
+        expect_reload_rejects(cases[i].extra, cases[i].message);
     }
     write_config(server.config_path, "");
 }
@@ -370,22 +388,12 @@ static void test_previous_certificate_rejections(void **state)
          "[saml] previous_certificate "},
     };
     char path[PATH_MAX + 32];
-    char output[4096];
-    char *log;
 
     (void)state;
     snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        write_config(path, cases[i].extra);
-        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
-        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
-        assert_non_null(strstr(output, cases[i].message));
-
-        write_config(server.config_path, cases[i].extra);
-        log = reload_and_fail();
-        assert_non_null(strstr(log, cases[i].message));
-        free(log);
-        expect_issuers("acme", 200, "");
+        expect_check_rejects(path, cases[i].extra, cases[i].message);
+        expect_reload_rejects(cases[i].extra, cases[i].message);
     }
     write_config(server.config_path, "");
 }
@@ -419,26 +427,14 @@ static void test_next_certificate_rejections(void **state)
          "or EC keys"},
     };
     char path[PATH_MAX + 32];
-    char output[4096];
-    char *log;
 
     (void)state;
     run_in_folder("openssl genpkey -algorithm ed25519 2>/dev/null | "
                   "openssl pkey -pubout -out ed25519.pub");
     snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        write_config(path, cases[i].extra);
-        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
-        if (strstr(output, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, output);
-        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
-        assert_non_null(strstr(output, cases[i].message));
-
-        write_config(server.config_path, cases[i].extra);
-        log = reload_and_fail();
-        assert_non_null(strstr(log, cases[i].message));
-        free(log);
-        expect_issuers("acme", 200, "");
+        expect_check_rejects(path, cases[i].extra, cases[i].message);
+        expect_reload_rejects(cases[i].extra, cases[i].message);
     }
     write_config(server.config_path, "");
 }
@@ -477,7 +473,6 @@ static void test_issuer_key_count_limited(void **state)
     };
     char path[PATH_MAX + 32];
     char output[4096];
-    char *log;
 
     (void)state;
     make_public_keys("fifteen.pub", 15);
@@ -486,22 +481,9 @@ static void test_issuer_key_count_limited(void **state)
     make_public_keys("seventeen.pub", 17);
     snprintf(path, sizeof(path), "%s/rejected.conf", server.token.dir);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        write_config(path, cases[i].extra);
-        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
-        if (strstr(output, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, output);
-        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
-        assert_non_null(strstr(output, cases[i].message));
-        if (!cases[i].reload_rejects)
-            continue;
-
-        write_config(server.config_path, cases[i].extra);
-        log = reload_and_fail();
-        if (strstr(log, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, log);
-        assert_non_null(strstr(log, cases[i].message));
-        free(log);
-        expect_issuers("acme", 200, "");
+        expect_check_rejects(path, cases[i].extra, cases[i].message);
+        if (cases[i].reload_rejects)
+            expect_reload_rejects(cases[i].extra, cases[i].message);
     }
 
     /* Fifteen previous keys and the HSM key make 16, which a verification tries. */
@@ -537,14 +519,8 @@ static void test_check_reads_files(void **state)
     assert_int_equal(run_daemon(path, true, output, sizeof(output)), 0);
     assert_non_null(strstr(output, "the configuration is valid"));
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        write_config(path, cases[i].extra);
-        assert_int_equal(run_daemon(path, true, output, sizeof(output)), 1);
-        if (strstr(output, cases[i].message) == NULL)
-            fprintf(stderr, "case %zu: %s\n", i, output);
-        assert_non_null(strstr(output, "\"event\":\"check_failed\""));
-        assert_non_null(strstr(output, cases[i].message));
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_check_rejects(path, cases[i].extra, cases[i].message);
 }
 
 /* --check makes the checks of a start that need no HSM, database or network: the listen
