@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 #include "server_harness.h"
 
 #include <arpa/inet.h>
@@ -785,4 +786,96 @@ void raw_close(raw_client **c)
     close((*c)->fd);
     free(*c);
     *c = NULL;
+}
+
+/* The assertion of harness_assertion_template. The arguments are the ID, the issue
+ * instant, the issuer, the ID again (the Reference), the NameID start tag, NotOnOrAfter
+ * of the bearer confirmation, NotBefore and NotOnOrAfter of the conditions, the
+ * audience, extra condition elements, and the AuthnStatement. */
+static const char ASSERTION_TEMPLATE[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
+    "IssueInstant=\"%s\" Version=\"2.0\">\n"
+    "  <saml:Issuer>%s</saml:Issuer>\n"
+    "  <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\n"
+    "    <ds:SignedInfo>\n"
+    "      <ds:CanonicalizationMethod "
+    "Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
+    "      <ds:SignatureMethod "
+    "Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\n"
+    "      <ds:Reference URI=\"#%s\">\n"
+    "        <ds:Transforms>\n"
+    "          <ds:Transform "
+    "Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\n"
+    "          <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
+    "        </ds:Transforms>\n"
+    "        <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n"
+    "        <ds:DigestValue/>\n"
+    "      </ds:Reference>\n"
+    "    </ds:SignedInfo>\n"
+    "    <ds:SignatureValue/>\n"
+    "  </ds:Signature>\n"
+    "  <saml:Subject>\n"
+    "    %sMY-000123</saml:NameID>\n"
+    "    <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\n"
+    "      <saml:SubjectConfirmationData NotOnOrAfter=\"%s\"/>\n"
+    "    </saml:SubjectConfirmation>\n"
+    "  </saml:Subject>\n"
+    "  <saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">\n"
+    "    <saml:AudienceRestriction><saml:Audience>%s</saml:Audience>"
+    "</saml:AudienceRestriction>%s\n"
+    "  </saml:Conditions>\n"
+    "  %s\n"
+    "  <saml:AttributeStatement>\n"
+    "    <saml:Attribute FriendlyName=\"givenName\" Name=\"urn:oid:2.5.4.42\" "
+    "NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\">\n"
+    "      <saml:AttributeValue xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" "
+    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+    "xsi:type=\"xs:string\">Siti</saml:AttributeValue>\n"
+    "    </saml:Attribute>\n"
+    "  </saml:AttributeStatement>\n"
+    "</saml:Assertion>\n";
+
+void harness_format_time(time_t t, char out[32])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *harness_assertion_template(const harness_assertion *spec)
+{
+    char now[32];
+    char before[32];
+    char after[32];
+    char *document = NULL;
+
+    harness_format_time(spec->issued, now);
+    harness_format_time(spec->issued - 60, before);
+    harness_format_time(spec->issued + spec->lifetime, after);
+    if (asprintf(&document, ASSERTION_TEMPLATE, spec->id, now, spec->issuer, spec->id,
+                 spec->name_id_tag, after, before, after, spec->audience,
+                 spec->conditions, spec->authn_statement) < 0)
+        return NULL;
+    return document;
+}
+
+char *harness_xmlsec_sign(const harness *h, const char *key_file, const char *document)
+{
+    char path[PATH_MAX + 32];
+    char command[4 * PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/template.xml", h->token.dir);
+    if (write_file(path, document, "w") != 0)
+        return NULL;
+    snprintf(
+        command, sizeof(command),
+        "xmlsec1 --sign --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
+        "--privkey-pem '%s/%s' --output '%s/signed.xml' '%s' >/dev/null 2>&1",
+        h->token.dir, key_file, h->token.dir, path);
+    if (test_run(command) != 0)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/signed.xml", h->token.dir);
+    return test_read_file(path, NULL);
 }

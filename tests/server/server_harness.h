@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -37,6 +38,19 @@ typedef struct harness {
     pid_t pid;
     const char *extra_argument; /* passed to the daemon after --config FILE, or NULL */
 } harness;
+
+/* The parts of a SAML assertion that the server tests vary. The assertion is valid from
+ * issued - 60 s to issued + lifetime and carries one givenName attribute. */
+typedef struct harness_assertion {
+    const char *id;
+    const char *issuer;
+    time_t issued;
+    long lifetime; /* seconds */
+    const char *audience;
+    const char *name_id_tag;     /* the NameID start tag, such as <saml:NameID> */
+    const char *conditions;      /* elements after the AudienceRestriction, or "" */
+    const char *authn_statement; /* the AuthnStatement element, or "" */
+} harness_assertion;
 
 /* Makes the token, keys, certificates and configuration. Returns 0 or -1. */
 int harness_setup(harness *h);
@@ -156,5 +170,16 @@ char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeou
 
 /* The negotiated protocol, such as "TLS1.3". */
 const char *raw_protocol(const raw_client *c);
+
+/* Writes t as an xs:dateTime in UTC, such as 2026-01-02T03:04:05Z. */
+void harness_format_time(time_t t, char out[32]);
+
+/* Returns the assertion of spec with an empty signature for `xmlsec1 --sign` to fill, or
+ * NULL when out of memory; the caller frees it. */
+char *harness_assertion_template(const harness_assertion *spec);
+
+/* Signs document with `xmlsec1 --sign` and the PEM private key key_file of the test
+ * folder, and returns the signed text or NULL; the caller frees it. */
+char *harness_xmlsec_sign(const harness *h, const char *key_file, const char *document);
 
 #endif

@@ -28,53 +28,6 @@
 
 static harness server;
 
-/* An assertion with an empty signature for `xmlsec1 --sign` to fill. The arguments are
- * the ID, the issue instant, the issuer, the ID again (the Reference), the NameID start
- * tag, NotOnOrAfter of the bearer confirmation, NotBefore and NotOnOrAfter of the
- * conditions, the audience, extra condition elements, and the AuthnStatement. */
-static const char TEMPLATE[] =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
-    "IssueInstant=\"%s\" Version=\"2.0\">\n"
-    "  <saml:Issuer>%s</saml:Issuer>\n"
-    "  <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\n"
-    "    <ds:SignedInfo>\n"
-    "      <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
-    "      <ds:SignatureMethod "
-    "Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\n"
-    "      <ds:Reference URI=\"#%s\">\n"
-    "        <ds:Transforms>\n"
-    "          <ds:Transform "
-    "Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\n"
-    "          <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
-    "        </ds:Transforms>\n"
-    "        <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n"
-    "        <ds:DigestValue/>\n"
-    "      </ds:Reference>\n"
-    "    </ds:SignedInfo>\n"
-    "    <ds:SignatureValue/>\n"
-    "  </ds:Signature>\n"
-    "  <saml:Subject>\n"
-    "    %sMY-000123</saml:NameID>\n"
-    "    <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\n"
-    "      <saml:SubjectConfirmationData NotOnOrAfter=\"%s\"/>\n"
-    "    </saml:SubjectConfirmation>\n"
-    "  </saml:Subject>\n"
-    "  <saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">\n"
-    "    <saml:AudienceRestriction><saml:Audience>%s</saml:Audience>"
-    "</saml:AudienceRestriction>%s\n"
-    "  </saml:Conditions>\n"
-    "  %s\n"
-    "  <saml:AttributeStatement>\n"
-    "    <saml:Attribute FriendlyName=\"givenName\" Name=\"urn:oid:2.5.4.42\" "
-    "NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\">\n"
-    "      <saml:AttributeValue xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" "
-    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-    "xsi:type=\"xs:string\">Siti</saml:AttributeValue>\n"
-    "    </saml:Attribute>\n"
-    "  </saml:AttributeStatement>\n"
-    "</saml:Assertion>\n";
-
 /* The AuthnStatement of every assertion but those of test_authn_statement_copied. */
 #define AUTHN_INSTANT "2026-01-02T03:04:05Z"
 #define AUTHN_CLASS "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
@@ -116,14 +69,6 @@ static int stop_server(void **state)
     return harness_finish(&server);
 }
 
-static void format_time(time_t t, char out[32])
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Writes text to a file of the test folder and returns its path. */
 static void write_test_file(const char *name, const char *text, char *path, size_t path_size)
 {
@@ -144,34 +89,23 @@ static char *peer_assertion_with(const char *name_id_tag, const char *conditions
 {
     static unsigned counter;
     char id[64];
-    char now[32];
-    char before[32];
-    char after[32];
-    char path[PATH_MAX + 32];
-    char command[4 * PATH_MAX];
-    char *document = NULL;
+    harness_assertion spec = {.id = id,
+                              .issuer = PEER_ENTITY_ID,
+                              .issued = time(NULL),
+                              .lifetime = 300,
+                              .audience = RP_ENTITY_ID,
+                              .name_id_tag = name_id_tag,
+                              .conditions = conditions,
+                              .authn_statement = authn_statement};
+    char *document;
     char *xml;
-    time_t issued = time(NULL);
 
-    snprintf(id, sizeof(id), "_cond%08x%08lx", ++counter, (unsigned long)issued);
-    format_time(issued, now);
-    format_time(issued - 60, before);
-    format_time(issued + 300, after);
-    assert_int_not_equal(asprintf(&document, TEMPLATE, id, now, PEER_ENTITY_ID, id,
-                                  name_id_tag, after, before, after, RP_ENTITY_ID, conditions,
-                                  authn_statement),
-                         -1);
-    write_test_file("template.xml", document, path, sizeof(path));
-    free(document);
-
-    snprintf(command, sizeof(command),
-             "xmlsec1 --sign " ASSERTION_ID_ATTR " --privkey-pem '%s/peer.key' "
-             "--output '%s/signed.xml' '%s' >/dev/null 2>&1",
-             server.token.dir, server.token.dir, path);
-    assert_int_equal(test_run(command), 0);
-    snprintf(path, sizeof(path), "%s/signed.xml", server.token.dir);
-    xml = test_read_file(path, NULL);
+    snprintf(id, sizeof(id), "_cond%08x%08lx", ++counter, (unsigned long)spec.issued);
+    document = harness_assertion_template(&spec);
+    assert_non_null(document);
+    xml = harness_xmlsec_sign(&server, "peer.key", document);
     assert_non_null(xml);
+    free(document);
     return xml;
 }
 

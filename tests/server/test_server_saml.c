@@ -27,58 +27,6 @@
 
 static harness server;
 
-/* An assertion in the shape the SAML profile describes, with an empty signature for
- * `xmlsec1 --sign` to fill. The arguments are the ID, the issue instant, the issuer,
- * the ID again (the Reference), NotOnOrAfter of the bearer confirmation, NotBefore and
- * NotOnOrAfter of the conditions, the audience, and the AuthnInstant. */
-static const char TEMPLATE[] =
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"%s\" "
-    "IssueInstant=\"%s\" Version=\"2.0\">\n"
-    "  <saml:Issuer>%s</saml:Issuer>\n"
-    "  <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\n"
-    "    <ds:SignedInfo>\n"
-    "      <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
-    "      <ds:SignatureMethod "
-    "Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\n"
-    "      <ds:Reference URI=\"#%s\">\n"
-    "        <ds:Transforms>\n"
-    "          <ds:Transform "
-    "Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\n"
-    "          <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n"
-    "        </ds:Transforms>\n"
-    "        <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n"
-    "        <ds:DigestValue/>\n"
-    "      </ds:Reference>\n"
-    "    </ds:SignedInfo>\n"
-    "    <ds:SignatureValue/>\n"
-    "  </ds:Signature>\n"
-    "  <saml:Subject>\n"
-    "    <saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">"
-    "MY-000123</saml:NameID>\n"
-    "    <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\n"
-    "      <saml:SubjectConfirmationData NotOnOrAfter=\"%s\"/>\n"
-    "    </saml:SubjectConfirmation>\n"
-    "  </saml:Subject>\n"
-    "  <saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">\n"
-    "    <saml:AudienceRestriction><saml:Audience>%s</saml:Audience>"
-    "</saml:AudienceRestriction>\n"
-    "  </saml:Conditions>\n"
-    "  <saml:AuthnStatement AuthnInstant=\"%s\">\n"
-    "    <saml:AuthnContext><saml:AuthnContextClassRef>"
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified</saml:AuthnContextClassRef>"
-    "</saml:AuthnContext>\n"
-    "  </saml:AuthnStatement>\n"
-    "  <saml:AttributeStatement>\n"
-    "    <saml:Attribute FriendlyName=\"givenName\" Name=\"urn:oid:2.5.4.42\" "
-    "NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\">\n"
-    "      <saml:AttributeValue xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" "
-    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-    "xsi:type=\"xs:string\">Siti</saml:AttributeValue>\n"
-    "    </saml:Attribute>\n"
-    "  </saml:AttributeStatement>\n"
-    "</saml:Assertion>\n";
-
 /* The issuers of the public vectors, each trusted with the PEM that comes with it. */
 static const char ISSUERS_FORMAT[] =
     "\n[saml]\ncertificate = saml-cert.pem\n\n"
@@ -148,14 +96,6 @@ static void expect_problem(const http_result *result, long status, const char *c
         assert_string_equal(http_result_field(result), field);
 }
 
-static void format_time(time_t t, char out[32])
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Fills the template for issuer; the validity window runs from issued - 60 s to
  * issued + lifetime. */
 static char *format_assertion(const char *issuer, time_t issued, long lifetime)
@@ -163,42 +103,40 @@ static char *format_assertion(const char *issuer, time_t issued, long lifetime)
     static unsigned counter;
     char id[64];
     char now[32];
-    char before[32];
-    char after[32];
-    char *document = NULL;
+    char authn_statement[512];
+    harness_assertion spec = {
+        .id = id,
+        .issuer = issuer,
+        .issued = issued,
+        .lifetime = lifetime,
+        .audience = RP_ENTITY_ID,
+        .name_id_tag = "<saml:NameID "
+                       "Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">",
+        .conditions = "",
+        .authn_statement = authn_statement,
+    };
+    char *document;
 
     snprintf(id, sizeof(id), "_xmlsec%08x%08lx", ++counter, (unsigned long)time(NULL));
-    format_time(issued, now);
-    format_time(issued - 60, before);
-    format_time(issued + lifetime, after);
-    assert_int_not_equal(asprintf(&document, TEMPLATE, id, now, issuer, id, after, before,
-                                  after, RP_ENTITY_ID, now),
-                         -1);
+    harness_format_time(issued, now);
+    snprintf(
+        authn_statement, sizeof(authn_statement),
+        "<saml:AuthnStatement AuthnInstant=\"%s\">\n"
+        "    <saml:AuthnContext><saml:AuthnContextClassRef>"
+        "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified</saml:AuthnContextClassRef>"
+        "</saml:AuthnContext>\n"
+        "  </saml:AuthnStatement>",
+        now);
+    document = harness_assertion_template(&spec);
+    assert_non_null(document);
     return document;
 }
 
 /* Signs document with `xmlsec1 --sign` and a file key of the test folder. */
 static char *sign_document(const char *key_file, const char *document)
 {
-    const char *dir = server.token.dir;
-    char path[PATH_MAX + 32];
-    char command[4 * PATH_MAX];
-    FILE *file;
-    char *xml;
+    char *xml = harness_xmlsec_sign(&server, key_file, document);
 
-    snprintf(path, sizeof(path), "%s/template.xml", dir);
-    file = fopen(path, "w");
-    assert_non_null(file);
-    fputs(document, file);
-    assert_int_equal(fclose(file), 0);
-    snprintf(command, sizeof(command),
-             "xmlsec1 --sign --id-attr:ID urn:oasis:names:tc:SAML:2.0:assertion:Assertion "
-             "--privkey-pem '%s/%s' --output '%s/signed.xml' '%s' >/dev/null 2>&1",
-             dir, key_file, dir, path);
-    assert_int_equal(test_run(command), 0);
-
-    snprintf(path, sizeof(path), "%s/signed.xml", dir);
-    xml = test_read_file(path, NULL);
     assert_non_null(xml);
     return xml;
 }
@@ -667,11 +605,13 @@ static void test_profile_checks_have_codes(void **state)
     time_t now = time(NULL);
 
     (void)state;
-    snprintf(scd_expired, sizeof(scd_expired), "<saml:SubjectConfirmationData "
-             "NotOnOrAfter=\"%s\"/>", (format_time(now - 3600, after), after));
+    snprintf(scd_expired, sizeof(scd_expired),
+             "<saml:SubjectConfirmationData "
+             "NotOnOrAfter=\"%s\"/>",
+             (harness_format_time(now - 3600, after), after));
     /* Both times within the node's clock skew of now, but NotBefore is the later one. */
-    format_time(now + 50, before);
-    format_time(now, after);
+    harness_format_time(now + 50, before);
+    harness_format_time(now, after);
     snprintf(conditions_reversed, sizeof(conditions_reversed),
              "<saml:Conditions NotBefore=\"%s\" NotOnOrAfter=\"%s\">", before, after);
 
