@@ -365,55 +365,45 @@ static void test_xmlsec_signed_base64_accepted(void **state)
     free(xml);
 }
 
+/* Posts an assertion that key_file signed for issuer, issued offset seconds from now
+ * for lifetime seconds, and asserts that it is rejected with 422 and code. */
+static void expect_signed_rejected(const char *key_file, const char *issuer, long offset,
+                                   long lifetime, const char *code)
+{
+    char *xml = xmlsec_sign(key_file, issuer, time(NULL) + offset, lifetime);
+    http_result result;
+
+    post_assertion(xml, &result);
+    expect_problem(&result, 422, code, "assertion");
+    http_result_clear(&result);
+    free(xml);
+}
+
 static void test_expired_assertion_rejected(void **state)
 {
     /* Issued two hours ago for one hour: past NotOnOrAfter by far more than any clock
      * skew the node allows. */
-    char *xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL) - 7200, 3600);
-    http_result result;
-
     (void)state;
-    post_assertion(xml, &result);
-    expect_problem(&result, 422, "expired", "assertion");
-    http_result_clear(&result);
-    free(xml);
+    expect_signed_rejected("peer.key", PEER_ENTITY_ID, -7200, 3600, "expired");
 }
 
 static void test_not_yet_valid_rejected(void **state)
 {
-    char *xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL) + 7200, 3600);
-    http_result result;
-
     (void)state;
-    post_assertion(xml, &result);
-    expect_problem(&result, 422, "not_yet_valid", "assertion");
-    http_result_clear(&result);
-    free(xml);
+    expect_signed_rejected("peer.key", PEER_ENTITY_ID, 7200, 3600, "not_yet_valid");
 }
 
 static void test_untrusted_issuer_rejected(void **state)
 {
-    char *xml = xmlsec_sign("peer.key", STRANGER_ENTITY_ID, time(NULL), 300);
-    http_result result;
-
     (void)state;
-    post_assertion(xml, &result);
-    expect_problem(&result, 422, "issuer_untrusted", "assertion");
-    http_result_clear(&result);
-    free(xml);
+    expect_signed_rejected("peer.key", STRANGER_ENTITY_ID, 0, 300, "issuer_untrusted");
 }
 
 static void test_wrong_key_rejected(void **state)
 {
     /* A configured issuer's name, but a key the node does not trust for it. */
-    char *xml = xmlsec_sign("other.key", PEER_ENTITY_ID, time(NULL), 300);
-    http_result result;
-
     (void)state;
-    post_assertion(xml, &result);
-    expect_problem(&result, 422, "signature_invalid", "assertion");
-    http_result_clear(&result);
-    free(xml);
+    expect_signed_rejected("other.key", PEER_ENTITY_ID, 0, 300, "signature_invalid");
 }
 
 /* ---- request errors ---------------------------------------------------------------- */
