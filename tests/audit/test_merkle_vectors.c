@@ -184,6 +184,18 @@ static size_t decode_path(const char *const *hex, size_t len, audit_merkle_hash 
     return len;
 }
 
+/* Asserts that proof holds the len hashes of the hex path, in order. */
+static void assert_proof_equal(const audit_merkle_proof *proof, const char *const *path,
+                               size_t len)
+{
+    audit_merkle_hash expected[MAX_PATH];
+
+    decode_path(path, len, expected);
+    assert_int_equal(proof->count, len);
+    for (size_t i = 0; i < proof->count; i++)
+        assert_hash_equal(&proof->hashes[i], &expected[i]);
+}
+
 /* ---- Hashing and roots ----------------------------------------------------------- */
 
 static void test_empty_tree_root(void **state)
@@ -277,16 +289,12 @@ static void test_inclusion_generated(void **state)
 
         for (size_t v = 0; v < COUNT(inclusion_vectors); v++) {
             const inclusion_vector *vector = &inclusion_vectors[v];
-            audit_merkle_hash expected[MAX_PATH];
             audit_merkle_proof proof;
 
-            decode_path(vector->path, vector->path_len, expected);
             assert_status(audit_merkle_inclusion_proof(&source, vector->index,
                                                        vector->size, &proof),
                           AUDIT_MERKLE_OK);
-            assert_int_equal(proof.count, vector->path_len);
-            for (size_t i = 0; i < proof.count; i++)
-                assert_hash_equal(&proof.hashes[i], &expected[i]);
+            assert_proof_equal(&proof, vector->path, vector->path_len);
         }
     }
 }
@@ -434,16 +442,12 @@ static void test_consistency_generated(void **state)
 
         for (size_t v = 0; v < COUNT(consistency_vectors); v++) {
             const consistency_vector *vector = &consistency_vectors[v];
-            audit_merkle_hash expected[MAX_PATH];
             audit_merkle_proof proof;
 
-            decode_path(vector->path, vector->path_len, expected);
             assert_status(audit_merkle_consistency_proof(&source, vector->first_size,
                                                          vector->second_size, &proof),
                           AUDIT_MERKLE_OK);
-            assert_int_equal(proof.count, vector->path_len);
-            for (size_t i = 0; i < proof.count; i++)
-                assert_hash_equal(&proof.hashes[i], &expected[i]);
+            assert_proof_equal(&proof, vector->path, vector->path_len);
         }
     }
 }
