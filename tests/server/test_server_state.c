@@ -447,6 +447,19 @@ static void test_reload_rejects_fifo(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
 }
 
+/* Asserts that the start fails with start_failed and returns the daemon's log; the
+ * caller frees it. */
+static char *start_failure_log(harness *h)
+{
+    char *log;
+
+    assert_int_equal(harness_start(h), -1);
+    log = test_read_file(h->log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    return log;
+}
+
 /* A client CA file with text after its certificate stops the start. */
 static void test_start_rejects_bad_client_ca(void **state)
 {
@@ -457,10 +470,7 @@ static void test_start_rejects_bad_client_ca(void **state)
     join_files(h, "ca.pem", "/dev/null", false, "-----BEGIN CERTIFICATE-----\nMIIB\n",
                "ca-cut.pem");
     assert_int_equal(harness_append_config(h, "\n[tls]\nclient_ca = ca-cut.pem\n"), 0);
-    assert_int_equal(harness_start(h), -1);
-    log = test_read_file(h->log_path, NULL);
-    assert_non_null(log);
-    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    log = start_failure_log(h);
     assert_non_null(strstr(log, "[tls] client_ca "));
     assert_non_null(strstr(log, "ca-cut.pem: line "));
     assert_non_null(strstr(log, "has no END line; the file is truncated"));
@@ -478,11 +488,8 @@ static void test_start_rejects_client_ca_pipe(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
     assert_int_equal(harness_run("cd '%s' && mkfifo ca-pipe.pem", h->token.dir), 0);
     assert_int_equal(harness_append_config(h, "\n[tls]\nclient_ca = ca-pipe.pem\n"), 0);
-    assert_int_equal(harness_start(h), -1);
-    log = test_read_file(h->log_path, NULL);
-    assert_non_null(log);
+    log = start_failure_log(h);
     assert_null(strstr(log, "AddressSanitizer"));
-    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
     assert_non_null(strstr(log, "ca-pipe.pem: not a regular file"));
     free(log);
 }
@@ -496,10 +503,7 @@ static void test_start_rejects_other_saml_key(void **state)
     assert_int_equal(harness_stop(h, SIGTERM), 0);
     /* tls.pem certifies the TLS key, not the SAML key. */
     assert_int_equal(harness_append_config(h, "\n[saml]\ncertificate = tls.pem\n"), 0);
-    assert_int_equal(harness_start(h), -1);
-    log = test_read_file(h->log_path, NULL);
-    assert_non_null(log);
-    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    log = start_failure_log(h);
     assert_non_null(strstr(log, "[saml] certificate "));
     assert_non_null(strstr(log,
                            "tls.pem does not contain the public key of [hsm] saml_key "
@@ -520,10 +524,7 @@ static void test_start_rejects_other_tls_key(void **state)
     assert_int_equal(harness_run("cp '%s/saml-cert.pem' '%s/tls.pem'", h->token.dir,
                                  h->token.dir),
                      0);
-    assert_int_equal(harness_start(h), -1);
-    log = test_read_file(h->log_path, NULL);
-    assert_non_null(log);
-    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    log = start_failure_log(h);
     assert_non_null(strstr(log, "[tls] certificate "));
     assert_non_null(strstr(log, "tls.pem does not contain the public key of [hsm] tls_key "
                                 "pkcs11:token="));
@@ -806,10 +807,7 @@ static void expect_next_rejected(harness *h, bool check_passes, const char *cons
             assert_non_null(strstr(output, messages[i]));
         }
     }
-    assert_int_equal(harness_start(h), -1);
-    log = test_read_file(h->log_path, NULL);
-    assert_non_null(log);
-    assert_non_null(strstr(log, "\"event\":\"start_failed\""));
+    log = start_failure_log(h);
     for (size_t i = 0; i < count; i++) {
         if (strstr(log, messages[i]) == NULL)
             fprintf(stderr, "the start's log lacks \"%s\": %s\n", messages[i], log);
