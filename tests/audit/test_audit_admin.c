@@ -509,7 +509,8 @@ static void run_show(const char *path, const char *filters, int expected_status,
     char arguments[4 * PATH_MAX];
     int status;
 
-    snprintf(arguments, sizeof(arguments), "audit show --database '%s' %s", path, filters);
+    snprintf(arguments, sizeof(arguments), "audit show --database '%s' %s", path,
+             filters);
     status = run_admin(arguments, output, size);
     if (status != expected_status)
         fail_msg("idsvc-admin %s: expected status %d, got %d: %s", arguments,
@@ -867,8 +868,9 @@ static void test_show_reads_entry_text(void **state)
     assert_null(strstr(output, "{\"index\""));
 
     /* The hashed facts select it and are printed. */
-    run_show(path, "--kind " EDITED_KIND " --rp " EDITED_RP " --since 2021-01-01T00:00:00Z",
-             1, output, sizeof(output));
+    run_show(path,
+             "--kind " EDITED_KIND " --rp " EDITED_RP " --since 2021-01-01T00:00:00Z", 1,
+             output, sizeof(output));
     assert_non_null(strstr(output, "{\"index\":1,"));
     assert_non_null(strstr(output, "\"kind\":\"" EDITED_KIND "\",\"actor\":\"" EDITED_RP
                                    "\",\"relying_party\":\"" EDITED_RP "\","

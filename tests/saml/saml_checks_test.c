@@ -730,7 +730,8 @@ static saml_status verify_with_detail(const char *xml, char *detail, size_t deta
 }
 
 /* Asserts that xml verifies to status with exactly the detail expected. */
-static void assert_verify_detail(const char *xml, saml_status status, const char *expected)
+static void assert_verify_detail(const char *xml, saml_status status,
+                                 const char *expected)
 {
     char detail[512];
     saml_status actual = verify_with_detail(xml, detail, sizeof(detail));

@@ -247,7 +247,8 @@ static const struct {
      WEBAUTHN_CHALLENGE_MISMATCH},
     {{.label = "cross origin true", .cross_origin = "true"}, WEBAUTHN_CROSS_ORIGIN},
     {{.label = "rp id mismatch", .rp_id = "example.org"}, WEBAUTHN_RP_ID_MISMATCH},
-    {{.label = "other credential", .other_raw_id = true}, WEBAUTHN_CREDENTIAL_ID_MISMATCH},
+    {{.label = "other credential", .other_raw_id = true},
+     WEBAUTHN_CREDENTIAL_ID_MISMATCH},
 };
 
 static void ceremony_changes_rejected(void **state)

@@ -594,7 +594,6 @@ static void ceremony_changes_rejected(void **state)
     }
 }
 
-
 static void uv_cleared_rejected_when_required(void **state)
 {
     fixture *f = *state;
