@@ -89,6 +89,19 @@ static char *join3(const char *a, const char *b, const char *c)
     return text;
 }
 
+/* Returns RESPONSE_OPEN, first, second and RESPONSE_CLOSE joined into one text, which
+ * the caller frees. */
+static char *in_response(const char *first, const char *second)
+{
+    size_t len = strlen(RESPONSE_OPEN) + strlen(first) + strlen(second) +
+                 strlen(RESPONSE_CLOSE) + 1;
+    char *text = malloc(len);
+
+    assert_non_null(text);
+    snprintf(text, len, "%s%s%s%s", RESPONSE_OPEN, first, second, RESPONSE_CLOSE);
+    return text;
+}
+
 static void genuine_assertions_verify(void **state)
 {
     saml_assertion *a = NULL;
@@ -106,26 +119,22 @@ static void genuine_assertions_verify(void **state)
 static void wrap_forged_before_signed(void **state)
 {
     char *forged = forged_doc("_forged1");
-    char *inner = join3(forged, signed_doc(), "");
-    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    char *doc = in_response(forged, signed_doc());
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
     free(forged);
-    free(inner);
     free(doc);
 }
 
 static void wrap_forged_after_signed(void **state)
 {
     char *forged = forged_doc("_forged2");
-    char *inner = join3(signed_doc(), forged, "");
-    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    char *doc = in_response(signed_doc(), forged);
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
     free(forged);
-    free(inner);
     free(doc);
 }
 
@@ -153,8 +162,7 @@ static void wrap_signed_hidden_in(const char *open, const char *close)
     char *issuer_end = join3("</saml:Issuer>", signature, "");
     char *forged_signed = st_replace(forged, "</saml:Issuer>", issuer_end);
     char *hidden = join3(open, signed_doc(), close);
-    char *inner = join3(hidden, forged_signed, "");
-    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    char *doc = in_response(hidden, forged_signed);
 
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_ASSERTION_COUNT);
     free(signature);
@@ -162,7 +170,6 @@ static void wrap_signed_hidden_in(const char *open, const char *close)
     free(issuer_end);
     free(forged_signed);
     free(hidden);
-    free(inner);
     free(doc);
 }
 
@@ -214,17 +221,14 @@ static void wrap_forged_with_same_id(void **state)
     char id[40];
     char *forged;
     char *doc;
-    char *inner;
 
     (void)state;
     assert_non_null(start);
     snprintf(id, sizeof(id), "%.33s", start + 5);
     forged = forged_doc(id);
-    inner = join3(forged, signed_doc(), "");
-    doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    doc = in_response(forged, signed_doc());
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_DUPLICATE_ID);
     free(forged);
-    free(inner);
     free(doc);
 }
 
@@ -238,12 +242,7 @@ static void xml_id_duplicating_assertion_id(void **state)
     assert_non_null(start);
     /* xml:id is registered by libxml2 itself; it must not shadow the Assertion's ID. */
     snprintf(attr, sizeof(attr), "<samlp:Status xml:id=\"%.33s\"/>", start + 5);
-    {
-        char *inner = join3(attr, signed_doc(), "");
-
-        doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
-        free(inner);
-    }
+    doc = in_response(attr, signed_doc());
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_DUPLICATE_ID);
     free(doc);
 }
@@ -253,8 +252,7 @@ static void signature_moved_to_response(void **state)
     saml_verify_options options = st_options(&fixture);
     char *signature = st_slice(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
     char *unsigned_assertion = st_cut(signed_doc(), DS_SIG_OPEN, DS_SIG_CLOSE);
-    char *inner = join3(signature, unsigned_assertion, "");
-    char *doc = join3(RESPONSE_OPEN, inner, RESPONSE_CLOSE);
+    char *doc = in_response(signature, unsigned_assertion);
 
     (void)state;
     assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_ERR_SIGNATURE_MISSING);
@@ -262,7 +260,6 @@ static void signature_moved_to_response(void **state)
     assert_int_equal(st_verify(&fixture, &options, doc, NULL), SAML_ERR_REFERENCE_INVALID);
     free(signature);
     free(unsigned_assertion);
-    free(inner);
     free(doc);
 }
 
