@@ -650,6 +650,22 @@ static char *wrap_in_response(const char *assertion, const char *status_code,
     return xml;
 }
 
+/* Posts xml and asserts its status, and with code, the problem that names the
+ * assertion; label names the case in the test output. */
+static void expect_post_outcome(const char *label, const char *xml, long status,
+                                const char *code)
+{
+    http_result result;
+
+    post_assertion(xml, &result);
+    print_message("    %s -> %ld %s\n", label, result.status, http_result_code(&result));
+    if (code != NULL)
+        expect_problem(&result, status, code, "assertion");
+    else
+        assert_int_equal(result.status, status);
+    http_result_clear(&result);
+}
+
 static void test_response_wrapper_checked(void **state)
 {
     static const struct {
@@ -666,21 +682,15 @@ static void test_response_wrapper_checked(void **state)
         {"Success", "<y xmlns:r=\"../r\"/>", 422, "namespace_invalid"},
         {"Success", "", 200, NULL},
     };
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *signed_xml = xmlsec_sign("peer.key", PEER_ENTITY_ID, time(NULL), 300);
         char *xml = wrap_in_response(signed_xml, cases[i].status_code, cases[i].extra);
+        char label[128];
 
-        post_assertion(xml, &result);
-        print_message("    %s %s -> %ld %s\n", cases[i].status_code, cases[i].extra,
-                      result.status, http_result_code(&result));
-        if (cases[i].code != NULL)
-            expect_problem(&result, cases[i].status, cases[i].code, "assertion");
-        else
-            assert_int_equal(result.status, cases[i].status);
-        http_result_clear(&result);
+        snprintf(label, sizeof(label), "%s %s", cases[i].status_code, cases[i].extra);
+        expect_post_outcome(label, xml, cases[i].status, cases[i].code);
         free(xml);
         free(signed_xml);
     }
@@ -699,7 +709,6 @@ static void test_response_issuer_must_match(void **state)
         {NODE_ENTITY_ID, 422, "issuer_untrusted"},
         {PEER_ENTITY_ID, 200, NULL},
     };
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -717,14 +726,7 @@ static void test_response_issuer_must_match(void **state)
                      "tc:SAML:2.0:status:Success\"/></samlp:Status>%s</samlp:Response>",
                      cases[i].response_issuer, assertion),
             -1);
-        post_assertion(xml, &result);
-        print_message("    Response Issuer %s -> %ld %s\n", cases[i].response_issuer,
-                      result.status, http_result_code(&result));
-        if (cases[i].code != NULL)
-            expect_problem(&result, cases[i].status, cases[i].code, "assertion");
-        else
-            assert_int_equal(result.status, cases[i].status);
-        http_result_clear(&result);
+        expect_post_outcome(cases[i].response_issuer, xml, cases[i].status, cases[i].code);
         free(xml);
         free(signed_xml);
     }
