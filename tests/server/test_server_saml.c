@@ -726,7 +726,8 @@ static void test_response_issuer_must_match(void **state)
                      "tc:SAML:2.0:status:Success\"/></samlp:Status>%s</samlp:Response>",
                      cases[i].response_issuer, assertion),
             -1);
-        expect_post_outcome(cases[i].response_issuer, xml, cases[i].status, cases[i].code);
+        expect_post_outcome(cases[i].response_issuer, xml, cases[i].status,
+                            cases[i].code);
         free(xml);
         free(signed_xml);
     }
