@@ -455,6 +455,32 @@ void harness_dump_log(const harness *h)
     free(text);
 }
 
+int harness_count_log(const harness *h, const char *text)
+{
+    char *log = test_read_file(h->log_path, NULL);
+    int count = 0;
+
+    for (const char *at = log; at != NULL && (at = strstr(at, text)) != NULL; at++)
+        count++;
+    free(log);
+    return count;
+}
+
+int harness_reload_and_wait(const harness *h, const char *event)
+{
+    int before = harness_count_log(h, event);
+
+    if (kill(h->pid, SIGHUP) != 0)
+        return -1;
+    for (int i = 0; i < 100 && harness_count_log(h, event) == before; i++)
+        usleep(100 * 1000);
+    if (harness_count_log(h, event) != before + 1) {
+        harness_dump_log(h);
+        return -1;
+    }
+    return 0;
+}
+
 void http_result_clear(http_result *result)
 {
     free(result->headers);

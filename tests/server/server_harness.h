@@ -93,6 +93,14 @@ char *harness_wait_for_log(const harness *h, const char *text);
 /* Prints the daemon's log to standard error, for a failing test. */
 void harness_dump_log(const harness *h);
 
+/* Counts the occurrences of text in the daemon's log; a log that cannot be read counts
+ * 0. */
+int harness_count_log(const harness *h, const char *text);
+
+/* Sends SIGHUP and waits up to 10 seconds until the log contains event once more than
+ * before. Returns 0, or -1 after printing the log when the count is not one more. */
+int harness_reload_and_wait(const harness *h, const char *event);
+
 typedef struct http_result {
     long status;       /* 0 when no HTTP response arrived */
     char *headers;

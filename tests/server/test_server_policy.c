@@ -851,41 +851,10 @@ static void test_residence_country_must_be_assigned(void **state)
     free(assertion);
 }
 
-/* Counts the lines of the daemon's log that contain text. */
-static int count_log_lines(const char *text)
-{
-    char *log = test_read_file(server.log_path, NULL);
-    int count = 0;
-
-    for (const char *at = log; at != NULL && (at = strstr(at, text)) != NULL; at++)
-        count++;
-    free(log);
-    return count;
-}
-
 /* Sends SIGHUP and waits until the log contains one more line with event. */
 static void reload_and_wait(const char *event)
 {
-    int before = count_log_lines(event);
-
-    assert_int_equal(kill(server.pid, SIGHUP), 0);
-    for (int i = 0; i < 100 && count_log_lines(event) == before; i++)
-        usleep(100 * 1000);
-    if (count_log_lines(event) == before)
-        harness_dump_log(&server);
-    assert_int_equal(count_log_lines(event), before + 1);
-}
-
-static void expect_serving_version(long version)
-{
-    char *assertion = issue(RP_ENTITY_ID);
-    http_result result;
-
-    verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\"]", "", &result);
-    expect_status(&result, 200, "");
-    assert_int_equal(policy_version(&result, "asean-cn-base"), version);
-    http_result_clear(&result);
-    free(assertion);
+    assert_int_equal(harness_reload_and_wait(&server, event), 0);
 }
 
 /* Expects a verification to be decided with this version of bundle. */
@@ -904,10 +873,10 @@ static void expect_serving_bundle(const char *bundle, long version)
 static void test_start_warns_about_unbound_key(void **state)
 {
     (void)state;
-    assert_int_equal(count_log_lines("\"policy_key_unbound\""), 1);
-    assert_int_equal(count_log_lines("unbound.pem key 1 (SHA-256 "), 1);
-    assert_int_equal(count_log_lines("\"trusted_for\":\"no bundle\""), 1);
-    assert_int_equal(count_log_lines("regulators.pem key 1"), 0);
+    assert_int_equal(harness_count_log(&server, "\"policy_key_unbound\""), 1);
+    assert_int_equal(harness_count_log(&server, "unbound.pem key 1 (SHA-256 "), 1);
+    assert_int_equal(harness_count_log(&server, "\"trusted_for\":\"no bundle\""), 1);
+    assert_int_equal(harness_count_log(&server, "regulators.pem key 1"), 0);
 }
 
 /* A second node whose SG rules are signed by the TH regulator does not start. It has
@@ -986,7 +955,7 @@ static void test_check_rejects_unknown_claim(void **state)
 static void test_reload_rejects_other_regulator_key(void **state)
 {
     const char *dir = server.token.dir;
-    int rejected = count_log_lines("\"key_not_authorised\"");
+    int rejected = harness_count_log(&server, "\"key_not_authorised\"");
 
     (void)state;
     expect_serving_bundle("residency-sg", 1);
@@ -998,12 +967,13 @@ static void test_reload_rejects_other_regulator_key(void **state)
                      0);
     assert_int_equal(sign_bundle("residency-sg-v2.xml", "residency-sg.xml", TH_KEY), 0);
     reload_and_wait("\"policy_reload_failed\"");
-    assert_int_equal(count_log_lines("\"key_not_authorised\""), rejected + 1);
-    assert_int_equal(
-        count_log_lines("residency bundle residency-sg version 2 for jurisdiction SG is "
-                        "signed by a key of regulator pdpc-th, which may sign only "
-                        "residency bundles of TH"),
-        1);
+    assert_int_equal(harness_count_log(&server, "\"key_not_authorised\""), rejected + 1);
+    assert_int_equal(harness_count_log(
+                         &server,
+                         "residency bundle residency-sg version 2 for jurisdiction SG is "
+                         "signed by a key of regulator pdpc-th, which may sign only "
+                         "residency bundles of TH"),
+                     1);
     expect_serving_bundle("residency-sg", 1);
 
     /* The base, signed by the SG regulator, which may sign no base bundle. */
@@ -1011,13 +981,14 @@ static void test_reload_rejects_other_regulator_key(void **state)
                      0);
     assert_int_equal(sign_bundle("base-source.xml", "base.xml", SG_KEY), 0);
     reload_and_wait("\"policy_reload_failed\"");
-    assert_int_equal(count_log_lines("\"key_not_authorised\""), rejected + 2);
+    assert_int_equal(harness_count_log(&server, "\"key_not_authorised\""), rejected + 2);
     assert_int_equal(
-        count_log_lines("base bundle asean-cn-base version 1 is signed by a key "
-                        "of regulator pdpc-sg, which may sign only residency "
-                        "bundles of SG"),
+        harness_count_log(&server,
+                          "base bundle asean-cn-base version 1 is signed by a key "
+                          "of regulator pdpc-sg, which may sign only residency "
+                          "bundles of SG"),
         1);
-    expect_serving_version(1);
+    expect_serving_bundle("asean-cn-base", 1);
 
     /* Signed as configured again, the same set reloads. */
     assert_int_equal(sign_bundle("base-source.xml", "base.xml", REGULATOR_KEY), 0);
@@ -1030,13 +1001,13 @@ static void test_reload_keeps_set_on_bad_bundle(void **state)
     const char *dir = server.token.dir;
 
     (void)state;
-    expect_serving_version(1);
+    expect_serving_bundle("asean-cn-base", 1);
 
     /* Signed by a key that is not in the trust list. */
     assert_int_equal(sign_bundle("base-source.xml", "base.xml", ROGUE_KEY), 0);
     reload_and_wait("\"policy_reload_failed\"");
-    assert_int_equal(count_log_lines("\"key_untrusted\""), 1);
-    expect_serving_version(1);
+    assert_int_equal(harness_count_log(&server, "\"key_untrusted\""), 1);
+    expect_serving_bundle("asean-cn-base", 1);
 
     /* Signed by the regulator, but not in effect until 2030. */
     assert_int_equal(run("sed 's/version=\"1\"/version=\"2\"/; "
@@ -1047,8 +1018,8 @@ static void test_reload_keeps_set_on_bad_bundle(void **state)
                      0);
     assert_int_equal(sign_bundle("base-future.xml", "base.xml", REGULATOR_KEY), 0);
     reload_and_wait("\"policy_reload_failed\"");
-    assert_int_equal(count_log_lines("\"bundle_not_yet_effective\""), 1);
-    expect_serving_version(1);
+    assert_int_equal(harness_count_log(&server, "\"bundle_not_yet_effective\""), 1);
+    expect_serving_bundle("asean-cn-base", 1);
 
     /* A valid version 2 replaces version 1 while the node keeps serving. */
     assert_int_equal(run("sed 's/version=\"1\"/version=\"2\"/' '%s/base-source.xml' > "
@@ -1057,7 +1028,7 @@ static void test_reload_keeps_set_on_bad_bundle(void **state)
                      0);
     assert_int_equal(sign_bundle("base-v2.xml", "base.xml", REGULATOR_KEY), 0);
     reload_and_wait("\"policy_reloaded\"");
-    expect_serving_version(2);
+    expect_serving_bundle("asean-cn-base", 2);
 }
 
 /* Loads the daemon's configuration with extra appended to a copy of it, and returns
@@ -1189,7 +1160,7 @@ static void test_policy_gap_keeps_retry_after(void **state)
                      0);
     assert_int_equal(sign_bundle("base-v4.xml", "base.xml", REGULATOR_KEY), 0);
     reload_and_wait("\"policy_reloaded\"");
-    expect_serving_version(4);
+    expect_serving_bundle("asean-cn-base", 4);
 }
 
 int main(void)

@@ -257,28 +257,10 @@ static int stop_server(void **state)
 
 /* ---- The daemon's log ------------------------------------------------------------- */
 
-static int count_log_lines(const char *text)
-{
-    char *log = test_read_file(server.log_path, NULL);
-    int count = 0;
-
-    for (const char *at = log; at != NULL && (at = strstr(at, text)) != NULL; at++)
-        count++;
-    free(log);
-    return count;
-}
-
 /* Sends SIGHUP and waits until the log contains one more line with event. */
 static void reload_and_wait(const char *event)
 {
-    int before = count_log_lines(event);
-
-    assert_int_equal(kill(server.pid, SIGHUP), 0);
-    for (int i = 0; i < 100 && count_log_lines(event) == before; i++)
-        usleep(100 * 1000);
-    if (count_log_lines(event) == before)
-        harness_dump_log(&server);
-    assert_int_equal(count_log_lines(event), before + 1);
+    assert_int_equal(harness_reload_and_wait(&server, event), 0);
 }
 
 /* Returns a copy of the last line of the log that contains text; the caller frees it. */
@@ -498,7 +480,7 @@ static void test_reload_adds_regulator_key(void **state)
                  REGULATORS MY_REGULATOR TH_REGULATOR("TH"));
     reload_and_wait("\"policy_reloaded\"");
     expect_th_rules(true, 1);
-    assert_int_equal(count_log_lines("\"restart_required\""), 0);
+    assert_int_equal(harness_count_log(&server, "\"restart_required\""), 0);
 }
 
 /* Removing the key of a bundle that stays listed fails the reload with the loader's
@@ -521,7 +503,7 @@ static void test_reload_keeps_key_of_listed_bundle(void **state)
                         "key_untrusted");
     assert_true(lists_bundle(json_object_get(payload, "kept"), "residency-th"));
     json_decref(payload);
-    assert_int_equal(count_log_lines("\"restart_required\""), 0);
+    assert_int_equal(harness_count_log(&server, "\"restart_required\""), 0);
 }
 
 /* A bundle older than one the node loaded, or another bundle under a version it
@@ -604,7 +586,7 @@ static void expect_warning(const char *code, const char *file, int line)
     snprintf(code_field, sizeof(code_field), "\"code\":\"%s\"", code);
     snprintf(file_field, sizeof(file_field), "/%s\"", file);
     snprintf(line_field, sizeof(line_field), "\"line\":\"%d\"", line);
-    assert_int_equal(count_log_lines(code_field), 1);
+    assert_int_equal(harness_count_log(&server, code_field), 1);
     text = last_log_line(code_field);
     if (strstr(text, file_field) == NULL || strstr(text, line_field) == NULL)
         fprintf(stderr, "warning line: %s\n", text);
@@ -624,7 +606,7 @@ static void test_reload_logs_check_warnings(void **state)
     reload_and_wait("\"policy_reloaded\"");
     expect_th_rules(true, 1);
 
-    assert_int_equal(count_log_lines("\"event\":\"policy_check_warning\""), 2);
+    assert_int_equal(harness_count_log(&server, "\"event\":\"policy_check_warning\""), 2);
     expect_warning("derive_ignored", "th-warnings.xml",
                    line_of("th-warnings.xml", "<Rule id=\"th.import.given-name\""));
     expect_warning("never_matches", "th-warnings.xml",
