@@ -235,6 +235,13 @@ static void expect_bad_request(const char *assertion, const char *purpose,
     http_result_clear(&result);
 }
 
+/* Asserts the outcome member of a verification result. */
+static void expect_outcome(const http_result *result, const char *outcome)
+{
+    assert_string_equal(json_string_value(json_object_get(result->json, "outcome")),
+                        outcome);
+}
+
 /* Finds the decision about claim in the response's decisions. */
 static const json_t *decision_of(const http_result *result, const char *claim)
 {
@@ -304,8 +311,7 @@ static void test_age_check_releases_derived(void **state)
            "[\"date_of_birth\",\"age_over_18\",\"national_id\"]", ",\"retention_days\":30",
            &result);
     expect_status(&result, 200, "");
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                        "partial");
+    expect_outcome(&result, "partial");
     assert_true(json_is_null(json_object_get(result.json, "consent_required")));
     assert_int_equal(json_integer_value(json_object_get(result.json, "retention_days")), 30);
 
@@ -385,7 +391,7 @@ static void test_cross_border_needs_mechanism(void **state)
                     NULL);
     expect_decision(&result, "national_id", "withheld", "transfer_mechanism_missing",
                     NULL);
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")), "deny");
+    expect_outcome(&result, "deny");
     expect_no_secret(&result);
     http_result_clear(&result);
     free(assertion);
@@ -402,8 +408,7 @@ static void test_registry_limits_claims(void **state)
     expect_status(&result, 200, "");
     expect_decision(&result, "email", "withheld", "not_allowed_for_relying_party", NULL);
     expect_decision(&result, "age_over_18", "derived", "rule", "base.age-check.derived");
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                        "partial");
+    expect_outcome(&result, "partial");
     expect_no_secret(&result);
     http_result_clear(&result);
     free(assertion);
@@ -520,8 +525,7 @@ static void test_stand_in_follows_source(void **state)
            "[\"id_verified\",\"kyc_level\",\"age_over_18\"]", ",\"retention_days\":30",
            &result);
     expect_status(&result, 200, "");
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                        "partial");
+    expect_outcome(&result, "partial");
     expect_decision(&result, "id_verified", "withheld", "rule",
                     "base.identifier.other-purposes");
     expect_decision(&result, "kyc_level", "withheld", "rule",
@@ -541,8 +545,7 @@ static void test_stand_in_follows_source(void **state)
     verify(CLIENT_STRANGER, assertion, "payment", "[\"id_verified\"]",
            ",\"retention_days\":30", &result);
     expect_status(&result, 200, "");
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                        "deny");
+    expect_outcome(&result, "deny");
     expect_decision(&result, "id_verified", "withheld", "rule",
                     "base.identifier.other-purposes");
     expect_no_secret(&result);
@@ -590,8 +593,7 @@ static void test_foreign_issuer_jurisdiction(void **state)
     verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"date_of_birth\"]",
            ",\"retention_days\":30", &result);
     expect_status(&result, 200, "");
-    assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                        "permit");
+    expect_outcome(&result, "permit");
     expect_decision(&result, "date_of_birth", "derived", "rule",
                     "base.age-check.date-of-birth");
     claims = json_object_get(result.json, "claims");
@@ -723,8 +725,7 @@ static void test_conflicting_birth_dates(void **state)
         verify(CLIENT_RP, assertion, "age_check", "[\"age_over_18\",\"date_of_birth\"]",
                ",\"retention_days\":30", &result);
         expect_status(&result, 200, "");
-        assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                            "deny");
+        expect_outcome(&result, "deny");
         expect_decision(&result, "age_over_18", "withheld", "source_ambiguous", NULL);
         expect_decision(&result, "date_of_birth", "withheld", "source_ambiguous", NULL);
         assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 0);
@@ -792,8 +793,7 @@ static void test_address_whole_and_parts(void **state)
         verify(CLIENT_RP, assertion, "account_opening", "[\"residency_country\"]", "",
                &result);
         expect_status(&result, 200, "");
-        assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                            "deny");
+        expect_outcome(&result, "deny");
         expect_decision(&result, "residency_country", "withheld", "source_ambiguous",
                         NULL);
         assert_null(strstr(result.body, "\"SG\""));
@@ -824,8 +824,7 @@ static void test_residence_country_must_be_assigned(void **state)
         verify(CLIENT_RP, assertion, "account_opening", "[\"residency_country\"]", "",
                &result);
         expect_status(&result, 200, "");
-        assert_string_equal(json_string_value(json_object_get(result.json, "outcome")),
-                            "deny");
+        expect_outcome(&result, "deny");
         expect_decision(&result, "residency_country", "withheld", "derivation_failed",
                         NULL);
         assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 0);
