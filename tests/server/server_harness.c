@@ -455,6 +455,25 @@ void harness_dump_log(const harness *h)
     free(text);
 }
 
+char *harness_issue(harness *h, const char *body)
+{
+    const char *path = "/v1/credentials";
+    const char *text = NULL;
+    char *assertion = NULL;
+    http_result result;
+
+    if (harness_curl(h, CLIENT_ISSUER, "POST", path, NULL, body, &result) == 0 &&
+        result.status == 201)
+        text = json_string_value(json_object_get(result.json, "assertion"));
+    if (text != NULL)
+        assertion = strdup(text);
+    if (assertion == NULL)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status,
+                result.body != NULL ? result.body : "");
+    http_result_clear(&result);
+    return assertion;
+}
+
 int harness_count_log(const harness *h, const char *text)
 {
     char *log = test_read_file(h->log_path, NULL);

@@ -120,6 +120,10 @@ const char *http_result_field(const http_result *result);
 int harness_curl(harness *h, const char *client, const char *method, const char *path,
                  const char *content_type, const char *body, http_result *out);
 
+/* Posts body to /v1/credentials as CLIENT_ISSUER and returns a copy of the assertion of
+ * the 201 response, or NULL after printing the response; the caller frees it. */
+char *harness_issue(harness *h, const char *body);
+
 /* Like harness_curl, and sends the extra request headers of a NULL-terminated list of
  * "Name: value" lines, which must not contain single quotes. */
 int harness_curl_headers(harness *h, const char *client, const char *method,

@@ -169,7 +169,6 @@ static int stop_server(void **state)
  * the assertion; the caller frees it. */
 static char *issue(const char *audience)
 {
-    http_result result;
     char body[1024];
     char *assertion;
 
@@ -181,14 +180,7 @@ static char *issue(const char *audience)
              "\"residence_country\":\"SG\","
              "\"urn:idsvc:claim:national_id\":\"" SECRET_NATIONAL_ID "\"}}",
              audience);
-    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                                  body, &result),
-                     0);
-    if (result.status != 201)
-        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
-    assert_int_equal(result.status, 201);
-    assertion = strdup(json_string_value(json_object_get(result.json, "assertion")));
-    http_result_clear(&result);
+    assertion = harness_issue(&server, body);
     assert_non_null(assertion);
     return assertion;
 }

@@ -326,17 +326,9 @@ static char *issue_for_th(void)
         "{\"subject\":\"SG-SUBJECT-0077\",\"audience\":\"" TH_ENTITY_ID "\","
         "\"assurance_level\":\"high\",\"validity_seconds\":3600,"
         "\"attributes\":{\"given_name\":\"Mei\",\"date_of_birth\":\"1990-02-03\"}}";
-    http_result result;
     char *assertion;
 
-    assert_int_equal(harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                                  body, &result),
-                     0);
-    if (result.status != 201)
-        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
-    assert_int_equal(result.status, 201);
-    assertion = strdup(json_string_value(json_object_get(result.json, "assertion")));
-    http_result_clear(&result);
+    assertion = harness_issue(&server, body);
     assert_non_null(assertion);
     return assertion;
 }
