@@ -184,7 +184,7 @@ static size_t decode_path(const char *const *hex, size_t len, audit_merkle_hash 
     return len;
 }
 
-/* Asserts that proof holds the len hashes of the hex path, in order. */
+/* Asserts that proof contains the len hashes of the hex path, in order. */
 static void assert_proof_equal(const audit_merkle_proof *proof, const char *const *path,
                                size_t len)
 {

@@ -93,8 +93,8 @@ char *harness_wait_for_log(const harness *h, const char *text);
 /* Prints the daemon's log to standard error, for a failing test. */
 void harness_dump_log(const harness *h);
 
-/* Counts the occurrences of text in the daemon's log; a log that cannot be read counts
- * 0. */
+/* Counts the occurrences of text in the daemon's log, and 0 when the log cannot be
+ * read. */
 int harness_count_log(const harness *h, const char *text);
 
 /* Sends SIGHUP and waits up to 10 seconds until the log contains event once more than
@@ -121,7 +121,8 @@ int harness_curl(harness *h, const char *client, const char *method, const char 
                  const char *content_type, const char *body, http_result *out);
 
 /* Posts body to /v1/credentials as CLIENT_ISSUER and returns a copy of the assertion of
- * the 201 response, or NULL after printing the response; the caller frees it. */
+ * the 201 response, which the caller frees. Any other response is printed, and the
+ * result is NULL. */
 char *harness_issue(harness *h, const char *body);
 
 /* Like harness_curl, and sends the extra request headers of a NULL-terminated list of
