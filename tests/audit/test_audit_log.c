@@ -1220,8 +1220,8 @@ static void test_latest_checkpoint_columns_checked(void **state)
 }
 
 /* A row moved below index 0 in place of entry 0 keeps the count of rows equal to the
- * largest index plus 1, so the open checks the smallest index too and names the cause,
- * not a later check that reads index -1 as 2^64 - 1. */
+ * largest index plus 1. So the open checks the smallest index too and names the cause,
+ * before a later check reads index -1 as 2^64 - 1. */
 static void test_open_rejects_negative_index(void **state)
 {
     fixture *f = *state;

@@ -1020,9 +1020,9 @@ static void root_namespace_named(void **state)
         assert_verify_detail(cases[i].xml, SAML_ERR_NOT_SAML, cases[i].detail);
 }
 
-/* An element of the name that the verifier looks for, but whose prefix is bound to
- * another namespace, such as SAML 1.1's, is named with that namespace, so that the
- * reason does not read as if the element were simply absent. */
+/* An element with the name that the verifier looks for, but in another namespace such
+ * as SAML 1.1's, is named with that namespace. The reason then does not read as if the
+ * element were absent. */
 static void namesake_namespace_named(void **state)
 {
     char *subject = signed_variant("<saml:Subject>",

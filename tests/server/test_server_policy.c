@@ -212,8 +212,8 @@ static void expect_status(const http_result *result, long status, const char *co
     assert_string_equal(http_result_code(result), code);
 }
 
-/* Posts a verification from CLIENT_RP and asserts that it is rejected with 400 and
- * code; field, when not NULL, is the request member that the problem must name. */
+/* Posts a verification from CLIENT_RP and asserts that it is rejected with 400 and code.
+ * When field is not NULL, the problem must name that request member. */
 static void expect_bad_request(const char *assertion, const char *purpose,
                                const char *claims, const char *extra, const char *code,
                                const char *field)

@@ -1550,7 +1550,11 @@ static const char *padding_of(const char *json, const char *name)
     assert_non_null(start);
     start += strlen(key);
     len = (size_t)(strchr(start, '"') - start);
-    return len % 4 == 2 ? "==" : len % 4 == 3 ? "=" : "";
+    if (len % 4 == 2)
+        return "==";
+    if (len % 4 == 3)
+        return "=";
+    return "";
 }
 
 static webauthn_code verify_text(fixture *f, const char *json)

@@ -1007,10 +1007,10 @@ static int check_saved_node(const verifier *v, const char *path,
 }
 
 /*
- * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key, its
- * node line (check_saved_node), that the export's first entries hash to its root, so
- * the log still contains the tree that the regulator saved, and that the entries'
- * versions match its version-2-from line.
+ * Checks each --saved checkpoint (audit_saved.h): its signature by a trusted key and its
+ * node line (check_saved_node). The export's first entries must hash to its root, so
+ * the log still contains the tree that the regulator saved, and the entries' versions
+ * must match its version-2-from line.
  * That line matters most here: a node that deleted the text of entries of version 2 and
  * its stored checkpoints signs new checkpoints whose line agrees with the deletion.
  * Returns 0, or the exit status after a FAILED line.
