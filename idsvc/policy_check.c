@@ -216,14 +216,14 @@ static void check_declared_once(const policy_bundle *base, const char *const *id
 /* Reports claims, jurisdictions and purposes that the base declares twice. */
 static void check_declarations(const policy_bundle *base, policy_findings *out)
 {
-    size_t most = base->claim_count;
+    size_t capacity = base->claim_count;
     const char **ids;
     int *lines;
 
-    most = base->jurisdiction_count > most ? base->jurisdiction_count : most;
-    most = base->purpose_count > most ? base->purpose_count : most;
-    ids = calloc(most + 1, sizeof(*ids));
-    lines = calloc(most + 1, sizeof(*lines));
+    capacity = base->jurisdiction_count > capacity ? base->jurisdiction_count : capacity;
+    capacity = base->purpose_count > capacity ? base->purpose_count : capacity;
+    ids = calloc(capacity + 1, sizeof(*ids));
+    lines = calloc(capacity + 1, sizeof(*lines));
     if (ids != NULL && lines != NULL) {
         for (size_t i = 0; i < base->claim_count; i++) {
             ids[i] = base->claims[i].name;

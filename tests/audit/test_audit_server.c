@@ -388,8 +388,8 @@ static void edit_live_database(const char *sql)
 }
 
 /* Entries edited in the database are served as stored. A recorded_at column that no
- * time bound matches does not hide its entry, a leaf hash that is not 32 bytes is null,
- * and texts that JSON cannot carry come as hex rather than as a 500 for the whole page.
+ * time bound matches does not hide its entry, and a leaf hash that is not 32 bytes is
+ * null. Texts that JSON cannot carry come as hex, not as a 500 for the whole page.
  * The edits are undone before the checks, so the later tests read a clean log. */
 static void test_edited_entries_served(void **state)
 {

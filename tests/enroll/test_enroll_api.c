@@ -701,8 +701,8 @@ static void expect_session(harness *h, const subject *s, long status, const char
     http_result_clear(&r);
 }
 
-/* Removing a key ends the sessions it signed in, so whoever holds a lost key cannot
- * keep a session and enroll a key of their own after the subject removed it. */
+/* Removing a key ends the sessions it signed in. So the holder of a lost key cannot keep
+ * a session and enroll a key of their own after the subject removed the lost one. */
 static void test_removed_key_ends_session(void **state)
 {
     fixture *f = *state;

@@ -987,8 +987,8 @@ static void schema_white_space_collapsed(void **state)
     free(response);
 }
 
-/* A root that is not SAML 2.0 is named with its namespace, so that a SAML 1.1 document
- * and a prefix bound to another URI are told apart from a root of another name. */
+/* A root that is not SAML 2.0 is named with its namespace. The message then tells a SAML
+ * 1.1 document and a prefix bound to another URI from a root of another name. */
 static void root_namespace_named(void **state)
 {
     static const struct {

@@ -24,9 +24,9 @@ typedef struct audit_trust {
  * Adds the key of every PUBLIC KEY and CERTIFICATE block of the PEM file at path that can
  * sign checkpoints (RSA of 2048 or 3072 bits, or EC P-256), and ignores blocks of other
  * labels and keys of other types. Returns 0, or -1 with a sentence in error. It fails
- * when the file cannot be read or is larger than 1 MiB, when a block is malformed or its
- * DER is not one whole key or certificate, when no key can sign checkpoints, or when the
- * set would grow past AUDIT_TRUST_MAX keys.
+ * when the file cannot be read or is larger than 1 MiB, or when a block is malformed or
+ * its DER is not one whole key or certificate. It also fails when no key can sign
+ * checkpoints, or when the set would grow past AUDIT_TRUST_MAX keys.
  */
 int audit_trust_add_file(audit_trust *trust, const char *path, char *error,
                          size_t error_size);
