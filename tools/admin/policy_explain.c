@@ -127,33 +127,48 @@ out:
     return rc;
 }
 
-int policy_cmd_explain(int argc, char **argv)
+/*
+ * Reads the options of explain and simulate (--json, --help) and compiles the bundles
+ * named before the last argument into *set. Returns -1 when the command goes on with
+ * *set, else the exit status for the command to return.
+ */
+static int start_bundle_command(int argc, char **argv, void (*print_help)(FILE *),
+                                bool *as_json, policy_set **set)
 {
     static const struct option table[] = {
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    policy_set *set = NULL;
-    bool as_json = false;
-    json_t *doc;
-    int option, rc;
+    int option;
 
     while ((option = getopt_long(argc, argv, "", table, NULL)) != -1) {
         if (option == 'h') {
-            print_explain_help(stdout);
+            print_help(stdout);
             return 0;
         }
         if (option != 'j')
             return EXIT_USAGE;
-        as_json = true;
+        *as_json = true;
     }
     if (argc - optind < 2) {
-        print_explain_help(stderr);
+        print_help(stderr);
         return EXIT_USAGE;
     }
-    if (policy_cmd_compile(argv + optind, (size_t)(argc - optind - 1), &set) != 0)
+    if (policy_cmd_compile(argv + optind, (size_t)(argc - optind - 1), set) != 0)
         return EXIT_REJECTED;
+    return -1;
+}
+
+int policy_cmd_explain(int argc, char **argv)
+{
+    policy_set *set = NULL;
+    bool as_json = false;
+    json_t *doc;
+    int rc = start_bundle_command(argc, argv, print_explain_help, &as_json, &set);
+
+    if (rc >= 0)
+        return rc;
     doc = policy_cmd_read_json(argv[argc - 1]);
     rc = doc != NULL ? explain(set, doc, as_json) : EXIT_REJECTED;
     json_decref(doc);
@@ -316,31 +331,13 @@ static int simulate_file(policy_set *set, FILE *file, const char *path, bool as_
 
 int policy_cmd_simulate(int argc, char **argv)
 {
-    static const struct option table[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     policy_set *set = NULL;
     bool as_json = false;
     FILE *file;
-    int option, rc;
+    int rc = start_bundle_command(argc, argv, print_simulate_help, &as_json, &set);
 
-    while ((option = getopt_long(argc, argv, "", table, NULL)) != -1) {
-        if (option == 'h') {
-            print_simulate_help(stdout);
-            return 0;
-        }
-        if (option != 'j')
-            return EXIT_USAGE;
-        as_json = true;
-    }
-    if (argc - optind < 2) {
-        print_simulate_help(stderr);
-        return EXIT_USAGE;
-    }
-    if (policy_cmd_compile(argv + optind, (size_t)(argc - optind - 1), &set) != 0)
-        return EXIT_REJECTED;
+    if (rc >= 0)
+        return rc;
     file = fopen(argv[argc - 1], "r");
     if (file == NULL) {
         fprintf(stderr, POLICY_PROGRAM " simulate: cannot open %s\n", argv[argc - 1]);
