@@ -470,7 +470,6 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
                                        webauthn_attestation_output *out,
                                        webauthn_error *err)
 {
-    static const unsigned char zero_aaguid[16] = {0};
     const cbor_item_t *x5c;
     fido_cred_t *cred = NULL;
     webauthn_code code;
@@ -494,10 +493,8 @@ webauthn_code webauthn_attest_fido_u2f(const webauthn_attestation_input *in,
     if (in->credential_key->alg != WEBAUTHN_COSE_ES256)
         return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                              "A fido-u2f credential key must be ES256.");
-    /* The U2F signature does not cover the AAGUID, which the client sets to zero. */
-    if (memcmp(in->auth_data->aaguid, zero_aaguid, sizeof(zero_aaguid)) != 0)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "A fido-u2f registration must carry the all-zero AAGUID.");
+    /* The U2F signature does not cover the AAGUID, and the fido-u2f procedure of
+     * WebAuthn Level 3 (section 8.6) does not read it, so any value passes unattested. */
 
     code = load_cred(in, &cred, err);
     if (code != WEBAUTHN_OK)
