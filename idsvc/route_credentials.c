@@ -10,6 +10,7 @@
 #include <gnutls/crypto.h>
 #include <openssl/sha.h>
 
+#include "claim_name.h"
 #include "log.h"
 #include "problem.h"
 #include "route_audit.h"
@@ -190,6 +191,22 @@ static bool check_spec(const saml_assertion_spec *spec, http_reply *reply)
         problem_internal(reply);
         return false;
     }
+}
+
+/* Checks the shape of every claim name before the claims reader looks it up. */
+static bool check_claim_names(json_t *attributes, http_reply *reply)
+{
+    const char *name;
+    json_t *values;
+    char reason[512];
+
+    json_object_foreach(attributes, name, values) {
+        if (claim_name_check(name, reason, sizeof(reason)) == 0)
+            continue;
+        problem_set(reply, 422, "claims_invalid", "attributes", "%s", reason);
+        return false;
+    }
+    return true;
 }
 
 /* Checks every claim value with the rules of a new credential. */
@@ -397,7 +414,7 @@ void route_credentials_issue(http_request *request, http_reply *reply)
 
     if (body == NULL || claims_doc == NULL)
         goto out;
-    if (!read_issue_input(body, &in, reply))
+    if (!read_issue_input(body, &in, reply) || !check_claim_names(in.attributes, reply))
         goto out;
     built = build_spec(request->snapshot, &in, claims_doc, &spec, &attributes, reply);
     attribute_count = spec.attribute_count;

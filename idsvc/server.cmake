@@ -1,6 +1,6 @@
-# The daemon: configuration, storage, TLS, HTTP routes, logs and metrics. The
-# configuration files (config*.c) form idsvc_config, every other group belongs to
-# idsvc_server, and daemon.c holds main().
+# The daemon: configuration, storage, TLS, HTTP routes, the shape of claim names, logs
+# and metrics. The configuration files (config*.c) form idsvc_config, every other group
+# belongs to idsvc_server, and daemon.c holds main().
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
 pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
@@ -18,7 +18,7 @@ if(TARGET idsvc_saml)
   target_compile_definitions(idsvc_config PRIVATE IDSVC_WEB_DIR="${IDSVC_WEB_DIR}")
 
   file(GLOB SERVER_SOURCES CONFIGURE_DEPENDS
-    ${CMAKE_CURRENT_SOURCE_DIR}/tls*.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/tls*.c ${CMAKE_CURRENT_SOURCE_DIR}/claim*.c
     ${CMAKE_CURRENT_SOURCE_DIR}/http*.c ${CMAKE_CURRENT_SOURCE_DIR}/route_*.c
     ${CMAKE_CURRENT_SOURCE_DIR}/problem*.c ${CMAKE_CURRENT_SOURCE_DIR}/store*.c
     ${CMAKE_CURRENT_SOURCE_DIR}/log*.c ${CMAKE_CURRENT_SOURCE_DIR}/metrics*.c

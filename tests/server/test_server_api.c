@@ -921,6 +921,92 @@ static void test_claim_uri_case_rejected(void **state)
     assert_int_equal(credential_rows(), before);
 }
 
+/* Returns how many SAML assertions the HSM has signed, from GET /metrics. */
+static double saml_signatures(void)
+{
+    return read_sample_or_zero("idsvc_hsm_operations_total{operation=\"saml_sign\"}");
+}
+
+/* A claim name outside printable ASCII gets 422 claims_invalid on attributes, before
+ * anything is stored or signed. A URI is ASCII (RFC 3986), so a letter outside ASCII,
+ * a bidirectional control or an invisible character can only make a look-alike, such as
+ * given_name's URI with a zero-width space after it. */
+static void test_claim_name_not_ascii_rejected(void **state)
+{
+    static const struct {
+        const char *attributes;
+        const char *reason;
+    } cases[] = {
+        {"{\"urn:oid:2.5.4.42\\u200b\":\"Mallory\"}", "byte 0xE2 at position 17"},
+        {"{\"urn:example:\\u202egpj.exe\":\"x\"}", "byte 0xE2 at position 13"},
+        {"{\"urn:example:na\xC3\xAFve\":\"x\"}", "byte 0xC3 at position 15"},
+        {"{\"urn:example:a\\u00a0b\":\"x\"}", "byte 0xC2 at position 14"},
+        {"{\"\\ufeffurn:oid:2.5.4.42\":\"Mallory\"}", "byte 0xEF at position 1"},
+        {"{\"urn:oid:\\uff12.5.4.42\":\"Mallory\"}", "byte 0xEF at position 9"},
+        {"{\"given_name\\u2060\":\"Mallory\"}", "byte 0xE2 at position 11"},
+        {"{\"urn:example:a\\u007fb\":\"x\"}", "byte 0x7F at position 14"},
+    };
+    int rows = credential_rows();
+    double signatures = saml_signatures();
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_attributes_rejected("SG-NAME-ASCII", cases[i].attributes, cases[i].reason);
+    assert_int_equal(credential_rows(), rows);
+    assert_true(saml_signatures() == signatures);
+}
+
+/* An OID arc with a leading zero names another claim to a relying party that reads the
+ * arcs as numbers, so urn:oid:2.5.4.042 could be read as given_name. Such a name, and
+ * any other OID that breaks RFC 3061 or the X.660 root arcs, gets 422 claims_invalid on
+ * attributes, and nothing is stored or signed. Correct OIDs, with arcs of any length
+ * under arc 2, are issued. */
+static void test_claim_oid_arcs_checked(void **state)
+{
+    static const struct {
+        const char *attributes;
+        const char *reason;
+    } cases[] = {
+        {"{\"given_name\":\"Alice\",\"urn:oid:2.5.4.042\":\"Mallory\"}",
+         "arc 4 \"042\" with a leading zero"},
+        {"{\"urn:oid:1.2.03\":\"x\"}", "arc 3 \"03\" with a leading zero"},
+        {"{\"URN:OID:2.5.4.042\":\"Mallory\"}", "arc 4 \"042\" with a leading zero"},
+        {"{\"urn:oid:\":\"x\"}", "an empty arc 1"},
+        {"{\"urn:oid:2..5\":\"x\"}", "an empty arc 2"},
+        {"{\"urn:oid:2.5.4.42.\":\"x\"}", "an empty arc 5"},
+        {"{\"urn:oid:3.1\":\"x\"}", "the first arc \"3\""},
+        {"{\"urn:oid:1.40\":\"x\"}", "the second arc \"40\" under arc 1"},
+        {"{\"urn:oid:0.99\":\"x\"}", "the second arc \"99\" under arc 0"},
+        /* 2^64 + 2: a 64-bit parser that wraps would read the arc as 2. */
+        {"{\"urn:oid:18446744073709551618.5.4.42\":\"x\"}",
+         "the first arc \"18446744073709551618\""},
+        {"{\"urn:oid:2.5.4.42?=x\":\"Mallory\"}", "out of URN equivalence"},
+        {"{\"urn:idsvc:claim:kyc_date#x\":\"2020-01-01\"}", "out of URN equivalence"},
+    };
+    int rows = credential_rows();
+    double signatures = saml_signatures();
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_attributes_rejected("SG-NAME-OID", cases[i].attributes, cases[i].reason);
+    assert_int_equal(credential_rows(), rows);
+    assert_true(saml_signatures() == signatures);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"SG-NAME-OID\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"urn:oid:0.0\":\"a\",\"urn:oid:1.39.0\":\"b\","
+                 "\"urn:oid:2.25.329800735698586629295641978511506172918\":\"c\"}}",
+                 &result);
+    if (result.status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+    assert_int_equal(credential_rows(), rows + 1);
+    assert_true(saml_signatures() == signatures + 1);
+}
+
 /* Builds an issuance body whose claim values are each within their limits. XML escapes
  * their "&" characters to "&amp;", five bytes each, so the assertion is larger than the
  * JSON string that POST /v1/verifications accepts (128 KiB by default). */
@@ -1528,6 +1614,8 @@ int main(void)
         cmocka_unit_test(test_subject_verifier_cannot_read),
         cmocka_unit_test(test_issue_country_claims_checked),
         cmocka_unit_test(test_issue_claim_values_checked),
+        cmocka_unit_test(test_claim_name_not_ascii_rejected),
+        cmocka_unit_test(test_claim_oid_arcs_checked),
         cmocka_unit_test(test_issue_assertion_too_large_rejected),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),

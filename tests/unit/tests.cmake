@@ -7,3 +7,6 @@ if(TARGET idsvc_server)
   idsvc_add_unit_test(test_http_json_text ${CMAKE_CURRENT_LIST_DIR}/test_http_json_text.c
                       idsvc_server)
 endif()
+if(TARGET idsvc_server)
+  idsvc_add_unit_test(test_claim_name ${CMAKE_CURRENT_LIST_DIR}/test_claim_name.c idsvc_server)
+endif()

@@ -1,0 +1,146 @@
+/* The shape checks of a claim name. claim_name.h lists them with their sources. */
+#include "claim_name.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define URN_PREFIX "urn:"
+#define OID_URN_PREFIX "urn:oid:"
+
+/* The maximum number of characters of a name or an arc that a reason quotes. */
+#define QUOTED_MAX 64
+
+static int quoted_length(size_t len)
+{
+    return (int)(len < QUOTED_MAX ? len : QUOTED_MAX);
+}
+
+/* Rejects a byte outside 0x21 to 0x7E. The reason quotes up to QUOTED_MAX characters
+ * before that byte, which are all printable ASCII. */
+static int check_ascii(const char *name, char *reason, size_t reason_size)
+{
+    for (size_t i = 0; name[i] != '\0'; i++) {
+        unsigned char byte = (unsigned char)name[i];
+        int quoted = quoted_length(i);
+
+        if (byte >= 0x21 && byte <= 0x7E)
+            continue;
+        snprintf(reason, reason_size,
+                 "claim name has the byte 0x%02X at position %zu%s%.*s%s. A claim name is a "
+                 "catalogue name or a URI of printable ASCII characters without spaces "
+                 "(RFC 3986), and IRIs are not accepted",
+                 byte, i + 1, i > 0 ? ", after \"" : "", quoted, name + i - (size_t)quoted,
+                 i > 0 ? "\"" : "");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_urn_components(const char *name, char *reason, size_t reason_size)
+{
+    const char *component;
+
+    if (strncasecmp(name, URN_PREFIX, strlen(URN_PREFIX)) != 0)
+        return 0;
+    component = strpbrk(name, "?#");
+    if (component == NULL)
+        return 0;
+    snprintf(reason, reason_size,
+             "claim name \"%.64s\" has a \"%c\" component. RFC 8141 (section 3) leaves the "
+             "components after \"?+\", \"?=\" and \"#\" out of URN equivalence, so a "
+             "relying party may read the name as the URN before them",
+             name, *component);
+    return -1;
+}
+
+/* Checks the syntax of one arc: decimal digits, and no leading zero. index counts from 1. */
+static int check_arc_syntax(const char *name, const char *arc, size_t len, size_t index,
+                            char *reason, size_t reason_size)
+{
+    if (len == 0) {
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has an empty arc %zu. An OID (RFC 3061) is decimal "
+                 "arcs joined by single dots, with no dot before the first arc or after "
+                 "the last",
+                 name, index);
+        return -1;
+    }
+    if (strspn(arc, "0123456789") < len) {
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has arc %zu \"%.*s\", which is not a decimal number "
+                 "as an OID (RFC 3061) needs",
+                 name, index, quoted_length(len), arc);
+        return -1;
+    }
+    if (len > 1 && arc[0] == '0') {
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has arc %zu \"%.*s\" with a leading zero, so it could "
+                 "name the claim whose arc has none. X.660 and RFC 3061 write an arc "
+                 "without leading zeros",
+                 name, index, quoted_length(len), arc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks the first two arcs against X.660: the first is 0, 1 or 2, and under 0 and 1
+ * the second is at most 39. Both have passed check_arc_syntax, so a number's length
+ * orders it. second is NULL when the OID has one arc. */
+static int check_root_arcs(const char *name, const char *first, size_t first_len,
+                           const char *second, size_t second_len, char *reason,
+                           size_t reason_size)
+{
+    if (first_len > 1 || first[0] > '2') {
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has the first arc \"%.*s\", but X.660 numbers the "
+                 "first arc of an OID 0, 1 or 2",
+                 name, quoted_length(first_len), first);
+        return -1;
+    }
+    if (second == NULL || first[0] == '2')
+        return 0;
+    if (second_len > 2 || (second_len == 2 && strncmp(second, "39", 2) > 0)) {
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has the second arc \"%.*s\" under arc %c, but X.660 "
+                 "numbers the arcs under 0 and 1 from 0 to 39",
+                 name, quoted_length(second_len), second, first[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks the OID of a urn:oid: name. oid points to the text after the prefix. */
+static int check_oid(const char *name, const char *oid, char *reason, size_t reason_size)
+{
+    const char *arc = oid;
+    const char *second = NULL;
+    size_t first_len = strcspn(oid, ".");
+    size_t second_len = 0;
+
+    for (size_t index = 1;; index++) {
+        size_t len = strcspn(arc, ".");
+
+        if (check_arc_syntax(name, arc, len, index, reason, reason_size) != 0)
+            return -1;
+        if (index == 2) {
+            second = arc;
+            second_len = len;
+        }
+        if (arc[len] == '\0')
+            break;
+        arc += len + 1;
+    }
+    return check_root_arcs(name, oid, first_len, second, second_len, reason, reason_size);
+}
+
+int claim_name_check(const char *name, char *reason, size_t reason_size)
+{
+    if (check_ascii(name, reason, reason_size) != 0 ||
+        check_urn_components(name, reason, reason_size) != 0)
+        return -1;
+    if (strncasecmp(name, OID_URN_PREFIX, strlen(OID_URN_PREFIX)) == 0)
+        return check_oid(name, name + strlen(OID_URN_PREFIX), reason, reason_size);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * The shape of a claim name that a client sends: a catalogue name such as given_name, or
+ * a URI such as urn:oid:2.5.4.42 (docs/saml-profile.md). The claims reader looks the
+ * name up in the catalogue afterwards. These checks come first and reject a name that a
+ * relying party could read as another claim, or that only looks like a known one.
+ */
+#ifndef IDSVC_CLAIM_NAME_H
+#define IDSVC_CLAIM_NAME_H
+
+#include <stddef.h>
+
+/*
+ * Checks the characters of a claim name, and the syntax of a urn:oid: name:
+ *  - every byte is printable ASCII other than space (0x21 to 0x7E), because a URI is
+ *    ASCII (RFC 3986) and the node does not accept IRIs. So no letter outside ASCII, no
+ *    bidirectional control and no invisible character can make a look-alike name;
+ *  - a URN (scheme "urn" in any case) has no "?" or "#", because RFC 8141 (section 3)
+ *    leaves the components after them out of URN equivalence;
+ *  - after "urn:oid:" in any case comes an OID as RFC 3061 writes it: decimal arcs
+ *    joined by dots, none empty and none with a leading zero ("0" itself is an arc).
+ *    X.660 numbers the first arc 0, 1 or 2, and the second at most 39 under 0 and 1.
+ *    Arcs are compared as decimal text, so an arc of any length is read without
+ *    overflow.
+ * Whether the name is in the catalogue, or a URI at all, is left to the claims reader.
+ * Returns 0, or -1 with a sentence in reason that names the claim and the fault. It
+ * quotes only the ASCII part of a name before a byte outside printable ASCII.
+ */
+int claim_name_check(const char *name, char *reason, size_t reason_size);
+
+#endif
