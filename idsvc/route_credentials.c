@@ -209,6 +209,50 @@ static bool check_claim_names(json_t *attributes, http_reply *reply)
     return true;
 }
 
+/* Returns the length of text without the XML white space (space, TAB, LF, CR) at its
+ * ends, and sets *start to its first other character. */
+static size_t xml_trimmed(const char *text, const char **start)
+{
+    static const char xml_space[] = " \t\n\r";
+    size_t len;
+
+    text += strspn(text, xml_space);
+    len = strlen(text);
+    while (len > 0 && strchr(xml_space, text[len - 1]) != NULL)
+        len--;
+    *start = text;
+    return len;
+}
+
+/*
+ * Rejects a value that repeats an earlier value of the same claim. A verifier reads each
+ * AttributeValue without the XML white space at its ends (the node's does, in
+ * saml_read_text), so values that differ only there count as one value. The node keeps
+ * values as sent and applies no other normalisation, such as of letter case or Unicode.
+ */
+static bool check_values_unique(const saml_attribute *attribute, http_reply *reply)
+{
+    for (size_t k = 1; k < attribute->value_count; k++) {
+        const char *value;
+        size_t len = xml_trimmed(attribute->values[k], &value);
+
+        for (size_t j = 0; j < k; j++) {
+            const char *earlier;
+
+            if (xml_trimmed(attribute->values[j], &earlier) != len ||
+                memcmp(value, earlier, len) != 0)
+                continue;
+            problem_set(reply, 422, "claims_invalid", "attributes",
+                        "claim \"%.64s\" value %zu repeats value %zu. A verifier reads a "
+                        "value without the spaces, tabs and line breaks at its ends, so both "
+                        "are one value; send each value once",
+                        attribute->name, k + 1, j + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Checks every claim value with the rules of a new credential. */
 static bool check_issued_values(const saml_assertion_spec *spec, http_reply *reply)
 {
@@ -226,6 +270,8 @@ static bool check_issued_values(const saml_assertion_spec *spec, http_reply *rep
                         "claim \"%.64s\" value %zu %s", attribute->name, k + 1, reason);
             return false;
         }
+        if (!check_values_unique(attribute, reply))
+            return false;
     }
     return true;
 }

@@ -1007,6 +1007,53 @@ static void test_claim_oid_arcs_checked(void **state)
     assert_true(saml_signatures() == signatures + 1);
 }
 
+/* A multi-valued claim takes each value once. A verifier reads a value without the XML
+ * white space at its ends, so " video\n" repeats "video". The problem names the claim
+ * and both positions, and nothing is stored or signed. Values that differ in letter
+ * case are different values: the node does not fold case. */
+static void test_claim_values_repeated_rejected(void **state)
+{
+    static const struct {
+        const char *attributes;
+        const char *reason;
+    } cases[] = {
+        {"{\"kyc_method\":[\"video\",\"video\"]}",
+         "claim \"kyc_method\" value 2 repeats value 1"},
+        {"{\"nationality\":[\"SG\",\"MY\",\"SG\"]}",
+         "claim \"nationality\" value 3 repeats value 1"},
+        {"{\"kyc_method\":[\"nfc_chip\",\"video\",\" video\\n\"]}",
+         "claim \"kyc_method\" value 3 repeats value 2"},
+        {"{\"kyc_method\":[\"video\\t\",\"\\r\\nvideo\"]}",
+         "claim \"kyc_method\" value 2 repeats value 1"},
+        {"{\"https://bank.example/claims/segment\":[\"a\",\"b\",\"a\"]}",
+         "claim \"https://bank.example/claims/segment\" value 3 repeats value 1"},
+        {"{\"urn:idsvc:claim:kyc_method\":[\"video\",\"video\"]}",
+         "claim \"kyc_method\" value 2 repeats value 1"},
+    };
+    int rows = credential_rows();
+    double signatures = saml_signatures();
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_attributes_rejected("SG-VALUES-TWICE", cases[i].attributes, cases[i].reason);
+    assert_int_equal(credential_rows(), rows);
+    assert_true(saml_signatures() == signatures);
+
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"SG-VALUES-TWICE\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"kyc_method\":[\"video\",\"Video\",\"video call\"],"
+                 "\"nationality\":[\"SG\",\"MY\"]}}",
+                 &result);
+    if (result.status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+    assert_int_equal(credential_rows(), rows + 1);
+    assert_true(saml_signatures() == signatures + 1);
+}
+
 /* Builds an issuance body whose claim values are each within their limits. XML escapes
  * their "&" characters to "&amp;", five bytes each, so the assertion is larger than the
  * JSON string that POST /v1/verifications accepts (128 KiB by default). */
@@ -1616,6 +1663,7 @@ int main(void)
         cmocka_unit_test(test_issue_claim_values_checked),
         cmocka_unit_test(test_claim_name_not_ascii_rejected),
         cmocka_unit_test(test_claim_oid_arcs_checked),
+        cmocka_unit_test(test_claim_values_repeated_rejected),
         cmocka_unit_test(test_issue_assertion_too_large_rejected),
         cmocka_unit_test(test_issue_verify_revoke),
         cmocka_unit_test(test_replay_rejected),
