@@ -42,8 +42,18 @@ typedef struct verify_input {
     long retention_days; /* -1 when the relying party declared none */
 } verify_input;
 
+/* Returns the index of the first item before claims[index] that equals it, or -1. */
+static long earlier_copy(const json_t *claims, size_t index)
+{
+    for (size_t j = 0; j < index; j++)
+        if (json_equal(json_array_get(claims, j), json_array_get(claims, index)))
+            return (long)j;
+    return -1;
+}
+
 /* Checks the claim list; names_known is false when the policy engine checks the names
- * against its own catalogue. */
+ * against its own catalogue. A name given twice is rejected in both cases, so that a
+ * request names each claim once. */
 static bool read_claim_list(const json_t *claims, bool names_known, http_reply *reply)
 {
     size_t index;
@@ -69,6 +79,12 @@ static bool read_claim_list(const json_t *claims, bool names_known, http_reply *
         if (names_known && saml_claim_by_name(json_string_value(item)) == NULL) {
             problem_set(reply, 400, "claim_unknown", field,
                         "Each claim must be a name from the claims catalogue.");
+            return false;
+        }
+        if (earlier_copy(claims, index) >= 0) {
+            problem_set(reply, 400, "field_invalid", field,
+                        "%s repeats claims[%ld]; name each claim once.", field,
+                        earlier_copy(claims, index));
             return false;
         }
     }

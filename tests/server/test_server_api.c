@@ -1192,6 +1192,53 @@ static void test_issue_verify_revoke(void **state)
     http_result_clear(&issued);
 }
 
+/* Without the policy engine, a requested claim named twice gets 400 field_invalid on
+ * the repeat, as it does with the engine, instead of being folded into one. A name
+ * outside the catalogue, such as given_name's URI or a look-alike with an invisible
+ * character, gets 400 claim_unknown. Both come before the assertion is verified, so it
+ * stays unused and verifies afterwards. */
+static void test_verification_claim_names_checked(void **state)
+{
+    static const struct {
+        const char *claims;
+        const char *code;
+        const char *field;
+    } cases[] = {
+        {"[\"given_name\",\"given_name\"]", "field_invalid", "claims[1]"},
+        {"[\"given_name\",\"nationality\",\"given_name\"]", "field_invalid", "claims[2]"},
+        {"[\"given_name\\u200b\"]", "claim_unknown", "claims[0]"},
+        {"[\"given_name\",\"urn:oid:2.5.4.42\"]", "claim_unknown", "claims[1]"},
+        {"[\"urn:oid:2.5.4.042\"]", "claim_unknown", "claims[0]"},
+        {"[\"GIVEN_NAME\"]", "claim_unknown", "claims[0]"},
+    };
+    http_result issued;
+    http_result result;
+    const char *assertion;
+    char *body;
+
+    (void)state;
+    issue(&issued);
+    assertion = json_string_value(json_object_get(issued.json, "assertion"));
+    assert_non_null(assertion);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        body = verification_body(assertion, cases[i].claims);
+        harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+        print_message("    %s -> %ld %s\n", cases[i].claims, result.status,
+                      http_result_code(&result));
+        expect_problem(&result, 400, cases[i].code);
+        assert_string_equal(http_result_field(&result), cases[i].field);
+        http_result_clear(&result);
+        free(body);
+    }
+
+    body = verification_body(assertion, "[\"given_name\"]");
+    harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+    assert_int_equal(result.status, 200);
+    http_result_clear(&result);
+    free(body);
+    http_result_clear(&issued);
+}
+
 /* How utf16_base64 writes a text: its byte order, and what comes before and after. */
 typedef struct utf16_form {
     bool big_endian;
@@ -1666,6 +1713,7 @@ int main(void)
         cmocka_unit_test(test_claim_values_repeated_rejected),
         cmocka_unit_test(test_issue_assertion_too_large_rejected),
         cmocka_unit_test(test_issue_verify_revoke),
+        cmocka_unit_test(test_verification_claim_names_checked),
         cmocka_unit_test(test_replay_rejected),
         cmocka_unit_test(test_parallel_replay_one_accepted),
         cmocka_unit_test(test_revocation_atomic),

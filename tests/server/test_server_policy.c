@@ -488,7 +488,11 @@ static void test_terms_checked_before_assertion(void **state)
     expect_bad_request(assertion, "age_check", "[\"age_over_18\",\"shoe_size\"]", "",
                        "claim_unknown", "claims[1]");
     expect_bad_request(assertion, "age_check", "[\"age_over_18\",\"age_over_18\"]", "",
-                       "field_invalid", "claims");
+                       "field_invalid", "claims[1]");
+    expect_bad_request(assertion, "age_check", "[\"age_over_18\\u200b\"]", "",
+                       "claim_unknown", "claims[0]");
+    expect_bad_request(assertion, "age_check", "[\"urn:oid:2.5.4.42\"]", "",
+                       "claim_unknown", "claims[0]");
     expect_bad_request("<x/>", "shopping", "[\"age_over_18\"]", "", "purpose_unknown",
                        NULL);
 
