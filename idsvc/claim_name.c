@@ -28,11 +28,50 @@ static int check_ascii(const char *name, char *reason, size_t reason_size)
         if (byte >= 0x21 && byte <= 0x7E)
             continue;
         snprintf(reason, reason_size,
-                 "claim name has the byte 0x%02X at position %zu%s%.*s%s. A claim name is a "
-                 "catalogue name or a URI of printable ASCII characters without spaces "
-                 "(RFC 3986), and IRIs are not accepted",
-                 byte, i + 1, i > 0 ? ", after \"" : "", quoted, name + i - (size_t)quoted,
-                 i > 0 ? "\"" : "");
+                 "claim name has the byte 0x%02X at position %zu%s%.*s%s. A claim name "
+                 "is a catalogue name or a URI of printable ASCII characters without "
+                 "spaces (RFC 3986), and IRIs are not accepted",
+                 byte, i + 1, i > 0 ? ", after \"" : "", quoted,
+                 name + i - (size_t)quoted, i > 0 ? "\"" : "");
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_upper_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+/* Returns the value of an uppercase hexadecimal digit. */
+static unsigned hex_value(char digit)
+{
+    return digit <= '9' ? (unsigned)(digit - '0') : (unsigned)(digit - 'A' + 10);
+}
+
+/* RFC 3986, section 2.3: ALPHA / DIGIT / "-" / "." / "_" / "~". */
+static bool is_unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* Rejects a percent-encoding other than the one form that RFC 3986 (sections 2.1 and
+ * 2.3) has producers write: "%" and two uppercase hexadecimal digits, for a character
+ * outside the unreserved set. Normalisation turns every other form into that one or
+ * into the character itself, so "kyc%5Fdate" reads as "kyc_date" to a relying party. */
+static int check_percent_encodings(const char *name, char *reason, size_t reason_size)
+{
+    for (const char *p = strchr(name, '%'); p != NULL; p = strchr(p + 1, '%')) {
+        if (is_upper_hex(p[1]) && is_upper_hex(p[2]) &&
+            !is_unreserved((unsigned char)(hex_value(p[1]) * 16 + hex_value(p[2]))))
+            continue;
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has \"%.3s\" at position %zu. RFC 3986 writes "
+                 "a percent-encoding as \"%%\" and two uppercase hexadecimal digits, "
+                 "and never encodes a letter, a digit, \"-\", \".\", \"_\" or \"~\". "
+                 "Write the character itself",
+                 name, p, (size_t)(p - name) + 1);
         return -1;
     }
     return 0;
@@ -48,37 +87,38 @@ static int check_urn_components(const char *name, char *reason, size_t reason_si
     if (component == NULL)
         return 0;
     snprintf(reason, reason_size,
-             "claim name \"%.64s\" has a \"%c\" component. RFC 8141 (section 3) leaves the "
-             "components after \"?+\", \"?=\" and \"#\" out of URN equivalence, so a "
-             "relying party may read the name as the URN before them",
+             "claim name \"%.64s\" has a \"%c\" component. RFC 8141 (section 3) leaves "
+             "the components after \"?+\", \"?=\" and \"#\" out of URN equivalence, "
+             "so a relying party may read the name as the URN before them",
              name, *component);
     return -1;
 }
 
-/* Checks the syntax of one arc: decimal digits, and no leading zero. index counts from 1. */
+/* Checks the syntax of one arc: decimal digits and no leading zero. index counts from
+ * 1. */
 static int check_arc_syntax(const char *name, const char *arc, size_t len, size_t index,
                             char *reason, size_t reason_size)
 {
     if (len == 0) {
         snprintf(reason, reason_size,
-                 "claim name \"%.64s\" has an empty arc %zu. An OID (RFC 3061) is decimal "
-                 "arcs joined by single dots, with no dot before the first arc or after "
-                 "the last",
+                 "claim name \"%.64s\" has an empty arc %zu. An OID (RFC 3061) is "
+                 "decimal arcs joined by single dots, with no dot before the first arc "
+                 "or after the last",
                  name, index);
         return -1;
     }
     if (strspn(arc, "0123456789") < len) {
         snprintf(reason, reason_size,
-                 "claim name \"%.64s\" has arc %zu \"%.*s\", which is not a decimal number "
-                 "as an OID (RFC 3061) needs",
+                 "claim name \"%.64s\" has arc %zu \"%.*s\", which is not a decimal "
+                 "number as an OID (RFC 3061) needs",
                  name, index, quoted_length(len), arc);
         return -1;
     }
     if (len > 1 && arc[0] == '0') {
         snprintf(reason, reason_size,
-                 "claim name \"%.64s\" has arc %zu \"%.*s\" with a leading zero, so it could "
-                 "name the claim whose arc has none. X.660 and RFC 3061 write an arc "
-                 "without leading zeros",
+                 "claim name \"%.64s\" has arc %zu \"%.*s\" with a leading zero, so it "
+                 "could name the claim whose arc has none. X.660 and RFC 3061 write an "
+                 "arc without leading zeros",
                  name, index, quoted_length(len), arc);
         return -1;
     }
@@ -103,8 +143,8 @@ static int check_root_arcs(const char *name, const char *first, size_t first_len
         return 0;
     if (second_len > 2 || (second_len == 2 && strncmp(second, "39", 2) > 0)) {
         snprintf(reason, reason_size,
-                 "claim name \"%.64s\" has the second arc \"%.*s\" under arc %c, but X.660 "
-                 "numbers the arcs under 0 and 1 from 0 to 39",
+                 "claim name \"%.64s\" has the second arc \"%.*s\" under arc %c, but "
+                 "X.660 numbers the arcs under 0 and 1 from 0 to 39",
                  name, quoted_length(second_len), second, first[0]);
         return -1;
     }
@@ -138,9 +178,38 @@ static int check_oid(const char *name, const char *oid, char *reason, size_t rea
 int claim_name_check(const char *name, char *reason, size_t reason_size)
 {
     if (check_ascii(name, reason, reason_size) != 0 ||
+        check_percent_encodings(name, reason, reason_size) != 0 ||
         check_urn_components(name, reason, reason_size) != 0)
         return -1;
     if (strncasecmp(name, OID_URN_PREFIX, strlen(OID_URN_PREFIX)) == 0)
         return check_oid(name, name + strlen(OID_URN_PREFIX), reason, reason_size);
     return 0;
+}
+
+/* Returns the length of the part of a URI that compares without regard to case. That is
+ * the scheme and its colon (RFC 3986, section 6.2.2.1), and for a URN the namespace
+ * identifier and its colon as well (RFC 8141, section 3.1). A name without a colon has
+ * none. */
+static size_t case_insensitive_length(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    const char *nid_end;
+
+    if (colon == NULL)
+        return 0;
+    if (strncasecmp(name, URN_PREFIX, strlen(URN_PREFIX)) == 0) {
+        nid_end = strchr(name + strlen(URN_PREFIX), ':');
+        if (nid_end != NULL)
+            return (size_t)(nid_end - name) + 1;
+    }
+    return (size_t)(colon - name) + 1;
+}
+
+bool claim_names_equivalent(const char *a, const char *b)
+{
+    size_t length = case_insensitive_length(a);
+
+    if (case_insensitive_length(b) != length || strncasecmp(a, b, length) != 0)
+        return false;
+    return strcmp(a + length, b + length) == 0;
 }

@@ -7,6 +7,7 @@
 #ifndef IDSVC_CLAIM_NAME_H
 #define IDSVC_CLAIM_NAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -14,6 +15,9 @@
  *  - every byte is printable ASCII other than space (0x21 to 0x7E), because a URI is
  *    ASCII (RFC 3986) and the node does not accept IRIs. So no letter outside ASCII, no
  *    bidirectional control and no invisible character can make a look-alike name;
+ *  - a percent-encoding is "%" and two uppercase hexadecimal digits, and encodes no
+ *    unreserved character such as "_" (RFC 3986, sections 2.1 and 2.3). So every name
+ *    is in the form that URI normalisation keeps;
  *  - a URN (scheme "urn" in any case) has no "?" or "#", because RFC 8141 (section 3)
  *    leaves the components after them out of URN equivalence;
  *  - after "urn:oid:" in any case comes an OID as RFC 3061 writes it: decimal arcs
@@ -26,5 +30,16 @@
  * quotes only the ASCII part of a name before a byte outside printable ASCII.
  */
 int claim_name_check(const char *name, char *reason, size_t reason_size);
+
+/*
+ * Returns whether two names that passed claim_name_check are one URI to a relying party
+ * that compares as RFC 3986 (section 6.2.2.1) and RFC 8141 (section 3.1) do. The scheme
+ * and a URN's namespace identifier compare without regard to case, the rest byte for
+ * byte. So "URN:EXAMPLE:a" and "urn:example:a" are one name, and "given_name" is only
+ * itself.
+ * NOTE: the host of a URL, which RFC 3986 also compares without regard to case, is
+ * compared byte for byte here.
+ */
+bool claim_names_equivalent(const char *a, const char *b);
 
 #endif

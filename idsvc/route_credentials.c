@@ -209,6 +209,29 @@ static bool check_claim_names(json_t *attributes, http_reply *reply)
     return true;
 }
 
+/* Rejects two claims whose names are one URI to a relying party, such as "urn:example:a"
+ * and "URN:EXAMPLE:a", because it would read their values as one claim's. The claims
+ * reader has already rejected a catalogue claim given by its name and by its URI. */
+static bool check_claims_distinct(const saml_assertion_spec *spec, http_reply *reply)
+{
+    for (size_t i = 1; i < spec->attribute_count; i++) {
+        for (size_t j = 0; j < i; j++) {
+            const char *earlier = spec->attributes[j].name;
+            const char *name = spec->attributes[i].name;
+
+            if (!claim_names_equivalent(earlier, name))
+                continue;
+            problem_set(reply, 422, "claims_invalid", "attributes",
+                        "claim \"%.64s\" is the claim \"%.64s\" to a relying party, "
+                        "which compares the scheme and a URN's namespace identifier "
+                        "without regard to case. Give the claim once",
+                        name, earlier);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Returns the length of text without the XML white space (space, TAB, LF, CR) at its
  * ends, and sets *start to its first other character. */
 static size_t xml_trimmed(const char *text, const char **start)
@@ -244,8 +267,8 @@ static bool check_values_unique(const saml_attribute *attribute, http_reply *rep
                 continue;
             problem_set(reply, 422, "claims_invalid", "attributes",
                         "claim \"%.64s\" value %zu repeats value %zu. A verifier reads a "
-                        "value without the spaces, tabs and line breaks at its ends, so both "
-                        "are one value; send each value once",
+                        "value without the spaces, tabs and line breaks at its ends, so "
+                        "both are one value. Send each value once",
                         attribute->name, k + 1, j + 1);
             return false;
         }
@@ -302,7 +325,8 @@ static bool build_spec(const node_snapshot *snapshot, const issue_input *in,
     spec->audience = in->audience;
     spec->issue_instant = time(NULL);
     spec->valid_seconds = in->validity;
-    return check_issued_values(spec, reply) && check_spec(spec, reply);
+    return check_claims_distinct(spec, reply) && check_issued_values(spec, reply) &&
+           check_spec(spec, reply);
 }
 
 static void reply_issued(http_reply *reply, const store_issue *issue, const char *xml,

@@ -959,9 +959,10 @@ static void test_claim_name_not_ascii_rejected(void **state)
 /* An OID arc with a leading zero names another claim to a relying party that reads the
  * arcs as numbers, so urn:oid:2.5.4.042 could be read as given_name. Such a name, and
  * any other OID that breaks RFC 3061 or the X.660 root arcs, gets 422 claims_invalid on
- * attributes, and nothing is stored or signed. Correct OIDs, with arcs of any length
- * under arc 2, are issued. */
-static void test_claim_oid_arcs_checked(void **state)
+ * attributes, and nothing is stored or signed. So do the other names that normalise to
+ * another URI: a URN with a "?" or "#" component, and a percent-encoding that is not in
+ * its normal form. Correct OIDs, with arcs of any length under arc 2, are issued. */
+static void test_claim_uri_syntax_checked(void **state)
 {
     static const struct {
         const char *attributes;
@@ -982,6 +983,9 @@ static void test_claim_oid_arcs_checked(void **state)
          "the first arc \"18446744073709551618\""},
         {"{\"urn:oid:2.5.4.42?=x\":\"Mallory\"}", "out of URN equivalence"},
         {"{\"urn:idsvc:claim:kyc_date#x\":\"2020-01-01\"}", "out of URN equivalence"},
+        /* URI normalisation decodes %5F to "_", which gives kyc_date's URI. */
+        {"{\"urn:idsvc:claim:kyc%5Fdate\":\"2020-01-01\"}", "has \"%5F\" at position 20"},
+        {"{\"urn:example:a%2fb\":\"x\"}", "has \"%2f\" at position 14"},
     };
     int rows = credential_rows();
     double signatures = saml_signatures();
@@ -998,6 +1002,50 @@ static void test_claim_oid_arcs_checked(void **state)
                  "\"assurance_level\":\"high\",\"validity_seconds\":600,"
                  "\"attributes\":{\"urn:oid:0.0\":\"a\",\"urn:oid:1.39.0\":\"b\","
                  "\"urn:oid:2.25.329800735698586629295641978511506172918\":\"c\"}}",
+                 &result);
+    if (result.status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+    assert_int_equal(credential_rows(), rows + 1);
+    assert_true(saml_signatures() == signatures + 1);
+}
+
+/* Two claims whose names are one URI to a relying party, because the scheme and a URN's
+ * namespace identifier compare without regard to case, get 422 claims_invalid on
+ * attributes. The signer would write both, and a relying party would read two values
+ * of one claim, such as the national_id that the policy engine reads from
+ * urn:idsvc:claim:national_id. Nothing is stored or signed. */
+static void test_claim_names_equivalent_rejected(void **state)
+{
+    static const struct {
+        const char *attributes;
+        const char *reason;
+    } cases[] = {
+        {"{\"urn:idsvc:claim:national_id\":\"S1\","
+         "\"URN:IDSVC:claim:national_id\":\"S2\"}",
+         "\"URN:IDSVC:claim:national_id\" is the claim \"urn:idsvc:claim:national_id\""},
+        {"{\"urn:example:a\":\"1\",\"Urn:Example:a\":\"2\"}",
+         "\"Urn:Example:a\" is the claim \"urn:example:a\""},
+        {"{\"https://bank.example/segment\":\"1\","
+         "\"HTTPS://bank.example/segment\":\"2\"}",
+         "\"HTTPS://bank.example/segment\" is the claim"},
+    };
+    int rows = credential_rows();
+    double signatures = saml_signatures();
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_attributes_rejected("SG-NAME-TWICE", cases[i].attributes, cases[i].reason);
+    assert_int_equal(credential_rows(), rows);
+    assert_true(saml_signatures() == signatures);
+
+    /* The rest of a URN compares byte for byte (RFC 8141), so these are two claims. */
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"SG-NAME-TWICE\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"attributes\":{\"urn:example:a\":\"1\",\"urn:example:A\":\"2\"}}",
                  &result);
     if (result.status != 201)
         fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
@@ -1036,7 +1084,8 @@ static void test_claim_values_repeated_rejected(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-VALUES-TWICE", cases[i].attributes, cases[i].reason);
+        expect_attributes_rejected("SG-VALUES-TWICE", cases[i].attributes,
+                                   cases[i].reason);
     assert_int_equal(credential_rows(), rows);
     assert_true(saml_signatures() == signatures);
 
@@ -1222,7 +1271,8 @@ static void test_verification_claim_names_checked(void **state)
     assert_non_null(assertion);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         body = verification_body(assertion, cases[i].claims);
-        harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body, &result);
+        harness_curl(&server, CLIENT_RP, "POST", "/v1/verifications", NULL, body,
+                     &result);
         print_message("    %s -> %ld %s\n", cases[i].claims, result.status,
                       http_result_code(&result));
         expect_problem(&result, 400, cases[i].code);
@@ -1709,7 +1759,8 @@ int main(void)
         cmocka_unit_test(test_issue_country_claims_checked),
         cmocka_unit_test(test_issue_claim_values_checked),
         cmocka_unit_test(test_claim_name_not_ascii_rejected),
-        cmocka_unit_test(test_claim_oid_arcs_checked),
+        cmocka_unit_test(test_claim_uri_syntax_checked),
+        cmocka_unit_test(test_claim_names_equivalent_rejected),
         cmocka_unit_test(test_claim_values_repeated_rejected),
         cmocka_unit_test(test_issue_assertion_too_large_rejected),
         cmocka_unit_test(test_issue_verify_revoke),

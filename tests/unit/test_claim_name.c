@@ -1,7 +1,8 @@
 /*
- * The shape checks of a claim name: printable ASCII only, no URN components, and OIDs
- * of urn:oid: names in RFC 3061 syntax within the X.660 root arcs. Each case matches a
- * phrase of the reason, so that a test tells the rejections apart.
+ * The shape checks of a claim name (printable ASCII only, percent-encodings in their
+ * normal form, no URN components, OIDs of urn:oid: names in RFC 3061 syntax within the
+ * X.660 root arcs) and the comparison of two names as URIs. Each case matches a
+ * phrase of the reason, so a failure shows which check rejected the name.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@ static void test_names_accepted(void **state)
         "urn:idsvc:claim:kyc_date",
         "https://bank.example/claims/segment?v=1#part",
         "oid:1.2.03", /* not a urn:oid: name, so its arcs are not read */
+        "urn:example:a%2Fb%20c%25",
     };
     char reason[512];
 
@@ -57,7 +59,8 @@ static void test_bytes_outside_ascii_rejected(void **state)
         const char *name;
         const char *phrase;
     } cases[] = {
-        {"urn:example:na\xC3\xAFve", "byte 0xC3 at position 15, after \"urn:example:na\""},
+        {"urn:example:na\xC3\xAFve",
+         "byte 0xC3 at position 15, after \"urn:example:na\""},
         {"urn:example:\xE2\x80\xAEgpj.exe", "byte 0xE2 at position 13"},   /* U+202E */
         {"urn:oid:2.5.4.42\xE2\x80\x8B", "byte 0xE2 at position 17"},       /* U+200B */
         {"given_name\xC2\xA0", "byte 0xC2 at position 11"},                /* U+00A0 */
@@ -107,6 +110,50 @@ static void test_urn_components_rejected(void **state)
         expect_rejected(names[i], "out of URN equivalence");
 }
 
+/* RFC 3986 has producers write "%" and two uppercase hexadecimal digits, and never
+ * encode an unreserved character, so "kyc%5Fdate" normalises to the catalogue's
+ * "kyc_date". */
+static void test_percent_encodings_checked(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *phrase;
+    } cases[] = {
+        {"urn:idsvc:claim:kyc%5Fdate", "has \"%5F\" at position 20"},
+        {"urn:oid:2.5.4.%34%32", "has \"%34\" at position 15"},
+        {"https://bank.example/%7Esegment", "has \"%7E\" at position 22"},
+        {"urn:example:a%2fb", "has \"%2f\" at position 14"},
+        {"urn:example:a%2", "has \"%2\" at position 14"},
+        {"urn:example:a%", "has \"%\" at position 14"},
+        {"urn:example:a%zz", "has \"%zz\" at position 14"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_rejected(cases[i].name, cases[i].phrase);
+}
+
+/* The scheme, and a URN's namespace identifier, compare without regard to case, and the
+ * rest of a name byte for byte. */
+static void test_equivalent_names(void **state)
+{
+    (void)state;
+    assert_true(claim_names_equivalent("urn:example:a", "URN:EXAMPLE:a"));
+    assert_true(claim_names_equivalent("urn:idsvc:claim:national_id",
+                                       "Urn:IdSvc:claim:national_id"));
+    assert_true(
+        claim_names_equivalent("https://bank.example/x", "HTTPS://bank.example/x"));
+    assert_true(claim_names_equivalent("urn:oid:2.5.4.42", "urn:oid:2.5.4.42"));
+
+    assert_false(claim_names_equivalent("urn:example:a", "urn:example:A"));
+    assert_false(
+        claim_names_equivalent("urn:idsvc:claim:kyc_date", "urn:idsvc:CLAIM:kyc_date"));
+    assert_false(claim_names_equivalent("urn:example:a", "urn:examples:a"));
+    assert_false(claim_names_equivalent("given_name", "GIVEN_NAME"));
+    assert_false(claim_names_equivalent("urn:a", "URN:b"));
+    assert_false(claim_names_equivalent("urn:a", "URN:A"));
+}
+
 static void test_oid_arcs_rejected(void **state)
 {
     static const struct {
@@ -124,7 +171,7 @@ static void test_oid_arcs_rejected(void **state)
         {"urn:oid:2.5.4.x", "arc 4 \"x\", which is not a decimal number"},
         {"urn:oid:2.5.4.+42", "arc 4 \"+42\", which is not a decimal number"},
         {"urn:oid:2.5.4.-1", "arc 4 \"-1\", which is not a decimal number"},
-        {"urn:oid:2.5.4.%34%32", "which is not a decimal number"},
+        {"urn:oid:2.5.4.%2B42", "arc 4 \"%2B42\", which is not a decimal number"},
         {"urn:oid:3.1", "the first arc \"3\""},
         {"urn:oid:10.1", "the first arc \"10\""},
         /* 2^64 + 2 and 2^64 + 1: a 64-bit parser that wraps would read 2 and 1. */
@@ -147,6 +194,8 @@ int main(void)
         cmocka_unit_test(test_bytes_outside_ascii_rejected),
         cmocka_unit_test(test_reason_quotes_ascii_only),
         cmocka_unit_test(test_urn_components_rejected),
+        cmocka_unit_test(test_percent_encodings_checked),
+        cmocka_unit_test(test_equivalent_names),
         cmocka_unit_test(test_oid_arcs_rejected),
     };
 
