@@ -1086,6 +1086,19 @@ static void test_claim_values_repeated_rejected(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_attributes_rejected("SG-VALUES-TWICE", cases[i].attributes,
                                    cases[i].reason);
+
+    /* Values that the node would keep in its store are checked alike. */
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
+                 "{\"subject\":\"SG-VALUES-TWICE\",\"audience\":\"" RP_ENTITY_ID "\","
+                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+                 "\"claims_in_assertion\":false,"
+                 "\"attributes\":{\"kyc_method\":[\"video\",\"video \"]}}",
+                 &result);
+    expect_problem(&result, 422, "claims_invalid");
+    assert_string_equal(http_result_field(&result), "attributes");
+    assert_non_null(strstr(json_string_value(json_object_get(result.json, "detail")),
+                           "claim \"kyc_method\" value 2 repeats value 1"));
+    http_result_clear(&result);
     assert_int_equal(credential_rows(), rows);
     assert_true(saml_signatures() == signatures);
 
