@@ -94,8 +94,7 @@ static int check_urn_components(const char *name, char *reason, size_t reason_si
     return -1;
 }
 
-/* Checks the syntax of one arc: decimal digits and no leading zero. index counts from
- * 1. */
+/* Checks that arc number index, counted from 1, is decimal without a leading zero. */
 static int check_arc_syntax(const char *name, const char *arc, size_t len, size_t index,
                             char *reason, size_t reason_size)
 {
