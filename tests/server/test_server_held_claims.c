@@ -295,9 +295,10 @@ static void test_disclosure_commits_with_entry(void **state)
     http_result_clear(&issued);
 }
 
-/* A claim named twice in the request is decided once: one withheld entry, one
- * disclosed value. */
-static void test_repeated_claim_decided_once(void **state)
+/* A claim named twice in the request gets 400 field_invalid on the first repeat, as it
+ * does with the policy engine, and leaves the assertion unused. The request without
+ * the repeats is decided with one withheld entry and one disclosed value. */
+static void test_repeated_claim_rejected(void **state)
 {
     static const char body[] =
         "{\"subject\":\"SG-R3333333C\",\"audience\":\"" RP_ENTITY_ID "\","
@@ -310,6 +311,10 @@ static void test_repeated_claim_decided_once(void **state)
     issue(body, &issued);
     verify(&issued, "[\"given_name\",\"date_of_birth\",\"given_name\",\"date_of_birth\"]",
            &result);
+    expect_problem(&result, 400, "field_invalid", "claims[2]");
+    http_result_clear(&result);
+
+    verify(&issued, "[\"given_name\",\"date_of_birth\"]", &result);
     assert_int_equal(result.status, 200);
     assert_int_equal(json_object_size(json_object_get(result.json, "claims")), 1);
     assert_int_equal(json_array_size(json_object_get(result.json, "withheld")), 1);
@@ -329,7 +334,7 @@ int main(void)
         cmocka_unit_test(test_claims_in_assertion_type),
         cmocka_unit_test(test_unusable_held_claims_fail_closed),
         cmocka_unit_test(test_disclosure_commits_with_entry),
-        cmocka_unit_test(test_repeated_claim_decided_once),
+        cmocka_unit_test(test_repeated_claim_rejected),
     };
 
     return cmocka_run_group_tests(tests, start_server, stop_server);
