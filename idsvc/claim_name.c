@@ -94,6 +94,51 @@ static int check_urn_components(const char *name, char *reason, size_t reason_si
     return -1;
 }
 
+/* RFC 3986 pchar and "/", without pct-encoded, which check_percent_encodings checks. */
+static bool is_nss_char(char c)
+{
+    return is_unreserved((unsigned char)c) || strchr("!$&'()*+,;=:@/%", c) != NULL;
+}
+
+static bool is_alphanumeric(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Checks a URN other than urn:oid: against RFC 8141 (section 2). After "urn:" comes a
+ * namespace identifier of 2 to 32 letters, digits and hyphens with a letter or digit at
+ * each end, then ":" and a namespace-specific string of pchar and "/" that does not
+ * start with "/". */
+static int check_urn_syntax(const char *name, char *reason, size_t reason_size)
+{
+    const char *nid = name + strlen(URN_PREFIX);
+    size_t nid_len = strcspn(nid, ":");
+    const char *nss = nid + nid_len + 1;
+    bool nid_valid = nid_len >= 2 && nid_len <= 32 && is_alphanumeric(nid[0]) &&
+                     is_alphanumeric(nid[nid_len - 1]);
+
+    for (size_t i = 0; nid_valid && i < nid_len; i++)
+        nid_valid = is_alphanumeric(nid[i]) || nid[i] == '-';
+    if (!nid_valid || nid[nid_len] != ':' || nss[0] == '\0' || nss[0] == '/') {
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" is not a URN as RFC 8141 writes one: \"urn:\", a "
+                 "namespace identifier of 2 to 32 letters, digits and hyphens with a "
+                 "letter or digit at each end, \":\", and a namespace-specific string",
+                 name);
+        return -1;
+    }
+    for (const char *p = nss; *p != '\0'; p++) {
+        if (is_nss_char(*p))
+            continue;
+        snprintf(reason, reason_size,
+                 "claim name \"%.64s\" has \"%c\" at position %zu, which RFC 8141 does "
+                 "not allow in the namespace-specific string of a URN",
+                 name, *p, (size_t)(p - name) + 1);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks that arc number index, counted from 1, is decimal without a leading zero. */
 static int check_arc_syntax(const char *name, const char *arc, size_t len, size_t index,
                             char *reason, size_t reason_size)
@@ -180,8 +225,11 @@ int claim_name_check(const char *name, char *reason, size_t reason_size)
         check_percent_encodings(name, reason, reason_size) != 0 ||
         check_urn_components(name, reason, reason_size) != 0)
         return -1;
+    /* The OID syntax allows only digits and dots, a subset of the URN syntax. */
     if (strncasecmp(name, OID_URN_PREFIX, strlen(OID_URN_PREFIX)) == 0)
         return check_oid(name, name + strlen(OID_URN_PREFIX), reason, reason_size);
+    if (strncasecmp(name, URN_PREFIX, strlen(URN_PREFIX)) == 0)
+        return check_urn_syntax(name, reason, reason_size);
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 /*
- * Checks the characters of a claim name, and the syntax of a urn:oid: name:
+ * Checks the characters of a claim name, and the syntax of a URN:
  *  - every byte is printable ASCII other than space (0x21 to 0x7E), because a URI is
  *    ASCII (RFC 3986) and the node does not accept IRIs. So no letter outside ASCII, no
  *    bidirectional control and no invisible character can make a look-alike name;
@@ -20,6 +20,8 @@
  *    is in the form that URI normalisation keeps;
  *  - a URN (scheme "urn" in any case) has no "?" or "#", because RFC 8141 (section 3)
  *    leaves the components after them out of URN equivalence;
+ *  - any other URN is "urn:", a namespace identifier, ":" and a namespace-specific
+ *    string as RFC 8141 (section 2) writes them;
  *  - after "urn:oid:" in any case comes an OID as RFC 3061 writes it: decimal arcs
  *    joined by dots, none empty and none with a leading zero ("0" itself is an arc).
  *    X.660 numbers the first arc 0, 1 or 2, and the second at most 39 under 0 and 1.

@@ -959,9 +959,10 @@ static void test_claim_name_not_ascii_rejected(void **state)
 /* An OID arc with a leading zero names another claim to a relying party that reads the
  * arcs as numbers, so urn:oid:2.5.4.042 could be read as given_name. Such a name, and
  * any other OID that breaks RFC 3061 or the X.660 root arcs, gets 422 claims_invalid on
- * attributes, and nothing is stored or signed. So do the other names that normalise to
- * another URI: a URN with a "?" or "#" component, and a percent-encoding that is not in
- * its normal form. Correct OIDs, with arcs of any length under arc 2, are issued. */
+ * attributes, and nothing is stored or signed. So do a URN that breaks RFC 8141, and
+ * the other names that normalise to another URI: a URN with a "?" or "#" component, and
+ * a percent-encoding that is not in its normal form. Correct OIDs, with arcs of any
+ * length under arc 2, are issued. */
 static void test_claim_uri_syntax_checked(void **state)
 {
     static const struct {
@@ -986,6 +987,8 @@ static void test_claim_uri_syntax_checked(void **state)
         /* URI normalisation decodes %5F to "_", which gives kyc_date's URI. */
         {"{\"urn:idsvc:claim:kyc%5Fdate\":\"2020-01-01\"}", "has \"%5F\" at position 20"},
         {"{\"urn:example:a%2fb\":\"x\"}", "has \"%2f\" at position 14"},
+        {"{\"urn:oid\":\"x\"}", "is not a URN as RFC 8141 writes one"},
+        {"{\"urn:example:<b>\":\"x\"}", "has \"<\" at position 13"},
     };
     int rows = credential_rows();
     double signatures = saml_signatures();

@@ -154,6 +154,44 @@ static void test_equivalent_names(void **state)
     assert_false(claim_names_equivalent("urn:a", "URN:A"));
 }
 
+/* A URN other than urn:oid: has a namespace identifier and a namespace-specific string
+ * as RFC 8141 (section 2) writes them. */
+static void test_urn_syntax_checked(void **state)
+{
+    static const char *const accepted[] = {
+        "urn:ab:x",
+        "urn:a2345678901234567890123456789012:x", /* a namespace identifier of 32 */
+        "urn:example:a/b:c@d!$&'()*+,;=-._~%2F",
+        "URN:EXAMPLE:x",
+    };
+    static const struct {
+        const char *name;
+        const char *phrase;
+    } rejected[] = {
+        {"urn:oid", "is not a URN as RFC 8141 writes one"},
+        {"urn:a:x", "is not a URN as RFC 8141 writes one"},
+        {"urn:-ab:x", "is not a URN as RFC 8141 writes one"},
+        {"urn:ab-:x", "is not a URN as RFC 8141 writes one"},
+        {"urn:a_b:x", "is not a URN as RFC 8141 writes one"},
+        {"urn:a23456789012345678901234567890123:x",
+         "is not a URN as RFC 8141 writes one"},
+        {"urn:example:", "is not a URN as RFC 8141 writes one"},
+        {"urn:example:/a", "is not a URN as RFC 8141 writes one"},
+        {"urn:example:a<b", "has \"<\" at position 14"},
+        {"urn:example:a\\b", "has \"\\\" at position 14"},
+        {"urn:example:{a}", "has \"{\" at position 13"},
+    };
+    char reason[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        if (claim_name_check(accepted[i], reason, sizeof(reason)) != 0)
+            fail_msg("rejected \"%s\": %s", accepted[i], reason);
+    }
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++)
+        expect_rejected(rejected[i].name, rejected[i].phrase);
+}
+
 static void test_oid_arcs_rejected(void **state)
 {
     static const struct {
@@ -196,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_urn_components_rejected),
         cmocka_unit_test(test_percent_encodings_checked),
         cmocka_unit_test(test_equivalent_names),
+        cmocka_unit_test(test_urn_syntax_checked),
         cmocka_unit_test(test_oid_arcs_rejected),
     };
 
