@@ -59,6 +59,7 @@ static bool read_claim_list(const json_t *claims, bool names_known, http_reply *
     size_t index;
     const json_t *item;
     char field[32];
+    long earlier;
 
     if (claims == NULL || json_is_null(claims)) {
         problem_set(reply, 400, "field_missing", "claims", "The field claims is required.");
@@ -81,10 +82,10 @@ static bool read_claim_list(const json_t *claims, bool names_known, http_reply *
                         "Each claim must be a name from the claims catalogue.");
             return false;
         }
-        if (earlier_copy(claims, index) >= 0) {
+        earlier = earlier_copy(claims, index);
+        if (earlier >= 0) {
             problem_set(reply, 400, "field_invalid", field,
-                        "%s repeats claims[%ld]; name each claim once.", field,
-                        earlier_copy(claims, index));
+                        "%s repeats claims[%ld]. Name each claim once.", field, earlier);
             return false;
         }
     }
