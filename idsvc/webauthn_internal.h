@@ -306,6 +306,9 @@ webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,
 webauthn_code webauthn_attest_apple(const webauthn_attestation_input *in,
                                     webauthn_attestation_output *out,
                                     webauthn_error *err);
+webauthn_code webauthn_attest_android_safetynet(const webauthn_attestation_input *in,
+                                                webauthn_attestation_output *out,
+                                                webauthn_error *err);
 
 /* ---- X.509 ------------------------------------------------------------------------ */
 

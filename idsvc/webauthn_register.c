@@ -20,6 +20,7 @@ static const struct {
     {"tpm", webauthn_attest_tpm, false},
     {"android-key", webauthn_attest_android_key, true},
     {"apple", webauthn_attest_apple, true},
+    {"android-safetynet", webauthn_attest_android_safetynet, false},
     {"none", webauthn_attest_none, false},
 };
 
@@ -238,10 +239,6 @@ static const struct {
     const char *name;
     const char *reason;
 } unverified_formats[] = {
-    {"android-safetynet",
-     "this server does not verify SafetyNet statements, which are JWS tokens from "
-     "Google Play services. Register with attestation \"none\" requested, or with an "
-     "authenticator that sends android-key or packed"},
     {"compound", "this server does not verify statements that combine several formats"},
 };
 

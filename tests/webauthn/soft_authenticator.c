@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "soft_safetynet.h"
 #include "webauthn.h"
 
 char *soft_base64url(const unsigned char *data, size_t len)
@@ -1062,6 +1063,8 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
         return android_key_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
     if (ceremony->format == SOFT_FORMAT_APPLE)
         return apple_att_stmt(auth, ceremony, ad, ad_len, client_data_hash);
+    if (ceremony->format == SOFT_FORMAT_ANDROID_SAFETYNET)
+        return soft_safetynet_att_stmt(ceremony->safetynet, ad, ad_len, client_data_hash);
 
     data = signed_bytes(ad, ad_len, client_data_hash);
     sig = sign_pss_salt(
@@ -1097,6 +1100,8 @@ static const char *format_name(soft_format format)
         return "android-key";
     case SOFT_FORMAT_APPLE:
         return "apple";
+    case SOFT_FORMAT_ANDROID_SAFETYNET:
+        return "android-safetynet";
     default:
         return "packed";
     }

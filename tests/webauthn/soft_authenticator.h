@@ -25,7 +25,10 @@ typedef enum soft_format {
     SOFT_FORMAT_TPM,         /* by the AIK of soft_ca_add_aik; an EC or RSA credential */
     SOFT_FORMAT_ANDROID_KEY, /* a certificate for the credential key, issued by the CA */
     SOFT_FORMAT_APPLE,       /* the same, with the apple nonce extension */
+    SOFT_FORMAT_ANDROID_SAFETYNET, /* a JWS as soft_safetynet.h builds it */
 } soft_format;
+
+struct soft_safetynet;
 
 /* A fault in a tpm statement whose certInfo the AIK still signs. A platform that has
  * its TPM certify a key could send such a statement. */
@@ -119,6 +122,8 @@ typedef struct soft_ceremony {
     int android_all_applications;
     /* The key that the apple certificate certifies, when not the credential key. */
     EVP_PKEY *apple_certified_key;
+    /* The android-safetynet statement to send, for SOFT_FORMAT_ANDROID_SAFETYNET. */
+    const struct soft_safetynet *safetynet;
     size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */
     soft_tpm_fault tpm_fault;
     /* The COSE algorithm that the tpm statement names in alg (RS1 by default) and the

@@ -2,7 +2,8 @@
 # cases, and the idsvc-admin webauthn command.
 if(TARGET idsvc_webauthn)
   add_library(webauthn_soft_authenticator STATIC
-              ${CMAKE_CURRENT_LIST_DIR}/soft_authenticator.c)
+              ${CMAKE_CURRENT_LIST_DIR}/soft_authenticator.c
+              ${CMAKE_CURRENT_LIST_DIR}/soft_safetynet.c)
   target_include_directories(webauthn_soft_authenticator PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(webauthn_soft_authenticator PUBLIC idsvc_webauthn)
 
@@ -16,6 +17,9 @@ if(TARGET idsvc_webauthn)
                       webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_certificate_test
                       ${CMAKE_CURRENT_LIST_DIR}/webauthn_certificate_test.c
+                      webauthn_soft_authenticator)
+  idsvc_add_unit_test(webauthn_safetynet_test
+                      ${CMAKE_CURRENT_LIST_DIR}/webauthn_safetynet_test.c
                       webauthn_soft_authenticator)
   idsvc_add_unit_test(webauthn_cbor_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_cbor_test.c
                       webauthn_soft_authenticator)
@@ -34,7 +38,8 @@ if(TARGET idsvc_webauthn)
                         PkgConfig::CBOR PkgConfig::OPENSSL PkgConfig::JANSSON)
   idsvc_add_unit_test(webauthn_no_sm3_test ${CMAKE_CURRENT_LIST_DIR}/webauthn_no_sm3_test.c
                       idsvc_webauthn_no_sm3)
-  target_sources(webauthn_no_sm3_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/soft_authenticator.c)
+  target_sources(webauthn_no_sm3_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/soft_authenticator.c
+                 ${CMAKE_CURRENT_LIST_DIR}/soft_safetynet.c)
   target_include_directories(webauthn_no_sm3_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 
   idsvc_add_unit_test(webauthn_vectors_test

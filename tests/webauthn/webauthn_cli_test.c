@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/pem.h>
 
 #include "soft_authenticator.h"
+#include "soft_safetynet.h"
 #include "test_token.h"
 
 typedef struct cli {
@@ -406,6 +409,66 @@ static void authenticate_soft_algorithms(void **state)
     }
 }
 
+/* Writes an android-safetynet registration from a throwaway SafetyNet chain as the
+ * response, and the chain's root as root_path. */
+static void write_safetynet(cli *c, const soft_safetynet_ca *ca, bool tamper_signature,
+                            const char *root_path)
+{
+    soft_authenticator auth;
+    soft_ceremony ceremony;
+    soft_safetynet statement = {.ca = ca, .tamper_signature = tamper_signature};
+    FILE *root = fopen(root_path, "w");
+    char *response;
+
+    assert_non_null(root);
+    assert_int_equal(PEM_write_X509(root, ca->root), 1);
+    assert_int_equal(fclose(root), 0);
+
+    assert_int_equal(soft_authenticator_init(&auth, -7), 0);
+    soft_ceremony_defaults(&ceremony);
+    ceremony.format = SOFT_FORMAT_ANDROID_SAFETYNET;
+    ceremony.safetynet = &statement;
+    response = soft_register(&auth, &ceremony, NULL, 0);
+    assert_non_null(response);
+    write_text(c, response);
+    free(response);
+    soft_authenticator_clear(&auth);
+}
+
+/* A SafetyNet statement is trusted with its root, rejected once its leaf has expired,
+ * and rejected with a changed JWS signature. */
+static void register_soft_safetynet(void **state)
+{
+    cli *c = *state;
+    soft_safetynet_ca ca;
+    char root_path[160], extra[512], later[32];
+    time_t after_leaf = time(NULL) + 100 * 86400; /* the leaf is valid for 90 days */
+    json_t *output;
+
+    snprintf(root_path, sizeof(root_path), "%s/safetynet_root.pem", c->dir);
+    strftime(later, sizeof(later), "%Y-%m-%dT%H:%M:%SZ", gmtime(&after_leaf));
+    assert_int_equal(soft_safetynet_ca_init(&ca), 0);
+    write_safetynet(c, &ca, false, root_path);
+
+    snprintf(extra, sizeof(extra), "--root '%s'", root_path);
+    run_soft(c, "register", extra);
+    output = read_output(c);
+    assert_string_equal(text(output, "fmt"), "android-safetynet");
+    assert_string_equal(text(output, "attestation"), "trusted");
+    json_decref(output);
+
+    snprintf(extra, sizeof(extra), "--root '%s' --at %s", root_path, later);
+    run_soft(c, "register", extra);
+    assert_rejected_line(c, "attestation_chain_invalid");
+
+    write_safetynet(c, &ca, true, root_path);
+    run_soft(c, "register", "--attestation self");
+    assert_rejected_line(c, "attestation_invalid");
+
+    unlink(root_path);
+    soft_safetynet_ca_clear(&ca);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(invalid_time_is_usage_error, setup, teardown),
         cmocka_unit_test_setup_teardown(register_soft_algorithms, setup, teardown),
         cmocka_unit_test_setup_teardown(authenticate_soft_algorithms, setup, teardown),
+        cmocka_unit_test_setup_teardown(register_soft_safetynet, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

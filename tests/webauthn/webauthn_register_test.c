@@ -1499,13 +1499,13 @@ static void unknown_format_rejected(void **state)
     assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
 }
 
-static void safetynet_rejected_with_reason(void **state)
+static void compound_rejected_with_reason(void **state)
 {
     fixture *f = *state;
 
-    f->ceremony.format_name = "android-safetynet";
+    f->ceremony.format_name = "compound";
     assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
-    assert_non_null(strstr(f->err.message, "does not verify SafetyNet statements"));
+    assert_non_null(strstr(f->err.message, "combine several formats"));
 }
 
 /* Returns a copy of json with suffix written at the end of the string value of member
@@ -1772,7 +1772,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cbor_rejection_named, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(object_not_a_map_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(unknown_format_rejected, setup_es256, teardown),
-        cmocka_unit_test_setup_teardown(safetynet_rejected_with_reason, setup_es256,
+        cmocka_unit_test_setup_teardown(compound_rejected_with_reason, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(padded_members_accepted, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(wrong_padding_rejected, setup_es256, teardown),

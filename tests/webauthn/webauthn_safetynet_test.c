@@ -1,0 +1,340 @@
+/* android-safetynet registrations from the software authenticator with a throwaway
+ * SafetyNet chain: the accepted cases under each policy, and one case per rejection,
+ * each asserting its code and a word of its sentence. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "soft_authenticator.h"
+#include "soft_safetynet.h"
+#include "webauthn.h"
+
+#define DAY_SECONDS 86400
+#define MAX_FUTURE_MS (48LL * 3600 * 1000)
+
+typedef struct fixture {
+    soft_authenticator auth;
+    soft_safetynet_ca ca;
+    soft_safetynet statement;
+    soft_ceremony ceremony;
+    webauthn_verifier *verifier;
+    webauthn_registration *reg;
+    webauthn_error err;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || soft_authenticator_init(&f->auth, -7) != 0 ||
+        soft_safetynet_ca_init(&f->ca) != 0)
+        return -1;
+    f->statement.ca = &f->ca;
+    soft_ceremony_defaults(&f->ceremony);
+    f->ceremony.format = SOFT_FORMAT_ANDROID_SAFETYNET;
+    f->ceremony.safetynet = &f->statement;
+    f->verifier = webauthn_verifier_new(SOFT_RP_ID);
+    if (f->verifier == NULL ||
+        webauthn_verifier_add_origin(f->verifier, SOFT_ORIGIN) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    webauthn_registration_free(&f->reg);
+    webauthn_verifier_free(&f->verifier);
+    soft_safetynet_ca_clear(&f->ca);
+    soft_authenticator_clear(&f->auth);
+    free(f);
+    return 0;
+}
+
+static webauthn_code run(fixture *f)
+{
+    soft_ceremony defaults;
+    char *json = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    webauthn_code code;
+
+    assert_non_null(json);
+    soft_ceremony_defaults(&defaults);
+    webauthn_registration_free(&f->reg);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), json, strlen(json),
+                                        &f->reg, &f->err);
+    free(json);
+    if (code != WEBAUTHN_OK)
+        assert_null(f->reg);
+    return code;
+}
+
+static void assert_accepted_as(fixture *f, webauthn_attestation_type type)
+{
+    webauthn_code code = run(f);
+
+    if (code != WEBAUTHN_OK)
+        fail_msg("expected ok, got %s: %s", webauthn_code_name(code), f->err.message);
+    assert_string_equal(f->reg->fmt, "android-safetynet");
+    assert_int_equal(f->reg->attestation, type);
+    assert_int_equal(f->reg->algorithm, -7);
+}
+
+/* Asserts a rejection by code and a word of its sentence. label names the case. */
+static void assert_case_rejected(fixture *f, const char *label, webauthn_code expected,
+                                 const char *word)
+{
+    webauthn_code code = run(f);
+
+    if (code != expected)
+        fail_msg("%s: expected %s, got %s: %s", label, webauthn_code_name(expected),
+                 webauthn_code_name(code), f->err.message);
+    assert_int_equal(f->err.code, expected);
+    if (strstr(f->err.message, word) == NULL)
+        fail_msg("%s: expected \"%s\" in: %s", label, word, f->err.message);
+}
+
+static void use_chain_policy(fixture *f)
+{
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.root), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+}
+
+static void set_leaf(fixture *f, const soft_safetynet_leaf *leaf)
+{
+    assert_int_equal(soft_safetynet_ca_set_leaf(&f->ca, leaf), 0);
+}
+
+/* ---- Accepted statements ---------------------------------------------------------- */
+
+static void safetynet_basic_under_any(void **state)
+{
+    fixture *f = *state;
+
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
+}
+
+static void safetynet_basic_under_self(void **state)
+{
+    fixture *f = *state;
+
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_SELF);
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
+}
+
+static void safetynet_trusted_under_chain(void **state)
+{
+    fixture *f = *state;
+
+    use_chain_policy(f);
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_TRUSTED);
+}
+
+static void safetynet_es256_leaf_trusted(void **state)
+{
+    fixture *f = *state;
+    static const soft_safetynet_leaf leaf = {"P-256", "attest.android.com",
+                                             "attest.android.com", 90};
+
+    set_leaf(f, &leaf);
+    use_chain_policy(f);
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_TRUSTED);
+}
+
+static void safetynet_common_name_only(void **state)
+{
+    fixture *f = *state;
+    static const soft_safetynet_leaf leaf = {"RSA", "attest.android.com", NULL, 90};
+
+    set_leaf(f, &leaf);
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
+}
+
+/* A timestamp in the past, however old, passes: the nonce proves freshness. */
+static void safetynet_old_timestamp(void **state)
+{
+    fixture *f = *state;
+
+    f->statement.timestamp_json = "0";
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
+}
+
+static void safetynet_timestamp_at_future_limit(void **state)
+{
+    fixture *f = *state;
+    time_t at = 1700000000;
+    char timestamp[32];
+
+    webauthn_verifier_set_time(f->verifier, at);
+    snprintf(timestamp, sizeof(timestamp), "%lld", (long long)at * 1000 + MAX_FUTURE_MS);
+    f->statement.timestamp_json = timestamp;
+    assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
+
+    snprintf(timestamp, sizeof(timestamp), "%lld",
+             (long long)at * 1000 + MAX_FUTURE_MS + 1);
+    assert_case_rejected(f, "one millisecond later", WEBAUTHN_ATTESTATION_INVALID,
+                         "timestampMs");
+}
+
+/* ---- Rejected statements ---------------------------------------------------------- */
+
+/* One change to a valid statement, with the code and a word of the sentence. */
+typedef struct statement_case {
+    const char *label;
+    soft_safetynet change;
+    webauthn_code code;
+    const char *word;
+} statement_case;
+
+/* clang-format off */
+static const statement_case statement_cases[] = {
+    {"ver empty", {.ver = ""}, WEBAUTHN_MALFORMED, "ver"},
+    {"extra attStmt member", {.extra_member = true}, WEBAUTHN_MALFORMED,
+     "only ver and response"},
+    {"two JWS parts", {.part_count = 2}, WEBAUTHN_MALFORMED, "JWS parts"},
+    {"four JWS parts", {.part_count = 4}, WEBAUTHN_MALFORMED, "JWS parts"},
+    {"padded JWS part", {.padding = true}, WEBAUTHN_MALFORMED, "padding"},
+    {"alg none", {.alg = "none"}, WEBAUTHN_ALGORITHM_UNSUPPORTED, "\"none\""},
+    {"alg HS256", {.alg = "HS256"}, WEBAUTHN_ALGORITHM_UNSUPPORTED, "HS256"},
+    {"alg ES256 with an RSA leaf", {.alg = "ES256"}, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+     "does not fit"},
+    {"x5c missing", {.no_x5c = true}, WEBAUTHN_MALFORMED, "x5c"},
+    {"x5c empty", {.x5c_json = "[]"}, WEBAUTHN_MALFORMED, "x5c"},
+    {"x5c not base64", {.x5c_json = "[\"not base64!\"]"}, WEBAUTHN_MALFORMED, "base64"},
+    {"x5c in base64url", {.x5c_json = "[\"-_-_\"]"}, WEBAUTHN_MALFORMED, "base64"},
+    {"x5c without padding", {.x5c_json = "[\"AAA\"]"}, WEBAUTHN_MALFORMED, "base64"},
+    {"x5c element not text", {.x5c_json = "[1]"}, WEBAUTHN_MALFORMED, "base64"},
+    {"x5c element not DER", {.x5c_json = "[\"AAAA\"]"}, WEBAUTHN_ATTESTATION_INVALID,
+     "DER"},
+    {"header alg twice", {.header_members = "\"alg\":\"RS256\""}, WEBAUTHN_MALFORMED,
+     "header"},
+    {"payload nonce twice", {.payload_members = "\"nonce\":\"x\""}, WEBAUTHN_MALFORMED,
+     "payload"},
+    {"header crit", {.header_members = "\"crit\":[\"exp\"],\"exp\":1"},
+     WEBAUTHN_ATTESTATION_INVALID, "crit"},
+    {"bad JWS signature", {.tamper_signature = true}, WEBAUTHN_ATTESTATION_INVALID,
+     "signature does not verify"},
+    {"wrong nonce", {.nonce_json = "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""},
+     WEBAUTHN_ATTESTATION_INVALID, "nonce"},
+    /* The right bytes, but not in the standard base64 that WebAuthn names. */
+    {"nonce in base64url", {.nonce_base64url = true}, WEBAUTHN_ATTESTATION_INVALID,
+     "nonce"},
+    {"nonce not text", {.nonce_json = "1"}, WEBAUTHN_MALFORMED, "nonce"},
+    {"ctsProfileMatch false", {.cts_profile_match = "false"},
+     WEBAUTHN_ATTESTATION_INVALID, "ctsProfileMatch"},
+    {"ctsProfileMatch absent", {.cts_profile_match = ""}, WEBAUTHN_ATTESTATION_INVALID,
+     "ctsProfileMatch"},
+    {"ctsProfileMatch text", {.cts_profile_match = "\"true\""},
+     WEBAUTHN_ATTESTATION_INVALID, "ctsProfileMatch"},
+    {"timestampMs absent", {.timestamp_json = ""}, WEBAUTHN_MALFORMED, "timestampMs"},
+    {"timestampMs negative", {.timestamp_json = "-1"}, WEBAUTHN_MALFORMED,
+     "timestampMs"},
+    {"timestampMs fraction", {.timestamp_json = "1.5"}, WEBAUTHN_MALFORMED,
+     "timestampMs"},
+    {"timestampMs text", {.timestamp_json = "\"1700000000000\""}, WEBAUTHN_MALFORMED,
+     "timestampMs"},
+    {"timestampMs far future", {.timestamp_json = "99999999999999"},
+     WEBAUTHN_ATTESTATION_INVALID, "timestampMs"},
+};
+/* clang-format on */
+
+static void safetynet_statement_rejected(void **state)
+{
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(statement_cases) / sizeof(statement_cases[0]); i++) {
+        const statement_case *c = &statement_cases[i];
+
+        f->statement = c->change;
+        f->statement.ca = &f->ca;
+        assert_case_rejected(f, c->label, c->code, c->word);
+    }
+}
+
+static void safetynet_es256_der_signature(void **state)
+{
+    fixture *f = *state;
+    static const soft_safetynet_leaf leaf = {"P-256", "attest.android.com",
+                                             "attest.android.com", 90};
+
+    set_leaf(f, &leaf);
+    f->statement.der_signature = true;
+    assert_case_rejected(f, "DER signature", WEBAUTHN_ATTESTATION_INVALID, "64");
+}
+
+/* A leaf for another host, whatever else it names, is not SafetyNet's. */
+static void safetynet_wrong_host_rejected(void **state)
+{
+    fixture *f = *state;
+    static const soft_safetynet_leaf leaves[] = {
+        {"RSA", "attest.example.com", "attest.example.com", 90},
+        /* The CN is read only when the certificate has no dNSName. */
+        {"RSA", "attest.android.com", "attest.example.com", 90},
+        {"RSA", "attest.android.com.example.com", NULL, 90},
+        {"RSA", "*.android.com", "*.android.com", 90},
+    };
+
+    for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+        char label[96];
+
+        snprintf(label, sizeof(label), "leaf for %s", leaves[i].common_name);
+        set_leaf(f, &leaves[i]);
+        assert_case_rejected(f, label, WEBAUTHN_ATTESTATION_INVALID,
+                             "attest.android.com");
+    }
+}
+
+static void safetynet_expired_leaf_under_chain(void **state)
+{
+    fixture *f = *state;
+
+    use_chain_policy(f);
+    webauthn_verifier_set_time(f->verifier, time(NULL) + 100 * DAY_SECONDS);
+    assert_case_rejected(f, "expired leaf", WEBAUTHN_ATTESTATION_CHAIN_INVALID,
+                         "expired");
+    assert_non_null(strstr(f->err.message, "certificate 0 of x5c"));
+}
+
+static void safetynet_other_root_under_chain(void **state)
+{
+    fixture *f = *state;
+    soft_safetynet_ca other;
+
+    assert_int_equal(soft_safetynet_ca_init(&other), 0);
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, other.root), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_case_rejected(f, "other root", WEBAUTHN_ATTESTATION_CHAIN_INVALID,
+                         "does not verify");
+    soft_safetynet_ca_clear(&other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(safetynet_basic_under_any, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_basic_under_self, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_trusted_under_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_es256_leaf_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_common_name_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_old_timestamp, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_timestamp_at_future_limit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(safetynet_statement_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_es256_der_signature, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_wrong_host_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_expired_leaf_under_chain, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(safetynet_other_root_under_chain, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
