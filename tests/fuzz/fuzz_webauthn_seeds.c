@@ -12,6 +12,7 @@
 
 #include "fuzz_webauthn.h"
 #include "soft_authenticator.h"
+#include "soft_safetynet.h"
 #include "webauthn.h"
 
 /* Appends a two-byte length and the bytes of the base64url member name of object, or
@@ -64,7 +65,8 @@ static int write_seed(const char *folder, const char *name, const char *response
 }
 
 static int write_registration(const char *folder, const char *name, int alg,
-                              soft_format format, const soft_ca *ca)
+                              soft_format format, const soft_ca *ca,
+                              const soft_safetynet *safetynet)
 {
     static const char *const members[] = {"clientDataJSON", "attestationObject"};
     soft_authenticator auth;
@@ -80,6 +82,7 @@ static int write_registration(const char *folder, const char *name, int alg,
     soft_ceremony_defaults(&ceremony);
     ceremony.format = format;
     ceremony.ca = ca;
+    ceremony.safetynet = safetynet;
     json = soft_register(&auth, &ceremony, NULL, 0);
     result = json == NULL ? -1 : write_seed(folder, name, json, members, 2, NULL, 0);
     free(json);
@@ -115,18 +118,23 @@ static int write_assertion(const char *folder, const char *name, int alg)
 static int write_registrations(const char *folder)
 {
     soft_ca ca;
+    soft_safetynet_ca safetynet_ca;
+    soft_safetynet safetynet = {.ca = &safetynet_ca};
     int failed;
 
-    if (soft_ca_init(&ca, NULL) != 0 || soft_ca_add_aik(&ca) != 0)
+    if (soft_ca_init(&ca, NULL) != 0 || soft_ca_add_aik(&ca) != 0 ||
+        soft_safetynet_ca_init(&safetynet_ca) != 0)
         return -1;
-    failed = write_registration(folder, "none-es256", -7, SOFT_FORMAT_NONE, NULL) != 0;
-    failed |= write_registration(folder, "packed-self-eddsa", -8, SOFT_FORMAT_PACKED_SELF, NULL) != 0;
-    failed |= write_registration(folder, "packed-self-rs256", -257, SOFT_FORMAT_PACKED_SELF, NULL) != 0;
-    failed |= write_registration(folder, "packed-x5c-es256", -7, SOFT_FORMAT_PACKED_X5C, &ca) != 0;
-    failed |= write_registration(folder, "fido-u2f-es256", -7, SOFT_FORMAT_FIDO_U2F, &ca) != 0;
-    failed |= write_registration(folder, "tpm-rs256", -257, SOFT_FORMAT_TPM, &ca) != 0;
-    failed |= write_registration(folder, "android-key-es256", -7, SOFT_FORMAT_ANDROID_KEY, &ca) != 0;
-    failed |= write_registration(folder, "apple-es256", -7, SOFT_FORMAT_APPLE, &ca) != 0;
+    failed = write_registration(folder, "none-es256", -7, SOFT_FORMAT_NONE, NULL, NULL) != 0;
+    failed |= write_registration(folder, "packed-self-eddsa", -8, SOFT_FORMAT_PACKED_SELF, NULL, NULL) != 0;
+    failed |= write_registration(folder, "packed-self-rs256", -257, SOFT_FORMAT_PACKED_SELF, NULL, NULL) != 0;
+    failed |= write_registration(folder, "packed-x5c-es256", -7, SOFT_FORMAT_PACKED_X5C, &ca, NULL) != 0;
+    failed |= write_registration(folder, "fido-u2f-es256", -7, SOFT_FORMAT_FIDO_U2F, &ca, NULL) != 0;
+    failed |= write_registration(folder, "tpm-rs256", -257, SOFT_FORMAT_TPM, &ca, NULL) != 0;
+    failed |= write_registration(folder, "android-key-es256", -7, SOFT_FORMAT_ANDROID_KEY, &ca, NULL) != 0;
+    failed |= write_registration(folder, "apple-es256", -7, SOFT_FORMAT_APPLE, &ca, NULL) != 0;
+    failed |= write_registration(folder, "android-safetynet-es256", -7, SOFT_FORMAT_ANDROID_SAFETYNET, NULL, &safetynet) != 0;
+    soft_safetynet_ca_clear(&safetynet_ca);
     soft_ca_clear(&ca);
     return failed ? -1 : 0;
 }
