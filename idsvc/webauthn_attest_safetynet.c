@@ -171,8 +171,9 @@ static webauthn_code read_alg(const json_t *header, int64_t *alg, webauthn_error
     const char *name = json_string_value(json_object_get(header, "alg"));
 
     if (name == NULL)
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The android-safetynet JWS header has no alg text.");
+        return webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "The android-safetynet JWS header alg is missing or not a string.");
     if (strcmp(name, "RS256") == 0) {
         *alg = WEBAUTHN_COSE_RS256;
         return WEBAUTHN_OK;
@@ -378,8 +379,9 @@ static webauthn_code check_nonce(const webauthn_attestation_input *in,
     int hashed;
 
     if (!json_is_string(nonce))
-        return webauthn_fail(err, WEBAUTHN_MALFORMED,
-                             "The android-safetynet JWS payload has no nonce text.");
+        return webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "The android-safetynet JWS payload nonce is missing or not a string.");
 
     data = malloc(ad->raw_len + 32);
     if (data == NULL)

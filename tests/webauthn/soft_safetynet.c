@@ -169,7 +169,8 @@ static char *header_json(const soft_safetynet *statement)
     json_t *x5c = json_array();
     char *text;
 
-    json_object_set_new(header, "alg", json_string(header_alg(statement)));
+    if (header_alg(statement)[0] != '\0')
+        json_object_set_new(header, "alg", json_string(header_alg(statement)));
     json_array_append_new(x5c, cert_base64(statement->ca->leaf));
     json_array_append_new(x5c, cert_base64(statement->ca->intermediate));
     if (statement->x5c_json != NULL) {
@@ -307,6 +308,12 @@ static char *compact_jws(const soft_safetynet *statement, const char *header,
     return jws;
 }
 
+static void map_add(cbor_item_t *map, const char *key, cbor_item_t *value)
+{
+    cbor_map_add(map, (struct cbor_pair){.key = cbor_move(cbor_build_string(key)),
+                                         .value = cbor_move(value)});
+}
+
 cbor_item_t *soft_safetynet_att_stmt(const soft_safetynet *statement,
                                      const unsigned char *ad, size_t ad_len,
                                      const unsigned char *client_data_hash)
@@ -315,22 +322,18 @@ cbor_item_t *soft_safetynet_att_stmt(const soft_safetynet *statement,
     char *payload = payload_json(statement, ad, ad_len, client_data_hash);
     char *jws = compact_jws(statement, header, payload);
     cbor_item_t *map = cbor_new_definite_map(3);
+    cbor_item_t *response;
 
-    cbor_map_add(map, (struct cbor_pair){
-                          .key = cbor_move(cbor_build_string("ver")),
-                          .value = cbor_move(cbor_build_string(
-                              statement->ver != NULL ? statement->ver : "233713044")),
-                      });
-    cbor_map_add(map, (struct cbor_pair){
-                          .key = cbor_move(cbor_build_string("response")),
-                          .value = cbor_move(cbor_build_bytestring(
-                              (const unsigned char *)jws, strlen(jws))),
-                      });
+    if (statement->response_text)
+        response = cbor_build_string(jws);
+    else
+        response = cbor_build_bytestring((const unsigned char *)jws, strlen(jws));
+
+    map_add(map, "ver",
+            cbor_build_string(statement->ver != NULL ? statement->ver : "233713044"));
+    map_add(map, "response", response);
     if (statement->extra_member)
-        cbor_map_add(map, (struct cbor_pair){
-                              .key = cbor_move(cbor_build_string("x5c")),
-                              .value = cbor_move(cbor_new_definite_array(0)),
-                          });
+        map_add(map, "x5c", cbor_new_definite_array(0));
 
     free(jws);
     free(payload);

@@ -43,9 +43,11 @@ void soft_safetynet_ca_clear(soft_safetynet_ca *ca);
 /* What one statement sends. A member left NULL, 0 or false keeps the valid value. */
 typedef struct soft_safetynet {
     const soft_safetynet_ca *ca;
-    const char *ver;        /* attStmt ver; NULL sends "233713044" */
-    bool extra_member;      /* attStmt gets an "x5c" member as well */
-    const char *alg;        /* header alg; NULL sends RS256 or ES256 for the leaf key */
+    const char *ver;    /* attStmt ver; NULL sends "233713044" */
+    bool extra_member;  /* attStmt gets an "x5c" member as well */
+    bool response_text; /* attStmt response is a text string, not a byte string */
+    /* header alg; NULL sends RS256 or ES256 for the leaf key and "" leaves it out */
+    const char *alg;
     bool no_x5c;            /* the header has no x5c */
     const char *x5c_json;   /* JSON text that replaces the header's x5c */
     const char *nonce_json; /* JSON text that replaces the right nonce */
