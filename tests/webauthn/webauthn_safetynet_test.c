@@ -16,7 +16,6 @@
 #include "webauthn.h"
 
 #define DAY_SECONDS 86400
-#define MAX_FUTURE_MS (48LL * 3600 * 1000)
 
 typedef struct fixture {
     soft_authenticator auth;
@@ -167,21 +166,15 @@ static void safetynet_old_timestamp(void **state)
     assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
 }
 
-static void safetynet_timestamp_at_future_limit(void **state)
+/* A timestamp after the verifier's time passes too, because a pinned verification time
+ * may lie before a recorded response, and the signature already vouches for it. */
+static void safetynet_future_timestamp(void **state)
 {
     fixture *f = *state;
-    time_t at = 1700000000;
-    char timestamp[32];
 
-    webauthn_verifier_set_time(f->verifier, at);
-    snprintf(timestamp, sizeof(timestamp), "%lld", (long long)at * 1000 + MAX_FUTURE_MS);
-    f->statement.timestamp_json = timestamp;
+    webauthn_verifier_set_time(f->verifier, 1700000000);
+    f->statement.timestamp_json = "99999999999999";
     assert_accepted_as(f, WEBAUTHN_ATTESTED_BASIC);
-
-    snprintf(timestamp, sizeof(timestamp), "%lld",
-             (long long)at * 1000 + MAX_FUTURE_MS + 1);
-    assert_case_rejected(f, "one millisecond later", WEBAUTHN_ATTESTATION_INVALID,
-                         "timestampMs");
 }
 
 /* ---- Rejected statements ---------------------------------------------------------- */
@@ -243,8 +236,6 @@ static const statement_case statement_cases[] = {
      "timestampMs"},
     {"timestampMs text", {.timestamp_json = "\"1700000000000\""}, WEBAUTHN_MALFORMED,
      "timestampMs"},
-    {"timestampMs far future", {.timestamp_json = "99999999999999"},
-     WEBAUTHN_ATTESTATION_INVALID, "timestampMs"},
 };
 /* clang-format on */
 
@@ -327,7 +318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(safetynet_es256_leaf_trusted, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_common_name_only, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_old_timestamp, setup, teardown),
-        cmocka_unit_test_setup_teardown(safetynet_timestamp_at_future_limit, setup,
+        cmocka_unit_test_setup_teardown(safetynet_future_timestamp, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(safetynet_statement_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_es256_der_signature, setup, teardown),
