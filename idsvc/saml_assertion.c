@@ -257,10 +257,7 @@ static void saml_trim_uri(char *text)
     text[end - start] = '\0';
 }
 
-/* Reads the xs:dateTime attribute name of node into *out and sets *present, which may be
- * NULL for a required attribute. A time with a fraction of a second sets *fraction when
- * fraction is not NULL. */
-static saml_status saml_read_time(xmlNodePtr node, const char *name, bool required,
+saml_status saml_read_time(xmlNodePtr node, const char *name, bool required,
                                   time_t *out, bool *present, bool *fraction,
                                   char *detail, size_t detail_size)
 {

@@ -7,10 +7,10 @@
  * issuer's trusted keys and the signature come first, then the content model of a
  * Response around the Assertion and text where a SAML schema allows only child elements.
  * The claims, the Response status, the order of the Conditions times, the validity
- * window, the bearer confirmation, audience and replay check follow, all read from the
- * signed element except the Response status, which can only reject. A Response that
- * contains no assertion is rejected for its status, when that reports a failure, before
- * the count.
+ * window, the other instants, the bearer confirmation, audience and replay check follow.
+ * All are read from the signed element except the Response status and IssueInstant,
+ * which can only reject. A Response that contains no assertion is rejected for its
+ * status, when that reports a failure, before the count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +362,49 @@ static saml_status saml_check_window(const saml_assertion *a, time_t now, long s
     return SAML_OK;
 }
 
+/* Fails, as not yet valid, for an instant that names a time later than now plus the
+ * skew. what and owner name the instant, as in "the IssueInstant of the Assertion". */
+static saml_status saml_check_not_future(time_t instant, const char *what, const char *owner,
+                                         time_t now, long skew, char *detail,
+                                         size_t detail_size)
+{
+    if (instant <= now + skew)
+        return SAML_OK;
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
+                     "the %s of the %s is in the future, %lld seconds from now, beyond "
+                     "the clock skew",
+                     what, owner, (long long)(instant - now));
+}
+
+/*
+ * Checks the instants outside the validity window against the clock, with the skew of
+ * the window. An IssueInstant, of the Assertion or of a Response around it, and an
+ * AuthnInstant name events that have happened, so a later one than now plus the skew is
+ * rejected as not yet valid. Fractions of a second are dropped, so an instant less than a second
+ * past the limit passes. The Response is not always signed, but it can only reject.
+ */
+static saml_status saml_check_instants(const saml_located *loc, const saml_assertion *a,
+                                       time_t now, long skew, char *detail,
+                                       size_t detail_size)
+{
+    time_t response_instant;
+    saml_status status =
+        saml_check_not_future(a->issue_instant, "IssueInstant", "Assertion", now, skew,
+                              detail, detail_size);
+
+    if (status == SAML_OK && a->has_authn_statement)
+        status = saml_check_not_future(a->authn_instant, "AuthnInstant", "AuthnStatement",
+                                       now, skew, detail, detail_size);
+    if (status == SAML_OK && loc->root != loc->assertion) {
+        status = saml_read_time(loc->root, "IssueInstant", true, &response_instant, NULL,
+                                NULL, detail, detail_size);
+        if (status == SAML_OK)
+            status = saml_check_not_future(response_instant, "IssueInstant", "Response", now,
+                                           skew, detail, detail_size);
+    }
+    return status;
+}
+
 static saml_status saml_check_claims(const saml_located *loc, const saml_assertion *a,
                                      const saml_verify_options *options, char *detail,
                                      size_t detail_size)
@@ -374,6 +417,8 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
         status = saml_check_conditions_order(a, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_window(a, now, skew, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_instants(loc, a, now, skew, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_bearer(loc->assertion, now, skew, detail, detail_size);
     if (status != SAML_OK)

@@ -190,10 +190,19 @@ saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
                            xmlChar **out, char *detail, size_t detail_size);
 
 /*
+ * Reads the xs:dateTime attribute name of node, without a namespace, into *out, and sets
+ * *present, which may be NULL for a required attribute. A time with a fraction of a
+ * second sets *fraction when fraction is not NULL. A required attribute that is absent,
+ * and a value that saml_time_parse rejects, is SAML_ERR_NOT_SAML naming the attribute.
+ */
+saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, time_t *out,
+                           bool *present, bool *fraction, char *detail, size_t detail_size);
+
+/*
  * Checks the attributes that SAML 2.0 Core (section 3.2.2, StatusResponseType) requires
  * of a Response, which the verifier reads nothing else from: Version "2.0", an ID and an
  * IssueInstant that is an xs:dateTime. A fault is SAML_ERR_NOT_SAML, naming the
- * attribute. The IssueInstant is not compared with the clock.
+ * attribute. saml_verify.c compares the IssueInstant with the clock.
  */
 saml_status saml_check_response_header(xmlNodePtr response, char *detail,
                                        size_t detail_size);

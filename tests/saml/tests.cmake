@@ -14,6 +14,10 @@ add_dependencies(saml_attacks_test idsvc-admin)
 idsvc_add_unit_test(saml_checks_test ${CMAKE_CURRENT_LIST_DIR}/saml_checks_test.c
                     saml_test_util pthread)
 
+idsvc_add_unit_test(saml_schema_values_test
+                    ${CMAKE_CURRENT_LIST_DIR}/saml_schema_values_test.c saml_test_util)
+add_dependencies(saml_schema_values_test idsvc-admin)
+
 idsvc_add_unit_test(saml_c14n_bounds_test ${CMAKE_CURRENT_LIST_DIR}/saml_c14n_bounds_test.c
                     saml_test_util idsvc_policy)
 add_dependencies(saml_c14n_bounds_test idsvc-admin)

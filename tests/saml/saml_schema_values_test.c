@@ -1,0 +1,232 @@
+#define _GNU_SOURCE /* asprintf */
+/*
+ * The values that the verifier checks without using them. The IssueInstant of the
+ * Assertion and of a Response and the AuthnInstant must not lie in the future, and the
+ * SessionNotOnOrAfter must not have passed. The optional attributes of a Response and a
+ * SubjectConfirmationData must be of their XML Schema types. A null AttributeValue must
+ * be empty.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "saml_test_util.h"
+
+static saml_fixture fixture;
+static char *genuine; /* signed in the HSM; IssueInstant and NotBefore are ST_NOW - 60 */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (st_fixture_create(&fixture) != 0)
+        return -1;
+    genuine = st_build(&fixture, fixture.rsa, "alice@idsvc.test");
+    return genuine != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(genuine);
+    st_fixture_destroy(&fixture);
+    return 0;
+}
+
+/* The template's IssueInstant and NotBefore, ST_NOW - 60. */
+#define TEMPLATE_ISSUE_INSTANT "IssueInstant=\"2025-12-31T23:59:00Z\""
+
+#define AUTHN_STATEMENT(attributes)                                                      \
+    "</saml:Conditions><saml:AuthnStatement " attributes "><saml:AuthnContext>"          \
+    "<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"      \
+    "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+
+#define SUCCESS_STATUS                                                                   \
+    "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"       \
+    "Success\"/></samlp:Status>"
+
+/* The xmlsec1 template changed by from -> to, signed with a file key that the issuer
+ * trusts. */
+static char *signed_variant(const char *from, const char *to)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *changed = st_replace(template, from, to);
+    char *signed_xml = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+
+    free(template);
+    free(changed);
+    return signed_xml;
+}
+
+/* genuine inside an unsigned, successful Response with these attributes besides
+ * Version. */
+static char *in_response(const char *attributes)
+{
+    char *xml = NULL;
+
+    assert_int_not_equal(asprintf(&xml,
+                                  "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+                                  "protocol\" Version=\"2.0\" %s>" SUCCESS_STATUS
+                                  "%s</samlp:Response>",
+                                  attributes, genuine),
+                         -1);
+    return xml;
+}
+
+static time_t offset_clock(void *ctx)
+{
+    return ST_NOW + *(const long *)ctx;
+}
+
+/* Verifies xml at ST_NOW + offset with skew seconds of clock skew, and checks that the
+ * outcome is expected and, when detail is not NULL, that its sentence is detail. */
+static void expect_at(const char *xml, long offset, long skew, saml_status expected,
+                      const char *detail)
+{
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char actual[512];
+    saml_status status;
+
+    options.clock = offset_clock;
+    options.clock_ctx = &offset;
+    options.clock_skew_seconds = skew;
+    status = saml_verify(fixture.store, &options, xml, strlen(xml), &a, actual,
+                         sizeof(actual));
+    print_message("    %s: %s\n", saml_status_code(status), actual);
+    saml_assertion_free(&a);
+    if (status != expected)
+        fail_msg("at %+ld with skew %ld: expected %s, got %s: %s", offset, skew,
+                 saml_status_code(expected), saml_status_code(status), actual);
+    if (detail != NULL)
+        assert_string_equal(actual, detail);
+}
+
+/* An Assertion issued after the verification time, beyond the skew, is not valid yet,
+ * whatever its NotBefore. At the limit it passes, and so does a fraction of a second
+ * past it, because the verifier reads whole seconds. */
+static void future_issue_instant_rejected(void **state)
+{
+    char *at_now = signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:00:00Z\"");
+    char *later = signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
+    char *fraction =
+        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:00:00.900Z\"");
+
+    (void)state;
+    expect_at(at_now, 0, 0, SAML_OK, NULL);
+    expect_at(at_now, -1, 0, SAML_ERR_NOT_YET_VALID,
+              "the IssueInstant of the Assertion is in the future, 1 seconds from now, beyond "
+              "the clock skew");
+    expect_at(fraction, 0, 0, SAML_OK, NULL);
+    expect_at(later, 0, 0, SAML_ERR_NOT_YET_VALID,
+              "the IssueInstant of the Assertion is in the future, 60 seconds from now, "
+              "beyond the clock skew");
+    expect_at(later, 0, 60, SAML_OK, NULL);
+    expect_at(later, -1, 60, SAML_ERR_NOT_YET_VALID, NULL);
+    free(at_now);
+    free(later);
+    free(fraction);
+}
+
+/* A document whose IssueInstant equals its NotBefore passes at the NotBefore, with or
+ * without skew, as the node's own assertions do. So does one whose IssueInstant is a few
+ * milliseconds after a NotBefore with a fraction, as ADFS writes them: the NotBefore is
+ * rounded up to the next second, and the IssueInstant's fraction is dropped. */
+static void issue_instant_at_not_before_accepted(void **state)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *issued = st_replace(template, TEMPLATE_ISSUE_INSTANT,
+                              "IssueInstant=\"2025-12-31T23:59:00.348Z\"");
+    char *changed = st_replace(issued, "NotBefore=\"2025-12-31T23:59:00Z\"",
+                               "NotBefore=\"2025-12-31T23:59:00.332Z\"");
+    char *adfs_like = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+
+    (void)state;
+    expect_at(genuine, -60, 0, SAML_OK, NULL);
+    expect_at(genuine, -120, 60, SAML_OK, NULL);
+    expect_at(genuine, -121, 60, SAML_ERR_NOT_YET_VALID, NULL);
+    expect_at(adfs_like, -59, 0, SAML_OK, NULL);
+    expect_at(adfs_like, -60, 0, SAML_ERR_NOT_YET_VALID,
+              "the assertion is not valid before NotBefore, 1 seconds from now");
+    free(template);
+    free(issued);
+    free(changed);
+    free(adfs_like);
+}
+
+static void future_authn_instant_rejected(void **state)
+{
+    char *later = signed_variant("</saml:Conditions>",
+                                 AUTHN_STATEMENT("AuthnInstant=\"2026-01-01T00:00:30Z\""));
+
+    (void)state;
+    expect_at(later, 30, 0, SAML_OK, NULL);
+    expect_at(later, 0, 30, SAML_OK, NULL);
+    expect_at(later, 29, 0, SAML_ERR_NOT_YET_VALID,
+              "the AuthnInstant of the AuthnStatement is in the future, 1 seconds from now, "
+              "beyond the clock skew");
+    expect_at(later, 0, 29, SAML_ERR_NOT_YET_VALID, NULL);
+    free(later);
+}
+
+/* The Response is not signed here. Its IssueInstant can only reject, as its status. */
+static void future_response_issue_instant_rejected(void **state)
+{
+    char *at_now = in_response("ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\"");
+    char *later = in_response("ID=\"_r2\" IssueInstant=\"2026-01-01T01:00:00+01:00\"");
+
+    (void)state;
+    expect_at(at_now, 0, 0, SAML_OK, NULL);
+    expect_at(at_now, -1, 0, SAML_ERR_NOT_YET_VALID,
+              "the IssueInstant of the Response is in the future, 1 seconds from now, beyond "
+              "the clock skew");
+    expect_at(later, 0, 0, SAML_OK, NULL);
+    expect_at(later, -10, 9, SAML_ERR_NOT_YET_VALID, NULL);
+    expect_at(later, -10, 10, SAML_OK, NULL);
+    free(at_now);
+    free(later);
+}
+
+/* The CLI reports the code, as the node does. */
+static void future_issue_instant_named_by_cli(void **state)
+{
+    char *later = signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
+    char path[PATH_MAX + 32];
+    char args[PATH_MAX * 2 + 128];
+    char line[512];
+    FILE *file;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/future.xml", fixture.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    assert_int_equal(fputs(later, file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+    snprintf(args, sizeof(args), "--trust %s.pub --at 2026-01-01T00:00:00Z %s",
+             fixture.file_rsa, path);
+    assert_int_equal(st_run_cli(args, line, sizeof(line)), 1);
+    assert_string_equal(line, "rejected: not_yet_valid: the IssueInstant of the Assertion "
+                              "is in the future, 60 seconds from now, beyond the clock skew");
+    free(later);
+}
+
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(future_issue_instant_rejected),
+        cmocka_unit_test(issue_instant_at_not_before_accepted),
+        cmocka_unit_test(future_authn_instant_rejected),
+        cmocka_unit_test(future_response_issue_instant_rejected),
+        cmocka_unit_test(future_issue_instant_named_by_cli),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
