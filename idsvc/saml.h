@@ -286,6 +286,11 @@ typedef struct saml_assertion {
     time_t issue_instant;
     time_t authn_instant;    /* 0 when has_authn_statement is false */
     bool has_authn_statement;
+    /* The AuthnStatement's SessionNotOnOrAfter, the time at which the issuer's session
+     * with the subject ends (SAML 2.0 Core, section 2.7.2). 0 when
+     * has_session_not_on_or_after is false. */
+    time_t session_not_on_or_after;
+    bool has_session_not_on_or_after;
     time_t not_before;       /* 0 when has_not_before is false */
     bool has_not_before;
     time_t not_on_or_after;

@@ -657,6 +657,11 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     a->has_authn_statement = true;
     status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, NULL,
                             NULL, detail, detail_size);
+    /* It is optional, and saml_verify.c compares it with the clock. */
+    if (status == SAML_OK)
+        status = saml_read_time(statement, "SessionNotOnOrAfter", false,
+                                &a->session_not_on_or_after, &a->has_session_not_on_or_after,
+                                NULL, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_authn_statement_form(statement, detail, detail_size);
     if (status != SAML_OK)

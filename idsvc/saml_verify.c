@@ -380,7 +380,10 @@ static saml_status saml_check_not_future(time_t instant, const char *what, const
  * Checks the instants outside the validity window against the clock, with the skew of
  * the window. An IssueInstant, of the Assertion or of a Response around it, and an
  * AuthnInstant name events that have happened, so a later one than now plus the skew is
- * rejected as not yet valid. Fractions of a second are dropped, so an instant less than a second
+ * rejected as not yet valid. A SessionNotOnOrAfter at or before now minus the skew is
+ * rejected as expired: SAML 2.0 Core (section 2.7.2) has the issuer's session with the
+ * subject considered ended then, and the result attestation would vouch for that
+ * authentication. Fractions of a second are dropped, so an instant less than a second
  * past the limit passes. The Response is not always signed, but it can only reject.
  */
 static saml_status saml_check_instants(const saml_located *loc, const saml_assertion *a,
@@ -402,6 +405,12 @@ static saml_status saml_check_instants(const saml_located *loc, const saml_asser
             status = saml_check_not_future(response_instant, "IssueInstant", "Response", now,
                                            skew, detail, detail_size);
     }
+    if (status == SAML_OK && a->has_session_not_on_or_after &&
+        now - skew >= a->session_not_on_or_after)
+        status = saml_fail(detail, detail_size, SAML_ERR_EXPIRED,
+                           "the issuer's session with the subject ended at the "
+                           "AuthnStatement's SessionNotOnOrAfter, %lld seconds ago",
+                           (long long)(now - a->session_not_on_or_after));
     return status;
 }
 

@@ -217,6 +217,60 @@ static void future_issue_instant_named_by_cli(void **state)
     free(later);
 }
 
+/* The session that the issuer reports ends at SessionNotOnOrAfter. From that time on,
+ * with the skew applied, the assertion is expired. */
+static void session_not_on_or_after_enforced(void **state)
+{
+    char *session = signed_variant(
+        "</saml:Conditions>",
+        AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:00Z\" "
+                        "SessionNotOnOrAfter=\"2026-01-01T00:01:00Z\""));
+
+    (void)state;
+    expect_at(session, 59, 0, SAML_OK, NULL);
+    expect_at(session, 60, 0, SAML_ERR_EXPIRED,
+              "the issuer's session with the subject ended at the AuthnStatement's "
+              "SessionNotOnOrAfter, 0 seconds ago");
+    expect_at(session, 119, 60, SAML_OK, NULL);
+    expect_at(session, 120, 60, SAML_ERR_EXPIRED, NULL);
+    free(session);
+}
+
+/* A SessionNotOnOrAfter is read with the rules of every other time. */
+static void session_not_on_or_after_parsed_strictly(void **state)
+{
+    static const struct {
+        const char *value;
+        const char *detail;
+    } cases[] = {
+        {"2026-01-01T00:01:00", "the SessionNotOnOrAfter \"2026-01-01T00:01:00\" of "
+                                "<AuthnStatement> is not a valid xs:dateTime: a real date "
+                                "and time, ending in Z or an offset"},
+        {"2026-02-30T00:00:00Z", "the SessionNotOnOrAfter \"2026-02-30T00:00:00Z\" of "
+                                 "<AuthnStatement> is not a valid xs:dateTime: a real date "
+                                 "and time, ending in Z or an offset"},
+        {"", "the SessionNotOnOrAfter \"\" of <AuthnStatement> is not a valid xs:dateTime: "
+             "a real date and time, ending in Z or an offset"},
+        {"10000-01-01T00:00:00Z", "the SessionNotOnOrAfter \"10000-01-01T00:00:00Z\" of "
+                                  "<AuthnStatement> is outside the range the node reads, "
+                                  "1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char statement[512];
+        char *xml;
+
+        snprintf(statement, sizeof(statement),
+                 AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:00Z\" "
+                                 "SessionNotOnOrAfter=\"%s\""),
+                 cases[i].value);
+        xml = signed_variant("</saml:Conditions>", statement);
+        expect_at(xml, 0, 0, SAML_ERR_NOT_SAML, cases[i].detail);
+        free(xml);
+    }
+}
+
 
 int main(void)
 {
@@ -226,6 +280,8 @@ int main(void)
         cmocka_unit_test(future_authn_instant_rejected),
         cmocka_unit_test(future_response_issue_instant_rejected),
         cmocka_unit_test(future_issue_instant_named_by_cli),
+        cmocka_unit_test(session_not_on_or_after_enforced),
+        cmocka_unit_test(session_not_on_or_after_parsed_strictly),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
