@@ -330,8 +330,11 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail, size_t
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the Response has no ID attribute, which SAML 2.0 Core requires");
     xmlFree(id);
-    return saml_read_time(response, "IssueInstant", true, &issue_instant, NULL, NULL, detail,
-                          detail_size);
+    status = saml_read_time(response, "IssueInstant", true, &issue_instant, NULL, NULL,
+                            detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    return saml_check_response_types(response, detail, detail_size);
 }
 
 static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, char *detail,

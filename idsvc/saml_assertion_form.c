@@ -4,7 +4,8 @@
  * its Subject and each SubjectConfirmation, each AttributeStatement and Attribute, and
  * an AuthnStatement with its AuthnContext. The verifier reads its claims from these
  * elements, so an element out of place or of an unknown kind is rejected as not_saml
- * rather than skipped. The content of an Advice, a Conditions (see
+ * rather than skipped. The attributes of a SubjectConfirmationData are checked against
+ * their types (saml_verify_types.c). The content of an Advice, a Conditions (see
  * saml_verify_profile.c), a SubjectConfirmationData, an AttributeValue and an
  * AuthnContextDecl is not checked here.
  */
@@ -266,8 +267,28 @@ saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
                                      detail_size);
 }
 
-/* Checks a SubjectConfirmation and the text content of its NameID, which the readers
- * do not read. */
+/* Checks the attribute types of the SubjectConfirmationData of confirmation, if it has
+ * one. */
+static saml_status saml_form_check_confirmation_data(xmlNodePtr confirmation, char *detail,
+                                                     size_t detail_size)
+{
+    xmlNodePtr data = saml_form_find(confirmation, "SubjectConfirmationData");
+    xmlChar *method;
+    bool bearer;
+    saml_status status;
+
+    if (data == NULL)
+        return SAML_OK;
+    status = saml_read_attr(confirmation, "Method", NULL, &method, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    bearer = method != NULL && saml_uri_equals((const char *)method, SAML_METHOD_BEARER);
+    xmlFree(method);
+    return saml_check_confirmation_data_types(data, bearer, detail, detail_size);
+}
+
+/* Checks a SubjectConfirmation, the text content of its NameID and the attributes of its
+ * SubjectConfirmationData, which the readers do not read. */
 static saml_status saml_form_check_subject_confirmation(xmlNodePtr confirmation,
                                                         char *detail, size_t detail_size)
 {
@@ -275,10 +296,12 @@ static saml_status saml_form_check_subject_confirmation(xmlNodePtr confirmation,
                                          "an identifier?, then SubjectConfirmationData?",
                                          detail, detail_size);
 
+    if (status == SAML_OK)
+        status = saml_form_check_text_only(saml_form_find(confirmation, "NameID"), detail,
+                                           detail_size);
     if (status != SAML_OK)
         return status;
-    return saml_form_check_text_only(saml_form_find(confirmation, "NameID"), detail,
-                                     detail_size);
+    return saml_form_check_confirmation_data(confirmation, detail, detail_size);
 }
 
 static saml_status saml_form_check_subject(xmlNodePtr subject, char *detail,

@@ -15,6 +15,7 @@
 #define SAML_NS_PROTOCOL "urn:oasis:names:tc:SAML:2.0:protocol"
 #define SAML_NS_DSIG "http://www.w3.org/2000/09/xmldsig#"
 #define SAML_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
+#define SAML_METHOD_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
 /* One trusted public key, kept both as an EVP_PKEY and as a ready xmlsec key, so that a
  * verification never copies it. */
@@ -201,11 +202,26 @@ saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, tim
 /*
  * Checks the attributes that SAML 2.0 Core (section 3.2.2, StatusResponseType) requires
  * of a Response, which the verifier reads nothing else from: Version "2.0", an ID and an
- * IssueInstant that is an xs:dateTime. A fault is SAML_ERR_NOT_SAML, naming the
- * attribute. saml_verify.c compares the IssueInstant with the clock.
+ * IssueInstant that is an xs:dateTime, then the types of saml_check_response_types. A
+ * fault is SAML_ERR_NOT_SAML, naming the attribute. saml_verify.c compares the
+ * IssueInstant with the clock.
  */
 saml_status saml_check_response_header(xmlNodePtr response, char *detail,
                                        size_t detail_size);
+
+/* Returns whether value is an xs:anyURI, by the rule that saml_verify_types.c gives. */
+bool saml_is_any_uri(const char *value);
+
+/* Rejects, as SAML_ERR_NOT_SAML, a Response whose InResponseTo is not an xs:NCName, or
+ * whose Destination or Consent is not an xs:anyURI. A digit may start the InResponseTo,
+ * as it may start an ID. */
+saml_status saml_check_response_types(xmlNodePtr response, char *detail, size_t detail_size);
+
+/* Rejects, as SAML_ERR_NOT_SAML, a SubjectConfirmationData whose InResponseTo is not an
+ * xs:NCName or whose Recipient is not an xs:anyURI, and, unless bearer, whose NotBefore
+ * or NotOnOrAfter is not an xs:dateTime that the node reads. */
+saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, char *detail,
+                                               size_t detail_size);
 
 /*
  * Rejects an AuthnStatement whose content breaks AuthnStatementType and AuthnContextType

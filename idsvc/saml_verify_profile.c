@@ -22,7 +22,6 @@
 #include "xml_safe.h"
 
 #define SAML_STATUS_SUCCESS "urn:oasis:names:tc:SAML:2.0:status:Success"
-#define SAML_METHOD_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
 /* The largest ProxyRestriction Count kept. A larger one is read as this value: the node
  * then allows fewer indirections than the issuer did, never more. */

@@ -124,12 +124,16 @@ static saml_fixture fixture;
     "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>"
 
 /* Edits of the test template so that it carries every value the verifier reads. They
- * add an Issuer with the entity Format, a NameID with its qualifiers, a NotBefore with a
- * fraction of a second, OneTimeUse, a ProxyRestriction, an AuthnStatement, and attribute
- * values, one of them null. */
+ * add an Issuer with the entity Format, a NameID with its qualifiers and the optional
+ * attributes of a SubjectConfirmationData. They add a NotBefore with a fraction of a
+ * second, OneTimeUse, a ProxyRestriction, an AuthnStatement with a
+ * SessionNotOnOrAfter, and attribute values, one of them null. */
 static const char *const rich_edits[][2] = {
     {"<saml:Issuer>",
      "<saml:Issuer Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:entity\">"},
+    {"<saml:SubjectConfirmationData ",
+     "<saml:SubjectConfirmationData InResponseTo=\"_request01\" "
+     "Recipient=\"https://sp.example/acs\" Address=\"192.0.2.1\" "},
     {"<saml:NameID ",
      "<saml:NameID NameQualifier=\"urn:example:q\" SPNameQualifier=\"urn:example:sq\" "
      "SPProvidedID=\"sp-1\" "},
@@ -137,7 +141,8 @@ static const char *const rich_edits[][2] = {
     {"</saml:Conditions>",
      "<saml:OneTimeUse/><saml:ProxyRestriction Count=\"2\">"
      "<saml:Audience>urn:example:proxy</saml:Audience></saml:ProxyRestriction>"
-     "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"2025-12-31T23:59:00Z\">"
+     "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"2025-12-31T23:59:00Z\" "
+     "SessionNotOnOrAfter=\"2026-01-01T08:00:00Z\">"
      "<saml:AuthnContext><saml:AuthnContextClassRef>urn:example:loa"
      "</saml:AuthnContextClassRef><saml:AuthenticatingAuthority>urn:example:authority"
      "</saml:AuthenticatingAuthority></saml:AuthnContext></saml:AuthnStatement>"
@@ -182,7 +187,8 @@ static char *rich_assertion(void)
     return rich_assertion_with(NULL, NULL);
 }
 
-/* Wraps content in an unsigned Response whose Issuer names the test issuer. */
+/* Wraps content in an unsigned Response whose Issuer names the test issuer, with every
+ * optional attribute of a Response. */
 static char *in_response(const char *content)
 {
     char *xml = NULL;
@@ -191,7 +197,9 @@ static char *in_response(const char *content)
         asprintf(
             &xml,
             "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
-            "ID=\"_response01\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">"
+            "ID=\"_response01\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\" "
+            "InResponseTo=\"_request01\" Destination=\"https://sp.example/acs\" "
+            "Consent=\"urn:oasis:names:tc:SAML:2.0:consent:unspecified\">"
             "<saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">" ST_ISSUER
             "</saml:Issuer>%s</samlp:Response>",
             content),

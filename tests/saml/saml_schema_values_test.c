@@ -46,6 +46,8 @@ static int teardown(void **state)
     "<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"      \
     "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
 
+#define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+
 #define SUCCESS_STATUS                                                                   \
     "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"       \
     "Success\"/></samlp:Status>"
@@ -271,6 +273,124 @@ static void session_not_on_or_after_parsed_strictly(void **state)
     }
 }
 
+/* The optional attributes of a Response: InResponseTo is an xs:NCName, Destination and
+ * Consent are xs:anyURI. XML white space around a value collapses, and XLink escapes
+ * non-ASCII characters and spaces inside an xs:anyURI, so those pass. */
+static void response_attribute_types_checked(void **state)
+{
+    static const char *const valid[] = {
+        "InResponseTo=\"_fc4a34b0-7efb-012e-caae-782bcb13bb38\"",
+        "InResponseTo=\" ONELOGIN_4fee3b04 \"",
+        "InResponseTo=\"4fee3b04-6a3b-4a3c-9c3e-2f0c4b9a1d5e\"",
+        "Destination=\"\"",
+        "Destination=\"https://sp.example/acs?x=1&amp;y=%20#frag\"",
+        "Destination=\"https://user:pw@[2001:db8::1]:8443/saml/acs\"",
+        "Destination=\"https://[v1.fe80::a+en1]/acs\"",
+        "Destination=\"https://192.0.2.7/a/b;c=d\"",
+        "Destination=\"https://sp.example/caf\xc3\xa9 bar\"",
+        "Destination=\"/relative/acs\"",
+        "Destination=\"&#10; https://sp.example/acs\t\"",
+        "Consent=\"urn:oasis:names:tc:SAML:2.0:consent:unspecified\"",
+    };
+    static const struct {
+        const char *attribute;
+        const char *detail;
+    } invalid[] = {
+        {"InResponseTo=\"\"", "the InResponseTo \"\" of <Response> is not an xs:NCName: it "
+                              "must be a name without a colon or white space, the ID of the "
+                              "request it answers, as SAML 2.0 Core's schema requires"},
+        {"InResponseTo=\"_a b\"", NULL},
+        {"InResponseTo=\"p:_ab\"", NULL},
+        {"InResponseTo=\"_a'b\"", NULL},
+        {"Destination=\"https://sp.example/%zz\"",
+         "the Destination \"https://sp.example/%zz\" of <Response> is not an xs:anyURI: it "
+         "must be a URI reference, as SAML 2.0 Core's schema requires"},
+        {"Destination=\"https://sp.example/a#b#c\"", NULL},
+        {"Destination=\"https://sp.example:80x/acs\"", NULL},
+        {"Destination=\"https://[2001:db8::g]/acs\"", NULL},
+        {"Destination=\"https://[2001:db8::1/acs\"", NULL},
+        {"Destination=\"https://sp.example/[x]\"", NULL},
+        {"Destination=\"1https://sp.example/acs\"", NULL},
+        {"Destination=\":acs\"", NULL},
+        {"Consent=\"urn:oasis:names:tc:SAML:2.0:consent:%\"", NULL},
+        {"Consent=\"-consent:unspecified\"", NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        char attributes[256];
+        char *xml;
+
+        snprintf(attributes, sizeof(attributes),
+                 "ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\" %s", valid[i]);
+        xml = in_response(attributes);
+        expect_at(xml, 0, 0, SAML_OK, NULL);
+        free(xml);
+    }
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        char attributes[256];
+        char *xml;
+
+        snprintf(attributes, sizeof(attributes),
+                 "ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\" %s", invalid[i].attribute);
+        xml = in_response(attributes);
+        expect_at(xml, 0, 0, SAML_ERR_NOT_SAML, invalid[i].detail);
+        free(xml);
+    }
+}
+
+#define HOLDER_OF_KEY(data_attributes)                                                   \
+    "</saml:SubjectConfirmation><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:"   \
+    "SAML:2.0:cm:holder-of-key\"><saml:SubjectConfirmationData " data_attributes         \
+    "/></saml:SubjectConfirmation></saml:Subject>"
+
+/* The optional attributes of a SubjectConfirmationData: InResponseTo is an xs:NCName,
+ * Recipient an xs:anyURI and Address an xs:string, which any value is. The times of a
+ * confirmation that the node does not use are xs:dateTime too. */
+static void confirmation_data_types_checked(void **state)
+{
+    static const char bearer_data[] = "<saml:SubjectConfirmationData ";
+    static const char subject_end[] = "</saml:SubjectConfirmation></saml:Subject>";
+    static const struct {
+        const char *from;
+        const char *to;
+        const char *detail; /* NULL: the assertion verifies */
+    } cases[] = {
+        {bearer_data,
+         "<saml:SubjectConfirmationData InResponseTo=\"_d766d16611ac0d14121b\" "
+         "Recipient=\"https://sp.example/acs\" Address=\"not an address at all\" ",
+         NULL},
+        {bearer_data, "<saml:SubjectConfirmationData Recipient=\"\" ", NULL},
+        {subject_end,
+         HOLDER_OF_KEY("NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\""),
+         NULL},
+        {bearer_data, "<saml:SubjectConfirmationData InResponseTo=\"a:b\" ",
+         "the InResponseTo \"a:b\" of <SubjectConfirmationData> is not an xs:NCName: it must "
+         "be a name without a colon or white space, the ID of the request it answers, as "
+         "SAML 2.0 Core's schema requires"},
+        {bearer_data, "<saml:SubjectConfirmationData Recipient=\"https://sp.example/a%g1\" ",
+         "the Recipient \"https://sp.example/a%g1\" of <SubjectConfirmationData> is not an "
+         "xs:anyURI: it must be a URI reference, as SAML 2.0 Core's schema requires"},
+        {subject_end, HOLDER_OF_KEY("Recipient=\"https://sp.example/#a#b\""),
+         "the Recipient \"https://sp.example/#a#b\" of <SubjectConfirmationData> is not an "
+         "xs:anyURI: it must be a URI reference, as SAML 2.0 Core's schema requires"},
+        {subject_end, HOLDER_OF_KEY("NotOnOrAfter=\"soon\""),
+         "the NotOnOrAfter \"soon\" of <SubjectConfirmationData> is not a valid xs:dateTime: "
+         "a real date and time, ending in Z or an offset"},
+        {subject_end, HOLDER_OF_KEY("NotBefore=\"2026-01-01T00:00:00\""),
+         "the NotBefore \"2026-01-01T00:00:00\" of <SubjectConfirmationData> is not a valid "
+         "xs:dateTime: a real date and time, ending in Z or an offset"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        expect_at(xml, 0, 0, cases[i].detail != NULL ? SAML_ERR_NOT_SAML : SAML_OK,
+                  cases[i].detail);
+        free(xml);
+    }
+}
 
 int main(void)
 {
@@ -282,6 +402,8 @@ int main(void)
         cmocka_unit_test(future_issue_instant_named_by_cli),
         cmocka_unit_test(session_not_on_or_after_enforced),
         cmocka_unit_test(session_not_on_or_after_parsed_strictly),
+        cmocka_unit_test(response_attribute_types_checked),
+        cmocka_unit_test(confirmation_data_types_checked),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

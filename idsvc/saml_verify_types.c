@@ -1,0 +1,276 @@
+/*
+ * The XML Schema types of the optional attributes that the verifier does not otherwise
+ * read. They are InResponseTo, Destination and Consent of a Response (StatusResponseType,
+ * saml-schema-protocol-2.0.xsd). They are also InResponseTo, Recipient, NotBefore and
+ * NotOnOrAfter of a SubjectConfirmationData (SubjectConfirmationDataType,
+ * saml-schema-assertion-2.0.xsd). A value that is not of its type breaks the schema and
+ * is rejected as not_saml, although the node compares none of these values.
+ *
+ * An InResponseTo is an xs:NCName. A digit or another character that an NCName allows
+ * only later may start it, as the verifier allows for an ID, because it repeats the ID
+ * of a request. Destination, Consent and Recipient are xs:anyURI. The Address of a
+ * SubjectConfirmationData is an xs:string, which any attribute value is.
+ */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "saml_verify_internal.h"
+#include "xml_safe.h"
+
+#define SAML_XML_SPACE " \t\r\n"
+
+/* The longest IPv6 address in text form, with an IPv4 part. */
+#define SAML_IPV6_TEXT_MAX 45
+
+static bool saml_uri_is_alpha(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static bool saml_uri_is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+/* The characters that XLink (section 5.4) escapes as %HH before an xs:anyURI is read as
+ * a URI (XML Schema 1.0, Part 2, section 3.2.17): non-ASCII bytes, controls, space and
+ * < > " { } | \ ^ `. Each stands for a valid percent-encoding. */
+static bool saml_uri_is_escaped(unsigned char c)
+{
+    return c <= 0x20 || c >= 0x7f || (c != '\0' && strchr("<>\"{}|\\^`", c) != NULL);
+}
+
+/* unreserved and sub-delims of RFC 3986, section 2. */
+static bool saml_uri_is_plain(unsigned char c)
+{
+    return saml_uri_is_alpha(c) || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* Returns the length of the character at text that extra or a plain, escaped or
+ * percent-encoded character makes up, or 0 when there is none there. */
+static size_t saml_uri_char(const char *text, const char *extra)
+{
+    unsigned char c = (unsigned char)text[0];
+
+    if (c == '\0')
+        return 0;
+    if (saml_uri_is_plain(c) || saml_uri_is_escaped(c) || strchr(extra, c) != NULL)
+        return 1;
+    if (c == '%' && saml_uri_is_hex((unsigned char)text[1]) &&
+        saml_uri_is_hex((unsigned char)text[2]))
+        return 3;
+    return 0;
+}
+
+/* Skips the characters that extra or saml_uri_char allows and returns the first other
+ * one. */
+static const char *saml_uri_skip(const char *text, const char *extra)
+{
+    size_t len;
+
+    while ((len = saml_uri_char(text, extra)) > 0)
+        text += len;
+    return text;
+}
+
+/* Checks an IP-literal without its brackets, len characters at text: an IPv6 address
+ * or an IPvFuture ("v", hex digits, ".", then plain characters or ":"). */
+static bool saml_uri_ip_literal(const char *text, size_t len)
+{
+    char address[SAML_IPV6_TEXT_MAX + 1];
+    struct in6_addr parsed;
+    size_t hex = 1;
+
+    if (len > 1 && (text[0] == 'v' || text[0] == 'V')) {
+        while (hex < len && saml_uri_is_hex((unsigned char)text[hex]))
+            hex++;
+        if (hex == 1 || hex + 1 >= len || text[hex] != '.')
+            return false;
+        for (size_t i = hex + 1; i < len; i++) {
+            if (!saml_uri_is_plain((unsigned char)text[i]) && text[i] != ':')
+                return false;
+        }
+        return true;
+    }
+    if (len == 0 || len > SAML_IPV6_TEXT_MAX)
+        return false;
+    memcpy(address, text, len);
+    address[len] = '\0';
+    return inet_pton(AF_INET6, address, &parsed) == 1;
+}
+
+/* Checks the authority of len characters at text: [ userinfo "@" ] host [ ":" port ]. */
+static bool saml_uri_authority(const char *text, size_t len)
+{
+    const char *end = text + len;
+    const char *at = memchr(text, '@', len);
+    const char *host = text;
+    const char *rest;
+
+    if (at != NULL) {
+        if (saml_uri_skip(text, ":") != at)
+            return false;
+        host = at + 1;
+    }
+    if (host < end && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+
+        if (close == NULL || !saml_uri_ip_literal(host + 1, (size_t)(close - host - 1)))
+            return false;
+        rest = close + 1;
+    } else {
+        rest = saml_uri_skip(host, "");
+    }
+    if (rest < end && *rest == ':')
+        rest += 1 + strspn(rest + 1, "0123456789");
+    return rest == end;
+}
+
+/*
+ * Returns whether value is an xs:anyURI: with the XML white space around it removed
+ * (the type's whiteSpace facet is collapse), and the characters of saml_uri_is_escaped
+ * read as escaped, a URI-reference of RFC 3986 (section 4.1). The empty value is one.
+ * libxml2's schema validator (xmlschemastypes.c) replaces the same characters and then
+ * parses the value with its own URI parser.
+ */
+bool saml_is_any_uri(const char *value)
+{
+    const char *start = value + strspn(value, SAML_XML_SPACE);
+    const char *end = start + strlen(start);
+    const char *p = start;
+    const char *first_end;
+
+    while (end > start && strchr(SAML_XML_SPACE, end[-1]) != NULL)
+        end--;
+
+    /* A scheme, or a first path segment without a colon (RFC 3986, section 4.2). */
+    first_end = start + strcspn(start, "/?#");
+    if (memchr(start, ':', (size_t)(first_end - start)) != NULL) {
+        if (!saml_uri_is_alpha((unsigned char)*p))
+            return false;
+        p += 1 + strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789+-.");
+        if (*p != ':')
+            return false;
+        p++;
+    }
+
+    if (p[0] == '/' && p[1] == '/') {
+        size_t len = strcspn(p + 2, "/?#");
+
+        if (p + 2 + len > end)
+            len = (size_t)(end - (p + 2));
+        if (!saml_uri_authority(p + 2, len))
+            return false;
+        p += 2 + len;
+    }
+    p = saml_uri_skip(p, ":@/");
+    if (p < end && *p == '?')
+        p = saml_uri_skip(p + 1, ":@/?");
+    if (p < end && *p == '#')
+        p = saml_uri_skip(p + 1, ":@/?");
+    /* The white space at the end counts as escaped, so the scan may pass it. */
+    return p >= end;
+}
+
+/* Returns whether value is an InResponseTo: an NCName once the XML white space around
+ * it is removed, as the whiteSpace facet of xs:NCName (collapse) removes it. Removes
+ * that white space from value. */
+static bool saml_is_response_reference(char *value)
+{
+    size_t start = strspn(value, SAML_XML_SPACE);
+    size_t len = strlen(value + start);
+
+    while (len > 0 && strchr(SAML_XML_SPACE, value[start + len - 1]) != NULL)
+        len--;
+    memmove(value, value + start, len);
+    value[len] = '\0';
+    return xml_safe_is_ncname(value, true);
+}
+
+/* The schema type of an attribute that saml_check_types reads. */
+typedef enum saml_attr_type {
+    SAML_TYPE_NCNAME,
+    SAML_TYPE_ANY_URI,
+} saml_attr_type;
+
+typedef struct saml_typed_attr {
+    const char *name;
+    saml_attr_type type;
+} saml_typed_attr;
+
+static saml_status saml_check_typed(xmlNodePtr element, const saml_typed_attr *attr,
+                                    char *detail, size_t detail_size)
+{
+    xmlChar *value;
+    bool valid;
+    saml_status status = saml_read_attr(element, attr->name, NULL, &value, detail,
+                                        detail_size);
+
+    if (status != SAML_OK || value == NULL)
+        return status;
+    if (attr->type == SAML_TYPE_NCNAME)
+        valid = saml_is_response_reference((char *)value);
+    else
+        valid = saml_is_any_uri((const char *)value);
+    if (!valid)
+        status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                           "the %s \"%.80s\" of <%.40s> is not an %s, as SAML 2.0 Core's "
+                           "schema requires",
+                           attr->name, (const char *)value, element->name,
+                           attr->type == SAML_TYPE_NCNAME
+                               ? "xs:NCName: it must be a name without a colon or white "
+                                 "space, the ID of the request it answers"
+                               : "xs:anyURI: it must be a URI reference");
+    xmlFree(value);
+    return status;
+}
+
+static saml_status saml_check_types(xmlNodePtr element, const saml_typed_attr *attrs,
+                                    size_t count, char *detail, size_t detail_size)
+{
+    for (size_t i = 0; i < count; i++) {
+        saml_status status = saml_check_typed(element, &attrs[i], detail, detail_size);
+
+        if (status != SAML_OK)
+            return status;
+    }
+    return SAML_OK;
+}
+
+saml_status saml_check_response_types(xmlNodePtr response, char *detail, size_t detail_size)
+{
+    static const saml_typed_attr attrs[] = {
+        {"InResponseTo", SAML_TYPE_NCNAME},
+        {"Destination", SAML_TYPE_ANY_URI},
+        {"Consent", SAML_TYPE_ANY_URI},
+    };
+
+    return saml_check_types(response, attrs, sizeof(attrs) / sizeof(attrs[0]), detail,
+                            detail_size);
+}
+
+saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, char *detail,
+                                               size_t detail_size)
+{
+    static const saml_typed_attr attrs[] = {
+        {"InResponseTo", SAML_TYPE_NCNAME},
+        {"Recipient", SAML_TYPE_ANY_URI},
+    };
+    static const char *const times[] = {"NotBefore", "NotOnOrAfter"};
+    saml_status status =
+        saml_check_types(data, attrs, sizeof(attrs) / sizeof(attrs[0]), detail, detail_size);
+
+    /* saml_check_bearer reads the times of a bearer confirmation, with its own codes. */
+    for (size_t i = 0; status == SAML_OK && !bearer && i < sizeof(times) / sizeof(times[0]);
+         i++) {
+        time_t instant;
+
+        status = saml_read_time(data, times[i], false, &instant, NULL, NULL, detail,
+                                detail_size);
+    }
+    return status;
+}
