@@ -725,18 +725,34 @@ static saml_status saml_is_nil(xmlNodePtr value_node, bool *is_nil, char *detail
     return status;
 }
 
-/* Returns true when node has a child other than a comment, a processing instruction or
- * text of XML white space only, which an indented document may put there. */
+/* Returns true when node has a character or an element among its children. Comments,
+ * processing instructions and empty CDATA sections add neither. */
 static bool saml_has_content(xmlNodePtr node)
 {
     for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
         if (child->type == XML_COMMENT_NODE || child->type == XML_PI_NODE)
             continue;
-        if (child->type == XML_TEXT_NODE && xmlIsBlankNode(child))
+        if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
+            (child->content == NULL || child->content[0] == '\0'))
             continue;
         return true;
     }
     return false;
+}
+
+/* Returns true when the text and CDATA children of node are XML white space only and
+ * node has no child element. */
+static bool saml_only_white_space(xmlNodePtr node)
+{
+    for (xmlNodePtr child = node->children; child != NULL; child = child->next) {
+        if (child->type == XML_ELEMENT_NODE || child->type == XML_ENTITY_REF_NODE)
+            return false;
+        if ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE) &&
+            child->content != NULL &&
+            child->content[strspn((const char *)child->content, " \t\r\n")] != '\0')
+            return false;
+    }
+    return true;
 }
 
 /* Reads one AttributeValue as text. Its type is xs:anyType, so element content, such as
@@ -754,13 +770,19 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
 
     if (status != SAML_OK)
         return status;
+    /* XML Schema 1.0 (Part 1, section 3.3.4, clause 3.2.1) allows no character or
+     * element in a null element, so white space that looks like indentation is
+     * content too. */
     if (is_nil) {
         if (saml_has_content(value_node))
             return saml_fail(
                 detail, detail_size, SAML_ERR_NOT_SAML,
                 "a value of the Attribute \"%.60s\" is null (xsi:nil) but not "
-                "empty",
-                attribute->name);
+                "empty%s",
+                attribute->name,
+                saml_only_white_space(value_node)
+                    ? "; XML Schema allows no characters in it, not even white space"
+                    : "");
         return SAML_OK;
     }
     if (element != NULL)

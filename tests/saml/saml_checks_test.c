@@ -1529,7 +1529,8 @@ static void reference_without_id_named(void **state)
 #define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
 
 /* A null AttributeValue (xsi:nil "true" or "1") gives no value, while an empty one
- * without xsi:nil is the empty string. A null value with content is invalid. */
+ * without xsi:nil is the empty string. A null value with content is invalid, white
+ * space included, and a comment inside one adds no content. */
 static void nil_attribute_value_absent(void **state)
 {
     char *values = signed_variant(
@@ -1538,7 +1539,7 @@ static void nil_attribute_value_absent(void **state)
         "Name=\"urn:example:a\">"
         "<saml:AttributeValue " XSI "xsi:nil=\"true\"/>"
         "<saml:AttributeValue></saml:AttributeValue>"
-        "<saml:AttributeValue " XSI "xsi:nil=\" 1 \">\n  </saml:AttributeValue>"
+        "<saml:AttributeValue " XSI "xsi:nil=\" 1 \"><!-- null --></saml:AttributeValue>"
         "<saml:AttributeValue " XSI "xsi:nil=\"false\">x</saml:AttributeValue>"
         "</saml:Attribute><saml:Attribute Name=\"urn:example:b\">"
         "<saml:AttributeValue " XSI "xsi:nil=\"true\"/></saml:Attribute>"

@@ -392,6 +392,44 @@ static void confirmation_data_types_checked(void **state)
     }
 }
 
+/* XML Schema allows no character in a null element, white space included, while a
+ * comment, a processing instruction or an empty CDATA section adds none. */
+static void nil_white_space_rejected(void **state)
+{
+    static const struct {
+        const char *content;
+        const char *detail; /* NULL: the assertion verifies */
+    } cases[] = {
+        {"", NULL},
+        {"\n  ", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but not empty; "
+                 "XML Schema allows no characters in it, not even white space"},
+        {"<!-- none --><?pi x?><![CDATA[]]>", NULL},
+        {" <!-- none -->\t", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) "
+                             "but not empty; XML Schema allows no characters in it, not "
+                             "even white space"},
+        {"<![CDATA[ ]]>", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but "
+                          "not empty; XML Schema allows no characters in it, not even white "
+                          "space"},
+        {" x ", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but not empty"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char statement[512];
+        char *xml;
+
+        snprintf(statement, sizeof(statement),
+                 "</saml:Conditions><saml:AttributeStatement><saml:Attribute "
+                 "Name=\"urn:example:n\"><saml:AttributeValue " XSI "xsi:nil=\"true\">%s"
+                 "</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>",
+                 cases[i].content);
+        xml = signed_variant("</saml:Conditions>", statement);
+        expect_at(xml, 0, 0, cases[i].detail != NULL ? SAML_ERR_NOT_SAML : SAML_OK,
+                  cases[i].detail);
+        free(xml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +442,7 @@ int main(void)
         cmocka_unit_test(session_not_on_or_after_parsed_strictly),
         cmocka_unit_test(response_attribute_types_checked),
         cmocka_unit_test(confirmation_data_types_checked),
+        cmocka_unit_test(nil_white_space_rejected),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
