@@ -188,6 +188,12 @@ static bool saml_is_response_reference(char *value)
         len--;
     memmove(value, value + start, len);
     value[len] = '\0';
+
+    /* Request IDs are ASCII, whose NCName characters are quick to test. A digit, "-"
+     * or "." may start the value, as any_first below allows. */
+    if (len > 0 && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789-._") == len)
+        return true;
     return xml_safe_is_ncname(value, true);
 }
 
