@@ -209,6 +209,12 @@ saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, tim
 saml_status saml_check_response_header(xmlNodePtr response, char *detail,
                                        size_t detail_size);
 
+/* Reads the NotOnOrAfter of the SubjectConfirmationData data of a bearer confirmation
+ * into *not_on_or_after and sets *present. A value that saml_time_parse rejects is
+ * SAML_ERR_CONFIRMATION_INVALID, the code of the bearer profile's faults. */
+saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool *present,
+                                 char *detail, size_t detail_size);
+
 /* Returns whether value is an xs:anyURI, by the rule that saml_verify_types.c gives. */
 bool saml_is_any_uri(const char *value);
 
@@ -218,8 +224,9 @@ bool saml_is_any_uri(const char *value);
 saml_status saml_check_response_types(xmlNodePtr response, char *detail, size_t detail_size);
 
 /* Rejects, as SAML_ERR_NOT_SAML, a SubjectConfirmationData whose InResponseTo is not an
- * xs:NCName or whose Recipient is not an xs:anyURI, and, unless bearer, whose NotBefore
- * or NotOnOrAfter is not an xs:dateTime that the node reads. */
+ * xs:NCName, whose Recipient is not an xs:anyURI, or whose NotBefore or NotOnOrAfter is
+ * not an xs:dateTime that the node reads. The NotOnOrAfter of a bearer confirmation is
+ * read by saml_read_bearer_end, with its code. */
 saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, char *detail,
                                                size_t detail_size);
 

@@ -318,37 +318,17 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
     return SAML_OK;
 }
 
-/*
- * Checks one bearer SubjectConfirmation. The profile requires SubjectConfirmationData
- * with NotOnOrAfter and forbids NotBefore on it.
- */
-static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, long skew,
-                                          char *detail, size_t detail_size)
+saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool *present,
+                                 char *detail, size_t detail_size)
 {
-    xmlNodePtr data = saml_only_child(confirmation, SAML_NS_ASSERTION,
-                                      "SubjectConfirmationData");
     xmlChar *text;
-    time_t not_on_or_after = 0;
     int parsed;
-    saml_status status;
+    saml_status status = saml_read_attr(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
 
-    if (data == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
-                         "the bearer SubjectConfirmation needs exactly one "
-                         "SubjectConfirmationData");
-    if (xmlHasProp(data, (const xmlChar *)"NotBefore") != NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
-                         "the bearer SubjectConfirmationData has a NotBefore, which the "
-                         "Web Browser SSO profile forbids");
-
-    status = saml_read_attr(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
-    if (status != SAML_OK)
+    *present = text != NULL;
+    if (status != SAML_OK || text == NULL)
         return status;
-    if (text == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
-                         "the bearer SubjectConfirmationData has no NotOnOrAfter, so it "
-                         "does not limit when the assertion can be presented");
-    parsed = saml_time_parse((const char *)text, &not_on_or_after);
+    parsed = saml_time_parse((const char *)text, not_on_or_after);
     xmlFree(text);
     if (parsed == -1)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
@@ -360,6 +340,38 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
                          "the NotOnOrAfter of the bearer SubjectConfirmationData is outside "
                          "the range the node reads, 1970-01-01T00:00:00Z to "
                          "9999-12-31T23:59:59Z");
+    return SAML_OK;
+}
+
+/*
+ * Checks one bearer SubjectConfirmation. The profile requires SubjectConfirmationData
+ * with NotOnOrAfter and forbids NotBefore on it.
+ */
+static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, long skew,
+                                          char *detail, size_t detail_size)
+{
+    xmlNodePtr data = saml_only_child(confirmation, SAML_NS_ASSERTION,
+                                      "SubjectConfirmationData");
+    time_t not_on_or_after = 0;
+    bool present;
+    saml_status status;
+
+    if (data == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the bearer SubjectConfirmation needs exactly one "
+                         "SubjectConfirmationData");
+    if (xmlHasProp(data, (const xmlChar *)"NotBefore") != NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the bearer SubjectConfirmationData has a NotBefore, which the "
+                         "Web Browser SSO profile forbids");
+
+    status = saml_read_bearer_end(data, &not_on_or_after, &present, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    if (!present)
+        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+                         "the bearer SubjectConfirmationData has no NotOnOrAfter, so it "
+                         "does not limit when the assertion can be presented");
 
     if (now - skew >= not_on_or_after)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,

@@ -266,17 +266,20 @@ saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, cha
         {"InResponseTo", SAML_TYPE_NCNAME},
         {"Recipient", SAML_TYPE_ANY_URI},
     };
-    static const char *const times[] = {"NotBefore", "NotOnOrAfter"};
+    time_t instant;
+    bool present;
     saml_status status =
         saml_check_types(data, attrs, sizeof(attrs) / sizeof(attrs[0]), detail, detail_size);
 
-    /* saml_check_bearer reads the times of a bearer confirmation, with its own codes. */
-    for (size_t i = 0; status == SAML_OK && !bearer && i < sizeof(times) / sizeof(times[0]);
-         i++) {
-        time_t instant;
-
-        status = saml_read_time(data, times[i], false, &instant, NULL, NULL, detail,
+    if (status == SAML_OK)
+        status = saml_read_time(data, "NotBefore", false, &instant, NULL, NULL, detail,
                                 detail_size);
-    }
-    return status;
+    if (status != SAML_OK)
+        return status;
+    /* Every bearer confirmation, not only the first one that is met, because a value
+     * that is not a time breaks the schema whichever confirmation carries it. */
+    if (bearer)
+        return saml_read_bearer_end(data, &instant, &present, detail, detail_size);
+    return saml_read_time(data, "NotOnOrAfter", false, &instant, NULL, NULL, detail,
+                          detail_size);
 }

@@ -339,14 +339,18 @@ static void response_attribute_types_checked(void **state)
     }
 }
 
-#define HOLDER_OF_KEY(data_attributes)                                                   \
+/* A second SubjectConfirmation after the template's bearer one, with this method and
+ * these SubjectConfirmationData attributes. */
+#define SECOND_CONFIRMATION(method, data_attributes)                                     \
     "</saml:SubjectConfirmation><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:"   \
-    "SAML:2.0:cm:holder-of-key\"><saml:SubjectConfirmationData " data_attributes         \
+    "SAML:2.0:cm:" method "\"><saml:SubjectConfirmationData " data_attributes            \
     "/></saml:SubjectConfirmation></saml:Subject>"
+#define HOLDER_OF_KEY(data_attributes) SECOND_CONFIRMATION("holder-of-key", data_attributes)
 
 /* The optional attributes of a SubjectConfirmationData: InResponseTo is an xs:NCName,
- * Recipient an xs:anyURI and Address an xs:string, which any value is. The times of a
- * confirmation that the node does not use are xs:dateTime too. */
+ * Recipient an xs:anyURI and Address an xs:string, which any value is. Its times are
+ * xs:dateTime in every confirmation, also in one that the node does not use, and in a
+ * second bearer one when the first is met. */
 static void confirmation_data_types_checked(void **state)
 {
     static const char bearer_data[] = "<saml:SubjectConfirmationData ";
@@ -354,40 +358,51 @@ static void confirmation_data_types_checked(void **state)
     static const struct {
         const char *from;
         const char *to;
-        const char *detail; /* NULL: the assertion verifies */
+        saml_status status;
+        const char *detail; /* of a rejection */
     } cases[] = {
         {bearer_data,
          "<saml:SubjectConfirmationData InResponseTo=\"_d766d16611ac0d14121b\" "
          "Recipient=\"https://sp.example/acs\" Address=\"not an address at all\" ",
-         NULL},
-        {bearer_data, "<saml:SubjectConfirmationData Recipient=\"\" ", NULL},
+         SAML_OK, NULL},
+        {bearer_data, "<saml:SubjectConfirmationData Recipient=\"\" ", SAML_OK, NULL},
         {subject_end,
          HOLDER_OF_KEY("NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\""),
-         NULL},
-        {bearer_data, "<saml:SubjectConfirmationData InResponseTo=\"a:b\" ",
+         SAML_OK, NULL},
+        {subject_end, SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"2026-01-01T00:04:00Z\""),
+         SAML_OK, NULL},
+        {bearer_data, "<saml:SubjectConfirmationData InResponseTo=\"a:b\" ", SAML_ERR_NOT_SAML,
          "the InResponseTo \"a:b\" of <SubjectConfirmationData> is not an xs:NCName: it must "
          "be a name without a colon or white space, the ID of the request it answers, as "
          "SAML 2.0 Core's schema requires"},
         {bearer_data, "<saml:SubjectConfirmationData Recipient=\"https://sp.example/a%g1\" ",
+         SAML_ERR_NOT_SAML,
          "the Recipient \"https://sp.example/a%g1\" of <SubjectConfirmationData> is not an "
          "xs:anyURI: it must be a URI reference, as SAML 2.0 Core's schema requires"},
-        {subject_end, HOLDER_OF_KEY("Recipient=\"https://sp.example/#a#b\""),
+        {subject_end, HOLDER_OF_KEY("Recipient=\"https://sp.example/#a#b\""), SAML_ERR_NOT_SAML,
          "the Recipient \"https://sp.example/#a#b\" of <SubjectConfirmationData> is not an "
          "xs:anyURI: it must be a URI reference, as SAML 2.0 Core's schema requires"},
-        {subject_end, HOLDER_OF_KEY("NotOnOrAfter=\"soon\""),
+        {subject_end, HOLDER_OF_KEY("NotOnOrAfter=\"soon\""), SAML_ERR_NOT_SAML,
          "the NotOnOrAfter \"soon\" of <SubjectConfirmationData> is not a valid xs:dateTime: "
          "a real date and time, ending in Z or an offset"},
-        {subject_end, HOLDER_OF_KEY("NotBefore=\"2026-01-01T00:00:00\""),
+        {subject_end, HOLDER_OF_KEY("NotBefore=\"2026-01-01T00:00:00\""), SAML_ERR_NOT_SAML,
          "the NotBefore \"2026-01-01T00:00:00\" of <SubjectConfirmationData> is not a valid "
          "xs:dateTime: a real date and time, ending in Z or an offset"},
+        {subject_end, SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"2026-01-01 00:04\""),
+         SAML_ERR_CONFIRMATION_INVALID,
+         "the NotOnOrAfter of the bearer SubjectConfirmationData is not a valid xs:dateTime: "
+         "a real date and time, ending in Z or an offset"},
+        {subject_end, SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"10000-01-01T00:00:00Z\""),
+         SAML_ERR_CONFIRMATION_INVALID,
+         "the NotOnOrAfter of the bearer SubjectConfirmationData is outside the range the "
+         "node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
     };
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *xml = signed_variant(cases[i].from, cases[i].to);
 
-        expect_at(xml, 0, 0, cases[i].detail != NULL ? SAML_ERR_NOT_SAML : SAML_OK,
-                  cases[i].detail);
+        expect_at(xml, 0, 0, cases[i].status, cases[i].detail);
         free(xml);
     }
 }
