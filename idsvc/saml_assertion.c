@@ -257,9 +257,9 @@ static void saml_trim_uri(char *text)
     text[end - start] = '\0';
 }
 
-saml_status saml_read_time(xmlNodePtr node, const char *name, bool required,
-                                  time_t *out, bool *present, bool *fraction,
-                                  char *detail, size_t detail_size)
+saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, time_t *out,
+                           bool *present, bool *fraction, char *detail,
+                           size_t detail_size)
 {
     xmlChar *value;
     saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
@@ -662,9 +662,9 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
                             NULL, detail, detail_size);
     /* It is optional, and saml_verify.c compares it with the clock. */
     if (status == SAML_OK)
-        status = saml_read_time(statement, "SessionNotOnOrAfter", false,
-                                &a->session_not_on_or_after, &a->has_session_not_on_or_after,
-                                NULL, detail, detail_size);
+        status = saml_read_time(
+            statement, "SessionNotOnOrAfter", false, &a->session_not_on_or_after,
+            &a->has_session_not_on_or_after, NULL, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_authn_statement_form(statement, detail, detail_size);
     if (status != SAML_OK)

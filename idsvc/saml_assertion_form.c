@@ -269,8 +269,8 @@ saml_status saml_check_authn_statement_form(xmlNodePtr statement, char *detail,
 
 /* Checks the attribute types of the SubjectConfirmationData of confirmation, if it has
  * one. */
-static saml_status saml_form_check_confirmation_data(xmlNodePtr confirmation, char *detail,
-                                                     size_t detail_size)
+static saml_status saml_form_check_confirmation_data(xmlNodePtr confirmation,
+                                                     char *detail, size_t detail_size)
 {
     xmlNodePtr data = saml_form_find(confirmation, "SubjectConfirmationData");
     xmlChar *method;

@@ -364,9 +364,9 @@ static saml_status saml_check_window(const saml_assertion *a, time_t now, long s
 
 /* Fails, as not yet valid, for an instant that names a time later than now plus the
  * skew. what and owner name the instant, as in "the IssueInstant of the Assertion". */
-static saml_status saml_check_not_future(time_t instant, const char *what, const char *owner,
-                                         time_t now, long skew, char *detail,
-                                         size_t detail_size)
+static saml_status saml_check_not_future(time_t instant, const char *what,
+                                         const char *owner, time_t now, long skew,
+                                         char *detail, size_t detail_size)
 {
     if (instant <= now + skew)
         return SAML_OK;
@@ -391,9 +391,8 @@ static saml_status saml_check_instants(const saml_located *loc, const saml_asser
                                        size_t detail_size)
 {
     time_t response_instant;
-    saml_status status =
-        saml_check_not_future(a->issue_instant, "IssueInstant", "Assertion", now, skew,
-                              detail, detail_size);
+    saml_status status = saml_check_not_future(
+        a->issue_instant, "IssueInstant", "Assertion", now, skew, detail, detail_size);
 
     if (status == SAML_OK && a->has_authn_statement)
         status = saml_check_not_future(a->authn_instant, "AuthnInstant", "AuthnStatement",
@@ -402,8 +401,8 @@ static saml_status saml_check_instants(const saml_located *loc, const saml_asser
         status = saml_read_time(loc->root, "IssueInstant", true, &response_instant, NULL,
                                 NULL, detail, detail_size);
         if (status == SAML_OK)
-            status = saml_check_not_future(response_instant, "IssueInstant", "Response", now,
-                                           skew, detail, detail_size);
+            status = saml_check_not_future(response_instant, "IssueInstant", "Response",
+                                           now, skew, detail, detail_size);
     }
     if (status == SAML_OK && a->has_session_not_on_or_after &&
         now - skew >= a->session_not_on_or_after)

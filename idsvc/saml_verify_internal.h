@@ -197,7 +197,8 @@ saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
  * and a value that saml_time_parse rejects, is SAML_ERR_NOT_SAML naming the attribute.
  */
 saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, time_t *out,
-                           bool *present, bool *fraction, char *detail, size_t detail_size);
+                           bool *present, bool *fraction, char *detail,
+                           size_t detail_size);
 
 /*
  * Checks the attributes that SAML 2.0 Core (section 3.2.2, StatusResponseType) requires
@@ -221,7 +222,8 @@ bool saml_is_any_uri(const char *value);
 /* Rejects, as SAML_ERR_NOT_SAML, a Response whose InResponseTo is not an xs:NCName, or
  * whose Destination or Consent is not an xs:anyURI. A digit may start the InResponseTo,
  * as it may start an ID. */
-saml_status saml_check_response_types(xmlNodePtr response, char *detail, size_t detail_size);
+saml_status saml_check_response_types(xmlNodePtr response, char *detail,
+                                      size_t detail_size);
 
 /* Rejects, as SAML_ERR_NOT_SAML, a SubjectConfirmationData whose InResponseTo is not an
  * xs:NCName, whose Recipient is not an xs:anyURI, or whose NotBefore or NotOnOrAfter is

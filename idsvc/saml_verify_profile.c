@@ -323,7 +323,8 @@ saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool 
 {
     xmlChar *text;
     int parsed;
-    saml_status status = saml_read_attr(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
+    saml_status status =
+        saml_read_attr(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
 
     *present = text != NULL;
     if (status != SAML_OK || text == NULL)

@@ -213,8 +213,8 @@ static saml_status saml_check_typed(xmlNodePtr element, const saml_typed_attr *a
 {
     xmlChar *value;
     bool valid;
-    saml_status status = saml_read_attr(element, attr->name, NULL, &value, detail,
-                                        detail_size);
+    saml_status status =
+        saml_read_attr(element, attr->name, NULL, &value, detail, detail_size);
 
     if (status != SAML_OK || value == NULL)
         return status;
@@ -247,7 +247,8 @@ static saml_status saml_check_types(xmlNodePtr element, const saml_typed_attr *a
     return SAML_OK;
 }
 
-saml_status saml_check_response_types(xmlNodePtr response, char *detail, size_t detail_size)
+saml_status saml_check_response_types(xmlNodePtr response, char *detail,
+                                      size_t detail_size)
 {
     static const saml_typed_attr attrs[] = {
         {"InResponseTo", SAML_TYPE_NCNAME},
@@ -268,8 +269,8 @@ saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, cha
     };
     time_t instant;
     bool present;
-    saml_status status =
-        saml_check_types(data, attrs, sizeof(attrs) / sizeof(attrs[0]), detail, detail_size);
+    saml_status status = saml_check_types(data, attrs, sizeof(attrs) / sizeof(attrs[0]),
+                                          detail, detail_size);
 
     if (status == SAML_OK)
         status = saml_read_time(data, "NotBefore", false, &instant, NULL, NULL, detail,

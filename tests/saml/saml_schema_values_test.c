@@ -49,7 +49,7 @@ static int teardown(void **state)
 #define XSI "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
 
 #define SUCCESS_STATUS                                                                   \
-    "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"       \
+    "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"        \
     "Success\"/></samlp:Status>"
 
 /* The xmlsec1 template changed by from -> to, signed with a file key that the issuer
@@ -72,12 +72,12 @@ static char *in_response(const char *attributes)
 {
     char *xml = NULL;
 
-    assert_int_not_equal(asprintf(&xml,
-                                  "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
-                                  "protocol\" Version=\"2.0\" %s>" SUCCESS_STATUS
-                                  "%s</samlp:Response>",
-                                  attributes, genuine),
-                         -1);
+    assert_int_not_equal(
+        asprintf(&xml,
+                 "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
+                 "protocol\" Version=\"2.0\" %s>" SUCCESS_STATUS "%s</samlp:Response>",
+                 attributes, genuine),
+        -1);
     return xml;
 }
 
@@ -115,16 +115,19 @@ static void expect_at(const char *xml, long offset, long skew, saml_status expec
  * past it, because the verifier reads whole seconds. */
 static void future_issue_instant_rejected(void **state)
 {
-    char *at_now = signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:00:00Z\"");
-    char *later = signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
-    char *fraction =
-        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:00:00.900Z\"");
+    char *at_now =
+        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:00:00Z\"");
+    char *later =
+        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
+    char *fraction = signed_variant(TEMPLATE_ISSUE_INSTANT,
+                                    "IssueInstant=\"2026-01-01T00:00:00.900Z\"");
 
     (void)state;
     expect_at(at_now, 0, 0, SAML_OK, NULL);
-    expect_at(at_now, -1, 0, SAML_ERR_NOT_YET_VALID,
-              "the IssueInstant of the Assertion is in the future, 1 seconds from now, beyond "
-              "the clock skew");
+    expect_at(
+        at_now, -1, 0, SAML_ERR_NOT_YET_VALID,
+        "the IssueInstant of the Assertion is in the future, 1 seconds from now, beyond "
+        "the clock skew");
     expect_at(fraction, 0, 0, SAML_OK, NULL);
     expect_at(later, 0, 0, SAML_ERR_NOT_YET_VALID,
               "the IssueInstant of the Assertion is in the future, 60 seconds from now, "
@@ -165,15 +168,16 @@ static void issue_instant_at_not_before_accepted(void **state)
 
 static void future_authn_instant_rejected(void **state)
 {
-    char *later = signed_variant("</saml:Conditions>",
-                                 AUTHN_STATEMENT("AuthnInstant=\"2026-01-01T00:00:30Z\""));
+    char *later = signed_variant(
+        "</saml:Conditions>", AUTHN_STATEMENT("AuthnInstant=\"2026-01-01T00:00:30Z\""));
 
     (void)state;
     expect_at(later, 30, 0, SAML_OK, NULL);
     expect_at(later, 0, 30, SAML_OK, NULL);
-    expect_at(later, 29, 0, SAML_ERR_NOT_YET_VALID,
-              "the AuthnInstant of the AuthnStatement is in the future, 1 seconds from now, "
-              "beyond the clock skew");
+    expect_at(
+        later, 29, 0, SAML_ERR_NOT_YET_VALID,
+        "the AuthnInstant of the AuthnStatement is in the future, 1 seconds from now, "
+        "beyond the clock skew");
     expect_at(later, 0, 29, SAML_ERR_NOT_YET_VALID, NULL);
     free(later);
 }
@@ -186,9 +190,10 @@ static void future_response_issue_instant_rejected(void **state)
 
     (void)state;
     expect_at(at_now, 0, 0, SAML_OK, NULL);
-    expect_at(at_now, -1, 0, SAML_ERR_NOT_YET_VALID,
-              "the IssueInstant of the Response is in the future, 1 seconds from now, beyond "
-              "the clock skew");
+    expect_at(
+        at_now, -1, 0, SAML_ERR_NOT_YET_VALID,
+        "the IssueInstant of the Response is in the future, 1 seconds from now, beyond "
+        "the clock skew");
     expect_at(later, 0, 0, SAML_OK, NULL);
     expect_at(later, -10, 9, SAML_ERR_NOT_YET_VALID, NULL);
     expect_at(later, -10, 10, SAML_OK, NULL);
@@ -199,7 +204,8 @@ static void future_response_issue_instant_rejected(void **state)
 /* The CLI reports the code, as the node does. */
 static void future_issue_instant_named_by_cli(void **state)
 {
-    char *later = signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
+    char *later =
+        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
     char path[PATH_MAX + 32];
     char args[PATH_MAX * 2 + 128];
     char line[512];
@@ -214,8 +220,9 @@ static void future_issue_instant_named_by_cli(void **state)
     snprintf(args, sizeof(args), "--trust %s.pub --at 2026-01-01T00:00:00Z %s",
              fixture.file_rsa, path);
     assert_int_equal(st_run_cli(args, line, sizeof(line)), 1);
-    assert_string_equal(line, "rejected: not_yet_valid: the IssueInstant of the Assertion "
-                              "is in the future, 60 seconds from now, beyond the clock skew");
+    assert_string_equal(line,
+                        "rejected: not_yet_valid: the IssueInstant of the Assertion "
+                        "is in the future, 60 seconds from now, beyond the clock skew");
     free(later);
 }
 
@@ -223,10 +230,10 @@ static void future_issue_instant_named_by_cli(void **state)
  * with the skew applied, the assertion is expired. */
 static void session_not_on_or_after_enforced(void **state)
 {
-    char *session = signed_variant(
-        "</saml:Conditions>",
-        AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:00Z\" "
-                        "SessionNotOnOrAfter=\"2026-01-01T00:01:00Z\""));
+    char *session =
+        signed_variant("</saml:Conditions>",
+                       AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:00Z\" "
+                                       "SessionNotOnOrAfter=\"2026-01-01T00:01:00Z\""));
 
     (void)state;
     expect_at(session, 59, 0, SAML_OK, NULL);
@@ -245,14 +252,17 @@ static void session_not_on_or_after_parsed_strictly(void **state)
         const char *value;
         const char *detail;
     } cases[] = {
-        {"2026-01-01T00:01:00", "the SessionNotOnOrAfter \"2026-01-01T00:01:00\" of "
-                                "<AuthnStatement> is not a valid xs:dateTime: a real date "
-                                "and time, ending in Z or an offset"},
-        {"2026-02-30T00:00:00Z", "the SessionNotOnOrAfter \"2026-02-30T00:00:00Z\" of "
-                                 "<AuthnStatement> is not a valid xs:dateTime: a real date "
-                                 "and time, ending in Z or an offset"},
-        {"", "the SessionNotOnOrAfter \"\" of <AuthnStatement> is not a valid xs:dateTime: "
-             "a real date and time, ending in Z or an offset"},
+        {"2026-01-01T00:01:00",
+         "the SessionNotOnOrAfter \"2026-01-01T00:01:00\" of "
+         "<AuthnStatement> is not a valid xs:dateTime: a real date "
+         "and time, ending in Z or an offset"},
+        {"2026-02-30T00:00:00Z",
+         "the SessionNotOnOrAfter \"2026-02-30T00:00:00Z\" of "
+         "<AuthnStatement> is not a valid xs:dateTime: a real date "
+         "and time, ending in Z or an offset"},
+        {"",
+         "the SessionNotOnOrAfter \"\" of <AuthnStatement> is not a valid xs:dateTime: "
+         "a real date and time, ending in Z or an offset"},
         {"10000-01-01T00:00:00Z", "the SessionNotOnOrAfter \"10000-01-01T00:00:00Z\" of "
                                   "<AuthnStatement> is outside the range the node reads, "
                                   "1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
@@ -296,14 +306,16 @@ static void response_attribute_types_checked(void **state)
         const char *attribute;
         const char *detail;
     } invalid[] = {
-        {"InResponseTo=\"\"", "the InResponseTo \"\" of <Response> is not an xs:NCName: it "
-                              "must be a name without a colon or white space, the ID of the "
-                              "request it answers, as SAML 2.0 Core's schema requires"},
+        {"InResponseTo=\"\"",
+         "the InResponseTo \"\" of <Response> is not an xs:NCName: it "
+         "must be a name without a colon or white space, the ID of the "
+         "request it answers, as SAML 2.0 Core's schema requires"},
         {"InResponseTo=\"_a b\"", NULL},
         {"InResponseTo=\"p:_ab\"", NULL},
         {"InResponseTo=\"_a'b\"", NULL},
         {"Destination=\"https://sp.example/%zz\"",
-         "the Destination \"https://sp.example/%zz\" of <Response> is not an xs:anyURI: it "
+         "the Destination \"https://sp.example/%zz\" of <Response> is not an xs:anyURI: "
+         "it "
          "must be a URI reference, as SAML 2.0 Core's schema requires"},
         {"Destination=\"https://sp.example/a#b#c\"", NULL},
         {"Destination=\"https://sp.example:80x/acs\"", NULL},
@@ -332,7 +344,8 @@ static void response_attribute_types_checked(void **state)
         char *xml;
 
         snprintf(attributes, sizeof(attributes),
-                 "ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\" %s", invalid[i].attribute);
+                 "ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\" %s",
+                 invalid[i].attribute);
         xml = in_response(attributes);
         expect_at(xml, 0, 0, SAML_ERR_NOT_SAML, invalid[i].detail);
         free(xml);
@@ -342,10 +355,11 @@ static void response_attribute_types_checked(void **state)
 /* A second SubjectConfirmation after the template's bearer one, with this method and
  * these SubjectConfirmationData attributes. */
 #define SECOND_CONFIRMATION(method, data_attributes)                                     \
-    "</saml:SubjectConfirmation><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:"   \
+    "</saml:SubjectConfirmation><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:"  \
     "SAML:2.0:cm:" method "\"><saml:SubjectConfirmationData " data_attributes            \
     "/></saml:SubjectConfirmation></saml:Subject>"
-#define HOLDER_OF_KEY(data_attributes) SECOND_CONFIRMATION("holder-of-key", data_attributes)
+#define HOLDER_OF_KEY(data_attributes)                                                   \
+    SECOND_CONFIRMATION("holder-of-key", data_attributes)
 
 /* The optional attributes of a SubjectConfirmationData: InResponseTo is an xs:NCName,
  * Recipient an xs:anyURI and Address an xs:string, which any value is. Its times are
@@ -367,34 +381,48 @@ static void confirmation_data_types_checked(void **state)
          SAML_OK, NULL},
         {bearer_data, "<saml:SubjectConfirmationData Recipient=\"\" ", SAML_OK, NULL},
         {subject_end,
-         HOLDER_OF_KEY("NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\""),
+         HOLDER_OF_KEY(
+             "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\""),
          SAML_OK, NULL},
-        {subject_end, SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"2026-01-01T00:04:00Z\""),
-         SAML_OK, NULL},
-        {bearer_data, "<saml:SubjectConfirmationData InResponseTo=\"a:b\" ", SAML_ERR_NOT_SAML,
-         "the InResponseTo \"a:b\" of <SubjectConfirmationData> is not an xs:NCName: it must "
+        {subject_end,
+         SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"2026-01-01T00:04:00Z\""), SAML_OK,
+         NULL},
+        {bearer_data, "<saml:SubjectConfirmationData InResponseTo=\"a:b\" ",
+         SAML_ERR_NOT_SAML,
+         "the InResponseTo \"a:b\" of <SubjectConfirmationData> is not an xs:NCName: it "
+         "must "
          "be a name without a colon or white space, the ID of the request it answers, as "
          "SAML 2.0 Core's schema requires"},
-        {bearer_data, "<saml:SubjectConfirmationData Recipient=\"https://sp.example/a%g1\" ",
+        {bearer_data,
+         "<saml:SubjectConfirmationData Recipient=\"https://sp.example/a%g1\" ",
          SAML_ERR_NOT_SAML,
-         "the Recipient \"https://sp.example/a%g1\" of <SubjectConfirmationData> is not an "
+         "the Recipient \"https://sp.example/a%g1\" of <SubjectConfirmationData> is not "
+         "an "
          "xs:anyURI: it must be a URI reference, as SAML 2.0 Core's schema requires"},
-        {subject_end, HOLDER_OF_KEY("Recipient=\"https://sp.example/#a#b\""), SAML_ERR_NOT_SAML,
-         "the Recipient \"https://sp.example/#a#b\" of <SubjectConfirmationData> is not an "
+        {subject_end, HOLDER_OF_KEY("Recipient=\"https://sp.example/#a#b\""),
+         SAML_ERR_NOT_SAML,
+         "the Recipient \"https://sp.example/#a#b\" of <SubjectConfirmationData> is not "
+         "an "
          "xs:anyURI: it must be a URI reference, as SAML 2.0 Core's schema requires"},
         {subject_end, HOLDER_OF_KEY("NotOnOrAfter=\"soon\""), SAML_ERR_NOT_SAML,
-         "the NotOnOrAfter \"soon\" of <SubjectConfirmationData> is not a valid xs:dateTime: "
+         "the NotOnOrAfter \"soon\" of <SubjectConfirmationData> is not a valid "
+         "xs:dateTime: "
          "a real date and time, ending in Z or an offset"},
-        {subject_end, HOLDER_OF_KEY("NotBefore=\"2026-01-01T00:00:00\""), SAML_ERR_NOT_SAML,
-         "the NotBefore \"2026-01-01T00:00:00\" of <SubjectConfirmationData> is not a valid "
+        {subject_end, HOLDER_OF_KEY("NotBefore=\"2026-01-01T00:00:00\""),
+         SAML_ERR_NOT_SAML,
+         "the NotBefore \"2026-01-01T00:00:00\" of <SubjectConfirmationData> is not a "
+         "valid "
          "xs:dateTime: a real date and time, ending in Z or an offset"},
         {subject_end, SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"2026-01-01 00:04\""),
          SAML_ERR_CONFIRMATION_INVALID,
-         "the NotOnOrAfter of the bearer SubjectConfirmationData is not a valid xs:dateTime: "
+         "the NotOnOrAfter of the bearer SubjectConfirmationData is not a valid "
+         "xs:dateTime: "
          "a real date and time, ending in Z or an offset"},
-        {subject_end, SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"10000-01-01T00:00:00Z\""),
+        {subject_end,
+         SECOND_CONFIRMATION("bearer", "NotOnOrAfter=\"10000-01-01T00:00:00Z\""),
          SAML_ERR_CONFIRMATION_INVALID,
-         "the NotOnOrAfter of the bearer SubjectConfirmationData is outside the range the "
+         "the NotOnOrAfter of the bearer SubjectConfirmationData is outside the range "
+         "the "
          "node reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"},
     };
 
@@ -416,16 +444,20 @@ static void nil_white_space_rejected(void **state)
         const char *detail; /* NULL: the assertion verifies */
     } cases[] = {
         {"", NULL},
-        {"\n  ", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but not empty; "
-                 "XML Schema allows no characters in it, not even white space"},
+        {"\n  ",
+         "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but not empty; "
+         "XML Schema allows no characters in it, not even white space"},
         {"<!-- none --><?pi x?><![CDATA[]]>", NULL},
-        {" <!-- none -->\t", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) "
-                             "but not empty; XML Schema allows no characters in it, not "
-                             "even white space"},
-        {"<![CDATA[ ]]>", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but "
-                          "not empty; XML Schema allows no characters in it, not even white "
-                          "space"},
-        {" x ", "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but not empty"},
+        {" <!-- none -->\t",
+         "a value of the Attribute \"urn:example:n\" is null (xsi:nil) "
+         "but not empty; XML Schema allows no characters in it, not "
+         "even white space"},
+        {"<![CDATA[ ]]>",
+         "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but "
+         "not empty; XML Schema allows no characters in it, not even white "
+         "space"},
+        {" x ",
+         "a value of the Attribute \"urn:example:n\" is null (xsi:nil) but not empty"},
     };
 
     (void)state;
