@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "saml_verify_internal.h"
