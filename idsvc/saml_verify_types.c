@@ -10,6 +10,11 @@
  * only later may start it, as the verifier allows for an ID, because it repeats the ID
  * of a request. Destination, Consent and Recipient are xs:anyURI. The Address of a
  * SubjectConfirmationData is an xs:string, which any attribute value is.
+ *
+ * NOTE: the other xs:anyURI values of an Assertion, such as a NameID Format, an
+ * Attribute NameFormat or an Audience, are not checked against the type. The signer
+ * checks the Format and the AuthnContextClassRef as absolute URIs when a result
+ * attestation copies them.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
