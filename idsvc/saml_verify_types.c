@@ -4,7 +4,9 @@
  * saml-schema-protocol-2.0.xsd). They are also InResponseTo, Recipient, NotBefore and
  * NotOnOrAfter of a SubjectConfirmationData (SubjectConfirmationDataType,
  * saml-schema-assertion-2.0.xsd). A value that is not of its type breaks the schema and
- * is rejected as not_saml, although the node compares none of these values.
+ * is rejected as not_saml, although the node compares none of these values. Only the
+ * NotOnOrAfter of a bearer confirmation, which the bearer check compares, keeps
+ * subject_confirmation_invalid.
  *
  * An InResponseTo is an xs:NCName. A digit or another character that an NCName allows
  * only later may start it, as the verifier allows for an ID, because it repeats the ID
