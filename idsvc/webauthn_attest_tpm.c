@@ -6,6 +6,7 @@
  * objectAttributes with fixedTPM, fixedParent, sensitiveDataOrigin and sign, a SHA-256
  * nameAlg, clockInfo.safe set and RSA-2048 or P-256 structures of exact sizes.
  */
+#include <ctype.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -44,26 +45,49 @@ static const struct {
     {"2.23.133.2.3", "tcg-at-tpmVersion"},
 };
 
-/* Returns true when a directoryName of names has an attribute of type oid. */
-static bool directory_names_have(const GENERAL_NAMES *names, const char *oid)
+/* Returns the first value of an attribute of type oid in a directoryName of names, or
+ * NULL when there is none. */
+static const ASN1_STRING *directory_names_find(const GENERAL_NAMES *names,
+                                               const char *oid)
 {
     ASN1_OBJECT *type = OBJ_txt2obj(oid, 1);
-    bool found = false;
+    const ASN1_STRING *value = NULL;
 
-    for (int i = 0; type != NULL && !found && i < sk_GENERAL_NAME_num(names); i++) {
+    for (int i = 0; type != NULL && value == NULL && i < sk_GENERAL_NAME_num(names);
+         i++) {
         const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
+        int index;
 
-        if (name->type == GEN_DIRNAME &&
-            X509_NAME_get_index_by_OBJ(name->d.directoryName, type, -1) >= 0)
-            found = true;
+        if (name->type != GEN_DIRNAME)
+            continue;
+        index = X509_NAME_get_index_by_OBJ(name->d.directoryName, type, -1);
+        if (index >= 0)
+            value = X509_NAME_ENTRY_get_data(
+                X509_NAME_get_entry(name->d.directoryName, index));
     }
     ASN1_OBJECT_free(type);
-    return found;
+    return value;
+}
+
+/* Returns whether value is a TPM manufacturer in the form that AIK certificates carry:
+ * "id:" and the 4-byte TCG vendor id in 8 hexadecimal digits, such as "id:4E544300". */
+static bool tpm_manufacturer_valid(const ASN1_STRING *value)
+{
+    const unsigned char *text = ASN1_STRING_get0_data(value);
+
+    if (ASN1_STRING_length(value) != 11 || memcmp(text, "id:", 3) != 0)
+        return false;
+    for (int i = 3; i < 11; i++) {
+        if (!isxdigit(text[i]))
+            return false;
+    }
+    return true;
 }
 
 /* Checks that the subject alternative name contains the TPM manufacturer, model and
- * version, as WebAuthn Level 3 (section 8.3.1) requires of the AIK certificate.
- * NOTE: the values are not checked against the TCG list of TPM vendor ids. */
+ * version, as WebAuthn Level 3 (section 8.3.1) requires of the AIK certificate, and
+ * that the manufacturer has the form of a TCG vendor id.
+ * NOTE: the vendor id is not checked against the TCG list of TPM vendor ids. */
 static webauthn_code check_aik_san(X509 *leaf, webauthn_error *err)
 {
     int critical = 0;
@@ -83,7 +107,7 @@ static webauthn_code check_aik_san(X509 *leaf, webauthn_error *err)
                              "is repeated or cannot be decoded.");
     for (size_t i = 0; i < sizeof(tpm_san_attributes) / sizeof(tpm_san_attributes[0]);
          i++) {
-        if (!directory_names_have(names, tpm_san_attributes[i].oid)) {
+        if (directory_names_find(names, tpm_san_attributes[i].oid) == NULL) {
             code = webauthn_fail(
                 err, WEBAUTHN_ATTESTATION_INVALID,
                 "The TPM attestation certificate subject alternative name has no "
@@ -93,6 +117,12 @@ static webauthn_code check_aik_san(X509 *leaf, webauthn_error *err)
             break;
         }
     }
+    if (code == WEBAUTHN_OK &&
+        !tpm_manufacturer_valid(directory_names_find(names, tpm_san_attributes[0].oid)))
+        code =
+            webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                          "The TPM attestation certificate's tcg-at-tpmManufacturer is "
+                          "not \"id:\" and 8 hexadecimal digits of a TCG vendor id.");
     GENERAL_NAMES_free(names);
     return code;
 }

@@ -438,6 +438,28 @@ static void tpm_aik_san_attributes_rejected(void **state)
     }
 }
 
+/* An AIK certificate carries the manufacturer as "id:" and the 4-byte TCG vendor id in
+ * 8 hexadecimal digits; another form is rejected. */
+static void tpm_aik_manufacturer_form_rejected(void **state)
+{
+    static const char *const manufacturers[] = {
+        "2.23.133.2.1=Nuvoton",      "2.23.133.2.1=id:4E5443",
+        "2.23.133.2.1=id:4E54430G",  "2.23.133.2.1=ID:4E544300",
+        "2.23.133.2.1=id:4E5443000", "2.23.133.2.1= id:4E544300",
+    };
+    fixture *f = *state;
+    char directory[128];
+
+    for (size_t i = 0; i < sizeof(manufacturers) / sizeof(manufacturers[0]); i++) {
+        snprintf(directory, sizeof(directory), "%s/" TPM_MODEL "/" TPM_VERSION,
+                 manufacturers[i]);
+        set_aik_san(f, directory, NULL, 1);
+        f->ceremony.format = SOFT_FORMAT_TPM;
+        f->ceremony.tpm_alg = -257;
+        assert_rejected(f, WEBAUTHN_ATTESTATION_INVALID, "tcg-at-tpmManufacturer is not");
+    }
+}
+
 /* The attributes may come in any order, with other names beside them. */
 static void tpm_aik_san_attributes_accepted(void **state)
 {
@@ -485,6 +507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_aik_without_san_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_san_invalid_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_san_attributes_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(tpm_aik_manufacturer_form_rejected, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_san_attributes_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(tpm_aik_aaguid_mismatch_rejected, setup,
                                         teardown),
