@@ -437,7 +437,7 @@ webauthn_code webauthn_attest_android_safetynet(const webauthn_attestation_input
 {
     const cbor_item_t *response;
     safetynet_jws jws;
-    int64_t alg;
+    int64_t alg = 0;
     X509 *leaf;
     webauthn_code code;
 
