@@ -56,16 +56,40 @@ static bool is_unreserved(unsigned char c)
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* Rejects a percent-encoding of a control character (0x00 to 0x1F, and 0x7F), which
+ * check_ascii rejects as a byte. A relying party that decodes the name reads such a byte
+ * in it, and a NUL ends the name early for C string functions, so that
+ * "urn:idsvc:claim:kyc_date%00" would read as kyc_date's URI. */
+static int check_encoded_control(const char *name, const char *p, unsigned byte,
+                                 char *reason, size_t reason_size)
+{
+    if (byte >= 0x20 && byte != 0x7F)
+        return 0;
+    snprintf(
+        reason, reason_size,
+        "claim name \"%.64s\" has \"%.3s\" at position %zu, the percent-encoding of "
+        "a control character, which a relying party that decodes the name would read "
+        "in it. A claim name has no control character, encoded or not",
+        name, p, (size_t)(p - name) + 1);
+    return -1;
+}
+
 /* Rejects a percent-encoding other than the one form that RFC 3986 (sections 2.1 and
  * 2.3) has producers write: "%" and two uppercase hexadecimal digits, for a character
  * outside the unreserved set. Normalisation turns every other form into that one or
- * into the character itself, so "kyc%5Fdate" reads as "kyc_date" to a relying party. */
+ * into the character itself, so "kyc%5Fdate" reads as "kyc_date" to a relying party.
+ * A control character is rejected too (check_encoded_control). */
 static int check_percent_encodings(const char *name, char *reason, size_t reason_size)
 {
     for (const char *p = strchr(name, '%'); p != NULL; p = strchr(p + 1, '%')) {
-        if (is_upper_hex(p[1]) && is_upper_hex(p[2]) &&
-            !is_unreserved((unsigned char)(hex_value(p[1]) * 16 + hex_value(p[2]))))
+        bool normal = is_upper_hex(p[1]) && is_upper_hex(p[2]);
+        unsigned byte = normal ? hex_value(p[1]) * 16 + hex_value(p[2]) : 0;
+
+        if (normal && !is_unreserved((unsigned char)byte)) {
+            if (check_encoded_control(name, p, byte, reason, reason_size) != 0)
+                return -1;
             continue;
+        }
         snprintf(reason, reason_size,
                  "claim name \"%.64s\" has \"%.3s\" at position %zu. RFC 3986 writes "
                  "a percent-encoding as \"%%\" and two uppercase hexadecimal digits, "

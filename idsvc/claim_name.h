@@ -17,7 +17,9 @@
  *    bidirectional control and no invisible character can make a look-alike name;
  *  - a percent-encoding is "%" and two uppercase hexadecimal digits, and encodes no
  *    unreserved character such as "_" (RFC 3986, sections 2.1 and 2.3). So every name
- *    is in the form that URI normalisation keeps;
+ *    is in the form that URI normalisation keeps. Nor does it encode a control
+ *    character (0x00 to 0x1F, 0x7F), which a relying party that decodes the name would
+ *    read in it, such as a NUL that ends the name early;
  *  - a URN (scheme "urn" in any case) has no "?" or "#", because RFC 8141 (section 3)
  *    leaves the components after them out of URN equivalence;
  *  - any other URN is "urn:", a namespace identifier, ":" and a namespace-specific

@@ -987,6 +987,9 @@ static void test_claim_uri_syntax_checked(void **state)
         /* URI normalisation decodes %5F to "_", which gives kyc_date's URI. */
         {"{\"urn:idsvc:claim:kyc%5Fdate\":\"2020-01-01\"}", "has \"%5F\" at position 20"},
         {"{\"urn:example:a%2fb\":\"x\"}", "has \"%2f\" at position 14"},
+        /* A decoder reads a NUL there, which ends the name at kyc_date's URI. */
+        {"{\"urn:idsvc:claim:kyc_date%00\":\"2020-01-01\"}",
+         "has \"%00\" at position 25, the percent-encoding of a control character"},
         {"{\"urn:oid\":\"x\"}", "is not a URN as RFC 8141 writes one"},
         {"{\"urn:example:<b>\":\"x\"}", "has \"<\" at position 13"},
     };

@@ -41,6 +41,7 @@ static void test_names_accepted(void **state)
         "https://bank.example/claims/segment?v=1#part",
         "oid:1.2.03", /* not a urn:oid: name, so its arcs are not read */
         "urn:example:a%2Fb%20c%25",
+        "urn:example:a%21%80%FF", /* "!" and bytes above 0x7F are no control */
     };
     char reason[512];
 
@@ -127,10 +128,24 @@ static void test_percent_encodings_checked(void **state)
         {"urn:example:a%", "has \"%\" at position 14"},
         {"urn:example:a%zz", "has \"%zz\" at position 14"},
     };
+    /* A decoder reads a control character in these, and a NUL ends the name early. */
+    static const struct {
+        const char *name;
+        const char *phrase;
+    } controls[] = {
+        {"urn:idsvc:claim:kyc_date%00", "has \"%00\" at position 25"},
+        {"urn:example:a%0Ab", "has \"%0A\" at position 14"},
+        {"urn:example:a%1F", "has \"%1F\" at position 14"},
+        {"https://bank.example/segment%7F", "has \"%7F\" at position 29"},
+    };
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_rejected(cases[i].name, cases[i].phrase);
+    for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
+        expect_rejected(controls[i].name, controls[i].phrase);
+        expect_rejected(controls[i].name, "the percent-encoding of a control character");
+    }
 }
 
 /* The scheme, and a URN's namespace identifier, compare without regard to case, and the
