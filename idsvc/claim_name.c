@@ -276,11 +276,57 @@ static size_t case_insensitive_length(const char *name)
     return (size_t)(colon - name) + 1;
 }
 
+/* The offsets that split a name into parts that compare with or without regard to case.
+ * For a URI with an authority ("scheme://"), the host and port run from host_start to
+ * host_end, after any userinfo and its "@". Other names have host_start == host_end. */
+typedef struct name_parts {
+    size_t scheme_end; /* the end of case_insensitive_length */
+    size_t host_start;
+    size_t host_end;
+} name_parts;
+
+static name_parts split_name(const char *name)
+{
+    name_parts parts;
+    const char *authority;
+    const char *end;
+    const char *host;
+
+    parts.scheme_end = case_insensitive_length(name);
+    parts.host_start = parts.scheme_end;
+    parts.host_end = parts.scheme_end;
+    authority = name + parts.scheme_end;
+    if (parts.scheme_end == 0 || strncmp(authority, "//", 2) != 0)
+        return parts;
+
+    authority += 2;
+    end = authority + strcspn(authority, "/?#");
+    host = authority;
+    for (const char *p = authority; p < end; p++) {
+        if (*p == '@')
+            host = p + 1;
+    }
+    parts.host_start = (size_t)(host - name);
+    parts.host_end = (size_t)(end - name);
+    return parts;
+}
+
 bool claim_names_equivalent(const char *a, const char *b)
 {
-    size_t length = case_insensitive_length(a);
+    name_parts pa = split_name(a);
+    name_parts pb = split_name(b);
+    size_t host_len = pa.host_end - pa.host_start;
 
-    if (case_insensitive_length(b) != length || strncasecmp(a, b, length) != 0)
+    if (pa.scheme_end != pb.scheme_end || pa.host_start != pb.host_start ||
+        pa.host_end != pb.host_end)
         return false;
-    return strcmp(a + length, b + length) == 0;
+    /* Every part has the same offsets in both names, because case folding of ASCII keeps
+     * lengths. The userinfo between the scheme and the host compares byte for byte. */
+    if (strncasecmp(a, b, pa.scheme_end) != 0)
+        return false;
+    if (strncmp(a + pa.scheme_end, b + pa.scheme_end, pa.host_start - pa.scheme_end) != 0)
+        return false;
+    if (strncasecmp(a + pa.host_start, b + pa.host_start, host_len) != 0)
+        return false;
+    return strcmp(a + pa.host_end, b + pa.host_end) == 0;
 }

@@ -37,12 +37,13 @@ int claim_name_check(const char *name, char *reason, size_t reason_size);
 
 /*
  * Returns whether two names that passed claim_name_check are one URI to a relying party
- * that compares as RFC 3986 (section 6.2.2.1) and RFC 8141 (section 3.1) do. The scheme
- * and a URN's namespace identifier compare without regard to case, the rest byte for
- * byte. So "URN:EXAMPLE:a" and "urn:example:a" are one name, and "given_name" is only
- * itself.
- * NOTE: the host of a URL, which RFC 3986 also compares without regard to case, is
- * compared byte for byte here.
+ * that compares as RFC 3986 (section 6.2.2.1) and RFC 8141 (section 3.1) do. The scheme,
+ * a URN's namespace identifier and the host of a URI with an authority compare without
+ * regard to case, the rest byte for byte. So "URN:EXAMPLE:a" and "urn:example:a" are
+ * one name, and so are "https://Bank.example/a" and "https://bank.example/a", while
+ * "given_name" is only itself.
+ * NOTE: the scheme-based and path normalisations of RFC 3986 (sections 6.2.2.3 and
+ * 6.2.3), such as a default port or a "." segment, are not applied.
  */
 bool claim_names_equivalent(const char *a, const char *b);
 

@@ -223,8 +223,8 @@ static bool check_claims_distinct(const saml_assertion_spec *spec, http_reply *r
                 continue;
             problem_set(reply, 422, "claims_invalid", "attributes",
                         "claim \"%.64s\" is the claim \"%.64s\" to a relying party, "
-                        "which compares the scheme and a URN's namespace identifier "
-                        "without regard to case. Give the claim once",
+                        "which compares the scheme, a URN's namespace identifier and "
+                        "the host of a URL without regard to case. Give the claim once",
                         name, earlier);
             return false;
         }

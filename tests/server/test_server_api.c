@@ -1017,11 +1017,11 @@ static void test_claim_uri_syntax_checked(void **state)
     assert_true(saml_signatures() == signatures + 1);
 }
 
-/* Two claims whose names are one URI to a relying party, because the scheme and a URN's
- * namespace identifier compare without regard to case, get 422 claims_invalid on
- * attributes. The signer would write both, and a relying party would read two values
- * of one claim, such as the national_id that the policy engine reads from
- * urn:idsvc:claim:national_id. Nothing is stored or signed. */
+/* Two claims whose names are one URI to a relying party, because the scheme, a URN's
+ * namespace identifier and the host of a URL compare without regard to case, get 422
+ * claims_invalid on attributes. The signer would write both, and a relying party would
+ * read two values of one claim, such as the national_id that the policy engine reads
+ * from urn:idsvc:claim:national_id. Nothing is stored or signed. */
 static void test_claim_names_equivalent_rejected(void **state)
 {
     static const struct {
@@ -1036,6 +1036,11 @@ static void test_claim_names_equivalent_rejected(void **state)
         {"{\"https://bank.example/segment\":\"1\","
          "\"HTTPS://bank.example/segment\":\"2\"}",
          "\"HTTPS://bank.example/segment\" is the claim"},
+        /* The host of a URL compares without regard to case too. */
+        {"{\"https://bank.example/segment\":\"1\","
+         "\"https://BANK.Example/segment\":\"2\"}",
+         "\"https://BANK.Example/segment\" is the claim "
+         "\"https://bank.example/segment\""},
     };
     int rows = credential_rows();
     double signatures = saml_signatures();
@@ -1047,11 +1052,13 @@ static void test_claim_names_equivalent_rejected(void **state)
     assert_int_equal(credential_rows(), rows);
     assert_true(saml_signatures() == signatures);
 
-    /* The rest of a URN compares byte for byte (RFC 8141), so these are two claims. */
+    /* The rest of a URN compares byte for byte (RFC 8141), and so does the path of a
+     * URL (RFC 3986), so these are four claims. */
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
                  "{\"subject\":\"SG-NAME-TWICE\",\"audience\":\"" RP_ENTITY_ID "\","
                  "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":{\"urn:example:a\":\"1\",\"urn:example:A\":\"2\"}}",
+                 "\"attributes\":{\"urn:example:a\":\"1\",\"urn:example:A\":\"2\","
+                 "\"https://bank.example/p\":\"3\",\"https://bank.example/P\":\"4\"}}",
                  &result);
     if (result.status != 201)
         fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);

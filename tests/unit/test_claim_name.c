@@ -169,6 +169,36 @@ static void test_equivalent_names(void **state)
     assert_false(claim_names_equivalent("urn:a", "URN:A"));
 }
 
+/* RFC 3986 (section 6.2.2.1) compares the host of a URI with an authority without
+ * regard to case, and its userinfo, path, query and fragment byte for byte. */
+static void test_equivalent_hosts(void **state)
+{
+    (void)state;
+    assert_true(claim_names_equivalent("https://bank.example/segment",
+                                       "https://BANK.Example/segment"));
+    assert_true(claim_names_equivalent("HTTPS://Bank.example:8443/x",
+                                       "https://bank.EXAMPLE:8443/x"));
+    assert_true(
+        claim_names_equivalent("https://bank.example?q", "https://BANK.example?q"));
+    assert_true(claim_names_equivalent("https://user@BANK.example/x",
+                                       "https://user@bank.example/x"));
+    assert_true(
+        claim_names_equivalent("https://[2001:DB8::1]/x", "https://[2001:db8::1]/x"));
+
+    assert_false(claim_names_equivalent("https://User@bank.example/x",
+                                        "https://user@bank.example/x"));
+    assert_false(claim_names_equivalent("https://bank.example/Segment",
+                                        "https://BANK.example/segment"));
+    assert_false(
+        claim_names_equivalent("https://bank.example/x?Q", "https://bank.example/x?q"));
+    assert_false(
+        claim_names_equivalent("https://bank.example/x#F", "https://bank.example/x#f"));
+    assert_false(
+        claim_names_equivalent("https://bank.example/x", "https://bank.example.x/x"));
+    /* Without "//" there is no authority, so the text after the scheme is a path. */
+    assert_false(claim_names_equivalent("example:Bank/x", "example:bank/x"));
+}
+
 /* A URN other than urn:oid: has a namespace identifier and a namespace-specific string
  * as RFC 8141 (section 2) writes them. */
 static void test_urn_syntax_checked(void **state)
@@ -249,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_urn_components_rejected),
         cmocka_unit_test(test_percent_encodings_checked),
         cmocka_unit_test(test_equivalent_names),
+        cmocka_unit_test(test_equivalent_hosts),
         cmocka_unit_test(test_urn_syntax_checked),
         cmocka_unit_test(test_oid_arcs_rejected),
     };
