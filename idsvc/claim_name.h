@@ -32,6 +32,9 @@
  * Whether the name is in the catalogue, or a URI at all, is left to the claims reader.
  * Returns 0, or -1 with a sentence in reason that names the claim and the fault. It
  * quotes only the ASCII part of a name before a byte outside printable ASCII.
+ * NOTE: percent-encoded UTF-8 passes, such as "%E2%80%8B" for U+200B ZERO WIDTH SPACE.
+ * A relying party that shows the name as an IRI (RFC 3987, section 3.2) shows that
+ * character, so such a name can look like another one there.
  */
 int claim_name_check(const char *name, char *reason, size_t reason_size);
 
