@@ -141,7 +141,7 @@ bool webauthn_challenge_equal(const unsigned char *a, size_t a_len,
 typedef struct webauthn_registration {
     char fmt[24]; /* attestation statement format, such as "packed" */
     webauthn_attestation_type attestation;
-    unsigned char aaguid[16];
+    unsigned char aaguid[16]; /* all zero under fido-u2f, whose signature omits it */
     unsigned char *credential_id;
     size_t credential_id_len;
     unsigned char *public_key; /* the COSE_Key exactly as in authenticator data */
