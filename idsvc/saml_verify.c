@@ -363,13 +363,21 @@ static saml_status saml_check_window(const saml_assertion *a, time_t now, long s
 }
 
 /* Fails, as not yet valid, for an instant that names a time later than now plus the
- * skew. what and owner name the instant, as in "the IssueInstant of the Assertion". */
+ * tolerance. what and owner name the instant, as in "the IssueInstant of the Assertion".
+ * backdated is the part of the tolerance that the issuer granted with its NotBefore. */
 static saml_status saml_check_not_future(time_t instant, const char *what,
-                                         const char *owner, time_t now, long skew,
-                                         char *detail, size_t detail_size)
+                                         const char *owner, time_t now, time_t tolerance,
+                                         time_t backdated, char *detail,
+                                         size_t detail_size)
 {
-    if (instant <= now + skew)
+    if (instant <= now + tolerance)
         return SAML_OK;
+    if (backdated > 0)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
+                         "the %s of the %s is in the future, %lld seconds from now, "
+                         "beyond the clock skew and the %lld seconds by which the "
+                         "NotBefore precedes the Assertion's IssueInstant",
+                         what, owner, (long long)(instant - now), (long long)backdated);
     return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
                      "the %s of the %s is in the future, %lld seconds from now, beyond "
                      "the clock skew",
@@ -377,32 +385,50 @@ static saml_status saml_check_not_future(time_t instant, const char *what,
 }
 
 /*
+ * Returns how many seconds the Conditions' NotBefore precedes the Assertion's
+ * IssueInstant, or 0. An issuer that dates NotBefore back, as OneLogin's toolkits and
+ * SimpleSAMLphp do by 30 seconds, declares the assertion valid to a verifier whose clock
+ * is behind its own by that much. The window check honours that, so the instant checks
+ * must too, or a verifier at the NotBefore would reject what the issuer declared valid.
+ */
+static time_t saml_not_before_lead(const saml_assertion *a)
+{
+    if (!a->has_not_before || a->issue_instant <= a->not_before)
+        return 0;
+    return a->issue_instant - a->not_before;
+}
+
+/*
  * Checks the instants outside the validity window against the clock, with the skew of
  * the window. An IssueInstant, of the Assertion or of a Response around it, and an
- * AuthnInstant name events that have happened, so a later one than now plus the skew is
- * rejected as not yet valid. A SessionNotOnOrAfter at or before now minus the skew is
- * rejected as expired: SAML 2.0 Core (section 2.7.2) has the issuer's session with the
- * subject considered ended then, and the result attestation would vouch for that
- * authentication. Fractions of a second are dropped, so an instant less than a second
- * past the limit passes. The Response is not always signed, but it can only reject.
+ * AuthnInstant name events that have happened, so a later one than now plus the skew,
+ * plus the lead of a NotBefore dated back (saml_not_before_lead), is rejected as not yet
+ * valid. A SessionNotOnOrAfter at or before now minus the skew is rejected as expired:
+ * SAML 2.0 Core (section 2.7.2) has the issuer's session with the subject considered
+ * ended then, and the result attestation would vouch for that authentication. Fractions
+ * of a second are dropped, so an instant less than a second past the limit passes. The
+ * Response is not always signed, but it can only reject.
  */
 static saml_status saml_check_instants(const saml_located *loc, const saml_assertion *a,
                                        time_t now, long skew, char *detail,
                                        size_t detail_size)
 {
+    time_t lead = saml_not_before_lead(a);
+    time_t tolerance = (time_t)skew + lead;
     time_t response_instant;
-    saml_status status = saml_check_not_future(
-        a->issue_instant, "IssueInstant", "Assertion", now, skew, detail, detail_size);
+    saml_status status =
+        saml_check_not_future(a->issue_instant, "IssueInstant", "Assertion", now,
+                              tolerance, lead, detail, detail_size);
 
     if (status == SAML_OK && a->has_authn_statement)
         status = saml_check_not_future(a->authn_instant, "AuthnInstant", "AuthnStatement",
-                                       now, skew, detail, detail_size);
+                                       now, tolerance, lead, detail, detail_size);
     if (status == SAML_OK && loc->root != loc->assertion) {
         status = saml_read_time(loc->root, "IssueInstant", true, &response_instant, NULL,
                                 NULL, detail, detail_size);
         if (status == SAML_OK)
             status = saml_check_not_future(response_instant, "IssueInstant", "Response",
-                                           now, skew, detail, detail_size);
+                                           now, tolerance, lead, detail, detail_size);
     }
     if (status == SAML_OK && a->has_session_not_on_or_after &&
         now - skew >= a->session_not_on_or_after)

@@ -66,19 +66,28 @@ static char *signed_variant(const char *from, const char *to)
     return signed_xml;
 }
 
-/* genuine inside an unsigned, successful Response with these attributes besides
- * Version. */
-static char *in_response(const char *attributes)
+/* assertion, without an XML declaration before it, inside an unsigned, successful
+ * Response with these attributes besides Version. */
+static char *wrap_in_response(const char *attributes, const char *assertion)
 {
     char *xml = NULL;
 
+    assertion = strstr(assertion, "<saml:Assertion");
+    assert_non_null(assertion);
     assert_int_not_equal(
         asprintf(&xml,
                  "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:"
                  "protocol\" Version=\"2.0\" %s>" SUCCESS_STATUS "%s</samlp:Response>",
-                 attributes, genuine),
+                 attributes, assertion),
         -1);
     return xml;
+}
+
+/* genuine inside an unsigned, successful Response with these attributes besides
+ * Version. */
+static char *in_response(const char *attributes)
+{
+    return wrap_in_response(attributes, genuine);
 }
 
 static time_t offset_clock(void *ctx)
@@ -110,17 +119,36 @@ static void expect_at(const char *xml, long offset, long skew, saml_status expec
         assert_string_equal(actual, detail);
 }
 
-/* An Assertion issued after the verification time, beyond the skew, is not valid yet,
- * whatever its NotBefore. At the limit it passes, and so does a fraction of a second
- * past it, because the verifier reads whole seconds. */
+/* The template's NotBefore, the same instant as its IssueInstant. */
+#define TEMPLATE_NOT_BEFORE "NotBefore=\"2025-12-31T23:59:00Z\" "
+
+/* The template changed by from -> to and without its NotBefore, so that only the
+ * IssueInstant dates the Assertion, signed with a file key that the issuer trusts. */
+static char *signed_without_not_before(const char *from, const char *to)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *changed = st_replace(template, from, to);
+    char *without = st_replace(changed, TEMPLATE_NOT_BEFORE, "");
+    char *signed_xml = st_xmlsec_sign(&fixture, without, fixture.file_rsa);
+
+    free(template);
+    free(changed);
+    free(without);
+    return signed_xml;
+}
+
+/* An Assertion without NotBefore issued after the verification time, beyond the skew,
+ * is not valid yet. At the limit it passes, and so does a fraction of a second past it,
+ * because the verifier reads whole seconds. */
 static void future_issue_instant_rejected(void **state)
 {
-    char *at_now =
-        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:00:00Z\"");
-    char *later =
-        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
-    char *fraction = signed_variant(TEMPLATE_ISSUE_INSTANT,
-                                    "IssueInstant=\"2026-01-01T00:00:00.900Z\"");
+    char *at_now = signed_without_not_before(TEMPLATE_ISSUE_INSTANT,
+                                             "IssueInstant=\"2026-01-01T00:00:00Z\"");
+    char *later = signed_without_not_before(TEMPLATE_ISSUE_INSTANT,
+                                            "IssueInstant=\"2026-01-01T00:01:00Z\"");
+    char *fraction = signed_without_not_before(TEMPLATE_ISSUE_INSTANT,
+                                               "IssueInstant=\"2026-01-01T00:00:00.900Z\"");
 
     (void)state;
     expect_at(at_now, 0, 0, SAML_OK, NULL);
@@ -137,6 +165,59 @@ static void future_issue_instant_rejected(void **state)
     free(at_now);
     free(later);
     free(fraction);
+}
+
+/* The template with its IssueInstant 30 seconds after its NotBefore and
+ * end_of_conditions in place of the Conditions' end tag, signed with a file key that the
+ * issuer trusts. */
+static char *signed_backdated(const char *end_of_conditions)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *issued = st_replace(template, TEMPLATE_ISSUE_INSTANT,
+                              "IssueInstant=\"2025-12-31T23:59:30Z\"");
+    char *changed = st_replace(issued, "</saml:Conditions>", end_of_conditions);
+    char *signed_xml = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+
+    free(template);
+    free(issued);
+    free(changed);
+    return signed_xml;
+}
+
+/* An issuer that dates NotBefore 30 seconds before its IssueInstant, as OneLogin's
+ * toolkits and SimpleSAMLphp do, declares the Assertion valid from that NotBefore. At
+ * the NotBefore, without skew, the IssueInstant, an AuthnInstant and a Response's
+ * IssueInstant equal to it pass. An instant later than the NotBefore's lead allows is
+ * still rejected. */
+static void backdated_not_before_accepted(void **state)
+{
+    char *issued = signed_backdated("</saml:Conditions>");
+    char *authn = signed_backdated(AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:30Z\""));
+    char *late_authn =
+        signed_backdated(AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:31Z\""));
+    char *response = wrap_in_response("ID=\"_r3\" IssueInstant=\"2025-12-31T23:59:30Z\"",
+                                      issued);
+    char *late_response =
+        wrap_in_response("ID=\"_r4\" IssueInstant=\"2025-12-31T23:59:31Z\"", issued);
+
+    (void)state;
+    expect_at(issued, -60, 0, SAML_OK, NULL);
+    expect_at(issued, -61, 0, SAML_ERR_NOT_YET_VALID,
+              "the assertion is not valid before NotBefore, 1 seconds from now");
+    expect_at(authn, -60, 0, SAML_OK, NULL);
+    expect_at(response, -60, 0, SAML_OK, NULL);
+    expect_at(late_authn, -60, 0, SAML_ERR_NOT_YET_VALID,
+              "the AuthnInstant of the AuthnStatement is in the future, 31 seconds from "
+              "now, beyond the clock skew and the 30 seconds by which the NotBefore "
+              "precedes the Assertion's IssueInstant");
+    expect_at(late_authn, -59, 0, SAML_OK, NULL);
+    expect_at(late_response, -60, 0, SAML_ERR_NOT_YET_VALID, NULL);
+    free(issued);
+    free(authn);
+    free(late_authn);
+    free(response);
+    free(late_response);
 }
 
 /* A document whose IssueInstant equals its NotBefore passes at the NotBefore, with or
@@ -205,7 +286,8 @@ static void future_response_issue_instant_rejected(void **state)
 static void future_issue_instant_named_by_cli(void **state)
 {
     char *later =
-        signed_variant(TEMPLATE_ISSUE_INSTANT, "IssueInstant=\"2026-01-01T00:01:00Z\"");
+        signed_without_not_before(TEMPLATE_ISSUE_INSTANT,
+                                  "IssueInstant=\"2026-01-01T00:01:00Z\"");
     char path[PATH_MAX + 32];
     char args[PATH_MAX * 2 + 128];
     char line[512];
@@ -481,6 +563,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(future_issue_instant_rejected),
+        cmocka_unit_test(backdated_not_before_accepted),
         cmocka_unit_test(issue_instant_at_not_before_accepted),
         cmocka_unit_test(future_authn_instant_rejected),
         cmocka_unit_test(future_response_issue_instant_rejected),
