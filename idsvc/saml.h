@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -253,7 +254,11 @@ saml_replay_cache saml_replay_memory_interface(saml_replay_memory *cache);
 
 typedef struct saml_verify_options {
     time_t (*clock)(void *ctx); /* NULL selects time(NULL) */
-    void *clock_ctx;
+    /* NULL, or the time in milliseconds since the epoch, which then replaces clock. The
+     * window checks compare it with the fractions of NotBefore and NotOnOrAfter, while
+     * a clock of whole seconds may be up to a second behind the time. */
+    int64_t (*clock_ms)(void *ctx);
+    void *clock_ctx;                /* passed to clock or clock_ms */
     long clock_skew_seconds;        /* tolerance on NotBefore and NotOnOrAfter */
     const char *audience;           /* NULL skips the audience check */
     unsigned min_rsa_bits;          /* 0 selects 2048 */
@@ -294,6 +299,10 @@ typedef struct saml_assertion {
     time_t not_before;       /* 0 when has_not_before is false */
     bool has_not_before;
     time_t not_on_or_after;
+    /* NotBefore and NotOnOrAfter in milliseconds since the epoch, with a finer fraction
+     * rounded towards the inside of the window. */
+    int64_t not_before_ms;
+    int64_t not_on_or_after_ms;
     char **audiences;
     size_t audience_count;
     saml_attribute *attributes;
@@ -355,6 +364,10 @@ json_t *saml_assertion_to_json(const saml_assertion *assertion);
  * xs:dateTime with a zone. Returns -2, and leaves *out unchanged, for a valid time before
  * 1970-01-01T00:00:00Z or after SAML_TIME_MAX in UTC. */
 int saml_time_parse(const char *text, time_t *out);
+
+/* Parses an xs:dateTime as saml_time_parse does, into milliseconds since the epoch. A
+ * fraction finer than a millisecond is dropped. Returns what saml_time_parse returns. */
+int saml_time_parse_ms(const char *text, int64_t *out);
 
 /* Decodes standard base64 (RFC 4648, section 4) with its padding, as xs:base64Binary
  * and the SAML HTTP-POST binding carry it: space, tab, CR and LF may appear anywhere

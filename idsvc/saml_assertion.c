@@ -167,6 +167,37 @@ int saml_time_parse(const char *text, time_t *out)
     return 0;
 }
 
+/* Returns the milliseconds of the fraction of a second of an xs:dateTime value, 0 to 999.
+ * When round_up is set, a further digit other than 0 adds one, so the result can be
+ * 1000. A date has no '.' before it. */
+static int saml_time_fraction_ms(const char *value, bool round_up)
+{
+    const char *dot = strchr(value, '.');
+    const char *digit = dot != NULL ? dot + 1 : "";
+    int ms = 0;
+
+    for (int i = 0; i < 3; i++) {
+        ms *= 10;
+        if (*digit >= '0' && *digit <= '9')
+            ms += *digit++ - '0';
+    }
+    for (; round_up && *digit >= '0' && *digit <= '9'; digit++) {
+        if (*digit != '0')
+            return ms + 1;
+    }
+    return ms;
+}
+
+int saml_time_parse_ms(const char *text, int64_t *out)
+{
+    time_t seconds;
+    int parsed = saml_time_parse(text, &seconds);
+
+    if (parsed == 0)
+        *out = (int64_t)seconds * 1000 + saml_time_fraction_ms(text, false);
+    return parsed;
+}
+
 /* Returns the only child element with this name in the assertion namespace, and sets
  * *count to how many there were. */
 static xmlNodePtr saml_child(xmlNodePtr parent, const char *name, size_t *count)
@@ -568,6 +599,22 @@ static int saml_push_string(char ***list, size_t *count, char *value)
     return 0;
 }
 
+/* Sets *out to seconds, the time that the attribute name of node holds, in milliseconds
+ * with the attribute's fraction of a second, rounded up when round_up is set. */
+static saml_status saml_read_time_ms(xmlNodePtr node, const char *name, time_t seconds,
+                                     bool round_up, int64_t *out, char *detail,
+                                     size_t detail_size)
+{
+    xmlChar *value;
+    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
+
+    *out = (int64_t)seconds * 1000;
+    if (status == SAML_OK && value != NULL)
+        *out += saml_time_fraction_ms((const char *)value, round_up);
+    xmlFree(value);
+    return status;
+}
+
 static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a, char *detail,
                                         size_t detail_size)
 {
@@ -585,6 +632,10 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
 
     status = saml_read_time(conditions, "NotBefore", false, &a->not_before,
                             &a->has_not_before, &fraction, detail, detail_size);
+    /* A clock in milliseconds is compared with the fraction itself (saml_verify.c). */
+    if (status == SAML_OK)
+        status = saml_read_time_ms(conditions, "NotBefore", a->not_before, true,
+                                   &a->not_before_ms, detail, detail_size);
     if (status != SAML_OK)
         return status;
     /* The whole seconds of 00:00:00.5 are 00:00:00, when the assertion is not valid yet,
@@ -596,6 +647,9 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
                          "the Conditions have no NotOnOrAfter, so the assertion never expires");
     status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, NULL,
                             NULL, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_read_time_ms(conditions, "NotOnOrAfter", a->not_on_or_after, false,
+                                   &a->not_on_or_after_ms, detail, detail_size);
     if (status == SAML_OK)
         status = saml_read_condition_elements(conditions, a, detail, detail_size);
     if (status != SAML_OK)

@@ -348,17 +348,54 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
     return SAML_OK;
 }
 
-static saml_status saml_check_window(const saml_assertion *a, time_t now, long skew,
+/* The verification time. A clock of whole seconds leaves the time anywhere from
+ * earliest_ms to latest_ms, while a clock in milliseconds gives it exactly. */
+typedef struct saml_now {
+    time_t seconds;
+    int64_t earliest_ms;
+    int64_t latest_ms;
+} saml_now;
+
+static saml_now saml_read_clock(const saml_verify_options *options)
+{
+    saml_now now;
+
+    if (options->clock_ms != NULL) {
+        int64_t ms = options->clock_ms(options->clock_ctx);
+
+        now.seconds = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+        now.earliest_ms = ms;
+        now.latest_ms = ms;
+        return now;
+    }
+    now.seconds =
+        options->clock != NULL ? options->clock(options->clock_ctx) : time(NULL);
+    now.earliest_ms = (int64_t)now.seconds * 1000;
+    now.latest_ms = now.earliest_ms + 999;
+    return now;
+}
+
+/*
+ * Checks the Conditions window in milliseconds, so that a NotBefore or NotOnOrAfter with
+ * a fraction of a second is compared with the fraction of a clock in milliseconds. A
+ * clock of whole seconds must pass at the earliest and the latest time within its
+ * second: a NotBefore with a fraction counts from the next whole second, and a
+ * NotOnOrAfter ends its own whole second.
+ */
+static saml_status saml_check_window(const saml_assertion *a, saml_now now, long skew,
                                      char *detail, size_t detail_size)
 {
-    if (a->has_not_before && now + skew < a->not_before)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
-                         "the assertion is not valid before NotBefore, %lld seconds from now",
-                         (long long)(a->not_before - now));
-    if (now - skew >= a->not_on_or_after)
+    int64_t skew_ms = (int64_t)skew * 1000;
+
+    if (a->has_not_before && now.earliest_ms + skew_ms < a->not_before_ms)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_NOT_YET_VALID,
+            "the assertion is not valid before NotBefore, %lld seconds from now",
+            (long long)(a->not_before - now.seconds));
+    if (now.latest_ms - skew_ms >= a->not_on_or_after_ms)
         return saml_fail(detail, detail_size, SAML_ERR_EXPIRED,
                          "the assertion expired at NotOnOrAfter, %lld seconds ago",
-                         (long long)(now - a->not_on_or_after));
+                         (long long)(now.seconds - a->not_on_or_after));
     return SAML_OK;
 }
 
@@ -393,16 +430,20 @@ static saml_status saml_check_not_future(time_t instant, const char *what,
  */
 static time_t saml_not_before_lead(const saml_assertion *a)
 {
-    if (!a->has_not_before || a->issue_instant <= a->not_before)
+    /* The whole second that the NotBefore falls in, as the IssueInstant's fraction is
+     * dropped too. */
+    time_t not_before = (time_t)(a->not_before_ms / 1000);
+
+    if (!a->has_not_before || a->issue_instant <= not_before)
         return 0;
-    return a->issue_instant - a->not_before;
+    return a->issue_instant - not_before;
 }
 
 /*
  * Checks the instants outside the validity window against the clock, with the skew of
  * the window. An IssueInstant, of the Assertion or of a Response around it, and an
- * AuthnInstant name events that have happened, so a later one than now plus the skew,
- * plus the lead of a NotBefore dated back (saml_not_before_lead), is rejected as not yet
+ * AuthnInstant name events that have happened. So one later than now plus the skew and
+ * the lead of a NotBefore dated back (saml_not_before_lead) is rejected as not yet
  * valid. A SessionNotOnOrAfter at or before now minus the skew is rejected as expired:
  * SAML 2.0 Core (section 2.7.2) has the issuer's session with the subject considered
  * ended then, and the result attestation would vouch for that authentication. Fractions
@@ -443,18 +484,20 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
                                      const saml_verify_options *options, char *detail,
                                      size_t detail_size)
 {
-    time_t now = options->clock != NULL ? options->clock(options->clock_ctx) : time(NULL);
+    saml_now clock = saml_read_clock(options);
+    time_t now = clock.seconds;
     long skew = options->clock_skew_seconds > 0 ? options->clock_skew_seconds : 0;
     saml_status status = saml_check_response_status(loc->root, detail, detail_size);
 
     if (status == SAML_OK)
         status = saml_check_conditions_order(a, detail, detail_size);
     if (status == SAML_OK)
-        status = saml_check_window(a, now, skew, detail, detail_size);
+        status = saml_check_window(a, clock, skew, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_instants(loc, a, now, skew, detail, detail_size);
     if (status == SAML_OK)
-        status = saml_check_bearer(loc->assertion, now, skew, detail, detail_size);
+        status = saml_check_bearer(loc->assertion, now, clock.latest_ms, skew, detail,
+                                   detail_size);
     if (status != SAML_OK)
         return status;
     if (options->audience != NULL) {

@@ -141,9 +141,10 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
                                          char *detail, size_t detail_size);
 
 /* Requires a bearer SubjectConfirmation whose data the SAML 2.0 Web Browser SSO profile
- * accepts at now, with skew seconds of tolerance. */
-saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char *detail,
-                              size_t detail_size);
+ * accepts at now, with skew seconds of tolerance. latest_ms is the latest time, in
+ * milliseconds, that the clock may be at. */
+saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_ms,
+                              long skew, char *detail, size_t detail_size);
 
 /*
  * Reads the text of element without leading and trailing white space into *out, to
@@ -211,10 +212,11 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail,
                                        size_t detail_size);
 
 /* Reads the NotOnOrAfter of the SubjectConfirmationData data of a bearer confirmation
- * into *not_on_or_after and sets *present. A value that saml_time_parse rejects is
- * SAML_ERR_CONFIRMATION_INVALID, the code of the bearer profile's faults. */
-saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool *present,
-                                 char *detail, size_t detail_size);
+ * into *not_on_or_after_ms, in milliseconds since the epoch, and sets *present. A value
+ * that saml_time_parse rejects is SAML_ERR_CONFIRMATION_INVALID, the code of the bearer
+ * profile's faults. */
+saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
+                                 bool *present, char *detail, size_t detail_size);
 
 /* Returns whether value is an xs:anyURI, by the rule that saml_verify_types.c gives. */
 bool saml_is_any_uri(const char *value);

@@ -135,7 +135,7 @@ out:
 saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
                                         size_t detail_size)
 {
-    if (a->has_not_before && a->not_before >= a->not_on_or_after)
+    if (a->has_not_before && a->not_before_ms >= a->not_on_or_after_ms)
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
                          "the Conditions' NotBefore is not earlier than their NotOnOrAfter, "
                          "so the assertion is valid at no time");
@@ -318,8 +318,8 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
     return SAML_OK;
 }
 
-saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool *present,
-                                 char *detail, size_t detail_size)
+saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
+                                 bool *present, char *detail, size_t detail_size)
 {
     xmlChar *text;
     int parsed;
@@ -329,7 +329,7 @@ saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool 
     *present = text != NULL;
     if (status != SAML_OK || text == NULL)
         return status;
-    parsed = saml_time_parse((const char *)text, not_on_or_after);
+    parsed = saml_time_parse_ms((const char *)text, not_on_or_after_ms);
     xmlFree(text);
     if (parsed == -1)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
@@ -348,12 +348,13 @@ saml_status saml_read_bearer_end(xmlNodePtr data, time_t *not_on_or_after, bool 
  * Checks one bearer SubjectConfirmation. The profile requires SubjectConfirmationData
  * with NotOnOrAfter and forbids NotBefore on it.
  */
-static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, long skew,
-                                          char *detail, size_t detail_size)
+static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now,
+                                          int64_t latest_ms, long skew, char *detail,
+                                          size_t detail_size)
 {
     xmlNodePtr data = saml_only_child(confirmation, SAML_NS_ASSERTION,
                                       "SubjectConfirmationData");
-    time_t not_on_or_after = 0;
+    int64_t not_on_or_after_ms = 0;
     bool present;
     saml_status status;
 
@@ -366,7 +367,8 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
                          "the bearer SubjectConfirmationData has a NotBefore, which the "
                          "Web Browser SSO profile forbids");
 
-    status = saml_read_bearer_end(data, &not_on_or_after, &present, detail, detail_size);
+    status =
+        saml_read_bearer_end(data, &not_on_or_after_ms, &present, detail, detail_size);
     if (status != SAML_OK)
         return status;
     if (!present)
@@ -374,16 +376,17 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now, l
                          "the bearer SubjectConfirmationData has no NotOnOrAfter, so it "
                          "does not limit when the assertion can be presented");
 
-    if (now - skew >= not_on_or_after)
-        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,
-                         "the bearer SubjectConfirmationData expired at its NotOnOrAfter, "
-                         "%lld seconds ago",
-                         (long long)(now - not_on_or_after));
+    if (latest_ms - (int64_t)skew * 1000 >= not_on_or_after_ms)
+        return saml_fail(
+            detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,
+            "the bearer SubjectConfirmationData expired at its NotOnOrAfter, "
+            "%lld seconds ago",
+            (long long)(now - not_on_or_after_ms / 1000));
     return SAML_OK;
 }
 
-saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char *detail,
-                              size_t detail_size)
+saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_ms,
+                              long skew, char *detail, size_t detail_size)
 {
     xmlNodePtr subject = saml_only_child(assertion, SAML_NS_ASSERTION, "Subject");
     saml_status first_failure = SAML_OK;
@@ -407,7 +410,7 @@ saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, long skew, char 
 
         /* SAML 2.0 Core: one confirmation that is met confirms the subject. */
         bearers++;
-        status = saml_check_bearer_data(c, now, skew, detail, detail_size);
+        status = saml_check_bearer_data(c, now, latest_ms, skew, detail, detail_size);
         if (status == SAML_OK)
             return SAML_OK;
         if (first_failure == SAML_OK) {

@@ -308,6 +308,97 @@ static void future_issue_instant_named_by_cli(void **state)
     free(later);
 }
 
+/* Writes xml to a file and verifies it with the CLI at the time at. Returns the exit
+ * status and the first line of standard error in line. */
+static int cli_verify_at(const char *xml, const char *at, char *line, size_t line_size)
+{
+    char path[PATH_MAX + 32];
+    char args[PATH_MAX * 2 + 128];
+    FILE *file;
+
+    snprintf(path, sizeof(path), "%s/window.xml", fixture.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    assert_int_equal(fputs(xml, file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+    snprintf(args, sizeof(args), "--trust %s.pub --at %s %s", fixture.file_rsa, at, path);
+    return st_run_cli(args, line, line_size);
+}
+
+/* NotBefore and NotOnOrAfter with milliseconds, as Okta writes them, compared with an
+ * --at in milliseconds: the assertion is valid from its NotBefore exactly until a
+ * millisecond before its NotOnOrAfter, in the Conditions and in the bearer
+ * SubjectConfirmationData. */
+static void window_compared_in_milliseconds(void **state)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *bearer = st_replace(template, "NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
+                              "NotOnOrAfter=\"2026-01-01T00:04:00.750Z\">");
+    char *changed = st_replace(
+        bearer,
+        "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+        "NotBefore=\"2025-12-31T23:59:00.250Z\" "
+        "NotOnOrAfter=\"2026-01-01T00:04:00.750Z\"");
+    char *fractions = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    char line[512];
+
+    (void)state;
+    assert_int_equal(
+        cli_verify_at(fractions, "2025-12-31T23:59:00.250Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(fractions, "2025-12-31T23:59:00.249Z", line, sizeof(line)), 1);
+    assert_string_equal(line,
+                        "rejected: not_yet_valid: the assertion is not valid before "
+                        "NotBefore, 1 seconds from now");
+    assert_int_equal(
+        cli_verify_at(fractions, "2026-01-01T00:04:00.749Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(fractions, "2026-01-01T00:04:00.750Z", line, sizeof(line)), 1);
+    assert_string_equal(line,
+                        "rejected: expired: the assertion expired at NotOnOrAfter, 0 "
+                        "seconds ago");
+
+    /* A clock of whole seconds may be at any time within its second. */
+    expect_at(fractions, -60, 0, SAML_ERR_NOT_YET_VALID, NULL);
+    expect_at(fractions, -59, 0, SAML_OK, NULL);
+    expect_at(fractions, 239, 0, SAML_OK, NULL);
+    expect_at(fractions, 240, 0, SAML_ERR_EXPIRED, NULL);
+    free(template);
+    free(bearer);
+    free(changed);
+    free(fractions);
+}
+
+/* A window of half a second within one second is a window, not an empty one. */
+static void window_within_one_second(void **state)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *bearer = st_replace(template, "NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
+                              "NotOnOrAfter=\"2025-12-31T23:59:00.750Z\">");
+    char *changed = st_replace(
+        bearer,
+        "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+        "NotBefore=\"2025-12-31T23:59:00.250Z\" "
+        "NotOnOrAfter=\"2025-12-31T23:59:00.750Z\"");
+    char *short_window = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    char line[512];
+
+    (void)state;
+    assert_int_equal(
+        cli_verify_at(short_window, "2025-12-31T23:59:00.500Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(short_window, "2025-12-31T23:59:00.750Z", line, sizeof(line)), 1);
+    assert_string_equal(line,
+                        "rejected: expired: the assertion expired at NotOnOrAfter, 0 "
+                        "seconds ago");
+    free(template);
+    free(bearer);
+    free(changed);
+    free(short_window);
+}
+
 /* The session that the issuer reports ends at SessionNotOnOrAfter. From that time on,
  * with the skew applied, the assertion is expired. */
 static void session_not_on_or_after_enforced(void **state)
@@ -568,6 +659,8 @@ int main(void)
         cmocka_unit_test(future_authn_instant_rejected),
         cmocka_unit_test(future_response_issue_instant_rejected),
         cmocka_unit_test(future_issue_instant_named_by_cli),
+        cmocka_unit_test(window_compared_in_milliseconds),
+        cmocka_unit_test(window_within_one_second),
         cmocka_unit_test(session_not_on_or_after_enforced),
         cmocka_unit_test(session_not_on_or_after_parsed_strictly),
         cmocka_unit_test(response_attribute_types_checked),

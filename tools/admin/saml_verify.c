@@ -34,7 +34,7 @@ typedef struct verify_args {
     const char *trust[MAX_TRUST_FILES];
     size_t trust_count;
     bool pinned_time;
-    time_t at;
+    int64_t at_ms; /* --at, in milliseconds since the epoch */
     const char *audience;
     bool allow_sha1;
     unsigned min_rsa_bits;
@@ -54,7 +54,8 @@ static void print_help(FILE *out)
           "                            blocks, each RSA or EC key trusted for any issuer;\n"
           "                            may be given up to 16 times\n"
           "  --at TIME                 judge the validity window at this RFC 3339 time\n"
-          "                            instead of now, such as 2012-07-03T11:35:00Z\n"
+          "                            instead of now, such as 2012-07-03T11:35:00Z;\n"
+          "                            milliseconds count, a finer fraction is dropped\n"
           "  --audience ID             require this entity ID in every AudienceRestriction,\n"
           "                            and at least one AudienceRestriction\n"
           "  --allow-sha1              accept SHA-1 digests and signature methods\n"
@@ -85,7 +86,7 @@ static int parse_option(int option, verify_args *args)
         args->trust[args->trust_count++] = optarg;
         return 0;
     case OPTION_AT:
-        if (saml_time_parse(optarg, &args->at) != 0) {
+        if (saml_time_parse_ms(optarg, &args->at_ms) != 0) {
             fprintf(stderr, PROGRAM ": --at needs an RFC 3339 time such as "
                     "2012-07-03T11:35:00Z, not \"%s\"\n", optarg);
             return -1;
@@ -229,9 +230,9 @@ static char *read_input(const char *path, size_t *len)
     return data;
 }
 
-static time_t pinned_clock(void *ctx)
+static int64_t pinned_clock_ms(void *ctx)
 {
-    return *(const time_t *)ctx;
+    return *(const int64_t *)ctx;
 }
 
 /* Verifies the file and prints the result. Returns the exit status. */
@@ -240,8 +241,8 @@ static int verify_file(const verify_args *args, const saml_trust_store *store)
     saml_replay_memory *replay_memory = saml_replay_memory_new(NULL, NULL);
     saml_replay_cache replay = saml_replay_memory_interface(replay_memory);
     saml_verify_options options = {
-        .clock = args->pinned_time ? pinned_clock : NULL,
-        .clock_ctx = (void *)&args->at,
+        .clock_ms = args->pinned_time ? pinned_clock_ms : NULL,
+        .clock_ctx = (void *)&args->at_ms,
         .audience = args->audience,
         .min_rsa_bits = args->min_rsa_bits,
         .accept_signed_response = args->accept_signed_response,
