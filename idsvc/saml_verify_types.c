@@ -129,6 +129,9 @@ static bool saml_uri_authority(const char *text, size_t len)
         rest = close + 1;
     } else {
         rest = saml_uri_skip(host, "");
+        /* The white space after a value counts as escaped, so the scan may pass end. */
+        if (rest > end)
+            rest = end;
     }
     if (rest < end && *rest == ':')
         rest += 1 + strspn(rest + 1, "0123456789");

@@ -473,6 +473,9 @@ static void response_attribute_types_checked(void **state)
         "Destination=\"https://sp.example/caf\xc3\xa9 bar\"",
         "Destination=\"/relative/acs\"",
         "Destination=\"&#10; https://sp.example/acs\t\"",
+        "Destination=\"https://sp.example \"",
+        "Destination=\"https://u@sp.example&#10;\"",
+        "Destination=\" //sp.example\t\"",
         "Consent=\"urn:oasis:names:tc:SAML:2.0:consent:unspecified\"",
     };
     static const struct {
