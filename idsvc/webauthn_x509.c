@@ -12,6 +12,72 @@
 #define OID_FIDO_GEN_CE_AAGUID "1.3.6.1.4.1.45724.1.1.4"
 #define MAX_X5C_CERTS 8
 
+/* Returns the offset in der of the first content byte of the certificate's
+ * signatureValue BIT STRING, which counts the unused bits, or 0 when der is not a
+ * SEQUENCE of two SEQUENCEs and a BIT STRING. */
+static size_t signature_unused_bits_offset(const unsigned char *der, size_t der_len)
+{
+    const unsigned char *p = der, *content;
+    long remaining = (long)der_len, content_len;
+    int tag, tag_class;
+    bool constructed;
+
+    if (webauthn_der_next(&p, &remaining, &tag, &tag_class, &constructed, &content,
+                          &content_len) != 0 ||
+        tag != V_ASN1_SEQUENCE || !constructed)
+        return 0;
+    p = content;
+    remaining = content_len;
+    for (int i = 0; i < 2; i++) {
+        const unsigned char *inner;
+        long inner_len;
+
+        if (webauthn_der_next(&p, &remaining, &tag, &tag_class, &constructed, &inner,
+                              &inner_len) != 0 ||
+            tag != V_ASN1_SEQUENCE)
+            return 0;
+    }
+    if (webauthn_der_next(&p, &remaining, &tag, &tag_class, &constructed, &content,
+                          &content_len) != 0 ||
+        tag != V_ASN1_BIT_STRING || constructed || content_len < 2)
+        return 0;
+    return (size_t)(content - der);
+}
+
+/* Decodes one x5c certificate, which must be exactly one DER certificate. A
+ * signatureValue BIT STRING that declares unused bits is read as if it declared none.
+ * Some Security Key by Yubico and YubiKey attestation certificates were issued so, and
+ * OpenSSL's X509_verify rejects them ("invalid bit string bits left") although their
+ * signature bytes verify. java-webauthn-server's tests expect such a Security Key
+ * registration to be trusted, and several U2F libraries clear the count for six known
+ * certificates. The count is outside both tbsCertificate and the signature bytes, so
+ * anyone could change it, and reading it as zero makes no signature valid that was not. */
+static X509 *decode_certificate(const unsigned char *der, size_t der_len)
+{
+    size_t offset = signature_unused_bits_offset(der, der_len);
+    unsigned char *copy = NULL;
+    const unsigned char *p;
+    const unsigned char *start = der;
+    X509 *cert;
+
+    if (offset != 0 && der[offset] != 0) {
+        copy = OPENSSL_memdup(der, der_len);
+        if (copy == NULL)
+            return NULL;
+        copy[offset] = 0;
+        start = copy;
+    }
+
+    p = start;
+    cert = d2i_X509(NULL, &p, (long)der_len);
+    if (cert != NULL && p != start + der_len) {
+        X509_free(cert);
+        cert = NULL;
+    }
+    OPENSSL_free(copy);
+    return cert;
+}
+
 webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) * *out,
                                  webauthn_error *err)
 {
@@ -38,7 +104,6 @@ webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) * *out
 
     for (size_t i = 0; i < count; i++) {
         const cbor_item_t *item = cbor_array_handle(array)[i];
-        const unsigned char *der;
         X509 *cert;
 
         if (!cbor_isa_bytestring(item) || !cbor_bytestring_is_definite(item)) {
@@ -46,11 +111,9 @@ webauthn_code webauthn_x5c_parse(const cbor_item_t *array, STACK_OF(X509) * *out
                                  "x5c element %zu is not a byte string.", i);
             goto out;
         }
-        der = cbor_bytestring_handle(item);
-        cert = d2i_X509(NULL, &der, (long)cbor_bytestring_length(item));
-        if (cert == NULL ||
-            der != cbor_bytestring_handle(item) + cbor_bytestring_length(item)) {
-            X509_free(cert);
+        cert = decode_certificate(cbor_bytestring_handle(item),
+                                  cbor_bytestring_length(item));
+        if (cert == NULL) {
             code = webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
                                  "x5c element %zu is not one DER certificate.", i);
             goto out;

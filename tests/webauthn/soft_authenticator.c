@@ -577,6 +577,24 @@ static void corrupt_ec_point(EVP_PKEY *key, unsigned char *der, size_t der_len)
     }
 }
 
+/* Sets the unused-bits count of a DER certificate's signatureValue BIT STRING, the
+ * third element of the outer SEQUENCE. */
+static void set_signature_unused_bits(unsigned char *der, long der_len,
+                                      unsigned char count)
+{
+    const unsigned char *p = der;
+    long length;
+    int tag, tag_class;
+
+    ASN1_get_object(&p, &length, &tag, &tag_class, der_len); /* Certificate */
+    for (int i = 0; i < 2; i++) { /* tbsCertificate, signatureAlgorithm */
+        ASN1_get_object(&p, &length, &tag, &tag_class, der_len - (p - der));
+        p += length;
+    }
+    ASN1_get_object(&p, &length, &tag, &tag_class, der_len - (p - der));
+    der[p - der] = count;
+}
+
 /* Builds the x5c array with the attestation certificate. */
 static cbor_item_t *x5c_item(const soft_ceremony *ceremony)
 {
@@ -586,6 +604,8 @@ static cbor_item_t *x5c_item(const soft_ceremony *ceremony)
 
     if (ceremony->corrupt_cert_key)
         corrupt_ec_point(ceremony->ca->attestation_key, der, (size_t)der_len);
+    if (ceremony->cert_signature_unused_bits != 0)
+        set_signature_unused_bits(der, der_len, ceremony->cert_signature_unused_bits);
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
     OPENSSL_free(der);
     return array;

@@ -104,6 +104,9 @@ typedef struct soft_ceremony {
     bool extension_true;
     const char *format_name;     /* replaces the fmt text when set */
     bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
+    /* The count of unused bits that the packed or fido-u2f certificate's signatureValue
+     * BIT STRING declares, in place of 0, as some Yubico certificates declare 2. */
+    unsigned char cert_signature_unused_bits;
     bool corrupt_credential_key; /* flip the last bit of the COSE key in authData */
     /* Out of CTAP2 canonical order, which CBOR allows: sig before alg in attStmt, and
      * alg (3) before kty (1) in the COSE key in authData. */

@@ -226,6 +226,43 @@ static void packed_cert_accepted(void **state)
     assert_accepted(f);
 }
 
+/* Registers with the certificate's signatureValue BIT STRING declaring 2 unused bits,
+ * as some Security Key by Yubico certificates do, under the chain policy. */
+static void assert_unused_bits_trusted(fixture *f, soft_format format)
+{
+    f->ceremony.format = format;
+    f->ceremony.cert_signature_unused_bits = 2;
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, f->ca.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_accepted(f);
+    assert_int_equal(f->reg->attestation, WEBAUTHN_ATTESTED_TRUSTED);
+}
+
+static void packed_cert_unused_bits_trusted(void **state)
+{
+    assert_unused_bits_trusted(*state, SOFT_FORMAT_PACKED_X5C);
+}
+
+static void u2f_cert_unused_bits_trusted(void **state)
+{
+    assert_unused_bits_trusted(*state, SOFT_FORMAT_FIDO_U2F);
+}
+
+/* The count is read as zero, but the signature must still verify with the CA key. */
+static void unused_bits_other_ca_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_ca other;
+
+    assert_int_equal(soft_ca_init(&other, f->auth.aaguid), 0);
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    f->ceremony.cert_signature_unused_bits = 2;
+    assert_int_equal(webauthn_verifier_add_root(f->verifier, other.ca_cert), 0);
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    assert_rejected(f, WEBAUTHN_ATTESTATION_CHAIN_INVALID, "does not verify");
+    soft_ca_clear(&other);
+}
+
 static void packed_cert_version_1_rejected(void **state)
 {
     fixture *f = *state;
@@ -488,6 +525,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(packed_cert_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(packed_cert_unused_bits_trusted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(u2f_cert_unused_bits_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(unused_bits_other_ca_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(packed_cert_version_1_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(packed_cert_subject_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(packed_cert_ca_rejected, setup, teardown),
