@@ -355,10 +355,10 @@ static bool credential_alg(int64_t alg)
 
 /*
  * Verifies a packed statement signature by key (the credential key for self
- * attestation, else the x5c leaf key) under alg. libfido2 1.12 verifies it when both alg
- * and the credential key's algorithm are ES256, RS256 or EdDSA, as it did before other
- * algorithms were accepted, because it also checks the authenticator data on its own.
- * Every other combination is verified with OpenSSL.
+ * attestation, else the x5c leaf key) under alg. libfido2 1.12 verifies it when alg is
+ * ES256, RS256 or EdDSA and libfido2 decodes the credential key (libfido2_key), as it
+ * did before other algorithms were accepted, because it also checks the authenticator
+ * data on its own. Every other combination is verified with OpenSSL.
  */
 static webauthn_code packed_signature(const webauthn_attestation_input *in, EVP_PKEY *key,
                                       int64_t alg, bool self, webauthn_error *err)
@@ -366,7 +366,7 @@ static webauthn_code packed_signature(const webauthn_attestation_input *in, EVP_
     fido_cred_t *cred = NULL;
     webauthn_code code;
 
-    if (!webauthn_libfido2_alg(alg) || !webauthn_libfido2_alg(in->credential_key->alg))
+    if (!webauthn_libfido2_alg(alg) || !in->credential_key->libfido2_key)
         return webauthn_verify_att_signature(in, key, alg, err);
 
     code = load_cred(in, &cred, err);

@@ -290,10 +290,11 @@ webauthn_code webauthn_attest_tpm(const webauthn_attestation_input *in,
     aik = sk_X509_value(out->x5c, 0);
     code = webauthn_tpm_verify_signature(tpm_alg, aik, stmt.cert_info, stmt.sig, err);
     /* RS1 is what Windows Hello sends, and libfido2 checks its structures more strictly
-     * than WebAuthn requires (see the top of this file). libfido2 1.12 takes only
-     * ES256, RS256 and EdDSA credential keys, so other keys get the checks above only. */
+     * than WebAuthn requires (see the top of this file). libfido2 1.12 decodes only
+     * ES256, EdDSA and RSA-2048 RS256 credential keys, so other keys get the checks
+     * above only. */
     if (code == WEBAUTHN_OK && stmt.alg == WEBAUTHN_COSE_RS1 &&
-        webauthn_libfido2_alg(in->credential_key->alg)) {
+        in->credential_key->libfido2_key) {
         code = check_libfido2_name_alg(stmt.pub_area, err);
         if (code == WEBAUTHN_OK)
             code = webauthn_fido_verify(in, err);

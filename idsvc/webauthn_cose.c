@@ -374,31 +374,39 @@ static bool ed25519_point_valid(const unsigned char x[32])
     return true;
 }
 
-/* Checks the modulus size. libfido2 1.12 verifies RS256 statements only with a
- * 2048-bit modulus and an exponent of at most 3 bytes. RS256 assertions keep the same
- * limits, so that every stored RS256 key could also have passed a packed self
- * attestation. The other RSA algorithms are verified with OpenSSL alone and take
- * moduli of 2048 to 4096 bits, whole bytes, with the same exponent limit. */
+/* Checks the modulus size: 2048 to 4096 bits for every RSA algorithm, with an exponent
+ * of at most 3 bytes. JWA (RFC 7518, section 3.3) requires at least 2048 bits for
+ * RS256 and sets no other size. The modulus needs no whole number of bytes: the W3C
+ * test vector of a packed RS256 credential (WebAuthn Level 3, section 16) has one of
+ * 3482 bits. */
 static webauthn_code check_rsa_size(int64_t alg, const unsigned char *n, size_t n_len,
                                     size_t e_len, webauthn_error *err)
 {
-    size_t max_len = alg == WEBAUTHN_COSE_RS256 ? 256 : 512;
     const char *name = webauthn_cose_alg_name(alg);
+    size_t bits = 0;
 
-    if (n_len < 256 || n_len > max_len || e_len > 3)
+    /* A modulus with a leading zero byte gets 0 bits and is rejected below. */
+    if (n_len > 0 && n[0] != 0) {
+        unsigned first = n[0];
+
+        bits = (n_len - 1) * 8;
+        while (first != 0) {
+            bits++;
+            first >>= 1;
+        }
+    }
+    if (n_len > 512 || e_len > 3)
         return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
                              "The %s key has a %zu-byte modulus and a %zu-byte exponent; "
-                             "supported for %s is a modulus of 2048 to %zu bits with an "
+                             "supported is a modulus of 2048 to 4096 bits with an "
                              "exponent of at most 3 bytes.",
-                             name, n_len, e_len, name, max_len * 8);
-    /* A modulus whose first byte is below 0x80 is shorter than its byte length states.
-     * Assertions are verified with OpenSSL alone, so this is checked here rather than
-     * left to libfido2's key conversion. */
-    if (n[0] < 0x80)
+                             name, n_len, e_len);
+    if (bits < 2048)
         return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The %s modulus of %zu bytes is shorter than %zu bits; "
-                             "supported are moduli of whole bytes.",
-                             name, n_len, n_len * 8);
+                             "The %s modulus of %zu bytes has %zu bits, shorter than 2048 "
+                             "bits, or a leading zero byte; supported are moduli of "
+                             "2048 to 4096 bits without a leading zero byte.",
+                             name, n_len, bits);
     return WEBAUTHN_OK;
 }
 
@@ -428,9 +436,10 @@ static webauthn_code parse_rsa(const cbor_item_t *map, int64_t alg, bool with_pk
                              webauthn_cose_alg_name(alg));
     /* OpenSSL 3.0's import of a public RSA key (ossl_rsa_fromdata in
      * crypto/rsa/rsa_backend.c) checks only that n and e are present, which key_bytes
-     * already did, so an RS256 registration that needs no EVP_PKEY skips building one.
-     * The other RSA algorithms are verified with OpenSSL, which needs it. */
-    if (!with_pkey && alg == WEBAUTHN_COSE_RS256)
+     * already did, so an RS256 registration that libfido2 verifies skips building an
+     * EVP_PKEY. Other RSA keys are verified with OpenSSL, which needs it. */
+    out->libfido2_key = alg == WEBAUTHN_COSE_RS256 && n_len == 256 && e_len == 3;
+    if (!with_pkey && out->libfido2_key)
         return WEBAUTHN_OK;
 
     n_bn = BN_bin2bn(n, (int)n_len, NULL);
@@ -529,6 +538,7 @@ static webauthn_code parse_by_alg(const cbor_item_t *map, int64_t kty, int64_t a
 {
     const ec2_curve *curve = ec2_curve_of_alg(alg);
 
+    out->libfido2_key = alg == WEBAUTHN_COSE_ES256 || alg == WEBAUTHN_COSE_EDDSA;
     if (curve != NULL && kty == COSE_KTY_EC2)
         return parse_ec2(map, curve, with_pkey, out, err);
     if (rsa_credential_alg(alg) && kty == COSE_KTY_RSA)
@@ -579,4 +589,5 @@ void webauthn_cose_key_clear(webauthn_cose_key *key)
     EVP_PKEY_free(key->pkey);
     key->pkey = NULL;
     key->alg = 0;
+    key->libfido2_key = false;
 }

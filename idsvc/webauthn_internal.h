@@ -187,13 +187,16 @@ webauthn_code webauthn_auth_data_verify(const webauthn_verifier *verifier,
 typedef struct webauthn_cose_key {
     int alg;        /* one of webauthn_credential_algorithms */
     EVP_PKEY *pkey; /* NULL for an ES256 or RS256 key parsed without with_pkey */
+    /* True for a key that libfido2 1.12 decodes: ES256, EdDSA, and RS256 with a
+     * 256-byte modulus and a 3-byte exponent, the sizes of its rs256_pk_t. */
+    bool libfido2_key;
 } webauthn_cose_key;
 
 /* Parses and checks a COSE_Key of one of webauthn_credential_algorithms: EC2 keys on
  * the curve that the alg names (ES256 P-256, ES384 P-384, ES512 P-521), RSA keys, and
- * Ed25519 keys. An ES256 or RS256 key gets an EVP_PKEY only when with_pkey is set,
- * because building one costs more than the checks and a registration seldom needs it.
- * Keys of the other algorithms always get one. */
+ * Ed25519 keys. An ES256 key, or an RS256 key that libfido2 decodes, gets an EVP_PKEY
+ * only when with_pkey is set, because building one costs more than the checks and a
+ * registration seldom needs it. Keys of the other algorithms always get one. */
 webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
                                       bool with_pkey, webauthn_cose_key *out,
                                       webauthn_error *err);

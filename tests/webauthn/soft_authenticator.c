@@ -51,17 +51,23 @@ int soft_authenticator_init(soft_authenticator *auth, int alg)
 
 int soft_authenticator_init_rsa(soft_authenticator *auth, unsigned exponent)
 {
+    return soft_authenticator_init_rsa_bits(auth, -257, 2048, exponent);
+}
+
+int soft_authenticator_init_rsa_bits(soft_authenticator *auth, int alg, unsigned bits,
+                                     unsigned exponent)
+{
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
     BIGNUM *e = BN_new();
     int ok;
 
-    if (soft_authenticator_init(auth, -257) != 0)
+    if (soft_authenticator_init(auth, alg) != 0)
         return -1;
     EVP_PKEY_free(auth->key);
     auth->key = NULL;
     ok = ctx != NULL && e != NULL && BN_set_word(e, exponent) == 1 &&
          EVP_PKEY_keygen_init(ctx) == 1 &&
-         EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1 &&
+         EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) == 1 &&
          EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) == 1 &&
          EVP_PKEY_keygen(ctx, &auth->key) == 1;
     BN_free(e);
@@ -742,12 +748,15 @@ static unsigned char *tpm_ecc_key(const soft_authenticator *auth,
 }
 
 /* Writes the scheme of TPMS_RSA_PARMS, keyBits, exponent and the unique field of an
- * RSA-2048 TPMT_PUBLIC. A key that is not RSA, which no TPM attests, gets a zero
- * modulus. */
+ * RSA TPMT_PUBLIC of the key's size, at most 4096 bits. A key that is not RSA, which no
+ * TPM attests, gets a zero modulus of 2048 bits. */
 static unsigned char *tpm_rsa_key(const soft_authenticator *auth,
                                   const soft_ceremony *ceremony, unsigned char *p)
 {
     BIGNUM *n = NULL;
+    bool rsa = EVP_PKEY_is_a(auth->key, "RSA");
+    unsigned bits = rsa ? (unsigned)EVP_PKEY_get_bits(auth->key) : 2048;
+    int n_len = (int)(bits + 7) / 8;
 
     bool pss = auth->alg == -37 || auth->alg == -38 || auth->alg == -39;
 
@@ -766,16 +775,16 @@ static unsigned char *tpm_rsa_key(const soft_authenticator *auth,
     } else {
         p = put_be(p, SOFT_TPM_ALG_NULL, 2);
     }
-    p = put_be(p, ceremony->tpm_fault == SOFT_TPM_KEY_BITS ? 1024 : 2048,
+    p = put_be(p, ceremony->tpm_fault == SOFT_TPM_KEY_BITS ? 1024 : bits,
                2); /* keyBits */
     /* exponent: 0 means 65537 */
     p = put_be(p, ceremony->tpm_fault == SOFT_TPM_EXPONENT ? 3 : 0, 4);
-    p = put_be(p, 256, 2);
-    memset(p, 0, 256);
-    if (EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n) == 1)
-        BN_bn2binpad(n, p, 256);
+    p = put_be(p, (unsigned)n_len, 2);
+    memset(p, 0, (size_t)n_len);
+    if (rsa && EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n) == 1)
+        BN_bn2binpad(n, p, n_len);
     BN_free(n);
-    return p + 256;
+    return p + n_len;
 }
 
 /* Writes the TPMT_PUBLIC of the credential key as a TPM 2.0 would and returns its
@@ -858,7 +867,7 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
     unsigned name_hash_alg = ceremony->tpm_name_hash_alg != 0
                                  ? ceremony->tpm_name_hash_alg
                                  : tpm_name_alg(ceremony);
-    unsigned char pub_area[512], cert_info[256];
+    unsigned char pub_area[640], cert_info[256];
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
     size_t pub_area_len = tpm_pub_area(auth, ceremony, pub_area);
     size_t cert_info_len, sig_len = 0;

@@ -162,6 +162,11 @@ int soft_authenticator_init(soft_authenticator *auth, int alg);
 
 /* Creates an RS256 authenticator whose RSA-2048 key has the given public exponent. */
 int soft_authenticator_init_rsa(soft_authenticator *auth, unsigned exponent);
+
+/* Creates an authenticator for the RSA algorithm alg whose key has the given modulus
+ * size in bits and public exponent. */
+int soft_authenticator_init_rsa_bits(soft_authenticator *auth, int alg, unsigned bits,
+                                     unsigned exponent);
 void soft_authenticator_clear(soft_authenticator *auth);
 
 /* Creates a CA and an attestation certificate for packed. cert_aaguid, when not NULL,

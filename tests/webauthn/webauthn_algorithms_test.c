@@ -761,6 +761,42 @@ static void assertion_accepted_for_each_alg(void **state)
         assert_assertion(&g->auths[i], &ceremony, WEBAUTHN_OK, NULL);
 }
 
+/* RS256 keys whose modulus is not 2048 bits, one of them not a whole number of bytes,
+ * as in the W3C test vector of a packed RS256 credential. libfido2 1.12 decodes only
+ * 2048-bit RS256 keys, so OpenSSL verifies these statements. */
+static void rs256_other_modulus_sizes_accepted(void **state)
+{
+    group *g = *state;
+    static const unsigned sizes[] = {2100, 3072};
+    soft_ceremony ceremony;
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        soft_authenticator auth;
+
+        assert_int_equal(soft_authenticator_init_rsa_bits(&auth, -257, sizes[i], 65537),
+                         0);
+        soft_ceremony_defaults(&ceremony);
+        ceremony.format = SOFT_FORMAT_NONE;
+        assert_registered(&auth, &ceremony, WEBAUTHN_ATTESTATION_ANY, NULL,
+                          WEBAUTHN_ATTESTED_NONE, "none");
+        ceremony.format = SOFT_FORMAT_PACKED_SELF;
+        assert_registered(&auth, &ceremony, WEBAUTHN_ATTESTATION_SELF, NULL,
+                          WEBAUTHN_ATTESTED_SELF, "packed self");
+        ceremony.format = SOFT_FORMAT_PACKED_X5C;
+        ceremony.ca = &g->ca;
+        assert_registered(&auth, &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "packed x5c");
+        tpm_ceremony(&ceremony, &g->ca);
+        assert_registered(&auth, &ceremony, WEBAUTHN_ATTESTATION_CHAIN, &g->ca,
+                          WEBAUTHN_ATTESTED_TRUSTED, "tpm RS1");
+
+        soft_ceremony_defaults(&ceremony);
+        ceremony.sign_count = 11;
+        assert_assertion(&auth, &ceremony, WEBAUTHN_OK, NULL);
+        soft_authenticator_clear(&auth);
+    }
+}
+
 static void assertion_changed_byte_rejected(void **state)
 {
     group *g = *state;
@@ -835,6 +871,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(none_accepted_for_each_alg),
         cmocka_unit_test(packed_self_accepted_for_each_alg),
+        cmocka_unit_test(rs256_other_modulus_sizes_accepted),
         cmocka_unit_test(packed_x5c_es256_for_each_alg),
         cmocka_unit_test(packed_x5c_new_statement_algs),
         cmocka_unit_test(packed_x5c_wrong_curve_rejected),
