@@ -255,8 +255,9 @@ saml_replay_cache saml_replay_memory_interface(saml_replay_memory *cache);
 typedef struct saml_verify_options {
     time_t (*clock)(void *ctx); /* NULL selects time(NULL) */
     /* NULL, or the time in milliseconds since the epoch, which then replaces clock. The
-     * window checks compare it with the fractions of NotBefore and NotOnOrAfter, while
-     * a clock of whole seconds may be up to a second behind the time. */
+     * window checks compare it with the fractions of NotBefore and NotOnOrAfter, and the
+     * instant checks with those of the IssueInstant and AuthnInstant, while a clock of
+     * whole seconds may be up to a second behind the time. */
     int64_t (*clock_ms)(void *ctx);
     void *clock_ctx;                /* passed to clock or clock_ms */
     long clock_skew_seconds;        /* tolerance on NotBefore and NotOnOrAfter */
@@ -290,6 +291,10 @@ typedef struct saml_assertion {
     size_t authenticating_authority_count;
     time_t issue_instant;
     time_t authn_instant;    /* 0 when has_authn_statement is false */
+    /* IssueInstant and AuthnInstant in milliseconds since the epoch, with a finer
+     * fraction dropped. */
+    int64_t issue_instant_ms;
+    int64_t authn_instant_ms;
     bool has_authn_statement;
     /* The AuthnStatement's SessionNotOnOrAfter, the time at which the issuer's session
      * with the subject ends (SAML 2.0 Core, section 2.7.2). 0 when

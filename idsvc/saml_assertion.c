@@ -398,8 +398,12 @@ static saml_status saml_read_header(xmlNodePtr assertion, saml_assertion *a, cha
         return saml_fail(detail, detail_size, SAML_ERR_ISSUER_MISSING,
                          "the Assertion needs exactly one Issuer holding only text");
 
-    return saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, NULL, NULL,
-                          detail, detail_size);
+    status = saml_read_time(assertion, "IssueInstant", true, &a->issue_instant, NULL,
+                            NULL, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    return saml_read_time_ms(assertion, "IssueInstant", a->issue_instant, false,
+                             &a->issue_instant_ms, detail, detail_size);
 }
 
 /* Fails for a Subject without NameID. SAML 2.0 Core (section 2.4.1) also allows an
@@ -599,11 +603,9 @@ static int saml_push_string(char ***list, size_t *count, char *value)
     return 0;
 }
 
-/* Sets *out to seconds, the time that the attribute name of node holds, in milliseconds
- * with the attribute's fraction of a second, rounded up when round_up is set. */
-static saml_status saml_read_time_ms(xmlNodePtr node, const char *name, time_t seconds,
-                                     bool round_up, int64_t *out, char *detail,
-                                     size_t detail_size)
+saml_status saml_read_time_ms(xmlNodePtr node, const char *name, time_t seconds,
+                              bool round_up, int64_t *out, char *detail,
+                              size_t detail_size)
 {
     xmlChar *value;
     saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
@@ -714,6 +716,9 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
     a->has_authn_statement = true;
     status = saml_read_time(statement, "AuthnInstant", true, &a->authn_instant, NULL,
                             NULL, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_read_time_ms(statement, "AuthnInstant", a->authn_instant, false,
+                                   &a->authn_instant_ms, detail, detail_size);
     /* It is optional, and saml_verify.c compares it with the clock. */
     if (status == SAML_OK)
         status = saml_read_time(

@@ -399,77 +399,92 @@ static saml_status saml_check_window(const saml_assertion *a, saml_now now, long
     return SAML_OK;
 }
 
-/* Fails, as not yet valid, for an instant that names a time later than now plus the
- * tolerance. what and owner name the instant, as in "the IssueInstant of the Assertion".
- * backdated is the part of the tolerance that the issuer granted with its NotBefore. */
-static saml_status saml_check_not_future(time_t instant, const char *what,
-                                         const char *owner, time_t now, time_t tolerance,
-                                         time_t backdated, char *detail,
+/* The limit of the instant checks. An instant less than a second past limit_ms passes.
+ * now, the verification time in whole seconds, and lead_ms, the part of the tolerance
+ * that the issuer granted with its NotBefore, go into the sentences. */
+typedef struct saml_instant_limit {
+    int64_t limit_ms;
+    time_t now;
+    int64_t lead_ms;
+} saml_instant_limit;
+
+/* Fails, as not yet valid, for an instant a second or more past the limit. what and owner
+ * name the instant, as in "the IssueInstant of the Assertion". */
+static saml_status saml_check_not_future(time_t instant, int64_t instant_ms,
+                                         const char *what, const char *owner,
+                                         const saml_instant_limit *limit, char *detail,
                                          size_t detail_size)
 {
-    if (instant <= now + tolerance)
+    if (instant_ms < limit->limit_ms + 1000)
         return SAML_OK;
-    if (backdated > 0)
+    if (limit->lead_ms > 0)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
                          "the %s of the %s is in the future, %lld seconds from now, "
                          "beyond the clock skew and the %lld seconds by which the "
                          "NotBefore precedes the Assertion's IssueInstant",
-                         what, owner, (long long)(instant - now), (long long)backdated);
+                         what, owner, (long long)(instant - limit->now),
+                         (long long)(limit->lead_ms / 1000));
     return saml_fail(detail, detail_size, SAML_ERR_NOT_YET_VALID,
                      "the %s of the %s is in the future, %lld seconds from now, beyond "
                      "the clock skew",
-                     what, owner, (long long)(instant - now));
+                     what, owner, (long long)(instant - limit->now));
 }
 
 /*
- * Returns how many seconds the Conditions' NotBefore precedes the Assertion's
+ * Returns how many milliseconds the Conditions' NotBefore precedes the Assertion's
  * IssueInstant, or 0. An issuer that dates NotBefore back, as OneLogin's toolkits and
- * SimpleSAMLphp do by 30 seconds, declares the assertion valid to a verifier whose clock
- * is behind its own by that much. The window check honours that, so the instant checks
- * must too, or a verifier at the NotBefore would reject what the issuer declared valid.
+ * SimpleSAMLphp do by 30 seconds and Keycloak by 2, declares the assertion valid to a
+ * verifier whose clock is behind its own by that much. The window check honours that, so
+ * the instant checks must too, or a verifier at the NotBefore would reject what the
+ * issuer declared valid. Both are in milliseconds, like the window, so that where the
+ * whole seconds fall between them does not matter.
  */
-static time_t saml_not_before_lead(const saml_assertion *a)
+static int64_t saml_not_before_lead_ms(const saml_assertion *a)
 {
-    /* The whole second that the NotBefore falls in, as the IssueInstant's fraction is
-     * dropped too. */
-    time_t not_before = (time_t)(a->not_before_ms / 1000);
-
-    if (!a->has_not_before || a->issue_instant <= not_before)
+    if (!a->has_not_before || a->issue_instant_ms <= a->not_before_ms)
         return 0;
-    return a->issue_instant - not_before;
+    return a->issue_instant_ms - a->not_before_ms;
 }
 
 /*
  * Checks the instants outside the validity window against the clock, with the skew of
  * the window. An IssueInstant, of the Assertion or of a Response around it, and an
- * AuthnInstant name events that have happened. So one later than now plus the skew and
- * the lead of a NotBefore dated back (saml_not_before_lead) is rejected as not yet
- * valid. A SessionNotOnOrAfter at or before now minus the skew is rejected as expired:
- * SAML 2.0 Core (section 2.7.2) has the issuer's session with the subject considered
- * ended then, and the result attestation would vouch for that authentication. Fractions
- * of a second are dropped, so an instant less than a second past the limit passes. The
- * Response is not always signed, but it can only reject.
+ * AuthnInstant name events that have happened. So one a second or more past the
+ * earliest time of the clock plus the skew and the lead of a NotBefore dated back
+ * (saml_not_before_lead_ms) is rejected as not yet valid. The second of grace covers
+ * issuers that write the AuthnInstant or the Response's IssueInstant a few milliseconds
+ * after the Assertion's IssueInstant. A SessionNotOnOrAfter at or before now minus the
+ * skew is rejected as expired: SAML 2.0 Core (section 2.7.2) has the issuer's session
+ * with the subject considered ended then, and the result attestation would vouch for
+ * that authentication. The Response is not always signed, but it can only reject.
  */
 static saml_status saml_check_instants(const saml_located *loc, const saml_assertion *a,
-                                       time_t now, long skew, char *detail,
+                                       saml_now clock, long skew, char *detail,
                                        size_t detail_size)
 {
-    time_t lead = saml_not_before_lead(a);
-    time_t tolerance = (time_t)skew + lead;
+    time_t now = clock.seconds;
+    saml_instant_limit limit = {.now = now, .lead_ms = saml_not_before_lead_ms(a)};
     time_t response_instant;
-    saml_status status =
-        saml_check_not_future(a->issue_instant, "IssueInstant", "Assertion", now,
-                              tolerance, lead, detail, detail_size);
+    int64_t response_instant_ms;
+    saml_status status;
 
+    limit.limit_ms = clock.earliest_ms + (int64_t)skew * 1000 + limit.lead_ms;
+    status = saml_check_not_future(a->issue_instant, a->issue_instant_ms, "IssueInstant",
+                                   "Assertion", &limit, detail, detail_size);
     if (status == SAML_OK && a->has_authn_statement)
-        status = saml_check_not_future(a->authn_instant, "AuthnInstant", "AuthnStatement",
-                                       now, tolerance, lead, detail, detail_size);
+        status = saml_check_not_future(a->authn_instant, a->authn_instant_ms,
+                                       "AuthnInstant", "AuthnStatement", &limit, detail,
+                                       detail_size);
     if (status == SAML_OK && loc->root != loc->assertion) {
         status = saml_read_time(loc->root, "IssueInstant", true, &response_instant, NULL,
                                 NULL, detail, detail_size);
         if (status == SAML_OK)
-            status = saml_check_not_future(response_instant, "IssueInstant", "Response",
-                                           now, tolerance, lead, detail, detail_size);
+            status = saml_read_time_ms(loc->root, "IssueInstant", response_instant, false,
+                                       &response_instant_ms, detail, detail_size);
+        if (status == SAML_OK)
+            status = saml_check_not_future(response_instant, response_instant_ms,
+                                           "IssueInstant", "Response", &limit, detail,
+                                           detail_size);
     }
     if (status == SAML_OK && a->has_session_not_on_or_after &&
         now - skew >= a->session_not_on_or_after)
@@ -494,7 +509,7 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
     if (status == SAML_OK)
         status = saml_check_window(a, clock, skew, detail, detail_size);
     if (status == SAML_OK)
-        status = saml_check_instants(loc, a, now, skew, detail, detail_size);
+        status = saml_check_instants(loc, a, clock, skew, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_bearer(loc->assertion, now, clock.latest_ms, skew, detail,
                                    detail_size);

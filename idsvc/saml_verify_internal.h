@@ -146,6 +146,13 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
 saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_ms,
                               long skew, char *detail, size_t detail_size);
 
+/* Sets *out to seconds, the time that the attribute name of node holds, in milliseconds
+ * with the attribute's fraction of a second, rounded up when round_up is set. seconds
+ * must come from saml_read_time on the same attribute. */
+saml_status saml_read_time_ms(xmlNodePtr node, const char *name, time_t seconds,
+                              bool round_up, int64_t *out, char *detail,
+                              size_t detail_size);
+
 /*
  * Reads the text of element without leading and trailing white space into *out, to
  * free(). On failure returns saml_fail_text_read's status; what names the element in

@@ -140,7 +140,7 @@ static char *signed_without_not_before(const char *from, const char *to)
 
 /* An Assertion without NotBefore issued after the verification time, beyond the skew,
  * is not valid yet. At the limit it passes, and so does a fraction of a second past it,
- * because the verifier reads whole seconds. */
+ * because an instant less than a second past the limit passes. */
 static void future_issue_instant_rejected(void **state)
 {
     char *at_now = signed_without_not_before(TEMPLATE_ISSUE_INSTANT,
@@ -222,8 +222,8 @@ static void backdated_not_before_accepted(void **state)
 
 /* A document whose IssueInstant equals its NotBefore passes at the NotBefore, with or
  * without skew, as the node's own assertions do. So does one whose IssueInstant is a few
- * milliseconds after a NotBefore with a fraction, as ADFS writes them: the NotBefore is
- * rounded up to the next second, and the IssueInstant's fraction is dropped. */
+ * milliseconds after a NotBefore with a fraction, as ADFS writes them: the lead is those
+ * milliseconds, and a clock of whole seconds passes the NotBefore at the next second. */
 static void issue_instant_at_not_before_accepted(void **state)
 {
     const st_template spec = {0};
@@ -397,6 +397,76 @@ static void window_within_one_second(void **state)
     free(bearer);
     free(changed);
     free(short_window);
+}
+
+/* The template issued 2 seconds after a NotBefore with a fraction, as Keycloak dates its
+ * assertions, with an AuthnStatement of authn_instant, signed with a file key that the
+ * issuer trusts. The IssueInstant, 23:59:02.998, lies 2 ms before a whole second. */
+static char *signed_near_second(const char *authn_instant)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *issued = st_replace(template, TEMPLATE_ISSUE_INSTANT,
+                              "IssueInstant=\"2025-12-31T23:59:02.998Z\"");
+    char *dated = st_replace(issued, TEMPLATE_NOT_BEFORE,
+                             "NotBefore=\"2025-12-31T23:59:00.998Z\" ");
+    char *statement = NULL;
+    char *changed;
+    char *signed_xml;
+
+    assert_int_not_equal(
+        asprintf(&statement,
+                 "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"%s\">"
+                 "<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:"
+                 "2.0:ac:classes:unspecified</saml:AuthnContextClassRef>"
+                 "</saml:AuthnContext></saml:AuthnStatement>",
+                 authn_instant),
+        -1);
+    changed = st_replace(dated, "</saml:Conditions>", statement);
+    signed_xml = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    free(template);
+    free(issued);
+    free(dated);
+    free(statement);
+    free(changed);
+    return signed_xml;
+}
+
+/* Keycloak writes the AuthnInstant and the Response's IssueInstant a few milliseconds
+ * after the Assertion's IssueInstant. At the NotBefore exactly, such instants pass
+ * whether or not a whole second lies between them and the IssueInstant, because an
+ * instant less than a second past the limit passes. One a second or more past it does
+ * not. */
+static void instants_near_second_accepted(void **state)
+{
+    char *authn = signed_near_second("2025-12-31T23:59:03.003Z");
+    char *response = wrap_in_response(
+        "ID=\"_r5\" IssueInstant=\"2025-12-31T23:59:03.001Z\"", authn);
+    char *late_authn = signed_near_second("2025-12-31T23:59:03.998Z");
+    char line[512];
+
+    (void)state;
+    assert_int_equal(cli_verify_at(authn, "2025-12-31T23:59:00.998Z", line, sizeof(line)),
+                     0);
+    assert_int_equal(
+        cli_verify_at(response, "2025-12-31T23:59:00.998Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(late_authn, "2025-12-31T23:59:00.998Z", line, sizeof(line)), 1);
+    assert_string_equal(line,
+                        "rejected: not_yet_valid: the AuthnInstant of the AuthnStatement "
+                        "is in the future, 3 seconds from now, beyond the clock skew and "
+                        "the 2 seconds by which the NotBefore precedes the Assertion's "
+                        "IssueInstant");
+    assert_int_equal(
+        cli_verify_at(late_authn, "2025-12-31T23:59:00.999Z", line, sizeof(line)), 0);
+
+    /* A clock of whole seconds first passes the NotBefore at 23:59:01. */
+    expect_at(authn, -59, 0, SAML_OK, NULL);
+    expect_at(response, -59, 0, SAML_OK, NULL);
+    expect_at(late_authn, -59, 0, SAML_OK, NULL);
+    free(authn);
+    free(response);
+    free(late_authn);
 }
 
 /* The session that the issuer reports ends at SessionNotOnOrAfter. From that time on,
@@ -664,6 +734,7 @@ int main(void)
         cmocka_unit_test(future_issue_instant_named_by_cli),
         cmocka_unit_test(window_compared_in_milliseconds),
         cmocka_unit_test(window_within_one_second),
+        cmocka_unit_test(instants_near_second_accepted),
         cmocka_unit_test(session_not_on_or_after_enforced),
         cmocka_unit_test(session_not_on_or_after_parsed_strictly),
         cmocka_unit_test(response_attribute_types_checked),
