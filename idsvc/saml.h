@@ -259,6 +259,10 @@ typedef struct saml_verify_options {
      * instant checks with those of the IssueInstant and AuthnInstant, while a clock of
      * whole seconds may be up to a second behind the time. */
     int64_t (*clock_ms)(void *ctx);
+    /* With clock_ms, the picoseconds that the time has beyond its millisecond, 0 to
+     * 999999999999, so that a time such as 09:30:00.4404567 equals a NotBefore with the
+     * same fraction. */
+    int64_t clock_ps;
     void *clock_ctx;                /* passed to clock or clock_ms */
     long clock_skew_seconds;        /* tolerance on NotBefore and NotOnOrAfter */
     const char *audience;           /* NULL skips the audience check */
@@ -305,9 +309,13 @@ typedef struct saml_assertion {
     bool has_not_before;
     time_t not_on_or_after;
     /* NotBefore and NotOnOrAfter in milliseconds since the epoch, with a finer fraction
-     * rounded towards the inside of the window. */
+     * dropped, and the picoseconds that the fraction adds to them, 0 to 999999999999.
+     * A digit of the fraction finer than the 15th is rounded towards the inside of the
+     * window, which can carry into the milliseconds. */
     int64_t not_before_ms;
+    int64_t not_before_ps;
     int64_t not_on_or_after_ms;
+    int64_t not_on_or_after_ps;
     char **audiences;
     size_t audience_count;
     saml_attribute *attributes;
@@ -373,6 +381,11 @@ int saml_time_parse(const char *text, time_t *out);
 /* Parses an xs:dateTime as saml_time_parse does, into milliseconds since the epoch. A
  * fraction finer than a millisecond is dropped. Returns what saml_time_parse returns. */
 int saml_time_parse_ms(const char *text, int64_t *out);
+
+/* Returns the picoseconds that the 4th to 15th digits of the fraction of an xs:dateTime
+ * add to its millisecond, 0 to 999999999999, or 0 for a time without them. When round_up
+ * is set, a further digit other than 0 adds one, so the result can be 10^12. */
+int64_t saml_time_fraction_ps(const char *text, bool round_up);
 
 /* Decodes standard base64 (RFC 4648, section 4) with its padding, as xs:base64Binary
  * and the SAML HTTP-POST binding carry it: space, tab, CR and LF may appear anywhere

@@ -188,6 +188,26 @@ static int saml_time_fraction_ms(const char *value, bool round_up)
     return ms;
 }
 
+int64_t saml_time_fraction_ps(const char *text, bool round_up)
+{
+    const char *dot = strchr(text, '.');
+    const char *digit = dot != NULL ? dot + 1 : "";
+    int64_t ps = 0;
+
+    for (int i = 0; i < 3 && *digit >= '0' && *digit <= '9'; i++)
+        digit++;
+    for (int i = 0; i < 12; i++) {
+        ps *= 10;
+        if (*digit >= '0' && *digit <= '9')
+            ps += *digit++ - '0';
+    }
+    for (; round_up && *digit >= '0' && *digit <= '9'; digit++) {
+        if (*digit != '0')
+            return ps + 1;
+    }
+    return ps;
+}
+
 int saml_time_parse_ms(const char *text, int64_t *out)
 {
     time_t seconds;
@@ -617,6 +637,31 @@ saml_status saml_read_time_ms(xmlNodePtr node, const char *name, time_t seconds,
     return status;
 }
 
+/* Sets *ms and *ps to seconds, the time that the attribute name of node holds, in
+ * milliseconds with the attribute's fraction dropped, and the picoseconds that the
+ * fraction adds. A digit finer than the 15th rounds the picoseconds up when round_up is
+ * set, carrying into *ms at 10^12. */
+static saml_status saml_read_time_fine(xmlNodePtr node, const char *name, time_t seconds,
+                                       bool round_up, int64_t *ms, int64_t *ps,
+                                       char *detail, size_t detail_size)
+{
+    xmlChar *value;
+    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
+
+    *ms = (int64_t)seconds * 1000;
+    *ps = 0;
+    if (status == SAML_OK && value != NULL) {
+        *ms += saml_time_fraction_ms((const char *)value, false);
+        *ps = saml_time_fraction_ps((const char *)value, round_up);
+    }
+    if (*ps == 1000000000000) {
+        *ms += 1;
+        *ps = 0;
+    }
+    xmlFree(value);
+    return status;
+}
+
 static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a, char *detail,
                                         size_t detail_size)
 {
@@ -636,8 +681,9 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
                             &a->has_not_before, &fraction, detail, detail_size);
     /* A clock in milliseconds is compared with the fraction itself (saml_verify.c). */
     if (status == SAML_OK)
-        status = saml_read_time_ms(conditions, "NotBefore", a->not_before, true,
-                                   &a->not_before_ms, detail, detail_size);
+        status = saml_read_time_fine(conditions, "NotBefore", a->not_before, true,
+                                     &a->not_before_ms, &a->not_before_ps, detail,
+                                     detail_size);
     if (status != SAML_OK)
         return status;
     /* The whole seconds of 00:00:00.5 are 00:00:00, when the assertion is not valid yet,
@@ -650,8 +696,9 @@ static saml_status saml_read_conditions(xmlNodePtr assertion, saml_assertion *a,
     status = saml_read_time(conditions, "NotOnOrAfter", true, &a->not_on_or_after, NULL,
                             NULL, detail, detail_size);
     if (status == SAML_OK)
-        status = saml_read_time_ms(conditions, "NotOnOrAfter", a->not_on_or_after, false,
-                                   &a->not_on_or_after_ms, detail, detail_size);
+        status = saml_read_time_fine(conditions, "NotOnOrAfter", a->not_on_or_after,
+                                     false, &a->not_on_or_after_ms,
+                                     &a->not_on_or_after_ps, detail, detail_size);
     if (status == SAML_OK)
         status = saml_read_condition_elements(conditions, a, detail, detail_size);
     if (status != SAML_OK)

@@ -349,12 +349,23 @@ static saml_status saml_check_audience(xmlNodePtr assertion, const char *audienc
 }
 
 /* The verification time. A clock of whole seconds leaves the time anywhere from
- * earliest_ms to latest_ms, while a clock in milliseconds gives it exactly. */
+ * earliest_ms to latest_ms and their picoseconds, while a clock in milliseconds gives it
+ * exactly. */
 typedef struct saml_now {
     time_t seconds;
     int64_t earliest_ms;
+    int64_t earliest_ps;
     int64_t latest_ms;
+    int64_t latest_ps;
 } saml_now;
+
+#define SAML_PS_MAX 999999999999LL /* the last picosecond of a millisecond */
+
+/* Returns whether the time of a_ms and a_ps lies before that of b_ms and b_ps. */
+static bool saml_time_before(int64_t a_ms, int64_t a_ps, int64_t b_ms, int64_t b_ps)
+{
+    return a_ms < b_ms || (a_ms == b_ms && a_ps < b_ps);
+}
 
 static saml_now saml_read_clock(const saml_verify_options *options)
 {
@@ -363,36 +374,47 @@ static saml_now saml_read_clock(const saml_verify_options *options)
     if (options->clock_ms != NULL) {
         int64_t ms = options->clock_ms(options->clock_ctx);
 
+        int64_t ps = options->clock_ps;
+
+        if (ps < 0 || ps > SAML_PS_MAX)
+            ps = 0;
         now.seconds = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
         now.earliest_ms = ms;
+        now.earliest_ps = ps;
         now.latest_ms = ms;
+        now.latest_ps = ps;
         return now;
     }
     now.seconds =
         options->clock != NULL ? options->clock(options->clock_ctx) : time(NULL);
     now.earliest_ms = (int64_t)now.seconds * 1000;
+    now.earliest_ps = 0;
     now.latest_ms = now.earliest_ms + 999;
+    now.latest_ps = SAML_PS_MAX;
     return now;
 }
 
 /*
- * Checks the Conditions window in milliseconds, so that a NotBefore or NotOnOrAfter with
- * a fraction of a second is compared with the fraction of a clock in milliseconds. A
- * clock of whole seconds must pass at the earliest and the latest time within its
- * second: a NotBefore with a fraction counts from the next whole second, and a
- * NotOnOrAfter ends its own whole second.
+ * Checks the Conditions window to the picosecond, so that a NotBefore or NotOnOrAfter
+ * with a fraction of a second is compared with the fraction of a clock in milliseconds
+ * and picoseconds, and a time equal to the NotBefore passes. A clock of whole seconds
+ * must pass at the earliest and the latest time within its second: a NotBefore with a
+ * fraction counts from the next whole second, and a NotOnOrAfter ends its own whole
+ * second.
  */
 static saml_status saml_check_window(const saml_assertion *a, saml_now now, long skew,
                                      char *detail, size_t detail_size)
 {
     int64_t skew_ms = (int64_t)skew * 1000;
 
-    if (a->has_not_before && now.earliest_ms + skew_ms < a->not_before_ms)
+    if (a->has_not_before && saml_time_before(now.earliest_ms + skew_ms, now.earliest_ps,
+                                              a->not_before_ms, a->not_before_ps))
         return saml_fail(
             detail, detail_size, SAML_ERR_NOT_YET_VALID,
             "the assertion is not valid before NotBefore, %lld seconds from now",
             (long long)(a->not_before - now.seconds));
-    if (now.latest_ms - skew_ms >= a->not_on_or_after_ms)
+    if (!saml_time_before(now.latest_ms - skew_ms, now.latest_ps, a->not_on_or_after_ms,
+                          a->not_on_or_after_ps))
         return saml_fail(detail, detail_size, SAML_ERR_EXPIRED,
                          "the assertion expired at NotOnOrAfter, %lld seconds ago",
                          (long long)(now.seconds - a->not_on_or_after));
@@ -511,8 +533,8 @@ static saml_status saml_check_claims(const saml_located *loc, const saml_asserti
     if (status == SAML_OK)
         status = saml_check_instants(loc, a, clock, skew, detail, detail_size);
     if (status == SAML_OK)
-        status = saml_check_bearer(loc->assertion, now, clock.latest_ms, skew, detail,
-                                   detail_size);
+        status = saml_check_bearer(loc->assertion, now, clock.latest_ms, clock.latest_ps,
+                                   skew, detail, detail_size);
     if (status != SAML_OK)
         return status;
     if (options->audience != NULL) {

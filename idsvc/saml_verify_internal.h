@@ -141,10 +141,11 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
                                          char *detail, size_t detail_size);
 
 /* Requires a bearer SubjectConfirmation whose data the SAML 2.0 Web Browser SSO profile
- * accepts at now, with skew seconds of tolerance. latest_ms is the latest time, in
- * milliseconds, that the clock may be at. */
+ * accepts at now, with skew seconds of tolerance. latest_ms and latest_ps are the latest
+ * time, in milliseconds and the picoseconds beyond them, that the clock may be at. */
 saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_ms,
-                              long skew, char *detail, size_t detail_size);
+                              int64_t latest_ps, long skew, char *detail,
+                              size_t detail_size);
 
 /* Sets *out to seconds, the time that the attribute name of node holds, in milliseconds
  * with the attribute's fraction of a second, rounded up when round_up is set. seconds
@@ -219,11 +220,13 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail,
                                        size_t detail_size);
 
 /* Reads the NotOnOrAfter of the SubjectConfirmationData data of a bearer confirmation
- * into *not_on_or_after_ms, in milliseconds since the epoch, and sets *present. A value
+ * into *not_on_or_after_ms, in milliseconds since the epoch, and the picoseconds of its
+ * fraction beyond them into *not_on_or_after_ps, and sets *present. A value
  * that saml_time_parse rejects is SAML_ERR_CONFIRMATION_INVALID, the code of the bearer
  * profile's faults. */
 saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
-                                 bool *present, char *detail, size_t detail_size);
+                                 int64_t *not_on_or_after_ps, bool *present, char *detail,
+                                 size_t detail_size);
 
 /* Returns whether value is an xs:anyURI, by the rule that saml_verify_types.c gives. */
 bool saml_is_any_uri(const char *value);

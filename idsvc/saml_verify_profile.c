@@ -135,7 +135,11 @@ out:
 saml_status saml_check_conditions_order(const saml_assertion *a, char *detail,
                                         size_t detail_size)
 {
-    if (a->has_not_before && a->not_before_ms >= a->not_on_or_after_ms)
+    bool same_ms = a->not_before_ms == a->not_on_or_after_ms;
+
+    if (a->has_not_before &&
+        (a->not_before_ms > a->not_on_or_after_ms ||
+         (same_ms && a->not_before_ps >= a->not_on_or_after_ps)))
         return saml_fail(detail, detail_size, SAML_ERR_CONDITIONS_INVALID,
                          "the Conditions' NotBefore is not earlier than their NotOnOrAfter, "
                          "so the assertion is valid at no time");
@@ -319,7 +323,8 @@ saml_status saml_read_condition_elements(xmlNodePtr conditions, saml_assertion *
 }
 
 saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
-                                 bool *present, char *detail, size_t detail_size)
+                                 int64_t *not_on_or_after_ps, bool *present, char *detail,
+                                 size_t detail_size)
 {
     xmlChar *text;
     int parsed;
@@ -330,6 +335,7 @@ saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
     if (status != SAML_OK || text == NULL)
         return status;
     parsed = saml_time_parse_ms((const char *)text, not_on_or_after_ms);
+    *not_on_or_after_ps = saml_time_fraction_ps((const char *)text, false);
     xmlFree(text);
     if (parsed == -1)
         return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
@@ -349,12 +355,13 @@ saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
  * with NotOnOrAfter and forbids NotBefore on it.
  */
 static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now,
-                                          int64_t latest_ms, long skew, char *detail,
-                                          size_t detail_size)
+                                          int64_t latest_ms, int64_t latest_ps, long skew,
+                                          char *detail, size_t detail_size)
 {
     xmlNodePtr data = saml_only_child(confirmation, SAML_NS_ASSERTION,
                                       "SubjectConfirmationData");
     int64_t not_on_or_after_ms = 0;
+    int64_t not_on_or_after_ps = 0;
     bool present;
     saml_status status;
 
@@ -367,8 +374,8 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now,
                          "the bearer SubjectConfirmationData has a NotBefore, which the "
                          "Web Browser SSO profile forbids");
 
-    status =
-        saml_read_bearer_end(data, &not_on_or_after_ms, &present, detail, detail_size);
+    status = saml_read_bearer_end(data, &not_on_or_after_ms, &not_on_or_after_ps,
+                                  &present, detail, detail_size);
     if (status != SAML_OK)
         return status;
     if (!present)
@@ -376,7 +383,9 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now,
                          "the bearer SubjectConfirmationData has no NotOnOrAfter, so it "
                          "does not limit when the assertion can be presented");
 
-    if (latest_ms - (int64_t)skew * 1000 >= not_on_or_after_ms)
+    latest_ms -= (int64_t)skew * 1000;
+    if (latest_ms > not_on_or_after_ms ||
+        (latest_ms == not_on_or_after_ms && latest_ps >= not_on_or_after_ps))
         return saml_fail(
             detail, detail_size, SAML_ERR_CONFIRMATION_EXPIRED,
             "the bearer SubjectConfirmationData expired at its NotOnOrAfter, "
@@ -386,7 +395,8 @@ static saml_status saml_check_bearer_data(xmlNodePtr confirmation, time_t now,
 }
 
 saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_ms,
-                              long skew, char *detail, size_t detail_size)
+                              int64_t latest_ps, long skew, char *detail,
+                              size_t detail_size)
 {
     xmlNodePtr subject = saml_only_child(assertion, SAML_NS_ASSERTION, "Subject");
     saml_status first_failure = SAML_OK;
@@ -410,7 +420,8 @@ saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_m
 
         /* SAML 2.0 Core: one confirmation that is met confirms the subject. */
         bearers++;
-        status = saml_check_bearer_data(c, now, latest_ms, skew, detail, detail_size);
+        status = saml_check_bearer_data(c, now, latest_ms, latest_ps, skew, detail,
+                                        detail_size);
         if (status == SAML_OK)
             return SAML_OK;
         if (first_failure == SAML_OK) {

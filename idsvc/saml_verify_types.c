@@ -278,6 +278,7 @@ saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, cha
     };
     time_t instant;
     int64_t bearer_end_ms;
+    int64_t bearer_end_ps;
     bool present;
     saml_status status = saml_check_types(data, attrs, sizeof(attrs) / sizeof(attrs[0]),
                                           detail, detail_size);
@@ -290,7 +291,8 @@ saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, cha
     /* Every bearer confirmation, not only the first one that is met, because a value
      * that is not a time breaks the schema whichever confirmation carries it. */
     if (bearer)
-        return saml_read_bearer_end(data, &bearer_end_ms, &present, detail, detail_size);
+        return saml_read_bearer_end(data, &bearer_end_ms, &bearer_end_ps, &present,
+                                    detail, detail_size);
     return saml_read_time(data, "NotOnOrAfter", false, &instant, NULL, NULL, detail,
                           detail_size);
 }

@@ -370,6 +370,51 @@ static void window_compared_in_milliseconds(void **state)
     free(fractions);
 }
 
+/* Times with 7 digits of fraction, as .NET issuers such as Azure AD B2C write them,
+ * compared with an --at of the same precision: the assertion is valid from its NotBefore
+ * exactly until 100 ns before its NotOnOrAfter, in the Conditions and in the bearer
+ * SubjectConfirmationData. */
+static void window_compared_below_millisecond(void **state)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *bearer = st_replace(template, "NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
+                              "NotOnOrAfter=\"2026-01-01T00:04:00.4404567Z\">");
+    char *changed = st_replace(
+        bearer,
+        "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+        "NotBefore=\"2025-12-31T23:59:00.4404567Z\" "
+        "NotOnOrAfter=\"2026-01-01T00:04:00.4404567Z\"");
+    char *fractions = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    char line[512];
+
+    (void)state;
+    assert_int_equal(
+        cli_verify_at(fractions, "2025-12-31T23:59:00.4404567Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(fractions, "2025-12-31T23:59:00.4404566Z", line, sizeof(line)), 1);
+    assert_string_equal(line,
+                        "rejected: not_yet_valid: the assertion is not valid before "
+                        "NotBefore, 1 seconds from now");
+    assert_int_equal(
+        cli_verify_at(fractions, "2026-01-01T00:04:00.4404566Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(fractions, "2026-01-01T00:04:00.4404567Z", line, sizeof(line)), 1);
+    assert_string_equal(line,
+                        "rejected: expired: the assertion expired at NotOnOrAfter, 0 "
+                        "seconds ago");
+
+    /* A clock of whole seconds may be at any time within its second. */
+    expect_at(fractions, -60, 0, SAML_ERR_NOT_YET_VALID, NULL);
+    expect_at(fractions, -59, 0, SAML_OK, NULL);
+    expect_at(fractions, 239, 0, SAML_OK, NULL);
+    expect_at(fractions, 240, 0, SAML_ERR_EXPIRED, NULL);
+    free(template);
+    free(bearer);
+    free(changed);
+    free(fractions);
+}
+
 /* A window of half a second within one second is a window, not an empty one. */
 static void window_within_one_second(void **state)
 {
@@ -733,6 +778,7 @@ int main(void)
         cmocka_unit_test(future_response_issue_instant_rejected),
         cmocka_unit_test(future_issue_instant_named_by_cli),
         cmocka_unit_test(window_compared_in_milliseconds),
+        cmocka_unit_test(window_compared_below_millisecond),
         cmocka_unit_test(window_within_one_second),
         cmocka_unit_test(instants_near_second_accepted),
         cmocka_unit_test(session_not_on_or_after_enforced),

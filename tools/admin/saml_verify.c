@@ -35,6 +35,7 @@ typedef struct verify_args {
     size_t trust_count;
     bool pinned_time;
     int64_t at_ms; /* --at, in milliseconds since the epoch */
+    int64_t at_ps; /* the picoseconds of --at beyond its millisecond */
     const char *audience;
     bool allow_sha1;
     unsigned min_rsa_bits;
@@ -55,7 +56,7 @@ static void print_help(FILE *out)
           "                            may be given up to 16 times\n"
           "  --at TIME                 judge the validity window at this RFC 3339 time\n"
           "                            instead of now, such as 2012-07-03T11:35:00Z;\n"
-          "                            milliseconds count, a finer fraction is dropped\n"
+          "                            up to 15 digits of a second count\n"
           "  --audience ID             require this entity ID in every AudienceRestriction,\n"
           "                            and at least one AudienceRestriction\n"
           "  --allow-sha1              accept SHA-1 digests and signature methods\n"
@@ -91,6 +92,7 @@ static int parse_option(int option, verify_args *args)
                     "2012-07-03T11:35:00Z, not \"%s\"\n", optarg);
             return -1;
         }
+        args->at_ps = saml_time_fraction_ps(optarg, false);
         args->pinned_time = true;
         return 0;
     case OPTION_AUDIENCE:
@@ -242,6 +244,7 @@ static int verify_file(const verify_args *args, const saml_trust_store *store)
     saml_replay_cache replay = saml_replay_memory_interface(replay_memory);
     saml_verify_options options = {
         .clock_ms = args->pinned_time ? pinned_clock_ms : NULL,
+        .clock_ps = args->at_ps,
         .clock_ctx = (void *)&args->at_ms,
         .audience = args->audience,
         .min_rsa_bits = args->min_rsa_bits,
