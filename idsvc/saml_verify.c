@@ -186,8 +186,10 @@ static saml_status saml_choose_signed(saml_located *loc, const saml_verify_optio
         return SAML_OK;
     }
     if (!is_response || !options->accept_signed_response)
-        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MISSING,
-                         "the Assertion carries no Signature of its own");
+        return saml_note_namesake_in(
+            saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MISSING,
+                      "the Assertion carries no Signature of its own"),
+            detail, detail_size, loc->assertion, "Signature", SAML_NS_DSIG, false);
 
     signature = saml_signature_child(loc->root, &count);
     if (count > 1)
@@ -195,8 +197,10 @@ static saml_status saml_choose_signed(saml_located *loc, const saml_verify_optio
                          "the Response has %zu Signature children; exactly one is allowed",
                          count);
     if (count == 0)
-        return saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MISSING,
-                         "neither the Assertion nor the Response carries a Signature");
+        return saml_note_namesake_in(
+            saml_fail(detail, detail_size, SAML_ERR_SIGNATURE_MISSING,
+                      "neither the Assertion nor the Response carries a Signature"),
+            detail, detail_size, loc->assertion, "Signature", SAML_NS_DSIG, false);
     loc->signed_node = loc->root;
     loc->signature = signature;
     return SAML_OK;

@@ -456,31 +456,40 @@ saml_status saml_check_element_text(const xmlNode *element, char *detail,
 }
 
 /* Returns the first element below parent, among its children only unless deep, with the
- * local name name outside SAML_NS_ASSERTION, or NULL. */
-static xmlNodePtr saml_form_find_namesake(xmlNodePtr parent, const char *name, bool deep)
+ * local name name outside the namespace ns, or NULL. */
+static xmlNodePtr saml_form_find_namesake(xmlNodePtr parent, const char *name,
+                                          const char *ns, bool deep)
 {
     for (xmlNodePtr node = xml_safe_next_element(parent, parent); node != NULL;
          node = deep ? xml_safe_next_element(node, parent)
                      : xml_safe_next_element_after(node, parent)) {
-        bool in_assertion_ns = node->ns != NULL &&
-                               strcmp((const char *)node->ns->href, SAML_NS_ASSERTION) == 0;
+        bool in_ns = node->ns != NULL && strcmp((const char *)node->ns->href, ns) == 0;
 
-        if (!in_assertion_ns && strcmp((const char *)node->name, name) == 0)
+        if (!in_ns && strcmp((const char *)node->name, name) == 0)
             return node;
     }
     return NULL;
 }
 
-saml_status saml_note_namesake(saml_status status, char *detail, size_t detail_size,
-                               xmlNodePtr parent, const char *name, bool deep)
+saml_status saml_note_namesake_in(saml_status status, char *detail, size_t detail_size,
+                                  xmlNodePtr parent, const char *name, const char *ns,
+                                  bool deep)
 {
-    xmlNodePtr namesake = saml_form_find_namesake(parent, name, deep);
+    xmlNodePtr namesake = saml_form_find_namesake(parent, name, ns, deep);
     size_t len = strlen(detail);
 
     if (namesake == NULL || len >= detail_size)
         return status;
     snprintf(detail + len, detail_size - len,
-             "; the document has <%.40s> in the namespace \"%.80s\", not in " SAML_NS_ASSERTION,
-             namesake->name, namesake->ns != NULL ? (const char *)namesake->ns->href : "");
+             "; the document has <%.40s> in the namespace \"%.80s\", not in %s",
+             namesake->name, namesake->ns != NULL ? (const char *)namesake->ns->href : "",
+             ns);
     return status;
+}
+
+saml_status saml_note_namesake(saml_status status, char *detail, size_t detail_size,
+                               xmlNodePtr parent, const char *name, bool deep)
+{
+    return saml_note_namesake_in(status, detail, detail_size, parent, name,
+                                 SAML_NS_ASSERTION, deep);
 }

@@ -302,6 +302,12 @@ saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
 saml_status saml_note_namesake(saml_status status, char *detail, size_t detail_size,
                                xmlNodePtr parent, const char *name, bool deep);
 
+/* Appends to detail, as saml_note_namesake does, for an element that belongs in the
+ * namespace ns instead of SAML_NS_ASSERTION, such as an XML-DSig Signature. */
+saml_status saml_note_namesake_in(saml_status status, char *detail, size_t detail_size,
+                                  xmlNodePtr parent, const char *name, const char *ns,
+                                  bool deep);
+
 /* Returns whether value equals uri once the XML white space around it is taken off, as
  * the whiteSpace facet of xs:anyURI (collapse) takes it off. */
 bool saml_uri_equals(const char *value, const char *uri);

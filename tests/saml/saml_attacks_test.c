@@ -153,6 +153,30 @@ static void wrap_signed_inside_forged(void **state)
     free(doc);
 }
 
+/* A Signature whose ds prefix is bound to another URI, such as https:// in place of
+ * http://, is no XML-DSig Signature. The sentence names the namespace it is in. */
+static void signature_namespace_named(void **state)
+{
+    char *doc =
+        st_replace(signed_doc(), "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"",
+                   "xmlns:ds=\"https://www.w3.org/2000/09/xmldsig#\"");
+    saml_verify_options options = st_options(&fixture);
+    saml_assertion *a = NULL;
+    char detail[256];
+
+    (void)state;
+    assert_int_equal(saml_verify(fixture.store, &options, doc, strlen(doc), &a, detail,
+                                 sizeof(detail)),
+                     SAML_ERR_SIGNATURE_MISSING);
+    assert_null(a);
+    assert_string_equal(detail,
+                        "the Assertion carries no Signature of its own; the document has "
+                        "<Signature> in the namespace "
+                        "\"https://www.w3.org/2000/09/xmldsig#\", not in "
+                        "http://www.w3.org/2000/09/xmldsig#");
+    free(doc);
+}
+
 /* The genuine Signature moves into the forged assertion and the signed one hides in
  * a container, so that its ID still resolves. */
 static void wrap_signed_hidden_in(const char *open, const char *close)
@@ -1637,6 +1661,7 @@ int main(void)
         cmocka_unit_test(wrap_forged_before_signed),
         cmocka_unit_test(wrap_forged_after_signed),
         cmocka_unit_test(wrap_signed_inside_forged),
+        cmocka_unit_test(signature_namespace_named),
         cmocka_unit_test(wrap_signed_in_extensions),
         cmocka_unit_test(wrap_signed_in_unknown_element),
         cmocka_unit_test(wrap_signed_in_signature_object),
