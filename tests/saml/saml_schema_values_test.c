@@ -325,41 +325,48 @@ static int cli_verify_at(const char *xml, const char *at, char *line, size_t lin
     return st_run_cli(args, line, line_size);
 }
 
-/* NotBefore and NotOnOrAfter with milliseconds, as Okta writes them, compared with an
- * --at in milliseconds: the assertion is valid from its NotBefore exactly until a
- * millisecond before its NotOnOrAfter, in the Conditions and in the bearer
- * SubjectConfirmationData. */
-static void window_compared_in_milliseconds(void **state)
+/*
+ * Signs the template with NotBefore at 23:59:00 and NotOnOrAfter at 00:04:00, each
+ * followed by its fraction, in the Conditions and in the bearer SubjectConfirmationData.
+ * Then checks that the assertion is valid from the NotBefore exactly (not_before) until
+ * the --at before_end, just before the NotOnOrAfter, and not at before_start or at the
+ * NotOnOrAfter. A clock of whole seconds may be at any time within its second.
+ */
+static void check_fractional_window(const char *not_before_fraction,
+                                    const char *not_on_or_after_fraction,
+                                    const char *before_start, const char *before_end)
 {
     const st_template spec = {0};
     char *template = st_template_xml(&fixture, &spec);
-    char *bearer = st_replace(template, "NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
-                              "NotOnOrAfter=\"2026-01-01T00:04:00.750Z\">");
-    char *changed = st_replace(
-        bearer,
-        "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
-        "NotBefore=\"2025-12-31T23:59:00.250Z\" "
-        "NotOnOrAfter=\"2026-01-01T00:04:00.750Z\"");
-    char *fractions = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+    char not_before[64], not_on_or_after[64], bearer_end[80], window[160];
+    char *bearer, *changed, *fractions;
     char line[512];
 
-    (void)state;
-    assert_int_equal(
-        cli_verify_at(fractions, "2025-12-31T23:59:00.250Z", line, sizeof(line)), 0);
-    assert_int_equal(
-        cli_verify_at(fractions, "2025-12-31T23:59:00.249Z", line, sizeof(line)), 1);
+    snprintf(not_before, sizeof(not_before), "2025-12-31T23:59:00%sZ",
+             not_before_fraction);
+    snprintf(not_on_or_after, sizeof(not_on_or_after), "2026-01-01T00:04:00%sZ",
+             not_on_or_after_fraction);
+    snprintf(bearer_end, sizeof(bearer_end), "NotOnOrAfter=\"%s\">", not_on_or_after);
+    snprintf(window, sizeof(window), "NotBefore=\"%s\" NotOnOrAfter=\"%s\"", not_before,
+             not_on_or_after);
+    bearer = st_replace(template, "NotOnOrAfter=\"2026-01-01T00:04:00Z\">", bearer_end);
+    changed = st_replace(
+        bearer,
+        "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
+        window);
+    fractions = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
+
+    assert_int_equal(cli_verify_at(fractions, not_before, line, sizeof(line)), 0);
+    assert_int_equal(cli_verify_at(fractions, before_start, line, sizeof(line)), 1);
     assert_string_equal(line,
                         "rejected: not_yet_valid: the assertion is not valid before "
                         "NotBefore, 1 seconds from now");
-    assert_int_equal(
-        cli_verify_at(fractions, "2026-01-01T00:04:00.749Z", line, sizeof(line)), 0);
-    assert_int_equal(
-        cli_verify_at(fractions, "2026-01-01T00:04:00.750Z", line, sizeof(line)), 1);
+    assert_int_equal(cli_verify_at(fractions, before_end, line, sizeof(line)), 0);
+    assert_int_equal(cli_verify_at(fractions, not_on_or_after, line, sizeof(line)), 1);
     assert_string_equal(line,
                         "rejected: expired: the assertion expired at NotOnOrAfter, 0 "
                         "seconds ago");
 
-    /* A clock of whole seconds may be at any time within its second. */
     expect_at(fractions, -60, 0, SAML_ERR_NOT_YET_VALID, NULL);
     expect_at(fractions, -59, 0, SAML_OK, NULL);
     expect_at(fractions, 239, 0, SAML_OK, NULL);
@@ -370,49 +377,21 @@ static void window_compared_in_milliseconds(void **state)
     free(fractions);
 }
 
-/* Times with 7 digits of fraction, as .NET issuers such as Azure AD B2C write them,
- * compared with an --at of the same precision: the assertion is valid from its NotBefore
- * exactly until 100 ns before its NotOnOrAfter, in the Conditions and in the bearer
- * SubjectConfirmationData. */
+/* Milliseconds, as Okta writes them, compared with an --at in milliseconds. */
+static void window_compared_in_milliseconds(void **state)
+{
+    (void)state;
+    check_fractional_window(".250", ".750", "2025-12-31T23:59:00.249Z",
+                            "2026-01-01T00:04:00.749Z");
+}
+
+/* Seven digits of fraction, as .NET issuers such as Azure AD B2C write them, compared
+ * with an --at of the same precision: valid until 100 ns before the NotOnOrAfter. */
 static void window_compared_below_millisecond(void **state)
 {
-    const st_template spec = {0};
-    char *template = st_template_xml(&fixture, &spec);
-    char *bearer = st_replace(template, "NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
-                              "NotOnOrAfter=\"2026-01-01T00:04:00.4404567Z\">");
-    char *changed = st_replace(
-        bearer,
-        "NotBefore=\"2025-12-31T23:59:00Z\" NotOnOrAfter=\"2026-01-01T00:04:00Z\"",
-        "NotBefore=\"2025-12-31T23:59:00.4404567Z\" "
-        "NotOnOrAfter=\"2026-01-01T00:04:00.4404567Z\"");
-    char *fractions = st_xmlsec_sign(&fixture, changed, fixture.file_rsa);
-    char line[512];
-
     (void)state;
-    assert_int_equal(
-        cli_verify_at(fractions, "2025-12-31T23:59:00.4404567Z", line, sizeof(line)), 0);
-    assert_int_equal(
-        cli_verify_at(fractions, "2025-12-31T23:59:00.4404566Z", line, sizeof(line)), 1);
-    assert_string_equal(line,
-                        "rejected: not_yet_valid: the assertion is not valid before "
-                        "NotBefore, 1 seconds from now");
-    assert_int_equal(
-        cli_verify_at(fractions, "2026-01-01T00:04:00.4404566Z", line, sizeof(line)), 0);
-    assert_int_equal(
-        cli_verify_at(fractions, "2026-01-01T00:04:00.4404567Z", line, sizeof(line)), 1);
-    assert_string_equal(line,
-                        "rejected: expired: the assertion expired at NotOnOrAfter, 0 "
-                        "seconds ago");
-
-    /* A clock of whole seconds may be at any time within its second. */
-    expect_at(fractions, -60, 0, SAML_ERR_NOT_YET_VALID, NULL);
-    expect_at(fractions, -59, 0, SAML_OK, NULL);
-    expect_at(fractions, 239, 0, SAML_OK, NULL);
-    expect_at(fractions, 240, 0, SAML_ERR_EXPIRED, NULL);
-    free(template);
-    free(bearer);
-    free(changed);
-    free(fractions);
+    check_fractional_window(".4404567", ".4404567", "2025-12-31T23:59:00.4404566Z",
+                            "2026-01-01T00:04:00.4404566Z");
 }
 
 /* A window of half a second within one second is a window, not an empty one. */
