@@ -665,6 +665,54 @@ static void expect_attributes_rejected(const char *subject, const char *attribut
     http_result_clear(&result);
 }
 
+/* Counts the rows of the credentials table. */
+static int credential_rows(void)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int count = -1;
+
+    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM credentials", -1, &stmt,
+                                        NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        count = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return count;
+}
+
+/* Returns how many SAML assertions the HSM has signed, from GET /metrics. */
+static double saml_signatures(void)
+{
+    return read_sample_or_zero("idsvc_hsm_operations_total{operation=\"saml_sign\"}");
+}
+
+/* Issues a credential for subject with the attributes object and checks that the node
+ * stored one credential and made one signature. */
+static void expect_attributes_issued(const char *subject, const char *attributes)
+{
+    int rows = credential_rows();
+    double signatures = saml_signatures();
+    http_result result;
+    char body[1024];
+
+    snprintf(body, sizeof(body),
+             "{\"subject\":\"%s\",\"audience\":\"" RP_ENTITY_ID "\","
+             "\"assurance_level\":\"high\",\"validity_seconds\":600,"
+             "\"attributes\":%s}",
+             subject, attributes);
+    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL, body, &result);
+    if (result.status != 201)
+        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
+    assert_int_equal(result.status, 201);
+    http_result_clear(&result);
+    assert_int_equal(credential_rows(), rows + 1);
+    assert_true(saml_signatures() == signatures + 1);
+}
+
 /* A country claim must be an officially assigned ISO 3166-1 alpha-2 code in capitals,
  * because the node signs it as one. The problem names the attributes member, and its
  * detail the claim, the value's position and the rule. */
@@ -682,23 +730,15 @@ static void test_issue_country_claims_checked(void **state)
         {"{\"document_country\":\"sg\"}",
          "\"document_country\" value 1 is not an officially"},
     };
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_attributes_rejected("SG-COUNTRY-1", cases[i].attributes, cases[i].reason);
 
     /* GB is the code that ISO assigns to the United Kingdom. */
-    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                 "{\"subject\":\"SG-COUNTRY-1\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":{\"nationality\":[\"GB\",\"MY\"],"
-                 "\"residence_country\":\"SG\",\"document_country\":\"GB\"}}",
-                 &result);
-    if (result.status != 201)
-        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
-    assert_int_equal(result.status, 201);
-    http_result_clear(&result);
+    expect_attributes_issued("SG-COUNTRY-1",
+                             "{\"nationality\":[\"GB\",\"MY\"],"
+                             "\"residence_country\":\"SG\",\"document_country\":\"GB\"}");
 }
 
 /* A new credential takes no claim value of white space only, and no birth or KYC date
@@ -715,20 +755,14 @@ static void test_issue_claim_values_checked(void **state)
         {"{\"date_of_birth\":\"2999-01-01\"}", "\"date_of_birth\" value 1 is a date after"},
         {"{\"kyc_date\":\"2999-12-31\"}", "\"kyc_date\" value 1 is a date after"},
     };
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_attributes_rejected("SG-VALUES-1", cases[i].attributes, cases[i].reason);
 
-    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                 "{\"subject\":\"SG-VALUES-1\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":{\"given_name\":\" Mei \",\"date_of_birth\":\"1990-02-28\","
-                 "\"document_expiry\":\"2999-01-01\"}}",
-                 &result);
-    assert_int_equal(result.status, 201);
-    http_result_clear(&result);
+    expect_attributes_issued("SG-VALUES-1",
+                             "{\"given_name\":\" Mei \",\"date_of_birth\":\"1990-02-28\","
+                             "\"document_expiry\":\"2999-01-01\"}");
 }
 
 /* Counts the audit entries of kind whose payload contains text. */
@@ -842,24 +876,6 @@ static void test_revocation_reason_blank(void **state)
     http_result_clear(&issued);
 }
 
-static int credential_rows(void)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
-    int count = -1;
-
-    assert_int_equal(sqlite3_open_v2(server.db_path, &db, SQLITE_OPEN_READONLY, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM credentials", -1, &stmt,
-                                        NULL),
-                     SQLITE_OK);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        count = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return count;
-}
-
 /* An issuance stores its credential in the transaction of its credential_issued entry,
  * so a failed entry leaves no active credential that the log lacks. */
 static void test_issuance_atomic(void **state)
@@ -919,12 +935,6 @@ static void test_claim_uri_case_rejected(void **state)
         http_result_clear(&result);
     }
     assert_int_equal(credential_rows(), before);
-}
-
-/* Returns how many SAML assertions the HSM has signed, from GET /metrics. */
-static double saml_signatures(void)
-{
-    return read_sample_or_zero("idsvc_hsm_operations_total{operation=\"saml_sign\"}");
 }
 
 /* A claim name outside printable ASCII gets 422 claims_invalid on attributes, before
@@ -995,7 +1005,6 @@ static void test_claim_uri_syntax_checked(void **state)
     };
     int rows = credential_rows();
     double signatures = saml_signatures();
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1003,18 +1012,8 @@ static void test_claim_uri_syntax_checked(void **state)
     assert_int_equal(credential_rows(), rows);
     assert_true(saml_signatures() == signatures);
 
-    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                 "{\"subject\":\"SG-NAME-OID\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":{\"urn:oid:0.0\":\"a\",\"urn:oid:1.39.0\":\"b\","
-                 "\"urn:oid:2.25.329800735698586629295641978511506172918\":\"c\"}}",
-                 &result);
-    if (result.status != 201)
-        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
-    assert_int_equal(result.status, 201);
-    http_result_clear(&result);
-    assert_int_equal(credential_rows(), rows + 1);
-    assert_true(saml_signatures() == signatures + 1);
+    expect_attributes_issued("SG-NAME-OID", "{\"urn:oid:0.0\":\"a\",\"urn:oid:1.39.0\":\"b\","
+                             "\"urn:oid:2.25.329800735698586629295641978511506172918\":\"c\"}");
 }
 
 /* Two claims whose names are one URI to a relying party, because the scheme, a URN's
@@ -1044,7 +1043,6 @@ static void test_claim_names_equivalent_rejected(void **state)
     };
     int rows = credential_rows();
     double signatures = saml_signatures();
-    http_result result;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1054,18 +1052,8 @@ static void test_claim_names_equivalent_rejected(void **state)
 
     /* The rest of a URN compares byte for byte (RFC 8141), and so does the path of a
      * URL (RFC 3986), so these are four claims. */
-    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                 "{\"subject\":\"SG-NAME-TWICE\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":{\"urn:example:a\":\"1\",\"urn:example:A\":\"2\","
-                 "\"https://bank.example/p\":\"3\",\"https://bank.example/P\":\"4\"}}",
-                 &result);
-    if (result.status != 201)
-        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
-    assert_int_equal(result.status, 201);
-    http_result_clear(&result);
-    assert_int_equal(credential_rows(), rows + 1);
-    assert_true(saml_signatures() == signatures + 1);
+    expect_attributes_issued("SG-NAME-TWICE", "{\"urn:example:a\":\"1\",\"urn:example:A\":\"2\","
+                             "\"https://bank.example/p\":\"3\",\"https://bank.example/P\":\"4\"}");
 }
 
 /* A multi-valued claim takes each value once. A verifier reads a value without the XML
@@ -1115,18 +1103,8 @@ static void test_claim_values_repeated_rejected(void **state)
     assert_int_equal(credential_rows(), rows);
     assert_true(saml_signatures() == signatures);
 
-    harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
-                 "{\"subject\":\"SG-VALUES-TWICE\",\"audience\":\"" RP_ENTITY_ID "\","
-                 "\"assurance_level\":\"high\",\"validity_seconds\":600,"
-                 "\"attributes\":{\"kyc_method\":[\"video\",\"Video\",\"video call\"],"
-                 "\"nationality\":[\"SG\",\"MY\"]}}",
-                 &result);
-    if (result.status != 201)
-        fprintf(stderr, "issuing failed: %ld %s\n", result.status, result.body);
-    assert_int_equal(result.status, 201);
-    http_result_clear(&result);
-    assert_int_equal(credential_rows(), rows + 1);
-    assert_true(saml_signatures() == signatures + 1);
+    expect_attributes_issued("SG-VALUES-TWICE", "{\"kyc_method\":[\"video\",\"Video\",\"video call\"],"
+                             "\"nationality\":[\"SG\",\"MY\"]}");
 }
 
 /* Builds an issuance body whose claim values are each within their limits. XML escapes
