@@ -690,6 +690,26 @@ static double saml_signatures(void)
     return read_sample_or_zero("idsvc_hsm_operations_total{operation=\"saml_sign\"}");
 }
 
+/* A claims document and a phrase that the problem's detail must contain. */
+typedef struct attribute_case {
+    const char *attributes;
+    const char *reason;
+} attribute_case;
+
+/* Posts each case's attributes for subject, expects 422 claims_invalid with its reason,
+ * and checks that nothing was stored or signed. */
+static void expect_cases_rejected(const char *subject, const attribute_case *cases,
+                                  size_t count)
+{
+    int rows = credential_rows();
+    double signatures = saml_signatures();
+
+    for (size_t i = 0; i < count; i++)
+        expect_attributes_rejected(subject, cases[i].attributes, cases[i].reason);
+    assert_int_equal(credential_rows(), rows);
+    assert_true(saml_signatures() == signatures);
+}
+
 /* Issues a credential for subject with the attributes object and checks that the node
  * stored one credential and made one signature. */
 static void expect_attributes_issued(const char *subject, const char *attributes)
@@ -718,10 +738,7 @@ static void expect_attributes_issued(const char *subject, const char *attributes
  * detail the claim, the value's position and the rule. */
 static void test_issue_country_claims_checked(void **state)
 {
-    static const struct {
-        const char *attributes;
-        const char *reason;
-    } cases[] = {
+    static const attribute_case cases[] = {
         {"{\"nationality\":\"UK\"}", "\"nationality\" value 1 is not an officially"},
         {"{\"nationality\":[\"MY\",\"XX\"]}",
          "\"nationality\" value 2 is not an officially"},
@@ -732,8 +749,7 @@ static void test_issue_country_claims_checked(void **state)
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-COUNTRY-1", cases[i].attributes, cases[i].reason);
+    expect_cases_rejected("SG-COUNTRY-1", cases, sizeof(cases) / sizeof(cases[0]));
 
     /* GB is the code that ISO assigns to the United Kingdom. */
     expect_attributes_issued("SG-COUNTRY-1",
@@ -745,10 +761,7 @@ static void test_issue_country_claims_checked(void **state)
  * after the day of issue. A document may expire in any year. */
 static void test_issue_claim_values_checked(void **state)
 {
-    static const struct {
-        const char *attributes;
-        const char *reason;
-    } cases[] = {
+    static const attribute_case cases[] = {
         {"{\"given_name\":\"  \"}", "\"given_name\" value 1 contains only white space"},
         {"{\"kyc_method\":[\"video\",\"\\t\\n\"]}",
          "\"kyc_method\" value 2 contains only white space"},
@@ -757,8 +770,7 @@ static void test_issue_claim_values_checked(void **state)
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-VALUES-1", cases[i].attributes, cases[i].reason);
+    expect_cases_rejected("SG-VALUES-1", cases, sizeof(cases) / sizeof(cases[0]));
 
     expect_attributes_issued("SG-VALUES-1",
                              "{\"given_name\":\" Mei \",\"date_of_birth\":\"1990-02-28\","
@@ -943,10 +955,7 @@ static void test_claim_uri_case_rejected(void **state)
  * given_name's URI with a zero-width space after it. */
 static void test_claim_name_not_ascii_rejected(void **state)
 {
-    static const struct {
-        const char *attributes;
-        const char *reason;
-    } cases[] = {
+    static const attribute_case cases[] = {
         {"{\"urn:oid:2.5.4.42\\u200b\":\"Mallory\"}", "byte 0xE2 at position 17"},
         {"{\"urn:example:\\u202egpj.exe\":\"x\"}", "byte 0xE2 at position 13"},
         {"{\"urn:example:na\xC3\xAFve\":\"x\"}", "byte 0xC3 at position 15"},
@@ -956,14 +965,9 @@ static void test_claim_name_not_ascii_rejected(void **state)
         {"{\"given_name\\u2060\":\"Mallory\"}", "byte 0xE2 at position 11"},
         {"{\"urn:example:a\\u007fb\":\"x\"}", "byte 0x7F at position 14"},
     };
-    int rows = credential_rows();
-    double signatures = saml_signatures();
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-NAME-ASCII", cases[i].attributes, cases[i].reason);
-    assert_int_equal(credential_rows(), rows);
-    assert_true(saml_signatures() == signatures);
+    expect_cases_rejected("SG-NAME-ASCII", cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* An OID arc with a leading zero names another claim to a relying party that reads the
@@ -975,10 +979,7 @@ static void test_claim_name_not_ascii_rejected(void **state)
  * length under arc 2, are issued. */
 static void test_claim_uri_syntax_checked(void **state)
 {
-    static const struct {
-        const char *attributes;
-        const char *reason;
-    } cases[] = {
+    static const attribute_case cases[] = {
         {"{\"given_name\":\"Alice\",\"urn:oid:2.5.4.042\":\"Mallory\"}",
          "arc 4 \"042\" with a leading zero"},
         {"{\"urn:oid:1.2.03\":\"x\"}", "arc 3 \"03\" with a leading zero"},
@@ -1003,14 +1004,9 @@ static void test_claim_uri_syntax_checked(void **state)
         {"{\"urn:oid\":\"x\"}", "is not a URN as RFC 8141 writes one"},
         {"{\"urn:example:<b>\":\"x\"}", "has \"<\" at position 13"},
     };
-    int rows = credential_rows();
-    double signatures = saml_signatures();
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-NAME-OID", cases[i].attributes, cases[i].reason);
-    assert_int_equal(credential_rows(), rows);
-    assert_true(saml_signatures() == signatures);
+    expect_cases_rejected("SG-NAME-OID", cases, sizeof(cases) / sizeof(cases[0]));
 
     expect_attributes_issued("SG-NAME-OID", "{\"urn:oid:0.0\":\"a\",\"urn:oid:1.39.0\":\"b\","
                              "\"urn:oid:2.25.329800735698586629295641978511506172918\":\"c\"}");
@@ -1023,10 +1019,7 @@ static void test_claim_uri_syntax_checked(void **state)
  * from urn:idsvc:claim:national_id. Nothing is stored or signed. */
 static void test_claim_names_equivalent_rejected(void **state)
 {
-    static const struct {
-        const char *attributes;
-        const char *reason;
-    } cases[] = {
+    static const attribute_case cases[] = {
         {"{\"urn:idsvc:claim:national_id\":\"S1\","
          "\"URN:IDSVC:claim:national_id\":\"S2\"}",
          "\"URN:IDSVC:claim:national_id\" is the claim \"urn:idsvc:claim:national_id\""},
@@ -1041,14 +1034,9 @@ static void test_claim_names_equivalent_rejected(void **state)
          "\"https://BANK.Example/segment\" is the claim "
          "\"https://bank.example/segment\""},
     };
-    int rows = credential_rows();
-    double signatures = saml_signatures();
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-NAME-TWICE", cases[i].attributes, cases[i].reason);
-    assert_int_equal(credential_rows(), rows);
-    assert_true(saml_signatures() == signatures);
+    expect_cases_rejected("SG-NAME-TWICE", cases, sizeof(cases) / sizeof(cases[0]));
 
     /* The rest of a URN compares byte for byte (RFC 8141), and so does the path of a
      * URL (RFC 3986), so these are four claims. */
@@ -1062,10 +1050,7 @@ static void test_claim_names_equivalent_rejected(void **state)
  * case are different values: the node does not fold case. */
 static void test_claim_values_repeated_rejected(void **state)
 {
-    static const struct {
-        const char *attributes;
-        const char *reason;
-    } cases[] = {
+    static const attribute_case cases[] = {
         {"{\"kyc_method\":[\"video\",\"video\"]}",
          "claim \"kyc_method\" value 2 repeats value 1"},
         {"{\"nationality\":[\"SG\",\"MY\",\"SG\"]}",
@@ -1084,9 +1069,7 @@ static void test_claim_values_repeated_rejected(void **state)
     http_result result;
 
     (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_attributes_rejected("SG-VALUES-TWICE", cases[i].attributes,
-                                   cases[i].reason);
+    expect_cases_rejected("SG-VALUES-TWICE", cases, sizeof(cases) / sizeof(cases[0]));
 
     /* Values that the node would keep in its store are checked alike. */
     harness_curl(&server, CLIENT_ISSUER, "POST", "/v1/credentials", NULL,
