@@ -338,15 +338,17 @@ saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
     *not_on_or_after_ps = saml_time_fraction_ps((const char *)text, false);
     xmlFree(text);
     if (parsed == -1)
-        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
-                         "the NotOnOrAfter of the bearer SubjectConfirmationData is not a "
-                         "valid xs:dateTime: a real date and time, ending in Z or an "
-                         "offset");
+        return saml_fail(
+            detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+            "the NotOnOrAfter of the bearer SubjectConfirmationData is not a "
+            "valid xs:dateTime: a real date and time, ending in Z or an "
+            "offset");
     if (parsed != 0)
-        return saml_fail(detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
-                         "the NotOnOrAfter of the bearer SubjectConfirmationData is outside "
-                         "the range the node reads, 1970-01-01T00:00:00Z to "
-                         "9999-12-31T23:59:59Z");
+        return saml_fail(
+            detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
+            "the NotOnOrAfter of the bearer SubjectConfirmationData is outside "
+            "the range the node reads, 1970-01-01T00:00:00Z to "
+            "9999-12-31T23:59:59Z");
     return SAML_OK;
 }
 

@@ -402,11 +402,12 @@ static webauthn_code check_rsa_size(int64_t alg, const unsigned char *n, size_t 
                              "exponent of at most 3 bytes.",
                              name, n_len, e_len);
     if (bits < 2048)
-        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-                             "The %s modulus of %zu bytes has %zu bits, shorter than 2048 "
-                             "bits, or a leading zero byte; supported are moduli of "
-                             "2048 to 4096 bits without a leading zero byte.",
-                             name, n_len, bits);
+        return webauthn_fail(
+            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+            "The %s modulus of %zu bytes has %zu bits, shorter than 2048 "
+            "bits, or a leading zero byte; supported are moduli of "
+            "2048 to 4096 bits without a leading zero byte.",
+            name, n_len, bits);
     return WEBAUTHN_OK;
 }
 

@@ -322,8 +322,8 @@ static webauthn_code build_output(const registration *reg, webauthn_registration
 
     memcpy(result->fmt, reg->fmt, sizeof(result->fmt));
     result->attestation = reg->attestation.type;
-    /* The U2F signature does not cover the AAGUID, so a fido-u2f registration reports
-     * the all-zero AAGUID that CTAP2 gives U2F authenticators, whatever the client sent. */
+    /* The U2F signature does not cover the AAGUID, so a fido-u2f registration keeps the
+     * all-zero AAGUID that CTAP2 gives U2F authenticators, whatever the client sent. */
     if (strcmp(reg->fmt, "fido-u2f") != 0)
         memcpy(result->aaguid, reg->auth_data.aaguid, sizeof(result->aaguid));
     memcpy(result->credential_id, reg->auth_data.credential_id,

@@ -44,14 +44,11 @@ static size_t signature_unused_bits_offset(const unsigned char *der, size_t der_
     return (size_t)(content - der);
 }
 
-/* Decodes one x5c certificate, which must be exactly one DER certificate. A
- * signatureValue BIT STRING that declares unused bits is read as if it declared none.
- * Some Security Key by Yubico and YubiKey attestation certificates were issued so, and
- * OpenSSL's X509_verify rejects them ("invalid bit string bits left") although their
- * signature bytes verify. java-webauthn-server's tests expect such a Security Key
- * registration to be trusted, and several U2F libraries clear the count for six known
- * certificates. The count is outside both tbsCertificate and the signature bytes, so
- * anyone could change it, and reading it as zero makes no signature valid that was not. */
+/* Decodes one x5c certificate, which must be exactly one DER certificate. A signature
+ * BIT STRING that declares unused bits is read as declaring none, because some Yubico
+ * attestation certificates were issued so and OpenSSL's X509_verify rejects them. The
+ * count lies outside tbsCertificate and the signature bytes, so this makes no bad
+ * signature valid. */
 static X509 *decode_certificate(const unsigned char *der, size_t der_len)
 {
     size_t offset = signature_unused_bits_offset(der, der_len);

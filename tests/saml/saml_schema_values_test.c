@@ -263,7 +263,8 @@ static void future_authn_instant_rejected(void **state)
     free(later);
 }
 
-/* The Response is not signed here. Its IssueInstant can only reject, as its status. */
+/* A future IssueInstant of an unsigned Response rejects the document, as its Status can:
+ * an unsigned part may make the verifier reject, never accept. */
 static void future_response_issue_instant_rejected(void **state)
 {
     char *at_now = in_response("ID=\"_r1\" IssueInstant=\"2026-01-01T00:00:00Z\"");
