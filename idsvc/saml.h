@@ -302,10 +302,13 @@ typedef struct saml_assertion {
     bool has_authn_statement;
     /* The AuthnStatement's SessionNotOnOrAfter, the time at which the issuer's session
      * with the subject ends (SAML 2.0 Core, section 2.7.2). 0 when
-     * has_session_not_on_or_after is false. */
+     * has_session_not_on_or_after is false. The _ms and _ps members hold it as
+     * not_on_or_after_ms and not_on_or_after_ps below hold NotOnOrAfter. */
     time_t session_not_on_or_after;
+    int64_t session_not_on_or_after_ms;
+    int64_t session_not_on_or_after_ps;
     bool has_session_not_on_or_after;
-    time_t not_before;       /* 0 when has_not_before is false */
+    time_t not_before; /* 0 when has_not_before is false */
     bool has_not_before;
     time_t not_on_or_after;
     /* NotBefore and NotOnOrAfter in milliseconds since the epoch, with a finer fraction

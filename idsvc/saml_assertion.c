@@ -771,6 +771,11 @@ static saml_status saml_read_assurance(xmlNodePtr assertion, saml_assertion *a, 
         status = saml_read_time(
             statement, "SessionNotOnOrAfter", false, &a->session_not_on_or_after,
             &a->has_session_not_on_or_after, NULL, detail, detail_size);
+    if (status == SAML_OK && a->has_session_not_on_or_after)
+        status = saml_read_time_fine(statement, "SessionNotOnOrAfter",
+                                     a->session_not_on_or_after, false,
+                                     &a->session_not_on_or_after_ms,
+                                     &a->session_not_on_or_after_ps, detail, detail_size);
     if (status == SAML_OK)
         status = saml_check_authn_statement_form(statement, detail, detail_size);
     if (status != SAML_OK)

@@ -479,8 +479,9 @@ static int64_t saml_not_before_lead_ms(const saml_assertion *a)
  * earliest time of the clock plus the skew and the lead of a NotBefore dated back
  * (saml_not_before_lead_ms) is rejected as not yet valid. The second of grace covers
  * issuers that write the AuthnInstant or the Response's IssueInstant a few milliseconds
- * after the Assertion's IssueInstant. A SessionNotOnOrAfter at or before now minus the
- * skew is rejected as expired: SAML 2.0 Core (section 2.7.2) has the issuer's session
+ * after the Assertion's IssueInstant. A SessionNotOnOrAfter at or before the latest time
+ * of the clock minus the skew is rejected as expired, compared to the picosecond as in
+ * saml_check_window. SAML 2.0 Core (section 2.7.2) has the issuer's session
  * with the subject considered ended then, and the result attestation would vouch for
  * that authentication. The Response is not always signed, but it can only reject.
  */
@@ -513,7 +514,8 @@ static saml_status saml_check_instants(const saml_located *loc, const saml_asser
                                            detail_size);
     }
     if (status == SAML_OK && a->has_session_not_on_or_after &&
-        now - skew >= a->session_not_on_or_after)
+        !saml_time_before(clock.latest_ms - (int64_t)skew * 1000, clock.latest_ps,
+                          a->session_not_on_or_after_ms, a->session_not_on_or_after_ps))
         status = saml_fail(detail, detail_size, SAML_ERR_EXPIRED,
                            "the issuer's session with the subject ended at the "
                            "AuthnStatement's SessionNotOnOrAfter, %lld seconds ago",

@@ -513,6 +513,30 @@ static void session_not_on_or_after_enforced(void **state)
     free(session);
 }
 
+/* A SessionNotOnOrAfter with a fraction ends there, not at its whole second. A clock in
+ * milliseconds just before it passes. A clock of whole seconds may be at any time within
+ * its second, so it is late at the second that contains the end. */
+static void session_not_on_or_after_compared_below_second(void **state)
+{
+    char *session = signed_variant(
+        "</saml:Conditions>",
+        AUTHN_STATEMENT("AuthnInstant=\"2025-12-31T23:59:00Z\" "
+                        "SessionNotOnOrAfter=\"2026-01-01T00:01:00.500Z\""));
+    char line[512];
+
+    (void)state;
+    assert_int_equal(
+        cli_verify_at(session, "2026-01-01T00:01:00.499Z", line, sizeof(line)), 0);
+    assert_int_equal(
+        cli_verify_at(session, "2026-01-01T00:01:00.500Z", line, sizeof(line)), 1);
+    assert_string_equal(
+        line, "rejected: expired: the issuer's session with the subject ended at "
+              "the AuthnStatement's SessionNotOnOrAfter, 0 seconds ago");
+    expect_at(session, 59, 0, SAML_OK, NULL);
+    expect_at(session, 60, 0, SAML_ERR_EXPIRED, NULL);
+    free(session);
+}
+
 /* A SessionNotOnOrAfter is read with the rules of every other time. */
 static void session_not_on_or_after_parsed_strictly(void **state)
 {
@@ -762,6 +786,7 @@ int main(void)
         cmocka_unit_test(window_within_one_second),
         cmocka_unit_test(instants_near_second_accepted),
         cmocka_unit_test(session_not_on_or_after_enforced),
+        cmocka_unit_test(session_not_on_or_after_compared_below_second),
         cmocka_unit_test(session_not_on_or_after_parsed_strictly),
         cmocka_unit_test(response_attribute_types_checked),
         cmocka_unit_test(confirmation_data_types_checked),
