@@ -96,6 +96,8 @@ typedef struct connection_state {
      * first NUL byte, as on_uri saw it. libmicrohttpd reads one request of a connection
      * at a time, so the next request's on_uri call comes after this one's on_request. */
     size_t target_len;
+    http_deadline deadline; /* registered while deadline_set is true */
+    bool deadline_set;
 } connection_state;
 
 typedef struct request_state {
@@ -940,6 +942,24 @@ static bool expects_continue(struct MHD_Connection *connection, const char *vers
            strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
 }
 
+/* Returns the connection's state, which on_connection made, or NULL. */
+static connection_state *connection_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/* Clears the request deadline of the connection once its request has arrived whole. */
+static void request_received(struct MHD_Connection *connection)
+{
+    connection_state *conn = connection_of(connection);
+
+    if (conn != NULL && conn->deadline_set)
+        http_deadline_clear(&conn->deadline);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -972,6 +992,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
          * body, and their connections should close anyway. So does every other
          * rejection of a request that waits for "100 Continue". */
         if (expects_continue(connection, version) && reject_request(state, connection)) {
+            request_received(connection);
             state->dispatched = true;
             return queue_reply(state, connection);
         }
@@ -988,6 +1009,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     }
 
     if (!state->dispatched) {
+        request_received(connection);
         dispatch(state, connection);
         state->dispatched = true;
     } else if (state->next == NULL) {
@@ -1057,6 +1079,15 @@ static void wait_work_done(request_state *state)
     pthread_mutex_unlock(&state->server->defer_lock);
 }
 
+/* Gives the connection's next request a new deadline, at the end of a request. */
+static void restart_deadline(http_server *server, struct MHD_Connection *connection)
+{
+    connection_state *conn = connection_of(connection);
+
+    if (conn != NULL && conn->deadline_set)
+        http_deadline_restart(&server->acceptor.deadlines, &conn->deadline);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -1064,8 +1095,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     request_state *state = *req_cls;
     double seconds;
 
-    (void)connection;
     (void)toe;
+    restart_deadline(server, connection);
     if (state == NULL || *req_cls == &path_encoded_mark)
         return;
 
@@ -1131,17 +1162,26 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn = calloc(1, sizeof(*conn));
         *socket_context = conn;
-        if (conn == NULL || session == NULL)
+        if (conn == NULL)
             return;
         info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         format_address(info != NULL ? info->client_addr : NULL, conn->tls.address,
                        sizeof(conn->tls.address));
-        tls_connection_start(session, &conn->tls);
+        info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info != NULL) {
+            http_deadline_add(&server->acceptor.deadlines, &conn->deadline,
+                              info->connect_fd, conn->tls.address);
+            conn->deadline_set = true;
+        }
+        if (session != NULL)
+            tls_connection_start(session, &conn->tls);
         return;
     }
 
     if (conn == NULL)
         return;
+    if (conn->deadline_set)
+        http_deadline_remove(&server->acceptor.deadlines, &conn->deadline);
     if (session != NULL && tls_connection_closed(session, &conn->tls))
         metrics_record_handshake_failure(server->node->metrics);
     free(conn);
@@ -1269,7 +1309,9 @@ int http_server_start(node *n, http_server **out, char *error, size_t error_size
     if (start_listener(server, cfg->port, false, error, error_size) != 0)
         goto fail;
     sockets[socket_count++] = &server->api.socket;
-    if (http_acceptor_start(&server->acceptor, sockets, socket_count, error, error_size) != 0)
+    if (http_acceptor_start(&server->acceptor, sockets, socket_count,
+                            (unsigned)cfg->limits.connection_timeout_seconds, n->metrics,
+                            error, error_size) != 0)
         goto fail;
     *out = server;
     return 0;

@@ -26,6 +26,9 @@
  * memory. The socket stays readable, so polling it again at once would spin. */
 #define ACCEPT_PAUSE_MS 100
 #define REJECTION_LOG_INTERVAL_MS 1000
+/* How often the thread sweeps the request deadlines. A connection past its deadline is
+ * shut down within this much of it. */
+#define DEADLINE_SWEEP_INTERVAL_MS 1000
 
 static long long monotonic_ms(void)
 {
@@ -263,8 +266,46 @@ static void accept_batch(http_acceptor *acceptor, http_listen_socket *socket)
     }
 }
 
-/* Waits for a connection on the sockets that have room below max_connections, or for a
- * wakeup, and accepts what waits. */
+/* Shuts down the connections past their request deadline, when a sweep is due, and
+ * logs one line for them all. */
+static void sweep_deadlines(http_acceptor *acceptor, long long now)
+{
+    http_deadline_sweep sweep;
+
+    if (now < acceptor->next_sweep_ms)
+        return;
+    acceptor->next_sweep_ms = now + DEADLINE_SWEEP_INTERVAL_MS;
+    sweep = http_deadlines_sweep(&acceptor->deadlines, now);
+    if (sweep.closed == 0)
+        return;
+    if (acceptor->metrics != NULL)
+        metrics_record_request_timeouts(acceptor->metrics, sweep.closed);
+    log_message(
+        LOG_WARN, "request_timeout",
+        "closed %zu connection(s) that sent no whole request within "
+        "connection_timeout (%lld s) of their start or of their previous request, "
+        "the first from %s",
+        sweep.closed, acceptor->deadlines.timeout_ms / 1000, sweep.first_address);
+}
+
+/* Returns the poll() timeout in milliseconds until the next sweep, or -1 when no
+ * connection is open. It counts the connections handed to a daemon, because a worker
+ * registers a connection's deadline some time after MHD_add_connection returns. */
+static int sweep_timeout_ms(http_acceptor *acceptor, long long now)
+{
+    unsigned open = 0;
+
+    for (size_t i = 0; i < acceptor->socket_count; i++)
+        open += atomic_load(&acceptor->sockets[i]->open_connections);
+    if (open == 0)
+        return -1;
+    if (now >= acceptor->next_sweep_ms)
+        return 0;
+    return (int)(acceptor->next_sweep_ms - now);
+}
+
+/* Waits for a connection on the sockets that have room below max_connections, for a
+ * wakeup or for the next sweep of the deadlines, and accepts what waits. */
 static void accept_once(http_acceptor *acceptor)
 {
     struct pollfd fds[1 + HTTP_LISTEN_MAX_SOCKETS];
@@ -276,7 +317,9 @@ static void accept_once(http_acceptor *acceptor)
     char reason[128];
 
     fds[0] = (struct pollfd){.fd = acceptor->wake_fd, .events = POLLIN};
-    if (now < acceptor->pause_until_ms)
+    timeout_ms = sweep_timeout_ms(acceptor, now);
+    if (now < acceptor->pause_until_ms &&
+        (timeout_ms < 0 || acceptor->pause_until_ms - now < timeout_ms))
         timeout_ms = (int)(acceptor->pause_until_ms - now);
     for (size_t i = 0; i < acceptor->socket_count && now >= acceptor->pause_until_ms;
          i++) {
@@ -300,6 +343,7 @@ static void accept_once(http_acceptor *acceptor)
         }
         return;
     }
+    sweep_deadlines(acceptor, monotonic_ms());
     if (fds[0].revents != 0)
         eventfd_read(acceptor->wake_fd, &wakeups);
     for (size_t i = 0; i < count && !atomic_load(&acceptor->stopping); i++)
@@ -317,7 +361,8 @@ static void *accept_main(void *arg)
 }
 
 int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
-                        size_t count, char *error, size_t error_size)
+                        size_t count, unsigned timeout_seconds, metrics *m, char *error,
+                        size_t error_size)
 {
     int rc;
 
@@ -328,12 +373,15 @@ int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
     acceptor->pause_until_ms = 0;
     acceptor->rejection_log_ms = 0;
     acceptor->rejections = 0;
+    acceptor->next_sweep_ms = 0;
+    acceptor->metrics = m;
     acceptor->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (acceptor->wake_fd < 0) {
         snprintf(error, error_size, "cannot start the HTTPS server: eventfd() failed: %s",
                  strerror(errno));
         return -1;
     }
+    http_deadlines_init(&acceptor->deadlines, timeout_seconds);
     rc = pthread_create(&acceptor->thread, NULL, accept_main, acceptor);
     if (rc != 0) {
         snprintf(error, error_size,
@@ -342,6 +390,7 @@ int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
                  strerror(rc));
         close(acceptor->wake_fd);
         acceptor->wake_fd = -1;
+        http_deadlines_destroy(&acceptor->deadlines);
         return -1;
     }
     pthread_setname_np(acceptor->thread, "idsvc-accept");
@@ -366,7 +415,9 @@ void http_acceptor_stop(http_acceptor *acceptor)
 
 void http_acceptor_destroy(http_acceptor *acceptor)
 {
-    if (acceptor->wake_fd >= 0)
+    if (acceptor->wake_fd >= 0) {
         close(acceptor->wake_fd);
+        http_deadlines_destroy(&acceptor->deadlines);
+    }
     acceptor->wake_fd = -1;
 }

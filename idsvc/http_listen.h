@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http_deadline.h"
+#include "metrics.h"
+
 #define HTTP_LISTEN_MAX_SOCKETS 2 /* the API port and [server] public_port */
 
 /* One listening socket and the libmicrohttpd daemon that serves its connections. */
@@ -32,6 +35,9 @@ typedef struct http_acceptor {
     long long pause_until_ms;   /* CLOCK_MONOTONIC; accept() ran out of resources */
     long long rejection_log_ms; /* CLOCK_MONOTONIC of the last connection_rejected line */
     unsigned rejections;        /* connections libmicrohttpd rejected since that line */
+    http_deadlines deadlines;   /* of every connection of the sockets (http_deadline.h) */
+    long long next_sweep_ms;    /* CLOCK_MONOTONIC of the next sweep of the deadlines */
+    metrics *metrics;           /* counts the connections that the sweeps shut down */
 } http_acceptor;
 
 /* Opens a TCP socket listening on address (an IPv4 or IPv6 literal) and port, with
@@ -55,11 +61,13 @@ int http_listen_fit_descriptors(unsigned max_connections, unsigned listeners,
 /* Closes the listening socket, when it is open. */
 void http_listen_close(http_listen_socket *socket);
 
-/* Starts the thread that accepts on the sockets, whose fd and daemon are set. The
- * sockets must stay allocated until http_acceptor_destroy. Returns 0, or -1 with a
- * sentence in error. */
+/* Starts the thread that accepts on the sockets, whose fd and daemon are set, and sweeps
+ * the request deadlines of timeout_seconds once a second. The sockets must stay
+ * allocated until http_acceptor_destroy. m may be NULL. Returns 0, or -1 with a sentence
+ * in error. */
 int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
-                        size_t count, char *error, size_t error_size);
+                        size_t count, unsigned timeout_seconds, metrics *m, char *error,
+                        size_t error_size);
 
 /* Stops the accept thread, then closes the listening sockets. After it returns, no
  * connection is added to a daemon. Calling it again does nothing. */

@@ -35,6 +35,7 @@ struct metrics {
     atomic_ulong hsm_ops[METRICS_HSM_OP_COUNT];
     atomic_ulong hsm_errors[METRICS_HSM_OP_COUNT];
     atomic_ulong handshake_failures;
+    atomic_ulong request_timeouts;
     atomic_ulong operations[METRICS_OPERATION_COUNT];
     /* Nanoseconds, in 64 bits because a 32-bit long would wrap after 4.3 seconds. */
     _Atomic uint64_t operation_cpu_ns[METRICS_OPERATION_COUNT];
@@ -101,6 +102,11 @@ void metrics_record_hsm(metrics *m, metrics_hsm_op op, bool ok)
 void metrics_record_handshake_failure(metrics *m)
 {
     atomic_fetch_add(&m->handshake_failures, 1);
+}
+
+void metrics_record_request_timeouts(metrics *m, size_t count)
+{
+    atomic_fetch_add(&m->request_timeouts, (unsigned long)count);
 }
 
 uint64_t metrics_thread_cpu_ns(void)
@@ -194,6 +200,12 @@ static void render_hsm(const metrics *m, FILE *out)
             "# TYPE idsvc_tls_handshake_failures_total counter\n"
             "idsvc_tls_handshake_failures_total %lu\n",
             atomic_load(&m->handshake_failures));
+    fprintf(out,
+            "# HELP idsvc_request_timeouts_total Connections closed because no whole "
+            "request arrived within connection_timeout.\n"
+            "# TYPE idsvc_request_timeouts_total counter\n"
+            "idsvc_request_timeouts_total %lu\n",
+            atomic_load(&m->request_timeouts));
 }
 
 /* A summary without quantiles: the sum and count give the mean CPU time per operation. */

@@ -35,6 +35,8 @@ void metrics_free(metrics **m);
 void metrics_record_request(metrics *m, size_t route, unsigned status, double seconds);
 void metrics_record_hsm(metrics *m, metrics_hsm_op op, bool ok);
 void metrics_record_handshake_failure(metrics *m);
+/* Counts connections that the request deadline shut down (http_deadline.h). */
+void metrics_record_request_timeouts(metrics *m, size_t count);
 
 /* Returns the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID, user plus system) in
  * nanoseconds, or 0 when the clock cannot be read. */

@@ -694,6 +694,18 @@ static bool wait_readable(raw_client *c, int timeout_ms)
     return poll(&readable, 1, timeout_ms) > 0;
 }
 
+int raw_send(raw_client *c, const char *data, size_t len)
+{
+    return send_all(c, data, len);
+}
+
+int raw_wait_end(raw_client *c, int timeout_ms)
+{
+    if (!wait_readable(c, timeout_ms))
+        return -2;
+    return raw_read_end(c);
+}
+
 /* Reads until the headers and Content-Length bytes of body have arrived. The reply to
  * HEAD (head_only) has no body, whatever its Content-Length header. timeout_ms bounds
  * each wait for data, and -1 waits for good. Returns 0, -1 when the connection ended

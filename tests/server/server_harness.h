@@ -181,6 +181,15 @@ int raw_exchange_timed(raw_client *c, const char *text, size_t len, bool head_on
 char *raw_exchange_bytes(raw_client *c, const char *text, size_t len, int timeout_ms,
                          bool *closed);
 
+/* Sends len bytes of data as they are, and reads nothing. Returns 0, or -1 when the send
+ * failed. */
+int raw_send(raw_client *c, const char *data, size_t len);
+
+/* Waits up to timeout_ms for the server to send data or end the connection, and reads
+ * what arrives. Returns 1 when the server ended the connection, whether by a close or an
+ * alert, 0 when data arrived, and -2 when nothing arrived. */
+int raw_wait_end(raw_client *c, int timeout_ms);
+
 /* The negotiated protocol, such as "TLS1.3". */
 const char *raw_protocol(const raw_client *c);
 
