@@ -362,8 +362,8 @@ static void test_second_daemon_locked_out(void **state)
 typedef struct waiting_request {
     pthread_t thread;
     const char *body;
-    long status;
-    char code[64]; /* the problem code, or "" */
+    atomic_long status; /* read by the test while the request may still run */
+    char code[64];      /* the problem code, or "" */
 } waiting_request;
 
 static void *send_one_verification(void *arg)
@@ -374,7 +374,7 @@ static void *send_one_verification(void *arg)
 
     if (raw_connect(&server, "NORMAL", CLIENT_RP, &client) == 0 &&
         raw_request(client, "POST", "/v1/verifications", w->body, &result) == 0) {
-        w->status = result.status;
+        atomic_store(&w->status, result.status);
         snprintf(w->code, sizeof(w->code), "%s", http_result_code(&result));
         http_result_clear(&result);
     }
@@ -422,7 +422,7 @@ static void test_stop_refuses_new_connections(void **state)
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     pthread_join(waiting.thread, NULL);
-    assert_int_equal(waiting.status, 200);
+    assert_int_equal(atomic_load(&waiting.status), 200);
     assert_int_equal(harness_stop(&server, SIGTERM), 0);
     free(verification);
     verification = NULL;
@@ -605,12 +605,12 @@ static void test_rejection_leaves_worker_free(void **state)
     assert_true(now_seconds() - started < 1.0);
     http_result_clear(&health);
     /* Still waiting: the reply goes out only once the entry is committed. */
-    assert_int_equal(waiting.status, 0);
+    assert_int_equal(atomic_load(&waiting.status), 0);
 
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     pthread_join(waiting.thread, NULL);
-    assert_int_equal(waiting.status, 422);
+    assert_int_equal(atomic_load(&waiting.status), 422);
     assert_string_equal(waiting.code, "digest_mismatch");
     free(verification);
     verification = NULL;
