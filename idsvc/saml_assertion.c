@@ -989,6 +989,8 @@ saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char
     /* Last, so that the readers above name the faults they know with their own codes. */
     if (status == SAML_OK)
         status = saml_check_assertion_form(assertion, detail, detail_size);
+    if (status == SAML_OK)
+        status = saml_check_assertion_uris(assertion, detail, detail_size);
 
     if (status != SAML_OK) {
         saml_assertion_free(&a);

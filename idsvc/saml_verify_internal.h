@@ -312,6 +312,17 @@ saml_status saml_note_namesake_in(saml_status status, char *detail, size_t detai
  * the whiteSpace facet of xs:anyURI (collapse) takes it off. */
 bool saml_uri_equals(const char *value, const char *uri);
 
+/*
+ * Rejects as SAML_ERR_NOT_SAML an xs:anyURI value of the SAML elements inside parent
+ * that saml_is_any_uri does not accept. The values are a NameID Format, a
+ * SubjectConfirmation Method, an Audience, an AuthnContextClassRef, an
+ * AuthnContextDeclRef, an AuthenticatingAuthority, an Attribute NameFormat, an
+ * AuthzDecisionStatement Resource and an Action Namespace. The inside of an Advice and
+ * of an Evidence is not checked.
+ */
+saml_status saml_check_assertion_uris(xmlNodePtr parent, char *detail,
+                                      size_t detail_size);
+
 /* Reads the claims of an Assertion element that has been verified. */
 saml_status saml_assertion_read(xmlNodePtr assertion, saml_assertion **out, char *detail,
                                 size_t detail_size);

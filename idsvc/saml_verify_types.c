@@ -13,13 +13,16 @@
  * of a request. Destination, Consent and Recipient are xs:anyURI. The Address of a
  * SubjectConfirmationData is an xs:string, which any attribute value is.
  *
- * NOTE: the other xs:anyURI values of an Assertion, such as a NameID Format, an
- * Attribute NameFormat or an Audience, are not checked against the type. The signer
- * checks the Format and the AuthnContextClassRef as absolute URIs when a result
- * attestation copies them.
+ * The xs:anyURI values that the verifier reads from the signed Assertion, such as a
+ * NameID Format, an Audience or an AuthnContextClassRef, are checked against the type
+ * too (saml_check_assertion_uris), before the verifier compares or reports them. The
+ * signer checks the Format and the AuthnContextClassRef again as absolute URIs when a
+ * result attestation copies them.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "saml_verify_internal.h"
@@ -295,4 +298,82 @@ saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, cha
                                     detail, detail_size);
     return saml_read_time(data, "NotOnOrAfter", false, &instant, NULL, NULL, detail,
                           detail_size);
+}
+
+/* The xs:anyURI values of the elements of saml-schema-assertion-2.0.xsd: an attribute,
+ * or the text content when attribute is NULL. The Format of an Issuer has a stricter
+ * rule of its own (saml_read_issuer). */
+static const struct {
+    const char *element;
+    const char *attribute;
+} saml_assertion_uris[] = {
+    {"NameID", "Format"},
+    {"SubjectConfirmation", "Method"},
+    {"Audience", NULL},
+    {"AuthnContextClassRef", NULL},
+    {"AuthnContextDeclRef", NULL},
+    {"AuthenticatingAuthority", NULL},
+    {"Attribute", "NameFormat"},
+    {"AuthzDecisionStatement", "Resource"},
+    {"Action", "Namespace"},
+};
+
+/* Checks the text content of element as an xs:anyURI. */
+static saml_status saml_check_uri_text(xmlNodePtr element, char *detail,
+                                       size_t detail_size)
+{
+    char what[64];
+    char *text;
+    saml_status status;
+
+    snprintf(what, sizeof(what), "the %.40s", (const char *)element->name);
+    status = saml_read_text(element, what, &text, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+    if (!saml_is_any_uri(text))
+        status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                           "the %.40s \"%.80s\" is not an xs:anyURI: it must be a URI "
+                           "reference, as SAML 2.0 Core's schema requires",
+                           element->name, text);
+    free(text);
+    return status;
+}
+
+/* Checks the xs:anyURI value of element that saml_assertion_uris lists, if any. */
+static saml_status saml_check_uri_value(xmlNodePtr element, char *detail,
+                                        size_t detail_size)
+{
+    for (size_t i = 0; i < sizeof(saml_assertion_uris) / sizeof(saml_assertion_uris[0]);
+         i++) {
+        saml_typed_attr attr = {saml_assertion_uris[i].attribute, SAML_TYPE_ANY_URI};
+
+        if (!xml_safe_is_element(element, SAML_NS_ASSERTION,
+                                 saml_assertion_uris[i].element))
+            continue;
+        if (attr.name == NULL)
+            return saml_check_uri_text(element, detail, detail_size);
+        return saml_check_typed(element, &attr, detail, detail_size);
+    }
+    return SAML_OK;
+}
+
+saml_status saml_check_assertion_uris(xmlNodePtr parent, char *detail, size_t detail_size)
+{
+    for (xmlNodePtr child = parent->children; child != NULL; child = child->next) {
+        saml_status status;
+
+        /* The assertions that an Advice or an Evidence carries are not read. Elements of
+         * other namespaces, such as the Signature, hold no SAML values. */
+        if (child->type != XML_ELEMENT_NODE || child->ns == NULL ||
+            strcmp((const char *)child->ns->href, SAML_NS_ASSERTION) != 0 ||
+            xml_safe_is_element(child, SAML_NS_ASSERTION, "Advice") ||
+            xml_safe_is_element(child, SAML_NS_ASSERTION, "Evidence"))
+            continue;
+        status = saml_check_uri_value(child, detail, detail_size);
+        if (status == SAML_OK)
+            status = saml_check_assertion_uris(child, detail, detail_size);
+        if (status != SAML_OK)
+            return status;
+    }
+    return SAML_OK;
 }

@@ -3,8 +3,8 @@
  * The values that the verifier checks without using them. The IssueInstant of the
  * Assertion and of a Response and the AuthnInstant must not lie in the future, and the
  * SessionNotOnOrAfter must not have passed. The optional attributes of a Response and a
- * SubjectConfirmationData must be of their XML Schema types. A null AttributeValue must
- * be empty.
+ * SubjectConfirmationData must be of their XML Schema types, and so must the xs:anyURI
+ * values of the Assertion. A null AttributeValue must be empty.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -772,6 +772,106 @@ static void nil_white_space_rejected(void **state)
     }
 }
 
+/* An AuthnStatement whose AuthnContext contains these elements, after the Conditions. */
+#define AUTHN_CONTEXT(content)                                                           \
+    "</saml:Conditions><saml:AuthnStatement AuthnInstant=\"2025-12-31T23:59:00Z\">"      \
+    "<saml:AuthnContext>" content "</saml:AuthnContext></saml:AuthnStatement>"
+
+/* An AttributeStatement with one Attribute of this NameFormat, after the Conditions. */
+#define NAME_FORMAT(format)                                                              \
+    "</saml:Conditions><saml:AttributeStatement><saml:Attribute Name=\"mail\" "          \
+    "NameFormat=\"" format "\"><saml:AttributeValue>a@idsvc.test</saml:AttributeValue>"  \
+    "</saml:Attribute></saml:AttributeStatement>"
+
+/* An AuthzDecisionStatement about this resource with an Action of this namespace, after
+ * the Conditions. */
+#define AUTHZ_DECISION(resource, action_namespace)                                       \
+    "</saml:Conditions><saml:AuthzDecisionStatement Resource=\"" resource "\" "          \
+    "Decision=\"Permit\"><saml:Action Namespace=\"" action_namespace "\">read"           \
+    "</saml:Action></saml:AuthzDecisionStatement>"
+
+#define NOT_ANY_URI                                                                      \
+    " is not an xs:anyURI: it must be a URI reference, as SAML 2.0 Core's "              \
+    "schema requires"
+
+/* The xs:anyURI values that the verifier reads from the Assertion: the NameID Format,
+ * the SubjectConfirmation Method, the Audience, the AuthnContext references and
+ * authorities, the Attribute NameFormat, and the Resource and Action Namespace of an
+ * AuthzDecisionStatement. XML white space around a value collapses,
+ * and XLink escapes the braces of a placeholder such as {audience}, so those pass. The
+ * inside of an Advice is not read, so it is not checked. */
+static void assertion_uri_values_checked(void **state)
+{
+    static const char audience[] = "<saml:Audience>" ST_AUDIENCE "</saml:Audience>";
+    static const char format[] =
+        "Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\"";
+    static const char subject_end[] = "</saml:SubjectConfirmation></saml:Subject>";
+    static const char conditions_end[] = "</saml:Conditions>";
+    static const struct {
+        const char *from;
+        const char *to;
+        const char *detail; /* of a not_saml rejection, or NULL for a valid value */
+    } cases[] = {
+        {audience, "<saml:Audience>\n  {audience}\n</saml:Audience>", NULL},
+        {audience, "<saml:Audience>ForNodeJS</saml:Audience>", NULL},
+        {format,
+         "Format=\" urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress&#10;\"", NULL},
+        {conditions_end,
+         AUTHN_CONTEXT("<saml:AuthnContextClassRef>urn:federation:authentication:windows"
+                       "</saml:AuthnContextClassRef><saml:AuthenticatingAuthority>"
+                       "https://idp.example/login</saml:AuthenticatingAuthority>"),
+         NULL},
+        {conditions_end, NAME_FORMAT("urn:oasis:names:tc:SAML:2.0:attrname-format:basic"),
+         NULL},
+        {conditions_end,
+         "</saml:Conditions><saml:Advice><saml:AssertionURIRef>https://idp.example/#a#b"
+         "</saml:AssertionURIRef></saml:Advice>",
+         NULL},
+        {format, "Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:%email\"",
+         "the Format \"urn:oasis:names:tc:SAML:1.1:nameid-format:%email\" of "
+         "<NameID>" NOT_ANY_URI},
+        {subject_end, SECOND_CONFIRMATION("holder-of-key%", "Address=\"192.0.2.1\""),
+         "the Method \"urn:oasis:names:tc:SAML:2.0:cm:holder-of-key%\" of "
+         "<SubjectConfirmation>" NOT_ANY_URI},
+        {audience, "<saml:Audience>" ST_AUDIENCE "/#a#b</saml:Audience>",
+         "the Audience \"" ST_AUDIENCE "/#a#b\"" NOT_ANY_URI},
+        {conditions_end,
+         AUTHN_CONTEXT("<saml:AuthnContextClassRef>urn:example:loa:%zz"
+                       "</saml:AuthnContextClassRef>"),
+         "the AuthnContextClassRef \"urn:example:loa:%zz\"" NOT_ANY_URI},
+        {conditions_end,
+         AUTHN_CONTEXT("<saml:AuthnContextDeclRef>1urn:example:decl"
+                       "</saml:AuthnContextDeclRef>"),
+         "the AuthnContextDeclRef \"1urn:example:decl\"" NOT_ANY_URI},
+        {conditions_end,
+         AUTHN_CONTEXT("<saml:AuthnContextClassRef>urn:example:loa:2"
+                       "</saml:AuthnContextClassRef><saml:AuthenticatingAuthority>"
+                       "https://idp.example/[x]</saml:AuthenticatingAuthority>"),
+         "the AuthenticatingAuthority \"https://idp.example/[x]\"" NOT_ANY_URI},
+        {conditions_end, NAME_FORMAT("basic:%"),
+         "the NameFormat \"basic:%\" of <Attribute>" NOT_ANY_URI},
+        {conditions_end,
+         AUTHZ_DECISION("https://rp.example/%",
+                        "urn:oasis:names:tc:SAML:1.0:action:rwedc"),
+         "the Resource \"https://rp.example/%\" of <AuthzDecisionStatement>" NOT_ANY_URI},
+        {conditions_end, AUTHZ_DECISION("https://rp.example/", "urn:example:ns#a#b"),
+         "the Namespace \"urn:example:ns#a#b\" of <Action>" NOT_ANY_URI},
+        {conditions_end,
+         "<saml:ProxyRestriction><saml:Audience>https://rp.example:8x/</saml:Audience>"
+         "</saml:ProxyRestriction></saml:Conditions>",
+         "the Audience \"https://rp.example:8x/\"" NOT_ANY_URI},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(cases[i].from, cases[i].to);
+
+        expect_at(xml, 0, 0, cases[i].detail != NULL ? SAML_ERR_NOT_SAML : SAML_OK,
+                  cases[i].detail);
+        free(xml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +891,7 @@ int main(void)
         cmocka_unit_test(response_attribute_types_checked),
         cmocka_unit_test(confirmation_data_types_checked),
         cmocka_unit_test(nil_white_space_rejected),
+        cmocka_unit_test(assertion_uri_values_checked),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
