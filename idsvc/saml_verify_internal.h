@@ -317,8 +317,9 @@ bool saml_uri_equals(const char *value, const char *uri);
  * that saml_is_any_uri does not accept. The values are a NameID Format, a
  * SubjectConfirmation Method, an Audience, an AuthnContextClassRef, an
  * AuthnContextDeclRef, an AuthenticatingAuthority, an Attribute NameFormat, an
- * AuthzDecisionStatement Resource and an Action Namespace. The inside of an Advice and
- * of an Evidence is not checked.
+ * AuthzDecisionStatement Resource and an Action Namespace. The Method, the Resource and
+ * the Namespace are required too. The inside of an Advice and of an Evidence is not
+ * checked.
  */
 saml_status saml_check_assertion_uris(xmlNodePtr parent, char *detail,
                                       size_t detail_size);

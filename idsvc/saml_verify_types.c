@@ -301,21 +301,22 @@ saml_status saml_check_confirmation_data_types(xmlNodePtr data, bool bearer, cha
 }
 
 /* The xs:anyURI values of the elements of saml-schema-assertion-2.0.xsd: an attribute,
- * or the text content when attribute is NULL. The Format of an Issuer has a stricter
- * rule of its own (saml_read_issuer). */
+ * which the schema may require, or the text content when attribute is NULL. The Format
+ * of an Issuer has a stricter rule of its own (saml_read_issuer). */
 static const struct {
     const char *element;
     const char *attribute;
+    bool required;
 } saml_assertion_uris[] = {
-    {"NameID", "Format"},
-    {"SubjectConfirmation", "Method"},
-    {"Audience", NULL},
-    {"AuthnContextClassRef", NULL},
-    {"AuthnContextDeclRef", NULL},
-    {"AuthenticatingAuthority", NULL},
-    {"Attribute", "NameFormat"},
-    {"AuthzDecisionStatement", "Resource"},
-    {"Action", "Namespace"},
+    {"NameID", "Format", false},
+    {"SubjectConfirmation", "Method", true},
+    {"Audience", NULL, false},
+    {"AuthnContextClassRef", NULL, false},
+    {"AuthnContextDeclRef", NULL, false},
+    {"AuthenticatingAuthority", NULL, false},
+    {"Attribute", "NameFormat", false},
+    {"AuthzDecisionStatement", "Resource", true},
+    {"Action", "Namespace", true},
 };
 
 /* Checks the text content of element as an xs:anyURI. */
@@ -339,7 +340,8 @@ static saml_status saml_check_uri_text(xmlNodePtr element, char *detail,
     return status;
 }
 
-/* Checks the xs:anyURI value of element that saml_assertion_uris lists, if any. */
+/* Checks the xs:anyURI value of element that saml_assertion_uris lists, if any, and
+ * that a required one is present. */
 static saml_status saml_check_uri_value(xmlNodePtr element, char *detail,
                                         size_t detail_size)
 {
@@ -352,6 +354,13 @@ static saml_status saml_check_uri_value(xmlNodePtr element, char *detail,
             continue;
         if (attr.name == NULL)
             return saml_check_uri_text(element, detail, detail_size);
+        if (saml_assertion_uris[i].required &&
+            xmlHasNsProp(element, BAD_CAST attr.name, NULL) == NULL)
+            return saml_fail(
+                detail, detail_size, SAML_ERR_NOT_SAML,
+                "the <%.40s> has no %s attribute, which SAML 2.0 Core's schema "
+                "requires",
+                element->name, attr.name);
         return saml_check_typed(element, &attr, detail, detail_size);
     }
     return SAML_OK;

@@ -799,7 +799,8 @@ static void nil_white_space_rejected(void **state)
  * authorities, the Attribute NameFormat, and the Resource and Action Namespace of an
  * AuthzDecisionStatement. XML white space around a value collapses,
  * and XLink escapes the braces of a placeholder such as {audience}, so those pass. The
- * inside of an Advice is not read, so it is not checked. */
+ * inside of an Advice is not read, so it is not checked. A required Method or Resource
+ * must be present. */
 static void assertion_uri_values_checked(void **state)
 {
     static const char audience[] = "<saml:Audience>" ST_AUDIENCE "</saml:Audience>";
@@ -856,6 +857,21 @@ static void assertion_uri_values_checked(void **state)
          "the Resource \"https://rp.example/%\" of <AuthzDecisionStatement>" NOT_ANY_URI},
         {conditions_end, AUTHZ_DECISION("https://rp.example/", "urn:example:ns#a#b"),
          "the Namespace \"urn:example:ns#a#b\" of <Action>" NOT_ANY_URI},
+        {subject_end,
+         "</"
+         "saml:SubjectConfirmation><saml:SubjectConfirmation><saml:"
+         "SubjectConfirmationData "
+         "Address=\"192.0.2.1\"/></saml:SubjectConfirmation></saml:Subject>",
+         "the <SubjectConfirmation> has no Method attribute, which SAML 2.0 Core's "
+         "schema "
+         "requires"},
+        {conditions_end,
+         "</saml:Conditions><saml:AuthzDecisionStatement "
+         "Decision=\"Permit\"><saml:Action "
+         "Namespace=\"urn:oasis:names:tc:SAML:1.0:action:rwedc\">read</saml:Action>"
+         "</saml:AuthzDecisionStatement>",
+         "the <AuthzDecisionStatement> has no Resource attribute, which SAML 2.0 Core's "
+         "schema requires"},
         {conditions_end,
          "<saml:ProxyRestriction><saml:Audience>https://rp.example:8x/</saml:Audience>"
          "</saml:ProxyRestriction></saml:Conditions>",
