@@ -4,8 +4,10 @@
  * its Subject and each SubjectConfirmation, each AttributeStatement and Attribute, and
  * an AuthnStatement with its AuthnContext. The verifier reads its claims from these
  * elements, so an element out of place or of an unknown kind is rejected as not_saml
- * rather than skipped. The attributes of a SubjectConfirmationData are checked against
- * their types (saml_verify_types.c). The content of an Advice, a Conditions (see
+ * rather than skipped. An AuthzDecisionStatement, which the verifier does not read, is
+ * checked too, because it would pass as part of the assertion that the node accepted. The
+ * attributes of a SubjectConfirmationData are checked against their types
+ * (saml_verify_types.c). The content of an Advice, a Conditions (see
  * saml_verify_profile.c), a SubjectConfirmationData, an AttributeValue and an
  * AuthnContextDecl is not checked here.
  */
@@ -50,6 +52,12 @@ static const saml_form_group saml_form_attribute_statement[] = {
 /* AttributeType: AttributeValue elements. */
 static const saml_form_group saml_form_attribute[] = {
     {SAML_NS_ASSERTION, {"AttributeValue"}, 0, 0},
+};
+
+/* AuthzDecisionStatementType: one or more Action elements, then an optional Evidence. */
+static const saml_form_group saml_form_authz_decision[] = {
+    {SAML_NS_ASSERTION, {"Action"}, 1, 0},
+    {SAML_NS_ASSERTION, {"Evidence"}, 0, 1},
 };
 
 static xmlNodePtr saml_form_next_element(xmlNodePtr node)
@@ -335,6 +343,48 @@ static saml_status saml_form_check_attribute_statement(xmlNodePtr statement, cha
     return status;
 }
 
+/* Checks the Decision of an AuthzDecisionStatement, which DecisionType limits to three
+ * values, and its children. The Action elements have text content, and the inside of
+ * the Evidence is not checked, like that of an Advice. */
+static saml_status saml_form_check_authz_decision(xmlNodePtr statement, char *detail,
+                                                  size_t detail_size)
+{
+    xmlChar *decision;
+    bool known;
+    saml_status status =
+        SAML_FORM_CHECK(statement, saml_form_authz_decision,
+                        "Action elements, then Evidence?", detail, detail_size);
+
+    for (xmlNodePtr child = statement->children; child != NULL && status == SAML_OK;
+         child = child->next) {
+        if (saml_form_is_assertion_element(child, "Action"))
+            status = saml_form_check_text_only(child, detail, detail_size);
+    }
+    if (status == SAML_OK)
+        status =
+            saml_read_attr(statement, "Decision", NULL, &decision, detail, detail_size);
+    if (status != SAML_OK)
+        return status;
+
+    if (decision == NULL)
+        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                         "the AuthzDecisionStatement has no Decision, but SAML 2.0 Core "
+                         "requires one");
+
+    /* DecisionType restricts xs:string, whose white space is preserved. */
+    known = xmlStrEqual(decision, BAD_CAST "Permit") ||
+            xmlStrEqual(decision, BAD_CAST "Deny") ||
+            xmlStrEqual(decision, BAD_CAST "Indeterminate");
+    if (!known)
+        status =
+            saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                      "the AuthzDecisionStatement has the Decision \"%.40s\", but SAML "
+                      "2.0 Core allows only Permit, Deny and Indeterminate",
+                      (const char *)decision);
+    xmlFree(decision);
+    return status;
+}
+
 saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
                                       size_t detail_size)
 {
@@ -349,6 +399,8 @@ saml_status saml_check_assertion_form(xmlNodePtr assertion, char *detail,
             status = saml_form_check_subject(child, detail, detail_size);
         else if (saml_form_is_assertion_element(child, "AttributeStatement"))
             status = saml_form_check_attribute_statement(child, detail, detail_size);
+        else if (saml_form_is_assertion_element(child, "AuthzDecisionStatement"))
+            status = saml_form_check_authz_decision(child, detail, detail_size);
     }
     return status;
 }

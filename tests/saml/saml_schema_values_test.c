@@ -888,6 +888,67 @@ static void assertion_uri_values_checked(void **state)
     }
 }
 
+/* An AuthzDecisionStatement with these attributes and this content, after the
+ * Conditions. */
+#define AUTHZ_STATEMENT(attributes, content)                                             \
+    "</saml:Conditions><saml:AuthzDecisionStatement "                                    \
+    "Resource=\"https://rp.example/\" " attributes ">" content                           \
+    "</saml:AuthzDecisionStatement>"
+
+#define READ_ACTION                                                                      \
+    "<saml:Action Namespace=\"urn:oasis:names:tc:SAML:1.0:action:rwedc\">"               \
+    "read</saml:Action>"
+
+/* The node does not read an AuthzDecisionStatement, but it accepts the assertion that
+ * carries one, so the statement must follow its schema type. That type has one or more
+ * Action elements of text content, an optional Evidence, and a Decision of Permit, Deny
+ * or Indeterminate. White space around the Decision is not allowed, because xs:string
+ * preserves it. */
+static void authz_decision_form_checked(void **state)
+{
+    static const char conditions_end[] = "</saml:Conditions>";
+    static const struct {
+        const char *to;
+        const char *detail; /* of a not_saml rejection, or NULL for a valid statement */
+    } cases[] = {
+        {AUTHZ_STATEMENT("Decision=\"Deny\"", READ_ACTION READ_ACTION
+                         "<saml:Evidence><saml:AssertionIDRef>_x"
+                         "</saml:AssertionIDRef></saml:Evidence>"),
+         NULL},
+        {AUTHZ_STATEMENT("Decision=\"Indeterminate\"", READ_ACTION), NULL},
+        {AUTHZ_STATEMENT("Decision=\"Maybe\"", READ_ACTION),
+         "the AuthzDecisionStatement has the Decision \"Maybe\", but SAML 2.0 Core "
+         "allows "
+         "only Permit, Deny and Indeterminate"},
+        {AUTHZ_STATEMENT("Decision=\" Permit\"", READ_ACTION),
+         "the AuthzDecisionStatement has the Decision \" Permit\", but SAML 2.0 Core "
+         "allows only Permit, Deny and Indeterminate"},
+        {AUTHZ_STATEMENT("", READ_ACTION),
+         "the AuthzDecisionStatement has no Decision, but SAML 2.0 Core requires one"},
+        {AUTHZ_STATEMENT("Decision=\"Permit\"", ""),
+         "the AuthzDecisionStatement has no Action, but SAML 2.0 Core requires one"},
+        {AUTHZ_STATEMENT("Decision=\"Permit\"",
+                         "<saml:Evidence><saml:AssertionIDRef>_x</saml:AssertionIDRef>"
+                         "</saml:Evidence>" READ_ACTION),
+         "the AuthzDecisionStatement has the element <Evidence> "
+         "(urn:oasis:names:tc:SAML:2.0:assertion) where SAML 2.0 Core requires Action"},
+        {AUTHZ_STATEMENT("Decision=\"Permit\"",
+                         "<saml:Action Namespace=\"urn:example:ns\"><b>read</b>"
+                         "</saml:Action>"),
+         "the Action contains the element <b> (no namespace), but SAML 2.0 Core's schema "
+         "gives it text content, which allows no elements"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = signed_variant(conditions_end, cases[i].to);
+
+        expect_at(xml, 0, 0, cases[i].detail != NULL ? SAML_ERR_NOT_SAML : SAML_OK,
+                  cases[i].detail);
+        free(xml);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -908,6 +969,7 @@ int main(void)
         cmocka_unit_test(confirmation_data_types_checked),
         cmocka_unit_test(nil_white_space_rejected),
         cmocka_unit_test(assertion_uri_values_checked),
+        cmocka_unit_test(authz_decision_form_checked),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
