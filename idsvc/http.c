@@ -179,46 +179,52 @@ unsigned http_request_header_count(const http_request *request, const char *name
     return headers.count;
 }
 
-/* Counts the query arguments named as ctx->name. */
-typedef struct argument_count {
+/* The count of the query arguments whose name equals match->name, case included, and
+ * the value of the last of them. */
+typedef struct argument_match {
     const char *name;
     unsigned count;
-} argument_count;
+    const char *value;
+    size_t value_len;
+} argument_match;
 
-static enum MHD_Result count_argument(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+static enum MHD_Result match_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_len, const char *value, size_t value_len)
 {
-    argument_count *c = cls;
+    argument_match *match = cls;
 
     (void)kind;
-    (void)value;
-    if (key != NULL && strcmp(key, c->name) == 0)
-        c->count++;
+    if (key != NULL && key_len == strlen(match->name) &&
+        memcmp(key, match->name, key_len) == 0) {
+        match->count++;
+        match->value = value;
+        match->value_len = value_len;
+    }
     return MHD_YES;
 }
 
 const char *http_request_query(const http_request *request, const char *name)
 {
-    argument_count repeated = {name, 0};
-    const char *value = NULL;
-    size_t len = 0;
+    argument_match match = {name, 0, NULL, 0};
 
     if (request->connection == NULL)
         return NULL;
+    /* libmicrohttpd 0.9.75's MHD_lookup_connection_value ignores case in names, so it
+     * would read "FROM=5" as from. The node's parameters are lowercase, and a name in
+     * other case is another parameter, which the route ignores. */
+    MHD_get_connection_values_n(request->connection, MHD_GET_ARGUMENT_KIND,
+                                match_argument, &match);
+    if (match.count == 0)
+        return NULL;
     /* "size=10&size=11" has no single meaning, so it counts as invalid, not as its first
      * value. */
-    MHD_get_connection_values(request->connection, MHD_GET_ARGUMENT_KIND, count_argument,
-                              &repeated);
-    if (repeated.count > 1)
+    if (match.count > 1)
         return "";
-    if (MHD_lookup_connection_value_n(request->connection, MHD_GET_ARGUMENT_KIND, name,
-                                      strlen(name), &value, &len) != MHD_YES)
-        return NULL;
     /* %00 decodes to a NUL byte, and C would read the value only up to it: "1%00x"
      * would pass as "1". Such a value comes back empty, which no parameter accepts. */
-    if (value == NULL || memchr(value, '\0', len) != NULL)
+    if (match.value == NULL || memchr(match.value, '\0', match.value_len) != NULL)
         return "";
-    return value;
+    return match.value;
 }
 
 const http_route *http_routes(size_t *count)

@@ -105,9 +105,9 @@ const char *http_request_header(const http_request *request, const char *name);
 /* Returns how many request headers have the name, in any case. */
 unsigned http_request_header_count(const http_request *request, const char *name);
 
-/* Returns a query-string argument, or NULL when it is absent. An argument without a
- * value, with a NUL byte in it, or given more than once, returns the empty string,
- * which no parameter accepts. */
+/* Returns the query-string argument of this name, compared in its case, or NULL when it
+ * is absent. An argument without a value, with a NUL byte in it, or given more than
+ * once, returns the empty string, which no parameter accepts. */
 const char *http_request_query(const http_request *request, const char *name);
 
 #define HTTP_MAX_HEADERS 8

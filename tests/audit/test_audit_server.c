@@ -337,12 +337,18 @@ static void test_bad_parameters(void **state)
         {"/v1/audit/proof/inclusion?size=1", "parameter_missing", "index"},
         {"/v1/audit/proof/inclusion?index=abc&size=1", "parameter_invalid", "index"},
         {"/v1/audit/proof/inclusion?index=-1&size=1", "parameter_invalid", "index"},
-        {"/v1/audit/proof/inclusion?index=99999999999999999999999&size=1", "parameter_invalid",
-         "index"},
+        {"/v1/audit/proof/inclusion?index=99999999999999999999999&size=1",
+         "parameter_invalid", "index"},
         /* A NUL byte must not cut the value short: "0%00x" is not "0". */
         {"/v1/audit/proof/inclusion?index=0%00x&size=1", "parameter_invalid", "index"},
         {"/v1/audit/proof/inclusion?index&size=1", "parameter_invalid", "index"},
-        {"/v1/audit/proof/inclusion?index=0&index=1&size=1", "parameter_invalid", "index"},
+        {"/v1/audit/proof/inclusion?index=0&index=1&size=1", "parameter_invalid",
+         "index"},
+        /* Names compare in their case, so INDEX is another parameter and index is
+           missing. */
+        {"/v1/audit/proof/inclusion?INDEX=0&size=1", "parameter_missing", "index"},
+        {"/v1/audit/proof/consistency?from=1&To=1", "parameter_missing", "to"},
+        {"/v1/audit/entries?FROM=0", "parameter_missing", "from"},
         {"/v1/audit/proof/inclusion?index=1&size=1", "index_out_of_range", "index"},
         {"/v1/audit/proof/inclusion?index=0&size=999999", "size_beyond_log", "size"},
         {"/v1/audit/proof/consistency?from=0&to=1", "range_invalid", "from"},
@@ -371,6 +377,25 @@ static void test_bad_parameters(void **state)
     call(CLIENT_ISSUER, "GET", "/v1/audit/entries?from=0", NULL, &result);
     expect_status(&result, 403, "role_not_allowed");
     http_result_clear(&result);
+}
+
+/* A parameter whose name differs only in case, before or after the real one, neither
+ * replaces its value nor counts as a repeat of it. */
+static void test_parameter_names_case_sensitive(void **state)
+{
+    static const char *const paths[] = {
+        "/v1/audit/entries?FROM=1&from=0&to=1",
+        "/v1/audit/entries?from=0&From=1&to=1",
+    };
+    http_result result;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        call(CLIENT_REGULATOR, "GET", paths[i], NULL, &result);
+        expect_status(&result, 200, "");
+        assert_int_equal(json_integer_value(json_object_get(result.json, "from")), 0);
+        http_result_clear(&result);
+    }
 }
 
 /* Runs sql on the running node's database, waiting while the node writes. */
@@ -877,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_events_recorded_without_values),
         cmocka_unit_test(test_proofs_match_recomputation),
         cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_parameter_names_case_sensitive),
         cmocka_unit_test(test_edited_entries_served),
         cmocka_unit_test(test_tampering_detected),
         cmocka_unit_test(test_sigkill_loses_no_acknowledged_entry),

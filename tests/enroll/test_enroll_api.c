@@ -1590,6 +1590,33 @@ static void test_page_language_weights(void **state)
     }
 }
 
+/* The lang parameter is read by its exact name. LANG is another parameter, which neither
+ * chooses the language nor counts as a repeat of lang. */
+static void test_page_lang_parameter_case(void **state)
+{
+    static const struct {
+        const char *path;
+        const char *lang;
+    } cases[] = {
+        {"/enroll?LANG=th", "en"},
+        {"/enroll?LANG=th&lang=vi", "vi"},
+        {"/enroll?lang=vi&Lang=th", "vi"},
+    };
+    fixture *f = *state;
+    char expected[32];
+    http_result r;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(harness_curl(&f->h, NULL, "GET", cases[i].path, NULL, NULL, &r),
+                         0);
+        expect_status(&r, 200);
+        snprintf(expected, sizeof(expected), "<html lang=\"%s\">", cases[i].lang);
+        if (strstr(r.body, expected) == NULL)
+            fail_msg("%s: the page is not in %s", cases[i].path, cases[i].lang);
+        http_result_clear(&r);
+    }
+}
+
 /* A purpose with a right-to-left override (U+202E) or an Arabic letter mark (U+061C,
  * two bytes in UTF-8) must not read reordered on the page: the relying party's values
  * are isolated in <bdi>, and each control shows as its code point. */
@@ -2000,6 +2027,7 @@ int main(void)
         cmocka_unit_test(test_consent_wrong_subject),
         cmocka_unit_test(test_consent_page_served),
         cmocka_unit_test(test_page_language_weights),
+        cmocka_unit_test(test_page_lang_parameter_case),
         cmocka_unit_test(test_consent_page_isolates_purpose),
         cmocka_unit_test(test_page_events_audited),
     };
