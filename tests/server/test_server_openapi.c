@@ -1,10 +1,10 @@
 /* schemas/openapi.json against the daemon. The route table must list the same routes as
  * the document, with the same methods and roles (the x-idsvc-roles extension), and HEAD
  * beside every GET. Then a running daemon's replies must be ones that the document lists
- * (openapi_check.h). The replies cover HEAD on every GET route, 405 on every path, and
- * 413 and 415 on every POST route. They also cover the consent page's 404 for browsers
- * and API clients, 429 on registration options, 410 on the calls of an expired consent
- * request and the audience's maximum length. */
+ * (openapi_check.h). The replies cover HEAD on every GET route, 405 on every path, 413
+ * and 415 on every POST route, and 413 on every GET and HEAD route. They also cover the
+ * consent page's 404 for browsers and API clients, 429 on registration options, 410 on
+ * the calls of an expired consent request and the audience's maximum length. */
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -401,6 +401,45 @@ static void test_post_media_type_and_size(void **state)
     free(large);
 }
 
+/* GET and HEAD read no body, but a declared body over [limits] max_body_bytes (65536 in
+ * the harness) gets 413 before anything is read, on every GET route, and the document
+ * lists it. */
+static void test_get_declared_body_too_large(void **state)
+{
+    static const char *const methods[] = {"GET", "HEAD"};
+    size_t count;
+    const http_route *routes = http_routes(&count);
+
+    (void)state;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(routes[i].method, "GET") != 0)
+            continue;
+        for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+            bool head = strcmp(methods[m], "HEAD") == 0;
+            raw_client *client = NULL;
+            char path[256];
+            char text[512];
+            http_result r;
+
+            concrete_path(routes[i].pattern, path, sizeof(path));
+            snprintf(text, sizeof(text),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 70000\r\n\r\n",
+                     methods[m], path);
+            assert_int_equal(
+                raw_connect(&server, "NORMAL", client_for(routes[i].roles), &client), 0);
+            assert_int_equal(
+                raw_exchange_timed(client, text, strlen(text), head, 10000, &r), 0);
+            raw_close(&client);
+
+            expect_status(&r, 413);
+            if (!head)
+                assert_string_equal(http_result_code(&r), "body_too_large");
+            expect_documented(methods[m], routes[i].pattern, &r);
+            http_result_clear(&r);
+        }
+    }
+}
+
 static void get_consent_page(const char *accept, http_result *r)
 {
     const char *headers[] = {accept, NULL};
@@ -593,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_head_on_every_get_route),
         cmocka_unit_test(test_other_method_on_every_path),
         cmocka_unit_test(test_post_media_type_and_size),
+        cmocka_unit_test(test_get_declared_body_too_large),
         cmocka_unit_test(test_consent_page_not_found),
         cmocka_unit_test(test_registration_options_capped),
         cmocka_unit_test(test_consent_calls_after_expiry),
