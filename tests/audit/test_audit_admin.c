@@ -2155,6 +2155,39 @@ static void test_number_arguments_strict(void **state)
         expect_admin(cases[i].arguments, 2, cases[i].expected);
 }
 
+/* The usage of idsvc-admin --help names every subcommand that audit --help documents. */
+static void test_usage_names_audit_subcommands(void **state)
+{
+    static const char *const subcommands[] = {"export", "verify", "consistency",
+                                              "prove",  "show",   "anchor"};
+    char usage[8192];
+    char audit_usage[8192];
+    char listed_names[256];
+    const char *names;
+
+    (void)state;
+    assert_int_equal(run_admin("--help", usage, sizeof(usage)), 0);
+    assert_int_equal(run_admin("audit --help", audit_usage, sizeof(audit_usage)), 0);
+    names = strstr(usage, "  audit ");
+    assert_non_null(names);
+    names += strlen("  audit ");
+    /* The names come as "export|verify|...", so each one is between two bars. */
+    snprintf(listed_names, sizeof(listed_names), "|%.*s|", (int)strcspn(names, " \n"),
+             names);
+    for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+        char documented[64];
+        char listed[64];
+
+        snprintf(documented, sizeof(documented), "\n  %s ", subcommands[i]);
+        if (strstr(audit_usage, documented) == NULL)
+            fail_msg("idsvc-admin audit --help does not document %s", subcommands[i]);
+        snprintf(listed, sizeof(listed), "|%s|", subcommands[i]);
+        if (strstr(listed_names, listed) == NULL)
+            fail_msg("idsvc-admin --help does not list audit %s: %s", subcommands[i],
+                     listed_names);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2196,6 +2229,7 @@ int main(void)
         cmocka_unit_test(test_verify_names_bad_checkpoint_id),
         cmocka_unit_test(test_verify_rejects_nul_and_duplicates),
         cmocka_unit_test(test_number_arguments_strict),
+        cmocka_unit_test(test_usage_names_audit_subcommands),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -17,7 +17,7 @@ static void print_usage(FILE *out)
           "                   verify a WebAuthn registration or assertion response\n"
           "  policy validate|sign|verify|diff|explain|simulate|test ...\n"
           "                   write, sign and check policy bundles (see docs/policy-language.md)\n"
-          "  audit export|verify|prove|show|anchor ...\n"
+          "  audit export|verify|consistency|prove|show|anchor ...\n"
           "                   read the audit log and check it offline (see docs/audit-log.md)\n"
           "\n"
           "Run 'idsvc-admin COMMAND --help' for a command's options.\n",
