@@ -125,7 +125,7 @@ typedef struct request_state {
     const char *framing_doubt;
     unsigned content_type_count;
     unsigned host_count;
-    bool host_value_invalid; /* a Host value that is empty or not a host and port */
+    bool host_value_invalid; /* a Host value that is not a host and optional port */
     bool host_optional; /* HTTP/1.0, where a request may come without Host */
     bool path_encoded; /* the raw path had a percent-encoded byte */
     bool target_has_nul; /* the raw request-target had a NUL byte */
@@ -475,9 +475,9 @@ static bool reject_request(request_state *state, struct MHD_Connection *connecti
     }
     if (state->host_value_invalid) {
         problem_set(reply, 400, "host_invalid", NULL,
-                    "The Host header is empty or contains a character that no host and "
-                    "port contain (RFC 9112, section 3.2). Send the node's host name or "
-                    "address, with the port when it is not 443.");
+                    "The Host header is not a host name or address with an optional "
+                    "port (RFC 9112, section 3.2). Send the node's host name or address, "
+                    "with the port when it is not 443.");
         return true;
     }
     if (state->content_type_count > 1) {
@@ -668,21 +668,6 @@ static bool name_extends(const char *name, const char *field)
     return strncasecmp(name, field, field_len) == 0 && name[field_len] != '\0';
 }
 
-/* Returns whether a Host value is a host with an optional port: the characters of an
- * RFC 3986 (section 3.2.2) reg-name, IPv4 address or IP literal, and ':' before a port.
- * An https URI has no empty host (RFC 9110, section 4.2.2). libmicrohttpd 0.9.75 strips
- * the white space before a value but not after it, so trailing white space is skipped. */
-static bool host_value_valid(const char *value)
-{
-    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  "0123456789-._~%!$&'()*+,;=:[]";
-    size_t len = strlen(value);
-
-    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-        len--;
-    return len > 0 && strspn(value, allowed) >= len;
-}
-
 /* Counts the Content-Type and Host headers, and marks a request whose Content-Length
  * headers disagree, or whose Transfer-Encoding is other than one "chunked".
  * libmicrohttpd 0.9.75 reads the first of each. */
@@ -711,7 +696,8 @@ static enum MHD_Result note_framing_header(void *cls, enum MHD_ValueKind kind,
         state->content_encoded = state->content_encoded || coding_is_applied(value);
     if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
         state->host_count++;
-        state->host_value_invalid = state->host_value_invalid || !host_value_valid(value);
+        state->host_value_invalid =
+            state->host_value_invalid || !http_host_value_valid(value);
     }
     if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         state->coding_unsupported = state->coding_unsupported || state->coding_seen ||

@@ -15,4 +15,11 @@ bool http_media_type_is_json(const char *value);
  * application, so "%00" would cut it short and "%2F" would add a segment. */
 bool http_target_path_is_encoded(const char *target);
 
+/* Returns true when a Host header value, without the white space after it, is a host
+ * with an optional port, as RFC 9112 (section 3.2) and RFC 3986 (section 3.2) write
+ * them. The host is a registered name, an IPv4 address or a bracketed IP-literal, and
+ * the port is ":" and digits. An empty host, which an https URI may not have, is
+ * invalid. */
+bool http_host_value_valid(const char *value);
+
 #endif

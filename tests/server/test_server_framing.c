@@ -330,8 +330,9 @@ static void test_host_count_checked(void **state)
     raw_close(&connection);
 }
 
-/* A Host value that is empty or contains a character that no host and port contain gets
- * 400 host_invalid, as RFC 9112 (section 3.2) requires for an invalid Host value. */
+/* A Host value that is not a host with an optional port, as RFC 3986 (section 3.2) writes
+ * them, gets 400 host_invalid, as RFC 9112 (section 3.2) requires for an invalid Host
+ * value. Characters that a host and a port contain can still form no host and port. */
 static void test_host_value_checked(void **state)
 {
     static const struct {
@@ -349,6 +350,20 @@ static void test_host_value_checked(void **state)
         {"IPv4 address", "Host: 127.0.0.1\r\n", 200},
         {"IPv6 literal and port", "Host: [::1]:8443\r\n", 200},
         {"white space after the value", "Host: localhost \r\n", 200},
+        {"port with letters", "Host: localhost:https\r\n", 400},
+        {"two ports", "Host: localhost:1:2\r\n", 400},
+        {"port without a host", "Host: :8443\r\n", 400},
+        {"IPv6 address without brackets", "Host: ::1\r\n", 400},
+        {"IPv6 literal not closed", "Host: [::1\r\n", 400},
+        {"IPv6 literal not an address", "Host: [::g]\r\n", 400},
+        {"text after an IPv6 literal", "Host: [::1]x\r\n", 400},
+        {"bracket inside a name", "Host: a[b]\r\n", 400},
+        {"percent without two hex digits", "Host: a%4\r\n", 400},
+        {"empty port", "Host: localhost:\r\n", 200},
+        {"percent-encoded name", "Host: a%2Db\r\n", 200},
+        {"sub-delimiters in a name", "Host: a,b;c\r\n", 200},
+        {"IPv4 in an IPv6 literal", "Host: [::ffff:127.0.0.1]:8443\r\n", 200},
+        {"IPvFuture literal", "Host: [v1.a:b]\r\n", 200},
     };
     raw_client *connection = NULL;
     char text[256];
