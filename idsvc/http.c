@@ -125,7 +125,8 @@ typedef struct request_state {
     const char *framing_doubt;
     unsigned content_type_count;
     unsigned host_count;
-    bool host_value_invalid; /* a Host value that is not a host and optional port */
+    bool host_value_invalid; /* a Host value or a target's authority that is not a host
+                              * and optional port */
     bool host_optional; /* HTTP/1.0, where a request may come without Host */
     bool path_encoded; /* the raw path had a percent-encoded byte */
     bool target_has_nul; /* the raw request-target had a NUL byte */
@@ -475,9 +476,10 @@ static bool reject_request(request_state *state, struct MHD_Connection *connecti
     }
     if (state->host_value_invalid) {
         problem_set(reply, 400, "host_invalid", NULL,
-                    "The Host header is not a host name or address with an optional "
-                    "port (RFC 9112, section 3.2). Send the node's host name or address, "
-                    "with the port when it is not 443.");
+                    "The Host header, or the authority of an absolute-form target, is "
+                    "not a host name or address with an optional port (RFC 9112, section "
+                    "3.2). Send the node's host name or address, with the port when it "
+                    "is not 443.");
         return true;
     }
     if (state->content_type_count > 1) {
@@ -720,6 +722,7 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     request_state *state = calloc(1, sizeof(*state));
     const union MHD_ConnectionInfo *info;
     const char *length;
+    bool authority_ok;
 
     if (state == NULL)
         return NULL;
@@ -735,7 +738,8 @@ static request_state *request_begin(http_server *server, struct MHD_Connection *
     state->request.node = server->node;
     state->request.snapshot = node_acquire(server->node);
     state->request.method = method;
-    state->request.path = url;
+    state->request.path = http_target_origin_path(url, &authority_ok);
+    state->host_value_invalid = !authority_ok;
     state->request.connection = connection;
     state->request.content_type =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -119,15 +119,12 @@ static bool ip_literal_valid(const char *text, size_t len)
     return inet_pton(AF_INET6, address, &parsed) == 1;
 }
 
-bool http_host_value_valid(const char *value)
+/* Checks that the text from value to end is a host and an optional port. */
+static bool authority_valid(const char *value, const char *end)
 {
-    const char *end = value + strlen(value);
     const char *port;
 
-    /* libmicrohttpd 0.9.75 strips the white space before a value but not after it. */
-    while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    if (value[0] == '[') {
+    if (value < end && value[0] == '[') {
         const char *close = memchr(value, ']', (size_t)(end - value));
 
         if (close == NULL || !ip_literal_valid(value + 1, (size_t)(close - value - 1)))
@@ -144,4 +141,30 @@ bool http_host_value_valid(const char *value)
     while (port < end && *port >= '0' && *port <= '9')
         port++;
     return port == end;
+}
+
+bool http_host_value_valid(const char *value)
+{
+    const char *end = value + strlen(value);
+
+    /* libmicrohttpd 0.9.75 strips the white space before a value but not after it. */
+    while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return authority_valid(value, end);
+}
+
+const char *http_target_origin_path(const char *target, bool *authority_ok)
+{
+    static const char scheme[] = "https://";
+    const char *authority;
+    const char *path;
+
+    *authority_ok = true;
+    if (strncasecmp(target, scheme, strlen(scheme)) != 0)
+        return target;
+    authority = target + strlen(scheme);
+    path = authority + strcspn(authority, "/");
+    *authority_ok = authority_valid(authority, path);
+    /* An empty path stands for "/" (RFC 9112, section 3.2.1). */
+    return *path != '\0' ? path : "/";
 }

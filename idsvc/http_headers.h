@@ -22,4 +22,12 @@ bool http_target_path_is_encoded(const char *target);
  * invalid. */
 bool http_host_value_valid(const char *value);
 
+/* Returns the path of a request-target, which libmicrohttpd 0.9.75 passes without its
+ * query. An origin-form target ("/v1/issuers") is its own path. RFC 9112 (section
+ * 3.2.2) requires a server to accept the absolute form too, so for a target such as
+ * "https://node.example/v1/issuers" it returns the path after the authority, or "/"
+ * when there is none. *authority_ok is false when that authority is not a host with an
+ * optional port, as http_host_value_valid reads one. */
+const char *http_target_origin_path(const char *target, bool *authority_ok);
+
 #endif

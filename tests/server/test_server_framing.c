@@ -379,6 +379,42 @@ static void test_host_value_checked(void **state)
     }
 }
 
+/* RFC 9112 (section 3.2.2) requires a server to accept an absolute-form target. One with
+ * the https scheme reaches the route of its path, and its authority must be a host with
+ * an optional port, as a Host value must. Another scheme names another origin. */
+static void test_absolute_form_target(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *target;
+        long status;
+        const char *code;
+    } cases[] = {
+        {"https target", "https://localhost/v1/issuers", 200, NULL},
+        {"scheme in capitals, port and query", "HTTPS://localhost:8443/v1/issuers?x=1",
+         200, NULL},
+        {"IPv6 authority", "https://[::1]:8443/v1/issuers", 200, NULL},
+        {"authority with user info", "https://user@localhost/v1/issuers", 400,
+         "host_invalid"},
+        {"empty authority", "https:///v1/issuers", 400, "host_invalid"},
+        {"authority without a path", "https://localhost", 404, "route_not_found"},
+        {"authority and an unknown path", "https://localhost/v1/nothing", 404,
+         "route_not_found"},
+        {"http scheme", "http://localhost/v1/issuers", 404, "route_not_found"},
+    };
+    raw_client *connection = NULL;
+    char text[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(raw_connect(&server, "NORMAL", CLIENT_RP, &connection), 0);
+        snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                 cases[i].target);
+        expect_reply(connection, cases[i].name, text, cases[i].status, cases[i].code);
+        raw_close(&connection);
+    }
+}
+
 /* Sends len bytes of text, which may contain NUL bytes, on the connection and fails unless
  * the reply has status and, when code is not NULL, the problem code. */
 static void expect_reply_bytes(raw_client *connection, const char *name, const char *text,
@@ -587,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_folded_framing_header_rejected),
         cmocka_unit_test(test_host_count_checked),
         cmocka_unit_test(test_host_value_checked),
+        cmocka_unit_test(test_absolute_form_target),
         cmocka_unit_test(test_request_target_nul_rejected),
         cmocka_unit_test(test_expect_continue_rejected_early),
         cmocka_unit_test(test_library_replies_documented),
