@@ -16,7 +16,8 @@ static const char *skip_whitespace(const char *text)
 
 /* Reads one "; name=value" parameter, where value may be a quoted string without
  * escapes, and returns the text after it, or NULL when it is malformed or is not
- * charset=utf-8. */
+ * charset=utf-8. RFC 9110 (section 5.6.6) allows an empty parameter, as in
+ * "application/json;", which is read as no parameter. */
 static const char *skip_charset_parameter(const char *text)
 {
     const char *value;
@@ -26,6 +27,8 @@ static const char *skip_charset_parameter(const char *text)
     if (*text != ';')
         return NULL;
     text = skip_whitespace(text + 1);
+    if (*text == '\0' || *text == ';')
+        return text;
     if (strncasecmp(text, "charset=", strlen("charset=")) != 0)
         return NULL;
     value = text + strlen("charset=");

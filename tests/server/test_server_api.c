@@ -418,11 +418,20 @@ static void test_path_and_media_type_checked(void **state)
     static const char *const encoded_paths[] = {"/v1/issuers%00x", "/v1%2fissuers",
                                                 "/v1/issuer%73"};
     static const char *const rejected_types[] = {
-        "application/json; charset=latin1", "application/json; foo=bar",
-        "application/jsonx", "application/json; charset=\"utf-8",
+        "application/json; charset=latin1",
+        "application/json; foo=bar",
+        "application/jsonx",
+        "application/json; charset=\"utf-8",
+        "application/json; ;charset=latin1",
     };
+    /* RFC 9110 (section 5.6.6) allows empty parameters, so "application/json;" has no
+     * parameter at all. */
     static const char *const accepted_types[] = {
-        "application/json;charset=UTF-8", "Application/JSON ; charset=\"utf-8\"",
+        "application/json;charset=UTF-8",
+        "Application/JSON ; charset=\"utf-8\"",
+        "application/json;",
+        "application/json; charset=utf-8;",
+        "application/json ;; charset=utf-8",
     };
     raw_client *client = NULL;
     http_result result;
