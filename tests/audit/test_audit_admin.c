@@ -2188,6 +2188,16 @@ static void test_usage_names_audit_subcommands(void **state)
     }
 }
 
+/* An unknown subcommand of audit or saml is named before the usage, as keys and policy
+ * name theirs. */
+static void test_unknown_subcommand_named(void **state)
+{
+    (void)state;
+    expect_admin("audit frobnicate", 2,
+                 "idsvc-admin audit: unknown command 'frobnicate'");
+    expect_admin("saml frobnicate", 2, "idsvc-admin saml: unknown command 'frobnicate'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2230,6 +2240,7 @@ int main(void)
         cmocka_unit_test(test_verify_rejects_nul_and_duplicates),
         cmocka_unit_test(test_number_arguments_strict),
         cmocka_unit_test(test_usage_names_audit_subcommands),
+        cmocka_unit_test(test_unknown_subcommand_named),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -80,6 +80,8 @@ int admin_audit_main(int argc, char **argv)
         print_usage(stdout);
         return AUDIT_EXIT_OK;
     }
+    if (argc >= 2)
+        fprintf(stderr, "idsvc-admin audit: unknown command '%s'\n", argv[1]);
     print_usage(stderr);
     return AUDIT_EXIT_USAGE;
 }

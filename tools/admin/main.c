@@ -39,6 +39,8 @@ static int run_saml(int argc, char **argv)
               stdout);
         return 0;
     }
+    if (argc >= 2)
+        fprintf(stderr, "idsvc-admin saml: unknown command '%s'\n", argv[1]);
     fputs("usage: idsvc-admin saml sign|verify [OPTIONS]\n", stderr);
     return 2;
 }
