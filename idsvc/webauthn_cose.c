@@ -383,17 +383,12 @@ static webauthn_code check_rsa_size(int64_t alg, const unsigned char *n, size_t 
                                     size_t e_len, webauthn_error *err)
 {
     const char *name = webauthn_cose_alg_name(alg);
-    size_t bits = 0;
+    unsigned first = n[0]; /* not zero, because parse_rsa rejects a leading zero */
+    size_t bits = (n_len - 1) * 8;
 
-    /* A modulus with a leading zero byte gets 0 bits and is rejected below. */
-    if (n_len > 0 && n[0] != 0) {
-        unsigned first = n[0];
-
-        bits = (n_len - 1) * 8;
-        while (first != 0) {
-            bits++;
-            first >>= 1;
-        }
+    while (first != 0) {
+        bits++;
+        first >>= 1;
     }
     if (n_len > 512 || e_len > 3)
         return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
@@ -402,12 +397,10 @@ static webauthn_code check_rsa_size(int64_t alg, const unsigned char *n, size_t 
                              "exponent of at most 3 bytes.",
                              name, n_len, e_len);
     if (bits < 2048)
-        return webauthn_fail(
-            err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
-            "The %s modulus of %zu bytes has %zu bits, shorter than 2048 "
-            "bits, or a leading zero byte; supported are moduli of "
-            "2048 to 4096 bits without a leading zero byte.",
-            name, n_len, bits);
+        return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                             "The %s modulus has %zu bits, shorter than 2048 bits; "
+                             "supported are moduli of 2048 to 4096 bits.",
+                             name, bits);
     return WEBAUTHN_OK;
 }
 
@@ -423,8 +416,17 @@ static webauthn_code parse_rsa(const cbor_item_t *map, int64_t alg, bool with_pk
     code = key_bytes(map, COSE_RSA_N, 0, &n, &n_len, err);
     if (code == WEBAUTHN_OK)
         code = key_bytes(map, COSE_RSA_E, 0, &e, &e_len, err);
-    if (code == WEBAUTHN_OK)
-        code = check_rsa_size(alg, n, n_len, e_len, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    /* RFC 8230 (section 4) encodes n and e in the minimum number of bytes, so that a key
+     * has one encoding. */
+    if (n[0] == 0 || e[0] == 0)
+        return webauthn_fail(
+            err, WEBAUTHN_MALFORMED,
+            "The %s key's %s starts with a zero byte, but RFC 8230 requires "
+            "the minimum number of bytes.",
+            webauthn_cose_alg_name(alg), n[0] == 0 ? "modulus" : "exponent");
+    code = check_rsa_size(alg, n, n_len, e_len, err);
     if (code != WEBAUTHN_OK)
         return code;
     /* RFC 8017 (section 3.1) requires an odd exponent from 3 on. With e = 1 a
@@ -533,23 +535,32 @@ static bool rsa_credential_alg(int64_t alg)
     return sig_alg != NULL && sig_alg->curve_nid == NID_undef && alg != WEBAUTHN_COSE_RS1;
 }
 
-static webauthn_code parse_by_alg(const cbor_item_t *map, int64_t kty, int64_t alg,
-                                  bool with_pkey, webauthn_cose_key *out,
-                                  webauthn_error *err)
+/* Checks that alg is a credential key algorithm and kty its key type. This comes before
+ * any other parameter is read, because the labels of the parameters mean different
+ * things under each key type. */
+static webauthn_code check_alg_kty(int64_t kty, int64_t alg, webauthn_error *err)
 {
-    const ec2_curve *curve = ec2_curve_of_alg(alg);
-
-    out->libfido2_key = alg == WEBAUTHN_COSE_ES256 || alg == WEBAUTHN_COSE_EDDSA;
-    if (curve != NULL && kty == COSE_KTY_EC2)
-        return parse_ec2(map, curve, with_pkey, out, err);
-    if (rsa_credential_alg(alg) && kty == COSE_KTY_RSA)
-        return parse_rsa(map, alg, with_pkey, out, err);
-    if (alg == WEBAUTHN_COSE_EDDSA && kty == COSE_KTY_OKP)
-        return parse_okp(map, out, err);
+    if ((ec2_curve_of_alg(alg) != NULL && kty == COSE_KTY_EC2) ||
+        (rsa_credential_alg(alg) && kty == COSE_KTY_RSA) ||
+        (alg == WEBAUTHN_COSE_EDDSA && kty == COSE_KTY_OKP))
+        return WEBAUTHN_OK;
     return webauthn_fail(err, WEBAUTHN_ALGORITHM_UNSUPPORTED,
                          "The credential key has COSE algorithm %lld and key type %lld; "
                          "supported are %s.",
                          (long long)alg, (long long)kty, WEBAUTHN_CREDENTIAL_ALG_NAMES);
+}
+
+/* Parses a key whose alg and kty passed check_alg_kty. */
+static webauthn_code parse_by_alg(const cbor_item_t *map, int64_t kty, int64_t alg,
+                                  bool with_pkey, webauthn_cose_key *out,
+                                  webauthn_error *err)
+{
+    out->libfido2_key = alg == WEBAUTHN_COSE_ES256 || alg == WEBAUTHN_COSE_EDDSA;
+    if (kty == COSE_KTY_EC2)
+        return parse_ec2(map, ec2_curve_of_alg(alg), with_pkey, out, err);
+    if (kty == COSE_KTY_RSA)
+        return parse_rsa(map, alg, with_pkey, out, err);
+    return parse_okp(map, out, err);
 }
 
 webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
@@ -568,8 +579,9 @@ webauthn_code webauthn_cose_key_parse(const unsigned char *buf, size_t len,
     code = key_int(map, COSE_KTY, &kty, err);
     if (code == WEBAUTHN_OK)
         code = key_int(map, COSE_ALG, &alg, err);
-    if (code == WEBAUTHN_OK &&
-        (kty == COSE_KTY_EC2 || kty == COSE_KTY_OKP || kty == COSE_KTY_RSA))
+    if (code == WEBAUTHN_OK)
+        code = check_alg_kty(kty, alg, err);
+    if (code == WEBAUTHN_OK)
         code = reject_private_parameters(map, kty, err);
     if (code != WEBAUTHN_OK)
         goto out;

@@ -139,7 +139,13 @@ static webauthn_code check_auth_data_map_order(const webauthn_auth_data *ad,
     code = webauthn_cbor_load(ad->public_key, ad->public_key_len, &map, err);
     if (code != WEBAUTHN_OK)
         return code;
-    canonical = cbor_isa_map(map) && webauthn_cbor_map_canonical(map);
+    if (!cbor_isa_map(map)) {
+        cbor_decref(&map);
+        return webauthn_fail(err, WEBAUTHN_MALFORMED,
+                             "The credential public key in authenticator data is not a "
+                             "CBOR map, so it is no COSE_Key.");
+    }
+    canonical = webauthn_cbor_map_canonical(map);
     cbor_decref(&map);
     if (!canonical)
         return webauthn_fail(err, WEBAUTHN_CBOR_MALFORMED,

@@ -181,9 +181,9 @@ static void cose_rsa(cbor_item_t *map, const soft_authenticator *auth, bool alg_
 
     EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_N, &n);
     EVP_PKEY_get_bn_param(auth->key, OSSL_PKEY_PARAM_RSA_E, &e);
+    /* RFC 8230 (section 4) encodes n and e in the minimum number of bytes. */
     n_len = BN_bn2bin(n, n_bytes);
-    /* libfido2 1.12 reads e only as 3 bytes, so a short exponent is padded. */
-    e_len = BN_num_bytes(e) <= 3 ? BN_bn2binpad(e, e_bytes, 3) : BN_bn2bin(e, e_bytes);
+    e_len = BN_bn2bin(e, e_bytes);
     cose_kty_alg(map, 3, auth->alg, alg_first);
     map_add(map, cbor_build_negint8(0), cbor_build_bytestring(n_bytes, (size_t)n_len));
     map_add(map, cbor_build_negint8(1), cbor_build_bytestring(e_bytes, (size_t)e_len));

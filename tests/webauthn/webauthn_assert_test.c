@@ -741,44 +741,62 @@ static void parse_weak_ed25519_rejected(void **state)
     assert_int_equal(parse_ed25519(x, &err), WEBAUTHN_OK);
 }
 
-/* Parses a COSE RS256 key of a 2048-bit modulus ending in last_n and exponent e (3
- * bytes) and returns the code. */
-static webauthn_code parse_rs256(unsigned char last_n, const unsigned char e[3],
-                                 webauthn_error *err)
+/* Parses a COSE RS256 key of a 2048-bit modulus ending in last_n and the exponent e of
+ * e_len bytes (1 to 4), and returns the code. */
+static webauthn_code parse_rs256(unsigned char last_n, const unsigned char *e,
+                                 size_t e_len, webauthn_error *err)
 {
-    unsigned char cose[11 + 256 + 5];
+    unsigned char cose[11 + 256 + 6];
     webauthn_public_key *key = NULL;
     webauthn_code code;
     static const unsigned char head[10] = {0xa4, 0x01, 0x03, 0x03, 0x39, 0x01, 0x00,
                                            0x20, 0x59, 0x01};
 
+    assert_true(e_len >= 1 && e_len <= 4);
     memcpy(cose, head, sizeof(head));
     cose[10] = 0x00; /* the byte string's length is 0x0100 */
     memset(cose + 11, 0xc5, 256);
     cose[11 + 255] = last_n;
     cose[11 + 256] = 0x21;
-    cose[11 + 257] = 0x43;
-    memcpy(cose + 11 + 258, e, 3);
-    code = webauthn_public_key_parse(cose, 11 + 261, &key, err);
+    cose[11 + 257] = (unsigned char)(0x40 | e_len);
+    memcpy(cose + 11 + 258, e, e_len);
+    code = webauthn_public_key_parse(cose, 11 + 258 + e_len, &key, err);
     webauthn_public_key_free(&key);
     return code;
 }
 
 /* An RS256 key with the exponent 1, for which the padded digest is the signature, or
- * an even exponent or modulus, is rejected; 65537 is accepted. */
+ * an even exponent or modulus, is rejected, and 3 and 65537 are accepted. */
 static void parse_weak_rsa_rejected(void **state)
 {
-    static const unsigned char one[3] = {0x00, 0x00, 0x01};
+    static const unsigned char one[1] = {0x01};
+    static const unsigned char three[1] = {0x03};
     static const unsigned char even[3] = {0x01, 0x00, 0x00};
     static const unsigned char f4[3] = {0x01, 0x00, 0x01};
     webauthn_error err = {0};
 
     (void)state;
-    assert_int_equal(parse_rs256(0x35, one, &err), WEBAUTHN_MALFORMED);
+    assert_int_equal(parse_rs256(0x35, one, sizeof(one), &err), WEBAUTHN_MALFORMED);
     assert_non_null(strstr(err.message, "exponent must be odd and at least 3"));
-    assert_int_equal(parse_rs256(0x35, even, &err), WEBAUTHN_MALFORMED);
-    assert_int_equal(parse_rs256(0x34, f4, &err), WEBAUTHN_MALFORMED);
-    assert_int_equal(parse_rs256(0x35, f4, &err), WEBAUTHN_OK);
+    assert_int_equal(parse_rs256(0x35, even, sizeof(even), &err), WEBAUTHN_MALFORMED);
+    assert_int_equal(parse_rs256(0x34, f4, sizeof(f4), &err), WEBAUTHN_MALFORMED);
+    assert_int_equal(parse_rs256(0x35, three, sizeof(three), &err), WEBAUTHN_OK);
+    assert_int_equal(parse_rs256(0x35, f4, sizeof(f4), &err), WEBAUTHN_OK);
+}
+
+/* RFC 8230 (section 4) encodes n and e in the minimum number of bytes, so an exponent
+ * with a leading zero byte is malformed, even 65537 in 4 bytes. */
+static void parse_padded_exponent_rejected(void **state)
+{
+    static const unsigned char three[3] = {0x00, 0x00, 0x03};
+    static const unsigned char f4[4] = {0x00, 0x01, 0x00, 0x01};
+    webauthn_error err = {0};
+
+    (void)state;
+    assert_int_equal(parse_rs256(0x35, three, sizeof(three), &err), WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(err.message, "exponent starts with a zero byte"));
+    assert_int_equal(parse_rs256(0x35, f4, sizeof(f4), &err), WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(err.message, "exponent starts with a zero byte"));
 }
 
 static void parse_short_modulus_rejected(void **state)
@@ -1012,6 +1030,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test(parse_weak_ed25519_rejected),
         cmocka_unit_test(parse_weak_rsa_rejected),
+        cmocka_unit_test(parse_padded_exponent_rejected),
         cmocka_unit_test_setup_teardown(parse_off_curve_point_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(parse_short_modulus_rejected, setup_rs256,

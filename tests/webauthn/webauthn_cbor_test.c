@@ -839,6 +839,54 @@ static void cose_key_read_label_twice_rejected(void **state)
     free(cose);
 }
 
+/* A credential public key that is well-formed CBOR but not a map is no COSE_Key. */
+static void cose_key_not_map_rejected(void **state)
+{
+    static const unsigned char array[] = {0x83, 0x01, 0x02, 0x03};
+    static const unsigned char integer[] = {0x05};
+    fixture *f = *state;
+
+    assert_code(f, verify_none(f, array, sizeof(array), NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "is not a CBOR map");
+    assert_code(f, verify_none(f, integer, sizeof(integer), NULL, 0, 0),
+                WEBAUTHN_MALFORMED, "is not a CBOR map");
+}
+
+/* An ES256 key labelled with the RSA key type. Its y (-3) is the label of the RSA
+ * private exponent d, so the pairing of alg and kty must be checked first. */
+static void cose_key_type_of_other_alg_rejected(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    unsigned char *cose = soft_cose_key(&f->auth, &len);
+
+    assert_non_null(cose);
+    assert_int_equal(cose[1], 0x01); /* kty */
+    assert_int_equal(cose[2], 0x02); /* EC2 */
+    cose[2] = 0x03;                  /* RSA */
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                "key type 3");
+    free(cose);
+}
+
+/* An RS256 key whose modulus has a leading zero byte. RFC 8230 (section 4) encodes n
+ * and e in the minimum number of bytes. */
+static void cose_rsa_modulus_leading_zero_rejected(void **state)
+{
+    /* {1: 3, 3: -257, -1: n of 257 bytes, -2: h'010001'} */
+    static const unsigned char head[] = {0xa4, 0x01, 0x03, 0x03, 0x39, 0x01,
+                                         0x00, 0x20, 0x59, 0x01, 0x01, 0x00};
+    static const unsigned char tail[] = {0x21, 0x43, 0x01, 0x00, 0x01};
+    unsigned char cose[sizeof(head) + 256 + sizeof(tail)];
+    fixture *f = *state;
+
+    memcpy(cose, head, sizeof(head));
+    memset(cose + sizeof(head), 0xc5, 256);
+    memcpy(cose + sizeof(head) + 256, tail, sizeof(tail));
+    assert_code(f, verify_none(f, cose, sizeof(cose), NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "modulus starts with a zero byte");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -862,6 +910,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(att_stmt_member_twice_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(cose_key_read_label_twice_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cose_key_not_map_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(cose_key_type_of_other_alg_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cose_rsa_modulus_leading_zero_rejected, setup,
                                         teardown),
     };
 
