@@ -290,6 +290,20 @@ webauthn_code webauthn_att_stmt_member(const cbor_item_t *att_stmt, const char *
     return code;
 }
 
+webauthn_code webauthn_reject_ecdaa(const cbor_item_t *att_stmt, const char *fmt,
+                                    webauthn_error *err)
+{
+    const cbor_item_t *ecdaa;
+    webauthn_code code = webauthn_cbor_map_text(att_stmt, "ecdaaKeyId", &ecdaa, err);
+
+    if (code == WEBAUTHN_OK && ecdaa != NULL)
+        code = webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                             "The %s statement has an ecdaaKeyId, but ECDAA attestation "
+                             "was removed from WebAuthn and is not supported.",
+                             fmt);
+    return code;
+}
+
 webauthn_code webauthn_attest_none(const webauthn_attestation_input *in,
                                    webauthn_attestation_output *out, webauthn_error *err)
 {
@@ -445,22 +459,17 @@ webauthn_code webauthn_attest_packed(const webauthn_attestation_input *in,
                                      webauthn_error *err)
 {
     const cbor_item_t *x5c;
-    const cbor_item_t *ecdaa;
     int64_t alg;
     webauthn_code code;
 
     code = webauthn_att_stmt_int(in->att_stmt, "alg", &alg, err);
     if (code == WEBAUTHN_OK)
-        code = webauthn_cbor_map_text(in->att_stmt, "ecdaaKeyId", &ecdaa, err);
+        code = webauthn_reject_ecdaa(in->att_stmt, in->fmt, err);
     if (code == WEBAUTHN_OK)
         code = webauthn_cbor_map_text(in->att_stmt, "x5c", &x5c, err);
     if (code != WEBAUTHN_OK)
         return code;
 
-    if (ecdaa != NULL)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
-                             "ECDAA attestation was removed from WebAuthn and is not "
-                             "supported.");
     if (x5c != NULL)
         return packed_full(in, alg, x5c, out, err);
     return packed_self(in, alg, out, err);

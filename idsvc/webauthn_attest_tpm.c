@@ -201,7 +201,9 @@ static webauthn_code read_statement(const cbor_item_t *att_stmt, tpm_statement *
     const cbor_item_t *ver;
     webauthn_code code;
 
-    code = webauthn_att_stmt_member(att_stmt, "ver", &out->ver, err);
+    code = webauthn_reject_ecdaa(att_stmt, "tpm", err);
+    if (code == WEBAUTHN_OK)
+        code = webauthn_att_stmt_member(att_stmt, "ver", &out->ver, err);
     if (code == WEBAUTHN_OK)
         code = webauthn_att_stmt_int(att_stmt, "alg", &out->alg, err);
     if (code == WEBAUTHN_OK)

@@ -263,6 +263,12 @@ webauthn_code webauthn_verify_att_signature(const webauthn_attestation_input *in
 webauthn_code webauthn_att_stmt_int(const cbor_item_t *att_stmt, const char *key,
                                     int64_t *out, webauthn_error *err);
 
+/* Rejects a statement that has an ecdaaKeyId as attestation_format_unsupported.
+ * WebAuthn Level 2 let packed and tpm statements carry one in place of x5c, and Level 3
+ * removed ECDAA. */
+webauthn_code webauthn_reject_ecdaa(const cbor_item_t *att_stmt, const char *fmt,
+                                    webauthn_error *err);
+
 /* Finds the member key of attStmt, which must be present. The caller checks its type. */
 webauthn_code webauthn_att_stmt_member(const cbor_item_t *att_stmt, const char *key,
                                        const cbor_item_t **value, webauthn_error *err);

@@ -124,6 +124,22 @@ static void map_add(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
                  (struct cbor_pair){.key = cbor_move(key), .value = cbor_move(value)});
 }
 
+/* Adds the certificate array as x5c, or in its place an ecdaaKeyId of 32 zero bytes
+ * when the ceremony sets ecdaa_key_id, as WebAuthn Level 2 allowed in packed and tpm
+ * statements. */
+static void map_add_x5c(cbor_item_t *map, const soft_ceremony *ceremony, cbor_item_t *x5c)
+{
+    static const unsigned char ecdaa_key_id[32] = {0};
+
+    if (!ceremony->ecdaa_key_id) {
+        map_add(map, cbor_build_string("x5c"), x5c);
+        return;
+    }
+    cbor_decref(&x5c);
+    map_add(map, cbor_build_string("ecdaaKeyId"),
+            cbor_build_bytestring(ecdaa_key_id, sizeof(ecdaa_key_id)));
+}
+
 /* Returns a negative COSE algorithm as CBOR in its shortest form. */
 static cbor_item_t *cose_alg_item(int alg)
 {
@@ -905,7 +921,7 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
     map_add(map, cbor_build_string("ver"), cbor_build_string("2.0"));
     map_add(map, cbor_build_string("alg"), cose_alg_item(ceremony->tpm_alg));
     map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
-    map_add(map, cbor_build_string("x5c"), array);
+    map_add_x5c(map, ceremony, array);
     map_add(map, cbor_build_string("pubArea"),
             cbor_build_bytestring(pub_area, pub_area_len));
     map_add(map, cbor_build_string("certInfo"),
@@ -1110,7 +1126,7 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
     if (!ceremony->att_stmt_unordered)
         map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
     if (x5c)
-        map_add(map, cbor_build_string("x5c"), x5c_item(ceremony));
+        map_add_x5c(map, ceremony, x5c_item(ceremony));
     free(sig);
     free(data);
     return map;

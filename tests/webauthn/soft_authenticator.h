@@ -94,6 +94,7 @@ typedef struct soft_ceremony {
     bool other_raw_id;     /* id and rawId name another credential than authData */
     bool other_id_only;    /* only id differs from rawId */
     bool tamper_signature; /* flip a bit of the signature */
+    bool ecdaa_key_id;     /* packed x5c and tpm: an ecdaaKeyId in place of x5c */
     const char *credential_protect; /* extension value in authData, or NULL */
     /* An extension output named this in authData, or NULL; its value is 32 zero bytes,
      * the text "x" when extension_text is set, or true when extension_true is set. The

@@ -1056,6 +1056,23 @@ static void tpm_other_exponent_rejected(void **state)
     assert_non_null(strstr(f->err.message, "exponent is not 65537"));
 }
 
+/* A packed or tpm statement with an ecdaaKeyId in place of x5c, which WebAuthn Level 2
+ * allowed in both formats. Each is rejected for ECDAA, not for the missing x5c. */
+static void ecdaa_key_id_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.ecdaa_key_id = true;
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "packed statement has an ecdaaKeyId"));
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "tpm statement has an ecdaaKeyId"));
+}
+
 /* An android-key statement from a TEE or StrongBox keystore, as a Pixel sends. */
 static void android_key_accepted(void **state)
 {
@@ -1734,6 +1751,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_other_exponent_rejected, setup_rs256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(ecdaa_key_id_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(android_key_all_applications_rejected,
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
