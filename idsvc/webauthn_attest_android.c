@@ -232,22 +232,13 @@ static webauthn_code read_statement(const cbor_item_t *att_stmt, int64_t *alg,
                                     const cbor_item_t **sig, const cbor_item_t **x5c,
                                     webauthn_error *err)
 {
-    const cbor_item_t *alg_item;
-    webauthn_code code;
+    webauthn_code code = webauthn_att_stmt_int(att_stmt, "alg", alg, err);
 
-    code = webauthn_cbor_map_text(att_stmt, "alg", &alg_item, err);
     if (code == WEBAUTHN_OK)
-        code = webauthn_cbor_map_text(att_stmt, "sig", sig, err);
+        code = webauthn_att_stmt_sig(att_stmt, "android-key", sig, err);
     if (code == WEBAUTHN_OK)
-        code = webauthn_cbor_map_text(att_stmt, "x5c", x5c, err);
-    if (code != WEBAUTHN_OK)
-        return code;
-
-    if (alg_item == NULL || webauthn_cbor_int(alg_item, alg) != 0 || *sig == NULL ||
-        !cbor_isa_bytestring(*sig) || !cbor_bytestring_is_definite(*sig) || *x5c == NULL)
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The android-key statement lacks a valid alg, sig or x5c.");
-    return WEBAUTHN_OK;
+        code = webauthn_att_stmt_member(att_stmt, "x5c", x5c, err);
+    return code;
 }
 
 webauthn_code webauthn_attest_android_key(const webauthn_attestation_input *in,

@@ -195,13 +195,19 @@ static webauthn_code encode_att_stmt(const cbor_item_t *att_stmt, unsigned char 
 static webauthn_code load_cred(const webauthn_attestation_input *in, fido_cred_t **out,
                                webauthn_error *err)
 {
-    fido_cred_t *cred = fido_cred_new();
+    fido_cred_t *cred;
+    const cbor_item_t *sig;
     unsigned char *att_stmt = NULL;
     size_t att_stmt_len = 0;
     const webauthn_verifier *verifier = in->verifier;
-    webauthn_code code = WEBAUTHN_OK;
+    webauthn_code code;
 
+    /* libfido2 names no member when sig is missing or not a byte string. */
     *out = NULL;
+    code = webauthn_att_stmt_sig(in->att_stmt, in->fmt, &sig, err);
+    if (code != WEBAUTHN_OK)
+        return code;
+    cred = fido_cred_new();
     if (cred == NULL)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR, "Out of memory.");
 

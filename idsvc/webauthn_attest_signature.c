@@ -14,6 +14,23 @@ bool webauthn_libfido2_alg(int64_t alg)
            alg == WEBAUTHN_COSE_EDDSA;
 }
 
+webauthn_code webauthn_att_stmt_sig(const cbor_item_t *att_stmt, const char *fmt,
+                                    const cbor_item_t **sig, webauthn_error *err)
+{
+    webauthn_code code = webauthn_att_stmt_member(att_stmt, "sig", sig, err);
+
+    if (code != WEBAUTHN_OK)
+        return code;
+    if (!cbor_isa_bytestring(*sig) || !cbor_bytestring_is_definite(*sig))
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The %s attestation statement sig is not a byte string.",
+                             fmt);
+    if (cbor_bytestring_length(*sig) == 0)
+        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
+                             "The %s attestation statement sig is empty.", fmt);
+    return WEBAUTHN_OK;
+}
+
 webauthn_code webauthn_verify_att_signature(const webauthn_attestation_input *in,
                                             EVP_PKEY *key, int64_t alg,
                                             webauthn_error *err)
@@ -23,13 +40,9 @@ webauthn_code webauthn_verify_att_signature(const webauthn_attestation_input *in
     unsigned char *signed_data;
     webauthn_code code;
 
-    code = webauthn_att_stmt_member(in->att_stmt, "sig", &sig, err);
+    code = webauthn_att_stmt_sig(in->att_stmt, in->fmt, &sig, err);
     if (code != WEBAUTHN_OK)
         return code;
-    if (!cbor_isa_bytestring(sig) || !cbor_bytestring_is_definite(sig))
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The %s attestation statement sig is not a byte string.",
-                             in->fmt);
     if (key == NULL)
         return webauthn_fail(err, WEBAUTHN_INTERNAL_ERROR,
                              "The %s attestation key has no EVP_PKEY.", in->fmt);

@@ -209,7 +209,7 @@ static webauthn_code read_statement(const cbor_item_t *att_stmt, tpm_statement *
     if (code == WEBAUTHN_OK)
         code = webauthn_att_stmt_member(att_stmt, "x5c", &out->x5c, err);
     if (code == WEBAUTHN_OK)
-        code = webauthn_att_stmt_member(att_stmt, "sig", &out->sig, err);
+        code = webauthn_att_stmt_sig(att_stmt, "tpm", &out->sig, err);
     if (code == WEBAUTHN_OK)
         code = webauthn_att_stmt_member(att_stmt, "certInfo", &out->cert_info, err);
     if (code == WEBAUTHN_OK)

@@ -88,9 +88,6 @@ webauthn_code webauthn_tpm_verify_signature(const webauthn_sig_alg *tpm_alg, X50
     code = check_aik_key(tpm_alg, key, err);
     if (code != WEBAUTHN_OK)
         return code;
-    if (!cbor_isa_bytestring(sig) || !cbor_bytestring_is_definite(sig))
-        return webauthn_fail(err, WEBAUTHN_ATTESTATION_INVALID,
-                             "The tpm attestation statement sig is not a byte string.");
 
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL ||

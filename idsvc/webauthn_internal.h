@@ -251,6 +251,10 @@ webauthn_code webauthn_check_extension_outputs(const webauthn_auth_data *ad,
  * libfido2 1.12 verifies. */
 bool webauthn_libfido2_alg(int64_t alg);
 
+/* Finds sig in attStmt and checks that it is a non-empty byte string. */
+webauthn_code webauthn_att_stmt_sig(const cbor_item_t *att_stmt, const char *fmt,
+                                    const cbor_item_t **sig, webauthn_error *err);
+
 /* Verifies the attStmt sig, which must be a byte string, as the signature by key under
  * alg over authenticatorData || clientDataHash. A signature that does not verify is
  * attestation_invalid. */
@@ -304,8 +308,8 @@ webauthn_code webauthn_tpm_check_structures(const webauthn_attestation_input *in
                                             const cbor_item_t *pub_area,
                                             webauthn_error *err);
 
-/* Checks that the key of aik fits tpm_alg and that sig is its signature over the
- * certInfo byte string. */
+/* Checks that the key of aik fits tpm_alg and that sig, a byte string, is its
+ * signature over the certInfo byte string. */
 webauthn_code webauthn_tpm_verify_signature(const webauthn_sig_alg *tpm_alg, X509 *aik,
                                             const cbor_item_t *cert_info,
                                             const cbor_item_t *sig, webauthn_error *err);

@@ -124,6 +124,24 @@ static void map_add(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
                  (struct cbor_pair){.key = cbor_move(key), .value = cbor_move(value)});
 }
 
+/* Adds sig to an attestation statement, or the fault that the ceremony names. */
+static void map_add_sig(cbor_item_t *map, const soft_ceremony *ceremony,
+                        const unsigned char *sig, size_t sig_len)
+{
+    switch (ceremony->sig_fault) {
+    case SOFT_SIG_MISSING:
+        return;
+    case SOFT_SIG_EMPTY:
+        map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, 0));
+        return;
+    case SOFT_SIG_TEXT:
+        map_add(map, cbor_build_string("sig"), cbor_build_string("sig"));
+        return;
+    default:
+        map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    }
+}
+
 /* Adds the certificate array as x5c, or in its place an ecdaaKeyId of 32 zero bytes
  * when the ceremony sets ecdaa_key_id, as WebAuthn Level 2 allowed in packed and tpm
  * statements. */
@@ -655,7 +673,7 @@ static cbor_item_t *u2f_att_stmt(const soft_authenticator *auth,
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
 
-    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    map_add_sig(map, ceremony, sig, sig_len);
     map_add(map, cbor_build_string("x5c"), x5c_item(ceremony));
     free(sig);
     return map;
@@ -920,7 +938,7 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
     map_add(map, cbor_build_string("ver"), cbor_build_string("2.0"));
     map_add(map, cbor_build_string("alg"), cose_alg_item(ceremony->tpm_alg));
-    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    map_add_sig(map, ceremony, sig, sig_len);
     map_add_x5c(map, ceremony, array);
     map_add(map, cbor_build_string("pubArea"),
             cbor_build_bytestring(pub_area, pub_area_len));
@@ -1030,7 +1048,7 @@ static cbor_item_t *android_key_att_stmt(const soft_authenticator *auth,
 
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
     map_add(map, cbor_build_string("alg"), cose_alg_item(auth->alg));
-    map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+    map_add_sig(map, ceremony, sig, sig_len);
     map_add(map, cbor_build_string("x5c"), array);
     OPENSSL_free(der);
     X509_free(cert);
@@ -1121,10 +1139,10 @@ static cbor_item_t *att_stmt(const soft_authenticator *auth,
 
     map = cbor_new_definite_map(3);
     if (ceremony->att_stmt_unordered)
-        map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+        map_add_sig(map, ceremony, sig, sig_len);
     map_add(map, cbor_build_string("alg"), cose_alg_item(alg));
     if (!ceremony->att_stmt_unordered)
-        map_add(map, cbor_build_string("sig"), cbor_build_bytestring(sig, sig_len));
+        map_add_sig(map, ceremony, sig, sig_len);
     if (x5c)
         map_add_x5c(map, ceremony, x5c_item(ceremony));
     free(sig);

@@ -53,6 +53,14 @@ typedef enum soft_tpm_fault {
     SOFT_TPM_SCHEME_HASH, /* pubArea scheme is the key's own, but with SHA-1 */
 } soft_tpm_fault;
 
+/* A fault in the sig member of a packed, fido-u2f, tpm or android-key statement. */
+typedef enum soft_sig_fault {
+    SOFT_SIG_OK,
+    SOFT_SIG_MISSING, /* no sig member */
+    SOFT_SIG_EMPTY,   /* an empty byte string */
+    SOFT_SIG_TEXT,    /* the text string "sig" */
+} soft_sig_fault;
+
 /* A test certificate authority and the packed attestation certificate it issued. */
 typedef struct soft_ca {
     EVP_PKEY *ca_key;
@@ -95,6 +103,7 @@ typedef struct soft_ceremony {
     bool other_id_only;    /* only id differs from rawId */
     bool tamper_signature; /* flip a bit of the signature */
     bool ecdaa_key_id;     /* packed x5c and tpm: an ecdaaKeyId in place of x5c */
+    soft_sig_fault sig_fault;
     const char *credential_protect; /* extension value in authData, or NULL */
     /* An extension output named this in authData, or NULL; its value is 32 zero bytes,
      * the text "x" when extension_text is set, or true when extension_true is set. The

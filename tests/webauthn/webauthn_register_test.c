@@ -1073,6 +1073,37 @@ static void ecdaa_key_id_rejected(void **state)
     assert_non_null(strstr(f->err.message, "tpm statement has an ecdaaKeyId"));
 }
 
+/* A sig that is missing, empty or not a byte string, in each format that libfido2
+ * verifies (packed self and x5c with ES256, fido-u2f) or that has its own code (tpm,
+ * android-key). Each sentence names sig, which libfido2 alone does not. */
+static void statement_sig_faults_rejected(void **state)
+{
+    static const soft_format formats[] = {SOFT_FORMAT_PACKED_SELF, SOFT_FORMAT_PACKED_X5C,
+                                          SOFT_FORMAT_FIDO_U2F, SOFT_FORMAT_TPM,
+                                          SOFT_FORMAT_ANDROID_KEY};
+    static const struct {
+        soft_sig_fault fault;
+        const char *sentence;
+    } faults[] = {
+        {SOFT_SIG_MISSING, "attestation statement has no sig"},
+        {SOFT_SIG_EMPTY, "attestation statement sig is empty"},
+        {SOFT_SIG_TEXT, "attestation statement sig is not a byte string"},
+    };
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        for (size_t k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
+            f->ceremony.format = formats[i];
+            f->ceremony.sig_fault = faults[k].fault;
+            assert_case_rejected(f, faults[k].sentence, WEBAUTHN_ATTESTATION_INVALID);
+            if (strstr(f->err.message, faults[k].sentence) == NULL)
+                fail_msg("format %zu: expected \"%s\" in: %s", i, faults[k].sentence,
+                         f->err.message);
+        }
+    }
+}
+
 /* An android-key statement from a TEE or StrongBox keystore, as a Pixel sends. */
 static void android_key_accepted(void **state)
 {
@@ -1752,6 +1783,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(tpm_other_exponent_rejected, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(ecdaa_key_id_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(statement_sig_faults_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(android_key_all_applications_rejected,
                                         setup_es256, teardown),
         cmocka_unit_test_setup_teardown(aaguid_extension_mismatch_rejected, setup_es256,
