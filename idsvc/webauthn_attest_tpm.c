@@ -86,8 +86,10 @@ static bool tpm_manufacturer_valid(const ASN1_STRING *value)
 
 /* Checks that the subject alternative name contains the TPM manufacturer, model and
  * version, as WebAuthn Level 3 (section 8.3.1) requires of the AIK certificate, and
- * that the manufacturer has the form of a TCG vendor id.
- * NOTE: the vendor id is not checked against the TCG list of TPM vendor ids. */
+ * that the manufacturer has the form of a TCG vendor id. The id is not compared with
+ * the TCG TPM Vendor ID Registry, because under the CHAIN policy the AIK's issuer
+ * vouches for the TPM, and without a chain a forged certificate could name any listed
+ * vendor. */
 static webauthn_code check_aik_san(X509 *leaf, webauthn_error *err)
 {
     int critical = 0;
