@@ -96,6 +96,10 @@ static size_t xml_safe_scan_tag(const xml_safe_units *units, size_t i, size_t *a
     for (; i < units->count; i++) {
         unsigned c = xml_safe_unit(units, i);
 
+        /* Letters and other units above '>' are none of the four below, and most of a
+         * tag outside its quoted values is names. */
+        if (c > '>')
+            continue;
         if (c == '"' || c == '\'') {
             /* Skip to the closing quote, because a quoted value contains no markup. */
             i = xml_safe_find_unit(units, i + 1, c);
@@ -313,6 +317,16 @@ static xml_safe_status xml_safe_fail_doctype(char *detail, size_t detail_size)
     return XML_SAFE_DOCTYPE;
 }
 
+/* Returns whether the '<' at i opens markup other than a start tag: a comment, CDATA
+ * section, DOCTYPE or other declaration, processing instruction or end tag. Each of
+ * these has '!', '?' or '/' next, so one unit tells them from a start tag. */
+static bool xml_safe_opens_other_markup(const xml_safe_units *units, size_t i)
+{
+    unsigned next = i + 1 < units->count ? xml_safe_unit(units, i + 1) : 0;
+
+    return next == '!' || next == '?' || next == '/';
+}
+
 /*
  * Finds a DOCTYPE declaration, or a start tag with more than XML_SAFE_MAX_TAG_ATTRIBUTES
  * attributes, in the raw bytes. Comments, CDATA sections and processing instructions are
@@ -329,6 +343,8 @@ static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *d
 
         if (xml_safe_unit(units, i) != '<')
             i = xml_safe_find_unit(units, i, '<');
+        else if (!xml_safe_opens_other_markup(units, i))
+            i = xml_safe_scan_tag(units, i + 1, &attributes);
         else if (xml_safe_starts_with(units, i, "<!--"))
             i = xml_safe_skip_past(units, i + 4, "-->");
         else if (xml_safe_starts_with(units, i, "<![CDATA["))
@@ -337,10 +353,8 @@ static xml_safe_status xml_safe_scan_markup(const xml_safe_units *units, char *d
             i = xml_safe_skip_past(units, i + 2, "?>");
         else if (xml_safe_starts_with(units, i, "<!DOCTYPE"))
             return xml_safe_fail_doctype(detail, detail_size);
-        else if (xml_safe_starts_with(units, i, "</") || xml_safe_starts_with(units, i, "<!"))
+        else /* an end tag, or a declaration other than a DOCTYPE */
             i = xml_safe_skip_past(units, i + 2, ">");
-        else
-            i = xml_safe_scan_tag(units, i + 1, &attributes);
 
         if (attributes > XML_SAFE_MAX_TAG_ATTRIBUTES) {
             snprintf(detail, detail_size,
