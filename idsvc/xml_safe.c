@@ -312,6 +312,10 @@ int xml_safe_is_element(const xmlNode *node, const char *ns_href, const char *na
 {
     if (node == NULL || node->type != XML_ELEMENT_NODE || node->ns == NULL)
         return 0;
+    /* Most calls test a name that differs in its first character, and this test saves
+     * them the calls to strcmp. */
+    if (node->name[0] != (xmlChar)name[0])
+        return 0;
     return strcmp((const char *)node->name, name) == 0 &&
            strcmp((const char *)node->ns->href, ns_href) == 0;
 }
@@ -331,6 +335,9 @@ static bool xml_safe_is_ncname_char(int c)
         {0xFDF0, 0xFFFD}, {0x10000, 0xEFFFF},
     };
 
+    if (c < 0x80)
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
         if (c >= ranges[i].first && c <= ranges[i].last)
             return true;
@@ -348,6 +355,19 @@ static bool xml_safe_is_ncname_start(int c)
     return !follow_only && xml_safe_is_ncname_char(c);
 }
 
+/* Decodes the UTF-8 character at at, of at most left bytes, and sets *len to its length.
+ * Returns -1 for bytes that are not UTF-8. */
+static int xml_safe_utf8_char(const unsigned char *at, size_t left, int *len)
+{
+    /* IDs and prefixes are mostly ASCII, which needs no decoding. */
+    if (at[0] < 0x80) {
+        *len = 1;
+        return at[0];
+    }
+    *len = left > 4 ? 4 : (int)left;
+    return xmlGetUTF8Char(at, len);
+}
+
 bool xml_safe_is_ncname(const char *text, bool any_first)
 {
     const unsigned char *at = (const unsigned char *)text;
@@ -356,8 +376,8 @@ bool xml_safe_is_ncname(const char *text, bool any_first)
     if (left == 0)
         return false;
     while (left > 0) {
-        int len = left > 4 ? 4 : (int)left;
-        int c = xmlGetUTF8Char(at, &len);
+        int len;
+        int c = xml_safe_utf8_char(at, left, &len);
 
         if (c < 0 || !xml_safe_is_ncname_char(c))
             return false;
@@ -369,15 +389,32 @@ bool xml_safe_is_ncname(const char *text, bool any_first)
     return true;
 }
 
+/* Returns the value of attr as the parser stores it, in one text node, or NULL when it
+ * is stored otherwise and must be joined. */
+static const xmlChar *xml_safe_attr_text(const xmlAttr *attr)
+{
+    const xmlNode *text = attr->children;
+
+    if (text == NULL || text->type != XML_TEXT_NODE || text->next != NULL)
+        return NULL;
+    return text->content;
+}
+
 static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, char *detail,
                                               size_t detail_size)
 {
     xml_safe_status status = XML_SAFE_OK;
+    const xmlChar *stored = xml_safe_attr_text(attr);
+    xmlChar *joined = NULL;
+    const xmlChar *value = stored;
+
     /* An attribute without children has the empty value; with children, NULL means that
      * memory ran out. */
-    xmlChar *value = attr->children != NULL ? xmlNodeListGetString(doc, attr->children, 1)
-                                            : xmlStrdup((const xmlChar *)"");
-
+    if (stored == NULL) {
+        joined = attr->children != NULL ? xmlNodeListGetString(doc, attr->children, 1)
+                                        : xmlStrdup((const xmlChar *)"");
+        value = joined;
+    }
     if (value == NULL) {
         snprintf(detail, detail_size,
                  "out of memory reading the %.40s attribute of <%.60s>",
@@ -412,7 +449,7 @@ static xml_safe_status xml_safe_register_attr(xmlDocPtr doc, xmlAttrPtr attr, ch
                  (const char *)value);
         status = XML_SAFE_NO_MEMORY;
     }
-    xmlFree(value);
+    xmlFree(joined);
     return status;
 }
 
