@@ -258,6 +258,34 @@ saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
     return SAML_OK;
 }
 
+saml_status saml_read_attr_value(xmlNodePtr element, const char *name, const char *ns,
+                                 saml_attr_value *out, char *detail, size_t detail_size)
+{
+    xmlAttrPtr attr = xmlHasNsProp(element, (const xmlChar *)name, (const xmlChar *)ns);
+    const xmlNode *text = attr != NULL ? attr->children : NULL;
+    saml_status status;
+
+    out->text = NULL;
+    out->copy = NULL;
+    if (attr == NULL)
+        return SAML_OK;
+    if (text != NULL && text->type == XML_TEXT_NODE && text->next == NULL &&
+        text->content != NULL) {
+        out->text = (const char *)text->content;
+        return SAML_OK;
+    }
+    status = saml_read_attr(element, name, ns, &out->copy, detail, detail_size);
+    out->text = (const char *)out->copy;
+    return status;
+}
+
+void saml_attr_value_free(saml_attr_value *value)
+{
+    xmlFree(value->copy);
+    value->copy = NULL;
+    value->text = NULL;
+}
+
 /* Returns whether an xs:dateTime value has a fraction of a second other than zero, as
  * in 2026-01-01T00:00:00.5Z. A date has no '.' before it. */
 static bool saml_time_has_fraction(const xmlChar *value)
@@ -276,14 +304,17 @@ static bool saml_time_has_fraction(const xmlChar *value)
 static saml_status saml_attr_dup(xmlNodePtr node, const char *name, char **out,
                                  char *detail, size_t detail_size)
 {
-    xmlChar *value;
-    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
+    saml_attr_value value;
+    saml_status status =
+        saml_read_attr_value(node, name, NULL, &value, detail, detail_size);
 
     *out = NULL;
-    if (status != SAML_OK || value == NULL)
+    if (status != SAML_OK || value.text == NULL) {
+        saml_attr_value_free(&value);
         return status;
-    *out = strdup((const char *)value);
-    xmlFree(value);
+    }
+    *out = strdup(value.text);
+    saml_attr_value_free(&value);
     if (*out == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_INTERNAL,
                          "out of memory reading the %s attribute of <%.40s>", name,
@@ -312,8 +343,10 @@ saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, tim
                            bool *present, bool *fraction, char *detail,
                            size_t detail_size)
 {
-    xmlChar *value;
-    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
+    saml_attr_value attr;
+    saml_status status =
+        saml_read_attr_value(node, name, NULL, &attr, detail, detail_size);
+    const xmlChar *value = (const xmlChar *)attr.text;
     int parsed = 0;
 
     *out = 0;
@@ -321,8 +354,10 @@ saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, tim
         *present = value != NULL;
     if (fraction != NULL)
         *fraction = value != NULL && saml_time_has_fraction(value);
-    if (status != SAML_OK)
+    if (status != SAML_OK) {
+        saml_attr_value_free(&attr);
         return status;
+    }
     if (value == NULL) {
         if (required)
             status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
@@ -340,7 +375,7 @@ saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, tim
                            "the %s \"%.60s\" of <%.40s> is outside the range the node "
                            "reads, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z", name,
                            (const char *)value, node->name);
-    xmlFree(value);
+    saml_attr_value_free(&attr);
     return status;
 }
 
@@ -348,39 +383,36 @@ saml_status saml_read_time(xmlNodePtr node, const char *name, bool required, tim
  * SAML 2.0 Core defines for both. */
 static saml_status saml_check_version(xmlNodePtr element, char *detail, size_t detail_size)
 {
-    xmlChar *version;
+    saml_attr_value attr;
     saml_status status =
-        saml_read_attr(element, "Version", NULL, &version, detail, detail_size);
+        saml_read_attr_value(element, "Version", NULL, &attr, detail, detail_size);
+    const char *version = attr.text;
 
-    if (status != SAML_OK)
-        return status;
-    if (version == NULL)
-        return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                         "the %.40s has no Version attribute, but SAML 2.0 Core requires "
-                         "Version \"2.0\"",
-                         (const char *)element->name);
-    if (strcmp((const char *)version, "2.0") != 0)
+    if (status == SAML_OK && version == NULL)
+        status =
+            saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                      "the %.40s has no Version attribute, but SAML 2.0 Core requires "
+                      "Version \"2.0\"",
+                      (const char *)element->name);
+    else if (status == SAML_OK && strcmp(version, "2.0") != 0)
         status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                            "the %.40s's Version \"%.20s\" is not \"2.0\"",
-                           (const char *)element->name, (const char *)version);
-    xmlFree(version);
+                           (const char *)element->name, version);
+    saml_attr_value_free(&attr);
     return status;
 }
 
 saml_status saml_check_response_header(xmlNodePtr response, char *detail, size_t detail_size)
 {
-    xmlChar *id = NULL;
     time_t issue_instant;
     saml_status status = saml_check_version(response, detail, detail_size);
 
-    if (status == SAML_OK)
-        status = saml_read_attr(response, "ID", NULL, &id, detail, detail_size);
     if (status != SAML_OK)
         return status;
-    if (id == NULL)
+    /* Only its presence is checked: xml_safe_register_ids has checked the value. */
+    if (xmlHasNsProp(response, (const xmlChar *)"ID", NULL) == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the Response has no ID attribute, which SAML 2.0 Core requires");
-    xmlFree(id);
     status = saml_read_time(response, "IssueInstant", true, &issue_instant, NULL, NULL,
                             detail, detail_size);
     if (status != SAML_OK)
@@ -512,13 +544,19 @@ saml_status saml_read_name_text(xmlNodePtr element, char **out, char *detail,
     return SAML_OK;
 }
 
+static bool saml_is_xml_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 bool saml_uri_equals(const char *value, const char *uri)
 {
     size_t len;
 
-    value += strspn(value, " \t\r\n");
+    while (saml_is_xml_space(*value))
+        value++;
     len = strlen(value);
-    while (len > 0 && strchr(" \t\r\n", value[len - 1]) != NULL)
+    while (len > 0 && saml_is_xml_space(value[len - 1]))
         len--;
     return len == strlen(uri) && memcmp(value, uri, len) == 0;
 }
@@ -531,15 +569,15 @@ saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
     const char *owner = issuer->parent != NULL && issuer->parent->type == XML_ELEMENT_NODE
                             ? (const char *)issuer->parent->name
                             : "document";
-    xmlChar *format;
+    saml_attr_value attr;
     saml_status status =
-        saml_read_attr(issuer, "Format", NULL, &format, detail, detail_size);
+        saml_read_attr_value(issuer, "Format", NULL, &attr, detail, detail_size);
+    const char *format = attr.text;
 
     *out = NULL;
-    if (status != SAML_OK)
-        return status;
-    if (format != NULL && !saml_uri_equals((const char *)format, SAML_NAMEID_ENTITY)) {
-        bool empty = saml_uri_equals((const char *)format, "");
+    if (status == SAML_OK && format != NULL &&
+        !saml_uri_equals(format, SAML_NAMEID_ENTITY)) {
+        bool empty = saml_uri_equals(format, "");
 
         status =
             saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
@@ -547,9 +585,9 @@ saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
                       "Format or the Format " SAML_NAMEID_ENTITY " (SAML 2.0 Web "
                       "Browser SSO profile, section 4.1.4.2)",
                       owner, empty ? "an empty Format" : "the Format \"",
-                      empty ? "" : (const char *)format, empty ? "" : "\"");
+                      empty ? "" : format, empty ? "" : "\"");
     }
-    xmlFree(format);
+    saml_attr_value_free(&attr);
     if (status != SAML_OK)
         return status;
 
@@ -627,13 +665,14 @@ saml_status saml_read_time_ms(xmlNodePtr node, const char *name, time_t seconds,
                               bool round_up, int64_t *out, char *detail,
                               size_t detail_size)
 {
-    xmlChar *value;
-    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
+    saml_attr_value value;
+    saml_status status =
+        saml_read_attr_value(node, name, NULL, &value, detail, detail_size);
 
     *out = (int64_t)seconds * 1000;
-    if (status == SAML_OK && value != NULL)
-        *out += saml_time_fraction_ms((const char *)value, round_up);
-    xmlFree(value);
+    if (status == SAML_OK && value.text != NULL)
+        *out += saml_time_fraction_ms(value.text, round_up);
+    saml_attr_value_free(&value);
     return status;
 }
 
@@ -645,20 +684,21 @@ static saml_status saml_read_time_fine(xmlNodePtr node, const char *name, time_t
                                        bool round_up, int64_t *ms, int64_t *ps,
                                        char *detail, size_t detail_size)
 {
-    xmlChar *value;
-    saml_status status = saml_read_attr(node, name, NULL, &value, detail, detail_size);
+    saml_attr_value value;
+    saml_status status =
+        saml_read_attr_value(node, name, NULL, &value, detail, detail_size);
 
     *ms = (int64_t)seconds * 1000;
     *ps = 0;
-    if (status == SAML_OK && value != NULL) {
-        *ms += saml_time_fraction_ms((const char *)value, false);
-        *ps = saml_time_fraction_ps((const char *)value, round_up);
+    if (status == SAML_OK && value.text != NULL) {
+        *ms += saml_time_fraction_ms(value.text, false);
+        *ps = saml_time_fraction_ps(value.text, round_up);
     }
     if (*ps == 1000000000000) {
         *ms += 1;
         *ps = 0;
     }
-    xmlFree(value);
+    saml_attr_value_free(&value);
     return status;
 }
 

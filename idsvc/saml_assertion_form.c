@@ -281,17 +281,19 @@ static saml_status saml_form_check_confirmation_data(xmlNodePtr confirmation,
                                                      char *detail, size_t detail_size)
 {
     xmlNodePtr data = saml_form_find(confirmation, "SubjectConfirmationData");
-    xmlChar *method;
+    saml_attr_value method;
     bool bearer;
     saml_status status;
 
     if (data == NULL)
         return SAML_OK;
-    status = saml_read_attr(confirmation, "Method", NULL, &method, detail, detail_size);
+    status =
+        saml_read_attr_value(confirmation, "Method", NULL, &method, detail, detail_size);
+    bearer = status == SAML_OK && method.text != NULL &&
+             saml_uri_equals(method.text, SAML_METHOD_BEARER);
+    saml_attr_value_free(&method);
     if (status != SAML_OK)
         return status;
-    bearer = method != NULL && saml_uri_equals((const char *)method, SAML_METHOD_BEARER);
-    xmlFree(method);
     return saml_check_confirmation_data_types(data, bearer, detail, detail_size);
 }
 

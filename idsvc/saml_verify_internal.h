@@ -199,6 +199,21 @@ saml_status saml_read_issuer(xmlNodePtr issuer, char **out, char *detail,
 saml_status saml_read_attr(xmlNodePtr element, const char *name, const char *ns,
                            xmlChar **out, char *detail, size_t detail_size);
 
+/* The value of an attribute, borrowed from the document where the parser stored it in
+ * one text node, which is the usual case, or else joined into a copy. */
+typedef struct saml_attr_value {
+    const char *text; /* NULL when the element has no such attribute */
+    xmlChar *copy;    /* the joined value that text points to, or NULL */
+} saml_attr_value;
+
+/* Reads the attribute name of element as saml_read_attr does, but without a copy where
+ * the document stores the value in one text node. Release *out with
+ * saml_attr_value_free, also after a failure. */
+saml_status saml_read_attr_value(xmlNodePtr element, const char *name, const char *ns,
+                                 saml_attr_value *out, char *detail, size_t detail_size);
+
+void saml_attr_value_free(saml_attr_value *value);
+
 /*
  * Reads the xs:dateTime attribute name of node, without a namespace, into *out, and sets
  * *present, which may be NULL for a required attribute. A time with a fraction of a

@@ -326,17 +326,19 @@ saml_status saml_read_bearer_end(xmlNodePtr data, int64_t *not_on_or_after_ms,
                                  int64_t *not_on_or_after_ps, bool *present, char *detail,
                                  size_t detail_size)
 {
-    xmlChar *text;
+    saml_attr_value text;
     int parsed;
     saml_status status =
-        saml_read_attr(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
+        saml_read_attr_value(data, "NotOnOrAfter", NULL, &text, detail, detail_size);
 
-    *present = text != NULL;
-    if (status != SAML_OK || text == NULL)
+    *present = text.text != NULL;
+    if (status != SAML_OK || text.text == NULL) {
+        saml_attr_value_free(&text);
         return status;
-    parsed = saml_time_parse_ms((const char *)text, not_on_or_after_ms);
-    *not_on_or_after_ps = saml_time_fraction_ps((const char *)text, false);
-    xmlFree(text);
+    }
+    parsed = saml_time_parse_ms(text.text, not_on_or_after_ms);
+    *not_on_or_after_ps = saml_time_fraction_ps(text.text, false);
+    saml_attr_value_free(&text);
     if (parsed == -1)
         return saml_fail(
             detail, detail_size, SAML_ERR_CONFIRMATION_INVALID,
@@ -406,17 +408,18 @@ saml_status saml_check_bearer(xmlNodePtr assertion, time_t now, int64_t latest_m
     size_t bearers = 0;
 
     for (xmlNodePtr c = subject != NULL ? subject->children : NULL; c != NULL; c = c->next) {
-        xmlChar *method;
+        saml_attr_value method;
         bool bearer;
         saml_status status;
 
         if (!xml_safe_is_element(c, SAML_NS_ASSERTION, "SubjectConfirmation"))
             continue;
-        status = saml_read_attr(c, "Method", NULL, &method, detail, detail_size);
+        status = saml_read_attr_value(c, "Method", NULL, &method, detail, detail_size);
+        bearer = status == SAML_OK && method.text != NULL &&
+                 saml_uri_equals(method.text, SAML_METHOD_BEARER);
+        saml_attr_value_free(&method);
         if (status != SAML_OK)
             return status;
-        bearer = method != NULL && saml_uri_equals((const char *)method, SAML_METHOD_BEARER);
-        xmlFree(method);
         if (!bearer)
             continue;
 
