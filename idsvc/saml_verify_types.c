@@ -28,8 +28,6 @@
 #include "saml_verify_internal.h"
 #include "xml_safe.h"
 
-#define SAML_XML_SPACE " \t\r\n"
-
 /* The longest IPv6 address in text form, with an IPv4 part. */
 #define SAML_IPV6_TEXT_MAX 45
 
@@ -38,24 +36,73 @@ static bool saml_uri_is_alpha(unsigned char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+static bool saml_uri_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 static bool saml_uri_is_hex(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+    return saml_uri_is_digit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+static bool saml_uri_is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* The characters that XLink (section 5.4) escapes as %HH before an xs:anyURI is read as
  * a URI (XML Schema 1.0, Part 2, section 3.2.17): non-ASCII bytes, controls, space and
- * < > " { } | \ ^ `. Each stands for a valid percent-encoding. */
+ * < > " { } | \ ^ `. Each stands for a valid percent-encoding. The character tests are
+ * switch statements, because every character of every URI value goes through them. */
 static bool saml_uri_is_escaped(unsigned char c)
 {
-    return c <= 0x20 || c >= 0x7f || (c != '\0' && strchr("<>\"{}|\\^`", c) != NULL);
+    switch (c) {
+    case '<':
+    case '>':
+    case '"':
+    case '{':
+    case '}':
+    case '|':
+    case '\\':
+    case '^':
+    case '`':
+        return true;
+    default:
+        return c <= 0x20 || c >= 0x7f;
+    }
 }
 
 /* unreserved and sub-delims of RFC 3986, section 2. */
 static bool saml_uri_is_plain(unsigned char c)
 {
-    return saml_uri_is_alpha(c) || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+    switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+        return true;
+    default:
+        return saml_uri_is_alpha(c) || saml_uri_is_digit(c);
+    }
+}
+
+/* The characters after the first of a scheme (RFC 3986, section 3.1). */
+static bool saml_uri_is_scheme_char(unsigned char c)
+{
+    return saml_uri_is_alpha(c) || saml_uri_is_digit(c) || c == '+' || c == '-' ||
+           c == '.';
 }
 
 /* Returns the length of the character at text that extra or a plain, escaped or
@@ -136,8 +183,11 @@ static bool saml_uri_authority(const char *text, size_t len)
         if (rest > end)
             rest = end;
     }
-    if (rest < end && *rest == ':')
-        rest += 1 + strspn(rest + 1, "0123456789");
+    if (rest < end && *rest == ':') {
+        rest++;
+        while (rest < end && saml_uri_is_digit((unsigned char)*rest))
+            rest++;
+    }
     return rest == end;
 }
 
@@ -150,21 +200,26 @@ static bool saml_uri_authority(const char *text, size_t len)
  */
 bool saml_is_any_uri(const char *value)
 {
-    const char *start = value + strspn(value, SAML_XML_SPACE);
-    const char *end = start + strlen(start);
-    const char *p = start;
+    const char *start = value;
+    const char *end;
+    const char *p;
     const char *first_end;
 
-    while (end > start && strchr(SAML_XML_SPACE, end[-1]) != NULL)
+    while (saml_uri_is_space((unsigned char)*start))
+        start++;
+    end = start + strlen(start);
+    while (end > start && saml_uri_is_space((unsigned char)end[-1]))
         end--;
+    p = start;
 
     /* A scheme, or a first path segment without a colon (RFC 3986, section 4.2). */
     first_end = start + strcspn(start, "/?#");
     if (memchr(start, ':', (size_t)(first_end - start)) != NULL) {
         if (!saml_uri_is_alpha((unsigned char)*p))
             return false;
-        p += 1 + strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                               "0123456789+-.");
+        p++;
+        while (saml_uri_is_scheme_char((unsigned char)*p))
+            p++;
         if (*p != ':')
             return false;
         p++;
@@ -193,19 +248,18 @@ bool saml_is_any_uri(const char *value)
  * that white space from value. */
 static bool saml_is_response_reference(char *value)
 {
-    size_t start = strspn(value, SAML_XML_SPACE);
-    size_t len = strlen(value + start);
+    size_t start = 0;
+    size_t len;
 
-    while (len > 0 && strchr(SAML_XML_SPACE, value[start + len - 1]) != NULL)
+    while (saml_uri_is_space((unsigned char)value[start]))
+        start++;
+    len = strlen(value + start);
+    while (len > 0 && saml_uri_is_space((unsigned char)value[start + len - 1]))
         len--;
     memmove(value, value + start, len);
     value[len] = '\0';
 
-    /* Request IDs are ASCII, whose NCName characters are quick to test. A digit, "-"
-     * or "." may start the value, as any_first below allows. */
-    if (len > 0 && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                 "0123456789-._") == len)
-        return true;
+    /* A digit, "-" or "." may start the value. */
     return xml_safe_is_ncname(value, true);
 }
 
@@ -220,30 +274,43 @@ typedef struct saml_typed_attr {
     saml_attr_type type;
 } saml_typed_attr;
 
+/* Fails for the value of the attribute attr of element, which is not of its type. */
+static saml_status saml_fail_type(xmlNodePtr element, const saml_typed_attr *attr,
+                                  const char *value, char *detail, size_t detail_size)
+{
+    return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
+                     "the %s \"%.80s\" of <%.40s> is not an %s, as SAML 2.0 Core's "
+                     "schema requires",
+                     attr->name, value, element->name,
+                     attr->type == SAML_TYPE_NCNAME
+                         ? "xs:NCName: it must be a name without a colon or white "
+                           "space, the ID of the request it answers"
+                         : "xs:anyURI: it must be a URI reference");
+}
+
 static saml_status saml_check_typed(xmlNodePtr element, const saml_typed_attr *attr,
                                     char *detail, size_t detail_size)
 {
-    xmlChar *value;
-    bool valid;
-    saml_status status =
-        saml_read_attr(element, attr->name, NULL, &value, detail, detail_size);
+    xmlChar *reference;
+    saml_attr_value uri;
+    saml_status status;
 
-    if (status != SAML_OK || value == NULL)
+    /* The check of an InResponseTo removes the white space around the copy that it
+     * names in the sentence. An xs:anyURI is checked where it is stored. */
+    if (attr->type == SAML_TYPE_NCNAME) {
+        status =
+            saml_read_attr(element, attr->name, NULL, &reference, detail, detail_size);
+        if (status == SAML_OK && reference != NULL &&
+            !saml_is_response_reference((char *)reference))
+            status = saml_fail_type(element, attr, (const char *)reference, detail,
+                                    detail_size);
+        xmlFree(reference);
         return status;
-    if (attr->type == SAML_TYPE_NCNAME)
-        valid = saml_is_response_reference((char *)value);
-    else
-        valid = saml_is_any_uri((const char *)value);
-    if (!valid)
-        status = saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
-                           "the %s \"%.80s\" of <%.40s> is not an %s, as SAML 2.0 Core's "
-                           "schema requires",
-                           attr->name, (const char *)value, element->name,
-                           attr->type == SAML_TYPE_NCNAME
-                               ? "xs:NCName: it must be a name without a colon or white "
-                                 "space, the ID of the request it answers"
-                               : "xs:anyURI: it must be a URI reference");
-    xmlFree(value);
+    }
+    status = saml_read_attr_value(element, attr->name, NULL, &uri, detail, detail_size);
+    if (status == SAML_OK && uri.text != NULL && !saml_is_any_uri(uri.text))
+        status = saml_fail_type(element, attr, uri.text, detail, detail_size);
+    saml_attr_value_free(&uri);
     return status;
 }
 
@@ -319,14 +386,31 @@ static const struct {
     {"Action", "Namespace", true},
 };
 
+/* Returns the content of element when it is one text node, as the parser stores the
+ * text of an element without comments, CDATA sections or child elements, or NULL. */
+static const char *saml_single_text(const xmlNode *element)
+{
+    const xmlNode *text = element->children;
+
+    if (text == NULL || text->type != XML_TEXT_NODE || text->next != NULL)
+        return NULL;
+    return (const char *)text->content;
+}
+
 /* Checks the text content of element as an xs:anyURI. */
 static saml_status saml_check_uri_text(xmlNodePtr element, char *detail,
                                        size_t detail_size)
 {
+    const char *single = saml_single_text(element);
     char what[64];
     char *text;
     saml_status status;
 
+    /* saml_is_any_uri ignores the white space around the value, which saml_read_text
+     * would remove, so one text node that passes needs no copy. Any other content takes
+     * the reading below, which names its faults. */
+    if (single != NULL && saml_is_any_uri(single))
+        return SAML_OK;
     snprintf(what, sizeof(what), "the %.40s", (const char *)element->name);
     status = saml_read_text(element, what, &text, detail, detail_size);
     if (status != SAML_OK)
