@@ -88,18 +88,29 @@ static bool xml_safe_starts_with(const xml_safe_units *units, size_t i, const ch
     return true;
 }
 
+/* Returns the index of the first unit at or after i that is '>' or below it, or
+ * units->count. Names, most of a tag outside its quoted values, are above '>'. */
+static size_t xml_safe_skip_above_gt(const xml_safe_units *units, size_t i)
+{
+    if (units->width == 1) {
+        while (i < units->count && units->bytes[i] > '>')
+            i++;
+        return i;
+    }
+    while (i < units->count && xml_safe_unit(units, i) > '>')
+        i++;
+    return i;
+}
+
 /* Reads the start tag that opens at i and counts its '=' signs outside quoted values,
  * an upper bound of its attributes. Returns the index past the tag. */
 static size_t xml_safe_scan_tag(const xml_safe_units *units, size_t i, size_t *attributes)
 {
     *attributes = 0;
-    for (; i < units->count; i++) {
+    for (i = xml_safe_skip_above_gt(units, i); i < units->count;
+         i = xml_safe_skip_above_gt(units, i + 1)) {
         unsigned c = xml_safe_unit(units, i);
 
-        /* Letters and other units above '>' are none of the four below, and most of a
-         * tag outside its quoted values is names. */
-        if (c > '>')
-            continue;
         if (c == '"' || c == '\'') {
             /* Skip to the closing quote, because a quoted value contains no markup. */
             i = xml_safe_find_unit(units, i + 1, c);
