@@ -31,12 +31,17 @@ static long base64_compact(const char *text, size_t len, char *out, size_t *padd
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
 
-        if (base64_is_space(c))
-            continue;
-        if (c == '=')
+        /* The alphabet first, because nearly every character is in it. */
+        if (base64_is_alphabet(c)) {
+            if (*padding > 0)
+                return -1;
+        } else if (c == '=') {
             (*padding)++;
-        else if (!base64_is_alphabet(c) || *padding > 0)
+        } else if (base64_is_space(c)) {
+            continue;
+        } else {
             return -1;
+        }
         if (out != NULL)
             out[count] = c;
         count++;
