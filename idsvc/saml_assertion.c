@@ -942,10 +942,13 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
                          "but the node reads only text values; the issuer must not release "
                          "this attribute to the node",
                          attribute->name, element->name);
-    snprintf(what, sizeof(what), "a value of the Attribute \"%.60s\"", attribute->name);
-    status = saml_read_text(value_node, what, &value, detail, detail_size);
-    if (status != SAML_OK)
-        return status;
+    /* As saml_read_text reads it, with the sentence written only for a failure. */
+    value = xml_safe_text_trimmed(value_node);
+    if (value == NULL) {
+        snprintf(what, sizeof(what), "a value of the Attribute \"%.60s\"",
+                 attribute->name);
+        return saml_fail_text_read(value_node, what, detail, detail_size);
+    }
     if (saml_push_string(&attribute->values, &attribute->value_count, value) != 0)
         return saml_fail(detail, detail_size, SAML_ERR_INTERNAL, "out of memory");
     return SAML_OK;
