@@ -409,7 +409,7 @@ saml_status saml_check_response_header(xmlNodePtr response, char *detail, size_t
 
     if (status != SAML_OK)
         return status;
-    /* Only its presence is checked: xml_safe_register_ids has checked the value. */
+    /* Only its presence is checked, because xml_safe_register_ids checked the value. */
     if (xmlHasNsProp(response, (const xmlChar *)"ID", NULL) == NULL)
         return saml_fail(detail, detail_size, SAML_ERR_NOT_SAML,
                          "the Response has no ID attribute, which SAML 2.0 Core requires");
@@ -942,7 +942,7 @@ static saml_status saml_read_attribute_value(xmlNodePtr value_node, saml_attribu
                          "but the node reads only text values; the issuer must not release "
                          "this attribute to the node",
                          attribute->name, element->name);
-    /* As saml_read_text reads it, with the sentence written only for a failure. */
+    /* Reads the text as saml_read_text does, naming the Attribute only on failure. */
     value = xml_safe_text_trimmed(value_node);
     if (value == NULL) {
         snprintf(what, sizeof(what), "a value of the Attribute \"%.60s\"",

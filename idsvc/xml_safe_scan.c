@@ -330,7 +330,7 @@ static xml_safe_status xml_safe_fail_doctype(char *detail, size_t detail_size)
 
 /* Returns whether the '<' at i opens markup other than a start tag: a comment, CDATA
  * section, DOCTYPE or other declaration, processing instruction or end tag. Each of
- * these has '!', '?' or '/' next, so one unit tells them from a start tag. */
+ * these has '!', '?' or '/' next, so the unit after '<' is enough to rule them out. */
 static bool xml_safe_opens_other_markup(const xml_safe_units *units, size_t i)
 {
     unsigned next = i + 1 < units->count ? xml_safe_unit(units, i + 1) : 0;
