@@ -1349,6 +1349,9 @@ void http_server_stop(http_server **server_ptr)
     while (quiet_ms < DRAIN_QUIET_MS && waited_ms < DRAIN_TIMEOUT_MS) {
         usleep(10 * 1000);
         waited_ms += 10;
+        /* A client that trickles in the body of a request in flight would otherwise hold
+         * the drain for DRAIN_TIMEOUT_MS. */
+        http_acceptor_sweep(&server->acceptor);
         quiet_ms = atomic_load(&server->in_flight) == 0 ? quiet_ms + 10 : 0;
     }
     if (atomic_load(&server->in_flight) > 0)

@@ -413,6 +413,12 @@ void http_acceptor_stop(http_acceptor *acceptor)
         http_listen_close(acceptor->sockets[i]);
 }
 
+void http_acceptor_sweep(http_acceptor *acceptor)
+{
+    if (acceptor->wake_fd >= 0 && !acceptor->running)
+        sweep_deadlines(acceptor, monotonic_ms());
+}
+
 void http_acceptor_destroy(http_acceptor *acceptor)
 {
     if (acceptor->wake_fd >= 0) {

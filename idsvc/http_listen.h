@@ -73,6 +73,11 @@ int http_acceptor_start(http_acceptor *acceptor, http_listen_socket **sockets,
  * connection is added to a daemon. Calling it again does nothing. */
 void http_acceptor_stop(http_acceptor *acceptor);
 
+/* Shuts down the connections past their request deadline, when a sweep is due, as the
+ * accept thread does once a second. The stop calls it while it drains, because the
+ * thread has stopped by then. It does nothing while the thread runs. */
+void http_acceptor_sweep(http_acceptor *acceptor);
+
 /* Frees what http_acceptor_start made. Call it after MHD_stop_daemon, because the
  * daemons' connection callbacks use the acceptor until then. */
 void http_acceptor_destroy(http_acceptor *acceptor);

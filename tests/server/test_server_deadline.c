@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,19 +31,30 @@
 
 static harness server;
 
-static int start_server(void **state)
+/* A request head whose 64-byte body the tests send a byte at a time. */
+static const char body_head[] = "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
+                                "Content-Type: application/json\r\n"
+                                "Content-Length: 64\r\n\r\n";
+
+/* Sets up and starts a daemon with a connection_timeout of TIMEOUT_SECONDS. */
+static int start_daemon(harness *h)
 {
-    (void)state;
-    if (harness_setup(&server) != 0)
+    if (harness_setup(h) != 0)
         return -1;
     if (harness_run(
             "sed -i 's/^threads = 2$/threads = 2\\nconnection_timeout = %d/' '%s'",
-            TIMEOUT_SECONDS, server.config_path) != 0 ||
-        harness_start(&server) != 0) {
-        harness_teardown(&server);
+            TIMEOUT_SECONDS, h->config_path) != 0 ||
+        harness_start(h) != 0) {
+        harness_teardown(h);
         return -1;
     }
     return 0;
+}
+
+static int start_server(void **state)
+{
+    (void)state;
+    return start_daemon(&server);
 }
 
 static int stop_server(void **state)
@@ -144,15 +156,12 @@ static void test_slow_body_closed(void **state)
 {
     raw_client *client = NULL;
     struct timespec start;
-    static const char head[] = "POST /v1/credentials HTTP/1.1\r\nHost: localhost\r\n"
-                               "Content-Type: application/json\r\n"
-                               "Content-Length: 64\r\n\r\n";
     double closed_after;
 
     (void)state;
     clock_gettime(CLOCK_MONOTONIC, &start);
     assert_int_equal(raw_connect(&server, PRIORITY_TLS12, CLIENT_ISSUER, &client), 0);
-    assert_int_equal(raw_send(client, head, strlen(head)), 0);
+    assert_int_equal(raw_send(client, body_head, strlen(body_head)), 0);
     closed_after = trickle_until_closed(
         client,
         "{\"subject\":\"SG-S7654321A\",\"attributes\":{\"given_name\":\"W\"}}    ",
@@ -188,12 +197,75 @@ static void test_steady_client_kept(void **state)
     assert_true(requests >= 8);
 }
 
+/* Sends SIGTERM to the daemon of h and a byte of client's body every TRICKLE_INTERVAL_MS
+ * until the daemon exits. Returns the seconds from start to the exit, or a negative
+ * number when the daemon still ran after TRICKLE_SECONDS_MAX or exited with an error. */
+static double stop_while_trickling(harness *h, raw_client *client,
+                                   const struct timespec *start)
+{
+    int status = -1;
+
+    kill(h->pid, SIGTERM);
+    while (seconds_since(start) < TRICKLE_SECONDS_MAX) {
+        /* The send fails once the node has shut the connection down. */
+        raw_send(client, " ", 1);
+        usleep(TRICKLE_INTERVAL_MS * 1000);
+        if (waitpid(h->pid, &status, WNOHANG) != h->pid)
+            continue;
+        h->pid = -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            print_error("the daemon ended with wait status %d after SIGTERM\n", status);
+            return -1.0;
+        }
+        return seconds_since(start);
+    }
+    return -2.0;
+}
+
+/* The stop ends the accept thread, which sweeps the deadlines, and then waits up to
+ * 10 seconds for the requests in flight. A body that trickles in must still lose its
+ * connection at its deadline, so the stop does not wait those 10 seconds for it. */
+static void test_stop_cuts_slow_body(void **state)
+{
+    harness stopping;
+    raw_client *client = NULL;
+    struct timespec start;
+    double stopped_after;
+    int timeout_lines;
+    int drain_timeout_lines;
+
+    (void)state;
+    assert_int_equal(start_daemon(&stopping), 0);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(raw_connect(&stopping, PRIORITY_TLS12, CLIENT_ISSUER, &client), 0);
+    assert_int_equal(raw_send(client, body_head, strlen(body_head)), 0);
+    /* The request is in flight once the node has read its head. */
+    usleep(TRICKLE_INTERVAL_MS * 1000);
+    stopped_after = stop_while_trickling(&stopping, client, &start);
+    raw_close(&client);
+
+    if (stopped_after < 0)
+        harness_dump_log(&stopping);
+    timeout_lines = harness_count_log(&stopping, "\"event\":\"request_timeout\"");
+    drain_timeout_lines = harness_count_log(&stopping, "\"event\":\"drain_timeout\"");
+    harness_teardown(&stopping);
+
+    if (stopped_after < 0)
+        fail_msg("the daemon did not stop within %.0f seconds while a body trickled in "
+                 "(result %.0f)",
+                 TRICKLE_SECONDS_MAX, stopped_after);
+    assert_true(stopped_after <= TIMEOUT_SECONDS + 2.5);
+    assert_int_equal(timeout_lines, 1);
+    assert_int_equal(drain_timeout_lines, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slow_head_closed),
         cmocka_unit_test(test_slow_body_closed),
         cmocka_unit_test(test_steady_client_kept),
+        cmocka_unit_test(test_stop_cuts_slow_body),
     };
 
     /* A send on a connection that the node shut down must fail, not end the test. */
