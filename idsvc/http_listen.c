@@ -267,7 +267,10 @@ static void accept_batch(http_acceptor *acceptor, http_listen_socket *socket)
 }
 
 /* Shuts down the connections past their request deadline, when a sweep is due, and
- * logs one line for them all. */
+ * logs one line for them all.
+ * NOTE: an idle keep-alive connection counts here too when its worker was too busy to
+ * close it at libmicrohttpd's idle timeout first, such as while a commit waits for the
+ * database. The sweep cannot tell it from a client that trickles its request. */
 static void sweep_deadlines(http_acceptor *acceptor, long long now)
 {
     http_deadline_sweep sweep;
