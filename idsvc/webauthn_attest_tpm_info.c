@@ -394,6 +394,9 @@ static webauthn_code check_ecc_key(tpm_reader *r, const webauthn_sig_alg *key_al
     uint32_t curve = read_uint(r, 2);
     uint32_t kdf = read_uint(r, 2);
 
+    /* A read past the end returns 0, which is no kdf, so truncation is named first. */
+    if (r->failed)
+        return pub_area_truncated(err);
     if (kdf != TPM_ALG_NULL) {
         if (kdf != TPM_ALG_MGF1 && kdf != TPM_ALG_KDF1_SP800_56A && kdf != TPM_ALG_KDF2 &&
             kdf != TPM_ALG_KDF1_SP800_108)
