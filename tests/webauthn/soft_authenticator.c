@@ -771,6 +771,9 @@ static unsigned char *tpm_ecc_key(const soft_authenticator *auth,
     if (ceremony->tpm_schemes) {
         p = put_be(p, 0x0007, 2); /* kdf: TPM_ALG_MGF1 */
         p = put_be(p, SOFT_TPM_ALG_SHA256, 2);
+    } else if (ceremony->tpm_fault == SOFT_TPM_KDF) {
+        p = put_be(p, 0x0001, 2);
+        p = put_be(p, SOFT_TPM_ALG_SHA256, 2);
     } else {
         p = put_be(p, SOFT_TPM_ALG_NULL, 2);
     }
@@ -934,6 +937,10 @@ static cbor_item_t *tpm_att_stmt(const soft_authenticator *auth,
                         &sig_len);
     if (ceremony->tamper_signature)
         sig[sig_len / 2] ^= 0x01;
+    if (ceremony->tpm_pub_area_cut != 0)
+        pub_area_len = ceremony->tpm_pub_area_cut;
+    if (ceremony->tpm_cert_info_cut != 0)
+        cert_info_len = ceremony->tpm_cert_info_cut;
 
     cbor_array_push(array, cbor_move(cbor_build_bytestring(der, (size_t)der_len)));
     map_add(map, cbor_build_string("ver"), cbor_build_string("2.0"));
@@ -977,6 +984,8 @@ static const unsigned char android_key_description[68] = {
 #define ANDROID_SOFTWARE_LIST_AT 50
 #define ANDROID_HARDWARE_LIST_AT 52
 #define ANDROID_ORIGIN_AT 61
+#define ANDROID_PURPOSE_VALUE_AT 60
+#define ANDROID_ORIGIN_VALUE_AT 67
 
 /* Inserts allApplications ([600] EXPLICIT NULL) into the software-enforced list (1) or
  * before origin in the hardware-enforced list (2) of a KeyDescription copied from
@@ -1016,12 +1025,23 @@ static X509 *android_key_cert(const soft_authenticator *auth,
         (unsigned char)ceremony->android_attestation_level;
     description[ANDROID_KEY_LEVEL_AT] = (unsigned char)ceremony->android_key_level;
     memcpy(description + ANDROID_CHALLENGE_AT, client_data_hash, 32);
+    if (ceremony->android_fault == SOFT_ANDROID_CHALLENGE)
+        description[ANDROID_CHALLENGE_AT + 31] ^= 0x01;
+    if (ceremony->android_fault == SOFT_ANDROID_ORIGIN_IMPORTED)
+        description[ANDROID_ORIGIN_VALUE_AT] = 0x02;
+    if (ceremony->android_fault == SOFT_ANDROID_PURPOSE_VERIFY)
+        description[ANDROID_PURPOSE_VALUE_AT] = 0x03;
     description_len = add_all_applications(description, ceremony->android_all_applications);
 
     X509_set_issuer_name(cert, X509_get_subject_name(ceremony->ca->ca_cert));
-    ASN1_OCTET_STRING_set(value, description, (int)description_len);
+    if (ceremony->android_description != NULL)
+        ASN1_OCTET_STRING_set(value, ceremony->android_description,
+                              (int)ceremony->android_description_len);
+    else
+        ASN1_OCTET_STRING_set(value, description, (int)description_len);
     ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
-    X509_add_ext(cert, ext, -1);
+    if (!ceremony->android_no_description)
+        X509_add_ext(cert, ext, -1);
     X509_sign(cert, ceremony->ca->ca_key, ceremony->ca->ca_md);
 
     X509_EXTENSION_free(ext);
@@ -1075,9 +1095,14 @@ static X509 *apple_cert(const soft_authenticator *auth, const soft_ceremony *cer
 
     SHA256(data, ad_len + 32, nonce_der + 6);
     X509_set_issuer_name(cert, X509_get_subject_name(ceremony->ca->ca_cert));
-    ASN1_OCTET_STRING_set(value, nonce_der, (int)sizeof(nonce_der));
+    if (ceremony->apple_nonce != NULL)
+        ASN1_OCTET_STRING_set(value, ceremony->apple_nonce,
+                              (int)ceremony->apple_nonce_len);
+    else
+        ASN1_OCTET_STRING_set(value, nonce_der, (int)sizeof(nonce_der));
     ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, value);
-    X509_add_ext(cert, ext, -1);
+    if (!ceremony->apple_no_nonce)
+        X509_add_ext(cert, ext, -1);
     X509_sign(cert, ceremony->ca->ca_key, ceremony->ca->ca_md);
 
     X509_EXTENSION_free(ext);
@@ -1170,6 +1195,33 @@ static const char *format_name(soft_format format)
     }
 }
 
+/* Replaces or removes the attStmt member that the ceremony names; consumes map. */
+static cbor_item_t *edit_att_stmt(const soft_ceremony *ceremony, cbor_item_t *map)
+{
+    struct cbor_load_result result;
+    cbor_item_t *edited, *value = NULL;
+    struct cbor_pair *pairs = cbor_map_handle(map);
+    const char *name = ceremony->att_stmt_member;
+
+    if (name == NULL)
+        return map;
+    if (ceremony->att_stmt_value != NULL)
+        value =
+            cbor_load(ceremony->att_stmt_value, ceremony->att_stmt_value_len, &result);
+    edited = cbor_new_definite_map(cbor_map_size(map) + 1);
+    for (size_t i = 0; i < cbor_map_size(map); i++) {
+        bool named = cbor_string_length(pairs[i].key) == strlen(name) &&
+                     memcmp(cbor_string_handle(pairs[i].key), name, strlen(name)) == 0;
+
+        if (!named)
+            cbor_map_add(edited, pairs[i]);
+    }
+    if (value != NULL)
+        map_add(edited, cbor_build_string(name), value);
+    cbor_decref(&map);
+    return edited;
+}
+
 unsigned char *soft_attestation_object(const soft_authenticator *auth,
                                        const soft_ceremony *ceremony,
                                        const unsigned char *client_data_hash, size_t *len)
@@ -1185,8 +1237,9 @@ unsigned char *soft_attestation_object(const soft_authenticator *auth,
     if (ceremony->attestation_object_unordered)
         map_add(map, cbor_build_string("authData"), cbor_build_bytestring(ad, ad_len));
     map_add(map, cbor_build_string("fmt"), cbor_build_string(fmt));
-    map_add(map, cbor_build_string("attStmt"),
-            att_stmt(auth, ceremony, ad, ad_len, client_data_hash));
+    map_add(
+        map, cbor_build_string("attStmt"),
+        edit_att_stmt(ceremony, att_stmt(auth, ceremony, ad, ad_len, client_data_hash)));
     if (!ceremony->attestation_object_unordered)
         map_add(map, cbor_build_string("authData"), cbor_build_bytestring(ad, ad_len));
     free(ad);

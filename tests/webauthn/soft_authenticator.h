@@ -51,7 +51,16 @@ typedef enum soft_tpm_fault {
      * an ES key, RSASSA for a PS key and RSAPSS for an RS key */
     SOFT_TPM_OTHER_SCHEME,
     SOFT_TPM_SCHEME_HASH, /* pubArea scheme is the key's own, but with SHA-1 */
+    SOFT_TPM_KDF,         /* an ECC pubArea kdf is TPM_ALG_RSA (0x0001), no kdf */
 } soft_tpm_fault;
+
+/* A fault in the KeyDescription of an android-key certificate whose DER is valid. */
+typedef enum soft_android_fault {
+    SOFT_ANDROID_OK,
+    SOFT_ANDROID_CHALLENGE,       /* attestationChallenge differs in its last byte */
+    SOFT_ANDROID_ORIGIN_IMPORTED, /* hardware-enforced origin KM_ORIGIN_IMPORTED (2) */
+    SOFT_ANDROID_PURPOSE_VERIFY,  /* hardware-enforced purpose VERIFY (3), not SIGN */
+} soft_android_fault;
 
 /* A fault in the sig member of a packed, fido-u2f, tpm or android-key statement. */
 typedef enum soft_sig_fault {
@@ -133,12 +142,32 @@ typedef struct soft_ceremony {
     /* Adds allApplications to the software-enforced (1) or the hardware-enforced (2)
      * list of the KeyDescription. The value 0 leaves it out. */
     int android_all_applications;
+    soft_android_fault android_fault;
+    /* The KeyDescription DER to send as it is, in place of the one built from the
+     * members above, when android_description is not NULL. */
+    const unsigned char *android_description;
+    size_t android_description_len;
+    bool android_no_description; /* leave the KeyDescription extension out */
+    /* The value of the apple nonce extension to send as it is, when apple_nonce is not
+     * NULL, and whether to leave the extension out. */
+    const unsigned char *apple_nonce;
+    size_t apple_nonce_len;
+    bool apple_no_nonce;
+    /* An attStmt member to replace with the CBOR item att_stmt_value encodes, or to
+     * remove when att_stmt_value is NULL. The change is made after the statement is
+     * signed, so it applies to any format. */
+    const char *att_stmt_member;
+    const unsigned char *att_stmt_value;
+    size_t att_stmt_value_len;
     /* The key that the apple certificate certifies, when not the credential key. */
     EVP_PKEY *apple_certified_key;
     /* The android-safetynet statement to send, for SOFT_FORMAT_ANDROID_SAFETYNET. */
     const struct soft_safetynet *safetynet;
     size_t trailing_zero_bytes; /* zero bytes appended to authData, after every field */
     soft_tpm_fault tpm_fault;
+    /* When not 0, only the first so many bytes of pubArea or certInfo are sent. */
+    size_t tpm_pub_area_cut;
+    size_t tpm_cert_info_cut;
     /* The COSE algorithm that the tpm statement names in alg (RS1 by default) and the
      * one that the AIK signs certInfo with, when tpm_signature_alg is not 0. */
     int tpm_alg;

@@ -24,6 +24,7 @@ typedef struct fixture {
     webauthn_verifier *verifier;
     webauthn_registration *reg;
     webauthn_error err;
+    unsigned char *att_stmt_value; /* the CBOR that ceremony.att_stmt_value points to */
 } fixture;
 
 static int setup_alg(void **state, int alg)
@@ -65,6 +66,7 @@ static int teardown(void **state)
 
     webauthn_registration_free(&f->reg);
     webauthn_verifier_free(&f->verifier);
+    free(f->att_stmt_value);
     soft_ca_clear(&f->ca);
     soft_authenticator_clear(&f->auth);
     free(f);
@@ -1153,6 +1155,435 @@ static void android_key_all_applications_rejected(void **state)
     }
 }
 
+/* Asserts a rejection with code ATTESTATION_INVALID and a sentence containing part. */
+static void assert_invalid_with(fixture *f, const char *label, const char *part)
+{
+    assert_case_rejected(f, label, WEBAUTHN_ATTESTATION_INVALID);
+    if (strstr(f->err.message, part) == NULL)
+        fail_msg("%s: expected \"%s\" in: %s", label, part, f->err.message);
+}
+
+static void android_key_challenge_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    f->ceremony.android_fault = SOFT_ANDROID_CHALLENGE;
+    assert_invalid_with(f, "challenge", "attestationChallenge is not the SHA-256");
+}
+
+/* A key imported into the keystore may exist outside it too (KM_ORIGIN_IMPORTED). */
+static void android_key_origin_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    f->ceremony.android_fault = SOFT_ANDROID_ORIGIN_IMPORTED;
+    assert_invalid_with(f, "origin", "origin is not KM_ORIGIN_GENERATED");
+}
+
+static void android_key_purpose_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    f->ceremony.android_fault = SOFT_ANDROID_PURPOSE_VERIFY;
+    assert_invalid_with(f, "purpose", "does not include KM_PURPOSE_SIGN");
+}
+
+/* The six leading KeyDescription fields (version 3, both levels TrustedEnvironment, a
+ * zero challenge, an empty uniqueId), 48 bytes, for hand-built descriptions. */
+#define ANDROID_LEADING                                                                  \
+    0x02, 0x01, 0x03, 0x0a, 0x01, 0x01, 0x02, 0x01, 0x04, 0x0a, 0x01, 0x01, 0x04, 0x20,  \
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+        0, 0, 0, 0, 0, 0x04, 0x00
+
+/* A KeyDescription extension that is not valid DER of the schema, one fault each. */
+static void android_key_description_malformed(void **state)
+{
+    static const unsigned char not_sequence[] = {0x04, 0x00};
+    static const unsigned char trailing[] = {0x30, 0x00, 0x00};
+    static const unsigned char version_text[] = {0x30, 0x03, 0x04, 0x01, 0x03};
+    static const unsigned char level_negative[] = {0x30, 0x06, 0x02, 0x01,
+                                                   0x03, 0x0a, 0x01, 0xff};
+    static const unsigned char key_level_long[] = {0x30, 0x10, 0x02, 0x01, 0x03, 0x0a,
+                                                   0x01, 0x01, 0x02, 0x01, 0x04, 0x0a,
+                                                   0x05, 0x00, 0x00, 0x00, 0x00, 0x01};
+    static const unsigned char software_set[] = {0x30, 0x32, ANDROID_LEADING, 0x31, 0x00};
+    static const unsigned char no_hardware[] = {0x30, 0x32, ANDROID_LEADING, 0x30, 0x00};
+    static const unsigned char universal_field[] = {
+        0x30, 0x36, ANDROID_LEADING, 0x30, 0x02, 0x05, 0x00, 0x30, 0x00};
+    static const unsigned char purpose_not_set[] = {
+        0x30, 0x39, ANDROID_LEADING, 0x30, 0x00, 0x30, 0x05, 0xa1, 0x03, 0x02,
+        0x01, 0x02};
+    static const unsigned char purpose_null[] = {
+        0x30, 0x3a, ANDROID_LEADING, 0x30, 0x00, 0x30, 0x06, 0xa1, 0x04, 0x31, 0x02,
+        0x05, 0x00};
+    static const unsigned char origin_null[] = {
+        0x30, 0x3a, ANDROID_LEADING, 0x30, 0x00, 0x30, 0x06, 0xbf, 0x85, 0x3e, 0x02,
+        0x05, 0x00};
+    static const unsigned char origin_empty[] = {
+        0x30, 0x3a, ANDROID_LEADING, 0x30, 0x00, 0x30, 0x06, 0xbf, 0x85, 0x3e, 0x02,
+        0x02, 0x00};
+    static const struct {
+        const char *label;
+        const unsigned char *der;
+        size_t len;
+    } cases[] = {
+        {"an OCTET STRING, not a SEQUENCE", not_sequence, sizeof(not_sequence)},
+        {"a byte after the SEQUENCE", trailing, sizeof(trailing)},
+        {"attestationVersion an OCTET STRING", version_text, sizeof(version_text)},
+        {"attestationSecurityLevel negative", level_negative, sizeof(level_negative)},
+        {"keyMintSecurityLevel of 5 bytes", key_level_long, sizeof(key_level_long)},
+        {"softwareEnforced a SET", software_set, sizeof(software_set)},
+        {"hardwareEnforced missing", no_hardware, sizeof(no_hardware)},
+        {"a universal NULL in softwareEnforced", universal_field,
+         sizeof(universal_field)},
+        {"purpose an INTEGER, not a SET", purpose_not_set, sizeof(purpose_not_set)},
+        {"purpose a SET of NULL", purpose_null, sizeof(purpose_null)},
+        {"origin a NULL", origin_null, sizeof(origin_null)},
+        {"origin an empty INTEGER", origin_empty, sizeof(origin_empty)},
+        {"empty", not_sequence, 0},
+    };
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->ceremony.android_description = cases[i].der;
+        f->ceremony.android_description_len = cases[i].len;
+        assert_invalid_with(f, cases[i].label, "not a valid KeyDescription");
+    }
+}
+
+static void android_key_extension_missing(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    f->ceremony.android_no_description = true;
+    assert_invalid_with(f, "no extension", "has no key attestation extension");
+}
+
+static void apple_nonce_missing_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_APPLE;
+    f->ceremony.apple_no_nonce = true;
+    assert_invalid_with(f, "no extension", "has no valid nonce extension");
+}
+
+/* Nonce extension values that are not SEQUENCE { [1] EXPLICIT OCTET STRING }. */
+static void apple_nonce_malformed(void **state)
+{
+    static const unsigned char not_sequence[] = {0x31, 0x04, 0xa1, 0x02, 0x04, 0x00};
+    static const unsigned char after_sequence[] = {0x30, 0x04, 0xa1, 0x02,
+                                                   0x04, 0x00, 0x00};
+    static const unsigned char tag_two[] = {0x30, 0x04, 0xa2, 0x02, 0x04, 0x00};
+    static const unsigned char after_tag[] = {0x30, 0x05, 0xa1, 0x02, 0x04, 0x00, 0x00};
+    static const unsigned char integer[] = {0x30, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x01};
+    static const unsigned char after_octets[] = {0x30, 0x05, 0xa1, 0x03,
+                                                 0x04, 0x00, 0x00};
+    static const struct {
+        const char *label;
+        const unsigned char *der;
+        size_t len;
+    } cases[] = {
+        {"a SET", not_sequence, sizeof(not_sequence)},
+        {"a byte after the SEQUENCE", after_sequence, sizeof(after_sequence)},
+        {"[2] in place of [1]", tag_two, sizeof(tag_two)},
+        {"a second field after [1]", after_tag, sizeof(after_tag)},
+        {"an INTEGER in [1]", integer, sizeof(integer)},
+        {"a byte after the OCTET STRING", after_octets, sizeof(after_octets)},
+    };
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_APPLE;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->ceremony.apple_nonce = cases[i].der;
+        f->ceremony.apple_nonce_len = cases[i].len;
+        assert_invalid_with(f, cases[i].label, "has no valid nonce extension");
+    }
+}
+
+/* A well-formed nonce of the wrong value, and one of 31 bytes. */
+static void apple_nonce_mismatch_rejected(void **state)
+{
+    unsigned char zero[6 + 32] = {0x30, 0x24, 0xa1, 0x22, 0x04, 0x20};
+    unsigned char short_nonce[6 + 31] = {0x30, 0x23, 0xa1, 0x21, 0x04, 0x1f};
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_APPLE;
+    f->ceremony.apple_nonce = zero;
+    f->ceremony.apple_nonce_len = sizeof(zero);
+    assert_invalid_with(f, "zero nonce", "nonce is not SHA-256");
+
+    f->ceremony.apple_nonce = short_nonce;
+    f->ceremony.apple_nonce_len = sizeof(short_nonce);
+    assert_invalid_with(f, "31-byte nonce", "nonce is not SHA-256");
+}
+
+static void apple_x5c_missing_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_APPLE;
+    f->ceremony.att_stmt_member = "x5c";
+    assert_invalid_with(f, "no x5c", "apple attestation statement has no x5c");
+}
+
+/* Sets the attStmt member to replace with value, or to remove when value is NULL. The
+ * encoded value stays in the fixture until teardown. */
+static void set_att_stmt_member(fixture *f, const char *member, cbor_item_t *value)
+{
+    size_t size = 0;
+
+    free(f->att_stmt_value);
+    f->att_stmt_value = NULL;
+    f->ceremony.att_stmt_member = member;
+    f->ceremony.att_stmt_value = NULL;
+    f->ceremony.att_stmt_value_len = 0;
+    if (value == NULL)
+        return;
+    f->ceremony.att_stmt_value_len =
+        cbor_serialize_alloc(value, &f->att_stmt_value, &size);
+    f->ceremony.att_stmt_value = f->att_stmt_value;
+    cbor_decref(&value);
+}
+
+/* Returns a CBOR array of the DER of cert, count times, with extra bytes after each. */
+static cbor_item_t *cert_array(X509 *cert, size_t count, const unsigned char *extra,
+                               size_t extra_len)
+{
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(cert, &der);
+    unsigned char *bytes = malloc((size_t)der_len + extra_len);
+    cbor_item_t *array = cbor_new_definite_array(count);
+
+    memcpy(bytes, der, (size_t)der_len);
+    if (extra_len > 0)
+        memcpy(bytes + der_len, extra, extra_len);
+    for (size_t i = 0; i < count; i++)
+        cbor_array_push(
+            array, cbor_move(cbor_build_bytestring(bytes, (size_t)der_len + extra_len)));
+    free(bytes);
+    OPENSSL_free(der);
+    return array;
+}
+
+static void none_statement_not_empty_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_NONE;
+    set_att_stmt_member(f, "alg", cbor_build_negint8(6));
+    assert_invalid_with(f, "alg in none", "none attestation statement is not an empty");
+}
+
+static void packed_alg_faults_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_SELF;
+    set_att_stmt_member(f, "alg", NULL);
+    assert_invalid_with(f, "no alg", "alg is missing or not an integer");
+
+    set_att_stmt_member(f, "alg", cbor_build_string("ES256"));
+    assert_invalid_with(f, "alg text", "alg is missing or not an integer");
+}
+
+/* A self statement whose alg (RS256) is not the ES256 credential key's. */
+static void packed_self_other_alg_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_SELF;
+    set_att_stmt_member(f, "alg", cbor_build_negint16(256));
+    assert_invalid_with(f, "RS256 self", "self attestation names algorithm -257");
+}
+
+/* RS1 (-65535) is a tpm alg only, so a packed x5c statement may not name it. */
+static void packed_x5c_rs1_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    set_att_stmt_member(f, "alg", cbor_build_negint16(65534));
+    assert_case_rejected(f, "RS1", WEBAUTHN_ALGORITHM_UNSUPPORTED);
+    assert_non_null(strstr(f->err.message, "uses COSE algorithm -65535"));
+}
+
+static void fido_u2f_x5c_faults_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_FIDO_U2F;
+    set_att_stmt_member(f, "x5c", NULL);
+    assert_invalid_with(f, "no x5c", "attestation statement has no x5c");
+
+    set_att_stmt_member(f, "x5c", cbor_build_string("x5c"));
+    assert_invalid_with(f, "x5c text", "x5c is not a non-empty array");
+
+    set_att_stmt_member(f, "x5c", cert_array(f->ca.attestation_cert, 2, NULL, 0));
+    assert_invalid_with(f, "two certificates", "holds 2 certificates instead of one");
+}
+
+/* x5c shapes that webauthn_x5c_parse rejects, sent in a packed statement. */
+static void x5c_faults_rejected(void **state)
+{
+    static const unsigned char zero = 0;
+    static const unsigned char sequence_of_integer[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+    static const unsigned char no_bit_string[] = {0x30, 0x04, 0x30, 0x00, 0x30, 0x00};
+    fixture *f = *state;
+    cbor_item_t *array;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    set_att_stmt_member(f, "x5c", cbor_new_definite_array(0));
+    assert_invalid_with(f, "empty", "x5c is not a non-empty array");
+
+    set_att_stmt_member(f, "x5c", cert_array(f->ca.attestation_cert, 9, NULL, 0));
+    assert_invalid_with(f, "nine certificates", "has 9 certificates, more than 8");
+
+    array = cbor_new_definite_array(1);
+    cbor_array_push(array, cbor_move(cbor_build_string("certificate")));
+    set_att_stmt_member(f, "x5c", array);
+    assert_invalid_with(f, "text element", "x5c element 0 is not a byte string");
+
+    set_att_stmt_member(f, "x5c", cert_array(f->ca.attestation_cert, 1, &zero, 1));
+    assert_invalid_with(f, "trailing byte", "x5c element 0 is not one DER certificate");
+
+    array = cbor_new_definite_array(1);
+    cbor_array_push(array, cbor_move(cbor_build_bytestring(sequence_of_integer,
+                                                           sizeof(sequence_of_integer))));
+    set_att_stmt_member(f, "x5c", array);
+    assert_invalid_with(f, "INTEGER", "x5c element 0 is not one DER certificate");
+
+    array = cbor_new_definite_array(1);
+    cbor_array_push(
+        array, cbor_move(cbor_build_bytestring(no_bit_string, sizeof(no_bit_string))));
+    set_att_stmt_member(f, "x5c", array);
+    assert_invalid_with(f, "no signature", "x5c element 0 is not one DER certificate");
+}
+
+/* Under CHAIN with no root configured, no chain can verify. */
+static void chain_without_roots_rejected(void **state)
+{
+    fixture *f = *state;
+
+    webauthn_verifier_set_policy(f->verifier, WEBAUTHN_ATTESTATION_CHAIN);
+    f->ceremony.format = SOFT_FORMAT_PACKED_X5C;
+    assert_rejected(f, WEBAUTHN_ATTESTATION_CHAIN_INVALID);
+    assert_non_null(strstr(f->err.message, "No attestation root is configured"));
+}
+
+static void apple_x5c_text_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_APPLE;
+    set_att_stmt_member(f, "x5c", cbor_build_string("x5c"));
+    assert_invalid_with(f, "x5c text", "x5c is not a non-empty array");
+}
+
+/* pubArea cut inside each part that check_pub_area reads: the header, symmetric and
+ * scheme, the scheme's hash, the ECC kdf and the kdf's hash. Its header (type, nameAlg,
+ * objectAttributes, a 32-byte authPolicy) is 42 bytes long. */
+static void tpm_pub_area_truncated(void **state)
+{
+    static const struct {
+        const char *label;
+        size_t cut;
+        bool schemes;
+    } cases[] = {
+        {"in objectAttributes", 5, false}, {"in scheme", 45, false},
+        {"in the scheme hash", 47, true},  {"in kdf", 49, false},
+        {"in the kdf hash", 53, true},
+    };
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        f->ceremony.tpm_pub_area_cut = cases[i].cut;
+        f->ceremony.tpm_schemes = cases[i].schemes;
+        assert_invalid_with(f, cases[i].label, "pubArea is truncated");
+    }
+}
+
+/* An RSA pubArea cut in its exponent, after keyBits. */
+static void tpm_rsa_pub_area_truncated(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_pub_area_cut = 50;
+    assert_invalid_with(f, "in exponent", "pubArea is truncated");
+}
+
+static void tpm_cert_info_truncated(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_cert_info_cut = 10;
+    assert_invalid_with(f, "in qualifiedSigner", "certInfo is truncated");
+}
+
+static void tpm_statement_faults_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    set_att_stmt_member(f, "ver", cbor_build_string("1.0"));
+    assert_invalid_with(f, "ver 1.0", "attestation version is not \"2.0\"");
+
+    set_att_stmt_member(f, "certInfo", cbor_build_string("certInfo"));
+    assert_invalid_with(f, "certInfo text", "certInfo and pubArea must be byte strings");
+
+    set_att_stmt_member(f, "pubArea", cbor_build_string("pubArea"));
+    assert_invalid_with(f, "pubArea text", "certInfo and pubArea must be byte strings");
+
+    set_att_stmt_member(f, "x5c", cbor_build_string("x5c"));
+    assert_invalid_with(f, "x5c text", "x5c is not a non-empty array");
+}
+
+static void tpm_kdf_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_fault = SOFT_TPM_KDF;
+    assert_invalid_with(f, "kdf TPM_ALG_RSA", "kdf 0x0001 is not a TPM key derivation");
+}
+
+/* An ES256 credential key whose pubArea names TPM_ECC_NIST_P384. */
+static void tpm_es256_curve_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_fault = SOFT_TPM_CURVE;
+    assert_invalid_with(f, "P-384 for ES256", "needs TPM_ECC_NIST_P256 (0x0003)");
+}
+
+/* A statement that names ES256 but whose certInfo the RSA AIK signed with RS1. */
+static void tpm_rsa_aik_for_es256_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(soft_ca_add_aik(&f->ca), 0);
+    f->ceremony.format = SOFT_FORMAT_TPM;
+    f->ceremony.tpm_alg = -7;
+    f->ceremony.tpm_signature_alg = -65535;
+    assert_invalid_with(f, "RSA AIK",
+                        "key is an RSA key, but alg -7 (ES256) needs an EC");
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -1784,6 +2215,46 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(ecdaa_key_id_rejected, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(statement_sig_faults_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_challenge_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_origin_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_purpose_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_description_malformed, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_extension_missing, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(apple_nonce_missing_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(apple_nonce_malformed, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(apple_nonce_mismatch_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(apple_x5c_missing_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(apple_x5c_text_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(none_statement_not_empty_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(packed_alg_faults_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(packed_self_other_alg_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(packed_x5c_rs1_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(fido_u2f_x5c_faults_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(x5c_faults_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(chain_without_roots_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_pub_area_truncated, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_rsa_pub_area_truncated, setup_rs256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_cert_info_truncated, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_statement_faults_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(tpm_kdf_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_es256_curve_rejected, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(tpm_rsa_aik_for_es256_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(android_key_all_applications_rejected,
                                         setup_es256, teardown),
