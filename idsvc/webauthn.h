@@ -79,7 +79,8 @@ typedef enum webauthn_attestation_type {
 typedef struct webauthn_verifier webauthn_verifier;
 
 /* Creates a verifier for one RP ID with user verification not required, crossOrigin
- * rejected, attestation policy ANY and the current time. NULL when out of memory. */
+ * rejected, attestation policy ANY and the current time. Returns NULL when rp_id is
+ * NULL or empty, or when out of memory. */
 webauthn_verifier *webauthn_verifier_new(const char *rp_id);
 void webauthn_verifier_free(webauthn_verifier **verifier);
 

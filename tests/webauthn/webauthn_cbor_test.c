@@ -887,6 +887,152 @@ static void cose_rsa_modulus_leading_zero_rejected(void **state)
                 "modulus starts with a zero byte");
 }
 
+/* Builds a COSE key: head, then for each label a byte string of lens[i] bytes of 0x5a
+ * under the shortest CBOR head. Returns its length. */
+static size_t build_cose(unsigned char *out, const unsigned char *head, size_t head_len,
+                         const unsigned char *label, const size_t *lens, size_t count)
+{
+    size_t len = 0;
+
+    put(out, &len, head, head_len);
+    for (size_t i = 0; i < count; i++) {
+        unsigned char bytes_head[3] = {0x59, (unsigned char)(lens[i] >> 8),
+                                       (unsigned char)lens[i]};
+
+        put(out, &len, &label[i], 1);
+        if (lens[i] < 24) {
+            bytes_head[0] = (unsigned char)(0x40 | lens[i]);
+            put(out, &len, bytes_head, 1);
+        } else if (lens[i] < 256) {
+            bytes_head[0] = 0x58;
+            bytes_head[1] = (unsigned char)lens[i];
+            put(out, &len, bytes_head, 2);
+        } else {
+            put(out, &len, bytes_head, sizeof(bytes_head));
+        }
+        memset(out + len, 0x5a, lens[i]);
+        len += lens[i];
+    }
+    return len;
+}
+
+/* EC2 and OKP keys with a crv that is missing or not an integer, or a coordinate that
+ * is missing, empty or of the wrong size. */
+static void cose_ec_parameter_faults_rejected(void **state)
+{
+    static const struct {
+        const char *label;
+        unsigned char cose[96];
+        size_t len;
+        webauthn_code code;
+        const char *reason;
+    } cases[] = {
+        {"ES256 without crv",
+         {0xa3, 0x01, 0x02, 0x03, 0x26, 0x21, 0x41, 0x00},
+         8,
+         WEBAUTHN_MALFORMED,
+         "parameter -1 is missing or not an integer"},
+        {"ES256 crv text",
+         {0xa3, 0x01, 0x02, 0x03, 0x26, 0x20, 0x61, 'a'},
+         8,
+         WEBAUTHN_MALFORMED,
+         "parameter -1 is missing or not an integer"},
+        {"ES256 x of 1 byte",
+         {0xa4, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x41, 0x00},
+         10,
+         WEBAUTHN_MALFORMED,
+         "parameter -2 is missing or has the wrong size"},
+        {"ES256 without x",
+         {0xa3, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01},
+         7,
+         WEBAUTHN_MALFORMED,
+         "parameter -2 is missing or has the wrong size"},
+        {"EdDSA without crv",
+         {0xa2, 0x01, 0x01, 0x03, 0x27},
+         5,
+         WEBAUTHN_MALFORMED,
+         "parameter -1 is missing or not an integer"},
+        {"EdDSA on X25519",
+         {0xa3, 0x01, 0x01, 0x03, 0x27, 0x20, 0x04},
+         7,
+         WEBAUTHN_ALGORITHM_UNSUPPORTED,
+         "curve 4; only Ed25519 (6)"},
+        {"EdDSA x empty",
+         {0xa4, 0x01, 0x01, 0x03, 0x27, 0x20, 0x06, 0x21, 0x40},
+         9,
+         WEBAUTHN_MALFORMED,
+         "parameter -2 is missing or has the wrong size"},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        webauthn_code code = verify_none(f, cases[i].cose, cases[i].len, NULL, 0, 0);
+
+        if (code != cases[i].code || strstr(f->err.message, cases[i].reason) == NULL)
+            fail_msg("%s: expected %s with \"%s\", got %s: %s", cases[i].label,
+                     webauthn_code_name(cases[i].code), cases[i].reason,
+                     webauthn_code_name(code), f->err.message);
+    }
+}
+
+/* An ES256 key whose y is missing, or 31 bytes long. */
+static void cose_ec_y_faults_rejected(void **state)
+{
+    static const unsigned char head[] = {0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01};
+    static const unsigned char labels[] = {0x21, 0x22};
+    unsigned char cose[128];
+    size_t lens[] = {32, 31};
+    fixture *f = *state;
+    size_t len = build_cose(cose, head, sizeof(head), labels, lens, 2);
+
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "parameter -3 is missing or has the wrong size");
+    len = build_cose(cose, head, sizeof(head), labels, lens, 1);
+    cose[0] = 0xa4;
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "parameter -3 is missing or has the wrong size");
+}
+
+/* A P-384 point off its curve, and a P-521 point whose x is above p, are invalid. */
+static void cose_ec_point_off_curve_rejected(void **state)
+{
+    static const unsigned char es384[] = {0xa5, 0x01, 0x02, 0x03, 0x38, 0x22, 0x20, 0x02};
+    static const unsigned char es512[] = {0xa5, 0x01, 0x02, 0x03, 0x38, 0x23, 0x20, 0x03};
+    static const unsigned char labels[] = {0x21, 0x22};
+    unsigned char cose[256];
+    size_t lens384[] = {48, 48}, lens521[] = {66, 66};
+    fixture *f = *state;
+    size_t len = build_cose(cose, es384, sizeof(es384), labels, lens384, 2);
+
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "ES384 key is not a valid point on P-384");
+    len = build_cose(cose, es512, sizeof(es512), labels, lens521, 2);
+    /* 0x5a... is above the P-521 prime, whose top byte is 0x01. */
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "ES512 key is not a valid point on P-521");
+}
+
+/* RS256 keys without e, with a 513-byte modulus, or with a 4-byte exponent. */
+static void cose_rsa_parameter_faults_rejected(void **state)
+{
+    static const unsigned char head3[] = {0xa3, 0x01, 0x03, 0x03, 0x39, 0x01, 0x00};
+    static const unsigned char head4[] = {0xa4, 0x01, 0x03, 0x03, 0x39, 0x01, 0x00};
+    static const unsigned char labels[] = {0x20, 0x21};
+    unsigned char cose[1024];
+    size_t no_e[] = {256}, long_n[] = {513, 3}, long_e[] = {256, 4};
+    fixture *f = *state;
+    size_t len = build_cose(cose, head3, sizeof(head3), labels, no_e, 1);
+
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_MALFORMED,
+                "parameter -2 is missing or has the wrong size");
+    len = build_cose(cose, head4, sizeof(head4), labels, long_n, 2);
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                "513-byte modulus and a 3-byte exponent");
+    len = build_cose(cose, head4, sizeof(head4), labels, long_e, 2);
+    assert_code(f, verify_none(f, cose, len, NULL, 0, 0), WEBAUTHN_ALGORITHM_UNSUPPORTED,
+                "256-byte modulus and a 4-byte exponent");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -915,6 +1061,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(cose_key_type_of_other_alg_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(cose_rsa_modulus_leading_zero_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cose_ec_parameter_faults_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cose_ec_y_faults_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(cose_ec_point_off_curve_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cose_rsa_parameter_faults_rejected, setup,
                                         teardown),
     };
 

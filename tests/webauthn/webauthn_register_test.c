@@ -1584,6 +1584,163 @@ static void tpm_rsa_aik_for_es256_rejected(void **state)
                         "key is an RSA key, but alg -7 (ES256) needs an EC");
 }
 
+/* Verifies the registration of f->ceremony with clientDataJSON replaced by text. */
+static webauthn_code run_client_data(fixture *f, const char *text)
+{
+    soft_ceremony defaults;
+    char *built = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    char *encoded = soft_base64url((const unsigned char *)text, strlen(text));
+    json_t *root = json_loads(built, 0, NULL);
+    char *json;
+    webauthn_code code;
+
+    assert_non_null(root);
+    json_object_set_new(json_object_get(root, "response"), "clientDataJSON",
+                        json_string(encoded));
+    json = json_dumps(root, JSON_COMPACT);
+    soft_ceremony_defaults(&defaults);
+    webauthn_registration_free(&f->reg);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), json, strlen(json),
+                                        &f->reg, &f->err);
+    json_decref(root);
+    free(json);
+    free(encoded);
+    free(built);
+    return code;
+}
+
+/* Returns clientDataJSON text with the given type and origin members, as JSON text. */
+static char *client_data_text(const char *type_json, const char *origin_json)
+{
+    soft_ceremony defaults;
+    char *challenge;
+    char *text = malloc(512);
+
+    soft_ceremony_defaults(&defaults);
+    challenge = soft_base64url(defaults.challenge, sizeof(defaults.challenge));
+    snprintf(text, 512, "{\"type\":%s,\"challenge\":\"%s\",\"origin\":%s}", type_json,
+             challenge, origin_json);
+    free(challenge);
+    return text;
+}
+
+static void assert_client_data_rejected(fixture *f, const char *text,
+                                        webauthn_code expected, const char *part)
+{
+    webauthn_code code = run_client_data(f, text);
+
+    if (code != expected)
+        fail_msg("%s: expected %s, got %s: %s", text, webauthn_code_name(expected),
+                 webauthn_code_name(code), f->err.message);
+    if (strstr(f->err.message, part) == NULL)
+        fail_msg("%s: expected \"%s\" in: %s", text, part, f->err.message);
+}
+
+static void client_data_not_object_rejected(void **state)
+{
+    fixture *f = *state;
+
+    assert_client_data_rejected(f, "[]", WEBAUTHN_MALFORMED,
+                                "clientDataJSON is not a JSON object");
+    assert_client_data_rejected(f, "[{\"type\":\"webauthn.create\"}]", WEBAUTHN_MALFORMED,
+                                "clientDataJSON is not a JSON object");
+}
+
+static void client_data_type_not_string_rejected(void **state)
+{
+    fixture *f = *state;
+    char *number = client_data_text("1", "\"" SOFT_ORIGIN "\"");
+    char *missing = client_data_text("null", "\"" SOFT_ORIGIN "\"");
+
+    assert_client_data_rejected(f, number, WEBAUTHN_CLIENT_DATA_TYPE, "type is missing");
+    assert_client_data_rejected(f, missing, WEBAUTHN_CLIENT_DATA_TYPE, "type is missing");
+    free(number);
+    free(missing);
+}
+
+static void client_data_origin_not_string_rejected(void **state)
+{
+    fixture *f = *state;
+    char *number = client_data_text("\"webauthn.create\"", "443");
+    char *array = client_data_text("\"webauthn.create\"", "[\"" SOFT_ORIGIN "\"]");
+
+    assert_client_data_rejected(f, number, WEBAUTHN_ORIGIN_NOT_ALLOWED,
+                                "origin is missing");
+    assert_client_data_rejected(f, array, WEBAUTHN_ORIGIN_NOT_ALLOWED,
+                                "origin is missing");
+    free(number);
+    free(array);
+}
+
+/* Invalid UTF-8 after the type, one case per lead byte range of the Encoding Standard's
+ * UTF-8 decoder. Each becomes U+FFFD, so the type differs and the sentence shows it. */
+static void client_data_type_invalid_utf8_rejected(void **state)
+{
+    static const char *const suffixes[] = {
+        "\xc2\x41",         /* a 2-byte lead before an ASCII byte */
+        "\xe0\x80\x80",     /* overlong below U+0800 */
+        "\xf0\x80\x80\x80", /* overlong below U+10000 */
+        "\xf4\x90\x80\x80", /* above U+10FFFF */
+        "\xf1\x80\x80",     /* a 4-byte sequence cut after 3 bytes */
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char type[64];
+        char *text;
+
+        snprintf(type, sizeof(type), "\"webauthn.create%s\"", suffixes[i]);
+        text = client_data_text(type, "\"" SOFT_ORIGIN "\"");
+        assert_client_data_rejected(f, text, WEBAUTHN_CLIENT_DATA_TYPE,
+                                    "type is \"webauthn.create\xef\xbf\xbd");
+        free(text);
+    }
+}
+
+/* A valid 4-byte sequence after the type reaches the sentence unchanged. */
+static void client_data_type_emoji_rejected(void **state)
+{
+    fixture *f = *state;
+    char *text =
+        client_data_text("\"webauthn.create\xf0\x9f\x98\x80\"", "\"" SOFT_ORIGIN "\"");
+
+    assert_client_data_rejected(f, text, WEBAUTHN_CLIENT_DATA_TYPE,
+                                "type is \"webauthn.create\xf0\x9f\x98\x80\"");
+    free(text);
+}
+
+static void verifier_empty_rp_id_rejected(void **state)
+{
+    (void)state;
+    assert_null(webauthn_verifier_new(""));
+    assert_null(webauthn_verifier_new(NULL));
+}
+
+static void verifier_missing_roots_file_rejected(void **state)
+{
+    fixture *f = *state;
+    webauthn_error err = {0};
+
+    assert_int_equal(
+        webauthn_verifier_add_roots_file(f->verifier, "/nonexistent/roots.pem", &err),
+        -1);
+    assert_int_equal(err.code, WEBAUTHN_INTERNAL_ERROR);
+    assert_non_null(strstr(err.message, "Cannot read the root file"));
+    assert_non_null(strstr(err.message, "/nonexistent/roots.pem"));
+}
+
+/* A credential key whose alg is among several offered ones passes. */
+static void offered_algorithm_accepted(void **state)
+{
+    static const int64_t offered[] = {-257, -8, -7};
+    fixture *f = *state;
+
+    assert_int_equal(webauthn_verifier_set_algorithms(f->verifier, offered, 3), 0);
+    assert_accepted(f);
+    assert_int_equal(f->reg->algorithm, -7);
+}
+
 static void aaguid_extension_mismatch_rejected(void **state)
 {
     fixture *f = *state;
@@ -2247,6 +2404,21 @@ int main(void)
         cmocka_unit_test_setup_teardown(chain_without_roots_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_pub_area_truncated, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(client_data_not_object_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_data_type_not_string_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_data_origin_not_string_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(client_data_type_invalid_utf8_rejected,
+                                        setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(client_data_type_emoji_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test(verifier_empty_rp_id_rejected),
+        cmocka_unit_test_setup_teardown(verifier_missing_roots_file_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(offered_algorithm_accepted, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tpm_rsa_pub_area_truncated, setup_rs256,
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_cert_info_truncated, setup_es256, teardown),
