@@ -742,6 +742,222 @@ static void assert_verify_detail(const char *xml, saml_status status,
     assert_string_equal(detail, expected);
 }
 
+/* Asserts that the template with conditions after its AudienceRestriction verifies to
+ * status with a detail that contains part. */
+static void assert_conditions_rejected(const char *id, const char *conditions,
+                                       saml_status status, const char *part)
+{
+    char *doc = signed_with_conditions(id, conditions);
+    char detail[512];
+
+    assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)), status);
+    if (strstr(detail, part) == NULL)
+        fail_msg("expected \"%s\" in: %s", part, detail);
+    free(doc);
+}
+
+static void one_time_use_twice_rejected(void **state)
+{
+    (void)state;
+    assert_conditions_rejected("_otu2", "<saml:OneTimeUse/><saml:OneTimeUse/>",
+                               SAML_ERR_CONDITIONS_INVALID, "more than one OneTimeUse");
+}
+
+static void proxy_restriction_twice_rejected(void **state)
+{
+    (void)state;
+    assert_conditions_rejected("_proxy2",
+                               "<saml:ProxyRestriction Count=\"1\"/>"
+                               "<saml:ProxyRestriction Count=\"2\"/>",
+                               SAML_ERR_CONDITIONS_INVALID,
+                               "more than one ProxyRestriction");
+}
+
+/* A Count that is no xs:nonNegativeInteger: negative, a fraction or a sign alone. */
+static void proxy_count_invalid_rejected(void **state)
+{
+    static const char *const counts[] = {"-1", "1.5", "+", " - 0x"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        char conditions[128];
+        char part[96];
+
+        snprintf(conditions, sizeof(conditions), "<saml:ProxyRestriction Count=\"%s\"/>",
+                 counts[i]);
+        snprintf(part, sizeof(part), "Count \"%s\" is not a non-negative integer",
+                 counts[i]);
+        assert_conditions_rejected("_count", conditions, SAML_ERR_CONDITIONS_INVALID,
+                                   part);
+    }
+}
+
+/* xs:nonNegativeInteger allows a leading "+", and "-" before zero. */
+static void proxy_count_signed_accepted(void **state)
+{
+    static const struct {
+        const char *count;
+        long value;
+    } cases[] = {{"+3", 3}, {"-0", 0}, {" +007 ", 7}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char conditions[128];
+        char *doc;
+        saml_assertion *a = NULL;
+
+        snprintf(conditions, sizeof(conditions), "<saml:ProxyRestriction Count=\"%s\"/>",
+                 cases[i].count);
+        doc = signed_with_conditions("_count", conditions);
+        assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+        assert_int_equal(a->proxy.count, cases[i].value);
+        saml_assertion_free(&a);
+        free(doc);
+    }
+}
+
+/* An element that a condition's schema type does not allow inside it. */
+static void condition_child_unknown_rejected(void **state)
+{
+    static const struct {
+        const char *conditions;
+        const char *part;
+    } cases[] = {
+        {"<saml:OneTimeUse><saml:Audience>https://a.test</saml:Audience></"
+         "saml:OneTimeUse>",
+         "condition <OneTimeUse> contains an element <Audience>"},
+        {"<saml:ProxyRestriction><saml:Issuer>x</saml:Issuer></saml:ProxyRestriction>",
+         "condition <ProxyRestriction> contains an element <Issuer>"},
+        {"<saml:AudienceRestriction><saml:Issuer>x</saml:Issuer>"
+         "</saml:AudienceRestriction>",
+         "condition <AudienceRestriction> contains an element <Issuer>"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_conditions_rejected("_child", cases[i].conditions,
+                                   SAML_ERR_CONDITION_UNKNOWN, cases[i].part);
+}
+
+/* A DigestMethod that is not allowed, set after xmlsec1 signed the template. The
+ * algorithms are checked before the signature is verified, so the reason names it. */
+static void unknown_digest_method_rejected(void **state)
+{
+    static const struct {
+        const char *from;
+        const char *to;
+        saml_status status;
+        const char *part;
+    } cases[] = {
+        {"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+         "<ds:DigestMethod Algorithm=\"urn:example:digest\"/>",
+         SAML_ERR_ALGORITHM_FORBIDDEN, "urn:example:digest"},
+    };
+    const st_template spec = {0};
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = st_replace(doc, cases[i].from, cases[i].to);
+
+        assert_int_equal(verify_with_detail(xml, detail, sizeof(detail)),
+                         cases[i].status);
+        if (strstr(detail, cases[i].part) == NULL)
+            fail_msg("case %zu: expected \"%s\" in: %s", i, cases[i].part, detail);
+        free(xml);
+    }
+    free(doc);
+}
+
+/* An ECDSA signature for an issuer whose only trusted key is RSA. */
+static void signature_method_without_key_rejected(void **state)
+{
+    const st_template spec = {.signature_method =
+                                  "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"};
+    char *doc = st_template_signed(&fixture, &spec, fixture.file_ec);
+    char path[PATH_MAX + 8];
+    char error[256] = "";
+    char detail[512] = "";
+    saml_verify_options options = st_options(&fixture);
+    saml_trust_store *store = saml_trust_store_new();
+    saml_assertion *a = NULL;
+    EVP_PKEY *rsa;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s.pub", fixture.file_rsa);
+    rsa = saml_load_public_pem(path, error, sizeof(error));
+    assert_non_null(rsa);
+    assert_int_equal(saml_trust_store_add(store, ST_ISSUER, rsa, 0), 0);
+    assert_int_equal(st_verify(&fixture, NULL, doc, NULL), SAML_OK);
+    assert_int_equal(
+        saml_verify(store, &options, doc, strlen(doc), &a, detail, sizeof(detail)),
+        SAML_ERR_SIGNATURE_INVALID);
+    assert_null(a);
+    assert_non_null(
+        strstr(detail, "no trusted key of the issuer fits the SignatureMethod"));
+    EVP_PKEY_free(rsa);
+    saml_trust_store_free(&store);
+    assert_null(store);
+    saml_trust_store_free(&store);
+    saml_trust_store_free(NULL);
+    free(doc);
+}
+
+/* The store takes only RSA and EC keys, the key types of the allowed SignatureMethods. */
+static void trust_store_ed25519_rejected(void **state)
+{
+    saml_trust_store *store = saml_trust_store_new();
+    EVP_PKEY *ed25519 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+    (void)state;
+    assert_non_null(ed25519);
+    assert_int_equal(saml_trust_store_add(store, ST_ISSUER, ed25519, 0), -1);
+    EVP_PKEY_free(ed25519);
+    saml_trust_store_free(&store);
+}
+
+static void public_pem_faults_rejected(void **state)
+{
+    char error[PATH_MAX + 160] = "";
+    char path[PATH_MAX + 16];
+    FILE *file;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/missing.pem", fixture.dir);
+    assert_null(saml_load_public_pem(path, error, sizeof(error)));
+    assert_non_null(strstr(error, "cannot open"));
+    assert_non_null(strstr(error, "missing.pem"));
+
+    snprintf(path, sizeof(path), "%s/empty.pem", fixture.dir);
+    file = fopen(path, "w");
+    assert_non_null(file);
+    assert_int_equal(fputs("no key here\n", file) >= 0, 1);
+    assert_int_equal(fclose(file), 0);
+    assert_null(saml_load_public_pem(path, error, sizeof(error)));
+    assert_non_null(strstr(error, "holds no valid PEM block"));
+}
+
+/* A bearer SubjectConfirmation without its SubjectConfirmationData. */
+static void bearer_without_data_rejected(void **state)
+{
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *cut = st_cut(template, "<saml:SubjectConfirmationData ",
+                       "</saml:SubjectConfirmationData>");
+    char *doc = st_xmlsec_sign(&fixture, cut, fixture.file_rsa);
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)),
+                     SAML_ERR_CONFIRMATION_INVALID);
+    assert_non_null(strstr(detail, "needs exactly one SubjectConfirmationData"));
+    free(doc);
+    free(cut);
+    free(template);
+}
+
 /* Asserts that the signed_variant for from and to verifies when expected is NULL, and
  * otherwise is rejected as not_saml with exactly the detail expected. */
 static void assert_variant_detail(const char *from, const char *to, const char *expected)
@@ -2545,6 +2761,16 @@ int main(void)
         cmocka_unit_test(two_threads_verify),
         cmocka_unit_test(unknown_condition_rejected),
         cmocka_unit_test(proxy_restriction_reported),
+        cmocka_unit_test(one_time_use_twice_rejected),
+        cmocka_unit_test(proxy_restriction_twice_rejected),
+        cmocka_unit_test(proxy_count_invalid_rejected),
+        cmocka_unit_test(proxy_count_signed_accepted),
+        cmocka_unit_test(condition_child_unknown_rejected),
+        cmocka_unit_test(bearer_without_data_rejected),
+        cmocka_unit_test(unknown_digest_method_rejected),
+        cmocka_unit_test(signature_method_without_key_rejected),
+        cmocka_unit_test(trust_store_ed25519_rejected),
+        cmocka_unit_test(public_pem_faults_rejected),
         cmocka_unit_test(empty_id_rejected),
         cmocka_unit_test(id_not_ncname_rejected),
         cmocka_unit_test(id_starting_with_digit_verifies),
