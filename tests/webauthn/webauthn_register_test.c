@@ -1584,6 +1584,175 @@ static void tpm_rsa_aik_for_es256_rejected(void **state)
                         "key is an RSA key, but alg -7 (ES256) needs an EC");
 }
 
+/* Verifies the registration of f->ceremony after setting key (in the response object
+ * when in_response is set) to value, or removing it when value is NULL. */
+static webauthn_code run_json_edit(fixture *f, bool in_response, const char *key,
+                                   json_t *value)
+{
+    soft_ceremony defaults;
+    char *built = soft_register(&f->auth, &f->ceremony, NULL, 0);
+    json_t *root = json_loads(built, 0, NULL);
+    json_t *object = in_response ? json_object_get(root, "response") : root;
+    char *json;
+    webauthn_code code;
+
+    assert_non_null(root);
+    if (value != NULL)
+        json_object_set_new(object, key, value);
+    else
+        json_object_del(object, key);
+    json = json_dumps(root, JSON_COMPACT);
+    soft_ceremony_defaults(&defaults);
+    webauthn_registration_free(&f->reg);
+    code = webauthn_verify_registration(f->verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), json, strlen(json),
+                                        &f->reg, &f->err);
+    json_decref(root);
+    free(json);
+    free(built);
+    return code;
+}
+
+/* Response JSON whose credential members are missing or of the wrong type. */
+static void response_json_faults_rejected(void **state)
+{
+    static const struct {
+        bool in_response;
+        const char *key;
+        const char *value; /* JSON text, or NULL to remove the member */
+        const char *part;
+    } cases[] = {
+        {false, "type", "\"password\"", "credential type is not \"public-key\""},
+        {false, "type", NULL, "credential type is not \"public-key\""},
+        {false, "response", "\"response\"", "has no \"response\" object"},
+        {false, "rawId", NULL, "credential rawId is missing"},
+        {true, "clientDataJSON", NULL, "clientDataJSON is missing"},
+        {true, "clientDataJSON", "\"\"", "clientDataJSON is empty"},
+        {true, "attestationObject", NULL, "attestationObject is missing"},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *value = NULL;
+        webauthn_code code;
+
+        if (cases[i].value != NULL)
+            value = json_loads(cases[i].value, JSON_DECODE_ANY, NULL);
+        code = run_json_edit(f, cases[i].in_response, cases[i].key, value);
+        if (code != WEBAUTHN_MALFORMED || strstr(f->err.message, cases[i].part) == NULL)
+            fail_msg("case %zu: expected malformed with \"%s\", got %s: %s", i,
+                     cases[i].part, webauthn_code_name(code), f->err.message);
+    }
+}
+
+static void response_json_not_object_rejected(void **state)
+{
+    static const unsigned char challenge[32] = {0};
+    fixture *f = *state;
+
+    assert_int_equal(webauthn_verify_registration(f->verifier, challenge, 32, "[]", 2,
+                                                  &f->reg, &f->err),
+                     WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "response JSON is not an object"));
+    assert_int_equal(
+        webauthn_verify_registration(f->verifier, challenge, 32, "", 0, &f->reg, &f->err),
+        WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "response JSON is empty"));
+}
+
+static void add_pair(cbor_item_t *map, const char *key, cbor_item_t *value);
+
+/* Returns {"fmt": fmt, "attStmt": att_stmt, "authData": auth_data} as CBOR. A member
+ * given as NULL is left out; fmt has fmt_len bytes. */
+static unsigned char *none_object(const char *fmt, size_t fmt_len, cbor_item_t *att_stmt,
+                                  cbor_item_t *auth_data, size_t *len)
+{
+    cbor_item_t *map = cbor_new_definite_map(3);
+    unsigned char *out = NULL;
+    size_t size = 0;
+
+    add_pair(map, "fmt", cbor_build_stringn(fmt, fmt_len));
+    if (att_stmt != NULL)
+        add_pair(map, "attStmt", att_stmt);
+    if (auth_data != NULL)
+        add_pair(map, "authData", auth_data);
+    *len = cbor_serialize_alloc(map, &out, &size);
+    cbor_decref(&map);
+    return out;
+}
+
+/* Returns authData bytes: rpIdHash, flags, a zero counter, then extra_len bytes. */
+static cbor_item_t *auth_data_with(uint8_t flags, const unsigned char *extra,
+                                   size_t extra_len)
+{
+    unsigned char bytes[37 + 64] = {0};
+
+    assert_true(extra_len <= 64);
+    SHA256((const unsigned char *)SOFT_RP_ID, strlen(SOFT_RP_ID), bytes);
+    bytes[32] = flags;
+    if (extra_len > 0)
+        memcpy(bytes + 37, extra, extra_len);
+    return cbor_build_bytestring(bytes, 37 + extra_len);
+}
+
+static void assert_none_object_rejected(fixture *f, unsigned char *object, size_t len,
+                                        webauthn_code expected, const char *part)
+{
+    webauthn_code code = run_with_object(f, object, len);
+
+    free(object);
+    if (code != expected || strstr(f->err.message, part) == NULL)
+        fail_msg("expected %s with \"%s\", got %s: %s", webauthn_code_name(expected),
+                 part, webauthn_code_name(code), f->err.message);
+}
+
+/* Attestation objects whose fmt, attStmt or authData has the wrong type or size. */
+static void attestation_object_faults_rejected(void **state)
+{
+    static const unsigned char aaguid_only[16] = {0};
+    static const unsigned char zero_id[18] = {0};
+    static const unsigned char long_id[18 + 4] = {[16] = 0, [17] = 32};
+    fixture *f = *state;
+    size_t len = 0;
+    unsigned char *object;
+
+    object =
+        none_object("", 0, cbor_new_definite_map(0), auth_data_with(0x41, NULL, 0), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                                "format name is empty or too long");
+    object = none_object("no\0ne", 5, cbor_new_definite_map(0),
+                         auth_data_with(0x41, NULL, 0), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_ATTESTATION_FORMAT_UNSUPPORTED,
+                                "format name is empty or too long");
+    object = none_object("none", 4, cbor_build_string("x"), auth_data_with(0x41, NULL, 0),
+                         &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED,
+                                "attStmt is missing or not a map");
+    object =
+        none_object("none", 4, cbor_new_definite_map(0), cbor_build_string("x"), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED,
+                                "authData is missing or not a byte string");
+    object = none_object("none", 4, cbor_new_definite_map(0),
+                         cbor_build_bytestring(aaguid_only, 16), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED,
+                                "authenticator data is 16 bytes, shorter than 37");
+    object = none_object("none", 4, cbor_new_definite_map(0),
+                         auth_data_with(0x01, NULL, 0), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED, "(AT flag clear)");
+    object = none_object("none", 4, cbor_new_definite_map(0),
+                         auth_data_with(0x41, aaguid_only, 16), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED,
+                                "attested credential data is truncated");
+    object = none_object("none", 4, cbor_new_definite_map(0),
+                         auth_data_with(0x41, zero_id, sizeof(zero_id)), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED,
+                                "credential id length 0 is outside 1 to");
+    object = none_object("none", 4, cbor_new_definite_map(0),
+                         auth_data_with(0x41, long_id, sizeof(long_id)), &len);
+    assert_none_object_rejected(f, object, len, WEBAUTHN_MALFORMED,
+                                "credential id runs past the authenticator data");
+}
+
 /* Verifies the registration of f->ceremony with clientDataJSON replaced by text. */
 static webauthn_code run_client_data(fixture *f, const char *text)
 {
@@ -2404,6 +2573,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(chain_without_roots_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(tpm_pub_area_truncated, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(response_json_faults_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(response_json_not_object_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(attestation_object_faults_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(client_data_not_object_rejected, setup_es256,
                                         teardown),
         cmocka_unit_test_setup_teardown(client_data_type_not_string_rejected, setup_es256,
