@@ -392,6 +392,9 @@ static void response_status_and_namespaces(void **state)
          SAML_ERR_STATUS_NOT_SUCCESS},
         {"<samlp:Status><samlp:StatusCode/></samlp:Status>", SAML_ERR_STATUS_NOT_SUCCESS},
         {"", SAML_ERR_NOT_SAML},
+        {"<samlp:Status xmlns=\"\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:"
+         "status:Success\"/></samlp:Status>",
+         SAML_OK},
         {"<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:"
          "Success\"/></samlp:Status><y xmlns=\"rel\"/>",
          SAML_ERR_NAMESPACE_INVALID},
@@ -816,6 +819,23 @@ static void proxy_count_signed_accepted(void **state)
     }
 }
 
+/* Comments and white space between the Audience elements of a ProxyRestriction. */
+static void proxy_restriction_comment_accepted(void **state)
+{
+    char *doc =
+        signed_with_conditions("_proxyc", "<saml:ProxyRestriction><!-- one --> "
+                                          "<saml:Audience>https://a.test</saml:Audience>"
+                                          "</saml:ProxyRestriction>");
+    saml_assertion *a = NULL;
+
+    (void)state;
+    assert_int_equal(st_verify(&fixture, NULL, doc, &a), SAML_OK);
+    assert_int_equal(a->proxy.audience_count, 1);
+    assert_string_equal(a->proxy.audiences[0], "https://a.test");
+    saml_assertion_free(&a);
+    free(doc);
+}
+
 /* An element that a condition's schema type does not allow inside it. */
 static void condition_child_unknown_rejected(void **state)
 {
@@ -839,9 +859,10 @@ static void condition_child_unknown_rejected(void **state)
                                    SAML_ERR_CONDITION_UNKNOWN, cases[i].part);
 }
 
-/* A DigestMethod that is not allowed, set after xmlsec1 signed the template. The
- * algorithms are checked before the signature is verified, so the reason names it. */
-static void unknown_digest_method_rejected(void **state)
+/* A DigestMethod that is unknown or has no Algorithm, a second Reference and an
+ * Assertion without ID, made after xmlsec1 signed the template. Each is checked before
+ * the signature is verified, so each gets its own reason. */
+static void signed_info_faults_rejected(void **state)
 {
     static const struct {
         const char *from;
@@ -852,6 +873,16 @@ static void unknown_digest_method_rejected(void **state)
         {"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
          "<ds:DigestMethod Algorithm=\"urn:example:digest\"/>",
          SAML_ERR_ALGORITHM_FORBIDDEN, "urn:example:digest"},
+        {"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+         "<ds:DigestMethod/>", SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the DigestMethod \"\" is not allowed"},
+        {"<ds:Reference ",
+         "<ds:Reference URI=\"#_tmpl0001\"><ds:DigestMethod "
+         "Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"
+         "<ds:DigestValue>AA==</ds:DigestValue></ds:Reference><ds:Reference ",
+         SAML_ERR_REFERENCE_INVALID, "the SignedInfo has 2 references; exactly one"},
+        {" ID=\"_tmpl0001\"", "", SAML_ERR_REFERENCE_INVALID,
+         "the signed <Assertion> has no ID attribute"},
     };
     const st_template spec = {0};
     char *doc = st_template_signed(&fixture, &spec, fixture.file_rsa);
@@ -2765,9 +2796,10 @@ int main(void)
         cmocka_unit_test(proxy_restriction_twice_rejected),
         cmocka_unit_test(proxy_count_invalid_rejected),
         cmocka_unit_test(proxy_count_signed_accepted),
+        cmocka_unit_test(proxy_restriction_comment_accepted),
         cmocka_unit_test(condition_child_unknown_rejected),
         cmocka_unit_test(bearer_without_data_rejected),
-        cmocka_unit_test(unknown_digest_method_rejected),
+        cmocka_unit_test(signed_info_faults_rejected),
         cmocka_unit_test(signature_method_without_key_rejected),
         cmocka_unit_test(trust_store_ed25519_rejected),
         cmocka_unit_test(public_pem_faults_rejected),
