@@ -521,6 +521,8 @@ static cbor_item_t *extension_value(const soft_ceremony *ceremony)
         return cbor_build_bool(true);
     if (ceremony->extension_text)
         return cbor_build_string("x");
+    if (ceremony->extension_uint)
+        return cbor_build_uint8(4);
     return cbor_build_bytestring(zeros, sizeof(zeros));
 }
 
@@ -1015,7 +1017,9 @@ static X509 *android_key_cert(const soft_authenticator *auth,
     unsigned char description[sizeof(android_key_description) + 6];
     ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
     ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.11129.2.1.17", 1);
-    X509 *cert = new_cert(auth->key, "CN=Android Keystore Key", 4);
+    X509 *cert =
+        new_cert(ceremony->android_key != NULL ? ceremony->android_key : auth->key,
+                 "CN=Android Keystore Key", 4);
     X509_EXTENSION *ext;
 
     size_t description_len;
@@ -1059,7 +1063,8 @@ static cbor_item_t *android_key_att_stmt(const soft_authenticator *auth,
 {
     unsigned char *data = signed_bytes(ad, ad_len, client_data_hash);
     size_t sig_len = 0;
-    unsigned char *sig = sign(auth->key, auth->alg, data, ad_len + 32, &sig_len);
+    EVP_PKEY *key = ceremony->android_key != NULL ? ceremony->android_key : auth->key;
+    unsigned char *sig = sign(key, auth->alg, data, ad_len + 32, &sig_len);
     X509 *cert = android_key_cert(auth, ceremony, client_data_hash);
     cbor_item_t *map = cbor_new_definite_map(3);
     cbor_item_t *array = cbor_new_definite_array(1);

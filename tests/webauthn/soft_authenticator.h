@@ -121,6 +121,7 @@ typedef struct soft_ceremony {
     size_t extension_name_len;
     bool extension_text;
     bool extension_true;
+    bool extension_uint;         /* the value is the unsigned integer 4 */
     const char *format_name;     /* replaces the fmt text when set */
     bool corrupt_cert_key;       /* make the x5c certificate key undecodable */
     /* The count of unused bits that the packed or fido-u2f certificate's signatureValue
@@ -159,6 +160,9 @@ typedef struct soft_ceremony {
     const char *att_stmt_member;
     const unsigned char *att_stmt_value;
     size_t att_stmt_value_len;
+    /* The key that signs the android-key statement and that its certificate certifies,
+     * when not the credential key. */
+    EVP_PKEY *android_key;
     /* The key that the apple certificate certifies, when not the credential key. */
     EVP_PKEY *apple_certified_key;
     /* The android-safetynet statement to send, for SOFT_FORMAT_ANDROID_SAFETYNET. */

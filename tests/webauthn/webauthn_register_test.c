@@ -1476,6 +1476,41 @@ static void chain_without_roots_rejected(void **state)
     assert_non_null(strstr(f->err.message, "No attestation root is configured"));
 }
 
+static void android_key_x5c_text_rejected(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    set_att_stmt_member(f, "x5c", cbor_build_string("x5c"));
+    assert_invalid_with(f, "x5c text", "x5c is not a non-empty array");
+}
+
+/* A sig that is valid DER (r = s = 1) but no signature by the leaf key. */
+static void android_key_signature_rejected(void **state)
+{
+    static const unsigned char wrong[] = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    set_att_stmt_member(f, "sig", cbor_build_bytestring(wrong, sizeof(wrong)));
+    assert_invalid_with(f, "r = s = 1",
+                        "android-key attestation signature does not verify");
+}
+
+/* A statement that another key signs and that the certificate certifies for it. */
+static void android_key_other_key_rejected(void **state)
+{
+    fixture *f = *state;
+    soft_authenticator other;
+
+    assert_int_equal(soft_authenticator_init(&other, -7), 0);
+    f->ceremony.format = SOFT_FORMAT_ANDROID_KEY;
+    f->ceremony.android_key = other.key;
+    assert_invalid_with(f, "other key",
+                        "android-key certificate key is not the credential");
+    soft_authenticator_clear(&other);
+}
+
 static void apple_x5c_text_rejected(void **state)
 {
     fixture *f = *state;
@@ -1582,6 +1617,31 @@ static void tpm_rsa_aik_for_es256_rejected(void **state)
     f->ceremony.tpm_signature_alg = -65535;
     assert_invalid_with(f, "RSA AIK",
                         "key is an RSA key, but alg -7 (ES256) needs an EC");
+}
+
+/* hmac-secret true and minPinLength 4 in a packed statement's authenticator data,
+ * which libfido2 compares with the extensions requested of it. */
+static void fido_extensions_accepted(void **state)
+{
+    fixture *f = *state;
+
+    f->ceremony.format = SOFT_FORMAT_PACKED_SELF;
+    f->ceremony.extension_name = "hmac-secret";
+    f->ceremony.extension_name_len = strlen("hmac-secret");
+    f->ceremony.extension_true = true;
+    assert_accepted(f);
+
+    f->ceremony.extension_name = "minPinLength";
+    f->ceremony.extension_name_len = strlen("minPinLength");
+    f->ceremony.extension_true = false;
+    f->ceremony.extension_uint = true;
+    assert_accepted(f);
+}
+
+static void rs1_algorithm_named(void **state)
+{
+    (void)state;
+    assert_string_equal(webauthn_algorithm_name(-65535), "RS1");
 }
 
 /* Verifies the registration of f->ceremony after setting key (in the response object
@@ -2552,8 +2612,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(android_key_extension_missing, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(android_key_x5c_text_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_signature_rejected, setup_es256,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(android_key_other_key_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(apple_nonce_missing_rejected, setup_es256,
                                         teardown),
+        cmocka_unit_test_setup_teardown(fido_extensions_accepted, setup_es256, teardown),
+        cmocka_unit_test(rs1_algorithm_named),
         cmocka_unit_test_setup_teardown(apple_nonce_malformed, setup_es256, teardown),
         cmocka_unit_test_setup_teardown(apple_nonce_mismatch_rejected, setup_es256,
                                         teardown),
