@@ -970,6 +970,72 @@ static void public_pem_faults_rejected(void **state)
     assert_non_null(strstr(error, "holds no valid PEM block"));
 }
 
+/* Conditions with a NotBefore but no NotOnOrAfter would never expire. */
+static void conditions_without_end_rejected(void **state)
+{
+    char *doc = signed_variant("NotBefore=\"2025-12-31T23:59:00Z\" "
+                               "NotOnOrAfter=\"2026-01-01T00:04:00Z\">",
+                               "NotBefore=\"2025-12-31T23:59:00Z\">");
+    char detail[512];
+
+    (void)state;
+    assert_int_equal(verify_with_detail(doc, detail, sizeof(detail)),
+                     SAML_ERR_CONDITIONS_MISSING);
+    assert_non_null(
+        strstr(detail, "have no NotOnOrAfter, so the assertion never expires"));
+    free(doc);
+}
+
+/* An unsigned Assertion in a Response with no Signature, or with two, when a signed
+ * Response may stand for its Assertion. */
+static void response_signature_count_rejected(void **state)
+{
+    static const struct {
+        const char *signatures;
+        saml_status status;
+        const char *part;
+    } cases[] = {
+        {"", SAML_ERR_SIGNATURE_MISSING,
+         "neither the Assertion nor the Response carries a Signature"},
+        {"<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>"
+         "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/>",
+         SAML_ERR_SIGNATURE_COUNT, "the Response has 2 Signature children"},
+    };
+    const st_template spec = {0};
+    char *template = st_template_xml(&fixture, &spec);
+    char *unsigned_assertion = st_cut(template, "<ds:Signature", "</ds:Signature>");
+    saml_verify_options options = st_options(&fixture);
+
+    (void)state;
+    options.accept_signed_response = true;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *xml = NULL;
+        char detail[512] = "";
+        saml_assertion *a = NULL;
+        saml_status status;
+
+        assert_int_not_equal(
+            asprintf(
+                &xml,
+                "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+                "ID=\"_r2\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\">%s"
+                "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:"
+                "status:Success\"/></samlp:Status>%s</samlp:Response>",
+                cases[i].signatures, unsigned_assertion),
+            -1);
+        status = saml_verify(fixture.store, &options, xml, strlen(xml), &a, detail,
+                             sizeof(detail));
+        print_message("    %s: %s\n", saml_status_code(status), detail);
+        assert_int_equal(status, cases[i].status);
+        assert_null(a);
+        if (strstr(detail, cases[i].part) == NULL)
+            fail_msg("case %zu: expected \"%s\" in: %s", i, cases[i].part, detail);
+        free(xml);
+    }
+    free(unsigned_assertion);
+    free(template);
+}
+
 /* A bearer SubjectConfirmation without its SubjectConfirmationData. */
 static void bearer_without_data_rejected(void **state)
 {
@@ -2799,6 +2865,8 @@ int main(void)
         cmocka_unit_test(proxy_restriction_comment_accepted),
         cmocka_unit_test(condition_child_unknown_rejected),
         cmocka_unit_test(bearer_without_data_rejected),
+        cmocka_unit_test(conditions_without_end_rejected),
+        cmocka_unit_test(response_signature_count_rejected),
         cmocka_unit_test(signed_info_faults_rejected),
         cmocka_unit_test(signature_method_without_key_rejected),
         cmocka_unit_test(trust_store_ed25519_rejected),
