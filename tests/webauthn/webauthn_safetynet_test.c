@@ -309,6 +309,39 @@ static void safetynet_other_root_under_chain(void **state)
     soft_safetynet_ca_clear(&other);
 }
 
+/* JWS texts that fail before any member is read: a NUL byte, a header that is not
+ * base64url or not a JSON object ("W10" is "[]"), and a signature that is not
+ * base64url ("e30" is "{}"). */
+static void safetynet_jws_encoding_rejected(void **state)
+{
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *word;
+    } cases[] = {
+        {"e30.e30.\0AA", 11, "response contains a NUL byte"},
+        {"!!!.e30.AA", 10, "JWS header is not base64url"},
+        {"W10.e30.AA", 10, "JWS header is not a JSON object"},
+        {"e30.W10.AA", 10, "JWS payload is not a JSON object"},
+        {"e30.e30.!!", 10, "JWS signature is not base64url"},
+    };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cbor_item_t *response =
+            cbor_build_bytestring((const unsigned char *)cases[i].text, cases[i].len);
+        unsigned char *encoded = NULL;
+        size_t size = 0;
+
+        f->ceremony.att_stmt_member = "response";
+        f->ceremony.att_stmt_value_len = cbor_serialize_alloc(response, &encoded, &size);
+        f->ceremony.att_stmt_value = encoded;
+        assert_case_rejected(f, cases[i].word, WEBAUTHN_MALFORMED, cases[i].word);
+        cbor_decref(&response);
+        free(encoded);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,11 +351,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(safetynet_es256_leaf_trusted, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_common_name_only, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_old_timestamp, setup, teardown),
-        cmocka_unit_test_setup_teardown(safetynet_future_timestamp, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(safetynet_future_timestamp, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_statement_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_es256_der_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_wrong_host_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(safetynet_jws_encoding_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(safetynet_expired_leaf_under_chain, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(safetynet_other_root_under_chain, setup,
