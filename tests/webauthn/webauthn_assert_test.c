@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "soft_authenticator.h"
 #include "webauthn.h"
@@ -909,10 +910,65 @@ static void parsed_key_shared_by_threads(void **state)
     free(json);
 }
 
+/* Assertion JSON with a member missing, empty or of the wrong type, and JSON that is
+ * not an object. */
+static void assertion_json_faults_rejected(void **state)
+{
+    static const struct {
+        bool in_response;
+        const char *key;
+        const char *value; /* JSON text, or NULL to remove the member */
+        const char *part;
+    } cases[] = {
+        {false, "type", "\"password\"", "credential type is not \"public-key\""},
+        {false, "response", "[]", "has no \"response\" object"},
+        {true, "clientDataJSON", NULL, "clientDataJSON is missing"},
+        {true, "authenticatorData", "\"\"", "authenticatorData is empty"},
+        {true, "signature", NULL, "signature is missing"},
+        {true, "signature", "7", "signature is not a string"},
+    };
+    fixture *f = *state;
+    soft_ceremony defaults;
+
+    soft_ceremony_defaults(&defaults);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *built = soft_authenticate(&f->auth, &f->ceremony);
+        json_t *root = json_loads(built, 0, NULL);
+        json_t *object = cases[i].in_response ? json_object_get(root, "response") : root;
+        char *json;
+        webauthn_code code;
+
+        assert_non_null(object);
+        if (cases[i].value != NULL)
+            json_object_set_new(object, cases[i].key,
+                                json_loads(cases[i].value, JSON_DECODE_ANY, NULL));
+        else
+            json_object_del(object, cases[i].key);
+        json = json_dumps(root, JSON_COMPACT);
+        code = webauthn_verify_assertion(f->verifier, defaults.challenge,
+                                         sizeof(defaults.challenge), &f->stored, json,
+                                         strlen(json), &f->result, &f->err);
+        if (code != WEBAUTHN_MALFORMED || strstr(f->err.message, cases[i].part) == NULL)
+            fail_msg("case %zu: expected malformed with \"%s\", got %s: %s", i,
+                     cases[i].part, webauthn_code_name(code), f->err.message);
+        free(json);
+        json_decref(root);
+        free(built);
+    }
+
+    assert_int_equal(webauthn_verify_assertion(f->verifier, defaults.challenge,
+                                               sizeof(defaults.challenge), &f->stored,
+                                               "[]", 2, &f->result, &f->err),
+                     WEBAUTHN_MALFORMED);
+    assert_non_null(strstr(f->err.message, "response JSON is not an object"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_es256, teardown),
+        cmocka_unit_test_setup_teardown(assertion_json_faults_rejected, setup_es256,
+                                        teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_rs256, teardown),
         cmocka_unit_test_setup_teardown(assertion_accepted, setup_eddsa, teardown),
         cmocka_unit_test_setup_teardown(counter_jump_accepted, setup_es256, teardown),
