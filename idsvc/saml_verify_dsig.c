@@ -137,21 +137,28 @@ static bool saml_dsig_is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Rejects with status an Algorithm URI of node that has white space around it, such as
- * one a signer wrapped onto its own line. xmlsec compares the URI exactly, so such a URI
- * names no algorithm, and the sentence names the white space as the fault. */
-static saml_status saml_dsig_check_algorithm_space(const xmlNode *node, saml_status status,
-                                                   char *detail, size_t detail_size)
+/* Rejects with status a node without the Algorithm attribute, which the XML-DSig schema
+ * requires, and an Algorithm URI with white space around it, such as one a signer wrapped
+ * onto its own line. xmlsec compares the URI exactly, so such a URI names no algorithm,
+ * and the sentence names the white space as the fault. */
+static saml_status saml_dsig_check_algorithm_space(const xmlNode *node,
+                                                   saml_status status, char *detail,
+                                                   size_t detail_size)
 {
     const char *uri = saml_dsig_algorithm(node);
     size_t len = strlen(uri);
 
+    if (xmlHasProp((xmlNodePtr)node, (const xmlChar *)"Algorithm") == NULL)
+        return saml_fail(detail, detail_size, status,
+                         "the %.40s has no Algorithm attribute, which XML-DSig requires",
+                         node->name);
     if (len == 0 || (!saml_dsig_is_space(uri[0]) && !saml_dsig_is_space(uri[len - 1])))
         return SAML_OK;
-    return saml_fail(detail, detail_size, status,
-                     "the %.40s Algorithm \"%.120s\" has leading or trailing white space; "
-                     "remove it, because the URI must match exactly",
-                     node->name, uri);
+    return saml_fail(
+        detail, detail_size, status,
+        "the %.40s Algorithm \"%.120s\" has leading or trailing white space; "
+        "remove it, because the URI must match exactly",
+        node->name, uri);
 }
 
 static const saml_algorithm *saml_dsig_find_algorithm(const saml_algorithm *table, size_t count,

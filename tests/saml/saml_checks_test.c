@@ -875,7 +875,16 @@ static void signed_info_faults_rejected(void **state)
          SAML_ERR_ALGORITHM_FORBIDDEN, "urn:example:digest"},
         {"<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
          "<ds:DigestMethod/>", SAML_ERR_ALGORITHM_FORBIDDEN,
-         "the DigestMethod \"\" is not allowed"},
+         "the DigestMethod has no Algorithm attribute, which XML-DSig requires"},
+        {"<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
+         "<ds:SignatureMethod/>", SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the SignatureMethod has no Algorithm attribute, which XML-DSig requires"},
+        {"<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+         "<ds:CanonicalizationMethod/>", SAML_ERR_ALGORITHM_FORBIDDEN,
+         "the CanonicalizationMethod has no Algorithm attribute, which XML-DSig requires"},
+        {"<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+         "<ds:Transform/>", SAML_ERR_TRANSFORM_FORBIDDEN,
+         "the Transform has no Algorithm attribute, which XML-DSig requires"},
         {"<ds:Reference ",
          "<ds:Reference URI=\"#_tmpl0001\"><ds:DigestMethod "
          "Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>"
