@@ -1368,3 +1368,30 @@ char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *cer
     free(cd);
     return dump(root);
 }
+
+webauthn_code soft_register_verify(const soft_authenticator *auth,
+                                   const soft_ceremony *ceremony,
+                                   const unsigned char *attestation_object,
+                                   size_t attestation_object_len,
+                                   const webauthn_verifier *verifier,
+                                   webauthn_registration **reg, webauthn_error *err)
+{
+    soft_ceremony defaults;
+    char *json =
+        soft_register(auth, ceremony, attestation_object, attestation_object_len);
+    webauthn_code code;
+
+    webauthn_registration_free(reg);
+    if (json == NULL) {
+        err->code = WEBAUTHN_INTERNAL_ERROR;
+        snprintf(err->message, sizeof(err->message),
+                 "the soft authenticator could not build the registration");
+        return WEBAUTHN_INTERNAL_ERROR;
+    }
+    soft_ceremony_defaults(&defaults);
+    code = webauthn_verify_registration(verifier, defaults.challenge,
+                                        sizeof(defaults.challenge), json, strlen(json),
+                                        reg, err);
+    free(json);
+    return code;
+}

@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "webauthn.h"
+
 #define SOFT_RP_ID "id.example.org"
 #define SOFT_ORIGIN "https://id.example.org"
 
@@ -271,6 +273,16 @@ unsigned char *soft_attestation_object(const soft_authenticator *auth,
 char *soft_register(const soft_authenticator *auth, const soft_ceremony *ceremony,
                     const unsigned char *attestation_object,
                     size_t attestation_object_len);
+
+/* Builds a registration with soft_register and verifies it with verifier against the
+ * default challenge. Frees *reg first. Returns the verifier's code, or
+ * WEBAUTHN_INTERNAL_ERROR with a message in err when the response could not be built. */
+webauthn_code soft_register_verify(const soft_authenticator *auth,
+                                   const soft_ceremony *ceremony,
+                                   const unsigned char *attestation_object,
+                                   size_t attestation_object_len,
+                                   const webauthn_verifier *verifier,
+                                   webauthn_registration **reg, webauthn_error *err);
 
 /* Returns AuthenticationResponseJSON; the caller frees the text. */
 char *soft_authenticate(const soft_authenticator *auth, const soft_ceremony *ceremony);
